@@ -1,0 +1,10 @@
+//! `cxsync explain` (under construction).
+
+use super::ExitStatus;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
+    anyhow::bail!("`cxsync explain` is not implemented yet")
+}

@@ -1,0 +1,10 @@
+//! `cxsync mock-crm` (under construction).
+
+use super::ExitStatus;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
+    anyhow::bail!("`cxsync mock-crm` is not implemented yet")
+}

@@ -1,0 +1,165 @@
+//! Command-line interface: one file per subcommand, each an `Args` struct and an `exec` function;
+//! the logic lives in the library modules.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod apply;
+pub mod compile;
+pub mod dlq;
+pub mod eval;
+pub mod explain;
+pub mod fix;
+pub mod lint;
+pub mod metrics;
+pub mod mock_crm;
+pub mod mock_hub;
+pub mod plan;
+pub mod rules;
+pub mod schema;
+pub mod sim;
+pub mod test;
+pub mod validate;
+
+/// The exit-code contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: clean.
+    Success,
+    /// 1: findings, failures, or pending changes.
+    Failure,
+    /// 2: the tool could not do its job (bad arguments, unreadable input, I/O).
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(s: ExitStatus) -> ExitCode {
+        match s {
+            ExitStatus::Success => ExitCode::from(0),
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::Error => ExitCode::from(2),
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cxsync",
+    version,
+    about = "Compile, lint, test and chaos-simulate CXone Event Hub -> CRM integrations",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load specs and report schema and semantic errors.
+    Validate(validate::Args),
+    /// Compile a spec into the Event Hub channel, retry-policy and rule payloads.
+    Compile(compile::Args),
+    /// Print the JSON Schema of the spec format.
+    Schema(schema::Args),
+    /// Run every fixture through its rule and compare with snapshots.
+    Test(test::Args),
+    /// Evaluate a JSONata expression or a rule's transform against one event.
+    Eval(eval::Args),
+    /// Rewrite the guide's JSONata dialect into standard JSONata, in place.
+    Fix(fix::Args),
+    /// Lint specs with the rule catalogue.
+    Lint(lint::Args),
+    /// List the lint rules.
+    Rules(rules::Args),
+    /// Explain a lint rule.
+    Explain(explain::Args),
+    /// Run a chaos simulation of a spec against a modelled CRM.
+    Sim(sim::Args),
+    /// Serve a mock CRM and OAuth token endpoint on loopback.
+    MockCrm(mock_crm::Args),
+    /// Show what `apply` would change in the Event Hub.
+    Plan(plan::Args),
+    /// Apply compiled config to the Event Hub.
+    Apply(apply::Args),
+    /// Show channel metrics and evaluate the spec's alert thresholds.
+    Metrics(metrics::Args),
+    /// Serve a mock Event Hub API on loopback.
+    MockHub(mock_hub::Args),
+    /// Inspect and replay dead-lettered events.
+    Dlq(dlq::Args),
+}
+
+/// Whether stdout is a terminal (colour, progress bars, prompts).
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Whether stderr is a terminal.
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Validate(a) => validate::exec(a),
+        Command::Compile(a) => compile::exec(a),
+        Command::Schema(a) => schema::exec(a),
+        Command::Test(a) => test::exec(a),
+        Command::Eval(a) => eval::exec(a),
+        Command::Fix(a) => fix::exec(a),
+        Command::Lint(a) => lint::exec(a),
+        Command::Rules(a) => rules::exec(a),
+        Command::Explain(a) => explain::exec(a),
+        Command::Sim(a) => sim::exec(a),
+        Command::MockCrm(a) => mock_crm::exec(a),
+        Command::Plan(a) => plan::exec(a),
+        Command::Apply(a) => apply::exec(a),
+        Command::Metrics(a) => metrics::exec(a),
+        Command::MockHub(a) => mock_hub::exec(a),
+        Command::Dlq(a) => dlq::exec(a),
+    }
+}
+
+/// Entry point used by `main.rs`.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(s) => s.into(),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::from(0);
+            }
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes to stdout, turning a closed pipe into a quiet success (`cxsync lint | head`).
+pub fn print_stdout(s: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

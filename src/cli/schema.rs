@@ -1,0 +1,10 @@
+//! `cxsync schema` (under construction).
+
+use super::ExitStatus;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
+    anyhow::bail!("`cxsync schema` is not implemented yet")
+}

@@ -1,0 +1,132 @@
+//! Renderers: one diagnostic model, several output formats chosen by one enum.
+
+use std::fmt::Write as _;
+
+use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+use serde_json::json;
+
+use super::{Diagnostic, Severity, Sources};
+
+/// How diagnostics are printed. `full` shows the source line with a caret; `concise` is one line
+/// per finding; `json` is a JSON array with one object per finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Full,
+    Concise,
+    Json,
+}
+
+/// Renders diagnostics (already sorted) in the given format. `color` only affects `full`.
+pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bool) -> String {
+    match format {
+        Format::Full => render_full(diags, sources, color),
+        Format::Concise => render_concise(diags),
+        Format::Json => render_json(diags),
+    }
+}
+
+fn location(d: &Diagnostic) -> String {
+    match (&d.file, &d.span) {
+        (Some(f), Some(s)) => format!("{}:{}:{}", f.display(), s.start.line, s.start.column),
+        (Some(f), None) => f.display().to_string(),
+        (None, _) => "<input>".to_string(),
+    }
+}
+
+fn render_concise(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for d in diags {
+        let _ = writeln!(
+            out,
+            "{}: {}[{}] {}",
+            location(d),
+            d.severity.as_str(),
+            d.code,
+            d.message
+        );
+    }
+    out
+}
+
+/// The JSON shape documented in the README: `{file, line, column, endLine, endColumn, severity,
+/// code, message, help}` per diagnostic.
+pub fn to_json_value(d: &Diagnostic) -> serde_json::Value {
+    json!({
+        "file": d.file.as_ref().map(|f| f.display().to_string()),
+        "line": d.span.map(|s| s.start.line),
+        "column": d.span.map(|s| s.start.column),
+        "endLine": d.span.map(|s| s.end.line),
+        "endColumn": d.span.map(|s| s.end.column),
+        "severity": d.severity.as_str(),
+        "code": d.code,
+        "message": d.message,
+        "help": d.help,
+    })
+}
+
+fn render_json(diags: &[Diagnostic]) -> String {
+    let arr: Vec<_> = diags.iter().map(to_json_value).collect();
+    let mut s = serde_json::to_string_pretty(&arr).expect("diagnostics serialize");
+    s.push('\n');
+    s
+}
+
+/// Byte offset in `line` of 1-based character column `col` (clamped to the line).
+fn byte_col(line: &str, col: usize) -> usize {
+    line.char_indices()
+        .nth(col.saturating_sub(1))
+        .map(|(b, _)| b)
+        .unwrap_or(line.len())
+}
+
+fn render_full(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    let renderer = if color {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
+    let mut out = String::new();
+    for d in diags {
+        let level = match d.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+            Severity::Info => Level::NOTE,
+        };
+        let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
+        let path = d.file.as_ref().map(|f| f.display().to_string());
+        let text = d.file.as_deref().and_then(|f| sources.get(f));
+        let mut group = match (&path, d.span, text) {
+            (Some(path), Some(span), Some(text)) => {
+                let line_no = span.start.line.max(1);
+                let line = text.lines().nth(line_no - 1).unwrap_or("");
+                let start = byte_col(line, span.start.column);
+                let end = if span.end.line == span.start.line && span.end.column > span.start.column
+                {
+                    byte_col(line, span.end.column)
+                } else if span.end.line > span.start.line {
+                    line.len().max(start)
+                } else {
+                    start
+                };
+                title.element(
+                    Snippet::source(line.to_string())
+                        .line_start(line_no)
+                        .path(path.clone())
+                        .annotation(AnnotationKind::Primary.span(start..end)),
+                )
+            }
+            (Some(path), _, _) => title.element(
+                annotate_snippets::Origin::path(path.clone())
+                    .line(d.span.map(|s| s.start.line).unwrap_or(1))
+                    .char_column(d.span.map(|s| s.start.column).unwrap_or(1)),
+            ),
+            _ => title.element(Level::NOTE.no_name().message("")),
+        };
+        if let Some(help) = &d.help {
+            group = group.element(Level::HELP.message(help.as_str()));
+        }
+        let _ = writeln!(out, "{}", renderer.render(&[group]));
+    }
+    out
+}

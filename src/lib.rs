@@ -1,0 +1,22 @@
+//! cxsync: a declarative config compiler, linter and chaos test harness for CXone Event Hub → CRM
+//! integrations. See `README.md` for a tour and `docs/architecture.md` for how the pieces fit.
+//!
+//! The pipeline runs in one direction and is pure in the middle: `spec` loads YAML with spans,
+//! `compile` turns a spec into Event Hub payloads, `transform` owns the JSONata engine, `lint`
+//! holds the rule catalogue, `sim` is the sans-IO delivery machine and its virtual-time engine.
+//! Only `cli`, `deliver`, `cxone`, `dlq` and the loaders touch files, network, clock or environment.
+
+// Diagnostics are the error type of the loading stages and are returned by value on purpose.
+#![allow(clippy::result_large_err)]
+
+pub mod cli;
+pub mod compile;
+pub mod cxone;
+pub mod deliver;
+pub mod diag;
+pub mod dlq;
+pub mod fsutil;
+pub mod lint;
+pub mod sim;
+pub mod spec;
+pub mod transform;

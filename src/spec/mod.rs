@@ -1,0 +1,216 @@
+//! Load a spec: read the file (bounded), parse YAML with spans, merge the `--env` overlay,
+//! validate against the JSON Schema, deserialize into [`RawSpec`], resolve `${env:…}` and file
+//! references, and run semantic checks. Every problem of a run is collected as a
+//! [`Diagnostic`] pointing into the YAML.
+
+pub mod model;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, Sources, Span};
+pub use model::RawSpec;
+pub use yaml::SourceMap;
+
+/// Largest spec (or fixture, transform) file read, in bytes.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Inputs to loading that come from outside the file: the environment overlay and the process
+/// environment (handed in, so the loader stays testable).
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `--env NAME`.
+    pub env: Option<String>,
+    /// Variables `${env:NAME}` may read.
+    pub vars: std::collections::BTreeMap<String, String>,
+}
+
+/// Where a rule's transform text came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransformOrigin {
+    /// Inline in the spec at this JSON pointer (e.g. `/rules/0/transform`).
+    Inline { pointer: String },
+    /// A `.jsonata` file (path as resolved against the spec's folder).
+    File { path: PathBuf },
+}
+
+/// A rule's JSONata source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransformSource {
+    pub text: String,
+    pub origin: TransformOrigin,
+}
+
+/// One fixture event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fixture {
+    /// Path as resolved against the spec's folder.
+    pub path: PathBuf,
+    /// File stem, used in snapshot names.
+    pub name: String,
+    pub event: Value,
+}
+
+/// A rule with its files loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolvedRule {
+    /// Index in `raw.rules`.
+    pub index: usize,
+    pub transform: Option<TransformSource>,
+    pub fixtures: Vec<Fixture>,
+}
+
+/// A loaded, resolved spec.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The spec file as the user named it.
+    pub path: PathBuf,
+    /// The folder relative references resolve against.
+    pub dir: PathBuf,
+    /// The selected environment, if any.
+    pub env: Option<String>,
+    /// The spec after the overlay and `${env:…}` interpolation.
+    pub raw: RawSpec,
+    /// The merged JSON tree `raw` was read from.
+    pub tree: Value,
+    /// JSON pointer → position in `path`.
+    pub map: SourceMap,
+    pub rules: Vec<ResolvedRule>,
+    /// The CRM payload JSON Schema, when `crm.payloadSchema` names one.
+    pub payload_schema: Option<Value>,
+}
+
+impl Spec {
+    /// The span of the value at a JSON pointer (or its nearest ancestor).
+    pub fn span(&self, pointer: &str) -> Option<Span> {
+        self.map.value_span(pointer)
+    }
+
+    /// The span of the key at a JSON pointer (or its nearest ancestor).
+    pub fn key_span(&self, pointer: &str) -> Option<Span> {
+        self.map.key_span(pointer)
+    }
+
+    /// A diagnostic located at `pointer` in this spec.
+    pub fn diag_at(&self, d: Diagnostic, pointer: &str) -> Diagnostic {
+        d.in_file(&self.path).at_opt(self.span(pointer))
+    }
+}
+
+/// The result of a load: the spec when it could be built, every diagnostic found, and the text
+/// of every file they point into.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub spec: Option<Spec>,
+    pub diags: Vec<Diagnostic>,
+    pub sources: Sources,
+}
+
+/// Reads a file as UTF-8 within the size limit; errors are diagnostics naming the file.
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Diagnostic::error("E010", format!("cannot read file: {e}")).in_file(path))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            "E011",
+            format!(
+                "file is {} bytes; the limit is {} bytes",
+                meta.len(),
+                MAX_FILE_BYTES
+            ),
+        )
+        .in_file(path)
+        .with_help(
+            "specs, fixtures and transforms are small text files; is this the right file?",
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error("E010", format!("cannot read file: {e}")).in_file(path))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let text = std::str::from_utf8(valid).unwrap_or("");
+        let at = crate::diag::pos_at(text, text.chars().count());
+        Diagnostic::error(
+            "E012",
+            format!(
+                "file is not valid UTF-8 (byte 0x{:02x})",
+                e.as_bytes()[e.utf8_error().valid_up_to()]
+            ),
+        )
+        .in_file(path)
+        .at(Span::point(at))
+        .with_help("save the file as UTF-8")
+    })
+}
+
+/// Loads a spec file. Never panics on bad input: everything wrong is in `diags`.
+pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    let mut out = Loaded::default();
+    let text = match read_text(path) {
+        Ok(t) => t,
+        Err(d) => {
+            out.diags.push(d);
+            return out;
+        }
+    };
+    out.sources.add(path, text.clone());
+    let doc = match yaml::parse(&text) {
+        Ok(d) => d,
+        Err(ds) => {
+            out.diags.extend(ds.into_iter().map(|d| d.in_file(path)));
+            return out;
+        }
+    };
+    let dir = path
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            }
+        })
+        .unwrap_or_else(|| PathBuf::from("."));
+    // TODO(spine): env overlay, schema validation, interpolation, file references, semantic checks.
+    let raw: RawSpec = match serde_path_to_error::deserialize(&doc.value) {
+        Ok(r) => r,
+        Err(e) => {
+            let pointer = path_to_pointer(e.path());
+            out.diags.push(
+                Diagnostic::error("E100", e.inner().to_string())
+                    .in_file(path)
+                    .at_opt(doc.map.value_span(&pointer)),
+            );
+            return out;
+        }
+    };
+    let _ = opts;
+    out.spec = Some(Spec {
+        path: path.to_path_buf(),
+        dir,
+        env: opts.env.clone(),
+        rules: Vec::new(),
+        raw,
+        tree: doc.value,
+        map: doc.map,
+        payload_schema: None,
+    });
+    out
+}
+
+/// A serde_path_to_error path as a JSON pointer.
+fn path_to_pointer(p: &serde_path_to_error::Path) -> String {
+    let mut s = String::new();
+    for seg in p.iter() {
+        use serde_path_to_error::Segment;
+        match seg {
+            Segment::Seq { index } => s.push_str(&format!("/{index}")),
+            Segment::Map { key } => s.push_str(&format!("/{}", yaml::escape_token(key))),
+            Segment::Enum { variant } => s.push_str(&format!("/{}", yaml::escape_token(variant))),
+            Segment::Unknown => {}
+        }
+    }
+    s
+}

@@ -1,0 +1,479 @@
+//! YAML to a JSON tree with a span for every node, built on `saphyr-parser` events.
+//!
+//! We build the tree ourselves instead of using a YAML-to-serde bridge so that every key and value
+//! keeps its position, duplicate keys are errors, and hostile input (alias bombs, deep nesting)
+//! is refused within fixed budgets instead of exhausting memory or the stack.
+
+use std::collections::BTreeMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
+use serde_json::{Map, Number, Value};
+
+use crate::diag::{Diagnostic, Pos, Span};
+
+/// Nesting deeper than this is refused (a spec is a few levels deep).
+pub const MAX_DEPTH: usize = 128;
+/// Nodes created, counting every alias expansion, before the document is refused.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// How a scalar was written: transforms need it to map positions inside the decoded string back
+/// to the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+    /// A mapping or sequence.
+    Collection,
+}
+
+/// Where one node of the tree came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loc {
+    /// The key's span, for mapping entries.
+    pub key: Option<Span>,
+    /// The value's span.
+    pub value: Span,
+    pub style: Style,
+}
+
+/// JSON pointer (RFC 6901) of every node → where it was written.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMap {
+    locs: BTreeMap<String, Loc>,
+}
+
+impl SourceMap {
+    pub fn insert(&mut self, pointer: String, loc: Loc) {
+        self.locs.insert(pointer, loc);
+    }
+
+    pub fn get(&self, pointer: &str) -> Option<&Loc> {
+        self.locs.get(pointer)
+    }
+
+    /// The value span of the node at `pointer`, or of its nearest ancestor that has one.
+    pub fn value_span(&self, pointer: &str) -> Option<Span> {
+        self.nearest(pointer).map(|l| l.value)
+    }
+
+    /// The key span of the node at `pointer` (its value span for array items and the root), or the
+    /// nearest ancestor's.
+    pub fn key_span(&self, pointer: &str) -> Option<Span> {
+        self.nearest(pointer).map(|l| l.key.unwrap_or(l.value))
+    }
+
+    fn nearest(&self, pointer: &str) -> Option<&Loc> {
+        let mut p = pointer;
+        loop {
+            if let Some(l) = self.locs.get(p) {
+                return Some(l);
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return None,
+            }
+        }
+    }
+
+    /// Re-roots every entry under `prefix` (used when overlays are merged).
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &Loc)> {
+        self.locs.iter()
+    }
+}
+
+/// Escapes one JSON pointer reference token.
+pub fn escape_token(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+/// Appends a token to a pointer.
+pub fn child(pointer: &str, token: &str) -> String {
+    format!("{pointer}/{}", escape_token(token))
+}
+
+fn pos(m: saphyr_parser::Marker) -> Pos {
+    Pos {
+        line: m.line(),
+        column: m.col() + 1,
+        offset: m.index(),
+    }
+}
+
+fn span(s: YSpan) -> Span {
+    Span::new(pos(s.start), pos(s.end))
+}
+
+#[derive(Clone)]
+enum Tree {
+    Scalar(Value, Span, Style),
+    Seq(Vec<Tree>, Span),
+    Map(Vec<(String, Span, Tree)>, Span),
+}
+
+impl Tree {
+    fn span(&self) -> Span {
+        match self {
+            Tree::Scalar(_, s, _) | Tree::Seq(_, s) | Tree::Map(_, s) => *s,
+        }
+    }
+}
+
+/// A parsed YAML document: the JSON value and where each node came from.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub value: Value,
+    pub map: SourceMap,
+}
+
+/// Parses one YAML document into JSON with spans. Errors carry positions but no file; the caller
+/// adds it. Every problem found (duplicate keys, non-string keys) is reported, but a syntax error
+/// stops the parse since nothing after it can be trusted.
+pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
+    let mut b = Builder {
+        parser: Parser::new_from_str(text),
+        anchors: BTreeMap::new(),
+        nodes: 0,
+        diags: Vec::new(),
+        text,
+    };
+    let tree = b.document()?;
+    if !b.diags.is_empty() {
+        return Err(b.diags);
+    }
+    let mut map = SourceMap::default();
+    let value = match tree {
+        Some(t) => to_value(t, "", None, &mut map),
+        None => Value::Null,
+    };
+    Ok(Document { value, map })
+}
+
+struct Builder<'a> {
+    parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    anchors: BTreeMap<usize, Tree>,
+    nodes: usize,
+    diags: Vec<Diagnostic>,
+    text: &'a str,
+}
+
+type Fatal = Vec<Diagnostic>;
+
+impl<'a> Builder<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, YSpan), Fatal> {
+        match self.parser.next_event() {
+            Some(Ok(ev)) => Ok(ev),
+            Some(Err(e)) => {
+                let at = pos(*e.marker());
+                Err(vec![Diagnostic::error(
+                    "E001",
+                    format!("invalid YAML: {}", e.info()),
+                )
+                .at(Span::point(at))
+                .with_help(syntax_hint(e.info(), self.text, at))])
+            }
+            None => Err(vec![Diagnostic::error(
+                "E001",
+                "invalid YAML: unexpected end of input",
+            )]),
+        }
+    }
+
+    fn document(&mut self) -> Result<Option<Tree>, Fatal> {
+        let mut root = None;
+        let mut docs = 0;
+        loop {
+            let (ev, sp) = self.next()?;
+            match ev {
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    docs += 1;
+                    if docs > 1 {
+                        return Err(vec![Diagnostic::error(
+                            "E002",
+                            "a spec file holds one YAML document, found a second",
+                        )
+                        .at(span(sp))
+                        .with_help("remove the `---` separator or split the file")]);
+                    }
+                }
+                other => {
+                    root = Some(self.node(other, sp, 0)?);
+                }
+            }
+        }
+        Ok(root)
+    }
+
+    fn count(&mut self, n: usize, sp: Span) -> Result<(), Fatal> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(vec![Diagnostic::error(
+                "E003",
+                format!("document expands to more than {MAX_NODES} nodes (an alias bomb?)"),
+            )
+            .at(sp)
+            .with_help(
+                "specs do not need aliases that multiply; write the values out",
+            )]);
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, ev: Event<'a>, sp: YSpan, depth: usize) -> Result<Tree, Fatal> {
+        let s = span(sp);
+        if depth > MAX_DEPTH {
+            return Err(vec![Diagnostic::error(
+                "E004",
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            )
+            .at(s)]);
+        }
+        self.count(1, s)?;
+        match ev {
+            Event::Scalar(v, style, anchor, tag) => {
+                let t = Tree::Scalar(scalar(&v, style, tag.as_deref()), s, style_of(style));
+                self.anchor(anchor, &t);
+                Ok(t)
+            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                Some(t) => {
+                    let n = size(&t);
+                    self.count(n, s)?;
+                    Ok(t)
+                }
+                None => Err(vec![Diagnostic::error(
+                    "E001",
+                    "alias to an unknown anchor",
+                )
+                .at(s)]),
+            },
+            Event::SequenceStart(anchor, _) => {
+                let mut items = Vec::new();
+                let end = loop {
+                    let (ev, sp2) = self.next()?;
+                    if let Event::SequenceEnd = ev {
+                        break span(sp2);
+                    }
+                    items.push(self.node(ev, sp2, depth + 1)?);
+                };
+                let t = Tree::Seq(items, Span::new(s.start, end.end.max(s.end)));
+                self.anchor(anchor, &t);
+                Ok(t)
+            }
+            Event::MappingStart(anchor, _) => {
+                let mut entries: Vec<(String, Span, Tree)> = Vec::new();
+                let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+                let end = loop {
+                    let (ev, sp2) = self.next()?;
+                    if let Event::MappingEnd = ev {
+                        break span(sp2);
+                    }
+                    let key = self.node(ev, sp2, depth + 1)?;
+                    let (kev, ksp) = self.next()?;
+                    let val = self.node(kev, ksp, depth + 1)?;
+                    let kspan = key.span();
+                    let name = match key {
+                        Tree::Scalar(Value::String(k), _, _) => k,
+                        Tree::Scalar(Value::Null, _, _) => {
+                            self.diags
+                                .push(Diagnostic::error("E005", "empty mapping key").at(kspan));
+                            continue;
+                        }
+                        Tree::Scalar(other, _, _) => other.to_string(),
+                        _ => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    "E005",
+                                    "mapping keys must be plain strings, found a collection",
+                                )
+                                .at(kspan),
+                            );
+                            continue;
+                        }
+                    };
+                    if name == "<<" {
+                        // YAML 1.1 merge keys: splice the aliased mapping's entries in.
+                        if let Tree::Map(items, _) = val {
+                            for (k, ks, v) in items {
+                                if !seen.contains_key(&k) {
+                                    seen.insert(k.clone(), ks);
+                                    entries.push((k, ks, v));
+                                }
+                            }
+                            continue;
+                        }
+                    }
+                    if let Some(first) = seen.get(&name) {
+                        self.diags.push(
+                            Diagnostic::error("E006", format!("duplicate key `{name}`"))
+                                .at(kspan)
+                                .with_help(format!(
+                                    "first defined at line {}, column {}; YAML keeps only one",
+                                    first.start.line, first.start.column
+                                )),
+                        );
+                        continue;
+                    }
+                    seen.insert(name.clone(), kspan);
+                    entries.push((name, kspan, val));
+                };
+                let t = Tree::Map(entries, Span::new(s.start, end.end.max(s.end)));
+                self.anchor(anchor, &t);
+                Ok(t)
+            }
+            Event::StreamStart
+            | Event::StreamEnd
+            | Event::DocumentStart(_)
+            | Event::DocumentEnd
+            | Event::Nothing
+            | Event::SequenceEnd
+            | Event::MappingEnd => Err(vec![
+                Diagnostic::error("E001", "invalid YAML structure").at(s)
+            ]),
+        }
+    }
+
+    fn anchor(&mut self, id: usize, t: &Tree) {
+        if id > 0 {
+            self.anchors.insert(id, t.clone());
+        }
+    }
+}
+
+fn size(t: &Tree) -> usize {
+    match t {
+        Tree::Scalar(..) => 1,
+        Tree::Seq(items, _) => 1 + items.iter().map(size).sum::<usize>(),
+        Tree::Map(items, _) => 1 + items.iter().map(|(_, _, v)| 1 + size(v)).sum::<usize>(),
+    }
+}
+
+fn style_of(s: ScalarStyle) -> Style {
+    match s {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+        ScalarStyle::Literal => Style::Literal,
+        ScalarStyle::Folded => Style::Folded,
+    }
+}
+
+/// YAML 1.2 core-schema resolution of a scalar.
+fn scalar(v: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>) -> Value {
+    if let Some(tag) = tag {
+        if (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!") && tag.suffix == "str" {
+            return Value::String(v.to_string());
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::String(v.to_string());
+    }
+    match v {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => return Value::String(v.to_string()),
+        _ => {}
+    }
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(i) = v.parse::<i64>() {
+            return Value::Number(i.into());
+        }
+    }
+    if let Some(h) = v.strip_prefix("0x") {
+        if let Ok(i) = i64::from_str_radix(h, 16) {
+            return Value::Number(i.into());
+        }
+    }
+    if let Some(o) = v.strip_prefix("0o") {
+        if let Ok(i) = i64::from_str_radix(o, 8) {
+            return Value::Number(i.into());
+        }
+    }
+    let looks_float = v
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+        && v.bytes().any(|b| b.is_ascii_digit());
+    if looks_float {
+        if let Ok(f) = v.parse::<f64>() {
+            if let Some(n) = Number::from_f64(f) {
+                return Value::Number(n);
+            }
+        }
+    }
+    Value::String(v.to_string())
+}
+
+fn to_value(t: Tree, pointer: &str, key: Option<Span>, map: &mut SourceMap) -> Value {
+    match t {
+        Tree::Scalar(v, s, style) => {
+            map.insert(
+                pointer.to_string(),
+                Loc {
+                    key,
+                    value: s,
+                    style,
+                },
+            );
+            v
+        }
+        Tree::Seq(items, s) => {
+            map.insert(
+                pointer.to_string(),
+                Loc {
+                    key,
+                    value: s,
+                    style: Style::Collection,
+                },
+            );
+            Value::Array(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, t)| to_value(t, &format!("{pointer}/{i}"), None, map))
+                    .collect(),
+            )
+        }
+        Tree::Map(items, s) => {
+            map.insert(
+                pointer.to_string(),
+                Loc {
+                    key,
+                    value: s,
+                    style: Style::Collection,
+                },
+            );
+            let mut obj = Map::new();
+            for (k, ks, v) in items {
+                let p = child(pointer, &k);
+                let v = to_value(v, &p, Some(ks), map);
+                obj.insert(k, v);
+            }
+            Value::Object(obj)
+        }
+    }
+}
+
+/// A hint for the commonest syntax errors.
+fn syntax_hint(info: &str, text: &str, at: Pos) -> String {
+    let line = text.lines().nth(at.line.saturating_sub(1)).unwrap_or("");
+    if info.contains("tab") || line.starts_with('\t') {
+        "YAML indentation must use spaces, not tabs".to_string()
+    } else if info.contains("flow sequence") || info.contains("']'") {
+        "a `[` flow sequence must be closed with `]` before the next key".to_string()
+    } else if info.contains("flow mapping") || info.contains("'}'") {
+        "a `{` flow mapping must be closed with `}`".to_string()
+    } else if info.contains("quoted") || info.contains("quote") {
+        "a quoted string must be closed with the same quote on the same scalar".to_string()
+    } else if info.contains("mapping values are not allowed") {
+        "quote a value that contains `: `, or fix the indentation of the key".to_string()
+    } else {
+        "check the indentation and brackets around this position".to_string()
+    }
+}
