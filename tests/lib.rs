@@ -1,4 +1,11 @@
 //! Integration tests: they run the real `cxsync` binary, one module per area.
 
 mod common;
+mod compile;
+mod cxone;
+mod deliver;
+mod dlq;
+mod lint;
+mod sim;
+mod transform;
 mod validate;
