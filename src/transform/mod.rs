@@ -4,6 +4,9 @@
 //! ([`Transform::eval`]) with the clock handed in, so the same transform runs in `test`, `eval`,
 //! lint and the simulator's virtual time.
 
+pub mod position;
+pub mod syntax;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
