@@ -177,7 +177,8 @@ fn render_full(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
         if let Some(help) = &d.help {
             group = group.element(Level::HELP.message(help.as_str()));
         }
-        let _ = writeln!(out, "{}", renderer.render(&[group]));
+        // A blank line between findings, as rustc and ruff print them.
+        let _ = writeln!(out, "{}\n", renderer.render(&[group]));
     }
     out
 }

@@ -171,6 +171,7 @@ impl Config {
                     // turns on an unfinished rule by surprise.
                     && (rule.status == Status::Stable
                         || preview
+                        || s.eq_ignore_ascii_case("ALL")
                         || s.eq_ignore_ascii_case(rule.code)
                         || s == rule.name)
             })

@@ -21,8 +21,16 @@ pub struct TransformView {
 impl TransformView {
     /// Analyses a transform's text.
     pub fn new(source: TransformSource) -> Self {
-        let analysis = syntax::analyse(&source.text);
         let dialect = syntax::dialect(&source.text);
+        let mut analysis = syntax::analyse(&source.text);
+        // The guide's dialect does not parse; analyse its standard rewrite instead so the data-flow
+        // rules (personal data, blobs) still see what the transform reads, at original offsets.
+        if analysis.is_err() && !dialect.is_empty() {
+            let (text, map) = rewrite(&source.text, &dialect);
+            if let Ok(a) = syntax::analyse(&text) {
+                analysis = Ok(remap(a, &map));
+            }
+        }
         TransformView {
             source,
             analysis,
@@ -39,6 +47,69 @@ impl TransformView {
             dialect: Vec::new(),
         }
     }
+}
+
+/// Offsets of a rewritten text mapped back to the original: `(new_start, new_end, old_start,
+/// old_end)` of each replaced range, in order.
+type OffsetMap = Vec<(usize, usize, usize, usize)>;
+
+/// Applies non-overlapping dialect fixes (character offsets) and returns the new text.
+fn rewrite(text: &str, fixes: &[DialectFix]) -> (String, OffsetMap) {
+    let chars: Vec<char> = text.chars().collect();
+    let mut fixes: Vec<&DialectFix> = fixes.iter().collect();
+    fixes.sort_by_key(|f| (f.start, f.end));
+    let mut out = String::with_capacity(text.len());
+    let mut map = Vec::new();
+    let mut at = 0;
+    let mut new_len = 0;
+    for f in fixes {
+        if f.start < at || f.end > chars.len() || f.start > f.end {
+            continue;
+        }
+        out.extend(&chars[at..f.start]);
+        new_len += f.start - at;
+        let repl = f.replacement.chars().count();
+        map.push((new_len, new_len + repl, f.start, f.end));
+        out.push_str(&f.replacement);
+        new_len += repl;
+        at = f.end;
+    }
+    out.extend(&chars[at..]);
+    (out, map)
+}
+
+/// Maps an offset of the rewritten text back to the original.
+fn old_offset(map: &OffsetMap, n: usize) -> usize {
+    let mut delta: isize = 0;
+    for &(ns, ne, os, oe) in map {
+        if n < ns {
+            break;
+        }
+        if n < ne {
+            // Inside a replacement: point at the replaced range.
+            return if n == ns { os } else { oe };
+        }
+        delta = oe as isize - ne as isize;
+    }
+    (n as isize + delta).max(0) as usize
+}
+
+fn remap(mut a: Analysis, map: &OffsetMap) -> Analysis {
+    let fix = |p: &mut crate::transform::syntax::PathRef| {
+        p.start = old_offset(map, p.start);
+        p.end = old_offset(map, p.end);
+    };
+    a.paths.iter_mut().for_each(fix);
+    for o in &mut a.outputs {
+        o.key_start = old_offset(map, o.key_start);
+        o.key_end = old_offset(map, o.key_end);
+        o.inputs.iter_mut().for_each(fix);
+    }
+    for f in &mut a.functions {
+        f.1 = old_offset(map, f.1);
+        f.2 = old_offset(map, f.2);
+    }
+    a
 }
 
 /// A spec rule as lint sees it.
@@ -219,4 +290,26 @@ fn expand(dir: &Path, pattern: &str) -> Vec<PathBuf> {
         .unwrap_or_default();
     found.sort();
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_after_a_rewrite_map_back_to_the_original_text() {
+        let text = "{ \"a\": x?.y, \"b\": z }";
+        let fixes = vec![DialectFix {
+            start: 8,
+            end: 10,
+            replacement: ".".into(),
+            message: String::new(),
+            help: String::new(),
+        }];
+        let (new, map) = rewrite(text, &fixes);
+        assert_eq!(new, "{ \"a\": x.y, \"b\": z }");
+        let z_new = new.find('z').unwrap();
+        assert_eq!(old_offset(&map, z_new), text.find('z').unwrap());
+        assert_eq!(old_offset(&map, 7), 7);
+    }
 }

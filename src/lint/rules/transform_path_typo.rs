@@ -27,6 +27,10 @@ use crate::lint::context::RuleView;
 ///
 /// This is the single connection point to `crate::transform::checks`: once that module is merged,
 /// call it here and return its diagnostics; code and severity are re-stamped by the registry.
+/// Whether [`upstream_checks`] is connected to the transform stage (tests skip this rule
+/// until it is).
+pub const CONNECTED: bool = false;
+
 fn upstream_checks(cx: &Context, rule: &RuleView) -> Vec<Diagnostic> {
     let _ = (cx, rule);
     Vec::new()
