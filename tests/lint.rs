@@ -381,3 +381,31 @@ fn an_unknown_code_on_the_command_line_is_a_tool_error() {
     let out = run(&["lint", "fixtures/lint/clean.yaml", "--select", "CX999"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_missing_spec_path_is_a_tool_error() {
+    let out = run(&["lint", "fixtures/lint/no-such-spec.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such file or folder"));
+}
+
+#[test]
+fn validate_renders_with_the_same_formats() {
+    let dir = project(&[("s.yaml", "version: 1\nname: [unclosed\n")]);
+    let out = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "s.yaml", "--format", "github"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.starts_with("::error file=s.yaml,line="), "{text}");
+    let out = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "s.yaml", "--format", "sarif"])
+        .output()
+        .unwrap();
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"][0]["results"][0]["level"], "error");
+}

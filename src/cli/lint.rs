@@ -48,6 +48,11 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    // A path that does not exist is a mistake on the command line, not a finding in a spec.
+    if let Some(missing) = args.specs.iter().find(|p| !p.exists()) {
+        eprintln!("error: {}: no such file or folder", missing.display());
+        return Ok(ExitStatus::Error);
+    }
     let opts = LintOptions {
         load: LoadOptions {
             env: args.env.clone(),

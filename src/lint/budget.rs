@@ -207,3 +207,58 @@ pub fn render(file: &str, rows: &[BudgetRow]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::rules::tests_support::spec_with;
+
+    fn spec(retry: &str) -> RawSpec {
+        let mut raw = spec_with("retryAfterHorizonSeconds: 120").raw;
+        let extra: serde_json::Value = serde_json::from_str(retry).unwrap();
+        let mut r = serde_json::to_value(&raw.retry).unwrap();
+        for (k, v) in extra.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        raw.retry = serde_json::from_value(r).unwrap();
+        raw
+    }
+
+    #[test]
+    fn backoff_bounds_grow_to_the_cap_and_retry_after_raises_them() {
+        let s = spec(
+            r#"{"maxRetries": 5, "initialDelaySeconds": 2, "maxDelaySeconds": 10, "backoffMultiplier": 2}"#,
+        );
+        assert_eq!(
+            delay_bounds(&s, 5, false).unwrap(),
+            vec![2.0, 4.0, 8.0, 10.0, 10.0]
+        );
+        let s = spec(r#"{"maxRetries": 2, "respectRetryAfterHeader": true}"#);
+        assert_eq!(delay_bounds(&s, 2, true).unwrap(), vec![120.0, 120.0]);
+        let s = spec(
+            r#"{"maxRetries": 3, "initialDelaySeconds": 1, "maxDelaySeconds": 20, "jitter": "decorrelated"}"#,
+        );
+        assert_eq!(delay_bounds(&s, 3, false).unwrap(), vec![3.0, 9.0, 20.0]);
+    }
+
+    #[test]
+    fn retry_after_without_a_known_horizon_is_unbounded() {
+        let mut s = spec(r#"{"respectRetryAfterHeader": true}"#);
+        s.crm.retry_after_horizon_seconds = None;
+        let t = table(&s);
+        assert_eq!(t[0].class, "429");
+        assert_eq!(t[0].max_seconds, None);
+        assert_eq!(worst_case(&s), None);
+        // Timeouts never carry Retry-After.
+        assert!(t[2].max_seconds.is_some());
+    }
+
+    #[test]
+    fn unretried_classes_take_one_attempt_and_one_timeout() {
+        let s = spec(r#"{"retryableStatusCodes": [503], "nonRetryableStatusCodes": [400, 429]}"#);
+        let t = table(&s);
+        assert_eq!((t[0].attempts, t[0].max_seconds), (1, Some(1.0)));
+        assert!(t[1].note.contains("except 500, 502, 504"), "{}", t[1].note);
+        assert_eq!(t[3].attempts, 1, "auth none: no refresh");
+    }
+}

@@ -153,11 +153,23 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, Conf
             let (resolved, resolve_diags) = context::resolve_rules(&spec, &mut sources);
             diags.extend(resolve_diags);
             diags.extend(lint_spec(&spec, &resolved, enabled));
-            if let Some(text) = sources.get(&path) {
-                let unused =
-                    suppress::apply(&path, text, &mut diags, |c| registry::find(c).is_some());
-                if registry::find(registry::UNUSED_SUPPRESSION).is_some_and(enabled) {
-                    diags.extend(unused);
+            // Suppressions live in the spec and in the transform files it references.
+            let mut files = vec![path.clone()];
+            files.extend(resolved.iter().filter_map(|r| match &r.transform {
+                Some(spec::TransformSource {
+                    origin: spec::TransformOrigin::File { path },
+                    ..
+                }) => Some(path.clone()),
+                _ => None,
+            }));
+            let report_unused = registry::find(registry::UNUSED_SUPPRESSION).is_some_and(&enabled);
+            for file in files {
+                if let Some(text) = sources.get(&file) {
+                    let unused =
+                        suppress::apply(&file, text, &mut diags, |c| registry::find(c).is_some());
+                    if report_unused {
+                        diags.extend(unused);
+                    }
                 }
             }
             out.specs.push(spec);

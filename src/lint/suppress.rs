@@ -1,6 +1,7 @@
 //! Inline suppressions: `# cxsync: ignore[CX001, CX004]` at the end of a line suppresses those
 //! codes on that line; on a line of its own it suppresses them on the next line (the key below
-//! it). Comments that suppress nothing, or name unknown codes, are findings themselves
+//! it). In JSONata (a `.jsonata` file or an inline transform) the comment is
+//! `/* cxsync: ignore[CX020] */`. Comments that suppress nothing, or name unknown codes, are findings themselves
 //! (`CX100 unused-suppression`).
 
 use std::path::Path;
@@ -26,7 +27,15 @@ impl Suppression {
     }
 }
 
-/// Finds the suppression comments of a YAML file.
+/// Whether `rest` (the text after a comment opener) is a suppression.
+fn is_suppression(rest: &[char]) -> bool {
+    let rest: String = rest.iter().collect();
+    rest.trim_start()
+        .strip_prefix("cxsync:")
+        .is_some_and(|r| r.trim_start().starts_with("ignore["))
+}
+
+/// Finds the suppression comments of a YAML or JSONata file.
 pub fn parse(text: &str) -> Vec<Suppression> {
     let mut out = Vec::new();
     let mut offset = 0;
@@ -50,19 +59,19 @@ pub fn parse(text: &str) -> Vec<Suppression> {
                     continue;
                 }
             }
-            if *c == '#' && (j == 0 || chars[j - 1].is_whitespace()) {
-                let rest: String = chars[j + 1..].iter().collect();
-                let rest = rest.trim_start();
-                if let Some(r) = rest.strip_prefix("cxsync:") {
-                    if r.trim_start().starts_with("ignore[") {
-                        start = Some(j);
-                        break;
-                    }
-                }
+            let yaml = *c == '#' && (j == 0 || chars[j - 1].is_whitespace());
+            let jsonata = *c == '/' && chars.get(j + 1) == Some(&'*');
+            let body = if jsonata { j + 2 } else { j + 1 };
+            if (yaml || jsonata) && is_suppression(&chars[body..]) {
+                start = Some(j);
+                break;
             }
         }
         if let Some(j) = start {
-            let comment: String = chars[j..].iter().collect();
+            let mut comment: String = chars[j..].iter().collect();
+            if let Some(k) = comment.find("*/") {
+                comment.truncate(k + 2);
+            }
             let inner = comment
                 .split_once("ignore[")
                 .map(|(_, r)| r.split(']').next().unwrap_or(""))
@@ -82,7 +91,7 @@ pub fn parse(text: &str) -> Vec<Suppression> {
                 line: i + 1,
                 own_line,
                 codes,
-                span: Span::new(pos(j), pos(chars.len())),
+                span: Span::new(pos(j), pos(j + comment.chars().count())),
             });
         }
         offset += chars.len() + 1;
@@ -204,6 +213,16 @@ mod tests {
                 (4, "unused suppression: no CX009 finding here".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn jsonata_block_comments_suppress_too() {
+        let text = "{\n  /* cxsync: ignore[CX020] */\n  \"phone\": customer.phone /* cxsync: ignore[CX021] */\n}\n";
+        let s = parse(text);
+        assert_eq!(s.len(), 2);
+        assert!(s[0].own_line && s[0].covers(3) && s[0].codes == ["CX020"]);
+        assert!(!s[1].own_line && s[1].covers(3) && !s[1].covers(4));
+        assert_eq!(s[1].span.end.column - s[1].span.start.column, 27);
     }
 
     #[test]

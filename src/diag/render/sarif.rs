@@ -106,7 +106,6 @@ pub(super) fn render(diags: &[Diagnostic], extra: &RenderExtra) -> String {
                 "driver": {
                     "name": "cxsync",
                     "version": env!("CARGO_PKG_VERSION"),
-                    "informationUri": "https://github.com/cxsync/cxsync",
                     "rules": rules,
                 }
             },
