@@ -41,7 +41,7 @@ const SECRET_HEADER_PARTS: [&str; 7] = [
     "password",
     "signature",
 ];
-const SECRET_PARAMS: [&str; 12] = [
+const SECRET_PARAMS: [&str; 11] = [
     "access_token",
     "token",
     "api_key",
@@ -53,7 +53,6 @@ const SECRET_PARAMS: [&str; 12] = [
     "pwd",
     "sig",
     "signature",
-    "code",
 ];
 
 /// Why a URL holds a credential, if it does.
