@@ -35,3 +35,31 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::context::TransformView;
+    use crate::lint::rules::tests_support::{inline_source, run_view};
+    use crate::transform::syntax::DialectFix;
+
+    #[test]
+    fn each_dialect_use_is_one_finding_with_its_rewrite() {
+        let mut view = TransformView::with_analysis(inline_source(), Default::default());
+        view.dialect = vec![DialectFix {
+            start: 3,
+            end: 5,
+            replacement: ".".into(),
+            message: "`?.` is not JSONata".into(),
+            help: "write `.`".into(),
+        }];
+        let d = run_view("acceptsArrays: false", view, check);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].message, "`?.` is not JSONata");
+        assert_eq!(
+            d[0].help.as_deref(),
+            Some("write `.` (`cxsync fix` rewrites it)")
+        );
+        assert_eq!(d[0].file.as_deref(), Some(std::path::Path::new("t.yaml")));
+    }
+}

@@ -223,24 +223,41 @@ pub(crate) mod tests_support {
         a
     }
 
+    /// The inline transform source of the test spec's rule.
+    pub fn inline_source() -> TransformSource {
+        TransformSource {
+            text: "{}".into(),
+            origin: TransformOrigin::Inline {
+                pointer: "/rules/0/transform".into(),
+            },
+        }
+    }
+
     /// Runs one rule check on `spec_with(crm_line)` whose single rule has `analysis`.
     pub fn context_with(
         crm_line: &str,
         analysis: Analysis,
         check: fn(&Context, &mut Vec<Diagnostic>),
     ) -> Vec<Diagnostic> {
+        run_view(
+            crm_line,
+            TransformView::with_analysis(inline_source(), analysis),
+            check,
+        )
+    }
+
+    /// Runs one rule check on `spec_with(crm_line)` whose single rule has the transform `view`.
+    pub fn run_view(
+        crm_line: &str,
+        view: TransformView,
+        check: fn(&Context, &mut Vec<Diagnostic>),
+    ) -> Vec<Diagnostic> {
         let spec = spec_with(crm_line);
-        let source = TransformSource {
-            text: "{}".into(),
-            origin: TransformOrigin::Inline {
-                pointer: "/rules/0/transform".into(),
-            },
-        };
         let cx = Context {
             spec: &spec,
             rules: vec![RuleView {
                 index: 0,
-                transform: Some(TransformView::with_analysis(source, analysis)),
+                transform: Some(view),
                 fixtures: Vec::new(),
             }],
         };
