@@ -1,6 +1,7 @@
 //! ## What it does
 //! Flags a CRM profile whose throttling status is not retried by the policy. Salesforce throttles
-//! with `403 REQUEST_LIMIT_EXCEEDED`; the other profiles throttle with 429 (reported by
+//! with `403 REQUEST_LIMIT_EXCEEDED`; Dynamics 365, Zendesk, HubSpot and ServiceNow with 429
+//! (for the `generic` profile a missing 429 is reported by
 //! `throttle-or-server-error-not-retried`).
 //!
 //! ## Why is this bad?
@@ -32,17 +33,22 @@ use super::prelude::*;
 use crate::lint::budget::is_retried;
 use crate::spec::model::CrmProfile;
 
-/// The status codes a CRM profile throttles with, beyond 429 (and what it says).
-pub fn extra_throttle_codes(p: CrmProfile) -> &'static [(u16, &'static str)] {
+/// The status codes a named CRM profile throttles with (and what it answers). `generic` has
+/// none: its 429 is checked by `throttle-or-server-error-not-retried`.
+pub fn throttle_codes(p: CrmProfile) -> &'static [(u16, &'static str)] {
     match p {
+        CrmProfile::Generic => &[],
         CrmProfile::Salesforce => &[(403, "403 REQUEST_LIMIT_EXCEEDED")],
-        _ => &[],
+        CrmProfile::Dynamics => &[(429, "429 (service protection API limits)")],
+        CrmProfile::Zendesk => &[(429, "429 Too Many Requests")],
+        CrmProfile::Hubspot => &[(429, "429 (rolling rate limit)")],
+        CrmProfile::Servicenow => &[(429, "429 Too Many Requests (rate limit rules)")],
     }
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let raw = &cx.spec.raw;
-    for (code, what) in extra_throttle_codes(raw.crm.profile) {
+    for (code, what) in throttle_codes(raw.crm.profile) {
         if !is_retried(raw, *code) {
             let pointer = raw
                 .retry
@@ -50,7 +56,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .iter()
                 .position(|c| c == code)
                 .map(|i| format!("/retry/nonRetryableStatusCodes/{i}"))
-                .unwrap_or_else(|| "/retry/retryableStatusCodes".into());
+                .unwrap_or_else(|| "/crm/profile".into());
             out.push(
                 cx.at_value(
                     &pointer,

@@ -20,14 +20,18 @@
 //! ## Fix safety
 //! Safe with backoff and jitter in place; the CRM may see more requests during an outage.
 
+use super::crm_throttle_code_not_retried::throttle_codes;
 use super::prelude::*;
 use crate::lint::budget::is_retried;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let raw = &cx.spec.raw;
+    // A named CRM profile's own throttling code is reported by `crm-throttle-code-not-retried`,
+    // with what that CRM answers.
+    let profile = throttle_codes(raw.crm.profile);
     let missing: Vec<String> = [429u16, 500, 502, 503, 504]
         .iter()
-        .filter(|c| !is_retried(raw, **c))
+        .filter(|c| !is_retried(raw, **c) && !profile.iter().any(|(p, _)| p == *c))
         .map(|c| c.to_string())
         .collect();
     if missing.is_empty() {
