@@ -1,18 +1,22 @@
 //! The retry budget of a policy: per status class, how many attempts an event gets and the longest
 //! it can take (upper bound, jitter at its maximum) before it lands in the dead-letter queue.
 //!
-//! Model (docs/rules.md, "Retry budget"): attempt n+1 waits
-//! `delay_n = min(maxDelay, initial × multiplier^(n-1))` after attempt n; full and equal jitter
-//! never exceed `delay_n`, decorrelated jitter is bounded by `min(maxDelay, 3 × previous bound)`;
-//! with `respectRetryAfterHeader` a throttled retry waits `max(delay_n, Retry-After)`, bounded by
-//! `crm.retryAfterHorizonSeconds` (unbounded when the CRM's horizon is unknown). Every attempt may
-//! use the whole request timeout. A code in both lists counts as non-retryable, a code in neither
-//! list is dead-lettered at once, and a 401 with `retryOnTokenExpiry` gets one token refresh and one
-//! resend before it is classified by the lists.
+//! The model is [`MODEL`]; `docs/rules.md` prints it.
 
 use serde::Serialize;
 
 use crate::spec::model::{Auth, Jitter, RawSpec};
+
+/// How the budget is computed, in words (printed in `docs/rules.md`).
+pub const MODEL: &str = "\
+Attempt n+1 waits `delay_n = min(maxDelaySeconds, initialDelaySeconds × backoffMultiplier^(n-1))` \
+after attempt n. Full and equal jitter never exceed `delay_n`; decorrelated jitter is bounded by \
+`min(maxDelaySeconds, 3 × the previous bound)`. With `respectRetryAfterHeader`, a 429 or 5xx retry \
+waits `max(delay_n, Retry-After)`, bounded by `crm.retryAfterHorizonSeconds` (unbounded when the \
+CRM's horizon is not declared). Every attempt may use the whole `timeoutMilliseconds`. A code in \
+both lists counts as non-retryable; a code in neither list is dead-lettered at once; network \
+errors and timeouts are always retried; a 401 with `retryOnTokenExpiry` gets one token refresh \
+and one immediate resend before the lists decide.";
 
 /// One row of the budget table.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -187,6 +187,14 @@ pub fn markdown() -> String {
             summary = r.summary().replace('|', "\\|"),
         );
     }
+    let _ = write!(
+        out,
+        "\n## Retry budget\n\n`cxsync lint --budget SPEC` prints, per status class (429, 5xx, \
+         timeout/reset, 401, non-retryable 4xx, unlisted), the most attempts an event gets and the \
+         longest it can take before it reaches the dead-letter queue. `CX023` compares the worst \
+         case with `crm.deliveryDeadlineSeconds` and the token cache TTL.\n\n{}\n",
+        super::budget::MODEL
+    );
     for r in RULES {
         // Rule docs use `##` headings; nest them under the rule's own `##` heading.
         let docs = r.docs().replace("\n## ", "\n### ");
