@@ -1,1 +1,411 @@
-//! Integration tests for the lint area.
+//! `cxsync lint`, `rules` and `explain`, run as a user runs them.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::common::{cxsync, root};
+
+fn run(args: &[&str]) -> Output {
+    cxsync().args(args).output().expect("cxsync runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Whether the span-carrying JSONata analyser is merged (before that, `analyse` is a placeholder
+/// that reads nothing, and the rules on transforms have nothing to report).
+fn analyser_is_real() -> bool {
+    cxsync::transform::syntax::analyse("{ \"a\": b.c }").is_ok_and(|a| !a.paths.is_empty())
+}
+
+/// Rules whose findings come from the transform analyser.
+const TRANSFORM_CODES: [&str; 4] = ["CX020", "CX021", "CX024", "CX025"];
+
+/// `(line, code)` of each finding in concise output, for the spec file `file`.
+fn findings(out: &str, file: &str) -> Vec<(usize, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(file)?.strip_prefix(':')?;
+            let line: usize = rest.split(':').next()?.parse().ok()?;
+            let code = l.split('[').nth(1)?.split(']').next()?.to_string();
+            Some((line, code))
+        })
+        .collect()
+}
+
+#[test]
+fn rules_lists_at_least_twenty_rules_and_explain_documents_each() {
+    let out = run(&["rules", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let rules: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rules.len() >= 20, "only {} rules", rules.len());
+    for r in &rules {
+        let code = r["code"].as_str().unwrap();
+        let e = run(&["explain", code]);
+        assert_eq!(e.status.code(), Some(0), "explain {code}");
+        let text = stdout(&e);
+        assert!(text.starts_with(&format!("# {code} ({})", r["name"].as_str().unwrap())));
+        for h in [
+            "## What it does",
+            "## Why is this bad?",
+            "## Example",
+            "Use instead:",
+            "## Fix safety",
+        ] {
+            assert!(text.contains(h), "explain {code} lacks {h}");
+        }
+    }
+    let table = stdout(&run(&["rules"]));
+    assert!(
+        table.contains("CX005  token-cache-outlives-token             error    stable"),
+        "{table}"
+    );
+}
+
+#[test]
+fn explain_of_an_unknown_code_suggests_the_nearest_and_exits_2() {
+    let out = run(&["explain", "CX0005"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `CX005`?"));
+    let by_name = run(&["explain", "static-bearer-token"]);
+    assert!(stdout(&by_name).starts_with("# CX003 (static-bearer-token)"));
+}
+
+#[test]
+fn every_rule_fixture_renders_its_finding() {
+    let real = analyser_is_real();
+    for rule in cxsync::lint::RULES {
+        let code = rule.code;
+        let file = format!("fixtures/lint/{code}.yaml");
+        assert!(root().join(&file).is_file(), "{code} has no fixture {file}");
+        let needs_analyser = TRANSFORM_CODES.contains(&code);
+        let needs_checks = code == "CX026" && !cxsync::lint::rules::transform_path_typo::CONNECTED;
+        if (needs_analyser && !real) || needs_checks {
+            eprintln!("{code}: skipped until the transform analyser/checks are merged");
+            continue;
+        }
+        let out = run(&["lint", &file, "--select", code]);
+        let text = stdout(&out);
+        assert!(
+            text.contains(&format!("[{code}]")),
+            "{code} did not fire:\n{text}"
+        );
+        let expected_exit = if rule.severity == cxsync::diag::Severity::Error {
+            1
+        } else {
+            0
+        };
+        assert_eq!(out.status.code(), Some(expected_exit), "{code}");
+        insta::assert_snapshot!(format!("lint_fixture_{code}"), text);
+    }
+}
+
+#[test]
+fn a_spec_that_avoids_every_trap_is_clean() {
+    let out = run(&["lint", "fixtures/lint/clean.yaml", "--select", "ALL"]);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(&["lint", "specs/crm_sync.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn the_guides_configuration_raises_what_a_reviewer_would_on_the_right_lines() {
+    let spec = "fixtures/lint/guide_literal.yaml";
+    let out = run(&["lint", spec, "--format", "concise"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let got = findings(&text, spec);
+    for want in [
+        (18, "CX005"), // tokenCacheTtlSeconds: 5400 against 3,600 s tokens
+        (22, "CX018"), // the channel's X-Idempotency-Key differs from the retry policy's template
+        (29, "CX017"), // ${agent.id} is absent on the IVR-only fixture
+        (37, "CX009"), // 408, 409, 413 in neither list
+    ] {
+        assert!(
+            got.contains(&(want.0, want.1.to_string())),
+            "missing {want:?} in\n{text}"
+        );
+    }
+    if analyser_is_real() {
+        let jsonata = "fixtures/lint/guide_literal.jsonata";
+        let t = findings(&text, jsonata);
+        for want in [(3, "CX024"), (6, "CX024"), (7, "CX024"), (7, "CX020")] {
+            assert!(
+                t.contains(&(want.0, want.1.to_string())),
+                "missing {want:?} in\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn sarif_output_validates_against_the_official_schema() {
+    let out = run(&[
+        "lint",
+        "fixtures/lint",
+        "--format",
+        "sarif",
+        "--select",
+        "ALL",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("tests/sarif/sarif-schema-2.1.0.json")).unwrap(),
+    )
+    .unwrap();
+    // The official schema's `language` pattern has a stray `]` that strict regex engines refuse
+    // (a known erratum); drop that one keyword in memory and keep the vendored file verbatim.
+    let broken = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
+    fn drop_pattern(v: &mut serde_json::Value, broken: &str) -> usize {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut n = 0;
+                if m.get("pattern").and_then(|p| p.as_str()) == Some(broken) {
+                    m.remove("pattern");
+                    n += 1;
+                }
+                n + m
+                    .values_mut()
+                    .map(|c| drop_pattern(c, broken))
+                    .sum::<usize>()
+            }
+            serde_json::Value::Array(a) => a.iter_mut().map(|c| drop_pattern(c, broken)).sum(),
+            _ => 0,
+        }
+    }
+    assert_eq!(
+        drop_pattern(&mut schema, broken),
+        2,
+        "the vendored schema changed"
+    );
+    let validator = jsonschema::options()
+        .build(&schema)
+        .expect("the SARIF schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let run0 = &log["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), cxsync::lint::RULES.len());
+    let results = run0["results"].as_array().unwrap();
+    assert!(results.len() > 20);
+    let r = results
+        .iter()
+        .find(|r| {
+            r["ruleId"] == "CX005"
+                && r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                    == "fixtures/lint/CX005.yaml"
+        })
+        .expect("CX005 result");
+    assert_eq!(r["level"], "error");
+    assert_eq!(
+        r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        12
+    );
+    assert_eq!(
+        rules[r["ruleIndex"].as_u64().unwrap() as usize]["id"],
+        "CX005"
+    );
+    // The schema is not a rubber stamp: a broken log fails it.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn github_annotations_carry_file_line_and_column() {
+    let out = run(&["lint", "fixtures/lint/CX005.yaml", "--format", "github"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "::error file=fixtures/lint/CX005.yaml,line=12,col=27,endLine=12,endColumn=31,title=CX005::CX005 tokens are cached for 5400 s but expire after 3600 s (crm.tokenLifetimeSeconds)%0Ahelp: cache for less than the token lifetime, e.g. `tokenCacheTtlSeconds: 3300`\n"
+    );
+}
+
+#[test]
+fn junit_reports_one_failing_case_per_error_and_passes_clean_files() {
+    let out = run(&[
+        "lint",
+        "fixtures/lint/CX005.yaml",
+        "fixtures/lint/clean.yaml",
+        "--format",
+        "junit",
+    ]);
+    let x = stdout(&out);
+    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cxsync lint\" tests=\"2\" failures=\"1\""), "{x}");
+    assert!(x.contains("<testcase name=\"CX005 fixtures/lint/CX005.yaml:12:27\""));
+    assert!(x.contains("<testcase name=\"no findings\" classname=\"fixtures/lint/clean.yaml\"/>"));
+}
+
+#[test]
+fn warnings_fail_the_run_only_with_deny_warnings() {
+    let f = "fixtures/lint/CX010.yaml";
+    assert_eq!(run(&["lint", f]).status.code(), Some(0));
+    assert_eq!(
+        run(&["lint", f, "--deny", "warnings"]).status.code(),
+        Some(1)
+    );
+}
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn fixture(code: &str) -> String {
+    std::fs::read_to_string(root().join(format!("fixtures/lint/{code}.yaml"))).unwrap()
+}
+
+fn lint_in(dir: &Path, args: &[&str]) -> Output {
+    cxsync()
+        .current_dir(dir)
+        .arg("lint")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cxsync_toml_selects_ignores_and_ignores_per_file() {
+    let spec = fixture("CX010");
+    let dir = project(&[
+        ("cxsync.toml", "ignore = [\"CX027\"]\ndeny-warnings = true\n[per-file-ignores]\n\"sandbox/*.yaml\" = [\"CX010\"]\n"),
+        ("prod/spec.yaml", &spec),
+        ("sandbox/spec.yaml", &spec),
+    ]);
+    let out = lint_in(
+        dir.path(),
+        &["prod/spec.yaml", "sandbox/spec.yaml", "--format", "concise"],
+    );
+    assert_eq!(
+        stdout(&out)
+            .lines()
+            .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>(),
+        vec!["prod/spec.yaml:26:11: warning[CX010]"]
+    );
+    // deny-warnings from the config makes the warning fail the run.
+    assert_eq!(out.status.code(), Some(1));
+    // Found upward from the spec's folder, also when run elsewhere.
+    let out = cxsync()
+        .arg("lint")
+        .arg(dir.path().join("sandbox/spec.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out), "");
+    // A typo in the config is a tool error, not a silent no-op.
+    let bad = project(&[
+        ("cxsync.toml", "ignore = [\"CX0100\"]\n"),
+        ("s.yaml", &spec),
+    ]);
+    let out = lint_in(bad.path(), &["s.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown rule selector `CX0100`"));
+}
+
+#[test]
+fn an_ignore_comment_on_the_line_or_above_suppresses_the_finding() {
+    let spec = fixture("CX010")
+        .replace(
+            "  jitter: none\n",
+            "  jitter: none  # cxsync: ignore[CX010]\n",
+        )
+        .replace(
+            "  batchSize: 1\n",
+            "  # cxsync: ignore[CX001, CX013]\n  batchSize: 9\n",
+        );
+    let dir = project(&[("s.yaml", &spec)]);
+    let out = lint_in(
+        dir.path(),
+        &["s.yaml", "--format", "concise", "--ignore", "CX028"],
+    );
+    assert_eq!(
+        stdout(&out),
+        "s.yaml:17:3: warning[CX100] unused suppression: no CX013 finding here\n"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn budget_prints_attempts_and_time_to_dlq_per_status_class() {
+    let out = run(&["lint", "--budget", "specs/crm_sync.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "Retry budget for specs/crm_sync.yaml
+status class       attempts  max time to DLQ              notes
+429                       6  318.0 s (5m18s)              retried, waiting max(backoff, Retry-After)
+5xx                       6  318.0 s (5m18s)              retried with backoff
+timeout/reset             6  80.0 s (1m20s)               network errors and timeouts are always retried
+401                       2  6.0 s                        token refreshed once and resent, then dead-lettered
+non-retryable 4xx         1  3.0 s                        dead-lettered at once: 400, 403, 404, 409, 413, 422
+unlisted                  1  3.0 s                        a code in neither list is dead-lettered at once
+
+"
+    );
+}
+
+#[test]
+fn docs_rules_md_is_generated_from_the_code() {
+    let out = run(&["rules", "--format", "markdown"]);
+    let on_disk = std::fs::read_to_string(root().join("docs/rules.md")).unwrap_or_default();
+    assert!(
+        stdout(&out) == on_disk,
+        "docs/rules.md is stale: run `cargo run -- rules --format markdown > docs/rules.md`"
+    );
+}
+
+#[test]
+fn a_spec_that_does_not_load_is_a_finding_in_every_format() {
+    let dir = project(&[("s.yaml", "version: 1\nname: [unclosed\n")]);
+    let out = lint_in(dir.path(), &["s.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["file"], "s.yaml");
+    assert_eq!(v[0]["severity"], "error");
+    assert!(v[0]["line"].as_u64().is_some());
+}
+
+#[test]
+fn an_unknown_code_on_the_command_line_is_a_tool_error() {
+    let out = run(&["lint", "fixtures/lint/clean.yaml", "--select", "CX999"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_spec_path_is_a_tool_error() {
+    let out = run(&["lint", "fixtures/lint/no-such-spec.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such file or folder"));
+}
+
+#[test]
+fn validate_renders_with_the_same_formats() {
+    let dir = project(&[("s.yaml", "version: 1\nname: [unclosed\n")]);
+    let out = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "s.yaml", "--format", "github"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.starts_with("::error file=s.yaml,line="), "{text}");
+    let out = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "s.yaml", "--format", "sarif"])
+        .output()
+        .unwrap();
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert_eq!(log["runs"][0]["results"][0]["level"], "error");
+}

@@ -1,10 +1,30 @@
-//! `cxsync explain` (under construction).
+//! `cxsync explain CODE`: print a lint rule's documentation (by code or name).
 
 use super::ExitStatus;
+use crate::lint::registry;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Rule code (`CX005`) or name (`token-cache-outlives-token`).
+    pub code: String,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync explain` is not implemented yet")
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    let Some(rule) = registry::find(&args.code) else {
+        let hint = registry::suggest(&args.code)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_else(|| "; `cxsync rules` lists every code".into());
+        eprintln!("error: unknown rule `{}`{hint}", args.code);
+        return Ok(ExitStatus::Error);
+    };
+    let text = format!(
+        "# {} ({})\n\nDefault severity: {}. Status: {}.\n\n{}\n",
+        rule.code,
+        rule.name,
+        rule.severity.as_str(),
+        rule.status.as_str(),
+        rule.docs()
+    );
+    super::print_stdout(&text)?;
+    Ok(ExitStatus::Success)
 }

@@ -1,10 +1,142 @@
-//! `cxsync lint` (under construction).
+//! `cxsync lint SPEC...`: run the rule catalogue over specs (files or folders) and report
+//! findings in any output format; `--budget` prints each spec's retry budget table instead.
+
+use std::path::PathBuf;
 
 use super::ExitStatus;
+use crate::diag::{self, Format, RenderExtra, Severity};
+use crate::lint::{self, budget, LintOptions};
+use crate::spec::LoadOptions;
+
+/// Which findings fail the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Deny {
+    /// Warnings fail the run too (exit 1).
+    Warnings,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Spec files or folders (every `*.yaml`/`*.yml` below them).
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// Environment overlay to merge before linting.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Full)]
+    pub format: Format,
+    /// Only these rules (codes, prefixes like `CX0`, names, or `ALL`); replaces `select` of
+    /// `cxsync.toml`.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Skip these rules (added to `ignore` of `cxsync.toml`).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Also run preview rules.
+    #[arg(long)]
+    pub preview: bool,
+    /// `--deny warnings`: exit 1 on warnings too.
+    #[arg(long, value_enum)]
+    pub deny: Option<Deny>,
+    /// Use this config instead of the nearest `cxsync.toml`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print the retry budget table (attempts and time to DLQ per status class) of each spec.
+    #[arg(long)]
+    pub budget: bool,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync lint` is not implemented yet")
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    // A path that does not exist is a mistake on the command line, not a finding in a spec.
+    if let Some(missing) = args.specs.iter().find(|p| !p.exists()) {
+        eprintln!("error: {}: no such file or folder", missing.display());
+        return Ok(ExitStatus::Error);
+    }
+    let opts = LintOptions {
+        load: LoadOptions {
+            env: args.env.clone(),
+            vars: std::env::vars().collect(),
+        },
+        config: args.config.clone(),
+        select: args.select.clone(),
+        ignore: args.ignore.clone(),
+        preview: args.preview,
+    };
+    let outcome = match lint::lint_paths(&args.specs, &opts) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitStatus::Error);
+        }
+    };
+    if args.budget {
+        let mut text = String::new();
+        for spec in &outcome.specs {
+            text.push_str(&budget::render(
+                &spec.path.display().to_string(),
+                &budget::table(&spec.raw),
+            ));
+            text.push('\n');
+        }
+        super::print_stdout(&text)?;
+        // The table is information; a spec that did not load is still a failure.
+        let failed = outcome.specs.len() < outcome.files.len();
+        if failed {
+            let errs: Vec<_> = outcome
+                .diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error && !d.code.starts_with("CX"))
+                .cloned()
+                .collect();
+            eprint!(
+                "{}",
+                diag::render(&errs, &outcome.sources, Format::Full, false)
+            );
+        }
+        return Ok(if failed {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        });
+    }
+    let extra = RenderExtra {
+        tool: "cxsync lint".into(),
+        rules: lint::RULES.iter().map(|r| r.meta()).collect(),
+        files: outcome.files.clone(),
+    };
+    let text = diag::render_with(
+        &outcome.diags,
+        &outcome.sources,
+        args.format,
+        super::stdout_is_terminal(),
+        &extra,
+    );
+    super::print_stdout(&text)?;
+    if args.format == Format::Full || args.format == Format::Concise {
+        let errors = outcome
+            .diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        let warnings = outcome.diags.len() - errors;
+        if !outcome.diags.is_empty() {
+            eprintln!(
+                "Found {errors} error{} and {warnings} warning{} in {} file{}.",
+                if errors == 1 { "" } else { "s" },
+                if warnings == 1 { "" } else { "s" },
+                outcome.files.len(),
+                if outcome.files.len() == 1 { "" } else { "s" }
+            );
+        }
+    }
+    let deny_warnings = args.deny == Some(Deny::Warnings) || outcome.deny_warnings;
+    let fails = outcome.diags.iter().any(|d| {
+        d.severity == Severity::Error || (deny_warnings && d.severity == Severity::Warning)
+    });
+    Ok(if fails {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }

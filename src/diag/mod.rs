@@ -7,7 +7,7 @@
 
 mod render;
 
-pub use render::{render, Format};
+pub use render::{render, render_with, Format, RenderExtra, RuleMeta};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

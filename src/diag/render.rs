@@ -1,4 +1,12 @@
 //! Renderers: one diagnostic model, several output formats chosen by one enum.
+//!
+//! `full`, `concise` and `json` are for people and scripts; `sarif`, `github` and `junit` are for
+//! CI systems (code scanning, workflow annotations, test reports). Each machine format lives in
+//! its own file under `render/`.
+
+mod github;
+mod junit;
+mod sarif;
 
 use std::fmt::Write as _;
 
@@ -8,21 +16,64 @@ use serde_json::json;
 use super::{Diagnostic, Severity, Sources};
 
 /// How diagnostics are printed. `full` shows the source line with a caret; `concise` is one line
-/// per finding; `json` is a JSON array with one object per finding.
+/// per finding; `json` is a JSON array with one object per finding; `sarif` is a SARIF 2.1.0 log;
+/// `github` prints GitHub Actions workflow commands (annotations); `junit` is a JUnit XML report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum Format {
     #[default]
     Full,
     Concise,
     Json,
+    Sarif,
+    Github,
+    Junit,
+}
+
+/// A rule as the machine formats describe it (SARIF `reportingDescriptor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// Stable code, e.g. `CX001`.
+    pub code: String,
+    /// Kebab-case name of the bad pattern.
+    pub name: String,
+    /// One-sentence summary.
+    pub summary: String,
+    /// Full documentation (Markdown).
+    pub help: String,
+    /// Default severity.
+    pub severity: Severity,
+}
+
+/// What the machine formats need beyond the diagnostics: the tool's rule catalogue and the files
+/// that were checked (so a clean file still shows up as a passing JUnit test case).
+#[derive(Debug, Clone, Default)]
+pub struct RenderExtra {
+    /// Name of the run, e.g. `cxsync lint`.
+    pub tool: String,
+    pub rules: Vec<RuleMeta>,
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// Renders diagnostics (already sorted) in the given format. `color` only affects `full`.
 pub fn render(diags: &[Diagnostic], sources: &Sources, format: Format, color: bool) -> String {
+    render_with(diags, sources, format, color, &RenderExtra::default())
+}
+
+/// [`render`] with the rule catalogue and checked files the machine formats report.
+pub fn render_with(
+    diags: &[Diagnostic],
+    sources: &Sources,
+    format: Format,
+    color: bool,
+    extra: &RenderExtra,
+) -> String {
     match format {
         Format::Full => render_full(diags, sources, color),
         Format::Concise => render_concise(diags),
         Format::Json => render_json(diags),
+        Format::Sarif => sarif::render(diags, extra),
+        Format::Github => github::render(diags),
+        Format::Junit => junit::render(diags, extra),
     }
 }
 
@@ -126,7 +177,8 @@ fn render_full(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
         if let Some(help) = &d.help {
             group = group.element(Level::HELP.message(help.as_str()));
         }
-        let _ = writeln!(out, "{}", renderer.render(&[group]));
+        // A blank line between findings, as rustc and ruff print them.
+        let _ = writeln!(out, "{}\n", renderer.render(&[group]));
     }
     out
 }

@@ -1,1 +1,183 @@
-//! (module under construction; see docs/architecture.md)
+//! The lint rule catalogue: every trap of the guide as a rule with a code, a name for the bad
+//! pattern, a default severity and its documentation beside its code (`rules/*.rs`), run over a
+//! loaded spec to produce located [`Diagnostic`]s.
+//!
+//! [`lint_spec`] is pure: a spec and its resolved rules in, findings out. [`lint_paths`] is the
+//! driver `cxsync lint` uses: it loads each spec (load errors are findings too), finds the
+//! project's `cxsync.toml`, applies selection, per-file ignores and inline
+//! `# cxsync: ignore[CODE]` comments, and reports unused suppressions.
+
+pub mod budget;
+pub mod config;
+pub mod context;
+pub mod registry;
+pub mod rules;
+pub mod suppress;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use config::{Config, ConfigError};
+pub use context::Context;
+pub use registry::{RuleInfo, Status, RULES};
+
+use crate::diag::{self, Diagnostic, Sources};
+use crate::spec::{self, LoadOptions, ResolvedRule, Spec};
+
+/// Runs every rule `enabled` accepts on one spec. Code and severity of each finding come from
+/// the registry.
+pub fn lint_spec(
+    spec: &Spec,
+    resolved: &[ResolvedRule],
+    enabled: impl Fn(&RuleInfo) -> bool,
+) -> Vec<Diagnostic> {
+    let cx = Context::new(spec, resolved);
+    let mut out = Vec::new();
+    for rule in RULES.iter().filter(|r| enabled(r)) {
+        let mut found = Vec::new();
+        (rule.check)(&cx, &mut found);
+        out.extend(found.into_iter().map(|mut d| {
+            d.code = rule.code.to_string();
+            d.severity = rule.severity;
+            d
+        }));
+    }
+    out
+}
+
+/// Options of a lint run.
+#[derive(Debug, Clone, Default)]
+pub struct LintOptions {
+    pub load: LoadOptions,
+    /// `--config`: use this file instead of discovering `cxsync.toml`.
+    pub config: Option<PathBuf>,
+    /// `--select`: replaces the config's selection.
+    pub select: Vec<String>,
+    /// `--ignore`: added to the config's.
+    pub ignore: Vec<String>,
+    /// `--preview`: enable preview rules.
+    pub preview: bool,
+}
+
+/// What a lint run found.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Sorted findings, load errors included.
+    pub diags: Vec<Diagnostic>,
+    pub sources: Sources,
+    /// Every spec file checked.
+    pub files: Vec<PathBuf>,
+    /// Whether any config in play asked for `deny-warnings`.
+    pub deny_warnings: bool,
+    /// The loaded specs, for `--budget`.
+    pub specs: Vec<Spec>,
+}
+
+/// Expands arguments: files as given, folders to the `*.yaml`/`*.yml` files below them (hidden
+/// folders and `target` skipped), sorted.
+pub fn spec_files(args: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if p.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    walk(&p, out);
+                }
+            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            walk(a, &mut out);
+        } else {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// Lints spec files. A bad config is an error (the run cannot decide what to check); everything
+/// wrong with a spec is a finding.
+pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, ConfigError> {
+    for s in opts.select.iter().chain(&opts.ignore) {
+        config::check_selector("command line", s)?;
+    }
+    let fixed = match &opts.config {
+        Some(p) => Some(Config::load(p)?),
+        None => None,
+    };
+    let mut discovered: BTreeMap<Option<PathBuf>, Config> = BTreeMap::new();
+    let mut out = Outcome::default();
+    for path in spec_files(paths) {
+        let cfg = match &fixed {
+            Some(c) => c.clone(),
+            None => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let dir = if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                };
+                let found = Config::discover(dir);
+                match discovered.get(&found) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = match &found {
+                            Some(p) => Config::load(p)?,
+                            None => Config::default(),
+                        };
+                        discovered.insert(found, c.clone());
+                        c
+                    }
+                }
+            }
+        };
+        out.deny_warnings |= cfg.raw.deny_warnings;
+        let enabled =
+            |r: &RuleInfo| cfg.enabled(r, &path, &opts.select, &opts.ignore, opts.preview);
+        let loaded = spec::load(&path, &opts.load);
+        let mut sources = loaded.sources;
+        let mut diags = loaded.diags;
+        if let Some(spec) = loaded.spec {
+            let (resolved, resolve_diags) = context::resolve_rules(&spec, &mut sources);
+            diags.extend(resolve_diags);
+            diags.extend(lint_spec(&spec, &resolved, enabled));
+            // Suppressions live in the spec and in the transform files it references.
+            let mut files = vec![path.clone()];
+            files.extend(resolved.iter().filter_map(|r| match &r.transform {
+                Some(spec::TransformSource {
+                    origin: spec::TransformOrigin::File { path },
+                    ..
+                }) => Some(path.clone()),
+                _ => None,
+            }));
+            let report_unused = registry::find(registry::UNUSED_SUPPRESSION).is_some_and(&enabled);
+            for file in files {
+                if let Some(text) = sources.get(&file) {
+                    let unused =
+                        suppress::apply(&file, text, &mut diags, |c| registry::find(c).is_some());
+                    if report_unused {
+                        diags.extend(unused);
+                    }
+                }
+            }
+            out.specs.push(spec);
+        }
+        out.diags.extend(diags);
+        out.sources.extend(sources);
+        out.files.push(path);
+    }
+    diag::sort(&mut out.diags);
+    Ok(out)
+}

@@ -1,0 +1,109 @@
+//! ## What it does
+//! Flags an output field of a transform that reads personal data (a customer's phone, email or
+//! name, an agent's email, transcripts, raw payloads; found by input path names) and is not listed
+//! in `crm.allowPersonalData`.
+//!
+//! ## Why is this bad?
+//! CXone events carry raw customer identifiers. Copying them into the CRM without checking that
+//! the CRM field is meant (and protected) for it risks PCI-DSS or HIPAA data-in-transit violations
+//! (guide §2, "The Trap"). The allow list makes the decision explicit and reviewable.
+//!
+//! ## Example
+//! ```yaml
+//! transform: |
+//!   { "caseNumber": $string(interaction.id), "callerPhone": interaction.customer.phone }
+//! ```
+//!
+//! Use instead: drop the field, or, when the CRM field is approved for it,
+//! ```yaml
+//! crm:
+//!   allowPersonalData: [callerPhone]
+//! ```
+//!
+//! ## Fix safety
+//! No automatic fix: whether a field may carry personal data is a compliance decision.
+
+use super::personal_data;
+use super::prelude::*;
+
+/// `/metadata/x` or `metadata.x` → `metadata.x`.
+fn dotted(field: &str) -> String {
+    field.trim_start_matches('/').replace('/', ".")
+}
+
+/// Whether an output field is covered by the allow list (the field itself or an ancestor).
+pub fn allowed(allow: &[String], pointer: &str) -> bool {
+    let f = dotted(pointer);
+    allow
+        .iter()
+        .map(|a| dotted(a))
+        .any(|a| f == a || f.strip_prefix(&a).is_some_and(|rest| rest.starts_with('.')))
+}
+
+pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let allow = &cx.spec.raw.crm.allow_personal_data;
+    for rule in &cx.rules {
+        let Some(t) = &rule.transform else { continue };
+        let Ok(a) = &t.analysis else { continue };
+        for f in &a.outputs {
+            for p in &f.inputs {
+                let Some(kind) = personal_data(&p.segments) else {
+                    continue;
+                };
+                // Report at the innermost output field that reads the path.
+                let nested = a.outputs.iter().any(|g| {
+                    g.pointer.starts_with(&format!("{}/", f.pointer))
+                        && g.inputs.iter().any(|q| q.segments == p.segments)
+                });
+                if nested || allowed(allow, &f.pointer) {
+                    continue;
+                }
+                out.push(
+                    cx.in_transform(
+                        &t.source,
+                        f.key_start,
+                        f.key_end,
+                        format!(
+                            "output field `{}` carries {kind} (`{}`), but it is not in `crm.allowPersonalData`",
+                            dotted(&f.pointer),
+                            p.dotted()
+                        ),
+                    )
+                    .with_help(format!(
+                        "drop the field, or add `{}` to `crm.allowPersonalData` once the CRM field is approved for personal data",
+                        dotted(&f.pointer)
+                    )),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::rules::tests_support::{analysis, context_with};
+
+    #[test]
+    fn unlisted_personal_fields_are_flagged_at_the_innermost_output_key() {
+        let a = analysis(&[
+            ("/caseNumber", &["interaction.id"]),
+            ("/agentEmail", &["interaction.agent.email"]),
+            ("/contact", &["interaction.customer.phone"]),
+            ("/contact/phone", &["interaction.customer.phone"]),
+            ("/queue", &["interaction.queue.name"]),
+        ]);
+        let diags = context_with("allowPersonalData: [agentEmail]", a, check);
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        assert!(diags[0]
+            .message
+            .contains("`contact.phone` carries a phone number"));
+    }
+
+    #[test]
+    fn allow_list_covers_nested_fields() {
+        assert!(allowed(&["metadata".into()], "/metadata/email"));
+        assert!(allowed(&["/metadata/email".into()], "/metadata/email"));
+        assert!(!allowed(&["meta".into()], "/metadata/email"));
+    }
+}

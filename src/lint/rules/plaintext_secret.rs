@@ -1,0 +1,151 @@
+//! ## What it does
+//! Flags credentials written in plain text: a literal bearer token or client secret, a header that
+//! carries credentials (`Authorization`, `X-API-Key`, `*token*`, `*secret*`, `*password*`), a URL
+//! with `user:password@`, or a URL query parameter such as `access_token=`, `api_key=` or `sig=`.
+//! The finding names the place, never the secret.
+//!
+//! ## Why is this bad?
+//! A secret in the spec is in every clone, review, CI log and compiled payload, and it cannot be
+//! rotated without a commit. The guide's edge case 2 ends with "replace static values with vault
+//! references".
+//!
+//! ## Example
+//! ```yaml
+//! channel:
+//!   destinationUri: https://crm.example.com/v1/interactions?api_key=sk_live_123
+//!   headers:
+//!     Authorization: Basic YWRtaW46aHVudGVyMg==
+//! ```
+//!
+//! Use instead:
+//! ```yaml
+//! channel:
+//!   destinationUri: https://crm.example.com/v1/interactions
+//!   headers:
+//!     Authorization: ${VAULT_SECRET:CRM_BASIC_AUTH}
+//! ```
+//!
+//! ## Fix safety
+//! No automatic fix: the secret must be moved into the vault and rotated, since it has leaked.
+
+use super::is_reference;
+use super::prelude::*;
+use crate::spec::yaml::child;
+
+const SECRET_HEADER_PARTS: [&str; 7] = [
+    "authorization",
+    "api-key",
+    "apikey",
+    "token",
+    "secret",
+    "password",
+    "signature",
+];
+const SECRET_PARAMS: [&str; 11] = [
+    "access_token",
+    "token",
+    "api_key",
+    "apikey",
+    "key",
+    "secret",
+    "client_secret",
+    "password",
+    "pwd",
+    "sig",
+    "signature",
+];
+
+/// Why a URL holds a credential, if it does.
+fn url_secret(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if userinfo.contains(':') && !is_reference(userinfo.split(':').nth(1).unwrap_or("")) {
+            return Some("a password in the URL's user-info (`user:password@`)".into());
+        }
+    }
+    let query = url.split_once('?')?.1.split('#').next().unwrap_or("");
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str())
+            && !v.is_empty()
+            && !is_reference(v)
+        {
+            return Some(format!("a credential in the query parameter `{k}`"));
+        }
+    }
+    None
+}
+
+pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let raw = &cx.spec.raw;
+    match &raw.channel.auth {
+        Auth::Bearer { token } if !is_reference(token) => out.push(
+            cx.at_value(
+                "/channel/auth/token",
+                "the bearer token is written in plain text",
+            )
+            .with_help("use `${VAULT_SECRET:NAME}` or `${env:NAME}`"),
+        ),
+        Auth::OAuth2ClientCredentials { client_secret, .. } if !is_reference(client_secret) => out
+            .push(
+                cx.at_value(
+                    "/channel/auth/clientSecret",
+                    "the client secret is written in plain text",
+                )
+                .with_help("use `${VAULT_SECRET:NAME}` or `${env:NAME}`"),
+            ),
+        _ => {}
+    }
+    for (name, value) in &raw.channel.headers {
+        let l = name.to_ascii_lowercase();
+        let secret_name = SECRET_HEADER_PARTS.iter().any(|p| l.contains(p));
+        let pointer = child("/channel/headers", name);
+        if secret_name && !value.trim().is_empty() && !is_reference(value) {
+            // `Bearer ${VAULT_SECRET:X}` keeps the secret in the vault.
+            if value.contains("${VAULT_SECRET:") || value.contains("${env:") {
+                continue;
+            }
+            out.push(
+                cx.at_value(
+                    &pointer,
+                    format!("header `{name}` carries a credential in plain text"),
+                )
+                .with_help("use `${VAULT_SECRET:NAME}` or `${env:NAME}` for the value"),
+            );
+        }
+    }
+    let mut urls = vec![(
+        "/channel/destinationUri",
+        raw.channel.destination_uri.as_str(),
+    )];
+    if let Auth::OAuth2ClientCredentials { token_endpoint, .. } = &raw.channel.auth {
+        urls.push(("/channel/auth/tokenEndpoint", token_endpoint));
+    }
+    if let Some(a) = &raw.dead_letter_queue.alert_endpoint {
+        urls.push(("/deadLetterQueue/alertEndpoint", a));
+    }
+    for (pointer, url) in urls {
+        if let Some(why) = url_secret(url) {
+            out.push(
+                cx.at_value(pointer, format!("URL holds {why}"))
+                    .with_help("pass credentials through `auth` or a vault-referenced header"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_secret;
+
+    #[test]
+    fn credentials_in_urls_are_found_but_plain_urls_pass() {
+        assert!(url_secret("https://a:b@x.com/p").is_some());
+        assert!(url_secret("https://x.com/p?api_key=1&x=2").is_some());
+        assert!(url_secret("https://x.com/p?Access_Token=abc").is_some());
+        assert!(url_secret("https://x.com/p?page=2").is_none());
+        assert!(url_secret("https://x.com/p?token=${VAULT_SECRET:T}").is_none());
+        assert!(url_secret("https://user@x.com/p").is_none());
+    }
+}

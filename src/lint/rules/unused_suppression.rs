@@ -1,0 +1,27 @@
+//! ## What it does
+//! Reports a `# cxsync: ignore[CODE]` comment that suppressed nothing, or names a code that does
+//! not exist.
+//!
+//! ## Why is this bad?
+//! A stale suppression hides the next real finding on that line, and a misspelt code suppresses
+//! nothing while looking as if it did.
+//!
+//! ## Example
+//! ```yaml
+//! retry:
+//!   jitter: full  # cxsync: ignore[CX010]
+//! ```
+//!
+//! Use instead:
+//! ```yaml
+//! retry:
+//!   jitter: full
+//! ```
+//!
+//! ## Fix safety
+//! Safe: removing a suppression that matched nothing changes no result.
+
+use super::prelude::*;
+
+/// Reported by the suppression pass in `lint::suppress`, which knows which comments matched.
+pub fn check(_cx: &Context, _out: &mut Vec<Diagnostic>) {}
