@@ -54,6 +54,13 @@ pub fn locate_in(source: &str, loc: &Loc, value: &str, start: usize, end: usize)
     Some(Span::from_offsets(source, s, e.max(s)))
 }
 
+/// The source range `[start, end)` (character offsets in `source`) of every character of the
+/// scalar `value` written at `loc`; `None` when the scalar does not decode to exactly `value`.
+pub fn scalar_ranges(source: &str, loc: &Loc, value: &str) -> Option<Vec<(usize, usize)>> {
+    let src: Vec<char> = source.chars().collect();
+    decode(&src, loc, value)
+}
+
 /// The source range of every character of the scalar at `loc`, if decoding it gives `value`.
 fn decode(src: &[char], loc: &Loc, value: &str) -> Option<Vec<(usize, usize)>> {
     let want: Vec<char> = value.chars().collect();

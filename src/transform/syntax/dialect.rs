@@ -27,16 +27,61 @@ fn text(chars: &[char], start: usize, end: usize) -> String {
     chars[start..end].iter().collect()
 }
 
-/// The text of `[start, end)` with the given (non-overlapping, sorted) fixes applied.
-fn apply(chars: &[char], start: usize, end: usize, fixes: &[DialectFix]) -> String {
-    let mut out = String::new();
+/// Rewritten text with, for every character, the offset in the original it stands for.
+#[derive(Default, Clone)]
+struct Mapped {
+    text: Vec<char>,
+    map: Vec<usize>,
+}
+
+impl Mapped {
+    fn copy(&mut self, chars: &[char], start: usize, end: usize) {
+        self.text.extend(&chars[start..end]);
+        self.map.extend(start..end);
+    }
+
+    /// Synthesised text (operators, parentheses), standing for offset `at`.
+    fn put(&mut self, s: &str, at: usize) {
+        for c in s.chars() {
+            self.text.push(c);
+            self.map.push(at);
+        }
+    }
+
+    fn append(&mut self, other: &Mapped) {
+        self.text.extend(&other.text);
+        self.map.extend(&other.map);
+    }
+
+    fn trim(mut self) -> Mapped {
+        let lead = self.text.iter().take_while(|c| c.is_whitespace()).count();
+        let trail = self.text[lead..]
+            .iter()
+            .rev()
+            .take_while(|c| c.is_whitespace())
+            .count();
+        let n = self.text.len() - trail;
+        self.text = self.text[lead..n].to_vec();
+        self.map = self.map[lead..n].to_vec();
+        self
+    }
+
+    fn string(&self) -> String {
+        self.text.iter().collect()
+    }
+}
+
+/// `[start, end)` with the given (non-overlapping, sorted) fixes applied.
+fn apply(chars: &[char], start: usize, end: usize, fixes: &[DialectFix]) -> Mapped {
+    let mut out = Mapped::default();
     let mut at = start;
     for f in fixes.iter().filter(|f| f.fixable) {
-        out.extend(&chars[at..f.start]);
-        out.push_str(&f.replacement);
+        out.copy(chars, at, f.start);
+        out.text.extend(f.replacement.chars());
+        out.map.extend(&f.origins);
         at = f.end;
     }
-    out.extend(&chars[at..end]);
+    out.copy(chars, at, end);
     out
 }
 
@@ -106,12 +151,17 @@ fn needs_parens(part: &str, then_branch: bool) -> bool {
     }
 }
 
-fn wrap(part: String, yes: bool) -> String {
+fn wrap(part: &Mapped, yes: bool) -> Mapped {
+    let mut out = Mapped::default();
+    let at = part.map.first().copied().unwrap_or(0);
     if yes {
-        format!("({part})")
-    } else {
-        part
+        out.put("(", at);
     }
+    out.append(part);
+    if yes {
+        out.put(")", part.map.last().copied().unwrap_or(at));
+    }
+    out
 }
 
 fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix> {
@@ -126,6 +176,7 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
                 && toks[i + 2].start == dot.end
                 && (is_op(toks.get(i + 2), "[") || is_op(toks.get(i + 2), "("));
             let replacement = if bracket { "" } else { "." }.to_string();
+            let origins = if bracket { vec![] } else { vec![dot.start] };
             out.push(DialectFix {
                 start: t.start,
                 end: dot.end,
@@ -137,6 +188,7 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
                         .to_string()
                 },
                 replacement,
+                origins,
                 message: "`?.` is not JSONata".to_string(),
                 kind: DialectKind::OptionalChain,
                 fixable: true,
@@ -151,6 +203,7 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
                     start: t.start,
                     end: t.end,
                     replacement: text(chars, t.start, t.end),
+                    origins: (t.start..t.end).collect(),
                     message: "`$if` without a matching `$end` is not JSONata".to_string(),
                     help: "JSONata's conditional is `condition ? then : else`".to_string(),
                     kind: DialectKind::IfElse,
@@ -166,25 +219,25 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
             let else_fixes = otherwise
                 .map(|e| scan(chars, toks, e + 1, end))
                 .unwrap_or_default();
-            let piece = |lo: usize, hi: usize, fixes: &[DialectFix]| -> String {
+            let piece = |lo: usize, hi: usize, fixes: &[DialectFix]| -> Mapped {
                 if lo >= hi {
-                    return String::new();
+                    return Mapped::default();
                 }
                 let (s, e) = (toks[lo].start, toks[hi - 1].end);
-                apply(chars, s, e, fixes).trim().to_string()
+                apply(chars, s, e, fixes).trim()
             };
             let cond = piece(i + 2, close, &cond_fixes);
             let then = piece(close + 1, then_hi, &then_fixes);
             let els = otherwise.map(|e| piece(e + 1, end, &else_fixes));
-            let fixable = !cond.is_empty() && !then.is_empty() && els.as_deref() != Some("");
-            let mut replacement = format!(
-                "{} ? {}",
-                wrap(cond.clone(), needs_parens(&cond, false)),
-                wrap(then.clone(), needs_parens(&then, true))
-            );
-            if let Some(e) = &els {
-                replacement.push_str(" : ");
-                replacement.push_str(e);
+            let fixable = !cond.text.is_empty()
+                && !then.text.is_empty()
+                && els.as_ref().is_none_or(|e| !e.text.is_empty());
+            let mut rep = wrap(&cond, needs_parens(&cond.string(), false));
+            rep.put(" ? ", toks[close].start);
+            rep.append(&wrap(&then, needs_parens(&then.string(), true)));
+            if let (Some(e), Some(at)) = (&els, otherwise) {
+                rep.put(" : ", toks[at].start);
+                rep.append(e);
             }
             // The construct was an operand on its own; keep it one where its neighbours would
             // otherwise take part of it.
@@ -201,8 +254,13 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
                 _ => false,
             };
             if !(prev_ok && next_ok) {
-                replacement = format!("({replacement})");
+                let mut outer = Mapped::default();
+                outer.put("(", t.start);
+                outer.append(&rep);
+                outer.put(")", toks[end].start);
+                rep = outer;
             }
+            let replacement = rep.string();
             let mut nested = cond_fixes;
             nested.extend(then_fixes);
             nested.extend(else_fixes);
@@ -215,6 +273,7 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
                     "JSONata's conditional is `condition ? then : else`".to_string()
                 },
                 replacement,
+                origins: rep.map,
                 message: if otherwise.is_some() {
                     "`$if … $else … $end` is not JSONata".to_string()
                 } else {
@@ -234,7 +293,14 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
 
 /// `text` with every fixable use of the dialect rewritten.
 pub fn rewrite(text: &str) -> String {
+    rewrite_mapped(text).0
+}
+
+/// `text` rewritten, and for every character of the result the offset in `text` it stands for
+/// (so positions found in the rewritten text can be reported in the original).
+pub fn rewrite_mapped(text: &str) -> (String, Vec<usize>) {
     let chars: Vec<char> = text.chars().collect();
     let fixes = dialect(text);
-    apply(&chars, 0, chars.len(), &fixes)
+    let m = apply(&chars, 0, chars.len(), &fixes);
+    (m.string(), m.map)
 }

@@ -14,7 +14,7 @@ mod lexer;
 mod parser;
 mod validate;
 
-pub use dialect::rewrite;
+pub use dialect::{rewrite, rewrite_mapped};
 pub use parser::MAX_DEPTH;
 
 /// A path the expression reads from the input, e.g. `interaction.agent.email`.
@@ -99,6 +99,8 @@ pub struct DialectFix {
     pub end: usize,
     /// The standard JSONata for `[start, end)` (nested uses already rewritten).
     pub replacement: String,
+    /// For each character of `replacement`, the offset in the original text it stands for.
+    pub origins: Vec<usize>,
     pub message: String,
     pub help: String,
     pub kind: DialectKind,
