@@ -136,3 +136,157 @@ fn parser_accepts_every_expression_the_official_suite_does_not_reject_at_parse_t
     assert_eq!(rejected, syntax_cases, "{}", code_mismatch.join("\n"));
     assert!(same_code >= syntax_cases, "{}", code_mismatch.join("\n"));
 }
+
+/// The guide's `$if` and its standard form, as they appear in the fixtures.
+const GUIDE_IF: &str = r#"$if(interaction.customer.contactId != null) $string(interaction.customer.contactId) $else "UNKNOWN_CONTACT" $end"#;
+const STANDARD_IF: &str = r#"interaction.customer.contactId != null ? $string(interaction.customer.contactId) : "UNKNOWN_CONTACT""#;
+
+/// A scratch copy of `fixtures/dialect`.
+fn scratch() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = super::common::root().join("fixtures/dialect");
+    std::fs::create_dir(dir.path().join("dialect")).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join("dialect").join(p.file_name().unwrap())).unwrap();
+    }
+    dir
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn fix(args: &[&str], file: &Path) -> std::process::Output {
+    super::common::cxsync()
+        .arg("fix")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn fix_rewrites_the_guides_escaped_one_line_string_and_nothing_else() {
+    let dir = scratch();
+    let spec = dir.path().join("dialect/guide_inline_quoted.yaml");
+    let before = read(&spec);
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let escaped = |s: &str| s.replace('"', "\\\"");
+    // Expected bytes built without our rewriter: the two constructs replaced, nothing else.
+    let expected = before
+        .replace(&escaped(GUIDE_IF), &escaped(STANDARD_IF))
+        .replace("?.", ".")
+        .replace(
+            r#""$if($length($string($)) > 524288) $error(\"PAYLOAD_TOO_LARGE\") $else $ $end""#,
+            r#""$length($string($)) > 524288 ? $error(\"PAYLOAD_TOO_LARGE\") : $""#,
+        );
+    assert_ne!(expected, before);
+    assert_eq!(read(&spec), expected);
+    let again = fix(&["--check"], &spec);
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "fixed file still has dialect: {again:?}"
+    );
+}
+
+#[test]
+fn fix_rewrites_block_scalars_keeping_their_layout() {
+    let dir = scratch();
+    let spec = dir.path().join("dialect/guide_block.yaml");
+    let before = read(&spec);
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let expected = before
+        .replace(GUIDE_IF, STANDARD_IF)
+        .replace("?.", ".")
+        .replace(
+            "$if($length($string($)) > 524288) $error(\"PAYLOAD_TOO_LARGE\")\n      $else $ $end",
+            "$length($string($)) > 524288 ? $error(\"PAYLOAD_TOO_LARGE\") : $",
+        );
+    assert_eq!(read(&spec), expected);
+}
+
+#[test]
+fn fix_rewrites_a_transform_file_and_the_result_compiles_in_the_engine() {
+    let dir = scratch();
+    let spec = dir.path().join("dialect/guide_file.yaml");
+    let file = dir.path().join("dialect/guide_transform.jsonata");
+    let spec_before = read(&spec);
+    let before = read(&file);
+    assert!(syntax::parse(&before).is_err());
+    assert!(cxsync::transform::Transform::compile(&before).is_err());
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let after = read(&file);
+    assert_eq!(
+        after,
+        before.replace(GUIDE_IF, STANDARD_IF).replace("?.", ".")
+    );
+    assert_eq!(
+        read(&spec),
+        spec_before,
+        "the spec itself had nothing to fix"
+    );
+    syntax::parse(&after).unwrap();
+    cxsync::transform::Transform::compile(&after).unwrap();
+    // The rewritten guide transform is the repository's valid one, up to layout.
+    let valid = read(&super::common::root().join("specs/transforms/interaction_ended.jsonata"));
+    let squash = |s: &str| s.split_whitespace().collect::<String>();
+    assert_eq!(squash(&after), squash(&valid));
+}
+
+#[test]
+fn check_and_diff_write_nothing_and_exit_1_when_something_would_change() {
+    let dir = scratch();
+    let spec = dir.path().join("dialect/guide_block.yaml");
+    let before = read(&spec);
+    let out = fix(&["--check"], &spec);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("would fix 8 uses"));
+    let out = fix(&["--diff"], &spec);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let diff = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        diff.contains(&format!("-      \"contactId\": {GUIDE_IF},")),
+        "{diff}"
+    );
+    assert!(
+        diff.contains(&format!("+      \"contactId\": {STANDARD_IF},")),
+        "{diff}"
+    );
+    assert_eq!(read(&spec), before);
+}
+
+#[test]
+fn fix_on_standard_jsonata_changes_nothing() {
+    let spec = super::common::root().join("specs/crm_sync.yaml");
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to fix"));
+}
+
+#[test]
+fn fix_reports_an_if_without_end_and_exits_1() {
+    let dir = scratch();
+    let spec = dir.path().join("dialect/guide_block.yaml");
+    let text = read(&spec).replace(" $else \"UNKNOWN_CONTACT\" $end,", ",");
+    std::fs::write(&spec, &text).unwrap();
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("E301") && err.contains("without a matching `$end`"),
+        "{err}"
+    );
+    // The `?.` uses around it are still fixed.
+    assert!(!read(&spec).contains("?."));
+}
+
+#[test]
+fn fix_of_a_missing_spec_is_a_tool_error() {
+    let out = fix(&[], Path::new("no/such/spec.yaml"));
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

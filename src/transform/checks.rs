@@ -478,3 +478,195 @@ fn verify(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::diag::Severity;
+    use crate::spec::{Fixture, LoadOptions};
+
+    fn fixtures() -> Vec<Fixture> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/events");
+        let mut out: Vec<Fixture> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|path| Fixture {
+                name: path.file_stem().unwrap().to_string_lossy().into(),
+                event: serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap(),
+                path,
+            })
+            .collect();
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out
+    }
+
+    /// Loads a spec and builds its rules as the loader will (inline or file transforms).
+    fn load(path: &Path) -> Spec {
+        let mut spec = crate::spec::load(path, &LoadOptions::default())
+            .spec
+            .expect("spec loads");
+        let sources = transforms(&spec).unwrap();
+        spec.rules = sources
+            .into_iter()
+            .enumerate()
+            .map(|(index, (t, _))| ResolvedRule {
+                index,
+                transform: Some(t),
+                fixtures: fixtures(),
+            })
+            .collect();
+        spec
+    }
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/dialect")
+            .join(name)
+    }
+
+    /// (code, line, column) of every diagnostic.
+    fn places(ds: &[Diagnostic]) -> Vec<(String, usize, usize)> {
+        let mut v: Vec<_> = ds
+            .iter()
+            .map(|d| {
+                let s = d.span.unwrap();
+                (d.code.clone(), s.start.line, s.start.column)
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn dialect_in_a_block_scalar_is_reported_at_each_token() {
+        let spec = load(&fixture("guide_block.yaml"));
+        let ds = check_spec(&spec);
+        let p = places(&ds);
+        assert!(p.contains(&("E301".into(), 42, 20)), "{p:?}");
+        assert!(p.contains(&("E302".into(), 45, 49)), "{p:?}");
+        assert!(p.contains(&("E302".into(), 50, 57)), "{p:?}");
+        assert!(p.contains(&("E301".into(), 61, 7)), "{p:?}");
+        assert_eq!(p.iter().filter(|x| x.0 == "E302").count(), 6);
+        // Once rewritten the transform parses, and every path it reads is in a fixture.
+        assert!(
+            !p.iter().any(|x| x.0 == SYNTAX || x.0 == UNKNOWN_PATH),
+            "{p:?}"
+        );
+        let d = ds.iter().find(|d| d.code == DIALECT_IF).unwrap();
+        assert!(d.help.as_deref().unwrap().contains(
+            r#"write `interaction.customer.contactId != null ? $string(interaction.customer.contactId) : "UNKNOWN_CONTACT"`"#
+        ));
+    }
+
+    #[test]
+    fn dialect_in_the_guides_escaped_string_is_reported_at_each_token() {
+        let spec = load(&fixture("guide_inline_quoted.yaml"));
+        let p = places(&check_spec(&spec));
+        assert!(p.contains(&("E301".into(), 39, 75)), "{p:?}");
+        assert!(p.contains(&("E302".into(), 39, 370)), "{p:?}");
+        assert!(p.contains(&("E301".into(), 46, 17)), "{p:?}");
+    }
+
+    #[test]
+    fn dialect_in_a_transform_file_is_reported_in_that_file() {
+        let spec = load(&fixture("guide_file.yaml"));
+        let ds = check_spec(&spec);
+        assert!(ds.iter().all(|d| d
+            .file
+            .as_deref()
+            .unwrap()
+            .ends_with("guide_transform.jsonata")));
+        let p = places(&ds);
+        assert!(p.contains(&("E301".into(), 3, 14)), "{p:?}");
+        assert!(p.contains(&("E302".into(), 6, 43)), "{p:?}");
+    }
+
+    fn spec_with_transform(dir: &Path, transform_yaml: &str) -> Spec {
+        let base = std::fs::read_to_string(fixture("guide_file.yaml")).unwrap();
+        let text = base.replace(
+            "    transformFile: guide_transform.jsonata\n",
+            &format!("    transform: {transform_yaml}\n"),
+        );
+        let path = dir.join("spec.yaml");
+        std::fs::write(&path, text).unwrap();
+        load(&path)
+    }
+
+    #[test]
+    fn a_path_typo_is_a_warning_with_did_you_mean_at_its_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec_with_transform(
+            dir.path(),
+            "|\n      {\n        \"agentEmail\": interaction.agent.emial,\n        \"q\": interaction.queue.name\n      }",
+        );
+        let ds = check_spec(&spec);
+        assert_eq!(ds.len(), 1, "{ds:?}");
+        let d = &ds[0];
+        assert_eq!(d.code, UNKNOWN_PATH);
+        assert_eq!(d.severity, Severity::Warning);
+        assert!(d.message.contains("`interaction.agent.emial`"), "{d:?}");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("did you mean `interaction.agent.email`?")
+        );
+        let s = d.span.unwrap();
+        assert_eq!(
+            (s.start.line, s.start.column, s.end.column),
+            (40, 23, 46),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn a_typo_behind_the_dialect_is_found_at_its_original_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec_with_transform(
+            dir.path(),
+            "'{ \"a\": $if(x) interaction.agnet?.email $else 1 $end }'",
+        );
+        let ds = check_spec(&spec);
+        let typo = ds
+            .iter()
+            .find(|d| d.code == UNKNOWN_PATH && d.message.contains("agnet"))
+            .expect("typo found");
+        let s = typo.span.unwrap();
+        // `interaction.agnet?.email` starts at column 31 of the spec line.
+        assert_eq!(
+            (s.start.line, s.start.column, s.end.column),
+            (38, 31, 55),
+            "{ds:?}"
+        );
+        assert_eq!(
+            typo.help.as_deref(),
+            Some("did you mean `interaction.agent.email`?")
+        );
+    }
+
+    #[test]
+    fn a_syntax_error_in_a_double_quoted_string_points_at_the_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = spec_with_transform(dir.path(), r#""{ \"a\": interaction.id \"b\": 1 }""#);
+        let ds = check_spec(&spec);
+        assert_eq!(ds.len(), 1, "{ds:?}");
+        assert_eq!(ds[0].code, SYNTAX);
+        assert!(ds[0].message.contains("S0202"), "{:?}", ds[0]);
+        let s = ds[0].span.unwrap();
+        // The offending token is the string `\"b\"`, escapes included.
+        assert_eq!((s.start.line, s.start.column, s.end.column), (38, 41, 46));
+    }
+
+    #[test]
+    fn did_you_mean_needs_a_close_path_of_the_same_depth() {
+        let known: BTreeSet<String> = ["a.agent.email", "a.agent", "a"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            did_you_mean("a.agent.emial", &known).as_deref(),
+            Some("a.agent.email")
+        );
+        assert_eq!(did_you_mean("a.agent.phone", &known), None);
+    }
+}
