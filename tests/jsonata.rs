@@ -290,3 +290,50 @@ fn fix_of_a_missing_spec_is_a_tool_error() {
     let out = fix(&[], Path::new("no/such/spec.yaml"));
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// The block fixture with its first rule's transform replaced by `transform_yaml`.
+fn spec_with_inline(dir: &Path, transform_yaml: &str) -> PathBuf {
+    let base = read(&dir.join("dialect/guide_file.yaml"));
+    let text = base.replace(
+        "    transformFile: guide_transform.jsonata\n",
+        &format!("    transform: {transform_yaml}\n"),
+    );
+    let path = dir.join("dialect/inline.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn fix_keeps_a_single_quoted_scalar_single_quoted() {
+    let dir = scratch();
+    let spec = spec_with_inline(
+        dir.path(),
+        "'{ \"n\": $if(a = ''x'') b?.c $else \"none\" $end }'",
+    );
+    let before = read(&spec);
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        read(&spec),
+        before.replace(
+            "$if(a = ''x'') b?.c $else \"none\" $end",
+            "a = ''x'' ? b.c : \"none\""
+        )
+    );
+}
+
+#[test]
+fn fix_quotes_a_plain_scalar_that_could_not_hold_the_standard_form() {
+    let dir = scratch();
+    let spec = spec_with_inline(dir.path(), "$if(a) b $else c $end");
+    let before = read(&spec);
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        read(&spec),
+        before.replace(
+            "transform: $if(a) b $else c $end",
+            "transform: \"a ? b : c\""
+        )
+    );
+}

@@ -36,45 +36,45 @@ pub struct Token {
 
 /// Characters that end a name (jsonata-js's operator table) besides whitespace.
 fn is_stop(c: char) -> bool {
-    matches!(
-        c,
-        '.' | '['
-            | ']'
-            | '{'
-            | '}'
-            | '('
-            | ')'
-            | ','
-            | '@'
-            | '#'
-            | ';'
-            | ':'
-            | '?'
-            | '+'
-            | '-'
-            | '*'
-            | '/'
-            | '%'
-            | '|'
-            | '='
-            | '<'
-            | '>'
-            | '^'
-            | '&'
-            | '!'
-            | '~'
-    )
+    single(c).is_some()
 }
 
 fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\u{b}')
 }
 
-const TWO: [&str; 9] = ["..", ":=", "!=", ">=", "<=", "**", "~>", "?:", "??"];
-const ONE: [&str; 26] = [
-    ".", "[", "]", "{", "}", "(", ")", ",", "@", "#", ";", ":", "?", "+", "-", "*", "/", "%", "|",
-    "=", "<", ">", "^", "&", "!", "~",
-];
+/// The one-character operator `c` is, if any.
+fn single(c: char) -> Option<&'static str> {
+    Some(match c {
+        '.' => ".",
+        '[' => "[",
+        ']' => "]",
+        '{' => "{",
+        '}' => "}",
+        '(' => "(",
+        ')' => ")",
+        ',' => ",",
+        '@' => "@",
+        '#' => "#",
+        ';' => ";",
+        ':' => ":",
+        '?' => "?",
+        '+' => "+",
+        '-' => "-",
+        '*' => "*",
+        '/' => "/",
+        '%' => "%",
+        '|' => "|",
+        '=' => "=",
+        '<' => "<",
+        '>' => ">",
+        '^' => "^",
+        '&' => "&",
+        '!' => "!",
+        '~' => "~",
+        _ => return None,
+    })
+}
 
 /// A lazy tokenizer over the characters of an expression.
 pub struct Lexer<'a> {
@@ -142,21 +142,25 @@ impl<'a> Lexer<'a> {
         if !infix && c == '/' {
             return self.regex();
         }
-        if let Some(n) = self.at(start + 1) {
-            let pair = [c, n];
-            for op in TWO {
-                let mut oc = op.chars();
-                if oc.next() == Some(pair[0]) && oc.next() == Some(pair[1]) {
-                    self.pos += 2;
-                    return tok(Tk::Op(op), start + 2);
-                }
-            }
+        let two = match (c, self.at(start + 1)) {
+            ('.', Some('.')) => Some(".."),
+            (':', Some('=')) => Some(":="),
+            ('!', Some('=')) => Some("!="),
+            ('>', Some('=')) => Some(">="),
+            ('<', Some('=')) => Some("<="),
+            ('*', Some('*')) => Some("**"),
+            ('~', Some('>')) => Some("~>"),
+            ('?', Some(':')) => Some("?:"),
+            ('?', Some('?')) => Some("??"),
+            _ => None,
+        };
+        if let Some(op) = two {
+            self.pos += 2;
+            return tok(Tk::Op(op), start + 2);
         }
-        for op in ONE {
-            if op.starts_with(c) {
-                self.pos += 1;
-                return tok(Tk::Op(op), start + 1);
-            }
+        if let Some(op) = single(c) {
+            self.pos += 1;
+            return tok(Tk::Op(op), start + 1);
         }
         if c == '"' || c == '\'' {
             return self.string(c);

@@ -155,6 +155,11 @@ impl Parser<'_> {
                 return Err(self.error_here(code, msg));
             }
         }
+        self.take(infix).map(drop)
+    }
+
+    /// Moves to the next token and returns the current one (no copy of its text).
+    fn take(&mut self, infix: bool) -> R<Token> {
         let next = self.lexer.next_token(infix)?;
         if let Tk::Op(o @ ("!" | "~")) = next.kind {
             return Err(SyntaxError {
@@ -166,8 +171,7 @@ impl Parser<'_> {
             });
         }
         self.prev_end = self.tok.end;
-        self.tok = next;
-        Ok(())
+        Ok(std::mem::replace(&mut self.tok, next))
     }
 
     fn is(&self, op: &str) -> bool {
@@ -182,12 +186,10 @@ impl Parser<'_> {
                 format!("expression nested deeper than {} levels", self.limit),
             ));
         }
-        let t = self.tok.clone();
-        self.advance(None, true)?;
+        let t = self.take(true)?;
         let mut left = self.nud(t)?;
         while rbp < lbp(&self.tok.kind) {
-            let t = self.tok.clone();
-            self.advance(None, false)?;
+            let t = self.take(false)?;
             left = self.led(t, left)?;
         }
         self.depth -= 1;

@@ -208,3 +208,19 @@ fn deep_nesting_parses_and_hostile_nesting_is_an_error_not_a_stack_overflow() {
     assert_eq!(e.code, "S0200");
     assert!(e.message.contains("1000"), "{e:?}");
 }
+
+proptest::proptest! {
+    /// Arbitrary text never panics the parser, the analysis or the dialect rewriter, and the
+    /// rewriter changes nothing where it finds nothing.
+    #[test]
+    fn arbitrary_text_never_panics(
+        s in r#"(\$if|\$else|\$end|\?\.|function|[a-z$().\[\]{}:?,;"'`/*%@#^&|~<>=!+ 0-9\\\n-]){0,40}"#
+    ) {
+        let _ = analyse(&s);
+        let fixes = dialect(&s);
+        let out = rewrite(&s);
+        if fixes.iter().all(|f| !f.fixable) {
+            proptest::prop_assert_eq!(out, s);
+        }
+    }
+}
