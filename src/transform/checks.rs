@@ -265,6 +265,8 @@ pub fn plan_fixes(spec: &Spec) -> Result<(Vec<FileFix>, Vec<Diagnostic>), Diagno
             continue;
         }
         match &src.origin {
+            // Two rules may share a file: it is rewritten once.
+            TransformOrigin::File { path } if files.iter().any(|f: &FileFix| &f.path == path) => {}
             TransformOrigin::File { path } => files.push(FileFix {
                 path: path.clone(),
                 before: text.clone(),
