@@ -224,3 +224,36 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn data_flow_through_chains_hofs_group_and_sort() {
+    let a = analyse(
+        r#"{
+          "t": interaction.transcript[speaker = 'customer'].text ~> $join(" "),
+          "n": $count(interaction.transcript),
+          "g": interaction.items{ sku: qty },
+          "o": interaction.items^(>price).sku,
+          "m": $merge([{ "k": event.id }])
+        }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        inputs(&a, "/t"),
+        [
+            "interaction.transcript.speaker",
+            "interaction.transcript.text"
+        ]
+    );
+    assert_eq!(inputs(&a, "/n"), ["interaction.transcript"]);
+    assert_eq!(
+        inputs(&a, "/g"),
+        ["interaction.items.sku", "interaction.items.qty"]
+    );
+    assert_eq!(
+        inputs(&a, "/o"),
+        ["interaction.items.price", "interaction.items.sku"]
+    );
+    assert_eq!(inputs(&a, "/m/k"), ["event.id"]);
+    let a = analyse(r#"( $i := interaction; $i.id & "_" & event.type )"#).unwrap();
+    assert_eq!(dotted(&a), ["interaction.id", "event.type"]);
+}
