@@ -337,3 +337,24 @@ fn fix_quotes_a_plain_scalar_that_could_not_hold_the_standard_form() {
         )
     );
 }
+
+#[test]
+fn fix_keeps_the_indentation_of_a_multi_line_construct_in_a_literal_block() {
+    let dir = scratch();
+    let spec = spec_with_inline(
+        dir.path(),
+        "|\n      {\n        \"a\": $if(x)\n          $join([\n            a?.b,\n            c\n          ])\n        $else\n          1\n        $end\n      }",
+    );
+    let before = read(&spec);
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let after = read(&spec);
+    assert_eq!(
+        after,
+        before.replace(
+            "$if(x)\n          $join([\n            a?.b,\n            c\n          ])\n        $else\n          1\n        $end",
+            "x ? $join([\n            a.b,\n            c\n          ]) : 1"
+        ),
+        "{after}"
+    );
+}

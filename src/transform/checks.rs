@@ -376,6 +376,12 @@ fn yaml_edits_for(
         return Ok(vec![(s, e, new)]);
     }
     let indent = block_indent(&src_chars, &chars, &ranges);
+    // YAML reads CRLF as LF; lines written back keep the file's own line ending.
+    let newline = if source.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
     let mut edits = Vec::new();
     for f in fixable {
         let (s, e) = if f.end > f.start {
@@ -389,7 +395,7 @@ fn yaml_edits_for(
             Style::Plain | Style::Folded => f.replacement.replace('\n', " "),
             Style::Literal => f
                 .replacement
-                .replace('\n', &format!("\n{}", " ".repeat(indent))),
+                .replace('\n', &format!("{newline}{}", " ".repeat(indent))),
             Style::Collection => return Err(cannot("it is not a string")),
         };
         edits.push((s, e, body));
