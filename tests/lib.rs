@@ -5,6 +5,7 @@ mod compile;
 mod cxone;
 mod deliver;
 mod dlq;
+mod jsonata;
 mod lint;
 mod sim;
 mod transform;

@@ -4,6 +4,7 @@
 //! ([`Transform::eval`]) with the clock handed in, so the same transform runs in `test`, `eval`,
 //! lint and the simulator's virtual time.
 
+pub mod checks;
 pub mod position;
 pub mod syntax;
 

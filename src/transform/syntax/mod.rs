@@ -2,15 +2,26 @@
 //! exact positions for syntax errors, the guide's dialect (`$if … $end`, `?.`), the input paths a
 //! transform reads and which output fields they reach (data flow for lint).
 //!
-//! All offsets are character offsets into the expression text; `transform::position` maps them to
-//! `file:line:col`.
-//!
-//! (Interface defined up front; the implementation replaces these placeholders.)
+//! The tokenizer and Pratt parser follow jsonata-js (binding powers, the `/` regex rule, the
+//! post-parse checks), so the language accepted and the `S0…` error codes match the reference;
+//! `tests/jsonata.rs` holds this against the official test suite. All offsets are character
+//! offsets into the expression text; `transform::position` maps them to `file:line:col`.
+
+mod analysis;
+pub mod ast;
+mod dialect;
+mod lexer;
+mod parser;
+mod validate;
+
+pub use dialect::{rewrite, rewrite_mapped};
+pub use parser::MAX_DEPTH;
 
 /// A path the expression reads from the input, e.g. `interaction.agent.email`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathRef {
-    /// Field names from the input root, e.g. `["interaction", "agent", "email"]`.
+    /// Field names from the input root, e.g. `["interaction", "agent", "email"]`; `*` and `**`
+    /// stand for wildcard steps. Empty when the whole input is read (`$`, `$$`).
     pub segments: Vec<String>,
     /// Character offsets of the whole path in the expression.
     pub start: usize,
@@ -22,24 +33,30 @@ impl PathRef {
     pub fn dotted(&self) -> String {
         self.segments.join(".")
     }
+
+    /// Whether the path has a wildcard (`*`) or descendant (`**`) step.
+    pub fn has_wildcard(&self) -> bool {
+        self.segments.iter().any(|s| s == "*" || s == "**")
+    }
 }
 
 /// One field of the object the transform produces, and the input paths that flow into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputField {
-    /// JSON pointer of the field in the output, e.g. `/metadata/queueName`.
+    /// JSON pointer of the field in the output, e.g. `/metadata/queueName`; a key computed at run
+    /// time is `*`.
     pub pointer: String,
     /// Character offsets of the key in the expression.
     pub key_start: usize,
     pub key_end: usize,
-    /// Input paths read by the field's value expression.
+    /// Input paths read by the field's value expression (nested fields included).
     pub inputs: Vec<PathRef>,
 }
 
 /// What a transform reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Analysis {
-    /// Every input path read, in source order.
+    /// Every input path read, in the order the analysis meets them.
     pub paths: Vec<PathRef>,
     /// Output fields of the top-level object constructor (and nested ones), in source order.
     pub outputs: Vec<OutputField>,
@@ -58,24 +75,70 @@ pub struct SyntaxError {
     pub help: Option<String>,
 }
 
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
+/// Which construct of the guide's dialect a fix is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialectKind {
+    /// `$if(c) a $else b $end`
+    IfElse,
+    /// `a?.b`
+    OptionalChain,
+}
+
 /// One use of the guide's dialect and its standard replacement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialectFix {
     pub start: usize,
     pub end: usize,
+    /// The standard JSONata for `[start, end)` (nested uses already rewritten).
     pub replacement: String,
+    /// For each character of `replacement`, the offset in the original text it stands for.
+    pub origins: Vec<usize>,
     pub message: String,
     pub help: String,
+    pub kind: DialectKind,
+    /// False when the use is malformed (e.g. `$if` without `$end`) and cannot be rewritten.
+    pub fixable: bool,
+    /// Uses inside this one (their rewrite is part of `replacement`).
+    pub nested: Vec<DialectFix>,
+}
+
+impl DialectFix {
+    /// This use and every nested one, outermost first.
+    pub fn flatten(&self) -> Vec<&DialectFix> {
+        let mut out = vec![self];
+        for n in &self.nested {
+            out.extend(n.flatten());
+        }
+        out
+    }
+}
+
+/// Parses an expression into a tree with spans.
+pub fn parse(text: &str) -> Result<ast::Node, SyntaxError> {
+    parser::parse(text)
 }
 
 /// Parses and analyses an expression.
 pub fn analyse(text: &str) -> Result<Analysis, SyntaxError> {
-    let _ = text;
-    Ok(Analysis::default())
+    let (tree, deep) = parser::parse_deep(text)?;
+    if deep {
+        return Ok(parser::on_big_stack(move || analysis::analyse(&tree)));
+    }
+    Ok(analysis::analyse(&tree))
 }
 
 /// Finds the guide's non-standard constructs and their standard rewrites.
 pub fn dialect(text: &str) -> Vec<DialectFix> {
-    let _ = text;
-    Vec::new()
+    dialect::dialect(text)
 }
+
+#[cfg(test)]
+mod tests;

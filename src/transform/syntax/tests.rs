@@ -1,0 +1,259 @@
+use super::*;
+
+const GUIDE: &str = include_str!("../../../fixtures/dialect/guide_transform.jsonata");
+const VALID: &str = include_str!("../../../specs/transforms/interaction_ended.jsonata");
+
+fn dotted(a: &Analysis) -> Vec<String> {
+    a.paths.iter().map(PathRef::dotted).collect()
+}
+
+fn inputs(a: &Analysis, pointer: &str) -> Vec<String> {
+    a.outputs
+        .iter()
+        .find(|o| o.pointer == pointer)
+        .unwrap_or_else(|| panic!("no output field {pointer}"))
+        .inputs
+        .iter()
+        .map(PathRef::dotted)
+        .collect()
+}
+
+#[test]
+fn syntax_error_carries_code_and_offending_token() {
+    let e = parse(r#"{ "a": foo bar }"#).unwrap_err();
+    assert_eq!(e.code, "S0202");
+    assert_eq!((e.start, e.end), (11, 14), "{e:?}");
+    let e = parse("$lowercase(\"x\"").unwrap_err();
+    assert_eq!(e.code, "S0203");
+    let e = parse("a.\"unterminated").unwrap_err();
+    assert_eq!((e.code.as_str(), e.start), ("S0101", 2));
+    let e = parse("(1; 2").unwrap_err();
+    assert_eq!(e.code, "S0203");
+}
+
+#[test]
+fn every_node_carries_offsets() {
+    let n = parse("  a.b[c = 1]  ").unwrap();
+    assert_eq!((n.start, n.end), (2, 12));
+    let ast::Kind::Dot(lhs, rhs) = &n.kind else {
+        panic!("{n:?}")
+    };
+    assert_eq!((lhs.start, lhs.end), (2, 3));
+    assert_eq!((rhs.start, rhs.end), (4, 12));
+}
+
+#[test]
+fn the_guide_transform_in_valid_form_reads_and_writes_what_it_says() {
+    let a = analyse(VALID).unwrap();
+    let paths = dotted(&a);
+    for p in [
+        "interaction.id",
+        "interaction.customer.contactId",
+        "interaction.channel.type",
+        "interaction.endedAt",
+        "interaction.startedAt",
+        "interaction.agent.email",
+        "interaction.analytics.sentiment.score",
+    ] {
+        assert!(paths.contains(&p.to_string()), "{p} missing from {paths:?}");
+    }
+    assert!(!paths.contains(&"interaction".to_string()), "{paths:?}");
+    assert_eq!(inputs(&a, "/agentEmail"), ["interaction.agent.email"]);
+    assert_eq!(
+        inputs(&a, "/contactId"),
+        [
+            "interaction.customer.contactId",
+            "interaction.customer.contactId"
+        ]
+    );
+    assert_eq!(
+        inputs(&a, "/metadata/sentimentScore"),
+        ["interaction.analytics.sentiment.score"]
+    );
+    assert_eq!(inputs(&a, "/metadata").len(), 3);
+    assert!(inputs(&a, "/syncTimestamp").is_empty());
+    let fns: Vec<&str> = a.functions.iter().map(|f| f.0.as_str()).collect();
+    assert!(fns.contains(&"now") && fns.contains(&"round"), "{fns:?}");
+}
+
+#[test]
+fn context_changes_inside_predicates_blocks_and_constructors() {
+    let a = analyse(r#"interaction.participants[role = "agent"].email"#).unwrap();
+    assert_eq!(
+        dotted(&a),
+        [
+            "interaction.participants.role",
+            "interaction.participants.email"
+        ]
+    );
+    let a = analyse(r#"{ "agent": interaction.agent.{ "mail": email, "n": $.name } }"#).unwrap();
+    assert_eq!(
+        inputs(&a, "/agent/mail"),
+        ["interaction.agent.email"],
+        "{:?}",
+        a.outputs
+    );
+    assert_eq!(inputs(&a, "/agent/n"), ["interaction.agent.name"]);
+    let a = analyse("interaction.(queue.name & wrapUp.code)").unwrap();
+    assert_eq!(
+        dotted(&a),
+        ["interaction.queue.name", "interaction.wrapUp.code"]
+    );
+    let a = analyse("interaction.agent.$uppercase()").unwrap();
+    assert_eq!(dotted(&a), ["interaction.agent"]);
+}
+
+#[test]
+fn variables_bound_to_input_paths_are_followed() {
+    let a = analyse(
+        r#"( $agent := interaction.agent; { "email": $agent.email, "root": $$.event.id } )"#,
+    )
+    .unwrap();
+    assert_eq!(inputs(&a, "/email"), ["interaction.agent.email"]);
+    assert_eq!(inputs(&a, "/root"), ["event.id"]);
+    let a = analyse(r#"Account.Order@$o.Product.{ "id": $o.OrderID, "p": Price }"#).unwrap();
+    let paths = dotted(&a);
+    assert!(paths.contains(&"Account.Order.OrderID".into()), "{paths:?}");
+    assert!(paths.contains(&"Account.Product.Price".into()), "{paths:?}");
+    let a = analyse("$map(interaction.transcript, function($t) { $t.text })").unwrap();
+    assert!(
+        dotted(&a).contains(&"interaction.transcript.text".into()),
+        "{:?}",
+        dotted(&a)
+    );
+}
+
+#[test]
+fn the_whole_input_is_a_read_with_no_segments() {
+    let a = analyse(r#"$length($string($)) > 524288 ? $error("PAYLOAD_TOO_LARGE") : $"#).unwrap();
+    assert!(a.paths.iter().all(|p| p.segments.is_empty()));
+    assert_eq!(a.paths.len(), 2);
+}
+
+#[test]
+fn dialect_of_the_guide_is_found_and_rewritten_to_parseable_jsonata() {
+    assert!(parse(GUIDE).is_err());
+    let fixes = dialect(GUIDE);
+    let all: Vec<&DialectFix> = fixes.iter().flat_map(|f| f.flatten()).collect();
+    assert_eq!(
+        all.iter().filter(|f| f.kind == DialectKind::IfElse).count(),
+        1
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|f| f.kind == DialectKind::OptionalChain)
+            .count(),
+        6
+    );
+    let out = rewrite(GUIDE);
+    assert!(out.contains(
+        r#""contactId": interaction.customer.contactId != null ? $string(interaction.customer.contactId) : "UNKNOWN_CONTACT","#
+    ), "{out}");
+    assert!(out.contains("interaction.analytics.sentiment.score"));
+    parse(&out).unwrap();
+    assert!(dialect(&out).is_empty());
+}
+
+#[test]
+fn the_guide_size_check_rewrites() {
+    let src = r#"$if($length($string($)) > 524288) $error("PAYLOAD_TOO_LARGE") $else $ $end"#;
+    assert_eq!(
+        rewrite(src),
+        r#"$length($string($)) > 524288 ? $error("PAYLOAD_TOO_LARGE") : $"#
+    );
+}
+
+#[test]
+fn nested_if_and_precedence_are_kept() {
+    let src = r#"$if(a) $if(b) 1 $else 2 $end $else $if(c) 3 $end $end"#;
+    let out = rewrite(src);
+    assert_eq!(out, "a ? (b ? 1 : 2) : c ? 3");
+    parse(&out).unwrap();
+    // The construct is an operand of `&`: it keeps its parentheses.
+    let out = rewrite(r#""x" & $if(a) "y" $else "z" $end & "w""#);
+    assert_eq!(out, r#""x" & (a ? "y" : "z") & "w""#);
+    // A condition holding a binding must be parenthesised.
+    let out = rewrite(r#"$if($v := a) 1 $else 2 $end"#);
+    assert_eq!(out, "($v := a) ? 1 : 2");
+    // `?.` inside an `$if` is rewritten in its replacement and reported as nested.
+    let fixes = dialect("$if(a?.b) a?.b $end");
+    assert_eq!(fixes.len(), 1);
+    assert_eq!(fixes[0].nested.len(), 2);
+    assert_eq!(fixes[0].replacement, "a.b ? a.b");
+}
+
+#[test]
+fn optional_chaining_variants() {
+    assert_eq!(rewrite("a?.b?.c"), "a.b.c");
+    assert_eq!(rewrite("a?.[0]"), "a[0]");
+    // A real conditional is left alone.
+    assert!(dialect(r#"a ? b : c"#).is_empty());
+    assert!(dialect(r#""a?.b" & $x"#).is_empty());
+}
+
+#[test]
+fn if_without_end_is_reported_unfixable() {
+    let fixes = dialect("$if(a) b");
+    assert_eq!(fixes.len(), 1);
+    assert!(!fixes[0].fixable);
+    assert_eq!(rewrite("$if(a) b"), "$if(a) b");
+}
+
+#[test]
+fn deep_nesting_parses_and_hostile_nesting_is_an_error_not_a_stack_overflow() {
+    let deep = "(".repeat(300) + "a.b" + &")".repeat(300);
+    assert_eq!(dotted(&analyse(&deep).unwrap()), ["a.b"]);
+    let hostile = "(".repeat(5000) + &")".repeat(5000);
+    let e = parse(&hostile).unwrap_err();
+    assert_eq!(e.code, "S0200");
+    assert!(e.message.contains("1000"), "{e:?}");
+}
+
+proptest::proptest! {
+    /// Arbitrary text never panics the parser, the analysis or the dialect rewriter, and the
+    /// rewriter changes nothing where it finds nothing.
+    #[test]
+    fn arbitrary_text_never_panics(
+        s in r#"(\$if|\$else|\$end|\?\.|function|[a-z$().\[\]{}:?,;"'`/*%@#^&|~<>=!+ 0-9\\\n-]){0,40}"#
+    ) {
+        let _ = analyse(&s);
+        let fixes = dialect(&s);
+        let out = rewrite(&s);
+        if fixes.iter().all(|f| !f.fixable) {
+            proptest::prop_assert_eq!(out, s);
+        }
+    }
+}
+
+#[test]
+fn data_flow_through_chains_hofs_group_and_sort() {
+    let a = analyse(
+        r#"{
+          "t": interaction.transcript[speaker = 'customer'].text ~> $join(" "),
+          "n": $count(interaction.transcript),
+          "g": interaction.items{ sku: qty },
+          "o": interaction.items^(>price).sku,
+          "m": $merge([{ "k": event.id }])
+        }"#,
+    )
+    .unwrap();
+    assert_eq!(
+        inputs(&a, "/t"),
+        [
+            "interaction.transcript.speaker",
+            "interaction.transcript.text"
+        ]
+    );
+    assert_eq!(inputs(&a, "/n"), ["interaction.transcript"]);
+    assert_eq!(
+        inputs(&a, "/g"),
+        ["interaction.items.sku", "interaction.items.qty"]
+    );
+    assert_eq!(
+        inputs(&a, "/o"),
+        ["interaction.items.price", "interaction.items.sku"]
+    );
+    assert_eq!(inputs(&a, "/m/k"), ["event.id"]);
+    let a = analyse(r#"( $i := interaction; $i.id & "_" & event.type )"#).unwrap();
+    assert_eq!(dotted(&a), ["interaction.id", "event.type"]);
+}
