@@ -115,16 +115,34 @@ pub fn matches(event_type: &str, conditions: &IndexMap<String, Vec<Value>>, even
         .all(|(path, allowed)| lookup(event, path).is_some_and(|v| allowed.iter().any(|a| a == v)))
 }
 
-/// Compares live and proposed rules on fixtures. `rules` is `(rule id, proposed body, proposed
-/// expression when the body's is empty, fixtures as (name, event))`.
+/// A proposed rule and the fixtures to run through it.
+#[derive(Debug, Clone)]
+pub struct Proposed {
+    /// Rule id (the key into the live rules).
+    pub id: String,
+    /// The compiled rule body.
+    pub body: Value,
+    /// The JSONata text, when the body's `jsonataExpression` is not the one to run.
+    pub expression: Option<String>,
+    /// `(name, event)`.
+    pub fixtures: Vec<(String, Value)>,
+}
+
+/// Compares live and proposed rules on fixtures.
 pub fn compare(
-    rules: &[(String, Value, Option<String>, Vec<(String, Value)>)],
+    rules: &[Proposed],
     live: &std::collections::BTreeMap<String, Value>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Difference> {
     let mut out = Vec::new();
-    for (id, body, expr, fixtures) in rules {
-        let proposed = RuleView::from_body(body, expr.as_deref());
+    for Proposed {
+        id,
+        body,
+        expression,
+        fixtures,
+    } in rules
+    {
+        let proposed = RuleView::from_body(body, expression.as_deref());
         let live_view = live.get(id).map(|l| RuleView::from_body(l, None));
         for (name, event) in fixtures {
             let p = proposed.run(event, now);
@@ -174,21 +192,8 @@ pub fn render(diffs: &[Difference], fixtures_run: usize) -> String {
                     "  ~ {} / {}: payload changes\n",
                     d.rule, d.fixture
                 ));
-                let a = serde_json::to_string_pretty(a).unwrap_or_default();
-                let b = serde_json::to_string_pretty(b).unwrap_or_default();
-                let diff = similar::TextDiff::from_lines(&a, &b);
-                for op in diff.ops() {
-                    for c in diff.iter_changes(op) {
-                        let sign = match c.tag() {
-                            similar::ChangeTag::Delete => '-',
-                            similar::ChangeTag::Insert => '+',
-                            similar::ChangeTag::Equal => continue,
-                        };
-                        s.push_str(&format!(
-                            "      {sign} {}\n",
-                            c.value().trim_end_matches('\n')
-                        ));
-                    }
+                for ch in crate::cxone::plan::field_diff(a, b) {
+                    s.push_str(&crate::cxone::plan::render_change(&ch));
                 }
             }
             (l, p) => {
@@ -241,22 +246,22 @@ mod tests {
             "{\"id\": $string(interaction.id)}",
             json!(["voice", "sms", "email"]),
         );
-        let d = compare(&[("R".into(), proposed, None, fixtures)], &live, now());
+        let one = |body: Value, fixtures| Proposed {
+            id: "R".into(),
+            body,
+            expression: None,
+            fixtures,
+        };
+        let d = compare(&[one(proposed, fixtures)], &live, now());
         let names: Vec<&str> = d.iter().map(|x| x.fixture.as_str()).collect();
         assert_eq!(names, vec!["voice", "sms", "email"]);
         assert_eq!(d[1].live, Outcome::NotMatched);
         let text = render(&d, 3);
-        assert!(text.contains("-   \"id\": 7"), "{text}");
-        assert!(text.contains("+   \"id\": \"7\""), "{text}");
+        assert!(text.contains("~ id: 7 → \"7\""), "{text}");
         assert!(text.contains("sms: not matched → matched"), "{text}");
 
         let same = compare(
-            &[(
-                "R".into(),
-                live["R"].clone(),
-                None,
-                vec![("voice".into(), ev("voice"))],
-            )],
+            &[one(live["R"].clone(), vec![("voice".into(), ev("voice"))])],
             &live,
             now(),
         );

@@ -270,8 +270,8 @@ pub fn strip_server_fields(v: &Value) -> Value {
 }
 
 fn is_secret_key(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    SECRET_KEYS.contains(&last)
+    let last = path.rsplit(['.', '[']).next().unwrap_or(path);
+    SECRET_KEYS.contains(&last.trim_end_matches([']', '"']).trim_start_matches('"'))
 }
 
 /// A value a server returns in place of a secret it will not reveal.
@@ -291,12 +291,23 @@ fn show(v: &Value, secret: bool) -> String {
     }
 }
 
+/// `base.key`, or `base["key"]` when the key is not a plain identifier (condition paths such as
+/// `interaction.channel.type`, header names such as `Content-Type`).
 fn join_path(base: &str, key: &str) -> String {
-    if base.is_empty() {
-        key.to_string()
-    } else {
-        format!("{base}.{key}")
+    let plain = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    match (base.is_empty(), plain) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{base}.{key}"),
+        (_, false) => format!("{base}[{}]", Value::String(key.to_string())),
     }
+}
+
+/// Field-level differences between two JSON values (`old` → `new`), secrets shown as
+/// `(sensitive)`; used for payload diffs as well as object diffs.
+pub fn field_diff(old: &Value, new: &Value) -> Vec<FieldChange> {
+    let mut out = Vec::new();
+    diff(old, new, String::new(), false, &mut out);
+    out
 }
 
 fn leaves(v: &Value, path: String, secret: bool, out: &mut Vec<FieldChange>) {
@@ -306,6 +317,11 @@ fn leaves(v: &Value, path: String, secret: bool, out: &mut Vec<FieldChange>) {
                 let p = join_path(&path, k);
                 let s = secret || is_secret_key(&p);
                 leaves(x, p, s, out);
+            }
+        }
+        Value::Array(a) if a.iter().any(Value::is_object) => {
+            for (i, x) in a.iter().enumerate() {
+                leaves(x, format!("{path}[{i}]"), secret, out);
             }
         }
         _ => out.push(FieldChange {
@@ -441,7 +457,8 @@ pub fn render(plan: &Plan, api: &str) -> String {
     s
 }
 
-fn render_change(ch: &FieldChange) -> String {
+/// One field change as text, indented for a plan.
+pub fn render_change(ch: &FieldChange) -> String {
     match (&ch.old, &ch.new) {
         (None, Some(n)) => format!("      + {}: {n}\n", ch.path),
         (Some(o), None) => format!("      - {}: {o}\n", ch.path),
