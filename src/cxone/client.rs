@@ -704,6 +704,48 @@ mod tests {
         assert!(e.contains("retry policy of channel `C`"), "{e}");
     }
 
+    #[tokio::test]
+    async fn a_token_is_renewed_before_it_expires_not_after_a_401() {
+        use wiremock::matchers::{header, method, path};
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+        let s = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/authentication/v1/token/access-key"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_token": "short-lived", "expires_in": 1})),
+            )
+            .expect(2)
+            .named("a 1 s token, fetched once per call")
+            .mount(&s)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(paths::ENTITLEMENTS))
+            .and(header("authorization", "Bearer short-lived"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+            .expect(2)
+            .named("never answered 401")
+            .mount(&s)
+            .await;
+        let url = check_url("hub", &s.uri()).unwrap();
+        let mut c = Client::new(
+            Endpoints {
+                api: url.clone(),
+                auth: url,
+            },
+            Credentials::AccessKey {
+                id: "k".into(),
+                secret: Secret::new("s"),
+            },
+            RetryConfig::default(),
+        )
+        .unwrap();
+        c.entitlements().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        c.entitlements().await.unwrap();
+        assert_eq!(c.tokens_fetched, 2);
+    }
+
     #[test]
     fn backoff_doubles_and_honours_retry_after_within_the_cap() {
         let cfg = RetryConfig {

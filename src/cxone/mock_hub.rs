@@ -9,7 +9,8 @@
 //! ([`Hub::handle`]) behind one mutex, so it is unit-testable without sockets.
 //!
 //! Admin surface (no auth): `POST /_mock/faults` (`{"method","path","status","count"}`),
-//! `DELETE /_mock/faults`, `GET /_mock/state`, and `/_mock/api/v2/...`, which reaches the API
+//! `DELETE /_mock/faults`, `GET /_mock/state`, `PUT /_mock/metrics/{channel}` (a fixed metrics
+//! response, e.g. one that breaches an alert), and `/_mock/api/v2/...`, which reaches the API
 //! without a token — the way to change an object "behind cxsync's back".
 
 use std::collections::BTreeMap;
@@ -124,6 +125,8 @@ struct State {
     seq: u64,
     tokens_issued: u64,
     requests: Vec<String>,
+    /// Metrics responses set through `PUT /_mock/metrics/{channel}`, replacing the generated ones.
+    metrics: BTreeMap<String, Value>,
 }
 
 /// One answer.
@@ -298,6 +301,7 @@ impl Hub {
                 seq: 0,
                 tokens_issued: 0,
                 requests: Vec::new(),
+                metrics: BTreeMap::new(),
             })),
         }
     }
@@ -320,6 +324,11 @@ impl Hub {
     /// Adds a fault.
     pub fn add_fault(&self, f: Fault) {
         self.lock().faults.push(f);
+    }
+
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
     }
 
     /// The stored objects (unmasked), for tests and `GET /_mock/state`.
@@ -465,6 +474,16 @@ impl State {
                 200,
                 json!({"channels": self.channels, "retryPolicies": self.policies, "rules": self.rules}),
             ),
+            ("PUT", p) if p.starts_with("/metrics/") => {
+                let ch = percent_decode(&p["/metrics/".len()..]);
+                match body {
+                    Some(b) if b.get("dataPoints").is_some_and(Value::is_array) => {
+                        self.metrics.insert(ch, b.clone());
+                        reply(200, b)
+                    }
+                    _ => error(400, "expected {\"dataPoints\": [...]}"),
+                }
+            }
             (_, p) if p.starts_with("/api/") => self.api(method, p, query, body),
             _ => error(404, format!("no admin endpoint {method} /_mock{path}")),
         }
@@ -585,7 +604,10 @@ impl State {
                         json!({"message": "invalid interval", "errors": [{"field": "interval", "message": format!("`{interval}` is not an ISO 8601 duration such as PT1H")}]}),
                     );
                 };
-                reply(200, metric_points(name, &interval, step))
+                match self.metrics.get(*name) {
+                    Some(m) => reply(200, m.clone()),
+                    None => reply(200, metric_points(name, &interval, step)),
+                }
             }
             ("GET", ["api", "v2", "eventhub", "rules"]) => {
                 let q = parse_query(query);
