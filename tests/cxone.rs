@@ -701,3 +701,22 @@ fn the_mock_hub_command_serves_until_stopped() {
     let _ = child.wait();
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
+
+#[test]
+fn a_rotated_secret_is_resent_only_when_asked() {
+    let e = env();
+    assert_eq!(code(&e.run(&["apply", "--auto-approve"])), 0);
+    // The hub masks secrets: a rotation cannot be seen, so a plain plan shows no change …
+    assert_eq!(code(&e.run(&["plan", "--detailed-exitcode"])), 0);
+    // … and --rotate-secrets re-sends them.
+    let p = e.run(&["plan", "--detailed-exitcode", "--rotate-secrets"]);
+    assert_eq!(code(&p), 2);
+    assert!(
+        text(&p).contains("~ authentication.clientSecret: (sensitive) → (sensitive, re-sent)"),
+        "{}",
+        text(&p)
+    );
+    let a = e.run(&["apply", "--auto-approve", "--rotate-secrets"]);
+    assert_eq!(code(&a), 0, "{}", text(&a));
+    assert!(text(&a).contains("1 updated"));
+}

@@ -24,6 +24,10 @@ pub struct Args {
     /// Apply only rules of rollout stages ≤ N (the guide's §4 phasing).
     #[arg(long, value_name = "N")]
     pub stage: Option<u32>,
+    /// Re-send secrets the hub returns masked (after rotating a client secret; a masked secret
+    /// cannot be compared, so it is otherwise never a change).
+    #[arg(long)]
+    pub rotate_secrets: bool,
     /// Also remove live rules routing to the channel that the spec does not declare.
     #[arg(long)]
     pub prune: bool,
@@ -54,6 +58,7 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
     let opts = plan::Options {
         prune: args.prune,
         max_stage: args.stage,
+        rotate_secrets: args.rotate_secrets,
     };
     let p = plan::plan(&l.payloads, &stages(&l.spec, &l.payloads), &live, &opts);
     let api = client.api_base().to_string();

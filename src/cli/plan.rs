@@ -52,6 +52,10 @@ pub struct Args {
     /// Plan only rules of rollout stages ≤ N (later ones are shown as deferred).
     #[arg(long, value_name = "N")]
     pub stage: Option<u32>,
+    /// Re-send secrets the hub returns masked (after rotating a client secret; a masked secret
+    /// cannot be compared, so it is otherwise never a change).
+    #[arg(long)]
+    pub rotate_secrets: bool,
     /// Also run the spec's fixtures through the live and the proposed rules and show what the
     /// CRM would receive differently.
     #[arg(long)]
@@ -224,6 +228,7 @@ async fn plan_and_print(args: &Args, l: &Loaded) -> anyhow::Result<bool> {
     let opts = plan::Options {
         prune: args.prune,
         max_stage: args.stage,
+        rotate_secrets: args.rotate_secrets,
     };
     let p = plan::plan(&l.payloads, &stages(&l.spec, &l.payloads), &live, &opts);
     let behaviour = match now {

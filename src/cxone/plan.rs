@@ -113,6 +113,9 @@ pub struct Options {
     pub prune: bool,
     /// Apply only rules of rollout stages ≤ this.
     pub max_stage: Option<u32>,
+    /// Treat secrets the server returns masked as changed, so apply re-sends them (after a
+    /// rotation: a masked secret cannot be compared).
+    pub rotate_secrets: bool,
 }
 
 /// The plan: actions in apply order (channel, retry policy, rules in manifest order, removals).
@@ -167,6 +170,9 @@ pub fn plan(payloads: &Payloads, stages: &[u32], live: &Live, opts: &Options) ->
             l,
         ),
     });
+    if opts.rotate_secrets && live.channel.is_some() {
+        rotate(&mut actions[0], &payloads.channel);
+    }
     let rp = paths::retry_policy(&name);
     actions.push(match &live.retry_policy {
         // A policy is created and replaced with the same PUT.
@@ -253,6 +259,25 @@ fn update(
         stage: None,
         changes,
         body: Some(desired.clone()),
+    }
+}
+
+/// Adds every secret of `desired` to an update (or turns an unchanged channel into one).
+fn rotate(a: &mut Action, desired: &Value) {
+    let mut all = Vec::new();
+    leaves(desired, String::new(), false, &mut all);
+    for ch in all {
+        if ch.new.as_deref() == Some("(sensitive)") && !a.changes.iter().any(|c| c.path == ch.path)
+        {
+            a.changes.push(FieldChange {
+                path: ch.path,
+                old: Some("(sensitive)".into()),
+                new: Some("(sensitive, re-sent)".into()),
+            });
+        }
+    }
+    if !a.changes.is_empty() {
+        a.op = Op::Update;
     }
 }
 
@@ -536,6 +561,14 @@ mod tests {
         }
         let p = plan(&pl, &[1, 1], &live, &Options::default());
         assert!(!p.has_changes(), "{p:#?}");
+        let rotate = Options {
+            rotate_secrets: true,
+            ..Options::default()
+        };
+        let p = plan(&pl, &[1, 1], &live, &rotate);
+        assert_eq!(p.counts(), (0, 1, 0));
+        assert!(render(&p, "h")
+            .contains("~ authentication.clientSecret: (sensitive) → (sensitive, re-sent)"));
     }
 
     #[test]
@@ -574,6 +607,7 @@ mod tests {
             &Options {
                 prune: true,
                 max_stage: Some(1),
+                rotate_secrets: false,
             },
         );
         let ops: Vec<(Op, &str)> = p.actions.iter().map(|a| (a.op, a.name.as_str())).collect();
