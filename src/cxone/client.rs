@@ -270,7 +270,10 @@ fn server_message(body: &Value) -> Option<String> {
 pub fn permission_for(method: &str, path: &str) -> &'static str {
     if path.contains("/licensing/") {
         "Administration > System Settings > Edit (to read licensing entitlements)"
-    } else if path.contains("/eventhub/") && method != "GET" {
+    } else if path.contains("/eventhub/channels")
+        && !path.contains("/retry-policy")
+        && method != "GET"
+    {
         "Integration > Event Hub > Manage (and Security > OAuth > Client Management for a channel \
          with OAuth client credentials)"
     } else {
@@ -293,7 +296,10 @@ pub fn explain(status: u16, method: &str, path: &str, server: Option<&str>) -> S
             "the CXone user behind these credentials lacks the permission {}{server}",
             permission_for(method, path)
         ),
-        404 => format!("{} does not exist{server}", what_is_at(path)),
+        404 => {
+            let (what, hint) = what_is_at(path);
+            format!("{what} does not exist{hint}{server}")
+        }
         409 => format!("conflict with the live state{server}"),
         422 => format!("the server could not accept the payload{server}"),
         429 => format!("throttled by the server and retries ran out{server}"),
@@ -302,21 +308,24 @@ pub fn explain(status: u16, method: &str, path: &str, server: Option<&str>) -> S
     }
 }
 
-fn what_is_at(path: &str) -> String {
+/// What a path names, and a hint for when it is missing.
+fn what_is_at(path: &str) -> (String, &'static str) {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segs.as_slice() {
-        ["api", "v2", "eventhub", "channels", name, "retry-policy"] => {
-            format!("the retry policy of channel `{name}` (or the channel)")
-        }
+        ["api", "v2", "eventhub", "channels", name, "retry-policy"] => (
+            format!("the retry policy of channel `{name}` (or the channel)"),
+            "",
+        ),
         ["api", "v2", "eventhub", "channels", name, "metrics"] => {
-            format!("channel `{name}` (apply the spec first)")
+            (format!("channel `{name}`"), "; apply the spec first")
         }
-        ["api", "v2", "eventhub", "channels", name] => format!("channel `{name}`"),
-        ["api", "v2", "eventhub", "rules", id] => format!("rule `{id}`"),
-        ["api", "v2", "licensing", ..] => {
-            "the licensing endpoint (is this a CXone API base URL?)".into()
-        }
-        _ => format!("`{path}` (is the hub URL right?)"),
+        ["api", "v2", "eventhub", "channels", name] => (format!("channel `{name}`"), ""),
+        ["api", "v2", "eventhub", "rules", id] => (format!("rule `{id}`"), ""),
+        ["api", "v2", "licensing", ..] => (
+            "the licensing endpoint".into(),
+            "; is the hub URL a CXone API base URL?",
+        ),
+        _ => (format!("`{path}`"), "; is the hub URL right?"),
     }
 }
 

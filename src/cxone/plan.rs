@@ -29,8 +29,17 @@ pub const SERVER_FIELDS: &[&str] = &[
     "tenantId",
 ];
 
-/// Keys whose values are credentials.
-const SECRET_KEYS: &[&str] = &["clientSecret", "token", "password", "accessKeySecret"];
+/// Keys whose values are credentials (compared case-insensitively; header names included).
+const SECRET_KEYS: &[&str] = &[
+    "clientsecret",
+    "token",
+    "password",
+    "accesskeysecret",
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "apikey",
+];
 
 /// What the plan does to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -296,7 +305,11 @@ pub fn strip_server_fields(v: &Value) -> Value {
 
 fn is_secret_key(path: &str) -> bool {
     let last = path.rsplit(['.', '[']).next().unwrap_or(path);
-    SECRET_KEYS.contains(&last.trim_end_matches([']', '"']).trim_start_matches('"'))
+    let key = last
+        .trim_end_matches([']', '"'])
+        .trim_start_matches('"')
+        .to_ascii_lowercase();
+    SECRET_KEYS.contains(&key.as_str())
 }
 
 /// A value a server returns in place of a secret it will not reveal.
@@ -569,6 +582,31 @@ mod tests {
         assert_eq!(p.counts(), (0, 1, 0));
         assert!(render(&p, "h")
             .contains("~ authentication.clientSecret: (sensitive) → (sensitive, re-sent)"));
+    }
+
+    #[test]
+    fn credential_headers_are_sensitive_and_odd_keys_are_quoted() {
+        let p = create(
+            Kind::Channel,
+            "C",
+            "POST",
+            "/",
+            &json!({"headers": {"Authorization": "Bearer abcdef", "Content-Type": "x"},
+                    "conditions": {"a.b": [1]}}),
+        );
+        let paths: Vec<(&str, &str)> = p
+            .changes
+            .iter()
+            .map(|c| (c.path.as_str(), c.new.as_deref().unwrap()))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                ("headers.Authorization", "(sensitive)"),
+                (r#"headers["Content-Type"]"#, r#""x""#),
+                (r#"conditions["a.b"]"#, "[1]"),
+            ]
+        );
     }
 
     #[test]
