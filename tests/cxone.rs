@@ -720,3 +720,26 @@ fn a_rotated_secret_is_resent_only_when_asked() {
     assert_eq!(code(&a), 0, "{}", text(&a));
     assert!(text(&a).contains("1 updated"));
 }
+
+#[test]
+fn a_closed_pipe_is_not_an_error() {
+    use std::io::Read;
+    let e = env();
+    let mut child = cmd_at(&e.hub.url())
+        .args(["plan", e.spec.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

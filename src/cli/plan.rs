@@ -182,6 +182,14 @@ pub(crate) fn stages(spec: &Spec, payloads: &Payloads) -> Vec<u32> {
 /// cause chain verbatim).
 pub(crate) fn scrubbed<T>(redactor: &Redactor, r: anyhow::Result<T>) -> anyhow::Result<T> {
     r.map_err(|e| {
+        // A closed pipe (`cxsync plan | head`) carries no secret and must stay recognisable.
+        let broken_pipe = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
+        if broken_pipe {
+            return e;
+        }
         let mut msg = e.to_string();
         for c in e.chain().skip(1) {
             msg.push_str(": ");
