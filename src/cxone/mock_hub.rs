@@ -903,6 +903,32 @@ mod tests {
     }
 
     #[test]
+    fn admin_faults_fire_count_times_and_the_admin_api_needs_no_token() {
+        let (h, t) = hub();
+        let r = h.handle(
+            "POST",
+            "/_mock/faults",
+            "",
+            None,
+            br#"{"method":"GET","path":"/api/v2/eventhub/channels","status":503,"count":1}"#,
+        );
+        assert_eq!(r.status, 201);
+        let first = h.handle("GET", "/api/v2/eventhub/channels", "", Some(&t), b"");
+        assert_eq!(first.status, 503);
+        assert_eq!(first.headers, vec![("retry-after", "0".to_string())]);
+        assert_eq!(
+            h.handle("GET", "/api/v2/eventhub/channels", "", Some(&t), b"")
+                .status,
+            200
+        );
+        assert_eq!(
+            h.handle("GET", "/_mock/api/v2/eventhub/channels", "", None, b"")
+                .status,
+            200
+        );
+    }
+
+    #[test]
     fn globs_match_segments() {
         assert!(glob_match(
             "/api/v2/eventhub/rules/*",
