@@ -1,10 +1,90 @@
-//! `cxsync apply` (under construction).
+//! `cxsync apply SPEC`: preflight, show the plan, confirm, then channel → retry policy → rules
+//! (in manifest order) → removals, stopping at the first failure with what was and was not
+//! applied. A re-run converges.
 
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use super::plan::{connect, load, runtime, scrubbed, stages, HubArgs, Loaded};
 use super::ExitStatus;
+use crate::cxone::{self, apply, plan};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// Environment overlay to merge.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Apply only rules of rollout stages ≤ N (the guide's §4 phasing).
+    #[arg(long, value_name = "N")]
+    pub stage: Option<u32>,
+    /// Re-send secrets the hub returns masked (after rotating a client secret; a masked secret
+    /// cannot be compared, so it is otherwise never a change).
+    #[arg(long)]
+    pub rotate_secrets: bool,
+    /// Also remove live rules routing to the channel that the spec does not declare.
+    #[arg(long)]
+    pub prune: bool,
+    /// Skip the Event Hub entitlement check.
+    #[arg(long)]
+    pub skip_preflight: bool,
+    #[command(flatten)]
+    pub hub: HubArgs,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync apply` is not implemented yet")
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    let l = load(&args.spec, args.env.as_deref())?;
+    let r = runtime()?.block_on(run(&args, &l));
+    scrubbed(&l.redactor, r)
+}
+
+async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
+    let say = |s: &str| super::print_stdout(&l.redactor.scrub(s));
+    let mut client = connect(&args.hub, &l.vars).await?;
+    if !args.skip_preflight {
+        if let Some(problem) = apply::preflight(&mut client).await? {
+            bail!("preflight: {problem}");
+        }
+    }
+    let name = l.payloads.channel["name"].as_str().unwrap_or_default();
+    let ids: Vec<String> = l.payloads.rules.iter().map(|(id, _)| id.clone()).collect();
+    let live = cxone::read_live(&mut client, name, &ids, args.prune).await?;
+    let opts = plan::Options {
+        prune: args.prune,
+        max_stage: args.stage,
+        rotate_secrets: args.rotate_secrets,
+    };
+    let p = plan::plan(&l.payloads, &stages(&l.spec, &l.payloads), &live, &opts);
+    let api = client.api_base().to_string();
+    say(&plan::render(&p, api.trim_end_matches('/')))?;
+    if !p.has_changes() {
+        return Ok(ExitStatus::Success);
+    }
+    if !args.auto_approve {
+        if !std::io::stdin().is_terminal() {
+            bail!("refusing to apply without confirmation: stdin is not a terminal; pass --auto-approve");
+        }
+        print!("\nApply these changes? Only `yes` is accepted: ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            say("Apply cancelled.\n")?;
+            return Ok(ExitStatus::Error);
+        }
+    }
+    say("\n")?;
+    let outcome = apply::apply(&mut client, &p).await;
+    say(&apply::render(&outcome))?;
+    Ok(if outcome.failed.is_some() {
+        ExitStatus::Error
+    } else {
+        ExitStatus::Success
+    })
 }

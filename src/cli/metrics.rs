@@ -1,10 +1,62 @@
-//! `cxsync metrics` (under construction).
+//! `cxsync metrics SPEC`: the channel's metrics as a table with sparklines, and the spec's
+//! `alerts` thresholds evaluated; exit 1 on a breach (for cron and CI).
 
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use super::plan::{connect, load, runtime, scrubbed, HubArgs, Loaded};
 use super::ExitStatus;
+use crate::cxone::metrics;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// Environment overlay to merge.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Data-point granularity, an ISO 8601 duration.
+    #[arg(long, default_value = "PT1H")]
+    pub interval: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub hub: HubArgs,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync metrics` is not implemented yet")
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    if !metrics::valid_interval(&args.interval) {
+        bail!(
+            "--interval `{}` is not an ISO 8601 duration (e.g. PT1H, PT15M, P1D)",
+            args.interval
+        );
+    }
+    let l = load(&args.spec, args.env.as_deref())?;
+    let r = runtime()?.block_on(run(&args, &l));
+    scrubbed(&l.redactor, r)
+}
+
+async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
+    let mut client = connect(&args.hub, &l.vars).await?;
+    let name = l.payloads.channel["name"].as_str().unwrap_or_default();
+    let body = client
+        .metrics(name, &args.interval, metrics::REQUESTED)
+        .await?;
+    let report = metrics::report(name, &args.interval, &body, l.spec.raw.alerts.as_ref());
+    let text = if args.json {
+        serde_json::to_string_pretty(&serde_json::json!({
+            "breached": report.breached(),
+            "report": report,
+        }))? + "\n"
+    } else {
+        metrics::render(&report)
+    };
+    super::print_stdout(&l.redactor.scrub(&text))?;
+    Ok(if report.breached() {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
 }

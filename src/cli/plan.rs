@@ -1,10 +1,366 @@
-//! `cxsync plan` (under construction).
+//! `cxsync plan SPEC`: diff the compiled payloads against the live Event Hub, terraform-style.
+//! Also home of the connection options and helpers `apply` and `metrics` share.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
 
 use super::ExitStatus;
+use crate::compile::{self, Payloads};
+use crate::cxone::client::{self, Client, Credentials, Endpoints, RetryConfig};
+use crate::cxone::{self, behaviour, plan, Redactor};
+use crate::diag::{self, Format};
+use crate::spec::{self, LoadOptions, Spec};
+
+/// Where the Event Hub is and how hard to try. Credentials come only from the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HubArgs {
+    /// Event Hub API base URL (https://; plain http:// only to loopback).
+    #[arg(long, env = "CXSYNC_HUB_URL", value_name = "URL")]
+    pub hub_url: Option<String>,
+    /// Base URL of the CXone auth service for the access-key token [default: the hub URL].
+    #[arg(long, env = "CXSYNC_AUTH_URL", value_name = "URL")]
+    pub auth_url: Option<String>,
+    /// CXone issuer: `{issuer}/.well-known/cxone-configuration` names the API and auth endpoints
+    /// (used when no hub URL is given).
+    #[arg(long, env = "CXSYNC_ISSUER", value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Retries of a call answered 429/5xx or lost in transit (exponential backoff from 500 ms,
+    /// Retry-After honoured, capped at 30 s).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub retries: u32,
+}
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// Environment overlay to merge.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error (terraform's convention;
+    /// without the flag: 0 either way, 2 on error).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Also plan the removal of live rules routing to the channel that the spec does not declare.
+    #[arg(long)]
+    pub prune: bool,
+    /// Plan only rules of rollout stages ≤ N (later ones are shown as deferred).
+    #[arg(long, value_name = "N")]
+    pub stage: Option<u32>,
+    /// Re-send secrets the hub returns masked (after rotating a client secret; a masked secret
+    /// cannot be compared, so it is otherwise never a change).
+    #[arg(long)]
+    pub rotate_secrets: bool,
+    /// Also run the spec's fixtures through the live and the proposed rules and show what the
+    /// CRM would receive differently.
+    #[arg(long)]
+    pub behaviour: bool,
+    /// The instant `$now()` returns in the behavioural plan (RFC 3339) [default: the spec's
+    /// `test.now`].
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    #[command(flatten)]
+    pub hub: HubArgs,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync plan` is not implemented yet")
+/// A loaded spec, its compiled payloads and the redactor for everything printed.
+pub(crate) struct Loaded {
+    pub spec: Spec,
+    pub payloads: Payloads,
+    pub redactor: Redactor,
+    pub vars: BTreeMap<String, String>,
+}
+
+/// Loads and compiles a spec; load errors are rendered to stderr and become a tool error.
+pub(crate) fn load(path: &Path, env: Option<&str>) -> anyhow::Result<Loaded> {
+    let vars: BTreeMap<String, String> = std::env::vars().collect();
+    let opts = LoadOptions {
+        env: env.map(str::to_string),
+        vars: vars.clone(),
+    };
+    let loaded = spec::load(path, &opts);
+    let mut redactor = Redactor::default();
+    if let Some(text) = loaded.sources.get(path) {
+        redactor.add(cxone::env_secrets(text, &vars));
+    }
+    if let Ok(c) = Credentials::from_vars(&vars) {
+        redactor.add(c.secrets());
+    }
+    let errors = loaded
+        .diags
+        .iter()
+        .any(|d| d.severity == diag::Severity::Error);
+    if errors || loaded.spec.is_none() {
+        let mut diags = loaded.diags;
+        diag::sort(&mut diags);
+        let text = diag::render(
+            &diags,
+            &loaded.sources,
+            Format::Full,
+            super::stderr_is_terminal(),
+        );
+        eprint!("{}", redactor.scrub(&text));
+        bail!("the spec `{}` has errors", path.display());
+    }
+    let spec = loaded.spec.expect("checked above");
+    let payloads = compile::compile(&spec);
+    Ok(Loaded {
+        spec,
+        payloads,
+        redactor,
+        vars,
+    })
+}
+
+/// A single-threaded runtime: the commands make one call at a time, in order.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// Resolves the endpoints and credentials into a client.
+pub(crate) async fn connect(
+    hub: &HubArgs,
+    vars: &BTreeMap<String, String>,
+) -> Result<Client, client::HubError> {
+    let endpoints = match (&hub.hub_url, &hub.issuer) {
+        (Some(u), _) => {
+            let api = client::check_url("hub URL", u)?;
+            let auth = match &hub.auth_url {
+                Some(a) => client::check_url("auth URL", a)?,
+                None => api.clone(),
+            };
+            Endpoints { api, auth }
+        }
+        (None, Some(issuer)) => {
+            let mut e = client::discover(issuer).await?;
+            if let Some(a) = &hub.auth_url {
+                e.auth = client::check_url("auth URL", a)?;
+            }
+            e
+        }
+        (None, None) => return Err(client::HubError::Config(
+            "no Event Hub: pass --hub-url (or set CXSYNC_HUB_URL), or --issuer (CXSYNC_ISSUER) \
+                 to discover it"
+                .into(),
+        )),
+    };
+    let credentials = Credentials::from_vars(vars)?;
+    Client::new(
+        endpoints,
+        credentials,
+        RetryConfig {
+            max_retries: hub.retries,
+            ..RetryConfig::default()
+        },
+    )
+}
+
+/// The rollout stage of each compiled rule, in payload order.
+pub(crate) fn stages(spec: &Spec, payloads: &Payloads) -> Vec<u32> {
+    payloads
+        .rules
+        .iter()
+        .map(|(id, _)| {
+            spec.raw
+                .rules
+                .iter()
+                .find(|r| &r.id == id)
+                .map_or(1, |r| r.stage)
+        })
+        .collect()
+}
+
+/// Runs `f`, turning any error into one whose text has every secret scrubbed (main prints the
+/// cause chain verbatim).
+pub(crate) fn scrubbed<T>(redactor: &Redactor, r: anyhow::Result<T>) -> anyhow::Result<T> {
+    r.map_err(|e| {
+        // A closed pipe (`cxsync plan | head`) carries no secret and must stay recognisable.
+        let broken_pipe = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
+        if broken_pipe {
+            return e;
+        }
+        let mut msg = e.to_string();
+        for c in e.chain().skip(1) {
+            msg.push_str(": ");
+            msg.push_str(&c.to_string());
+        }
+        anyhow::anyhow!(redactor.scrub(&msg))
+    })
+}
+
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    let result = run(&args);
+    if !args.detailed_exitcode {
+        return result.map(|_| ExitStatus::Success);
+    }
+    // terraform's -detailed-exitcode: 0 no changes, 1 error, 2 changes. ExitStatus::Error is
+    // the variant that maps to exit code 2.
+    match result {
+        Ok(false) => Ok(ExitStatus::Success),
+        Ok(true) => Ok(ExitStatus::Error),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitStatus::Failure)
+        }
+    }
+}
+
+/// Plans and prints; `Ok(true)` when there are changes.
+fn run(args: &Args) -> anyhow::Result<bool> {
+    let l = load(&args.spec, args.env.as_deref())?;
+    let r = runtime()?.block_on(plan_and_print(args, &l));
+    scrubbed(&l.redactor, r)
+}
+
+async fn plan_and_print(args: &Args, l: &Loaded) -> anyhow::Result<bool> {
+    let now = if args.behaviour {
+        Some(behaviour_now(args.now.as_deref(), &l.spec)?)
+    } else {
+        None
+    };
+    let mut client = connect(&args.hub, &l.vars).await?;
+    let name = l.payloads.channel["name"].as_str().unwrap_or_default();
+    let ids: Vec<String> = l.payloads.rules.iter().map(|(id, _)| id.clone()).collect();
+    let live = cxone::read_live(&mut client, name, &ids, args.prune).await?;
+    let opts = plan::Options {
+        prune: args.prune,
+        max_stage: args.stage,
+        rotate_secrets: args.rotate_secrets,
+    };
+    let p = plan::plan(&l.payloads, &stages(&l.spec, &l.payloads), &live, &opts);
+    let behaviour = match now {
+        Some(now) => {
+            let inputs = behaviour_inputs(&l.spec, &l.payloads)?;
+            let runs = inputs.iter().map(|r| r.fixtures.len()).sum::<usize>();
+            Some((behaviour::compare(&inputs, &live.rules, now), runs))
+        }
+        None => None,
+    };
+    let api = client.api_base().to_string();
+    let text = if args.json {
+        let mut v = serde_json::json!({
+            "api": api.trim_end_matches('/'),
+            "changes": p.has_changes(),
+            "actions": p.actions,
+        });
+        if let Some((d, _)) = &behaviour {
+            v["behaviour"] = serde_json::to_value(d)?;
+        }
+        serde_json::to_string_pretty(&v)? + "\n"
+    } else {
+        let mut t = plan::render(&p, api.trim_end_matches('/'));
+        if let Some((d, runs)) = &behaviour {
+            t.push('\n');
+            t.push_str(&behaviour::render(d, *runs));
+        }
+        t
+    };
+    super::print_stdout(&l.redactor.scrub(&text))?;
+    Ok(p.has_changes())
+}
+
+fn behaviour_now(flag: Option<&str>, spec: &Spec) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+    let s = flag
+        .map(str::to_string)
+        .or_else(|| spec.raw.test.as_ref().and_then(|t| t.now.clone()))
+        .context("the behavioural plan needs a fixed clock: pass --now 2024-01-15T14:00:00Z or set `test.now` in the spec")?;
+    chrono::DateTime::parse_from_rfc3339(&s)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .with_context(|| format!("`{s}` is not an RFC 3339 instant (e.g. 2024-01-15T14:00:00Z)"))
+}
+
+/// The proposed rules with their fixtures, from the resolved spec.
+fn behaviour_inputs(spec: &Spec, payloads: &Payloads) -> anyhow::Result<Vec<behaviour::Proposed>> {
+    let mut out = Vec::new();
+    for (i, (id, body)) in payloads.rules.iter().enumerate() {
+        let (expr, fixtures) = match spec.rules.iter().find(|r| r.index == i) {
+            Some(r) => (
+                None,
+                r.fixtures
+                    .iter()
+                    .map(|f| (f.name.clone(), f.event.clone()))
+                    .collect(),
+            ),
+            None if spec.rules.is_empty() => unresolved::rule_files(spec, i)?,
+            None => (None, Vec::new()),
+        };
+        out.push(behaviour::Proposed {
+            id: id.clone(),
+            body: body.clone(),
+            expression: expr,
+            fixtures,
+        });
+    }
+    Ok(out)
+}
+
+/// TODO(after the spine loader merges): delete this module. Until the loader resolves
+/// `transformFile` and `fixtures`, `spec.rules` is empty; this reads them itself so the
+/// behavioural plan works on this branch.
+mod unresolved {
+    use super::*;
+
+    type Files = (Option<String>, Vec<(String, serde_json::Value)>);
+
+    pub(super) fn rule_files(spec: &Spec, i: usize) -> anyhow::Result<Files> {
+        let rule = &spec.raw.rules[i];
+        let expr = match &rule.transform_file {
+            Some(f) => {
+                let p = spec.dir.join(f);
+                Some(
+                    std::fs::read_to_string(&p)
+                        .with_context(|| format!("cannot read transform {}", p.display()))?,
+                )
+            }
+            None => None,
+        };
+        let mut fixtures = Vec::new();
+        for pat in &rule.fixtures {
+            for p in expand(&spec.dir, pat)? {
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read fixture {}", p.display()))?;
+                let event = serde_json::from_str(&text)
+                    .with_context(|| format!("fixture {} is not JSON", p.display()))?;
+                let name = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                fixtures.push((name, event));
+            }
+        }
+        Ok((expr, fixtures))
+    }
+
+    /// Expands a glob whose wildcards are in the file name only (`../fixtures/events/*.json`).
+    fn expand(dir: &Path, pat: &str) -> anyhow::Result<Vec<PathBuf>> {
+        let full = dir.join(pat);
+        let name = full
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.contains(['*', '?', '[']) {
+            return Ok(vec![full]);
+        }
+        let parent = full.parent().unwrap_or(dir);
+        let m = globset::Glob::new(&name)?.compile_matcher();
+        let mut out: Vec<PathBuf> = std::fs::read_dir(parent)
+            .with_context(|| format!("cannot list {}", parent.display()))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.file_name().is_some_and(|n| m.is_match(n)))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
 }

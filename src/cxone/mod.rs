@@ -1,1 +1,127 @@
-//! (module under construction; see docs/architecture.md)
+//! The Event Hub side of cxsync: a REST [`client`] for the guide's endpoints, the [`plan`] (a pure
+//! diff of compiled payloads against live objects), [`apply`] (ordered, idempotent, stops at the
+//! first 4xx), [`metrics`] with alert thresholds, the behavioural plan ([`behaviour`]) and a
+//! stateful [`mock_hub`] to try all of it without a tenant.
+//!
+//! The Event Hub API is known only from the guide: `docs/apply.md` lists every assumption made
+//! here and is the contract the client and the mock hub share.
+
+pub mod apply;
+pub mod behaviour;
+pub mod client;
+pub mod metrics;
+pub mod mock_hub;
+pub mod plan;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use client::{paths, Client, HubError};
+use plan::Live;
+
+/// Reads the live objects a spec's payloads touch: the channel (found by name in the list), its
+/// retry policy, and the rules — every rule when `all_rules` (needed to prune and to show rules
+/// routing to the channel), else only the spec's rule ids.
+pub async fn read_live(
+    client: &mut Client,
+    channel: &str,
+    rule_ids: &[String],
+    all_rules: bool,
+) -> Result<Live, HubError> {
+    let mut live = Live {
+        channel: client.find_channel(channel).await?,
+        ..Live::default()
+    };
+    if live.channel.is_some() {
+        live.retry_policy = client.get_opt(&paths::retry_policy(channel)).await?;
+    }
+    if all_rules {
+        for r in client.list_rules().await? {
+            if let Some(id) = r.get("id").and_then(Value::as_str) {
+                live.rules.insert(id.to_string(), r.clone());
+            }
+        }
+        // A list may carry summaries: read our own rules in full.
+        for id in rule_ids {
+            if live.rules.contains_key(id) {
+                if let Some(r) = client.get_opt(&paths::rule(id)).await? {
+                    live.rules.insert(id.clone(), r);
+                }
+            }
+        }
+    } else {
+        for id in rule_ids {
+            if let Some(r) = client.get_opt(&paths::rule(id)).await? {
+                live.rules.insert(id.clone(), r);
+            }
+        }
+    }
+    Ok(live)
+}
+
+/// Replaces every known secret value in text shown to a person with `(sensitive)`. A second line
+/// of defence behind the plan's own redaction: error messages from servers and libraries pass
+/// through it too. Values shorter than 6 characters are not scrubbed (they would mangle ordinary
+/// words; no real secret is that short).
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    /// Adds secret values.
+    pub fn add(&mut self, values: impl IntoIterator<Item = String>) {
+        for v in values {
+            if v.chars().count() >= 6 && !self.secrets.contains(&v) {
+                self.secrets.push(v);
+            }
+        }
+        // Longest first, so a secret containing another is replaced whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// `text` with every secret replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        for s in &self.secrets {
+            if t.contains(s.as_str()) {
+                t = t.replace(s.as_str(), "(sensitive)");
+            }
+        }
+        t
+    }
+}
+
+/// The values of the environment variables a spec's text references as `${env:NAME}`: they are
+/// resolved into payloads (client secrets, tokens) and must never be printed.
+pub fn env_secrets(spec_text: &str, vars: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = spec_text;
+    while let Some(i) = rest.find("${env:") {
+        rest = &rest[i + 6..];
+        let end = rest.find('}').unwrap_or(rest.len());
+        let name = &rest[..end];
+        if let Some(v) = vars.get(name) {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_references_are_collected_and_scrubbed() {
+        let vars: BTreeMap<String, String> =
+            [("CRM_SECRET".to_string(), "abc-123-xyz".to_string())]
+                .into_iter()
+                .collect();
+        let s = env_secrets("clientSecret: ${env:CRM_SECRET}\nx: ${env:MISSING}", &vars);
+        let mut r = Redactor::default();
+        r.add(s);
+        assert_eq!(r.scrub("got abc-123-xyz!"), "got (sensitive)!");
+    }
+}

@@ -1,0 +1,115 @@
+//! Benchmarks of the Event Hub side: the pure plan diff on a large spec, and a full
+//! apply/plan round trip against the in-process mock hub. Run with
+//! `cargo bench --bench cxone`; prints medians of repeated runs.
+
+use std::time::{Duration, Instant};
+
+use cxsync::compile::Payloads;
+use cxsync::cxone::client::{self, Client, Credentials, Endpoints, RetryConfig, Secret};
+use cxsync::cxone::mock_hub::{self, Config};
+use cxsync::cxone::plan::{self, Live, Options};
+use serde_json::json;
+
+fn payloads(rules: usize) -> Payloads {
+    Payloads {
+        channel: json!({"name": "Bench", "type": "REST", "destinationUri": "https://crm.example.com",
+            "authentication": {"type": "NONE"}, "headers": {"Content-Type": "application/json"},
+            "timeoutMilliseconds": 3000, "batchSize": 1, "batchIntervalSeconds": 0}),
+        retry_policy: json!({"maxRetries": 5, "initialDelaySeconds": 2, "maxDelaySeconds": 60,
+            "backoffMultiplier": 2.0, "retryableStatusCodes": [429, 500], "nonRetryableStatusCodes": [400]}),
+        rules: (0..rules)
+            .map(|i| {
+                (
+                    format!("R{i:04}"),
+                    json!({"name": format!("rule {i}"), "eventType": "interaction.ended",
+                        "conditions": {"interaction.channel.type": ["voice", "email"]},
+                        "actions": [{"type": "TRANSFORM", "jsonataExpression": format!("{{\"caseNumber\": $string(interaction.id), \"n\": {i}}}")},
+                                    {"type": "ROUTE", "channelId": "Bench"}]}),
+                )
+            })
+            .collect(),
+        manifest: Vec::new(),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    // 1. The pure diff: 1,000 rules, live equal to desired (the drift-check case).
+    let p = payloads(1000);
+    let mut live = Live {
+        channel: Some(p.channel.clone()),
+        retry_policy: Some(p.retry_policy.clone()),
+        ..Live::default()
+    };
+    for (id, b) in &p.rules {
+        live.rules.insert(id.clone(), b.clone());
+    }
+    let stages = vec![1; 1000];
+    let times: Vec<Duration> = (0..30)
+        .map(|_| {
+            let t = Instant::now();
+            let plan = plan::plan(&p, &stages, &live, &Options::default());
+            assert!(!plan.has_changes());
+            t.elapsed()
+        })
+        .collect();
+    println!(
+        "plan diff, 1000 rules, no changes: median {:?}",
+        median(times)
+    );
+
+    // 2. Apply then re-plan 100 rules against the in-process mock hub over loopback HTTP.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let p = payloads(100);
+    let stages = vec![1; 100];
+    let mut applies = Vec::new();
+    let mut plans = Vec::new();
+    for _ in 0..5 {
+        let hub = mock_hub::spawn(Config::default(), 0).unwrap();
+        rt.block_on(async {
+            let url = client::check_url("hub", &hub.url()).unwrap();
+            let mut c = Client::new(
+                Endpoints {
+                    api: url.clone(),
+                    auth: url,
+                },
+                Credentials::AccessKey {
+                    id: "demo".into(),
+                    secret: Secret::new("demo"),
+                },
+                RetryConfig::default(),
+            )
+            .unwrap();
+            let ids: Vec<String> = p.rules.iter().map(|r| r.0.clone()).collect();
+            let t = Instant::now();
+            let live = cxsync::cxone::read_live(&mut c, "Bench", &ids, false)
+                .await
+                .unwrap();
+            let pl = plan::plan(&p, &stages, &live, &Options::default());
+            let out = cxsync::cxone::apply::apply(&mut c, &pl).await;
+            assert!(out.failed.is_none());
+            applies.push(t.elapsed());
+            let t = Instant::now();
+            let live = cxsync::cxone::read_live(&mut c, "Bench", &ids, false)
+                .await
+                .unwrap();
+            assert!(!plan::plan(&p, &stages, &live, &Options::default()).has_changes());
+            plans.push(t.elapsed());
+        });
+    }
+    println!(
+        "apply 100 rules to the mock hub (102 writes + reads): median {:?}",
+        median(applies)
+    );
+    println!(
+        "re-plan 100 rules (drift check, 102 reads): median {:?}",
+        median(plans)
+    );
+}
