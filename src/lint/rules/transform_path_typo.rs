@@ -23,17 +23,23 @@
 use super::prelude::*;
 use crate::lint::context::RuleView;
 
-/// The transform stage's own checks for one rule, as located diagnostics.
-///
-/// This is the single connection point to `crate::transform::checks`: once that module is merged,
-/// call it here and return its diagnostics; code and severity are re-stamped by the registry.
-/// Whether [`upstream_checks`] is connected to the transform stage (tests skip this rule
-/// until it is).
-pub const CONNECTED: bool = false;
+/// Whether [`upstream_checks`] is connected to the transform stage (the fixture tests exercise
+/// this rule only when it is).
+pub const CONNECTED: bool = true;
 
+/// The transform stage's path checks for one rule (`transform::checks`, code `E303`), as located
+/// diagnostics; code and severity are re-stamped by the registry. Syntax and dialect findings of
+/// the same stage are left to their own lint rules so each problem is reported once.
 fn upstream_checks(cx: &Context, rule: &RuleView) -> Vec<Diagnostic> {
-    let _ = (cx, rule);
-    Vec::new()
+    let resolved = crate::spec::ResolvedRule {
+        index: rule.index,
+        transform: rule.transform.as_ref().map(|t| t.source.clone()),
+        fixtures: rule.fixtures.clone(),
+    };
+    crate::transform::checks::check_rule(cx.spec, &resolved)
+        .into_iter()
+        .filter(|d| d.code == "E303")
+        .collect()
 }
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
