@@ -477,3 +477,30 @@ fn syntax_hint(info: &str, text: &str, at: Pos) -> String {
         "check the indentation and brackets around this position".to_string()
     }
 }
+
+impl SourceMap {
+    /// Removes the node at `pointer` and everything below it.
+    pub fn remove_subtree(&mut self, pointer: &str) {
+        let prefix = format!("{pointer}/");
+        self.locs
+            .retain(|k, _| k != pointer && !k.starts_with(&prefix));
+    }
+
+    /// Copies every entry under `from` to the same relative place under `to` (overlay merging:
+    /// merged nodes keep the overlay's own positions).
+    pub fn graft(&mut self, from: &str, to: &str, keep_existing_root: bool) {
+        let prefix = format!("{from}/");
+        let moved: Vec<(String, Loc)> = self
+            .locs
+            .iter()
+            .filter(|(k, _)| k.as_str() == from || k.starts_with(&prefix))
+            .map(|(k, l)| (format!("{to}{}", &k[from.len()..]), *l))
+            .collect();
+        for (k, l) in moved {
+            if keep_existing_root && k == to && self.locs.contains_key(&k) {
+                continue;
+            }
+            self.locs.insert(k, l);
+        }
+    }
+}
