@@ -34,11 +34,21 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     diag::sort(&mut diags);
     let text = diag::render(&diags, &sources, args.format, super::stdout_is_terminal());
     super::print_stdout(&text)?;
-    Ok(
-        if diags.iter().any(|d| d.severity == diag::Severity::Error) {
-            ExitStatus::Failure
-        } else {
-            ExitStatus::Success
-        },
-    )
+    Ok(status_of(&diags))
 }
+
+/// The exit status for a load's diagnostics: 2 when the tool could not read its input (an
+/// unreadable path, an unknown `--env`), 1 for findings, 0 when clean.
+pub fn status_of(diags: &[diag::Diagnostic]) -> ExitStatus {
+    if diags.iter().any(|d| TOOL_ERRORS.contains(&d.code.as_str())) {
+        ExitStatus::Error
+    } else if diags.iter().any(|d| d.severity == diag::Severity::Error) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// Codes that mean "bad invocation" rather than "bad spec": the spec path cannot be read, or
+/// `--env` names no environment.
+const TOOL_ERRORS: [&str; 2] = ["E010", "E020"];
