@@ -706,6 +706,14 @@ fn syntax_error(info: &str, text: &str, at: Pos) -> Diagnostic {
                 );
         }
     }
+    if info.contains("recursion limit") {
+        return Diagnostic::error("E004", "nesting is too deep")
+            .at(Span::point(at))
+            .with_help(format!(
+                "a spec is a few levels deep; the parser refuses nesting this deep (at line {}, column {})",
+                at.line, at.column
+            ));
+    }
     if let Some(u) = unclosed_at(text, at.offset + 1) {
         let one = Span::new(
             u.at,
