@@ -84,7 +84,7 @@ const BAD: &[(&str, &str, u64, u64)] = &[
     ("missing_env.yaml", "E201", 5, 27),
     ("missing_required.yaml", "E102", 3, 1),
     ("missing_transform_file.yaml", "E302", 24, 20),
-    ("non_utf8.yaml", "E012", Some((2, 11))),
+    ("non_utf8.yaml", "E012", 2, 11),
     ("tabs.yaml", "E007", 4, 1),
     ("three_mistakes.yaml", "E402", 5, 19),
     ("unclosed_bracket.yaml", "E001", 2, 7),
