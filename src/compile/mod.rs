@@ -28,7 +28,8 @@ pub struct Payloads {
     pub manifest: Vec<Call>,
 }
 
-/// Compiles a loaded spec. Rule transforms come from the resolved rules (inline or file).
+/// Compiles a loaded spec. Rule transforms come from the resolved rules (inline or file);
+/// rules with `enabled: false` are left out.
 pub fn compile(spec: &Spec) -> Payloads {
     let raw = &spec.raw;
     let ch = &raw.channel;
@@ -139,6 +140,11 @@ pub fn compile(spec: &Spec) -> Payloads {
         },
     ];
     for (i, rule) in raw.rules.iter().enumerate() {
+        // A disabled rule is kept in the spec but not sent: the Event Hub rule payload has no
+        // "enabled" field, so PUTting it would switch it on.
+        if !rule.enabled {
+            continue;
+        }
         let text = spec
             .rules
             .iter()
