@@ -294,9 +294,30 @@ fn an_error_in_an_environment_overlay_points_at_the_overlay_line() {
     let (code, v) = validate_json(&["--env", "staging", spec.to_str().unwrap()]);
     assert_eq!(code, Some(1));
     assert_eq!(positions(&v), vec![("E103".to_string(), 28, 28)], "{v:#}");
-    // Without --env the base is valid.
-    let (code, _) = validate_json(&[spec.to_str().unwrap()]);
-    assert_eq!(code, Some(0));
+    // Without --env the overlay is still checked, and reported at the same line.
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(positions(&v), vec![("E103".to_string(), 28, 28)], "{v:#}");
+    assert!(v[0]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("(environment `staging`)"));
+}
+
+#[test]
+fn without_env_a_typo_in_an_overlay_is_reported_but_its_env_variables_are_not_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "{MINIMAL}environments:\n  production:\n    channel:\n      destinationUrl: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n  staging:\n    channel:\n      destinationUri: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n"
+        ),
+    );
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(positions(&v), vec![("E101".to_string(), 28, 7)], "{v:#}");
+    assert_eq!(v[0]["help"], "did you mean `destinationUri`?");
 }
 
 #[test]

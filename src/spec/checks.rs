@@ -324,3 +324,57 @@ pub fn check_dlq_bucket(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_on(text: &str, check: fn(&Value, &SourceMap) -> Vec<Diagnostic>) -> Vec<Diagnostic> {
+        let d = crate::spec::yaml::parse(text).unwrap();
+        check(&d.value, &d.map)
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_on_loopback() {
+        for (url, ok) in [
+            ("https://crm.example.com/x", true),
+            ("http://127.0.0.1:8080/x", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:9000/x", true),
+            ("http://crm.example.com/x", false),
+            ("http://127.example.com/x", false),
+            ("ftp://crm.example.com/x", false),
+            ("crm.example.com/x", false),
+        ] {
+            let text = format!("channel:\n  destinationUri: {url}\n");
+            assert_eq!(run_on(&text, check_urls).is_empty(), ok, "{url}");
+        }
+    }
+
+    #[test]
+    fn idempotency_templates_must_be_balanced_and_name_event_paths() {
+        for (key, ok) in [
+            ("${interaction.id}_${event.type}", true),
+            ("${interaction.id", false),
+            ("${}", false),
+            ("${interaction..id}", false),
+            ("constant", false),
+            ("${interaction.id}}", false),
+            ("${VAULT_SECRET:X}", false),
+        ] {
+            let text = format!("idempotency:\n  key: \"{key}\"\n");
+            assert_eq!(
+                run_on(&text, check_idempotency_template).is_empty(),
+                ok,
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unclosed_template_reference_is_located_inside_the_string() {
+        let ds = run_on("idempotency:\n  key: a_${b\n", check_idempotency_template);
+        let s = ds[0].span.unwrap();
+        assert_eq!((s.start.line, s.start.column), (2, 10));
+    }
+}

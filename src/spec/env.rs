@@ -70,3 +70,57 @@ fn merge(parent: &mut Value, map: &mut SourceMap, from: &str, to: &str, key: &st
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> (Value, SourceMap) {
+        let d = crate::spec::yaml::parse(text).unwrap();
+        (d.value, d.map)
+    }
+
+    const TEXT: &str = "channel:
+  name: base
+  headers:
+    A: a
+    B: b
+retry:
+  codes: [1, 2, 3]
+environments:
+  prod:
+    channel:
+      headers:
+        B: prod
+    retry:
+      codes: [9]
+";
+
+    #[test]
+    fn mappings_merge_key_by_key_and_lists_replace() {
+        let (mut tree, mut map) = doc(TEXT);
+        apply(&mut tree, &mut map, "prod").unwrap();
+        assert_eq!(tree["channel"]["name"], "base");
+        assert_eq!(tree["channel"]["headers"]["A"], "a");
+        assert_eq!(tree["channel"]["headers"]["B"], "prod");
+        assert_eq!(tree["retry"]["codes"], serde_json::json!([9]));
+    }
+
+    #[test]
+    fn merged_nodes_point_at_the_overlay_and_replaced_lists_lose_their_old_items() {
+        let (mut tree, mut map) = doc(TEXT);
+        apply(&mut tree, &mut map, "prod").unwrap();
+        assert_eq!(map.value_span("/channel/headers/B").unwrap().start.line, 12);
+        assert_eq!(map.value_span("/channel/headers/A").unwrap().start.line, 4);
+        assert_eq!(map.value_span("/retry/codes/0").unwrap().start.line, 14);
+        assert!(map.get("/retry/codes/2").is_none());
+    }
+
+    #[test]
+    fn an_unknown_environment_names_the_known_ones() {
+        let (mut tree, mut map) = doc(TEXT);
+        let d = apply(&mut tree, &mut map, "prd").unwrap_err();
+        assert_eq!(d.code, "E020");
+        assert!(d.help.unwrap().contains("did you mean `prod`?"));
+    }
+}

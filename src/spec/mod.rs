@@ -204,6 +204,9 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
         }
     }
     diags.extend(schema::validate(&tree, &map));
+    if opts.env.is_none() {
+        diags.extend(check_overlays(&tree, &map));
+    }
     let secrets_before: Vec<(String, Value)> = interp::SECRET_POINTERS
         .iter()
         .filter_map(|p| tree.pointer(p).map(|v| (p.to_string(), v.clone())))
@@ -270,6 +273,44 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     };
     out.diags.extend(transform_checks_hook(&spec));
     out.spec = Some(spec);
+    out
+}
+
+/// Without `--env`, each declared overlay is still merged and checked (schema and semantic
+/// checks, not `${env:…}`, whose variables may exist only where that environment is deployed),
+/// keeping the problems located inside the overlay: a typo in `production` should not wait for
+/// the production deploy to surface.
+fn check_overlays(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(envs) = tree.get("environments").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for name in envs.keys() {
+        let pointer = yaml::child("/environments", name);
+        let Some(region) = map.value_span(&pointer) else {
+            continue;
+        };
+        let (mut t, mut m) = (tree.clone(), map.clone());
+        if let Err(d) = env::apply(&mut t, &mut m, name) {
+            out.push(d);
+            continue;
+        }
+        let found = schema::validate(&t, &m)
+            .into_iter()
+            .chain(checks::run(&t, &m));
+        out.extend(
+            found
+                .filter(|d| {
+                    d.span.is_some_and(|s| {
+                        s.start.offset >= region.start.offset && s.start.offset < region.end.offset
+                    })
+                })
+                .map(|mut d| {
+                    d.message = format!("{} (environment `{name}`)", d.message);
+                    d
+                }),
+        );
+    }
     out
 }
 

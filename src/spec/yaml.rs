@@ -737,3 +737,90 @@ fn syntax_error(info: &str, text: &str, at: Pos) -> Diagnostic {
         .at(Span::point(at))
         .with_help(syntax_hint(info, text, at))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_error(text: &str) -> Diagnostic {
+        parse(text).unwrap_err().remove(0)
+    }
+
+    fn at(d: &Diagnostic) -> (usize, usize) {
+        let s = d.span.expect("a span");
+        (s.start.line, s.start.column)
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_reported_at_the_bracket() {
+        let d = first_error("version: 1\nname: [a, b\nchannel:\n  x: 1\n");
+        assert_eq!(at(&d), (2, 7));
+        assert!(d.message.contains("unclosed flow sequence"));
+    }
+
+    #[test]
+    fn an_unclosed_brace_inside_brackets_is_the_culprit() {
+        let d = first_error("a:\n  b: [1, {c: 2]\n  d: 3\n");
+        assert_eq!(at(&d), (2, 10));
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_reported_at_the_quote_even_when_noticed_at_the_end() {
+        let d = first_error("version: 1\nname: \"abc\n  desc: x\n  more: y\n");
+        assert_eq!(at(&d), (2, 7));
+        assert!(d.message.contains("double-quoted"));
+    }
+
+    #[test]
+    fn apostrophes_in_plain_scalars_and_brackets_in_block_scalars_open_nothing() {
+        let text = "a: |\n  { \"x\": [1,\n  zz\nb: don't\nc: [1, 2\nd: 1\n";
+        assert_eq!(at(&first_error(text)), (5, 4));
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let d = first_error("é: \"ü\"\nname: [a, b\nchannel:\n  x: 1\n");
+        assert_eq!(at(&d), (2, 7));
+    }
+
+    #[test]
+    fn a_tab_in_indentation_gets_its_own_message_at_the_tab() {
+        let d = first_error("version: 1\nchannel:\n  name: x\n\tfoo: 1\n");
+        assert_eq!(d.code, "E007");
+        assert_eq!(at(&d), (4, 1));
+    }
+
+    #[test]
+    fn duplicate_keys_are_all_reported_with_the_first_position() {
+        let ds = parse("a: 1\nb: 2\na: 3\nb: 4\n").unwrap_err();
+        assert_eq!(ds.len(), 2);
+        assert_eq!(at(&ds[0]), (3, 1));
+        assert!(ds[0].help.as_deref().unwrap().contains("line 1"));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_expands() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (i, c) in ('b'..='j').enumerate() {
+            let prev = (b'a' + i as u8) as char;
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{c}: &{c} [{refs}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let d = first_error(&text);
+        assert_eq!(d.code, "E003");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn every_node_has_a_key_and_value_span() {
+        let doc = parse("channel:\n  name: C\n  list: [1, 2]\n").unwrap();
+        let l = doc.map.get("/channel/name").unwrap();
+        assert_eq!(l.key.unwrap().start.column, 3);
+        assert_eq!((l.value.start.line, l.value.start.column), (2, 9));
+        assert_eq!(
+            doc.map.get("/channel/list/1").unwrap().value.start.column,
+            13
+        );
+    }
+}
