@@ -305,18 +305,22 @@ fn an_error_in_an_environment_overlay_points_at_the_overlay_line() {
 }
 
 #[test]
-fn without_env_a_typo_in_an_overlay_is_reported_but_its_env_variables_are_not_required() {
+fn without_env_overlay_typos_and_literal_secrets_are_reported_but_env_variables_not_required() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write(
         dir.path(),
         "s.yaml",
         &format!(
-            "{MINIMAL}environments:\n  production:\n    channel:\n      destinationUrl: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n  staging:\n    channel:\n      destinationUri: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n"
+            "{MINIMAL}environments:\n  production:\n    channel:\n      destinationUrl: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n  staging:\n    channel:\n      destinationUri: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n      auth:\n        type: bearer\n        token: plain-literal\n"
         ),
     );
     let (code, v) = validate_json(&[spec.to_str().unwrap()]);
     assert_eq!(code, Some(1));
-    assert_eq!(positions(&v), vec![("E101".to_string(), 28, 7)], "{v:#}");
+    assert_eq!(
+        positions(&v),
+        vec![("E101".to_string(), 28, 7), ("E202".to_string(), 34, 16)],
+        "{v:#}"
+    );
     assert_eq!(v[0]["help"], "did you mean `destinationUri`?");
 }
 

@@ -235,7 +235,7 @@ fn collect_strings(v: &Value, pointer: String, out: &mut Vec<String>) {
 }
 
 /// A secret field must be exactly one `${VAULT_SECRET:NAME}` or `${env:NAME}` reference.
-fn check_secrets(tree: &Value, map: &SourceMap, diags: &mut Vec<Diagnostic>) {
+pub fn check_secrets(tree: &Value, map: &SourceMap, diags: &mut Vec<Diagnostic>) {
     for pointer in SECRET_POINTERS {
         let Some(Value::String(s)) = tree.pointer(pointer) else {
             continue;

@@ -276,8 +276,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     out
 }
 
-/// Without `--env`, each declared overlay is still merged and checked (schema and semantic
-/// checks, not `${env:…}`, whose variables may exist only where that environment is deployed),
+/// Without `--env`, each declared overlay is still merged and checked (schema, literal secrets,
+/// semantic checks; not `${env:…}`, whose variables may exist only where that environment is deployed),
 /// keeping the problems located inside the overlay: a typo in `production` should not wait for
 /// the production deploy to surface.
 fn check_overlays(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
@@ -295,8 +295,11 @@ fn check_overlays(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
             out.push(d);
             continue;
         }
+        let mut secrets = Vec::new();
+        interp::check_secrets(&t, &m, &mut secrets);
         let found = schema::validate(&t, &m)
             .into_iter()
+            .chain(secrets)
             .chain(checks::run(&t, &m));
         out.extend(
             found

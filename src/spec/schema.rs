@@ -66,6 +66,10 @@ fn validator() -> &'static jsonschema::Validator {
 /// values) it is about.
 pub fn validate(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // The common case, a valid tree, takes the fast path that builds no error values.
+    if validator().is_valid(tree) {
+        return out;
+    }
     for err in validator().iter_errors(tree) {
         describe(
             err.kind(),
@@ -511,6 +515,9 @@ fn type_help(keyword: Option<&Value>, instance: &Value) -> String {
             "quote the value to make it a string".to_string()
         }
         Value::Null => "the value is empty; write one after the colon".to_string(),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) if matches!(keyword, Some(Value::String(t)) if t == "array") => {
+            "write a list, e.g. `[a, b]` (one item is `[a]`)".to_string()
+        }
         _ => "see `cxsync schema` or docs/spec.md for this field".to_string(),
     }
 }
