@@ -34,6 +34,21 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     diag::sort(&mut diags);
     let text = diag::render(&diags, &sources, args.format, super::stdout_is_terminal());
     super::print_stdout(&text)?;
+    if args.format != Format::Json {
+        // A one-line summary on stderr, so a clean run says so without polluting stdout.
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == diag::Severity::Error)
+            .count();
+        let warnings = diags.len() - errors;
+        let n = args.specs.len();
+        let specs = if n == 1 { "spec" } else { "specs" };
+        if diags.is_empty() {
+            eprintln!("{n} {specs} valid");
+        } else {
+            eprintln!("{n} {specs} checked: {errors} error(s), {warnings} warning(s)");
+        }
+    }
     Ok(status_of(&diags))
 }
 
