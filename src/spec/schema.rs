@@ -16,8 +16,8 @@ use crate::diag::{Diagnostic, Span};
 /// Where the checked-in schema lives, relative to the repository root.
 pub const SCHEMA_PATH: &str = "schemas/cxsync-spec.v1.json";
 
-/// The `$id` of the schema.
-pub const SCHEMA_ID: &str = "https://cxsync.dev/schemas/cxsync-spec.v1.json";
+/// The `$id` of the schema: a URN, since the schema is not served from any URL.
+pub const SCHEMA_ID: &str = "urn:cxsync:spec:v1";
 
 /// Generates the JSON Schema (draft 2020-12) of the spec format.
 pub fn generate() -> Value {
