@@ -1,4 +1,57 @@
-use crate::common::cxsync;
+//! `cxsync validate` and `cxsync schema`: diagnostics at the right place for every kind of bad
+//! input, all errors of a file in one run, and a schema that cannot drift from the model.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{cxsync, root};
+
+/// Runs a command with a deadline, so a hang is a failure and not a stuck test run.
+fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            panic!("cxsync did not finish within {limit:?}");
+        }
+    }
+}
+
+fn validate_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let mut cmd = cxsync();
+    cmd.arg("validate").arg("--format").arg("json").args(args);
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (out.status.code(), v)
+}
+
+/// `(code, line, column)` of each diagnostic.
+fn positions(v: &serde_json::Value) -> Vec<(String, u64, u64)> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap_or(0),
+                d["column"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
 
 #[test]
 fn the_example_spec_is_valid() {
@@ -12,4 +65,343 @@ fn the_example_spec_is_valid() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn the_example_spec_is_valid_in_its_staging_environment() {
+    let (code, v) = validate_json(&["--env", "staging", "specs/crm_sync.yaml"]);
+    assert_eq!(code, Some(0), "{v}");
+}
+
+/// Every case under fixtures/bad/: the expected code and `line:column` of the first diagnostic.
+/// A new file there without a row here fails the test, so no case goes unchecked.
+const BAD: &[(&str, &str, u64, u64)] = &[
+    ("alias_bomb.yaml", "E003", 6, 29),
+    ("deep_block_nesting.yaml", "E004", 131, 257),
+    ("deep_nesting.yaml", "E004", 3, 269),
+    ("duplicate_keys.yaml", "E006", 9, 3),
+    ("literal_secret.yaml", "E202", 8, 12),
+    ("missing_env.yaml", "E201", 5, 27),
+    ("missing_required.yaml", "E102", 3, 1),
+    ("missing_transform_file.yaml", "E302", 24, 20),
+    ("non_utf8.yaml", "E012", 2, 11),
+    ("tabs.yaml", "E007", 4, 1),
+    ("three_mistakes.yaml", "E402", 5, 19),
+    ("unclosed_bracket.yaml", "E001", 2, 7),
+    ("unclosed_quote.yaml", "E001", 2, 7),
+    ("unknown_key.yaml", "E101", 5, 3),
+    ("wrong_types.yaml", "E103", 8, 24),
+];
+
+#[test]
+fn every_bad_input_gives_a_located_error_without_panicking() {
+    let dir = root().join("fixtures/bad");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    let listed: Vec<&str> = BAD.iter().map(|(f, _, _, _)| *f).collect();
+    assert_eq!(files, listed, "fixtures/bad and the BAD table disagree");
+    for (file, code, line, col) in BAD {
+        let rel = format!("fixtures/bad/{file}");
+        let mut cmd = cxsync();
+        cmd.args(["validate", &rel])
+            .env_remove("CXSYNC_TEST_UNSET_HOST");
+        let started = Instant::now();
+        let out = run_bounded(cmd, Duration::from_secs(30));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{file}: exit {:?}\n{stdout}{stderr}",
+            out.status.code()
+        );
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{file} took {:?}",
+            started.elapsed()
+        );
+        assert!(
+            stdout.contains(&format!("error[{code}]")),
+            "{file}:\n{stdout}"
+        );
+        let want = format!("--> {rel}:{line}:{col}");
+        assert!(
+            stdout.contains(&want),
+            "{file}: expected `{want}` in\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn a_spec_with_three_unrelated_mistakes_reports_all_three_at_their_positions() {
+    let (code, v) = validate_json(&["fixtures/bad/three_mistakes.yaml"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        positions(&v),
+        vec![
+            ("E402".to_string(), 5, 19),
+            ("E103".to_string(), 8, 24),
+            ("E101".to_string(), 15, 3),
+        ],
+        "{v:#}"
+    );
+    assert_eq!(v[2]["help"], "did you mean `backoffMultiplier`?");
+    assert_eq!(v[1]["endColumn"], 29);
+}
+
+#[test]
+fn an_unclosed_bracket_on_line_two_is_reported_on_line_two_not_where_the_parser_stopped() {
+    let (_, v) = validate_json(&["fixtures/bad/unclosed_bracket.yaml"]);
+    assert_eq!(positions(&v), vec![("E001".to_string(), 2, 7)]);
+    assert!(
+        v[0]["message"].as_str().unwrap().contains("unclosed"),
+        "{v}"
+    );
+    assert!(v[0]["help"].as_str().unwrap().contains("line 3"), "{v}");
+}
+
+#[test]
+fn an_unknown_key_suggests_the_field_it_resembles_and_hides_the_missing_one() {
+    let (_, v) = validate_json(&["fixtures/bad/unknown_key.yaml"]);
+    assert_eq!(positions(&v), vec![("E101".to_string(), 5, 3)], "{v:#}");
+    assert_eq!(v[0]["help"], "did you mean `destinationUri`?");
+}
+
+#[test]
+fn a_literal_secret_is_an_error_that_never_repeats_the_secret() {
+    let out = cxsync()
+        .args(["validate", "fixtures/bad/literal_secret.yaml"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    let secret = "eyJhbGciOiJIUzI1NiJ9.c2VjcmV0.c2ln";
+    // The rendered source line shows the file's own text; the message and help must not.
+    let not_source: Vec<&str> = text.lines().filter(|l| !l.contains(" | ")).collect();
+    assert!(
+        !not_source.join("\n").contains(secret),
+        "secret echoed outside the source excerpt:\n{text}"
+    );
+}
+
+#[test]
+fn a_missing_env_variable_points_at_the_reference_inside_the_scalar() {
+    let (_, v) = validate_json(&["fixtures/bad/missing_env.yaml"]);
+    assert_eq!(positions(&v), vec![("E201".to_string(), 5, 27)]);
+    assert_eq!(
+        v[0]["endColumn"],
+        27 + "${env:CXSYNC_TEST_UNSET_HOST}".len() as u64
+    );
+    assert!(v[0]["help"]
+        .as_str()
+        .unwrap()
+        .contains("export CXSYNC_TEST_UNSET_HOST"));
+}
+
+#[test]
+fn a_set_env_variable_is_resolved_and_the_spec_is_valid() {
+    let out = cxsync()
+        .args(["validate", "fixtures/bad/missing_env.yaml"])
+        .env("CXSYNC_TEST_UNSET_HOST", "crm.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_100_mb_file_is_refused_quickly_without_reading_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let line =
+        "description: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n";
+    let chunk = line.repeat(1 << 14);
+    let mut written = 0;
+    while written < 100 * 1024 * 1024 {
+        f.write_all(chunk.as_bytes()).unwrap();
+        written += chunk.len();
+    }
+    drop(f);
+    let mut cmd = cxsync();
+    cmd.args(["validate", "--format", "json"]).arg(&path);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["code"], "E011");
+    assert_eq!(v[0]["file"], path.display().to_string());
+}
+
+#[test]
+fn an_unknown_environment_is_a_usage_error_listing_the_known_ones() {
+    let (code, v) = validate_json(&["--env", "prod", "specs/crm_sync.yaml"]);
+    assert_eq!(code, Some(2));
+    assert_eq!(v[0]["code"], "E020");
+    assert!(v[0]["help"].as_str().unwrap().contains("`staging`"), "{v}");
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const MINIMAL: &str = "version: 1
+name: t
+channel:
+  name: C
+  destinationUri: https://crm.example.com/v1/events
+  auth:
+    type: none
+  timeoutMilliseconds: 3000
+idempotency:
+  key: ${interaction.id}
+retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 30
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429]
+  nonRetryableStatusCodes: [400]
+deadLetterQueue:
+  enabled: false
+rules:
+  - id: R1
+    name: r1
+    eventType: interaction.ended
+    transform: '{\"id\": interaction.id}'
+";
+
+#[test]
+fn an_error_in_an_environment_overlay_points_at_the_overlay_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "{MINIMAL}environments:\n  staging:\n    channel:\n      timeoutMilliseconds: fast\n      batchSize: 5\n"
+        ),
+    );
+    let (code, v) = validate_json(&["--env", "staging", spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(positions(&v), vec![("E103".to_string(), 28, 28)], "{v:#}");
+    // Without --env the overlay is still checked, and reported at the same line.
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(positions(&v), vec![("E103".to_string(), 28, 28)], "{v:#}");
+    assert!(v[0]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("(environment `staging`)"));
+}
+
+#[test]
+fn without_env_overlay_typos_and_literal_secrets_are_reported_but_env_variables_not_required() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(
+        dir.path(),
+        "s.yaml",
+        &format!(
+            "{MINIMAL}environments:\n  production:\n    channel:\n      destinationUrl: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n  staging:\n    channel:\n      destinationUri: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n      auth:\n        type: bearer\n        token: plain-literal\n"
+        ),
+    );
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        positions(&v),
+        vec![("E101".to_string(), 28, 7), ("E202".to_string(), 34, 16)],
+        "{v:#}"
+    );
+    assert_eq!(v[0]["help"], "did you mean `destinationUri`?");
+}
+
+#[test]
+fn semantic_checks_report_every_problem_they_find() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = MINIMAL
+        .replace("  key: ${interaction.id}", "  key: ${}_x")
+        .replace("deadLetterQueue:\n  enabled: false", "deadLetterQueue:\n  enabled: true")
+        .replace(
+            "  timeoutMilliseconds: 3000",
+            "  timeoutMilliseconds: 3000\n  headers:\n    x-idempotency-key: abc",
+        )
+        + "  - id: R1\n    name: again\n    eventType: e\n    stage: 2\n    transformFile: t.jsonata\n    transform: x\nrollout:\n  - stage: 1\n    name: one\n";
+    let spec = write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let codes: Vec<String> = positions(&v).into_iter().map(|(c, _, _)| c).collect();
+    for want in ["E301", "E401", "E403", "E404", "E405", "E406"] {
+        assert!(codes.contains(&want.to_string()), "missing {want} in {v:#}");
+    }
+}
+
+#[test]
+fn fixture_globs_that_match_nothing_and_broken_fixture_json_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "events/a.json",
+        "{\"interaction\": {\"id\": 1}}",
+    );
+    write(
+        dir.path(),
+        "events/b.json",
+        "{\"interaction\": \n  {\"id\": }",
+    );
+    let text = format!("{MINIMAL}    fixtures: [events/*.json, nothing/*.json]\n");
+    let spec = write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let arr = v.as_array().unwrap();
+    assert!(
+        arr.iter().any(|d| d["code"] == "E304"
+            && d["file"].as_str().unwrap().ends_with("b.json")
+            && d["line"] == 2),
+        "{v:#}"
+    );
+    assert!(
+        arr.iter()
+            .any(|d| d["code"] == "E303" && d["line"] == 25 && d["column"] == 31),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn an_invalid_payload_schema_is_reported_at_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "p.json", "{\"type\": \"objekt\"}");
+    let text = format!("{MINIMAL}crm:\n  payloadSchema: p.json\n");
+    let spec = write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert_eq!(positions(&v), vec![("E305".to_string(), 26, 18)], "{v:#}");
+}
+
+#[test]
+fn the_checked_in_schema_matches_the_model() {
+    let checked_in = std::fs::read_to_string(root().join("schemas/cxsync-spec.v1.json")).unwrap();
+    let generated = cxsync::spec::schema::to_pretty();
+    assert!(
+        checked_in == generated,
+        "schemas/cxsync-spec.v1.json is stale: run `cargo run -- schema > schemas/cxsync-spec.v1.json`"
+    );
+}
+
+#[test]
+fn cxsync_schema_prints_the_checked_in_schema() {
+    let out = cxsync().arg("schema").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let checked_in = std::fs::read(root().join("schemas/cxsync-spec.v1.json")).unwrap();
+    assert_eq!(out.stdout, checked_in);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }

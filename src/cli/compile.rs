@@ -1,10 +1,103 @@
-//! `cxsync compile` (under construction).
+//! `cxsync compile SPEC [--env NAME] [--out DIR]`: the Event Hub payloads of a spec.
+//!
+//! With `--out`, writes `channel.json`, `retry-policy.json`, `rules/<ruleId>.json` and
+//! `manifest.json` (the API calls in apply order), each atomically; stale `rules/*.json` of rules
+//! no longer in the spec are removed. Without `--out`, prints one JSON document keyed by those
+//! file names. A spec with errors is refused (exit 1) with its diagnostics on stderr.
+//!
+//! Secrets resolved from `${env:…}` are written into the `--out` files (they are what `apply`
+//! sends; the files are created owner-only) but never printed: stdout shows `(sensitive)`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
 
 use super::ExitStatus;
+use crate::compile;
+use crate::diag::{self, Format, Severity};
+use crate::spec::{self, LoadOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The spec to compile.
+    pub spec: PathBuf,
+    /// Environment overlay to merge (`environments.NAME`).
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Folder to write the payloads and manifest into (created if missing).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Format of diagnostics on stderr when the spec has errors.
+    #[arg(long, value_enum, default_value_t = Format::Full)]
+    pub format: Format,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync compile` is not implemented yet")
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    let opts = LoadOptions {
+        env: args.env.clone(),
+        vars: std::env::vars().collect(),
+    };
+    let mut loaded = spec::load(&args.spec, &opts);
+    diag::sort(&mut loaded.diags);
+    if !loaded.diags.is_empty() {
+        let text = diag::render(
+            &loaded.diags,
+            &loaded.sources,
+            args.format,
+            super::stderr_is_terminal(),
+        );
+        eprint!("{text}");
+    }
+    let errors = loaded.diags.iter().any(|d| d.severity == Severity::Error);
+    let Some(spec) = loaded.spec.filter(|_| !errors) else {
+        eprintln!(
+            "error: {} not compiled: fix the errors above",
+            args.spec.display()
+        );
+        return Ok(super::validate::status_of(&loaded.diags));
+    };
+    let payloads = compile::compile(&spec);
+    match &args.out {
+        Some(dir) => {
+            let files = payloads.files();
+            let rules_dir = dir.join("rules");
+            for (rel, value) in &files {
+                let path = dir.join(rel);
+                crate::fsutil::write_atomic(&path, compile::to_pretty(value).as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            remove_stale_rules(&rules_dir, &files)?;
+            eprintln!(
+                "wrote {} files to {} ({} API calls in manifest.json)",
+                files.len(),
+                dir.display(),
+                payloads.manifest.len()
+            );
+        }
+        None => {
+            let shown = payloads.redacted(&spec);
+            super::print_stdout(&compile::to_pretty(&shown.document()))?;
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// Removes `rules/*.json` left by an earlier compile of rules the spec no longer has, so the
+/// folder always equals the manifest.
+fn remove_stale_rules(
+    dir: &std::path::Path,
+    files: &[(String, serde_json::Value)],
+) -> anyhow::Result<()> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = format!("rules/{name}");
+        if name.ends_with(".json") && !files.iter().any(|(f, _)| *f == rel) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("cannot remove stale {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }

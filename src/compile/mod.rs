@@ -28,7 +28,8 @@ pub struct Payloads {
     pub manifest: Vec<Call>,
 }
 
-/// Compiles a loaded spec. Rule transforms come from the resolved rules (inline or file).
+/// Compiles a loaded spec. Rule transforms come from the resolved rules (inline or file);
+/// rules with `enabled: false` are left out.
 pub fn compile(spec: &Spec) -> Payloads {
     let raw = &spec.raw;
     let ch = &raw.channel;
@@ -139,6 +140,11 @@ pub fn compile(spec: &Spec) -> Payloads {
         },
     ];
     for (i, rule) in raw.rules.iter().enumerate() {
+        // A disabled rule is kept in the spec but not sent: the Event Hub rule payload has no
+        // "enabled" field, so PUTting it would switch it on.
+        if !rule.enabled {
+            continue;
+        }
         let text = spec
             .rules
             .iter()
@@ -183,4 +189,58 @@ fn number(x: f64) -> Value {
 /// Always a float (`2.0`), as the guide writes `backoffMultiplier`.
 fn float(x: f64) -> Value {
     json!(x)
+}
+
+/// What a terminal shows instead of a secret that cxsync resolved from the environment.
+pub const SENSITIVE: &str = "(sensitive)";
+
+/// Byte-stable pretty JSON with a trailing newline: the form of every output file.
+pub fn to_pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).expect("a JSON value serializes");
+    s.push('\n');
+    s
+}
+
+impl Payloads {
+    /// Every output as `(path relative to --out, JSON)`, in apply order with the manifest last.
+    pub fn files(&self) -> Vec<(String, Value)> {
+        let mut out = vec![
+            ("channel.json".to_string(), self.channel.clone()),
+            ("retry-policy.json".to_string(), self.retry_policy.clone()),
+        ];
+        for (id, body) in &self.rules {
+            out.push((format!("rules/{id}.json"), body.clone()));
+        }
+        out.push((
+            "manifest.json".to_string(),
+            json!({ "calls": self.manifest }),
+        ));
+        out
+    }
+
+    /// All outputs in one JSON document keyed by their file names (what `compile` prints without
+    /// `--out`).
+    pub fn document(&self) -> Value {
+        Value::Object(self.files().into_iter().collect())
+    }
+
+    /// A copy with every secret that cxsync resolved from `${env:…}` replaced by
+    /// [`SENSITIVE`]. `${VAULT_SECRET:…}` references are not secrets and stay.
+    pub fn redacted(&self, spec: &Spec) -> Payloads {
+        let mut p = self.clone();
+        let auth = p.channel.get_mut("authentication");
+        if let Some(Value::Object(a)) = auth {
+            for (pointer, field) in [
+                ("/channel/auth/clientSecret", "clientSecret"),
+                ("/channel/auth/token", "token"),
+            ] {
+                if spec.sensitive.contains_key(pointer) {
+                    if let Some(v) = a.get_mut(field) {
+                        *v = json!(SENSITIVE);
+                    }
+                }
+            }
+        }
+        p
+    }
 }

@@ -3,7 +3,12 @@
 //! references, and run semantic checks. Every problem of a run is collected as a
 //! [`Diagnostic`] pointing into the YAML.
 
+pub mod checks;
+pub mod env;
+pub mod files;
+pub mod interp;
 pub mod model;
+pub mod schema;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -73,13 +78,18 @@ pub struct Spec {
     pub env: Option<String>,
     /// The spec after the overlay and `${env:…}` interpolation.
     pub raw: RawSpec,
-    /// The merged JSON tree `raw` was read from.
+    /// The merged, interpolated JSON tree `raw` was read from. Secret fields resolved from
+    /// `${env:…}` keep their reference text here (see `sensitive`), so printing the tree never
+    /// prints a secret.
     pub tree: Value,
     /// JSON pointer → position in `path`.
     pub map: SourceMap,
     pub rules: Vec<ResolvedRule>,
     /// The CRM payload JSON Schema, when `crm.payloadSchema` names one.
     pub payload_schema: Option<Value>,
+    /// JSON pointer → original `${env:…}` reference of each secret field whose value `raw` holds
+    /// resolved. Output meant for a terminal shows these as sensitive.
+    pub sensitive: std::collections::BTreeMap<String, String>,
 }
 
 impl Spec {
@@ -145,7 +155,10 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     })
 }
 
-/// Loads a spec file. Never panics on bad input: everything wrong is in `diags`.
+/// Loads a spec file. Never panics on bad input: everything wrong is in `diags`, in this order
+/// of stages: YAML syntax (stops the load), environment overlay, JSON Schema, interpolation, file
+/// references, semantic checks. The stages after the schema read the tree leniently, so one run
+/// reports every independent mistake. `spec` is `Some` only when there is no error.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     let mut out = Loaded::default();
     let text = match read_text(path) {
@@ -163,8 +176,149 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
             return out;
         }
     };
-    let dir = path
-        .parent()
+    let dir = spec_dir(path);
+    let yaml::Document {
+        value: mut tree,
+        mut map,
+    } = doc;
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    if !tree.is_object() {
+        out.diags.push(
+            Diagnostic::error(
+                "E103",
+                format!(
+                    "a spec is a mapping of fields, found {}",
+                    schema::found(&tree)
+                ),
+            )
+            .in_file(path)
+            .at_opt(map.value_span(""))
+            .with_help("start from specs/crm_sync.yaml or see docs/spec.md"),
+        );
+        return out;
+    }
+    if let Some(name) = &opts.env {
+        if let Err(d) = env::apply(&mut tree, &mut map, name) {
+            out.diags.push(d.in_file(path));
+            return out;
+        }
+    }
+    diags.extend(schema::validate(&tree, &map));
+    if opts.env.is_none() {
+        diags.extend(check_overlays(&tree, &map));
+    }
+    let secrets_before: Vec<(String, Value)> = interp::SECRET_POINTERS
+        .iter()
+        .filter_map(|p| tree.pointer(p).map(|v| (p.to_string(), v.clone())))
+        .collect();
+    let sensitive = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
+    out.diags.extend(diags.drain(..).map(|d| d.in_file(path)));
+    let resolved = files::resolve(
+        &tree,
+        &files::Ctx {
+            spec_path: path,
+            dir: &dir,
+            map: &map,
+        },
+        &mut out.sources,
+        &mut out.diags,
+    );
+    out.diags.extend(
+        checks::run(&tree, &map)
+            .into_iter()
+            .map(|d| d.in_file(path)),
+    );
+    if out
+        .diags
+        .iter()
+        .any(|d| d.severity == crate::diag::Severity::Error)
+    {
+        return out;
+    }
+    let raw: RawSpec = match serde_path_to_error::deserialize(&tree) {
+        Ok(r) => r,
+        Err(e) => {
+            // The schema is generated from the same types, so this is a gap between the two;
+            // report it like a schema error rather than failing.
+            let pointer = path_to_pointer(e.path());
+            out.diags.push(
+                Diagnostic::error(
+                    "E100",
+                    format!("`{}`: {}", schema::dotted(&pointer), e.inner()),
+                )
+                .in_file(path)
+                .at_opt(map.value_span(&pointer)),
+            );
+            return out;
+        }
+    };
+    // Secrets resolved from the environment stay references in the tree others may print.
+    for (p, v) in secrets_before {
+        if sensitive.contains_key(&p) {
+            if let Some(slot) = tree.pointer_mut(&p) {
+                *slot = v;
+            }
+        }
+    }
+    let spec = Spec {
+        path: path.to_path_buf(),
+        dir,
+        env: opts.env.clone(),
+        rules: resolved.rules,
+        raw,
+        tree,
+        map,
+        payload_schema: resolved.payload_schema,
+        sensitive,
+    };
+    out.spec = Some(spec);
+    out
+}
+
+/// Without `--env`, each declared overlay is still merged and checked (schema, literal secrets,
+/// semantic checks; not `${env:…}`, whose variables may exist only where that environment is deployed),
+/// keeping the problems located inside the overlay: a typo in `production` should not wait for
+/// the production deploy to surface.
+fn check_overlays(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(envs) = tree.get("environments").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for name in envs.keys() {
+        let pointer = yaml::child("/environments", name);
+        let Some(region) = map.value_span(&pointer) else {
+            continue;
+        };
+        let (mut t, mut m) = (tree.clone(), map.clone());
+        if let Err(d) = env::apply(&mut t, &mut m, name) {
+            out.push(d);
+            continue;
+        }
+        let mut secrets = Vec::new();
+        interp::check_secrets(&t, &m, &mut secrets);
+        let found = schema::validate(&t, &m)
+            .into_iter()
+            .chain(secrets)
+            .chain(checks::run(&t, &m));
+        out.extend(
+            found
+                .filter(|d| {
+                    d.span.is_some_and(|s| {
+                        s.start.offset >= region.start.offset && s.start.offset < region.end.offset
+                    })
+                })
+                .map(|mut d| {
+                    d.message = format!("{} (environment `{name}`)", d.message);
+                    d
+                }),
+        );
+    }
+    out
+}
+
+/// The folder a spec's relative references resolve against.
+fn spec_dir(path: &Path) -> PathBuf {
+    path.parent()
         .map(|p| {
             if p.as_os_str().is_empty() {
                 PathBuf::from(".")
@@ -172,32 +326,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
                 p.to_path_buf()
             }
         })
-        .unwrap_or_else(|| PathBuf::from("."));
-    // TODO(spine): env overlay, schema validation, interpolation, file references, semantic checks.
-    let raw: RawSpec = match serde_path_to_error::deserialize(&doc.value) {
-        Ok(r) => r,
-        Err(e) => {
-            let pointer = path_to_pointer(e.path());
-            out.diags.push(
-                Diagnostic::error("E100", e.inner().to_string())
-                    .in_file(path)
-                    .at_opt(doc.map.value_span(&pointer)),
-            );
-            return out;
-        }
-    };
-    let _ = opts;
-    out.spec = Some(Spec {
-        path: path.to_path_buf(),
-        dir,
-        env: opts.env.clone(),
-        rules: Vec::new(),
-        raw,
-        tree: doc.value,
-        map: doc.map,
-        payload_schema: None,
-    });
-    out
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// A serde_path_to_error path as a JSON pointer.

@@ -167,12 +167,7 @@ impl<'a> Builder<'a> {
             Some(Ok(ev)) => Ok(ev),
             Some(Err(e)) => {
                 let at = pos(*e.marker());
-                Err(vec![Diagnostic::error(
-                    "E001",
-                    format!("invalid YAML: {}", e.info()),
-                )
-                .at(Span::point(at))
-                .with_help(syntax_hint(e.info(), self.text, at))])
+                Err(vec![syntax_error(e.info(), self.text, at)])
             }
             None => Err(vec![Diagnostic::error(
                 "E001",
@@ -475,5 +470,357 @@ fn syntax_hint(info: &str, text: &str, at: Pos) -> String {
         "quote a value that contains `: `, or fix the indentation of the key".to_string()
     } else {
         "check the indentation and brackets around this position".to_string()
+    }
+}
+
+impl SourceMap {
+    /// Removes the node at `pointer` and everything below it.
+    pub fn remove_subtree(&mut self, pointer: &str) {
+        let prefix = format!("{pointer}/");
+        self.locs
+            .retain(|k, _| k != pointer && !k.starts_with(&prefix));
+    }
+
+    /// Copies every entry under `from` to the same relative place under `to` (overlay merging:
+    /// merged nodes keep the overlay's own positions).
+    pub fn graft(&mut self, from: &str, to: &str, keep_existing_root: bool) {
+        let prefix = format!("{from}/");
+        let moved: Vec<(String, Loc)> = self
+            .locs
+            .iter()
+            .filter(|(k, _)| k.as_str() == from || k.starts_with(&prefix))
+            .map(|(k, l)| (format!("{to}{}", &k[from.len()..]), *l))
+            .collect();
+        for (k, l) in moved {
+            if keep_existing_root && k == to && self.locs.contains_key(&k) {
+                continue;
+            }
+            self.locs.insert(k, l);
+        }
+    }
+}
+
+/// An opener (`[`, `{`, `"`, `'`) still open at some point of the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unclosed {
+    pub opener: char,
+    pub at: Pos,
+}
+
+/// Finds the innermost bracket or quote still open at character offset `until`.
+///
+/// saphyr reports a syntax error where it noticed it, often lines after the real mistake (an
+/// unclosed `[` on line 2 is noticed at the next key). This small scanner follows flow brackets
+/// and quoted scalars the way YAML opens them (only at the start of a scalar, so `don't` opens
+/// nothing), skips comments and block scalars, and tells where the person must look.
+pub fn unclosed_at(text: &str, until: usize) -> Option<Unclosed> {
+    let chars: Vec<char> = text.chars().collect();
+    let until = until.min(chars.len());
+    let mut stack: Vec<Unclosed> = Vec::new();
+    let mut quote: Option<Unclosed> = None;
+    let (mut line, mut col) = (1usize, 1usize);
+    // The last significant character on the current scalar path, to decide "scalar start".
+    let mut prev: Option<char> = None;
+    let mut prev_ws = true;
+    let mut line_indent: usize = 0;
+    let mut at_line_start = true;
+    let mut skip_block_above: Option<usize> = None;
+    let mut i = 0;
+    while i < until {
+        let c = chars[i];
+        let here = Pos {
+            line,
+            column: col,
+            offset: i,
+        };
+        // Advance position bookkeeping first.
+        let advance = |line: &mut usize, col: &mut usize, c: char| {
+            if c == '\n' {
+                *line += 1;
+                *col = 1;
+            } else {
+                *col += 1;
+            }
+        };
+        if at_line_start && quote.is_none() {
+            // Measure indentation; inside a block scalar, skip lines indented deeper than its key.
+            let mut j = i;
+            while j < chars.len() && chars[j] == ' ' {
+                j += 1;
+            }
+            let indent = j - i;
+            let blank = j >= chars.len() || chars[j] == '\n' || chars[j] == '\r';
+            if let Some(parent) = skip_block_above {
+                if blank || indent > parent {
+                    // Skip the whole line, newline included.
+                    while i < until && chars[i] != '\n' {
+                        advance(&mut line, &mut col, chars[i]);
+                        i += 1;
+                    }
+                    if i < until {
+                        advance(&mut line, &mut col, '\n');
+                        i += 1;
+                    }
+                    continue;
+                }
+                skip_block_above = None;
+            }
+            if stack.is_empty() {
+                line_indent = indent;
+                prev = None;
+                prev_ws = true;
+            }
+            at_line_start = false;
+        }
+        if let Some(q) = quote {
+            if q.opener == '"' && c == '\\' {
+                advance(&mut line, &mut col, c);
+                i += 1;
+                if i < until {
+                    advance(&mut line, &mut col, chars[i]);
+                    if chars[i] == '\n' {
+                        at_line_start = true;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            if c == q.opener {
+                if q.opener == '\'' && chars.get(i + 1) == Some(&'\'') {
+                    advance(&mut line, &mut col, c);
+                    advance(&mut line, &mut col, c);
+                    i += 2;
+                    continue;
+                }
+                quote = None;
+                prev = Some('x');
+                prev_ws = false;
+            }
+        } else {
+            let scalar_start = match prev {
+                None => true,
+                Some('[' | '{' | ',') => true,
+                Some(':' | '-' | '?') => prev_ws,
+                _ => false,
+            };
+            match c {
+                '#' if prev_ws => {
+                    while i < until && chars[i] != '\n' {
+                        advance(&mut line, &mut col, chars[i]);
+                        i += 1;
+                    }
+                    continue;
+                }
+                '"' | '\'' if scalar_start => {
+                    quote = Some(Unclosed {
+                        opener: c,
+                        at: here,
+                    });
+                }
+                '[' | '{' if scalar_start || !stack.is_empty() => {
+                    stack.push(Unclosed {
+                        opener: c,
+                        at: here,
+                    });
+                }
+                ']' | '}' if !stack.is_empty() => {
+                    let want = if c == ']' { '[' } else { '{' };
+                    if stack.last().map(|u| u.opener) == Some(want) {
+                        stack.pop();
+                    } else {
+                        // A mismatched closer: the innermost opener is the culprit.
+                        return stack.last().copied();
+                    }
+                }
+                '|' | '>' if scalar_start && stack.is_empty() => {
+                    // A block scalar header: the rest of the line is indicators or a comment.
+                    let rest: String = chars[i + 1..]
+                        .iter()
+                        .take_while(|&&ch| ch != '\n')
+                        .collect();
+                    let rest = rest.split('#').next().unwrap_or("").trim().to_string();
+                    if rest
+                        .chars()
+                        .all(|ch| ch.is_ascii_digit() || ch == '-' || ch == '+')
+                    {
+                        skip_block_above = Some(line_indent);
+                    }
+                }
+                _ => {}
+            }
+            if !c.is_whitespace() {
+                prev = Some(c);
+            }
+            prev_ws = c.is_whitespace();
+        }
+        advance(&mut line, &mut col, c);
+        if c == '\n' {
+            at_line_start = true;
+            prev_ws = true;
+        }
+        i += 1;
+    }
+    quote.or_else(|| stack.last().copied())
+}
+
+/// The first tab used for indentation at or before `line` (1-based), outside block scalars.
+fn tab_in_indent(text: &str, up_to_line: usize) -> Option<Pos> {
+    let mut offset = 0;
+    for (n, l) in text.split_inclusive('\n').enumerate() {
+        if n + 1 > up_to_line {
+            break;
+        }
+        let lead: Vec<char> = l.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+        if let Some(k) = lead.iter().position(|c| *c == '\t') {
+            return Some(Pos {
+                line: n + 1,
+                column: k + 1,
+                offset: offset + k,
+            });
+        }
+        offset += l.chars().count();
+    }
+    None
+}
+
+/// Turns saphyr's syntax error into the diagnostic a person needs: at the unclosed opener or
+/// the indenting tab when there is one, else where saphyr stopped.
+fn syntax_error(info: &str, text: &str, at: Pos) -> Diagnostic {
+    let noticed = format!(
+        "the YAML parser stopped at line {}, column {} ({info})",
+        at.line, at.column
+    );
+    if info.contains("tab") || tab_in_indent(text, at.line).is_some_and(|t| t.line + 1 >= at.line) {
+        if let Some(t) = tab_in_indent(text, at.line + 1) {
+            return Diagnostic::error("E007", "tab character in indentation")
+                .at(Span::new(
+                    t,
+                    Pos {
+                        column: t.column + 1,
+                        offset: t.offset + 1,
+                        ..t
+                    },
+                ))
+                .with_help(
+                    "YAML indentation must use spaces, not tabs; replace the tab with spaces",
+                );
+        }
+    }
+    if info.contains("recursion limit") {
+        return Diagnostic::error("E004", "nesting is too deep")
+            .at(Span::point(at))
+            .with_help(format!(
+                "a spec is a few levels deep; the parser refuses nesting this deep (at line {}, column {})",
+                at.line, at.column
+            ));
+    }
+    if let Some(u) = unclosed_at(text, at.offset + 1) {
+        let one = Span::new(
+            u.at,
+            Pos {
+                column: u.at.column + 1,
+                offset: u.at.offset + 1,
+                ..u.at
+            },
+        );
+        let (what, close) = match u.opener {
+            '[' => ("flow sequence `[`", "`]`"),
+            '{' => ("flow mapping `{`", "`}`"),
+            '"' => ("double-quoted string", "`\"`"),
+            _ => ("single-quoted string", "`'`"),
+        };
+        return Diagnostic::error("E001", format!("invalid YAML: unclosed {what}"))
+            .at(one)
+            .with_help(format!("close it with {close}; {noticed}"));
+    }
+    Diagnostic::error("E001", format!("invalid YAML: {info}"))
+        .at(Span::point(at))
+        .with_help(syntax_hint(info, text, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_error(text: &str) -> Diagnostic {
+        parse(text).unwrap_err().remove(0)
+    }
+
+    fn at(d: &Diagnostic) -> (usize, usize) {
+        let s = d.span.expect("a span");
+        (s.start.line, s.start.column)
+    }
+
+    #[test]
+    fn an_unclosed_bracket_is_reported_at_the_bracket() {
+        let d = first_error("version: 1\nname: [a, b\nchannel:\n  x: 1\n");
+        assert_eq!(at(&d), (2, 7));
+        assert!(d.message.contains("unclosed flow sequence"));
+    }
+
+    #[test]
+    fn an_unclosed_brace_inside_brackets_is_the_culprit() {
+        let d = first_error("a:\n  b: [1, {c: 2]\n  d: 3\n");
+        assert_eq!(at(&d), (2, 10));
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_reported_at_the_quote_even_when_noticed_at_the_end() {
+        let d = first_error("version: 1\nname: \"abc\n  desc: x\n  more: y\n");
+        assert_eq!(at(&d), (2, 7));
+        assert!(d.message.contains("double-quoted"));
+    }
+
+    #[test]
+    fn apostrophes_in_plain_scalars_and_brackets_in_block_scalars_open_nothing() {
+        let text = "a: |\n  { \"x\": [1,\n  zz\nb: don't\nc: [1, 2\nd: 1\n";
+        assert_eq!(at(&first_error(text)), (5, 4));
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let d = first_error("é: \"ü\"\nname: [a, b\nchannel:\n  x: 1\n");
+        assert_eq!(at(&d), (2, 7));
+    }
+
+    #[test]
+    fn a_tab_in_indentation_gets_its_own_message_at_the_tab() {
+        let d = first_error("version: 1\nchannel:\n  name: x\n\tfoo: 1\n");
+        assert_eq!(d.code, "E007");
+        assert_eq!(at(&d), (4, 1));
+    }
+
+    #[test]
+    fn duplicate_keys_are_all_reported_with_the_first_position() {
+        let ds = parse("a: 1\nb: 2\na: 3\nb: 4\n").unwrap_err();
+        assert_eq!(ds.len(), 2);
+        assert_eq!(at(&ds[0]), (3, 1));
+        assert!(ds[0].help.as_deref().unwrap().contains("line 1"));
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_before_it_expands() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (i, c) in ('b'..='j').enumerate() {
+            let prev = (b'a' + i as u8) as char;
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            text.push_str(&format!("{c}: &{c} [{refs}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let d = first_error(&text);
+        assert_eq!(d.code, "E003");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn every_node_has_a_key_and_value_span() {
+        let doc = parse("channel:\n  name: C\n  list: [1, 2]\n").unwrap();
+        let l = doc.map.get("/channel/name").unwrap();
+        assert_eq!(l.key.unwrap().start.column, 3);
+        assert_eq!((l.value.start.line, l.value.start.column), (2, 9));
+        assert_eq!(
+            doc.map.get("/channel/list/1").unwrap().value.start.column,
+            13
+        );
     }
 }

@@ -1,0 +1,380 @@
+//! Semantic checks the schema cannot express, as a row of small `check_*` functions that each
+//! return everything they found (Vector's `config/validation.rs` style). They read the merged,
+//! interpolated tree rather than the typed model so that they still run (and report) when the
+//! schema found errors elsewhere in the file: a person fixing a spec wants every problem at once.
+//!
+//! Judgement calls (jitter, TTLs, status lists, …) are lint rules, not here: these checks reject
+//! specs that cannot be compiled or applied correctly.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::interp::{scan, sub_span, RefKind};
+use super::yaml::SourceMap;
+use crate::diag::Diagnostic;
+
+/// Runs every check. Diagnostics carry spans but no file.
+pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    out.extend(check_version(tree, map));
+    out.extend(check_duplicate_rule_ids(tree, map));
+    out.extend(check_urls(tree, map));
+    out.extend(check_idempotency_template(tree, map));
+    out.extend(check_idempotency_header_repeated(tree, map));
+    out.extend(check_rule_stages(tree, map));
+    out.extend(check_dlq_bucket(tree, map));
+    out
+}
+
+/// `version` must be the one this cxsync reads.
+pub fn check_version(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    match tree.get("version").and_then(Value::as_u64) {
+        Some(v) if v != u64::from(super::model::SPEC_VERSION) => {
+            vec![
+                Diagnostic::error("E407", format!("unsupported spec version {v}"))
+                    .at_opt(map.value_span("/version"))
+                    .with_help(format!(
+                        "this cxsync reads `version: {}`",
+                        super::model::SPEC_VERSION
+                    )),
+            ]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Rule ids name API paths and output files: each must be unique.
+pub fn check_duplicate_rule_ids(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut first: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, r) in rules(tree) {
+        let Some(id) = r.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        match first.get(id) {
+            Some(&j) => {
+                let prev = map.value_span(&format!("/rules/{j}/id"));
+                let mut d = Diagnostic::error("E401", format!("duplicate rule id `{id}`"))
+                    .at_opt(map.value_span(&format!("/rules/{i}/id")));
+                if let Some(p) = prev {
+                    d = d.with_help(format!(
+                        "first used at line {}; each rule is one `PUT /api/v2/eventhub/rules/{{id}}`",
+                        p.start.line
+                    ));
+                }
+                out.push(d);
+            }
+            None => {
+                first.insert(id, i);
+            }
+        }
+    }
+    out
+}
+
+fn rules(tree: &Value) -> impl Iterator<Item = (usize, &Value)> {
+    tree.get("rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+}
+
+/// Whether a URL host is a loopback address (`localhost`, `127.0.0.0/8`, `[::1]`).
+pub fn is_loopback_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h == "::1"
+        || h.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
+/// Endpoints must be `https://`; plain `http://` only on loopback (mock servers, tests).
+pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for pointer in [
+        "/channel/destinationUri",
+        "/channel/auth/tokenEndpoint",
+        "/deadLetterQueue/alertEndpoint",
+    ] {
+        let Some(url) = tree.pointer(pointer).and_then(Value::as_str) else {
+            continue;
+        };
+        let field = pointer.rsplit('/').next().unwrap_or(pointer);
+        let at = map.value_span(pointer);
+        let (scheme, rest) = match url.split_once("://") {
+            Some((s, r)) => (s.to_ascii_lowercase(), r),
+            None => {
+                out.push(
+                    Diagnostic::error("E409", format!("`{field}` is not an absolute URL"))
+                        .at_opt(at)
+                        .with_help(
+                            "write the full URL, e.g. `https://crm.example.com/v1/interactions`",
+                        ),
+                );
+                continue;
+            }
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let hostport = authority.rsplit('@').next().unwrap_or("");
+        let host = if hostport.starts_with('[') {
+            hostport
+                .split(']')
+                .next()
+                .map(|h| format!("{h}]"))
+                .unwrap_or_default()
+        } else {
+            hostport.split(':').next().unwrap_or("").to_string()
+        };
+        if host.is_empty() {
+            out.push(Diagnostic::error("E409", format!("`{field}` has no host")).at_opt(at));
+            continue;
+        }
+        match scheme.as_str() {
+            "https" => {}
+            "http" if is_loopback_host(&host) => {}
+            "http" => out.push(
+                Diagnostic::error(
+                    "E402",
+                    format!("`{field}` uses plain http:// to `{host}`"),
+                )
+                .at_opt(at)
+                .with_help("use https://; plain http:// is allowed only on loopback (localhost, 127.0.0.1, [::1])"),
+            ),
+            other => out.push(
+                Diagnostic::error("E402", format!("`{field}` uses unsupported scheme `{other}://`"))
+                    .at_opt(at)
+                    .with_help("use https://"),
+            ),
+        }
+    }
+    out
+}
+
+/// The idempotency template: balanced `${…}`, non-empty dotted event paths, at least one event
+/// reference (a constant key would deduplicate every event into one).
+pub fn check_idempotency_template(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let pointer = "/idempotency/key";
+    let Some(key) = tree.pointer(pointer).and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let refs = match scan(key) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![Diagnostic::error(
+                "E403",
+                format!("idempotency key template: {}", e.message),
+            )
+            .at_opt(sub_span(map, pointer, key, e.offset, e.offset + 2))
+            .with_help("write event references as `${interaction.id}`")];
+        }
+    };
+    if let Some(ci) = key
+        .chars()
+        .enumerate()
+        .find(|(ci, c)| *c == '}' && !refs.iter().any(|r| ci + 1 == r.end))
+        .map(|(ci, _)| ci)
+    {
+        out.push(
+            Diagnostic::error("E403", "idempotency key template has a `}` without `${`")
+                .at_opt(sub_span(map, pointer, key, ci, ci + 1)),
+        );
+    }
+    for r in &refs {
+        match r.kind() {
+            RefKind::Event(path) => {
+                let valid = !path.is_empty()
+                    && path.split('.').all(|seg| {
+                        !seg.is_empty()
+                            && seg.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    });
+                if !valid {
+                    out.push(
+                        Diagnostic::error(
+                            "E403",
+                            if path.is_empty() {
+                                "idempotency key template has an empty `${}`".to_string()
+                            } else {
+                                format!("idempotency key template: `{path}` is not an event path")
+                            },
+                        )
+                        .at_opt(sub_span(map, pointer, key, r.start, r.end))
+                        .with_help("an event path is dotted field names, e.g. `${interaction.id}`"),
+                    );
+                }
+            }
+            RefKind::Vault(_) => out.push(
+                Diagnostic::error(
+                    "E403",
+                    "idempotency key template refers to a vault secret",
+                )
+                .at_opt(sub_span(map, pointer, key, r.start, r.end))
+                .with_help("the key is built from event fields, e.g. `${interaction.id}_${event.type}`"),
+            ),
+            RefKind::Env(_) => {}
+        }
+    }
+    if out.is_empty() && !refs.iter().any(|r| matches!(r.kind(), RefKind::Event(_))) {
+        out.push(
+            Diagnostic::error(
+                "E403",
+                "idempotency key template refers to no event field",
+            )
+            .at_opt(map.value_span(pointer))
+            .with_help("a constant key makes the CRM treat every event as a duplicate of the first; use e.g. `${interaction.id}_${event.type}`"),
+        );
+    }
+    out
+}
+
+/// The idempotency header is compiled from `idempotency`; repeating it in `channel.headers` would
+/// send two templates that may disagree (the guide's own defect).
+pub fn check_idempotency_header_repeated(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let header = tree
+        .pointer("/idempotency/header")
+        .and_then(Value::as_str)
+        .unwrap_or("X-Idempotency-Key");
+    let Some(headers) = tree.pointer("/channel/headers").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    headers
+        .keys()
+        .filter(|k| k.eq_ignore_ascii_case(header))
+        .map(|k| {
+            Diagnostic::error(
+                "E404",
+                format!("`channel.headers` repeats the idempotency header `{k}`"),
+            )
+            .at_opt(map.key_span(&super::yaml::child("/channel/headers", k)))
+            .with_help("remove it: cxsync writes the header from `idempotency.key` into both the channel and the retry policy")
+        })
+        .collect()
+}
+
+/// A rule's `stage` must be declared in `rollout` when rollout stages are declared.
+pub fn check_rule_stages(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(stages) = tree.get("rollout").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    if stages.is_empty() {
+        return Vec::new();
+    }
+    let declared: Vec<u64> = stages
+        .iter()
+        .filter_map(|s| s.get("stage").and_then(Value::as_u64))
+        .collect();
+    let mut out = Vec::new();
+    let mut seen = BTreeMap::new();
+    for (i, s) in stages.iter().enumerate() {
+        if let Some(n) = s.get("stage").and_then(Value::as_u64) {
+            if seen.insert(n, i).is_some() {
+                out.push(
+                    Diagnostic::error("E405", format!("rollout stage {n} is declared twice"))
+                        .at_opt(map.value_span(&format!("/rollout/{i}/stage"))),
+                );
+            }
+        }
+    }
+    let list = declared
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    for (i, r) in rules(tree) {
+        let stage = r.get("stage").and_then(Value::as_u64).unwrap_or(1);
+        if !declared.contains(&stage) {
+            let pointer = format!("/rules/{i}/stage");
+            let at = if r.get("stage").is_some() {
+                map.value_span(&pointer)
+            } else {
+                map.key_span(&format!("/rules/{i}"))
+            };
+            out.push(
+                Diagnostic::error(
+                    "E405",
+                    format!("rule stage {stage} is not declared in `rollout`"),
+                )
+                .at_opt(at)
+                .with_help(format!("declared stages: {list}")),
+            );
+        }
+    }
+    out
+}
+
+/// An enabled DLQ needs a bucket to write to.
+pub fn check_dlq_bucket(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(dlq) = tree.get("deadLetterQueue") else {
+        return Vec::new();
+    };
+    let enabled = dlq.get("enabled").and_then(Value::as_bool) == Some(true);
+    let bucket = dlq.get("bucketName").and_then(Value::as_str).unwrap_or("");
+    if enabled && bucket.trim().is_empty() {
+        vec![Diagnostic::error(
+            "E406",
+            "the dead-letter queue is enabled but has no `bucketName`",
+        )
+        .at_opt(map.key_span("/deadLetterQueue"))
+        .with_help(
+            "add `bucketName:` (the guide uses `cxone-eventhub-dlq-prod`) or set `enabled: false`",
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_on(text: &str, check: fn(&Value, &SourceMap) -> Vec<Diagnostic>) -> Vec<Diagnostic> {
+        let d = crate::spec::yaml::parse(text).unwrap();
+        check(&d.value, &d.map)
+    }
+
+    #[test]
+    fn plain_http_is_allowed_only_on_loopback() {
+        for (url, ok) in [
+            ("https://crm.example.com/x", true),
+            ("http://127.0.0.1:8080/x", true),
+            ("http://localhost/x", true),
+            ("http://[::1]:9000/x", true),
+            ("http://crm.example.com/x", false),
+            ("http://127.example.com/x", false),
+            ("ftp://crm.example.com/x", false),
+            ("crm.example.com/x", false),
+        ] {
+            let text = format!("channel:\n  destinationUri: {url}\n");
+            assert_eq!(run_on(&text, check_urls).is_empty(), ok, "{url}");
+        }
+    }
+
+    #[test]
+    fn idempotency_templates_must_be_balanced_and_name_event_paths() {
+        for (key, ok) in [
+            ("${interaction.id}_${event.type}", true),
+            ("${interaction.id", false),
+            ("${}", false),
+            ("${interaction..id}", false),
+            ("constant", false),
+            ("${interaction.id}}", false),
+            ("${VAULT_SECRET:X}", false),
+        ] {
+            let text = format!("idempotency:\n  key: \"{key}\"\n");
+            assert_eq!(
+                run_on(&text, check_idempotency_template).is_empty(),
+                ok,
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unclosed_template_reference_is_located_inside_the_string() {
+        let ds = run_on("idempotency:\n  key: a_${b\n", check_idempotency_template);
+        let s = ds[0].span.unwrap();
+        assert_eq!((s.start.line, s.start.column), (2, 10));
+    }
+}

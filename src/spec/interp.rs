@@ -1,0 +1,298 @@
+//! Interpolation of `${…}` in string values.
+//!
+//! - `${VAULT_SECRET:NAME}` passes through verbatim: the Event Hub resolves it.
+//! - `${env:NAME}` is replaced at load time by the variable from [`LoadOptions::vars`]; a missing
+//!   variable is an error at that scalar.
+//! - Anything else (`${interaction.id}`) is an event reference and is kept for the Event Hub.
+//!
+//! Secret fields (`channel.auth.clientSecret`, bearer `channel.auth.token`) must be a single
+//! `${VAULT_SECRET:…}` or `${env:…}` reference; a literal is an error whose message never repeats
+//! the value.
+//!
+//! [`LoadOptions::vars`]: super::LoadOptions::vars
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::yaml::{SourceMap, Style};
+use crate::diag::{Diagnostic, Pos, Span};
+
+/// Pointers of the fields that hold secrets.
+pub const SECRET_POINTERS: [&str; 2] = ["/channel/auth/clientSecret", "/channel/auth/token"];
+
+/// One `${…}` occurrence in a string: character offsets of `${` and one past `}`, and the inner text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub start: usize,
+    pub end: usize,
+    pub inner: String,
+}
+
+/// What a reference refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefKind<'a> {
+    /// `${VAULT_SECRET:NAME}`.
+    Vault(&'a str),
+    /// `${env:NAME}`.
+    Env(&'a str),
+    /// `${a.b.c}`: a field of the event.
+    Event(&'a str),
+}
+
+impl Reference {
+    /// Classifies the reference.
+    pub fn kind(&self) -> RefKind<'_> {
+        if let Some(n) = self.inner.strip_prefix("VAULT_SECRET:") {
+            RefKind::Vault(n)
+        } else if let Some(n) = self.inner.strip_prefix("env:") {
+            RefKind::Env(n)
+        } else {
+            RefKind::Event(&self.inner)
+        }
+    }
+}
+
+/// A template that does not scan: an unclosed `${` or a stray `}` (character offset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Finds every `${…}` in `s`. References do not nest.
+pub fn scan(s: &str) -> Result<Vec<Reference>, ScanError> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == '$' && chars.get(i + 1) == Some(&'{') {
+            let start = i;
+            let mut j = i + 2;
+            while j < chars.len() && chars[j] != '}' {
+                if chars[j] == '$' && chars.get(j + 1) == Some(&'{') {
+                    return Err(ScanError {
+                        offset: j,
+                        message: "`${` inside another `${…}`".into(),
+                    });
+                }
+                j += 1;
+            }
+            if j >= chars.len() {
+                return Err(ScanError {
+                    offset: start,
+                    message: "`${` is never closed with `}`".into(),
+                });
+            }
+            out.push(Reference {
+                start,
+                end: j + 1,
+                inner: chars[i + 2..j].iter().collect(),
+            });
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The span of characters `[start, end)` of a scalar's decoded text, when it can be mapped exactly
+/// (single-line plain or quoted scalars without escapes before the range); otherwise the scalar.
+pub fn sub_span(
+    map: &SourceMap,
+    pointer: &str,
+    text: &str,
+    start: usize,
+    end: usize,
+) -> Option<Span> {
+    let loc = map.get(pointer)?;
+    let v = loc.value;
+    let quote = match loc.style {
+        Style::Plain => 0,
+        Style::SingleQuoted | Style::DoubleQuoted => 1,
+        _ => return Some(v),
+    };
+    let prefix: String = text.chars().take(end).collect();
+    let exact = v.start.line == v.end.line
+        && !text.contains('\n')
+        && (loc.style != Style::DoubleQuoted || !prefix.contains('\\'))
+        && (loc.style != Style::SingleQuoted || !prefix.contains('\''));
+    if !exact {
+        return Some(v);
+    }
+    let at = |o: usize| Pos {
+        line: v.start.line,
+        column: v.start.column + quote + o,
+        offset: v.start.offset + quote + o,
+    };
+    Some(Span::new(at(start), at(end)))
+}
+
+/// Resolves `${env:…}` in every string of the tree except the environment overlays and JSONata
+/// transforms. Returns the pointers of secret fields whose value came from the environment (so
+/// output can mark them sensitive) with their original reference text.
+pub fn resolve(
+    tree: &mut Value,
+    map: &SourceMap,
+    vars: &BTreeMap<String, String>,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, String> {
+    let mut sensitive = BTreeMap::new();
+    check_secrets(tree, map, diags);
+    let mut strings = Vec::new();
+    collect_strings(tree, String::new(), &mut strings);
+    let secrets: BTreeSet<&str> = SECRET_POINTERS.into_iter().collect();
+    for pointer in strings {
+        if pointer.starts_with("/environments") || is_transform(&pointer) {
+            continue;
+        }
+        let Some(Value::String(s)) = tree.pointer(&pointer) else {
+            continue;
+        };
+        let Ok(refs) = scan(s) else { continue };
+        if !refs.iter().any(|r| matches!(r.kind(), RefKind::Env(_))) {
+            continue;
+        }
+        let original = s.clone();
+        let chars: Vec<char> = original.chars().collect();
+        let mut resolved = String::new();
+        let mut last = 0;
+        let mut ok = true;
+        for r in &refs {
+            resolved.extend(&chars[last..r.start]);
+            last = r.end;
+            match r.kind() {
+                RefKind::Env(name) => match vars.get(name) {
+                    Some(v) if !(v.is_empty() && secrets.contains(pointer.as_str())) => {
+                        resolved.push_str(v)
+                    }
+                    Some(_) => {
+                        ok = false;
+                        diags.push(
+                            Diagnostic::error(
+                                "E201",
+                                format!("environment variable `{name}` is empty"),
+                            )
+                            .at_opt(sub_span(map, &pointer, &original, r.start, r.end))
+                            .with_help("a secret cannot be empty; set the variable to the secret"),
+                        );
+                    }
+                    None => {
+                        ok = false;
+                        let mut d = Diagnostic::error(
+                            "E201",
+                            format!("environment variable `{name}` is not set"),
+                        )
+                        .at_opt(sub_span(map, &pointer, &original, r.start, r.end));
+                        d = if name.is_empty() {
+                            d.with_help("name the variable: `${env:NAME}`")
+                        } else {
+                            d.with_help(format!(
+                                "set it where cxsync runs (`export {name}=…`), or write \
+                                 `${{VAULT_SECRET:{name}}}` to let the Event Hub resolve it"
+                            ))
+                        };
+                        diags.push(d);
+                    }
+                },
+                _ => resolved.extend(&chars[r.start..r.end]),
+            }
+        }
+        resolved.extend(&chars[last..]);
+        if ok {
+            if secrets.contains(pointer.as_str()) {
+                sensitive.insert(pointer.clone(), original);
+            }
+            if let Some(slot) = tree.pointer_mut(&pointer) {
+                *slot = Value::String(resolved);
+            }
+        }
+    }
+    sensitive
+}
+
+fn is_transform(pointer: &str) -> bool {
+    let parts: Vec<&str> = pointer.split('/').collect();
+    parts.len() == 4 && parts[1] == "rules" && parts[3] == "transform"
+}
+
+fn collect_strings(v: &Value, pointer: String, out: &mut Vec<String>) {
+    match v {
+        Value::String(_) => out.push(pointer),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                collect_strings(x, format!("{pointer}/{i}"), out);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                collect_strings(x, super::yaml::child(&pointer, k), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A secret field must be exactly one `${VAULT_SECRET:NAME}` or `${env:NAME}` reference.
+pub fn check_secrets(tree: &Value, map: &SourceMap, diags: &mut Vec<Diagnostic>) {
+    for pointer in SECRET_POINTERS {
+        let Some(Value::String(s)) = tree.pointer(pointer) else {
+            continue;
+        };
+        let field = pointer.rsplit('/').next().unwrap_or(pointer);
+        let whole_ref = match scan(s.trim()) {
+            Ok(refs) => {
+                refs.len() == 1
+                    && refs[0].start == 0
+                    && refs[0].end == s.trim().chars().count()
+                    && match refs[0].kind() {
+                        RefKind::Vault(n) | RefKind::Env(n) => !n.is_empty(),
+                        RefKind::Event(_) => false,
+                    }
+            }
+            Err(_) => false,
+        };
+        if !whole_ref {
+            // Never echo the value: it may be a real secret.
+            diags.push(
+                Diagnostic::error(
+                    "E202",
+                    format!("`{field}` holds a literal value; secrets must be references"),
+                )
+                .at_opt(map.value_span(pointer))
+                .with_help(format!(
+                    "write `{field}: ${{VAULT_SECRET:NAME}}` (resolved by the Event Hub) or \
+                     `{field}: ${{env:NAME}}` (resolved by cxsync at compile time), and rotate the \
+                     secret if this file was ever committed"
+                )),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_finds_every_reference_and_its_kind() {
+        let refs = scan("${interaction.id}_${env:X}-${VAULT_SECRET:Y}").unwrap();
+        let kinds: Vec<_> = refs.iter().map(|r| r.kind()).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                RefKind::Event("interaction.id"),
+                RefKind::Env("X"),
+                RefKind::Vault("Y")
+            ]
+        );
+        assert_eq!((refs[1].start, refs[1].end), (18, 26));
+    }
+
+    #[test]
+    fn scan_reports_an_unclosed_reference_at_its_opening() {
+        let e = scan("a_${interaction.id").unwrap_err();
+        assert_eq!(e.offset, 2);
+    }
+}
