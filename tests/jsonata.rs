@@ -278,7 +278,7 @@ fn fix_reports_an_if_without_end_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("E301") && err.contains("without a matching `$end`"),
+        err.contains("E501") && err.contains("without a matching `$end`"),
         "{err}"
     );
     // The `?.` uses around it are still fixed.

@@ -65,6 +65,10 @@ pub fn compile(spec: &Spec) -> Payloads {
     let mut headers = Map::new();
     let mut idem_inserted = false;
     for (k, v) in &ch.headers {
+        // The key is declared once, in `idempotency`; a repeat here (lint CX018) never wins.
+        if k.eq_ignore_ascii_case(&raw.idempotency.header) {
+            continue;
+        }
         headers.insert(k.clone(), json!(v));
         // The guide lists the idempotency header after Content-Type.
         if k.eq_ignore_ascii_case("content-type") && !idem_inserted {

@@ -305,6 +305,10 @@ mod tests {
             replacement: ".".into(),
             message: String::new(),
             help: String::new(),
+            origins: Vec::new(),
+            kind: crate::transform::syntax::DialectKind::OptionalChain,
+            fixable: true,
+            nested: Vec::new(),
         }];
         let (new, map) = rewrite(text, &fixes);
         assert_eq!(new, "{ \"a\": x.y, \"b\": z }");

@@ -21,7 +21,6 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_duplicate_rule_ids(tree, map));
     out.extend(check_urls(tree, map));
     out.extend(check_idempotency_template(tree, map));
-    out.extend(check_idempotency_header_repeated(tree, map));
     out.extend(check_rule_stages(tree, map));
     out.extend(check_dlq_bucket(tree, map));
     out
@@ -227,30 +226,6 @@ pub fn check_idempotency_template(tree: &Value, map: &SourceMap) -> Vec<Diagnost
         );
     }
     out
-}
-
-/// The idempotency header is compiled from `idempotency`; repeating it in `channel.headers` would
-/// send two templates that may disagree (the guide's own defect).
-pub fn check_idempotency_header_repeated(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
-    let header = tree
-        .pointer("/idempotency/header")
-        .and_then(Value::as_str)
-        .unwrap_or("X-Idempotency-Key");
-    let Some(headers) = tree.pointer("/channel/headers").and_then(Value::as_object) else {
-        return Vec::new();
-    };
-    headers
-        .keys()
-        .filter(|k| k.eq_ignore_ascii_case(header))
-        .map(|k| {
-            Diagnostic::error(
-                "E404",
-                format!("`channel.headers` repeats the idempotency header `{k}`"),
-            )
-            .at_opt(map.key_span(&super::yaml::child("/channel/headers", k)))
-            .with_help("remove it: cxsync writes the header from `idempotency.key` into both the channel and the retry policy")
-        })
-        .collect()
 }
 
 /// A rule's `stage` must be declared in `rollout` when rollout stages are declared.

@@ -1,6 +1,6 @@
 //! Static checks of a rule's transform, reported at the exact `file:line:col` of the token:
-//! JSONata syntax errors (`E300`, the jsonata-js code in the message), the guide's dialect
-//! (`E301` for `$if … $end`, `E302` for `?.`), and input paths no fixture event has (`E303`, a
+//! JSONata syntax errors (`E500`, the jsonata-js code in the message), the guide's dialect
+//! (`E501` for `$if … $end`, `E502` for `?.`), and input paths no fixture event has (`E503`, a
 //! warning with a did-you-mean). Also the rewrite plan `cxsync fix` applies: the dialect replaced
 //! in place, encoded for the YAML scalar style it sits in, every other byte kept.
 
@@ -16,13 +16,13 @@ use crate::spec::yaml::{self, Style};
 use crate::spec::{ResolvedRule, Spec, TransformOrigin, TransformSource};
 
 /// Code of a JSONata syntax error.
-pub const SYNTAX: &str = "E300";
+pub const SYNTAX: &str = "E500";
 /// Code of the guide's `$if … $else … $end`.
-pub const DIALECT_IF: &str = "E301";
+pub const DIALECT_IF: &str = "E501";
 /// Code of the guide's `?.`.
-pub const DIALECT_OPTIONAL_CHAIN: &str = "E302";
+pub const DIALECT_OPTIONAL_CHAIN: &str = "E502";
 /// Code of an input path no fixture event has.
-pub const UNKNOWN_PATH: &str = "E303";
+pub const UNKNOWN_PATH: &str = "E503";
 
 /// Every check on every rule of the spec.
 pub fn check_spec(spec: &Spec) -> Vec<Diagnostic> {
@@ -348,7 +348,7 @@ fn yaml_edits_for(
 ) -> Result<Vec<(usize, usize, String)>, Diagnostic> {
     let cannot = |why: &str| {
         Diagnostic::error(
-            "E304",
+            "E504",
             format!("cannot rewrite the transform at `{pointer}`: {why}"),
         )
         .in_file(&spec.path)
@@ -462,7 +462,7 @@ fn verify(
     let doc = yaml::parse(after).map_err(|ds| {
         let first = ds.into_iter().next().map(|d| d.message).unwrap_or_default();
         Diagnostic::error(
-            "E304",
+            "E504",
             format!("rewriting the dialect would make the YAML invalid ({first}); nothing written"),
         )
         .in_file(&spec.path)
@@ -472,7 +472,7 @@ fn verify(
             let got = doc.value.pointer(pointer).and_then(Value::as_str);
             if got != Some(syntax::rewrite(text).as_str()) {
                 return Err(Diagnostic::error(
-                    "E304",
+                    "E504",
                     format!(
                         "rewriting the transform at `{pointer}` would not give the standard \
                          form; nothing written"
@@ -552,11 +552,11 @@ mod tests {
         let spec = load(&fixture("guide_block.yaml"));
         let ds = check_spec(&spec);
         let p = places(&ds);
-        assert!(p.contains(&("E301".into(), 42, 20)), "{p:?}");
-        assert!(p.contains(&("E302".into(), 45, 49)), "{p:?}");
-        assert!(p.contains(&("E302".into(), 50, 57)), "{p:?}");
-        assert!(p.contains(&("E301".into(), 61, 7)), "{p:?}");
-        assert_eq!(p.iter().filter(|x| x.0 == "E302").count(), 6);
+        assert!(p.contains(&("E501".into(), 42, 20)), "{p:?}");
+        assert!(p.contains(&("E502".into(), 45, 49)), "{p:?}");
+        assert!(p.contains(&("E502".into(), 50, 57)), "{p:?}");
+        assert!(p.contains(&("E501".into(), 61, 7)), "{p:?}");
+        assert_eq!(p.iter().filter(|x| x.0 == "E502").count(), 6);
         // Once rewritten the transform parses, and every path it reads is in a fixture.
         assert!(
             !p.iter().any(|x| x.0 == SYNTAX || x.0 == UNKNOWN_PATH),
@@ -572,9 +572,9 @@ mod tests {
     fn dialect_in_the_guides_escaped_string_is_reported_at_each_token() {
         let spec = load(&fixture("guide_inline_quoted.yaml"));
         let p = places(&check_spec(&spec));
-        assert!(p.contains(&("E301".into(), 39, 75)), "{p:?}");
-        assert!(p.contains(&("E302".into(), 39, 370)), "{p:?}");
-        assert!(p.contains(&("E301".into(), 46, 17)), "{p:?}");
+        assert!(p.contains(&("E501".into(), 39, 75)), "{p:?}");
+        assert!(p.contains(&("E502".into(), 39, 370)), "{p:?}");
+        assert!(p.contains(&("E501".into(), 46, 17)), "{p:?}");
     }
 
     #[test]
@@ -587,8 +587,8 @@ mod tests {
             .unwrap()
             .ends_with("guide_transform.jsonata")));
         let p = places(&ds);
-        assert!(p.contains(&("E301".into(), 3, 14)), "{p:?}");
-        assert!(p.contains(&("E302".into(), 6, 43)), "{p:?}");
+        assert!(p.contains(&("E501".into(), 3, 14)), "{p:?}");
+        assert!(p.contains(&("E502".into(), 6, 43)), "{p:?}");
     }
 
     fn spec_with_transform(dir: &Path, transform_yaml: &str) -> Spec {

@@ -52,6 +52,10 @@ mod tests {
             replacement: ".".into(),
             message: "`?.` is not JSONata".into(),
             help: "write `.`".into(),
+            origins: Vec::new(),
+            kind: crate::transform::syntax::DialectKind::OptionalChain,
+            fixable: true,
+            nested: Vec::new(),
         }];
         let d = run_view("acceptsArrays: false", view, check);
         assert_eq!(d.len(), 1);

@@ -193,6 +193,7 @@ pub(crate) mod tests_support {
             map: doc.map,
             rules: Vec::new(),
             payload_schema: None,
+            sensitive: Default::default(),
         }
     }
 

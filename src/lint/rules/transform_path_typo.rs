@@ -27,7 +27,7 @@ use crate::lint::context::RuleView;
 /// this rule only when it is).
 pub const CONNECTED: bool = true;
 
-/// The transform stage's path checks for one rule (`transform::checks`, code `E303`), as located
+/// The transform stage's path checks for one rule (`transform::checks::UNKNOWN_PATH`), as located
 /// diagnostics; code and severity are re-stamped by the registry. Syntax and dialect findings of
 /// the same stage are left to their own lint rules so each problem is reported once.
 fn upstream_checks(cx: &Context, rule: &RuleView) -> Vec<Diagnostic> {
@@ -38,7 +38,7 @@ fn upstream_checks(cx: &Context, rule: &RuleView) -> Vec<Diagnostic> {
     };
     crate::transform::checks::check_rule(cx.spec, &resolved)
         .into_iter()
-        .filter(|d| d.code == "E303")
+        .filter(|d| d.code == crate::transform::checks::UNKNOWN_PATH)
         .collect()
 }
 

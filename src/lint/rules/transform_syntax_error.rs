@@ -78,6 +78,10 @@ mod tests {
             replacement: String::new(),
             message: String::new(),
             help: String::new(),
+            origins: Vec::new(),
+            kind: crate::transform::syntax::DialectKind::OptionalChain,
+            fixable: true,
+            nested: Vec::new(),
         }];
         assert!(run_view("acceptsArrays: false", view, check).is_empty());
     }
