@@ -406,10 +406,9 @@ pub(super) fn to_jvalue(v: &Value) -> JValue {
 /// dropped from objects and `null` in arrays; functions likewise; whole numbers are integers.
 pub(super) fn from_jvalue(v: &JValue) -> Option<Value> {
     Some(match v {
-        JValue::Undefined
-        | JValue::Lambda(_)
-        | JValue::Builtin { .. }
-        | JValue::Regex { .. } => return None,
+        JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
+            return None
+        }
         JValue::Null => Value::Null,
         JValue::Bool(b) => Value::Bool(*b),
         JValue::Number(n) => number(*n),
@@ -464,6 +463,11 @@ pub(super) fn split_code(msg: &str) -> (Option<String>, String) {
 
 fn parse_error(e: &jsonata_core::parser::ParserError) -> TransformError {
     let (code, message) = split_code(&e.to_string());
+    let code = code.or_else(|| match e {
+        // jsonata-js's code for an unterminated comment; the engine leaves it uncoded.
+        jsonata_core::parser::ParserError::UnclosedComment => Some("S0106".to_string()),
+        _ => None,
+    });
     TransformError {
         // The engine's parser leaves some syntax errors uncoded; S0201 is JSONata's generic one.
         code: Some(code.unwrap_or_else(|| "S0201".to_string())),

@@ -18,13 +18,21 @@ impl Program {
     }
 
     /// Evaluates against an event.
-    pub(super) fn eval(&self, event: &Value, now: DateTime<Utc>) -> Result<Option<Value>, TransformError> {
+    pub(super) fn eval(
+        &self,
+        event: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Value>, TransformError> {
         let _ = (event, now);
         Ok(None)
     }
 
     /// Evaluates JSON text.
-    pub(super) fn eval_json_text(&self, text: &str, now: DateTime<Utc>) -> Result<Option<String>, TransformError> {
+    pub(super) fn eval_json_text(
+        &self,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, TransformError> {
         let _ = (text, now);
         Ok(None)
     }

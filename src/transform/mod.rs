@@ -32,7 +32,9 @@ pub const DEFAULT_NOW: &str = "2024-01-01T00:00:00Z";
 pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("`{text}` is not an RFC 3339 instant ({e}); e.g. 2024-01-15T14:00:00Z"))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 instant ({e}); e.g. 2024-01-15T14:00:00Z")
+        })
 }
 
 /// [`DEFAULT_NOW`] as an instant.
@@ -170,7 +172,9 @@ impl Transform {
 
 /// An output larger than the configured maximum payload (the guide's edge case 3).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("PAYLOAD_TOO_LARGE: payload is {size} bytes; the limit (crm.maxPayloadBytes) is {limit} bytes")]
+#[error(
+    "PAYLOAD_TOO_LARGE: payload is {size} bytes; the limit (crm.maxPayloadBytes) is {limit} bytes"
+)]
 pub struct PayloadTooLarge {
     /// Size of the compact JSON serialisation, in bytes.
     pub size: usize,
@@ -242,7 +246,11 @@ mod tests {
 
     #[test]
     fn integers_stay_integers() {
-        let out = eval("{'a': 2 * 3, 'b': 7 / 2, 'c': id}", json!({"id": 918273645})).unwrap();
+        let out = eval(
+            "{'a': 2 * 3, 'b': 7 / 2, 'c': id}",
+            json!({"id": 918273645}),
+        )
+        .unwrap();
         assert_eq!(
             serde_json::to_string(&out.unwrap()).unwrap(),
             r#"{"a":6,"b":3.5,"c":918273645}"#
@@ -265,7 +273,10 @@ mod tests {
     #[test]
     fn syntax_errors_keep_the_engine_code() {
         let e = Transform::compile("{'a': }").unwrap_err();
-        assert!(e.code.as_deref().is_some_and(|c| c.starts_with('S')), "{e:?}");
+        assert!(
+            e.code.as_deref().is_some_and(|c| c.starts_with('S')),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -306,7 +317,9 @@ mod tests {
         assert_eq!(guard_size(&v, 100), Ok(10));
         let e = guard_size(&v, 5).unwrap_err();
         assert_eq!(e, PayloadTooLarge { size: 10, limit: 5 });
-        assert!(e.to_string().starts_with("PAYLOAD_TOO_LARGE: payload is 10 bytes"));
+        assert!(e
+            .to_string()
+            .starts_with("PAYLOAD_TOO_LARGE: payload is 10 bytes"));
     }
 
     #[test]
@@ -315,7 +328,8 @@ mod tests {
         let mut b = Bindings::new();
         b.insert("x".into(), json!(2));
         assert_eq!(
-            t.eval_with_bindings(Some(&json!({"a": 3})), now(), &b).unwrap(),
+            t.eval_with_bindings(Some(&json!({"a": 3})), now(), &b)
+                .unwrap(),
             Some(json!(5))
         );
     }
