@@ -1,3 +1,6 @@
 //! `cxsync test`, `cxsync eval` and the JSONata engine behind them.
 
 mod conformance;
+mod eval;
+mod parity;
+mod snapshots;
