@@ -140,7 +140,9 @@ impl Transform {
     /// JSONata's undefined result.
     pub fn eval(&self, event: &Value, now: DateTime<Utc>) -> Result<Option<Value>, TransformError> {
         if let Some(fast) = &self.fast {
-            return fast.eval(event, now);
+            return fast::or_engine(fast.try_eval(event, now), || {
+                self.inner.eval(Some(event), now, None)
+            });
         }
         self.inner.eval(Some(event), now, None)
     }
@@ -164,7 +166,9 @@ impl Transform {
         now: DateTime<Utc>,
     ) -> Result<Option<String>, TransformError> {
         if let Some(fast) = &self.fast {
-            return fast.eval_json_text(event_json, now);
+            return fast::or_engine(fast.try_eval_json_text(event_json, now), || {
+                self.inner.eval_json_text(event_json, now)
+            });
         }
         self.inner.eval_json_text(event_json, now)
     }

@@ -25,6 +25,9 @@ fn suite_dir() -> Option<PathBuf> {
     .find(|p| p.join("groups").is_dir())
 }
 
+/// Cases the fast path compiled (and matched the engine on).
+static FAST_CASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 enum Outcome {
     Pass,
     Fail(String),
@@ -110,6 +113,21 @@ fn run_case(case: &Value, group_dir: &Path, datasets: &Path) -> Outcome {
     // The suite compares `$now()` with dates the engine takes from the host clock (`$toMillis`
     // with a time-only picture defaults to today), so it runs at the real instant.
     let now = chrono::Utc::now();
+    // The fast path must give the engine's result wherever it applies.
+    if let (Ok(fast), Ok(engine), Some(d), true) = (
+        Transform::compile(&expr),
+        Transform::compile_engine_only(&expr),
+        data.as_ref(),
+        bindings.is_empty(),
+    ) {
+        if fast.is_fast() {
+            FAST_CASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (a, b) = (fast.eval(d, now), engine.eval(d, now));
+            if a != b {
+                return Outcome::Fail(format!("fast path {a:?} but engine {b:?}"));
+            }
+        }
+    }
     let result = Transform::compile_with_limits(&expr, limits)
         .and_then(|t| t.eval_with_bindings(data.as_ref(), now, &bindings));
     match (expected_code, result) {
@@ -208,9 +226,12 @@ fn the_official_jsonata_suite_passes_at_the_recorded_baseline() {
     }
     let passed: usize = groups.values().map(|g| g.0).sum();
     let total: usize = groups.values().map(|g| g.1).sum();
+    let fast_cases = FAST_CASES.load(std::sync::atomic::Ordering::Relaxed);
     let mut report = format!(
         "# JSONata conformance through cxsync::transform\n\n{passed} of {total} cases pass strictly \
-         ({skipped} files skipped: not loadable as JSON).\n\n| group | passed | cases |\n| --- | ---: | ---: |\n"
+         ({skipped} files skipped: not loadable as JSON). The fast path compiled {} of them and \
+         gave the engine's result on each.\n\n| group | passed | cases |\n| --- | ---: | ---: |\n",
+        fast_cases
     );
     for (g, (p, t)) in &groups {
         report.push_str(&format!("| {g} | {p} | {t} |\n"));
@@ -228,6 +249,12 @@ fn the_official_jsonata_suite_passes_at_the_recorded_baseline() {
     for f in &failures {
         eprintln!("  FAIL {f}");
     }
+    let fast = FAST_CASES.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("fast path compiled for {fast} cases, all identical to the engine");
+    assert!(
+        fast >= 100,
+        "the fast path stopped applying to the suite ({fast} cases)"
+    );
     assert!(
         passed >= BASELINE,
         "conformance dropped: {passed} strict passes, baseline {BASELINE}"
