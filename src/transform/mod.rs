@@ -127,7 +127,15 @@ impl Transform {
 
     /// Like [`Transform::compile`] but never takes the fast path (for comparisons and benches).
     pub fn compile_engine_only(text: &str) -> Result<Transform, TransformError> {
-        let inner = engine::Compiled::new(text, Limits::default())?;
+        Self::compile_engine_only_with_limits(text, Limits::default())
+    }
+
+    /// [`Transform::compile_engine_only`] with the given limits.
+    pub fn compile_engine_only_with_limits(
+        text: &str,
+        limits: Limits,
+    ) -> Result<Transform, TransformError> {
+        let inner = engine::Compiled::new(text, limits)?;
         Ok(Transform { inner, fast: None })
     }
 
@@ -231,6 +239,36 @@ mod tests {
 
     fn eval(expr: &str, data: Value) -> Result<Option<Value>, TransformError> {
         Transform::compile(expr).unwrap().eval(&data, now())
+    }
+
+    #[test]
+    fn transforms_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Transform>();
+        let t = std::sync::Arc::new(Transform::compile("{'n': $millis(), 'x': x}").unwrap());
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let t = std::sync::Arc::clone(&t);
+                std::thread::spawn(move || {
+                    let at = DateTime::<Utc>::from_timestamp_millis(i * 1000).unwrap();
+                    t.eval(&json!({"x": i}), at).unwrap()
+                })
+            })
+            .collect();
+        for (i, h) in handles.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap(), Some(json!({"n": i * 1000, "x": i})));
+        }
+    }
+
+    #[test]
+    fn the_clock_of_one_evaluation_does_not_leak_into_the_next() {
+        // Engine path (a predicate keeps the fast path out), same thread, cached evaluator.
+        let t = Transform::compile("$millis() + $count(a[$ > 0])").unwrap();
+        assert!(!t.is_fast());
+        for ms in [5_i64, 1_000, 7] {
+            let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
+            assert_eq!(t.eval(&json!({"a": [1]}), at).unwrap(), Some(json!(ms + 1)));
+        }
     }
 
     #[test]
