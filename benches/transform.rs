@@ -99,7 +99,7 @@ fn event(i: u64, rng: &mut Rng) -> String {
 }
 
 /// One way of running the transform over one event text; returns the output bytes.
-type Runner = dyn Fn(&str) -> usize;
+type Runner<'a> = dyn Fn(&str) -> usize + 'a;
 
 fn median(xs: &mut [f64]) -> f64 {
     xs.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -230,7 +230,7 @@ fn main() {
 
     // The machine may be shared: rounds interleave every path (jsonata-js included, one node
     // run per round), so a change in load hits all of them alike, and medians are compared.
-    let mut paths: Vec<(String, &Runner)> = vec![
+    let mut paths: Vec<(String, &Runner<'_>)> = vec![
         (
             "cxsync engine (jsonata-core), text in/out".into(),
             &engine_text,
