@@ -106,10 +106,12 @@ impl Compiled {
             offset: None,
         })?;
         let out = self.run(&data, now, None)?;
-        match from_jvalue(&out) {
-            None => Ok(None),
-            Some(v) => Ok(Some(v.to_string())),
+        let mut buf = Vec::with_capacity(256);
+        if !write_json(&out, &mut buf) {
+            return Ok(None);
         }
+        // Only valid UTF-8 is ever written: escaped strings, numbers and punctuation.
+        Ok(Some(String::from_utf8(buf).expect("JSON text is UTF-8")))
     }
 
     fn run(
@@ -429,6 +431,59 @@ pub(super) fn from_jvalue(v: &JValue) -> Option<Value> {
     })
 }
 
+/// Writes `v` as compact JSON text exactly as `from_jvalue(v)` would serialise, without building
+/// the `serde_json::Value`. Returns false (writing nothing) for a top-level undefined.
+pub(super) fn write_json(v: &JValue, out: &mut Vec<u8>) -> bool {
+    match v {
+        JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
+            return false
+        }
+        JValue::Null => out.extend_from_slice(b"null"),
+        JValue::Bool(true) => out.extend_from_slice(b"true"),
+        JValue::Bool(false) => out.extend_from_slice(b"false"),
+        JValue::Number(n) => {
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &number(*n));
+        }
+        JValue::String(s) => {
+            let _ = serde_json::to_writer(&mut *out, s.as_ref());
+        }
+        JValue::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if !write_json(item, out) {
+                    out.extend_from_slice(b"null");
+                }
+            }
+            out.push(b']');
+        }
+        JValue::Object(map) => {
+            out.push(b'{');
+            let mut first = true;
+            for (k, v) in map.iter() {
+                let mark = out.len();
+                if !first {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, k.as_str());
+                out.push(b':');
+                if write_json(v, out) {
+                    first = false;
+                } else {
+                    out.truncate(mark);
+                }
+            }
+            out.push(b'}');
+        }
+        #[allow(unreachable_patterns)]
+        _ => return false,
+    }
+    true
+}
+
 /// A JSON number from an f64: integral values within ±2^53 become integers (`3`, not `3.0`).
 pub(super) fn number(n: f64) -> Value {
     const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
@@ -509,6 +564,35 @@ mod tests {
         let back = from_jvalue(&to_jvalue(&v)).unwrap();
         assert_eq!(back["a"], json!([1, 2.5, null, true, "x", {"b": []}]));
         assert_eq!(back["big"], json!(1e300));
+    }
+
+    #[test]
+    fn written_json_text_equals_the_converted_value() {
+        let v = json!({"a": [1, 2.5, null, true, "x\"é\n", {"b": []}], "c": -0.0, "big": 1e300,
+                       "n": 9007199254740993_u64, "e": {}});
+        let jv = to_jvalue(&v);
+        let mut buf = Vec::new();
+        assert!(write_json(&jv, &mut buf));
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            from_jvalue(&jv).unwrap().to_string()
+        );
+        // Undefined members vanish from objects and become null in arrays, as in from_jvalue.
+        let mut m = IndexMap::new();
+        m.insert("u".to_string(), JValue::Undefined);
+        m.insert(
+            "k".to_string(),
+            JValue::Array(vec![JValue::Undefined].into()),
+        );
+        m.insert("w".to_string(), JValue::Undefined);
+        let jv = JValue::object(m);
+        let mut buf = Vec::new();
+        assert!(write_json(&jv, &mut buf));
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            from_jvalue(&jv).unwrap().to_string()
+        );
+        assert_eq!(from_jvalue(&jv).unwrap().to_string(), r#"{"k":[null]}"#);
     }
 
     #[test]
