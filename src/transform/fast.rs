@@ -116,7 +116,16 @@ impl Program {
             .deserialize(&mut de)
             .map_err(|_| Bail)?;
         de.end().map_err(|_| Bail)?;
-        Ok(self.try_eval(&pruned, now)?.map(|v| v.to_string()))
+        if !pruned.is_object() {
+            return Err(Bail);
+        }
+        let ctx = Ctx { root: &pruned, now };
+        let mut out = Vec::with_capacity(256);
+        if !ctx.write(&self.expr, &mut out)? {
+            return Ok(None);
+        }
+        // Only valid UTF-8 is ever written: escaped strings, numbers and punctuation.
+        Ok(Some(String::from_utf8(out).expect("JSON text is UTF-8")))
     }
 }
 
@@ -335,6 +344,46 @@ fn normalise(v: &Value) -> R<Value> {
     })
 }
 
+fn write_str(s: &str, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// [`normalise`] written as compact JSON text.
+fn write_normalised(v: &Value, out: &mut Vec<u8>) -> R<()> {
+    match v {
+        Value::Number(n) => {
+            let _ = serde_json::to_writer(&mut *out, &finite(n.as_f64().ok_or(Bail)?)?);
+        }
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_normalised(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(m) => {
+            out.push(b'{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(k, out);
+                out.push(b':');
+                write_normalised(item, out)?;
+            }
+            out.push(b'}');
+        }
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+    }
+    Ok(())
+}
+
 struct Ctx<'a> {
     root: &'a Value,
     now: DateTime<Utc>,
@@ -424,6 +473,42 @@ impl<'a> Ctx<'a> {
             }
             Expr::Call(f, args) => self.call(*f, args)?,
         })
+    }
+
+    /// Evaluates `e` and writes its compact JSON straight into `out` (object constructors without
+    /// building a map); false, with nothing written, for undefined.
+    fn write(&self, e: &Expr, out: &mut Vec<u8>) -> R<bool> {
+        if let Expr::Object(pairs) = e {
+            out.push(b'{');
+            let mut first = true;
+            for (k, ve) in pairs {
+                let mark = out.len();
+                if !first {
+                    out.push(b',');
+                }
+                write_str(k, out);
+                out.push(b':');
+                if self.write(ve, out)? {
+                    first = false;
+                } else {
+                    out.truncate(mark);
+                }
+            }
+            out.push(b'}');
+            return Ok(true);
+        }
+        match self.eval(e)? {
+            Val::Undef => return Ok(false),
+            Val::In(v) => write_normalised(v, out)?,
+            Val::Str(s) => write_str(&s, out),
+            other => match other.into_output()? {
+                Some(v) => {
+                    let _ = serde_json::to_writer(&mut *out, &v);
+                }
+                None => return Ok(false),
+            },
+        }
+        Ok(true)
     }
 
     fn call(&self, f: Func, args: &[Expr]) -> R<Val<'a>> {

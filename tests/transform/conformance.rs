@@ -126,6 +126,14 @@ fn run_case(case: &Value, group_dir: &Path, datasets: &Path) -> Outcome {
             if a != b {
                 return Outcome::Fail(format!("fast path {a:?} but engine {b:?}"));
             }
+            let text = d.to_string();
+            let (a, b) = (
+                fast.eval_json_text(&text, now),
+                engine.eval_json_text(&text, now),
+            );
+            if a != b {
+                return Outcome::Fail(format!("fast path text {a:?} but engine {b:?}"));
+            }
         }
     }
     let result = Transform::compile_with_limits(&expr, limits)
