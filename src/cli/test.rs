@@ -90,8 +90,31 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             }
         };
         let run = runner::run_spec(&spec, now, &args.snapshots);
+        // Only a spec whose every rule ran can tell which snapshots nothing produces any more.
+        let complete = run.diags.is_empty();
         diags.extend(run.diags);
         sources.extend(run.sources);
+        if complete {
+            let stem = spec.path.file_stem().unwrap_or_default();
+            let live: Vec<PathBuf> = run.cases.iter().map(|c| c.snapshot.clone()).collect();
+            for stale in stale_snapshots(&args.snapshots.join(stem), &live) {
+                if args.update {
+                    std::fs::remove_file(&stale)
+                        .with_context(|| format!("removing {}", stale.display()))?;
+                    out.push_str(&format!(
+                        "removed  {} (stale)
+",
+                        stale.display()
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "stale    {} (no rule and fixture produce it; --update removes it)
+",
+                        stale.display()
+                    ));
+                }
+            }
+        }
         for case in run.cases {
             let label = format!(
                 "{}/{}/{}",
@@ -157,6 +180,26 @@ fn default_specs() -> anyhow::Result<Vec<PathBuf>> {
         .collect();
     v.sort();
     Ok(v)
+}
+
+/// `.snap` files under `dir` (one level of rule folders) that no case produces.
+fn stale_snapshots(dir: &Path, live: &[PathBuf]) -> Vec<PathBuf> {
+    let mut stale = Vec::new();
+    let Ok(rules) = std::fs::read_dir(dir) else {
+        return stale;
+    };
+    for rule in rules.filter_map(Result::ok).map(|e| e.path()) {
+        let Ok(files) = std::fs::read_dir(&rule) else {
+            continue;
+        };
+        for f in files.filter_map(Result::ok).map(|e| e.path()) {
+            if f.extension().is_some_and(|e| e == "snap") && !live.contains(&f) {
+                stale.push(f);
+            }
+        }
+    }
+    stale.sort();
+    stale
 }
 
 #[derive(Default)]

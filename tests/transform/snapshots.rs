@@ -262,3 +262,26 @@ fn an_inline_transform_that_does_not_compile_is_a_spec_error_with_its_code() {
     assert!(err.contains("S0211"), "{err}");
     assert!(err.contains("specs/crm_sync.yaml"), "{err}");
 }
+
+#[test]
+fn a_snapshot_no_fixture_produces_is_reported_stale_and_removed_by_update() {
+    let dir = project();
+    let old = snap(dir.path(), "voice_resolved");
+    std::fs::rename(
+        dir.path().join("fixtures/events/voice_resolved.json"),
+        dir.path().join("fixtures/events/voice_renamed.json"),
+    )
+    .unwrap();
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stale    snapshots/crm_sync/CRM_SYNC_RULE_ID/voice_resolved.snap (no rule and fixture produce it"),
+        "{out}"
+    );
+    let (code, out, _) = run(dir.path(), &["test", "--update"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!old.exists());
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("stale"), "{out}");
+}
