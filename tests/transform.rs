@@ -1,1 +1,6 @@
-//! Integration tests for the transform area.
+//! `cxsync test`, `cxsync eval` and the JSONata engine behind them.
+
+mod conformance;
+mod eval;
+mod parity;
+mod snapshots;

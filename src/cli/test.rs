@@ -1,10 +1,384 @@
-//! `cxsync test` (under construction).
+//! `cxsync test [SPEC...] [--update] [--review] [--junit FILE] [--now T]`: every fixture through
+//! its rule's event type, conditions and transform, compared with the snapshots under
+//! `snapshots/`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use super::ExitStatus;
+use crate::diag::{self, Format, Sources};
+use crate::spec::{self, LoadOptions};
+use crate::transform::runner::{self, Case};
+use crate::transform::snapshot::{self, Status};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Spec files. Default: every `specs/*.yaml`.
+    pub specs: Vec<PathBuf>,
+    /// Accept every new and changed snapshot.
+    #[arg(long, conflicts_with = "review")]
+    pub update: bool,
+    /// Show each new or changed snapshot and ask to accept, reject or skip it (needs a terminal).
+    #[arg(long)]
+    pub review: bool,
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// The instant `$now()` and `$millis()` return (RFC 3339). Default: the spec's `test.now`,
+    /// else 2024-01-01T00:00:00Z.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Folder of the snapshot files.
+    #[arg(long, value_name = "DIR", default_value = "snapshots")]
+    pub snapshots: PathBuf,
+    /// Environment overlay to merge before testing.
+    #[arg(long)]
+    pub env: Option<String>,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync test` is not implemented yet")
+/// What happened to one case, for the summary and JUnit.
+struct Result_ {
+    spec: String,
+    case: Case,
+    failure: Option<String>,
+}
+
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    if args.review && !(std::io::stdin().is_terminal() && super::stdout_is_terminal()) {
+        anyhow::bail!("--review asks on a terminal; run it interactively, or use --update to accept everything");
+    }
+    let now = match &args.now {
+        Some(t) => Some(crate::transform::parse_instant(t).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    let specs = if args.specs.is_empty() {
+        default_specs()?
+    } else {
+        args.specs.clone()
+    };
+    if specs.is_empty() {
+        anyhow::bail!("no specs given and none found at specs/*.yaml");
+    }
+    let opts = LoadOptions {
+        env: args.env.clone(),
+        vars: std::env::vars().collect(),
+    };
+    let mut diags = Vec::new();
+    let mut sources = Sources::new();
+    let mut results: Vec<Result_> = Vec::new();
+    let mut out = String::new();
+    let mut review_state = Review::default();
+    for path in &specs {
+        let loaded = spec::load(path, &opts);
+        sources.extend(loaded.sources);
+        let had_errors = loaded
+            .diags
+            .iter()
+            .any(|d| d.severity == diag::Severity::Error);
+        diags.extend(loaded.diags);
+        let Some(spec) = loaded.spec else { continue };
+        if had_errors {
+            continue;
+        }
+        let now = match runner::snapshot_now(&spec, now) {
+            Ok(t) => t,
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let run = runner::run_spec(&spec, now, &args.snapshots);
+        // Only a spec whose every rule ran can tell which snapshots nothing produces any more.
+        let complete = run.diags.is_empty();
+        diags.extend(run.diags);
+        sources.extend(run.sources);
+        if complete {
+            let stem = spec.path.file_stem().unwrap_or_default();
+            let live: Vec<PathBuf> = run.cases.iter().map(|c| c.snapshot.clone()).collect();
+            for stale in stale_snapshots(&args.snapshots.join(stem), &live) {
+                if args.update {
+                    std::fs::remove_file(&stale)
+                        .with_context(|| format!("removing {}", stale.display()))?;
+                    out.push_str(&format!(
+                        "removed  {} (stale)
+",
+                        stale.display()
+                    ));
+                } else {
+                    out.push_str(&format!(
+                        "stale    {} (no rule and fixture produce it; --update removes it)
+",
+                        stale.display()
+                    ));
+                }
+            }
+        }
+        for case in run.cases {
+            let label = format!(
+                "{}/{}/{}",
+                spec.path.file_stem().unwrap_or_default().to_string_lossy(),
+                case.rule,
+                case.fixture
+            );
+            let failure = check_case(&case, &args, &label, &mut out, &mut review_state)?;
+            results.push(Result_ {
+                spec: spec.path.display().to_string(),
+                case,
+                failure,
+            });
+        }
+    }
+    diag::sort(&mut diags);
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == diag::Severity::Error)
+        .count();
+    out.push_str(&format!(
+        "\n{} passed, {} failed{}\n",
+        results.len() - failed,
+        failed,
+        if errors > 0 {
+            format!(", {errors} spec error(s)")
+        } else {
+            String::new()
+        }
+    ));
+    if failed > 0 && !args.update {
+        out.push_str(
+            "review with `cxsync test --review`, or accept all with `cxsync test --update`\n",
+        );
+    }
+    super::print_stdout(&out)?;
+    if !diags.is_empty() {
+        let text = diag::render(&diags, &sources, Format::Full, super::stderr_is_terminal());
+        eprint!("{text}");
+    }
+    if let Some(file) = &args.junit {
+        crate::fsutil::write_atomic(file, junit(&results).as_bytes())
+            .with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(if failed > 0 || errors > 0 {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// `specs/*.yaml` (and `.yml`), sorted.
+fn default_specs() -> anyhow::Result<Vec<PathBuf>> {
+    let dir = Path::new("specs");
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// `.snap` files under `dir` (one level of rule folders) that no case produces.
+fn stale_snapshots(dir: &Path, live: &[PathBuf]) -> Vec<PathBuf> {
+    let mut stale = Vec::new();
+    let Ok(rules) = std::fs::read_dir(dir) else {
+        return stale;
+    };
+    for rule in rules.filter_map(Result::ok).map(|e| e.path()) {
+        let Ok(files) = std::fs::read_dir(&rule) else {
+            continue;
+        };
+        for f in files.filter_map(Result::ok).map(|e| e.path()) {
+            if f.extension().is_some_and(|e| e == "snap") && !live.contains(&f) {
+                stale.push(f);
+            }
+        }
+    }
+    stale.sort();
+    stale
+}
+
+#[derive(Default)]
+struct Review {
+    /// Set by "accept all"/"quit" answers.
+    rest: Option<char>,
+}
+
+/// Compares one case with its snapshot, updating or asking as the flags say. The failure text,
+/// if the case fails.
+fn check_case(
+    case: &Case,
+    args: &Args,
+    label: &str,
+    out: &mut String,
+    review: &mut Review,
+) -> anyhow::Result<Option<String>> {
+    let mut failures: Vec<String> = case.problems.clone();
+    if let Some(text) = &case.text {
+        let status = snapshot::compare(&case.snapshot, text)
+            .with_context(|| format!("reading {}", case.snapshot.display()))?;
+        match status {
+            Status::Matches => {
+                snapshot::remove_pending(&case.snapshot)?;
+            }
+            _ if args.update => {
+                snapshot::accept(&case.snapshot, text)?;
+                out.push_str(&format!(
+                    "updated  {label} -> {}\n",
+                    case.snapshot.display()
+                ));
+            }
+            status => {
+                let diff = match &status {
+                    Status::Changed(d) => d.clone(),
+                    _ => format!("new snapshot {}:\n{text}", case.snapshot.display()),
+                };
+                let what = if matches!(status, Status::Missing) {
+                    "no snapshot yet"
+                } else {
+                    "snapshot changed"
+                };
+                if args.review {
+                    match ask(label, what, &diff, review)? {
+                        'a' => {
+                            snapshot::accept(&case.snapshot, text)?;
+                            out.push_str(&format!("accepted {label}\n"));
+                        }
+                        'r' => {
+                            snapshot::remove_pending(&case.snapshot)?;
+                            failures.push(format!("{what} (rejected)"));
+                        }
+                        _ => {
+                            snapshot::write_pending(&case.snapshot, text)?;
+                            failures.push(format!("{what} (skipped)"));
+                        }
+                    }
+                } else {
+                    snapshot::write_pending(&case.snapshot, text)?;
+                    failures.push(format!(
+                        "{what}; wrote {}\n{diff}",
+                        snapshot::new_path(&case.snapshot).display()
+                    ));
+                }
+            }
+        }
+    }
+    if failures.is_empty() {
+        let filtered = case
+            .text
+            .as_deref()
+            .is_some_and(|t| t.contains("\n# outcome: filtered\n"));
+        out.push_str(&format!(
+            "ok       {label}{}\n",
+            if filtered { " (filtered)" } else { "" }
+        ));
+        Ok(None)
+    } else {
+        out.push_str(&format!("FAILED   {label}\n"));
+        for f in &failures {
+            for line in f.lines() {
+                out.push_str(&format!("    {line}\n"));
+            }
+        }
+        Ok(Some(failures.join("\n")))
+    }
+}
+
+/// Shows a diff and reads `a`ccept, `r`eject, `s`kip (or `A`ccept all, `q`uit = skip the rest).
+fn ask(label: &str, what: &str, diff: &str, review: &mut Review) -> anyhow::Result<char> {
+    if let Some(c) = review.rest {
+        return Ok(c);
+    }
+    let stdin = std::io::stdin();
+    loop {
+        let mut o = std::io::stdout().lock();
+        write!(
+            o,
+            "\n{label}: {what}\n{diff}\n[a]ccept  [r]eject  [s]kip  [A]ccept all  [q]uit (skip the rest)? "
+        )?;
+        o.flush()?;
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            review.rest = Some('s');
+            return Ok('s');
+        }
+        match line.trim() {
+            "a" => return Ok('a'),
+            "r" => return Ok('r'),
+            "s" => return Ok('s'),
+            "A" => {
+                review.rest = Some('a');
+                return Ok('a');
+            }
+            "q" => {
+                review.rest = Some('s');
+                return Ok('s');
+            }
+            _ => continue,
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&apos;"),
+            // XML 1.0 forbids most control characters even escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => o.push('\u{FFFD}'),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// JUnit XML: one `<testsuite>` per spec, one `<testcase>` per (rule, fixture).
+fn junit(results: &[Result_]) -> String {
+    let mut specs: Vec<&str> = results.iter().map(|r| r.spec.as_str()).collect();
+    specs.dedup();
+    let total = results.len();
+    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!(
+        "<testsuites name=\"cxsync test\" tests=\"{total}\" failures=\"{failed}\">\n"
+    ));
+    for spec in specs {
+        let cases: Vec<&Result_> = results.iter().filter(|r| r.spec == spec).collect();
+        let f = cases.iter().filter(|r| r.failure.is_some()).count();
+        x.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\">\n",
+            xml_escape(spec),
+            cases.len()
+        ));
+        for r in cases {
+            x.push_str(&format!(
+                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\"",
+                xml_escape(&r.case.rule),
+                xml_escape(&r.case.fixture),
+                xml_escape(&r.case.fixture_path.display().to_string())
+            ));
+            match &r.failure {
+                None => x.push_str("/>\n"),
+                Some(f) => {
+                    let first = f.lines().next().unwrap_or_default();
+                    x.push_str(&format!(
+                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                        xml_escape(first),
+                        xml_escape(f)
+                    ));
+                }
+            }
+        }
+        x.push_str("  </testsuite>\n");
+    }
+    x.push_str("</testsuites>\n");
+    x
 }

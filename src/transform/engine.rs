@@ -1,0 +1,606 @@
+//! The adapter to `jsonata-core`: parse, frozen clock, limits, value conversion, error codes.
+//!
+//! Why the pieces look the way they do:
+//! - The frozen clock is two host functions (`$now`, `$millis`) registered with
+//!   `register_fn_override`, reading an instant from a cell that each evaluation sets. `$now`
+//!   with a picture or timezone is rewritten once at compile time to
+//!   `$fromMillis($millis(), picture, tz)`, which is exactly its jsonata-js definition.
+//! - Host functions need the engine's tree-walking `Evaluator`, which caches compiled step bodies
+//!   per evaluator; building one per call would recompile them every time. So each thread keeps a
+//!   few evaluators, keyed by the compiled transform's id, and reuses them.
+//! - Values cross the boundary by walking the trees (no JSON text round-trip); numbers that are
+//!   whole and exactly representable come back as JSON integers, as `JSON.stringify` prints them.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use jsonata_core::ast::{AstNode, PathStep, Stage};
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
+use jsonata_core::value::JValue;
+use serde_json::Value;
+
+use super::{Limits, TransformError};
+
+/// Variables bound for one evaluation, by name without `$`.
+pub type Bindings = serde_json::Map<String, Value>;
+
+/// How many evaluators one thread keeps (one per recently used transform).
+const CACHED_EVALUATORS: usize = 8;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A parsed expression and the limits it runs under.
+pub(super) struct Compiled {
+    id: u64,
+    ast: AstNode,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("id", &self.id)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+struct CachedEvaluator {
+    id: u64,
+    ev: Evaluator,
+    clock: Rc<Cell<i64>>,
+}
+
+thread_local! {
+    static EVALUATORS: RefCell<Vec<CachedEvaluator>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Compiled {
+    pub(super) fn new(text: &str, limits: Limits) -> Result<Compiled, TransformError> {
+        let mut ast = jsonata_core::parser::parse(text).map_err(|e| parse_error(&e))?;
+        if !binds_variable(&ast, "now") {
+            rewrite_now_with_arguments(&mut ast);
+        }
+        Ok(Compiled {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            ast,
+            limits,
+        })
+    }
+
+    pub(super) fn ast(&self) -> &AstNode {
+        &self.ast
+    }
+
+    fn options(&self) -> EvaluatorOptions {
+        EvaluatorOptions {
+            timeout_ms: self.limits.time_budget_ms,
+            cancel: None,
+            max_stack_depth: Some(self.limits.max_depth),
+            max_sequence_length: Some(self.limits.max_sequence),
+        }
+    }
+
+    pub(super) fn eval(
+        &self,
+        event: Option<&Value>,
+        now: DateTime<Utc>,
+        bindings: Option<&Bindings>,
+    ) -> Result<Option<Value>, TransformError> {
+        let data = event.map(to_jvalue).unwrap_or(JValue::Undefined);
+        let out = self.run(&data, now, bindings)?;
+        Ok(from_jvalue(&out))
+    }
+
+    pub(super) fn eval_json_text(
+        &self,
+        event_json: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, TransformError> {
+        let data = JValue::from_json_str(event_json).map_err(|e| TransformError {
+            code: None,
+            message: format!("the event is not JSON: {e}"),
+            offset: None,
+        })?;
+        let out = self.run(&data, now, None)?;
+        let mut buf = Vec::with_capacity(256);
+        if !write_json(&out, &mut buf) {
+            return Ok(None);
+        }
+        // Only valid UTF-8 is ever written: escaped strings, numbers and punctuation.
+        Ok(Some(String::from_utf8(buf).expect("JSON text is UTF-8")))
+    }
+
+    fn run(
+        &self,
+        data: &JValue,
+        now: DateTime<Utc>,
+        bindings: Option<&Bindings>,
+    ) -> Result<JValue, TransformError> {
+        let millis = now.timestamp_millis();
+        if let Some(b) = bindings {
+            // Bindings live in the evaluator's context: a fresh evaluator keeps them from leaking
+            // into later evaluations on this thread.
+            let mut ctx = Context::new();
+            for (k, v) in b {
+                ctx.bind(k.clone(), to_jvalue(v));
+            }
+            let clock = Rc::new(Cell::new(millis));
+            let mut ev = new_evaluator(ctx, self.options(), &clock);
+            return ev.evaluate(&self.ast, data).map_err(|e| eval_error(&e));
+        }
+        EVALUATORS.with(|cell| {
+            let mut cache = cell.borrow_mut();
+            let pos = cache.iter().position(|c| c.id == self.id);
+            let mut entry = match pos {
+                Some(i) => cache.remove(i),
+                None => {
+                    let clock = Rc::new(Cell::new(millis));
+                    CachedEvaluator {
+                        id: self.id,
+                        ev: new_evaluator(Context::new(), self.options(), &clock),
+                        clock,
+                    }
+                }
+            };
+            // Release the borrow while evaluating: `$eval` or a nested transform may re-enter.
+            drop(cache);
+            entry.clock.set(millis);
+            let result = entry.ev.evaluate(&self.ast, data);
+            let mut cache = cell.borrow_mut();
+            cache.insert(0, entry);
+            cache.truncate(CACHED_EVALUATORS);
+            result.map_err(|e| eval_error(&e))
+        })
+    }
+}
+
+fn new_evaluator(ctx: Context, options: EvaluatorOptions, clock: &Rc<Cell<i64>>) -> Evaluator {
+    let mut ev = Evaluator::with_options(ctx, options);
+    let c = Rc::clone(clock);
+    ev.register_fn_override("now", move |args: &[JValue]| {
+        if !args.is_empty() {
+            // Only reached when `$now` was passed around as a value; direct calls with arguments
+            // were rewritten to `$fromMillis`.
+            return Err(EvaluatorError::EvaluationError(
+                "T0410: $now called with arguments through a reference; call it directly"
+                    .to_string(),
+            ));
+        }
+        Ok(JValue::string(iso_millis(c.get())))
+    })
+    .expect("now is not a compilable builtin");
+    let c = Rc::clone(clock);
+    ev.register_fn_override("millis", move |args: &[JValue]| {
+        if !args.is_empty() {
+            return Err(EvaluatorError::EvaluationError(
+                "T0410: Argument 1 of function \"millis\" does not match function signature"
+                    .to_string(),
+            ));
+        }
+        Ok(JValue::Number(c.get() as f64))
+    })
+    .expect("millis is not a compilable builtin");
+    ev
+}
+
+/// `$now()`'s format in jsonata-js: ISO 8601 with milliseconds, UTC, `Z`.
+fn iso_millis(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Whether the expression binds `$name` itself (`$now := …` or a lambda parameter), in which case
+/// `$now(…)` calls the user's function and must not be rewritten.
+fn binds_variable(node: &AstNode, name: &str) -> bool {
+    let mut found = false;
+    visit(node, &mut |n| match n {
+        AstNode::Binary {
+            op: jsonata_core::ast::BinaryOp::ColonEqual,
+            lhs,
+            ..
+        } if matches!(lhs.as_ref(), AstNode::Variable(v) if v == name) => found = true,
+        AstNode::Lambda { params, .. } if params.iter().any(|p| p == name) => found = true,
+        _ => {}
+    });
+    found
+}
+
+/// `$now(picture[, tz])` → `$fromMillis($millis(), picture[, tz])`, its definition in jsonata-js.
+fn rewrite_now_with_arguments(node: &mut AstNode) {
+    visit_mut(node, &mut |n| {
+        if let AstNode::Function {
+            name,
+            args,
+            is_builtin,
+        } = n
+        {
+            if name == "now" && !args.is_empty() {
+                let mut new_args = vec![AstNode::Function {
+                    name: "millis".to_string(),
+                    args: Vec::new(),
+                    is_builtin: *is_builtin,
+                }];
+                new_args.append(args);
+                *name = "fromMillis".to_string();
+                *args = new_args;
+            }
+        }
+    });
+}
+
+/// Calls `f` on every node of the tree, parents first.
+pub(super) fn visit(node: &AstNode, f: &mut dyn FnMut(&AstNode)) {
+    f(node);
+    match node {
+        AstNode::Path { steps } => {
+            for s in steps {
+                visit_step(s, f);
+            }
+        }
+        AstNode::Binary { lhs, rhs, .. } => {
+            visit(lhs, f);
+            visit(rhs, f);
+        }
+        AstNode::Unary { operand, .. } => visit(operand, f),
+        AstNode::Function { args, .. } => args.iter().for_each(|a| visit(a, f)),
+        AstNode::Call { procedure, args } => {
+            visit(procedure, f);
+            args.iter().for_each(|a| visit(a, f));
+        }
+        AstNode::Lambda { body, .. } => visit(body, f),
+        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
+            items.iter().for_each(|a| visit(a, f))
+        }
+        AstNode::Object(pairs) => {
+            for (k, v) in pairs {
+                visit(k, f);
+                visit(v, f);
+            }
+        }
+        AstNode::ObjectTransform { input, pattern } => {
+            visit(input, f);
+            for (k, v) in pattern {
+                visit(k, f);
+                visit(v, f);
+            }
+        }
+        AstNode::Conditional {
+            condition,
+            then_branch,
+            else_branch,
+        } => {
+            visit(condition, f);
+            visit(then_branch, f);
+            if let Some(e) = else_branch {
+                visit(e, f);
+            }
+        }
+        AstNode::FunctionApplication(inner) => visit(inner, f),
+        AstNode::Sort { input, terms } => {
+            visit(input, f);
+            terms.iter().for_each(|(t, _)| visit(t, f));
+        }
+        AstNode::Transform {
+            location,
+            update,
+            delete,
+        } => {
+            visit(location, f);
+            visit(update, f);
+            if let Some(d) = delete {
+                visit(d, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn visit_step(s: &PathStep, f: &mut dyn FnMut(&AstNode)) {
+    visit(&s.node, f);
+    for st in &s.stages {
+        if let Stage::Filter(e) = st {
+            visit(e, f);
+        }
+    }
+}
+
+/// Calls `f` on every node of the tree, parents first, allowing changes.
+fn visit_mut(node: &mut AstNode, f: &mut dyn FnMut(&mut AstNode)) {
+    f(node);
+    match node {
+        AstNode::Path { steps } => {
+            for s in steps {
+                visit_mut(&mut s.node, f);
+                for st in &mut s.stages {
+                    if let Stage::Filter(e) = st {
+                        visit_mut(e, f);
+                    }
+                }
+            }
+        }
+        AstNode::Binary { lhs, rhs, .. } => {
+            visit_mut(lhs, f);
+            visit_mut(rhs, f);
+        }
+        AstNode::Unary { operand, .. } => visit_mut(operand, f),
+        AstNode::Function { args, .. } => args.iter_mut().for_each(|a| visit_mut(a, f)),
+        AstNode::Call { procedure, args } => {
+            visit_mut(procedure, f);
+            args.iter_mut().for_each(|a| visit_mut(a, f));
+        }
+        AstNode::Lambda { body, .. } => visit_mut(body, f),
+        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
+            items.iter_mut().for_each(|a| visit_mut(a, f))
+        }
+        AstNode::Object(pairs) => {
+            for (k, v) in pairs {
+                visit_mut(k, f);
+                visit_mut(v, f);
+            }
+        }
+        AstNode::ObjectTransform { input, pattern } => {
+            visit_mut(input, f);
+            for (k, v) in pattern {
+                visit_mut(k, f);
+                visit_mut(v, f);
+            }
+        }
+        AstNode::Conditional {
+            condition,
+            then_branch,
+            else_branch,
+        } => {
+            visit_mut(condition, f);
+            visit_mut(then_branch, f);
+            if let Some(e) = else_branch {
+                visit_mut(e, f);
+            }
+        }
+        AstNode::FunctionApplication(inner) => visit_mut(inner, f),
+        AstNode::Sort { input, terms } => {
+            visit_mut(input, f);
+            terms.iter_mut().for_each(|(t, _)| visit_mut(t, f));
+        }
+        AstNode::Transform {
+            location,
+            update,
+            delete,
+        } => {
+            visit_mut(location, f);
+            visit_mut(update, f);
+            if let Some(d) = delete {
+                visit_mut(d, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// serde_json → engine value, walking the tree.
+pub(super) fn to_jvalue(v: &Value) -> JValue {
+    match v {
+        Value::Null => JValue::Null,
+        Value::Bool(b) => JValue::Bool(*b),
+        Value::Number(n) => JValue::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => JValue::string(s.as_str()),
+        Value::Array(items) => {
+            // Input arrays are flat when they hold no array (the engine's flattening rule).
+            let flat = !items.iter().any(Value::is_array);
+            JValue::Array(jsonata_core::value::JArray::new_flat(
+                items.iter().map(to_jvalue).collect(),
+                flat,
+            ))
+        }
+        Value::Object(map) => {
+            let m: IndexMap<String, JValue> =
+                map.iter().map(|(k, v)| (k.clone(), to_jvalue(v))).collect();
+            JValue::object(m)
+        }
+    }
+}
+
+/// Engine value → serde_json, as `JSON.stringify` would print it: undefined is `None` at the top,
+/// dropped from objects and `null` in arrays; functions likewise; whole numbers are integers.
+pub(super) fn from_jvalue(v: &JValue) -> Option<Value> {
+    Some(match v {
+        JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
+            return None
+        }
+        JValue::Null => Value::Null,
+        JValue::Bool(b) => Value::Bool(*b),
+        JValue::Number(n) => number(*n),
+        JValue::String(s) => Value::String(s.to_string()),
+        JValue::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| from_jvalue(i).unwrap_or(Value::Null))
+                .collect(),
+        ),
+        JValue::Object(map) => Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| from_jvalue(v).map(|v| (k.clone(), v)))
+                .collect(),
+        ),
+        #[allow(unreachable_patterns)]
+        _ => return None,
+    })
+}
+
+/// Writes `v` as compact JSON text exactly as `from_jvalue(v)` would serialise, without building
+/// the `serde_json::Value`. Returns false (writing nothing) for a top-level undefined.
+pub(super) fn write_json(v: &JValue, out: &mut Vec<u8>) -> bool {
+    match v {
+        JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
+            return false
+        }
+        JValue::Null => out.extend_from_slice(b"null"),
+        JValue::Bool(true) => out.extend_from_slice(b"true"),
+        JValue::Bool(false) => out.extend_from_slice(b"false"),
+        JValue::Number(n) => {
+            // Writing to a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &number(*n));
+        }
+        JValue::String(s) => {
+            let _ = serde_json::to_writer(&mut *out, s.as_ref());
+        }
+        JValue::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                if !write_json(item, out) {
+                    out.extend_from_slice(b"null");
+                }
+            }
+            out.push(b']');
+        }
+        JValue::Object(map) => {
+            out.push(b'{');
+            let mut first = true;
+            for (k, v) in map.iter() {
+                let mark = out.len();
+                if !first {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut *out, k.as_str());
+                out.push(b':');
+                if write_json(v, out) {
+                    first = false;
+                } else {
+                    out.truncate(mark);
+                }
+            }
+            out.push(b'}');
+        }
+        #[allow(unreachable_patterns)]
+        _ => return false,
+    }
+    true
+}
+
+/// A JSON number from an f64: integral values within ±2^53 become integers (`3`, not `3.0`).
+pub(super) fn number(n: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() <= EXACT {
+        Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// Splits a leading `X1234: ` JSONata code off a message.
+pub(super) fn split_code(msg: &str) -> (Option<String>, String) {
+    // The code may follow a prefix such as "Parse error: ".
+    let bytes = msg.as_bytes();
+    for start in 0..bytes.len().min(40) {
+        let b = &bytes[start..];
+        if b.len() >= 6
+            && b[0].is_ascii_uppercase()
+            && b[1..5].iter().all(u8::is_ascii_digit)
+            && b[5] == b':'
+            && (start == 0 || !bytes[start - 1].is_ascii_alphanumeric())
+        {
+            let code = msg[start..start + 5].to_string();
+            let rest = msg[start + 6..].trim_start().to_string();
+            return (Some(code), rest);
+        }
+    }
+    (None, msg.to_string())
+}
+
+fn parse_error(e: &jsonata_core::parser::ParserError) -> TransformError {
+    let (code, message) = split_code(&e.to_string());
+    let code = code.or_else(|| match e {
+        // jsonata-js's code for an unterminated comment; the engine leaves it uncoded.
+        jsonata_core::parser::ParserError::UnclosedComment => Some("S0106".to_string()),
+        _ => None,
+    });
+    TransformError {
+        // The engine's parser leaves some syntax errors uncoded; S0201 is JSONata's generic one.
+        code: Some(code.unwrap_or_else(|| "S0201".to_string())),
+        message,
+        offset: None,
+    }
+}
+
+fn eval_error(e: &EvaluatorError) -> TransformError {
+    let (code, message) = split_code(e.message());
+    TransformError {
+        code,
+        message,
+        offset: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn split_code_finds_the_code_after_a_prefix() {
+        assert_eq!(
+            split_code("T2001: left side"),
+            (Some("T2001".into()), "left side".into())
+        );
+        assert_eq!(
+            split_code("Parse error: S0202: Expected"),
+            (Some("S0202".into()), "Expected".into())
+        );
+        assert_eq!(split_code("no code here"), (None, "no code here".into()));
+    }
+
+    #[test]
+    fn conversion_round_trips_json() {
+        let v = json!({"a": [1, 2.5, null, true, "x", {"b": []}], "c": -0.0, "big": 1e300});
+        let back = from_jvalue(&to_jvalue(&v)).unwrap();
+        assert_eq!(back["a"], json!([1, 2.5, null, true, "x", {"b": []}]));
+        assert_eq!(back["big"], json!(1e300));
+    }
+
+    #[test]
+    fn written_json_text_equals_the_converted_value() {
+        let v = json!({"a": [1, 2.5, null, true, "x\"é\n", {"b": []}], "c": -0.0, "big": 1e300,
+                       "n": 9007199254740993_u64, "e": {}});
+        let jv = to_jvalue(&v);
+        let mut buf = Vec::new();
+        assert!(write_json(&jv, &mut buf));
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            from_jvalue(&jv).unwrap().to_string()
+        );
+        // Undefined members vanish from objects and become null in arrays, as in from_jvalue.
+        let mut m = IndexMap::new();
+        m.insert("u".to_string(), JValue::Undefined);
+        m.insert(
+            "k".to_string(),
+            JValue::Array(vec![JValue::Undefined].into()),
+        );
+        m.insert("w".to_string(), JValue::Undefined);
+        let jv = JValue::object(m);
+        let mut buf = Vec::new();
+        assert!(write_json(&jv, &mut buf));
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            from_jvalue(&jv).unwrap().to_string()
+        );
+        assert_eq!(from_jvalue(&jv).unwrap().to_string(), r#"{"k":[null]}"#);
+    }
+
+    #[test]
+    fn integral_floats_become_integers_within_2_pow_53() {
+        assert_eq!(number(3.0).to_string(), "3");
+        assert_eq!(number(9007199254740992.0).to_string(), "9007199254740992");
+        assert_eq!(number(1e20).to_string(), "1e+20");
+        assert_eq!(number(0.1).to_string(), "0.1");
+        assert_eq!(number(f64::NAN), Value::Null);
+    }
+}

@@ -1,0 +1,494 @@
+//! The fixture runner behind `cxsync test`: for every rule of a spec and every fixture event, the
+//! rule's event type and conditions, then the transform, then the CRM checks (target schema,
+//! payload size), then redaction into the snapshot text. Pure apart from reading the spec's files
+//! in the pre-merge fallback below; comparing with and writing snapshots is the CLI's job.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::snapshot::{self, Header, Outcome};
+use super::{guard_size, Transform};
+use crate::diag::{Diagnostic, Sources, Span};
+use crate::spec::{Fixture, ResolvedRule, Spec, TransformOrigin, TransformSource};
+
+/// One (rule, fixture) case and what it produced.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The rule's id.
+    pub rule: String,
+    /// The fixture's name (file stem).
+    pub fixture: String,
+    /// The fixture's path as resolved.
+    pub fixture_path: PathBuf,
+    /// Where its snapshot lives.
+    pub snapshot: PathBuf,
+    /// The snapshot text, when the case produced one (an evaluation error produces none).
+    pub text: Option<String>,
+    /// What failed regardless of the snapshot: evaluation error, schema violation, size.
+    pub problems: Vec<String>,
+}
+
+/// The cases of one spec and the problems found before any case could run.
+#[derive(Debug, Default)]
+pub struct SpecRun {
+    pub cases: Vec<Case>,
+    /// Spec-level problems: transforms that do not compile, unreadable fixtures, a bad schema.
+    pub diags: Vec<Diagnostic>,
+    /// Files the diagnostics point into.
+    pub sources: Sources,
+}
+
+/// The instant a spec's snapshots use: `--now`, else `test.now`, else [`super::DEFAULT_NOW`].
+pub fn snapshot_now(spec: &Spec, cli: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, Diagnostic> {
+    if let Some(t) = cli {
+        return Ok(t);
+    }
+    match spec.raw.test.as_ref().and_then(|t| t.now.as_deref()) {
+        Some(text) => super::parse_instant(text).map_err(|e| {
+            spec.diag_at(Diagnostic::error("E300", e), "/test/now")
+                .with_help("write an instant with a zone, e.g. 2024-01-15T14:00:00Z")
+        }),
+        None => Ok(super::default_now()),
+    }
+}
+
+/// Runs every rule and fixture of `spec`. Snapshots go to `snapshot_dir/<spec stem>/<rule id>/`.
+pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun {
+    let mut run = SpecRun::default();
+    let rules = if spec.rules.is_empty() {
+        premerge_fallback::resolve_rules(spec, &mut run)
+    } else {
+        spec.rules.clone()
+    };
+    let schema = match &spec.payload_schema {
+        Some(s) => Some(s.clone()),
+        None => premerge_fallback::payload_schema(spec, &mut run),
+    };
+    let validator = schema
+        .as_ref()
+        .and_then(|s| match jsonschema::validator_for(s) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                run.diags.push(spec.diag_at(
+                    Diagnostic::error(
+                        "E302",
+                        format!("crm.payloadSchema is not a valid JSON Schema: {e}"),
+                    ),
+                    "/crm/payloadSchema",
+                ));
+                None
+            }
+        });
+    let stem = spec
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "spec".to_string());
+    let spec_label = format!(
+        "{} ({})",
+        spec.path
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        spec.raw.name
+    );
+    let redactions = spec
+        .raw
+        .test
+        .as_ref()
+        .map(|t| t.redact.clone())
+        .unwrap_or_default();
+    let max_payload = spec.raw.crm.max_payload_bytes;
+
+    for resolved in &rules {
+        let Some(rule) = spec.raw.rules.get(resolved.index) else {
+            continue;
+        };
+        let Some(source) = &resolved.transform else {
+            run.diags.push(
+                spec.diag_at(
+                    Diagnostic::error("E303", format!("rule `{}` has no transform", rule.id)),
+                    &format!("/rules/{}", resolved.index),
+                )
+                .with_help("add `transform:` (inline JSONata) or `transformFile:`"),
+            );
+            continue;
+        };
+        let transform = match Transform::compile(&source.text) {
+            Ok(t) => t,
+            Err(e) => {
+                run.diags.push(compile_diag(spec, source, &e));
+                continue;
+            }
+        };
+        let mut seen = std::collections::BTreeMap::new();
+        for fx in &resolved.fixtures {
+            if let Some(other) = seen.insert(fx.name.clone(), fx.path.clone()) {
+                run.diags.push(
+                    spec.diag_at(
+                        Diagnostic::error(
+                            "E304",
+                            format!(
+                                "rule `{}` has two fixtures named `{}` ({} and {}); snapshot names would collide",
+                                rule.id,
+                                fx.name,
+                                other.display(),
+                                fx.path.display()
+                            ),
+                        ),
+                        &format!("/rules/{}/fixtures", resolved.index),
+                    )
+                    .with_help("rename one of the fixture files"),
+                );
+                continue;
+            }
+            let header = Header {
+                spec: spec_label.clone(),
+                rule: format!("{} ({})", rule.id, rule.name),
+                fixture: relative_to(&fx.path, &spec.dir),
+                now: now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+            };
+            let snapshot = snapshot_dir
+                .join(&stem)
+                .join(&rule.id)
+                .join(format!("{}.snap", fx.name));
+            let mut case = Case {
+                rule: rule.id.clone(),
+                fixture: fx.name.clone(),
+                fixture_path: fx.path.clone(),
+                snapshot,
+                text: None,
+                problems: Vec::new(),
+            };
+            let outcome = match filter(&fx.event, &rule.event_type, &rule.conditions) {
+                Some(why) => Some(Outcome::Filtered(why)),
+                None => match transform.eval(&fx.event, now) {
+                    Err(e) => {
+                        case.problems.push(format!("transform failed: {e}"));
+                        None
+                    }
+                    Ok(None) => Some(Outcome::Undefined),
+                    Ok(Some(mut out)) => {
+                        if let Some(v) = &validator {
+                            for err in v.iter_errors(&out) {
+                                let pointer = err.instance_path().as_str().to_string();
+                                case.problems.push(format!(
+                                    "output does not match crm.payloadSchema at `{}` (keyword `{}`): {}",
+                                    if pointer.is_empty() { "/" } else { &pointer },
+                                    err.kind().keyword(),
+                                    err
+                                ));
+                            }
+                        }
+                        if let Some(limit) = max_payload {
+                            if let Err(e) = guard_size(&out, limit) {
+                                case.problems.push(e.to_string());
+                            }
+                        }
+                        snapshot::redact(&mut out, &redactions);
+                        Some(Outcome::Output(out))
+                    }
+                },
+            };
+            case.text = outcome.map(|o| snapshot::render(&header, &o));
+            run.cases.push(case);
+        }
+    }
+    run
+}
+
+/// Why the rule drops `event`, or `None` when it matches: the event type (`event.type`) first,
+/// then every condition (dotted path → allowed values).
+pub fn filter(
+    event: &Value,
+    event_type: &str,
+    conditions: &indexmap::IndexMap<String, Vec<Value>>,
+) -> Option<String> {
+    match lookup(event, "event.type") {
+        Some(Value::String(t)) if t == event_type => {}
+        Some(other) => {
+            return Some(format!(
+                "eventType: event.type is {other}, the rule matches \"{event_type}\""
+            ))
+        }
+        None => {
+            return Some(format!(
+                "eventType: event.type is missing, the rule matches \"{event_type}\""
+            ))
+        }
+    }
+    for (path, allowed) in conditions {
+        let shown = serde_json::to_string(allowed).unwrap_or_default();
+        match lookup(event, path) {
+            None => return Some(format!("conditions.{path}: missing, allowed {shown}")),
+            Some(v) if !allowed.iter().any(|a| json_equal(a, v)) => {
+                return Some(format!("conditions.{path}: {v} is not one of {shown}"))
+            }
+            Some(_) => {}
+        }
+    }
+    None
+}
+
+/// The value at a dotted path (`interaction.channel.type`).
+pub fn lookup<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(event, |v, seg| match v {
+        Value::Object(m) => m.get(seg),
+        Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+        _ => None,
+    })
+}
+
+/// JSON equality with numbers compared by value (`1` equals `1.0`).
+fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// The diagnostic for a transform that does not compile, at the offending token when the
+/// position is known, else at the transform.
+pub fn compile_diag(
+    spec: &Spec,
+    source: &TransformSource,
+    e: &super::TransformError,
+) -> Diagnostic {
+    let (start, end) = match e.offset {
+        Some(o) => (o, o + 1),
+        None => (0, source.text.chars().count()),
+    };
+    let (file, span) = super::position::locate(spec, &source.origin, start, end);
+    let span: Option<Span> = if span == Span::default() {
+        None
+    } else {
+        Some(span)
+    };
+    Diagnostic::error(
+        e.code.clone().unwrap_or_else(|| "S0201".to_string()),
+        format!("transform does not compile: {e}"),
+    )
+    .in_file(file)
+    .at_opt(span)
+}
+
+/// `path` relative to `base`, lexically, with `/` separators (`../fixtures/events/a.json`).
+fn relative_to(path: &Path, base: &Path) -> String {
+    let norm = |p: &Path| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in p.components() {
+            match c {
+                std::path::Component::CurDir => {}
+                std::path::Component::ParentDir => {
+                    if out.last().is_some_and(|l| l != "..") {
+                        out.pop();
+                    } else {
+                        out.push("..".into());
+                    }
+                }
+                other => out.push(other.as_os_str().to_string_lossy().to_string()),
+            }
+        }
+        out
+    };
+    let (p, b) = (norm(path), norm(base));
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
+    parts.extend(p[common..].iter().cloned());
+    parts.join("/")
+}
+
+/// TODO(transform, delete after the spec-loading merge): until the spine's loader resolves
+/// `transformFile` and `fixtures` into `Spec.rules` and loads `crm.payloadSchema` into
+/// `Spec.payload_schema`, `cxsync test` reads them here, relative to `spec.dir`. Used ONLY when
+/// the loader left `Spec.rules` (or `payload_schema`) empty.
+mod premerge_fallback {
+    use super::*;
+
+    pub(super) fn resolve_rules(spec: &Spec, run: &mut SpecRun) -> Vec<ResolvedRule> {
+        let mut out = Vec::new();
+        for (index, rule) in spec.raw.rules.iter().enumerate() {
+            let transform = match (&rule.transform, &rule.transform_file) {
+                (Some(text), _) => Some(TransformSource {
+                    text: text.clone(),
+                    origin: TransformOrigin::Inline {
+                        pointer: format!("/rules/{index}/transform"),
+                    },
+                }),
+                (None, Some(file)) => {
+                    let path = spec.dir.join(file);
+                    match crate::spec::read_text(&path) {
+                        Ok(text) => {
+                            run.sources.add(&path, text.clone());
+                            Some(TransformSource {
+                                text,
+                                origin: TransformOrigin::File { path },
+                            })
+                        }
+                        Err(d) => {
+                            run.diags.push(d);
+                            None
+                        }
+                    }
+                }
+                (None, None) => None,
+            };
+            let mut fixtures = Vec::new();
+            for (fi, pattern) in rule.fixtures.iter().enumerate() {
+                let paths = expand(&spec.dir, pattern);
+                if paths.is_empty() {
+                    run.diags.push(
+                        spec.diag_at(
+                            Diagnostic::error("E305", format!("no fixture matches `{pattern}`")),
+                            &format!("/rules/{index}/fixtures/{fi}"),
+                        )
+                        .with_help("fixture paths and globs are relative to the spec's folder"),
+                    );
+                }
+                for path in paths {
+                    match crate::spec::read_text(&path) {
+                        Ok(text) => match serde_json::from_str::<Value>(&text) {
+                            Ok(event) => fixtures.push(Fixture {
+                                name: path
+                                    .file_stem()
+                                    .map(|s| s.to_string_lossy().to_string())
+                                    .unwrap_or_default(),
+                                path,
+                                event,
+                            }),
+                            Err(e) => {
+                                let at = crate::diag::Pos {
+                                    line: e.line(),
+                                    column: e.column(),
+                                    offset: 0,
+                                };
+                                run.sources.add(&path, text);
+                                run.diags.push(
+                                    Diagnostic::error("E306", format!("fixture is not JSON: {e}"))
+                                        .in_file(&path)
+                                        .at(Span::point(at)),
+                                );
+                            }
+                        },
+                        Err(d) => run.diags.push(d),
+                    }
+                }
+            }
+            out.push(ResolvedRule {
+                index,
+                transform,
+                fixtures,
+            });
+        }
+        out
+    }
+
+    /// A path, or a glob whose `*`/`?`/`[..]` sit in the file-name part (`dir/*.json`).
+    fn expand(dir: &Path, pattern: &str) -> Vec<PathBuf> {
+        let full = dir.join(pattern);
+        let is_glob = pattern.contains(['*', '?', '[']);
+        if !is_glob {
+            return if full.is_file() {
+                vec![full]
+            } else {
+                Vec::new()
+            };
+        }
+        let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
+            return Vec::new();
+        };
+        let Ok(glob) = globset::Glob::new(&name.to_string_lossy()) else {
+            return Vec::new();
+        };
+        let matcher = glob.compile_matcher();
+        let mut found: Vec<PathBuf> = std::fs::read_dir(parent)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.is_file() && p.file_name().is_some_and(|n| matcher.is_match(n)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found
+    }
+
+    pub(super) fn payload_schema(spec: &Spec, run: &mut SpecRun) -> Option<Value> {
+        let rel = spec.raw.crm.payload_schema.as_ref()?;
+        let path = spec.dir.join(rel);
+        let text = match crate::spec::read_text(&path) {
+            Ok(t) => t,
+            Err(d) => {
+                run.diags.push(d);
+                return None;
+            }
+        };
+        match serde_json::from_str(&text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                run.diags.push(spec.diag_at(
+                    Diagnostic::error("E301", format!("{} is not JSON: {e}", path.display())),
+                    "/crm/payloadSchema",
+                ));
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn conds(pairs: &[(&str, Value)]) -> indexmap::IndexMap<String, Vec<Value>> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_array().unwrap().clone()))
+            .collect()
+    }
+
+    #[test]
+    fn event_type_and_conditions_filter_with_a_reason() {
+        let ev = json!({"event": {"type": "interaction.ended"}, "i": {"ch": "sms", "n": 2}});
+        assert_eq!(filter(&ev, "interaction.ended", &conds(&[])), None);
+        assert_eq!(
+            filter(&ev, "interaction.started", &conds(&[])).unwrap(),
+            "eventType: event.type is \"interaction.ended\", the rule matches \"interaction.started\""
+        );
+        assert_eq!(
+            filter(
+                &ev,
+                "interaction.ended",
+                &conds(&[("i.ch", json!(["voice", "email"]))])
+            )
+            .unwrap(),
+            "conditions.i.ch: \"sms\" is not one of [\"voice\",\"email\"]"
+        );
+        assert_eq!(
+            filter(&ev, "interaction.ended", &conds(&[("i.x", json!(["a"]))])).unwrap(),
+            "conditions.i.x: missing, allowed [\"a\"]"
+        );
+        assert_eq!(
+            filter(&ev, "interaction.ended", &conds(&[("i.n", json!([2.0]))])),
+            None
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_lexical_and_slash_separated() {
+        assert_eq!(
+            relative_to(
+                Path::new("specs/../fixtures/events/a.json"),
+                Path::new("specs")
+            ),
+            "../fixtures/events/a.json"
+        );
+        assert_eq!(
+            relative_to(Path::new("specs/t/a.json"), Path::new("specs")),
+            "t/a.json"
+        );
+    }
+}

@@ -1,0 +1,270 @@
+//! The official JSONata test suite (`../shared/jsonata-test-suite`, beside the clone) run through
+//! `cxsync::transform`, the project's own interface to the engine. The strict pass count must not
+//! drop below [`BASELINE`]; per-group results go to `target/jsonata-conformance.md`.
+//!
+//! Strict means: an expected error code must be the code raised, an undefined result must be
+//! undefined (not `null`), a result must be deep-equal (numbers compared by value, `unordered`
+//! cases as multisets).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cxsync::transform::{Bindings, Limits, Transform};
+use serde_json::Value;
+
+/// Strict passes recorded for jsonata-core 2.2.13 through `cxsync::transform` (of 1,686 cases; the 2 lone-surrogate cases are skipped).
+const BASELINE: usize = 1684;
+
+fn suite_dir() -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [
+        root.join("../shared/jsonata-test-suite"),
+        root.join("../../shared/jsonata-test-suite"),
+    ]
+    .into_iter()
+    .find(|p| p.join("groups").is_dir())
+}
+
+/// Cases the fast path compiled (and matched the engine on).
+static FAST_CASES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+enum Outcome {
+    Pass,
+    Fail(String),
+}
+
+fn numbers_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            x == y
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| numbers_equal(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| numbers_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn unordered_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            let mut used = vec![false; y.len()];
+            x.iter().all(|item| {
+                y.iter().enumerate().any(|(i, other)| {
+                    if !used[i] && numbers_equal(item, other) {
+                        used[i] = true;
+                        true
+                    } else {
+                        false
+                    }
+                })
+            })
+        }
+        _ => numbers_equal(a, b),
+    }
+}
+
+fn run_case(case: &Value, group_dir: &Path, datasets: &Path) -> Outcome {
+    let expr = match (case.get("expr"), case.get("expr-file")) {
+        (Some(Value::String(e)), _) => e.clone(),
+        (_, Some(Value::String(f))) => match std::fs::read_to_string(group_dir.join(f)) {
+            Ok(t) => t,
+            Err(e) => return Outcome::Fail(format!("expr-file: {e}")),
+        },
+        _ => return Outcome::Fail("no expr".into()),
+    };
+    let data: Option<Value> = match (case.get("data"), case.get("dataset")) {
+        (Some(d), _) => Some(d.clone()),
+        (_, Some(Value::String(name))) => {
+            let text = std::fs::read_to_string(datasets.join(format!("{name}.json"))).unwrap();
+            Some(serde_json::from_str(&text).unwrap())
+        }
+        _ => None,
+    };
+    let bindings: Bindings = case
+        .get("bindings")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let expected_code = case
+        .get("code")
+        .and_then(Value::as_str)
+        .or_else(|| case.pointer("/error/code").and_then(Value::as_str));
+    let limits = Limits {
+        // A per-case time limit keeps a slow or hanging case from stalling the suite.
+        time_budget_ms: Some(
+            case.get("timelimit")
+                .and_then(Value::as_u64)
+                .unwrap_or(5_000),
+        ),
+        max_depth: case
+            .get("depth")
+            .and_then(Value::as_u64)
+            .map(|d| d as usize)
+            .unwrap_or(10_000),
+        max_sequence: usize::MAX,
+    };
+    // The suite compares `$now()` with dates the engine takes from the host clock (`$toMillis`
+    // with a time-only picture defaults to today), so it runs at the real instant.
+    let now = chrono::Utc::now();
+    // The fast path must give the engine's result wherever it applies.
+    if let (Ok(fast), Ok(engine), Some(d), true) = (
+        Transform::compile(&expr),
+        Transform::compile_engine_only(&expr),
+        data.as_ref(),
+        bindings.is_empty(),
+    ) {
+        if fast.is_fast() {
+            FAST_CASES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let (a, b) = (fast.eval(d, now), engine.eval(d, now));
+            if a != b {
+                return Outcome::Fail(format!("fast path {a:?} but engine {b:?}"));
+            }
+            let text = d.to_string();
+            let (a, b) = (
+                fast.eval_json_text(&text, now),
+                engine.eval_json_text(&text, now),
+            );
+            if a != b {
+                return Outcome::Fail(format!("fast path text {a:?} but engine {b:?}"));
+            }
+        }
+    }
+    let result = Transform::compile_with_limits(&expr, limits)
+        .and_then(|t| t.eval_with_bindings(data.as_ref(), now, &bindings));
+    match (expected_code, result) {
+        (Some(code), Err(e)) if e.code.as_deref() == Some(code) => Outcome::Pass,
+        // U1001 is not an engine code: jsonata-js's test runner raises it when its own depth or
+        // time guard (the case's `depth`/`timelimit`) trips. The engine's guards for the same
+        // limits raise D1011 (depth) and D1012 (time).
+        (Some("U1001"), Err(e))
+            if case.get("depth").is_some()
+                && matches!(e.code.as_deref(), Some("D1011") | Some("D1012")) =>
+        {
+            Outcome::Pass
+        }
+        (Some(code), Err(e)) => Outcome::Fail(format!("expected {code}, got {e:?}")),
+        (Some(code), Ok(v)) => Outcome::Fail(format!("expected {code}, got {v:?}")),
+        (None, Err(e)) => Outcome::Fail(format!("error {e}")),
+        (None, Ok(v)) => {
+            if case.get("undefinedResult").and_then(Value::as_bool) == Some(true) {
+                return match v {
+                    None => Outcome::Pass,
+                    Some(v) => Outcome::Fail(format!("expected undefined, got {v}")),
+                };
+            }
+            let Some(expected) = case.get("result") else {
+                return Outcome::Fail("case has no expected outcome".into());
+            };
+            let Some(v) = v else {
+                return Outcome::Fail(format!("expected {expected}, got undefined"));
+            };
+            let unordered = case.get("unordered").and_then(Value::as_bool) == Some(true);
+            let ok = if unordered {
+                unordered_equal(&v, expected)
+            } else {
+                numbers_equal(&v, expected)
+            };
+            if ok {
+                Outcome::Pass
+            } else {
+                Outcome::Fail(format!("expected {expected}, got {v}"))
+            }
+        }
+    }
+}
+
+#[test]
+fn the_official_jsonata_suite_passes_at_the_recorded_baseline() {
+    let Some(dir) = suite_dir() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("the JSONata test suite is not at ../shared/jsonata-test-suite");
+        }
+        eprintln!("skipped: ../shared/jsonata-test-suite not found");
+        return;
+    };
+    let datasets = dir.join("datasets");
+    let mut groups: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut skipped = 0;
+    let mut group_dirs: Vec<PathBuf> = std::fs::read_dir(dir.join("groups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    group_dirs.sort();
+    for gdir in group_dirs {
+        let group = gdir.file_name().unwrap().to_string_lossy().to_string();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&gdir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let cases: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Array(a)) => a,
+                Ok(v) => vec![v],
+                // The lone-surrogate cases are not valid UTF-8 JSON for serde; the brief allows
+                // skipping them.
+                Err(_) => {
+                    skipped += 1;
+                    continue;
+                }
+            };
+            for (i, case) in cases.iter().enumerate() {
+                let entry = groups.entry(group.clone()).or_default();
+                entry.1 += 1;
+                match run_case(case, &gdir, &datasets) {
+                    Outcome::Pass => entry.0 += 1,
+                    Outcome::Fail(why) => failures.push(format!(
+                        "{group}/{}[{i}]: {}",
+                        file.file_name().unwrap().to_string_lossy(),
+                        why.chars().take(300).collect::<String>()
+                    )),
+                }
+            }
+        }
+    }
+    let passed: usize = groups.values().map(|g| g.0).sum();
+    let total: usize = groups.values().map(|g| g.1).sum();
+    let fast_cases = FAST_CASES.load(std::sync::atomic::Ordering::Relaxed);
+    let mut report = format!(
+        "# JSONata conformance through cxsync::transform\n\n{passed} of {total} cases pass strictly \
+         ({skipped} files skipped: not loadable as JSON). The fast path compiled {} of them and \
+         gave the engine's result on each.\n\n| group | passed | cases |\n| --- | ---: | ---: |\n",
+        fast_cases
+    );
+    for (g, (p, t)) in &groups {
+        report.push_str(&format!("| {g} | {p} | {t} |\n"));
+    }
+    report.push_str("\n## Failures\n\n");
+    for f in &failures {
+        report.push_str(&format!("- {f}\n"));
+    }
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/jsonata-conformance.md");
+    let _ = std::fs::write(&out, &report);
+    eprintln!(
+        "{passed} of {total} strict passes; report in {}",
+        out.display()
+    );
+    for f in &failures {
+        eprintln!("  FAIL {f}");
+    }
+    let fast = FAST_CASES.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("fast path compiled for {fast} cases, all identical to the engine");
+    assert!(
+        fast >= 100,
+        "the fast path stopped applying to the suite ({fast} cases)"
+    );
+    assert!(
+        passed >= BASELINE,
+        "conformance dropped: {passed} strict passes, baseline {BASELINE}"
+    );
+}

@@ -1,0 +1,287 @@
+//! `cxsync test`: snapshots of the example spec, and what a user sees when a mapping changes.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{cxsync, root};
+
+/// A copy of the example project (spec, transform, schema, fixtures, snapshots) to change freely.
+fn project() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for sub in [
+        "specs/transforms",
+        "fixtures/events",
+        "snapshots/crm_sync/CRM_SYNC_RULE_ID",
+    ] {
+        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        for e in std::fs::read_dir(root().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() && !p.to_string_lossy().ends_with(".new") {
+                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    for f in ["specs/crm_sync.yaml", "specs/crm-case.schema.json"] {
+        std::fs::copy(root().join(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from:?} not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = cxsync().current_dir(dir).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn snap(dir: &Path, fixture: &str) -> PathBuf {
+    dir.join("snapshots/crm_sync/CRM_SYNC_RULE_ID")
+        .join(format!("{fixture}.snap"))
+}
+
+#[test]
+fn the_example_spec_passes_against_its_committed_snapshots() {
+    let dir = project();
+    let (code, out, err) = run(dir.path(), &["test", "specs/crm_sync.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("ok       crm_sync/CRM_SYNC_RULE_ID/voice_resolved\n"),
+        "{out}"
+    );
+    assert!(out.contains("sms_filtered (filtered)"), "{out}");
+    assert!(out.contains("5 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn the_default_specs_are_specs_star_yaml() {
+    let dir = project();
+    let (code, out, err) = run(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("5 passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn a_one_character_change_to_a_transform_fails_with_a_readable_diff_and_a_new_file() {
+    let dir = project();
+    edit(
+        &dir.path()
+            .join("specs/transforms/interaction_ended.jsonata"),
+        "/ 1000))",
+        "/ 100))",
+    );
+    let (code, out, _) = run(dir.path(), &["test", "specs/crm_sync.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAILED   crm_sync/CRM_SYNC_RULE_ID/voice_resolved"),
+        "{out}"
+    );
+    assert!(out.contains("-  \"durationSeconds\": 390,\n"), "{out}");
+    assert!(out.contains("+  \"durationSeconds\": 3904,\n"), "{out}");
+    assert!(out.contains("@@ "), "{out}");
+    let new = dir
+        .path()
+        .join("snapshots/crm_sync/CRM_SYNC_RULE_ID/voice_resolved.snap.new");
+    assert!(std::fs::read_to_string(&new).unwrap().contains("3904"));
+    // The filtered fixture is unaffected by the mapping and still passes.
+    assert!(
+        out.contains("ok       crm_sync/CRM_SYNC_RULE_ID/sms_filtered (filtered)"),
+        "{out}"
+    );
+    assert!(out.contains("1 passed, 4 failed"), "{out}");
+
+    // --update accepts every change and removes the .new files; the next run passes.
+    let (code, out, _) = run(dir.path(), &["test", "--update"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!new.exists());
+    assert!(std::fs::read_to_string(snap(dir.path(), "voice_resolved"))
+        .unwrap()
+        .contains("3904"));
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn a_missing_snapshot_fails_and_is_written_as_new() {
+    let dir = project();
+    std::fs::remove_file(snap(dir.path(), "email_unicode")).unwrap();
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no snapshot yet"), "{out}");
+    let new = std::fs::read_to_string(
+        dir.path()
+            .join("snapshots/crm_sync/CRM_SYNC_RULE_ID/email_unicode.snap.new"),
+    )
+    .unwrap();
+    assert!(
+        new.contains("\"queueName\": \"Support – Nordics 🇸🇪\""),
+        "{new}"
+    );
+}
+
+#[test]
+fn a_condition_change_shows_the_event_as_filtered_with_the_condition() {
+    let dir = project();
+    edit(
+        &dir.path().join("specs/crm_sync.yaml"),
+        "[voice, webchat, email]",
+        "[voice, email]",
+    );
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("+# filtered by: conditions.interaction.channel.type: \"webchat\" is not one of [\"voice\",\"email\"]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn snapshots_use_the_frozen_clock_and_now_overrides_it() {
+    let dir = project();
+    // Without the redaction, the frozen instant is visible in the snapshot.
+    edit(
+        &dir.path().join("specs/crm_sync.yaml"),
+        "redact: [syncTimestamp]",
+        "redact: []",
+    );
+    let (_, out, _) = run(dir.path(), &["test", "--update"]);
+    let text = std::fs::read_to_string(snap(dir.path(), "voice_resolved")).unwrap();
+    assert!(
+        text.contains("\"syncTimestamp\": \"2024-01-15T14:00:00.000Z\""),
+        "{out}{text}"
+    );
+    let (code, out, _) = run(dir.path(), &["test", "--now", "2030-06-01T00:00:00Z"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("+  \"syncTimestamp\": \"2030-06-01T00:00:00.000Z\""),
+        "{out}"
+    );
+    let (code, _, err) = run(dir.path(), &["test", "--now", "yesterday"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not an RFC 3339 instant"), "{err}");
+}
+
+#[test]
+fn an_output_that_breaks_the_crm_schema_names_fixture_pointer_and_keyword() {
+    let dir = project();
+    edit(
+        &dir.path().join("specs/crm-case.schema.json"),
+        "\"queueName\": { \"type\": \"string\" }",
+        "\"queueName\": { \"type\": \"string\", \"maxLength\": 10 }",
+    );
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    let block = out
+        .split("FAILED   crm_sync/CRM_SYNC_RULE_ID/email_unicode\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        block.contains("output does not match crm.payloadSchema at `/metadata/queueName` (keyword `maxLength`)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok       crm_sync/CRM_SYNC_RULE_ID/voice_resolved"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_output_above_max_payload_bytes_fails_with_payload_too_large() {
+    let dir = project();
+    edit(
+        &dir.path().join("specs/crm_sync.yaml"),
+        "maxPayloadBytes: 524288",
+        "maxPayloadBytes: 200",
+    );
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("PAYLOAD_TOO_LARGE: payload is 30")
+            && out.contains("the limit (crm.maxPayloadBytes) is 200 bytes"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_evaluation_error_fails_the_fixture_with_its_code() {
+    let dir = project();
+    edit(
+        &dir.path()
+            .join("specs/transforms/interaction_ended.jsonata"),
+        "\"channelType\": interaction.channel.type,",
+        "\"channelType\": interaction.channel.type - 1,",
+    );
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("transform failed: T2001: "), "{out}");
+}
+
+#[test]
+fn junit_reports_every_case_and_is_written_even_on_failure() {
+    let dir = project();
+    std::fs::remove_file(snap(dir.path(), "ivr_no_agent")).unwrap();
+    let (code, _, _) = run(dir.path(), &["test", "--junit", "out/report.xml"]);
+    assert_eq!(code, 1);
+    let xml = std::fs::read_to_string(dir.path().join("out/report.xml")).unwrap();
+    assert!(xml.starts_with("<?xml"));
+    assert!(xml.contains("tests=\"5\" failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("<testcase classname=\"CRM_SYNC_RULE_ID\" name=\"voice_resolved\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<failure message=\"no snapshot yet; wrote "),
+        "{xml}"
+    );
+}
+
+#[test]
+fn review_refuses_without_a_terminal() {
+    let dir = project();
+    let (code, _, err) = run(dir.path(), &["test", "--review"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--review asks on a terminal"), "{err}");
+}
+
+#[test]
+fn an_inline_transform_that_does_not_compile_is_a_spec_error_with_its_code() {
+    let dir = project();
+    edit(
+        &dir.path().join("specs/crm_sync.yaml"),
+        "transformFile: transforms/interaction_ended.jsonata",
+        "transform: \"{ 'a': }\"",
+    );
+    let (code, out, err) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("S0211"), "{err}");
+    assert!(err.contains("specs/crm_sync.yaml"), "{err}");
+}
+
+#[test]
+fn a_snapshot_no_fixture_produces_is_reported_stale_and_removed_by_update() {
+    let dir = project();
+    let old = snap(dir.path(), "voice_resolved");
+    std::fs::rename(
+        dir.path().join("fixtures/events/voice_resolved.json"),
+        dir.path().join("fixtures/events/voice_renamed.json"),
+    )
+    .unwrap();
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stale    snapshots/crm_sync/CRM_SYNC_RULE_ID/voice_resolved.snap (no rule and fixture produce it"),
+        "{out}"
+    );
+    let (code, out, _) = run(dir.path(), &["test", "--update"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!old.exists());
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("stale"), "{out}");
+}
