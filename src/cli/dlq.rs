@@ -197,9 +197,7 @@ fn env_vars() -> BTreeMap<String, String> {
 async fn open_and_scan(source: &str) -> anyhow::Result<(Store, Scan)> {
     let src = Source::parse(source)?;
     let store = Store::open(&src, &env_vars())?;
-    let scan = inspect::scan(&store)
-        .await
-        .with_context(|| format!("cannot read the DLQ at {}", store.location()))?;
+    let scan = inspect::scan(&store).await?;
     for b in &scan.bad {
         eprintln!(
             "warning: {}/{}: {} (skipped)",

@@ -46,12 +46,14 @@ pub enum StoreError {
     /// A malformed endpoint URL.
     #[error("endpoint `{endpoint}` is not a URL: {why}")]
     BadEndpoint { endpoint: String, why: String },
-    /// The object store failed (network, permissions, missing bucket, I/O).
-    #[error("{location}: {source}")]
+    /// The object store failed (network, permissions, missing bucket, I/O). `message` is the
+    /// store's error chain, flattened: object_store repeats each cause inside its parent.
+    #[error("{location}: {message}")]
     Backend {
         location: String,
-        #[source]
-        source: object_store::Error,
+        message: String,
+        /// Whether the object was not there.
+        not_found: bool,
     },
     /// Local I/O outside the object store (creating the root folder, the blocking runtime).
     #[error("{context}: {source}")]
@@ -169,10 +171,7 @@ impl Store {
 
     fn folder(dir: &FsPath, root: Path, display: String) -> Result<Store, StoreError> {
         let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
-            .map_err(|source| StoreError::Backend {
-                location: display.clone(),
-                source,
-            })?
+            .map_err(|e| backend_error(&display, &e))?
             // Deleting the last record of a day also removes its empty day folders.
             .with_automatic_cleanup(true);
         Ok(Store {
@@ -189,7 +188,13 @@ impl Store {
         vars: &BTreeMap<String, String>,
     ) -> Result<Store, StoreError> {
         use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-        let mut b = AmazonS3Builder::new();
+        // Client options first: `with_client_options` replaces them wholesale, so the AWS_* client
+        // keys and allow_http below must come after it.
+        let mut b = AmazonS3Builder::new().with_client_options(
+            object_store::ClientOptions::new()
+                .with_timeout(Duration::from_secs(60))
+                .with_connect_timeout(Duration::from_secs(10)),
+        );
         for (k, v) in vars {
             // AWS_ALLOW_HTTP is decided below from the endpoint, never by the caller.
             if !k.starts_with("AWS_") || k == "AWS_ALLOW_HTTP" {
@@ -223,16 +228,8 @@ impl Store {
             .with_bucket_name(bucket)
             .with_allow_http(allow_http)
             .with_retry(retry)
-            .with_client_options(
-                object_store::ClientOptions::new()
-                    .with_timeout(Duration::from_secs(60))
-                    .with_connect_timeout(Duration::from_secs(10)),
-            )
             .build()
-            .map_err(|source| StoreError::Backend {
-                location: display.clone(),
-                source,
-            })?;
+            .map_err(|e| backend_error(&display, &e))?;
         Ok(Store {
             inner: Arc::new(s3),
             root: Path::from(prefix),
@@ -251,11 +248,8 @@ impl Store {
         Path::from_iter(self.root.parts().chain(rel.parts()))
     }
 
-    fn backend(&self, key: &str, source: object_store::Error) -> StoreError {
-        StoreError::Backend {
-            location: join_display(&self.display, key),
-            source,
-        }
+    fn backend(&self, key: &str, e: object_store::Error) -> StoreError {
+        backend_error(&join_display(&self.display, key), &e)
     }
 
     /// Every object below the root, sorted by key.
@@ -369,8 +363,8 @@ impl Store {
 }
 
 /// The key of a record below a store's root: `YYYY/MM/DD/<eventId>.json`, the UTC date of
-/// `deadLetteredAt` (`0000/00/00` when it is not a time), the event id encoded as one path
-/// segment (`/`, `%` and characters S3 recommends avoiding become `%XX`).
+/// `deadLetteredAt` (`0000/00/00` when it is not a time), the event id encoded by
+/// [`encode_id`].
 pub fn record_key(rec: &Record) -> Path {
     let date = rec
         .dead_lettered()
@@ -380,8 +374,24 @@ pub fn record_key(rec: &Record) -> Path {
         .split('/')
         .map(|p| PathPart::from(p.to_string()))
         .collect();
-    parts.push(PathPart::from(format!("{}.json", rec.event_id)));
+    parts.push(PathPart::from(format!("{}.json", encode_id(&rec.event_id))));
     Path::from_iter(parts)
+}
+
+/// An event id as one key segment: ASCII letters, digits, `-`, `_` and `.` stay; every other
+/// byte (and a leading `.`) becomes `!XX`. `!` is safe in S3 keys and in file names, so the same
+/// name appears in a bucket and in a folder (object_store would percent-encode `%` twice on disk).
+pub fn encode_id(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for (i, b) in id.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("!{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Writes one record to a store from blocking code (the simulator's `--dlq-dir`); returns its
@@ -414,6 +424,24 @@ fn endpoint_needs_http(ep: &str) -> Result<bool, StoreError> {
 pub fn is_loopback_host(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A store error with its cause chain flattened into one line, each cause once.
+fn backend_error(location: &str, e: &object_store::Error) -> StoreError {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        let msg = err.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&msg)) {
+            parts.push(msg);
+        }
+        cur = err.source();
+    }
+    StoreError::Backend {
+        location: location.to_string(),
+        message: parts.join(": "),
+        not_found: matches!(e, object_store::Error::NotFound { .. }),
+    }
 }
 
 fn join_display(root: &str, key: &str) -> String {
@@ -450,6 +478,14 @@ mod tests {
             Source::parse("out/dlq").unwrap(),
             Source::Folder("out/dlq".into())
         );
+    }
+
+    #[test]
+    fn event_ids_encode_to_one_safe_segment() {
+        assert_eq!(encode_id("evt-0001_a.b"), "evt-0001_a.b");
+        assert_eq!(encode_id("a/b%c"), "a!2Fb!25c");
+        assert_eq!(encode_id(".."), "!2E.");
+        assert_eq!(encode_id("é"), "!C3!A9");
     }
 
     #[test]
