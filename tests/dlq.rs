@@ -665,13 +665,22 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
         .named("then down")
         .mount(&crm)
         .await;
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = run_async(replay_cmd(
+        &src,
+        "fixtures/dlq/fixed.yaml",
+        &crm.uri(),
+        &["--max-failures", "1"],
+    ))
+    .await;
     assert_eq!(o.status.code(), Some(1));
     let first = outcomes(&json_out(&o));
     assert_eq!(first["evt-2001"], "delivered");
     assert_eq!(first["evt-2002"], "delivered");
     assert_eq!(first["evt-2003"], "rejected");
-    assert_eq!(first["evt-2007"], "rejected");
+    // One failure in a row stops the run: the rest are not tried.
+    assert_eq!(first["evt-2004"], "notAttempted");
+    assert_eq!(first["evt-2007"], "notAttempted");
+    assert_eq!(crm_posts(&crm).await.len(), 3);
     let accepted_first: Vec<String> = crm_posts(&crm).await[..2]
         .iter()
         .map(|(k, _)| k.clone())

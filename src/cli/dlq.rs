@@ -129,6 +129,10 @@ pub struct ReplayArgs {
     /// Delete records once replayed (this run or an earlier one). Without it nothing is deleted.
     #[arg(long, conflicts_with = "dry_run")]
     pub purge: bool,
+    /// Stop after this many deliveries in a row fail (0: never stop); the rest stay for the
+    /// next run.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_failures: u32,
     /// The time `$now()` returns in transforms and markers record (RFC 3339; default: now).
     #[arg(long, value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
@@ -518,6 +522,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     let opts = ReplayOptions {
         purge: a.purge,
         now,
+        max_consecutive_failures: (a.max_failures > 0).then_some(a.max_failures),
     };
     let results = replay::replay(&store, &replayer, &evals, &mut sink, &opts).await;
     let text = match a.format {
@@ -735,7 +740,7 @@ fn render_dry_run(evals: &[Evaluation], r: &Replayer, store: &Store) -> String {
 
 fn render_replay(results: &[(String, Outcome)]) -> String {
     let mut out = String::new();
-    let (mut delivered, mut already, mut skipped, mut failed) = (0, 0, 0, 0);
+    let (mut delivered, mut already, mut skipped, mut failed, mut left) = (0, 0, 0, 0, 0);
     for (id, o) in results {
         let line = match o {
             Outcome::Delivered { status, purged } => {
@@ -765,6 +770,10 @@ fn render_replay(results: &[(String, Outcome)]) -> String {
                 failed += 1;
                 format!("failed     {id}  {error}")
             }
+            Outcome::NotAttempted => {
+                left += 1;
+                format!("not tried  {id}  (stopped after repeated failures)")
+            }
             Outcome::MarkerFailed { status, error } => {
                 failed += 1;
                 format!(
@@ -777,7 +786,7 @@ fn render_replay(results: &[(String, Outcome)]) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{delivered} delivered, {already} already replayed, {skipped} skipped, {failed} failed (of {})",
+        "\n{delivered} delivered, {already} already replayed, {skipped} skipped, {failed} failed, {left} not tried (of {})",
         results.len()
     );
     out

@@ -485,6 +485,9 @@ pub struct ReplayOptions {
     pub purge: bool,
     /// The time written into markers.
     pub now: DateTime<Utc>,
+    /// Stop after this many deliveries in a row got no 2xx (the CRM is down: the rest would
+    /// only wait out their timeouts). `None` never stops.
+    pub max_consecutive_failures: Option<u32>,
 }
 
 /// What happened to one record in a replay.
@@ -503,6 +506,8 @@ pub enum Outcome {
     Failed { error: String },
     /// Delivered, but the marker could not be written: a resume resends it with the same key.
     MarkerFailed { status: u16, error: String },
+    /// Not tried: the replay stopped after too many failures in a row.
+    NotAttempted,
 }
 
 /// The marker object written after a record's successful delivery.
@@ -526,8 +531,21 @@ pub async fn replay<S: ReplaySink>(
     opts: &ReplayOptions,
 ) -> Vec<(String, Outcome)> {
     let mut out = Vec::new();
+    let mut failures_in_a_row = 0;
     for ev in evals {
+        if opts
+            .max_consecutive_failures
+            .is_some_and(|max| failures_in_a_row >= max)
+        {
+            out.push((ev.event_id.clone(), Outcome::NotAttempted));
+            continue;
+        }
         let outcome = replay_one(store, replayer, ev, sink, opts).await;
+        match outcome {
+            Outcome::Rejected { .. } | Outcome::Failed { .. } => failures_in_a_row += 1,
+            Outcome::Delivered { .. } | Outcome::MarkerFailed { .. } => failures_in_a_row = 0,
+            _ => {}
+        }
         out.push((ev.event_id.clone(), outcome));
     }
     out
