@@ -895,6 +895,73 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A CRM that takes `accept` deliveries, then fails every one; it remembers the keys it took.
+    struct FlakySink {
+        accept: usize,
+        taken: Vec<String>,
+    }
+
+    impl ReplaySink for FlakySink {
+        async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
+            if self.taken.len() < self.accept {
+                self.taken.push(d.idempotency_key.to_string());
+                SinkOutcome::Delivered { status: 201 }
+            } else {
+                SinkOutcome::Failed {
+                    error: "connection reset".into(),
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sink_failing_after_k_records_resumes_without_duplicates() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let loaded = crate::spec::load(
+            &root.join("fixtures/dlq/fixed.yaml"),
+            &crate::spec::LoadOptions::default(),
+        );
+        let spec = loaded.spec.expect("fixture spec loads");
+        let now = chrono::DateTime::parse_from_rfc3339("2024-01-16T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let replayer = Replayer::new(&spec, None, now).unwrap_or_else(|d| panic!("{d:?}"));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &super::super::store::Source::Folder(dir.path().into()),
+            &Default::default(),
+        )
+        .unwrap();
+        let day =
+            root.join("fixtures/dlq/store/cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15");
+        for e in std::fs::read_dir(day).unwrap() {
+            let rec =
+                super::super::inspect::parse_record(&std::fs::read(e.unwrap().path()).unwrap())
+                    .unwrap();
+            store.put_record(&rec).await.unwrap();
+        }
+        let opts = ReplayOptions {
+            purge: false,
+            now,
+            max_consecutive_failures: None,
+        };
+        let mut taken = Vec::new();
+        for accept in [2, 1, 10] {
+            let scan = super::super::inspect::scan(&store).await.unwrap();
+            let evals: Vec<Evaluation> =
+                scan.records.iter().map(|f| replayer.evaluate(f)).collect();
+            let mut sink = FlakySink {
+                accept,
+                taken: Vec::new(),
+            };
+            replay(&store, &replayer, &evals, &mut sink, &opts).await;
+            taken.extend(sink.taken);
+        }
+        let unique: std::collections::BTreeSet<&String> = taken.iter().collect();
+        assert_eq!(taken.len(), 5, "{taken:?}");
+        assert_eq!(unique.len(), 5, "a key was delivered twice: {taken:?}");
+    }
+
     #[test]
     fn key_templates_render_and_refuse_missing_fields() {
         let ev = json!({"interaction": {"id": 42}, "event": {"type": "interaction.ended"}});
