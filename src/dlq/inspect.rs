@@ -15,6 +15,7 @@ use super::store::{Store, StoreError, MARKER_SUFFIX};
 pub struct Found {
     /// Key below the store's root.
     pub key: String,
+    /// The record as parsed and checked.
     pub record: Record,
     /// Whether its `.replayed` marker exists.
     pub replayed: bool,
@@ -155,13 +156,21 @@ impl Filter {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Row {
+    /// When it was dead-lettered (RFC 3339).
     pub dead_lettered_at: String,
+    /// The event's id.
     pub event_id: String,
+    /// The event's type.
     pub event_type: String,
+    /// Why it was dead-lettered.
     pub reason: Reason,
+    /// The last HTTP status, if any.
     pub last_status: Option<u16>,
+    /// Sends made.
     pub attempts: u32,
+    /// Whether a replay marker exists.
     pub replayed: bool,
+    /// Key below the source.
     pub key: String,
 }
 
@@ -189,9 +198,11 @@ pub struct Stats {
     pub total: u64,
     /// Of those, replayed (marker present).
     pub replayed: u64,
+    /// By reason.
     pub by_reason: BTreeMap<Reason, u64>,
     /// By last status (`"none"` without a response).
     pub by_status: BTreeMap<String, u64>,
+    /// By event type.
     pub by_event_type: BTreeMap<String, u64>,
     /// Width of a time bucket in seconds (3600, or a whole number of days for long spans).
     pub bucket_seconds: i64,
@@ -205,6 +216,7 @@ pub struct Stats {
 pub struct Bucket {
     /// Start of the bucket (RFC 3339).
     pub start: String,
+    /// Records dead-lettered in it.
     pub count: u64,
 }
 

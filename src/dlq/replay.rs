@@ -107,8 +107,11 @@ impl Problem {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Evaluation {
+    /// The record's key below the source.
     pub key: String,
+    /// The record's event id.
     pub event_id: String,
+    /// The record's event type.
     pub event_type: String,
     /// The record's reason and last status, for context.
     pub reason: super::record::Reason,
@@ -452,12 +455,17 @@ pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
 /// One request of a replay.
 #[derive(Debug, Clone, Copy)]
 pub struct Delivery<'a> {
+    /// The record's event id.
     pub event_id: &'a str,
     /// Always `POST`, as the Event Hub delivers.
     pub method: &'static str,
+    /// The CRM endpoint.
     pub url: &'a str,
+    /// The spec's idempotency header name.
     pub idempotency_header: &'a str,
+    /// The record's original key.
     pub idempotency_key: &'a str,
+    /// The new payload.
     pub body: &'a Value,
 }
 
@@ -514,11 +522,17 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Marker {
+    /// Marker format version (1).
     pub version: u32,
+    /// The replayed record's event id.
     pub event_id: String,
+    /// When it was delivered (RFC 3339, `--now`).
     pub replayed_at: String,
+    /// The CRM's 2xx status.
     pub status: u16,
+    /// Where it was delivered.
     pub url: String,
+    /// The key it was delivered with.
     pub idempotency_key: String,
 }
 
