@@ -1,1 +1,1012 @@
-//! Integration tests for the dlq area.
+//! `cxsync dlq`: the record and alert formats, list/show/stats over folders and S3 (moto on
+//! loopback), and replay — the dry run that proves a fix, delivery into a wiremock CRM with the
+//! original idempotency keys, resume after an interruption, purge.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cxsync::dlq::alert::{Alert, Window};
+use cxsync::dlq::record::{Reason, Record};
+use cxsync::dlq::store::{self, Source, Store};
+use serde_json::{json, Value};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{cxsync, root};
+
+/// The fixture DLQ as `cxsync sim --dlq-dir` lays it out.
+const FIXTURE_STORE: &str = "fixtures/dlq/store";
+/// The same DLQ's root (`<bucketName>/<prefix>`), keyed like `s3://bucket/prefix`.
+const FIXTURE_ROOT: &str = "fixtures/dlq/store/cxone-eventhub-dlq-prod/crm-sync-failed";
+const SECRET: &str = "s3cr3t-never-printed";
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("cxsync runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json_out(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(o),
+            stderr(o)
+        )
+    })
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), to).unwrap();
+        }
+    }
+}
+
+/// A scratch copy of the fixture DLQ; returns (tempdir, its store root).
+fn fixture_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join(FIXTURE_STORE), dir.path());
+    let r = dir
+        .path()
+        .join("cxone-eventhub-dlq-prod")
+        .join("crm-sync-failed");
+    (dir, r)
+}
+
+fn fixture_records() -> Vec<Record> {
+    let day = root().join(FIXTURE_ROOT).join("2024/01/15");
+    let mut out: Vec<Record> = std::fs::read_dir(day)
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    out.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+    out
+}
+
+fn ids(v: &Value, field: &str) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r[field].as_str().unwrap().to_string())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formats
+
+#[test]
+fn checked_in_schemas_match_the_rust_types() {
+    for (which, file) in [
+        ("record", "schemas/dlq-record.v1.json"),
+        ("alert", "schemas/dlq-alert.v1.json"),
+    ] {
+        let o = run(cxsync().args(["dlq", "schema", which]));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let checked_in = std::fs::read_to_string(root().join(file)).unwrap();
+        assert_eq!(
+            stdout(&o),
+            checked_in,
+            "{file} drifted from the Rust type; regenerate with `cxsync dlq schema {which} > {file}`"
+        );
+    }
+}
+
+fn validator(file: &str) -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(file)).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[test]
+fn written_records_and_alerts_validate_against_their_schemas() {
+    let records = validator("schemas/dlq-record.v1.json");
+    let dir = tempfile::tempdir().unwrap();
+    let st = Store::open(&Source::Folder(dir.path().into()), &BTreeMap::new()).unwrap();
+    for rec in fixture_records() {
+        let key = store::write_record(&st, &rec).unwrap();
+        let written: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(&key)).unwrap()).unwrap();
+        let errors: Vec<String> = records
+            .iter_errors(&written)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{key}: {errors:?}");
+    }
+    // The schema is not vacuous: a record with a bad reason and no event fails it.
+    let mut bad = serde_json::to_value(&fixture_records()[0]).unwrap();
+    bad["reason"] = json!("GONE_FISHING");
+    bad.as_object_mut().unwrap().remove("event");
+    assert!(records.iter_errors(&bad).count() >= 2);
+
+    let alerts = validator("schemas/dlq-alert.v1.json");
+    let recs = fixture_records();
+    let refs: Vec<&Record> = recs.iter().collect();
+    let alert = Alert::from_records(
+        "CRM_Sync_Channel_Production",
+        "s3://cxone-eventhub-dlq-prod/crm-sync-failed/",
+        Window {
+            start: "2024-01-15T09:00:00Z".into(),
+            end: "2024-01-15T14:00:00Z".into(),
+        },
+        Some(5),
+        &refs,
+    )
+    .unwrap();
+    let v = serde_json::to_value(&alert).unwrap();
+    let errors: Vec<String> = alerts.iter_errors(&v).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(alert.count, 7);
+    assert!(alert.threshold_exceeded);
+    assert_eq!(alert.first_event_id, "evt-2001");
+    assert_eq!(alert.last_event_id, "evt-2007");
+    assert_eq!(alert.reasons[&Reason::NonRetryableStatus], 3);
+    assert_eq!(alert.statuses["none"], 2);
+    assert_eq!(alert.sample.len(), 5);
+    assert_eq!(alert.sample[0].key, "2024/01/15/evt-2001.json");
+    assert!(Alert::from_records("c", "l", alert.window.clone(), None, &[]).is_none());
+}
+
+#[test]
+fn writer_lays_records_out_by_bucket_prefix_and_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let dlq: cxsync::spec::model::DeadLetterQueue = serde_json::from_value(json!({
+        "enabled": true, "bucketName": "b", "prefix": "crm-sync-failed/"
+    }))
+    .unwrap();
+    let st = Store::for_dlq_dir(dir.path(), &dlq).unwrap();
+    let mut rec = fixture_records()[0].clone();
+    rec.event_id = "odd/id #1".into();
+    rec.dead_lettered_at = "2024-02-29T23:59:59+02:00".into();
+    let key = store::write_record(&st, &rec).unwrap();
+    // The date is UTC; the id is one encoded path segment.
+    assert_eq!(key, "2024/02/29/odd!2Fid!20!231.json");
+    // The folder holds the same key as S3 would.
+    assert!(dir
+        .path()
+        .join("b/crm-sync-failed/2024/02/29/odd!2Fid!20!231.json")
+        .is_file());
+    let o = run(cxsync()
+        .args(["dlq", "show"])
+        .arg(dir.path())
+        .arg("odd/id #1"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"eventId\": \"odd/id #1\""));
+}
+
+// ---------------------------------------------------------------------------------------------
+// list, show, stats
+
+#[test]
+fn list_prints_every_record_in_time_order() {
+    let o = run(cxsync().args(["dlq", "list", FIXTURE_STORE]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 8, "{out}");
+    assert!(lines[0].starts_with("DEAD-LETTERED AT"));
+    assert!(lines[1]
+        .starts_with("2024-01-15T09:12:04Z  evt-2001  interaction.ended  PAYLOAD_TOO_LARGE"));
+    assert!(
+        lines[4].contains("evt-2004")
+            && lines[4].contains("RETRIES_EXHAUSTED")
+            && lines[4].contains("503")
+    );
+    assert!(stderr(&o).contains("7 records (0 replayed)"));
+
+    let o = run(cxsync().args(["dlq", "list", FIXTURE_STORE, "--format", "json"]));
+    let v = json_out(&o);
+    assert_eq!(
+        ids(&v, "eventId"),
+        ["evt-2001", "evt-2002", "evt-2003", "evt-2004", "evt-2005", "evt-2006", "evt-2007"]
+    );
+    assert_eq!(v[3]["attempts"], 6);
+    assert_eq!(v[3]["lastStatus"], 503);
+    assert_eq!(
+        v[0]["key"],
+        "cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/evt-2001.json"
+    );
+}
+
+#[test]
+fn filters_select_by_time_reason_and_event_type() {
+    let list = |extra: &[&str]| {
+        let o = run(cxsync()
+            .args(["dlq", "list", FIXTURE_STORE, "--format", "json"])
+            .args(extra));
+        assert!(o.status.success(), "{}", stderr(&o));
+        ids(&json_out(&o), "eventId")
+    };
+    assert_eq!(
+        list(&[
+            "--since",
+            "2024-01-15T10:00:00Z",
+            "--until",
+            "2024-01-15T12:00:00Z"
+        ]),
+        ["evt-2003", "evt-2004", "evt-2005"]
+    );
+    assert_eq!(
+        list(&["--reason", "payload-too-large", "--reason", "AUTH_FAILED"]),
+        ["evt-2001", "evt-2002", "evt-2007"]
+    );
+    assert!(list(&["--event-type", "interaction.started"]).is_empty());
+    let o = run(cxsync().args(["dlq", "list", FIXTURE_STORE, "--reason", "LOST"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("PAYLOAD_TOO_LARGE"), "{}", stderr(&o));
+    let o = run(cxsync().args(["dlq", "list", FIXTURE_STORE, "--since", "yesterday"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("RFC 3339"));
+}
+
+#[test]
+fn stats_count_by_reason_status_type_and_hour() {
+    let o = run(cxsync().args(["dlq", "stats", FIXTURE_STORE, "--format", "json"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_out(&o);
+    assert_eq!(v["total"], 7);
+    assert_eq!(
+        v["byReason"],
+        json!({"NON_RETRYABLE_STATUS": 3, "RETRIES_EXHAUSTED": 1, "AUTH_FAILED": 1, "PAYLOAD_TOO_LARGE": 2})
+    );
+    assert_eq!(
+        v["byStatus"],
+        json!({"401": 1, "422": 3, "503": 1, "none": 2})
+    );
+    assert_eq!(v["byEventType"], json!({"interaction.ended": 7}));
+    let hours: Vec<u64> = v["overTime"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    // 09:00 … 13:00, the empty 12:00 hour included.
+    assert_eq!(hours, [2, 1, 2, 0, 2]);
+    assert_eq!(v["overTime"][0]["start"], "2024-01-15T09:00:00Z");
+
+    let o = run(cxsync().args(["dlq", "stats", FIXTURE_STORE]));
+    let out = stdout(&o);
+    assert!(out.contains("█▂█▁█"), "{out}");
+    assert!(out.contains("NON_RETRYABLE_STATUS"));
+}
+
+#[test]
+fn show_prints_one_record_by_event_id_or_key() {
+    let o = run(cxsync().args(["dlq", "show", FIXTURE_STORE, "evt-2004"]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with(
+        "# fixtures/dlq/store/cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/evt-2004.json"
+    ));
+    assert!(out.contains("\"lastBody\": \"{\\\"error\\\":\\\"SERVICE_UNAVAILABLE\\\""));
+
+    let o = run(cxsync().args([
+        "dlq",
+        "show",
+        FIXTURE_ROOT,
+        "2024/01/15/evt-2004.json",
+        "--format",
+        "json",
+    ]));
+    let v = json_out(&o);
+    assert_eq!(v["eventId"], "evt-2004");
+    assert_eq!(v["attempts"], 6);
+
+    let o = run(cxsync().args(["dlq", "show", FIXTURE_STORE, "evt-9999"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no record with event id or key `evt-9999`"));
+}
+
+#[test]
+fn bad_objects_are_reported_with_their_key_and_skipped() {
+    let (_dir, r) = fixture_copy();
+    let day = r.join("2024/01/15");
+    std::fs::write(day.join("torn.json"), b"{\"version\": 1, \"eventId\"").unwrap();
+    std::fs::write(day.join("alien.json"), b"{\"hello\": \"world\"}").unwrap();
+    let mut late = fixture_records()[0].clone();
+    late.dead_lettered_at = "last tuesday".into();
+    std::fs::write(day.join("late.json"), serde_json::to_vec(&late).unwrap()).unwrap();
+    std::fs::write(day.join("notes.txt"), b"not a record, not .json").unwrap();
+    let o = run(cxsync().args(["dlq", "list", "--format", "json"]).arg(&r));
+    assert_eq!(o.status.code(), Some(1), "bad objects are findings");
+    assert_eq!(json_out(&o).as_array().unwrap().len(), 7);
+    let err = stderr(&o);
+    assert!(err.contains("2024/01/15/torn.json: not JSON"), "{err}");
+    assert!(
+        err.contains("2024/01/15/alien.json: not a DLQ record"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2024/01/15/late.json: not a DLQ record: deadLetteredAt is `last tuesday`"),
+        "{err}"
+    );
+    assert!(!err.contains("notes.txt"));
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn missing_or_unsupported_sources_are_tool_errors() {
+    let o = run(cxsync().args(["dlq", "list", "no/such/folder"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("folder `no/such/folder` does not exist"));
+    let o = run(cxsync().args(["dlq", "list", "gs://bucket/p"]));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not supported"));
+    let o = run(cxsync()
+        .args(["dlq", "list", "s3://bucket/p"])
+        .env("AWS_ENDPOINT_URL", "http://minio.internal:9000"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("refusing plain http endpoint"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay --dry-run
+
+fn dry_run(source: &Path, spec: &str, target: &str) -> Output {
+    run(cxsync()
+        .args(["dlq", "replay"])
+        .arg(source)
+        .args([
+            "--spec",
+            spec,
+            "--dry-run",
+            "--format",
+            "json",
+            "--target",
+            target,
+        ])
+        .args(["--now", "2024-01-16T08:00:00Z"])
+        .env("CRM_CLIENT_SECRET", SECRET))
+}
+
+fn deliverable(v: &Value) -> BTreeSet<String> {
+    v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["problems"].as_array().unwrap().is_empty())
+        .map(|r| r["eventId"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_shows_which_records_the_fix_saves_and_sends_nothing() {
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(0)
+        .named("nothing is sent in a dry run")
+        .mount(&crm)
+        .await;
+    let target = format!("{}/v1/interactions", crm.uri());
+    let src = root().join(FIXTURE_STORE);
+    let (before, fixed) = tokio::task::spawn_blocking({
+        let (src, target) = (src.clone(), target.clone());
+        move || {
+            (
+                dry_run(&src, "fixtures/dlq/before.yaml", &target),
+                dry_run(&src, "fixtures/dlq/fixed.yaml", &target),
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(before.status.code(), Some(1), "{}", stderr(&before));
+    assert_eq!(fixed.status.code(), Some(1), "two records still fail");
+    let (before, fixed) = (json_out(&before), json_out(&fixed));
+    let b = deliverable(&before);
+    let f = deliverable(&fixed);
+    assert_eq!(b, BTreeSet::from(["evt-2004".into(), "evt-2007".into()]));
+    let saved: Vec<&String> = f.difference(&b).collect();
+    assert_eq!(saved, ["evt-2001", "evt-2002", "evt-2003"]);
+    assert_eq!(fixed["summary"]["wouldDeliver"], 5);
+    assert_eq!(fixed["summary"]["records"], 7);
+
+    let by_id = |v: &Value, id: &str| -> Value {
+        v["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["eventId"] == id)
+            .unwrap()
+            .clone()
+    };
+    // Before the fix the transcript breaks the size guard and the target schema.
+    let kinds = |r: &Value| -> Vec<String> {
+        r["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&by_id(&before, "evt-2001")),
+        ["payloadTooLarge", "schemaViolation"]
+    );
+    let r = by_id(&fixed, "evt-2001");
+    assert!(r["oldPayload"]["transcript"].is_array());
+    assert!(r["newPayload"].get("transcript").is_none());
+    assert!(r["payloadBytes"].as_u64().unwrap() < 4096);
+    assert_eq!(r["schemaOk"], true);
+    assert_eq!(r["idempotencyKey"], "918274001_interaction.ended");
+    assert_eq!(r["originalKey"], true);
+    // The fix stops routing sms; a negative duration still breaks the CRM schema.
+    assert_eq!(kinds(&by_id(&fixed, "evt-2005")), ["noMatchingRule"]);
+    assert_eq!(kinds(&by_id(&fixed, "evt-2006")), ["schemaViolation"]);
+    assert!(by_id(&fixed, "evt-2006")["problems"][0]["errors"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("/durationSeconds"));
+
+    // The human report says the same, with what would be sent.
+    let o = tokio::task::spawn_blocking(move || {
+        run(cxsync().args(["dlq", "replay"]).arg(&src).args([
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+            "--dry-run",
+            "--target",
+            &target,
+        ]))
+    })
+    .await
+    .unwrap();
+    let out = stdout(&o);
+    assert!(out.contains("5 of 7 records would now be delivered; 2 still fail (1 no matching rule, 1 target schema)"), "{out}");
+    assert!(out.contains("X-Idempotency-Key: 918274001_interaction.ended (original key)"));
+    assert!(out.contains("-   \"transcript\": ["));
+    assert!(!out.contains(SECRET) && !stderr(&o).contains(SECRET));
+}
+
+#[test]
+fn spec_errors_stop_a_replay_with_a_located_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("broken.yaml");
+    let text = std::fs::read_to_string(root().join("fixtures/dlq/fixed.yaml"))
+        .unwrap()
+        .replace(
+            "transformFile: ../../specs/transforms/interaction_ended.jsonata",
+            "transformFile: missing.jsonata",
+        )
+        .replace("../../specs/crm-case.schema.json", "nope.json");
+    std::fs::write(&spec, text).unwrap();
+    let o = run(cxsync()
+        .args(["dlq", "replay", FIXTURE_STORE, "--dry-run", "--spec"])
+        .arg(&spec));
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    // Both problems, each at its line.
+    assert!(
+        err.contains("cannot read transformFile `missing.jsonata`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot read crm.payloadSchema `nope.json`"),
+        "{err}"
+    );
+    assert!(err.contains("broken.yaml:"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay into a wiremock CRM
+
+async fn crm_with_token() -> MockServer {
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "tok-1", "token_type": "Bearer", "expires_in": 3600}),
+        ))
+        .named("token endpoint")
+        .mount(&crm)
+        .await;
+    crm
+}
+
+fn replay_cmd(source: &Path, spec: &str, crm: &str, extra: &[&str]) -> Command {
+    let mut c = cxsync();
+    c.args(["dlq", "replay"])
+        .arg(source)
+        .args(["--spec", spec, "--format", "json"])
+        .args(["--target", &format!("{crm}/v1/interactions")])
+        .args(["--token-url", &format!("{crm}/oauth2/token")])
+        .args(["--now", "2024-01-16T08:00:00Z"])
+        .args(extra)
+        .env("CRM_CLIENT_SECRET", SECRET);
+    c
+}
+
+async fn run_async(mut c: Command) -> Output {
+    tokio::task::spawn_blocking(move || c.output().expect("cxsync runs"))
+        .await
+        .unwrap()
+}
+
+/// Idempotency keys of the CRM posts received, in order, with their status.
+async fn crm_posts(crm: &MockServer) -> Vec<(String, Value)> {
+    crm.received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/interactions")
+        .map(|r| {
+            let key = r
+                .headers
+                .get("x-idempotency-key")
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default();
+            (key, serde_json::from_slice(&r.body).unwrap())
+        })
+        .collect()
+}
+
+fn outcomes(v: &Value) -> BTreeMap<String, String> {
+    v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["eventId"].as_str().unwrap().to_string(),
+                r["result"]["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_delivers_every_saved_record_once_with_its_original_key() {
+    let (_dir, src) = fixture_copy();
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .and(header("authorization", "Bearer tok-1"))
+        .and(header("x-request-source", "CXone-EventHub"))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(5)
+        .named("each saved record delivered once")
+        .mount(&crm)
+        .await;
+
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "two records are skipped: {}",
+        stderr(&o)
+    );
+    let v = json_out(&o);
+    let out = outcomes(&v);
+    assert_eq!(out["evt-2001"], "delivered");
+    assert_eq!(out["evt-2005"], "skipped");
+    assert_eq!(out["evt-2006"], "skipped");
+
+    let posts = crm_posts(&crm).await;
+    let keys: Vec<&str> = posts.iter().map(|(k, _)| k.as_str()).collect();
+    let originals: BTreeMap<String, String> = fixture_records()
+        .into_iter()
+        .map(|r| (r.event_id, r.idempotency_key.unwrap()))
+        .collect();
+    assert_eq!(
+        keys,
+        ["evt-2001", "evt-2002", "evt-2003", "evt-2004", "evt-2007"]
+            .map(|id| originals[id].as_str())
+    );
+    // The body is the new payload: no transcript any more.
+    assert!(posts.iter().all(|(_, b)| b.get("transcript").is_none()));
+    assert_eq!(posts[0].1["caseNumber"], "918274001");
+
+    // Markers sit beside the records; the records stay without --purge.
+    let day = src.join("2024/01/15");
+    assert!(day.join("evt-2001.json").is_file());
+    let marker: Value =
+        serde_json::from_slice(&std::fs::read(day.join("evt-2001.json.replayed")).unwrap())
+            .unwrap();
+    assert_eq!(marker["status"], 201);
+    assert_eq!(marker["idempotencyKey"], "918274001_interaction.ended");
+    assert!(!day.join("evt-2005.json.replayed").exists());
+
+    // A second run sends nothing new.
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let again = outcomes(&json_out(&o));
+    assert_eq!(again["evt-2001"], "alreadyReplayed");
+    assert_eq!(crm_posts(&crm).await.len(), 5);
+    let listed = run_async({
+        let mut c = cxsync();
+        c.args(["dlq", "list", "--format", "json"]).arg(&src);
+        c
+    })
+    .await;
+    let rows = json_out(&listed);
+    assert_eq!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["replayed"] == true)
+            .count(),
+        5
+    );
+    for s in [stdout(&o), stderr(&o)] {
+        assert!(!s.contains(SECRET));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupted_replay_resumes_without_sending_anything_twice() {
+    let (_dir, src) = fixture_copy();
+    let crm = crm_with_token().await;
+    // The CRM takes two records, then goes down for maintenance.
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .up_to_n_times(2)
+        .named("first two accepted")
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("maintenance"))
+        .named("then down")
+        .mount(&crm)
+        .await;
+    let o = run_async(replay_cmd(
+        &src,
+        "fixtures/dlq/fixed.yaml",
+        &crm.uri(),
+        &["--max-failures", "1"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    let first = outcomes(&json_out(&o));
+    assert_eq!(first["evt-2001"], "delivered");
+    assert_eq!(first["evt-2002"], "delivered");
+    assert_eq!(first["evt-2003"], "rejected");
+    // One failure in a row stops the run: the rest are not tried.
+    assert_eq!(first["evt-2004"], "notAttempted");
+    assert_eq!(first["evt-2007"], "notAttempted");
+    assert_eq!(crm_posts(&crm).await.len(), 3);
+    let accepted_first: Vec<String> = crm_posts(&crm).await[..2]
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
+
+    // Maintenance over: the resumed replay sends only what was not accepted.
+    crm.reset().await;
+    let crm2 = crm; // same server, fresh mocks and journal
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-2", "expires_in": 3600})),
+        )
+        .mount(&crm2)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(3)
+        .named("the rest, once each")
+        .mount(&crm2)
+        .await;
+    let o = run_async(replay_cmd(
+        &src,
+        "fixtures/dlq/fixed.yaml",
+        &crm2.uri(),
+        &[],
+    ))
+    .await;
+    let second = outcomes(&json_out(&o));
+    assert_eq!(second["evt-2001"], "alreadyReplayed");
+    assert_eq!(second["evt-2003"], "delivered");
+    let resent: Vec<String> = crm_posts(&crm2).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        resent,
+        [
+            "918274003_interaction.ended",
+            "918274004_interaction.ended",
+            "918274007_interaction.ended"
+        ]
+    );
+    assert!(resent.iter().all(|k| !accepted_first.contains(k)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_deletes_replayed_records_and_keeps_the_rest() {
+    let (_dir, src) = fixture_copy();
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .expect(5)
+        .mount(&crm)
+        .await;
+    let o = run_async(replay_cmd(
+        &src,
+        "fixtures/dlq/fixed.yaml",
+        &crm.uri(),
+        &["--purge"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    let mut left: Vec<String> = std::fs::read_dir(src.join("2024/01/15"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["evt-2005.json", "evt-2006.json"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_generated_dlq_of_the_repo_spec_replays_each_matching_event_once() {
+    // Fill a DLQ through the writer the simulator uses: 10 copies of every fixture event, over
+    // three hours, each with its own interaction id.
+    let dir = tempfile::tempdir().unwrap();
+    let st = Store::open(&Source::Folder(dir.path().into()), &BTreeMap::new()).unwrap();
+    let mut expected = BTreeSet::new();
+    let mut n = 0;
+    for entry in std::fs::read_dir(root().join("fixtures/events")).unwrap() {
+        let base: Value =
+            serde_json::from_slice(&std::fs::read(entry.unwrap().path()).unwrap()).unwrap();
+        for copy in 0..10 {
+            n += 1;
+            let mut ev = base.clone();
+            let iid = 700_000 + n;
+            ev["interaction"]["id"] = json!(iid);
+            ev["event"]["id"] = json!(format!("gen-{n:03}"));
+            let key = format!("{iid}_interaction.ended");
+            if ev["interaction"]["channel"]["type"] != "sms" {
+                expected.insert(key.clone());
+            }
+            let t = format!("2024-03-01T{:02}:{:02}:00Z", 9 + copy % 3, n % 60);
+            store::write_record(
+                &st,
+                &Record {
+                    version: 1,
+                    event_id: format!("gen-{n:03}"),
+                    event_type: "interaction.ended".into(),
+                    rule_id: "CRM_SYNC_RULE_ID".into(),
+                    channel: "CRM_Sync_Channel_Production".into(),
+                    idempotency_key: Some(key),
+                    event: ev,
+                    payload: None,
+                    reason: Reason::RetriesExhausted,
+                    last_status: Some(429),
+                    last_body: Some("{\"error\":\"rate limited\"}".into()),
+                    last_error: None,
+                    attempts: 6,
+                    token_refreshes: 0,
+                    first_attempt_at: t.clone(),
+                    last_attempt_at: t.clone(),
+                    dead_lettered_at: t,
+                },
+            )
+            .unwrap();
+        }
+    }
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&crm)
+        .await;
+    let mut c = replay_cmd(dir.path(), "specs/crm_sync.yaml", &crm.uri(), &[]);
+    c.args(["--client-secret-env", "CRM_CLIENT_SECRET"]);
+    let o = run_async(c).await;
+    let v = json_out(&o);
+    assert_eq!(v["records"].as_array().unwrap().len(), n as usize);
+    let keys: Vec<String> = crm_posts(&crm).await.into_iter().map(|(k, _)| k).collect();
+    let unique: BTreeSet<String> = keys.iter().cloned().collect();
+    assert_eq!(keys.len(), unique.len(), "a key was sent twice");
+    assert_eq!(unique, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// S3 (moto on loopback) behaves like a folder
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts moto, or returns `None` (loudly) when it is not installed outside CI; in CI a missing
+/// moto fails the test.
+fn start_moto() -> Option<Moto> {
+    let has_moto = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_moto {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("moto is not installed; CI must run `pip install 'moto[server]'`");
+        }
+        eprintln!(
+            "\n*** SKIPPING the S3 test: moto is not installed (pip install 'moto[server]') ***\n"
+        );
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("python3")
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto starts");
+    let moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "moto did not start within 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+fn aws_vars(endpoint: &str) -> BTreeMap<String, String> {
+    [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn create_bucket(endpoint: &str, bucket: &str) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+}
+
+fn with_aws(mut c: Command, endpoint: &str) -> Command {
+    for (k, v) in aws_vars(endpoint) {
+        c.env(k, v);
+    }
+    c
+}
+
+/// Output of a command with the source's name removed, so folder and S3 runs compare.
+fn normalised(o: &Output, source: &str) -> String {
+    stdout(o).replace(source, "SOURCE")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_and_folder_sources_list_count_and_replay_alike() {
+    let Some(moto) = start_moto() else { return };
+    let bucket = "cxone-eventhub-dlq-prod";
+    create_bucket(&moto.endpoint, bucket);
+    let s3 = format!("s3://{bucket}/crm-sync-failed");
+    let vars = aws_vars(&moto.endpoint);
+    let records = fixture_records();
+    tokio::task::spawn_blocking({
+        let (s3, records) = (s3.clone(), records.clone());
+        move || {
+            let st = Store::open(&Source::parse(&s3).unwrap(), &vars).unwrap();
+            for r in &records {
+                store::write_record(&st, r).unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let (_dir, folder) = fixture_copy();
+    let folder_s = folder.display().to_string();
+
+    for args in [
+        &["list", "--format", "json"][..],
+        &["stats", "--format", "json"][..],
+        &["list", "--reason", "NON_RETRYABLE_STATUS"][..],
+        &["show", "evt-2003", "--format", "json"][..],
+    ] {
+        let run_on = |src: String| {
+            let mut c = cxsync();
+            c.arg("dlq").arg(args[0]).arg(&src).args(&args[1..]);
+            with_aws(c, &moto.endpoint)
+        };
+        let a = run_async(run_on(folder_s.clone())).await;
+        let b = run_async(run_on(s3.clone())).await;
+        assert!(b.status.success(), "{args:?}: {}", stderr(&b));
+        assert_eq!(normalised(&a, &folder_s), normalised(&b, &s3), "{args:?}");
+        assert!(!stderr(&b).contains(SECRET));
+    }
+
+    // Dry runs agree, then a real replay from S3 writes markers into the bucket.
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&crm)
+        .await;
+    let dry = |src: &str| {
+        with_aws(
+            replay_cmd(
+                Path::new(src),
+                "fixtures/dlq/fixed.yaml",
+                &crm.uri(),
+                &["--dry-run"],
+            ),
+            &moto.endpoint,
+        )
+    };
+    let a = run_async(dry(&folder_s)).await;
+    let b = run_async(dry(&s3)).await;
+    let (mut a, mut b) = (json_out(&a), json_out(&b));
+    // $now() is the wall clock until the transform engine freezes it.
+    for v in [&mut a, &mut b] {
+        v["source"] = json!("SOURCE");
+        for r in v["records"].as_array_mut().unwrap() {
+            if let Some(p) = r["newPayload"].as_object_mut() {
+                p.remove("syncTimestamp");
+            }
+        }
+    }
+    assert_eq!(a, b);
+
+    let o = run_async(with_aws(
+        replay_cmd(Path::new(&s3), "fixtures/dlq/fixed.yaml", &crm.uri(), &[]),
+        &moto.endpoint,
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(crm_posts(&crm).await.len(), 5);
+    let o = run_async(with_aws(
+        replay_cmd(Path::new(&s3), "fixtures/dlq/fixed.yaml", &crm.uri(), &[]),
+        &moto.endpoint,
+    ))
+    .await;
+    let again = outcomes(&json_out(&o));
+    assert_eq!(again["evt-2004"], "alreadyReplayed");
+    assert_eq!(
+        crm_posts(&crm).await.len(),
+        5,
+        "the resumed S3 replay resent nothing"
+    );
+}

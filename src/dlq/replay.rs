@@ -1,0 +1,1008 @@
+//! Replay: re-run each record's original event through the spec's current rules and transform,
+//! judge the new payload (target schema, size guard, idempotency key), and deliver it with the
+//! record's original idempotency key.
+//!
+//! The guarantee is at-least-once with the original key: a record's `.replayed` marker is written
+//! only after the CRM answered 2xx, so a crash between the answer and the marker resends the
+//! same payload with the same key on resume, and a CRM that honours the key applies it once.
+//! Writing the marker first would turn that window into silent loss, which is what a DLQ exists
+//! to prevent.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::inspect::Found;
+use super::store::{is_loopback_host, Store, MARKER_SUFFIX};
+use crate::diag::Diagnostic;
+use crate::spec::model::{Auth, ClientAuth};
+use crate::spec::Spec;
+use crate::transform::Transform;
+
+/// A rule of the current spec, ready to run.
+struct PreparedRule {
+    id: String,
+    event_type: String,
+    conditions: Vec<(String, Vec<Value>)>,
+    enabled: bool,
+    transform: Option<Transform>,
+}
+
+/// The spec's current rules, transforms and checks, compiled once for many records.
+pub struct Replayer {
+    rules: Vec<PreparedRule>,
+    schema: Option<jsonschema::Validator>,
+    /// `crm.maxPayloadBytes`, the size guard.
+    pub max_payload_bytes: Option<u64>,
+    max_body_bytes: Option<u64>,
+    template: String,
+    /// The idempotency header of the current spec.
+    pub header: String,
+    /// Where deliveries go (`channel.destinationUri` or `--target`).
+    pub url: String,
+    now: DateTime<Utc>,
+}
+
+/// Why a record would not be delivered now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Problem {
+    /// No enabled rule of the spec matches the event's type and conditions.
+    NoMatchingRule,
+    /// The matched rule's transform failed.
+    TransformFailed { message: String },
+    /// The transform produced nothing (JSONata's undefined).
+    TransformUndefined,
+    /// The payload is over `crm.maxPayloadBytes`.
+    PayloadTooLarge { bytes: u64, limit: u64 },
+    /// The payload is over `crm.maxBodyBytes` (the CRM would answer 413).
+    BodyTooLarge { bytes: u64, limit: u64 },
+    /// The payload violates the CRM target schema.
+    SchemaViolation { errors: Vec<String> },
+    /// The record has no idempotency key and the current template does not render.
+    NoIdempotencyKey { message: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::NoMatchingRule => write!(f, "no enabled rule matches the event"),
+            Problem::TransformFailed { message } => write!(f, "transform failed: {message}"),
+            Problem::TransformUndefined => write!(f, "transform produced no value"),
+            Problem::PayloadTooLarge { bytes, limit } => write!(
+                f,
+                "payload is {bytes} bytes, over the size guard crm.maxPayloadBytes = {limit}"
+            ),
+            Problem::BodyTooLarge { bytes, limit } => write!(
+                f,
+                "payload is {bytes} bytes, over crm.maxBodyBytes = {limit} (the CRM answers 413)"
+            ),
+            Problem::SchemaViolation { errors } => {
+                write!(f, "target schema: {}", errors.join("; "))
+            }
+            Problem::NoIdempotencyKey { message } => write!(f, "no idempotency key: {message}"),
+        }
+    }
+}
+
+impl Problem {
+    /// A short label for summaries (`schema`, `size-guard`, …).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Problem::NoMatchingRule => "no matching rule",
+            Problem::TransformFailed { .. } => "transform failed",
+            Problem::TransformUndefined => "transform undefined",
+            Problem::PayloadTooLarge { .. } => "size guard",
+            Problem::BodyTooLarge { .. } => "CRM body limit",
+            Problem::SchemaViolation { .. } => "target schema",
+            Problem::NoIdempotencyKey { .. } => "no idempotency key",
+        }
+    }
+}
+
+/// What replaying one record under the current spec would do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    /// The record's key below the source.
+    pub key: String,
+    /// The record's event id.
+    pub event_id: String,
+    /// The record's event type.
+    pub event_type: String,
+    /// The record's reason and last status, for context.
+    pub reason: super::record::Reason,
+    pub last_status: Option<u16>,
+    /// The rule that matched at dead-letter time.
+    pub old_rule: String,
+    /// The rule that matches now.
+    pub rule: Option<String>,
+    /// The payload in the record.
+    pub old_payload: Option<Value>,
+    /// The payload the current spec produces.
+    pub new_payload: Option<Value>,
+    /// Size of the new payload as sent (compact JSON), in bytes.
+    pub payload_bytes: Option<u64>,
+    /// Whether the new payload passes the CRM target schema (absent without a schema or payload).
+    pub schema_ok: Option<bool>,
+    /// The key sent: the record's original one (or, when it had none, the current template's).
+    pub idempotency_key: Option<String>,
+    /// Whether `idempotency_key` is the record's own.
+    pub original_key: bool,
+    /// Why it would not be delivered (empty: it would be).
+    pub problems: Vec<Problem>,
+    /// Whether the record carries a replay marker (it is not sent again).
+    pub already_replayed: bool,
+}
+
+impl Evaluation {
+    /// Whether the current spec would deliver this record.
+    pub fn deliverable(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Replayer {
+    /// Prepares a spec for replay. `target` overrides `channel.destinationUri`; `now` is what
+    /// `$now()` returns in transforms. Every problem of the spec is returned, not the first.
+    pub fn new(
+        spec: &Spec,
+        target: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Replayer, Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        let texts = transform_texts(spec, &mut diags);
+        let mut rules = Vec::new();
+        for (i, rule) in spec.raw.rules.iter().enumerate() {
+            let transform = match &texts[i] {
+                Some(text) => match Transform::compile(text) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        let ptr = if rule.transform.is_some() {
+                            format!("/rules/{i}/transform")
+                        } else {
+                            format!("/rules/{i}/transformFile")
+                        };
+                        diags.push(
+                            spec.diag_at(
+                                Diagnostic::error(
+                                    "E800",
+                                    format!(
+                                        "transform of rule `{}` does not compile: {e}",
+                                        rule.id
+                                    ),
+                                )
+                                .with_help("`cxsync lint` shows the exact position"),
+                                &ptr,
+                            ),
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            rules.push(PreparedRule {
+                id: rule.id.clone(),
+                event_type: rule.event_type.clone(),
+                conditions: rule
+                    .conditions
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                enabled: rule.enabled,
+                transform,
+            });
+        }
+        let schema = payload_schema(spec, &mut diags);
+        let url = target
+            .map(str::to_string)
+            .unwrap_or_else(|| spec.raw.channel.destination_uri.clone());
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        Ok(Replayer {
+            rules,
+            schema,
+            max_payload_bytes: spec.raw.crm.max_payload_bytes,
+            max_body_bytes: spec.raw.crm.max_body_bytes,
+            template: spec.raw.idempotency.key.clone(),
+            header: spec.raw.idempotency.header.clone(),
+            url,
+            now,
+        })
+    }
+
+    /// Judges one record under the current spec. Pure: nothing is sent or written.
+    pub fn evaluate(&self, found: &Found) -> Evaluation {
+        let rec = &found.record;
+        let mut problems = Vec::new();
+        let matching: Vec<&PreparedRule> = self
+            .rules
+            .iter()
+            .filter(|r| {
+                r.enabled && r.event_type == rec.event_type && conditions_hold(r, &rec.event)
+            })
+            .collect();
+        // The rule that dead-lettered the record wins when it still matches; otherwise the first
+        // matching rule in spec order, as the Event Hub evaluates them.
+        let rule = matching
+            .iter()
+            .find(|r| r.id == rec.rule_id)
+            .or(matching.first())
+            .copied();
+        let mut new_payload = None;
+        let mut payload_bytes = None;
+        let mut schema_ok = None;
+        match rule {
+            None => problems.push(Problem::NoMatchingRule),
+            Some(r) => match r.transform.as_ref().map(|t| t.eval(&rec.event, self.now)) {
+                // A rule without a transform routes the event unchanged.
+                None => new_payload = Some(rec.event.clone()),
+                Some(Ok(Some(v))) => new_payload = Some(v),
+                Some(Ok(None)) => problems.push(Problem::TransformUndefined),
+                Some(Err(e)) => problems.push(Problem::TransformFailed { message: e.message }),
+            },
+        }
+        if let Some(p) = &new_payload {
+            // TODO(transform-merge): replace with `transform::guard_size` once it lands.
+            let bytes = serde_json::to_vec(p).map(|b| b.len() as u64).unwrap_or(0);
+            payload_bytes = Some(bytes);
+            if let Some(limit) = self.max_payload_bytes.filter(|&l| bytes > l) {
+                problems.push(Problem::PayloadTooLarge { bytes, limit });
+            }
+            if let Some(limit) = self.max_body_bytes.filter(|&l| bytes > l) {
+                problems.push(Problem::BodyTooLarge { bytes, limit });
+            }
+            if let Some(schema) = &self.schema {
+                let errors: Vec<String> = schema
+                    .iter_errors(p)
+                    .map(|e| {
+                        let at = e.instance_path().to_string();
+                        if at.is_empty() {
+                            e.to_string()
+                        } else {
+                            format!("{at}: {e}")
+                        }
+                    })
+                    .collect();
+                schema_ok = Some(errors.is_empty());
+                if !errors.is_empty() {
+                    problems.push(Problem::SchemaViolation { errors });
+                }
+            }
+        }
+        let (idempotency_key, original_key) = match &rec.idempotency_key {
+            Some(k) => (Some(k.clone()), true),
+            None => match render_key(&self.template, &rec.event) {
+                Ok(k) => (Some(k), false),
+                Err(message) => {
+                    problems.push(Problem::NoIdempotencyKey { message });
+                    (None, false)
+                }
+            },
+        };
+        Evaluation {
+            key: found.key.clone(),
+            event_id: rec.event_id.clone(),
+            event_type: rec.event_type.clone(),
+            reason: rec.reason,
+            last_status: rec.last_status,
+            old_rule: rec.rule_id.clone(),
+            rule: rule.map(|r| r.id.clone()),
+            old_payload: rec.payload.clone(),
+            new_payload,
+            payload_bytes,
+            schema_ok,
+            idempotency_key,
+            original_key,
+            problems,
+            already_replayed: found.replayed,
+        }
+    }
+}
+
+/// The transform text of every rule: the loader's resolved rules, or (until the spine loader
+/// resolves them) the inline text or the `transformFile` beside the spec.
+fn transform_texts(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Vec<Option<String>> {
+    spec.raw
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| {
+            if let Some(t) = spec
+                .rules
+                .iter()
+                .find(|r| r.index == i)
+                .and_then(|r| r.transform.as_ref())
+            {
+                return Some(t.text.clone());
+            }
+            // TODO(spine-merge): delete this fallback once `spec::load` resolves `spec.rules`.
+            if !spec.rules.is_empty() {
+                return None;
+            }
+            if let Some(t) = &rule.transform {
+                return Some(t.clone());
+            }
+            let file = rule.transform_file.as_ref()?;
+            match crate::spec::read_text(&spec.dir.join(file)) {
+                Ok(t) => Some(t),
+                Err(d) => {
+                    diags.push(
+                        spec.diag_at(
+                            Diagnostic::error(
+                                "E801",
+                                format!("cannot read transformFile `{file}`: {}", d.message),
+                            )
+                            .with_help("the path is relative to the spec's folder"),
+                            &format!("/rules/{i}/transformFile"),
+                        ),
+                    );
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// The CRM target schema: the loader's, or (until it loads one) `crm.payloadSchema` beside the spec.
+fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema::Validator> {
+    let ptr = "/crm/payloadSchema";
+    let value = match (&spec.payload_schema, &spec.raw.crm.payload_schema) {
+        (Some(v), _) => v.clone(),
+        // TODO(spine-merge): delete this fallback once `spec::load` fills `payload_schema`.
+        (None, Some(file)) => {
+            let path = spec.dir.join(file);
+            let text = match crate::spec::read_text(&path) {
+                Ok(t) => t,
+                Err(d) => {
+                    diags.push(
+                        spec.diag_at(
+                            Diagnostic::error(
+                                "E802",
+                                format!("cannot read crm.payloadSchema `{file}`: {}", d.message),
+                            )
+                            .with_help("the path is relative to the spec's folder"),
+                            ptr,
+                        ),
+                    );
+                    return None;
+                }
+            };
+            match serde_json::from_str(&text) {
+                Ok(v) => v,
+                Err(e) => {
+                    diags.push(spec.diag_at(
+                        Diagnostic::error(
+                            "E802",
+                            format!("crm.payloadSchema `{file}` is not JSON: {e}"),
+                        ),
+                        ptr,
+                    ));
+                    return None;
+                }
+            }
+        }
+        (None, None) => return None,
+    };
+    match jsonschema::validator_for(&value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.push(spec.diag_at(
+                Diagnostic::error(
+                    "E803",
+                    format!("crm.payloadSchema is not a valid JSON Schema: {e}"),
+                ),
+                ptr,
+            ));
+            None
+        }
+    }
+}
+
+/// Whether every condition path of a rule holds one of its allowed values.
+// TODO(sim-merge): use the shared rule matcher once the simulator's lands.
+fn conditions_hold(rule: &PreparedRule, event: &Value) -> bool {
+    rule.conditions.iter().all(|(path, allowed)| {
+        lookup(event, path).is_some_and(|v| allowed.iter().any(|a| json_eq(a, v)))
+    })
+}
+
+/// JSON equality where `1` and `1.0` are the same number.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// The value at a dotted path (`interaction.channel.type`).
+fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |cur, seg| cur.get(seg))
+}
+
+/// Renders an idempotency template (`${interaction.id}_${event.type}`); a missing field is an
+/// error, never an empty string.
+// TODO(sim-merge): use the simulator's template renderer once it lands.
+pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in template `{template}`"))?;
+        let path = after[..end].trim();
+        match lookup(event, path) {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => out.push_str(&v.to_string()),
+            Some(_) | None => {
+                return Err(format!(
+                    "`{path}` is missing from the event or not a scalar"
+                ))
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// One request of a replay.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The record's event id.
+    pub event_id: &'a str,
+    /// Always `POST`, as the Event Hub delivers.
+    pub method: &'static str,
+    /// The CRM endpoint.
+    pub url: &'a str,
+    /// The spec's idempotency header name.
+    pub idempotency_header: &'a str,
+    /// The record's original key.
+    pub idempotency_key: &'a str,
+    /// The new payload.
+    pub body: &'a Value,
+}
+
+/// What the CRM did with one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkOutcome {
+    /// A 2xx answer.
+    Delivered { status: u16 },
+    /// A non-2xx answer (body cut to 4 KiB).
+    Rejected { status: u16, body: String },
+    /// No answer: connection, timeout or token failure.
+    Failed { error: String },
+}
+
+/// Where a replay delivers. [`HttpSink`] speaks HTTP; tests plug in their own.
+pub trait ReplaySink {
+    /// Sends one delivery. No retries here: a failure leaves the record un-replayed.
+    fn send(&mut self, d: &Delivery<'_>) -> impl Future<Output = SinkOutcome> + Send;
+}
+
+/// How a replay treats records and markers.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// Delete replayed records (and their markers) after a delivery or from an earlier run.
+    pub purge: bool,
+    /// The time written into markers.
+    pub now: DateTime<Utc>,
+    /// Stop after this many deliveries in a row got no 2xx (the CRM is down: the rest would
+    /// only wait out their timeouts). `None` never stops.
+    pub max_consecutive_failures: Option<u32>,
+}
+
+/// What happened to one record in a replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum Outcome {
+    /// Sent and answered 2xx; the marker is written.
+    Delivered { status: u16, purged: bool },
+    /// Already replayed by an earlier run; not sent.
+    AlreadyReplayed { purged: bool },
+    /// Not sent: the current spec would not deliver it.
+    Skipped { problems: Vec<String> },
+    /// Sent, answered non-2xx; the record stays for the next run.
+    Rejected { status: u16, body: String },
+    /// Sent, no answer; the record stays for the next run.
+    Failed { error: String },
+    /// Delivered, but the marker could not be written: a resume resends it with the same key.
+    MarkerFailed { status: u16, error: String },
+    /// Not tried: the replay stopped after too many failures in a row.
+    NotAttempted,
+}
+
+/// The marker object written after a record's successful delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Marker {
+    /// Marker format version (1).
+    pub version: u32,
+    /// The replayed record's event id.
+    pub event_id: String,
+    /// When it was delivered (RFC 3339, `--now`).
+    pub replayed_at: String,
+    /// The CRM's 2xx status.
+    pub status: u16,
+    /// Where it was delivered.
+    pub url: String,
+    /// The key it was delivered with.
+    pub idempotency_key: String,
+}
+
+/// Replays evaluated records in order, writing a marker after each 2xx.
+pub async fn replay<S: ReplaySink>(
+    store: &Store,
+    replayer: &Replayer,
+    evals: &[Evaluation],
+    sink: &mut S,
+    opts: &ReplayOptions,
+) -> Vec<(String, Outcome)> {
+    let mut out = Vec::new();
+    let mut failures_in_a_row = 0;
+    for ev in evals {
+        if opts
+            .max_consecutive_failures
+            .is_some_and(|max| failures_in_a_row >= max)
+        {
+            out.push((ev.event_id.clone(), Outcome::NotAttempted));
+            continue;
+        }
+        let outcome = replay_one(store, replayer, ev, sink, opts).await;
+        match outcome {
+            Outcome::Rejected { .. } | Outcome::Failed { .. } => failures_in_a_row += 1,
+            Outcome::Delivered { .. } | Outcome::MarkerFailed { .. } => failures_in_a_row = 0,
+            _ => {}
+        }
+        out.push((ev.event_id.clone(), outcome));
+    }
+    out
+}
+
+async fn replay_one<S: ReplaySink>(
+    store: &Store,
+    replayer: &Replayer,
+    ev: &Evaluation,
+    sink: &mut S,
+    opts: &ReplayOptions,
+) -> Outcome {
+    let marker_key = format!("{}{MARKER_SUFFIX}", ev.key);
+    if ev.already_replayed {
+        let purged = opts.purge && purge(store, &ev.key, &marker_key).await.is_ok();
+        return Outcome::AlreadyReplayed { purged };
+    }
+    let (Some(body), Some(key), true) = (&ev.new_payload, &ev.idempotency_key, ev.deliverable())
+    else {
+        return Outcome::Skipped {
+            problems: ev.problems.iter().map(|p| p.to_string()).collect(),
+        };
+    };
+    let d = Delivery {
+        event_id: &ev.event_id,
+        method: "POST",
+        url: &replayer.url,
+        idempotency_header: &replayer.header,
+        idempotency_key: key,
+        body,
+    };
+    match sink.send(&d).await {
+        SinkOutcome::Delivered { status } => {
+            let marker = Marker {
+                version: 1,
+                event_id: ev.event_id.clone(),
+                replayed_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                status,
+                url: replayer.url.clone(),
+                idempotency_key: key.clone(),
+            };
+            let bytes = serde_json::to_vec_pretty(&marker).unwrap_or_default();
+            if let Err(e) = store.put(&marker_key, bytes).await {
+                return Outcome::MarkerFailed {
+                    status,
+                    error: e.to_string(),
+                };
+            }
+            let purged = opts.purge && purge(store, &ev.key, &marker_key).await.is_ok();
+            Outcome::Delivered { status, purged }
+        }
+        SinkOutcome::Rejected { status, body } => Outcome::Rejected { status, body },
+        SinkOutcome::Failed { error } => Outcome::Failed { error },
+    }
+}
+
+/// Deletes a record, then its marker: a crash in between leaves only a harmless marker.
+async fn purge(store: &Store, key: &str, marker_key: &str) -> Result<(), super::store::StoreError> {
+    store.delete(key).await?;
+    store.delete(marker_key).await
+}
+
+/// How the sink authenticates.
+#[derive(Clone)]
+enum SinkAuth {
+    None,
+    Bearer(String),
+    ClientCredentials {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        client_auth: ClientAuth,
+        scopes: Vec<String>,
+        cache_ttl: Duration,
+    },
+}
+
+/// A sink that could not be set up from the spec.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkSetupError {
+    /// A URL that is not https (or http on loopback).
+    #[error("refusing `{0}`: plain http is allowed only on loopback; use https")]
+    Insecure(String),
+    /// A URL that does not parse.
+    #[error("`{url}` is not a URL: {why}")]
+    BadUrl { url: String, why: String },
+    /// A secret reference cxsync cannot resolve.
+    #[error("{0}")]
+    Secret(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// Delivers over HTTP as the Event Hub does: POST, the spec's headers, a Bearer token from the
+/// client-credentials flow, the idempotency header, the spec's per-request timeout.
+// TODO(deliver-merge): swap for the `src/deliver` driver of issue #6 once it lands.
+pub struct HttpSink {
+    client: reqwest::Client,
+    auth: SinkAuth,
+    headers: Vec<(String, String)>,
+    token: Option<(String, Instant)>,
+}
+
+/// Resolves a secret reference: `${env:NAME}` from `vars`; a vault reference needs
+/// `--client-secret-env`; anything else is taken literally.
+fn resolve_secret(
+    value: &str,
+    override_var: Option<&str>,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<String, SinkSetupError> {
+    if let Some(var) = override_var {
+        return vars.get(var).cloned().ok_or_else(|| {
+            SinkSetupError::Secret(format!("environment variable `{var}` is not set"))
+        });
+    }
+    if let Some(name) = value
+        .strip_prefix("${env:")
+        .and_then(|s| s.strip_suffix('}'))
+    {
+        return vars.get(name).cloned().ok_or_else(|| {
+            SinkSetupError::Secret(format!(
+                "the spec's secret reads `${{env:{name}}}` but `{name}` is not set"
+            ))
+        });
+    }
+    if value.starts_with("${VAULT_SECRET:") {
+        return Err(SinkSetupError::Secret(
+            "the spec's secret lives in the Event Hub's vault, which cxsync cannot read; \
+             pass --client-secret-env VAR naming a variable that holds it"
+                .into(),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Checks that a URL is https, or http on loopback.
+pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
+    let u = reqwest::Url::parse(url).map_err(|e| SinkSetupError::BadUrl {
+        url: url.to_string(),
+        why: e.to_string(),
+    })?;
+    match u.scheme() {
+        "https" => Ok(()),
+        "http" if u.host_str().is_some_and(is_loopback_host) => Ok(()),
+        "http" => Err(SinkSetupError::Insecure(url.to_string())),
+        other => Err(SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: format!("scheme `{other}` is not http or https"),
+        }),
+    }
+}
+
+impl HttpSink {
+    /// Builds the sink from the spec's channel. `token_url` overrides the token endpoint;
+    /// `secret_var` names the variable holding the client secret (or bearer token).
+    pub fn from_spec(
+        spec: &Spec,
+        url: &str,
+        token_url: Option<&str>,
+        secret_var: Option<&str>,
+        vars: &std::collections::BTreeMap<String, String>,
+    ) -> Result<HttpSink, SinkSetupError> {
+        let ch = &spec.raw.channel;
+        check_url(url)?;
+        let auth = match &ch.auth {
+            Auth::None {} => SinkAuth::None,
+            Auth::Bearer { token } => SinkAuth::Bearer(resolve_secret(token, secret_var, vars)?),
+            Auth::OAuth2ClientCredentials {
+                token_endpoint,
+                client_id,
+                client_secret,
+                client_auth,
+                scopes,
+                token_cache_ttl_seconds,
+                ..
+            } => {
+                let token_url = token_url.unwrap_or(token_endpoint).to_string();
+                check_url(&token_url)?;
+                SinkAuth::ClientCredentials {
+                    token_url,
+                    client_id: client_id.clone(),
+                    client_secret: resolve_secret(client_secret, secret_var, vars)?,
+                    client_auth: *client_auth,
+                    scopes: scopes.clone(),
+                    cache_ttl: Duration::from_secs(*token_cache_ttl_seconds),
+                }
+            }
+        };
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(ch.timeout_milliseconds))
+            .build()
+            .map_err(|e| SinkSetupError::Client(e.to_string()))?;
+        let headers = ch
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case(&spec.raw.idempotency.header))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(HttpSink {
+            client,
+            auth,
+            headers,
+            token: None,
+        })
+    }
+
+    /// A valid access token: the cached one, or a new one from the token endpoint.
+    async fn token(&mut self) -> Result<Option<String>, String> {
+        let (token_url, client_id, client_secret, client_auth, scopes, cache_ttl) = match &self.auth
+        {
+            SinkAuth::None => return Ok(None),
+            SinkAuth::Bearer(t) => return Ok(Some(t.clone())),
+            SinkAuth::ClientCredentials {
+                token_url,
+                client_id,
+                client_secret,
+                client_auth,
+                scopes,
+                cache_ttl,
+            } => (
+                token_url,
+                client_id,
+                client_secret,
+                client_auth,
+                scopes,
+                cache_ttl,
+            ),
+        };
+        if let Some((t, until)) = &self.token {
+            if Instant::now() < *until {
+                return Ok(Some(t.clone()));
+            }
+        }
+        let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+        let scope = scopes.join(" ");
+        if !scope.is_empty() {
+            form.push(("scope", &scope));
+        }
+        let mut req = self.client.post(token_url.as_str());
+        match client_auth {
+            ClientAuth::Body => {
+                form.push(("client_id", client_id));
+                form.push(("client_secret", client_secret));
+            }
+            ClientAuth::Basic => req = req.basic_auth(client_id, Some(client_secret)),
+        }
+        let resp = req
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| format!("token request failed: {}", without_url(&e)))?;
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            return Err(format!(
+                "token endpoint answered {}: {}",
+                status.as_u16(),
+                super::record::truncate_body(&body)
+            ));
+        }
+        let v: Value = serde_json::from_str(&body)
+            .map_err(|e| format!("token endpoint answered non-JSON: {e}"))?;
+        let token = v
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or("token endpoint answered without access_token")?
+            .to_string();
+        // Cached for min(tokenCacheTtlSeconds, expires_in - 30 s), as the Event Hub does.
+        let ttl = v
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .map(|s| Duration::from_secs(s.saturating_sub(30)).min(*cache_ttl))
+            .unwrap_or(*cache_ttl);
+        self.token = Some((token.clone(), Instant::now() + ttl));
+        Ok(Some(token))
+    }
+}
+
+/// A reqwest error without its URL (which could carry a query-string secret).
+fn without_url(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut s = kind.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
+impl ReplaySink for HttpSink {
+    async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
+        let token = match self.token().await {
+            Ok(t) => t,
+            Err(error) => return SinkOutcome::Failed { error },
+        };
+        let mut req = self.client.post(d.url);
+        for (k, v) in &self.headers {
+            req = req.header(k, v);
+        }
+        if !self
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("Content-Type", "application/json");
+        }
+        req = req.header(d.idempotency_header, d.idempotency_key);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let body = serde_json::to_vec(d.body).unwrap_or_default();
+        match req.body(body).send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                if resp.status().is_success() {
+                    SinkOutcome::Delivered { status }
+                } else {
+                    if status == 401 {
+                        // The next delivery fetches a fresh token; this one is not retried.
+                        self.token = None;
+                    }
+                    let body = resp.text().await.unwrap_or_default();
+                    SinkOutcome::Rejected {
+                        status,
+                        body: super::record::truncate_body(&body),
+                    }
+                }
+            }
+            Err(e) => SinkOutcome::Failed {
+                error: without_url(&e),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A CRM that takes `accept` deliveries, then fails every one; it remembers the keys it took.
+    struct FlakySink {
+        accept: usize,
+        taken: Vec<String>,
+    }
+
+    impl ReplaySink for FlakySink {
+        async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
+            if self.taken.len() < self.accept {
+                self.taken.push(d.idempotency_key.to_string());
+                SinkOutcome::Delivered { status: 201 }
+            } else {
+                SinkOutcome::Failed {
+                    error: "connection reset".into(),
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sink_failing_after_k_records_resumes_without_duplicates() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let loaded = crate::spec::load(
+            &root.join("fixtures/dlq/fixed.yaml"),
+            &crate::spec::LoadOptions::default(),
+        );
+        let spec = loaded.spec.expect("fixture spec loads");
+        let now = chrono::DateTime::parse_from_rfc3339("2024-01-16T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let replayer = Replayer::new(&spec, None, now).unwrap_or_else(|d| panic!("{d:?}"));
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &super::super::store::Source::Folder(dir.path().into()),
+            &Default::default(),
+        )
+        .unwrap();
+        let day =
+            root.join("fixtures/dlq/store/cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15");
+        for e in std::fs::read_dir(day).unwrap() {
+            let rec =
+                super::super::inspect::parse_record(&std::fs::read(e.unwrap().path()).unwrap())
+                    .unwrap();
+            store.put_record(&rec).await.unwrap();
+        }
+        let opts = ReplayOptions {
+            purge: false,
+            now,
+            max_consecutive_failures: None,
+        };
+        let mut taken = Vec::new();
+        for accept in [2, 1, 10] {
+            let scan = super::super::inspect::scan(&store).await.unwrap();
+            let evals: Vec<Evaluation> =
+                scan.records.iter().map(|f| replayer.evaluate(f)).collect();
+            let mut sink = FlakySink {
+                accept,
+                taken: Vec::new(),
+            };
+            replay(&store, &replayer, &evals, &mut sink, &opts).await;
+            taken.extend(sink.taken);
+        }
+        let unique: std::collections::BTreeSet<&String> = taken.iter().collect();
+        assert_eq!(taken.len(), 5, "{taken:?}");
+        assert_eq!(unique.len(), 5, "a key was delivered twice: {taken:?}");
+    }
+
+    #[test]
+    fn key_templates_render_and_refuse_missing_fields() {
+        let ev = json!({"interaction": {"id": 42}, "event": {"type": "interaction.ended"}});
+        assert_eq!(
+            render_key("${interaction.id}_${event.type}", &ev).unwrap(),
+            "42_interaction.ended"
+        );
+        assert!(render_key("${interaction.id}_${agent.id}", &ev).is_err());
+    }
+
+    #[test]
+    fn secrets_resolve_from_env_and_vault_needs_an_override() {
+        let vars = [("S".to_string(), "hunter2".to_string())].into();
+        assert_eq!(resolve_secret("${env:S}", None, &vars).unwrap(), "hunter2");
+        assert!(resolve_secret("${VAULT_SECRET:X}", None, &vars).is_err());
+        assert_eq!(
+            resolve_secret("${VAULT_SECRET:X}", Some("S"), &vars).unwrap(),
+            "hunter2"
+        );
+        let e = resolve_secret("${env:MISSING}", None, &vars).unwrap_err();
+        assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn plain_http_targets_only_on_loopback() {
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("https://crm.example.com/x").is_ok());
+        assert!(check_url("http://crm.example.com/x").is_err());
+    }
+}
