@@ -13,4 +13,24 @@
 //!
 //! Nothing here reads the wall clock, the environment or an unseeded random source.
 
+pub mod crm;
 pub mod delivery;
+pub mod scenario;
+
+use crate::dlq::record::Reason;
+
+/// Every DLQ reason, in report order.
+pub const REASONS: &[Reason] = &[
+    Reason::NonRetryableStatus,
+    Reason::RetriesExhausted,
+    Reason::AuthFailed,
+    Reason::TokenRequestFailed,
+    Reason::PayloadTooLarge,
+    Reason::TransformFailed,
+    Reason::IdempotencyKeyUnresolved,
+    Reason::DeadlineExceeded,
+];
+pub mod engine;
+mod fallback;
+pub mod report;
+pub mod route;
