@@ -34,3 +34,5 @@ pub mod engine;
 mod fallback;
 pub mod report;
 pub mod route;
+#[cfg(test)]
+mod tests;
