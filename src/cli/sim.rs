@@ -189,14 +189,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             .with_context(|| format!("writing {}", p.display()))?;
     }
     let mut text = report.summary();
-    if args.dlq_dir.is_some() {
+    if let Some(dir) = &args.dlq_dir {
         text.push_str(&format!(
-            "  ({dlq_written} DLQ record(s) written under {})\n",
-            args.dlq_dir
-                .as_ref()
-                .expect("checked")
-                .join(&bucket)
-                .display()
+            "  ({dlq_written} DLQ record(s) written under {})
+",
+            dir.join(&bucket).display()
         ));
     }
     super::print_stdout(&text)?;

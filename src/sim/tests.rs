@@ -28,17 +28,15 @@ fn only_voice(mut inputs: Inputs) -> Inputs {
     inputs
 }
 
+type Outcomes = Vec<(String, &'static str, u32, Option<&'static str>)>;
+
 /// Runs and returns the report plus `(eventId, outcome, attempts, reason, at ms)` per event.
 fn run(
     spec: &Spec,
     inputs: &Inputs,
     yaml: &str,
     opts: &Options,
-) -> (
-    Report,
-    Vec<(String, &'static str, u32, Option<&'static str>)>,
-    Vec<(String, String)>,
-) {
+) -> (Report, Outcomes, Vec<(String, String)>) {
     let sc = scenario::parse(yaml, Path::new("test.yaml")).expect("test scenario parses");
     let mut outcomes = Vec::new();
     let mut dlq = Vec::new();

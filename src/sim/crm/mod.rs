@@ -489,14 +489,14 @@ impl CrmModel {
             DedupMode::Header => {
                 let key = hash128(&req.idempotency.1);
                 let first = req.seqs.first().copied().unwrap_or(0);
-                if self.seen.contains_key(&key) {
-                    replayed = true;
-                    self.stats.deduplicated += 1;
-                } else {
-                    self.seen.insert(key, first);
+                if let std::collections::hash_map::Entry::Vacant(e) = self.seen.entry(key) {
+                    e.insert(first);
                     for &s in &req.seqs {
                         self.write(s);
                     }
+                } else {
+                    replayed = true;
+                    self.stats.deduplicated += 1;
                 }
             }
             DedupMode::Upsert => {
