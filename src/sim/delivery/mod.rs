@@ -1073,3 +1073,131 @@ fn truncate(s: &str, max: usize) -> String {
     }
     s[..end].to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+    use serde_json::json;
+
+    fn machine(breaker: Option<(u32, u64)>) -> Machine<ChaCha8Rng> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
+        let spec = crate::spec::load(&path, &Default::default()).spec.unwrap();
+        let hub = HubSettings {
+            jitter: Some(Jitter::None),
+            ..HubSettings::default()
+        };
+        let mut cfg = Config::from_spec(&spec.raw, hub).unwrap();
+        cfg.breaker = breaker;
+        Machine::new(cfg, ChaCha8Rng::seed_from_u64(1))
+    }
+
+    fn submit(m: &mut Machine<ChaCha8Rng>, now: Time, seq: u64) {
+        m.handle_submit(
+            now,
+            Submission {
+                seq,
+                event_id: format!("e{seq}"),
+                event_type: "interaction.ended".into(),
+                rule_id: "r".into(),
+                event: json!({"interaction": {"id": seq}, "event": {"type": "interaction.ended"}}),
+                payload: Ok(json!({"caseNumber": seq.to_string()})),
+            },
+        );
+    }
+
+    fn next_crm(m: &mut Machine<ChaCha8Rng>) -> CrmRequest {
+        loop {
+            match m.poll_transmit().expect("a transmit") {
+                Transmit::Crm(r) => return r,
+                Transmit::Token { id } => m.handle_token(
+                    0,
+                    id,
+                    TokenResult::Granted {
+                        access_token: format!("t{id}"),
+                        expires_in: Some(3600),
+                    },
+                ),
+                Transmit::Alert { .. } => {}
+            }
+        }
+    }
+
+    fn respond(status: u16) -> Response {
+        Response {
+            status,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_first_send_fetches_a_token_and_carries_bearer_and_idempotency_key() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        assert_eq!(
+            r.idempotency,
+            ("X-Idempotency-Key".into(), "0_interaction.ended".into())
+        );
+        assert!(r.bearer.is_some());
+        assert_eq!(r.attempt, 1);
+    }
+
+    #[test]
+    fn repeated_401s_refresh_twice_then_dead_letter_as_auth_failed() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        for _ in 0..3 {
+            let r = next_crm(&mut m);
+            m.handle_response(0, r.id, respond(401));
+        }
+        match m.poll_output() {
+            Some(Output::DeadLettered(d)) => {
+                assert_eq!(d.record.reason, Reason::AuthFailed);
+                assert_eq!((d.record.attempts, d.record.token_refreshes), (3, 3));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.stats().token_requests, 3);
+    }
+
+    #[test]
+    fn an_open_breaker_parks_events_without_spending_attempts() {
+        let mut m = machine(Some((1, 30_000)));
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        m.handle_response(0, r.id, respond(503));
+        submit(&mut m, 1, 1);
+        // Open: the new event waits; nothing is sent until the probe at 30 s.
+        assert!(m.poll_transmit().is_none());
+        assert_eq!(m.poll_timeout(), Some(2_000));
+        m.handle_timeout(2_000);
+        assert!(m.poll_transmit().is_none(), "the retry parks too");
+        m.handle_timeout(30_000);
+        let probe = next_crm(&mut m);
+        assert!(m.poll_transmit().is_none(), "half-open sends one probe");
+        m.handle_response(30_000, probe.id, respond(201));
+        let other = next_crm(&mut m);
+        // The event that arrived while open probes first, on its first attempt; the retry of
+        // the failed one follows on its second: parking spent no attempts.
+        assert_eq!((probe.seqs.clone(), probe.attempt), (vec![1], 1));
+        assert_eq!((other.seqs.clone(), other.attempt), (vec![0], 2));
+    }
+
+    #[test]
+    fn a_timeout_is_detected_by_the_machine_and_a_late_response_ignored() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        assert_eq!(m.poll_timeout(), Some(3_000));
+        m.handle_timeout(3_000);
+        m.handle_response(3_500, r.id, respond(201));
+        assert!(m.poll_output().is_none(), "the late 201 does not deliver");
+        m.handle_timeout(5_000);
+        let again = next_crm(&mut m);
+        assert_eq!(again.attempt, 2);
+        assert_eq!(again.idempotency, r.idempotency);
+    }
+}
