@@ -232,3 +232,21 @@ fn without_jitter_the_thundering_herd_is_throttled_and_dead_lettered_more() {
         "no jitter {lockstep} vs full jitter {jittered}"
     );
 }
+
+#[test]
+fn a_transform_that_forwards_transcripts_hits_the_payload_guard_before_sending() {
+    let (code, out, _) = run(&[
+        "fixtures/sim/transcript.yaml",
+        "--scenario",
+        "payload-too-large",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // 200 events, every 20th inflated: 10 oversized, all from the webchat template (matched).
+    assert!(out.contains("DLQ PAYLOAD_TOO_LARGE            10"), "{out}");
+    assert!(out.contains("after 0 attempt(s)"), "{out}");
+    let (_, plain, _) = run(&["specs/crm_sync.yaml", "--scenario", "payload-too-large"]);
+    assert!(
+        plain.contains("dead-lettered 0"),
+        "the example transform drops transcripts: {plain}"
+    );
+}
