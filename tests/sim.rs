@@ -33,6 +33,33 @@ fn a_spec_copied_from_the_guide_loses_events_to_salesforce_throttling_and_says_w
     assert!(out.contains("DLQ NON_RETRYABLE_STATUS"), "{out}");
     assert!(out.contains("403 [{\"message\":\"TotalRequests Limit exceeded.\",\"errorCode\":\"REQUEST_LIMIT_EXCEEDED\"}]"), "{out}");
     assert!(out.contains("FAIL: deadLettered"), "{out}");
+    assert!(out.contains("salesforce throttles with 403, which retry.nonRetryableStatusCodes dead-letters at once"), "{out}");
+}
+
+#[test]
+fn ignoring_retry_after_during_a_429_storm_exhausts_retries_and_the_report_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("storm.yaml");
+    let builtin =
+        fs::read_to_string(crate::common::root().join("scenarios/retry-after-storm.yaml")).unwrap();
+    fs::write(
+        &sc,
+        builtin.replace("faults:", "crm:\n  profile: generic\nfaults:"),
+    )
+    .unwrap();
+    let (code, out, _) = run(&[
+        "fixtures/sim/guide-copy.yaml",
+        "--scenario",
+        sc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("DLQ RETRIES_EXHAUSTED"), "{out}");
+    assert!(
+        out.contains("retry.respectRetryAfterHeader is off"),
+        "{out}"
+    );
+    let (_, fixed, _) = run(&["specs/crm_sync.yaml", "--scenario", "retry-after-storm"]);
+    assert!(fixed.contains("dead-lettered 0"), "{fixed}");
 }
 
 #[test]

@@ -101,6 +101,8 @@ pub struct Report {
     pub buckets: Vec<Bucket>,
     pub dlq_examples: Vec<(Reason, String)>,
     pub dead_lettered_but_applied: u64,
+    /// Dead-lettered events by the last HTTP status they saw.
+    pub dlq_by_status: BTreeMap<u16, u64>,
     pub key_clash_count: u64,
     pub invariants: Vec<Invariant>,
     pub checks: Vec<Check>,
@@ -188,6 +190,7 @@ impl Report {
             buckets: Vec::new(),
             dlq_examples: Vec::new(),
             dead_lettered_but_applied: 0,
+            dlq_by_status: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
             checks: Vec::new(),
