@@ -72,8 +72,17 @@ fn main() {
     let me = std::env::current_exe().expect("own path");
     println!("campaign-day on specs/crm_sync.yaml (release, one process per size)");
     println!(
-        "{:>9} {:>10} {:>12} {:>10} {:>9} {:>7}   {:>14}",
-        "events", "sim wall", "events/s", "peak RSS", "matched", "verdict", "jsonata-js"
+        "{:>9} {:>9} {:>9} {:>11} {:>9} {:>8} {:>7}   {:>9} {:>9}  {:>13}",
+        "events",
+        "sim wall",
+        "sim CPU",
+        "events/CPU-s",
+        "peak RSS",
+        "matched",
+        "verdict",
+        "js wall",
+        "js CPU",
+        "sim/js (CPU)"
     );
     for n in sizes {
         let out = Command::new(&me)
