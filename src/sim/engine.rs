@@ -527,6 +527,8 @@ pub fn run(
                 Output::DeadLettered(d) => settle_dead_letter(&mut rep, &mut state, &d, sinks),
             }
         }
+        let pending = rep.totals.matched - rep.totals.delivered - rep.totals.dead_lettered;
+        rep.peak_pending = rep.peak_pending.max(pending);
     }
 
     rep.end = now;

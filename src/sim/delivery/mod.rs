@@ -293,13 +293,16 @@ pub struct Stats {
 }
 
 #[derive(Debug)]
+/// An accepted event. The event and payload are kept as compact JSON text, not `Value`s: a
+/// backlog of tens of thousands of events (a long 429 storm) then costs a fraction of the
+/// memory, and the text is what is sent anyway. DLQ records parse them back.
 struct Item {
     seq: u64,
     event_id: String,
     event_type: String,
     rule_id: String,
-    event: Value,
-    payload: Value,
+    event: Box<str>,
+    payload: Box<str>,
     key: String,
     submitted: Time,
 }
@@ -487,8 +490,9 @@ impl<R: Rng> Machine<R> {
                 );
             }
         };
+        let payload_text = payload.to_string();
         if let Some(limit) = self.cfg.max_payload_bytes {
-            let size = json_len(&payload);
+            let size = payload_text.len() as u64;
             if size > limit {
                 let msg = format!("payload is {size} bytes; crm.maxPayloadBytes is {limit}");
                 return self.reject(
@@ -510,8 +514,8 @@ impl<R: Rng> Machine<R> {
             event_id: sub.event_id,
             event_type: sub.event_type,
             rule_id: sub.rule_id,
-            event: sub.event,
-            payload,
+            event: sub.event.to_string().into_boxed_str(),
+            payload: payload_text.into_boxed_str(),
             key,
             submitted: now,
         };
@@ -660,12 +664,9 @@ impl<R: Rng> Machine<R> {
 
     fn enqueue(&mut self, items: Vec<Item>) {
         let (body, key) = if self.cfg.batch_size > 1 {
-            let arr: Vec<&Value> = items.iter().map(|i| &i.payload).collect();
+            let parts: Vec<&str> = items.iter().map(|i| &*i.payload).collect();
             let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
-            (
-                serde_json::to_string(&arr).expect("JSON values serialize"),
-                keys.join(","),
-            )
+            (format!("[{}]", parts.join(",")), keys.join(","))
         } else {
             (items[0].payload.to_string(), items[0].key.clone())
         };
@@ -939,8 +940,8 @@ impl<R: Rng> Machine<R> {
                 rule_id: item.rule_id,
                 channel: self.cfg.channel.clone(),
                 idempotency_key: Some(item.key),
-                event: item.event,
-                payload: Some(item.payload),
+                event: parse_back(&item.event),
+                payload: Some(parse_back(&item.payload)),
                 reason,
                 last_status: job.last_status,
                 last_body: job.last_body.clone(),
@@ -1046,21 +1047,9 @@ pub fn rfc3339(epoch: SystemTime, t: Time) -> String {
     dt.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Serialized length of a JSON value in bytes, without building the string.
-pub fn json_len(v: &Value) -> u64 {
-    struct Counter(u64);
-    impl std::io::Write for Counter {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len() as u64;
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Counter(0);
-    let _ = serde_json::to_writer(&mut c, v);
-    c.0
+/// Text this machine serialized itself parses back; `Null` is unreachable in practice.
+fn parse_back(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
 }
 
 fn truncate(s: &str, max: usize) -> String {
