@@ -217,7 +217,7 @@ fn an_unknown_scenario_name_suggests_the_closest_builtin() {
 
 #[test]
 fn every_builtin_scenario_keeps_the_invariants_on_the_example_spec() {
-    let (_, list, _) = run(&["specs/crm_sync.yaml", "--list"]);
+    let (_, list, _) = run(&["--list"]);
     let names: Vec<&str> = list
         .lines()
         .filter_map(|l| l.split_whitespace().next())

@@ -17,7 +17,8 @@ use crate::spec::{self, LoadOptions};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The spec to simulate.
-    pub spec: PathBuf,
+    #[arg(required_unless_present = "list")]
+    pub spec: Option<PathBuf>,
     /// A built-in scenario name or a scenario YAML file.
     #[arg(long, default_value = scenario::DEFAULT_SCENARIO)]
     pub scenario: String,
@@ -69,12 +70,15 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         super::print_stdout(&out)?;
         return Ok(ExitStatus::Success);
     }
+    let Some(spec_path) = args.spec.clone() else {
+        anyhow::bail!("a spec file is required");
+    };
     let color = super::stderr_is_terminal();
     let opts = LoadOptions {
         env: args.env.clone(),
         vars: std::env::vars().collect(),
     };
-    let loaded = spec::load(&args.spec, &opts);
+    let loaded = spec::load(&spec_path, &opts);
     let mut sources = loaded.sources;
     let errors: Vec<_> = loaded
         .diags
@@ -176,7 +180,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let report = result.with_context(|| format!("simulating {}", args.spec.display()))?;
+    let report = result.with_context(|| format!("simulating {}", spec_path.display()))?;
     if let Some(e) = dlq_error {
         return Err(e);
     }
