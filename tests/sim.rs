@@ -1,1 +1,279 @@
-//! Integration tests for the sim area.
+//! Integration tests for `cxsync sim`: the real binary on the example spec and the specs under
+//! `fixtures/sim/`.
+
+use std::fs;
+
+use crate::common::cxsync;
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = cxsync().arg("sim").args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_readme_command_prints_a_passing_verdict() {
+    let (code, out, err) = run(&["specs/crm_sync.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("PASS:"), "{out}");
+    assert!(out.contains("ok   conservation"), "{out}");
+}
+
+#[test]
+fn a_spec_copied_from_the_guide_loses_events_to_salesforce_throttling_and_says_why() {
+    let (code, out, _) = run(&[
+        "fixtures/sim/guide-copy.yaml",
+        "--scenario",
+        "salesforce-throttle",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("DLQ NON_RETRYABLE_STATUS"), "{out}");
+    assert!(out.contains("403 [{\"message\":\"TotalRequests Limit exceeded.\",\"errorCode\":\"REQUEST_LIMIT_EXCEEDED\"}]"), "{out}");
+    assert!(out.contains("FAIL: deadLettered"), "{out}");
+    assert!(out.contains("salesforce throttles with 403, which retry.nonRetryableStatusCodes dead-letters at once"), "{out}");
+}
+
+#[test]
+fn ignoring_retry_after_during_a_429_storm_exhausts_retries_and_the_report_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("storm.yaml");
+    let builtin =
+        fs::read_to_string(crate::common::root().join("scenarios/retry-after-storm.yaml")).unwrap();
+    fs::write(
+        &sc,
+        builtin.replace("faults:", "crm:\n  profile: generic\nfaults:"),
+    )
+    .unwrap();
+    let (code, out, _) = run(&[
+        "fixtures/sim/guide-copy.yaml",
+        "--scenario",
+        sc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("DLQ RETRIES_EXHAUSTED"), "{out}");
+    assert!(
+        out.contains("retry.respectRetryAfterHeader is off"),
+        "{out}"
+    );
+    let (_, fixed, _) = run(&["specs/crm_sync.yaml", "--scenario", "retry-after-storm"]);
+    assert!(fixed.contains("dead-lettered 0"), "{fixed}");
+}
+
+#[test]
+fn the_fixed_spec_delivers_everything_under_the_same_throttling() {
+    let (code, out, _) = run(&[
+        "fixtures/sim/guide-fixed.yaml",
+        "--scenario",
+        "salesforce-throttle",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("dead-lettered 0   lost 0"), "{out}");
+    assert!(out.contains("circuit breaker opened"), "{out}");
+}
+
+#[test]
+fn two_runs_with_one_seed_write_identical_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.json");
+    let b = dir.path().join("b.json");
+    for p in [&a, &b] {
+        let (code, out, err) = run(&[
+            "specs/crm_sync.yaml",
+            "--scenario",
+            "partition",
+            "--seed",
+            "42",
+            "--events",
+            "200",
+            "--report",
+            p.to_str().unwrap(),
+        ]);
+        assert!(code == 0 || code == 1, "{out}{err}");
+    }
+    assert_eq!(fs::read(&a).unwrap(), fs::read(&b).unwrap());
+}
+
+#[test]
+fn the_report_has_the_guides_totals_and_metrics_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("r.json");
+    let (code, _, _) = run(&[
+        "specs/crm_sync.yaml",
+        "--scenario",
+        "maintenance-503",
+        "--report",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+    let t = &v["totals"];
+    for k in [
+        "events",
+        "matched",
+        "delivered",
+        "deadLettered",
+        "duplicates",
+        "lost",
+        "attempts",
+        "tokenRefreshes",
+    ] {
+        assert!(t[k].is_u64(), "totals.{k} missing: {t}");
+    }
+    assert_eq!(
+        t["delivered"].as_u64().unwrap() + t["deadLettered"].as_u64().unwrap(),
+        t["matched"].as_u64().unwrap()
+    );
+    assert!(
+        v["deadLetteredByReason"]["RETRIES_EXHAUSTED"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let points = v["metrics"]["dataPoints"].as_array().unwrap();
+    assert!(points.len() > 10);
+    let keys: Vec<&str> = points[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "timestamp",
+            "throughput",
+            "latencyP95",
+            "errorRate",
+            "dlqVolume",
+            "tokenRefreshCount"
+        ]
+    );
+    let dlq: u64 = points
+        .iter()
+        .map(|p| p["dlqVolume"].as_u64().unwrap())
+        .sum();
+    assert_eq!(dlq, t["deadLettered"].as_u64().unwrap());
+}
+
+#[test]
+fn outcomes_and_dlq_records_are_written_per_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let outcomes = dir.path().join("o.jsonl");
+    let dlq = dir.path().join("dlq");
+    let svg = dir.path().join("t.svg");
+    let (code, out, err) = run(&[
+        "fixtures/sim/guide-copy.yaml",
+        "--scenario",
+        "salesforce-throttle",
+        "--events",
+        "300",
+        "--outcomes",
+        outcomes.to_str().unwrap(),
+        "--dlq-dir",
+        dlq.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<serde_json::Value> = fs::read_to_string(&outcomes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let dead: Vec<_> = lines
+        .iter()
+        .filter(|l| l["outcome"] == "deadLettered")
+        .collect();
+    assert!(!dead.is_empty());
+    // The IVR fixture has no agent: the guide's template cannot render its key.
+    let ivr = lines.iter().find(|l| l["eventId"] == "evt-0005").unwrap();
+    assert_eq!(ivr["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
+    let rec = dlq.join("cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/evt-0005.json");
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
+    assert_eq!(r["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
+    assert_eq!(r["event"]["event"]["id"], "evt-0005");
+    assert!(fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+}
+
+#[test]
+fn a_bad_scenario_file_is_reported_at_its_line_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.yaml");
+    fs::write(&p, "version: 1\nname: bad\nduration: 5m\nfaults:\n  - partition: { from: 2m, to: 1m }\n  - outage: { at: 1m }\n").unwrap();
+    let (code, _, err) = run(&["specs/crm_sync.yaml", "--scenario", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:6:5"), "{err}");
+}
+
+#[test]
+fn an_unknown_scenario_name_suggests_the_closest_builtin() {
+    let (code, _, err) = run(&["specs/crm_sync.yaml", "--scenario", "token-revoke"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("did you mean `token-revoked`"), "{err}");
+}
+
+#[test]
+fn every_builtin_scenario_keeps_the_invariants_on_the_example_spec() {
+    let (_, list, _) = run(&["--list"]);
+    let names: Vec<&str> = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() >= 9, "{list}");
+    for name in names {
+        let (code, out, err) = run(&["specs/crm_sync.yaml", "--scenario", name, "--events", "300"]);
+        assert!(code == 0 || code == 1, "{name}: {out}{err}");
+        assert!(
+            !out.contains("FAIL conservation")
+                && !out.contains("FAIL nothing-in-flight")
+                && !out.contains("FAIL unique"),
+            "{name}: {out}"
+        );
+    }
+}
+
+#[test]
+fn without_jitter_the_thundering_herd_is_throttled_and_dead_lettered_more() {
+    let dlq = |extra: &[&str]| {
+        let mut args = vec!["specs/crm_sync.yaml", "--scenario", "thundering-herd"];
+        args.extend_from_slice(extra);
+        let (code, out, _) = run(&args);
+        assert_eq!(code, 0, "{out}");
+        let n = |prefix: &str| {
+            out.lines()
+                .find_map(|l| l.trim().strip_prefix(prefix))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        (n("DLQ RETRIES_EXHAUSTED"), out.contains("429×"))
+    };
+    let (jittered, _) = dlq(&[]);
+    let (lockstep, throttled) = dlq(&["--no-jitter"]);
+    assert!(throttled);
+    assert!(
+        lockstep > 2 * jittered,
+        "no jitter {lockstep} vs full jitter {jittered}"
+    );
+}
+
+#[test]
+fn a_transform_that_forwards_transcripts_hits_the_payload_guard_before_sending() {
+    let (code, out, _) = run(&[
+        "fixtures/sim/transcript.yaml",
+        "--scenario",
+        "payload-too-large",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // 200 events, every 20th inflated: 10 oversized, all from the webchat template (matched).
+    assert!(out.contains("DLQ PAYLOAD_TOO_LARGE            10"), "{out}");
+    assert!(out.contains("after 0 attempt(s)"), "{out}");
+    let (_, plain, _) = run(&["specs/crm_sync.yaml", "--scenario", "payload-too-large"]);
+    assert!(
+        plain.contains("dead-lettered 0"),
+        "the example transform drops transcripts: {plain}"
+    );
+}

@@ -1,10 +1,310 @@
-//! `cxsync sim` (under construction).
+//! `cxsync sim SPEC [--scenario NAME|FILE] …`: run a chaos scenario against a spec in virtual
+//! time and print a verdict. Exit 0 when every invariant holds and every expectation is met,
+//! 1 when not, 2 when the spec or scenario cannot be used.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use super::ExitStatus;
+use crate::diag::{self, Format, Sources};
+use crate::sim::delivery::DeadLettered;
+use crate::sim::engine::{self, Options, Outcome, Sinks};
+use crate::sim::{route, scenario};
+use crate::spec::{self, LoadOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The spec to simulate.
+    #[arg(required_unless_present = "list")]
+    pub spec: Option<PathBuf>,
+    /// A built-in scenario name or a scenario YAML file.
+    #[arg(long, default_value = scenario::DEFAULT_SCENARIO)]
+    pub scenario: String,
+    /// Generated events (overrides the scenario's `events.count`).
+    #[arg(long)]
+    pub events: Option<u64>,
+    /// RNG seed; the same seed reproduces the run byte for byte.
+    #[arg(long, default_value_t = engine::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Disable retry jitter (the guide's `jitterEnabled: false`).
+    #[arg(long)]
+    pub no_jitter: bool,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write one JSON line per event `{eventId, outcome, attempts, reason}` here.
+    #[arg(long, value_name = "FILE")]
+    pub outcomes: Option<PathBuf>,
+    /// Write DLQ records as `<dir>/<bucketName>/<prefix><YYYY>/<MM>/<DD>/<eventId>.json`.
+    #[arg(long, value_name = "DIR")]
+    pub dlq_dir: Option<PathBuf>,
+    /// Write an SVG timeline here.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Environment overlay of the spec.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// List the built-in scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync sim` is not implemented yet")
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    if args.list {
+        let mut out = String::new();
+        for (name, text) in scenario::BUILTIN {
+            let desc = scenario::parse(text, Path::new(name))
+                .ok()
+                .and_then(|s| s.description)
+                .unwrap_or_default();
+            // The first sentence of the description.
+            let joined = desc.split_whitespace().collect::<Vec<_>>().join(" ");
+            let first = match joined.find(". ") {
+                Some(i) => joined[..=i].to_string(),
+                None => joined,
+            };
+            out.push_str(&format!("{name:<20} {first}\n"));
+        }
+        super::print_stdout(&out)?;
+        return Ok(ExitStatus::Success);
+    }
+    let Some(spec_path) = args.spec.clone() else {
+        anyhow::bail!("a spec file is required");
+    };
+    let color = super::stderr_is_terminal();
+    let opts = LoadOptions {
+        env: args.env.clone(),
+        vars: std::env::vars().collect(),
+    };
+    let loaded = spec::load(&spec_path, &opts);
+    let mut sources = loaded.sources;
+    let errors: Vec<_> = loaded
+        .diags
+        .iter()
+        .filter(|d| d.severity == diag::Severity::Error)
+        .cloned()
+        .collect();
+    let Some(spec) = loaded.spec.filter(|_| errors.is_empty()) else {
+        return fail(errors, &sources, color);
+    };
+    let inputs = match route::inputs(&spec) {
+        Ok(i) => i,
+        Err(ds) => return fail(ds, &sources, color),
+    };
+    let sc = match scenario::load(&args.scenario, &mut sources) {
+        Ok(l) => l.scenario,
+        Err(ds) => return fail(ds, &sources, color),
+    };
+    let run_opts = Options {
+        seed: args.seed,
+        events: args.events,
+        no_jitter: args.no_jitter,
+        max_steps: None,
+    };
+
+    let mut outcomes = match &args.outcomes {
+        Some(p) => Some(AtomicLines::new(p)?),
+        None => None,
+    };
+    let bucket = spec
+        .raw
+        .dead_letter_queue
+        .bucket_name
+        .clone()
+        .unwrap_or_else(|| "dlq".to_string());
+    let prefix = spec
+        .raw
+        .dead_letter_queue
+        .prefix
+        .clone()
+        .unwrap_or_default();
+    let mut dlq_error: Option<anyhow::Error> = None;
+    let mut dlq_written = 0u64;
+    let mut on_outcome = |o: &Outcome| {
+        if let Some(w) = outcomes.as_mut() {
+            w.line(o);
+        }
+    };
+    let mut on_dead_letter = |d: &DeadLettered| {
+        let Some(dir) = &args.dlq_dir else { return };
+        if !d.stored || dlq_error.is_some() {
+            return;
+        }
+        let path = dlq_path(
+            dir,
+            &bucket,
+            &prefix,
+            &d.record.dead_lettered_at,
+            &d.record.event_id,
+            &d.record.rule_id,
+        );
+        let mut bytes = serde_json::to_vec_pretty(&d.record).expect("records serialize");
+        bytes.push(b'\n');
+        match crate::fsutil::write_atomic(&path, &bytes) {
+            Ok(()) => dlq_written += 1,
+            Err(e) => {
+                dlq_error =
+                    Some(anyhow::Error::new(e).context(format!("writing {}", path.display())))
+            }
+        }
+    };
+    let bar = (super::stderr_is_terminal() && !cfg!(test)).then(|| {
+        let b = indicatif::ProgressBar::new(0);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {pos}/{len} events {wide_bar} {eta}",
+            )
+            .expect("valid template"),
+        );
+        b
+    });
+    let mut on_progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let result = engine::run(
+        &spec,
+        &inputs,
+        &sc,
+        &run_opts,
+        &mut Sinks {
+            outcome: &mut on_outcome,
+            dead_letter: &mut on_dead_letter,
+            progress: &mut on_progress,
+        },
+    );
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let report = result.with_context(|| format!("simulating {}", spec_path.display()))?;
+    if let Some(e) = dlq_error {
+        return Err(e);
+    }
+    if let Some(w) = outcomes {
+        w.finish()?;
+    }
+    if let Some(p) = &args.report {
+        let mut s = serde_json::to_string_pretty(&report.to_json())?;
+        s.push('\n');
+        crate::fsutil::write_atomic(p, s.as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &args.svg {
+        crate::fsutil::write_atomic(p, report.svg().as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    let mut text = report.summary();
+    if let Some(dir) = &args.dlq_dir {
+        text.push_str(&format!(
+            "  ({dlq_written} DLQ record(s) written under {})
+",
+            dir.join(&bucket).display()
+        ));
+    }
+    super::print_stdout(&text)?;
+    Ok(if report.passed() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+fn fail(
+    mut diags: Vec<diag::Diagnostic>,
+    sources: &Sources,
+    color: bool,
+) -> anyhow::Result<ExitStatus> {
+    diag::sort(&mut diags);
+    eprint!("{}", diag::render(&diags, sources, Format::Full, color));
+    Ok(ExitStatus::Error)
+}
+
+/// `<dir>/<bucket>/<prefix><YYYY>/<MM>/<DD>/<eventId>.json`; an event id that is not a safe file
+/// name is replaced by its rule and a hash, so a hostile id cannot escape the folder.
+pub fn dlq_path(
+    dir: &Path,
+    bucket: &str,
+    prefix: &str,
+    at: &str,
+    event_id: &str,
+    rule_id: &str,
+) -> PathBuf {
+    let (y, m, d) = (
+        at.get(0..4).unwrap_or("0000"),
+        at.get(5..7).unwrap_or("00"),
+        at.get(8..10).unwrap_or("00"),
+    );
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 200
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let name = if safe(event_id) {
+        event_id.to_string()
+    } else {
+        format!("{rule_id}-{:032x}", crate::sim::crm::hash128(event_id))
+    };
+    let mut p = dir.join(if safe(bucket) { bucket } else { "dlq" });
+    for part in prefix.split('/').filter(|s| safe(s)) {
+        p.push(part);
+    }
+    p.join(y).join(m).join(d).join(format!("{name}.json"))
+}
+
+/// JSON lines written to a temporary file and renamed into place at the end.
+struct AtomicLines {
+    tmp: tempfile::NamedTempFile,
+    out: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+    error: Option<std::io::Error>,
+}
+
+impl AtomicLines {
+    fn new(path: &Path) -> anyhow::Result<Self> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let tmp = tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("writing {}", path.display()))?;
+        let out = std::io::BufWriter::new(tmp.reopen()?);
+        Ok(AtomicLines {
+            tmp,
+            out,
+            path: path.to_path_buf(),
+            error: None,
+        })
+    }
+
+    fn line(&mut self, o: &Outcome) {
+        if self.error.is_none() {
+            let r = serde_json::to_writer(&mut self.out, o)
+                .map_err(std::io::Error::other)
+                .and_then(|_| self.out.write_all(b"\n"));
+            if let Err(e) = r {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(anyhow::Error::new(e).context(format!("writing {}", self.path.display())));
+        }
+        self.out.flush()?;
+        self.tmp.as_file().sync_all()?;
+        self.tmp
+            .persist(&self.path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("writing {}", self.path.display()))?;
+        Ok(())
+    }
 }

@@ -1,1 +1,38 @@
-//! (module under construction; see docs/architecture.md)
+//! The chaos simulator: the guide's delivery semantics in virtual time against a modelled CRM.
+//!
+//! - [`delivery`] is the sans-IO delivery state machine (token cache, retry, breaker, DLQ). The
+//!   real HTTP driver (`crate::deliver`) drives the same machine.
+//! - [`crm`] is the sans-IO CRM model: rate limits, maintenance windows, token lifetime and
+//!   revocation, latency, resets, size/array/schema rejections and idempotency, with named
+//!   profiles of real CRMs. It records every side effect.
+//! - [`scenario`] is the YAML scenario format (events, CRM profile, fault timeline,
+//!   expectations) and the built-in scenarios.
+//! - [`engine`] runs a scenario: a discrete-event loop ordered by `(time, sequence)`, a virtual
+//!   clock that jumps to the next deadline and a seeded ChaCha8 RNG; [`report`] turns the run
+//!   into a summary, JSON metrics in the guide's shape, and an SVG timeline.
+//!
+//! Nothing here reads the wall clock, the environment or an unseeded random source.
+
+pub mod crm;
+pub mod delivery;
+pub mod scenario;
+
+use crate::dlq::record::Reason;
+
+/// Every DLQ reason, in report order.
+pub const REASONS: &[Reason] = &[
+    Reason::NonRetryableStatus,
+    Reason::RetriesExhausted,
+    Reason::AuthFailed,
+    Reason::TokenRequestFailed,
+    Reason::PayloadTooLarge,
+    Reason::TransformFailed,
+    Reason::IdempotencyKeyUnresolved,
+    Reason::DeadlineExceeded,
+];
+pub mod engine;
+mod fallback;
+pub mod report;
+pub mod route;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! Benchmark: the `campaign-day` scenario on `specs/crm_sync.yaml` at 10k, 100k and 1M events —
+//! wall time and peak memory (VmHWM, each size in its own child process so the peaks do not
+//! mix) — side by side with jsonata-js merely transforming the same events in node
+//! (`benches/js/sim_transform.js`, which generates them the same way).
+//!
+//! `cargo bench --bench sim` (sizes: `CXSYNC_BENCH_SIZES=10000,100000`; node is skipped when
+//! `node` or the `jsonata` package is missing; `NODE_PATH` may point at a node_modules folder).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use cxsync::sim::engine::{self, Options, Sinks};
+use cxsync::sim::{route, scenario};
+use cxsync::spec::{self, LoadOptions};
+
+fn child(n: u64) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = spec::load(&root.join("specs/crm_sync.yaml"), &LoadOptions::default());
+    let spec = loaded.spec.expect("example spec loads");
+    let inputs = route::inputs(&spec).expect("rules compile");
+    let mut sources = cxsync::diag::Sources::new();
+    let sc = scenario::load("campaign-day", &mut sources)
+        .expect("built-in")
+        .scenario;
+    let opts = Options {
+        events: Some(n),
+        ..Options::default()
+    };
+    let t = Instant::now();
+    let rep = Sinks::none(|s| engine::run(&spec, &inputs, &sc, &opts, s)).expect("run completes");
+    let ms = t.elapsed().as_millis();
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        })
+        .unwrap_or_else(|| "0".into());
+    println!(
+        "{ms} {hwm} {} {} {} {}",
+        rep.totals.matched,
+        rep.totals.delivered,
+        if rep.passed() { "pass" } else { "fail" },
+        cpu_ms()
+    );
+}
+
+/// CPU time (user + system) of this process so far, in ms, from /proc/self/stat (the machine
+/// is shared, so wall time alone is noisy).
+fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (clock ticks, 100 Hz).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * 10
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        let n = args[i + 1].parse().expect("event count");
+        return child(n);
+    }
+    let sizes: Vec<u64> = std::env::var("CXSYNC_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let me = std::env::current_exe().expect("own path");
+    println!("campaign-day on specs/crm_sync.yaml (release, one process per size)");
+    println!(
+        "{:>9} {:>9} {:>9} {:>11} {:>9} {:>8} {:>7}   {:>9} {:>9}  {:>13}",
+        "events",
+        "sim wall",
+        "sim CPU",
+        "events/CPU-s",
+        "peak RSS",
+        "matched",
+        "verdict",
+        "js wall",
+        "js CPU",
+        "sim/js (CPU)"
+    );
+    for n in sizes {
+        let out = Command::new(&me)
+            .args(["--child", &n.to_string()])
+            .output()
+            .expect("child runs");
+        let line = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() < 6 {
+            println!(
+                "{n:>9} child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            continue;
+        }
+        let ms: f64 = f[0].parse().unwrap_or(0.0);
+        let kb: f64 = f[1].parse().unwrap_or(0.0);
+        let cpu: f64 = f[5].parse().unwrap_or(0.0);
+        let js = node(n);
+        let (js_wall, js_cpu, ratio) = match js {
+            Some((w, c)) => (
+                format!("{:.2} s", w / 1000.0),
+                format!("{:.2} s", c / 1000.0),
+                format!("{:.2}", cpu / c.max(1.0)),
+            ),
+            None => ("skipped".into(), "-".into(), "-".into()),
+        };
+        println!(
+            "{n:>9} {:>7.2} s {:>7.2} s {:>11.0} {:>5.0} MiB {:>8} {:>7}   {js_wall:>9} {js_cpu:>9}  {ratio:>13}",
+            ms / 1000.0,
+            cpu / 1000.0,
+            n as f64 / (cpu / 1000.0).max(1e-9),
+            kb / 1024.0,
+            f[2],
+            f[4],
+        );
+    }
+}
+
+/// Wall and CPU time of node transforming `n` generated events, in ms (`None` when node or the
+/// jsonata package is unavailable).
+fn node(n: u64) -> Option<(f64, f64)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let t = Instant::now();
+    let out = Command::new("node")
+        .arg(root.join("benches/js/sim_transform.js"))
+        .arg(n.to_string())
+        .current_dir(root)
+        .output()
+        .ok()?;
+    let wall = t.elapsed().as_secs_f64() * 1000.0;
+    if !out.status.success() {
+        eprintln!(
+            "node: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cpu = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((wall, cpu))
+}

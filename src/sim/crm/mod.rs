@@ -1,0 +1,710 @@
+//! The CRM model, sans-IO: given a request and `now`, it decides the response and its latency,
+//! and records every side effect. The simulator calls it in virtual time; a mock HTTP server can
+//! call the same functions to serve real requests.
+//!
+//! Check order for a CRM request (first match wins): partition (no answer), connection reset
+//! before processing, 401 for an expired or revoked token, 503 in a maintenance window, the rate
+//! limit (the profile's throttle response), 413 above the body limit, 400 for an array the CRM
+//! does not accept, 422 for a payload violating the target schema, then the write itself
+//! (deduplicated by header, upsert key or not at all). A reset after the write loses the response
+//! but not the side effect, which is how duplicates happen.
+
+pub mod profiles;
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use rand_core::Rng;
+use serde_json::Value;
+
+use crate::sim::delivery::backoff::unit;
+use crate::sim::delivery::{CrmRequest, Response, Time, TokenResult};
+use crate::sim::scenario::{Dedup, Fault, Scenario};
+use crate::spec::model::{CrmIdempotency, RawSpec};
+pub use profiles::Profile;
+
+/// How the CRM deduplicates repeated writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DedupMode {
+    /// By the idempotency header (`Some(name)` when the CRM only honours that header name).
+    Header,
+    /// By a payload field.
+    Upsert,
+    /// Not at all: a resend is a second record.
+    None,
+}
+
+/// The CRM's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// An HTTP response after `latency` ms.
+    Http { latency: u64, response: Response },
+    /// The connection resets after `latency` ms.
+    Reset { latency: u64 },
+    /// No answer at all (partition): the client times out.
+    Silence,
+}
+
+/// Counters the model keeps; they reach the report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmStats {
+    pub requests: u64,
+    pub throttled: u64,
+    pub maintenance: u64,
+    pub unauthorized: u64,
+    pub too_large: u64,
+    pub arrays_rejected: u64,
+    pub schema_rejected: u64,
+    pub resets: u64,
+    pub silent: u64,
+    /// Records written (first writes and upsert updates by another event).
+    pub side_effects: u64,
+    /// Writes the CRM suppressed because it had seen the key.
+    pub deduplicated: u64,
+    /// Writes of an event that had already been written (only without dedup).
+    pub duplicate_side_effects: u64,
+    pub token_requests: u64,
+    pub tokens_issued: u64,
+    pub token_refusals: u64,
+}
+
+/// A resolved CRM: profile defaults, the spec's `crm` facts and the scenario's overrides.
+pub struct CrmModel {
+    profile: Profile,
+    dedup: DedupMode,
+    upsert_field: Option<String>,
+    header_name: Option<String>,
+    rate: Option<(f64, f64)>,
+    bucket: f64,
+    bucket_at: Time,
+    bucket_window: Option<usize>,
+    latency: (f64, f64),
+    reset_rate: f64,
+    expires_in: Option<u64>,
+    session_ms: u64,
+    max_body: u64,
+    accepts_arrays: bool,
+    schema: Option<jsonschema::Validator>,
+    faults: Vec<Fault>,
+    revocations: Vec<Time>,
+    /// Issue time of every token, indexed by its number.
+    tokens: Vec<Time>,
+    /// Dedup key hash → the event seq that first wrote it.
+    seen: HashMap<u128, u64>,
+    /// Side effects per event seq (saturating).
+    applied: Vec<u8>,
+    /// Notes for the report (e.g. a header name the CRM ignores).
+    pub notes: Vec<String>,
+    pub stats: CrmStats,
+}
+
+impl CrmModel {
+    /// Builds the model for a spec and scenario. `payload_schema` is the spec's target schema.
+    pub fn new(spec: &RawSpec, sc: &Scenario, payload_schema: Option<&Value>) -> CrmModel {
+        let kind = sc.crm.profile.unwrap_or(spec.crm.profile);
+        let profile = profiles::profile(kind);
+        let mut notes = Vec::new();
+        let (mut dedup, mut upsert_field) = match &spec.crm.idempotency {
+            Some(CrmIdempotency::Header {}) => (DedupMode::Header, None),
+            Some(CrmIdempotency::Upsert { field }) => (DedupMode::Upsert, Some(field.clone())),
+            Some(CrmIdempotency::None {}) => (DedupMode::None, None),
+            None => (profile.default_dedup.clone(), None),
+        };
+        if let Some(d) = sc.crm.idempotency {
+            dedup = match d {
+                Dedup::Header => DedupMode::Header,
+                Dedup::Upsert => DedupMode::Upsert,
+                Dedup::None => DedupMode::None,
+            };
+        }
+        if let Some(f) = &sc.crm.upsert_field {
+            upsert_field = Some(f.clone());
+        }
+        if dedup == DedupMode::Upsert && upsert_field.is_none() {
+            notes
+                .push("the CRM upserts but no upsert field is named; it cannot deduplicate".into());
+            dedup = DedupMode::None;
+        }
+        let mut header_name = None;
+        if dedup == DedupMode::Header {
+            if let Some(h) = profile.idempotency_header {
+                if !h.eq_ignore_ascii_case(&spec.idempotency.header) {
+                    notes.push(format!(
+                        "{} honours only the `{h}` header; the spec sends `{}`, so resends are not deduplicated",
+                        profile.name, spec.idempotency.header
+                    ));
+                    dedup = DedupMode::None;
+                } else {
+                    header_name = Some(h.to_string());
+                }
+            }
+        }
+        let rate = match &sc.crm.rate_limit {
+            Some(r) => Some((r.requests as f64, r.per.ms().max(1) as f64)),
+            None => profile.rate.map(|(n, per)| (n as f64, per as f64)),
+        };
+        let latency = match &sc.crm.latency {
+            Some(l) => (l.p50_ms as f64, l.p99_ms as f64),
+            None => (profile.latency_p50_ms as f64, profile.latency_p99_ms as f64),
+        };
+        let expires_in = sc
+            .crm
+            .token_lifetime_seconds
+            .or(spec
+                .crm
+                .token_lifetime_seconds
+                .filter(|_| profile.expires_in.is_some()))
+            .or(profile.expires_in);
+        let session_ms = sc
+            .crm
+            .token_lifetime_seconds
+            .or(spec.crm.token_lifetime_seconds)
+            .unwrap_or(profile.session_seconds)
+            * 1000;
+        let schema = payload_schema.and_then(|s| jsonschema::validator_for(s).ok());
+        let revocations = sc
+            .faults
+            .iter()
+            .filter_map(|f| match f {
+                Fault::RevokeTokens { at } => Some(at.ms()),
+                _ => None,
+            })
+            .collect();
+        CrmModel {
+            bucket: rate.map_or(0.0, |r| r.0),
+            bucket_at: 0,
+            bucket_window: None,
+            rate,
+            latency,
+            reset_rate: sc.crm.reset_rate.unwrap_or(0.0),
+            expires_in,
+            session_ms,
+            max_body: sc
+                .crm
+                .max_body_bytes
+                .or(spec.crm.max_body_bytes)
+                .unwrap_or(profile.max_body_bytes),
+            accepts_arrays: sc.crm.accepts_arrays.unwrap_or(spec.crm.accepts_arrays),
+            schema,
+            faults: sc.faults.clone(),
+            revocations,
+            tokens: Vec::new(),
+            seen: HashMap::new(),
+            applied: Vec::new(),
+            notes,
+            stats: CrmStats::default(),
+            dedup,
+            upsert_field,
+            header_name,
+            profile,
+        }
+    }
+
+    /// The profile in use.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The dedup mode in effect.
+    pub fn dedup(&self) -> &DedupMode {
+        &self.dedup
+    }
+
+    /// Side effects applied for event `seq`.
+    pub fn applied(&self, seq: u64) -> u8 {
+        self.applied.get(seq as usize).copied().unwrap_or(0)
+    }
+
+    fn in_window(&self, now: Time, pick: impl Fn(&Fault) -> bool) -> Option<&Fault> {
+        self.faults.iter().find(|f| {
+            pick(f)
+                && match f {
+                    Fault::Throttle { from, to, .. }
+                    | Fault::Maintenance { from, to, .. }
+                    | Fault::TokenEndpoint { from, to, .. }
+                    | Fault::Latency { from, to, .. }
+                    | Fault::Resets { from, to, .. } => from.ms() <= now && now < to.ms(),
+                    Fault::Partition(w) => w.from.ms() <= now && now < w.to.ms(),
+                    _ => false,
+                }
+        })
+    }
+
+    fn sample_latency<R: Rng + ?Sized>(&self, now: Time, rng: &mut R) -> u64 {
+        let (p50, p99) = match self.in_window(now, |f| matches!(f, Fault::Latency { .. })) {
+            Some(Fault::Latency { p50_ms, p99_ms, .. }) => (*p50_ms as f64, *p99_ms as f64),
+            _ => self.latency,
+        };
+        if p50 <= 0.0 {
+            return 0;
+        }
+        // Log-normal: median p50, 99th percentile p99 (z = 2.326).
+        let sigma = if p99 > p50 {
+            (p99 / p50).ln() / 2.326
+        } else {
+            0.0
+        };
+        let u1 = unit(rng).max(1e-12);
+        let u2 = unit(rng);
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        (p50 * (sigma * z).exp()).clamp(1.0, 600_000.0).round() as u64
+    }
+
+    fn reset_rate(&self, now: Time) -> f64 {
+        match self.in_window(now, |f| matches!(f, Fault::Resets { .. })) {
+            Some(Fault::Resets { rate, .. }) => *rate,
+            _ => self.reset_rate,
+        }
+    }
+
+    /// Takes one token from the bucket, or says how long until one is available and which
+    /// throttle window (if any) is in force.
+    fn take(&mut self, now: Time) -> Result<(), (u64, Option<u64>)> {
+        let window = self.faults.iter().position(
+            |f| matches!(f, Fault::Throttle { from, to, .. } if from.ms() <= now && now < to.ms()),
+        );
+        let (rate, fixed_ra) = match window.map(|i| &self.faults[i]) {
+            Some(Fault::Throttle {
+                requests,
+                per,
+                retry_after_seconds,
+                ..
+            }) => (
+                Some((*requests as f64, per.ms().max(1) as f64)),
+                *retry_after_seconds,
+            ),
+            _ => (self.rate, None),
+        };
+        let Some((cap, per)) = rate else {
+            return Ok(());
+        };
+        if window != self.bucket_window {
+            // Entering or leaving a throttle window: the bucket holds at most the new burst.
+            self.bucket_window = window;
+            self.bucket = self.bucket.min(cap);
+        }
+        let refill = cap / per;
+        self.bucket = (self.bucket + (now.saturating_sub(self.bucket_at)) as f64 * refill).min(cap);
+        self.bucket_at = now;
+        if self.bucket >= 1.0 {
+            self.bucket -= 1.0;
+            Ok(())
+        } else {
+            let wait_ms = ((1.0 - self.bucket) / refill).ceil() as u64;
+            Err((wait_ms.div_ceil(1000).max(1), fixed_ra))
+        }
+    }
+
+    fn token_valid(&self, bearer: &str, now: Time) -> bool {
+        let Some(n) = bearer
+            .strip_prefix("sim-token-")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            return false;
+        };
+        let Some(&issued) = self.tokens.get(n) else {
+            return false;
+        };
+        if now >= issued + self.session_ms {
+            return false;
+        }
+        !self.revocations.iter().any(|&r| issued < r && r <= now)
+    }
+
+    /// Answers a client-credentials token request made at `now`.
+    pub fn handle_token_request<R: Rng + ?Sized>(
+        &mut self,
+        now: Time,
+        rng: &mut R,
+    ) -> (u64, Option<TokenResult>) {
+        self.stats.token_requests += 1;
+        if self
+            .in_window(now, |f| matches!(f, Fault::Partition(_)))
+            .is_some()
+        {
+            return (0, None);
+        }
+        let mut latency = self.sample_latency(now, rng).min(2_000);
+        if let Some(Fault::TokenEndpoint {
+            status, latency_ms, ..
+        }) = self.in_window(now, |f| matches!(f, Fault::TokenEndpoint { .. }))
+        {
+            if let Some(l) = latency_ms {
+                latency = *l;
+            }
+            if status.is_some() || latency_ms.is_none() {
+                let status = status.unwrap_or(503);
+                self.stats.token_refusals += 1;
+                let error = if (400..500).contains(&status) {
+                    "invalid_client"
+                } else {
+                    "temporarily_unavailable"
+                };
+                return (
+                    latency,
+                    Some(TokenResult::Refused {
+                        status,
+                        error: error.into(),
+                    }),
+                );
+            }
+        }
+        for f in &self.faults {
+            if let Fault::RotateSecret {
+                at,
+                vault_updated_after,
+            } = f
+            {
+                let end = vault_updated_after.map_or(u64::MAX, |d| at.ms() + d.ms());
+                if at.ms() <= now && now < end {
+                    self.stats.token_refusals += 1;
+                    return (
+                        latency,
+                        Some(TokenResult::Refused {
+                            status: 400,
+                            error: "invalid_grant".into(),
+                        }),
+                    );
+                }
+            }
+        }
+        let n = self.tokens.len();
+        self.tokens.push(now + latency);
+        self.stats.tokens_issued += 1;
+        (
+            latency,
+            Some(TokenResult::Granted {
+                access_token: format!("sim-token-{n}"),
+                expires_in: self.expires_in,
+            }),
+        )
+    }
+
+    /// Answers one CRM request received at `now`, applying its side effect if it succeeds.
+    pub fn handle_request<R: Rng + ?Sized>(
+        &mut self,
+        now: Time,
+        req: &CrmRequest,
+        rng: &mut R,
+    ) -> Reply {
+        self.stats.requests += 1;
+        if self
+            .in_window(now, |f| matches!(f, Fault::Partition(_)))
+            .is_some()
+        {
+            self.stats.silent += 1;
+            return Reply::Silence;
+        }
+        let latency = self.sample_latency(now, rng);
+        let reset = self.reset_rate(now);
+        let (reset_before, reset_after) = if reset > 0.0 && unit(rng) < reset {
+            let before = unit(rng) < 0.5;
+            (before, !before)
+        } else {
+            (false, false)
+        };
+        if reset_before {
+            self.stats.resets += 1;
+            return Reply::Reset {
+                latency: latency / 2,
+            };
+        }
+        let http = |status: u16, body: &str, retry_after: Option<String>| Reply::Http {
+            latency,
+            response: Response {
+                status,
+                retry_after,
+                body: body.to_string(),
+            },
+        };
+        if let Some(b) = &req.bearer {
+            if b.starts_with("sim-token-") && !self.token_valid(b, now) {
+                self.stats.unauthorized += 1;
+                return http(401, self.profile.unauthorized_body, None);
+            }
+        }
+        if let Some(Fault::Maintenance {
+            retry_after_seconds,
+            ..
+        }) = self.in_window(now, |f| matches!(f, Fault::Maintenance { .. }))
+        {
+            let ra = retry_after_seconds.map(|s| s.to_string());
+            self.stats.maintenance += 1;
+            return http(503, self.profile.maintenance_body, ra);
+        }
+        if let Err((wait, fixed)) = self.take(now) {
+            self.stats.throttled += 1;
+            let ra = self
+                .profile
+                .throttle
+                .retry_after
+                .then(|| fixed.unwrap_or(wait).to_string());
+            let t = self.profile.throttle.clone();
+            return http(t.status, t.body, ra);
+        }
+        if req.body.len() as u64 > self.max_body {
+            self.stats.too_large += 1;
+            return http(413, r#"{"error":"request_entity_too_large"}"#, None);
+        }
+        if req.is_array && !self.accepts_arrays {
+            self.stats.arrays_rejected += 1;
+            return http(
+                400,
+                r#"{"error":"bad_request","message":"Expected a JSON object, found an array"}"#,
+                None,
+            );
+        }
+        let needs_parse = self.schema.is_some() || self.dedup == DedupMode::Upsert;
+        let parsed: Vec<Value> = if needs_parse {
+            match serde_json::from_str::<Value>(&req.body) {
+                Ok(Value::Array(a)) if req.is_array => a,
+                Ok(v) => vec![v],
+                Err(_) => {
+                    return http(
+                        400,
+                        r#"{"error":"bad_request","message":"malformed JSON"}"#,
+                        None,
+                    )
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        if let Some(v) = &self.schema {
+            let mut errors = Vec::new();
+            for (i, p) in parsed.iter().enumerate() {
+                for e in v.iter_errors(p).take(3) {
+                    errors.push(format!("[{i}]{}: {e}", e.instance_path().as_str()));
+                }
+            }
+            if !errors.is_empty() {
+                self.stats.schema_rejected += 1;
+                let body = serde_json::json!({"error": "unprocessable_entity", "details": errors})
+                    .to_string();
+                return http(422, &body, None);
+            }
+        }
+        let mut replayed = false;
+        match self.dedup {
+            DedupMode::Header => {
+                let key = hash128(&req.idempotency.1);
+                let first = req.seqs.first().copied().unwrap_or(0);
+                if let std::collections::hash_map::Entry::Vacant(e) = self.seen.entry(key) {
+                    e.insert(first);
+                    for &s in &req.seqs {
+                        self.write(s);
+                    }
+                } else {
+                    replayed = true;
+                    self.stats.deduplicated += 1;
+                }
+            }
+            DedupMode::Upsert => {
+                let field = self.upsert_field.clone().unwrap_or_default();
+                for (i, p) in parsed.iter().enumerate() {
+                    let seq = req.seqs.get(i).copied().unwrap_or(0);
+                    let k = p.get(&field).map(|v| v.to_string()).unwrap_or_default();
+                    match self.seen.get(&hash128(&k)) {
+                        Some(&owner) if owner == seq => self.stats.deduplicated += 1,
+                        Some(_) => {
+                            // Another event updates the same record: its own write, no duplicate.
+                            self.seen.insert(hash128(&k), seq);
+                            self.write(seq);
+                        }
+                        None => {
+                            self.seen.insert(hash128(&k), seq);
+                            self.write(seq);
+                        }
+                    }
+                }
+            }
+            DedupMode::None => {
+                for &s in &req.seqs {
+                    self.write(s);
+                }
+            }
+        }
+        if reset_after {
+            self.stats.resets += 1;
+            return Reply::Reset { latency };
+        }
+        let _ = &self.header_name;
+        if replayed {
+            http(200, r#"{"status":"replayed"}"#, None)
+        } else {
+            let body = format!(r#"{{"id":"rec-{}","status":"created"}}"#, req.id);
+            http(201, &body, None)
+        }
+    }
+
+    fn write(&mut self, seq: u64) {
+        let i = seq as usize;
+        if self.applied.len() <= i {
+            self.applied.resize(i + 1, 0);
+        }
+        if self.applied[i] > 0 {
+            self.stats.duplicate_side_effects += 1;
+        }
+        self.applied[i] = self.applied[i].saturating_add(1);
+        self.stats.side_effects += 1;
+    }
+}
+
+/// A 128-bit hash of a key (two SipHash runs with fixed keys: deterministic across runs).
+pub fn hash128(s: &str) -> u128 {
+    let mut a = DefaultHasher::new();
+    0u8.hash(&mut a);
+    s.hash(&mut a);
+    let mut b = DefaultHasher::new();
+    1u8.hash(&mut b);
+    s.hash(&mut b);
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+    use std::path::Path;
+
+    fn model(yaml: &str, schema: Option<Value>) -> CrmModel {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
+        let spec = crate::spec::load(&path, &Default::default()).spec.unwrap();
+        let sc = scenario::parse(yaml, Path::new("t.yaml")).unwrap();
+        CrmModel::new(&spec.raw, &sc, schema.as_ref())
+    }
+
+    fn req(id: u64, body: &str, is_array: bool, bearer: Option<&str>) -> CrmRequest {
+        CrmRequest {
+            id,
+            attempt: 1,
+            bearer: bearer.map(str::to_string),
+            idempotency: ("X-Idempotency-Key".into(), format!("k{id}")),
+            body: body.into(),
+            is_array,
+            seqs: vec![id],
+        }
+    }
+
+    fn status(r: Reply) -> (u16, Option<String>, String) {
+        match r {
+            Reply::Http { response, .. } => (response.status, response.retry_after, response.body),
+            other => panic!("expected HTTP, got {other:?}"),
+        }
+    }
+
+    const BASE: &str =
+        "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 } }\n";
+
+    #[test]
+    fn arrays_are_rejected_and_big_bodies_get_413() {
+        let mut m = model(BASE, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            status(m.handle_request(0, &req(1, "[{}]", true, None), &mut rng)).0,
+            400
+        );
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(1_048_577));
+        assert_eq!(
+            status(m.handle_request(0, &req(2, &big, false, None), &mut rng)).0,
+            413
+        );
+        assert_eq!(m.stats.side_effects, 0);
+    }
+
+    #[test]
+    fn a_payload_violating_the_target_schema_gets_422_and_no_write() {
+        let schema = serde_json::json!({"type": "object", "required": ["caseNumber"]});
+        let mut m = model(BASE, Some(schema));
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (s, _, body) = status(m.handle_request(0, &req(1, "{\"a\":1}", false, None), &mut rng));
+        assert_eq!(s, 422);
+        assert!(body.contains("caseNumber"), "{body}");
+        assert_eq!(
+            status(m.handle_request(0, &req(2, "{\"caseNumber\":\"1\"}", false, None), &mut rng)).0,
+            201
+        );
+        assert_eq!(m.applied(2), 1);
+    }
+
+    #[test]
+    fn salesforce_throttles_with_403_and_no_retry_after() {
+        let yaml =
+            format!("{BASE}faults:\n  - throttle: {{ from: 0s, to: 1m, requests: 1, per: 1h }}\n")
+                .replace("crm: {", "crm: { profile: salesforce,");
+        let mut m = model(&yaml, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            status(m.handle_request(0, &req(1, "{}", false, None), &mut rng)).0,
+            201
+        );
+        let (s, ra, body) = status(m.handle_request(10, &req(2, "{}", false, None), &mut rng));
+        assert_eq!((s, ra), (403, None));
+        assert!(body.contains("REQUEST_LIMIT_EXCEEDED"));
+    }
+
+    #[test]
+    fn a_revoked_token_gets_401_and_a_new_one_works() {
+        let yaml = format!("{BASE}faults:\n  - revokeTokens: {{ at: 10s }}\n");
+        let mut m = model(&yaml, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let Some(TokenResult::Granted {
+            access_token,
+            expires_in,
+        }) = m.handle_token_request(0, &mut rng).1
+        else {
+            panic!("token refused")
+        };
+        assert_eq!(expires_in, Some(3600));
+        assert_eq!(
+            status(m.handle_request(5_000, &req(1, "{}", false, Some(&access_token)), &mut rng)).0,
+            201
+        );
+        assert_eq!(
+            status(m.handle_request(11_000, &req(2, "{}", false, Some(&access_token)), &mut rng)).0,
+            401
+        );
+        let Some(TokenResult::Granted {
+            access_token: fresh,
+            ..
+        }) = m.handle_token_request(12_000, &mut rng).1
+        else {
+            panic!("token refused")
+        };
+        assert_eq!(
+            status(m.handle_request(12_000, &req(3, "{}", false, Some(&fresh)), &mut rng)).0,
+            201
+        );
+    }
+
+    #[test]
+    fn a_rotated_secret_is_refused_with_invalid_grant_until_the_vault_catches_up() {
+        let yaml =
+            format!("{BASE}faults:\n  - rotateSecret: {{ at: 10s, vaultUpdatedAfter: 30s }}\n");
+        let mut m = model(&yaml, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            m.handle_token_request(20_000, &mut rng).1,
+            Some(TokenResult::Refused {
+                status: 400,
+                error: "invalid_grant".into()
+            })
+        );
+        assert!(matches!(
+            m.handle_token_request(40_000, &mut rng).1,
+            Some(TokenResult::Granted { .. })
+        ));
+    }
+
+    #[test]
+    fn the_header_deduplicates_a_replay() {
+        let mut m = model(BASE, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let r = req(1, "{}", false, None);
+        assert_eq!(status(m.handle_request(0, &r, &mut rng)).0, 201);
+        assert_eq!(status(m.handle_request(1, &r, &mut rng)).0, 200);
+        assert_eq!((m.applied(1), m.stats.deduplicated), (1, 1));
+    }
+}

@@ -1,0 +1,128 @@
+//! The idempotency key template: literal text and `${path}` references into the event. A
+//! reference that is missing, null, or not a scalar is an error, never an empty string: two
+//! events would otherwise share a key and the CRM would drop one of them as a duplicate.
+
+use serde_json::Value;
+
+/// A parsed `${path}` template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Path(Vec<String>),
+}
+
+/// Why a template did not parse or render.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed `${{` at character {0}")]
+    Unclosed(usize),
+    #[error("empty reference `${{}}` at character {0}")]
+    Empty(usize),
+    #[error("`${{{0}}}` is missing from the event")]
+    Missing(String),
+    #[error("`${{{0}}}` is not a string, number or boolean")]
+    NotScalar(String),
+}
+
+impl Template {
+    /// Parses a template. `$${` is not special: only `${` opens a reference.
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(i) = rest.find("${") {
+            if i > 0 {
+                parts.push(Part::Text(rest[..i].to_string()));
+            }
+            let after = &rest[i + 2..];
+            let close = after.find('}').ok_or(TemplateError::Unclosed(offset + i))?;
+            let path = after[..close].trim();
+            if path.is_empty() {
+                return Err(TemplateError::Empty(offset + i));
+            }
+            parts.push(Part::Path(path.split('.').map(str::to_string).collect()));
+            let consumed = i + 2 + close + 1;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        Ok(Template { parts })
+    }
+
+    /// Renders the key for one event.
+    pub fn render(&self, event: &Value) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Path(segs) => {
+                    let mut v = event;
+                    for s in segs {
+                        v = match v.get(s) {
+                            Some(x) => x,
+                            None => return Err(TemplateError::Missing(segs.join("."))),
+                        };
+                    }
+                    match v {
+                        Value::String(s) => out.push_str(s),
+                        Value::Number(n) => out.push_str(&n.to_string()),
+                        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+                        Value::Null => return Err(TemplateError::Missing(segs.join("."))),
+                        _ => return Err(TemplateError::NotScalar(segs.join("."))),
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_the_guide_template() {
+        let t = Template::parse("${interaction.id}_${event.type}").unwrap();
+        let e = json!({"interaction": {"id": 918273645}, "event": {"type": "interaction.ended"}});
+        assert_eq!(t.render(&e).unwrap(), "918273645_interaction.ended");
+    }
+
+    #[test]
+    fn a_missing_or_null_variable_is_an_error_not_an_empty_string() {
+        let t = Template::parse("${interaction.id}_${agent.id}").unwrap();
+        let e = json!({"interaction": {"id": 1}});
+        assert_eq!(t.render(&e), Err(TemplateError::Missing("agent.id".into())));
+        let e = json!({"interaction": {"id": 1}, "agent": {"id": null}});
+        assert_eq!(t.render(&e), Err(TemplateError::Missing("agent.id".into())));
+    }
+
+    #[test]
+    fn an_object_is_not_a_key() {
+        let t = Template::parse("${agent}").unwrap();
+        assert_eq!(
+            t.render(&json!({"agent": {"id": 1}})),
+            Err(TemplateError::NotScalar("agent".into()))
+        );
+    }
+
+    #[test]
+    fn malformed_templates_are_refused() {
+        assert_eq!(Template::parse("a_${x"), Err(TemplateError::Unclosed(2)));
+        assert_eq!(Template::parse("${ }"), Err(TemplateError::Empty(0)));
+    }
+
+    #[test]
+    fn literal_text_only_is_allowed() {
+        let t = Template::parse("static").unwrap();
+        assert_eq!(t.render(&json!({})).unwrap(), "static");
+    }
+}

@@ -1,0 +1,692 @@
+//! The result of a run: totals, DLQ reasons, attempts, latency percentiles, invariants and
+//! expectations, and per-interval metrics in the shape of the guide's metrics API
+//! (`GET /api/v2/eventhub/channels/{id}/metrics`). Rendered as a terminal summary, JSON
+//! (`--report`) and an SVG timeline (`--svg`). Everything here is a function of the run: no
+//! wall-clock time, no hash order, so one seed gives one byte-identical report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use serde_json::{json, Map, Value};
+
+use super::crm::CrmStats;
+use super::delivery::{self, Stats, Time};
+use super::engine::Options;
+use super::scenario::{fmt_num, Band, Expect, Scenario};
+use crate::dlq::record::Reason;
+use crate::spec::Spec;
+
+/// One metrics interval.
+#[derive(Debug, Clone, Default)]
+pub struct Bucket {
+    pub requests: u64,
+    pub retries: u64,
+    pub ok: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    /// Timeouts and connection resets.
+    pub timeouts: u64,
+    pub delivered: u64,
+    pub dlq: u64,
+    pub token_refreshes: u64,
+    pub latencies: Vec<u32>,
+    pub p95: u32,
+}
+
+/// The guide's totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub events: u64,
+    pub matched: u64,
+    pub delivered: u64,
+    pub dead_lettered: u64,
+    pub duplicates: u64,
+    pub lost: u64,
+    pub attempts: u64,
+    pub token_refreshes: u64,
+}
+
+/// One invariant and whether it held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invariant {
+    pub name: &'static str,
+    pub statement: &'static str,
+    pub holds: bool,
+    pub detail: String,
+}
+
+impl Invariant {
+    pub fn new(name: &'static str, statement: &'static str, holds: bool, detail: String) -> Self {
+        Invariant {
+            name,
+            statement,
+            holds,
+            detail,
+        }
+    }
+}
+
+/// One expectation of the scenario, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub expected: String,
+    pub actual: f64,
+    pub met: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub spec: String,
+    pub channel: String,
+    pub scenario: String,
+    pub seed: u64,
+    pub jitter: String,
+    pub crm_profile: String,
+    pub dedup: String,
+    pub epoch: SystemTime,
+    pub interval: Time,
+    pub end: Time,
+    pub totals: Totals,
+    pub by_reason: BTreeMap<Reason, u64>,
+    pub attempts_histogram: BTreeMap<u32, u64>,
+    pub statuses: BTreeMap<u16, u64>,
+    pub timeouts: u64,
+    pub resets: u64,
+    pub alerts: u64,
+    pub peak_retry_rate: u64,
+    /// Most events accepted by the hub but not yet settled at one time (the backlog).
+    pub peak_pending: u64,
+    pub latencies: Vec<u32>,
+    pub buckets: Vec<Bucket>,
+    pub dlq_examples: Vec<(Reason, String)>,
+    pub dead_lettered_but_applied: u64,
+    /// Dead-lettered events by the last HTTP status they saw.
+    pub dlq_by_status: BTreeMap<u16, u64>,
+    pub key_clash_count: u64,
+    pub invariants: Vec<Invariant>,
+    pub checks: Vec<Check>,
+    pub notes: Vec<String>,
+    pub machine: Stats,
+    pub crm: CrmStats,
+    pub p50: u32,
+    pub p95: u32,
+    pub p99: u32,
+    pub max_latency: u32,
+    expect: Expect,
+}
+
+/// Nearest-rank percentile of sorted data.
+pub fn percentile(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// ISO 8601 duration of an interval, as the metrics API writes it (`PT1H`).
+pub fn iso_interval(ms: Time) -> String {
+    if ms % 3_600_000 == 0 {
+        format!("PT{}H", ms / 3_600_000)
+    } else if ms % 60_000 == 0 {
+        format!("PT{}M", ms / 60_000)
+    } else if ms % 1000 == 0 {
+        format!("PT{}S", ms / 1000)
+    } else {
+        format!("PT{}S", ms as f64 / 1000.0)
+    }
+}
+
+fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 120_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else if ms < 7_200_000 {
+        format!("{:.1} min", ms as f64 / 60_000.0)
+    } else {
+        format!("{:.1} h", ms as f64 / 3_600_000.0)
+    }
+}
+
+impl Report {
+    /// An empty report for a run about to start.
+    pub fn new(
+        spec: &Spec,
+        sc: &Scenario,
+        opts: &Options,
+        interval: Time,
+        epoch: SystemTime,
+    ) -> Self {
+        let jitter = if opts.no_jitter {
+            "none".to_string()
+        } else {
+            serde_json::to_value(spec.raw.retry.jitter)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        Report {
+            spec: spec.raw.name.clone(),
+            channel: spec.raw.channel.name.clone(),
+            scenario: sc.name.clone(),
+            seed: opts.seed,
+            jitter,
+            crm_profile: String::new(),
+            dedup: String::new(),
+            epoch,
+            interval,
+            end: 0,
+            totals: Totals::default(),
+            by_reason: BTreeMap::new(),
+            attempts_histogram: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            timeouts: 0,
+            resets: 0,
+            alerts: 0,
+            peak_retry_rate: 0,
+            peak_pending: 0,
+            latencies: Vec::new(),
+            buckets: Vec::new(),
+            dlq_examples: Vec::new(),
+            dead_lettered_but_applied: 0,
+            dlq_by_status: BTreeMap::new(),
+            key_clash_count: 0,
+            invariants: Vec::new(),
+            checks: Vec::new(),
+            notes: Vec::new(),
+            machine: Stats::default(),
+            crm: CrmStats::default(),
+            p50: 0,
+            p95: 0,
+            p99: 0,
+            max_latency: 0,
+            expect: sc.expect.clone(),
+        }
+    }
+
+    /// The interval holding virtual time `t`.
+    pub fn bucket(&mut self, t: Time) -> &mut Bucket {
+        let i = (t / self.interval) as usize;
+        if self.buckets.len() <= i {
+            self.buckets.resize_with(i + 1, Bucket::default);
+        }
+        &mut self.buckets[i]
+    }
+
+    /// Computes percentiles and checks the expectations once the run is over.
+    pub fn finish(&mut self) {
+        self.latencies.sort_unstable();
+        self.p50 = percentile(&self.latencies, 50.0);
+        self.p95 = percentile(&self.latencies, 95.0);
+        self.p99 = percentile(&self.latencies, 99.0);
+        self.max_latency = self.latencies.last().copied().unwrap_or(0);
+        for b in &mut self.buckets {
+            b.latencies.sort_unstable();
+            b.p95 = percentile(&b.latencies, 95.0);
+            b.latencies = Vec::new();
+        }
+        let e = self.expect.clone();
+        let t = self.totals.clone();
+        let mut check = |name: &str, band: &Option<Band>, actual: f64| {
+            if let Some(b) = band {
+                self.checks.push(Check {
+                    name: name.to_string(),
+                    expected: b.describe(),
+                    actual,
+                    met: b.contains(actual),
+                });
+            }
+        };
+        check("lost", &e.lost, t.lost as f64);
+        check("duplicates", &e.duplicates, t.duplicates as f64);
+        check("delivered", &e.delivered, t.delivered as f64);
+        check("deadLettered", &e.dead_lettered, t.dead_lettered as f64);
+        check("latencyP95Ms", &e.latency_p95_ms, f64::from(self.p95));
+        check("latencyP99Ms", &e.latency_p99_ms, f64::from(self.p99));
+        check(
+            "tokenRefreshes",
+            &e.token_refreshes,
+            t.token_refreshes as f64,
+        );
+        check("attempts", &e.attempts, t.attempts as f64);
+        for (reason, band) in &e.dead_lettered_by_reason {
+            let n = self
+                .by_reason
+                .iter()
+                .find(|(r, _)| r.as_str() == reason)
+                .map_or(0, |(_, n)| *n);
+            self.checks.push(Check {
+                name: format!("deadLetteredByReason.{reason}"),
+                expected: band.describe(),
+                actual: n as f64,
+                met: band.contains(n as f64),
+            });
+        }
+    }
+
+    /// Whether every invariant held and every expectation was met.
+    pub fn passed(&self) -> bool {
+        self.invariants.iter().all(|i| i.holds) && self.checks.iter().all(|c| c.met)
+    }
+
+    /// The `--report` JSON.
+    pub fn to_json(&self) -> Value {
+        let t = &self.totals;
+        let reasons: Map<String, Value> = super::engine::reasons(&self.by_reason)
+            .into_iter()
+            .map(|(r, n)| (r.as_str().to_string(), json!(n)))
+            .collect();
+        let attempts: Map<String, Value> = self
+            .attempts_histogram
+            .iter()
+            .map(|(a, n)| (a.to_string(), json!(n)))
+            .collect();
+        let statuses: Map<String, Value> = self
+            .statuses
+            .iter()
+            .map(|(s, n)| (s.to_string(), json!(n)))
+            .collect();
+        let points: Vec<Value> = self
+            .buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let error_rate = if b.requests == 0 {
+                    0.0
+                } else {
+                    ((b.requests - b.ok) as f64 / b.requests as f64 * 1000.0).round() / 1000.0
+                };
+                json!({
+                    "timestamp": delivery::rfc3339(self.epoch, i as u64 * self.interval).replace(".000Z", "Z"),
+                    "throughput": b.delivered,
+                    "latencyP95": b.p95,
+                    "errorRate": error_rate,
+                    "dlqVolume": b.dlq,
+                    "tokenRefreshCount": b.token_refreshes,
+                })
+            })
+            .collect();
+        json!({
+            "version": 1,
+            "spec": self.spec,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "jitter": self.jitter,
+            "crm": {
+                "profile": self.crm_profile,
+                "deduplication": self.dedup,
+                "requests": self.crm.requests,
+                "statuses": statuses,
+                "timeouts": self.timeouts,
+                "resets": self.resets,
+                "throttled": self.crm.throttled,
+                "sideEffects": self.crm.side_effects,
+                "deduplicated": self.crm.deduplicated,
+                "tokensIssued": self.crm.tokens_issued,
+                "tokenRefusals": self.crm.token_refusals,
+            },
+            "verdict": if self.passed() { "pass" } else { "fail" },
+            "totals": {
+                "events": t.events,
+                "matched": t.matched,
+                "delivered": t.delivered,
+                "deadLettered": t.dead_lettered,
+                "duplicates": t.duplicates,
+                "lost": t.lost,
+                "attempts": t.attempts,
+                "tokenRefreshes": t.token_refreshes,
+            },
+            "deadLetteredByReason": reasons,
+            "deadLetteredButApplied": self.dead_lettered_but_applied,
+            "attemptsHistogram": attempts,
+            "latencyMs": {"p50": self.p50, "p95": self.p95, "p99": self.p99, "max": self.max_latency},
+            "peakRetryRatePerSecond": self.peak_retry_rate,
+            "peakPendingEvents": self.peak_pending,
+            "circuitBreakerOpened": self.machine.breaker_opened,
+            "dlqAlerts": self.alerts,
+            "virtualDurationMs": self.end,
+            "invariants": self.invariants.iter().map(|i| json!({
+                "name": i.name, "statement": i.statement, "holds": i.holds, "detail": i.detail,
+            })).collect::<Vec<_>>(),
+            "expectations": self.checks.iter().map(|c| json!({
+                "name": c.name, "expected": c.expected, "actual": c.actual, "met": c.met,
+            })).collect::<Vec<_>>(),
+            "deadLetterExamples": self.dlq_examples.iter().map(|(r, s)| json!({"reason": r.as_str(), "example": s})).collect::<Vec<_>>(),
+            "notes": self.notes,
+            "metrics": {
+                "channelId": self.channel,
+                "interval": iso_interval(self.interval),
+                "dataPoints": points,
+            },
+        })
+    }
+
+    /// The terminal summary.
+    pub fn summary(&self) -> String {
+        let t = &self.totals;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "cxsync sim: {} × scenario {} (CRM profile {}, dedup {}, jitter {}, seed {})",
+            self.spec, self.scenario, self.crm_profile, self.dedup, self.jitter, self.seed
+        );
+        let _ = writeln!(
+            s,
+            "  events     {} generated/fixture, {} matched a rule, virtual time {}",
+            t.events,
+            t.matched,
+            fmt_ms(self.end)
+        );
+        let _ = writeln!(
+            s,
+            "  delivered  {}   dead-lettered {}   lost {}   duplicates {}",
+            t.delivered, t.dead_lettered, t.lost, t.duplicates
+        );
+        for (r, n) in super::engine::reasons(&self.by_reason) {
+            let _ = writeln!(s, "    DLQ {:<28} {n}", r.as_str());
+        }
+        for (_, ex) in &self.dlq_examples {
+            let _ = writeln!(s, "    e.g. {ex}");
+        }
+        let hist: Vec<String> = self
+            .attempts_histogram
+            .iter()
+            .map(|(a, n)| format!("{a}×{n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  attempts   {} requests; per event: {}",
+            t.attempts,
+            if hist.is_empty() {
+                "-".into()
+            } else {
+                hist.join("  ")
+            }
+        );
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(st, n)| format!("{st}×{n}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  responses  {}{}{}",
+            if statuses.is_empty() {
+                "-".into()
+            } else {
+                statuses.join("  ")
+            },
+            if self.timeouts > 0 {
+                format!("  timeout×{}", self.timeouts)
+            } else {
+                String::new()
+            },
+            if self.resets > 0 {
+                format!("  reset×{}", self.resets)
+            } else {
+                String::new()
+            },
+        );
+        let _ = writeln!(
+            s,
+            "  tokens     {} token requests ({} refused), {} issued",
+            t.token_refreshes, self.crm.token_refusals, self.crm.tokens_issued
+        );
+        let _ = writeln!(
+            s,
+            "  latency    p50 {}  p95 {}  p99 {}  max {} (arrival to delivery)",
+            fmt_ms(self.p50.into()),
+            fmt_ms(self.p95.into()),
+            fmt_ms(self.p99.into()),
+            fmt_ms(self.max_latency.into())
+        );
+        let _ = writeln!(
+            s,
+            "  retries    peak {} retries/s, peak backlog {} events{}{}",
+            self.peak_retry_rate,
+            self.peak_pending,
+            if self.machine.breaker_opened > 0 {
+                format!(", circuit breaker opened {}×", self.machine.breaker_opened)
+            } else {
+                String::new()
+            },
+            if self.alerts > 0 {
+                format!(", {} DLQ alert webhook call(s)", self.alerts)
+            } else {
+                String::new()
+            }
+        );
+        if self.dead_lettered_but_applied > 0 {
+            let _ = writeln!(
+                s,
+                "  note       {} dead-lettered event(s) had in fact been written (response lost); replaying them {}",
+                self.dead_lettered_but_applied,
+                if self.dedup == "none" { "creates duplicates" } else { "is safe: the CRM deduplicates" }
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "  note       {n}");
+        }
+        let _ = writeln!(s, "  invariants");
+        for i in &self.invariants {
+            let _ = writeln!(
+                s,
+                "    {} {:<28} {}",
+                if i.holds { "ok  " } else { "FAIL" },
+                i.name,
+                if i.holds {
+                    i.statement.to_string()
+                } else {
+                    i.detail.clone()
+                }
+            );
+        }
+        if !self.checks.is_empty() {
+            let _ = writeln!(s, "  expectations");
+            for c in &self.checks {
+                let _ = writeln!(
+                    s,
+                    "    {} {:<28} expected {}, got {}",
+                    if c.met { "ok  " } else { "FAIL" },
+                    c.name,
+                    c.expected,
+                    fmt_num(c.actual)
+                );
+            }
+        }
+        let _ = writeln!(s, "{}", self.verdict_line());
+        s
+    }
+
+    /// One line: pass or fail and why.
+    pub fn verdict_line(&self) -> String {
+        if self.passed() {
+            format!(
+                "PASS: {} of {} matched events delivered, {} in the DLQ with a reason, none lost.",
+                self.totals.delivered, self.totals.matched, self.totals.dead_lettered
+            )
+        } else {
+            let mut why: Vec<String> = self
+                .invariants
+                .iter()
+                .filter(|i| !i.holds)
+                .map(|i| format!("invariant {} broken", i.name))
+                .collect();
+            why.extend(self.checks.iter().filter(|c| !c.met).map(|c| {
+                format!(
+                    "{} = {} (expected {})",
+                    c.name,
+                    fmt_num(c.actual),
+                    c.expected
+                )
+            }));
+            format!(
+                "FAIL: {} (seed {} reproduces this run).",
+                why.join("; "),
+                self.seed
+            )
+        }
+    }
+
+    /// A timeline chart: requests per second by status class (stacked bars), DLQ volume and
+    /// token refreshes per interval.
+    pub fn svg(&self) -> String {
+        let (w, h) = (960.0_f64, 420.0_f64);
+        let (left, right, top, chart_h) = (60.0, 20.0, 40.0, 260.0);
+        let n = self.buckets.len().max(1);
+        let bw = (w - left - right) / n as f64;
+        let secs = self.interval as f64 / 1000.0;
+        let rate = |x: u64| x as f64 / secs;
+        let max_rate = self
+            .buckets
+            .iter()
+            .map(|b| rate(b.requests))
+            .fold(0.0, f64::max)
+            .max(1e-9);
+        let max_dlq = self.buckets.iter().map(|b| b.dlq).max().unwrap_or(0).max(1) as f64;
+        let max_tok = self
+            .buckets
+            .iter()
+            .map(|b| b.token_refreshes)
+            .max()
+            .unwrap_or(0)
+            .max(1) as f64;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">"##
+        );
+        let _ = writeln!(s, r##"<rect width="{w}" height="{h}" fill="#fff"/>"##);
+        let _ = writeln!(
+            s,
+            r##"<text x="{left}" y="20" font-size="14">{} — {} (seed {}): requests/s by status, DLQ, token refreshes</text>"##,
+            xml(&self.spec),
+            xml(&self.scenario),
+            self.seed
+        );
+        let base = top + chart_h;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{base}" x2="{}" y2="{base}" stroke="#333"/><text x="4" y="{}">{:.1}/s</text><text x="4" y="{base}">0</text>"##,
+            w - right,
+            top + 4.0,
+            max_rate
+        );
+        let colours = [
+            ("#2e7d32", "2xx"),
+            ("#ef6c00", "4xx"),
+            ("#c62828", "5xx"),
+            ("#616161", "timeout/reset"),
+        ];
+        for (i, b) in self.buckets.iter().enumerate() {
+            let x = left + i as f64 * bw;
+            let mut y = base;
+            for (count, (colour, _)) in [b.ok, b.client_errors, b.server_errors, b.timeouts]
+                .iter()
+                .zip(colours)
+            {
+                if *count == 0 {
+                    continue;
+                }
+                let bh = rate(*count) / max_rate * chart_h;
+                y -= bh;
+                let _ = writeln!(
+                    s,
+                    r##"<rect x="{x:.2}" y="{y:.2}" width="{:.2}" height="{bh:.2}" fill="{colour}"/>"##,
+                    (bw - 0.5).max(0.5)
+                );
+            }
+        }
+        let strip = |s: &mut String,
+                     y0: f64,
+                     label: &str,
+                     colour: &str,
+                     vals: Vec<u64>,
+                     max: f64| {
+            let _ = writeln!(s, r##"<text x="4" y="{}">{label}</text>"##, y0 + 24.0);
+            for (i, v) in vals.iter().enumerate() {
+                if *v == 0 {
+                    continue;
+                }
+                let bh = *v as f64 / max * 30.0;
+                let _ = writeln!(
+                    s,
+                    r##"<rect x="{:.2}" y="{:.2}" width="{:.2}" height="{bh:.2}" fill="{colour}"/>"##,
+                    left + i as f64 * bw,
+                    y0 + 30.0 - bh,
+                    (bw - 0.5).max(0.5)
+                );
+            }
+        };
+        strip(
+            &mut s,
+            base + 10.0,
+            "DLQ",
+            "#6a1b9a",
+            self.buckets.iter().map(|b| b.dlq).collect(),
+            max_dlq,
+        );
+        strip(
+            &mut s,
+            base + 50.0,
+            "tokens",
+            "#1565c0",
+            self.buckets.iter().map(|b| b.token_refreshes).collect(),
+            max_tok,
+        );
+        let mut lx = left;
+        for (colour, name) in colours {
+            let _ = writeln!(
+                s,
+                r##"<rect x="{lx}" y="{}" width="10" height="10" fill="{colour}"/><text x="{}" y="{}">{name}</text>"##,
+                h - 18.0,
+                lx + 14.0,
+                h - 9.0
+            );
+            lx += 110.0;
+        }
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{}" text-anchor="end">interval {} · {} intervals</text>"##,
+            w - right,
+            h - 9.0,
+            iso_interval(self.interval),
+            n
+        );
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&v, 50.0), 50);
+        assert_eq!(percentile(&v, 95.0), 95);
+        assert_eq!(percentile(&v, 99.0), 99);
+        assert_eq!(percentile(&[], 99.0), 0);
+        assert_eq!(percentile(&[7], 50.0), 7);
+    }
+
+    #[test]
+    fn intervals_print_as_iso_durations() {
+        assert_eq!(iso_interval(3_600_000), "PT1H");
+        assert_eq!(iso_interval(300_000), "PT5M");
+        assert_eq!(iso_interval(10_000), "PT10S");
+    }
+}
