@@ -1,0 +1,587 @@
+//! The tokio driver of the delivery machine: sends what the machine asks for over reqwest and
+//! hands back what came off the wire, stamped with [`Clock`] time.
+//!
+//! Like quinn's async layer over quinn-proto, this file makes no delivery decision: it has no
+//! retry, backoff, classification or token-cache logic. It turns [`Transmit`]s into HTTP
+//! requests (the client-credentials token request, CRM writes with Bearer, idempotency and the
+//! spec's headers, DLQ alert webhook calls) and their results into `handle_response`,
+//! `handle_failure` and `handle_token` calls. Timeouts are the machine's own timers; the HTTP
+//! client's timeout is set longer only so that an abandoned request frees its connection.
+//!
+//! Times handed in: an arrival at its scheduled instant, a timer at its deadline (never earlier
+//! than the last time handed in), a response at the clock's reading when it arrived. So with no
+//! jitter and fixed latency, the machine sees the same sequence of decisions as in virtual time,
+//! and [`run`] produces the same report, outcomes and invariants as
+//! [`crate::sim::engine::run`].
+
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Url;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::mock::{MockCrm, MockOptions, MOCK_CLIENT_SECRET, SEQ_HEADER};
+use super::{Clock, DeliverError};
+use crate::sim::crm::Reply;
+use crate::sim::delivery::{CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit};
+use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
+use crate::sim::report::Report;
+use crate::sim::route::Inputs;
+use crate::sim::scenario::Scenario;
+use crate::spec::model::{Auth, ClientAuth};
+use crate::spec::Spec;
+
+/// Where requests go and how the driver authenticates.
+#[derive(Clone)]
+pub struct Endpoints {
+    pub crm: Url,
+    pub token: Option<Url>,
+    pub alert: Option<Url>,
+    pub client_id: String,
+    /// Never printed; `Debug` is not derived for this reason.
+    pub client_secret: String,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
+    /// The spec's channel headers (`Content-Type`, …).
+    pub headers: Vec<(String, String)>,
+    /// Send [`SEQ_HEADER`] (only to the mock).
+    pub send_seq: bool,
+}
+
+/// Options of a run over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Real seconds per simulated second (`0.01`: a simulated second lasts 10 ms).
+    pub time_scale: f64,
+}
+
+/// One request's result, sent back to the driver's loop.
+enum Done {
+    Crm {
+        id: u64,
+        sent: Time,
+        attempt: u32,
+        result: CrmResult,
+    },
+    Token {
+        id: u64,
+        result: Option<TokenResult>,
+    },
+    Alert,
+}
+
+enum CrmResult {
+    Response(Response),
+    Failed(Failure),
+    /// The HTTP client gave up; the machine's own timer has already fired.
+    Abandoned,
+}
+
+/// The I/O half: a reqwest client, the tasks in flight and their results.
+pub struct Driver {
+    client: reqwest::Client,
+    ep: Endpoints,
+    base_headers: HeaderMap,
+    clock: Clock,
+    timeout: Time,
+    tx: mpsc::UnboundedSender<Done>,
+    rx: mpsc::UnboundedReceiver<Done>,
+    tasks: JoinSet<()>,
+    retry_second: (u64, u64),
+    /// Alert webhook calls that failed (reported, never retried: the guide calls them fire and
+    /// forget).
+    pub alert_failures: u64,
+}
+
+/// What woke the loop.
+pub enum Step {
+    /// A request finished (its result already handed to the machine).
+    Completed,
+    /// The deadline passed.
+    Due,
+}
+
+impl Driver {
+    /// A driver for a machine whose requests time out after `timeout` virtual ms.
+    pub fn new(
+        client: reqwest::Client,
+        ep: Endpoints,
+        clock: Clock,
+        timeout: Time,
+    ) -> Result<Driver, DeliverError> {
+        let mut base_headers = HeaderMap::new();
+        base_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (k, v) in &ep.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                DeliverError::Config(format!("channel.headers: `{k}` is not a valid header name"))
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                DeliverError::Config(format!(
+                    "channel.headers.{k}: the value is not a valid header value"
+                ))
+            })?;
+            base_headers.insert(name, value);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok(Driver {
+            client,
+            ep,
+            base_headers,
+            clock,
+            timeout,
+            tx,
+            rx,
+            tasks: JoinSet::new(),
+            retry_second: (0, 0),
+            alert_failures: 0,
+        })
+    }
+
+    /// The driver's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Sends everything the machine wants sent.
+    pub fn flush(&mut self, machine: &mut Machine<ChaCha8Rng>, rep: &mut Report, now: Time) {
+        while self.tasks.try_join_next().is_some() {}
+        while let Some(t) = machine.poll_transmit() {
+            match t {
+                Transmit::Crm(req) => self.send_crm(req, now),
+                Transmit::Token { id } => {
+                    engine::observe_token_request(rep, now);
+                    self.send_token(id);
+                }
+                Transmit::Alert { body } => {
+                    rep.alerts += 1;
+                    self.send_alert(body);
+                }
+            }
+        }
+    }
+
+    /// The HTTP client's timeout: past the machine's, so the machine decides, but bounded, so
+    /// an abandoned request frees its connection.
+    fn client_timeout(&self) -> Duration {
+        self.clock.real(self.timeout) * 3 / 2 + Duration::from_millis(50)
+    }
+
+    fn send_crm(&mut self, req: CrmRequest, sent: Time) {
+        let mut headers = self.base_headers.clone();
+        // A resolved static token in the channel headers wins over the spec's reference.
+        if let Some(b) = req
+            .bearer
+            .as_ref()
+            .filter(|_| !headers.contains_key(AUTHORIZATION))
+        {
+            if let Ok(v) = HeaderValue::from_str(&format!("Bearer {b}")) {
+                headers.insert(AUTHORIZATION, v);
+            }
+        }
+        let (name, key) = &req.idempotency;
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(key),
+        ) {
+            headers.insert(n, v);
+        }
+        if self.ep.send_seq {
+            let seqs: Vec<String> = req.seqs.iter().map(u64::to_string).collect();
+            if let Ok(v) = HeaderValue::from_str(&seqs.join(",")) {
+                headers.insert(HeaderName::from_static(SEQ_HEADER), v);
+            }
+        }
+        let rb = self
+            .client
+            .post(self.ep.crm.clone())
+            .headers(headers)
+            .timeout(self.client_timeout())
+            .body(req.body);
+        let tx = self.tx.clone();
+        let (id, attempt) = (req.id, req.attempt);
+        self.tasks.spawn(async move {
+            let result = match rb.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    match resp.text().await {
+                        Ok(body) => CrmResult::Response(Response {
+                            status,
+                            retry_after,
+                            body,
+                        }),
+                        Err(e) if e.is_timeout() => CrmResult::Abandoned,
+                        // The connection closed in the middle of the body.
+                        Err(_) => CrmResult::Failed(Failure::Reset),
+                    }
+                }
+                Err(e) if e.is_timeout() => CrmResult::Abandoned,
+                Err(_) => CrmResult::Failed(Failure::Reset),
+            };
+            let _ = tx.send(Done::Crm {
+                id,
+                sent,
+                attempt,
+                result,
+            });
+        });
+    }
+
+    fn send_token(&mut self, id: u64) {
+        let Some(url) = self.ep.token.clone() else {
+            let _ = self.tx.send(Done::Token {
+                id,
+                result: Some(TokenResult::Refused {
+                    status: 0,
+                    error: "no token endpoint".into(),
+                }),
+            });
+            return;
+        };
+        let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
+        if !self.ep.scopes.is_empty() {
+            form.push(("scope", self.ep.scopes.join(" ")));
+        }
+        let mut rb = self.client.post(url).timeout(self.client_timeout());
+        match self.ep.client_auth {
+            ClientAuth::Body => {
+                form.push(("client_id", self.ep.client_id.clone()));
+                form.push(("client_secret", self.ep.client_secret.clone()));
+            }
+            ClientAuth::Basic => {
+                rb = rb.basic_auth(&self.ep.client_id, Some(&self.ep.client_secret));
+            }
+        }
+        let rb = rb.form(&form);
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let result = match rb.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match resp.text().await {
+                        Ok(body) => Some(token_result(status, &body)),
+                        Err(e) if e.is_timeout() => None,
+                        Err(_) => Some(TokenResult::Failed(Failure::Reset)),
+                    }
+                }
+                Err(e) if e.is_timeout() => None,
+                Err(_) => Some(TokenResult::Failed(Failure::Reset)),
+            };
+            let _ = tx.send(Done::Token { id, result });
+        });
+    }
+
+    fn send_alert(&mut self, body: Value) {
+        let Some(url) = self.ep.alert.clone() else {
+            return;
+        };
+        let rb = self
+            .client
+            .post(url)
+            .json(&body)
+            .timeout(self.client_timeout());
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let ok = rb.send().await.is_ok_and(|r| r.status().is_success());
+            if !ok {
+                let _ = tx.send(Done::Alert);
+            }
+        });
+    }
+
+    /// Waits for a result or for virtual time `deadline`, whichever is first. A result is
+    /// handed to the machine at the clock's reading (never before `*now`).
+    pub async fn wait(
+        &mut self,
+        deadline: Time,
+        machine: &mut Machine<ChaCha8Rng>,
+        rep: &mut Report,
+        now: &mut Time,
+    ) -> Step {
+        let at = self.clock.instant(deadline);
+        let done = if at <= tokio::time::Instant::now() {
+            // Behind schedule: take what already arrived first, without waiting.
+            match self.rx.try_recv() {
+                Ok(d) => d,
+                Err(_) => return Step::Due,
+            }
+        } else {
+            tokio::select! {
+                d = self.rx.recv() => match d {
+                    Some(d) => d,
+                    None => return Step::Due,
+                },
+                _ = tokio::time::sleep_until(at) => return Step::Due,
+            }
+        };
+        *now = (*now).max(self.clock.now());
+        self.complete(done, machine, rep, *now);
+        Step::Completed
+    }
+
+    fn complete(
+        &mut self,
+        done: Done,
+        machine: &mut Machine<ChaCha8Rng>,
+        rep: &mut Report,
+        now: Time,
+    ) {
+        match done {
+            Done::Crm {
+                id,
+                sent,
+                attempt,
+                result,
+            } => {
+                let latency = now.saturating_sub(sent);
+                let stub = CrmRequest {
+                    id,
+                    attempt,
+                    bearer: None,
+                    idempotency: (String::new(), String::new()),
+                    body: String::new(),
+                    is_array: false,
+                    seqs: Vec::new(),
+                };
+                let reply = match &result {
+                    CrmResult::Response(r) => Reply::Http {
+                        latency,
+                        response: r.clone(),
+                    },
+                    CrmResult::Failed(_) => Reply::Reset { latency },
+                    CrmResult::Abandoned => Reply::Silence,
+                };
+                engine::observe_request(
+                    rep,
+                    &stub,
+                    &reply,
+                    sent,
+                    self.timeout,
+                    &mut self.retry_second,
+                );
+                match result {
+                    CrmResult::Response(r) => machine.handle_response(now, id, r),
+                    CrmResult::Failed(f) => machine.handle_failure(now, id, f),
+                    CrmResult::Abandoned => {}
+                }
+            }
+            Done::Token { id, result } => {
+                if let Some(r) = result {
+                    machine.handle_token(now, id, r);
+                }
+            }
+            Done::Alert => self.alert_failures += 1,
+        }
+    }
+
+    /// Cancels whatever is still in flight.
+    pub fn shutdown(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// Reads a token endpoint response (RFC 6749 §5.1 and §5.2).
+pub fn token_result(status: u16, body: &str) -> TokenResult {
+    let json: Option<Value> = serde_json::from_str(body).ok();
+    if (200..300).contains(&status) {
+        let token = json
+            .as_ref()
+            .and_then(|j| j.get("access_token"))
+            .and_then(Value::as_str);
+        let expires_in = json
+            .as_ref()
+            .and_then(|j| j.get("expires_in"))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            });
+        return match token {
+            Some(t) if !t.is_empty() => TokenResult::Granted {
+                access_token: t.to_string(),
+                expires_in,
+            },
+            _ => TokenResult::Refused {
+                status,
+                error: "the token response has no access_token".into(),
+            },
+        };
+    }
+    let error = json
+        .as_ref()
+        .and_then(|j| j.get("error"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| body.chars().take(100).collect());
+    TokenResult::Refused { status, error }
+}
+
+/// Runs a scenario over real HTTP against the mock CRM, with time compressed by
+/// `http.time_scale`. The report has the shape (and, for deterministic scenarios, the outcomes)
+/// of [`engine::run`].
+pub async fn run(
+    spec: &Spec,
+    inputs: &Inputs,
+    sc: &Scenario,
+    opts: &Options,
+    http: &HttpOptions,
+    sinks: &mut Sinks<'_>,
+) -> Result<Report, DeliverError> {
+    let epoch = engine::epoch(spec, sc);
+    let cfg = engine::machine_config(spec, sc, opts, epoch)
+        .map_err(|e| DeliverError::Config(e.to_string()))?;
+    let template = cfg.idempotency.clone();
+    let timeout = cfg.timeout;
+    let concurrency = cfg.hub.concurrency;
+    let clock = Clock::start(http.time_scale);
+    let mock = MockCrm::start(
+        &spec.raw,
+        sc,
+        inputs.payload_schema.as_ref(),
+        clock,
+        &MockOptions {
+            port: 0,
+            seed: opts.seed,
+        },
+    )
+    .await?;
+    let (client_id, client_auth, scopes) = match &spec.raw.channel.auth {
+        Auth::OAuth2ClientCredentials {
+            client_id,
+            client_auth,
+            scopes,
+            ..
+        } => (client_id.clone(), *client_auth, scopes.clone()),
+        _ => (String::new(), ClientAuth::Body, Vec::new()),
+    };
+    let ep = Endpoints {
+        crm: mock.crm_url(),
+        token: Some(mock.token_url()),
+        alert: spec
+            .raw
+            .dead_letter_queue
+            .alert_endpoint
+            .as_ref()
+            .map(|_| mock.alert_url()),
+        client_id,
+        client_secret: MOCK_CLIENT_SECRET.to_string(),
+        client_auth,
+        scopes,
+        headers: spec
+            .raw
+            .channel
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        send_seq: true,
+    };
+    let client = super::http_client(concurrency)?;
+    // Warm up: the first connection and the server's first request cost milliseconds that a
+    // compressed clock would turn into simulated seconds. Virtual time starts afterwards.
+    for _ in 0..2 {
+        let _ = client.get(mock.crm_url()).send().await;
+    }
+    let clock = Clock::start(http.time_scale);
+    mock.set_clock(clock);
+    let mut driver = Driver::new(client, ep, clock, timeout)?;
+    let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
+    let mut feed = Feed::new(inputs, sc, opts.events, epoch);
+    let total = feed.total();
+    let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
+    rep.notes.push(format!(
+        "over HTTP: mock CRM at {}, time scale {} (a simulated second lasted {} ms)",
+        mock.crm_url(),
+        clock.scale(),
+        clock.real(1000).as_secs_f64() * 1000.0
+    ));
+    let mut ledger = Ledger::default();
+    let mut now: Time = 0;
+    loop {
+        driver.flush(&mut machine, &mut rep, now);
+        while let Some(o) = machine.poll_output() {
+            ledger.settle(&mut rep, &o, sinks);
+        }
+        let next = match (machine.poll_timeout(), feed.next_at()) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        if let Step::Completed = driver.wait(next, &mut machine, &mut rep, &mut now).await {
+            continue;
+        }
+        // The deadline passed: hand in its scheduled instant, not the (later) clock reading.
+        now = now.max(next);
+        while feed.next_at().is_some_and(|at| at <= now) {
+            let (k, event) = feed.pop(now);
+            let done = feed.arrived();
+            if done % 256 == 0 || done == total {
+                (sinks.progress)(done, total);
+            }
+            ledger.arrive(
+                &mut rep,
+                inputs,
+                &template,
+                &mut machine,
+                now,
+                epoch,
+                k,
+                event,
+            );
+        }
+        if machine.poll_timeout().is_some_and(|t| t <= now) {
+            machine.handle_timeout(now);
+        }
+    }
+    driver.shutdown();
+    if driver.alert_failures > 0 {
+        rep.notes.push(format!(
+            "{} DLQ alert webhook call(s) failed",
+            driver.alert_failures
+        ));
+    }
+    let st = mock.state();
+    ledger.finish(&mut rep, now, st.model(), &machine);
+    Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_responses_are_read_per_rfc_6749() {
+        assert_eq!(
+            token_result(
+                200,
+                r#"{"access_token":"t","token_type":"Bearer","expires_in":"3600"}"#
+            ),
+            TokenResult::Granted {
+                access_token: "t".into(),
+                expires_in: Some(3600)
+            }
+        );
+        assert_eq!(
+            token_result(400, r#"{"error":"invalid_grant"}"#),
+            TokenResult::Refused {
+                status: 400,
+                error: "invalid_grant".into()
+            }
+        );
+        assert!(matches!(
+            token_result(200, "{}"),
+            TokenResult::Refused { status: 200, .. }
+        ));
+        assert!(matches!(
+            token_result(503, "<html>down</html>"),
+            TokenResult::Refused { status: 503, ref error } if error.contains("down")
+        ));
+    }
+}
