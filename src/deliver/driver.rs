@@ -14,6 +14,7 @@
 //! and [`run`] produces the same report, outcomes and invariants as
 //! [`crate::sim::engine::run`].
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
@@ -23,7 +24,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::mock::{MockCrm, MockOptions, MOCK_CLIENT_SECRET, SEQ_HEADER};
+use super::mock::{
+    MockCrm, MockOptions, MOCK_CLIENT_SECRET, REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER,
+};
 use super::{Clock, DeliverError};
 use crate::sim::crm::Reply;
 use crate::sim::delivery::{CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit};
@@ -59,7 +62,7 @@ pub struct HttpOptions {
 }
 
 /// One request's result, sent back to the driver's loop.
-enum Done {
+pub enum Done {
     Crm {
         id: u64,
         sent: Time,
@@ -68,17 +71,23 @@ enum Done {
     },
     Token {
         id: u64,
+        sent: Time,
+        /// `None`: the HTTP client gave up (the machine's own timer decides).
         result: Option<TokenResult>,
     },
-    Alert,
+    /// A DLQ alert webhook call failed.
+    AlertFailed,
 }
 
-enum CrmResult {
+/// What a CRM request came to.
+pub enum CrmResult {
     Response(Response),
     Failed(Failure),
-    /// The HTTP client gave up; the machine's own timer has already fired.
+    /// The HTTP client gave up; the machine's own timer decides.
     Abandoned,
 }
+
+type Task = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Send>>;
 
 /// The I/O half: a reqwest client, the tasks in flight and their results.
 pub struct Driver {
@@ -87,6 +96,10 @@ pub struct Driver {
     base_headers: HeaderMap,
     clock: Clock,
     timeout: Time,
+    /// Paced mode (`sim --http` against the in-process mock): requests carry their virtual send
+    /// time and id, and the requests of one instant are sent one after another, in the
+    /// machine's order, so the model judges them in the engine's order.
+    paced: bool,
     tx: mpsc::UnboundedSender<Done>,
     rx: mpsc::UnboundedReceiver<Done>,
     tasks: JoinSet<()>,
@@ -111,6 +124,7 @@ impl Driver {
         ep: Endpoints,
         clock: Clock,
         timeout: Time,
+        paced: bool,
     ) -> Result<Driver, DeliverError> {
         let mut base_headers = HeaderMap::new();
         base_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -132,6 +146,7 @@ impl Driver {
             base_headers,
             clock,
             timeout,
+            paced,
             tx,
             rx,
             tasks: JoinSet::new(),
@@ -145,15 +160,33 @@ impl Driver {
         self.clock
     }
 
-    /// Sends everything the machine wants sent.
-    pub fn flush(&mut self, machine: &mut Machine<ChaCha8Rng>, rep: &mut Report, now: Time) {
+    /// Sends everything the machine wants sent; returns the ids of the CRM and token requests
+    /// sent (each will produce exactly one [`Done`]).
+    pub fn flush(
+        &mut self,
+        machine: &mut Machine<ChaCha8Rng>,
+        rep: &mut Report,
+        now: Time,
+    ) -> Vec<u64> {
         while self.tasks.try_join_next().is_some() {}
+        let mut sent = Vec::new();
+        let mut chain: Vec<Task> = Vec::new();
         while let Some(t) = machine.poll_transmit() {
             match t {
-                Transmit::Crm(req) => self.send_crm(req, now),
+                Transmit::Crm(req) => {
+                    sent.push(req.id);
+                    let task = self.crm_task(req, now);
+                    if self.paced {
+                        chain.push(task);
+                    } else {
+                        self.spawn(task);
+                    }
+                }
                 Transmit::Token { id } => {
+                    sent.push(id);
                     engine::observe_token_request(rep, now);
-                    self.send_token(id);
+                    let task = self.token_task(id, now);
+                    self.spawn(task);
                 }
                 Transmit::Alert { body } => {
                     rep.alerts += 1;
@@ -161,6 +194,27 @@ impl Driver {
                 }
             }
         }
+        if !chain.is_empty() {
+            let tx = self.tx.clone();
+            self.tasks.spawn(async move {
+                for task in chain {
+                    let _ = tx.send(task.await);
+                }
+            });
+        }
+        sent
+    }
+
+    fn spawn(&mut self, task: Task) {
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let _ = tx.send(task.await);
+        });
+    }
+
+    /// The next result.
+    pub async fn recv(&mut self) -> Option<Done> {
+        self.rx.recv().await
     }
 
     /// The HTTP client's timeout: past the machine's, so the machine decides, but bounded, so
@@ -169,7 +223,20 @@ impl Driver {
         self.clock.real(self.timeout) * 3 / 2 + Duration::from_millis(50)
     }
 
-    fn send_crm(&mut self, req: CrmRequest, sent: Time) {
+    fn paced_headers(&self, headers: &mut HeaderMap, id: u64, sent: Time) {
+        if self.paced {
+            headers.insert(
+                HeaderName::from_static(SIM_TIME_HEADER),
+                HeaderValue::from(sent),
+            );
+            headers.insert(
+                HeaderName::from_static(REQUEST_ID_HEADER),
+                HeaderValue::from(id),
+            );
+        }
+    }
+
+    fn crm_task(&self, req: CrmRequest, sent: Time) -> Task {
         let mut headers = self.base_headers.clone();
         // A resolved static token in the channel headers wins over the spec's reference.
         if let Some(b) = req
@@ -194,15 +261,15 @@ impl Driver {
                 headers.insert(HeaderName::from_static(SEQ_HEADER), v);
             }
         }
+        self.paced_headers(&mut headers, req.id, sent);
         let rb = self
             .client
             .post(self.ep.crm.clone())
             .headers(headers)
             .timeout(self.client_timeout())
             .body(req.body);
-        let tx = self.tx.clone();
         let (id, attempt) = (req.id, req.attempt);
-        self.tasks.spawn(async move {
+        Box::pin(async move {
             let result = match rb.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -225,31 +292,39 @@ impl Driver {
                 Err(e) if e.is_timeout() => CrmResult::Abandoned,
                 Err(_) => CrmResult::Failed(Failure::Reset),
             };
-            let _ = tx.send(Done::Crm {
+            Done::Crm {
                 id,
                 sent,
                 attempt,
                 result,
-            });
-        });
+            }
+        })
     }
 
-    fn send_token(&mut self, id: u64) {
+    fn token_task(&self, id: u64, sent: Time) -> Task {
         let Some(url) = self.ep.token.clone() else {
-            let _ = self.tx.send(Done::Token {
-                id,
-                result: Some(TokenResult::Refused {
-                    status: 0,
-                    error: "no token endpoint".into(),
-                }),
+            return Box::pin(async move {
+                Done::Token {
+                    id,
+                    sent,
+                    result: Some(TokenResult::Refused {
+                        status: 0,
+                        error: "no token endpoint".into(),
+                    }),
+                }
             });
-            return;
         };
         let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
         if !self.ep.scopes.is_empty() {
             form.push(("scope", self.ep.scopes.join(" ")));
         }
-        let mut rb = self.client.post(url).timeout(self.client_timeout());
+        let mut headers = HeaderMap::new();
+        self.paced_headers(&mut headers, id, sent);
+        let mut rb = self
+            .client
+            .post(url)
+            .headers(headers)
+            .timeout(self.client_timeout());
         match self.ep.client_auth {
             ClientAuth::Body => {
                 form.push(("client_id", self.ep.client_id.clone()));
@@ -260,8 +335,7 @@ impl Driver {
             }
         }
         let rb = rb.form(&form);
-        let tx = self.tx.clone();
-        self.tasks.spawn(async move {
+        Box::pin(async move {
             let result = match rb.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
@@ -274,8 +348,8 @@ impl Driver {
                 Err(e) if e.is_timeout() => None,
                 Err(_) => Some(TokenResult::Failed(Failure::Reset)),
             };
-            let _ = tx.send(Done::Token { id, result });
-        });
+            Done::Token { id, sent, result }
+        })
     }
 
     fn send_alert(&mut self, body: Value) {
@@ -291,13 +365,13 @@ impl Driver {
         self.tasks.spawn(async move {
             let ok = rb.send().await.is_ok_and(|r| r.status().is_success());
             if !ok {
-                let _ = tx.send(Done::Alert);
+                let _ = tx.send(Done::AlertFailed);
             }
         });
     }
 
-    /// Waits for a result or for virtual time `deadline`, whichever is first. A result is
-    /// handed to the machine at the clock's reading (never before `*now`).
+    /// Real-clock mode (`--target`): waits for a result or for virtual time `deadline`,
+    /// whichever is first. A result is handed to the machine at the clock's reading.
     pub async fn wait(
         &mut self,
         deadline: Time,
@@ -322,16 +396,20 @@ impl Driver {
             }
         };
         *now = (*now).max(self.clock.now());
-        self.complete(done, machine, rep, *now);
+        self.complete(done, machine, rep, *now, None);
         Step::Completed
     }
 
-    fn complete(
+    /// Records a result in the report and hands it to the machine at `now`. `latency` is the
+    /// request's duration in virtual time (default: `now - sent`); a result that took the
+    /// channel's timeout or longer is a timeout, whatever arrives later.
+    pub fn complete(
         &mut self,
         done: Done,
         machine: &mut Machine<ChaCha8Rng>,
         rep: &mut Report,
         now: Time,
+        latency: Option<u64>,
     ) {
         match done {
             Done::Crm {
@@ -340,7 +418,7 @@ impl Driver {
                 attempt,
                 result,
             } => {
-                let latency = now.saturating_sub(sent);
+                let latency = latency.unwrap_or(now.saturating_sub(sent));
                 let stub = CrmRequest {
                     id,
                     attempt,
@@ -366,24 +444,33 @@ impl Driver {
                     self.timeout,
                     &mut self.retry_second,
                 );
+                if latency >= self.timeout {
+                    return;
+                }
                 match result {
                     CrmResult::Response(r) => machine.handle_response(now, id, r),
                     CrmResult::Failed(f) => machine.handle_failure(now, id, f),
                     CrmResult::Abandoned => {}
                 }
             }
-            Done::Token { id, result } => {
-                if let Some(r) = result {
+            Done::Token { id, sent, result } => {
+                let latency = latency.unwrap_or(now.saturating_sub(sent));
+                if let Some(r) = result.filter(|_| latency < self.timeout) {
                     machine.handle_token(now, id, r);
                 }
             }
-            Done::Alert => self.alert_failures += 1,
+            Done::AlertFailed => self.alert_failures += 1,
         }
     }
 
-    /// Cancels whatever is still in flight.
+    /// Cancels whatever is still in flight and counts failed alerts already reported.
     pub fn shutdown(&mut self) {
         self.tasks.abort_all();
+        while let Ok(d) = self.rx.try_recv() {
+            if let Done::AlertFailed = d {
+                self.alert_failures += 1;
+            }
+        }
     }
 }
 
@@ -491,36 +578,85 @@ pub async fn run(
     }
     let clock = Clock::start(http.time_scale);
     mock.set_clock(clock);
-    let mut driver = Driver::new(client, ep, clock, timeout)?;
+    let mut driver = Driver::new(client, ep, clock, timeout, true)?;
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
     let mut feed = Feed::new(inputs, sc, opts.events, epoch);
     let total = feed.total();
     let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
     rep.notes.push(format!(
-        "over HTTP: mock CRM at {}, time scale {} (a simulated second lasted {} ms)",
-        mock.crm_url(),
+        "over HTTP against the loopback mock CRM, time scale {} (a simulated second lasted {} ms)",
         clock.scale(),
         clock.real(1000).as_secs_f64() * 1000.0
     ));
     let mut ledger = Ledger::default();
+
+    // Happenings in the engine's order: results keyed by (virtual time, sequence), the
+    // sequence taken when the request was sent, as the engine pushes a reply when it sends.
+    let mut results: BTreeMap<(Time, u64), (Done, u64)> = BTreeMap::new();
+    let mut seq_of: HashMap<u64, u64> = HashMap::new();
+    let mut hseq: u64 = 0;
+    let mut arrival_seq: u64 = 0;
     let mut now: Time = 0;
+    // Virtual time is paced on the real clock from an anchor, and stands still while a
+    // request is on the wire: a millisecond of real I/O must not become a compressed second.
+    let mut anchor = (tokio::time::Instant::now(), 0u64);
     loop {
-        driver.flush(&mut machine, &mut rep, now);
+        for id in driver.flush(&mut machine, &mut rep, now) {
+            hseq += 1;
+            seq_of.insert(id, hseq);
+        }
         while let Some(o) = machine.poll_output() {
             ledger.settle(&mut rep, &o, sinks);
         }
-        let next = match (machine.poll_timeout(), feed.next_at()) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => break,
-        };
-        if let Step::Completed = driver.wait(next, &mut machine, &mut rep, &mut now).await {
+        if !seq_of.is_empty() {
+            let Some(done) = driver.recv().await else {
+                break;
+            };
+            let (id, sent, gave_up) = match &done {
+                Done::Crm {
+                    id, sent, result, ..
+                } => (*id, *sent, matches!(result, CrmResult::Abandoned)),
+                Done::Token { id, sent, result } => (*id, *sent, result.is_none()),
+                Done::AlertFailed => {
+                    driver.alert_failures += 1;
+                    continue;
+                }
+            };
+            let seq = seq_of.remove(&id).unwrap_or(0);
+            let decided = mock.state().take_latency(id);
+            match decided {
+                Some(latency) if !gave_up && latency < timeout => {
+                    results.insert((sent + latency, seq), (done, latency));
+                }
+                // No answer in time: only the report learns of it; the machine's timer decides.
+                _ => driver.complete(done, &mut machine, &mut rep, now, Some(u64::MAX)),
+            }
+            anchor = (tokio::time::Instant::now(), now);
             continue;
         }
-        // The deadline passed: hand in its scheduled instant, not the (later) clock reading.
-        now = now.max(next);
-        while feed.next_at().is_some_and(|at| at <= now) {
+        let entry = results.keys().next().copied();
+        let arrival = feed.next_at().map(|t| (t, arrival_seq));
+        let first = match (entry, arrival) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timer = machine.poll_timeout();
+        let (at, fire_timer) = match (timer, first) {
+            (None, None) => break,
+            (Some(t), Some((n, _))) => (t.min(n), t < n),
+            (Some(t), None) => (t, true),
+            (None, Some((n, _))) => (n, false),
+        };
+        if at > anchor.1 {
+            tokio::time::sleep_until(anchor.0 + clock.real(at - anchor.1)).await;
+        }
+        now = now.max(at);
+        if fire_timer {
+            machine.handle_timeout(now);
+        } else if first == arrival {
             let (k, event) = feed.pop(now);
+            hseq += 1;
+            arrival_seq = hseq;
             let done = feed.arrived();
             if done % 256 == 0 || done == total {
                 (sinks.progress)(done, total);
@@ -535,9 +671,9 @@ pub async fn run(
                 k,
                 event,
             );
-        }
-        if machine.poll_timeout().is_some_and(|t| t <= now) {
-            machine.handle_timeout(now);
+        } else if let Some(key) = entry {
+            let (done, latency) = results.remove(&key).expect("key just read");
+            driver.complete(done, &mut machine, &mut rep, now, Some(latency));
         }
     }
     driver.shutdown();

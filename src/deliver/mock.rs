@@ -36,6 +36,14 @@ use crate::spec::model::{Auth, ClientAuth, RawSpec};
 /// by idempotency key).
 pub const SEQ_HEADER: &str = "x-cxsync-seq";
 
+/// Request header with the virtual instant a request was sent (`sim --http` only): the model
+/// judges the request at that instant, exactly as the virtual-time engine does.
+pub const SIM_TIME_HEADER: &str = "x-cxsync-sim-time";
+
+/// Request header with the machine's request id (`sim --http` only): the mock records the
+/// latency the model decided for it, which becomes the request's duration in virtual time.
+pub const REQUEST_ID_HEADER: &str = "x-cxsync-request";
+
 /// The client secret the mock accepts.
 pub const MOCK_CLIENT_SECRET: &str = "cxsync-mock-secret";
 
@@ -74,6 +82,8 @@ pub struct State {
     timeout: u64,
     next_id: u64,
     seqs: HashMap<String, u64>,
+    /// Machine request id → the latency the model decided, for the driver to collect.
+    decided: HashMap<u64, u64>,
     /// Counters for the running tally.
     pub tally: Tally,
 }
@@ -84,13 +94,32 @@ impl State {
         &self.model
     }
 
+    /// The latency the model decided for the driver's request `id` (once).
+    pub fn take_latency(&mut self, id: u64) -> Option<u64> {
+        self.decided.remove(&id)
+    }
+
+    /// The model's `now` for a request: the sender's virtual instant when it says so, else the
+    /// mock's clock.
+    fn now_for(&self, r: &Request) -> u64 {
+        header(r, SIM_TIME_HEADER)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| self.clock.now())
+    }
+
+    fn decide(&mut self, r: &Request, latency: u64) {
+        if let Some(id) = header(r, REQUEST_ID_HEADER).and_then(|v| v.trim().parse().ok()) {
+            self.decided.insert(id, latency);
+        }
+    }
+
     fn seq_for(&mut self, key: String) -> u64 {
         let n = self.seqs.len() as u64;
         *self.seqs.entry(key).or_insert(n)
     }
 
     fn crm(&mut self, r: &Request) -> ResponseTemplate {
-        let now = self.clock.now();
+        let now = self.now_for(r);
         self.next_id += 1;
         let id = self.next_id;
         let bearer =
@@ -137,6 +166,7 @@ impl State {
         let written = self.model.stats.side_effects + self.model.stats.deduplicated != before;
         match reply {
             Reply::Http { latency, response } => {
+                self.decide(r, latency);
                 *self.tally.statuses.entry(response.status).or_default() += 1;
                 // A reply slower than the client's timeout is still sent (late), but not so late
                 // that it keeps a connection busy for minutes after the client left.
@@ -145,6 +175,7 @@ impl State {
                     .set_delay(self.clock.real(delay))
             }
             Reply::Reset { latency } => {
+                self.decide(r, latency);
                 // A reset before the write loses the request; after it, the response is lost
                 // mid-way: the side effect happened but the client never learns of it.
                 let fault = if written {
@@ -164,7 +195,7 @@ impl State {
     }
 
     fn token(&mut self, r: &Request, secret: &str) -> ResponseTemplate {
-        let now = self.clock.now();
+        let now = self.now_for(r);
         let form = parse_form(&String::from_utf8_lossy(&r.body));
         let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         if field("grant_type") != Some("client_credentials") {
@@ -200,6 +231,9 @@ impl State {
         }
         let scope = field("scope").unwrap_or("").to_string();
         let (latency, result) = self.model.handle_token_request(now, &mut self.rng);
+        if result.is_some() {
+            self.decide(r, latency);
+        }
         let delay = self.clock.real(latency.min(self.timeout + 1000));
         match result {
             None => {
@@ -405,6 +439,7 @@ impl MockCrm {
             timeout: spec.channel.timeout_milliseconds,
             next_id: 0,
             seqs: HashMap::new(),
+            decided: HashMap::new(),
             tally: Tally::default(),
         }));
         let server = MockServer::builder()

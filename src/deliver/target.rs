@@ -199,7 +199,7 @@ pub async fn run(
     let timeout = cfg.timeout;
     let clock = Clock::start(time_scale);
     let client = super::http_client(cfg.hub.concurrency)?;
-    let mut driver = Driver::new(client, ep, clock, timeout)?;
+    let mut driver = Driver::new(client, ep, clock, timeout, false)?;
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
     let mut feed = Feed::new(inputs, &sc, Some(0), epoch);
     let mut rep = Report::new(spec, &sc, &o, 1000, epoch);
