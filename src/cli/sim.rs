@@ -188,6 +188,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let result = if args.http {
         let http = crate::deliver::driver::HttpOptions {
             time_scale: args.time_scale,
+            paced: true,
         };
         let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
         rt.block_on(crate::deliver::driver::run(

@@ -59,6 +59,10 @@ pub struct Endpoints {
 pub struct HttpOptions {
     /// Real seconds per simulated second (`0.01`: a simulated second lasts 10 ms).
     pub time_scale: f64,
+    /// Paced virtual time (the default): the clock stands still while a request is on the
+    /// wire, so the run reproduces virtual time exactly. Off: wall-clock mode, where requests
+    /// overlap freely and real I/O time counts (what the benchmark measures).
+    pub paced: bool,
 }
 
 /// One request's result, sent back to the driver's loop.
@@ -474,6 +478,53 @@ impl Driver {
     }
 }
 
+/// The wall-clock loop (`--target`, and `sim --http` unpaced): arrivals at their scheduled
+/// instants, timers at their deadlines, results at the clock's reading when they arrive. Returns
+/// the virtual time it ended at.
+#[allow(clippy::too_many_arguments)]
+pub async fn drive_wall(
+    driver: &mut Driver,
+    machine: &mut Machine<ChaCha8Rng>,
+    feed: &mut Feed<'_>,
+    ledger: &mut Ledger,
+    rep: &mut Report,
+    inputs: &Inputs,
+    epoch: std::time::SystemTime,
+    sinks: &mut Sinks<'_>,
+) -> Time {
+    let template = machine.config().idempotency.clone();
+    let total = feed.total();
+    let mut now: Time = 0;
+    loop {
+        driver.flush(machine, rep, now);
+        while let Some(o) = machine.poll_output() {
+            ledger.settle(rep, &o, sinks);
+        }
+        let next = match (machine.poll_timeout(), feed.next_at()) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        if let Step::Completed = driver.wait(next, machine, rep, &mut now).await {
+            continue;
+        }
+        // The deadline passed: hand in its scheduled instant, not the (later) clock reading.
+        now = now.max(next);
+        while feed.next_at().is_some_and(|at| at <= now) {
+            let (k, event) = feed.pop(now);
+            let done = feed.arrived();
+            if done % 256 == 0 || done == total {
+                (sinks.progress)(done, total);
+            }
+            ledger.arrive(rep, inputs, &template, machine, now, epoch, k, event);
+        }
+        if machine.poll_timeout().is_some_and(|t| t <= now) {
+            machine.handle_timeout(now);
+        }
+    }
+    now
+}
+
 /// Reads a token endpoint response (RFC 6749 §5.1 and §5.2).
 pub fn token_result(status: u16, body: &str) -> TokenResult {
     let json: Option<Value> = serde_json::from_str(body).ok();
@@ -578,7 +629,7 @@ pub async fn run(
     }
     let clock = Clock::start(http.time_scale);
     mock.set_clock(clock);
-    let mut driver = Driver::new(client, ep, clock, timeout, true)?;
+    let mut driver = Driver::new(client, ep, clock, timeout, http.paced)?;
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
     let mut feed = Feed::new(inputs, sc, opts.events, epoch);
     let total = feed.total();
@@ -589,6 +640,24 @@ pub async fn run(
         clock.real(1000).as_secs_f64() * 1000.0
     ));
     let mut ledger = Ledger::default();
+    if !http.paced {
+        let now = drive_wall(
+            &mut driver,
+            &mut machine,
+            &mut feed,
+            &mut ledger,
+            &mut rep,
+            inputs,
+            epoch,
+            sinks,
+        )
+        .await;
+        driver.shutdown();
+        let st = mock.state();
+        fault_note(&mut rep, &st.tally);
+        ledger.finish(&mut rep, now, st.model(), &machine);
+        return Ok(rep);
+    }
 
     // Happenings in the engine's order: results keyed by (virtual time, sequence), the
     // sequence taken when the request was sent, as the engine pushes a reply when it sends.
@@ -684,8 +753,20 @@ pub async fn run(
         ));
     }
     let st = mock.state();
+    fault_note(&mut rep, &st.tally);
     ledger.finish(&mut rep, now, st.model(), &machine);
     Ok(rep)
+}
+
+/// Says which wire faults the front carried out (the report's own counters say what the
+/// machine saw).
+fn fault_note(rep: &mut Report, t: &super::mock::Tally) {
+    if t.resets + t.cut_responses + t.silences > 0 {
+        rep.notes.push(format!(
+            "on the wire: {} connection(s) reset before a response, {} response(s) cut mid-body, {} request(s) never answered",
+            t.resets, t.cut_responses, t.silences
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use std::time::SystemTime;
 
 use reqwest::Url;
 
-use super::driver::{Driver, Endpoints, Step};
+use super::driver::{Driver, Endpoints};
 use super::{checked_url, Clock, DeliverError};
-use crate::sim::delivery::{Machine, Time};
+use crate::sim::delivery::Machine;
 use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
 use crate::sim::report::Report;
 use crate::sim::route::Inputs;
@@ -195,7 +195,6 @@ pub async fn run(
     let epoch = SystemTime::now();
     let cfg = engine::machine_config(spec, &sc, &o, epoch)
         .map_err(|e| DeliverError::Config(e.to_string()))?;
-    let template = cfg.idempotency.clone();
     let timeout = cfg.timeout;
     let clock = Clock::start(time_scale);
     let client = super::http_client(cfg.hub.concurrency)?;
@@ -205,38 +204,17 @@ pub async fn run(
     let mut rep = Report::new(spec, &sc, &o, 1000, epoch);
     rep.totals.events = feed.total();
     let mut ledger = Ledger::default();
-    let mut now: Time = 0;
-    loop {
-        driver.flush(&mut machine, &mut rep, now);
-        while let Some(out) = machine.poll_output() {
-            ledger.settle(&mut rep, &out, sinks);
-        }
-        let next = match (machine.poll_timeout(), feed.next_at()) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => break,
-        };
-        if let Step::Completed = driver.wait(next, &mut machine, &mut rep, &mut now).await {
-            continue;
-        }
-        now = now.max(next);
-        while feed.next_at().is_some_and(|at| at <= now) {
-            let (k, event) = feed.pop(now);
-            ledger.arrive(
-                &mut rep,
-                inputs,
-                &template,
-                &mut machine,
-                now,
-                epoch,
-                k,
-                event,
-            );
-        }
-        if machine.poll_timeout().is_some_and(|t| t <= now) {
-            machine.handle_timeout(now);
-        }
-    }
+    let now = super::driver::drive_wall(
+        &mut driver,
+        &mut machine,
+        &mut feed,
+        &mut ledger,
+        &mut rep,
+        inputs,
+        epoch,
+        sinks,
+    )
+    .await;
     driver.shutdown();
     rep.end = now;
     rep.machine = machine.stats().clone();
