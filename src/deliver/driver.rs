@@ -8,11 +8,16 @@
 //! `handle_failure` and `handle_token` calls. Timeouts are the machine's own timers; the HTTP
 //! client's timeout is set longer only so that an abandoned request frees its connection.
 //!
-//! Times handed in: an arrival at its scheduled instant, a timer at its deadline (never earlier
-//! than the last time handed in), a response at the clock's reading when it arrived. So with no
-//! jitter and fixed latency, the machine sees the same sequence of decisions as in virtual time,
-//! and [`run`] produces the same report, outcomes and invariants as
-//! [`crate::sim::engine::run`].
+//! Two clocks. **Paced** (`sim --http`, the default): virtual time is paced on the real clock
+//! (`--time-scale`) but stands still while a request is on the wire; each request carries its
+//! virtual send instant, the in-process mock judges it at that instant, and its result is handed
+//! back at send time plus the latency the model decided, in the engine's `(time, sequence)`
+//! order. Requests of one instant go out one after another, in the machine's order. A
+//! millisecond of real I/O therefore never becomes a compressed second, and the run reproduces
+//! [`crate::sim::engine::run`] exactly: same outcomes, same report. **Wall clock** (`--target`,
+//! the benchmark): arrivals at their scheduled instants, timers at their deadlines, results at
+//! the clock's reading when they arrive, requests overlapping up to the hub's concurrency; this is
+//! how a real Event Hub meets a real CRM.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -635,9 +640,16 @@ pub async fn run(
     let total = feed.total();
     let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
     rep.notes.push(format!(
-        "over HTTP against the loopback mock CRM, time scale {} (a simulated second lasted {} ms)",
+        "over HTTP against the loopback mock CRM, time scale {} ({})",
         clock.scale(),
-        clock.real(1000).as_secs_f64() * 1000.0
+        if http.paced {
+            format!(
+                "an idle simulated second lasted {} ms; the clock stood still while bytes were on the wire",
+                clock.real(1000).as_secs_f64() * 1000.0
+            )
+        } else {
+            "wall clock".to_string()
+        }
     ));
     let mut ledger = Ledger::default();
     if !http.paced {
