@@ -38,7 +38,7 @@ fn main() {
     let runs = env("CXSYNC_BENCH_RUNS", 5).max(1);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
-    let mut measure = |paced: bool, n: u64, scale: f64| -> f64 {
+    let measure = |paced: bool, n: u64, scale: f64| -> f64 {
         let opts = Options {
             events: Some(n),
             no_jitter: true,

@@ -116,7 +116,7 @@ fn connection_resets_and_cut_responses_end_as_retries_or_dlq_and_never_duplicate
     let note = http
         .2
         .lines()
-        .find(|l| l.contains("on the wire"))
+        .find(|l| l.contains("connection(s) reset"))
         .expect("fault note");
     let count = |what: &str| -> u64 {
         let i = note.find(what).unwrap();

@@ -229,7 +229,14 @@ impl Driver {
     /// The HTTP client's timeout: past the machine's, so the machine decides, but bounded, so
     /// an abandoned request frees its connection.
     fn client_timeout(&self) -> Duration {
-        self.clock.real(self.timeout) * 3 / 2 + Duration::from_millis(50)
+        let t = self.clock.real(self.timeout) * 3 / 2 + Duration::from_millis(50);
+        // Paced, the machine's timeout is the model's decision, not the client's: the client
+        // only needs to outlast a loaded machine.
+        if self.paced {
+            t.max(Duration::from_secs(10))
+        } else {
+            t
+        }
     }
 
     fn paced_headers(&self, headers: &mut HeaderMap, id: u64, sent: Time) {
@@ -704,12 +711,13 @@ pub async fn run(
                 }
             };
             let seq = seq_of.remove(&id).unwrap_or(0);
-            let decided = mock.state().take_latency(id);
+            let decided = mock.state().take_decision(id);
             match decided {
-                Some(latency) if !gave_up && latency < timeout => {
+                Some(Some(latency)) if !gave_up && latency < timeout => {
                     results.insert((sent + latency, seq), (done, latency));
                 }
-                // No answer in time: only the report learns of it; the machine's timer decides.
+                // No answer in time (or none at all): only the report learns of it; the
+                // machine's own timer decides.
                 _ => driver.complete(done, &mut machine, &mut rep, now, Some(u64::MAX)),
             }
             anchor = (tokio::time::Instant::now(), now);
@@ -729,7 +737,13 @@ pub async fn run(
             (None, Some((n, _))) => (n, false),
         };
         if at > anchor.1 {
-            tokio::time::sleep_until(anchor.0 + clock.real(at - anchor.1)).await;
+            // Pacing is cosmetic here (results carry their own virtual times), so sub-millisecond
+            // waits, which the timer wheel would round up to a millisecond each, are skipped;
+            // later waits absorb the difference.
+            let due = anchor.0 + clock.real(at - anchor.1);
+            if due > tokio::time::Instant::now() + Duration::from_millis(1) {
+                tokio::time::sleep_until(due).await;
+            }
         }
         now = now.max(at);
         if fire_timer {

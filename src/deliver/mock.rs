@@ -82,8 +82,9 @@ pub struct State {
     timeout: u64,
     next_id: u64,
     seqs: HashMap<String, u64>,
-    /// Machine request id → the latency the model decided, for the driver to collect.
-    decided: HashMap<u64, u64>,
+    /// Machine request id → the latency the model decided (`None`: no answer at all), for the
+    /// driver to collect.
+    decided: HashMap<u64, Option<u64>>,
     /// Counters for the running tally.
     pub tally: Tally,
 }
@@ -94,8 +95,9 @@ impl State {
         &self.model
     }
 
-    /// The latency the model decided for the driver's request `id` (once).
-    pub fn take_latency(&mut self, id: u64) -> Option<u64> {
+    /// What the model decided for the driver's request `id` (once): `Some(Some(latency))`, or
+    /// `Some(None)` when it decided the request gets no answer.
+    pub fn take_decision(&mut self, id: u64) -> Option<Option<u64>> {
         self.decided.remove(&id)
     }
 
@@ -107,9 +109,24 @@ impl State {
             .unwrap_or_else(|| self.clock.now())
     }
 
-    fn decide(&mut self, r: &Request, latency: u64) {
-        if let Some(id) = header(r, REQUEST_ID_HEADER).and_then(|v| v.trim().parse().ok()) {
-            self.decided.insert(id, latency);
+    fn decide(&mut self, r: &Request, latency: Option<u64>) -> bool {
+        match header(r, REQUEST_ID_HEADER).and_then(|v| v.trim().parse().ok()) {
+            Some(id) => {
+                self.decided.insert(id, latency);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// No answer. A paced driver learns that from the decision, so the connection is closed
+    /// after the channel's timeout instead of being held until the client gives up.
+    fn silence(&mut self, r: &Request) -> ResponseTemplate {
+        self.tally.silences += 1;
+        if self.decide(r, None) {
+            faulted(Fault::Close).set_delay(self.clock.real(self.timeout))
+        } else {
+            faulted(Fault::Silence)
         }
     }
 
@@ -166,7 +183,7 @@ impl State {
         let written = self.model.stats.side_effects + self.model.stats.deduplicated != before;
         match reply {
             Reply::Http { latency, response } => {
-                self.decide(r, latency);
+                self.decide(r, Some(latency));
                 *self.tally.statuses.entry(response.status).or_default() += 1;
                 // A reply slower than the client's timeout is still sent (late), but not so late
                 // that it keeps a connection busy for minutes after the client left.
@@ -175,7 +192,7 @@ impl State {
                     .set_delay(self.clock.real(delay))
             }
             Reply::Reset { latency } => {
-                self.decide(r, latency);
+                self.decide(r, Some(latency));
                 // A reset before the write loses the request; after it, the response is lost
                 // mid-way: the side effect happened but the client never learns of it.
                 let fault = if written {
@@ -187,10 +204,7 @@ impl State {
                 };
                 faulted(fault).set_delay(self.clock.real(latency))
             }
-            Reply::Silence => {
-                self.tally.silences += 1;
-                faulted(Fault::Silence)
-            }
+            Reply::Silence => self.silence(r),
         }
     }
 
@@ -232,14 +246,11 @@ impl State {
         let scope = field("scope").unwrap_or("").to_string();
         let (latency, result) = self.model.handle_token_request(now, &mut self.rng);
         if result.is_some() {
-            self.decide(r, latency);
+            self.decide(r, Some(latency));
         }
         let delay = self.clock.real(latency.min(self.timeout + 1000));
         match result {
-            None => {
-                self.tally.silences += 1;
-                faulted(Fault::Silence)
-            }
+            None => self.silence(r),
             Some(TokenResult::Granted {
                 access_token,
                 expires_in,
