@@ -518,3 +518,16 @@ fn target_sends_the_fixtures_with_real_oauth_and_never_prints_the_secret() {
     let tally = mock.stop();
     assert!(tally.contains("tokens issued 1"), "{tally}");
 }
+
+#[test]
+fn a_partition_over_http_times_out_exactly_as_in_virtual_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let [virt, http] = both("partition", &["--events", "80"], dir.path());
+    assert!(
+        http.1["crm"]["timeouts"].as_u64().unwrap() > 0,
+        "{}",
+        http.1["crm"]
+    );
+    assert_eq!(virt.0, http.0, "per-event outcomes differ");
+    assert_eq!(virt.1, http.1);
+}
