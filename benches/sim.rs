@@ -39,11 +39,23 @@ fn child(n: u64) {
         })
         .unwrap_or_else(|| "0".into());
     println!(
-        "{ms} {hwm} {} {} {}",
+        "{ms} {hwm} {} {} {} {}",
         rep.totals.matched,
         rep.totals.delivered,
-        if rep.passed() { "pass" } else { "fail" }
+        if rep.passed() { "pass" } else { "fail" },
+        cpu_ms()
     );
+}
+
+/// CPU time (user + system) of this process so far, in ms, from /proc/self/stat (the machine
+/// is shared, so wall time alone is noisy).
+fn cpu_ms() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (clock ticks, 100 Hz).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    (ticks(11) + ticks(12)) * 10
 }
 
 fn main() {
@@ -60,8 +72,17 @@ fn main() {
     let me = std::env::current_exe().expect("own path");
     println!("campaign-day on specs/crm_sync.yaml (release, one process per size)");
     println!(
-        "{:>9} {:>10} {:>12} {:>10} {:>9} {:>7}   {:>14}",
-        "events", "sim wall", "events/s", "peak RSS", "matched", "verdict", "jsonata-js"
+        "{:>9} {:>9} {:>9} {:>11} {:>9} {:>8} {:>7}   {:>9} {:>9}  {:>13}",
+        "events",
+        "sim wall",
+        "sim CPU",
+        "events/CPU-s",
+        "peak RSS",
+        "matched",
+        "verdict",
+        "js wall",
+        "js CPU",
+        "sim/js (CPU)"
     );
     for n in sizes {
         let out = Command::new(&me)
@@ -70,7 +91,7 @@ fn main() {
             .expect("child runs");
         let line = String::from_utf8_lossy(&out.stdout);
         let f: Vec<&str> = line.split_whitespace().collect();
-        if f.len() < 5 {
+        if f.len() < 6 {
             println!(
                 "{n:>9} child failed: {}",
                 String::from_utf8_lossy(&out.stderr)
@@ -79,25 +100,31 @@ fn main() {
         }
         let ms: f64 = f[0].parse().unwrap_or(0.0);
         let kb: f64 = f[1].parse().unwrap_or(0.0);
+        let cpu: f64 = f[5].parse().unwrap_or(0.0);
         let js = node(n);
+        let (js_wall, js_cpu, ratio) = match js {
+            Some((w, c)) => (
+                format!("{:.2} s", w / 1000.0),
+                format!("{:.2} s", c / 1000.0),
+                format!("{:.2}", cpu / c.max(1.0)),
+            ),
+            None => ("skipped".into(), "-".into(), "-".into()),
+        };
         println!(
-            "{n:>9} {:>8.2} s {:>12.0} {:>7.0} MiB {:>9} {:>7}   {}",
+            "{n:>9} {:>7.2} s {:>7.2} s {:>11.0} {:>5.0} MiB {:>8} {:>7}   {js_wall:>9} {js_cpu:>9}  {ratio:>13}",
             ms / 1000.0,
-            n as f64 / (ms / 1000.0).max(1e-9),
+            cpu / 1000.0,
+            n as f64 / (cpu / 1000.0).max(1e-9),
             kb / 1024.0,
             f[2],
             f[4],
-            match js {
-                Some(js_ms) => format!("{:>8.2} s (sim/js = {:.2})", js_ms / 1000.0, ms / js_ms),
-                None => "skipped".into(),
-            }
         );
     }
 }
 
-/// Wall time of node transforming `n` generated events, in ms (`None` when node or jsonata is
-/// unavailable).
-fn node(n: u64) -> Option<f64> {
+/// Wall and CPU time of node transforming `n` generated events, in ms (`None` when node or the
+/// jsonata package is unavailable).
+fn node(n: u64) -> Option<(f64, f64)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let t = Instant::now();
     let out = Command::new("node")
@@ -106,7 +133,7 @@ fn node(n: u64) -> Option<f64> {
         .current_dir(root)
         .output()
         .ok()?;
-    let ms = t.elapsed().as_secs_f64() * 1000.0;
+    let wall = t.elapsed().as_secs_f64() * 1000.0;
     if !out.status.success() {
         eprintln!(
             "node: {}",
@@ -117,5 +144,7 @@ fn node(n: u64) -> Option<f64> {
         );
         return None;
     }
-    Some(ms)
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cpu = text.split_whitespace().nth(1)?.parse().ok()?;
+    Some((wall, cpu))
 }

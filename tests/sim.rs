@@ -33,6 +33,33 @@ fn a_spec_copied_from_the_guide_loses_events_to_salesforce_throttling_and_says_w
     assert!(out.contains("DLQ NON_RETRYABLE_STATUS"), "{out}");
     assert!(out.contains("403 [{\"message\":\"TotalRequests Limit exceeded.\",\"errorCode\":\"REQUEST_LIMIT_EXCEEDED\"}]"), "{out}");
     assert!(out.contains("FAIL: deadLettered"), "{out}");
+    assert!(out.contains("salesforce throttles with 403, which retry.nonRetryableStatusCodes dead-letters at once"), "{out}");
+}
+
+#[test]
+fn ignoring_retry_after_during_a_429_storm_exhausts_retries_and_the_report_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("storm.yaml");
+    let builtin =
+        fs::read_to_string(crate::common::root().join("scenarios/retry-after-storm.yaml")).unwrap();
+    fs::write(
+        &sc,
+        builtin.replace("faults:", "crm:\n  profile: generic\nfaults:"),
+    )
+    .unwrap();
+    let (code, out, _) = run(&[
+        "fixtures/sim/guide-copy.yaml",
+        "--scenario",
+        sc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("DLQ RETRIES_EXHAUSTED"), "{out}");
+    assert!(
+        out.contains("retry.respectRetryAfterHeader is off"),
+        "{out}"
+    );
+    let (_, fixed, _) = run(&["specs/crm_sync.yaml", "--scenario", "retry-after-storm"]);
+    assert!(fixed.contains("dead-lettered 0"), "{fixed}");
 }
 
 #[test]
@@ -230,5 +257,23 @@ fn without_jitter_the_thundering_herd_is_throttled_and_dead_lettered_more() {
     assert!(
         lockstep > 2 * jittered,
         "no jitter {lockstep} vs full jitter {jittered}"
+    );
+}
+
+#[test]
+fn a_transform_that_forwards_transcripts_hits_the_payload_guard_before_sending() {
+    let (code, out, _) = run(&[
+        "fixtures/sim/transcript.yaml",
+        "--scenario",
+        "payload-too-large",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // 200 events, every 20th inflated: 10 oversized, all from the webchat template (matched).
+    assert!(out.contains("DLQ PAYLOAD_TOO_LARGE            10"), "{out}");
+    assert!(out.contains("after 0 attempt(s)"), "{out}");
+    let (_, plain, _) = run(&["specs/crm_sync.yaml", "--scenario", "payload-too-large"]);
+    assert!(
+        plain.contains("dead-lettered 0"),
+        "the example transform drops transcripts: {plain}"
     );
 }

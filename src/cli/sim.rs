@@ -72,7 +72,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 .ok()
                 .and_then(|s| s.description)
                 .unwrap_or_default();
-            let first = desc.lines().next().unwrap_or("").trim().to_string();
+            // The first sentence of the description.
+            let joined = desc.split_whitespace().collect::<Vec<_>>().join(" ");
+            let first = match joined.find(". ") {
+                Some(i) => joined[..=i].to_string(),
+                None => joined,
+            };
             out.push_str(&format!("{name:<20} {first}\n"));
         }
         super::print_stdout(&out)?;

@@ -512,6 +512,7 @@ pub async fn drive_wall(
         while let Some(o) = machine.poll_output() {
             ledger.settle(rep, &o, sinks);
         }
+        engine::observe_pending(rep);
         let next = match (machine.poll_timeout(), feed.next_at()) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) | (None, Some(a)) => a,
@@ -674,6 +675,7 @@ pub async fn run(
         driver.shutdown();
         let st = mock.state();
         fault_note(&mut rep, &st.tally);
+        engine::throttle_notes(&mut rep, spec, st.model());
         ledger.finish(&mut rep, now, st.model(), &machine);
         return Ok(rep);
     }
@@ -696,6 +698,7 @@ pub async fn run(
         while let Some(o) = machine.poll_output() {
             ledger.settle(&mut rep, &o, sinks);
         }
+        engine::observe_pending(&mut rep);
         if !seq_of.is_empty() {
             let Some(done) = driver.recv().await else {
                 break;
@@ -780,6 +783,7 @@ pub async fn run(
     }
     let st = mock.state();
     fault_note(&mut rep, &st.tally);
+    engine::throttle_notes(&mut rep, spec, st.model());
     ledger.finish(&mut rep, now, st.model(), &machine);
     Ok(rep)
 }

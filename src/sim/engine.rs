@@ -687,9 +687,46 @@ pub fn run(
         while let Some(o) = machine.poll_output() {
             ledger.settle(&mut rep, &o, sinks);
         }
+        observe_pending(&mut rep);
     }
+    throttle_notes(&mut rep, spec, &crm);
     ledger.finish(&mut rep, now, &crm, &machine);
     Ok(rep)
+}
+
+/// Records the backlog (matched events not yet settled) after a step.
+pub fn observe_pending(rep: &mut Report) {
+    let pending = rep.totals.matched - rep.totals.delivered - rep.totals.dead_lettered;
+    rep.peak_pending = rep.peak_pending.max(pending);
+}
+
+/// Says why, when the DLQ holds throttled events the policy could have kept.
+pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
+    let throttle = crm.profile().throttle.clone();
+    let throttled_dlq = rep
+        .dlq_by_status
+        .get(&throttle.status)
+        .copied()
+        .unwrap_or(0);
+    if throttled_dlq > 0 {
+        let policy = &spec.raw.retry;
+        if policy.non_retryable_status_codes.contains(&throttle.status) {
+            rep.notes.push(format!(
+                "{} throttles with {}, which retry.nonRetryableStatusCodes dead-letters at once: {} event(s) went to the DLQ on a throttle response; make {} retryable and add retry.circuitBreaker",
+                crm.profile().name, throttle.status, throttled_dlq, throttle.status
+            ));
+        } else if throttle.retry_after && !policy.respect_retry_after_header {
+            rep.notes.push(format!(
+                "{} event(s) exhausted their retries on {} responses that carried Retry-After; retry.respectRetryAfterHeader is off, so retries fired before the CRM's window reopened",
+                throttled_dlq, throttle.status
+            ));
+        } else {
+            rep.notes.push(format!(
+                "{throttled_dlq} event(s) were dead-lettered after a {} throttle response; more retries, a longer maxDelaySeconds or retry.circuitBreaker keep them",
+                throttle.status
+            ));
+        }
+    }
 }
 
 /// The machine configuration of a run: the spec's settings plus the scenario's hub settings.
@@ -833,6 +870,9 @@ fn settle_dead_letter(rep: &mut Report, state: &mut [u8], d: &DeadLettered, sink
     *rep.by_reason.entry(d.record.reason).or_default() += 1;
     *rep.attempts_histogram.entry(d.record.attempts).or_default() += 1;
     rep.bucket(d.at).dlq += 1;
+    if let Some(st) = d.record.last_status {
+        *rep.dlq_by_status.entry(st).or_default() += 1;
+    }
     if rep.dlq_examples.len() < 8 && !rep.dlq_examples.iter().any(|(r, _)| *r == d.record.reason) {
         rep.dlq_examples.push((d.record.reason, example(d)));
     }

@@ -97,10 +97,14 @@ pub struct Report {
     pub resets: u64,
     pub alerts: u64,
     pub peak_retry_rate: u64,
+    /// Most events accepted by the hub but not yet settled at one time (the backlog).
+    pub peak_pending: u64,
     pub latencies: Vec<u32>,
     pub buckets: Vec<Bucket>,
     pub dlq_examples: Vec<(Reason, String)>,
     pub dead_lettered_but_applied: u64,
+    /// Dead-lettered events by the last HTTP status they saw.
+    pub dlq_by_status: BTreeMap<u16, u64>,
     pub key_clash_count: u64,
     pub invariants: Vec<Invariant>,
     pub checks: Vec<Check>,
@@ -184,10 +188,12 @@ impl Report {
             resets: 0,
             alerts: 0,
             peak_retry_rate: 0,
+            peak_pending: 0,
             latencies: Vec::new(),
             buckets: Vec::new(),
             dlq_examples: Vec::new(),
             dead_lettered_but_applied: 0,
+            dlq_by_status: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
             checks: Vec::new(),
@@ -339,6 +345,7 @@ impl Report {
             "attemptsHistogram": attempts,
             "latencyMs": {"p50": self.p50, "p95": self.p95, "p99": self.p99, "max": self.max_latency},
             "peakRetryRatePerSecond": self.peak_retry_rate,
+            "peakPendingEvents": self.peak_pending,
             "circuitBreakerOpened": self.machine.breaker_opened,
             "dlqAlerts": self.alerts,
             "virtualDurationMs": self.end,
@@ -439,8 +446,9 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  retries    peak {} retries/s{}{}",
+            "  retries    peak {} retries/s, peak backlog {} events{}{}",
             self.peak_retry_rate,
+            self.peak_pending,
             if self.machine.breaker_opened > 0 {
                 format!(", circuit breaker opened {}×", self.machine.breaker_opened)
             } else {

@@ -560,3 +560,151 @@ pub fn hash128(s: &str) -> u128 {
     s.hash(&mut b);
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::scenario;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+    use std::path::Path;
+
+    fn model(yaml: &str, schema: Option<Value>) -> CrmModel {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
+        let spec = crate::spec::load(&path, &Default::default()).spec.unwrap();
+        let sc = scenario::parse(yaml, Path::new("t.yaml")).unwrap();
+        CrmModel::new(&spec.raw, &sc, schema.as_ref())
+    }
+
+    fn req(id: u64, body: &str, is_array: bool, bearer: Option<&str>) -> CrmRequest {
+        CrmRequest {
+            id,
+            attempt: 1,
+            bearer: bearer.map(str::to_string),
+            idempotency: ("X-Idempotency-Key".into(), format!("k{id}")),
+            body: body.into(),
+            is_array,
+            seqs: vec![id],
+        }
+    }
+
+    fn status(r: Reply) -> (u16, Option<String>, String) {
+        match r {
+            Reply::Http { response, .. } => (response.status, response.retry_after, response.body),
+            other => panic!("expected HTTP, got {other:?}"),
+        }
+    }
+
+    const BASE: &str =
+        "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 } }\n";
+
+    #[test]
+    fn arrays_are_rejected_and_big_bodies_get_413() {
+        let mut m = model(BASE, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            status(m.handle_request(0, &req(1, "[{}]", true, None), &mut rng)).0,
+            400
+        );
+        let big = format!("{{\"x\":\"{}\"}}", "a".repeat(1_048_577));
+        assert_eq!(
+            status(m.handle_request(0, &req(2, &big, false, None), &mut rng)).0,
+            413
+        );
+        assert_eq!(m.stats.side_effects, 0);
+    }
+
+    #[test]
+    fn a_payload_violating_the_target_schema_gets_422_and_no_write() {
+        let schema = serde_json::json!({"type": "object", "required": ["caseNumber"]});
+        let mut m = model(BASE, Some(schema));
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (s, _, body) = status(m.handle_request(0, &req(1, "{\"a\":1}", false, None), &mut rng));
+        assert_eq!(s, 422);
+        assert!(body.contains("caseNumber"), "{body}");
+        assert_eq!(
+            status(m.handle_request(0, &req(2, "{\"caseNumber\":\"1\"}", false, None), &mut rng)).0,
+            201
+        );
+        assert_eq!(m.applied(2), 1);
+    }
+
+    #[test]
+    fn salesforce_throttles_with_403_and_no_retry_after() {
+        let yaml =
+            format!("{BASE}faults:\n  - throttle: {{ from: 0s, to: 1m, requests: 1, per: 1h }}\n")
+                .replace("crm: {", "crm: { profile: salesforce,");
+        let mut m = model(&yaml, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            status(m.handle_request(0, &req(1, "{}", false, None), &mut rng)).0,
+            201
+        );
+        let (s, ra, body) = status(m.handle_request(10, &req(2, "{}", false, None), &mut rng));
+        assert_eq!((s, ra), (403, None));
+        assert!(body.contains("REQUEST_LIMIT_EXCEEDED"));
+    }
+
+    #[test]
+    fn a_revoked_token_gets_401_and_a_new_one_works() {
+        let yaml = format!("{BASE}faults:\n  - revokeTokens: {{ at: 10s }}\n");
+        let mut m = model(&yaml, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let Some(TokenResult::Granted {
+            access_token,
+            expires_in,
+        }) = m.handle_token_request(0, &mut rng).1
+        else {
+            panic!("token refused")
+        };
+        assert_eq!(expires_in, Some(3600));
+        assert_eq!(
+            status(m.handle_request(5_000, &req(1, "{}", false, Some(&access_token)), &mut rng)).0,
+            201
+        );
+        assert_eq!(
+            status(m.handle_request(11_000, &req(2, "{}", false, Some(&access_token)), &mut rng)).0,
+            401
+        );
+        let Some(TokenResult::Granted {
+            access_token: fresh,
+            ..
+        }) = m.handle_token_request(12_000, &mut rng).1
+        else {
+            panic!("token refused")
+        };
+        assert_eq!(
+            status(m.handle_request(12_000, &req(3, "{}", false, Some(&fresh)), &mut rng)).0,
+            201
+        );
+    }
+
+    #[test]
+    fn a_rotated_secret_is_refused_with_invalid_grant_until_the_vault_catches_up() {
+        let yaml =
+            format!("{BASE}faults:\n  - rotateSecret: {{ at: 10s, vaultUpdatedAfter: 30s }}\n");
+        let mut m = model(&yaml, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            m.handle_token_request(20_000, &mut rng).1,
+            Some(TokenResult::Refused {
+                status: 400,
+                error: "invalid_grant".into()
+            })
+        );
+        assert!(matches!(
+            m.handle_token_request(40_000, &mut rng).1,
+            Some(TokenResult::Granted { .. })
+        ));
+    }
+
+    #[test]
+    fn the_header_deduplicates_a_replay() {
+        let mut m = model(BASE, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let r = req(1, "{}", false, None);
+        assert_eq!(status(m.handle_request(0, &r, &mut rng)).0, 201);
+        assert_eq!(status(m.handle_request(1, &r, &mut rng)).0, 200);
+        assert_eq!((m.applied(1), m.stats.deduplicated), (1, 1));
+    }
+}

@@ -293,13 +293,16 @@ pub struct Stats {
 }
 
 #[derive(Debug)]
+/// An accepted event. The event and payload are kept as compact JSON text, not `Value`s: a
+/// backlog of tens of thousands of events (a long 429 storm) then costs a fraction of the
+/// memory, and the text is what is sent anyway. DLQ records parse them back.
 struct Item {
     seq: u64,
     event_id: String,
     event_type: String,
     rule_id: String,
-    event: Value,
-    payload: Value,
+    event: Box<str>,
+    payload: Box<str>,
     key: String,
     submitted: Time,
 }
@@ -487,8 +490,9 @@ impl<R: Rng> Machine<R> {
                 );
             }
         };
+        let payload_text = payload.to_string();
         if let Some(limit) = self.cfg.max_payload_bytes {
-            let size = json_len(&payload);
+            let size = payload_text.len() as u64;
             if size > limit {
                 let msg = format!("payload is {size} bytes; crm.maxPayloadBytes is {limit}");
                 return self.reject(
@@ -510,8 +514,8 @@ impl<R: Rng> Machine<R> {
             event_id: sub.event_id,
             event_type: sub.event_type,
             rule_id: sub.rule_id,
-            event: sub.event,
-            payload,
+            event: sub.event.to_string().into_boxed_str(),
+            payload: payload_text.into_boxed_str(),
             key,
             submitted: now,
         };
@@ -660,12 +664,9 @@ impl<R: Rng> Machine<R> {
 
     fn enqueue(&mut self, items: Vec<Item>) {
         let (body, key) = if self.cfg.batch_size > 1 {
-            let arr: Vec<&Value> = items.iter().map(|i| &i.payload).collect();
+            let parts: Vec<&str> = items.iter().map(|i| &*i.payload).collect();
             let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
-            (
-                serde_json::to_string(&arr).expect("JSON values serialize"),
-                keys.join(","),
-            )
+            (format!("[{}]", parts.join(",")), keys.join(","))
         } else {
             (items[0].payload.to_string(), items[0].key.clone())
         };
@@ -939,8 +940,8 @@ impl<R: Rng> Machine<R> {
                 rule_id: item.rule_id,
                 channel: self.cfg.channel.clone(),
                 idempotency_key: Some(item.key),
-                event: item.event,
-                payload: Some(item.payload),
+                event: parse_back(&item.event),
+                payload: Some(parse_back(&item.payload)),
                 reason,
                 last_status: job.last_status,
                 last_body: job.last_body.clone(),
@@ -1046,21 +1047,9 @@ pub fn rfc3339(epoch: SystemTime, t: Time) -> String {
     dt.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Serialized length of a JSON value in bytes, without building the string.
-pub fn json_len(v: &Value) -> u64 {
-    struct Counter(u64);
-    impl std::io::Write for Counter {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0 += b.len() as u64;
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Counter(0);
-    let _ = serde_json::to_writer(&mut c, v);
-    c.0
+/// Text this machine serialized itself parses back; `Null` is unreachable in practice.
+fn parse_back(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -1072,4 +1061,132 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+    use serde_json::json;
+
+    fn machine(breaker: Option<(u32, u64)>) -> Machine<ChaCha8Rng> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
+        let spec = crate::spec::load(&path, &Default::default()).spec.unwrap();
+        let hub = HubSettings {
+            jitter: Some(Jitter::None),
+            ..HubSettings::default()
+        };
+        let mut cfg = Config::from_spec(&spec.raw, hub).unwrap();
+        cfg.breaker = breaker;
+        Machine::new(cfg, ChaCha8Rng::seed_from_u64(1))
+    }
+
+    fn submit(m: &mut Machine<ChaCha8Rng>, now: Time, seq: u64) {
+        m.handle_submit(
+            now,
+            Submission {
+                seq,
+                event_id: format!("e{seq}"),
+                event_type: "interaction.ended".into(),
+                rule_id: "r".into(),
+                event: json!({"interaction": {"id": seq}, "event": {"type": "interaction.ended"}}),
+                payload: Ok(json!({"caseNumber": seq.to_string()})),
+            },
+        );
+    }
+
+    fn next_crm(m: &mut Machine<ChaCha8Rng>) -> CrmRequest {
+        loop {
+            match m.poll_transmit().expect("a transmit") {
+                Transmit::Crm(r) => return r,
+                Transmit::Token { id } => m.handle_token(
+                    0,
+                    id,
+                    TokenResult::Granted {
+                        access_token: format!("t{id}"),
+                        expires_in: Some(3600),
+                    },
+                ),
+                Transmit::Alert { .. } => {}
+            }
+        }
+    }
+
+    fn respond(status: u16) -> Response {
+        Response {
+            status,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_first_send_fetches_a_token_and_carries_bearer_and_idempotency_key() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        assert_eq!(
+            r.idempotency,
+            ("X-Idempotency-Key".into(), "0_interaction.ended".into())
+        );
+        assert!(r.bearer.is_some());
+        assert_eq!(r.attempt, 1);
+    }
+
+    #[test]
+    fn repeated_401s_refresh_twice_then_dead_letter_as_auth_failed() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        for _ in 0..3 {
+            let r = next_crm(&mut m);
+            m.handle_response(0, r.id, respond(401));
+        }
+        match m.poll_output() {
+            Some(Output::DeadLettered(d)) => {
+                assert_eq!(d.record.reason, Reason::AuthFailed);
+                assert_eq!((d.record.attempts, d.record.token_refreshes), (3, 3));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.stats().token_requests, 3);
+    }
+
+    #[test]
+    fn an_open_breaker_parks_events_without_spending_attempts() {
+        let mut m = machine(Some((1, 30_000)));
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        m.handle_response(0, r.id, respond(503));
+        submit(&mut m, 1, 1);
+        // Open: the new event waits; nothing is sent until the probe at 30 s.
+        assert!(m.poll_transmit().is_none());
+        assert_eq!(m.poll_timeout(), Some(2_000));
+        m.handle_timeout(2_000);
+        assert!(m.poll_transmit().is_none(), "the retry parks too");
+        m.handle_timeout(30_000);
+        let probe = next_crm(&mut m);
+        assert!(m.poll_transmit().is_none(), "half-open sends one probe");
+        m.handle_response(30_000, probe.id, respond(201));
+        let other = next_crm(&mut m);
+        // The event that arrived while open probes first, on its first attempt; the retry of
+        // the failed one follows on its second: parking spent no attempts.
+        assert_eq!((probe.seqs.clone(), probe.attempt), (vec![1], 1));
+        assert_eq!((other.seqs.clone(), other.attempt), (vec![0], 2));
+    }
+
+    #[test]
+    fn a_timeout_is_detected_by_the_machine_and_a_late_response_ignored() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        assert_eq!(m.poll_timeout(), Some(3_000));
+        m.handle_timeout(3_000);
+        m.handle_response(3_500, r.id, respond(201));
+        assert!(m.poll_output().is_none(), "the late 201 does not deliver");
+        m.handle_timeout(5_000);
+        let again = next_crm(&mut m);
+        assert_eq!(again.attempt, 2);
+        assert_eq!(again.idempotency, r.idempotency);
+    }
 }
