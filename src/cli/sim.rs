@@ -53,8 +53,9 @@ pub struct Args {
     #[arg(long)]
     pub http: bool,
     /// With --http: real seconds per simulated second (0.01: a simulated second lasts 10 ms).
-    #[arg(long, value_name = "F", default_value_t = 1.0, requires = "http")]
-    pub time_scale: f64,
+    /// Default 0.01 against the mock (results do not depend on it), 1 with --target.
+    #[arg(long, value_name = "F", requires = "http")]
+    pub time_scale: Option<f64>,
     /// With --http: send the spec's fixture events to this CRM URL (a staging CRM) with the
     /// spec's real OAuth, instead of the mock.
     #[arg(long, value_name = "URL", requires = "http")]
@@ -107,11 +108,10 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(l) => l.scenario,
         Err(ds) => return fail(ds, &sources, color),
     };
-    if !(args.time_scale.is_finite() && args.time_scale > 0.0 && args.time_scale <= 1000.0) {
-        anyhow::bail!(
-            "--time-scale must be a number above 0 and at most 1000, found {}",
-            args.time_scale
-        );
+    if let Some(f) = args.time_scale {
+        if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
+            anyhow::bail!("--time-scale must be a number above 0 and at most 1000, found {f}");
+        }
     }
     if let Some(url) = &args.target {
         return http_target(&spec, &inputs, url, &args);
@@ -192,7 +192,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     };
     let result = if args.http {
         let http = crate::deliver::driver::HttpOptions {
-            time_scale: args.time_scale,
+            time_scale: args.time_scale.unwrap_or(0.01),
             paced: true,
         };
         let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -286,7 +286,7 @@ fn http_target(
         spec,
         inputs,
         ep,
-        args.time_scale,
+        args.time_scale.unwrap_or(1.0),
         &opts,
         &mut Sinks {
             outcome: &mut on_outcome,
