@@ -459,9 +459,7 @@ fn target_refuses_without_a_terminal_or_yes_and_names_a_missing_secret_variable(
 fn target_sends_the_fixtures_with_real_oauth_and_never_prints_the_secret() {
     let mock = MockProcess::start(&["--scenario", "default"]);
     let dir = tempfile::tempdir().unwrap();
-    let spec = std::fs::read_to_string(root().join("specs/crm_sync.yaml")).unwrap();
-    let specs = root().join("specs");
-    let spec = spec
+    let spec = relocated_spec()
         .replace(
             "https://auth.company.com/oauth2/token",
             &mock.url("token endpoint"),
@@ -473,21 +471,6 @@ fn target_sends_the_fixtures_with_real_oauth_and_never_prints_the_secret() {
         .replace(
             "https://monitoring.company.com/webhooks/dlq-alert",
             &mock.url("DLQ alerts"),
-        )
-        .replace(
-            "payloadSchema: crm-case.schema.json",
-            &format!(
-                "payloadSchema: {}",
-                specs.join("crm-case.schema.json").display()
-            ),
-        )
-        .replace(
-            "transformFile: transforms/",
-            &format!("transformFile: {}/transforms/", specs.display()),
-        )
-        .replace(
-            "- ../fixtures/events/",
-            &format!("- {}/fixtures/events/", root().display()),
         );
     let path = dir.path().join("staging.yaml");
     std::fs::write(&path, spec).unwrap();
@@ -530,4 +513,57 @@ fn a_partition_over_http_times_out_exactly_as_in_virtual_time() {
     );
     assert_eq!(virt.0, http.0, "per-event outcomes differ");
     assert_eq!(virt.1, http.1);
+}
+
+/// The example spec with its file references made absolute, so a copy works from any folder.
+fn relocated_spec() -> String {
+    let specs = root().join("specs");
+    std::fs::read_to_string(specs.join("crm_sync.yaml"))
+        .unwrap()
+        .replace(
+            "payloadSchema: crm-case.schema.json",
+            &format!(
+                "payloadSchema: {}",
+                specs.join("crm-case.schema.json").display()
+            ),
+        )
+        .replace(
+            "transformFile: transforms/",
+            &format!("transformFile: {}/transforms/", specs.display()),
+        )
+        .replace(
+            "- ../fixtures/events/",
+            &format!("- {}/fixtures/events/", root().display()),
+        )
+}
+
+#[test]
+fn http_basic_client_auth_is_what_the_token_endpoint_gets_when_the_spec_says_basic() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("basic.yaml");
+    let text = relocated_spec().replace(
+        "    retryOnTokenExpiry: true",
+        "    retryOnTokenExpiry: true\n    clientAuth: basic",
+    );
+    assert!(text.contains("clientAuth: basic"));
+    std::fs::write(&spec, text).unwrap();
+    let report = dir.path().join("r.json");
+    let (code, stdout, stderr) = run(&[
+        "sim",
+        spec.to_str().unwrap(),
+        "--http",
+        "--events",
+        "20",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        rep["crm"]["tokenRefusals"], 0,
+        "the mock accepted Basic credentials"
+    );
+    assert!(rep["crm"]["tokensIssued"].as_u64().unwrap() >= 1);
+    assert_eq!(rep["totals"]["lost"], 0);
+    assert_eq!(rep["totals"]["delivered"], rep["totals"]["matched"]);
 }

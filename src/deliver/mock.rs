@@ -150,6 +150,7 @@ impl State {
             self.model.stats.requests += 1;
             self.model.stats.unauthorized += 1;
             *self.tally.statuses.entry(401).or_default() += 1;
+            self.decide(r, Some(0));
             return json_response(401, self.model.profile().unauthorized_body, None);
         }
         let key = header(r, &self.idempotency_header).unwrap_or_else(|| format!("(no key)#{id}"));
@@ -214,6 +215,7 @@ impl State {
         let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         if field("grant_type") != Some("client_credentials") {
             self.tally.bad_client += 1;
+            self.decide(r, Some(0));
             return json_response(
                 400,
                 r#"{"error":"unsupported_grant_type","error_description":"only client_credentials is supported"}"#,
@@ -235,6 +237,7 @@ impl State {
         };
         if !authenticated {
             self.tally.bad_client += 1;
+            self.decide(r, Some(0));
             let how = match self.client_auth {
                 ClientAuth::Basic => "HTTP Basic",
                 ClientAuth::Body => "client_id and client_secret in the form body",
