@@ -1,10 +1,168 @@
-//! `cxsync mock-crm` (under construction).
+//! `cxsync mock-crm [--scenario S] [--port P] [--spec SPEC]`: serve the mock CRM, OAuth token
+//! endpoint and DLQ alert webhook on loopback, in real time, for hands-on testing with curl or a
+//! staging Event Hub tunnel. The scenario's fault timeline starts when the server does. Prints
+//! the URLs and the credentials it accepts on stdout, a running tally of side effects on stderr,
+//! and stops cleanly on Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
 
 use super::ExitStatus;
+use crate::deliver::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
+use crate::deliver::Clock;
+use crate::diag::{self, Format};
+use crate::sim::crm::CrmStats;
+use crate::sim::{engine, route, scenario};
+use crate::spec::{self, LoadOptions};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A built-in scenario name or a scenario YAML file.
+    #[arg(long, default_value = scenario::DEFAULT_SCENARIO)]
+    pub scenario: String,
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 8787)]
+    pub port: u16,
+    /// The spec whose CRM facts, auth, idempotency header and target schema the mock follows.
+    #[arg(long, default_value = "specs/crm_sync.yaml")]
+    pub spec: PathBuf,
+    /// Environment overlay of the spec.
+    #[arg(long)]
+    pub env: Option<String>,
+    /// Seed of the model's latency and reset draws.
+    #[arg(long, default_value_t = engine::DEFAULT_SEED)]
+    pub seed: u64,
+    /// Stop after this many seconds (for scripts; default: until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub exit_after: Option<f64>,
+}
 
-pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("`cxsync mock-crm` is not implemented yet")
+pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
+    let color = super::stderr_is_terminal();
+    let opts = LoadOptions {
+        env: args.env.clone(),
+        vars: std::env::vars().collect(),
+    };
+    let loaded = spec::load(&args.spec, &opts);
+    let mut sources = loaded.sources;
+    let mut errors: Vec<_> = loaded
+        .diags
+        .iter()
+        .filter(|d| d.severity == diag::Severity::Error)
+        .cloned()
+        .collect();
+    let Some(spec) = loaded.spec.filter(|_| errors.is_empty()) else {
+        diag::sort(&mut errors);
+        eprint!("{}", diag::render(&errors, &sources, Format::Full, color));
+        return Ok(ExitStatus::Error);
+    };
+    let inputs = match route::inputs(&spec) {
+        Ok(i) => i,
+        Err(mut ds) => {
+            diag::sort(&mut ds);
+            eprint!("{}", diag::render(&ds, &sources, Format::Full, color));
+            return Ok(ExitStatus::Error);
+        }
+    };
+    let sc = match scenario::load(&args.scenario, &mut sources) {
+        Ok(l) => l.scenario,
+        Err(mut ds) => {
+            diag::sort(&mut ds);
+            eprint!("{}", diag::render(&ds, &sources, Format::Full, color));
+            return Ok(ExitStatus::Error);
+        }
+    };
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async {
+        let mock = MockCrm::start(
+            &spec.raw,
+            &sc,
+            inputs.payload_schema.as_ref(),
+            Clock::start(1.0),
+            &MockOptions {
+                port: args.port,
+                seed: args.seed,
+            },
+        )
+        .await?;
+        let mut text = format!(
+            "mock CRM for {} (scenario {}, profile {})\n  CRM writes     POST {}\n  token endpoint POST {}\n  DLQ alerts     POST {}\n",
+            spec.raw.name,
+            sc.name,
+            mock.state().model().profile().name,
+            mock.crm_url(),
+            mock.token_url(),
+            mock.alert_url(),
+        );
+        if !mock.client_id().is_empty() {
+            text.push_str(&format!(
+                "  client id      {}\n  client secret  {MOCK_CLIENT_SECRET}   (a mock credential, not the spec's)\n",
+                mock.client_id()
+            ));
+        }
+        text.push_str(&format!(
+            "  idempotency    header {}\nCtrl-C stops.\n",
+            spec.raw.idempotency.header
+        ));
+        super::print_stdout(&text)?;
+        let deadline = args
+            .exit_after
+            .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s.max(0.0)));
+        let mut last = String::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            let stop = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = stop => break,
+                _ = tick.tick() => {
+                    let line = {
+                        let st = mock.state();
+                        tally_line(&st.model().stats, &st.tally)
+                    };
+                    if line != last {
+                        eprintln!("{line}");
+                        last = line;
+                    }
+                }
+            }
+        }
+        let line = {
+            let st = mock.state();
+            tally_line(&st.model().stats, &st.tally)
+        };
+        eprintln!("stopped; final tally: {line}");
+        Ok(ExitStatus::Success)
+    })
+}
+
+/// One line of the running tally.
+fn tally_line(s: &CrmStats, t: &Tally) -> String {
+    let statuses: Vec<String> = t
+        .statuses
+        .iter()
+        .map(|(code, n)| format!("{code}×{n}"))
+        .collect();
+    format!(
+        "requests {} [{}] · side effects {} · deduplicated {} · duplicates {} · resets {} · cut {} · silent {} · tokens issued {} refused {} · bad client {} · alerts {}",
+        s.requests,
+        statuses.join(" "),
+        s.side_effects,
+        s.deduplicated,
+        s.duplicate_side_effects,
+        t.resets,
+        t.cut_responses,
+        t.silences,
+        s.tokens_issued,
+        s.token_refusals,
+        t.bad_client,
+        t.alerts,
+    )
 }

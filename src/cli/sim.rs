@@ -49,6 +49,21 @@ pub struct Args {
     /// List the built-in scenarios and exit.
     #[arg(long)]
     pub list: bool,
+    /// Run over real HTTP (reqwest, loopback mock CRM and token endpoint) instead of virtual
+    /// time; the same machine, report and invariants.
+    #[arg(long)]
+    pub http: bool,
+    /// With --http: real seconds per simulated second (0.01: a simulated second lasts 10 ms).
+    /// Default 0.01 against the mock (results do not depend on it), 1 with --target.
+    #[arg(long, value_name = "F", requires = "http")]
+    pub time_scale: Option<f64>,
+    /// With --http: send the spec's fixture events to this CRM URL (a staging CRM) with the
+    /// spec's real OAuth, instead of the mock.
+    #[arg(long, value_name = "URL", requires = "http")]
+    pub target: Option<String>,
+    /// With --target: do not ask for confirmation.
+    #[arg(long, requires = "target")]
+    pub yes: bool,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
@@ -97,6 +112,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(l) => l.scenario,
         Err(ds) => return fail(ds, &sources, color),
     };
+    if let Some(f) = args.time_scale {
+        if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
+            anyhow::bail!("--time-scale must be a number above 0 and at most 1000, found {f}");
+        }
+    }
+    if let Some(url) = &args.target {
+        return http_target(&spec, &inputs, url, &args);
+    }
     let run_opts = Options {
         seed: args.seed,
         events: args.events,
@@ -166,17 +189,24 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             b.set_position(done);
         }
     };
-    let result = engine::run(
-        &spec,
-        &inputs,
-        &sc,
-        &run_opts,
-        &mut Sinks {
-            outcome: &mut on_outcome,
-            dead_letter: &mut on_dead_letter,
-            progress: &mut on_progress,
-        },
-    );
+    let mut sinks = Sinks {
+        outcome: &mut on_outcome,
+        dead_letter: &mut on_dead_letter,
+        progress: &mut on_progress,
+    };
+    let result = if args.http {
+        let http = crate::deliver::driver::HttpOptions {
+            time_scale: args.time_scale.unwrap_or(0.01),
+            paced: true,
+        };
+        let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+        rt.block_on(crate::deliver::driver::run(
+            &spec, &inputs, &sc, &run_opts, &http, &mut sinks,
+        ))
+        .map_err(anyhow::Error::new)
+    } else {
+        engine::run(&spec, &inputs, &sc, &run_opts, &mut sinks).map_err(anyhow::Error::new)
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -207,6 +237,92 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     }
     super::print_stdout(&text)?;
     Ok(if report.passed() {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
+}
+
+/// `--http --target URL`: the fixtures to a real CRM, after confirmation.
+fn http_target(
+    spec: &spec::Spec,
+    inputs: &route::Inputs,
+    url: &str,
+    args: &Args,
+) -> anyhow::Result<ExitStatus> {
+    use std::io::IsTerminal as _;
+    let env = |n: &str| std::env::var(n).ok();
+    let (plan, ep) = crate::deliver::target::plan(spec, inputs, url, &env)?;
+    eprint!("{}", plan.describe());
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("error: refusing to send to a real CRM without confirmation: stdin is not a terminal; pass --yes");
+            return Ok(ExitStatus::Error);
+        }
+        eprint!("Send them? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("nothing sent");
+            return Ok(ExitStatus::Error);
+        }
+    }
+    let opts = Options {
+        seed: args.seed,
+        events: Some(0),
+        no_jitter: args.no_jitter,
+        max_steps: None,
+    };
+    let mut lines = String::new();
+    let mut on_outcome = |o: &Outcome| {
+        lines.push_str(&format!(
+            "  {:<13} {:<32} {} attempt(s){}\n",
+            o.outcome,
+            o.event_id,
+            o.attempts,
+            o.reason.map(|r| format!("  {r}")).unwrap_or_default()
+        ));
+    };
+    let mut on_dead_letter = |_: &DeadLettered| {};
+    let mut on_progress = |_: u64, _: u64| {};
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = rt.block_on(crate::deliver::target::run(
+        spec,
+        inputs,
+        ep,
+        args.time_scale.unwrap_or(1.0),
+        &opts,
+        &mut Sinks {
+            outcome: &mut on_outcome,
+            dead_letter: &mut on_dead_letter,
+            progress: &mut on_progress,
+        },
+    ))?;
+    let statuses: Vec<String> = report
+        .statuses
+        .iter()
+        .map(|(s, n)| format!("{s} ×{n}"))
+        .collect();
+    let mut text = format!(
+        "{} matched of {} fixture event(s):\n{lines}",
+        report.totals.matched, report.totals.events
+    );
+    text.push_str(&format!(
+        "HTTP statuses: {} · timeouts {} · resets {} · token requests {}\n",
+        if statuses.is_empty() {
+            "none".to_string()
+        } else {
+            statuses.join(", ")
+        },
+        report.timeouts,
+        report.resets,
+        report.totals.token_refreshes
+    ));
+    for (_, example) in &report.dlq_examples {
+        text.push_str(&format!("  {example}\n"));
+    }
+    super::print_stdout(&text)?;
+    Ok(if report.totals.delivered == report.totals.matched {
         ExitStatus::Success
     } else {
         ExitStatus::Failure

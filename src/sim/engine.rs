@@ -311,6 +311,253 @@ pub fn auto_interval(duration: Time) -> Time {
         .unwrap_or(&3_600_000)
 }
 
+/// The events of a run in arrival order: each fixture once at the start (1 ms apart), then the
+/// generated events spread along the scenario's rate curve. Shared by the virtual-time engine and
+/// the HTTP driver so both see the same events at the same virtual instants.
+pub struct Feed<'a> {
+    fixtures: Vec<&'a Value>,
+    templates: Vec<Value>,
+    arrivals: Arrivals,
+    total: u64,
+    next: u64,
+    epoch: SystemTime,
+    sc: &'a Scenario,
+}
+
+impl<'a> Feed<'a> {
+    /// The feed of `sc` (`events` overrides the scenario's count).
+    pub fn new(
+        inputs: &'a Inputs,
+        sc: &'a Scenario,
+        events: Option<u64>,
+        epoch: SystemTime,
+    ) -> Self {
+        let generated = events.unwrap_or(sc.events.count);
+        let fixtures: Vec<&Value> = if sc.events.fixtures {
+            inputs.fixtures.iter().map(|(_, v)| v).collect()
+        } else {
+            Vec::new()
+        };
+        let templates: Vec<Value> = if inputs.fixtures.is_empty() {
+            vec![builtin_template()]
+        } else {
+            inputs.fixtures.iter().map(|(_, v)| v.clone()).collect()
+        };
+        let total = generated + fixtures.len() as u64;
+        Feed {
+            arrivals: Arrivals::new(generated.max(1), sc.duration.ms(), &sc.events.curve),
+            fixtures,
+            templates,
+            total,
+            next: 0,
+            epoch,
+            sc,
+        }
+    }
+
+    /// Events in the run.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Events handed out so far.
+    pub fn arrived(&self) -> u64 {
+        self.next
+    }
+
+    /// The scheduled arrival time of event `k`.
+    pub fn time_of(&self, k: u64) -> Time {
+        if (k as usize) < self.fixtures.len() {
+            k
+        } else {
+            self.arrivals.time_of(k - self.fixtures.len() as u64)
+        }
+    }
+
+    /// The scheduled time of the next arrival, if any remain.
+    pub fn next_at(&self) -> Option<Time> {
+        (self.next < self.total).then(|| self.time_of(self.next))
+    }
+
+    /// The next event, stamped as arriving at `now`.
+    pub fn pop(&mut self, now: Time) -> (u64, Value) {
+        let k = self.next;
+        self.next += 1;
+        let n = self.fixtures.len() as u64;
+        let event = if k < n {
+            self.fixtures[k as usize].clone()
+        } else {
+            generate(&self.templates, k - n, now, self.epoch, self.sc)
+        };
+        (k, event)
+    }
+}
+
+/// Per-run bookkeeping shared by the virtual-time engine and the HTTP driver: the settlement of
+/// every matched event and the idempotency keys seen, from which the invariants are checked.
+#[derive(Default)]
+pub struct Ledger {
+    state: Vec<u8>,
+    keys: HashMap<u128, u64>,
+    key_clashes: Vec<String>,
+}
+
+impl Ledger {
+    /// Matches an arrived event against the rules and submits every match to the machine.
+    #[allow(clippy::too_many_arguments)]
+    pub fn arrive<R: rand_core::Rng>(
+        &mut self,
+        rep: &mut Report,
+        inputs: &Inputs,
+        template: &delivery::Template,
+        machine: &mut Machine<R>,
+        now: Time,
+        epoch: SystemTime,
+        k: u64,
+        event: Value,
+    ) {
+        let when: DateTime<Utc> = (epoch + Duration::from_millis(now)).into();
+        let event_id = event
+            .pointer("/event/id")
+            .and_then(Value::as_str)
+            .map_or_else(|| format!("#{k}"), str::to_string);
+        let event_type = event
+            .pointer("/event/type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let matching: Vec<usize> = inputs
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.matches(&event))
+            .map(|(i, _)| i)
+            .collect();
+        for ri in matching {
+            let rule = &inputs.rules[ri];
+            let seq = self.state.len() as u64;
+            self.state.push(PENDING);
+            rep.totals.matched += 1;
+            if let Ok(key) = template.render(&event) {
+                let h = hash128(&key);
+                if let Some(first) = self.keys.insert(h, seq) {
+                    rep.key_clash_count += 1;
+                    if self.key_clashes.len() < 5 {
+                        self.key_clashes.push(format!(
+                            "`{key}` is the key of event {event_id} and of matched event #{first}"
+                        ));
+                    }
+                }
+            }
+            let payload = match rule.transform.eval(&event, when) {
+                Ok(Some(p)) => Ok(p),
+                Ok(None) => Err("the transform produced no output (undefined)".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            machine.handle_submit(
+                now,
+                Submission {
+                    seq,
+                    event_id: event_id.clone(),
+                    event_type: event_type.clone(),
+                    rule_id: rule.id.clone(),
+                    event: event.clone(),
+                    payload,
+                },
+            );
+        }
+    }
+
+    /// Records an event that reached a final state and streams it to the sinks.
+    pub fn settle(&mut self, rep: &mut Report, output: &Output, sinks: &mut Sinks<'_>) {
+        match output {
+            Output::Delivered(d) => settle_delivered(rep, &mut self.state, d, sinks),
+            Output::DeadLettered(d) => settle_dead_letter(rep, &mut self.state, d, sinks),
+        }
+    }
+
+    /// Checks the invariants against the CRM's record of side effects and finishes the report.
+    pub fn finish<R: rand_core::Rng>(
+        self,
+        rep: &mut Report,
+        now: Time,
+        crm: &CrmModel,
+        machine: &Machine<R>,
+    ) {
+        let state = self.state;
+        let key_clashes = self.key_clashes;
+        rep.end = now;
+        rep.machine = machine.stats().clone();
+        rep.crm = crm.stats.clone();
+        let dedup = crm.dedup().clone();
+        rep.dedup = match dedup {
+            DedupMode::Header => "header",
+            DedupMode::Upsert => "upsert",
+            DedupMode::None => "none",
+        }
+        .to_string();
+        // Invariants over the settled state.
+        let mut unsettled = 0u64;
+        let mut delivered_not_applied = 0u64;
+        let mut duplicates = 0u64;
+        let mut dlq_applied = 0u64;
+        for (seq, s) in state.iter().enumerate() {
+            let applied = crm.applied(seq as u64);
+            match *s {
+                PENDING => unsettled += 1,
+                DELIVERED if applied == 0 => delivered_not_applied += 1,
+                DLQ_STORED | DLQ_LOST if applied > 0 => dlq_applied += 1,
+                _ => {}
+            }
+            if applied > 1 {
+                duplicates += u64::from(applied - 1);
+            }
+        }
+        let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64;
+        rep.totals.duplicates = duplicates;
+        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq;
+        rep.dead_lettered_but_applied = dlq_applied;
+        rep.invariants = vec![
+            Invariant::new(
+                "conservation",
+                "every matched event is applied in the CRM or sits in the DLQ with a reason",
+                unsettled == 0 && delivered_not_applied == 0 && lost_dlq == 0,
+                format!(
+                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled",
+                    unsettled, delivered_not_applied, lost_dlq
+                ),
+            ),
+            Invariant::new(
+                "no-duplicate-side-effects",
+                if dedup == DedupMode::None {
+                    "no event is written twice (the CRM does not deduplicate: duplicates are counted, not prevented)"
+                } else {
+                    "no event is written twice"
+                },
+                dedup == DedupMode::None || duplicates == 0,
+                format!("{duplicates} duplicate side effects"),
+            ),
+            Invariant::new(
+                "unique-idempotency-keys",
+                "no two distinct events share an idempotency key",
+                key_clashes.is_empty(),
+                if key_clashes.is_empty() {
+                    "0 shared keys".to_string()
+                } else {
+                    format!("{} shared keys, e.g. {}", rep.key_clash_count, key_clashes.join("; "))
+                },
+            ),
+            Invariant::new(
+                "nothing-in-flight",
+                "nothing is queued, parked or in flight at the end",
+                machine.is_idle() && machine.pending_events() == 0,
+                format!("{} events still pending in the machine", machine.pending_events()),
+            ),
+        ];
+        rep.finish();
+    }
+}
+
 /// Runs a scenario. The report is a pure function of (spec, inputs, scenario, options).
 pub fn run(
     spec: &Spec,
@@ -320,43 +567,17 @@ pub fn run(
     sinks: &mut Sinks<'_>,
 ) -> Result<Report, EngineError> {
     let epoch = epoch(spec, sc);
-    let hub = HubSettings {
-        concurrency: sc.hub.concurrency.max(1) as usize,
-        epoch,
-        jitter: opts.no_jitter.then_some(Jitter::None),
-        ..HubSettings::default()
-    };
-    let cfg = Config::from_spec(&spec.raw, hub).map_err(|e| EngineError::Config(e.to_string()))?;
+    let cfg = machine_config(spec, sc, opts, epoch)?;
     let template = cfg.idempotency.clone();
     let max_retries = cfg.max_retries;
     let timeout = cfg.timeout;
-    let mut machine = Machine::new(cfg, ChaCha8Rng::seed_from_u64(opts.seed));
-    let mut crm_rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x9E37_79B9_7F4A_7C15);
+    let mut machine = Machine::new(cfg, machine_rng(opts.seed));
+    let mut crm_rng = crm_rng(opts.seed);
     let mut crm = CrmModel::new(&spec.raw, sc, inputs.payload_schema.as_ref());
 
-    let generated = opts.events.unwrap_or(sc.events.count);
-    let fixtures: Vec<&Value> = if sc.events.fixtures {
-        inputs.fixtures.iter().map(|(_, v)| v).collect()
-    } else {
-        Vec::new()
-    };
-    let templates: Vec<Value> = if inputs.fixtures.is_empty() {
-        vec![builtin_template()]
-    } else {
-        inputs.fixtures.iter().map(|(_, v)| v.clone()).collect()
-    };
-    let total_events = generated + fixtures.len() as u64;
-    let duration = sc.duration.ms();
-    let arrivals = Arrivals::new(generated.max(1), duration, &sc.events.curve);
-    let interval = sc
-        .interval
-        .map(|d| d.ms().max(1))
-        .unwrap_or_else(|| auto_interval(duration));
-
-    let mut rep = Report::new(spec, sc, opts, interval, epoch);
-    rep.totals.events = total_events;
-    rep.crm_profile = crm.profile().name.to_string();
-    rep.notes.extend(crm.notes.iter().cloned());
+    let mut feed = Feed::new(inputs, sc, opts.events, epoch);
+    let total_events = feed.total();
+    let mut rep = new_report(spec, sc, opts, epoch, total_events, &crm);
 
     let mut heap: BinaryHeap<Entry> = BinaryHeap::new();
     let mut hseq: u64 = 0;
@@ -368,21 +589,11 @@ pub fn run(
             what,
         });
     };
-    let mut next_event: u64 = 0; // 0..fixtures.len() are fixtures, then generated
-    let first_at = |k: u64| -> Time {
-        if (k as usize) < fixtures.len() {
-            k
-        } else {
-            arrivals.time_of(k - fixtures.len() as u64)
-        }
-    };
-    if total_events > 0 {
-        push(&mut heap, first_at(0), Happening::Arrival);
+    if let Some(at) = feed.next_at() {
+        push(&mut heap, at, Happening::Arrival);
     }
 
-    let mut state: Vec<u8> = Vec::new();
-    let mut keys: HashMap<u128, u64> = HashMap::new();
-    let mut key_clashes: Vec<String> = Vec::new();
+    let mut ledger = Ledger::default();
     let mut steps: u64 = 0;
     let max_steps = opts.max_steps.unwrap_or(
         1_000_000
@@ -418,71 +629,24 @@ pub fn run(
             now = now.max(e.at);
             match e.what {
                 Happening::Arrival => {
-                    let k = next_event;
-                    next_event += 1;
-                    let event = if (k as usize) < fixtures.len() {
-                        fixtures[k as usize].clone()
-                    } else {
-                        generate(&templates, k - fixtures.len() as u64, now, epoch, sc)
-                    };
-                    if next_event < total_events {
-                        push(&mut heap, first_at(next_event).max(now), Happening::Arrival);
+                    let (k, event) = feed.pop(now);
+                    if let Some(at) = feed.next_at() {
+                        push(&mut heap, at.max(now), Happening::Arrival);
                     }
-                    if next_event % 4096 == 0 || next_event == total_events {
-                        (sinks.progress)(next_event, total_events);
+                    let done = feed.arrived();
+                    if done % 4096 == 0 || done == total_events {
+                        (sinks.progress)(done, total_events);
                     }
-                    let when: DateTime<Utc> = (epoch + Duration::from_millis(now)).into();
-                    let event_id = event
-                        .pointer("/event/id")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| format!("#{k}"), str::to_string);
-                    let event_type = event
-                        .pointer("/event/type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string();
-                    let matching: Vec<usize> = inputs
-                        .rules
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, r)| r.matches(&event))
-                        .map(|(i, _)| i)
-                        .collect();
-                    for ri in matching {
-                        let rule = &inputs.rules[ri];
-                        let seq = state.len() as u64;
-                        state.push(PENDING);
-                        rep.totals.matched += 1;
-                        if let Ok(key) = template.render(&event) {
-                            let h = hash128(&key);
-                            if let Some(first) = keys.insert(h, seq) {
-                                rep.key_clash_count += 1;
-                                if key_clashes.len() < 5 {
-                                    key_clashes.push(format!(
-                                        "`{key}` is the key of event {event_id} and of matched event #{first}"
-                                    ));
-                                }
-                            }
-                        }
-                        let payload = match rule.transform.eval(&event, when) {
-                            Ok(Some(p)) => Ok(p),
-                            Ok(None) => {
-                                Err("the transform produced no output (undefined)".to_string())
-                            }
-                            Err(e) => Err(e.to_string()),
-                        };
-                        machine.handle_submit(
-                            now,
-                            Submission {
-                                seq,
-                                event_id: event_id.clone(),
-                                event_type: event_type.clone(),
-                                rule_id: rule.id.clone(),
-                                event: event.clone(),
-                                payload,
-                            },
-                        );
-                    }
+                    ledger.arrive(
+                        &mut rep,
+                        inputs,
+                        &template,
+                        &mut machine,
+                        now,
+                        epoch,
+                        k,
+                        event,
+                    );
                 }
                 Happening::CrmReply(id, Reply::Http { response, .. }) => {
                     machine.handle_response(now, id, response)
@@ -509,8 +673,7 @@ pub fn run(
                     }
                 }
                 Transmit::Token { id } => {
-                    rep.bucket(now).token_refreshes += 1;
-                    rep.totals.token_refreshes += 1;
+                    observe_token_request(&mut rep, now);
                     let (latency, result) = crm.handle_token_request(now, &mut crm_rng);
                     if let Some(r) = result {
                         if latency < timeout {
@@ -522,27 +685,23 @@ pub fn run(
             }
         }
         while let Some(o) = machine.poll_output() {
-            match o {
-                Output::Delivered(d) => settle_delivered(&mut rep, &mut state, &d, sinks),
-                Output::DeadLettered(d) => settle_dead_letter(&mut rep, &mut state, &d, sinks),
-            }
+            ledger.settle(&mut rep, &o, sinks);
         }
-        let pending = rep.totals.matched - rep.totals.delivered - rep.totals.dead_lettered;
-        rep.peak_pending = rep.peak_pending.max(pending);
+        observe_pending(&mut rep);
     }
+    throttle_notes(&mut rep, spec, &crm);
+    ledger.finish(&mut rep, now, &crm, &machine);
+    Ok(rep)
+}
 
-    rep.end = now;
-    rep.machine = machine.stats().clone();
-    rep.crm = crm.stats.clone();
-    let dedup = crm.dedup().clone();
-    rep.dedup = match dedup {
-        DedupMode::Header => "header",
-        DedupMode::Upsert => "upsert",
-        DedupMode::None => "none",
-    }
-    .to_string();
+/// Records the backlog (matched events not yet settled) after a step.
+pub fn observe_pending(rep: &mut Report) {
+    let pending = rep.totals.matched - rep.totals.delivered - rep.totals.dead_lettered;
+    rep.peak_pending = rep.peak_pending.max(pending);
+}
 
-    // Say why, when the DLQ holds throttled events the policy could have kept.
+/// Says why, when the DLQ holds throttled events the policy could have kept.
+pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
     let throttle = crm.profile().throttle.clone();
     let throttled_dlq = rep
         .dlq_by_status
@@ -568,70 +727,62 @@ pub fn run(
             ));
         }
     }
-
-    // Invariants over the settled state.
-    let mut unsettled = 0u64;
-    let mut delivered_not_applied = 0u64;
-    let mut duplicates = 0u64;
-    let mut dlq_applied = 0u64;
-    for (seq, s) in state.iter().enumerate() {
-        let applied = crm.applied(seq as u64);
-        match *s {
-            PENDING => unsettled += 1,
-            DELIVERED if applied == 0 => delivered_not_applied += 1,
-            DLQ_STORED | DLQ_LOST if applied > 0 => dlq_applied += 1,
-            _ => {}
-        }
-        if applied > 1 {
-            duplicates += u64::from(applied - 1);
-        }
-    }
-    let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64;
-    rep.totals.duplicates = duplicates;
-    rep.totals.lost = unsettled + delivered_not_applied + lost_dlq;
-    rep.dead_lettered_but_applied = dlq_applied;
-    rep.invariants = vec![
-        Invariant::new(
-            "conservation",
-            "every matched event is applied in the CRM or sits in the DLQ with a reason",
-            unsettled == 0 && delivered_not_applied == 0 && lost_dlq == 0,
-            format!(
-                "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled",
-                unsettled, delivered_not_applied, lost_dlq
-            ),
-        ),
-        Invariant::new(
-            "no-duplicate-side-effects",
-            if dedup == DedupMode::None {
-                "no event is written twice (the CRM does not deduplicate: duplicates are counted, not prevented)"
-            } else {
-                "no event is written twice"
-            },
-            dedup == DedupMode::None || duplicates == 0,
-            format!("{duplicates} duplicate side effects"),
-        ),
-        Invariant::new(
-            "unique-idempotency-keys",
-            "no two distinct events share an idempotency key",
-            key_clashes.is_empty(),
-            if key_clashes.is_empty() {
-                "0 shared keys".to_string()
-            } else {
-                format!("{} shared keys, e.g. {}", rep.key_clash_count, key_clashes.join("; "))
-            },
-        ),
-        Invariant::new(
-            "nothing-in-flight",
-            "nothing is queued, parked or in flight at the end",
-            machine.is_idle() && machine.pending_events() == 0,
-            format!("{} events still pending in the machine", machine.pending_events()),
-        ),
-    ];
-    rep.finish();
-    Ok(rep)
 }
 
-fn observe_request(
+/// The machine configuration of a run: the spec's settings plus the scenario's hub settings.
+pub fn machine_config(
+    spec: &Spec,
+    sc: &Scenario,
+    opts: &Options,
+    epoch: SystemTime,
+) -> Result<Config, EngineError> {
+    let hub = HubSettings {
+        concurrency: sc.hub.concurrency.max(1) as usize,
+        epoch,
+        jitter: opts.no_jitter.then_some(Jitter::None),
+        ..HubSettings::default()
+    };
+    Config::from_spec(&spec.raw, hub).map_err(|e| EngineError::Config(e.to_string()))
+}
+
+/// The machine's jitter RNG for a seed.
+pub fn machine_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// The CRM model's RNG for a seed (independent of the machine's).
+pub fn crm_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15)
+}
+
+/// An empty report for a run of `total_events` events against `crm`.
+pub fn new_report(
+    spec: &Spec,
+    sc: &Scenario,
+    opts: &Options,
+    epoch: SystemTime,
+    total_events: u64,
+    crm: &CrmModel,
+) -> Report {
+    let interval = sc
+        .interval
+        .map(|d| d.ms().max(1))
+        .unwrap_or_else(|| auto_interval(sc.duration.ms()));
+    let mut rep = Report::new(spec, sc, opts, interval, epoch);
+    rep.totals.events = total_events;
+    rep.crm_profile = crm.profile().name.to_string();
+    rep.notes.extend(crm.notes.iter().cloned());
+    rep
+}
+
+/// Counts a token request made at `now`.
+pub fn observe_token_request(rep: &mut Report, now: Time) {
+    rep.bucket(now).token_refreshes += 1;
+    rep.totals.token_refreshes += 1;
+}
+
+/// Counts one CRM request and its reply in the report.
+pub fn observe_request(
     rep: &mut Report,
     req: &CrmRequest,
     reply: &Reply,
