@@ -23,8 +23,11 @@ const FIXTURE_STORE: &str = "fixtures/dlq/store";
 const FIXTURE_ROOT: &str = "fixtures/dlq/store/cxone-eventhub-dlq-prod/crm-sync-failed";
 const SECRET: &str = "s3cr3t-never-printed";
 
+/// Runs cxsync with the secret the fixture specs read through `${env:CRM_CLIENT_SECRET}`.
 fn run(cmd: &mut Command) -> Output {
-    cmd.output().expect("cxsync runs")
+    cmd.env("CRM_CLIENT_SECRET", SECRET)
+        .output()
+        .expect("cxsync runs")
 }
 
 fn stdout(o: &Output) -> String {
@@ -492,11 +495,11 @@ fn spec_errors_stop_a_replay_with_a_located_diagnostic() {
     let err = stderr(&o);
     // Both problems, each at its line.
     assert!(
-        err.contains("cannot read transformFile `missing.jsonata`"),
+        err.contains("transform file `missing.jsonata` does not exist"),
         "{err}"
     );
     assert!(
-        err.contains("cannot read crm.payloadSchema `nope.json`"),
+        err.contains("payload schema `nope.json` does not exist"),
         "{err}"
     );
     assert!(err.contains("broken.yaml:"), "{err}");

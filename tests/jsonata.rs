@@ -150,6 +150,12 @@ fn scratch() -> tempfile::TempDir {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.path().join("dialect").join(p.file_name().unwrap())).unwrap();
     }
+    // The dialect specs read their fixtures from `../events/`.
+    std::fs::create_dir(dir.path().join("events")).unwrap();
+    for e in std::fs::read_dir(super::common::root().join("fixtures/events")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join("events").join(p.file_name().unwrap())).unwrap();
+    }
     dir
 }
 

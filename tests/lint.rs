@@ -72,6 +72,10 @@ fn explain_of_an_unknown_code_suggests_the_nearest_and_exits_2() {
     assert!(stdout(&by_name).starts_with("# CX003 (static-bearer-token)"));
 }
 
+/// Rules whose pattern the spec loader already refuses as an error, with the loader's code: plain
+/// `http://` to a non-loopback host is E402 before any lint rule runs.
+const LOADER_OWNED: [(&str, &str); 1] = [("CX022", "E402")];
+
 #[test]
 fn every_rule_fixture_renders_its_finding() {
     let real = analyser_is_real();
@@ -87,10 +91,12 @@ fn every_rule_fixture_renders_its_finding() {
         }
         let out = run(&["lint", &file, "--select", code]);
         let text = stdout(&out);
-        assert!(
-            text.contains(&format!("[{code}]")),
-            "{code} did not fire:\n{text}"
-        );
+        // The loader refuses some patterns outright; lint reports the loader's finding instead.
+        let fired = match LOADER_OWNED.iter().find(|(c, _)| *c == code) {
+            Some((_, load_code)) => format!("[{load_code}]"),
+            None => format!("[{code}]"),
+        };
+        assert!(text.contains(&fired), "{code} did not fire:\n{text}");
         let expected_exit = if rule.severity == cxsync::diag::Severity::Error {
             1
         } else {
@@ -262,8 +268,12 @@ fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// A lint fixture's text, its `../events` fixture glob made absolute so the copy works anywhere.
 fn fixture(code: &str) -> String {
-    std::fs::read_to_string(root().join(format!("fixtures/lint/{code}.yaml"))).unwrap()
+    let events = root().join("fixtures/events/*.json");
+    std::fs::read_to_string(root().join(format!("fixtures/lint/{code}.yaml")))
+        .unwrap()
+        .replace("../events/*.json", &events.to_string_lossy())
 }
 
 fn lint_in(dir: &Path, args: &[&str]) -> Output {

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use super::ExitStatus;
 use crate::diag::{self, Format, Sources};
-use crate::spec::{self, LoadOptions, TransformOrigin, TransformSource};
+use crate::spec::{self, LoadOptions, TransformOrigin};
 use crate::transform::{runner, Transform};
 
 #[derive(Debug, clap::Args)]
@@ -134,28 +134,11 @@ fn rule_transform(
             known.join(", ")
         );
     };
-    let source = match spec.rules.iter().find(|x| x.index == index) {
-        Some(resolved) => resolved.transform.clone(),
-        // TODO(transform, delete after the spec-loading merge): the loader does not resolve
-        // `transformFile` yet.
-        None => match (&r.transform, &r.transform_file) {
-            (Some(t), _) => Some(TransformSource {
-                text: t.clone(),
-                origin: TransformOrigin::Inline {
-                    pointer: format!("/rules/{index}/transform"),
-                },
-            }),
-            (None, Some(f)) => {
-                let path = spec.dir.join(f);
-                let text = spec::read_text(&path).map_err(|d| anyhow::anyhow!("{}", d.message))?;
-                Some(TransformSource {
-                    text,
-                    origin: TransformOrigin::File { path },
-                })
-            }
-            (None, None) => None,
-        },
-    };
+    let source = spec
+        .rules
+        .iter()
+        .find(|x| x.index == index)
+        .and_then(|resolved| resolved.transform.clone());
     let Some(source) = source else {
         anyhow::bail!("rule `{}` has no transform", r.id);
     };

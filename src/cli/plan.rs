@@ -283,8 +283,13 @@ fn behaviour_now(flag: Option<&str>, spec: &Spec) -> anyhow::Result<chrono::Date
 /// The proposed rules with their fixtures, from the resolved spec.
 fn behaviour_inputs(spec: &Spec, payloads: &Payloads) -> anyhow::Result<Vec<behaviour::Proposed>> {
     let mut out = Vec::new();
-    for (i, (id, body)) in payloads.rules.iter().enumerate() {
-        let (expr, fixtures) = match spec.rules.iter().find(|r| r.index == i) {
+    for (id, body) in &payloads.rules {
+        // Compiled rules skip disabled ones, so match by id rather than by position.
+        let resolved = spec
+            .rules
+            .iter()
+            .find(|r| spec.raw.rules[r.index].id == *id);
+        let (expr, fixtures) = match resolved {
             Some(r) => (
                 None,
                 r.fixtures
@@ -292,7 +297,6 @@ fn behaviour_inputs(spec: &Spec, payloads: &Payloads) -> anyhow::Result<Vec<beha
                     .map(|f| (f.name.clone(), f.event.clone()))
                     .collect(),
             ),
-            None if spec.rules.is_empty() => unresolved::rule_files(spec, i)?,
             None => (None, Vec::new()),
         };
         out.push(behaviour::Proposed {
@@ -303,64 +307,4 @@ fn behaviour_inputs(spec: &Spec, payloads: &Payloads) -> anyhow::Result<Vec<beha
         });
     }
     Ok(out)
-}
-
-/// TODO(after the spine loader merges): delete this module. Until the loader resolves
-/// `transformFile` and `fixtures`, `spec.rules` is empty; this reads them itself so the
-/// behavioural plan works on this branch.
-mod unresolved {
-    use super::*;
-
-    type Files = (Option<String>, Vec<(String, serde_json::Value)>);
-
-    pub(super) fn rule_files(spec: &Spec, i: usize) -> anyhow::Result<Files> {
-        let rule = &spec.raw.rules[i];
-        let expr = match &rule.transform_file {
-            Some(f) => {
-                let p = spec.dir.join(f);
-                Some(
-                    std::fs::read_to_string(&p)
-                        .with_context(|| format!("cannot read transform {}", p.display()))?,
-                )
-            }
-            None => None,
-        };
-        let mut fixtures = Vec::new();
-        for pat in &rule.fixtures {
-            for p in expand(&spec.dir, pat)? {
-                let text = std::fs::read_to_string(&p)
-                    .with_context(|| format!("cannot read fixture {}", p.display()))?;
-                let event = serde_json::from_str(&text)
-                    .with_context(|| format!("fixture {} is not JSON", p.display()))?;
-                let name = p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                fixtures.push((name, event));
-            }
-        }
-        Ok((expr, fixtures))
-    }
-
-    /// Expands a glob whose wildcards are in the file name only (`../fixtures/events/*.json`).
-    fn expand(dir: &Path, pat: &str) -> anyhow::Result<Vec<PathBuf>> {
-        let full = dir.join(pat);
-        let name = full
-            .file_name()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !name.contains(['*', '?', '[']) {
-            return Ok(vec![full]);
-        }
-        let parent = full.parent().unwrap_or(dir);
-        let m = globset::Glob::new(&name)?.compile_matcher();
-        let mut out: Vec<PathBuf> = std::fs::read_dir(parent)
-            .with_context(|| format!("cannot list {}", parent.display()))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.file_name().is_some_and(|n| m.is_match(n)))
-            .collect();
-        out.sort();
-        Ok(out)
-    }
 }

@@ -26,7 +26,7 @@ use crate::transform::Transform;
 struct PreparedRule {
     id: String,
     event_type: String,
-    conditions: Vec<(String, Vec<Value>)>,
+    conditions: indexmap::IndexMap<String, Vec<Value>>,
     enabled: bool,
     transform: Option<Transform>,
 }
@@ -223,7 +223,9 @@ impl Replayer {
             .rules
             .iter()
             .filter(|r| {
-                r.enabled && r.event_type == rec.event_type && conditions_hold(r, &rec.event)
+                r.enabled
+                    && r.event_type == rec.event_type
+                    && crate::transform::runner::conditions_hold(&rec.event, &r.conditions)
             })
             .collect();
         // The rule that dead-lettered the record wins when it still matches; otherwise the first
@@ -403,53 +405,12 @@ fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema
     }
 }
 
-/// Whether every condition path of a rule holds one of its allowed values.
-// TODO(sim-merge): use the shared rule matcher once the simulator's lands.
-fn conditions_hold(rule: &PreparedRule, event: &Value) -> bool {
-    rule.conditions.iter().all(|(path, allowed)| {
-        lookup(event, path).is_some_and(|v| allowed.iter().any(|a| json_eq(a, v)))
-    })
-}
-
-/// JSON equality where `1` and `1.0` are the same number.
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        _ => a == b,
-    }
-}
-
-/// The value at a dotted path (`interaction.channel.type`).
-fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(v, |cur, seg| cur.get(seg))
-}
-
-/// Renders an idempotency template (`${interaction.id}_${event.type}`); a missing field is an
-/// error, never an empty string.
-// TODO(sim-merge): use the simulator's template renderer once it lands.
+/// Renders an idempotency template (`${interaction.id}_${event.type}`) with the simulator's
+/// renderer, so replay and delivery agree; a missing field is an error, never an empty string.
 pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
-    let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed `${{` in template `{template}`"))?;
-        let path = after[..end].trim();
-        match lookup(event, path) {
-            Some(Value::String(s)) => out.push_str(s),
-            Some(v @ (Value::Number(_) | Value::Bool(_))) => out.push_str(&v.to_string()),
-            Some(_) | None => {
-                return Err(format!(
-                    "`{path}` is missing from the event or not a scalar"
-                ))
-            }
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    crate::sim::delivery::idempotency::Template::parse(template)
+        .and_then(|t| t.render(event))
+        .map_err(|e| e.to_string())
 }
 
 /// One request of a replay.
@@ -931,10 +892,11 @@ mod tests {
     #[tokio::test]
     async fn a_sink_failing_after_k_records_resumes_without_duplicates() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let loaded = crate::spec::load(
-            &root.join("fixtures/dlq/fixed.yaml"),
-            &crate::spec::LoadOptions::default(),
-        );
+        let opts = crate::spec::LoadOptions {
+            vars: [("CRM_CLIENT_SECRET".to_string(), "s3cr3t-value".to_string())].into(),
+            ..Default::default()
+        };
+        let loaded = crate::spec::load(&root.join("fixtures/dlq/fixed.yaml"), &opts);
         let spec = loaded.spec.expect("fixture spec loads");
         let now = chrono::DateTime::parse_from_rfc3339("2024-01-16T08:00:00Z")
             .unwrap()

@@ -2,12 +2,10 @@
 //! fields, dialect uses) computed once, and helpers that turn a JSON pointer or a transform offset
 //! into a located [`Diagnostic`].
 
-use std::path::{Path, PathBuf};
-
 use serde_json::Value;
 
-use crate::diag::{Diagnostic, Sources, Span};
-use crate::spec::{Fixture, ResolvedRule, Spec, TransformOrigin, TransformSource};
+use crate::diag::{Diagnostic, Span};
+use crate::spec::{Fixture, ResolvedRule, Spec, TransformSource};
 use crate::transform::syntax::{self, Analysis, DialectFix, SyntaxError};
 
 /// One spec rule's transform, analysed once for every lint rule.
@@ -199,97 +197,6 @@ pub fn lookup<'v>(event: &'v Value, dotted: &str) -> Option<&'v Value> {
         };
     }
     (!v.is_null()).then_some(v)
-}
-
-/// Resolves rules when the loader has not (`Spec.rules` empty although the spec declares rules):
-/// inline transforms, `transformFile`s and fixture files or `*` globs relative to the spec. The
-/// loader's resolution wins whenever it ran; this keeps lint useful on specs whose rules the loader
-/// left unresolved. Files read are added to `sources` so findings in them render with snippets.
-pub fn resolve_rules(spec: &Spec, sources: &mut Sources) -> (Vec<ResolvedRule>, Vec<Diagnostic>) {
-    if !spec.rules.is_empty() || spec.raw.rules.is_empty() {
-        return (spec.rules.clone(), Vec::new());
-    }
-    let mut diags = Vec::new();
-    let mut out = Vec::new();
-    for (i, raw) in spec.raw.rules.iter().enumerate() {
-        let transform = if let Some(text) = &raw.transform {
-            Some(TransformSource {
-                text: text.clone(),
-                origin: TransformOrigin::Inline {
-                    pointer: format!("/rules/{i}/transform"),
-                },
-            })
-        } else if let Some(file) = &raw.transform_file {
-            let path = spec.dir.join(file);
-            match crate::spec::read_text(&path) {
-                Ok(text) => {
-                    sources.add(&path, text.clone());
-                    Some(TransformSource {
-                        text,
-                        origin: TransformOrigin::File { path },
-                    })
-                }
-                Err(d) => {
-                    diags.push(d);
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        let mut fixtures = Vec::new();
-        for (j, pattern) in raw.fixtures.iter().enumerate() {
-            for path in expand(&spec.dir, pattern) {
-                match crate::spec::read_text(&path).and_then(|t| {
-                    serde_json::from_str::<Value>(&t).map_err(|e| {
-                        Diagnostic::error("E300", format!("fixture is not JSON: {e}"))
-                            .in_file(&path)
-                    })
-                }) {
-                    Ok(event) => fixtures.push(Fixture {
-                        name: path
-                            .file_stem()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                        path,
-                        event,
-                    }),
-                    Err(d) => diags.push(spec.diag_at(d, &format!("/rules/{i}/fixtures/{j}"))),
-                }
-            }
-        }
-        out.push(ResolvedRule {
-            index: i,
-            transform,
-            fixtures,
-        });
-    }
-    (out, diags)
-}
-
-/// A fixture entry: a file, or a `*`/`?` pattern matched against the files of its folder.
-fn expand(dir: &Path, pattern: &str) -> Vec<PathBuf> {
-    let full = dir.join(pattern);
-    if !pattern.contains(['*', '?', '[']) {
-        return vec![full];
-    }
-    let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
-        return Vec::new();
-    };
-    let Ok(glob) = globset::Glob::new(&name.to_string_lossy()) else {
-        return Vec::new();
-    };
-    let m = glob.compile_matcher();
-    let mut found: Vec<PathBuf> = std::fs::read_dir(parent)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| p.is_file() && p.file_name().is_some_and(|n| m.is_match(n)))
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
 }
 
 #[cfg(test)]

@@ -147,11 +147,10 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, Conf
         let enabled =
             |r: &RuleInfo| cfg.enabled(r, &path, &opts.select, &opts.ignore, opts.preview);
         let loaded = spec::load(&path, &opts.load);
-        let mut sources = loaded.sources;
+        let sources = loaded.sources;
         let mut diags = loaded.diags;
         if let Some(spec) = loaded.spec {
-            let (resolved, resolve_diags) = context::resolve_rules(&spec, &mut sources);
-            diags.extend(resolve_diags);
+            let resolved = spec.rules.clone();
             diags.extend(lint_spec(&spec, &resolved, enabled));
             // Suppressions live in the spec and in the transform files it references.
             let mut files = vec![path.clone()];

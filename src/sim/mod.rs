@@ -31,7 +31,6 @@ pub const REASONS: &[Reason] = &[
     Reason::DeadlineExceeded,
 ];
 pub mod engine;
-mod fallback;
 pub mod report;
 pub mod route;
 #[cfg(test)]

@@ -14,21 +14,14 @@ use crate::transform::Transform;
 pub struct CompiledRule {
     pub id: String,
     pub event_type: String,
-    pub conditions: Vec<(Vec<String>, Vec<Value>)>,
+    pub conditions: indexmap::IndexMap<String, Vec<Value>>,
     pub transform: Transform,
 }
 
 impl CompiledRule {
-    /// Whether the rule selects this event.
+    /// Whether the rule selects this event (the matcher `cxsync test` uses too).
     pub fn matches(&self, event: &Value) -> bool {
-        if lookup(event, &["event".into(), "type".into()]).and_then(Value::as_str)
-            != Some(self.event_type.as_str())
-        {
-            return false;
-        }
-        self.conditions
-            .iter()
-            .all(|(path, allowed)| lookup(event, path).is_some_and(|v| allowed.contains(v)))
+        crate::transform::runner::matches(event, &self.event_type, &self.conditions)
     }
 }
 
@@ -48,41 +41,26 @@ pub struct Inputs {
 
 /// Compiles a spec's enabled rules and gathers its fixtures. Every problem is reported.
 pub fn inputs(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
-    let resolved = if spec.rules.is_empty() {
-        super::fallback::resolve(spec)?
-    } else {
-        spec.rules
-            .iter()
-            .map(|r| super::fallback::Resolved {
-                index: r.index,
-                transform: r.transform.as_ref().map(|t| t.text.clone()),
-                fixtures: r
-                    .fixtures
-                    .iter()
-                    .map(|f| (f.path.clone(), f.event.clone()))
-                    .collect(),
-            })
-            .collect()
-    };
     let mut out = Inputs::default();
     let mut diags = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
-    for r in resolved {
+    for r in &spec.rules {
         let raw = &spec.raw.rules[r.index];
-        for (path, ev) in r.fixtures {
-            if !seen.contains(&path) {
-                let name = path
+        for f in &r.fixtures {
+            if !seen.contains(&f.path) {
+                let name = f
+                    .path
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                seen.push(path);
-                out.fixtures.push((name, ev));
+                seen.push(f.path.clone());
+                out.fixtures.push((name, f.event.clone()));
             }
         }
         if !raw.enabled {
             continue;
         }
         let pointer = format!("/rules/{}", r.index);
-        let Some(text) = r.transform else {
+        let Some(text) = r.transform.as_ref().map(|t| t.text.as_str()) else {
             diags.push(
                 spec.diag_at(
                     Diagnostic::error("E610", format!("rule `{}` has no transform", raw.id))
@@ -92,15 +70,11 @@ pub fn inputs(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
             );
             continue;
         };
-        match Transform::compile(&text) {
+        match Transform::compile(text) {
             Ok(transform) => out.rules.push(CompiledRule {
                 id: raw.id.clone(),
                 event_type: raw.event_type.clone(),
-                conditions: raw
-                    .conditions
-                    .iter()
-                    .map(|(k, v)| (k.split('.').map(str::to_string).collect(), v.clone()))
-                    .collect(),
+                conditions: raw.conditions.clone(),
                 transform,
             }),
             Err(e) => diags.push(
@@ -115,10 +89,7 @@ pub fn inputs(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
             ),
         }
     }
-    out.payload_schema = match &spec.payload_schema {
-        Some(s) => Some(s.clone()),
-        None => super::fallback::payload_schema(spec).map_err(|d| vec![d])?,
-    };
+    out.payload_schema = spec.payload_schema.clone();
     if diags.is_empty() {
         Ok(out)
     } else {

@@ -593,10 +593,14 @@ mod tests {
 
     fn spec_with_transform(dir: &Path, transform_yaml: &str) -> Spec {
         let base = std::fs::read_to_string(fixture("guide_file.yaml")).unwrap();
-        let text = base.replace(
-            "    transformFile: guide_transform.jsonata\n",
-            &format!("    transform: {transform_yaml}\n"),
-        );
+        // The copy lives in a temp dir: point its fixture glob back at the repository's events.
+        let events = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/events/*.json");
+        let text = base
+            .replace(
+                "    transformFile: guide_transform.jsonata\n",
+                &format!("    transform: {transform_yaml}\n"),
+            )
+            .replace("../events/*.json", &events.to_string_lossy());
         let path = dir.join("spec.yaml");
         std::fs::write(&path, text).unwrap();
         load(&path)

@@ -1,7 +1,7 @@
 //! The fixture runner behind `cxsync test`: for every rule of a spec and every fixture event, the
 //! rule's event type and conditions, then the transform, then the CRM checks (target schema,
-//! payload size), then redaction into the snapshot text. Pure apart from reading the spec's files
-//! in the pre-merge fallback below; comparing with and writing snapshots is the CLI's job.
+//! payload size), then redaction into the snapshot text. Pure: the spec loader has already read
+//! the transforms and fixtures; comparing with and writing snapshots is the CLI's job.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::snapshot::{self, Header, Outcome};
 use super::{guard_size, Transform};
 use crate::diag::{Diagnostic, Sources, Span};
-use crate::spec::{Fixture, ResolvedRule, Spec, TransformOrigin, TransformSource};
+use crate::spec::{Spec, TransformSource};
 
 /// One (rule, fixture) case and what it produced.
 #[derive(Debug, Clone)]
@@ -57,15 +57,8 @@ pub fn snapshot_now(spec: &Spec, cli: Option<DateTime<Utc>>) -> Result<DateTime<
 /// Runs every rule and fixture of `spec`. Snapshots go to `snapshot_dir/<spec stem>/<rule id>/`.
 pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun {
     let mut run = SpecRun::default();
-    let rules = if spec.rules.is_empty() {
-        premerge_fallback::resolve_rules(spec, &mut run)
-    } else {
-        spec.rules.clone()
-    };
-    let schema = match &spec.payload_schema {
-        Some(s) => Some(s.clone()),
-        None => premerge_fallback::payload_schema(spec, &mut run),
-    };
+    let rules = spec.rules.clone();
+    let schema = spec.payload_schema.clone();
     let validator = schema
         .as_ref()
         .and_then(|s| match jsonschema::validator_for(s) {
@@ -199,6 +192,24 @@ pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun
     run
 }
 
+/// Whether a rule with this event type and these conditions selects `event`: the one matcher
+/// shared by `test`, the simulator and DLQ replay. [`filter`] says why not.
+pub fn matches(
+    event: &Value,
+    event_type: &str,
+    conditions: &indexmap::IndexMap<String, Vec<Value>>,
+) -> bool {
+    lookup(event, "event.type").and_then(Value::as_str) == Some(event_type)
+        && conditions_hold(event, conditions)
+}
+
+/// Whether every condition path of `event` holds one of its allowed values.
+pub fn conditions_hold(event: &Value, conditions: &indexmap::IndexMap<String, Vec<Value>>) -> bool {
+    conditions.iter().all(|(path, allowed)| {
+        lookup(event, path).is_some_and(|v| allowed.iter().any(|a| json_equal(a, v)))
+    })
+}
+
 /// Why the rule drops `event`, or `None` when it matches: the event type (`event.type`) first,
 /// then every condition (dotted path → allowed values).
 pub fn filter(
@@ -298,144 +309,6 @@ fn relative_to(path: &Path, base: &Path) -> String {
     let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
     parts.extend(p[common..].iter().cloned());
     parts.join("/")
-}
-
-/// TODO(transform, delete after the spec-loading merge): until the spine's loader resolves
-/// `transformFile` and `fixtures` into `Spec.rules` and loads `crm.payloadSchema` into
-/// `Spec.payload_schema`, `cxsync test` reads them here, relative to `spec.dir`. Used ONLY when
-/// the loader left `Spec.rules` (or `payload_schema`) empty.
-mod premerge_fallback {
-    use super::*;
-
-    pub(super) fn resolve_rules(spec: &Spec, run: &mut SpecRun) -> Vec<ResolvedRule> {
-        let mut out = Vec::new();
-        for (index, rule) in spec.raw.rules.iter().enumerate() {
-            let transform = match (&rule.transform, &rule.transform_file) {
-                (Some(text), _) => Some(TransformSource {
-                    text: text.clone(),
-                    origin: TransformOrigin::Inline {
-                        pointer: format!("/rules/{index}/transform"),
-                    },
-                }),
-                (None, Some(file)) => {
-                    let path = spec.dir.join(file);
-                    match crate::spec::read_text(&path) {
-                        Ok(text) => {
-                            run.sources.add(&path, text.clone());
-                            Some(TransformSource {
-                                text,
-                                origin: TransformOrigin::File { path },
-                            })
-                        }
-                        Err(d) => {
-                            run.diags.push(d);
-                            None
-                        }
-                    }
-                }
-                (None, None) => None,
-            };
-            let mut fixtures = Vec::new();
-            for (fi, pattern) in rule.fixtures.iter().enumerate() {
-                let paths = expand(&spec.dir, pattern);
-                if paths.is_empty() {
-                    run.diags.push(
-                        spec.diag_at(
-                            Diagnostic::error("E305", format!("no fixture matches `{pattern}`")),
-                            &format!("/rules/{index}/fixtures/{fi}"),
-                        )
-                        .with_help("fixture paths and globs are relative to the spec's folder"),
-                    );
-                }
-                for path in paths {
-                    match crate::spec::read_text(&path) {
-                        Ok(text) => match serde_json::from_str::<Value>(&text) {
-                            Ok(event) => fixtures.push(Fixture {
-                                name: path
-                                    .file_stem()
-                                    .map(|s| s.to_string_lossy().to_string())
-                                    .unwrap_or_default(),
-                                path,
-                                event,
-                            }),
-                            Err(e) => {
-                                let at = crate::diag::Pos {
-                                    line: e.line(),
-                                    column: e.column(),
-                                    offset: 0,
-                                };
-                                run.sources.add(&path, text);
-                                run.diags.push(
-                                    Diagnostic::error("E306", format!("fixture is not JSON: {e}"))
-                                        .in_file(&path)
-                                        .at(Span::point(at)),
-                                );
-                            }
-                        },
-                        Err(d) => run.diags.push(d),
-                    }
-                }
-            }
-            out.push(ResolvedRule {
-                index,
-                transform,
-                fixtures,
-            });
-        }
-        out
-    }
-
-    /// A path, or a glob whose `*`/`?`/`[..]` sit in the file-name part (`dir/*.json`).
-    fn expand(dir: &Path, pattern: &str) -> Vec<PathBuf> {
-        let full = dir.join(pattern);
-        let is_glob = pattern.contains(['*', '?', '[']);
-        if !is_glob {
-            return if full.is_file() {
-                vec![full]
-            } else {
-                Vec::new()
-            };
-        }
-        let (Some(parent), Some(name)) = (full.parent(), full.file_name()) else {
-            return Vec::new();
-        };
-        let Ok(glob) = globset::Glob::new(&name.to_string_lossy()) else {
-            return Vec::new();
-        };
-        let matcher = glob.compile_matcher();
-        let mut found: Vec<PathBuf> = std::fs::read_dir(parent)
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.is_file() && p.file_name().is_some_and(|n| matcher.is_match(n)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        found.sort();
-        found
-    }
-
-    pub(super) fn payload_schema(spec: &Spec, run: &mut SpecRun) -> Option<Value> {
-        let rel = spec.raw.crm.payload_schema.as_ref()?;
-        let path = spec.dir.join(rel);
-        let text = match crate::spec::read_text(&path) {
-            Ok(t) => t,
-            Err(d) => {
-                run.diags.push(d);
-                return None;
-            }
-        };
-        match serde_json::from_str(&text) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                run.diags.push(spec.diag_at(
-                    Diagnostic::error("E301", format!("{} is not JSON: {e}", path.display())),
-                    "/crm/payloadSchema",
-                ));
-                None
-            }
-        }
-    }
 }
 
 #[cfg(test)]

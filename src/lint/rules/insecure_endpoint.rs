@@ -1,6 +1,8 @@
 //! ## What it does
 //! Flags a destination, token endpoint or DLQ alert endpoint that is not `https://`. Plain
 //! `http://` is accepted only on loopback (`localhost`, `127.0.0.0/8`, `[::1]`) for local mocks.
+//! The spec loader already refuses plain `http://` (error E402), so `cxsync lint` reports that
+//! error for such specs; this rule is the same check for specs built in code.
 //!
 //! ## Why is this bad?
 //! Interaction events carry customer data, the token endpoint receives the client secret, and the
