@@ -131,18 +131,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Some(p) => Some(AtomicLines::new(p)?),
         None => None,
     };
-    let bucket = spec
-        .raw
-        .dead_letter_queue
-        .bucket_name
-        .clone()
-        .unwrap_or_else(|| "dlq".to_string());
-    let prefix = spec
-        .raw
-        .dead_letter_queue
-        .prefix
-        .clone()
-        .unwrap_or_default();
+    // DLQ records go through the same store (layout, key encoding) that `cxsync dlq` reads.
+    let dlq_store = match &args.dlq_dir {
+        Some(dir) => Some(
+            crate::dlq::store::Store::for_dlq_dir(dir, &spec.raw.dead_letter_queue)
+                .with_context(|| format!("opening the DLQ folder {}", dir.display()))?,
+        ),
+        None => None,
+    };
     let mut dlq_error: Option<anyhow::Error> = None;
     let mut dlq_written = 0u64;
     let mut on_outcome = |o: &Outcome| {
@@ -151,25 +147,17 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
     };
     let mut on_dead_letter = |d: &DeadLettered| {
-        let Some(dir) = &args.dlq_dir else { return };
+        let Some(store) = &dlq_store else { return };
         if !d.stored || dlq_error.is_some() {
             return;
         }
-        let path = dlq_path(
-            dir,
-            &bucket,
-            &prefix,
-            &d.record.dead_lettered_at,
-            &d.record.event_id,
-            &d.record.rule_id,
-        );
-        let mut bytes = serde_json::to_vec_pretty(&d.record).expect("records serialize");
-        bytes.push(b'\n');
-        match crate::fsutil::write_atomic(&path, &bytes) {
-            Ok(()) => dlq_written += 1,
+        match crate::dlq::store::write_record(store, &d.record) {
+            Ok(_) => dlq_written += 1,
             Err(e) => {
-                dlq_error =
-                    Some(anyhow::Error::new(e).context(format!("writing {}", path.display())))
+                dlq_error = Some(
+                    anyhow::Error::new(e)
+                        .context(format!("writing the DLQ record of {}", d.record.event_id)),
+                )
             }
         }
     };
@@ -232,7 +220,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         text.push_str(&format!(
             "  ({dlq_written} DLQ record(s) written under {})
 ",
-            dir.join(&bucket).display()
+            dir.display()
         ));
     }
     super::print_stdout(&text)?;
@@ -337,41 +325,6 @@ fn fail(
     diag::sort(&mut diags);
     eprint!("{}", diag::render(&diags, sources, Format::Full, color));
     Ok(ExitStatus::Error)
-}
-
-/// `<dir>/<bucket>/<prefix><YYYY>/<MM>/<DD>/<eventId>.json`; an event id that is not a safe file
-/// name is replaced by its rule and a hash, so a hostile id cannot escape the folder.
-pub fn dlq_path(
-    dir: &Path,
-    bucket: &str,
-    prefix: &str,
-    at: &str,
-    event_id: &str,
-    rule_id: &str,
-) -> PathBuf {
-    let (y, m, d) = (
-        at.get(0..4).unwrap_or("0000"),
-        at.get(5..7).unwrap_or("00"),
-        at.get(8..10).unwrap_or("00"),
-    );
-    let safe = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 200
-            && s != "."
-            && s != ".."
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    let name = if safe(event_id) {
-        event_id.to_string()
-    } else {
-        format!("{rule_id}-{:032x}", crate::sim::crm::hash128(event_id))
-    };
-    let mut p = dir.join(if safe(bucket) { bucket } else { "dlq" });
-    for part in prefix.split('/').filter(|s| safe(s)) {
-        p.push(part);
-    }
-    p.join(y).join(m).join(d).join(format!("{name}.json"))
 }
 
 /// JSON lines written to a temporary file and renamed into place at the end.
