@@ -19,17 +19,8 @@ pub mod scenario;
 
 use crate::dlq::record::Reason;
 
-/// Every DLQ reason, in report order.
-pub const REASONS: &[Reason] = &[
-    Reason::NonRetryableStatus,
-    Reason::RetriesExhausted,
-    Reason::AuthFailed,
-    Reason::TokenRequestFailed,
-    Reason::PayloadTooLarge,
-    Reason::TransformFailed,
-    Reason::IdempotencyKeyUnresolved,
-    Reason::DeadlineExceeded,
-];
+/// Every DLQ reason, in report order (declaration order).
+pub const REASONS: &[Reason] = &Reason::ALL;
 pub mod engine;
 pub mod report;
 pub mod route;
