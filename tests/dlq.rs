@@ -654,7 +654,9 @@ async fn replay_delivers_every_saved_record_once_with_its_original_key() {
 async fn interrupted_replay_resumes_without_sending_anything_twice() {
     let (_dir, src) = fixture_copy();
     let crm = crm_with_token().await;
-    // The CRM takes two records, then goes down for maintenance.
+    // The CRM takes two records, then refuses everything until its side is fixed. A 422 is
+    // non-retryable, so the delivery machine dead-letters it at once (a 503 would be retried per
+    // the spec's policy first, which takes a minute).
     Mock::given(method("POST"))
         .and(path("/v1/interactions"))
         .respond_with(ResponseTemplate::new(201))
@@ -664,8 +666,8 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
         .await;
     Mock::given(method("POST"))
         .and(path("/v1/interactions"))
-        .respond_with(ResponseTemplate::new(503).set_body_string("maintenance"))
-        .named("then down")
+        .respond_with(ResponseTemplate::new(422).set_body_string("maintenance"))
+        .named("then refusing")
         .mount(&crm)
         .await;
     let o = run_async(replay_cmd(
@@ -676,10 +678,24 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
     ))
     .await;
     assert_eq!(o.status.code(), Some(1));
-    let first = outcomes(&json_out(&o));
+    let v = json_out(&o);
+    let first = outcomes(&v);
     assert_eq!(first["evt-2001"], "delivered");
     assert_eq!(first["evt-2002"], "delivered");
     assert_eq!(first["evt-2003"], "rejected");
+    // Reported with the delivery machine's reason, and not marked.
+    let r2003 = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["eventId"] == "evt-2003")
+        .unwrap();
+    assert_eq!(r2003["result"]["status"], 422);
+    assert_eq!(
+        r2003["result"]["reason"],
+        "NON_RETRYABLE_STATUS after 1 attempt"
+    );
+    assert!(!src.join("2024/01/15/evt-2003.json.replayed").exists());
     // One failure in a row stops the run: the rest are not tried.
     assert_eq!(first["evt-2004"], "notAttempted");
     assert_eq!(first["evt-2007"], "notAttempted");
@@ -727,6 +743,104 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
         ]
     );
     assert!(resent.iter().all(|k| !accepted_first.contains(k)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_503_is_retried_per_the_spec_with_the_same_original_key() {
+    let (_dir, src) = fixture_copy();
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .named("first attempt: unavailable")
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .named("then accepted")
+        .mount(&crm)
+        .await;
+    let started = Instant::now();
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let out = outcomes(&json_out(&o));
+    assert_eq!(out["evt-2001"], "delivered", "{}", stderr(&o));
+    let keys: Vec<String> = crm_posts(&crm)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("918274001_"))
+        .collect();
+    assert_eq!(
+        keys,
+        ["918274001_interaction.ended", "918274001_interaction.ended"],
+        "one retry, the original key on both attempts"
+    );
+    // Retry-After: 1 was honoured (the first record's retry waited at least a second).
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let marker: Value = serde_json::from_slice(
+        &std::fs::read(src.join("2024/01/15/evt-2001.json.replayed")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(marker["status"], 201);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_401_refreshes_the_token_and_resends_with_the_same_key() {
+    let (_dir, src) = fixture_copy();
+    let crm = MockServer::start().await;
+    // Each token request gets a new token; the CRM has already revoked the first.
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(move |_: &wiremock::Request| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": format!("tok-{n}"), "expires_in": 3600}))
+        })
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(401))
+        .named("the first token is revoked")
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .and(header("authorization", "Bearer tok-2"))
+        .respond_with(ResponseTemplate::new(201))
+        .named("the refreshed token is accepted")
+        .mount(&crm)
+        .await;
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let out = outcomes(&json_out(&o));
+    assert_eq!(out["evt-2001"], "delivered", "{}", stderr(&o));
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let posts: Vec<(String, String)> = crm
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/v1/interactions")
+        .map(|r| {
+            let h = |n: &str| r.headers.get(n).unwrap().to_str().unwrap().to_string();
+            (h("authorization"), h("x-idempotency-key"))
+        })
+        .collect();
+    assert_eq!(
+        &posts[..2],
+        [
+            ("Bearer tok-1".into(), "918274001_interaction.ended".into()),
+            ("Bearer tok-2".into(), "918274001_interaction.ended".into()),
+        ]
+    );
+    for s in [stdout(&o), stderr(&o)] {
+        assert!(!s.contains(SECRET));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

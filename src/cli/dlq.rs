@@ -13,7 +13,7 @@ use super::ExitStatus;
 use crate::diag::{self, Sources};
 use crate::dlq::inspect::{self, Filter, Found, Row, Scan};
 use crate::dlq::record::Reason;
-use crate::dlq::replay::{self, Evaluation, HttpSink, Outcome, ReplayOptions, Replayer};
+use crate::dlq::replay::{self, DriverSink, Evaluation, Outcome, ReplayOptions, Replayer};
 use crate::dlq::store::{Source, Store};
 use crate::spec::{self, LoadOptions};
 
@@ -512,12 +512,13 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
             },
         );
     }
-    let mut sink = HttpSink::from_spec(
+    let mut sink = DriverSink::from_spec(
         &spec,
         &replayer.url,
         a.token_url.as_deref(),
         a.client_secret_env.as_deref(),
         &vars,
+        std::time::SystemTime::now(),
     )?;
     let opts = ReplayOptions {
         purge: a.purge,
@@ -761,10 +762,14 @@ fn render_replay(results: &[(String, Outcome)]) -> String {
                 skipped += 1;
                 format!("skipped    {id}  {}", problems.join("; "))
             }
-            Outcome::Rejected { status, body } => {
+            Outcome::Rejected {
+                status,
+                body,
+                reason,
+            } => {
                 failed += 1;
                 let body: String = body.chars().take(120).collect();
-                format!("rejected   {id}  {status} {body}")
+                format!("rejected   {id}  {status} ({reason}) {body}")
             }
             Outcome::Failed { error } => {
                 failed += 1;

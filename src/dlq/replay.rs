@@ -2,14 +2,19 @@
 //! judge the new payload (target schema, size guard, idempotency key), and deliver it with the
 //! record's original idempotency key.
 //!
+//! Delivery goes through [`DriverSink`]: the real HTTP driver of [`crate::deliver`] driving the
+//! simulator's delivery machine, so the spec's retry policy, `Retry-After`, token cache and
+//! refresh, and timeouts apply to a replay exactly as to the Event Hub's first attempt, and the
+//! record's original key rides on every attempt.
+//!
 //! The guarantee is at-least-once with the original key: a record's `.replayed` marker is written
-//! only after the CRM answered 2xx, so a crash between the answer and the marker resends the
+//! only after the machine reported the record delivered (a 2xx), so a crash between the answer and the marker resends the
 //! same payload with the same key on resume, and a CRM that honours the key applies it once.
 //! Writing the marker first would turn that window into silent loss, which is what a DLQ exists
 //! to prevent.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,7 +22,15 @@ use serde_json::Value;
 
 use super::inspect::Found;
 use super::store::{is_loopback_host, Store, MARKER_SUFFIX};
+use rand_chacha::ChaCha8Rng;
+
+use crate::deliver::driver::{Driver, Endpoints, Step};
+use crate::deliver::Clock;
 use crate::diag::Diagnostic;
+use crate::sim::delivery::{Config, HubSettings, Machine, Output, Submission};
+use crate::sim::engine::{self, Options};
+use crate::sim::report::Report;
+use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, ClientAuth};
 use crate::spec::Spec;
 use crate::transform::Transform;
@@ -418,6 +431,10 @@ pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
 pub struct Delivery<'a> {
     /// The record's event id.
     pub event_id: &'a str,
+    /// The record's event type.
+    pub event_type: &'a str,
+    /// The rule that produced the payload.
+    pub rule_id: &'a str,
     /// Always `POST`, as the Event Hub delivers.
     pub method: &'static str,
     /// The CRM endpoint.
@@ -435,15 +452,21 @@ pub struct Delivery<'a> {
 pub enum SinkOutcome {
     /// A 2xx answer.
     Delivered { status: u16 },
-    /// A non-2xx answer (body cut to 4 KiB).
-    Rejected { status: u16, body: String },
+    /// Settled without a 2xx: the last answer (body cut to 4 KiB) and why the delivery
+    /// machine gave up (`retries_exhausted after 6 attempts`).
+    Rejected {
+        status: u16,
+        body: String,
+        reason: String,
+    },
     /// No answer: connection, timeout or token failure.
     Failed { error: String },
 }
 
-/// Where a replay delivers. [`HttpSink`] speaks HTTP; tests plug in their own.
+/// Where a replay delivers. [`DriverSink`] speaks HTTP; tests plug in their own.
 pub trait ReplaySink {
-    /// Sends one delivery. No retries here: a failure leaves the record un-replayed.
+    /// Delivers one record until it is settled (retries are the sink's business): anything
+    /// but `Delivered` leaves the record un-replayed.
     fn send(&mut self, d: &Delivery<'_>) -> impl Future<Output = SinkOutcome> + Send;
 }
 
@@ -469,8 +492,13 @@ pub enum Outcome {
     AlreadyReplayed { purged: bool },
     /// Not sent: the current spec would not deliver it.
     Skipped { problems: Vec<String> },
-    /// Sent, answered non-2xx; the record stays for the next run.
-    Rejected { status: u16, body: String },
+    /// Sent, settled without a 2xx (the last answer, and the delivery machine's reason); the
+    /// record stays for the next run.
+    Rejected {
+        status: u16,
+        body: String,
+        reason: String,
+    },
     /// Sent, no answer; the record stays for the next run.
     Failed { error: String },
     /// Delivered, but the marker could not be written: a resume resends it with the same key.
@@ -546,6 +574,8 @@ async fn replay_one<S: ReplaySink>(
     };
     let d = Delivery {
         event_id: &ev.event_id,
+        event_type: &ev.event_type,
+        rule_id: ev.rule.as_deref().unwrap_or(&ev.old_rule),
         method: "POST",
         url: &replayer.url,
         idempotency_header: &replayer.header,
@@ -572,7 +602,15 @@ async fn replay_one<S: ReplaySink>(
             let purged = opts.purge && purge(store, &ev.key, &marker_key).await.is_ok();
             Outcome::Delivered { status, purged }
         }
-        SinkOutcome::Rejected { status, body } => Outcome::Rejected { status, body },
+        SinkOutcome::Rejected {
+            status,
+            body,
+            reason,
+        } => Outcome::Rejected {
+            status,
+            body,
+            reason,
+        },
         SinkOutcome::Failed { error } => Outcome::Failed { error },
     }
 }
@@ -581,21 +619,6 @@ async fn replay_one<S: ReplaySink>(
 async fn purge(store: &Store, key: &str, marker_key: &str) -> Result<(), super::store::StoreError> {
     store.delete(key).await?;
     store.delete(marker_key).await
-}
-
-/// How the sink authenticates.
-#[derive(Clone)]
-enum SinkAuth {
-    None,
-    Bearer(String),
-    ClientCredentials {
-        token_url: String,
-        client_id: String,
-        client_secret: String,
-        client_auth: ClientAuth,
-        scopes: Vec<String>,
-        cache_ttl: Duration,
-    },
 }
 
 /// A sink that could not be set up from the spec.
@@ -613,16 +636,9 @@ pub enum SinkSetupError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
-}
-
-/// Delivers over HTTP as the Event Hub does: POST, the spec's headers, a Bearer token from the
-/// client-credentials flow, the idempotency header, the spec's per-request timeout.
-// TODO(deliver-merge): swap for the `src/deliver` driver of issue #6 once it lands.
-pub struct HttpSink {
-    client: reqwest::Client,
-    auth: SinkAuth,
-    headers: Vec<(String, String)>,
-    token: Option<(String, Instant)>,
+    /// The spec's channel cannot drive the delivery machine (a bad header, …).
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Resolves a secret reference: `${env:NAME}` from `vars`; a vault reference needs
@@ -674,197 +690,195 @@ pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
     }
 }
 
-impl HttpSink {
-    /// Builds the sink from the spec's channel. `token_url` overrides the token endpoint;
-    /// `secret_var` names the variable holding the client secret (or bearer token).
+/// Delivers through the real HTTP driver of [`crate::deliver`] and the simulator's delivery
+/// [`Machine`]: the spec's retry policy, backoff, `Retry-After`, token cache and 401 refresh,
+/// classification and per-request timeout all apply, from the one copy of that logic. Each
+/// record is submitted with its original key and driven until the machine settles it, one
+/// record at a time, so a record is marked only once the machine reports it delivered.
+pub struct DriverSink {
+    driver: Driver,
+    machine: Machine<ChaCha8Rng>,
+    /// The driver's request counters; replay reports per record, not from this.
+    report: Report,
+    seq: u64,
+}
+
+impl DriverSink {
+    /// Builds the sink from the spec's channel and retry policy. `url` is where deliveries go,
+    /// `token_url` overrides the token endpoint, `secret_var` names the variable holding the
+    /// client secret (or bearer token). `epoch` is the wall-clock instant the machine's time
+    /// starts at (it dates `Retry-After` HTTP dates).
     pub fn from_spec(
         spec: &Spec,
         url: &str,
         token_url: Option<&str>,
         secret_var: Option<&str>,
         vars: &std::collections::BTreeMap<String, String>,
-    ) -> Result<HttpSink, SinkSetupError> {
+        epoch: SystemTime,
+    ) -> Result<DriverSink, SinkSetupError> {
         let ch = &spec.raw.channel;
-        check_url(url)?;
-        let auth = match &ch.auth {
-            Auth::None {} => SinkAuth::None,
-            Auth::Bearer { token } => SinkAuth::Bearer(resolve_secret(token, secret_var, vars)?),
+        let crm = checked(url)?;
+        let mut headers: Vec<(String, String)> = ch
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case(&spec.raw.idempotency.header))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let (token, client_id, client_secret, client_auth, scopes) = match &ch.auth {
+            Auth::None {} => (None, String::new(), String::new(), ClientAuth::Body, vec![]),
+            Auth::Bearer { token } => {
+                // A resolved token in the headers wins over the machine's unresolved reference.
+                let t = resolve_secret(token, secret_var, vars)?;
+                headers.push(("Authorization".into(), format!("Bearer {t}")));
+                (None, String::new(), String::new(), ClientAuth::Body, vec![])
+            }
             Auth::OAuth2ClientCredentials {
                 token_endpoint,
                 client_id,
                 client_secret,
                 client_auth,
                 scopes,
-                token_cache_ttl_seconds,
                 ..
-            } => {
-                let token_url = token_url.unwrap_or(token_endpoint).to_string();
-                check_url(&token_url)?;
-                SinkAuth::ClientCredentials {
-                    token_url,
-                    client_id: client_id.clone(),
-                    client_secret: resolve_secret(client_secret, secret_var, vars)?,
-                    client_auth: *client_auth,
-                    scopes: scopes.clone(),
-                    cache_ttl: Duration::from_secs(*token_cache_ttl_seconds),
-                }
-            }
-        };
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_millis(ch.timeout_milliseconds))
-            .build()
-            .map_err(|e| SinkSetupError::Client(e.to_string()))?;
-        let headers = ch
-            .headers
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case(&spec.raw.idempotency.header))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        Ok(HttpSink {
-            client,
-            auth,
-            headers,
-            token: None,
-        })
-    }
-
-    /// A valid access token: the cached one, or a new one from the token endpoint.
-    async fn token(&mut self) -> Result<Option<String>, String> {
-        let (token_url, client_id, client_secret, client_auth, scopes, cache_ttl) = match &self.auth
-        {
-            SinkAuth::None => return Ok(None),
-            SinkAuth::Bearer(t) => return Ok(Some(t.clone())),
-            SinkAuth::ClientCredentials {
-                token_url,
-                client_id,
-                client_secret,
-                client_auth,
-                scopes,
-                cache_ttl,
             } => (
-                token_url,
-                client_id,
-                client_secret,
-                client_auth,
-                scopes,
-                cache_ttl,
+                Some(checked(token_url.unwrap_or(token_endpoint))?),
+                client_id.clone(),
+                resolve_secret(client_secret, secret_var, vars)?,
+                *client_auth,
+                scopes.clone(),
             ),
         };
-        if let Some((t, until)) = &self.token {
-            if Instant::now() < *until {
-                return Ok(Some(t.clone()));
-            }
-        }
-        let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
-        let scope = scopes.join(" ");
-        if !scope.is_empty() {
-            form.push(("scope", &scope));
-        }
-        let mut req = self.client.post(token_url.as_str());
-        match client_auth {
-            ClientAuth::Body => {
-                form.push(("client_id", client_id));
-                form.push(("client_secret", client_secret));
-            }
-            ClientAuth::Basic => req = req.basic_auth(client_id, Some(client_secret)),
-        }
-        let resp = req
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| format!("token request failed: {}", without_url(&e)))?;
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(format!(
-                "token endpoint answered {}: {}",
-                status.as_u16(),
-                super::record::truncate_body(&body)
-            ));
-        }
-        let v: Value = serde_json::from_str(&body)
-            .map_err(|e| format!("token endpoint answered non-JSON: {e}"))?;
-        let token = v
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or("token endpoint answered without access_token")?
-            .to_string();
-        // Cached for min(tokenCacheTtlSeconds, expires_in - 30 s), as the Event Hub does.
-        let ttl = v
-            .get("expires_in")
-            .and_then(Value::as_u64)
-            .map(|s| Duration::from_secs(s.saturating_sub(30)).min(*cache_ttl))
-            .unwrap_or(*cache_ttl);
-        self.token = Some((token.clone(), Instant::now() + ttl));
-        Ok(Some(token))
-    }
-}
-
-/// A reqwest error without its URL (which could carry a query-string secret).
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut s = kind.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
-impl ReplaySink for HttpSink {
-    async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
-        let token = match self.token().await {
-            Ok(t) => t,
-            Err(error) => return SinkOutcome::Failed { error },
+        let hub = HubSettings {
+            concurrency: 1,
+            epoch,
+            ..HubSettings::default()
         };
-        let mut req = self.client.post(d.url);
-        for (k, v) in &self.headers {
-            req = req.header(k, v);
-        }
-        if !self
-            .headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        {
-            req = req.header("Content-Type", "application/json");
-        }
-        req = req.header(d.idempotency_header, d.idempotency_key);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let body = serde_json::to_vec(d.body).unwrap_or_default();
-        match req.body(body).send().await {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                if resp.status().is_success() {
-                    SinkOutcome::Delivered { status }
-                } else {
-                    if status == 401 {
-                        // The next delivery fetches a fresh token; this one is not retried.
-                        self.token = None;
+        let mut cfg =
+            Config::from_spec(&spec.raw, hub).map_err(|e| SinkSetupError::Config(e.to_string()))?;
+        // One record per request: a batch would join keys, and each record must carry its own
+        // original key. Alerts are the Event Hub's business, not a person's replay.
+        cfg.batch_size = 1;
+        cfg.alert_endpoint = None;
+        let timeout = cfg.timeout;
+        let ep = Endpoints {
+            crm,
+            token,
+            alert: None,
+            client_id,
+            client_secret,
+            client_auth,
+            scopes,
+            headers,
+            send_seq: false,
+        };
+        let client =
+            crate::deliver::http_client(1).map_err(|e| SinkSetupError::Client(e.to_string()))?;
+        // Real time (scale 1), wall-clock mode: timers are the spec's real seconds.
+        let clock = Clock::start(1.0);
+        let driver = Driver::new(client, ep, clock, timeout, false)
+            .map_err(|e| SinkSetupError::Config(e.to_string()))?;
+        let sc = Scenario {
+            version: 1,
+            name: "dlq replay".into(),
+            description: None,
+            duration: Default::default(),
+            start: None,
+            hub: Default::default(),
+            events: Default::default(),
+            crm: Default::default(),
+            faults: Vec::new(),
+            expect: Default::default(),
+            interval: None,
+        };
+        let report = Report::new(spec, &sc, &Options::default(), 3_600_000, epoch);
+        Ok(DriverSink {
+            driver,
+            // Jitter is seeded: below the CLI, randomness is an input.
+            machine: Machine::new(cfg, engine::machine_rng(0)),
+            report,
+            seq: 0,
+        })
+    }
+}
+
+fn checked(url: &str) -> Result<reqwest::Url, SinkSetupError> {
+    check_url(url)?;
+    reqwest::Url::parse(url).map_err(|e| SinkSetupError::BadUrl {
+        url: url.to_string(),
+        why: e.to_string(),
+    })
+}
+
+impl ReplaySink for DriverSink {
+    async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
+        self.seq += 1;
+        let seq = self.seq;
+        let mut now = self.driver.clock().now();
+        self.machine.handle_submit(
+            now,
+            Submission {
+                seq,
+                event_id: d.event_id.to_string(),
+                event_type: d.event_type.to_string(),
+                rule_id: d.rule_id.to_string(),
+                // Only read to render a key, and the key is given.
+                event: Value::Null,
+                payload: Ok(d.body.clone()),
+                idempotency_key: Some(d.idempotency_key.to_string()),
+            },
+        );
+        loop {
+            self.driver.flush(&mut self.machine, &mut self.report, now);
+            while let Some(o) = self.machine.poll_output() {
+                match o {
+                    Output::Delivered(x) if x.seq == seq => {
+                        return SinkOutcome::Delivered {
+                            status: x.status.unwrap_or(200),
+                        }
                     }
-                    let body = resp.text().await.unwrap_or_default();
-                    SinkOutcome::Rejected {
-                        status,
-                        body: super::record::truncate_body(&body),
-                    }
+                    Output::DeadLettered(x) if x.seq == seq => return dead_lettered(&x.record),
+                    _ => {}
                 }
             }
-            Err(e) => SinkOutcome::Failed {
-                error: without_url(&e),
-            },
+            let Some(next) = self.machine.poll_timeout() else {
+                return SinkOutcome::Failed {
+                    error: "the delivery machine stopped without settling the record".into(),
+                };
+            };
+            let step = self
+                .driver
+                .wait(next, &mut self.machine, &mut self.report, &mut now)
+                .await;
+            if let Step::Due = step {
+                now = now.max(next);
+                self.machine.handle_timeout(now);
+            }
         }
     }
 }
 
+/// What a record the machine dead-lettered again is reported as: the machine's reason, and the
+/// CRM's last answer when there was one.
+fn dead_lettered(r: &super::record::Record) -> SinkOutcome {
+    let reason = format!(
+        "{} after {} attempt{}",
+        r.reason.as_str(),
+        r.attempts,
+        if r.attempts == 1 { "" } else { "s" }
+    );
+    match r.last_status {
+        Some(status) => SinkOutcome::Rejected {
+            status,
+            body: r.last_body.clone().unwrap_or_default(),
+            reason,
+        },
+        None => SinkOutcome::Failed {
+            error: match &r.last_error {
+                Some(e) => format!("{reason}: {e}"),
+                None => reason,
+            },
+        },
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -463,6 +463,7 @@ impl Ledger {
                     rule_id: rule.id.clone(),
                     event: event.clone(),
                     payload,
+                    idempotency_key: None,
                 },
             );
         }

@@ -179,6 +179,9 @@ pub struct Submission {
     pub event: Value,
     /// The transform's output, or its error message.
     pub payload: Result<Value, String>,
+    /// A key rendered earlier, sent instead of rendering the template (`dlq replay` resends a
+    /// record with its original key, whatever the current template says).
+    pub idempotency_key: Option<String>,
 }
 
 /// A request to the CRM.
@@ -266,6 +269,8 @@ pub struct Delivered {
     pub event_id: String,
     pub attempts: u32,
     pub token_refreshes: u32,
+    /// The 2xx status the CRM accepted it with.
+    pub status: Option<u16>,
     pub submitted: Time,
     pub at: Time,
 }
@@ -454,7 +459,10 @@ impl<R: Rng> Machine<R> {
     /// Accepts one matched event: renders its idempotency key, applies the payload guard and
     /// queues it (or batches it).
     pub fn handle_submit(&mut self, now: Time, sub: Submission) {
-        let key = self.cfg.idempotency.render(&sub.event);
+        let key = match sub.idempotency_key {
+            Some(k) => Ok(k),
+            None => self.cfg.idempotency.render(&sub.event),
+        };
         let payload = match sub.payload {
             Ok(p) => p,
             Err(e) => {
@@ -917,6 +925,7 @@ impl<R: Rng> Machine<R> {
                 event_id: item.event_id,
                 attempts: job.attempts,
                 token_refreshes: job.refreshes,
+                status: job.last_status,
                 submitted: item.submitted,
                 at: now,
             }));
@@ -1092,6 +1101,7 @@ mod tests {
                 rule_id: "r".into(),
                 event: json!({"interaction": {"id": seq}, "event": {"type": "interaction.ended"}}),
                 payload: Ok(json!({"caseNumber": seq.to_string()})),
+                idempotency_key: None,
             },
         );
     }
@@ -1132,6 +1142,37 @@ mod tests {
         );
         assert!(r.bearer.is_some());
         assert_eq!(r.attempt, 1);
+    }
+
+    #[test]
+    fn a_pre_rendered_key_is_sent_on_every_attempt_instead_of_the_template() {
+        let mut m = machine(None);
+        m.handle_submit(
+            0,
+            Submission {
+                seq: 7,
+                event_id: "e7".into(),
+                event_type: "interaction.ended".into(),
+                rule_id: "r".into(),
+                // The template's fields are missing: rendering it would dead-letter the event.
+                event: json!({}),
+                payload: Ok(json!({"caseNumber": "7"})),
+                idempotency_key: Some("orig-key".into()),
+            },
+        );
+        let first = next_crm(&mut m);
+        m.handle_response(0, first.id, respond(503));
+        let at = m.poll_timeout().expect("a retry timer");
+        m.handle_timeout(at);
+        let second = next_crm(&mut m);
+        for r in [&first, &second] {
+            assert_eq!(r.idempotency.1, "orig-key");
+        }
+        m.handle_response(at, second.id, respond(201));
+        match m.poll_output() {
+            Some(Output::Delivered(d)) => assert_eq!((d.seq, d.status), (7, Some(201))),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
