@@ -129,8 +129,8 @@ pub struct ReplayArgs {
     /// Delete records once replayed (this run or an earlier one). Without it nothing is deleted.
     #[arg(long, conflicts_with = "dry_run")]
     pub purge: bool,
-    /// Stop after this many deliveries in a row fail (0: never stop); the rest stay for the
-    /// next run.
+    /// Stop after this many records in a row end without a 2xx, each after the spec's retries
+    /// (0: never stop); the rest stay for the next run.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_failures: u32,
     /// The time `$now()` returns in transforms and markers record (RFC 3339; default: now).

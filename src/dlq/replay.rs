@@ -437,7 +437,7 @@ pub struct Delivery<'a> {
     pub rule_id: &'a str,
     /// Always `POST`, as the Event Hub delivers.
     pub method: &'static str,
-    /// The CRM endpoint.
+    /// The CRM endpoint ([`DriverSink`] was built for this same URL).
     pub url: &'a str,
     /// The spec's idempotency header name.
     pub idempotency_header: &'a str,
@@ -453,7 +453,7 @@ pub enum SinkOutcome {
     /// A 2xx answer.
     Delivered { status: u16 },
     /// Settled without a 2xx: the last answer (body cut to 4 KiB) and why the delivery
-    /// machine gave up (`retries_exhausted after 6 attempts`).
+    /// machine gave up (`RETRIES_EXHAUSTED after 6 attempts`).
     Rejected {
         status: u16,
         body: String,
@@ -477,8 +477,8 @@ pub struct ReplayOptions {
     pub purge: bool,
     /// The time written into markers.
     pub now: DateTime<Utc>,
-    /// Stop after this many deliveries in a row got no 2xx (the CRM is down: the rest would
-    /// only wait out their timeouts). `None` never stops.
+    /// Stop after this many records in a row ended without a 2xx, each after the sink's
+    /// retries (the CRM is down: the rest would only wait out their retries). `None` never stops.
     pub max_consecutive_failures: Option<u32>,
 }
 
