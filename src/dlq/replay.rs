@@ -167,7 +167,7 @@ impl Replayer {
         now: DateTime<Utc>,
     ) -> Result<Replayer, Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let texts = transform_texts(spec, &mut diags);
+        let texts = transform_texts(spec);
         let mut rules = Vec::new();
         for (i, rule) in spec.raw.rules.iter().enumerate() {
             let transform = match &texts[i] {
@@ -200,11 +200,7 @@ impl Replayer {
             rules.push(PreparedRule {
                 id: rule.id.clone(),
                 event_type: rule.event_type.clone(),
-                conditions: rule
-                    .conditions
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
+                conditions: rule.conditions.clone(),
                 enabled: rule.enabled,
                 transform,
             });
@@ -262,8 +258,8 @@ impl Replayer {
             },
         }
         if let Some(p) = &new_payload {
-            // TODO(transform-merge): replace with `transform::guard_size` once it lands.
-            let bytes = serde_json::to_vec(p).map(|b| b.len() as u64).unwrap_or(0);
+            // The same measure as the size guard in `test` and `sim` (compact JSON bytes).
+            let bytes = crate::transform::compact_size(p) as u64;
             payload_bytes = Some(bytes);
             if let Some(limit) = self.max_payload_bytes.filter(|&l| bytes > l) {
                 problems.push(Problem::PayloadTooLarge { bytes, limit });
@@ -319,91 +315,24 @@ impl Replayer {
     }
 }
 
-/// The transform text of every rule: the loader's resolved rules, or (until the spine loader
-/// resolves them) the inline text or the `transformFile` beside the spec.
-fn transform_texts(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Vec<Option<String>> {
-    spec.raw
-        .rules
-        .iter()
-        .enumerate()
-        .map(|(i, rule)| {
-            if let Some(t) = spec
-                .rules
+/// The transform text of every rule, as the loader resolved it (inline or `transformFile`).
+fn transform_texts(spec: &Spec) -> Vec<Option<String>> {
+    (0..spec.raw.rules.len())
+        .map(|i| {
+            spec.rules
                 .iter()
                 .find(|r| r.index == i)
                 .and_then(|r| r.transform.as_ref())
-            {
-                return Some(t.text.clone());
-            }
-            // TODO(spine-merge): delete this fallback once `spec::load` resolves `spec.rules`.
-            if !spec.rules.is_empty() {
-                return None;
-            }
-            if let Some(t) = &rule.transform {
-                return Some(t.clone());
-            }
-            let file = rule.transform_file.as_ref()?;
-            match crate::spec::read_text(&spec.dir.join(file)) {
-                Ok(t) => Some(t),
-                Err(d) => {
-                    diags.push(
-                        spec.diag_at(
-                            Diagnostic::error(
-                                "E801",
-                                format!("cannot read transformFile `{file}`: {}", d.message),
-                            )
-                            .with_help("the path is relative to the spec's folder"),
-                            &format!("/rules/{i}/transformFile"),
-                        ),
-                    );
-                    None
-                }
-            }
+                .map(|t| t.text.clone())
         })
         .collect()
 }
 
-/// The CRM target schema: the loader's, or (until it loads one) `crm.payloadSchema` beside the spec.
+/// The CRM target schema the loader read from `crm.payloadSchema`, compiled once.
 fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema::Validator> {
     let ptr = "/crm/payloadSchema";
-    let value = match (&spec.payload_schema, &spec.raw.crm.payload_schema) {
-        (Some(v), _) => v.clone(),
-        // TODO(spine-merge): delete this fallback once `spec::load` fills `payload_schema`.
-        (None, Some(file)) => {
-            let path = spec.dir.join(file);
-            let text = match crate::spec::read_text(&path) {
-                Ok(t) => t,
-                Err(d) => {
-                    diags.push(
-                        spec.diag_at(
-                            Diagnostic::error(
-                                "E802",
-                                format!("cannot read crm.payloadSchema `{file}`: {}", d.message),
-                            )
-                            .with_help("the path is relative to the spec's folder"),
-                            ptr,
-                        ),
-                    );
-                    return None;
-                }
-            };
-            match serde_json::from_str(&text) {
-                Ok(v) => v,
-                Err(e) => {
-                    diags.push(spec.diag_at(
-                        Diagnostic::error(
-                            "E802",
-                            format!("crm.payloadSchema `{file}` is not JSON: {e}"),
-                        ),
-                        ptr,
-                    ));
-                    return None;
-                }
-            }
-        }
-        (None, None) => return None,
-    };
-    match jsonschema::validator_for(&value) {
+    let value = spec.payload_schema.as_ref()?;
+    match jsonschema::validator_for(value) {
         Ok(v) => Some(v),
         Err(e) => {
             diags.push(spec.diag_at(
