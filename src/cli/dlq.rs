@@ -10,9 +10,9 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::ExitStatus;
+use crate::delivery::Reason;
 use crate::diag::{self, Sources};
 use crate::dlq::inspect::{self, Filter, Found, Row, Scan};
-use crate::dlq::record::Reason;
 use crate::dlq::replay::{self, DriverSink, Evaluation, Outcome, ReplayOptions, Replayer};
 use crate::dlq::store::{Source, Store};
 use crate::spec::{self, LoadOptions};
