@@ -43,7 +43,7 @@ pub struct Record {
     /// Last HTTP status received (absent for timeouts, resets and local failures).
     #[schemars(range(min = 100, max = 599))]
     pub last_status: Option<u16>,
-    /// Last response body (cut to 4 KiB, `delivery::MAX_RECORD_BODY`).
+    /// Last response body (truncated to 4 KiB).
     pub last_body: Option<String>,
     /// Last transport error (`timeout`, `connection reset`, …).
     pub last_error: Option<String>,
