@@ -3,7 +3,8 @@
 //!
 //! The pipeline runs in one direction and is pure in the middle: `spec` loads YAML with spans,
 //! `compile` turns a spec into Event Hub payloads, `transform` owns the JSONata engine, `lint`
-//! holds the rule catalogue, `sim` is the sans-IO delivery machine and its virtual-time engine.
+//! holds the rule catalogue, `delivery` is the sans-IO delivery machine, `sim` drives it in
+//! virtual time.
 //! Only `cli`, `deliver`, `cxone`, `dlq` and the loaders touch files, network, clock or environment.
 
 // Diagnostics are the error type of the loading stages and are returned by value on purpose.
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod compile;
 pub mod cxone;
 pub mod deliver;
+pub mod delivery;
 pub mod diag;
 pub mod dlq;
 pub mod fsutil;

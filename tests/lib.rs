@@ -1,5 +1,6 @@
 //! Integration tests: they run the real `cxsync` binary, one module per area.
 
+mod architecture;
 mod common;
 mod compile;
 mod cxone;

@@ -8,9 +8,9 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 
 use super::{load_or_report, ExitStatus, SpecArgs};
+use crate::delivery::Reason;
 use crate::diag;
 use crate::dlq::inspect::{self, Filter, Found, Row, Scan};
-use crate::dlq::record::Reason;
 use crate::dlq::render;
 use crate::dlq::replay::{self, DriverSink, Evaluation, Outcome, ReplayOptions, Replayer};
 use crate::dlq::store::{Source, Store};

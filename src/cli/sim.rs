@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::{load_or_report, ExitStatus, SpecArgs};
+use crate::delivery::DeadLettered;
 use crate::diag::{self, Format};
-use crate::sim::delivery::DeadLettered;
 use crate::sim::engine::{self, Options, Outcome, Sinks};
 use crate::sim::{route, scenario};
 use crate::spec;
@@ -128,6 +128,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         None => None,
     };
     let mut dlq_error: Option<anyhow::Error> = None;
+    let epoch = engine::epoch(&spec, &sc);
     let mut dlq_written = 0u64;
     let mut on_outcome = |o: &Outcome| {
         if let Some(w) = outcomes.as_mut() {
@@ -139,12 +140,13 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         if !d.stored || dlq_error.is_some() {
             return;
         }
-        match crate::dlq::store::write_record(store, &d.record) {
+        let record = crate::dlq::record::Record::from(d, epoch);
+        match crate::dlq::store::write_record(store, &record) {
             Ok(_) => dlq_written += 1,
             Err(e) => {
                 dlq_error = Some(
                     anyhow::Error::new(e)
-                        .context(format!("writing the DLQ record of {}", d.record.event_id)),
+                        .context(format!("writing the DLQ record of {}", d.event_id)),
                 )
             }
         }

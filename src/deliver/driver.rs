@@ -33,8 +33,10 @@ use super::mock::{
     MockCrm, MockOptions, MOCK_CLIENT_SECRET, REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER,
 };
 use super::{Clock, DeliverError};
+use crate::delivery::{
+    rfc3339, Alert, Config, CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit,
+};
 use crate::sim::crm::Reply;
-use crate::sim::delivery::{CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit};
 use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
 use crate::sim::report::Report;
 use crate::sim::route::Inputs;
@@ -197,8 +199,9 @@ impl Driver {
                     let task = self.token_task(id, now);
                     self.spawn(task);
                 }
-                Transmit::Alert { body } => {
+                Transmit::Alert(a) => {
                     rep.alerts += 1;
+                    let body = alert_body(machine.config(), &a);
                     self.send_alert(body);
                 }
             }
@@ -536,6 +539,21 @@ pub async fn drive_wall(
         }
     }
     now
+}
+
+/// The DLQ alert webhook body: `{channelId, deadLettered, reasons, at}`.
+fn alert_body(cfg: &Config, a: &Alert) -> Value {
+    let reasons: serde_json::Map<String, Value> = a
+        .reasons
+        .iter()
+        .map(|(r, n)| (r.as_str().to_string(), Value::from(*n)))
+        .collect();
+    serde_json::json!({
+        "channelId": cfg.channel,
+        "deadLettered": a.dead_lettered,
+        "reasons": reasons,
+        "at": rfc3339(cfg.hub.epoch, a.at),
+    })
 }
 
 /// Reads a token endpoint response (RFC 6749 §5.1 and §5.2).

@@ -25,8 +25,8 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, Fault, FAULT_HEADER};
 use super::{Clock, DeliverError};
+use crate::delivery::{CrmRequest, TokenResult};
 use crate::sim::crm::{CrmModel, Reply};
-use crate::sim::delivery::{CrmRequest, TokenResult};
 use crate::sim::engine;
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, ClientAuth, RawSpec};

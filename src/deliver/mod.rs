@@ -1,5 +1,5 @@
 //! Real HTTP delivery: a tokio/reqwest driver of the simulator's sans-IO delivery
-//! [`Machine`](crate::sim::delivery::Machine), and mock CRM and OAuth servers built from the same
+//! [`Machine`](crate::delivery::Machine), and mock CRM and OAuth servers built from the same
 //! CRM model.
 //!
 //! Virtual time proves the logic; this module proves the bytes. [`driver`] runs a scenario over

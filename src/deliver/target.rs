@@ -11,7 +11,7 @@ use reqwest::Url;
 
 use super::driver::{Driver, Endpoints};
 use super::{checked_url, Clock, DeliverError};
-use crate::sim::delivery::Machine;
+use crate::delivery::Machine;
 use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
 use crate::sim::report::Report;
 use crate::sim::route::Inputs;

@@ -26,8 +26,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::deliver::driver::{Driver, Endpoints, Step};
 use crate::deliver::Clock;
+use crate::delivery::{Config, DeadLettered, HubSettings, Machine, Output, Submission};
 use crate::diag::Diagnostic;
-use crate::sim::delivery::{Config, HubSettings, Machine, Output, Submission};
 use crate::sim::engine::{self, Options};
 use crate::sim::report::Report;
 use crate::sim::scenario::Scenario;
@@ -350,7 +350,7 @@ fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema
 /// Renders an idempotency template (`${interaction.id}_${event.type}`) with the simulator's
 /// renderer, so replay and delivery agree; a missing field is an error, never an empty string.
 pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
-    crate::sim::delivery::idempotency::Template::parse(template)
+    crate::delivery::idempotency::Template::parse(template)
         .and_then(|t| t.render(event))
         .map_err(|e| e.to_string())
 }
@@ -764,7 +764,7 @@ impl ReplaySink for DriverSink {
                             status: x.status.unwrap_or(200),
                         }
                     }
-                    Output::DeadLettered(x) if x.seq == seq => return dead_lettered(&x.record),
+                    Output::DeadLettered(x) if x.seq == seq => return dead_lettered(&x),
                     _ => {}
                 }
             }
@@ -787,7 +787,7 @@ impl ReplaySink for DriverSink {
 
 /// What a record the machine dead-lettered again is reported as: the machine's reason, and the
 /// CRM's last answer when there was one.
-fn dead_lettered(r: &super::record::Record) -> SinkOutcome {
+fn dead_lettered(r: &DeadLettered) -> SinkOutcome {
     let reason = format!(
         "{} after {} attempt{}",
         r.reason.as_str(),
