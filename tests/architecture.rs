@@ -31,7 +31,6 @@ const DELIVERY_FORBIDDEN: &[&str] = &[
     "Utc::now",
     "crate::dlq",
     "crate::http",
-    "crate::deliver",
     "crate::cxone",
     "crate::cli",
     "crate::sim",

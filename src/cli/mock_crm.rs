@@ -10,9 +10,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{load_or_report, ExitStatus, SpecArgs};
-use crate::deliver::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
-use crate::deliver::Clock;
 use crate::diag::Format;
+use crate::http::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
+use crate::http::Clock;
 use crate::sim::crm::CrmStats;
 use crate::sim::{engine, route, scenario};
 

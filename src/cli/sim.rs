@@ -173,12 +173,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         progress: &mut on_progress,
     };
     let result = if args.http {
-        let http = crate::deliver::driver::HttpOptions {
+        let http = crate::http::driver::HttpOptions {
             time_scale: args.time_scale.unwrap_or(0.01),
             paced: true,
         };
         let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-        rt.block_on(crate::deliver::driver::run(
+        rt.block_on(crate::http::driver::run(
             &spec, &inputs, &sc, &run_opts, &http, &mut sinks,
         ))
         .map_err(anyhow::Error::new)
@@ -230,7 +230,7 @@ fn http_target(
 ) -> anyhow::Result<ExitStatus> {
     use std::io::IsTerminal as _;
     let env = |n: &str| std::env::var(n).ok();
-    let (plan, ep) = crate::deliver::target::plan(spec, inputs, url, &env)?;
+    let (plan, ep) = crate::http::target::plan(spec, inputs, url, &env)?;
     eprint!("{}", plan.describe());
     if !args.yes {
         if !std::io::stdin().is_terminal() {
@@ -264,7 +264,7 @@ fn http_target(
     let mut on_dead_letter = |_: &DeadLettered| {};
     let mut on_progress = |_: u64, _: u64| {};
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let report = rt.block_on(crate::deliver::target::run(
+    let report = rt.block_on(crate::http::target::run(
         spec,
         inputs,
         ep,

@@ -32,7 +32,7 @@ use tokio::task::JoinSet;
 use super::mock::{
     MockCrm, MockOptions, MOCK_CLIENT_SECRET, REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER,
 };
-use super::{Clock, DeliverError};
+use super::{Clock, HttpError};
 use crate::delivery::{
     rfc3339, Alert, Config, CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit,
 };
@@ -136,15 +136,15 @@ impl Driver {
         clock: Clock,
         timeout: Time,
         paced: bool,
-    ) -> Result<Driver, DeliverError> {
+    ) -> Result<Driver, HttpError> {
         let mut base_headers = HeaderMap::new();
         base_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for (k, v) in &ep.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                DeliverError::Config(format!("channel.headers: `{k}` is not a valid header name"))
+                HttpError::Config(format!("channel.headers: `{k}` is not a valid header name"))
             })?;
             let value = HeaderValue::from_str(v).map_err(|_| {
-                DeliverError::Config(format!(
+                HttpError::Config(format!(
                     "channel.headers.{k}: the value is not a valid header value"
                 ))
             })?;
@@ -602,10 +602,10 @@ pub async fn run(
     opts: &Options,
     http: &HttpOptions,
     sinks: &mut Sinks<'_>,
-) -> Result<Report, DeliverError> {
+) -> Result<Report, HttpError> {
     let epoch = engine::epoch(spec, sc);
     let cfg = engine::machine_config(spec, sc, opts, epoch)
-        .map_err(|e| DeliverError::Config(e.to_string()))?;
+        .map_err(|e| HttpError::Config(e.to_string()))?;
     let template = cfg.idempotency.clone();
     let timeout = cfg.timeout;
     let concurrency = cfg.hub.concurrency;
