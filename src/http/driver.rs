@@ -33,9 +33,7 @@ use super::mock::{
     MockCrm, MockOptions, MOCK_CLIENT_SECRET, REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER,
 };
 use super::{Clock, HttpError};
-use crate::delivery::{
-    rfc3339, Alert, Config, CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit,
-};
+use crate::delivery::{Alert, CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit};
 use crate::sim::crm::Reply;
 use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
 use crate::sim::report::Report;
@@ -201,8 +199,7 @@ impl Driver {
                 }
                 Transmit::Alert(a) => {
                     rep.alerts += 1;
-                    let body = alert_body(machine.config(), &a);
-                    self.send_alert(body);
+                    self.send_alert(&a);
                 }
             }
         }
@@ -371,14 +368,15 @@ impl Driver {
         })
     }
 
-    fn send_alert(&mut self, body: Value) {
+    /// POSTs the machine's alert body ([`Alert`], `schemas/dlq-alert.v1.json`) as it is.
+    fn send_alert(&mut self, body: &Alert) {
         let Some(url) = self.ep.alert.clone() else {
             return;
         };
         let rb = self
             .client
             .post(url)
-            .json(&body)
+            .json(body)
             .timeout(self.client_timeout());
         let tx = self.tx.clone();
         self.tasks.spawn(async move {
@@ -539,21 +537,6 @@ pub async fn drive_wall(
         }
     }
     now
-}
-
-/// The DLQ alert webhook body: `{channelId, deadLettered, reasons, at}`.
-fn alert_body(cfg: &Config, a: &Alert) -> Value {
-    let reasons: serde_json::Map<String, Value> = a
-        .reasons
-        .iter()
-        .map(|(r, n)| (r.as_str().to_string(), Value::from(*n)))
-        .collect();
-    serde_json::json!({
-        "channelId": cfg.channel,
-        "deadLettered": a.dead_lettered,
-        "reasons": reasons,
-        "at": rfc3339(cfg.hub.epoch, a.at),
-    })
 }
 
 /// Reads a token endpoint response (RFC 6749 §5.1 and §5.2).
