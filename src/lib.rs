@@ -17,6 +17,7 @@ pub mod diag;
 pub mod dlq;
 pub mod fsutil;
 pub mod lint;
+pub mod lsp;
 pub mod sim;
 pub mod spec;
 pub mod transform;

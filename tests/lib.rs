@@ -7,6 +7,7 @@ mod deliver;
 mod dlq;
 mod jsonata;
 mod lint;
+mod lsp;
 mod sim;
 mod transform;
 mod validate;
