@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::ExitStatus;
+use super::{load_or_report, ExitStatus, SpecArgs};
 use crate::delivery::DeadLettered;
-use crate::diag::{self, Format, Sources};
+use crate::diag::{self, Format};
 use crate::sim::engine::{self, Options, Outcome, Sinks};
 use crate::sim::{route, scenario};
-use crate::spec::{self, LoadOptions};
+use crate::spec;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,9 +43,8 @@ pub struct Args {
     /// Write an SVG timeline here.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
-    /// Environment overlay of the spec.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
     /// List the built-in scenarios and exit.
     #[arg(long)]
     pub list: bool,
@@ -88,29 +87,18 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let Some(spec_path) = args.spec.clone() else {
         anyhow::bail!("a spec file is required");
     };
-    let color = super::stderr_is_terminal();
-    let opts = LoadOptions {
-        env: args.env.clone(),
-        vars: std::env::vars().collect(),
-    };
-    let loaded = spec::load(&spec_path, &opts);
-    let mut sources = loaded.sources;
-    let errors: Vec<_> = loaded
-        .diags
-        .iter()
-        .filter(|d| d.severity == diag::Severity::Error)
-        .cloned()
-        .collect();
-    let Some(spec) = loaded.spec.filter(|_| errors.is_empty()) else {
-        return fail(errors, &sources, color);
+    // A spec or scenario that cannot be used is a tool error: there is nothing to simulate.
+    let (spec, mut sources) = match load_or_report(&spec_path, &args.spec_args, Format::Full) {
+        Ok(l) => (l.spec, l.sources),
+        Err(_) => return Ok(ExitStatus::Error),
     };
     let inputs = match route::inputs(&spec) {
         Ok(i) => i,
-        Err(ds) => return fail(ds, &sources, color),
+        Err(ds) => return fail(ds, &sources),
     };
     let sc = match scenario::load(&args.scenario, &mut sources) {
         Ok(l) => l.scenario,
-        Err(ds) => return fail(ds, &sources, color),
+        Err(ds) => return fail(ds, &sources),
     };
     if let Some(f) = args.time_scale {
         if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
@@ -319,13 +307,8 @@ fn http_target(
     })
 }
 
-fn fail(
-    mut diags: Vec<diag::Diagnostic>,
-    sources: &Sources,
-    color: bool,
-) -> anyhow::Result<ExitStatus> {
-    diag::sort(&mut diags);
-    eprint!("{}", diag::render(&diags, sources, Format::Full, color));
+fn fail(diags: Vec<diag::Diagnostic>, sources: &diag::Sources) -> anyhow::Result<ExitStatus> {
+    super::load::report(diags, sources, Format::Full);
     Ok(ExitStatus::Error)
 }
 
