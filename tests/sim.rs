@@ -191,7 +191,9 @@ fn outcomes_and_dlq_records_are_written_per_event() {
     // The IVR fixture has no agent: the guide's template cannot render its key.
     let ivr = lines.iter().find(|l| l["eventId"] == "evt-0005").unwrap();
     assert_eq!(ivr["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
-    let rec = dlq.join("cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/evt-0005.json");
+    // The key names the rule: `<day>/<ruleId>/<eventId>.json`.
+    let rec = dlq
+        .join("cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/CRM_SYNC_RULE_ID/evt-0005.json");
     let r: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
     assert_eq!(r["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
     assert_eq!(r["event"]["event"]["id"], "evt-0005");
