@@ -10,11 +10,6 @@ use super::yaml::SourceMap;
 use super::{read_text, Fixture, ResolvedRule, TransformOrigin, TransformSource};
 use crate::diag::{Diagnostic, Sources, Span};
 
-/// Files visited while expanding one fixture glob before giving up (a glob over `/` is a mistake).
-const MAX_GLOB_VISITS: usize = 100_000;
-/// Folder depth a glob walk descends.
-const MAX_GLOB_DEPTH: usize = 32;
-
 /// What resolving file references produced.
 #[derive(Debug, Default)]
 pub struct Resolved {
@@ -162,10 +157,6 @@ fn read_ref(
     })
 }
 
-fn is_glob(s: &str) -> bool {
-    s.contains(['*', '?', '[', '{'])
-}
-
 fn resolve_fixtures(
     rule: &Value,
     base: &str,
@@ -180,8 +171,8 @@ fn resolve_fixtures(
     for (j, e) in entries.iter().enumerate() {
         let Some(rel) = e.as_str() else { continue };
         let pointer = format!("{base}/fixtures/{j}");
-        if is_glob(rel) {
-            match expand_glob(cx.dir, rel) {
+        if crate::fsutil::is_glob(rel) {
+            match crate::fsutil::glob(&cx.dir.join(rel)) {
                 Ok(found) if found.is_empty() => diags.push(
                     cx.at_value(
                         Diagnostic::error("E303", format!("fixture glob `{rel}` matches no file")),
@@ -192,7 +183,8 @@ fn resolve_fixtures(
                     ),
                 ),
                 Ok(found) => paths.extend(found.into_iter().map(|p| (p, pointer.clone()))),
-                Err(msg) => diags.push(cx.at_value(Diagnostic::error("E303", msg), &pointer)),
+                Err(e) => diags
+                    .push(cx.at_value(Diagnostic::error("E303", format!("fixture {e}")), &pointer)),
             }
         } else {
             paths.push((cx.dir.join(rel), pointer));
@@ -249,70 +241,6 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
     Diagnostic::error("E304", format!("{what}: {msg}"))
         .in_file(path)
         .at(Span::point(at))
-}
-
-/// Expands a glob relative to `dir` into sorted existing files.
-fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let full = dir.join(pattern);
-    let full_s = full.to_string_lossy().replace('\\', "/");
-    let matcher = globset::GlobBuilder::new(&full_s)
-        .literal_separator(true)
-        .build()
-        .map_err(|e| format!("invalid fixture glob `{pattern}`: {}", e.kind()))?
-        .compile_matcher();
-    // Walk from the longest prefix without glob characters.
-    let mut root = PathBuf::new();
-    for comp in full.components() {
-        let s = comp.as_os_str().to_string_lossy();
-        if is_glob(&s) {
-            break;
-        }
-        root.push(comp.as_os_str());
-    }
-    let deep = pattern.contains("**");
-    let depth_left = if deep {
-        MAX_GLOB_DEPTH
-    } else {
-        full.components()
-            .count()
-            .saturating_sub(root.components().count())
-    };
-    let mut found = Vec::new();
-    let mut visits = 0;
-    walk(&root, depth_left, &matcher, &mut found, &mut visits)?;
-    found.sort();
-    Ok(found)
-}
-
-fn walk(
-    dir: &Path,
-    depth: usize,
-    m: &globset::GlobMatcher,
-    found: &mut Vec<PathBuf>,
-    visits: &mut usize,
-) -> Result<(), String> {
-    if depth == 0 {
-        return Ok(());
-    }
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        *visits += 1;
-        if *visits > MAX_GLOB_VISITS {
-            return Err(format!(
-                "fixture glob visits more than {MAX_GLOB_VISITS} files; narrow it"
-            ));
-        }
-        if p.is_dir() {
-            walk(&p, depth - 1, m, found, visits)?;
-        } else if m.is_match(p.to_string_lossy().replace('\\', "/")) {
-            found.push(p);
-        }
-    }
-    Ok(())
 }
 
 fn load_payload_schema(
