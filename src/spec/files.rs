@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::yaml::SourceMap;
-use super::{read_text, Fixture, ResolvedRule, TransformOrigin, TransformSource};
+use super::{Fixture, ResolvedRule, TextSource, TransformOrigin, TransformSource};
 use crate::diag::{Diagnostic, Sources, Span};
 
 /// What resolving file references produced.
@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
     pub spec_path: &'a Path,
     pub dir: &'a Path,
     pub map: &'a SourceMap,
+    /// Where file text comes from.
+    pub files: &'a dyn TextSource,
 }
 
 impl Ctx<'_> {
@@ -129,8 +131,8 @@ fn read_ref(
     pointer: &str,
     cx: &Ctx,
 ) -> Result<String, Diagnostic> {
-    if !path.is_file() {
-        let why = if path.exists() {
+    if !cx.files.is_file(path) {
+        let why = if cx.files.exists(path) {
             "is not a file"
         } else {
             "does not exist"
@@ -145,7 +147,7 @@ fn read_ref(
                 path.display()
             )));
     }
-    read_text(path).map_err(|d| {
+    cx.files.read(path).map_err(|d| {
         if d.code == "E010" {
             cx.at_value(
                 Diagnostic::error("E302", format!("cannot read {what} `{rel}`: {}", d.message)),
@@ -172,7 +174,7 @@ fn resolve_fixtures(
         let Some(rel) = e.as_str() else { continue };
         let pointer = format!("{base}/fixtures/{j}");
         if crate::fsutil::is_glob(rel) {
-            match crate::fsutil::glob(&cx.dir.join(rel)) {
+            match expand_glob(cx.dir, rel) {
                 Ok(found) if found.is_empty() => diags.push(
                     cx.at_value(
                         Diagnostic::error("E303", format!("fixture glob `{rel}` matches no file")),
@@ -183,8 +185,7 @@ fn resolve_fixtures(
                     ),
                 ),
                 Ok(found) => paths.extend(found.into_iter().map(|p| (p, pointer.clone()))),
-                Err(e) => diags
-                    .push(cx.at_value(Diagnostic::error("E303", format!("fixture {e}")), &pointer)),
+                Err(msg) => diags.push(cx.at_value(Diagnostic::error("E303", msg), &pointer)),
             }
         } else {
             paths.push((cx.dir.join(rel), pointer));
@@ -241,6 +242,12 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
     Diagnostic::error("E304", format!("{what}: {msg}"))
         .in_file(path)
         .at(Span::point(at))
+}
+
+/// Expands a fixture glob relative to `dir` into sorted existing files (on disk: an editor's
+/// unsaved new file is not matched until it is saved), through the one bounded glob walker.
+pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+    crate::fsutil::glob(&dir.join(pattern)).map_err(|e| format!("fixture {e}"))
 }
 
 fn load_payload_schema(
