@@ -134,6 +134,11 @@ fn allowed_differences() -> BTreeMap<&'static str, (Option<Value>, Option<Value>
                 Some(json!("${interaction.id}_${event.type}")),
             ),
         ),
+        // Who owns the channel (docs/apply.md, "Ownership").
+        (
+            "channel.json/headers/X-Cxsync-Owner",
+            (None, Some(json!("spec=crm-sync"))),
+        ),
         // The guide's edge case 1 fix.
         (
             "retry-policy.json/respectRetryAfterHeader",
@@ -429,9 +434,14 @@ fn the_staging_environment_compiles_with_its_own_channel_and_bucket() {
         doc["retry-policy.json"]["deadLetterQueue"]["bucketName"],
         "cxone-eventhub-dlq-staging"
     );
+    // Each environment applies its rules under ids of its own, so staging and production coexist.
     assert_eq!(
-        doc["rules/CRM_SYNC_RULE_ID.json"]["actions"][1]["channelId"],
+        doc["rules/CRM_SYNC_RULE_ID--staging.json"]["actions"][1]["channelId"],
         "CRM_Sync_Channel_Staging"
+    );
+    assert_eq!(
+        doc["channel.json"]["headers"]["X-Cxsync-Owner"],
+        "spec=crm-sync; env=staging"
     );
     // Untouched base fields survive the merge.
     assert_eq!(doc["channel.json"]["timeoutMilliseconds"], 3000);
