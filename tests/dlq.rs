@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use cxsync::delivery::Reason;
 use cxsync::dlq::alert::{Alert, Window};
-use cxsync::dlq::record::{Reason, Record};
+use cxsync::dlq::record::Record;
 use cxsync::dlq::store::{self, Source, Store};
 use serde_json::{json, Value};
 use wiremock::matchers::{header, method, path};

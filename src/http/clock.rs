@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::sim::delivery::Time;
+use crate::delivery::Time;
 
 /// Virtual time on a real clock.
 #[derive(Debug, Clone, Copy)]

@@ -1,5 +1,5 @@
 //! Real HTTP delivery: a tokio/reqwest driver of the simulator's sans-IO delivery
-//! [`Machine`](crate::sim::delivery::Machine), and mock CRM and OAuth servers built from the same
+//! [`Machine`](crate::delivery::Machine), and mock CRM and OAuth servers built from the same
 //! CRM model.
 //!
 //! Virtual time proves the logic; this module proves the bytes. [`driver`] runs a scenario over
@@ -16,15 +16,18 @@ pub mod clock;
 pub mod driver;
 pub mod front;
 pub mod mock;
+pub mod paced;
 pub mod target;
+pub mod wall;
 
 pub use clock::Clock;
+pub use paced::{run, HttpOptions};
 
 use reqwest::Url;
 
 /// Why a run over HTTP could not start or complete.
 #[derive(Debug, thiserror::Error)]
-pub enum DeliverError {
+pub enum HttpError {
     /// The spec or scenario cannot be run (bad idempotency template, …).
     #[error("{0}")]
     Config(String),
@@ -41,20 +44,23 @@ pub enum DeliverError {
     /// The HTTP client could not be built.
     #[error("building the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+    /// The run itself failed (it did not settle within its step bound).
+    #[error(transparent)]
+    Sim(crate::sim::engine::EngineError),
 }
 
 /// Parses `url` and checks that it is `https://`, or `http://` on a loopback host: TLS is always
 /// verified, and plain HTTP is only acceptable where nothing leaves the machine.
-pub fn checked_url(what: &str, url: &str) -> Result<Url, DeliverError> {
+pub fn checked_url(what: &str, url: &str) -> Result<Url, HttpError> {
     let u = Url::parse(url)
-        .map_err(|e| DeliverError::Url(format!("{what}: `{url}` is not a URL ({e})")))?;
+        .map_err(|e| HttpError::Url(format!("{what}: `{url}` is not a URL ({e})")))?;
     match u.scheme() {
         "https" => Ok(u),
         "http" if is_loopback(&u) => Ok(u),
-        "http" => Err(DeliverError::Url(format!(
+        "http" => Err(HttpError::Url(format!(
             "{what}: `{url}` is plain http:// to a host that is not loopback; use https://"
         ))),
-        other => Err(DeliverError::Url(format!(
+        other => Err(HttpError::Url(format!(
             "{what}: `{url}` has scheme `{other}`; expected https://"
         ))),
     }
@@ -73,14 +79,14 @@ fn is_loopback(u: &Url) -> bool {
 
 /// An HTTP client for deliveries: rustls with verified certificates, no redirects (a CRM that
 /// redirects a POST is misconfigured), Nagle off for small requests.
-pub fn http_client(pool: usize) -> Result<reqwest::Client, DeliverError> {
+pub fn http_client(pool: usize) -> Result<reqwest::Client, HttpError> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(pool)
         .tcp_nodelay(true)
         .user_agent(concat!("cxsync/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(DeliverError::Client)
+        .map_err(HttpError::Client)
 }
 
 #[cfg(test)]

@@ -350,7 +350,7 @@ fn schema_violations_and_arrays_are_refused_with_422_and_400() {
 
 #[test]
 fn the_front_resets_connections_and_cuts_responses_for_real() {
-    use cxsync::deliver::mock::{MockCrm, MockOptions, MOCK_CLIENT_SECRET};
+    use cxsync::http::mock::{MockCrm, MockOptions, MOCK_CLIENT_SECRET};
     let dir = tempfile::tempdir().unwrap();
     let sc_path = dir.path().join("r.yaml");
     std::fs::write(&sc_path, "version: 1\nname: r\nduration: 1h\ncrm:\n  resetRate: 1.0\n  latency: { p50Ms: 1, p99Ms: 1 }\n").unwrap();
@@ -363,7 +363,7 @@ fn the_front_resets_connections_and_cuts_responses_for_real() {
             &spec.raw,
             &sc,
             None,
-            cxsync::deliver::Clock::start(1.0),
+            cxsync::http::Clock::start(1.0),
             &MockOptions { port: 0, seed: 7 },
         )
         .await

@@ -9,13 +9,13 @@
 //! - paced (`sim --http`): virtual time stands still while a request is on the wire, so requests
 //!   of different instants go one after another; shown for reference.
 //!
-//! `cargo bench --bench deliver` (events: `CXSYNC_BENCH_EVENTS`, default 20000; runs:
+//! `cargo bench --bench http` (events: `CXSYNC_BENCH_EVENTS`, default 20000; runs:
 //! `CXSYNC_BENCH_RUNS`, default 5). Prints each run and the median.
 
 use std::path::Path;
 use std::time::Instant;
 
-use cxsync::deliver::driver::{self, HttpOptions};
+use cxsync::http::HttpOptions;
 use cxsync::sim::engine::{Options, Sinks};
 use cxsync::sim::{route, scenario};
 use cxsync::spec::{self, LoadOptions};
@@ -49,8 +49,9 @@ fn main() {
             paced,
         };
         let t = Instant::now();
-        let rep = Sinks::none(|s| rt.block_on(driver::run(&spec, &inputs, &sc, &opts, &http, s)))
-            .expect("run completes");
+        let rep =
+            Sinks::none(|s| rt.block_on(cxsync::http::run(&spec, &inputs, &sc, &opts, &http, s)))
+                .expect("run completes");
         let secs = t.elapsed().as_secs_f64();
         assert!(rep.passed(), "every invariant holds:\n{}", rep.summary());
         assert_eq!(rep.totals.delivered, rep.totals.matched);

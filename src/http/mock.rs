@@ -24,9 +24,10 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, Fault, FAULT_HEADER};
-use super::{Clock, DeliverError};
-use crate::sim::crm::{CrmModel, Reply};
-use crate::sim::delivery::{CrmRequest, TokenResult};
+use super::{Clock, HttpError};
+use crate::delivery::drive::Reply;
+use crate::delivery::{CrmRequest, TokenResult};
+use crate::sim::crm::CrmModel;
 use crate::sim::engine;
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, ClientAuth, RawSpec};
@@ -409,7 +410,7 @@ impl MockCrm {
         payload_schema: Option<&Value>,
         clock: Clock,
         opts: &MockOptions,
-    ) -> Result<MockCrm, DeliverError> {
+    ) -> Result<MockCrm, HttpError> {
         let model = CrmModel::new(spec, sc, payload_schema);
         let (client_id, client_auth, require_bearer, token_path) = match &spec.channel.auth {
             Auth::OAuth2ClientCredentials {
@@ -489,11 +490,11 @@ impl MockCrm {
             .await;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
             .await
-            .map_err(|source| DeliverError::Io {
+            .map_err(|source| HttpError::Io {
                 what: format!("binding 127.0.0.1:{}", opts.port),
                 source,
             })?;
-        let addr = listener.local_addr().map_err(|source| DeliverError::Io {
+        let addr = listener.local_addr().map_err(|source| HttpError::Io {
             what: "reading the bound address".into(),
             source,
         })?;

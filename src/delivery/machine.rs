@@ -4,298 +4,24 @@
 //! entropy source. The driver feeds it inputs stamped with `now` (`handle_submit`,
 //! `handle_response`, `handle_failure`, `handle_token`, `handle_timeout`) and drains its outputs
 //! (`poll_transmit` for requests to send, `poll_output` for delivered and dead-lettered events,
-//! `poll_timeout` for the next deadline). The virtual-time engine in [`crate::sim::engine`] and
-//! the real HTTP driver both drive this one machine, so there is exactly one copy of the retry
-//! logic. Randomness (jitter) comes from an RNG handed in at construction.
-//!
-//! Time is milliseconds since the run's epoch ([`Time`]); `Config::epoch` maps it to wall-clock
-//! time for `Retry-After` dates and DLQ record timestamps.
-
-pub mod backoff;
-pub mod classify;
-pub mod idempotency;
-pub mod retry_after;
+//! `poll_timeout` for the next deadline). Randomness (jitter) comes from an RNG handed in at
+//! construction.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use rand_core::Rng;
 use serde_json::Value;
 
-use crate::dlq::record::{Reason, Record};
-use crate::spec::model::{Auth, Jitter, RawSpec};
-pub use backoff::Backoff;
-pub use classify::{Decision, Policy};
-pub use idempotency::{Template, TemplateError};
-
-/// Milliseconds since the run's epoch.
-pub type Time = u64;
-
-/// Bodies kept in DLQ records are cut to this many bytes.
-pub const MAX_RECORD_BODY: usize = 4096;
-
-/// How the machine authenticates its requests.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AuthMode {
-    /// No `Authorization` header.
-    None,
-    /// A static bearer token (the spec's reference; the driver resolves it).
-    Bearer(String),
-    /// OAuth2 client credentials with a token cache.
-    OAuth {
-        /// `tokenCacheTtlSeconds`, in ms.
-        cache_ttl: u64,
-        /// `retryOnTokenExpiry`.
-        refresh_on_401: bool,
-    },
-}
-
-/// Settings that are not in the spec: they describe the Event Hub's runtime, not the channel.
-#[derive(Debug, Clone)]
-pub struct HubSettings {
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    /// The wall-clock instant of `Time` 0.
-    pub epoch: SystemTime,
-    /// Overrides the spec's jitter mode (`--no-jitter`).
-    pub jitter: Option<Jitter>,
-    /// A token is dropped this long before its `expires_in` runs out.
-    pub token_skew: Duration,
-    /// Token refreshes one event may cause (401 → refresh → resend) before it dead-letters.
-    pub max_token_refreshes: u32,
-    /// DLQ alerts are coalesced into one webhook call per window.
-    pub alert_window: Duration,
-}
-
-impl Default for HubSettings {
-    fn default() -> Self {
-        HubSettings {
-            concurrency: 32,
-            epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_705_327_200),
-            jitter: None,
-            token_skew: Duration::from_secs(30),
-            max_token_refreshes: 2,
-            alert_window: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Everything the machine needs to know, resolved from a spec once.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub channel: String,
-    pub auth: AuthMode,
-    pub timeout: u64,
-    pub batch_size: usize,
-    pub batch_interval: u64,
-    pub max_retries: u32,
-    pub backoff: Backoff,
-    pub respect_retry_after: bool,
-    pub policy: Policy,
-    /// `(failureThreshold, openSeconds in ms)`.
-    pub breaker: Option<(u32, u64)>,
-    pub idempotency_header: String,
-    pub idempotency: Template,
-    pub max_payload_bytes: Option<u64>,
-    pub delivery_deadline: Option<u64>,
-    pub dlq_enabled: bool,
-    pub alert_endpoint: Option<String>,
-    pub hub: HubSettings,
-}
-
-/// A spec the machine cannot run.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    #[error("idempotency.key: {0}")]
-    Template(TemplateError),
-}
-
-impl Config {
-    /// Resolves a spec's channel, retry policy, idempotency and DLQ into machine settings.
-    pub fn from_spec(raw: &RawSpec, hub: HubSettings) -> Result<Config, ConfigError> {
-        let r = &raw.retry;
-        let auth = match &raw.channel.auth {
-            Auth::OAuth2ClientCredentials {
-                token_cache_ttl_seconds,
-                retry_on_token_expiry,
-                ..
-            } => AuthMode::OAuth {
-                cache_ttl: token_cache_ttl_seconds.saturating_mul(1000),
-                refresh_on_401: *retry_on_token_expiry,
-            },
-            Auth::Bearer { token } => AuthMode::Bearer(token.clone()),
-            Auth::None {} => AuthMode::None,
-        };
-        let refresh_on_401 = matches!(
-            auth,
-            AuthMode::OAuth {
-                refresh_on_401: true,
-                ..
-            }
-        );
-        Ok(Config {
-            channel: raw.channel.name.clone(),
-            auth,
-            timeout: raw.channel.timeout_milliseconds,
-            batch_size: raw.channel.batch_size.max(1) as usize,
-            batch_interval: u64::from(raw.channel.batch_interval_seconds) * 1000,
-            max_retries: r.max_retries,
-            backoff: Backoff {
-                initial: r.initial_delay_seconds,
-                max: r.max_delay_seconds,
-                multiplier: r.backoff_multiplier,
-                jitter: hub.jitter.unwrap_or(r.jitter),
-            },
-            respect_retry_after: r.respect_retry_after_header,
-            policy: Policy {
-                retryable: r.retryable_status_codes.clone(),
-                non_retryable: r.non_retryable_status_codes.clone(),
-                refresh_on_401,
-            },
-            breaker: r
-                .circuit_breaker
-                .as_ref()
-                .map(|b| (b.failure_threshold.max(1), backoff::to_ms(b.open_seconds))),
-            idempotency_header: raw.idempotency.header.clone(),
-            idempotency: Template::parse(&raw.idempotency.key).map_err(ConfigError::Template)?,
-            max_payload_bytes: raw.crm.max_payload_bytes,
-            delivery_deadline: raw.crm.delivery_deadline_seconds.map(|s| s * 1000),
-            dlq_enabled: raw.dead_letter_queue.enabled,
-            alert_endpoint: raw.dead_letter_queue.alert_endpoint.clone(),
-            hub,
-        })
-    }
-}
-
-/// One event a rule matched, with its transform result.
-#[derive(Debug, Clone)]
-pub struct Submission {
-    /// Dense sequence number the driver assigned (used to correlate side effects).
-    pub seq: u64,
-    pub event_id: String,
-    pub event_type: String,
-    pub rule_id: String,
-    pub event: Value,
-    /// The transform's output, or its error message.
-    pub payload: Result<Value, String>,
-    /// A key rendered earlier, sent instead of rendering the template (`dlq replay` resends a
-    /// record with its original key, whatever the current template says).
-    pub idempotency_key: Option<String>,
-}
-
-/// A request to the CRM.
-#[derive(Debug, Clone)]
-pub struct CrmRequest {
-    pub id: u64,
-    /// 1-based attempt number of this job (resends after a token refresh count too).
-    pub attempt: u32,
-    /// `Authorization: Bearer …` value, if any.
-    pub bearer: Option<String>,
-    /// Idempotency header name and value.
-    pub idempotency: (String, String),
-    /// The JSON body: one object, or an array when `batchSize > 1`.
-    pub body: String,
-    pub is_array: bool,
-    /// The events in the body (driver-side correlation only; not sent).
-    pub seqs: Vec<u64>,
-}
-
-/// Something the machine wants sent.
-#[derive(Debug, Clone)]
-pub enum Transmit {
-    Crm(CrmRequest),
-    /// A client-credentials token request.
-    Token {
-        id: u64,
-    },
-    /// A DLQ alert webhook call (fire and forget).
-    Alert {
-        body: Value,
-    },
-}
-
-/// An HTTP response from the CRM.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    pub status: u16,
-    /// The raw `Retry-After` header value, if present.
-    pub retry_after: Option<String>,
-    pub body: String,
-}
-
-/// A request that got no HTTP response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// No response within the channel's timeout (the machine detects this itself).
-    Timeout,
-    /// The connection was reset or closed mid-response.
-    Reset,
-}
-
-impl Failure {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Failure::Timeout => "timeout",
-            Failure::Reset => "connection reset",
-        }
-    }
-}
-
-/// The token endpoint's answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TokenResult {
-    Granted {
-        access_token: String,
-        expires_in: Option<u64>,
-    },
-    /// An error response (`invalid_grant`, a 5xx, …).
-    Refused { status: u16, error: String },
-    /// No response (timeout, reset).
-    Failed(Failure),
-}
-
-/// An event that reached a final state.
-#[derive(Debug, Clone)]
-pub enum Output {
-    Delivered(Delivered),
-    DeadLettered(Box<DeadLettered>),
-}
-
-/// An event the CRM accepted.
-#[derive(Debug, Clone)]
-pub struct Delivered {
-    pub seq: u64,
-    pub event_id: String,
-    pub attempts: u32,
-    pub token_refreshes: u32,
-    /// The 2xx status the CRM accepted it with.
-    pub status: Option<u16>,
-    pub submitted: Time,
-    pub at: Time,
-}
-
-/// An event sent to the DLQ.
-#[derive(Debug, Clone)]
-pub struct DeadLettered {
-    pub seq: u64,
-    pub submitted: Time,
-    pub at: Time,
-    /// False when the DLQ is disabled: the event is then lost.
-    pub stored: bool,
-    pub record: Record,
-}
-
-/// Counters the machine keeps about itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    pub token_requests: u64,
-    pub token_failures: u64,
-    pub crm_requests: u64,
-    pub retries_scheduled: u64,
-    pub breaker_opened: u64,
-    pub alerts: u64,
-}
+use super::backoff;
+use super::breaker::Breaker;
+use super::classify::Decision;
+use super::config::{AuthMode, Config};
+use super::inputs::{Failure, Response, Submission, TokenResult};
+use super::outputs::{Alert, CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
+use super::retry_after;
+use super::token::{TimerKey, TokenCache};
+use super::{Reason, Time, MAX_RECORD_BODY};
 
 #[derive(Debug)]
 /// An accepted event. The event and payload are kept as compact JSON text, not `Value`s: a
@@ -343,21 +69,15 @@ enum Timer {
 struct InFlight {
     job: u64,
     token_gen: u64,
-    timer: (Time, u64),
+    timer: TimerKey,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Breaker {
-    Closed { failures: u32 },
-    Open { until: Time },
-    HalfOpen { probe: Option<u64> },
-}
-
-#[derive(Debug)]
-struct Token {
-    value: String,
-    valid_until: Time,
-    generation: u64,
+/// Why a submitted event is dead-lettered before any attempt.
+struct Refusal {
+    reason: Reason,
+    error: String,
+    payload: Option<Value>,
+    key: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -375,15 +95,11 @@ pub struct Machine<R> {
     jobs: BTreeMap<u64, Job>,
     ready: VecDeque<u64>,
     inflight: BTreeMap<u64, InFlight>,
-    timers: BTreeMap<(Time, u64), Timer>,
-    token: Option<Token>,
-    token_gen: u64,
-    token_req: Option<(u64, (Time, u64))>,
-    token_failures: u32,
-    token_retry_at: Option<Time>,
+    timers: BTreeMap<TimerKey, Timer>,
+    token: TokenCache,
     breaker: Breaker,
     batch: Vec<Item>,
-    batch_timer: Option<(Time, u64)>,
+    batch_timer: Option<TimerKey>,
     transmits: VecDeque<Transmit>,
     outputs: VecDeque<Output>,
     alert: AlertWindow,
@@ -402,12 +118,8 @@ impl<R: Rng> Machine<R> {
             ready: VecDeque::new(),
             inflight: BTreeMap::new(),
             timers: BTreeMap::new(),
-            token: None,
-            token_gen: 0,
-            token_req: None,
-            token_failures: 0,
-            token_retry_at: None,
-            breaker: Breaker::Closed { failures: 0 },
+            token: TokenCache::default(),
+            breaker: Breaker::closed(),
             batch: Vec::new(),
             batch_timer: None,
             transmits: VecDeque::new(),
@@ -438,7 +150,7 @@ impl<R: Rng> Machine<R> {
         self.jobs.is_empty()
             && self.batch.is_empty()
             && self.inflight.is_empty()
-            && self.token_req.is_none()
+            && !self.token.is_requesting()
     }
 
     /// The next request to send.
@@ -461,62 +173,42 @@ impl<R: Rng> Machine<R> {
     pub fn handle_submit(&mut self, now: Time, sub: Submission) {
         let key = match sub.idempotency_key {
             Some(k) => Ok(k),
-            None => self.cfg.idempotency.render(&sub.event),
+            None => self
+                .cfg
+                .idempotency
+                .render(&sub.event)
+                .map_err(|e| e.to_string()),
         };
-        let payload = match sub.payload {
-            Ok(p) => p,
-            Err(e) => {
-                let key = key.ok();
-                return self.reject(
+        let (payload_text, key) = match self.admit(sub.payload, key) {
+            Ok(accepted) => accepted,
+            Err(r) => {
+                self.push_dead_letter(
                     now,
-                    sub.seq,
-                    sub.event_id,
-                    sub.event_type,
-                    sub.rule_id,
-                    sub.event,
-                    None,
-                    key,
-                    Reason::TransformFailed,
-                    e,
+                    DeadLettered {
+                        seq: sub.seq,
+                        event_id: sub.event_id,
+                        event_type: sub.event_type,
+                        rule_id: sub.rule_id,
+                        channel: self.cfg.channel.clone(),
+                        idempotency_key: r.key,
+                        event: sub.event,
+                        payload: r.payload,
+                        reason: r.reason,
+                        last_status: None,
+                        last_body: None,
+                        last_error: Some(r.error),
+                        attempts: 0,
+                        token_refreshes: 0,
+                        submitted: now,
+                        first_attempt: now,
+                        last_attempt: now,
+                        at: now,
+                        stored: self.cfg.dlq_enabled,
+                    },
                 );
+                return self.pump(now);
             }
         };
-        let key = match key {
-            Ok(k) => k,
-            Err(e) => {
-                return self.reject(
-                    now,
-                    sub.seq,
-                    sub.event_id,
-                    sub.event_type,
-                    sub.rule_id,
-                    sub.event,
-                    Some(payload),
-                    None,
-                    Reason::IdempotencyKeyUnresolved,
-                    e.to_string(),
-                );
-            }
-        };
-        let payload_text = payload.to_string();
-        if let Some(limit) = self.cfg.max_payload_bytes {
-            let size = payload_text.len() as u64;
-            if size > limit {
-                let msg = format!("payload is {size} bytes; crm.maxPayloadBytes is {limit}");
-                return self.reject(
-                    now,
-                    sub.seq,
-                    sub.event_id,
-                    sub.event_type,
-                    sub.rule_id,
-                    sub.event,
-                    Some(payload),
-                    Some(key),
-                    Reason::PayloadTooLarge,
-                    msg,
-                );
-            }
-        }
         let item = Item {
             seq: sub.seq,
             event_id: sub.event_id,
@@ -557,13 +249,7 @@ impl<R: Rng> Machine<R> {
         match decision {
             Decision::Success => self.deliver(now, f.job),
             Decision::RefreshToken => {
-                if self
-                    .token
-                    .as_ref()
-                    .is_some_and(|t| t.generation == f.token_gen)
-                {
-                    self.token = None;
-                }
+                self.token.rejected(f.token_gen);
                 let max = self.cfg.hub.max_token_refreshes;
                 let over = match self.jobs.get_mut(&f.job) {
                     Some(job) => {
@@ -596,13 +282,10 @@ impl<R: Rng> Machine<R> {
 
     /// The token endpoint's answer to token request `id`.
     pub fn handle_token(&mut self, now: Time, id: u64, result: TokenResult) {
-        match self.token_req {
-            Some((rid, timer)) if rid == id => {
-                self.timers.remove(&timer);
-                self.token_req = None;
-            }
-            _ => return,
-        }
+        let Some(timer) = self.token.answered(id) else {
+            return;
+        };
+        self.timers.remove(&timer);
         self.token_result(now, result);
         self.pump(now);
     }
@@ -626,28 +309,23 @@ impl<R: Rng> Machine<R> {
                     }
                 }
                 Timer::TokenTimeout(id) => {
-                    if self.token_req.map(|(r, _)| r) == Some(id) {
-                        self.token_req = None;
+                    if self.token.answered(id).is_some() {
                         self.token_result(now, TokenResult::Failed(Failure::Timeout));
                     }
                 }
-                Timer::TokenRetry => self.token_retry_at = None,
+                Timer::TokenRetry => self.token.retry_at = None,
                 Timer::BatchFlush => {
                     self.batch_timer = None;
                     self.flush_batch();
                 }
-                Timer::BreakerProbe => {
-                    if let Breaker::Open { .. } = self.breaker {
-                        self.breaker = Breaker::HalfOpen { probe: None };
-                    }
-                }
+                Timer::BreakerProbe => self.breaker.probe_due(),
                 Timer::AlertFlush => self.flush_alert(now),
             }
         }
         self.pump(now);
     }
 
-    fn set_timer(&mut self, at: Time, t: Timer) -> (Time, u64) {
+    fn set_timer(&mut self, at: Time, t: Timer) -> TimerKey {
         self.timer_seq += 1;
         let key = (at, self.timer_seq);
         self.timers.insert(key, t);
@@ -703,19 +381,15 @@ impl<R: Rng> Machine<R> {
     /// allows and a token is at hand.
     fn pump(&mut self, now: Time) {
         while !self.ready.is_empty() && self.inflight.len() < self.cfg.hub.concurrency {
-            match self.breaker {
-                Breaker::Open { until } if now < until => return,
-                Breaker::Open { .. } => self.breaker = Breaker::HalfOpen { probe: None },
-                Breaker::HalfOpen { probe: Some(_) } => return,
-                _ => {}
+            if !self.breaker.admit(now) {
+                return;
             }
-            let bearer = match &self.cfg.auth {
-                AuthMode::None => None,
-                AuthMode::Bearer(t) => Some(t.clone()),
-                AuthMode::OAuth { .. } => match &self.token {
-                    Some(t) if now < t.valid_until => Some(t.value.clone()),
-                    _ => {
-                        self.token = None;
+            let (bearer, token_gen) = match &self.cfg.auth {
+                AuthMode::None => (None, self.token.generation()),
+                AuthMode::Bearer(t) => (Some(t.clone()), self.token.generation()),
+                AuthMode::OAuth { .. } => match self.token.current(now) {
+                    Some((value, generation)) => (Some(value), generation),
+                    None => {
                         self.request_token(now);
                         return;
                     }
@@ -724,7 +398,6 @@ impl<R: Rng> Machine<R> {
             let job_id = self.ready.pop_front().expect("checked non-empty");
             let req_id = self.next_id();
             let timer = self.set_timer(now + self.cfg.timeout, Timer::RequestTimeout(req_id));
-            let token_gen = self.token.as_ref().map_or(0, |t| t.generation);
             let header = self.cfg.idempotency_header.clone();
             let job = self.jobs.get_mut(&job_id).expect("ready jobs exist");
             job.attempts += 1;
@@ -747,23 +420,19 @@ impl<R: Rng> Machine<R> {
                     timer,
                 },
             );
-            if let Breaker::HalfOpen { probe: None } = self.breaker {
-                self.breaker = Breaker::HalfOpen {
-                    probe: Some(req_id),
-                };
-            }
+            self.breaker.sent(req_id);
             self.stats.crm_requests += 1;
             self.transmits.push_back(Transmit::Crm(req));
         }
     }
 
     fn request_token(&mut self, now: Time) {
-        if self.token_req.is_some() || self.token_retry_at.is_some_and(|t| now < t) {
+        if !self.token.may_request(now) {
             return;
         }
         let id = self.next_id();
         let timer = self.set_timer(now + self.cfg.timeout, Timer::TokenTimeout(id));
-        self.token_req = Some((id, timer));
+        self.token.requested(id, timer);
         self.stats.token_requests += 1;
         self.transmits.push_back(Transmit::Token { id });
     }
@@ -778,25 +447,8 @@ impl<R: Rng> Machine<R> {
                 expires_in,
             } => {
                 let skew = self.cfg.hub.token_skew.as_millis() as u64;
-                let life = match expires_in {
-                    // A token shorter-lived than the skew is used for half its life.
-                    Some(s) => {
-                        let ms = s.saturating_mul(1000);
-                        if ms > skew {
-                            ms - skew
-                        } else {
-                            ms / 2
-                        }
-                    }
-                    None => cache_ttl,
-                };
-                self.token_gen += 1;
-                self.token = Some(Token {
-                    value: access_token,
-                    valid_until: now + cache_ttl.min(life).max(1),
-                    generation: self.token_gen,
-                });
-                self.token_failures = 0;
+                self.token
+                    .grant(now, access_token, expires_in, cache_ttl, skew);
                 return;
             }
             TokenResult::Refused { status, error } => (
@@ -806,12 +458,12 @@ impl<R: Rng> Machine<R> {
             TokenResult::Failed(f) => (format!("token endpoint: {}", f.as_str()), false),
         };
         self.stats.token_failures += 1;
-        self.token_failures += 1;
+        self.token.failures += 1;
         // Credentials the endpoint refuses (invalid_grant, invalid_client) do not heal by
         // waiting; an outage might. Either way the events waiting for a token go to the DLQ
         // once retrying the token request is pointless or exhausted.
-        if permanent || self.token_failures > self.cfg.max_retries {
-            self.token_failures = 0;
+        if permanent || self.token.failures > self.cfg.max_retries {
+            self.token.failures = 0;
             let waiting: Vec<u64> = self.ready.drain(..).collect();
             for job in waiting {
                 if let Some(j) = self.jobs.get_mut(&job) {
@@ -824,11 +476,11 @@ impl<R: Rng> Machine<R> {
         } else {
             let prev = self.cfg.backoff.initial;
             let d = backoff::to_ms(self.cfg.backoff.delay(
-                self.token_failures,
+                self.token.failures,
                 prev,
                 &mut self.rng,
             ));
-            self.token_retry_at = Some(now + d);
+            self.token.retry_at = Some(now + d);
             self.set_timer(now + d, Timer::TokenRetry);
         }
     }
@@ -852,33 +504,9 @@ impl<R: Rng> Machine<R> {
             return;
         };
         let failed = decision == Decision::Retry;
-        self.breaker = match self.breaker {
-            Breaker::Closed { failures } if failed => {
-                if failures + 1 >= threshold {
-                    self.open_breaker(now, open_ms)
-                } else {
-                    Breaker::Closed {
-                        failures: failures + 1,
-                    }
-                }
-            }
-            Breaker::Closed { .. } => Breaker::Closed { failures: 0 },
-            Breaker::HalfOpen { probe: Some(p) } if p == req => {
-                if failed {
-                    self.open_breaker(now, open_ms)
-                } else {
-                    Breaker::Closed { failures: 0 }
-                }
-            }
-            other => other,
-        };
-    }
-
-    fn open_breaker(&mut self, now: Time, open_ms: u64) -> Breaker {
-        self.stats.breaker_opened += 1;
-        self.set_timer(now + open_ms, Timer::BreakerProbe);
-        Breaker::Open {
-            until: now + open_ms,
+        if let Some(until) = self.breaker.observe(now, req, failed, threshold, open_ms) {
+            self.stats.breaker_opened += 1;
+            self.set_timer(until, Timer::BreakerProbe);
         }
     }
 
@@ -942,8 +570,8 @@ impl<R: Rng> Machine<R> {
         for item in job.items {
             let first = job.first_attempt.unwrap_or(item.submitted);
             let last = job.last_attempt.unwrap_or(item.submitted);
-            let record = Record {
-                version: 1,
+            let d = DeadLettered {
+                seq: item.seq,
                 event_id: item.event_id,
                 event_type: item.event_type,
                 rule_id: item.rule_id,
@@ -957,67 +585,68 @@ impl<R: Rng> Machine<R> {
                 last_error: job.last_error.clone(),
                 attempts: job.attempts,
                 token_refreshes: job.refreshes,
-                first_attempt_at: self.rfc3339(first),
-                last_attempt_at: self.rfc3339(last),
-                dead_lettered_at: self.rfc3339(now),
+                submitted: item.submitted,
+                first_attempt: first,
+                last_attempt: last,
+                at: now,
+                stored: self.cfg.dlq_enabled,
             };
-            self.push_dead_letter(now, item.seq, item.submitted, record);
+            self.push_dead_letter(now, d);
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn reject(
-        &mut self,
-        now: Time,
-        seq: u64,
-        event_id: String,
-        event_type: String,
-        rule_id: String,
-        event: Value,
-        payload: Option<Value>,
-        key: Option<String>,
-        reason: Reason,
-        error: String,
-    ) {
-        let at = self.rfc3339(now);
-        let record = Record {
-            version: 1,
-            event_id,
-            event_type,
-            rule_id,
-            channel: self.cfg.channel.clone(),
-            idempotency_key: key,
-            event,
-            payload,
-            reason,
-            last_status: None,
-            last_body: None,
-            last_error: Some(error),
-            attempts: 0,
-            token_refreshes: 0,
-            first_attempt_at: at.clone(),
-            last_attempt_at: at.clone(),
-            dead_lettered_at: at,
+    /// The submit-time checks, in order: the transform produced a payload, the key renders,
+    /// the payload is within the size guard. Accepted: the payload as sent and the key.
+    fn admit(
+        &self,
+        payload: Result<Value, String>,
+        key: Result<String, String>,
+    ) -> Result<(String, String), Refusal> {
+        let payload = match payload {
+            Ok(p) => p,
+            Err(error) => {
+                return Err(Refusal {
+                    reason: Reason::TransformFailed,
+                    error,
+                    payload: None,
+                    key: key.ok(),
+                })
+            }
         };
-        self.push_dead_letter(now, seq, now, record);
-        self.pump(now);
+        let key = match key {
+            Ok(k) => k,
+            Err(error) => {
+                return Err(Refusal {
+                    reason: Reason::IdempotencyKeyUnresolved,
+                    error,
+                    payload: Some(payload),
+                    key: None,
+                })
+            }
+        };
+        let text = payload.to_string();
+        if let Some(limit) = self.cfg.max_payload_bytes {
+            let size = text.len() as u64;
+            if size > limit {
+                return Err(Refusal {
+                    reason: Reason::PayloadTooLarge,
+                    error: format!("payload is {size} bytes; crm.maxPayloadBytes is {limit}"),
+                    payload: Some(payload),
+                    key: Some(key),
+                });
+            }
+        }
+        Ok((text, key))
     }
 
-    fn push_dead_letter(&mut self, now: Time, seq: u64, submitted: Time, record: Record) {
+    fn push_dead_letter(&mut self, now: Time, d: DeadLettered) {
         if self.cfg.dlq_enabled && self.cfg.alert_endpoint.is_some() {
-            *self.alert.pending.entry(record.reason).or_default() += 1;
+            *self.alert.pending.entry(d.reason).or_default() += 1;
             if self.alert.until.is_none() {
                 self.flush_alert(now);
             }
         }
-        self.outputs
-            .push_back(Output::DeadLettered(Box::new(DeadLettered {
-                seq,
-                submitted,
-                at: now,
-                stored: self.cfg.dlq_enabled,
-                record,
-            })));
+        self.outputs.push_back(Output::DeadLettered(Box::new(d)));
     }
 
     /// Sends one alert for everything dead-lettered since the last one, then waits a window.
@@ -1026,34 +655,18 @@ impl<R: Rng> Machine<R> {
             self.alert.until = None;
             return;
         }
-        let pending = std::mem::take(&mut self.alert.pending);
-        let total: u64 = pending.values().sum();
-        let reasons: serde_json::Map<String, Value> = pending
-            .iter()
-            .map(|(r, n)| (r.as_str().to_string(), Value::from(*n)))
-            .collect();
-        let body = serde_json::json!({
-            "channelId": self.cfg.channel,
-            "deadLettered": total,
-            "reasons": reasons,
-            "at": self.rfc3339(now),
-        });
+        let reasons = std::mem::take(&mut self.alert.pending);
+        let dead_lettered = reasons.values().sum();
         self.stats.alerts += 1;
-        self.transmits.push_back(Transmit::Alert { body });
+        self.transmits.push_back(Transmit::Alert(Alert {
+            dead_lettered,
+            reasons,
+            at: now,
+        }));
         let until = now + self.cfg.hub.alert_window.as_millis() as u64;
         self.alert.until = Some(until);
         self.set_timer(until, Timer::AlertFlush);
     }
-
-    fn rfc3339(&self, t: Time) -> String {
-        rfc3339(self.cfg.hub.epoch, t)
-    }
-}
-
-/// RFC 3339 (milliseconds, `Z`) of virtual time `t` after `epoch`.
-pub fn rfc3339(epoch: SystemTime, t: Time) -> String {
-    let dt: DateTime<Utc> = (epoch + Duration::from_millis(t)).into();
-    dt.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// Text this machine serialized itself parses back; `Null` is unreachable in practice.
@@ -1075,6 +688,8 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::HubSettings;
+    use crate::spec::model::Jitter;
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
     use serde_json::json;
@@ -1185,8 +800,8 @@ mod tests {
         }
         match m.poll_output() {
             Some(Output::DeadLettered(d)) => {
-                assert_eq!(d.record.reason, Reason::AuthFailed);
-                assert_eq!((d.record.attempts, d.record.token_refreshes), (3, 3));
+                assert_eq!(d.reason, Reason::AuthFailed);
+                assert_eq!((d.attempts, d.token_refreshes), (3, 3));
             }
             other => panic!("{other:?}"),
         }

@@ -10,9 +10,9 @@ use std::time::SystemTime;
 use reqwest::Url;
 
 use super::driver::{Driver, Endpoints};
-use super::{checked_url, Clock, DeliverError};
-use crate::sim::delivery::Machine;
-use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
+use super::{checked_url, wall, Clock, HttpError};
+use crate::delivery::Machine;
+use crate::sim::engine::{self, Feed, Options, Sinks, Traffic};
 use crate::sim::report::Report;
 use crate::sim::route::Inputs;
 use crate::sim::scenario::{self, Scenario};
@@ -65,7 +65,7 @@ pub fn resolve_secret(
     what: &str,
     value: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, DeliverError> {
+) -> Result<String, HttpError> {
     let trimmed = value.trim();
     let name = trimmed
         .strip_prefix("${env:")
@@ -73,11 +73,11 @@ pub fn resolve_secret(
         .and_then(|r| r.strip_suffix('}'));
     match name {
         Some(n) => env(n).filter(|v| !v.is_empty()).ok_or_else(|| {
-            DeliverError::Config(format!(
+            HttpError::Config(format!(
                 "{what} is `{trimmed}`: set the environment variable `{n}` to the staging secret"
             ))
         }),
-        None if trimmed.contains("${") => Err(DeliverError::Config(format!(
+        None if trimmed.contains("${") => Err(HttpError::Config(format!(
             "{what} is `{trimmed}`, which cxsync cannot resolve; use `${{env:NAME}}`"
         ))),
         None => Ok(value.to_string()),
@@ -90,7 +90,7 @@ pub fn plan(
     inputs: &Inputs,
     target: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Plan, Endpoints), DeliverError> {
+) -> Result<(Plan, Endpoints), HttpError> {
     let crm = checked_url("--target", target)?;
     let raw = &spec.raw;
     let (token, client_id, client_secret, client_auth, scopes, bearer) = match &raw.channel.auth {
@@ -131,7 +131,7 @@ pub fn plan(
         None => None,
     };
     if inputs.fixtures.is_empty() {
-        return Err(DeliverError::Config(
+        return Err(HttpError::Config(
             "the spec has no fixture events to send (rules[].fixtures)".into(),
         ));
     }
@@ -188,32 +188,27 @@ pub async fn run(
     time_scale: f64,
     opts: &Options,
     sinks: &mut Sinks<'_>,
-) -> Result<Report, DeliverError> {
+) -> Result<Report, HttpError> {
     let sc = fixtures_only();
     let mut o = opts.clone();
     o.events = Some(0);
     let epoch = SystemTime::now();
     let cfg = engine::machine_config(spec, &sc, &o, epoch)
-        .map_err(|e| DeliverError::Config(e.to_string()))?;
+        .map_err(|e| HttpError::Config(e.to_string()))?;
     let timeout = cfg.timeout;
     let clock = Clock::start(time_scale);
     let client = super::http_client(cfg.hub.concurrency)?;
     let mut driver = Driver::new(client, ep, clock, timeout, false)?;
+    let template = cfg.idempotency.clone();
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
-    let mut feed = Feed::new(inputs, &sc, Some(0), epoch);
-    let mut rep = Report::new(spec, &sc, &o, 1000, epoch);
+    let feed = Feed::new(inputs, &sc, Some(0), epoch);
+    let mut rep = Report::new(spec, &sc, o.seed, o.no_jitter, 1000, epoch);
     rep.totals.events = feed.total();
-    let mut ledger = Ledger::default();
-    let now = super::driver::drive_wall(
-        &mut driver,
-        &mut machine,
-        &mut feed,
-        &mut ledger,
-        &mut rep,
-        inputs,
-        epoch,
-        sinks,
-    )
+    let mut traffic = Traffic::new(feed, inputs, template, epoch, 256);
+    let mut obs = (&mut rep, &mut *sinks);
+    let now = wall::drive(&mut driver, &mut machine, &mut traffic, &mut obs, 0, |_| {
+        false
+    })
     .await;
     driver.shutdown();
     rep.end = now;

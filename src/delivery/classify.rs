@@ -1,7 +1,7 @@
 //! Status classification: one decision per response, as a total function of the status and the
 //! policy. Every gap the guide leaves is decided here and in `docs/semantics.md`.
 
-use crate::dlq::record::Reason;
+use super::Reason;
 
 /// What to do with a response or transport failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
