@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{cxsync, root};
+use crate::common::{cxsync, files_under, root};
 
 fn read_json(p: &Path) -> Value {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -231,25 +231,6 @@ fn the_example_spec_compiles_to_the_guides_payloads_except_the_documented_differ
         squeeze(&rewrite_guide_jsonata(guide_expr)),
         squeeze(our_expr)
     );
-}
-
-fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 /// `fixtures/golden/<case>/in/spec.yaml` (+ optional `args`, one CLI word per whitespace, and

@@ -4,8 +4,7 @@
 
 use cxsync::cxone::mock_hub::{Config, Fault};
 
-use super::{cmd_at, code, env, env_with, text, CHANNEL};
-use crate::common::cxsync;
+use super::{code, env, env_with, text, CHANNEL};
 
 fn faults(list: &[&str]) -> Config {
     Config {
@@ -119,35 +118,15 @@ fn a_non_retryable_error_stops_cleanly_and_a_second_apply_converges_then_writes_
 
 #[test]
 fn the_mock_hub_command_injects_faults_given_with_fault() {
-    use std::io::{BufRead, BufReader};
-    let mut child = cxsync()
-        .args([
-            "mock-hub",
-            "--port",
-            "0",
+    let out = super::against_mock_hub_command(
+        &[
             "--fault",
             "GET /api/v2/eventhub/channels:drop:1",
             "--fault",
             "PUT /api/v2/eventhub/rules/*:503:1",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let spec = super::write_spec(dir.path());
-    let out = cmd_at(&url)
-        .env("CXSYNC_ACCESS_KEY_ID", "demo")
-        .env("CXSYNC_ACCESS_KEY_SECRET", "demo")
-        .args(["apply", spec.to_str().unwrap(), "--auto-approve"])
-        .output()
-        .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+        ],
+        &["apply", "--auto-approve"],
+    );
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(text(&out).contains("4 created"), "{}", text(&out));
 }

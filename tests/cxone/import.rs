@@ -10,21 +10,24 @@ use super::{cmd_at, code, env, text, CHANNEL, CLIENT_SECRET};
 
 /// Every file under `dir`, as text.
 fn written(dir: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().display().to_string();
-                out.push((rel, std::fs::read_to_string(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
+    crate::common::files_under(dir)
+        .into_iter()
+        .map(|(p, b)| (p.display().to_string(), String::from_utf8(b).unwrap()))
+        .collect()
+}
+
+/// `cxsync import --channel CHANNEL --out OUT` against the env's hub.
+fn import(e: &super::Env, channel: &str, out: &Path) -> std::process::Output {
+    cmd_at(&e.hub.url())
+        .args([
+            "import",
+            "--channel",
+            channel,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -36,16 +39,7 @@ fn import_of_an_applied_spec_validates_and_plans_clean_in_each_environment() {
         0
     );
     let out = e.dir.path().join("imported");
-    let i = cmd_at(&e.hub.url())
-        .args([
-            "import",
-            "--channel",
-            CHANNEL,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let i = import(&e, CHANNEL, &out);
     assert_eq!(code(&i), 0, "{}", text(&i));
     let t = text(&i);
     assert!(t.contains("export TEST_CHANNEL_CLIENT_SECRET=…"), "{t}");
@@ -79,16 +73,7 @@ fn import_of_an_applied_spec_validates_and_plans_clean_in_each_environment() {
 
     // Staging's channel carries its environment: the import is that environment's.
     let out = e.dir.path().join("imported-staging");
-    let i = cmd_at(&e.hub.url())
-        .args([
-            "import",
-            "--channel",
-            "Test_Channel_Staging",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let i = import(&e, "Test_Channel_Staging", &out);
     assert_eq!(code(&i), 0, "{}", text(&i));
     let spec = out.join("spec.yaml");
     let yaml = std::fs::read_to_string(&spec).unwrap();
@@ -170,16 +155,7 @@ fn import_of_a_hand_made_tenant_writes_what_a_spec_can_hold_and_says_what_it_can
     let e = env();
     populate(&e);
     let out = e.dir.path().join("zd");
-    let i = cmd_at(&e.hub.url())
-        .args([
-            "import",
-            "--channel",
-            "zendesk.tickets-EU",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let i = import(&e, "zendesk.tickets-EU", &out);
     assert_eq!(code(&i), 0, "{}", text(&i));
     let t = text(&i);
     let files = written(&out);
@@ -278,16 +254,7 @@ fn import_refuses_an_unknown_channel_and_a_folder_in_use_and_leaves_nothing_half
     let e = env();
     populate(&e);
     let out = e.dir.path().join("nothing");
-    let i = cmd_at(&e.hub.url())
-        .args([
-            "import",
-            "--channel",
-            "Nope",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let i = import(&e, "Nope", &out);
     assert_eq!(code(&i), 2, "{}", text(&i));
     assert!(
         text(&i)
@@ -309,16 +276,7 @@ fn import_refuses_an_unknown_channel_and_a_folder_in_use_and_leaves_nothing_half
 
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("mine.txt"), "keep").unwrap();
-    let i = cmd_at(&e.hub.url())
-        .args([
-            "import",
-            "--channel",
-            "Audit",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let i = import(&e, "Audit", &out);
     assert_eq!(code(&i), 2);
     assert!(text(&i).contains("exists and is not empty"), "{}", text(&i));
     assert_eq!(

@@ -686,11 +686,13 @@ fn a_breached_alert_threshold_exits_1() {
     assert!(t.contains("ok (≤ 5.00%)"), "{t}");
 }
 
-#[test]
-fn the_mock_hub_command_serves_until_stopped() {
+/// Runs `cxsync mock-hub --port 0 EXTRA…` and `cxsync ARGS… <spec>` against it (as `demo`),
+/// then stops the mock hub.
+pub(super) fn against_mock_hub_command(extra: &[&str], args: &[&str]) -> Output {
     use std::io::{BufRead, BufReader};
     let mut child = cxsync()
         .args(["mock-hub", "--port", "0"])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -699,17 +701,23 @@ fn the_mock_hub_command_serves_until_stopped() {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path());
     let out = cmd_at(&url)
         .env("CXSYNC_ACCESS_KEY_ID", "demo")
         .env("CXSYNC_ACCESS_KEY_SECRET", "demo")
-        .args(["plan", spec.to_str().unwrap(), "--detailed-exitcode"])
-        .output()
-        .unwrap();
+        .args(args)
+        .arg(spec.to_str().unwrap())
+        .output();
     let _ = child.kill();
     let _ = child.wait();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    out.unwrap()
+}
+
+#[test]
+fn the_mock_hub_command_serves_until_stopped() {
+    let out = against_mock_hub_command(&[], &["plan", "--detailed-exitcode"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
 

@@ -470,19 +470,30 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
 
 fn remove(id: &str, live: &Value, reason: Reason) -> Action {
     Action {
-        op: Op::Remove,
-        kind: Kind::Rule,
-        name: id.to_string(),
-        spec_id: None,
-        method: "DELETE",
-        path: paths::rule(id),
-        stage: None,
         reason: Some(reason),
-        owner: None,
         before: Some(redact(&strip_server_fields(live), false)),
-        after: None,
-        changes: Vec::new(),
-        body: None,
+        ..Action::new(Op::Remove, Kind::Rule, id, "DELETE", &paths::rule(id))
+    }
+}
+
+impl Action {
+    /// An action with no objects or changes yet.
+    fn new(op: Op, kind: Kind, name: &str, method: &'static str, path: &str) -> Action {
+        Action {
+            op,
+            kind,
+            name: name.to_string(),
+            spec_id: None,
+            method,
+            path: path.to_string(),
+            stage: None,
+            reason: None,
+            owner: None,
+            before: None,
+            after: None,
+            changes: Vec::new(),
+            body: None,
+        }
     }
 }
 
@@ -505,19 +516,10 @@ fn create(kind: Kind, name: &str, method: &'static str, path: &str, desired: &Va
     let mut changes = Vec::new();
     diff::leaves(desired, String::new(), false, &mut changes);
     Action {
-        op: Op::Create,
-        kind,
-        name: name.to_string(),
-        spec_id: None,
-        method,
-        path: path.to_string(),
-        stage: None,
-        reason: None,
-        owner: None,
-        before: None,
         after: Some(redact(desired, false)),
         changes,
         body: Some(desired.clone()),
+        ..Action::new(Op::Create, kind, name, method, path)
     }
 }
 
@@ -532,24 +534,17 @@ fn update(
     let mut changes = Vec::new();
     let live = strip_server_fields(live);
     diff::diff(&live, desired, String::new(), false, &mut changes);
+    let op = if changes.is_empty() {
+        Op::Unchanged
+    } else {
+        Op::Update
+    };
     Action {
-        op: if changes.is_empty() {
-            Op::Unchanged
-        } else {
-            Op::Update
-        },
-        kind,
-        name: name.to_string(),
-        spec_id: None,
-        method,
-        path: path.to_string(),
-        stage: None,
-        reason: None,
-        owner: None,
         before: Some(redact(&live, false)),
         after: Some(redact(desired, false)),
         changes,
         body: Some(desired.clone()),
+        ..Action::new(op, kind, name, method, path)
     }
 }
 
