@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The repository root.
@@ -30,7 +31,7 @@ pub fn cxsync() -> Command {
 
 /// Copies the example project (project file, spec, transform, CRM schema, fixtures, snapshots)
 /// into `dest`, to change freely.
-pub fn copy_example_project(dest: &std::path::Path) {
+pub fn copy_example_project(dest: &Path) {
     for sub in [
         "specs/transforms",
         "fixtures/events",
@@ -51,4 +52,24 @@ pub fn copy_example_project(dest: &std::path::Path) {
     ] {
         std::fs::copy(root().join(f), dest.join(f)).unwrap();
     }
+}
+
+/// Every file under `dir` (recursively), by path relative to it.
+pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    out
 }
