@@ -7,82 +7,11 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::curve::Curve;
 use crate::delivery::drive::{Arrivals, Observer};
 use crate::delivery::{self, Machine, Submission, Template, Time};
 use crate::sim::route::Inputs;
-use crate::sim::scenario::{CurvePoint, Scenario};
-
-/// Arrival times spread in proportion to a piecewise-linear rate curve.
-struct Curve {
-    total: u64,
-    duration: Time,
-    /// Cumulative mass at each slice boundary (slices of equal length).
-    cdf: Vec<f64>,
-}
-
-const SLICES: usize = 4096;
-
-impl Curve {
-    fn new(total: u64, duration: Time, curve: &[CurvePoint]) -> Self {
-        let mut pts: Vec<(f64, f64)> = curve
-            .iter()
-            .map(|p| (p.at.ms() as f64, p.weight.max(0.0)))
-            .collect();
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let weight = |t: f64| -> f64 {
-            match pts.len() {
-                0 => 1.0,
-                _ => {
-                    if t <= pts[0].0 {
-                        return pts[0].1;
-                    }
-                    for w in pts.windows(2) {
-                        if t <= w[1].0 {
-                            let span = (w[1].0 - w[0].0).max(1e-9);
-                            return w[0].1 + (w[1].1 - w[0].1) * (t - w[0].0) / span;
-                        }
-                    }
-                    pts[pts.len() - 1].1
-                }
-            }
-        };
-        let d = duration as f64;
-        let mut cdf = Vec::with_capacity(SLICES + 1);
-        cdf.push(0.0);
-        let mut acc = 0.0;
-        for i in 0..SLICES {
-            let mid = (i as f64 + 0.5) * d / SLICES as f64;
-            acc += weight(mid);
-            cdf.push(acc);
-        }
-        if acc <= 0.0 {
-            // A curve of zeros: fall back to flat.
-            for (i, c) in cdf.iter_mut().enumerate() {
-                *c = i as f64;
-            }
-        }
-        Curve {
-            total,
-            duration,
-            cdf,
-        }
-    }
-
-    /// The time of arrival `k`.
-    fn time_of(&self, k: u64) -> Time {
-        let total_mass = *self.cdf.last().expect("non-empty");
-        let target = (k as f64 + 0.5) / self.total as f64 * total_mass;
-        let i = self.cdf.partition_point(|c| *c < target).clamp(1, SLICES);
-        let (lo, hi) = (self.cdf[i - 1], self.cdf[i]);
-        let frac = if hi > lo {
-            (target - lo) / (hi - lo)
-        } else {
-            0.0
-        };
-        let slice = self.duration as f64 / SLICES as f64;
-        (((i - 1) as f64 + frac) * slice).floor() as Time
-    }
-}
+use crate::sim::scenario::Scenario;
 
 /// A generated event: a fixture template with fresh identity and timestamps.
 fn generate(templates: &[Value], k: u64, at: Time, epoch: SystemTime, sc: &Scenario) -> Value {

@@ -7,6 +7,7 @@
 //! is one byte per matched event; outcomes and DLQ records stream out through [`Sinks`] as they
 //! happen.
 
+mod curve;
 mod feed;
 mod ledger;
 mod run;
