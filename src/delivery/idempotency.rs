@@ -56,6 +56,14 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The `${path}` variables, dotted, in order (`interaction.id`, `event.type`).
+    pub fn vars(&self) -> impl Iterator<Item = String> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Path(segs) => Some(segs.join(".")),
+            Part::Text(_) => None,
+        })
+    }
+
     /// Renders the key for one event.
     pub fn render(&self, event: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
