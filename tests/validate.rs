@@ -3,31 +3,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{cxsync, root};
-
-/// Runs a command with a deadline, so a hang is a failure and not a stuck test run.
-fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").arg(id.to_string()).status();
-            panic!("cxsync did not finish within {limit:?}");
-        }
-    }
-}
+use crate::common::{cxsync, root, run_bounded};
 
 fn validate_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut cmd = cxsync();
