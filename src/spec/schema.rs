@@ -297,7 +297,13 @@ fn expected_types(node: Option<&Value>) -> String {
     match node {
         Some(Value::String(t)) => type_word(t).to_string(),
         Some(Value::Array(ts)) => {
-            let words: Vec<&str> = ts.iter().filter_map(Value::as_str).map(type_word).collect();
+            // `null` is how an optional field's schema says "may be left out": not worth saying.
+            let words: Vec<&str> = ts
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null" || ts.len() == 1)
+                .map(type_word)
+                .collect();
             words.join(" or ")
         }
         _ => "another type".to_string(),
