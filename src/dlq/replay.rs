@@ -2,7 +2,7 @@
 //! judge the new payload (target schema, size guard, idempotency key), and deliver it with the
 //! record's original idempotency key.
 //!
-//! Delivery goes through [`DriverSink`]: the real HTTP driver of [`crate::deliver`] driving the
+//! Delivery goes through [`DriverSink`]: the real HTTP driver of [`crate::http`] driving the
 //! simulator's delivery machine, so the spec's retry policy, `Retry-After`, token cache and
 //! refresh, and timeouts apply to a replay exactly as to the Event Hub's first attempt, and the
 //! record's original key rides on every attempt.
@@ -24,13 +24,13 @@ use super::inspect::Found;
 use super::store::{is_loopback_host, Store, MARKER_SUFFIX};
 use rand_chacha::ChaCha8Rng;
 
-use crate::deliver::driver::{Driver, Endpoints, Step};
-use crate::deliver::Clock;
+use crate::delivery::drive::{NoArrivals, Observer};
+use crate::delivery::{Config, DeadLettered, HubSettings, Machine, Output, Submission};
 use crate::diag::Diagnostic;
-use crate::sim::delivery::{Config, HubSettings, Machine, Output, Submission};
-use crate::sim::engine::{self, Options};
-use crate::sim::report::Report;
-use crate::sim::scenario::Scenario;
+use crate::http::driver::{Driver, Endpoints};
+use crate::http::wall;
+use crate::http::Clock;
+use crate::sim::engine;
 use crate::spec::model::{Auth, ClientAuth};
 use crate::spec::Spec;
 use crate::transform::Transform;
@@ -350,7 +350,7 @@ fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema
 /// Renders an idempotency template (`${interaction.id}_${event.type}`) with the simulator's
 /// renderer, so replay and delivery agree; a missing field is an error, never an empty string.
 pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
-    crate::sim::delivery::idempotency::Template::parse(template)
+    crate::delivery::idempotency::Template::parse(template)
         .and_then(|t| t.render(event))
         .map_err(|e| e.to_string())
 }
@@ -619,7 +619,7 @@ pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
     }
 }
 
-/// Delivers through the real HTTP driver of [`crate::deliver`] and the simulator's delivery
+/// Delivers through the real HTTP driver of [`crate::http`] and the simulator's delivery
 /// [`Machine`]: the spec's retry policy, backoff, `Retry-After`, token cache and 401 refresh,
 /// classification and per-request timeout all apply, from the one copy of that logic. Each
 /// record is submitted with its original key and driven until the machine settles it, one
@@ -627,9 +627,27 @@ pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
 pub struct DriverSink {
     driver: Driver,
     machine: Machine<ChaCha8Rng>,
-    /// The driver's request counters; replay reports per record, not from this.
-    report: Report,
     seq: u64,
+}
+
+/// Watches the one driver loop for the record being replayed.
+struct Await {
+    seq: u64,
+    outcome: Option<SinkOutcome>,
+}
+
+impl Observer for Await {
+    fn settled(&mut self, output: &Output) {
+        match output {
+            Output::Delivered(x) if x.seq == self.seq => {
+                self.outcome = Some(SinkOutcome::Delivered {
+                    status: x.status.unwrap_or(200),
+                })
+            }
+            Output::DeadLettered(x) if x.seq == self.seq => self.outcome = Some(dead_lettered(x)),
+            _ => {}
+        }
+    }
 }
 
 impl DriverSink {
@@ -700,30 +718,15 @@ impl DriverSink {
             send_seq: false,
         };
         let client =
-            crate::deliver::http_client(1).map_err(|e| SinkSetupError::Client(e.to_string()))?;
+            crate::http::http_client(1).map_err(|e| SinkSetupError::Client(e.to_string()))?;
         // Real time (scale 1), wall-clock mode: timers are the spec's real seconds.
         let clock = Clock::start(1.0);
         let driver = Driver::new(client, ep, clock, timeout, false)
             .map_err(|e| SinkSetupError::Config(e.to_string()))?;
-        let sc = Scenario {
-            version: 1,
-            name: "dlq replay".into(),
-            description: None,
-            duration: Default::default(),
-            start: None,
-            hub: Default::default(),
-            events: Default::default(),
-            crm: Default::default(),
-            faults: Vec::new(),
-            expect: Default::default(),
-            interval: None,
-        };
-        let report = Report::new(spec, &sc, &Options::default(), 3_600_000, epoch);
         Ok(DriverSink {
             driver,
             // Jitter is seeded: below the CLI, randomness is an input.
             machine: Machine::new(cfg, engine::machine_rng(0)),
-            report,
             seq: 0,
         })
     }
@@ -741,7 +744,7 @@ impl ReplaySink for DriverSink {
     async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
         self.seq += 1;
         let seq = self.seq;
-        let mut now = self.driver.clock().now();
+        let now = self.driver.clock().now();
         self.machine.handle_submit(
             now,
             Submission {
@@ -755,39 +758,25 @@ impl ReplaySink for DriverSink {
                 idempotency_key: Some(d.idempotency_key.to_string()),
             },
         );
-        loop {
-            self.driver.flush(&mut self.machine, &mut self.report, now);
-            while let Some(o) = self.machine.poll_output() {
-                match o {
-                    Output::Delivered(x) if x.seq == seq => {
-                        return SinkOutcome::Delivered {
-                            status: x.status.unwrap_or(200),
-                        }
-                    }
-                    Output::DeadLettered(x) if x.seq == seq => return dead_lettered(&x.record),
-                    _ => {}
-                }
-            }
-            let Some(next) = self.machine.poll_timeout() else {
-                return SinkOutcome::Failed {
-                    error: "the delivery machine stopped without settling the record".into(),
-                };
-            };
-            let step = self
-                .driver
-                .wait(next, &mut self.machine, &mut self.report, &mut now)
-                .await;
-            if let Step::Due = step {
-                now = now.max(next);
-                self.machine.handle_timeout(now);
-            }
-        }
+        let mut watch = Await { seq, outcome: None };
+        wall::drive(
+            &mut self.driver,
+            &mut self.machine,
+            &mut NoArrivals,
+            &mut watch,
+            now,
+            |w| w.outcome.is_some(),
+        )
+        .await;
+        watch.outcome.unwrap_or_else(|| SinkOutcome::Failed {
+            error: "the delivery machine stopped without settling the record".into(),
+        })
     }
 }
 
 /// What a record the machine dead-lettered again is reported as: the machine's reason, and the
 /// CRM's last answer when there was one.
-fn dead_lettered(r: &super::record::Record) -> SinkOutcome {
+fn dead_lettered(r: &DeadLettered) -> SinkOutcome {
     let reason = format!(
         "{} after {} attempt{}",
         r.reason.as_str(),

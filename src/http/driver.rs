@@ -1,0 +1,511 @@
+//! The I/O half of every HTTP run: sends what the machine asks for over reqwest and hands back
+//! what came off the wire, stamped with [`Clock`] time.
+//!
+//! Like quinn's async layer over quinn-proto, this file makes no delivery decision: it has no
+//! retry, backoff, classification or token-cache logic. It is the [`Transport`] of the one
+//! driver loop: [`Transmit`](crate::delivery::Transmit)s become HTTP requests (the
+//! client-credentials token request, CRM writes with Bearer, idempotency and the spec's headers,
+//! DLQ alert webhook calls) and their results come back as [`Done`]s, which [`Driver::complete`]
+//! hands to the machine and the observer. Timeouts are the machine's own timers; the HTTP
+//! client's timeout is set longer only so that an abandoned request frees its connection.
+//!
+//! The two clocks that drive it are [`super::paced`] (`sim --http`) and [`super::wall`]
+//! (`--target`, the benchmark, DLQ replay).
+
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Url;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::mock::{REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER};
+use super::{Clock, HttpError};
+use crate::delivery::drive::{hand_back, Answer, Observer, Reply, Sent, Transport};
+use crate::delivery::{
+    rfc3339, Alert, Config, CrmRequest, Failure, Machine, Response, Time, TokenResult,
+};
+use crate::spec::model::ClientAuth;
+
+/// Where requests go and how the driver authenticates.
+#[derive(Clone)]
+pub struct Endpoints {
+    pub crm: Url,
+    pub token: Option<Url>,
+    pub alert: Option<Url>,
+    pub client_id: String,
+    /// Never printed; `Debug` is not derived for this reason.
+    pub client_secret: String,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
+    /// The spec's channel headers (`Content-Type`, …).
+    pub headers: Vec<(String, String)>,
+    /// Send [`SEQ_HEADER`] (only to the mock).
+    pub send_seq: bool,
+}
+
+/// One request's result, sent back to the driver's loop.
+pub enum Done {
+    Crm {
+        id: u64,
+        sent: Time,
+        attempt: u32,
+        result: CrmResult,
+    },
+    Token {
+        id: u64,
+        sent: Time,
+        /// `None`: the HTTP client gave up (the machine's own timer decides).
+        result: Option<TokenResult>,
+    },
+    /// A DLQ alert webhook call failed.
+    AlertFailed,
+}
+
+/// What a CRM request came to.
+pub enum CrmResult {
+    Response(Response),
+    Failed(Failure),
+    /// The HTTP client gave up; the machine's own timer decides.
+    Abandoned,
+}
+
+type Task = std::pin::Pin<Box<dyn std::future::Future<Output = Done> + Send>>;
+
+/// The I/O half: a reqwest client, the tasks in flight and their results.
+pub struct Driver {
+    client: reqwest::Client,
+    ep: Endpoints,
+    base_headers: HeaderMap,
+    clock: Clock,
+    timeout: Time,
+    /// Paced mode (`sim --http` against the in-process mock): requests carry their virtual send
+    /// time and id, and the requests of one instant are sent one after another, in the
+    /// machine's order, so the model judges them in the engine's order.
+    paced: bool,
+    tx: mpsc::UnboundedSender<Done>,
+    rx: mpsc::UnboundedReceiver<Done>,
+    tasks: JoinSet<()>,
+    /// Paced: the CRM requests of this instant, sent one after another by [`Driver::flush`].
+    chain: Vec<Task>,
+    /// Alert webhook calls that failed (reported, never retried: the guide calls them fire and
+    /// forget).
+    pub alert_failures: u64,
+}
+
+impl Driver {
+    /// A driver for a machine whose requests time out after `timeout` virtual ms.
+    pub fn new(
+        client: reqwest::Client,
+        ep: Endpoints,
+        clock: Clock,
+        timeout: Time,
+        paced: bool,
+    ) -> Result<Driver, HttpError> {
+        let mut base_headers = HeaderMap::new();
+        base_headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for (k, v) in &ep.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                HttpError::Config(format!("channel.headers: `{k}` is not a valid header name"))
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                HttpError::Config(format!(
+                    "channel.headers.{k}: the value is not a valid header value"
+                ))
+            })?;
+            base_headers.insert(name, value);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok(Driver {
+            client,
+            ep,
+            base_headers,
+            clock,
+            timeout,
+            paced,
+            tx,
+            rx,
+            tasks: JoinSet::new(),
+            chain: Vec::new(),
+            alert_failures: 0,
+        })
+    }
+
+    /// The driver's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Sends the CRM requests of this instant (paced: one after another, in the machine's
+    /// order, so the model judges them in the engine's order) and reaps finished tasks.
+    pub fn flush(&mut self) {
+        while self.tasks.try_join_next().is_some() {}
+        if !self.chain.is_empty() {
+            let chain = std::mem::take(&mut self.chain);
+            let tx = self.tx.clone();
+            self.tasks.spawn(async move {
+                for task in chain {
+                    let _ = tx.send(task.await);
+                }
+            });
+        }
+    }
+
+    fn spawn(&mut self, task: Task) {
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let _ = tx.send(task.await);
+        });
+    }
+
+    /// The next result.
+    pub async fn recv(&mut self) -> Option<Done> {
+        self.rx.recv().await
+    }
+
+    /// The HTTP client's timeout: past the machine's, so the machine decides, but bounded, so
+    /// an abandoned request frees its connection.
+    fn client_timeout(&self) -> Duration {
+        let t = self.clock.real(self.timeout) * 3 / 2 + Duration::from_millis(50);
+        // Paced, the machine's timeout is the model's decision, not the client's: the client
+        // only needs to outlast a loaded machine.
+        if self.paced {
+            t.max(Duration::from_secs(10))
+        } else {
+            t
+        }
+    }
+
+    fn paced_headers(&self, headers: &mut HeaderMap, id: u64, sent: Time) {
+        if self.paced {
+            headers.insert(
+                HeaderName::from_static(SIM_TIME_HEADER),
+                HeaderValue::from(sent),
+            );
+            headers.insert(
+                HeaderName::from_static(REQUEST_ID_HEADER),
+                HeaderValue::from(id),
+            );
+        }
+    }
+
+    fn crm_task(&self, req: CrmRequest, sent: Time) -> Task {
+        let mut headers = self.base_headers.clone();
+        // A resolved static token in the channel headers wins over the spec's reference.
+        if let Some(b) = req
+            .bearer
+            .as_ref()
+            .filter(|_| !headers.contains_key(AUTHORIZATION))
+        {
+            if let Ok(v) = HeaderValue::from_str(&format!("Bearer {b}")) {
+                headers.insert(AUTHORIZATION, v);
+            }
+        }
+        let (name, key) = &req.idempotency;
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(key),
+        ) {
+            headers.insert(n, v);
+        }
+        if self.ep.send_seq {
+            let seqs: Vec<String> = req.seqs.iter().map(u64::to_string).collect();
+            if let Ok(v) = HeaderValue::from_str(&seqs.join(",")) {
+                headers.insert(HeaderName::from_static(SEQ_HEADER), v);
+            }
+        }
+        self.paced_headers(&mut headers, req.id, sent);
+        let rb = self
+            .client
+            .post(self.ep.crm.clone())
+            .headers(headers)
+            .timeout(self.client_timeout())
+            .body(req.body);
+        let (id, attempt) = (req.id, req.attempt);
+        Box::pin(async move {
+            let result = match rb.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    match resp.text().await {
+                        Ok(body) => CrmResult::Response(Response {
+                            status,
+                            retry_after,
+                            body,
+                        }),
+                        Err(e) if e.is_timeout() => CrmResult::Abandoned,
+                        // The connection closed in the middle of the body.
+                        Err(_) => CrmResult::Failed(Failure::Reset),
+                    }
+                }
+                Err(e) if e.is_timeout() => CrmResult::Abandoned,
+                Err(_) => CrmResult::Failed(Failure::Reset),
+            };
+            Done::Crm {
+                id,
+                sent,
+                attempt,
+                result,
+            }
+        })
+    }
+
+    fn token_task(&self, id: u64, sent: Time) -> Task {
+        let Some(url) = self.ep.token.clone() else {
+            return Box::pin(async move {
+                Done::Token {
+                    id,
+                    sent,
+                    result: Some(TokenResult::Refused {
+                        status: 0,
+                        error: "no token endpoint".into(),
+                    }),
+                }
+            });
+        };
+        let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
+        if !self.ep.scopes.is_empty() {
+            form.push(("scope", self.ep.scopes.join(" ")));
+        }
+        let mut headers = HeaderMap::new();
+        self.paced_headers(&mut headers, id, sent);
+        let mut rb = self
+            .client
+            .post(url)
+            .headers(headers)
+            .timeout(self.client_timeout());
+        match self.ep.client_auth {
+            ClientAuth::Body => {
+                form.push(("client_id", self.ep.client_id.clone()));
+                form.push(("client_secret", self.ep.client_secret.clone()));
+            }
+            ClientAuth::Basic => {
+                rb = rb.basic_auth(&self.ep.client_id, Some(&self.ep.client_secret));
+            }
+        }
+        let rb = rb.form(&form);
+        Box::pin(async move {
+            let result = match rb.send().await {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    match resp.text().await {
+                        Ok(body) => Some(token_result(status, &body)),
+                        Err(e) if e.is_timeout() => None,
+                        Err(_) => Some(TokenResult::Failed(Failure::Reset)),
+                    }
+                }
+                Err(e) if e.is_timeout() => None,
+                Err(_) => Some(TokenResult::Failed(Failure::Reset)),
+            };
+            Done::Token { id, sent, result }
+        })
+    }
+
+    fn post_alert(&mut self, body: Value) {
+        let Some(url) = self.ep.alert.clone() else {
+            return;
+        };
+        let rb = self
+            .client
+            .post(url)
+            .json(&body)
+            .timeout(self.client_timeout());
+        let tx = self.tx.clone();
+        self.tasks.spawn(async move {
+            let ok = rb.send().await.is_ok_and(|r| r.status().is_success());
+            if !ok {
+                let _ = tx.send(Done::AlertFailed);
+            }
+        });
+    }
+
+    /// Waits for a result or for virtual time `deadline`, whichever is first (`None`: the
+    /// deadline passed). Behind schedule, only what already arrived is taken.
+    pub async fn next_before(&mut self, deadline: Time) -> Option<Done> {
+        let at = self.clock.instant(deadline);
+        if at <= tokio::time::Instant::now() {
+            return self.rx.try_recv().ok();
+        }
+        tokio::select! {
+            d = self.rx.recv() => d,
+            _ = tokio::time::sleep_until(at) => None,
+        }
+    }
+
+    /// The machine's request timeout, in virtual ms.
+    pub fn timeout(&self) -> Time {
+        self.timeout
+    }
+
+    /// Hands a result to the observer and the machine at `now`. `latency` is the request's
+    /// duration in virtual time (default: `now - sent`); a result that took the channel's
+    /// timeout or longer is a timeout, whatever arrives later.
+    pub fn complete(
+        &mut self,
+        done: Done,
+        machine: &mut Machine<ChaCha8Rng>,
+        obs: &mut dyn Observer,
+        now: Time,
+        latency: Option<u64>,
+    ) {
+        match done {
+            Done::Crm {
+                id,
+                sent,
+                attempt,
+                result,
+            } => {
+                let reply = result.reply(latency.unwrap_or(now.saturating_sub(sent)));
+                obs.answered(attempt, sent, &reply, self.timeout);
+                if reply.in_time(self.timeout) {
+                    hand_back(machine, now, Answer::Crm(id, reply));
+                }
+            }
+            Done::Token { id, sent, result } => {
+                let latency = latency.unwrap_or(now.saturating_sub(sent));
+                if let Some(r) = result.filter(|_| latency < self.timeout) {
+                    hand_back(machine, now, Answer::Token(id, r));
+                }
+            }
+            Done::AlertFailed => self.alert_failures += 1,
+        }
+    }
+
+    /// Cancels whatever is still in flight and counts failed alerts already reported.
+    pub fn shutdown(&mut self) {
+        self.tasks.abort_all();
+        while let Ok(d) = self.rx.try_recv() {
+            if let Done::AlertFailed = d {
+                self.alert_failures += 1;
+            }
+        }
+    }
+}
+
+/// The wire as the one driver loop's transport: every request is pending until its [`Done`].
+impl Transport for Driver {
+    fn send_crm(&mut self, now: Time, req: CrmRequest, _obs: &mut dyn Observer) -> Sent<Reply> {
+        let task = self.crm_task(req, now);
+        if self.paced {
+            self.chain.push(task);
+        } else {
+            self.spawn(task);
+        }
+        Sent::Pending
+    }
+
+    fn send_token(&mut self, now: Time, id: u64) -> Sent<TokenResult> {
+        let task = self.token_task(id, now);
+        self.spawn(task);
+        Sent::Pending
+    }
+
+    fn send_alert(&mut self, cfg: &Config, alert: Alert) {
+        self.post_alert(alert_body(cfg, &alert));
+    }
+}
+
+impl CrmResult {
+    /// The reply this result is, after `latency` virtual ms.
+    pub fn reply(&self, latency: Time) -> Reply {
+        match self {
+            CrmResult::Response(r) => Reply::Http {
+                latency,
+                response: r.clone(),
+            },
+            CrmResult::Failed(_) => Reply::Reset { latency },
+            CrmResult::Abandoned => Reply::Silence,
+        }
+    }
+}
+
+/// The DLQ alert webhook body: `{channelId, deadLettered, reasons, at}`.
+fn alert_body(cfg: &Config, a: &Alert) -> Value {
+    let reasons: serde_json::Map<String, Value> = a
+        .reasons
+        .iter()
+        .map(|(r, n)| (r.as_str().to_string(), Value::from(*n)))
+        .collect();
+    serde_json::json!({
+        "channelId": cfg.channel,
+        "deadLettered": a.dead_lettered,
+        "reasons": reasons,
+        "at": rfc3339(cfg.hub.epoch, a.at),
+    })
+}
+
+/// Reads a token endpoint response (RFC 6749 §5.1 and §5.2).
+pub fn token_result(status: u16, body: &str) -> TokenResult {
+    let json: Option<Value> = serde_json::from_str(body).ok();
+    if (200..300).contains(&status) {
+        let token = json
+            .as_ref()
+            .and_then(|j| j.get("access_token"))
+            .and_then(Value::as_str);
+        let expires_in = json
+            .as_ref()
+            .and_then(|j| j.get("expires_in"))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_f64().map(|f| f.max(0.0) as u64))
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            });
+        return match token {
+            Some(t) if !t.is_empty() => TokenResult::Granted {
+                access_token: t.to_string(),
+                expires_in,
+            },
+            _ => TokenResult::Refused {
+                status,
+                error: "the token response has no access_token".into(),
+            },
+        };
+    }
+    let error = json
+        .as_ref()
+        .and_then(|j| j.get("error"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| body.chars().take(100).collect());
+    TokenResult::Refused { status, error }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_responses_are_read_per_rfc_6749() {
+        assert_eq!(
+            token_result(
+                200,
+                r#"{"access_token":"t","token_type":"Bearer","expires_in":"3600"}"#
+            ),
+            TokenResult::Granted {
+                access_token: "t".into(),
+                expires_in: Some(3600)
+            }
+        );
+        assert_eq!(
+            token_result(400, r#"{"error":"invalid_grant"}"#),
+            TokenResult::Refused {
+                status: 400,
+                error: "invalid_grant".into()
+            }
+        );
+        assert!(matches!(
+            token_result(200, "{}"),
+            TokenResult::Refused { status: 200, .. }
+        ));
+        assert!(matches!(
+            token_result(503, "<html>down</html>"),
+            TokenResult::Refused { status: 503, ref error } if error.contains("down")
+        ));
+    }
+}
