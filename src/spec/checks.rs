@@ -79,7 +79,7 @@ pub fn check_file_names(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
 pub fn check_test_now(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     let pointer = "/test/now";
     match tree.pointer(pointer).and_then(Value::as_str) {
-        Some(t) => match crate::transform::parse_instant(t) {
+        Some(t) => match super::parse_instant(t) {
             Ok(_) => Vec::new(),
             Err(e) => vec![Diagnostic::error("E408", format!("`test.now`: {e}"))
                 .at_opt(map.value_span(pointer))],

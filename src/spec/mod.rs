@@ -118,6 +118,25 @@ pub struct Loaded {
     pub sources: Sources,
 }
 
+/// Parses an RFC 3339 instant (`--now`, `test.now`, a scenario's `start`) between 1970-01-01
+/// and 9999-12-31 (UTC): epoch milliseconds before 1970 are negative and years past 9999 have no
+/// RFC 3339 form, so neither has a meaning for event times.
+pub fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 instant ({e}); e.g. 2024-01-15T14:00:00Z")
+        })?;
+    use chrono::Datelike;
+    if !(1970..=9999).contains(&t.year()) {
+        return Err(format!(
+            "`{text}` is outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z, the instants event \
+             times can have"
+        ));
+    }
+    Ok(t)
+}
+
 /// Reads a file as UTF-8 within the size limit; errors are diagnostics naming the file.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let meta = std::fs::metadata(path)
