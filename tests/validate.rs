@@ -152,9 +152,9 @@ fn hostile_values_are_each_refused_at_their_own_position() {
         ("E105", 30, 28), // the deadline that wrapped to 385 ms
         ("E103", 31, 29), // 1e400
         ("E106", 33, 9),  // rule id `.`
-        ("E410", 38, 9),  // rule id CON
+        ("E411", 38, 9),  // rule id CON
         ("E408", 44, 8),  // year 0
-        ("E106", 46, 3),  // environment `../prod`
+        ("E410", 46, 3),  // environment `../prod`
     ];
     let got = positions(&v);
     let got: Vec<(&str, u64, u64)> = got.iter().map(|(c, l, k)| (c.as_str(), *l, *k)).collect();

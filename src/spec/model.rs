@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// The current spec format version.
 pub const SPEC_VERSION: u32 = 1;
 
-/// A safe identifier (channel names, rule ids, environment names): 1–128 of `A-Z a-z 0-9 _ . -`,
+/// A safe identifier (channel names, rule ids; environment names are stricter, `E410`): 1–128 of `A-Z a-z 0-9 _ . -`,
 /// not starting with `.` or `-` and not ending with `.`. Such a name is one URL path segment that
 /// needs no encoding and cannot be `.` or `..`, and a file name on every OS (Windows' device
 /// names are refused by a semantic check, `E410`).
@@ -44,14 +44,6 @@ fn headers_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
             "maxLength": MAX_HEADER_VALUE,
             "pattern": HEADER_VALUE_PATTERN
         }
-    })
-}
-
-fn environments_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "type": "object",
-        "propertyNames": { "type": "string", "pattern": ID_PATTERN },
-        "additionalProperties": true
     })
 }
 
@@ -97,7 +89,7 @@ pub struct RawSpec {
     /// Named overlays (e.g. `staging`, `production`) merged over the spec by `--env NAME`.
     /// Mappings merge key by key; lists and scalars replace.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    #[schemars(schema_with = "environments_schema")]
+    #[schemars(with = "IndexMap<String, serde_json::Value>")]
     pub environments: IndexMap<String, serde_json::Value>,
 }
 
