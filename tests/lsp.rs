@@ -290,7 +290,7 @@ fn cli_rows(spec: &str) -> Vec<Row> {
         // The absolute path an editor names the file by: messages quote paths as given.
         let out = cxsync()
             .args([cmd, "--format", "json"])
-            .arg(root().join(spec))
+            .arg(root().join(spec)) // `join` keeps an absolute `spec` as it is
             .output()
             .unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -598,5 +598,252 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
         );
         c.notes.clear();
     }
+    c.shutdown();
+}
+
+/// A Zendesk-style project unlike the repository's: string ids, ISO times, a `.jsonata` file
+/// with the dialect and a path typo, two fixture folders matched by one glob, a payload schema,
+/// and a `cxsync.toml`.
+fn zendesk_project(dir: &Path) -> PathBuf {
+    let w = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w(
+        "events/chat/ticket-é1.json",
+        r#"{"event": {"id": "e-1", "type": "interaction.ended"}, "interaction": {"id": "ZD-0042", "startedAt": "2024-03-01T09:00:00+01:00", "channel": {"type": "chat"}, "requester": {"email": "ana@example.org", "locale": "pt-BR"}}}"#,
+    );
+    w(
+        "events/voice/ticket-2.json",
+        r#"{"event": {"id": "e-2", "type": "interaction.ended"}, "interaction": {"id": "ZD-0043", "startedAt": "2024-03-01T10:00:00Z", "channel": {"type": "voice"}, "requester": {"email": "bo@example.org"}}}"#,
+    );
+    w(
+        "transforms/ticket.jsonata",
+        "/* Zendesk ticket — ünïcode before the findings */\n{\n  \"external_id\": interaction.id,\n  \"email\": interaction.requester?.email,\n  \"locale\": interaction.requestr.locale\n}\n",
+    );
+    w(
+        "schemas/ticket.schema.json",
+        r#"{"type": "object", "properties": {"external_id": {"type": "string"}}}"#,
+    );
+    w("cxsync.toml", "ignore = [\"CX014\"]\n");
+    let spec = std::fs::read_to_string(root().join("fixtures/lint/clean.yaml"))
+        .unwrap()
+        .replace("name: clean", "name: zendesk-tickets")
+        .replace("  alertEndpoint: https://monitoring.company.com/webhooks/dlq-alert\n", "")
+        .replace("  allowPersonalData: [agentEmail]\n", "  allowPersonalData: [email]\n  payloadSchema: schemas/ticket.schema.json\n")
+        .replace(
+            "    transform: |\n      {\n        \"caseNumber\": $string(interaction.id),\n        \"channelType\": interaction.channel.type,\n        \"agentEmail\": interaction.agent.email\n      }\n",
+            "    transformFile: transforms/ticket.jsonata\n",
+        )
+        .replace("      interaction.channel.type: [voice, webchat, email]", "      interaction.channel.type: [voice, chat]")
+        .replace("../events/*.json", "events/**/*.json");
+    assert!(spec.contains("transformFile"), "{spec}");
+    w("zendesk.yaml", &spec);
+    dir.join("zendesk.yaml")
+}
+
+#[test]
+fn a_transform_file_is_checked_in_the_context_of_its_spec_from_its_unsaved_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = zendesk_project(dir.path());
+    let jsonata = dir.path().join("transforms/ticket.jsonata");
+    let text = std::fs::read_to_string(&jsonata).unwrap();
+    let mut c = Client::start(dir.path(), &["utf-16"]);
+    // Only the transform is open: the server finds the spec that reads it.
+    let u = c.open(&jsonata, "jsonata");
+    let diags = c.diagnostics(&u, |p| p["version"] == 1);
+    let at = |c: &Client, needle: &str| c.pos(&text, needle);
+    let dialect = diags
+        .iter()
+        .find(|d| d["code"] == "CX024")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    assert_eq!(dialect["range"]["start"], at(&c, "?.email"));
+    let typo = diags
+        .iter()
+        .find(|d| d["code"] == "E503")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    assert_eq!(typo["range"]["start"], at(&c, "interaction.requestr"));
+    assert_eq!(typo["severity"], 2);
+    assert!(typo["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean `interaction.requester.locale`?"));
+
+    // The did-you-mean quick fix, applied to the buffer (never saved), clears the warning.
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": u}, "range": typo["range"], "context": {"diagnostics": [typo]}}),
+    );
+    let replace = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"].as_str().unwrap().starts_with("Replace"))
+        .unwrap_or_else(|| panic!("{actions:#}"));
+    let edits = replace["edit"]["changes"][&u].as_array().unwrap();
+    let fixed = apply(&text, edits, false);
+    assert!(fixed.contains("interaction.requester.locale"), "{fixed}");
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": u, "version": 2}, "contentChanges": [{"text": fixed}]}),
+    );
+    let diags = c.diagnostics(&u, |p| p["version"] == 2);
+    assert!(!diags.iter().any(|d| d["code"] == "E503"), "{diags:#?}");
+    assert!(diags.iter().any(|d| d["code"] == "CX024"), "{diags:#?}");
+    assert_eq!(
+        std::fs::read_to_string(&jsonata).unwrap(),
+        text,
+        "nothing written to disk"
+    );
+
+    // Suppressing CX024 on its line in the transform file: a JSONata comment, and then no CX024
+    // and no unused-suppression finding.
+    let dialect = diags.iter().find(|d| d["code"] == "CX024").unwrap().clone();
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": u}, "range": dialect["range"], "context": {"diagnostics": [dialect]}}),
+    );
+    let suppress = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["title"] == "Suppress CX024 on this line")
+        .unwrap_or_else(|| panic!("{actions:#}"));
+    let suppressed = apply(
+        &fixed,
+        suppress["edit"]["changes"][&u].as_array().unwrap(),
+        false,
+    );
+    assert!(
+        suppressed.contains("?.email, /* cxsync: ignore[CX024] */")
+            || suppressed.contains("/* cxsync: ignore[CX024] */\n"),
+        "{suppressed}"
+    );
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": u, "version": 3}, "contentChanges": [{"text": suppressed}]}),
+    );
+    let diags = c.diagnostics(&u, |p| p["version"] == 3);
+    assert!(
+        !diags
+            .iter()
+            .any(|d| d["code"] == "CX024" || d["code"] == "CX100"),
+        "{diags:#?}"
+    );
+
+    // Completion of event paths from the fixtures, and hover on a path.
+    let line = suppressed
+        .lines()
+        .position(|l| l.contains("external_id"))
+        .unwrap();
+    let col = suppressed
+        .lines()
+        .nth(line)
+        .unwrap()
+        .find("interaction.id")
+        .unwrap()
+        + "interaction.".len();
+    let items = c.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": u}, "position": {"line": line, "character": col}}),
+    );
+    let labels: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["label"].as_str().unwrap())
+        .collect();
+    for k in ["id", "requester", "channel", "startedAt"] {
+        assert!(labels.contains(&k), "{k} not in {labels:?}");
+    }
+    let h = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": u}, "position": {"line": line, "character": col}}),
+    );
+    let md = h["contents"]["value"].as_str().unwrap();
+    assert!(
+        md.contains("in 2 of 2 fixture events") && md.contains("ZD-0042"),
+        "{md}"
+    );
+
+    // The spec: its diagnostics equal the CLI's (cxsync.toml's `ignore` honoured), and go to
+    // definition reaches the transform, both fixtures of the glob and the payload schema.
+    let su = c.open(&spec, "yaml");
+    c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": su}, "position": {"line": 0, "character": 0}}),
+    );
+    let spec_text = std::fs::read_to_string(&spec).unwrap();
+    let mut defs = Vec::new();
+    for needle in [
+        "transforms/ticket.jsonata",
+        "events/**/*.json",
+        "schemas/ticket.schema.json",
+    ] {
+        let r = c.request(
+            "textDocument/definition",
+            json!({"textDocument": {"uri": su}, "position": c.pos(&spec_text, needle)}),
+        );
+        let mut files: Vec<String> = r
+            .as_array()
+            .unwrap_or_else(|| panic!("{needle}: {r}"))
+            .iter()
+            .map(|l| {
+                l["uri"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        files.sort();
+        defs.push(files);
+    }
+    assert_eq!(
+        defs,
+        [
+            vec!["ticket.jsonata".to_string()],
+            // URIs are percent-encoded: `é` is `%C3%A9`.
+            vec!["ticket-%C3%A91.json".into(), "ticket-2.json".into()],
+            vec!["ticket.schema.json".into()],
+        ]
+    );
+    c.shutdown();
+}
+
+#[test]
+fn a_project_config_and_an_unknown_key_get_what_the_cli_gives_and_a_did_you_mean_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = zendesk_project(dir.path());
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("  jitter: full\n", "  jiter: full\n");
+    std::fs::write(&spec, &text).unwrap();
+    let mut c = Client::start(dir.path(), &["utf-32"]);
+    let u = c.open(&spec, "yaml");
+    let diags = c.diagnostics(&u, |p| p["version"] == 1);
+    let rows = lsp_rows(&spec.display().to_string(), &diags);
+    let cli: Vec<Row> = cli_rows(spec.to_str().unwrap())
+        .into_iter()
+        .filter(|r| r.0 == spec.display().to_string())
+        .collect();
+    assert_eq!(rows, cli);
+    let unknown = diags
+        .iter()
+        .find(|d| d["code"] == "E101")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": u}, "range": unknown["range"], "context": {"diagnostics": [unknown]}}),
+    );
+    let a = &actions.as_array().unwrap()[0];
+    assert_eq!(a["title"], "Replace `jiter` with `jitter`");
+    assert_eq!(
+        apply(&text, a["edit"]["changes"][&u].as_array().unwrap(), false),
+        text.replace("jiter:", "jitter:")
+    );
     c.shutdown();
 }
