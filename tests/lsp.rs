@@ -188,6 +188,51 @@ impl Client {
         panic!("{needle:?} not in the text")
     }
 
+    /// The code action whose title `pick` accepts, for diagnostic `d` of `uri`.
+    fn action(&mut self, uri: &str, d: &Value, pick: impl Fn(&str) -> bool) -> Value {
+        let actions = self.request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}),
+        );
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| pick(a["title"].as_str().unwrap()))
+            .cloned()
+            .unwrap_or_else(|| panic!("no such action in {actions:#}"))
+    }
+
+    /// The labels of the completions at `(line, character)` of `uri`.
+    fn labels(&mut self, uri: &str, line: u64, character: usize) -> Vec<String> {
+        let items = self.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}),
+        );
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Replaces the whole text of `uri` as version `version`.
+    fn change(&mut self, uri: &str, version: i32, text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        );
+    }
+
+    /// A request whose answer comes after every publish of the checks before it.
+    fn barrier(&mut self, uri: &str) {
+        self.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}),
+        );
+    }
+
     /// Shuts the server down as an editor does; the process must exit 0.
     fn shutdown(mut self) {
         let r = self.request("shutdown", Value::Null);
@@ -393,16 +438,7 @@ fn an_editor_session_on_the_guides_spec_gets_diagnostics_fixes_hover_and_complet
         );
 
         // The quick fix's edit is `cxsync fix`'s rewrite.
-        let actions = c.request(
-            "textDocument/codeAction",
-            json!({"textDocument": {"uri": u}, "range": d["range"], "context": {"diagnostics": [d]}}),
-        );
-        let fix = actions
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["title"].as_str().unwrap().contains("cxsync fix"))
-            .unwrap_or_else(|| panic!("no dialect fix in {actions:#}"));
+        let fix = c.action(&u, d, |t| t.contains("cxsync fix"));
         let edits = fix["edit"]["changes"][&u].as_array().unwrap();
         let fixed_by_editor = apply(&text, edits, c.utf8);
         let copy = dir.path().join("fixed.yaml");
@@ -414,12 +450,7 @@ fn an_editor_session_on_the_guides_spec_gets_diagnostics_fixes_hover_and_complet
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(fixed_by_editor, std::fs::read_to_string(&copy).unwrap());
-        let suppress = actions
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["title"] == "Suppress CX024 on this line")
-            .expect("a suppression action");
+        let suppress = c.action(&u, d, |t| t == "Suppress CX024 on this line");
         // Inside the block transform the comment is JSONata's, not YAML's.
         let s_edit = &suppress["edit"]["changes"][&u][0];
         assert_eq!(s_edit["newText"], " /* cxsync: ignore[CX024] */");
@@ -467,30 +498,12 @@ fn an_editor_session_on_the_guides_spec_gets_diagnostics_fixes_hover_and_complet
                 "contentChanges": [{"range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}, "text": "  ji\n"}],
             }),
         );
-        let items = c.request(
-            "textDocument/completion",
-            json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 4}}),
-        );
-        let labels: Vec<&str> = items
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap())
-            .collect();
-        assert!(labels.contains(&"jitter"), "{labels:?}");
-        assert!(!labels.contains(&"maxRetries"), "{labels:?}");
-        let items = c.request(
-            "textDocument/completion",
-            json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 2}}),
-        );
-        let labels: Vec<&str> = items
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap())
-            .collect();
+        let labels = c.labels(&u, line as u64, 4);
+        assert!(labels.iter().any(|l| l == "jitter"), "{labels:?}");
+        assert!(!labels.iter().any(|l| l == "maxRetries"), "{labels:?}");
+        let labels = c.labels(&u, line as u64, 2);
         for k in ["jitter", "respectRetryAfterHeader", "circuitBreaker"] {
-            assert!(labels.contains(&k), "{k} not in {labels:?}");
+            assert!(labels.iter().any(|l| l == k), "{k} not in {labels:?}");
         }
 
         // Type a value that breaks the spec: a fresh diagnostic on that line, for version 3.
@@ -548,10 +561,7 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
     ];
     for f in not_specs {
         let u = c.open(&root().join(f), "yaml");
-        c.request(
-            "textDocument/hover",
-            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
-        );
+        c.barrier(&u);
         assert!(
             !c.notes
                 .iter()
@@ -566,10 +576,7 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
         let path = root().join(spec);
         let u = c.open(&path, "yaml");
         // A request after the open: every publish of the check comes before its answer.
-        c.request(
-            "textDocument/hover",
-            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
-        );
+        c.barrier(&u);
         let mut got: Vec<Row> = Vec::new();
         let mut latest: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
         for n in c.notes.drain(..) {
@@ -592,10 +599,7 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
         got.sort();
         assert_eq!(got, cli_rows(spec), "{spec}");
         c.notify("textDocument/didClose", json!({"textDocument": {"uri": u}}));
-        c.request(
-            "textDocument/hover",
-            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
-        );
+        c.barrier(&u);
         c.notes.clear();
     }
     c.shutdown();
@@ -671,23 +675,11 @@ fn a_transform_file_is_checked_in_the_context_of_its_spec_from_its_unsaved_buffe
         .contains("did you mean `interaction.requester.locale`?"));
 
     // The did-you-mean quick fix, applied to the buffer (never saved), clears the warning.
-    let actions = c.request(
-        "textDocument/codeAction",
-        json!({"textDocument": {"uri": u}, "range": typo["range"], "context": {"diagnostics": [typo]}}),
-    );
-    let replace = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["title"].as_str().unwrap().starts_with("Replace"))
-        .unwrap_or_else(|| panic!("{actions:#}"));
+    let replace = c.action(&u, typo, |t| t.starts_with("Replace"));
     let edits = replace["edit"]["changes"][&u].as_array().unwrap();
     let fixed = apply(&text, edits, false);
     assert!(fixed.contains("interaction.requester.locale"), "{fixed}");
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": u, "version": 2}, "contentChanges": [{"text": fixed}]}),
-    );
+    c.change(&u, 2, &fixed);
     let diags = c.diagnostics(&u, |p| p["version"] == 2);
     assert!(!diags.iter().any(|d| d["code"] == "E503"), "{diags:#?}");
     assert!(diags.iter().any(|d| d["code"] == "CX024"), "{diags:#?}");
@@ -700,16 +692,7 @@ fn a_transform_file_is_checked_in_the_context_of_its_spec_from_its_unsaved_buffe
     // Suppressing CX024 on its line in the transform file: a JSONata comment, and then no CX024
     // and no unused-suppression finding.
     let dialect = diags.iter().find(|d| d["code"] == "CX024").unwrap().clone();
-    let actions = c.request(
-        "textDocument/codeAction",
-        json!({"textDocument": {"uri": u}, "range": dialect["range"], "context": {"diagnostics": [dialect]}}),
-    );
-    let suppress = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["title"] == "Suppress CX024 on this line")
-        .unwrap_or_else(|| panic!("{actions:#}"));
+    let suppress = c.action(&u, &dialect, |t| t == "Suppress CX024 on this line");
     let suppressed = apply(
         &fixed,
         suppress["edit"]["changes"][&u].as_array().unwrap(),
@@ -720,10 +703,7 @@ fn a_transform_file_is_checked_in_the_context_of_its_spec_from_its_unsaved_buffe
             || suppressed.contains("/* cxsync: ignore[CX024] */\n"),
         "{suppressed}"
     );
-    c.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": u, "version": 3}, "contentChanges": [{"text": suppressed}]}),
-    );
+    c.change(&u, 3, &suppressed);
     let diags = c.diagnostics(&u, |p| p["version"] == 3);
     assert!(
         !diags
@@ -744,18 +724,9 @@ fn a_transform_file_is_checked_in_the_context_of_its_spec_from_its_unsaved_buffe
         .find("interaction.id")
         .unwrap()
         + "interaction.".len();
-    let items = c.request(
-        "textDocument/completion",
-        json!({"textDocument": {"uri": u}, "position": {"line": line, "character": col}}),
-    );
-    let labels: Vec<&str> = items
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["label"].as_str().unwrap())
-        .collect();
+    let labels = c.labels(&u, line as u64, col);
     for k in ["id", "requester", "channel", "startedAt"] {
-        assert!(labels.contains(&k), "{k} not in {labels:?}");
+        assert!(labels.iter().any(|l| l == k), "{k} not in {labels:?}");
     }
     let h = c.request(
         "textDocument/hover",
@@ -770,10 +741,7 @@ fn a_transform_file_is_checked_in_the_context_of_its_spec_from_its_unsaved_buffe
     // The spec: its diagnostics equal the CLI's (cxsync.toml's `ignore` honoured), and go to
     // definition reaches the transform, both fixtures of the glob and the payload schema.
     let su = c.open(&spec, "yaml");
-    c.request(
-        "textDocument/hover",
-        json!({"textDocument": {"uri": su}, "position": {"line": 0, "character": 0}}),
-    );
+    c.barrier(&su);
     let spec_text = std::fs::read_to_string(&spec).unwrap();
     let mut defs = Vec::new();
     for needle in [
@@ -835,12 +803,7 @@ fn a_project_config_and_an_unknown_key_get_what_the_cli_gives_and_a_did_you_mean
         .iter()
         .find(|d| d["code"] == "E101")
         .unwrap_or_else(|| panic!("{diags:#?}"));
-    let actions = c.request(
-        "textDocument/codeAction",
-        json!({"textDocument": {"uri": u}, "range": unknown["range"], "context": {"diagnostics": [unknown]}}),
-    );
-    let a = &actions.as_array().unwrap()[0];
-    assert_eq!(a["title"], "Replace `jiter` with `jitter`");
+    let a = c.action(&u, unknown, |t| t == "Replace `jiter` with `jitter`");
     assert_eq!(
         apply(&text, a["edit"]["changes"][&u].as_array().unwrap(), false),
         text.replace("jiter:", "jitter:")
