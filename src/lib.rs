@@ -3,8 +3,9 @@
 //!
 //! The pipeline runs in one direction and is pure in the middle: `spec` loads YAML with spans,
 //! `compile` turns a spec into Event Hub payloads, `transform` owns the JSONata engine, `lint`
-//! holds the rule catalogue, `sim` is the sans-IO delivery machine and its virtual-time engine.
-//! Only `cli`, `deliver`, `cxone`, `dlq` and the loaders touch files, network, clock or environment.
+//! holds the rule catalogue, `delivery` is the sans-IO delivery machine, `sim` drives it in
+//! virtual time.
+//! Only `cli`, `http`, `cxone`, `dlq` and the loaders touch files, network, clock or environment.
 
 // Diagnostics are the error type of the loading stages and are returned by value on purpose.
 #![allow(clippy::result_large_err)]
@@ -12,10 +13,11 @@
 pub mod cli;
 pub mod compile;
 pub mod cxone;
-pub mod deliver;
+pub mod delivery;
 pub mod diag;
 pub mod dlq;
 pub mod fsutil;
+pub mod http;
 pub mod lint;
 pub mod sim;
 pub mod spec;

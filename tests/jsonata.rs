@@ -6,28 +6,6 @@ use std::path::{Path, PathBuf};
 use cxsync::transform::syntax;
 use serde_json::Value;
 
-/// The official suite: `../shared/jsonata-test-suite` beside the clone (CI), or
-/// `$CXSYNC_JSONATA_SUITE`.
-fn suite_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("CXSYNC_JSONATA_SUITE") {
-        return PathBuf::from(p);
-    }
-    let root = super::common::root();
-    for rel in [
-        "../shared/jsonata-test-suite",
-        "../../shared/jsonata-test-suite",
-    ] {
-        let p = root.join(rel);
-        if p.join("groups").is_dir() {
-            return p;
-        }
-    }
-    panic!(
-        "the JSONata test suite is not at ../shared/jsonata-test-suite; clone \
-         https://github.com/jsonata-js/jsonata (test/test-suite) there or set CXSYNC_JSONATA_SUITE"
-    );
-}
-
 struct Case {
     name: String,
     expr: String,
@@ -84,7 +62,7 @@ fn cases(dir: &Path) -> Vec<Case> {
 
 #[test]
 fn parser_accepts_every_expression_the_official_suite_does_not_reject_at_parse_time() {
-    let dir = suite_dir();
+    let dir = super::common::jsonata_suite();
     let all = cases(&dir);
     assert!(
         all.len() > 1600,

@@ -1,10 +1,11 @@
 //! Integration tests: they run the real `cxsync` binary, one module per area.
 
+mod architecture;
 mod common;
 mod compile;
 mod cxone;
-mod deliver;
 mod dlq;
+mod http;
 mod jsonata;
 mod lint;
 mod sim;

@@ -15,13 +15,6 @@ fn stdout(o: &Output) -> String {
 
 /// Whether the span-carrying JSONata analyser is merged (before that, `analyse` is a placeholder
 /// that reads nothing, and the rules on transforms have nothing to report).
-fn analyser_is_real() -> bool {
-    cxsync::transform::syntax::analyse("{ \"a\": b.c }").is_ok_and(|a| !a.paths.is_empty())
-}
-
-/// Rules whose findings come from the transform analyser.
-const TRANSFORM_CODES: [&str; 4] = ["CX020", "CX021", "CX024", "CX025"];
-
 /// `(line, code)` of each finding in concise output, for the spec file `file`.
 fn findings(out: &str, file: &str) -> Vec<(usize, String)> {
     out.lines()
@@ -78,17 +71,10 @@ const LOADER_OWNED: [(&str, &str); 1] = [("CX022", "E402")];
 
 #[test]
 fn every_rule_fixture_renders_its_finding() {
-    let real = analyser_is_real();
     for rule in cxsync::lint::RULES {
         let code = rule.code;
         let file = format!("fixtures/lint/{code}.yaml");
         assert!(root().join(&file).is_file(), "{code} has no fixture {file}");
-        let needs_analyser = TRANSFORM_CODES.contains(&code);
-        let needs_checks = code == "CX026" && !cxsync::lint::rules::transform_path_typo::CONNECTED;
-        if (needs_analyser && !real) || needs_checks {
-            eprintln!("{code}: skipped until the transform analyser/checks are merged");
-            continue;
-        }
         let out = run(&["lint", &file, "--select", code]);
         let text = stdout(&out);
         // The loader refuses some patterns outright; lint reports the loader's finding instead.
@@ -134,15 +120,13 @@ fn the_guides_configuration_raises_what_a_reviewer_would_on_the_right_lines() {
             "missing {want:?} in\n{text}"
         );
     }
-    if analyser_is_real() {
-        let jsonata = "fixtures/lint/guide_literal.jsonata";
-        let t = findings(&text, jsonata);
-        for want in [(3, "CX024"), (6, "CX024"), (7, "CX024"), (7, "CX020")] {
-            assert!(
-                t.contains(&(want.0, want.1.to_string())),
-                "missing {want:?} in\n{text}"
-            );
-        }
+    let jsonata = "fixtures/lint/guide_literal.jsonata";
+    let t = findings(&text, jsonata);
+    for want in [(3, "CX024"), (6, "CX024"), (7, "CX024"), (7, "CX020")] {
+        assert!(
+            t.contains(&(want.0, want.1.to_string())),
+            "missing {want:?} in\n{text}"
+        );
     }
 }
 

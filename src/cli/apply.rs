@@ -15,9 +15,8 @@ use crate::cxone::{self, apply, plan};
 pub struct Args {
     /// The spec file.
     pub spec: PathBuf,
-    /// Environment overlay to merge.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: super::SpecArgs,
     /// Apply without asking (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -39,7 +38,7 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let l = load(&args.spec, args.env.as_deref())?;
+    let l = load(&args.spec, &args.spec_args)?;
     let r = runtime()?.block_on(run(&args, &l));
     scrubbed(&l.redactor, r)
 }

@@ -12,49 +12,32 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::ExitStatus;
+use super::{load_or_report, DiagFormat, ExitStatus, SpecArgs};
 use crate::compile;
-use crate::diag::{self, Format, Severity};
-use crate::spec::{self, LoadOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The spec to compile.
     pub spec: PathBuf,
-    /// Environment overlay to merge (`environments.NAME`).
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
     /// Folder to write the payloads and manifest into (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Format of diagnostics on stderr when the spec has errors.
-    #[arg(long, value_enum, default_value_t = Format::Full)]
-    pub format: Format,
+    #[command(flatten)]
+    pub format: DiagFormat,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let opts = LoadOptions {
-        env: args.env.clone(),
-        vars: std::env::vars().collect(),
-    };
-    let mut loaded = spec::load(&args.spec, &opts);
-    diag::sort(&mut loaded.diags);
-    if !loaded.diags.is_empty() {
-        let text = diag::render(
-            &loaded.diags,
-            &loaded.sources,
-            args.format,
-            super::stderr_is_terminal(),
-        );
-        eprint!("{text}");
-    }
-    let errors = loaded.diags.iter().any(|d| d.severity == Severity::Error);
-    let Some(spec) = loaded.spec.filter(|_| !errors) else {
-        eprintln!(
-            "error: {} not compiled: fix the errors above",
-            args.spec.display()
-        );
-        return Ok(super::validate::status_of(&loaded.diags));
+    let spec = match load_or_report(&args.spec, &args.spec_args, args.format.format) {
+        Ok(l) => l.spec,
+        Err(status) => {
+            eprintln!(
+                "error: {} not compiled: fix the errors above",
+                args.spec.display()
+            );
+            return Ok(status);
+        }
     };
     let payloads = compile::compile(&spec);
     match &args.out {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use super::ExitStatus;
-use crate::diag::{self, Format, Sources};
-use crate::spec::{self, LoadOptions, TransformOrigin};
+use super::{load_or_report, ExitStatus, SpecArgs};
+use crate::diag::Format;
+use crate::spec::{self, TransformOrigin};
 use crate::transform::{runner, Transform};
 
 #[derive(Debug, clap::Args)]
@@ -32,9 +32,8 @@ pub struct Args {
     /// Print compact JSON on one line instead of pretty JSON.
     #[arg(long)]
     pub compact: bool,
-    /// Environment overlay to merge before reading the spec.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
@@ -99,26 +98,10 @@ fn rule_transform(
     args: &Args,
     event: &serde_json::Value,
 ) -> anyhow::Result<Result<Transform, ExitStatus>> {
-    let opts = LoadOptions {
-        env: args.env.clone(),
-        vars: std::env::vars().collect(),
-    };
-    let loaded = spec::load(spec_path, &opts);
-    let errors: Vec<_> = loaded
-        .diags
-        .iter()
-        .filter(|d| d.severity == diag::Severity::Error)
-        .cloned()
-        .collect();
-    let Some(spec) = loaded.spec.filter(|_| errors.is_empty()) else {
-        let text = diag::render(
-            &loaded.diags,
-            &loaded.sources,
-            Format::Full,
-            super::stderr_is_terminal(),
-        );
-        eprint!("{text}");
-        return Ok(Err(ExitStatus::Error));
+    // A spec that cannot be used is a tool error here: there is nothing to evaluate.
+    let (spec, mut sources) = match load_or_report(spec_path, &args.spec_args, Format::Full) {
+        Ok(l) => (l.spec, l.sources),
+        Err(_) => return Ok(Err(ExitStatus::Error)),
     };
     let Some((index, r)) = spec
         .raw
@@ -152,13 +135,10 @@ fn rule_transform(
         Ok(t) => Ok(Ok(t)),
         Err(e) => {
             let d = runner::compile_diag(&spec, &source, &e);
-            let mut sources = Sources::new();
-            sources.extend(loaded.sources);
             if let TransformOrigin::File { path } = &source.origin {
                 sources.add(path, source.text.clone());
             }
-            let text = diag::render(&[d], &sources, Format::Full, super::stderr_is_terminal());
-            eprint!("{text}");
+            super::load::report(vec![d], &sources, Format::Full);
             Ok(Err(ExitStatus::Failure))
         }
     }

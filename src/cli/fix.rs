@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use super::ExitStatus;
-use crate::diag::{self, Format, Sources};
-use crate::spec::{self, LoadOptions};
+use super::{ExitStatus, SpecArgs};
+use crate::diag::{Format, Sources};
+use crate::spec;
 use crate::transform::checks::{self, FileFix};
 
 #[derive(Debug, clap::Args)]
@@ -14,6 +14,8 @@ pub struct Args {
     /// Spec files whose transforms to fix.
     #[arg(required = true)]
     pub specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
     /// Print a unified diff of what would change; write nothing (exit 1 if something would).
     #[arg(long)]
     pub diff: bool,
@@ -23,10 +25,7 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let opts = LoadOptions {
-        env: None,
-        vars: std::env::vars().collect(),
-    };
+    let opts = args.spec.load_options();
     let mut errors = Vec::new();
     let mut remaining = Vec::new();
     let mut sources = Sources::new();
@@ -50,9 +49,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
     }
     if !errors.is_empty() {
-        diag::sort(&mut errors);
-        let text = diag::render(&errors, &sources, Format::Full, super::stderr_is_terminal());
-        eprint!("{text}");
+        super::load::report(errors, &sources, Format::Full);
         return Ok(ExitStatus::Error);
     }
     let write = !args.diff && !args.check;
@@ -82,14 +79,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     }
     super::print_stdout(&out)?;
     if !remaining.is_empty() {
-        diag::sort(&mut remaining);
-        let text = diag::render(
-            &remaining,
-            &sources,
-            Format::Full,
-            super::stderr_is_terminal(),
-        );
-        eprint!("{text}");
+        super::load::report(remaining, &sources, Format::Full);
         return Ok(ExitStatus::Failure);
     }
     if plans.is_empty() {

@@ -3,10 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::ExitStatus;
+use super::{DiagFormat, ExitStatus, SpecArgs};
 use crate::diag::{self, Format, RenderExtra, Severity};
 use crate::lint::{self, budget, LintOptions};
-use crate::spec::LoadOptions;
 
 /// Which findings fail the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -20,12 +19,10 @@ pub struct Args {
     /// Spec files or folders (every `*.yaml`/`*.yml` below them).
     #[arg(required = true)]
     pub specs: Vec<PathBuf>,
-    /// Environment overlay to merge before linting.
-    #[arg(long)]
-    pub env: Option<String>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Full)]
-    pub format: Format,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub format: DiagFormat,
     /// Only these rules (codes, prefixes like `CX0`, names, or `ALL`); replaces `select` of
     /// `cxsync.toml`.
     #[arg(long, value_delimiter = ',')]
@@ -54,10 +51,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Error);
     }
     let opts = LintOptions {
-        load: LoadOptions {
-            env: args.env.clone(),
-            vars: std::env::vars().collect(),
-        },
+        load: args.spec.load_options(),
         config: args.config.clone(),
         select: args.select.clone(),
         ignore: args.ignore.clone(),
@@ -89,10 +83,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 .filter(|d| d.severity == Severity::Error && !d.code.starts_with("CX"))
                 .cloned()
                 .collect();
-            eprint!(
-                "{}",
-                diag::render(&errs, &outcome.sources, Format::Full, false)
-            );
+            super::load::report(errs, &outcome.sources, Format::Full);
         }
         return Ok(if failed {
             ExitStatus::Failure
@@ -108,12 +99,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let text = diag::render_with(
         &outcome.diags,
         &outcome.sources,
-        args.format,
-        super::stdout_is_terminal(),
+        args.format.format,
+        super::color::stdout(),
         &extra,
     );
     super::print_stdout(&text)?;
-    if args.format == Format::Full || args.format == Format::Concise {
+    if matches!(args.format.format, Format::Full | Format::Concise) {
         let errors = outcome
             .diags
             .iter()

@@ -13,9 +13,8 @@ use crate::cxone::metrics;
 pub struct Args {
     /// The spec file.
     pub spec: PathBuf,
-    /// Environment overlay to merge.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: super::SpecArgs,
     /// Data-point granularity, an ISO 8601 duration.
     #[arg(long, default_value = "PT1H")]
     pub interval: String,
@@ -33,7 +32,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             args.interval
         );
     }
-    let l = load(&args.spec, args.env.as_deref())?;
+    let l = load(&args.spec, &args.spec_args)?;
     let r = runtime()?.block_on(run(&args, &l));
     scrubbed(&l.redactor, r)
 }

@@ -9,13 +9,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::ExitStatus;
-use crate::deliver::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
-use crate::deliver::Clock;
-use crate::diag::{self, Format};
+use super::{load_or_report, ExitStatus, SpecArgs};
+use crate::diag::Format;
+use crate::http::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
+use crate::http::Clock;
 use crate::sim::crm::CrmStats;
 use crate::sim::{engine, route, scenario};
-use crate::spec::{self, LoadOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,9 +27,8 @@ pub struct Args {
     /// The spec whose CRM facts, auth, idempotency header and target schema the mock follows.
     #[arg(long, default_value = "specs/crm_sync.yaml")]
     pub spec: PathBuf,
-    /// Environment overlay of the spec.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
     /// Seed of the model's latency and reset draws.
     #[arg(long, default_value_t = engine::DEFAULT_SEED)]
     pub seed: u64,
@@ -40,37 +38,21 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let color = super::stderr_is_terminal();
-    let opts = LoadOptions {
-        env: args.env.clone(),
-        vars: std::env::vars().collect(),
-    };
-    let loaded = spec::load(&args.spec, &opts);
-    let mut sources = loaded.sources;
-    let mut errors: Vec<_> = loaded
-        .diags
-        .iter()
-        .filter(|d| d.severity == diag::Severity::Error)
-        .cloned()
-        .collect();
-    let Some(spec) = loaded.spec.filter(|_| errors.is_empty()) else {
-        diag::sort(&mut errors);
-        eprint!("{}", diag::render(&errors, &sources, Format::Full, color));
-        return Ok(ExitStatus::Error);
+    let (spec, mut sources) = match load_or_report(&args.spec, &args.spec_args, Format::Full) {
+        Ok(l) => (l.spec, l.sources),
+        Err(_) => return Ok(ExitStatus::Error),
     };
     let inputs = match route::inputs(&spec) {
         Ok(i) => i,
-        Err(mut ds) => {
-            diag::sort(&mut ds);
-            eprint!("{}", diag::render(&ds, &sources, Format::Full, color));
+        Err(ds) => {
+            super::load::report(ds, &sources, Format::Full);
             return Ok(ExitStatus::Error);
         }
     };
     let sc = match scenario::load(&args.scenario, &mut sources) {
         Ok(l) => l.scenario,
-        Err(mut ds) => {
-            diag::sort(&mut ds);
-            eprint!("{}", diag::render(&ds, &sources, Format::Full, color));
+        Err(ds) => {
+            super::load::report(ds, &sources, Format::Full);
             return Ok(ExitStatus::Error);
         }
     };

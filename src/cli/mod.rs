@@ -4,15 +4,17 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub mod apply;
+pub mod color;
 pub mod compile;
 pub mod dlq;
 pub mod eval;
 pub mod explain;
 pub mod fix;
 pub mod lint;
+pub mod load;
 pub mod metrics;
 pub mod mock_crm;
 pub mod mock_hub;
@@ -22,6 +24,8 @@ pub mod schema;
 pub mod sim;
 pub mod test;
 pub mod validate;
+
+pub use load::{load_or_report, DiagFormat, Loaded, SpecArgs};
 
 /// The exit-code contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +56,10 @@ impl From<ExitStatus> for ExitCode {
     propagate_version = true
 )]
 pub struct Cli {
+    /// Colour: `auto` (a terminal, unless NO_COLOR is set or CLICOLOR_FORCE forces it),
+    /// `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = color::ColorChoice::Auto)]
+    pub color: color::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -92,12 +100,12 @@ pub enum Command {
     Dlq(dlq::Args),
 }
 
-/// Whether stdout is a terminal (colour, progress bars, prompts).
+/// Whether stdout is a terminal (progress bars, prompts; colour asks [`color`]).
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
 }
 
-/// Whether stderr is a terminal.
+/// Whether stderr is a terminal (progress bars; colour asks [`color`]).
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
 }
@@ -125,7 +133,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // `--color` is read before parsing too, so clap's own help and errors follow it.
+    let parsed = Cli::command()
+        .color(color::from_args(&args).for_clap())
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -133,6 +147,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    color::init(cli.color);
     match run(cli) {
         Ok(s) => s.into(),
         Err(err) => {

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::ExitStatus;
+use super::{load_or_report, ExitStatus, SpecArgs};
 use crate::compile::{self, Payloads};
 use crate::cxone::client::{self, Client, Credentials, Endpoints, RetryConfig};
 use crate::cxone::{self, behaviour, plan, Redactor};
-use crate::diag::{self, Format};
-use crate::spec::{self, LoadOptions, Spec};
+use crate::diag::Format;
+use crate::spec::Spec;
 
 /// Where the Event Hub is and how hard to try. Credentials come only from the environment.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,9 +36,8 @@ pub struct HubArgs {
 pub struct Args {
     /// The spec file.
     pub spec: PathBuf,
-    /// Environment overlay to merge.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
@@ -77,43 +76,20 @@ pub(crate) struct Loaded {
 }
 
 /// Loads and compiles a spec; load errors are rendered to stderr and become a tool error.
-pub(crate) fn load(path: &Path, env: Option<&str>) -> anyhow::Result<Loaded> {
-    let vars: BTreeMap<String, String> = std::env::vars().collect();
-    let opts = LoadOptions {
-        env: env.map(str::to_string),
-        vars: vars.clone(),
+pub(crate) fn load(path: &Path, args: &SpecArgs) -> anyhow::Result<Loaded> {
+    let Ok(l) = load_or_report(path, args, Format::Full) else {
+        bail!("the spec `{}` has errors", path.display());
     };
-    let loaded = spec::load(path, &opts);
-    let mut redactor = Redactor::default();
-    if let Some(text) = loaded.sources.get(path) {
-        redactor.add(cxone::env_secrets(text, &vars));
-    }
-    if let Ok(c) = Credentials::from_vars(&vars) {
+    let mut redactor = l.redactor;
+    if let Ok(c) = Credentials::from_vars(&l.vars) {
         redactor.add(c.secrets());
     }
-    let errors = loaded
-        .diags
-        .iter()
-        .any(|d| d.severity == diag::Severity::Error);
-    if errors || loaded.spec.is_none() {
-        let mut diags = loaded.diags;
-        diag::sort(&mut diags);
-        let text = diag::render(
-            &diags,
-            &loaded.sources,
-            Format::Full,
-            super::stderr_is_terminal(),
-        );
-        eprint!("{}", redactor.scrub(&text));
-        bail!("the spec `{}` has errors", path.display());
-    }
-    let spec = loaded.spec.expect("checked above");
-    let payloads = compile::compile(&spec);
+    let payloads = compile::compile(&l.spec);
     Ok(Loaded {
-        spec,
+        spec: l.spec,
         payloads,
         redactor,
-        vars,
+        vars: l.vars,
     })
 }
 
@@ -218,7 +194,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
 
 /// Plans and prints; `Ok(true)` when there are changes.
 fn run(args: &Args) -> anyhow::Result<bool> {
-    let l = load(&args.spec, args.env.as_deref())?;
+    let l = load(&args.spec, &args.spec_args)?;
     let r = runtime()?.block_on(plan_and_print(args, &l));
     scrubbed(&l.redactor, r)
 }

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::ExitStatus;
-use crate::diag::{self, Format, Sources};
-use crate::sim::delivery::DeadLettered;
+use super::{load_or_report, ExitStatus, SpecArgs};
+use crate::delivery::DeadLettered;
+use crate::diag::{self, Format};
 use crate::sim::engine::{self, Options, Outcome, Sinks};
 use crate::sim::{route, scenario};
-use crate::spec::{self, LoadOptions};
+use crate::spec;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -43,9 +43,8 @@ pub struct Args {
     /// Write an SVG timeline here.
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
-    /// Environment overlay of the spec.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
     /// List the built-in scenarios and exit.
     #[arg(long)]
     pub list: bool,
@@ -88,29 +87,18 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let Some(spec_path) = args.spec.clone() else {
         anyhow::bail!("a spec file is required");
     };
-    let color = super::stderr_is_terminal();
-    let opts = LoadOptions {
-        env: args.env.clone(),
-        vars: std::env::vars().collect(),
-    };
-    let loaded = spec::load(&spec_path, &opts);
-    let mut sources = loaded.sources;
-    let errors: Vec<_> = loaded
-        .diags
-        .iter()
-        .filter(|d| d.severity == diag::Severity::Error)
-        .cloned()
-        .collect();
-    let Some(spec) = loaded.spec.filter(|_| errors.is_empty()) else {
-        return fail(errors, &sources, color);
+    // A spec or scenario that cannot be used is a tool error: there is nothing to simulate.
+    let (spec, mut sources) = match load_or_report(&spec_path, &args.spec_args, Format::Full) {
+        Ok(l) => (l.spec, l.sources),
+        Err(_) => return Ok(ExitStatus::Error),
     };
     let inputs = match route::inputs(&spec) {
         Ok(i) => i,
-        Err(ds) => return fail(ds, &sources, color),
+        Err(ds) => return fail(ds, &sources),
     };
     let sc = match scenario::load(&args.scenario, &mut sources) {
         Ok(l) => l.scenario,
-        Err(ds) => return fail(ds, &sources, color),
+        Err(ds) => return fail(ds, &sources),
     };
     if let Some(f) = args.time_scale {
         if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
@@ -140,6 +128,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         None => None,
     };
     let mut dlq_error: Option<anyhow::Error> = None;
+    let epoch = engine::epoch(&spec, &sc);
     let mut dlq_written = 0u64;
     let mut on_outcome = |o: &Outcome| {
         if let Some(w) = outcomes.as_mut() {
@@ -151,12 +140,13 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         if !d.stored || dlq_error.is_some() {
             return;
         }
-        match crate::dlq::store::write_record(store, &d.record) {
+        let record = crate::dlq::record::Record::from(d, epoch);
+        match crate::dlq::store::write_record(store, &record) {
             Ok(_) => dlq_written += 1,
             Err(e) => {
                 dlq_error = Some(
                     anyhow::Error::new(e)
-                        .context(format!("writing the DLQ record of {}", d.record.event_id)),
+                        .context(format!("writing the DLQ record of {}", d.event_id)),
                 )
             }
         }
@@ -183,12 +173,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         progress: &mut on_progress,
     };
     let result = if args.http {
-        let http = crate::deliver::driver::HttpOptions {
+        let http = crate::http::driver::HttpOptions {
             time_scale: args.time_scale.unwrap_or(0.01),
             paced: true,
         };
         let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-        rt.block_on(crate::deliver::driver::run(
+        rt.block_on(crate::http::driver::run(
             &spec, &inputs, &sc, &run_opts, &http, &mut sinks,
         ))
         .map_err(anyhow::Error::new)
@@ -240,7 +230,7 @@ fn http_target(
 ) -> anyhow::Result<ExitStatus> {
     use std::io::IsTerminal as _;
     let env = |n: &str| std::env::var(n).ok();
-    let (plan, ep) = crate::deliver::target::plan(spec, inputs, url, &env)?;
+    let (plan, ep) = crate::http::target::plan(spec, inputs, url, &env)?;
     eprint!("{}", plan.describe());
     if !args.yes {
         if !std::io::stdin().is_terminal() {
@@ -274,7 +264,7 @@ fn http_target(
     let mut on_dead_letter = |_: &DeadLettered| {};
     let mut on_progress = |_: u64, _: u64| {};
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let report = rt.block_on(crate::deliver::target::run(
+    let report = rt.block_on(crate::http::target::run(
         spec,
         inputs,
         ep,
@@ -317,13 +307,8 @@ fn http_target(
     })
 }
 
-fn fail(
-    mut diags: Vec<diag::Diagnostic>,
-    sources: &Sources,
-    color: bool,
-) -> anyhow::Result<ExitStatus> {
-    diag::sort(&mut diags);
-    eprint!("{}", diag::render(&diags, sources, Format::Full, color));
+fn fail(diags: Vec<diag::Diagnostic>, sources: &diag::Sources) -> anyhow::Result<ExitStatus> {
+    super::load::report(diags, sources, Format::Full);
     Ok(ExitStatus::Error)
 }
 

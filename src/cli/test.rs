@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::ExitStatus;
+use super::{ExitStatus, SpecArgs};
 use crate::diag::{self, Format, Sources};
-use crate::spec::{self, LoadOptions};
+use crate::spec;
 use crate::transform::runner::{self, Case};
 use crate::transform::snapshot::{self, Status};
 
@@ -33,9 +33,8 @@ pub struct Args {
     /// Folder of the snapshot files.
     #[arg(long, value_name = "DIR", default_value = "snapshots")]
     pub snapshots: PathBuf,
-    /// Environment overlay to merge before testing.
-    #[arg(long)]
-    pub env: Option<String>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 /// What happened to one case, for the summary and JUnit.
@@ -61,10 +60,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     if specs.is_empty() {
         anyhow::bail!("no specs given and none found at specs/*.yaml");
     }
-    let opts = LoadOptions {
-        env: args.env.clone(),
-        vars: std::env::vars().collect(),
-    };
+    let opts = args.spec.load_options();
     let mut diags = Vec::new();
     let mut sources = Sources::new();
     let mut results: Vec<Result_> = Vec::new();
@@ -152,15 +148,16 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         );
     }
     super::print_stdout(&out)?;
-    if !diags.is_empty() {
-        let text = diag::render(&diags, &sources, Format::Full, super::stderr_is_terminal());
-        eprint!("{text}");
-    }
+    let status = super::load::status_of(&diags);
+    super::load::report(diags, &sources, Format::Full);
     if let Some(file) = &args.junit {
         crate::fsutil::write_atomic(file, junit(&results).as_bytes())
             .with_context(|| format!("writing {}", file.display()))?;
     }
-    Ok(if failed > 0 || errors > 0 {
+    // A spec that cannot be read (or an unknown --env) is a tool error, like in `validate`.
+    Ok(if status == ExitStatus::Error {
+        ExitStatus::Error
+    } else if failed > 0 || errors > 0 {
         ExitStatus::Failure
     } else {
         ExitStatus::Success

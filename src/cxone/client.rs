@@ -5,7 +5,7 @@
 //! channel is found and updated, which fields the server sets, the list shapes) is written in
 //! `docs/apply.md`, which is our contract with the server.
 //!
-//! Async on tokio because the mock hub and `deliver` already run on tokio and reqwest's blocking
+//! Async on tokio because the mock hub and `http` already run on tokio and reqwest's blocking
 //! client would start a second runtime inside it (which panics when called from async tests).
 
 use std::time::{Duration, Instant};

@@ -2,86 +2,17 @@
 //! documented in `docs/dlq.md`; `schemas/dlq-record.v1.json` is generated from these types
 //! (`cxsync dlq schema record`) and a test fails when the checked-in copy drifts.
 
+use std::time::SystemTime;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::delivery::Reason;
+use crate::delivery::{rfc3339, DeadLettered};
+
 /// The record format version written by this build.
 pub const RECORD_VERSION: u32 = 1;
-
-/// Why an event was dead-lettered.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Reason {
-    /// A status in `nonRetryableStatusCodes` (or an unlisted 4xx).
-    NonRetryableStatus,
-    /// Retries exhausted on retryable statuses, timeouts or resets.
-    RetriesExhausted,
-    /// 401 after the allowed token refreshes, or 401 without `retryOnTokenExpiry`.
-    AuthFailed,
-    /// The token endpoint refused the credentials (`invalid_grant`, …).
-    TokenRequestFailed,
-    /// The transform's output exceeded the payload size guard.
-    PayloadTooLarge,
-    /// The transform failed on this event.
-    TransformFailed,
-    /// A template variable of the idempotency key is missing from the event.
-    IdempotencyKeyUnresolved,
-    /// The event's delivery deadline passed.
-    DeadlineExceeded,
-}
-
-impl Reason {
-    /// Every reason, in declaration order.
-    pub const ALL: [Reason; 8] = [
-        Reason::NonRetryableStatus,
-        Reason::RetriesExhausted,
-        Reason::AuthFailed,
-        Reason::TokenRequestFailed,
-        Reason::PayloadTooLarge,
-        Reason::TransformFailed,
-        Reason::IdempotencyKeyUnresolved,
-        Reason::DeadlineExceeded,
-    ];
-
-    /// The wire name, e.g. `PAYLOAD_TOO_LARGE`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::NonRetryableStatus => "NON_RETRYABLE_STATUS",
-            Reason::RetriesExhausted => "RETRIES_EXHAUSTED",
-            Reason::AuthFailed => "AUTH_FAILED",
-            Reason::TokenRequestFailed => "TOKEN_REQUEST_FAILED",
-            Reason::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Reason::TransformFailed => "TRANSFORM_FAILED",
-            Reason::IdempotencyKeyUnresolved => "IDEMPOTENCY_KEY_UNRESOLVED",
-            Reason::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        }
-    }
-}
-
-impl std::fmt::Display for Reason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for Reason {
-    type Err = String;
-
-    /// Accepts the wire name in any case, with `-` or `_` (`payload-too-large`).
-    fn from_str(s: &str) -> Result<Reason, String> {
-        let norm = s.trim().replace('-', "_").to_ascii_uppercase();
-        Reason::ALL
-            .into_iter()
-            .find(|r| r.as_str() == norm)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
-                format!("unknown reason `{s}`; expected one of {}", names.join(", "))
-            })
-    }
-}
 
 /// One dead-lettered event, as written to `bucket/prefix/YYYY/MM/DD/<eventId>.json` (one JSON
 /// object per record).
@@ -131,22 +62,31 @@ pub struct Record {
     pub dead_lettered_at: String,
 }
 
-/// Longest `lastBody` kept in a record, in bytes.
-pub const MAX_BODY_BYTES: usize = 4096;
-
-/// Cuts a response body to [`MAX_BODY_BYTES`] on a character boundary, so writers agree on it.
-pub fn truncate_body(body: &str) -> String {
-    if body.len() <= MAX_BODY_BYTES {
-        return body.to_string();
-    }
-    let mut end = MAX_BODY_BYTES;
-    while !body.is_char_boundary(end) {
-        end -= 1;
-    }
-    body[..end].to_string()
-}
-
 impl Record {
+    /// The stored record of a dead letter; `epoch` is the wall-clock instant of the run's time 0
+    /// and dates the record's times.
+    pub fn from(d: &DeadLettered, epoch: SystemTime) -> Record {
+        Record {
+            version: RECORD_VERSION,
+            event_id: d.event_id.clone(),
+            event_type: d.event_type.clone(),
+            rule_id: d.rule_id.clone(),
+            channel: d.channel.clone(),
+            idempotency_key: d.idempotency_key.clone(),
+            event: d.event.clone(),
+            payload: d.payload.clone(),
+            reason: d.reason,
+            last_status: d.last_status,
+            last_body: d.last_body.clone(),
+            last_error: d.last_error.clone(),
+            attempts: d.attempts,
+            token_refreshes: d.token_refreshes,
+            first_attempt_at: rfc3339(epoch, d.first_attempt),
+            last_attempt_at: rfc3339(epoch, d.last_attempt),
+            dead_lettered_at: rfc3339(epoch, d.at),
+        }
+    }
+
     /// The dead-letter time, parsed (the record's folder date and its place in time order).
     pub fn dead_lettered(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         parse_time(&self.dead_lettered_at)

@@ -2,7 +2,7 @@
 //! judge the new payload (target schema, size guard, idempotency key), and deliver it with the
 //! record's original idempotency key.
 //!
-//! Delivery goes through [`DriverSink`]: the real HTTP driver of [`crate::deliver`] driving the
+//! Delivery goes through [`DriverSink`]: the real HTTP driver of [`crate::http`] driving the
 //! simulator's delivery machine, so the spec's retry policy, `Retry-After`, token cache and
 //! refresh, and timeouts apply to a replay exactly as to the Event Hub's first attempt, and the
 //! record's original key rides on every attempt.
@@ -24,10 +24,10 @@ use super::inspect::Found;
 use super::store::{is_loopback_host, Store, MARKER_SUFFIX};
 use rand_chacha::ChaCha8Rng;
 
-use crate::deliver::driver::{Driver, Endpoints, Step};
-use crate::deliver::Clock;
+use crate::delivery::{Config, DeadLettered, HubSettings, Machine, Output, Submission};
 use crate::diag::Diagnostic;
-use crate::sim::delivery::{Config, HubSettings, Machine, Output, Submission};
+use crate::http::driver::{Driver, Endpoints, Step};
+use crate::http::Clock;
 use crate::sim::engine::{self, Options};
 use crate::sim::report::Report;
 use crate::sim::scenario::Scenario;
@@ -350,7 +350,7 @@ fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema
 /// Renders an idempotency template (`${interaction.id}_${event.type}`) with the simulator's
 /// renderer, so replay and delivery agree; a missing field is an error, never an empty string.
 pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
-    crate::sim::delivery::idempotency::Template::parse(template)
+    crate::delivery::idempotency::Template::parse(template)
         .and_then(|t| t.render(event))
         .map_err(|e| e.to_string())
 }
@@ -619,7 +619,7 @@ pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
     }
 }
 
-/// Delivers through the real HTTP driver of [`crate::deliver`] and the simulator's delivery
+/// Delivers through the real HTTP driver of [`crate::http`] and the simulator's delivery
 /// [`Machine`]: the spec's retry policy, backoff, `Retry-After`, token cache and 401 refresh,
 /// classification and per-request timeout all apply, from the one copy of that logic. Each
 /// record is submitted with its original key and driven until the machine settles it, one
@@ -700,7 +700,7 @@ impl DriverSink {
             send_seq: false,
         };
         let client =
-            crate::deliver::http_client(1).map_err(|e| SinkSetupError::Client(e.to_string()))?;
+            crate::http::http_client(1).map_err(|e| SinkSetupError::Client(e.to_string()))?;
         // Real time (scale 1), wall-clock mode: timers are the spec's real seconds.
         let clock = Clock::start(1.0);
         let driver = Driver::new(client, ep, clock, timeout, false)
@@ -764,7 +764,7 @@ impl ReplaySink for DriverSink {
                             status: x.status.unwrap_or(200),
                         }
                     }
-                    Output::DeadLettered(x) if x.seq == seq => return dead_lettered(&x.record),
+                    Output::DeadLettered(x) if x.seq == seq => return dead_lettered(&x),
                     _ => {}
                 }
             }
@@ -787,7 +787,7 @@ impl ReplaySink for DriverSink {
 
 /// What a record the machine dead-lettered again is reported as: the machine's reason, and the
 /// CRM's last answer when there was one.
-fn dead_lettered(r: &super::record::Record) -> SinkOutcome {
+fn dead_lettered(r: &DeadLettered) -> SinkOutcome {
     let reason = format!(
         "{} after {} attempt{}",
         r.reason.as_str(),

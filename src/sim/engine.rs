@@ -17,14 +17,13 @@ use rand_core::SeedableRng;
 use serde_json::Value;
 
 use super::crm::{hash128, CrmModel, DedupMode, Reply};
-use super::delivery::{
-    self, Config, CrmRequest, DeadLettered, Delivered, HubSettings, Machine, Output, Submission,
-    Time, TokenResult, Transmit,
-};
 use super::report::{Bucket, Invariant, Report};
 use super::route::Inputs;
 use super::scenario::{CurvePoint, Scenario};
-use crate::dlq::record::Reason;
+use crate::delivery::{
+    self, Config, CrmRequest, DeadLettered, Delivered, HubSettings, Machine, Output, Reason,
+    Submission, Time, TokenResult, Transmit,
+};
 use crate::spec::model::Jitter;
 use crate::spec::Spec;
 
@@ -868,26 +867,25 @@ fn settle_delivered(rep: &mut Report, state: &mut [u8], d: &Delivered, sinks: &m
 fn settle_dead_letter(rep: &mut Report, state: &mut [u8], d: &DeadLettered, sinks: &mut Sinks<'_>) {
     state[d.seq as usize] = if d.stored { DLQ_STORED } else { DLQ_LOST };
     rep.totals.dead_lettered += 1;
-    *rep.by_reason.entry(d.record.reason).or_default() += 1;
-    *rep.attempts_histogram.entry(d.record.attempts).or_default() += 1;
+    *rep.by_reason.entry(d.reason).or_default() += 1;
+    *rep.attempts_histogram.entry(d.attempts).or_default() += 1;
     rep.bucket(d.at).dlq += 1;
-    if let Some(st) = d.record.last_status {
+    if let Some(st) = d.last_status {
         *rep.dlq_by_status.entry(st).or_default() += 1;
     }
-    if rep.dlq_examples.len() < 8 && !rep.dlq_examples.iter().any(|(r, _)| *r == d.record.reason) {
-        rep.dlq_examples.push((d.record.reason, example(d)));
+    if rep.dlq_examples.len() < 8 && !rep.dlq_examples.iter().any(|(r, _)| *r == d.reason) {
+        rep.dlq_examples.push((d.reason, example(d, rep.epoch)));
     }
     (sinks.dead_letter)(d);
     (sinks.outcome)(&Outcome {
-        event_id: d.record.event_id.clone(),
+        event_id: d.event_id.clone(),
         outcome: "deadLettered",
-        attempts: d.record.attempts,
-        reason: Some(d.record.reason.as_str()),
+        attempts: d.attempts,
+        reason: Some(d.reason.as_str()),
     });
 }
 
-fn example(d: &DeadLettered) -> String {
-    let r = &d.record;
+fn example(r: &DeadLettered, epoch: SystemTime) -> String {
     let last = match (&r.last_status, &r.last_error) {
         (Some(s), _) => {
             let body = r.last_body.as_deref().unwrap_or("");
@@ -899,13 +897,16 @@ fn example(d: &DeadLettered) -> String {
     };
     format!(
         "{} after {} attempt(s) at {}: {}",
-        r.event_id, r.attempts, r.dead_lettered_at, last
+        r.event_id,
+        r.attempts,
+        delivery::rfc3339(epoch, r.at),
+        last
     )
 }
 
 /// Per-reason totals in report order.
 pub fn reasons(by: &BTreeMap<Reason, u64>) -> Vec<(Reason, u64)> {
-    super::REASONS
+    crate::delivery::Reason::ALL
         .iter()
         .filter_map(|r| by.get(r).map(|n| (*r, *n)))
         .collect()

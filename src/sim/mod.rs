@@ -1,7 +1,8 @@
 //! The chaos simulator: the guide's delivery semantics in virtual time against a modelled CRM.
 //!
-//! - [`delivery`] is the sans-IO delivery state machine (token cache, retry, breaker, DLQ). The
-//!   real HTTP driver (`crate::deliver`) drives the same machine.
+//! The delivery machine itself is one floor below, in [`crate::delivery`]; this module drives it
+//! in virtual time.
+//!
 //! - [`crm`] is the sans-IO CRM model: rate limits, maintenance windows, token lifetime and
 //!   revocation, latency, resets, size/array/schema rejections and idempotency, with named
 //!   profiles of real CRMs. It records every side effect.
@@ -14,15 +15,9 @@
 //! Nothing here reads the wall clock, the environment or an unseeded random source.
 
 pub mod crm;
-pub mod delivery;
-pub mod scenario;
-
-use crate::dlq::record::Reason;
-
-/// Every DLQ reason, in report order (declaration order).
-pub const REASONS: &[Reason] = &Reason::ALL;
 pub mod engine;
 pub mod report;
 pub mod route;
+pub mod scenario;
 #[cfg(test)]
 mod tests;

@@ -11,10 +11,9 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 
 use super::crm::CrmStats;
-use super::delivery::{self, Stats, Time};
 use super::engine::Options;
 use super::scenario::{fmt_num, Band, Expect, Scenario};
-use crate::dlq::record::Reason;
+use crate::delivery::{self, Reason, Stats, Time};
 use crate::spec::Spec;
 
 /// One metrics interval.

@@ -621,7 +621,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
         }
     }
     for k in sc.expect.dead_lettered_by_reason.keys() {
-        if !crate::sim::REASONS.iter().any(|r| r.as_str() == k) {
+        if !crate::delivery::Reason::ALL.iter().any(|r| r.as_str() == k) {
             diags.push(
                 Diagnostic::error("E607", format!("unknown DLQ reason `{k}`"))
                     .in_file(file)
@@ -631,7 +631,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
                     )
                     .with_help(format!(
                         "one of: {}",
-                        crate::sim::REASONS
+                        crate::delivery::Reason::ALL
                             .iter()
                             .map(|r| r.as_str())
                             .collect::<Vec<_>>()

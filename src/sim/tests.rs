@@ -5,11 +5,11 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use super::delivery::DeadLettered;
 use super::engine::{self, Options, Outcome, Sinks};
 use super::report::Report;
 use super::route::{self, Inputs};
 use super::scenario;
+use crate::delivery::{rfc3339, DeadLettered};
 use crate::spec::{self, LoadOptions, Spec};
 
 fn load_spec() -> (Spec, Inputs) {
@@ -41,8 +41,8 @@ fn run(
     let mut outcomes = Vec::new();
     let mut dlq = Vec::new();
     let mut o = |x: &Outcome| outcomes.push((x.event_id.clone(), x.outcome, x.attempts, x.reason));
-    let mut d =
-        |x: &DeadLettered| dlq.push((x.record.event_id.clone(), x.record.dead_lettered_at.clone()));
+    let epoch = engine::epoch(spec, &sc);
+    let mut d = |x: &DeadLettered| dlq.push((x.event_id.clone(), rfc3339(epoch, x.at)));
     let mut p = |_: u64, _: u64| {};
     let rep = engine::run(
         spec,

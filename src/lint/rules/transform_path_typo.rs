@@ -23,10 +23,6 @@
 use super::prelude::*;
 use crate::lint::context::RuleView;
 
-/// Whether [`upstream_checks`] is connected to the transform stage (the fixture tests exercise
-/// this rule only when it is).
-pub const CONNECTED: bool = true;
-
 /// The transform stage's path checks for one rule (`transform::checks::UNKNOWN_PATH`), as located
 /// diagnostics; code and severity are re-stamped by the registry. Syntax and dialect findings of
 /// the same stage are left to their own lint rules so each problem is reported once.

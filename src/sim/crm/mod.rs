@@ -17,8 +17,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use rand_core::Rng;
 use serde_json::Value;
 
-use crate::sim::delivery::backoff::unit;
-use crate::sim::delivery::{CrmRequest, Response, Time, TokenResult};
+use crate::delivery::backoff::unit;
+use crate::delivery::{CrmRequest, Response, Time, TokenResult};
 use crate::sim::scenario::{Dedup, Fault, Scenario};
 use crate::spec::model::{CrmIdempotency, RawSpec};
 pub use profiles::Profile;

@@ -1,0 +1,113 @@
+//! What every command that reads a spec shares: [`SpecArgs`] (the `--env` overlay) and
+//! [`load_or_report`] (load the spec; on errors render them, with every env-resolved secret
+//! scrubbed, and pick the exit status). Colour is not an argument here: it is the run-wide
+//! `--color` decided once in [`super::color`].
+//!
+//! The spec path itself stays a field of each command because its shape differs (`validate A B`,
+//! `sim SPEC`, `eval --spec S`), and so does `--format` (`validate --format sarif`, but
+//! `dlq replay --format json`); commands that report diagnostics flatten [`DiagFormat`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::ExitStatus;
+use crate::cxone::Redactor;
+use crate::diag::{self, Diagnostic, Format, Severity, Sources};
+use crate::spec::{self, LoadOptions, Spec};
+
+/// `--env`: the options every command that reads a spec takes.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SpecArgs {
+    /// Environment overlay to merge before anything else (`environments.NAME` of the spec).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+/// `--format` of a command whose output is diagnostics.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiagFormat {
+    /// Output format of diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Full)]
+    pub format: Format,
+}
+
+impl SpecArgs {
+    /// The loader's options: the overlay and the process environment (read here, once).
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            env: self.env.clone(),
+            vars: std::env::vars().collect(),
+        }
+    }
+}
+
+/// A spec that loaded without errors, with what the rest of a command needs from the load.
+pub struct Loaded {
+    pub spec: Spec,
+    /// The text of every file the spec's diagnostics may point into.
+    pub sources: Sources,
+    /// The process environment the spec was resolved against.
+    pub vars: BTreeMap<String, String>,
+    /// Scrubs the secrets `${env:…}` resolved to out of anything printed.
+    pub redactor: Redactor,
+}
+
+/// Loads `path`. On errors, renders them on stderr in `format` and returns the exit status
+/// ([`status_of`]: 2 when the file cannot be read or `--env` names no environment, else 1).
+/// Commands for which an unusable spec is a tool error map that 1 to 2 themselves.
+pub fn load_or_report(path: &Path, args: &SpecArgs, format: Format) -> Result<Loaded, ExitStatus> {
+    let opts = args.load_options();
+    let loaded = spec::load(path, &opts);
+    let mut redactor = Redactor::default();
+    if let Some(text) = loaded.sources.get(path) {
+        redactor.add(crate::cxone::env_secrets(text, &opts.vars));
+    }
+    match loaded.spec {
+        Some(spec) if !has_errors(&loaded.diags) => Ok(Loaded {
+            spec,
+            sources: loaded.sources,
+            vars: opts.vars,
+            redactor,
+        }),
+        _ => {
+            let status = status_of(&loaded.diags);
+            report_with(loaded.diags, &loaded.sources, format, &redactor);
+            Err(status)
+        }
+    }
+}
+
+/// Renders diagnostics on stderr (sorted, in `format`, coloured per `--color`).
+pub fn report(diags: Vec<Diagnostic>, sources: &Sources, format: Format) {
+    report_with(diags, sources, format, &Redactor::default());
+}
+
+fn report_with(mut diags: Vec<Diagnostic>, sources: &Sources, format: Format, r: &Redactor) {
+    if diags.is_empty() {
+        return;
+    }
+    diag::sort(&mut diags);
+    let text = diag::render(&diags, sources, format, super::color::stderr());
+    eprint!("{}", r.scrub(&text));
+}
+
+/// Whether any diagnostic is an error.
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(|d| d.severity == Severity::Error)
+}
+
+/// The exit status for a load's diagnostics: 2 when the tool could not read its input (an
+/// unreadable path, an unknown `--env`), 1 for findings, 0 when clean.
+pub fn status_of(diags: &[Diagnostic]) -> ExitStatus {
+    if diags.iter().any(|d| TOOL_ERRORS.contains(&d.code.as_str())) {
+        ExitStatus::Error
+    } else if has_errors(diags) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// Codes that mean "bad invocation" rather than "bad spec": the spec path cannot be read, or
+/// `--env` names no environment.
+const TOOL_ERRORS: [&str; 2] = ["E010", "E020"];

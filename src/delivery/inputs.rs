@@ -1,0 +1,60 @@
+//! What a driver hands the machine: matched events, CRM responses, transport failures and token
+//! endpoint answers. Every input is stamped with `now` by the caller.
+
+use serde_json::Value;
+
+/// One event a rule matched, with its transform result.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// Dense sequence number the driver assigned (used to correlate side effects).
+    pub seq: u64,
+    pub event_id: String,
+    pub event_type: String,
+    pub rule_id: String,
+    pub event: Value,
+    /// The transform's output, or its error message.
+    pub payload: Result<Value, String>,
+    /// A key rendered earlier, sent instead of rendering the template (`dlq replay` resends a
+    /// record with its original key, whatever the current template says).
+    pub idempotency_key: Option<String>,
+}
+
+/// An HTTP response from the CRM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    pub status: u16,
+    /// The raw `Retry-After` header value, if present.
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+/// A request that got no HTTP response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No response within the channel's timeout (the machine detects this itself).
+    Timeout,
+    /// The connection was reset or closed mid-response.
+    Reset,
+}
+
+impl Failure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::Reset => "connection reset",
+        }
+    }
+}
+
+/// The token endpoint's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenResult {
+    Granted {
+        access_token: String,
+        expires_in: Option<u64>,
+    },
+    /// An error response (`invalid_grant`, a 5xx, …).
+    Refused { status: u16, error: String },
+    /// No response (timeout, reset).
+    Failed(Failure),
+}

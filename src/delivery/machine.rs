@@ -1,0 +1,848 @@
+//! The delivery state machine: the guide's channel and retry semantics, sans-IO.
+//!
+//! Like quinn-proto, the machine contains no networking code and never reads a clock or an
+//! entropy source. The driver feeds it inputs stamped with `now` (`handle_submit`,
+//! `handle_response`, `handle_failure`, `handle_token`, `handle_timeout`) and drains its outputs
+//! (`poll_transmit` for requests to send, `poll_output` for delivered and dead-lettered events,
+//! `poll_timeout` for the next deadline). Randomness (jitter) comes from an RNG handed in at
+//! construction.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use rand_core::Rng;
+use serde_json::Value;
+
+use super::backoff;
+use super::breaker::Breaker;
+use super::classify::Decision;
+use super::config::{AuthMode, Config};
+use super::inputs::{Failure, Response, Submission, TokenResult};
+use super::outputs::{Alert, CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
+use super::retry_after;
+use super::token::{TimerKey, TokenCache};
+use super::{Reason, Time, MAX_RECORD_BODY};
+
+#[derive(Debug)]
+/// An accepted event. The event and payload are kept as compact JSON text, not `Value`s: a
+/// backlog of tens of thousands of events (a long 429 storm) then costs a fraction of the
+/// memory, and the text is what is sent anyway. DLQ records parse them back.
+struct Item {
+    seq: u64,
+    event_id: String,
+    event_type: String,
+    rule_id: String,
+    event: Box<str>,
+    payload: Box<str>,
+    key: String,
+    submitted: Time,
+}
+
+#[derive(Debug)]
+struct Job {
+    items: Vec<Item>,
+    body: String,
+    key: String,
+    attempts: u32,
+    retries: u32,
+    refreshes: u32,
+    prev_delay: f64,
+    first_attempt: Option<Time>,
+    last_attempt: Option<Time>,
+    last_status: Option<u16>,
+    last_body: Option<String>,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Retry(u64),
+    RequestTimeout(u64),
+    TokenTimeout(u64),
+    TokenRetry,
+    BatchFlush,
+    BreakerProbe,
+    AlertFlush,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    job: u64,
+    token_gen: u64,
+    timer: TimerKey,
+}
+
+/// Why a submitted event is dead-lettered before any attempt.
+struct Refusal {
+    reason: Reason,
+    error: String,
+    payload: Option<Value>,
+    key: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct AlertWindow {
+    until: Option<Time>,
+    pending: BTreeMap<Reason, u64>,
+}
+
+/// The delivery state machine. `R` is the jitter RNG, handed in.
+pub struct Machine<R> {
+    cfg: Config,
+    rng: R,
+    next_id: u64,
+    timer_seq: u64,
+    jobs: BTreeMap<u64, Job>,
+    ready: VecDeque<u64>,
+    inflight: BTreeMap<u64, InFlight>,
+    timers: BTreeMap<TimerKey, Timer>,
+    token: TokenCache,
+    breaker: Breaker,
+    batch: Vec<Item>,
+    batch_timer: Option<TimerKey>,
+    transmits: VecDeque<Transmit>,
+    outputs: VecDeque<Output>,
+    alert: AlertWindow,
+    stats: Stats,
+}
+
+impl<R: Rng> Machine<R> {
+    /// A machine with nothing queued.
+    pub fn new(cfg: Config, rng: R) -> Self {
+        Machine {
+            cfg,
+            rng,
+            next_id: 1,
+            timer_seq: 0,
+            jobs: BTreeMap::new(),
+            ready: VecDeque::new(),
+            inflight: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            token: TokenCache::default(),
+            breaker: Breaker::closed(),
+            batch: Vec::new(),
+            batch_timer: None,
+            transmits: VecDeque::new(),
+            outputs: VecDeque::new(),
+            alert: AlertWindow::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// The configuration the machine runs with.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Events accepted but not yet delivered or dead-lettered (queued, parked, in flight,
+    /// batching).
+    pub fn pending_events(&self) -> usize {
+        self.jobs.values().map(|j| j.items.len()).sum::<usize>() + self.batch.len()
+    }
+
+    /// Nothing queued, in flight or batching (alert timers may remain).
+    pub fn is_idle(&self) -> bool {
+        self.jobs.is_empty()
+            && self.batch.is_empty()
+            && self.inflight.is_empty()
+            && !self.token.is_requesting()
+    }
+
+    /// The next request to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event that reached a final state.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// The earliest deadline at which `handle_timeout` must be called.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers.keys().next().map(|(t, _)| *t)
+    }
+
+    /// Accepts one matched event: renders its idempotency key, applies the payload guard and
+    /// queues it (or batches it).
+    pub fn handle_submit(&mut self, now: Time, sub: Submission) {
+        let key = match sub.idempotency_key {
+            Some(k) => Ok(k),
+            None => self
+                .cfg
+                .idempotency
+                .render(&sub.event)
+                .map_err(|e| e.to_string()),
+        };
+        let (payload_text, key) = match self.admit(sub.payload, key) {
+            Ok(accepted) => accepted,
+            Err(r) => {
+                self.push_dead_letter(
+                    now,
+                    DeadLettered {
+                        seq: sub.seq,
+                        event_id: sub.event_id,
+                        event_type: sub.event_type,
+                        rule_id: sub.rule_id,
+                        channel: self.cfg.channel.clone(),
+                        idempotency_key: r.key,
+                        event: sub.event,
+                        payload: r.payload,
+                        reason: r.reason,
+                        last_status: None,
+                        last_body: None,
+                        last_error: Some(r.error),
+                        attempts: 0,
+                        token_refreshes: 0,
+                        submitted: now,
+                        first_attempt: now,
+                        last_attempt: now,
+                        at: now,
+                        stored: self.cfg.dlq_enabled,
+                    },
+                );
+                return self.pump(now);
+            }
+        };
+        let item = Item {
+            seq: sub.seq,
+            event_id: sub.event_id,
+            event_type: sub.event_type,
+            rule_id: sub.rule_id,
+            event: sub.event.to_string().into_boxed_str(),
+            payload: payload_text.into_boxed_str(),
+            key,
+            submitted: now,
+        };
+        if self.cfg.batch_size <= 1 {
+            self.enqueue(vec![item]);
+        } else {
+            self.batch.push(item);
+            if self.batch.len() >= self.cfg.batch_size {
+                self.flush_batch();
+            } else if self.batch_timer.is_none() {
+                let at = now + self.cfg.batch_interval;
+                self.batch_timer = Some(self.set_timer(at, Timer::BatchFlush));
+            }
+        }
+        self.pump(now);
+    }
+
+    /// A CRM response to request `id`. Responses to unknown (timed-out) requests are ignored.
+    pub fn handle_response(&mut self, now: Time, id: u64, resp: Response) {
+        let Some(f) = self.inflight.remove(&id) else {
+            return;
+        };
+        self.timers.remove(&f.timer);
+        let decision = self.cfg.policy.classify(resp.status);
+        self.breaker_observe(now, id, decision);
+        if let Some(job) = self.jobs.get_mut(&f.job) {
+            job.last_status = Some(resp.status);
+            job.last_body = Some(truncate(&resp.body, MAX_RECORD_BODY));
+            job.last_error = None;
+        }
+        match decision {
+            Decision::Success => self.deliver(now, f.job),
+            Decision::RefreshToken => {
+                self.token.rejected(f.token_gen);
+                let max = self.cfg.hub.max_token_refreshes;
+                let over = match self.jobs.get_mut(&f.job) {
+                    Some(job) => {
+                        job.refreshes += 1;
+                        job.refreshes > max
+                    }
+                    None => false,
+                };
+                if over {
+                    self.dead_letter(now, f.job, Reason::AuthFailed);
+                } else {
+                    self.ready.push_front(f.job);
+                }
+            }
+            Decision::Retry => self.retry(now, f.job, resp.retry_after.as_deref()),
+            Decision::DeadLetter(reason) => self.dead_letter(now, f.job, reason),
+        }
+        self.pump(now);
+    }
+
+    /// A request that got no response (connection reset). Timeouts are detected by the machine.
+    pub fn handle_failure(&mut self, now: Time, id: u64, failure: Failure) {
+        let Some(f) = self.inflight.remove(&id) else {
+            return;
+        };
+        self.timers.remove(&f.timer);
+        self.transport_failed(now, id, f.job, failure);
+        self.pump(now);
+    }
+
+    /// The token endpoint's answer to token request `id`.
+    pub fn handle_token(&mut self, now: Time, id: u64, result: TokenResult) {
+        let Some(timer) = self.token.answered(id) else {
+            return;
+        };
+        self.timers.remove(&timer);
+        self.token_result(now, result);
+        self.pump(now);
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Time) {
+        while let Some((&key, _)) = self.timers.iter().next() {
+            if key.0 > now {
+                break;
+            }
+            let timer = self.timers.remove(&key).expect("key just read");
+            match timer {
+                Timer::Retry(job) => {
+                    if self.jobs.contains_key(&job) {
+                        self.ready.push_back(job);
+                    }
+                }
+                Timer::RequestTimeout(id) => {
+                    if let Some(f) = self.inflight.remove(&id) {
+                        self.transport_failed(now, id, f.job, Failure::Timeout);
+                    }
+                }
+                Timer::TokenTimeout(id) => {
+                    if self.token.answered(id).is_some() {
+                        self.token_result(now, TokenResult::Failed(Failure::Timeout));
+                    }
+                }
+                Timer::TokenRetry => self.token.retry_at = None,
+                Timer::BatchFlush => {
+                    self.batch_timer = None;
+                    self.flush_batch();
+                }
+                Timer::BreakerProbe => self.breaker.probe_due(),
+                Timer::AlertFlush => self.flush_alert(now),
+            }
+        }
+        self.pump(now);
+    }
+
+    fn set_timer(&mut self, at: Time, t: Timer) -> TimerKey {
+        self.timer_seq += 1;
+        let key = (at, self.timer_seq);
+        self.timers.insert(key, t);
+        key
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn flush_batch(&mut self) {
+        if let Some(k) = self.batch_timer.take() {
+            self.timers.remove(&k);
+        }
+        if !self.batch.is_empty() {
+            let items = std::mem::take(&mut self.batch);
+            self.enqueue(items);
+        }
+    }
+
+    fn enqueue(&mut self, items: Vec<Item>) {
+        let (body, key) = if self.cfg.batch_size > 1 {
+            let parts: Vec<&str> = items.iter().map(|i| &*i.payload).collect();
+            let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
+            (format!("[{}]", parts.join(",")), keys.join(","))
+        } else {
+            (items[0].payload.to_string(), items[0].key.clone())
+        };
+        let id = self.next_id();
+        self.jobs.insert(
+            id,
+            Job {
+                items,
+                body,
+                key,
+                attempts: 0,
+                retries: 0,
+                refreshes: 0,
+                prev_delay: self.cfg.backoff.initial,
+                first_attempt: None,
+                last_attempt: None,
+                last_status: None,
+                last_body: None,
+                last_error: None,
+            },
+        );
+        self.ready.push_back(id);
+    }
+
+    /// Sends what may be sent now: ready jobs, within the concurrency limit, when the breaker
+    /// allows and a token is at hand.
+    fn pump(&mut self, now: Time) {
+        while !self.ready.is_empty() && self.inflight.len() < self.cfg.hub.concurrency {
+            if !self.breaker.admit(now) {
+                return;
+            }
+            let (bearer, token_gen) = match &self.cfg.auth {
+                AuthMode::None => (None, self.token.generation()),
+                AuthMode::Bearer(t) => (Some(t.clone()), self.token.generation()),
+                AuthMode::OAuth { .. } => match self.token.current(now) {
+                    Some((value, generation)) => (Some(value), generation),
+                    None => {
+                        self.request_token(now);
+                        return;
+                    }
+                },
+            };
+            let job_id = self.ready.pop_front().expect("checked non-empty");
+            let req_id = self.next_id();
+            let timer = self.set_timer(now + self.cfg.timeout, Timer::RequestTimeout(req_id));
+            let header = self.cfg.idempotency_header.clone();
+            let job = self.jobs.get_mut(&job_id).expect("ready jobs exist");
+            job.attempts += 1;
+            job.first_attempt.get_or_insert(now);
+            job.last_attempt = Some(now);
+            let req = CrmRequest {
+                id: req_id,
+                attempt: job.attempts,
+                bearer,
+                idempotency: (header, job.key.clone()),
+                body: job.body.clone(),
+                is_array: self.cfg.batch_size > 1,
+                seqs: job.items.iter().map(|i| i.seq).collect(),
+            };
+            self.inflight.insert(
+                req_id,
+                InFlight {
+                    job: job_id,
+                    token_gen,
+                    timer,
+                },
+            );
+            self.breaker.sent(req_id);
+            self.stats.crm_requests += 1;
+            self.transmits.push_back(Transmit::Crm(req));
+        }
+    }
+
+    fn request_token(&mut self, now: Time) {
+        if !self.token.may_request(now) {
+            return;
+        }
+        let id = self.next_id();
+        let timer = self.set_timer(now + self.cfg.timeout, Timer::TokenTimeout(id));
+        self.token.requested(id, timer);
+        self.stats.token_requests += 1;
+        self.transmits.push_back(Transmit::Token { id });
+    }
+
+    fn token_result(&mut self, now: Time, result: TokenResult) {
+        let AuthMode::OAuth { cache_ttl, .. } = self.cfg.auth else {
+            return;
+        };
+        let (error, permanent) = match result {
+            TokenResult::Granted {
+                access_token,
+                expires_in,
+            } => {
+                let skew = self.cfg.hub.token_skew.as_millis() as u64;
+                self.token
+                    .grant(now, access_token, expires_in, cache_ttl, skew);
+                return;
+            }
+            TokenResult::Refused { status, error } => (
+                format!("token endpoint: {status} {error}"),
+                (400..500).contains(&status) && status != 408 && status != 429,
+            ),
+            TokenResult::Failed(f) => (format!("token endpoint: {}", f.as_str()), false),
+        };
+        self.stats.token_failures += 1;
+        self.token.failures += 1;
+        // Credentials the endpoint refuses (invalid_grant, invalid_client) do not heal by
+        // waiting; an outage might. Either way the events waiting for a token go to the DLQ
+        // once retrying the token request is pointless or exhausted.
+        if permanent || self.token.failures > self.cfg.max_retries {
+            self.token.failures = 0;
+            let waiting: Vec<u64> = self.ready.drain(..).collect();
+            for job in waiting {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.last_error = Some(error.clone());
+                    j.last_status = None;
+                    j.last_body = None;
+                }
+                self.dead_letter(now, job, Reason::TokenRequestFailed);
+            }
+        } else {
+            let prev = self.cfg.backoff.initial;
+            let d = backoff::to_ms(self.cfg.backoff.delay(
+                self.token.failures,
+                prev,
+                &mut self.rng,
+            ));
+            self.token.retry_at = Some(now + d);
+            self.set_timer(now + d, Timer::TokenRetry);
+        }
+    }
+
+    fn transport_failed(&mut self, now: Time, id: u64, job: u64, failure: Failure) {
+        let decision = self.cfg.policy.classify_transport();
+        self.breaker_observe(now, id, decision);
+        if let Some(j) = self.jobs.get_mut(&job) {
+            j.last_status = None;
+            j.last_body = None;
+            j.last_error = Some(failure.as_str().to_string());
+        }
+        match decision {
+            Decision::DeadLetter(r) => self.dead_letter(now, job, r),
+            _ => self.retry(now, job, None),
+        }
+    }
+
+    fn breaker_observe(&mut self, now: Time, req: u64, decision: Decision) {
+        let Some((threshold, open_ms)) = self.cfg.breaker else {
+            return;
+        };
+        let failed = decision == Decision::Retry;
+        if let Some(until) = self.breaker.observe(now, req, failed, threshold, open_ms) {
+            self.stats.breaker_opened += 1;
+            self.set_timer(until, Timer::BreakerProbe);
+        }
+    }
+
+    fn retry(&mut self, now: Time, job_id: u64, retry_after: Option<&str>) {
+        let max = self.cfg.max_retries;
+        let respect = self.cfg.respect_retry_after;
+        let deadline = self.cfg.delivery_deadline;
+        let epoch = self.cfg.hub.epoch;
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        job.retries += 1;
+        if job.retries > max {
+            return self.dead_letter(now, job_id, Reason::RetriesExhausted);
+        }
+        let secs = self
+            .cfg
+            .backoff
+            .delay(job.retries, job.prev_delay, &mut self.rng);
+        job.prev_delay = secs;
+        let mut wait = backoff::to_ms(secs);
+        if respect {
+            let wall = epoch + Duration::from_millis(now);
+            if let Some(ra) = retry_after.and_then(|v| retry_after::parse(v, wall)) {
+                wait = wait.max(ra.as_millis() as u64);
+            }
+        }
+        if let (Some(dl), Some(first)) = (deadline, job.first_attempt) {
+            if now + wait > first + dl {
+                return self.dead_letter(now, job_id, Reason::DeadlineExceeded);
+            }
+        }
+        self.stats.retries_scheduled += 1;
+        self.set_timer(now + wait, Timer::Retry(job_id));
+    }
+
+    fn deliver(&mut self, now: Time, job_id: u64) {
+        let Some(job) = self.jobs.remove(&job_id) else {
+            return;
+        };
+        for item in job.items {
+            self.outputs.push_back(Output::Delivered(Delivered {
+                seq: item.seq,
+                event_id: item.event_id,
+                attempts: job.attempts,
+                token_refreshes: job.refreshes,
+                status: job.last_status,
+                submitted: item.submitted,
+                at: now,
+            }));
+        }
+    }
+
+    fn dead_letter(&mut self, now: Time, job_id: u64, reason: Reason) {
+        let Some(job) = self.jobs.remove(&job_id) else {
+            return;
+        };
+        if let Some(pos) = self.ready.iter().position(|j| *j == job_id) {
+            self.ready.remove(pos);
+        }
+        for item in job.items {
+            let first = job.first_attempt.unwrap_or(item.submitted);
+            let last = job.last_attempt.unwrap_or(item.submitted);
+            let d = DeadLettered {
+                seq: item.seq,
+                event_id: item.event_id,
+                event_type: item.event_type,
+                rule_id: item.rule_id,
+                channel: self.cfg.channel.clone(),
+                idempotency_key: Some(item.key),
+                event: parse_back(&item.event),
+                payload: Some(parse_back(&item.payload)),
+                reason,
+                last_status: job.last_status,
+                last_body: job.last_body.clone(),
+                last_error: job.last_error.clone(),
+                attempts: job.attempts,
+                token_refreshes: job.refreshes,
+                submitted: item.submitted,
+                first_attempt: first,
+                last_attempt: last,
+                at: now,
+                stored: self.cfg.dlq_enabled,
+            };
+            self.push_dead_letter(now, d);
+        }
+    }
+
+    /// The submit-time checks, in order: the transform produced a payload, the key renders,
+    /// the payload is within the size guard. Accepted: the payload as sent and the key.
+    fn admit(
+        &self,
+        payload: Result<Value, String>,
+        key: Result<String, String>,
+    ) -> Result<(String, String), Refusal> {
+        let payload = match payload {
+            Ok(p) => p,
+            Err(error) => {
+                return Err(Refusal {
+                    reason: Reason::TransformFailed,
+                    error,
+                    payload: None,
+                    key: key.ok(),
+                })
+            }
+        };
+        let key = match key {
+            Ok(k) => k,
+            Err(error) => {
+                return Err(Refusal {
+                    reason: Reason::IdempotencyKeyUnresolved,
+                    error,
+                    payload: Some(payload),
+                    key: None,
+                })
+            }
+        };
+        let text = payload.to_string();
+        if let Some(limit) = self.cfg.max_payload_bytes {
+            let size = text.len() as u64;
+            if size > limit {
+                return Err(Refusal {
+                    reason: Reason::PayloadTooLarge,
+                    error: format!("payload is {size} bytes; crm.maxPayloadBytes is {limit}"),
+                    payload: Some(payload),
+                    key: Some(key),
+                });
+            }
+        }
+        Ok((text, key))
+    }
+
+    fn push_dead_letter(&mut self, now: Time, d: DeadLettered) {
+        if self.cfg.dlq_enabled && self.cfg.alert_endpoint.is_some() {
+            *self.alert.pending.entry(d.reason).or_default() += 1;
+            if self.alert.until.is_none() {
+                self.flush_alert(now);
+            }
+        }
+        self.outputs.push_back(Output::DeadLettered(Box::new(d)));
+    }
+
+    /// Sends one alert for everything dead-lettered since the last one, then waits a window.
+    fn flush_alert(&mut self, now: Time) {
+        if self.alert.pending.is_empty() {
+            self.alert.until = None;
+            return;
+        }
+        let reasons = std::mem::take(&mut self.alert.pending);
+        let dead_lettered = reasons.values().sum();
+        self.stats.alerts += 1;
+        self.transmits.push_back(Transmit::Alert(Alert {
+            dead_lettered,
+            reasons,
+            at: now,
+        }));
+        let until = now + self.cfg.hub.alert_window.as_millis() as u64;
+        self.alert.until = Some(until);
+        self.set_timer(until, Timer::AlertFlush);
+    }
+}
+
+/// Text this machine serialized itself parses back; `Null` is unreachable in practice.
+fn parse_back(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or(Value::Null)
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::HubSettings;
+    use crate::spec::model::Jitter;
+    use rand_chacha::ChaCha8Rng;
+    use rand_core::SeedableRng;
+    use serde_json::json;
+
+    fn machine(breaker: Option<(u32, u64)>) -> Machine<ChaCha8Rng> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
+        let spec = crate::spec::load(&path, &Default::default()).spec.unwrap();
+        let hub = HubSettings {
+            jitter: Some(Jitter::None),
+            ..HubSettings::default()
+        };
+        let mut cfg = Config::from_spec(&spec.raw, hub).unwrap();
+        cfg.breaker = breaker;
+        Machine::new(cfg, ChaCha8Rng::seed_from_u64(1))
+    }
+
+    fn submit(m: &mut Machine<ChaCha8Rng>, now: Time, seq: u64) {
+        m.handle_submit(
+            now,
+            Submission {
+                seq,
+                event_id: format!("e{seq}"),
+                event_type: "interaction.ended".into(),
+                rule_id: "r".into(),
+                event: json!({"interaction": {"id": seq}, "event": {"type": "interaction.ended"}}),
+                payload: Ok(json!({"caseNumber": seq.to_string()})),
+                idempotency_key: None,
+            },
+        );
+    }
+
+    fn next_crm(m: &mut Machine<ChaCha8Rng>) -> CrmRequest {
+        loop {
+            match m.poll_transmit().expect("a transmit") {
+                Transmit::Crm(r) => return r,
+                Transmit::Token { id } => m.handle_token(
+                    0,
+                    id,
+                    TokenResult::Granted {
+                        access_token: format!("t{id}"),
+                        expires_in: Some(3600),
+                    },
+                ),
+                Transmit::Alert { .. } => {}
+            }
+        }
+    }
+
+    fn respond(status: u16) -> Response {
+        Response {
+            status,
+            retry_after: None,
+            body: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_first_send_fetches_a_token_and_carries_bearer_and_idempotency_key() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        assert_eq!(
+            r.idempotency,
+            ("X-Idempotency-Key".into(), "0_interaction.ended".into())
+        );
+        assert!(r.bearer.is_some());
+        assert_eq!(r.attempt, 1);
+    }
+
+    #[test]
+    fn a_pre_rendered_key_is_sent_on_every_attempt_instead_of_the_template() {
+        let mut m = machine(None);
+        m.handle_submit(
+            0,
+            Submission {
+                seq: 7,
+                event_id: "e7".into(),
+                event_type: "interaction.ended".into(),
+                rule_id: "r".into(),
+                // The template's fields are missing: rendering it would dead-letter the event.
+                event: json!({}),
+                payload: Ok(json!({"caseNumber": "7"})),
+                idempotency_key: Some("orig-key".into()),
+            },
+        );
+        let first = next_crm(&mut m);
+        m.handle_response(0, first.id, respond(503));
+        let at = m.poll_timeout().expect("a retry timer");
+        m.handle_timeout(at);
+        let second = next_crm(&mut m);
+        for r in [&first, &second] {
+            assert_eq!(r.idempotency.1, "orig-key");
+        }
+        m.handle_response(at, second.id, respond(201));
+        match m.poll_output() {
+            Some(Output::Delivered(d)) => assert_eq!((d.seq, d.status), (7, Some(201))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn repeated_401s_refresh_twice_then_dead_letter_as_auth_failed() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        for _ in 0..3 {
+            let r = next_crm(&mut m);
+            m.handle_response(0, r.id, respond(401));
+        }
+        match m.poll_output() {
+            Some(Output::DeadLettered(d)) => {
+                assert_eq!(d.reason, Reason::AuthFailed);
+                assert_eq!((d.attempts, d.token_refreshes), (3, 3));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(m.stats().token_requests, 3);
+    }
+
+    #[test]
+    fn an_open_breaker_parks_events_without_spending_attempts() {
+        let mut m = machine(Some((1, 30_000)));
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        m.handle_response(0, r.id, respond(503));
+        submit(&mut m, 1, 1);
+        // Open: the new event waits; nothing is sent until the probe at 30 s.
+        assert!(m.poll_transmit().is_none());
+        assert_eq!(m.poll_timeout(), Some(2_000));
+        m.handle_timeout(2_000);
+        assert!(m.poll_transmit().is_none(), "the retry parks too");
+        m.handle_timeout(30_000);
+        let probe = next_crm(&mut m);
+        assert!(m.poll_transmit().is_none(), "half-open sends one probe");
+        m.handle_response(30_000, probe.id, respond(201));
+        let other = next_crm(&mut m);
+        // The event that arrived while open probes first, on its first attempt; the retry of
+        // the failed one follows on its second: parking spent no attempts.
+        assert_eq!((probe.seqs.clone(), probe.attempt), (vec![1], 1));
+        assert_eq!((other.seqs.clone(), other.attempt), (vec![0], 2));
+    }
+
+    #[test]
+    fn a_timeout_is_detected_by_the_machine_and_a_late_response_ignored() {
+        let mut m = machine(None);
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        assert_eq!(m.poll_timeout(), Some(3_000));
+        m.handle_timeout(3_000);
+        m.handle_response(3_500, r.id, respond(201));
+        assert!(m.poll_output().is_none(), "the late 201 does not deliver");
+        m.handle_timeout(5_000);
+        let again = next_crm(&mut m);
+        assert_eq!(again.attempt, 2);
+        assert_eq!(again.idempotency, r.idempotency);
+    }
+}

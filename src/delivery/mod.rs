@@ -1,0 +1,41 @@
+//! The delivery machine: the guide's channel and retry semantics on the lowest floor, sans-IO.
+//!
+//! Like quinn-proto, nothing here touches a network, a file, a clock or an entropy source, and
+//! nothing here knows who drives it: the virtual-time engine (`sim`), the HTTP drivers (`http`)
+//! and DLQ replay (`dlq`) all drive this one [`Machine`], so there is exactly one copy of the
+//! retry logic. Inputs are stamped with `now` ([`inputs`]); outputs are plain values with times
+//! as [`Time`] ([`outputs`]); a dead letter becomes a stored DLQ record only in the DLQ
+//! (`dlq::Record::from`). An architecture test (`tests/architecture.rs`) keeps this floor clean.
+//!
+//! - [`config`]: the spec's channel, retry policy, idempotency and DLQ resolved once, plus the
+//!   hub's runtime settings;
+//! - [`machine`]: the state machine (jobs, timers, batching, pumping, dead-lettering);
+//! - `token` (the OAuth token cache) and `breaker` (the circuit breaker), its two sub-states;
+//! - [`classify`], [`backoff`], [`retry_after`], [`idempotency`]: the pure rules it applies;
+//! - [`Reason`]: why an event was dead-lettered.
+
+pub mod backoff;
+mod breaker;
+pub mod classify;
+pub mod config;
+pub mod idempotency;
+pub mod inputs;
+pub mod machine;
+pub mod outputs;
+mod reason;
+pub mod retry_after;
+mod time;
+mod token;
+
+pub use backoff::Backoff;
+pub use classify::{Decision, Policy};
+pub use config::{AuthMode, Config, ConfigError, HubSettings};
+pub use idempotency::{Template, TemplateError};
+pub use inputs::{Failure, Response, Submission, TokenResult};
+pub use machine::Machine;
+pub use outputs::{Alert, CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
+pub use reason::Reason;
+pub use time::{rfc3339, Time};
+
+/// Bodies kept in dead letters are cut to this many bytes.
+pub const MAX_RECORD_BODY: usize = 4096;

@@ -1,0 +1,118 @@
+//! What the machine hands back: requests to send ([`Transmit`]) and events that reached a final
+//! state ([`Output`]). Outputs are plain values with times as [`Time`]; turning a dead letter
+//! into a stored DLQ record (RFC 3339 times, a format version) is the DLQ's business
+//! (`dlq::Record::from`).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Reason, Time};
+
+/// A request to the CRM.
+#[derive(Debug, Clone)]
+pub struct CrmRequest {
+    pub id: u64,
+    /// 1-based attempt number of this job (resends after a token refresh count too).
+    pub attempt: u32,
+    /// `Authorization: Bearer …` value, if any.
+    pub bearer: Option<String>,
+    /// Idempotency header name and value.
+    pub idempotency: (String, String),
+    /// The JSON body: one object, or an array when `batchSize > 1`.
+    pub body: String,
+    pub is_array: bool,
+    /// The events in the body (driver-side correlation only; not sent).
+    pub seqs: Vec<u64>,
+}
+
+/// Something the machine wants sent.
+#[derive(Debug, Clone)]
+pub enum Transmit {
+    Crm(CrmRequest),
+    /// A client-credentials token request.
+    Token {
+        id: u64,
+    },
+    /// A DLQ alert webhook call (fire and forget).
+    Alert(Alert),
+}
+
+/// One DLQ alert: everything dead-lettered since the previous one, by reason. The driver renders
+/// the webhook body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// Events dead-lettered in the window.
+    pub dead_lettered: u64,
+    /// The same, by reason.
+    pub reasons: BTreeMap<Reason, u64>,
+    /// When the alert is sent.
+    pub at: Time,
+}
+
+/// An event that reached a final state.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Delivered(Delivered),
+    DeadLettered(Box<DeadLettered>),
+}
+
+/// An event the CRM accepted.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub seq: u64,
+    pub event_id: String,
+    pub attempts: u32,
+    pub token_refreshes: u32,
+    /// The 2xx status the CRM accepted it with.
+    pub status: Option<u16>,
+    pub submitted: Time,
+    pub at: Time,
+}
+
+/// An event the machine gave up on: everything a DLQ record holds, with times as [`Time`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLettered {
+    pub seq: u64,
+    pub event_id: String,
+    pub event_type: String,
+    pub rule_id: String,
+    pub channel: String,
+    /// The key rendered from the template (absent when it could not render).
+    pub idempotency_key: Option<String>,
+    /// The original event.
+    pub event: Value,
+    /// The payload that was (or would have been) sent; absent when the transform failed.
+    pub payload: Option<Value>,
+    pub reason: Reason,
+    /// The last HTTP status received (absent for timeouts, resets and local failures).
+    pub last_status: Option<u16>,
+    /// The last response body, cut to [`MAX_RECORD_BODY`](super::MAX_RECORD_BODY) bytes.
+    pub last_body: Option<String>,
+    /// The last transport error (`timeout`, `connection reset`, …) or local failure.
+    pub last_error: Option<String>,
+    /// Attempts made (the first send counts).
+    pub attempts: u32,
+    pub token_refreshes: u32,
+    /// When the machine accepted the event.
+    pub submitted: Time,
+    /// The first attempt (the dead-letter time when none was made).
+    pub first_attempt: Time,
+    /// The last attempt (the dead-letter time when none was made).
+    pub last_attempt: Time,
+    /// When it was dead-lettered.
+    pub at: Time,
+    /// False when the DLQ is disabled: the event is then lost.
+    pub stored: bool,
+}
+
+/// Counters the machine keeps about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub token_requests: u64,
+    pub token_failures: u64,
+    pub crm_requests: u64,
+    pub retries_scheduled: u64,
+    pub breaker_opened: u64,
+    pub alerts: u64,
+}

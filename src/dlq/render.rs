@@ -1,0 +1,448 @@
+//! What `cxsync dlq` prints: the record table, the stats, one record, the dry-run report and the
+//! replay results, for people (`--format human`) and as JSON documents. Pure: strings and values
+//! in, strings and values out; `cli/dlq.rs` wires arguments to these.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use super::inspect::{self, Found, Row};
+use super::replay::{Evaluation, Outcome, Replayer};
+use super::store::Store;
+
+/// `dlq show` for people: each hit under a `# location/key` heading.
+pub fn show(hits: &[&Found], store: &Store) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for (i, f) in hits.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "# {}/{}{}",
+            store.location().trim_end_matches('/'),
+            f.key,
+            if f.replayed { "  (replayed)" } else { "" }
+        );
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&f.record)?);
+    }
+    Ok(out)
+}
+
+/// The one-line summary `dlq list` prints on stderr.
+pub fn list_summary(rows: &[Row], location: &str, bad: usize) -> String {
+    let replayed = rows.iter().filter(|r| r.replayed).count();
+    format!(
+        "{} record{} ({replayed} replayed) in {location}{}",
+        rows.len(),
+        plural(rows.len()),
+        bad_note(bad)
+    )
+}
+
+/// `dlq replay --dry-run --format json`.
+pub fn dry_run_json(evals: &[Evaluation], r: &Replayer, store: &Store) -> Value {
+    json!({
+        "source": store.location(),
+        "url": r.url,
+        "records": evals,
+        "summary": summary_json(evals),
+    })
+}
+
+/// `dlq replay --format json`.
+pub fn replay_json(results: &[(String, Outcome)], r: &Replayer, store: &Store) -> Value {
+    json!({
+        "source": store.location(),
+        "url": r.url,
+        "records": results
+            .iter()
+            .map(|(id, o)| json!({"eventId": id, "result": o}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+pub fn bad_note(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("; {n} unreadable object{} skipped", plural(n))
+    }
+}
+
+fn status_text(s: Option<u16>) -> String {
+    s.map_or_else(|| "-".to_string(), |s| s.to_string())
+}
+
+pub fn rows(rows: &[Row]) -> String {
+    let mut table = vec![[
+        "DEAD-LETTERED AT".to_string(),
+        "EVENT ID".to_string(),
+        "EVENT TYPE".to_string(),
+        "REASON".to_string(),
+        "STATUS".to_string(),
+        "ATTEMPTS".to_string(),
+        String::new(),
+    ]];
+    for r in rows {
+        table.push([
+            r.dead_lettered_at.clone(),
+            r.event_id.clone(),
+            r.event_type.clone(),
+            r.reason.to_string(),
+            status_text(r.last_status),
+            r.attempts.to_string(),
+            if r.replayed { "replayed" } else { "" }.to_string(),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for row in &table {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &table {
+        let mut line = String::new();
+        for (i, (w, c)) in widths.iter().zip(row).enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let _ = write!(line, "{c:<w$}");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn stats(s: &inspect::Stats, location: &str, bad: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} record{} in {} ({} replayed){}",
+        s.total,
+        plural(s.total as usize),
+        location,
+        s.replayed,
+        bad_note(bad)
+    );
+    if s.total == 0 {
+        return out;
+    }
+    let max = [
+        s.by_reason.values().max(),
+        s.by_status.values().max(),
+        s.by_event_type.values().max(),
+    ]
+    .into_iter()
+    .flatten()
+    .copied()
+    .max()
+    .unwrap_or(1)
+    .max(1);
+    let section = |out: &mut String, title: &str, items: Vec<(String, u64)>| {
+        let _ = writeln!(out, "\n{title}");
+        let w = items.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        let mut items = items;
+        // Largest first; ties in name order, so output is stable.
+        items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        for (k, n) in items {
+            let bar = "█".repeat(((n * 30).div_ceil(max)) as usize);
+            let _ = writeln!(out, "  {k:<w$}  {n:>6}  {bar}");
+        }
+    };
+    section(
+        &mut out,
+        "by reason",
+        s.by_reason
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    );
+    section(
+        &mut out,
+        "by last status",
+        s.by_status.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    );
+    section(
+        &mut out,
+        "by event type",
+        s.by_event_type
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+    );
+    let unit = if s.bucket_seconds == 3600 {
+        "hour".to_string()
+    } else {
+        format!("{} days", s.bucket_seconds / 86400)
+    };
+    let counts: Vec<u64> = s.over_time.iter().map(|b| b.count).collect();
+    if let (Some(first), Some(last)) = (s.over_time.first(), s.over_time.last()) {
+        let _ = writeln!(
+            out,
+            "\nover time (per {unit}, UTC)\n  {}  {}  {}  peak {}",
+            first.start,
+            inspect::sparkline(&counts),
+            last.start,
+            counts.iter().max().unwrap_or(&0)
+        );
+        for b in s.over_time.iter().filter(|b| b.count > 0) {
+            let _ = writeln!(out, "  {}  {:>6}", b.start, b.count);
+        }
+    }
+    out
+}
+
+fn summary_json(evals: &[Evaluation]) -> Value {
+    let pending: Vec<&Evaluation> = evals.iter().filter(|e| !e.already_replayed).collect();
+    let mut still: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in &pending {
+        for p in &e.problems {
+            *still.entry(p.label()).or_insert(0) += 1;
+        }
+    }
+    json!({
+        "records": pending.len(),
+        "wouldDeliver": pending.iter().filter(|e| e.deliverable()).count(),
+        "stillFailing": pending.iter().filter(|e| !e.deliverable()).count(),
+        "alreadyReplayed": evals.len() - pending.len(),
+        "problems": still,
+    })
+}
+
+/// Long strings (transcripts, blobs) shortened so a diff stays readable.
+fn abbreviate(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.chars().count() > 80 => {
+            let head: String = s.chars().take(60).collect();
+            Value::String(format!("{head}… ({} chars)", s.chars().count()))
+        }
+        Value::Array(a) if a.len() > 3 => {
+            let mut out: Vec<Value> = a.iter().take(2).map(abbreviate).collect();
+            out.push(Value::String(format!("… {} more items", a.len() - 2)));
+            Value::Array(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(abbreviate).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), abbreviate(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+fn pretty(v: Option<&Value>) -> String {
+    v.map(|v| serde_json::to_string_pretty(&abbreviate(v)).unwrap_or_default() + "\n")
+        .unwrap_or_default()
+}
+
+/// Most diff lines shown per record.
+const MAX_DIFF_LINES: usize = 30;
+
+fn diff(old: Option<&Value>, new: Option<&Value>) -> String {
+    let (a, b) = (pretty(old), pretty(new));
+    let mut out = String::new();
+    if a == b {
+        out.push_str("    (unchanged)\n");
+        return out;
+    }
+    let diff = similar::TextDiff::from_lines(&a, &b);
+    let mut lines = 0;
+    let mut hidden = 0;
+    for group in diff.grouped_ops(1) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                if lines >= MAX_DIFF_LINES {
+                    hidden += 1;
+                    continue;
+                }
+                lines += 1;
+                let _ = writeln!(out, "    {sign} {}", change.value().trim_end_matches('\n'));
+            }
+        }
+    }
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "    … {hidden} more diff lines (--format json has both payloads)"
+        );
+    }
+    out
+}
+
+pub fn dry_run(evals: &[Evaluation], r: &Replayer, store: &Store) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "dry run: {} record{} from {}; nothing is sent\n",
+        evals.len(),
+        plural(evals.len()),
+        store.location()
+    );
+    for e in evals {
+        let verdict = if e.already_replayed {
+            "ALREADY REPLAYED (not sent again)".to_string()
+        } else if e.deliverable() {
+            "WOULD DELIVER".to_string()
+        } else {
+            let labels: Vec<&str> = e.problems.iter().map(|p| p.label()).collect();
+            format!("STILL FAILS ({})", labels.join(", "))
+        };
+        let _ = writeln!(out, "{}  {}  {verdict}", e.event_id, e.key);
+        let _ = writeln!(
+            out,
+            "  was     {}, last status {}, rule {}",
+            e.reason,
+            status_text(e.last_status),
+            e.old_rule
+        );
+        match &e.rule {
+            Some(rule) if *rule == e.old_rule => {
+                let _ = writeln!(out, "  rule    {rule} still matches {}", e.event_type);
+            }
+            Some(rule) => {
+                let _ = writeln!(out, "  rule    {rule} matches now (was {})", e.old_rule);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  rule    no enabled rule matches {} any more",
+                    e.event_type
+                );
+            }
+        }
+        for p in &e.problems {
+            let _ = writeln!(out, "  problem {p}");
+        }
+        if let Some(bytes) = e.payload_bytes {
+            let guard = r
+                .max_payload_bytes
+                .map_or_else(|| "no size guard".to_string(), |l| format!("guard {l}"));
+            let _ = writeln!(out, "  size    {bytes} bytes ({guard})");
+        }
+        if let Some(errs) = &e.schema_ok {
+            let _ = writeln!(out, "  schema  {}", if *errs { "ok" } else { "violated" });
+        }
+        if e.new_payload.is_some() {
+            let _ = writeln!(out, "  payload old → new");
+            out.push_str(&diff(e.old_payload.as_ref(), e.new_payload.as_ref()));
+        }
+        if e.deliverable() && !e.already_replayed {
+            let _ = writeln!(
+                out,
+                "  send    POST {}  {}: {}{}",
+                r.url,
+                r.header,
+                e.idempotency_key.as_deref().unwrap_or(""),
+                if e.original_key {
+                    " (original key)"
+                } else {
+                    " (new key: the record had none)"
+                }
+            );
+        }
+        out.push('\n');
+    }
+    let pending: Vec<&Evaluation> = evals.iter().filter(|e| !e.already_replayed).collect();
+    let would = pending.iter().filter(|e| e.deliverable()).count();
+    let mut still: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in pending.iter().filter(|e| !e.deliverable()) {
+        for p in &e.problems {
+            *still.entry(p.label()).or_insert(0) += 1;
+        }
+    }
+    let _ = write!(
+        out,
+        "{would} of {} record{} would now be delivered",
+        pending.len(),
+        plural(pending.len())
+    );
+    if !still.is_empty() {
+        let parts: Vec<String> = still.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = write!(
+            out,
+            "; {} still fail ({})",
+            pending.len() - would,
+            parts.join(", ")
+        );
+    }
+    let replayed = evals.len() - pending.len();
+    if replayed > 0 {
+        let _ = write!(out, "; {replayed} already replayed");
+    }
+    out.push('\n');
+    out
+}
+
+pub fn replay(results: &[(String, Outcome)]) -> String {
+    let mut out = String::new();
+    let (mut delivered, mut already, mut skipped, mut failed, mut left) = (0, 0, 0, 0, 0);
+    for (id, o) in results {
+        let line = match o {
+            Outcome::Delivered { status, purged } => {
+                delivered += 1;
+                format!(
+                    "delivered  {id}  {status}{}",
+                    if *purged { "  (purged)" } else { "" }
+                )
+            }
+            Outcome::AlreadyReplayed { purged } => {
+                already += 1;
+                format!(
+                    "already    {id}  replayed earlier, not sent{}",
+                    if *purged { "  (purged)" } else { "" }
+                )
+            }
+            Outcome::Skipped { problems } => {
+                skipped += 1;
+                format!("skipped    {id}  {}", problems.join("; "))
+            }
+            Outcome::Rejected {
+                status,
+                body,
+                reason,
+            } => {
+                failed += 1;
+                let body: String = body.chars().take(120).collect();
+                format!("rejected   {id}  {status} ({reason}) {body}")
+            }
+            Outcome::Failed { error } => {
+                failed += 1;
+                format!("failed     {id}  {error}")
+            }
+            Outcome::NotAttempted => {
+                left += 1;
+                format!("not tried  {id}  (stopped after repeated failures)")
+            }
+            Outcome::MarkerFailed { status, error } => {
+                failed += 1;
+                format!(
+                    "delivered  {id}  {status} but the marker was not written ({error}); a resume resends it with the same key"
+                )
+            }
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "\n{delivered} delivered, {already} already replayed, {skipped} skipped, {failed} failed, {left} not tried (of {})",
+        results.len()
+    );
+    out
+}

@@ -1,0 +1,245 @@
+//! `sim --http --target URL`: the spec's fixture events, once each, to a real (staging) CRM with
+//! the spec's real OAuth, through the same machine and driver as every other run.
+//!
+//! Nothing generated is sent: only the fixtures a person has reviewed. The client secret is read
+//! from the environment (`${env:NAME}`, or `${VAULT_SECRET:NAME}` read as the variable `NAME`,
+//! since the vault is the Event Hub's and not reachable from a laptop) and never printed.
+
+use std::time::SystemTime;
+
+use reqwest::Url;
+
+use super::driver::{Driver, Endpoints};
+use super::{checked_url, Clock, HttpError};
+use crate::delivery::Machine;
+use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
+use crate::sim::report::Report;
+use crate::sim::route::Inputs;
+use crate::sim::scenario::{self, Scenario};
+use crate::spec::model::{Auth, ClientAuth};
+use crate::spec::Spec;
+
+/// What a target run will do, for the confirmation prompt (holds no secret).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub crm: Url,
+    pub token: Option<Url>,
+    pub client_id: String,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
+    pub alert: Option<Url>,
+    pub fixtures: usize,
+}
+
+impl Plan {
+    /// The lines shown before asking for confirmation.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "cxsync will POST {} fixture event(s) to {}\n",
+            self.fixtures, self.crm
+        );
+        match &self.token {
+            Some(t) => s.push_str(&format!(
+                "  token endpoint {t} (client `{}`, secret from the environment, client auth {})\n",
+                self.client_id,
+                match self.client_auth {
+                    ClientAuth::Body => "in the form body",
+                    ClientAuth::Basic => "HTTP Basic",
+                }
+            )),
+            None => s.push_str("  no OAuth token endpoint\n"),
+        }
+        if !self.scopes.is_empty() {
+            s.push_str(&format!("  scopes: {}\n", self.scopes.join(" ")));
+        }
+        if let Some(a) = &self.alert {
+            s.push_str(&format!("  DLQ alerts (if any) to {a}\n"));
+        }
+        s
+    }
+}
+
+/// Resolves a secret reference from `env`: `${env:NAME}` and `${VAULT_SECRET:NAME}` read `NAME`;
+/// text without a reference is used as it is (the loader may already have resolved it).
+pub fn resolve_secret(
+    what: &str,
+    value: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, HttpError> {
+    let trimmed = value.trim();
+    let name = trimmed
+        .strip_prefix("${env:")
+        .or_else(|| trimmed.strip_prefix("${VAULT_SECRET:"))
+        .and_then(|r| r.strip_suffix('}'));
+    match name {
+        Some(n) => env(n).filter(|v| !v.is_empty()).ok_or_else(|| {
+            HttpError::Config(format!(
+                "{what} is `{trimmed}`: set the environment variable `{n}` to the staging secret"
+            ))
+        }),
+        None if trimmed.contains("${") => Err(HttpError::Config(format!(
+            "{what} is `{trimmed}`, which cxsync cannot resolve; use `${{env:NAME}}`"
+        ))),
+        None => Ok(value.to_string()),
+    }
+}
+
+/// Checks the URLs and resolves the secret: the plan to show, and the endpoints to use.
+pub fn plan(
+    spec: &Spec,
+    inputs: &Inputs,
+    target: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Plan, Endpoints), HttpError> {
+    let crm = checked_url("--target", target)?;
+    let raw = &spec.raw;
+    let (token, client_id, client_secret, client_auth, scopes, bearer) = match &raw.channel.auth {
+        Auth::OAuth2ClientCredentials {
+            token_endpoint,
+            client_id,
+            client_secret,
+            client_auth,
+            scopes,
+            ..
+        } => (
+            Some(checked_url("channel.auth.tokenEndpoint", token_endpoint)?),
+            client_id.clone(),
+            resolve_secret("channel.auth.clientSecret", client_secret, env)?,
+            *client_auth,
+            scopes.clone(),
+            None,
+        ),
+        Auth::Bearer { token } => (
+            None,
+            String::new(),
+            String::new(),
+            ClientAuth::Body,
+            Vec::new(),
+            Some(resolve_secret("channel.auth.token", token, env)?),
+        ),
+        Auth::None {} => (
+            None,
+            String::new(),
+            String::new(),
+            ClientAuth::Body,
+            Vec::new(),
+            None,
+        ),
+    };
+    let alert = match &raw.dead_letter_queue.alert_endpoint {
+        Some(a) => Some(checked_url("deadLetterQueue.alertEndpoint", a)?),
+        None => None,
+    };
+    if inputs.fixtures.is_empty() {
+        return Err(HttpError::Config(
+            "the spec has no fixture events to send (rules[].fixtures)".into(),
+        ));
+    }
+    let plan = Plan {
+        crm: crm.clone(),
+        token: token.clone(),
+        client_id: client_id.clone(),
+        client_auth,
+        scopes: scopes.clone(),
+        alert: alert.clone(),
+        fixtures: inputs.fixtures.len(),
+    };
+    let mut headers: Vec<(String, String)> = raw
+        .channel
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(b) = bearer {
+        // A static bearer: the machine sends the spec's reference; the header here carries the
+        // resolved value instead and wins.
+        headers.push(("Authorization".into(), format!("Bearer {b}")));
+    }
+    let ep = Endpoints {
+        crm,
+        token,
+        alert,
+        client_id,
+        client_secret,
+        client_auth,
+        scopes,
+        headers,
+        send_seq: false,
+    };
+    Ok((plan, ep))
+}
+
+/// The scenario of a target run: the fixtures once, nothing generated, no faults (the CRM is
+/// real).
+fn fixtures_only() -> Scenario {
+    scenario::parse(
+        "version: 1\nname: target\nduration: 1s\nevents: { count: 0, fixtures: true }\n",
+        std::path::Path::new("<target>"),
+    )
+    .expect("the built-in target scenario parses")
+}
+
+/// Sends the fixtures to the target and reports their outcomes. The report has no invariants:
+/// a real CRM's side effects cannot be observed from here.
+pub async fn run(
+    spec: &Spec,
+    inputs: &Inputs,
+    ep: Endpoints,
+    time_scale: f64,
+    opts: &Options,
+    sinks: &mut Sinks<'_>,
+) -> Result<Report, HttpError> {
+    let sc = fixtures_only();
+    let mut o = opts.clone();
+    o.events = Some(0);
+    let epoch = SystemTime::now();
+    let cfg = engine::machine_config(spec, &sc, &o, epoch)
+        .map_err(|e| HttpError::Config(e.to_string()))?;
+    let timeout = cfg.timeout;
+    let clock = Clock::start(time_scale);
+    let client = super::http_client(cfg.hub.concurrency)?;
+    let mut driver = Driver::new(client, ep, clock, timeout, false)?;
+    let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
+    let mut feed = Feed::new(inputs, &sc, Some(0), epoch);
+    let mut rep = Report::new(spec, &sc, &o, 1000, epoch);
+    rep.totals.events = feed.total();
+    let mut ledger = Ledger::default();
+    let now = super::driver::drive_wall(
+        &mut driver,
+        &mut machine,
+        &mut feed,
+        &mut ledger,
+        &mut rep,
+        inputs,
+        epoch,
+        sinks,
+    )
+    .await;
+    driver.shutdown();
+    rep.end = now;
+    rep.machine = machine.stats().clone();
+    Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_resolve_from_the_environment_and_errors_name_the_variable_not_the_value() {
+        let env = |n: &str| (n == "CRM_SECRET").then(|| "s3cr3t".to_string());
+        assert_eq!(
+            resolve_secret("x", "${env:CRM_SECRET}", &env).unwrap(),
+            "s3cr3t"
+        );
+        assert_eq!(
+            resolve_secret("x", "${VAULT_SECRET:CRM_SECRET}", &env).unwrap(),
+            "s3cr3t"
+        );
+        let e = resolve_secret("x", "${env:MISSING}", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("MISSING"), "{e}");
+        assert!(resolve_secret("x", "${vault:other}", &env).is_err());
+    }
+}

@@ -1,0 +1,569 @@
+//! Integration tests for real HTTP delivery: `sim --http` against the loopback mock (agreement
+//! with virtual time, wire faults), `mock-crm` poked with an HTTP client, and `--target`.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+use crate::common::{cxsync, root};
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = cxsync().args(args).output().expect("cxsync runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A built-in scenario with fixed latency (no random latency), as a file in `dir`.
+fn fixed_latency(dir: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(root().join("scenarios").join(format!("{name}.yaml")))
+        .expect("built-in scenario exists");
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!("{text}\ncrm:\n  latency: {{ p50Ms: 50, p99Ms: 50 }}\n"),
+    )
+    .unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// Runs a scenario in virtual time and over HTTP; returns (outcomes, report) of each.
+fn both(scenario: &str, extra: &[&str], dir: &Path) -> [(String, Value, String); 2] {
+    let mut out = Vec::new();
+    for (mode, flags) in [
+        ("virtual", vec![]),
+        ("http", vec!["--http", "--time-scale", "0.002"]),
+    ] {
+        let outcomes = dir.join(format!("{mode}.jsonl"));
+        let report = dir.join(format!("{mode}.json"));
+        let mut args = vec![
+            "sim",
+            "specs/crm_sync.yaml",
+            "--scenario",
+            scenario,
+            "--no-jitter",
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        args.extend(flags);
+        let (code, stdout, stderr) = run(&args);
+        assert_eq!(code, 0, "{mode} run of {scenario}:\n{stdout}\n{stderr}");
+        let mut rep: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        rep.as_object_mut().unwrap().remove("notes");
+        out.push((std::fs::read_to_string(&outcomes).unwrap(), rep, stdout));
+    }
+    let [a, b]: [(String, Value, String); 2] = out.try_into().ok().unwrap();
+    [a, b]
+}
+
+#[test]
+fn token_revoked_over_http_passes_its_invariants_and_agrees_with_virtual_time_event_by_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let [virt, http] = both("token-revoked", &["--events", "150"], dir.path());
+    assert!(http.2.contains("PASS"), "{}", http.2);
+    for inv in http.1["invariants"].as_array().unwrap() {
+        assert_eq!(inv["holds"], true, "{inv}");
+    }
+    assert!(
+        http.1["crm"]["statuses"]["401"].as_u64().unwrap() >= 1,
+        "the revocation was felt: {}",
+        http.1["crm"]
+    );
+    assert!(virt.0.lines().count() > 100);
+    assert_eq!(virt.0, http.0, "per-event outcomes differ");
+    assert_eq!(virt.1, http.1, "reports differ");
+}
+
+#[test]
+fn the_guides_three_edge_cases_give_identical_outcomes_in_virtual_time_and_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, events) in [
+        ("retry-after-storm", "500"),
+        ("token-revoked", "100"),
+        ("payload-too-large", "100"),
+    ] {
+        let sc = fixed_latency(dir.path(), name);
+        let [virt, http] = both(&sc, &["--events", events], dir.path());
+        assert_eq!(virt.0, http.0, "{name}: per-event outcomes differ");
+        assert_eq!(virt.1["totals"], http.1["totals"], "{name}");
+        if name == "retry-after-storm" {
+            assert!(
+                http.1["crm"]["statuses"]["429"].as_u64().unwrap() > 0,
+                "{name}: throttled on the wire"
+            );
+        }
+    }
+}
+
+#[test]
+fn connection_resets_and_cut_responses_end_as_retries_or_dlq_and_never_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("resets.yaml");
+    std::fs::write(
+        &sc,
+        "version: 1\nname: resets\nduration: 2m\nevents: { count: 60 }\ncrm:\n  resetRate: 0.3\n  latency: { p50Ms: 40, p99Ms: 40 }\n",
+    )
+    .unwrap();
+    let [virt, http] = both(sc.to_str().unwrap(), &[], dir.path());
+    let note = http
+        .2
+        .lines()
+        .find(|l| l.contains("connection(s) reset"))
+        .expect("fault note");
+    let count = |what: &str| -> u64 {
+        let i = note.find(what).unwrap();
+        note[..i]
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(count("connection(s) reset") > 0, "{note}");
+    assert!(count("response(s) cut") > 0, "{note}");
+    // A cut response lost the answer but not the write: the resend is deduplicated (200).
+    assert!(
+        http.1["crm"]["statuses"]["200"].as_u64().unwrap_or(0) > 0,
+        "{}",
+        http.1["crm"]
+    );
+    assert!(http.1["crm"]["resets"].as_u64().unwrap() > 0);
+    assert_eq!(http.1["totals"]["duplicates"], 0);
+    assert_eq!(http.1["totals"]["lost"], 0);
+    assert_eq!(virt.0, http.0, "per-event outcomes differ");
+    assert_eq!(virt.1, http.1);
+}
+
+/// `cxsync mock-crm` in the background; killed on drop.
+struct MockProcess {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl MockProcess {
+    fn start(args: &[&str]) -> MockProcess {
+        let mut child = cxsync()
+            .args(["mock-crm", "--port", "0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mock-crm starts");
+        let mut lines = Vec::new();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        loop {
+            let mut l = String::new();
+            if out.read_line(&mut l).unwrap() == 0 {
+                panic!("mock-crm exited early: {lines:?}");
+            }
+            let done = l.starts_with("Ctrl-C");
+            lines.push(l.trim_end().to_string());
+            if done {
+                break;
+            }
+        }
+        MockProcess { child, lines }
+    }
+
+    fn url(&self, label: &str) -> String {
+        let l = self
+            .lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap();
+        l.split_whitespace().last().unwrap().to_string()
+    }
+
+    /// Stops it as Ctrl-C would (SIGINT) and returns its stderr.
+    fn stop(mut self) -> String {
+        let interrupted = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !interrupted {
+            self.child.kill().ok();
+        }
+        self.child.wait_with_output_ref()
+    }
+}
+
+trait WaitRef {
+    fn wait_with_output_ref(&mut self) -> String;
+}
+
+impl WaitRef for Child {
+    fn wait_with_output_ref(&mut self) -> String {
+        let _ = self.wait();
+        let mut s = String::new();
+        if let Some(e) = self.stderr.as_mut() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut s);
+        }
+        s
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn mock_crm_issues_tokens_and_answers_writes_as_the_scenario_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("tight.yaml");
+    std::fs::write(
+        &sc,
+        "version: 1\nname: tight\nduration: 1h\ncrm:\n  rateLimit: { requests: 2, per: 1h }\n  latency: { p50Ms: 1, p99Ms: 1 }\n",
+    )
+    .unwrap();
+    let mock = MockProcess::start(&["--scenario", sc.to_str().unwrap()]);
+    assert!(
+        mock.lines
+            .iter()
+            .any(|l| l.contains("cxone_eventhub_client")),
+        "{:?}",
+        mock.lines
+    );
+    let (token_url, crm_url) = (mock.url("token endpoint"), mock.url("CRM writes"));
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let bad = c
+            .post(&token_url)
+            .form(&[("grant_type", "client_credentials"), ("client_id", "cxone_eventhub_client"), ("client_secret", "wrong")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 401);
+        assert_eq!(bad.json::<Value>().await.unwrap()["error"], "invalid_client");
+        let ok: Value = c
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "cxone_eventhub_client"),
+                ("client_secret", "cxsync-mock-secret"),
+                ("scope", "crm:write"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ok["token_type"], "Bearer");
+        assert_eq!(ok["expires_in"], 3600);
+        let token = ok["access_token"].as_str().unwrap().to_string();
+        let case = serde_json::json!({"caseNumber": "C-1", "contactId": "55012", "channelType": "voice", "syncTimestamp": "2024-01-15T14:00:00Z"});
+        let post = |key: &str, body: Value, bearer: bool| {
+            let mut rb = c.post(&crm_url).header("X-Idempotency-Key", key).json(&body);
+            if bearer {
+                rb = rb.bearer_auth(&token);
+            }
+            rb.send()
+        };
+        assert_eq!(post("k1", case.clone(), false).await.unwrap().status(), 401, "no token");
+        assert_eq!(post("k1", case.clone(), true).await.unwrap().status(), 201, "first write");
+        assert_eq!(post("k1", case.clone(), true).await.unwrap().status(), 200, "replayed by key");
+        let throttled = post("k2", case.clone(), true).await.unwrap();
+        assert_eq!(throttled.status(), 429, "the rate limit of 2 per hour");
+        let ra: u64 = throttled.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!(ra > 60, "Retry-After says how long the bucket needs: {ra}");
+    });
+    let stderr = mock.stop();
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("stopped; final tally"),
+        "Ctrl-C stops cleanly: {stderr}"
+    );
+    assert!(
+        last.contains("side effects 1 ") && last.contains("deduplicated 1 "),
+        "{last}"
+    );
+}
+
+#[test]
+fn schema_violations_and_arrays_are_refused_with_422_and_400() {
+    let mock = MockProcess::start(&[]);
+    let (token_url, crm_url) = (mock.url("token endpoint"), mock.url("CRM writes"));
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        let t: Value = c
+            .post(&token_url)
+            .basic_auth("cxone_eventhub_client", Some("cxsync-mock-secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            t["error"], "invalid_client",
+            "the spec says client auth in the body, not Basic"
+        );
+        let t: Value = c
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "cxone_eventhub_client"),
+                ("client_secret", "cxsync-mock-secret"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = t["access_token"].as_str().unwrap();
+        let r = c
+            .post(&crm_url)
+            .bearer_auth(token)
+            .header("X-Idempotency-Key", "a")
+            .json(&serde_json::json!({"caseNumber": 7}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await.unwrap().contains("required property"));
+        let r = c
+            .post(&crm_url)
+            .bearer_auth(token)
+            .header("X-Idempotency-Key", "b")
+            .json(&serde_json::json!([{}]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "acceptsArrays: false");
+    });
+    mock.stop();
+}
+
+#[test]
+fn the_front_resets_connections_and_cuts_responses_for_real() {
+    use cxsync::http::mock::{MockCrm, MockOptions, MOCK_CLIENT_SECRET};
+    let dir = tempfile::tempdir().unwrap();
+    let sc_path = dir.path().join("r.yaml");
+    std::fs::write(&sc_path, "version: 1\nname: r\nduration: 1h\ncrm:\n  resetRate: 1.0\n  latency: { p50Ms: 1, p99Ms: 1 }\n").unwrap();
+    let sc = cxsync::sim::scenario::parse(&std::fs::read_to_string(&sc_path).unwrap(), &sc_path)
+        .unwrap();
+    let loaded = cxsync::spec::load(&root().join("specs/crm_sync.yaml"), &Default::default());
+    let spec = loaded.spec.unwrap();
+    rt().block_on(async {
+        let mock = MockCrm::start(
+            &spec.raw,
+            &sc,
+            None,
+            cxsync::http::Clock::start(1.0),
+            &MockOptions { port: 0, seed: 7 },
+        )
+        .await
+        .unwrap();
+        let c = reqwest::Client::new();
+        let t: Value = c
+            .post(mock.token_url())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "cxone_eventhub_client"),
+                ("client_secret", MOCK_CLIENT_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = t["access_token"].as_str().unwrap().to_string();
+        for i in 0..12 {
+            let r = c
+                .post(mock.crm_url())
+                .bearer_auth(&token)
+                .header("X-Idempotency-Key", format!("k{i}"))
+                .json(&serde_json::json!({}))
+                .send()
+                .await;
+            let failed = match r {
+                Err(_) => true,
+                Ok(resp) => resp.bytes().await.is_err(),
+            };
+            assert!(failed, "request {i} must fail on the wire");
+        }
+        let st = mock.state();
+        assert!(
+            st.tally.resets > 0 && st.tally.cut_responses > 0,
+            "{:?}",
+            st.tally
+        );
+        assert_eq!(st.tally.resets + st.tally.cut_responses, 12);
+        // Cut responses happen after the write: the CRM applied them.
+        assert_eq!(st.model().stats.side_effects, st.tally.cut_responses);
+    });
+}
+
+#[test]
+fn target_refuses_without_a_terminal_or_yes_and_names_a_missing_secret_variable() {
+    let args = [
+        "sim",
+        "specs/crm_sync.yaml",
+        "--http",
+        "--target",
+        "https://crm.staging.example.com/v1/interactions",
+    ];
+    let out = cxsync()
+        .args(args)
+        .env("CXONE_CRM_CLIENT_SECRET", "do-not-print-me")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("pass --yes"), "{stderr}");
+    assert!(
+        stderr.contains("https://crm.staging.example.com/v1/interactions"),
+        "the plan is shown: {stderr}"
+    );
+    assert!(!stderr.contains("do-not-print-me"));
+
+    let out = cxsync()
+        .args(args)
+        .arg("--yes")
+        .env_remove("CXONE_CRM_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("CXONE_CRM_CLIENT_SECRET"), "{stderr}");
+
+    let (code, _, stderr) = run(&[
+        "sim",
+        "specs/crm_sync.yaml",
+        "--http",
+        "--yes",
+        "--target",
+        "http://crm.example.com/x",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not loopback"), "{stderr}");
+}
+
+#[test]
+fn target_sends_the_fixtures_with_real_oauth_and_never_prints_the_secret() {
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = relocated_spec()
+        .replace(
+            "https://auth.company.com/oauth2/token",
+            &mock.url("token endpoint"),
+        )
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        )
+        .replace(
+            "https://monitoring.company.com/webhooks/dlq-alert",
+            &mock.url("DLQ alerts"),
+        );
+    let path = dir.path().join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let out = cxsync()
+        .args([
+            "sim",
+            path.to_str().unwrap(),
+            "--http",
+            "--yes",
+            "--target",
+            &mock.url("CRM writes"),
+        ])
+        .env("CXSYNC_TEST_SECRET", "cxsync-mock-secret")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !stdout.contains("cxsync-mock-secret") && !stderr.contains("cxsync-mock-secret"),
+        "the secret leaked"
+    );
+    assert!(stderr.contains("fixture event(s)"), "{stderr}");
+    assert!(stdout.contains("delivered"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("token requests 1"), "{stdout}");
+    let tally = mock.stop();
+    assert!(tally.contains("tokens issued 1"), "{tally}");
+}
+
+#[test]
+fn a_partition_over_http_times_out_exactly_as_in_virtual_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let [virt, http] = both("partition", &["--events", "80"], dir.path());
+    assert!(
+        http.1["crm"]["timeouts"].as_u64().unwrap() > 0,
+        "{}",
+        http.1["crm"]
+    );
+    assert_eq!(virt.0, http.0, "per-event outcomes differ");
+    assert_eq!(virt.1, http.1);
+}
+
+/// The example spec with its file references made absolute, so a copy works from any folder.
+fn relocated_spec() -> String {
+    let specs = root().join("specs");
+    std::fs::read_to_string(specs.join("crm_sync.yaml"))
+        .unwrap()
+        .replace(
+            "payloadSchema: crm-case.schema.json",
+            &format!(
+                "payloadSchema: {}",
+                specs.join("crm-case.schema.json").display()
+            ),
+        )
+        .replace(
+            "transformFile: transforms/",
+            &format!("transformFile: {}/transforms/", specs.display()),
+        )
+        .replace(
+            "- ../fixtures/events/",
+            &format!("- {}/fixtures/events/", root().display()),
+        )
+}
+
+#[test]
+fn http_basic_client_auth_is_what_the_token_endpoint_gets_when_the_spec_says_basic() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("basic.yaml");
+    let text = relocated_spec().replace(
+        "    retryOnTokenExpiry: true",
+        "    retryOnTokenExpiry: true\n    clientAuth: basic",
+    );
+    assert!(text.contains("clientAuth: basic"));
+    std::fs::write(&spec, text).unwrap();
+    let report = dir.path().join("r.json");
+    let (code, stdout, stderr) = run(&[
+        "sim",
+        spec.to_str().unwrap(),
+        "--http",
+        "--events",
+        "20",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        rep["crm"]["tokenRefusals"], 0,
+        "the mock accepted Basic credentials"
+    );
+    assert!(rep["crm"]["tokensIssued"].as_u64().unwrap() >= 1);
+    assert_eq!(rep["totals"]["lost"], 0);
+    assert_eq!(rep["totals"]["delivered"], rep["totals"]["matched"]);
+}
