@@ -54,8 +54,6 @@ pub(super) struct Compiled {
     id: u64,
     /// The tree the engine evaluates (with the builtin guards).
     ast: AstNode,
-    /// The tree as written (with `$now(…)` rewritten), for the fast path's compiler.
-    plain: AstNode,
     limits: Limits,
 }
 
@@ -85,19 +83,12 @@ impl Compiled {
         if !binds_variable(&ast, "now") {
             rewrite_now_with_arguments(&mut ast);
         }
-        let plain = ast.clone();
         guard_builtins(&mut ast);
         Ok(Compiled {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ast,
-            plain,
             limits,
         })
-    }
-
-    /// The expression's tree without the engine-only guards.
-    pub(super) fn plain_ast(&self) -> &AstNode {
-        &self.plain
     }
 
     fn options(&self) -> EvaluatorOptions {
@@ -194,8 +185,9 @@ thread_local! {
     static IN_ENGINE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `f` (a call into the engine), turning a panic into an [`ENGINE_DEFECT`] error.
-fn firewall<T>(f: impl FnOnce() -> T) -> Result<T, TransformError> {
+/// Runs `f` (a call into the engine), turning a panic into an [`ENGINE_DEFECT`] error. Every
+/// call into jsonata-core goes through here.
+pub(super) fn firewall<T>(f: impl FnOnce() -> T) -> Result<T, TransformError> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -628,9 +620,10 @@ pub(super) fn from_jvalue(
     }))
 }
 
-/// Writes `v` as compact JSON text exactly as `from_jvalue(v)` would serialise, without building
-/// the `serde_json::Value`. Returns false (writing nothing) for a top-level undefined. Stops at
-/// the budget (charged as [`measure`] does).
+/// Writes `v` as compact JSON text as jsonata-js's `JSON.stringify` prints it (numbers included:
+/// `0.000001`, `1e+21`), the same text [`super::json::to_compact`] gives for `from_jvalue(v)`.
+/// Returns false (writing nothing) for a top-level undefined. Stops at the budget (charged as
+/// [`measure`] does).
 pub(super) fn write_json(
     v: &JValue,
     out: &mut Vec<u8>,
@@ -645,10 +638,15 @@ pub(super) fn write_json(
             b.charge_node()?;
             out.extend_from_slice(if *x { b"true" } else { b"false" })
         }
-        JValue::Number(n) => {
+        JValue::Number(n) if n.is_finite() => {
             b.charge_node()?;
-            // Writing to a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, &number(*n));
+            let mut text = String::new();
+            super::json::push_number(*n, &mut text);
+            out.extend_from_slice(text.as_bytes());
+        }
+        JValue::Number(_) => {
+            b.charge_node()?;
+            out.extend_from_slice(b"null")
         }
         JValue::String(s) => {
             b.charge_str(s)?;
@@ -797,7 +795,7 @@ mod tests {
         assert!(write_json(&jv, &mut buf, &mut big()).unwrap());
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            from_jvalue(&jv, &mut big()).unwrap().unwrap().to_string()
+            super::super::json::to_compact(&from_jvalue(&jv, &mut big()).unwrap().unwrap())
         );
         // Undefined members vanish from objects and become null in arrays, as in from_jvalue.
         let mut m = IndexMap::new();

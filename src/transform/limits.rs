@@ -1,6 +1,6 @@
-//! The limits every transform runs under, in one place. The engine adapter (`engine`), the fast
-//! path (`fast`) and any other evaluator of cxsync's transforms read them from here, so a limit
-//! cannot hold on one path and not on another.
+//! The limits every transform runs under, in one place. The engine adapter (`engine`) and the
+//! compiled evaluator (`compiled`) read them from here, so a limit cannot hold on one path and
+//! not on another.
 //!
 //! - **Expression depth** ([`MAX_EXPRESSION_DEPTH`]) is a property of the text: cxsync's own
 //!   parser (`syntax`) measures the height of the syntax tree, long operator chains such as

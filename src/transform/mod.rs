@@ -9,15 +9,18 @@
 //! [`limits::ENGINE_DEFECT`] error.
 //!
 //! Below the interface: `engine` adapts `jsonata-core` (value conversion without a JSON text
-//! round-trip, the frozen clock, limits, error codes); `fast` compiles transforms made only of
-//! paths, literals, object constructors and a few functions to direct accessors and is checked
-//! against the engine; `runner` and `snapshot` are `cxsync test`.
+//! round-trip, the frozen clock, limits, error codes); `compiled` is cxsync's own evaluator for
+//! the JSONata that CRM mappings are made of, lowered from `syntax`'s tree, which gives the
+//! engine's result or declines (then the engine runs); `regex` compiles regex literals once;
+//! `json` prints results as jsonata-js does; `runner` and `snapshot` are `cxsync test`.
 
 pub mod checks;
+mod compiled;
 mod engine;
-pub mod fast;
+pub mod json;
 pub mod limits;
 pub mod position;
+pub mod regex;
 pub mod runner;
 pub mod snapshot;
 pub mod syntax;
@@ -74,12 +77,9 @@ impl TransformError {
 #[derive(Debug)]
 pub struct Transform {
     inner: engine::Compiled,
-    fast: Option<fast::Program>,
+    compiled: Option<compiled::Program>,
     limits: Limits,
 }
-
-/// Highest expression the fast path compiles (CRM mappings are a few levels high).
-const FAST_MAX_HEIGHT: usize = 64;
 
 impl Transform {
     /// Parses and compiles `text` with the default [`Limits`].
@@ -97,19 +97,16 @@ impl Transform {
             }
             e
         })?;
-        // The fast path's compiler recurses with large frames; deep expressions skip it.
-        let fast = match ours {
-            Ok(height) if height <= FAST_MAX_HEIGHT => fast::Program::compile(inner.plain_ast()),
-            _ => None,
-        };
+        let compiled = compiled::Program::compile(text, limits);
         Ok(Transform {
             inner,
-            fast,
+            compiled,
             limits,
         })
     }
 
-    /// Like [`Transform::compile`] but never takes the fast path (for comparisons and benches).
+    /// Like [`Transform::compile`] but never takes the compiled path (for comparisons and
+    /// benches).
     pub fn compile_engine_only(text: &str) -> Result<Transform, TransformError> {
         Self::compile_engine_only_with_limits(text, Limits::default())
     }
@@ -124,26 +121,23 @@ impl Transform {
         let inner = engine::Compiled::new(text, limits)?;
         Ok(Transform {
             inner,
-            fast: None,
+            compiled: None,
             limits,
         })
     }
 
-    /// Whether evaluations use the direct-accessor fast path instead of the engine.
-    pub fn is_fast(&self) -> bool {
-        self.fast.is_some()
+    /// Whether evaluations take the compiled path (the engine still decides any evaluation the
+    /// compiled path declines).
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
     }
 
     /// Evaluates against one event with `$now()`/`$millis()` frozen at `now`. `Ok(None)` is
     /// JSONata's undefined result.
     pub fn eval(&self, event: &Value, now: DateTime<Utc>) -> Result<Option<Value>, TransformError> {
-        if let Some(fast) = &self.fast {
-            let out = fast.try_eval(event, now).and_then(|v| {
-                within_budget(&v, &self.limits)
-                    .then_some(v)
-                    .ok_or(fast::Bail)
-            });
-            return fast::or_engine(out, || self.inner.eval(Some(event), now, None));
+        if let Some(c) = &self.compiled {
+            let out = self.within_budget(c.try_eval(Some(event), now, None));
+            return compiled::or_engine(out, || self.inner.eval(Some(event), now, None));
         }
         self.inner.eval(Some(event), now, None)
     }
@@ -156,7 +150,38 @@ impl Transform {
         now: DateTime<Utc>,
         bindings: &Bindings,
     ) -> Result<Option<Value>, TransformError> {
+        if let Some(c) = &self.compiled {
+            let out = self.within_budget(c.try_eval(event, now, Some(bindings)));
+            return compiled::or_engine(out, || self.inner.eval(event, now, Some(bindings)));
+        }
         self.inner.eval(event, now, Some(bindings))
+    }
+
+    /// The compiled path's result alone: `None` when the transform is not compiled or the
+    /// compiled path declined this evaluation (the engine would decide it). For the
+    /// differential tests that hold the compiled path to the engine's results.
+    #[doc(hidden)]
+    pub fn eval_compiled_only(
+        &self,
+        event: Option<&Value>,
+        now: DateTime<Utc>,
+        bindings: &Bindings,
+    ) -> Option<Option<Value>> {
+        let b = (!bindings.is_empty()).then_some(bindings);
+        self.compiled.as_ref()?.try_eval(event, now, b).ok()
+    }
+
+    /// [`Transform::eval_compiled_only`] for JSON text.
+    #[doc(hidden)]
+    pub fn eval_json_text_compiled_only(
+        &self,
+        event_json: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Option<String>> {
+        self.compiled
+            .as_ref()?
+            .try_eval_json_text(event_json, now)
+            .ok()
     }
 
     /// Evaluates JSON text and returns compact JSON text (`None` when undefined): the end-to-end
@@ -166,18 +191,29 @@ impl Transform {
         event_json: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, TransformError> {
-        if let Some(fast) = &self.fast {
+        if let Some(c) = &self.compiled {
             // The text is at least as long as the budget's measure of it: within the budget by
             // length is within it by measure; longer, the engine decides.
-            let out = fast.try_eval_json_text(event_json, now).and_then(|t| {
+            let out = c.try_eval_json_text(event_json, now).and_then(|t| {
                 let fits = t
                     .as_ref()
                     .is_none_or(|t| t.len() <= self.limits.max_output_bytes);
-                fits.then_some(t).ok_or(fast::Bail)
+                fits.then_some(t).ok_or(compiled::Bail)
             });
-            return fast::or_engine(out, || self.inner.eval_json_text(event_json, now));
+            return compiled::or_engine(out, || self.inner.eval_json_text(event_json, now));
         }
         self.inner.eval_json_text(event_json, now)
+    }
+
+    /// A compiled-path output within the output budget; the engine decides (and reports) one that
+    /// is not.
+    fn within_budget(&self, out: compiled::R<Option<Value>>) -> compiled::R<Option<Value>> {
+        let v = out?;
+        let mut b = limits::OutputBudget::new(self.limits.max_output_bytes, "the result");
+        match &v {
+            Some(x) if limits::measure_json(x, &mut b).is_err() => Err(compiled::Bail),
+            _ => Ok(v),
+        }
     }
 }
 
@@ -196,14 +232,6 @@ fn bounded_syntax(text: &str) -> Result<Syntax, TransformError> {
         }),
         Err(e) => Ok(Err(e)),
     }
-}
-
-/// Whether a fast-path output is within the output budget; the engine decides (and reports)
-/// one that is not.
-fn within_budget(v: &Option<Value>, limits: &Limits) -> bool {
-    let mut b = limits::OutputBudget::new(limits.max_output_bytes, "the result");
-    v.as_ref()
-        .is_none_or(|v| limits::measure_json(v, &mut b).is_ok())
 }
 
 /// An output larger than the configured maximum payload (the guide's edge case 3).
@@ -286,9 +314,8 @@ mod tests {
 
     #[test]
     fn the_clock_of_one_evaluation_does_not_leak_into_the_next() {
-        // Engine path (a predicate keeps the fast path out), same thread, cached evaluator.
-        let t = Transform::compile("$millis() + $count(a[$ > 0])").unwrap();
-        assert!(!t.is_fast());
+        // Engine path, same thread, cached evaluator.
+        let t = Transform::compile_engine_only("$millis() + $count(a[$ > 0])").unwrap();
         for ms in [5_i64, 1_000, 7] {
             let at = DateTime::<Utc>::from_timestamp_millis(ms).unwrap();
             assert_eq!(t.eval(&json!({"a": [1]}), at).unwrap(), Some(json!(ms + 1)));
@@ -410,7 +437,6 @@ mod tests {
         assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
         assert_eq!(s, r#"{"id":"7","d":1500}"#);
     }
-
     fn chain(op: &str, n: usize) -> String {
         vec!["a"; n].join(op)
     }
