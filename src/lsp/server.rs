@@ -15,8 +15,8 @@ use ls_types::{
     request::{self as r, Request as _},
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionProviderCapability, CodeDescription,
     CompletionOptions, DiagnosticSeverity, GotoDefinitionResponse, Hover, HoverContents,
-    HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString,
-    OneOf, PublishDiagnosticsParams, Range, ServerCapabilities, ServerInfo,
+    HoverProviderCapability, Location, MarkupContent, MarkupKind, NumberOrString, OneOf,
+    PositionEncodingKind, PublishDiagnosticsParams, Range, ServerCapabilities, ServerInfo,
     TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
     TextDocumentSyncSaveOptions, Uri, WorkspaceEdit,
 };
@@ -93,14 +93,12 @@ fn capabilities(enc: Encoding) -> ServerCapabilities {
 /// Serves one client over `conn`.
 pub fn serve(conn: Connection) -> anyhow::Result<()> {
     let (id, params) = conn.initialize_start()?;
-    let params: InitializeParams = serde_json::from_value(params)?;
-    let enc = Encoding::negotiate(
-        params
-            .capabilities
-            .general
-            .as_ref()
-            .and_then(|g| g.position_encodings.as_deref()),
-    );
+    // Read field by field: one malformed field (a URI with a raw space, say) must not cost the
+    // session.
+    let field = |pointer: &str| params.pointer(pointer).cloned().unwrap_or_default();
+    let offered: Option<Vec<PositionEncodingKind>> =
+        serde_json::from_value(field("/capabilities/general/positionEncodings")).ok();
+    let enc = Encoding::negotiate(offered.as_deref());
     let result = serde_json::json!({
         "capabilities": capabilities(enc),
         "serverInfo": ServerInfo {
@@ -109,26 +107,21 @@ pub fn serve(conn: Connection) -> anyhow::Result<()> {
         },
     });
     conn.initialize_finish(id, result)?;
-    let mut roots: Vec<PathBuf> = params
-        .workspace_folders
-        .iter()
+    let to_path = |v: &serde_json::Value| -> Option<PathBuf> {
+        let u: Uri = v.as_str()?.parse().ok()?;
+        file_path(&u)
+    };
+    let mut roots: Vec<PathBuf> = field("/workspaceFolders")
+        .as_array()
+        .into_iter()
         .flatten()
-        .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+        .filter_map(|f| to_path(&f["uri"]))
         .collect();
-    #[allow(deprecated)]
     if roots.is_empty() {
-        roots.extend(
-            params
-                .root_uri
-                .as_ref()
-                .and_then(|u| u.to_file_path().map(|p| p.into_owned())),
-        );
+        roots.extend(to_path(&field("/rootUri")));
     }
-    let docs_base = params
-        .initialization_options
-        .as_ref()
-        .and_then(|o| o.get("docsUrl"))
-        .and_then(|v| v.as_str())
+    let docs_base = field("/initializationOptions/docsUrl")
+        .as_str()
         .map(|s| s.trim_end_matches('/').to_string())
         .or_else(default_docs_base);
     let mut server = Server {

@@ -127,6 +127,16 @@ pub fn parse(text: &str) -> Result<ast::Node, SyntaxError> {
     parser::parse(text)
 }
 
+/// Parses an expression that nests no deeper than the caller's stack comfortably allows
+/// (`None` for a deeper one or a syntax error): for walks that recurse over the tree on the
+/// calling thread, such as the compiled evaluator's lowering.
+pub(crate) fn parse_shallow(text: &str) -> Option<ast::Node> {
+    match parser::parse_deep(text) {
+        Ok((tree, false)) => Some(tree),
+        _ => None,
+    }
+}
+
 /// Parses and analyses an expression.
 pub fn analyse(text: &str) -> Result<Analysis, SyntaxError> {
     let (tree, deep) = parser::parse_deep(text)?;
