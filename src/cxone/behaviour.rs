@@ -100,6 +100,7 @@ fn lookup<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(event, |v, k| v.get(k))
 }
 
+// TODO(issue 11): the one rule matcher (numeric equality included) replaces this when it lands.
 /// Whether an event matches a rule: its `event.type` (or top-level `type`/`eventType`) equals the
 /// rule's event type, and every condition path holds one of the listed values.
 pub fn matches(event_type: &str, conditions: &IndexMap<String, Vec<Value>>, event: &Value) -> bool {
