@@ -19,6 +19,7 @@ pub mod dlq;
 pub mod fsutil;
 pub mod http;
 pub mod lint;
+pub mod net;
 pub mod sim;
 pub mod spec;
 pub mod transform;

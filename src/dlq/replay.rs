@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::inspect::Found;
-use super::store::{is_loopback_host, Store, MARKER_SUFFIX};
+use super::store::{Store, MARKER_SUFFIX};
 use rand_chacha::ChaCha8Rng;
 
 use crate::delivery::drive::{NoArrivals, Observer};
@@ -602,21 +602,9 @@ fn resolve_secret(
     Ok(value.to_string())
 }
 
-/// Checks that a URL is https, or http on loopback.
+/// Checks that a URL is https, or http on loopback ([`crate::net`]).
 pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
-    let u = reqwest::Url::parse(url).map_err(|e| SinkSetupError::BadUrl {
-        url: url.to_string(),
-        why: e.to_string(),
-    })?;
-    match u.scheme() {
-        "https" => Ok(()),
-        "http" if u.host_str().is_some_and(is_loopback_host) => Ok(()),
-        "http" => Err(SinkSetupError::Insecure(url.to_string())),
-        other => Err(SinkSetupError::BadUrl {
-            url: url.to_string(),
-            why: format!("scheme `{other}` is not http or https"),
-        }),
-    }
+    checked(url).map(|_| ())
 }
 
 /// Delivers through the real HTTP driver of [`crate::http`] and the simulator's delivery
@@ -733,10 +721,21 @@ impl DriverSink {
 }
 
 fn checked(url: &str) -> Result<reqwest::Url, SinkSetupError> {
-    check_url(url)?;
-    reqwest::Url::parse(url).map_err(|e| SinkSetupError::BadUrl {
-        url: url.to_string(),
-        why: e.to_string(),
+    use crate::net::UrlError;
+    crate::net::require_https_or_loopback(url).map_err(|e| match e {
+        UrlError::PlainHttp { .. } => SinkSetupError::Insecure(url.to_string()),
+        UrlError::Scheme { scheme, .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: format!("scheme `{scheme}` is not http or https"),
+        },
+        UrlError::NotAUrl { reason, .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: reason,
+        },
+        e @ UrlError::NoHost { .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: e.to_string(),
+        },
     })
 }
 

@@ -63,25 +63,6 @@ pub fn is_reference(s: &str) -> bool {
     t.starts_with("${VAULT_SECRET:") || t.starts_with("${env:")
 }
 
-/// `true` for `http://` URLs whose host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`).
-pub fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(h) = host_port.strip_prefix('[') {
-        h.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host.strip_prefix("127.").is_some_and(|r| {
-            r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok())
-        })
-}
-
 /// Input-path segments that carry personal data, with what they are.
 pub fn personal_data(segments: &[String]) -> Option<&'static str> {
     const PERSONS: [&str; 6] = ["customer", "contact", "caller", "agent", "person", "user"];
@@ -137,16 +118,6 @@ mod tests {
 
     fn segs(p: &str) -> Vec<String> {
         p.split('.').map(String::from).collect()
-    }
-
-    #[test]
-    fn loopback_is_recognised_only_for_loopback_hosts() {
-        assert!(is_loopback_http("http://127.0.0.1:8080/x"));
-        assert!(is_loopback_http("http://localhost/x"));
-        assert!(is_loopback_http("http://[::1]:9/x"));
-        assert!(!is_loopback_http("http://127.example.com/x"));
-        assert!(!is_loopback_http("http://10.0.0.1/x"));
-        assert!(!is_loopback_http("https://localhost/x"));
     }
 
     #[test]
