@@ -570,36 +570,22 @@ pub enum SinkSetupError {
     Config(String),
 }
 
-/// Resolves a secret reference: `${env:NAME}` from `vars`; a vault reference needs
-/// `--client-secret-env`; anything else is taken literally.
-fn resolve_secret(
+/// The secret of `what` ([`crate::spec::secret`]); `secret_var` is `--client-secret-env`.
+fn secret(
+    what: &str,
     value: &str,
-    override_var: Option<&str>,
+    secret_var: Option<&str>,
     vars: &std::collections::BTreeMap<String, String>,
 ) -> Result<String, SinkSetupError> {
-    if let Some(var) = override_var {
-        return vars.get(var).cloned().ok_or_else(|| {
-            SinkSetupError::Secret(format!("environment variable `{var}` is not set"))
-        });
-    }
-    if let Some(name) = value
-        .strip_prefix("${env:")
-        .and_then(|s| s.strip_suffix('}'))
-    {
-        return vars.get(name).cloned().ok_or_else(|| {
-            SinkSetupError::Secret(format!(
-                "the spec's secret reads `${{env:{name}}}` but `{name}` is not set"
-            ))
-        });
-    }
-    if value.starts_with("${VAULT_SECRET:") {
-        return Err(SinkSetupError::Secret(
-            "the spec's secret lives in the Event Hub's vault, which cxsync cannot read; \
-             pass --client-secret-env VAR naming a variable that holds it"
-                .into(),
-        ));
-    }
-    Ok(value.to_string())
+    let env = |n: &str| vars.get(n).cloned();
+    crate::spec::secret::resolve(
+        what,
+        value,
+        &env,
+        secret_var,
+        Some("--client-secret-env VAR"),
+    )
+    .map_err(|e| SinkSetupError::Secret(e.to_string()))
 }
 
 /// Checks that a URL is https, or http on loopback ([`crate::net`]).
@@ -663,7 +649,7 @@ impl DriverSink {
             Auth::None {} => (None, String::new(), String::new(), ClientAuth::Body, vec![]),
             Auth::Bearer { token } => {
                 // A resolved token in the headers wins over the machine's unresolved reference.
-                let t = resolve_secret(token, secret_var, vars)?;
+                let t = secret("channel.auth.token", token, secret_var, vars)?;
                 headers.push(("Authorization".into(), format!("Bearer {t}")));
                 (None, String::new(), String::new(), ClientAuth::Body, vec![])
             }
@@ -677,7 +663,7 @@ impl DriverSink {
             } => (
                 Some(checked(token_url.unwrap_or(token_endpoint))?),
                 client_id.clone(),
-                resolve_secret(client_secret, secret_var, vars)?,
+                secret("channel.auth.clientSecret", client_secret, secret_var, vars)?,
                 *client_auth,
                 scopes.clone(),
             ),
@@ -877,19 +863,6 @@ mod tests {
             "42_interaction.ended"
         );
         assert!(render_key("${interaction.id}_${agent.id}", &ev).is_err());
-    }
-
-    #[test]
-    fn secrets_resolve_from_env_and_vault_needs_an_override() {
-        let vars = [("S".to_string(), "hunter2".to_string())].into();
-        assert_eq!(resolve_secret("${env:S}", None, &vars).unwrap(), "hunter2");
-        assert!(resolve_secret("${VAULT_SECRET:X}", None, &vars).is_err());
-        assert_eq!(
-            resolve_secret("${VAULT_SECRET:X}", Some("S"), &vars).unwrap(),
-            "hunter2"
-        );
-        let e = resolve_secret("${env:MISSING}", None, &vars).unwrap_err();
-        assert!(!e.to_string().contains("hunter2"));
     }
 
     #[test]
