@@ -233,8 +233,7 @@ impl Replayer {
             .iter()
             .filter(|r| {
                 r.enabled
-                    && r.event_type == rec.event_type
-                    && crate::transform::runner::conditions_hold(&rec.event, &r.conditions)
+                    && crate::transform::runner::matches(&rec.event, &r.event_type, &r.conditions)
             })
             .collect();
         // The rule that dead-lettered the record wins when it still matches; otherwise the first

@@ -204,7 +204,7 @@ pub fn matches(
 }
 
 /// Whether every condition path of `event` holds one of its allowed values.
-pub fn conditions_hold(event: &Value, conditions: &indexmap::IndexMap<String, Vec<Value>>) -> bool {
+fn conditions_hold(event: &Value, conditions: &indexmap::IndexMap<String, Vec<Value>>) -> bool {
     conditions.iter().all(|(path, allowed)| {
         lookup(event, path).is_some_and(|v| allowed.iter().any(|a| json_equal(a, v)))
     })
