@@ -40,21 +40,13 @@ pub(crate) mod prelude {
     pub use crate::spec::model::{Auth, Jitter};
 }
 
-/// The `${path}` variables of an idempotency template, in order.
+/// The `${path}` variables of the spec's idempotency template, in order, as the delivery machine
+/// reads them ([`crate::delivery::Template::vars`]); none when the template does not parse (the
+/// loader reports that, E403).
 pub fn template_vars(template: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(i) = rest.find("${") {
-        let after = &rest[i + 2..];
-        match after.find('}') {
-            Some(j) => {
-                out.push(after[..j].trim().to_string());
-                rest = &after[j + 1..];
-            }
-            None => break,
-        }
-    }
-    out
+    crate::delivery::Template::parse(template)
+        .map(|t| t.vars().collect())
+        .unwrap_or_default()
 }
 
 /// Whether a string is a `${VAULT_SECRET:…}` or `${env:…}` reference (or made only of them).
@@ -121,21 +113,21 @@ mod tests {
     }
 
     #[test]
-    fn personal_data_is_found_by_path_but_queue_names_are_not() {
-        assert!(personal_data(&segs("interaction.customer.phone")).is_some());
-        assert!(personal_data(&segs("interaction.customer.name")).is_some());
-        assert!(personal_data(&segs("interaction.agent.email")).is_some());
-        assert!(personal_data(&segs("interaction.queue.name")).is_none());
-        assert!(personal_data(&segs("interaction.analytics.transcripts")).is_some());
-    }
-
-    #[test]
     fn template_vars_are_read_in_order() {
         assert_eq!(
             template_vars("${interaction.id}_${event.type}_${agent.id}"),
             vec!["interaction.id", "event.type", "agent.id"]
         );
         assert!(template_vars("static").is_empty());
+    }
+
+    #[test]
+    fn personal_data_is_found_by_path_but_queue_names_are_not() {
+        assert!(personal_data(&segs("interaction.customer.phone")).is_some());
+        assert!(personal_data(&segs("interaction.customer.name")).is_some());
+        assert!(personal_data(&segs("interaction.agent.email")).is_some());
+        assert!(personal_data(&segs("interaction.queue.name")).is_none());
+        assert!(personal_data(&segs("interaction.analytics.transcripts")).is_some());
     }
 }
 
