@@ -328,16 +328,10 @@ fn delay_for(cfg: &RetryConfig, n: u32, retry_after: Option<Duration>) -> Durati
     retry_after.unwrap_or(backoff).min(cfg.max_delay)
 }
 
+/// A `Retry-After` header read by the delivery machine's parser (delta-seconds or an HTTP-date,
+/// capped at a day), against the wall clock: this client runs in real time.
 fn parse_retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
-    let s = h?.to_str().ok()?.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(s).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    crate::delivery::retry_after::parse(h?.to_str().ok()?, std::time::SystemTime::now())
 }
 
 struct CachedToken {
