@@ -334,9 +334,11 @@ fn junit(results: &[FixtureRun]) -> String {
                 .iter()
                 .filter(|r| r.spec == spec)
                 .map(|r| Case {
-                    name: r.case.fixture.clone(),
-                    classname: r.case.rule.clone(),
-                    file: Some(r.case.fixture_path.display().to_string()),
+                    attrs: vec![
+                        ("classname", r.case.rule.clone()),
+                        ("name", r.case.fixture.clone()),
+                        ("file", r.case.fixture_path.display().to_string()),
+                    ],
                     result: match &r.failure {
                         None => CaseResult::Passed,
                         Some(f) => CaseResult::Failed {

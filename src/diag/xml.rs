@@ -42,13 +42,11 @@ pub struct Suite {
     pub cases: Vec<Case>,
 }
 
-/// One `<testcase>`.
+/// One `<testcase>`: its attributes in the order written (`name`, `classname`, `file`, …; the
+/// reports checked as text fix their order) and its result.
 #[derive(Debug, Clone, Default)]
 pub struct Case {
-    pub name: String,
-    pub classname: String,
-    /// The file the case is about, when there is one.
-    pub file: Option<String>,
+    pub attrs: Vec<(&'static str, String)>,
     pub result: CaseResult,
 }
 
@@ -96,14 +94,9 @@ impl Junit {
                 s.failures()
             );
             for c in &s.cases {
-                let _ = write!(
-                    out,
-                    "    <testcase name=\"{}\" classname=\"{}\"",
-                    escape(&c.name),
-                    escape(&c.classname)
-                );
-                if let Some(f) = &c.file {
-                    let _ = write!(out, " file=\"{}\"", escape(f));
+                out.push_str("    <testcase");
+                for (k, v) in &c.attrs {
+                    let _ = write!(out, " {k}=\"{}\"", escape(v));
                 }
                 match &c.result {
                     CaseResult::Passed => out.push_str("/>\n"),
@@ -159,14 +152,15 @@ mod tests {
                 name: "s".into(),
                 cases: vec![
                     Case {
-                        name: "ok".into(),
-                        classname: "c".into(),
+                        attrs: vec![("name", "ok".into()), ("classname", "c".into())],
                         ..Case::default()
                     },
                     Case {
-                        name: "bad".into(),
-                        classname: "c".into(),
-                        file: Some("f.json".into()),
+                        attrs: vec![
+                            ("name", "bad".into()),
+                            ("classname", "c".into()),
+                            ("file", "f.json".into()),
+                        ],
                         result: CaseResult::Failed {
                             message: "m".into(),
                             kind: Some("CX1".into()),

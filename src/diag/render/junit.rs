@@ -30,8 +30,7 @@ pub(super) fn render(diags: &[Diagnostic], extra: &RenderExtra) -> String {
             let mut cases: Vec<Case> = ds.iter().map(|d| case(d, &fname)).collect();
             if cases.is_empty() {
                 cases.push(Case {
-                    name: "no findings".into(),
-                    classname: fname.clone(),
+                    attrs: vec![("name", "no findings".into()), ("classname", fname.clone())],
                     ..Case::default()
                 });
             }
@@ -67,9 +66,10 @@ fn case(d: &Diagnostic, fname: &str) -> Case {
         CaseResult::Output(format!("{}: {body}", d.severity.as_str()))
     };
     Case {
-        name: format!("{} {fname}:{loc}", d.code),
-        classname: fname.to_string(),
-        file: None,
+        attrs: vec![
+            ("name", format!("{} {fname}:{loc}", d.code)),
+            ("classname", fname.to_string()),
+        ],
         result,
     }
 }
