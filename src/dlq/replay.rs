@@ -41,7 +41,7 @@ struct PreparedRule {
     event_type: String,
     conditions: indexmap::IndexMap<String, Vec<Value>>,
     enabled: bool,
-    transform: Option<Transform>,
+    transform: Transform,
 }
 
 /// The spec's current rules, transforms and checks, compiled once for many records.
@@ -167,35 +167,17 @@ impl Replayer {
         now: DateTime<Utc>,
     ) -> Result<Replayer, Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let texts = transform_texts(spec);
         let mut rules = Vec::new();
         for (i, rule) in spec.raw.rules.iter().enumerate() {
-            let transform = match &texts[i] {
-                Some(text) => match Transform::compile(text) {
-                    Ok(t) => Some(t),
-                    Err(e) => {
-                        let ptr = if rule.transform.is_some() {
-                            format!("/rules/{i}/transform")
-                        } else {
-                            format!("/rules/{i}/transformFile")
-                        };
-                        diags.push(
-                            spec.diag_at(
-                                Diagnostic::error(
-                                    "E800",
-                                    format!(
-                                        "transform of rule `{}` does not compile: {e}",
-                                        rule.id
-                                    ),
-                                )
-                                .with_help("`cxsync lint` shows the exact position"),
-                                &ptr,
-                            ),
-                        );
-                        None
-                    }
-                },
-                None => None,
+            let resolved = spec.rules.iter().find(|r| r.index == i);
+            let transform = match resolved.map(|r| crate::transform::runner::compile_rule(spec, r))
+            {
+                Some(Ok(t)) => t,
+                Some(Err(d)) => {
+                    diags.push(d);
+                    continue;
+                }
+                None => continue,
             };
             rules.push(PreparedRule {
                 id: rule.id.clone(),
@@ -248,12 +230,10 @@ impl Replayer {
         let mut schema_ok = None;
         match rule {
             None => problems.push(Problem::NoMatchingRule),
-            Some(r) => match r.transform.as_ref().map(|t| t.eval(&rec.event, self.now)) {
-                // A rule without a transform routes the event unchanged.
-                None => new_payload = Some(rec.event.clone()),
-                Some(Ok(Some(v))) => new_payload = Some(v),
-                Some(Ok(None)) => problems.push(Problem::TransformUndefined),
-                Some(Err(e)) => problems.push(Problem::TransformFailed { message: e.message }),
+            Some(r) => match r.transform.eval(&rec.event, self.now) {
+                Ok(Some(v)) => new_payload = Some(v),
+                Ok(None) => problems.push(Problem::TransformUndefined),
+                Err(e) => problems.push(Problem::TransformFailed { message: e.message }),
             },
         }
         if let Some(p) = &new_payload {
@@ -312,19 +292,6 @@ impl Replayer {
             already_replayed: found.replayed,
         }
     }
-}
-
-/// The transform text of every rule, as the loader resolved it (inline or `transformFile`).
-fn transform_texts(spec: &Spec) -> Vec<Option<String>> {
-    (0..spec.raw.rules.len())
-        .map(|i| {
-            spec.rules
-                .iter()
-                .find(|r| r.index == i)
-                .and_then(|r| r.transform.as_ref())
-                .map(|t| t.text.clone())
-        })
-        .collect()
 }
 
 /// The CRM target schema the loader read from `crm.payloadSchema`, compiled once.
