@@ -8,6 +8,8 @@ mod dlq;
 mod http;
 mod jsonata;
 mod lint;
+mod lsp;
+mod project;
 mod sim;
 mod transform;
 mod validate;

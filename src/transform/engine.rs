@@ -71,10 +71,6 @@ impl Compiled {
         })
     }
 
-    pub(super) fn ast(&self) -> &AstNode {
-        &self.ast
-    }
-
     fn options(&self) -> EvaluatorOptions {
         EvaluatorOptions {
             timeout_ms: self.limits.time_budget_ms,
@@ -431,8 +427,9 @@ pub(super) fn from_jvalue(v: &JValue) -> Option<Value> {
     })
 }
 
-/// Writes `v` as compact JSON text exactly as `from_jvalue(v)` would serialise, without building
-/// the `serde_json::Value`. Returns false (writing nothing) for a top-level undefined.
+/// Writes `v` as compact JSON text as jsonata-js's `JSON.stringify` prints it (numbers included:
+/// `0.000001`, `1e+21`), the same text [`super::json::to_compact`] gives for `from_jvalue(v)`.
+/// Returns false (writing nothing) for a top-level undefined.
 pub(super) fn write_json(v: &JValue, out: &mut Vec<u8>) -> bool {
     match v {
         JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
@@ -441,10 +438,12 @@ pub(super) fn write_json(v: &JValue, out: &mut Vec<u8>) -> bool {
         JValue::Null => out.extend_from_slice(b"null"),
         JValue::Bool(true) => out.extend_from_slice(b"true"),
         JValue::Bool(false) => out.extend_from_slice(b"false"),
-        JValue::Number(n) => {
-            // Writing to a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, &number(*n));
+        JValue::Number(n) if n.is_finite() => {
+            let mut text = String::new();
+            super::json::push_number(*n, &mut text);
+            out.extend_from_slice(text.as_bytes());
         }
+        JValue::Number(_) => out.extend_from_slice(b"null"),
         JValue::String(s) => {
             let _ = serde_json::to_writer(&mut *out, s.as_ref());
         }
@@ -575,7 +574,7 @@ mod tests {
         assert!(write_json(&jv, &mut buf));
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            from_jvalue(&jv).unwrap().to_string()
+            super::super::json::to_compact(&from_jvalue(&jv).unwrap())
         );
         // Undefined members vanish from objects and become null in arrays, as in from_jvalue.
         let mut m = IndexMap::new();
