@@ -18,6 +18,7 @@ pub mod diag;
 pub mod dlq;
 pub mod fsutil;
 pub mod http;
+pub mod init;
 pub mod lint;
 pub mod lsp;
 pub mod project;

@@ -329,7 +329,8 @@ pub enum CrmIdempotency {
     Header {},
     /// The CRM upserts on a payload field (e.g. `caseNumber`).
     Upsert {
-        /// Output field used as the upsert key.
+        /// Output field used as the upsert key: a top-level field name, or a JSON pointer into
+        /// the payload (`/inputs/0/id`).
         field: String,
     },
     /// No deduplication: a resend is a duplicate.
