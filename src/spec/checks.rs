@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::interp::{scan, sub_span, RefKind};
 use super::yaml::SourceMap;
 use crate::diag::Diagnostic;
+use crate::net::{require_https_or_loopback_template, UrlError};
 
 /// Runs every check. Diagnostics carry spans but no file.
 pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
@@ -143,15 +144,6 @@ fn rules(tree: &Value) -> impl Iterator<Item = (usize, &Value)> {
         .enumerate()
 }
 
-/// Whether a URL host is a loopback address (`localhost`, `127.0.0.0/8`, `[::1]`).
-pub fn is_loopback_host(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h == "::1"
-        || h.parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|a| a.is_loopback())
-}
-
 /// Endpoints must be `https://`; plain `http://` only on loopback (mock servers, tests).
 pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -165,38 +157,17 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         };
         let field = pointer.rsplit('/').next().unwrap_or(pointer);
         let at = map.value_span(pointer);
-        let (scheme, rest) = match url.split_once("://") {
-            Some((s, r)) => (s.to_ascii_lowercase(), r),
-            None => {
-                out.push(
-                    Diagnostic::error("E409", format!("`{field}` is not an absolute URL"))
-                        .at_opt(at)
-                        .with_help(
-                            "write the full URL, e.g. `https://crm.example.com/v1/interactions`",
-                        ),
-                );
-                continue;
+        match require_https_or_loopback_template(url) {
+            Ok(()) => {}
+            Err(UrlError::NotAUrl { .. }) => out.push(
+                Diagnostic::error("E409", format!("`{field}` is not an absolute URL"))
+                    .at_opt(at)
+                    .with_help("write the full URL, e.g. `https://crm.example.com/v1/interactions`"),
+            ),
+            Err(UrlError::NoHost { .. }) => {
+                out.push(Diagnostic::error("E409", format!("`{field}` has no host")).at_opt(at))
             }
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let hostport = authority.rsplit('@').next().unwrap_or("");
-        let host = if hostport.starts_with('[') {
-            hostport
-                .split(']')
-                .next()
-                .map(|h| format!("{h}]"))
-                .unwrap_or_default()
-        } else {
-            hostport.split(':').next().unwrap_or("").to_string()
-        };
-        if host.is_empty() {
-            out.push(Diagnostic::error("E409", format!("`{field}` has no host")).at_opt(at));
-            continue;
-        }
-        match scheme.as_str() {
-            "https" => {}
-            "http" if is_loopback_host(&host) => {}
-            "http" => out.push(
+            Err(UrlError::PlainHttp { host, .. }) => out.push(
                 Diagnostic::error(
                     "E402",
                     format!("`{field}` uses plain http:// to `{host}`"),
@@ -204,8 +175,8 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
                 .at_opt(at)
                 .with_help("use https://; plain http:// is allowed only on loopback (localhost, 127.0.0.1, [::1])"),
             ),
-            other => out.push(
-                Diagnostic::error("E402", format!("`{field}` uses unsupported scheme `{other}://`"))
+            Err(UrlError::Scheme { scheme, .. }) => out.push(
+                Diagnostic::error("E402", format!("`{field}` uses unsupported scheme `{scheme}://`"))
                     .at_opt(at)
                     .with_help("use https://"),
             ),
@@ -418,6 +389,8 @@ mod tests {
             ("http://127.0.0.1:8080/x", true),
             ("http://localhost/x", true),
             ("http://[::1]:9000/x", true),
+            // Refused before the loader used `net`; the HTTP driver accepted it all along.
+            ("http://[0:0:0:0:0:0:0:1]:9000/x", true),
             ("http://crm.example.com/x", false),
             ("http://127.example.com/x", false),
             ("ftp://crm.example.com/x", false),

@@ -9,6 +9,7 @@ pub mod files;
 pub mod interp;
 pub mod model;
 pub mod schema;
+pub mod secret;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
