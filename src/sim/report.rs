@@ -15,6 +15,7 @@ use super::scenario::{fmt_num, Band, Expect, Scenario};
 use super::verdict::Causes;
 use crate::delivery::drive::{Observer, Reply};
 use crate::delivery::{self, DeadLettered, Delivered, Output, Reason, Stats, Time};
+use crate::diag::xml::escape;
 use crate::spec::Spec;
 
 /// One metrics interval.
@@ -728,8 +729,8 @@ impl Report {
         let _ = writeln!(
             s,
             r##"<text x="{left}" y="20" font-size="14">{} — {} (seed {}): requests/s by status, DLQ, token refreshes</text>"##,
-            xml(&self.spec),
-            xml(&self.scenario),
+            escape(&self.spec),
+            escape(&self.scenario),
             self.seed
         );
         let base = top + chart_h;
@@ -968,13 +969,6 @@ fn reasons(by: &BTreeMap<Reason, u64>) -> Vec<(Reason, u64)> {
         .iter()
         .filter_map(|r| by.get(r).map(|n| (*r, *n)))
         .collect()
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use super::vary::{self, Plan};
 use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
 use crate::delivery::{Machine, Submission, Template, Time};
-use crate::sim::route::Inputs;
+use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
 
 /// Sets `path` to `new`, making the objects on the way (the scenario's `oversize` field, which
