@@ -5,6 +5,7 @@ mod common;
 mod compile;
 mod cxone;
 mod dlq;
+mod habits;
 mod http;
 mod init;
 mod jsonata;
