@@ -21,6 +21,7 @@ pub mod http;
 pub mod init;
 pub mod lint;
 pub mod lsp;
+pub mod net;
 pub mod project;
 pub mod sim;
 pub mod spec;
