@@ -583,6 +583,32 @@ fn outcomes(v: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_shows_a_bar_over_the_records_it_sends_on_a_terminal_only() {
+    let (_dir, src) = fixture_copy();
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&crm)
+        .await;
+    let mut c = replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[]);
+    c.env("TERM", "xterm");
+    let t = tokio::task::spawn_blocking(move || crate::common::on_terminal(c))
+        .await
+        .unwrap();
+    assert!(t.output.contains("/5 records"), "no bar:\n{}", t.output);
+    assert!(
+        t.output.contains("\"outcome\": \"delivered\""),
+        "{}",
+        t.output
+    );
+    // Piped (an earlier run marked them replayed, so this one sends nothing): no bar.
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    assert!(!stderr(&o).contains("records ="), "{}", stderr(&o));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_delivers_every_saved_record_once_with_its_original_key() {
     let (_dir, src) = fixture_copy();
