@@ -297,6 +297,21 @@ fn stats_count_by_reason_status_type_and_hour() {
     let out = stdout(&o);
     assert!(out.contains("█▂█▁█"), "{out}");
     assert!(out.contains("NON_RETRYABLE_STATUS"));
+
+    // One hour: its time once, no sparkline of a single bucket.
+    let o = run(cxsync().args([
+        "dlq",
+        "stats",
+        FIXTURE_STORE,
+        "--since",
+        "2024-01-15T09:00:00Z",
+        "--until",
+        "2024-01-15T10:00:00Z",
+    ]));
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(out.matches("2024-01-15T09:00:00Z").count(), 1, "{out}");
+    assert!(!out.contains("peak"), "{out}");
 }
 
 #[test]
