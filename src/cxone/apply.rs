@@ -98,7 +98,7 @@ pub async fn apply(client: &mut Client, plan: &Plan) -> Outcome {
 }
 
 async fn step(client: &mut Client, a: &Action) -> Result<u16, HubError> {
-    let body = a.body.as_ref();
+    let body = a.body();
     let method = match a.method {
         "POST" => Method::POST,
         "DELETE" => Method::DELETE,

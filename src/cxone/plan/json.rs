@@ -153,12 +153,8 @@ impl Document {
                     stage: a.stage,
                     reason: a.reason,
                     owner: a.owner.clone(),
-                    before: a.before.clone(),
-                    after: if a.op == Op::Remove {
-                        None
-                    } else {
-                        a.after.clone()
-                    },
+                    before: a.before(),
+                    after: a.after(),
                     fields: a.changes.clone(),
                 })
                 .collect(),

@@ -112,20 +112,36 @@ pub struct Action {
     pub reason: Option<Reason>,
     /// Set when the action takes ownership (`adopt`) or claims an unowned object.
     pub owner: Option<OwnerChange>,
-    /// The live object (server fields stripped, secrets redacted); `None` when absent.
-    pub before: Option<Value>,
-    /// The proposed object (secrets redacted); `None` for a removal.
-    pub after: Option<Value>,
     /// Field-level changes (all fields for a create).
     pub changes: Vec<FieldChange>,
-    /// The body to send (with real secrets; never printed).
-    pub body: Option<Value>,
+    /// The live object without server fields, secrets included: never printed (see
+    /// [`Action::before`]); `None` when absent.
+    pub live: Option<Value>,
+    /// The proposed object, the body a write sends, secrets included: never printed (see
+    /// [`Action::after`]); `None` for a removal.
+    pub desired: Option<Value>,
 }
 
 impl Action {
     /// Whether apply sends this action's call.
     pub fn writes(&self) -> bool {
         matches!(self.op, Op::Create | Op::Update | Op::Adopt | Op::Remove)
+    }
+
+    /// The body apply sends, if the action writes one.
+    pub fn body(&self) -> Option<&Value> {
+        self.desired.as_ref().filter(|_| self.writes())
+    }
+
+    /// The live object as it may be shown (secrets redacted). Redacted on demand: a human plan
+    /// of a thousand unchanged rules never pays for it.
+    pub fn before(&self) -> Option<Value> {
+        self.live.as_ref().map(|v| redact(v, false))
+    }
+
+    /// The proposed object as it may be shown (secrets redacted).
+    pub fn after(&self) -> Option<Value> {
+        self.desired.as_ref().map(|v| redact(v, false))
     }
 }
 
@@ -347,8 +363,7 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
                         &without_owner(&payloads.channel),
                         l,
                     );
-                    a.body = Some(payloads.channel.clone());
-                    a.after = Some(redact(&payloads.channel, false));
+                    a.desired = Some(payloads.channel.clone());
                     if a.op == Op::Update {
                         claim_change(&mut a, &payloads.channel, owner);
                     }
@@ -406,7 +421,6 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
         a.spec_id = Some(r.spec_id.clone());
         if opts.max_stage.is_some_and(|m| r.stage > m) && a.op != Op::Unchanged {
             a.op = Op::Deferred;
-            a.body = None;
         } else if let Some(l) = live.rules.get(&r.id) {
             // A rule routing to the spec's channel shares its claim (the channel's conflict covers
             // it); one routing to another channel is that channel's.
@@ -471,7 +485,7 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
 fn remove(id: &str, live: &Value, reason: Reason) -> Action {
     Action {
         reason: Some(reason),
-        before: Some(redact(&strip_server_fields(live), false)),
+        live: Some(strip_server_fields(live)),
         ..Action::new(Op::Remove, Kind::Rule, id, "DELETE", &paths::rule(id))
     }
 }
@@ -489,10 +503,9 @@ impl Action {
             stage: None,
             reason: None,
             owner: None,
-            before: None,
-            after: None,
             changes: Vec::new(),
-            body: None,
+            live: None,
+            desired: None,
         }
     }
 }
@@ -516,9 +529,8 @@ fn create(kind: Kind, name: &str, method: &'static str, path: &str, desired: &Va
     let mut changes = Vec::new();
     diff::leaves(desired, String::new(), false, &mut changes);
     Action {
-        after: Some(redact(desired, false)),
         changes,
-        body: Some(desired.clone()),
+        desired: Some(desired.clone()),
         ..Action::new(Op::Create, kind, name, method, path)
     }
 }
@@ -540,10 +552,9 @@ fn update(
         Op::Update
     };
     Action {
-        before: Some(redact(&live, false)),
-        after: Some(redact(desired, false)),
         changes,
-        body: Some(desired.clone()),
+        live: Some(live),
+        desired: Some(desired.clone()),
         ..Action::new(op, kind, name, method, path)
     }
 }
@@ -634,7 +645,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            p.actions[0].after.as_ref().unwrap()["authentication"]["clientSecret"],
+            p.actions[0].after().unwrap()["authentication"]["clientSecret"],
             sensitive()
         );
     }
@@ -851,7 +862,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            p.actions[0].body.as_ref().unwrap()["headers"][OWNER_HEADER],
+            p.actions[0].body().unwrap()["headers"][OWNER_HEADER],
             "spec=s"
         );
     }
