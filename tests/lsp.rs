@@ -810,3 +810,31 @@ fn a_project_config_and_an_unknown_key_get_what_the_cli_gives_and_a_did_you_mean
     );
     c.shutdown();
 }
+
+#[test]
+fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    // `exit` without `shutdown`: 1.
+    let mut c = Client::start(dir.path(), &[]);
+    c.notify("exit", Value::Null);
+    let status = c.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    // `shutdown` twice (Neovim 0.7 does), then `exit`: the second is refused, the exit is 0.
+    let mut c = Client::start(dir.path(), &[]);
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    c.send(json!({"jsonrpc": "2.0", "id": 99, "method": "shutdown"}));
+    let until = Instant::now() + WAIT;
+    let refused = loop {
+        let m = c.recv(until);
+        if m["id"] == 99 {
+            break m;
+        }
+    };
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    c.notify("exit", Value::Null);
+    assert_eq!(c.child.wait().unwrap().code(), Some(0));
+    // No client at all: a tool error naming what was expected.
+    let out = cxsync().arg("lsp").stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected an LSP client"));
+}

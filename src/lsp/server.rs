@@ -57,14 +57,18 @@ struct Server {
     shown: BTreeSet<PathBuf>,
     /// Base of the rule docs `codeDescription` links to (a `docs/` folder URI).
     docs_base: Option<String>,
+    /// Whether the client has sent `shutdown`.
+    shut_down: bool,
 }
 
-/// Runs the server on stdin/stdout until the client says `exit`.
-pub fn run() -> anyhow::Result<()> {
+/// Runs the server on stdin/stdout until the client says `exit` (or goes away). Returns whether
+/// the client asked for a `shutdown` first: the protocol's exit code is 0 then, 1 otherwise.
+pub fn run() -> anyhow::Result<bool> {
     let (conn, io) = Connection::stdio();
-    serve(conn)?;
-    io.join()?;
-    Ok(())
+    let clean = serve(conn)?;
+    // The client may close the pipes as soon as it has sent `exit`; that is no error of ours.
+    let _ = io.join();
+    Ok(clean)
 }
 
 /// The server's capabilities for a negotiated encoding.
@@ -90,9 +94,14 @@ fn capabilities(enc: Encoding) -> ServerCapabilities {
     }
 }
 
-/// Serves one client over `conn`.
-pub fn serve(conn: Connection) -> anyhow::Result<()> {
-    let (id, params) = conn.initialize_start()?;
+/// Serves one client over `conn`; returns whether it asked for a `shutdown` before leaving.
+pub fn serve(conn: Connection) -> anyhow::Result<bool> {
+    let (id, params) = conn.initialize_start().map_err(|e| {
+        anyhow::anyhow!(
+            "expected an LSP client sending `initialize` on stdin ({e}); cxsync lsp is started by \
+             an editor, see docs/editor.md"
+        )
+    })?;
     // Read field by field: one malformed field (a URI with a raw space, say) must not cost the
     // session.
     let field = |pointer: &str| params.pointer(pointer).cloned().unwrap_or_default();
@@ -136,6 +145,7 @@ pub fn serve(conn: Connection) -> anyhow::Result<()> {
         roots,
         shown: BTreeSet::new(),
         docs_base,
+        shut_down: false,
     };
     server.main_loop()
 }
@@ -151,13 +161,13 @@ fn default_docs_base() -> Option<String> {
 }
 
 impl Server {
-    fn main_loop(&mut self) -> anyhow::Result<()> {
+    fn main_loop(&mut self) -> anyhow::Result<bool> {
         loop {
             let next = self.due.values().min().copied();
             let msg = match next {
                 None => match self.conn.receiver.recv() {
                     Ok(m) => m,
-                    Err(_) => return Ok(()),
+                    Err(_) => return Ok(self.shut_down),
                 },
                 Some(at) => {
                     match self
@@ -170,14 +180,27 @@ impl Server {
                             self.run_due(false);
                             continue;
                         }
-                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                        Err(RecvTimeoutError::Disconnected) => return Ok(self.shut_down),
                     }
                 }
             };
             match msg {
                 Message::Request(req) => {
-                    if self.conn.handle_shutdown(&req)? {
-                        return Ok(());
+                    // After `shutdown` every request is refused until `exit` (a client may send
+                    // `shutdown` twice: Neovim 0.7 does when it quits right after stopping).
+                    if self.shut_down || req.method == r::Shutdown::METHOD {
+                        let resp = if self.shut_down {
+                            Response::new_err(
+                                req.id,
+                                ErrorCode::InvalidRequest as i32,
+                                "the server is shutting down".into(),
+                            )
+                        } else {
+                            Response::new_ok(req.id, ())
+                        };
+                        self.shut_down = true;
+                        self.conn.sender.send(resp.into())?;
+                        continue;
                     }
                     // Answers reflect the latest text.
                     self.run_due(true);
@@ -195,7 +218,7 @@ impl Server {
                 }
                 Message::Notification(not) => {
                     if not.method == n::Exit::METHOD {
-                        return Ok(());
+                        return Ok(self.shut_down);
                     }
                     if catch_unwind(AssertUnwindSafe(|| self.notification(not))).is_err() {
                         self.log("cxsync lsp: internal error handling a notification");
