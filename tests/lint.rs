@@ -403,3 +403,46 @@ fn validate_renders_with_the_same_formats() {
     assert_eq!(log["version"], "2.1.0");
     assert_eq!(log["runs"][0]["results"][0]["level"], "error");
 }
+
+/// Specs lint once got wrong: each file in `fixtures/lint_ok/` is named after the rules that must
+/// not fire on it (`CX020-CX021-count-only.yaml`), loads cleanly (its `${env:…}` variables set
+/// here) and keeps its other findings.
+#[test]
+fn regression_fixtures_do_not_raise_the_rules_they_are_named_after() {
+    let dir = root().join("fixtures/lint_ok");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let codes: Vec<&str> = name
+            .split('-')
+            .take_while(|p| p.starts_with("CX"))
+            .collect();
+        assert!(!codes.is_empty(), "{name} names no rule");
+        let out = cxsync()
+            .current_dir(&dir)
+            .env("CXSYNC_TEST_CLIENT_SECRET", "s3cr3t-value")
+            .env("CXSYNC_TEST_API_KEY", "k-123")
+            .env("CXSYNC_TEST_BEARER", "b-456")
+            .args(["lint", &name, "--select", "ALL", "--format", "concise"])
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(!text.contains("error[E"), "{name} does not load:\n{text}");
+        for code in codes {
+            assert!(
+                !text.contains(&format!("[{code}]")),
+                "{name}: {code} fired:\n{text}"
+            );
+        }
+        // The secret values never appear in a finding.
+        for secret in ["s3cr3t-value", "k-123", "b-456"] {
+            assert!(!text.contains(secret), "{name} printed a secret:\n{text}");
+        }
+    }
+}

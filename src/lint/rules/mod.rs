@@ -194,6 +194,7 @@ pub(crate) mod tests_support {
             rules: Vec::new(),
             payload_schema: None,
             sensitive: Default::default(),
+            interpolated: Default::default(),
         }
     }
 
@@ -218,6 +219,7 @@ pub(crate) mod tests_support {
                 pointer: pointer.to_string(),
                 key_start: at,
                 key_end: at + 3,
+                carries: inputs.clone(),
                 inputs,
             });
         }
