@@ -15,7 +15,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cxsync::http::driver::{self, HttpOptions};
+use cxsync::http::HttpOptions;
 use cxsync::sim::engine::{Options, Sinks};
 use cxsync::sim::{route, scenario};
 use cxsync::spec::{self, LoadOptions};
@@ -49,8 +49,9 @@ fn main() {
             paced,
         };
         let t = Instant::now();
-        let rep = Sinks::none(|s| rt.block_on(driver::run(&spec, &inputs, &sc, &opts, &http, s)))
-            .expect("run completes");
+        let rep =
+            Sinks::none(|s| rt.block_on(cxsync::http::run(&spec, &inputs, &sc, &opts, &http, s)))
+                .expect("run completes");
         let secs = t.elapsed().as_secs_f64();
         assert!(rep.passed(), "every invariant holds:\n{}", rep.summary());
         assert_eq!(rep.totals.delivered, rep.totals.matched);

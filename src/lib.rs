@@ -19,6 +19,7 @@ pub mod dlq;
 pub mod fsutil;
 pub mod http;
 pub mod lint;
+pub mod lsp;
 pub mod sim;
 pub mod spec;
 pub mod transform;

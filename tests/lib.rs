@@ -8,6 +8,7 @@ mod dlq;
 mod http;
 mod jsonata;
 mod lint;
+mod lsp;
 mod sim;
 mod transform;
 mod validate;

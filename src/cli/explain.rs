@@ -17,14 +17,6 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         eprintln!("error: unknown rule `{}`{hint}", args.code);
         return Ok(ExitStatus::Error);
     };
-    let text = format!(
-        "# {} ({})\n\nDefault severity: {}. Status: {}.\n\n{}\n",
-        rule.code,
-        rule.name,
-        rule.severity.as_str(),
-        rule.status.as_str(),
-        rule.docs()
-    );
-    super::print_stdout(&text)?;
+    super::print_stdout(&rule.explain())?;
     Ok(ExitStatus::Success)
 }

@@ -15,6 +15,7 @@ pub mod explain;
 pub mod fix;
 pub mod lint;
 pub mod load;
+pub mod lsp;
 pub mod metrics;
 pub mod mock_crm;
 pub mod mock_hub;
@@ -98,6 +99,8 @@ pub enum Command {
     MockHub(mock_hub::Args),
     /// Inspect and replay dead-lettered events.
     Dlq(dlq::Args),
+    /// Serve the Language Server Protocol over stdio (diagnostics, hover, completion, fixes).
+    Lsp(lsp::Args),
 }
 
 /// Whether stdout is a terminal (progress bars, prompts; colour asks [`color`]).
@@ -128,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Metrics(a) => metrics::exec(a),
         Command::MockHub(a) => mock_hub::exec(a),
         Command::Dlq(a) => dlq::exec(a),
+        Command::Lsp(a) => lsp::exec(a),
     }
 }
 

@@ -173,12 +173,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         progress: &mut on_progress,
     };
     let result = if args.http {
-        let http = crate::http::driver::HttpOptions {
+        let http = crate::http::HttpOptions {
             time_scale: args.time_scale.unwrap_or(0.01),
             paced: true,
         };
         let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-        rt.block_on(crate::http::driver::run(
+        rt.block_on(crate::http::run(
             &spec, &inputs, &sc, &run_opts, &http, &mut sinks,
         ))
         .map_err(anyhow::Error::new)

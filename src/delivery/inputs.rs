@@ -14,8 +14,9 @@ pub struct Submission {
     pub event: Value,
     /// The transform's output, or its error message.
     pub payload: Result<Value, String>,
-    /// A key rendered earlier, sent instead of rendering the template (`dlq replay` resends a
-    /// record with its original key, whatever the current template says).
+    /// A key rendered earlier, sent instead of rendering the template: the simulator renders it
+    /// once for its ledger, and `dlq replay` resends a record with its original key, whatever
+    /// the current template says. `None`: the machine renders the template.
     pub idempotency_key: Option<String>,
 }
 

@@ -10,6 +10,8 @@
 //! - [`config`]: the spec's channel, retry policy, idempotency and DLQ resolved once, plus the
 //!   hub's runtime settings;
 //! - [`machine`]: the state machine (jobs, timers, batching, pumping, dead-lettering);
+//! - [`drive`]: the one driver loop every driver shares (arrivals in, transmits and outputs out,
+//!   answers back, an observer watching), and its virtual-time form;
 //! - `token` (the OAuth token cache) and `breaker` (the circuit breaker), its two sub-states;
 //! - [`classify`], [`backoff`], [`retry_after`], [`idempotency`]: the pure rules it applies;
 //! - [`Reason`]: why an event was dead-lettered.
@@ -18,6 +20,7 @@ pub mod backoff;
 mod breaker;
 pub mod classify;
 pub mod config;
+pub mod drive;
 pub mod idempotency;
 pub mod inputs;
 pub mod machine;

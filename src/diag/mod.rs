@@ -181,6 +181,11 @@ impl Sources {
         self.files.get(path).map(String::as_str)
     }
 
+    /// Every file held, with its text.
+    pub fn iter(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.files.iter().map(|(p, t)| (p.as_path(), t.as_str()))
+    }
+
     pub fn extend(&mut self, other: Sources) {
         self.files.extend(other.files);
     }

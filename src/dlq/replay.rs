@@ -24,13 +24,13 @@ use super::inspect::Found;
 use super::store::{is_loopback_host, Store, MARKER_SUFFIX};
 use rand_chacha::ChaCha8Rng;
 
+use crate::delivery::drive::{NoArrivals, Observer};
 use crate::delivery::{Config, DeadLettered, HubSettings, Machine, Output, Submission};
 use crate::diag::Diagnostic;
-use crate::http::driver::{Driver, Endpoints, Step};
+use crate::http::driver::{Driver, Endpoints};
+use crate::http::wall;
 use crate::http::Clock;
-use crate::sim::engine::{self, Options};
-use crate::sim::report::Report;
-use crate::sim::scenario::Scenario;
+use crate::sim::engine;
 use crate::spec::model::{Auth, ClientAuth};
 use crate::spec::Spec;
 use crate::transform::Transform;
@@ -627,9 +627,27 @@ pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
 pub struct DriverSink {
     driver: Driver,
     machine: Machine<ChaCha8Rng>,
-    /// The driver's request counters; replay reports per record, not from this.
-    report: Report,
     seq: u64,
+}
+
+/// Watches the one driver loop for the record being replayed.
+struct Await {
+    seq: u64,
+    outcome: Option<SinkOutcome>,
+}
+
+impl Observer for Await {
+    fn settled(&mut self, output: &Output) {
+        match output {
+            Output::Delivered(x) if x.seq == self.seq => {
+                self.outcome = Some(SinkOutcome::Delivered {
+                    status: x.status.unwrap_or(200),
+                })
+            }
+            Output::DeadLettered(x) if x.seq == self.seq => self.outcome = Some(dead_lettered(x)),
+            _ => {}
+        }
+    }
 }
 
 impl DriverSink {
@@ -705,25 +723,10 @@ impl DriverSink {
         let clock = Clock::start(1.0);
         let driver = Driver::new(client, ep, clock, timeout, false)
             .map_err(|e| SinkSetupError::Config(e.to_string()))?;
-        let sc = Scenario {
-            version: 1,
-            name: "dlq replay".into(),
-            description: None,
-            duration: Default::default(),
-            start: None,
-            hub: Default::default(),
-            events: Default::default(),
-            crm: Default::default(),
-            faults: Vec::new(),
-            expect: Default::default(),
-            interval: None,
-        };
-        let report = Report::new(spec, &sc, &Options::default(), 3_600_000, epoch);
         Ok(DriverSink {
             driver,
             // Jitter is seeded: below the CLI, randomness is an input.
             machine: Machine::new(cfg, engine::machine_rng(0)),
-            report,
             seq: 0,
         })
     }
@@ -741,7 +744,7 @@ impl ReplaySink for DriverSink {
     async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
         self.seq += 1;
         let seq = self.seq;
-        let mut now = self.driver.clock().now();
+        let now = self.driver.clock().now();
         self.machine.handle_submit(
             now,
             Submission {
@@ -755,33 +758,19 @@ impl ReplaySink for DriverSink {
                 idempotency_key: Some(d.idempotency_key.to_string()),
             },
         );
-        loop {
-            self.driver.flush(&mut self.machine, &mut self.report, now);
-            while let Some(o) = self.machine.poll_output() {
-                match o {
-                    Output::Delivered(x) if x.seq == seq => {
-                        return SinkOutcome::Delivered {
-                            status: x.status.unwrap_or(200),
-                        }
-                    }
-                    Output::DeadLettered(x) if x.seq == seq => return dead_lettered(&x),
-                    _ => {}
-                }
-            }
-            let Some(next) = self.machine.poll_timeout() else {
-                return SinkOutcome::Failed {
-                    error: "the delivery machine stopped without settling the record".into(),
-                };
-            };
-            let step = self
-                .driver
-                .wait(next, &mut self.machine, &mut self.report, &mut now)
-                .await;
-            if let Step::Due = step {
-                now = now.max(next);
-                self.machine.handle_timeout(now);
-            }
-        }
+        let mut watch = Await { seq, outcome: None };
+        wall::drive(
+            &mut self.driver,
+            &mut self.machine,
+            &mut NoArrivals,
+            &mut watch,
+            now,
+            |w| w.outcome.is_some(),
+        )
+        .await;
+        watch.outcome.unwrap_or_else(|| SinkOutcome::Failed {
+            error: "the delivery machine stopped without settling the record".into(),
+        })
     }
 }
 

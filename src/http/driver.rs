@@ -1,25 +1,17 @@
-//! The tokio driver of the delivery machine: sends what the machine asks for over reqwest and
-//! hands back what came off the wire, stamped with [`Clock`] time.
+//! The I/O half of every HTTP run: sends what the machine asks for over reqwest and hands back
+//! what came off the wire, stamped with [`Clock`] time.
 //!
 //! Like quinn's async layer over quinn-proto, this file makes no delivery decision: it has no
-//! retry, backoff, classification or token-cache logic. It turns [`Transmit`]s into HTTP
-//! requests (the client-credentials token request, CRM writes with Bearer, idempotency and the
-//! spec's headers, DLQ alert webhook calls) and their results into `handle_response`,
-//! `handle_failure` and `handle_token` calls. Timeouts are the machine's own timers; the HTTP
+//! retry, backoff, classification or token-cache logic. It is the [`Transport`] of the one
+//! driver loop: [`Transmit`](crate::delivery::Transmit)s become HTTP requests (the
+//! client-credentials token request, CRM writes with Bearer, idempotency and the spec's headers,
+//! DLQ alert webhook calls) and their results come back as [`Done`]s, which [`Driver::complete`]
+//! hands to the machine and the observer. Timeouts are the machine's own timers; the HTTP
 //! client's timeout is set longer only so that an abandoned request frees its connection.
 //!
-//! Two clocks. **Paced** (`sim --http`, the default): virtual time is paced on the real clock
-//! (`--time-scale`) but stands still while a request is on the wire; each request carries its
-//! virtual send instant, the in-process mock judges it at that instant, and its result is handed
-//! back at send time plus the latency the model decided, in the engine's `(time, sequence)`
-//! order. Requests of one instant go out one after another, in the machine's order. A
-//! millisecond of real I/O therefore never becomes a compressed second, and the run reproduces
-//! [`crate::sim::engine::run`] exactly: same outcomes, same report. **Wall clock** (`--target`,
-//! the benchmark): arrivals at their scheduled instants, timers at their deadlines, results at
-//! the clock's reading when they arrive, requests overlapping up to the hub's concurrency; this is
-//! how a real Event Hub meets a real CRM.
+//! The two clocks that drive it are [`super::paced`] (`sim --http`) and [`super::wall`]
+//! (`--target`, the benchmark, DLQ replay).
 
-use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
@@ -29,20 +21,13 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::mock::{
-    MockCrm, MockOptions, MOCK_CLIENT_SECRET, REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER,
-};
+use super::mock::{REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER};
 use super::{Clock, HttpError};
+use crate::delivery::drive::{hand_back, Answer, Observer, Reply, Sent, Transport};
 use crate::delivery::{
-    rfc3339, Alert, Config, CrmRequest, Failure, Machine, Response, Time, TokenResult, Transmit,
+    rfc3339, Alert, Config, CrmRequest, Failure, Machine, Response, Time, TokenResult,
 };
-use crate::sim::crm::Reply;
-use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
-use crate::sim::report::Report;
-use crate::sim::route::Inputs;
-use crate::sim::scenario::Scenario;
-use crate::spec::model::{Auth, ClientAuth};
-use crate::spec::Spec;
+use crate::spec::model::ClientAuth;
 
 /// Where requests go and how the driver authenticates.
 #[derive(Clone)]
@@ -59,17 +44,6 @@ pub struct Endpoints {
     pub headers: Vec<(String, String)>,
     /// Send [`SEQ_HEADER`] (only to the mock).
     pub send_seq: bool,
-}
-
-/// Options of a run over HTTP.
-#[derive(Debug, Clone)]
-pub struct HttpOptions {
-    /// Real seconds per simulated second (`0.01`: a simulated second lasts 10 ms).
-    pub time_scale: f64,
-    /// Paced virtual time (the default): the clock stands still while a request is on the
-    /// wire, so the run reproduces virtual time exactly. Off: wall-clock mode, where requests
-    /// overlap freely and real I/O time counts (what the benchmark measures).
-    pub paced: bool,
 }
 
 /// One request's result, sent back to the driver's loop.
@@ -114,18 +88,11 @@ pub struct Driver {
     tx: mpsc::UnboundedSender<Done>,
     rx: mpsc::UnboundedReceiver<Done>,
     tasks: JoinSet<()>,
-    retry_second: (u64, u64),
+    /// Paced: the CRM requests of this instant, sent one after another by [`Driver::flush`].
+    chain: Vec<Task>,
     /// Alert webhook calls that failed (reported, never retried: the guide calls them fire and
     /// forget).
     pub alert_failures: u64,
-}
-
-/// What woke the loop.
-pub enum Step {
-    /// A request finished (its result already handed to the machine).
-    Completed,
-    /// The deadline passed.
-    Due,
 }
 
 impl Driver {
@@ -161,7 +128,7 @@ impl Driver {
             tx,
             rx,
             tasks: JoinSet::new(),
-            retry_second: (0, 0),
+            chain: Vec::new(),
             alert_failures: 0,
         })
     }
@@ -171,42 +138,12 @@ impl Driver {
         self.clock
     }
 
-    /// Sends everything the machine wants sent; returns the ids of the CRM and token requests
-    /// sent (each will produce exactly one [`Done`]).
-    pub fn flush(
-        &mut self,
-        machine: &mut Machine<ChaCha8Rng>,
-        rep: &mut Report,
-        now: Time,
-    ) -> Vec<u64> {
+    /// Sends the CRM requests of this instant (paced: one after another, in the machine's
+    /// order, so the model judges them in the engine's order) and reaps finished tasks.
+    pub fn flush(&mut self) {
         while self.tasks.try_join_next().is_some() {}
-        let mut sent = Vec::new();
-        let mut chain: Vec<Task> = Vec::new();
-        while let Some(t) = machine.poll_transmit() {
-            match t {
-                Transmit::Crm(req) => {
-                    sent.push(req.id);
-                    let task = self.crm_task(req, now);
-                    if self.paced {
-                        chain.push(task);
-                    } else {
-                        self.spawn(task);
-                    }
-                }
-                Transmit::Token { id } => {
-                    sent.push(id);
-                    engine::observe_token_request(rep, now);
-                    let task = self.token_task(id, now);
-                    self.spawn(task);
-                }
-                Transmit::Alert(a) => {
-                    rep.alerts += 1;
-                    let body = alert_body(machine.config(), &a);
-                    self.send_alert(body);
-                }
-            }
-        }
-        if !chain.is_empty() {
+        if !self.chain.is_empty() {
+            let chain = std::mem::take(&mut self.chain);
             let tx = self.tx.clone();
             self.tasks.spawn(async move {
                 for task in chain {
@@ -214,7 +151,6 @@ impl Driver {
                 }
             });
         }
-        sent
     }
 
     fn spawn(&mut self, task: Task) {
@@ -371,7 +307,7 @@ impl Driver {
         })
     }
 
-    fn send_alert(&mut self, body: Value) {
+    fn post_alert(&mut self, body: Value) {
         let Some(url) = self.ep.alert.clone() else {
             return;
         };
@@ -389,44 +325,32 @@ impl Driver {
         });
     }
 
-    /// Real-clock mode (`--target`): waits for a result or for virtual time `deadline`,
-    /// whichever is first. A result is handed to the machine at the clock's reading.
-    pub async fn wait(
-        &mut self,
-        deadline: Time,
-        machine: &mut Machine<ChaCha8Rng>,
-        rep: &mut Report,
-        now: &mut Time,
-    ) -> Step {
+    /// Waits for a result or for virtual time `deadline`, whichever is first (`None`: the
+    /// deadline passed). Behind schedule, only what already arrived is taken.
+    pub async fn next_before(&mut self, deadline: Time) -> Option<Done> {
         let at = self.clock.instant(deadline);
-        let done = if at <= tokio::time::Instant::now() {
-            // Behind schedule: take what already arrived first, without waiting.
-            match self.rx.try_recv() {
-                Ok(d) => d,
-                Err(_) => return Step::Due,
-            }
-        } else {
-            tokio::select! {
-                d = self.rx.recv() => match d {
-                    Some(d) => d,
-                    None => return Step::Due,
-                },
-                _ = tokio::time::sleep_until(at) => return Step::Due,
-            }
-        };
-        *now = (*now).max(self.clock.now());
-        self.complete(done, machine, rep, *now, None);
-        Step::Completed
+        if at <= tokio::time::Instant::now() {
+            return self.rx.try_recv().ok();
+        }
+        tokio::select! {
+            d = self.rx.recv() => d,
+            _ = tokio::time::sleep_until(at) => None,
+        }
     }
 
-    /// Records a result in the report and hands it to the machine at `now`. `latency` is the
-    /// request's duration in virtual time (default: `now - sent`); a result that took the
-    /// channel's timeout or longer is a timeout, whatever arrives later.
+    /// The machine's request timeout, in virtual ms.
+    pub fn timeout(&self) -> Time {
+        self.timeout
+    }
+
+    /// Hands a result to the observer and the machine at `now`. `latency` is the request's
+    /// duration in virtual time (default: `now - sent`); a result that took the channel's
+    /// timeout or longer is a timeout, whatever arrives later.
     pub fn complete(
         &mut self,
         done: Done,
         machine: &mut Machine<ChaCha8Rng>,
-        rep: &mut Report,
+        obs: &mut dyn Observer,
         now: Time,
         latency: Option<u64>,
     ) {
@@ -437,45 +361,16 @@ impl Driver {
                 attempt,
                 result,
             } => {
-                let latency = latency.unwrap_or(now.saturating_sub(sent));
-                let stub = CrmRequest {
-                    id,
-                    attempt,
-                    bearer: None,
-                    idempotency: (String::new(), String::new()),
-                    body: String::new(),
-                    is_array: false,
-                    seqs: Vec::new(),
-                };
-                let reply = match &result {
-                    CrmResult::Response(r) => Reply::Http {
-                        latency,
-                        response: r.clone(),
-                    },
-                    CrmResult::Failed(_) => Reply::Reset { latency },
-                    CrmResult::Abandoned => Reply::Silence,
-                };
-                engine::observe_request(
-                    rep,
-                    &stub,
-                    &reply,
-                    sent,
-                    self.timeout,
-                    &mut self.retry_second,
-                );
-                if latency >= self.timeout {
-                    return;
-                }
-                match result {
-                    CrmResult::Response(r) => machine.handle_response(now, id, r),
-                    CrmResult::Failed(f) => machine.handle_failure(now, id, f),
-                    CrmResult::Abandoned => {}
+                let reply = result.reply(latency.unwrap_or(now.saturating_sub(sent)));
+                obs.answered(attempt, sent, &reply, self.timeout);
+                if reply.in_time(self.timeout) {
+                    hand_back(machine, now, Answer::Crm(id, reply));
                 }
             }
             Done::Token { id, sent, result } => {
                 let latency = latency.unwrap_or(now.saturating_sub(sent));
                 if let Some(r) = result.filter(|_| latency < self.timeout) {
-                    machine.handle_token(now, id, r);
+                    hand_back(machine, now, Answer::Token(id, r));
                 }
             }
             Done::AlertFailed => self.alert_failures += 1,
@@ -493,52 +388,41 @@ impl Driver {
     }
 }
 
-/// The wall-clock loop (`--target`, and `sim --http` unpaced): arrivals at their scheduled
-/// instants, timers at their deadlines, results at the clock's reading when they arrive. Returns
-/// the virtual time it ended at.
-#[allow(clippy::too_many_arguments)]
-pub async fn drive_wall(
-    driver: &mut Driver,
-    machine: &mut Machine<ChaCha8Rng>,
-    feed: &mut Feed<'_>,
-    ledger: &mut Ledger,
-    rep: &mut Report,
-    inputs: &Inputs,
-    epoch: std::time::SystemTime,
-    sinks: &mut Sinks<'_>,
-) -> Time {
-    let template = machine.config().idempotency.clone();
-    let total = feed.total();
-    let mut now: Time = 0;
-    loop {
-        driver.flush(machine, rep, now);
-        while let Some(o) = machine.poll_output() {
-            ledger.settle(rep, &o, sinks);
+/// The wire as the one driver loop's transport: every request is pending until its [`Done`].
+impl Transport for Driver {
+    fn send_crm(&mut self, now: Time, req: CrmRequest, _obs: &mut dyn Observer) -> Sent<Reply> {
+        let task = self.crm_task(req, now);
+        if self.paced {
+            self.chain.push(task);
+        } else {
+            self.spawn(task);
         }
-        engine::observe_pending(rep);
-        let next = match (machine.poll_timeout(), feed.next_at()) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => break,
-        };
-        if let Step::Completed = driver.wait(next, machine, rep, &mut now).await {
-            continue;
-        }
-        // The deadline passed: hand in its scheduled instant, not the (later) clock reading.
-        now = now.max(next);
-        while feed.next_at().is_some_and(|at| at <= now) {
-            let (k, event) = feed.pop(now);
-            let done = feed.arrived();
-            if done % 256 == 0 || done == total {
-                (sinks.progress)(done, total);
-            }
-            ledger.arrive(rep, inputs, &template, machine, now, epoch, k, event);
-        }
-        if machine.poll_timeout().is_some_and(|t| t <= now) {
-            machine.handle_timeout(now);
+        Sent::Pending
+    }
+
+    fn send_token(&mut self, now: Time, id: u64) -> Sent<TokenResult> {
+        let task = self.token_task(id, now);
+        self.spawn(task);
+        Sent::Pending
+    }
+
+    fn send_alert(&mut self, cfg: &Config, alert: Alert) {
+        self.post_alert(alert_body(cfg, &alert));
+    }
+}
+
+impl CrmResult {
+    /// The reply this result is, after `latency` virtual ms.
+    pub fn reply(&self, latency: Time) -> Reply {
+        match self {
+            CrmResult::Response(r) => Reply::Http {
+                latency,
+                response: r.clone(),
+            },
+            CrmResult::Failed(_) => Reply::Reset { latency },
+            CrmResult::Abandoned => Reply::Silence,
         }
     }
-    now
 }
 
 /// The DLQ alert webhook body: `{channelId, deadLettered, reasons, at}`.
@@ -590,231 +474,6 @@ pub fn token_result(status: u16, body: &str) -> TokenResult {
         .map(str::to_string)
         .unwrap_or_else(|| body.chars().take(100).collect());
     TokenResult::Refused { status, error }
-}
-
-/// Runs a scenario over real HTTP against the mock CRM, with time compressed by
-/// `http.time_scale`. The report has the shape (and, for deterministic scenarios, the outcomes)
-/// of [`engine::run`].
-pub async fn run(
-    spec: &Spec,
-    inputs: &Inputs,
-    sc: &Scenario,
-    opts: &Options,
-    http: &HttpOptions,
-    sinks: &mut Sinks<'_>,
-) -> Result<Report, HttpError> {
-    let epoch = engine::epoch(spec, sc);
-    let cfg = engine::machine_config(spec, sc, opts, epoch)
-        .map_err(|e| HttpError::Config(e.to_string()))?;
-    let template = cfg.idempotency.clone();
-    let timeout = cfg.timeout;
-    let concurrency = cfg.hub.concurrency;
-    let clock = Clock::start(http.time_scale);
-    let mock = MockCrm::start(
-        &spec.raw,
-        sc,
-        inputs.payload_schema.as_ref(),
-        clock,
-        &MockOptions {
-            port: 0,
-            seed: opts.seed,
-        },
-    )
-    .await?;
-    let (client_id, client_auth, scopes) = match &spec.raw.channel.auth {
-        Auth::OAuth2ClientCredentials {
-            client_id,
-            client_auth,
-            scopes,
-            ..
-        } => (client_id.clone(), *client_auth, scopes.clone()),
-        _ => (String::new(), ClientAuth::Body, Vec::new()),
-    };
-    let ep = Endpoints {
-        crm: mock.crm_url(),
-        token: Some(mock.token_url()),
-        alert: spec
-            .raw
-            .dead_letter_queue
-            .alert_endpoint
-            .as_ref()
-            .map(|_| mock.alert_url()),
-        client_id,
-        client_secret: MOCK_CLIENT_SECRET.to_string(),
-        client_auth,
-        scopes,
-        headers: spec
-            .raw
-            .channel
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        send_seq: true,
-    };
-    let client = super::http_client(concurrency)?;
-    // Warm up: the first connection and the server's first request cost milliseconds that a
-    // compressed clock would turn into simulated seconds. Virtual time starts afterwards.
-    for _ in 0..2 {
-        let _ = client.get(mock.crm_url()).send().await;
-    }
-    let clock = Clock::start(http.time_scale);
-    mock.set_clock(clock);
-    let mut driver = Driver::new(client, ep, clock, timeout, http.paced)?;
-    let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
-    let mut feed = Feed::new(inputs, sc, opts.events, epoch);
-    let total = feed.total();
-    let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
-    rep.notes.push(format!(
-        "over HTTP against the loopback mock CRM, time scale {} ({})",
-        clock.scale(),
-        if http.paced {
-            format!(
-                "an idle simulated second lasted {} ms; the clock stood still while bytes were on the wire",
-                clock.real(1000).as_secs_f64() * 1000.0
-            )
-        } else {
-            "wall clock".to_string()
-        }
-    ));
-    let mut ledger = Ledger::default();
-    if !http.paced {
-        let now = drive_wall(
-            &mut driver,
-            &mut machine,
-            &mut feed,
-            &mut ledger,
-            &mut rep,
-            inputs,
-            epoch,
-            sinks,
-        )
-        .await;
-        driver.shutdown();
-        let st = mock.state();
-        fault_note(&mut rep, &st.tally);
-        engine::throttle_notes(&mut rep, spec, st.model());
-        ledger.finish(&mut rep, now, st.model(), &machine);
-        return Ok(rep);
-    }
-
-    // Happenings in the engine's order: results keyed by (virtual time, sequence), the
-    // sequence taken when the request was sent, as the engine pushes a reply when it sends.
-    let mut results: BTreeMap<(Time, u64), (Done, u64)> = BTreeMap::new();
-    let mut seq_of: HashMap<u64, u64> = HashMap::new();
-    let mut hseq: u64 = 0;
-    let mut arrival_seq: u64 = 0;
-    let mut now: Time = 0;
-    // Virtual time is paced on the real clock from an anchor, and stands still while a
-    // request is on the wire: a millisecond of real I/O must not become a compressed second.
-    let mut anchor = (tokio::time::Instant::now(), 0u64);
-    loop {
-        for id in driver.flush(&mut machine, &mut rep, now) {
-            hseq += 1;
-            seq_of.insert(id, hseq);
-        }
-        while let Some(o) = machine.poll_output() {
-            ledger.settle(&mut rep, &o, sinks);
-        }
-        engine::observe_pending(&mut rep);
-        if !seq_of.is_empty() {
-            let Some(done) = driver.recv().await else {
-                break;
-            };
-            let (id, sent, gave_up) = match &done {
-                Done::Crm {
-                    id, sent, result, ..
-                } => (*id, *sent, matches!(result, CrmResult::Abandoned)),
-                Done::Token { id, sent, result } => (*id, *sent, result.is_none()),
-                Done::AlertFailed => {
-                    driver.alert_failures += 1;
-                    continue;
-                }
-            };
-            let seq = seq_of.remove(&id).unwrap_or(0);
-            let decided = mock.state().take_decision(id);
-            match decided {
-                Some(Some(latency)) if !gave_up && latency < timeout => {
-                    results.insert((sent + latency, seq), (done, latency));
-                }
-                // No answer in time (or none at all): only the report learns of it; the
-                // machine's own timer decides.
-                _ => driver.complete(done, &mut machine, &mut rep, now, Some(u64::MAX)),
-            }
-            anchor = (tokio::time::Instant::now(), now);
-            continue;
-        }
-        let entry = results.keys().next().copied();
-        let arrival = feed.next_at().map(|t| (t, arrival_seq));
-        let first = match (entry, arrival) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let timer = machine.poll_timeout();
-        let (at, fire_timer) = match (timer, first) {
-            (None, None) => break,
-            (Some(t), Some((n, _))) => (t.min(n), t < n),
-            (Some(t), None) => (t, true),
-            (None, Some((n, _))) => (n, false),
-        };
-        if at > anchor.1 {
-            // Pacing is cosmetic here (results carry their own virtual times), so sub-millisecond
-            // waits, which the timer wheel would round up to a millisecond each, are skipped;
-            // later waits absorb the difference.
-            let due = anchor.0 + clock.real(at - anchor.1);
-            if due > tokio::time::Instant::now() + Duration::from_millis(1) {
-                tokio::time::sleep_until(due).await;
-            }
-        }
-        now = now.max(at);
-        if fire_timer {
-            machine.handle_timeout(now);
-        } else if first == arrival {
-            let (k, event) = feed.pop(now);
-            hseq += 1;
-            arrival_seq = hseq;
-            let done = feed.arrived();
-            if done % 256 == 0 || done == total {
-                (sinks.progress)(done, total);
-            }
-            ledger.arrive(
-                &mut rep,
-                inputs,
-                &template,
-                &mut machine,
-                now,
-                epoch,
-                k,
-                event,
-            );
-        } else if let Some(key) = entry {
-            let (done, latency) = results.remove(&key).expect("key just read");
-            driver.complete(done, &mut machine, &mut rep, now, Some(latency));
-        }
-    }
-    driver.shutdown();
-    if driver.alert_failures > 0 {
-        rep.notes.push(format!(
-            "{} DLQ alert webhook call(s) failed",
-            driver.alert_failures
-        ));
-    }
-    let st = mock.state();
-    fault_note(&mut rep, &st.tally);
-    engine::throttle_notes(&mut rep, spec, st.model());
-    ledger.finish(&mut rep, now, st.model(), &machine);
-    Ok(rep)
-}
-
-/// Says which wire faults the front carried out (the report's own counters say what the
-/// machine saw).
-fn fault_note(rep: &mut Report, t: &super::mock::Tally) {
-    if t.resets + t.cut_responses + t.silences > 0 {
-        rep.notes.push(format!(
-            "on the wire: {} connection(s) reset before a response, {} response(s) cut mid-body, {} request(s) never answered",
-            t.resets, t.cut_responses, t.silences
-        ));
-    }
 }
 
 #[cfg(test)]

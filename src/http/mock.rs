@@ -25,8 +25,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::front::{self, Fault, FAULT_HEADER};
 use super::{Clock, HttpError};
+use crate::delivery::drive::Reply;
 use crate::delivery::{CrmRequest, TokenResult};
-use crate::sim::crm::{CrmModel, Reply};
+use crate::sim::crm::CrmModel;
 use crate::sim::engine;
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, ClientAuth, RawSpec};

@@ -16,9 +16,12 @@ pub mod clock;
 pub mod driver;
 pub mod front;
 pub mod mock;
+pub mod paced;
 pub mod target;
+pub mod wall;
 
 pub use clock::Clock;
+pub use paced::{run, HttpOptions};
 
 use reqwest::Url;
 
@@ -41,6 +44,9 @@ pub enum HttpError {
     /// The HTTP client could not be built.
     #[error("building the HTTP client: {0}")]
     Client(#[source] reqwest::Error),
+    /// The run itself failed (it did not settle within its step bound).
+    #[error(transparent)]
+    Sim(crate::sim::engine::EngineError),
 }
 
 /// Parses `url` and checks that it is `https://`, or `http://` on a loopback host: TLS is always

@@ -10,9 +10,9 @@ use std::time::SystemTime;
 use reqwest::Url;
 
 use super::driver::{Driver, Endpoints};
-use super::{checked_url, Clock, HttpError};
+use super::{checked_url, wall, Clock, HttpError};
 use crate::delivery::Machine;
-use crate::sim::engine::{self, Feed, Ledger, Options, Sinks};
+use crate::sim::engine::{self, Feed, Options, Sinks, Traffic};
 use crate::sim::report::Report;
 use crate::sim::route::Inputs;
 use crate::sim::scenario::{self, Scenario};
@@ -199,21 +199,16 @@ pub async fn run(
     let clock = Clock::start(time_scale);
     let client = super::http_client(cfg.hub.concurrency)?;
     let mut driver = Driver::new(client, ep, clock, timeout, false)?;
+    let template = cfg.idempotency.clone();
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
-    let mut feed = Feed::new(inputs, &sc, Some(0), epoch);
-    let mut rep = Report::new(spec, &sc, &o, 1000, epoch);
+    let feed = Feed::new(inputs, &sc, Some(0), epoch);
+    let mut rep = Report::new(spec, &sc, o.seed, o.no_jitter, 1000, epoch);
     rep.totals.events = feed.total();
-    let mut ledger = Ledger::default();
-    let now = super::driver::drive_wall(
-        &mut driver,
-        &mut machine,
-        &mut feed,
-        &mut ledger,
-        &mut rep,
-        inputs,
-        epoch,
-        sinks,
-    )
+    let mut traffic = Traffic::new(feed, inputs, template, epoch, 256);
+    let mut obs = (&mut rep, &mut *sinks);
+    let now = wall::drive(&mut driver, &mut machine, &mut traffic, &mut obs, 0, |_| {
+        false
+    })
     .await;
     driver.shutdown();
     rep.end = now;

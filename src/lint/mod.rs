@@ -107,6 +107,66 @@ pub fn spec_files(args: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// What linting one loaded spec found.
+#[derive(Debug, Default)]
+pub struct Linted {
+    /// Load errors and findings, suppressions applied (unsorted).
+    pub diags: Vec<Diagnostic>,
+    pub sources: Sources,
+    /// The spec, when it loaded.
+    pub spec: Option<Spec>,
+    /// The rules' findings before suppressions were applied (so a caller can tell a finding
+    /// that was suppressed from one that was never made).
+    pub unsuppressed: Vec<Diagnostic>,
+}
+
+/// Lints one spec already loaded from `path`: the rules `cfg` (and the command line in `opts`)
+/// enable, then the inline suppressions of the spec and of the transform files it references.
+/// `cxsync lint` and `cxsync lsp` both run exactly this.
+pub fn lint_loaded(path: &Path, loaded: spec::Loaded, cfg: &Config, opts: &LintOptions) -> Linted {
+    let enabled = |r: &RuleInfo| cfg.enabled(r, path, &opts.select, &opts.ignore, opts.preview);
+    let sources = loaded.sources;
+    let mut diags = loaded.diags;
+    let Some(spec) = loaded.spec else {
+        return Linted {
+            diags,
+            sources,
+            spec: None,
+            unsuppressed: Vec::new(),
+        };
+    };
+    let findings = lint_spec(&spec, &spec.rules, enabled);
+    diags.extend(findings.iter().cloned());
+    // Suppressions live in the spec and in the transform files it references.
+    let mut files = vec![path.to_path_buf()];
+    files.extend(spec.rules.iter().filter_map(|r| match &r.transform {
+        Some(spec::TransformSource {
+            origin: spec::TransformOrigin::File { path },
+            ..
+        }) => Some(path.clone()),
+        _ => None,
+    }));
+    // Two rules may share a transform file: its suppressions are applied once, or the second pass
+    // would call them unused.
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(f.clone()));
+    let report_unused = registry::find(registry::UNUSED_SUPPRESSION).is_some_and(enabled);
+    for file in files {
+        if let Some(text) = sources.get(&file) {
+            let unused = suppress::apply(&file, text, &mut diags, |c| registry::find(c).is_some());
+            if report_unused {
+                diags.extend(unused);
+            }
+        }
+    }
+    Linted {
+        diags,
+        sources,
+        spec: Some(spec),
+        unsuppressed: findings,
+    }
+}
+
 /// Lints spec files. A bad config is an error (the run cannot decide what to check); everything
 /// wrong with a spec is a finding.
 pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, ConfigError> {
@@ -144,37 +204,11 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, Conf
             }
         };
         out.deny_warnings |= cfg.raw.deny_warnings;
-        let enabled =
-            |r: &RuleInfo| cfg.enabled(r, &path, &opts.select, &opts.ignore, opts.preview);
         let loaded = spec::load(&path, &opts.load);
-        let sources = loaded.sources;
-        let mut diags = loaded.diags;
-        if let Some(spec) = loaded.spec {
-            let resolved = spec.rules.clone();
-            diags.extend(lint_spec(&spec, &resolved, enabled));
-            // Suppressions live in the spec and in the transform files it references.
-            let mut files = vec![path.clone()];
-            files.extend(resolved.iter().filter_map(|r| match &r.transform {
-                Some(spec::TransformSource {
-                    origin: spec::TransformOrigin::File { path },
-                    ..
-                }) => Some(path.clone()),
-                _ => None,
-            }));
-            let report_unused = registry::find(registry::UNUSED_SUPPRESSION).is_some_and(&enabled);
-            for file in files {
-                if let Some(text) = sources.get(&file) {
-                    let unused =
-                        suppress::apply(&file, text, &mut diags, |c| registry::find(c).is_some());
-                    if report_unused {
-                        diags.extend(unused);
-                    }
-                }
-            }
-            out.specs.push(spec);
-        }
-        out.diags.extend(diags);
-        out.sources.extend(sources);
+        let checked = lint_loaded(&path, loaded, &cfg, opts);
+        out.diags.extend(checked.diags);
+        out.sources.extend(checked.sources);
+        out.specs.extend(checked.spec);
         out.files.push(path);
     }
     diag::sort(&mut out.diags);

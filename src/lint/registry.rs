@@ -79,6 +79,19 @@ impl RuleInfo {
         para.join(" ")
     }
 
+    /// What `cxsync explain CODE` prints (and `cxsync lsp` shows on hover): a heading, the default
+    /// severity and status, then the docs.
+    pub fn explain(&self) -> String {
+        format!(
+            "# {} ({})\n\nDefault severity: {}. Status: {}.\n\n{}\n",
+            self.code,
+            self.name,
+            self.severity.as_str(),
+            self.status.as_str(),
+            self.docs()
+        )
+    }
+
     /// The rule as the machine renderers describe it.
     pub fn meta(&self) -> RuleMeta {
         RuleMeta {

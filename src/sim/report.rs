@@ -11,9 +11,9 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 
 use super::crm::CrmStats;
-use super::engine::Options;
 use super::scenario::{fmt_num, Band, Expect, Scenario};
-use crate::delivery::{self, Reason, Stats, Time};
+use crate::delivery::drive::{Observer, Reply};
+use crate::delivery::{self, DeadLettered, Delivered, Output, Reason, Stats, Time};
 use crate::spec::Spec;
 
 /// One metrics interval.
@@ -115,6 +115,8 @@ pub struct Report {
     pub p99: u32,
     pub max_latency: u32,
     expect: Expect,
+    /// `(second, retries sent in it)`, for the peak retry rate.
+    retry_second: (u64, u64),
 }
 
 /// Nearest-rank percentile of sorted data.
@@ -156,11 +158,12 @@ impl Report {
     pub fn new(
         spec: &Spec,
         sc: &Scenario,
-        opts: &Options,
+        seed: u64,
+        no_jitter: bool,
         interval: Time,
         epoch: SystemTime,
     ) -> Self {
-        let jitter = if opts.no_jitter {
+        let jitter = if no_jitter {
             "none".to_string()
         } else {
             serde_json::to_value(spec.raw.retry.jitter)
@@ -172,7 +175,7 @@ impl Report {
             spec: spec.raw.name.clone(),
             channel: spec.raw.channel.name.clone(),
             scenario: sc.name.clone(),
-            seed: opts.seed,
+            seed,
             jitter,
             crm_profile: String::new(),
             dedup: String::new(),
@@ -204,6 +207,7 @@ impl Report {
             p99: 0,
             max_latency: 0,
             expect: sc.expect.clone(),
+            retry_second: (0, 0),
         }
     }
 
@@ -275,7 +279,7 @@ impl Report {
     /// The `--report` JSON.
     pub fn to_json(&self) -> Value {
         let t = &self.totals;
-        let reasons: Map<String, Value> = super::engine::reasons(&self.by_reason)
+        let reasons: Map<String, Value> = reasons(&self.by_reason)
             .into_iter()
             .map(|(r, n)| (r.as_str().to_string(), json!(n)))
             .collect();
@@ -385,7 +389,7 @@ impl Report {
             "  delivered  {}   dead-lettered {}   lost {}   duplicates {}",
             t.delivered, t.dead_lettered, t.lost, t.duplicates
         );
-        for (r, n) in super::engine::reasons(&self.by_reason) {
+        for (r, n) in reasons(&self.by_reason) {
             let _ = writeln!(s, "    DLQ {:<28} {n}", r.as_str());
         }
         for (_, ex) in &self.dlq_examples {
@@ -659,6 +663,138 @@ impl Report {
         s.push_str("</svg>\n");
         s
     }
+}
+
+/// The report is built by watching the run: every driver of a scenario tells it what happened.
+impl Observer for Report {
+    fn submitted(&mut self, _seq: u64, _event_id: &str, _key: Option<&str>) {
+        self.totals.matched += 1;
+    }
+
+    fn token_requested(&mut self, now: Time) {
+        self.bucket(now).token_refreshes += 1;
+        self.totals.token_refreshes += 1;
+    }
+
+    fn alert_sent(&mut self) {
+        self.alerts += 1;
+    }
+
+    fn answered(&mut self, attempt: u32, sent: Time, reply: &Reply, timeout: Time) {
+        self.totals.attempts += 1;
+        let retry = attempt > 1;
+        if retry {
+            let sec = sent / 1000;
+            if self.retry_second.0 != sec {
+                self.retry_second = (sec, 0);
+            }
+            self.retry_second.1 += 1;
+            self.peak_retry_rate = self.peak_retry_rate.max(self.retry_second.1);
+        }
+        let (done, class) = match reply {
+            Reply::Http { latency, response } if *latency < timeout => {
+                *self.statuses.entry(response.status).or_default() += 1;
+                let class = match response.status {
+                    200..=299 => Class::Ok,
+                    400..=499 => Class::Client,
+                    _ => Class::Server,
+                };
+                (sent + latency, class)
+            }
+            Reply::Reset { latency } if *latency < timeout => (sent + latency, Class::Reset),
+            _ => (sent + timeout, Class::Timeout),
+        };
+        let b: &mut Bucket = self.bucket(done);
+        b.requests += 1;
+        if retry {
+            b.retries += 1;
+        }
+        match class {
+            Class::Ok => b.ok += 1,
+            Class::Client => b.client_errors += 1,
+            Class::Server => b.server_errors += 1,
+            Class::Timeout | Class::Reset => b.timeouts += 1,
+        }
+        match class {
+            Class::Timeout => self.timeouts += 1,
+            Class::Reset => self.resets += 1,
+            _ => {}
+        }
+    }
+
+    fn settled(&mut self, output: &Output) {
+        match output {
+            Output::Delivered(d) => self.delivered(d),
+            Output::DeadLettered(d) => self.dead_lettered(d),
+        }
+    }
+
+    /// Records the backlog (matched events not yet settled) after a step.
+    fn stepped(&mut self) {
+        let pending = self.totals.matched - self.totals.delivered - self.totals.dead_lettered;
+        self.peak_pending = self.peak_pending.max(pending);
+    }
+}
+
+enum Class {
+    Ok,
+    Client,
+    Server,
+    Timeout,
+    Reset,
+}
+
+impl Report {
+    fn delivered(&mut self, d: &Delivered) {
+        self.totals.delivered += 1;
+        *self.attempts_histogram.entry(d.attempts).or_default() += 1;
+        let latency = (d.at - d.submitted).min(u64::from(u32::MAX)) as u32;
+        self.latencies.push(latency);
+        let b = self.bucket(d.at);
+        b.delivered += 1;
+        b.latencies.push(latency);
+    }
+
+    fn dead_lettered(&mut self, d: &DeadLettered) {
+        self.totals.dead_lettered += 1;
+        *self.by_reason.entry(d.reason).or_default() += 1;
+        *self.attempts_histogram.entry(d.attempts).or_default() += 1;
+        self.bucket(d.at).dlq += 1;
+        if let Some(st) = d.last_status {
+            *self.dlq_by_status.entry(st).or_default() += 1;
+        }
+        if self.dlq_examples.len() < 8 && !self.dlq_examples.iter().any(|(r, _)| *r == d.reason) {
+            let example = example(d, self.epoch);
+            self.dlq_examples.push((d.reason, example));
+        }
+    }
+}
+
+fn example(r: &DeadLettered, epoch: SystemTime) -> String {
+    let last = match (&r.last_status, &r.last_error) {
+        (Some(s), _) => {
+            let body = r.last_body.as_deref().unwrap_or("");
+            let body: String = body.chars().take(100).collect();
+            format!("last response {s} {body}")
+        }
+        (None, Some(e)) => e.clone(),
+        (None, None) => "no response".to_string(),
+    };
+    format!(
+        "{} after {} attempt(s) at {}: {}",
+        r.event_id,
+        r.attempts,
+        delivery::rfc3339(epoch, r.at),
+        last
+    )
+}
+
+/// Per-reason totals in report order.
+fn reasons(by: &BTreeMap<Reason, u64>) -> Vec<(Reason, u64)> {
+    Reason::ALL
+        .iter()
+        .filter_map(|r| by.get(r).map(|n| (*r, *n)))
+        .collect()
 }
 
 fn xml(s: &str) -> String {

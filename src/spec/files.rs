@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::yaml::SourceMap;
-use super::{read_text, Fixture, ResolvedRule, TransformOrigin, TransformSource};
+use super::{Fixture, ResolvedRule, TextSource, TransformOrigin, TransformSource};
 use crate::diag::{Diagnostic, Sources, Span};
 
 /// Files visited while expanding one fixture glob before giving up (a glob over `/` is a mistake).
@@ -27,6 +27,8 @@ pub struct Ctx<'a> {
     pub spec_path: &'a Path,
     pub dir: &'a Path,
     pub map: &'a SourceMap,
+    /// Where file text comes from.
+    pub files: &'a dyn TextSource,
 }
 
 impl Ctx<'_> {
@@ -134,8 +136,8 @@ fn read_ref(
     pointer: &str,
     cx: &Ctx,
 ) -> Result<String, Diagnostic> {
-    if !path.is_file() {
-        let why = if path.exists() {
+    if !cx.files.is_file(path) {
+        let why = if cx.files.exists(path) {
             "is not a file"
         } else {
             "does not exist"
@@ -150,7 +152,7 @@ fn read_ref(
                 path.display()
             )));
     }
-    read_text(path).map_err(|d| {
+    cx.files.read(path).map_err(|d| {
         if d.code == "E010" {
             cx.at_value(
                 Diagnostic::error("E302", format!("cannot read {what} `{rel}`: {}", d.message)),
@@ -251,8 +253,9 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
         .at(Span::point(at))
 }
 
-/// Expands a glob relative to `dir` into sorted existing files.
-fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
+/// Expands a glob relative to `dir` into sorted existing files (on disk: an editor's unsaved new
+/// file is not matched until it is saved).
+pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     let full = dir.join(pattern);
     let full_s = full.to_string_lossy().replace('\\', "/");
     let matcher = globset::GlobBuilder::new(&full_s)

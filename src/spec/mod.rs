@@ -72,6 +72,8 @@ pub struct ResolvedRule {
 pub struct Spec {
     /// The spec file as the user named it.
     pub path: PathBuf,
+    /// The text of `path` as it was loaded (positions in `map` point into it).
+    pub text: String,
     /// The folder relative references resolve against.
     pub dir: PathBuf,
     /// The selected environment, if any.
@@ -122,23 +124,50 @@ pub struct Loaded {
     pub sources: Sources,
 }
 
+/// Where the loader gets the text of a file: the disk ([`Disk`]), or an editor's unsaved buffers
+/// laid over it (`cxsync lsp`). Every file the loader reads (the spec, transform files, fixtures,
+/// the payload schema) goes through this one seam.
+pub trait TextSource {
+    /// The text of `path` as UTF-8 within [`MAX_FILE_BYTES`]; errors are diagnostics naming the
+    /// file.
+    fn read(&self, path: &Path) -> Result<String, Diagnostic>;
+    /// Whether `path` names a file this source can read.
+    fn is_file(&self, path: &Path) -> bool;
+    /// Whether `path` exists at all (a folder counts), for the message when it is not a file.
+    fn exists(&self, path: &Path) -> bool {
+        self.is_file(path) || path.exists()
+    }
+}
+
+/// Files as they are on disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Disk;
+
+impl TextSource for Disk {
+    fn read(&self, path: &Path) -> Result<String, Diagnostic> {
+        read_text(path)
+    }
+    fn is_file(&self, path: &Path) -> bool {
+        path.is_file()
+    }
+}
+
+/// The E011 diagnostic of a file over the size limit.
+pub fn too_large(path: &Path, len: u64) -> Diagnostic {
+    Diagnostic::error(
+        "E011",
+        format!("file is {len} bytes; the limit is {MAX_FILE_BYTES} bytes"),
+    )
+    .in_file(path)
+    .with_help("specs, fixtures and transforms are small text files; is this the right file?")
+}
+
 /// Reads a file as UTF-8 within the size limit; errors are diagnostics naming the file.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let meta = std::fs::metadata(path)
         .map_err(|e| Diagnostic::error("E010", format!("cannot read file: {e}")).in_file(path))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(
-            "E011",
-            format!(
-                "file is {} bytes; the limit is {} bytes",
-                meta.len(),
-                MAX_FILE_BYTES
-            ),
-        )
-        .in_file(path)
-        .with_help(
-            "specs, fixtures and transforms are small text files; is this the right file?",
-        ));
+        return Err(too_large(path, meta.len()));
     }
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::error("E010", format!("cannot read file: {e}")).in_file(path))?;
@@ -164,8 +193,13 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
 /// references, semantic checks. The stages after the schema read the tree leniently, so one run
 /// reports every independent mistake. `spec` is `Some` only when there is no error.
 pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
+    load_from(path, opts, &Disk)
+}
+
+/// [`load`], reading every file through `files` (an editor's unsaved buffers, say).
+pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loaded {
     let mut out = Loaded::default();
-    let text = match read_text(path) {
+    let text = match files.read(path) {
         Ok(t) => t,
         Err(d) => {
             out.diags.push(d);
@@ -228,6 +262,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
             spec_path: path,
             dir: &dir,
             map: &map,
+            files,
         },
         &mut out.sources,
         &mut out.diags,
@@ -271,6 +306,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
     }
     let spec = Spec {
         path: path.to_path_buf(),
+        text,
         dir,
         env: opts.env.clone(),
         rules: resolved.rules,

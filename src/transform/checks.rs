@@ -243,7 +243,7 @@ pub fn plan_fixes(spec: &Spec) -> Result<(Vec<FileFix>, Vec<Diagnostic>), Diagno
     let mut files = Vec::new();
     let mut remaining = Vec::new();
     let sources = transforms(spec)?;
-    let yaml_text = crate::spec::read_text(&spec.path)?;
+    let yaml_text = spec.text.clone();
     let mut yaml_edits: Vec<(usize, usize, String)> = Vec::new();
     let mut yaml_fixed = 0;
     for (src, text) in &sources {

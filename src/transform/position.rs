@@ -13,12 +13,20 @@ use crate::diag::Span;
 use crate::spec::yaml::{Loc, Style};
 use crate::spec::{Spec, TransformOrigin};
 
-/// The file and span of expression offsets `[start, end)`.
+/// The file and span of expression offsets `[start, end)`. Pure: the text is the one the spec was
+/// loaded from (`Spec::text`, and each transform file's `TransformSource::text`), so positions are
+/// right for an editor's unsaved buffer too.
 pub fn locate(spec: &Spec, origin: &TransformOrigin, start: usize, end: usize) -> (PathBuf, Span) {
     match origin {
         TransformOrigin::File { path } => {
-            let span = std::fs::read_to_string(path)
-                .map(|text| Span::from_offsets(&text, start, end))
+            let text = spec.rules.iter().find_map(|r| {
+                r.transform
+                    .as_ref()
+                    .filter(|t| t.origin == *origin)
+                    .map(|t| t.text.as_str())
+            });
+            let span = text
+                .map(|text| Span::from_offsets(text, start, end))
                 .unwrap_or_default();
             (path.clone(), span)
         }
@@ -27,8 +35,7 @@ pub fn locate(spec: &Spec, origin: &TransformOrigin, start: usize, end: usize) -
             let span = (|| {
                 let loc = spec.map.get(pointer)?;
                 let value = spec.tree.pointer(pointer)?.as_str()?;
-                let source = std::fs::read_to_string(&spec.path).ok()?;
-                locate_in(&source, loc, value, start, end)
+                locate_in(&spec.text, loc, value, start, end)
             })();
             (spec.path.clone(), span.unwrap_or(fallback))
         }

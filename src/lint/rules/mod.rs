@@ -186,6 +186,7 @@ pub(crate) mod tests_support {
         let raw = serde_json::from_value(doc.value.clone()).expect("test spec is valid");
         Spec {
             path: "t.yaml".into(),
+            text: text.clone(),
             dir: ".".into(),
             env: None,
             raw,

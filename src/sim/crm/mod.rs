@@ -18,6 +18,7 @@ use rand_core::Rng;
 use serde_json::Value;
 
 use crate::delivery::backoff::unit;
+use crate::delivery::drive::Reply;
 use crate::delivery::{CrmRequest, Response, Time, TokenResult};
 use crate::sim::scenario::{Dedup, Fault, Scenario};
 use crate::spec::model::{CrmIdempotency, RawSpec};
@@ -32,17 +33,6 @@ pub enum DedupMode {
     Upsert,
     /// Not at all: a resend is a second record.
     None,
-}
-
-/// The CRM's answer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// An HTTP response after `latency` ms.
-    Http { latency: u64, response: Response },
-    /// The connection resets after `latency` ms.
-    Reset { latency: u64 },
-    /// No answer at all (partition): the client times out.
-    Silence,
 }
 
 /// Counters the model keeps; they reach the report.

@@ -15,6 +15,7 @@ mod parser;
 mod validate;
 
 pub use dialect::{rewrite, rewrite_mapped};
+pub use lexer::{tokens_lenient, Tk, Token};
 pub use parser::MAX_DEPTH;
 
 /// A path the expression reads from the input, e.g. `interaction.agent.email`.

@@ -1,0 +1,136 @@
+//! The settlement ledger of a run: one byte per matched event (pending, delivered, in the DLQ,
+//! lost) and the idempotency keys seen. At the end it checks the four invariants against the CRM
+//! model's record of side effects and finishes the report.
+
+use std::collections::HashMap;
+
+use crate::delivery::drive::Observer;
+use crate::delivery::{Machine, Output, Time};
+use crate::sim::crm::{hash128, CrmModel, DedupMode};
+use crate::sim::report::{Invariant, Report};
+
+const PENDING: u8 = 0;
+const DELIVERED: u8 = 1;
+const DLQ_STORED: u8 = 2;
+const DLQ_LOST: u8 = 3;
+
+/// Per-run bookkeeping shared by every driver of a scenario: the settlement of every matched
+/// event and the idempotency keys seen, from which the invariants are checked.
+#[derive(Default)]
+pub struct Ledger {
+    state: Vec<u8>,
+    keys: HashMap<u128, u64>,
+    key_clash_count: u64,
+    key_clashes: Vec<String>,
+}
+
+impl Observer for Ledger {
+    fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
+        debug_assert_eq!(seq, self.state.len() as u64, "dense submission numbers");
+        self.state.push(PENDING);
+        if let Some(key) = key {
+            if let Some(first) = self.keys.insert(hash128(key), seq) {
+                self.key_clash_count += 1;
+                if self.key_clashes.len() < 5 {
+                    self.key_clashes.push(format!(
+                        "`{key}` is the key of event {event_id} and of matched event #{first}"
+                    ));
+                }
+            }
+        }
+    }
+
+    fn settled(&mut self, output: &Output) {
+        let (seq, state) = match output {
+            Output::Delivered(d) => (d.seq, DELIVERED),
+            Output::DeadLettered(d) => (d.seq, if d.stored { DLQ_STORED } else { DLQ_LOST }),
+        };
+        if let Some(s) = self.state.get_mut(seq as usize) {
+            *s = state;
+        }
+    }
+}
+
+impl Ledger {
+    /// Checks the invariants against the CRM's record of side effects and finishes the report.
+    pub fn finish<R: rand_core::Rng>(
+        self,
+        rep: &mut Report,
+        now: Time,
+        crm: &CrmModel,
+        machine: &Machine<R>,
+    ) {
+        let state = self.state;
+        let key_clashes = self.key_clashes;
+        rep.key_clash_count = self.key_clash_count;
+        rep.end = now;
+        rep.machine = machine.stats().clone();
+        rep.crm = crm.stats.clone();
+        let dedup = crm.dedup().clone();
+        rep.dedup = match dedup {
+            DedupMode::Header => "header",
+            DedupMode::Upsert => "upsert",
+            DedupMode::None => "none",
+        }
+        .to_string();
+        // Invariants over the settled state.
+        let mut unsettled = 0u64;
+        let mut delivered_not_applied = 0u64;
+        let mut duplicates = 0u64;
+        let mut dlq_applied = 0u64;
+        for (seq, s) in state.iter().enumerate() {
+            let applied = crm.applied(seq as u64);
+            match *s {
+                PENDING => unsettled += 1,
+                DELIVERED if applied == 0 => delivered_not_applied += 1,
+                DLQ_STORED | DLQ_LOST if applied > 0 => dlq_applied += 1,
+                _ => {}
+            }
+            if applied > 1 {
+                duplicates += u64::from(applied - 1);
+            }
+        }
+        let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64;
+        rep.totals.duplicates = duplicates;
+        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq;
+        rep.dead_lettered_but_applied = dlq_applied;
+        rep.invariants = vec![
+            Invariant::new(
+                "conservation",
+                "every matched event is applied in the CRM or sits in the DLQ with a reason",
+                unsettled == 0 && delivered_not_applied == 0 && lost_dlq == 0,
+                format!(
+                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled",
+                    unsettled, delivered_not_applied, lost_dlq
+                ),
+            ),
+            Invariant::new(
+                "no-duplicate-side-effects",
+                if dedup == DedupMode::None {
+                    "no event is written twice (the CRM does not deduplicate: duplicates are counted, not prevented)"
+                } else {
+                    "no event is written twice"
+                },
+                dedup == DedupMode::None || duplicates == 0,
+                format!("{duplicates} duplicate side effects"),
+            ),
+            Invariant::new(
+                "unique-idempotency-keys",
+                "no two distinct events share an idempotency key",
+                key_clashes.is_empty(),
+                if key_clashes.is_empty() {
+                    "0 shared keys".to_string()
+                } else {
+                    format!("{} shared keys, e.g. {}", rep.key_clash_count, key_clashes.join("; "))
+                },
+            ),
+            Invariant::new(
+                "nothing-in-flight",
+                "nothing is queued, parked or in flight at the end",
+                machine.is_idle() && machine.pending_events() == 0,
+                format!("{} events still pending in the machine", machine.pending_events()),
+            ),
+        ];
+        rep.finish();
+    }
+}

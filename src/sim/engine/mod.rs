@@ -1,0 +1,231 @@
+//! The discrete-event engine: runs one scenario against one spec in virtual time.
+//!
+//! The run is the one driver loop of [`crate::delivery::drive`] in virtual time, with the CRM
+//! model as the transport: [`feed`] makes the events and submits what the rules match,
+//! [`ledger`] keeps the settlement of every matched event and checks the invariants, `run`
+//! wires them to the machine, and the [`Report`] watches it all as an observer. Per-event state
+//! is one byte per matched event; outcomes and DLQ records stream out through [`Sinks`] as they
+//! happen.
+
+mod feed;
+mod ledger;
+mod run;
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+
+use super::crm::CrmModel;
+use super::report::Report;
+use super::scenario::Scenario;
+use crate::delivery::drive::Observer;
+use crate::delivery::{Config, DeadLettered, HubSettings, Output, Time};
+use crate::spec::model::Jitter;
+use crate::spec::Spec;
+pub use feed::{Feed, Traffic};
+pub use ledger::Ledger;
+pub use run::{max_steps, run};
+
+/// The default seed: fixed, so the README's command is reproducible.
+pub const DEFAULT_SEED: u64 = 20240115;
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub seed: u64,
+    /// Overrides the scenario's event count.
+    pub events: Option<u64>,
+    /// Forces `jitter: none`.
+    pub no_jitter: bool,
+    /// Overrides the step bound (tests use it to prove the bound works).
+    pub max_steps: Option<u64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: DEFAULT_SEED,
+            events: None,
+            no_jitter: false,
+            max_steps: None,
+        }
+    }
+}
+
+/// One line of `--outcomes`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub event_id: String,
+    /// `delivered` or `deadLettered`.
+    pub outcome: &'static str,
+    pub attempts: u32,
+    pub reason: Option<&'static str>,
+}
+
+/// Where the run streams per-event results.
+pub struct Sinks<'a> {
+    pub outcome: &'a mut dyn FnMut(&Outcome),
+    pub dead_letter: &'a mut dyn FnMut(&DeadLettered),
+    /// `(events arrived, events total)`, every few thousand events.
+    pub progress: &'a mut dyn FnMut(u64, u64),
+}
+
+impl Sinks<'_> {
+    /// Sinks that drop everything.
+    pub fn none<R>(f: impl FnOnce(&mut Sinks<'_>) -> R) -> R {
+        let mut o = |_: &Outcome| {};
+        let mut d = |_: &DeadLettered| {};
+        let mut p = |_: u64, _: u64| {};
+        f(&mut Sinks {
+            outcome: &mut o,
+            dead_letter: &mut d,
+            progress: &mut p,
+        })
+    }
+}
+
+/// The sinks watch the run for settled events and progress.
+impl Observer for Sinks<'_> {
+    fn arrived(&mut self, done: u64, total: u64) {
+        (self.progress)(done, total);
+    }
+
+    fn settled(&mut self, output: &Output) {
+        match output {
+            Output::Delivered(d) => (self.outcome)(&Outcome {
+                event_id: d.event_id.clone(),
+                outcome: "delivered",
+                attempts: d.attempts,
+                reason: None,
+            }),
+            Output::DeadLettered(d) => {
+                (self.dead_letter)(d);
+                (self.outcome)(&Outcome {
+                    event_id: d.event_id.clone(),
+                    outcome: "deadLettered",
+                    attempts: d.attempts,
+                    reason: Some(d.reason.as_str()),
+                });
+            }
+        }
+    }
+}
+
+/// Why a run could not complete.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Config(String),
+    #[error("the simulation did not settle after {steps} steps (virtual time {at}); seed {seed} reproduces it")]
+    Livelock { steps: u64, at: String, seed: u64 },
+}
+
+/// The epoch of a run: the scenario's `start`, else the spec's `test.now`, else the guide's
+/// example instant.
+pub fn epoch(spec: &Spec, sc: &Scenario) -> SystemTime {
+    let parse = |s: &str| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| SystemTime::from(d.with_timezone(&Utc)))
+    };
+    sc.start
+        .as_deref()
+        .and_then(parse)
+        .or_else(|| {
+            spec.raw
+                .test
+                .as_ref()
+                .and_then(|t| t.now.as_deref())
+                .and_then(parse)
+        })
+        .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(1_705_327_200))
+}
+
+/// Picks a metrics interval giving about 60 points.
+pub fn auto_interval(duration: Time) -> Time {
+    const STEPS: &[Time] = &[
+        1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000,
+    ];
+    *STEPS
+        .iter()
+        .find(|s| duration / **s <= 60)
+        .unwrap_or(&3_600_000)
+}
+
+/// Says why, when the DLQ holds throttled events the policy could have kept.
+pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
+    let throttle = crm.profile().throttle.clone();
+    let throttled_dlq = rep
+        .dlq_by_status
+        .get(&throttle.status)
+        .copied()
+        .unwrap_or(0);
+    if throttled_dlq > 0 {
+        let policy = &spec.raw.retry;
+        if policy.non_retryable_status_codes.contains(&throttle.status) {
+            rep.notes.push(format!(
+                "{} throttles with {}, which retry.nonRetryableStatusCodes dead-letters at once: {} event(s) went to the DLQ on a throttle response; make {} retryable and add retry.circuitBreaker",
+                crm.profile().name, throttle.status, throttled_dlq, throttle.status
+            ));
+        } else if throttle.retry_after && !policy.respect_retry_after_header {
+            rep.notes.push(format!(
+                "{} event(s) exhausted their retries on {} responses that carried Retry-After; retry.respectRetryAfterHeader is off, so retries fired before the CRM's window reopened",
+                throttled_dlq, throttle.status
+            ));
+        } else {
+            rep.notes.push(format!(
+                "{throttled_dlq} event(s) were dead-lettered after a {} throttle response; more retries, a longer maxDelaySeconds or retry.circuitBreaker keep them",
+                throttle.status
+            ));
+        }
+    }
+}
+
+/// The machine configuration of a run: the spec's settings plus the scenario's hub settings.
+pub fn machine_config(
+    spec: &Spec,
+    sc: &Scenario,
+    opts: &Options,
+    epoch: SystemTime,
+) -> Result<Config, EngineError> {
+    let hub = HubSettings {
+        concurrency: sc.hub.concurrency.max(1) as usize,
+        epoch,
+        jitter: opts.no_jitter.then_some(Jitter::None),
+        ..HubSettings::default()
+    };
+    Config::from_spec(&spec.raw, hub).map_err(|e| EngineError::Config(e.to_string()))
+}
+
+/// The machine's jitter RNG for a seed.
+pub fn machine_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+/// The CRM model's RNG for a seed (independent of the machine's).
+pub fn crm_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ 0x9E37_79B9_7F4A_7C15)
+}
+
+/// An empty report for a run of `total_events` events against `crm`.
+pub fn new_report(
+    spec: &Spec,
+    sc: &Scenario,
+    opts: &Options,
+    epoch: SystemTime,
+    total_events: u64,
+    crm: &CrmModel,
+) -> Report {
+    let interval = sc
+        .interval
+        .map(|d| d.ms().max(1))
+        .unwrap_or_else(|| auto_interval(sc.duration.ms()));
+    let mut rep = Report::new(spec, sc, opts.seed, opts.no_jitter, interval, epoch);
+    rep.totals.events = total_events;
+    rep.crm_profile = crm.profile().name.to_string();
+    rep.notes.extend(crm.notes.iter().cloned());
+    rep
+}

@@ -1,0 +1,111 @@
+//! The virtual-time run: the one driver loop ([`VirtualTime`]) with the CRM model as transport.
+
+use rand_chacha::ChaCha8Rng;
+
+use super::{
+    crm_rng, epoch, machine_config, machine_rng, new_report, throttle_notes, EngineError, Feed,
+    Ledger, Options, Sinks, Traffic,
+};
+use crate::delivery::drive::{Observer, Reply, Sent, Transport, VirtualTime};
+use crate::delivery::{self, Alert, Config, CrmRequest, Machine, Time, TokenResult};
+use crate::sim::crm::CrmModel;
+use crate::sim::report::Report;
+use crate::sim::route::Inputs;
+use crate::sim::scenario::Scenario;
+use crate::spec::Spec;
+
+/// Arrivals between two progress reports.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// The CRM model answering at send time, as the transport of a virtual-time run.
+struct Model<'a> {
+    crm: &'a mut CrmModel,
+    rng: ChaCha8Rng,
+    timeout: Time,
+}
+
+impl Transport for Model<'_> {
+    fn send_crm(&mut self, now: Time, req: CrmRequest, obs: &mut dyn Observer) -> Sent<Reply> {
+        let reply = self.crm.handle_request(now, &req, &mut self.rng);
+        obs.answered(req.attempt, now, &reply, self.timeout);
+        match reply {
+            Reply::Http { latency, .. } | Reply::Reset { latency }
+                if reply.in_time(self.timeout) =>
+            {
+                Sent::Answered {
+                    latency,
+                    answer: reply,
+                }
+            }
+            _ => Sent::Unanswered,
+        }
+    }
+
+    fn send_token(&mut self, now: Time, _id: u64) -> Sent<TokenResult> {
+        match self.crm.handle_token_request(now, &mut self.rng) {
+            (latency, Some(answer)) if latency < self.timeout => Sent::Answered { latency, answer },
+            _ => Sent::Unanswered,
+        }
+    }
+
+    /// Alerts are counted by the report; nothing answers them in virtual time.
+    fn send_alert(&mut self, _cfg: &Config, _alert: Alert) {}
+}
+
+/// The step bound of a run: generous, proportional to the events and their attempts.
+pub fn max_steps(opts: &Options, events: u64, max_retries: u32) -> u64 {
+    opts.max_steps.unwrap_or(
+        1_000_000
+            + events
+                .saturating_mul(16)
+                .saturating_mul(u64::from(max_retries) + 4),
+    )
+}
+
+/// Runs a scenario. The report is a pure function of (spec, inputs, scenario, options).
+pub fn run(
+    spec: &Spec,
+    inputs: &Inputs,
+    sc: &Scenario,
+    opts: &Options,
+    sinks: &mut Sinks<'_>,
+) -> Result<Report, EngineError> {
+    let epoch = epoch(spec, sc);
+    let cfg = machine_config(spec, sc, opts, epoch)?;
+    let template = cfg.idempotency.clone();
+    let (max_retries, timeout) = (cfg.max_retries, cfg.timeout);
+    let mut crm = CrmModel::new(&spec.raw, sc, inputs.payload_schema.as_ref());
+    let feed = Feed::new(inputs, sc, opts.events, epoch);
+    let total = feed.total();
+    let mut rep = new_report(spec, sc, opts, epoch, total, &crm);
+    let mut traffic = Traffic::new(feed, inputs, template, epoch, PROGRESS_EVERY);
+    let first = traffic.feed().next_at();
+    let mut vt = VirtualTime::new(
+        Machine::new(cfg, machine_rng(opts.seed)),
+        first,
+        max_steps(opts, total, max_retries),
+    );
+    let mut ledger = Ledger::default();
+    let mut model = Model {
+        crm: &mut crm,
+        rng: crm_rng(opts.seed),
+        timeout,
+    };
+    let mut obs = (&mut rep, (&mut ledger, &mut *sinks));
+    loop {
+        match vt.step(&mut traffic, &mut model, &mut obs) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(l) => {
+                return Err(EngineError::Livelock {
+                    steps: l.steps,
+                    at: delivery::rfc3339(epoch, l.at),
+                    seed: opts.seed,
+                })
+            }
+        }
+    }
+    throttle_notes(&mut rep, spec, &crm);
+    ledger.finish(&mut rep, vt.now(), &crm, vt.machine());
+    Ok(rep)
+}

@@ -1,0 +1,602 @@
+//! `cxsync lsp` as an editor uses it: the real binary, spoken to over stdio with the framing and
+//! messages of the Language Server Protocol.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::common::{cxsync, root};
+
+/// How long a test waits for one answer before failing (a debug build on a loaded machine).
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    rx: Receiver<Value>,
+    /// Notifications received and not yet looked at.
+    notes: Vec<Value>,
+    next_id: i64,
+    /// The encoding the server chose.
+    utf8: bool,
+    utf32: bool,
+}
+
+fn frame(v: &Value) -> Vec<u8> {
+    let body = serde_json::to_vec(v).unwrap();
+    let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend(body);
+    out
+}
+
+fn read_frames(out: impl Read, tx: mpsc::Sender<Value>) {
+    let mut r = BufReader::new(out);
+    loop {
+        let mut len = None;
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(n) = line.strip_prefix("Content-Length: ") {
+                len = n.parse::<usize>().ok();
+            }
+        }
+        let mut body = vec![0; len.expect("a Content-Length header")];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+            return;
+        }
+    }
+}
+
+impl Client {
+    /// Starts `cxsync lsp` in `dir` and initializes it, offering `encodings`.
+    fn start(dir: &Path, encodings: &[&str]) -> Client {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cxsync"))
+            .arg("lsp")
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || read_frames(stdout, tx));
+        let mut c = Client {
+            child,
+            stdin,
+            rx,
+            notes: Vec::new(),
+            next_id: 1,
+            utf8: false,
+            utf32: false,
+        };
+        let init = c.request(
+            "initialize",
+            json!({
+                "processId": null,
+                "rootUri": uri(dir),
+                "capabilities": {"general": {"positionEncodings": encodings}},
+            }),
+        );
+        let enc = init["capabilities"]["positionEncoding"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        c.utf8 = enc == "utf-8";
+        c.utf32 = enc == "utf-32";
+        assert_eq!(init["serverInfo"]["name"], "cxsync");
+        c.notify("initialized", json!({}));
+        c
+    }
+
+    fn send(&mut self, v: Value) {
+        self.stdin.write_all(&frame(&v)).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
+    }
+
+    fn recv(&mut self, until: Instant) -> Value {
+        match self
+            .rx
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+        {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => panic!("no message from the server in {WAIT:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("the server closed its stdout"),
+        }
+    }
+
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        let until = Instant::now() + WAIT;
+        loop {
+            let m = self.recv(until);
+            if m.get("id") == Some(&json!(id)) && m.get("method").is_none() {
+                assert!(m.get("error").is_none(), "{method}: {m}");
+                return m["result"].clone();
+            }
+            self.notes.push(m);
+        }
+    }
+
+    /// The next `publishDiagnostics` for `uri` that `accept` takes.
+    fn diagnostics(&mut self, uri: &str, accept: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let until = Instant::now() + WAIT;
+        loop {
+            if let Some(i) = self.notes.iter().position(|n| {
+                n["method"] == "textDocument/publishDiagnostics"
+                    && n["params"]["uri"] == uri
+                    && accept(&n["params"])
+            }) {
+                let n = self.notes.remove(i);
+                return n["params"]["diagnostics"].as_array().unwrap().clone();
+            }
+            let m = self.recv(until);
+            self.notes.push(m);
+        }
+    }
+
+    fn open(&mut self, path: &Path, language: &str) -> String {
+        let u = uri(path);
+        let text = std::fs::read_to_string(path).unwrap();
+        self.notify(
+            "textDocument/didOpen",
+            json!({"textDocument": {"uri": u, "languageId": language, "version": 1, "text": text}}),
+        );
+        u
+    }
+
+    /// Column of character `col` (0-based) of `line` in the negotiated unit.
+    fn units(&self, line: &str, col: usize) -> usize {
+        let prefix: String = line.chars().take(col).collect();
+        if self.utf8 {
+            prefix.len()
+        } else if self.utf32 {
+            prefix.chars().count()
+        } else {
+            prefix.encode_utf16().count()
+        }
+    }
+
+    /// The LSP position of the first `needle` in `text`.
+    fn pos(&self, text: &str, needle: &str) -> Value {
+        for (i, line) in text.split('\n').enumerate() {
+            if let Some(b) = line.find(needle) {
+                let col = line[..b].chars().count();
+                return json!({"line": i, "character": self.units(line, col)});
+            }
+        }
+        panic!("{needle:?} not in the text")
+    }
+
+    /// Shuts the server down as an editor does; the process must exit 0.
+    fn shutdown(mut self) {
+        let r = self.request("shutdown", Value::Null);
+        assert_eq!(r, Value::Null);
+        self.notify("exit", Value::Null);
+        let until = Instant::now() + WAIT;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                assert!(s.success(), "cxsync lsp exited with {s}");
+                return;
+            }
+            assert!(Instant::now() < until, "cxsync lsp did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn uri(p: &Path) -> String {
+    format!("file://{}", p.display())
+}
+
+/// Applies LSP text edits (in the negotiated unit) to `text`.
+fn apply(text: &str, edits: &[Value], utf8: bool) -> String {
+    let offset = |t: &str, p: &Value| -> usize {
+        let (line, ch) = (
+            p["line"].as_u64().unwrap() as usize,
+            p["character"].as_u64().unwrap() as usize,
+        );
+        let mut start = 0;
+        for _ in 0..line {
+            start += t[start..]
+                .find('\n')
+                .map(|i| i + 1)
+                .unwrap_or(t.len() - start);
+        }
+        let l = &t[start..];
+        let l = &l[..l.find('\n').unwrap_or(l.len())];
+        let mut units = 0;
+        for (i, c) in l.char_indices() {
+            if units >= ch {
+                return start + i;
+            }
+            units += if utf8 { c.len_utf8() } else { c.len_utf16() };
+        }
+        start + l.len()
+    };
+    let mut edits = edits.to_vec();
+    edits.sort_by_key(|e| {
+        let s = &e["range"]["start"];
+        std::cmp::Reverse((s["line"].as_u64(), s["character"].as_u64()))
+    });
+    let mut t = text.to_string();
+    for e in edits {
+        let s = offset(&t, &e["range"]["start"]);
+        let end = offset(&t, &e["range"]["end"]);
+        t.replace_range(s..end, e["newText"].as_str().unwrap());
+    }
+    t
+}
+
+/// A copy of the guide's dialect spec in a temporary folder, with non-ASCII text before the
+/// `$if` on its line and the fixtures pointed back at the repository's events.
+fn guide_spec(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(root().join("fixtures/dialect/guide_block.yaml")).unwrap();
+    let events = root().join("fixtures/events/*.json");
+    let text = text
+        .replace("../events/*.json", &events.display().to_string())
+        .replace(
+            "\"contactId\": $if(",
+            "\"contactId\": /* Zürich 𝄞 — é */ $if(",
+        );
+    let path = dir.join("guide.yaml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Removes `.` and `..` from an absolute path.
+fn normal(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One diagnostic as both sides can print it: file, 0-based start and end (characters),
+/// severity, code, message with help.
+type Row = (String, u64, u64, u64, u64, String, String, String);
+
+/// What `cxsync validate` and `cxsync lint` print for a spec, in rows; validate's transform
+/// findings that lint re-reports at the same place under its own code are the same finding.
+fn cli_rows(spec: &str) -> Vec<Row> {
+    let run = |cmd: &str| -> Vec<Value> {
+        // The absolute path an editor names the file by: messages quote paths as given.
+        let out = cxsync()
+            .args([cmd, "--format", "json"])
+            .arg(root().join(spec))
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{cmd} {spec}: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    };
+    let row = |d: &Value| -> Row {
+        let n = |k: &str| d[k].as_u64().unwrap_or(1).saturating_sub(1);
+        let message = match d["help"].as_str() {
+            Some(h) => format!("{}\nhelp: {h}", d["message"].as_str().unwrap()),
+            None => d["message"].as_str().unwrap().to_string(),
+        };
+        (
+            normal(&root().join(d["file"].as_str().unwrap()))
+                .display()
+                .to_string(),
+            n("line"),
+            n("column"),
+            n("endLine"),
+            n("endColumn"),
+            d["severity"].as_str().unwrap().to_string(),
+            d["code"].as_str().unwrap().to_string(),
+            message,
+        )
+    };
+    let lint: Vec<Row> = run("lint").iter().map(row).collect();
+    let mut out = lint.clone();
+    for r in run("validate").iter().map(row) {
+        let counterpart = match r.6.as_str() {
+            "E500" => "CX025",
+            "E501" | "E502" => "CX024",
+            "E503" => "CX026",
+            _ => "",
+        };
+        let same = lint
+            .iter()
+            .any(|l| l.6 == counterpart && (&l.0, l.1, l.2) == (&r.0, r.1, r.2));
+        if !same && !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn lsp_rows(file: &str, diags: &[Value]) -> Vec<Row> {
+    diags
+        .iter()
+        .map(|d| {
+            let p = |k: &str, f: &str| d["range"][k][f].as_u64().unwrap();
+            let sev = match d["severity"].as_u64() {
+                Some(1) => "error",
+                Some(2) => "warning",
+                _ => "info",
+            };
+            (
+                file.to_string(),
+                p("start", "line"),
+                p("start", "character"),
+                p("end", "line"),
+                p("end", "character"),
+                sev.to_string(),
+                d["code"].as_str().unwrap_or("").to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_editor_session_on_the_guides_spec_gets_diagnostics_fixes_hover_and_completion() {
+    for encodings in [&["utf-16"][..], &["utf-8", "utf-16"][..]] {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = guide_spec(dir.path());
+        let text = std::fs::read_to_string(&spec).unwrap();
+        let mut c = Client::start(dir.path(), encodings);
+        assert_eq!(c.utf8, encodings[0] == "utf-8");
+        let u = c.open(&spec, "yaml");
+
+        // The `$if` of the block transform is reported on its line, at its column in the
+        // negotiated unit, after the non-ASCII comment.
+        let diags = c.diagnostics(&u, |p| p["version"] == 1);
+        let at_if = c.pos(&text, "$if(interaction.customer");
+        let d = diags
+            .iter()
+            .find(|d| d["code"] == "CX024" && d["range"]["start"] == at_if)
+            .unwrap_or_else(|| panic!("no CX024 at {at_if}: {diags:#?}"));
+        assert_eq!(d["severity"], 1);
+        assert_eq!(d["source"], "cxsync");
+        assert!(d["message"].as_str().unwrap().contains("help: "), "{d}");
+        assert!(
+            d["codeDescription"]["href"]
+                .as_str()
+                .unwrap()
+                .ends_with("rules.md#cx024-jsonata-dialect"),
+            "{d}"
+        );
+
+        // The quick fix's edit is `cxsync fix`'s rewrite.
+        let actions = c.request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": u}, "range": d["range"], "context": {"diagnostics": [d]}}),
+        );
+        let fix = actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["title"].as_str().unwrap().contains("cxsync fix"))
+            .unwrap_or_else(|| panic!("no dialect fix in {actions:#}"));
+        let edits = fix["edit"]["changes"][&u].as_array().unwrap();
+        let fixed_by_editor = apply(&text, edits, c.utf8);
+        let copy = dir.path().join("fixed.yaml");
+        std::fs::write(&copy, &text).unwrap();
+        let out = cxsync().arg("fix").arg(&copy).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(fixed_by_editor, std::fs::read_to_string(&copy).unwrap());
+        let suppress = actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["title"] == "Suppress CX024 on this line")
+            .expect("a suppression action");
+        // Inside the block transform the comment is JSONata's, not YAML's.
+        let s_edit = &suppress["edit"]["changes"][&u][0];
+        assert_eq!(s_edit["newText"], " /* cxsync: ignore[CX024] */");
+
+        // Hover on `maxRetries` shows the schema's description.
+        let h = c.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": u}, "position": c.pos(&text, "maxRetries")}),
+        );
+        let md = h["contents"]["value"].as_str().unwrap();
+        assert!(
+            md.contains("retry.maxRetries") && md.contains("Retries after the first attempt"),
+            "{md}"
+        );
+
+        // Hover on a JSONata function inside the transform, and on a template variable.
+        let h = c.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": u}, "position": c.pos(&text, "$round(")}),
+        );
+        assert!(
+            h["contents"]["value"]
+                .as_str()
+                .unwrap()
+                .contains("half to even"),
+            "{h}"
+        );
+        let h = c.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": u}, "position": c.pos(&text, "event.type}")}),
+        );
+        let md = h["contents"]["value"].as_str().unwrap();
+        assert!(
+            md.contains("in 5 of 5 fixture events") && md.contains("ivr_no_agent"),
+            "{md}"
+        );
+
+        // A new line under `retry:`: completion offers the retry keys not written yet.
+        let at = c.pos(&text, "  maxRetries: 5");
+        let line = at["line"].as_u64().unwrap();
+        c.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": u, "version": 2},
+                "contentChanges": [{"range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}, "text": "  ji\n"}],
+            }),
+        );
+        let items = c.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 4}}),
+        );
+        let labels: Vec<&str> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap())
+            .collect();
+        assert!(labels.contains(&"jitter"), "{labels:?}");
+        assert!(!labels.contains(&"maxRetries"), "{labels:?}");
+        let items = c.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 2}}),
+        );
+        let labels: Vec<&str> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap())
+            .collect();
+        for k in ["jitter", "respectRetryAfterHeader", "circuitBreaker"] {
+            assert!(labels.contains(&k), "{k} not in {labels:?}");
+        }
+
+        // Type a value that breaks the spec: a fresh diagnostic on that line, for version 3.
+        c.notify(
+            "textDocument/didChange",
+            json!({
+                "textDocument": {"uri": u, "version": 3},
+                "contentChanges": [{"range": {"start": {"line": line, "character": 0}, "end": {"line": line + 2, "character": 0}}, "text": "  jitter: full\n  maxRetries: many\n"}],
+            }),
+        );
+        let diags = c.diagnostics(&u, |p| p["version"] == 3);
+        let bad = diags
+            .iter()
+            .find(|d| d["range"]["start"]["line"] == line + 1)
+            .unwrap_or_else(|| panic!("nothing on line {}: {diags:#?}", line + 1));
+        assert!(
+            bad["message"].as_str().unwrap().contains("maxRetries"),
+            "{bad}"
+        );
+        assert_eq!(bad["severity"], 1);
+        c.shutdown();
+    }
+}
+
+#[test]
+fn the_editor_shows_exactly_what_validate_and_lint_report() {
+    let mut specs: Vec<String> = Vec::new();
+    for dir in [
+        "fixtures/bad",
+        "fixtures/lint",
+        "fixtures/dialect",
+        "specs",
+        "fixtures/sim",
+    ] {
+        for e in std::fs::read_dir(root().join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            // A non-UTF-8 file cannot be an editor buffer (the editor decodes it first).
+            if name.ends_with(".yaml") && name != "non_utf8.yaml" {
+                specs.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    specs.sort();
+    assert!(specs.len() > 40, "{specs:?}");
+    let mut c = Client::start(&root(), &["utf-32"]);
+    assert!(c.utf32);
+    // YAML that is no spec (no spec key at the top level, or another schema's modeline) gets no
+    // diagnostics: an editor attaches the server to every YAML file.
+    let not_specs = [
+        "fixtures/bad/alias_bomb.yaml",
+        "fixtures/bad/deep_block_nesting.yaml",
+        "fixtures/bad/deep_nesting.yaml",
+        "scenarios/default.yaml",
+    ];
+    for f in not_specs {
+        let u = c.open(&root().join(f), "yaml");
+        c.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
+        );
+        assert!(
+            !c.notes
+                .iter()
+                .any(|n| n["method"] == "textDocument/publishDiagnostics"),
+            "{f}: {:?}",
+            c.notes
+        );
+        c.notify("textDocument/didClose", json!({"textDocument": {"uri": u}}));
+    }
+    specs.retain(|s| !not_specs.contains(&s.as_str()));
+    for spec in &specs {
+        let path = root().join(spec);
+        let u = c.open(&path, "yaml");
+        // A request after the open: every publish of the check comes before its answer.
+        c.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
+        );
+        let mut got: Vec<Row> = Vec::new();
+        let mut latest: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
+        for n in c.notes.drain(..) {
+            if n["method"] == "textDocument/publishDiagnostics" {
+                let file = n["params"]["uri"]
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("file://")
+                    .to_string();
+                latest.insert(file, n["params"]["diagnostics"].as_array().unwrap().clone());
+            }
+        }
+        assert!(
+            latest.contains_key(&path.display().to_string()),
+            "{spec}: nothing published"
+        );
+        for (file, diags) in &latest {
+            got.extend(lsp_rows(file, diags));
+        }
+        got.sort();
+        assert_eq!(got, cli_rows(spec), "{spec}");
+        c.notify("textDocument/didClose", json!({"textDocument": {"uri": u}}));
+        c.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
+        );
+        c.notes.clear();
+    }
+    c.shutdown();
+}
