@@ -446,3 +446,30 @@ fn regression_fixtures_do_not_raise_the_rules_they_are_named_after() {
         }
     }
 }
+
+#[test]
+fn the_key_collision_rule_fires_on_two_rules_sharing_a_key_and_not_on_the_example_spec() {
+    let out = run(&[
+        "lint",
+        "fixtures/lint/CX030.yaml",
+        "--select",
+        "CX030",
+        "--format",
+        "concise",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("rules `CRM_SYNC_RULE_ID` and `VOICE_CALL_NOTE` both match"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    for spec in [
+        "specs/crm_sync.yaml",
+        "fixtures/lint_ok/CX030-disjoint-rules.yaml",
+    ] {
+        let out = run(&["lint", spec, "--select", "CX030"]);
+        assert_eq!(stdout(&out), "", "{spec}");
+        assert_eq!(out.status.code(), Some(0), "{spec}");
+    }
+}

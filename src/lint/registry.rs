@@ -150,6 +150,8 @@ table! {
     "CX027" "uncovered-condition-value"       Warning Stable  uncovered_condition_value;
     "CX028" "payload-guard-above-crm-limit"   Warning Stable  payload_guard_above_crm_limit;
     "CX029" "rule-without-fixtures"           Warning Preview rule_without_fixtures;
+    "CX030" "rules-share-idempotency-key"     Error   Stable  rules_share_idempotency_key;
+    "CX031" "crm-cannot-deduplicate"          Error   Stable  crm_cannot_deduplicate;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 

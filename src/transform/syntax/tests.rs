@@ -7,11 +7,15 @@ fn dotted(a: &Analysis) -> Vec<String> {
     a.paths.iter().map(PathRef::dotted).collect()
 }
 
-fn inputs(a: &Analysis, pointer: &str) -> Vec<String> {
+fn field<'a>(a: &'a Analysis, pointer: &str) -> &'a OutputField {
     a.outputs
         .iter()
         .find(|o| o.pointer == pointer)
         .unwrap_or_else(|| panic!("no output field {pointer}"))
+}
+
+fn inputs(a: &Analysis, pointer: &str) -> Vec<String> {
+    field(a, pointer)
         .inputs
         .iter()
         .map(PathRef::dotted)
@@ -259,10 +263,7 @@ fn data_flow_through_chains_hofs_group_and_sort() {
 }
 
 fn carries(a: &Analysis, pointer: &str) -> Vec<String> {
-    a.outputs
-        .iter()
-        .find(|o| o.pointer == pointer)
-        .unwrap_or_else(|| panic!("no output field {pointer}"))
+    field(a, pointer)
         .carries
         .iter()
         .map(PathRef::dotted)
