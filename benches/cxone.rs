@@ -4,31 +4,36 @@
 
 use std::time::{Duration, Instant};
 
-use cxsync::compile::Payloads;
+use cxsync::compile::{CompiledRule, Owner, Payloads, OWNER_HEADER};
 use cxsync::cxone::client::{self, Client, Credentials, Endpoints, RetryConfig, Secret};
 use cxsync::cxone::mock_hub::{self, Config};
 use cxsync::cxone::plan::{self, Live, Options};
 use serde_json::json;
 
 fn payloads(rules: usize) -> Payloads {
+    let owner = Owner {
+        spec: "bench".into(),
+        env: None,
+    };
     Payloads {
         channel: json!({"name": "Bench", "type": "REST", "destinationUri": "https://crm.example.com",
-            "authentication": {"type": "NONE"}, "headers": {"Content-Type": "application/json"},
+            "authentication": {"type": "NONE"}, "headers": {"Content-Type": "application/json", OWNER_HEADER: owner.marker()},
             "timeoutMilliseconds": 3000, "batchSize": 1, "batchIntervalSeconds": 0}),
         retry_policy: json!({"maxRetries": 5, "initialDelaySeconds": 2, "maxDelaySeconds": 60,
             "backoffMultiplier": 2.0, "retryableStatusCodes": [429, 500], "nonRetryableStatusCodes": [400]}),
         rules: (0..rules)
-            .map(|i| {
-                (
-                    format!("R{i:04}"),
-                    json!({"name": format!("rule {i}"), "eventType": "interaction.ended",
+            .map(|i| CompiledRule {
+                id: format!("R{i:04}"),
+                spec_id: format!("R{i:04}"),
+                stage: 1,
+                body: json!({"name": format!("rule {i}"), "eventType": "interaction.ended",
                         "conditions": {"interaction.channel.type": ["voice", "email"]},
                         "actions": [{"type": "TRANSFORM", "jsonataExpression": format!("{{\"caseNumber\": $string(interaction.id), \"n\": {i}}}")},
                                     {"type": "ROUTE", "channelId": "Bench"}]}),
-                )
             })
             .collect(),
-        manifest: Vec::new(),
+        disabled: Vec::new(),
+        owner,
     }
 }
 
@@ -45,14 +50,13 @@ fn main() {
         retry_policy: Some(p.retry_policy.clone()),
         ..Live::default()
     };
-    for (id, b) in &p.rules {
-        live.rules.insert(id.clone(), b.clone());
+    for r in &p.rules {
+        live.rules.insert(r.id.clone(), r.body.clone());
     }
-    let stages = vec![1; 1000];
     let times: Vec<Duration> = (0..30)
         .map(|_| {
             let t = Instant::now();
-            let plan = plan::plan(&p, &stages, &live, &Options::default());
+            let plan = plan::plan(&p, &live, &Options::default());
             assert!(!plan.has_changes());
             t.elapsed()
         })
@@ -68,7 +72,6 @@ fn main() {
         .build()
         .unwrap();
     let p = payloads(100);
-    let stages = vec![1; 100];
     let mut applies = Vec::new();
     let mut plans = Vec::new();
     for _ in 0..5 {
@@ -87,20 +90,15 @@ fn main() {
                 RetryConfig::default(),
             )
             .unwrap();
-            let ids: Vec<String> = p.rules.iter().map(|r| r.0.clone()).collect();
             let t = Instant::now();
-            let live = cxsync::cxone::read_live(&mut c, "Bench", &ids, false)
-                .await
-                .unwrap();
-            let pl = plan::plan(&p, &stages, &live, &Options::default());
+            let live = cxsync::cxone::read_live(&mut c, &p, false).await.unwrap();
+            let pl = plan::plan(&p, &live, &Options::default());
             let out = cxsync::cxone::apply::apply(&mut c, &pl).await;
             assert!(out.failed.is_none());
             applies.push(t.elapsed());
             let t = Instant::now();
-            let live = cxsync::cxone::read_live(&mut c, "Bench", &ids, false)
-                .await
-                .unwrap();
-            assert!(!plan::plan(&p, &stages, &live, &Options::default()).has_changes());
+            let live = cxsync::cxone::read_live(&mut c, &p, false).await.unwrap();
+            assert!(!plan::plan(&p, &live, &Options::default()).has_changes());
             plans.push(t.elapsed());
         });
     }

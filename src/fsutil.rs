@@ -17,3 +17,116 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// Files visited while expanding one glob before giving up (a glob over `/` is a mistake).
+pub const MAX_GLOB_VISITS: usize = 100_000;
+/// Folder depth a `**` glob descends.
+pub const MAX_GLOB_DEPTH: usize = 32;
+
+/// Whether a path component holds glob syntax.
+pub fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '[', '{'])
+}
+
+/// Why a glob could not be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    #[error("glob `{pattern}` is invalid: {message}")]
+    Invalid { pattern: String, message: String },
+    #[error("glob `{pattern}` visits more than {MAX_GLOB_VISITS} files; narrow it")]
+    TooBroad { pattern: String },
+}
+
+/// The existing files matching `pattern` (`*` and `?` stay inside one folder, `**` crosses
+/// folders), sorted. The walk starts at the longest prefix without glob syntax, descends no deeper
+/// than the pattern can match (at most [`MAX_GLOB_DEPTH`] for `**`), follows no symlinked folder
+/// twice, and gives up after [`MAX_GLOB_VISITS`] entries.
+pub fn glob(pattern: &Path) -> Result<Vec<std::path::PathBuf>, GlobError> {
+    let text = pattern.to_string_lossy().replace('\\', "/");
+    // `./x/*.yaml` and `x/*.yaml` name the same files; match without the leading `./`.
+    let text = text.strip_prefix("./").unwrap_or(&text).to_string();
+    let matcher = globset::GlobBuilder::new(&text)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| GlobError::Invalid {
+            pattern: text.clone(),
+            message: e.kind().to_string(),
+        })?
+        .compile_matcher();
+    let mut root = std::path::PathBuf::new();
+    for comp in Path::new(&text).components() {
+        if is_glob(&comp.as_os_str().to_string_lossy()) {
+            break;
+        }
+        root.push(comp.as_os_str());
+    }
+    let depth = if text.contains("**") {
+        MAX_GLOB_DEPTH
+    } else {
+        Path::new(&text)
+            .components()
+            .count()
+            .saturating_sub(root.components().count())
+    };
+    let mut w = GlobWalk {
+        matcher,
+        found: Vec::new(),
+        visits: 0,
+        seen: std::collections::BTreeSet::new(),
+        pattern: text,
+    };
+    w.walk(&root, depth)?;
+    w.found.sort();
+    Ok(w.found)
+}
+
+struct GlobWalk {
+    matcher: globset::GlobMatcher,
+    found: Vec<std::path::PathBuf>,
+    visits: usize,
+    /// Canonical folders walked, so a symlink loop is walked once.
+    seen: std::collections::BTreeSet<std::path::PathBuf>,
+    pattern: String,
+}
+
+impl GlobWalk {
+    fn walk(&mut self, dir: &Path, depth: usize) -> Result<(), GlobError> {
+        if depth == 0 {
+            return Ok(());
+        }
+        let at = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(c) = std::fs::canonicalize(at) {
+            if !self.seen.insert(c) {
+                return Ok(());
+            }
+        }
+        let Ok(rd) = std::fs::read_dir(at) else {
+            return Ok(());
+        };
+        let mut entries: Vec<std::path::PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| dir.join(e.file_name())))
+            .collect();
+        entries.sort();
+        for p in entries {
+            self.visits += 1;
+            if self.visits > MAX_GLOB_VISITS {
+                return Err(GlobError::TooBroad {
+                    pattern: self.pattern.clone(),
+                });
+            }
+            if p.is_dir() {
+                self.walk(&p, depth - 1)?;
+            } else if self
+                .matcher
+                .is_match(p.to_string_lossy().replace('\\', "/"))
+            {
+                self.found.push(p);
+            }
+        }
+        Ok(())
+    }
+}

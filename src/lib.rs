@@ -21,6 +21,7 @@ pub mod fsutil;
 pub mod http;
 pub mod lint;
 pub mod lsp;
+pub mod project;
 pub mod sim;
 pub mod spec;
 pub mod transform;

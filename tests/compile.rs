@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{cxsync, root};
+use crate::common::{cxsync, files_under, root};
 
 fn read_json(p: &Path) -> Value {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -134,6 +134,11 @@ fn allowed_differences() -> BTreeMap<&'static str, (Option<Value>, Option<Value>
                 Some(json!("${interaction.id}_${event.type}")),
             ),
         ),
+        // Who owns the channel (docs/apply.md, "Ownership").
+        (
+            "channel.json/headers/X-Cxsync-Owner",
+            (None, Some(json!("spec=crm-sync"))),
+        ),
         // The guide's edge case 1 fix.
         (
             "retry-policy.json/respectRetryAfterHeader",
@@ -226,25 +231,6 @@ fn the_example_spec_compiles_to_the_guides_payloads_except_the_documented_differ
         squeeze(&rewrite_guide_jsonata(guide_expr)),
         squeeze(our_expr)
     );
-}
-
-fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    out
 }
 
 /// `fixtures/golden/<case>/in/spec.yaml` (+ optional `args`, one CLI word per whitespace, and
@@ -429,9 +415,14 @@ fn the_staging_environment_compiles_with_its_own_channel_and_bucket() {
         doc["retry-policy.json"]["deadLetterQueue"]["bucketName"],
         "cxone-eventhub-dlq-staging"
     );
+    // Each environment applies its rules under ids of its own, so staging and production coexist.
     assert_eq!(
-        doc["rules/CRM_SYNC_RULE_ID.json"]["actions"][1]["channelId"],
+        doc["rules/CRM_SYNC_RULE_ID--staging.json"]["actions"][1]["channelId"],
         "CRM_Sync_Channel_Staging"
+    );
+    assert_eq!(
+        doc["channel.json"]["headers"]["X-Cxsync-Owner"],
+        "spec=crm-sync; env=staging"
     );
     // Untouched base fields survive the merge.
     assert_eq!(doc["channel.json"]["timeoutMilliseconds"], 3000);

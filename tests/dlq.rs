@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cxsync::delivery::Reason;
-use cxsync::dlq::alert::{Alert, Window};
+use cxsync::dlq::alert;
 use cxsync::dlq::record::Record;
 use cxsync::dlq::store::{self, Source, Store};
 use serde_json::{json, Value};
@@ -141,14 +141,14 @@ fn written_records_and_alerts_validate_against_their_schemas() {
     let alerts = validator("schemas/dlq-alert.v1.json");
     let recs = fixture_records();
     let refs: Vec<&Record> = recs.iter().collect();
-    let alert = Alert::from_records(
+    let end = chrono::DateTime::parse_from_rfc3339("2024-01-15T14:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let alert = alert::from_records(
         "CRM_Sync_Channel_Production",
         "s3://cxone-eventhub-dlq-prod/crm-sync-failed/",
-        Window {
-            start: "2024-01-15T09:00:00Z".into(),
-            end: "2024-01-15T14:00:00Z".into(),
-        },
         Some(5),
+        end,
         &refs,
     )
     .unwrap();
@@ -162,8 +162,13 @@ fn written_records_and_alerts_validate_against_their_schemas() {
     assert_eq!(alert.reasons[&Reason::NonRetryableStatus], 3);
     assert_eq!(alert.statuses["none"], 2);
     assert_eq!(alert.sample.len(), 5);
-    assert_eq!(alert.sample[0].key, "2024/01/15/evt-2001.json");
-    assert!(Alert::from_records("c", "l", alert.window.clone(), None, &[]).is_none());
+    // The key names the rule too: an event two rules matched has two records.
+    assert_eq!(
+        alert.sample[0].key,
+        "2024/01/15/CRM_SYNC_RULE_ID/evt-2001.json"
+    );
+    assert_eq!(alert.window.end, "2024-01-15T14:00:00.000Z");
+    assert!(alert::from_records("c", "l", None, end, &[]).is_none());
 }
 
 #[test]
@@ -179,11 +184,16 @@ fn writer_lays_records_out_by_bucket_prefix_and_day() {
     rec.dead_lettered_at = "2024-02-29T23:59:59+02:00".into();
     let key = store::write_record(&st, &rec).unwrap();
     // The date is UTC; the id is one encoded path segment.
-    assert_eq!(key, "2024/02/29/odd!2Fid!20!231.json");
+    assert_eq!(
+        key,
+        format!("2024/02/29/{}/odd!2Fid!20!231.json", rec.rule_id)
+    );
     // The folder holds the same key as S3 would.
     assert!(dir
         .path()
-        .join("b/crm-sync-failed/2024/02/29/odd!2Fid!20!231.json")
+        .join("b/crm-sync-failed/2024/02/29")
+        .join(&rec.rule_id)
+        .join("odd!2Fid!20!231.json")
         .is_file());
     let o = run(cxsync()
         .args(["dlq", "show"])

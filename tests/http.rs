@@ -513,6 +513,14 @@ fn a_partition_over_http_times_out_exactly_as_in_virtual_time() {
     );
     assert_eq!(virt.0, http.0, "per-event outcomes differ");
     assert_eq!(virt.1, http.1);
+    // The machine's alert bodies reached the mock's webhook, which refuses (400) any body that
+    // is not the one alert type: a refused call would show as a failed webhook call.
+    assert!(http.1["dlqAlerts"].as_u64().unwrap() > 0, "{}", http.1);
+    assert!(
+        !http.2.contains("alert webhook call(s) failed"),
+        "{}",
+        http.2
+    );
 }
 
 /// The example spec with its file references made absolute, so a copy works from any folder.

@@ -9,6 +9,7 @@ mod http;
 mod jsonata;
 mod lint;
 mod lsp;
+mod project;
 mod sim;
 mod transform;
 mod validate;

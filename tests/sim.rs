@@ -191,7 +191,9 @@ fn outcomes_and_dlq_records_are_written_per_event() {
     // The IVR fixture has no agent: the guide's template cannot render its key.
     let ivr = lines.iter().find(|l| l["eventId"] == "evt-0005").unwrap();
     assert_eq!(ivr["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
-    let rec = dlq.join("cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/evt-0005.json");
+    // The key names the rule: `<day>/<ruleId>/<eventId>.json`.
+    let rec = dlq
+        .join("cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/CRM_SYNC_RULE_ID/evt-0005.json");
     let r: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
     assert_eq!(r["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
     assert_eq!(r["event"]["event"]["id"], "evt-0005");
@@ -275,5 +277,113 @@ fn a_transform_that_forwards_transcripts_hits_the_payload_guard_before_sending()
     assert!(
         plain.contains("dead-lettered 0"),
         "the example transform drops transcripts: {plain}"
+    );
+}
+
+/// Files of a spec outside the repository's fixtures: a ticket CRM (string ids, ISO times).
+fn write_files(dir: &std::path::Path, files: &[(&str, &str)]) {
+    for (name, text) in files {
+        let p = dir.join(name);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(p, text).unwrap();
+    }
+}
+
+#[test]
+fn two_rules_matching_every_event_leave_one_dlq_record_per_dead_letter() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "two-rules.yaml",
+                r#"version: 1
+name: two-rules
+channel:
+  name: Tickets
+  destinationUri: https://tickets.example.com/api
+  auth: { type: none }
+  timeoutMilliseconds: 2000
+idempotency:
+  header: Idempotency-Key
+  key: ${event.id}
+retry:
+  maxRetries: 1
+  initialDelaySeconds: 1
+  maxDelaySeconds: 2
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: { enabled: true, bucketName: tickets-dlq, prefix: failed/ }
+crm: { idempotency: { by: none } }
+rules:
+  - id: TICKET
+    name: ticket
+    eventType: call.finished
+    transform: '{"ticket": {"external_id": call.ref}}'
+    fixtures: [events/*.json]
+  - id: ACTIVITY
+    name: activity
+    eventType: call.finished
+    transform: '{"activity": {"ref": call.ref, "at": event.at}}'
+    fixtures: [events/*.json]
+"#,
+            ),
+            (
+                "events/a.json",
+                r#"{"event": {"id": "CALL-Q7", "type": "call.finished", "at": "2025-06-01T08:00:00.125+02:00"}, "call": {"ref": "Q7"}}"#,
+            ),
+            (
+                "down.yaml",
+                "version: 1\nname: down\nduration: 2m\nevents: { count: 30 }\nfaults:\n  - maintenance: { from: 0s, to: 1h }\n",
+            ),
+        ],
+    );
+    let dlq = dir.path().join("dlq");
+    let report = dir.path().join("r.json");
+    let (_, out, err) = run(&[
+        dir.path().join("two-rules.yaml").to_str().unwrap(),
+        "--scenario",
+        dir.path().join("down.yaml").to_str().unwrap(),
+        "--dlq-dir",
+        dlq.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    let rep: serde_json::Value = serde_json::from_slice(&fs::read(&report).unwrap()).unwrap();
+    let dead = rep["totals"]["deadLettered"].as_u64().unwrap();
+    // 31 events (30 generated and the fixture), each matched by both rules.
+    assert_eq!(dead, 62, "{out}{err}");
+    let mut on_disk = Vec::new();
+    let mut stack = vec![dlq.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "json") {
+                on_disk.push(p);
+            }
+        }
+    }
+    assert_eq!(on_disk.len() as u64, dead, "{on_disk:?}");
+    // Both rules' records of the fixture event, side by side, and `dlq show` finds both.
+    let day = dlq.join("tickets-dlq/failed");
+    let found: Vec<_> = on_disk
+        .iter()
+        .filter(|p| p.file_name().unwrap() == "CALL-Q7.json")
+        .map(|p| p.strip_prefix(&day).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    let o = crate::common::cxsync()
+        .args(["dlq", "show"])
+        .arg(&dlq)
+        .arg("CALL-Q7")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("\"ruleId\": \"TICKET\"") && shown.contains("\"ruleId\": \"ACTIVITY\""),
+        "{shown}"
     );
 }

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use super::plan::{connect, load, runtime, scrubbed, stages, HubArgs, Loaded};
+use super::plan::{connect, load, plan_live, refused, runtime, scrubbed, HubArgs, Loaded};
 use super::ExitStatus;
-use crate::cxone::{self, apply, plan};
+use crate::cxone::{apply, plan};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,6 +30,10 @@ pub struct Args {
     /// Also remove live rules routing to the channel that the spec does not declare.
     #[arg(long)]
     pub prune: bool,
+    /// Take over objects owned by another spec or environment (each is shown as `! adopt`)
+    /// instead of refusing.
+    #[arg(long)]
+    pub adopt: bool,
     /// Skip the Event Hub entitlement check.
     #[arg(long)]
     pub skip_preflight: bool,
@@ -51,16 +55,22 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
             bail!("preflight: {problem}");
         }
     }
-    let name = l.payloads.channel["name"].as_str().unwrap_or_default();
-    let ids: Vec<String> = l.payloads.rules.iter().map(|(id, _)| id.clone()).collect();
-    let live = cxone::read_live(&mut client, name, &ids, args.prune).await?;
     let opts = plan::Options {
         prune: args.prune,
         max_stage: args.stage,
         rotate_secrets: args.rotate_secrets,
+        adopt: args.adopt,
     };
-    let p = plan::plan(&l.payloads, &stages(&l.spec, &l.payloads), &live, &opts);
+    let (_, p) = plan_live(&mut client, l, &opts).await?;
     let api = client.api_base().to_string();
+    if !p.conflicts.is_empty() {
+        eprint!(
+            "{}",
+            l.redactor
+                .scrub(&plan::render(&p, api.trim_end_matches('/')))
+        );
+        return Err(refused(&p));
+    }
     say(&plan::render(&p, api.trim_end_matches('/')))?;
     if !p.has_changes() {
         return Ok(ExitStatus::Success);

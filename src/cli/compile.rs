@@ -40,9 +40,18 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
     };
     let payloads = compile::compile(&spec);
+    let manifest = crate::cxone::paths::manifest(&payloads);
+    let with_manifest = |p: &compile::Payloads| {
+        let mut files = p.files();
+        files.push((
+            "manifest.json".to_string(),
+            serde_json::json!({ "calls": manifest }),
+        ));
+        files
+    };
     match &args.out {
         Some(dir) => {
-            let files = payloads.files();
+            let files = with_manifest(&payloads);
             let rules_dir = dir.join("rules");
             for (rel, value) in &files {
                 let path = dir.join(rel);
@@ -54,12 +63,13 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 "wrote {} files to {} ({} API calls in manifest.json)",
                 files.len(),
                 dir.display(),
-                payloads.manifest.len()
+                manifest.len()
             );
         }
         None => {
-            let shown = payloads.redacted(&spec);
-            super::print_stdout(&compile::to_pretty(&shown.document()))?;
+            let shown = with_manifest(&payloads.redacted(&spec));
+            let document = serde_json::Value::Object(shown.into_iter().collect());
+            super::print_stdout(&compile::to_pretty(&document))?;
         }
     }
     Ok(ExitStatus::Success)

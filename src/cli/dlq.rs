@@ -66,6 +66,9 @@ pub struct FilterArgs {
     /// Only records of this event type (repeatable).
     #[arg(long)]
     pub event_type: Vec<String>,
+    /// Only records of this rule (repeatable).
+    #[arg(long)]
+    pub rule: Vec<String>,
 }
 
 impl FilterArgs {
@@ -75,6 +78,7 @@ impl FilterArgs {
             until: self.until,
             reasons: self.reason.clone(),
             event_types: self.event_type.clone(),
+            rules: self.rule.clone(),
         }
     }
 }
@@ -94,7 +98,8 @@ pub struct ListArgs {
 pub struct ShowArgs {
     #[command(flatten)]
     pub source: SourceArgs,
-    /// An event id, or a key such as `2024/01/15/evt-1001.json`.
+    /// An event id (every record of it: one per rule that matched), `RULE/EVENT`, or a key such
+    /// as `2024/01/15/CRM_SYNC/evt-1001.json`.
     pub id: String,
     /// Output format (`json`: the record exactly as stored).
     #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -256,7 +261,12 @@ async fn show(a: ShowArgs) -> anyhow::Result<ExitStatus> {
     let hits: Vec<&Found> = scan
         .records
         .iter()
-        .filter(|f| f.record.event_id == id || f.key == id || f.key.ends_with(&format!("/{id}")))
+        .filter(|f| {
+            f.record.event_id == id
+                || f.key == id
+                || f.key.ends_with(&format!("/{id}"))
+                || format!("{}/{}", f.record.rule_id, f.record.event_id) == id
+        })
         .collect();
     if hits.is_empty() {
         bail!(

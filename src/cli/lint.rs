@@ -45,11 +45,11 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    // A path that does not exist is a mistake on the command line, not a finding in a spec.
-    if let Some(missing) = args.specs.iter().find(|p| !p.exists()) {
-        eprintln!("error: {}: no such file or folder", missing.display());
-        return Ok(ExitStatus::Error);
-    }
+    // A path that names nothing is a mistake on the command line, not a finding in a spec.
+    let inputs = match super::load::inputs(&args.specs) {
+        Ok(i) => i,
+        Err(status) => return Ok(status),
+    };
     let opts = LintOptions {
         load: args.spec.load_options(),
         config: args.config.clone(),
@@ -57,7 +57,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         ignore: args.ignore.clone(),
         preview: args.preview,
     };
-    let outcome = match lint::lint_paths(&args.specs, &opts) {
+    let mut outcome = match lint::lint_paths(&inputs.specs, &opts) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -91,6 +91,10 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             ExitStatus::Success
         });
     }
+    // Scenario files are checked as scenarios, not as specs.
+    super::load::check_scenarios(&inputs.scenarios, &mut outcome.diags, &mut outcome.sources);
+    outcome.files.extend(inputs.scenarios.iter().cloned());
+    diag::sort(&mut outcome.diags);
     let extra = RenderExtra {
         tool: "cxsync lint".into(),
         rules: lint::RULES.iter().map(|r| r.meta()).collect(),
@@ -111,13 +115,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             .filter(|d| d.severity == Severity::Error)
             .count();
         let warnings = outcome.diags.len() - errors;
-        if !outcome.diags.is_empty() {
+        let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
+        if outcome.diags.is_empty() {
+            eprintln!("Checked {what}: no findings.");
+        } else {
             eprintln!(
-                "Found {errors} error{} and {warnings} warning{} in {} file{}.",
+                "Found {errors} error{} and {warnings} warning{} in {what}.",
                 if errors == 1 { "" } else { "s" },
                 if warnings == 1 { "" } else { "s" },
-                outcome.files.len(),
-                if outcome.files.len() == 1 { "" } else { "s" }
             );
         }
     }

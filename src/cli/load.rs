@@ -111,3 +111,67 @@ pub fn status_of(diags: &[Diagnostic]) -> ExitStatus {
 /// Codes that mean "bad invocation" rather than "bad spec": the spec path cannot be read, or
 /// `--env` names no environment.
 const TOOL_ERRORS: [&str; 2] = ["E010", "E020"];
+
+/// The files behind command-line paths (files, folders, quoted globs), split into specs and
+/// scenarios; a path that names nothing is reported and becomes exit 2.
+pub fn inputs(paths: &[std::path::PathBuf]) -> Result<Inputs, ExitStatus> {
+    match crate::project::expand(paths) {
+        Ok(all) => {
+            let mut i = Inputs::default();
+            for input in all {
+                match input.kind {
+                    crate::project::Kind::Spec => i.specs.push(input.path),
+                    crate::project::Kind::Scenario => i.scenarios.push(input.path),
+                }
+            }
+            Ok(i)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(ExitStatus::Error)
+        }
+    }
+}
+
+/// What [`inputs`] found.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub specs: Vec<std::path::PathBuf>,
+    pub scenarios: Vec<std::path::PathBuf>,
+}
+
+/// Validates scenario files (schema and semantic checks, as `sim --scenario FILE` would),
+/// adding their diagnostics and sources.
+pub fn check_scenarios(
+    paths: &[std::path::PathBuf],
+    diags: &mut Vec<Diagnostic>,
+    sources: &mut Sources,
+) {
+    for path in paths {
+        match spec::read_text(path) {
+            Ok(text) => {
+                if let Err(ds) = crate::sim::scenario::parse(&text, path) {
+                    diags.extend(ds);
+                }
+                sources.add(path, text);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+}
+
+/// "2 specs and 9 scenarios" (scenarios only when there are some).
+pub fn counted(specs: usize, scenarios: usize) -> String {
+    let n = |k: usize, one: &str, many: &str| format!("{k} {}", if k == 1 { one } else { many });
+    if scenarios == 0 {
+        n(specs, "spec", "specs")
+    } else if specs == 0 {
+        n(scenarios, "scenario", "scenarios")
+    } else {
+        format!(
+            "{} and {}",
+            n(specs, "spec", "specs"),
+            n(scenarios, "scenario", "scenarios")
+        )
+    }
+}

@@ -133,7 +133,7 @@ fn tally_line(s: &CrmStats, t: &Tally) -> String {
         .map(|(code, n)| format!("{code}×{n}"))
         .collect();
     format!(
-        "requests {} [{}] · side effects {} · deduplicated {} · duplicates {} · resets {} · cut {} · silent {} · tokens issued {} refused {} · bad client {} · alerts {}",
+        "requests {} [{}] · side effects {} · deduplicated {} · duplicates {} · resets {} · cut {} · silent {} · tokens issued {} refused {} · bad client {} · alerts {} (not an alert body {})",
         s.requests,
         statuses.join(" "),
         s.side_effects,
@@ -146,5 +146,6 @@ fn tally_line(s: &CrmStats, t: &Tally) -> String {
         s.token_refusals,
         t.bad_client,
         t.alerts,
+        t.bad_alerts,
     )
 }

@@ -15,9 +15,11 @@ pub struct Args {
     /// Lifetime of issued access tokens, in seconds.
     #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
     pub token_ttl: u64,
-    /// Inject a failure: `METHOD /path/glob:STATUS[:COUNT]`, e.g.
-    /// `PUT /api/v2/eventhub/rules/*:500:1` (repeatable; `*` matches one path segment).
-    #[arg(long = "fail", value_name = "FAULT")]
+    /// Inject a failure: `METHOD /path/glob:EFFECT[:COUNT]`, EFFECT a status, `drop` (close the
+    /// connection unanswered) or `drop-after` (act, then close unanswered), e.g.
+    /// `PUT /api/v2/eventhub/rules/*:503:2` (repeatable; `*` matches one path segment, `**` the
+    /// rest).
+    #[arg(long = "fault", visible_alias = "fail", value_name = "FAULT")]
     pub faults: Vec<Fault>,
     /// Report the tenant as having no Event Hub entitlement.
     #[arg(long)]

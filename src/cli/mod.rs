@@ -13,6 +13,7 @@ pub mod dlq;
 pub mod eval;
 pub mod explain;
 pub mod fix;
+pub mod import;
 pub mod lint;
 pub mod load;
 pub mod lsp;
@@ -71,7 +72,7 @@ pub enum Command {
     Validate(validate::Args),
     /// Compile a spec into the Event Hub channel, retry-policy and rule payloads.
     Compile(compile::Args),
-    /// Print the JSON Schema of the spec format.
+    /// Print the JSON Schema of the spec format (or of `plan --json`).
     Schema(schema::Args),
     /// Run every fixture through its rule and compare with snapshots.
     Test(test::Args),
@@ -93,6 +94,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Apply compiled config to the Event Hub.
     Apply(apply::Args),
+    /// Write a spec from a live channel, its retry policy and its rules.
+    Import(import::Args),
     /// Show channel metrics and evaluate the spec's alert thresholds.
     Metrics(metrics::Args),
     /// Serve a mock Event Hub API on loopback.
@@ -128,6 +131,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::MockCrm(a) => mock_crm::exec(a),
         Command::Plan(a) => plan::exec(a),
         Command::Apply(a) => apply::exec(a),
+        Command::Import(a) => import::exec(a),
         Command::Metrics(a) => metrics::exec(a),
         Command::MockHub(a) => mock_hub::exec(a),
         Command::Dlq(a) => dlq::exec(a),

@@ -55,6 +55,10 @@ pub struct Args {
     /// cannot be compared, so it is otherwise never a change).
     #[arg(long)]
     pub rotate_secrets: bool,
+    /// Take over objects owned by another spec or environment (each is shown as `! adopt`)
+    /// instead of refusing.
+    #[arg(long)]
+    pub adopt: bool,
     /// Also run the spec's fixtures through the live and the proposed rules and show what the
     /// CRM would receive differently.
     #[arg(long)]
@@ -139,19 +143,24 @@ pub(crate) async fn connect(
     )
 }
 
-/// The rollout stage of each compiled rule, in payload order.
-pub(crate) fn stages(spec: &Spec, payloads: &Payloads) -> Vec<u32> {
-    payloads
-        .rules
-        .iter()
-        .map(|(id, _)| {
-            spec.raw
-                .rules
-                .iter()
-                .find(|r| &r.id == id)
-                .map_or(1, |r| r.stage)
-        })
-        .collect()
+/// Reads what the spec touches and plans against it.
+pub(crate) async fn plan_live(
+    client: &mut Client,
+    l: &Loaded,
+    opts: &plan::Options,
+) -> Result<(plan::Live, plan::Plan), client::HubError> {
+    let live = cxone::read_live(client, &l.payloads, opts.prune).await?;
+    let p = plan::plan(&l.payloads, &live, opts);
+    Ok((live, p))
+}
+
+/// The error a plan with conflicts ends in (after its text has been printed).
+pub(crate) fn refused(p: &plan::Plan) -> anyhow::Error {
+    anyhow::anyhow!(
+        "refused: {} object(s) belong to another spec or environment (see above); nothing was \
+         changed",
+        p.conflicts.len()
+    )
 }
 
 /// Runs `f`, turning any error into one whose text has every secret scrubbed (main prints the
@@ -206,43 +215,42 @@ async fn plan_and_print(args: &Args, l: &Loaded) -> anyhow::Result<bool> {
         None
     };
     let mut client = connect(&args.hub, &l.vars).await?;
-    let name = l.payloads.channel["name"].as_str().unwrap_or_default();
-    let ids: Vec<String> = l.payloads.rules.iter().map(|(id, _)| id.clone()).collect();
-    let live = cxone::read_live(&mut client, name, &ids, args.prune).await?;
     let opts = plan::Options {
         prune: args.prune,
         max_stage: args.stage,
         rotate_secrets: args.rotate_secrets,
+        adopt: args.adopt,
     };
-    let p = plan::plan(&l.payloads, &stages(&l.spec, &l.payloads), &live, &opts);
+    let (live, p) = plan_live(&mut client, l, &opts).await?;
     let behaviour = match now {
         Some(now) => {
-            let inputs = behaviour_inputs(&l.spec, &l.payloads)?;
+            let inputs = behaviour_inputs(&l.spec, &l.payloads);
             let runs = inputs.iter().map(|r| r.fixtures.len()).sum::<usize>();
             Some((behaviour::compare(&inputs, &live.rules, now), runs))
         }
         None => None,
     };
     let api = client.api_base().to_string();
-    let text = if args.json {
-        let mut v = serde_json::json!({
-            "api": api.trim_end_matches('/'),
-            "changes": p.has_changes(),
-            "actions": p.actions,
-        });
-        if let Some((d, _)) = &behaviour {
-            v["behaviour"] = serde_json::to_value(d)?;
-        }
-        serde_json::to_string_pretty(&v)? + "\n"
+    let api = api.trim_end_matches('/');
+    if args.json {
+        let doc = plan::json::Document::new(&p, api, behaviour.map(|(d, _)| d));
+        let text = serde_json::to_string_pretty(&doc)? + "\n";
+        super::print_stdout(&l.redactor.scrub(&text))?;
     } else {
-        let mut t = plan::render(&p, api.trim_end_matches('/'));
+        let mut t = plan::render(&p, api);
         if let Some((d, runs)) = &behaviour {
             t.push('\n');
             t.push_str(&behaviour::render(d, *runs));
         }
-        t
-    };
-    super::print_stdout(&l.redactor.scrub(&text))?;
+        if p.conflicts.is_empty() {
+            super::print_stdout(&l.redactor.scrub(&t))?;
+        } else {
+            eprint!("{}", l.redactor.scrub(&t));
+        }
+    }
+    if !p.conflicts.is_empty() {
+        return Err(refused(&p));
+    }
     Ok(p.has_changes())
 }
 
@@ -257,30 +265,28 @@ fn behaviour_now(flag: Option<&str>, spec: &Spec) -> anyhow::Result<chrono::Date
 }
 
 /// The proposed rules with their fixtures, from the resolved spec.
-fn behaviour_inputs(spec: &Spec, payloads: &Payloads) -> anyhow::Result<Vec<behaviour::Proposed>> {
-    let mut out = Vec::new();
-    for (id, body) in &payloads.rules {
-        // Compiled rules skip disabled ones, so match by id rather than by position.
-        let resolved = spec
-            .rules
-            .iter()
-            .find(|r| spec.raw.rules[r.index].id == *id);
-        let (expr, fixtures) = match resolved {
-            Some(r) => (
-                None,
-                r.fixtures
-                    .iter()
-                    .map(|f| (f.name.clone(), f.event.clone()))
-                    .collect(),
-            ),
-            None => (None, Vec::new()),
-        };
-        out.push(behaviour::Proposed {
-            id: id.clone(),
-            body: body.clone(),
-            expression: expr,
-            fixtures,
-        });
-    }
-    Ok(out)
+fn behaviour_inputs(spec: &Spec, payloads: &Payloads) -> Vec<behaviour::Proposed> {
+    payloads
+        .rules
+        .iter()
+        .map(|r| {
+            let fixtures = spec
+                .rules
+                .iter()
+                .find(|x| spec.raw.rules[x.index].id == r.spec_id)
+                .map(|x| {
+                    x.fixtures
+                        .iter()
+                        .map(|f| (f.name.clone(), f.event.clone()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            behaviour::Proposed {
+                id: r.id.clone(),
+                body: r.body.clone(),
+                expression: None,
+                fixtures,
+            }
+        })
+        .collect()
 }

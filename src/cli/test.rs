@@ -1,6 +1,7 @@
-//! `cxsync test [SPEC...] [--update] [--review] [--junit FILE] [--now T]`: every fixture through
-//! its rule's event type, conditions and transform, compared with the snapshots under
-//! `snapshots/`.
+//! `cxsync test [PATH...] [--update] [--review] [--junit FILE] [--now T]`: every fixture through
+//! its rule's event type, conditions and transform, compared with the snapshots in `snapshots/`
+//! at the spec's project root (`project::snapshots_dir`), whatever the current folder. Scenario
+//! files among the paths are validated as scenarios.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +16,9 @@ use crate::transform::snapshot::{self, Status};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Spec files. Default: every `specs/*.yaml`.
+    /// Spec files, folders or quoted globs. Default: `specs/*.yaml` of the project (the folder of
+    /// the nearest `cxsync.toml`, else the current folder).
+    #[arg(value_name = "PATH")]
     pub specs: Vec<PathBuf>,
     /// Accept every new and changed snapshot.
     #[arg(long, conflicts_with = "review")]
@@ -30,9 +33,10 @@ pub struct Args {
     /// else 2024-01-01T00:00:00Z.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
-    /// Folder of the snapshot files.
-    #[arg(long, value_name = "DIR", default_value = "snapshots")]
-    pub snapshots: PathBuf,
+    /// Folder of the snapshot files. Default: `snapshots/` at the spec's project root (the
+    /// folder of the nearest `cxsync.toml`), else beside the spec.
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
 }
@@ -52,21 +56,31 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Some(t) => Some(crate::transform::parse_instant(t).map_err(anyhow::Error::msg)?),
         None => None,
     };
-    let specs = if args.specs.is_empty() {
-        default_specs()?
+    let paths = if args.specs.is_empty() {
+        let specs = default_specs()?;
+        if specs.is_empty() {
+            anyhow::bail!(
+                "no specs given and none found in {}; name one (`cxsync test SPEC`) or start a \
+                 project with `cxsync init`",
+                default_dir().join("specs").join("*.yaml").display()
+            );
+        }
+        specs
     } else {
         args.specs.clone()
     };
-    if specs.is_empty() {
-        anyhow::bail!("no specs given and none found at specs/*.yaml");
-    }
+    let inputs = match super::load::inputs(&paths) {
+        Ok(i) => i,
+        Err(status) => return Ok(status),
+    };
     let opts = args.spec.load_options();
     let mut diags = Vec::new();
     let mut sources = Sources::new();
     let mut results: Vec<Result_> = Vec::new();
     let mut out = String::new();
     let mut review_state = Review::default();
-    for path in &specs {
+    super::load::check_scenarios(&inputs.scenarios, &mut diags, &mut sources);
+    for path in &inputs.specs {
         let loaded = spec::load(path, &opts);
         sources.extend(loaded.sources);
         let had_errors = loaded
@@ -85,7 +99,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 continue;
             }
         };
-        let run = runner::run_spec(&spec, now, &args.snapshots);
+        let snapshots = args
+            .snapshots
+            .clone()
+            .unwrap_or_else(|| crate::project::snapshots_dir(&spec.path));
+        let run = runner::run_spec(&spec, now, &snapshots);
         // Only a spec whose every rule ran can tell which snapshots nothing produces any more.
         let complete = run.diags.is_empty();
         diags.extend(run.diags);
@@ -93,7 +111,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         if complete {
             let stem = spec.path.file_stem().unwrap_or_default();
             let live: Vec<PathBuf> = run.cases.iter().map(|c| c.snapshot.clone()).collect();
-            for stale in stale_snapshots(&args.snapshots.join(stem), &live) {
+            for stale in stale_snapshots(&snapshots.join(stem), &live) {
                 if args.update {
                     std::fs::remove_file(&stale)
                         .with_context(|| format!("removing {}", stale.display()))?;
@@ -133,14 +151,15 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         .filter(|d| d.severity == diag::Severity::Error)
         .count();
     out.push_str(&format!(
-        "\n{} passed, {} failed{}\n",
+        "\n{} passed, {} failed{} ({})\n",
         results.len() - failed,
         failed,
         if errors > 0 {
-            format!(", {errors} spec error(s)")
+            format!(", {errors} error(s) in specs or scenarios")
         } else {
             String::new()
-        }
+        },
+        super::load::counted(inputs.specs.len(), inputs.scenarios.len())
     ));
     if failed > 0 && !args.update {
         out.push_str(
@@ -164,13 +183,18 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// `specs/*.yaml` (and `.yml`), sorted.
+/// The project root of the current folder, else the current folder.
+fn default_dir() -> PathBuf {
+    crate::project::root_at(Path::new("")).unwrap_or_default()
+}
+
+/// `specs/*.yaml` (and `.yml`) of [`default_dir`], sorted.
 fn default_specs() -> anyhow::Result<Vec<PathBuf>> {
-    let dir = Path::new("specs");
+    let dir = default_dir().join("specs");
     if !dir.is_dir() {
         return Ok(Vec::new());
     }
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)?
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))

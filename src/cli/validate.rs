@@ -1,4 +1,5 @@
-//! `cxsync validate SPEC...`: load, schema and semantic checks, and the transforms' syntax.
+//! `cxsync validate PATH...`: load, schema and semantic checks, and the transforms' syntax, for
+//! spec files, folders and quoted globs; scenario files among them are validated as scenarios.
 
 use std::path::PathBuf;
 
@@ -9,8 +10,8 @@ use crate::spec;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Spec files to validate.
-    #[arg(required = true)]
+    /// Spec or scenario files, folders (every `*.yaml`/`*.yml` below), or quoted globs.
+    #[arg(required = true, value_name = "PATH")]
     pub specs: Vec<PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
@@ -21,9 +22,14 @@ pub struct Args {
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let opts = args.spec.load_options();
     let format = args.format.format;
+    let inputs = match super::load::inputs(&args.specs) {
+        Ok(i) => i,
+        Err(status) => return Ok(status),
+    };
     let mut diags = Vec::new();
     let mut sources = Sources::new();
-    for path in &args.specs {
+    super::load::check_scenarios(&inputs.scenarios, &mut diags, &mut sources);
+    for path in &inputs.specs {
         let loaded = spec::load(path, &opts);
         diags.extend(loaded.diags);
         // JSONata syntax, the guide's dialect and path typos, at their exact positions.
@@ -42,12 +48,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             .filter(|d| d.severity == diag::Severity::Error)
             .count();
         let warnings = diags.len() - errors;
-        let n = args.specs.len();
-        let specs = if n == 1 { "spec" } else { "specs" };
+        let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if diags.is_empty() {
-            eprintln!("{n} {specs} valid");
+            eprintln!("{what} valid");
         } else {
-            eprintln!("{n} {specs} checked: {errors} error(s), {warnings} warning(s)");
+            eprintln!("{what} checked: {errors} error(s), {warnings} warning(s)");
         }
     }
     Ok(status_of(&diags))

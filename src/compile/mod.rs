@@ -1,37 +1,159 @@
-//! Spec → the Event Hub's three API payloads (channel, retry policy, rules) and the manifest of
-//! calls that applies them. Pure: no I/O; output field order follows the guide and is byte-stable.
+//! Spec → the Event Hub's three API payloads (channel, retry policy, rules), with who owns them.
+//! Pure: no I/O; output field order follows the guide and is byte-stable. The API calls that
+//! apply them (paths, methods) belong to `cxone`, the one place URLs are built.
 
 use serde_json::{json, Map, Value};
 
 use crate::spec::model::{Auth, ClientAuth, Jitter};
 use crate::spec::Spec;
 
-/// One API call of an apply, in order.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Call {
-    pub method: &'static str,
-    pub path: String,
-    /// Output file (relative to `--out`) holding the body.
-    pub file: String,
+/// The channel header that names the spec and environment owning the channel (and so its retry
+/// policy and the rules routing to it). See docs/apply.md, "Ownership".
+pub const OWNER_HEADER: &str = "X-Cxsync-Owner";
+
+/// Who owns the objects a spec creates: the spec's `name` and the `--env` overlay, if any.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Owner {
+    pub spec: String,
+    pub env: Option<String>,
+}
+
+/// Separates a rule id from its environment in the live id: rule `R` of `--env staging` is
+/// applied as `R--staging`, so the environments of one spec coexist on one tenant.
+pub const ENV_ID_SEPARATOR: &str = "--";
+
+impl Owner {
+    /// The owner of a loaded spec.
+    pub fn of(spec: &Spec) -> Owner {
+        Owner {
+            spec: spec.raw.name.clone(),
+            env: spec.env.clone(),
+        }
+    }
+
+    /// The value of [`OWNER_HEADER`]: `spec=NAME` or `spec=NAME; env=ENV`, the name
+    /// percent-encoded outside `[A-Za-z0-9._~+:@/-]` so that any spec name is a safe, unambiguous
+    /// header value.
+    pub fn marker(&self) -> String {
+        let mut m = format!("spec={}", encode(&self.spec));
+        if let Some(e) = &self.env {
+            m.push_str("; env=");
+            m.push_str(&encode(e));
+        }
+        m
+    }
+
+    /// Reads a marker written by [`Owner::marker`]; `None` for anything else.
+    pub fn parse(marker: &str) -> Option<Owner> {
+        let mut spec = None;
+        let mut env = None;
+        for part in marker.split(';') {
+            let (k, v) = part.trim().split_once('=')?;
+            let v = decode(v)?;
+            match k {
+                "spec" if spec.is_none() => spec = Some(v),
+                "env" if env.is_none() => env = Some(v),
+                _ => return None,
+            }
+        }
+        Some(Owner {
+            spec: spec.filter(|s| !s.is_empty())?,
+            env,
+        })
+    }
+
+    /// The live id of the spec's rule `id`: unchanged for the base spec, `id--ENV` for an overlay.
+    pub fn rule_id(&self, id: &str) -> String {
+        match &self.env {
+            None => id.to_string(),
+            Some(e) => format!("{id}{ENV_ID_SEPARATOR}{e}"),
+        }
+    }
+
+    /// The spec's rule id behind a live id of this owner's environment (`R--staging` → `R`).
+    pub fn spec_rule_id<'a>(&self, live_id: &'a str) -> Option<&'a str> {
+        match &self.env {
+            None => Some(live_id),
+            Some(e) => live_id
+                .strip_suffix(e.as_str())?
+                .strip_suffix(ENV_ID_SEPARATOR)
+                .filter(|s| !s.is_empty()),
+        }
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.env {
+            None => write!(f, "spec `{}` (no --env)", self.spec.escape_debug()),
+            Some(e) => write!(f, "spec `{}` --env {e}", self.spec.escape_debug()),
+        }
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"._~+:@/-".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// One compiled rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledRule {
+    /// The id it is applied under (`PUT /api/v2/eventhub/rules/{id}`): [`Owner::rule_id`].
+    pub id: String,
+    /// The id written in the spec.
+    pub spec_id: String,
+    /// Its rollout stage.
+    pub stage: u32,
+    /// The body of the `PUT`.
+    pub body: Value,
 }
 
 /// The compiled payloads of one spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Payloads {
-    /// Body of `POST /api/v2/eventhub/channels`.
+    /// Who the objects belong to.
+    pub owner: Owner,
+    /// Body of `POST /api/v2/eventhub/channels`, with the [`OWNER_HEADER`].
     pub channel: Value,
     /// Body of `PUT /api/v2/eventhub/channels/{name}/retry-policy`.
     pub retry_policy: Value,
-    /// `(ruleId, body of PUT /api/v2/eventhub/rules/{ruleId})`, in spec order.
-    pub rules: Vec<(String, Value)>,
-    /// The calls in apply order.
-    pub manifest: Vec<Call>,
+    /// The enabled rules, in spec order.
+    pub rules: Vec<CompiledRule>,
+    /// `(live id, spec id)` of the rules with `enabled: false`: not sent, and removed where they
+    /// are live (the guide's rule payload has no enabled flag; see docs/apply.md).
+    pub disabled: Vec<(String, String)>,
 }
 
 /// Compiles a loaded spec. Rule transforms come from the resolved rules (inline or file);
-/// rules with `enabled: false` are left out.
+/// rules with `enabled: false` are left out (and listed in `disabled`).
 pub fn compile(spec: &Spec) -> Payloads {
     let raw = &spec.raw;
+    let owner = Owner::of(spec);
     let ch = &raw.channel;
     let authentication = match &ch.auth {
         Auth::OAuth2ClientCredentials {
@@ -79,6 +201,9 @@ pub fn compile(spec: &Spec) -> Payloads {
     if !idem_inserted {
         headers.insert(raw.idempotency.header.clone(), json!(raw.idempotency.key));
     }
+    // Last, and always ours: a spec's own header of that name never wins.
+    headers.retain(|k, _| !k.eq_ignore_ascii_case(OWNER_HEADER));
+    headers.insert(OWNER_HEADER.into(), json!(owner.marker()));
     let channel = json!({
         "name": ch.name,
         "type": "REST",
@@ -131,22 +256,13 @@ pub fn compile(spec: &Spec) -> Payloads {
     let retry_policy = Value::Object(policy);
 
     let mut rules = Vec::new();
-    let mut manifest = vec![
-        Call {
-            method: "POST",
-            path: "/api/v2/eventhub/channels".into(),
-            file: "channel.json".into(),
-        },
-        Call {
-            method: "PUT",
-            path: format!("/api/v2/eventhub/channels/{}/retry-policy", ch.name),
-            file: "retry-policy.json".into(),
-        },
-    ];
+    let mut disabled = Vec::new();
     for (i, rule) in raw.rules.iter().enumerate() {
+        let id = owner.rule_id(&rule.id);
         // A disabled rule is kept in the spec but not sent: the Event Hub rule payload has no
         // "enabled" field, so PUTting it would switch it on.
         if !rule.enabled {
+            disabled.push((id, rule.id.clone()));
             continue;
         }
         let text = spec
@@ -166,18 +282,19 @@ pub fn compile(spec: &Spec) -> Payloads {
                 { "type": "ROUTE", "channelId": ch.name },
             ],
         });
-        manifest.push(Call {
-            method: "PUT",
-            path: format!("/api/v2/eventhub/rules/{}", rule.id),
-            file: format!("rules/{}.json", rule.id),
+        rules.push(CompiledRule {
+            id,
+            spec_id: rule.id.clone(),
+            stage: rule.stage,
+            body,
         });
-        rules.push((rule.id.clone(), body));
     }
     Payloads {
+        owner,
         channel,
         retry_policy,
         rules,
-        manifest,
+        disabled,
     }
 }
 
@@ -206,26 +323,17 @@ pub fn to_pretty(v: &Value) -> String {
 }
 
 impl Payloads {
-    /// Every output as `(path relative to --out, JSON)`, in apply order with the manifest last.
+    /// Every payload as `(path relative to --out, JSON)`, in apply order: `channel.json`,
+    /// `retry-policy.json`, `rules/<live id>.json`.
     pub fn files(&self) -> Vec<(String, Value)> {
         let mut out = vec![
             ("channel.json".to_string(), self.channel.clone()),
             ("retry-policy.json".to_string(), self.retry_policy.clone()),
         ];
-        for (id, body) in &self.rules {
-            out.push((format!("rules/{id}.json"), body.clone()));
+        for r in &self.rules {
+            out.push((format!("rules/{}.json", r.id), r.body.clone()));
         }
-        out.push((
-            "manifest.json".to_string(),
-            json!({ "calls": self.manifest }),
-        ));
         out
-    }
-
-    /// All outputs in one JSON document keyed by their file names (what `compile` prints without
-    /// `--out`).
-    pub fn document(&self) -> Value {
-        Value::Object(self.files().into_iter().collect())
     }
 
     /// A copy with every secret that cxsync resolved from `${env:…}` replaced by

@@ -6,7 +6,8 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{paths, Client, HubError};
+use super::client::{Client, HubError};
+use super::paths;
 use super::plan::{Action, Kind, Op, Plan};
 
 /// Checks the tenant has the Event Hub entitlement. Returns a user-facing message when it does not
@@ -67,18 +68,19 @@ pub struct Outcome {
     pub not_attempted: Vec<Action>,
 }
 
-/// Runs the plan's changing actions in order, stopping at the first failure.
+/// Runs the plan's changing actions in order, stopping at the first failure. A plan with
+/// conflicts (objects owned by another spec or environment) is never applied: nothing is sent.
 pub async fn apply(client: &mut Client, plan: &Plan) -> Outcome {
-    let todo: Vec<&Action> = plan
-        .actions
-        .iter()
-        .filter(|a| matches!(a.op, Op::Create | Op::Update | Op::Remove))
-        .collect();
+    let todo: Vec<&Action> = plan.actions.iter().filter(|a| a.writes()).collect();
     let mut out = Outcome {
         done: Vec::new(),
         failed: None,
         not_attempted: Vec::new(),
     };
+    if !plan.conflicts.is_empty() {
+        out.not_attempted = todo.into_iter().cloned().collect();
+        return out;
+    }
     for (i, a) in todo.iter().enumerate() {
         match step(client, a).await {
             Ok(status) => out.done.push(Done {
@@ -104,6 +106,9 @@ async fn step(client: &mut Client, a: &Action) -> Result<u16, HubError> {
     };
     match client.call(method, &a.path, &[], body).await {
         Ok(r) => Ok(r.status),
+        // Gone already: removed by our own earlier attempt whose answer was lost (the DELETE was
+        // retried), or by someone else since the plan read it. Either way the rule is not live.
+        Err(HubError::Status { status: 404, .. }) if a.op == Op::Remove => Ok(404),
         // Created by someone else (or by our own earlier attempt whose answer was lost) since
         // the plan read the list: adopt it with a replace instead of failing or making a twin.
         Err(HubError::Status { status: 409, .. })
@@ -147,8 +152,12 @@ pub fn render(out: &Outcome) -> String {
         s.push_str("Fix the cause and run apply again: it continues from the live state.\n");
     } else {
         let c = |op| out.done.iter().filter(|d| d.action.op == op).count();
+        let adopted = match c(Op::Adopt) {
+            0 => String::new(),
+            n => format!("{n} adopted, "),
+        };
         s.push_str(&format!(
-            "\nApply complete: {} created, {} updated, {} removed.\n",
+            "\nApply complete: {} created, {adopted}{} updated, {} removed.\n",
             c(Op::Create),
             c(Op::Update),
             c(Op::Remove)
@@ -170,17 +179,14 @@ fn verb(op: Op) -> &'static str {
     match op {
         Op::Create => "created",
         Op::Update => "updated",
+        Op::Adopt => "adopted",
         Op::Remove => "removed",
         Op::Unchanged | Op::Deferred => "kept",
     }
 }
 
 fn kind(k: Kind) -> &'static str {
-    match k {
-        Kind::Channel => "channel",
-        Kind::RetryPolicy => "retry-policy",
-        Kind::Rule => "rule",
-    }
+    k.as_str()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::transform::Transform;
 
 /// What a rule does with one event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Outcome {
     /// No such rule (live side of a rule not yet created).
@@ -24,7 +24,7 @@ pub enum Outcome {
 }
 
 /// One fixture whose outcome differs between live and proposed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Difference {
     pub rule: String,
     pub fixture: String,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{json, Value};
 
+use super::paths;
+
 /// A credential that never prints itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -521,7 +523,18 @@ impl Client {
                         tokio::time::sleep(delay_for(&self.retry, attempt, None)).await;
                         continue;
                     }
-                    return Err(transport(&m, path, &e));
+                    let mut err = transport(&m, path, &e);
+                    if let HubError::Transport { message, .. } = &mut err {
+                        message.push_str(&if idempotent {
+                            format!(" ({} attempts)", attempt + 1)
+                        } else {
+                            // Not resent: the server may have acted on it.
+                            " (not retried: a POST may have been processed; the next apply \
+                             finds what it created)"
+                                .to_string()
+                        });
+                    }
+                    return Err(err);
                 }
             };
             let status = resp.status();
@@ -573,14 +586,21 @@ impl Client {
         }
     }
 
-    /// `GET /api/v2/eventhub/channels`, then the one whose `name` matches, read in full with
-    /// `GET /api/v2/eventhub/channels/{name}`.
-    pub async fn find_channel(&mut self, name: &str) -> Result<Option<Value>, HubError> {
+    /// `GET /api/v2/eventhub/channels`, as a list.
+    pub async fn list_channels(&mut self) -> Result<Vec<Value>, HubError> {
         let list = self
             .call(Method::GET, paths::CHANNELS, &[], None)
             .await?
             .body;
-        let found = list_items(&list, "channels")
+        Ok(list_items(&list, "channels"))
+    }
+
+    /// `GET /api/v2/eventhub/channels`, then the one whose `name` matches, read in full with
+    /// `GET /api/v2/eventhub/channels/{name}`.
+    pub async fn find_channel(&mut self, name: &str) -> Result<Option<Value>, HubError> {
+        let found = self
+            .list_channels()
+            .await?
             .iter()
             .any(|c| c.get("name").and_then(Value::as_str) == Some(name));
         if !found {
@@ -634,47 +654,6 @@ pub fn list_items(v: &Value, key: &str) -> Vec<Value> {
         }
     }
     Vec::new()
-}
-
-/// The API paths of the guide.
-pub mod paths {
-    /// Channel collection.
-    pub const CHANNELS: &str = "/api/v2/eventhub/channels";
-    /// Rule collection.
-    pub const RULES: &str = "/api/v2/eventhub/rules";
-    /// Licensing entitlements.
-    pub const ENTITLEMENTS: &str = "/api/v2/licensing/entitlements";
-
-    /// One channel, by name.
-    pub fn channel(name: &str) -> String {
-        format!("{CHANNELS}/{}", seg(name))
-    }
-    /// A channel's retry policy.
-    pub fn retry_policy(name: &str) -> String {
-        format!("{CHANNELS}/{}/retry-policy", seg(name))
-    }
-    /// A channel's metrics.
-    pub fn metrics(name: &str) -> String {
-        format!("{CHANNELS}/{}/metrics", seg(name))
-    }
-    /// One rule, by id.
-    pub fn rule(id: &str) -> String {
-        format!("{RULES}/{}", seg(id))
-    }
-
-    /// Percent-encodes a path segment (names are `[A-Za-z0-9_.-]` per the spec schema, but a
-    /// live object may have any name).
-    fn seg(s: &str) -> String {
-        let mut out = String::new();
-        for b in s.bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(b as char);
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]

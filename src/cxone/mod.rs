@@ -9,33 +9,47 @@
 pub mod apply;
 pub mod behaviour;
 pub mod client;
+pub mod import;
 pub mod metrics;
 pub mod mock_hub;
+pub mod paths;
 pub mod plan;
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use client::{paths, Client, HubError};
+use client::{Client, HubError};
 use plan::Live;
 
-/// Reads the live objects a spec's payloads touch: the channel (found by name in the list), its
-/// retry policy, and the rules — every rule when `all_rules` (needed to prune and to show rules
-/// routing to the channel), else only the spec's rule ids.
+/// Reads the live objects a spec's payloads touch: the channel list (the spec's channel found
+/// by name, and the others kept to name the owners of rules routing to them), the channel's
+/// retry policy, and the rules — every rule when `all_rules` (needed to prune), else only the
+/// spec's rule ids (enabled or disabled).
 pub async fn read_live(
     client: &mut Client,
-    channel: &str,
-    rule_ids: &[String],
+    payloads: &crate::compile::Payloads,
     all_rules: bool,
 ) -> Result<Live, HubError> {
-    let mut live = Live {
-        channel: client.find_channel(channel).await?,
-        ..Live::default()
-    };
+    let channel = payloads.channel["name"].as_str().unwrap_or_default();
+    let mut live = Live::default();
+    for c in client.list_channels().await? {
+        if let Some(n) = c.get("name").and_then(Value::as_str) {
+            live.channels.insert(n.to_string(), c.clone());
+        }
+    }
+    if live.channels.contains_key(channel) {
+        live.channel = client.get_opt(&paths::channel(channel)).await?;
+    }
     if live.channel.is_some() {
         live.retry_policy = client.get_opt(&paths::retry_policy(channel)).await?;
     }
+    let ids: Vec<&str> = payloads
+        .rules
+        .iter()
+        .map(|r| r.id.as_str())
+        .chain(payloads.disabled.iter().map(|(id, _)| id.as_str()))
+        .collect();
     if all_rules {
         for r in client.list_rules().await? {
             if let Some(id) = r.get("id").and_then(Value::as_str) {
@@ -43,17 +57,33 @@ pub async fn read_live(
             }
         }
         // A list may carry summaries: read our own rules in full.
-        for id in rule_ids {
+        for id in ids {
             if live.rules.contains_key(id) {
                 if let Some(r) = client.get_opt(&paths::rule(id)).await? {
-                    live.rules.insert(id.clone(), r);
+                    live.rules.insert(id.to_string(), r);
                 }
             }
         }
     } else {
-        for id in rule_ids {
+        for id in ids {
             if let Some(r) = client.get_opt(&paths::rule(id)).await? {
-                live.rules.insert(id.clone(), r);
+                live.rules.insert(id.to_string(), r);
+            }
+        }
+    }
+    // The owner of a channel our rules route to, when the list gave only a summary.
+    let elsewhere: Vec<String> = live
+        .rules
+        .values()
+        .filter_map(plan::rule_channel)
+        .filter(|c| *c != channel)
+        .map(str::to_string)
+        .collect();
+    for c in elsewhere {
+        let summary = live.channels.get(&c);
+        if summary.is_some_and(|s| s.get("headers").is_none()) {
+            if let Some(full) = client.get_opt(&paths::channel(&c)).await? {
+                live.channels.insert(c, full);
             }
         }
     }

@@ -74,6 +74,10 @@ pub struct Config {
     pub delivery_deadline: Option<u64>,
     pub dlq_enabled: bool,
     pub alert_endpoint: Option<String>,
+    /// Where the DLQ's records are, as alerts name it: `s3://<bucketName>/<prefix>`.
+    pub dlq_location: String,
+    /// `alerts.dlqVolume`: an alert's `thresholdExceeded` is `count` above it.
+    pub alert_threshold: Option<u64>,
     pub hub: HubSettings,
 }
 
@@ -136,6 +140,15 @@ impl Config {
             delivery_deadline: raw.crm.delivery_deadline_seconds.map(|s| s * 1000),
             dlq_enabled: raw.dead_letter_queue.enabled,
             alert_endpoint: raw.dead_letter_queue.alert_endpoint.clone(),
+            dlq_location: format!(
+                "s3://{}/{}",
+                raw.dead_letter_queue
+                    .bucket_name
+                    .as_deref()
+                    .unwrap_or("dlq"),
+                raw.dead_letter_queue.prefix.as_deref().unwrap_or("")
+            ),
+            alert_threshold: raw.alerts.as_ref().and_then(|a| a.dlq_volume),
             hub,
         })
     }

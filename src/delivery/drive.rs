@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use rand_core::Rng;
 
-use super::{Alert, Config, CrmRequest, Failure, Machine, Output, Response, Time, TokenResult};
+use super::{Alert, CrmRequest, Failure, Machine, Output, Response, Time, TokenResult};
 
 /// What became of one CRM request, as the driver saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,8 +154,8 @@ pub trait Transport {
     fn send_crm(&mut self, now: Time, req: CrmRequest, obs: &mut dyn Observer) -> Sent<Reply>;
     /// Sends token request `id` at `now`.
     fn send_token(&mut self, now: Time, id: u64) -> Sent<TokenResult>;
-    /// Sends a DLQ alert (fire and forget).
-    fn send_alert(&mut self, cfg: &Config, alert: Alert);
+    /// Sends a DLQ alert (fire and forget): POST the body as it is.
+    fn send_alert(&mut self, alert: &Alert);
 }
 
 /// An answer the machine will be handed at its time.
@@ -202,7 +202,7 @@ pub fn drain<R: Rng, T: Transport + ?Sized>(
             }
             super::Transmit::Alert(a) => {
                 obs.alert_sent();
-                transport.send_alert(machine.config(), a);
+                transport.send_alert(&a);
             }
         }
     }

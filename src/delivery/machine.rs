@@ -13,12 +13,13 @@ use std::time::Duration;
 use rand_core::Rng;
 use serde_json::Value;
 
+use super::alert::{Collector, Entry};
 use super::backoff;
 use super::breaker::Breaker;
 use super::classify::Decision;
 use super::config::{AuthMode, Config};
 use super::inputs::{Failure, Response, Submission, TokenResult};
-use super::outputs::{Alert, CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
+use super::outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 use super::retry_after;
 use super::token::{TimerKey, TokenCache};
 use super::{Reason, Time, MAX_RECORD_BODY};
@@ -80,10 +81,12 @@ struct Refusal {
     key: Option<String>,
 }
 
+/// The DLQ alert's window: dead letters since the last alert, collected until the next one.
 #[derive(Debug, Default)]
 struct AlertWindow {
+    /// When the next alert may go (an alert is due or the window is waiting).
     until: Option<Time>,
-    pending: BTreeMap<Reason, u64>,
+    pending: Collector,
 }
 
 /// The delivery state machine. `R` is the jitter RNG, handed in.
@@ -250,11 +253,14 @@ impl<R: Rng> Machine<R> {
             Decision::Success => self.deliver(now, f.job),
             Decision::RefreshToken => {
                 self.token.rejected(f.token_gen);
+                // A refresh is a resend with a new token; the 401 past the allowance
+                // dead-letters and is not one.
                 let max = self.cfg.hub.max_token_refreshes;
                 let over = match self.jobs.get_mut(&f.job) {
+                    Some(job) if job.refreshes >= max => true,
                     Some(job) => {
                         job.refreshes += 1;
-                        job.refreshes > max
+                        false
                     }
                     None => false,
                 };
@@ -641,28 +647,42 @@ impl<R: Rng> Machine<R> {
 
     fn push_dead_letter(&mut self, now: Time, d: DeadLettered) {
         if self.cfg.dlq_enabled && self.cfg.alert_endpoint.is_some() {
-            *self.alert.pending.entry(d.reason).or_default() += 1;
+            self.alert.pending.add(Entry {
+                event_id: &d.event_id,
+                event_type: &d.event_type,
+                rule_id: &d.rule_id,
+                reason: d.reason,
+                last_status: d.last_status,
+                at: self.wall(now),
+            });
             if self.alert.until.is_none() {
-                self.flush_alert(now);
+                // The first dead letter after a quiet window: alert at this instant, once every
+                // dead letter of the instant is in.
+                self.alert.until = Some(now);
+                self.set_timer(now, Timer::AlertFlush);
             }
         }
         self.outputs.push_back(Output::DeadLettered(Box::new(d)));
     }
 
+    fn wall(&self, t: Time) -> chrono::DateTime<chrono::Utc> {
+        (self.cfg.hub.epoch + Duration::from_millis(t)).into()
+    }
+
     /// Sends one alert for everything dead-lettered since the last one, then waits a window.
     fn flush_alert(&mut self, now: Time) {
-        if self.alert.pending.is_empty() {
+        let end = self.wall(now);
+        let Some(alert) = self.alert.pending.take(
+            &self.cfg.channel,
+            &self.cfg.dlq_location,
+            self.cfg.alert_threshold,
+            end,
+        ) else {
             self.alert.until = None;
             return;
-        }
-        let reasons = std::mem::take(&mut self.alert.pending);
-        let dead_lettered = reasons.values().sum();
+        };
         self.stats.alerts += 1;
-        self.transmits.push_back(Transmit::Alert(Alert {
-            dead_lettered,
-            reasons,
-            at: now,
-        }));
+        self.transmits.push_back(Transmit::Alert(Box::new(alert)));
         let until = now + self.cfg.hub.alert_window.as_millis() as u64;
         self.alert.until = Some(until);
         self.set_timer(until, Timer::AlertFlush);
@@ -801,11 +821,49 @@ mod tests {
         match m.poll_output() {
             Some(Output::DeadLettered(d)) => {
                 assert_eq!(d.reason, Reason::AuthFailed);
-                assert_eq!((d.attempts, d.token_refreshes), (3, 3));
+                // Three 401s: two answered by a resend with a new token, the third dead-letters.
+                assert_eq!((d.attempts, d.token_refreshes), (3, 2));
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(m.stats().token_requests, 3);
+    }
+
+    #[test]
+    fn a_failing_token_endpoint_is_tried_max_retries_plus_one_times_like_a_crm_request() {
+        let mut m = machine(None);
+        let max = m.config().max_retries;
+        submit(&mut m, 0, 0);
+        let mut now = 0;
+        let mut requests = 0;
+        let dead = loop {
+            while let Some(t) = m.poll_transmit() {
+                if let Transmit::Token { id } = t {
+                    requests += 1;
+                    m.handle_token(
+                        now,
+                        id,
+                        TokenResult::Refused {
+                            status: 503,
+                            error: "temporarily_unavailable".into(),
+                        },
+                    );
+                }
+            }
+            if let Some(Output::DeadLettered(d)) = m.poll_output() {
+                break d;
+            }
+            now = m.poll_timeout().expect("a token retry is scheduled");
+            m.handle_timeout(now);
+        };
+        assert_eq!(dead.reason, Reason::TokenRequestFailed);
+        assert_eq!(
+            requests,
+            max + 1,
+            "maxRetries {max} retries after the first request"
+        );
+        assert_eq!(dead.attempts, 0, "waiting for a token spends no attempts");
+        assert!(dead.last_error.as_deref().unwrap().contains("503"));
     }
 
     #[test]

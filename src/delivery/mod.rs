@@ -14,8 +14,10 @@
 //!   answers back, an observer watching), and its virtual-time form;
 //! - `token` (the OAuth token cache) and `breaker` (the circuit breaker), its two sub-states;
 //! - [`classify`], [`backoff`], [`retry_after`], [`idempotency`]: the pure rules it applies;
-//! - [`Reason`]: why an event was dead-lettered.
+//! - [`Reason`]: why an event was dead-lettered; [`alert`]: the DLQ alert webhook body the machine
+//!   sends, and the key a dead letter is stored under.
 
+pub mod alert;
 pub mod backoff;
 mod breaker;
 pub mod classify;
@@ -30,13 +32,14 @@ pub mod retry_after;
 mod time;
 mod token;
 
+pub use alert::Alert;
 pub use backoff::Backoff;
 pub use classify::{Decision, Policy};
 pub use config::{AuthMode, Config, ConfigError, HubSettings};
 pub use idempotency::{Template, TemplateError};
 pub use inputs::{Failure, Response, Submission, TokenResult};
 pub use machine::Machine;
-pub use outputs::{Alert, CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
+pub use outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 pub use reason::Reason;
 pub use time::{rfc3339, Time};
 

@@ -3,10 +3,9 @@
 //! into a stored DLQ record (RFC 3339 times, a format version) is the DLQ's business
 //! (`dlq::Record::from`).
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
+use super::alert::Alert;
 use super::{Reason, Time};
 
 /// A request to the CRM.
@@ -34,20 +33,8 @@ pub enum Transmit {
     Token {
         id: u64,
     },
-    /// A DLQ alert webhook call (fire and forget).
-    Alert(Alert),
-}
-
-/// One DLQ alert: everything dead-lettered since the previous one, by reason. The driver renders
-/// the webhook body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alert {
-    /// Events dead-lettered in the window.
-    pub dead_lettered: u64,
-    /// The same, by reason.
-    pub reasons: BTreeMap<Reason, u64>,
-    /// When the alert is sent.
-    pub at: Time,
+    /// A DLQ alert webhook call (fire and forget): the body to POST.
+    Alert(Box<Alert>),
 }
 
 /// An event that reached a final state.

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 
-use super::alert::status_label;
 use super::record::{Reason, Record};
 use super::store::{Store, StoreError, MARKER_SUFFIX};
+use crate::delivery::alert::status_label;
 
 /// A record found in a store.
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +131,8 @@ pub struct Filter {
     pub reasons: Vec<Reason>,
     /// Any of these event types (all when empty).
     pub event_types: Vec<String>,
+    /// Any of these rules (all when empty).
+    pub rules: Vec<String>,
 }
 
 impl Filter {
@@ -149,6 +151,7 @@ impl Filter {
         }
         (self.reasons.is_empty() || self.reasons.contains(&r.reason))
             && (self.event_types.is_empty() || self.event_types.contains(&r.event_type))
+            && (self.rules.is_empty() || self.rules.contains(&r.rule_id))
     }
 }
 
@@ -168,6 +171,8 @@ pub struct Row {
     pub last_status: Option<u16>,
     /// Sends made.
     pub attempts: u32,
+    /// The rule whose delivery was dead-lettered.
+    pub rule_id: String,
     /// Whether a replay marker exists.
     pub replayed: bool,
     /// Key below the source.
@@ -184,6 +189,7 @@ impl Row {
             reason: f.record.reason,
             last_status: f.record.last_status,
             attempts: f.record.attempts,
+            rule_id: f.record.rule_id.clone(),
             replayed: f.replayed,
             key: f.key.clone(),
         }
@@ -204,6 +210,8 @@ pub struct Stats {
     pub by_status: BTreeMap<String, u64>,
     /// By event type.
     pub by_event_type: BTreeMap<String, u64>,
+    /// By rule.
+    pub by_rule: BTreeMap<String, u64>,
     /// Width of a time bucket in seconds (3600, or a whole number of days for long spans).
     pub bucket_seconds: i64,
     /// Records per bucket, every bucket from the first record's to the last one's.
@@ -231,6 +239,7 @@ pub fn stats<'a>(records: impl IntoIterator<Item = &'a Found>) -> Stats {
         by_reason: BTreeMap::new(),
         by_status: BTreeMap::new(),
         by_event_type: BTreeMap::new(),
+        by_rule: BTreeMap::new(),
         bucket_seconds: 3600,
         over_time: Vec::new(),
     };
@@ -242,6 +251,7 @@ pub fn stats<'a>(records: impl IntoIterator<Item = &'a Found>) -> Stats {
         *s.by_reason.entry(r.reason).or_insert(0) += 1;
         *s.by_status.entry(status_label(r.last_status)).or_insert(0) += 1;
         *s.by_event_type.entry(r.event_type.clone()).or_insert(0) += 1;
+        *s.by_rule.entry(r.rule_id.clone()).or_insert(0) += 1;
         if let Some(t) = r.dead_lettered() {
             times.push(t);
         }

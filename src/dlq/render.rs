@@ -91,6 +91,7 @@ pub fn rows(rows: &[Row]) -> String {
         "REASON".to_string(),
         "STATUS".to_string(),
         "ATTEMPTS".to_string(),
+        "RULE".to_string(),
         String::new(),
     ]];
     for r in rows {
@@ -101,10 +102,11 @@ pub fn rows(rows: &[Row]) -> String {
             r.reason.to_string(),
             status_text(r.last_status),
             r.attempts.to_string(),
+            r.rule_id.clone(),
             if r.replayed { "replayed" } else { "" }.to_string(),
         ]);
     }
-    let mut widths = [0usize; 7];
+    let mut widths = [0usize; 8];
     for row in &table {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());
@@ -143,6 +145,7 @@ pub fn stats(s: &inspect::Stats, location: &str, bad: usize) -> String {
         s.by_reason.values().max(),
         s.by_status.values().max(),
         s.by_event_type.values().max(),
+        s.by_rule.values().max(),
     ]
     .into_iter()
     .flatten()
@@ -181,6 +184,11 @@ pub fn stats(s: &inspect::Stats, location: &str, bad: usize) -> String {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect(),
+    );
+    section(
+        &mut out,
+        "by rule",
+        s.by_rule.iter().map(|(k, v)| (k.clone(), *v)).collect(),
     );
     let unit = if s.bucket_seconds == 3600 {
         "hour".to_string()

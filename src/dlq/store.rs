@@ -362,37 +362,17 @@ impl Store {
     }
 }
 
-/// The key of a record below a store's root: `YYYY/MM/DD/<eventId>.json`, the UTC date of
-/// `deadLetteredAt` (`0000/00/00` when it is not a time), the event id encoded by
-/// [`encode_id`].
+/// The key of a record below a store's root: `YYYY/MM/DD/<ruleId>/<eventId>.json`, the UTC date
+/// of `deadLetteredAt` (`0000/00/00` when it is not a time), the rule and the event id encoded by
+/// [`encode_id`]. The layout is [`crate::delivery::alert::record_key`]'s, which alerts name records
+/// by. Records written before the rule was part of the key (`YYYY/MM/DD/<eventId>.json`) are still
+/// read, listed, shown and replayed where they are: readers take every `*.json` below the root.
 pub fn record_key(rec: &Record) -> Path {
-    let date = rec
-        .dead_lettered()
-        .map(|t| t.format("%Y/%m/%d").to_string())
-        .unwrap_or_else(|| "0000/00/00".to_string());
-    let mut parts: Vec<PathPart<'static>> = date
-        .split('/')
-        .map(|p| PathPart::from(p.to_string()))
-        .collect();
-    parts.push(PathPart::from(format!("{}.json", encode_id(&rec.event_id))));
-    Path::from_iter(parts)
+    let key = crate::delivery::alert::record_key(rec.dead_lettered(), &rec.rule_id, &rec.event_id);
+    Path::from_iter(key.split('/').map(|p| PathPart::from(p.to_string())))
 }
 
-/// An event id as one key segment: ASCII letters, digits, `-`, `_` and `.` stay; every other
-/// byte (and a leading `.`) becomes `!XX`. `!` is safe in S3 keys and in file names, so the same
-/// name appears in a bucket and in a folder (object_store would percent-encode `%` twice on disk).
-pub fn encode_id(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for (i, b) in id.bytes().enumerate() {
-        let keep = b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || (b == b'.' && i > 0);
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("!{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::delivery::alert::encode_id;
 
 /// Writes one record to a store from blocking code (the simulator's `--dlq-dir`); returns its
 /// key. From async code use [`Store::put_record`].

@@ -24,9 +24,7 @@ use tokio::task::JoinSet;
 use super::mock::{REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER};
 use super::{Clock, HttpError};
 use crate::delivery::drive::{hand_back, Answer, Observer, Reply, Sent, Transport};
-use crate::delivery::{
-    rfc3339, Alert, Config, CrmRequest, Failure, Machine, Response, Time, TokenResult,
-};
+use crate::delivery::{Alert, CrmRequest, Failure, Machine, Response, Time, TokenResult};
 use crate::spec::model::ClientAuth;
 
 /// Where requests go and how the driver authenticates.
@@ -307,14 +305,15 @@ impl Driver {
         })
     }
 
-    fn post_alert(&mut self, body: Value) {
+    /// POSTs the machine's alert body ([`Alert`], `schemas/dlq-alert.v1.json`) as it is.
+    fn post_alert(&mut self, body: &Alert) {
         let Some(url) = self.ep.alert.clone() else {
             return;
         };
         let rb = self
             .client
             .post(url)
-            .json(&body)
+            .json(body)
             .timeout(self.client_timeout());
         let tx = self.tx.clone();
         self.tasks.spawn(async move {
@@ -406,8 +405,8 @@ impl Transport for Driver {
         Sent::Pending
     }
 
-    fn send_alert(&mut self, cfg: &Config, alert: Alert) {
-        self.post_alert(alert_body(cfg, &alert));
+    fn send_alert(&mut self, alert: &Alert) {
+        self.post_alert(alert);
     }
 }
 
@@ -423,21 +422,6 @@ impl CrmResult {
             CrmResult::Abandoned => Reply::Silence,
         }
     }
-}
-
-/// The DLQ alert webhook body: `{channelId, deadLettered, reasons, at}`.
-fn alert_body(cfg: &Config, a: &Alert) -> Value {
-    let reasons: serde_json::Map<String, Value> = a
-        .reasons
-        .iter()
-        .map(|(r, n)| (r.as_str().to_string(), Value::from(*n)))
-        .collect();
-    serde_json::json!({
-        "channelId": cfg.channel,
-        "deadLettered": a.dead_lettered,
-        "reasons": reasons,
-        "at": rfc3339(cfg.hub.epoch, a.at),
-    })
 }
 
 /// Reads a token endpoint response (RFC 6749 §5.1 and §5.2).

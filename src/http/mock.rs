@@ -68,7 +68,10 @@ pub struct Tally {
     pub silences: u64,
     /// Token endpoint refusals for bad client credentials or grant types.
     pub bad_client: u64,
+    /// DLQ alert webhook calls whose body is an [`Alert`](crate::delivery::Alert).
     pub alerts: u64,
+    /// DLQ alert webhook calls whose body is not (answered 400): the body is schema-checked.
+    pub bad_alerts: u64,
 }
 
 /// The mock's mutable state: the model and its RNG.
@@ -373,9 +376,20 @@ impl Respond for TokenResponder {
 struct AlertResponder(Arc<Mutex<State>>);
 
 impl Respond for AlertResponder {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        lock(&self.0).tally.alerts += 1;
-        ResponseTemplate::new(204)
+    fn respond(&self, r: &Request) -> ResponseTemplate {
+        let mut st = lock(&self.0);
+        // The body must be the one alert type (`schemas/dlq-alert.v1.json`): the type denies
+        // unknown fields, so parsing it is the schema check.
+        match serde_json::from_slice::<crate::delivery::Alert>(&r.body) {
+            Ok(_) => {
+                st.tally.alerts += 1;
+                ResponseTemplate::new(204)
+            }
+            Err(e) => {
+                st.tally.bad_alerts += 1;
+                ResponseTemplate::new(400).set_body_string(format!("not a DLQ alert: {e}"))
+            }
+        }
     }
 }
 

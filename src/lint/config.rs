@@ -19,8 +19,8 @@ use serde::Deserialize;
 
 use super::registry::{self, RuleInfo, Status};
 
-/// The file name looked for.
-pub const FILE_NAME: &str = "cxsync.toml";
+/// The file name looked for: the project file.
+pub const FILE_NAME: &str = crate::project::CONFIG_FILE;
 
 /// A configuration problem: the run cannot decide what to check (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,8 @@ pub enum ConfigError {
         selector: String,
         hint: String,
     },
+    #[error(transparent)]
+    Input(#[from] crate::project::InputError),
     #[error("{path}: invalid glob `{glob}`: {message}")]
     Glob {
         path: PathBuf,

@@ -71,37 +71,20 @@ pub struct Outcome {
     pub deny_warnings: bool,
     /// The loaded specs, for `--budget`.
     pub specs: Vec<Spec>,
+    /// Chaos scenario files among the inputs (`project::Kind::Scenario`): not linted as specs;
+    /// the caller validates them.
+    pub scenarios: Vec<PathBuf>,
 }
 
-/// Expands arguments: files as given, folders to the `*.yaml`/`*.yml` files below them (hidden
-/// folders and `target` skipped), sorted.
+/// The spec files behind `args` (files, folders, quoted globs; see [`crate::project::expand`]),
+/// scenario files left out; an argument that names nothing contributes nothing.
 pub fn spec_files(args: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for p in entries {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if p.is_dir() {
-                if !name.starts_with('.') && name != "target" {
-                    walk(&p, out);
-                }
-            } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-                out.push(p);
-            }
-        }
-    }
     let mut out = Vec::new();
     for a in args {
-        if a.is_dir() {
-            walk(a, &mut out);
-        } else {
-            out.push(a.clone());
+        for input in crate::project::expand(std::slice::from_ref(a)).unwrap_or_default() {
+            if input.kind == crate::project::Kind::Spec && !out.contains(&input.path) {
+                out.push(input.path);
+            }
         }
     }
     out
@@ -167,8 +150,9 @@ pub fn lint_loaded(path: &Path, loaded: spec::Loaded, cfg: &Config, opts: &LintO
     }
 }
 
-/// Lints spec files. A bad config is an error (the run cannot decide what to check); everything
-/// wrong with a spec is a finding.
+/// Lints spec files (folders and globs expanded by [`crate::project::expand`]). A bad config or a
+/// path that names nothing is an error (the run cannot decide what to check); everything wrong
+/// with a spec is a finding.
 pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, ConfigError> {
     for s in opts.select.iter().chain(&opts.ignore) {
         config::check_selector("command line", s)?;
@@ -179,7 +163,14 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, Conf
     };
     let mut discovered: BTreeMap<Option<PathBuf>, Config> = BTreeMap::new();
     let mut out = Outcome::default();
-    for path in spec_files(paths) {
+    let mut specs = Vec::new();
+    for input in crate::project::expand(paths)? {
+        match input.kind {
+            crate::project::Kind::Spec => specs.push(input.path),
+            crate::project::Kind::Scenario => out.scenarios.push(input.path),
+        }
+    }
+    for path in specs {
         let cfg = match &fixed {
             Some(c) => c.clone(),
             None => {

@@ -23,6 +23,7 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_idempotency_template(tree, map));
     out.extend(check_rule_stages(tree, map));
     out.extend(check_dlq_bucket(tree, map));
+    out.extend(check_environment_names(tree, map));
     out
 }
 
@@ -300,6 +301,45 @@ pub fn check_dlq_bucket(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     }
 }
 
+/// Longest environment name: it becomes part of every rule id of that environment.
+pub const MAX_ENV_NAME: usize = 32;
+
+/// An environment's name is part of its rule ids (`RULE--staging`, see docs/apply.md) and of the
+/// owner marker on its channel, so it is restricted to what is safe in a URL path segment and in
+/// an HTTP header.
+pub fn check_environment_names(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(envs) = tree.get("environments").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    envs.keys()
+        .filter(|name| !is_environment_name(name))
+        .map(|name| {
+            let pointer = format!("/environments/{}", super::yaml::escape_token(name));
+            Diagnostic::error(
+                "E410",
+                format!(
+                    "environment name `{}` cannot be part of a rule id",
+                    name.escape_debug()
+                ),
+            )
+            .at_opt(map.key_span(&pointer))
+            .with_help(format!(
+                "use 1 to {MAX_ENV_NAME} letters, digits, `_` or `-` (e.g. `staging`, `eu-west`): \
+                 rule `R` of environment `E` is applied as `R--E`"
+            ))
+        })
+        .collect()
+}
+
+/// Whether `name` may name an environment (see [`check_environment_names`]).
+pub fn is_environment_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_ENV_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,5 +391,22 @@ mod tests {
         let ds = run_on("idempotency:\n  key: a_${b\n", check_idempotency_template);
         let s = ds[0].span.unwrap();
         assert_eq!((s.start.line, s.start.column), (2, 10));
+    }
+
+    #[test]
+    fn environment_names_must_fit_in_a_rule_id() {
+        let d = run_on(
+            "environments:\n  staging: {}\n  eu-west_2: {}\n  \"eu west\": {}\n  a/b: {}\n",
+            check_environment_names,
+        );
+        let msgs: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "environment name `eu west` cannot be part of a rule id",
+                "environment name `a/b` cannot be part of a rule id"
+            ]
+        );
+        assert!(d.iter().all(|d| d.span.is_some()), "{d:?}");
     }
 }

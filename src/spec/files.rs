@@ -10,11 +10,6 @@ use super::yaml::SourceMap;
 use super::{Fixture, ResolvedRule, TextSource, TransformOrigin, TransformSource};
 use crate::diag::{Diagnostic, Sources, Span};
 
-/// Files visited while expanding one fixture glob before giving up (a glob over `/` is a mistake).
-const MAX_GLOB_VISITS: usize = 100_000;
-/// Folder depth a glob walk descends.
-const MAX_GLOB_DEPTH: usize = 32;
-
 /// What resolving file references produced.
 #[derive(Debug, Default)]
 pub struct Resolved {
@@ -164,10 +159,6 @@ fn read_ref(
     })
 }
 
-fn is_glob(s: &str) -> bool {
-    s.contains(['*', '?', '[', '{'])
-}
-
 fn resolve_fixtures(
     rule: &Value,
     base: &str,
@@ -182,7 +173,7 @@ fn resolve_fixtures(
     for (j, e) in entries.iter().enumerate() {
         let Some(rel) = e.as_str() else { continue };
         let pointer = format!("{base}/fixtures/{j}");
-        if is_glob(rel) {
+        if crate::fsutil::is_glob(rel) {
             match expand_glob(cx.dir, rel) {
                 Ok(found) if found.is_empty() => diags.push(
                     cx.at_value(
@@ -253,69 +244,10 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
         .at(Span::point(at))
 }
 
-/// Expands a glob relative to `dir` into sorted existing files (on disk: an editor's unsaved new
-/// file is not matched until it is saved).
+/// Expands a fixture glob relative to `dir` into sorted existing files (on disk: an editor's
+/// unsaved new file is not matched until it is saved), through the one bounded glob walker.
 pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
-    let full = dir.join(pattern);
-    let full_s = full.to_string_lossy().replace('\\', "/");
-    let matcher = globset::GlobBuilder::new(&full_s)
-        .literal_separator(true)
-        .build()
-        .map_err(|e| format!("invalid fixture glob `{pattern}`: {}", e.kind()))?
-        .compile_matcher();
-    // Walk from the longest prefix without glob characters.
-    let mut root = PathBuf::new();
-    for comp in full.components() {
-        let s = comp.as_os_str().to_string_lossy();
-        if is_glob(&s) {
-            break;
-        }
-        root.push(comp.as_os_str());
-    }
-    let deep = pattern.contains("**");
-    let depth_left = if deep {
-        MAX_GLOB_DEPTH
-    } else {
-        full.components()
-            .count()
-            .saturating_sub(root.components().count())
-    };
-    let mut found = Vec::new();
-    let mut visits = 0;
-    walk(&root, depth_left, &matcher, &mut found, &mut visits)?;
-    found.sort();
-    Ok(found)
-}
-
-fn walk(
-    dir: &Path,
-    depth: usize,
-    m: &globset::GlobMatcher,
-    found: &mut Vec<PathBuf>,
-    visits: &mut usize,
-) -> Result<(), String> {
-    if depth == 0 {
-        return Ok(());
-    }
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        *visits += 1;
-        if *visits > MAX_GLOB_VISITS {
-            return Err(format!(
-                "fixture glob visits more than {MAX_GLOB_VISITS} files; narrow it"
-            ));
-        }
-        if p.is_dir() {
-            walk(&p, depth - 1, m, found, visits)?;
-        } else if m.is_match(p.to_string_lossy().replace('\\', "/")) {
-            found.push(p);
-        }
-    }
-    Ok(())
+    crate::fsutil::glob(&dir.join(pattern)).map_err(|e| format!("fixture {e}"))
 }
 
 fn load_payload_schema(

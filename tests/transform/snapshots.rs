@@ -2,27 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{cxsync, root};
+use crate::common::cxsync;
 
-/// A copy of the example project (spec, transform, schema, fixtures, snapshots) to change freely.
+/// A copy of the example project to change freely.
 fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for sub in [
-        "specs/transforms",
-        "fixtures/events",
-        "snapshots/crm_sync/CRM_SYNC_RULE_ID",
-    ] {
-        std::fs::create_dir_all(dir.path().join(sub)).unwrap();
-        for e in std::fs::read_dir(root().join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() && !p.to_string_lossy().ends_with(".new") {
-                std::fs::copy(&p, dir.path().join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
-    for f in ["specs/crm_sync.yaml", "specs/crm-case.schema.json"] {
-        std::fs::copy(root().join(f), dir.path().join(f)).unwrap();
-    }
+    crate::common::copy_example_project(dir.path());
     dir
 }
 

@@ -55,50 +55,124 @@ impl Default for Config {
 }
 
 /// An injected failure: the next `count` requests matching `method` and `path` (a glob where `*`
-/// matches within one segment and a trailing `**` matches the rest) answer `status`. A 401 also
-/// revokes every issued token, as an expired token would.
+/// matches within one segment and a trailing `**` matches the rest) get its [`Effect`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "RawFault", into = "RawFault")]
 pub struct Fault {
     pub method: String,
     pub path: String,
-    pub status: u16,
-    #[serde(default = "one")]
+    pub effect: Effect,
     pub count: u32,
+}
+
+/// What a fault does to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Answer this status without acting (429 and 503 carry `Retry-After: 0`). A 401 also revokes
+    /// every issued token, as an expired token would.
+    Status(u16),
+    /// Close the connection without an answer, before the hub acts on the request.
+    Drop,
+    /// Act on the request, then close the connection without an answer (a lost response: the
+    /// write happened but the client cannot know).
+    DropAfter,
+}
+
+/// The admin API's form: `{"method","path","status"|"drop","count"}`, `drop` being `before` or
+/// `after`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFault {
+    method: String,
+    path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drop: Option<String>,
+    #[serde(default = "one")]
+    count: u32,
 }
 
 fn one() -> u32 {
     1
 }
 
+impl TryFrom<RawFault> for Fault {
+    type Error = String;
+    fn try_from(r: RawFault) -> Result<Fault, String> {
+        let effect = match (r.status, r.drop.as_deref()) {
+            (Some(s), None) if (100..=599).contains(&s) => Effect::Status(s),
+            (Some(s), None) => return Err(format!("status {s} is not 100..=599")),
+            (None, Some("before")) => Effect::Drop,
+            (None, Some("after")) => Effect::DropAfter,
+            (None, Some(d)) => return Err(format!("drop `{d}`: expected `before` or `after`")),
+            _ => return Err("give exactly one of `status` and `drop`".into()),
+        };
+        if !r.path.starts_with('/') {
+            return Err(format!("path `{}` must start with `/`", r.path));
+        }
+        Ok(Fault {
+            method: r.method.to_ascii_uppercase(),
+            path: r.path,
+            effect,
+            count: r.count,
+        })
+    }
+}
+
+impl From<Fault> for RawFault {
+    fn from(f: Fault) -> RawFault {
+        let (status, drop) = match f.effect {
+            Effect::Status(s) => (Some(s), None),
+            Effect::Drop => (None, Some("before".to_string())),
+            Effect::DropAfter => (None, Some("after".to_string())),
+        };
+        RawFault {
+            method: f.method,
+            path: f.path,
+            status,
+            drop,
+            count: f.count,
+        }
+    }
+}
+
 impl std::str::FromStr for Fault {
     type Err = String;
-    /// `METHOD PATH:STATUS[:COUNT]`, e.g. `PUT /api/v2/eventhub/rules/*:500:1`.
+    /// `METHOD PATH:EFFECT[:COUNT]` where EFFECT is a status, `drop` or `drop-after`, e.g.
+    /// `PUT /api/v2/eventhub/rules/*:500:1`, `POST /api/v2/eventhub/channels:drop-after`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let err = || format!("fault `{s}`: expected `METHOD /path/glob:STATUS[:COUNT]`");
+        let err = || {
+            format!(
+                "fault `{s}`: expected `METHOD /path/glob:STATUS[:COUNT]` (STATUS 100..=599, or \
+                 `drop`, `drop-after`)"
+            )
+        };
         let (method, rest) = s.trim().split_once(' ').ok_or_else(err)?;
-        let mut parts: Vec<&str> = rest.rsplitn(3, ':').collect();
-        parts.reverse();
-        let (path, status, count) = match parts.as_slice() {
-            [p, s, c] if c.parse::<u32>().is_ok() && s.parse::<u16>().is_ok() => {
-                (*p, *s, c.parse().unwrap_or(1))
-            }
-            [.., p, s] => (*p, *s, 1),
-            _ => return Err(err()),
+        let effect = |e: &str| match e {
+            "drop" => Some(Effect::Drop),
+            "drop-after" => Some(Effect::DropAfter),
+            _ => e
+                .parse::<u16>()
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .map(Effect::Status),
         };
-        let path = if parts.len() == 3 && parts[2].parse::<u32>().is_err() {
-            // `a:b:STATUS` where `a:b` is the path (unlikely, but keep it whole).
-            format!("{}:{}", parts[0], parts[1])
-        } else {
-            path.to_string()
+        let (path, effect, count) = match rest.rsplit_once(':') {
+            Some((head, last)) => match (head.rsplit_once(':'), last.parse::<u32>()) {
+                (Some((path, e)), Ok(n)) if effect(e).is_some() => (path, effect(e), n),
+                _ => (head, effect(last), 1),
+            },
+            None => return Err(err()),
         };
-        let status: u16 = status.parse().map_err(|_| err())?;
-        if !(100..=599).contains(&status) || !path.starts_with('/') {
+        let effect = effect.ok_or_else(err)?;
+        if !path.starts_with('/') {
             return Err(err());
         }
         Ok(Fault {
             method: method.to_ascii_uppercase(),
-            path,
-            status,
+            path: path.to_string(),
+            effect,
             count,
         })
     }
@@ -125,6 +199,8 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub headers: Vec<(&'static str, String)>,
+    /// Close the connection instead of sending this answer (an injected drop).
+    pub drop: bool,
 }
 
 fn reply(status: u16, body: Value) -> Reply {
@@ -132,6 +208,7 @@ fn reply(status: u16, body: Value) -> Reply {
         status,
         body,
         headers: Vec::new(),
+        drop: false,
     }
 }
 
@@ -151,14 +228,30 @@ mod tests {
             Fault {
                 method: "PUT".into(),
                 path: "/api/v2/eventhub/rules/*".into(),
-                status: 500,
+                effect: Effect::Status(500),
                 count: 2
             }
         );
         let f: Fault = "get /api/v2/eventhub/channels:503".parse().unwrap();
-        assert_eq!((f.method.as_str(), f.status, f.count), ("GET", 503, 1));
+        assert_eq!(
+            (f.method.as_str(), f.effect, f.count),
+            ("GET", Effect::Status(503), 1)
+        );
+        let f: Fault = "POST /api/v2/eventhub/channels:drop-after".parse().unwrap();
+        assert_eq!((f.effect, f.count), (Effect::DropAfter, 1));
+        let f: Fault = "PUT /api/v2/eventhub/rules/*:drop:3".parse().unwrap();
+        assert_eq!((f.effect, f.count), (Effect::Drop, 3));
         assert!("PUT nowhere:500".parse::<Fault>().is_err());
         assert!("PUT /x:999".parse::<Fault>().is_err());
+        assert!("PUT /x:dropped".parse::<Fault>().is_err());
+        // The admin API's JSON form round-trips.
+        let j = serde_json::to_value(&f).unwrap();
+        assert_eq!(
+            j,
+            json!({"method": "PUT", "path": "/api/v2/eventhub/rules/*", "drop": "before", "count": 3})
+        );
+        assert_eq!(serde_json::from_value::<Fault>(j).unwrap(), f);
+        assert!(serde_json::from_value::<Fault>(json!({"method": "PUT", "path": "/x"})).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Map, Value};
 
 use super::state::{duration_secs, masked, metric_points, now, with_server_fields, State};
-use super::{error, reply, Fault, Hub, Reply};
+use super::{error, reply, Effect, Fault, Hub, Reply};
 
 struct Schemas {
     channel: jsonschema::Validator,
@@ -89,10 +89,18 @@ impl Hub {
         if let Some(r) = s.check_token(authorization) {
             return r;
         }
-        if let Some(r) = s.fault(method, path) {
-            return r;
+        match s.fault(method, path) {
+            Some(Effect::Status(status)) => s.fault_reply(status),
+            Some(Effect::Drop) => Reply {
+                drop: true,
+                ..reply(0, Value::Null)
+            },
+            Some(Effect::DropAfter) => Reply {
+                drop: true,
+                ..s.api(method, path, query, body)
+            },
+            None => s.api(method, path, query, body),
         }
-        s.api(method, path, query, body)
     }
 }
 

@@ -5,6 +5,19 @@ use std::net::SocketAddr;
 
 use super::{error, Config, Hub};
 
+/// The service error that makes hyper close a connection without answering (an injected drop,
+/// or a response that cannot be built).
+#[derive(Debug)]
+struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
 /// Largest request body accepted.
 const MAX_BODY: usize = 4 * 1024 * 1024;
 
@@ -46,6 +59,10 @@ pub async fn serve(
                             }
                             Err(_) => error(413, "request body too large"),
                         };
+                        if r.drop {
+                            // A service error makes hyper close the connection unanswered.
+                            return Err(Dropped);
+                        }
                         let mut resp = hyper::Response::builder().status(r.status);
                         for (k, v) in &r.headers {
                             resp = resp.header(*k, v.as_str());
@@ -56,7 +73,7 @@ pub async fn serve(
                             resp = resp.header("content-type", "application/json");
                             Bytes::from(serde_json::to_vec(&r.body).unwrap_or_default())
                         };
-                        resp.body(Full::new(bytes))
+                        resp.body(Full::new(bytes)).map_err(|_| Dropped)
                     }
                 });
             let io = hyper_util::rt::TokioIo::new(stream);

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use super::{error, glob_match, reply, Config, Fault, Reply};
+use super::{error, glob_match, reply, Config, Effect, Fault, Reply};
 
 /// The mock's state.
 #[derive(Debug)]
@@ -226,17 +226,23 @@ impl State {
         }
     }
 
-    pub(super) fn fault(&mut self, method: &str, path: &str) -> Option<Reply> {
+    /// The next pending fault matching the request, consumed.
+    pub(super) fn fault(&mut self, method: &str, path: &str) -> Option<Effect> {
         let i = self
             .faults
             .iter()
             .position(|f| f.count > 0 && f.method == method && glob_match(&f.path, path))?;
         let f = &mut self.faults[i];
         f.count -= 1;
-        let status = f.status;
+        let effect = f.effect;
         if f.count == 0 {
             self.faults.remove(i);
         }
+        Some(effect)
+    }
+
+    /// The answer of a status fault.
+    pub(super) fn fault_reply(&mut self, status: u16) -> Reply {
         if status == 401 {
             self.tokens.clear();
         }
@@ -244,7 +250,7 @@ impl State {
         if status == 429 || status == 503 {
             r.headers.push(("retry-after", "0".into()));
         }
-        Some(r)
+        r
     }
 }
 

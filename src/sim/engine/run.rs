@@ -7,7 +7,7 @@ use super::{
     Ledger, Options, Sinks, Traffic,
 };
 use crate::delivery::drive::{Observer, Reply, Sent, Transport, VirtualTime};
-use crate::delivery::{self, Alert, Config, CrmRequest, Machine, Time, TokenResult};
+use crate::delivery::{self, Alert, CrmRequest, Machine, Time, TokenResult};
 use crate::sim::crm::CrmModel;
 use crate::sim::report::Report;
 use crate::sim::route::Inputs;
@@ -49,7 +49,7 @@ impl Transport for Model<'_> {
     }
 
     /// Alerts are counted by the report; nothing answers them in virtual time.
-    fn send_alert(&mut self, _cfg: &Config, _alert: Alert) {}
+    fn send_alert(&mut self, _alert: &Alert) {}
 }
 
 /// The step bound of a run: generous, proportional to the events and their attempts.

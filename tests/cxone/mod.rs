@@ -9,11 +9,15 @@ use serde_json::{json, Value};
 
 use crate::common::cxsync;
 
-const CHANNEL: &str = "Test_Channel";
+mod faults;
+mod import;
+mod ownership;
+
+pub(super) const CHANNEL: &str = "Test_Channel";
 
 /// A spec with two rules in two rollout stages, inline transforms and a client secret read from
 /// the environment.
-fn write_spec(dir: &Path) -> PathBuf {
+pub(super) fn write_spec(dir: &Path) -> PathBuf {
     let text = format!(
         r#"version: 1
 name: cxone-test
@@ -64,6 +68,14 @@ rollout:
 alerts:
   dlqVolume: 10
   errorRate: 0.05
+environments:
+  staging:
+    channel:
+      name: Test_Channel_Staging
+      destinationUri: https://crm.staging.example.com/v1/interactions
+  shared:
+    channel:
+      destinationUri: https://crm.shared.example.com/v1/interactions
 "#
     );
     let p = dir.join("spec.yaml");
@@ -71,16 +83,16 @@ alerts:
     p
 }
 
-const ACCESS_SECRET: &str = "AK-secret-0123456789-abcdef";
-const CLIENT_SECRET: &str = "crm-client-secret-value-4242";
+pub(super) const ACCESS_SECRET: &str = "AK-secret-0123456789-abcdef";
+pub(super) const CLIENT_SECRET: &str = "crm-client-secret-value-4242";
 
-struct Env {
-    hub: Handle,
-    _dir: tempfile::TempDir,
-    spec: PathBuf,
+pub(super) struct Env {
+    pub(super) hub: Handle,
+    pub(super) dir: tempfile::TempDir,
+    pub(super) spec: PathBuf,
 }
 
-fn env_with(config: Config) -> Env {
+pub(super) fn env_with(config: Config) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path());
     let hub = mock_hub::spawn(
@@ -92,18 +104,14 @@ fn env_with(config: Config) -> Env {
         0,
     )
     .unwrap();
-    Env {
-        hub,
-        _dir: dir,
-        spec,
-    }
+    Env { hub, dir, spec }
 }
 
-fn env() -> Env {
+pub(super) fn env() -> Env {
     env_with(Config::default())
 }
 
-fn cmd_at(url: &str) -> Command {
+pub(super) fn cmd_at(url: &str) -> Command {
     let mut c = cxsync();
     for k in [
         "CXSYNC_AUTH_URL",
@@ -122,7 +130,7 @@ fn cmd_at(url: &str) -> Command {
 }
 
 impl Env {
-    fn run(&self, args: &[&str]) -> Output {
+    pub(super) fn run(&self, args: &[&str]) -> Output {
         let spec = self.spec.to_str().unwrap();
         let mut full: Vec<&str> = vec![args[0], spec];
         full.extend(&args[1..]);
@@ -132,7 +140,7 @@ impl Env {
     }
 
     /// Changes an object behind cxsync's back through the mock's unauthenticated admin path.
-    fn put_behind_the_back(&self, path: &str, body: Value) {
+    pub(super) fn put_behind_the_back(&self, path: &str, body: Value) {
         let r = self.hub.hub.handle(
             "PUT",
             &format!("/_mock{path}"),
@@ -143,14 +151,14 @@ impl Env {
         assert!(r.status < 300, "{r:?}");
     }
 
-    fn get(&self, path: &str) -> Value {
+    pub(super) fn get(&self, path: &str) -> Value {
         self.hub
             .hub
             .handle("GET", &format!("/_mock{path}"), "", None, b"")
             .body
     }
 
-    fn writes(&self) -> Vec<String> {
+    pub(super) fn writes(&self) -> Vec<String> {
         self.hub
             .hub
             .requests()
@@ -162,7 +170,7 @@ impl Env {
     }
 }
 
-fn text(o: &Output) -> String {
+pub(super) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -170,14 +178,14 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn assert_no_secret(o: &Output) {
+pub(super) fn assert_no_secret(o: &Output) {
     let t = text(o);
     for s in [ACCESS_SECRET, CLIENT_SECRET] {
         assert!(!t.contains(s), "secret `{s}` printed:\n{t}");
     }
 }
 
-fn code(o: &Output) -> i32 {
+pub(super) fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
@@ -329,15 +337,18 @@ fn drift_made_behind_cxsyncs_back_is_found_and_apply_repairs_it() {
 
 #[test]
 fn plan_json_is_machine_readable() {
+    // Issue 15 changed the document on purpose: a versioned shape with typed values
+    // (`resourceChanges[].action`, `before`/`after`) replaced `actions[].op` and string values.
     let e = env();
     let p = e.run(&["plan", "--json"]);
     let v: Value = serde_json::from_slice(&p.stdout).unwrap();
-    assert_eq!(v["changes"], true);
-    let ops: Vec<(&str, &str)> = v["actions"]
+    assert_eq!(v["formatVersion"], 1);
+    assert_eq!(v["hasChanges"], true);
+    let ops: Vec<(&str, &str)> = v["resourceChanges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["op"].as_str().unwrap(), a["kind"].as_str().unwrap()))
+        .map(|a| (a["action"].as_str().unwrap(), a["kind"].as_str().unwrap()))
         .collect();
     assert_eq!(
         ops,
@@ -675,11 +686,13 @@ fn a_breached_alert_threshold_exits_1() {
     assert!(t.contains("ok (≤ 5.00%)"), "{t}");
 }
 
-#[test]
-fn the_mock_hub_command_serves_until_stopped() {
+/// Runs `cxsync mock-hub --port 0 EXTRA…` and `cxsync ARGS… <spec>` against it (as `demo`),
+/// then stops the mock hub.
+pub(super) fn against_mock_hub_command(extra: &[&str], args: &[&str]) -> Output {
     use std::io::{BufRead, BufReader};
     let mut child = cxsync()
         .args(["mock-hub", "--port", "0"])
+        .args(extra)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -688,17 +701,23 @@ fn the_mock_hub_command_serves_until_stopped() {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(dir.path());
     let out = cmd_at(&url)
         .env("CXSYNC_ACCESS_KEY_ID", "demo")
         .env("CXSYNC_ACCESS_KEY_SECRET", "demo")
-        .args(["plan", spec.to_str().unwrap(), "--detailed-exitcode"])
-        .output()
-        .unwrap();
+        .args(args)
+        .arg(spec.to_str().unwrap())
+        .output();
     let _ = child.kill();
     let _ = child.wait();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    out.unwrap()
+}
+
+#[test]
+fn the_mock_hub_command_serves_until_stopped() {
+    let out = against_mock_hub_command(&[], &["plan", "--detailed-exitcode"]);
     assert_eq!(code(&out), 2, "{}", text(&out));
 }
 

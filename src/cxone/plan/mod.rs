@@ -1,0 +1,882 @@
+//! The plan: compiled payloads diffed by value against the live Event Hub objects. Pure: the live
+//! objects are read by the caller (`cxone::read_live`) and handed in, so a plan is a function of
+//! (payloads, live, options) and renders byte-identically.
+//!
+//! Server-set fields are ignored; secrets are redacted (`diff::redact`), and a secret the server
+//! returns masked is treated as unchanged (it cannot be compared). Objects owned by another spec
+//! or environment are never changed: they are [`Conflict`]s unless `--adopt` takes them over.
+//! See docs/apply.md.
+
+mod diff;
+pub mod json;
+mod render;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::paths;
+use crate::compile::{Owner, Payloads, OWNER_HEADER};
+pub use diff::{field_diff, is_secret_name, is_sensitive, redact, sensitive, FieldChange};
+pub use render::{render, render_change};
+
+/// Fields the server sets on any object; never compared, never sent.
+pub const SERVER_FIELDS: &[&str] = &[
+    "id",
+    "channelId",
+    "ruleId",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
+    "status",
+    "version",
+    "etag",
+    "links",
+    "tenantId",
+];
+
+/// What the plan does to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// Absent live: created.
+    Create,
+    /// Ours (or unowned) and different: replaced.
+    Update,
+    /// Owned by another spec or environment, taken over with `--adopt` (and replaced).
+    Adopt,
+    /// A live rule removed: disabled in the spec, or (`--prune`) not in it.
+    Remove,
+    /// In the spec and equal to live.
+    Unchanged,
+    /// A rule of a later rollout stage than `--stage`.
+    Deferred,
+}
+
+/// Which Event Hub object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Channel,
+    RetryPolicy,
+    Rule,
+}
+
+impl Kind {
+    /// The word used in plans and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Channel => "channel",
+            Kind::RetryPolicy => "retry-policy",
+            Kind::Rule => "rule",
+        }
+    }
+}
+
+/// Why a live rule is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// The spec declares the rule with `enabled: false` (removed without `--prune`).
+    DisabledInSpec,
+    /// It routes to the spec's channel, the spec does not declare it, and `--prune` was given.
+    NotInSpec,
+}
+
+/// An ownership change an action makes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct OwnerChange {
+    /// Who owns it now, in words (absent: nobody, the object has no owner marker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// Who will own it.
+    pub after: String,
+}
+
+/// One action of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    pub op: Op,
+    pub kind: Kind,
+    /// Channel name or live rule id.
+    pub name: String,
+    /// The spec's id of a rule (differs from `name` for an environment overlay).
+    pub spec_id: Option<String>,
+    pub method: &'static str,
+    pub path: String,
+    /// Rollout stage of a rule.
+    pub stage: Option<u32>,
+    /// Why a rule is removed.
+    pub reason: Option<Reason>,
+    /// Set when the action takes ownership (`adopt`) or claims an unowned object.
+    pub owner: Option<OwnerChange>,
+    /// The live object (server fields stripped, secrets redacted); `None` when absent.
+    pub before: Option<Value>,
+    /// The proposed object (secrets redacted); `None` for a removal.
+    pub after: Option<Value>,
+    /// Field-level changes (all fields for a create).
+    pub changes: Vec<FieldChange>,
+    /// The body to send (with real secrets; never printed).
+    pub body: Option<Value>,
+}
+
+impl Action {
+    /// Whether apply sends this action's call.
+    pub fn writes(&self) -> bool {
+        matches!(self.op, Op::Create | Op::Update | Op::Adopt | Op::Remove)
+    }
+}
+
+/// A live object the spec would change but that belongs to someone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Conflict {
+    pub kind: Kind,
+    /// Channel name or live rule id.
+    pub name: String,
+    /// Who owns it, in words.
+    pub owner: String,
+    /// The whole sentence, as printed.
+    pub message: String,
+}
+
+/// The live objects that matter to one spec.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// The channel with the spec's name, if it exists.
+    pub channel: Option<Value>,
+    /// Its retry policy, if it has one.
+    pub retry_policy: Option<Value>,
+    /// Rules by id: the spec's rules (enabled or not) that exist, and (for `--prune`) every rule.
+    pub rules: BTreeMap<String, Value>,
+    /// Other channels by name (as listed), to name the owners of rules routing to them.
+    pub channels: BTreeMap<String, Value>,
+}
+
+/// Plan options.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Remove live rules routing to the channel that the spec does not declare.
+    pub prune: bool,
+    /// Apply only rules of rollout stages ≤ this.
+    pub max_stage: Option<u32>,
+    /// Treat secrets the server returns masked as changed, so apply re-sends them (after a
+    /// rotation: a masked secret cannot be compared).
+    pub rotate_secrets: bool,
+    /// Take over objects owned by another spec or environment instead of refusing.
+    pub adopt: bool,
+}
+
+/// Counts of a plan's actions by op.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub adopt: usize,
+    pub remove: usize,
+    pub unchanged: usize,
+    pub deferred: usize,
+}
+
+/// The plan: actions in apply order (channel, retry policy, rules in spec order, removals), and
+/// the objects it refuses to touch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Who the spec's objects belong to.
+    pub owner: Owner,
+    pub actions: Vec<Action>,
+    /// Objects owned by another spec or environment that the plan would change. A plan with
+    /// conflicts is not applied (pass `--adopt` to take them over).
+    pub conflicts: Vec<Conflict>,
+}
+
+impl Plan {
+    /// Whether applying would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.actions.iter().any(Action::writes)
+    }
+
+    /// Counts by op.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for a in &self.actions {
+            *match a.op {
+                Op::Create => &mut s.create,
+                Op::Update => &mut s.update,
+                Op::Adopt => &mut s.adopt,
+                Op::Remove => &mut s.remove,
+                Op::Unchanged => &mut s.unchanged,
+                Op::Deferred => &mut s.deferred,
+            } += 1;
+        }
+        s
+    }
+}
+
+/// The route target of a rule: the `channelId` of its `ROUTE` action.
+pub fn rule_channel(rule: &Value) -> Option<&str> {
+    rule.get("actions")?
+        .as_array()?
+        .iter()
+        .find(|a| a.get("type").and_then(Value::as_str) == Some("ROUTE"))?
+        .get("channelId")?
+        .as_str()
+}
+
+/// The owner marker of a channel (its [`OWNER_HEADER`], header names compared
+/// case-insensitively).
+pub fn owner_marker(channel: &Value) -> Option<&str> {
+    channel
+        .get("headers")?
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(OWNER_HEADER))?
+        .1
+        .as_str()
+}
+
+/// Who holds a live object, from the spec's point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Marked as this spec and environment's.
+    Ours,
+    /// No owner marker (made by hand, or by a cxsync before ownership): free to claim.
+    Unowned,
+    /// Someone else's; the text names them.
+    Foreign(String),
+}
+
+/// How a marker reads in a message.
+fn describe(marker: &str) -> String {
+    Owner::parse(marker).map_or_else(|| format!("`{marker}`"), |o| o.to_string())
+}
+
+/// Who holds a channel.
+pub fn channel_claim(channel: &Value, ours: &Owner) -> Claim {
+    match owner_marker(channel) {
+        None => Claim::Unowned,
+        Some(m) if Owner::parse(m).as_ref() == Some(ours) => Claim::Ours,
+        Some(m) => Claim::Foreign(describe(m)),
+    }
+}
+
+/// Who holds a live rule: the holder of the channel it routes to. A rule routing to the spec's
+/// channel shares that channel's claim; one routing elsewhere belongs to that channel.
+fn rule_claim(
+    rule: &Value,
+    ours: &Owner,
+    our_channel: &str,
+    channel: &Claim,
+    live: &Live,
+) -> Claim {
+    match rule_channel(rule) {
+        None => Claim::Unowned,
+        Some(c) if c == our_channel => channel.clone(),
+        Some(c) => {
+            let owner = live
+                .channels
+                .get(c)
+                .and_then(owner_marker)
+                .filter(|m| Owner::parse(m).as_ref() != Some(ours))
+                .map(|m| format!(", owned by {}", describe(m)))
+                .unwrap_or_default();
+            Claim::Foreign(format!("channel `{c}`{owner}"))
+        }
+    }
+}
+
+/// The live object without the fields the server sets.
+pub fn strip_server_fields(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !SERVER_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `channel` without its owner header (how an unowned live channel is compared).
+fn without_owner(channel: &Value) -> Value {
+    let mut c = channel.clone();
+    if let Some(h) = c.get_mut("headers").and_then(Value::as_object_mut) {
+        h.retain(|k, _| !k.eq_ignore_ascii_case(OWNER_HEADER));
+    }
+    c
+}
+
+/// Builds the plan.
+pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
+    let owner = &payloads.owner;
+    let name = payloads.channel["name"].as_str().unwrap_or("").to_string();
+    let mut actions = Vec::new();
+    let mut conflicts = Vec::new();
+    let claim = live
+        .channel
+        .as_ref()
+        .map_or(Claim::Ours, |c| channel_claim(c, owner));
+    let refuse = |kind: Kind, id: &str, who: &str, what: String| Conflict {
+        kind,
+        name: id.to_string(),
+        owner: who.to_string(),
+        message: what,
+    };
+
+    // The channel.
+    let mut ch = match &live.channel {
+        None => create(
+            Kind::Channel,
+            &name,
+            "POST",
+            paths::CHANNELS,
+            &payloads.channel,
+        ),
+        Some(l) => {
+            let path = paths::channel(&name);
+            match &claim {
+                Claim::Unowned => {
+                    // The marker alone is not a change; it rides along with the next real one.
+                    let mut a = update(
+                        Kind::Channel,
+                        &name,
+                        "PUT",
+                        &path,
+                        &without_owner(&payloads.channel),
+                        l,
+                    );
+                    a.body = Some(payloads.channel.clone());
+                    a.after = Some(redact(&payloads.channel, false));
+                    if a.op == Op::Update {
+                        claim_change(&mut a, &payloads.channel, owner);
+                    }
+                    a
+                }
+                _ => update(Kind::Channel, &name, "PUT", &path, &payloads.channel, l),
+            }
+        }
+    };
+    if opts.rotate_secrets && live.channel.is_some() {
+        rotate(&mut ch, &payloads.channel);
+    }
+    if let Claim::Foreign(who) = &claim {
+        if opts.adopt {
+            ch.op = Op::Adopt;
+            ch.owner = Some(OwnerChange {
+                before: Some(who.clone()),
+                after: owner.to_string(),
+            });
+        } else {
+            conflicts.push(refuse(
+                Kind::Channel,
+                &name,
+                who,
+                format!(
+                    "channel `{name}` (and its retry policy and rules) is owned by {who}; this is {owner}"
+                ),
+            ));
+        }
+    }
+    actions.push(ch);
+
+    // Its retry policy: created and replaced with the same PUT; it belongs to the channel.
+    let rp = paths::retry_policy(&name);
+    actions.push(match &live.retry_policy {
+        None => create(Kind::RetryPolicy, &name, "PUT", &rp, &payloads.retry_policy),
+        Some(l) => update(
+            Kind::RetryPolicy,
+            &name,
+            "PUT",
+            &rp,
+            &payloads.retry_policy,
+            l,
+        ),
+    });
+
+    // The rules, in spec order.
+    for r in &payloads.rules {
+        let path = paths::rule(&r.id);
+        let mut a = match live.rules.get(&r.id) {
+            None => create(Kind::Rule, &r.id, "PUT", &path, &r.body),
+            Some(l) => update(Kind::Rule, &r.id, "PUT", &path, &r.body, l),
+        };
+        a.stage = Some(r.stage);
+        a.spec_id = Some(r.spec_id.clone());
+        if opts.max_stage.is_some_and(|m| r.stage > m) && a.op != Op::Unchanged {
+            a.op = Op::Deferred;
+            a.body = None;
+        } else if let Some(l) = live.rules.get(&r.id) {
+            // A rule routing to the spec's channel shares its claim (the channel's conflict covers
+            // it); one routing to another channel is that channel's.
+            let elsewhere = rule_channel(l) != Some(name.as_str());
+            match rule_claim(l, owner, &name, &claim, live) {
+                Claim::Foreign(who) if elsewhere && opts.adopt => {
+                    a.op = Op::Adopt;
+                    a.owner = Some(OwnerChange {
+                        before: Some(who),
+                        after: owner.to_string(),
+                    });
+                }
+                Claim::Foreign(who) if elsewhere => conflicts.push(refuse(
+                    Kind::Rule,
+                    &r.id,
+                    &who,
+                    format!(
+                        "rule `{}` routes to {who}, not to this spec's channel `{name}`; applying would re-route it",
+                        r.id
+                    ),
+                )),
+                _ => {}
+            }
+        }
+        actions.push(a);
+    }
+
+    // Removals: rules disabled in the spec, then (with --prune) rules not in it. Only rules
+    // routing to the spec's channel are ever removed.
+    let routes_here = |rule: &Value| rule_channel(rule) == Some(name.as_str());
+    for (id, spec_id) in &payloads.disabled {
+        if let Some(l) = live.rules.get(id).filter(|l| routes_here(l)) {
+            let mut a = remove(id, l, Reason::DisabledInSpec);
+            a.spec_id = Some(spec_id.clone());
+            actions.push(a);
+        }
+    }
+    if opts.prune {
+        for (id, l) in &live.rules {
+            let declared = payloads.rules.iter().any(|r| &r.id == id)
+                || payloads.disabled.iter().any(|(d, _)| d == id);
+            if !declared && routes_here(l) {
+                actions.push(remove(id, l, Reason::NotInSpec));
+            }
+        }
+    }
+    // An unowned channel is claimed by the first apply that writes anything of the spec, and by
+    // `--adopt` on purpose: from then on other specs and environments are refused.
+    let writes_else = actions.iter().skip(1).any(Action::writes);
+    if claim == Claim::Unowned && actions[0].op == Op::Unchanged && (writes_else || opts.adopt) {
+        let a = &mut actions[0];
+        claim_change(a, &payloads.channel, owner);
+        a.op = if opts.adopt { Op::Adopt } else { Op::Update };
+    }
+    Plan {
+        owner: owner.clone(),
+        actions,
+        conflicts,
+    }
+}
+
+fn remove(id: &str, live: &Value, reason: Reason) -> Action {
+    Action {
+        reason: Some(reason),
+        before: Some(redact(&strip_server_fields(live), false)),
+        ..Action::new(Op::Remove, Kind::Rule, id, "DELETE", &paths::rule(id))
+    }
+}
+
+impl Action {
+    /// An action with no objects or changes yet.
+    fn new(op: Op, kind: Kind, name: &str, method: &'static str, path: &str) -> Action {
+        Action {
+            op,
+            kind,
+            name: name.to_string(),
+            spec_id: None,
+            method,
+            path: path.to_string(),
+            stage: None,
+            reason: None,
+            owner: None,
+            before: None,
+            after: None,
+            changes: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+/// Records that an update claims an unowned channel: the marker is written with it.
+fn claim_change(a: &mut Action, desired: &Value, owner: &Owner) {
+    let path = diff::join_path("headers", OWNER_HEADER);
+    a.changes.push(FieldChange {
+        path,
+        before: None,
+        after: owner_marker(desired).map(|m| Value::String(m.to_string())),
+        resent: false,
+    });
+    a.owner = Some(OwnerChange {
+        before: None,
+        after: owner.to_string(),
+    });
+}
+
+fn create(kind: Kind, name: &str, method: &'static str, path: &str, desired: &Value) -> Action {
+    let mut changes = Vec::new();
+    diff::leaves(desired, String::new(), false, &mut changes);
+    Action {
+        after: Some(redact(desired, false)),
+        changes,
+        body: Some(desired.clone()),
+        ..Action::new(Op::Create, kind, name, method, path)
+    }
+}
+
+fn update(
+    kind: Kind,
+    name: &str,
+    method: &'static str,
+    path: &str,
+    desired: &Value,
+    live: &Value,
+) -> Action {
+    let mut changes = Vec::new();
+    let live = strip_server_fields(live);
+    diff::diff(&live, desired, String::new(), false, &mut changes);
+    let op = if changes.is_empty() {
+        Op::Unchanged
+    } else {
+        Op::Update
+    };
+    Action {
+        before: Some(redact(&live, false)),
+        after: Some(redact(desired, false)),
+        changes,
+        body: Some(desired.clone()),
+        ..Action::new(op, kind, name, method, path)
+    }
+}
+
+/// Adds every secret of `desired` to an update (or turns an unchanged channel into one).
+fn rotate(a: &mut Action, desired: &Value) {
+    let mut all = Vec::new();
+    diff::leaves(desired, String::new(), false, &mut all);
+    for ch in all {
+        let secret = ch.after.as_ref().is_some_and(is_sensitive);
+        if secret && !a.changes.iter().any(|c| c.path == ch.path) {
+            a.changes.push(FieldChange {
+                path: ch.path,
+                before: Some(sensitive()),
+                after: Some(sensitive()),
+                resent: true,
+            });
+        }
+    }
+    if !a.changes.is_empty() && a.op == Op::Unchanged {
+        a.op = Op::Update;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::CompiledRule;
+    use serde_json::json;
+
+    fn owner(env: Option<&str>) -> Owner {
+        Owner {
+            spec: "s".into(),
+            env: env.map(str::to_string),
+        }
+    }
+
+    fn payloads_for(o: Owner, channel: &str) -> Payloads {
+        let rule = |id: &str, stage| CompiledRule {
+            id: o.rule_id(id),
+            spec_id: id.into(),
+            stage,
+            body: json!({"name": id, "actions": [{"type": "ROUTE", "channelId": channel}]}),
+        };
+        Payloads {
+            channel: json!({"name": channel, "authentication": {"clientSecret": "s3cr3t-value", "clientId": "x"},
+                            "headers": {OWNER_HEADER: o.marker()}, "batchSize": 1}),
+            retry_policy: json!({"maxRetries": 5, "backoffMultiplier": 2.0}),
+            rules: vec![rule("R1", 1), rule("R2", 2)],
+            disabled: vec![],
+            owner: o,
+        }
+    }
+
+    fn payloads() -> Payloads {
+        payloads_for(owner(None), "C")
+    }
+
+    /// The live state after applying `p`: what the hub would hold.
+    fn applied(p: &Payloads) -> Live {
+        let mut live = Live {
+            channel: Some(p.channel.clone()),
+            retry_policy: Some(p.retry_policy.clone()),
+            ..Live::default()
+        };
+        for r in &p.rules {
+            live.rules.insert(r.id.clone(), r.body.clone());
+        }
+        live.channels.insert(
+            p.channel["name"].as_str().unwrap().into(),
+            p.channel.clone(),
+        );
+        live
+    }
+
+    fn ops(p: &Plan) -> Vec<(Op, &str)> {
+        p.actions.iter().map(|a| (a.op, a.name.as_str())).collect()
+    }
+
+    #[test]
+    fn nothing_live_creates_everything_and_hides_the_secret() {
+        let p = plan(&payloads(), &Live::default(), &Options::default());
+        assert_eq!((p.summary().create, p.summary().update), (4, 0));
+        let text = render(&p, "http://h");
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(
+            text.contains("authentication.clientSecret: (sensitive)"),
+            "{text}"
+        );
+        assert_eq!(
+            p.actions[0].after.as_ref().unwrap()["authentication"]["clientSecret"],
+            sensitive()
+        );
+    }
+
+    #[test]
+    fn server_fields_masked_secrets_and_number_forms_are_not_changes() {
+        let pl = payloads();
+        let mut live = applied(&pl);
+        let mut ch = pl.channel.clone();
+        ch["id"] = json!("ch-1");
+        ch["createdAt"] = json!("t");
+        ch["authentication"]["clientSecret"] = json!("******");
+        live.channel = Some(ch);
+        live.retry_policy = Some(json!({"maxRetries": 5, "backoffMultiplier": 2}));
+        let p = plan(&pl, &live, &Options::default());
+        assert!(!p.has_changes(), "{p:#?}");
+        let rotate = Options {
+            rotate_secrets: true,
+            ..Options::default()
+        };
+        let p = plan(&pl, &live, &rotate);
+        assert_eq!(p.summary().update, 1);
+        assert!(render(&p, "h")
+            .contains("~ authentication.clientSecret: (sensitive) → (sensitive, re-sent)"));
+    }
+
+    #[test]
+    fn credential_headers_are_sensitive_and_odd_keys_are_quoted() {
+        let p = create(
+            Kind::Channel,
+            "C",
+            "POST",
+            "/",
+            &json!({"headers": {"Authorization": "Bearer abcdef", "Content-Type": "x"},
+                    "conditions": {"a.b": [1]}}),
+        );
+        let paths: Vec<(&str, String)> = p
+            .changes
+            .iter()
+            .map(|c| (c.path.as_str(), render::display(c.after.as_ref().unwrap())))
+            .collect();
+        assert_eq!(
+            paths,
+            vec![
+                ("headers.Authorization", "(sensitive)".to_string()),
+                (r#"headers["Content-Type"]"#, r#""x""#.to_string()),
+                (r#"conditions["a.b"]"#, "[1]".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_field_is_an_update_with_typed_before_and_after() {
+        let pl = payloads();
+        let mut live = applied(&pl);
+        let ch = live.channel.as_mut().unwrap();
+        ch["batchSize"] = json!(10);
+        ch["extra"] = json!(true);
+        let p = plan(&pl, &live, &Options::default());
+        let a = &p.actions[0];
+        assert_eq!(a.op, Op::Update);
+        let batch = a.changes.iter().find(|c| c.path == "batchSize").unwrap();
+        assert_eq!(
+            (batch.before.clone(), batch.after.clone()),
+            (Some(json!(10)), Some(json!(1)))
+        );
+        let text = render(&p, "h");
+        assert!(text.contains("~ batchSize: 10 → 1"), "{text}");
+        assert!(text.contains("- extra: true"), "{text}");
+    }
+
+    #[test]
+    fn later_stages_are_deferred_and_prune_removes_foreign_rules_only_on_our_channel() {
+        let pl = payloads();
+        let mut live = Live::default();
+        live.rules.insert(
+            "OLD".into(),
+            json!({"actions": [{"type": "ROUTE", "channelId": "C"}]}),
+        );
+        live.rules.insert(
+            "OTHER".into(),
+            json!({"actions": [{"type": "ROUTE", "channelId": "D"}]}),
+        );
+        let p = plan(
+            &pl,
+            &live,
+            &Options {
+                prune: true,
+                max_stage: Some(1),
+                ..Options::default()
+            },
+        );
+        assert_eq!(
+            ops(&p),
+            vec![
+                (Op::Create, "C"),
+                (Op::Create, "C"),
+                (Op::Create, "R1"),
+                (Op::Deferred, "R2"),
+                (Op::Remove, "OLD")
+            ]
+        );
+        assert_eq!(p.actions[4].reason, Some(Reason::NotInSpec));
+    }
+
+    #[test]
+    fn an_environment_applies_its_own_rule_ids_beside_the_base_and_plans_clean() {
+        let prod = payloads_for(owner(None), "C_PROD");
+        let staging = payloads_for(owner(Some("staging")), "C_STAGING");
+        let mut live = applied(&prod);
+        let after_staging = applied(&staging);
+        live.rules.extend(after_staging.rules);
+        live.channels.extend(after_staging.channels);
+        assert!(!plan(&prod, &live, &Options::default()).has_changes());
+        let mut live_staging = live.clone();
+        live_staging.channel = after_staging.channel;
+        live_staging.retry_policy = after_staging.retry_policy;
+        let p = plan(&staging, &live_staging, &Options::default());
+        assert!(!p.has_changes() && p.conflicts.is_empty(), "{p:#?}");
+        assert_eq!(p.actions[2].name, "R1--staging");
+    }
+
+    #[test]
+    fn a_channel_owned_by_another_environment_is_a_conflict_until_adopted() {
+        let prod = payloads_for(owner(None), "C");
+        let staging = payloads_for(owner(Some("staging")), "C");
+        let live = applied(&prod);
+        let p = plan(&staging, &live, &Options::default());
+        assert_eq!(p.conflicts.len(), 1, "{p:#?}");
+        let text = render(&p, "h");
+        assert!(text.contains("channel `C` (and its retry policy and rules) is owned by spec `s` (no --env); this is spec `s` --env staging"), "{text}");
+        assert!(text.contains("--adopt"), "{text}");
+        let p = plan(
+            &staging,
+            &live,
+            &Options {
+                adopt: true,
+                ..Options::default()
+            },
+        );
+        assert!(p.conflicts.is_empty());
+        assert_eq!(p.actions[0].op, Op::Adopt);
+        let text = render(&p, "h");
+        assert!(text.contains("! adopt channel C"), "{text}");
+        assert!(
+            text.contains("owner: spec `s` (no --env) → spec `s` --env staging"),
+            "{text}"
+        );
+        assert!(text.contains("1 to adopt, "), "{text}");
+    }
+
+    #[test]
+    fn a_rule_routing_to_another_channel_is_never_rerouted_silently() {
+        let mine = payloads_for(owner(None), "MINE");
+        let mut other = payloads_for(
+            Owner {
+                spec: "other".into(),
+                env: None,
+            },
+            "THEIRS",
+        );
+        other.rules.truncate(1);
+        let mut live = applied(&other);
+        live.channel = None;
+        live.retry_policy = None;
+        let p = plan(&mine, &live, &Options::default());
+        assert_eq!(p.conflicts.len(), 1);
+        assert_eq!(
+            p.conflicts[0].message,
+            "rule `R1` routes to channel `THEIRS`, owned by spec `other` (no --env), not to this spec's channel `MINE`; applying would re-route it"
+        );
+        let p = plan(
+            &mine,
+            &live,
+            &Options {
+                adopt: true,
+                ..Options::default()
+            },
+        );
+        assert_eq!(p.actions[2].op, Op::Adopt);
+    }
+
+    #[test]
+    fn an_unowned_channel_is_not_a_change_by_itself_but_is_claimed_with_the_next_one() {
+        let pl = payloads();
+        let mut live = applied(&pl);
+        live.channel = Some(without_owner(&pl.channel));
+        assert!(!plan(&pl, &live, &Options::default()).has_changes());
+        // --adopt claims it on purpose …
+        let p = plan(
+            &pl,
+            &live,
+            &Options {
+                adopt: true,
+                ..Options::default()
+            },
+        );
+        assert_eq!(ops(&p)[0], (Op::Adopt, "C"));
+        // … and so does the first apply that writes anything else of the spec.
+        let mut other = live.clone();
+        other.rules.remove("R2");
+        let p = plan(&pl, &other, &Options::default());
+        assert_eq!(ops(&p)[0], (Op::Update, "C"));
+        assert_eq!(p.actions[0].changes.len(), 1);
+        live.channel.as_mut().unwrap()["batchSize"] = json!(3);
+        let p = plan(&pl, &live, &Options::default());
+        let text = render(&p, "h");
+        assert!(
+            text.contains(r#"+ headers["X-Cxsync-Owner"]: "spec=s""#),
+            "{text}"
+        );
+        assert!(
+            text.contains("owner: nobody (no owner marker) → spec `s` (no --env)"),
+            "{text}"
+        );
+        assert_eq!(
+            p.actions[0].body.as_ref().unwrap()["headers"][OWNER_HEADER],
+            "spec=s"
+        );
+    }
+
+    #[test]
+    fn a_live_rule_disabled_in_the_spec_is_removed_and_says_why() {
+        let mut pl = payloads();
+        let live = applied(&pl);
+        let r2 = pl.rules.pop().unwrap();
+        pl.disabled.push((r2.id.clone(), r2.spec_id.clone()));
+        let p = plan(&pl, &live, &Options::default());
+        assert!(p.has_changes());
+        assert_eq!(ops(&p).last(), Some(&(Op::Remove, "R2")));
+        assert_eq!(
+            p.actions.last().unwrap().reason,
+            Some(Reason::DisabledInSpec)
+        );
+        assert!(
+            render(&p, "h").contains("(disabled in the spec"),
+            "{}",
+            render(&p, "h")
+        );
+        // Disabled and absent is converged.
+        let mut gone = live.clone();
+        gone.rules.remove("R2");
+        assert!(!plan(&pl, &gone, &Options::default()).has_changes());
+    }
+}

@@ -1,0 +1,152 @@
+//! The plan for people, terraform-style: `+ create`, `~ update`, `! adopt`, `- remove`,
+//! `… defer`, one line per field, secrets as `(sensitive)`, conflicts as an error that names the
+//! owner and the way out.
+
+use serde_json::Value;
+
+use super::diff::is_sensitive;
+use super::{Action, FieldChange, Op, Plan, Reason};
+
+/// How a typed (already redacted) value reads in a plan.
+pub(super) fn display(v: &Value) -> String {
+    if is_sensitive(v) {
+        "(sensitive)".to_string()
+    } else {
+        v.to_string()
+            .replace(r#"{"sensitive":true}"#, "(sensitive)")
+    }
+}
+
+/// Renders the plan for people. A plan with conflicts renders as the error that stops it.
+pub fn render(plan: &Plan, api: &str) -> String {
+    if !plan.conflicts.is_empty() {
+        return render_conflicts(plan);
+    }
+    let mut s = String::new();
+    if !plan.has_changes() {
+        s.push_str(&format!(
+            "No changes. The Event Hub at {api} matches the spec.\n"
+        ));
+    } else {
+        s.push_str(&format!("Event Hub at {api}: cxsync will\n\n"));
+    }
+    for a in &plan.actions {
+        render_action(&mut s, a);
+    }
+    if plan.has_changes() {
+        let n = plan.summary();
+        let adopt = if n.adopt > 0 {
+            format!("{} to adopt, ", n.adopt)
+        } else {
+            String::new()
+        };
+        s.push_str(&format!(
+            "Plan: {} to create, {adopt}{} to update, {} to remove.\n",
+            n.create, n.update, n.remove
+        ));
+    }
+    s
+}
+
+fn render_action(s: &mut String, a: &Action) {
+    let stage = a.stage.map(|n| format!(" (stage {n})")).unwrap_or_default();
+    let spec_id = match &a.spec_id {
+        Some(id) if *id != a.name => format!(" (spec rule {id})"),
+        _ => String::new(),
+    };
+    let head = |sym: &str, verb: &str| {
+        format!(
+            "  {sym} {verb} {} {}{spec_id}{stage}    {} {}\n",
+            a.kind.as_str(),
+            a.name,
+            a.method,
+            a.path
+        )
+    };
+    match a.op {
+        Op::Unchanged => return,
+        Op::Create => {
+            s.push_str(&head("+", "create"));
+            for ch in &a.changes {
+                s.push_str(&render_change(ch));
+            }
+        }
+        Op::Update | Op::Adopt => {
+            s.push_str(&head(
+                if a.op == Op::Adopt { "!" } else { "~" },
+                if a.op == Op::Adopt { "adopt" } else { "update" },
+            ));
+            if let Some(o) = &a.owner {
+                let before = o.before.as_deref().unwrap_or("nobody (no owner marker)");
+                s.push_str(&format!("      owner: {before} → {}\n", o.after));
+            }
+            for ch in &a.changes {
+                s.push_str(&render_change(ch));
+            }
+        }
+        Op::Remove => {
+            s.push_str(&head("-", "remove"));
+            s.push_str(match a.reason {
+                Some(Reason::DisabledInSpec) => {
+                    "      (disabled in the spec: the Event Hub rule has no enabled flag, so a disabled rule is removed)\n"
+                }
+                _ => "      (routes to the channel but is not in the spec; --prune)\n",
+            });
+        }
+        Op::Deferred => {
+            s.push_str(&format!(
+                "  … defer {} {}{stage}: a later rollout stage than --stage\n",
+                a.kind.as_str(),
+                a.name
+            ));
+        }
+    }
+    s.push('\n');
+}
+
+fn render_conflicts(plan: &Plan) -> String {
+    let mut s = format!(
+        "Refusing to plan changes to Event Hub objects that belong to another spec or environment \
+         (this is {}):\n\n",
+        plan.owner
+    );
+    for c in &plan.conflicts {
+        s.push_str(&format!("  ! {}\n", c.message));
+    }
+    s.push_str(
+        "\nNothing was changed. If these objects should be this spec's, give it its own names \
+         (an environment overlay usually sets `channel.name`), or pass --adopt to take them over \
+         on purpose: the plan then shows each as `! adopt`.\n",
+    );
+    s
+}
+
+/// One field change as text, indented for a plan.
+pub fn render_change(ch: &FieldChange) -> String {
+    if ch.resent {
+        return format!("      ~ {}: (sensitive) → (sensitive, re-sent)\n", ch.path);
+    }
+    match (&ch.before, &ch.after) {
+        (None, Some(n)) => format!("      + {}: {}\n", ch.path, display(n)),
+        (Some(o), None) => format!("      - {}: {}\n", ch.path, display(o)),
+        (Some(Value::String(o)), Some(Value::String(n))) if o.len() + n.len() > 100 => {
+            // Long strings (JSONata) as a line diff of their text, not two unreadable lines.
+            let mut t = format!("      ~ {}:\n", ch.path);
+            let d = similar::TextDiff::from_lines(o, n);
+            for change in d.iter_all_changes() {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                t.push_str(&format!(
+                    "          {sign} {}\n",
+                    change.value().trim_end_matches('\n')
+                ));
+            }
+            t
+        }
+        (Some(o), Some(n)) => format!("      ~ {}: {} → {}\n", ch.path, display(o), display(n)),
+        (None, None) => String::new(),
+    }
+}

@@ -1,0 +1,131 @@
+//! Many specs at once (files, folders, quoted globs; scenarios recognised and validated as
+//! scenarios) and snapshots found beside the spec's project, whatever the current folder.
+
+use std::path::Path;
+use std::process::Output;
+
+use crate::common::{copy_example_project, cxsync};
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn lint_and_validate_of_folders_check_scenarios_as_scenarios_and_count_both() {
+    for cmd in ["lint", "validate"] {
+        let out = cxsync().args([cmd, "scenarios", "specs"]).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {stdout}{stderr}");
+        assert!(!stdout.contains("error["), "{cmd}: {stdout}");
+        assert!(
+            stderr.contains("1 spec and 9 scenarios"),
+            "{cmd} summary: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_scenario_in_a_folder_gets_the_scenario_checks_at_its_line() {
+    let d = tempfile::tempdir().unwrap();
+    // No modeline: recognised by its shape (top-level `duration`, no `channel`).
+    std::fs::write(
+        d.path().join("storm.yaml"),
+        "version: 1\nname: storm\nduration: 10m\nevents:\n  count: 10\nfaults:\n  - throttle: { from: 5m, to: 1m, requests: 1, per: 1s }\n",
+    )
+    .unwrap();
+    let out = cxsync()
+        .args(["lint", "--format", "concise"])
+        .arg(d.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let line = stdout.lines().next().unwrap_or_default();
+    assert!(line.contains("storm.yaml:7:"), "{stdout}");
+    assert!(
+        line.contains("error[E6"),
+        "a scenario code, not a spec one: {stdout}"
+    );
+    assert!(stderr.contains("in 1 scenario."), "{stderr}");
+}
+
+#[test]
+fn quoted_globs_expand_and_a_glob_that_matches_nothing_is_a_tool_error() {
+    let out = cxsync()
+        .args(["validate", "fixtures/lint/CX00*.yaml", "scenarios/*.yaml"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("9 specs and 9 scenarios valid"), "{stderr}");
+    let out = cxsync().args(["lint", "specs/**/*.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("`specs/**/*.toml` matches no file"));
+}
+
+fn copy_project(dir: &Path) -> std::path::PathBuf {
+    let proj = dir.join("proj");
+    copy_example_project(&proj);
+    proj
+}
+
+/// `cxsync test SPEC` run from `cwd`.
+fn test_from(cwd: &Path, spec: &Path) -> Output {
+    cxsync()
+        .current_dir(cwd)
+        .arg("test")
+        .arg(spec)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn test_of_an_absolute_spec_path_from_another_folder_uses_the_projects_snapshots() {
+    let d = tempfile::tempdir().unwrap();
+    let proj = copy_project(d.path());
+    let elsewhere = d.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let spec = proj.join("specs/crm_sync.yaml");
+    let out = test_from(Path::new("/"), &spec);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+
+    // A changed mapping, run from an unrelated folder: the .snap.new goes beside the snapshot.
+    let t = proj.join("specs/transforms/interaction_ended.jsonata");
+    let body = std::fs::read_to_string(&t).unwrap();
+    std::fs::write(&t, body.replacen("\"channelType\"", "\"channel\"", 1)).unwrap();
+    let out = test_from(&elsewhere, &spec);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let pending = proj.join("snapshots/crm_sync/CRM_SYNC_RULE_ID/voice_resolved.snap.new");
+    assert!(pending.is_file(), "{}", text(&out).0);
+    assert!(!elsewhere.join("snapshots").exists());
+
+    // Without cxsync.toml the snapshots are looked for beside the spec.
+    std::fs::remove_file(proj.join("cxsync.toml")).unwrap();
+    let out = test_from(&elsewhere, &spec);
+    assert!(
+        text(&out)
+            .0
+            .contains(&format!("{}", proj.join("specs/snapshots").display())),
+        "{}",
+        text(&out).0
+    );
+}
+
+#[test]
+fn test_with_no_paths_finds_the_projects_specs_from_a_subfolder() {
+    let d = tempfile::tempdir().unwrap();
+    let proj = copy_project(d.path());
+    let out = cxsync()
+        .current_dir(proj.join("fixtures/events"))
+        .arg("test")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+}
