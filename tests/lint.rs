@@ -330,23 +330,95 @@ fn an_ignore_comment_on_the_line_or_above_suppresses_the_finding() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// Issue 12 changed this output on purpose: the budget is now the delivery machine's own run, so
+/// a 401 gets two refreshes (three attempts), an unlisted 5xx is retried, and the times are the
+/// fastest and slowest schedules instead of one upper bound.
 #[test]
 fn budget_prints_attempts_and_time_to_dlq_per_status_class() {
     let out = run(&["lint", "--budget", "specs/crm_sync.yaml"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
-        "Retry budget for specs/crm_sync.yaml
-status class       attempts  max time to DLQ              notes
-429                       6  318.0 s (5m18s)              retried, waiting max(backoff, Retry-After)
-5xx                       6  318.0 s (5m18s)              retried with backoff
-timeout/reset             6  80.0 s (1m20s)               network errors and timeouts are always retried
-401                       2  6.0 s                        token refreshed once and resent, then dead-lettered
-non-retryable 4xx         1  3.0 s                        dead-lettered at once: 400, 403, 404, 409, 413, 422
-unlisted                  1  3.0 s                        a code in neither list is dead-lettered at once
+        "Retry budget for specs/crm_sync.yaml: one event, every attempt answered alike (jitter full)
+fastest: answers at once, no Retry-After, jitter at its least; slowest: answers 1 ms before the 3000 ms timeout, Retry-After 60 s, jitter at its most
+answer                                   attempts  fastest  slowest  ends as               notes
+408, 429, 500, 502, 503, 504, other 5xx         6     0 ms    5m18s  RETRIES_EXHAUSTED
+401                                             3     0 ms   15.0 s  AUTH_FAILED           2 token refreshes; a new token and a resend per 401, then AUTH_FAILED
+400, 403, 404, 409, 413, 422, other 4xx         1     0 ms    3.0 s  NON_RETRYABLE_STATUS
+timeout                                         6   18.0 s    1m20s  RETRIES_EXHAUSTED
+connection reset                                6     0 ms    1m20s  RETRIES_EXHAUSTED
+token endpoint other 4xx                        0     0 ms    3.0 s  TOKEN_REQUEST_FAILED  1 token request, no CRM attempt
+token endpoint 408, 429, 5xx                    0     0 ms    1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
+token endpoint timeout                          0   18.0 s    1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
 
 "
     );
+}
+
+#[test]
+fn budget_json_has_the_documented_shape_and_the_machines_figures() {
+    // The issue's case: only 503 listed as retryable. The old model said "429: 1 attempt"; the
+    // machine retries an unlisted 429 like a 503.
+    let spec = fixture("CX010")
+        .replace(
+            "retryableStatusCodes: [408, 429, 500, 502, 503, 504]",
+            "retryableStatusCodes: [503]",
+        )
+        .replace("maxRetries: 5", "maxRetries: 4");
+    assert!(spec.contains("retryableStatusCodes: [503]"), "{spec}");
+    let dir = project(&[("s.yaml", &spec)]);
+    let out = lint_in(
+        dir.path(),
+        &["--budget", "--format", "json", "--no-jitter", "s.yaml"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    let b = &v["budgets"][0];
+    assert_eq!(b["file"], "s.yaml");
+    assert_eq!(b["jitter"], "none");
+    let row = |code: u64| {
+        b["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["kind"] == "status" && r["codes"].as_array().unwrap().contains(&code.into())
+            })
+            .unwrap_or_else(|| panic!("no row for {code}"))
+            .clone()
+    };
+    for code in [429, 503, 500] {
+        let r = row(code);
+        for schedule in ["fastest", "slowest"] {
+            assert_eq!(r[schedule]["attempts"], 5, "{code} {schedule}: {r}");
+            assert_eq!(r[schedule]["reason"], "RETRIES_EXHAUSTED", "{code}: {r}");
+        }
+    }
+    let r = row(401);
+    assert_eq!(r["fastest"]["attempts"], 3, "{r}");
+    assert_eq!(r["fastest"]["tokenRefreshes"], 2, "{r}");
+    assert_eq!(r["fastest"]["reason"], "AUTH_FAILED");
+    for key in ["answer", "kind", "codes", "fastest", "slowest", "notes"] {
+        assert!(r.get(key).is_some(), "{key} missing from {r}");
+    }
+    for key in [
+        "attempts",
+        "tokenRefreshes",
+        "tokenRequests",
+        "ms",
+        "reason",
+    ] {
+        assert!(r["fastest"].get(key).is_some(), "{key} missing from {r}");
+    }
+    // Other formats are not budgets.
+    let out = lint_in(dir.path(), &["--budget", "--format", "sarif", "s.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -3,10 +3,10 @@
 //! call the same functions to serve real requests.
 //!
 //! Check order for a CRM request (first match wins): partition (no answer), connection reset
-//! before processing, 401 for an expired or revoked token, 503 in a maintenance window, the rate
-//! limit (the profile's throttle response), 413 above the body limit, 400 for an array the CRM
-//! does not accept, 422 for a payload violating the target schema, then the write itself
-//! (deduplicated by header, upsert key or not at all). A reset after the write loses the response
+//! before processing, 401 for an expired or revoked token, a `respond` fault's scripted status,
+//! 503 in a maintenance window, the rate limit (the profile's throttle response), 413 above the
+//! body limit, 400 for an array the CRM does not accept, 422 for a payload violating the target
+//! schema, then the write itself (deduplicated by header, upsert key or not at all). A reset after the write loses the response
 //! but not the side effect, which is how duplicates happen.
 
 use std::collections::HashMap;
@@ -29,6 +29,8 @@ pub struct CrmStats {
     pub requests: u64,
     pub throttled: u64,
     pub maintenance: u64,
+    /// Answers a `respond` fault scripted.
+    pub scripted: u64,
     pub unauthorized: u64,
     pub too_large: u64,
     pub arrays_rejected: u64,
@@ -170,6 +172,7 @@ impl CrmModel {
             pick(f)
                 && match f {
                     Fault::Throttle { from, to, .. }
+                    | Fault::Respond { from, to, .. }
                     | Fault::Maintenance { from, to, .. }
                     | Fault::TokenEndpoint { from, to, .. }
                     | Fault::Latency { from, to, .. }
@@ -372,6 +375,20 @@ impl CrmModel {
                 self.stats.unauthorized += 1;
                 return http(401, self.profile.unauthorized_body, None);
             }
+        }
+        if let Some(Fault::Respond {
+            status,
+            retry_after_seconds,
+            body,
+            ..
+        }) = self.in_window(now, |f| matches!(f, Fault::Respond { .. }))
+        {
+            let (status, ra) = (*status, retry_after_seconds.map(|s| s.to_string()));
+            let body = body
+                .clone()
+                .unwrap_or_else(|| format!(r#"{{"status":{status}}}"#));
+            self.stats.scripted += 1;
+            return http(status, &body, ra);
         }
         if let Some(Fault::Maintenance {
             retry_after_seconds,
