@@ -238,10 +238,10 @@ fn main() {
         ("cxsync engine, no time budget".into(), &unlimited_text),
         ("cxsync engine via serde_json::Value".into(), &engine_value),
     ];
-    if fast.is_fast() {
-        paths.push(("cxsync fast path (direct accessors)".into(), &fast_text));
+    if fast.is_compiled() {
+        paths.push(("cxsync compiled path".into(), &fast_text));
     } else {
-        println!("(the fast path does not apply to this transform)");
+        println!("(the compiled path does not apply to this transform)");
     }
     for (_, f) in &paths {
         for e in events.iter().take(10_000) {

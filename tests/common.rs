@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -27,6 +28,39 @@ pub fn cxsync() -> Command {
     c.current_dir(root());
     c.env_remove("CXSYNC_HUB_URL");
     c
+}
+
+/// Runs a command with a deadline, so a hang is a failure and not a stuck test run.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+            panic!("cxsync did not finish within {limit:?}");
+        }
+    }
+}
+
+/// Asserts that a run of cxsync ended the way a user may see it end: exit 0, 1 or 2, never a
+/// panic (101), an abort (134) or a kill (137), and no panic message on stderr.
+pub fn assert_no_crash(out: &Output, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        matches!(out.status.code(), Some(0..=2)),
+        "{what}: exit {:?}\n{stderr}",
+        out.status
+    );
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
 }
 
 /// Copies the example project (project file, spec, transform, CRM schema, fixtures, snapshots)

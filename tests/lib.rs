@@ -7,6 +7,7 @@ mod compile;
 mod cxone;
 mod dlq;
 mod http;
+mod init;
 mod jsonata;
 mod lint;
 mod lsp;

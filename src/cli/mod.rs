@@ -14,6 +14,7 @@ pub mod eval;
 pub mod explain;
 pub mod fix;
 pub mod import;
+pub mod init;
 pub mod lint;
 pub mod load;
 pub mod lsp;
@@ -68,6 +69,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a new project for a CRM: spec, transform, payload schema, fixtures, snapshots, a
+    /// scenario and a CI workflow that every command passes on at once.
+    Init(init::Args),
     /// Load specs and report schema and semantic errors.
     Validate(validate::Args),
     /// Compile a spec into the Event Hub channel, retry-policy and rule payloads.
@@ -118,6 +122,7 @@ pub fn stderr_is_terminal() -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
+        Command::Init(a) => init::exec(a),
         Command::Validate(a) => validate::exec(a),
         Command::Compile(a) => compile::exec(a),
         Command::Schema(a) => schema::exec(a),

@@ -11,7 +11,7 @@ use super::{load_or_report, ExitStatus, SpecArgs};
 use crate::delivery::DeadLettered;
 use crate::diag::{self, Format};
 use crate::sim::engine::{self, Options, Outcome, Sinks};
-use crate::sim::{route, scenario};
+use crate::sim::{inputs, scenario};
 use crate::spec;
 
 #[derive(Debug, clap::Args)]
@@ -92,7 +92,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(l) => (l.spec, l.sources),
         Err(_) => return Ok(ExitStatus::Error),
     };
-    let inputs = match route::inputs(&spec) {
+    let inputs = match inputs::compile(&spec) {
         Ok(i) => i,
         Err(ds) => return fail(ds, &sources),
     };
@@ -224,7 +224,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
 /// `--http --target URL`: the fixtures to a real CRM, after confirmation.
 fn http_target(
     spec: &spec::Spec,
-    inputs: &route::Inputs,
+    inputs: &inputs::Inputs,
     url: &str,
     args: &Args,
 ) -> anyhow::Result<ExitStatus> {

@@ -14,6 +14,7 @@ use super::crm::CrmStats;
 use super::scenario::{fmt_num, Band, Expect, Scenario};
 use crate::delivery::drive::{Observer, Reply};
 use crate::delivery::{self, DeadLettered, Delivered, Output, Reason, Stats, Time};
+use crate::diag::xml::escape;
 use crate::spec::Spec;
 
 /// One metrics interval.
@@ -567,8 +568,8 @@ impl Report {
         let _ = writeln!(
             s,
             r##"<text x="{left}" y="20" font-size="14">{} — {} (seed {}): requests/s by status, DLQ, token refreshes</text>"##,
-            xml(&self.spec),
-            xml(&self.scenario),
+            escape(&self.spec),
+            escape(&self.scenario),
             self.seed
         );
         let base = top + chart_h;
@@ -795,13 +796,6 @@ fn reasons(by: &BTreeMap<Reason, u64>) -> Vec<(Reason, u64)> {
         .iter()
         .filter_map(|r| by.get(r).map(|n| (*r, *n)))
         .collect()
-}
-
-fn xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::engine::{self, Options, Outcome, Sinks};
+use super::inputs::{self, Inputs};
 use super::report::Report;
-use super::route::{self, Inputs};
 use super::scenario;
 use crate::delivery::{rfc3339, DeadLettered};
 use crate::spec::{self, LoadOptions, Spec};
@@ -16,7 +16,7 @@ fn load_spec() -> (Spec, Inputs) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
     let loaded = spec::load(&path, &LoadOptions::default());
     let spec = loaded.spec.expect("the example spec loads");
-    let inputs = route::inputs(&spec).expect("the example spec's rules compile");
+    let inputs = inputs::compile(&spec).expect("the example spec's rules compile");
     (spec, inputs)
 }
 
@@ -308,6 +308,6 @@ fn shared() -> (Spec, Inputs) {
     use std::sync::OnceLock;
     static SPEC: OnceLock<Spec> = OnceLock::new();
     let spec = SPEC.get_or_init(|| load_spec().0).clone();
-    let inputs = route::inputs(&spec).expect("rules compile");
+    let inputs = inputs::compile(&spec).expect("rules compile");
     (spec, inputs)
 }

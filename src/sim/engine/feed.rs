@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::delivery::drive::{Arrivals, Observer};
 use crate::delivery::{self, Machine, Submission, Template, Time};
-use crate::sim::route::Inputs;
+use crate::sim::inputs::Inputs;
 use crate::sim::scenario::{CurvePoint, Scenario};
 
 /// Arrival times spread in proportion to a piecewise-linear rate curve.

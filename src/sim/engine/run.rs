@@ -9,8 +9,8 @@ use super::{
 use crate::delivery::drive::{Observer, Reply, Sent, Transport, VirtualTime};
 use crate::delivery::{self, Alert, CrmRequest, Machine, Time, TokenResult};
 use crate::sim::crm::CrmModel;
+use crate::sim::inputs::Inputs;
 use crate::sim::report::Report;
-use crate::sim::route::Inputs;
 use crate::sim::scenario::Scenario;
 use crate::spec::Spec;
 

@@ -16,7 +16,7 @@ mod validate;
 
 pub use dialect::{rewrite, rewrite_mapped};
 pub use lexer::{tokens_lenient, Tk, Token};
-pub use parser::MAX_DEPTH;
+pub use parser::{MAX_DEPTH, TOO_DEEP};
 
 /// A path the expression reads from the input, e.g. `interaction.agent.email`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +128,16 @@ impl DialectFix {
 /// Parses an expression into a tree with spans.
 pub fn parse(text: &str) -> Result<ast::Node, SyntaxError> {
     parser::parse(text)
+}
+
+/// Parses an expression that nests no deeper than the caller's stack comfortably allows
+/// (`None` for a deeper one or a syntax error): for walks that recurse over the tree on the
+/// calling thread, such as the compiled evaluator's lowering.
+pub(crate) fn parse_shallow(text: &str) -> Option<ast::Node> {
+    match parser::parse_deep(text) {
+        Ok((tree, false)) => Some(tree),
+        _ => None,
+    }
 }
 
 /// Parses and analyses an expression.

@@ -1,0 +1,797 @@
+//! The builtins, as the engine dispatches them: the same argument checks (signature first,
+//! then undefined propagation), the engine's own string and number functions where they are
+//! public (`jsonata_core::functions`), and the regex loop of `$match`/`$replace` over a regex
+//! compiled once. An argument of a type the engine would reject is a [`Bail`], so the engine
+//! raises its own error.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
+use jsonata_core::functions::{numeric, string as jstr};
+use jsonata_core::value::JValue;
+use regex::Regex;
+
+use super::eval::{js_append, lookup, merge_sort, Ev};
+use super::ir::{Builtin, EngineCall};
+use super::value::{boolean, deep_equal, from_jvalue, to_jvalue, truthy, Flags, Obj, Val};
+use super::{Bail, R};
+
+/// Drops trailing undefined arguments bound to optional parameters (from index `optional`),
+/// never below one argument — what the engine's signature validation does first.
+fn trim<'v, 'a>(mut a: &'v [Val<'a>], optional: usize) -> &'v [Val<'a>] {
+    while a.len() > 1 && a.len() > optional && a[a.len() - 1].is_undef() {
+        a = &a[..a.len() - 1];
+    }
+    a
+}
+
+fn is_str_or_undef(v: &Val) -> bool {
+    matches!(v, Val::Str(_) | Val::Undef)
+}
+
+fn is_num_or_undef(v: &Val) -> bool {
+    matches!(v, Val::Num(_) | Val::Undef)
+}
+
+fn engine_value<'a>(r: Result<JValue, jsonata_core::functions::FunctionError>) -> R<Val<'a>> {
+    from_jvalue(&r.map_err(|_| Bail)?)
+}
+
+/// A non-negative `limit` argument as the engine reads it (`ceil`); a negative one is an error.
+fn limit(v: Option<&Val>, ceil: bool) -> R<Option<usize>> {
+    match v {
+        None | Some(Val::Undef) => Ok(None),
+        Some(Val::Num(n)) if *n >= 0.0 => Ok(Some(if ceil {
+            n.ceil() as usize
+        } else {
+            n.floor() as usize
+        })),
+        _ => Err(Bail),
+    }
+}
+
+impl<'a> Ev<'a> {
+    /// Calls builtin `b` with evaluated arguments `a` (a regex literal argument is `regex`,
+    /// its slot in `a` is undefined).
+    pub(super) fn builtin(
+        &mut self,
+        b: Builtin,
+        a: &[Val<'a>],
+        regex: Option<&'a Regex>,
+    ) -> R<Val<'a>> {
+        Ok(match b {
+            Builtin::String => {
+                let a = trim(a, 1);
+                match a.get(1) {
+                    None | Some(Val::Bool(false)) => {}
+                    Some(Val::Bool(true)) => {
+                        if a[0].is_undef() {
+                            return Ok(Val::Undef);
+                        }
+                        let jv = to_jvalue(&a[0])?;
+                        return engine_value(jstr::string(&jv, Some(true)));
+                    }
+                    Some(_) => return Err(Bail),
+                }
+                match to_string(&a[0], self.prog.limits.max_output_bytes)? {
+                    Some(s) => Val::string(s),
+                    None => Val::Undef,
+                }
+            }
+            Builtin::Length => match &a[0] {
+                Val::Str(s) => Val::Num(s.chars().count() as f64),
+                Val::Undef => Val::Undef,
+                _ => return Err(Bail),
+            },
+            Builtin::Uppercase | Builtin::Lowercase | Builtin::Trim => match &a[0] {
+                Val::Str(s) => {
+                    let r = match b {
+                        Builtin::Uppercase => jstr::uppercase(s),
+                        Builtin::Lowercase => jstr::lowercase(s),
+                        _ => jstr::trim(s),
+                    };
+                    engine_value(r)?
+                }
+                Val::Undef => Val::Undef,
+                _ => return Err(Bail),
+            },
+            Builtin::Substring => {
+                let a = trim(a, 2);
+                if !is_str_or_undef(&a[0]) || !a[1..].iter().all(is_num_or_undef) {
+                    return Err(Bail);
+                }
+                match (&a[0], &a[1], a.get(2)) {
+                    (Val::Undef, _, _) => Val::Undef,
+                    (Val::Str(s), Val::Num(start), len) => {
+                        let len = match len {
+                            None => None,
+                            Some(Val::Num(l)) => Some(*l as i64),
+                            Some(_) => return Err(Bail),
+                        };
+                        engine_value(jstr::substring(s, *start as i64, len))?
+                    }
+                    // JavaScript arithmetic on an undefined start (see the engine's note).
+                    (Val::Str(s), Val::Undef, len) => {
+                        if len.is_some() {
+                            Val::str("")
+                        } else {
+                            Val::Str(s.clone())
+                        }
+                    }
+                    _ => return Err(Bail),
+                }
+            }
+            Builtin::SubstringBefore | Builtin::SubstringAfter => {
+                if !a.iter().all(is_str_or_undef) {
+                    return Err(Bail);
+                }
+                match (&a[0], &a[1]) {
+                    (Val::Undef, _) => Val::Undef,
+                    (Val::Str(s), sep) => {
+                        let sep: &str = match sep {
+                            Val::Str(x) => x,
+                            _ => "undefined",
+                        };
+                        engine_value(if b == Builtin::SubstringBefore {
+                            jstr::substring_before(s, sep)
+                        } else {
+                            jstr::substring_after(s, sep)
+                        })?
+                    }
+                    _ => return Err(Bail),
+                }
+            }
+            Builtin::Pad => {
+                let a = trim(a, 2);
+                if !is_str_or_undef(&a[0])
+                    || !is_num_or_undef(&a[1])
+                    || !a.get(2).is_none_or(is_str_or_undef)
+                {
+                    return Err(Bail);
+                }
+                let Val::Str(s) = &a[0] else {
+                    return Ok(Val::Undef);
+                };
+                let width = match &a[1] {
+                    Val::Num(n) => *n as i32,
+                    _ => return Ok(Val::Str(s.clone())),
+                };
+                let pad: &str = match a.get(2) {
+                    Some(Val::Str(p)) if !p.is_empty() => p,
+                    _ => " ",
+                };
+                let count = s.chars().count();
+                let want = width.unsigned_abs() as usize;
+                // A width past the output budget is the engine's to refuse.
+                if want > self.prog.limits.max_output_bytes {
+                    return Err(Bail);
+                }
+                if count >= want {
+                    return Ok(Val::Str(s.clone()));
+                }
+                let pad: Vec<char> = pad.chars().collect();
+                let padding: String = (0..want - count).map(|i| pad[i % pad.len()]).collect();
+                if width < 0 {
+                    Val::string(format!("{padding}{}", &**s))
+                } else {
+                    Val::string(format!("{}{padding}", &**s))
+                }
+            }
+            Builtin::Contains => {
+                if !is_str_or_undef(&a[0]) || (regex.is_none() && !is_str_or_undef(&a[1])) {
+                    return Err(Bail);
+                }
+                let Val::Str(s) = &a[0] else {
+                    return Ok(Val::Undef);
+                };
+                match (regex, &a[1]) {
+                    (Some(re), _) => Val::Bool(re.is_match(s)),
+                    (None, Val::Str(p)) => Val::Bool(s.contains(&**p)),
+                    _ => Val::Undef,
+                }
+            }
+            Builtin::Split => {
+                let a = trim(a, 2);
+                if !is_str_or_undef(&a[0])
+                    || (regex.is_none() && !matches!(a[1], Val::Str(_)))
+                    || !a.get(2).is_none_or(is_num_or_undef)
+                {
+                    return Err(Bail);
+                }
+                let Val::Str(s) = &a[0] else {
+                    return Ok(Val::Undef);
+                };
+                let lim = limit(a.get(2), false)?;
+                match regex {
+                    Some(re) => {
+                        let parts = re.split(s).take(lim.unwrap_or(usize::MAX));
+                        let items: Vec<Val<'a>> = parts.map(Val::string).collect();
+                        self.check_len(items.len())?;
+                        Val::plain(items)
+                    }
+                    None => {
+                        let Val::Str(sep) = &a[1] else {
+                            return Err(Bail);
+                        };
+                        let r = jstr::split(s, &JValue::String(sep.to_rc()), lim);
+                        engine_value(r)?
+                    }
+                }
+            }
+            Builtin::Join => {
+                let a = trim(a, 1);
+                if !a.get(1).is_none_or(is_str_or_undef) {
+                    return Err(Bail);
+                }
+                let sep: &str = match a.get(1) {
+                    Some(Val::Str(x)) => x,
+                    _ => "",
+                };
+                match &a[0] {
+                    Val::Undef => Val::Undef,
+                    Val::Str(s) => Val::Str(s.clone()),
+                    v if v.is_array() => {
+                        let mut out = String::new();
+                        for i in 0..v.len() {
+                            let Val::Str(x) = v.item(i) else {
+                                return Err(Bail);
+                            };
+                            if i > 0 {
+                                out.push_str(sep);
+                            }
+                            out.push_str(&x);
+                            if out.len() > self.prog.limits.max_output_bytes {
+                                return Err(Bail);
+                            }
+                        }
+                        Val::string(out)
+                    }
+                    _ => return Err(Bail),
+                }
+            }
+            Builtin::Replace => {
+                let a = trim(a, 3);
+                if !is_str_or_undef(&a[0])
+                    || (regex.is_none() && !matches!(a[1], Val::Str(_)))
+                    || !matches!(a[2], Val::Str(_))
+                    || !a.get(3).is_none_or(is_num_or_undef)
+                {
+                    return Err(Bail);
+                }
+                let Val::Str(s) = &a[0] else {
+                    return Ok(Val::Undef);
+                };
+                let Val::Str(rep) = &a[2] else {
+                    return Err(Bail);
+                };
+                match regex {
+                    Some(re) => {
+                        let lim = limit(a.get(3), true)?;
+                        let out = jstr::replace_regex(
+                            jstr::RegexMatches::new(re, s),
+                            lim,
+                            |found, out| {
+                                jstr::substitute_capture_groups(
+                                    out,
+                                    rep,
+                                    found.text,
+                                    found.groups.len(),
+                                    |i| {
+                                        Ok::<_, jsonata_core::functions::FunctionError>(
+                                            found.groups[i].map(Cow::Borrowed),
+                                        )
+                                    },
+                                )
+                            },
+                        )
+                        .map_err(|_| Bail)?;
+                        Val::string(out)
+                    }
+                    None => {
+                        let Val::Str(pat) = &a[1] else {
+                            return Err(Bail);
+                        };
+                        if pat.is_empty() {
+                            return Err(Bail);
+                        }
+                        let lim = limit(a.get(3), true)?;
+                        engine_value(jstr::replace(s, &JValue::String(pat.to_rc()), rep, lim))?
+                    }
+                }
+            }
+            Builtin::Match => {
+                let a = trim(a, 2);
+                let Some(re) = regex else {
+                    return Err(Bail);
+                };
+                if !is_str_or_undef(&a[0]) || !a.get(2).is_none_or(is_num_or_undef) {
+                    return Err(Bail);
+                }
+                let Val::Str(s) = &a[0] else {
+                    return Ok(Val::Undef);
+                };
+                let lim = limit(a.get(2), true)?;
+                engine_value(jstr::match_regex(re, s, lim))?
+            }
+            Builtin::Number => match &a[0] {
+                Val::Undef => Val::Undef,
+                Val::Num(n) if n.is_finite() => Val::Num(*n),
+                Val::Str(s) => engine_value(numeric::number(&JValue::String(s.to_rc())))?,
+                Val::Bool(x) => Val::Num(if *x { 1.0 } else { 0.0 }),
+                _ => return Err(Bail),
+            },
+            Builtin::Abs | Builtin::Floor | Builtin::Ceil | Builtin::Sqrt => match &a[0] {
+                Val::Undef => Val::Undef,
+                Val::Num(n) => engine_value(match b {
+                    Builtin::Abs => numeric::abs(*n),
+                    Builtin::Floor => numeric::floor(*n),
+                    Builtin::Ceil => numeric::ceil(*n),
+                    _ => numeric::sqrt(*n),
+                })?,
+                _ => return Err(Bail),
+            },
+            Builtin::Round => {
+                let a = trim(a, 1);
+                if !a.get(1).is_none_or(is_num_or_undef) {
+                    return Err(Bail);
+                }
+                match &a[0] {
+                    Val::Undef => Val::Undef,
+                    Val::Num(n) => {
+                        let p = match a.get(1) {
+                            Some(Val::Num(p)) => Some(*p as i32),
+                            _ => None,
+                        };
+                        engine_value(numeric::round(*n, p))?
+                    }
+                    _ => return Err(Bail),
+                }
+            }
+            Builtin::Power => match (&a[0], &a[1]) {
+                (Val::Undef, Val::Num(_) | Val::Undef) => Val::Undef,
+                (Val::Num(x), Val::Num(y)) => engine_value(numeric::power(*x, *y))?,
+                _ => return Err(Bail),
+            },
+            Builtin::Sum | Builtin::Max | Builtin::Min | Builtin::Average => match &a[0] {
+                Val::Undef => Val::Undef,
+                Val::Num(n) => Val::Num(*n),
+                v if v.is_array() => {
+                    let n = v.len();
+                    let mut nums = Vec::with_capacity(n);
+                    for i in 0..n {
+                        let Val::Num(x) = v.item(i) else {
+                            return Err(Bail);
+                        };
+                        nums.push(x);
+                    }
+                    if nums.is_empty() {
+                        return Ok(if b == Builtin::Sum {
+                            Val::Num(0.0)
+                        } else {
+                            Val::Undef
+                        });
+                    }
+                    Val::Num(match b {
+                        Builtin::Sum => nums.iter().sum(),
+                        Builtin::Max => {
+                            nums.iter()
+                                .fold(f64::NEG_INFINITY, |m, &x| if x > m { x } else { m })
+                        }
+                        Builtin::Min => nums
+                            .iter()
+                            .fold(f64::INFINITY, |m, &x| if x < m { x } else { m }),
+                        _ => nums.iter().sum::<f64>() / nums.len() as f64,
+                    })
+                }
+                _ => return Err(Bail),
+            },
+            Builtin::Count => match &a[0] {
+                Val::Undef => Val::Num(0.0),
+                Val::Null | Val::Fn(_) => return Err(Bail),
+                v if v.is_array() => Val::Num(v.len() as f64),
+                _ => Val::Num(1.0),
+            },
+            Builtin::Boolean => match &a[0] {
+                Val::Undef => Val::Undef,
+                v => Val::Bool(boolean(v).unwrap_or(false)),
+            },
+            Builtin::Not => match &a[0] {
+                Val::Undef => Val::Undef,
+                v => Val::Bool(!truthy(v)),
+            },
+            Builtin::Exists => Val::Bool(!a[0].is_undef()),
+            Builtin::Type => match &a[0] {
+                Val::Undef => Val::Undef,
+                Val::Null => Val::str("null"),
+                Val::Bool(_) => Val::str("boolean"),
+                Val::Num(_) => Val::str("number"),
+                Val::Str(_) => Val::str("string"),
+                Val::Fn(_) => Val::str("function"),
+                v if v.is_array() => Val::str("array"),
+                _ => Val::str("object"),
+            },
+            Builtin::Append => {
+                if matches!(a[0], Val::Fn(_)) || matches!(a[1], Val::Fn(_)) {
+                    return Err(Bail);
+                }
+                let v = js_append(a[0].clone(), a[1].clone());
+                self.check_len(v.len())?;
+                v
+            }
+            Builtin::Reverse => match &a[0] {
+                Val::Undef => Val::Undef,
+                Val::Null | Val::Fn(_) => return Err(Bail),
+                v => {
+                    let mut items = v.items();
+                    items.reverse();
+                    Val::plain(items)
+                }
+            },
+            Builtin::Distinct => match &a[0] {
+                Val::Undef => Val::Undef,
+                v if v.is_array() && v.len() > 1 => {
+                    let mut out: Vec<Val<'a>> = Vec::new();
+                    for i in 0..v.len() {
+                        let x = v.item(i);
+                        let mut seen = false;
+                        for y in &out {
+                            if deep_equal(&x, y)? {
+                                seen = true;
+                                break;
+                            }
+                        }
+                        if !seen {
+                            out.push(x);
+                        }
+                    }
+                    Val::Arr(
+                        Rc::new(super::value::Items(out)),
+                        Flags {
+                            seq: v.is_seq(),
+                            ..Flags::PLAIN
+                        },
+                    )
+                }
+                Val::Fn(_) => return Err(Bail),
+                v => v.clone(),
+            },
+            Builtin::Keys => {
+                let mut keys: Vec<Val<'a>> = Vec::new();
+                match &a[0] {
+                    v if v.is_object() => v.each_entry(|k, _| {
+                        keys.push(Val::Str(k));
+                        Ok(())
+                    })?,
+                    v if v.is_array() => {
+                        for i in 0..v.len() {
+                            v.item(i).each_entry(|k, _| {
+                                if !keys.iter().any(|x| matches!(x, Val::Str(s) if **s == *k)) {
+                                    keys.push(Val::Str(k));
+                                }
+                                Ok(())
+                            })?;
+                        }
+                    }
+                    Val::Fn(_) => return Err(Bail),
+                    _ => {}
+                }
+                self.check_len(keys.len())?;
+                Val::seq(keys)
+            }
+            Builtin::Lookup => {
+                let key: &str = match &a[1] {
+                    Val::Str(k) => k,
+                    Val::Undef => "undefined",
+                    _ => return Err(Bail),
+                };
+                match &a[0] {
+                    Val::Undef | Val::Null => Val::Undef,
+                    v if v.is_object() || v.is_array() => lookup(v, key, self.max_seq)?,
+                    _ => return Err(Bail),
+                }
+            }
+            Builtin::Merge => match &a[0] {
+                Val::Undef => Val::Undef,
+                v if v.is_object() => v.clone(),
+                v if v.is_array() => {
+                    let mut obj = Obj::default();
+                    for i in 0..v.len() {
+                        let item = v.item(i);
+                        if !item.is_object() {
+                            return Err(Bail);
+                        }
+                        item.each_entry(|k, x| {
+                            obj.set(k, x);
+                            Ok(())
+                        })?;
+                    }
+                    Val::Obj(Rc::new(obj))
+                }
+                _ => return Err(Bail),
+            },
+            Builtin::Each => {
+                let Val::Fn(f) = &a[1] else {
+                    return Err(Bail);
+                };
+                match &a[0] {
+                    Val::Undef => Val::Undef,
+                    v if v.is_object() => {
+                        let arity = f.lambda.params.len();
+                        let mut entries = Vec::new();
+                        v.each_entry(|k, x| {
+                            entries.push((k, x));
+                            Ok(())
+                        })?;
+                        let mut out = Vec::new();
+                        for (k, x) in entries {
+                            let mut args = vec![x];
+                            if arity >= 2 {
+                                args.push(Val::Str(k));
+                            }
+                            if arity >= 3 {
+                                args.push(v.clone());
+                            }
+                            let r = self.call(f, &args)?;
+                            if !r.is_undef() {
+                                out.push(r);
+                            }
+                        }
+                        self.check_len(out.len())?;
+                        Val::seq(out)
+                    }
+                    _ => return Err(Bail),
+                }
+            }
+            Builtin::Map | Builtin::Filter => {
+                let Val::Fn(f) = &a[1] else {
+                    return Err(Bail);
+                };
+                let arr = match &a[0] {
+                    Val::Undef => return Ok(Val::Undef),
+                    Val::Fn(_) => return Err(Bail),
+                    v if v.is_array() => v.clone(),
+                    v => Val::plain(vec![v.clone()]),
+                };
+                let arity = f.lambda.params.len();
+                let mut out = Vec::new();
+                for i in 0..arr.len() {
+                    let item = arr.item(i);
+                    let mut args = vec![item.clone()];
+                    if arity >= 2 {
+                        args.push(Val::Num(i as f64));
+                    }
+                    if arity >= 3 {
+                        args.push(arr.clone());
+                    }
+                    let r = self.call(f, &args)?;
+                    if b == Builtin::Map {
+                        if !r.is_undef() {
+                            out.push(r);
+                        }
+                    } else if truthy(&r) {
+                        out.push(item);
+                    }
+                }
+                self.check_len(out.len())?;
+                Val::seq(out)
+            }
+            Builtin::Reduce => {
+                let a = trim(a, 2);
+                let Val::Fn(f) = &a[1] else {
+                    return Err(Bail);
+                };
+                let arity = f.lambda.params.len();
+                if arity < 2 {
+                    return Err(Bail);
+                }
+                let arr = match &a[0] {
+                    Val::Undef => return Ok(Val::Undef),
+                    Val::Null | Val::Fn(_) => return Err(Bail),
+                    v if v.is_array() => v.clone(),
+                    v => Val::plain(vec![v.clone()]),
+                };
+                let init = a.get(2).cloned().unwrap_or(Val::Undef);
+                let (mut acc, start) = if init.is_undef() && arr.len() > 0 {
+                    (arr.item(0), 1)
+                } else {
+                    (init, 0)
+                };
+                for i in start..arr.len() {
+                    let mut args = vec![acc, arr.item(i)];
+                    if arity >= 3 {
+                        args.push(Val::Num(i as f64));
+                    }
+                    if arity >= 4 {
+                        args.push(arr.clone());
+                    }
+                    acc = self.call(f, &args)?;
+                }
+                acc
+            }
+            Builtin::Sort => {
+                let a = trim(a, 1);
+                let items = match &a[0] {
+                    Val::Undef => return Ok(Val::Undef),
+                    Val::Null | Val::Fn(_) => return Err(Bail),
+                    v => v.items(),
+                };
+                let order: Vec<usize> = match a.get(1) {
+                    None => {
+                        let nums = items.iter().all(|v| matches!(v, Val::Num(_)));
+                        let strs = items.iter().all(|v| matches!(v, Val::Str(_)));
+                        if !nums && !strs && items.len() >= 2 {
+                            return Err(Bail);
+                        }
+                        let mut idx: Vec<usize> = (0..items.len()).collect();
+                        idx.sort_by(|&x, &y| match (&items[x], &items[y]) {
+                            (Val::Num(p), Val::Num(q)) => {
+                                p.partial_cmp(q).unwrap_or(std::cmp::Ordering::Equal)
+                            }
+                            (Val::Str(p), Val::Str(q)) => (**p).cmp(&**q),
+                            _ => std::cmp::Ordering::Equal,
+                        });
+                        idx
+                    }
+                    Some(Val::Fn(f)) => {
+                        let f = Rc::clone(f);
+                        let mut failed = false;
+                        let order = merge_sort((0..items.len()).collect(), &mut |x, y| {
+                            if failed {
+                                return false;
+                            }
+                            match self.call(&f, &[items[x].clone(), items[y].clone()]) {
+                                Ok(Val::Bool(swap)) => swap,
+                                _ => {
+                                    failed = true;
+                                    false
+                                }
+                            }
+                        });
+                        if failed {
+                            return Err(Bail);
+                        }
+                        order
+                    }
+                    Some(_) => return Err(Bail),
+                };
+                Val::plain(order.into_iter().map(|i| items[i].clone()).collect())
+            }
+            Builtin::Now => Val::string(iso_millis(self.now_ms)),
+            Builtin::Millis => Val::Num(self.now_ms as f64),
+            Builtin::Assert => match (&a[0], a.get(1)) {
+                (Val::Bool(true), None | Some(Val::Str(_)) | Some(Val::Undef)) => Val::Undef,
+                _ => return Err(Bail),
+            },
+        })
+    }
+}
+
+/// `$now()`'s text in jsonata-js: ISO 8601 with milliseconds, UTC, `Z`.
+pub(super) fn iso_millis(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `$string(v)` (`None` for undefined): strings as they are, numbers as jsonata-js prints them
+/// (integers in full, others to 15 significant digits), arrays and objects as JSON text with
+/// the same number rule, functions as "". An array or object past the output budget of `max`
+/// bytes declines (shared structure would make the text unbounded).
+pub(super) fn to_string(v: &Val, max: usize) -> R<Option<String>> {
+    if matches!(v, Val::Arr(..) | Val::Obj(_) | Val::In(_)) {
+        let mut b = crate::transform::limits::OutputBudget::new(max, "the argument of $string");
+        super::value::measure(v, &mut b)?;
+    }
+    Ok(Some(match v {
+        Val::Undef => return Ok(None),
+        Val::Str(s) => s.to_string(),
+        Val::Fn(_) => String::new(),
+        Val::Bool(b) => b.to_string(),
+        Val::Null => "null".to_string(),
+        Val::Num(n) => {
+            let mut s = String::new();
+            stringified_number(*n, &mut s)?;
+            s
+        }
+        other => {
+            let mut s = String::new();
+            stringify(other, &mut s)?;
+            s
+        }
+    }))
+}
+
+fn stringified_number(n: f64, out: &mut String) -> R<()> {
+    if !n.is_finite() {
+        return Err(Bail);
+    }
+    if n.fract() == 0.0 {
+        crate::transform::json::push_number(n, out);
+    } else {
+        let p: f64 = format!("{n:.14e}").parse().map_err(|_| Bail)?;
+        crate::transform::json::push_number(p, out);
+    }
+    Ok(())
+}
+
+fn stringify(v: &Val, out: &mut String) -> R<()> {
+    match v {
+        Val::Undef | Val::Null => out.push_str("null"),
+        Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Val::Num(n) => stringified_number(*n, out)?,
+        Val::Str(s) => crate::transform::json::push_string(s, out),
+        Val::Fn(_) => out.push_str("\"\""),
+        v if v.is_array() => {
+            out.push('[');
+            for i in 0..v.len() {
+                if i > 0 {
+                    out.push(',');
+                }
+                stringify(&v.item(i), out)?;
+            }
+            out.push(']');
+        }
+        v => {
+            out.push('{');
+            let mut first = true;
+            v.each_entry(|k, x| {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                crate::transform::json::push_string(&k, out);
+                out.push(':');
+                stringify(&x, out)
+            })?;
+            out.push('}');
+        }
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// The evaluator for builtins handed to the engine (no host functions, no bindings).
+    static ENGINE: RefCell<Option<Evaluator>> = const { RefCell::new(None) };
+}
+
+/// Evaluates `$name(a0, …)` with the engine against `{"a0": …}`; any error or panic is a bail
+/// (the engine then evaluates the whole event and reports its own error).
+pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>]) -> R<Val<'a>> {
+    let mut data = indexmap::IndexMap::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        match a {
+            Val::Undef => {}
+            Val::Fn(_) => return Err(Bail),
+            v if v.is_seq() => return Err(Bail),
+            v => {
+                data.insert(format!("a{i}"), to_jvalue(v)?);
+            }
+        }
+    }
+    let data = JValue::object(data);
+    // These builtins neither recurse nor build long sequences; the limits are a backstop.
+    let options = EvaluatorOptions {
+        timeout_ms: None,
+        cancel: None,
+        max_stack_depth: Some(1_000),
+        max_sequence_length: Some(1_000_000),
+    };
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let mut ev = slot
+            .take()
+            .unwrap_or_else(|| Evaluator::with_options(Context::new(), options.clone()));
+        // The engine's firewall: a panic is caught and kept off stderr.
+        let out = crate::transform::engine::firewall(|| ev.evaluate(&call.ast, &data));
+        match out {
+            Ok(r) => {
+                *slot = Some(ev);
+                from_jvalue(&r.map_err(|_| Bail)?)
+            }
+            // A panicking evaluator is not reused.
+            Err(_) => Err(Bail),
+        }
+    })
+}

@@ -1,0 +1,137 @@
+//! The compiled evaluator: the JSONata that CRM mappings are made of, lowered once from
+//! cxsync's own syntax tree ([`crate::transform::syntax`]) and evaluated directly over the event
+//! (borrowed, never converted), with regex literals compiled once.
+//!
+//! Correctness rule: it gives exactly the engine's result, or declines. An expression outside
+//! the compiled subset is not compiled at all ([`lower::NoCompile`]); an evaluation that meets
+//! anything the evaluator does not decide exactly as the engine does — any error, an operand of
+//! a type the engine would reject, a non-object event, a limit — declines ([`Bail`]) and the
+//! engine evaluates that event from the start. Errors therefore always come from the engine,
+//! with its codes and messages.
+//!
+//! For JSON text input only the fields the expression can read are parsed ([`reads`]); every
+//! other value is skipped without allocating.
+
+mod builtins;
+mod eval;
+mod input;
+mod ir;
+mod lower;
+mod reads;
+mod value;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde_json::Value;
+
+use super::{Bindings, Limits};
+use eval::Ev;
+use value::Val;
+
+/// The compiled path declined this evaluation; the engine must run it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bail;
+
+pub(super) type R<T> = Result<T, Bail>;
+
+/// A compiled transform.
+pub struct Program {
+    root: ir::Node,
+    vars: Vec<Box<str>>,
+    regexes: Vec<Regex>,
+    reads: input::Trie,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Program {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Program")
+            .field("regexes", &self.regexes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Program {
+    /// Compiles `text` when every construct is in the compiled subset.
+    pub(super) fn compile(text: &str, limits: Limits) -> Option<Program> {
+        let tree = super::syntax::parse_shallow(text)?;
+        let lowered = lower::lower(&tree).ok()?;
+        let reads = reads::reads(&lowered.root);
+        Some(Program {
+            root: lowered.root,
+            vars: lowered.vars,
+            regexes: lowered.regexes,
+            reads,
+            limits,
+        })
+    }
+
+    /// Evaluates against an event (with optional `$name` bindings).
+    pub(super) fn try_eval(
+        &self,
+        event: Option<&Value>,
+        now: DateTime<Utc>,
+        bindings: Option<&Bindings>,
+    ) -> R<Option<Value>> {
+        let event = event.ok_or(Bail)?;
+        let v = self.run(event, now, bindings)?;
+        value::to_output(&v, &mut self.budget())
+    }
+
+    /// Parses only the fields the transform reads, evaluates, writes compact JSON text.
+    pub(super) fn try_eval_json_text(&self, text: &str, now: DateTime<Utc>) -> R<Option<String>> {
+        let event = input::parse_pruned(text, &self.reads).ok_or(Bail)?;
+        let v = self.run(&event, now, None)?;
+        let mut out = String::with_capacity(256);
+        if !value::write_json(&v, &mut out, &mut self.budget())? {
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
+    /// The output budget of one evaluation (`limits`): past it the compiled path declines and
+    /// the engine reports the limit.
+    fn budget(&self) -> crate::transform::limits::OutputBudget {
+        crate::transform::limits::OutputBudget::new(self.limits.max_output_bytes, "the result")
+    }
+
+    fn run<'a>(
+        &'a self,
+        event: &'a Value,
+        now: DateTime<Utc>,
+        bindings: Option<&'a Bindings>,
+    ) -> R<Val<'a>> {
+        // The engine treats an array or scalar input specially (jsonata-js's outer wrapper).
+        if !event.is_object() {
+            return Err(Bail);
+        }
+        let root = Val::In(event);
+        let mut ev = Ev::new(self, root.clone(), now.timestamp_millis());
+        if let Some(b) = bindings {
+            for (name, v) in b {
+                // A binding may shadow a builtin the compiled program resolved statically.
+                if lower::is_builtin(name) {
+                    return Err(Bail);
+                }
+                if let Some(i) = self.vars.iter().position(|x| **x == **name) {
+                    ev.bind_global(i as ir::Var, Val::from_input(v));
+                }
+            }
+        }
+        ev.eval(&self.root, &root, 0)
+    }
+}
+
+/// Maps a declined evaluation to the engine.
+pub(super) fn or_engine<T>(
+    compiled: R<T>,
+    engine: impl FnOnce() -> Result<T, super::TransformError>,
+) -> Result<T, super::TransformError> {
+    match compiled {
+        Ok(v) => Ok(v),
+        Err(Bail) => engine(),
+    }
+}
+
+#[cfg(test)]
+mod tests;
