@@ -544,6 +544,8 @@ fn the_key_collision_rule_fires_on_two_rules_sharing_a_key_and_not_on_the_exampl
         assert_eq!(stdout(&out), "", "{spec}");
         assert_eq!(out.status.code(), Some(0), "{spec}");
     }
+}
+
 #[test]
 fn a_suppression_in_a_transform_file_shared_by_two_rules_is_used_not_reported_unused() {
     let dir = tempfile::tempdir().unwrap();
