@@ -14,7 +14,8 @@ use std::path::Path;
 use cxsync::delivery::DeadLettered;
 use cxsync::lint::budget::{self, Budget, Row, Settled};
 use cxsync::sim::engine::{self, Options, Outcome, Sinks};
-use cxsync::sim::{route, scenario};
+use cxsync::sim::inputs::{self as sim_inputs, Inputs};
+use cxsync::sim::scenario;
 use cxsync::spec;
 
 /// The spec's `timeoutMilliseconds`: the slowest schedule answers 1 ms before it, and the
@@ -147,7 +148,7 @@ fn row_of(b: &Budget, p: Probe) -> &Row {
 /// endpoint's) answer time, `retry_after` the header its answers carry.
 fn simulate(
     spec: &spec::Spec,
-    inputs: &route::Inputs,
+    inputs: &Inputs,
     p: Probe,
     latency: u64,
     retry_after: Option<u64>,
@@ -214,14 +215,14 @@ fn simulate(
     }
 }
 
-fn load(dir: &Path, shape: &Shape, jitter: &str) -> (spec::Spec, route::Inputs) {
+fn load(dir: &Path, shape: &Shape, jitter: &str) -> (spec::Spec, Inputs) {
     let path = dir.join("spec.yaml");
     std::fs::write(&path, spec_text(shape, jitter)).unwrap();
     let loaded = spec::load(&path, &spec::LoadOptions::default());
     let spec = loaded
         .spec
         .unwrap_or_else(|| panic!("{}: {:#?}", shape.name, loaded.diags));
-    let inputs = route::inputs(&spec).expect("the rule compiles");
+    let inputs = sim_inputs::compile(&spec).expect("the rule compiles");
     (spec, inputs)
 }
 
