@@ -22,3 +22,4 @@ pub mod report;
 pub mod scenario;
 #[cfg(test)]
 mod tests;
+pub mod verdict;
