@@ -315,6 +315,7 @@ impl Prober {
         let event = |seq: u64, at: Time| OneEvent {
             sub: Some(Submission {
                 seq,
+                source: 0,
                 event_id: format!("budget-probe-{seq}"),
                 event_type: "budget.probe".into(),
                 rule_id: "budget".into(),
