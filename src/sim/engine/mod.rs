@@ -57,7 +57,7 @@ impl Default for Options {
 /// One line of `--outcomes`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
+pub struct EventOutcome {
     pub event_id: String,
     /// `delivered` or `deadLettered`.
     pub outcome: &'static str,
@@ -67,7 +67,7 @@ pub struct Outcome {
 
 /// Where the run streams per-event results.
 pub struct Sinks<'a> {
-    pub outcome: &'a mut dyn FnMut(&Outcome),
+    pub outcome: &'a mut dyn FnMut(&EventOutcome),
     pub dead_letter: &'a mut dyn FnMut(&DeadLettered),
     /// `(events arrived, events total)`, every few thousand events.
     pub progress: &'a mut dyn FnMut(u64, u64),
@@ -76,7 +76,7 @@ pub struct Sinks<'a> {
 impl Sinks<'_> {
     /// Sinks that drop everything.
     pub fn none<R>(f: impl FnOnce(&mut Sinks<'_>) -> R) -> R {
-        let mut o = |_: &Outcome| {};
+        let mut o = |_: &EventOutcome| {};
         let mut d = |_: &DeadLettered| {};
         let mut p = |_: u64, _: u64| {};
         f(&mut Sinks {
@@ -95,7 +95,7 @@ impl Observer for Sinks<'_> {
 
     fn settled(&mut self, output: &Output) {
         match output {
-            Output::Delivered(d) => (self.outcome)(&Outcome {
+            Output::Delivered(d) => (self.outcome)(&EventOutcome {
                 event_id: d.event_id.clone(),
                 outcome: "delivered",
                 attempts: d.attempts,
@@ -103,7 +103,7 @@ impl Observer for Sinks<'_> {
             }),
             Output::DeadLettered(d) => {
                 (self.dead_letter)(d);
-                (self.outcome)(&Outcome {
+                (self.outcome)(&EventOutcome {
                     event_id: d.event_id.clone(),
                     outcome: "deadLettered",
                     attempts: d.attempts,
