@@ -5,6 +5,8 @@ mod common;
 mod compile;
 mod cxone;
 mod dlq;
+mod exit_codes;
+mod habits;
 mod http;
 mod init;
 mod jsonata;

@@ -24,8 +24,70 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_idempotency_template(tree, map));
     out.extend(check_rule_stages(tree, map));
     out.extend(check_dlq_bucket(tree, map));
+    out.extend(check_file_names(tree, map));
+    out.extend(check_test_now(tree, map));
     out.extend(check_environment_names(tree, map));
     out
+}
+
+/// Names Windows reserves for devices, with or without an extension (`CON`, `con.json`).
+fn is_windows_device_name(id: &str) -> bool {
+    let stem = id.split('.').next().unwrap_or(id).to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit())
+}
+
+/// Rule ids become `rules/<id>.json`: a Windows device name cannot be a file there, and two ids
+/// that differ only in case are one file on macOS and Windows.
+pub fn check_file_names(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut first: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    for (i, r) in rules(tree) {
+        let Some(id) = r.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let at = map.value_span(&format!("/rules/{i}/id"));
+        if is_windows_device_name(id) {
+            out.push(
+                Diagnostic::error("E411", format!("rule id `{id}` is a reserved file name on Windows"))
+                    .at_opt(at)
+                    .with_help("`compile` writes `rules/<id>.json`; Windows reserves CON, PRN, AUX, NUL, COM0–9 and LPT0–9 in any case; rename the rule"),
+            );
+        }
+        match first.get(&id.to_ascii_lowercase()) {
+            // Exact duplicates are E401's.
+            Some(&(j, other)) if other != id => out.push(
+                Diagnostic::error(
+                    "E401",
+                    format!("rule ids `{other}` and `{id}` differ only in case"),
+                )
+                .at_opt(at)
+                .with_help(format!(
+                    "their compiled files `rules/{other}.json` and `rules/{id}.json` are one file on macOS and Windows (`{other}` is rule {j})"
+                )),
+            ),
+            Some(_) => {}
+            None => {
+                first.insert(id.to_ascii_lowercase(), (i, id));
+            }
+        }
+    }
+    out
+}
+
+/// `test.now` is the instant `$now()` returns in tests.
+pub fn check_test_now(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let pointer = "/test/now";
+    match tree.pointer(pointer).and_then(Value::as_str) {
+        Some(t) => match super::parse_instant(t) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![Diagnostic::error("E408", format!("`test.now`: {e}"))
+                .at_opt(map.value_span(pointer))],
+        },
+        None => Vec::new(),
+    }
 }
 
 /// `version` must be the one this cxsync reads.

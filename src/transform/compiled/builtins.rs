@@ -75,7 +75,7 @@ impl<'a> Ev<'a> {
                     }
                     Some(_) => return Err(Bail),
                 }
-                match to_string(&a[0])? {
+                match to_string(&a[0], self.prog.limits.max_output_bytes)? {
                     Some(s) => Val::string(s),
                     None => Val::Undef,
                 }
@@ -164,6 +164,10 @@ impl<'a> Ev<'a> {
                 };
                 let count = s.chars().count();
                 let want = width.unsigned_abs() as usize;
+                // A width past the output budget is the engine's to refuse.
+                if want > self.prog.limits.max_output_bytes {
+                    return Err(Bail);
+                }
                 if count >= want {
                     return Ok(Val::Str(s.clone()));
                 }
@@ -238,6 +242,9 @@ impl<'a> Ev<'a> {
                                 out.push_str(sep);
                             }
                             out.push_str(&x);
+                            if out.len() > self.prog.limits.max_output_bytes {
+                                return Err(Bail);
+                            }
                         }
                         Val::string(out)
                     }
@@ -440,7 +447,7 @@ impl<'a> Ev<'a> {
                         }
                     }
                     Val::Arr(
-                        Rc::new(out),
+                        Rc::new(super::value::Items(out)),
                         Flags {
                             seq: v.is_seq(),
                             ..Flags::PLAIN
@@ -670,8 +677,13 @@ pub(super) fn iso_millis(ms: i64) -> String {
 
 /// `$string(v)` (`None` for undefined): strings as they are, numbers as jsonata-js prints them
 /// (integers in full, others to 15 significant digits), arrays and objects as JSON text with
-/// the same number rule, functions as "".
-pub(super) fn to_string(v: &Val) -> R<Option<String>> {
+/// the same number rule, functions as "". An array or object past the output budget of `max`
+/// bytes declines (shared structure would make the text unbounded).
+pub(super) fn to_string(v: &Val, max: usize) -> R<Option<String>> {
+    if matches!(v, Val::Arr(..) | Val::Obj(_) | Val::In(_)) {
+        let mut b = crate::transform::limits::OutputBudget::new(max, "the argument of $string");
+        super::value::measure(v, &mut b)?;
+    }
     Ok(Some(match v {
         Val::Undef => return Ok(None),
         Val::Str(s) => s.to_string(),
@@ -771,9 +783,8 @@ pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>]) -> R<Val<'a>>
         let mut ev = slot
             .take()
             .unwrap_or_else(|| Evaluator::with_options(Context::new(), options.clone()));
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ev.evaluate(&call.ast, &data)
-        }));
+        // The engine's firewall: a panic is caught and kept off stderr.
+        let out = crate::transform::engine::firewall(|| ev.evaluate(&call.ast, &data));
         match out {
             Ok(r) => {
                 *slot = Some(ev);

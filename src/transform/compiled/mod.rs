@@ -75,7 +75,7 @@ impl Program {
     ) -> R<Option<Value>> {
         let event = event.ok_or(Bail)?;
         let v = self.run(event, now, bindings)?;
-        value::to_output(&v)
+        value::to_output(&v, &mut self.budget())
     }
 
     /// Parses only the fields the transform reads, evaluates, writes compact JSON text.
@@ -83,10 +83,16 @@ impl Program {
         let event = input::parse_pruned(text, &self.reads).ok_or(Bail)?;
         let v = self.run(&event, now, None)?;
         let mut out = String::with_capacity(256);
-        if !value::write_json(&v, &mut out)? {
+        if !value::write_json(&v, &mut out, &mut self.budget())? {
             return Ok(None);
         }
         Ok(Some(out))
+    }
+
+    /// The output budget of one evaluation (`limits`): past it the compiled path declines and
+    /// the engine reports the limit.
+    fn budget(&self) -> crate::transform::limits::OutputBudget {
+        crate::transform::limits::OutputBudget::new(self.limits.max_output_bytes, "the result")
     }
 
     fn run<'a>(
