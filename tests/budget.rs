@@ -13,7 +13,7 @@ use std::path::Path;
 
 use cxsync::delivery::DeadLettered;
 use cxsync::lint::budget::{self, Budget, Row, Settled};
-use cxsync::sim::engine::{self, Options, Outcome, Sinks};
+use cxsync::sim::engine::{self, EventOutcome, Options, Sinks};
 use cxsync::sim::inputs::{self as sim_inputs, Inputs};
 use cxsync::sim::scenario;
 use cxsync::spec;
@@ -176,7 +176,7 @@ fn simulate(
     let sc = scenario::parse(&yaml, Path::new("probe.yaml")).expect("the probe scenario parses");
     let mut dead: Vec<DeadLettered> = Vec::new();
     let mut delivered = 0;
-    let mut o = |x: &Outcome| {
+    let mut o = |x: &EventOutcome| {
         if x.outcome == "delivered" {
             delivered += 1;
         }
