@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use cxsync::http::HttpOptions;
 use cxsync::sim::engine::{Options, Sinks};
-use cxsync::sim::{route, scenario};
+use cxsync::sim::{inputs, scenario};
 use cxsync::spec::{self, LoadOptions};
 
 fn env(name: &str, default: u64) -> u64 {
@@ -31,7 +31,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = spec::load(&root.join("specs/crm_sync.yaml"), &LoadOptions::default());
     let spec = loaded.spec.expect("example spec loads");
-    let inputs = route::inputs(&spec).expect("rules compile");
+    let inputs = inputs::compile(&spec).expect("rules compile");
     let sc_text = "version: 1\nname: bench\nduration: 1s\nhub: { concurrency: 64 }\nevents: { count: 1, fixtures: false }\ncrm:\n  rateLimit: { requests: 1000000000, per: 1s }\n  latency: { p50Ms: 0, p99Ms: 0 }\n";
     let sc = scenario::parse(sc_text, Path::new("bench.yaml")).expect("bench scenario parses");
     let events = env("CXSYNC_BENCH_EVENTS", 20_000);

@@ -11,14 +11,14 @@ use std::process::Command;
 use std::time::Instant;
 
 use cxsync::sim::engine::{self, Options, Sinks};
-use cxsync::sim::{route, scenario};
+use cxsync::sim::{inputs, scenario};
 use cxsync::spec::{self, LoadOptions};
 
 fn child(n: u64) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = spec::load(&root.join("specs/crm_sync.yaml"), &LoadOptions::default());
     let spec = loaded.spec.expect("example spec loads");
-    let inputs = route::inputs(&spec).expect("rules compile");
+    let inputs = inputs::compile(&spec).expect("rules compile");
     let mut sources = cxsync::diag::Sources::new();
     let sc = scenario::load("campaign-day", &mut sources)
         .expect("built-in")

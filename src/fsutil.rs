@@ -42,9 +42,13 @@ pub enum GlobError {
 /// than the pattern can match (at most [`MAX_GLOB_DEPTH`] for `**`), follows no symlinked folder
 /// twice, and gives up after [`MAX_GLOB_VISITS`] entries.
 pub fn glob(pattern: &Path) -> Result<Vec<std::path::PathBuf>, GlobError> {
-    let text = pattern.to_string_lossy().replace('\\', "/");
-    // `./x/*.yaml` and `x/*.yaml` name the same files; match without the leading `./`.
-    let text = text.strip_prefix("./").unwrap_or(&text).to_string();
+    // `./x/*.yaml`, `x/./*.yaml` and `x/*.yaml` name the same files: match without `.` parts,
+    // the way the walk below spells the paths it finds.
+    let normal: std::path::PathBuf = pattern
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .collect();
+    let text = normal.to_string_lossy().replace('\\', "/");
     let matcher = globset::GlobBuilder::new(&text)
         .literal_separator(true)
         .build()
@@ -128,5 +132,23 @@ impl GlobWalk {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_glob_matches_however_the_folder_is_spelled() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("a/b")).unwrap();
+        std::fs::write(d.path().join("a/b/x.json"), "{}").unwrap();
+        std::fs::write(d.path().join("a/b/y.txt"), "").unwrap();
+        for pattern in ["a/b/*.json", "a/./b/*.json", "a/b/../b/*.json", "**/*.json"] {
+            let found = glob(&d.path().join(".").join(pattern)).unwrap();
+            assert_eq!(found.len(), 1, "{pattern}: {found:?}");
+        }
+        assert!(glob(&d.path().join("a/[")).is_err());
     }
 }

@@ -403,3 +403,38 @@ fn validate_renders_with_the_same_formats() {
     assert_eq!(log["version"], "2.1.0");
     assert_eq!(log["runs"][0]["results"][0]["level"], "error");
 }
+
+#[test]
+fn a_suppression_in_a_transform_file_shared_by_two_rules_is_used_not_reported_unused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(root().join("fixtures/lint/clean.yaml")).unwrap();
+    let transform = "    transform: |\n      {\n        \"caseNumber\": $string(interaction.id),\n        \"channelType\": interaction.channel.type,\n        \"agentEmail\": interaction.agent.email\n      }\n";
+    assert!(spec.contains(transform));
+    let events = root().join("fixtures/events/*.json").display().to_string();
+    let rule = |id: &str| {
+        format!("  - id: {id}\n    name: {id}\n    eventType: interaction.ended\n    transformFile: shared.jsonata\n    fixtures:\n      - {events}\n")
+    };
+    let rules_at = spec.find("rules:\n").unwrap();
+    let alerts_at = spec.find("alerts:").unwrap();
+    let text = format!(
+        "{}rules:\n{}{}{}",
+        &spec[..rules_at],
+        rule("FIRST"),
+        rule("SECOND"),
+        &spec[alerts_at..]
+    );
+    std::fs::write(dir.path().join("spec.yaml"), text).unwrap();
+    std::fs::write(
+        dir.path().join("shared.jsonata"),
+        "{ \"phone\": interaction.customer.phone /* cxsync: ignore[CX020] */ }\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "lint",
+        "--format",
+        "concise",
+        dir.path().join("spec.yaml").to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert!(!text.contains("CX020") && !text.contains("CX100"), "{text}");
+}

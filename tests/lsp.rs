@@ -188,6 +188,51 @@ impl Client {
         panic!("{needle:?} not in the text")
     }
 
+    /// The code action whose title `pick` accepts, for diagnostic `d` of `uri`.
+    fn action(&mut self, uri: &str, d: &Value, pick: impl Fn(&str) -> bool) -> Value {
+        let actions = self.request(
+            "textDocument/codeAction",
+            json!({"textDocument": {"uri": uri}, "range": d["range"], "context": {"diagnostics": [d]}}),
+        );
+        actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| pick(a["title"].as_str().unwrap()))
+            .cloned()
+            .unwrap_or_else(|| panic!("no such action in {actions:#}"))
+    }
+
+    /// The labels of the completions at `(line, character)` of `uri`.
+    fn labels(&mut self, uri: &str, line: u64, character: usize) -> Vec<String> {
+        let items = self.request(
+            "textDocument/completion",
+            json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}}),
+        );
+        items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["label"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Replaces the whole text of `uri` as version `version`.
+    fn change(&mut self, uri: &str, version: i32, text: &str) {
+        self.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": text}]}),
+        );
+    }
+
+    /// A request whose answer comes after every publish of the checks before it.
+    fn barrier(&mut self, uri: &str) {
+        self.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": uri}, "position": {"line": 0, "character": 0}}),
+        );
+    }
+
     /// Shuts the server down as an editor does; the process must exit 0.
     fn shutdown(mut self) {
         let r = self.request("shutdown", Value::Null);
@@ -290,7 +335,7 @@ fn cli_rows(spec: &str) -> Vec<Row> {
         // The absolute path an editor names the file by: messages quote paths as given.
         let out = cxsync()
             .args([cmd, "--format", "json"])
-            .arg(root().join(spec))
+            .arg(root().join(spec)) // `join` keeps an absolute `spec` as it is
             .output()
             .unwrap();
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -393,16 +438,7 @@ fn an_editor_session_on_the_guides_spec_gets_diagnostics_fixes_hover_and_complet
         );
 
         // The quick fix's edit is `cxsync fix`'s rewrite.
-        let actions = c.request(
-            "textDocument/codeAction",
-            json!({"textDocument": {"uri": u}, "range": d["range"], "context": {"diagnostics": [d]}}),
-        );
-        let fix = actions
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["title"].as_str().unwrap().contains("cxsync fix"))
-            .unwrap_or_else(|| panic!("no dialect fix in {actions:#}"));
+        let fix = c.action(&u, d, |t| t.contains("cxsync fix"));
         let edits = fix["edit"]["changes"][&u].as_array().unwrap();
         let fixed_by_editor = apply(&text, edits, c.utf8);
         let copy = dir.path().join("fixed.yaml");
@@ -414,12 +450,7 @@ fn an_editor_session_on_the_guides_spec_gets_diagnostics_fixes_hover_and_complet
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(fixed_by_editor, std::fs::read_to_string(&copy).unwrap());
-        let suppress = actions
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["title"] == "Suppress CX024 on this line")
-            .expect("a suppression action");
+        let suppress = c.action(&u, d, |t| t == "Suppress CX024 on this line");
         // Inside the block transform the comment is JSONata's, not YAML's.
         let s_edit = &suppress["edit"]["changes"][&u][0];
         assert_eq!(s_edit["newText"], " /* cxsync: ignore[CX024] */");
@@ -467,30 +498,12 @@ fn an_editor_session_on_the_guides_spec_gets_diagnostics_fixes_hover_and_complet
                 "contentChanges": [{"range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 0}}, "text": "  ji\n"}],
             }),
         );
-        let items = c.request(
-            "textDocument/completion",
-            json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 4}}),
-        );
-        let labels: Vec<&str> = items
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap())
-            .collect();
-        assert!(labels.contains(&"jitter"), "{labels:?}");
-        assert!(!labels.contains(&"maxRetries"), "{labels:?}");
-        let items = c.request(
-            "textDocument/completion",
-            json!({"textDocument": {"uri": u}, "position": {"line": line, "character": 2}}),
-        );
-        let labels: Vec<&str> = items
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["label"].as_str().unwrap())
-            .collect();
+        let labels = c.labels(&u, line as u64, 4);
+        assert!(labels.iter().any(|l| l == "jitter"), "{labels:?}");
+        assert!(!labels.iter().any(|l| l == "maxRetries"), "{labels:?}");
+        let labels = c.labels(&u, line as u64, 2);
         for k in ["jitter", "respectRetryAfterHeader", "circuitBreaker"] {
-            assert!(labels.contains(&k), "{k} not in {labels:?}");
+            assert!(labels.iter().any(|l| l == k), "{k} not in {labels:?}");
         }
 
         // Type a value that breaks the spec: a fresh diagnostic on that line, for version 3.
@@ -548,10 +561,7 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
     ];
     for f in not_specs {
         let u = c.open(&root().join(f), "yaml");
-        c.request(
-            "textDocument/hover",
-            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
-        );
+        c.barrier(&u);
         assert!(
             !c.notes
                 .iter()
@@ -566,10 +576,7 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
         let path = root().join(spec);
         let u = c.open(&path, "yaml");
         // A request after the open: every publish of the check comes before its answer.
-        c.request(
-            "textDocument/hover",
-            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
-        );
+        c.barrier(&u);
         let mut got: Vec<Row> = Vec::new();
         let mut latest: std::collections::BTreeMap<String, Vec<Value>> = Default::default();
         for n in c.notes.drain(..) {
@@ -592,11 +599,242 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
         got.sort();
         assert_eq!(got, cli_rows(spec), "{spec}");
         c.notify("textDocument/didClose", json!({"textDocument": {"uri": u}}));
-        c.request(
-            "textDocument/hover",
-            json!({"textDocument": {"uri": u}, "position": {"line": 0, "character": 0}}),
-        );
+        c.barrier(&u);
         c.notes.clear();
     }
     c.shutdown();
+}
+
+/// A Zendesk-style project unlike the repository's: string ids, ISO times, a `.jsonata` file
+/// with the dialect and a path typo, two fixture folders matched by one glob, a payload schema,
+/// and a `cxsync.toml`.
+fn zendesk_project(dir: &Path) -> PathBuf {
+    let w = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    w(
+        "events/chat/ticket-é1.json",
+        r#"{"event": {"id": "e-1", "type": "interaction.ended"}, "interaction": {"id": "ZD-0042", "startedAt": "2024-03-01T09:00:00+01:00", "channel": {"type": "chat"}, "requester": {"email": "ana@example.org", "locale": "pt-BR"}}}"#,
+    );
+    w(
+        "events/voice/ticket-2.json",
+        r#"{"event": {"id": "e-2", "type": "interaction.ended"}, "interaction": {"id": "ZD-0043", "startedAt": "2024-03-01T10:00:00Z", "channel": {"type": "voice"}, "requester": {"email": "bo@example.org"}}}"#,
+    );
+    w(
+        "transforms/ticket.jsonata",
+        "/* Zendesk ticket — ünïcode before the findings */\n{\n  \"external_id\": interaction.id,\n  \"email\": interaction.requester?.email,\n  \"locale\": interaction.requestr.locale\n}\n",
+    );
+    w(
+        "schemas/ticket.schema.json",
+        r#"{"type": "object", "properties": {"external_id": {"type": "string"}}}"#,
+    );
+    w("cxsync.toml", "ignore = [\"CX014\"]\n");
+    let spec = std::fs::read_to_string(root().join("fixtures/lint/clean.yaml"))
+        .unwrap()
+        .replace("name: clean", "name: zendesk-tickets")
+        .replace("  alertEndpoint: https://monitoring.company.com/webhooks/dlq-alert\n", "")
+        .replace("  allowPersonalData: [agentEmail]\n", "  allowPersonalData: [email]\n  payloadSchema: schemas/ticket.schema.json\n")
+        .replace(
+            "    transform: |\n      {\n        \"caseNumber\": $string(interaction.id),\n        \"channelType\": interaction.channel.type,\n        \"agentEmail\": interaction.agent.email\n      }\n",
+            "    transformFile: transforms/ticket.jsonata\n",
+        )
+        .replace("      interaction.channel.type: [voice, webchat, email]", "      interaction.channel.type: [voice, chat]")
+        .replace("../events/*.json", "events/**/*.json");
+    assert!(spec.contains("transformFile"), "{spec}");
+    w("zendesk.yaml", &spec);
+    dir.join("zendesk.yaml")
+}
+
+#[test]
+fn a_transform_file_is_checked_in_the_context_of_its_spec_from_its_unsaved_buffer() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = zendesk_project(dir.path());
+    let jsonata = dir.path().join("transforms/ticket.jsonata");
+    let text = std::fs::read_to_string(&jsonata).unwrap();
+    let mut c = Client::start(dir.path(), &["utf-16"]);
+    // Only the transform is open: the server finds the spec that reads it.
+    let u = c.open(&jsonata, "jsonata");
+    let diags = c.diagnostics(&u, |p| p["version"] == 1);
+    let at = |c: &Client, needle: &str| c.pos(&text, needle);
+    let dialect = diags
+        .iter()
+        .find(|d| d["code"] == "CX024")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    assert_eq!(dialect["range"]["start"], at(&c, "?.email"));
+    let typo = diags
+        .iter()
+        .find(|d| d["code"] == "E503")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    assert_eq!(typo["range"]["start"], at(&c, "interaction.requestr"));
+    assert_eq!(typo["severity"], 2);
+    assert!(typo["message"]
+        .as_str()
+        .unwrap()
+        .contains("did you mean `interaction.requester.locale`?"));
+
+    // The did-you-mean quick fix, applied to the buffer (never saved), clears the warning.
+    let replace = c.action(&u, typo, |t| t.starts_with("Replace"));
+    let edits = replace["edit"]["changes"][&u].as_array().unwrap();
+    let fixed = apply(&text, edits, false);
+    assert!(fixed.contains("interaction.requester.locale"), "{fixed}");
+    c.change(&u, 2, &fixed);
+    let diags = c.diagnostics(&u, |p| p["version"] == 2);
+    assert!(!diags.iter().any(|d| d["code"] == "E503"), "{diags:#?}");
+    assert!(diags.iter().any(|d| d["code"] == "CX024"), "{diags:#?}");
+    assert_eq!(
+        std::fs::read_to_string(&jsonata).unwrap(),
+        text,
+        "nothing written to disk"
+    );
+
+    // Suppressing CX024 on its line in the transform file: a JSONata comment, and then no CX024
+    // and no unused-suppression finding.
+    let dialect = diags.iter().find(|d| d["code"] == "CX024").unwrap().clone();
+    let suppress = c.action(&u, &dialect, |t| t == "Suppress CX024 on this line");
+    let suppressed = apply(
+        &fixed,
+        suppress["edit"]["changes"][&u].as_array().unwrap(),
+        false,
+    );
+    assert!(
+        suppressed.contains("?.email, /* cxsync: ignore[CX024] */")
+            || suppressed.contains("/* cxsync: ignore[CX024] */\n"),
+        "{suppressed}"
+    );
+    c.change(&u, 3, &suppressed);
+    let diags = c.diagnostics(&u, |p| p["version"] == 3);
+    assert!(
+        !diags
+            .iter()
+            .any(|d| d["code"] == "CX024" || d["code"] == "CX100"),
+        "{diags:#?}"
+    );
+
+    // Completion of event paths from the fixtures, and hover on a path.
+    let line = suppressed
+        .lines()
+        .position(|l| l.contains("external_id"))
+        .unwrap();
+    let col = suppressed
+        .lines()
+        .nth(line)
+        .unwrap()
+        .find("interaction.id")
+        .unwrap()
+        + "interaction.".len();
+    let labels = c.labels(&u, line as u64, col);
+    for k in ["id", "requester", "channel", "startedAt"] {
+        assert!(labels.iter().any(|l| l == k), "{k} not in {labels:?}");
+    }
+    let h = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": u}, "position": {"line": line, "character": col}}),
+    );
+    let md = h["contents"]["value"].as_str().unwrap();
+    assert!(
+        md.contains("in 2 of 2 fixture events") && md.contains("ZD-0042"),
+        "{md}"
+    );
+
+    // The spec: its diagnostics equal the CLI's (cxsync.toml's `ignore` honoured), and go to
+    // definition reaches the transform, both fixtures of the glob and the payload schema.
+    let su = c.open(&spec, "yaml");
+    c.barrier(&su);
+    let spec_text = std::fs::read_to_string(&spec).unwrap();
+    let mut defs = Vec::new();
+    for needle in [
+        "transforms/ticket.jsonata",
+        "events/**/*.json",
+        "schemas/ticket.schema.json",
+    ] {
+        let r = c.request(
+            "textDocument/definition",
+            json!({"textDocument": {"uri": su}, "position": c.pos(&spec_text, needle)}),
+        );
+        let mut files: Vec<String> = r
+            .as_array()
+            .unwrap_or_else(|| panic!("{needle}: {r}"))
+            .iter()
+            .map(|l| {
+                l["uri"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        files.sort();
+        defs.push(files);
+    }
+    assert_eq!(
+        defs,
+        [
+            vec!["ticket.jsonata".to_string()],
+            // URIs are percent-encoded: `é` is `%C3%A9`.
+            vec!["ticket-%C3%A91.json".into(), "ticket-2.json".into()],
+            vec!["ticket.schema.json".into()],
+        ]
+    );
+    c.shutdown();
+}
+
+#[test]
+fn a_project_config_and_an_unknown_key_get_what_the_cli_gives_and_a_did_you_mean_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = zendesk_project(dir.path());
+    let text = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("  jitter: full\n", "  jiter: full\n");
+    std::fs::write(&spec, &text).unwrap();
+    let mut c = Client::start(dir.path(), &["utf-32"]);
+    let u = c.open(&spec, "yaml");
+    let diags = c.diagnostics(&u, |p| p["version"] == 1);
+    let rows = lsp_rows(&spec.display().to_string(), &diags);
+    let cli: Vec<Row> = cli_rows(spec.to_str().unwrap())
+        .into_iter()
+        .filter(|r| r.0 == spec.display().to_string())
+        .collect();
+    assert_eq!(rows, cli);
+    let unknown = diags
+        .iter()
+        .find(|d| d["code"] == "E101")
+        .unwrap_or_else(|| panic!("{diags:#?}"));
+    let a = c.action(&u, unknown, |t| t == "Replace `jiter` with `jitter`");
+    assert_eq!(
+        apply(&text, a["edit"]["changes"][&u].as_array().unwrap(), false),
+        text.replace("jiter:", "jitter:")
+    );
+    c.shutdown();
+}
+
+#[test]
+fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    // `exit` without `shutdown`: 1.
+    let mut c = Client::start(dir.path(), &[]);
+    c.notify("exit", Value::Null);
+    let status = c.child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    // `shutdown` twice (Neovim 0.7 does), then `exit`: the second is refused, the exit is 0.
+    let mut c = Client::start(dir.path(), &[]);
+    assert_eq!(c.request("shutdown", Value::Null), Value::Null);
+    c.send(json!({"jsonrpc": "2.0", "id": 99, "method": "shutdown"}));
+    let until = Instant::now() + WAIT;
+    let refused = loop {
+        let m = c.recv(until);
+        if m["id"] == 99 {
+            break m;
+        }
+    };
+    assert_eq!(refused["error"]["code"], -32600, "{refused}");
+    c.notify("exit", Value::Null);
+    assert_eq!(c.child.wait().unwrap().code(), Some(0));
+    // No client at all: a tool error naming what was expected.
+    let out = cxsync().arg("lsp").stdin(Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected an LSP client"));
 }

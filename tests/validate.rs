@@ -3,31 +3,9 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{cxsync, root};
-
-/// Runs a command with a deadline, so a hang is a failure and not a stuck test run.
-fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let id = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").arg(id.to_string()).status();
-            panic!("cxsync did not finish within {limit:?}");
-        }
-    }
-}
+use crate::common::{cxsync, root, run_bounded};
 
 fn validate_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut cmd = cxsync();
@@ -80,6 +58,7 @@ const BAD: &[(&str, &str, u64, u64)] = &[
     ("deep_block_nesting.yaml", "E004", 131, 257),
     ("deep_nesting.yaml", "E004", 3, 269),
     ("duplicate_keys.yaml", "E006", 9, 3),
+    ("hostile_values.yaml", "E106", 5, 9),
     ("literal_secret.yaml", "E202", 8, 12),
     ("missing_env.yaml", "E201", 5, 27),
     ("missing_required.yaml", "E102", 3, 1),
@@ -151,6 +130,96 @@ fn a_spec_with_three_unrelated_mistakes_reports_all_three_at_their_positions() {
     );
     assert_eq!(v[2]["help"], "did you mean `backoffMultiplier`?");
     assert_eq!(v[1]["endColumn"], 29);
+}
+
+/// Numbers past their range or past any number, unsafe names and injected headers (issue 13):
+/// every one at its own value, in one run.
+#[test]
+fn hostile_values_are_each_refused_at_their_own_position() {
+    let (code, v) = validate_json(&["fixtures/bad/hostile_values.yaml"]);
+    assert_eq!(code, Some(1));
+    let want: Vec<(&str, u64, u64)> = vec![
+        ("E106", 5, 9),   // channel name `..`
+        ("E105", 12, 27), // 2^64 - 1 TTL
+        ("E106", 14, 23), // CR LF in a header value
+        ("E106", 15, 5),  // a header name with spaces
+        ("E103", 16, 24), // a fraction where an integer is wanted
+        ("E106", 18, 13), // the idempotency header name, at the space
+        ("E105", 21, 15), // 2^64
+        ("E105", 22, 24), // 1e12 s
+        ("E103", 23, 20), // .inf
+        ("E103", 24, 22), // .nan
+        ("E105", 30, 28), // the deadline that wrapped to 385 ms
+        ("E103", 31, 29), // 1e400
+        ("E106", 33, 9),  // rule id `.`
+        ("E411", 38, 9),  // rule id CON
+        ("E408", 44, 8),  // year 0
+        ("E410", 46, 3),  // environment `../prod`
+    ];
+    let got = positions(&v);
+    let got: Vec<(&str, u64, u64)> = got.iter().map(|(c, l, k)| (c.as_str(), *l, *k)).collect();
+    assert_eq!(got, want, "{v:#}");
+    let text = v.to_string();
+    for words in [
+        "found 18446744073709551615",
+        "found `.nan` (not a number)",
+        "found `1e400`, a number too large to represent",
+        "expected an integer from 0 to 86400",
+        "carriage return",
+    ] {
+        assert!(text.contains(words), "{words}: {v:#}");
+    }
+}
+
+/// Budgets that must hold however the input is shaped: an alias of a 64 KiB string repeated
+/// 300 times (a 66 KB file expanding to 19 MiB) is refused quickly, and 10,000 environment
+/// overlays validate in linear time.
+#[test]
+fn alias_bytes_and_many_overlays_stay_within_their_budgets() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.yaml");
+    let x = "x".repeat(65536);
+    std::fs::write(
+        &bomb,
+        format!("a: &a \"{x}\"\nb: [{}]\n", vec!["*a"; 300].join(", ")),
+    )
+    .unwrap();
+    let mut cmd = cxsync();
+    cmd.args(["validate", "--format", "json"]).arg(&bomb);
+    let out = run_bounded(cmd, Duration::from_secs(30));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("E003"));
+
+    // The example spec with its file references made absolute, in a scratch folder.
+    let specs = root().join("specs");
+    let base = std::fs::read_to_string(specs.join("crm_sync.yaml"))
+        .unwrap()
+        .replace("transforms/", &format!("{}/transforms/", specs.display()))
+        .replace(
+            "crm-case.schema.json",
+            &format!("{}/crm-case.schema.json", specs.display()),
+        )
+        .replace("../fixtures/", &format!("{}/fixtures/", root().display()));
+    let mut spec = base[..base.find("environments:").unwrap()].to_string();
+    spec.push_str("environments:\n");
+    for k in 0..10_000 {
+        spec.push_str(&format!("  env{k}:\n    channel:\n      name: CH_{k}\n"));
+    }
+    let path = dir.path().join("many-envs.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let mut cmd = cxsync();
+    cmd.arg("validate").arg(&path);
+    let started = Instant::now();
+    let out = run_bounded(cmd, Duration::from_secs(60));
+    let took = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Quadratic took over 60 s; linear takes about 1 s of CPU in a debug build.
+    assert!(took < Duration::from_secs(45), "{took:?}");
 }
 
 #[test]

@@ -9,7 +9,12 @@ pub struct Args {
     pub stdio: bool,
 }
 
+/// Exit 0 after `shutdown` then `exit`, 1 when the client left without `shutdown` (as the
+/// protocol asks), 2 when the protocol itself failed (no `initialize`).
 pub fn exec(_args: Args) -> anyhow::Result<ExitStatus> {
-    crate::lsp::run()?;
-    Ok(ExitStatus::Success)
+    Ok(if crate::lsp::run()? {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }

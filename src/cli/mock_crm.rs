@@ -14,7 +14,7 @@ use crate::diag::Format;
 use crate::http::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
 use crate::http::Clock;
 use crate::sim::crm::CrmStats;
-use crate::sim::{engine, route, scenario};
+use crate::sim::{engine, inputs, scenario};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -42,7 +42,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(l) => (l.spec, l.sources),
         Err(_) => return Ok(ExitStatus::Error),
     };
-    let inputs = match route::inputs(&spec) {
+    let inputs = match inputs::compile(&spec) {
         Ok(i) => i,
         Err(ds) => {
             super::load::report(ds, &sources, Format::Full);

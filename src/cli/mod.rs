@@ -9,11 +9,13 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod apply;
 pub mod color;
 pub mod compile;
+pub mod completions;
 pub mod dlq;
 pub mod eval;
 pub mod explain;
 pub mod fix;
 pub mod import;
+pub mod init;
 pub mod lint;
 pub mod load;
 pub mod lsp;
@@ -68,6 +70,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a new project for a CRM: spec, transform, payload schema, fixtures, snapshots, a
+    /// scenario and a CI workflow that every command passes on at once.
+    Init(init::Args),
     /// Load specs and report schema and semantic errors.
     Validate(validate::Args),
     /// Compile a spec into the Event Hub channel, retry-policy and rule payloads.
@@ -102,6 +107,10 @@ pub enum Command {
     MockHub(mock_hub::Args),
     /// Inspect and replay dead-lettered events.
     Dlq(dlq::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the manual page, or write one per subcommand with --out DIR.
+    Man(completions::ManArgs),
     /// Serve the Language Server Protocol over stdio (diagnostics, hover, completion, fixes).
     Lsp(lsp::Args),
 }
@@ -118,6 +127,7 @@ pub fn stderr_is_terminal() -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
+        Command::Init(a) => init::exec(a),
         Command::Validate(a) => validate::exec(a),
         Command::Compile(a) => compile::exec(a),
         Command::Schema(a) => schema::exec(a),
@@ -135,6 +145,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Metrics(a) => metrics::exec(a),
         Command::MockHub(a) => mock_hub::exec(a),
         Command::Dlq(a) => dlq::exec(a),
+        Command::Completions(a) => completions::exec(a),
+        Command::Man(a) => completions::man(a),
         Command::Lsp(a) => lsp::exec(a),
     }
 }

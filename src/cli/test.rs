@@ -42,7 +42,7 @@ pub struct Args {
 }
 
 /// What happened to one case, for the summary and JUnit.
-struct Result_ {
+struct FixtureRun {
     spec: String,
     case: Case,
     failure: Option<String>,
@@ -76,7 +76,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let opts = args.spec.load_options();
     let mut diags = Vec::new();
     let mut sources = Sources::new();
-    let mut results: Vec<Result_> = Vec::new();
+    let mut results: Vec<FixtureRun> = Vec::new();
     let mut out = String::new();
     let mut review_state = Review::default();
     super::load::check_scenarios(&inputs.scenarios, &mut diags, &mut sources);
@@ -137,7 +137,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 case.fixture
             );
             let failure = check_case(&case, &args, &label, &mut out, &mut review_state)?;
-            results.push(Result_ {
+            results.push(FixtureRun {
                 spec: spec.path.display().to_string(),
                 case,
                 failure,
@@ -344,62 +344,40 @@ fn ask(label: &str, what: &str, diff: &str, review: &mut Review) -> anyhow::Resu
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            // XML 1.0 forbids most control characters even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => o.push('\u{FFFD}'),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// JUnit XML: one `<testsuite>` per spec, one `<testcase>` per (rule, fixture).
-fn junit(results: &[Result_]) -> String {
+/// JUnit XML ([`crate::diag::xml`]): one `<testsuite>` per spec, one `<testcase>` per (rule,
+/// fixture).
+fn junit(results: &[FixtureRun]) -> String {
+    use crate::diag::xml::{Case, CaseResult, Junit, Suite};
     let mut specs: Vec<&str> = results.iter().map(|r| r.spec.as_str()).collect();
     specs.dedup();
-    let total = results.len();
-    let failed = results.iter().filter(|r| r.failure.is_some()).count();
-    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str(&format!(
-        "<testsuites name=\"cxsync test\" tests=\"{total}\" failures=\"{failed}\">\n"
-    ));
-    for spec in specs {
-        let cases: Vec<&Result_> = results.iter().filter(|r| r.spec == spec).collect();
-        let f = cases.iter().filter(|r| r.failure.is_some()).count();
-        x.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\">\n",
-            xml_escape(spec),
-            cases.len()
-        ));
-        for r in cases {
-            x.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\"",
-                xml_escape(&r.case.rule),
-                xml_escape(&r.case.fixture),
-                xml_escape(&r.case.fixture_path.display().to_string())
-            ));
-            match &r.failure {
-                None => x.push_str("/>\n"),
-                Some(f) => {
-                    let first = f.lines().next().unwrap_or_default();
-                    x.push_str(&format!(
-                        ">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
-                        xml_escape(first),
-                        xml_escape(f)
-                    ));
-                }
-            }
-        }
-        x.push_str("  </testsuite>\n");
+    let suites = specs
+        .into_iter()
+        .map(|spec| Suite {
+            name: spec.to_string(),
+            cases: results
+                .iter()
+                .filter(|r| r.spec == spec)
+                .map(|r| Case {
+                    attrs: vec![
+                        ("classname", r.case.rule.clone()),
+                        ("name", r.case.fixture.clone()),
+                        ("file", r.case.fixture_path.display().to_string()),
+                    ],
+                    result: match &r.failure {
+                        None => CaseResult::Passed,
+                        Some(f) => CaseResult::Failed {
+                            message: f.lines().next().unwrap_or_default().to_string(),
+                            kind: None,
+                            text: f.clone(),
+                        },
+                    },
+                })
+                .collect(),
+        })
+        .collect();
+    Junit {
+        name: "cxsync test".into(),
+        suites,
     }
-    x.push_str("</testsuites>\n");
-    x
+    .to_xml()
 }

@@ -95,24 +95,11 @@ impl RuleView {
     }
 }
 
-/// The value at a dotted path (`interaction.channel.type`).
-fn lookup<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').try_fold(event, |v, k| v.get(k))
-}
-
-/// Whether an event matches a rule: its `event.type` (or top-level `type`/`eventType`) equals the
-/// rule's event type, and every condition path holds one of the listed values.
+/// Whether an event matches a rule: the one matcher of `cxsync test`, `sim` and replay
+/// ([`crate::transform::runner::matches`]): `event.type` equals the rule's event type and every
+/// condition path holds one of the listed values, numbers compared by value.
 pub fn matches(event_type: &str, conditions: &IndexMap<String, Vec<Value>>, event: &Value) -> bool {
-    let ty = lookup(event, "event.type")
-        .or_else(|| event.get("eventType"))
-        .or_else(|| event.get("type"))
-        .and_then(Value::as_str);
-    if ty != Some(event_type) {
-        return false;
-    }
-    conditions
-        .iter()
-        .all(|(path, allowed)| lookup(event, path).is_some_and(|v| allowed.iter().any(|a| a == v)))
+    crate::transform::runner::matches(event, event_type, conditions)
 }
 
 /// A proposed rule and the fixtures to run through it.
@@ -227,6 +214,21 @@ mod tests {
     fn rule(expr: &str, channels: Value) -> Value {
         json!({"eventType": "interaction.ended", "conditions": {"interaction.channel.type": channels},
                "actions": [{"type": "TRANSFORM", "jsonataExpression": expr}, {"type": "ROUTE", "channelId": "C"}]})
+    }
+
+    /// Before there was one matcher, `plan --behaviour` compared condition values strictly and
+    /// read the type from a top-level `type` too, so it disagreed with `test` and `sim`.
+    #[test]
+    fn the_behaviour_plan_matches_as_test_and_sim_do() {
+        let conditions: IndexMap<String, Vec<Value>> =
+            [("interaction.priority".to_string(), vec![json!(1)])]
+                .into_iter()
+                .collect();
+        let ev = |p: Value| json!({"event": {"type": "interaction.ended"}, "interaction": {"priority": p}});
+        assert!(matches("interaction.ended", &conditions, &ev(json!(1.0))));
+        assert!(!matches("interaction.ended", &conditions, &ev(json!(2))));
+        let untyped = json!({"type": "interaction.ended", "interaction": {"priority": 1}});
+        assert!(!matches("interaction.ended", &conditions, &untyped));
     }
 
     #[test]

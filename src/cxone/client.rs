@@ -154,29 +154,19 @@ pub struct Endpoints {
 
 /// Refuses plain `http://` except on loopback; TLS (https) is always verified by the client.
 pub fn check_url(what: &str, s: &str) -> Result<Url, HubError> {
-    let url = Url::parse(s.trim_end_matches('/'))
-        .map_err(|e| HubError::Config(format!("{what} `{s}` is not a URL: {e}")))?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" => {
-            let host = url.host_str().unwrap_or("");
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let loopback = host.eq_ignore_ascii_case("localhost")
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if loopback {
-                Ok(url)
-            } else {
-                Err(HubError::Config(format!(
-                    "{what} `{s}` uses plain http:// to a non-loopback host; use https://"
-                )))
+    use crate::net::UrlError;
+    crate::net::require_https_or_loopback(s.trim_end_matches('/')).map_err(|e| {
+        HubError::Config(match e {
+            UrlError::NotAUrl { reason, .. } => format!("{what} `{s}` is not a URL: {reason}"),
+            UrlError::NoHost { .. } => format!("{what} `{s}` has no host"),
+            UrlError::PlainHttp { .. } => {
+                format!("{what} `{s}` uses plain http:// to a non-loopback host; use https://")
             }
-        }
-        other => Err(HubError::Config(format!(
-            "{what} `{s}` has scheme `{other}`; expected https://"
-        ))),
-    }
+            UrlError::Scheme { scheme, .. } => {
+                format!("{what} `{s}` has scheme `{scheme}`; expected https://")
+            }
+        })
+    })
 }
 
 /// Reads `{issuer}/.well-known/cxone-configuration` and returns the API and auth endpoints from
@@ -340,16 +330,10 @@ fn delay_for(cfg: &RetryConfig, n: u32, retry_after: Option<Duration>) -> Durati
     retry_after.unwrap_or(backoff).min(cfg.max_delay)
 }
 
+/// A `Retry-After` header read by the delivery machine's parser (delta-seconds or an HTTP-date,
+/// capped at a day), against the wall clock: this client runs in real time.
 fn parse_retry_after(h: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
-    let s = h?.to_str().ok()?.trim();
-    if let Ok(secs) = s.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(s).ok()?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
+    crate::delivery::retry_after::parse(h?.to_str().ok()?, std::time::SystemTime::now())
 }
 
 struct CachedToken {

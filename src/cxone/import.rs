@@ -580,6 +580,10 @@ fn write_rule(
         Some(e) => {
             let fixes = crate::transform::syntax::dialect(e).len();
             if fixes > 0 {
+                y.push_str(
+                    "    # The live JSONata used the guide's dialect (`$if … $end`, `?.`); the file \
+                     holds the standard form.\n",
+                );
                 notes.push(format!(
                     "rule {id}: the live JSONata uses the guide's dialect (`$if … $end`, `?.`), \
                      which no JSONata engine parses; transforms/{id}.jsonata holds the standard \

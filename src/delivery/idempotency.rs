@@ -1,6 +1,10 @@
 //! The idempotency key template: literal text and `${path}` references into the event. A
 //! reference that is missing, null, or not a scalar is an error, never an empty string: two
 //! events would otherwise share a key and the CRM would drop one of them as a duplicate.
+//!
+//! A path is dotted segments; a segment that is a whole number indexes an array
+//! (`${participants.0.id}`), as it does in lint's and the rule matcher's reading of events. This
+//! one type serves the machine (rendering), lint (`vars()`) and DLQ replay.
 
 use serde_json::Value;
 
@@ -56,6 +60,14 @@ impl Template {
         Ok(Template { parts })
     }
 
+    /// The `${path}` variables, dotted, in order (`interaction.id`, `event.type`).
+    pub fn vars(&self) -> impl Iterator<Item = String> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Path(segs) => Some(segs.join(".")),
+            Part::Text(_) => None,
+        })
+    }
+
     /// Renders the key for one event.
     pub fn render(&self, event: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
@@ -65,7 +77,12 @@ impl Template {
                 Part::Path(segs) => {
                     let mut v = event;
                     for s in segs {
-                        v = match v.get(s) {
+                        let next = match v {
+                            Value::Object(m) => m.get(s),
+                            Value::Array(a) => s.parse::<usize>().ok().and_then(|i| a.get(i)),
+                            _ => None,
+                        };
+                        v = match next {
                             Some(x) => x,
                             None => return Err(TemplateError::Missing(segs.join("."))),
                         };
@@ -118,6 +135,32 @@ mod tests {
     fn malformed_templates_are_refused() {
         assert_eq!(Template::parse("a_${x"), Err(TemplateError::Unclosed(2)));
         assert_eq!(Template::parse("${ }"), Err(TemplateError::Empty(0)));
+    }
+
+    /// Lint read `${participants.0.id}` as the first participant's id and the machine as a key
+    /// `"0"` of an array, so lint passed a spec whose every event sim dead-lettered.
+    #[test]
+    fn a_whole_number_segment_indexes_an_array() {
+        let t = Template::parse("${participants.0.id}_${event.type}").unwrap();
+        let e = json!({"participants": [{"id": "a1"}, {"id": "a2"}], "event": {"type": "t"}});
+        assert_eq!(t.render(&e).unwrap(), "a1_t");
+        let one = json!({"participants": [], "event": {"type": "t"}});
+        assert_eq!(
+            t.render(&one),
+            Err(TemplateError::Missing("participants.0.id".into()))
+        );
+        let obj = json!({"participants": {"0": {"id": "k"}}, "event": {"type": "t"}});
+        assert_eq!(t.render(&obj).unwrap(), "k_t", "on an object it is a key");
+    }
+
+    #[test]
+    fn vars_are_the_paths_in_order() {
+        let t = Template::parse("${interaction.id}_${event.type}_${agent.id}").unwrap();
+        assert_eq!(
+            t.vars().collect::<Vec<_>>(),
+            vec!["interaction.id", "event.type", "agent.id"]
+        );
+        assert_eq!(Template::parse("static").unwrap().vars().count(), 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! counted in characters, as editors and SARIF count them.
 
 mod render;
+pub mod xml;
 
 pub use render::{render, render_with, Format, RenderExtra, RuleMeta};
 

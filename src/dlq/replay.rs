@@ -21,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::inspect::Found;
-use super::store::{is_loopback_host, Store, MARKER_SUFFIX};
+use super::store::{Store, MARKER_SUFFIX};
 use rand_chacha::ChaCha8Rng;
 
 use crate::delivery::drive::{NoArrivals, Observer};
@@ -41,7 +41,7 @@ struct PreparedRule {
     event_type: String,
     conditions: indexmap::IndexMap<String, Vec<Value>>,
     enabled: bool,
-    transform: Option<Transform>,
+    transform: Transform,
 }
 
 /// The spec's current rules, transforms and checks, compiled once for many records.
@@ -167,35 +167,17 @@ impl Replayer {
         now: DateTime<Utc>,
     ) -> Result<Replayer, Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let texts = transform_texts(spec);
         let mut rules = Vec::new();
         for (i, rule) in spec.raw.rules.iter().enumerate() {
-            let transform = match &texts[i] {
-                Some(text) => match Transform::compile(text) {
-                    Ok(t) => Some(t),
-                    Err(e) => {
-                        let ptr = if rule.transform.is_some() {
-                            format!("/rules/{i}/transform")
-                        } else {
-                            format!("/rules/{i}/transformFile")
-                        };
-                        diags.push(
-                            spec.diag_at(
-                                Diagnostic::error(
-                                    "E800",
-                                    format!(
-                                        "transform of rule `{}` does not compile: {e}",
-                                        rule.id
-                                    ),
-                                )
-                                .with_help("`cxsync lint` shows the exact position"),
-                                &ptr,
-                            ),
-                        );
-                        None
-                    }
-                },
-                None => None,
+            let resolved = spec.rules.iter().find(|r| r.index == i);
+            let transform = match resolved.map(|r| crate::transform::runner::compile_rule(spec, r))
+            {
+                Some(Ok(t)) => t,
+                Some(Err(d)) => {
+                    diags.push(d);
+                    continue;
+                }
+                None => continue,
             };
             rules.push(PreparedRule {
                 id: rule.id.clone(),
@@ -233,8 +215,7 @@ impl Replayer {
             .iter()
             .filter(|r| {
                 r.enabled
-                    && r.event_type == rec.event_type
-                    && crate::transform::runner::conditions_hold(&rec.event, &r.conditions)
+                    && crate::transform::runner::matches(&rec.event, &r.event_type, &r.conditions)
             })
             .collect();
         // The rule that dead-lettered the record wins when it still matches; otherwise the first
@@ -249,12 +230,10 @@ impl Replayer {
         let mut schema_ok = None;
         match rule {
             None => problems.push(Problem::NoMatchingRule),
-            Some(r) => match r.transform.as_ref().map(|t| t.eval(&rec.event, self.now)) {
-                // A rule without a transform routes the event unchanged.
-                None => new_payload = Some(rec.event.clone()),
-                Some(Ok(Some(v))) => new_payload = Some(v),
-                Some(Ok(None)) => problems.push(Problem::TransformUndefined),
-                Some(Err(e)) => problems.push(Problem::TransformFailed { message: e.message }),
+            Some(r) => match r.transform.eval(&rec.event, self.now) {
+                Ok(Some(v)) => new_payload = Some(v),
+                Ok(None) => problems.push(Problem::TransformUndefined),
+                Err(e) => problems.push(Problem::TransformFailed { message: e.message }),
             },
         }
         if let Some(p) = &new_payload {
@@ -313,19 +292,6 @@ impl Replayer {
             already_replayed: found.replayed,
         }
     }
-}
-
-/// The transform text of every rule, as the loader resolved it (inline or `transformFile`).
-fn transform_texts(spec: &Spec) -> Vec<Option<String>> {
-    (0..spec.raw.rules.len())
-        .map(|i| {
-            spec.rules
-                .iter()
-                .find(|r| r.index == i)
-                .and_then(|r| r.transform.as_ref())
-                .map(|t| t.text.clone())
-        })
-        .collect()
 }
 
 /// The CRM target schema the loader read from `crm.payloadSchema`, compiled once.
@@ -570,53 +536,27 @@ pub enum SinkSetupError {
     Config(String),
 }
 
-/// Resolves a secret reference: `${env:NAME}` from `vars`; a vault reference needs
-/// `--client-secret-env`; anything else is taken literally.
-fn resolve_secret(
+/// The secret of `what` ([`crate::spec::secret`]); `secret_var` is `--client-secret-env`.
+fn secret(
+    what: &str,
     value: &str,
-    override_var: Option<&str>,
+    secret_var: Option<&str>,
     vars: &std::collections::BTreeMap<String, String>,
 ) -> Result<String, SinkSetupError> {
-    if let Some(var) = override_var {
-        return vars.get(var).cloned().ok_or_else(|| {
-            SinkSetupError::Secret(format!("environment variable `{var}` is not set"))
-        });
-    }
-    if let Some(name) = value
-        .strip_prefix("${env:")
-        .and_then(|s| s.strip_suffix('}'))
-    {
-        return vars.get(name).cloned().ok_or_else(|| {
-            SinkSetupError::Secret(format!(
-                "the spec's secret reads `${{env:{name}}}` but `{name}` is not set"
-            ))
-        });
-    }
-    if value.starts_with("${VAULT_SECRET:") {
-        return Err(SinkSetupError::Secret(
-            "the spec's secret lives in the Event Hub's vault, which cxsync cannot read; \
-             pass --client-secret-env VAR naming a variable that holds it"
-                .into(),
-        ));
-    }
-    Ok(value.to_string())
+    let env = |n: &str| vars.get(n).cloned();
+    crate::spec::secret::resolve(
+        what,
+        value,
+        &env,
+        secret_var,
+        Some("--client-secret-env VAR"),
+    )
+    .map_err(|e| SinkSetupError::Secret(e.to_string()))
 }
 
-/// Checks that a URL is https, or http on loopback.
+/// Checks that a URL is https, or http on loopback ([`crate::net`]).
 pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
-    let u = reqwest::Url::parse(url).map_err(|e| SinkSetupError::BadUrl {
-        url: url.to_string(),
-        why: e.to_string(),
-    })?;
-    match u.scheme() {
-        "https" => Ok(()),
-        "http" if u.host_str().is_some_and(is_loopback_host) => Ok(()),
-        "http" => Err(SinkSetupError::Insecure(url.to_string())),
-        other => Err(SinkSetupError::BadUrl {
-            url: url.to_string(),
-            why: format!("scheme `{other}` is not http or https"),
-        }),
-    }
+    checked(url).map(|_| ())
 }
 
 /// Delivers through the real HTTP driver of [`crate::http`] and the simulator's delivery
@@ -675,7 +615,7 @@ impl DriverSink {
             Auth::None {} => (None, String::new(), String::new(), ClientAuth::Body, vec![]),
             Auth::Bearer { token } => {
                 // A resolved token in the headers wins over the machine's unresolved reference.
-                let t = resolve_secret(token, secret_var, vars)?;
+                let t = secret("channel.auth.token", token, secret_var, vars)?;
                 headers.push(("Authorization".into(), format!("Bearer {t}")));
                 (None, String::new(), String::new(), ClientAuth::Body, vec![])
             }
@@ -689,7 +629,7 @@ impl DriverSink {
             } => (
                 Some(checked(token_url.unwrap_or(token_endpoint))?),
                 client_id.clone(),
-                resolve_secret(client_secret, secret_var, vars)?,
+                secret("channel.auth.clientSecret", client_secret, secret_var, vars)?,
                 *client_auth,
                 scopes.clone(),
             ),
@@ -733,10 +673,21 @@ impl DriverSink {
 }
 
 fn checked(url: &str) -> Result<reqwest::Url, SinkSetupError> {
-    check_url(url)?;
-    reqwest::Url::parse(url).map_err(|e| SinkSetupError::BadUrl {
-        url: url.to_string(),
-        why: e.to_string(),
+    use crate::net::UrlError;
+    crate::net::require_https_or_loopback(url).map_err(|e| match e {
+        UrlError::PlainHttp { .. } => SinkSetupError::Insecure(url.to_string()),
+        UrlError::Scheme { scheme, .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: format!("scheme `{scheme}` is not http or https"),
+        },
+        UrlError::NotAUrl { reason, .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: reason,
+        },
+        e @ UrlError::NoHost { .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: e.to_string(),
+        },
     })
 }
 
@@ -749,6 +700,7 @@ impl ReplaySink for DriverSink {
             now,
             Submission {
                 seq,
+                source: 0,
                 event_id: d.event_id.to_string(),
                 event_type: d.event_type.to_string(),
                 rule_id: d.rule_id.to_string(),
@@ -878,19 +830,6 @@ mod tests {
             "42_interaction.ended"
         );
         assert!(render_key("${interaction.id}_${agent.id}", &ev).is_err());
-    }
-
-    #[test]
-    fn secrets_resolve_from_env_and_vault_needs_an_override() {
-        let vars = [("S".to_string(), "hunter2".to_string())].into();
-        assert_eq!(resolve_secret("${env:S}", None, &vars).unwrap(), "hunter2");
-        assert!(resolve_secret("${VAULT_SECRET:X}", None, &vars).is_err());
-        assert_eq!(
-            resolve_secret("${VAULT_SECRET:X}", Some("S"), &vars).unwrap(),
-            "hunter2"
-        );
-        let e = resolve_secret("${env:MISSING}", None, &vars).unwrap_err();
-        assert!(!e.to_string().contains("hunter2"));
     }
 
     #[test]

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::IpAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -380,30 +379,21 @@ pub fn write_record(store: &Store, rec: &Record) -> Result<String, StoreError> {
     store.block_on(store.put_record(rec))?
 }
 
-/// Whether an endpoint needs plain http (allowed on loopback only).
+/// Whether an endpoint needs plain http (allowed on loopback only, [`crate::net`]).
 fn endpoint_needs_http(ep: &str) -> Result<bool, StoreError> {
-    let bad = |why: String| StoreError::BadEndpoint {
-        endpoint: ep.to_string(),
-        why,
-    };
-    let url = reqwest::Url::parse(ep).map_err(|e| bad(e.to_string()))?;
-    match url.scheme() {
-        "https" => Ok(false),
-        "http" => {
-            if url.host_str().is_some_and(is_loopback_host) {
-                Ok(true)
-            } else {
-                Err(StoreError::InsecureEndpoint(ep.to_string()))
-            }
-        }
-        other => Err(bad(format!("scheme `{other}` is not http or https"))),
+    use crate::net::UrlError;
+    match crate::net::require_https_or_loopback(ep) {
+        Ok(url) => Ok(url.scheme() == "http"),
+        Err(UrlError::PlainHttp { .. }) => Err(StoreError::InsecureEndpoint(ep.to_string())),
+        Err(UrlError::Scheme { scheme, .. }) => Err(StoreError::BadEndpoint {
+            endpoint: ep.to_string(),
+            why: format!("scheme `{scheme}` is not http or https"),
+        }),
+        Err(e) => Err(StoreError::BadEndpoint {
+            endpoint: ep.to_string(),
+            why: e.to_string(),
+        }),
     }
-}
-
-/// Whether a URL host is loopback (`localhost`, 127.0.0.0/8, `::1`).
-pub fn is_loopback_host(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost") || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A store error with its cause chain flattened into one line, each cause once.

@@ -49,32 +49,11 @@ pub enum HttpError {
     Sim(crate::sim::engine::EngineError),
 }
 
-/// Parses `url` and checks that it is `https://`, or `http://` on a loopback host: TLS is always
-/// verified, and plain HTTP is only acceptable where nothing leaves the machine.
+/// Parses `url` and checks that it is `https://`, or `http://` on a loopback host
+/// ([`crate::net`]): TLS is always verified, and plain HTTP is only acceptable where nothing
+/// leaves the machine.
 pub fn checked_url(what: &str, url: &str) -> Result<Url, HttpError> {
-    let u = Url::parse(url)
-        .map_err(|e| HttpError::Url(format!("{what}: `{url}` is not a URL ({e})")))?;
-    match u.scheme() {
-        "https" => Ok(u),
-        "http" if is_loopback(&u) => Ok(u),
-        "http" => Err(HttpError::Url(format!(
-            "{what}: `{url}` is plain http:// to a host that is not loopback; use https://"
-        ))),
-        other => Err(HttpError::Url(format!(
-            "{what}: `{url}` has scheme `{other}`; expected https://"
-        ))),
-    }
-}
-
-fn is_loopback(u: &Url) -> bool {
-    let Some(host) = u.host_str() else {
-        return false;
-    };
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|a| a.is_loopback())
+    crate::net::require_https_or_loopback(url).map_err(|e| HttpError::Url(format!("{what}: {e}")))
 }
 
 /// An HTTP client for deliveries: rustls with verified certificates, no redirects (a CRM that

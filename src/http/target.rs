@@ -2,8 +2,9 @@
 //! the spec's real OAuth, through the same machine and driver as every other run.
 //!
 //! Nothing generated is sent: only the fixtures a person has reviewed. The client secret is read
-//! from the environment (`${env:NAME}`, or `${VAULT_SECRET:NAME}` read as the variable `NAME`,
-//! since the vault is the Event Hub's and not reachable from a laptop) and never printed.
+//! from the environment by [`crate::spec::secret`] (`${env:NAME}`, or `${VAULT_SECRET:NAME}` read
+//! as the variable `NAME`, since the vault is the Event Hub's and not reachable from a laptop)
+//! and never printed.
 
 use std::time::SystemTime;
 
@@ -13,8 +14,8 @@ use super::driver::{Driver, Endpoints};
 use super::{checked_url, wall, Clock, HttpError};
 use crate::delivery::Machine;
 use crate::sim::engine::{self, Feed, Options, Sinks, Traffic};
+use crate::sim::inputs::Inputs;
 use crate::sim::report::Report;
-use crate::sim::route::Inputs;
 use crate::sim::scenario::{self, Scenario};
 use crate::spec::model::{Auth, ClientAuth};
 use crate::spec::Spec;
@@ -59,29 +60,14 @@ impl Plan {
     }
 }
 
-/// Resolves a secret reference from `env`: `${env:NAME}` and `${VAULT_SECRET:NAME}` read `NAME`;
-/// text without a reference is used as it is (the loader may already have resolved it).
-pub fn resolve_secret(
+/// The secret of `what` from the environment ([`crate::spec::secret`]).
+fn secret(
     what: &str,
     value: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, HttpError> {
-    let trimmed = value.trim();
-    let name = trimmed
-        .strip_prefix("${env:")
-        .or_else(|| trimmed.strip_prefix("${VAULT_SECRET:"))
-        .and_then(|r| r.strip_suffix('}'));
-    match name {
-        Some(n) => env(n).filter(|v| !v.is_empty()).ok_or_else(|| {
-            HttpError::Config(format!(
-                "{what} is `{trimmed}`: set the environment variable `{n}` to the staging secret"
-            ))
-        }),
-        None if trimmed.contains("${") => Err(HttpError::Config(format!(
-            "{what} is `{trimmed}`, which cxsync cannot resolve; use `${{env:NAME}}`"
-        ))),
-        None => Ok(value.to_string()),
-    }
+    crate::spec::secret::resolve(what, value, env, None, None)
+        .map_err(|e| HttpError::Config(e.to_string()))
 }
 
 /// Checks the URLs and resolves the secret: the plan to show, and the endpoints to use.
@@ -104,7 +90,7 @@ pub fn plan(
         } => (
             Some(checked_url("channel.auth.tokenEndpoint", token_endpoint)?),
             client_id.clone(),
-            resolve_secret("channel.auth.clientSecret", client_secret, env)?,
+            secret("channel.auth.clientSecret", client_secret, env)?,
             *client_auth,
             scopes.clone(),
             None,
@@ -115,7 +101,7 @@ pub fn plan(
             String::new(),
             ClientAuth::Body,
             Vec::new(),
-            Some(resolve_secret("channel.auth.token", token, env)?),
+            Some(secret("channel.auth.token", token, env)?),
         ),
         Auth::None {} => (
             None,
@@ -201,11 +187,12 @@ pub async fn run(
     let mut driver = Driver::new(client, ep, clock, timeout, false)?;
     let template = cfg.idempotency.clone();
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
-    let feed = Feed::new(inputs, &sc, Some(0), epoch);
+    let feed = Feed::new(inputs, &sc, Some(0), epoch, &template).map_err(HttpError::Sim)?;
+    let sources = feed.names().to_vec();
     let mut rep = Report::new(spec, &sc, o.seed, o.no_jitter, 1000, epoch);
     rep.totals.events = feed.total();
     let mut traffic = Traffic::new(feed, inputs, template, epoch, 256);
-    let mut obs = (&mut rep, &mut *sinks);
+    let mut obs = (&mut rep, sinks.watch(epoch, sources));
     let now = wall::drive(&mut driver, &mut machine, &mut traffic, &mut obs, 0, |_| {
         false
     })
@@ -214,27 +201,4 @@ pub async fn run(
     rep.end = now;
     rep.machine = machine.stats().clone();
     Ok(rep)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_resolve_from_the_environment_and_errors_name_the_variable_not_the_value() {
-        let env = |n: &str| (n == "CRM_SECRET").then(|| "s3cr3t".to_string());
-        assert_eq!(
-            resolve_secret("x", "${env:CRM_SECRET}", &env).unwrap(),
-            "s3cr3t"
-        );
-        assert_eq!(
-            resolve_secret("x", "${VAULT_SECRET:CRM_SECRET}", &env).unwrap(),
-            "s3cr3t"
-        );
-        let e = resolve_secret("x", "${env:MISSING}", &env)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("MISSING"), "{e}");
-        assert!(resolve_secret("x", "${vault:other}", &env).is_err());
-    }
 }

@@ -192,6 +192,9 @@ fn suppress_edit(
     code: &str,
     enc: Encoding,
 ) -> Option<TextEdit> {
+    if line == 0 {
+        return None;
+    }
     let line_text = lines.line(line - 1);
     let start = lines.char_of(Position::new((line - 1) as u32, 0), enc);
     let at_col = |col: usize| lines.range_of_chars(start + col, start + col, enc).start;

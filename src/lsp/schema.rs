@@ -70,27 +70,26 @@ pub fn field_at<'s>(path: &[Seg], tree: Option<&Value>) -> Option<Field<'s>> {
     };
     let mut value = tree;
     for seg in path {
-        let mut next: Option<&'s Value> = None;
-        for alt in narrow(&field.alternatives, value) {
-            next = match seg {
+        // The field as every alternative the value allows declares it (`auth.type` is a
+        // different constant in each kind of auth).
+        let found: Vec<&'s Value> = narrow(&field.alternatives, value)
+            .into_iter()
+            .filter_map(|alt| match seg {
                 Seg::Key(k) => alt
                     .get("properties")
                     .and_then(|p| p.get(k))
                     .or_else(|| alt.get("additionalProperties").filter(|a| a.is_object())),
                 Seg::Index(_) => alt.get("items").filter(|a| a.is_object()),
-            };
-            if next.is_some() {
-                break;
-            }
-        }
-        let declared = next?;
+            })
+            .collect();
+        let declared = *found.first()?;
         value = value.and_then(|v| match seg {
             Seg::Key(k) => v.get(k),
             Seg::Index(i) => v.get(i),
         });
         field = Field {
             declared,
-            alternatives: branches(declared),
+            alternatives: found.into_iter().flat_map(branches).collect(),
         };
     }
     Some(field)
@@ -245,6 +244,13 @@ mod tests {
         let auth = tree.pointer("/channel/auth");
         let keys: Vec<&str> = f.keys(auth).into_iter().map(|k| k.0).collect();
         assert_eq!(keys, ["type", "token"]);
+        let kinds: Vec<Value> = field_at(&path("channel.auth.type"), None)
+            .unwrap()
+            .values()
+            .into_iter()
+            .map(|v| v.0)
+            .collect();
+        assert_eq!(kinds, ["oauth2_client_credentials", "bearer", "none"]);
         let all: Vec<&str> = f.keys(None).into_iter().map(|k| k.0).collect();
         assert!(all.contains(&"tokenEndpoint") && all.contains(&"token"));
         let retry = field_at(&[], None).unwrap();

@@ -15,8 +15,8 @@ use ls_types::{
     request::{self as r, Request as _},
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionProviderCapability, CodeDescription,
     CompletionOptions, DiagnosticSeverity, GotoDefinitionResponse, Hover, HoverContents,
-    HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString,
-    OneOf, PublishDiagnosticsParams, Range, ServerCapabilities, ServerInfo,
+    HoverProviderCapability, Location, MarkupContent, MarkupKind, NumberOrString, OneOf,
+    PositionEncodingKind, PublishDiagnosticsParams, Range, ServerCapabilities, ServerInfo,
     TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions,
     TextDocumentSyncSaveOptions, Uri, WorkspaceEdit,
 };
@@ -57,14 +57,18 @@ struct Server {
     shown: BTreeSet<PathBuf>,
     /// Base of the rule docs `codeDescription` links to (a `docs/` folder URI).
     docs_base: Option<String>,
+    /// Whether the client has sent `shutdown`.
+    shut_down: bool,
 }
 
-/// Runs the server on stdin/stdout until the client says `exit`.
-pub fn run() -> anyhow::Result<()> {
+/// Runs the server on stdin/stdout until the client says `exit` (or goes away). Returns whether
+/// the client asked for a `shutdown` first: the protocol's exit code is 0 then, 1 otherwise.
+pub fn run() -> anyhow::Result<bool> {
     let (conn, io) = Connection::stdio();
-    serve(conn)?;
-    io.join()?;
-    Ok(())
+    let clean = serve(conn)?;
+    // The client may close the pipes as soon as it has sent `exit`; that is no error of ours.
+    let _ = io.join();
+    Ok(clean)
 }
 
 /// The server's capabilities for a negotiated encoding.
@@ -90,17 +94,20 @@ fn capabilities(enc: Encoding) -> ServerCapabilities {
     }
 }
 
-/// Serves one client over `conn`.
-pub fn serve(conn: Connection) -> anyhow::Result<()> {
-    let (id, params) = conn.initialize_start()?;
-    let params: InitializeParams = serde_json::from_value(params)?;
-    let enc = Encoding::negotiate(
-        params
-            .capabilities
-            .general
-            .as_ref()
-            .and_then(|g| g.position_encodings.as_deref()),
-    );
+/// Serves one client over `conn`; returns whether it asked for a `shutdown` before leaving.
+pub fn serve(conn: Connection) -> anyhow::Result<bool> {
+    let (id, params) = conn.initialize_start().map_err(|e| {
+        anyhow::anyhow!(
+            "expected an LSP client sending `initialize` on stdin ({e}); cxsync lsp is started by \
+             an editor, see docs/editor.md"
+        )
+    })?;
+    // Read field by field: one malformed field (a URI with a raw space, say) must not cost the
+    // session.
+    let field = |pointer: &str| params.pointer(pointer).cloned().unwrap_or_default();
+    let offered: Option<Vec<PositionEncodingKind>> =
+        serde_json::from_value(field("/capabilities/general/positionEncodings")).ok();
+    let enc = Encoding::negotiate(offered.as_deref());
     let result = serde_json::json!({
         "capabilities": capabilities(enc),
         "serverInfo": ServerInfo {
@@ -109,26 +116,21 @@ pub fn serve(conn: Connection) -> anyhow::Result<()> {
         },
     });
     conn.initialize_finish(id, result)?;
-    let mut roots: Vec<PathBuf> = params
-        .workspace_folders
-        .iter()
+    let to_path = |v: &serde_json::Value| -> Option<PathBuf> {
+        let u: Uri = v.as_str()?.parse().ok()?;
+        file_path(&u)
+    };
+    let mut roots: Vec<PathBuf> = field("/workspaceFolders")
+        .as_array()
+        .into_iter()
         .flatten()
-        .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+        .filter_map(|f| to_path(&f["uri"]))
         .collect();
-    #[allow(deprecated)]
     if roots.is_empty() {
-        roots.extend(
-            params
-                .root_uri
-                .as_ref()
-                .and_then(|u| u.to_file_path().map(|p| p.into_owned())),
-        );
+        roots.extend(to_path(&field("/rootUri")));
     }
-    let docs_base = params
-        .initialization_options
-        .as_ref()
-        .and_then(|o| o.get("docsUrl"))
-        .and_then(|v| v.as_str())
+    let docs_base = field("/initializationOptions/docsUrl")
+        .as_str()
         .map(|s| s.trim_end_matches('/').to_string())
         .or_else(default_docs_base);
     let mut server = Server {
@@ -143,6 +145,7 @@ pub fn serve(conn: Connection) -> anyhow::Result<()> {
         roots,
         shown: BTreeSet::new(),
         docs_base,
+        shut_down: false,
     };
     server.main_loop()
 }
@@ -158,13 +161,13 @@ fn default_docs_base() -> Option<String> {
 }
 
 impl Server {
-    fn main_loop(&mut self) -> anyhow::Result<()> {
+    fn main_loop(&mut self) -> anyhow::Result<bool> {
         loop {
             let next = self.due.values().min().copied();
             let msg = match next {
                 None => match self.conn.receiver.recv() {
                     Ok(m) => m,
-                    Err(_) => return Ok(()),
+                    Err(_) => return Ok(self.shut_down),
                 },
                 Some(at) => {
                     match self
@@ -177,14 +180,27 @@ impl Server {
                             self.run_due(false);
                             continue;
                         }
-                        Err(RecvTimeoutError::Disconnected) => return Ok(()),
+                        Err(RecvTimeoutError::Disconnected) => return Ok(self.shut_down),
                     }
                 }
             };
             match msg {
                 Message::Request(req) => {
-                    if self.conn.handle_shutdown(&req)? {
-                        return Ok(());
+                    // After `shutdown` every request is refused until `exit` (a client may send
+                    // `shutdown` twice: Neovim 0.7 does when it quits right after stopping).
+                    if self.shut_down || req.method == r::Shutdown::METHOD {
+                        let resp = if self.shut_down {
+                            Response::new_err(
+                                req.id,
+                                ErrorCode::InvalidRequest as i32,
+                                "the server is shutting down".into(),
+                            )
+                        } else {
+                            Response::new_ok(req.id, ())
+                        };
+                        self.shut_down = true;
+                        self.conn.sender.send(resp.into())?;
+                        continue;
                     }
                     // Answers reflect the latest text.
                     self.run_due(true);
@@ -202,7 +218,7 @@ impl Server {
                 }
                 Message::Notification(not) => {
                     if not.method == n::Exit::METHOD {
-                        return Ok(());
+                        return Ok(self.shut_down);
                     }
                     if catch_unwind(AssertUnwindSafe(|| self.notification(not))).is_err() {
                         self.log("cxsync lsp: internal error handling a notification");

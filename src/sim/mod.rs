@@ -16,8 +16,9 @@
 
 pub mod crm;
 pub mod engine;
+pub mod inputs;
 pub mod report;
-pub mod route;
 pub mod scenario;
 #[cfg(test)]
 mod tests;
+pub mod verdict;

@@ -6,8 +6,8 @@ use std::path::Path;
 use proptest::prelude::*;
 
 use super::engine::{self, Options, Outcome, Sinks};
+use super::inputs::{self, Inputs};
 use super::report::Report;
-use super::route::{self, Inputs};
 use super::scenario;
 use crate::delivery::{rfc3339, DeadLettered};
 use crate::spec::{self, LoadOptions, Spec};
@@ -16,7 +16,7 @@ fn load_spec() -> (Spec, Inputs) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
     let loaded = spec::load(&path, &LoadOptions::default());
     let spec = loaded.spec.expect("the example spec loads");
-    let inputs = route::inputs(&spec).expect("the example spec's rules compile");
+    let inputs = inputs::compile(&spec).expect("the example spec's rules compile");
     (spec, inputs)
 }
 
@@ -82,23 +82,24 @@ fn a_503_window_against_2_4_8_16_32_backoff_dead_letters_exactly_the_early_event
         ..Options::default()
     };
     let (rep, outcomes, dlq) = run(&spec, &inputs, WINDOW_503, &opts);
+    // Generated events copy the fixture `evt-0001` and count up in its form.
     assert_eq!(
         outcomes,
         vec![
             (
-                "sim-0000000".to_string(),
+                "evt-0002".to_string(),
                 "deadLettered",
                 6,
                 Some("RETRIES_EXHAUSTED")
             ),
-            ("sim-0000001".to_string(), "delivered", 6, None),
-            ("sim-0000002".to_string(), "delivered", 6, None),
+            ("evt-0003".to_string(), "delivered", 6, None),
+            ("evt-0004".to_string(), "delivered", 6, None),
         ]
     );
     assert_eq!(
         dlq,
         vec![(
-            "sim-0000000".to_string(),
+            "evt-0002".to_string(),
             "2024-01-15T14:01:07.000Z".to_string()
         )]
     );
@@ -134,10 +135,7 @@ faults:
     let yaml2 = yaml.replace("count: 1", "count: 2");
     let (rep, outcomes, _) = run(&spec, &inputs, &yaml2, &opts);
     // The second event (at 7.5 s) is throttled and waits 90 s, not 2 s.
-    assert_eq!(
-        outcomes[1],
-        ("sim-0000001".to_string(), "delivered", 2, None)
-    );
+    assert_eq!(outcomes[1], ("evt-0003".to_string(), "delivered", 2, None));
     assert_eq!(rep.latencies, vec![0, 90_000]);
 }
 
@@ -308,6 +306,6 @@ fn shared() -> (Spec, Inputs) {
     use std::sync::OnceLock;
     static SPEC: OnceLock<Spec> = OnceLock::new();
     let spec = SPEC.get_or_init(|| load_spec().0).clone();
-    let inputs = route::inputs(&spec).expect("rules compile");
+    let inputs = inputs::compile(&spec).expect("rules compile");
     (spec, inputs)
 }

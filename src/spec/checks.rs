@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::interp::{scan, sub_span, RefKind};
 use super::yaml::SourceMap;
 use crate::diag::Diagnostic;
+use crate::net::{require_https_or_loopback_template, UrlError};
 
 /// Runs every check. Diagnostics carry spans but no file.
 pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
@@ -23,8 +24,70 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_idempotency_template(tree, map));
     out.extend(check_rule_stages(tree, map));
     out.extend(check_dlq_bucket(tree, map));
+    out.extend(check_file_names(tree, map));
+    out.extend(check_test_now(tree, map));
     out.extend(check_environment_names(tree, map));
     out
+}
+
+/// Names Windows reserves for devices, with or without an extension (`CON`, `con.json`).
+fn is_windows_device_name(id: &str) -> bool {
+    let stem = id.split('.').next().unwrap_or(id).to_ascii_uppercase();
+    matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || (stem.len() == 4
+            && (stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.as_bytes()[3].is_ascii_digit())
+}
+
+/// Rule ids become `rules/<id>.json`: a Windows device name cannot be a file there, and two ids
+/// that differ only in case are one file on macOS and Windows.
+pub fn check_file_names(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut first: BTreeMap<String, (usize, &str)> = BTreeMap::new();
+    for (i, r) in rules(tree) {
+        let Some(id) = r.get("id").and_then(Value::as_str) else {
+            continue;
+        };
+        let at = map.value_span(&format!("/rules/{i}/id"));
+        if is_windows_device_name(id) {
+            out.push(
+                Diagnostic::error("E411", format!("rule id `{id}` is a reserved file name on Windows"))
+                    .at_opt(at)
+                    .with_help("`compile` writes `rules/<id>.json`; Windows reserves CON, PRN, AUX, NUL, COM0–9 and LPT0–9 in any case; rename the rule"),
+            );
+        }
+        match first.get(&id.to_ascii_lowercase()) {
+            // Exact duplicates are E401's.
+            Some(&(j, other)) if other != id => out.push(
+                Diagnostic::error(
+                    "E401",
+                    format!("rule ids `{other}` and `{id}` differ only in case"),
+                )
+                .at_opt(at)
+                .with_help(format!(
+                    "their compiled files `rules/{other}.json` and `rules/{id}.json` are one file on macOS and Windows (`{other}` is rule {j})"
+                )),
+            ),
+            Some(_) => {}
+            None => {
+                first.insert(id.to_ascii_lowercase(), (i, id));
+            }
+        }
+    }
+    out
+}
+
+/// `test.now` is the instant `$now()` returns in tests.
+pub fn check_test_now(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let pointer = "/test/now";
+    match tree.pointer(pointer).and_then(Value::as_str) {
+        Some(t) => match super::parse_instant(t) {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![Diagnostic::error("E408", format!("`test.now`: {e}"))
+                .at_opt(map.value_span(pointer))],
+        },
+        None => Vec::new(),
+    }
 }
 
 /// `version` must be the one this cxsync reads.
@@ -81,15 +144,6 @@ fn rules(tree: &Value) -> impl Iterator<Item = (usize, &Value)> {
         .enumerate()
 }
 
-/// Whether a URL host is a loopback address (`localhost`, `127.0.0.0/8`, `[::1]`).
-pub fn is_loopback_host(host: &str) -> bool {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    h.eq_ignore_ascii_case("localhost")
-        || h == "::1"
-        || h.parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|a| a.is_loopback())
-}
-
 /// Endpoints must be `https://`; plain `http://` only on loopback (mock servers, tests).
 pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -103,38 +157,17 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         };
         let field = pointer.rsplit('/').next().unwrap_or(pointer);
         let at = map.value_span(pointer);
-        let (scheme, rest) = match url.split_once("://") {
-            Some((s, r)) => (s.to_ascii_lowercase(), r),
-            None => {
-                out.push(
-                    Diagnostic::error("E409", format!("`{field}` is not an absolute URL"))
-                        .at_opt(at)
-                        .with_help(
-                            "write the full URL, e.g. `https://crm.example.com/v1/interactions`",
-                        ),
-                );
-                continue;
+        match require_https_or_loopback_template(url) {
+            Ok(()) => {}
+            Err(UrlError::NotAUrl { .. }) => out.push(
+                Diagnostic::error("E409", format!("`{field}` is not an absolute URL"))
+                    .at_opt(at)
+                    .with_help("write the full URL, e.g. `https://crm.example.com/v1/interactions`"),
+            ),
+            Err(UrlError::NoHost { .. }) => {
+                out.push(Diagnostic::error("E409", format!("`{field}` has no host")).at_opt(at))
             }
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let hostport = authority.rsplit('@').next().unwrap_or("");
-        let host = if hostport.starts_with('[') {
-            hostport
-                .split(']')
-                .next()
-                .map(|h| format!("{h}]"))
-                .unwrap_or_default()
-        } else {
-            hostport.split(':').next().unwrap_or("").to_string()
-        };
-        if host.is_empty() {
-            out.push(Diagnostic::error("E409", format!("`{field}` has no host")).at_opt(at));
-            continue;
-        }
-        match scheme.as_str() {
-            "https" => {}
-            "http" if is_loopback_host(&host) => {}
-            "http" => out.push(
+            Err(UrlError::PlainHttp { host, .. }) => out.push(
                 Diagnostic::error(
                     "E402",
                     format!("`{field}` uses plain http:// to `{host}`"),
@@ -142,8 +175,8 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
                 .at_opt(at)
                 .with_help("use https://; plain http:// is allowed only on loopback (localhost, 127.0.0.1, [::1])"),
             ),
-            other => out.push(
-                Diagnostic::error("E402", format!("`{field}` uses unsupported scheme `{other}://`"))
+            Err(UrlError::Scheme { scheme, .. }) => out.push(
+                Diagnostic::error("E402", format!("`{field}` uses unsupported scheme `{scheme}://`"))
                     .at_opt(at)
                     .with_help("use https://"),
             ),
@@ -356,6 +389,8 @@ mod tests {
             ("http://127.0.0.1:8080/x", true),
             ("http://localhost/x", true),
             ("http://[::1]:9000/x", true),
+            // Refused before the loader used `net`; the HTTP driver accepted it all along.
+            ("http://[0:0:0:0:0:0:0:1]:9000/x", true),
             ("http://crm.example.com/x", false),
             ("http://127.example.com/x", false),
             ("ftp://crm.example.com/x", false),

@@ -10,10 +10,10 @@ use crate::diag::Diagnostic;
 /// Merges `environments.<name>` over the tree. Errors are diagnostics without a file.
 pub fn apply(tree: &mut Value, map: &mut SourceMap, name: &str) -> Result<(), Diagnostic> {
     let envs = tree.get("environments").and_then(Value::as_object);
-    let known: Vec<String> = envs
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default();
     let Some(overlay) = envs.and_then(|m| m.get(name)).cloned() else {
+        let known: Vec<String> = envs
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         let mut d = Diagnostic::error("E020", format!("unknown environment `{name}`"))
             .at_opt(map.key_span("/environments"));
         d = if known.is_empty() {

@@ -9,6 +9,7 @@ pub mod files;
 pub mod interp;
 pub mod model;
 pub mod schema;
+pub mod secret;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -118,6 +119,25 @@ pub struct Loaded {
     pub spec: Option<Spec>,
     pub diags: Vec<Diagnostic>,
     pub sources: Sources,
+}
+
+/// Parses an RFC 3339 instant (`--now`, `test.now`, a scenario's `start`) between 1970-01-01
+/// and 9999-12-31 (UTC): epoch milliseconds before 1970 are negative and years past 9999 have no
+/// RFC 3339 form, so neither has a meaning for event times.
+pub fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let t = chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            format!("`{text}` is not an RFC 3339 instant ({e}); e.g. 2024-01-15T14:00:00Z")
+        })?;
+    use chrono::Datelike;
+    if !(1970..=9999).contains(&t.year()) {
+        return Err(format!(
+            "`{text}` is outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z, the instants event \
+             times can have"
+        ));
+    }
+    Ok(t)
 }
 
 /// Where the loader gets the text of a file: the disk ([`Disk`]), or an editor's unsaved buffers
@@ -270,6 +290,8 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
     {
         return out;
     }
+    // The schema accepts `3000.0` as an integer (JSON Schema does); serde would not.
+    integral_floats_to_integers(&mut tree);
     let raw: RawSpec = match serde_path_to_error::deserialize(&tree) {
         Ok(r) => r,
         Err(e) => {
@@ -320,12 +342,26 @@ fn check_overlays(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for name in envs.keys() {
+    // Each overlay is merged into a copy of the base alone (without the other overlays), so the
+    // work is linear in the size of the spec however many environments it declares.
+    let mut base = tree.clone();
+    if let Some(obj) = base.as_object_mut() {
+        obj.insert("environments".into(), Value::Object(serde_json::Map::new()));
+    }
+    let base_map = map.without_subtree("/environments");
+    for (name, overlay) in envs {
         let pointer = yaml::child("/environments", name);
         let Some(region) = map.value_span(&pointer) else {
             continue;
         };
-        let (mut t, mut m) = (tree.clone(), map.clone());
+        let (mut t, mut m) = (base.clone(), base_map.clone());
+        if let Some(e) = t.get_mut("environments").and_then(Value::as_object_mut) {
+            e.insert(name.clone(), overlay.clone());
+        }
+        if let Some(l) = map.get("/environments") {
+            m.insert("/environments".into(), *l);
+        }
+        m.copy_subtree(map, &pointer);
         if let Err(d) = env::apply(&mut t, &mut m, name) {
             out.push(d);
             continue;
@@ -350,6 +386,23 @@ fn check_overlays(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         );
     }
     out
+}
+
+/// Turns every float with no fraction that an integer holds exactly (`3000.0`, `1e3`) into that
+/// integer, so serde reads it where the model wants an integer, as the schema already allowed.
+/// Fields that want a float read an integer just as well.
+pub(crate) fn integral_floats_to_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(m) => m.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
 }
 
 /// The folder a spec's relative references resolve against.

@@ -12,6 +12,41 @@ use serde::{Deserialize, Serialize};
 /// The current spec format version.
 pub const SPEC_VERSION: u32 = 1;
 
+/// A safe identifier (channel names, rule ids; environment names are stricter, `E410`): 1–128 of `A-Z a-z 0-9 _ . -`,
+/// not starting with `.` or `-` and not ending with `.`. Such a name is one URL path segment that
+/// needs no encoding and cannot be `.` or `..`, and a file name on every OS (Windows' device
+/// names are refused by a semantic check, `E410`).
+pub const ID_PATTERN: &str = r"^[A-Za-z0-9_]([A-Za-z0-9_.\-]{0,126}[A-Za-z0-9_\-])?$";
+
+/// An HTTP header name: an RFC 9110 token.
+pub const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z\-]+$";
+
+/// An HTTP header value: no control characters but tab (RFC 9110 field values; CR, LF and NUL
+/// would split or end the header).
+pub const HEADER_VALUE_PATTERN: &str = r"^[^\x00-\x08\x0A-\x1F\x7F]*$";
+
+/// Longest header name accepted.
+pub const MAX_HEADER_NAME: u32 = 256;
+/// Longest header value accepted (servers commonly refuse more than 8 KiB of headers in all).
+pub const MAX_HEADER_VALUE: u32 = 8192;
+
+fn headers_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_HEADER_NAME,
+            "pattern": HEADER_NAME_PATTERN
+        },
+        "additionalProperties": {
+            "type": "string",
+            "maxLength": MAX_HEADER_VALUE,
+            "pattern": HEADER_VALUE_PATTERN
+        }
+    })
+}
+
 /// A cxsync integration spec: one Event Hub channel, its retry policy and DLQ, the rules that feed
 /// it, and the facts about the CRM behind it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -19,6 +54,7 @@ pub const SPEC_VERSION: u32 = 1;
 #[schemars(title = "cxsync integration spec v1")]
 pub struct RawSpec {
     /// Spec format version. Always `1`.
+    #[schemars(range(min = 1, max = 999))]
     pub version: u32,
     /// A short name for the integration, used in reports and snapshot headers.
     #[schemars(length(min = 1))]
@@ -62,7 +98,7 @@ pub struct RawSpec {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Channel {
     /// Channel name; also its id in the retry-policy path and the rules' `ROUTE` action.
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_.\-]+$"))]
+    #[schemars(length(min = 1, max = 128), regex(pattern = ID_PATTERN))]
     pub name: String,
     /// Channel type. Only `REST` is described by the guide.
     #[serde(default = "default_channel_type", rename = "type")]
@@ -74,6 +110,7 @@ pub struct Channel {
     /// Extra request headers, in order. The idempotency header is added from `idempotency`; do not
     /// repeat it here.
     #[serde(default)]
+    #[schemars(schema_with = "headers_schema")]
     pub headers: IndexMap<String, String>,
     /// Per-request timeout in milliseconds.
     #[schemars(range(min = 1, max = 600000))]
@@ -123,8 +160,8 @@ pub enum Auth {
         /// Scopes requested.
         #[serde(default)]
         scopes: Vec<String>,
-        /// How long the Event Hub caches a token, in seconds.
-        #[schemars(range(min = 1))]
+        /// How long the Event Hub caches a token, in seconds (at most a day).
+        #[schemars(range(min = 1, max = 86400))]
         token_cache_ttl_seconds: u64,
         /// On a 401, drop the cached token, fetch a new one and resend.
         #[serde(default)]
@@ -156,12 +193,13 @@ pub enum ClientAuth {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Idempotency {
-    /// Request header that carries the key.
+    /// Request header that carries the key (an RFC 9110 token).
     #[serde(default = "default_idempotency_header")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = HEADER_NAME_PATTERN))]
     pub header: String,
     /// Template of `${path}` event references and literal text, e.g.
     /// `${interaction.id}_${event.type}`. A referenced field missing from an event is an error.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 1024))]
     pub key: String,
 }
 
@@ -189,16 +227,16 @@ pub enum Jitter {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RetryPolicy {
     /// Retries after the first attempt: `maxRetries: 5` allows 6 attempts.
-    #[schemars(range(max = 100))]
+    #[schemars(range(min = 0, max = 100))]
     pub max_retries: u32,
-    /// Delay before the first retry, in seconds.
-    #[schemars(range(min = 0.0))]
+    /// Delay before the first retry, in seconds (at most a day).
+    #[schemars(range(min = 0.0, max = 86400.0))]
     pub initial_delay_seconds: f64,
-    /// Upper bound of any delay, in seconds.
-    #[schemars(range(min = 0.0))]
+    /// Upper bound of any delay, in seconds (at most a day).
+    #[schemars(range(min = 0.0, max = 86400.0))]
     pub max_delay_seconds: f64,
     /// Growth factor: delay_n = min(maxDelay, initial × multiplier^(n-1)).
-    #[schemars(range(min = 0.0))]
+    #[schemars(range(min = 0.0, max = 100.0))]
     pub backoff_multiplier: f64,
     /// Jitter mode; compiles to the guide's `jitterEnabled` (false only for `none`).
     #[serde(default)]
@@ -222,10 +260,10 @@ pub struct RetryPolicy {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CircuitBreaker {
     /// Consecutive 429/5xx/timeouts that open the breaker.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 10000))]
     pub failure_threshold: u32,
-    /// Seconds the breaker stays open before one half-open probe.
-    #[schemars(range(min = 0.0))]
+    /// Seconds the breaker stays open before one half-open probe (at most a day).
+    #[schemars(range(min = 0.0, max = 86400.0))]
     pub open_seconds: f64,
 }
 
@@ -264,23 +302,27 @@ pub struct Crm {
     /// Whether the CRM accepts a JSON array body (needed for `batchSize > 1`).
     #[serde(default)]
     pub accepts_arrays: bool,
-    /// Largest request body the CRM accepts, in bytes (413 above it).
+    /// Largest request body the CRM accepts, in bytes (413 above it; at most 1 GiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1073741824))]
     pub max_body_bytes: Option<u64>,
-    /// Largest payload cxsync lets a transform produce, in bytes (`PAYLOAD_TOO_LARGE` above it).
+    /// Largest payload cxsync lets a transform produce, in bytes (`PAYLOAD_TOO_LARGE` above it;
+    /// at most 16 MiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 16777216))]
     pub max_payload_bytes: Option<u64>,
-    /// Lifetime of the CRM's access tokens (`expires_in`), in seconds.
+    /// Lifetime of the CRM's access tokens (`expires_in`), in seconds (at most a week).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 604800))]
     pub token_lifetime_seconds: Option<u64>,
-    /// Longest `Retry-After` the CRM sends when throttling, in seconds.
+    /// Longest `Retry-After` the CRM sends when throttling, in seconds (at most a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400))]
     pub retry_after_horizon_seconds: Option<u64>,
-    /// An event must reach the CRM within this many seconds of its first attempt.
+    /// An event must reach the CRM within this many seconds of its first attempt (at most a
+    /// week).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 604800))]
     pub delivery_deadline_seconds: Option<u64>,
     /// How the CRM deduplicates: by the idempotency `header`, by an `upsert` key, or `none`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -329,7 +371,8 @@ pub enum CrmIdempotency {
     Header {},
     /// The CRM upserts on a payload field (e.g. `caseNumber`).
     Upsert {
-        /// Output field used as the upsert key.
+        /// Output field used as the upsert key: a top-level field name, or a JSON pointer into
+        /// the payload (`/inputs/0/id`).
         field: String,
     },
     /// No deduplication: a resend is a duplicate.
@@ -340,8 +383,8 @@ pub enum CrmIdempotency {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rule {
-    /// Rule id, used in `PUT /api/v2/eventhub/rules/{id}` and snapshot names.
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^[A-Za-z0-9_.\-]+$"))]
+    /// Rule id, used in `PUT /api/v2/eventhub/rules/{id}`, `rules/<id>.json` and snapshot names.
+    #[schemars(length(min = 1, max = 128), regex(pattern = ID_PATTERN))]
     pub id: String,
     /// Display name.
     pub name: String,
@@ -361,7 +404,7 @@ pub struct Rule {
     pub fixtures: Vec<String>,
     /// Rollout stage (1-based) of this rule; see `rollout`.
     #[serde(default = "one")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1000))]
     pub stage: u32,
     /// Whether the rule is enabled.
     #[serde(default = "yes")]
@@ -377,7 +420,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RolloutStage {
     /// Stage number (1-based) that rules refer to.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 1000))]
     pub stage: u32,
     /// Stage name, e.g. `non-critical`.
     pub name: String,
@@ -392,16 +435,19 @@ pub struct RolloutStage {
 pub struct Alerts {
     /// Alert when dead-lettered events in one interval exceed this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000000000))]
     pub dlq_volume: Option<u64>,
     /// Alert when token refreshes in one interval exceed this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000000000))]
     pub token_refresh_count: Option<u64>,
     /// Alert when the error rate (0..1) in one interval exceeds this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub error_rate: Option<f64>,
-    /// Alert when p95 latency in milliseconds exceeds this.
+    /// Alert when p95 latency in milliseconds exceeds this (at most a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 86400000))]
     pub latency_p95_ms: Option<u64>,
 }
 

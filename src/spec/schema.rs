@@ -47,41 +47,145 @@ pub fn to_pretty() -> String {
 
 /// The schema, generated once per process.
 pub fn schema() -> &'static Value {
-    static SCHEMA: OnceLock<Value> = OnceLock::new();
-    SCHEMA.get_or_init(generate)
+    spec().root()
 }
 
-/// The schema validator, compiled once per process (compiling costs far more than validating).
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
-        jsonschema::draft202012::options()
-            .build(schema())
-            .expect("the generated spec schema compiles")
-    })
+/// The spec's schema with its validator, compiled once per process (compiling costs far more
+/// than validating).
+pub fn spec() -> &'static Schema {
+    static SPEC: OnceLock<Schema> = OnceLock::new();
+    SPEC.get_or_init(|| Schema::new(generate(), SPEC_PATTERNS))
 }
 
-/// Validates the merged YAML tree against the schema. Every error becomes a diagnostic (without a
-/// file: the caller adds it) at the key (unknown or missing fields) or value (wrong types and
-/// values) it is about.
+/// Validates the merged YAML tree against the spec's schema. Every error becomes a diagnostic
+/// (without a file: the caller adds it) at the key (unknown or missing fields) or value (wrong
+/// types and values) it is about.
 pub fn validate(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    // The common case, a valid tree, takes the fast path that builds no error values.
-    if validator().is_valid(tree) {
-        return out;
+    spec().validate(tree, map)
+}
+
+/// What a pattern violation means, in words: the message (after `` `field`: ``), the help, and
+/// the characters of the value to point at, when one part of it is the problem.
+pub struct Explained {
+    pub message: String,
+    pub help: String,
+    pub at: Option<(usize, usize)>,
+}
+
+/// How the violations of one `pattern` of a schema are told.
+pub struct PatternRule {
+    pub pattern: &'static str,
+    pub explain: fn(&str) -> Explained,
+}
+
+/// A JSON Schema (the spec's, or a scenario's) with its compiled validator and the words for its
+/// patterns. The same code turns every format's violations into diagnostics, so a scenario is
+/// reported exactly like a spec.
+pub struct Schema {
+    root: Value,
+    validator: jsonschema::Validator,
+    patterns: &'static [PatternRule],
+}
+
+impl Schema {
+    /// Compiles `root` (draft 2020-12). Panics if the schema is invalid: schemas are generated
+    /// from cxsync's own types, and a test compiles each.
+    pub fn new(root: Value, patterns: &'static [PatternRule]) -> Schema {
+        let validator = jsonschema::draft202012::options()
+            .build(&root)
+            .expect("a generated schema compiles");
+        Schema {
+            root,
+            validator,
+            patterns,
+        }
     }
-    for err in validator().iter_errors(tree) {
-        describe(
-            err.kind(),
-            err.instance_path().as_str(),
-            err.schema_path().as_str(),
-            err.instance(),
-            map,
-            &mut out,
-        );
+
+    /// The schema document.
+    pub fn root(&self) -> &Value {
+        &self.root
     }
-    drop_missing_explained_by_typo(&mut out);
-    out
+
+    /// Every violation of `tree`, as diagnostics located through `map`.
+    pub fn validate(&self, tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        // The common case, a valid tree, takes the fast path that builds no error values.
+        if self.validator.is_valid(tree) {
+            return out;
+        }
+        for err in self.validator.iter_errors(tree) {
+            self.describe(
+                err.kind(),
+                err.instance_path().as_str(),
+                err.schema_path().as_str(),
+                err.instance(),
+                map,
+                &mut out,
+            );
+        }
+        drop_missing_explained_by_typo(&mut out);
+        out
+    }
+}
+
+/// The spec's patterns, in words.
+const SPEC_PATTERNS: &[PatternRule] = &[
+    PatternRule {
+        pattern: super::model::ID_PATTERN,
+        explain: explain_id,
+    },
+    PatternRule {
+        pattern: super::model::HEADER_NAME_PATTERN,
+        explain: explain_header_name,
+    },
+    PatternRule {
+        pattern: super::model::HEADER_VALUE_PATTERN,
+        explain: explain_header_value,
+    },
+];
+
+fn explain_id(v: &str) -> Explained {
+    Explained {
+        message: format!("`{}` is not a safe name", v.escape_debug()),
+        help: "use 1–128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-` and not \
+               ending with `.`: the name goes into API paths and file names"
+            .to_string(),
+        at: None,
+    }
+}
+
+fn explain_header_name(v: &str) -> Explained {
+    let bad = v
+        .chars()
+        .position(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)));
+    Explained {
+        message: format!("`{}` is not an HTTP header name", v.escape_debug()),
+        help: "a header name is letters, digits and ``!#$%&'*+-.^_`|~`` (an RFC 9110 token): no \
+               spaces, colons or control characters"
+            .to_string(),
+        at: bad.map(|i| (i, i + 1)),
+    }
+}
+
+fn explain_header_value(v: &str) -> Explained {
+    let bad = v
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && *c != '\t' && (*c as u32) < 0x80);
+    let what = match bad.map(|(_, c)| c) {
+        Some('\r') => "a carriage return (CR)".to_string(),
+        Some('\n') => "a line feed (LF)".to_string(),
+        Some('\0') => "a NUL character".to_string(),
+        Some(c) => format!("the control character U+{:04X}", c as u32),
+        None => "a character that is not allowed".to_string(),
+    };
+    Explained {
+        message: format!("the header value contains {what}"),
+        help: "header values cannot hold CR, LF, NUL or other control characters: they would end \
+               the header and let the value inject others"
+            .to_string(),
+        at: bad.map(|(i, _)| (i, i + 1)),
+    }
 }
 
 /// `destinationUrl` (unknown; did you mean `destinationUri`?) already explains the missing
@@ -125,8 +229,7 @@ fn resolve_schema_path<'s>(root: &'s Value, path: &str) -> Option<&'s Value> {
 }
 
 /// Follows a local `$ref` of a subschema.
-fn deref(node: &Value) -> &Value {
-    let root = schema();
+fn deref<'s>(root: &'s Value, node: &'s Value) -> &'s Value {
     let mut n = node;
     for _ in 0..8 {
         match n.get("$ref").and_then(Value::as_str) {
@@ -194,7 +297,13 @@ fn expected_types(node: Option<&Value>) -> String {
     match node {
         Some(Value::String(t)) => type_word(t).to_string(),
         Some(Value::Array(ts)) => {
-            let words: Vec<&str> = ts.iter().filter_map(Value::as_str).map(type_word).collect();
+            // `null` is how an optional field's schema says "may be left out": not worth saying.
+            let words: Vec<&str> = ts
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null" || ts.len() == 1)
+                .map(type_word)
+                .collect();
             words.join(" or ")
         }
         _ => "another type".to_string(),
@@ -226,10 +335,10 @@ fn quoted_list(items: &[String]) -> String {
         .join(", ")
 }
 
-fn const_values(variants: &[Value]) -> Option<Vec<String>> {
+fn const_values(root: &Value, variants: &[Value]) -> Option<Vec<String>> {
     let mut out = Vec::new();
     for v in variants {
-        let v = deref(v);
+        let v = deref(root, v);
         if let Some(c) = v.get("const") {
             out.push(scalar_text(c));
         } else if let Some(Value::Array(e)) = v.get("enum") {
@@ -249,11 +358,11 @@ fn scalar_text(v: &Value) -> String {
 }
 
 /// The tag (`type` const) of each variant of a tagged `oneOf`, when every variant has one.
-fn variant_tags(variants: &[Value]) -> Option<(String, Vec<String>)> {
+fn variant_tags(root: &Value, variants: &[Value]) -> Option<(String, Vec<String>)> {
     let mut tag_key = None;
     let mut tags = Vec::new();
     for v in variants {
-        let v = deref(v);
+        let v = deref(root, v);
         let props = v.get("properties")?.as_object()?;
         let (k, c) = props
             .iter()
@@ -266,225 +375,459 @@ fn variant_tags(variants: &[Value]) -> Option<(String, Vec<String>)> {
     Some((tag_key?, tags))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn describe(
-    kind: &ValidationErrorKind,
-    instance_path: &str,
-    schema_path: &str,
-    instance: &Value,
-    map: &SourceMap,
-    out: &mut Vec<Diagnostic>,
-) {
-    let root = schema();
-    let keyword = resolve_schema_path(root, schema_path);
-    // The subschema holding the failing keyword.
-    let parent_path = schema_path
-        .rfind('/')
-        .map(|i| &schema_path[..i])
-        .unwrap_or("");
-    let parent = resolve_schema_path(root, parent_path).map(deref);
-    let what = dotted(instance_path);
-    let at_value = map.value_span(instance_path);
-    match kind {
-        ValidationErrorKind::AdditionalProperties { unexpected }
-        | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
-            let known: Vec<&str> = parent
-                .and_then(|p| p.get("properties"))
-                .and_then(Value::as_object)
-                .map(|m| m.keys().map(String::as_str).collect())
-                .unwrap_or_default();
-            for key in unexpected {
-                let p = super::yaml::child(instance_path, key);
+/// The key of each variant of an externally tagged `oneOf` (`- maintenance: {…}`): every
+/// variant an object with exactly one property, required.
+fn external_tags(root: &Value, variants: &[Value]) -> Option<Vec<String>> {
+    variants
+        .iter()
+        .map(|v| {
+            let v = deref(root, v);
+            let props = v.get("properties")?.as_object()?;
+            let req = v.get("required")?.as_array()?;
+            match (props.len(), req.as_slice()) {
+                (1, [Value::String(k)]) if props.contains_key(k) => Some(k.clone()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The JSON type names a (dereferenced) subschema allows, if it says.
+fn schema_types(node: &Value) -> Vec<&str> {
+    match node.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn type_allows(types: &[&str], v: &Value) -> bool {
+    let t = json_type(v);
+    types.iter().any(|&x| {
+        x == t
+            || (x == "number" && t == "integer")
+            || (x == "integer" && v.as_f64().is_some_and(|f| f.fract() == 0.0))
+    })
+}
+
+/// What was written at `pointer`, in YAML words: the text itself for numbers that have no exact
+/// JSON value (`.nan`, `.inf`, `1e400`, integers past 64 bits).
+pub fn found_at(v: &Value, pointer: &str, map: &SourceMap) -> String {
+    match map.written(pointer) {
+        Some(w) => {
+            let l = w.to_ascii_lowercase();
+            if l.ends_with("nan") {
+                format!("`{w}` (not a number)")
+            } else if l.ends_with("inf") {
+                format!("`{w}` (infinity)")
+            } else if w
+                .trim_start_matches(['+', '-'])
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            {
+                format!("`{w}`, an integer past 64 bits")
+            } else {
+                format!("`{w}`, a number too large to represent")
+            }
+        }
+        None => found(v),
+    }
+}
+
+/// ` from 1 to 86400`, ` of at least 0`, … from a subschema's bounds.
+fn bounds_text(node: Option<&Value>) -> String {
+    let Some(node) = node else {
+        return String::new();
+    };
+    let num = |k: &str| node.get(k).filter(|v| v.is_number()).map(num_text);
+    match (num("minimum"), num("maximum")) {
+        (Some(lo), Some(hi)) => format!(" from {lo} to {hi}"),
+        (Some(lo), None) => format!(" of at least {lo}"),
+        (None, Some(hi)) => format!(" of at most {hi}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// A schema number as a person writes it (`86400`, not `86400.0`).
+fn num_text(v: &Value) -> String {
+    match v.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", f as i64),
+        _ => v.to_string(),
+    }
+}
+
+impl Schema {
+    #[allow(clippy::too_many_arguments)]
+    fn describe(
+        &self,
+        kind: &ValidationErrorKind,
+        instance_path: &str,
+        schema_path: &str,
+        instance: &Value,
+        map: &SourceMap,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let root = &self.root;
+        let keyword = resolve_schema_path(root, schema_path);
+        // The subschema holding the failing keyword.
+        let parent_path = schema_path
+            .rfind('/')
+            .map(|i| &schema_path[..i])
+            .unwrap_or("");
+        let parent = resolve_schema_path(root, parent_path).map(|p| deref(root, p));
+        let what = dotted(instance_path);
+        let at_value = map.value_span(instance_path);
+        let found_here = found_at(instance, instance_path, map);
+        // For ranges, the number as written (`found 1e17`), not a description.
+        let raw_here = map
+            .written(instance_path)
+            .map(str::to_string)
+            .unwrap_or_else(|| match instance.as_f64() {
+                Some(_) => num_text(instance),
+                None => instance.to_string(),
+            });
+        match kind {
+            ValidationErrorKind::AdditionalProperties { unexpected }
+            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+                let known: Vec<&str> = parent
+                    .and_then(|p| p.get("properties"))
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                for key in unexpected {
+                    let p = super::yaml::child(instance_path, key);
+                    let mut d = Diagnostic::error(
+                        "E101",
+                        if instance_path.is_empty() {
+                            format!("unknown field `{key}` at the top level")
+                        } else {
+                            format!("unknown field `{key}` in `{what}`")
+                        },
+                    )
+                    .at_opt(map.key_span(&p));
+                    d = match suggest(key, known.iter().copied()) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(format!(
+                            "expected one of {}",
+                            quoted_list(&known.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                        )),
+                    };
+                    out.push(d);
+                }
+            }
+            ValidationErrorKind::Required { property } => {
+                let name = scalar_text(property);
                 let mut d = Diagnostic::error(
-                    "E101",
+                    "E102",
                     if instance_path.is_empty() {
-                        format!("unknown field `{key}` at the top level")
+                        format!("missing required field `{name}` at the top level")
                     } else {
-                        format!("unknown field `{key}` in `{what}`")
+                        format!("missing required field `{name}` in `{what}`")
                     },
                 )
-                .at_opt(map.key_span(&p));
-                d = match suggest(key, known.iter().copied()) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!(
-                        "expected one of {}",
-                        quoted_list(&known.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                    )),
-                };
+                .at_opt(map.key_span(instance_path));
+                if let Some(desc) = parent
+                    .and_then(|p| p.get("properties"))
+                    .and_then(|p| p.get(&name))
+                    .and_then(|p| p.get("description"))
+                    .and_then(Value::as_str)
+                {
+                    d = d.with_help(format!("`{name}`: {}", first_sentence(desc)));
+                }
                 out.push(d);
             }
-        }
-        ValidationErrorKind::Required { property } => {
-            let name = scalar_text(property);
-            let mut d = Diagnostic::error(
-                "E102",
-                if instance_path.is_empty() {
-                    format!("missing required field `{name}` at the top level")
+            ValidationErrorKind::Type { .. } => {
+                let written = map.written(instance_path).is_some();
+                let help = if written {
+                    format!("write a finite number{}", bounds_text(parent))
                 } else {
-                    format!("missing required field `{name}` in `{what}`")
-                },
-            )
-            .at_opt(map.key_span(instance_path));
-            if let Some(desc) = parent
-                .and_then(|p| p.get("properties"))
-                .and_then(|p| p.get(&name))
-                .and_then(|p| p.get("description"))
-                .and_then(Value::as_str)
-            {
-                d = d.with_help(format!("`{name}`: {}", first_sentence(desc)));
+                    type_help(keyword, instance)
+                };
+                out.push(
+                    Diagnostic::error(
+                        "E103",
+                        format!(
+                            "`{what}`: expected {}{}, found {found_here}",
+                            expected_types(keyword),
+                            bounds_text(parent)
+                        ),
+                    )
+                    .at_opt(at_value)
+                    .with_help(help),
+                );
             }
-            out.push(d);
-        }
-        ValidationErrorKind::Type { .. } => {
-            out.push(
-                Diagnostic::error(
-                    "E103",
-                    format!(
-                        "`{what}`: expected {}, found {}",
-                        expected_types(keyword),
-                        found(instance)
-                    ),
-                )
-                .at_opt(at_value)
-                .with_help(type_help(keyword, instance)),
-            );
-        }
-        ValidationErrorKind::Enum { options } => {
-            let opts: Vec<String> = options
-                .as_array()
-                .map(|a| a.iter().map(scalar_text).collect())
-                .unwrap_or_default();
-            out.push(one_of_values(&what, &opts, instance, at_value));
-        }
-        ValidationErrorKind::Constant { expected_value } => {
-            out.push(
-                Diagnostic::error(
-                    "E104",
-                    format!(
-                        "`{what}`: expected `{}`, found {}",
-                        scalar_text(expected_value),
-                        found(instance)
-                    ),
-                )
-                .at_opt(at_value),
-            );
-        }
-        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context } => {
-            let variants: Vec<Value> = keyword
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            if let Some(values) = const_values(&variants) {
-                out.push(one_of_values(&what, &values, instance, at_value));
-            } else if let Some((tag_key, tags)) = variant_tags(&variants) {
-                let tag_ptr = super::yaml::child(instance_path, &tag_key);
-                match instance.get(&tag_key) {
-                    Some(Value::String(t)) if tags.contains(t) => {
-                        // The variant the person chose: report its own errors.
-                        let i = tags.iter().position(|x| x == t).unwrap_or(0);
-                        for e in context.get(i).into_iter().flatten() {
-                            describe(
-                                e.kind(),
-                                e.instance_path().as_str(),
-                                e.schema_path().as_str(),
-                                e.instance(),
-                                map,
-                                out,
-                            );
-                        }
-                    }
-                    Some(t) => out.push(one_of_values(
-                        &dotted(&tag_ptr),
-                        &tags,
-                        t,
-                        map.value_span(&tag_ptr),
-                    )),
-                    None => out.push(
-                        Diagnostic::error(
-                            "E102",
-                            format!("missing required field `{tag_key}` in `{what}`"),
-                        )
-                        .at_opt(map.key_span(instance_path))
-                        .with_help(format!("`{tag_key}` is one of {}", quoted_list(&tags))),
-                    ),
-                }
-            } else {
+            ValidationErrorKind::Enum { options } => {
+                let opts: Vec<String> = options
+                    .as_array()
+                    .map(|a| a.iter().map(scalar_text).collect())
+                    .unwrap_or_default();
+                out.push(one_of_values(&what, &opts, instance, at_value));
+            }
+            ValidationErrorKind::Constant { expected_value } => {
                 out.push(
                     Diagnostic::error(
                         "E104",
                         format!(
-                            "`{what}`: {} matches none of the allowed forms",
-                            found(instance)
+                            "`{what}`: expected `{}`, found {found_here}",
+                            scalar_text(expected_value),
                         ),
                     )
                     .at_opt(at_value),
                 );
             }
-        }
-        ValidationErrorKind::Minimum { limit } => {
-            out.push(range(&what, "at least", limit, instance, at_value))
-        }
-        ValidationErrorKind::Maximum { limit } => {
-            out.push(range(&what, "at most", limit, instance, at_value))
-        }
-        ValidationErrorKind::ExclusiveMinimum { limit } => {
-            out.push(range(&what, "greater than", limit, instance, at_value))
-        }
-        ValidationErrorKind::ExclusiveMaximum { limit } => {
-            out.push(range(&what, "less than", limit, instance, at_value))
-        }
-        ValidationErrorKind::MinLength { limit } => out.push(
-            Diagnostic::error(
-                "E106",
-                if *limit == 1 {
-                    format!("`{what}` must not be empty")
+            ValidationErrorKind::OneOfNotValid { context }
+            | ValidationErrorKind::AnyOf { context } => {
+                let variants: Vec<Value> = keyword
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let describe_variant = |i: usize, out: &mut Vec<Diagnostic>| {
+                    for e in context.get(i).into_iter().flatten() {
+                        self.describe(
+                            e.kind(),
+                            e.instance_path().as_str(),
+                            e.schema_path().as_str(),
+                            e.instance(),
+                            map,
+                            out,
+                        );
+                    }
+                };
+                if let Some(values) = const_values(root, &variants) {
+                    out.push(one_of_values(&what, &values, instance, at_value));
+                } else if let Some((tag_key, tags)) = variant_tags(root, &variants) {
+                    let tag_ptr = super::yaml::child(instance_path, &tag_key);
+                    match instance.get(&tag_key) {
+                        Some(Value::String(t)) if tags.contains(t) => {
+                            // The variant the person chose: report its own errors.
+                            describe_variant(tags.iter().position(|x| x == t).unwrap_or(0), out);
+                        }
+                        Some(t) => out.push(one_of_values(
+                            &dotted(&tag_ptr),
+                            &tags,
+                            t,
+                            map.value_span(&tag_ptr),
+                        )),
+                        None => out.push(
+                            Diagnostic::error(
+                                "E102",
+                                format!("missing required field `{tag_key}` in `{what}`"),
+                            )
+                            .at_opt(map.key_span(instance_path))
+                            .with_help(format!("`{tag_key}` is one of {}", quoted_list(&tags))),
+                        ),
+                    }
+                } else if let Some(tags) = external_tags(root, &variants) {
+                    self.describe_external(
+                        &what,
+                        instance_path,
+                        instance,
+                        &tags,
+                        map,
+                        out,
+                        |i, o| describe_variant(i, o),
+                    );
                 } else {
-                    format!("`{what}` must be at least {limit} characters long")
-                },
-            )
-            .at_opt(at_value),
-        ),
-        ValidationErrorKind::MaxLength { limit } => out.push(
-            Diagnostic::error(
-                "E106",
-                format!("`{what}` must be at most {limit} characters long"),
-            )
-            .at_opt(at_value),
-        ),
-        ValidationErrorKind::MinItems { limit } => out.push(
-            Diagnostic::error(
-                "E106",
-                if *limit == 1 {
-                    format!("`{what}` must list at least one item")
-                } else {
-                    format!("`{what}` must list at least {limit} items")
-                },
-            )
-            .at_opt(at_value),
-        ),
-        ValidationErrorKind::Pattern { pattern } => {
-            let help = if pattern == r"^[A-Za-z0-9_.\-]+$" {
-                "use only letters, digits, `_`, `.` and `-` (the value goes into an API path)"
-                    .to_string()
-            } else {
-                format!("the value must match the regular expression `{pattern}`")
-            };
-            out.push(
+                    let fits: Vec<usize> = variants
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| type_allows(&schema_types(deref(root, v)), instance))
+                        .map(|(i, _)| i)
+                        .collect();
+                    if let [only] = fits.as_slice() {
+                        // One form has the type written: its own errors say what is wrong.
+                        describe_variant(*only, out);
+                    } else {
+                        let expected = parent
+                            .and_then(|p| p.get("description"))
+                            .and_then(Value::as_str)
+                            .map(|d| lower_first(first_sentence(d).trim_end_matches('.')))
+                            .unwrap_or_else(|| "one of the allowed forms".to_string());
+                        out.push(
+                            Diagnostic::error(
+                                "E104",
+                                format!("`{what}`: expected {expected}, found {found_here}"),
+                            )
+                            .at_opt(at_value),
+                        );
+                    }
+                }
+            }
+            ValidationErrorKind::Minimum { limit } => {
+                out.push(range(&what, "at least", limit, &raw_here, at_value))
+            }
+            ValidationErrorKind::Maximum { limit } => {
+                out.push(range(&what, "at most", limit, &raw_here, at_value))
+            }
+            ValidationErrorKind::ExclusiveMinimum { limit } => {
+                out.push(range(&what, "greater than", limit, &raw_here, at_value))
+            }
+            ValidationErrorKind::ExclusiveMaximum { limit } => {
+                out.push(range(&what, "less than", limit, &raw_here, at_value))
+            }
+            ValidationErrorKind::MinLength { limit } => out.push(
                 Diagnostic::error(
                     "E106",
-                    format!("`{what}`: {} is not allowed here", found(instance)),
+                    if *limit == 1 {
+                        format!("`{what}` must not be empty")
+                    } else {
+                        format!("`{what}` must be at least {limit} characters long")
+                    },
                 )
-                .at_opt(at_value)
-                .with_help(help),
-            )
+                .at_opt(at_value),
+            ),
+            ValidationErrorKind::MaxLength { limit } => out.push(
+                Diagnostic::error(
+                    "E106",
+                    format!("`{what}` must be at most {limit} characters long"),
+                )
+                .at_opt(at_value),
+            ),
+            ValidationErrorKind::MinItems { limit } => out.push(
+                Diagnostic::error(
+                    "E106",
+                    if *limit == 1 {
+                        format!("`{what}` must list at least one item")
+                    } else {
+                        format!("`{what}` must list at least {limit} items")
+                    },
+                )
+                .at_opt(at_value),
+            ),
+            ValidationErrorKind::MaxItems { limit } => out.push(
+                Diagnostic::error("E106", format!("`{what}` must list at most {limit} items"))
+                    .at_opt(at_value),
+            ),
+            ValidationErrorKind::Pattern { pattern } => {
+                let text = instance.as_str().unwrap_or("");
+                match self.patterns.iter().find(|r| r.pattern == pattern) {
+                    Some(rule) => {
+                        let e = (rule.explain)(text);
+                        let at =
+                            e.at.and_then(|(a, b)| {
+                                super::interp::sub_span(map, instance_path, text, a, b)
+                            })
+                            .or(at_value);
+                        out.push(
+                            Diagnostic::error("E106", format!("`{what}`: {}", e.message))
+                                .at_opt(at)
+                                .with_help(e.help),
+                        )
+                    }
+                    None => out.push(
+                        Diagnostic::error(
+                            "E106",
+                            format!("`{what}`: {found_here} is not allowed here"),
+                        )
+                        .at_opt(at_value)
+                        .with_help(format!(
+                            "the value must match the regular expression `{pattern}`"
+                        )),
+                    ),
+                }
+            }
+            ValidationErrorKind::PropertyNames { error } => {
+                // The inner error is about the key itself: point at the key.
+                let key = error.instance().as_str().unwrap_or("").to_string();
+                let kp = super::yaml::child(instance_path, &key);
+                let mut inner = Vec::new();
+                self.describe(
+                    error.kind(),
+                    &kp,
+                    error.schema_path().as_str(),
+                    error.instance(),
+                    map,
+                    &mut inner,
+                );
+                for mut d in inner {
+                    let key_span = map.key_span(&kp);
+                    // A span inside the key when the rule named a character, else the key.
+                    let inside = d.span.filter(|s| {
+                        key_span.is_some_and(|k| {
+                            s.start.offset >= k.start.offset && s.end.offset <= k.end.offset
+                        })
+                    });
+                    d.span = inside.or(key_span);
+                    d.message = d.message.replacen(
+                        &format!("`{}`:", dotted(&kp)),
+                        &format!("`{what}`: the key"),
+                        1,
+                    );
+                    out.push(d);
+                }
+            }
+            other => out.push(
+                Diagnostic::error(
+                    "E100",
+                    format!("`{what}`: {}", other_message(other, instance)),
+                )
+                .at_opt(at_value),
+            ),
         }
-        other => out.push(
-            Diagnostic::error(
-                "E100",
-                format!("`{what}`: {}", other_message(other, instance)),
-            )
-            .at_opt(at_value),
-        ),
+    }
+
+    /// An externally tagged choice (`- maintenance: {…}`): an unknown tag gets a did-you-mean,
+    /// a known one its own errors.
+    #[allow(clippy::too_many_arguments)]
+    fn describe_external(
+        &self,
+        what: &str,
+        instance_path: &str,
+        instance: &Value,
+        tags: &[String],
+        map: &SourceMap,
+        out: &mut Vec<Diagnostic>,
+        variant: impl Fn(usize, &mut Vec<Diagnostic>),
+    ) {
+        let keys: Vec<&String> = instance
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        match keys.as_slice() {
+            [k] => match tags.iter().position(|t| t == *k) {
+                Some(i) => variant(i, out),
+                None => {
+                    let d = Diagnostic::error("E104", format!("`{what}`: unknown kind `{k}`"))
+                        .at_opt(map.key_span(&super::yaml::child(instance_path, k)));
+                    out.push(match suggest(k, tags.iter().map(String::as_str)) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(format!("expected one of {}", quoted_list(tags))),
+                    });
+                }
+            },
+            _ => out.push(
+                Diagnostic::error(
+                    "E104",
+                    format!(
+                        "`{what}`: expected one of {} with its settings, found {}",
+                        quoted_list(tags),
+                        found(instance)
+                    ),
+                )
+                .at_opt(map.value_span(instance_path))
+                .with_help("write one kind per list item, e.g. `- partition: {from: 1m, to: 2m}`"),
+            ),
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -541,10 +884,10 @@ fn one_of_values(what: &str, values: &[String], instance: &Value, at: Option<Spa
     }
 }
 
-fn range(what: &str, rel: &str, limit: &Value, instance: &Value, at: Option<Span>) -> Diagnostic {
+fn range(what: &str, rel: &str, limit: &Value, found: &str, at: Option<Span>) -> Diagnostic {
     Diagnostic::error(
         "E105",
-        format!("`{what}` must be {rel} {limit}, found {instance}"),
+        format!("`{what}` must be {rel} {}, found {found}", num_text(limit)),
     )
     .at_opt(at)
 }

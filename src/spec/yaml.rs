@@ -15,6 +15,9 @@ use crate::diag::{Diagnostic, Pos, Span};
 pub const MAX_DEPTH: usize = 128;
 /// Nodes created, counting every alias expansion, before the document is refused.
 pub const MAX_NODES: usize = 1_000_000;
+/// Bytes of scalars and keys created, counting every alias expansion, before the document is
+/// refused: twice the largest file read, so only aliases that multiply can reach it.
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// How a scalar was written: transforms need it to map positions inside the decoded string back
 /// to the file.
@@ -43,6 +46,9 @@ pub struct Loc {
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
     locs: BTreeMap<String, Loc>,
+    /// The text of plain scalars that look like numbers but have no exact JSON value (`.nan`,
+    /// `.inf`, `1e400`, integers past 64 bits), so messages can show what was written.
+    written: BTreeMap<String, String>,
 }
 
 impl SourceMap {
@@ -52,6 +58,13 @@ impl SourceMap {
 
     pub fn get(&self, pointer: &str) -> Option<&Loc> {
         self.locs.get(pointer)
+    }
+
+    /// The text of the number-like scalar at `pointer` when its JSON value is not that number:
+    /// `.nan`, `.inf` and `1e400` (kept as strings), integers past 64 bits (kept as the nearest
+    /// float).
+    pub fn written(&self, pointer: &str) -> Option<&str> {
+        self.written.get(pointer).map(String::as_str)
     }
 
     /// The value span of the node at `pointer`, or of its nearest ancestor that has one.
@@ -108,7 +121,8 @@ fn span(s: YSpan) -> Span {
 
 #[derive(Clone)]
 enum Tree {
-    Scalar(Value, Span, Style),
+    /// A scalar; the text when it is a number without an exact JSON value.
+    Scalar(Value, Span, Style, Option<Box<str>>),
     Seq(Vec<Tree>, Span),
     Map(Vec<(String, Span, Tree)>, Span),
 }
@@ -116,7 +130,7 @@ enum Tree {
 impl Tree {
     fn span(&self) -> Span {
         match self {
-            Tree::Scalar(_, s, _) | Tree::Seq(_, s) | Tree::Map(_, s) => *s,
+            Tree::Scalar(_, s, _, _) | Tree::Seq(_, s) | Tree::Map(_, s) => *s,
         }
     }
 }
@@ -136,6 +150,7 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
         parser: Parser::new_from_str(text),
         anchors: BTreeMap::new(),
         nodes: 0,
+        bytes: 0,
         diags: Vec::new(),
         text,
     };
@@ -153,8 +168,11 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: BTreeMap<usize, Tree>,
+    /// Each anchored node with its size (nodes, bytes), so an alias is charged before it is
+    /// copied.
+    anchors: BTreeMap<usize, (Tree, usize, usize)>,
     nodes: usize,
+    bytes: usize,
     diags: Vec<Diagnostic>,
     text: &'a str,
 }
@@ -203,12 +221,19 @@ impl<'a> Builder<'a> {
         Ok(root)
     }
 
-    fn count(&mut self, n: usize, sp: Span) -> Result<(), Fatal> {
-        self.nodes += n;
-        if self.nodes > MAX_NODES {
+    /// Charges `n` nodes and `b` bytes; an error once either budget is spent.
+    fn count(&mut self, n: usize, b: usize, sp: Span) -> Result<(), Fatal> {
+        self.nodes = self.nodes.saturating_add(n);
+        self.bytes = self.bytes.saturating_add(b);
+        if self.nodes > MAX_NODES || self.bytes > MAX_BYTES {
+            let what = if self.nodes > MAX_NODES {
+                format!("{MAX_NODES} nodes")
+            } else {
+                format!("{} MiB of text", MAX_BYTES / (1024 * 1024))
+            };
             return Err(vec![Diagnostic::error(
                 "E003",
-                format!("document expands to more than {MAX_NODES} nodes (an alias bomb?)"),
+                format!("document expands to more than {what} (an alias bomb?)"),
             )
             .at(sp)
             .with_help(
@@ -227,18 +252,21 @@ impl<'a> Builder<'a> {
             )
             .at(s)]);
         }
-        self.count(1, s)?;
+        self.count(1, 0, s)?;
         match ev {
             Event::Scalar(v, style, anchor, tag) => {
-                let t = Tree::Scalar(scalar(&v, style, tag.as_deref()), s, style_of(style));
+                self.count(0, v.len(), s)?;
+                let (value, inexact) = scalar(&v, style, tag.as_deref());
+                let written = inexact.then(|| v.as_ref().into());
+                let t = Tree::Scalar(value, s, style_of(style), written);
                 self.anchor(anchor, &t);
                 Ok(t)
             }
-            Event::Alias(id) => match self.anchors.get(&id).cloned() {
-                Some(t) => {
-                    let n = size(&t);
-                    self.count(n, s)?;
-                    Ok(t)
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(&(_, n, b)) => {
+                    // Charged before the copy, so a bomb is refused without being built.
+                    self.count(n, b, s)?;
+                    Ok(self.anchors[&id].0.clone())
                 }
                 None => Err(vec![Diagnostic::error(
                     "E001",
@@ -272,13 +300,13 @@ impl<'a> Builder<'a> {
                     let val = self.node(kev, ksp, depth + 1)?;
                     let kspan = key.span();
                     let name = match key {
-                        Tree::Scalar(Value::String(k), _, _) => k,
-                        Tree::Scalar(Value::Null, _, _) => {
+                        Tree::Scalar(Value::String(k), _, _, _) => k,
+                        Tree::Scalar(Value::Null, _, _, _) => {
                             self.diags
                                 .push(Diagnostic::error("E005", "empty mapping key").at(kspan));
                             continue;
                         }
-                        Tree::Scalar(other, _, _) => other.to_string(),
+                        Tree::Scalar(other, _, _, _) => other.to_string(),
                         _ => {
                             self.diags.push(
                                 Diagnostic::error(
@@ -334,16 +362,27 @@ impl<'a> Builder<'a> {
 
     fn anchor(&mut self, id: usize, t: &Tree) {
         if id > 0 {
-            self.anchors.insert(id, t.clone());
+            let (n, b) = size(t);
+            self.anchors.insert(id, (t.clone(), n, b));
         }
     }
 }
 
-fn size(t: &Tree) -> usize {
+/// Nodes and bytes of a tree, as [`Builder::count`] charges them.
+fn size(t: &Tree) -> (usize, usize) {
     match t {
-        Tree::Scalar(..) => 1,
-        Tree::Seq(items, _) => 1 + items.iter().map(size).sum::<usize>(),
-        Tree::Map(items, _) => 1 + items.iter().map(|(_, _, v)| 1 + size(v)).sum::<usize>(),
+        Tree::Scalar(v, ..) => (1, v.as_str().map_or(8, str::len)),
+        Tree::Seq(items, _) => items.iter().fold((1, 0), |(n, b), i| {
+            let (n2, b2) = size(i);
+            (n.saturating_add(n2), b.saturating_add(b2))
+        }),
+        Tree::Map(items, _) => items.iter().fold((1, 0), |(n, b), (k, _, v)| {
+            let (n2, b2) = size(v);
+            (
+                n.saturating_add(n2 + 1),
+                b.saturating_add(b2).saturating_add(k.len()),
+            )
+        }),
     }
 }
 
@@ -357,38 +396,47 @@ fn style_of(s: ScalarStyle) -> Style {
     }
 }
 
-/// YAML 1.2 core-schema resolution of a scalar.
-fn scalar(v: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>) -> Value {
+/// YAML 1.2 core-schema resolution of a scalar, and whether it is a number without an exact
+/// JSON value (`.nan`, `.inf`, `1e400`, integers past 64 bits: those become a string, or the
+/// nearest float for big integers, and the caller keeps the text).
+fn scalar(v: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>) -> (Value, bool) {
     if let Some(tag) = tag {
         if (tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!") && tag.suffix == "str" {
-            return Value::String(v.to_string());
+            return (Value::String(v.to_string()), false);
         }
     }
     if style != ScalarStyle::Plain {
-        return Value::String(v.to_string());
+        return (Value::String(v.to_string()), false);
     }
     match v {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return (Value::Null, false),
+        "true" | "True" | "TRUE" => return (Value::Bool(true), false),
+        "false" | "False" | "FALSE" => return (Value::Bool(false), false),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
-        | ".nan" | ".NaN" | ".NAN" => return Value::String(v.to_string()),
+        | ".nan" | ".NaN" | ".NAN" => return (Value::String(v.to_string()), true),
         _ => {}
     }
     let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         if let Ok(i) = v.parse::<i64>() {
-            return Value::Number(i.into());
+            return (Value::Number(i.into()), false);
+        }
+        if let Ok(u) = v.parse::<u64>() {
+            return (Value::Number(u.into()), false);
+        }
+        // Past 64 bits: the nearest float, marked inexact.
+        if let Some(n) = v.parse::<f64>().ok().and_then(Number::from_f64) {
+            return (Value::Number(n), true);
         }
     }
     if let Some(h) = v.strip_prefix("0x") {
         if let Ok(i) = i64::from_str_radix(h, 16) {
-            return Value::Number(i.into());
+            return (Value::Number(i.into()), false);
         }
     }
     if let Some(o) = v.strip_prefix("0o") {
         if let Ok(i) = i64::from_str_radix(o, 8) {
-            return Value::Number(i.into());
+            return (Value::Number(i.into()), false);
         }
     }
     let looks_float = v
@@ -397,17 +445,22 @@ fn scalar(v: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>) -> Valu
         && v.bytes().any(|b| b.is_ascii_digit());
     if looks_float {
         if let Ok(f) = v.parse::<f64>() {
-            if let Some(n) = Number::from_f64(f) {
-                return Value::Number(n);
+            match Number::from_f64(f) {
+                Some(n) => return (Value::Number(n), false),
+                // `1e400`: past the largest float.
+                None => return (Value::String(v.to_string()), true),
             }
         }
     }
-    Value::String(v.to_string())
+    (Value::String(v.to_string()), false)
 }
 
 fn to_value(t: Tree, pointer: &str, key: Option<Span>, map: &mut SourceMap) -> Value {
     match t {
-        Tree::Scalar(v, s, style) => {
+        Tree::Scalar(v, s, style, written) => {
+            if let Some(w) = written {
+                map.written.insert(pointer.to_string(), w.into());
+            }
             map.insert(
                 pointer.to_string(),
                 Loc {
@@ -474,21 +527,67 @@ fn syntax_hint(info: &str, text: &str, at: Pos) -> String {
 }
 
 impl SourceMap {
+    /// Keys of the node at `pointer` and everything below it, found by a range query (the
+    /// pointers of a subtree are contiguous in the map's order).
+    fn subtree_keys<'m, V>(
+        m: &'m BTreeMap<String, V>,
+        pointer: &'m str,
+    ) -> impl Iterator<Item = (&'m String, &'m V)> + 'm {
+        m.range::<str, _>((
+            std::ops::Bound::Included(pointer),
+            std::ops::Bound::Unbounded,
+        ))
+        .take_while(move |(k, _)| k.starts_with(pointer))
+        .filter(move |(k, _)| k.len() == pointer.len() || k[pointer.len()..].starts_with('/'))
+    }
+
     /// Removes the node at `pointer` and everything below it.
     pub fn remove_subtree(&mut self, pointer: &str) {
-        let prefix = format!("{pointer}/");
-        self.locs
-            .retain(|k, _| k != pointer && !k.starts_with(&prefix));
+        let gone: Vec<String> = Self::subtree_keys(&self.locs, pointer)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            self.locs.remove(&k);
+            self.written.remove(&k);
+        }
+    }
+
+    /// A copy without the node at `pointer` and everything below it.
+    pub fn without_subtree(&self, pointer: &str) -> SourceMap {
+        let keep = |k: &String| {
+            !(k.starts_with(pointer)
+                && (k.len() == pointer.len() || k[pointer.len()..].starts_with('/')))
+        };
+        SourceMap {
+            locs: self
+                .locs
+                .iter()
+                .filter(|(k, _)| keep(k))
+                .map(|(k, l)| (k.clone(), *l))
+                .collect(),
+            written: self
+                .written
+                .iter()
+                .filter(|(k, _)| keep(k))
+                .map(|(k, w)| (k.clone(), w.clone()))
+                .collect(),
+        }
+    }
+
+    /// Copies the node at `pointer` and everything below it from `other`, at the same place.
+    pub fn copy_subtree(&mut self, other: &SourceMap, pointer: &str) {
+        for (k, l) in Self::subtree_keys(&other.locs, pointer) {
+            self.locs.insert(k.clone(), *l);
+        }
+        for (k, w) in Self::subtree_keys(&other.written, pointer) {
+            self.written.insert(k.clone(), w.clone());
+        }
     }
 
     /// Copies every entry under `from` to the same relative place under `to` (overlay merging:
     /// merged nodes keep the overlay's own positions).
     pub fn graft(&mut self, from: &str, to: &str, keep_existing_root: bool) {
-        let prefix = format!("{from}/");
-        let moved: Vec<(String, Loc)> = self
-            .locs
-            .iter()
-            .filter(|(k, _)| k.as_str() == from || k.starts_with(&prefix))
+        let moved: Vec<(String, Loc)> = Self::subtree_keys(&self.locs, from)
             .map(|(k, l)| (format!("{to}{}", &k[from.len()..]), *l))
             .collect();
         for (k, l) in moved {
@@ -497,6 +596,10 @@ impl SourceMap {
             }
             self.locs.insert(k, l);
         }
+        let moved: Vec<(String, String)> = Self::subtree_keys(&self.written, from)
+            .map(|(k, w)| (format!("{to}{}", &k[from.len()..]), w.clone()))
+            .collect();
+        self.written.extend(moved);
     }
 }
 

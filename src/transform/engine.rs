@@ -10,8 +10,17 @@
 //!   few evaluators, keyed by the compiled transform's id, and reuses them.
 //! - Values cross the boundary by walking the trees (no JSON text round-trip); numbers that are
 //!   whole and exactly representable come back as JSON integers, as `JSON.stringify` prints them.
+//!   Every walk charges an [`OutputBudget`], so a result built of shared structure (2^40 nodes
+//!   from 40 doublings) stops at the budget instead of exhausting memory.
+//! - The engine is behind a firewall: a panic inside it (its date and number pictures have some,
+//!   listed in docs/transforms.md) is caught, kept off stderr and returned as an
+//!   [`ENGINE_DEFECT`] error; the evaluator it happened in is thrown away. Two builtins that can
+//!   build unbounded values in a single call are guarded by rewriting their calls at compile
+//!   time: `$string(x)` measures `x` first, `$pad(s, w)` checks `w`, both against the output
+//!   budget.
 
 use std::cell::{Cell, RefCell};
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,6 +31,7 @@ use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptio
 use jsonata_core::value::JValue;
 use serde_json::Value;
 
+use super::limits::{OutputBudget, OutputTooLarge, ENGINE_DEFECT, OUTPUT_TOO_LARGE};
 use super::{Limits, TransformError};
 
 /// Variables bound for one evaluation, by name without `$`.
@@ -30,11 +40,19 @@ pub type Bindings = serde_json::Map<String, Value>;
 /// How many evaluators one thread keeps (one per recently used transform).
 const CACHED_EVALUATORS: usize = 8;
 
+/// Host function wrapped around the argument of `$string`: returns it unchanged when its size is
+/// within the output budget.
+const SIZED: &str = "__cxsync_sized";
+/// Host function wrapped around the width of `$pad`: returns it unchanged when it is within the
+/// output budget.
+const WIDTH: &str = "__cxsync_width";
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// A parsed expression and the limits it runs under.
 pub(super) struct Compiled {
     id: u64,
+    /// The tree the engine evaluates (with the builtin guards).
     ast: AstNode,
     limits: Limits,
     /// The expression's regex-literal calls, compiled once (see [`rewrite_regex_calls`]).
@@ -74,11 +92,13 @@ thread_local! {
 
 impl Compiled {
     pub(super) fn new(text: &str, limits: Limits) -> Result<Compiled, TransformError> {
-        let mut ast = jsonata_core::parser::parse(text).map_err(|e| parse_error(&e))?;
+        let mut ast =
+            firewall(|| jsonata_core::parser::parse(text))?.map_err(|e| parse_error(&e))?;
         if !binds_variable(&ast, "now") {
             rewrite_now_with_arguments(&mut ast);
         }
         let regex_calls = rewrite_regex_calls(&mut ast).into();
+        guard_builtins(&mut ast);
         Ok(Compiled {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ast,
@@ -104,7 +124,11 @@ impl Compiled {
     ) -> Result<Option<Value>, TransformError> {
         let data = event.map(to_jvalue).unwrap_or(JValue::Undefined);
         let out = self.run(&data, now, bindings)?;
-        Ok(from_jvalue(&out))
+        Ok(from_jvalue(&out, &mut self.budget())?)
+    }
+
+    fn budget(&self) -> OutputBudget {
+        OutputBudget::new(self.limits.max_output_bytes, "the result")
     }
 
     pub(super) fn eval_json_text(
@@ -119,7 +143,7 @@ impl Compiled {
         })?;
         let out = self.run(&data, now, None)?;
         let mut buf = Vec::with_capacity(256);
-        if !write_json(&out, &mut buf) {
+        if !write_json(&out, &mut buf, &mut self.budget())? {
             return Ok(None);
         }
         // Only valid UTF-8 is ever written: escaped strings, numbers and punctuation.
@@ -141,8 +165,8 @@ impl Compiled {
                 ctx.bind(k.clone(), to_jvalue(v));
             }
             let clock = Rc::new(Cell::new(millis));
-            let mut ev = new_evaluator(ctx, self.options(), &clock, &self.regex_calls);
-            return ev.evaluate(&self.ast, data).map_err(|e| eval_error(&e));
+            let mut ev = new_evaluator(ctx, self.options(), self.limits, &clock, &self.regex_calls);
+            return firewall(|| ev.evaluate(&self.ast, data))?.map_err(|e| eval_error(&e));
         }
         EVALUATORS.with(|cell| {
             let mut cache = cell.borrow_mut();
@@ -156,6 +180,7 @@ impl Compiled {
                         ev: new_evaluator(
                             Context::new(),
                             self.options(),
+                            self.limits,
                             &clock,
                             &self.regex_calls,
                         ),
@@ -166,7 +191,8 @@ impl Compiled {
             // Release the borrow while evaluating: `$eval` or a nested transform may re-enter.
             drop(cache);
             entry.clock.set(millis);
-            let result = entry.ev.evaluate(&self.ast, data);
+            // An evaluator that panicked may be left inconsistent: it is not cached again.
+            let result = firewall(|| entry.ev.evaluate(&self.ast, data))?;
             let mut cache = cell.borrow_mut();
             cache.insert(0, entry);
             cache.truncate(CACHED_EVALUATORS);
@@ -175,9 +201,49 @@ impl Compiled {
     }
 }
 
+thread_local! {
+    /// Set while the engine runs on this thread: a panic then is the engine's, caught by
+    /// [`firewall`], and the process-wide hook keeps it off stderr.
+    static IN_ENGINE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a call into the engine), turning a panic into an [`ENGINE_DEFECT`] error. Every
+/// call into jsonata-core goes through here.
+pub(super) fn firewall<T>(f: impl FnOnce() -> T) -> Result<T, TransformError> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_ENGINE.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = IN_ENGINE.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(f));
+    IN_ENGINE.with(|c| c.set(was));
+    result.map_err(|payload| {
+        let why = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string());
+        TransformError {
+            code: Some(ENGINE_DEFECT.to_string()),
+            message: format!(
+                "the JSONata engine (jsonata-core) crashed on this expression: {why}; this is a \
+                 defect of the engine (docs/transforms.md lists the known ones), rewrite the \
+                 expression around it"
+            ),
+            offset: None,
+        }
+    })
+}
+
 fn new_evaluator(
     ctx: Context,
     options: EvaluatorOptions,
+    limits: Limits,
     clock: &Rc<Cell<i64>>,
     regex_calls: &std::sync::Arc<[RegexCall]>,
 ) -> Evaluator {
@@ -187,13 +253,35 @@ fn new_evaluator(
         let name = calls[i].name.clone();
         ev.register_fn(name, move |args: &[JValue]| {
             let c = &calls[i];
-            match super::compiled::call_regex(c.f, args, &c.re) {
+            match super::compiled::call_regex(c.f, args, &c.re, limits) {
                 Some(v) => Ok(v),
                 None => call(&c.original, args),
             }
         })
         .expect("the host function's name is not a builtin's");
     }
+    let max = limits.max_output_bytes;
+    ev.register_fn(SIZED, move |args: &[JValue]| {
+        let v = args.first().cloned().unwrap_or(JValue::Undefined);
+        measure(&v, &mut OutputBudget::new(max, "the argument of $string"))
+            .map_err(budget_error)?;
+        Ok(v)
+    })
+    .expect("the guard's name is not a builtin");
+    ev.register_fn(WIDTH, move |args: &[JValue]| {
+        let w = args.first().cloned().unwrap_or(JValue::Undefined);
+        if let JValue::Number(n) = w {
+            if n.abs() > max as f64 {
+                return Err(budget_error(OutputTooLarge {
+                    limit: max,
+                    what: "the width of $pad",
+                    too_deep: false,
+                }));
+            }
+        }
+        Ok(w)
+    })
+    .expect("the guard's name is not a builtin");
     let c = Rc::clone(clock);
     ev.register_fn_override("now", move |args: &[JValue]| {
         if !args.is_empty() {
@@ -254,6 +342,9 @@ fn rewrite_regex_calls(ast: &mut AstNode) -> Vec<RegexCall> {
             || args.len() < min
             || args.len() > max
             || args.iter().any(|a| matches!(a, AstNode::Placeholder))
+            // A replacement that may be a function runs in the expression's own evaluator
+            // (its variables, `$$`, the frozen clock, the guards): the call stays the engine's.
+            || (f == super::compiled::RegexFn::Replace && !is_data(&args[2]))
         {
             return;
         }
@@ -282,6 +373,23 @@ fn rewrite_regex_calls(ast: &mut AstNode) -> Vec<RegexCall> {
         };
     });
     calls
+}
+
+/// Whether `node` can only evaluate to data, never to a function: a literal, `&`, arithmetic,
+/// or a path over the input that starts with a field name.
+fn is_data(node: &AstNode) -> bool {
+    use jsonata_core::ast::BinaryOp as B;
+    match node {
+        AstNode::String(_) | AstNode::Number(_) | AstNode::Boolean(_) | AstNode::Null => true,
+        AstNode::Binary { op, .. } => matches!(
+            op,
+            B::Concatenate | B::Add | B::Subtract | B::Multiply | B::Divide | B::Modulo
+        ),
+        AstNode::Path { steps } => steps
+            .first()
+            .is_some_and(|s| matches!(s.node, AstNode::Name(_))),
+        _ => false,
+    }
 }
 
 /// `$name(a0, <regex>, a1, …)`: the call over its arguments' values, read from the data.
@@ -375,6 +483,43 @@ fn rewrite_now_with_arguments(node: &mut AstNode) {
             }
         }
     });
+}
+
+/// `$string(x, …)` → `$string($__cxsync_sized(x), …)` and `$pad(s, w, …)` →
+/// `$pad(s, $__cxsync_width(w), …)`: both builtins can build a value far past the output budget in
+/// one call, where no engine limit is checked, so their inputs are checked first. The values
+/// pass through unchanged, so the result is the builtin's own. A transform that binds its own
+/// `$string` or `$pad` keeps its calls as written.
+fn guard_builtins(node: &mut AstNode) {
+    let guard_string = !binds_variable(node, "string");
+    let guard_pad = !binds_variable(node, "pad");
+    visit_mut(node, &mut |n| {
+        if let AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } = n
+        {
+            let (slot, guard) = match name.as_str() {
+                "string" if guard_string => (0, SIZED),
+                "pad" if guard_pad => (1, WIDTH),
+                _ => return,
+            };
+            if let Some(arg) = args.get_mut(slot) {
+                let inner = std::mem::replace(arg, AstNode::Null);
+                *arg = AstNode::Function {
+                    name: guard.to_string(),
+                    args: vec![inner],
+                    is_builtin: true,
+                };
+            }
+        }
+    });
+}
+
+fn budget_error(e: OutputTooLarge) -> EvaluatorError {
+    let t = TransformError::from(e);
+    EvaluatorError::EvaluationError(format!("{OUTPUT_TOO_LARGE}: {}", t.message))
 }
 
 /// Calls `f` on every node of the tree, parents first.
@@ -548,87 +693,165 @@ pub(super) fn to_jvalue(v: &Value) -> JValue {
     }
 }
 
+/// Whether `v` is left out of an object (and `null` in an array), as `JSON.stringify` does.
+fn is_absent(v: &JValue) -> bool {
+    !matches!(
+        v,
+        JValue::Null
+            | JValue::Bool(_)
+            | JValue::Number(_)
+            | JValue::String(_)
+            | JValue::Array(_)
+            | JValue::Object(_)
+    )
+}
+
+/// Charges the budget for `v` exactly as [`from_jvalue`] and [`write_json`] do, building nothing.
+pub(super) fn measure(v: &JValue, b: &mut OutputBudget) -> Result<(), OutputTooLarge> {
+    match v {
+        JValue::String(s) => b.charge_str(s),
+        JValue::Array(items) => {
+            b.enter()?;
+            for i in items.iter() {
+                b.charge_node()?;
+                if !is_absent(i) {
+                    measure(i, b)?;
+                }
+            }
+            b.leave();
+            Ok(())
+        }
+        JValue::Object(map) => {
+            b.enter()?;
+            for (k, v) in map.iter().filter(|(_, v)| !is_absent(v)) {
+                b.charge_str(k)?;
+                measure(v, b)?;
+            }
+            b.leave();
+            Ok(())
+        }
+        v if is_absent(v) => Ok(()),
+        _ => b.charge_node(),
+    }
+}
+
 /// Engine value → serde_json, as `JSON.stringify` would print it: undefined is `None` at the top,
 /// dropped from objects and `null` in arrays; functions likewise; whole numbers are integers.
-pub(super) fn from_jvalue(v: &JValue) -> Option<Value> {
-    Some(match v {
-        JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
-            return None
+/// Stops at the budget (charged as [`measure`] does).
+pub(super) fn from_jvalue(
+    v: &JValue,
+    b: &mut OutputBudget,
+) -> Result<Option<Value>, OutputTooLarge> {
+    Ok(Some(match v {
+        JValue::Null => {
+            b.charge_node()?;
+            Value::Null
         }
-        JValue::Null => Value::Null,
-        JValue::Bool(b) => Value::Bool(*b),
-        JValue::Number(n) => number(*n),
-        JValue::String(s) => Value::String(s.to_string()),
-        JValue::Array(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| from_jvalue(i).unwrap_or(Value::Null))
-                .collect(),
-        ),
-        JValue::Object(map) => Value::Object(
-            map.iter()
-                .filter_map(|(k, v)| from_jvalue(v).map(|v| (k.clone(), v)))
-                .collect(),
-        ),
-        #[allow(unreachable_patterns)]
-        _ => return None,
-    })
+        JValue::Bool(x) => {
+            b.charge_node()?;
+            Value::Bool(*x)
+        }
+        JValue::Number(n) => {
+            b.charge_node()?;
+            number(*n)
+        }
+        JValue::String(s) => {
+            b.charge_str(s)?;
+            Value::String(s.to_string())
+        }
+        JValue::Array(items) => {
+            b.enter()?;
+            let mut out = Vec::with_capacity(items.len().min(1024));
+            for i in items.iter() {
+                b.charge_node()?;
+                out.push(from_jvalue(i, b)?.unwrap_or(Value::Null));
+            }
+            b.leave();
+            Value::Array(out)
+        }
+        JValue::Object(map) => {
+            b.enter()?;
+            let mut out = serde_json::Map::new();
+            for (k, v) in map.iter().filter(|(_, v)| !is_absent(v)) {
+                b.charge_str(k)?;
+                if let Some(v) = from_jvalue(v, b)? {
+                    out.insert(k.clone(), v);
+                }
+            }
+            b.leave();
+            Value::Object(out)
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// Writes `v` as compact JSON text as jsonata-js's `JSON.stringify` prints it (numbers included:
 /// `0.000001`, `1e+21`), the same text [`super::json::to_compact`] gives for `from_jvalue(v)`.
-/// Returns false (writing nothing) for a top-level undefined.
-pub(super) fn write_json(v: &JValue, out: &mut Vec<u8>) -> bool {
+/// Returns false (writing nothing) for a top-level undefined. Stops at the budget (charged as
+/// [`measure`] does).
+pub(super) fn write_json(
+    v: &JValue,
+    out: &mut Vec<u8>,
+    b: &mut OutputBudget,
+) -> Result<bool, OutputTooLarge> {
     match v {
-        JValue::Undefined | JValue::Lambda(_) | JValue::Builtin { .. } | JValue::Regex { .. } => {
-            return false
+        JValue::Null => {
+            b.charge_node()?;
+            out.extend_from_slice(b"null")
         }
-        JValue::Null => out.extend_from_slice(b"null"),
-        JValue::Bool(true) => out.extend_from_slice(b"true"),
-        JValue::Bool(false) => out.extend_from_slice(b"false"),
+        JValue::Bool(x) => {
+            b.charge_node()?;
+            out.extend_from_slice(if *x { b"true" } else { b"false" })
+        }
         JValue::Number(n) if n.is_finite() => {
+            b.charge_node()?;
             let mut text = String::new();
             super::json::push_number(*n, &mut text);
             out.extend_from_slice(text.as_bytes());
         }
-        JValue::Number(_) => out.extend_from_slice(b"null"),
+        JValue::Number(_) => {
+            b.charge_node()?;
+            out.extend_from_slice(b"null")
+        }
         JValue::String(s) => {
+            b.charge_str(s)?;
             let _ = serde_json::to_writer(&mut *out, s.as_ref());
         }
         JValue::Array(items) => {
+            b.enter()?;
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
+                b.charge_node()?;
                 if i > 0 {
                     out.push(b',');
                 }
-                if !write_json(item, out) {
+                if !write_json(item, out, b)? {
                     out.extend_from_slice(b"null");
                 }
             }
             out.push(b']');
+            b.leave();
         }
         JValue::Object(map) => {
+            b.enter()?;
             out.push(b'{');
             let mut first = true;
-            for (k, v) in map.iter() {
-                let mark = out.len();
+            for (k, v) in map.iter().filter(|(_, v)| !is_absent(v)) {
+                b.charge_str(k)?;
                 if !first {
                     out.push(b',');
                 }
+                first = false;
                 let _ = serde_json::to_writer(&mut *out, k.as_str());
                 out.push(b':');
-                if write_json(v, out) {
-                    first = false;
-                } else {
-                    out.truncate(mark);
-                }
+                write_json(v, out, b)?;
             }
             out.push(b'}');
+            b.leave();
         }
-        #[allow(unreachable_patterns)]
-        _ => return false,
+        _ => return Ok(false),
     }
-    true
+    Ok(true)
 }
 
 /// A JSON number from an f64: integral values within ±2^53 become integers (`3`, not `3.0`).
@@ -679,6 +902,17 @@ fn parse_error(e: &jsonata_core::parser::ParserError) -> TransformError {
 }
 
 fn eval_error(e: &EvaluatorError) -> TransformError {
+    if let Some(rest) = e
+        .message()
+        .strip_prefix(OUTPUT_TOO_LARGE)
+        .and_then(|r| r.strip_prefix(": "))
+    {
+        return TransformError {
+            code: Some(OUTPUT_TOO_LARGE.to_string()),
+            message: rest.to_string(),
+            offset: None,
+        };
+    }
     let (code, message) = split_code(e.message());
     TransformError {
         code,
@@ -691,6 +925,10 @@ fn eval_error(e: &EvaluatorError) -> TransformError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn big() -> OutputBudget {
+        OutputBudget::new(usize::MAX, "the result")
+    }
 
     #[test]
     fn split_code_finds_the_code_after_a_prefix() {
@@ -708,7 +946,7 @@ mod tests {
     #[test]
     fn conversion_round_trips_json() {
         let v = json!({"a": [1, 2.5, null, true, "x", {"b": []}], "c": -0.0, "big": 1e300});
-        let back = from_jvalue(&to_jvalue(&v)).unwrap();
+        let back = from_jvalue(&to_jvalue(&v), &mut big()).unwrap().unwrap();
         assert_eq!(back["a"], json!([1, 2.5, null, true, "x", {"b": []}]));
         assert_eq!(back["big"], json!(1e300));
     }
@@ -719,10 +957,10 @@ mod tests {
                        "n": 9007199254740993_u64, "e": {}});
         let jv = to_jvalue(&v);
         let mut buf = Vec::new();
-        assert!(write_json(&jv, &mut buf));
+        assert!(write_json(&jv, &mut buf, &mut big()).unwrap());
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            super::super::json::to_compact(&from_jvalue(&jv).unwrap())
+            super::super::json::to_compact(&from_jvalue(&jv, &mut big()).unwrap().unwrap())
         );
         // Undefined members vanish from objects and become null in arrays, as in from_jvalue.
         let mut m = IndexMap::new();
@@ -734,12 +972,15 @@ mod tests {
         m.insert("w".to_string(), JValue::Undefined);
         let jv = JValue::object(m);
         let mut buf = Vec::new();
-        assert!(write_json(&jv, &mut buf));
+        assert!(write_json(&jv, &mut buf, &mut big()).unwrap());
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            from_jvalue(&jv).unwrap().to_string()
+            from_jvalue(&jv, &mut big()).unwrap().unwrap().to_string()
         );
-        assert_eq!(from_jvalue(&jv).unwrap().to_string(), r#"{"k":[null]}"#);
+        assert_eq!(
+            from_jvalue(&jv, &mut big()).unwrap().unwrap().to_string(),
+            r#"{"k":[null]}"#
+        );
     }
 
     fn count_regex_nodes(ast: &AstNode) -> usize {
@@ -762,9 +1003,11 @@ mod tests {
         assert_eq!(c.regex_calls.len(), 4);
         assert_eq!(count_regex_nodes(&c.ast), 0);
         // Left alone: the context form, a placeholder, a name the expression binds, a regex the
-        // engine cannot compile.
+        // engine cannot compile, a replacement that may be a function.
         for text in [
             "x.$replace(/a/, 'b')",
+            "$replace(x, /a/, function($m) { $m.match })",
+            "($f := function($m) { 'b' }; $replace(x, /a/, $f))",
             "$replace(?, /a/, 'b')",
             "($replace := function($a, $b, $c) { 1 }; $replace(x, /a/, 'b'))",
             "$replace(x, /(?=a)/, 'b')",
@@ -791,7 +1034,16 @@ mod tests {
             eval("$match(x, /ORD-[0-9]+/).match", d.clone()).unwrap(),
             Some(json!(["ORD-12", "ORD-345"]))
         );
-        // A replacement function is the engine's business: the host function hands it back.
+        // A replacement function is the engine's business, in the expression's own evaluator:
+        // its variables, `$$`, the frozen clock and the guards are there.
+        assert_eq!(
+            eval(
+                "($p := '#'; $replace(x, /ORD-/, function($m) { $m.match & $p & $$.y & $string($now()) }))",
+                json!({"x": "ORD-1", "y": "!"})
+            )
+            .unwrap(),
+            Some(json!(format!("ORD-#!{}1", iso_millis(now.timestamp_millis()))))
+        );
         assert_eq!(
             eval(
                 "$replace(x, /ORD-/, function($m) { $uppercase($m.match) & '#' })",

@@ -3,9 +3,10 @@
 //! The interface is small on purpose: compile once ([`Transform::compile`]), evaluate many times
 //! ([`Transform::eval`]) with the clock handed in, so the same transform runs in `test`, `eval`,
 //! lint and the simulator's virtual time. Every evaluation runs under [`Limits`] (a time budget,
-//! a nesting depth and a sequence length), `$now()`/`$millis()` return the instant handed in, and
-//! engine errors keep their JSONata code (`T2001`, `S0202`, `D3001`, …) in
-//! [`TransformError::code`].
+//! a nesting depth, a sequence length and an output size, all in `limits`), `$now()`/`$millis()`
+//! return the instant handed in, and engine errors keep their JSONata code (`T2001`, `S0202`,
+//! `D3001`, …) in [`TransformError::code`]. A panic inside the engine is caught and becomes an
+//! [`limits::ENGINE_DEFECT`] error.
 //!
 //! Below the interface: `engine` adapts `jsonata-core` (value conversion without a JSON text
 //! round-trip, the frozen clock, limits, error codes); `compiled` is cxsync's own evaluator for
@@ -17,6 +18,7 @@ pub mod checks;
 mod compiled;
 mod engine;
 pub mod json;
+pub mod limits;
 pub mod position;
 pub mod regex;
 pub mod runner;
@@ -27,19 +29,15 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use engine::Bindings;
+pub use limits::Limits;
 
 /// The instant `$now()` returns when nothing else is given: `cxsync test` without `test.now` in
 /// the spec and without `--now`. Fixed so that snapshots never depend on the wall clock.
 pub const DEFAULT_NOW: &str = "2024-01-01T00:00:00Z";
 
-/// Parses an RFC 3339 instant (`--now`, `test.now`).
-pub fn parse_instant(text: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            format!("`{text}` is not an RFC 3339 instant ({e}); e.g. 2024-01-15T14:00:00Z")
-        })
-}
+/// Parses an RFC 3339 instant (`--now`, `test.now`, a scenario's `start`); see
+/// [`crate::spec::parse_instant`].
+pub use crate::spec::parse_instant;
 
 /// [`DEFAULT_NOW`] as an instant.
 pub fn default_now() -> DateTime<Utc> {
@@ -72,34 +70,6 @@ impl TransformError {
     }
 }
 
-/// Resource limits applied to every evaluation.
-///
-/// The engine enforces all three itself (`jsonata-core`'s `EvaluatorOptions`): the time budget
-/// is checked at every expression node and in every loop (error `D1012`), the depth at every
-/// nested evaluation (`D1011`), the sequence length in every map, filter, range and wildcard
-/// (`D2015`). Evaluation runs on the calling thread; the budget stops it, nothing is killed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Wall-clock budget of one evaluation, in milliseconds. `None` means no budget.
-    pub time_budget_ms: Option<u64>,
-    /// Deepest nesting of evaluations (recursion), like jsonata-js's `stack` option.
-    pub max_depth: usize,
-    /// Longest sequence an evaluation may build.
-    pub max_sequence: usize,
-}
-
-impl Default for Limits {
-    /// 1 s, depth 1,000, 1,000,000 items: far above any CRM mapping, low enough that a runaway
-    /// recursion or `[1..1e9]` fails fast instead of hanging `cxsync test` or the simulator.
-    fn default() -> Self {
-        Limits {
-            time_budget_ms: Some(1_000),
-            max_depth: 1_000,
-            max_sequence: 1_000_000,
-        }
-    }
-}
-
 /// A compiled JSONata expression: compile once, evaluate many times.
 ///
 /// `Transform` is `Send + Sync`; the engine's per-thread evaluator state is cached inside
@@ -108,6 +78,7 @@ impl Default for Limits {
 pub struct Transform {
     inner: engine::Compiled,
     compiled: Option<compiled::Program>,
+    limits: Limits,
 }
 
 impl Transform {
@@ -118,15 +89,20 @@ impl Transform {
 
     /// Parses and compiles `text` with the given limits.
     pub fn compile_with_limits(text: &str, limits: Limits) -> Result<Transform, TransformError> {
+        let ours = bounded_syntax(text)?;
         let inner = engine::Compiled::new(text, limits).map_err(|mut e| {
             // The engine's parser reports no positions; our own parser does.
-            if let Err(syntax) = syntax::analyse(text) {
+            if let Err(syntax) = &ours {
                 e.offset = Some(syntax.start);
             }
             e
         })?;
         let compiled = compiled::Program::compile(text, limits);
-        Ok(Transform { inner, compiled })
+        Ok(Transform {
+            inner,
+            compiled,
+            limits,
+        })
     }
 
     /// Like [`Transform::compile`] but never takes the compiled path (for comparisons and
@@ -140,10 +116,13 @@ impl Transform {
         text: &str,
         limits: Limits,
     ) -> Result<Transform, TransformError> {
+        // Only the depth refusal matters here; the engine words other syntax errors.
+        let _ = bounded_syntax(text)?;
         let inner = engine::Compiled::new(text, limits)?;
         Ok(Transform {
             inner,
             compiled: None,
+            limits,
         })
     }
 
@@ -157,9 +136,8 @@ impl Transform {
     /// JSONata's undefined result.
     pub fn eval(&self, event: &Value, now: DateTime<Utc>) -> Result<Option<Value>, TransformError> {
         if let Some(c) = &self.compiled {
-            return compiled::or_engine(c.try_eval(Some(event), now, None), || {
-                self.inner.eval(Some(event), now, None)
-            });
+            let out = self.within_budget(c.try_eval(Some(event), now, None));
+            return compiled::or_engine(out, || self.inner.eval(Some(event), now, None));
         }
         self.inner.eval(Some(event), now, None)
     }
@@ -173,9 +151,8 @@ impl Transform {
         bindings: &Bindings,
     ) -> Result<Option<Value>, TransformError> {
         if let Some(c) = &self.compiled {
-            return compiled::or_engine(c.try_eval(event, now, Some(bindings)), || {
-                self.inner.eval(event, now, Some(bindings))
-            });
+            let out = self.within_budget(c.try_eval(event, now, Some(bindings)));
+            return compiled::or_engine(out, || self.inner.eval(event, now, Some(bindings)));
         }
         self.inner.eval(event, now, Some(bindings))
     }
@@ -215,11 +192,45 @@ impl Transform {
         now: DateTime<Utc>,
     ) -> Result<Option<String>, TransformError> {
         if let Some(c) = &self.compiled {
-            return compiled::or_engine(c.try_eval_json_text(event_json, now), || {
-                self.inner.eval_json_text(event_json, now)
+            // The text is at least as long as the budget's measure of it: within the budget by
+            // length is within it by measure; longer, the engine decides.
+            let out = c.try_eval_json_text(event_json, now).and_then(|t| {
+                let fits = t
+                    .as_ref()
+                    .is_none_or(|t| t.len() <= self.limits.max_output_bytes);
+                fits.then_some(t).ok_or(compiled::Bail)
             });
+            return compiled::or_engine(out, || self.inner.eval_json_text(event_json, now));
         }
         self.inner.eval_json_text(event_json, now)
+    }
+
+    /// A compiled-path output within the output budget; the engine decides (and reports) one that
+    /// is not.
+    fn within_budget(&self, out: compiled::R<Option<Value>>) -> compiled::R<Option<Value>> {
+        let v = out?;
+        let mut b = limits::OutputBudget::new(self.limits.max_output_bytes, "the result");
+        match &v {
+            Some(x) if limits::measure_json(x, &mut b).is_err() => Err(compiled::Bail),
+            _ => Ok(v),
+        }
+    }
+}
+
+/// Runs cxsync's own parser before any engine sees `text`: an expression deeper than
+/// [`limits::MAX_EXPRESSION_DEPTH`] is refused here. Otherwise the height of the tree, or our
+/// syntax error for its position (the engine still decides, and words, syntax errors).
+type Syntax = Result<usize, syntax::SyntaxError>;
+
+fn bounded_syntax(text: &str) -> Result<Syntax, TransformError> {
+    match syntax::parse(text) {
+        Ok(tree) => Ok(Ok(tree.height)),
+        Err(e) if e.code == syntax::TOO_DEEP => Err(TransformError {
+            code: Some(e.code),
+            message: e.message,
+            offset: Some(e.start),
+        }),
+        Err(e) => Ok(Err(e)),
     }
 }
 
@@ -382,6 +393,7 @@ mod tests {
             time_budget_ms: Some(50),
             max_depth: 1_000,
             max_sequence: usize::MAX,
+            ..Limits::default()
         };
         let t = Transform::compile_with_limits(
             "$reduce([1..5000000], function($a, $x) { $a + $x }, 0)",
@@ -424,5 +436,125 @@ mod tests {
         let s = t.eval_json_text(&ev.to_string(), now()).unwrap().unwrap();
         assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
         assert_eq!(s, r#"{"id":"7","d":1500}"#);
+    }
+    fn chain(op: &str, n: usize) -> String {
+        vec!["a"; n].join(op)
+    }
+
+    #[test]
+    fn expressions_at_the_depth_limit_compile_and_run_on_a_small_stack() {
+        let texts = vec![
+            chain("+", 999),
+            chain(".", 999),
+            chain("&", 999),
+            format!("{}1{}", "(".repeat(998), ")".repeat(998)),
+            format!("{}a{}", "$string(".repeat(490), ")".repeat(490)),
+            format!("{}1{}", "[".repeat(998), "]".repeat(998)),
+        ];
+        // Test threads have 2 MiB stacks, like tokio's workers.
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for t in &texts {
+                    // The engine may refuse some of these itself (U1002); none may crash.
+                    if let Ok(tr) = Transform::compile(t) {
+                        let _ = tr.eval(&json!({"a": {"a": 1}}), now());
+                    }
+                }
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn deeper_expressions_and_chains_are_refused_before_the_engine_with_a_position() {
+        for text in [
+            chain("+", 4406),
+            chain(".", 5000),
+            format!("{}1{}", "(".repeat(5000), ")".repeat(5000)),
+        ] {
+            let e = Transform::compile(&text).unwrap_err();
+            assert_eq!(e.code.as_deref(), Some(syntax::TOO_DEEP), "{e}");
+            assert!(e.offset.is_some());
+            assert!(syntax::analyse(&text).is_err());
+        }
+    }
+
+    #[test]
+    fn an_engine_panic_is_an_engine_defect_error_not_a_dead_process() {
+        for text in [
+            "$toMillis('1','[é]')",
+            "$fromMillis(0,'[,]')",
+            "$parseInteger('1', '٠')",
+            "{\"a\": $now(\"[,]\")}",
+        ] {
+            let t = Transform::compile(text).unwrap();
+            let e = t.eval(&json!({}), now()).unwrap_err();
+            assert_eq!(
+                e.code.as_deref(),
+                Some(limits::ENGINE_DEFECT),
+                "{text}: {e}"
+            );
+            // The evaluator is not reused in a broken state: a second run says the same.
+            assert_eq!(t.eval(&json!({}), now()).unwrap_err(), e);
+        }
+    }
+
+    #[test]
+    fn values_past_the_output_budget_are_refused_on_every_path() {
+        let doubled = "$reduce([1..40], function($a,$i){{'l':$a,'r':$a}}, 0)";
+        for text in [
+            doubled.to_string(),
+            format!("$string({doubled})"),
+            "$pad('x', 1e10)".to_string(),
+            "$pad('x', -1e10, '-')".to_string(),
+            "$reduce([1..1000], function($a,$i){{'l':$a}}, 0)".to_string(),
+        ] {
+            let t = Transform::compile(&text).unwrap();
+            let e = t.eval(&json!({}), now()).unwrap_err();
+            assert_eq!(
+                e.code.as_deref(),
+                Some(limits::OUTPUT_TOO_LARGE),
+                "{text}: {e}"
+            );
+            let e = t.eval_json_text("{}", now()).unwrap_err();
+            assert_eq!(
+                e.code.as_deref(),
+                Some(limits::OUTPUT_TOO_LARGE),
+                "{text}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_guarded_builtins_give_the_engines_own_results() {
+        for (text, want) in [
+            ("$pad('x', 5, '-')", json!("x----")),
+            ("$pad('x', -3)", json!("  x")),
+            ("$string({'a': [1, 2.5]})", json!("{\"a\":[1,2.5]}")),
+            ("$string(1/3)", json!("0.333333333333333")),
+            ("$string()", json!("{\"k\":1}")),
+            (
+                "($string := function($x){'mine'}; $string(1))",
+                json!("mine"),
+            ),
+            ("$map([1, 2], $string)", json!(["1", "2"])),
+        ] {
+            assert_eq!(eval(text, json!({"k": 1})).unwrap(), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_small_budget_is_honoured() {
+        let limits = Limits {
+            max_output_bytes: 60,
+            ..Limits::default()
+        };
+        let t =
+            Transform::compile_with_limits("{'a': 'abcdefghijklmnopqrstuvwxyz'}", limits).unwrap();
+        assert!(t.eval(&json!({}), now()).is_err());
+        let t = Transform::compile_with_limits("{'a': 1}", limits).unwrap();
+        assert_eq!(t.eval(&json!({}), now()).unwrap(), Some(json!({"a": 1})));
     }
 }

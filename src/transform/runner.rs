@@ -99,20 +99,10 @@ pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun
         let Some(rule) = spec.raw.rules.get(resolved.index) else {
             continue;
         };
-        let Some(source) = &resolved.transform else {
-            run.diags.push(
-                spec.diag_at(
-                    Diagnostic::error("E303", format!("rule `{}` has no transform", rule.id)),
-                    &format!("/rules/{}", resolved.index),
-                )
-                .with_help("add `transform:` (inline JSONata) or `transformFile:`"),
-            );
-            continue;
-        };
-        let transform = match Transform::compile(&source.text) {
+        let transform = match compile_rule(spec, resolved) {
             Ok(t) => t,
-            Err(e) => {
-                run.diags.push(compile_diag(spec, source, &e));
+            Err(d) => {
+                run.diags.push(d);
                 continue;
             }
         };
@@ -204,7 +194,7 @@ pub fn matches(
 }
 
 /// Whether every condition path of `event` holds one of its allowed values.
-pub fn conditions_hold(event: &Value, conditions: &indexmap::IndexMap<String, Vec<Value>>) -> bool {
+fn conditions_hold(event: &Value, conditions: &indexmap::IndexMap<String, Vec<Value>>) -> bool {
     conditions.iter().all(|(path, allowed)| {
         lookup(event, path).is_some_and(|v| allowed.iter().any(|a| json_equal(a, v)))
     })
@@ -258,6 +248,26 @@ fn json_equal(a: &Value, b: &Value) -> bool {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         _ => a == b,
     }
+}
+
+/// Compiles one rule's transform: the one place a spec's rules are compiled (`test`, `sim`,
+/// `dlq replay`), with one set of codes: the engine's code (`S0211`, …) at the offending token
+/// when the transform does not compile; `E301` for a rule without a transform (the loader
+/// refuses such a spec first, so this is a guard, not a path).
+pub fn compile_rule(
+    spec: &Spec,
+    rule: &crate::spec::ResolvedRule,
+) -> Result<Transform, Diagnostic> {
+    let Some(source) = &rule.transform else {
+        let id = spec.raw.rules.get(rule.index).map_or("", |r| r.id.as_str());
+        return Err(spec
+            .diag_at(
+                Diagnostic::error("E301", format!("rule `{id}` has no transform")),
+                &format!("/rules/{}", rule.index),
+            )
+            .with_help("add `transform:` (inline JSONata) or `transformFile:`"));
+    };
+    Transform::compile(&source.text).map_err(|e| compile_diag(spec, source, &e))
 }
 
 /// The diagnostic for a transform that does not compile, at the offending token when the

@@ -229,6 +229,13 @@ fn import_of_a_hand_made_tenant_writes_what_a_spec_can_hold_and_says_what_it_can
         t.contains("Plan: 0 to create, 3 to update, 0 to remove."),
         "{t}"
     );
+    // The live credential headers are in the JSON plan's `before`, as markers only.
+    let j = run(&["plan", spec, "--json"]);
+    let v: Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(
+        v["resourceChanges"][0]["before"]["headers"]["Authorization"],
+        json!({"sensitive": true})
+    );
     let a = run(&["apply", spec, "--auto-approve"]);
     assert_eq!(code(&a), 0, "{}", text(&a));
     let p = run(&["plan", spec, "--detailed-exitcode", "--prune"]);

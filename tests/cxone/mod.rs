@@ -527,6 +527,19 @@ fn the_behavioural_plan_shows_payload_and_match_changes() {
     );
     assert!(t.contains("RULE_ENDED / voice: payload changes"), "{t}");
     assert!(t.contains(r#"~ caseNumber: 42 → "42""#), "{t}");
+
+    let p = e.run(&[
+        "plan",
+        "--json",
+        "--behaviour",
+        "--now",
+        "2024-01-15T14:00:00Z",
+    ]);
+    let v: Value = serde_json::from_slice(&p.stdout).unwrap();
+    ownership::assert_valid(&v);
+    let b = v["behaviour"].as_array().unwrap();
+    assert_eq!(b.len(), 2, "{v:#}");
+    assert_eq!(b[0]["proposed"]["result"], "payload");
 }
 
 #[test]

@@ -174,7 +174,8 @@ fn plan_schema() -> jsonschema::Validator {
     jsonschema::validator_for(&s).unwrap()
 }
 
-fn assert_valid(v: &Value) {
+/// Fails unless `v` is valid under `schemas/plan.v1.json`.
+pub(super) fn assert_valid(v: &Value) {
     let errors: Vec<String> = plan_schema()
         .iter_errors(v)
         .map(|e| e.to_string())

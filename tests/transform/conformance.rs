@@ -149,6 +149,7 @@ fn run_case(case: &Value, group_dir: &Path, datasets: &Path) -> Outcome {
             .map(|d| d as usize)
             .unwrap_or(10_000),
         max_sequence: usize::MAX,
+        ..Limits::default()
     };
     // The suite compares `$now()` with dates the engine takes from the host clock (`$toMillis`
     // with a time-only picture defaults to today), so it runs at the real instant.

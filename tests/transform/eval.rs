@@ -4,7 +4,9 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::common::cxsync;
+use std::time::Duration;
+
+use crate::common::{assert_no_crash, cxsync, root, run_bounded};
 
 /// `cxsync eval ARGS` with `input` on stdin.
 fn eval_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
@@ -303,4 +305,43 @@ fn whole_numbers_print_as_integers() {
     ]);
     assert_eq!(code, 0);
     assert_eq!(out, "{\"id\":918273645,\"half\":459136822.5,\"six\":6}\n");
+}
+
+/// Expressions that crashed, hung or exhausted memory inside the engine or our own parser
+/// (issue 13): each is now a located or coded error, exit 1.
+#[test]
+fn hostile_expressions_are_errors_with_their_own_code_never_a_crash() {
+    let doubled = "$reduce([1..40], function($a,$i){{\"l\":$a,\"r\":$a}}, 0)";
+    let cases: Vec<(String, &str)> = vec![
+        ("$toMillis('1','[é]')".into(), "ENGINE_DEFECT"),
+        ("$fromMillis(0,'[,]')".into(), "ENGINE_DEFECT"),
+        ("$parseInteger('1', '٠')".into(), "ENGINE_DEFECT"),
+        ("{\"a\": $now(\"[,]\")}".into(), "ENGINE_DEFECT"),
+        ("$pad(\"x\", 1e10)".into(), "OUTPUT_TOO_LARGE"),
+        (doubled.into(), "OUTPUT_TOO_LARGE"),
+        (format!("$string({doubled})"), "OUTPUT_TOO_LARGE"),
+        (
+            "$reduce([1..100000], function($a,$i){{\"l\":$a}}, 0)".into(),
+            "OUTPUT_TOO_LARGE",
+        ),
+        (vec!["1"; 4406].join("+"), "S0200"),
+        (vec!["a"; 5000].join("."), "S0200"),
+    ];
+    let event = root().join("fixtures/events/voice_resolved.json");
+    for (expr, code) in cases {
+        let mut cmd = cxsync();
+        cmd.args(["eval", "--expr", &expr, "--event"]).arg(&event);
+        let out = run_bounded(cmd, Duration::from_secs(60));
+        let short: String = expr.chars().take(60).collect();
+        assert_no_crash(&out, &short);
+        assert_eq!(out.status.code(), Some(1), "{short}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        // A syntax error is reported as `validate` reports it (E500, placed in the expression).
+        let want = if code.starts_with('S') {
+            format!("error[E500]: JSONata syntax error {code}: ")
+        } else {
+            format!("error: {code}: ")
+        };
+        assert!(err.contains(&want), "{short}: {err}");
+    }
 }

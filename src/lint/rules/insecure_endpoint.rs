@@ -24,7 +24,6 @@
 //! ## Fix safety
 //! Safe if the host serves HTTPS; otherwise the CRM must be fixed first.
 
-use super::is_loopback_http;
 use super::prelude::*;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
@@ -45,10 +44,10 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         urls.push(("/deadLetterQueue/alertEndpoint", "DLQ alert endpoint", a));
     }
     for (pointer, what, url) in urls {
-        let lower = url.trim().to_ascii_lowercase();
-        if lower.starts_with("https://") || is_loopback_http(&lower) {
+        if crate::net::require_https_or_loopback_template(url).is_ok() {
             continue;
         }
+        let lower = url.trim().to_ascii_lowercase();
         let scheme = lower.split_once("://").map(|(s, _)| s).unwrap_or("");
         let found = if scheme.is_empty() {
             "has no scheme".to_string()

@@ -40,46 +40,19 @@ pub(crate) mod prelude {
     pub use crate::spec::model::{Auth, Jitter};
 }
 
-/// The `${path}` variables of an idempotency template, in order.
+/// The `${path}` variables of the spec's idempotency template, in order, as the delivery machine
+/// reads them ([`crate::delivery::Template::vars`]); none when the template does not parse (the
+/// loader reports that, E403).
 pub fn template_vars(template: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(i) = rest.find("${") {
-        let after = &rest[i + 2..];
-        match after.find('}') {
-            Some(j) => {
-                out.push(after[..j].trim().to_string());
-                rest = &after[j + 1..];
-            }
-            None => break,
-        }
-    }
-    out
+    crate::delivery::Template::parse(template)
+        .map(|t| t.vars().collect())
+        .unwrap_or_default()
 }
 
 /// Whether a string is a `${VAULT_SECRET:…}` or `${env:…}` reference (or made only of them).
 pub fn is_reference(s: &str) -> bool {
     let t = s.trim();
     t.starts_with("${VAULT_SECRET:") || t.starts_with("${env:")
-}
-
-/// `true` for `http://` URLs whose host is loopback (`localhost`, `127.0.0.0/8`, `[::1]`).
-pub fn is_loopback_http(url: &str) -> bool {
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(h) = host_port.strip_prefix('[') {
-        h.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host == "::1"
-        || host.strip_prefix("127.").is_some_and(|r| {
-            r.split('.').count() == 3 && r.split('.').all(|o| o.parse::<u8>().is_ok())
-        })
 }
 
 /// Input-path segments that carry personal data, with what they are.
@@ -140,13 +113,12 @@ mod tests {
     }
 
     #[test]
-    fn loopback_is_recognised_only_for_loopback_hosts() {
-        assert!(is_loopback_http("http://127.0.0.1:8080/x"));
-        assert!(is_loopback_http("http://localhost/x"));
-        assert!(is_loopback_http("http://[::1]:9/x"));
-        assert!(!is_loopback_http("http://127.example.com/x"));
-        assert!(!is_loopback_http("http://10.0.0.1/x"));
-        assert!(!is_loopback_http("https://localhost/x"));
+    fn template_vars_are_read_in_order() {
+        assert_eq!(
+            template_vars("${interaction.id}_${event.type}_${agent.id}"),
+            vec!["interaction.id", "event.type", "agent.id"]
+        );
+        assert!(template_vars("static").is_empty());
     }
 
     #[test]
@@ -156,15 +128,6 @@ mod tests {
         assert!(personal_data(&segs("interaction.agent.email")).is_some());
         assert!(personal_data(&segs("interaction.queue.name")).is_none());
         assert!(personal_data(&segs("interaction.analytics.transcripts")).is_some());
-    }
-
-    #[test]
-    fn template_vars_are_read_in_order() {
-        assert_eq!(
-            template_vars("${interaction.id}_${event.type}_${agent.id}"),
-            vec!["interaction.id", "event.type", "agent.id"]
-        );
-        assert!(template_vars("static").is_empty());
     }
 }
 

@@ -493,7 +493,13 @@ impl CrmModel {
                 let field = self.upsert_field.clone().unwrap_or_default();
                 for (i, p) in parsed.iter().enumerate() {
                     let seq = req.seqs.get(i).copied().unwrap_or(0);
-                    let k = p.get(&field).map(|v| v.to_string()).unwrap_or_default();
+                    // A top-level field name, or a JSON pointer into the payload (`/inputs/0/id`).
+                    let value = if field.starts_with('/') {
+                        p.pointer(&field)
+                    } else {
+                        p.get(&field)
+                    };
+                    let k = value.map(|v| v.to_string()).unwrap_or_default();
                     match self.seen.get(&hash128(&k)) {
                         Some(&owner) if owner == seq => self.stats.deduplicated += 1,
                         Some(_) => {

@@ -73,7 +73,7 @@ impl<'a> Ev<'a> {
                     }
                     Some(_) => return Err(Bail),
                 }
-                match to_string(&a[0])? {
+                match to_string(&a[0], self.prog.limits.max_output_bytes)? {
                     Some(s) => Val::string(s),
                     None => Val::Undef,
                 }
@@ -162,6 +162,10 @@ impl<'a> Ev<'a> {
                 };
                 let count = s.chars().count();
                 let want = width.unsigned_abs() as usize;
+                // A width past the output budget is the engine's to refuse.
+                if want > self.prog.limits.max_output_bytes {
+                    return Err(Bail);
+                }
                 if count >= want {
                     return Ok(Val::Str(s.clone()));
                 }
@@ -177,7 +181,15 @@ impl<'a> Ev<'a> {
             | Builtin::Split
             | Builtin::Join
             | Builtin::Replace
-            | Builtin::Match => return pattern_builtin(b, a, regex, self.max_seq),
+            | Builtin::Match => {
+                return pattern_builtin(
+                    b,
+                    a,
+                    regex,
+                    self.max_seq,
+                    self.prog.limits.max_output_bytes,
+                )
+            }
             Builtin::Number => match &a[0] {
                 Val::Undef => Val::Undef,
                 Val::Num(n) if n.is_finite() => Val::Num(*n),
@@ -310,7 +322,7 @@ impl<'a> Ev<'a> {
                         }
                     }
                     Val::Arr(
-                        Rc::new(out),
+                        Rc::new(super::value::Items(out)),
                         Flags {
                             seq: v.is_seq(),
                             ..Flags::PLAIN
@@ -539,6 +551,7 @@ pub(super) fn pattern_builtin<'a>(
     a: &[Val<'a>],
     regex: Option<&Regex>,
     max_seq: usize,
+    max_output: usize,
 ) -> R<Val<'a>> {
     Ok(match b {
         Builtin::Contains => {
@@ -606,6 +619,9 @@ pub(super) fn pattern_builtin<'a>(
                             out.push_str(sep);
                         }
                         out.push_str(&x);
+                        if out.len() > max_output {
+                            return Err(Bail);
+                        }
                     }
                     Val::string(out)
                 }
@@ -686,8 +702,13 @@ pub(super) fn iso_millis(ms: i64) -> String {
 
 /// `$string(v)` (`None` for undefined): strings as they are, numbers as jsonata-js prints them
 /// (integers in full, others to 15 significant digits), arrays and objects as JSON text with
-/// the same number rule, functions as "".
-pub(super) fn to_string(v: &Val) -> R<Option<String>> {
+/// the same number rule, functions as "". An array or object past the output budget of `max`
+/// bytes declines (shared structure would make the text unbounded).
+pub(super) fn to_string(v: &Val, max: usize) -> R<Option<String>> {
+    if matches!(v, Val::Arr(..) | Val::Obj(_) | Val::In(_)) {
+        let mut b = crate::transform::limits::OutputBudget::new(max, "the argument of $string");
+        super::value::measure(v, &mut b)?;
+    }
     Ok(Some(match v {
         Val::Undef => return Ok(None),
         Val::Str(s) => s.to_string(),
@@ -766,9 +787,9 @@ pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>]) -> R<Val<'a>>
             v => values.push(to_jvalue(v)?),
         }
     }
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        crate::transform::engine::call(&call.ast, &values)
-    }));
+    // The engine's firewall: a panic is caught and kept off stderr.
+    let out =
+        crate::transform::engine::firewall(|| crate::transform::engine::call(&call.ast, &values));
     match out {
         Ok(r) => from_jvalue(&r.map_err(|_| Bail)?),
         Err(_) => Err(Bail),

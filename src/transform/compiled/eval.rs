@@ -239,9 +239,14 @@ impl<'a> Ev<'a> {
             }
             K::Concat(l, r) => {
                 let (a, b) = (self.eval(l, input, env)?, self.eval(r, input, env)?);
+                let max = self.prog.limits.max_output_bytes;
                 let mut s = String::new();
-                concat_part(&a, &mut s)?;
-                concat_part(&b, &mut s)?;
+                concat_part(&a, &mut s, max)?;
+                concat_part(&b, &mut s, max)?;
+                // A string past the output budget (doubling in a loop) is the engine's to stop.
+                if s.len() > max {
+                    return Err(Bail);
+                }
                 Val::string(s)
             }
             K::Cond(c, t, e) => {
@@ -390,7 +395,7 @@ impl<'a> Ev<'a> {
         }
         self.check_len(out.len())?;
         Ok(Val::Arr(
-            Rc::new(out),
+            Rc::new(super::value::Items(out)),
             Flags {
                 cons,
                 ..Flags::PLAIN
@@ -428,7 +433,7 @@ impl<'a> Ev<'a> {
         if p.keep_singleton {
             result = match result {
                 Val::Arr(items, f) if f.cons && !f.seq => Val::Arr(
-                    Rc::new(vec![Val::Arr(items, f)]),
+                    Rc::new(super::value::Items(vec![Val::Arr(items, f)])),
                     Flags {
                         seq: true,
                         cons: false,
@@ -700,7 +705,7 @@ fn walk<'a>(names: &[Box<str>], input: &Val<'a>, keep: bool) -> Option<Val<'a>> 
         ),
         v if v.is_array() || v.is_undef() => v,
         v if keep => Val::Arr(
-            Rc::new(vec![v]),
+            Rc::new(super::value::Items(vec![v])),
             Flags {
                 seq: true,
                 cons: false,
@@ -784,12 +789,12 @@ pub(super) fn js_str_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// One side of `&`: `$string` of it, undefined as "".
-fn concat_part(v: &Val, out: &mut String) -> R<()> {
+fn concat_part(v: &Val, out: &mut String, max: usize) -> R<()> {
     match v {
         Val::Undef => {}
         Val::Str(s) => out.push_str(s),
         other => {
-            if let Some(s) = super::builtins::to_string(other)? {
+            if let Some(s) = super::builtins::to_string(other, max)? {
                 out.push_str(&s);
             }
         }

@@ -75,7 +75,7 @@ impl Program {
     ) -> R<Option<Value>> {
         let event = event.ok_or(Bail)?;
         let v = self.run(event, now, bindings)?;
-        value::to_output(&v)
+        value::to_output(&v, &mut self.budget())
     }
 
     /// Parses only the fields the transform reads, evaluates, writes compact JSON text.
@@ -83,10 +83,16 @@ impl Program {
         let event = input::parse_pruned(text, &self.reads).ok_or(Bail)?;
         let v = self.run(&event, now, None)?;
         let mut out = String::with_capacity(256);
-        if !value::write_json(&v, &mut out)? {
+        if !value::write_json(&v, &mut out, &mut self.budget())? {
             return Ok(None);
         }
         Ok(Some(out))
+    }
+
+    /// The output budget of one evaluation (`limits`): past it the compiled path declines and
+    /// the engine reports the limit.
+    fn budget(&self) -> crate::transform::limits::OutputBudget {
+        crate::transform::limits::OutputBudget::new(self.limits.max_output_bytes, "the result")
     }
 
     fn run<'a>(
@@ -146,6 +152,7 @@ pub(super) fn call_regex(
     f: RegexFn,
     args: &[jsonata_core::value::JValue],
     re: &Regex,
+    limits: Limits,
 ) -> Option<jsonata_core::value::JValue> {
     let mut vals: Vec<Val<'_>> = Vec::with_capacity(args.len() + 1);
     for (i, a) in args.iter().enumerate() {
@@ -163,7 +170,14 @@ pub(super) fn call_regex(
         RegexFn::Replace => ir::Builtin::Replace,
         RegexFn::Match => ir::Builtin::Match,
     };
-    let v = builtins::pattern_builtin(b, &vals, Some(re), usize::MAX).ok()?;
+    let v = builtins::pattern_builtin(
+        b,
+        &vals,
+        Some(re),
+        limits.max_sequence,
+        limits.max_output_bytes,
+    )
+    .ok()?;
     value::to_jvalue(&v).ok()
 }
 

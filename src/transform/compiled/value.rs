@@ -7,6 +7,7 @@
 //! holds zero or one item), `cons` (built by `[…]` at the start or end of a path, never flattened)
 //! and `keep` (the `[]` modifier: a one-item sequence stays an array).
 
+use crate::transform::limits::{self, OutputBudget, OutputTooLarge};
 use std::ops::Deref;
 use std::rc::Rc;
 
@@ -74,6 +75,61 @@ pub(super) struct Obj<'a> {
     pub entries: Vec<(Str<'a>, Val<'a>)>,
 }
 
+/// The items of an array value. Its own `Drop` (like [`Obj`]'s) keeps dropping a deeply nested
+/// value off the stack: a `$reduce` can nest a value 100,000 levels deep in as many cheap steps.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Items<'a>(pub Vec<Val<'a>>);
+
+impl<'a> Deref for Items<'a> {
+    type Target = Vec<Val<'a>>;
+    fn deref(&self) -> &Vec<Val<'a>> {
+        &self.0
+    }
+}
+
+impl<'a> std::ops::DerefMut for Items<'a> {
+    fn deref_mut(&mut self) -> &mut Vec<Val<'a>> {
+        &mut self.0
+    }
+}
+
+impl Drop for Items<'_> {
+    fn drop(&mut self) {
+        drop_flat(std::mem::take(&mut self.0));
+    }
+}
+
+impl Drop for Obj<'_> {
+    fn drop(&mut self) {
+        if self.entries.iter().any(|(_, v)| v.is_container()) {
+            drop_flat(self.entries.drain(..).map(|(_, v)| v).collect());
+        }
+    }
+}
+
+/// Drops values without recursion: every array or object owned by nothing else is emptied into
+/// one list first, so its own drop has nothing left to descend into.
+fn drop_flat(mut stack: Vec<Val<'_>>) {
+    if !stack.iter().any(Val::is_container) {
+        return;
+    }
+    while let Some(v) = stack.pop() {
+        match v {
+            Val::Arr(rc, _) => {
+                if let Ok(mut items) = Rc::try_unwrap(rc) {
+                    stack.append(&mut items.0);
+                }
+            }
+            Val::Obj(rc) => {
+                if let Ok(mut o) = Rc::try_unwrap(rc) {
+                    stack.extend(o.entries.drain(..).map(|(_, v)| v));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 impl<'a> Obj<'a> {
     pub(super) fn with_capacity(n: usize) -> Obj<'a> {
         Obj {
@@ -117,7 +173,7 @@ pub(super) enum Val<'a> {
     Str(Str<'a>),
     /// An array or object of the input, borrowed (never a scalar).
     In(&'a Value),
-    Arr(Rc<Vec<Val<'a>>>, Flags),
+    Arr(Rc<Items<'a>>, Flags),
     Obj(Rc<Obj<'a>>),
     Fn(Rc<Closure<'a>>),
 }
@@ -144,15 +200,20 @@ impl<'a> Val<'a> {
     }
 
     pub(super) fn seq(items: Vec<Val<'a>>) -> Val<'a> {
-        Val::Arr(Rc::new(items), Flags::SEQ)
+        Val::Arr(Rc::new(Items(items)), Flags::SEQ)
     }
 
     pub(super) fn plain(items: Vec<Val<'a>>) -> Val<'a> {
-        Val::Arr(Rc::new(items), Flags::PLAIN)
+        Val::Arr(Rc::new(Items(items)), Flags::PLAIN)
     }
 
     pub(super) fn is_undef(&self) -> bool {
         matches!(self, Val::Undef)
+    }
+
+    /// An array or object built during evaluation (what a drop may have to descend into).
+    fn is_container(&self) -> bool {
+        matches!(self, Val::Arr(..) | Val::Obj(_))
     }
 
     pub(super) fn is_array(&self) -> bool {
@@ -196,7 +257,7 @@ impl<'a> Val<'a> {
     /// The items of an array, or the value itself as a one-item list (`createSequence(v)`).
     pub(super) fn items(&self) -> Vec<Val<'a>> {
         match self {
-            Val::Arr(items, _) => items.as_ref().clone(),
+            Val::Arr(items, _) => items.0.clone(),
             Val::In(Value::Array(items)) => items.iter().map(Val::from_input).collect(),
             other => vec![other.clone()],
         }
@@ -349,7 +410,7 @@ pub(super) fn from_jvalue<'a>(v: &JValue) -> R<Val<'a>> {
             }
             let items = a.iter().map(from_jvalue).collect::<R<Vec<_>>>()?;
             Val::Arr(
-                Rc::new(items),
+                Rc::new(Items(items)),
                 Flags {
                     seq: a.sequence,
                     cons: a.cons,
@@ -377,29 +438,91 @@ fn output_number(n: f64) -> R<Value> {
     }
 }
 
+/// Charges `b`, or declines past it (the engine then decides and reports the limit).
+#[inline]
+fn charge(r: Result<(), OutputTooLarge>) -> R<()> {
+    r.map_err(|_| Bail)
+}
+
+/// Charges `b` for `v` as the engine's walkers charge an engine value (`limits::OutputBudget`),
+/// building nothing: for `$string`'s argument.
+pub(super) fn measure(v: &Val, b: &mut OutputBudget) -> R<()> {
+    match v {
+        Val::Undef | Val::Fn(_) => Ok(()),
+        Val::Null | Val::Bool(_) | Val::Num(_) => charge(b.charge_node()),
+        Val::Str(s) => charge(b.charge_str(s)),
+        Val::In(x) => charge(limits::measure_json(x, b)),
+        Val::Arr(items, _) => {
+            charge(b.enter())?;
+            for i in items.iter() {
+                charge(b.charge_node())?;
+                measure(i, b)?;
+            }
+            b.leave();
+            Ok(())
+        }
+        Val::Obj(o) => {
+            charge(b.enter())?;
+            for (k, v) in o.entries.iter().filter(|(_, v)| !is_absent(v)) {
+                charge(b.charge_str(k))?;
+                measure(v, b)?;
+            }
+            b.leave();
+            Ok(())
+        }
+    }
+}
+
+/// Left out of an object (and `null` in an array), as `JSON.stringify` does.
+fn is_absent(v: &Val) -> bool {
+    matches!(v, Val::Undef | Val::Fn(_))
+}
+
 /// A result as the engine path returns it: undefined is `None` at the top, dropped from objects
-/// and `null` in arrays; functions likewise.
-pub(super) fn to_output(v: &Val) -> R<Option<Value>> {
+/// and `null` in arrays; functions likewise. Charged to `b` as the engine's walkers charge.
+pub(super) fn to_output(v: &Val, b: &mut OutputBudget) -> R<Option<Value>> {
     Ok(Some(match v {
         Val::Undef | Val::Fn(_) => return Ok(None),
-        Val::Null => Value::Null,
-        Val::Bool(b) => Value::Bool(*b),
-        Val::Num(n) => output_number(*n)?,
-        Val::Str(s) => Value::String(s.to_string()),
-        Val::In(x) => normalise(x)?,
-        Val::Arr(items, _) => Value::Array(
-            items
-                .iter()
-                .map(|i| Ok(to_output(i)?.unwrap_or(Value::Null)))
-                .collect::<R<_>>()?,
-        ),
+        Val::Null => {
+            charge(b.charge_node())?;
+            Value::Null
+        }
+        Val::Bool(x) => {
+            charge(b.charge_node())?;
+            Value::Bool(*x)
+        }
+        Val::Num(n) => {
+            charge(b.charge_node())?;
+            output_number(*n)?
+        }
+        Val::Str(s) => {
+            charge(b.charge_str(s))?;
+            Value::String(s.to_string())
+        }
+        Val::In(x) => {
+            charge(limits::measure_json(x, b))?;
+            normalise(x)?
+        }
+        Val::Arr(items, _) => {
+            charge(b.enter())?;
+            let mut out = Vec::with_capacity(items.len());
+            for i in items.iter() {
+                charge(b.charge_node())?;
+                out.push(to_output(i, b)?.unwrap_or(Value::Null));
+            }
+            b.leave();
+            Value::Array(out)
+        }
         Val::Obj(o) => {
+            charge(b.enter())?;
             let mut m = serde_json::Map::with_capacity(o.entries.len());
-            for (k, v) in &o.entries {
-                if let Some(v) = to_output(v)? {
+            for (k, v) in o.entries.iter().filter(|(_, v)| !is_absent(v)) {
+                charge(b.charge_str(k))?;
+                if let Some(v) = to_output(v, b)? {
                     m.insert(k.to_string(), v);
                 }
             }
+            b.leave();
             Value::Object(m)
         }
     }))
@@ -420,44 +543,61 @@ fn normalise(v: &Value) -> R<Value> {
 }
 
 /// Writes a result as compact JSON text, exactly as the engine path writes it. Returns false
-/// (writing nothing) for a top-level undefined.
-pub(super) fn write_json(v: &Val, out: &mut String) -> R<bool> {
+/// (writing nothing) for a top-level undefined. Charged to `b` as [`to_output`] charges.
+pub(super) fn write_json(v: &Val, out: &mut String, b: &mut OutputBudget) -> R<bool> {
     match v {
         Val::Undef | Val::Fn(_) => return Ok(false),
-        Val::Null => out.push_str("null"),
-        Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Val::Num(n) => write_number(*n, out)?,
-        Val::Str(s) => crate::transform::json::push_string(s, out),
-        Val::In(x) => write_input(x, out)?,
+        Val::Null => {
+            charge(b.charge_node())?;
+            out.push_str("null")
+        }
+        Val::Bool(x) => {
+            charge(b.charge_node())?;
+            out.push_str(if *x { "true" } else { "false" })
+        }
+        Val::Num(n) => {
+            charge(b.charge_node())?;
+            write_number(*n, out)?
+        }
+        Val::Str(s) => {
+            charge(b.charge_str(s))?;
+            crate::transform::json::push_string(s, out)
+        }
+        Val::In(x) => {
+            charge(limits::measure_json(x, b))?;
+            write_input(x, out)?
+        }
         Val::Arr(items, _) => {
+            charge(b.enter())?;
             out.push('[');
             for (i, item) in items.iter().enumerate() {
+                charge(b.charge_node())?;
                 if i > 0 {
                     out.push(',');
                 }
-                if !write_json(item, out)? {
+                if !write_json(item, out, b)? {
                     out.push_str("null");
                 }
             }
             out.push(']');
+            b.leave();
         }
         Val::Obj(o) => {
+            charge(b.enter())?;
             out.push('{');
             let mut first = true;
-            for (k, item) in &o.entries {
-                let mark = out.len();
+            for (k, item) in o.entries.iter().filter(|(_, v)| !is_absent(v)) {
+                charge(b.charge_str(k))?;
                 if !first {
                     out.push(',');
                 }
+                first = false;
                 crate::transform::json::push_string(k, out);
                 out.push(':');
-                if write_json(item, out)? {
-                    first = false;
-                } else {
-                    out.truncate(mark);
-                }
+                write_json(item, out, b)?;
             }
             out.push('}');
+            b.leave();
         }
     }
     Ok(true)

@@ -78,6 +78,9 @@ pub struct Node {
     pub kind: Kind,
     pub start: usize,
     pub end: usize,
+    /// Height of the subtree (a leaf is 1): what a recursive walk of it needs in stack depth.
+    /// Operator chains count too (`1+1+1` is 3 high), so the parser can bound it.
+    pub height: usize,
 }
 
 /// What a node is.
@@ -186,6 +189,105 @@ pub enum Kind {
 
 impl Node {
     pub(crate) fn new(kind: Kind, start: usize, end: usize) -> Node {
-        Node { kind, start, end }
+        let mut below = 0;
+        kind.for_each_child(&mut |c| below = below.max(c.height));
+        Node {
+            kind,
+            start,
+            end,
+            height: below + 1,
+        }
+    }
+}
+
+impl Kind {
+    /// Calls `f` on each direct child, in source order.
+    pub fn for_each_child(&self, f: &mut dyn FnMut(&Node)) {
+        match self {
+            Kind::Name(_)
+            | Kind::Var(_)
+            | Kind::Str(_)
+            | Kind::Num(_)
+            | Kind::Bool(_)
+            | Kind::Null
+            | Kind::Regex { .. }
+            | Kind::Wildcard
+            | Kind::Descendant
+            | Kind::Parent
+            | Kind::Placeholder
+            | Kind::Missing => {}
+            Kind::Neg(x) => f(x),
+            Kind::Binary { lhs, rhs, .. }
+            | Kind::Dot(lhs, rhs)
+            | Kind::Focus { lhs, var: rhs }
+            | Kind::Index { lhs, var: rhs }
+            | Kind::Bind {
+                var: lhs,
+                value: rhs,
+            }
+            | Kind::Apply(lhs, rhs)
+            | Kind::Elvis(lhs, rhs)
+            | Kind::Coalesce(lhs, rhs)
+            | Kind::Range(lhs, rhs) => {
+                f(lhs);
+                f(rhs);
+            }
+            Kind::Filter { lhs, pred } => {
+                f(lhs);
+                if let Some(p) = pred {
+                    f(p);
+                }
+            }
+            Kind::Group { lhs, pairs } => {
+                f(lhs);
+                for (k, v) in pairs {
+                    f(k);
+                    f(v);
+                }
+            }
+            Kind::Sort { lhs, terms } => {
+                f(lhs);
+                for t in terms {
+                    f(&t.expr);
+                }
+            }
+            Kind::Call { callee, args, .. } => {
+                f(callee);
+                args.iter().for_each(&mut *f);
+            }
+            Kind::Lambda { params, body, .. } => {
+                params.iter().for_each(&mut *f);
+                f(body);
+            }
+            Kind::Cond {
+                cond,
+                then,
+                otherwise,
+            } => {
+                f(cond);
+                f(then);
+                if let Some(o) = otherwise {
+                    f(o);
+                }
+            }
+            Kind::Transform {
+                pattern,
+                update,
+                delete,
+            } => {
+                f(pattern);
+                f(update);
+                if let Some(d) = delete {
+                    f(d);
+                }
+            }
+            Kind::Block(items) | Kind::Array(items) => items.iter().for_each(&mut *f),
+            Kind::Object(pairs) => {
+                for (k, v) in pairs {
+                    f(k);
+                    f(v);
+                }
+            }
+        }
     }
 }

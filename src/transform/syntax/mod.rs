@@ -16,7 +16,7 @@ mod validate;
 
 pub use dialect::{rewrite, rewrite_mapped};
 pub use lexer::{tokens_lenient, Tk, Token};
-pub use parser::MAX_DEPTH;
+pub use parser::{MAX_DEPTH, TOO_DEEP};
 
 /// A path the expression reads from the input, e.g. `interaction.agent.email`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,10 @@ use super::ast::{BinOp, Kind, Node, SortTerm};
 use super::lexer::{Lexer, Tk, Token};
 use super::SyntaxError;
 
-/// Deepest nesting accepted before the parser refuses (guards the stack on hostile input).
-pub const MAX_DEPTH: usize = 1000;
+/// Highest syntax tree accepted before the parser refuses (guards the stack on hostile input):
+/// nesting and operator chains alike (`1+1+…`, `a.a.….a`), as every walk of the tree recurses
+/// once per level. The one limit is in `transform::limits`.
+pub const MAX_DEPTH: usize = crate::transform::limits::MAX_EXPRESSION_DEPTH;
 
 /// Nesting handled on the caller's stack; deeper expressions are parsed (and analysed) again on
 /// a thread with a stack large enough for [`MAX_DEPTH`], so the common case pays nothing.
@@ -16,15 +18,16 @@ pub(crate) const SHALLOW_DEPTH: usize = 40;
 /// Stack for deep expressions: generous, since debug builds use large frames.
 const DEEP_STACK: usize = 512 << 20;
 
-/// Sentinel code for "deeper than this attempt allows".
-const TOO_DEEP: &str = "S0200";
+/// Code of "deeper than this attempt allows" (a sentinel for the shallow attempt, the error
+/// past [`MAX_DEPTH`]).
+pub const TOO_DEEP: &str = "S0200";
 
 /// Parses `text` into a tree, or the first syntax error jsonata-js would report.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
     parse_deep(text).map(|(n, _)| n)
 }
 
-/// Parses `text`; the flag says whether the tree is deeper than [`SHALLOW_DEPTH`] (walk it on a
+/// Parses `text`; the flag says whether the tree is higher than [`SHALLOW_DEPTH`] (walk it on a
 /// big stack too).
 pub(crate) fn parse_deep(text: &str) -> Result<(Node, bool), SyntaxError> {
     let chars: Vec<char> = text.chars().collect();
@@ -188,12 +191,33 @@ impl Parser<'_> {
         }
         let t = self.take(true)?;
         let mut left = self.nud(t)?;
+        self.check_height(&left)?;
         while rbp < lbp(&self.tok.kind) {
             let t = self.take(false)?;
             left = self.led(t, left)?;
+            // A chain (`1+1+…`, `a.a.…`) grows the tree without growing the recursion.
+            self.check_height(&left)?;
         }
         self.depth -= 1;
         Ok(left)
+    }
+
+    fn check_height(&self, node: &Node) -> R<()> {
+        if node.height > self.limit {
+            return Err(SyntaxError {
+                code: TOO_DEEP.to_string(),
+                message: format!(
+                    "expression nested deeper than {} levels (operator chains count)",
+                    self.limit
+                ),
+                start: node.start,
+                end: node.end,
+                help: Some(
+                    "split it with variables in a block, e.g. `($a := …; $b := …; $a + $b)`".into(),
+                ),
+            });
+        }
+        Ok(())
     }
 
     fn nud(&mut self, t: Token) -> R<Node> {

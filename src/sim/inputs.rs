@@ -1,7 +1,7 @@
-//! Rules as the simulator runs them: which events a rule matches (event type and conditions) and
-//! the compiled transform that turns a matched event into the CRM payload.
+//! What a run needs from a spec, compiled once: the enabled rules (which events each matches and
+//! its compiled transform), the fixture events and the CRM target schema.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -25,11 +25,6 @@ impl CompiledRule {
     }
 }
 
-/// The value at a dotted path.
-pub fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
-    path.iter().try_fold(v, |v, s| v.get(s))
-}
-
 /// What the simulator needs from a spec: compiled rules, fixture events and the target schema.
 #[derive(Debug, Default)]
 pub struct Inputs {
@@ -40,7 +35,7 @@ pub struct Inputs {
 }
 
 /// Compiles a spec's enabled rules and gathers its fixtures. Every problem is reported.
-pub fn inputs(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
+pub fn compile(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
     let mut out = Inputs::default();
     let mut diags = Vec::new();
     let mut seen: Vec<PathBuf> = Vec::new();
@@ -59,34 +54,14 @@ pub fn inputs(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
         if !raw.enabled {
             continue;
         }
-        let pointer = format!("/rules/{}", r.index);
-        let Some(text) = r.transform.as_ref().map(|t| t.text.as_str()) else {
-            diags.push(
-                spec.diag_at(
-                    Diagnostic::error("E610", format!("rule `{}` has no transform", raw.id))
-                        .with_help("add `transform:` or `transformFile:`"),
-                    &pointer,
-                ),
-            );
-            continue;
-        };
-        match Transform::compile(text) {
+        match crate::transform::runner::compile_rule(spec, r) {
             Ok(transform) => out.rules.push(CompiledRule {
                 id: raw.id.clone(),
                 event_type: raw.event_type.clone(),
                 conditions: raw.conditions.clone(),
                 transform,
             }),
-            Err(e) => diags.push(
-                spec.diag_at(
-                    Diagnostic::error(
-                        "E611",
-                        format!("rule `{}`: the transform does not compile: {e}", raw.id),
-                    )
-                    .with_help("run `cxsync lint` for the exact position"),
-                    &format!("{pointer}/transform"),
-                ),
-            ),
+            Err(d) => diags.push(d),
         }
     }
     out.payload_schema = spec.payload_schema.clone();
@@ -94,15 +69,5 @@ pub fn inputs(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
         Ok(out)
     } else {
         Err(diags)
-    }
-}
-
-/// Resolves `rel` against the spec's folder.
-pub fn beside(spec: &Spec, rel: &str) -> PathBuf {
-    let p = Path::new(rel);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        spec.dir.join(p)
     }
 }

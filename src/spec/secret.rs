@@ -1,0 +1,126 @@
+//! Resolving a secret reference at run time, for the commands that talk to a real CRM
+//! (`sim --http --target`, `dlq replay`). The loader has already replaced `${env:…}` where the
+//! variable was set; what can remain is a `${VAULT_SECRET:NAME}` (the Event Hub's vault, not
+//! reachable from a laptop) or an `${env:NAME}` the loader did not resolve.
+//!
+//! The rule, one for every caller:
+//! - a variable named by the caller (`--client-secret-env VAR`) wins for any reference;
+//! - `${env:NAME}` reads `NAME`;
+//! - `${VAULT_SECRET:NAME}` reads the variable `NAME`, the convention `docs/http.md` documents
+//!   (the vault entry's name as a variable on the machine that runs cxsync);
+//! - any other `${…}` is an error, never sent as written; text without a reference is used as it
+//!   is (the loader resolved it);
+//! - an empty variable is as good as an unset one: an empty secret is never right.
+//!
+//! Errors name the reference and the variable, never a value.
+
+/// A secret that could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SecretError(pub String);
+
+/// Resolves `value` (the spec's field `what`) from `env`. `override_var` names a variable that
+/// holds the secret whatever the reference says; `override_flag` is the option that sets it
+/// (`--client-secret-env VAR`), named in the hint when there is one.
+pub fn resolve(
+    what: &str,
+    value: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    override_var: Option<&str>,
+    override_flag: Option<&str>,
+) -> Result<String, SecretError> {
+    let get = |n: &str| env(n).filter(|v| !v.is_empty());
+    if let Some(var) = override_var {
+        return get(var).ok_or_else(|| {
+            SecretError(format!(
+                "{what}: the environment variable `{var}` is not set (or empty)"
+            ))
+        });
+    }
+    let trimmed = value.trim();
+    let inner = trimmed
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .filter(|r| !r.contains("${"));
+    let hint = override_flag
+        .map(|f| format!(", or pass {f} naming a variable that holds it"))
+        .unwrap_or_default();
+    match inner {
+        Some(r) if r.starts_with("env:") => {
+            let n = &r["env:".len()..];
+            get(n).ok_or_else(|| {
+                SecretError(format!(
+                    "{what} is `{trimmed}`: set the environment variable `{n}`{hint}"
+                ))
+            })
+        }
+        Some(r) if r.starts_with("VAULT_SECRET:") => {
+            let n = &r["VAULT_SECRET:".len()..];
+            get(n).ok_or_else(|| {
+                SecretError(format!(
+                    "{what} is `{trimmed}`, which lives in the Event Hub's vault: set the environment variable `{n}` to its value{hint}"
+                ))
+            })
+        }
+        _ if trimmed.contains("${") => Err(SecretError(format!(
+            "{what} is `{trimmed}`, which cxsync cannot resolve; use `${{env:NAME}}`"
+        ))),
+        _ => Ok(value.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(n: &str) -> Option<String> {
+        match n {
+            "CRM_SECRET" => Some("s3cr3t".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    fn res(value: &str, over: Option<&str>) -> Result<String, SecretError> {
+        resolve("x", value, &env, over, Some("--client-secret-env VAR"))
+    }
+
+    #[test]
+    fn env_and_vault_references_read_the_variable_they_name() {
+        assert_eq!(res("${env:CRM_SECRET}", None).unwrap(), "s3cr3t");
+        assert_eq!(res("${VAULT_SECRET:CRM_SECRET}", None).unwrap(), "s3cr3t");
+        assert_eq!(
+            res("literal-resolved-by-the-loader", None).unwrap(),
+            "literal-resolved-by-the-loader"
+        );
+    }
+
+    #[test]
+    fn a_named_variable_overrides_any_reference() {
+        assert_eq!(
+            res("${VAULT_SECRET:OTHER}", Some("CRM_SECRET")).unwrap(),
+            "s3cr3t"
+        );
+        assert_eq!(res("${env:OTHER}", Some("CRM_SECRET")).unwrap(), "s3cr3t");
+        assert!(res("${env:CRM_SECRET}", Some("MISSING")).is_err());
+    }
+
+    #[test]
+    fn unset_empty_and_unknown_references_are_errors_that_name_the_variable_not_a_value() {
+        for (v, name) in [
+            ("${env:MISSING}", "MISSING"),
+            ("${VAULT_SECRET:MISSING}", "MISSING"),
+            ("${env:EMPTY}", "EMPTY"),
+            ("${vault:other}", "vault:other"),
+            ("Bearer ${env:CRM_SECRET}x${env:MISSING}", "env:"),
+        ] {
+            let e = res(v, None).unwrap_err().to_string();
+            assert!(e.contains(name), "{v}: {e}");
+            assert!(!e.contains("s3cr3t"), "{v}: {e}");
+        }
+        let e = res("${VAULT_SECRET:MISSING}", None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--client-secret-env VAR"), "{e}");
+    }
+}
