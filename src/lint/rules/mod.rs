@@ -157,6 +157,7 @@ pub(crate) mod tests_support {
             map: doc.map,
             rules: Vec::new(),
             payload_schema: None,
+            rule_payload_schemas: Vec::new(),
             sensitive: Default::default(),
         }
     }
