@@ -8,6 +8,7 @@ pub mod env;
 pub mod files;
 pub mod interp;
 pub mod model;
+pub mod payload;
 pub mod schema;
 pub mod secret;
 pub mod yaml;
@@ -88,11 +89,18 @@ pub struct Spec {
     /// JSON pointer → position in `path`.
     pub map: SourceMap,
     pub rules: Vec<ResolvedRule>,
-    /// The CRM payload JSON Schema, when `crm.payloadSchema` names one.
+    /// The CRM payload JSON Schema, when `crm.payloadSchema` names one: the default of every
+    /// rule without its own (see [`payload::PayloadSchemas`]).
     pub payload_schema: Option<Value>,
+    /// Each rule's own `payloadSchema`, by index in `raw.rules` (`None`: it has none).
+    pub rule_payload_schemas: Vec<Option<Value>>,
     /// JSON pointer → original `${env:…}` reference of each secret field whose value `raw` holds
     /// resolved. Output meant for a terminal shows these as sensitive.
     pub sensitive: std::collections::BTreeMap<String, String>,
+    /// JSON pointer → original text of every string whose `${env:…}` references `raw` holds
+    /// resolved (secret fields included), so a check can tell `Bearer ${env:TOKEN}` from a
+    /// literal.
+    pub interpolated: std::collections::BTreeMap<String, String>,
 }
 
 impl Spec {
@@ -265,7 +273,12 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         .iter()
         .filter_map(|p| tree.pointer(p).map(|v| (p.to_string(), v.clone())))
         .collect();
-    let sensitive = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
+    let interpolated = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
+    let sensitive: std::collections::BTreeMap<String, String> = interpolated
+        .iter()
+        .filter(|(p, _)| interp::SECRET_POINTERS.contains(&p.as_str()))
+        .map(|(p, o)| (p.clone(), o.clone()))
+        .collect();
     out.diags.extend(diags.drain(..).map(|d| d.in_file(path)));
     let resolved = files::resolve(
         &tree,
@@ -327,7 +340,9 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         tree,
         map,
         payload_schema: resolved.payload_schema,
+        rule_payload_schemas: resolved.rule_payload_schemas,
         sensitive,
+        interpolated,
     };
     out.spec = Some(spec);
     out
