@@ -5,6 +5,7 @@ mod common;
 mod compile;
 mod cxone;
 mod dlq;
+mod fuzz;
 mod http;
 mod init;
 mod jsonata;
