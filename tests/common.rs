@@ -107,3 +107,66 @@ pub fn files_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     out
 }
+
+/// What a command printed on a terminal (stdout and stderr both go to one pseudo-terminal).
+#[cfg(unix)]
+pub struct OnTerminal {
+    pub code: Option<i32>,
+    pub output: String,
+}
+
+/// Runs `cmd` with stdout and stderr on a new pseudo-terminal (stdin stays as configured), the
+/// way a person at a terminal sees it.
+#[cfg(unix)]
+pub fn on_terminal(mut cmd: Command) -> OnTerminal {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (0, 0);
+    // 100 columns, so progress bars have room.
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 100,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty writes two fresh descriptors into the out-parameters; the name and termios
+    // arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just returned by openpty and are owned by nobody else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    cmd.stdout(slave.try_clone().unwrap());
+    cmd.stderr(slave);
+    let mut child = cmd.spawn().unwrap();
+    // Drop our copies of the slave (moved into cmd) so reading the master ends when the child
+    // exits.
+    drop(cmd);
+    let reader = std::thread::spawn(move || {
+        let mut f = std::fs::File::from(master);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match f.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                // Linux answers EIO once the last slave descriptor is closed.
+                Err(_) => break,
+            }
+        }
+        out
+    });
+    let status = child.wait().unwrap();
+    let output = reader.join().unwrap();
+    OnTerminal {
+        code: status.code(),
+        output: String::from_utf8_lossy(&output).into_owned(),
+    }
+}

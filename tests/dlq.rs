@@ -1061,8 +1061,23 @@ async fn s3_and_folder_sources_list_count_and_replay_alike() {
     })
     .await
     .unwrap();
-    let (_dir, folder) = fixture_copy();
+    // The folder side is written by the same writer, so both stores use today's key layout
+    // (`<day>/<rule>/<event>.json`), not the fixture's older one.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join(bucket).join("crm-sync-failed");
+    std::fs::create_dir_all(&folder).unwrap();
     let folder_s = folder.display().to_string();
+    tokio::task::spawn_blocking({
+        let (folder_s, records) = (folder_s.clone(), records.clone());
+        move || {
+            let st = Store::open(&Source::parse(&folder_s).unwrap(), &BTreeMap::new()).unwrap();
+            for r in &records {
+                store::write_record(&st, r).unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
 
     for args in [
         &["list", "--format", "json"][..],

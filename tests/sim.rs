@@ -52,8 +52,12 @@ fn ignoring_retry_after_during_a_429_storm_exhausts_retries_and_the_report_says_
         "--scenario",
         sc.to_str().unwrap(),
     ]);
-    assert_eq!(code, 0, "{out}");
+    // The throttled events are to replay; the IVR events the guide's `${agent.id}` key cannot
+    // render are the spec's own, and fail the run (a pass before the verdict told them apart).
+    assert_eq!(code, 1, "{out}");
     assert!(out.contains("DLQ RETRIES_EXHAUSTED"), "{out}");
+    assert!(out.contains("to replay"), "{out}");
+    assert!(out.contains("IDEMPOTENCY_KEY_UNRESOLVED ×"), "{out}");
     assert!(
         out.contains("retry.respectRetryAfterHeader is off"),
         "{out}"
@@ -197,6 +201,32 @@ fn outcomes_and_dlq_records_are_written_per_event() {
     let r: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
     assert_eq!(r["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
     assert_eq!(r["event"]["event"]["id"], "evt-0005");
+    // Every line carries its times, in virtual ms and RFC 3339, in order; an event refused
+    // before any send has no first attempt; the record's dead-letter time is the settle time.
+    assert_eq!(ivr["firstAttemptMs"], serde_json::Value::Null);
+    assert_eq!(ivr["settledAt"], r["deadLetteredAt"]);
+    assert_eq!(ivr["ruleId"], "CRM_SYNC_RULE_ID");
+    assert_eq!(ivr["fixture"], "ivr_no_agent.json");
+    let epoch = chrono::DateTime::parse_from_rfc3339("2024-01-15T14:00:00Z").unwrap();
+    for l in &lines {
+        let ms = |k: &str| l[format!("{k}Ms")].as_u64();
+        let at = |k: &str| {
+            l[format!("{k}At")]
+                .as_str()
+                .map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap())
+        };
+        for k in ["arrival", "firstAttempt", "settled"] {
+            if let (Some(m), Some(t)) = (ms(k), at(k)) {
+                assert_eq!((t - epoch).num_milliseconds() as u64, m, "{k} in {l}");
+            }
+        }
+        let (a, s) = (ms("arrival").unwrap(), ms("settled").unwrap());
+        assert!(a <= s, "{l}");
+        if let Some(f) = ms("firstAttempt") {
+            assert!(a <= f && f <= s, "{l}");
+            assert!(l["attempts"].as_u64().unwrap() > 0, "{l}");
+        }
+    }
     assert!(fs::read_to_string(&svg).unwrap().starts_with("<svg"));
 }
 
@@ -269,10 +299,18 @@ fn a_transform_that_forwards_transcripts_hits_the_payload_guard_before_sending()
         "--scenario",
         "payload-too-large",
     ]);
-    assert_eq!(code, 0, "{out}");
+    // The spec forwards 2 MB transcripts: its own size guard dead-letters them, which no retry or
+    // replay fixes, so the run fails and says what to change (this test expected a pass before
+    // the verdict separated the spec's dead letters from the scenario's).
+    assert_eq!(code, 1, "{out}");
     // 200 events, every 20th inflated: 10 oversized, all from the webchat template (matched).
     assert!(out.contains("DLQ PAYLOAD_TOO_LARGE            10"), "{out}");
     assert!(out.contains("after 0 attempt(s)"), "{out}");
+    assert!(
+        out.contains("FAIL: the spec dead-lettered 10 events: PAYLOAD_TOO_LARGE ×10 in rule"),
+        "{out}"
+    );
+    assert!(out.contains("trim the payload in the transform"), "{out}");
     let (_, plain, _) = run(&["specs/crm_sync.yaml", "--scenario", "payload-too-large"]);
     assert!(
         plain.contains("dead-lettered 0"),
@@ -385,6 +423,341 @@ rules:
     assert!(
         shown.contains("\"ruleId\": \"TICKET\"") && shown.contains("\"ruleId\": \"ACTIVITY\""),
         "{shown}"
+    );
+}
+
+/// Runs `cxsync ARGS` in `dir`.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = crate::common::cxsync()
+        .current_dir(dir)
+        .args(args)
+        // The ServiceNow spec's bearer token reference.
+        .env("SNOW_TOKEN", "snow-test-token")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `test` accepts the snapshots and then passes; `sim` under `default` has no dead letters the
+/// spec caused (no 400/422 from the CRM's schema, no transform failure), passes, and its
+/// generator check holds. Returns the report.
+fn passes_test_and_sim(dir: &std::path::Path, spec: &str) -> serde_json::Value {
+    let (code, out, err) = run_in(dir, &["test", spec, "--update"]);
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let (code, out, err) = run_in(dir, &["test", spec]);
+    assert_eq!(code, 0, "cxsync test: {out}{err}");
+    let (code, out, err) = run_in(dir, &["sim", spec, "--report", "r.json"]);
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.join("r.json")).unwrap()).unwrap();
+    assert_eq!(code, 0, "cxsync sim: {out}{err}");
+    assert_eq!(
+        rep["deadLetters"]["causedBySpec"],
+        serde_json::json!([]),
+        "{out}"
+    );
+    assert_eq!(rep["generationCheck"]["holds"], true, "{out}");
+    for status in rep["crm"]["statuses"].as_object().unwrap().keys() {
+        assert!(
+            !["400", "413", "422"].contains(&status.as_str()),
+            "the CRM rejected payloads ({status}): {out}"
+        );
+    }
+    assert!(rep["totals"]["delivered"].as_u64().unwrap() > 0, "{out}");
+    rep
+}
+
+#[test]
+fn servicenow_string_numbers_hex_sys_ids_and_local_times_survive_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "snow.yaml",
+                r#"version: 1
+name: snow-incidents
+channel:
+  name: SNOW_Incidents
+  destinationUri: https://acme.service-now.com/api/now/table/incident
+  auth: { type: bearer, token: "${env:SNOW_TOKEN}" }
+  timeoutMilliseconds: 5000
+idempotency:
+  header: X-Correlation-Id
+  key: ${interaction.id}
+retry:
+  maxRetries: 6
+  initialDelaySeconds: 1
+  maxDelaySeconds: 60
+  backoffMultiplier: 2
+  respectRetryAfterHeader: true
+  retryableStatusCodes: [429, 500, 502, 503, 504]
+  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
+deadLetterQueue: { enabled: true, bucketName: snow-dlq }
+crm:
+  profile: servicenow
+  payloadSchema: incident.schema.json
+  idempotency: { by: upsert, field: correlation_id }
+rules:
+  - id: SNOW_INCIDENT
+    name: incident
+    eventType: contact.closed
+    transform: |
+      {
+        "number": interaction.number,
+        "correlation_id": interaction.id,
+        "opened_at": interaction.openedAt,
+        "closed_at": interaction.closedAt,
+        "short_description": "Contact " & interaction.number & " at " & event.occurredAt
+      }
+    fixtures: [events/*.json]
+test:
+  now: 2025-06-01T08:00:00Z
+"#,
+            ),
+            (
+                "incident.schema.json",
+                r#"{"type": "object", "required": ["number", "correlation_id", "opened_at"],
+  "properties": {
+    "number": {"type": "string", "pattern": "^INC[0-9]{7}$"},
+    "correlation_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    "opened_at": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"},
+    "closed_at": {"type": "integer", "minimum": 1000000000000}
+  }}"#,
+            ),
+            (
+                "events/a.json",
+                r#"{"event": {"id": "9d385017c611228701d22104cc95c371", "type": "contact.closed", "occurredAt": "2025-06-01T07:59:30.125Z"},
+ "interaction": {"id": "46d44b3ca9fe19810012d100cca80666", "number": "INC0010042", "openedAt": "2025-06-01 07:40:00", "closedAt": 1748764770125}}"#,
+            ),
+            (
+                "events/b.json",
+                r#"{"event": {"id": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "type": "contact.closed", "occurredAt": "2025-06-01T07:58:00.000Z"},
+ "interaction": {"id": "ffe0c3aa9b7d4e21a5c6d7e8f9a0b1c2", "number": "INC0010043", "openedAt": "2025-06-01 07:55:10", "closedAt": 1748764680000}}"#,
+            ),
+        ],
+    );
+    let rep = passes_test_and_sim(dir.path(), "snow.yaml");
+    assert_eq!(rep["crm"]["profile"], "servicenow");
+}
+
+#[test]
+fn dynamics_uuids_and_a_key_of_its_own_fields_render_a_unique_key_per_generated_event() {
+    // The key names neither event.id nor interaction.id: the generator varies its own fields.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "dyn.yaml",
+                r#"version: 1
+name: dynamics-activities
+channel:
+  name: DYN_Activities
+  destinationUri: https://acme.crm.dynamics.com/api/data/v9.2/phonecalls
+  auth: { type: none }
+  timeoutMilliseconds: 4000
+idempotency:
+  header: Idempotency-Key
+  key: ${call.activityId}-${event.type}
+retry:
+  maxRetries: 5
+  initialDelaySeconds: 2
+  maxDelaySeconds: 60
+  backoffMultiplier: 2
+  respectRetryAfterHeader: true
+  retryableStatusCodes: [429, 500, 503]
+  nonRetryableStatusCodes: [400, 401, 404, 412, 422]
+deadLetterQueue: { enabled: true, bucketName: dyn-dlq }
+crm:
+  profile: dynamics
+  payloadSchema: phonecall.schema.json
+  idempotency: { by: header }
+rules:
+  - id: DYN_CALL
+    name: phonecall
+    eventType: call.ended
+    conditions: { call.direction: [inbound] }
+    transform: |
+      {
+        "activityid": call.activityId,
+        "subject": "Call from " & call.from,
+        "actualstart": call.startedAt,
+        "actualend": call.endedAt,
+        "actualdurationminutes": $round(($toMillis(call.endedAt) - $toMillis(call.startedAt)) / 60000)
+      }
+    fixtures: [calls/*.json]
+"#,
+            ),
+            (
+                "phonecall.schema.json",
+                r#"{"type": "object", "required": ["activityid", "actualstart", "actualend"],
+  "properties": {
+    "activityid": {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"},
+    "actualstart": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}-05:00$"},
+    "actualend": {"type": "string", "format": "date-time"},
+    "actualdurationminutes": {"type": "integer"}
+  }}"#,
+            ),
+            (
+                "calls/in.json",
+                r#"{"event": {"type": "call.ended"}, "call": {"activityId": "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b", "direction": "inbound", "from": "+1 555 0100",
+  "startedAt": "2025-06-01T08:00:00.000-05:00", "endedAt": "2025-06-01T08:12:30.500-05:00"}}"#,
+            ),
+            (
+                "calls/out.json",
+                r#"{"event": {"type": "call.ended"}, "call": {"activityId": "0b8e5b7a-1111-4c2d-8e9f-aabbccddeeff", "direction": "outbound", "from": "+1 555 0199",
+  "startedAt": "2025-06-01T09:00:00.000-05:00", "endedAt": "2025-06-01T09:01:00.000-05:00"}}"#,
+            ),
+        ],
+    );
+    let rep = passes_test_and_sim(dir.path(), "dyn.yaml");
+    // Every generated event renders its own key: no key is shared, nothing is deduplicated away.
+    let keys = rep["invariants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "unique-idempotency-keys")
+        .unwrap()
+        .clone();
+    assert_eq!(keys["holds"], true, "{keys}");
+}
+
+#[test]
+fn a_transform_that_fails_on_every_event_fails_the_run_with_the_cause_and_an_example() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "broken.yaml",
+                r#"version: 1
+name: broken
+channel:
+  name: C
+  destinationUri: https://crm.example.com/x
+  auth: { type: none }
+  timeoutMilliseconds: 2000
+idempotency: { header: Idempotency-Key, key: "${event.id}" }
+retry: { maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2, retryableStatusCodes: [503], nonRetryableStatusCodes: [400] }
+deadLetterQueue: { enabled: true, bucketName: b }
+rules:
+  - id: R
+    name: r
+    eventType: e
+    transform: '{"n": $number(order.total) + 1}'
+    fixtures: [e.json]
+"#,
+            ),
+            (
+                "e.json",
+                r#"{"event": {"id": "o-1", "type": "e"}, "order": {"total": "12,50 EUR"}}"#,
+            ),
+        ],
+    );
+    let (code, out, err) = run_in(dir.path(), &["sim", "broken.yaml", "--events", "100"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("FAIL: the spec dead-lettered 101 events: TRANSFORM_FAILED ×101 in rule R"),
+        "{out}"
+    );
+    assert!(
+        out.contains("nothing was delivered (0 of 101 matched events)"),
+        "{out}"
+    );
+    assert!(out.contains("e.g. o-1 (from e.json)"), "{out}");
+    assert!(out.contains("seed 20240115 reproduces this run"), "{out}");
+    assert!(!out.contains("PASS"), "{out}");
+}
+
+#[test]
+fn a_run_that_delivers_nothing_never_passes_and_a_dead_letter_rate_bounds_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[(
+            "down.yaml",
+            "version: 1\nname: down\nduration: 2m\nevents: { count: 20 }\nfaults:\n  - maintenance: { from: 0s, to: 1h }\n",
+        ), (
+            "blip.yaml",
+            "version: 1\nname: blip\nduration: 2m\nevents: { count: 40 }\nfaults:\n  - maintenance: { from: 0s, to: 65s }\n",
+        )],
+    );
+    let root = crate::common::root();
+    let spec = root.join("specs/crm_sync.yaml");
+    let spec = spec.to_str().unwrap();
+    let (code, out, _) = run_in(dir.path(), &["sim", spec, "--scenario", "down.yaml"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("nothing was delivered"), "{out}");
+    assert!(out.contains("to replay"), "{out}");
+    // Everything delivered but some to replay: a pass, unless the rate is bounded below it.
+    let (code, out, _) = run_in(
+        dir.path(),
+        &["sim", spec, "--scenario", "blip.yaml", "--no-jitter"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("to replay ("), "{out}");
+    let (code, out, _) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            spec,
+            "--scenario",
+            "blip.yaml",
+            "--no-jitter",
+            "--max-dead-letter-rate",
+            "0",
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL: deadLetterRate = "), "{out}");
+    let (code, _, err) = run_in(dir.path(), &["sim", spec, "--max-dead-letter-rate", "2"]);
+    assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn the_generator_check_is_a_finding_when_a_payload_changes_type_between_fixture_and_copy() {
+    // A transform that treats the fixture's own id specially: its copies give another type, so
+    // the built-in check (fixture vs first generated event, through the rule) fails the run.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "special.yaml",
+                r#"version: 1
+name: special
+channel:
+  name: C
+  destinationUri: https://crm.example.com/x
+  auth: { type: none }
+  timeoutMilliseconds: 2000
+idempotency: { header: Idempotency-Key, key: "${event.id}" }
+retry: { maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2, retryableStatusCodes: [503], nonRetryableStatusCodes: [400] }
+deadLetterQueue: { enabled: true, bucketName: b }
+rules:
+  - id: R
+    name: r
+    eventType: e
+    transform: '{"v": event.id = "f-1" ? "one" : 1}'
+    fixtures: [e.json]
+"#,
+            ),
+            ("e.json", r#"{"event": {"id": "f-1", "type": "e"}}"#),
+        ],
+    );
+    let (code, out, err) = run_in(dir.path(), &["sim", "special.yaml", "--events", "10"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("e.json through rule R: /v: string \"one\" in the fixture's payload, number 1 in the generated one"),
+        "{out}"
+    );
+    assert!(
+        out.contains("generated events do not keep their fixtures' shape (1 finding)"),
+        "{out}"
     );
 }
 

@@ -9,6 +9,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub mod apply;
 pub mod color;
 pub mod compile;
+pub mod completions;
 pub mod dlq;
 pub mod eval;
 pub mod explain;
@@ -106,6 +107,10 @@ pub enum Command {
     MockHub(mock_hub::Args),
     /// Inspect and replay dead-lettered events.
     Dlq(dlq::Args),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::Args),
+    /// Print the manual page, or write one per subcommand with --out DIR.
+    Man(completions::ManArgs),
     /// Serve the Language Server Protocol over stdio (diagnostics, hover, completion, fixes).
     Lsp(lsp::Args),
 }
@@ -140,6 +145,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Metrics(a) => metrics::exec(a),
         Command::MockHub(a) => mock_hub::exec(a),
         Command::Dlq(a) => dlq::exec(a),
+        Command::Completions(a) => completions::exec(a),
+        Command::Man(a) => completions::man(a),
         Command::Lsp(a) => lsp::exec(a),
     }
 }

@@ -34,10 +34,15 @@ pub struct Args {
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Write one JSON line per event `{eventId, outcome, attempts, reason}` here.
+    /// Write one JSON line per matched event and rule here: `{eventId, ruleId, fixture,
+    /// outcome, attempts, reason, arrivalMs/At, firstAttemptMs/At, settledMs/At}`.
     #[arg(long, value_name = "FILE")]
     pub outcomes: Option<PathBuf>,
-    /// Write DLQ records as `<dir>/<bucketName>/<prefix><YYYY>/<MM>/<DD>/<eventId>.json`.
+    /// Fail when more than this fraction (0..1) of matched events is dead-lettered, whatever
+    /// the cause (replaces the scenario's `expect.deadLetterRate`).
+    #[arg(long, value_name = "RATE")]
+    pub max_dead_letter_rate: Option<f64>,
+    /// Write DLQ records as `<dir>/<bucketName>/<prefix><YYYY>/<MM>/<DD>/<ruleId>/<eventId>.json`.
     #[arg(long, value_name = "DIR")]
     pub dlq_dir: Option<PathBuf>,
     /// Write an SVG timeline here.
@@ -96,10 +101,19 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(i) => i,
         Err(ds) => return fail(ds, &sources),
     };
-    let sc = match scenario::load(&args.scenario, &mut sources) {
+    let mut sc = match scenario::load(&args.scenario, &mut sources) {
         Ok(l) => l.scenario,
         Err(ds) => return fail(ds, &sources),
     };
+    if let Some(r) = args.max_dead_letter_rate {
+        if !(r.is_finite() && (0.0..=1.0).contains(&r)) {
+            anyhow::bail!("--max-dead-letter-rate must be a fraction from 0 to 1, found {r}");
+        }
+        sc.expect.dead_letter_rate = Some(scenario::Band::Range(scenario::BandRange {
+            min: None,
+            max: Some(r),
+        }));
+    }
     if let Some(f) = args.time_scale {
         if !(f.is_finite() && f > 0.0 && f <= 1000.0) {
             anyhow::bail!("--time-scale must be a number above 0 and at most 1000, found {f}");

@@ -8,6 +8,9 @@ use serde_json::Value;
 pub struct Submission {
     /// Dense sequence number the driver assigned (used to correlate side effects).
     pub seq: u64,
+    /// Where the driver got the event (the simulator: the index of the fixture it is, or copies);
+    /// carried to the outputs untouched, for reports.
+    pub source: u32,
     pub event_id: String,
     pub event_type: String,
     pub rule_id: String,

@@ -30,6 +30,7 @@ use super::{Reason, Time, MAX_RECORD_BODY};
 /// memory, and the text is what is sent anyway. DLQ records parse them back.
 struct Item {
     seq: u64,
+    source: u32,
     event_id: String,
     event_type: String,
     rule_id: String,
@@ -189,6 +190,7 @@ impl<R: Rng> Machine<R> {
                     now,
                     DeadLettered {
                         seq: sub.seq,
+                        source: sub.source,
                         event_id: sub.event_id,
                         event_type: sub.event_type,
                         rule_id: sub.rule_id,
@@ -214,6 +216,7 @@ impl<R: Rng> Machine<R> {
         };
         let item = Item {
             seq: sub.seq,
+            source: sub.source,
             event_id: sub.event_id,
             event_type: sub.event_type,
             rule_id: sub.rule_id,
@@ -556,7 +559,10 @@ impl<R: Rng> Machine<R> {
         for item in job.items {
             self.outputs.push_back(Output::Delivered(Delivered {
                 seq: item.seq,
+                source: item.source,
+                first_attempt: job.first_attempt.unwrap_or(now),
                 event_id: item.event_id,
+                rule_id: item.rule_id,
                 attempts: job.attempts,
                 token_refreshes: job.refreshes,
                 status: job.last_status,
@@ -578,6 +584,7 @@ impl<R: Rng> Machine<R> {
             let last = job.last_attempt.unwrap_or(item.submitted);
             let d = DeadLettered {
                 seq: item.seq,
+                source: item.source,
                 event_id: item.event_id,
                 event_type: item.event_type,
                 rule_id: item.rule_id,
@@ -731,6 +738,7 @@ mod tests {
             now,
             Submission {
                 seq,
+                source: 0,
                 event_id: format!("e{seq}"),
                 event_type: "interaction.ended".into(),
                 rule_id: "r".into(),
@@ -786,6 +794,7 @@ mod tests {
             0,
             Submission {
                 seq: 7,
+                source: 0,
                 event_id: "e7".into(),
                 event_type: "interaction.ended".into(),
                 rule_id: "r".into(),

@@ -48,12 +48,17 @@ pub enum Output {
 #[derive(Debug, Clone)]
 pub struct Delivered {
     pub seq: u64,
+    /// The submission's `source`.
+    pub source: u32,
     pub event_id: String,
+    pub rule_id: String,
     pub attempts: u32,
     pub token_refreshes: u32,
     /// The 2xx status the CRM accepted it with.
     pub status: Option<u16>,
     pub submitted: Time,
+    /// The first attempt.
+    pub first_attempt: Time,
     pub at: Time,
 }
 
@@ -61,6 +66,8 @@ pub struct Delivered {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLettered {
     pub seq: u64,
+    /// The submission's `source`.
+    pub source: u32,
     pub event_id: String,
     pub event_type: String,
     pub rule_id: String,

@@ -172,7 +172,8 @@ fn render_full(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
                     .line(d.span.map(|s| s.start.line).unwrap_or(1))
                     .char_column(d.span.map(|s| s.start.column).unwrap_or(1)),
             ),
-            _ => title.element(Level::NOTE.no_name().message("")),
+            // No file: the title alone (and its help below), no empty source line.
+            _ => annotate_snippets::Group::with_title(title),
         };
         if let Some(help) = &d.help {
             group = group.element(Level::HELP.message(help.as_str()));

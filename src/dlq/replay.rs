@@ -700,6 +700,7 @@ impl ReplaySink for DriverSink {
             now,
             Submission {
                 seq,
+                source: 0,
                 event_id: d.event_id.to_string(),
                 event_type: d.event_type.to_string(),
                 rule_id: d.rule_id.to_string(),

@@ -108,9 +108,12 @@ pub async fn run(
     mock.set_clock(clock);
     let mut driver = Driver::new(client, ep, clock, timeout, http.paced)?;
     let machine = Machine::new(cfg, engine::machine_rng(opts.seed));
-    let feed = Feed::new(inputs, sc, opts.events, epoch);
+    let feed = Feed::new(inputs, sc, opts.events, epoch, &template).map_err(HttpError::Sim)?;
     let total = feed.total();
     let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
+    rep.generation = feed.check(inputs, engine::test_now(spec), &template);
+    let sources = feed.names().to_vec();
+    rep.sources = sources.clone();
     rep.notes.push(format!(
         "over HTTP against the loopback mock CRM, time scale {} ({})",
         clock.scale(),
@@ -125,7 +128,7 @@ pub async fn run(
     ));
     let mut traffic = Traffic::new(feed, inputs, template, epoch, PROGRESS_EVERY);
     let mut ledger = Ledger::default();
-    let mut obs = (&mut rep, (&mut ledger, &mut *sinks));
+    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, sources)));
     let (now, machine) = if http.paced {
         let max_steps = engine::max_steps(opts, total, max_retries);
         let first = traffic.feed().next_at();

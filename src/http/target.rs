@@ -187,11 +187,12 @@ pub async fn run(
     let mut driver = Driver::new(client, ep, clock, timeout, false)?;
     let template = cfg.idempotency.clone();
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
-    let feed = Feed::new(inputs, &sc, Some(0), epoch);
+    let feed = Feed::new(inputs, &sc, Some(0), epoch, &template).map_err(HttpError::Sim)?;
+    let sources = feed.names().to_vec();
     let mut rep = Report::new(spec, &sc, o.seed, o.no_jitter, 1000, epoch);
     rep.totals.events = feed.total();
     let mut traffic = Traffic::new(feed, inputs, template, epoch, 256);
-    let mut obs = (&mut rep, &mut *sinks);
+    let mut obs = (&mut rep, sinks.watch(epoch, sources));
     let now = wall::drive(&mut driver, &mut machine, &mut traffic, &mut obs, 0, |_| {
         false
     })

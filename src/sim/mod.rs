@@ -21,3 +21,4 @@ pub mod report;
 pub mod scenario;
 #[cfg(test)]
 mod tests;
+pub mod verdict;

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::crm::CrmStats;
 use super::scenario::{fmt_num, Band, Expect, Scenario};
+use super::verdict::Causes;
 use crate::delivery::drive::{Observer, Reply};
 use crate::delivery::{self, DeadLettered, Delivered, Output, Reason, Stats, Time};
 use crate::diag::xml::escape;
@@ -53,6 +54,9 @@ pub struct Invariant {
     pub name: &'static str,
     pub statement: &'static str,
     pub holds: bool,
+    /// False when the run cannot check it (e.g. duplicates against a CRM that does not
+    /// deduplicate): it neither holds nor breaks, and `detail` says why and what counts instead.
+    pub checked: bool,
     pub detail: String,
 }
 
@@ -62,7 +66,19 @@ impl Invariant {
             name,
             statement,
             holds,
+            checked: true,
             detail,
+        }
+    }
+
+    /// An invariant this run cannot check; `why` is printed in its place.
+    pub fn unchecked(name: &'static str, statement: &'static str, why: String) -> Self {
+        Invariant {
+            name,
+            statement,
+            holds: true,
+            checked: false,
+            detail: why,
         }
     }
 }
@@ -115,6 +131,13 @@ pub struct Report {
     pub p95: u32,
     pub p99: u32,
     pub max_latency: u32,
+    /// Dead letters by who must act on them (the spec, or a replay).
+    pub causes: Causes,
+    /// What the generator's built-in check found (empty: generated events keep their fixtures'
+    /// shape); a finding fails the run.
+    pub generation: Vec<String>,
+    /// The fixture names events come from, by `source`.
+    pub sources: Vec<String>,
     expect: Expect,
     /// `(second, retries sent in it)`, for the peak retry rate.
     retry_second: (u64, u64),
@@ -207,6 +230,9 @@ impl Report {
             p95: 0,
             p99: 0,
             max_latency: 0,
+            causes: Causes::default(),
+            generation: Vec::new(),
+            sources: Vec::new(),
             expect: sc.expect.clone(),
             retry_second: (0, 0),
         }
@@ -260,6 +286,13 @@ impl Report {
             t.token_refreshes as f64,
         );
         check("attempts", &e.attempts, t.attempts as f64);
+        if t.matched > 0 {
+            check(
+                "deadLetterRate",
+                &e.dead_letter_rate,
+                t.dead_lettered as f64 / t.matched as f64,
+            );
+        }
         for (reason, band) in &e.dead_lettered_by_reason {
             let n = self
                 .by_reason
@@ -275,9 +308,61 @@ impl Report {
         }
     }
 
-    /// Whether every invariant held and every expectation was met.
+    /// Whether the run passed: no [`Report::failures`].
     pub fn passed(&self) -> bool {
-        self.invariants.iter().all(|i| i.holds) && self.checks.iter().all(|c| c.met)
+        self.failures().is_empty()
+    }
+
+    /// Why the run fails, one phrase each (empty: it passes): a broken invariant, an unmet
+    /// expectation, a failed generator check, dead letters the spec caused that the scenario
+    /// does not expect, or nothing delivered.
+    pub fn failures(&self) -> Vec<String> {
+        let t = &self.totals;
+        let mut why: Vec<String> = self
+            .invariants
+            .iter()
+            .filter(|i| !i.holds)
+            .map(|i| format!("invariant {} broken", i.name))
+            .collect();
+        why.extend(self.checks.iter().filter(|c| !c.met).map(|c| {
+            format!(
+                "{} = {} (expected {})",
+                c.name,
+                fmt_num(c.actual),
+                c.expected
+            )
+        }));
+        if !self.generation.is_empty() {
+            why.push(format!(
+                "generated events do not keep their fixtures' shape ({} finding{})",
+                self.generation.len(),
+                if self.generation.len() == 1 { "" } else { "s" }
+            ));
+        }
+        for c in self.causes.spec.iter().filter(|c| !self.expected(c.reason)) {
+            why.push(format!(
+                "the spec dead-lettered {} event{}: {}",
+                c.count,
+                if c.count == 1 { "" } else { "s" },
+                c.label()
+            ));
+        }
+        if t.delivered == 0 {
+            why.push(if t.matched == 0 {
+                "no event matched a rule, so nothing was delivered".to_string()
+            } else {
+                format!("nothing was delivered (0 of {} matched events)", t.matched)
+            });
+        }
+        why
+    }
+
+    /// Whether the scenario expects dead letters of `reason` (it names them in
+    /// `expect.deadLetteredByReason`, whose band then decides).
+    fn expected(&self, reason: Reason) -> bool {
+        self.expect
+            .dead_lettered_by_reason
+            .contains_key(reason.as_str())
     }
 
     /// The `--report` JSON.
@@ -337,6 +422,30 @@ impl Report {
                 "tokenRefusals": self.crm.token_refusals,
             },
             "verdict": if self.passed() { "pass" } else { "fail" },
+            "failures": self.failures(),
+            "deadLetters": {
+                "causedBySpec": self.causes.spec.iter().map(|c| json!({
+                    "reason": c.reason.as_str(),
+                    "rule": c.rule,
+                    "status": c.status,
+                    "count": c.count,
+                    "expectedByScenario": self.expected(c.reason),
+                    "example": c.example,
+                    "fix": c.fix(),
+                })).collect::<Vec<_>>(),
+                "toReplay": {
+                    "count": self.causes.replay_total(),
+                    "reasons": self::reasons(&self.causes.to_replay)
+                        .into_iter()
+                        .map(|(r, n)| (r.as_str().to_string(), json!(n)))
+                        .collect::<Map<String, Value>>(),
+                },
+            },
+            "generationCheck": {
+                "templates": self.sources.len(),
+                "holds": self.generation.is_empty(),
+                "findings": self.generation,
+            },
             "totals": {
                 "events": t.events,
                 "matched": t.matched,
@@ -357,7 +466,7 @@ impl Report {
             "dlqAlerts": self.alerts,
             "virtualDurationMs": self.end,
             "invariants": self.invariants.iter().map(|i| json!({
-                "name": i.name, "statement": i.statement, "holds": i.holds, "detail": i.detail,
+                "name": i.name, "statement": i.statement, "holds": i.holds, "checked": i.checked, "detail": i.detail,
             })).collect::<Vec<_>>(),
             "expectations": self.checks.iter().map(|c| json!({
                 "name": c.name, "expected": c.expected, "actual": c.actual, "met": c.met,
@@ -398,6 +507,52 @@ impl Report {
         }
         for (_, ex) in &self.dlq_examples {
             let _ = writeln!(s, "    e.g. {ex}");
+        }
+        let spec_total = self.causes.spec_total();
+        if spec_total > 0 {
+            let _ = writeln!(
+                s,
+                "  the spec   {spec_total} dead-lettered because of the spec itself: no retry or replay delivers them until it changes"
+            );
+            for c in &self.causes.spec {
+                let _ = writeln!(
+                    s,
+                    "    {} {}: {}; e.g. {}",
+                    if self.expected(c.reason) {
+                        "expected"
+                    } else {
+                        "FAIL"
+                    },
+                    c.label(),
+                    c.fix(),
+                    c.example
+                );
+            }
+        }
+        let replay = self.causes.replay_total();
+        if replay > 0 {
+            let _ = writeln!(
+                s,
+                "  to replay  {replay} dead-lettered by the scenario's faults ({}): the data is intact; once the cause is gone, `cxsync dlq replay <dlq> --spec <spec>` sends them with their original keys",
+                super::verdict::reason_list(&self.causes.to_replay)
+            );
+        }
+        if !self.sources.is_empty() && self.totals.events > 0 {
+            if self.generation.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  fixtures   {} template(s); generated events keep each fixture's shape (checked through every rule)",
+                    self.sources.len()
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "  fixtures   FAIL generated events differ from their fixtures beyond the varied fields (docs/semantics.md):"
+                );
+                for f in &self.generation {
+                    let _ = writeln!(s, "    {f}");
+                }
+            }
         }
         let hist: Vec<String> = self
             .attempts_histogram
@@ -480,17 +635,12 @@ impl Report {
         }
         let _ = writeln!(s, "  invariants");
         for i in &self.invariants {
-            let _ = writeln!(
-                s,
-                "    {} {:<28} {}",
-                if i.holds { "ok  " } else { "FAIL" },
-                i.name,
-                if i.holds {
-                    i.statement.to_string()
-                } else {
-                    i.detail.clone()
-                }
-            );
+            let (mark, text) = match (i.checked, i.holds) {
+                (false, _) => ("n/a ", &i.detail),
+                (true, true) => ("ok  ", &i.statement.to_string()),
+                (true, false) => ("FAIL", &i.detail),
+            };
+            let _ = writeln!(s, "    {mark} {:<28} {text}", i.name);
         }
         if !self.checks.is_empty() {
             let _ = writeln!(s, "  expectations");
@@ -509,34 +659,45 @@ impl Report {
         s
     }
 
-    /// One line: pass or fail and why.
+    /// One line: pass or fail and why. A pass says what was delivered and what a person must
+    /// replay; a failure names every reason and the seed that reproduces it.
     pub fn verdict_line(&self) -> String {
-        if self.passed() {
-            format!(
-                "PASS: {} of {} matched events delivered, {} in the DLQ with a reason, none lost.",
-                self.totals.delivered, self.totals.matched, self.totals.dead_lettered
-            )
-        } else {
-            let mut why: Vec<String> = self
-                .invariants
-                .iter()
-                .filter(|i| !i.holds)
-                .map(|i| format!("invariant {} broken", i.name))
-                .collect();
-            why.extend(self.checks.iter().filter(|c| !c.met).map(|c| {
-                format!(
-                    "{} = {} (expected {})",
-                    c.name,
-                    fmt_num(c.actual),
-                    c.expected
-                )
-            }));
-            format!(
+        let t = &self.totals;
+        let why = self.failures();
+        if !why.is_empty() {
+            return format!(
                 "FAIL: {} (seed {} reproduces this run).",
                 why.join("; "),
                 self.seed
-            )
+            );
         }
+        let replay = self.causes.replay_total();
+        let expected = self.causes.spec_total();
+        let mut parts = vec![format!(
+            "{} of {} matched events delivered",
+            t.delivered, t.matched
+        )];
+        if replay > 0 {
+            parts.push(format!(
+                "{replay} to replay ({})",
+                super::verdict::reason_list(&self.causes.to_replay)
+            ));
+        }
+        if expected > 0 {
+            let mut by = BTreeMap::new();
+            for c in &self.causes.spec {
+                *by.entry(c.reason).or_insert(0) += c.count;
+            }
+            parts.push(format!(
+                "{expected} dead-lettered as the scenario expects ({})",
+                super::verdict::reason_list(&by)
+            ));
+        }
+        if replay + expected == 0 {
+            parts.push("none dead-lettered".to_string());
+        }
+        parts.push("none lost".to_string());
+        format!("PASS: {}.", parts.join(", "))
     }
 
     /// A timeline chart: requests per second by status class (stacked bars), DLQ volume and
@@ -767,6 +928,18 @@ impl Report {
         if let Some(st) = d.last_status {
             *self.dlq_by_status.entry(st).or_default() += 1;
         }
+        let (epoch, sources) = (self.epoch, &self.sources);
+        self.causes.add(d, || {
+            let from = sources
+                .get(d.source as usize)
+                .map(|f| format!(" (from {f})"))
+                .unwrap_or_default();
+            let what = example(d, epoch);
+            match what.split_once(' ') {
+                Some((id, rest)) => format!("{id}{from} {rest}"),
+                None => what,
+            }
+        });
         if self.dlq_examples.len() < 8 && !self.dlq_examples.iter().any(|(r, _)| *r == d.reason) {
             let example = example(d, self.epoch);
             self.dlq_examples.push((d.reason, example));

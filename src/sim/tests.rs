@@ -82,23 +82,24 @@ fn a_503_window_against_2_4_8_16_32_backoff_dead_letters_exactly_the_early_event
         ..Options::default()
     };
     let (rep, outcomes, dlq) = run(&spec, &inputs, WINDOW_503, &opts);
+    // Generated events copy the fixture `evt-0001` and count up in its form.
     assert_eq!(
         outcomes,
         vec![
             (
-                "sim-0000000".to_string(),
+                "evt-0002".to_string(),
                 "deadLettered",
                 6,
                 Some("RETRIES_EXHAUSTED")
             ),
-            ("sim-0000001".to_string(), "delivered", 6, None),
-            ("sim-0000002".to_string(), "delivered", 6, None),
+            ("evt-0003".to_string(), "delivered", 6, None),
+            ("evt-0004".to_string(), "delivered", 6, None),
         ]
     );
     assert_eq!(
         dlq,
         vec![(
-            "sim-0000000".to_string(),
+            "evt-0002".to_string(),
             "2024-01-15T14:01:07.000Z".to_string()
         )]
     );
@@ -134,10 +135,7 @@ faults:
     let yaml2 = yaml.replace("count: 1", "count: 2");
     let (rep, outcomes, _) = run(&spec, &inputs, &yaml2, &opts);
     // The second event (at 7.5 s) is throttled and waits 90 s, not 2 s.
-    assert_eq!(
-        outcomes[1],
-        ("sim-0000001".to_string(), "delivered", 2, None)
-    );
+    assert_eq!(outcomes[1], ("evt-0003".to_string(), "delivered", 2, None));
     assert_eq!(rep.latencies, vec![0, 90_000]);
 }
 

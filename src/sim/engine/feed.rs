@@ -7,123 +7,16 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::curve::Curve;
+use super::vary::{self, Plan};
+use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
-use crate::delivery::{self, Machine, Submission, Template, Time};
+use crate::delivery::{Machine, Submission, Template, Time};
 use crate::sim::inputs::Inputs;
-use crate::sim::scenario::{CurvePoint, Scenario};
+use crate::sim::scenario::Scenario;
 
-/// Arrival times spread in proportion to a piecewise-linear rate curve.
-struct Curve {
-    total: u64,
-    duration: Time,
-    /// Cumulative mass at each slice boundary (slices of equal length).
-    cdf: Vec<f64>,
-}
-
-const SLICES: usize = 4096;
-
-impl Curve {
-    fn new(total: u64, duration: Time, curve: &[CurvePoint]) -> Self {
-        let mut pts: Vec<(f64, f64)> = curve
-            .iter()
-            .map(|p| (p.at.ms() as f64, p.weight.max(0.0)))
-            .collect();
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let weight = |t: f64| -> f64 {
-            match pts.len() {
-                0 => 1.0,
-                _ => {
-                    if t <= pts[0].0 {
-                        return pts[0].1;
-                    }
-                    for w in pts.windows(2) {
-                        if t <= w[1].0 {
-                            let span = (w[1].0 - w[0].0).max(1e-9);
-                            return w[0].1 + (w[1].1 - w[0].1) * (t - w[0].0) / span;
-                        }
-                    }
-                    pts[pts.len() - 1].1
-                }
-            }
-        };
-        let d = duration as f64;
-        let mut cdf = Vec::with_capacity(SLICES + 1);
-        cdf.push(0.0);
-        let mut acc = 0.0;
-        for i in 0..SLICES {
-            let mid = (i as f64 + 0.5) * d / SLICES as f64;
-            acc += weight(mid);
-            cdf.push(acc);
-        }
-        if acc <= 0.0 {
-            // A curve of zeros: fall back to flat.
-            for (i, c) in cdf.iter_mut().enumerate() {
-                *c = i as f64;
-            }
-        }
-        Curve {
-            total,
-            duration,
-            cdf,
-        }
-    }
-
-    /// The time of arrival `k`.
-    fn time_of(&self, k: u64) -> Time {
-        let total_mass = *self.cdf.last().expect("non-empty");
-        let target = (k as f64 + 0.5) / self.total as f64 * total_mass;
-        let i = self.cdf.partition_point(|c| *c < target).clamp(1, SLICES);
-        let (lo, hi) = (self.cdf[i - 1], self.cdf[i]);
-        let frac = if hi > lo {
-            (target - lo) / (hi - lo)
-        } else {
-            0.0
-        };
-        let slice = self.duration as f64 / SLICES as f64;
-        (((i - 1) as f64 + frac) * slice).floor() as Time
-    }
-}
-
-/// A generated event: a fixture template with fresh identity and timestamps.
-fn generate(templates: &[Value], k: u64, at: Time, epoch: SystemTime, sc: &Scenario) -> Value {
-    let mut ev = templates[(k as usize) % templates.len()].clone();
-    let wall = delivery::rfc3339(epoch, at);
-    let ended = epoch
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-        + at;
-    set(&mut ev, "event.id", Value::from(format!("sim-{k:07}")));
-    set(&mut ev, "event.occurredAt", Value::from(wall));
-    set(&mut ev, "interaction.id", Value::from(700_000_000 + k));
-    set(&mut ev, "interaction.endedAt", Value::from(ended));
-    set(
-        &mut ev,
-        "interaction.startedAt",
-        Value::from(ended - 60_000 - (k * 7_919) % 900_000),
-    );
-    if let Some(n) = sc.events.without_agent_every {
-        if (k + 1) % n == 0 {
-            if let Some(o) = ev.as_object_mut() {
-                o.remove("agent");
-            }
-            if let Some(i) = ev.get_mut("interaction").and_then(Value::as_object_mut) {
-                i.remove("agent");
-            }
-        }
-    }
-    if let Some(o) = &sc.events.oversize {
-        if (k + 1) % o.every == 0 {
-            set(
-                &mut ev,
-                &o.path,
-                Value::from("x".repeat(o.bytes.min(64 * 1024 * 1024) as usize)),
-            );
-        }
-    }
-    ev
-}
-
+/// Sets `path` to `new`, making the objects on the way (the scenario's `oversize` field, which
+/// the fixture may lack on purpose).
 fn set(v: &mut Value, path: &str, new: Value) {
     let mut cur = v;
     let segs: Vec<&str> = path.split('.').collect();
@@ -140,6 +33,23 @@ fn set(v: &mut Value, path: &str, new: Value) {
             .entry((*s).to_string())
             .or_insert_with(|| Value::Object(Default::default()));
     }
+}
+
+/// The fields that make a generated event unique: `event.id`, `interaction.id`, and, when the
+/// idempotency key names neither, the key's own fields (except `event.type` and the fields rules
+/// route on), so that every generated event renders its own key, as every real one does.
+pub fn identity(key: &Template, inputs: &Inputs) -> Vec<String> {
+    let mut out: Vec<String> = vary::IDENTITY.iter().map(|s| s.to_string()).collect();
+    let vars: Vec<String> = key.vars().collect();
+    if !vars.iter().any(|v| out.contains(v)) {
+        for v in vars {
+            let routed = inputs.rules.iter().any(|r| r.conditions.contains_key(&v));
+            if v != "event.type" && !routed && !out.contains(&v) {
+                out.push(v);
+            }
+        }
+    }
+    out
 }
 
 /// The template used when a spec has no fixtures: the envelope of the guide's events.
@@ -162,46 +72,67 @@ fn builtin_template() -> Value {
 
 /// The events of a run in arrival order: each fixture once at the start (1 ms apart), then the
 /// generated events spread along the scenario's rate curve. Shared by the virtual-time engine and
-/// the HTTP driver so both see the same events at the same virtual instants.
+/// the HTTP driver so both see the same events at the same virtual instants. Generated event `g`
+/// copies fixture `g mod n` with its identity and times varied in the fixture's own form
+/// ([`vary`]).
 pub struct Feed<'a> {
     fixtures: Vec<&'a Value>,
     templates: Vec<Value>,
+    /// The file name of each template (`builtin` for the built-in one).
+    names: Vec<String>,
+    plan: Plan,
     curve: Curve,
+    generated: u64,
     total: u64,
     next: u64,
-    epoch: SystemTime,
+    /// The run's epoch, in ms since the Unix epoch.
+    epoch_ms: i64,
     sc: &'a Scenario,
 }
 
 impl<'a> Feed<'a> {
-    /// The feed of `sc` (`events` overrides the scenario's count).
+    /// The feed of `sc` (`events` overrides the scenario's count); `key` is the idempotency
+    /// template, whose fields generated events vary when it names no id.
     pub fn new(
         inputs: &'a Inputs,
         sc: &'a Scenario,
         events: Option<u64>,
         epoch: SystemTime,
-    ) -> Self {
+        key: &Template,
+    ) -> Result<Self, EngineError> {
         let generated = events.unwrap_or(sc.events.count);
         let fixtures: Vec<&Value> = if sc.events.fixtures {
             inputs.fixtures.iter().map(|(_, v)| v).collect()
         } else {
             Vec::new()
         };
-        let templates: Vec<Value> = if inputs.fixtures.is_empty() {
-            vec![builtin_template()]
+        let (templates, names): (Vec<Value>, Vec<String>) = if inputs.fixtures.is_empty() {
+            (vec![builtin_template()], vec!["builtin".to_string()])
         } else {
-            inputs.fixtures.iter().map(|(_, v)| v.clone()).collect()
+            inputs
+                .fixtures
+                .iter()
+                .map(|(n, v)| (v.clone(), n.clone()))
+                .unzip()
         };
+        let plan = Plan::new(&templates, generated, &identity(key, inputs))
+            .map_err(|e| EngineError::Config(format!("generating events: {e}")))?;
+        let epoch_ms = epoch
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let total = generated + fixtures.len() as u64;
-        Feed {
+        Ok(Feed {
             curve: Curve::new(generated.max(1), sc.duration.ms(), &sc.events.curve),
             fixtures,
             templates,
+            names,
+            plan,
+            generated,
             total,
             next: 0,
-            epoch,
+            epoch_ms,
             sc,
-        }
+        })
     }
 
     /// Events in the run.
@@ -236,9 +167,137 @@ impl<'a> Feed<'a> {
         let event = if k < n {
             self.fixtures[k as usize].clone()
         } else {
-            generate(&self.templates, k - n, now, self.epoch, self.sc)
+            self.generate(k - n, now)
         };
         (k, event)
+    }
+
+    /// The template of generated event `g`.
+    fn template_of(&self, g: u64) -> usize {
+        (g % self.templates.len() as u64) as usize
+    }
+
+    /// Generated event `g`, arriving at `at`, without the scenario's changes.
+    fn varied(&self, g: u64, at: Time) -> Value {
+        let t = self.template_of(g);
+        self.plan
+            .apply(&self.templates[t], t, g, self.epoch_ms + at as i64)
+    }
+
+    /// Generated event `g` arriving at `at`: its template varied, then the scenario's changes
+    /// (every n-th without an agent, every n-th oversized).
+    fn generate(&self, g: u64, at: Time) -> Value {
+        let mut ev = self.varied(g, at);
+        let sc = self.sc;
+        if let Some(n) = sc.events.without_agent_every {
+            if (g + 1) % n == 0 {
+                if let Some(o) = ev.as_object_mut() {
+                    o.remove("agent");
+                }
+                if let Some(i) = ev.get_mut("interaction").and_then(Value::as_object_mut) {
+                    i.remove("agent");
+                }
+            }
+        }
+        if let Some(o) = &sc.events.oversize {
+            if (g + 1) % o.every == 0 {
+                set(
+                    &mut ev,
+                    &o.path,
+                    Value::from("x".repeat(o.bytes.min(64 * 1024 * 1024) as usize)),
+                );
+            }
+        }
+        ev
+    }
+
+    /// The built-in check of the generator: each template's first generated event (without the
+    /// scenario's deliberate changes), through each rule that matches the template, must give
+    /// the template's own `cxsync test` output (at `now`, the spec's test instant) except in
+    /// values derived from the varied fields, which keep their JSON type and form; it must be
+    /// routed to the same rules, render a key when the template does, and pass the CRM schema
+    /// when the template's payload does. Returns what differs (empty: the check holds).
+    pub fn check(&self, inputs: &Inputs, now: DateTime<Utc>, key: &Template) -> Vec<String> {
+        let schema = inputs
+            .payload_schema
+            .as_ref()
+            .and_then(|s| jsonschema::validator_for(s).ok());
+        let mut out = Vec::new();
+        let checked = (self.templates.len() as u64).min(self.generated);
+        for g in 0..checked {
+            let t = self.template_of(g);
+            let (fixture, name) = (&self.templates[t], &self.names[t]);
+            let ev = self.varied(g, self.curve.time_of(g));
+            if key.render(fixture).is_ok() && key.render(&ev).is_err() {
+                out.push(format!(
+                    "{name}: the generated event renders no idempotency key, the fixture does"
+                ));
+            }
+            for rule in &inputs.rules {
+                let (fm, gm) = (rule.matches(fixture), rule.matches(&ev));
+                if fm != gm {
+                    out.push(format!(
+                        "{name}: rule {} {} the fixture but not the generated event",
+                        rule.id,
+                        if fm { "matches" } else { "does not match" }
+                    ));
+                }
+                if !fm {
+                    continue;
+                }
+                let Ok(Some(want)) = rule.transform.eval(fixture, now) else {
+                    // The fixture itself fails or is undefined: `cxsync test` reports it.
+                    continue;
+                };
+                let got = match rule.transform.eval(&ev, now) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => {
+                        out.push(format!(
+                            "{name} through rule {}: the transform gives nothing for the generated event",
+                            rule.id
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        out.push(format!(
+                            "{name} through rule {}: the transform fails on the generated event: {e}",
+                            rule.id
+                        ));
+                        continue;
+                    }
+                };
+                for d in vary::compare(&want, &got) {
+                    out.push(format!("{name} through rule {}: {d}", rule.id));
+                }
+                if let Some(v) = &schema {
+                    if v.is_valid(&want) {
+                        if let Some(e) = v.iter_errors(&got).next() {
+                            out.push(format!(
+                                "{name} through rule {}: the generated payload fails the CRM schema the fixture's passes: {}: {e}",
+                                rule.id,
+                                e.instance_path()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The fixture names events come from, by `source` ([`Feed::source_of`]).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The source of event `k`: the fixture it is, or the template it copies.
+    pub fn source_of(&self, k: u64) -> u32 {
+        let n = self.fixtures.len() as u64;
+        if k < n {
+            k as u32
+        } else {
+            self.template_of(k - n) as u32
+        }
     }
 }
 
@@ -292,6 +351,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
 
     fn arrive(&mut self, now: Time, machine: &mut Machine<R>, obs: &mut dyn Observer) {
         let (k, event) = self.feed.pop(now);
+        let source = self.feed.source_of(k);
         let (done, total) = (self.feed.arrived(), self.feed.total());
         if done % self.progress_every == 0 || done == total {
             obs.arrived(done, total);
@@ -329,6 +389,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                 now,
                 Submission {
                     seq,
+                    source,
                     event_id: event_id.clone(),
                     event_type: event_type.clone(),
                     rule_id: rule.id.clone(),

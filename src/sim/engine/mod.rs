@@ -7,9 +7,11 @@
 //! is one byte per matched event; outcomes and DLQ records stream out through [`Sinks`] as they
 //! happen.
 
+mod curve;
 mod feed;
 mod ledger;
 mod run;
+pub mod vary;
 
 use std::time::{Duration, SystemTime};
 
@@ -24,7 +26,7 @@ use crate::delivery::drive::Observer;
 use crate::delivery::{Config, DeadLettered, HubSettings, Output, Time};
 use crate::spec::model::Jitter;
 use crate::spec::Spec;
-pub use feed::{Feed, Traffic};
+pub use feed::{identity, Feed, Traffic};
 pub use ledger::Ledger;
 pub use run::{max_steps, run};
 
@@ -54,15 +56,30 @@ impl Default for Options {
     }
 }
 
-/// One line of `--outcomes`.
+/// One line of `--outcomes`: what became of one matched event (one line per rule that matched
+/// it), with its times in ms of virtual time and RFC 3339, so that a person (or another model)
+/// can check each event.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub event_id: String,
+    /// The rule whose delivery this is.
+    pub rule_id: String,
+    /// The fixture the event is, or is a copy of (`builtin` without fixtures).
+    pub fixture: String,
     /// `delivered` or `deadLettered`.
     pub outcome: &'static str,
     pub attempts: u32,
     pub reason: Option<&'static str>,
+    /// When the event arrived and the rule's delivery was submitted.
+    pub arrival_ms: Time,
+    pub arrival_at: String,
+    /// The first attempt (`null` when none was made: dead-lettered before any send).
+    pub first_attempt_ms: Option<Time>,
+    pub first_attempt_at: Option<String>,
+    /// When it was delivered or dead-lettered.
+    pub settled_ms: Time,
+    pub settled_at: String,
 }
 
 /// Where the run streams per-event results.
@@ -73,7 +90,7 @@ pub struct Sinks<'a> {
     pub progress: &'a mut dyn FnMut(u64, u64),
 }
 
-impl Sinks<'_> {
+impl<'a> Sinks<'a> {
     /// Sinks that drop everything.
     pub fn none<R>(f: impl FnOnce(&mut Sinks<'_>) -> R) -> R {
         let mut o = |_: &Outcome| {};
@@ -85,33 +102,88 @@ impl Sinks<'_> {
             progress: &mut p,
         })
     }
+
+    /// The sinks as an observer of a run with this epoch and these event sources (the feed's
+    /// fixture names, by `source`).
+    pub fn watch<'s>(&'s mut self, epoch: SystemTime, sources: Vec<String>) -> Watch<'s, 'a> {
+        Watch {
+            sinks: self,
+            epoch,
+            sources,
+        }
+    }
 }
 
-/// The sinks watch the run for settled events and progress.
-impl Observer for Sinks<'_> {
+/// [`Sinks`] watching a run: settled events become [`Outcome`]s and DLQ records.
+pub struct Watch<'s, 'a> {
+    sinks: &'s mut Sinks<'a>,
+    epoch: SystemTime,
+    sources: Vec<String>,
+}
+
+impl Watch<'_, '_> {
+    fn outcome(
+        &self,
+        (event_id, rule_id, source): (&str, &str, u32),
+        (outcome, attempts, reason): (&'static str, u32, Option<&'static str>),
+        (arrival, first, settled): (Time, Option<Time>, Time),
+    ) -> Outcome {
+        let at = |t: Time| crate::delivery::rfc3339(self.epoch, t);
+        Outcome {
+            event_id: event_id.to_string(),
+            rule_id: rule_id.to_string(),
+            fixture: self
+                .sources
+                .get(source as usize)
+                .cloned()
+                .unwrap_or_default(),
+            outcome,
+            attempts,
+            reason,
+            arrival_ms: arrival,
+            arrival_at: at(arrival),
+            first_attempt_ms: first,
+            first_attempt_at: first.map(at),
+            settled_ms: settled,
+            settled_at: at(settled),
+        }
+    }
+}
+
+impl Observer for Watch<'_, '_> {
     fn arrived(&mut self, done: u64, total: u64) {
-        (self.progress)(done, total);
+        (self.sinks.progress)(done, total);
     }
 
     fn settled(&mut self, output: &Output) {
-        match output {
-            Output::Delivered(d) => (self.outcome)(&Outcome {
-                event_id: d.event_id.clone(),
-                outcome: "delivered",
-                attempts: d.attempts,
-                reason: None,
-            }),
+        let o = match output {
+            Output::Delivered(d) => self.outcome(
+                (&d.event_id, &d.rule_id, d.source),
+                ("delivered", d.attempts, None),
+                (d.submitted, Some(d.first_attempt), d.at),
+            ),
             Output::DeadLettered(d) => {
-                (self.dead_letter)(d);
-                (self.outcome)(&Outcome {
-                    event_id: d.event_id.clone(),
-                    outcome: "deadLettered",
-                    attempts: d.attempts,
-                    reason: Some(d.reason.as_str()),
-                });
+                (self.sinks.dead_letter)(d);
+                self.outcome(
+                    (&d.event_id, &d.rule_id, d.source),
+                    ("deadLettered", d.attempts, Some(d.reason.as_str())),
+                    (
+                        d.submitted,
+                        (d.attempts > 0).then_some(d.first_attempt),
+                        d.at,
+                    ),
+                )
             }
-        }
+        };
+        (self.sinks.outcome)(&o);
     }
+}
+
+/// The instant `cxsync test` evaluates the spec's fixtures at (`test.now`, else the default):
+/// the generator's check compares generated payloads with the fixtures' at that instant.
+pub fn test_now(spec: &Spec) -> DateTime<Utc> {
+    crate::transform::runner::snapshot_now(spec, None)
+        .unwrap_or_else(|_| crate::transform::default_now())
 }
 
 /// Why a run could not complete.

@@ -75,9 +75,12 @@ pub fn run(
     let template = cfg.idempotency.clone();
     let (max_retries, timeout) = (cfg.max_retries, cfg.timeout);
     let mut crm = CrmModel::new(&spec.raw, sc, inputs.payload_schema.as_ref());
-    let feed = Feed::new(inputs, sc, opts.events, epoch);
+    let feed = Feed::new(inputs, sc, opts.events, epoch, &template)?;
     let total = feed.total();
     let mut rep = new_report(spec, sc, opts, epoch, total, &crm);
+    rep.generation = feed.check(inputs, super::test_now(spec), &template);
+    let sources = feed.names().to_vec();
+    rep.sources = sources.clone();
     let mut traffic = Traffic::new(feed, inputs, template, epoch, PROGRESS_EVERY);
     let first = traffic.feed().next_at();
     let mut vt = VirtualTime::new(
@@ -91,7 +94,7 @@ pub fn run(
         rng: crm_rng(opts.seed),
         timeout,
     };
-    let mut obs = (&mut rep, (&mut ledger, &mut *sinks));
+    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, sources)));
     loop {
         match vt.step(&mut traffic, &mut model, &mut obs) {
             Ok(true) => {}

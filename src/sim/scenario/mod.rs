@@ -525,7 +525,14 @@ pub struct Expect {
     pub delivered: Option<Band>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_lettered: Option<Band>,
-    /// Per DLQ reason (e.g. `RETRIES_EXHAUSTED`).
+    /// Dead-lettered events as a fraction (0..1) of matched events, whatever the cause
+    /// (`--max-dead-letter-rate` sets its maximum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_rate: Option<Band>,
+    /// Per DLQ reason (e.g. `RETRIES_EXHAUSTED`). Naming a reason the spec causes
+    /// (`TRANSFORM_FAILED`, `IDEMPOTENCY_KEY_UNRESOLVED`, `PAYLOAD_TOO_LARGE`,
+    /// `NON_RETRYABLE_STATUS` on a 400/413/422) says the scenario means to produce it: the band
+    /// decides instead of the default failure.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dead_lettered_by_reason: BTreeMap<String, Band>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

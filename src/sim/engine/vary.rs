@@ -1,0 +1,969 @@
+//! How a generated event differs from the fixture it copies: its identity and its times, each
+//! in the fixture's own type and format, and nothing else.
+//!
+//! - **Identity** (`event.id`, `interaction.id`, and the idempotency key's own fields when the
+//!   key names neither): a string keeps its form: every letter stays a letter of the same case,
+//!   every digit a digit, hex stays hex, punctuation stays where it is; the trailing characters
+//!   count up from the fixture's value (`INT-00417` → `INT-00418`, `ab12-cd34` → `ab12-cd35`, a
+//!   UUID stays a UUID). Fixtures whose values have the same form share one sequence that starts
+//!   above all of them, so every generated id is unique and none repeats a fixture's. Only when
+//!   the fixture's form cannot hold that many values is its varying run widened. A number stays a number: the next integers above the largest
+//!   fixture value, within ±(2^53 − 1).
+//! - **Times** (`event.occurredAt`, `interaction.startedAt`, `interaction.endedAt`): all shift by
+//!   one offset, so that the event occurs at its arrival instant (the first of `occurredAt`,
+//!   `endedAt`, `startedAt` the fixture has) and every duration stays the fixture's. An ISO 8601
+//!   time keeps its precision, separator and offset; epoch milliseconds and seconds stay epoch
+//!   milliseconds and seconds (numbers or digit strings); the offset is rounded to the field's
+//!   precision.
+//! - A field the fixture lacks is not added; a field of another type (or a time that does not
+//!   parse) is left as it is.
+//!
+//! [`compare`] is the check behind it: a generated event's payload must equal its fixture's
+//! except in values derived from the varied fields, which keep their JSON type and form.
+
+use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use serde_json::{Number, Value};
+
+/// Largest integer a JSON number holds exactly in every reader (2^53 − 1).
+pub const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
+
+/// The identity fields an event may carry.
+pub const IDENTITY: [&str; 2] = ["event.id", "interaction.id"];
+
+/// The time fields, in anchor order: the event occurs at its arrival instant.
+pub const TIMES: [&str; 3] = [
+    "event.occurredAt",
+    "interaction.endedAt",
+    "interaction.startedAt",
+];
+
+/// How generated events are made from their templates.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    ids: Vec<IdField>,
+    times: Vec<TimeField>,
+    shapes: Vec<Shape>,
+}
+
+#[derive(Debug, Clone)]
+struct IdField {
+    path: Vec<String>,
+    /// Per template: how its generated values are made (`None`: left as it is).
+    per_template: Vec<Option<IdGen>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum IdGen {
+    /// `start + g` (or `start − g` when the values must go down).
+    Int { start: i128, up: bool },
+    /// `shapes[shape]`'s encoding of `start + g`.
+    Str { shape: usize, start: u128 },
+}
+
+#[derive(Debug, Clone)]
+struct TimeField {
+    path: Vec<String>,
+    /// Per template: the fixture's instant and format.
+    per_template: Vec<Option<(DateTime<FixedOffset>, TimeFormat)>>,
+}
+
+/// A time's written form.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TimeFormat {
+    Iso {
+        sep: char,
+        /// Digits after the decimal point (0–9).
+        frac: u8,
+        zone: Zone,
+    },
+    EpochMs {
+        text: bool,
+    },
+    EpochS {
+        text: bool,
+    },
+    /// Epoch seconds with a fraction (a JSON float), kept to milliseconds.
+    EpochSFloat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Zone {
+    /// No offset written (a local time, read as UTC for shifting).
+    None,
+    /// `Z` (or `z`).
+    Utc(char),
+    /// `+01:00` (`colon`) or `+0100`.
+    Offset { colon: bool },
+}
+
+/// Why a plan cannot make the events asked for.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("cannot generate {count} distinct values of `{path}` from the fixtures' values ({found})")]
+pub struct PlanError {
+    pub path: String,
+    pub count: u64,
+    pub found: String,
+}
+
+impl Plan {
+    /// The plan for `templates` and `count` generated events; `identity` are the dotted paths
+    /// that make an event unique (each once).
+    pub fn new(templates: &[Value], count: u64, identity: &[String]) -> Result<Plan, PlanError> {
+        let mut shapes: Vec<Shape> = Vec::new();
+        let mut ids = Vec::new();
+        for path in identity {
+            let segs = split(path);
+            let values: Vec<Option<&Value>> = templates.iter().map(|t| get(t, &segs)).collect();
+            ids.push(IdField {
+                per_template: id_gens(&values, count, path, &mut shapes)?,
+                path: segs,
+            });
+        }
+        let times = TIMES
+            .iter()
+            .map(|p| {
+                let segs = split(p);
+                TimeField {
+                    per_template: templates
+                        .iter()
+                        .map(|t| get(t, &segs).and_then(parse_time))
+                        .collect(),
+                    path: segs,
+                }
+            })
+            .collect();
+        Ok(Plan { ids, times, shapes })
+    }
+
+    /// Generated event number `g` (0-based among generated events) of template `t`, arriving
+    /// at `arrival` (ms since the Unix epoch): the template with its identity and times varied.
+    pub fn apply(&self, template: &Value, t: usize, g: u64, arrival: i64) -> Value {
+        let mut ev = template.clone();
+        for f in &self.ids {
+            let Some(gen) = f.per_template.get(t).copied().flatten() else {
+                continue;
+            };
+            let v = match gen {
+                IdGen::Int { start, up } => {
+                    let n = if up {
+                        start + i128::from(g)
+                    } else {
+                        start - i128::from(g)
+                    };
+                    Value::Number(int_number(n))
+                }
+                IdGen::Str { shape, start } => {
+                    Value::String(self.shapes[shape].encode(start + u128::from(g)))
+                }
+            };
+            set_existing(&mut ev, &f.path, v);
+        }
+        // One offset for every time: the anchor (the first time the fixture has) lands on the
+        // arrival instant.
+        let anchor = self
+            .times
+            .iter()
+            .find_map(|f| f.per_template.get(t).and_then(|x| x.as_ref()));
+        if let Some((at, _)) = anchor {
+            let delta = arrival - at.timestamp_millis();
+            for f in &self.times {
+                if let Some(Some((at, fmt))) = f.per_template.get(t) {
+                    set_existing(&mut ev, &f.path, shift(at, *fmt, delta));
+                }
+            }
+        }
+        ev
+    }
+}
+
+fn split(path: &str) -> Vec<String> {
+    path.split('.').map(str::to_string).collect()
+}
+
+/// The value at a path of object keys.
+pub fn get<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, s| v.get(s))
+}
+
+/// Replaces the value at `path`, which exists (nothing is added).
+fn set_existing(v: &mut Value, path: &[String], new: Value) {
+    let mut cur = v;
+    for s in path {
+        match cur.get_mut(s) {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    *cur = new;
+}
+
+fn int_number(n: i128) -> Number {
+    if n >= 0 {
+        Number::from(n as u64)
+    } else {
+        Number::from(n as i64)
+    }
+}
+
+/// How each template's values of one identity field vary.
+fn id_gens(
+    values: &[Option<&Value>],
+    count: u64,
+    path: &str,
+    shapes: &mut Vec<Shape>,
+) -> Result<Vec<Option<IdGen>>, PlanError> {
+    let mut out = vec![None; values.len()];
+    // Integers: one sequence above the largest (or below the smallest) fixture value.
+    let ints: Vec<(usize, i128)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.and_then(integer).map(|n| (i, n)))
+        .collect();
+    if !ints.is_empty() {
+        let max = ints.iter().map(|x| x.1).max().unwrap_or(0);
+        let min = ints.iter().map(|x| x.1).min().unwrap_or(0);
+        let n = i128::from(count);
+        let gen = if max + n <= MAX_SAFE_INTEGER {
+            IdGen::Int {
+                start: max + 1,
+                up: true,
+            }
+        } else if min - n >= -MAX_SAFE_INTEGER {
+            IdGen::Int {
+                start: min - 1,
+                up: false,
+            }
+        } else {
+            return Err(PlanError {
+                path: path.to_string(),
+                count,
+                found: format!("integers {min} to {max}"),
+            });
+        };
+        for (i, _) in ints {
+            out[i] = Some(gen);
+        }
+    }
+    // Strings: grouped by form (what is fixed and what varies, position by position); a group
+    // shares one sequence above every member's value. Strings of different forms cannot be
+    // equal (they differ at a fixed position, or in a run's class).
+    let strings: Vec<(usize, &str)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.and_then(Value::as_str).map(|s| (i, s)))
+        .filter(|(_, s)| Shape::of(s).capacity() > 1)
+        .collect();
+    let mut groups: Vec<(Shape, Vec<(usize, &str)>)> = Vec::new();
+    for (i, s) in strings {
+        let shape = Shape::of(s);
+        match groups.iter_mut().find(|g| g.0 == shape) {
+            Some(g) => g.1.push((i, s)),
+            None => groups.push((shape, vec![(i, s)])),
+        }
+    }
+    for (mut shape, members) in groups {
+        let top = members
+            .iter()
+            .filter_map(|(_, s)| shape.value(s))
+            .max()
+            .unwrap_or(0);
+        let start = top.saturating_add(1);
+        while start.saturating_add(u128::from(count)) > shape.capacity() {
+            // Too few values in the fixture's form: widen its varying run, keeping the value.
+            if !shape.widen() {
+                return Err(PlanError {
+                    path: path.to_string(),
+                    count,
+                    found: format!("`{}`", members[0].1),
+                });
+            }
+        }
+        shapes.push(shape);
+        for (i, _) in members {
+            out[i] = Some(IdGen::Str {
+                shape: shapes.len() - 1,
+                start,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// An integer value within the safe range (`12`, `-3`, `4.0`), not a fraction.
+fn integer(v: &Value) -> Option<i128> {
+    let n = v.as_number()?;
+    let i = n
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from))
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64)
+                .map(|f| f as i128)
+        })?;
+    (i.abs() <= MAX_SAFE_INTEGER).then_some(i)
+}
+
+/// What one character position of an id may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Fixed(char),
+    Digit,
+    Lower,
+    Upper,
+    HexLower,
+    HexUpper,
+}
+
+impl Class {
+    fn radix(self) -> u128 {
+        match self {
+            Class::Fixed(_) => 1,
+            Class::Digit => 10,
+            Class::Lower | Class::Upper => 26,
+            Class::HexLower | Class::HexUpper => 16,
+        }
+    }
+
+    fn digit_of(self, c: char) -> Option<u128> {
+        let d = match self {
+            Class::Fixed(f) => return (c == f).then_some(0),
+            Class::Digit => c.to_digit(10)?,
+            Class::Lower if c.is_ascii_lowercase() => c as u32 - 'a' as u32,
+            Class::Upper if c.is_ascii_uppercase() => c as u32 - 'A' as u32,
+            Class::HexLower if !c.is_ascii_uppercase() => c.to_digit(16)?,
+            Class::HexUpper if !c.is_ascii_lowercase() => c.to_digit(16)?,
+            _ => return None,
+        };
+        Some(u128::from(d))
+    }
+
+    fn char_of(self, d: u128) -> char {
+        let d = d as u32;
+        match self {
+            Class::Fixed(f) => f,
+            Class::Digit => char::from_digit(d, 10).unwrap_or('0'),
+            Class::Lower => char::from_u32('a' as u32 + d).unwrap_or('a'),
+            Class::Upper => char::from_u32('A' as u32 + d).unwrap_or('A'),
+            Class::HexLower => char::from_digit(d, 16).unwrap_or('0'),
+            Class::HexUpper => char::from_digit(d, 16).unwrap_or('0').to_ascii_uppercase(),
+        }
+    }
+}
+
+/// The form of a string id: a class per character.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Shape(Vec<Class>);
+
+impl Shape {
+    /// The form of `s`: a string whose letters and digits are all hex of one case, at least
+    /// eight of them with both kinds present (a UUID, a hash), varies in every hex position;
+    /// otherwise only its last run of digits varies (`INT-00417`), or, without digits, its last
+    /// run of letters (`CASE-ZZ`); everything else is fixed.
+    fn of(s: &str) -> Shape {
+        let chars: Vec<char> = s.chars().collect();
+        let alnum: Vec<char> = chars
+            .iter()
+            .copied()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let hex = |upper: bool| {
+            alnum.len() >= 8
+                && alnum.iter().any(char::is_ascii_digit)
+                && alnum.iter().any(char::is_ascii_alphabetic)
+                && alnum.iter().all(|c| {
+                    c.is_ascii_digit()
+                        || if upper {
+                            ('A'..='F').contains(c)
+                        } else {
+                            ('a'..='f').contains(c)
+                        }
+                })
+        };
+        if hex(false) || hex(true) {
+            let class = if hex(false) {
+                Class::HexLower
+            } else {
+                Class::HexUpper
+            };
+            return Shape(
+                chars
+                    .iter()
+                    .map(|&c| {
+                        if c.is_ascii_alphanumeric() {
+                            class
+                        } else {
+                            Class::Fixed(c)
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        let kind = |c: char| -> Option<Class> {
+            match c {
+                '0'..='9' => Some(Class::Digit),
+                'a'..='z' => Some(Class::Lower),
+                'A'..='Z' => Some(Class::Upper),
+                _ => None,
+            }
+        };
+        let digits = chars.iter().any(char::is_ascii_digit);
+        let varies = |c: char| {
+            if digits {
+                c.is_ascii_digit()
+            } else {
+                c.is_ascii_alphabetic()
+            }
+        };
+        let mut classes: Vec<Class> = chars.iter().map(|&c| Class::Fixed(c)).collect();
+        if let Some(last) = chars.iter().rposition(|&c| varies(c)) {
+            let mut i = last as isize;
+            while i >= 0 && varies(chars[i as usize]) {
+                let c = chars[i as usize];
+                classes[i as usize] = kind(c).unwrap_or(Class::Fixed(c));
+                i -= 1;
+            }
+        }
+        Shape(classes)
+    }
+
+    /// How many distinct values the form holds (saturating).
+    fn capacity(&self) -> u128 {
+        self.0
+            .iter()
+            .fold(1u128, |acc, c| acc.saturating_mul(c.radix()))
+    }
+
+    /// The value `s` has in this form, if it fits.
+    fn value(&self, s: &str) -> Option<u128> {
+        let chars: Vec<char> = s.chars().collect();
+        if chars.len() != self.0.len() {
+            return None;
+        }
+        let mut v: u128 = 0;
+        for (c, class) in chars.iter().zip(&self.0) {
+            let d = class.digit_of(*c)?;
+            v = v.checked_mul(class.radix())?.checked_add(d)?;
+        }
+        Some(v)
+    }
+
+    /// The string of value `v` (taken modulo the capacity).
+    fn encode(&self, mut v: u128) -> String {
+        let mut out: Vec<char> = Vec::with_capacity(self.0.len());
+        for class in self.0.iter().rev() {
+            let r = class.radix();
+            out.push(class.char_of(v % r));
+            v /= r;
+        }
+        out.reverse();
+        out.into_iter().collect()
+    }
+
+    /// One more position at the front of the varying run (`INT-7` → `INT-07`): the value of
+    /// every string is unchanged. False when nothing varies, or the form is long already.
+    fn widen(&mut self) -> bool {
+        if self.0.len() > 64 {
+            return false;
+        }
+        let Some(last) = self.0.iter().rposition(|c| !matches!(c, Class::Fixed(_))) else {
+            return false;
+        };
+        let class = self.0[last];
+        let mut first = last;
+        while first > 0 && !matches!(self.0[first - 1], Class::Fixed(_)) {
+            first -= 1;
+        }
+        self.0.insert(first, class);
+        true
+    }
+}
+
+/// Reads a time field: an ISO 8601 date-time string, epoch milliseconds or seconds (a number or
+/// a string of digits).
+fn parse_time(v: &Value) -> Option<(DateTime<FixedOffset>, TimeFormat)> {
+    let utc = FixedOffset::east_opt(0)?;
+    let epoch = |ms: i64| DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.with_timezone(&utc));
+    match v {
+        Value::String(s) => {
+            if let Some(x) = parse_iso(s) {
+                return Some(x);
+            }
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+                let n: i64 = s.parse().ok()?;
+                return match s.len() {
+                    13 => Some((epoch(n)?, TimeFormat::EpochMs { text: true })),
+                    10 => Some((
+                        epoch(n.checked_mul(1000)?)?,
+                        TimeFormat::EpochS { text: true },
+                    )),
+                    _ => None,
+                };
+            }
+            None
+        }
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                if (100_000_000_000..100_000_000_000_000).contains(&i) {
+                    return Some((epoch(i)?, TimeFormat::EpochMs { text: false }));
+                }
+                if (1_000_000_000..100_000_000_000).contains(&i) {
+                    return Some((epoch(i * 1000)?, TimeFormat::EpochS { text: false }));
+                }
+                return None;
+            }
+            let f = n.as_f64()?;
+            ((1e9..1e11).contains(&f) && f.fract() != 0.0)
+                .then(|| epoch((f * 1000.0).round() as i64).map(|t| (t, TimeFormat::EpochSFloat)))
+                .flatten()
+        }
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD(T| )HH:MM:SS[.f{1,9}][Z|±HH:MM|±HHMM|±HH]`.
+fn parse_iso(s: &str) -> Option<(DateTime<FixedOffset>, TimeFormat)> {
+    let b = s.as_bytes();
+    if b.len() < 19 || !s.is_ascii() {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let t = &s[r];
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let sep = b[10] as char;
+    if !matches!(sep, 'T' | 't' | ' ') {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let (h, m, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut frac = 0u8;
+    let mut nanos = 0u32;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        let mut end = start;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        let digits = end - start;
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        frac = digits as u8;
+        nanos = s[start..end].parse::<u32>().ok()? * 10u32.pow(9 - digits as u32);
+        i = end;
+    }
+    let rest = &s[i..];
+    let (zone, offset_secs) = match rest {
+        "" => (Zone::None, 0),
+        "Z" | "z" => (Zone::Utc(rest.chars().next()?), 0),
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let r = &rest[1..];
+            let (hh, mm, colon) = match r.len() {
+                5 if r.as_bytes()[2] == b':' => (&r[0..2], &r[3..5], true),
+                4 => (&r[0..2], &r[2..4], false),
+                _ => return None,
+            };
+            let (hh, mm): (i32, i32) = (hh.parse().ok()?, mm.parse().ok()?);
+            if hh > 23 || mm > 59 {
+                return None;
+            }
+            (Zone::Offset { colon }, sign * (hh * 3600 + mm * 60))
+        }
+    };
+    let naive = NaiveDateTime::new(
+        date,
+        chrono::NaiveTime::from_hms_nano_opt(h, m, sec, nanos)?,
+    );
+    let off = FixedOffset::east_opt(offset_secs)?;
+    let dt = naive.and_local_timezone(off).single()?;
+    Some((dt, TimeFormat::Iso { sep, frac, zone }))
+}
+
+/// The time `at` moved by `delta` ms, rounded to the field's precision, in its format.
+fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
+    let unit: i64 = match fmt {
+        TimeFormat::Iso { frac, .. } if frac < 3 => 10i64.pow(3 - u32::from(frac)),
+        TimeFormat::Iso { .. } | TimeFormat::EpochMs { .. } | TimeFormat::EpochSFloat => 1,
+        TimeFormat::EpochS { .. } => 1000,
+    };
+    let delta = round_to(delta, unit);
+    let t = *at + ChronoDuration::milliseconds(delta);
+    match fmt {
+        TimeFormat::Iso { sep, frac, zone } => {
+            let mut s = t.format("%Y-%m-%d").to_string();
+            s.push(sep);
+            s.push_str(&t.format("%H:%M:%S").to_string());
+            if frac > 0 {
+                let ns = format!("{:09}", t.timestamp_subsec_nanos());
+                s.push('.');
+                s.push_str(&ns[..usize::from(frac)]);
+            }
+            match zone {
+                Zone::None => {}
+                Zone::Utc(z) => s.push(z),
+                Zone::Offset { colon } => {
+                    let o = t.offset().local_minus_utc();
+                    let sign = if o < 0 { '-' } else { '+' };
+                    let (h, m) = (o.abs() / 3600, o.abs() % 3600 / 60);
+                    s.push_str(&if colon {
+                        format!("{sign}{h:02}:{m:02}")
+                    } else {
+                        format!("{sign}{h:02}{m:02}")
+                    });
+                }
+            }
+            Value::String(s)
+        }
+        TimeFormat::EpochMs { text } => {
+            let ms = t.timestamp_millis();
+            if text {
+                Value::String(ms.to_string())
+            } else {
+                Value::from(ms)
+            }
+        }
+        TimeFormat::EpochS { text } => {
+            let s = t.timestamp();
+            if text {
+                Value::String(s.to_string())
+            } else {
+                Value::from(s)
+            }
+        }
+        TimeFormat::EpochSFloat => {
+            let s = t.timestamp_millis() as f64 / 1000.0;
+            // Keep it a fraction: a whole second would read back as an integer.
+            Number::from_f64(if s.fract() == 0.0 { s + 0.001 } else { s })
+                .map_or(Value::Null, Value::Number)
+        }
+    }
+}
+
+/// `x` rounded to the nearest multiple of `unit` (halves away from zero).
+fn round_to(x: i64, unit: i64) -> i64 {
+    if unit <= 1 {
+        return x;
+    }
+    let half = unit / 2;
+    if x >= 0 {
+        (x + half) / unit * unit
+    } else {
+        -((-x + half) / unit * unit)
+    }
+}
+
+/// Where a generated event's payload differs from its fixture's in a way the variation does
+/// not explain: a different structure, a different JSON type, or a string whose form changed.
+/// Each difference names its JSON pointer. Equal payloads, and payloads that differ only in
+/// same-typed values of the same form, give none.
+pub fn compare(fixture: &Value, generated: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(fixture, generated, &mut String::new(), &mut out);
+    out
+}
+
+fn walk(a: &Value, b: &Value, at: &mut String, out: &mut Vec<String>) {
+    if out.len() >= 5 {
+        return;
+    }
+    let here = |at: &str| {
+        if at.is_empty() {
+            "/".to_string()
+        } else {
+            at.to_string()
+        }
+    };
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                match y.get(k) {
+                    Some(vb) => walk(va, vb, at, out),
+                    None => out.push(format!(
+                        "{at}: the fixture's payload has it, the generated one does not"
+                    )),
+                }
+                at.truncate(len);
+            }
+            for k in y.keys().filter(|k| !x.contains_key(*k)) {
+                out.push(format!(
+                    "{}/{k}: the generated payload has it, the fixture's does not",
+                    at
+                ));
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                out.push(format!(
+                    "{}: {} items in the fixture's payload, {} in the generated one",
+                    here(at),
+                    x.len(),
+                    y.len()
+                ));
+                return;
+            }
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                walk(va, vb, at, out);
+                at.truncate(len);
+            }
+        }
+        (Value::String(x), Value::String(y)) if x != y && !same_form(x, y) => {
+            out.push(format!(
+                "{}: {} in the fixture's payload, {} in the generated one",
+                here(at),
+                a,
+                b
+            ));
+        }
+        (Value::String(_), Value::String(_)) => {}
+        (Value::Number(x), Value::Number(y)) => {
+            let int = |n: &Number| n.is_i64() || n.is_u64();
+            if int(x) != int(y) {
+                out.push(format!(
+                    "{}: {a} in the fixture's payload, {b} in the generated one",
+                    here(at)
+                ));
+            }
+        }
+        _ if json_type(a) != json_type(b) => out.push(format!(
+            "{}: {} {a} in the fixture's payload, {} {b} in the generated one",
+            here(at),
+            json_type(a),
+            json_type(b)
+        )),
+        _ => {}
+    }
+}
+
+/// A string's form for [`compare`]: its punctuation, and for each run of letters and digits
+/// whether it holds upper-case letters, lower-case letters, both or neither (digits only).
+fn string_form(s: &str) -> Vec<Token> {
+    let mut out: Vec<Token> = Vec::new();
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            let flag = if c.is_ascii_uppercase() {
+                1
+            } else if c.is_ascii_lowercase() {
+                2
+            } else {
+                0
+            };
+            match out.last_mut() {
+                Some(Token::Run(f)) => *f |= flag,
+                _ => out.push(Token::Run(flag)),
+            }
+        } else {
+            out.push(Token::Punct(c));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Token {
+    Punct(char),
+    /// Bit 1: upper-case letters; bit 2: lower-case letters; 0: digits only.
+    Run(u8),
+}
+
+/// Same punctuation in the same places, and runs of the same case (a run of digits only, which
+/// a hex id can become, goes with any run).
+fn same_form(a: &str, b: &str) -> bool {
+    let (x, y) = (string_form(a), string_form(b));
+    x.len() == y.len()
+        && x.iter().zip(&y).all(|(p, q)| match (p, q) {
+            (Token::Run(f), Token::Run(g)) => f == g || *f == 0 || *g == 0,
+            _ => p == q,
+        })
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A string's length and punctuation, with every letter and digit as `#`.
+    fn skeleton(s: &str) -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { '#' } else { c })
+            .collect()
+    }
+
+    fn ids() -> Vec<String> {
+        IDENTITY.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn plan(templates: &[Value], count: u64) -> Plan {
+        Plan::new(templates, count, &ids()).unwrap()
+    }
+
+    /// 2025-03-01T10:00:00Z in ms.
+    const AT: i64 = 1_740_823_200_000;
+
+    #[test]
+    fn string_ids_keep_their_form_and_count_up_from_the_fixture() {
+        let t = [json!({"event": {"id": "e-aa1"}, "interaction": {"id": "ab12-cd34"}})];
+        let p = plan(&t, 3);
+        let g: Vec<Value> = (0..3).map(|g| p.apply(&t[0], 0, g, AT)).collect();
+        assert_eq!(g[0]["event"]["id"], "e-aa2");
+        assert_eq!(g[2]["event"]["id"], "e-aa4");
+        // Eight hex digits of one case: hex throughout.
+        assert_eq!(g[0]["interaction"]["id"], "ab12-cd35");
+        let t = [json!({"interaction": {"id": "INT-00417"}})];
+        let p = plan(&t, 2);
+        assert_eq!(p.apply(&t[0], 0, 1, AT)["interaction"]["id"], "INT-00419");
+    }
+
+    #[test]
+    fn a_uuid_stays_a_uuid_and_upper_case_stays_upper_case() {
+        let u = "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b";
+        let t = [json!({"event": {"id": u}, "interaction": {"id": "CASE-ZZ"}})];
+        let p = plan(&t, 1000);
+        let e = p.apply(&t[0], 0, 999, AT);
+        let id = e["event"]["id"].as_str().unwrap();
+        assert_eq!(skeleton(id), skeleton(u));
+        assert!(
+            id.chars()
+                .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+            "{id}"
+        );
+        assert_ne!(id, u);
+        // Two upper-case letters hold 676 values; 1000 more need a third.
+        let case = e["interaction"]["id"].as_str().unwrap();
+        assert!(case.starts_with("CASE-") && case.len() == 8, "{case}");
+        assert!(case[5..].chars().all(|c| c.is_ascii_uppercase()), "{case}");
+    }
+
+    #[test]
+    fn ids_are_unique_across_templates_and_never_repeat_a_fixture() {
+        // Same form in two fixtures: one sequence, above both.
+        let t = [
+            json!({"event": {"id": "evt-0001"}, "interaction": {"id": 41}}),
+            json!({"event": {"id": "evt-0007"}, "interaction": {"id": 40}}),
+        ];
+        let p = plan(&t, 200);
+        let mut seen = std::collections::BTreeSet::new();
+        for v in &t {
+            seen.insert(v["event"]["id"].to_string());
+            seen.insert(v["interaction"]["id"].to_string());
+        }
+        for g in 0..200u64 {
+            let ti = (g % 2) as usize;
+            let e = p.apply(&t[ti], ti, g, AT);
+            assert!(seen.insert(e["event"]["id"].to_string()), "{e}");
+            assert!(seen.insert(e["interaction"]["id"].to_string()), "{e}");
+            // A number stays a number.
+            assert!(e["interaction"]["id"].is_u64());
+        }
+        assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "evt-0008");
+        assert_eq!(p.apply(&t[0], 0, 0, AT)["interaction"]["id"], 42);
+    }
+
+    #[test]
+    fn a_form_too_small_is_widened_in_its_last_run() {
+        let t = [json!({"event": {"id": "ev-7"}})];
+        let p = plan(&t, 50);
+        assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "ev-08");
+        assert_eq!(p.apply(&t[0], 0, 49, AT)["event"]["id"], "ev-57");
+    }
+
+    #[test]
+    fn numbers_stay_within_2_to_the_53() {
+        let top = MAX_SAFE_INTEGER as u64;
+        let t = [json!({"interaction": {"id": top - 1}})];
+        let p = plan(&t, 10);
+        let e = p.apply(&t[0], 0, 9, AT);
+        assert_eq!(
+            e["interaction"]["id"],
+            top - 11,
+            "counts down when up does not fit"
+        );
+    }
+
+    #[test]
+    fn iso_times_keep_precision_separator_and_offset_and_durations_stay() {
+        let t = [json!({
+            "event": {"occurredAt": "2025-03-01T09:59:00+01:00"},
+            "interaction": {"startedAt": "2025-03-01T09:40:00.250+01:00", "endedAt": "2025-03-01 09:58:30.500+0100"}
+        })];
+        let p = plan(&t, 1);
+        // Arrival 10:00:00.400Z: occurredAt (seconds) moves by the rounded offset.
+        let e = p.apply(&t[0], 0, 0, AT + 400);
+        assert_eq!(e["event"]["occurredAt"], "2025-03-01T11:00:00+01:00");
+        assert_eq!(
+            e["interaction"]["startedAt"],
+            "2025-03-01T10:41:00.650+01:00"
+        );
+        assert_eq!(e["interaction"]["endedAt"], "2025-03-01 10:59:30.900+0100");
+    }
+
+    #[test]
+    fn epoch_times_stay_epoch_and_nothing_missing_is_added() {
+        let t = [json!({
+            "event": {"id": "x1", "type": "interaction.ended"},
+            "interaction": {"startedAt": 1705326702000u64, "endedAt": "1705327092"}
+        })];
+        let p = plan(&t, 1);
+        let e = p.apply(&t[0], 0, 0, AT);
+        // No occurredAt: endedAt (seconds, as text) is the anchor.
+        assert_eq!(e["interaction"]["endedAt"], (AT / 1000).to_string());
+        assert_eq!(
+            e["interaction"]["startedAt"],
+            AT - (1705327092000 - 1705326702000)
+        );
+        assert!(e["event"].get("occurredAt").is_none());
+        assert!(e.get("agent").is_none());
+        assert!(e["interaction"].get("id").is_none());
+        let bare = [json!({"event": {"type": "x"}})];
+        assert_eq!(plan(&bare, 5).apply(&bare[0], 0, 3, AT), bare[0]);
+    }
+
+    #[test]
+    fn compare_allows_same_form_values_and_names_type_and_form_changes() {
+        let f =
+            json!({"t": {"id": "INT-AB12", "at": "2025-03-01T09:40:00Z", "n": 3, "tags": ["a"]}});
+        let same =
+            json!({"t": {"id": "INT-AB13", "at": "2025-03-01T11:02:07Z", "n": 9, "tags": ["a"]}});
+        assert!(compare(&f, &same).is_empty(), "{:?}", compare(&f, &same));
+        // What the old generator did: a numeric id and epoch milliseconds where strings were.
+        let old = json!({"t": {"id": 700000000, "at": 1705327092400u64, "n": 3, "tags": ["a"]}});
+        let d = compare(&f, &old);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("/t/id: string"), "{d:?}");
+        let widened =
+            json!({"t": {"id": "INT-AB1234", "at": "2025-03-01T09:40:00Z", "n": 3, "tags": ["a"]}});
+        assert!(compare(&f, &widened).is_empty());
+        let added = json!({"t": {"id": "INT-AB12", "at": "2025-03-01T09:40:00Z", "n": 3, "tags": ["a"], "x": 1}});
+        assert_eq!(compare(&f, &added).len(), 1);
+        let form =
+            json!({"t": {"id": "int_ab12", "at": "2025-03-01T09:40:00Z", "n": 3, "tags": ["a"]}});
+        assert_eq!(compare(&f, &form).len(), 1);
+    }
+}

@@ -1,0 +1,171 @@
+//! Who must act on a dead letter, and what the verdict says they must do.
+//!
+//! A dead letter is **caused by the spec** when no retry and no replay can deliver it until the
+//! spec changes: the transform failed (`TRANSFORM_FAILED`), the idempotency key did not render
+//! (`IDEMPOTENCY_KEY_UNRESOLVED`), the payload broke the size guard (`PAYLOAD_TOO_LARGE`), or the
+//! CRM refused the payload itself (`NON_RETRYABLE_STATUS` after a 400, 413 or 422). Such dead
+//! letters fail the run by default, with a line naming the reason, the rule and an example
+//! event; a scenario that means to produce them says so in `expect.deadLetteredByReason` (the
+//! band then decides). Every other dead letter was caused by the scenario's faults (an outage,
+//! a throttle, revoked credentials): the data is intact and a person must **replay** it once the
+//! cause is gone. Those are reported with their count and reasons and fail the run only when a
+//! bound says so (`expect.deadLettered`, `expect.deadLetterRate`, `--max-dead-letter-rate`).
+
+use std::collections::BTreeMap;
+
+use crate::delivery::{DeadLettered, Reason};
+
+/// Statuses with which a CRM refuses the payload itself (malformed, too large, invalid).
+pub const PAYLOAD_REJECTIONS: [u16; 3] = [400, 413, 422];
+
+/// Who must act on a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The spec: fix it; until then nothing delivers the event.
+    Spec,
+    /// The scenario's faults: replay once the cause is gone.
+    Faults,
+}
+
+/// Whose the dead letter is.
+pub fn cause(reason: Reason, last_status: Option<u16>) -> Cause {
+    match reason {
+        Reason::TransformFailed | Reason::IdempotencyKeyUnresolved | Reason::PayloadTooLarge => {
+            Cause::Spec
+        }
+        Reason::NonRetryableStatus
+            if last_status.is_some_and(|s| PAYLOAD_REJECTIONS.contains(&s)) =>
+        {
+            Cause::Spec
+        }
+        _ => Cause::Faults,
+    }
+}
+
+/// Dead letters of one reason in one rule that the spec caused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecCause {
+    pub reason: Reason,
+    pub rule: String,
+    /// The CRM status, when the CRM refused the payload.
+    pub status: Option<u16>,
+    pub count: u64,
+    /// The first one: event, fixture, and what went wrong.
+    pub example: String,
+}
+
+/// Most spec causes kept (distinct reason × rule × status); the rest are counted in the last.
+const MAX_CAUSES: usize = 32;
+
+/// The dead letters of a run, by who must act on them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Causes {
+    /// By the spec, in order of first occurrence.
+    pub spec: Vec<SpecCause>,
+    /// By the scenario's faults, by reason: to replay.
+    pub to_replay: BTreeMap<Reason, u64>,
+}
+
+impl Causes {
+    /// Files one dead letter; `example` describes it (called for the first of each cause only).
+    pub fn add(&mut self, d: &DeadLettered, example: impl FnOnce() -> String) {
+        match cause(d.reason, d.last_status) {
+            Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
+            Cause::Spec => {
+                let status = d
+                    .last_status
+                    .filter(|_| d.reason == Reason::NonRetryableStatus);
+                if let Some(c) = self
+                    .spec
+                    .iter_mut()
+                    .find(|c| c.reason == d.reason && c.rule == d.rule_id && c.status == status)
+                {
+                    c.count += 1;
+                } else if self.spec.len() < MAX_CAUSES {
+                    self.spec.push(SpecCause {
+                        reason: d.reason,
+                        rule: d.rule_id.clone(),
+                        status,
+                        count: 1,
+                        example: example(),
+                    });
+                } else if let Some(last) = self.spec.last_mut() {
+                    last.count += 1;
+                }
+            }
+        }
+    }
+
+    /// Dead letters the spec caused.
+    pub fn spec_total(&self) -> u64 {
+        self.spec.iter().map(|c| c.count).sum()
+    }
+
+    /// Dead letters to replay.
+    pub fn replay_total(&self) -> u64 {
+        self.to_replay.values().sum()
+    }
+}
+
+/// `RETRIES_EXHAUSTED 12, AUTH_FAILED 2` (reasons in their declaration order).
+pub fn reason_list(by: &BTreeMap<Reason, u64>) -> String {
+    Reason::ALL
+        .iter()
+        .filter_map(|r| by.get(r).map(|n| format!("{} {n}", r.as_str())))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl SpecCause {
+    /// `TRANSFORM_FAILED ×400 in rule ZD_TICKET` (with the status when the CRM refused the
+    /// payload).
+    pub fn label(&self) -> String {
+        match self.status {
+            Some(s) => format!(
+                "{} ({s}) ×{} in rule {}",
+                self.reason.as_str(),
+                self.count,
+                self.rule
+            ),
+            None => format!(
+                "{} ×{} in rule {}",
+                self.reason.as_str(),
+                self.count,
+                self.rule
+            ),
+        }
+    }
+
+    /// What a person does about it.
+    pub fn fix(&self) -> &'static str {
+        match self.reason {
+            Reason::TransformFailed => "fix the transform (`cxsync test` runs it on the fixtures)",
+            Reason::IdempotencyKeyUnresolved => {
+                "make idempotency.key render for every event (a field every event has)"
+            }
+            Reason::PayloadTooLarge => {
+                "trim the payload in the transform, or raise crm.maxPayloadBytes"
+            }
+            _ => "make the payload match what the CRM accepts (crm.payloadSchema, batching)",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_faults_are_the_spec_s_and_outages_are_to_replay() {
+        assert_eq!(cause(Reason::TransformFailed, None), Cause::Spec);
+        assert_eq!(cause(Reason::PayloadTooLarge, None), Cause::Spec);
+        assert_eq!(cause(Reason::IdempotencyKeyUnresolved, None), Cause::Spec);
+        assert_eq!(cause(Reason::NonRetryableStatus, Some(422)), Cause::Spec);
+        assert_eq!(cause(Reason::NonRetryableStatus, Some(400)), Cause::Spec);
+        // Salesforce's throttle (403) and a 404 are not about the payload.
+        assert_eq!(cause(Reason::NonRetryableStatus, Some(403)), Cause::Faults);
+        assert_eq!(cause(Reason::RetriesExhausted, Some(422)), Cause::Faults);
+        assert_eq!(cause(Reason::AuthFailed, Some(401)), Cause::Faults);
+        assert_eq!(cause(Reason::DeadlineExceeded, None), Cause::Faults);
+    }
+}

@@ -1,0 +1,314 @@
+//! The exit-code contract, checked over every subcommand in one table: **0** clean, **1**
+//! findings, failures or pending changes, **2** the tool could not do its job (a missing file
+//! included). `plan --detailed-exitcode` follows terraform (2 means changes, 1 an error), as
+//! documented. The table must name every subcommand clap knows, so a new one cannot skip it.
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use crate::common::cxsync;
+use crate::cxone::{cmd_at, env};
+
+/// One row: a command line and the exit code it must give.
+struct Case {
+    /// The subcommand path, as clap names it (`dlq replay`).
+    sub: &'static str,
+    args: Vec<String>,
+    want: i32,
+}
+
+fn case(sub: &'static str, args: &[&str], want: i32) -> Case {
+    Case {
+        sub,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        want,
+    }
+}
+
+/// Rows that run offline from the repository root.
+fn offline(dir: &std::path::Path) -> Vec<Case> {
+    let bad = "fixtures/bad/three_mistakes.yaml";
+    let spec = "specs/crm_sync.yaml";
+    let event = "fixtures/events/voice_resolved.json";
+    let out = dir.join("out");
+    let out = out.to_str().unwrap();
+    let proj = dir.join("proj");
+    let proj = proj.to_str().unwrap();
+    let broken_dlq = dir.join("dlq");
+    let broken_dlq = broken_dlq.to_str().unwrap();
+    vec![
+        case("init", &["init", proj], 0),
+        case("init", &["init", proj], 2), // refuses to overwrite
+        case("init", &["init", "--crm", "nope", proj], 2),
+        case("validate", &["validate", spec], 0),
+        case("validate", &["validate", bad], 1),
+        case("validate", &["validate", "missing.yaml"], 2),
+        case("validate", &["validate", spec, "--env", "nope"], 2),
+        case("compile", &["compile", spec, "--out", out], 0),
+        case("compile", &["compile", bad], 1),
+        case("compile", &["compile", "missing.yaml"], 2),
+        case("schema", &["schema"], 0),
+        case("schema", &["schema", "extra"], 2),
+        case("test", &["test", spec], 0),
+        case("test", &["test", bad], 1),
+        case("test", &["test", "missing.yaml"], 2),
+        case(
+            "eval",
+            &["eval", "--expr", "interaction.id", "--event", event],
+            0,
+        ),
+        case(
+            "eval",
+            &["eval", "--expr", "$error(\"x\")", "--event", event],
+            1,
+        ),
+        case(
+            "eval",
+            &["eval", "--expr", "a", "--event", "missing.json"],
+            2,
+        ),
+        case(
+            "eval",
+            &[
+                "eval",
+                "--spec",
+                "missing.yaml",
+                "--rule",
+                "r",
+                "--event",
+                event,
+            ],
+            2,
+        ),
+        case("fix", &["fix", "--check", spec], 0),
+        case(
+            "fix",
+            &["fix", "--check", "fixtures/dialect/guide_file.yaml"],
+            1,
+        ),
+        case("fix", &["fix", "missing.yaml"], 2),
+        case("lint", &["lint", spec], 0),
+        case("lint", &["lint", "fixtures/lint/CX005.yaml"], 1),
+        case("lint", &["lint", "missing.yaml"], 2),
+        case("lint", &["lint", spec, "--select", "CX999"], 2),
+        case("rules", &["rules"], 0),
+        case("rules", &["rules", "--format", "nope"], 2),
+        case("explain", &["explain", "CX005"], 0),
+        case("explain", &["explain", "CX999"], 2),
+        case("sim", &["sim", spec], 0),
+        case(
+            "sim",
+            &[
+                "sim",
+                "fixtures/sim/guide-copy.yaml",
+                "--scenario",
+                "salesforce-throttle",
+            ],
+            1,
+        ),
+        case("sim", &["sim", "missing.yaml"], 2),
+        case("sim", &["sim", spec, "--scenario", "missing.yaml"], 2),
+        case(
+            "mock-crm",
+            &["mock-crm", "--port", "0", "--exit-after", "0"],
+            0,
+        ),
+        case(
+            "mock-crm",
+            &["mock-crm", "--spec", "missing.yaml", "--exit-after", "0"],
+            2,
+        ),
+        case("mock-hub", &["mock-hub", "--fail", "nonsense"], 2),
+        case("dlq", &["dlq"], 2),
+        case("dlq list", &["dlq", "list", "fixtures/dlq/store"], 0),
+        case("dlq list", &["dlq", "list", broken_dlq], 1), // an unreadable record is a finding
+        case("dlq list", &["dlq", "list", "missing"], 2),
+        case("dlq stats", &["dlq", "stats", "fixtures/dlq/store"], 0),
+        case("dlq stats", &["dlq", "stats", broken_dlq], 1),
+        case("dlq stats", &["dlq", "stats", "missing"], 2),
+        case(
+            "dlq show",
+            &["dlq", "show", "fixtures/dlq/store", "evt-2001"],
+            0,
+        ),
+        case("dlq show", &["dlq", "show", broken_dlq, "evt-ok"], 1),
+        case(
+            "dlq show",
+            &["dlq", "show", "fixtures/dlq/store", "evt-9999"],
+            2,
+        ),
+        case(
+            "dlq replay",
+            &[
+                "dlq",
+                "replay",
+                "fixtures/dlq/store",
+                "--spec",
+                "fixtures/dlq/fixed.yaml",
+                "--dry-run",
+                "--reason",
+                "PAYLOAD_TOO_LARGE",
+            ],
+            0,
+        ),
+        case(
+            "dlq replay",
+            &[
+                "dlq",
+                "replay",
+                "fixtures/dlq/store",
+                "--spec",
+                "fixtures/dlq/fixed.yaml",
+                "--dry-run",
+            ],
+            1,
+        ),
+        case(
+            "dlq replay",
+            &[
+                "dlq",
+                "replay",
+                "fixtures/dlq/store",
+                "--spec",
+                "missing.yaml",
+                "--dry-run",
+            ],
+            2,
+        ),
+        case("dlq schema", &["dlq", "schema", "record"], 0),
+        case("dlq schema", &["dlq", "schema", "nope"], 2),
+        case("lsp", &["lsp"], 2), // no client on stdin; the protocol's 0/1 are in tests/lsp.rs
+        case("completions", &["completions", "zsh"], 0),
+        case("completions", &["completions", "tcsh"], 2),
+        case("man", &["man"], 0),
+        case(
+            "man",
+            &["man", "--out", "/proc/cxsync-cannot-write-here"],
+            2,
+        ),
+        case("import", &["import", "--channel", "X", "--out", out], 2), // no hub configured
+        case("plan", &["plan", "missing.yaml"], 2),
+        case("apply", &["apply", "missing.yaml"], 2),
+        case("metrics", &["metrics", "missing.yaml"], 2),
+    ]
+}
+
+/// Every subcommand path clap knows (`dlq replay`, not `help`).
+fn subcommands() -> BTreeSet<String> {
+    fn walk(cmd: &clap::Command, prefix: &str, out: &mut BTreeSet<String>) {
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            let name = format!("{prefix}{}", sub.get_name());
+            walk(sub, &format!("{name} "), out);
+            out.insert(name);
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(
+        &<cxsync::cli::Cli as clap::CommandFactory>::command(),
+        "",
+        &mut out,
+    );
+    out
+}
+
+fn check(c: &Case, mut cmd: Command) -> Option<String> {
+    let out = cmd
+        .args(&c.args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let got = out.status.code();
+    (got != Some(c.want)).then(|| {
+        format!(
+            "`cxsync {}`: want {}, got {got:?}\n{}{}",
+            c.args.join(" "),
+            c.want,
+            String::from_utf8_lossy(&out.stdout)
+                .chars()
+                .take(400)
+                .collect::<String>(),
+            String::from_utf8_lossy(&out.stderr)
+                .chars()
+                .take(600)
+                .collect::<String>()
+        )
+    })
+}
+
+#[test]
+fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
+    let dir = tempfile::tempdir().unwrap();
+    // A DLQ folder holding one good record and one that is not a record.
+    let good = crate::common::root().join("fixtures/dlq/store");
+    let (first, _) = crate::common::files_under(&good)
+        .into_iter()
+        .next()
+        .unwrap();
+    let copy = dir.path().join("dlq").join(&first);
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(good.join(&first)).unwrap()).unwrap();
+    record["eventId"] = "evt-ok".into();
+    std::fs::write(&copy, serde_json::to_vec(&record).unwrap()).unwrap();
+    std::fs::write(copy.with_file_name("garbage.json"), "{ not json").unwrap();
+
+    let mut failures = Vec::new();
+    let mut covered = BTreeSet::new();
+    for c in offline(dir.path()) {
+        covered.insert(c.sub.to_string());
+        let mut cmd = cxsync();
+        // dlq replay's fixed spec reads its client secret from the environment.
+        cmd.env("CRM_CLIENT_SECRET", "exit-code-table");
+        failures.extend(check(&c, cmd));
+    }
+
+    // Against a mock Event Hub: plan and apply with and without changes, metrics, import.
+    let e = env();
+    let spec = e.spec.to_str().unwrap().to_string();
+    let out = dir.path().join("imported");
+    let hub_cases = [
+        case("plan", &["plan", &spec], 0),
+        case("plan", &["plan", &spec, "--detailed-exitcode"], 2), // terraform: changes
+        case("apply", &["apply", &spec], 2), // no terminal and no --auto-approve: refused
+        case("apply", &["apply", &spec, "--auto-approve"], 0),
+        case("plan", &["plan", &spec, "--detailed-exitcode"], 0), // converged
+        case("metrics", &["metrics", &spec], 0),
+        case("metrics", &["metrics", &spec, "--interval", "1h"], 2),
+        case(
+            "import",
+            &[
+                "import",
+                "--channel",
+                crate::cxone::CHANNEL,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            0,
+        ),
+    ];
+    for c in &hub_cases {
+        covered.insert(c.sub.to_string());
+        failures.extend(check(c, cmd_at(&e.hub.url())));
+    }
+    // An unreachable hub: a tool error, and 1 under --detailed-exitcode (terraform's error code).
+    for c in [
+        case("plan", &["plan", &spec, "--retries", "0"], 2),
+        case(
+            "plan",
+            &["plan", &spec, "--retries", "0", "--detailed-exitcode"],
+            1,
+        ),
+    ] {
+        failures.extend(check(&c, cmd_at("http://127.0.0.1:9")));
+    }
+
+    let missing: Vec<String> = subcommands()
+        .into_iter()
+        .filter(|s| !covered.contains(s))
+        .collect();
+    assert!(missing.is_empty(), "subcommands without a row: {missing:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
