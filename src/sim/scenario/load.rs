@@ -135,7 +135,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     crate::spec::integral_floats_to_integers(&mut doc.value);
     serde_path_to_error::deserialize(&doc.value).map_err(|e| {
         // The schema is derived from the same types: a gap between the two, reported plainly.
-        let pointer = pointer_of(e.path());
+        let pointer = crate::spec::path_to_pointer(e.path());
         in_file(vec![Diagnostic::error(
             "E602",
             format!("`{}`: {}", yaml_path(&pointer), e.inner()),
@@ -150,20 +150,6 @@ fn yaml_path(pointer: &str) -> String {
     } else {
         crate::spec::schema::dotted(pointer)
     }
-}
-
-fn pointer_of(p: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut s = String::new();
-    for seg in p.iter() {
-        match seg {
-            Segment::Seq { index } => s.push_str(&format!("/{index}")),
-            Segment::Map { key } => s.push_str(&format!("/{}", yaml::escape_token(key))),
-            Segment::Enum { variant } => s.push_str(&format!("/{}", yaml::escape_token(variant))),
-            Segment::Unknown => {}
-        }
-    }
-    s
 }
 
 /// A duration in the tree, in milliseconds, when it is one (the schema reports other forms).
