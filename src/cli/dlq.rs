@@ -12,7 +12,7 @@ use crate::delivery::Reason;
 use crate::diag;
 use crate::dlq::inspect::{self, Filter, Found, Row, Scan};
 use crate::dlq::render;
-use crate::dlq::replay::{self, DriverSink, Evaluation, Outcome, ReplayOptions, Replayer};
+use crate::dlq::replay::{self, Disposition, DriverSink, Evaluation, ReplayOptions, Replayer};
 use crate::dlq::store::{Source, Store};
 
 #[derive(Debug, clap::Args)]
@@ -346,7 +346,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     let clean = results.iter().all(|(_, o)| {
         matches!(
             o,
-            Outcome::Delivered { .. } | Outcome::AlreadyReplayed { .. }
+            Disposition::Delivered { .. } | Disposition::AlreadyReplayed { .. }
         )
     });
     Ok(if clean && scan.bad.is_empty() {

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::{load_or_report, ExitStatus, SpecArgs};
 use crate::delivery::DeadLettered;
 use crate::diag::{self, Format};
-use crate::sim::engine::{self, Options, Outcome, Sinks};
+use crate::sim::engine::{self, EventOutcome, Options, Sinks};
 use crate::sim::{inputs, scenario};
 use crate::spec;
 
@@ -144,7 +144,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let mut dlq_error: Option<anyhow::Error> = None;
     let epoch = engine::epoch(&spec, &sc);
     let mut dlq_written = 0u64;
-    let mut on_outcome = |o: &Outcome| {
+    let mut on_outcome = |o: &EventOutcome| {
         if let Some(w) = outcomes.as_mut() {
             w.line(o);
         }
@@ -266,7 +266,7 @@ fn http_target(
         max_steps: None,
     };
     let mut lines = String::new();
-    let mut on_outcome = |o: &Outcome| {
+    let mut on_outcome = |o: &EventOutcome| {
         lines.push_str(&format!(
             "  {:<13} {:<32} {} attempt(s){}\n",
             o.outcome,
@@ -352,7 +352,7 @@ impl AtomicLines {
         })
     }
 
-    fn line(&mut self, o: &Outcome) {
+    fn line(&mut self, o: &EventOutcome) {
         if self.error.is_none() {
             let r = serde_json::to_writer(&mut self.out, o)
                 .map_err(std::io::Error::other)

@@ -60,7 +60,7 @@ pub struct Done {
 
 /// What an apply did before it stopped (or finished).
 #[derive(Debug)]
-pub struct Outcome {
+pub struct ApplyReport {
     pub done: Vec<Done>,
     /// The action that failed and why.
     pub failed: Option<(Action, HubError)>,
@@ -70,9 +70,9 @@ pub struct Outcome {
 
 /// Runs the plan's changing actions in order, stopping at the first failure. A plan with
 /// conflicts (objects owned by another spec or environment) is never applied: nothing is sent.
-pub async fn apply(client: &mut Client, plan: &Plan) -> Outcome {
+pub async fn apply(client: &mut Client, plan: &Plan) -> ApplyReport {
     let todo: Vec<&Action> = plan.actions.iter().filter(|a| a.writes()).collect();
-    let mut out = Outcome {
+    let mut out = ApplyReport {
         done: Vec::new(),
         failed: None,
         not_attempted: Vec::new(),
@@ -128,7 +128,7 @@ async fn step(client: &mut Client, a: &Action) -> Result<u16, HubError> {
 }
 
 /// Renders an outcome: one line per step, and on failure what was and was not applied.
-pub fn render(out: &Outcome) -> String {
+pub fn render(out: &ApplyReport) -> String {
     let mut s = String::new();
     for d in &out.done {
         s.push_str(&format!(

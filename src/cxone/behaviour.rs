@@ -12,7 +12,9 @@ use crate::transform::Transform;
 /// What a rule does with one event.
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "result", rename_all = "kebab-case")]
-pub enum Outcome {
+// The plan JSON schema names it `Outcome` (a published format); the Rust name says what it is.
+#[schemars(rename = "Outcome")]
+pub enum RuleEffect {
     /// No such rule (live side of a rule not yet created).
     NoRule,
     /// The event type or a condition does not match.
@@ -28,8 +30,8 @@ pub enum Outcome {
 pub struct Difference {
     pub rule: String,
     pub fixture: String,
-    pub live: Outcome,
-    pub proposed: Outcome,
+    pub live: RuleEffect,
+    pub proposed: RuleEffect,
 }
 
 /// A rule's matching and mapping, read from an Event Hub rule body (compiled or live).
@@ -74,20 +76,20 @@ impl RuleView {
         }
     }
 
-    fn run(&self, event: &Value, now: chrono::DateTime<chrono::Utc>) -> Outcome {
+    fn run(&self, event: &Value, now: chrono::DateTime<chrono::Utc>) -> RuleEffect {
         if !matches(&self.event_type, &self.conditions, event) {
-            return Outcome::NotMatched;
+            return RuleEffect::NotMatched;
         }
         match &self.transform {
-            Err(m) => Outcome::Error { message: m.clone() },
-            Ok(None) => Outcome::Payload {
+            Err(m) => RuleEffect::Error { message: m.clone() },
+            Ok(None) => RuleEffect::Payload {
                 payload: event.clone(),
             },
             Ok(Some(t)) => match t.eval(event, now) {
-                Ok(v) => Outcome::Payload {
+                Ok(v) => RuleEffect::Payload {
                     payload: v.unwrap_or(Value::Null),
                 },
-                Err(e) => Outcome::Error {
+                Err(e) => RuleEffect::Error {
                     message: e.to_string(),
                 },
             },
@@ -136,7 +138,7 @@ pub fn compare(
             let l = live_view
                 .as_ref()
                 .map(|v| v.run(event, now))
-                .unwrap_or(Outcome::NoRule);
+                .unwrap_or(RuleEffect::NoRule);
             if p != l {
                 out.push(Difference {
                     rule: id.clone(),
@@ -150,12 +152,12 @@ pub fn compare(
     out
 }
 
-fn label(o: &Outcome) -> &'static str {
+fn label(o: &RuleEffect) -> &'static str {
     match o {
-        Outcome::NoRule => "no live rule",
-        Outcome::NotMatched => "not matched",
-        Outcome::Payload { .. } => "matched",
-        Outcome::Error { .. } => "error",
+        RuleEffect::NoRule => "no live rule",
+        RuleEffect::NotMatched => "not matched",
+        RuleEffect::Payload { .. } => "matched",
+        RuleEffect::Error { .. } => "error",
     }
 }
 
@@ -174,7 +176,7 @@ pub fn render(diffs: &[Difference], fixtures_run: usize) -> String {
     ));
     for d in diffs {
         match (&d.live, &d.proposed) {
-            (Outcome::Payload { payload: a }, Outcome::Payload { payload: b }) => {
+            (RuleEffect::Payload { payload: a }, RuleEffect::Payload { payload: b }) => {
                 s.push_str(&format!(
                     "  ~ {} / {}: payload changes\n",
                     d.rule, d.fixture
@@ -192,7 +194,7 @@ pub fn render(diffs: &[Difference], fixtures_run: usize) -> String {
                     label(p)
                 ));
                 for o in [l, p] {
-                    if let Outcome::Error { message } = o {
+                    if let RuleEffect::Error { message } = o {
                         s.push_str(&format!("      error: {message}\n"));
                     }
                 }
@@ -257,7 +259,7 @@ mod tests {
         let d = compare(&[one(proposed, fixtures)], &live, now());
         let names: Vec<&str> = d.iter().map(|x| x.fixture.as_str()).collect();
         assert_eq!(names, vec!["voice", "sms", "email"]);
-        assert_eq!(d[1].live, Outcome::NotMatched);
+        assert_eq!(d[1].live, RuleEffect::NotMatched);
         let text = render(&d, 3);
         assert!(text.contains("~ id: 7 → \"7\""), "{text}");
         assert!(text.contains("sms: not matched → matched"), "{text}");

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use super::inspect::{self, Found, Row};
-use super::replay::{Evaluation, Outcome, Replayer};
+use super::replay::{Disposition, Evaluation, Replayer};
 use super::store::Store;
 
 /// `dlq show` for people: each hit under a `# location/key` heading.
@@ -52,7 +52,7 @@ pub fn dry_run_json(evals: &[Evaluation], r: &Replayer, store: &Store) -> Value 
 }
 
 /// `dlq replay --format json`.
-pub fn replay_json(results: &[(String, Outcome)], r: &Replayer, store: &Store) -> Value {
+pub fn replay_json(results: &[(String, Disposition)], r: &Replayer, store: &Store) -> Value {
     json!({
         "source": store.location(),
         "url": r.url,
@@ -397,30 +397,30 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, store: &Store) -> String {
     out
 }
 
-pub fn replay(results: &[(String, Outcome)]) -> String {
+pub fn replay(results: &[(String, Disposition)]) -> String {
     let mut out = String::new();
     let (mut delivered, mut already, mut skipped, mut failed, mut left) = (0, 0, 0, 0, 0);
     for (id, o) in results {
         let line = match o {
-            Outcome::Delivered { status, purged } => {
+            Disposition::Delivered { status, purged } => {
                 delivered += 1;
                 format!(
                     "delivered  {id}  {status}{}",
                     if *purged { "  (purged)" } else { "" }
                 )
             }
-            Outcome::AlreadyReplayed { purged } => {
+            Disposition::AlreadyReplayed { purged } => {
                 already += 1;
                 format!(
                     "already    {id}  replayed earlier, not sent{}",
                     if *purged { "  (purged)" } else { "" }
                 )
             }
-            Outcome::Skipped { problems } => {
+            Disposition::Skipped { problems } => {
                 skipped += 1;
                 format!("skipped    {id}  {}", problems.join("; "))
             }
-            Outcome::Rejected {
+            Disposition::Rejected {
                 status,
                 body,
                 reason,
@@ -429,15 +429,15 @@ pub fn replay(results: &[(String, Outcome)]) -> String {
                 let body: String = body.chars().take(120).collect();
                 format!("rejected   {id}  {status} ({reason}) {body}")
             }
-            Outcome::Failed { error } => {
+            Disposition::Failed { error } => {
                 failed += 1;
                 format!("failed     {id}  {error}")
             }
-            Outcome::NotAttempted => {
+            Disposition::NotAttempted => {
                 left += 1;
                 format!("not tried  {id}  (stopped after repeated failures)")
             }
-            Outcome::MarkerFailed { status, error } => {
+            Disposition::MarkerFailed { status, error } => {
                 failed += 1;
                 format!(
                     "delivered  {id}  {status} but the marker was not written ({error}); a resume resends it with the same key"

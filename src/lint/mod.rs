@@ -61,7 +61,7 @@ pub struct LintOptions {
 
 /// What a lint run found.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct LintRun {
     /// Sorted findings, load errors included.
     pub diags: Vec<Diagnostic>,
     pub sources: Sources,
@@ -153,7 +153,7 @@ pub fn lint_loaded(path: &Path, loaded: spec::Loaded, cfg: &Config, opts: &LintO
 /// Lints spec files (folders and globs expanded by [`crate::project::expand`]). A bad config or a
 /// path that names nothing is an error (the run cannot decide what to check); everything wrong
 /// with a spec is a finding.
-pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, ConfigError> {
+pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<LintRun, ConfigError> {
     for s in opts.select.iter().chain(&opts.ignore) {
         config::check_selector("command line", s)?;
     }
@@ -162,7 +162,7 @@ pub fn lint_paths(paths: &[PathBuf], opts: &LintOptions) -> Result<Outcome, Conf
         None => None,
     };
     let mut discovered: BTreeMap<Option<PathBuf>, Config> = BTreeMap::new();
-    let mut out = Outcome::default();
+    let mut out = LintRun::default();
     let mut specs = Vec::new();
     for input in crate::project::expand(paths)? {
         match input.kind {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use super::engine::{self, Options, Outcome, Sinks};
+use super::engine::{self, EventOutcome, Options, Sinks};
 use super::inputs::{self, Inputs};
 use super::report::Report;
 use super::scenario;
@@ -40,7 +40,8 @@ fn run(
     let sc = scenario::parse(yaml, Path::new("test.yaml")).expect("test scenario parses");
     let mut outcomes = Vec::new();
     let mut dlq = Vec::new();
-    let mut o = |x: &Outcome| outcomes.push((x.event_id.clone(), x.outcome, x.attempts, x.reason));
+    let mut o =
+        |x: &EventOutcome| outcomes.push((x.event_id.clone(), x.outcome, x.attempts, x.reason));
     let epoch = engine::epoch(spec, &sc);
     let mut d = |x: &DeadLettered| dlq.push((x.event_id.clone(), rfc3339(epoch, x.at)));
     let mut p = |_: u64, _: u64| {};

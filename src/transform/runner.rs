@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::snapshot::{self, Header, Outcome};
+use super::snapshot::{self, FixtureResult, Header};
 use super::{guard_size, Transform};
 use crate::diag::{Diagnostic, Sources, Span};
 use crate::spec::{Spec, TransformSource};
@@ -146,13 +146,13 @@ pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun
                 problems: Vec::new(),
             };
             let outcome = match filter(&fx.event, &rule.event_type, &rule.conditions) {
-                Some(why) => Some(Outcome::Filtered(why)),
+                Some(why) => Some(FixtureResult::Filtered(why)),
                 None => match transform.eval(&fx.event, now) {
                     Err(e) => {
                         case.problems.push(format!("transform failed: {e}"));
                         None
                     }
-                    Ok(None) => Some(Outcome::Undefined),
+                    Ok(None) => Some(FixtureResult::Undefined),
                     Ok(Some(mut out)) => {
                         if let Some(v) = &validator {
                             for err in v.iter_errors(&out) {
@@ -171,7 +171,7 @@ pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun
                             }
                         }
                         snapshot::redact(&mut out, &redactions);
-                        Some(Outcome::Output(out))
+                        Some(FixtureResult::Output(out))
                     }
                 },
             };

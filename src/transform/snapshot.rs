@@ -13,7 +13,7 @@ use serde_json::Value;
 
 /// What a fixture produced.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum FixtureResult {
     /// The transform's output (after redaction).
     Output(Value),
     /// The transform produced JSONata's undefined: nothing would be sent.
@@ -36,7 +36,7 @@ pub struct Header {
 }
 
 /// The snapshot text for an outcome.
-pub fn render(header: &Header, outcome: &Outcome) -> String {
+pub fn render(header: &Header, outcome: &FixtureResult) -> String {
     let mut s = String::new();
     s.push_str("# cxsync snapshot\n");
     s.push_str(&format!("# spec: {}\n", one_line(&header.spec)));
@@ -44,15 +44,15 @@ pub fn render(header: &Header, outcome: &Outcome) -> String {
     s.push_str(&format!("# fixture: {}\n", one_line(&header.fixture)));
     s.push_str(&format!("# now: {}\n", header.now));
     match outcome {
-        Outcome::Output(v) => {
+        FixtureResult::Output(v) => {
             s.push_str("# outcome: output\n");
             s.push_str(&serde_json::to_string_pretty(v).expect("a Value serialises"));
             s.push('\n');
         }
-        Outcome::Undefined => {
+        FixtureResult::Undefined => {
             s.push_str("# outcome: undefined (the transform produced nothing; nothing is sent)\n")
         }
-        Outcome::Filtered(why) => {
+        FixtureResult::Filtered(why) => {
             s.push_str("# outcome: filtered\n");
             s.push_str(&format!("# filtered by: {}\n", one_line(why)));
         }
@@ -162,7 +162,7 @@ mod tests {
     fn output_snapshots_keep_key_order_and_end_with_a_newline() {
         let text = render(
             &header(),
-            &Outcome::Output(json!({"z": 1, "a": {"b": "é"}})),
+            &FixtureResult::Output(json!({"z": 1, "a": {"b": "é"}})),
         );
         assert!(text.starts_with("# cxsync snapshot\n# spec: crm_sync.yaml (crm-sync)\n"));
         assert!(
@@ -175,7 +175,7 @@ mod tests {
     fn filtered_snapshots_name_the_condition() {
         let text = render(
             &header(),
-            &Outcome::Filtered("conditions[x]: \"sms\"".into()),
+            &FixtureResult::Filtered("conditions[x]: \"sms\"".into()),
         );
         assert!(text.ends_with("# outcome: filtered\n# filtered by: conditions[x]: \"sms\"\n"));
     }

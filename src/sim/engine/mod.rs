@@ -61,7 +61,7 @@ impl Default for Options {
 /// can check each event.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
+pub struct EventOutcome {
     pub event_id: String,
     /// The rule whose delivery this is.
     pub rule_id: String,
@@ -84,7 +84,7 @@ pub struct Outcome {
 
 /// Where the run streams per-event results.
 pub struct Sinks<'a> {
-    pub outcome: &'a mut dyn FnMut(&Outcome),
+    pub outcome: &'a mut dyn FnMut(&EventOutcome),
     pub dead_letter: &'a mut dyn FnMut(&DeadLettered),
     /// `(events arrived, events total)`, every few thousand events.
     pub progress: &'a mut dyn FnMut(u64, u64),
@@ -93,7 +93,7 @@ pub struct Sinks<'a> {
 impl<'a> Sinks<'a> {
     /// Sinks that drop everything.
     pub fn none<R>(f: impl FnOnce(&mut Sinks<'_>) -> R) -> R {
-        let mut o = |_: &Outcome| {};
+        let mut o = |_: &EventOutcome| {};
         let mut d = |_: &DeadLettered| {};
         let mut p = |_: u64, _: u64| {};
         f(&mut Sinks {
@@ -114,7 +114,7 @@ impl<'a> Sinks<'a> {
     }
 }
 
-/// [`Sinks`] watching a run: settled events become [`Outcome`]s and DLQ records.
+/// [`Sinks`] watching a run: settled events become [`EventOutcome`]s and DLQ records.
 pub struct Watch<'s, 'a> {
     sinks: &'s mut Sinks<'a>,
     epoch: SystemTime,
@@ -127,9 +127,9 @@ impl Watch<'_, '_> {
         (event_id, rule_id, source): (&str, &str, u32),
         (outcome, attempts, reason): (&'static str, u32, Option<&'static str>),
         (arrival, first, settled): (Time, Option<Time>, Time),
-    ) -> Outcome {
+    ) -> EventOutcome {
         let at = |t: Time| crate::delivery::rfc3339(self.epoch, t);
-        Outcome {
+        EventOutcome {
             event_id: event_id.to_string(),
             rule_id: rule_id.to_string(),
             fixture: self

@@ -1,0 +1,314 @@
+//! Judging a record under the current spec, without sending anything: the rule that matches
+//! now, the new payload, the target schema, the size guards and the key to send.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::diag::Diagnostic;
+use crate::dlq::inspect::Found;
+use crate::dlq::record::Reason;
+use crate::spec::Spec;
+use crate::transform::Transform;
+
+/// A rule of the current spec, ready to run.
+struct PreparedRule {
+    id: String,
+    event_type: String,
+    conditions: indexmap::IndexMap<String, Vec<Value>>,
+    enabled: bool,
+    transform: Transform,
+}
+
+/// The spec's current rules, transforms and checks, compiled once for many records.
+pub struct Replayer {
+    rules: Vec<PreparedRule>,
+    schema: Option<jsonschema::Validator>,
+    /// `crm.maxPayloadBytes`, the size guard.
+    pub max_payload_bytes: Option<u64>,
+    max_body_bytes: Option<u64>,
+    template: String,
+    /// The idempotency header of the current spec.
+    pub header: String,
+    /// Where deliveries go (`channel.destinationUri` or `--target`).
+    pub url: String,
+    now: DateTime<Utc>,
+}
+
+/// Why a record would not be delivered now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Problem {
+    /// No enabled rule of the spec matches the event's type and conditions.
+    NoMatchingRule,
+    /// The matched rule's transform failed.
+    TransformFailed { message: String },
+    /// The transform produced nothing (JSONata's undefined).
+    TransformUndefined,
+    /// The payload is over `crm.maxPayloadBytes`.
+    PayloadTooLarge { bytes: u64, limit: u64 },
+    /// The payload is over `crm.maxBodyBytes` (the CRM would answer 413).
+    BodyTooLarge { bytes: u64, limit: u64 },
+    /// The payload violates the CRM target schema.
+    SchemaViolation { errors: Vec<String> },
+    /// The record has no idempotency key and the current template does not render.
+    NoIdempotencyKey { message: String },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::NoMatchingRule => write!(f, "no enabled rule matches the event"),
+            Problem::TransformFailed { message } => write!(f, "transform failed: {message}"),
+            Problem::TransformUndefined => write!(f, "transform produced no value"),
+            Problem::PayloadTooLarge { bytes, limit } => write!(
+                f,
+                "payload is {bytes} bytes, over the size guard crm.maxPayloadBytes = {limit}"
+            ),
+            Problem::BodyTooLarge { bytes, limit } => write!(
+                f,
+                "payload is {bytes} bytes, over crm.maxBodyBytes = {limit} (the CRM answers 413)"
+            ),
+            Problem::SchemaViolation { errors } => {
+                write!(f, "target schema: {}", errors.join("; "))
+            }
+            Problem::NoIdempotencyKey { message } => write!(f, "no idempotency key: {message}"),
+        }
+    }
+}
+
+impl Problem {
+    /// A short label for summaries (`schema`, `size-guard`, …).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Problem::NoMatchingRule => "no matching rule",
+            Problem::TransformFailed { .. } => "transform failed",
+            Problem::TransformUndefined => "transform undefined",
+            Problem::PayloadTooLarge { .. } => "size guard",
+            Problem::BodyTooLarge { .. } => "CRM body limit",
+            Problem::SchemaViolation { .. } => "target schema",
+            Problem::NoIdempotencyKey { .. } => "no idempotency key",
+        }
+    }
+}
+
+/// What replaying one record under the current spec would do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Evaluation {
+    /// The record's key below the source.
+    pub key: String,
+    /// The record's event id.
+    pub event_id: String,
+    /// The record's event type.
+    pub event_type: String,
+    /// The record's reason and last status, for context.
+    pub reason: Reason,
+    pub last_status: Option<u16>,
+    /// The rule that matched at dead-letter time.
+    pub old_rule: String,
+    /// The rule that matches now.
+    pub rule: Option<String>,
+    /// The payload in the record.
+    pub old_payload: Option<Value>,
+    /// The payload the current spec produces.
+    pub new_payload: Option<Value>,
+    /// Size of the new payload as sent (compact JSON), in bytes.
+    pub payload_bytes: Option<u64>,
+    /// Whether the new payload passes the CRM target schema (absent without a schema or payload).
+    pub schema_ok: Option<bool>,
+    /// The key sent: the record's original one (or, when it had none, the current template's).
+    pub idempotency_key: Option<String>,
+    /// Whether `idempotency_key` is the record's own.
+    pub original_key: bool,
+    /// Why it would not be delivered (empty: it would be).
+    pub problems: Vec<Problem>,
+    /// Whether the record carries a replay marker (it is not sent again).
+    pub already_replayed: bool,
+}
+
+impl Evaluation {
+    /// Whether the current spec would deliver this record.
+    pub fn deliverable(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Replayer {
+    /// Prepares a spec for replay. `target` overrides `channel.destinationUri`; `now` is what
+    /// `$now()` returns in transforms. Every problem of the spec is returned, not the first.
+    pub fn new(
+        spec: &Spec,
+        target: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Replayer, Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        let mut rules = Vec::new();
+        for (i, rule) in spec.raw.rules.iter().enumerate() {
+            let resolved = spec.rules.iter().find(|r| r.index == i);
+            let transform = match resolved.map(|r| crate::transform::runner::compile_rule(spec, r))
+            {
+                Some(Ok(t)) => t,
+                Some(Err(d)) => {
+                    diags.push(d);
+                    continue;
+                }
+                None => continue,
+            };
+            rules.push(PreparedRule {
+                id: rule.id.clone(),
+                event_type: rule.event_type.clone(),
+                conditions: rule.conditions.clone(),
+                enabled: rule.enabled,
+                transform,
+            });
+        }
+        let schema = payload_schema(spec, &mut diags);
+        let url = target
+            .map(str::to_string)
+            .unwrap_or_else(|| spec.raw.channel.destination_uri.clone());
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        Ok(Replayer {
+            rules,
+            schema,
+            max_payload_bytes: spec.raw.crm.max_payload_bytes,
+            max_body_bytes: spec.raw.crm.max_body_bytes,
+            template: spec.raw.idempotency.key.clone(),
+            header: spec.raw.idempotency.header.clone(),
+            url,
+            now,
+        })
+    }
+
+    /// Judges one record under the current spec. Pure: nothing is sent or written.
+    pub fn evaluate(&self, found: &Found) -> Evaluation {
+        let rec = &found.record;
+        let mut problems = Vec::new();
+        let matching: Vec<&PreparedRule> = self
+            .rules
+            .iter()
+            .filter(|r| {
+                r.enabled
+                    && crate::transform::runner::matches(&rec.event, &r.event_type, &r.conditions)
+            })
+            .collect();
+        // The rule that dead-lettered the record wins when it still matches; otherwise the first
+        // matching rule in spec order, as the Event Hub evaluates them.
+        let rule = matching
+            .iter()
+            .find(|r| r.id == rec.rule_id)
+            .or(matching.first())
+            .copied();
+        let mut new_payload = None;
+        let mut payload_bytes = None;
+        let mut schema_ok = None;
+        match rule {
+            None => problems.push(Problem::NoMatchingRule),
+            Some(r) => match r.transform.eval(&rec.event, self.now) {
+                Ok(Some(v)) => new_payload = Some(v),
+                Ok(None) => problems.push(Problem::TransformUndefined),
+                Err(e) => problems.push(Problem::TransformFailed { message: e.message }),
+            },
+        }
+        if let Some(p) = &new_payload {
+            // The same measure as the size guard in `test` and `sim` (compact JSON bytes).
+            let bytes = crate::transform::compact_size(p) as u64;
+            payload_bytes = Some(bytes);
+            if let Some(limit) = self.max_payload_bytes.filter(|&l| bytes > l) {
+                problems.push(Problem::PayloadTooLarge { bytes, limit });
+            }
+            if let Some(limit) = self.max_body_bytes.filter(|&l| bytes > l) {
+                problems.push(Problem::BodyTooLarge { bytes, limit });
+            }
+            if let Some(schema) = &self.schema {
+                let errors: Vec<String> = schema
+                    .iter_errors(p)
+                    .map(|e| {
+                        let at = e.instance_path().to_string();
+                        if at.is_empty() {
+                            e.to_string()
+                        } else {
+                            format!("{at}: {e}")
+                        }
+                    })
+                    .collect();
+                schema_ok = Some(errors.is_empty());
+                if !errors.is_empty() {
+                    problems.push(Problem::SchemaViolation { errors });
+                }
+            }
+        }
+        let (idempotency_key, original_key) = match &rec.idempotency_key {
+            Some(k) => (Some(k.clone()), true),
+            None => match render_key(&self.template, &rec.event) {
+                Ok(k) => (Some(k), false),
+                Err(message) => {
+                    problems.push(Problem::NoIdempotencyKey { message });
+                    (None, false)
+                }
+            },
+        };
+        Evaluation {
+            key: found.key.clone(),
+            event_id: rec.event_id.clone(),
+            event_type: rec.event_type.clone(),
+            reason: rec.reason,
+            last_status: rec.last_status,
+            old_rule: rec.rule_id.clone(),
+            rule: rule.map(|r| r.id.clone()),
+            old_payload: rec.payload.clone(),
+            new_payload,
+            payload_bytes,
+            schema_ok,
+            idempotency_key,
+            original_key,
+            problems,
+            already_replayed: found.replayed,
+        }
+    }
+}
+
+/// The CRM target schema the loader read from `crm.payloadSchema`, compiled once.
+fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema::Validator> {
+    let ptr = "/crm/payloadSchema";
+    let value = spec.payload_schema.as_ref()?;
+    match jsonschema::validator_for(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            diags.push(spec.diag_at(
+                Diagnostic::error(
+                    "E803",
+                    format!("crm.payloadSchema is not a valid JSON Schema: {e}"),
+                ),
+                ptr,
+            ));
+            None
+        }
+    }
+}
+
+/// Renders an idempotency template (`${interaction.id}_${event.type}`) with the simulator's
+/// renderer, so replay and delivery agree; a missing field is an error, never an empty string.
+pub fn render_key(template: &str, event: &Value) -> Result<String, String> {
+    crate::delivery::idempotency::Template::parse(template)
+        .and_then(|t| t.render(event))
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_templates_render_and_refuse_missing_fields() {
+        let ev = json!({"interaction": {"id": 42}, "event": {"type": "interaction.ended"}});
+        assert_eq!(
+            render_key("${interaction.id}_${event.type}", &ev).unwrap(),
+            "42_interaction.ended"
+        );
+        assert!(render_key("${interaction.id}_${agent.id}", &ev).is_err());
+    }
+}

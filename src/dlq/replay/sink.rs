@@ -1,0 +1,307 @@
+//! Where a replay delivers: the [`ReplaySink`] seam, and [`DriverSink`], the real HTTP driver on
+//! the one driver loop's wall clock, watching for the record it was handed.
+
+use std::future::Future;
+use std::time::SystemTime;
+
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+use crate::delivery::drive::{NoArrivals, Observer};
+use crate::delivery::{Config, DeadLettered, HubSettings, Machine, Output, Submission};
+use crate::http::driver::{Driver, Endpoints};
+use crate::http::wall;
+use crate::http::Clock;
+use crate::sim::engine;
+use crate::spec::model::{Auth, ClientAuth};
+use crate::spec::Spec;
+
+/// One request of a replay.
+#[derive(Debug, Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The record's event id.
+    pub event_id: &'a str,
+    /// The record's event type.
+    pub event_type: &'a str,
+    /// The rule that produced the payload.
+    pub rule_id: &'a str,
+    /// Always `POST`, as the Event Hub delivers.
+    pub method: &'static str,
+    /// The CRM endpoint ([`DriverSink`] was built for this same URL).
+    pub url: &'a str,
+    /// The spec's idempotency header name.
+    pub idempotency_header: &'a str,
+    /// The record's original key.
+    pub idempotency_key: &'a str,
+    /// The new payload.
+    pub body: &'a Value,
+}
+
+/// What the CRM did with one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkOutcome {
+    /// A 2xx answer.
+    Delivered { status: u16 },
+    /// Settled without a 2xx: the last answer (body cut to 4 KiB) and why the delivery
+    /// machine gave up (`RETRIES_EXHAUSTED after 6 attempts`).
+    Rejected {
+        status: u16,
+        body: String,
+        reason: String,
+    },
+    /// No answer: connection, timeout or token failure.
+    Failed { error: String },
+}
+
+/// Where a replay delivers. [`DriverSink`] speaks HTTP; tests plug in their own.
+pub trait ReplaySink {
+    /// Delivers one record until it is settled (retries are the sink's business): anything
+    /// but `Delivered` leaves the record un-replayed.
+    fn send(&mut self, d: &Delivery<'_>) -> impl Future<Output = SinkOutcome> + Send;
+}
+
+/// A sink that could not be set up from the spec.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkSetupError {
+    /// A URL that is not https (or http on loopback).
+    #[error("refusing `{0}`: plain http is allowed only on loopback; use https")]
+    Insecure(String),
+    /// A URL that does not parse.
+    #[error("`{url}` is not a URL: {why}")]
+    BadUrl { url: String, why: String },
+    /// A secret reference cxsync cannot resolve.
+    #[error("{0}")]
+    Secret(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// The spec's channel cannot drive the delivery machine (a bad header, …).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// The secret of `what` ([`crate::spec::secret`]); `secret_var` is `--client-secret-env`.
+fn secret(
+    what: &str,
+    value: &str,
+    secret_var: Option<&str>,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Result<String, SinkSetupError> {
+    let env = |n: &str| vars.get(n).cloned();
+    crate::spec::secret::resolve(
+        what,
+        value,
+        &env,
+        secret_var,
+        Some("--client-secret-env VAR"),
+    )
+    .map_err(|e| SinkSetupError::Secret(e.to_string()))
+}
+
+/// Checks that a URL is https, or http on loopback ([`crate::net`]).
+pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
+    checked(url).map(|_| ())
+}
+
+/// Delivers through the real HTTP driver of [`crate::http`] and the simulator's delivery
+/// [`Machine`]: the spec's retry policy, backoff, `Retry-After`, token cache and 401 refresh,
+/// classification and per-request timeout all apply, from the one copy of that logic. Each
+/// record is submitted with its original key and driven until the machine settles it, one
+/// record at a time, so a record is marked only once the machine reports it delivered.
+pub struct DriverSink {
+    driver: Driver,
+    machine: Machine<ChaCha8Rng>,
+    seq: u64,
+}
+
+/// Watches the one driver loop for the record being replayed.
+struct Await {
+    seq: u64,
+    outcome: Option<SinkOutcome>,
+}
+
+impl Observer for Await {
+    fn settled(&mut self, output: &Output) {
+        match output {
+            Output::Delivered(x) if x.seq == self.seq => {
+                self.outcome = Some(SinkOutcome::Delivered {
+                    status: x.status.unwrap_or(200),
+                })
+            }
+            Output::DeadLettered(x) if x.seq == self.seq => self.outcome = Some(dead_lettered(x)),
+            _ => {}
+        }
+    }
+}
+
+impl DriverSink {
+    /// Builds the sink from the spec's channel and retry policy. `url` is where deliveries go,
+    /// `token_url` overrides the token endpoint, `secret_var` names the variable holding the
+    /// client secret (or bearer token). `epoch` is the wall-clock instant the machine's time
+    /// starts at (it dates `Retry-After` HTTP dates).
+    pub fn from_spec(
+        spec: &Spec,
+        url: &str,
+        token_url: Option<&str>,
+        secret_var: Option<&str>,
+        vars: &std::collections::BTreeMap<String, String>,
+        epoch: SystemTime,
+    ) -> Result<DriverSink, SinkSetupError> {
+        let ch = &spec.raw.channel;
+        let crm = checked(url)?;
+        let mut headers: Vec<(String, String)> = ch
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case(&spec.raw.idempotency.header))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let (token, client_id, client_secret, client_auth, scopes) = match &ch.auth {
+            Auth::None {} => (None, String::new(), String::new(), ClientAuth::Body, vec![]),
+            Auth::Bearer { token } => {
+                // A resolved token in the headers wins over the machine's unresolved reference.
+                let t = secret("channel.auth.token", token, secret_var, vars)?;
+                headers.push(("Authorization".into(), format!("Bearer {t}")));
+                (None, String::new(), String::new(), ClientAuth::Body, vec![])
+            }
+            Auth::OAuth2ClientCredentials {
+                token_endpoint,
+                client_id,
+                client_secret,
+                client_auth,
+                scopes,
+                ..
+            } => (
+                Some(checked(token_url.unwrap_or(token_endpoint))?),
+                client_id.clone(),
+                secret("channel.auth.clientSecret", client_secret, secret_var, vars)?,
+                *client_auth,
+                scopes.clone(),
+            ),
+        };
+        let hub = HubSettings {
+            concurrency: 1,
+            epoch,
+            ..HubSettings::default()
+        };
+        let mut cfg =
+            Config::from_spec(&spec.raw, hub).map_err(|e| SinkSetupError::Config(e.to_string()))?;
+        // One record per request: a batch would join keys, and each record must carry its own
+        // original key. Alerts are the Event Hub's business, not a person's replay.
+        cfg.batch_size = 1;
+        cfg.alert_endpoint = None;
+        let timeout = cfg.timeout;
+        let ep = Endpoints {
+            crm,
+            token,
+            alert: None,
+            client_id,
+            client_secret,
+            client_auth,
+            scopes,
+            headers,
+            send_seq: false,
+        };
+        let client =
+            crate::http::http_client(1).map_err(|e| SinkSetupError::Client(e.to_string()))?;
+        // Real time (scale 1), wall-clock mode: timers are the spec's real seconds.
+        let clock = Clock::start(1.0);
+        let driver = Driver::new(client, ep, clock, timeout, false)
+            .map_err(|e| SinkSetupError::Config(e.to_string()))?;
+        Ok(DriverSink {
+            driver,
+            // Jitter is seeded: below the CLI, randomness is an input.
+            machine: Machine::new(cfg, engine::machine_rng(0)),
+            seq: 0,
+        })
+    }
+}
+
+fn checked(url: &str) -> Result<reqwest::Url, SinkSetupError> {
+    use crate::net::UrlError;
+    crate::net::require_https_or_loopback(url).map_err(|e| match e {
+        UrlError::PlainHttp { .. } => SinkSetupError::Insecure(url.to_string()),
+        UrlError::Scheme { scheme, .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: format!("scheme `{scheme}` is not http or https"),
+        },
+        UrlError::NotAUrl { reason, .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: reason,
+        },
+        e @ UrlError::NoHost { .. } => SinkSetupError::BadUrl {
+            url: url.to_string(),
+            why: e.to_string(),
+        },
+    })
+}
+
+impl ReplaySink for DriverSink {
+    async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
+        self.seq += 1;
+        let seq = self.seq;
+        let now = self.driver.clock().now();
+        self.machine.handle_submit(
+            now,
+            Submission {
+                seq,
+                source: 0,
+                event_id: d.event_id.to_string(),
+                event_type: d.event_type.to_string(),
+                rule_id: d.rule_id.to_string(),
+                // Only read to render a key, and the key is given.
+                event: Value::Null,
+                payload: Ok(d.body.clone()),
+                idempotency_key: Some(d.idempotency_key.to_string()),
+            },
+        );
+        let mut watch = Await { seq, outcome: None };
+        wall::drive(
+            &mut self.driver,
+            &mut self.machine,
+            &mut NoArrivals,
+            &mut watch,
+            now,
+            |w| w.outcome.is_some(),
+        )
+        .await;
+        watch.outcome.unwrap_or_else(|| SinkOutcome::Failed {
+            error: "the delivery machine stopped without settling the record".into(),
+        })
+    }
+}
+
+/// What a record the machine dead-lettered again is reported as: the machine's reason, and the
+/// CRM's last answer when there was one.
+fn dead_lettered(r: &DeadLettered) -> SinkOutcome {
+    let reason = format!(
+        "{} after {} attempt{}",
+        r.reason.as_str(),
+        r.attempts,
+        if r.attempts == 1 { "" } else { "s" }
+    );
+    match r.last_status {
+        Some(status) => SinkOutcome::Rejected {
+            status,
+            body: r.last_body.clone().unwrap_or_default(),
+            reason,
+        },
+        None => SinkOutcome::Failed {
+            error: match &r.last_error {
+                Some(e) => format!("{reason}: {e}"),
+                None => reason,
+            },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_targets_only_on_loopback() {
+        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(check_url("https://crm.example.com/x").is_ok());
+        assert!(check_url("http://crm.example.com/x").is_err());
+    }
+}
