@@ -130,15 +130,15 @@ pub fn sub_span(
 }
 
 /// Resolves `${env:…}` in every string of the tree except the environment overlays and JSONata
-/// transforms. Returns the pointers of secret fields whose value came from the environment (so
-/// output can mark them sensitive) with their original reference text.
+/// transforms. Returns the pointer of every string it resolved with its original text (so output
+/// can mark secrets sensitive, and lint can tell a reference from a literal).
 pub fn resolve(
     tree: &mut Value,
     map: &SourceMap,
     vars: &BTreeMap<String, String>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, String> {
-    let mut sensitive = BTreeMap::new();
+    let mut interpolated = BTreeMap::new();
     check_secrets(tree, map, diags);
     let mut strings = Vec::new();
     collect_strings(tree, String::new(), &mut strings);
@@ -201,15 +201,13 @@ pub fn resolve(
         }
         resolved.extend(&chars[last..]);
         if ok {
-            if secrets.contains(pointer.as_str()) {
-                sensitive.insert(pointer.clone(), original);
-            }
             if let Some(slot) = tree.pointer_mut(&pointer) {
                 *slot = Value::String(resolved);
             }
+            interpolated.insert(pointer.clone(), original);
         }
     }
-    sensitive
+    interpolated
 }
 
 fn is_transform(pointer: &str) -> bool {

@@ -410,6 +410,20 @@ pub enum Fault {
         #[schemars(range(min = 0, max = 86400))]
         retry_after_seconds: Option<u64>,
     },
+    /// The CRM answers `status` to every request during a window, with `retryAfterSeconds` as
+    /// its `Retry-After` and `body` as its body (a bad deploy's 404s, a 409 storm, a 401 no
+    /// token refresh heals). `lint --budget` is checked against runs of this fault.
+    Respond {
+        from: Dur,
+        to: Dur,
+        #[schemars(range(min = 100, max = 599))]
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 0, max = 86400))]
+        retry_after_seconds: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
     /// 503 for every request during a window.
     Maintenance {
         from: Dur,
