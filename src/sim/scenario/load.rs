@@ -195,7 +195,7 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
             );
         }
     }
-    // Every duration of the format, at most a week (the schema bounds the number form and the
+    // Every duration of the format, at most 1000 days (the schema bounds the number form and the
     // shape of the text form).
     for (pointer, v) in durations(tree) {
         let Some(text) = v.as_str() else { continue };
@@ -205,10 +205,10 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
             out.push(
                 Diagnostic::error(
                     "E608",
-                    format!("`{}` is longer than a week", yaml_path(&pointer)),
+                    format!("`{}` is longer than 1000 days", yaml_path(&pointer)),
                 )
                 .at_opt(at(&pointer))
-                .with_help("durations in a scenario are at most `7d`"),
+                .with_help("durations in a scenario are at most `1000d`"),
             );
         }
     }

@@ -63,8 +63,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// Longest duration anywhere in a scenario (the run, an offset, a window, a rate period): a week.
-pub const MAX_DURATION_MS: u64 = 7 * 86_400_000;
+/// Longest duration anywhere in a scenario (the run, an offset, a window, a rate period): 1000
+/// days, ten times the longest a spec can retry (100 retries a day apart), so a fault can outlast
+/// any retry budget (`lint --budget`'s probes) while milliseconds stay far below `u64::MAX`.
+pub const MAX_DURATION_MS: u64 = 1000 * 86_400_000;
 
 /// Most events a scenario (or `--events`) may generate.
 pub const MAX_EVENTS: u64 = 10_000_000;
@@ -167,7 +169,7 @@ impl JsonSchema for Dur {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A duration: seconds (at most a week, 604800), or text such as `250ms`, `90s`, `5m`, `1h30m`, `1d`.",
+            "description": "A duration: seconds (at most 1000 days, 86400000), or text such as `250ms`, `90s`, `5m`, `1h30m`, `1d`.",
             "anyOf": [
                 { "type": "number", "minimum": 0, "maximum": MAX_DURATION_MS / 1000 },
                 { "type": "string", "pattern": DURATION_PATTERN }
