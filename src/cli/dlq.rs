@@ -371,18 +371,26 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     })
 }
 
-/// A replay sink that moves the progress bar once per record sent.
+/// A replay sink that moves the progress bar once per record settled.
 struct Counted<S> {
     inner: S,
     progress: super::progress::Progress,
 }
 
 impl<S: replay::ReplaySink + Send> replay::ReplaySink for Counted<S> {
-    async fn send(&mut self, d: &replay::Delivery<'_>) -> replay::SinkOutcome {
+    fn window(&self) -> usize {
+        self.inner.window()
+    }
+
+    fn submit(&mut self, tag: usize, d: &replay::Delivery<'_>) {
         self.progress.message(d.event_id);
-        let out = self.inner.send(d).await;
-        self.progress.inc(1);
-        out
+        self.inner.submit(tag, d);
+    }
+
+    async fn settled(&mut self) -> Vec<(usize, replay::SinkOutcome)> {
+        let done = self.inner.settled().await;
+        self.progress.inc(done.len() as u64);
+        done
     }
 }
 
