@@ -264,3 +264,37 @@ fn piped_runs_show_no_bar_but_still_name_the_limit() {
         }
     }
 }
+
+#[test]
+fn eval_names_the_event_file_it_cannot_read_and_a_limit_once() {
+    let d = tempfile::tempdir().unwrap();
+    let out = plain_env()
+        .current_dir(d.path())
+        .args(["eval", "--expr", "1", "--event", "no-such-event.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-event.json"), "{err}");
+
+    std::fs::write(
+        d.path().join("e.ndjson"),
+        "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n",
+    )
+    .unwrap();
+    let out = plain_env()
+        .current_dir(d.path())
+        .args([
+            "eval",
+            "--expr",
+            "$count([1..5000000])",
+            "--events",
+            "e.ndjson",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("hit its sequence limit").count(), 1, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}

@@ -2,12 +2,15 @@
 //! nothing at all when it is piped or redirected, and no bar before there is something to count
 //! (a run with no cases draws nothing). Messages that must not wait for the end (a transform
 //! hitting its limit) go through [`Progress::note`], above the bar on a terminal and as plain
-//! stderr lines otherwise. `sim`, `test` and `dlq replay` use it; a command adds progress by
+//! stderr lines otherwise. `sim`, `test`, `dlq replay` and `eval --events` use it; a command adds progress by
 //! creating one and calling [`Progress::set`] or [`Progress::inc`].
 
 use std::sync::OnceLock;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// The unit of [`Progress::bytes`], drawn as sizes (`1.20 MiB/8.00 MiB`).
+const BYTES: &str = "bytes";
 
 /// A progress bar that exists only on a terminal, drawn from the first item counted.
 pub struct Progress {
@@ -31,6 +34,11 @@ impl Progress {
         }
     }
 
+    /// A bar over `len` bytes of input (`eval --events` reading a file).
+    pub fn bytes(len: u64) -> Progress {
+        Progress::new(len, BYTES)
+    }
+
     /// No bar (a command that asks questions on the terminal); notes still go to stderr.
     pub fn hidden() -> Progress {
         let mut p = Progress::new(0, "");
@@ -48,10 +56,14 @@ impl Progress {
         }
         Some(self.bar.get_or_init(|| {
             let b = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+            let count = if self.unit == BYTES {
+                "{binary_bytes}/{binary_total_bytes}".to_string()
+            } else {
+                format!("{{pos}}/{{len}} {}", self.unit)
+            };
             b.set_style(
                 ProgressStyle::with_template(&format!(
-                    "{{spinner}} {{pos}}/{{len}} {} {{wide_bar}} {{elapsed}} (eta {{eta}}) {{msg}}",
-                    self.unit
+                    "{{spinner}} {count} {{wide_bar}} {{elapsed}} (eta {{eta}}) {{msg}}"
                 ))
                 .expect("a valid template")
                 .progress_chars("=> "),
