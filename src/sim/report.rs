@@ -880,7 +880,7 @@ impl Observer for Report {
                 };
                 (sent + latency, class)
             }
-            Reply::Reset { latency } if *latency < timeout => (sent + latency, Class::Reset),
+            Reply::Reset { latency, .. } if *latency < timeout => (sent + latency, Class::Reset),
             _ => (sent + timeout, Class::Timeout),
         };
         let b: &mut Bucket = self.bucket(done);

@@ -26,7 +26,7 @@ impl Transport for Model<'_> {
         let reply = self.crm.handle_request(now, &req, &mut self.rng);
         obs.answered(req.attempt, now, &reply, self.timeout);
         match reply {
-            Reply::Http { latency, .. } | Reply::Reset { latency }
+            Reply::Http { latency, .. } | Reply::Reset { latency, .. }
                 if reply.in_time(self.timeout) =>
             {
                 Sent::Answered {
