@@ -523,9 +523,16 @@ fn the_error_table_in_docs_spec_md_lists_every_error_code() {
     let listed: std::collections::BTreeSet<String> = codes(table, false)
         .into_iter()
         .filter(|c| !c.starts_with("E6"))
-        .chain(codes(&scenarios, false).into_iter().filter(|c| c.starts_with("E6")))
+        .chain(
+            codes(&scenarios, false)
+                .into_iter()
+                .filter(|c| c.starts_with("E6")),
+        )
         .collect();
-    assert!(table.contains("docs/scenarios.md"), "docs/spec.md points at the scenario codes");
+    assert!(
+        table.contains("docs/scenarios.md"),
+        "docs/spec.md points at the scenario codes"
+    );
     let missing: Vec<_> = emitted.difference(&listed).collect();
     assert!(
         missing.is_empty(),
