@@ -201,7 +201,7 @@ pub fn resolve(
         }
         resolved.extend(&chars[last..]);
         if ok {
-            if secrets.contains(pointer.as_str()) {
+            if secrets.contains(pointer.as_str()) || names_a_credential(&pointer) {
                 sensitive.insert(pointer.clone(), original);
             }
             if let Some(slot) = tree.pointer_mut(&pointer) {
@@ -210,6 +210,14 @@ pub fn resolve(
         }
     }
     sensitive
+}
+
+/// Whether the last key of a pointer names a credential ([`super::secret::is_secret_name`]: a
+/// header `Authorization: Bearer ${env:T}`, `X-Api-Key: ${env:K}`): its resolved value is as
+/// secret as `clientSecret`, and `plan` masks it by that same name.
+fn names_a_credential(pointer: &str) -> bool {
+    let last = pointer.rsplit('/').next().unwrap_or("");
+    super::secret::is_secret_name(&last.replace("~1", "/").replace("~0", "~"))
 }
 
 fn is_transform(pointer: &str) -> bool {
