@@ -3,8 +3,8 @@
 //!
 //! The pipeline runs in one direction and is pure in the middle: `spec` loads YAML with spans,
 //! `compile` turns a spec into Event Hub payloads, `transform` owns the JSONata engine, `lint`
-//! holds the rule catalogue, `delivery` is the sans-IO delivery machine, `sim` drives it in
-//! virtual time.
+//! holds the rule catalogue, `delivery` is the sans-IO delivery machine, `crm` what is known about
+//! real CRMs (read by the simulator and lint alike), `sim` drives the machine in virtual time.
 //! Only `cli`, `http`, `cxone`, `dlq` and the loaders touch files, network, clock or environment.
 
 // Diagnostics are the error type of the loading stages and are returned by value on purpose.
@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod compile;
+pub mod crm;
 pub mod cxone;
 pub mod delivery;
 pub mod diag;

@@ -363,6 +363,19 @@ fn the_delivery_machine_names_no_io_clock_runtime_or_upper_floor() {
     );
 }
 
+/// The CRM facts sit on the lowest floor with the machine: the simulator and lint both read
+/// them, so they may read nothing but the spec's model.
+#[test]
+fn the_crm_facts_import_only_the_spec_model() {
+    let srcs = sources(&root().join("src"));
+    let graph = module_graph(&srcs);
+    let deps = graph.get("crm").expect("src/crm/ exists");
+    assert!(
+        deps.iter().all(|d| d == "spec"),
+        "src/crm/ imports {deps:?}; it must stay below sim and lint"
+    );
+}
+
 /// The checker itself, on sources made up here: it must see what it is there to see.
 mod checker {
     use super::*;

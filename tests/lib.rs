@@ -1,6 +1,7 @@
 //! Integration tests: they run the real `cxsync` binary, one module per area.
 
 mod architecture;
+mod budget;
 mod common;
 mod compile;
 mod cxone;

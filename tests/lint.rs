@@ -330,23 +330,95 @@ fn an_ignore_comment_on_the_line_or_above_suppresses_the_finding() {
     assert_eq!(out.status.code(), Some(0));
 }
 
+/// Issue 12 changed this output on purpose: the budget is now the delivery machine's own run, so
+/// a 401 gets two refreshes (three attempts), an unlisted 5xx is retried, and the times are the
+/// fastest and slowest schedules instead of one upper bound.
 #[test]
 fn budget_prints_attempts_and_time_to_dlq_per_status_class() {
     let out = run(&["lint", "--budget", "specs/crm_sync.yaml"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         stdout(&out),
-        "Retry budget for specs/crm_sync.yaml
-status class       attempts  max time to DLQ              notes
-429                       6  318.0 s (5m18s)              retried, waiting max(backoff, Retry-After)
-5xx                       6  318.0 s (5m18s)              retried with backoff
-timeout/reset             6  80.0 s (1m20s)               network errors and timeouts are always retried
-401                       2  6.0 s                        token refreshed once and resent, then dead-lettered
-non-retryable 4xx         1  3.0 s                        dead-lettered at once: 400, 403, 404, 409, 413, 422
-unlisted                  1  3.0 s                        a code in neither list is dead-lettered at once
+        "Retry budget for specs/crm_sync.yaml: one event, every attempt answered alike (jitter full)
+fastest: answers at once, no Retry-After, jitter at its least; slowest: answers 1 ms before the 3000 ms timeout, Retry-After 60 s, jitter at its most
+answer                                   attempts  fastest  slowest  ends as               notes
+408, 429, 500, 502, 503, 504, other 5xx         6     0 ms    5m18s  RETRIES_EXHAUSTED
+401                                             3     0 ms   15.0 s  AUTH_FAILED           2 token refreshes; a new token and a resend per 401, then AUTH_FAILED
+400, 403, 404, 409, 413, 422, other 4xx         1     0 ms    3.0 s  NON_RETRYABLE_STATUS
+timeout                                         6   18.0 s    1m20s  RETRIES_EXHAUSTED
+connection reset                                6     0 ms    1m20s  RETRIES_EXHAUSTED
+token endpoint other 4xx                        0     0 ms    3.0 s  TOKEN_REQUEST_FAILED  1 token request, no CRM attempt
+token endpoint 408, 429, 5xx                    0     0 ms    1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
+token endpoint timeout                          0   18.0 s    1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
 
 "
     );
+}
+
+#[test]
+fn budget_json_has_the_documented_shape_and_the_machines_figures() {
+    // The issue's case: only 503 listed as retryable. The old model said "429: 1 attempt"; the
+    // machine retries an unlisted 429 like a 503.
+    let spec = fixture("CX010")
+        .replace(
+            "retryableStatusCodes: [408, 429, 500, 502, 503, 504]",
+            "retryableStatusCodes: [503]",
+        )
+        .replace("maxRetries: 5", "maxRetries: 4");
+    assert!(spec.contains("retryableStatusCodes: [503]"), "{spec}");
+    let dir = project(&[("s.yaml", &spec)]);
+    let out = lint_in(
+        dir.path(),
+        &["--budget", "--format", "json", "--no-jitter", "s.yaml"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["version"], 1);
+    let b = &v["budgets"][0];
+    assert_eq!(b["file"], "s.yaml");
+    assert_eq!(b["jitter"], "none");
+    let row = |code: u64| {
+        b["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["kind"] == "status" && r["codes"].as_array().unwrap().contains(&code.into())
+            })
+            .unwrap_or_else(|| panic!("no row for {code}"))
+            .clone()
+    };
+    for code in [429, 503, 500] {
+        let r = row(code);
+        for schedule in ["fastest", "slowest"] {
+            assert_eq!(r[schedule]["attempts"], 5, "{code} {schedule}: {r}");
+            assert_eq!(r[schedule]["reason"], "RETRIES_EXHAUSTED", "{code}: {r}");
+        }
+    }
+    let r = row(401);
+    assert_eq!(r["fastest"]["attempts"], 3, "{r}");
+    assert_eq!(r["fastest"]["tokenRefreshes"], 2, "{r}");
+    assert_eq!(r["fastest"]["reason"], "AUTH_FAILED");
+    for key in ["answer", "kind", "codes", "fastest", "slowest", "notes"] {
+        assert!(r.get(key).is_some(), "{key} missing from {r}");
+    }
+    for key in [
+        "attempts",
+        "tokenRefreshes",
+        "tokenRequests",
+        "ms",
+        "reason",
+    ] {
+        assert!(r["fastest"].get(key).is_some(), "{key} missing from {r}");
+    }
+    // Other formats are not budgets.
+    let out = lint_in(dir.path(), &["--budget", "--format", "sarif", "s.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
@@ -402,6 +474,76 @@ fn validate_renders_with_the_same_formats() {
     let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(log["version"], "2.1.0");
     assert_eq!(log["runs"][0]["results"][0]["level"], "error");
+}
+
+/// Specs lint once got wrong: each file in `fixtures/lint_ok/` is named after the rules that must
+/// not fire on it (`CX020-CX021-count-only.yaml`), loads cleanly (its `${env:…}` variables set
+/// here) and keeps its other findings.
+#[test]
+fn regression_fixtures_do_not_raise_the_rules_they_are_named_after() {
+    let dir = root().join("fixtures/lint_ok");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    for path in files {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let codes: Vec<&str> = name
+            .split('-')
+            .take_while(|p| p.starts_with("CX"))
+            .collect();
+        assert!(!codes.is_empty(), "{name} names no rule");
+        let out = cxsync()
+            .current_dir(&dir)
+            .env("CXSYNC_TEST_CLIENT_SECRET", "s3cr3t-value")
+            .env("CXSYNC_TEST_API_KEY", "k-123")
+            .env("CXSYNC_TEST_BEARER", "b-456")
+            .args(["lint", &name, "--select", "ALL", "--format", "concise"])
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(!text.contains("error[E"), "{name} does not load:\n{text}");
+        for code in codes {
+            assert!(
+                !text.contains(&format!("[{code}]")),
+                "{name}: {code} fired:\n{text}"
+            );
+        }
+        // The secret values never appear in a finding.
+        for secret in ["s3cr3t-value", "k-123", "b-456"] {
+            assert!(!text.contains(secret), "{name} printed a secret:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn the_key_collision_rule_fires_on_two_rules_sharing_a_key_and_not_on_the_example_spec() {
+    let out = run(&[
+        "lint",
+        "fixtures/lint/CX030.yaml",
+        "--select",
+        "CX030",
+        "--format",
+        "concise",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("rules `CRM_SYNC_RULE_ID` and `VOICE_CALL_NOTE` both match"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    for spec in [
+        "specs/crm_sync.yaml",
+        "fixtures/lint_ok/CX030-disjoint-rules.yaml",
+    ] {
+        let out = run(&["lint", spec, "--select", "CX030"]);
+        assert_eq!(stdout(&out), "", "{spec}");
+        assert_eq!(out.status.code(), Some(0), "{spec}");
+    }
 }
 
 #[test]

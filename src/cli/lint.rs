@@ -39,9 +39,14 @@ pub struct Args {
     /// Use this config instead of the nearest `cxsync.toml`.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Print the retry budget table (attempts and time to DLQ per status class) of each spec.
+    /// Print each spec's retry budget instead of findings: per CRM answer, the attempts, token
+    /// refreshes and time to the DLQ the delivery machine gives one event (`--format json` for
+    /// a pipeline).
     #[arg(long)]
     pub budget: bool,
+    /// With --budget: run the machine with `jitter: none`, as `sim --no-jitter` does.
+    #[arg(long, requires = "budget")]
+    pub no_jitter: bool,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
@@ -65,13 +70,38 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
     };
     if args.budget {
+        let json = match args.format.format {
+            Format::Json => true,
+            Format::Full | Format::Concise => false,
+            other => {
+                eprintln!(
+                    "error: --budget prints text (`--format full`) or JSON (`--format json`), not {other:?}"
+                );
+                return Ok(ExitStatus::Error);
+            }
+        };
+        let opts = budget::Options {
+            no_jitter: args.no_jitter,
+        };
         let mut text = String::new();
+        let mut budgets = Vec::new();
         for spec in &outcome.specs {
-            text.push_str(&budget::render(
-                &spec.path.display().to_string(),
-                &budget::table(&spec.raw),
-            ));
-            text.push('\n');
+            let file = spec.path.display().to_string();
+            match budget::budget(&spec.raw, opts) {
+                Ok(b) if json => budgets.push(b.to_json(&file)),
+                Ok(b) => {
+                    text.push_str(&budget::render(&file, &b));
+                    text.push('\n');
+                }
+                Err(e) => {
+                    eprintln!("error: {file}: {e}");
+                    return Ok(ExitStatus::Error);
+                }
+            }
+        }
+        if json {
+            let doc = serde_json::json!({ "version": 1, "budgets": budgets });
+            text = serde_json::to_string_pretty(&doc)? + "\n";
         }
         super::print_stdout(&text)?;
         // The table is information; a spec that did not load is still a failure.

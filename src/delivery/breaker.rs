@@ -39,10 +39,14 @@ impl Breaker {
         }
     }
 
-    /// The open period is over: the next request probes.
-    pub(super) fn probe_due(&mut self) {
-        if let Breaker::Open { .. } = *self {
-            *self = Breaker::HalfOpen { probe: None };
+    /// A probe timer fired at `now`: if the open period is over, the next request probes. A
+    /// timer set for an earlier open period (the breaker probed at its instant, failed and
+    /// opened again before the timer fired) changes nothing.
+    pub(super) fn probe_due(&mut self, now: Time) {
+        if let Breaker::Open { until } = *self {
+            if now >= until {
+                *self = Breaker::HalfOpen { probe: None };
+            }
         }
     }
 

@@ -327,7 +327,7 @@ impl<R: Rng> Machine<R> {
                     self.batch_timer = None;
                     self.flush_batch();
                 }
-                Timer::BreakerProbe => self.breaker.probe_due(),
+                Timer::BreakerProbe => self.breaker.probe_due(now),
                 Timer::AlertFlush => self.flush_alert(now),
             }
         }
@@ -873,6 +873,31 @@ mod tests {
         );
         assert_eq!(dead.attempts, 0, "waiting for a token spends no attempts");
         assert!(dead.last_error.as_deref().unwrap().contains("503"));
+    }
+
+    #[test]
+    fn a_probe_timer_of_an_earlier_open_period_does_not_cut_the_next_one_short() {
+        // Open at 0 for 30 s. At 30 s a new event wakes the machine before the probe timer fires:
+        // the parked retry probes, fails at once and opens the breaker again until 60 s. The old
+        // timer, firing next at 30 s, must not half-open it.
+        let mut m = machine(Some((1, 30_000)));
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        m.handle_response(0, r.id, respond(503));
+        m.handle_timeout(2_000);
+        assert!(m.poll_transmit().is_none(), "the retry parks");
+        submit(&mut m, 30_000, 1);
+        let probe = next_crm(&mut m);
+        assert_eq!((probe.seqs.clone(), probe.attempt), (vec![0], 2));
+        m.handle_response(30_000, probe.id, respond(503));
+        m.handle_timeout(30_000);
+        assert!(
+            m.poll_transmit().is_none(),
+            "open again until 60 s: nothing may be sent at 30 s"
+        );
+        m.handle_timeout(60_000);
+        let next = next_crm(&mut m);
+        assert_eq!(next.seqs, vec![1], "the event that waited probes at 60 s");
     }
 
     #[test]

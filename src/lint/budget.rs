@@ -1,215 +1,825 @@
-//! The retry budget of a policy: per status class, how many attempts an event gets and the longest
-//! it can take (upper bound, jitter at its maximum) before it lands in the dead-letter queue.
+//! The retry budget of a spec, asked of the delivery machine itself: how many attempts one event
+//! gets and how long it takes to reach the dead-letter queue when the CRM (or its token endpoint)
+//! answers every attempt alike. There is no second model of the retry rules here: each figure is
+//! a run of [`delivery::Machine`](crate::delivery::Machine), configured from the spec exactly as
+//! the simulator configures it, driven by the one virtual-time loop
+//! ([`delivery::drive::VirtualTime`]) against a scripted transport.
 //!
-//! The model is [`MODEL`]; `docs/rules.md` prints it.
+//! Lint stays pure: time is virtual and the jitter RNG is pinned. Every answer is run twice:
+//!
+//! - **fastest**: the CRM answers at once, without `Retry-After`, and every jitter draw is at its
+//!   least (`full`: no wait at all; `equal`: half the backoff; `decorrelated`: the initial delay);
+//! - **slowest**: every answer comes 1 ms before `timeoutMilliseconds`, carries `Retry-After` of
+//!   `crm.retryAfterHorizonSeconds` (the machine's 24 h cap when the CRM's horizon is not
+//!   declared) when the policy respects it, and every jitter draw is at its most.
+//!
+//! With `jitter: none` (or `--no-jitter`) the two differ only by the CRM's latency and
+//! Retry-After. Times are from the event's first attempt to its dead-lettering (the DLQ record's
+//! `firstAttemptAt` to `deadLetteredAt`); attempts and token refreshes are the record's.
+
+use std::convert::Infallible;
 
 use serde::Serialize;
+use serde_json::{json, Value};
 
+use crate::delivery::drive::{Arrivals, Observer, Reply, Sent, Transport, VirtualTime};
+use crate::delivery::retry_after::MAX_RETRY_AFTER;
+use crate::delivery::{
+    Alert, Config, CrmRequest, HubSettings, Machine, Output, Reason, Response, Submission, Time,
+    TokenResult,
+};
 use crate::spec::model::{Auth, Jitter, RawSpec};
 
-/// How the budget is computed, in words (printed in `docs/rules.md`).
+/// The budget in words, for `docs/rules.md`.
 pub const MODEL: &str = "\
-Attempt n+1 waits `delay_n = min(maxDelaySeconds, initialDelaySeconds × backoffMultiplier^(n-1))` \
-after attempt n. Full and equal jitter never exceed `delay_n`; decorrelated jitter is bounded by \
-`min(maxDelaySeconds, 3 × the previous bound)`. With `respectRetryAfterHeader`, a 429 or 5xx retry \
-waits `max(delay_n, Retry-After)`, bounded by `crm.retryAfterHorizonSeconds` (unbounded when the \
-CRM's horizon is not declared). Every attempt may use the whole `timeoutMilliseconds`. A code in \
-both lists counts as non-retryable; a code in neither list is dead-lettered at once; network \
-errors and timeouts are always retried; a 401 with `retryOnTokenExpiry` gets one token refresh \
-and one immediate resend before the lists decide.";
+Every figure is a run of the delivery machine itself (the one the simulator and the HTTP \
+driver run), configured from the spec, for one event whose every attempt the CRM answers alike: \
+each status code from 400 to 599, a timeout, a connection reset, and (with OAuth) the token \
+endpoint failing with each code or timing out. Codes with the same figures share a row. Each \
+answer runs twice. **fastest**: answers at once, no `Retry-After`, jitter at its least (`full` \
+jitter can retry at once). **slowest**: answers 1 ms before `timeoutMilliseconds`, `Retry-After` \
+of `crm.retryAfterHorizonSeconds` when `respectRetryAfterHeader` is on (24 h, the machine's cap, \
+when the horizon is not declared), jitter at its most. Time runs from the first attempt to the \
+dead-lettering, as in the DLQ record; the delivery deadline, the circuit breaker and the token \
+refresh allowance apply as they do in `sim`. With a breaker, a row also gives the figures of an \
+event arriving after an earlier one tripped it (its first attempt is the breaker's probe), when \
+they differ. \
+`--no-jitter` runs both with `jitter: none`, the figures `sim --no-jitter` gives. \
+`--format json` prints `{\"version\": 1, \"budgets\": [{\"file\", \"jitter\", \"timeoutMs\", \
+\"slowestRetryAfterSeconds\", \"rows\": [{\"answer\", \"kind\" (status, timeout, reset, \
+tokenEndpoint, tokenTimeout), \"codes\", \"fastest\", \"slowest\", \"afterTrippedBreaker\" \
+({\"fastest\", \"slowest\"} or null), \"notes\"}], \"notes\"}]}`, where `fastest` and `slowest` are `{\"attempts\", \"tokenRefreshes\", \"tokenRequests\", \"ms\", \"reason\"}`.";
 
-/// One row of the budget table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct BudgetRow {
-    /// Status class, e.g. `429`, `5xx`, `timeout/reset`.
-    pub class: String,
-    /// Attempts in total (the first send included).
+/// How the CRM (or its token endpoint) answers every attempt of the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Answer {
+    /// Every CRM request gets this HTTP status.
+    Status(u16),
+    /// No CRM request gets an answer: the machine's timer decides.
+    Timeout,
+    /// Every CRM request's connection resets.
+    Reset,
+    /// The token endpoint answers this HTTP status (OAuth only).
+    TokenStatus(u16),
+    /// The token endpoint never answers (OAuth only).
+    TokenTimeout,
+}
+
+/// The two schedules every answer is run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    Fastest,
+    Slowest,
+}
+
+/// Options of a budget run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Force `jitter: none` (`--no-jitter`, as `sim --no-jitter`).
+    pub no_jitter: bool,
+}
+
+/// What the machine did with one probed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settled {
+    /// CRM attempts (the DLQ record's `attempts`).
     pub attempts: u32,
-    /// Longest time from the first send to the DLQ, in seconds; `None` when unbounded.
-    pub max_seconds: Option<f64>,
-    /// How the class is handled, in words.
-    pub note: String,
+    /// Resends with a new token after a 401 (the DLQ record's `tokenRefreshes`).
+    pub token_refreshes: u32,
+    /// Requests to the token endpoint, the first one included.
+    pub token_requests: u32,
+    /// From the first attempt (or, with none, the submission) to the dead-lettering, in ms.
+    pub ms: Time,
+    /// Why it was dead-lettered; `None` when the CRM's answer delivered it.
+    #[serde(serialize_with = "reason_str")]
+    pub reason: Option<Reason>,
 }
 
-/// Whether a status code is retried by the policy (a code in both lists is not).
-pub fn is_retried(spec: &RawSpec, code: u16) -> bool {
-    spec.retry.retryable_status_codes.contains(&code)
-        && !spec.retry.non_retryable_status_codes.contains(&code)
-}
-
-/// Upper bounds of the waits before retry 1..=retries.
-pub fn delay_bounds(spec: &RawSpec, retries: u32, retry_after: bool) -> Option<Vec<f64>> {
-    let r = &spec.retry;
-    let mut out = Vec::with_capacity(retries as usize);
-    let mut prev = r.initial_delay_seconds;
-    for n in 1..=retries {
-        let backoff = match r.jitter {
-            Jitter::Decorrelated => {
-                let b = (prev * 3.0).min(r.max_delay_seconds);
-                prev = b;
-                b
-            }
-            _ => (r.initial_delay_seconds * r.backoff_multiplier.powi(n as i32 - 1))
-                .min(r.max_delay_seconds),
-        };
-        let wait = if retry_after && r.respect_retry_after_header {
-            backoff.max(spec.crm.retry_after_horizon_seconds? as f64)
-        } else {
-            backoff
-        };
-        out.push(wait);
+fn reason_str<S: serde::Serializer>(r: &Option<Reason>, s: S) -> Result<S::Ok, S::Error> {
+    match r {
+        Some(r) => s.serialize_str(r.as_str()),
+        None => s.serialize_str("DELIVERED"),
     }
-    Some(out)
 }
 
-fn worst(spec: &RawSpec, attempts: u32, retry_after: bool) -> Option<f64> {
-    let timeout = spec.channel.timeout_milliseconds as f64 / 1000.0;
-    let waits = delay_bounds(spec, attempts.saturating_sub(1), retry_after)?;
-    Some(attempts as f64 * timeout + waits.iter().sum::<f64>())
+/// Why a spec has no budget.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BudgetError {
+    #[error("the delivery machine cannot run this spec: {0}")]
+    Config(String),
+    #[error("the probe `{0:?}` did not settle within the step bound")]
+    Unsettled(Answer),
 }
 
-/// The worst case over every class that is retried: what `CX023` compares with deadlines.
-pub fn worst_case(spec: &RawSpec) -> Option<f64> {
-    table(spec)
-        .iter()
-        .map(|r| r.max_seconds)
-        .try_fold(0.0f64, |acc, s| s.map(|s| acc.max(s)))
+/// A jitter RNG pinned to one draw: `0` makes every jitter its least, `u64::MAX` its most.
+struct Pinned(u64);
+
+impl rand_core::TryRng for Pinned {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.0 as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        dst.fill(self.0 as u8);
+        Ok(())
+    }
 }
 
-/// The budget table of a spec.
-pub fn table(spec: &RawSpec) -> Vec<BudgetRow> {
-    let full = spec.retry.max_retries + 1;
-    let mut rows = Vec::new();
-    let retried_row = |class: &str, retry_after: bool, note: String| {
-        let max_seconds = worst(spec, full, retry_after);
-        BudgetRow {
-            class: class.into(),
-            attempts: full,
-            max_seconds,
-            note,
-        }
-    };
-    let once = |class: &str, note: String| BudgetRow {
-        class: class.into(),
-        attempts: 1,
-        max_seconds: worst(spec, 1, false),
-        note,
-    };
-    rows.push(if is_retried(spec, 429) {
-        let ra = if spec.retry.respect_retry_after_header {
-            "retried, waiting max(backoff, Retry-After)"
+/// The CRM and token endpoint as a script: one answer, one latency, for every request.
+struct Script {
+    answer: Answer,
+    latency: Time,
+    timeout: Time,
+    retry_after: Option<String>,
+    expires_in: Option<u64>,
+}
+
+impl Script {
+    fn after<T>(&self, answer: T) -> Sent<T> {
+        if self.latency < self.timeout {
+            Sent::Answered {
+                latency: self.latency,
+                answer,
+            }
         } else {
-            "retried with backoff; Retry-After ignored"
-        };
-        retried_row("429", true, ra.into())
-    } else {
-        once("429", "not retried: dead-lettered at once".into())
-    });
-    let fives = [500u16, 502, 503, 504];
-    let not: Vec<String> = fives
-        .iter()
-        .filter(|c| !is_retried(spec, **c))
-        .map(|c| c.to_string())
-        .collect();
-    rows.push(if not.len() == fives.len() {
-        once("5xx", "not retried: dead-lettered at once".into())
-    } else if !not.is_empty() {
-        retried_row(
-            "5xx",
-            true,
-            format!(
-                "retried with backoff, except {} (dead-lettered)",
-                not.join(", ")
-            ),
-        )
-    } else {
-        retried_row("5xx", true, "retried with backoff".into())
-    });
-    rows.push(retried_row(
-        "timeout/reset",
-        false,
-        "network errors and timeouts are always retried".into(),
-    ));
-    let refresh = matches!(
-        spec.channel.auth,
-        Auth::OAuth2ClientCredentials {
-            retry_on_token_expiry: true,
-            ..
+            Sent::Unanswered
         }
-    );
-    rows.push(match (refresh, is_retried(spec, 401)) {
-        (_, true) => retried_row("401", false, "retried with backoff".into()),
-        (true, false) => BudgetRow {
-            class: "401".into(),
-            attempts: 2,
-            max_seconds: worst(spec, 2, false).map(|s| {
-                // The resend follows the refresh at once: no backoff wait, only a second timeout.
-                let waits = delay_bounds(spec, 1, false).unwrap_or_default();
-                s - waits.iter().sum::<f64>()
+    }
+}
+
+impl Transport for Script {
+    fn send_crm(&mut self, _now: Time, _req: CrmRequest, _obs: &mut dyn Observer) -> Sent<Reply> {
+        let status = match self.answer {
+            Answer::Status(s) => s,
+            Answer::Timeout => return Sent::Unanswered,
+            Answer::Reset => {
+                return self.after(Reply::Reset {
+                    latency: self.latency,
+                })
+            }
+            // A CRM request only goes out once a token has come: it cannot happen while the
+            // token endpoint fails, but it is answered like a healthy CRM would be.
+            Answer::TokenStatus(_) | Answer::TokenTimeout => 201,
+        };
+        self.after(Reply::Http {
+            latency: self.latency,
+            response: Response {
+                status,
+                retry_after: self.retry_after.clone(),
+                body: String::new(),
+            },
+        })
+    }
+
+    fn send_token(&mut self, _now: Time, id: u64) -> Sent<TokenResult> {
+        match self.answer {
+            Answer::TokenStatus(status) => self.after(TokenResult::Refused {
+                status,
+                error: "scripted".into(),
             }),
-            note: "token refreshed once and resent, then dead-lettered".into(),
-        },
-        (false, false) => once("401", "no token refresh: dead-lettered at once".into()),
-    });
-    let listed: Vec<String> = spec
-        .retry
-        .non_retryable_status_codes
-        .iter()
-        .filter(|c| (400..500).contains(*c) && **c != 401)
-        .map(|c| c.to_string())
-        .collect();
-    rows.push(once(
-        "non-retryable 4xx",
-        if listed.is_empty() {
-            "none listed".into()
-        } else {
-            format!("dead-lettered at once: {}", listed.join(", "))
-        },
-    ));
-    rows.push(once(
-        "unlisted",
-        "a code in neither list is dead-lettered at once".into(),
-    ));
-    rows
+            Answer::TokenTimeout => Sent::Unanswered,
+            _ => self.after(TokenResult::Granted {
+                access_token: format!("budget-{id}"),
+                expires_in: self.expires_in,
+            }),
+        }
+    }
+
+    fn send_alert(&mut self, _alert: &Alert) {}
 }
 
-/// Seconds as `218.0 s (3m38s)`.
-pub fn human_seconds(s: Option<f64>) -> String {
-    match s {
-        None => "unbounded (Retry-After without a horizon)".into(),
-        Some(s) if s < 60.0 => format!("{s:.1} s"),
-        Some(s) => {
-            let whole = s.round() as u64;
-            let (h, m, sec) = (whole / 3600, whole / 60 % 60, whole % 60);
-            if h > 0 {
-                format!("{s:.1} s ({h}h{m:02}m{sec:02}s)")
-            } else {
-                format!("{s:.1} s ({m}m{sec:02}s)")
-            }
+/// One probed event, submitted at its time.
+struct OneEvent {
+    sub: Option<Submission>,
+    at: Time,
+}
+
+impl<R: rand_core::Rng> Arrivals<R> for OneEvent {
+    fn next_at(&self) -> Option<Time> {
+        self.sub.as_ref().map(|_| self.at)
+    }
+    fn arrive(&mut self, now: Time, machine: &mut Machine<R>, obs: &mut dyn Observer) {
+        if let Some(sub) = self.sub.take() {
+            obs.submitted(sub.seq, &sub.event_id, sub.idempotency_key.as_deref());
+            machine.handle_submit(now, sub);
         }
     }
 }
 
-/// The table as aligned text.
-pub fn render(file: &str, rows: &[BudgetRow]) -> String {
-    use std::fmt::Write as _;
-    let mut out = format!("Retry budget for {file}\n");
-    let _ = writeln!(
-        out,
-        "{:<18} {:>8}  {:<28} notes",
-        "status class", "attempts", "max time to DLQ"
-    );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{:<18} {:>8}  {:<28} {}",
-            r.class,
-            r.attempts,
-            human_seconds(r.max_seconds),
-            r.note
+/// Steps the loop until the event has settled.
+fn settle<R: rand_core::Rng>(
+    vt: &mut VirtualTime<R>,
+    event: &mut OneEvent,
+    script: &mut Script,
+    out: &mut Outcome,
+    answer: Answer,
+) -> Result<(), BudgetError> {
+    while out.settled.is_none() {
+        match vt.step(event, script, out) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(_) => return Err(BudgetError::Unsettled(answer)),
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the event's final state and counts the token requests.
+#[derive(Default)]
+struct Outcome {
+    settled: Option<Output>,
+    token_requests: u32,
+}
+
+impl Observer for Outcome {
+    fn token_requested(&mut self, _now: Time) {
+        self.token_requests += 1;
+    }
+    fn settled(&mut self, output: &Output) {
+        if self.settled.is_none() {
+            self.settled = Some(output.clone());
+        }
+    }
+}
+
+/// A spec's machine configuration and the facts the script needs, resolved once.
+pub struct Prober {
+    cfg: Config,
+    horizon: Option<u64>,
+    expires_in: Option<u64>,
+}
+
+impl Prober {
+    /// The machine configuration `sim` would use for `raw` (with `--no-jitter` when asked).
+    pub fn new(raw: &RawSpec, opts: Options) -> Result<Prober, BudgetError> {
+        let hub = HubSettings {
+            jitter: opts.no_jitter.then_some(Jitter::None),
+            ..HubSettings::default()
+        };
+        let cfg = Config::from_spec(raw, hub).map_err(|e| BudgetError::Config(e.to_string()))?;
+        let profile = crate::crm::profile(raw.crm.profile);
+        Ok(Prober {
+            cfg,
+            horizon: raw.crm.retry_after_horizon_seconds,
+            expires_in: crate::crm::token_expires_in(raw, &profile, None),
+        })
+    }
+
+    /// The jitter mode the machine runs with.
+    pub fn jitter(&self) -> Jitter {
+        self.cfg.backoff.jitter
+    }
+
+    /// The `Retry-After` the slowest schedule answers with, in seconds (`None`: the policy
+    /// ignores the header).
+    pub fn slowest_retry_after(&self) -> Option<u64> {
+        self.cfg
+            .respect_retry_after
+            .then(|| self.horizon.unwrap_or(MAX_RETRY_AFTER.as_secs()))
+    }
+
+    /// Runs one event against `answer` on `schedule`, on a fresh machine.
+    pub fn run(&self, answer: Answer, schedule: Schedule) -> Result<Settled, BudgetError> {
+        self.run_after(answer, schedule, false)
+    }
+
+    /// Runs one event against `answer` on `schedule`. With `tripped`, an earlier event has met
+    /// the same answers first and left the circuit breaker open: the event's first attempt is
+    /// the breaker's probe (whenever during the open period it arrived).
+    pub fn run_after(
+        &self,
+        answer: Answer,
+        schedule: Schedule,
+        tripped: bool,
+    ) -> Result<Settled, BudgetError> {
+        let timeout = self.cfg.timeout;
+        let (pin, latency, retry_after) = match schedule {
+            Schedule::Fastest => (0, 0, None),
+            Schedule::Slowest => (
+                u64::MAX,
+                timeout.saturating_sub(1),
+                self.slowest_retry_after().map(|s| s.to_string()),
+            ),
+        };
+        let mut script = Script {
+            answer,
+            latency,
+            timeout,
+            retry_after,
+            expires_in: self.expires_in,
+        };
+        let event = |seq: u64, at: Time| OneEvent {
+            sub: Some(Submission {
+                seq,
+                source: 0,
+                event_id: format!("budget-probe-{seq}"),
+                event_type: "budget.probe".into(),
+                rule_id: "budget".into(),
+                event: json!({}),
+                payload: Ok(json!({})),
+                idempotency_key: Some(format!("budget-probe-{seq}")),
+            }),
+            at,
+        };
+        // Every attempt, token request, timer and answer is a step or two; refreshes and
+        // breaker probes add a few per attempt.
+        let bound = 64 + 16 * (u64::from(self.cfg.max_retries) + 4);
+        let mut machine = Machine::new(self.cfg.clone(), Pinned(pin));
+        let mut start = 0;
+        if tripped {
+            let mut vt = VirtualTime::new(machine, Some(0), bound);
+            let mut primer = event(0, 0);
+            let mut out = Outcome::default();
+            settle(&mut vt, &mut primer, &mut script, &mut out, answer)?;
+            let open = self.cfg.breaker.map_or(0, |(_, open_ms)| open_ms);
+            start = vt.now() + open;
+            machine = vt.into_machine();
+        }
+        let mut probe = event(u64::from(tripped), start);
+        let mut vt = VirtualTime::new(machine, Some(start), bound);
+        let mut out = Outcome::default();
+        settle(&mut vt, &mut probe, &mut script, &mut out, answer)?;
+        let token_requests = out.token_requests;
+        match out.settled {
+            Some(Output::DeadLettered(d)) => Ok(Settled {
+                attempts: d.attempts,
+                token_refreshes: d.token_refreshes,
+                token_requests,
+                ms: d.at.saturating_sub(d.first_attempt),
+                reason: Some(d.reason),
+            }),
+            Some(Output::Delivered(d)) => Ok(Settled {
+                attempts: d.attempts,
+                token_refreshes: d.token_refreshes,
+                token_requests,
+                ms: d.at.saturating_sub(d.submitted),
+                reason: None,
+            }),
+            None => Err(BudgetError::Unsettled(answer)),
+        }
+    }
+
+    /// Both schedules of one answer, after an earlier event tripped the breaker (`None`
+    /// without a breaker).
+    pub fn tripped(&self, answer: Answer) -> Result<Option<(Settled, Settled)>, BudgetError> {
+        if self.cfg.breaker.is_none() {
+            return Ok(None);
+        }
+        Ok(Some((
+            self.run_after(answer, Schedule::Fastest, true)?,
+            self.run_after(answer, Schedule::Slowest, true)?,
+        )))
+    }
+
+    /// Both schedules of one answer.
+    pub fn both(&self, answer: Answer) -> Result<(Settled, Settled), BudgetError> {
+        Ok((
+            self.run(answer, Schedule::Fastest)?,
+            self.run(answer, Schedule::Slowest)?,
+        ))
+    }
+
+    /// Whether the machine authenticates with OAuth (and so has a token endpoint to fail).
+    pub fn oauth(&self) -> bool {
+        matches!(self.cfg.auth, crate::delivery::AuthMode::OAuth { .. })
+    }
+}
+
+/// One row of the budget: answers with identical figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    /// The answers in words (`408, 429, 500, other 5xx`, `timeout`, `token endpoint 503`).
+    pub answer: String,
+    /// `status`, `timeout`, `reset`, `tokenEndpoint` or `tokenTimeout`.
+    pub kind: &'static str,
+    /// The status codes the row stands for (empty for timeouts and resets).
+    pub codes: Vec<u16>,
+    pub fastest: Settled,
+    pub slowest: Settled,
+    /// With a circuit breaker, the same for an event whose first attempt is the probe of a
+    /// breaker an earlier event tripped (a later event of the same outage).
+    pub after_tripped_breaker: Option<Schedules>,
+    pub notes: Vec<String>,
+}
+
+/// One answer's figures on both schedules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Schedules {
+    pub fastest: Settled,
+    pub slowest: Settled,
+}
+
+/// A spec's budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    pub jitter: Jitter,
+    pub timeout_ms: Time,
+    pub slowest_retry_after: Option<u64>,
+    pub rows: Vec<Row>,
+    /// What holds for several rows: the breaker, the deadline.
+    pub notes: Vec<String>,
+}
+
+/// The statuses every budget probes.
+pub const PROBED: std::ops::RangeInclusive<u16> = 400..=599;
+
+/// The full budget of a spec: every status from 400 to 599, timeouts, resets and (OAuth) the
+/// token endpoint, each run on both schedules and grouped by identical figures.
+pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
+    let p = Prober::new(raw, opts)?;
+    let profile = crate::crm::profile(raw.crm.profile);
+    let r = &raw.retry;
+    let mut named: Vec<u16> = vec![401, 408, 429, 500, 502, 503, 504, profile.throttle.status];
+    named.extend(&r.retryable_status_codes);
+    named.extend(&r.non_retryable_status_codes);
+    let mut rows = grouped(&p, PROBED.map(Answer::Status), &named, "status", "")?;
+    rows.sort_by_key(|row| (std::cmp::Reverse(row.slowest.attempts), row.codes[0]));
+    for (answer, label, kind) in [
+        (Answer::Timeout, "timeout", "timeout"),
+        (Answer::Reset, "connection reset", "reset"),
+    ] {
+        let (fastest, slowest) = p.both(answer)?;
+        rows.push(Row {
+            answer: label.into(),
+            kind,
+            codes: Vec::new(),
+            fastest,
+            slowest,
+            after_tripped_breaker: None,
+            notes: Vec::new(),
+        });
+    }
+    if p.oauth() {
+        let mut token = grouped(
+            &p,
+            PROBED.map(Answer::TokenStatus),
+            &[408, 429],
+            "tokenEndpoint",
+            "token endpoint ",
+        )?;
+        token.sort_by_key(|row| (std::cmp::Reverse(row.slowest.attempts), row.codes[0]));
+        rows.extend(token);
+        let (fastest, slowest) = p.both(Answer::TokenTimeout)?;
+        rows.push(Row {
+            answer: "token endpoint timeout".into(),
+            kind: "tokenTimeout",
+            codes: Vec::new(),
+            fastest,
+            slowest,
+            after_tripped_breaker: None,
+            notes: Vec::new(),
+        });
+    }
+    for row in &mut rows {
+        let answer = match (row.kind, row.codes.first()) {
+            ("status", Some(c)) => Some(Answer::Status(*c)),
+            ("timeout", _) => Some(Answer::Timeout),
+            ("reset", _) => Some(Answer::Reset),
+            _ => None,
+        };
+        if let (Some(a), true) = (answer, row.fastest.attempts > 1) {
+            // Shown only where an earlier event's failures change the figures.
+            row.after_tripped_breaker = p
+                .tripped(a)?
+                .filter(|t| *t != (row.fastest, row.slowest))
+                .map(|(fastest, slowest)| Schedules { fastest, slowest });
+        }
+        row.notes = notes(raw, &profile, row);
+    }
+    let mut notes = Vec::new();
+    if let Some(b) = &r.circuit_breaker {
+        notes.push(format!(
+            "circuit breaker: opens after {} consecutive retryable failures for {} s; parked retries spend no attempts",
+            b.failure_threshold, b.open_seconds
+        ));
+    }
+    let cut = rows.iter().any(|row| {
+        [row.fastest.reason, row.slowest.reason].contains(&Some(Reason::DeadlineExceeded))
+    });
+    if let (Some(dl), true) = (raw.crm.delivery_deadline_seconds, cut) {
+        notes.push(format!(
+            "delivery deadline: crm.deliveryDeadlineSeconds ({dl} s) cuts retries short, so the two schedules do not bound the runs between them; every run ends within {dl} s plus one timeout of its first attempt"
+        ));
+    }
+    Ok(Budget {
+        jitter: p.jitter(),
+        timeout_ms: p.cfg.timeout,
+        slowest_retry_after: p.slowest_retry_after(),
+        rows,
+        notes,
+    })
+}
+
+/// Runs every answer and groups the codes whose figures are identical, in first-seen order.
+fn grouped(
+    p: &Prober,
+    answers: impl Iterator<Item = Answer>,
+    named: &[u16],
+    kind: &'static str,
+    prefix: &str,
+) -> Result<Vec<Row>, BudgetError> {
+    let mut groups: Vec<((Settled, Settled), Vec<u16>)> = Vec::new();
+    for a in answers {
+        let (Answer::Status(code) | Answer::TokenStatus(code)) = a else {
+            continue;
+        };
+        let figures = p.both(a)?;
+        match groups.iter_mut().find(|(f, _)| *f == figures) {
+            Some((_, codes)) => codes.push(code),
+            None => groups.push((figures, vec![code])),
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|((fastest, slowest), codes)| Row {
+            answer: format!("{prefix}{}", label(&codes, named)),
+            kind,
+            codes,
+            fastest,
+            slowest,
+            after_tripped_breaker: None,
+            notes: Vec::new(),
+        })
+        .collect())
+}
+
+/// The codes of a group in words: the named codes one by one, the rest of a class as `other
+/// 4xx` (or `4xx` when none of the class is named) when the group holds all of it, else as
+/// ranges.
+fn label(codes: &[u16], named: &[u16]) -> String {
+    let mut parts: Vec<(u16, String)> = codes
+        .iter()
+        .filter(|c| named.contains(c))
+        .map(|c| (*c, c.to_string()))
+        .collect();
+    for class in [4u16, 5] {
+        let all: Vec<u16> = PROBED
+            .filter(|c| c / 100 == class && !named.contains(c))
+            .collect();
+        let rest: Vec<u16> = codes
+            .iter()
+            .copied()
+            .filter(|c| c / 100 == class && !named.contains(c))
+            .collect();
+        if rest.is_empty() {
+            continue;
+        }
+        if rest == all {
+            let any_named = named.iter().any(|c| c / 100 == class);
+            let word = if any_named { "other " } else { "" };
+            parts.push((rest[0], format!("{word}{class}xx")));
+        } else {
+            let mut i = 0;
+            while i < rest.len() {
+                let mut j = i;
+                while j + 1 < rest.len() && rest[j + 1] == rest[j] + 1 {
+                    j += 1;
+                }
+                let text = if j == i {
+                    rest[i].to_string()
+                } else {
+                    format!("{}–{}", rest[i], rest[j])
+                };
+                parts.push((rest[i], text));
+                i = j + 1;
+            }
+        }
+    }
+    // Numeric order, a class's summary after its named codes.
+    parts.sort_by_key(|(c, t)| {
+        if t.contains("xx") {
+            (c / 100, 1, *c)
+        } else {
+            (c / 100, 0, *c)
+        }
+    });
+    parts
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a row's figures come from, in words: which list a code is in, the defaults for
+/// unlisted codes, the refresh allowance, the breaker and the deadline.
+fn notes(raw: &RawSpec, profile: &crate::crm::Profile, row: &Row) -> Vec<String> {
+    let r = &raw.retry;
+    let mut out = Vec::new();
+    let ends = [row.fastest.reason, row.slowest.reason];
+    let retried = row.slowest.attempts > 1 || row.fastest.attempts > 1;
+    let join = |cs: Vec<u16>| {
+        cs.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if row.kind == "status" {
+        let both: Vec<u16> = row
+            .codes
+            .iter()
+            .copied()
+            .filter(|c| {
+                r.retryable_status_codes.contains(c) && r.non_retryable_status_codes.contains(c)
+            })
+            .collect();
+        if !both.is_empty() {
+            out.push(format!("{} in both lists: non-retryable wins", join(both)));
+        }
+        let unlisted: Vec<u16> = [408u16, 429, 500, 502, 503, 504]
+            .into_iter()
+            .filter(|c| {
+                row.codes.contains(c)
+                    && !r.retryable_status_codes.contains(c)
+                    && !r.non_retryable_status_codes.contains(c)
+            })
+            .collect();
+        if !unlisted.is_empty() && retried {
+            out.push(format!(
+                "{} in neither list: retried by default",
+                join(unlisted)
+            ));
+        }
+        if row.codes.contains(&401) {
+            let refresh = matches!(
+                raw.channel.auth,
+                Auth::OAuth2ClientCredentials {
+                    retry_on_token_expiry: true,
+                    ..
+                }
+            );
+            out.push(if refresh {
+                "a new token and a resend per 401, then AUTH_FAILED".to_string()
+            } else {
+                "no retryOnTokenExpiry: a 401 is AUTH_FAILED at once, whatever the lists say".into()
+            });
+        }
+        if row.codes.contains(&profile.throttle.status) && profile.name != "generic" {
+            out.push(format!(
+                "{} throttles with {}",
+                profile.name, profile.throttle.what
+            ));
+        }
+    }
+    if let Some(t) = &row.after_tripped_breaker {
+        let show = |s: &Settled| format!("{} attempts in {}", s.attempts, human_ms(s.ms));
+        out.push(format!(
+            "after an earlier event tripped the breaker: {}",
+            pair(show(&t.fastest), show(&t.slowest), |x| x)
+        ));
+    }
+    if row.kind.starts_with("token") {
+        let n = pair(
+            row.fastest.token_requests,
+            row.slowest.token_requests,
+            |n| n.to_string(),
         );
+        let s = if n == "1" { "" } else { "s" };
+        out.push(format!("{n} token request{s}, no CRM attempt"));
+    }
+    if ends.contains(&Some(Reason::DeadlineExceeded)) {
+        out.push("cut short by the delivery deadline".into());
     }
     out
+}
+
+/// Milliseconds in words: `850 ms`, `12.3 s`, `5m18s`, `2h03m`, `3d04h` (rounded).
+pub fn human_ms(ms: Time) -> String {
+    let s = ms.saturating_add(500) / 1000;
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..=3_599_499 => format!("{}m{:02}s", s / 60, s % 60),
+        3_599_500..=86_369_999 => {
+            let m = (ms + 30_000) / 60_000;
+            format!("{}h{:02}m", m / 60, m % 60)
+        }
+        _ => {
+            let h = (ms + 1_800_000) / 3_600_000;
+            format!("{}d{:02}h", h / 24, h % 24)
+        }
+    }
+}
+
+/// `a`, or `a / b` when the two schedules differ.
+fn pair<T: PartialEq>(a: T, b: T, show: impl Fn(T) -> String) -> String {
+    if a == b {
+        show(a)
+    } else {
+        format!("{} / {}", show(a), show(b))
+    }
+}
+
+/// The budget as aligned text: per row, the attempts (fastest / slowest when they differ), the
+/// time to the DLQ on each schedule, and how the event ends.
+pub fn render(file: &str, b: &Budget) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "Retry budget for {file}: one event, every attempt answered alike (jitter {})\n",
+        b.jitter_str()
+    );
+    let ra = match b.slowest_retry_after {
+        Some(s) => format!(", Retry-After {s} s"),
+        None => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "fastest: answers at once, no Retry-After, jitter at its least; slowest: answers 1 ms before the {} ms timeout{ra}, jitter at its most",
+        b.timeout_ms
+    );
+    let cells: Vec<[String; 6]> = b
+        .rows
+        .iter()
+        .map(|r| {
+            let reason = |s: Option<Reason>| s.map_or("DELIVERED", Reason::as_str).to_string();
+            let mut notes = r.notes.clone();
+            let refreshes = r.fastest.token_refreshes.max(r.slowest.token_refreshes);
+            if refreshes > 0 {
+                let n = pair(r.fastest.token_refreshes, r.slowest.token_refreshes, |n| {
+                    n.to_string()
+                });
+                let word = if refreshes == 1 {
+                    "refresh"
+                } else {
+                    "refreshes"
+                };
+                notes.insert(0, format!("{n} token {word}"));
+            }
+            [
+                r.answer.clone(),
+                pair(r.fastest.attempts, r.slowest.attempts, |n| n.to_string()),
+                human_ms(r.fastest.ms),
+                human_ms(r.slowest.ms),
+                pair(r.fastest.reason, r.slowest.reason, reason),
+                notes.join("; "),
+            ]
+        })
+        .collect();
+    let heads = [
+        "answer", "attempts", "fastest", "slowest", "ends as", "notes",
+    ];
+    let width = |i: usize| {
+        cells
+            .iter()
+            .map(|c| c[i].chars().count())
+            .chain([heads[i].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w: Vec<usize> = (0..5).map(width).collect();
+    let line = |c: [&str; 6]| {
+        format!(
+            "{:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {:<w4$}  {}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4]
+        )
+        .trim_end()
+        .to_string()
+    };
+    let _ = writeln!(out, "{}", line(heads));
+    for c in &cells {
+        let _ = writeln!(out, "{}", line([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5]]));
+    }
+    for n in &b.notes {
+        let _ = writeln!(out, "{n}");
+    }
+    out
+}
+
+impl Budget {
+    fn jitter_str(&self) -> &'static str {
+        match self.jitter {
+            Jitter::None => "none",
+            Jitter::Full => "full",
+            Jitter::Equal => "equal",
+            Jitter::Decorrelated => "decorrelated",
+        }
+    }
+
+    /// The budget as the JSON `lint --budget --format json` prints for one spec.
+    pub fn to_json(&self, file: &str) -> Value {
+        json!({
+            "file": file,
+            "jitter": self.jitter_str(),
+            "timeoutMs": self.timeout_ms,
+            "slowestRetryAfterSeconds": self.slowest_retry_after,
+            "rows": self.rows,
+            "notes": self.notes,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -228,41 +838,70 @@ mod tests {
         raw
     }
 
+    fn row(b: &Budget, code: u16) -> &Row {
+        b.rows
+            .iter()
+            .find(|r| r.kind == "status" && r.codes.contains(&code))
+            .unwrap_or_else(|| panic!("no row for {code}"))
+    }
+
     #[test]
-    fn backoff_bounds_grow_to_the_cap_and_retry_after_raises_them() {
+    fn an_unlisted_429_is_retried_as_the_machine_retries_it() {
+        // The case the old model got wrong: `retryableStatusCodes: [503]` said "429: 1 attempt".
         let s = spec(
-            r#"{"maxRetries": 5, "initialDelaySeconds": 2, "maxDelaySeconds": 10, "backoffMultiplier": 2}"#,
+            r#"{"maxRetries": 4, "retryableStatusCodes": [503], "nonRetryableStatusCodes": [400], "jitter": "none", "initialDelaySeconds": 1, "maxDelaySeconds": 8}"#,
         );
+        let b = budget(&s, Options::default()).unwrap();
+        let r = row(&b, 429);
+        assert_eq!((r.fastest.attempts, r.slowest.attempts), (5, 5));
+        assert_eq!(r.fastest.reason, Some(Reason::RetriesExhausted));
+        // 1 + 2 + 4 + 8 s of backoff; the slowest adds 5 answers 999 ms late (the policy does not
+        // respect Retry-After, so the CRM's 120 s horizon does not count).
+        assert_eq!(r.fastest.ms, 15_000);
+        assert_eq!(r.slowest.ms, 15_000 + 5 * 999);
+        assert!(r.codes.contains(&503) && r.codes.contains(&599), "{r:?}");
+        assert!(r.answer.contains("other 5xx"), "{}", r.answer);
+        let r = row(&b, 404);
         assert_eq!(
-            delay_bounds(&s, 5, false).unwrap(),
-            vec![2.0, 4.0, 8.0, 10.0, 10.0]
+            (r.fastest.attempts, r.fastest.reason),
+            (1, Some(Reason::NonRetryableStatus))
         );
-        let s = spec(r#"{"maxRetries": 2, "respectRetryAfterHeader": true}"#);
-        assert_eq!(delay_bounds(&s, 2, true).unwrap(), vec![120.0, 120.0]);
+    }
+
+    #[test]
+    fn jitter_extremes_bound_the_waits() {
         let s = spec(
-            r#"{"maxRetries": 3, "initialDelaySeconds": 1, "maxDelaySeconds": 20, "jitter": "decorrelated"}"#,
+            r#"{"maxRetries": 3, "initialDelaySeconds": 2, "maxDelaySeconds": 60, "jitter": "equal", "respectRetryAfterHeader": true}"#,
         );
-        assert_eq!(delay_bounds(&s, 3, false).unwrap(), vec![3.0, 9.0, 20.0]);
+        let b = budget(&s, Options::default()).unwrap();
+        let r = row(&b, 503);
+        // Equal jitter at its least: half of 2, 4, 8 s; at its most the whole, but Retry-After
+        // 120 s (the CRM's horizon) is longer.
+        assert_eq!(r.fastest.ms, 7_000);
+        assert_eq!(r.slowest.ms, 3 * 120_000 + 4 * 999);
+        let nj = budget(&s, Options { no_jitter: true }).unwrap();
+        assert_eq!(row(&nj, 503).fastest.ms, 14_000);
+        assert_eq!(nj.jitter, Jitter::None);
     }
 
     #[test]
-    fn retry_after_without_a_known_horizon_is_unbounded() {
-        let mut s = spec(r#"{"respectRetryAfterHeader": true}"#);
-        s.crm.retry_after_horizon_seconds = None;
-        let t = table(&s);
-        assert_eq!(t[0].class, "429");
-        assert_eq!(t[0].max_seconds, None);
-        assert_eq!(worst_case(&s), None);
-        // Timeouts never carry Retry-After.
-        assert!(t[2].max_seconds.is_some());
+    fn labels_name_listed_codes_and_summarise_the_rest() {
+        let named = [401, 408, 429, 500, 502, 503, 504, 400, 404];
+        let other4: Vec<u16> = (400..500).filter(|c| !named.contains(c)).collect();
+        let mut codes = vec![400, 404];
+        codes.extend(&other4);
+        codes.sort();
+        assert_eq!(label(&codes, &named), "400, 404, other 4xx");
+        assert_eq!(label(&[405, 406, 407, 410], &named), "405–407, 410");
+        assert_eq!(label(&(500..600).collect::<Vec<_>>(), &[408, 429]), "5xx");
     }
 
     #[test]
-    fn unretried_classes_take_one_attempt_and_one_timeout() {
-        let s = spec(r#"{"retryableStatusCodes": [503], "nonRetryableStatusCodes": [400, 429]}"#);
-        let t = table(&s);
-        assert_eq!((t[0].attempts, t[0].max_seconds), (1, Some(1.0)));
-        assert!(t[1].note.contains("except 500, 502, 504"), "{}", t[1].note);
-        assert_eq!(t[3].attempts, 1, "auth none: no refresh");
+    fn milliseconds_read_as_people_read_them() {
+        assert_eq!(human_ms(850), "850 ms");
+        assert_eq!(human_ms(62_000), "1m02s");
+        assert_eq!(human_ms(12_300), "12.3 s");
+        assert_eq!(human_ms(7_380_000), "2h03m");
+        assert_eq!(human_ms(5 * 86_400_000 + 3_600_000), "5d01h");
     }
 }

@@ -102,6 +102,7 @@ fn remap(mut a: Analysis, map: &OffsetMap) -> Analysis {
         o.key_start = old_offset(map, o.key_start);
         o.key_end = old_offset(map, o.key_end);
         o.inputs.iter_mut().for_each(fix);
+        o.carries.iter_mut().for_each(fix);
     }
     for f in &mut a.functions {
         f.1 = old_offset(map, f.1);

@@ -150,6 +150,8 @@ table! {
     "CX027" "uncovered-condition-value"       Warning Stable  uncovered_condition_value;
     "CX028" "payload-guard-above-crm-limit"   Warning Stable  payload_guard_above_crm_limit;
     "CX029" "rule-without-fixtures"           Warning Preview rule_without_fixtures;
+    "CX030" "rules-share-idempotency-key"     Error   Stable  rules_share_idempotency_key;
+    "CX031" "crm-cannot-deduplicate"          Error   Stable  crm_cannot_deduplicate;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 
@@ -202,10 +204,11 @@ pub fn markdown() -> String {
     }
     let _ = write!(
         out,
-        "\n## Retry budget\n\n`cxsync lint --budget SPEC` prints, per status class (429, 5xx, \
-         timeout/reset, 401, non-retryable 4xx, unlisted), the most attempts an event gets and the \
-         longest it can take before it reaches the dead-letter queue. `CX023` compares the worst \
-         case with `crm.deliveryDeadlineSeconds` and the token cache TTL.\n\n{}\n",
+        "\n## Retry budget\n\n`cxsync lint --budget SPEC` prints, per answer of the CRM (each \
+         status code, timeouts, resets, the token endpoint failing), the attempts, token refreshes \
+         and time to the dead-letter queue the delivery machine gives one event, and how it ends. \
+         `CX006`, `CX007`, `CX019` and `CX023` ask the machine the same way; \
+         `tests/budget.rs` checks every figure against `sim` runs of the same answers.\n\n{}\n",
         super::budget::MODEL
     );
     for r in RULES {

@@ -4,8 +4,9 @@
 //! in virtual time.
 //!
 //! - [`crm`] is the sans-IO CRM model: rate limits, maintenance windows, token lifetime and
-//!   revocation, latency, resets, size/array/schema rejections and idempotency, with named
-//!   profiles of real CRMs. It records every side effect.
+//!   revocation, latency, resets, size/array/schema rejections and idempotency, on the named
+//!   profiles of real CRMs in [`crate::crm`] (which lint reads too). It records every side
+//!   effect.
 //! - [`scenario`] is the YAML scenario format (events, CRM profile, fault timeline,
 //!   expectations) and the built-in scenarios.
 //! - [`engine`] runs a scenario: a discrete-event loop ordered by `(time, sequence)`, a virtual

@@ -368,6 +368,19 @@ pub enum Fault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_seconds: Option<u64>,
     },
+    /// The CRM answers `status` to every request during a window, with `retryAfterSeconds` as
+    /// its `Retry-After` and `body` as its body (a bad deploy's 404s, a 409 storm, a 401 no
+    /// token refresh heals). `lint --budget` is checked against runs of this fault.
+    Respond {
+        from: Dur,
+        to: Dur,
+        #[schemars(range(min = 100, max = 599))]
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_seconds: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<String>,
+    },
     /// 503 for every request during a window.
     Maintenance {
         from: Dur,
@@ -601,6 +614,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
     for (i, f) in sc.faults.iter().enumerate() {
         let (from, to) = match f {
             Fault::Throttle { from, to, .. }
+            | Fault::Respond { from, to, .. }
             | Fault::Maintenance { from, to, .. }
             | Fault::TokenEndpoint { from, to, .. }
             | Fault::Latency { from, to, .. }

@@ -130,15 +130,15 @@ pub fn sub_span(
 }
 
 /// Resolves `${env:…}` in every string of the tree except the environment overlays and JSONata
-/// transforms. Returns the pointers of secret fields whose value came from the environment (so
-/// output can mark them sensitive) with their original reference text.
+/// transforms. Returns the pointer of every string it resolved with its original text (so output
+/// can mark secrets sensitive, and lint can tell a reference from a literal).
 pub fn resolve(
     tree: &mut Value,
     map: &SourceMap,
     vars: &BTreeMap<String, String>,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, String> {
-    let mut sensitive = BTreeMap::new();
+    let mut interpolated = BTreeMap::new();
     check_secrets(tree, map, diags);
     let mut strings = Vec::new();
     collect_strings(tree, String::new(), &mut strings);
@@ -201,21 +201,22 @@ pub fn resolve(
         }
         resolved.extend(&chars[last..]);
         if ok {
-            if secrets.contains(pointer.as_str()) || names_a_credential(&pointer) {
-                sensitive.insert(pointer.clone(), original);
-            }
             if let Some(slot) = tree.pointer_mut(&pointer) {
                 *slot = Value::String(resolved);
             }
+            interpolated.insert(pointer.clone(), original);
         }
     }
-    sensitive
+    interpolated
 }
 
-/// Whether the last key of a pointer names a credential ([`super::secret::is_secret_name`]: a
-/// header `Authorization: Bearer ${env:T}`, `X-Api-Key: ${env:K}`): its resolved value is as
-/// secret as `clientSecret`, and `plan` masks it by that same name.
-fn names_a_credential(pointer: &str) -> bool {
+/// Whether a string resolved from `${env:…}` at `pointer` is a secret: a [`SECRET_POINTERS`]
+/// field, or one whose key names a credential ([`super::secret::is_secret_name`]: a header
+/// `Authorization: Bearer ${env:T}`, `X-Api-Key: ${env:K}`), which `plan` masks by that name.
+pub fn is_sensitive(pointer: &str) -> bool {
+    if SECRET_POINTERS.contains(&pointer) {
+        return true;
+    }
     let last = pointer.rsplit('/').next().unwrap_or("");
     super::secret::is_secret_name(&last.replace("~1", "/").replace("~0", "~"))
 }

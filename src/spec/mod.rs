@@ -93,6 +93,10 @@ pub struct Spec {
     /// JSON pointer → original `${env:…}` reference of each secret field whose value `raw` holds
     /// resolved. Output meant for a terminal shows these as sensitive.
     pub sensitive: std::collections::BTreeMap<String, String>,
+    /// JSON pointer → original text of every string whose `${env:…}` references `raw` holds
+    /// resolved (secret fields included), so a check can tell `Bearer ${env:TOKEN}` from a
+    /// literal.
+    pub interpolated: std::collections::BTreeMap<String, String>,
 }
 
 impl Spec {
@@ -261,7 +265,12 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
     if opts.env.is_none() {
         diags.extend(check_overlays(&tree, &map));
     }
-    let sensitive = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
+    let interpolated = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
+    let sensitive: std::collections::BTreeMap<String, String> = interpolated
+        .iter()
+        .filter(|(p, _)| interp::is_sensitive(p))
+        .map(|(p, o)| (p.clone(), o.clone()))
+        .collect();
     out.diags.extend(diags.drain(..).map(|d| d.in_file(path)));
     let resolved = files::resolve(
         &tree,
@@ -322,6 +331,7 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         map,
         payload_schema: resolved.payload_schema,
         sensitive,
+        interpolated,
     };
     out.spec = Some(spec);
     out

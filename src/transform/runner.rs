@@ -247,6 +247,76 @@ fn first_miss<'a>(
         })
 }
 
+/// What an event must hold to be selected by every one of several rules: for each constrained
+/// path (`event.type` included, from the rules' event types), the values all the rules allow
+/// there. `None` when no event can satisfy them all.
+///
+/// Exact for the matcher above: a path's allowed values are intersected (numbers by value); a
+/// path that is a prefix of another (`interaction.channel` and `interaction.channel.type`) keeps
+/// only the values whose part under the longer path is allowed there; paths in different
+/// subtrees are independent; a path no rule constrains matches everything; an empty list
+/// matches nothing. The answer lists only the outermost constrained paths, with the values that
+/// survive.
+pub fn common_match(
+    rules: &[(&str, &indexmap::IndexMap<String, Vec<Value>>)],
+) -> Option<Vec<(String, Vec<Value>)>> {
+    // Every constraint, by path, intersected.
+    let mut by_path: Vec<(String, Vec<Value>)> = Vec::new();
+    for (event_type, conditions) in rules {
+        let typed = [("event.type".to_string(), vec![Value::from(*event_type)])];
+        for (path, allowed) in typed.iter().map(|(p, a)| (p, a)).chain(conditions.iter()) {
+            match by_path.iter_mut().find(|(p, _)| p == path) {
+                Some((_, values)) => values.retain(|v| allowed.iter().any(|a| json_equal(a, v))),
+                None => {
+                    let mut distinct: Vec<Value> = Vec::new();
+                    for a in allowed {
+                        if !distinct.iter().any(|d| json_equal(d, a)) {
+                            distinct.push(a.clone());
+                        }
+                    }
+                    by_path.push((path.clone(), distinct));
+                }
+            }
+        }
+    }
+    // `event.type` is compared as a string by the matcher.
+    if let Some((_, values)) = by_path.iter_mut().find(|(p, _)| p == "event.type") {
+        values.retain(Value::is_string);
+    }
+    // A value at a path fixes everything below it: keep the values whose parts under the longer
+    // constrained paths are allowed there.
+    let sets = by_path.clone();
+    for (path, values) in &mut by_path {
+        for (longer, allowed) in &sets {
+            let Some(rest) = longer
+                .strip_prefix(path.as_str())
+                .and_then(|r| r.strip_prefix('.'))
+            else {
+                continue;
+            };
+            values.retain(|v| {
+                lookup(v, rest).is_some_and(|x| allowed.iter().any(|a| json_equal(a, x)))
+            });
+        }
+    }
+    if by_path.iter().any(|(_, values)| values.is_empty()) {
+        return None;
+    }
+    let outer: Vec<(String, Vec<Value>)> = by_path
+        .iter()
+        .filter(|(path, _)| {
+            !by_path.iter().any(|(other, _)| {
+                other != path
+                    && path
+                        .strip_prefix(other.as_str())
+                        .is_some_and(|r| r.starts_with('.'))
+            })
+        })
+        .cloned()
+        .collect();
+    Some(outer)
+}
+
 /// The value at a dotted path (`interaction.channel.type`).
 pub fn lookup<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.').try_fold(event, |v, seg| match v {
@@ -384,6 +454,64 @@ pub(crate) mod tests {
             assert_eq!(matches(&ev, ty, &c), want, "{ev} {ty} {c:?}");
             assert_eq!(filter(&ev, ty, &c).is_none(), want, "{ev} {ty} {c:?}");
         }
+    }
+
+    #[test]
+    fn rules_overlap_exactly_when_one_event_can_satisfy_them_all() {
+        let none = conds(&[]);
+        let voice = conds(&[("interaction.channel.type", json!(["voice", "webchat"]))]);
+        let chat = conds(&[("interaction.channel.type", json!(["webchat", "email"]))]);
+        let email = conds(&[("interaction.channel.type", json!(["email"]))]);
+        let queue = conds(&[("interaction.queue.id", json!([7]))]);
+        let both = |a, b| common_match(&[("interaction.ended", a), ("interaction.ended", b)]);
+        // A missing condition matches everything.
+        assert!(both(&none, &voice).is_some());
+        // Overlapping value sets share their common values.
+        let w = both(&voice, &chat).unwrap();
+        assert!(w.contains(&("interaction.channel.type".into(), vec![json!("webchat")])));
+        // Disjoint value sets do not overlap.
+        assert!(both(&voice, &email).is_none());
+        // Different paths constrain different fields: both can hold.
+        assert!(both(&email, &queue).is_some());
+        // Event types are part of the match.
+        assert!(
+            common_match(&[("interaction.ended", &none), ("interaction.started", &none)]).is_none()
+        );
+        let typed = conds(&[("event.type", json!(["interaction.started"]))]);
+        assert!(
+            both(&none, &typed).is_none(),
+            "a condition against its own event type"
+        );
+        // Numbers compare by value, across rules too.
+        let one = conds(&[("interaction.queue.id", json!([7.0]))]);
+        assert!(both(&queue, &one).is_some());
+        // An empty list matches nothing.
+        let nothing = conds(&[("interaction.queue.id", json!([]))]);
+        assert!(both(&none, &nothing).is_none());
+        // A path under another: the outer value fixes the inner one.
+        let whole = conds(&[(
+            "interaction.channel",
+            json!([{"type": "voice"}, {"type": "sms"}]),
+        )]);
+        assert!(both(&whole, &email).is_none());
+        let w = both(&whole, &voice).unwrap();
+        assert_eq!(
+            w,
+            vec![
+                ("event.type".to_string(), vec![json!("interaction.ended")]),
+                (
+                    "interaction.channel".to_string(),
+                    vec![json!({"type": "voice"})]
+                ),
+            ]
+        );
+        // Three rules at once.
+        assert!(common_match(&[
+            ("interaction.ended", &voice),
+            ("interaction.ended", &chat),
+            ("interaction.ended", &queue)
+        ])
+        .is_some());
     }
 
     #[test]

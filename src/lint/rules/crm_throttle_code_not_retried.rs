@@ -1,8 +1,10 @@
 //! ## What it does
-//! Flags a CRM profile whose throttling status is not retried by the policy. Salesforce throttles
-//! with `403 REQUEST_LIMIT_EXCEEDED`; Dynamics 365, Zendesk, HubSpot and ServiceNow with 429
-//! (for the `generic` profile a missing 429 is reported by
-//! `throttle-or-server-error-not-retried`).
+//! Flags a CRM profile whose throttling status the delivery machine dead-letters at once under
+//! this policy. Salesforce throttles with `403 REQUEST_LIMIT_EXCEEDED`, which is a 4xx: unlisted
+//! or listed as non-retryable, the machine does not retry it. Dynamics 365, Zendesk, HubSpot and
+//! ServiceNow throttle with 429 (for the `generic` profile a non-retried 429 is reported by
+//! `throttle-or-server-error-not-retried`). The throttling status is the CRM profile's, the
+//! same the simulator answers with.
 //!
 //! ## Why is this bad?
 //! The guide's policy lists 403 as non-retryable. Against Salesforce that turns every
@@ -30,45 +32,44 @@
 //! of Salesforce's choice of status code.
 
 use super::prelude::*;
-use crate::lint::budget::is_retried;
+use crate::delivery::Reason;
+use crate::lint::budget::{Answer, Options, Prober, Schedule};
 use crate::spec::model::CrmProfile;
-
-/// The status codes a named CRM profile throttles with (and what it answers). `generic` has
-/// none: its 429 is checked by `throttle-or-server-error-not-retried`.
-pub fn throttle_codes(p: CrmProfile) -> &'static [(u16, &'static str)] {
-    match p {
-        CrmProfile::Generic => &[],
-        CrmProfile::Salesforce => &[(403, "403 REQUEST_LIMIT_EXCEEDED")],
-        CrmProfile::Dynamics => &[(429, "429 (service protection API limits)")],
-        CrmProfile::Zendesk => &[(429, "429 Too Many Requests")],
-        CrmProfile::Hubspot => &[(429, "429 (rolling rate limit)")],
-        CrmProfile::Servicenow => &[(429, "429 Too Many Requests (rate limit rules)")],
-    }
-}
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let raw = &cx.spec.raw;
-    for (code, what) in throttle_codes(raw.crm.profile) {
-        if !is_retried(raw, *code) {
-            let pointer = raw
-                .retry
-                .non_retryable_status_codes
-                .iter()
-                .position(|c| c == code)
-                .map(|i| format!("/retry/nonRetryableStatusCodes/{i}"))
-                .unwrap_or_else(|| "/crm/profile".into());
-            out.push(
-                cx.at_value(
-                    &pointer,
-                    format!(
-                        "{} throttles with {what}, which this policy never retries",
-                        raw.crm.profile.as_str()
-                    ),
-                )
-                .with_help(format!(
-                    "list {code} in `retryableStatusCodes` for this CRM"
-                )),
-            );
-        }
+    if raw.crm.profile == CrmProfile::Generic {
+        return;
     }
+    let Ok(machine) = Prober::new(raw, Options::default()) else {
+        return;
+    };
+    let throttle = crate::crm::profile(raw.crm.profile).throttle;
+    let code = throttle.status;
+    let dead = machine
+        .run(Answer::Status(code), Schedule::Fastest)
+        .is_ok_and(|s| s.reason == Some(Reason::NonRetryableStatus));
+    if !dead {
+        return;
+    }
+    let pointer = raw
+        .retry
+        .non_retryable_status_codes
+        .iter()
+        .position(|c| *c == code)
+        .map(|i| format!("/retry/nonRetryableStatusCodes/{i}"))
+        .unwrap_or_else(|| "/crm/profile".into());
+    out.push(
+        cx.at_value(
+            &pointer,
+            format!(
+                "{} throttles with {}, which this policy never retries",
+                raw.crm.profile.as_str(),
+                throttle.what
+            ),
+        )
+        .with_help(format!(
+            "list {code} in `retryableStatusCodes` for this CRM"
+        )),
+    );
 }

@@ -4,6 +4,7 @@
 
 pub mod backoff_without_jitter;
 pub mod batch_without_array_support;
+pub mod crm_cannot_deduplicate;
 pub mod crm_throttle_code_not_retried;
 pub mod dlq_without_alert_endpoint;
 pub mod idempotency_key_field_can_be_absent;
@@ -22,6 +23,7 @@ pub mod plaintext_secret;
 pub mod retry_budget_exceeds_deadline;
 pub mod retryable_client_error;
 pub mod rule_without_fixtures;
+pub mod rules_share_idempotency_key;
 pub mod static_bearer_token;
 pub mod status_code_in_both_lists;
 pub mod throttle_or_server_error_not_retried;
@@ -158,6 +160,7 @@ pub(crate) mod tests_support {
             rules: Vec::new(),
             payload_schema: None,
             sensitive: Default::default(),
+            interpolated: Default::default(),
         }
     }
 
@@ -182,6 +185,7 @@ pub(crate) mod tests_support {
                 pointer: pointer.to_string(),
                 key_start: at,
                 key_end: at + 3,
+                carries: inputs.clone(),
                 inputs,
             });
         }

@@ -1,7 +1,9 @@
 //! ## What it does
-//! Flags an output field of a transform that reads personal data (a customer's phone, email or
+//! Flags an output field of a transform that carries personal data (a customer's phone, email or
 //! name, an agent's email, transcripts, raw payloads; found by input path names) and is not listed
-//! in `crm.allowPersonalData`.
+//! in `crm.allowPersonalData`. Only content that reaches the field counts: a field computed from
+//! `$count(interaction.analytics.transcripts) > 0`, `$exists(customer.phone)` or a condition
+//! carries none of it.
 //!
 //! ## Why is this bad?
 //! CXone events carry raw customer identifiers. Copying them into the CRM without checking that
@@ -46,14 +48,14 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         let Some(t) = &rule.transform else { continue };
         let Ok(a) = &t.analysis else { continue };
         for f in &a.outputs {
-            for p in &f.inputs {
+            for p in &f.carries {
                 let Some(kind) = personal_data(&p.segments) else {
                     continue;
                 };
                 // Report at the innermost output field that reads the path.
                 let nested = a.outputs.iter().any(|g| {
                     g.pointer.starts_with(&format!("{}/", f.pointer))
-                        && g.inputs.iter().any(|q| q.segments == p.segments)
+                        && g.carries.iter().any(|q| q.segments == p.segments)
                 });
                 if nested || allowed(allow, &f.pointer) {
                     continue;

@@ -77,35 +77,44 @@ fn url_secret(url: &str) -> Option<String> {
     None
 }
 
+/// The text the spec wrote at `pointer`: `${env:…}` references are resolved at load time, so a
+/// value that came from the environment is judged by its original text, not by the secret.
+fn written<'a>(cx: &'a Context, pointer: &str, value: &'a str) -> &'a str {
+    cx.spec
+        .interpolated
+        .get(pointer)
+        .map_or(value, String::as_str)
+}
+
+/// Whether text holds a `${VAULT_SECRET:…}` or `${env:…}` reference anywhere (`Bearer ${env:T}`
+/// keeps the secret out of the spec as well as a whole reference does).
+fn has_reference(text: &str) -> bool {
+    text.contains("${VAULT_SECRET:") || text.contains("${env:")
+}
+
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let raw = &cx.spec.raw;
-    match &raw.channel.auth {
-        Auth::Bearer { token } if !is_reference(token) => out.push(
-            cx.at_value(
-                "/channel/auth/token",
-                "the bearer token is written in plain text",
-            )
-            .with_help("use `${VAULT_SECRET:NAME}` or `${env:NAME}`"),
+    let (pointer, value, what) = match &raw.channel.auth {
+        Auth::Bearer { token } => ("/channel/auth/token", token.as_str(), "the bearer token"),
+        Auth::OAuth2ClientCredentials { client_secret, .. } => (
+            "/channel/auth/clientSecret",
+            client_secret.as_str(),
+            "the client secret",
         ),
-        Auth::OAuth2ClientCredentials { client_secret, .. } if !is_reference(client_secret) => out
-            .push(
-                cx.at_value(
-                    "/channel/auth/clientSecret",
-                    "the client secret is written in plain text",
-                )
+        Auth::None {} => ("", "", ""),
+    };
+    if !pointer.is_empty() && !is_reference(written(cx, pointer, value)) {
+        out.push(
+            cx.at_value(pointer, format!("{what} is written in plain text"))
                 .with_help("use `${VAULT_SECRET:NAME}` or `${env:NAME}`"),
-            ),
-        _ => {}
+        );
     }
     for (name, value) in &raw.channel.headers {
         let l = name.to_ascii_lowercase();
         let secret_name = SECRET_HEADER_PARTS.iter().any(|p| l.contains(p));
         let pointer = child("/channel/headers", name);
-        if secret_name && !value.trim().is_empty() && !is_reference(value) {
-            // `Bearer ${VAULT_SECRET:X}` keeps the secret in the vault.
-            if value.contains("${VAULT_SECRET:") || value.contains("${env:") {
-                continue;
-            }
+        let text = written(cx, &pointer, value);
+        if secret_name && !text.trim().is_empty() && !has_reference(text) {
             out.push(
                 cx.at_value(
                     &pointer,
@@ -126,7 +135,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         urls.push(("/deadLetterQueue/alertEndpoint", a));
     }
     for (pointer, url) in urls {
-        if let Some(why) = url_secret(url) {
+        if let Some(why) = url_secret(written(cx, pointer, url)) {
             out.push(
                 cx.at_value(pointer, format!("URL holds {why}"))
                     .with_help("pass credentials through `auth` or a vault-referenced header"),

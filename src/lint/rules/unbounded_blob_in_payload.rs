@@ -1,6 +1,8 @@
 //! ## What it does
 //! Flags a transform that maps a field of unbounded size (transcripts, `rawPayload`, whole
-//! analytics objects or arrays) into the CRM payload while `crm.maxPayloadBytes` is not set.
+//! analytics objects or arrays) into the CRM payload while `crm.maxPayloadBytes` is not set. A
+//! field that only counts or tests the blob (`$count(interaction.analytics.transcripts)`) is
+//! bounded and not flagged.
 //!
 //! ## Why is this bad?
 //! A long call's transcript or a raw payload easily exceeds the CRM's request limit (typically
@@ -36,13 +38,13 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         // A field truncated with $substring is bounded.
         let truncates = a.functions.iter().any(|(n, _, _)| n == "substring");
         for f in &a.outputs {
-            for p in &f.inputs {
+            for p in &f.carries {
                 let Some(kind) = large_blob(&p.segments) else {
                     continue;
                 };
                 let nested = a.outputs.iter().any(|g| {
                     g.pointer.starts_with(&format!("{}/", f.pointer))
-                        && g.inputs.iter().any(|q| q.segments == p.segments)
+                        && g.carries.iter().any(|q| q.segments == p.segments)
                 });
                 if nested || truncates {
                     continue;

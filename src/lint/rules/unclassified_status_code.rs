@@ -1,11 +1,14 @@
 //! ## What it does
-//! Flags common CRM answers that are in neither status list: 408 Request Timeout, 409 Conflict
-//! and 413 Payload Too Large.
+//! Flags common CRM answers that are in neither status list: 408 Request Timeout, 409 Conflict,
+//! 413 Payload Too Large, 429 Too Many Requests and the transient server errors 500, 502, 503
+//! and 504.
 //!
 //! ## Why is this bad?
 //! The guide does not say what the Event Hub does with an unlisted code, so the behaviour of the
-//! integration depends on an undocumented default (cxsync's model dead-letters it at once). These
-//! three codes are common: 408 heals by retrying, 409 is what an upserting CRM answers to a
+//! integration depends on an undocumented default. cxsync's delivery machine retries an unlisted
+//! 408, 429 or 5xx and dead-letters any other unlisted code (`docs/semantics.md`, and what
+//! `cxsync lint --budget` and `sim` show), but a real Event Hub may decide otherwise. These codes
+//! are common: 408, 429 and the 5xx heal by retrying, 409 is what an upserting CRM answers to a
 //! duplicate, and 413 never heals.
 //!
 //! ## Example
@@ -27,25 +30,39 @@ use super::prelude::*;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let r = &cx.spec.raw.retry;
-    let unlisted: Vec<String> = [408u16, 409, 413]
-        .iter()
+    let unlisted: Vec<u16> = [408u16, 409, 413, 429, 500, 502, 503, 504]
+        .into_iter()
         .filter(|c| {
             !r.retryable_status_codes.contains(c) && !r.non_retryable_status_codes.contains(c)
         })
-        .map(|c| c.to_string())
         .collect();
     if unlisted.is_empty() {
         return;
+    }
+    let join = |cs: &[u16]| {
+        cs.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (heal, never): (Vec<u16>, Vec<u16>) =
+        unlisted.iter().partition(|c| **c != 409 && **c != 413);
+    let mut help = Vec::new();
+    if !heal.is_empty() {
+        help.push(format!("{} as retryable", join(&heal)));
+    }
+    if !never.is_empty() {
+        help.push(format!("{} as non-retryable", join(&never)));
     }
     out.push(
         cx.at_value(
             "/retry/nonRetryableStatusCodes",
             format!(
                 "{} {} in neither status list; the Event Hub's handling of unlisted codes is undocumented",
-                unlisted.join(", "),
+                join(&unlisted),
                 if unlisted.len() == 1 { "is" } else { "are" }
             ),
         )
-        .with_help("list 408 as retryable and 409, 413 as non-retryable (or as the CRM documents)"),
+        .with_help(format!("list {} (or as the CRM documents)", help.join(" and "))),
     );
 }

@@ -3,13 +3,11 @@
 //! call the same functions to serve real requests.
 //!
 //! Check order for a CRM request (first match wins): partition (no answer), connection reset
-//! before processing, 401 for an expired or revoked token, 503 in a maintenance window, the rate
-//! limit (the profile's throttle response), 413 above the body limit, 400 for an array the CRM
-//! does not accept, 422 for a payload violating the target schema, then the write itself
-//! (deduplicated by header, upsert key or not at all). A reset after the write loses the response
+//! before processing, 401 for an expired or revoked token, a `respond` fault's scripted status,
+//! 503 in a maintenance window, the rate limit (the profile's throttle response), 413 above the
+//! body limit, 400 for an array the CRM does not accept, 422 for a payload violating the target
+//! schema, then the write itself (deduplicated by header, upsert key or not at all). A reset after the write loses the response
 //! but not the side effect, which is how duplicates happen.
-
-pub mod profiles;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -17,23 +15,13 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use rand_core::Rng;
 use serde_json::Value;
 
+use crate::crm;
+pub use crate::crm::{DedupMode, Profile};
 use crate::delivery::backoff::unit;
 use crate::delivery::drive::Reply;
 use crate::delivery::{CrmRequest, Response, Time, TokenResult};
 use crate::sim::scenario::{Dedup, Fault, Scenario};
-use crate::spec::model::{CrmIdempotency, RawSpec};
-pub use profiles::Profile;
-
-/// How the CRM deduplicates repeated writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DedupMode {
-    /// By the idempotency header (`Some(name)` when the CRM only honours that header name).
-    Header,
-    /// By a payload field.
-    Upsert,
-    /// Not at all: a resend is a second record.
-    None,
-}
+use crate::spec::model::RawSpec;
 
 /// Counters the model keeps; they reach the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,6 +29,8 @@ pub struct CrmStats {
     pub requests: u64,
     pub throttled: u64,
     pub maintenance: u64,
+    /// Answers a `respond` fault scripted.
+    pub scripted: u64,
     pub unauthorized: u64,
     pub too_large: u64,
     pub arrays_rejected: u64,
@@ -92,43 +82,22 @@ impl CrmModel {
     /// Builds the model for a spec and scenario. `payload_schema` is the spec's target schema.
     pub fn new(spec: &RawSpec, sc: &Scenario, payload_schema: Option<&Value>) -> CrmModel {
         let kind = sc.crm.profile.unwrap_or(spec.crm.profile);
-        let profile = profiles::profile(kind);
-        let mut notes = Vec::new();
-        let (mut dedup, mut upsert_field) = match &spec.crm.idempotency {
-            Some(CrmIdempotency::Header {}) => (DedupMode::Header, None),
-            Some(CrmIdempotency::Upsert { field }) => (DedupMode::Upsert, Some(field.clone())),
-            Some(CrmIdempotency::None {}) => (DedupMode::None, None),
-            None => (profile.default_dedup.clone(), None),
-        };
-        if let Some(d) = sc.crm.idempotency {
-            dedup = match d {
-                Dedup::Header => DedupMode::Header,
-                Dedup::Upsert => DedupMode::Upsert,
-                Dedup::None => DedupMode::None,
-            };
-        }
-        if let Some(f) = &sc.crm.upsert_field {
-            upsert_field = Some(f.clone());
-        }
-        if dedup == DedupMode::Upsert && upsert_field.is_none() {
-            notes
-                .push("the CRM upserts but no upsert field is named; it cannot deduplicate".into());
-            dedup = DedupMode::None;
-        }
-        let mut header_name = None;
-        if dedup == DedupMode::Header {
-            if let Some(h) = profile.idempotency_header {
-                if !h.eq_ignore_ascii_case(&spec.idempotency.header) {
-                    notes.push(format!(
-                        "{} honours only the `{h}` header; the spec sends `{}`, so resends are not deduplicated",
-                        profile.name, spec.idempotency.header
-                    ));
-                    dedup = DedupMode::None;
-                } else {
-                    header_name = Some(h.to_string());
-                }
-            }
-        }
+        let profile = crm::profile(kind);
+        let resolved = crm::dedup(
+            spec,
+            &profile,
+            &crm::DedupOverrides {
+                mode: sc.crm.idempotency.map(|d| match d {
+                    Dedup::Header => DedupMode::Header,
+                    Dedup::Upsert => DedupMode::Upsert,
+                    Dedup::None => DedupMode::None,
+                }),
+                upsert_field: sc.crm.upsert_field.as_deref(),
+            },
+        );
+        let notes: Vec<String> = resolved.problem.iter().map(|p| p.to_string()).collect();
+        let (dedup, upsert_field, header_name) =
+            (resolved.mode, resolved.upsert_field, resolved.header);
         let rate = match &sc.crm.rate_limit {
             Some(r) => Some((r.requests as f64, r.per.ms().max(1) as f64)),
             None => profile.rate.map(|(n, per)| (n as f64, per as f64)),
@@ -137,14 +106,7 @@ impl CrmModel {
             Some(l) => (l.p50_ms as f64, l.p99_ms as f64),
             None => (profile.latency_p50_ms as f64, profile.latency_p99_ms as f64),
         };
-        let expires_in = sc
-            .crm
-            .token_lifetime_seconds
-            .or(spec
-                .crm
-                .token_lifetime_seconds
-                .filter(|_| profile.expires_in.is_some()))
-            .or(profile.expires_in);
+        let expires_in = crm::token_expires_in(spec, &profile, sc.crm.token_lifetime_seconds);
         let session_ms = sc
             .crm
             .token_lifetime_seconds
@@ -210,6 +172,7 @@ impl CrmModel {
             pick(f)
                 && match f {
                     Fault::Throttle { from, to, .. }
+                    | Fault::Respond { from, to, .. }
                     | Fault::Maintenance { from, to, .. }
                     | Fault::TokenEndpoint { from, to, .. }
                     | Fault::Latency { from, to, .. }
@@ -412,6 +375,20 @@ impl CrmModel {
                 self.stats.unauthorized += 1;
                 return http(401, self.profile.unauthorized_body, None);
             }
+        }
+        if let Some(Fault::Respond {
+            status,
+            retry_after_seconds,
+            body,
+            ..
+        }) = self.in_window(now, |f| matches!(f, Fault::Respond { .. }))
+        {
+            let (status, ra) = (*status, retry_after_seconds.map(|s| s.to_string()));
+            let body = body
+                .clone()
+                .unwrap_or_else(|| format!(r#"{{"status":{status}}}"#));
+            self.stats.scripted += 1;
+            return http(status, &body, ra);
         }
         if let Some(Fault::Maintenance {
             retry_after_seconds,

@@ -8,8 +8,16 @@
 //! and keeps the context; `$v := path` makes `$v` that path. A location becomes a *read* when its
 //! value is used (an operand, an argument, a field value, the result), so `a.b.c` is one read,
 //! not three.
+//!
+//! Every read is a *dependency* of the values computed from it; it is *carried* by a value only
+//! when its content can reach that value. A condition (`c ? a : b`), a predicate or sort key, a
+//! comparison or `and`/`or`, and the argument of a function that returns a fact about its
+//! argument rather than the argument (`$count`, `$exists`, `$type`, `$boolean`, `$not`,
+//! `$length`, `$contains`) are observed, not carried: `$count(transcripts) > 0 ? {…} : undefined`
+//! depends on the transcripts but puts none of them in the output. A bare `undefined` (a name
+//! that is not a step of a longer path) is the JSONata idiom for "no value", not a read.
 
-use super::ast::{Kind, Node};
+use super::ast::{BinOp, Kind, Node};
 use super::{Analysis, OutputField, PathRef};
 
 #[derive(Clone)]
@@ -25,6 +33,60 @@ struct Val {
     loc: Option<Loc>,
     /// Reads (indices into `paths`) the value is computed from.
     deps: Vec<usize>,
+    /// The reads among `deps` whose content can reach the value.
+    carries: Vec<usize>,
+}
+
+/// The reads a used value brings: all it depends on, and those whose content it carries.
+#[derive(Clone, Default)]
+struct Flow {
+    deps: Vec<usize>,
+    carries: Vec<usize>,
+}
+
+impl Flow {
+    /// `f`'s value becomes part of this one.
+    fn carry(&mut self, f: Flow) {
+        self.deps.extend(f.deps);
+        self.carries.extend(f.carries);
+    }
+
+    /// `f`'s value is looked at (a condition, a count), not passed on.
+    fn observe(&mut self, f: Flow) {
+        self.deps.extend(f.deps);
+    }
+
+    fn into_val(self) -> Val {
+        Val {
+            loc: None,
+            deps: self.deps,
+            carries: self.carries,
+        }
+    }
+}
+
+/// Functions whose result is a fact about their arguments, not their content.
+fn observes_only(function: &str) -> bool {
+    matches!(
+        function,
+        "count" | "exists" | "type" | "boolean" | "not" | "length" | "contains"
+    )
+}
+
+/// Operators whose result is a truth value about their operands.
+fn compares(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Eq
+            | BinOp::Ne
+            | BinOp::Lt
+            | BinOp::Le
+            | BinOp::Gt
+            | BinOp::Ge
+            | BinOp::And
+            | BinOp::Or
+            | BinOp::In
+    )
 }
 
 type Ctx = Option<Vec<String>>;
@@ -80,6 +142,7 @@ fn loc(segs: Option<Vec<String>>, n: &Node) -> Val {
             end: n.end,
         }),
         deps: Vec::new(),
+        carries: Vec::new(),
     }
 }
 
@@ -97,13 +160,19 @@ impl Analyzer {
         self.paths.len() - 1
     }
 
-    /// The value is used: its location (if any) becomes a read; returns every read it depends on.
-    fn consume(&mut self, v: Val) -> Vec<usize> {
-        let mut deps = v.deps;
+    /// The value is used: its location (if any) becomes a read, carried by the value; returns
+    /// every read it depends on and those it carries.
+    fn consume(&mut self, v: Val) -> Flow {
+        let mut f = Flow {
+            deps: v.deps,
+            carries: v.carries,
+        };
         if let Some(l) = v.loc {
-            deps.push(self.record(l));
+            let r = self.record(l);
+            f.deps.push(r);
+            f.carries.push(r);
         }
-        deps
+        f
     }
 
     fn lookup(&self, name: &str) -> Option<Val> {
@@ -128,10 +197,11 @@ impl Analyzer {
             .any(|p| p.segments.starts_with(segs))
     }
 
-    /// A step of a path: string literals are names there.
+    /// A step of a path: string literals are names there, and a name is always a step (even
+    /// `undefined`).
     fn step(&mut self, n: &Node, ctx: &Ctx) -> Val {
         match &n.kind {
-            Kind::Str(s) => loc(child(ctx, s), n),
+            Kind::Str(s) | Kind::Name(s) => loc(child(ctx, s), n),
             _ => self.walk(n, ctx),
         }
     }
@@ -149,22 +219,32 @@ impl Analyzer {
         let mark = self.paths.len();
         let mut r = f(self, &inner);
         let mut deps = l.deps;
+        let mut carries = l.carries;
         if let Some(ll) = l.loc {
             if r.loc.is_none() && !self.read_under(mark, &ll.segs) {
                 // The right side does not read the items by name (`a.$string()`, `a.{…}`): the
                 // items themselves are what is used.
-                deps.push(self.record(ll));
+                let read = self.record(ll);
+                deps.push(read);
+                carries.push(read);
             }
             if let Some(rl) = &mut r.loc {
                 rl.start = n.start;
             }
         }
         deps.extend(r.deps);
-        Val { loc: r.loc, deps }
+        carries.extend(r.carries);
+        Val {
+            loc: r.loc,
+            deps,
+            carries,
+        }
     }
 
     fn walk(&mut self, n: &Node, ctx: &Ctx) -> Val {
         match &n.kind {
+            // `undefined` on its own is the idiom for "no value" (a field nobody has).
+            Kind::Name(s) if s == "undefined" => Val::default(),
             Kind::Name(s) => loc(child(ctx, s), n),
             Kind::Var(v) if v.is_empty() => loc(ctx.clone(), n),
             Kind::Var(v) if v == "$" => loc(Some(Vec::new()), n),
@@ -207,8 +287,9 @@ impl Analyzer {
                 if let Some(p) = pred {
                     let inner = l.loc.as_ref().map(|l| l.segs.clone());
                     let pv = self.walk(p, &inner);
+                    // A predicate selects items; an index or a condition is not passed on.
                     let d = self.consume(pv);
-                    l.deps.extend(d);
+                    l.deps.extend(d.deps);
                 }
                 if let Some(ll) = &mut l.loc {
                     ll.end = n.end;
@@ -219,19 +300,26 @@ impl Analyzer {
                 let l = self.step(lhs, ctx);
                 let inner = l.loc.as_ref().map(|l| l.segs.clone());
                 let mark = self.paths.len();
-                let mut deps = l.deps;
+                let mut flow = Flow {
+                    deps: l.deps,
+                    carries: l.carries,
+                };
                 for (k, v) in pairs {
                     let kv = self.walk(k, &inner);
-                    deps.extend(self.consume(kv));
+                    let kf = self.consume(kv);
+                    flow.carry(kf);
                     let vv = self.walk(v, &inner);
-                    deps.extend(self.consume(vv));
+                    let vf = self.consume(vv);
+                    flow.carry(vf);
                 }
                 if let Some(ll) = l.loc {
                     if !self.read_under(mark, &ll.segs) {
-                        deps.push(self.record(ll));
+                        let read = self.record(ll);
+                        flow.deps.push(read);
+                        flow.carries.push(read);
                     }
                 }
-                Val { loc: None, deps }
+                flow.into_val()
             }
             Kind::Sort { lhs, terms } => {
                 let mut l = self.step(lhs, ctx);
@@ -239,7 +327,7 @@ impl Analyzer {
                 for t in terms {
                     let tv = self.walk(&t.expr, &inner);
                     let d = self.consume(tv);
-                    l.deps.extend(d);
+                    l.deps.extend(d.deps);
                 }
                 l
             }
@@ -256,10 +344,11 @@ impl Analyzer {
                 match &rhs.kind {
                     Kind::Call { callee, args, .. } => self.call(callee, args, ctx, Some(lv)),
                     _ => {
-                        let mut deps = self.consume(lv);
+                        let mut flow = self.consume(lv);
                         let rv = self.walk(rhs, ctx);
-                        deps.extend(self.consume(rv));
-                        Val { loc: None, deps }
+                        let rf = self.consume(rv);
+                        flow.carry(rf);
+                        flow.into_val()
                     }
                 }
             }
@@ -277,20 +366,29 @@ impl Analyzer {
             } => {
                 // The transform is a function of the object it is applied to, which is not a
                 // known input location here.
-                let mut deps = Vec::new();
+                let mut flow = Flow::default();
                 for part in [Some(pattern), Some(update), delete.as_ref()]
                     .into_iter()
                     .flatten()
                 {
                     let v = self.walk(part, &None);
-                    deps.extend(self.consume(v));
+                    let f = self.consume(v);
+                    flow.carry(f);
                 }
-                Val { loc: None, deps }
+                flow.into_val()
             }
             Kind::Neg(x) => {
                 let v = self.walk(x, ctx);
-                let deps = self.consume(v);
-                Val { loc: None, deps }
+                self.consume(v).into_val()
+            }
+            Kind::Binary { op, lhs, rhs } if compares(*op) => {
+                let mut flow = Flow::default();
+                for p in [lhs, rhs] {
+                    let v = self.walk(p, ctx);
+                    let f = self.consume(v);
+                    flow.observe(f);
+                }
+                flow.into_val()
             }
             Kind::Binary { lhs, rhs, .. }
             | Kind::Range(lhs, rhs)
@@ -301,11 +399,18 @@ impl Analyzer {
                 then,
                 otherwise,
             } => {
-                let mut parts: Vec<&Node> = vec![cond, then];
+                let cv = self.walk(cond, ctx);
+                let mut flow = Flow::default();
+                let cf = self.consume(cv);
+                flow.observe(cf);
+                let mut parts: Vec<&Node> = vec![then];
                 if let Some(o) = otherwise {
                     parts.push(o);
                 }
-                self.all(&parts, ctx)
+                let rest = self.all(&parts, ctx);
+                flow.deps.extend(rest.deps);
+                flow.carries.extend(rest.carries);
+                flow.into_val()
             }
             Kind::Array(items) => {
                 let parts: Vec<&Node> = items.iter().collect();
@@ -325,14 +430,15 @@ impl Analyzer {
         }
     }
 
-    /// Every part is used as a value.
+    /// Every part is used as a value and carried by the result.
     fn all(&mut self, parts: &[&Node], ctx: &Ctx) -> Val {
-        let mut deps = Vec::new();
+        let mut flow = Flow::default();
         for p in parts {
             let v = self.walk(p, ctx);
-            deps.extend(self.consume(v));
+            let f = self.consume(v);
+            flow.carry(f);
         }
-        Val { loc: None, deps }
+        flow.into_val()
     }
 
     fn block(
@@ -347,11 +453,12 @@ impl Analyzer {
         let mut deps = Vec::new();
         for e in init {
             let v = self.walk(e, ctx);
-            // A binding's value is used where the variable is; anything else is evaluated now.
+            // A binding's value is used (and carried) where the variable is; anything else is
+            // evaluated now and its value dropped.
             if matches!(e.kind, Kind::Bind { .. }) {
                 deps.extend(v.deps);
             } else {
-                deps.extend(self.consume(v));
+                deps.extend(self.consume(v).deps);
             }
         }
         let mut v = last(self, tail, ctx);
@@ -373,13 +480,13 @@ impl Analyzer {
         }
         self.scopes.push(scope);
         let v = self.walk(body, &None);
-        let deps = self.consume(v);
+        let flow = self.consume(v);
         self.scopes.pop();
-        Val { loc: None, deps }
+        flow.into_val()
     }
 
     fn call(&mut self, callee: &Node, args: &[Node], ctx: &Ctx, piped: Option<Val>) -> Val {
-        let mut deps = Vec::new();
+        let mut flow = Flow::default();
         let name = match &callee.kind {
             Kind::Var(v) => {
                 self.functions.push((v.clone(), callee.start, callee.end));
@@ -391,21 +498,31 @@ impl Analyzer {
         let mut first_item: Option<Val> = None;
         let mut rest = args;
         let hof = name.and_then(item_param);
+        let observed = name.is_some_and(observes_only);
+        let take = |flow: &mut Flow, f: Flow| {
+            if observed {
+                flow.observe(f)
+            } else {
+                flow.carry(f)
+            }
+        };
         if let Some(p) = piped {
             if hof.is_some() {
                 first_item = Some(Val {
                     loc: p.loc.clone(),
-                    deps: Vec::new(),
+                    ..Val::default()
                 });
             }
-            deps.extend(self.consume(p));
+            let f = self.consume(p);
+            take(&mut flow, f);
         } else if let (Some(_), Some(first)) = (hof, args.first()) {
             let v = self.walk(first, ctx);
             first_item = Some(Val {
                 loc: v.loc.clone(),
-                deps: Vec::new(),
+                ..Val::default()
             });
-            deps.extend(self.consume(v));
+            let f = self.consume(v);
+            take(&mut flow, f);
             rest = &args[1..];
         }
         for a in rest {
@@ -417,48 +534,47 @@ impl Analyzer {
                 }
                 _ => self.walk(a, ctx),
             };
-            deps.extend(self.consume(v));
+            let f = self.consume(v);
+            take(&mut flow, f);
         }
         if name.is_none() {
             let v = self.walk(callee, ctx);
-            deps.extend(self.consume(v));
+            let f = self.consume(v);
+            flow.carry(f);
         }
-        Val { loc: None, deps }
+        flow.into_val()
     }
 
     /// Walks a node whose value is (part of) the output at `pointer`, recording output fields.
     fn output(&mut self, n: &Node, ctx: &Ctx, pointer: &str) -> Val {
         match &n.kind {
             Kind::Object(pairs) => {
-                let mut deps = Vec::new();
+                let mut flow = Flow::default();
                 for (k, v) in pairs {
                     let key = match &k.kind {
                         Kind::Str(s) => escape(s),
                         _ => "*".to_string(),
                     };
                     let kv = self.walk(k, ctx);
-                    let mut field_deps = self.consume(kv);
-                    let field = format!("{pointer}/{key}");
+                    // A computed key is written into the output: it is carried.
+                    let mut field = self.consume(kv);
+                    let pointer = format!("{pointer}/{key}");
                     let at = self.outputs.len();
                     self.outputs.push(OutputField {
-                        pointer: field.clone(),
+                        pointer: pointer.clone(),
                         key_start: k.start,
                         key_end: k.end,
                         inputs: Vec::new(),
+                        carries: Vec::new(),
                     });
-                    let vv = self.output(v, ctx, &field);
-                    field_deps.extend(self.consume(vv));
-                    let mut inputs: Vec<PathRef> = Vec::new();
-                    for d in &field_deps {
-                        let p = &self.paths[*d];
-                        if !inputs.contains(p) {
-                            inputs.push(p.clone());
-                        }
-                    }
-                    self.outputs[at].inputs = inputs;
-                    deps.extend(field_deps);
+                    let vv = self.output(v, ctx, &pointer);
+                    let vf = self.consume(vv);
+                    field.carry(vf);
+                    self.outputs[at].inputs = self.refs(&field.deps);
+                    self.outputs[at].carries = self.refs(&field.carries);
+                    flow.carry(field);
                 }
-                Val { loc: None, deps }
+                flow.into_val()
             }
             Kind::Block(exprs) => {
                 self.scopes.push(Vec::new());
@@ -472,21 +588,26 @@ impl Analyzer {
                 otherwise,
             } => {
                 let cv = self.walk(cond, ctx);
-                let mut deps = self.consume(cv);
+                let mut flow = Flow::default();
+                let cf = self.consume(cv);
+                flow.observe(cf);
                 let tv = self.output(then, ctx, pointer);
-                deps.extend(self.consume(tv));
+                let tf = self.consume(tv);
+                flow.carry(tf);
                 if let Some(o) = otherwise {
                     let ov = self.output(o, ctx, pointer);
-                    deps.extend(self.consume(ov));
+                    let of = self.consume(ov);
+                    flow.carry(of);
                 }
-                Val { loc: None, deps }
+                flow.into_val()
             }
             Kind::Elvis(a, b) | Kind::Coalesce(a, b) => {
                 let av = self.output(a, ctx, pointer);
-                let mut deps = self.consume(av);
+                let mut flow = self.consume(av);
                 let bv = self.output(b, ctx, pointer);
-                deps.extend(self.consume(bv));
-                Val { loc: None, deps }
+                let bf = self.consume(bv);
+                flow.carry(bf);
+                flow.into_val()
             }
             Kind::Dot(lhs, rhs)
                 if matches!(
@@ -497,12 +618,13 @@ impl Analyzer {
                 self.dot(n, lhs, ctx, |a, inner| a.output(rhs, inner, pointer))
             }
             Kind::Array(items) => {
-                let mut deps = Vec::new();
+                let mut flow = Flow::default();
                 for (i, item) in items.iter().enumerate() {
                     let v = self.output(item, ctx, &format!("{pointer}/{i}"));
-                    deps.extend(self.consume(v));
+                    let f = self.consume(v);
+                    flow.carry(f);
                 }
-                Val { loc: None, deps }
+                flow.into_val()
             }
             Kind::Call { callee, args, .. }
                 if matches!(&callee.kind, Kind::Var(v) if v == "merge")
@@ -519,14 +641,27 @@ impl Analyzer {
                 let Kind::Array(items) = &args[0].kind else {
                     unreachable!()
                 };
-                let mut deps = Vec::new();
+                let mut flow = Flow::default();
                 for item in items {
                     let v = self.output(item, ctx, pointer);
-                    deps.extend(self.consume(v));
+                    let f = self.consume(v);
+                    flow.carry(f);
                 }
-                Val { loc: None, deps }
+                flow.into_val()
             }
             _ => self.walk(n, ctx),
         }
+    }
+
+    /// The distinct paths of some reads, in order.
+    fn refs(&self, reads: &[usize]) -> Vec<PathRef> {
+        let mut out: Vec<PathRef> = Vec::new();
+        for d in reads {
+            let p = &self.paths[*d];
+            if !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+        out
     }
 }

@@ -52,6 +52,9 @@ pub struct OutputField {
     pub key_end: usize,
     /// Input paths read by the field's value expression (nested fields included).
     pub inputs: Vec<PathRef>,
+    /// The paths among `inputs` whose content can reach the field: not those only counted,
+    /// tested or compared (`$count(x) > 0 ? … : …` carries nothing of `x`).
+    pub carries: Vec<PathRef>,
 }
 
 /// What a transform reads and writes.

@@ -7,11 +7,15 @@ fn dotted(a: &Analysis) -> Vec<String> {
     a.paths.iter().map(PathRef::dotted).collect()
 }
 
-fn inputs(a: &Analysis, pointer: &str) -> Vec<String> {
+fn field<'a>(a: &'a Analysis, pointer: &str) -> &'a OutputField {
     a.outputs
         .iter()
         .find(|o| o.pointer == pointer)
         .unwrap_or_else(|| panic!("no output field {pointer}"))
+}
+
+fn inputs(a: &Analysis, pointer: &str) -> Vec<String> {
+    field(a, pointer)
         .inputs
         .iter()
         .map(PathRef::dotted)
@@ -256,4 +260,64 @@ fn data_flow_through_chains_hofs_group_and_sort() {
     assert_eq!(inputs(&a, "/m/k"), ["event.id"]);
     let a = analyse(r#"( $i := interaction; $i.id & "_" & event.type )"#).unwrap();
     assert_eq!(dotted(&a), ["interaction.id", "event.type"]);
+}
+
+fn carries(a: &Analysis, pointer: &str) -> Vec<String> {
+    field(a, pointer)
+        .carries
+        .iter()
+        .map(PathRef::dotted)
+        .collect()
+}
+
+#[test]
+fn only_content_that_reaches_a_field_is_carried_by_it() {
+    let a = analyse(
+        r#"{
+          "has": $count(interaction.analytics.transcripts) > 0,
+          "summary": $count(interaction.analytics.transcripts) > 0 ? { "n": $count(interaction.analytics.transcripts) } : undefined,
+          "known": $exists(interaction.customer.phone) ? "yes" : "no",
+          "len": $length(interaction.customer.name),
+          "piped": interaction.analytics.transcripts ~> $count(),
+          "pick": interaction.customer.vip = true ? interaction.customer.phone : "withheld",
+          "text": interaction.analytics.transcripts[speaker = "agent"].text ~> $join(" "),
+          "count": $string($count(interaction.analytics.transcripts)),
+          "masked": $substring(interaction.customer.phone, 0, 3) & "****",
+          "block": ($t := interaction.analytics.transcripts; $count($t))
+        }"#,
+    )
+    .unwrap();
+    for observed in [
+        "/has",
+        "/summary",
+        "/summary/n",
+        "/known",
+        "/len",
+        "/piped",
+        "/count",
+        "/block",
+    ] {
+        assert!(
+            carries(&a, observed).is_empty(),
+            "{observed}: {:?}",
+            carries(&a, observed)
+        );
+        assert!(
+            !inputs(&a, observed).is_empty(),
+            "{observed} still depends on its reads"
+        );
+    }
+    assert_eq!(carries(&a, "/pick"), ["interaction.customer.phone"]);
+    assert_eq!(
+        carries(&a, "/text"),
+        ["interaction.analytics.transcripts.text"]
+    );
+    assert_eq!(carries(&a, "/masked"), ["interaction.customer.phone"]);
+}
+
+#[test]
+fn a_bare_undefined_is_no_value_but_a_step_named_undefined_is_a_path() {
+    let a =
+        analyse(r#"{ "a": x > 0 ? x : undefined, "b": y.undefined, "c": undefined.z }"#).unwrap();
+    assert_eq!(dotted(&a), ["x", "x", "y.undefined", "undefined.z"]);
 }

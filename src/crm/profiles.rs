@@ -1,5 +1,5 @@
-//! Named CRM profiles: how real CRMs throttle, reject and expire tokens. Sources for every value
-//! are in `docs/crm-profiles.md`.
+//! Named CRM profiles: how real CRMs throttle, reject, deduplicate and expire tokens. Sources for
+//! every value are in `docs/crm-profiles.md`.
 
 use crate::spec::model::CrmProfile;
 
@@ -7,6 +7,8 @@ use crate::spec::model::CrmProfile;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Throttle {
     pub status: u16,
+    /// The answer in words, for people (`403 REQUEST_LIMIT_EXCEEDED`).
+    pub what: &'static str,
     pub body: &'static str,
     /// Whether the response carries `Retry-After` (delta-seconds).
     pub retry_after: bool,
@@ -42,6 +44,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             name: "generic",
             throttle: Throttle {
                 status: 429,
+                what: "429 Too Many Requests",
                 body: r#"{"error":"rate_limited","message":"Too Many Requests"}"#,
                 retry_after: true,
             },
@@ -60,6 +63,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             name: "salesforce",
             throttle: Throttle {
                 status: 403,
+                what: "403 REQUEST_LIMIT_EXCEEDED",
                 body: r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
                 retry_after: false,
             },
@@ -79,6 +83,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             name: "dynamics",
             throttle: Throttle {
                 status: 429,
+                what: "429 (service protection API limits)",
                 body: r#"{"error":{"code":"0x80072322","message":"Number of requests exceeded the limit of 6000 over time window of 300 seconds."}}"#,
                 retry_after: true,
             },
@@ -97,6 +102,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             name: "zendesk",
             throttle: Throttle {
                 status: 429,
+                what: "429 Too Many Requests",
                 body: r#"{"error":"APIRateLimitExceeded","description":"Number of allowed API requests per minute exceeded"}"#,
                 retry_after: true,
             },
@@ -115,6 +121,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             name: "hubspot",
             throttle: Throttle {
                 status: 429,
+                what: "429 (rolling rate limit)",
                 body: r#"{"status":"error","message":"You have reached your secondly limit.","errorType":"RATE_LIMIT","policyName":"SECONDLY"}"#,
                 retry_after: false,
             },
@@ -133,6 +140,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             name: "servicenow",
             throttle: Throttle {
                 status: 429,
+                what: "429 Too Many Requests (rate limit rules)",
                 body: r#"{"error":{"message":"Rate limit exceeded","detail":"Too many requests"},"status":"failure"}"#,
                 retry_after: true,
             },
