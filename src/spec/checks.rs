@@ -31,7 +31,7 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
 }
 
 /// Names Windows reserves for devices, with or without an extension (`CON`, `con.json`).
-fn is_windows_device_name(id: &str) -> bool {
+pub fn is_windows_device_name(id: &str) -> bool {
     let stem = id.split('.').next().unwrap_or(id).to_ascii_uppercase();
     matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
         || (stem.len() == 4
