@@ -82,7 +82,7 @@ impl Default for Limits {
 /// that name it; `None` for every other error.
 pub fn limit_hit(code: &str) -> Option<&'static str> {
     match code {
-        "D1012" => Some("time budget"),
+        WALL_CLOCK_GUARD => Some("time budget"),
         "D1011" => Some("depth limit"),
         "D2014" | "D2015" => Some("sequence limit"),
         OUTPUT_TOO_LARGE => Some("output budget"),
