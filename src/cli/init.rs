@@ -222,7 +222,10 @@ fn print_next_steps(dir: &Path, profile: CrmProfile, files: &[PathBuf]) -> anyho
     }
     out.push_str("\nnext:\n");
     if dir != Path::new(".") {
-        out.push_str(&format!("  cd {}\n", dir.display()));
+        out.push_str(&format!(
+            "  cd {}\n",
+            shell_quoted(&dir.display().to_string())
+        ));
     }
     let steps = [
         (
@@ -258,4 +261,28 @@ fn print_next_steps(dir: &Path, profile: CrmProfile, files: &[PathBuf]) -> anyho
         spec.display()
     ));
     super::print_stdout(&out)
+}
+
+/// `s` as one POSIX shell word: as is when it is plain, else in single quotes (so the printed
+/// `cd` can be pasted).
+fn shell_quoted(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./-+:@%,".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_that_need_it_are_quoted_for_the_shell() {
+        use super::shell_quoted as q;
+        assert_eq!(q("acme-sf"), "acme-sf");
+        assert_eq!(q("weird dir name é"), "'weird dir name é'");
+        assert_eq!(q("it's"), "'it'\\''s'");
+    }
 }
