@@ -42,7 +42,7 @@ of `crm.retryAfterHorizonSeconds` when `respectRetryAfterHeader` is on (24 h, th
 when the horizon is not declared), jitter at its most. Time runs from the first attempt to the \
 dead-lettering, as in the DLQ record; the delivery deadline, the circuit breaker and the token \
 refresh allowance apply as they do in `sim`. With a breaker, a row also gives the figures of an \
-event arriving after an earlier one tripped it (its first attempt is the breaker's probe), when \
+event arriving after an earlier one tripped it (its first attempt is the breaker's probe; it fetches its own token), when \
 they differ. \
 `--no-jitter` runs both with `jitter: none`, the figures `sim --no-jitter` gives. \
 `--format json` prints `{\"version\": 1, \"budgets\": [{\"file\", \"jitter\", \"timeoutMs\", \
@@ -289,7 +289,8 @@ impl Prober {
 
     /// Runs one event against `answer` on `schedule`. With `tripped`, an earlier event has met
     /// the same answers first and left the circuit breaker open: the event's first attempt is
-    /// the breaker's probe (whenever during the open period it arrived).
+    /// the breaker's probe (whenever it arrived after the breaker opened), with a token of its
+    /// own.
     pub fn run_after(
         &self,
         answer: Answer,
@@ -336,7 +337,14 @@ impl Prober {
             let mut out = Outcome::default();
             settle(&mut vt, &mut primer, &mut script, &mut out, answer)?;
             let open = self.cfg.breaker.map_or(0, |(_, open_ms)| open_ms);
-            start = vt.now() + open;
+            // The later event arrives once the primer's token has run out too, so it fetches
+            // its own as a first event does: a token cached from the primer would expire part
+            // way through its retries and add a token request the first event's figures lack.
+            let token_life = match self.cfg.auth {
+                crate::delivery::AuthMode::OAuth { cache_ttl, .. } => cache_ttl.saturating_add(1),
+                _ => 0,
+            };
+            start = vt.now().saturating_add(open.max(token_life));
             machine = vt.into_machine();
         }
         let mut probe = event(u64::from(tripped), start);
@@ -503,7 +511,7 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
     });
     if let (Some(dl), true) = (raw.crm.delivery_deadline_seconds, cut) {
         notes.push(format!(
-            "delivery deadline: crm.deliveryDeadlineSeconds ({dl} s) cuts retries short, so the two schedules do not bound the runs between them; every run ends within {dl} s plus one timeout of its first attempt"
+            "delivery deadline: crm.deliveryDeadlineSeconds ({dl} s) cuts retries short, so the two schedules do not bound the runs between them; every run ends within {dl} s plus one timeout of its first attempt (two when a 401's new token is awaited)"
         ));
     }
     Ok(Budget {
