@@ -362,7 +362,7 @@ fn the_front_resets_connections_and_cuts_responses_for_real() {
         let mock = MockCrm::start(
             &spec.raw,
             &sc,
-            None,
+            &Default::default(),
             cxsync::http::Clock::start(1.0),
             &MockOptions { port: 0, seed: 7 },
         )

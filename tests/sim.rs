@@ -760,3 +760,98 @@ rules:
         "{out}"
     );
 }
+
+const TWO_OBJECTS_SPEC: &str = r#"version: 1
+name: tickets-and-comments
+channel:
+  name: ZD_Tickets
+  destinationUri: https://acme.zendesk.com/api/v2/tickets
+  auth: { type: none }
+  timeoutMilliseconds: 5000
+idempotency:
+  header: Idempotency-Key
+  key: ${event.id}-${event.type}
+retry:
+  maxRetries: 5
+  initialDelaySeconds: 1
+  maxDelaySeconds: 60
+  backoffMultiplier: 2
+  respectRetryAfterHeader: true
+  retryableStatusCodes: [429, 500, 503]
+  nonRetryableStatusCodes: [400, 401, 404, 422]
+deadLetterQueue: { enabled: true, bucketName: zd-dlq }
+crm:
+  profile: generic
+  payloadSchema: ticket.schema.json
+rules:
+  - id: ZD_TICKET
+    name: ticket
+    eventType: contact.ended
+    transform: '{"subject": "Contact " & contact.id, "external_id": contact.id}'
+    fixtures: [events/*.json]
+  - id: ZD_COMMENT
+    name: comment
+    eventType: contact.note
+    payloadSchema: comment.schema.json
+    transform: '{"ticket_id": contact.id, "body": note.text}'
+    fixtures: [events/*.json]
+"#;
+
+/// Two rules writing two CRM objects, each with its own schema: `test` and `sim` judge each
+/// payload against its rule's schema (before, `payloadSchema` on a rule was an unknown key, and
+/// the spec-wide ticket schema rejected every comment).
+#[test]
+fn each_rule_is_checked_against_its_own_payload_schema_in_test_and_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let comment_schema = r#"{"type": "object", "required": ["ticket_id", "body"],
+  "properties": {"ticket_id": {"type": "string"}, "body": {"type": "string", "minLength": 1}},
+  "additionalProperties": false}"#;
+    write_files(
+        dir.path(),
+        &[
+            ("zd.yaml", TWO_OBJECTS_SPEC),
+            (
+                "ticket.schema.json",
+                r#"{"type": "object", "required": ["subject", "external_id"],
+  "properties": {"subject": {"type": "string"}, "external_id": {"type": "string"}}}"#,
+            ),
+            ("comment.schema.json", comment_schema),
+            (
+                "events/ended.json",
+                r#"{"event": {"id": "e-100", "type": "contact.ended"}, "contact": {"id": "c-100"}}"#,
+            ),
+            (
+                "events/note.json",
+                r#"{"event": {"id": "e-101", "type": "contact.note"}, "contact": {"id": "c-100"}, "note": {"text": "called back"}}"#,
+            ),
+        ],
+    );
+    let rep = passes_test_and_sim(dir.path(), "zd.yaml");
+    assert!(rep["totals"]["delivered"].as_u64().unwrap() > 2);
+
+    // The comment rule's own schema now wants a field its payload lacks: `test` names that
+    // schema, and the CRM model of `sim` rejects the comments (and only them) with 422.
+    fs::write(
+        dir.path().join("comment.schema.json"),
+        comment_schema.replace(
+            r#"["ticket_id", "body"]"#,
+            r#"["ticket_id", "body", "author_id"]"#,
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run_in(dir.path(), &["test", "zd.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("rules[1].payloadSchema"), "{out}");
+    assert!(!out.contains("does not match crm.payloadSchema"), "{out}");
+    let (code, out, err) = run_in(dir.path(), &["sim", "zd.yaml", "--report", "r.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert!(rep["crm"]["statuses"]["422"].as_u64().unwrap() > 0, "{out}");
+    assert!(rep["totals"]["delivered"].as_u64().unwrap() > 0, "{out}");
+    let causes = rep["deadLetters"]["causedBySpec"].as_array().unwrap();
+    assert!(!causes.is_empty(), "{out}");
+    for c in causes {
+        assert_eq!(c["rule"], "ZD_COMMENT", "{out}");
+    }
+}

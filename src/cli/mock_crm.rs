@@ -61,7 +61,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         let mock = MockCrm::start(
             &spec.raw,
             &sc,
-            inputs.payload_schema.as_ref(),
+            &inputs.schemas,
             Clock::start(1.0),
             &MockOptions {
                 port: args.port,

@@ -430,6 +430,7 @@ impl<R: Rng> Machine<R> {
                 body: job.body.clone(),
                 is_array: self.cfg.batch_size > 1,
                 seqs: job.items.iter().map(|i| i.seq).collect(),
+                rules: job.items.iter().map(|i| i.rule_id.clone()).collect(),
             };
             self.inflight.insert(
                 req_id,

@@ -23,6 +23,9 @@ pub struct CrmRequest {
     pub is_array: bool,
     /// The events in the body (driver-side correlation only; not sent).
     pub seqs: Vec<u64>,
+    /// The rule of each event in the body, in body order (driver-side correlation only: the
+    /// CRM model judges each payload against its rule's schema).
+    pub rules: Vec<String>,
 }
 
 /// Something the machine wants sent.

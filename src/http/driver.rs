@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::mock::{REQUEST_ID_HEADER, SEQ_HEADER, SIM_TIME_HEADER};
+use super::mock::{REQUEST_ID_HEADER, RULE_HEADER, SEQ_HEADER, SIM_TIME_HEADER};
 use super::{Clock, HttpError};
 use crate::delivery::drive::{hand_back, Answer, Observer, Reply, Sent, Transport};
 use crate::delivery::{Alert, CrmRequest, Failure, Machine, Response, Time, TokenResult};
@@ -212,6 +212,9 @@ impl Driver {
             let seqs: Vec<String> = req.seqs.iter().map(u64::to_string).collect();
             if let Ok(v) = HeaderValue::from_str(&seqs.join(",")) {
                 headers.insert(HeaderName::from_static(SEQ_HEADER), v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&req.rules.join(",")) {
+                headers.insert(HeaderName::from_static(RULE_HEADER), v);
             }
         }
         self.paced_headers(&mut headers, req.id, sent);

@@ -31,11 +31,16 @@ use crate::sim::crm::CrmModel;
 use crate::sim::engine;
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, ClientAuth, RawSpec};
+use crate::spec::payload::PayloadSchemas;
 
 /// Request header carrying the simulator's event numbers of a request's body (sent only to this
 /// mock, so side effects are attributed to the right events; without it the mock numbers events
 /// by idempotency key).
 pub const SEQ_HEADER: &str = "x-cxsync-seq";
+/// Header the simulator's driver sends (only to the mock) with the rule id of each event in the
+/// body, comma-separated in body order, so the mock judges each payload against its rule's
+/// schema. Without it every payload gets the spec-wide `crm.payloadSchema`.
+pub const RULE_HEADER: &str = "x-cxsync-rule";
 
 /// Request header with the virtual instant a request was sent (`sim --http` only): the model
 /// judges the request at that instant, exactly as the virtual-time engine does.
@@ -174,6 +179,9 @@ impl State {
                 (0..n).map(|i| self.seq_for(format!("{key}#{i}"))).collect()
             }
         };
+        let rules: Vec<String> = header(r, RULE_HEADER)
+            .map(|list| list.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default();
         let req = CrmRequest {
             id,
             attempt: 1,
@@ -182,6 +190,7 @@ impl State {
             body,
             is_array,
             seqs,
+            rules,
         };
         let before = self.model.stats.side_effects + self.model.stats.deduplicated;
         let reply = self.model.handle_request(now, &req, &mut self.rng);
@@ -421,11 +430,11 @@ impl MockCrm {
     pub async fn start(
         spec: &RawSpec,
         sc: &Scenario,
-        payload_schema: Option<&Value>,
+        schemas: &PayloadSchemas,
         clock: Clock,
         opts: &MockOptions,
     ) -> Result<MockCrm, HttpError> {
-        let model = CrmModel::new(spec, sc, payload_schema);
+        let model = CrmModel::new(spec, sc, schemas);
         let (client_id, client_auth, require_bearer, token_path) = match &spec.channel.auth {
             Auth::OAuth2ClientCredentials {
                 client_id,

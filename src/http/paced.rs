@@ -59,7 +59,7 @@ pub async fn run(
     let mock = MockCrm::start(
         &spec.raw,
         sc,
-        inputs.payload_schema.as_ref(),
+        &inputs.schemas,
         clock,
         &MockOptions {
             port: 0,

@@ -1,11 +1,12 @@
 //! What a run needs from a spec, compiled once: the enabled rules (which events each matches and
-//! its compiled transform), the fixture events and the CRM target schema.
+//! its compiled transform), the fixture events and each rule's CRM payload schema.
 
 use std::path::PathBuf;
 
 use serde_json::Value;
 
 use crate::diag::Diagnostic;
+use crate::spec::payload::PayloadSchemas;
 use crate::spec::Spec;
 use crate::transform::Transform;
 
@@ -31,7 +32,8 @@ pub struct Inputs {
     pub rules: Vec<CompiledRule>,
     /// `(file name, event)` of every fixture, deduplicated by path, in rule then file order.
     pub fixtures: Vec<(String, Value)>,
-    pub payload_schema: Option<Value>,
+    /// Each rule's CRM payload schema ([`PayloadSchemas::for_rule`]).
+    pub schemas: PayloadSchemas,
 }
 
 /// Compiles a spec's enabled rules and gathers its fixtures. Every problem is reported.
@@ -64,7 +66,10 @@ pub fn compile(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
             Err(d) => diags.push(d),
         }
     }
-    out.payload_schema = spec.payload_schema.clone();
+    match PayloadSchemas::of(spec, "E302") {
+        Ok(s) => out.schemas = s,
+        Err(d) => diags.extend(d),
+    }
     if diags.is_empty() {
         Ok(out)
     } else {

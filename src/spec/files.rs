@@ -1,5 +1,5 @@
 //! Files a spec refers to, relative to the spec's folder: a rule's `transformFile`, its fixture
-//! files and globs, and `crm.payloadSchema`. Each is read bounded and as UTF-8; problems are
+//! files and globs, `crm.payloadSchema` and each rule's own `payloadSchema`. Each is read bounded and as UTF-8; problems are
 //! diagnostics at the key that names the file (or inside the file, for its own syntax errors).
 
 use std::path::{Path, PathBuf};
@@ -15,6 +15,8 @@ use crate::diag::{Diagnostic, Sources, Span};
 pub struct Resolved {
     pub rules: Vec<ResolvedRule>,
     pub payload_schema: Option<Value>,
+    /// Each rule's own `payloadSchema`, by index in `rules` of the tree.
+    pub rule_payload_schemas: Vec<Option<Value>>,
 }
 
 /// Everything a diagnostic needs to point into the spec.
@@ -54,10 +56,21 @@ pub fn resolve(
                 transform,
                 fixtures,
             });
+            out.rule_payload_schemas
+                .push(match rule.get("payloadSchema") {
+                    Some(Value::String(rel)) => load_payload_schema(
+                        rel,
+                        &format!("{base}/payloadSchema"),
+                        cx,
+                        sources,
+                        diags,
+                    ),
+                    _ => None,
+                });
         }
     }
     if let Some(Value::String(rel)) = tree.pointer("/crm/payloadSchema") {
-        out.payload_schema = load_payload_schema(rel, cx, sources, diags);
+        out.payload_schema = load_payload_schema(rel, "/crm/payloadSchema", cx, sources, diags);
     }
     out
 }
@@ -252,11 +265,11 @@ pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, Str
 
 fn load_payload_schema(
     rel: &str,
+    pointer: &str,
     cx: &Ctx,
     sources: &mut Sources,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Value> {
-    let pointer = "/crm/payloadSchema";
     let path = cx.dir.join(rel);
     let text = match read_ref(&path, rel, "payload schema", pointer, cx) {
         Ok(t) => t,

@@ -8,6 +8,7 @@ pub mod env;
 pub mod files;
 pub mod interp;
 pub mod model;
+pub mod payload;
 pub mod schema;
 pub mod secret;
 pub mod yaml;
@@ -88,8 +89,11 @@ pub struct Spec {
     /// JSON pointer → position in `path`.
     pub map: SourceMap,
     pub rules: Vec<ResolvedRule>,
-    /// The CRM payload JSON Schema, when `crm.payloadSchema` names one.
+    /// The CRM payload JSON Schema, when `crm.payloadSchema` names one: the default of every
+    /// rule without its own (see [`payload::PayloadSchemas`]).
     pub payload_schema: Option<Value>,
+    /// Each rule's own `payloadSchema`, by index in `raw.rules` (`None`: it has none).
+    pub rule_payload_schemas: Vec<Option<Value>>,
     /// JSON pointer → original `${env:…}` reference of each secret field whose value `raw` holds
     /// resolved. Output meant for a terminal shows these as sensitive.
     pub sensitive: std::collections::BTreeMap<String, String>,
@@ -336,6 +340,7 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         tree,
         map,
         payload_schema: resolved.payload_schema,
+        rule_payload_schemas: resolved.rule_payload_schemas,
         sensitive,
         interpolated,
     };

@@ -402,6 +402,12 @@ pub struct Rule {
     /// Fixture event files (JSON) or globs, relative to the spec.
     #[serde(default)]
     pub fixtures: Vec<String>,
+    /// Path (relative to the spec) of the JSON Schema this rule's payloads must satisfy, when
+    /// it writes another CRM object than the others (a ticket, a comment, an activity).
+    /// Default: `crm.payloadSchema`. `test`, `sim` and `dlq replay` check each payload against
+    /// its rule's schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_schema: Option<String>,
     /// Rollout stage (1-based) of this rule; see `rollout`.
     #[serde(default = "one")]
     #[schemars(range(min = 1, max = 1000))]

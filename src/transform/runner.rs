@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::snapshot::{self, FixtureResult, Header};
 use super::{guard_size, Transform};
 use crate::diag::{Diagnostic, Sources, Span};
+use crate::spec::payload::PayloadSchemas;
 use crate::spec::{Spec, TransformSource};
 
 /// One (rule, fixture) case and what it produced.
@@ -58,22 +59,13 @@ pub fn snapshot_now(spec: &Spec, cli: Option<DateTime<Utc>>) -> Result<DateTime<
 pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun {
     let mut run = SpecRun::default();
     let rules = spec.rules.clone();
-    let schema = spec.payload_schema.clone();
-    let validator = schema
-        .as_ref()
-        .and_then(|s| match jsonschema::validator_for(s) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                run.diags.push(spec.diag_at(
-                    Diagnostic::error(
-                        "E302",
-                        format!("crm.payloadSchema is not a valid JSON Schema: {e}"),
-                    ),
-                    "/crm/payloadSchema",
-                ));
-                None
-            }
-        });
+    let schemas = match PayloadSchemas::of(spec, "E302") {
+        Ok(s) => s,
+        Err(d) => {
+            run.diags.extend(d);
+            PayloadSchemas::default()
+        }
+    };
     let stem = spec
         .path
         .file_stem()
@@ -154,11 +146,12 @@ pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun
                     }
                     Ok(None) => Some(FixtureResult::Undefined),
                     Ok(Some(mut out)) => {
-                        if let Some(v) = &validator {
-                            for err in v.iter_errors(&out) {
+                        if let Some(schema) = schemas.for_rule(Some(&rule.id)) {
+                            let key = &schema.key;
+                            for err in schema.validator.iter_errors(&out) {
                                 let pointer = err.instance_path().as_str().to_string();
                                 case.problems.push(format!(
-                                    "output does not match crm.payloadSchema at `{}` (keyword `{}`): {}",
+                                    "output does not match {key} at `{}` (keyword `{}`): {}",
                                     if pointer.is_empty() { "/" } else { &pointer },
                                     err.kind().keyword(),
                                     err

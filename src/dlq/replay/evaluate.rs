@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::diag::Diagnostic;
 use crate::dlq::inspect::Found;
 use crate::dlq::record::Reason;
+use crate::spec::payload::PayloadSchemas;
 use crate::spec::Spec;
 use crate::transform::Transform;
 
@@ -23,7 +24,8 @@ struct PreparedRule {
 /// The spec's current rules, transforms and checks, compiled once for many records.
 pub struct Replayer {
     rules: Vec<PreparedRule>,
-    schema: Option<jsonschema::Validator>,
+    /// Each rule's payload schema (its own `payloadSchema`, else `crm.payloadSchema`).
+    schemas: PayloadSchemas,
     /// `crm.maxPayloadBytes`, the size guard.
     pub max_payload_bytes: Option<u64>,
     max_body_bytes: Option<u64>,
@@ -163,7 +165,10 @@ impl Replayer {
                 transform,
             });
         }
-        let schema = payload_schema(spec, &mut diags);
+        let schemas = PayloadSchemas::of(spec, "E803").unwrap_or_else(|d| {
+            diags.extend(d);
+            PayloadSchemas::default()
+        });
         let url = target
             .map(str::to_string)
             .unwrap_or_else(|| spec.raw.channel.destination_uri.clone());
@@ -172,7 +177,7 @@ impl Replayer {
         }
         Ok(Replayer {
             rules,
-            schema,
+            schemas,
             max_payload_bytes: spec.raw.crm.max_payload_bytes,
             max_body_bytes: spec.raw.crm.max_body_bytes,
             template: spec.raw.idempotency.key.clone(),
@@ -222,8 +227,9 @@ impl Replayer {
             if let Some(limit) = self.max_body_bytes.filter(|&l| bytes > l) {
                 problems.push(Problem::BodyTooLarge { bytes, limit });
             }
-            if let Some(schema) = &self.schema {
+            if let Some(schema) = self.schemas.for_rule(rule.map(|r| r.id.as_str())) {
                 let errors: Vec<String> = schema
+                    .validator
                     .iter_errors(p)
                     .map(|e| {
                         let at = e.instance_path().to_string();
@@ -266,25 +272,6 @@ impl Replayer {
             original_key,
             problems,
             already_replayed: found.replayed,
-        }
-    }
-}
-
-/// The CRM target schema the loader read from `crm.payloadSchema`, compiled once.
-fn payload_schema(spec: &Spec, diags: &mut Vec<Diagnostic>) -> Option<jsonschema::Validator> {
-    let ptr = "/crm/payloadSchema";
-    let value = spec.payload_schema.as_ref()?;
-    match jsonschema::validator_for(value) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            diags.push(spec.diag_at(
-                Diagnostic::error(
-                    "E803",
-                    format!("crm.payloadSchema is not a valid JSON Schema: {e}"),
-                ),
-                ptr,
-            ));
-            None
         }
     }
 }

@@ -159,6 +159,7 @@ pub(crate) mod tests_support {
             map: doc.map,
             rules: Vec::new(),
             payload_schema: None,
+            rule_payload_schemas: Vec::new(),
             sensitive: Default::default(),
             interpolated: Default::default(),
         }

@@ -5,8 +5,9 @@
 //! Check order for a CRM request (first match wins): partition (no answer), connection reset
 //! before processing, 401 for an expired or revoked token, a `respond` fault's scripted status,
 //! 503 in a maintenance window, the rate limit (the profile's throttle response), 413 above the
-//! body limit, 400 for an array the CRM does not accept, 422 for a payload violating the target
-//! schema, then the write itself (deduplicated by header, upsert key or not at all). A reset after the write loses the response
+//! body limit, 400 for an array the CRM does not accept, 422 for a payload violating its rule's
+//! payload schema, then the write itself (deduplicated by header, upsert key or not at all). A
+//! reset after the write loses the response
 //! but not the side effect, which is how duplicates happen.
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use crate::delivery::drive::Reply;
 use crate::delivery::{CrmRequest, Response, Time, TokenResult};
 use crate::sim::scenario::{Dedup, Fault, Scenario};
 use crate::spec::model::RawSpec;
+use crate::spec::payload::PayloadSchemas;
 
 /// Counters the model keeps; they reach the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,7 +66,8 @@ pub struct CrmModel {
     session_ms: u64,
     max_body: u64,
     accepts_arrays: bool,
-    schema: Option<jsonschema::Validator>,
+    /// The rules' payload schemas (`None`: no rule has one).
+    schema: Option<PayloadSchemas>,
     faults: Vec<Fault>,
     revocations: Vec<Time>,
     /// Issue time of every token, indexed by its number.
@@ -79,8 +82,8 @@ pub struct CrmModel {
 }
 
 impl CrmModel {
-    /// Builds the model for a spec and scenario. `payload_schema` is the spec's target schema.
-    pub fn new(spec: &RawSpec, sc: &Scenario, payload_schema: Option<&Value>) -> CrmModel {
+    /// Builds the model for a spec and scenario. `schemas` are the rules' payload schemas.
+    pub fn new(spec: &RawSpec, sc: &Scenario, schemas: &PayloadSchemas) -> CrmModel {
         let kind = sc.crm.profile.unwrap_or(spec.crm.profile);
         let profile = crm::profile(kind);
         let resolved = crm::dedup(
@@ -113,7 +116,7 @@ impl CrmModel {
             .or(spec.crm.token_lifetime_seconds)
             .unwrap_or(profile.session_seconds)
             * 1000;
-        let schema = payload_schema.and_then(|s| jsonschema::validator_for(s).ok());
+        let schema = (!schemas.is_empty()).then(|| schemas.clone());
         let revocations = sc
             .faults
             .iter()
@@ -437,10 +440,14 @@ impl CrmModel {
         } else {
             Vec::new()
         };
-        if let Some(v) = &self.schema {
+        if let Some(schemas) = &self.schema {
             let mut errors = Vec::new();
             for (i, p) in parsed.iter().enumerate() {
-                for e in v.iter_errors(p).take(3) {
+                let rule = req.rules.get(i).map(String::as_str);
+                let Some(s) = schemas.for_rule(rule) else {
+                    continue;
+                };
+                for e in s.validator.iter_errors(p).take(3) {
                     errors.push(format!("[{i}]{}: {e}", e.instance_path().as_str()));
                 }
             }
@@ -546,7 +553,11 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
         let spec = crate::spec::load(&path, &Default::default()).spec.unwrap();
         let sc = scenario::parse(yaml, Path::new("t.yaml")).unwrap();
-        CrmModel::new(&spec.raw, &sc, schema.as_ref())
+        let schemas = schema
+            .as_ref()
+            .and_then(PayloadSchemas::spec_wide)
+            .unwrap_or_default();
+        CrmModel::new(&spec.raw, &sc, &schemas)
     }
 
     fn req(id: u64, body: &str, is_array: bool, bearer: Option<&str>) -> CrmRequest {
@@ -558,6 +569,7 @@ mod tests {
             body: body.into(),
             is_array,
             seqs: vec![id],
+            rules: Vec::new(),
         }
     }
 

@@ -218,10 +218,6 @@ impl<'a> Feed<'a> {
     /// routed to the same rules, render a key when the template does, and pass the CRM schema
     /// when the template's payload does. Returns what differs (empty: the check holds).
     pub fn check(&self, inputs: &Inputs, now: DateTime<Utc>, key: &Template) -> Vec<String> {
-        let schema = inputs
-            .payload_schema
-            .as_ref()
-            .and_then(|s| jsonschema::validator_for(s).ok());
         let mut out = Vec::new();
         let checked = (self.templates.len() as u64).min(self.generated);
         for g in 0..checked {
@@ -269,12 +265,13 @@ impl<'a> Feed<'a> {
                 for d in vary::compare(&want, &got) {
                     out.push(format!("{name} through rule {}: {d}", rule.id));
                 }
-                if let Some(v) = &schema {
-                    if v.is_valid(&want) {
-                        if let Some(e) = v.iter_errors(&got).next() {
+                if let Some(s) = inputs.schemas.for_rule(Some(&rule.id)) {
+                    if s.validator.is_valid(&want) {
+                        if let Some(e) = s.validator.iter_errors(&got).next() {
                             out.push(format!(
-                                "{name} through rule {}: the generated payload fails the CRM schema the fixture's passes: {}: {e}",
+                                "{name} through rule {}: the generated payload fails {} the fixture's passes: {}: {e}",
                                 rule.id,
+                                s.key,
                                 e.instance_path()
                             ));
                         }

@@ -74,7 +74,7 @@ pub fn run(
     let cfg = machine_config(spec, sc, opts, epoch)?;
     let template = cfg.idempotency.clone();
     let (max_retries, timeout) = (cfg.max_retries, cfg.timeout);
-    let mut crm = CrmModel::new(&spec.raw, sc, inputs.payload_schema.as_ref());
+    let mut crm = CrmModel::new(&spec.raw, sc, &inputs.schemas);
     let feed = Feed::new(inputs, sc, opts.events, epoch, &template)?;
     let total = feed.total();
     let mut rep = new_report(spec, sc, opts, epoch, total, &crm);
