@@ -838,3 +838,47 @@ fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected an LSP client"));
 }
+
+/// A spec opened with an error (an unknown key) has not loaded, so its fixtures are unknown: a
+/// hover on an input path says so, rather than telling the user to add the `fixtures:` the rule
+/// already has. Once the error is fixed the same hover reads the fixtures.
+#[test]
+fn hover_in_a_spec_that_has_not_loaded_says_why_it_has_no_fixture_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = root().join("fixtures/events/*.json");
+    let good = std::fs::read_to_string(root().join("specs/crm_sync.yaml"))
+        .unwrap()
+        .replace("../fixtures/events/*.json", &events.display().to_string())
+        .replace(
+            "transformFile: transforms/interaction_ended.jsonata",
+            "transform: '{\"id\": interaction.id}'",
+        )
+        .replace("payloadSchema: crm-case.schema.json", "");
+    let bad = good.replace("  timeoutMilliseconds: 3000", "  timeoutMilisecond: 3000");
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, &bad).unwrap();
+    let mut c = Client::start(dir.path(), &["utf-16"]);
+    let u = c.open(&spec, "yaml");
+    let diags = c.diagnostics(&u, |p| p["version"] == 1);
+    assert!(diags.iter().any(|d| d["code"] == "E101"), "{diags:#?}");
+    let needle = "\"id\": interaction.";
+    let mut at = c.pos(&bad, needle);
+    at["character"] = json!(at["character"].as_u64().unwrap() + needle.len() as u64);
+    let hover = |c: &mut Client| {
+        let h = c.request(
+            "textDocument/hover",
+            json!({"textDocument": {"uri": u}, "position": at}),
+        );
+        h["contents"]["value"].as_str().unwrap().to_string()
+    };
+    let md = hover(&mut c);
+    assert!(md.contains("has not loaded"), "{md}");
+    assert!(!md.contains("add `fixtures:`"), "{md}");
+
+    c.change(&u, 2, &good);
+    c.diagnostics(&u, |p| p["version"] == 2);
+    let md = hover(&mut c);
+    assert!(md.contains("fixture events"), "{md}");
+    assert!(!md.contains("has not loaded"), "{md}");
+    c.shutdown();
+}

@@ -1,18 +1,39 @@
-//! `cxsync eval (--expr EXPR | --spec SPEC --rule NAME) --event FILE [--now T]`: one event through
-//! one transform. Prints the output as JSON (exit 0), nothing for an undefined result (exit 0), or
-//! the JSONata error with its code (exit 1).
+//! `cxsync eval (--expr EXPR | --spec SPEC --rule NAME) (--event FILE | --events FILE) [--now T]`:
+//! events through one transform.
+//!
+//! `--event`: one JSON event; prints the output as JSON (exit 0), nothing for an undefined result
+//! (exit 0), or the JSONata error with its code on stderr (exit 1).
+//!
+//! `--events`: NDJSON, one event per line, streamed with constant memory (one line at a time, at
+//! most [`MAX_EVENT_BYTES`] each); writes one compact JSON line per event to stdout, in input
+//! order: the output, an empty line for undefined, or
+//! `{"error":{"code":…,"message":…,"line":N}}` for an event that failed (`N` is its input line).
+//! Errors stay on stdout so outputs line up with inputs; blank input lines are skipped. Exit 1
+//! when any event failed (a count on stderr), 0 otherwise.
+//!
+//! `--expr` gets the checks `validate` makes on a rule's transform: syntax (`E500`), the guide's
+//! dialect (`E501`, `E502`, with the standard form) and paths the event does not have (`E503`,
+//! a warning with a did-you-mean, checked against the event or the stream's first event).
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use serde_json::Value;
 
 use super::{load_or_report, ExitStatus, SpecArgs};
-use crate::diag::Format;
+use crate::diag::{Diagnostic, Format, Severity, Sources, Span};
 use crate::spec::{self, TransformOrigin};
-use crate::transform::{runner, Transform};
+use crate::transform::checks::{self, PathSource};
+use crate::transform::{json, runner, Transform};
+
+/// Longest event line `--events` reads (the size limit of every file cxsync reads).
+pub const MAX_EVENT_BYTES: usize = spec::MAX_FILE_BYTES as usize;
 
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["expr", "spec"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["event", "events"])))]
 pub struct Args {
     /// A JSONata expression.
     #[arg(long, conflicts_with_all = ["spec", "rule"])]
@@ -25,15 +46,26 @@ pub struct Args {
     pub rule: Option<String>,
     /// The event, a JSON file (`-` reads stdin).
     #[arg(long, value_name = "FILE")]
-    pub event: PathBuf,
+    pub event: Option<PathBuf>,
+    /// Events, one JSON object per line (NDJSON; `-` reads stdin): one compact JSON line out per
+    /// event, errors as {"error": {"code", "message", "line"}} on stdout.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
     /// The instant `$now()` and `$millis()` return (RFC 3339). Default: the current time.
     #[arg(long, value_name = "RFC3339")]
     pub now: Option<String>,
-    /// Print compact JSON on one line instead of pretty JSON.
+    /// Print compact JSON on one line instead of pretty JSON (`--events` always does).
     #[arg(long)]
     pub compact: bool,
     #[command(flatten)]
     pub spec_args: SpecArgs,
+}
+
+/// A rule's event type and conditions, to say which events it would not send.
+struct RuleFilter {
+    id: String,
+    event_type: String,
+    conditions: indexmap::IndexMap<String, Vec<Value>>,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
@@ -42,43 +74,54 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         // The CLI is the one place allowed to read the clock; `test` never does.
         None => chrono::Utc::now(),
     };
-    let event_text = if args.event.as_os_str() == "-" {
+    match (&args.event, &args.events) {
+        (Some(file), _) => single(&args, file, now),
+        (None, Some(file)) => stream(&args, file, now),
+        (None, None) => anyhow::bail!("give --event FILE or --events FILE"),
+    }
+}
+
+fn single(
+    args: &Args,
+    file: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitStatus> {
+    let event_text = if file.as_os_str() == "-" {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading stdin")?;
+        std::io::stdin()
+            .take(spec::MAX_FILE_BYTES + 1)
+            .read_to_string(&mut s)
+            .context("reading stdin")?;
+        anyhow::ensure!(
+            s.len() as u64 <= spec::MAX_FILE_BYTES,
+            "the event on stdin is larger than {} bytes",
+            spec::MAX_FILE_BYTES
+        );
         s
     } else {
-        spec::read_text(&args.event).map_err(|d| anyhow::anyhow!("{}", d.message))?
+        spec::read_text(file).map_err(|d| anyhow::anyhow!("{}", d.message))?
     };
-    let event: serde_json::Value = serde_json::from_str(&event_text)
-        .with_context(|| format!("{} is not JSON", args.event.display()))?;
-
-    let transform = match (&args.expr, &args.spec, &args.rule) {
-        (Some(expr), _, _) => match Transform::compile(expr) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: {e}");
-                if let Some(o) = e.offset {
-                    eprintln!("  {}", expr.replace('\n', " "));
-                    eprintln!("  {}^", " ".repeat(o));
-                }
-                return Ok(ExitStatus::Failure);
-            }
-        },
-        (None, Some(spec_path), Some(rule)) => {
-            match rule_transform(spec_path, rule, &args, &event)? {
-                Ok(t) => t,
-                Err(status) => return Ok(status),
-            }
+    let event: Value = serde_json::from_str(&event_text)
+        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let (transform, filter) = match source(args, Some(&event))? {
+        Ok(t) => t,
+        Err(status) => return Ok(status),
+    };
+    if let Some(f) = &filter {
+        if let Some(why) = runner::filter(&event, &f.event_type, &f.conditions) {
+            eprintln!(
+                "note: rule `{}` would not send this event ({why}); evaluating anyway",
+                f.id
+            );
         }
-        _ => anyhow::bail!("give --expr, or --spec with --rule"),
-    };
+    }
     match transform.eval(&event, now) {
         Ok(None) => Ok(ExitStatus::Success),
         Ok(Some(v)) => {
             let mut s = if args.compact {
-                serde_json::to_string(&v)?
+                json::to_compact(&v)
             } else {
-                serde_json::to_string_pretty(&v)?
+                json::to_pretty(&v)
             };
             s.push('\n');
             super::print_stdout(&s)?;
@@ -91,13 +134,274 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     }
 }
 
+fn stream(
+    args: &Args,
+    file: &Path,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitStatus> {
+    let input: Box<dyn Read> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
+        )
+    };
+    let mut input = BufReader::with_capacity(64 * 1024, input);
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut line_no = 0usize;
+
+    // The first event, for the path checks of --expr; it is evaluated like every other.
+    let mut first: Option<(usize, Result<Vec<u8>, usize>)> = None;
+    while let Some(too_long) = read_line(&mut input, &mut buf, MAX_EVENT_BYTES)? {
+        line_no += 1;
+        if too_long.is_none() && is_blank(&buf) {
+            continue;
+        }
+        first = Some((
+            line_no,
+            match too_long {
+                None => Ok(std::mem::take(&mut buf)),
+                Some(n) => Err(n),
+            },
+        ));
+        break;
+    }
+    let first_event: Option<Value> = match &first {
+        Some((_, Ok(bytes))) => serde_json::from_slice(bytes).ok(),
+        _ => None,
+    };
+    let (transform, filter) = match source(args, first_event.as_ref())? {
+        Ok(t) => t,
+        Err(status) => return Ok(status),
+    };
+
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut run = Run::default();
+    if let Some((n, line)) = first {
+        match line {
+            Ok(bytes) => run.event(&transform, filter.as_ref(), &bytes, n, now, &mut out)?,
+            Err(len) => run.too_large(len, n, &mut out)?,
+        }
+    }
+    loop {
+        // Write what is done before waiting for more input (`tail -f | cxsync eval --events -`).
+        if input.buffer().is_empty() {
+            out.flush()?;
+        }
+        let Some(too_long) = read_line(&mut input, &mut buf, MAX_EVENT_BYTES)? else {
+            break;
+        };
+        line_no += 1;
+        match too_long {
+            Some(len) => run.too_large(len, line_no, &mut out)?,
+            None if is_blank(&buf) => {}
+            None => run.event(&transform, filter.as_ref(), &buf, line_no, now, &mut out)?,
+        }
+    }
+    out.flush()?;
+    drop(out);
+    Ok(run.finish(filter.as_ref()))
+}
+
+/// Counts of one `--events` run.
+#[derive(Default)]
+struct Run {
+    events: usize,
+    failed: usize,
+    first_failed: Option<usize>,
+    not_sent: usize,
+    not_sent_lines: Vec<usize>,
+}
+
+impl Run {
+    fn event(
+        &mut self,
+        t: &Transform,
+        filter: Option<&RuleFilter>,
+        bytes: &[u8],
+        line: usize,
+        now: chrono::DateTime<chrono::Utc>,
+        out: &mut impl Write,
+    ) -> anyhow::Result<()> {
+        self.events += 1;
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return self.error("INVALID_JSON", "the line is not UTF-8", line, out);
+        };
+        let text = text.trim_end_matches('\r');
+        if let Some(f) = filter {
+            if let Ok(v) = serde_json::from_str::<Value>(text) {
+                if runner::filter(&v, &f.event_type, &f.conditions).is_some() {
+                    self.not_sent += 1;
+                    if self.not_sent_lines.len() < 5 {
+                        self.not_sent_lines.push(line);
+                    }
+                }
+            }
+        }
+        match t.eval_json_text(text, now) {
+            Ok(Some(s)) => {
+                out.write_all(s.as_bytes())?;
+                out.write_all(b"\n")?;
+            }
+            Ok(None) => out.write_all(b"\n")?,
+            // The engine's JSON parser is the one that rejects the line (no JSONata code).
+            Err(e) if e.code.is_none() => {
+                let msg = e.message.clone();
+                self.error("INVALID_JSON", &msg, line, out)?;
+            }
+            Err(e) => {
+                let code = e.code.clone().unwrap_or_default();
+                self.error(&code, &e.message, line, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn too_large(&mut self, len: usize, line: usize, out: &mut impl Write) -> anyhow::Result<()> {
+        self.events += 1;
+        let msg = format!("the line is {len} bytes; the limit is {MAX_EVENT_BYTES} bytes");
+        self.error("EVENT_TOO_LARGE", &msg, line, out)
+    }
+
+    fn error(
+        &mut self,
+        code: &str,
+        message: &str,
+        line: usize,
+        out: &mut impl Write,
+    ) -> anyhow::Result<()> {
+        self.failed += 1;
+        self.first_failed.get_or_insert(line);
+        let v = serde_json::json!({"error": {"code": code, "message": message, "line": line}});
+        out.write_all(json::to_compact(&v).as_bytes())?;
+        out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    fn finish(&self, filter: Option<&RuleFilter>) -> ExitStatus {
+        if let (Some(f), true) = (filter, self.not_sent > 0) {
+            let lines: Vec<String> = self.not_sent_lines.iter().map(|l| l.to_string()).collect();
+            eprintln!(
+                "note: rule `{}` would not send {} of {} events (line {}{}); they were evaluated anyway",
+                f.id,
+                self.not_sent,
+                self.events,
+                lines.join(", "),
+                if self.not_sent > lines.len() { ", …" } else { "" }
+            );
+        }
+        if self.failed > 0 {
+            eprintln!(
+                "{} of {} events failed (first at line {}); each has an {{\"error\": …}} line on stdout",
+                self.failed,
+                self.events,
+                self.first_failed.unwrap_or(0)
+            );
+            return ExitStatus::Failure;
+        }
+        ExitStatus::Success
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// Reads one line (without its `\n`) into `buf`, at most `max` bytes of it: `None` at the end of
+/// the input, `Some(None)` for a line, `Some(Some(len))` for a longer line (`buf` is then empty
+/// and the rest of the line is skipped, never held in memory).
+fn read_line(
+    r: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<Option<usize>>> {
+    buf.clear();
+    let mut len = 0usize;
+    let mut any = false;
+    loop {
+        let available = r.fill_buf()?;
+        if available.is_empty() {
+            return Ok(any.then_some(if len > max { Some(len) } else { None }));
+        }
+        any = true;
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        len += chunk.len();
+        if len <= max {
+            buf.extend_from_slice(chunk);
+        } else {
+            buf.clear();
+        }
+        let used = done.unwrap_or(chunk.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(Some(if len > max { Some(len) } else { None }));
+        }
+    }
+}
+
+/// The transform to evaluate (and, with --spec, the rule's filter), or the exit status after
+/// printing why there is none. `event` is what --expr's path checks compare against.
+fn source(
+    args: &Args,
+    event: Option<&Value>,
+) -> anyhow::Result<Result<(Transform, Option<RuleFilter>), ExitStatus>> {
+    match (&args.expr, &args.spec, &args.rule) {
+        (Some(expr), _, _) => Ok(expr_transform(expr, event).map(|t| (t, None))),
+        (None, Some(spec_path), Some(rule)) => rule_transform(spec_path, rule, args),
+        _ => anyhow::bail!("give --expr, or --spec with --rule"),
+    }
+}
+
+/// Compiles `--expr` after the checks `validate` makes on a transform, shown against the
+/// expression itself (`--expr:1:5`).
+fn expr_transform(expr: &str, event: Option<&Value>) -> Result<Transform, ExitStatus> {
+    let known: BTreeSet<String> = event
+        .map(|e| checks::event_paths(std::iter::once(e)))
+        .unwrap_or_default();
+    let file = Path::new("--expr");
+    let diags: Vec<Diagnostic> = checks::check_expression(expr, &known, PathSource::Event)
+        .into_iter()
+        .map(|(mut d, start, end)| {
+            // There is no file for `cxsync fix` to rewrite; the standard form is the help.
+            if let Some(h) = &mut d.help {
+                if let Some(cut) = h.find("; `cxsync fix` rewrites it") {
+                    h.truncate(cut);
+                }
+            }
+            d.in_file(file).at(Span::from_offsets(expr, start, end))
+        })
+        .collect();
+    let failed = diags.iter().any(|d| d.severity == Severity::Error);
+    let mut sources = Sources::new();
+    sources.add(file, expr.to_string());
+    super::load::report(diags, &sources, Format::Full);
+    if failed {
+        return Err(ExitStatus::Failure);
+    }
+    match Transform::compile(expr) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            // Our parser accepted what the engine's rejects: the engine's message is all there is.
+            eprintln!("error: {e}");
+            if let Some(o) = e.offset {
+                eprintln!("  {}", expr.replace('\n', " "));
+                eprintln!("  {}^", " ".repeat(o));
+            }
+            Err(ExitStatus::Failure)
+        }
+    }
+}
+
 /// The rule's compiled transform, or the exit status after printing why there is none.
 fn rule_transform(
-    spec_path: &std::path::Path,
+    spec_path: &Path,
     rule: &str,
     args: &Args,
-    event: &serde_json::Value,
-) -> anyhow::Result<Result<Transform, ExitStatus>> {
+) -> anyhow::Result<Result<(Transform, Option<RuleFilter>), ExitStatus>> {
     // A spec that cannot be used is a tool error here: there is nothing to evaluate.
     let (spec, mut sources) = match load_or_report(spec_path, &args.spec_args, Format::Full) {
         Ok(l) => (l.spec, l.sources),
@@ -125,14 +429,13 @@ fn rule_transform(
     let Some(source) = source else {
         anyhow::bail!("rule `{}` has no transform", r.id);
     };
-    if let Some(why) = runner::filter(event, &r.event_type, &r.conditions) {
-        eprintln!(
-            "note: rule `{}` would not send this event ({why}); evaluating anyway",
-            r.id
-        );
-    }
+    let filter = RuleFilter {
+        id: r.id.clone(),
+        event_type: r.event_type.clone(),
+        conditions: r.conditions.clone(),
+    };
     match Transform::compile(&source.text) {
-        Ok(t) => Ok(Ok(t)),
+        Ok(t) => Ok(Ok((t, Some(filter)))),
         Err(e) => {
             let d = runner::compile_diag(&spec, &source, &e);
             if let TransformOrigin::File { path } = &source.origin {

@@ -202,9 +202,14 @@ fn in_transform(t: &InTransform) -> Option<String> {
             let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
             let dotted = segs.join(".");
             if t.fixtures.is_empty() {
+                let why = if t.loaded {
+                    "add `fixtures:` to the rule"
+                } else {
+                    "the spec has not loaded without errors yet, so its fixtures are unknown; fix \
+                     the errors it shows"
+                };
                 return Some(format!(
-                    "**`{dotted}`** — an input path\n\nNo fixture events to read (add `fixtures:` \
-                     to the rule)."
+                    "**`{dotted}`** — an input path\n\nNo fixture events to read ({why})."
                 ));
             }
             let (have, list) = events::describe(&t.fixtures, &refs);

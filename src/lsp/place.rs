@@ -18,6 +18,9 @@ pub struct InTransform<'w> {
     pub at: usize,
     /// The fixtures of the rule(s) that run it.
     pub fixtures: Vec<&'w Fixture>,
+    /// Whether a spec that runs it has loaded (now or at its last version without errors): when
+    /// not, `fixtures` is empty because they are unknown, not because the rule has none.
+    pub loaded: bool,
 }
 
 /// Whether a path names a `.jsonata` file.
@@ -47,7 +50,9 @@ pub fn transform_at<'w>(
 ) -> Option<InTransform<'w>> {
     if is_jsonata(path) {
         let mut fixtures: Vec<&Fixture> = Vec::new();
-        for (_, rule) in world.rules_using(path) {
+        let rules = world.rules_using(path);
+        let loaded = !rules.is_empty();
+        for (_, rule) in rules {
             for f in &rule.fixtures {
                 if !fixtures.iter().any(|g| g.path == f.path) {
                     fixtures.push(f);
@@ -58,6 +63,7 @@ pub fn transform_at<'w>(
             text: text.to_string(),
             at: offset,
             fixtures,
+            loaded,
         });
     }
     let doc = doc?;
@@ -70,14 +76,15 @@ pub fn transform_at<'w>(
         .iter()
         .position(|&(s, e)| s >= offset || offset < e)
         .unwrap_or(ranges.len());
-    let fixtures = world
-        .spec(path)
+    let spec = world.spec(path);
+    let fixtures = spec
         .map(|s| World::fixtures(s, Some(rule)))
         .unwrap_or_default();
     Some(InTransform {
         text: value.to_string(),
         at,
         fixtures,
+        loaded: spec.is_some(),
     })
 }
 

@@ -37,55 +37,72 @@ pub fn check_rule(spec: &Spec, rule: &ResolvedRule) -> Vec<Diagnostic> {
     let Some(src) = &rule.transform else {
         return Vec::new();
     };
+    check_expression(&src.text, &fixture_paths(rule), PathSource::Fixtures)
+        .into_iter()
+        .map(|(d, start, end)| {
+            let (file, span) = locate(spec, &src.origin, start, end);
+            d.in_file(file).at(span)
+        })
+        .collect()
+}
+
+/// Where the known input paths of [`check_expression`] come from (it words `E503` for it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathSource {
+    /// The rule's fixture events.
+    Fixtures,
+    /// The event(s) `cxsync eval` was given.
+    Event,
+}
+
+/// The checks of one expression: syntax (`E500`), the guide's dialect (`E501`, `E502`) and,
+/// when `known` has paths, input paths none of them has (`E503`). Each diagnostic comes with
+/// its character offsets `[start, end)` in `text`; the caller places them in a file. `cxsync
+/// eval --expr` checks against the event it is given, a rule against its fixtures.
+pub fn check_expression(
+    text: &str,
+    known: &BTreeSet<String>,
+    source: PathSource,
+) -> Vec<(Diagnostic, usize, usize)> {
     let mut out = Vec::new();
-    let at = |d: Diagnostic, start: usize, end: usize| -> Diagnostic {
-        let (file, span) = locate(spec, &src.origin, start, end);
-        d.in_file(file).at(span)
-    };
-    let fixes = syntax::dialect(&src.text);
+    let fixes = syntax::dialect(text);
     for f in fixes.iter().flat_map(DialectFix::flatten) {
-        out.push(at(dialect_diagnostic(f), f.start, dialect_end(f)));
+        out.push((dialect_diagnostic(f), f.start, dialect_end(f)));
     }
     // With the dialect present the text is analysed as `cxsync fix` would leave it, and positions
     // are mapped back to the original.
-    let (text, origins) = if fixes.is_empty() {
-        (src.text.clone(), None)
+    let (rewritten, origins) = if fixes.is_empty() {
+        (text.to_string(), None)
     } else {
-        let (t, m) = syntax::rewrite_mapped(&src.text);
+        let (t, m) = syntax::rewrite_mapped(text);
         (t, Some(m))
     };
     let back = |o: usize| -> usize {
         match &origins {
             None => o,
-            Some(m) => m
-                .get(o)
-                .copied()
-                .unwrap_or_else(|| src.text.chars().count()),
+            Some(m) => m.get(o).copied().unwrap_or_else(|| text.chars().count()),
         }
     };
-    match syntax::analyse(&text) {
+    let range = |start: usize, end: usize| -> (usize, usize) {
+        let s = back(start);
+        (s, if end > start { back(end - 1) + 1 } else { s })
+    };
+    match syntax::analyse(&rewritten) {
         Err(e) => {
-            let start = back(e.start);
-            let end = if e.end > e.start {
-                back(e.end - 1) + 1
-            } else {
-                start
-            };
+            let (start, end) = range(e.start, e.end);
             let mut d = Diagnostic::error(SYNTAX, format!("JSONata syntax error {e}"));
             d = d.with_help(e.help.clone().unwrap_or_else(|| syntax_help(&e.code)));
-            out.push(at(d, start, end));
+            out.push((d, start, end));
         }
         Ok(analysis) => {
-            let known = fixture_paths(rule);
             if !known.is_empty() {
-                for (p, count) in unknown_paths(&analysis.paths, &known) {
-                    let start = back(p.start);
-                    let end = if p.end > p.start {
-                        back(p.end - 1) + 1
-                    } else {
-                        start
-                    };
-                    out.push(at(unknown_path_diagnostic(&p, count, &known), start, end));
+                for (p, count) in unknown_paths(&analysis.paths, known) {
+                    let (start, end) = range(p.start, p.end);
+                    out.push((
+                        unknown_path_diagnostic(&p, count, known, source),
+                        start,
+                        end,
+                    ));
                 }
             }
         }
@@ -132,9 +149,14 @@ fn syntax_help(code: &str) -> String {
 /// Every dotted path (and prefix) present in the rule's fixture events; arrays are transparent,
 /// as JSONata maps a path over array items.
 pub fn fixture_paths(rule: &ResolvedRule) -> BTreeSet<String> {
+    event_paths(rule.fixtures.iter().map(|f| &f.event))
+}
+
+/// Every dotted path (and prefix) present in the events; arrays are transparent.
+pub fn event_paths<'a>(events: impl IntoIterator<Item = &'a Value>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for f in &rule.fixtures {
-        collect(&f.event, &mut String::new(), &mut out);
+    for e in events {
+        collect(e, &mut String::new(), &mut out);
     }
     out
 }
@@ -194,16 +216,25 @@ pub fn did_you_mean(dotted: &str, known: &BTreeSet<String>) -> Option<String> {
         .map(|(_, k)| k.clone())
 }
 
-fn unknown_path_diagnostic(p: &PathRef, count: usize, known: &BTreeSet<String>) -> Diagnostic {
+fn unknown_path_diagnostic(
+    p: &PathRef,
+    count: usize,
+    known: &BTreeSet<String>,
+    source: PathSource,
+) -> Diagnostic {
     let dotted = p.dotted();
     let more = if count > 1 {
         format!(" (read {count} times)")
     } else {
         String::new()
     };
+    let absent = match source {
+        PathSource::Fixtures => "is in no fixture event",
+        PathSource::Event => "is not in the event",
+    };
     let d = Diagnostic::warning(
         UNKNOWN_PATH,
-        format!("`{dotted}` is in no fixture event{more}; the transform reads undefined there"),
+        format!("`{dotted}` {absent}{more}; the transform reads undefined there"),
     );
     match did_you_mean(&dotted, known) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
@@ -213,14 +244,20 @@ fn unknown_path_diagnostic(p: &PathRef, count: usize, known: &BTreeSet<String>) 
             while !prefix.is_empty() && !known.contains(&prefix.join(".")) {
                 prefix.pop();
             }
-            if prefix.is_empty() {
-                d.with_help("no fixture has any part of this path; add a fixture that has it")
-            } else {
-                d.with_help(format!(
+            match (prefix.is_empty(), source) {
+                (true, PathSource::Fixtures) => {
+                    d.with_help("no fixture has any part of this path; add a fixture that has it")
+                }
+                (true, PathSource::Event) => d.with_help("the event has no part of this path"),
+                (false, PathSource::Fixtures) => d.with_help(format!(
                     "fixtures have `{}` but nothing below it by this name; add a fixture \
                      that has the field if it is optional",
                     prefix.join(".")
-                ))
+                )),
+                (false, PathSource::Event) => d.with_help(format!(
+                    "the event has `{}` but nothing below it by this name",
+                    prefix.join(".")
+                )),
             }
         }
     }

@@ -55,6 +55,20 @@ pub(super) struct Compiled {
     /// The tree the engine evaluates (with the builtin guards).
     ast: AstNode,
     limits: Limits,
+    /// The expression's regex-literal calls, compiled once (see [`rewrite_regex_calls`]).
+    regex_calls: std::sync::Arc<[RegexCall]>,
+}
+
+/// A call of `$contains`/`$split`/`$replace`/`$match` whose pattern is a regex literal: in the
+/// tree it became a call of a host function named `name` (a name no expression can write)
+/// without the literal, which runs the compiled path's implementation with `re`, compiled
+/// once; where that declines, `original` (the call itself, over `a0`, `a1`, … of its
+/// arguments) is evaluated by the engine, so results and errors are the builtin's own.
+struct RegexCall {
+    name: String,
+    f: super::compiled::RegexFn,
+    re: regex::Regex,
+    original: AstNode,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -83,11 +97,13 @@ impl Compiled {
         if !binds_variable(&ast, "now") {
             rewrite_now_with_arguments(&mut ast);
         }
+        let regex_calls = rewrite_regex_calls(&mut ast).into();
         guard_builtins(&mut ast);
         Ok(Compiled {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ast,
             limits,
+            regex_calls,
         })
     }
 
@@ -149,7 +165,7 @@ impl Compiled {
                 ctx.bind(k.clone(), to_jvalue(v));
             }
             let clock = Rc::new(Cell::new(millis));
-            let mut ev = new_evaluator(ctx, self.options(), self.limits, &clock);
+            let mut ev = new_evaluator(ctx, self.options(), self.limits, &clock, &self.regex_calls);
             return firewall(|| ev.evaluate(&self.ast, data))?.map_err(|e| eval_error(&e));
         }
         EVALUATORS.with(|cell| {
@@ -161,7 +177,13 @@ impl Compiled {
                     let clock = Rc::new(Cell::new(millis));
                     CachedEvaluator {
                         id: self.id,
-                        ev: new_evaluator(Context::new(), self.options(), self.limits, &clock),
+                        ev: new_evaluator(
+                            Context::new(),
+                            self.options(),
+                            self.limits,
+                            &clock,
+                            &self.regex_calls,
+                        ),
                         clock,
                     }
                 }
@@ -223,8 +245,21 @@ fn new_evaluator(
     options: EvaluatorOptions,
     limits: Limits,
     clock: &Rc<Cell<i64>>,
+    regex_calls: &std::sync::Arc<[RegexCall]>,
 ) -> Evaluator {
     let mut ev = Evaluator::with_options(ctx, options);
+    for i in 0..regex_calls.len() {
+        let calls = std::sync::Arc::clone(regex_calls);
+        let name = calls[i].name.clone();
+        ev.register_fn(name, move |args: &[JValue]| {
+            let c = &calls[i];
+            match super::compiled::call_regex(c.f, args, &c.re, limits) {
+                Some(v) => Ok(v),
+                None => call(&c.original, args),
+            }
+        })
+        .expect("the host function's name is not a builtin's");
+    }
     let max = limits.max_output_bytes;
     ev.register_fn(SIZED, move |args: &[JValue]| {
         let v = args.first().cloned().unwrap_or(JValue::Undefined);
@@ -279,6 +314,136 @@ fn iso_millis(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Replaces every `$contains`/`$split`/`$replace`/`$match` call whose pattern is a regex
+/// literal by a call of a host function that holds the regex compiled (see [`RegexCall`]). A
+/// call with a placeholder, the context form (too few arguments), a name the expression binds
+/// itself, or a regex that does not compile is left as it is.
+fn rewrite_regex_calls(ast: &mut AstNode) -> Vec<RegexCall> {
+    let bound: Vec<&str> = ["contains", "split", "replace", "match"]
+        .into_iter()
+        .filter(|n| binds_variable(ast, n))
+        .collect();
+    let mut calls = Vec::new();
+    visit_mut(ast, &mut |n| {
+        let AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } = n
+        else {
+            return;
+        };
+        let Some((f, min, max)) = super::compiled::RegexFn::named(name) else {
+            return;
+        };
+        if bound.contains(&name.as_str())
+            || args.len() < min
+            || args.len() > max
+            || args.iter().any(|a| matches!(a, AstNode::Placeholder))
+            // A replacement that may be a function runs in the expression's own evaluator
+            // (its variables, `$$`, the frozen clock, the guards): the call stays the engine's.
+            || (f == super::compiled::RegexFn::Replace && !is_data(&args[2]))
+        {
+            return;
+        }
+        let AstNode::Regex { pattern, flags } = &args[1] else {
+            return;
+        };
+        let Ok(re) = super::regex::compile(pattern, flags) else {
+            return;
+        };
+        let Some(original) = over_placeholders(name, args.len(), &args[1]) else {
+            return;
+        };
+        let host = format!("cxsync regex {}", calls.len());
+        calls.push(RegexCall {
+            name: host.clone(),
+            f,
+            re,
+            original,
+        });
+        let mut rest = std::mem::take(args);
+        rest.remove(1);
+        *n = AstNode::Function {
+            name: host,
+            args: rest,
+            is_builtin: true,
+        };
+    });
+    calls
+}
+
+/// Whether `node` can only evaluate to data, never to a function: a literal, `&`, arithmetic,
+/// or a path over the input that starts with a field name.
+fn is_data(node: &AstNode) -> bool {
+    use jsonata_core::ast::BinaryOp as B;
+    match node {
+        AstNode::String(_) | AstNode::Number(_) | AstNode::Boolean(_) | AstNode::Null => true,
+        AstNode::Binary { op, .. } => matches!(
+            op,
+            B::Concatenate | B::Add | B::Subtract | B::Multiply | B::Divide | B::Modulo
+        ),
+        AstNode::Path { steps } => steps
+            .first()
+            .is_some_and(|s| matches!(s.node, AstNode::Name(_))),
+        _ => false,
+    }
+}
+
+/// `$name(a0, <regex>, a1, …)`: the call over its arguments' values, read from the data.
+fn over_placeholders(name: &str, argc: usize, regex: &AstNode) -> Option<AstNode> {
+    let mut args = Vec::with_capacity(argc);
+    let mut k = 0;
+    for i in 0..argc {
+        if i == 1 {
+            args.push(regex.clone());
+        } else {
+            args.push(jsonata_core::parser::parse(&format!("a{k}")).ok()?);
+            k += 1;
+        }
+    }
+    Some(AstNode::Function {
+        name: name.to_string(),
+        args,
+        is_builtin: true,
+    })
+}
+
+thread_local! {
+    /// The evaluator for single builtin calls made outside an evaluation (no host functions,
+    /// no bindings).
+    static CALLS: RefCell<Option<Evaluator>> = const { RefCell::new(None) };
+}
+
+/// Evaluates `ast`, a builtin call over `a0`, `a1`, …, against `{"a0": args[0], …}` (an
+/// undefined argument is absent): the engine's own result or error for those arguments.
+pub(super) fn call(ast: &AstNode, args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let mut data = IndexMap::with_capacity(args.len());
+    for (i, a) in args.iter().enumerate() {
+        if !a.is_undefined() {
+            data.insert(format!("a{i}"), a.clone());
+        }
+    }
+    let data = JValue::object(data);
+    CALLS.with(|cell| {
+        // Taken out while evaluating: a panic drops it instead of leaving it half-used.
+        let mut ev = cell.borrow_mut().take().unwrap_or_else(|| {
+            // Single builtin calls neither recurse nor build long sequences; the limits are a
+            // backstop.
+            let options = EvaluatorOptions {
+                timeout_ms: None,
+                cancel: None,
+                max_stack_depth: Some(1_000),
+                max_sequence_length: Some(1_000_000),
+            };
+            Evaluator::with_options(Context::new(), options)
+        });
+        let out = ev.evaluate(ast, &data);
+        *cell.borrow_mut() = Some(ev);
+        out
+    })
 }
 
 /// Whether the expression binds `$name` itself (`$now := …` or a lambda parameter), in which case
@@ -816,6 +981,82 @@ mod tests {
             from_jvalue(&jv, &mut big()).unwrap().unwrap().to_string(),
             r#"{"k":[null]}"#
         );
+    }
+
+    fn count_regex_nodes(ast: &AstNode) -> usize {
+        let mut n = 0;
+        visit(ast, &mut |x| {
+            if matches!(x, AstNode::Regex { .. }) {
+                n += 1;
+            }
+        });
+        n
+    }
+
+    #[test]
+    fn regex_literal_calls_hold_their_regex_compiled() {
+        let c = Compiled::new(
+            "{'a': $replace(x, /[^0-9+]/, ''), 'b': $match(x, /(\\w+) (\\w+)/, 2), 'c': $contains(x, /a/i), 'd': $split(x, /,\\s*/)}",
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(c.regex_calls.len(), 4);
+        assert_eq!(count_regex_nodes(&c.ast), 0);
+        // Left alone: the context form, a placeholder, a name the expression binds, a regex the
+        // engine cannot compile, a replacement that may be a function.
+        for text in [
+            "x.$replace(/a/, 'b')",
+            "$replace(x, /a/, function($m) { $m.match })",
+            "($f := function($m) { 'b' }; $replace(x, /a/, $f))",
+            "$replace(?, /a/, 'b')",
+            "($replace := function($a, $b, $c) { 1 }; $replace(x, /a/, 'b'))",
+            "$replace(x, /(?=a)/, 'b')",
+        ] {
+            let c = Compiled::new(text, Limits::default()).unwrap();
+            assert!(c.regex_calls.is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn regex_host_functions_give_the_builtins_results_and_errors() {
+        let now = chrono::Utc::now();
+        let eval = |text: &str, data: Value| {
+            Compiled::new(text, Limits::default())
+                .unwrap()
+                .eval(Some(&data), now, None)
+        };
+        let d = json!({"x": "Ada Lovelace, ORD-12 and ORD-345"});
+        assert_eq!(
+            eval("$replace(x, /(\\w+) (\\w+)/, '$2 $1')", d.clone()).unwrap(),
+            Some(json!("Lovelace Ada, ORD-and 12 ORD-345"))
+        );
+        assert_eq!(
+            eval("$match(x, /ORD-[0-9]+/).match", d.clone()).unwrap(),
+            Some(json!(["ORD-12", "ORD-345"]))
+        );
+        // A replacement function is the engine's business, in the expression's own evaluator:
+        // its variables, `$$`, the frozen clock and the guards are there.
+        assert_eq!(
+            eval(
+                "($p := '#'; $replace(x, /ORD-/, function($m) { $m.match & $p & $$.y & $string($now()) }))",
+                json!({"x": "ORD-1", "y": "!"})
+            )
+            .unwrap(),
+            Some(json!(format!("ORD-#!{}1", iso_millis(now.timestamp_millis()))))
+        );
+        assert_eq!(
+            eval(
+                "$replace(x, /ORD-/, function($m) { $uppercase($m.match) & '#' })",
+                d.clone()
+            )
+            .unwrap(),
+            Some(json!("Ada Lovelace, ORD-#12 and ORD-#345"))
+        );
+        assert_eq!(eval("$replace(x, /a/, 'b')", json!({})).unwrap(), None);
+        let e = eval("$replace(x, /a/, 'b')", json!({"x": 5})).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("T0410"), "{e}");
+        let e = eval("$replace(x, /a/, 'b', -1)", d).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some("D3011"), "{e}");
     }
 
     #[test]

@@ -1,8 +1,36 @@
-//! `cxsync eval`: output JSON, undefined prints nothing, errors carry their JSONata code.
+//! `cxsync eval`: output JSON, undefined prints nothing, errors carry their JSONata code;
+//! `--events` streams NDJSON; `--expr` gets the checks `validate` makes.
+
+use std::io::Write;
+use std::process::Stdio;
 
 use std::time::Duration;
 
 use crate::common::{assert_no_crash, cxsync, root, run_bounded};
+
+/// `cxsync eval ARGS` with `input` on stdin.
+fn eval_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
+    let mut child = cxsync()
+        .arg("eval")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
 
 fn eval(args: &[&str]) -> (i32, String, String) {
     let out = cxsync().arg("eval").args(args).output().unwrap();
@@ -105,8 +133,149 @@ fn a_syntax_error_prints_its_code_and_exits_one() {
         "--event",
         "fixtures/events/voice_resolved.json",
     ]);
+    // The checks `validate` makes, at the expression's own line and column.
     assert_eq!(code, 1);
-    assert!(err.starts_with("error: S0211: "), "{err}");
+    assert!(
+        err.contains("error[E500]: JSONata syntax error S0211"),
+        "{err}"
+    );
+    assert!(err.contains("--> --expr:1:7"), "{err}");
+}
+
+#[test]
+fn an_expr_in_the_guides_dialect_gets_the_standard_form() {
+    let (code, out, err) = eval(&[
+        "--expr",
+        "$if(a > 1) \"big\" $else \"small\" $end",
+        "--event",
+        "fixtures/events/voice_resolved.json",
+    ]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(err.contains("error[E501]"), "{err}");
+    assert!(err.contains("--> --expr:1:1"), "{err}");
+    assert!(err.contains("write `a > 1 ? \"big\" : \"small\"`"), "{err}");
+    // There is no file to fix.
+    assert!(!err.contains("cxsync fix"), "{err}");
+    let (code, _, err) = eval(&[
+        "--expr",
+        "interaction?.agent?.email",
+        "--event",
+        "fixtures/events/voice_resolved.json",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("error[E502]"), "{err}");
+}
+
+#[test]
+fn a_path_the_event_does_not_have_is_a_warning_with_did_you_mean() {
+    let (code, out, err) = eval(&[
+        "--compact",
+        "--expr",
+        "{'n': interaction.custmer.name, 'q': interaction.queue.name}",
+        "--event",
+        "fixtures/events/voice_resolved.json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "{\"q\":\"Billing\"}\n");
+    assert!(
+        err.contains("warning[E503]: `interaction.custmer.name` is not in the event"),
+        "{err}"
+    );
+    assert!(
+        err.contains("did you mean `interaction.customer.name`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn events_stream_one_compact_line_per_event_with_errors_in_place() {
+    let input =
+        b"{\"a\":1}\n\n{\"a\":2.5e-7}\nnot json\n{\"a\":\"x\"}\r\n{\"b\":1}\n{\"a\":0.000001}";
+    let (code, out, err) = eval_stdin(&["--expr", "a + 1", "--events", "-"], input);
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "2",
+            "1.00000025",
+            r#"{"error":{"code":"INVALID_JSON","message":"the event is not JSON: expected ident at line 1 column 2","line":4}}"#,
+            r#"{"error":{"code":"T2001","message":"The left side of the + operator must evaluate to a number","line":5}}"#,
+            "",
+            "1.000001",
+        ],
+        "{out}"
+    );
+    assert!(
+        err.contains("2 of 6 events failed (first at line 4)"),
+        "{err}"
+    );
+    // No errors: exit 0 and nothing on stderr.
+    let (code, out, err) = eval_stdin(
+        &["--expr", "a", "--events", "-"],
+        "{\"a\":[1]}\n{\"a\":\"é\"}\n".as_bytes(),
+    );
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "[1]\n\"é\"\n", ""));
+}
+
+#[test]
+fn an_event_line_over_the_size_limit_is_an_error_line_not_a_crash() {
+    let big = format!(
+        "{{\"a\":\"{}\"}}\n{{\"a\":1}}\n",
+        "x".repeat(8 * 1024 * 1024 + 10)
+    );
+    let (code, out, err) = eval_stdin(&["--expr", "a", "--events", "-"], big.as_bytes());
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(r#"{"error":{"code":"EVENT_TOO_LARGE""#),
+        "{out}"
+    );
+    assert!(lines[0].ends_with(r#""line":1}}"#), "{out}");
+    assert_eq!(lines[1], "1");
+}
+
+#[test]
+fn each_events_line_is_what_eval_event_compact_prints_for_it() {
+    let mut fixtures: Vec<_> = std::fs::read_dir("fixtures/events")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    fixtures.sort();
+    let mut ndjson = String::new();
+    for f in &fixtures {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
+        ndjson.push_str(&v.to_string());
+        ndjson.push('\n');
+    }
+    let args = [
+        "--spec",
+        "specs/crm_sync.yaml",
+        "--rule",
+        "CRM_SYNC_RULE_ID",
+        "--now",
+        "2024-01-15T14:00:00Z",
+    ];
+    let mut stream_args = args.to_vec();
+    stream_args.extend(["--events", "-"]);
+    let (code, out, err) = eval_stdin(&stream_args, ndjson.as_bytes());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("note: rule `CRM_SYNC_RULE_ID` would not send 1 of 5 events"),
+        "{err}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), fixtures.len());
+    for (f, line) in fixtures.iter().zip(lines) {
+        let mut one = args.to_vec();
+        let p = f.to_string_lossy().into_owned();
+        one.extend(["--compact", "--event", p.as_str()]);
+        let (code, single, _) = eval(&one);
+        assert_eq!(code, 0);
+        assert_eq!(single.trim_end_matches('\n'), line, "{p}");
+    }
 }
 
 #[test]
@@ -167,6 +336,12 @@ fn hostile_expressions_are_errors_with_their_own_code_never_a_crash() {
         assert_no_crash(&out, &short);
         assert_eq!(out.status.code(), Some(1), "{short}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(&format!("error: {code}: ")), "{short}: {err}");
+        // A syntax error is reported as `validate` reports it (E500, placed in the expression).
+        let want = if code.starts_with('S') {
+            format!("error[E500]: JSONata syntax error {code}: ")
+        } else {
+            format!("error: {code}: ")
+        };
+        assert!(err.contains(&want), "{short}: {err}");
     }
 }

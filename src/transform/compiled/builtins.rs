@@ -5,10 +5,8 @@
 //! raises its own error.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorOptions};
 use jsonata_core::functions::{numeric, string as jstr};
 use jsonata_core::value::JValue;
 use regex::Regex;
@@ -59,7 +57,7 @@ impl<'a> Ev<'a> {
         &mut self,
         b: Builtin,
         a: &[Val<'a>],
-        regex: Option<&'a Regex>,
+        regex: Option<&Regex>,
     ) -> R<Val<'a>> {
         Ok(match b {
             Builtin::String => {
@@ -179,141 +177,18 @@ impl<'a> Ev<'a> {
                     Val::string(format!("{}{padding}", &**s))
                 }
             }
-            Builtin::Contains => {
-                if !is_str_or_undef(&a[0]) || (regex.is_none() && !is_str_or_undef(&a[1])) {
-                    return Err(Bail);
-                }
-                let Val::Str(s) = &a[0] else {
-                    return Ok(Val::Undef);
-                };
-                match (regex, &a[1]) {
-                    (Some(re), _) => Val::Bool(re.is_match(s)),
-                    (None, Val::Str(p)) => Val::Bool(s.contains(&**p)),
-                    _ => Val::Undef,
-                }
-            }
-            Builtin::Split => {
-                let a = trim(a, 2);
-                if !is_str_or_undef(&a[0])
-                    || (regex.is_none() && !matches!(a[1], Val::Str(_)))
-                    || !a.get(2).is_none_or(is_num_or_undef)
-                {
-                    return Err(Bail);
-                }
-                let Val::Str(s) = &a[0] else {
-                    return Ok(Val::Undef);
-                };
-                let lim = limit(a.get(2), false)?;
-                match regex {
-                    Some(re) => {
-                        let parts = re.split(s).take(lim.unwrap_or(usize::MAX));
-                        let items: Vec<Val<'a>> = parts.map(Val::string).collect();
-                        self.check_len(items.len())?;
-                        Val::plain(items)
-                    }
-                    None => {
-                        let Val::Str(sep) = &a[1] else {
-                            return Err(Bail);
-                        };
-                        let r = jstr::split(s, &JValue::String(sep.to_rc()), lim);
-                        engine_value(r)?
-                    }
-                }
-            }
-            Builtin::Join => {
-                let a = trim(a, 1);
-                if !a.get(1).is_none_or(is_str_or_undef) {
-                    return Err(Bail);
-                }
-                let sep: &str = match a.get(1) {
-                    Some(Val::Str(x)) => x,
-                    _ => "",
-                };
-                match &a[0] {
-                    Val::Undef => Val::Undef,
-                    Val::Str(s) => Val::Str(s.clone()),
-                    v if v.is_array() => {
-                        let mut out = String::new();
-                        for i in 0..v.len() {
-                            let Val::Str(x) = v.item(i) else {
-                                return Err(Bail);
-                            };
-                            if i > 0 {
-                                out.push_str(sep);
-                            }
-                            out.push_str(&x);
-                            if out.len() > self.prog.limits.max_output_bytes {
-                                return Err(Bail);
-                            }
-                        }
-                        Val::string(out)
-                    }
-                    _ => return Err(Bail),
-                }
-            }
-            Builtin::Replace => {
-                let a = trim(a, 3);
-                if !is_str_or_undef(&a[0])
-                    || (regex.is_none() && !matches!(a[1], Val::Str(_)))
-                    || !matches!(a[2], Val::Str(_))
-                    || !a.get(3).is_none_or(is_num_or_undef)
-                {
-                    return Err(Bail);
-                }
-                let Val::Str(s) = &a[0] else {
-                    return Ok(Val::Undef);
-                };
-                let Val::Str(rep) = &a[2] else {
-                    return Err(Bail);
-                };
-                match regex {
-                    Some(re) => {
-                        let lim = limit(a.get(3), true)?;
-                        let out = jstr::replace_regex(
-                            jstr::RegexMatches::new(re, s),
-                            lim,
-                            |found, out| {
-                                jstr::substitute_capture_groups(
-                                    out,
-                                    rep,
-                                    found.text,
-                                    found.groups.len(),
-                                    |i| {
-                                        Ok::<_, jsonata_core::functions::FunctionError>(
-                                            found.groups[i].map(Cow::Borrowed),
-                                        )
-                                    },
-                                )
-                            },
-                        )
-                        .map_err(|_| Bail)?;
-                        Val::string(out)
-                    }
-                    None => {
-                        let Val::Str(pat) = &a[1] else {
-                            return Err(Bail);
-                        };
-                        if pat.is_empty() {
-                            return Err(Bail);
-                        }
-                        let lim = limit(a.get(3), true)?;
-                        engine_value(jstr::replace(s, &JValue::String(pat.to_rc()), rep, lim))?
-                    }
-                }
-            }
-            Builtin::Match => {
-                let a = trim(a, 2);
-                let Some(re) = regex else {
-                    return Err(Bail);
-                };
-                if !is_str_or_undef(&a[0]) || !a.get(2).is_none_or(is_num_or_undef) {
-                    return Err(Bail);
-                }
-                let Val::Str(s) = &a[0] else {
-                    return Ok(Val::Undef);
-                };
-                let lim = limit(a.get(2), true)?;
-                engine_value(jstr::match_regex(re, s, lim))?
+            Builtin::Contains
+            | Builtin::Split
+            | Builtin::Join
+            | Builtin::Replace
+            | Builtin::Match => {
+                return pattern_builtin(
+                    b,
+                    a,
+                    regex,
+                    self.max_seq,
+                    self.prog.limits.max_output_bytes,
+                )
             }
             Builtin::Number => match &a[0] {
                 Val::Undef => Val::Undef,
@@ -668,6 +543,156 @@ impl<'a> Ev<'a> {
     }
 }
 
+/// `$contains`, `$split`, `$replace` and `$match` with a regex literal compiled once (`regex`,
+/// its slot in `a` undefined) or a string pattern, and `$join`. The engine path calls the same
+/// for a regex literal (see `compiled::call_regex`), so both paths share one implementation.
+pub(super) fn pattern_builtin<'a>(
+    b: Builtin,
+    a: &[Val<'a>],
+    regex: Option<&Regex>,
+    max_seq: usize,
+    max_output: usize,
+) -> R<Val<'a>> {
+    Ok(match b {
+        Builtin::Contains => {
+            if !is_str_or_undef(&a[0]) || (regex.is_none() && !is_str_or_undef(&a[1])) {
+                return Err(Bail);
+            }
+            let Val::Str(s) = &a[0] else {
+                return Ok(Val::Undef);
+            };
+            match (regex, &a[1]) {
+                (Some(re), _) => Val::Bool(re.is_match(s)),
+                (None, Val::Str(p)) => Val::Bool(s.contains(&**p)),
+                _ => Val::Undef,
+            }
+        }
+        Builtin::Split => {
+            let a = trim(a, 2);
+            if !is_str_or_undef(&a[0])
+                || (regex.is_none() && !matches!(a[1], Val::Str(_)))
+                || !a.get(2).is_none_or(is_num_or_undef)
+            {
+                return Err(Bail);
+            }
+            let Val::Str(s) = &a[0] else {
+                return Ok(Val::Undef);
+            };
+            let lim = limit(a.get(2), false)?;
+            match regex {
+                Some(re) => {
+                    let parts = re.split(s).take(lim.unwrap_or(usize::MAX));
+                    let items: Vec<Val<'a>> = parts.map(Val::string).collect();
+                    if items.len() > max_seq {
+                        return Err(Bail);
+                    }
+                    Val::plain(items)
+                }
+                None => {
+                    let Val::Str(sep) = &a[1] else {
+                        return Err(Bail);
+                    };
+                    let r = jstr::split(s, &JValue::String(sep.to_rc()), lim);
+                    engine_value(r)?
+                }
+            }
+        }
+        Builtin::Join => {
+            let a = trim(a, 1);
+            if !a.get(1).is_none_or(is_str_or_undef) {
+                return Err(Bail);
+            }
+            let sep: &str = match a.get(1) {
+                Some(Val::Str(x)) => x,
+                _ => "",
+            };
+            match &a[0] {
+                Val::Undef => Val::Undef,
+                Val::Str(s) => Val::Str(s.clone()),
+                v if v.is_array() => {
+                    let mut out = String::new();
+                    for i in 0..v.len() {
+                        let Val::Str(x) = v.item(i) else {
+                            return Err(Bail);
+                        };
+                        if i > 0 {
+                            out.push_str(sep);
+                        }
+                        out.push_str(&x);
+                        if out.len() > max_output {
+                            return Err(Bail);
+                        }
+                    }
+                    Val::string(out)
+                }
+                _ => return Err(Bail),
+            }
+        }
+        Builtin::Replace => {
+            let a = trim(a, 3);
+            if !is_str_or_undef(&a[0])
+                || (regex.is_none() && !matches!(a[1], Val::Str(_)))
+                || !matches!(a[2], Val::Str(_))
+                || !a.get(3).is_none_or(is_num_or_undef)
+            {
+                return Err(Bail);
+            }
+            let Val::Str(s) = &a[0] else {
+                return Ok(Val::Undef);
+            };
+            let Val::Str(rep) = &a[2] else {
+                return Err(Bail);
+            };
+            match regex {
+                Some(re) => {
+                    let lim = limit(a.get(3), true)?;
+                    let out =
+                        jstr::replace_regex(jstr::RegexMatches::new(re, s), lim, |found, out| {
+                            jstr::substitute_capture_groups(
+                                out,
+                                rep,
+                                found.text,
+                                found.groups.len(),
+                                |i| {
+                                    Ok::<_, jsonata_core::functions::FunctionError>(
+                                        found.groups[i].map(Cow::Borrowed),
+                                    )
+                                },
+                            )
+                        })
+                        .map_err(|_| Bail)?;
+                    Val::string(out)
+                }
+                None => {
+                    let Val::Str(pat) = &a[1] else {
+                        return Err(Bail);
+                    };
+                    if pat.is_empty() {
+                        return Err(Bail);
+                    }
+                    let lim = limit(a.get(3), true)?;
+                    engine_value(jstr::replace(s, &JValue::String(pat.to_rc()), rep, lim))?
+                }
+            }
+        }
+        Builtin::Match => {
+            let a = trim(a, 2);
+            let Some(re) = regex else {
+                return Err(Bail);
+            };
+            if !is_str_or_undef(&a[0]) || !a.get(2).is_none_or(is_num_or_undef) {
+                return Err(Bail);
+            }
+            let Val::Str(s) = &a[0] else {
+                return Ok(Val::Undef);
+            };
+            let lim = limit(a.get(2), true)?;
+            engine_value(jstr::match_regex(re, s, lim))?
+        }
+        _ => return Err(Bail),
+    })
+}
+
 /// `$now()`'s text in jsonata-js: ISO 8601 with milliseconds, UTC, `Z`.
 pub(super) fn iso_millis(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
@@ -751,47 +776,22 @@ fn stringify(v: &Val, out: &mut String) -> R<()> {
     Ok(())
 }
 
-thread_local! {
-    /// The evaluator for builtins handed to the engine (no host functions, no bindings).
-    static ENGINE: RefCell<Option<Evaluator>> = const { RefCell::new(None) };
-}
-
 /// Evaluates `$name(a0, …)` with the engine against `{"a0": …}`; any error or panic is a bail
 /// (the engine then evaluates the whole event and reports its own error).
 pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>]) -> R<Val<'a>> {
-    let mut data = indexmap::IndexMap::with_capacity(args.len());
-    for (i, a) in args.iter().enumerate() {
+    let mut values = Vec::with_capacity(args.len());
+    for a in args {
         match a {
-            Val::Undef => {}
             Val::Fn(_) => return Err(Bail),
             v if v.is_seq() => return Err(Bail),
-            v => {
-                data.insert(format!("a{i}"), to_jvalue(v)?);
-            }
+            v => values.push(to_jvalue(v)?),
         }
     }
-    let data = JValue::object(data);
-    // These builtins neither recurse nor build long sequences; the limits are a backstop.
-    let options = EvaluatorOptions {
-        timeout_ms: None,
-        cancel: None,
-        max_stack_depth: Some(1_000),
-        max_sequence_length: Some(1_000_000),
-    };
-    ENGINE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let mut ev = slot
-            .take()
-            .unwrap_or_else(|| Evaluator::with_options(Context::new(), options.clone()));
-        // The engine's firewall: a panic is caught and kept off stderr.
-        let out = crate::transform::engine::firewall(|| ev.evaluate(&call.ast, &data));
-        match out {
-            Ok(r) => {
-                *slot = Some(ev);
-                from_jvalue(&r.map_err(|_| Bail)?)
-            }
-            // A panicking evaluator is not reused.
-            Err(_) => Err(Bail),
-        }
-    })
+    // The engine's firewall: a panic is caught and kept off stderr.
+    let out =
+        crate::transform::engine::firewall(|| crate::transform::engine::call(&call.ast, &values));
+    match out {
+        Ok(r) => from_jvalue(&r.map_err(|_| Bail)?),
+        Err(_) => Err(Bail),
+    }
 }

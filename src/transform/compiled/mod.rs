@@ -122,6 +122,65 @@ impl Program {
     }
 }
 
+/// The builtins whose regex literal the engine path compiles once and hands here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RegexFn {
+    Contains,
+    Split,
+    Replace,
+    Match,
+}
+
+impl RegexFn {
+    /// The builtin called `name` and the argument counts of a call whose second argument (the
+    /// pattern) can be handed over.
+    pub(super) fn named(name: &str) -> Option<(RegexFn, usize, usize)> {
+        Some(match name {
+            "contains" => (RegexFn::Contains, 2, 2),
+            "split" => (RegexFn::Split, 2, 3),
+            "replace" => (RegexFn::Replace, 3, 4),
+            "match" => (RegexFn::Match, 2, 3),
+            _ => return None,
+        })
+    }
+}
+
+/// `f` with the engine's evaluated arguments (the regex literal's slot left out) and its
+/// compiled regex, by the compiled path's implementation; `None` where that declines (an
+/// argument of an unusual type, an error), so the engine decides.
+pub(super) fn call_regex(
+    f: RegexFn,
+    args: &[jsonata_core::value::JValue],
+    re: &Regex,
+    limits: Limits,
+) -> Option<jsonata_core::value::JValue> {
+    let mut vals: Vec<Val<'_>> = Vec::with_capacity(args.len() + 1);
+    for (i, a) in args.iter().enumerate() {
+        if i == 1 {
+            vals.push(Val::Undef);
+        }
+        vals.push(value::from_jvalue(a).ok()?);
+    }
+    if args.len() == 1 {
+        vals.push(Val::Undef);
+    }
+    let b = match f {
+        RegexFn::Contains => ir::Builtin::Contains,
+        RegexFn::Split => ir::Builtin::Split,
+        RegexFn::Replace => ir::Builtin::Replace,
+        RegexFn::Match => ir::Builtin::Match,
+    };
+    let v = builtins::pattern_builtin(
+        b,
+        &vals,
+        Some(re),
+        limits.max_sequence,
+        limits.max_output_bytes,
+    )
+    .ok()?;
+    value::to_jvalue(&v).ok()
+}
+
 /// Maps a declined evaluation to the engine.
 pub(super) fn or_engine<T>(
     compiled: R<T>,
