@@ -42,6 +42,28 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// CPU time of this thread so far (Linux `/proc/thread-self/schedstat`; zero elsewhere), so a
+/// run on a loaded machine reports the work done next to the wall time it took.
+fn cpu() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+/// Median wall and CPU time of `runs` calls of `f`.
+fn measure(runs: usize, mut f: impl FnMut()) -> (Duration, Duration) {
+    let (mut wall, mut cpus) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let (t, c) = (Instant::now(), cpu());
+        f();
+        wall.push(t.elapsed());
+        cpus.push(cpu().saturating_sub(c));
+    }
+    (median(wall), median(cpus))
+}
+
 fn main() {
     // 1. The pure diff: 1,000 rules, live equal to desired (the drift-check case).
     let p = payloads(1000);
@@ -53,18 +75,21 @@ fn main() {
     for r in &p.rules {
         live.rules.insert(r.id.clone(), r.body.clone());
     }
-    let times: Vec<Duration> = (0..30)
-        .map(|_| {
-            let t = Instant::now();
-            let plan = plan::plan(&p, &live, &Options::default());
-            assert!(!plan.has_changes());
-            t.elapsed()
-        })
-        .collect();
-    println!(
-        "plan diff, 1000 rules, no changes: median {:?}",
-        median(times)
-    );
+    let (wall, cpu_t) = measure(30, || {
+        let plan = plan::plan(&p, &live, &Options::default());
+        assert!(!plan.has_changes());
+        std::hint::black_box(plan::render(&plan, "http://h"));
+    });
+    println!("plan diff + text, 1000 rules, no changes: median {wall:?} wall, {cpu_t:?} CPU");
+    // The same with one rule drifted, as the JSON document (typed before/after of every object).
+    live.rules.get_mut("R0500").unwrap()["name"] = json!("drifted");
+    let (wall, cpu_t) = measure(30, || {
+        let plan = plan::plan(&p, &live, &Options::default());
+        assert!(plan.has_changes());
+        let doc = plan::json::Document::new(&plan, "http://h", None);
+        std::hint::black_box(serde_json::to_string_pretty(&doc).unwrap());
+    });
+    println!("plan diff + --json, 1000 rules, 1 drifted: median {wall:?} wall, {cpu_t:?} CPU");
 
     // 2. Apply then re-plan 100 rules against the in-process mock hub over loopback HTTP.
     let rt = tokio::runtime::Builder::new_current_thread()

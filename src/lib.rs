@@ -18,6 +18,8 @@ pub mod delivery;
 pub mod diag;
 pub mod dlq;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod init;
 pub mod lint;

@@ -612,19 +612,27 @@ async fn replay_delivers_every_saved_record_once_with_its_original_key() {
     assert_eq!(out["evt-2006"], "skipped");
 
     let posts = crm_posts(&crm).await;
-    let keys: Vec<&str> = posts.iter().map(|(k, _)| k.as_str()).collect();
+    // Sent concurrently: the CRM sees them in any order.
+    let keys: BTreeSet<&str> = posts.iter().map(|(k, _)| k.as_str()).collect();
     let originals: BTreeMap<String, String> = fixture_records()
         .into_iter()
         .map(|r| (r.event_id, r.idempotency_key.unwrap()))
         .collect();
+    assert_eq!(posts.len(), 5);
     assert_eq!(
         keys,
         ["evt-2001", "evt-2002", "evt-2003", "evt-2004", "evt-2007"]
             .map(|id| originals[id].as_str())
+            .into_iter()
+            .collect()
     );
     // The body is the new payload: no transcript any more.
     assert!(posts.iter().all(|(_, b)| b.get("transcript").is_none()));
-    assert_eq!(posts[0].1["caseNumber"], "918274001");
+    let first = posts
+        .iter()
+        .find(|(k, _)| k == "918274001_interaction.ended")
+        .unwrap();
+    assert_eq!(first.1["caseNumber"], "918274001");
 
     // Markers sit beside the records; the records stay without --purge.
     let day = src.join("2024/01/15");
@@ -685,7 +693,8 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
         &src,
         "fixtures/dlq/fixed.yaml",
         &crm.uri(),
-        &["--max-failures", "1"],
+        // One at a time, so "the first refusal stops the run" is about records in order.
+        &["--max-failures", "1", "--concurrency", "1"],
     ))
     .await;
     assert_eq!(o.status.code(), Some(1));
@@ -842,11 +851,16 @@ async fn a_401_refreshes_the_token_and_resends_with_the_same_key() {
             (h("authorization"), h("x-idempotency-key"))
         })
         .collect();
+    // Records are sent concurrently: follow one record's attempts.
+    let of_one: Vec<&(String, String)> = posts
+        .iter()
+        .filter(|(_, k)| k == "918274001_interaction.ended")
+        .collect();
     assert_eq!(
-        &posts[..2],
+        of_one,
         [
-            ("Bearer tok-1".into(), "918274001_interaction.ended".into()),
-            ("Bearer tok-2".into(), "918274001_interaction.ended".into()),
+            &("Bearer tok-1".into(), "918274001_interaction.ended".into()),
+            &("Bearer tok-2".into(), "918274001_interaction.ended".into()),
         ]
     );
     for s in [stdout(&o), stderr(&o)] {
@@ -880,12 +894,11 @@ async fn purge_deletes_replayed_records_and_keeps_the_rest() {
     assert_eq!(left, ["evt-2005.json", "evt-2006.json"]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_generated_dlq_of_the_repo_spec_replays_each_matching_event_once() {
-    // Fill a DLQ through the writer the simulator uses: 10 copies of every fixture event, over
-    // three hours, each with its own interaction id.
-    let dir = tempfile::tempdir().unwrap();
-    let st = Store::open(&Source::Folder(dir.path().into()), &BTreeMap::new()).unwrap();
+/// Fills a DLQ in `dir` through the writer the simulator uses: 10 copies of every fixture event,
+/// over three hours, each with its own interaction id. Returns the record count and the keys the
+/// repo spec would deliver.
+fn generated_dlq(dir: &Path) -> (u64, BTreeSet<String>) {
+    let st = Store::open(&Source::Folder(dir.into()), &BTreeMap::new()).unwrap();
     let mut expected = BTreeSet::new();
     let mut n = 0;
     for entry in std::fs::read_dir(root().join("fixtures/events")).unwrap() {
@@ -927,6 +940,13 @@ async fn a_generated_dlq_of_the_repo_spec_replays_each_matching_event_once() {
             .unwrap();
         }
     }
+    (n, expected)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_generated_dlq_of_the_repo_spec_replays_each_matching_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, expected) = generated_dlq(dir.path());
     let crm = crm_with_token().await;
     Mock::given(method("POST"))
         .and(path("/v1/interactions"))
@@ -942,6 +962,49 @@ async fn a_generated_dlq_of_the_repo_spec_replays_each_matching_event_once() {
     let unique: BTreeSet<String> = keys.iter().cloned().collect();
     assert_eq!(keys.len(), unique.len(), "a key was sent twice");
     assert_eq!(unique, expected);
+}
+
+/// A CRM that takes 400 ms to answer: one record at a time, the replay cannot take less than
+/// records × 400 ms; with the hub's concurrency it takes a few round trips. Every record is
+/// still delivered once, with its key, and marked.
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_keeps_many_deliveries_in_flight_and_marks_each_after_its_own_2xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, expected) = generated_dlq(dir.path());
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_millis(400)))
+        .mount(&crm)
+        .await;
+    let mut c = replay_cmd(dir.path(), "specs/crm_sync.yaml", &crm.uri(), &[]);
+    c.args(["--client-secret-env", "CRM_CLIENT_SECRET"]);
+    let started = Instant::now();
+    let o = run_async(c).await;
+    let took = started.elapsed();
+    let v = json_out(&o);
+    let sent = expected.len() as u32;
+    let one_at_a_time = Duration::from_millis(400) * sent;
+    assert!(
+        took < one_at_a_time / 3,
+        "{sent} deliveries took {took:?}; one at a time is at least {one_at_a_time:?}"
+    );
+    let keys: Vec<String> = crm_posts(&crm).await.into_iter().map(|(k, _)| k).collect();
+    let unique: BTreeSet<String> = keys.iter().cloned().collect();
+    assert_eq!(keys.len(), unique.len(), "a key was sent twice");
+    assert_eq!(unique, expected);
+    let records = v["records"].as_array().unwrap();
+    assert_eq!(records.len(), n as usize);
+    let delivered = records
+        .iter()
+        .filter(|r| r["result"]["outcome"] == "delivered")
+        .count();
+    assert_eq!(delivered, expected.len());
+    let markers = crate::common::files_under(dir.path())
+        .into_keys()
+        .filter(|p| p.to_string_lossy().ends_with(".replayed"))
+        .count();
+    assert_eq!(markers, expected.len());
 }
 
 // ---------------------------------------------------------------------------------------------

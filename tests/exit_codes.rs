@@ -270,11 +270,12 @@ fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
     let spec = e.spec.to_str().unwrap().to_string();
     let out = dir.path().join("imported");
     let hub_cases = [
-        case("plan", &["plan", &spec], 0),
+        case("plan", &["plan", &spec], 1), // changes pending
         case("plan", &["plan", &spec, "--detailed-exitcode"], 2), // terraform: changes
         case("apply", &["apply", &spec], 2), // no terminal and no --auto-approve: refused
         case("apply", &["apply", &spec, "--auto-approve"], 0),
         case("plan", &["plan", &spec, "--detailed-exitcode"], 0), // converged
+        case("plan", &["plan", &spec], 0),
         case("metrics", &["metrics", &spec], 0),
         case("metrics", &["metrics", &spec, "--interval", "1h"], 2),
         case(

@@ -7,6 +7,7 @@ mod compile;
 mod cxone;
 mod dlq;
 mod exit_codes;
+mod fuzz;
 mod habits;
 mod http;
 mod init;

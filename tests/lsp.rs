@@ -557,6 +557,7 @@ fn the_editor_shows_exactly_what_validate_and_lint_report() {
         "fixtures/bad/alias_bomb.yaml",
         "fixtures/bad/deep_block_nesting.yaml",
         "fixtures/bad/deep_nesting.yaml",
+        "fixtures/sim/bad-scenario.yaml",
         "scenarios/default.yaml",
     ];
     for f in not_specs {

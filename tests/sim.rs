@@ -855,3 +855,72 @@ fn each_rule_is_checked_against_its_own_payload_schema_in_test_and_sim() {
         assert_eq!(c["rule"], "ZD_COMMENT", "{out}");
     }
 }
+
+/// Issue 13: a scenario is validated like a spec. Every mistake of
+/// `fixtures/sim/bad-scenario.yaml` is reported in one run at its own line and column, with the
+/// did-you-mean a person needs, and `sim` refuses it with exit 2.
+#[test]
+fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
+    let out = cxsync()
+        .args([
+            "validate",
+            "--format",
+            "json",
+            "fixtures/sim/bad-scenario.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(String, u64, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("E612", 5, 11),  // 300,000 metrics intervals
+        ("E606", 6, 8),   // year 0
+        ("E105", 8, 10),  // 10^12 events
+        ("E610", 11, 13), // the curve goes back in time
+        ("E610", 12, 13), // a curve point after the end
+        ("E104", 14, 12), // sales-force
+        ("E611", 15, 33), // p99 below p50
+        ("E106", 16, 35), // 5x
+        ("E104", 18, 5),  // maintenence
+        ("E609", 19, 24), // a fault at 99 h in a 5-minute run
+        ("E106", 20, 25), // 10 mins
+        ("E103", 21, 39), // .nan
+        ("E611", 23, 25), // {min: 10, max: 1}
+        ("E611", 24, 18), // [5, 1]
+        ("E607", 25, 27), // RETRIES_EXHAUSTD
+    ];
+    let want: Vec<(String, u64, u64)> = want
+        .iter()
+        .map(|(c, l, k)| (c.to_string(), *l, *k))
+        .collect();
+    assert_eq!(got, want, "{v:#}");
+    let text = v.to_string();
+    for help in [
+        "did you mean `salesforce`?",
+        "did you mean `maintenance`?",
+        "did you mean `10m`?",
+        "did you mean `5ms`, `5s`, `5m`, `5h` or `5d`?",
+        "did you mean `RETRIES_EXHAUSTED`?",
+    ] {
+        assert!(text.contains(help), "{help}: {v:#}");
+    }
+    let (code, _, err) = run(&[
+        "specs/crm_sync.yaml",
+        "--scenario",
+        "fixtures/sim/bad-scenario.yaml",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad-scenario.yaml:19:24"), "{err}");
+}

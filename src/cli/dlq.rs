@@ -135,6 +135,10 @@ pub struct ReplayArgs {
     /// (0: never stop); the rest stay for the next run.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_failures: u32,
+    /// Deliveries in flight at once (1–256; default: the hub's concurrency, 32). 1 sends one
+    /// record at a time, in dead-letter order.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: Option<u16>,
     /// The time `$now()` returns in transforms and markers record (RFC 3339; default: now).
     #[arg(long, value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
@@ -331,6 +335,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         a.client_secret_env.as_deref(),
         vars,
         std::time::SystemTime::now(),
+        a.concurrency.map(usize::from),
     )?;
     let opts = ReplayOptions {
         purge: a.purge,

@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error (terraform's convention;
-    /// without the flag: 0 either way, 2 on error).
+    /// without the flag: 0 no changes, 1 changes, 2 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Also plan the removal of live rules routing to the channel that the spec does not declare.
@@ -184,21 +184,25 @@ pub(crate) fn scrubbed<T>(redactor: &Redactor, r: anyhow::Result<T>) -> anyhow::
     })
 }
 
+/// 0 no changes, 1 changes pending, 2 error; with `--detailed-exitcode` terraform's 0 no
+/// changes, 2 changes, 1 error (`plan::json::exit_code`, which `plan --json` reports too).
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let result = run(&args);
-    if !args.detailed_exitcode {
-        return result.map(|_| ExitStatus::Success);
-    }
-    // terraform's -detailed-exitcode: 0 no changes, 1 error, 2 changes. ExitStatus::Error is
-    // the variant that maps to exit code 2.
-    match result {
-        Ok(false) => Ok(ExitStatus::Success),
-        Ok(true) => Ok(ExitStatus::Error),
+    let changes = match run(&args) {
+        Ok(changes) => Some(changes),
+        // Without the flag, main prints the error and exits 2.
+        Err(e) if !args.detailed_exitcode => return Err(e),
         Err(e) => {
             eprintln!("error: {e}");
-            Ok(ExitStatus::Failure)
+            None
         }
-    }
+    };
+    Ok(
+        match plan::json::exit_code(changes, args.detailed_exitcode) {
+            0 => ExitStatus::Success,
+            1 => ExitStatus::Failure,
+            _ => ExitStatus::Error,
+        },
+    )
 }
 
 /// Plans and prints; `Ok(true)` when there are changes.

@@ -22,8 +22,8 @@ pub struct Args {
     /// A built-in scenario name or a scenario YAML file.
     #[arg(long, default_value = scenario::DEFAULT_SCENARIO)]
     pub scenario: String,
-    /// Generated events (overrides the scenario's `events.count`).
-    #[arg(long)]
+    /// Generated events (overrides the scenario's `events.count`; at most 10,000,000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=scenario::MAX_EVENTS))]
     pub events: Option<u64>,
     /// RNG seed; the same seed reproduces the run byte for byte.
     #[arg(long, default_value_t = engine::DEFAULT_SEED)]

@@ -19,8 +19,9 @@ pub struct Owner {
 }
 
 /// Separates a rule id from its environment in the live id: rule `R` of `--env staging` is
-/// applied as `R--staging`, so the environments of one spec coexist on one tenant.
-pub const ENV_ID_SEPARATOR: &str = "--";
+/// applied as `R--staging`, so the environments of one spec coexist on one tenant (defined with
+/// the spec format, whose checks refuse ids that would collide, `E412`).
+pub use crate::spec::model::ENV_ID_SEPARATOR;
 
 impl Owner {
     /// The owner of a loaded spec.

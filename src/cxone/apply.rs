@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::client::{Client, HubError};
 use super::paths;
-use super::plan::{Action, Kind, Op, Plan};
+use super::plan::{label, Action, Kind, Op, Plan};
 
 /// Checks the tenant has the Event Hub entitlement. Returns a user-facing message when it does not
 /// (a 403 is explained by the client with the guide's permission names).
@@ -56,6 +56,8 @@ pub fn has_event_hub(body: &Value) -> bool {
 pub struct Done {
     pub action: Action,
     pub status: u16,
+    /// What the attempts before the last met (see [`super::client::Response::retried`]).
+    pub retried: Vec<String>,
 }
 
 /// What an apply did before it stopped (or finished).
@@ -83,9 +85,10 @@ pub async fn apply(client: &mut Client, plan: &Plan) -> ApplyReport {
     }
     for (i, a) in todo.iter().enumerate() {
         match step(client, a).await {
-            Ok(status) => out.done.push(Done {
+            Ok((status, retried)) => out.done.push(Done {
                 action: (*a).clone(),
                 status,
+                retried,
             }),
             Err(e) => {
                 out.failed = Some(((*a).clone(), e));
@@ -97,18 +100,19 @@ pub async fn apply(client: &mut Client, plan: &Plan) -> ApplyReport {
     out
 }
 
-async fn step(client: &mut Client, a: &Action) -> Result<u16, HubError> {
-    let body = a.body.as_ref();
+/// Sends one action's call: the final status and what earlier attempts met.
+async fn step(client: &mut Client, a: &Action) -> Result<(u16, Vec<String>), HubError> {
+    let body = a.body();
     let method = match a.method {
         "POST" => Method::POST,
         "DELETE" => Method::DELETE,
         _ => Method::PUT,
     };
     match client.call(method, &a.path, &[], body).await {
-        Ok(r) => Ok(r.status),
+        Ok(r) => Ok((r.status, r.retried)),
         // Gone already: removed by our own earlier attempt whose answer was lost (the DELETE was
         // retried), or by someone else since the plan read it. Either way the rule is not live.
-        Err(HubError::Status { status: 404, .. }) if a.op == Op::Remove => Ok(404),
+        Err(HubError::Status { status: 404, .. }) if a.op == Op::Remove => Ok((404, Vec::new())),
         // Created by someone else (or by our own earlier attempt whose answer was lost) since
         // the plan read the list: adopt it with a replace instead of failing or making a twin.
         Err(HubError::Status { status: 409, .. })
@@ -118,10 +122,12 @@ async fn step(client: &mut Client, a: &Action) -> Result<u16, HubError> {
                 .and_then(|b| b.get("name"))
                 .and_then(Value::as_str)
                 .unwrap_or(&a.name);
-            client
+            let r = client
                 .call(Method::PUT, &paths::channel(name), &[], body)
-                .await
-                .map(|r| r.status)
+                .await?;
+            let mut retried = vec!["409, replaced".to_string()];
+            retried.extend(r.retried);
+            Ok((r.status, retried))
         }
         Err(e) => Err(e),
     }
@@ -131,11 +137,18 @@ async fn step(client: &mut Client, a: &Action) -> Result<u16, HubError> {
 pub fn render(out: &ApplyReport) -> String {
     let mut s = String::new();
     for d in &out.done {
+        let retried = if d.action.op == Op::Remove && d.status == 404 {
+            " (gone already)".to_string()
+        } else if d.retried.is_empty() {
+            String::new()
+        } else {
+            format!(" (after {})", d.retried.join("; "))
+        };
         s.push_str(&format!(
-            "  {} {} {}: {} {} → {}\n",
+            "  {} {} {}: {} {} → {}{retried}\n",
             verb(d.action.op),
             kind(d.action.kind),
-            d.action.name,
+            label(&d.action.name),
             d.action.method,
             d.action.path,
             d.status
@@ -145,7 +158,7 @@ pub fn render(out: &ApplyReport) -> String {
         s.push_str(&format!(
             "  failed {} {}: {e}\n\nApplied: {}.\nNot applied: {}.\n",
             kind(a.kind),
-            a.name,
+            label(&a.name),
             list(out.done.iter().map(|d| &d.action)),
             list(std::iter::once(a).chain(out.not_attempted.iter())),
         ));
@@ -167,7 +180,9 @@ pub fn render(out: &ApplyReport) -> String {
 }
 
 fn list<'a>(it: impl Iterator<Item = &'a Action>) -> String {
-    let v: Vec<String> = it.map(|a| format!("{} {}", kind(a.kind), a.name)).collect();
+    let v: Vec<String> = it
+        .map(|a| format!("{} {}", kind(a.kind), label(&a.name)))
+        .collect();
     if v.is_empty() {
         "nothing".into()
     } else {

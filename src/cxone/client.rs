@@ -357,6 +357,9 @@ pub struct Client {
 pub struct Response {
     pub status: u16,
     pub body: Value,
+    /// What each earlier attempt of this call met (`429`, `503`, `connection lost`, `401, new
+    /// token`), in order; empty when the first attempt succeeded.
+    pub retried: Vec<String>,
 }
 
 impl Client {
@@ -489,6 +492,7 @@ impl Client {
         let idempotent = method != Method::POST;
         let mut attempt = 0u32;
         let mut refreshed = false;
+        let mut retried = Vec::new();
         let mut token = self.access_token(false).await?;
         loop {
             let mut req = self
@@ -504,6 +508,7 @@ impl Client {
                 Err(e) => {
                     if idempotent && attempt < self.retry.max_retries {
                         attempt += 1;
+                        retried.push("connection lost".to_string());
                         tokio::time::sleep(delay_for(&self.retry, attempt, None)).await;
                         continue;
                     }
@@ -527,6 +532,7 @@ impl Client {
                 && matches!(self.credentials, Credentials::AccessKey { .. })
             {
                 refreshed = true;
+                retried.push("401, new token".to_string());
                 token = self.access_token(true).await?;
                 continue;
             }
@@ -534,6 +540,7 @@ impl Client {
                 status == StatusCode::TOO_MANY_REQUESTS || (idempotent && status.is_server_error());
             if retryable && attempt < self.retry.max_retries {
                 attempt += 1;
+                retried.push(status.as_u16().to_string());
                 let ra = parse_retry_after(resp.headers().get("retry-after"));
                 tokio::time::sleep(delay_for(&self.retry, attempt, ra)).await;
                 continue;
@@ -548,6 +555,7 @@ impl Client {
                 return Ok(Response {
                     status: status.as_u16(),
                     body: json,
+                    retried,
                 });
             }
             let server = server_message(&json).or_else(|| json.as_str().map(str::to_string));

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::plan::{is_secret_name, rule_channel};
 use crate::compile::{Owner, ENV_ID_SEPARATOR, OWNER_HEADER};
-use crate::spec::checks::is_environment_name;
+use crate::spec::checks::{is_environment_name, is_windows_device_name};
 
 /// The guide's idempotency header, used when the live objects name none.
 const DEFAULT_IDEMPOTENCY_HEADER: &str = "X-Idempotency-Key";
@@ -248,19 +248,21 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
         debug_assert_eq!(rule_channel(rule), Some(name));
         let Some(id) = owner.spec_rule_id(live_id) else {
             notes.push(format!(
-                "rule `{live_id}` routes to the channel but its id does not end in \
+                "rule {} routes to the channel but its id does not end in \
                  `{ENV_ID_SEPARATOR}{}`, so environment {} cannot hold it: it is not imported \
                  (`plan --prune` would remove it)",
+                super::plan::shown(live_id),
                 owner.env.as_deref().unwrap_or_default(),
                 owner.env.as_deref().unwrap_or_default(),
             ));
             continue;
         };
-        if !is_spec_id(id) {
+        if !is_spec_id(id) || is_windows_device_name(id) {
             notes.push(format!(
-                "rule `{}` has an id a spec cannot hold (1–128 letters, digits, `_`, `.`, `-`): \
-                 it is not imported",
-                live_id.escape_debug()
+                "rule {} has an id a spec cannot hold (1–128 letters, digits, `_`, `.`, `-`, \
+                 not starting with `.` or `-`, not ending with `.`, no Windows device name): it \
+                 is not imported",
+                super::plan::shown(live_id)
             ));
             continue;
         }
@@ -677,13 +679,12 @@ fn is_vault_ref(s: &str) -> bool {
         .is_some_and(|n| !n.is_empty() && !n.contains(['{', '}', '$']))
 }
 
-/// An id or name the spec format accepts (`^[A-Za-z0-9_.-]{1,128}$`, not `.` or `..`).
+/// An id or name the spec format accepts: the schema's own pattern (`spec::model::ID_PATTERN`),
+/// compiled once.
 fn is_spec_id(s: &str) -> bool {
-    (1..=128).contains(&s.len())
-        && s != "."
-        && s != ".."
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    static ID: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(crate::spec::model::ID_PATTERN).ok());
+    ID.as_ref().is_some_and(|re| re.is_match(s))
 }
 
 /// `name` as an environment-variable fragment: upper case, `_` for anything else.

@@ -24,12 +24,14 @@ use plan::Live;
 
 /// Reads the live objects a spec's payloads touch: the channel list (the spec's channel found
 /// by name, and the others kept to name the owners of rules routing to them), the channel's
-/// retry policy, and the rules — every rule when `all_rules` (needed to prune), else only the
-/// spec's rule ids (enabled or disabled).
+/// retry policy, and the rules: the list (to prune, and to show the rules routing to the channel
+/// that the spec lacks), then the spec's own ids (enabled or disabled) in full. The rule list is
+/// an assumption (docs/apply.md): a hub answering it 404/405 is read without it, unless `prune`
+/// needs it.
 pub async fn read_live(
     client: &mut Client,
     payloads: &crate::compile::Payloads,
-    all_rules: bool,
+    prune: bool,
 ) -> Result<Live, HubError> {
     let channel = payloads.channel["name"].as_str().unwrap_or_default();
     let mut live = Live::default();
@@ -44,32 +46,28 @@ pub async fn read_live(
     if live.channel.is_some() {
         live.retry_policy = client.get_opt(&paths::retry_policy(channel)).await?;
     }
-    let ids: Vec<&str> = payloads
+    let list = match client.list_rules().await {
+        Err(HubError::Status {
+            status: 404 | 405, ..
+        }) if !prune => Vec::new(),
+        other => other?,
+    };
+    for r in list {
+        if let Some(id) = r.get("id").and_then(Value::as_str) {
+            live.rules.insert(id.to_string(), r.clone());
+        }
+    }
+    // A list may carry summaries, or miss a rule made since: read our own rules in full.
+    let ids = payloads
         .rules
         .iter()
         .map(|r| r.id.as_str())
-        .chain(payloads.disabled.iter().map(|(id, _)| id.as_str()))
-        .collect();
-    if all_rules {
-        for r in client.list_rules().await? {
-            if let Some(id) = r.get("id").and_then(Value::as_str) {
-                live.rules.insert(id.to_string(), r.clone());
-            }
-        }
-        // A list may carry summaries: read our own rules in full.
-        for id in ids {
-            if live.rules.contains_key(id) {
-                if let Some(r) = client.get_opt(&paths::rule(id)).await? {
-                    live.rules.insert(id.to_string(), r);
-                }
-            }
-        }
-    } else {
-        for id in ids {
-            if let Some(r) = client.get_opt(&paths::rule(id)).await? {
-                live.rules.insert(id.to_string(), r);
-            }
-        }
+        .chain(payloads.disabled.iter().map(|(id, _)| id.as_str()));
+    for id in ids {
+        match client.get_opt(&paths::rule(id)).await? {
+            Some(r) => live.rules.insert(id.to_string(), r),
+            None => live.rules.remove(id),
+        };
     }
     // The owner of a channel our rules route to, when the list gave only a summary.
     let elsewhere: Vec<String> = live

@@ -68,7 +68,7 @@ impl Breaker {
         threshold: u32,
         open_ms: u64,
     ) -> Option<Time> {
-        let until = now + open_ms;
+        let until = now.saturating_add(open_ms);
         let (next, opened) = match *self {
             Breaker::Closed { failures } if failed => {
                 if failures + 1 >= threshold {

@@ -116,7 +116,7 @@ impl Config {
             auth,
             timeout: raw.channel.timeout_milliseconds,
             batch_size: raw.channel.batch_size.max(1) as usize,
-            batch_interval: u64::from(raw.channel.batch_interval_seconds) * 1000,
+            batch_interval: u64::from(raw.channel.batch_interval_seconds).saturating_mul(1000),
             max_retries: r.max_retries,
             backoff: Backoff {
                 initial: r.initial_delay_seconds,
@@ -137,7 +137,10 @@ impl Config {
             idempotency_header: raw.idempotency.header.clone(),
             idempotency: Template::parse(&raw.idempotency.key).map_err(ConfigError::Template)?,
             max_payload_bytes: raw.crm.max_payload_bytes,
-            delivery_deadline: raw.crm.delivery_deadline_seconds.map(|s| s * 1000),
+            delivery_deadline: raw
+                .crm
+                .delivery_deadline_seconds
+                .map(|s| s.saturating_mul(1000)),
             dlq_enabled: raw.dead_letter_queue.enabled,
             alert_endpoint: raw.dead_letter_queue.alert_endpoint.clone(),
             dlq_location: format!(

@@ -359,7 +359,10 @@ impl<R: Rng> VirtualTime<R> {
             |id, sent| match sent {
                 Sent::Answered { latency, answer } => {
                     *order += 1;
-                    queue.insert((now + latency, *order), Happening::Answer(answer));
+                    queue.insert(
+                        (now.saturating_add(latency), *order),
+                        Happening::Answer(answer),
+                    );
                 }
                 Sent::Unanswered => {}
                 Sent::Pending => {

@@ -232,7 +232,7 @@ impl<R: Rng> Machine<R> {
             if self.batch.len() >= self.cfg.batch_size {
                 self.flush_batch();
             } else if self.batch_timer.is_none() {
-                let at = now + self.cfg.batch_interval;
+                let at = now.saturating_add(self.cfg.batch_interval);
                 self.batch_timer = Some(self.set_timer(at, Timer::BatchFlush));
             }
         }
@@ -416,7 +416,10 @@ impl<R: Rng> Machine<R> {
                 continue;
             }
             let req_id = self.next_id();
-            let timer = self.set_timer(now + self.cfg.timeout, Timer::RequestTimeout(req_id));
+            let timer = self.set_timer(
+                now.saturating_add(self.cfg.timeout),
+                Timer::RequestTimeout(req_id),
+            );
             let header = self.cfg.idempotency_header.clone();
             let job = self.jobs.get_mut(&job_id).expect("ready jobs exist");
             job.attempts += 1;
@@ -451,7 +454,10 @@ impl<R: Rng> Machine<R> {
             return;
         }
         let id = self.next_id();
-        let timer = self.set_timer(now + self.cfg.timeout, Timer::TokenTimeout(id));
+        let timer = self.set_timer(
+            now.saturating_add(self.cfg.timeout),
+            Timer::TokenTimeout(id),
+        );
         self.token.requested(id, timer);
         self.stats.token_requests += 1;
         self.transmits.push_back(Transmit::Token { id });
@@ -500,8 +506,8 @@ impl<R: Rng> Machine<R> {
                 prev,
                 &mut self.rng,
             ));
-            self.token.retry_at = Some(now + d);
-            self.set_timer(now + d, Timer::TokenRetry);
+            self.token.retry_at = Some(now.saturating_add(d));
+            self.set_timer(now.saturating_add(d), Timer::TokenRetry);
         }
     }
 
@@ -573,18 +579,21 @@ impl<R: Rng> Machine<R> {
         job.prev_delay = secs;
         let mut wait = backoff::to_ms(secs);
         if respect {
-            let wall = epoch + Duration::from_millis(now);
-            if let Some(ra) = retry_after.and_then(|v| retry_after::parse(v, wall)) {
-                wait = wait.max(ra.as_millis() as u64);
+            let wall = epoch.checked_add(Duration::from_millis(now));
+            if let Some(ra) = retry_after
+                .zip(wall)
+                .and_then(|(v, wall)| retry_after::parse(v, wall))
+            {
+                wait = wait.max(u64::try_from(ra.as_millis()).unwrap_or(u64::MAX));
             }
         }
         if let (Some(dl), Some(first)) = (deadline, job.first_attempt) {
-            if now + wait > first + dl {
+            if now.saturating_add(wait) > first.saturating_add(dl) {
                 return self.dead_letter(now, job_id, Reason::DeadlineExceeded);
             }
         }
         self.stats.retries_scheduled += 1;
-        self.set_timer(now + wait, Timer::Retry(job_id));
+        self.set_timer(now.saturating_add(wait), Timer::Retry(job_id));
     }
 
     fn deliver(&mut self, now: Time, job_id: u64) {
@@ -733,7 +742,9 @@ impl<R: Rng> Machine<R> {
         };
         self.stats.alerts += 1;
         self.transmits.push_back(Transmit::Alert(Box::new(alert)));
-        let until = now + self.cfg.hub.alert_window.as_millis() as u64;
+        let until = now.saturating_add(
+            u64::try_from(self.cfg.hub.alert_window.as_millis()).unwrap_or(u64::MAX),
+        );
         self.alert.until = Some(until);
         self.set_timer(until, Timer::AlertFlush);
     }

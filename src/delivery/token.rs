@@ -108,7 +108,7 @@ impl TokenCache {
         self.generation += 1;
         self.token = Some(Token {
             value,
-            valid_until: now + cache_ttl.min(life).max(1),
+            valid_until: now.saturating_add(cache_ttl.min(life).max(1)),
             generation: self.generation,
         });
         self.failures = 0;

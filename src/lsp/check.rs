@@ -112,8 +112,13 @@ pub fn check(path: &Path, files: &dyn TextSource, vars: &BTreeMap<String, String
 
 /// Whether a YAML text is a cxsync spec (and not a CI workflow, a scenario or another tool's
 /// file the editor also attaches the server to): its modeline names the spec schema, or — with no
-/// modeline naming another schema — it has a top-level key only a spec has.
+/// modeline naming another schema — it has a top-level key only a spec has. A file `validate`
+/// takes for a scenario (`project::kind_of_text`: `duration` and no `channel`) is not one,
+/// although a scenario has a `crm` key too.
 pub fn looks_like_spec(text: &str) -> bool {
+    if crate::project::kind_of_text(text) == crate::project::Kind::Scenario {
+        return false;
+    }
     for l in text.lines().take(5) {
         if l.starts_with('#') && l.contains("$schema=") {
             return l.contains("cxsync-spec");
@@ -147,6 +152,9 @@ mod tests {
         assert!(looks_like_spec("version: 1\nchannel:\n  name: x\n"));
         assert!(looks_like_spec("retry :\n  maxRetries: 1\n"));
         assert!(!looks_like_spec("on: push\njobs:\n  build: {}\n"));
+        assert!(!looks_like_spec(
+            "name: x\nduration: 5m\ncrm:\n  profile: salesforce\n"
+        ));
         assert!(!looks_like_spec("name: campaign\nphases: []\n  retry: 1\n"));
         assert!(!looks_like_spec(
             "# yaml-language-server: $schema=../schemas/scenario.v1.json\nretry: 1\n"

@@ -238,9 +238,12 @@ impl Report {
         }
     }
 
-    /// The interval holding virtual time `t`.
+    /// The interval holding virtual time `t`. A run that settles long after its duration has at
+    /// most [`crate::sim::scenario::MAX_BUCKETS`] intervals: later time counts in the last one.
     pub fn bucket(&mut self, t: Time) -> &mut Bucket {
-        let i = (t / self.interval) as usize;
+        let i = usize::try_from(t / self.interval.max(1))
+            .unwrap_or(usize::MAX)
+            .min(crate::sim::scenario::MAX_BUCKETS - 1);
         if self.buckets.len() <= i {
             self.buckets.resize_with(i + 1, Bucket::default);
         }

@@ -27,11 +27,12 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_file_names(tree, map));
     out.extend(check_test_now(tree, map));
     out.extend(check_environment_names(tree, map));
+    out.extend(check_environment_rule_ids(tree, map));
     out
 }
 
 /// Names Windows reserves for devices, with or without an extension (`CON`, `con.json`).
-fn is_windows_device_name(id: &str) -> bool {
+pub fn is_windows_device_name(id: &str) -> bool {
     let stem = id.split('.').next().unwrap_or(id).to_ascii_uppercase();
     matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
         || (stem.len() == 4
@@ -364,6 +365,47 @@ pub fn check_environment_names(tree: &Value, map: &SourceMap) -> Vec<Diagnostic>
         .collect()
 }
 
+/// Rule `R` of environment `E` is applied as `R--E`: a rule of the spec whose id is already
+/// `R--E`, beside a rule `R`, would be the same Event Hub rule as `R` under `--env E` (and each
+/// plan would refuse the other's).
+pub fn check_environment_rule_ids(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(envs) = tree.get("environments").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let ids: Vec<(usize, &str)> = rules(tree)
+        .filter_map(|(i, r)| Some((i, r.get("id")?.as_str()?)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, id) in &ids {
+        for env in envs.keys().filter(|e| is_environment_name(e)) {
+            let Some(base) = id
+                .strip_suffix(env.as_str())
+                .and_then(|b| b.strip_suffix(super::model::ENV_ID_SEPARATOR))
+            else {
+                continue;
+            };
+            if ids.iter().any(|(_, other)| *other == base) {
+                out.push(
+                    Diagnostic::error(
+                        "E412",
+                        format!(
+                            "rule id `{id}` is the Event Hub id environment `{env}` gives rule \
+                             `{base}`: under `--env {env}` the two would be one rule"
+                        ),
+                    )
+                    .at_opt(map.value_span(&format!("/rules/{i}/id")))
+                    .with_help(format!(
+                        "rename the rule: the `{}ENV` suffix is how cxsync keeps environments' \
+                         rules apart (docs/apply.md)",
+                        super::model::ENV_ID_SEPARATOR
+                    )),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Whether `name` may name an environment (see [`check_environment_names`]).
 pub fn is_environment_name(name: &str) -> bool {
     !name.is_empty()
@@ -376,6 +418,15 @@ pub fn is_environment_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_id_an_environment_would_give_another_rule_is_refused() {
+        let spec = "rules:\n  - id: R\n  - id: R--staging\n  - id: S--dev\nenvironments:\n  staging: {}\n  prod: {}\n";
+        let d = run_on(spec, check_environment_rule_ids);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, "E412");
+        assert!(d[0].message.contains("`R--staging`"), "{}", d[0].message);
+    }
 
     fn run_on(text: &str, check: fn(&Value, &SourceMap) -> Vec<Diagnostic>) -> Vec<Diagnostic> {
         let d = crate::spec::yaml::parse(text).unwrap();

@@ -434,7 +434,7 @@ fn spec_dir(path: &Path) -> PathBuf {
 }
 
 /// A serde_path_to_error path as a JSON pointer.
-fn path_to_pointer(p: &serde_path_to_error::Path) -> String {
+pub(crate) fn path_to_pointer(p: &serde_path_to_error::Path) -> String {
     let mut s = String::new();
     for seg in p.iter() {
         use serde_path_to_error::Segment;

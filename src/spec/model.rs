@@ -18,6 +18,10 @@ pub const SPEC_VERSION: u32 = 1;
 /// names are refused by a semantic check, `E410`).
 pub const ID_PATTERN: &str = r"^[A-Za-z0-9_]([A-Za-z0-9_.\-]{0,126}[A-Za-z0-9_\-])?$";
 
+/// Between a rule's id and its environment in the rule's Event Hub id (`R--staging`, see
+/// docs/apply.md).
+pub const ENV_ID_SEPARATOR: &str = "--";
+
 /// An HTTP header name: an RFC 9110 token.
 pub const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z\-]+$";
 

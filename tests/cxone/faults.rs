@@ -23,6 +23,14 @@ fn throttling_and_unavailability_on_every_write_are_retried_within_one_apply() {
     let a = e.run(&["apply", "--auto-approve"]);
     assert_eq!(code(&a), 0, "{}", text(&a));
     assert!(text(&a).contains("4 created"), "{}", text(&a));
+    // Each retried call says what its earlier attempts met.
+    let t = text(&a);
+    assert!(t.contains("/retry-policy → 201 (after 503; 503)"), "{t}");
+    assert!(
+        t.contains("/rules/RULE_STARTED → 201 (after 429; 429)"),
+        "{t}"
+    );
+    assert!(t.contains("/rules/RULE_ENDED → 201\n"), "{t}");
     // 4 writes that landed and 5 that were answered with a fault first.
     assert_eq!(e.writes().len(), 9, "{:#?}", e.writes());
     assert_eq!(code(&e.run(&["plan", "--detailed-exitcode"])), 0);
@@ -79,7 +87,13 @@ fn a_lost_answer_to_a_delete_is_retried_and_the_404_counts_as_removed() {
     );
     let a = e.run(&["apply", "--auto-approve", "--prune"]);
     assert_eq!(code(&a), 0, "{}", text(&a));
-    assert!(text(&a).contains("removed rule STALE"), "{}", text(&a));
+    assert!(
+        text(&a).contains(
+            "removed rule STALE: DELETE /api/v2/eventhub/rules/STALE → 404 (gone already)"
+        ),
+        "{}",
+        text(&a)
+    );
     assert_eq!(code(&e.run(&["plan", "--detailed-exitcode", "--prune"])), 0);
 }
 

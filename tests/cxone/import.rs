@@ -173,9 +173,10 @@ fn import_of_a_hand_made_tenant_writes_what_a_spec_can_hold_and_says_what_it_can
         assert!(t.contains(&format!("export {var}=…")), "{t}");
     }
     assert!(
-        t.contains("rule `odd id ü` has an id a spec cannot hold"),
+        t.contains("rule \"odd id ü\" has an id a spec cannot hold"),
         "{t}"
     );
+    assert!(t.contains("  = rule \"odd id ü\" ("), "{t}");
     assert!(
         !t.contains("AUDIT_ALL"),
         "a rule routing elsewhere is not imported: {t}"
@@ -241,8 +242,9 @@ fn import_of_a_hand_made_tenant_writes_what_a_spec_can_hold_and_says_what_it_can
     let p = run(&["plan", spec, "--detailed-exitcode", "--prune"]);
     // `--prune` would remove the rule a spec cannot hold; without it the plan is clean.
     assert!(
-        text(&p).contains("- remove rule odd%20id%20%C3%BC")
-            || text(&p).contains("- remove rule odd id ü"),
+        text(&p).contains(
+            "- remove rule \"odd id ü\"    DELETE /api/v2/eventhub/rules/odd%20id%20%C3%BC"
+        ),
         "{}",
         text(&p)
     );

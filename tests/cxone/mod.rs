@@ -139,6 +139,13 @@ impl Env {
         out
     }
 
+    /// Replaces `from` with `to` in the spec file (which must contain it).
+    pub(super) fn edit_spec(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.spec).unwrap();
+        assert!(text.contains(from), "the spec has no `{from}`");
+        std::fs::write(&self.spec, text.replace(from, to)).unwrap();
+    }
+
     /// Changes an object behind cxsync's back through the mock's unauthenticated admin path.
     pub(super) fn put_behind_the_back(&self, path: &str, body: Value) {
         let r = self.hub.hub.handle(
@@ -224,8 +231,20 @@ fn plan_shows_changes_apply_creates_and_a_second_apply_is_a_no_op() {
 }
 
 #[test]
-fn plan_without_detailed_exitcode_exits_0_with_changes_and_2_on_error() {
+fn plan_exits_1_with_changes_pending_0_without_and_2_on_error() {
+    // Issue 15 changed this on purpose: `plan` exited 0 with changes; the project's exit codes
+    // make pending changes 1 (terraform's --detailed-exitcode keeps its own 0/2/1).
     let e = env();
+    let p = e.run(&["plan"]);
+    assert_eq!(code(&p), 1, "{}", text(&p));
+    let j = e.run(&["plan", "--json"]);
+    assert_eq!(code(&j), 1, "{}", text(&j));
+    let v: Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_eq!(
+        (v["exitCode"].as_i64(), v["detailedExitCode"].as_i64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(code(&e.run(&["apply", "--auto-approve"])), 0);
     assert_eq!(code(&e.run(&["plan"])), 0);
     let out = cmd_at("http://127.0.0.1:9")
         .args(["plan", e.spec.to_str().unwrap(), "--retries", "0"])
@@ -371,6 +390,11 @@ fn an_expired_token_mid_apply_is_refreshed_once() {
     let a = e.run(&["apply", "--auto-approve"]);
     assert_eq!(code(&a), 0, "{}", text(&a));
     assert_eq!(e.hub.hub.tokens_issued(), 2);
+    assert!(
+        text(&a).contains("/rules/RULE_STARTED → 201 (after 401, new token)"),
+        "{}",
+        text(&a)
+    );
 }
 
 #[test]
@@ -513,13 +537,10 @@ fn the_behavioural_plan_shows_payload_and_match_changes() {
     let ev = |ch: &str| json!({"event": {"type": "interaction.ended"}, "interaction": {"id": 42, "channel": {"type": ch}}});
     std::fs::write(dir.join("voice.json"), ev("voice").to_string()).unwrap();
     std::fs::write(dir.join("email.json"), ev("email").to_string()).unwrap();
-    let spec = std::fs::read_to_string(&e.spec)
-        .unwrap()
-        .replace("    stage: 2\n", "    stage: 2\n    fixtures: ['*.json']\n");
-    std::fs::write(&e.spec, spec).unwrap();
+    e.edit_spec("    stage: 2\n", "    stage: 2\n    fixtures: ['*.json']\n");
 
     let p = e.run(&["plan", "--behaviour", "--now", "2024-01-15T14:00:00Z"]);
-    assert_eq!(code(&p), 0, "{}", text(&p));
+    assert_eq!(code(&p), 1, "changes pending: {}", text(&p));
     let t = text(&p);
     assert!(
         t.contains("RULE_ENDED / email: not matched → matched"),

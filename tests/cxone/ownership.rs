@@ -135,10 +135,7 @@ fn a_rule_routing_to_another_channel_is_not_rerouted() {
 fn a_live_rule_disabled_in_the_spec_plans_its_removal() {
     let e = env();
     assert_eq!(code(&e.run(&["apply", "--auto-approve"])), 0);
-    let spec = std::fs::read_to_string(&e.spec)
-        .unwrap()
-        .replace("    stage: 2\n", "    stage: 2\n    enabled: false\n");
-    std::fs::write(&e.spec, spec).unwrap();
+    e.edit_spec("    stage: 2\n", "    stage: 2\n    enabled: false\n");
     // A rule someone added by hand, routing to our channel, is another case: "not in the spec".
     e.put_behind_the_back(
         "/api/v2/eventhub/rules/HAND_MADE",
@@ -150,7 +147,9 @@ fn a_live_rule_disabled_in_the_spec_plans_its_removal() {
     let t = text(&p);
     assert!(t.contains("- remove rule RULE_ENDED"), "{t}");
     assert!(t.contains("(disabled in the spec"), "{t}");
-    assert!(!t.contains("HAND_MADE"), "without --prune: {t}");
+    // Without --prune it is left live, and said so (issue 15: it was invisible).
+    assert!(!t.contains("remove rule HAND_MADE"), "without --prune: {t}");
+    assert!(t.contains("  = rule HAND_MADE (\"x\", \"x\")"), "{t}");
     let p = e.run(&["plan", "--prune"]);
     let t = text(&p);
     assert!(t.contains("- remove rule HAND_MADE"), "{t}");
@@ -164,6 +163,61 @@ fn a_live_rule_disabled_in_the_spec_plans_its_removal() {
     assert!(text(&a).contains("1 removed"), "{}", text(&a));
     assert!(e.get("/api/v2/eventhub/rules/RULE_ENDED")["message"].is_string());
     assert_eq!(code(&e.run(&["plan", "--detailed-exitcode"])), 0);
+}
+
+#[test]
+fn a_renamed_rule_is_created_and_its_old_id_shown_as_a_twin_until_pruned() {
+    let e = env();
+    assert_eq!(code(&e.run(&["apply", "--auto-approve"])), 0);
+    e.edit_spec("id: RULE_ENDED", "id: rule.ended-v2");
+    // A rule another tool made on our channel, with a name no terminal should interpret.
+    e.put_behind_the_back(
+        "/api/v2/eventhub/rules/zap-1",
+        json!({"name": "\u{1b}[2J\"x\"", "eventType": "interaction.started",
+               "actions": [{"type": "ROUTE", "channelId": CHANNEL}]}),
+    );
+
+    let p = e.run(&["plan"]);
+    assert_eq!(code(&p), 1, "changes pending: {}", text(&p));
+    let t = text(&p);
+    assert!(t.contains("+ create rule rule.ended-v2 (stage 2)"), "{t}");
+    assert!(
+        t.contains("Left live: 2 rule(s) route to channel Test_Channel but are not in the spec"),
+        "{t}"
+    );
+    assert!(
+        t.contains("  = rule RULE_ENDED (\"Interaction_Ended\""),
+        "{t}"
+    );
+    assert!(
+        t.contains("same event type and conditions as rule rule.ended-v2: each event they match is sent to the channel twice"),
+        "{t}"
+    );
+    assert!(t.contains(r#"  = rule zap-1 ("\u001b[2J\"x\"""#), "{t}");
+    assert!(
+        !t.contains('\u{1b}'),
+        "a control character reached the terminal: {t}"
+    );
+
+    let j = e.run(&["plan", "--json"]);
+    let v: Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert_valid(&v);
+    assert_eq!(v["unmanaged"][0]["id"], "RULE_ENDED");
+    assert_eq!(v["unmanaged"][0]["sameEventsAs"], "rule.ended-v2");
+    assert_eq!(v["unmanaged"][1]["id"], "zap-1");
+    assert!(v["unmanaged"][1].get("sameEventsAs").is_none(), "{v:#}");
+
+    // Applying without --prune creates the new id and keeps the old; the plan keeps saying so.
+    assert_eq!(code(&e.run(&["apply", "--auto-approve"])), 0);
+    let p = e.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&p), 0, "{}", text(&p));
+    assert!(text(&p).contains("= rule RULE_ENDED"), "{}", text(&p));
+    let a = e.run(&["apply", "--auto-approve", "--prune"]);
+    assert_eq!(code(&a), 0, "{}", text(&a));
+    assert!(text(&a).contains("2 removed"), "{}", text(&a));
+    let p = e.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&p), 0, "{}", text(&p));
+    assert!(!text(&p).contains("Left live"), "{}", text(&p));
 }
 
 fn plan_schema() -> jsonschema::Validator {

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Conflict, FieldChange, Kind, Op, OwnerChange, Plan, Reason, Summary};
+use super::{Conflict, FieldChange, Kind, Op, OwnerChange, Plan, Reason, Summary, Unmanaged};
 use crate::cxone::behaviour::Difference;
 
 /// The format version this cxsync writes.
@@ -20,9 +20,9 @@ pub const SCHEMA_PATH: &str = "schemas/plan.v1.json";
 
 /// `cxsync plan --json`: what apply would do to the Event Hub, in order.
 ///
-/// Exit codes of `plan --json --detailed-exitcode` (terraform's convention): 0 no changes, 2
-/// changes, 1 error, including a plan with `conflicts` (which is printed, then refused). Without
-/// `--detailed-exitcode`: 0 with or without changes, 2 on any error.
+/// Exit codes (`exitCode`, `detailedExitCode`): `plan` exits 0 with no changes, 1 with changes
+/// pending, 2 on error, including a plan with `conflicts` (which is printed, then refused).
+/// `plan --detailed-exitcode` follows terraform: 0 no changes, 2 changes, 1 error.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 #[schemars(title = "cxsync plan v1")]
@@ -41,7 +41,11 @@ pub struct Document {
     /// False when `conflicts` is not empty: apply refuses the plan (pass `--adopt` to take the
     /// objects over).
     pub applicable: bool,
-    /// The exit code of `plan --detailed-exitcode` for this plan: 0 no changes, 2 changes, 1 when
+    /// The exit code of `plan` for this plan: 0 no changes, 1 changes pending, 2 when not
+    /// applicable.
+    #[schemars(range(min = 0, max = 2))]
+    pub exit_code: u8,
+    /// The exit code of `plan --detailed-exitcode` (terraform's): 0 no changes, 2 changes, 1 when
     /// not applicable.
     #[schemars(range(min = 0, max = 2))]
     pub detailed_exit_code: u8,
@@ -55,6 +59,9 @@ pub struct Document {
     pub calls: Vec<Call>,
     /// Objects owned by another spec or environment that the plan would change.
     pub conflicts: Vec<Conflict>,
+    /// Live rules routing to the channel that the spec does not declare, left live (no
+    /// `--prune`): they keep receiving events. Not changes: apply does not touch them.
+    pub unmanaged: Vec<Unmanaged>,
     /// With `--behaviour`: the fixtures whose match status or payload changes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub behaviour: Option<Vec<Difference>>,
@@ -135,11 +142,8 @@ impl Document {
             },
             has_changes: plan.has_changes(),
             applicable,
-            detailed_exit_code: match (applicable, plan.has_changes()) {
-                (false, _) => 1,
-                (true, true) => 2,
-                (true, false) => 0,
-            },
+            exit_code: exit_code(applicable.then(|| plan.has_changes()), false),
+            detailed_exit_code: exit_code(applicable.then(|| plan.has_changes()), true),
             summary: plan.summary(),
             resource_changes: plan
                 .actions
@@ -153,12 +157,8 @@ impl Document {
                     stage: a.stage,
                     reason: a.reason,
                     owner: a.owner.clone(),
-                    before: a.before.clone(),
-                    after: if a.op == Op::Remove {
-                        None
-                    } else {
-                        a.after.clone()
-                    },
+                    before: a.before(),
+                    after: a.after(),
                     fields: a.changes.clone(),
                 })
                 .collect(),
@@ -169,8 +169,20 @@ impl Document {
                 .map(call)
                 .collect(),
             conflicts: plan.conflicts.clone(),
+            unmanaged: plan.unmanaged.clone(),
             behaviour,
         }
+    }
+}
+
+/// The exit code of `plan` (`detailed`: with `--detailed-exitcode`) for a plan that has
+/// `changes` (`None`: an error, or a plan with conflicts). One function for the command and the
+/// document, so the two cannot disagree.
+pub fn exit_code(changes: Option<bool>, detailed: bool) -> u8 {
+    match (changes, detailed) {
+        (Some(false), _) => 0,
+        (Some(true), false) | (None, true) => 1,
+        (Some(true), true) | (None, false) => 2,
     }
 }
 

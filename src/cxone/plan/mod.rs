@@ -112,20 +112,36 @@ pub struct Action {
     pub reason: Option<Reason>,
     /// Set when the action takes ownership (`adopt`) or claims an unowned object.
     pub owner: Option<OwnerChange>,
-    /// The live object (server fields stripped, secrets redacted); `None` when absent.
-    pub before: Option<Value>,
-    /// The proposed object (secrets redacted); `None` for a removal.
-    pub after: Option<Value>,
     /// Field-level changes (all fields for a create).
     pub changes: Vec<FieldChange>,
-    /// The body to send (with real secrets; never printed).
-    pub body: Option<Value>,
+    /// The live object without server fields, secrets included: never printed (see
+    /// [`Action::before`]); `None` when absent.
+    pub live: Option<Value>,
+    /// The proposed object, the body a write sends, secrets included: never printed (see
+    /// [`Action::after`]); `None` for a removal.
+    pub desired: Option<Value>,
 }
 
 impl Action {
     /// Whether apply sends this action's call.
     pub fn writes(&self) -> bool {
         matches!(self.op, Op::Create | Op::Update | Op::Adopt | Op::Remove)
+    }
+
+    /// The body apply sends, if the action writes one.
+    pub fn body(&self) -> Option<&Value> {
+        self.desired.as_ref().filter(|_| self.writes())
+    }
+
+    /// The live object as it may be shown (secrets redacted). Redacted on demand: a human plan
+    /// of a thousand unchanged rules never pays for it.
+    pub fn before(&self) -> Option<Value> {
+        self.live.as_ref().map(|v| redact(v, false))
+    }
+
+    /// The proposed object as it may be shown (secrets redacted).
+    pub fn after(&self) -> Option<Value> {
+        self.desired.as_ref().map(|v| redact(v, false))
     }
 }
 
@@ -141,6 +157,26 @@ pub struct Conflict {
     pub message: String,
 }
 
+/// A live rule that routes to the spec's channel but is not in the spec, left live because
+/// `--prune` was not given. Shown so a renamed rule's old id (which keeps receiving events) is
+/// never invisible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Unmanaged {
+    /// Live rule id.
+    pub id: String,
+    /// Its display name, as live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its event type, as live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    /// The live id of a spec rule with the same event type and conditions: every event it
+    /// matches is routed to the channel by both rules (often the old id of a renamed rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub same_events_as: Option<String>,
+}
+
 /// The live objects that matter to one spec.
 #[derive(Debug, Clone, Default)]
 pub struct Live {
@@ -148,7 +184,7 @@ pub struct Live {
     pub channel: Option<Value>,
     /// Its retry policy, if it has one.
     pub retry_policy: Option<Value>,
-    /// Rules by id: the spec's rules (enabled or not) that exist, and (for `--prune`) every rule.
+    /// Rules by id: every live rule (as listed), the spec's own (enabled or not) read in full.
     pub rules: BTreeMap<String, Value>,
     /// Other channels by name (as listed), to name the owners of rules routing to them.
     pub channels: BTreeMap<String, Value>,
@@ -189,6 +225,9 @@ pub struct Plan {
     /// Objects owned by another spec or environment that the plan would change. A plan with
     /// conflicts is not applied (pass `--adopt` to take them over).
     pub conflicts: Vec<Conflict>,
+    /// Live rules routing to the spec's channel that the spec does not declare and the plan
+    /// leaves live (without `--prune`; with it they are removals).
+    pub unmanaged: Vec<Unmanaged>,
 }
 
 impl Plan {
@@ -281,7 +320,7 @@ fn rule_claim(
                 .filter(|m| Owner::parse(m).as_ref() != Some(ours))
                 .map(|m| format!(", owned by {}", describe(m)))
                 .unwrap_or_default();
-            Claim::Foreign(format!("channel `{c}`{owner}"))
+            Claim::Foreign(format!("channel {}{owner}", shown(c)))
         }
     }
 }
@@ -347,8 +386,7 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
                         &without_owner(&payloads.channel),
                         l,
                     );
-                    a.body = Some(payloads.channel.clone());
-                    a.after = Some(redact(&payloads.channel, false));
+                    a.desired = Some(payloads.channel.clone());
                     if a.op == Op::Update {
                         claim_change(&mut a, &payloads.channel, owner);
                     }
@@ -374,7 +412,8 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
                 &name,
                 who,
                 format!(
-                    "channel `{name}` (and its retry policy and rules) is owned by {who}; this is {owner}"
+                    "channel {} (and its retry policy and rules) is owned by {who}; this is {owner}",
+                    shown(&name)
                 ),
             ));
         }
@@ -406,7 +445,6 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
         a.spec_id = Some(r.spec_id.clone());
         if opts.max_stage.is_some_and(|m| r.stage > m) && a.op != Op::Unchanged {
             a.op = Op::Deferred;
-            a.body = None;
         } else if let Some(l) = live.rules.get(&r.id) {
             // A rule routing to the spec's channel shares its claim (the channel's conflict covers
             // it); one routing to another channel is that channel's.
@@ -424,8 +462,9 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
                     &r.id,
                     &who,
                     format!(
-                        "rule `{}` routes to {who}, not to this spec's channel `{name}`; applying would re-route it",
-                        r.id
+                        "rule {} routes to {who}, not to this spec's channel {}; applying would re-route it",
+                        shown(&r.id),
+                        shown(&name)
                     ),
                 )),
                 _ => {}
@@ -444,13 +483,28 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
             actions.push(a);
         }
     }
-    if opts.prune {
-        for (id, l) in &live.rules {
-            let declared = payloads.rules.iter().any(|r| &r.id == id)
-                || payloads.disabled.iter().any(|(d, _)| d == id);
-            if !declared && routes_here(l) {
-                actions.push(remove(id, l, Reason::NotInSpec));
-            }
+    let mut unmanaged = Vec::new();
+    for (id, l) in &live.rules {
+        let declared = payloads.rules.iter().any(|r| &r.id == id)
+            || payloads.disabled.iter().any(|(d, _)| d == id);
+        if declared || !routes_here(l) {
+            continue;
+        }
+        if opts.prune {
+            actions.push(remove(id, l, Reason::NotInSpec));
+        } else {
+            let text = |k: &str| l.get(k).and_then(Value::as_str).map(str::to_string);
+            let same = |r: &&crate::compile::CompiledRule| {
+                ["eventType", "conditions"]
+                    .iter()
+                    .all(|k| l.get(*k) == r.body.get(*k))
+            };
+            unmanaged.push(Unmanaged {
+                id: id.clone(),
+                name: text("name"),
+                event_type: text("eventType"),
+                same_events_as: payloads.rules.iter().find(same).map(|r| r.id.clone()),
+            });
         }
     }
     // An unowned channel is claimed by the first apply that writes anything of the spec, and by
@@ -465,13 +519,41 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
         owner: owner.clone(),
         actions,
         conflicts,
+        unmanaged,
+    }
+}
+
+/// Whether a live id or name prints as it is: visible ASCII, no quote or backtick.
+fn plain(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '`' && c != '"')
+}
+
+/// A live id or name as a plan line shows it: as it is when [`plain`], else as a JSON string, so
+/// nothing a terminal could act on (control characters, escapes) reaches it from a hub.
+pub fn label(id: &str) -> String {
+    if plain(id) {
+        id.to_string()
+    } else {
+        serde_json::to_string(id).unwrap_or_default()
+    }
+}
+
+/// [`label`] inside a sentence: a plain id in backticks.
+pub fn shown(id: &str) -> String {
+    if plain(id) {
+        format!("`{id}`")
+    } else {
+        label(id)
     }
 }
 
 fn remove(id: &str, live: &Value, reason: Reason) -> Action {
     Action {
         reason: Some(reason),
-        before: Some(redact(&strip_server_fields(live), false)),
+        live: Some(strip_server_fields(live)),
         ..Action::new(Op::Remove, Kind::Rule, id, "DELETE", &paths::rule(id))
     }
 }
@@ -489,10 +571,9 @@ impl Action {
             stage: None,
             reason: None,
             owner: None,
-            before: None,
-            after: None,
             changes: Vec::new(),
-            body: None,
+            live: None,
+            desired: None,
         }
     }
 }
@@ -516,9 +597,8 @@ fn create(kind: Kind, name: &str, method: &'static str, path: &str, desired: &Va
     let mut changes = Vec::new();
     diff::leaves(desired, String::new(), false, &mut changes);
     Action {
-        after: Some(redact(desired, false)),
         changes,
-        body: Some(desired.clone()),
+        desired: Some(desired.clone()),
         ..Action::new(Op::Create, kind, name, method, path)
     }
 }
@@ -540,10 +620,9 @@ fn update(
         Op::Update
     };
     Action {
-        before: Some(redact(&live, false)),
-        after: Some(redact(desired, false)),
         changes,
-        body: Some(desired.clone()),
+        live: Some(live),
+        desired: Some(desired.clone()),
         ..Action::new(op, kind, name, method, path)
     }
 }
@@ -602,6 +681,66 @@ mod tests {
         payloads_for(owner(None), "C")
     }
 
+    #[test]
+    fn a_rule_on_the_channel_missing_from_the_spec_is_left_live_and_named_or_pruned() {
+        let p = payloads();
+        let mut live = applied(&p);
+        // R1 renamed: its old body under the old id, and a rule another tool made elsewhere.
+        let mut old = p.rules[0].body.clone();
+        old["name"] = json!("old");
+        live.rules.insert("R1_OLD".into(), old);
+        live.rules.insert(
+            "FOREIGN".into(),
+            json!({"actions": [{"type": "ROUTE", "channelId": "Other"}]}),
+        );
+        let plan = plan(&p, &live, &Options::default());
+        assert!(!plan.has_changes());
+        assert_eq!(
+            plan.unmanaged,
+            vec![Unmanaged {
+                id: "R1_OLD".into(),
+                name: Some("old".into()),
+                event_type: None,
+                same_events_as: Some("R1".into()),
+            }]
+        );
+        let text = render(&plan, "http://h");
+        assert!(text.contains("  = rule R1_OLD (\"old\")\n"), "{text}");
+        let pruned = plan_with(&p, &live, true);
+        assert!(pruned.unmanaged.is_empty());
+        assert_eq!(pruned.summary().remove, 1);
+    }
+
+    fn plan_with(p: &Payloads, live: &Live, prune: bool) -> Plan {
+        plan(
+            p,
+            live,
+            &Options {
+                prune,
+                ..Options::default()
+            },
+        )
+    }
+
+    #[test]
+    fn exit_codes_with_and_without_detailed_exitcode() {
+        use json::exit_code;
+        let table = [(Some(false), 0, 0), (Some(true), 1, 2), (None, 2, 1)];
+        for (changes, plain, detailed) in table {
+            assert_eq!(exit_code(changes, false), plain, "{changes:?}");
+            assert_eq!(exit_code(changes, true), detailed, "{changes:?}");
+        }
+    }
+
+    #[test]
+    fn a_live_id_a_terminal_could_act_on_is_printed_as_a_json_string() {
+        assert_eq!(label("zd.ticket-1"), "zd.ticket-1");
+        assert_eq!(shown("zd.ticket-1"), "`zd.ticket-1`");
+        assert_eq!(label("\u{1b}[2J x"), r#""\u001b[2J x""#);
+        assert_eq!(shown("a`b"), r#""a`b""#);
+        assert_eq!(label(""), r#""""#);
+    }
+
     /// The live state after applying `p`: what the hub would hold.
     fn applied(p: &Payloads) -> Live {
         let mut live = Live {
@@ -634,7 +773,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            p.actions[0].after.as_ref().unwrap()["authentication"]["clientSecret"],
+            p.actions[0].after().unwrap()["authentication"]["clientSecret"],
             sensitive()
         );
     }
@@ -851,7 +990,7 @@ mod tests {
             "{text}"
         );
         assert_eq!(
-            p.actions[0].body.as_ref().unwrap()["headers"][OWNER_HEADER],
+            p.actions[0].body().unwrap()["headers"][OWNER_HEADER],
             "spec=s"
         );
     }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::diff::is_sensitive;
-use super::{Action, FieldChange, Op, Plan, Reason};
+use super::{label, Action, FieldChange, Op, Plan, Reason};
 
 /// How a typed (already redacted) value reads in a plan.
 pub(super) fn display(v: &Value) -> String {
@@ -24,8 +24,13 @@ pub fn render(plan: &Plan, api: &str) -> String {
     }
     let mut s = String::new();
     if !plan.has_changes() {
+        let apart = if plan.unmanaged.is_empty() {
+            ""
+        } else {
+            " (apart from the rules left live below)"
+        };
         s.push_str(&format!(
-            "No changes. The Event Hub at {api} matches the spec.\n"
+            "No changes. The Event Hub at {api} matches the spec{apart}.\n"
         ));
     } else {
         s.push_str(&format!("Event Hub at {api}: cxsync will\n\n"));
@@ -33,6 +38,7 @@ pub fn render(plan: &Plan, api: &str) -> String {
     for a in &plan.actions {
         render_action(&mut s, a);
     }
+    render_unmanaged(&mut s, plan);
     if plan.has_changes() {
         let n = plan.summary();
         let adopt = if n.adopt > 0 {
@@ -58,7 +64,7 @@ fn render_action(s: &mut String, a: &Action) {
         format!(
             "  {sym} {verb} {} {}{spec_id}{stage}    {} {}\n",
             a.kind.as_str(),
-            a.name,
+            label(&a.name),
             a.method,
             a.path
         )
@@ -97,7 +103,44 @@ fn render_action(s: &mut String, a: &Action) {
             s.push_str(&format!(
                 "  … defer {} {}{stage}: a later rollout stage than --stage\n",
                 a.kind.as_str(),
-                a.name
+                label(&a.name)
+            ));
+        }
+    }
+    s.push('\n');
+}
+
+/// Rules routing to the channel that the spec lacks and the plan leaves live: they keep
+/// receiving events, so they are never silent (a renamed rule's old id is one).
+fn render_unmanaged(s: &mut String, plan: &Plan) {
+    if plan.unmanaged.is_empty() {
+        return;
+    }
+    if !plan.has_changes() {
+        s.push('\n');
+    }
+    let channel = plan.actions.first().map_or("", |a| a.name.as_str());
+    s.push_str(&format!(
+        "Left live: {} rule(s) route to channel {} but are not in the spec (--prune removes them):\n",
+        plan.unmanaged.len(),
+        label(channel)
+    ));
+    for u in &plan.unmanaged {
+        let about: Vec<String> = [&u.name, &u.event_type]
+            .into_iter()
+            .flatten()
+            .map(|t| serde_json::to_string(t).unwrap_or_default())
+            .collect();
+        s.push_str(&format!(
+            "  = rule {} ({})\n",
+            label(&u.id),
+            about.join(", ")
+        ));
+        if let Some(twin) = &u.same_events_as {
+            s.push_str(&format!(
+                "      same event type and conditions as rule {}: each event they match is sent to \
+                 the channel twice (renamed? --prune removes the old id)\n",
+                label(twin)
             ));
         }
     }

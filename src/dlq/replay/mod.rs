@@ -8,7 +8,8 @@
 //! record's original key rides on every attempt.
 //!
 //! The guarantee is at-least-once with the original key: a record's `.replayed` marker is written
-//! only after the machine reported the record delivered (a 2xx), so a crash between the answer and the marker resends the
+//! only after the machine reported the record delivered (a 2xx), and as soon as it is (up to the
+//! hub's concurrency are in flight at once), so a crash between the answer and the marker resends the
 //! same payload with the same key on resume, and a CRM that honours the key applies it once.
 //! Writing the marker first would turn that window into silent loss, which is what a DLQ exists
 //! to prevent.
@@ -31,18 +32,46 @@ mod tests {
     struct FlakySink {
         accept: usize,
         taken: Vec<String>,
+        window: usize,
+        answered: Vec<(usize, SinkOutcome)>,
+        most_in_flight: usize,
+    }
+
+    impl FlakySink {
+        fn new(accept: usize, window: usize) -> FlakySink {
+            FlakySink {
+                accept,
+                taken: Vec::new(),
+                window,
+                answered: Vec::new(),
+                most_in_flight: 0,
+            }
+        }
     }
 
     impl ReplaySink for FlakySink {
-        async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
-            if self.taken.len() < self.accept {
+        fn window(&self) -> usize {
+            self.window
+        }
+
+        fn submit(&mut self, tag: usize, d: &Delivery<'_>) {
+            let outcome = if self.taken.len() < self.accept {
                 self.taken.push(d.idempotency_key.to_string());
                 SinkOutcome::Delivered { status: 201 }
             } else {
                 SinkOutcome::Failed {
                     error: "connection reset".into(),
                 }
-            }
+            };
+            self.answered.push((tag, outcome));
+            self.most_in_flight = self.most_in_flight.max(self.answered.len());
+        }
+
+        async fn settled(&mut self) -> Vec<(usize, SinkOutcome)> {
+            // The latest answer first: settling out of order must not matter.
+            let mut all = std::mem::take(&mut self.answered);
+            all.reverse();
+            all
         }
     }
 
@@ -78,15 +107,17 @@ mod tests {
             max_consecutive_failures: None,
         };
         let mut taken = Vec::new();
-        for accept in [2, 1, 10] {
+        for (accept, window) in [(2, 3), (1, 1), (10, 4)] {
             let scan = crate::dlq::inspect::scan(&store).await.unwrap();
             let evals: Vec<Evaluation> =
                 scan.records.iter().map(|f| replayer.evaluate(f)).collect();
-            let mut sink = FlakySink {
-                accept,
-                taken: Vec::new(),
-            };
-            replay(&store, &replayer, &evals, &mut sink, &opts).await;
+            let mut sink = FlakySink::new(accept, window);
+            let results = replay(&store, &replayer, &evals, &mut sink, &opts).await;
+            // Results come back in record order, whatever order the sink settled them in.
+            let ids: Vec<&String> = results.iter().map(|r| &r.0).collect();
+            let want: Vec<&String> = evals.iter().map(|e| &e.event_id).collect();
+            assert_eq!(ids, want);
+            assert!(sink.most_in_flight <= window);
             taken.extend(sink.taken);
         }
         let unique: std::collections::BTreeSet<&String> = taken.iter().collect();

@@ -1,5 +1,6 @@
-//! The replay itself: records in order, each sent through the sink, a marker written only after
-//! a 2xx, and a stop after too many failures in a row.
+//! The replay itself: records handed to the sink up to its window at a time (the hub's
+//! concurrency), a marker written as soon as a record's 2xx is in and never before, and a stop
+//! after too many failures in a row (records not yet handed over are not attempted).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -63,7 +64,8 @@ pub struct Marker {
     pub idempotency_key: String,
 }
 
-/// Replays evaluated records in order, writing a marker after each 2xx.
+/// Replays evaluated records, up to the sink's window at a time, writing a marker after each
+/// 2xx as soon as it is answered. Results come back in the order of `evals`.
 pub async fn replay<S: ReplaySink>(
     store: &Store,
     replayer: &Replayer,
@@ -71,48 +73,94 @@ pub async fn replay<S: ReplaySink>(
     sink: &mut S,
     opts: &ReplayOptions,
 ) -> Vec<(String, Disposition)> {
-    let mut out = Vec::new();
-    let mut failures_in_a_row = 0;
-    for ev in evals {
-        if opts
-            .max_consecutive_failures
-            .is_some_and(|max| failures_in_a_row >= max)
-        {
-            out.push((ev.event_id.clone(), Disposition::NotAttempted));
-            continue;
-        }
-        let outcome = replay_one(store, replayer, ev, sink, opts).await;
-        match outcome {
-            Disposition::Rejected { .. } | Disposition::Failed { .. } => failures_in_a_row += 1,
-            Disposition::Delivered { .. } | Disposition::MarkerFailed { .. } => {
-                failures_in_a_row = 0
+    let mut out: Vec<Option<Disposition>> = vec![None; evals.len()];
+    let window = sink.window().max(1);
+    let mut failures_in_a_row = 0u32;
+    let (mut next, mut in_flight, mut stopped) = (0usize, 0usize, false);
+    loop {
+        while !stopped && in_flight < window && next < evals.len() {
+            let ev = &evals[next];
+            match delivery_of(replayer, ev) {
+                Ok(d) => {
+                    sink.submit(next, &d);
+                    in_flight += 1;
+                }
+                Err(Unsent::AlreadyReplayed) => {
+                    let purged = opts.purge && purge(store, &ev.key, &marker_of(ev)).await.is_ok();
+                    out[next] = Some(Disposition::AlreadyReplayed { purged });
+                }
+                Err(Unsent::Skipped(problems)) => {
+                    out[next] = Some(Disposition::Skipped { problems })
+                }
             }
-            _ => {}
+            next += 1;
         }
-        out.push((ev.event_id.clone(), outcome));
+        if in_flight == 0 {
+            break;
+        }
+        let settled = sink.settled().await;
+        if settled.is_empty() {
+            // The sink lost track of what it was handed: nothing more will settle.
+            break;
+        }
+        for (tag, outcome) in settled {
+            let Some(ev) = evals.get(tag) else { continue };
+            in_flight = in_flight.saturating_sub(1);
+            let d = settle(store, replayer, ev, outcome, opts).await;
+            match d {
+                Disposition::Rejected { .. } | Disposition::Failed { .. } => failures_in_a_row += 1,
+                Disposition::Delivered { .. } | Disposition::MarkerFailed { .. } => {
+                    failures_in_a_row = 0
+                }
+                _ => {}
+            }
+            if opts
+                .max_consecutive_failures
+                .is_some_and(|max| failures_in_a_row >= max)
+            {
+                stopped = true;
+            }
+            out[tag] = Some(d);
+        }
     }
-    out
+    evals
+        .iter()
+        .zip(out)
+        .map(|(ev, d)| {
+            let d = d.unwrap_or(if stopped {
+                Disposition::NotAttempted
+            } else {
+                Disposition::Failed {
+                    error: "the sink never settled this record".into(),
+                }
+            });
+            (ev.event_id.clone(), d)
+        })
+        .collect()
 }
 
-async fn replay_one<S: ReplaySink>(
-    store: &Store,
-    replayer: &Replayer,
-    ev: &Evaluation,
-    sink: &mut S,
-    opts: &ReplayOptions,
-) -> Disposition {
-    let marker_key = format!("{}{MARKER_SUFFIX}", ev.key);
+/// Why a record is not sent.
+enum Unsent {
+    AlreadyReplayed,
+    Skipped(Vec<String>),
+}
+
+fn marker_of(ev: &Evaluation) -> String {
+    format!("{}{MARKER_SUFFIX}", ev.key)
+}
+
+/// The delivery of a record the current spec would send.
+fn delivery_of<'a>(replayer: &'a Replayer, ev: &'a Evaluation) -> Result<Delivery<'a>, Unsent> {
     if ev.already_replayed {
-        let purged = opts.purge && purge(store, &ev.key, &marker_key).await.is_ok();
-        return Disposition::AlreadyReplayed { purged };
+        return Err(Unsent::AlreadyReplayed);
     }
     let (Some(body), Some(key), true) = (&ev.new_payload, &ev.idempotency_key, ev.deliverable())
     else {
-        return Disposition::Skipped {
-            problems: ev.problems.iter().map(|p| p.to_string()).collect(),
-        };
+        return Err(Unsent::Skipped(
+            ev.problems.iter().map(|p| p.to_string()).collect(),
+        ));
     };
-    let d = Delivery {
+    Ok(Delivery {
         event_id: &ev.event_id,
         event_type: &ev.event_type,
         rule_id: ev.rule.as_deref().unwrap_or(&ev.old_rule),
@@ -121,16 +169,27 @@ async fn replay_one<S: ReplaySink>(
         idempotency_header: &replayer.header,
         idempotency_key: key,
         body,
-    };
-    match sink.send(&d).await {
+    })
+}
+
+/// What a settled delivery comes to: after a 2xx the marker is written (then the purge).
+async fn settle(
+    store: &Store,
+    replayer: &Replayer,
+    ev: &Evaluation,
+    outcome: SinkOutcome,
+    opts: &ReplayOptions,
+) -> Disposition {
+    match outcome {
         SinkOutcome::Delivered { status } => {
+            let marker_key = marker_of(ev);
             let marker = Marker {
                 version: 1,
                 event_id: ev.event_id.clone(),
                 replayed_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 status,
                 url: replayer.url.clone(),
-                idempotency_key: key.clone(),
+                idempotency_key: ev.idempotency_key.clone().unwrap_or_default(),
             };
             let bytes = serde_json::to_vec_pretty(&marker).unwrap_or_default();
             if let Err(e) = store.put(&marker_key, bytes).await {

@@ -54,10 +54,19 @@ pub enum SinkOutcome {
 }
 
 /// Where a replay delivers. [`DriverSink`] speaks HTTP; tests plug in their own.
+///
+/// A replay hands over up to [`ReplaySink::window`] deliveries and waits for any of them to
+/// settle ([`ReplaySink::settled`]) before handing over more, so a marker is written as soon as
+/// its record's 2xx is in, while the others are still being sent or retried.
 pub trait ReplaySink {
-    /// Delivers one record until it is settled (retries are the sink's business): anything
-    /// but `Delivered` leaves the record un-replayed.
-    fn send(&mut self, d: &Delivery<'_>) -> impl Future<Output = SinkOutcome> + Send;
+    /// How many deliveries may be in flight at once (at least 1).
+    fn window(&self) -> usize;
+    /// Hands over one delivery, known by `tag` in [`ReplaySink::settled`]. Retries are the
+    /// sink's business: anything but `Delivered` leaves the record un-replayed.
+    fn submit(&mut self, tag: usize, d: &Delivery<'_>);
+    /// Waits until at least one delivery handed over has settled and returns those that have,
+    /// by tag. Empty only when nothing is in flight.
+    fn settled(&mut self) -> impl Future<Output = Vec<(usize, SinkOutcome)>> + Send;
 }
 
 /// A sink that could not be set up from the spec.
@@ -106,30 +115,34 @@ pub fn check_url(url: &str) -> Result<(), SinkSetupError> {
 /// Delivers through the real HTTP driver of [`crate::http`] and the simulator's delivery
 /// [`Machine`]: the spec's retry policy, backoff, `Retry-After`, token cache and 401 refresh,
 /// classification and per-request timeout all apply, from the one copy of that logic. Each
-/// record is submitted with its original key and driven until the machine settles it, one
-/// record at a time, so a record is marked only once the machine reports it delivered.
+/// record is submitted with its original key (its tag is the machine's `seq`); up to the hub's
+/// concurrency are in flight at once, as the Event Hub would send them, and a record is reported
+/// settled only once the machine settles it.
 pub struct DriverSink {
     driver: Driver,
     machine: Machine<ChaCha8Rng>,
-    seq: u64,
+    /// Deliveries in flight at once: the hub's concurrency.
+    window: usize,
+    /// Submitted and not yet settled.
+    pending: usize,
 }
 
-/// Watches the one driver loop for the record being replayed.
+/// Collects what the one driver loop settled.
+#[derive(Default)]
 struct Await {
-    seq: u64,
-    outcome: Option<SinkOutcome>,
+    settled: Vec<(usize, SinkOutcome)>,
 }
 
 impl Observer for Await {
     fn settled(&mut self, output: &Output) {
         match output {
-            Output::Delivered(x) if x.seq == self.seq => {
-                self.outcome = Some(SinkOutcome::Delivered {
+            Output::Delivered(x) => self.settled.push((
+                x.seq as usize,
+                SinkOutcome::Delivered {
                     status: x.status.unwrap_or(200),
-                })
-            }
-            Output::DeadLettered(x) if x.seq == self.seq => self.outcome = Some(dead_lettered(x)),
-            _ => {}
+                },
+            )),
+            Output::DeadLettered(x) => self.settled.push((x.seq as usize, dead_lettered(x))),
         }
     }
 }
@@ -138,7 +151,8 @@ impl DriverSink {
     /// Builds the sink from the spec's channel and retry policy. `url` is where deliveries go,
     /// `token_url` overrides the token endpoint, `secret_var` names the variable holding the
     /// client secret (or bearer token). `epoch` is the wall-clock instant the machine's time
-    /// starts at (it dates `Retry-After` HTTP dates).
+    /// starts at (it dates `Retry-After` HTTP dates). `concurrency` bounds the deliveries in
+    /// flight (default: the hub's).
     pub fn from_spec(
         spec: &Spec,
         url: &str,
@@ -146,6 +160,7 @@ impl DriverSink {
         secret_var: Option<&str>,
         vars: &std::collections::BTreeMap<String, String>,
         epoch: SystemTime,
+        concurrency: Option<usize>,
     ) -> Result<DriverSink, SinkSetupError> {
         let ch = &spec.raw.channel;
         let crm = checked(url)?;
@@ -178,11 +193,17 @@ impl DriverSink {
                 scopes.clone(),
             ),
         };
-        let hub = HubSettings {
-            concurrency: 1,
+        // The hub's own concurrency by default: a replay sends as fast as the policy lets the
+        // hub send.
+        let mut hub = HubSettings {
             epoch,
             ..HubSettings::default()
         };
+        if let Some(n) = concurrency {
+            hub.concurrency = n;
+        }
+        hub.concurrency = hub.concurrency.max(1);
+        let window = hub.concurrency;
         let mut cfg =
             Config::from_spec(&spec.raw, hub).map_err(|e| SinkSetupError::Config(e.to_string()))?;
         // One record per request: a batch would join keys, and each record must carry its own
@@ -202,7 +223,7 @@ impl DriverSink {
             send_seq: false,
         };
         let client =
-            crate::http::http_client(1).map_err(|e| SinkSetupError::Client(e.to_string()))?;
+            crate::http::http_client(window).map_err(|e| SinkSetupError::Client(e.to_string()))?;
         // Real time (scale 1), wall-clock mode: timers are the spec's real seconds.
         let clock = Clock::start(1.0);
         let driver = Driver::new(client, ep, clock, timeout, false)
@@ -211,7 +232,8 @@ impl DriverSink {
             driver,
             // Jitter is seeded: below the CLI, randomness is an input.
             machine: Machine::new(cfg, engine::machine_rng(0)),
-            seq: 0,
+            window,
+            pending: 0,
         })
     }
 }
@@ -236,14 +258,16 @@ fn checked(url: &str) -> Result<reqwest::Url, SinkSetupError> {
 }
 
 impl ReplaySink for DriverSink {
-    async fn send(&mut self, d: &Delivery<'_>) -> SinkOutcome {
-        self.seq += 1;
-        let seq = self.seq;
+    fn window(&self) -> usize {
+        self.window
+    }
+
+    fn submit(&mut self, tag: usize, d: &Delivery<'_>) {
         let now = self.driver.clock().now();
         self.machine.handle_submit(
             now,
             Submission {
-                seq,
+                seq: tag as u64,
                 source: 0,
                 event_id: d.event_id.to_string(),
                 event_type: d.event_type.to_string(),
@@ -254,19 +278,26 @@ impl ReplaySink for DriverSink {
                 idempotency_key: Some(d.idempotency_key.to_string()),
             },
         );
-        let mut watch = Await { seq, outcome: None };
+        self.pending += 1;
+    }
+
+    async fn settled(&mut self) -> Vec<(usize, SinkOutcome)> {
+        if self.pending == 0 {
+            return Vec::new();
+        }
+        let now = self.driver.clock().now();
+        let mut watch = Await::default();
         wall::drive(
             &mut self.driver,
             &mut self.machine,
             &mut NoArrivals,
             &mut watch,
             now,
-            |w| w.outcome.is_some(),
+            |w| !w.settled.is_empty(),
         )
         .await;
-        watch.outcome.unwrap_or_else(|| SinkOutcome::Failed {
-            error: "the delivery machine stopped without settling the record".into(),
-        })
+        self.pending = self.pending.saturating_sub(watch.settled.len());
+        watch.settled
     }
 }
 
