@@ -427,3 +427,70 @@ fn the_staging_environment_compiles_with_its_own_channel_and_bucket() {
     // Untouched base fields survive the merge.
     assert_eq!(doc["channel.json"]["timeoutMilliseconds"], 3000);
 }
+
+/// A header named as a credential and filled from the environment is as secret as the auth
+/// secret: compile's stdout hides it as `plan` does (one predicate, `spec::secret`), the file
+/// under `--out` keeps it, and a header that names no credential is printed.
+#[test]
+fn compile_hides_credential_headers_resolved_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        r#"version: 1
+name: headers
+channel:
+  name: Headers
+  destinationUri: https://crm.example.org/api
+  auth: { type: none }
+  headers:
+    Authorization: Bearer ${env:HDR_TOKEN}
+    X-Api-Key: ${env:HDR_TOKEN}
+    X-Tenant: ${env:HDR_TENANT}
+  timeoutMilliseconds: 3000
+idempotency: { key: "${interaction.id}" }
+retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 10
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429, 503]
+  nonRetryableStatusCodes: [400]
+deadLetterQueue: { enabled: true, bucketName: b }
+rules:
+  - id: R
+    name: r
+    eventType: interaction.ended
+    transform: '{"id": interaction.id}'
+"#,
+    )
+    .unwrap();
+    let out = cxsync()
+        .arg("compile")
+        .arg(&spec)
+        .env("HDR_TOKEN", "tok-SECRET-42")
+        .env("HDR_TENANT", "acme-emea")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("tok-SECRET-42"), "{text}");
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let h = &doc["channel.json"]["headers"];
+    assert_eq!(h["Authorization"], "(sensitive)");
+    assert_eq!(h["X-Api-Key"], "(sensitive)");
+    assert_eq!(h["X-Tenant"], "acme-emea");
+    let written = tempfile::tempdir().unwrap();
+    let env = [
+        ("HDR_TOKEN".to_string(), "tok-SECRET-42".to_string()),
+        ("HDR_TENANT".to_string(), "acme-emea".to_string()),
+    ];
+    compile_to(spec.to_str().unwrap(), &[], &env, written.path());
+    let channel = read_json(&written.path().join("channel.json"));
+    assert_eq!(channel["headers"]["Authorization"], "Bearer tok-SECRET-42");
+}

@@ -575,3 +575,43 @@ fn http_basic_client_auth_is_what_the_token_endpoint_gets_when_the_spec_says_bas
     assert_eq!(rep["totals"]["lost"], 0);
     assert_eq!(rep["totals"]["delivered"], rep["totals"]["matched"]);
 }
+
+/// Every place that decides whether cxsync may send to a URL gives the same answer: the loader
+/// (E402), `sim --http --target`, DLQ replay, the Event Hub client and the DLQ object store. The
+/// copies they replaced disagreed (`http://[0:0:0:0:0:0:0:1]` was refused by the loader and
+/// accepted by the HTTP driver), so each spelling is asked of all of them.
+#[test]
+fn every_url_check_accepts_and_refuses_the_same_urls() {
+    use cxsync::dlq::store::{Source, Store};
+    use std::collections::BTreeMap;
+    let cases = [
+        ("https://crm.example.com/x", true),
+        ("http://127.0.0.1:8080/x", true),
+        ("http://127.1/x", true),
+        ("http://localhost/x", true),
+        ("http://[::1]:9000/x", true),
+        ("http://[0:0:0:0:0:0:0:1]:9000/x", true),
+        ("http://[::ffff:127.0.0.1]/x", true),
+        ("http://crm.example.com/x", false),
+        ("http://127.example.com/x", false),
+        ("http://10.0.0.1/x", false),
+        ("http://127.0.0.1@crm.example.com/x", false),
+        ("ftp://crm.example.com/x", false),
+        ("crm.example.com/x", false),
+    ];
+    for (url, ok) in cases {
+        let text = format!("channel:\n  destinationUri: \"{url}\"\n");
+        let doc = cxsync::spec::yaml::parse(&text).unwrap();
+        let loader = cxsync::spec::checks::check_urls(&doc.value, &doc.map).is_empty();
+        let http = cxsync::http::checked_url("--target", url).is_ok();
+        let replay = cxsync::dlq::replay::check_url(url).is_ok();
+        let hub = cxsync::cxone::client::check_url("hub", url).is_ok();
+        let vars = BTreeMap::from([("AWS_ENDPOINT_URL".to_string(), url.to_string())]);
+        let store = Store::open(&Source::parse("s3://bucket/dlq").unwrap(), &vars).is_ok();
+        assert_eq!(
+            [loader, http, replay, hub, store],
+            [ok; 5],
+            "{url}: [loader, http, replay, hub, store]"
+        );
+    }
+}

@@ -337,8 +337,8 @@ impl Payloads {
         out
     }
 
-    /// A copy with every secret that cxsync resolved from `${env:…}` replaced by
-    /// [`SENSITIVE`]. `${VAULT_SECRET:…}` references are not secrets and stay.
+    /// A copy with every secret that cxsync resolved from `${env:…}` (the auth secret, and
+    /// headers named as credentials) replaced by [`SENSITIVE`]. `${VAULT_SECRET:…}` references are not secrets and stay.
     pub fn redacted(&self, spec: &Spec) -> Payloads {
         let mut p = self.clone();
         let auth = p.channel.get_mut("authentication");
@@ -351,6 +351,16 @@ impl Payloads {
                     if let Some(v) = a.get_mut(field) {
                         *v = json!(SENSITIVE);
                     }
+                }
+            }
+        }
+        // Headers named as credentials (`Authorization`, `X-Api-Key`) resolved from the
+        // environment: the loader marks them, as `plan` masks them.
+        if let Some(Value::Object(h)) = p.channel.get_mut("headers") {
+            for (name, v) in h.iter_mut() {
+                let pointer = crate::spec::yaml::child("/channel/headers", name);
+                if spec.sensitive.contains_key(&pointer) {
+                    *v = json!(SENSITIVE);
                 }
             }
         }

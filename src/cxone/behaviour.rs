@@ -209,6 +209,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `plan --behaviour` selects the events `test`, `sim` and replay select (it had its own
+    /// matcher once, which compared numbers as JSON text).
+    #[test]
+    fn selects_what_test_and_sim_select() {
+        for (ev, ty, c, want) in crate::transform::runner::tests::matcher_cases() {
+            assert_eq!(matches(ty, &c, &ev), want, "{ev} {ty} {c:?}");
+        }
+    }
+
     fn now() -> chrono::DateTime<chrono::Utc> {
         "2024-01-15T14:00:00Z".parse().unwrap()
     }

@@ -106,6 +106,46 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The loader (E403) and this parser read one template two ways: the loader with spans for
+    /// its messages, the machine to render. Whatever the loader lets through must parse here
+    /// with the same event paths, array indices included, or a valid spec would fail at run time.
+    #[test]
+    fn every_key_the_loader_accepts_parses_with_the_same_paths() {
+        use crate::spec::interp::{scan, RefKind};
+        for key in [
+            "${interaction.id}_${event.type}",
+            "${participants.0.id}-${event.type}",
+            "crm:${interaction.id}",
+            "${a_b.c-d}${e}",
+            "${interaction.id}_${env:SUFFIX}",
+            "${interaction..id}",
+            "${ interaction.id }",
+            "${}",
+            "${interaction.id",
+            "${interaction.id}}",
+            "constant",
+            "${VAULT_SECRET:X}_${interaction.id}",
+            "${a${b}}",
+        ] {
+            let text = format!("idempotency:\n  key: \"{key}\"\n");
+            let d = crate::spec::yaml::parse(&text).unwrap();
+            if !crate::spec::checks::check_idempotency_template(&d.value, &d.map).is_empty() {
+                continue;
+            }
+            let loader: Vec<String> = scan(key)
+                .unwrap()
+                .iter()
+                .filter_map(|r| match r.kind() {
+                    RefKind::Event(p) => Some(p.to_string()),
+                    _ => None,
+                })
+                .collect();
+            let t = Template::parse(key).unwrap_or_else(|e| panic!("{key}: {e}"));
+            let ours: Vec<String> = t.vars().filter(|v| !v.starts_with("env:")).collect();
+            assert_eq!(ours, loader, "{key}");
+        }
+    }
+
     #[test]
     fn renders_the_guide_template() {
         let t = Template::parse("${interaction.id}_${event.type}").unwrap();

@@ -25,7 +25,8 @@ use super::mock::{REQUEST_ID_HEADER, RULE_HEADER, SEQ_HEADER, SIM_TIME_HEADER};
 use super::{Clock, HttpError};
 use crate::delivery::drive::{hand_back, Answer, Observer, Reply, Sent, Transport};
 use crate::delivery::{Alert, CrmRequest, Failure, Machine, Response, Time, TokenResult};
-use crate::spec::model::ClientAuth;
+use crate::spec::model::{Auth, ClientAuth};
+use crate::spec::Spec;
 
 /// Where requests go and how the driver authenticates.
 #[derive(Clone)]
@@ -42,6 +43,64 @@ pub struct Endpoints {
     pub headers: Vec<(String, String)>,
     /// Send [`SEQ_HEADER`] (only to the mock).
     pub send_seq: bool,
+}
+
+impl Endpoints {
+    /// The endpoints of a spec's channel for a run against a real CRM (`--target`, DLQ replay):
+    /// the one reading of `channel.auth` and `channel.headers` both use. `token_url` checks the
+    /// token endpoint (a caller may put its own in place of the spec's); `secret(field, value)`
+    /// resolves a secret reference. A static bearer token is resolved into an `Authorization`
+    /// header, which wins over the spec's unresolved reference the machine sends. No alert URL:
+    /// the caller sets one if its run sends alerts.
+    pub fn from_channel<E>(
+        spec: &Spec,
+        crm: Url,
+        token_url: impl FnOnce(&str) -> Result<Url, E>,
+        secret: impl Fn(&str, &str) -> Result<String, E>,
+    ) -> Result<Endpoints, E> {
+        let ch = &spec.raw.channel;
+        // The machine sets the idempotency header from each delivery's key.
+        let mut headers: Vec<(String, String)> = ch
+            .headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case(&spec.raw.idempotency.header))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut ep = Endpoints {
+            crm,
+            token: None,
+            alert: None,
+            client_id: String::new(),
+            client_secret: String::new(),
+            client_auth: ClientAuth::Body,
+            scopes: Vec::new(),
+            headers: Vec::new(),
+            send_seq: false,
+        };
+        match &ch.auth {
+            Auth::None {} => {}
+            Auth::Bearer { token } => {
+                let t = secret("channel.auth.token", token)?;
+                headers.push(("Authorization".into(), format!("Bearer {t}")));
+            }
+            Auth::OAuth2ClientCredentials {
+                token_endpoint,
+                client_id,
+                client_secret,
+                client_auth,
+                scopes,
+                ..
+            } => {
+                ep.token = Some(token_url(token_endpoint)?);
+                ep.client_id.clone_from(client_id);
+                ep.client_secret = secret("channel.auth.clientSecret", client_secret)?;
+                ep.client_auth = *client_auth;
+                ep.scopes.clone_from(scopes);
+            }
+        }
+        ep.headers = headers;
+        Ok(ep)
+    }
 }
 
 /// One request's result, sent back to the driver's loop.

@@ -17,7 +17,7 @@ use crate::sim::engine::{self, Feed, Options, Sinks, Traffic};
 use crate::sim::inputs::Inputs;
 use crate::sim::report::Report;
 use crate::sim::scenario::{self, Scenario};
-use crate::spec::model::{Auth, ClientAuth};
+use crate::spec::model::ClientAuth;
 use crate::spec::Spec;
 
 /// What a target run will do, for the confirmation prompt (holds no secret).
@@ -78,41 +78,13 @@ pub fn plan(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Plan, Endpoints), HttpError> {
     let crm = checked_url("--target", target)?;
-    let raw = &spec.raw;
-    let (token, client_id, client_secret, client_auth, scopes, bearer) = match &raw.channel.auth {
-        Auth::OAuth2ClientCredentials {
-            token_endpoint,
-            client_id,
-            client_secret,
-            client_auth,
-            scopes,
-            ..
-        } => (
-            Some(checked_url("channel.auth.tokenEndpoint", token_endpoint)?),
-            client_id.clone(),
-            secret("channel.auth.clientSecret", client_secret, env)?,
-            *client_auth,
-            scopes.clone(),
-            None,
-        ),
-        Auth::Bearer { token } => (
-            None,
-            String::new(),
-            String::new(),
-            ClientAuth::Body,
-            Vec::new(),
-            Some(secret("channel.auth.token", token, env)?),
-        ),
-        Auth::None {} => (
-            None,
-            String::new(),
-            String::new(),
-            ClientAuth::Body,
-            Vec::new(),
-            None,
-        ),
-    };
-    let alert = match &raw.dead_letter_queue.alert_endpoint {
+    let mut ep = Endpoints::from_channel(
+        spec,
+        crm,
+        |t| checked_url("channel.auth.tokenEndpoint", t),
+        |what, value| secret(what, value, env),
+    )?;
+    ep.alert = match &spec.raw.dead_letter_queue.alert_endpoint {
         Some(a) => Some(checked_url("deadLetterQueue.alertEndpoint", a)?),
         None => None,
     };
@@ -122,35 +94,13 @@ pub fn plan(
         ));
     }
     let plan = Plan {
-        crm: crm.clone(),
-        token: token.clone(),
-        client_id: client_id.clone(),
-        client_auth,
-        scopes: scopes.clone(),
-        alert: alert.clone(),
+        crm: ep.crm.clone(),
+        token: ep.token.clone(),
+        client_id: ep.client_id.clone(),
+        client_auth: ep.client_auth,
+        scopes: ep.scopes.clone(),
+        alert: ep.alert.clone(),
         fixtures: inputs.fixtures.len(),
-    };
-    let mut headers: Vec<(String, String)> = raw
-        .channel
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if let Some(b) = bearer {
-        // A static bearer: the machine sends the spec's reference; the header here carries the
-        // resolved value instead and wins.
-        headers.push(("Authorization".into(), format!("Bearer {b}")));
-    }
-    let ep = Endpoints {
-        crm,
-        token,
-        alert,
-        client_id,
-        client_secret,
-        client_auth,
-        scopes,
-        headers,
-        send_seq: false,
     };
     Ok((plan, ep))
 }

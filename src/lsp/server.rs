@@ -66,8 +66,14 @@ struct Server {
 pub fn run() -> anyhow::Result<bool> {
     let (conn, io) = Connection::stdio();
     let clean = serve(conn)?;
-    // The client may close the pipes as soon as it has sent `exit`; that is no error of ours.
-    let _ = io.join();
+    // The client may close the pipes as soon as it has sent `exit`; that is no error of ours. A
+    // session that ended without `shutdown` because the client's bytes were not LSP is worth a
+    // line on stderr: the editor shows it in its log, where "exit code 1" alone says nothing.
+    if let Err(e) = io.join() {
+        if !clean {
+            eprintln!("cxsync lsp: stopped reading from the client: {e}");
+        }
+    }
     Ok(clean)
 }
 

@@ -138,7 +138,7 @@ pub struct Report {
     pub generation: Vec<String>,
     /// The fixture names events come from, by `source`.
     pub sources: Vec<String>,
-    expect: Expect,
+    pub(crate) expect: Expect,
     /// `(second, retries sent in it)`, for the peak retry rate.
     retry_second: (u64, u64),
 }

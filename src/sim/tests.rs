@@ -225,6 +225,40 @@ expect: { duplicates: 0 }
 }
 
 #[test]
+fn duplicates_in_a_crm_without_dedup_fail_the_run_naming_the_seed_unless_the_scenario_bounds_them()
+{
+    let (spec, inputs) = load_spec();
+    let yaml = "
+version: 1
+name: dups
+duration: 2m
+events: { count: 200, fixtures: false }
+crm: { idempotency: none, resetRate: 0.3 }
+";
+    let (rep, _, _) = run(&spec, &inputs, yaml, &Options::default());
+    assert!(rep.totals.duplicates > 0, "{}", rep.summary());
+    let inv = rep
+        .invariants
+        .iter()
+        .find(|i| i.name == "no-duplicate-side-effects")
+        .unwrap();
+    assert!(inv.checked && !inv.holds, "{}", rep.summary());
+    assert!(inv.detail.contains("upsert"), "{}", inv.detail);
+    assert!(!rep.passed());
+    assert!(
+        rep.verdict_line()
+            .contains(&format!("seed {} reproduces", rep.seed)),
+        "{}",
+        rep.verdict_line()
+    );
+    // Accepted by the scenario: its expectation decides.
+    let bounded = format!("{yaml}expect: {{ duplicates: {{ max: 100000 }} }}\n");
+    let (rep, _, _) = run(&spec, &inputs, &bounded, &Options::default());
+    assert!(rep.totals.duplicates > 0);
+    assert!(rep.passed(), "{}", rep.summary());
+}
+
+#[test]
 fn the_guides_agent_template_dead_letters_ivr_events_instead_of_sending_an_empty_key() {
     let (mut spec, inputs) = load_spec();
     spec.raw.idempotency.key = "${interaction.id}_${event.type}_${agent.id}".into();

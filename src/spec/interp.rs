@@ -210,6 +210,17 @@ pub fn resolve(
     interpolated
 }
 
+/// Whether a string resolved from `${env:…}` at `pointer` is a secret: a [`SECRET_POINTERS`]
+/// field, or one whose key names a credential ([`super::secret::is_secret_name`]: a header
+/// `Authorization: Bearer ${env:T}`, `X-Api-Key: ${env:K}`), which `plan` masks by that name.
+pub fn is_sensitive(pointer: &str) -> bool {
+    if SECRET_POINTERS.contains(&pointer) {
+        return true;
+    }
+    let last = pointer.rsplit('/').next().unwrap_or("");
+    super::secret::is_secret_name(&last.replace("~1", "/").replace("~0", "~"))
+}
+
 fn is_transform(pointer: &str) -> bool {
     let parts: Vec<&str> = pointer.split('/').collect();
     parts.len() == 4 && parts[1] == "rules" && parts[3] == "transform"

@@ -269,14 +269,10 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
     if opts.env.is_none() {
         diags.extend(check_overlays(&tree, &map));
     }
-    let secrets_before: Vec<(String, Value)> = interp::SECRET_POINTERS
-        .iter()
-        .filter_map(|p| tree.pointer(p).map(|v| (p.to_string(), v.clone())))
-        .collect();
     let interpolated = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
     let sensitive: std::collections::BTreeMap<String, String> = interpolated
         .iter()
-        .filter(|(p, _)| interp::SECRET_POINTERS.contains(&p.as_str()))
+        .filter(|(p, _)| interp::is_sensitive(p))
         .map(|(p, o)| (p.clone(), o.clone()))
         .collect();
     out.diags.extend(diags.drain(..).map(|d| d.in_file(path)));
@@ -323,11 +319,9 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         }
     };
     // Secrets resolved from the environment stay references in the tree others may print.
-    for (p, v) in secrets_before {
-        if sensitive.contains_key(&p) {
-            if let Some(slot) = tree.pointer_mut(&p) {
-                *slot = v;
-            }
+    for (p, reference) in &sensitive {
+        if let Some(slot) = tree.pointer_mut(p) {
+            *slot = Value::String(reference.clone());
         }
     }
     let spec = Spec {

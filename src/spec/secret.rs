@@ -14,6 +14,31 @@
 //!
 //! Errors name the reference and the variable, never a value.
 
+/// Keys whose values are credentials (compared case-insensitively; header names included).
+const SECRET_KEYS: &[&str] = &[
+    "clientsecret",
+    "token",
+    "password",
+    "accesskeysecret",
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "apikey",
+];
+
+/// Whether a field or header name names a credential: the known names, and any name with
+/// `secret` or `password` in it or ending in `token`, `apikey`, `api-key` or `api_key`
+/// (`X-Custom-Token`, `CRM_API_KEY`). `tokenEndpoint` and `X-Idempotency-Key` are not.
+pub fn is_secret_name(name: &str) -> bool {
+    let k = name.to_ascii_lowercase();
+    SECRET_KEYS.contains(&k.as_str())
+        || k.contains("secret")
+        || k.contains("password")
+        || ["token", "apikey", "api-key", "api_key", "cookie"]
+            .iter()
+            .any(|end| k.ends_with(end))
+}
+
 /// A secret that could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -176,21 +176,13 @@ pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun
 }
 
 /// Whether a rule with this event type and these conditions selects `event`: the one matcher
-/// shared by `test`, the simulator and DLQ replay. [`filter`] says why not.
+/// shared by `test`, the simulator, `plan --behaviour` and DLQ replay. [`filter`] says why not.
 pub fn matches(
     event: &Value,
     event_type: &str,
     conditions: &indexmap::IndexMap<String, Vec<Value>>,
 ) -> bool {
-    lookup(event, "event.type").and_then(Value::as_str) == Some(event_type)
-        && conditions_hold(event, conditions)
-}
-
-/// Whether every condition path of `event` holds one of its allowed values.
-fn conditions_hold(event: &Value, conditions: &indexmap::IndexMap<String, Vec<Value>>) -> bool {
-    conditions.iter().all(|(path, allowed)| {
-        lookup(event, path).is_some_and(|v| allowed.iter().any(|a| json_equal(a, v)))
-    })
+    first_miss(event, event_type, conditions).is_none()
 }
 
 /// Why the rule drops `event`, or `None` when it matches: the event type (`event.type`) first,
@@ -200,30 +192,52 @@ pub fn filter(
     event_type: &str,
     conditions: &indexmap::IndexMap<String, Vec<Value>>,
 ) -> Option<String> {
+    let shown = |allowed: &[Value]| serde_json::to_string(allowed).unwrap_or_default();
+    Some(match first_miss(event, event_type, conditions)? {
+        Miss::EventType(Some(other)) => {
+            format!("eventType: event.type is {other}, the rule matches \"{event_type}\"")
+        }
+        Miss::EventType(None) => {
+            format!("eventType: event.type is missing, the rule matches \"{event_type}\"")
+        }
+        Miss::Missing(path, allowed) => {
+            format!("conditions.{path}: missing, allowed {}", shown(allowed))
+        }
+        Miss::NotAllowed(path, v, allowed) => {
+            format!("conditions.{path}: {v} is not one of {}", shown(allowed))
+        }
+    })
+}
+
+/// The first thing about `event` the rule does not accept ([`matches`] and [`filter`] both
+/// read this, so they cannot disagree).
+enum Miss<'a> {
+    /// `event.type` is this (or missing), not the rule's.
+    EventType(Option<&'a Value>),
+    /// A condition path is missing.
+    Missing(&'a str, &'a [Value]),
+    /// A condition path holds a value that is not allowed.
+    NotAllowed(&'a str, &'a Value, &'a [Value]),
+}
+
+fn first_miss<'a>(
+    event: &'a Value,
+    event_type: &str,
+    conditions: &'a indexmap::IndexMap<String, Vec<Value>>,
+) -> Option<Miss<'a>> {
     match lookup(event, "event.type") {
         Some(Value::String(t)) if t == event_type => {}
-        Some(other) => {
-            return Some(format!(
-                "eventType: event.type is {other}, the rule matches \"{event_type}\""
-            ))
-        }
-        None => {
-            return Some(format!(
-                "eventType: event.type is missing, the rule matches \"{event_type}\""
-            ))
-        }
+        other => return Some(Miss::EventType(other)),
     }
-    for (path, allowed) in conditions {
-        let shown = serde_json::to_string(allowed).unwrap_or_default();
-        match lookup(event, path) {
-            None => return Some(format!("conditions.{path}: missing, allowed {shown}")),
+    conditions
+        .iter()
+        .find_map(|(path, allowed)| match lookup(event, path) {
+            None => Some(Miss::Missing(path, allowed)),
             Some(v) if !allowed.iter().any(|a| json_equal(a, v)) => {
-                return Some(format!("conditions.{path}: {v} is not one of {shown}"))
+                Some(Miss::NotAllowed(path, v, allowed))
             }
-            Some(_) => {}
-        }
-    }
-    None
+            Some(_) => None,
+        })
 }
 
 /// What an event must hold to be selected by every one of several rules: for each constrained
@@ -385,15 +399,54 @@ fn relative_to(path: &Path, base: &Path) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn conds(pairs: &[(&str, Value)]) -> indexmap::IndexMap<String, Vec<Value>> {
+    pub(crate) fn conds(pairs: &[(&str, Value)]) -> indexmap::IndexMap<String, Vec<Value>> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.as_array().unwrap().clone()))
             .collect()
+    }
+
+    /// `(event, rule event type, conditions, whether it matches)`.
+    pub(crate) type MatcherCase = (
+        Value,
+        &'static str,
+        indexmap::IndexMap<String, Vec<Value>>,
+        bool,
+    );
+
+    /// Cases the copies this matcher replaced disagreed on (`plan --behaviour` compared numbers
+    /// as JSON, so `1` did not match `1.0`), and `filter` must drop exactly what `matches` drops.
+    pub(crate) fn matcher_cases() -> Vec<MatcherCase> {
+        let ev = json!({"event": {"type": "t"}, "i": {"n": 1, "s": "sms", "a": [{"x": 2.0}]}});
+        vec![
+            (ev.clone(), "t", conds(&[]), true),
+            (ev.clone(), "u", conds(&[]), false),
+            (json!({"event": {"type": 1}}), "1", conds(&[]), false),
+            (json!({"i": 1}), "t", conds(&[]), false),
+            (ev.clone(), "t", conds(&[("i.n", json!([1.0]))]), true),
+            (ev.clone(), "t", conds(&[("i.n", json!([2, 1]))]), true),
+            (ev.clone(), "t", conds(&[("i.n", json!(["1"]))]), false),
+            (ev.clone(), "t", conds(&[("i.a.0.x", json!([2]))]), true),
+            (
+                ev.clone(),
+                "t",
+                conds(&[("i.s", json!(["sms"])), ("i.m", json!([1]))]),
+                false,
+            ),
+            (ev, "t", conds(&[("i.s", json!(["SMS"]))]), false),
+        ]
+    }
+
+    #[test]
+    fn filter_drops_exactly_what_matches_refuses() {
+        for (ev, ty, c, want) in matcher_cases() {
+            assert_eq!(matches(&ev, ty, &c), want, "{ev} {ty} {c:?}");
+            assert_eq!(filter(&ev, ty, &c).is_none(), want, "{ev} {ty} {c:?}");
+        }
     }
 
     #[test]

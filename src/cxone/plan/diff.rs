@@ -5,18 +5,6 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// Keys whose values are credentials (compared case-insensitively; header names included).
-const SECRET_KEYS: &[&str] = &[
-    "clientsecret",
-    "token",
-    "password",
-    "accesskeysecret",
-    "authorization",
-    "x-api-key",
-    "api-key",
-    "apikey",
-];
-
 /// One field that differs. Values are typed JSON with secrets replaced by [`sensitive`]; an
 /// absent value (`None`) means the field is absent on that side (JSON `null` is a value).
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -46,18 +34,7 @@ pub fn is_sensitive(v: &Value) -> bool {
         .is_some_and(|m| m.len() == 1 && m.get("sensitive") == Some(&Value::Bool(true)))
 }
 
-/// Whether a field or header name names a credential: the known names, and any name with
-/// `secret` or `password` in it or ending in `token`, `apikey`, `api-key` or `api_key`
-/// (`X-Custom-Token`, `CRM_API_KEY`). `tokenEndpoint` and `X-Idempotency-Key` are not.
-pub fn is_secret_name(name: &str) -> bool {
-    let k = name.to_ascii_lowercase();
-    SECRET_KEYS.contains(&k.as_str())
-        || k.contains("secret")
-        || k.contains("password")
-        || ["token", "apikey", "api-key", "api_key", "cookie"]
-            .iter()
-            .any(|end| k.ends_with(end))
-}
+pub use crate::spec::secret::is_secret_name;
 
 /// Whether the last key of `path` names a credential.
 pub(super) fn is_secret_key(path: &str) -> bool {

@@ -733,6 +733,30 @@ mod tests {
     }
 
     #[test]
+    fn long_texts_print_line_by_line_with_control_characters_escaped() {
+        let mut p = payloads();
+        let long = format!(
+            "(\n  $a := 1; /* {} */\n  {{\"x\": $a}}\n)",
+            "y".repeat(100)
+        );
+        p.rules[0].body["actions"] = json!([{"type": "TRANSFORM", "jsonataExpression": long}]);
+        let mut live = applied(&p);
+        let text = render(&plan(&p, &Live::default(), &Options::default()), "http://h");
+        assert!(
+            text.contains(
+                "      + actions[0].jsonataExpression:\n          + (\n          +   $a := 1;"
+            ),
+            "{text}"
+        );
+        // A hub's version with an escape sequence in it: shown, not obeyed.
+        let r1 = live.rules.get_mut("R1").unwrap();
+        r1["actions"][0]["jsonataExpression"] = json!(format!("{long}\n\u{1b}[2J"));
+        let text = render(&plan(&p, &live, &Options::default()), "http://h");
+        assert!(text.contains("          - \\u{1b}[2J"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text}");
+    }
+
+    #[test]
     fn a_live_id_a_terminal_could_act_on_is_printed_as_a_json_string() {
         assert_eq!(label("zd.ticket-1"), "zd.ticket-1");
         assert_eq!(shown("zd.ticket-1"), "`zd.ticket-1`");

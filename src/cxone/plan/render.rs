@@ -164,12 +164,34 @@ fn render_conflicts(plan: &Plan) -> String {
     s
 }
 
+/// A line of text as a plan shows it: control characters (but tab) escaped, so a hostile value
+/// from a hub cannot drive the terminal.
+fn visible(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// One field change as text, indented for a plan.
 pub fn render_change(ch: &FieldChange) -> String {
     if ch.resent {
         return format!("      ~ {}: (sensitive) → (sensitive, re-sent)\n", ch.path);
     }
     match (&ch.before, &ch.after) {
+        (None, Some(Value::String(n))) if n.len() > 100 && n.contains('\n') => {
+            // A long text (JSONata) added whole: its lines, as an update shows them.
+            let mut t = format!("      + {}:\n", ch.path);
+            for line in n.lines() {
+                t.push_str(&format!("          + {}\n", visible(line)));
+            }
+            t
+        }
         (None, Some(n)) => format!("      + {}: {}\n", ch.path, display(n)),
         (Some(o), None) => format!("      - {}: {}\n", ch.path, display(o)),
         (Some(Value::String(o)), Some(Value::String(n))) if o.len() + n.len() > 100 => {
@@ -184,7 +206,7 @@ pub fn render_change(ch: &FieldChange) -> String {
                 };
                 t.push_str(&format!(
                     "          {sign} {}\n",
-                    change.value().trim_end_matches('\n')
+                    visible(change.value().trim_end_matches('\n'))
                 ));
             }
             t

@@ -13,7 +13,6 @@ use crate::http::driver::{Driver, Endpoints};
 use crate::http::wall;
 use crate::http::Clock;
 use crate::sim::engine;
-use crate::spec::model::{Auth, ClientAuth};
 use crate::spec::Spec;
 
 /// One request of a replay.
@@ -162,37 +161,12 @@ impl DriverSink {
         epoch: SystemTime,
         concurrency: Option<usize>,
     ) -> Result<DriverSink, SinkSetupError> {
-        let ch = &spec.raw.channel;
-        let crm = checked(url)?;
-        let mut headers: Vec<(String, String)> = ch
-            .headers
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case(&spec.raw.idempotency.header))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let (token, client_id, client_secret, client_auth, scopes) = match &ch.auth {
-            Auth::None {} => (None, String::new(), String::new(), ClientAuth::Body, vec![]),
-            Auth::Bearer { token } => {
-                // A resolved token in the headers wins over the machine's unresolved reference.
-                let t = secret("channel.auth.token", token, secret_var, vars)?;
-                headers.push(("Authorization".into(), format!("Bearer {t}")));
-                (None, String::new(), String::new(), ClientAuth::Body, vec![])
-            }
-            Auth::OAuth2ClientCredentials {
-                token_endpoint,
-                client_id,
-                client_secret,
-                client_auth,
-                scopes,
-                ..
-            } => (
-                Some(checked(token_url.unwrap_or(token_endpoint))?),
-                client_id.clone(),
-                secret("channel.auth.clientSecret", client_secret, secret_var, vars)?,
-                *client_auth,
-                scopes.clone(),
-            ),
-        };
+        let ep = Endpoints::from_channel(
+            spec,
+            checked(url)?,
+            |t| checked(token_url.unwrap_or(t)),
+            |what, value| secret(what, value, secret_var, vars),
+        )?;
         // The hub's own concurrency by default: a replay sends as fast as the policy lets the
         // hub send.
         let mut hub = HubSettings {
@@ -211,17 +185,6 @@ impl DriverSink {
         cfg.batch_size = 1;
         cfg.alert_endpoint = None;
         let timeout = cfg.timeout;
-        let ep = Endpoints {
-            crm,
-            token,
-            alert: None,
-            client_id,
-            client_secret,
-            client_auth,
-            scopes,
-            headers,
-            send_seq: false,
-        };
         let client =
             crate::http::http_client(window).map_err(|e| SinkSetupError::Client(e.to_string()))?;
         // Real time (scale 1), wall-clock mode: timers are the spec's real seconds.
