@@ -924,3 +924,68 @@ fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad-scenario.yaml:19:24"), "{err}");
 }
+
+/// A transform that runs into the wall-clock guard makes the outcome depend on the machine's
+/// speed: `sim` gives no verdict (exit 2, naming the rule, the event and the seed) instead of
+/// dead-lettering the event as TRANSFORM_FAILED, which a slower or faster machine would not.
+#[test]
+fn a_transform_past_the_wall_clock_guard_gives_no_verdict_rather_than_a_machine_dependent_one() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "slow.yaml",
+                r#"version: 1
+name: slow
+channel:
+  name: Slow
+  destinationUri: https://crm.example.com/api
+  auth: { type: none }
+  timeoutMilliseconds: 2000
+idempotency: { header: Idempotency-Key, key: "${event.id}" }
+retry:
+  maxRetries: 1
+  initialDelaySeconds: 1
+  maxDelaySeconds: 2
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: { enabled: true, bucketName: slow-dlq }
+rules:
+  - id: SLOW_RULE
+    name: slow
+    eventType: call.finished
+    transform: |
+      (
+        $fib := function($n) { $n < 2 ? $n : $fib($n - 1) + $fib($n - 2) };
+        {"ref": call.ref, "n": call.n > 10 ? $fib(call.n) : 0}
+      )
+    fixtures: [events/*.json]
+"#,
+            ),
+            (
+                "events/a.json",
+                r#"{"event": {"id": "E-1", "type": "call.finished"}, "call": {"ref": "Q1", "n": 3}}"#,
+            ),
+            (
+                "events/b.json",
+                r#"{"event": {"id": "E-2", "type": "call.finished"}, "call": {"ref": "Q2", "n": 45}}"#,
+            ),
+        ],
+    );
+    let (code, out, err) = run_in(
+        dir.path(),
+        &["sim", "slow.yaml", "--events", "3", "--seed", "77"],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("rule SLOW_RULE") && err.contains("event E-2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wall-clock guard") && err.contains("seed 77"),
+        "{err}"
+    );
+    assert!(!out.contains("PASS") && !out.contains("FAIL"), "{out}");
+}

@@ -152,6 +152,7 @@ pub async fn run(
         (now, machine)
     };
     driver.shutdown();
+    traffic.guard_error(opts.seed).map_err(HttpError::Sim)?;
     if driver.alert_failures > 0 {
         rep.notes.push(format!(
             "{} DLQ alert webhook call(s) failed",

@@ -148,6 +148,7 @@ pub async fn run(
     })
     .await;
     driver.shutdown();
+    traffic.guard_error(o.seed).map_err(HttpError::Sim)?;
     rep.end = now;
     rep.machine = machine.stats().clone();
     Ok(rep)

@@ -1,5 +1,5 @@
-//! The one table of lint codes, sorted. A code is never reused once retired: a retired rule keeps
-//! its row with `Status::Removed` so old suppressions still resolve.
+//! The one table of lint codes, sorted. A code is never reused: no rule has been retired yet, and
+//! one that is keeps its row (with a status of its own) so old suppressions still resolve.
 //!
 //! Each rule's documentation is the `//!` doc comment of its own file under `rules/`, embedded
 //! with `include_str!` and read at run time, so `cxsync explain`, `docs/rules.md` and SARIF all
@@ -44,7 +44,9 @@ pub struct RuleInfo {
     pub status: Status,
     /// Source of the rule's file; its `//!` comment is the documentation.
     source: &'static str,
-    pub check: Check,
+    /// `None` for a rule reported by another pass (CX100, by `lint::suppress`, which knows which
+    /// comments matched).
+    pub check: Option<Check>,
 }
 
 impl RuleInfo {
@@ -104,6 +106,16 @@ impl RuleInfo {
     }
 }
 
+/// A rule file's `check`; `unused_suppression` has none (its file is its documentation).
+macro_rules! check_of {
+    (unused_suppression) => {
+        None
+    };
+    ($module:ident) => {
+        Some(rules::$module::check)
+    };
+}
+
 macro_rules! table {
     ($( $code:literal $name:literal $sev:ident $status:ident $module:ident; )*) => {
         /// Every rule, sorted by code.
@@ -114,7 +126,7 @@ macro_rules! table {
                 severity: Severity::$sev,
                 status: Status::$status,
                 source: include_str!(concat!("rules/", stringify!($module), ".rs")),
-                check: rules::$module::check,
+                check: check_of!($module),
             },
         )*];
     };

@@ -32,6 +32,12 @@ pub const NODE_COST: usize = 16;
 /// recursion limit), so an output can be delivered, dead-lettered and read back.
 pub const MAX_OUTPUT_DEPTH: usize = 128;
 
+/// The code of an evaluation stopped by the wall-clock guard ([`Limits::time_budget_ms`]). A
+/// result that depends on it depends on the machine's speed: the simulator refuses to give a
+/// verdict then (a tool error naming the rule, the event and the seed) rather than dead-letter
+/// the event.
+pub const WALL_CLOCK_GUARD: &str = "D1012";
+
 /// The code of a transform stopped by its output budget.
 pub const OUTPUT_TOO_LARGE: &str = "OUTPUT_TOO_LARGE";
 

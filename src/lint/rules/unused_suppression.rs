@@ -21,7 +21,5 @@
 //! ## Fix safety
 //! Safe: removing a suppression that matched nothing changes no result.
 
-use super::prelude::*;
-
-/// Reported by the suppression pass in `lint::suppress`, which knows which comments matched.
-pub fn check(_cx: &Context, _out: &mut Vec<Diagnostic>) {}
+// No `check`: the suppression pass in `lint::suppress`, which knows which comments matched,
+// reports this rule. This file is its documentation.

@@ -14,6 +14,8 @@ use crate::delivery::drive::{Arrivals, Observer};
 use crate::delivery::{Machine, Submission, Template, Time};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
+use crate::transform::limits::WALL_CLOCK_GUARD;
+use crate::transform::Limits;
 
 /// Sets `path` to `new`, making the objects on the way (the scenario's `oversize` field, which
 /// the fixture may lack on purpose).
@@ -309,6 +311,8 @@ pub struct Traffic<'a> {
     /// Progress is reported every this many arrivals (and at the last).
     progress_every: u64,
     submitted: u64,
+    /// The first transform that ran into the wall-clock guard: the run stops there.
+    guard_hit: Option<(String, String)>,
 }
 
 impl<'a> Traffic<'a> {
@@ -327,6 +331,7 @@ impl<'a> Traffic<'a> {
             epoch,
             progress_every,
             submitted: 0,
+            guard_hit: None,
         }
     }
 
@@ -341,8 +346,29 @@ impl<'a> Traffic<'a> {
     }
 }
 
+impl Traffic<'_> {
+    /// A run whose transform ran into the wall-clock guard has no verdict: how long a transform
+    /// takes depends on the machine, so the outcome would too, and the seed would not reproduce
+    /// it. The guard is the last resort against a runaway transform; depth, sequence length and
+    /// output size are the deterministic limits.
+    pub fn guard_error(&self, seed: u64) -> Result<(), EngineError> {
+        match &self.guard_hit {
+            None => Ok(()),
+            Some((rule, event)) => Err(EngineError::WallClockGuard {
+                rule: rule.clone(),
+                event: event.clone(),
+                ms: Limits::default().time_budget_ms.unwrap_or(0),
+                seed,
+            }),
+        }
+    }
+}
+
 impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
     fn next_at(&self) -> Option<Time> {
+        if self.guard_hit.is_some() {
+            return None;
+        }
         self.feed.next_at()
     }
 
@@ -380,6 +406,10 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
             let payload = match rule.transform.eval(&event, when) {
                 Ok(Some(p)) => Ok(p),
                 Ok(None) => Err("the transform produced no output (undefined)".to_string()),
+                Err(e) if e.code.as_deref() == Some(WALL_CLOCK_GUARD) => {
+                    self.guard_hit = Some((rule.id.clone(), event_id.clone()));
+                    return;
+                }
                 Err(e) => Err(e.to_string()),
             };
             machine.handle_submit(

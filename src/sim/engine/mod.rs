@@ -193,6 +193,13 @@ pub enum EngineError {
     Config(String),
     #[error("the simulation did not settle after {steps} steps (virtual time {at}); seed {seed} reproduces it")]
     Livelock { steps: u64, at: String, seed: u64 },
+    #[error("the transform of rule {rule} ran past the {ms} ms wall-clock guard on event {event}: how long a transform takes depends on the machine, so this run has no verdict (seed {seed}); make the transform cheaper (a recursion or a nested map over a large array?)")]
+    WallClockGuard {
+        rule: String,
+        event: String,
+        ms: u64,
+        seed: u64,
+    },
 }
 
 /// The epoch of a run: the scenario's `start`, else the spec's `test.now`, else the guide's

@@ -108,6 +108,7 @@ pub fn run(
             }
         }
     }
+    traffic.guard_error(opts.seed)?;
     throttle_notes(&mut rep, spec, &crm);
     ledger.finish(&mut rep, vt.now(), &crm, vt.machine());
     Ok(rep)
