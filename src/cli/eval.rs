@@ -35,8 +35,8 @@ pub const MAX_EVENT_BYTES: usize = spec::MAX_FILE_BYTES as usize;
 #[command(group(clap::ArgGroup::new("source").required(true).args(["expr", "spec"])))]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["event", "events"])))]
 pub struct Args {
-    /// A JSONata expression.
-    #[arg(long, conflicts_with_all = ["spec", "rule"])]
+    /// A JSONata expression (it may start with `-`: `--expr '-1.5 & ""'`).
+    #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["spec", "rule"])]
     pub expr: Option<String>,
     /// A spec whose rule's transform to use (with --rule).
     #[arg(long, requires = "rule")]
