@@ -1,4 +1,4 @@
-//! The mapping corpus benchmark: every mapping of `benches/corpus/` (42 CRM mappings for six
+//! The mapping corpus benchmark: every mapping of `benches/corpus/` (43 CRM mappings for six
 //! profiles) over generated events of its type, end to end — parse the JSON text, transform,
 //! write compact JSON — through `cxsync::transform` and through jsonata-js 2.2.2
 //! (`benches/js/corpus.js`) in the same run, with the same events and the same frozen instant.

@@ -12,6 +12,7 @@
 "use strict";
 const fs = require("fs");
 const jsonata = require("jsonata");
+const { frozenClock } = require("./clock");
 
 function fnv(hash, buf) {
   for (let i = 0; i < buf.length; i++) {
@@ -26,16 +27,7 @@ async function main() {
   const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8"));
   const runs = Number(runsArg || 3);
   const dump = rest[0] === "--dump" ? { name: rest[1], out: rest[2] } : null;
-  const ms = Date.parse(manifest.now);
-  const iso = new Date(ms).toISOString();
-  const fromMillis = jsonata("$fromMillis($ms, $p, $tz)");
-  const bindings = {
-    millis: () => ms,
-    now: (picture, tz) =>
-      picture === undefined && tz === undefined
-        ? iso
-        : fromMillis.evaluate({}, { ms, p: picture, tz }),
-  };
+  const bindings = frozenClock(manifest.now);
   const cache = new Map();
   const version = require("jsonata/package.json").version;
   for (const m of manifest.mappings) {

@@ -10,20 +10,12 @@ const path = require("path");
 const os = require("os");
 const { execFileSync } = require("child_process");
 const jsonata = require("jsonata");
+const { frozenClock } = require("./clock");
 
 const CASES = path.join(__dirname, "../../tests/transform/eval-parity.json");
 
 async function evaluateJs(c) {
-  const ms = Date.parse(c.now);
-  const iso = new Date(ms).toISOString();
-  const fromMillis = jsonata("$fromMillis($ms, $p, $tz)");
-  const bindings = {
-    millis: () => ms,
-    now: (picture, tz) =>
-      picture === undefined && tz === undefined
-        ? iso
-        : fromMillis.evaluate({}, { ms, p: picture, tz }),
-  };
+  const bindings = frozenClock(c.now);
   try {
     const out = await jsonata(c.expr).evaluate(c.event, bindings);
     if (out === undefined) return { undefined: true };

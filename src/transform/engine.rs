@@ -97,6 +97,12 @@ impl Compiled {
         if !binds_variable(&ast, "now") {
             rewrite_now_with_arguments(&mut ast);
         }
+        // JavaScript's ASCII `\w`/`\d` in every regex literal, whichever way the engine uses it.
+        visit_mut(&mut ast, &mut |n| {
+            if let AstNode::Regex { pattern, .. } = n {
+                *pattern = super::regex::ascii_classes(pattern);
+            }
+        });
         let regex_calls = rewrite_regex_calls(&mut ast).into();
         guard_builtins(&mut ast);
         Ok(Compiled {
@@ -1015,6 +1021,28 @@ mod tests {
             let c = Compiled::new(text, Limits::default()).unwrap();
             assert!(c.regex_calls.is_empty(), "{text}");
         }
+    }
+
+    #[test]
+    fn every_regex_literal_has_javascripts_ascii_word_and_digit_classes() {
+        let now = chrono::Utc::now();
+        let d = json!({"x": "Łukasz Wałęsa", "p": "+49 ٣٤ 30"});
+        // A rewritten call, the context form (left to the engine) and a regex held in a
+        // variable all read `\w` and `\D` as jsonata-js does.
+        for text in [
+            "$replace(x, /(\\w+) (\\w+)/, '$2, $1')",
+            "x.$replace(/(\\w+) (\\w+)/, '$2, $1')",
+            "($r := /(\\w+) (\\w+)/; $replace(x, $r, '$2, $1'))",
+        ] {
+            let c = Compiled::new(text, Limits::default()).unwrap();
+            assert_eq!(
+                c.eval(Some(&d), now, None).unwrap(),
+                Some(json!("ŁWa, ukaszłęsa")),
+                "{text}"
+            );
+        }
+        let c = Compiled::new("$replace(p, /\\D/, '')", Limits::default()).unwrap();
+        assert_eq!(c.eval(Some(&d), now, None).unwrap(), Some(json!("4930")));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The compiled path against the engine on the benchmark's mapping corpus
-//! (`benches/corpus/`, 42 CRM mappings): one corpus serves the speed and the proof.
+//! (`benches/corpus/`, 43 CRM mappings): one corpus serves the speed and the proof.
 //!
 //! - Every mapping is compiled, and on the corpus's realistic events the compiled path
 //!   evaluates nearly all of them itself, with the engine's exact output.

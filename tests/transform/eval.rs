@@ -345,3 +345,39 @@ fn hostile_expressions_are_errors_with_their_own_code_never_a_crash() {
         assert!(err.contains(&want), "{short}: {err}");
     }
 }
+
+/// Found by the new-user tester: these crashed the compiled path (exit 101). jsonata-js gives
+/// the same text for every start or length past the string's ends.
+#[test]
+fn substring_past_the_ends_of_the_string_is_what_jsonata_js_gives() {
+    for (expr, want) in [
+        ("$substring(\"abc\", 1e300)", "\"\""),
+        ("$substring(\"abc\", 9.3e18)", "\"\""),
+        ("$substring(\"abc\", -9.3e18)", "\"abc\""),
+        ("$substring(\"abc\", 1, 9.3e18)", "\"bc\""),
+        ("$substring(\"abc\", -1, 1e300)", "\"c\""),
+        ("$substring(\"abc\", 1, -1e300)", "\"\""),
+    ] {
+        let wrapped = format!("{{'s': {expr}}}");
+        let (code, out, err) = eval(&[
+            "--compact",
+            "--expr",
+            &wrapped,
+            "--event",
+            "fixtures/events/voice_resolved.json",
+        ]);
+        assert_eq!(code, 0, "{expr}: {err}");
+        assert_eq!(out, format!("{{\"s\":{want}}}\n"), "{expr}");
+    }
+}
+
+#[test]
+fn an_expr_may_start_with_a_minus() {
+    let (code, out, err) = eval(&[
+        "--expr",
+        "-1.5 & \"\"",
+        "--event",
+        "fixtures/events/voice_resolved.json",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "\"-1.5\"\n"), "{err}");
+}

@@ -103,12 +103,16 @@ impl<'a> Ev<'a> {
                 match (&a[0], &a[1], a.get(2)) {
                     (Val::Undef, _, _) => Val::Undef,
                     (Val::Str(s), Val::Num(start), len) => {
+                        // Past ± the string's length every start and length mean the same, and
+                        // the engine's arithmetic overflows on 1e300: clamp first.
+                        let bound = s.len() as i64 + 1;
                         let len = match len {
                             None => None,
-                            Some(Val::Num(l)) => Some(*l as i64),
+                            Some(Val::Num(l)) => Some((*l as i64).clamp(-bound, bound)),
                             Some(_) => return Err(Bail),
                         };
-                        engine_value(jstr::substring(s, *start as i64, len))?
+                        let start = (*start as i64).clamp(-bound, bound);
+                        engine_value(jstr::substring(s, start, len))?
                     }
                     // JavaScript arithmetic on an undefined start (see the engine's note).
                     (Val::Str(s), Val::Undef, len) => {

@@ -74,19 +74,23 @@ impl Program {
         bindings: Option<&Bindings>,
     ) -> R<Option<Value>> {
         let event = event.ok_or(Bail)?;
-        let v = self.run(event, now, bindings)?;
-        value::to_output(&v, &mut self.budget())
+        guarded(|| {
+            let v = self.run(event, now, bindings)?;
+            value::to_output(&v, &mut self.budget())
+        })
     }
 
     /// Parses only the fields the transform reads, evaluates, writes compact JSON text.
     pub(super) fn try_eval_json_text(&self, text: &str, now: DateTime<Utc>) -> R<Option<String>> {
         let event = input::parse_pruned(text, &self.reads).ok_or(Bail)?;
-        let v = self.run(&event, now, None)?;
-        let mut out = String::with_capacity(256);
-        if !value::write_json(&v, &mut out, &mut self.budget())? {
-            return Ok(None);
-        }
-        Ok(Some(out))
+        guarded(|| {
+            let v = self.run(&event, now, None)?;
+            let mut out = String::with_capacity(256);
+            if !value::write_json(&v, &mut out, &mut self.budget())? {
+                return Ok(None);
+            }
+            Ok(Some(out))
+        })
     }
 
     /// The output budget of one evaluation (`limits`): past it the compiled path declines and
@@ -179,6 +183,13 @@ pub(super) fn call_regex(
     )
     .ok()?;
     value::to_jvalue(&v).ok()
+}
+
+/// Runs one compiled evaluation behind the engine's firewall: the compiled path calls
+/// jsonata-core's functions directly (`$substring` with a start of 1e300 overflows inside it),
+/// so a panic there is a decline, and the engine, behind its own firewall, answers.
+fn guarded<T>(f: impl FnOnce() -> R<T>) -> R<T> {
+    super::engine::firewall(f).unwrap_or(Err(Bail))
 }
 
 /// Maps a declined evaluation to the engine.
