@@ -297,6 +297,21 @@ fn stats_count_by_reason_status_type_and_hour() {
     let out = stdout(&o);
     assert!(out.contains("█▂█▁█"), "{out}");
     assert!(out.contains("NON_RETRYABLE_STATUS"));
+
+    // One hour: its time once, no sparkline of a single bucket.
+    let o = run(cxsync().args([
+        "dlq",
+        "stats",
+        FIXTURE_STORE,
+        "--since",
+        "2024-01-15T09:00:00Z",
+        "--until",
+        "2024-01-15T10:00:00Z",
+    ]));
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(out.matches("2024-01-15T09:00:00Z").count(), 1, "{out}");
+    assert!(!out.contains("peak"), "{out}");
 }
 
 #[test]
@@ -581,6 +596,32 @@ fn outcomes(v: &Value) -> BTreeMap<String, String> {
             )
         })
         .collect()
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn replay_shows_a_bar_over_the_records_it_sends_on_a_terminal_only() {
+    let (_dir, src) = fixture_copy();
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&crm)
+        .await;
+    let mut c = replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[]);
+    c.env("TERM", "xterm");
+    let t = tokio::task::spawn_blocking(move || crate::common::on_terminal(c))
+        .await
+        .unwrap();
+    assert!(t.output.contains("/5 records"), "no bar:\n{}", t.output);
+    assert!(
+        t.output.contains("\"outcome\": \"delivered\""),
+        "{}",
+        t.output
+    );
+    // Piped (an earlier run marked them replayed, so this one sends nothing): no bar.
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    assert!(!stderr(&o).contains("records ="), "{}", stderr(&o));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -186,3 +186,115 @@ fn man_pages_cover_every_subcommand() {
         assert!(text.contains(".SH NAME"), "{name}");
     }
 }
+
+/// A project whose transform hits its sequence limit (D2015) on every event: fast to hit, and a
+/// limit like the time budget.
+fn limit_project() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let out = cxsync().current_dir(d.path()).arg("init").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::write(
+        d.path().join("specs/transforms/interaction_ended.jsonata"),
+        "{ \"caseNumber\": $string(interaction.id), \"n\": $count([1..5000000]) }\n",
+    )
+    .unwrap();
+    d
+}
+
+#[cfg(unix)]
+#[test]
+fn sim_and_test_show_progress_on_a_terminal_and_name_a_transform_limit_at_once() {
+    use crate::common::on_terminal;
+    let d = limit_project();
+    let mut c = plain_env();
+    c.current_dir(d.path())
+        .args(["sim", "specs/crm_sync.yaml", "--events", "40"]);
+    let t = on_terminal(c);
+    assert!(t.output.contains(" events "), "no bar:\n{}", t.output);
+    let warn = t
+        .output
+        .find("the transform hit its sequence limit")
+        .unwrap_or_else(|| panic!("limit not named:\n{}", t.output));
+    let verdict = t.output.find("of ").unwrap();
+    assert!(
+        warn < t
+            .output
+            .rfind("matched events delivered")
+            .unwrap_or(verdict),
+        "named only at the end:\n{}",
+        t.output
+    );
+    // Once per rule and code, not once per event.
+    assert_eq!(t.output.matches("hit its sequence limit").count(), 1);
+
+    let mut c = plain_env();
+    c.current_dir(d.path()).arg("test");
+    let t = on_terminal(c);
+    assert!(t.output.contains("/3 cases"), "no bar:\n{}", t.output);
+    assert!(t.output.contains("warning: "), "{}", t.output);
+}
+
+#[test]
+fn piped_runs_show_no_bar_but_still_name_the_limit() {
+    let d = limit_project();
+    for args in [
+        vec!["sim", "specs/crm_sync.yaml", "--events", "40"],
+        vec!["test"],
+    ] {
+        let out = plain_env()
+            .current_dir(d.path())
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("events ="),
+            "{args:?}: a bar in a pipe:\n{err}"
+        );
+        assert!(!err.contains('\r'), "{args:?}: terminal control in a pipe");
+        assert!(
+            err.contains("sequence limit") || err.contains("D2015"),
+            "{args:?}: {err}"
+        );
+        if args[0] == "sim" {
+            // Nothing was delivered: no latency, rather than "p50 0 ms".
+            let out = String::from_utf8_lossy(&out.stdout);
+            assert!(out.contains("latency    none"), "{out}");
+            assert!(!out.contains("p50 0 ms"), "{out}");
+        }
+    }
+}
+
+#[test]
+fn eval_names_the_event_file_it_cannot_read_and_a_limit_once() {
+    let d = tempfile::tempdir().unwrap();
+    let out = plain_env()
+        .current_dir(d.path())
+        .args(["eval", "--expr", "1", "--event", "no-such-event.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-event.json"), "{err}");
+
+    std::fs::write(
+        d.path().join("e.ndjson"),
+        "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n",
+    )
+    .unwrap();
+    let out = plain_env()
+        .current_dir(d.path())
+        .args([
+            "eval",
+            "--expr",
+            "$count([1..5000000])",
+            "--events",
+            "e.ndjson",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("hit its sequence limit").count(), 1, "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+}

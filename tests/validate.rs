@@ -474,3 +474,82 @@ fn cxsync_schema_prints_the_checked_in_schema() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["$schema"], "https://json-schema.org/draft/2020-12/schema");
 }
+
+/// Every error code the source can emit has a row in docs/spec.md's error table (scenario codes
+/// in docs/scenarios.md's), and every row names a code the source emits (or says it is retired).
+#[test]
+fn the_error_table_in_docs_spec_md_lists_every_error_code() {
+    fn codes(text: &str, in_quotes: bool) -> std::collections::BTreeSet<String> {
+        let b = text.as_bytes();
+        let mut out = std::collections::BTreeSet::new();
+        for i in 0..b.len().saturating_sub(4) {
+            let open = if in_quotes { b'"' } else { b'|' };
+            let (start, end) = if in_quotes {
+                (i + 1, i + 5)
+            } else {
+                (i + 2, i + 6)
+            };
+            if b[i] == open
+                && (!in_quotes || b.get(i + 5) == Some(&b'"'))
+                && (in_quotes || b.get(i + 1) == Some(&b' '))
+                && b.get(start) == Some(&b'E')
+                && end <= b.len()
+                && b[start + 1..end].iter().all(u8::is_ascii_digit)
+            {
+                out.insert(text[start..end].to_string());
+            }
+        }
+        out
+    }
+    let mut emitted = std::collections::BTreeSet::new();
+    let mut stack = vec![root().join("src")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                // Only the code, not its unit tests.
+                let code = text.split("#[cfg(test)]").next().unwrap_or("");
+                emitted.extend(codes(code, true));
+            }
+        }
+    }
+    let doc = std::fs::read_to_string(root().join("docs/spec.md")).unwrap();
+    let table = doc.split("## Error codes").nth(1).expect("an error table");
+    // Scenario codes (E6xx) have their table in docs/scenarios.md; docs/spec.md points there.
+    let scenarios = std::fs::read_to_string(root().join("docs/scenarios.md")).unwrap();
+    let listed: std::collections::BTreeSet<String> = codes(table, false)
+        .into_iter()
+        .filter(|c| !c.starts_with("E6"))
+        .chain(
+            codes(&scenarios, false)
+                .into_iter()
+                .filter(|c| c.starts_with("E6")),
+        )
+        .collect();
+    assert!(
+        table.contains("docs/scenarios.md"),
+        "docs/spec.md points at the scenario codes"
+    );
+    let missing: Vec<_> = emitted.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a row in docs/spec.md: {missing:?}"
+    );
+    let retired: Vec<_> = table
+        .lines()
+        .filter(|l| l.contains("| retired |"))
+        .filter_map(|l| l.get(2..6))
+        .map(str::to_string)
+        .collect();
+    let stale: Vec<_> = listed
+        .iter()
+        .filter(|c| !emitted.contains(*c) && !retired.contains(c))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rows in docs/spec.md for codes nothing emits: {stale:?}"
+    );
+}

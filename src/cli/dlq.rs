@@ -328,7 +328,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
             },
         );
     }
-    let mut sink = DriverSink::from_spec(
+    let sink = DriverSink::from_spec(
         spec,
         &replayer.url,
         a.token_url.as_deref(),
@@ -342,7 +342,17 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         now,
         max_consecutive_failures: (a.max_failures > 0).then_some(a.max_failures),
     };
+    // On a terminal, a bar over the records that will be sent.
+    let to_send = evals
+        .iter()
+        .filter(|e| e.deliverable() && !e.already_replayed)
+        .count() as u64;
+    let mut sink = Counted {
+        inner: sink,
+        progress: super::progress::Progress::new(to_send, "records"),
+    };
     let results = replay::replay(&store, &replayer, &evals, &mut sink, &opts).await;
+    drop(sink);
     let text = match a.format {
         Format::Json => json_text(&render::replay_json(&results, &replayer, &store))?,
         Format::Human => render::replay(&results),
@@ -359,6 +369,29 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Failure
     })
+}
+
+/// A replay sink that moves the progress bar once per record settled.
+struct Counted<S> {
+    inner: S,
+    progress: super::progress::Progress,
+}
+
+impl<S: replay::ReplaySink + Send> replay::ReplaySink for Counted<S> {
+    fn window(&self) -> usize {
+        self.inner.window()
+    }
+
+    fn submit(&mut self, tag: usize, d: &replay::Delivery<'_>) {
+        self.progress.message(d.event_id);
+        self.inner.submit(tag, d);
+    }
+
+    async fn settled(&mut self) -> Vec<(usize, replay::SinkOutcome)> {
+        let done = self.inner.settled().await;
+        self.progress.inc(done.len() as u64);
+        done
+    }
 }
 
 /// A JSON document as printed: pretty, with a final newline.

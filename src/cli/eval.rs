@@ -99,7 +99,7 @@ fn single(
         );
         s
     } else {
-        spec::read_text(file).map_err(|d| anyhow::anyhow!("{}", d.message))?
+        spec::read_text(file).map_err(|d| anyhow::anyhow!("{}: {}", file.display(), d.message))?
     };
     let event: Value = serde_json::from_str(&event_text)
         .with_context(|| format!("{} is not JSON", file.display()))?;
@@ -139,13 +139,23 @@ fn stream(
     file: &Path,
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<ExitStatus> {
+    // A bar over the file's bytes when stderr is a terminal and stdout is not (the outputs would
+    // garble it); none for stdin, whose length is unknown.
+    let mut size = 0u64;
     let input: Box<dyn Read> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
-        Box::new(
-            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
-        )
+        let f =
+            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        size = f.metadata().map_or(0, |m| m.len());
+        Box::new(f)
     };
+    let progress = if super::stdout_is_terminal() {
+        super::progress::Progress::hidden()
+    } else {
+        super::progress::Progress::bytes(size)
+    };
+    let mut read = 0u64;
     let mut input = BufReader::with_capacity(64 * 1024, input);
     let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let mut line_no = 0usize;
@@ -177,7 +187,10 @@ fn stream(
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    let mut run = Run::default();
+    let mut run = Run {
+        progress: Some(&progress),
+        ..Run::default()
+    };
     if let Some((n, line)) = first {
         match line {
             Ok(bytes) => run.event(&transform, filter.as_ref(), &bytes, n, now, &mut out)?,
@@ -193,6 +206,8 @@ fn stream(
             break;
         };
         line_no += 1;
+        read += too_long.unwrap_or(buf.len()) as u64 + 1;
+        progress.set(read.min(size), size);
         match too_long {
             Some(len) => run.too_large(len, line_no, &mut out)?,
             None if is_blank(&buf) => {}
@@ -201,12 +216,17 @@ fn stream(
     }
     out.flush()?;
     drop(out);
-    Ok(run.finish(filter.as_ref()))
+    let status = run.finish(filter.as_ref());
+    drop(progress);
+    Ok(status)
 }
 
 /// Counts of one `--events` run.
 #[derive(Default)]
-struct Run {
+struct Run<'a> {
+    /// Where a transform hitting a limit is named, the first time (per error code).
+    progress: Option<&'a super::progress::Progress>,
+    limits_named: BTreeSet<String>,
     events: usize,
     failed: usize,
     first_failed: Option<usize>,
@@ -214,7 +234,7 @@ struct Run {
     not_sent_lines: Vec<usize>,
 }
 
-impl Run {
+impl Run<'_> {
     fn event(
         &mut self,
         t: &Transform,
@@ -273,6 +293,13 @@ impl Run {
     ) -> anyhow::Result<()> {
         self.failed += 1;
         self.first_failed.get_or_insert(line);
+        if let (Some(p), Some(limit)) = (self.progress, crate::transform::limits::limit_hit(code)) {
+            if self.limits_named.insert(code.to_string()) {
+                p.note(&format!(
+                    "warning: line {line}: the transform hit its {limit} ({code}: {message})"
+                ));
+            }
+        }
         let v = serde_json::json!({"error": {"code": code, "message": message, "line": line}});
         out.write_all(json::to_compact(&v).as_bytes())?;
         out.write_all(b"\n")?;

@@ -88,6 +88,15 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             "  idempotency    header {}\nCtrl-C stops.\n",
             spec.raw.idempotency.header
         ));
+        // One Ctrl-C listener for the whole run, listening before "Ctrl-C stops." is printed: a
+        // listener made anew on each tick missed a SIGINT that came while a tick was handled.
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => return Ok(ExitStatus::Success),
+            _ = std::future::ready(()) => {}
+        }
         super::print_stdout(&text)?;
         let deadline = args
             .exit_after
@@ -102,7 +111,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 }
             };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                _ = &mut ctrl_c => break,
                 _ = stop => break,
                 _ = tick.tick() => {
                     let line = {

@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod mock_crm;
 pub mod mock_hub;
 pub mod plan;
+pub mod progress;
 pub mod rules;
 pub mod schema;
 pub mod sim;

@@ -122,6 +122,17 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     if let Some(url) = &args.target {
         return http_target(&spec, &inputs, url, &args);
     }
+    if let (Some(n), Some(o)) = (args.events, &sc.events.oversize) {
+        let total = scenario::oversized_bytes(n, o.every, o.bytes).unwrap_or(0);
+        if total > u128::from(scenario::MAX_OVERSIZED_BYTES) {
+            anyhow::bail!(
+                "--events {n} with the scenario's `events.oversize` adds {total} bytes to the \
+                 run's events; at most {} (256 MiB): fewer events, or a scenario that inflates \
+                 fewer",
+                scenario::MAX_OVERSIZED_BYTES
+            );
+        }
+    }
     let run_opts = Options {
         seed: args.seed,
         events: args.events,
@@ -149,7 +160,16 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             w.line(o);
         }
     };
+    // On a terminal a bar over the events; a transform failing (or hitting its limit) is named
+    // the first time it happens, not only in the report at the end.
+    let progress = super::progress::Progress::new(0, "events");
+    let mut transform_noted: std::collections::BTreeSet<(String, String)> = Default::default();
     let mut on_dead_letter = |d: &DeadLettered| {
+        if d.reason == crate::delivery::Reason::TransformFailed {
+            if let Some(line) = transform_note(d, &mut transform_noted) {
+                progress.note(&line);
+            }
+        }
         let Some(store) = &dlq_store else { return };
         if !d.stored || dlq_error.is_some() {
             return;
@@ -165,22 +185,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             }
         }
     };
-    let bar = (super::stderr_is_terminal() && !cfg!(test)).then(|| {
-        let b = indicatif::ProgressBar::new(0);
-        b.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {pos}/{len} events {wide_bar} {eta}",
-            )
-            .expect("valid template"),
-        );
-        b
-    });
-    let mut on_progress = |done: u64, total: u64| {
-        if let Some(b) = &bar {
-            b.set_length(total);
-            b.set_position(done);
-        }
-    };
+    let mut on_progress = |done: u64, total: u64| progress.set(done, total);
     let mut sinks = Sinks {
         outcome: &mut on_outcome,
         dead_letter: &mut on_dead_letter,
@@ -199,9 +204,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         engine::run(&spec, &inputs, &sc, &run_opts, &mut sinks).map_err(anyhow::Error::new)
     };
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    drop(progress);
     let report = result.with_context(|| format!("simulating {}", spec_path.display()))?;
     if let Some(e) = dlq_error {
         return Err(e);
@@ -233,6 +236,33 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Failure
     })
+}
+
+/// The line naming a rule's transform failure the first time it happens (per rule and error
+/// code); `None` when this kind was named already.
+fn transform_note(
+    d: &DeadLettered,
+    noted: &mut std::collections::BTreeSet<(String, String)>,
+) -> Option<String> {
+    let error = d.last_error.as_deref().unwrap_or("the transform failed");
+    let code = error
+        .split_once(": ")
+        .map(|(c, _)| c)
+        .filter(|c| !c.contains(' '))
+        .unwrap_or("");
+    if !noted.insert((d.rule_id.clone(), code.to_string())) {
+        return None;
+    }
+    let what = match crate::transform::limits::limit_hit(code) {
+        Some(limit) => format!("hit its {limit}"),
+        None => "failed".to_string(),
+    };
+    let error: String = error.chars().take(200).collect();
+    Some(format!(
+        "warning: rule `{}`: the transform {what} on event {} ({error}); such events are \
+         dead-lettered as TRANSFORM_FAILED, the report counts them",
+        d.rule_id, d.event_id
+    ))
 }
 
 /// `--http --target URL`: the fixtures to a real CRM, after confirmation.
@@ -276,7 +306,8 @@ fn http_target(
         ));
     };
     let mut on_dead_letter = |_: &DeadLettered| {};
-    let mut on_progress = |_: u64, _: u64| {};
+    let progress = super::progress::Progress::new(0, "events");
+    let mut on_progress = |done: u64, total: u64| progress.set(done, total);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = rt.block_on(crate::http::target::run(
         spec,
@@ -289,7 +320,9 @@ fn http_target(
             dead_letter: &mut on_dead_letter,
             progress: &mut on_progress,
         },
-    ))?;
+    ));
+    drop(progress);
+    let report = report?;
     let statuses: Vec<String> = report
         .statuses
         .iter()

@@ -80,6 +80,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let mut out = String::new();
     let mut review_state = Review::default();
     super::load::check_scenarios(&inputs.scenarios, &mut diags, &mut sources);
+    // On a terminal, a bar over the cases (the total grows as specs load); none while --review
+    // asks questions there.
+    let progress = if args.review {
+        super::progress::Progress::hidden()
+    } else {
+        super::progress::Progress::new(0, "cases")
+    };
+    let (mut cases_done, mut cases_total) = (0u64, 0u64);
     for path in &inputs.specs {
         let loaded = spec::load(path, &opts);
         sources.extend(loaded.sources);
@@ -103,7 +111,20 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             .snapshots
             .clone()
             .unwrap_or_else(|| crate::project::snapshots_dir(&spec.path));
-        let run = runner::run_spec(&spec, now, &snapshots);
+        cases_total += spec
+            .rules
+            .iter()
+            .map(|r| r.fixtures.len() as u64)
+            .sum::<u64>();
+        progress.set(cases_done, cases_total);
+        progress.message(&spec.path.display().to_string());
+        let run = runner::run_spec_observed(&spec, now, &snapshots, &mut |case| {
+            cases_done += 1;
+            progress.set(cases_done, cases_total);
+            if let Some(p) = case.problems.iter().find(|p| limit_named(p).is_some()) {
+                progress.note(&format!("warning: {}/{}: {p}", case.rule, case.fixture));
+            }
+        });
         // Only a spec whose every rule ran can tell which snapshots nothing produces any more.
         let complete = run.diags.is_empty();
         diags.extend(run.diags);
@@ -144,6 +165,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             });
         }
     }
+    drop(progress);
     diag::sort(&mut diags);
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
     let errors = diags
@@ -181,6 +203,15 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// The limit a case's problem says its transform hit (`transform failed: D1012: …`).
+fn limit_named(problem: &str) -> Option<&'static str> {
+    let code = problem
+        .strip_prefix("transform failed: ")?
+        .split(':')
+        .next()?;
+    crate::transform::limits::limit_hit(code)
 }
 
 /// The project root of the current folder, else the current folder.

@@ -27,8 +27,8 @@ use super::{Alert, CrmRequest, Failure, Machine, Output, Response, Time, TokenRe
 pub enum Reply {
     /// An HTTP response after `latency` ms.
     Http { latency: Time, response: Response },
-    /// The connection reset after `latency` ms.
-    Reset { latency: Time },
+    /// No response after `latency` ms: the connection reset, or (`failure`) was refused.
+    Reset { latency: Time, failure: Failure },
     /// No answer at all: the machine's own timer decides.
     Silence,
 }
@@ -38,7 +38,7 @@ impl Reply {
     /// a timeout, whatever arrives later.
     pub fn in_time(&self, timeout: Time) -> bool {
         match self {
-            Reply::Http { latency, .. } | Reply::Reset { latency } => *latency < timeout,
+            Reply::Http { latency, .. } | Reply::Reset { latency, .. } => *latency < timeout,
             Reply::Silence => false,
         }
     }
@@ -216,7 +216,7 @@ pub fn drain<R: Rng, T: Transport + ?Sized>(
 pub fn hand_back<R: Rng>(machine: &mut Machine<R>, now: Time, answer: Answer) {
     match answer {
         Answer::Crm(id, Reply::Http { response, .. }) => machine.handle_response(now, id, response),
-        Answer::Crm(id, Reply::Reset { .. }) => machine.handle_failure(now, id, Failure::Reset),
+        Answer::Crm(id, Reply::Reset { failure, .. }) => machine.handle_failure(now, id, failure),
         Answer::Crm(_, Reply::Silence) => {}
         Answer::Token(id, result) => machine.handle_token(now, id, result),
     }

@@ -39,6 +39,8 @@ pub enum Failure {
     Timeout,
     /// The connection was reset or closed mid-response.
     Reset,
+    /// No connection at all (refused, or the host unreachable): the request was never received.
+    Refused,
 }
 
 impl Failure {
@@ -46,6 +48,7 @@ impl Failure {
         match self {
             Failure::Timeout => "timeout",
             Failure::Reset => "connection reset",
+            Failure::Refused => "connection refused",
         }
     }
 }

@@ -190,21 +190,25 @@ pub fn stats(s: &inspect::Stats, location: &str, bad: usize) -> String {
         "by rule",
         s.by_rule.iter().map(|(k, v)| (k.clone(), *v)).collect(),
     );
-    let unit = if s.bucket_seconds == 3600 {
-        "hour".to_string()
-    } else {
-        format!("{} days", s.bucket_seconds / 86400)
+    let unit = match s.bucket_seconds {
+        3600 => "hour".to_string(),
+        86400 => "day".to_string(),
+        n => format!("{} days", n / 86400),
     };
     let counts: Vec<u64> = s.over_time.iter().map(|b| b.count).collect();
     if let (Some(first), Some(last)) = (s.over_time.first(), s.over_time.last()) {
-        let _ = writeln!(
-            out,
-            "\nover time (per {unit}, UTC)\n  {}  {}  {}  peak {}",
-            first.start,
-            inspect::sparkline(&counts),
-            last.start,
-            counts.iter().max().unwrap_or(&0)
-        );
+        let _ = writeln!(out, "\nover time (per {unit}, UTC)");
+        // A sparkline of one bucket would name the same time three times.
+        if counts.len() > 1 {
+            let _ = writeln!(
+                out,
+                "  {}  {}  {}  peak {}",
+                first.start,
+                inspect::sparkline(&counts),
+                last.start,
+                counts.iter().max().unwrap_or(&0)
+            );
+        }
         for b in s.over_time.iter().filter(|b| b.count > 0) {
             let _ = writeln!(out, "  {}  {:>6}", b.start, b.count);
         }

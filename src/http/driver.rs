@@ -305,6 +305,7 @@ impl Driver {
                     }
                 }
                 Err(e) if e.is_timeout() => CrmResult::Abandoned,
+                Err(e) if e.is_connect() => CrmResult::Failed(Failure::Refused),
                 Err(_) => CrmResult::Failed(Failure::Reset),
             };
             Done::Crm {
@@ -361,6 +362,7 @@ impl Driver {
                     }
                 }
                 Err(e) if e.is_timeout() => None,
+                Err(e) if e.is_connect() => Some(TokenResult::Failed(Failure::Refused)),
                 Err(_) => Some(TokenResult::Failed(Failure::Reset)),
             };
             Done::Token { id, sent, result }
@@ -480,7 +482,10 @@ impl CrmResult {
                 latency,
                 response: r.clone(),
             },
-            CrmResult::Failed(_) => Reply::Reset { latency },
+            CrmResult::Failed(failure) => Reply::Reset {
+                latency,
+                failure: *failure,
+            },
             CrmResult::Abandoned => Reply::Silence,
         }
     }

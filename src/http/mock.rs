@@ -205,7 +205,7 @@ impl State {
                 json_response(response.status, &response.body, response.retry_after)
                     .set_delay(self.clock.real(delay))
             }
-            Reply::Reset { latency } => {
+            Reply::Reset { latency, .. } => {
                 self.decide(r, Some(latency));
                 // A reset before the write loses the request; after it, the response is lost
                 // mid-way: the side effect happened but the client never learns of it.

@@ -24,9 +24,6 @@ use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, ClientAuth};
 use crate::spec::Spec;
 
-/// Arrivals between two progress reports.
-const PROGRESS_EVERY: u64 = 256;
-
 /// Options of a run over HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -126,7 +123,7 @@ pub async fn run(
             "wall clock".to_string()
         }
     ));
-    let mut traffic = Traffic::new(feed, inputs, template, epoch, PROGRESS_EVERY);
+    let mut traffic = Traffic::new(feed, inputs, template, epoch);
     let mut ledger = Ledger::default();
     let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, sources)));
     let (now, machine) = if http.paced {

@@ -141,7 +141,7 @@ pub async fn run(
     let sources = feed.names().to_vec();
     let mut rep = Report::new(spec, &sc, o.seed, o.no_jitter, 1000, epoch);
     rep.totals.events = feed.total();
-    let mut traffic = Traffic::new(feed, inputs, template, epoch, 256);
+    let mut traffic = Traffic::new(feed, inputs, template, epoch);
     let mut obs = (&mut rep, sinks.watch(epoch, sources));
     let now = wall::drive(&mut driver, &mut machine, &mut traffic, &mut obs, 0, |_| {
         false

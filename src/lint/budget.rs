@@ -25,8 +25,8 @@ use serde_json::{json, Value};
 use crate::delivery::drive::{Arrivals, Observer, Reply, Sent, Transport, VirtualTime};
 use crate::delivery::retry_after::MAX_RETRY_AFTER;
 use crate::delivery::{
-    Alert, Config, CrmRequest, HubSettings, Machine, Output, Reason, Response, Submission, Time,
-    TokenResult,
+    Alert, Config, CrmRequest, Failure, HubSettings, Machine, Output, Reason, Response, Submission,
+    Time, TokenResult,
 };
 use crate::spec::model::{Auth, Jitter, RawSpec};
 
@@ -159,6 +159,7 @@ impl Transport for Script {
             Answer::Reset => {
                 return self.after(Reply::Reset {
                     latency: self.latency,
+                    failure: Failure::Reset,
                 })
             }
             // A CRM request only goes out once a token has come: it cannot happen while the

@@ -278,8 +278,12 @@ impl Report {
         check("duplicates", &e.duplicates, t.duplicates as f64);
         check("delivered", &e.delivered, t.delivered as f64);
         check("deadLettered", &e.dead_lettered, t.dead_lettered as f64);
-        check("latencyP95Ms", &e.latency_p95_ms, f64::from(self.p95));
-        check("latencyP99Ms", &e.latency_p99_ms, f64::from(self.p99));
+        // With nothing delivered there is no latency: a latency band is neither met nor missed
+        // (as the dead-letter rate of nothing matched).
+        if !self.latencies.is_empty() {
+            check("latencyP95Ms", &e.latency_p95_ms, f64::from(self.p95));
+            check("latencyP99Ms", &e.latency_p99_ms, f64::from(self.p99));
+        }
         check(
             "tokenRefreshes",
             &e.token_refreshes,
@@ -459,7 +463,12 @@ impl Report {
             "deadLetteredByReason": reasons,
             "deadLetteredButApplied": self.dead_lettered_but_applied,
             "attemptsHistogram": attempts,
-            "latencyMs": {"p50": self.p50, "p95": self.p95, "p99": self.p99, "max": self.max_latency},
+            // null when nothing was delivered: there is no latency to report.
+            "latencyMs": if self.latencies.is_empty() {
+                Value::Null
+            } else {
+                json!({"p50": self.p50, "p95": self.p95, "p99": self.p99, "max": self.max_latency})
+            },
             "peakRetryRatePerSecond": self.peak_retry_rate,
             "peakPendingEvents": self.peak_pending,
             "circuitBreakerOpened": self.machine.breaker_opened,
@@ -598,14 +607,19 @@ impl Report {
             "  tokens     {} token requests ({} refused), {} issued",
             t.token_refreshes, self.crm.token_refusals, self.crm.tokens_issued
         );
-        let _ = writeln!(
-            s,
-            "  latency    p50 {}  p95 {}  p99 {}  max {} (arrival to delivery)",
-            fmt_ms(self.p50.into()),
-            fmt_ms(self.p95.into()),
-            fmt_ms(self.p99.into()),
-            fmt_ms(self.max_latency.into())
-        );
+        if self.latencies.is_empty() {
+            // Percentiles of nothing are not "0 ms".
+            let _ = writeln!(s, "  latency    none: no event was delivered");
+        } else {
+            let _ = writeln!(
+                s,
+                "  latency    p50 {}  p95 {}  p99 {}  max {} (arrival to delivery)",
+                fmt_ms(self.p50.into()),
+                fmt_ms(self.p95.into()),
+                fmt_ms(self.p99.into()),
+                fmt_ms(self.max_latency.into())
+            );
+        }
         let _ = writeln!(
             s,
             "  retries    peak {} retries/s, peak backlog {} events{}{}",
@@ -866,7 +880,7 @@ impl Observer for Report {
                 };
                 (sent + latency, class)
             }
-            Reply::Reset { latency } if *latency < timeout => (sent + latency, Class::Reset),
+            Reply::Reset { latency, .. } if *latency < timeout => (sent + latency, Class::Reset),
             _ => (sent + timeout, Class::Timeout),
         };
         let b: &mut Bucket = self.bucket(done);

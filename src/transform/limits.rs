@@ -78,6 +78,18 @@ impl Default for Limits {
     }
 }
 
+/// Which limit an error code says an evaluation hit (`D1012` → "time budget"), for messages
+/// that name it; `None` for every other error.
+pub fn limit_hit(code: &str) -> Option<&'static str> {
+    match code {
+        WALL_CLOCK_GUARD => Some("time budget"),
+        "D1011" => Some("depth limit"),
+        "D2014" | "D2015" => Some("sequence limit"),
+        OUTPUT_TOO_LARGE => Some("output budget"),
+        _ => None,
+    }
+}
+
 /// A value too large (or too deep) for the output budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutputTooLarge {

@@ -57,6 +57,17 @@ pub fn snapshot_now(spec: &Spec, cli: Option<DateTime<Utc>>) -> Result<DateTime<
 
 /// Runs every rule and fixture of `spec`. Snapshots go to `snapshot_dir/<spec stem>/<rule id>/`.
 pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun {
+    run_spec_observed(spec, now, snapshot_dir, &mut |_| {})
+}
+
+/// [`run_spec`], telling `on_case` about each case as soon as it has run (for progress, and to
+/// name a transform that hits its limit without waiting for the rest).
+pub fn run_spec_observed(
+    spec: &Spec,
+    now: DateTime<Utc>,
+    snapshot_dir: &Path,
+    on_case: &mut dyn FnMut(&Case),
+) -> SpecRun {
     let mut run = SpecRun::default();
     let rules = spec.rules.clone();
     let schemas = match PayloadSchemas::of(spec, "E302") {
@@ -169,6 +180,7 @@ pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun
                 },
             };
             case.text = outcome.map(|o| snapshot::render(&header, &o));
+            on_case(&case);
             run.cases.push(case);
         }
     }

@@ -20,7 +20,7 @@ use crate::crm;
 pub use crate::crm::{DedupMode, Profile};
 use crate::delivery::backoff::unit;
 use crate::delivery::drive::Reply;
-use crate::delivery::{CrmRequest, Response, Time, TokenResult};
+use crate::delivery::{CrmRequest, Failure, Response, Time, TokenResult};
 use crate::sim::scenario::{Dedup, Fault, Scenario};
 use crate::spec::model::RawSpec;
 use crate::spec::payload::PayloadSchemas;
@@ -363,6 +363,7 @@ impl CrmModel {
             self.stats.resets += 1;
             return Reply::Reset {
                 latency: latency / 2,
+                failure: Failure::Reset,
             };
         }
         let http = |status: u16, body: &str, retry_after: Option<String>| Reply::Http {
@@ -506,7 +507,10 @@ impl CrmModel {
         }
         if reset_after {
             self.stats.resets += 1;
-            return Reply::Reset { latency };
+            return Reply::Reset {
+                latency,
+                failure: Failure::Reset,
+            };
         }
         let _ = &self.header_name;
         if replayed {

@@ -14,9 +14,6 @@ use crate::sim::report::Report;
 use crate::sim::scenario::Scenario;
 use crate::spec::Spec;
 
-/// Arrivals between two progress reports.
-const PROGRESS_EVERY: u64 = 4096;
-
 /// The CRM model answering at send time, as the transport of a virtual-time run.
 struct Model<'a> {
     crm: &'a mut CrmModel,
@@ -29,7 +26,7 @@ impl Transport for Model<'_> {
         let reply = self.crm.handle_request(now, &req, &mut self.rng);
         obs.answered(req.attempt, now, &reply, self.timeout);
         match reply {
-            Reply::Http { latency, .. } | Reply::Reset { latency }
+            Reply::Http { latency, .. } | Reply::Reset { latency, .. }
                 if reply.in_time(self.timeout) =>
             {
                 Sent::Answered {
@@ -81,7 +78,7 @@ pub fn run(
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
     let sources = feed.names().to_vec();
     rep.sources = sources.clone();
-    let mut traffic = Traffic::new(feed, inputs, template, epoch, PROGRESS_EVERY);
+    let mut traffic = Traffic::new(feed, inputs, template, epoch);
     let first = traffic.feed().next_at();
     let mut vt = VirtualTime::new(
         Machine::new(cfg, machine_rng(opts.seed)),
