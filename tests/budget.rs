@@ -98,20 +98,46 @@ const SHAPES: &[Shape] = &[
     },
 ];
 
-fn spec_text(shape: &Shape, jitter: &str) -> String {
-    let retry = if shape.retry.contains("maxRetries") {
-        shape.retry.to_string()
+/// A policy as spec text: the shapes above, or one generated from a seed.
+struct Policy {
+    name: String,
+    auth: String,
+    retry: String,
+    crm: String,
+    timeout: u64,
+}
+
+impl From<&Shape> for Policy {
+    fn from(s: &Shape) -> Policy {
+        Policy {
+            name: s.name.into(),
+            auth: s.auth.into(),
+            retry: s.retry.into(),
+            crm: s.crm.into(),
+            timeout: TIMEOUT,
+        }
+    }
+}
+
+fn spec_text(p: &Policy, jitter: &str) -> String {
+    let retry = if p.retry.contains("maxRetries") {
+        p.retry.to_string()
     } else {
-        format!("  maxRetries: 3\n{}", shape.retry)
+        format!("  maxRetries: 3\n{}", p.retry)
     };
-    let crm = if shape.crm.contains("profile") {
-        shape.crm.to_string()
+    let retry = if retry.contains("initialDelaySeconds") {
+        retry
     } else {
-        format!("  profile: generic\n{}", shape.crm)
+        format!("  initialDelaySeconds: 1\n  maxDelaySeconds: 8\n  backoffMultiplier: 2\n{retry}")
+    };
+    let crm = if p.crm.contains("profile") {
+        p.crm.to_string()
+    } else {
+        format!("  profile: generic\n{}", p.crm)
     };
     format!(
-        "version: 1\nname: budget-table\nchannel:\n  name: C\n  destinationUri: https://crm.example.org/v1/records\n  auth:\n{}  timeoutMilliseconds: {TIMEOUT}\nidempotency:\n  header: Idempotency-Key\n  key: ${{event.id}}\nretry:\n  initialDelaySeconds: 1\n  maxDelaySeconds: 8\n  backoffMultiplier: 2\n  jitter: {jitter}\n{retry}deadLetterQueue:\n  enabled: true\n  bucketName: dlq\ncrm:\n{}rules:\n  - id: R\n    name: r\n    eventType: interaction.ended\n    transform: '{{ \"id\": $string(interaction.id) }}'\n",
-        shape.auth, crm
+        "version: 1\nname: budget-table\nchannel:\n  name: C\n  destinationUri: https://crm.example.org/v1/records\n  auth:\n{}  timeoutMilliseconds: {}\nidempotency:\n  header: Idempotency-Key\n  key: ${{event.id}}\nretry:\n  jitter: {jitter}\n{retry}deadLetterQueue:\n  enabled: true\n  bucketName: dlq\ncrm:\n{}rules:\n  - id: R\n    name: r\n    eventType: interaction.ended\n    transform: '{{ \"id\": $string(interaction.id) }}'\n",
+        p.auth, p.timeout, crm
     )
 }
 
@@ -166,7 +192,8 @@ fn simulate(
             format!("tokenEndpoint: {{ from: 0s, to: 400d, status: {c}, latencyMs: {latency} }}")
         }
         Probe::TokenTimeout => {
-            format!("tokenEndpoint: {{ from: 0s, to: 400d, latencyMs: {TIMEOUT} }}")
+            let timeout = spec.raw.channel.timeout_milliseconds;
+            format!("tokenEndpoint: {{ from: 0s, to: 400d, latencyMs: {timeout} }}")
         }
     };
     let yaml = format!(
@@ -215,32 +242,37 @@ fn simulate(
     }
 }
 
-fn load(dir: &Path, shape: &Shape, jitter: &str) -> (spec::Spec, Inputs) {
+fn load(dir: &Path, policy: &Policy, jitter: &str) -> (spec::Spec, Inputs) {
     let path = dir.join("spec.yaml");
-    std::fs::write(&path, spec_text(shape, jitter)).unwrap();
+    std::fs::write(&path, spec_text(policy, jitter)).unwrap();
     let loaded = spec::load(&path, &spec::LoadOptions::default());
-    let spec = loaded
-        .spec
-        .unwrap_or_else(|| panic!("{}: {:#?}", shape.name, loaded.diags));
+    let spec = loaded.spec.unwrap_or_else(|| {
+        panic!(
+            "{}: {:#?}\n{}",
+            policy.name,
+            loaded.diags,
+            spec_text(policy, jitter)
+        )
+    });
     let inputs = sim_inputs::compile(&spec).expect("the rule compiles");
     (spec, inputs)
 }
 
-fn probes(spec: &spec::Spec) -> Vec<Probe> {
-    let oauth = matches!(
+fn oauth(spec: &spec::Spec) -> bool {
+    matches!(
         spec.raw.channel.auth,
         cxsync::spec::model::Auth::OAuth2ClientCredentials { .. }
-    );
-    let mut out: Vec<Probe> = STATUSES.iter().map(|c| Probe::Status(*c)).collect();
+    )
+}
+
+/// The answers a policy is probed with: `statuses`, a reset, and a timeout or (OAuth) the token
+/// endpoint failing.
+fn probes(spec: &spec::Spec, statuses: &[u16], token: &[u16]) -> Vec<Probe> {
+    let mut out: Vec<Probe> = statuses.iter().map(|c| Probe::Status(*c)).collect();
     out.push(Probe::Reset);
-    if oauth {
-        out.extend([
-            Probe::TokenStatus(503),
-            Probe::TokenStatus(429),
-            Probe::TokenStatus(400),
-            Probe::TokenStatus(401),
-            Probe::TokenTimeout,
-        ]);
+    if oauth(spec) {
+        out.extend(token.iter().map(|c| Probe::TokenStatus(*c)));
+        out.push(Probe::TokenTimeout);
     } else {
         // A partition silences the simulator's token endpoint as well, so timeouts are compared
         // where there is no token to fetch.
@@ -249,92 +281,291 @@ fn probes(spec: &spec::Spec) -> Vec<Probe> {
     out
 }
 
-#[test]
-fn lint_budget_equals_the_simulated_machine_for_every_status_class_and_policy_shape() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cases = 0;
-    let mut tripped_differs = 0;
-    let mut mismatches = Vec::new();
-    for shape in SHAPES {
-        let (spec, inputs) = load(dir.path(), shape, "full");
-        let b = budget::budget(&spec.raw, budget::Options { no_jitter: true })
-            .unwrap_or_else(|e| panic!("{}: {e}", shape.name));
-        for p in probes(&spec) {
-            let row = row_of(&b, p);
-            let fastest = simulate(&spec, &inputs, p, 0, None, None, 1);
-            cases += 1;
-            if fastest != row.fastest {
-                mismatches.push(format!(
-                    "{} / {p:?} / fastest ({}):\n  lint {:?}\n  sim  {fastest:?}",
-                    shape.name, row.answer, row.fastest
-                ));
-            }
-            // The simulator resets a request before its write after half the latency: only
-            // the instant answer is comparable.
-            if matches!(p, Probe::Reset) {
-                continue;
-            }
-            let slowest = simulate(
-                &spec,
-                &inputs,
-                p,
-                TIMEOUT - 1,
-                b.slowest_retry_after,
-                None,
-                1,
-            );
-            cases += 1;
-            if slowest != row.slowest {
-                mismatches.push(format!(
-                    "{} / {p:?} / slowest ({}):\n  lint {:?}\n  sim  {slowest:?}",
-                    shape.name, row.answer, row.slowest
-                ));
-            }
-            // With a breaker, a second event of the same outage meets the breaker the first
-            // one tripped. Its token comes from the cache or not depending on how far apart
-            // the events are, so token requests are left out of this comparison.
-            if spec.raw.retry.circuit_breaker.is_some() && row.fastest.attempts > 1 {
-                let want = row
-                    .after_tripped_breaker
-                    .map_or((row.fastest, row.slowest), |t| (t.fastest, t.slowest));
-                let got = (
-                    simulate(&spec, &inputs, p, 0, None, None, 2),
-                    simulate(
-                        &spec,
-                        &inputs,
-                        p,
-                        TIMEOUT - 1,
-                        b.slowest_retry_after,
-                        None,
-                        2,
-                    ),
-                );
-                tripped_differs += usize::from(row.after_tripped_breaker.is_some());
-                let strip = |mut s: Settled| {
-                    s.token_requests = 0;
-                    s
-                };
-                cases += 2;
-                if (strip(want.0), strip(want.1)) != (strip(got.0), strip(got.1)) {
-                    mismatches.push(format!(
-                        "{} / {p:?} / after a tripped breaker ({}):\n  lint {want:?}\n  sim  {got:?}",
-                        shape.name, row.answer
+/// What one policy's comparison found.
+#[derive(Default)]
+struct Tally {
+    cases: usize,
+    tripped_differs: usize,
+    mismatches: Vec<String>,
+}
+
+/// Lint's budget for `policy` against the simulator, answer by answer: the fastest schedule,
+/// the slowest, and with a breaker both again for a second event of the same outage.
+fn compare(dir: &Path, policy: &Policy, statuses: &[u16], token: &[u16], t: &mut Tally) {
+    let (spec, inputs) = load(dir, policy, "full");
+    let b = budget::budget(&spec.raw, budget::Options { no_jitter: true })
+        .unwrap_or_else(|e| panic!("{}: {e}", policy.name));
+    let timeout = spec.raw.channel.timeout_milliseconds;
+    // The budget's promise under a deadline: every run that made an attempt settles within the
+    // deadline plus one timeout of its first attempt (two when a 401's new token was awaited).
+    if let Some(dl) = spec.raw.crm.delivery_deadline_seconds {
+        for row in &b.rows {
+            let tripped = row.after_tripped_breaker.map(|t| [t.fastest, t.slowest]);
+            for s in [row.fastest, row.slowest]
+                .into_iter()
+                .chain(tripped.into_iter().flatten())
+            {
+                let bound = dl * 1000 + timeout * (1 + u64::from(s.token_refreshes.min(1)));
+                if s.attempts > 0 && s.ms > bound {
+                    t.mismatches.push(format!(
+                        "{} / {}: {s:?} ends after the deadline plus the timeouts it may wait ({bound} ms)",
+                        policy.name, row.answer
                     ));
                 }
             }
         }
     }
+    let mut differ = |what: &str, lint: &dyn std::fmt::Debug, sim: &dyn std::fmt::Debug| {
+        t.mismatches.push(format!(
+            "{} / {what}:\n  lint {lint:?}\n  sim  {sim:?}",
+            policy.name
+        ));
+    };
+    for p in probes(&spec, statuses, token) {
+        let row = row_of(&b, p);
+        let fastest = simulate(&spec, &inputs, p, 0, None, None, 1);
+        t.cases += 1;
+        if fastest != row.fastest {
+            differ(
+                &format!("{p:?} / fastest ({})", row.answer),
+                &row.fastest,
+                &fastest,
+            );
+        }
+        // The simulator resets a request before its write after half the latency: only the
+        // instant answer is comparable.
+        if matches!(p, Probe::Reset) {
+            continue;
+        }
+        let slowest = simulate(
+            &spec,
+            &inputs,
+            p,
+            timeout - 1,
+            b.slowest_retry_after,
+            None,
+            1,
+        );
+        t.cases += 1;
+        if slowest != row.slowest {
+            differ(
+                &format!("{p:?} / slowest ({})", row.answer),
+                &row.slowest,
+                &slowest,
+            );
+        }
+        // With a breaker, a second event of the same outage meets the breaker the first one
+        // tripped. Its token comes from the cache or not depending on how far apart the events
+        // are, so token requests are left out of this comparison.
+        if spec.raw.retry.circuit_breaker.is_some() && row.fastest.attempts > 1 {
+            let want = row
+                .after_tripped_breaker
+                .map_or((row.fastest, row.slowest), |t| (t.fastest, t.slowest));
+            let got = (
+                simulate(&spec, &inputs, p, 0, None, None, 2),
+                simulate(
+                    &spec,
+                    &inputs,
+                    p,
+                    timeout - 1,
+                    b.slowest_retry_after,
+                    None,
+                    2,
+                ),
+            );
+            t.tripped_differs += usize::from(row.after_tripped_breaker.is_some());
+            let strip = |mut s: Settled| {
+                s.token_requests = 0;
+                s
+            };
+            t.cases += 2;
+            if (strip(want.0), strip(want.1)) != (strip(got.0), strip(got.1)) {
+                differ(
+                    &format!("{p:?} / after a tripped breaker ({})", row.answer),
+                    &want,
+                    &got,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn lint_budget_equals_the_simulated_machine_for_every_status_class_and_policy_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tally::default();
+    for shape in SHAPES {
+        compare(
+            dir.path(),
+            &shape.into(),
+            STATUSES,
+            &[503, 429, 400, 401],
+            &mut t,
+        );
+    }
     assert!(
-        mismatches.is_empty(),
-        "{} of {cases} cases differ:\n{}",
-        mismatches.len(),
-        mismatches.join("\n")
+        t.mismatches.is_empty(),
+        "{} of {} cases differ:\n{}",
+        t.mismatches.len(),
+        t.cases,
+        t.mismatches.join("\n")
     );
-    assert!(cases > 250, "only {cases} cases");
+    assert!(t.cases > 250, "only {} cases", t.cases);
     assert!(
-        tripped_differs > 0,
+        t.tripped_differs > 0,
         "no case where a tripped breaker changes the figures"
     );
+}
+
+/// splitmix64: the generated policies' one source of choices, so a seed names a policy.
+struct Seq(u64);
+
+impl Seq {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len() as u64) as usize]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Codes a generated policy lists, probes, or both.
+const POOL: &[u16] = &[
+    400, 401, 403, 404, 408, 409, 413, 422, 425, 429, 500, 501, 502, 503, 504, 507, 599,
+];
+
+/// One policy from a seed, with the statuses and token-endpoint codes to probe it with: any
+/// auth, any profile, lists drawn from [`POOL`] (a code may be in both, or in neither), edge
+/// numbers (a 1 ms timeout, zero delays, a multiplier below 1, `maxRetries: 0`, a breaker that
+/// opens after one failure or for zero seconds, a one-second deadline, Retry-After with no
+/// horizon).
+fn generate(seed: u64) -> (Policy, Vec<u16>, Vec<u16>) {
+    let mut r = Seq(seed);
+    let auth = *r.pick(&[NONE, BEARER, REFRESH, NO_REFRESH]);
+    let profile = *r.pick(&[
+        "generic",
+        "salesforce",
+        "dynamics",
+        "zendesk",
+        "hubspot",
+        "servicenow",
+    ]);
+    let timeout = *r.pick(&[1u64, 250, 1000, 2000]);
+    let respect = r.chance(50);
+    let horizon = *r.pick(&[None, Some(0u64), Some(5), Some(45), Some(600)]);
+    // Retry-After of a day (no horizon) keeps a run within days: fewer retries then.
+    let retries: &[u32] = if respect && horizon.is_none_or(|h| h > 60) {
+        &[0, 1, 2, 3]
+    } else {
+        &[0, 1, 2, 3, 5, 8]
+    };
+    let max_retries = *r.pick(retries);
+    let initial = *r.pick(&["0", "0.25", "1", "2.5"]);
+    let max_delay = *r.pick(&["0", "1", "8", "30"]);
+    let multiplier = *r.pick(&["0", "0.5", "1", "1.5", "2", "3"]);
+    let retryable: Vec<u16> = POOL.iter().copied().filter(|_| r.chance(35)).collect();
+    let non_retryable: Vec<u16> = POOL.iter().copied().filter(|_| r.chance(25)).collect();
+    let list = |cs: &[u16]| {
+        cs.iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut retry = format!(
+        "  maxRetries: {max_retries}\n  initialDelaySeconds: {initial}\n  maxDelaySeconds: {max_delay}\n  backoffMultiplier: {multiplier}\n  retryableStatusCodes: [{}]\n  nonRetryableStatusCodes: [{}]\n  respectRetryAfterHeader: {respect}\n",
+        list(&retryable),
+        list(&non_retryable)
+    );
+    if r.chance(50) {
+        let threshold = *r.pick(&[1u32, 2, 3, 4]);
+        let open = *r.pick(&["0", "0.5", "5", "30"]);
+        retry.push_str(&format!(
+            "  circuitBreaker: {{ failureThreshold: {threshold}, openSeconds: {open} }}\n"
+        ));
+    }
+    let mut crm = format!("  profile: {profile}\n");
+    if let Some(h) = horizon {
+        crm.push_str(&format!("  retryAfterHorizonSeconds: {h}\n"));
+    }
+    if r.chance(40) {
+        let dl = *r.pick(&[1u64, 7, 30, 120]);
+        crm.push_str(&format!("  deliveryDeadlineSeconds: {dl}\n"));
+    }
+    // Always the codes whose defaults differ (401, 429, 503, the profile's throttle), then a
+    // few more: listed ones, and codes no list names.
+    let throttle = match profile {
+        "salesforce" => 403,
+        _ => 429,
+    };
+    let mut statuses = vec![401, 429, 503, throttle];
+    let mut others: Vec<u16> = retryable.iter().chain(&non_retryable).copied().collect();
+    others.extend([405 + r.below(20) as u16, 505 + r.below(90) as u16]);
+    for _ in 0..4 {
+        statuses.push(*r.pick(&others));
+    }
+    statuses.sort();
+    statuses.dedup();
+    let token = vec![*r.pick(&[400u16, 401, 429, 500, 503])];
+    let name = format!("generated policy (seed {seed})");
+    (
+        Policy {
+            name,
+            auth: auth.into(),
+            retry,
+            crm,
+            timeout,
+        },
+        statuses,
+        token,
+    )
+}
+
+/// The same comparison over policies no one wrote by hand. `CXSYNC_BUDGET_SEED` picks the first
+/// seed (a failure names its seed), `CXSYNC_BUDGET_POLICIES` how many (24 by default; more
+/// for a longer search).
+#[test]
+fn lint_budget_equals_the_simulated_machine_on_generated_policies() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("{k}={v}: not a number"))
+            })
+            .unwrap_or(d)
+    };
+    let first = env("CXSYNC_BUDGET_SEED", 1);
+    let count = env("CXSYNC_BUDGET_POLICIES", 24);
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = Tally::default();
+    let mut failed = Vec::new();
+    for seed in first..first + count {
+        let (policy, statuses, token) = generate(seed);
+        let before = t.mismatches.len();
+        compare(dir.path(), &policy, &statuses, &token, &mut t);
+        if t.mismatches.len() > before {
+            failed.push(format!("seed {seed}:\n{}", spec_text(&policy, "full")));
+        }
+    }
+    assert!(
+        t.mismatches.is_empty(),
+        "{} of {} cases differ (rerun one with CXSYNC_BUDGET_SEED=N CXSYNC_BUDGET_POLICIES=1):\n{}\n\n{}",
+        t.mismatches.len(),
+        t.cases,
+        t.mismatches.join("\n"),
+        failed.join("\n")
+    );
+    assert!(t.cases >= 8 * count as usize, "only {} cases", t.cases);
 }
 
 #[test]
@@ -342,7 +573,7 @@ fn jittered_runs_fall_between_the_budgets_fastest_and_slowest() {
     let dir = tempfile::tempdir().unwrap();
     for jitter in ["full", "equal", "decorrelated"] {
         for shape in SHAPES {
-            let (spec, inputs) = load(dir.path(), shape, jitter);
+            let (spec, inputs) = load(dir.path(), &shape.into(), jitter);
             let b = budget::budget(&spec.raw, budget::Options::default()).unwrap();
             let deadline = spec.raw.crm.delivery_deadline_seconds;
             for code in [429, 503] {

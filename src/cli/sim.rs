@@ -122,6 +122,17 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     if let Some(url) = &args.target {
         return http_target(&spec, &inputs, url, &args);
     }
+    if let (Some(n), Some(o)) = (args.events, &sc.events.oversize) {
+        let total = scenario::oversized_bytes(n, o.every, o.bytes).unwrap_or(0);
+        if total > u128::from(scenario::MAX_OVERSIZED_BYTES) {
+            anyhow::bail!(
+                "--events {n} with the scenario's `events.oversize` adds {total} bytes to the \
+                 run's events; at most {} (256 MiB): fewer events, or a scenario that inflates \
+                 fewer",
+                scenario::MAX_OVERSIZED_BYTES
+            );
+        }
+    }
     let run_opts = Options {
         seed: args.seed,
         events: args.events,

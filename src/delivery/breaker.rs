@@ -32,6 +32,14 @@ impl Breaker {
         }
     }
 
+    /// Until when the breaker is open, if it is.
+    pub(super) fn open_until(&self) -> Option<Time> {
+        match *self {
+            Breaker::Open { until } => Some(until),
+            _ => None,
+        }
+    }
+
     /// Request `req` was sent; half-open, it becomes the probe.
     pub(super) fn sent(&mut self, req: u64) {
         if let Breaker::HalfOpen { probe: None } = *self {

@@ -308,7 +308,12 @@ impl<R: Rng> Machine<R> {
             let timer = self.timers.remove(&key).expect("key just read");
             match timer {
                 Timer::Retry(job) => {
-                    if self.jobs.contains_key(&job) {
+                    // Parked behind a breaker that stays open past the deadline, the retry
+                    // could not start in time.
+                    let parked = self.breaker.open_until().map_or(now, |u| u.max(now));
+                    if self.past_deadline(job, parked) {
+                        self.dead_letter_unqueued(now, job, Reason::DeadlineExceeded);
+                    } else if self.jobs.contains_key(&job) {
                         self.ready.push_back(job);
                     }
                 }
@@ -405,6 +410,11 @@ impl<R: Rng> Machine<R> {
                 },
             };
             let job_id = self.ready.pop_front().expect("checked non-empty");
+            if self.past_deadline(job_id, now) {
+                // Held back (by the breaker's probe, a token) until past its deadline.
+                self.dead_letter_unqueued(now, job_id, Reason::DeadlineExceeded);
+                continue;
+            }
             let req_id = self.next_id();
             let timer = self.set_timer(
                 now.saturating_add(self.cfg.timeout),
@@ -523,7 +533,31 @@ impl<R: Rng> Machine<R> {
         if let Some(until) = self.breaker.observe(now, req, failed, threshold, open_ms) {
             self.stats.breaker_opened += 1;
             self.set_timer(until, Timer::BreakerProbe);
+            // Parked events the breaker now holds past their deadline go to the DLQ now, not
+            // when it next lets a request through.
+            if self.cfg.delivery_deadline.is_some() {
+                let ready = std::mem::take(&mut self.ready);
+                let (late, kept): (VecDeque<u64>, VecDeque<u64>) = ready
+                    .into_iter()
+                    .partition(|j| self.past_deadline(*j, until));
+                self.ready = kept;
+                for j in late {
+                    self.dead_letter_unqueued(now, j, Reason::DeadlineExceeded);
+                }
+            }
         }
+    }
+
+    /// Whether an attempt of `job_id` starting at `at` would start later than
+    /// `crm.deliveryDeadlineSeconds` after its first attempt.
+    fn past_deadline(&self, job_id: u64, at: Time) -> bool {
+        let (Some(dl), Some(first)) = (
+            self.cfg.delivery_deadline,
+            self.jobs.get(&job_id).and_then(|j| j.first_attempt),
+        ) else {
+            return false;
+        };
+        at > first.saturating_add(dl)
     }
 
     fn retry(&mut self, now: Time, job_id: u64, retry_after: Option<&str>) {
@@ -583,12 +617,20 @@ impl<R: Rng> Machine<R> {
     }
 
     fn dead_letter(&mut self, now: Time, job_id: u64, reason: Reason) {
-        let Some(job) = self.jobs.remove(&job_id) else {
+        if !self.jobs.contains_key(&job_id) {
             return;
-        };
+        }
         if let Some(pos) = self.ready.iter().position(|j| *j == job_id) {
             self.ready.remove(pos);
         }
+        self.dead_letter_unqueued(now, job_id, reason);
+    }
+
+    /// [`Self::dead_letter`] for a job known not to be in the ready queue.
+    fn dead_letter_unqueued(&mut self, now: Time, job_id: u64, reason: Reason) {
+        let Some(job) = self.jobs.remove(&job_id) else {
+            return;
+        };
         for item in job.items {
             let first = job.first_attempt.unwrap_or(item.submitted);
             let last = job.last_attempt.unwrap_or(item.submitted);
@@ -734,6 +776,10 @@ mod tests {
     use serde_json::json;
 
     fn machine(breaker: Option<(u32, u64)>) -> Machine<ChaCha8Rng> {
+        machine_with(|cfg| cfg.breaker = breaker)
+    }
+
+    fn machine_with(change: impl FnOnce(&mut Config)) -> Machine<ChaCha8Rng> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
         let spec = crate::spec::load(&path, &Default::default()).spec.unwrap();
         let hub = HubSettings {
@@ -741,7 +787,7 @@ mod tests {
             ..HubSettings::default()
         };
         let mut cfg = Config::from_spec(&spec.raw, hub).unwrap();
-        cfg.breaker = breaker;
+        change(&mut cfg);
         Machine::new(cfg, ChaCha8Rng::seed_from_u64(1))
     }
 
@@ -933,6 +979,52 @@ mod tests {
         // the failed one follows on its second: parking spent no attempts.
         assert_eq!((probe.seqs.clone(), probe.attempt), (vec![1], 1));
         assert_eq!((other.seqs.clone(), other.attempt), (vec![0], 2));
+    }
+
+    #[test]
+    fn a_retry_the_breaker_holds_past_the_deadline_is_dead_lettered_not_sent_late() {
+        // Breaker open 30 s after one failure, deadline 45 s, backoff 2 s, 4 s, …
+        let mut m = machine_with(|cfg| {
+            cfg.breaker = Some((1, 30_000));
+            cfg.delivery_deadline = Some(45_000);
+        });
+        submit(&mut m, 0, 0);
+        let mut now = 0;
+        let mut sent = Vec::new();
+        let dead = loop {
+            while let Some(t) = m.poll_transmit() {
+                match t {
+                    Transmit::Crm(r) => {
+                        sent.push(now);
+                        m.handle_response(now, r.id, respond(503));
+                    }
+                    Transmit::Token { id } => m.handle_token(
+                        now,
+                        id,
+                        TokenResult::Granted {
+                            access_token: "t".into(),
+                            expires_in: Some(3600),
+                        },
+                    ),
+                    Transmit::Alert { .. } => {}
+                }
+            }
+            if let Some(Output::DeadLettered(d)) = m.poll_output() {
+                break d;
+            }
+            now = m
+                .poll_timeout()
+                .expect("a timer while the event is pending");
+            m.handle_timeout(now);
+        };
+        // Attempt 1 at 0 s opens the breaker until 30 s; the probe at 30 s opens it until 60 s;
+        // the retry due at 34 s would wait for 60 s, past the deadline, so it goes to the DLQ
+        // at 34 s rather than being sent at 60 s.
+        assert_eq!(sent, vec![0, 30_000]);
+        assert_eq!(
+            (dead.reason, dead.attempts, dead.at),
+            (Reason::DeadlineExceeded, 2, 34_000)
+        );
     }
 
     #[test]

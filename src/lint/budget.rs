@@ -38,11 +38,12 @@ each status code from 400 to 599, a timeout, a connection reset, and (with OAuth
 endpoint failing with each code or timing out. Codes with the same figures share a row. Each \
 answer runs twice. **fastest**: answers at once, no `Retry-After`, jitter at its least (`full` \
 jitter can retry at once). **slowest**: answers 1 ms before `timeoutMilliseconds`, `Retry-After` \
-of `crm.retryAfterHorizonSeconds` when `respectRetryAfterHeader` is on (24 h, the machine's cap, \
-when the horizon is not declared), jitter at its most. Time runs from the first attempt to the \
+of `crm.retryAfterHorizonSeconds` when `respectRetryAfterHeader` is on (when the horizon is not \
+declared: 24 h, the machine's cap, or none for a profile whose CRM sends none, `salesforce` and \
+`hubspot`), jitter at its most. Time runs from the first attempt to the \
 dead-lettering, as in the DLQ record; the delivery deadline, the circuit breaker and the token \
 refresh allowance apply as they do in `sim`. With a breaker, a row also gives the figures of an \
-event arriving after an earlier one tripped it (its first attempt is the breaker's probe), when \
+event arriving after an earlier one tripped it (its first attempt is the breaker's probe; it fetches its own token), when \
 they differ. \
 `--no-jitter` runs both with `jitter: none`, the figures `sim --no-jitter` gives. \
 `--format json` prints `{\"version\": 1, \"budgets\": [{\"file\", \"jitter\", \"timeoutMs\", \
@@ -252,6 +253,8 @@ pub struct Prober {
     cfg: Config,
     horizon: Option<u64>,
     expires_in: Option<u64>,
+    /// The profile's name when its CRM sends no `Retry-After` (Salesforce, HubSpot).
+    sends_no_retry_after: Option<&'static str>,
 }
 
 impl Prober {
@@ -267,6 +270,7 @@ impl Prober {
             cfg,
             horizon: raw.crm.retry_after_horizon_seconds,
             expires_in: crate::crm::token_expires_in(raw, &profile, None),
+            sends_no_retry_after: (!profile.throttle.retry_after).then_some(profile.name),
         })
     }
 
@@ -275,12 +279,30 @@ impl Prober {
         self.cfg.backoff.jitter
     }
 
-    /// The `Retry-After` the slowest schedule answers with, in seconds (`None`: the policy
-    /// ignores the header).
+    /// The `Retry-After` the slowest schedule answers with, in seconds: the CRM's declared
+    /// horizon, else the machine's 24 h cap; `None` when the policy ignores the header, or when
+    /// no horizon is declared and the profile's CRM sends none.
     pub fn slowest_retry_after(&self) -> Option<u64> {
-        self.cfg
-            .respect_retry_after
-            .then(|| self.horizon.unwrap_or(MAX_RETRY_AFTER.as_secs()))
+        if !self.cfg.respect_retry_after {
+            return None;
+        }
+        match (self.horizon, self.sends_no_retry_after) {
+            (Some(h), _) => Some(h),
+            (None, Some(_)) => None,
+            (None, None) => Some(MAX_RETRY_AFTER.as_secs()),
+        }
+    }
+
+    /// Whether the slowest `Retry-After` is the machine's cap rather than a declared horizon.
+    pub fn retry_after_is_the_cap(&self) -> bool {
+        self.slowest_retry_after().is_some() && self.horizon.is_none()
+    }
+
+    /// The profile whose CRM sends no `Retry-After`, when that is why the slowest schedule
+    /// answers without one although the policy respects the header.
+    pub fn profile_sends_no_retry_after(&self) -> Option<&'static str> {
+        self.sends_no_retry_after
+            .filter(|_| self.cfg.respect_retry_after && self.horizon.is_none())
     }
 
     /// Runs one event against `answer` on `schedule`, on a fresh machine.
@@ -290,7 +312,8 @@ impl Prober {
 
     /// Runs one event against `answer` on `schedule`. With `tripped`, an earlier event has met
     /// the same answers first and left the circuit breaker open: the event's first attempt is
-    /// the breaker's probe (whenever during the open period it arrived).
+    /// the breaker's probe (whenever it arrived after the breaker opened), with a token of its
+    /// own.
     pub fn run_after(
         &self,
         answer: Answer,
@@ -337,7 +360,14 @@ impl Prober {
             let mut out = Outcome::default();
             settle(&mut vt, &mut primer, &mut script, &mut out, answer)?;
             let open = self.cfg.breaker.map_or(0, |(_, open_ms)| open_ms);
-            start = vt.now() + open;
+            // The later event arrives once the primer's token has run out too, so it fetches
+            // its own as a first event does: a token cached from the primer would expire part
+            // way through its retries and add a token request the first event's figures lack.
+            let token_life = match self.cfg.auth {
+                crate::delivery::AuthMode::OAuth { cache_ttl, .. } => cache_ttl.saturating_add(1),
+                _ => 0,
+            };
+            start = vt.now().saturating_add(open.max(token_life));
             machine = vt.into_machine();
         }
         let mut probe = event(u64::from(tripped), start);
@@ -493,6 +523,11 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
         row.notes = notes(raw, &profile, row);
     }
     let mut notes = Vec::new();
+    if let Some(name) = p.profile_sends_no_retry_after() {
+        notes.push(format!(
+            "{name} sends no Retry-After, so the slowest schedule answers without one (declare crm.retryAfterHorizonSeconds if yours does)"
+        ));
+    }
     if let Some(b) = &r.circuit_breaker {
         notes.push(format!(
             "circuit breaker: opens after {} consecutive retryable failures for {} s; parked retries spend no attempts",
@@ -504,7 +539,7 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
     });
     if let (Some(dl), true) = (raw.crm.delivery_deadline_seconds, cut) {
         notes.push(format!(
-            "delivery deadline: crm.deliveryDeadlineSeconds ({dl} s) cuts retries short, so the two schedules do not bound the runs between them; every run ends within {dl} s plus one timeout of its first attempt"
+            "delivery deadline: crm.deliveryDeadlineSeconds ({dl} s) cuts retries short, so the two schedules do not bound the runs between them; every run ends within {dl} s plus one timeout of its first attempt (two when a 401's new token is awaited)"
         ));
     }
     Ok(Budget {
@@ -883,6 +918,36 @@ mod tests {
         let nj = budget(&s, Options { no_jitter: true }).unwrap();
         assert_eq!(row(&nj, 503).fastest.ms, 14_000);
         assert_eq!(nj.jitter, Jitter::None);
+    }
+
+    #[test]
+    fn a_profile_that_sends_no_retry_after_is_not_given_one() {
+        let mut s = spec(
+            r#"{"maxRetries": 2, "jitter": "none", "respectRetryAfterHeader": true, "initialDelaySeconds": 1, "maxDelaySeconds": 8}"#,
+        );
+        s.crm.retry_after_horizon_seconds = None;
+        s.crm.profile = crate::spec::model::CrmProfile::Hubspot;
+        let b = budget(&s, Options::default()).unwrap();
+        assert_eq!(b.slowest_retry_after, None);
+        assert!(
+            b.notes[0].starts_with("hubspot sends no Retry-After"),
+            "{:?}",
+            b.notes
+        );
+        // 1 + 2 s of backoff and three answers 999 ms late; no 24 h Retry-After.
+        assert_eq!(row(&b, 429).slowest.ms, 3_000 + 3 * 999);
+        // A declared horizon is the CRM's own word, whatever the profile.
+        s.crm.retry_after_horizon_seconds = Some(30);
+        assert_eq!(
+            budget(&s, Options::default()).unwrap().slowest_retry_after,
+            Some(30)
+        );
+        s.crm.retry_after_horizon_seconds = None;
+        s.crm.profile = crate::spec::model::CrmProfile::Generic;
+        assert_eq!(
+            budget(&s, Options::default()).unwrap().slowest_retry_after,
+            Some(86_400)
+        );
     }
 
     #[test]

@@ -164,6 +164,7 @@ table! {
     "CX029" "rule-without-fixtures"           Warning Preview rule_without_fixtures;
     "CX030" "rules-share-idempotency-key"     Error   Stable  rules_share_idempotency_key;
     "CX031" "crm-cannot-deduplicate"          Error   Stable  crm_cannot_deduplicate;
+    "CX032" "resends-write-twice"             Warning Stable  resends_write_twice;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 

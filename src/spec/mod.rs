@@ -193,8 +193,30 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     if meta.len() > MAX_FILE_BYTES {
         return Err(too_large(path, meta.len()));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error("E010", format!("cannot read file: {e}")).in_file(path))?;
+    // The reported length is not trusted (`/dev/zero`, a pipe, a file that grows): the read
+    // itself stops one byte past the limit.
+    let cannot = |e: std::io::Error| {
+        Diagnostic::error("E010", format!("cannot read file: {e}")).in_file(path)
+    };
+    let mut bytes = Vec::new();
+    {
+        use std::io::Read;
+        std::fs::File::open(path)
+            .map_err(cannot)?
+            .take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+    }
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            "E011",
+            format!("file is larger than the limit of {MAX_FILE_BYTES} bytes (read stopped there)"),
+        )
+        .in_file(path)
+        .with_help(
+            "specs, fixtures and transforms are small text files; is this the right file?",
+        ));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let text = std::str::from_utf8(valid).unwrap_or("");

@@ -146,7 +146,7 @@ const SPEC_PATTERNS: &[PatternRule] = &[
 
 fn explain_id(v: &str) -> Explained {
     Explained {
-        message: format!("`{}` is not a safe name", v.escape_debug()),
+        message: format!("`{}` is not a safe name", short(v)),
         help: "use 1–128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-` and not \
                ending with `.`: the name goes into API paths and file names"
             .to_string(),
@@ -159,7 +159,7 @@ fn explain_header_name(v: &str) -> Explained {
         .chars()
         .position(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)));
     Explained {
-        message: format!("`{}` is not an HTTP header name", v.escape_debug()),
+        message: format!("`{}` is not an HTTP header name", short(v)),
         help: "a header name is letters, digits and ``!#$%&'*+-.^_`|~`` (an RFC 9110 token): no \
                spaces, colons or control characters"
             .to_string(),
@@ -261,6 +261,16 @@ pub fn dotted(pointer: &str) -> String {
         }
     }
     s
+}
+
+/// A value a person wrote, escaped, and cut at 60 characters so a 100,000-character id does not
+/// become a 100,000-character message.
+pub fn short(v: &str) -> String {
+    let mut out: String = v.chars().take(60).flat_map(char::escape_debug).collect();
+    if v.chars().nth(60).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// `a string ("x")`, `a list`, … — what a person wrote, in YAML words.

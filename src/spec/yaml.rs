@@ -231,14 +231,18 @@ impl<'a> Builder<'a> {
             } else {
                 format!("{} MiB of text", MAX_BYTES / (1024 * 1024))
             };
-            return Err(vec![Diagnostic::error(
-                "E003",
-                format!("document expands to more than {what} (an alias bomb?)"),
-            )
-            .at(sp)
-            .with_help(
-                "specs do not need aliases that multiply; write the values out",
-            )]);
+            // Without anchors nothing multiplied: the file itself is that large.
+            let d = if self.anchors.is_empty() {
+                Diagnostic::error("E003", format!("document has more than {what}"))
+                    .with_help("a spec or scenario is far smaller; is this the file you meant?")
+            } else {
+                Diagnostic::error(
+                    "E003",
+                    format!("document expands to more than {what} (an alias bomb?)"),
+                )
+                .with_help("specs do not need aliases that multiply; write the values out")
+            };
+            return Err(vec![d.at(sp)]);
         }
         Ok(())
     }

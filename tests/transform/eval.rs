@@ -342,7 +342,11 @@ fn hostile_expressions_are_errors_with_their_own_code_never_a_crash() {
         } else {
             format!("error: {code}: ")
         };
-        assert!(err.contains(&want), "{short}: {err}");
+        // On a loaded machine the engine's wall-clock budget (1 s, `D1012`) can stop the
+        // building expressions before the output budget does; either is a clean stop. The
+        // budget is not deterministic (docs/transforms.md), which is why this is allowed here.
+        let timed_out = code == "OUTPUT_TOO_LARGE" && err.contains("error: D1012: ");
+        assert!(err.contains(&want) || timed_out, "{short}: {err}");
     }
 }
 

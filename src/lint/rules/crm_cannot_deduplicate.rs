@@ -54,7 +54,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 format!("{} ({} upserts by default)", problem, profile.name),
             )
             .with_help(
-                "name the field the CRM upserts on (`crm.idempotency: { by: upsert, field: externalId }`), or write `by: none` to accept duplicates",
+                "name the field the CRM upserts on (`crm.idempotency: { by: upsert, field: externalId }`), or write `by: none` if it has none (CX032 then says what a resend costs)",
             )
         }
     };

@@ -20,6 +20,7 @@ pub mod oauth_without_token_refresh;
 pub mod payload_guard_above_crm_limit;
 pub mod personal_data_in_payload;
 pub mod plaintext_secret;
+pub mod resends_write_twice;
 pub mod retry_budget_exceeds_deadline;
 pub mod retryable_client_error;
 pub mod rule_without_fixtures;

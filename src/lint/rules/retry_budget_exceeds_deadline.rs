@@ -63,6 +63,26 @@ fn name(a: Answer) -> String {
     }
 }
 
+/// The help: what shortens the retries. A respected `Retry-After` outlasts any
+/// `maxDelaySeconds` (the wait is the longer of the two), so then only fewer retries or a declared
+/// horizon do.
+fn shorten(machine: &Prober, max_delay_seconds: f64, goal: &str) -> String {
+    let goal = if goal.is_empty() {
+        String::new()
+    } else {
+        format!(" {goal}")
+    };
+    match machine.slowest_retry_after() {
+        Some(s) if machine.retry_after_is_the_cap() => format!(
+            "lower `maxRetries`{goal}, or declare `crm.retryAfterHorizonSeconds` (the longest Retry-After your CRM sends; the machine waits up to {s} s otherwise, whatever `maxDelaySeconds` says); see `cxsync lint --budget`"
+        ),
+        Some(s) if s as f64 >= max_delay_seconds => format!(
+            "lower `maxRetries`{goal} (a Retry-After of {s} s outlasts `maxDelaySeconds`); see `cxsync lint --budget`"
+        ),
+        _ => format!("lower `maxRetries` or `maxDelaySeconds`{goal}; see `cxsync lint --budget`"),
+    }
+}
+
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let raw = &cx.spec.raw;
     let Ok(machine) = Prober::new(raw, Options::default()) else {
@@ -92,7 +112,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                     s.attempts
                 ),
             )
-            .with_help("lower `maxRetries` or `maxDelaySeconds` so the retries fit the deadline; see `cxsync lint --budget`"),
+            .with_help(shorten(&machine, raw.retry.max_delay_seconds, "so the retries fit the deadline")),
         );
     }
     if let Auth::OAuth2ClientCredentials {
@@ -115,7 +135,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                         human_ms(s.ms)
                     ),
                 )
-                .with_help("lower `maxRetries` or `maxDelaySeconds`; see `cxsync lint --budget`"),
+                .with_help(shorten(&machine, raw.retry.max_delay_seconds, "")),
             );
         }
     }

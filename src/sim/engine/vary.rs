@@ -599,7 +599,11 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
         TimeFormat::EpochS { .. } => 1000,
     };
     let delta = round_to(delta, unit);
-    let t = *at + ChronoDuration::milliseconds(delta);
+    // Checked: the scenario schema bounds `duration`, but a shift past chrono's range must not
+    // panic; it stays at the fixture's instant (the generator check then reports the copy).
+    let t = ChronoDuration::try_milliseconds(delta)
+        .and_then(|d| at.checked_add_signed(d))
+        .unwrap_or(*at);
     match fmt {
         TimeFormat::Iso { sep, frac, zone } => {
             let mut s = t.format("%Y-%m-%d").to_string();

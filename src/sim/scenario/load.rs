@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{
     json_schema, Dur, Scenario, BUILTIN, DURATION_PATTERN, MAX_DURATION_MS, MAX_INTERVALS,
-    SCENARIO_VERSION,
+    MAX_OVERSIZED_BYTES, SCENARIO_VERSION,
 };
 use crate::diag::{Diagnostic, Sources, Span};
 use crate::spec::schema::{Explained, PatternRule, Schema};
@@ -100,7 +100,7 @@ fn explain_duration(v: &str) -> Explained {
         )
     };
     Explained {
-        message: format!("`{}` is not a duration", v.escape_debug()),
+        message: format!("`{}` is not a duration", crate::spec::schema::short(v)),
         help,
         at: None,
     }
@@ -245,11 +245,44 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         }
     }
     if let Some(s) = tree.get("start").and_then(Value::as_str) {
-        if let Err(e) = crate::spec::parse_instant(s) {
-            out.push(
+        match crate::spec::parse_instant(s) {
+            Err(e) => out.push(
                 Diagnostic::error("E606", format!("`start`: {e}"))
                     .at_opt(at("/start"))
                     .with_help("e.g. `2024-01-15T14:00:00Z`"),
+            ),
+            Ok(t) => {
+                use chrono::Datelike;
+                let end = run
+                    .and_then(|ms| i64::try_from(ms).ok())
+                    .and_then(|ms| t.checked_add_signed(chrono::TimeDelta::milliseconds(ms)));
+                if run.is_some() && end.is_none_or(|e| e.year() > 9999) {
+                    out.push(
+                        Diagnostic::error(
+                            "E606",
+                            format!("`start`: a run from `{s}` ends after 9999-12-31T23:59:59Z"),
+                        )
+                        .at_opt(at("/start"))
+                        .with_help("event times end with the year 9999; start earlier"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(total) = oversized_bytes(tree) {
+        if total > u128::from(MAX_OVERSIZED_BYTES) {
+            out.push(
+                Diagnostic::error(
+                    "E613",
+                    format!(
+                        "`events.oversize` adds {total} bytes to the run's events; at most \
+                         {MAX_OVERSIZED_BYTES} (256 MiB)"
+                    ),
+                )
+                .at_opt(at("/events/oversize/bytes"))
+                .with_help(
+                    "a few oversized events show the payload guard: raise `every` or lower `bytes`",
+                ),
             );
         }
     }
@@ -258,6 +291,17 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_crm(tree, map));
     out.extend(check_expect(tree, map));
     out
+}
+
+/// Bytes `events.oversize` adds to a run of the tree's `events.count` (200 when left out), when
+/// it is written with numbers.
+fn oversized_bytes(tree: &Value) -> Option<u128> {
+    let o = tree.pointer("/events/oversize")?;
+    let count = match tree.pointer("/events/count") {
+        Some(c) => c.as_u64()?,
+        None => super::default_count(),
+    };
+    super::oversized_bytes(count, o.get("every")?.as_u64()?, o.get("bytes")?.as_u64()?)
 }
 
 /// Whether `s` has the shape of a duration (`([0-9.]+unit)+`), whatever its size.

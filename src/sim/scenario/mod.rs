@@ -75,6 +75,16 @@ pub const MAX_EVENTS: u64 = 10_000_000;
 /// its duration adds its tail to the last ones (at most [`MAX_BUCKETS`] in all).
 pub const MAX_INTERVALS: u64 = 10_000;
 
+/// Most bytes `events.oversize` may add to a run's events (`count / every × bytes`): enough
+/// for a few events of the largest size, not enough to make a run write gigabytes.
+pub const MAX_OVERSIZED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Bytes added by inflating every `every`-th of `count` events by `bytes`; `None` when `every`
+/// is zero (the schema refuses it).
+pub fn oversized_bytes(count: u64, every: u64, bytes: u64) -> Option<u128> {
+    (every > 0).then(|| u128::from(count / every) * u128::from(bytes))
+}
+
 /// Most metrics intervals a report holds, the settling tail after the duration included.
 pub const MAX_BUCKETS: usize = 100_000;
 
@@ -278,7 +288,7 @@ impl Default for Events {
     }
 }
 
-fn default_count() -> u64 {
+pub(crate) fn default_count() -> u64 {
     200
 }
 
@@ -597,6 +607,29 @@ mod tests {
         let text = "version: 1\nname: x\nduration: 1m\nfaults:\n  - maintenance: {from: 1m, to: 2m, retryAfter: 3}\n";
         let errs = parse(text, Path::new("s.yaml")).unwrap_err();
         assert_eq!(errs[0].span.unwrap().start.line, 5, "{errs:?}");
+    }
+
+    #[test]
+    fn a_run_past_the_year_9999_and_gigabytes_of_oversized_events_are_refused() {
+        let codes = |text: &str| -> Vec<(String, usize)> {
+            match parse(text, Path::new("s.yaml")) {
+                Ok(_) => Vec::new(),
+                Err(ds) => ds
+                    .iter()
+                    .map(|d| (d.code.to_string(), d.span.unwrap().start.line))
+                    .collect(),
+            }
+        };
+        let late = "version: 1\nname: x\nduration: 2d\nstart: \"9999-12-31T00:00:00Z\"\n";
+        assert_eq!(codes(late), [("E606".to_string(), 4)]);
+        let fits = "version: 1\nname: x\nduration: 1h\nstart: \"9999-12-31T00:00:00Z\"\n";
+        assert!(codes(fits).is_empty());
+        let big = "version: 1\nname: x\nduration: 5m\nevents:\n  count: 1000\n  oversize: { every: 1, bytes: 67108864 }\n";
+        assert_eq!(codes(big), [("E613".to_string(), 6)]);
+        // The default count (200) counts too; four of the largest are fine.
+        let default = "version: 1\nname: x\nduration: 5m\nevents:\n  oversize: { every: 50, bytes: 67108864 }\n";
+        assert!(codes(default).is_empty());
+        assert_eq!(oversized_bytes(10, 0, 1), None);
     }
 
     #[test]

@@ -14,7 +14,9 @@
 //! comparison or `and`/`or`, and the argument of a function that returns a fact about its
 //! argument rather than the argument (`$count`, `$exists`, `$type`, `$boolean`, `$not`,
 //! `$length`, `$contains`) are observed, not carried: `$count(transcripts) > 0 ? {…} : undefined`
-//! depends on the transcripts but puts none of them in the output. A bare `undefined` (a name
+//! depends on the transcripts but puts none of them in the output. So are both operands of a
+//! difference, quotient or remainder of two inputs (`$toMillis(reply.at) - $toMillis(startedAt)`
+//! is a duration, neither timestamp); with a constant operand (`x - 0`) the input is carried. A bare `undefined` (a name
 //! that is not a step of a longer path) is the JSONata idiom for "no value", not a read.
 
 use super::ast::{BinOp, Kind, Node};
@@ -87,6 +89,12 @@ fn compares(op: BinOp) -> bool {
             | BinOp::Or
             | BinOp::In
     )
+}
+
+/// Arithmetic whose result, when both operands come from the input, relates them rather than
+/// carrying either: a difference, a quotient, a remainder.
+fn relates(op: BinOp) -> bool {
+    matches!(op, BinOp::Sub | BinOp::Div | BinOp::Mod)
 }
 
 type Ctx = Option<Vec<String>>;
@@ -387,6 +395,27 @@ impl Analyzer {
                     let v = self.walk(p, ctx);
                     let f = self.consume(v);
                     flow.observe(f);
+                }
+                flow.into_val()
+            }
+            Kind::Binary { op, lhs, rhs } if relates(*op) => {
+                let flows: Vec<Flow> = [lhs, rhs]
+                    .into_iter()
+                    .map(|p| {
+                        let v = self.walk(p, ctx);
+                        self.consume(v)
+                    })
+                    .collect();
+                // `a - b`, `a / b`, `a % b` of two inputs is a relation between them (a
+                // duration, a ratio), the content of neither; with a constant it is the input's.
+                let both = flows.iter().all(|f| !f.carries.is_empty());
+                let mut flow = Flow::default();
+                for f in flows {
+                    if both {
+                        flow.observe(f);
+                    } else {
+                        flow.carry(f);
+                    }
                 }
                 flow.into_val()
             }

@@ -283,7 +283,10 @@ fn only_content_that_reaches_a_field_is_carried_by_it() {
           "text": interaction.analytics.transcripts[speaker = "agent"].text ~> $join(" "),
           "count": $string($count(interaction.analytics.transcripts)),
           "masked": $substring(interaction.customer.phone, 0, 3) & "****",
-          "block": ($t := interaction.analytics.transcripts; $count($t))
+          "block": ($t := interaction.analytics.transcripts; $count($t)),
+          "reply": $round(($toMillis(interaction.transcript[speaker = "agent"][0].at) - $toMillis(interaction.startedAt)) / 1000),
+          "minus0": interaction.customer.phone - 0,
+          "sum": interaction.customer.phone + interaction.customer.age
         }"#,
     )
     .unwrap();
@@ -296,6 +299,7 @@ fn only_content_that_reaches_a_field_is_carried_by_it() {
         "/piped",
         "/count",
         "/block",
+        "/reply",
     ] {
         assert!(
             carries(&a, observed).is_empty(),
@@ -313,6 +317,12 @@ fn only_content_that_reaches_a_field_is_carried_by_it() {
         ["interaction.analytics.transcripts.text"]
     );
     assert_eq!(carries(&a, "/masked"), ["interaction.customer.phone"]);
+    // With a constant operand the input is the result; a sum carries both.
+    assert_eq!(carries(&a, "/minus0"), ["interaction.customer.phone"]);
+    assert_eq!(
+        carries(&a, "/sum"),
+        ["interaction.customer.phone", "interaction.customer.age"]
+    );
 }
 
 #[test]
