@@ -511,7 +511,13 @@ mod tests {
             "$pad('x', -1e10, '-')".to_string(),
             "$reduce([1..1000], function($a,$i){{'l':$a}}, 0)".to_string(),
         ] {
-            let t = Transform::compile(&text).unwrap();
+            // No wall-clock guard: on a loaded machine it fired first (D1012) and the test
+            // failed though the output budget was right. The budget alone must stop these.
+            let limits = Limits {
+                time_budget_ms: None,
+                ..Limits::default()
+            };
+            let t = Transform::compile_with_limits(&text, limits).unwrap();
             let e = t.eval(&json!({}), now()).unwrap_err();
             assert_eq!(
                 e.code.as_deref(),
