@@ -20,6 +20,18 @@ fn the_readme_command_prints_a_passing_verdict() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("PASS:"), "{out}");
     assert!(out.contains("ok   conservation"), "{out}");
+    // The README shows this run's output; it is the output, line for line.
+    let readme = fs::read_to_string(crate::common::root().join("README.md")).unwrap();
+    let start = readme
+        .find("```\ncxsync sim: ")
+        .expect("README shows the first command's output")
+        + 4;
+    let len = readme[start..].find("```").unwrap();
+    assert_eq!(
+        &readme[start..start + len],
+        out,
+        "README.md's sample output"
+    );
 }
 
 #[test]
