@@ -155,8 +155,12 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut BTreeSet<PathBuf>) {
 }
 
 /// Spec or scenario, by the rule in the module docs. A file that cannot be read counts as a spec
-/// (the spec loader then says why).
+/// (the spec loader then says why). So does anything that is not a regular file (`/dev/stdin`, a
+/// FIFO): it can be read only once, and the loader must be the one to read it.
 pub fn kind_of(path: &Path) -> Kind {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Kind::Spec;
+    }
     match crate::spec::read_text(path) {
         Ok(text) => kind_of_text(&text),
         Err(_) => Kind::Spec,

@@ -553,3 +553,32 @@ fn the_error_table_in_docs_spec_md_lists_every_error_code() {
         "rows in docs/spec.md for codes nothing emits: {stale:?}"
     );
 }
+
+#[test]
+fn a_spec_piped_on_dev_stdin_is_read_once_by_validate_and_lint() {
+    // Recognising spec or scenario used to read the stream first, so the loader saw an empty
+    // pipe and said "found nothing (null)".
+    for cmd in ["validate", "lint"] {
+        let mut c = cxsync();
+        c.args([cmd, "/dev/stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"channel:\n  nmae: x\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {text}");
+        assert!(!text.contains("found nothing"), "{cmd}: {text}");
+        assert!(text.contains("/dev/stdin:2:3"), "{cmd}: {text}");
+    }
+}
