@@ -224,7 +224,7 @@ impl Lower {
             }
             _ => {}
         }
-        for_each_child(n, &mut |c| self.scan(c));
+        n.kind.for_each_child(&mut |c| self.scan(c));
     }
 
     fn var(&mut self, name: &str) -> Var {
@@ -749,99 +749,4 @@ fn plain_names(p: &Path) -> Option<Vec<Box<str>>> {
             _ => None,
         })
         .collect()
-}
-
-/// Calls `f` on every direct child of a syntax node.
-pub(crate) fn for_each_child<'t>(n: &'t ast::Node, f: &mut dyn FnMut(&'t ast::Node)) {
-    match &n.kind {
-        Kind::Neg(x) => f(x),
-        Kind::Binary { lhs, rhs, .. } => {
-            f(lhs);
-            f(rhs);
-        }
-        Kind::Dot(a, b)
-        | Kind::Apply(a, b)
-        | Kind::Elvis(a, b)
-        | Kind::Coalesce(a, b)
-        | Kind::Range(a, b) => {
-            f(a);
-            f(b);
-        }
-        Kind::Filter { lhs, pred } => {
-            f(lhs);
-            if let Some(p) = pred {
-                f(p);
-            }
-        }
-        Kind::Group { lhs, pairs } => {
-            f(lhs);
-            for (k, v) in pairs {
-                f(k);
-                f(v);
-            }
-        }
-        Kind::Sort { lhs, terms } => {
-            f(lhs);
-            for t in terms {
-                f(&t.expr);
-            }
-        }
-        Kind::Focus { lhs, var } | Kind::Index { lhs, var } => {
-            f(lhs);
-            f(var);
-        }
-        Kind::Bind { var, value } => {
-            f(var);
-            f(value);
-        }
-        Kind::Call { callee, args, .. } => {
-            f(callee);
-            args.iter().for_each(&mut *f);
-        }
-        Kind::Lambda { params, body, .. } => {
-            params.iter().for_each(&mut *f);
-            f(body);
-        }
-        Kind::Cond {
-            cond,
-            then,
-            otherwise,
-        } => {
-            f(cond);
-            f(then);
-            if let Some(o) = otherwise {
-                f(o);
-            }
-        }
-        Kind::Transform {
-            pattern,
-            update,
-            delete,
-        } => {
-            f(pattern);
-            f(update);
-            if let Some(d) = delete {
-                f(d);
-            }
-        }
-        Kind::Block(items) | Kind::Array(items) => items.iter().for_each(&mut *f),
-        Kind::Object(pairs) => {
-            for (k, v) in pairs {
-                f(k);
-                f(v);
-            }
-        }
-        Kind::Name(_)
-        | Kind::Var(_)
-        | Kind::Str(_)
-        | Kind::Num(_)
-        | Kind::Bool(_)
-        | Kind::Null
-        | Kind::Regex { .. }
-        | Kind::Wildcard
-        | Kind::Descendant
-        | Kind::Parent
-        | Kind::Placeholder
-        | Kind::Missing => {}
-    }
 }

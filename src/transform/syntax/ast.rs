@@ -202,7 +202,7 @@ impl Node {
 
 impl Kind {
     /// Calls `f` on each direct child, in source order.
-    pub fn for_each_child(&self, f: &mut dyn FnMut(&Node)) {
+    pub fn for_each_child<'t>(&'t self, f: &mut dyn FnMut(&'t Node)) {
         match self {
             Kind::Name(_)
             | Kind::Var(_)
