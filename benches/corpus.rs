@@ -14,10 +14,11 @@
 
 #[path = "corpus/data.rs"]
 mod data;
+#[path = "corpus/node.rs"]
+mod node;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use cxsync::transform::Transform;
@@ -93,22 +94,10 @@ fn run_js(root: &Path, manifest: &Path, runs: usize) -> Option<Js> {
         eprintln!("jsonata-js skipped: run `npm ci` in benches/js");
         return None;
     }
-    let out = match Command::new("node")
-        .arg(js.join("corpus.js"))
-        .arg(manifest)
-        .arg(runs.to_string())
-        .output()
-    {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            eprintln!("jsonata-js failed: {}", String::from_utf8_lossy(&o.stderr));
-            return None;
-        }
-        Err(e) => {
-            eprintln!("jsonata-js skipped: cannot run node: {e}");
-            return None;
-        }
-    };
+    let out = node::run(
+        &js.join("corpus.js"),
+        &[manifest.as_os_str(), runs.to_string().as_ref()],
+    )?;
     let mut sides = BTreeMap::new();
     let mut version = String::new();
     for l in String::from_utf8_lossy(&out.stdout).lines() {
@@ -298,7 +287,7 @@ fn main() {
             "jsonata-js {v} (node {}), {} mappings: CPU ratio median {:.1}×, minimum {:.1}× ({}), \
              geometric mean {:.1}×; wall ratio median {:.1}×, minimum {:.1}×, geometric mean {:.1}×; \
              outputs byte-identical for {} of {}{}",
-            node_version(),
+            node::version(),
             cpu_ratios.len(),
             median(&cpu_ratios),
             min,
@@ -326,13 +315,4 @@ fn main() {
         load.trim()
     );
     std::fs::write(dir.join("report.md"), report).unwrap();
-}
-
-fn node_version() -> String {
-    Command::new("node")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
 }

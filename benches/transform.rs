@@ -6,13 +6,14 @@
 //! size). The JS side needs node and `npm ci` in benches/js; without them it is skipped.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use cxsync::transform::Transform;
 
 #[path = "corpus/data.rs"]
 mod data;
+#[path = "corpus/node.rs"]
+mod node;
 
 use data::Rng;
 
@@ -109,23 +110,14 @@ fn js_side(
         eprintln!("jsonata-js skipped: run `npm ci` in benches/js");
         return None;
     }
-    let out = Command::new("node")
-        .arg(js.join("bench.js"))
-        .arg(transform)
-        .arg(events_file)
-        .arg(runs.to_string())
-        .output();
-    let out = match out {
-        Ok(o) if o.status.success() => o,
-        Ok(o) => {
-            eprintln!("jsonata-js failed: {}", String::from_utf8_lossy(&o.stderr));
-            return None;
-        }
-        Err(e) => {
-            eprintln!("jsonata-js skipped: cannot run node: {e}");
-            return None;
-        }
-    };
+    let out = node::run(
+        &js.join("bench.js"),
+        &[
+            transform.as_os_str(),
+            events_file.as_os_str(),
+            runs.to_string().as_ref(),
+        ],
+    )?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     let runs: Vec<f64> = v["runs_ms"]
         .as_array()?
@@ -243,7 +235,7 @@ fn main() {
         .collect();
     if let Some((b, version)) = &js_info {
         rows.push((
-            format!("jsonata-js {version} (node {})", node_version()),
+            format!("jsonata-js {version} (node {})", node::version()),
             js_median.unwrap(),
             *b,
         ));
@@ -257,13 +249,4 @@ fn main() {
             ms * 1e3 / n as f64
         );
     }
-}
-
-fn node_version() -> String {
-    Command::new("node")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
 }
