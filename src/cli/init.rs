@@ -60,19 +60,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // Build everything in a staging folder beside (or inside) the target, on the same file system.
     let exists = dir.is_dir();
     let staging_parent = if exists {
-        dir.clone()
+        dir.as_path()
     } else {
-        match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+        crate::fsutil::parent_dir(dir)
     };
-    std::fs::create_dir_all(&staging_parent)
-        .with_context(|| format!("creating {}", staging_parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".cxsync-init-")
-        .tempdir_in(&staging_parent)
-        .with_context(|| format!("creating a staging folder in {}", staging_parent.display()))?;
+    let staging = crate::fsutil::staging_dir(staging_parent, ".cxsync-init-")?;
     let files = build(staging.path(), profile, &name)?;
 
     // Refuse before anything is moved.

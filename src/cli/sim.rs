@@ -369,10 +369,7 @@ struct AtomicLines {
 
 impl AtomicLines {
     fn new(path: &Path) -> anyhow::Result<Self> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = crate::fsutil::parent_dir(path);
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let tmp = tempfile::NamedTempFile::new_in(dir)
             .with_context(|| format!("writing {}", path.display()))?;

@@ -181,19 +181,8 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
             let _ = writeln!(y, "    {}: {}", scalar(k), scalar(v));
         }
     }
-    match ch.get("timeoutMilliseconds").filter(|v| v.is_u64()) {
-        Some(t) => {
-            let _ = writeln!(y, "  timeoutMilliseconds: {t}");
-        }
-        None => {
-            y.push_str("  timeoutMilliseconds: 3000\n");
-            notes.push(
-                "the channel has no `timeoutMilliseconds`; the spec needs one and says 3000 (the \
-                 guide's), which plan shows as added"
-                    .into(),
-            );
-        }
-    }
+    let timeout = ("timeoutMilliseconds", 3000, " (the guide's)");
+    required_count(&mut y, &mut notes, ch, "  ", timeout);
     for (k, default) in [("batchSize", 1), ("batchIntervalSeconds", 0)] {
         match ch.get(k).filter(|v| v.is_u64()) {
             Some(v) => {
@@ -385,19 +374,8 @@ fn write_auth(
             if let Some(sc) = a.get("scopes").and_then(Value::as_array) {
                 let _ = writeln!(y, "    scopes: {}", flow(sc));
             }
-            match a.get("tokenCacheTtlSeconds").filter(|v| v.is_u64()) {
-                Some(t) => {
-                    let _ = writeln!(y, "    tokenCacheTtlSeconds: {t}");
-                }
-                None => {
-                    y.push_str("    tokenCacheTtlSeconds: 3300\n");
-                    notes.push(
-                        "the channel has no `tokenCacheTtlSeconds`; the spec needs one and says \
-                         3300, which plan shows as added"
-                            .into(),
-                    );
-                }
-            }
+            let ttl = ("tokenCacheTtlSeconds", 3300, "");
+            required_count(y, notes, a, "    ", ttl);
             match a.get("retryOnTokenExpiry").and_then(Value::as_bool) {
                 Some(b) => {
                     let _ = writeln!(y, "    retryOnTokenExpiry: {b}");
@@ -730,6 +708,30 @@ fn flow(items: &[Value]) -> String {
         })
         .collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// Writes `key: N` (at `indent`) from the live object `obj`; when the object has no whole
+/// number there, writes the `default` the spec must still declare, with a note that plan will
+/// show it as added (`source` says where the default comes from, e.g. ` (the guide's)`).
+fn required_count(
+    y: &mut String,
+    notes: &mut Vec<String>,
+    obj: &Value,
+    indent: &str,
+    (key, default, source): (&str, u64, &str),
+) {
+    match obj.get(key).filter(|v| v.is_u64()) {
+        Some(v) => {
+            let _ = writeln!(y, "{indent}{key}: {v}");
+        }
+        None => {
+            let _ = writeln!(y, "{indent}{key}: {default}");
+            notes.push(format!(
+                "the channel has no `{key}`; the spec needs one and says {default}{source}, which \
+                 plan shows as added"
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -325,12 +325,11 @@ impl Server {
     fn notification(&mut self, not: Notification) {
         match not.method.as_str() {
             n::DidOpenTextDocument::METHOD => {
-                let Ok(p) =
-                    serde_json::from_value::<ls_types::DidOpenTextDocumentParams>(not.params)
+                let Some((p, path)) =
+                    on_file::<ls_types::DidOpenTextDocumentParams>(not.params, |p| {
+                        &p.text_document.uri
+                    })
                 else {
-                    return;
-                };
-                let Some(path) = file_path(&p.text_document.uri) else {
                     return;
                 };
                 self.world.overlay.set(&path, p.text_document.text);
@@ -346,12 +345,11 @@ impl Server {
                 }
             }
             n::DidChangeTextDocument::METHOD => {
-                let Ok(p) =
-                    serde_json::from_value::<ls_types::DidChangeTextDocumentParams>(not.params)
+                let Some((p, path)) =
+                    on_file::<ls_types::DidChangeTextDocumentParams>(not.params, |p| {
+                        &p.text_document.uri
+                    })
                 else {
-                    return;
-                };
-                let Some(path) = file_path(&p.text_document.uri) else {
                     return;
                 };
                 let Some(mut text) = self.world.overlay.get(&path).map(str::to_string) else {
@@ -376,12 +374,11 @@ impl Server {
                 }
             }
             n::DidCloseTextDocument::METHOD => {
-                let Ok(p) =
-                    serde_json::from_value::<ls_types::DidCloseTextDocumentParams>(not.params)
+                let Some((_, path)) =
+                    on_file::<ls_types::DidCloseTextDocumentParams>(not.params, |p| {
+                        &p.text_document.uri
+                    })
                 else {
-                    return;
-                };
-                let Some(path) = file_path(&p.text_document.uri) else {
                     return;
                 };
                 self.world.overlay.remove(&path);
@@ -537,6 +534,17 @@ impl Server {
             ),
         }
     }
+}
+
+/// The params of a notification about one document and that document's path; `None` when the
+/// params do not parse or the document is not a file (such notifications are ignored).
+fn on_file<P: serde::de::DeserializeOwned>(
+    params: serde_json::Value,
+    uri: fn(&P) -> &Uri,
+) -> Option<(P, PathBuf)> {
+    let p = serde_json::from_value::<P>(params).ok()?;
+    let path = file_path(uri(&p))?;
+    Some((p, path))
 }
 
 fn file_path(uri: &Uri) -> Option<PathBuf> {

@@ -287,15 +287,3 @@ fn dead_lettered(r: &DeadLettered) -> SinkOutcome {
         },
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_http_targets_only_on_loopback() {
-        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        assert!(check_url("https://crm.example.com/x").is_ok());
-        assert!(check_url("http://crm.example.com/x").is_err());
-    }
-}
