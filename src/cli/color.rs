@@ -119,71 +119,62 @@ mod tests {
     #[test]
     fn the_flag_then_no_color_then_clicolor_then_the_terminal_decide() {
         use ColorChoice::{Always, Auto, Never};
-        // (flag, stream is a terminal, environment, colour?, why)
-        type Row<'a> = (ColorChoice, bool, &'a [(&'a str, &'a str)], bool, &'a str);
-        let table: &[Row] = &[
-            (Auto, true, &[], true, "auto colours a terminal"),
-            (Auto, false, &[], false, "auto leaves a pipe plain"),
-            (Auto, true, &[("TERM", "dumb")], false, "a dumb terminal"),
+        // (flag, stream is a terminal, environment `K=V …`, colour?, why)
+        let table = [
+            (Auto, true, "", true, "auto colours a terminal"),
+            (Auto, false, "", false, "auto leaves a pipe plain"),
+            (Auto, true, "TERM=dumb", false, "a dumb terminal"),
+            (Auto, true, "NO_COLOR=1", false, "NO_COLOR beats a terminal"),
             (
                 Auto,
                 true,
-                &[("NO_COLOR", "1")],
+                "NO_COLOR=1 CLICOLOR_FORCE=1",
                 false,
-                "NO_COLOR beats a terminal",
+                "… and CLICOLOR_FORCE",
             ),
             (
                 Auto,
                 true,
-                &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")],
-                false,
-                "NO_COLOR beats CLICOLOR_FORCE",
-            ),
-            (
-                Auto,
-                true,
-                &[("NO_COLOR", "")],
+                "NO_COLOR=",
                 true,
                 "an empty NO_COLOR is not set (no-color.org)",
             ),
             (
                 Auto,
                 false,
-                &[("CLICOLOR_FORCE", "1")],
+                "CLICOLOR_FORCE=1",
                 true,
                 "CLICOLOR_FORCE colours a pipe",
             ),
             (
                 Auto,
                 false,
-                &[("CLICOLOR_FORCE", "0")],
+                "CLICOLOR_FORCE=0",
                 false,
                 "CLICOLOR_FORCE=0 is off",
             ),
             (
                 Auto,
                 true,
-                &[("CLICOLOR", "0")],
+                "CLICOLOR=0",
                 false,
                 "CLICOLOR=0 turns a terminal off",
             ),
-            (
-                Always,
-                false,
-                &[("NO_COLOR", "1")],
-                true,
-                "the flag beats NO_COLOR",
-            ),
+            (Always, false, "NO_COLOR=1", true, "the flag beats NO_COLOR"),
             (
                 Never,
                 true,
-                &[("CLICOLOR_FORCE", "1")],
+                "CLICOLOR_FORCE=1",
                 false,
                 "the flag beats CLICOLOR_FORCE",
             ),
         ];
         for (choice, terminal, vars, want, why) in table {
-            assert_eq!(decide(*choice, *terminal, &env(vars)), *want, "{why}");
+            let pairs: Vec<(&str, &str)> = vars
+                .split_whitespace()
+                .map(|kv| kv.split_once('=').unwrap())
+                .collect();
+            assert_eq!(decide(choice, terminal, &env(&pairs)), want, "{why}");
         }
     }
 

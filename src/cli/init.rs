@@ -272,9 +272,13 @@ fn shell_quoted(s: &str) -> String {
 mod tests {
     #[test]
     fn paths_that_need_it_are_quoted_for_the_shell() {
-        use super::shell_quoted as q;
-        assert_eq!(q("acme-sf"), "acme-sf");
-        assert_eq!(q("weird dir name é"), "'weird dir name é'");
-        assert_eq!(q("it's"), "'it'\\''s'");
+        let cases = [
+            ("acme-sf", "acme-sf"),
+            ("weird dir name é", "'weird dir name é'"),
+            ("it's", "'it'\\''s'"),
+        ];
+        for (path, quoted) in cases {
+            assert_eq!(super::shell_quoted(path), quoted);
+        }
     }
 }
