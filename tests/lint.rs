@@ -663,6 +663,39 @@ fn per_file_ignores_reach_transform_files_and_a_hidden_finding_still_uses_its_su
     );
 }
 
+/// Tester finding #42: a condition on a path that is a list (or an object) in the fixtures can
+/// never match, since conditions compare the whole value: CX033 names the fixture, and CX027's
+/// "no fixture has this value" (the fixture has it, inside the list) is not said on that path.
+#[test]
+fn a_condition_on_a_list_field_names_the_fixture_where_it_is_a_list() {
+    let spec = "fixtures/lint/CX033.yaml";
+    let out = run(&["lint", spec, "--format", "concise"]);
+    let text = stdout(&out);
+    let found = findings(&text, spec);
+    assert!(found.contains(&(47, "CX033".to_string())), "{text}");
+    assert!(found.contains(&(56, "CX033".to_string())), "{text}");
+    assert!(!text.contains("CX027"), "{text}");
+    assert!(
+        text.contains("`interaction.tags` is a list in fixture `tagged_call` ([\"VIP\",\"refund\",\"vip\"]), so \"vip\" never equals it"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // What `test` says about the same fixture: filtered, the whole list compared.
+    let dir = tempfile::tempdir().unwrap();
+    let out = cxsync()
+        .args(["test", spec, "--snapshots"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        said.contains(
+            "conditions.interaction.tags: [\"VIP\",\"refund\",\"vip\"] is not one of [\"vip\"]"
+        ),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_suppression_in_a_transform_file_shared_by_two_rules_is_used_not_reported_unused() {
     let dir = tempfile::tempdir().unwrap();
