@@ -430,7 +430,12 @@ fn rule_transform(
     args: &Args,
 ) -> anyhow::Result<Result<(Transform, Option<RuleFilter>), ExitStatus>> {
     // A spec that cannot be used is a tool error here: there is nothing to evaluate.
-    let (spec, mut sources) = match load_or_report(spec_path, &args.spec_args, Format::Full) {
+    let (spec, mut sources) = match load_or_report(
+        spec_path,
+        &args.spec_args,
+        Format::Full,
+        crate::spec::EnvSecrets::Deferred,
+    ) {
         Ok(l) => (l.spec, l.sources),
         Err(_) => return Ok(Err(ExitStatus::Error)),
     };

@@ -213,6 +213,7 @@ fn check(
     let opts = LoadOptions {
         env: imported.owner.env.clone(),
         vars,
+        ..LoadOptions::default()
     };
     let loaded = spec::load(&path, &opts);
     let errors: Vec<_> = loaded

@@ -38,7 +38,12 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let (spec, mut sources) = match load_or_report(&args.spec, &args.spec_args, Format::Full) {
+    let (spec, mut sources) = match load_or_report(
+        &args.spec,
+        &args.spec_args,
+        Format::Full,
+        crate::spec::EnvSecrets::Deferred,
+    ) {
         Ok(l) => (l.spec, l.sources),
         Err(_) => return Ok(ExitStatus::Error),
     };

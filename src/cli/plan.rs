@@ -99,7 +99,7 @@ pub(crate) struct Loaded {
 
 /// Loads and compiles a spec; load errors are rendered to stderr and become a tool error.
 pub(crate) fn load(path: &Path, args: &SpecArgs) -> anyhow::Result<Loaded> {
-    let Ok(l) = load_or_report(path, args, Format::Full) else {
+    let Ok(l) = load_or_report(path, args, Format::Full, crate::spec::EnvSecrets::Required) else {
         bail!("the spec `{}` has errors", path.display());
     };
     let mut redactor = l.redactor;

@@ -93,7 +93,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("a spec file is required");
     };
     // A spec or scenario that cannot be used is a tool error: there is nothing to simulate.
-    let (spec, mut sources) = match load_or_report(&spec_path, &args.spec_args, Format::Full) {
+    let (spec, mut sources) = match load_or_report(
+        &spec_path,
+        &args.spec_args,
+        Format::Full,
+        crate::spec::EnvSecrets::Deferred,
+    ) {
         Ok(l) => (l.spec, l.sources),
         Err(_) => return Ok(ExitStatus::Error),
     };

@@ -20,9 +20,8 @@ fn level(s: Severity) -> &'static str {
 /// A relative file path as a URI reference: forward slashes, and the few characters that cannot
 /// appear raw in a URI percent-encoded.
 pub fn uri_of(path: &std::path::Path) -> String {
-    let s = path.to_string_lossy().replace('\\', "/");
-    let s = s.strip_prefix("./").unwrap_or(&s);
-    crate::diag::xml::replace_chars(s, |ch| match ch {
+    let s = super::shown_path(path).replace('\\', "/");
+    crate::diag::xml::replace_chars(&s, |ch| match ch {
         '%' => Some("%25"),
         ' ' => Some("%20"),
         '#' => Some("%23"),

@@ -165,7 +165,11 @@ impl DriverSink {
             spec,
             checked(url)?,
             |t| checked(token_url.unwrap_or(t)),
-            |what, value| secret(what, value, secret_var, vars),
+            // `--client-secret-env` names the auth secret, not a header's.
+            |what, value| {
+                let auth = what.starts_with("channel.auth.");
+                secret(what, value, secret_var.filter(|_| auth), vars)
+            },
         )?;
         // The hub's own concurrency by default: a replay sends as fast as the policy lets the
         // hub send.
