@@ -546,6 +546,53 @@ fn the_key_collision_rule_fires_on_two_rules_sharing_a_key_and_not_on_the_exampl
     }
 }
 
+/// Tester finding #36: one CX030 per rule (not one per pair), naming the first three earlier
+/// rules it collides with and counting the rest; a rule of another event type collides with none.
+#[test]
+fn the_key_collision_rule_reports_each_rule_once_however_many_rules_share_the_key() {
+    let spec = "fixtures/lint/CX030-many-rules.yaml";
+    let out = run(&["lint", spec, "--select", "CX030", "--format", "concise"]);
+    let text = stdout(&out);
+    assert_eq!(
+        findings(&text, spec),
+        [51, 59, 65, 71, 77, 83].map(|l| (l, "CX030".to_string())),
+        "{text}"
+    );
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.contains("rule `AUDIT_5` can match the same event as 6 earlier rules (`CASE`, `VOICE_NOTE`, `AUDIT_1` and 3 more): `CASE` and `AUDIT_5` both match"),
+        "{last}"
+    );
+    assert!(last.contains("drops the others as duplicates"), "{last}");
+    assert!(!text.contains("STARTED"), "{text}");
+    // 300 copies of one rule: 299 findings, not 44,850.
+    let dir = tempfile::tempdir().unwrap();
+    let head = std::fs::read_to_string(root().join(spec)).unwrap();
+    let head = &head[..head.find("rules:\n").unwrap()];
+    let events = root().join("fixtures/events/*.json");
+    let mut text = format!("{head}rules:\n");
+    for i in 0..300 {
+        text.push_str(&format!("  - id: R{i:03}\n    name: copy {i}\n    eventType: interaction.ended\n    transform: '{{ \"caseNumber\": $string(interaction.id) }}'\n    fixtures: ['{}']\n", events.display()));
+    }
+    std::fs::write(dir.path().join("s.yaml"), text).unwrap();
+    let out = lint_in(
+        dir.path(),
+        &["s.yaml", "--select", "CX030", "--format", "concise"],
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().count(),
+        299,
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(
+        text.lines().last().unwrap().contains("rule `R299` can match the same event as 299 earlier rules (`R000`, `R001`, `R002` and 296 more)"),
+        "{}",
+        text.lines().last().unwrap()
+    );
+}
+
 #[test]
 fn a_suppression_in_a_transform_file_shared_by_two_rules_is_used_not_reported_unused() {
     let dir = tempfile::tempdir().unwrap();

@@ -78,6 +78,7 @@ pub fn run(
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
     let sources = feed.names().to_vec();
     rep.sources = sources.clone();
+    let mut ledger = Ledger::new(&crm, super::key_hint(&template, inputs));
     let mut traffic = Traffic::new(feed, inputs, template, epoch);
     let first = traffic.feed().next_at();
     let mut vt = VirtualTime::new(
@@ -85,7 +86,6 @@ pub fn run(
         first,
         max_steps(opts, total, max_retries),
     );
-    let mut ledger = Ledger::default();
     let mut model = Model {
         crm: &mut crm,
         rng: crm_rng(opts.seed),
