@@ -237,6 +237,28 @@ fn an_event_line_over_the_size_limit_is_an_error_line_not_a_crash() {
 }
 
 #[test]
+fn an_event_on_stdin_has_the_size_limit_of_an_event_file() {
+    const LIMIT: usize = 8 * 1024 * 1024;
+    let event = |len: usize| format!("{{\"a\":\"{}\"}}", "x".repeat(len - 8));
+    let (code, out, err) = eval_stdin(
+        &["--expr", "$length(a)", "--event", "-"],
+        event(LIMIT).as_bytes(),
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (0, (LIMIT - 8).to_string().as_str()),
+        "{err}"
+    );
+    // One byte more is refused before it is parsed (the read stops there), as a file would be.
+    let (code, out, err) = eval_stdin(
+        &["--expr", "$length(a)", "--event", "-"],
+        event(LIMIT + 1).as_bytes(),
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("larger than 8388608 bytes"), "{err}");
+}
+
+#[test]
 fn each_events_line_is_what_eval_event_compact_prints_for_it() {
     let mut fixtures: Vec<_> = std::fs::read_dir("fixtures/events")
         .unwrap()
