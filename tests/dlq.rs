@@ -535,6 +535,13 @@ async fn dry_run_shows_which_records_the_fix_saves_and_sends_nothing() {
     assert_eq!(r["originalKey"], true);
     // The fix stops routing sms; a negative duration still breaks the CRM schema.
     assert_eq!(kinds(&by_id(&fixed, "evt-2005")), ["noMatchingRule"]);
+    // With the matcher's own reason, as `cxsync test` gives it (tester #37).
+    assert_eq!(
+        by_id(&fixed, "evt-2005")["problems"][0]["why"],
+        serde_json::json!([
+            "rule CRM_SYNC_RULE_ID: conditions.interaction.channel.type: \"sms\" is not one of [\"voice\",\"webchat\",\"email\"]"
+        ])
+    );
     assert_eq!(kinds(&by_id(&fixed, "evt-2006")), ["schemaViolation"]);
     assert!(by_id(&fixed, "evt-2006")["problems"][0]["errors"][0]
         .as_str()
@@ -556,6 +563,12 @@ async fn dry_run_shows_which_records_the_fix_saves_and_sends_nothing() {
     let out = stdout(&o);
     assert!(out.contains("5 of 7 records would now be delivered; 2 still fail (1 no matching rule, 1 target schema)"), "{out}");
     assert!(out.contains("X-Idempotency-Key: 918274001_interaction.ended (original key)"));
+    // A header-deduplicating CRM forgets keys after its window (tester #35).
+    assert!(
+        out.contains("5 record(s) go with their original key")
+            && out.contains("only while it still holds the key (its idempotency window"),
+        "{out}"
+    );
     assert!(out.contains("-   \"transcript\": ["));
     assert!(!out.contains(SECRET) && !stderr(&o).contains(SECRET));
 }

@@ -651,7 +651,13 @@ impl Report {
                 s,
                 "  note       {} dead-lettered event(s) had in fact been written (response lost); replaying them {}",
                 self.dead_lettered_but_applied,
-                if self.dedup == "none" { "creates duplicates" } else { "is safe: the CRM deduplicates" }
+                match self.dedup.as_str() {
+                    "none" => "creates duplicates",
+                    "upsert" => "updates their records (the CRM upserts), no duplicates",
+                    // A header-idempotency API keeps keys for a limited time (its idempotency
+                    // window, often 24 h): a replay after it is a new write.
+                    _ => "writes nothing twice only while the CRM still holds their idempotency keys (its idempotency window, often 24 h): replay within it, or they are written a second time",
+                }
             );
         }
         for n in &self.notes {
