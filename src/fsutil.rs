@@ -152,16 +152,26 @@ impl GlobWalk {
     }
 }
 
+/// A temporary folder holding `files` (relative path, text), folders created as needed: the
+/// trees the file-system tests walk.
+#[cfg(test)]
+pub(crate) fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(parent_dir(&p)).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_glob_matches_however_the_folder_is_spelled() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("a/b")).unwrap();
-        std::fs::write(d.path().join("a/b/x.json"), "{}").unwrap();
-        std::fs::write(d.path().join("a/b/y.txt"), "").unwrap();
+        let d = temp_tree(&[("a/b/x.json", "{}"), ("a/b/y.txt", "")]);
         for pattern in ["a/b/*.json", "a/./b/*.json", "a/b/../b/*.json", "**/*.json"] {
             let found = glob(&d.path().join(".").join(pattern)).unwrap();
             assert_eq!(found.len(), 1, "{pattern}: {found:?}");

@@ -85,6 +85,16 @@ pub fn load_or_report(
     }
 }
 
+/// Loads a spec a command runs (`sim`, `mock-crm`, `eval --spec`): errors are rendered and are a
+/// tool error (exit 2), as there is nothing to run; secrets are not needed at load (a run that
+/// sends one resolves it then).
+pub fn load_to_run(path: &Path, args: &SpecArgs) -> Result<(Spec, Sources), ExitStatus> {
+    match load_or_report(path, args, Format::Full, EnvSecrets::Deferred) {
+        Ok(l) => Ok((l.spec, l.sources)),
+        Err(_) => Err(ExitStatus::Error),
+    }
+}
+
 /// Renders diagnostics on stderr (sorted, in `format`, coloured per `--color`).
 pub fn report(diags: Vec<Diagnostic>, sources: &Sources, format: Format) {
     report_with(diags, sources, format, &Redactor::default());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{load_or_report, ExitStatus, SpecArgs};
+use super::{ExitStatus, SpecArgs};
 use crate::delivery::DeadLettered;
 use crate::diag::{self, Format};
 use crate::sim::engine::{self, EventOutcome, Options, Sinks};
@@ -93,14 +93,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("a spec file is required");
     };
     // A spec or scenario that cannot be used is a tool error: there is nothing to simulate.
-    let (spec, mut sources) = match load_or_report(
-        &spec_path,
-        &args.spec_args,
-        Format::Full,
-        crate::spec::EnvSecrets::Deferred,
-    ) {
-        Ok(l) => (l.spec, l.sources),
-        Err(_) => return Ok(ExitStatus::Error),
+    let (spec, mut sources) = match super::load::load_to_run(&spec_path, &args.spec_args) {
+        Ok(loaded) => loaded,
+        Err(status) => return Ok(status),
     };
     let inputs = match inputs::compile(&spec) {
         Ok(i) => i,
