@@ -909,9 +909,12 @@ fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
         ("E609", 19, 24), // a fault at 99 h in a 5-minute run
         ("E106", 20, 25), // 10 mins
         ("E103", 21, 39), // .nan
-        ("E611", 23, 25), // {min: 10, max: 1}
-        ("E611", 24, 18), // [5, 1]
-        ("E607", 25, 27), // RETRIES_EXHAUSTD
+        ("E104", 22, 5),  // partiton
+        ("E611", 24, 25), // {min: 10, max: 1}
+        ("E611", 25, 18), // [5, 1]
+        ("E607", 26, 27), // RETRIES_EXHAUSTD
+        ("E105", 27, 15), // a count below 0
+        ("E105", 28, 20), // a band's minimum below 0
     ];
     let want: Vec<(String, u64, u64)> = want
         .iter()
@@ -925,9 +928,27 @@ fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
         "did you mean `10m`?",
         "did you mean `5ms`, `5s`, `5m`, `5h` or `5d`?",
         "did you mean `RETRIES_EXHAUSTED`?",
+        "did you mean `partition`?",
+        "`expect.duplicates` must be at least 0, found -1",
+        "`expect.attempts.min` must be at least 0, found -2",
     ] {
         assert!(text.contains(help), "{help}: {v:#}");
     }
+    // A duration out of range says its unit and the limit in days.
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.yaml");
+    fs::write(
+        &long,
+        "version: 1\nname: long\nduration: 1e300\nevents: { count: 10 }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["specs/crm_sync.yaml", "--scenario", long.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`duration` must be at most 86,400,000 s (1000 days), found 1e+300 s"),
+        "{err}"
+    );
+    assert!(err.contains("long.yaml:3:11"), "{err}");
     let (code, _, err) = run(&[
         "specs/crm_sync.yaml",
         "--scenario",

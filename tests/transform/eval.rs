@@ -340,6 +340,11 @@ fn hostile_expressions_are_errors_with_their_own_code_never_a_crash() {
         ("$parseInteger('1', '٠')".into(), "ENGINE_DEFECT"),
         ("{\"a\": $now(\"[,]\")}".into(), "ENGINE_DEFECT"),
         ("$pad(\"x\", 1e10)".into(), "OUTPUT_TOO_LARGE"),
+        // Numbers jsonata-core answered wrongly (saturated i64, a hang) or in its own words.
+        ("$formatInteger(-9.3e18, \"0\")".into(), "D1001"),
+        ("$formatInteger(9.2e18, \"I\")".into(), "OUTPUT_TOO_LARGE"),
+        ("$formatNumber(1e21, \"#,##0.00\")".into(), "D1001"),
+        ("$fromMillis(1e300)".into(), "D1001"),
         (doubled.into(), "OUTPUT_TOO_LARGE"),
         (format!("$string({doubled})"), "OUTPUT_TOO_LARGE"),
         (
