@@ -696,6 +696,171 @@ fn a_condition_on_a_list_field_names_the_fixture_where_it_is_a_list() {
     );
 }
 
+/// Tester finding #21, lint side: CX034 fires exactly where the simulator finds records
+/// overwritten by other events' upserts, on specs that differ only in the upsert field's source
+/// (differential: the same identity, `sim::engine::vary::Identity`, on both sides).
+#[test]
+fn the_upsert_identity_rule_agrees_with_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_ids = |n: u32| {
+        format!(
+            r#"{{"event": {{"id": "EVT-{n:04}", "type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
+  "interaction": {{"id": "INT-{n:05}", "queue": {{"name": "Orders", "region": "EMEA"}}}},
+  "contact": {{"contactId": "C-{n}"}}}}"#
+        )
+    };
+    let without_ids = |n: u32| {
+        format!(
+            r#"{{"event": {{"type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
+  "queue": {{"region": "EMEA"}}, "contact": {{"contactId": "C-{n}"}}}}"#
+        )
+    };
+    for n in 1..=2 {
+        std::fs::write(dir.path().join(format!("with_ids_{n}.json")), with_ids(n)).unwrap();
+        std::fs::write(
+            dir.path().join(format!("without_ids_{n}.json")),
+            without_ids(n),
+        )
+        .unwrap();
+    }
+    // (upsert field's value, idempotency key, fixtures, whether records are overwritten)
+    let cases = [
+        (
+            "interaction.queue.region",
+            "${interaction.id}_${event.type}",
+            "with_ids",
+            true,
+        ),
+        (
+            "interaction.id",
+            "${interaction.id}_${event.type}",
+            "with_ids",
+            false,
+        ),
+        (
+            "event.id",
+            "${interaction.id}_${event.type}",
+            "with_ids",
+            false,
+        ),
+        (
+            "interaction.id & \"-\" & interaction.queue.region",
+            "${event.id}",
+            "with_ids",
+            false,
+        ),
+        ("\"constant\"", "${event.id}", "with_ids", true),
+        (
+            "interaction.id ? \"a\" : \"b\"",
+            "${event.id}",
+            "with_ids",
+            true,
+        ),
+        // An id field of the key identifies an event only when it has no standard id.
+        (
+            "contact.contactId",
+            "${contact.contactId}_${event.type}",
+            "with_ids",
+            true,
+        ),
+        (
+            "contact.contactId",
+            "${contact.contactId}_${event.type}",
+            "without_ids",
+            false,
+        ),
+        (
+            "queue.region",
+            "${contact.contactId}_${event.type}",
+            "without_ids",
+            true,
+        ),
+    ];
+    for (value, key, fixtures, overwritten) in cases {
+        let spec = format!(
+            r#"version: 1
+name: upsert-identity
+channel:
+  name: C
+  destinationUri: https://crm.example.org/api/activities
+  auth: {{ type: none }}
+  timeoutMilliseconds: 3000
+idempotency:
+  header: X-Idempotency-Key
+  key: {key}
+retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 10
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429, 500, 502, 503, 504]
+  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
+deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }}
+crm: {{ profile: hubspot, idempotency: {{ by: upsert, field: externalId }} }}
+alerts: {{ dlqVolume: 5, tokenRefreshCount: 5 }}
+rules:
+  - id: ACTIVITY
+    name: activity
+    eventType: interaction.ended
+    transform: |
+      {{ "kind": "activity", "externalId": {value} }}
+    fixtures: [{fixtures}_*.json]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX034", "--format", "concise"],
+        );
+        let text = stdout(&lint);
+        let report = dir.path().join("report.json");
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "100", "--report"])
+            .arg(&report)
+            .output()
+            .unwrap();
+        let r: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(&report).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| {
+            panic!(
+                "{value}: no report ({e}): {}",
+                String::from_utf8_lossy(&sim.stderr)
+            )
+        });
+        let sim_overwrote = r["overwrittenByOtherEvents"].as_u64().unwrap_or(0) > 0;
+        assert_eq!(
+            sim_overwrote, overwritten,
+            "sim on `{value}` ({fixtures}): {r}"
+        );
+        assert_eq!(
+            text.contains("[CX034]"),
+            overwritten,
+            "lint on `{value}` ({fixtures}): {text}"
+        );
+    }
+    // A transform that does not write the upsert field upserts every record onto one value.
+    let spec = std::fs::read_to_string(dir.path().join("s.yaml"))
+        .unwrap()
+        .replace("\"externalId\": queue.region", "\"other\": 1");
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    let text = stdout(&lint_in(
+        dir.path(),
+        &["s.yaml", "--select", "CX034", "--format", "concise"],
+    ));
+    assert!(text.contains("transform does not write it"), "{text}");
+    let report = dir.path().join("report.json");
+    cxsync()
+        .current_dir(dir.path())
+        .args(["sim", "s.yaml", "--events", "100", "--report"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(r["overwrittenByOtherEvents"].as_u64().unwrap() > 0, "{r}");
+}
+
 #[test]
 fn a_suppression_in_a_transform_file_shared_by_two_rules_is_used_not_reported_unused() {
     let dir = tempfile::tempdir().unwrap();
