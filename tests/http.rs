@@ -533,12 +533,17 @@ fn target_on_closed_ports_says_so_while_it_retries_not_only_at_the_end() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The first failed attempt is named at once, with what it means and that the hub retries;
-    // the rest are summed (at most one line per 10 s), not one line per retry.
+    // the rest are summed (at most one line per 10 s), not one line per retry. (At time scale
+    // 0.01 a refusal slower than 100 ms of a loaded machine counts as the channel's timeout:
+    // the note then says so instead.)
     let notes: Vec<&str> = stderr.lines().filter(|l| l.starts_with("note: ")).collect();
+    let first = notes.first().copied().unwrap_or_default();
     assert!(
-        notes.first().is_some_and(|n| n.contains(&format!(
-            "token request to 127.0.0.1:{token} failed: connection refused (nothing accepts connections there: check the URL and port); the hub retries with backoff"
-        ))),
+        first.contains(&format!("127.0.0.1:{token}"))
+            && first.contains("the hub retries with backoff (retry.maxRetries 5)")
+            && (first.contains(
+                "failed: connection refused (nothing accepts connections there: check the URL and port)"
+            ) || first.contains("did not answer in time")),
         "{stderr}"
     );
     assert!(notes.len() < 3, "rate-limited: {stderr}");
