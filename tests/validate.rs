@@ -732,3 +732,53 @@ fn a_spec_piped_on_dev_stdin_is_read_once_by_validate_and_lint() {
         assert!(text.contains("/dev/stdin:2:3"), "{cmd}: {text}");
     }
 }
+
+/// A misspelt function (tester #6) is an error at the name with the builtin it resembles; a
+/// function the transform binds itself, called before and after its definition, is not.
+#[test]
+fn a_misspelt_function_is_an_error_at_its_name_and_a_bound_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        r#"version: 1
+name: misspelt
+channel:
+  name: Misspelt_Fn
+  destinationUri: https://crm.example.org/api/activities
+  auth: { type: none }
+  timeoutMilliseconds: 3000
+idempotency:
+  header: X-Idempotency-Key
+  key: ${event.id}
+retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 10
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429, 500, 502, 503, 504]
+  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
+deadLetterQueue: { enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }
+crm: { profile: generic, idempotency: { by: header } }
+rules:
+  - id: ACTIVITY
+    name: activity
+    eventType: interaction.ended
+    transform: |
+      (
+        $label := function($s) { $trim($up($s)) };
+        $up := function($s) { $uppercase($s) };
+        {
+          "kind": $uppercas("a"),
+          "label": $label(interaction.queue.name),
+          "sum": $reduce([1, 2], function($a, $b) { $a + $b })
+        }
+      )
+"#,
+    )
+    .unwrap();
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(positions(&v), vec![("E505".to_string(), 29, 19)], "{v:#}");
+    assert_eq!(v[0]["help"], "did you mean `$uppercase`?");
+}
