@@ -320,6 +320,7 @@ fn http_target(
             dead_letter: &mut on_dead_letter,
             progress: &mut on_progress,
         },
+        &mut |line| progress.note(line),
     ));
     drop(progress);
     let report = report?;

@@ -432,7 +432,9 @@ impl Driver {
             }
             Done::Token { id, sent, result } => {
                 let latency = latency.unwrap_or(now.saturating_sub(sent));
-                if let Some(r) = result.filter(|_| latency < self.timeout) {
+                let result = result.filter(|_| latency < self.timeout);
+                obs.token_answered(sent, result.as_ref());
+                if let Some(r) = result {
                     hand_back(machine, now, Answer::Token(id, r));
                 }
             }

@@ -32,7 +32,7 @@ pub struct Checked {
 /// The lint rule that re-reports a finding of `validate`'s transform stage.
 fn lint_counterpart(code: &str) -> Option<&'static str> {
     match code {
-        checks::SYNTAX => Some("CX025"),
+        checks::SYNTAX | checks::UNKNOWN_FUNCTION => Some("CX025"),
         checks::DIALECT_IF | checks::DIALECT_OPTIONAL_CHAIN => Some("CX024"),
         checks::UNKNOWN_PATH => Some("CX026"),
         _ => None,

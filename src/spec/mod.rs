@@ -324,7 +324,22 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
     }
     // The schema accepts `3000.0` as an integer (JSON Schema does); serde would not.
     integral_floats_to_integers(&mut tree);
-    let raw: RawSpec = match serde_path_to_error::deserialize(&tree) {
+    // The author's own `x-…` keys (anchors to merge) are no part of the model.
+    let extensions = tree
+        .as_object()
+        .is_some_and(|m| m.keys().any(|k| schema::is_extension(k)));
+    let without;
+    let model_tree = if extensions {
+        let mut t = tree.clone();
+        if let Some(m) = t.as_object_mut() {
+            m.retain(|k, _| !schema::is_extension(k));
+        }
+        without = t;
+        &without
+    } else {
+        &tree
+    };
+    let raw: RawSpec = match serde_path_to_error::deserialize(model_tree) {
         Ok(r) => r,
         Err(e) => {
             // The schema is generated from the same types, so this is a gap between the two;
