@@ -202,7 +202,7 @@ impl Config {
             .unwrap_or_default();
         // Absolute and lexically normal (`transforms/../x.jsonata` is `x.jsonata`), so a
         // transform path written with `..` still matches.
-        let abs = crate::lsp::overlay::normalize;
+        let abs = crate::fsutil::normalize;
         let (abs_file, abs_base) = (abs(file), abs(&base));
         let rel = abs_file.strip_prefix(&abs_base).unwrap_or(file);
         let rel = PathBuf::from(rel.to_string_lossy().replace('\\', "/"));
