@@ -523,7 +523,17 @@ impl Lower {
                 return Err(NoCompile);
             }
             let args = all.iter().map(|a| self.lower(a)).collect::<L<Vec<_>>>()?;
-            return Ok(Node::new(K::Engine(engine_call(n, all.len())?, args)));
+            let mut call = engine_call(n, all.len())?;
+            call.native = match (n, all.as_slice()) {
+                ("toMillis", [_]) => Some(Native::ToMillis),
+                ("fromMillis", [_]) => Some(Native::FromMillis(super::dates::iso_picture())),
+                ("fromMillis", [_, p]) => match &p.kind {
+                    Kind::Str(p) => super::dates::picture(p).map(Native::FromMillis),
+                    _ => None,
+                },
+                _ => None,
+            };
+            return Ok(Node::new(K::Engine(call, args)));
         }
         Err(NoCompile)
     }
@@ -605,6 +615,7 @@ fn engine_call(name: &'static str, argc: usize) -> L<Box<EngineCall>> {
     Ok(Box::new(EngineCall {
         ast,
         guard: crate::transform::numbers::Guard::named(name),
+        native: None,
     }))
 }
 
