@@ -23,29 +23,6 @@ pub fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// `path` made absolute (against the current folder) with `.` and `..` removed, without touching
-/// the file system (`transforms/../x.jsonata` is `x.jsonata`), so two spellings of one file
-/// compare equal.
-pub fn lexical_absolute(path: &Path) -> std::path::PathBuf {
-    use std::path::Component;
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    let mut out = std::path::PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
-
 /// A new, empty, hidden folder `<dir>/<prefix>…` (`dir` created if missing) to build a tree in
 /// and rename into place beside it (same file system): nobody sees half of it. It is removed on
 /// drop unless kept.
@@ -66,6 +43,30 @@ pub const MAX_GLOB_DEPTH: usize = 32;
 /// Whether a path component holds glob syntax.
 pub fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
+}
+
+/// `path` made absolute (against the current folder) with `.` and `..` removed, without touching
+/// the file system: the loader joins `dir/../fixtures/x.json`, the editor names
+/// `/abs/fixtures/x.json`, and both must find the same buffer (`lsp`); a `per-file-ignores`
+/// glob matches a transform path however it was joined (`lint`).
+pub fn normalize(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = std::path::PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Why a glob could not be expanded.

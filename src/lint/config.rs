@@ -200,8 +200,9 @@ impl Config {
             .and_then(|p| p.parent())
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        // Absolute and lexically normal, so a transform path written with `..` still matches.
-        let abs = crate::fsutil::lexical_absolute;
+        // Absolute and lexically normal (`transforms/../x.jsonata` is `x.jsonata`), so a
+        // transform path written with `..` still matches.
+        let abs = crate::fsutil::normalize;
         let (abs_file, abs_base) = (abs(file), abs(&base));
         let rel = abs_file.strip_prefix(&abs_base).unwrap_or(file);
         let rel = PathBuf::from(rel.to_string_lossy().replace('\\', "/"));

@@ -50,10 +50,7 @@ impl TextSource for Overlay {
     }
 }
 
-/// Paths compared as the editor and the loader spell them alike: the loader joins
-/// `dir/../fixtures/x.json`, the editor names `/abs/fixtures/x.json`, and both must find the same
-/// buffer.
-pub use crate::fsutil::lexical_absolute as normalize;
+pub use crate::fsutil::normalize;
 
 #[cfg(test)]
 mod tests {
