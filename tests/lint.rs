@@ -546,6 +546,156 @@ fn the_key_collision_rule_fires_on_two_rules_sharing_a_key_and_not_on_the_exampl
     }
 }
 
+/// Tester finding #36: one CX030 per rule (not one per pair), naming the first three earlier
+/// rules it collides with and counting the rest; a rule of another event type collides with none.
+#[test]
+fn the_key_collision_rule_reports_each_rule_once_however_many_rules_share_the_key() {
+    let spec = "fixtures/lint/CX030-many-rules.yaml";
+    let out = run(&["lint", spec, "--select", "CX030", "--format", "concise"]);
+    let text = stdout(&out);
+    assert_eq!(
+        findings(&text, spec),
+        [51, 59, 65, 71, 77, 83].map(|l| (l, "CX030".to_string())),
+        "{text}"
+    );
+    let last = text.lines().last().unwrap();
+    assert!(
+        last.contains("rule `AUDIT_5` can match the same event as 6 earlier rules (`CASE`, `VOICE_NOTE`, `AUDIT_1` and 3 more): `CASE` and `AUDIT_5` both match"),
+        "{last}"
+    );
+    assert!(last.contains("drops the others as duplicates"), "{last}");
+    assert!(!text.contains("STARTED"), "{text}");
+    // 300 copies of one rule: 299 findings, not 44,850.
+    let dir = tempfile::tempdir().unwrap();
+    let head = std::fs::read_to_string(root().join(spec)).unwrap();
+    let head = &head[..head.find("rules:\n").unwrap()];
+    let events = root().join("fixtures/events/*.json");
+    let mut text = format!("{head}rules:\n");
+    for i in 0..300 {
+        text.push_str(&format!("  - id: R{i:03}\n    name: copy {i}\n    eventType: interaction.ended\n    transform: '{{ \"caseNumber\": $string(interaction.id) }}'\n    fixtures: ['{}']\n", events.display()));
+    }
+    std::fs::write(dir.path().join("s.yaml"), text).unwrap();
+    let out = lint_in(
+        dir.path(),
+        &["s.yaml", "--select", "CX030", "--format", "concise"],
+    );
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().count(),
+        299,
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+    assert!(
+        text.lines().last().unwrap().contains("rule `R299` can match the same event as 299 earlier rules (`R000`, `R001`, `R002` and 296 more)"),
+        "{}",
+        text.lines().last().unwrap()
+    );
+}
+
+/// Tester finding #38: `per-file-ignores` match the file a finding is in (a transform file too)
+/// or the spec it was found for, and an inline suppression whose finding the config hides is
+/// used, not a CX100 "unused suppression".
+#[test]
+fn per_file_ignores_reach_transform_files_and_a_hidden_finding_still_uses_its_suppression() {
+    let fixture = "fixtures/lint_ok/per-file-ignores";
+    let out = run(&[
+        "lint",
+        &format!("{fixture}/spec.yaml"),
+        "--format",
+        "concise",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(
+        findings(&text, &format!("{fixture}/spec.yaml")),
+        [(62, "CX020".to_string())],
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 1, "{text}");
+    // The same project with other configs, in a copy.
+    let dir = tempfile::tempdir().unwrap();
+    let events = root().join("fixtures/events/*.json");
+    let spec = std::fs::read_to_string(root().join(fixture).join("spec.yaml"))
+        .unwrap()
+        .replace("../../events/*.json", &events.to_string_lossy());
+    let voice =
+        std::fs::read_to_string(root().join(fixture).join("transforms/voice.jsonata")).unwrap();
+    std::fs::create_dir(dir.path().join("transforms")).unwrap();
+    std::fs::write(dir.path().join("spec.yaml"), &spec).unwrap();
+    std::fs::write(dir.path().join("transforms/voice.jsonata"), &voice).unwrap();
+    let lint_with = |config: &str| {
+        std::fs::write(dir.path().join("cxsync.toml"), config).unwrap();
+        // Whether a transform path prints with `./` is finding #20's, not this test's.
+        stdout(&lint_in(dir.path(), &["spec.yaml", "--format", "concise"]))
+            .lines()
+            .map(|l| format!("{}\n", l.strip_prefix("./").unwrap_or(l)))
+            .collect::<Vec<_>>()
+            .join("")
+    };
+    // Keyed on the spec: its inline transform and its transform file alike.
+    assert_eq!(
+        lint_with("[per-file-ignores]\n\"spec.yaml\" = [\"CX020\"]\n"),
+        ""
+    );
+    assert_eq!(lint_with("ignore = [\"CX020\"]\n"), "");
+    // Without the config the suppression still does its job, and only there.
+    let mut shown: Vec<String> = lint_with("")
+        .lines()
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect();
+    shown.sort();
+    assert_eq!(
+        shown,
+        [
+            "spec.yaml:62:9: error[CX020]",
+            "transforms/voice.jsonata:3:3: error[CX020]"
+        ]
+    );
+    // A suppression on a line where the code makes no finding at all is still unused.
+    std::fs::write(
+        dir.path().join("transforms/voice.jsonata"),
+        voice.replacen("{", "{ /* cxsync: ignore[CX020] */", 1),
+    )
+    .unwrap();
+    assert_eq!(
+        lint_with("ignore = [\"CX020\"]\n"),
+        "transforms/voice.jsonata:1:3: warning[CX100] unused suppression: no CX020 finding here\n"
+    );
+}
+
+/// Tester finding #42: a condition on a path that is a list (or an object) in the fixtures can
+/// never match, since conditions compare the whole value: CX033 names the fixture, and CX027's
+/// "no fixture has this value" (the fixture has it, inside the list) is not said on that path.
+#[test]
+fn a_condition_on_a_list_field_names_the_fixture_where_it_is_a_list() {
+    let spec = "fixtures/lint/CX033.yaml";
+    let out = run(&["lint", spec, "--format", "concise"]);
+    let text = stdout(&out);
+    let found = findings(&text, spec);
+    assert!(found.contains(&(47, "CX033".to_string())), "{text}");
+    assert!(found.contains(&(56, "CX033".to_string())), "{text}");
+    assert!(!text.contains("CX027"), "{text}");
+    assert!(
+        text.contains("`interaction.tags` is a list in fixture `tagged_call` ([\"VIP\",\"refund\",\"vip\"]), so \"vip\" never equals it"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // What `test` says about the same fixture: filtered, the whole list compared.
+    let dir = tempfile::tempdir().unwrap();
+    let out = cxsync()
+        .args(["test", spec, "--snapshots"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        said.contains(
+            "conditions.interaction.tags: [\"VIP\",\"refund\",\"vip\"] is not one of [\"vip\"]"
+        ),
+        "{said}"
+    );
+}
+
 #[test]
 fn a_suppression_in_a_transform_file_shared_by_two_rules_is_used_not_reported_unused() {
     let dir = tempfile::tempdir().unwrap();

@@ -558,7 +558,7 @@ test:
 
 #[test]
 fn dynamics_uuids_and_a_key_of_its_own_fields_render_a_unique_key_per_generated_event() {
-    // The key names neither event.id nor interaction.id: the generator varies its own fields.
+    // The events have neither event.id nor interaction.id: the generator varies the key's id field.
     let dir = tempfile::tempdir().unwrap();
     write_files(
         dir.path(),
@@ -909,9 +909,12 @@ fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
         ("E609", 19, 24), // a fault at 99 h in a 5-minute run
         ("E106", 20, 25), // 10 mins
         ("E103", 21, 39), // .nan
-        ("E611", 23, 25), // {min: 10, max: 1}
-        ("E611", 24, 18), // [5, 1]
-        ("E607", 25, 27), // RETRIES_EXHAUSTD
+        ("E104", 22, 5),  // partiton
+        ("E611", 24, 25), // {min: 10, max: 1}
+        ("E611", 25, 18), // [5, 1]
+        ("E607", 26, 27), // RETRIES_EXHAUSTD
+        ("E105", 27, 15), // a count below 0
+        ("E105", 28, 20), // a band's minimum below 0
     ];
     let want: Vec<(String, u64, u64)> = want
         .iter()
@@ -925,9 +928,27 @@ fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
         "did you mean `10m`?",
         "did you mean `5ms`, `5s`, `5m`, `5h` or `5d`?",
         "did you mean `RETRIES_EXHAUSTED`?",
+        "did you mean `partition`?",
+        "`expect.duplicates` must be at least 0, found -1",
+        "`expect.attempts.min` must be at least 0, found -2",
     ] {
         assert!(text.contains(help), "{help}: {v:#}");
     }
+    // A duration out of range says its unit and the limit in days.
+    let dir = tempfile::tempdir().unwrap();
+    let long = dir.path().join("long.yaml");
+    fs::write(
+        &long,
+        "version: 1\nname: long\nduration: 1e300\nevents: { count: 10 }\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["specs/crm_sync.yaml", "--scenario", long.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`duration` must be at most 86,400,000 s (1000 days), found 1e+300 s"),
+        "{err}"
+    );
+    assert!(err.contains("long.yaml:3:11"), "{err}");
     let (code, _, err) = run(&[
         "specs/crm_sync.yaml",
         "--scenario",
@@ -1000,4 +1021,179 @@ rules:
         "{err}"
     );
     assert!(!out.contains("PASS") && !out.contains("FAIL"), "{out}");
+}
+
+/// A spec whose two rules write one record per interaction, upserted on `FIELD`; two events of
+/// interaction INT-1 (ended, then updated) and one of INT-2, every one in region EMEA.
+fn upsert_project(field: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"version: 1
+name: upsert-per-interaction
+channel:
+  name: HS_Calls
+  destinationUri: https://api.hubapi.com/crm/v3/objects/calls
+  auth: { type: none }
+  timeoutMilliseconds: 3000
+idempotency:
+  header: X-Idempotency-Key
+  key: ${event.id}
+retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 10
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429, 500, 502, 503, 504]
+  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
+deadLetterQueue: { enabled: true, bucketName: b }
+crm: { profile: hubspot, idempotency: { by: upsert, field: FIELD } }
+rules:
+  - id: ENDED
+    name: ended
+    eventType: interaction.ended
+    transform: '{"interactionId": interaction.id, "region": interaction.queue.region, "state": "ended"}'
+    fixtures: [events/*.json]
+  - id: UPDATED
+    name: updated
+    eventType: interaction.updated
+    transform: '{"interactionId": interaction.id, "region": interaction.queue.region, "note": interaction.note}'
+    fixtures: [events/*.json]
+"#
+    .replace("FIELD", field);
+    write_files(
+        dir.path(),
+        &[
+            ("spec.yaml", &spec),
+            (
+                "events/1-ended.json",
+                r#"{"event": {"id": "e-1001", "type": "interaction.ended", "occurredAt": "2025-02-01T10:00:00Z"},
+ "interaction": {"id": "INT-1", "queue": {"region": "EMEA"}}}"#,
+            ),
+            (
+                "events/2-updated.json",
+                r#"{"event": {"id": "e-1002", "type": "interaction.updated", "occurredAt": "2025-02-01T10:05:00Z"},
+ "interaction": {"id": "INT-1", "queue": {"region": "EMEA"}, "note": "callback booked"}}"#,
+            ),
+            (
+                "events/3-ended.json",
+                r#"{"event": {"id": "e-1003", "type": "interaction.ended", "occurredAt": "2025-02-01T10:07:00Z"},
+ "interaction": {"id": "INT-2", "queue": {"region": "EMEA"}}}"#,
+            ),
+        ],
+    );
+    dir
+}
+
+#[test]
+fn an_upsert_on_the_interaction_updates_its_record_and_one_on_a_shared_field_loses_the_others() {
+    // Upserting on the interaction: `interaction.updated` updates the record `interaction.ended`
+    // wrote for INT-1, rightly; nothing is lost.
+    let ok = upsert_project("interactionId");
+    let rep = passes_test_and_sim(ok.path(), "spec.yaml");
+    assert_eq!(rep["totals"]["lost"], 0);
+    assert_eq!(rep["overwrittenByOtherEvents"], 0);
+    // Upserting on the region every interaction shares: each delivery overwrites another
+    // interaction's record. The run fails, says why and what to use, and names the seed.
+    let bad = upsert_project("region");
+    let (code, out, err) = run_in(
+        bad.path(),
+        &["sim", "spec.yaml", "--events", "40", "--report", "r.json"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(bad.path().join("r.json")).unwrap()).unwrap();
+    let overwritten = rep["overwrittenByOtherEvents"].as_u64().unwrap();
+    let delivered = rep["totals"]["delivered"].as_u64().unwrap();
+    // One record survives for all of them: every other interaction's is gone. (The first
+    // fixture pair is one interaction, so its update is not counted.)
+    assert!(overwritten + 2 >= delivered && overwritten > 30, "{out}");
+    assert_eq!(
+        rep["totals"]["lost"].as_u64().unwrap(),
+        overwritten,
+        "{out}"
+    );
+    let verdict = out.lines().last().unwrap();
+    assert!(
+        verdict.contains(
+            "overwritten by other events: upsert field `region` does not identify the event"
+        ) && verdict.contains("region \"EMEA\"")
+            && verdict.contains("interaction.id")
+            && verdict.contains("seed 20240115"),
+        "{verdict}"
+    );
+}
+
+#[test]
+fn a_key_read_from_fields_real_events_share_collides_in_the_simulation_as_in_production() {
+    // `interaction.queue.name` is not an identity: generated events keep the fixture's queue,
+    // as real events of one queue do, so the key collides and the run fails saying why.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"version: 1
+name: queue-key
+channel:
+  name: Generic
+  destinationUri: https://crm.example.org/api/activities
+  auth: { type: none }
+  timeoutMilliseconds: 3000
+idempotency:
+  header: X-Idempotency-Key
+  key: ${interaction.queue.name}_${event.type}
+retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 10
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429, 500, 502, 503, 504]
+  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
+deadLetterQueue: { enabled: true, bucketName: b }
+crm: { profile: generic, idempotency: { by: header } }
+rules:
+  - id: ACTIVITY
+    name: activity
+    eventType: interaction.ended
+    transform: '{"id": interaction.id, "queue": interaction.queue.name}'
+    fixtures: [events/*.json]
+"#;
+    write_files(
+        dir.path(),
+        &[
+            ("spec.yaml", spec),
+            (
+                "events/a.json",
+                r#"{"event": {"id": "EVT-0001", "type": "interaction.ended", "occurredAt": "2025-02-01T10:00:00Z"},
+ "interaction": {"id": "INT-0001", "queue": {"name": "Orders"}}}"#,
+            ),
+            (
+                "events/b.json",
+                r#"{"event": {"id": "EVT-0002", "type": "interaction.ended", "occurredAt": "2025-02-01T10:01:00Z"},
+ "interaction": {"id": "INT-0002", "queue": {"name": "Support"}}}"#,
+            ),
+        ],
+    );
+    let (code, out, err) = run_in(
+        dir.path(),
+        &["sim", "spec.yaml", "--events", "30", "--report", "r.json"],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    let keys = rep["invariants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "unique-idempotency-keys")
+        .unwrap()
+        .clone();
+    assert_eq!(keys["holds"], false, "{keys}");
+    let detail = keys["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`interaction.queue.name`")
+            && detail.contains("no field that identifies an event")
+            && detail.contains("CX016")
+            && detail.contains("`Orders_interaction.ended`"),
+        "{detail}"
+    );
+    // The CRM keeps one record per queue: the others are lost, as they would be in production.
+    assert!(rep["totals"]["lost"].as_u64().unwrap() >= 28, "{out}");
+    // No generated queue name is invented.
+    assert!(!out.contains("Ordez") && !out.contains("Ordf"), "{out}");
 }

@@ -445,6 +445,106 @@ fn fixture_globs_that_match_nothing_and_broken_fixture_json_are_reported() {
 }
 
 #[test]
+fn fixture_json_that_a_parser_would_take_silently_is_reported_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each of these parses, and each would mislead `test`: an array root (an empty snapshot), a
+    // repeated key (the last one wins), an id a float cannot hold, two fixtures that would be one
+    // snapshot.
+    write(
+        dir.path(),
+        "fx/list.json",
+        "\n  [{\"event\": {\"id\": \"e4\"}}]",
+    );
+    write(
+        dir.path(),
+        "fx/dup.json",
+        "{\"interaction\": {\"id\": \"i2\",\n  \"i\\u0064\": \"i3\"}}",
+    );
+    write(
+        dir.path(),
+        "fx/big.json",
+        "{\"interaction\": {\"id\": 12345678901234567890, \"n\": 9007199254740992}}",
+    );
+    write(
+        dir.path(),
+        "a/same.json",
+        "{\"interaction\": {\"id\": \"a\"}}",
+    );
+    write(
+        dir.path(),
+        "b/same.json",
+        "{\"interaction\": {\"id\": \"b\"}}",
+    );
+    write(
+        dir.path(),
+        "schema.json",
+        "{\"type\": \"object\", \"type\": \"array\"}",
+    );
+    let text = format!(
+        "{}    fixtures: [fx/*.json, a/same.json, b/same.json]\n",
+        MINIMAL.replace(
+            "deadLetterQueue:",
+            "crm:\n  payloadSchema: schema.json\ndeadLetterQueue:"
+        )
+    );
+    let spec = write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{v:#}");
+    let mut found: Vec<(String, String, String, u64, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let file = d["file"].as_str().unwrap();
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["severity"].as_str().unwrap().to_string(),
+                file[file.rfind(['/', '\\']).map_or(0, |i| i + 1)..].to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    let expected = [
+        ("E306", "error", "s.yaml", 27, 40),
+        ("E307", "error", "list.json", 2, 3),
+        ("E308", "error", "dup.json", 2, 3),
+        ("E308", "error", "schema.json", 1, 20),
+        ("E309", "warning", "big.json", 1, 24),
+    ];
+    let expected: Vec<_> = expected
+        .iter()
+        .map(|&(c, s, f, l, col)| (c.into(), s.into(), f.into(), l, col))
+        .collect();
+    assert_eq!(found, expected, "{v:#}");
+    let message = |code: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"] == code)
+            .map(|d| d["message"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert!(message("E306").contains("`R1/same.snap`"), "{v:#}");
+    assert!(message("E307").contains("found an array"), "{v:#}");
+    assert!(message("E308").contains("`id`") || message("E308").contains("`type`"));
+    assert!(message("E309").contains("12345678901234567000"), "{v:#}");
+
+    // The warning alone leaves the spec valid, and `test` runs it.
+    std::fs::remove_dir_all(dir.path().join("b")).unwrap();
+    for f in ["fx/list.json", "fx/dup.json"] {
+        std::fs::remove_file(dir.path().join(f)).unwrap();
+    }
+    write(dir.path(), "schema.json", "{\"type\": \"object\"}");
+    let text = text.replace(", b/same.json", "");
+    write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(positions(&v), [("E309".to_string(), 1, 24)]);
+}
+
+#[test]
 fn an_invalid_payload_schema_is_reported_at_its_key() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "p.json", "{\"type\": \"objekt\"}");

@@ -51,6 +51,10 @@ pub trait Observer {
     fn arrived(&mut self, _done: u64, _total: u64) {}
     /// Event `event_id` matched a rule and was submitted as `seq`, with its rendered key.
     fn submitted(&mut self, _seq: u64, _event_id: &str, _key: Option<&str>) {}
+    /// What submission `seq` is about: a hash of its event's subject (the simulator's
+    /// `vary::Identity::subject`), so that an upsert by another event of the same interaction
+    /// is told from an overwrite of another event's record.
+    fn subject(&mut self, _seq: u64, _subject: u64) {}
     /// A token request went out at `now`.
     fn token_requested(&mut self, _now: Time) {}
     /// A DLQ alert webhook call went out.
@@ -69,6 +73,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     }
     fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
         (**self).submitted(seq, event_id, key)
+    }
+    fn subject(&mut self, seq: u64, subject: u64) {
+        (**self).subject(seq, subject)
     }
     fn token_requested(&mut self, now: Time) {
         (**self).token_requested(now)
@@ -96,6 +103,10 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
         self.0.submitted(seq, event_id, key);
         self.1.submitted(seq, event_id, key);
+    }
+    fn subject(&mut self, seq: u64, subject: u64) {
+        self.0.subject(seq, subject);
+        self.1.subject(seq, subject);
     }
     fn token_requested(&mut self, now: Time) {
         self.0.token_requested(now);

@@ -43,10 +43,14 @@ pub struct Scan {
 
 /// Reads every `*.json` object below the store's root as a record.
 pub async fn scan(store: &Store) -> Result<Scan, StoreError> {
-    let entries = store.list().await?;
+    let listing = store.list().await?;
     let mut out = Scan::default();
+    out.bad.extend(listing.skipped.into_iter().map(|s| Bad {
+        key: s.key,
+        problem: s.why,
+    }));
     let mut keys = Vec::new();
-    for e in entries {
+    for e in listing.entries {
         if let Some(rec_key) = e.key.strip_suffix(MARKER_SUFFIX) {
             out.markers.insert(rec_key.to_string());
         } else if e.key.ends_with(".json") {
@@ -106,7 +110,21 @@ pub fn parse_record(bytes: &[u8]) -> Result<Record, String> {
             return Err(if inner.is_syntax() || inner.is_eof() {
                 format!("not JSON: {inner}")
             } else if path == "." {
-                format!("not a DLQ record: {inner}")
+                // serde's words for a record that is a list ("invalid length 0, expected struct
+                // Record with 17 elements") say nothing to someone who did not write the type.
+                match serde_json::from_slice::<serde_json::Value>(bytes) {
+                    Ok(v) if !v.is_object() => format!(
+                        "not a DLQ record: a record is a JSON object, found {}",
+                        match v {
+                            serde_json::Value::Array(_) => "an array",
+                            serde_json::Value::String(_) => "a string",
+                            serde_json::Value::Number(_) => "a number",
+                            serde_json::Value::Bool(_) => "a boolean",
+                            _ => "null",
+                        }
+                    ),
+                    _ => format!("not a DLQ record: {inner}"),
+                }
             } else {
                 format!("not a DLQ record: at `{path}`: {inner}")
             });

@@ -398,6 +398,16 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, store: &Store) -> String {
         let _ = write!(out, "; {replayed} already replayed");
     }
     out.push('\n');
+    let original = pending
+        .iter()
+        .filter(|e| e.deliverable() && e.original_key)
+        .count();
+    if r.dedup_by_header && original > 0 {
+        let _ = writeln!(
+            out,
+            "note: {original} record(s) go with their original key; the CRM deduplicates a record it had in fact written (its response lost) only while it still holds the key (its idempotency window, often 24 h): replayed after it, such a record is written a second time"
+        );
+    }
     out
 }
 

@@ -120,9 +120,30 @@ pub struct Entry {
     pub size: u64,
 }
 
+/// An object below the root that a listing could not take: a name that is not UTF-8, a symlink
+/// loop, a folder that cannot be read. Readers report it and go on, as with a corrupt record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// Where it is, relative to the root (bytes that are not UTF-8 as `\xNN`).
+    pub key: String,
+    /// Why it was skipped.
+    pub why: String,
+}
+
+/// Every object below a store's root, and what could not be listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Sorted by key.
+    pub entries: Vec<Entry>,
+    pub skipped: Vec<Skipped>,
+}
+
 /// A DLQ location: an object store and the root records are written below.
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// For a folder store, its folder and file system: a folder is listed by cxsync's own walk
+    /// (see [`walk_folder`]), the rest goes through `inner`.
+    folder: Option<(PathBuf, Arc<object_store::local::LocalFileSystem>)>,
     root: Path,
     display: String,
     /// A runtime for the blocking helpers when called outside tokio (created on first use).
@@ -173,8 +194,14 @@ impl Store {
             .map_err(|e| backend_error(&display, &e))?
             // Deleting the last record of a day also removes its empty day folders.
             .with_automatic_cleanup(true);
+        let fs = Arc::new(fs);
+        let canonical = std::fs::canonicalize(dir).map_err(|source| StoreError::Io {
+            context: format!("cannot read {display}"),
+            source,
+        })?;
         Ok(Store {
-            inner: Arc::new(fs),
+            inner: fs.clone(),
+            folder: Some((canonical, fs)),
             root,
             display,
             rt: Mutex::new(None),
@@ -231,6 +258,7 @@ impl Store {
             .map_err(|e| backend_error(&display, &e))?;
         Ok(Store {
             inner: Arc::new(s3),
+            folder: None,
             root: Path::from(prefix),
             display,
             rt: Mutex::new(None),
@@ -242,8 +270,12 @@ impl Store {
         &self.display
     }
 
+    /// The object path of a key below the root. A key is a listed location as text, so it is
+    /// taken as written (`Path::parse`); encoding it again (`Path::from`) would turn the `%` of a
+    /// listed `a%b.json` into `%25`, a name that is not there. Text that is no valid location
+    /// (a key typed by hand) is encoded.
     fn full(&self, key: &str) -> Path {
-        let rel = Path::from(key);
+        let rel = Path::parse(key).unwrap_or_else(|_| Path::from(key));
         Path::from_iter(self.root.parts().chain(rel.parts()))
     }
 
@@ -251,8 +283,20 @@ impl Store {
         backend_error(&join_display(&self.display, key), &e)
     }
 
-    /// Every object below the root, sorted by key.
-    pub async fn list(&self) -> Result<Vec<Entry>, StoreError> {
+    /// Every object below the root, sorted by key. In a folder, what cannot be an object (a
+    /// name that is not UTF-8, a symlink loop, an unreadable subfolder) is skipped and said; the
+    /// listing fails only when the root itself cannot be read or the store fails.
+    pub async fn list(&self) -> Result<Listing, StoreError> {
+        if let Some((dir, fs)) = &self.folder {
+            let (dir, fs, root) = (dir.clone(), fs.clone(), self.root.clone());
+            let display = self.display.clone();
+            return tokio::task::spawn_blocking(move || walk_folder(&dir, &fs, &root, &display))
+                .await
+                .map_err(|e| StoreError::Io {
+                    context: format!("listing {}", self.display),
+                    source: std::io::Error::other(e),
+                })?;
+        }
         let prefix = if self.root.as_ref().is_empty() {
             None
         } else {
@@ -264,7 +308,7 @@ impl Store {
             .try_collect()
             .await
             .map_err(|e| self.backend("", e))?;
-        let mut out: Vec<Entry> = metas
+        let mut entries: Vec<Entry> = metas
             .into_iter()
             .filter_map(|m| {
                 let rel: Vec<PathPart<'_>> = m.location.prefix_match(&self.root)?.collect();
@@ -272,8 +316,11 @@ impl Store {
                 Some(Entry { key, size: m.size })
             })
             .collect();
-        out.sort_by(|a, b| a.key.cmp(&b.key));
-        Ok(out)
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(Listing {
+            entries,
+            skipped: Vec::new(),
+        })
     }
 
     /// The bytes of one object.
@@ -377,6 +424,150 @@ pub use crate::delivery::alert::encode_id;
 /// key. From async code use [`Store::put_record`].
 pub fn write_record(store: &Store, rec: &Record) -> Result<String, StoreError> {
     store.block_on(store.put_record(rec))?
+}
+
+/// Lists the files below `dir` (canonical), following symlinks as `object_store`'s own listing
+/// does, but skipping (with why) each entry it cannot take instead of failing on the first: that
+/// listing ends at a symlink loop or a name that is not UTF-8, so one such file hid every record.
+/// A file is listed only under a key `fs` maps back to that very file, so `get` reads what was
+/// listed.
+fn walk_folder(
+    dir: &FsPath,
+    fs: &object_store::local::LocalFileSystem,
+    root: &Path,
+    display: &str,
+) -> Result<Listing, StoreError> {
+    let mut out = Listing::default();
+    // Folders to read: the folder, its key parts below the root, and the canonical folders above
+    // it (a symlink to one of them is a loop).
+    let mut todo: Vec<(PathBuf, Vec<String>, Vec<PathBuf>)> =
+        vec![(dir.to_path_buf(), Vec::new(), vec![dir.to_path_buf()])];
+    while let Some((folder, parts, above)) = todo.pop() {
+        let skip = |out: &mut Listing, name: String, why: String| {
+            let key = parts
+                .iter()
+                .cloned()
+                .chain([name])
+                .collect::<Vec<_>>()
+                .join("/");
+            out.skipped.push(Skipped { key, why });
+        };
+        let read = match std::fs::read_dir(&folder) {
+            Ok(r) => r,
+            Err(source) if parts.is_empty() => {
+                return Err(StoreError::Io {
+                    context: format!("cannot read {display}"),
+                    source,
+                })
+            }
+            Err(e) => {
+                let key = parts.join("/");
+                out.skipped.push(Skipped {
+                    key,
+                    why: format!("folder cannot be read: {e}"),
+                });
+                continue;
+            }
+        };
+        for entry in read {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    skip(
+                        &mut out,
+                        String::new(),
+                        format!("folder cannot be read: {e}"),
+                    );
+                    continue;
+                }
+            };
+            let os_name = entry.file_name();
+            let Some(name) = os_name.to_str().map(str::to_string) else {
+                skip(
+                    &mut out,
+                    escape_name(&os_name),
+                    "the name is not UTF-8, so it cannot be a record's key".into(),
+                );
+                continue;
+            };
+            let path = entry.path();
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    let why = if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                        format!("symlink cannot be followed: {e}")
+                    } else {
+                        format!("cannot be read: {e}")
+                    };
+                    skip(&mut out, name, why);
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                if above.contains(&real) {
+                    skip(
+                        &mut out,
+                        name,
+                        format!("symlink loop: it leads back to {}", real.display()),
+                    );
+                    continue;
+                }
+                let mut below = parts.clone();
+                below.push(name);
+                let mut chain = above.clone();
+                chain.push(real);
+                todo.push((path, below, chain));
+            } else if meta.is_file() {
+                let key = parts
+                    .iter()
+                    .cloned()
+                    .chain([name.clone()])
+                    .collect::<Vec<_>>()
+                    .join("/");
+                // The key `object_store`'s own listing would give; listed only when it leads back
+                // to this very file, so `get` reads what was listed.
+                let addressable = Path::parse(&key).ok().and_then(|rel| {
+                    let full = Path::from_iter(root.parts().chain(rel.parts()));
+                    fs.path_to_filesystem(&full).ok()
+                });
+                if addressable.as_deref() == Some(path.as_path()) {
+                    out.entries.push(Entry {
+                        key,
+                        size: meta.len(),
+                    });
+                } else {
+                    skip(
+                        &mut out,
+                        name,
+                        "the name cannot be an object key (a control character, or `#` and digits at its end)".into(),
+                    );
+                }
+            }
+        }
+    }
+    out.entries.sort_by(|a, b| a.key.cmp(&b.key));
+    out.skipped.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// A file name as text, each byte that is not UTF-8 as `\xNN`.
+fn escape_name(name: &std::ffi::OsStr) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        name.as_bytes()
+            .utf8_chunks()
+            .flat_map(|c| {
+                let bad: String = c.invalid().iter().map(|b| format!("\\x{b:02x}")).collect();
+                [c.valid().to_string(), bad]
+            })
+            .collect()
+    }
+    #[cfg(not(unix))]
+    {
+        name.to_string_lossy().into_owned()
+    }
 }
 
 /// Whether an endpoint needs plain http (allowed on loopback only, [`crate::net`]).

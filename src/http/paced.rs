@@ -122,8 +122,8 @@ pub async fn run(
             "wall clock".to_string()
         }
     ));
+    let mut ledger = Ledger::new(mock.state().model(), engine::key_hint(&template, inputs));
     let mut traffic = Traffic::new(&feed, inputs, template, epoch);
-    let mut ledger = Ledger::default();
     let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, &feed)));
     let (now, machine) = if http.paced {
         let max_steps = engine::max_steps(opts, total, max_retries);

@@ -10,7 +10,9 @@
 //! "specs/sandbox/*.yaml" = ["CX013", "CX014"]
 //! ```
 //!
-//! Globs in `per-file-ignores` match the spec's path relative to the folder of `cxsync.toml`.
+//! Globs in `per-file-ignores` match paths relative to the folder of `cxsync.toml`: a finding is
+//! ignored when a glob matches the file it is in (a spec or a `.jsonata` transform file) or the
+//! spec it was found for.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -148,12 +150,11 @@ impl Config {
             .find(|p| p.is_file())
     }
 
-    /// Whether `rule` is checked for `file`, given command-line `select`/`ignore` that override
-    /// (select) or extend (ignore) the file's.
-    pub fn enabled(
+    /// Whether `rule` runs, given command-line `select`/`ignore` that override (select) or extend
+    /// (ignore) the file's. Per-file ignores are decided per finding ([`Config::per_file_ignored`]).
+    pub fn selected(
         &self,
         rule: &RuleInfo,
-        file: &Path,
         cli_select: &[String],
         cli_ignore: &[String],
         cli_preview: bool,
@@ -178,22 +179,18 @@ impl Config {
                         || s == rule.name)
             })
         };
-        if !selected {
-            return false;
-        }
-        if self
-            .raw
-            .ignore
-            .iter()
-            .chain(cli_ignore)
-            .any(|s| matches(s, rule))
-        {
-            return false;
-        }
-        !self.per_file_ignored(rule, file)
+        selected
+            && !self
+                .raw
+                .ignore
+                .iter()
+                .chain(cli_ignore)
+                .any(|s| matches(s, rule))
     }
 
-    fn per_file_ignored(&self, rule: &RuleInfo, file: &Path) -> bool {
+    /// Whether a `per-file-ignores` glob matching `file` (relative to this config's folder; a
+    /// spec or a transform file) names `rule`.
+    pub fn per_file_ignored(&self, rule: &RuleInfo, file: &Path) -> bool {
         if self.per_file.is_empty() {
             return false;
         }
@@ -203,12 +200,25 @@ impl Config {
             .and_then(|p| p.parent())
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        // Absolute and lexically normal (`transforms/../x.jsonata` is `x.jsonata`), so a
+        // transform path written with `..` still matches.
         let abs = |p: &Path| {
-            if p.is_absolute() {
+            let joined = if p.is_absolute() {
                 p.to_path_buf()
             } else {
                 std::env::current_dir().unwrap_or_default().join(p)
+            };
+            let mut out = PathBuf::new();
+            for c in joined.components() {
+                match c {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    c => out.push(c),
+                }
             }
+            out
         };
         let (abs_file, abs_base) = (abs(file), abs(&base));
         let rel = abs_file.strip_prefix(&abs_base).unwrap_or(file);
@@ -237,11 +247,13 @@ mod tests {
         let r = |code| registry::find(code).unwrap();
         let spec = dir.path().join("prod.yaml");
         let sandbox = dir.path().join("sandbox/a.yaml");
-        assert!(c.enabled(r("CX001"), &spec, &[], &[], false));
-        assert!(!c.enabled(r("CX001"), &sandbox, &[], &[], false));
-        assert!(!c.enabled(r("CX003"), &spec, &[], &[], false));
-        assert!(!c.enabled(r("CX010"), &spec, &[], &[], false));
-        assert!(c.enabled(r("CX010"), &spec, &["CX010".into()], &[], false));
+        assert!(c.selected(r("CX001"), &[], &[], false));
+        assert!(!c.per_file_ignored(r("CX001"), &spec));
+        assert!(c.per_file_ignored(r("CX001"), &sandbox));
+        assert!(c.per_file_ignored(r("CX001"), &dir.path().join("prod/../sandbox/./a.yaml")));
+        assert!(!c.selected(r("CX003"), &[], &[], false));
+        assert!(!c.selected(r("CX010"), &[], &[], false));
+        assert!(c.selected(r("CX010"), &["CX010".into()], &[], false));
         assert_eq!(Config::discover(&dir.path().join("sandbox")), Some(cfg));
     }
 

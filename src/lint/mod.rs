@@ -105,10 +105,15 @@ pub struct Linted {
 }
 
 /// Lints one spec already loaded from `path`: the rules `cfg` (and the command line in `opts`)
-/// enable, then the inline suppressions of the spec and of the transform files it references.
+/// select, then the inline suppressions of the spec and of the transform files it references,
+/// then the config's `per-file-ignores` (matching the file a finding is in, or the spec).
 /// `cxsync lint` and `cxsync lsp` both run exactly this.
+///
+/// An inline suppression is matched against every finding its code makes, whatever the config
+/// hides: when unused suppressions are reported, the rules the suppressions name run too, so a
+/// suppression is called unused (CX100) only when its code would not fire there at all.
 pub fn lint_loaded(path: &Path, loaded: spec::Loaded, cfg: &Config, opts: &LintOptions) -> Linted {
-    let enabled = |r: &RuleInfo| cfg.enabled(r, path, &opts.select, &opts.ignore, opts.preview);
+    let selected = |r: &RuleInfo| cfg.selected(r, &opts.select, &opts.ignore, opts.preview);
     let sources = loaded.sources;
     let mut diags = loaded.diags;
     let Some(spec) = loaded.spec else {
@@ -119,9 +124,9 @@ pub fn lint_loaded(path: &Path, loaded: spec::Loaded, cfg: &Config, opts: &LintO
             unsuppressed: Vec::new(),
         };
     };
-    let findings = lint_spec(&spec, &spec.rules, enabled);
-    diags.extend(findings.iter().cloned());
-    // Suppressions live in the spec and in the transform files it references.
+    // Suppressions live in the spec and in the transform files it references; two rules may
+    // share a transform file, whose suppressions are applied once (a second pass would call
+    // them unused).
     let mut files = vec![path.to_path_buf()];
     files.extend(spec.rules.iter().filter_map(|r| match &r.transform {
         Some(spec::TransformSource {
@@ -130,24 +135,53 @@ pub fn lint_loaded(path: &Path, loaded: spec::Loaded, cfg: &Config, opts: &LintO
         }) => Some(path.clone()),
         _ => None,
     }));
-    // Two rules may share a transform file: its suppressions are applied once, or the second pass
-    // would call them unused.
     let mut seen = std::collections::BTreeSet::new();
     files.retain(|f| seen.insert(f.clone()));
-    let report_unused = registry::find(registry::UNUSED_SUPPRESSION).is_some_and(enabled);
+    let report_unused = registry::find(registry::UNUSED_SUPPRESSION).is_some_and(selected);
+    let named: std::collections::BTreeSet<String> = if report_unused {
+        files
+            .iter()
+            .filter_map(|f| sources.get(f))
+            .flat_map(suppress::parse)
+            .flat_map(|s| s.codes)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let findings = lint_spec(&spec, &spec.rules, |r| {
+        selected(r) || named.contains(r.code)
+    });
+    // What the config lets through: a finding of a selected rule that no per-file ignore of its
+    // own file or of the spec names. Loader errors are not rules and always pass.
+    let shown = |d: &Diagnostic| match registry::find(&d.code) {
+        None => true,
+        Some(r) => {
+            selected(r)
+                && !cfg.per_file_ignored(r, path)
+                && !d
+                    .file
+                    .as_deref()
+                    .is_some_and(|f| cfg.per_file_ignored(r, f))
+        }
+    };
+    diags.extend(findings.iter().cloned());
+    let mut unused = Vec::new();
     for file in files {
         if let Some(text) = sources.get(&file) {
-            let unused = suppress::apply(&file, text, &mut diags, |c| registry::find(c).is_some());
-            if report_unused {
-                diags.extend(unused);
-            }
+            unused.extend(suppress::apply(&file, text, &mut diags, |c| {
+                registry::find(c).is_some()
+            }));
         }
+    }
+    diags.retain(|d| shown(d));
+    if report_unused {
+        diags.extend(unused.into_iter().filter(|d| shown(d)));
     }
     Linted {
         diags,
         sources,
         spec: Some(spec),
-        unsuppressed: findings,
+        unsuppressed: findings.into_iter().filter(|d| shown(d)).collect(),
     }
 }
 

@@ -165,6 +165,7 @@ table! {
     "CX030" "rules-share-idempotency-key"     Error   Stable  rules_share_idempotency_key;
     "CX031" "crm-cannot-deduplicate"          Error   Stable  crm_cannot_deduplicate;
     "CX032" "resends-write-twice"             Warning Stable  resends_write_twice;
+    "CX033" "condition-on-list-or-object"     Error   Stable  condition_on_list_or_object;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 

@@ -119,6 +119,10 @@ pub struct Report {
     pub buckets: Vec<Bucket>,
     pub dlq_examples: Vec<(Reason, String)>,
     pub dead_lettered_but_applied: u64,
+    /// Delivered records an upsert by another event overwrote (counted in `totals.lost`), and
+    /// the failure that says why.
+    pub overwritten: u64,
+    pub overwrite_detail: String,
     /// Dead-lettered events by the last HTTP status they saw.
     pub dlq_by_status: BTreeMap<u16, u64>,
     pub key_clash_count: u64,
@@ -219,6 +223,8 @@ impl Report {
             buckets: Vec::new(),
             dlq_examples: Vec::new(),
             dead_lettered_but_applied: 0,
+            overwritten: 0,
+            overwrite_detail: String::new(),
             dlq_by_status: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
@@ -336,6 +342,9 @@ impl Report {
                 c.expected
             )
         }));
+        if self.overwritten > 0 {
+            why.push(self.overwrite_detail.clone());
+        }
         if !self.generation.is_empty() {
             why.push(format!(
                 "generated events do not keep their fixtures' shape ({} finding{})",
@@ -462,6 +471,7 @@ impl Report {
             },
             "deadLetteredByReason": reasons,
             "deadLetteredButApplied": self.dead_lettered_but_applied,
+            "overwrittenByOtherEvents": self.overwritten,
             "attemptsHistogram": attempts,
             // null when nothing was delivered: there is no latency to report.
             "latencyMs": if self.latencies.is_empty() {
@@ -641,7 +651,13 @@ impl Report {
                 s,
                 "  note       {} dead-lettered event(s) had in fact been written (response lost); replaying them {}",
                 self.dead_lettered_but_applied,
-                if self.dedup == "none" { "creates duplicates" } else { "is safe: the CRM deduplicates" }
+                match self.dedup.as_str() {
+                    "none" => "creates duplicates",
+                    "upsert" => "updates their records (the CRM upserts), no duplicates",
+                    // A header-idempotency API keeps keys for a limited time (its idempotency
+                    // window, often 24 h): a replay after it is a new write.
+                    _ => "writes nothing twice only while the CRM still holds their idempotency keys (its idempotency window, often 24 h): replay within it, or they are written a second time",
+                }
             );
         }
         for n in &self.notes {

@@ -205,6 +205,9 @@ fn resolve_fixtures(
         }
     }
     let mut seen = std::collections::BTreeSet::new();
+    // Snapshot name (the file stem) → the fixture that has it: `test` writes
+    // `<rule id>/<stem>.snap`, so two stems alike in one rule are one snapshot.
+    let mut names: std::collections::BTreeMap<String, PathBuf> = std::collections::BTreeMap::new();
     let mut out = Vec::new();
     for (path, pointer) in paths {
         if !seen.insert(path.clone()) {
@@ -218,20 +221,125 @@ fn resolve_fixtures(
                 continue;
             }
         };
-        match serde_json::from_str::<Value>(&text) {
-            Ok(event) => out.push(Fixture {
-                name: path
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some(first) = names.get(&name) {
+            let rule_id = rule.get("id").and_then(Value::as_str).unwrap_or("?");
+            diags.push(
+                cx.at_value(
+                    Diagnostic::error(
+                        "E306",
+                        format!(
+                            "rule `{rule_id}` has two fixtures named `{name}` ({} and {rel}): both would be snapshot `{rule_id}/{name}.snap`",
+                            first.display()
+                        ),
+                    ),
+                    &pointer,
+                )
+                .with_help("rename one of the fixture files: a rule's fixtures need distinct file names (without the extension)"),
+            );
+        } else {
+            names.insert(name.clone(), path.clone());
+        }
+        if let Some(event) = read_json(&path, &text, Json::Fixture, diags) {
+            out.push(Fixture {
+                name,
                 path: path.clone(),
                 event,
-            }),
-            Err(e) => diags.push(json_error(&path, &text, &e, "fixture is not valid JSON")),
+            });
         }
         sources.add(&path, text);
     }
     out
+}
+
+/// Which JSON file [`read_json`] reads: a fixture is one event (an object, whose integers a
+/// transform reads as 64-bit floats); a payload schema is any JSON Schema.
+#[derive(Clone, Copy, PartialEq)]
+enum Json {
+    Fixture,
+    PayloadSchema,
+}
+
+/// Parses a referenced JSON file. A syntax error, a key written twice in one object and (in a
+/// fixture) a root that is not an object are errors inside the file, and the value is `None`; an
+/// integer a float cannot hold exactly is a warning at the integer.
+fn read_json(path: &Path, text: &str, kind: Json, diags: &mut Vec<Diagnostic>) -> Option<Value> {
+    let what = match kind {
+        Json::Fixture => "fixture",
+        Json::PayloadSchema => "payload schema",
+    };
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            diags.push(json_error(
+                path,
+                text,
+                &e,
+                &format!("{what} is not valid JSON"),
+            ));
+            return None;
+        }
+    };
+    let mut ok = true;
+    if kind == Json::Fixture && !value.is_object() {
+        let start = text.chars().take_while(|c| c.is_whitespace()).count();
+        let found = match &value {
+            Value::Array(_) => "an array",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Null => "null",
+            Value::Object(_) => "an object",
+        };
+        diags.push(
+            Diagnostic::error(
+                "E307",
+                format!("a fixture is one event, a JSON object; found {found}"),
+            )
+            .in_file(path)
+            .at(Span::point(crate::diag::pos_at(text, start)))
+            .with_help("write one Event Hub event per fixture file, as `{\"event\": {…}, …}`"),
+        );
+        ok = false;
+    }
+    for h in super::json::hidden(text) {
+        match h {
+            super::json::Hidden::DuplicateKey { key, at, first } => {
+                diags.push(
+                    Diagnostic::error(
+                        "E308",
+                        format!(
+                            "duplicate key `{key}` in one object (first at {}:{}); JSON readers disagree on which one counts",
+                            first.line, first.column
+                        ),
+                    )
+                    .in_file(path)
+                    .at(at)
+                    .with_help("remove one of the two"),
+                );
+                ok = false;
+            }
+            super::json::Hidden::InexactInteger { text: n, at } if kind == Json::Fixture => {
+                diags.push(
+                    Diagnostic::warning(
+                        "E309",
+                        format!(
+                            "integer `{n}` is beyond 2^53: a transform reads it as the 64-bit float {}",
+                            super::json::as_float(&n)
+                        ),
+                    )
+                    .in_file(path)
+                    .at(at)
+                    .with_help("an id this long must be a string (`\"…\"`) to reach the CRM unchanged"),
+                );
+            }
+            super::json::Hidden::InexactInteger { .. } => {}
+        }
+    }
+    ok.then_some(value)
 }
 
 /// A serde_json error as a diagnostic inside the JSON file.
@@ -278,19 +386,9 @@ fn load_payload_schema(
             return None;
         }
     };
-    sources.add(&path, text.clone());
-    let value: Value = match serde_json::from_str(&text) {
-        Ok(v) => v,
-        Err(e) => {
-            diags.push(json_error(
-                &path,
-                &text,
-                &e,
-                "payload schema is not valid JSON",
-            ));
-            return None;
-        }
-    };
+    let value = read_json(&path, &text, Json::PayloadSchema, diags);
+    sources.add(&path, text);
+    let value = value?;
     if let Err(e) = jsonschema::validator_for(&value) {
         diags.push(
             cx.at_value(

@@ -7,6 +7,7 @@ pub mod checks;
 pub mod env;
 pub mod files;
 pub mod interp;
+pub mod json;
 pub mod model;
 pub mod payload;
 pub mod schema;

@@ -402,13 +402,26 @@ fn external_tags(root: &Value, variants: &[Value]) -> Option<Vec<String>> {
         .collect()
 }
 
-/// The JSON type names a (dereferenced) subschema allows, if it says.
-fn schema_types(node: &Value) -> Vec<&str> {
-    match node.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
+/// The JSON type names a (dereferenced) subschema allows, if it says: its `type`, or the types
+/// of the forms of an `anyOf`/`oneOf` without one (an optional choice such as `Option<Band>` is
+/// `anyOf: [{$ref: Band}, {type: null}]`, and `Band` itself a choice of forms).
+fn schema_types<'s>(root: &'s Value, node: &'s Value) -> Vec<&'s str> {
+    fn walk<'s>(root: &'s Value, node: &'s Value, depth: usize, out: &mut Vec<&'s str>) {
+        match node.get("type") {
+            Some(Value::String(t)) => out.push(t.as_str()),
+            Some(Value::Array(ts)) => out.extend(ts.iter().filter_map(Value::as_str)),
+            _ if depth < 8 => {
+                let forms = node.get("anyOf").or_else(|| node.get("oneOf"));
+                for v in forms.and_then(Value::as_array).into_iter().flatten() {
+                    walk(root, deref(root, v), depth + 1, out);
+                }
+            }
+            _ => {}
+        }
     }
+    let mut out = Vec::new();
+    walk(root, node, 0, &mut out);
+    out
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -653,7 +666,7 @@ impl Schema {
                     let fits: Vec<usize> = variants
                         .iter()
                         .enumerate()
-                        .filter(|(_, v)| type_allows(&schema_types(deref(root, v)), instance))
+                        .filter(|(_, v)| type_allows(&schema_types(root, deref(root, v)), instance))
                         .map(|(i, _)| i)
                         .collect();
                     if let [only] = fits.as_slice() {
@@ -664,7 +677,25 @@ impl Schema {
                             .and_then(|p| p.get("description"))
                             .and_then(Value::as_str)
                             .map(|d| lower_first(first_sentence(d).trim_end_matches('.')))
-                            .unwrap_or_else(|| "one of the allowed forms".to_string());
+                            .unwrap_or_else(|| {
+                                // Without a description, the types of the forms.
+                                let mut words: Vec<&str> = Vec::new();
+                                for v in &variants {
+                                    for t in schema_types(root, deref(root, v)) {
+                                        let w = type_word(t);
+                                        if t != "null" && !words.contains(&w) {
+                                            words.push(w);
+                                        }
+                                    }
+                                }
+                                match words.split_last() {
+                                    Some((last, rest)) if !rest.is_empty() => {
+                                        format!("{} or {last}", rest.join(", "))
+                                    }
+                                    Some((last, _)) => last.to_string(),
+                                    None => "one of the allowed forms".to_string(),
+                                }
+                            });
                         out.push(
                             Diagnostic::error(
                                 "E104",
@@ -676,17 +707,27 @@ impl Schema {
                 }
             }
             ValidationErrorKind::Minimum { limit } => {
-                out.push(range(&what, "at least", limit, &raw_here, at_value))
+                out.push(range(&what, "at least", limit, &raw_here, parent, at_value))
             }
             ValidationErrorKind::Maximum { limit } => {
-                out.push(range(&what, "at most", limit, &raw_here, at_value))
+                out.push(range(&what, "at most", limit, &raw_here, parent, at_value))
             }
-            ValidationErrorKind::ExclusiveMinimum { limit } => {
-                out.push(range(&what, "greater than", limit, &raw_here, at_value))
-            }
-            ValidationErrorKind::ExclusiveMaximum { limit } => {
-                out.push(range(&what, "less than", limit, &raw_here, at_value))
-            }
+            ValidationErrorKind::ExclusiveMinimum { limit } => out.push(range(
+                &what,
+                "greater than",
+                limit,
+                &raw_here,
+                parent,
+                at_value,
+            )),
+            ValidationErrorKind::ExclusiveMaximum { limit } => out.push(range(
+                &what,
+                "less than",
+                limit,
+                &raw_here,
+                parent,
+                at_value,
+            )),
             ValidationErrorKind::MinLength { limit } => out.push(
                 Diagnostic::error(
                     "E106",
@@ -894,10 +935,47 @@ fn one_of_values(what: &str, values: &[String], instance: &Value, at: Option<Spa
     }
 }
 
-fn range(what: &str, rel: &str, limit: &Value, found: &str, at: Option<Span>) -> Diagnostic {
-    Diagnostic::error(
-        "E105",
-        format!("`{what}` must be {rel} {}, found {found}", num_text(limit)),
-    )
-    .at_opt(at)
+/// A number out of range. A subschema whose number has a unit says so with the annotation
+/// `"x-unit": "s"` (a scenario duration in seconds): the limit is then written with its unit and
+/// in days, so `86400000` reads `86,400,000 s (1000 days)`.
+fn range(
+    what: &str,
+    rel: &str,
+    limit: &Value,
+    found: &str,
+    node: Option<&Value>,
+    at: Option<Span>,
+) -> Diagnostic {
+    let message = match node.and_then(|n| n.get("x-unit")).and_then(Value::as_str) {
+        Some(unit) => {
+            let days = match (unit, limit.as_u64()) {
+                ("s", Some(s)) if s >= 86_400 && s % 86_400 == 0 => {
+                    format!(" ({} days)", s / 86_400)
+                }
+                _ => String::new(),
+            };
+            format!(
+                "`{what}` must be {rel} {} {unit}{days}, found {found} {unit}",
+                grouped(&num_text(limit))
+            )
+        }
+        None => format!("`{what}` must be {rel} {}, found {found}", num_text(limit)),
+    };
+    Diagnostic::error("E105", message).at_opt(at)
+}
+
+/// `86400000` as `86,400,000` (the digits before any fraction, in threes).
+fn grouped(number: &str) -> String {
+    let (int, rest) = number
+        .find(|c: char| !c.is_ascii_digit() && c != '-')
+        .map_or((number, ""), |i| number.split_at(i));
+    let (sign, digits) = int.split_at(usize::from(int.starts_with('-')));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}{rest}")
 }

@@ -105,6 +105,7 @@ impl Compiled {
         });
         let regex_calls = rewrite_regex_calls(&mut ast).into();
         guard_builtins(&mut ast);
+        guard_numbers(&mut ast);
         Ok(Compiled {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ast,
@@ -288,6 +289,7 @@ fn new_evaluator(
         Ok(w)
     })
     .expect("the guard's name is not a builtin");
+    register_number_guards(&mut ev, max);
     let c = Rc::clone(clock);
     ev.register_fn_override("now", move |args: &[JValue]| {
         if !args.is_empty() {
@@ -400,21 +402,15 @@ fn is_data(node: &AstNode) -> bool {
 
 /// `$name(a0, <regex>, a1, …)`: the call over its arguments' values, read from the data.
 fn over_placeholders(name: &str, argc: usize, regex: &AstNode) -> Option<AstNode> {
-    let mut args = Vec::with_capacity(argc);
-    let mut k = 0;
-    for i in 0..argc {
-        if i == 1 {
-            args.push(regex.clone());
-        } else {
-            args.push(jsonata_core::parser::parse(&format!("a{k}")).ok()?);
-            k += 1;
-        }
+    let mut call = placeholder_call(name, argc.checked_sub(1)?)?;
+    let AstNode::Function { args, .. } = &mut call else {
+        return None;
+    };
+    if args.is_empty() {
+        return None;
     }
-    Some(AstNode::Function {
-        name: name.to_string(),
-        args,
-        is_builtin: true,
-    })
+    args.insert(1, regex.clone());
+    Some(call)
 }
 
 thread_local! {
@@ -521,6 +517,120 @@ fn guard_builtins(node: &mut AstNode) {
             }
         }
     });
+}
+
+/// The host function a guarded builtin's calls are rewritten to: `cxsync <name>`, with a space
+/// no expression can write.
+fn guarded_name(builtin: &str) -> String {
+    format!("cxsync {builtin}")
+}
+
+/// The builtins whose calls [`guard_numbers`] rewrites, with their most arguments.
+const GUARDED: &[(&str, usize)] = &[
+    ("round", 2),
+    ("formatInteger", 2),
+    ("formatNumber", 3),
+    ("fromMillis", 3),
+];
+
+/// `$round(x, n)` → `cxsync round(x, n)` (jsonata-js's rounding, [`numbers::js_round`]), and
+/// `$round` as a value → `function($a0, $a1) { cxsync round($a0, $a1) }` (arity 2, as in
+/// jsonata-js); `$formatInteger`, `$formatNumber` and `$fromMillis` calls → `cxsync <name>(…)`,
+/// which refuses the numbers jsonata-core answers wrongly ([`numbers::Guard`]) and otherwise
+/// evaluates the builtin. Calls with a placeholder or with no arguments (the context form)
+/// stay the engine's, as do all of a name the expression binds itself.
+///
+/// [`numbers::js_round`]: super::numbers::js_round
+/// [`numbers::Guard`]: super::numbers::Guard
+fn guard_numbers(ast: &mut AstNode) {
+    let bound: Vec<&str> = GUARDED
+        .iter()
+        .map(|g| g.0)
+        .filter(|n| binds_variable(ast, n))
+        .collect();
+    visit_mut(ast, &mut |n| match n {
+        AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } => {
+            let Some(&(_, max)) = GUARDED.iter().find(|g| g.0 == name) else {
+                return;
+            };
+            if bound.contains(&name.as_str())
+                || args.is_empty()
+                || args.len() > max
+                || args.iter().any(|a| matches!(a, AstNode::Placeholder))
+            {
+                return;
+            }
+            *name = guarded_name(name);
+        }
+        AstNode::Variable(v) if v == "round" && !bound.contains(&"round") => {
+            let params = vec!["a0".to_string(), "a1".to_string()];
+            let args = params.iter().cloned().map(AstNode::Variable).collect();
+            *n = AstNode::Lambda {
+                params,
+                body: Box::new(AstNode::Function {
+                    name: guarded_name("round"),
+                    args,
+                    is_builtin: true,
+                }),
+                signature: None,
+                thunk: false,
+            };
+        }
+        _ => {}
+    });
+}
+
+/// The host functions of [`guard_numbers`]. Where they do not decide, the builtin itself runs
+/// on the same values (over `a0`, `a1`, …), so its results and errors are the engine's.
+fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
+    for &(builtin, max) in GUARDED {
+        let originals: Vec<AstNode> = (0..=max)
+            .map(|argc| placeholder_call(builtin, argc).expect("a builtin call parses"))
+            .collect();
+        let guard = super::numbers::Guard::named(builtin);
+        ev.register_fn(guarded_name(builtin), move |args: &[JValue]| {
+            let original = originals.get(args.len()).ok_or_else(|| {
+                EvaluatorError::EvaluationError(format!("T0410: too many arguments for ${builtin}"))
+            })?;
+            let number = match args.first() {
+                Some(JValue::Number(x)) => Some(*x),
+                _ => None,
+            };
+            match (guard, number) {
+                (None, Some(x)) => match args.get(1) {
+                    None | Some(JValue::Undefined) => {
+                        return Ok(JValue::Number(super::numbers::js_round(x, 0.0)))
+                    }
+                    Some(JValue::Number(p)) => {
+                        return Ok(JValue::Number(super::numbers::js_round(x, *p)))
+                    }
+                    _ => {}
+                },
+                (Some(g), Some(x)) => {
+                    let picture = match args.get(1) {
+                        Some(JValue::String(p)) => Some(&**p),
+                        _ => None,
+                    };
+                    if let Some(why) = g.refusal(x, picture, max_output_bytes) {
+                        return Err(EvaluatorError::EvaluationError(why));
+                    }
+                }
+                _ => {}
+            }
+            call(original, args)
+        })
+        .expect("the guard's name is not a builtin");
+    }
+}
+
+/// `$name(a0, a1, …)` with `argc` arguments, evaluated by [`call`] over argument values.
+pub(super) fn placeholder_call(name: &str, argc: usize) -> Option<AstNode> {
+    let args: Vec<String> = (0..argc).map(|i| format!("a{i}")).collect();
+    jsonata_core::parser::parse(&format!("${name}({})", args.join(", "))).ok()
 }
 
 fn budget_error(e: OutputTooLarge) -> EvaluatorError {

@@ -19,6 +19,7 @@ mod compiled;
 mod engine;
 pub mod json;
 pub mod limits;
+pub mod numbers;
 pub mod position;
 pub mod regex;
 pub mod runner;

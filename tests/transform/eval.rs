@@ -237,6 +237,28 @@ fn an_event_line_over_the_size_limit_is_an_error_line_not_a_crash() {
 }
 
 #[test]
+fn an_event_on_stdin_has_the_size_limit_of_an_event_file() {
+    const LIMIT: usize = 8 * 1024 * 1024;
+    let event = |len: usize| format!("{{\"a\":\"{}\"}}", "x".repeat(len - 8));
+    let (code, out, err) = eval_stdin(
+        &["--expr", "$length(a)", "--event", "-"],
+        event(LIMIT).as_bytes(),
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (0, (LIMIT - 8).to_string().as_str()),
+        "{err}"
+    );
+    // One byte more is refused before it is parsed (the read stops there), as a file would be.
+    let (code, out, err) = eval_stdin(
+        &["--expr", "$length(a)", "--event", "-"],
+        event(LIMIT + 1).as_bytes(),
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("larger than 8388608 bytes"), "{err}");
+}
+
+#[test]
 fn each_events_line_is_what_eval_event_compact_prints_for_it() {
     let mut fixtures: Vec<_> = std::fs::read_dir("fixtures/events")
         .unwrap()
@@ -318,6 +340,11 @@ fn hostile_expressions_are_errors_with_their_own_code_never_a_crash() {
         ("$parseInteger('1', '٠')".into(), "ENGINE_DEFECT"),
         ("{\"a\": $now(\"[,]\")}".into(), "ENGINE_DEFECT"),
         ("$pad(\"x\", 1e10)".into(), "OUTPUT_TOO_LARGE"),
+        // Numbers jsonata-core answered wrongly (saturated i64, a hang) or in its own words.
+        ("$formatInteger(-9.3e18, \"0\")".into(), "D1001"),
+        ("$formatInteger(9.2e18, \"I\")".into(), "OUTPUT_TOO_LARGE"),
+        ("$formatNumber(1e21, \"#,##0.00\")".into(), "D1001"),
+        ("$fromMillis(1e300)".into(), "D1001"),
         (doubled.into(), "OUTPUT_TOO_LARGE"),
         (format!("$string({doubled})"), "OUTPUT_TOO_LARGE"),
         (

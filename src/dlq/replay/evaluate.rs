@@ -34,15 +34,23 @@ pub struct Replayer {
     pub header: String,
     /// Where deliveries go (`channel.destinationUri` or `--target`).
     pub url: String,
+    /// Whether the CRM deduplicates by the idempotency header (`crm::dedup`), which it does only
+    /// while it holds the key (its idempotency window).
+    pub dedup_by_header: bool,
     now: DateTime<Utc>,
 }
+
+/// Rules named in a [`Problem::NoMatchingRule`] (the rest are counted).
+const MAX_REASONS: usize = 3;
 
 /// Why a record would not be delivered now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Problem {
-    /// No enabled rule of the spec matches the event's type and conditions.
-    NoMatchingRule,
+    /// No enabled rule of the spec matches the event's type and conditions; `why` says, for the
+    /// rule that dead-lettered it and the other rules of its event type, what each does not
+    /// accept (the matcher's own reason, as `cxsync test` gives it).
+    NoMatchingRule { why: Vec<String> },
     /// The matched rule's transform failed.
     TransformFailed { message: String },
     /// The transform produced nothing (JSONata's undefined).
@@ -60,7 +68,12 @@ pub enum Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Problem::NoMatchingRule => write!(f, "no enabled rule matches the event"),
+            Problem::NoMatchingRule { why } if why.is_empty() => {
+                write!(f, "no enabled rule matches the event")
+            }
+            Problem::NoMatchingRule { why } => {
+                write!(f, "no enabled rule matches the event: {}", why.join("; "))
+            }
             Problem::TransformFailed { message } => write!(f, "transform failed: {message}"),
             Problem::TransformUndefined => write!(f, "transform produced no value"),
             Problem::PayloadTooLarge { bytes, limit } => write!(
@@ -83,7 +96,7 @@ impl Problem {
     /// A short label for summaries (`schema`, `size-guard`, …).
     pub fn label(&self) -> &'static str {
         match self {
-            Problem::NoMatchingRule => "no matching rule",
+            Problem::NoMatchingRule { .. } => "no matching rule",
             Problem::TransformFailed { .. } => "transform failed",
             Problem::TransformUndefined => "transform undefined",
             Problem::PayloadTooLarge { .. } => "size guard",
@@ -183,8 +196,52 @@ impl Replayer {
             template: spec.raw.idempotency.key.clone(),
             header: spec.raw.idempotency.header.clone(),
             url,
+            dedup_by_header: crate::crm::dedup(
+                &spec.raw,
+                &crate::crm::profile(spec.raw.crm.profile),
+                &crate::crm::DedupOverrides::default(),
+            )
+            .mode
+                == crate::crm::DedupMode::Header,
             now,
         })
+    }
+
+    /// Why no rule takes the record's event now: the rule that dead-lettered it first (gone,
+    /// disabled, or the condition it drops the event on), then each other rule of the event's
+    /// type; or that no rule handles the type at all.
+    fn why_no_rule(&self, rec: &crate::dlq::record::Record) -> Vec<String> {
+        let own = self.rules.iter().find(|r| r.id == rec.rule_id);
+        let mut why = Vec::new();
+        if own.is_none() {
+            why.push(format!("rule {} is no longer in the spec", rec.rule_id));
+        }
+        let typed = self
+            .rules
+            .iter()
+            .filter(|r| r.id == rec.rule_id || r.event_type == rec.event_type);
+        let mut ordered: Vec<&PreparedRule> = own.into_iter().collect();
+        ordered.extend(typed.filter(|r| r.id != rec.rule_id));
+        for r in ordered.iter().take(MAX_REASONS) {
+            if !r.enabled {
+                why.push(format!("rule {} is disabled", r.id));
+            } else if let Some(miss) =
+                crate::transform::runner::filter(&rec.event, &r.event_type, &r.conditions)
+            {
+                why.push(format!("rule {}: {miss}", r.id));
+            }
+        }
+        if ordered.len() > MAX_REASONS {
+            why.push(format!(
+                "{} more rule(s) of {}",
+                ordered.len() - MAX_REASONS,
+                rec.event_type
+            ));
+        }
+        if ordered.iter().all(|r| r.id == rec.rule_id) && own.is_none() {
+            why.push(format!("no rule handles {}", rec.event_type));
+        }
+        why
     }
 
     /// Judges one record under the current spec. Pure: nothing is sent or written.
@@ -210,7 +267,9 @@ impl Replayer {
         let mut payload_bytes = None;
         let mut schema_ok = None;
         match rule {
-            None => problems.push(Problem::NoMatchingRule),
+            None => problems.push(Problem::NoMatchingRule {
+                why: self.why_no_rule(rec),
+            }),
             Some(r) => match r.transform.eval(&rec.event, self.now) {
                 Ok(Some(v)) => new_payload = Some(v),
                 Ok(None) => problems.push(Problem::TransformUndefined),

@@ -32,6 +32,18 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             continue;
         }
         for (path, values) in &raw.conditions {
+            // A path that is a list or an object where the values are single values never
+            // matches at all: CX033 says so, and "no fixture has it" would mislead.
+            if super::condition_on_list_or_object::whole_value_mismatch(
+                &rule.fixtures,
+                &raw.event_type,
+                path,
+                values,
+            )
+            .is_some()
+            {
+                continue;
+            }
             for (j, v) in values.iter().enumerate() {
                 let covered = rule
                     .fixtures

@@ -1,6 +1,7 @@
 //! ## What it does
 //! Reports a `# cxsync: ignore[CODE]` comment that suppressed nothing, or names a code that does
-//! not exist.
+//! not exist. "Nothing" means the code makes no finding on that line at all: a finding the
+//! config hides (`ignore`, `per-file-ignores`) still uses the suppression.
 //!
 //! ## Why is this bad?
 //! A stale suppression hides the next real finding on that line, and a misspelt code suppresses

@@ -25,6 +25,9 @@ use crate::sim::scenario::{Dedup, Fault, Scenario};
 use crate::spec::model::RawSpec;
 use crate::spec::payload::PayloadSchemas;
 
+/// Upsert values kept for examples of overwritten records.
+pub const OVERWRITE_VALUES: usize = 16;
+
 /// Counters the model keeps; they reach the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CrmStats {
@@ -76,6 +79,10 @@ pub struct CrmModel {
     seen: HashMap<u128, u64>,
     /// Side effects per event seq (saturating).
     applied: Vec<u8>,
+    /// Upserts onto a record another delivery wrote: (its writer, the new writer), in order.
+    overwrites: Vec<(u64, u64)>,
+    /// The upsert values of the first [`OVERWRITE_VALUES`] of them (for examples).
+    overwrite_values: Vec<String>,
     /// Notes for the report (e.g. a header name the CRM ignores).
     pub notes: Vec<String>,
     pub stats: CrmStats,
@@ -146,6 +153,8 @@ impl CrmModel {
             tokens: Vec::new(),
             seen: HashMap::new(),
             applied: Vec::new(),
+            overwrites: Vec::new(),
+            overwrite_values: Vec::new(),
             notes,
             stats: CrmStats::default(),
             dedup,
@@ -163,6 +172,23 @@ impl CrmModel {
     /// The dedup mode in effect.
     pub fn dedup(&self) -> &DedupMode {
         &self.dedup
+    }
+
+    /// The upsert field in effect (with [`DedupMode::Upsert`]).
+    pub fn upsert_field(&self) -> Option<&str> {
+        self.upsert_field.as_deref()
+    }
+
+    /// Upserts onto a record another delivery had written, as (earlier writer, later writer),
+    /// in the order they happened; whether that was an update or an overwrite depends on the
+    /// two deliveries' subjects, which the ledger knows.
+    pub fn overwrites(&self) -> &[(u64, u64)] {
+        &self.overwrites
+    }
+
+    /// The upsert value of overwrite `i`, for the first [`OVERWRITE_VALUES`].
+    pub fn overwrite_value(&self, i: usize) -> Option<&str> {
+        self.overwrite_values.get(i).map(String::as_str)
     }
 
     /// Side effects applied for event `seq`.
@@ -487,8 +513,13 @@ impl CrmModel {
                     let k = value.map(|v| v.to_string()).unwrap_or_default();
                     match self.seen.get(&hash128(&k)) {
                         Some(&owner) if owner == seq => self.stats.deduplicated += 1,
-                        Some(_) => {
-                            // Another event updates the same record: its own write, no duplicate.
+                        Some(&owner) => {
+                            // Another delivery updates the same record: right when it is about
+                            // the same subject (the ledger decides), an overwrite otherwise.
+                            if self.overwrite_values.len() < OVERWRITE_VALUES {
+                                self.overwrite_values.push(k.clone());
+                            }
+                            self.overwrites.push((owner, seq));
                             self.seen.insert(hash128(&k), seq);
                             self.write(seq);
                         }

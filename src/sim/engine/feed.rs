@@ -13,6 +13,7 @@ use super::vary::{self, Plan};
 use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
 use crate::delivery::{Machine, Submission, Template, Time};
+use crate::sim::crm::hash128;
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
 use crate::transform::limits::WALL_CLOCK_GUARD;
@@ -38,21 +39,35 @@ fn set(v: &mut Value, path: &str, new: Value) {
     }
 }
 
-/// The fields that make a generated event unique: `event.id`, `interaction.id`, and, when the
-/// idempotency key names neither, the key's own fields (except `event.type` and the fields rules
-/// route on), so that every generated event renders its own key, as every real one does.
-pub fn identity(key: &Template, inputs: &Inputs) -> Vec<String> {
-    let mut out: Vec<String> = vary::IDENTITY.iter().map(|s| s.to_string()).collect();
+/// What tells the events of a run apart ([`vary::Identity`]): `event.id`, `interaction.id`, and,
+/// in a fixture with neither, the idempotency key's id fields (not `event.type`, not a field
+/// rules route on). Nothing else varies, so a key read from fields many real events share (a
+/// queue name) collides in the simulation as it would in production.
+pub fn identity(key: &Template, inputs: &Inputs) -> vary::Identity {
+    vary::Identity::of_key(key.vars(), |v| {
+        inputs.rules.iter().any(|r| r.conditions.contains_key(v))
+    })
+}
+
+/// Why keys collide when the key template reads no field that tells events apart (`None` when
+/// it reads one): generated events keep the fixtures' values of its fields, as real events that
+/// share them do.
+pub fn key_hint(key: &Template, inputs: &Inputs) -> Option<String> {
     let vars: Vec<String> = key.vars().collect();
-    if !vars.iter().any(|v| out.contains(v)) {
-        for v in vars {
-            let routed = inputs.rules.iter().any(|r| r.conditions.contains_key(&v));
-            if v != "event.type" && !routed && !out.contains(&v) {
-                out.push(v);
-            }
-        }
+    if identity(key, inputs).key_reads_identity(&vars) {
+        return None;
     }
-    out
+    let fields = if vars.is_empty() {
+        "no field at all".to_string()
+    } else {
+        vars.iter()
+            .map(|v| format!("`{v}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "the key reads {fields} and no field that identifies an event (`event.id`, `interaction.id`): generated events keep the fixtures' values there, as real events that share them do; use `${{event.id}}` or `${{interaction.id}}_${{event.type}}` (lint: CX016)"
+    ))
 }
 
 /// The template used when a spec has no fixtures: the envelope of the guide's events.
@@ -331,6 +346,8 @@ pub struct Traffic<'a> {
     scratch: Vec<Value>,
     inputs: &'a Inputs,
     template: Template,
+    /// What tells events apart: names each submission's subject for the ledger.
+    identity: vary::Identity,
     epoch: SystemTime,
     submitted: u64,
     /// The first transform that ran into the wall-clock guard: the run stops there.
@@ -350,6 +367,7 @@ impl<'a> Traffic<'a> {
             next: 0,
             scratch: feed.scratch(),
             inputs,
+            identity: identity(&template, inputs),
             template,
             epoch,
             submitted: 0,
@@ -426,11 +444,17 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
         }
         // One key per event: the template is per channel.
         let key = self.template.render(&event).map_err(|e| e.to_string());
+        // An event with no identity at all is its own subject: arrival `k`.
+        let subject =
+            self.identity
+                .subject(&event)
+                .map_or_else(|| hash128(&format!("#{k}")), |s| hash128(&s)) as u64;
         for ri in matching {
             let rule = &self.inputs.rules[ri];
             let seq = self.submitted;
             self.submitted += 1;
             obs.submitted(seq, &event_id, key.as_deref().ok());
+            obs.subject(seq, subject);
             let payload = match rule.transform.eval(&event, when) {
                 Ok(Some(p)) => Ok(p),
                 Ok(None) => Err("the transform produced no output (undefined)".to_string()),

@@ -25,6 +25,12 @@ pub struct Ledger {
     last_event: String,
     key_clash_count: u64,
     key_clashes: Vec<String>,
+    /// The subject hash of every submission ([`Observer::subject`]), kept only against a CRM
+    /// that upserts ([`Ledger::upserting`]): it tells an update of one interaction's record
+    /// from an overwrite of another's.
+    subjects: Option<Vec<u64>>,
+    /// Why a key collides when the key reads no field that tells events apart.
+    key_hint: Option<String>,
 }
 
 impl Observer for Ledger {
@@ -53,6 +59,13 @@ impl Observer for Ledger {
         }
     }
 
+    fn subject(&mut self, seq: u64, subject: u64) {
+        if let Some(v) = &mut self.subjects {
+            debug_assert_eq!(seq, v.len() as u64, "one subject per submission");
+            v.push(subject);
+        }
+    }
+
     fn settled(&mut self, output: &Output) {
         let (seq, state) = match output {
             Output::Delivered(d) => (d.seq, DELIVERED),
@@ -65,16 +78,60 @@ impl Observer for Ledger {
 }
 
 impl Ledger {
+    /// A ledger for a run against `crm`; `key_hint` explains a key collision (the key reads no
+    /// field generated events vary).
+    pub fn new(crm: &CrmModel, key_hint: Option<String>) -> Ledger {
+        Ledger {
+            subjects: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
+            key_hint,
+            ..Ledger::default()
+        }
+    }
+
+    /// Deliveries whose record a delivery about another subject overwrote (an upsert field
+    /// that does not identify the event), counted once each when they were delivered (a dead
+    /// letter is kept in the DLQ), with the first example.
+    fn overwritten(&self, state: &[u8], crm: &CrmModel) -> (u64, Option<String>) {
+        let Some(subjects) = &self.subjects else {
+            return (0, None);
+        };
+        let subject = |seq: u64| subjects.get(seq as usize).copied();
+        let mut lost: Vec<u64> = Vec::new();
+        let mut example = None;
+        for (i, &(earlier, later)) in crm.overwrites().iter().enumerate() {
+            if subject(earlier) == subject(later) {
+                continue;
+            }
+            if state.get(earlier as usize) == Some(&DELIVERED) {
+                lost.push(earlier);
+            }
+            if example.is_none() {
+                example = Some(match crm.overwrite_value(i) {
+                    Some(v) => format!(
+                        "matched event #{later} overwrote the record of #{earlier}, another interaction's: both have {} {v}",
+                        crm.upsert_field().unwrap_or("")
+                    ),
+                    None => format!(
+                        "matched event #{later} overwrote the record of #{earlier}, another interaction's"
+                    ),
+                });
+            }
+        }
+        lost.sort_unstable();
+        lost.dedup();
+        (lost.len() as u64, example)
+    }
+
     /// Checks the invariants against the CRM's record of side effects and finishes the report.
     pub fn finish<R: rand_core::Rng>(
-        self,
+        mut self,
         rep: &mut Report,
         now: Time,
         crm: &CrmModel,
         machine: &Machine<R>,
     ) {
-        let state = self.state;
-        let key_clashes = self.key_clashes;
+        let state = std::mem::take(&mut self.state);
+        let key_clashes = std::mem::take(&mut self.key_clashes);
         rep.key_clash_count = self.key_clash_count;
         rep.end = now;
         rep.machine = machine.stats().clone();
@@ -104,17 +161,26 @@ impl Ledger {
             }
         }
         let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64;
+        let (overwritten, example) = self.overwritten(&state, crm);
         rep.totals.duplicates = duplicates;
-        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq;
+        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten;
         rep.dead_lettered_but_applied = dlq_applied;
+        rep.overwritten = overwritten;
+        if overwritten > 0 {
+            rep.overwrite_detail = format!(
+                "{overwritten} record(s) overwritten by other events: upsert field `{}` does not identify the event ({}); upsert on a field the transform fills from `interaction.id` or `event.id`",
+                crm.upsert_field().unwrap_or(""),
+                example.unwrap_or_default()
+            );
+        }
         rep.invariants = vec![
             Invariant::new(
                 "conservation",
                 "every matched event is applied in the CRM or sits in the DLQ with a reason",
-                unsettled == 0 && delivered_not_applied == 0 && lost_dlq == 0,
+                unsettled == 0 && delivered_not_applied == 0 && lost_dlq == 0 && overwritten == 0,
                 format!(
-                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled",
-                    unsettled, delivered_not_applied, lost_dlq
+                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled, {} overwritten by another event's upsert",
+                    unsettled, delivered_not_applied, lost_dlq, overwritten
                 ),
             ),
             if dedup == DedupMode::None && rep.expect.duplicates.is_some() {
@@ -150,7 +216,15 @@ impl Ledger {
                 if key_clashes.is_empty() {
                     "0 shared keys".to_string()
                 } else {
-                    format!("{} shared keys, e.g. {}", rep.key_clash_count, key_clashes.join("; "))
+                    format!(
+                        "{} shared keys{}, e.g. {}",
+                        rep.key_clash_count,
+                        self.key_hint
+                            .as_deref()
+                            .map(|h| format!(" ({h})"))
+                            .unwrap_or_default(),
+                        key_clashes.join("; ")
+                    )
                 },
             ),
             Invariant::new(

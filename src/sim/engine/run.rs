@@ -77,6 +77,7 @@ pub fn run(
     let mut rep = new_report(spec, sc, opts, epoch, total, &crm);
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
     rep.sources = feed.names().to_vec();
+    let mut ledger = Ledger::new(&crm, super::key_hint(&template, inputs));
     let mut traffic = Traffic::new(&feed, inputs, template, epoch);
     let first = traffic.next_at();
     let mut vt = VirtualTime::new(
@@ -84,7 +85,6 @@ pub fn run(
         first,
         max_steps(opts, total, max_retries),
     );
-    let mut ledger = Ledger::default();
     let mut model = Model {
         crm: &mut crm,
         rng: crm_rng(opts.seed),

@@ -1,8 +1,8 @@
 //! How a generated event differs from the fixture it copies: its identity and its times, each
 //! in the fixture's own type and format, and nothing else.
 //!
-//! - **Identity** (`event.id`, `interaction.id`, and the idempotency key's own fields when the
-//!   key names neither): a string keeps its form: every letter stays a letter of the same case,
+//! - **Identity** ([`Identity`]: `event.id`, `interaction.id`, and, in a fixture that has
+//!   neither, the id fields of the idempotency key): a string keeps its form: every letter stays a letter of the same case,
 //!   every digit a digit, hex stays hex, punctuation stays where it is; the trailing characters
 //!   count up from the fixture's value (`INT-00417` → `INT-00418`, `ab12-cd34` → `ab12-cd35`, a
 //!   UUID stays a UUID). Fixtures whose values have the same form share one sequence that starts
@@ -27,8 +27,93 @@ use serde_json::{Number, Value};
 /// Largest integer a JSON number holds exactly in every reader (2^53 − 1).
 pub const MAX_SAFE_INTEGER: i128 = (1 << 53) - 1;
 
-/// The identity fields an event may carry.
+/// The identity fields an event may carry: `event.id` is new with every event,
+/// `interaction.id` with every interaction (several events may be about one interaction).
 pub const IDENTITY: [&str; 2] = ["event.id", "interaction.id"];
+
+/// What tells events apart, for the generator (the fields it varies, and nothing else: a field
+/// many real events share, such as a queue name or a region, stays the fixture's, so a key or an
+/// upsert field built from it collides in the simulation as it would in production) and for the
+/// CRM model (whose record a write is: [`Identity::subject`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// The idempotency key's id fields (`contact.contactId`), which identify an event that has
+    /// neither `event.id` nor `interaction.id`; varied only in such fixtures.
+    pub fallback: Vec<String>,
+}
+
+/// Whether a field's name says it is an identifier: `id`, `uuid`, or ending in `Id`, `ID`,
+/// `_id`, `-id`, `Uuid` or `_uuid` (`contactId`, `ticket_id`). A name alone cannot say whose id
+/// it is, which is why these identify an event only when it has no `event.id` and no
+/// `interaction.id`: beside those, `agent.id` or `customer.contactId` are shared by many events.
+pub fn is_id_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower == "id"
+        || lower == "uuid"
+        || name.ends_with("Id")
+        || name.ends_with("ID")
+        || lower.ends_with("_id")
+        || lower.ends_with("-id")
+        || name.ends_with("Uuid")
+        || lower.ends_with("_uuid")
+}
+
+impl Identity {
+    /// The identity for events keyed by the idempotency template whose `${…}` paths are
+    /// `key_vars`; `routed` says whether rules route on a path (a routed field is not varied:
+    /// the generated event must match the fixture's rules).
+    pub fn of_key(
+        key_vars: impl IntoIterator<Item = String>,
+        routed: impl Fn(&str) -> bool,
+    ) -> Self {
+        let mut fallback: Vec<String> = Vec::new();
+        for v in key_vars {
+            let last = v.rsplit('.').next().unwrap_or(&v);
+            if IDENTITY.contains(&v.as_str())
+                || v == "event.type"
+                || routed(&v)
+                || !is_id_name(last)
+                || fallback.contains(&v)
+            {
+                continue;
+            }
+            fallback.push(v);
+        }
+        Identity { fallback }
+    }
+
+    /// Whether `event` carries a standard identity (`event.id` or `interaction.id`).
+    fn has_standard(event: &Value) -> bool {
+        IDENTITY
+            .iter()
+            .any(|p| get(event, &split(p)).is_some_and(|v| !v.is_null()))
+    }
+
+    /// The subject of an event: what a CRM record written for it is about. The interaction
+    /// when the event names one (`interaction.ended` and `interaction.updated` of one
+    /// interaction update one record, rightly), else the event, else its fallback fields; `None`
+    /// when it carries none of them (every arrival is then its own subject).
+    pub fn subject(&self, event: &Value) -> Option<String> {
+        for p in ["interaction.id", "event.id"] {
+            if let Some(v) = get(event, &split(p)).filter(|v| !v.is_null()) {
+                return Some(format!("{p}={v}"));
+            }
+        }
+        let parts: Vec<String> = self
+            .fallback
+            .iter()
+            .filter_map(|p| get(event, &split(p)).map(|v| format!("{p}={v}")))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("\u{1f}"))
+    }
+
+    /// Whether a key template with paths `key_vars` reads a field generated events vary.
+    pub fn key_reads_identity(&self, key_vars: &[String]) -> bool {
+        key_vars
+            .iter()
+            .any(|v| IDENTITY.contains(&v.as_str()) || self.fallback.contains(v))
+    }
+}
 
 /// The time fields, in anchor order: the event occurs at its arrival instant.
 pub const TIMES: [&str; 3] = [
@@ -106,16 +191,32 @@ pub struct PlanError {
 }
 
 impl Plan {
-    /// The plan for `templates` and `count` generated events; `identity` are the dotted paths
-    /// that make an event unique (each once).
-    pub fn new(templates: &[Value], count: u64, identity: &[String]) -> Result<Plan, PlanError> {
+    /// The plan for `templates` and `count` generated events: `event.id` and `interaction.id`
+    /// vary wherever a template has them, `identity`'s fallback fields only in templates that
+    /// have neither.
+    pub fn new(templates: &[Value], count: u64, identity: &Identity) -> Result<Plan, PlanError> {
         let mut shapes: Vec<Shape> = Vec::new();
         let mut ids = Vec::new();
-        for path in identity {
-            let segs = split(path);
-            let values: Vec<Option<&Value>> = templates.iter().map(|t| get(t, &segs)).collect();
+        let standard: Vec<bool> = templates.iter().map(Identity::has_standard).collect();
+        let paths = IDENTITY
+            .iter()
+            .map(|p| (p.to_string(), false))
+            .chain(identity.fallback.iter().map(|p| (p.clone(), true)));
+        for (path, fallback) in paths {
+            let segs = split(&path);
+            let values: Vec<Option<&Value>> = templates
+                .iter()
+                .zip(&standard)
+                .map(|(t, std)| {
+                    if fallback && *std {
+                        None
+                    } else {
+                        get(t, &segs)
+                    }
+                })
+                .collect();
             ids.push(IdField {
-                per_template: id_gens(&values, count, path, &mut shapes)?,
+                per_template: id_gens(&values, count, &path, &mut shapes)?,
                 path: segs,
             });
         }
@@ -827,12 +928,67 @@ mod tests {
             .collect()
     }
 
-    fn ids() -> Vec<String> {
-        IDENTITY.iter().map(|s| s.to_string()).collect()
+    fn plan(templates: &[Value], count: u64) -> Plan {
+        Plan::new(templates, count, &Identity::default()).unwrap()
     }
 
-    fn plan(templates: &[Value], count: u64) -> Plan {
-        Plan::new(templates, count, &ids()).unwrap()
+    #[test]
+    fn only_ids_identify_an_event_and_key_ids_only_where_the_standard_ones_are_missing() {
+        assert!([
+            "id",
+            "contactId",
+            "ticket_id",
+            "sys-id",
+            "UUID",
+            "callUuid",
+            "agentID"
+        ]
+        .iter()
+        .all(|n| is_id_name(n)));
+        assert!(!["name", "region", "kind", "idle", "valid", "paid"]
+            .iter()
+            .any(|n| is_id_name(n)));
+        let vars = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let id = Identity::of_key(
+            vars(&[
+                "interaction.queue.name",
+                "event.type",
+                "contact.contactId",
+                "call.dir",
+            ]),
+            |p| p == "call.dir",
+        );
+        assert_eq!(id.fallback, vec!["contact.contactId"]);
+        assert!(!Identity::default().key_reads_identity(&vars(&["interaction.queue.name"])));
+        assert!(id.key_reads_identity(&vars(&["contact.contactId"])));
+        // The queue stays the fixture's; the key's id varies only in the template that has
+        // neither event.id nor interaction.id.
+        let t = [
+            json!({"event": {"id": "e-1"}, "contact": {"contactId": "c-1"}, "interaction": {"queue": {"name": "Orders"}}}),
+            json!({"contact": {"contactId": "c-7"}, "interaction": {"queue": {"name": "Orders"}}}),
+        ];
+        let p = Plan::new(&t, 4, &id).unwrap();
+        let a = p.apply(&t[0], 0, 0, AT);
+        let b = p.apply(&t[1], 1, 1, AT);
+        assert_eq!(a["event"]["id"], "e-2");
+        assert_eq!(a["contact"]["contactId"], "c-1");
+        assert_ne!(b["contact"]["contactId"], "c-7");
+        assert_eq!(a["interaction"]["queue"]["name"], "Orders");
+        assert_eq!(b["interaction"]["queue"]["name"], "Orders");
+        // The subject: the interaction, else the event, else the key's ids.
+        assert_eq!(
+            id.subject(&json!({"event": {"id": "e"}, "interaction": {"id": 7}})),
+            Some("interaction.id=7".to_string())
+        );
+        assert_eq!(
+            id.subject(&json!({"event": {"id": "e"}})),
+            Some("event.id=\"e\"".to_string())
+        );
+        assert_eq!(
+            id.subject(&b),
+            Some(format!("contact.contactId={}", b["contact"]["contactId"]))
+        );
+        assert_eq!(id.subject(&json!({"x": 1})), None);
     }
 
     /// 2025-03-01T10:00:00Z in ms.

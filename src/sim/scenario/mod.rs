@@ -181,7 +181,7 @@ impl JsonSchema for Dur {
         schemars::json_schema!({
             "description": "A duration: seconds (at most 1000 days, 86400000), or text such as `250ms`, `90s`, `5m`, `1h30m`, `1d`.",
             "anyOf": [
-                { "type": "number", "minimum": 0, "maximum": MAX_DURATION_MS / 1000 },
+                { "type": "number", "minimum": 0, "maximum": MAX_DURATION_MS / 1000, "x-unit": "s" },
                 { "type": "string", "pattern": DURATION_PATTERN }
             ]
         })
@@ -484,12 +484,13 @@ pub enum Fault {
     },
 }
 
-/// A tolerance band: an exact number, `[min, max]`, or `{min, max}`.
+/// A tolerance band: an exact number, `[min, max]`, or `{min, max}`. Everything a band bounds is
+/// a count, a rate or a latency, so no bound is below 0.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(untagged)]
 pub enum Band {
-    Exact(f64),
-    Pair([f64; 2]),
+    Exact(#[schemars(range(min = 0))] f64),
+    Pair(#[schemars(inner(range(min = 0)))] [f64; 2]),
     Range(BandRange),
 }
 
@@ -498,8 +499,10 @@ pub enum Band {
 #[serde(deny_unknown_fields)]
 pub struct BandRange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub min: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub max: Option<f64>,
 }
 

@@ -220,10 +220,16 @@ impl<'a> Ev<'a> {
                     Val::Undef => Val::Undef,
                     Val::Num(n) => {
                         let p = match a.get(1) {
-                            Some(Val::Num(p)) => Some(*p as i32),
-                            _ => None,
+                            Some(Val::Num(p)) => *p,
+                            _ => 0.0,
                         };
-                        engine_value(numeric::round(*n, p))?
+                        let r = crate::transform::numbers::js_round(*n, p);
+                        // NaN and ±∞ (a precision of 1.5, 1e307 to 2 places) are the engine's
+                        // to carry on with.
+                        if !r.is_finite() {
+                            return Err(Bail);
+                        }
+                        Val::Num(r)
                     }
                     _ => return Err(Bail),
                 }
@@ -780,9 +786,19 @@ fn stringify(v: &Val, out: &mut String) -> R<()> {
     Ok(())
 }
 
-/// Evaluates `$name(a0, …)` with the engine against `{"a0": …}`; any error or panic is a bail
-/// (the engine then evaluates the whole event and reports its own error).
-pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>]) -> R<Val<'a>> {
+/// Evaluates `$name(a0, …)` with the engine against `{"a0": …}`; any error or panic, or a
+/// call its guard refuses, is a bail (the engine then evaluates the whole event and reports the
+/// error).
+pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>], max: usize) -> R<Val<'a>> {
+    if let (Some(g), Some(Val::Num(x))) = (call.guard, args.first()) {
+        let picture = match args.get(1) {
+            Some(Val::Str(p)) => Some(&**p),
+            _ => None,
+        };
+        if g.refusal(*x, picture, max).is_some() {
+            return Err(Bail);
+        }
+    }
     let mut values = Vec::with_capacity(args.len());
     for a in args {
         match a {

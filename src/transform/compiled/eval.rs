@@ -310,7 +310,7 @@ impl<'a> Ev<'a> {
                 for a in args {
                     argv.push(self.eval(a, input, env)?);
                 }
-                super::builtins::engine_call(call, &argv)?
+                super::builtins::engine_call(call, &argv, self.prog.limits.max_output_bytes)?
             }
             K::CallFn(callee, args) => {
                 let f = self.eval(callee, input, env)?;

@@ -78,6 +78,8 @@ pub(super) enum Builtin {
 #[derive(Debug)]
 pub(super) struct EngineCall {
     pub ast: AstNode,
+    /// The check made before the engine is asked (a number it would answer wrongly).
+    pub guard: Option<crate::transform::numbers::Guard>,
 }
 
 /// One node; `predicates`, `group` and `keep_array` are jsonata-js's node-level `predicate`,

@@ -683,10 +683,11 @@ impl Lower {
 }
 
 fn engine_call(name: &'static str, argc: usize) -> L<Box<EngineCall>> {
-    let args: Vec<String> = (0..argc).map(|i| format!("a{i}")).collect();
-    let text = format!("${name}({})", args.join(", "));
-    let ast = jsonata_core::parser::parse(&text).map_err(|_| NoCompile)?;
-    Ok(Box::new(EngineCall { ast }))
+    let ast = crate::transform::engine::placeholder_call(name, argc).ok_or(NoCompile)?;
+    Ok(Box::new(EngineCall {
+        ast,
+        guard: crate::transform::numbers::Guard::named(name),
+    }))
 }
 
 fn name_path(name: &str) -> Node {
