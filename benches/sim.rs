@@ -158,7 +158,10 @@ fn main() {
 /// of an `n`-event run, in ms (`None` when node or the jsonata package is unavailable).
 fn node(n: u64) -> Option<(f64, f64)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let file = std::env::temp_dir().join(format!("cxsync-sim-bench-{}-{n}.ndjson", std::process::id()));
+    let file = std::env::temp_dir().join(format!(
+        "cxsync-sim-bench-{}-{n}.ndjson",
+        std::process::id()
+    ));
     let me = std::env::current_exe().ok()?;
     let dumped = Command::new(me)
         .args(["--dump", &n.to_string()])
