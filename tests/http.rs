@@ -504,6 +504,55 @@ fn target_sends_the_fixtures_with_real_oauth_and_never_prints_the_secret() {
 }
 
 #[test]
+fn target_on_closed_ports_says_so_while_it_retries_not_only_at_the_end() {
+    // Two ports nothing listens on (bound, then closed).
+    let closed = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (token, crm) = (closed(), closed());
+    let dir = tempfile::tempdir().unwrap();
+    let spec = relocated_spec()
+        .replace(
+            "https://auth.company.com/oauth2/token",
+            &format!("http://127.0.0.1:{token}/token"),
+        )
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        );
+    let path = dir.path().join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let out = cxsync()
+        .args(["sim", path.to_str().unwrap(), "--http", "--yes"])
+        .args(["--target", &format!("http://127.0.0.1:{crm}/x")])
+        .args(["--time-scale", "0.01"])
+        .env("CXSYNC_TEST_SECRET", "s")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The first failed attempt is named at once, with what it means and that the hub retries;
+    // the rest are summed (at most one line per 10 s), not one line per retry. (At time scale
+    // 0.01 a refusal slower than 100 ms of a loaded machine counts as the channel's timeout:
+    // the note then says so instead.)
+    let notes: Vec<&str> = stderr.lines().filter(|l| l.starts_with("note: ")).collect();
+    let first = notes.first().copied().unwrap_or_default();
+    assert!(
+        first.contains(&format!("127.0.0.1:{token}"))
+            && first.contains("the hub retries with backoff (retry.maxRetries 5)")
+            && (first.contains(
+                "failed: connection refused (nothing accepts connections there: check the URL and port)"
+            ) || first.contains("did not answer in time")),
+        "{stderr}"
+    );
+    assert!(notes.len() < 3, "rate-limited: {stderr}");
+    // The verdict is as before: every fixture dead-lettered, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("TOKEN_REQUEST_FAILED"));
+}
+
+#[test]
 fn a_partition_over_http_times_out_exactly_as_in_virtual_time() {
     let dir = tempfile::tempdir().unwrap();
     let [virt, http] = both("partition", &["--events", "80"], dir.path());
@@ -615,4 +664,13 @@ fn every_url_check_accepts_and_refuses_the_same_urls() {
             "{url}: [loader, http, replay, hub, store]"
         );
     }
+    // A refusal says what to do instead, in the caller's words.
+    let hub = cxsync::cxone::client::check_url("hub", "http://api.example.com").unwrap_err();
+    assert!(hub.to_string().contains("use https://"), "{hub}");
+    let http = cxsync::http::checked_url("channel.destinationUri", "http://crm.example.com/a");
+    let e = http.unwrap_err().to_string();
+    assert!(
+        e.starts_with("channel.destinationUri: ") && e.contains("not loopback"),
+        "{e}"
+    );
 }

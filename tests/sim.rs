@@ -1120,6 +1120,15 @@ fn an_upsert_on_the_interaction_updates_its_record_and_one_on_a_shared_field_los
             && verdict.contains("seed 20240115"),
         "{verdict}"
     );
+    // An upsert field the payload lacks is one record for all, and the verdict says it is missing.
+    let missing = upsert_project("crmId");
+    let (code, out, err) = run_in(missing.path(), &["sim", "spec.yaml", "--events", "10"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("upsert field `crmId` does not identify the event")
+            && out.contains("both have crmId missing (not in the payload)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -545,6 +545,56 @@ fn fixture_json_that_a_parser_would_take_silently_is_reported_at_its_position() 
 }
 
 #[test]
+fn a_merge_key_takes_a_shared_anchor_and_written_keys_override_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let retry_at = MINIMAL.find("retry:\n").unwrap();
+    let dlq_at = MINIMAL.find("deadLetterQueue:").unwrap();
+    let shared = MINIMAL[retry_at..dlq_at].replacen("retry:", "x-retry: &retry", 1);
+    let text = format!(
+        "{shared}{}retry:\n  <<: *retry\n  maxRetries: 5\n{}",
+        &MINIMAL[..retry_at],
+        &MINIMAL[dlq_at..]
+    );
+    let spec = write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}\n{v:#}");
+    let out = dir.path().join("out");
+    let o = cxsync()
+        .args([
+            "compile",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let policy: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("retry-policy.json")).unwrap()).unwrap();
+    assert_eq!(policy["maxRetries"], 5, "{policy:#}");
+    assert_eq!(policy["maxDelaySeconds"], 30, "{policy:#}");
+
+    // Written twice in the mapping is still a duplicate, at the second; a merge of a scalar is
+    // an error at the value.
+    let text = text.replace(
+        "  maxRetries: 5\n",
+        "  maxRetries: 5\n  maxRetries: 6\n  <<: 7\n",
+    );
+    write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    let line = |needle: &str| text.lines().position(|l| l == needle).unwrap() as u64 + 1;
+    assert_eq!(
+        positions(&v),
+        [
+            ("E006".to_string(), line("  maxRetries: 6"), 3),
+            ("E008".to_string(), line("  <<: 7"), 7)
+        ],
+        "{v:#}"
+    );
+}
+
+#[test]
 fn an_invalid_payload_schema_is_reported_at_its_key() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "p.json", "{\"type\": \"objekt\"}");
@@ -681,4 +731,54 @@ fn a_spec_piped_on_dev_stdin_is_read_once_by_validate_and_lint() {
         assert!(!text.contains("found nothing"), "{cmd}: {text}");
         assert!(text.contains("/dev/stdin:2:3"), "{cmd}: {text}");
     }
+}
+
+/// A misspelt function (tester #6) is an error at the name with the builtin it resembles; a
+/// function the transform binds itself, called before and after its definition, is not.
+#[test]
+fn a_misspelt_function_is_an_error_at_its_name_and_a_bound_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        r#"version: 1
+name: misspelt
+channel:
+  name: Misspelt_Fn
+  destinationUri: https://crm.example.org/api/activities
+  auth: { type: none }
+  timeoutMilliseconds: 3000
+idempotency:
+  header: X-Idempotency-Key
+  key: ${event.id}
+retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 10
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429, 500, 502, 503, 504]
+  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
+deadLetterQueue: { enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }
+crm: { profile: generic, idempotency: { by: header } }
+rules:
+  - id: ACTIVITY
+    name: activity
+    eventType: interaction.ended
+    transform: |
+      (
+        $label := function($s) { $trim($up($s)) };
+        $up := function($s) { $uppercase($s) };
+        {
+          "kind": $uppercas("a"),
+          "label": $label(interaction.queue.name),
+          "sum": $reduce([1, 2], function($a, $b) { $a + $b })
+        }
+      )
+"#,
+    )
+    .unwrap();
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(positions(&v), vec![("E505".to_string(), 29, 19)], "{v:#}");
+    assert_eq!(v[0]["help"], "did you mean `$uppercase`?");
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{load_or_report, ExitStatus, SpecArgs};
+use super::{ExitStatus, SpecArgs};
 use crate::delivery::DeadLettered;
 use crate::diag::{self, Format};
 use crate::sim::engine::{self, EventOutcome, Options, OriginalEvent, Sinks};
@@ -93,9 +93,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("a spec file is required");
     };
     // A spec or scenario that cannot be used is a tool error: there is nothing to simulate.
-    let (spec, mut sources) = match load_or_report(&spec_path, &args.spec_args, Format::Full) {
-        Ok(l) => (l.spec, l.sources),
-        Err(_) => return Ok(ExitStatus::Error),
+    let (spec, mut sources) = match super::load::load_to_run(&spec_path, &args.spec_args) {
+        Ok(loaded) => loaded,
+        Err(status) => return Ok(status),
     };
     let inputs = match inputs::compile(&spec) {
         Ok(i) => i,
@@ -320,6 +320,7 @@ fn http_target(
             dead_letter: &mut on_dead_letter,
             progress: &mut on_progress,
         },
+        &mut |line| progress.note(line),
     ));
     drop(progress);
     let report = report?;
@@ -369,10 +370,7 @@ struct AtomicLines {
 
 impl AtomicLines {
     fn new(path: &Path) -> anyhow::Result<Self> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = crate::fsutil::parent_dir(path);
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let tmp = tempfile::NamedTempFile::new_in(dir)
             .with_context(|| format!("writing {}", path.display()))?;

@@ -73,7 +73,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(i) => i,
         Err(status) => return Ok(status),
     };
-    let opts = args.spec.load_options();
+    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
     let mut diags = Vec::new();
     let mut sources = Sources::new();
     let mut results: Vec<FixtureRun> = Vec::new();

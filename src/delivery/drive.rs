@@ -61,6 +61,9 @@ pub trait Observer {
     fn alert_sent(&mut self) {}
     /// The fate of a CRM request (attempt `attempt`, sent at `sent`) is known.
     fn answered(&mut self, _attempt: u32, _sent: Time, _reply: &Reply, _timeout: Time) {}
+    /// A token request sent at `sent` came back (`None`: no answer; the machine's timer
+    /// decides). Told by the wire drivers only.
+    fn token_answered(&mut self, _sent: Time, _result: Option<&TokenResult>) {}
     /// An event reached a final state.
     fn settled(&mut self, _output: &Output) {}
     /// A step of the loop is over (the machine's state is settled for this instant).
@@ -85,6 +88,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     }
     fn answered(&mut self, attempt: u32, sent: Time, reply: &Reply, timeout: Time) {
         (**self).answered(attempt, sent, reply, timeout)
+    }
+    fn token_answered(&mut self, sent: Time, result: Option<&TokenResult>) {
+        (**self).token_answered(sent, result)
     }
     fn settled(&mut self, output: &Output) {
         (**self).settled(output)
@@ -119,6 +125,10 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn answered(&mut self, attempt: u32, sent: Time, reply: &Reply, timeout: Time) {
         self.0.answered(attempt, sent, reply, timeout);
         self.1.answered(attempt, sent, reply, timeout);
+    }
+    fn token_answered(&mut self, sent: Time, result: Option<&TokenResult>) {
+        self.0.token_answered(sent, result);
+        self.1.token_answered(sent, result);
     }
     fn settled(&mut self, output: &Output) {
         self.0.settled(output);

@@ -12,7 +12,8 @@ use reqwest::Url;
 
 use super::driver::{Driver, Endpoints};
 use super::{checked_url, wall, Clock, HttpError};
-use crate::delivery::Machine;
+use crate::delivery::drive::{Observer, Reply};
+use crate::delivery::{Failure, Machine, Time, TokenResult};
 use crate::sim::engine::{self, Feed, Options, Sinks, Traffic};
 use crate::sim::inputs::Inputs;
 use crate::sim::report::Report;
@@ -115,8 +116,125 @@ fn fixtures_only() -> Scenario {
     .expect("the built-in target scenario parses")
 }
 
+/// At most one line per this long after the first (wall clock: the notes are for a person
+/// watching, never part of the report).
+const NOTE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Tells the person running a target run, while it runs, that attempts are failing: the first
+/// failed attempt at once (with what it means and that the hub retries), then at most one line
+/// per [`NOTE_EVERY`] summing the failures since. Without it a closed port or a dead token
+/// endpoint sat silent through the whole backoff (about 3 minutes at time scale 1). Stderr only:
+/// the report and the verdict do not depend on it.
+pub struct FailureNotes<'n> {
+    note: &'n mut dyn FnMut(&str),
+    crm: String,
+    token: Option<String>,
+    max_retries: u32,
+    last: Option<std::time::Instant>,
+    /// Failures since the last line, by what failed.
+    since: std::collections::BTreeMap<String, u64>,
+}
+
+impl<'n> FailureNotes<'n> {
+    /// Notes for a run against `ep` (named by host and port), retrying `max_retries` times.
+    pub fn new(note: &'n mut dyn FnMut(&str), ep: &Endpoints, max_retries: u32) -> Self {
+        let at = |u: &Url| {
+            format!(
+                "{}{}",
+                u.host_str().unwrap_or(""),
+                u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            )
+        };
+        FailureNotes {
+            note,
+            crm: at(&ep.crm),
+            token: ep.token.as_ref().map(at),
+            max_retries,
+            last: None,
+            since: Default::default(),
+        }
+    }
+
+    fn failed(&mut self, what: String, hint: &str) {
+        *self.since.entry(what.clone()).or_default() += 1;
+        let now = std::time::Instant::now();
+        match self.last {
+            None => {
+                (self.note)(&format!(
+                    "note: {what}{hint}; the hub retries with backoff (retry.maxRetries {}), so this can take minutes; further failures are summed every {} s",
+                    self.max_retries,
+                    NOTE_EVERY.as_secs()
+                ));
+            }
+            Some(t) if now.duration_since(t) >= NOTE_EVERY => {
+                let n: u64 = self.since.values().sum();
+                let parts: Vec<String> = self
+                    .since
+                    .iter()
+                    .map(|(w, k)| format!("{w} ×{k}"))
+                    .collect();
+                (self.note)(&format!(
+                    "note: {n} failed attempt(s) in the last {} s ({}); still retrying",
+                    now.duration_since(t).as_secs(),
+                    parts.join(", ")
+                ));
+            }
+            Some(_) => return,
+        }
+        self.since.clear();
+        self.last = Some(now);
+    }
+}
+
+/// What a failure means to the person: a refused connection is a wrong URL or port, not a
+/// flaky network.
+fn hint(f: Failure) -> &'static str {
+    match f {
+        Failure::Refused => " (nothing accepts connections there: check the URL and port)",
+        _ => "",
+    }
+}
+
+impl Observer for FailureNotes<'_> {
+    fn answered(&mut self, _attempt: u32, _sent: Time, reply: &Reply, timeout: Time) {
+        let crm = &self.crm;
+        let (what, h) = match reply {
+            Reply::Http { latency, response } if *latency < timeout => {
+                if (200..300).contains(&response.status) {
+                    return;
+                }
+                (format!("CRM {crm} answered HTTP {}", response.status), "")
+            }
+            Reply::Reset { latency, failure } if *latency < timeout => (
+                format!("CRM request to {crm} failed: {}", failure.as_str()),
+                hint(*failure),
+            ),
+            _ => (format!("CRM {crm} did not answer within {timeout} ms"), ""),
+        };
+        self.failed(what, h);
+    }
+
+    fn token_answered(&mut self, _sent: Time, result: Option<&TokenResult>) {
+        let token = self.token.clone().unwrap_or_default();
+        let (what, h) = match result {
+            Some(TokenResult::Granted { .. }) => return,
+            Some(TokenResult::Refused { status, error }) => (
+                format!("token endpoint {token} answered HTTP {status} {error}"),
+                "",
+            ),
+            Some(TokenResult::Failed(f)) => (
+                format!("token request to {token} failed: {}", f.as_str()),
+                hint(*f),
+            ),
+            None => (format!("token endpoint {token} did not answer in time"), ""),
+        };
+        self.failed(what, h);
+    }
+}
+
 /// Sends the fixtures to the target and reports their outcomes. The report has no invariants:
-/// a real CRM's side effects cannot be observed from here.
+/// a real CRM's side effects cannot be observed from here. `note` gets the lines of
+/// [`FailureNotes`] while the run is under way.
 pub async fn run(
     spec: &Spec,
     inputs: &Inputs,
@@ -124,6 +242,7 @@ pub async fn run(
     time_scale: f64,
     opts: &Options,
     sinks: &mut Sinks<'_>,
+    note: &mut dyn FnMut(&str),
 ) -> Result<Report, HttpError> {
     let sc = fixtures_only();
     let mut o = opts.clone();
@@ -131,7 +250,8 @@ pub async fn run(
     let epoch = SystemTime::now();
     let cfg = engine::machine_config(spec, &sc, &o, epoch)
         .map_err(|e| HttpError::Config(e.to_string()))?;
-    let timeout = cfg.timeout;
+    let (timeout, max_retries) = (cfg.timeout, cfg.max_retries);
+    let mut notes = FailureNotes::new(note, &ep, max_retries);
     let clock = Clock::start(time_scale);
     let client = super::http_client(cfg.hub.concurrency)?;
     let mut driver = Driver::new(client, ep, clock, timeout, false)?;
@@ -141,7 +261,7 @@ pub async fn run(
     let mut rep = Report::new(spec, &sc, o.seed, o.no_jitter, 1000, epoch);
     rep.totals.events = feed.total();
     let mut traffic = Traffic::new(&feed, inputs, template, epoch);
-    let mut obs = (&mut rep, sinks.watch(epoch, &feed));
+    let mut obs = (&mut rep, (sinks.watch(epoch, &feed), &mut notes));
     let now = wall::drive(&mut driver, &mut machine, &mut traffic, &mut obs, 0, |_| {
         false
     })

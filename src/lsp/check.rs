@@ -32,7 +32,7 @@ pub struct Checked {
 /// The lint rule that re-reports a finding of `validate`'s transform stage.
 fn lint_counterpart(code: &str) -> Option<&'static str> {
     match code {
-        checks::SYNTAX => Some("CX025"),
+        checks::SYNTAX | checks::UNKNOWN_FUNCTION => Some("CX025"),
         checks::DIALECT_IF | checks::DIALECT_OPTIONAL_CHAIN => Some("CX024"),
         checks::UNKNOWN_PATH => Some("CX026"),
         _ => None,
@@ -66,9 +66,11 @@ pub fn config_for(spec_path: &Path) -> (Config, Option<Diagnostic>) {
 pub fn check(path: &Path, files: &dyn TextSource, vars: &BTreeMap<String, String>) -> Checked {
     let (cfg, cfg_error) = config_for(path);
     let opts = LintOptions {
+        // As `cxsync lint`: an unset secret is never needed to check a spec.
         load: LoadOptions {
             env: None,
             vars: vars.clone(),
+            secrets: crate::spec::EnvSecrets::Deferred,
         },
         ..LintOptions::default()
     };

@@ -33,6 +33,25 @@ pub struct LoadOptions {
     pub env: Option<String>,
     /// Variables `${env:NAME}` may read.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// What an unset (or empty) `${env:NAME}` in a secret field is.
+    pub secrets: EnvSecrets,
+}
+
+/// What an `${env:NAME}` whose variable is unset or empty is, in a secret field (a
+/// [`interp::SECRET_POINTERS`] field or a credential-named header, [`interp::is_sensitive`]).
+/// Any other field always needs its variable (E201): a URL or a name is checked, a secret only
+/// sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EnvSecrets {
+    /// An error (E201): the command puts the value into what it writes or sends at once
+    /// (`compile`, `plan`, `apply`, `metrics`).
+    #[default]
+    Required,
+    /// Left as its reference text in `raw` (as a `${VAULT_SECRET:…}` is), for commands that never
+    /// send it (`validate`, `lint`, `test`, `sim` in virtual time or against the mock, `eval`)
+    /// or resolve it when they do (`sim --http --target`, `dlq replay` to a real target, through
+    /// [`secret::resolve`], which names the variable if it is still unset).
+    Deferred,
 }
 
 /// Where a rule's transform text came from.
@@ -292,7 +311,7 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
     if opts.env.is_none() {
         diags.extend(check_overlays(&tree, &map));
     }
-    let interpolated = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
+    let interpolated = interp::resolve(&mut tree, &map, opts, &mut diags);
     let sensitive: std::collections::BTreeMap<String, String> = interpolated
         .iter()
         .filter(|(p, _)| interp::is_sensitive(p))
@@ -324,7 +343,22 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
     }
     // The schema accepts `3000.0` as an integer (JSON Schema does); serde would not.
     integral_floats_to_integers(&mut tree);
-    let raw: RawSpec = match serde_path_to_error::deserialize(&tree) {
+    // The author's own `x-…` keys (anchors to merge) are no part of the model.
+    let extensions = tree
+        .as_object()
+        .is_some_and(|m| m.keys().any(|k| schema::is_extension(k)));
+    let without;
+    let model_tree = if extensions {
+        let mut t = tree.clone();
+        if let Some(m) = t.as_object_mut() {
+            m.retain(|k, _| !schema::is_extension(k));
+        }
+        without = t;
+        &without
+    } else {
+        &tree
+    };
+    let raw: RawSpec = match serde_path_to_error::deserialize(model_tree) {
         Ok(r) => r,
         Err(e) => {
             // The schema is generated from the same types, so this is a gap between the two;

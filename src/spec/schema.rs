@@ -33,9 +33,23 @@ pub fn generate() -> Value {
         }
         out.insert("$id".into(), Value::String(SCHEMA_ID.into()));
         out.extend(std::mem::take(m));
+        // Top-level `x-…` keys are the author's own (a place for YAML anchors that `<<: *name`
+        // merges elsewhere, as in Compose and OpenAPI files); the loader reads past them.
+        out.insert(
+            "patternProperties".into(),
+            serde_json::json!({ EXTENSION_PATTERN: true }),
+        );
         *m = out;
     }
     v
+}
+
+/// Top-level keys the spec format leaves to the author: those starting with `x-`.
+pub const EXTENSION_PATTERN: &str = "^x-";
+
+/// Whether a top-level key is one of the author's own ([`EXTENSION_PATTERN`]).
+pub fn is_extension(key: &str) -> bool {
+    key.starts_with("x-")
 }
 
 /// The schema as pretty JSON with a trailing newline: the bytes of the checked-in file.

@@ -293,7 +293,11 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(String, Span, Tree)> = Vec::new();
+                // Keys written in this mapping, and keys a merge key (`<<: *base`) brought in with
+                // their index in `entries`: a written key overrides a merged one wherever it is
+                // written, as YAML's merge key says; only a key written twice is a duplicate.
                 let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+                let mut merged: BTreeMap<String, usize> = BTreeMap::new();
                 let end = loop {
                     let (ev, sp2) = self.next()?;
                     if let Event::MappingEnd = ev {
@@ -323,16 +327,41 @@ impl<'a> Builder<'a> {
                         }
                     };
                     if name == "<<" {
-                        // YAML 1.1 merge keys: splice the aliased mapping's entries in.
-                        if let Tree::Map(items, _) = val {
-                            for (k, ks, v) in items {
-                                if !seen.contains_key(&k) {
-                                    seen.insert(k.clone(), ks);
-                                    entries.push((k, ks, v));
-                                }
+                        // YAML 1.1 merge keys: splice the aliased mapping's entries in (of a list
+                        // of mappings, the first that has a key gives it).
+                        let vspan = val.span();
+                        let sources = match val {
+                            Tree::Map(items, _) => vec![items],
+                            Tree::Seq(items, _)
+                                if items.iter().all(|i| matches!(i, Tree::Map(..))) =>
+                            {
+                                items
+                                    .into_iter()
+                                    .filter_map(|i| match i {
+                                        Tree::Map(m, _) => Some(m),
+                                        _ => None,
+                                    })
+                                    .collect()
                             }
-                            continue;
+                            _ => {
+                                self.diags.push(
+                                    Diagnostic::error(
+                                        "E008",
+                                        "a merge key `<<` takes a mapping: an alias such as `*defaults`, or a list of them",
+                                    )
+                                    .at(vspan)
+                                    .with_help("define the shared fields once with an anchor (`x-defaults: &defaults {…}`) and write `<<: *defaults`"),
+                                );
+                                continue;
+                            }
+                        };
+                        for (k, ks, v) in sources.into_iter().flatten() {
+                            if !seen.contains_key(&k) && !merged.contains_key(&k) {
+                                merged.insert(k.clone(), entries.len());
+                                entries.push((k, ks, v));
+                            }
                         }
+                        continue;
                     }
                     if let Some(first) = seen.get(&name) {
                         self.diags.push(
@@ -346,7 +375,10 @@ impl<'a> Builder<'a> {
                         continue;
                     }
                     seen.insert(name.clone(), kspan);
-                    entries.push((name, kspan, val));
+                    match merged.remove(&name) {
+                        Some(i) => entries[i] = (name, kspan, val),
+                        None => entries.push((name, kspan, val)),
+                    }
                 };
                 let t = Tree::Map(entries, Span::new(s.start, end.end.max(s.end)));
                 self.anchor(anchor, &t);
@@ -903,6 +935,39 @@ mod tests {
         assert_eq!(ds.len(), 2);
         assert_eq!(at(&ds[0]), (3, 1));
         assert!(ds[0].help.as_deref().unwrap().contains("line 1"));
+    }
+
+    #[test]
+    fn a_written_key_overrides_a_merged_one_wherever_it_is_written() {
+        let text = "base: &b {x: 1, y: 2, z: 3}\nafter:\n  <<: *b\n  x: 10\nbefore:\n  y: 20\n  <<: *b\nlist:\n  <<: [{x: 100}, *b]\n";
+        let doc = parse(text).unwrap();
+        assert_eq!(
+            doc.value["after"],
+            serde_json::json!({"x": 10, "y": 2, "z": 3})
+        );
+        assert_eq!(
+            doc.value["before"],
+            serde_json::json!({"y": 20, "x": 1, "z": 3})
+        );
+        assert_eq!(
+            doc.value["list"],
+            serde_json::json!({"x": 100, "y": 2, "z": 3})
+        );
+        // The override is where it is written, not inside the anchor.
+        assert_eq!(doc.map.get("/after/x").unwrap().key.unwrap().start.line, 4);
+        // Written twice is still a duplicate, merge or not.
+        let ds = parse("base: &b {x: 1}\na:\n  <<: *b\n  x: 2\n  x: 3\n").unwrap_err();
+        assert_eq!(
+            (ds.len(), ds[0].code.as_str(), at(&ds[0])),
+            (1, "E006", (5, 3))
+        );
+        assert!(ds[0].help.as_deref().unwrap().contains("line 4"), "{ds:?}");
+    }
+
+    #[test]
+    fn a_merge_key_of_something_other_than_a_mapping_is_an_error_at_the_value() {
+        let ds = parse("a:\n  <<: 5\n  x: 1\n").unwrap_err();
+        assert_eq!((ds[0].code.as_str(), at(&ds[0])), ("E008", (2, 7)));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub const DIALECT_IF: &str = "E501";
 pub const DIALECT_OPTIONAL_CHAIN: &str = "E502";
 /// Code of an input path no fixture event has.
 pub const UNKNOWN_PATH: &str = "E503";
+/// Code of a call of a `$name` that is neither a builtin nor bound by the expression.
+pub const UNKNOWN_FUNCTION: &str = "E505";
 
 /// Every check on every rule of the spec.
 pub fn check_spec(spec: &Spec) -> Vec<Diagnostic> {
@@ -95,6 +97,10 @@ pub fn check_expression(
             out.push((d, start, end));
         }
         Ok(analysis) => {
+            for (name, start, end) in &analysis.unknown_functions {
+                let (start, end) = range(*start, *end);
+                out.push((unknown_function(name, &analysis.bound), start, end));
+            }
             if !known.is_empty() {
                 for (p, count) in unknown_paths(&analysis.paths, known) {
                     let (start, end) = range(p.start, p.end);
@@ -108,6 +114,30 @@ pub fn check_expression(
         }
     }
     out
+}
+
+/// `$name(…)` calls nothing: not a builtin, and the expression binds no `$name` (`bound` are
+/// the names it does bind, for the did-you-mean).
+pub fn unknown_function(name: &str, bound: &BTreeSet<String>) -> Diagnostic {
+    let d = Diagnostic::error(
+        UNKNOWN_FUNCTION,
+        format!(
+            "`${name}` is not a JSONata function and the transform does not bind it; the call \
+             fails at run time (T1006)"
+        ),
+    );
+    // The closest builtin, or a name the expression binds (`$formatDate := function…`).
+    let candidates = syntax::BUILTINS
+        .iter()
+        .copied()
+        .chain(bound.iter().map(String::as_str));
+    match crate::spec::schema::suggest(name, candidates) {
+        Some(s) => d.with_help(format!("did you mean `${s}`?")),
+        None => d.with_help(format!(
+            "call a builtin (docs.jsonata.org lists them) or bind your own first: \
+             `${name} := function($x) {{ … }}`"
+        )),
+    }
 }
 
 /// Where a dialect diagnostic ends: `$if` only (the construct can span lines), `?.` whole.
@@ -717,5 +747,56 @@ mod tests {
             Some("a.agent.email")
         );
         assert_eq!(did_you_mean("a.agent.phone", &known), None);
+    }
+
+    fn unknown_functions(text: &str) -> Vec<(String, Option<String>, usize, usize)> {
+        check_expression(text, &BTreeSet::new(), PathSource::Event)
+            .into_iter()
+            .filter(|(d, _, _)| d.code == UNKNOWN_FUNCTION)
+            .map(|(d, s, e)| (d.message, d.help, s, e))
+            .collect()
+    }
+
+    #[test]
+    fn a_misspelt_function_is_an_error_at_its_name_with_did_you_mean() {
+        let found = unknown_functions("{\"kind\": $uppercas(\"a\"), \"n\": $lenght(b)}");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].0.contains("`$uppercas` is not a JSONata function"));
+        assert_eq!(found[0].1.as_deref(), Some("did you mean `$uppercase`?"));
+        assert_eq!((found[0].2, found[0].3), (9, 18));
+        assert_eq!(found[1].1.as_deref(), Some("did you mean `$length`?"));
+        // A name close to one the transform binds is suggested too.
+        let found = unknown_functions("($formatDate := function($d) { $d }; $formatDat(a))");
+        assert_eq!(found[0].1.as_deref(), Some("did you mean `$formatDate`?"));
+        // Nothing close: how to bind one.
+        let found = unknown_functions("$zzqx(1)");
+        assert!(found[0].1.as_deref().unwrap().contains("$zzqx := function"));
+        // Behind the guide's dialect, at the original position.
+        let found = unknown_functions("$if(a) $uppercas(b) $else 1 $end");
+        assert_eq!((found[0].2, found[0].3), (7, 16));
+    }
+
+    #[test]
+    fn functions_the_transform_binds_are_not_unknown() {
+        for text in [
+            "($f := function($x) { $x + 1 }; $f(1))",
+            // Bound after the lambda that calls it, and recursion.
+            "($g := function() { $h() }; $h := function() { 1 }; $g())",
+            "($fact := function($n) { $n <= 1 ? 1 : $n * $fact($n - 1) }; $fact(5))",
+            // A lambda parameter called as a function, in a higher-order call.
+            "(function($cb) { $cb(1) })(function($x) { $x })",
+            "$map(xs, function($v, $i, $a) { $v })",
+            // Focus and index variables, builtins (the context form too), `$clone`.
+            "a@$x.$x.b",
+            "{'u': $uppercase(a), 's': a.$string(), 'c': $clone(b), 'n': $now()}",
+            // A block's function used from inside an object.
+            "($cap := function($s) { $uppercase($substring($s, 0, 1)) }; {'n': $cap(name)})",
+        ] {
+            assert!(
+                unknown_functions(text).is_empty(),
+                "{text}: {:?}",
+                unknown_functions(text)
+            );
+        }
     }
 }

@@ -167,6 +167,33 @@ fn an_expr_in_the_guides_dialect_gets_the_standard_form() {
 }
 
 #[test]
+fn a_misspelt_function_is_an_error_before_any_evaluation() {
+    let (code, out, err) = eval(&[
+        "--expr",
+        "{'kind': $uppercas(interaction.channel.type)}",
+        "--event",
+        "fixtures/events/voice_resolved.json",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out, "");
+    assert!(
+        err.contains("error[E505]: `$uppercas` is not a JSONata function"),
+        "{err}"
+    );
+    assert!(err.contains("--expr:1:10"), "{err}");
+    assert!(err.contains("did you mean `$uppercase`?"), "{err}");
+    // A lambda bound in the expression is called like a builtin.
+    let (code, out, err) = eval(&[
+        "--compact",
+        "--expr",
+        "($up := function($s) { $uppercase($s) }; $up(interaction.channel.type))",
+        "--event",
+        "fixtures/events/voice_resolved.json",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "\"VOICE\"\n"), "{err}");
+}
+
+#[test]
 fn a_path_the_event_does_not_have_is_a_warning_with_did_you_mean() {
     let (code, out, err) = eval(&[
         "--compact",

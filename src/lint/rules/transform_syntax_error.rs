@@ -1,8 +1,11 @@
 //! ## What it does
-//! Reports a transform that does not parse as JSONata, at the offending token.
+//! Reports a transform that does not parse as JSONata, at the offending token, and a call of a
+//! `$name` that is neither a builtin nor bound by the transform (a misspelt `$uppercas(…)`), at
+//! the name, with the closest builtin.
 //!
 //! ## Why is this bad?
-//! A rule whose transform does not compile delivers nothing.
+//! A rule whose transform does not compile delivers nothing; a call of an unknown function fails
+//! every event at run time (`T1006`).
 //!
 //! ## Example
 //! ```jsonata
@@ -27,17 +30,29 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         if !t.dialect.is_empty() {
             continue;
         }
-        if let Err(e) = &t.analysis {
-            let mut d = cx.in_transform(
-                &t.source,
-                e.start,
-                e.end,
-                format!("transform does not parse ({}): {}", e.code, e.message),
-            );
-            if let Some(h) = &e.help {
-                d = d.with_help(h.clone());
+        match &t.analysis {
+            Err(e) => {
+                let mut d = cx.in_transform(
+                    &t.source,
+                    e.start,
+                    e.end,
+                    format!("transform does not parse ({}): {}", e.code, e.message),
+                );
+                if let Some(h) = &e.help {
+                    d = d.with_help(h.clone());
+                }
+                out.push(d);
             }
-            out.push(d);
+            Ok(a) => {
+                for (name, start, end) in &a.unknown_functions {
+                    let found = crate::transform::checks::unknown_function(name, &a.bound);
+                    let mut d = cx.in_transform(&t.source, *start, *end, found.message);
+                    if let Some(h) = found.help {
+                        d = d.with_help(h);
+                    }
+                    out.push(d);
+                }
+            }
         }
     }
 }
@@ -67,6 +82,24 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert!(d[0].message.starts_with("transform does not parse (S0202)"));
         assert_eq!(d[0].help.as_deref(), Some("separate fields with commas"));
+    }
+
+    #[test]
+    fn a_misspelt_function_is_reported_with_the_builtin_it_resembles() {
+        let a = crate::transform::syntax::analyse(
+            "($f := function($x) { $x }; {'k': $uppercas(a), 'f': $f(b), 'n': $now()})",
+        )
+        .unwrap();
+        let d = run_view(
+            "acceptsArrays: false",
+            TransformView::with_analysis(inline_source(), a),
+            check,
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0]
+            .message
+            .contains("`$uppercas` is not a JSONata function"));
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `$uppercase`?"));
     }
 
     #[test]

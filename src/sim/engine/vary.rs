@@ -107,6 +107,18 @@ impl Identity {
         (!parts.is_empty()).then(|| parts.join("\u{1f}"))
     }
 
+    /// Whether events generated from `event` differ at `path`, as [`Plan::new`] varies them:
+    /// `event.id` and `interaction.id` wherever `event` has them, a fallback field only when it
+    /// has neither. A value read from no such path is the same in every event copied from
+    /// `event`, as it is in the real events that share it (lint's CX034 asks this of the paths
+    /// an upsert field is filled from).
+    pub fn varies(&self, event: &Value, path: &str) -> bool {
+        let present = get(event, &split(path)).is_some_and(|v| !v.is_null());
+        present
+            && (IDENTITY.contains(&path)
+                || (self.fallback.iter().any(|f| f == path) && !Self::has_standard(event)))
+    }
+
     /// Whether a key template with paths `key_vars` reads a field generated events vary.
     pub fn key_reads_identity(&self, key_vars: &[String]) -> bool {
         key_vars

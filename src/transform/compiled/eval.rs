@@ -310,7 +310,14 @@ impl<'a> Ev<'a> {
                 for a in args {
                     argv.push(self.eval(a, input, env)?);
                 }
-                super::builtins::engine_call(call, &argv, self.prog.limits.max_output_bytes)?
+                match native(call, &argv) {
+                    Some(v) => v,
+                    None => super::builtins::engine_call(
+                        call,
+                        &argv,
+                        self.prog.limits.max_output_bytes,
+                    )?,
+                }
             }
             K::CallFn(callee, args) => {
                 let f = self.eval(callee, input, env)?;
@@ -755,6 +762,18 @@ pub(super) fn js_append<'a>(a: Val<'a>, b: Val<'a>) -> Val<'a> {
         items.push(b);
     }
     Val::plain(items)
+}
+
+/// A date call's result without the engine, where its native form covers the arguments.
+fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>]) -> Option<Val<'a>> {
+    use super::ir::Native;
+    match (call.native.as_ref()?, args) {
+        (Native::ToMillis, [Val::Str(s)]) => super::dates::to_millis(s).map(Val::Num),
+        (Native::FromMillis(parts), [Val::Num(ms), ..]) => {
+            super::dates::format(*ms, parts).map(Val::string)
+        }
+        _ => None,
+    }
 }
 
 /// JavaScript's `===` between a scalar and any value.

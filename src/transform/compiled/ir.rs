@@ -80,6 +80,17 @@ pub(super) struct EngineCall {
     pub ast: AstNode,
     /// The check made before the engine is asked (a number it would answer wrongly).
     pub guard: Option<crate::transform::numbers::Guard>,
+    /// The native implementation of this call's common forms, if it has one.
+    pub native: Option<Native>,
+}
+
+/// A date call answered without the engine where its arguments allow ([`super::dates`]).
+#[derive(Debug)]
+pub(super) enum Native {
+    /// `$toMillis(s)`
+    ToMillis,
+    /// `$fromMillis(ms)` or `$fromMillis(ms, <literal picture>)`
+    FromMillis(Vec<super::dates::Part>),
 }
 
 /// One node; `predicates`, `group` and `keep_array` are jsonata-js's node-level `predicate`,

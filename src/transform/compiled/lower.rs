@@ -93,75 +93,6 @@ const ENGINE: &[(&str, usize, usize)] = &[
     ("toMillis", 1, 2),
 ];
 
-/// Every builtin name of JSONata (a `$name` that is one of these and is not bound by the
-/// expression means the builtin).
-const ALL_BUILTINS: &[&str] = &[
-    "abs",
-    "append",
-    "assert",
-    "average",
-    "base64decode",
-    "base64encode",
-    "boolean",
-    "ceil",
-    "contains",
-    "count",
-    "decodeUrl",
-    "decodeUrlComponent",
-    "distinct",
-    "each",
-    "encodeUrl",
-    "encodeUrlComponent",
-    "error",
-    "eval",
-    "exists",
-    "filter",
-    "floor",
-    "formatBase",
-    "formatInteger",
-    "formatNumber",
-    "fromMillis",
-    "join",
-    "keys",
-    "length",
-    "lookup",
-    "lowercase",
-    "map",
-    "match",
-    "max",
-    "merge",
-    "millis",
-    "min",
-    "not",
-    "now",
-    "number",
-    "pad",
-    "parseInteger",
-    "power",
-    "random",
-    "reduce",
-    "replace",
-    "reverse",
-    "round",
-    "shuffle",
-    "sift",
-    "single",
-    "sort",
-    "split",
-    "spread",
-    "sqrt",
-    "string",
-    "substring",
-    "substringAfter",
-    "substringBefore",
-    "sum",
-    "toMillis",
-    "trim",
-    "type",
-    "uppercase",
-    "zip",
-];
-
 /// The builtins whose argument may be a regex literal, and at which position.
 fn regex_position(b: Builtin) -> Option<usize> {
     match b {
@@ -174,7 +105,9 @@ pub(super) fn lower(tree: &ast::Node) -> L<Lowered> {
     let mut lw = Lower {
         vars: Vec::new(),
         regexes: Vec::new(),
-        bound: HashSet::new(),
+        bound: crate::transform::syntax::bound_names(tree)
+            .into_iter()
+            .collect(),
         keep_bases: HashSet::new(),
     };
     lw.scan(tree);
@@ -189,40 +122,25 @@ pub(super) fn lower(tree: &ast::Node) -> L<Lowered> {
 struct Lower {
     vars: Vec<Box<str>>,
     regexes: Vec<Regex>,
-    /// Names bound anywhere (`:=` targets, lambda parameters).
+    /// Names bound anywhere ([`crate::transform::syntax::bound_names`]).
     bound: HashSet<String>,
     /// Nodes that carry jsonata-js's `keepArray` (the base of a `[]`).
     keep_bases: HashSet<*const ast::Node>,
 }
 
 pub(super) fn is_builtin(name: &str) -> bool {
-    ALL_BUILTINS.binary_search(&name).is_ok()
+    crate::transform::syntax::is_builtin(name)
 }
 
 impl Lower {
-    /// Collects bound names and the bases of `[]`.
+    /// Collects the bases of `[]`.
     fn scan(&mut self, n: &ast::Node) {
-        match &n.kind {
-            Kind::Bind { var, .. } => {
-                if let Kind::Var(v) = &var.kind {
-                    self.bound.insert(v.clone());
-                }
+        if let Kind::Filter { lhs, pred: None } = &n.kind {
+            let mut base: &ast::Node = lhs;
+            while let Kind::Filter { lhs, .. } = &base.kind {
+                base = lhs;
             }
-            Kind::Lambda { params, .. } => {
-                for p in params {
-                    if let Kind::Var(v) = &p.kind {
-                        self.bound.insert(v.clone());
-                    }
-                }
-            }
-            Kind::Filter { lhs, pred: None } => {
-                let mut base: &ast::Node = lhs;
-                while let Kind::Filter { lhs, .. } = &base.kind {
-                    base = lhs;
-                }
-                self.keep_bases.insert(base as *const _);
-            }
-            _ => {}
+            self.keep_bases.insert(base as *const _);
         }
         n.kind.for_each_child(&mut |c| self.scan(c));
     }
@@ -605,7 +523,17 @@ impl Lower {
                 return Err(NoCompile);
             }
             let args = all.iter().map(|a| self.lower(a)).collect::<L<Vec<_>>>()?;
-            return Ok(Node::new(K::Engine(engine_call(n, all.len())?, args)));
+            let mut call = engine_call(n, all.len())?;
+            call.native = match (n, all.as_slice()) {
+                ("toMillis", [_]) => Some(Native::ToMillis),
+                ("fromMillis", [_]) => Some(Native::FromMillis(super::dates::iso_picture())),
+                ("fromMillis", [_, p]) => match &p.kind {
+                    Kind::Str(p) => super::dates::picture(p).map(Native::FromMillis),
+                    _ => None,
+                },
+                _ => None,
+            };
+            return Ok(Node::new(K::Engine(call, args)));
         }
         Err(NoCompile)
     }
@@ -687,6 +615,7 @@ fn engine_call(name: &'static str, argc: usize) -> L<Box<EngineCall>> {
     Ok(Box::new(EngineCall {
         ast,
         guard: crate::transform::numbers::Guard::named(name),
+        native: None,
     }))
 }
 

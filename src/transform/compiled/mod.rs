@@ -13,6 +13,7 @@
 //! other value is skipped without allocating.
 
 mod builtins;
+mod dates;
 mod eval;
 mod input;
 mod ir;

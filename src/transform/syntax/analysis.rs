@@ -21,6 +21,7 @@
 
 use super::ast::{BinOp, Kind, Node};
 use super::{Analysis, OutputField, PathRef};
+use std::collections::BTreeSet;
 
 #[derive(Clone)]
 struct Loc {
@@ -120,11 +121,47 @@ pub fn analyse(root: &Node) -> Analysis {
     };
     let v = a.output(root, &Some(Vec::new()), "");
     a.consume(v);
+    let bound = bound_names(root);
+    let unknown_functions = a
+        .functions
+        .iter()
+        .filter(|(name, _, _)| {
+            // `$` and `$$` called as functions are values, not names.
+            !name.is_empty() && name != "$" && !super::is_builtin(name) && !bound.contains(name)
+        })
+        .cloned()
+        .collect();
     Analysis {
         paths: a.paths,
         outputs: a.outputs,
         functions: a.functions,
+        unknown_functions,
+        bound,
     }
+}
+
+/// Every `$name` the expression binds somewhere: `:=` targets, lambda parameters, `@$v` and
+/// `#$v`. Where in the tree does not matter: a lambda may call a name its enclosing block binds
+/// after it (`$f := function() { $g() }; $g := …`), itself included.
+pub fn bound_names(root: &Node) -> BTreeSet<String> {
+    fn scan(n: &Node, out: &mut BTreeSet<String>) {
+        let mut var = |v: &Node| {
+            if let Kind::Var(name) = &v.kind {
+                out.insert(name.clone());
+            }
+        };
+        match &n.kind {
+            Kind::Bind { var: v, .. } | Kind::Focus { var: v, .. } | Kind::Index { var: v, .. } => {
+                var(v)
+            }
+            Kind::Lambda { params, .. } => params.iter().for_each(var),
+            _ => {}
+        }
+        n.kind.for_each_child(&mut |c| scan(c, out));
+    }
+    let mut out = BTreeSet::new();
+    scan(root, &mut out);
+    out
 }
 
 struct Analyzer {

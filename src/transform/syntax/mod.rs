@@ -14,6 +14,7 @@ mod lexer;
 mod parser;
 mod validate;
 
+pub use analysis::bound_names;
 pub use dialect::{rewrite, rewrite_mapped};
 pub use lexer::{tokens_lenient, Tk, Token};
 pub use parser::{MAX_DEPTH, TOO_DEEP};
@@ -57,6 +58,81 @@ pub struct OutputField {
     pub carries: Vec<PathRef>,
 }
 
+/// Every builtin function name of JSONata (jsonata-js 2.2's `$name`s): a `$name` that is one of
+/// these and is not bound by the expression means the builtin.
+pub const BUILTINS: &[&str] = &[
+    "abs",
+    "append",
+    "assert",
+    "average",
+    "base64decode",
+    "base64encode",
+    "boolean",
+    "ceil",
+    "clone",
+    "contains",
+    "count",
+    "decodeUrl",
+    "decodeUrlComponent",
+    "distinct",
+    "each",
+    "encodeUrl",
+    "encodeUrlComponent",
+    "error",
+    "eval",
+    "exists",
+    "filter",
+    "floor",
+    "formatBase",
+    "formatInteger",
+    "formatNumber",
+    "fromMillis",
+    "join",
+    "keys",
+    "length",
+    "lookup",
+    "lowercase",
+    "map",
+    "match",
+    "max",
+    "merge",
+    "millis",
+    "min",
+    "not",
+    "now",
+    "number",
+    "pad",
+    "parseInteger",
+    "power",
+    "random",
+    "reduce",
+    "replace",
+    "reverse",
+    "round",
+    "shuffle",
+    "sift",
+    "single",
+    "sort",
+    "split",
+    "spread",
+    "sqrt",
+    "string",
+    "substring",
+    "substringAfter",
+    "substringBefore",
+    "sum",
+    "toMillis",
+    "trim",
+    "type",
+    "uppercase",
+    "zip",
+];
+
+/// Whether `$name` is a builtin of JSONata.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTINS.binary_search(&name).is_ok()
+}
+
 /// What a transform reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Analysis {
@@ -66,6 +142,12 @@ pub struct Analysis {
     pub outputs: Vec<OutputField>,
     /// Function calls: (name without `$`, start, end).
     pub functions: Vec<(String, usize, usize)>,
+    /// Calls of a `$name` that is neither a builtin nor bound anywhere in the expression (by
+    /// `:=`, a lambda parameter, `@$v` or `#$v`): (name without `$`, start, end). At run time
+    /// each is `T1006`, "attempted to invoke a non-function".
+    pub unknown_functions: Vec<(String, usize, usize)>,
+    /// The `$name`s the expression binds ([`bound_names`]).
+    pub bound: std::collections::BTreeSet<String>,
 }
 
 /// A syntax error with the offending token's position.

@@ -1,0 +1,136 @@
+//! ## What it does
+//! Flags a transform that fills the CRM's upsert field (`crm.idempotency: {by: upsert, field}`,
+//! or the CRM profile's default) from input paths none of which identifies the event, or does not
+//! write the field at all. Identity is the simulator's own (`docs/semantics.md`, "Generated
+//! events"): `event.id` and `interaction.id`, and only in an event that has neither, the
+//! idempotency key's id fields. A queue name, a region, an event kind, a constant identify
+//! nothing. The upsert field and mode are asked of the CRM profile the simulator's CRM model uses
+//! (`crm::dedup`); with fixtures, each fixture the rule matches is checked the way the
+//! simulator's generator varies events copied from it.
+//!
+//! ## Why is this bad?
+//! An upserting CRM keeps one record per upsert value. When the value does not identify the event
+//! (`"region": interaction.queue.region`), every event of that region writes the same record:
+//! all but the last are silently overwritten. Nothing fails and every request gets a 2xx;
+//! `cxsync sim` counts such records as lost ("overwritten by other events").
+//!
+//! A record per customer or per region that later events are meant to replace (a "latest state"
+//! record) is the exception: say so with `# cxsync: ignore[CX034]` on the line (or a
+//! `/* cxsync: ignore[CX034] */` in the transform).
+//!
+//! ## Example
+//! ```yaml
+//! crm:
+//!   profile: hubspot
+//!   idempotency: { by: upsert, field: region }
+//! rules:
+//!   - transform: '{"id": interaction.id, "region": interaction.queue.region}'
+//! ```
+//!
+//! Use instead: upsert on a field the transform fills from the event's identity:
+//! ```yaml
+//! crm:
+//!   idempotency: { by: upsert, field: externalId }
+//! rules:
+//!   - transform: '{"externalId": interaction.id & "-" & event.type, "region": interaction.queue.region}'
+//! ```
+//!
+//! ## Fix safety
+//! No automatic fix: changing the upsert field changes which CRM records later events update.
+
+use super::prelude::*;
+use super::template_vars;
+use crate::crm::{self, DedupMode};
+use crate::sim::engine::vary::{Identity, IDENTITY};
+use crate::transform::runner::matches;
+
+pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let raw = &cx.spec.raw;
+    let profile = crm::profile(raw.crm.profile);
+    let dedup = crm::dedup(raw, &profile, &Default::default());
+    let (DedupMode::Upsert, Some(field)) = (&dedup.mode, &dedup.upsert_field) else {
+        // No upsert field at all is CX031's.
+        return;
+    };
+    // The simulator's identity for this spec (`sim::engine::feed::identity`): the key's id
+    // fields, less the ones rules route on.
+    let identity = Identity::of_key(template_vars(&raw.idempotency.key), |v| {
+        cx.enabled_rules()
+            .any(|(_, r)| r.conditions.contains_key(v))
+    });
+    // A top-level field name, or a JSON pointer into the payload, as the CRM model reads it.
+    let pointer = if field.starts_with('/') {
+        field.clone()
+    } else {
+        format!("/{}", field.replace('~', "~0").replace('/', "~1"))
+    };
+    let shown = field.trim_start_matches('/').replace('/', ".");
+    for (rule, r) in cx.enabled_rules() {
+        let Some(t) = &rule.transform else { continue };
+        let Ok(a) = &t.analysis else { continue };
+        // Computed keys (`*`) may write the field: nothing certain to say.
+        if a.outputs.is_empty() || a.outputs.iter().any(|o| o.pointer.contains('*')) {
+            continue;
+        }
+        let Some(f) = a.outputs.iter().find(|o| o.pointer == pointer) else {
+            out.push(
+                cx.at_value(
+                    &format!("/rules/{}/id", rule.index),
+                    format!(
+                        "{} upserts on `{shown}`, and rule `{}`'s transform does not write it: every record of the rule upserts onto one empty value and overwrites the one before",
+                        profile.name, r.id
+                    ),
+                )
+                .with_help(format!(
+                    "add `\"{shown}\": interaction.id` (or another field filled from `interaction.id` or `event.id`) to the transform"
+                )),
+            );
+            continue;
+        };
+        let carried: Vec<String> = f.carries.iter().map(|p| p.dotted()).collect();
+        // The events the simulator would copy for this rule: its fixtures that it matches. Without
+        // any, the built-in event, which has both `event.id` and `interaction.id`.
+        let events: Vec<_> = rule
+            .fixtures
+            .iter()
+            .filter(|fx| matches(&fx.event, &r.event_type, &r.conditions))
+            .collect();
+        let unidentified = if events.is_empty() {
+            (!carried.iter().any(|p| IDENTITY.contains(&p.as_str()))).then_some(None)
+        } else {
+            events
+                .iter()
+                .find(|fx| !carried.iter().any(|p| identity.varies(&fx.event, p)))
+                .map(|fx| Some(&fx.name))
+        };
+        let Some(fixture) = unidentified else {
+            continue;
+        };
+        let reads = if carried.is_empty() {
+            "no input at all".to_string()
+        } else {
+            carried
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let example = fixture
+            .map(|n| format!(" (fixture `{n}`)"))
+            .unwrap_or_default();
+        out.push(
+            cx.in_transform(
+                &t.source,
+                f.key_start,
+                f.key_end,
+                format!(
+                    "{} upserts on `{shown}`, which rule `{}` fills from {reads}{example}: that identifies no event (not `interaction.id`, not `event.id`), so events sharing the value write one record and all but the last are overwritten",
+                    profile.name, r.id
+                ),
+            )
+            .with_help(format!(
+                "upsert on a field the transform fills from `interaction.id` or `event.id` (e.g. `\"{shown}\": interaction.id`, or name another field in `crm.idempotency.field`)"
+            )),
+        );
+    }
+}
