@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::state::{duration_secs, masked, metric_points, now, with_server_fields, State};
+use super::state::{masked, metric_points, now, with_server_fields, State};
 use super::{error, reply, Effect, Fault, Hub, Reply};
 
 struct Schemas {
@@ -249,11 +249,14 @@ impl State {
                 }
                 let q = parse_query(query);
                 let interval = q.get("interval").cloned().unwrap_or_else(|| "PT1H".into());
-                let Some(step) = duration_secs(&interval) else {
-                    return reply(
-                        400,
-                        json!({"message": "invalid interval", "errors": [{"field": "interval", "message": format!("`{interval}` is not an ISO 8601 duration such as PT1H")}]}),
-                    );
+                let step = match crate::cxone::metrics::interval_seconds(&interval) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return reply(
+                            400,
+                            json!({"message": "invalid interval", "errors": [{"field": "interval", "message": e}]}),
+                        )
+                    }
                 };
                 match self.metrics.get(*name) {
                     Some(m) => reply(200, m.clone()),
