@@ -104,11 +104,11 @@ fn main() {
     let specs = generate(dir.path());
     let opts = LoadOptions {
         env: None,
-        vars: Default::default(),
+        ..LoadOptions::default()
     };
     let staging = LoadOptions {
         env: Some("staging".into()),
-        vars: Default::default(),
+        ..LoadOptions::default()
     };
     // One warm-up run that also proves every generated spec is valid.
     for (i, p) in specs.iter().enumerate() {

@@ -6,16 +6,33 @@ use std::path::Path;
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder is written, flushed
 /// and renamed over the target, so a reader never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// The folder `path` is in: its parent, or `.` for a bare name.
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// A new, empty, hidden folder `<dir>/<prefix>…` (`dir` created if missing) to build a tree in
+/// and rename into place beside it (same file system): nobody sees half of it. It is removed on
+/// drop unless kept.
+pub fn staging_dir(dir: &Path, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(dir)
+        .with_context(|| format!("cannot create a staging folder in {}", dir.display()))
 }
 
 /// Files visited while expanding one glob before giving up (a glob over `/` is a mistake).
@@ -26,6 +43,30 @@ pub const MAX_GLOB_DEPTH: usize = 32;
 /// Whether a path component holds glob syntax.
 pub fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
+}
+
+/// `path` made absolute (against the current folder) with `.` and `..` removed, without touching
+/// the file system: the loader joins `dir/../fixtures/x.json`, the editor names
+/// `/abs/fixtures/x.json`, and both must find the same buffer (`lsp`); a `per-file-ignores`
+/// glob matches a transform path however it was joined (`lint`).
+pub fn normalize(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = std::path::PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 /// Why a glob could not be expanded.
@@ -135,16 +176,26 @@ impl GlobWalk {
     }
 }
 
+/// A temporary folder holding `files` (relative path, text), folders created as needed: the
+/// trees the file-system tests walk.
+#[cfg(test)]
+pub(crate) fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    for (rel, text) in files {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(parent_dir(&p)).unwrap();
+        std::fs::write(&p, text).unwrap();
+    }
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_glob_matches_however_the_folder_is_spelled() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join("a/b")).unwrap();
-        std::fs::write(d.path().join("a/b/x.json"), "{}").unwrap();
-        std::fs::write(d.path().join("a/b/y.txt"), "").unwrap();
+        let d = temp_tree(&[("a/b/x.json", "{}"), ("a/b/y.txt", "")]);
         for pattern in ["a/b/*.json", "a/./b/*.json", "a/b/../b/*.json", "**/*.json"] {
             let found = glob(&d.path().join(".").join(pattern)).unwrap();
             assert_eq!(found.len(), 1, "{pattern}: {found:?}");

@@ -105,6 +105,20 @@ pub fn is_loopback(u: &Url) -> bool {
     }
 }
 
+/// Percent-encodes every byte of `s` except ASCII letters, digits and the bytes in `keep`
+/// (RFC 3986 §2.1, upper-case hex): a URL path segment keeps `-._~`.
+pub fn percent_encode(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -281,13 +281,12 @@ mod tests {
 
     #[test]
     fn folders_skip_hidden_entries_and_survive_a_symlink_loop() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(d.path().join(".github/workflows")).unwrap();
-        std::fs::write(d.path().join(".github/workflows/ci.yml"), "on: push\n").unwrap();
-        std::fs::write(d.path().join(".pre-commit-hooks.yaml"), "- id: x\n").unwrap();
-        std::fs::create_dir(d.path().join("specs")).unwrap();
-        std::fs::write(d.path().join("specs/a.yaml"), "version: 1\n").unwrap();
-        std::fs::write(d.path().join("specs/notes.md"), "x").unwrap();
+        let d = crate::fsutil::temp_tree(&[
+            (".github/workflows/ci.yml", "on: push\n"),
+            (".pre-commit-hooks.yaml", "- id: x\n"),
+            ("specs/a.yaml", "version: 1\n"),
+            ("specs/notes.md", "x"),
+        ]);
         #[cfg(unix)]
         std::os::unix::fs::symlink(d.path(), d.path().join("specs/loop")).unwrap();
         let got = expand(&[d.path().to_path_buf()]).unwrap();
@@ -302,9 +301,8 @@ mod tests {
 
     #[test]
     fn globs_missing_paths_and_links_that_cannot_be_followed_are_errors_that_say_which() {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("a.yaml"), "version: 1\n").unwrap();
-        std::fs::write(d.path().join("b.yml"), "duration: 1m\n").unwrap();
+        let d =
+            crate::fsutil::temp_tree(&[("a.yaml", "version: 1\n"), ("b.yml", "duration: 1m\n")]);
         let got = expand(&[d.path().join("*.y*ml")]).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].kind, Kind::Scenario);

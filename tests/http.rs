@@ -664,4 +664,13 @@ fn every_url_check_accepts_and_refuses_the_same_urls() {
             "{url}: [loader, http, replay, hub, store]"
         );
     }
+    // A refusal says what to do instead, in the caller's words.
+    let hub = cxsync::cxone::client::check_url("hub", "http://api.example.com").unwrap_err();
+    assert!(hub.to_string().contains("use https://"), "{hub}");
+    let http = cxsync::http::checked_url("channel.destinationUri", "http://crm.example.com/a");
+    let e = http.unwrap_err().to_string();
+    assert!(
+        e.starts_with("channel.destinationUri: ") && e.contains("not loopback"),
+        "{e}"
+    );
 }

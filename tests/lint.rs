@@ -895,3 +895,201 @@ fn a_suppression_in_a_transform_file_shared_by_two_rules_is_used_not_reported_un
     let text = stdout(&out);
     assert!(!text.contains("CX020") && !text.contains("CX100"), "{text}");
 }
+
+/// Lint CX004 and `plan` give one answer to "is this header a credential": every header lint
+/// refuses in plain text is one plan prints as `(sensitive)`, and no other.
+#[test]
+fn lint_and_plan_agree_on_which_header_is_a_credential() {
+    let names = [
+        "Authorization",
+        "Proxy-Authorization",
+        "X-Api-Key",
+        "x-api-key",
+        "Api-Key",
+        "X-ApiKey",
+        "CRM_API_KEY",
+        "X-Auth-Token",
+        "X-Custom-Token",
+        "X-Hub-Signature",
+        "Cookie",
+        "X-Client-Secret",
+        "X-Password",
+        "X-Token-Type",
+        "X-Signature-Version",
+        "X-Api-Key-Id",
+        "X-Request-Id",
+        "X-Tenant",
+        "Accept",
+        "User-Agent",
+    ];
+    let clean = std::fs::read_to_string(root().join("fixtures/lint/clean.yaml")).unwrap();
+    let headers: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("    {n}: plain-value-{i}\n"))
+        .collect();
+    let text = clean
+        .replacen(
+            "    Content-Type: application/json\n",
+            &format!("    Content-Type: application/json\n{headers}"),
+            1,
+        )
+        .replace(
+            "../events/*.json",
+            &format!("{}/fixtures/events/*.json", root().display()),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("headers.yaml");
+    std::fs::write(&path, &text).unwrap();
+
+    // Lint, as a user runs it.
+    let out = run(&[
+        "lint",
+        path.to_str().unwrap(),
+        "--select",
+        "CX004",
+        "--format",
+        "json",
+    ]);
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let linted: std::collections::BTreeSet<String> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| {
+            let m = d["message"].as_str()?;
+            Some(m.strip_prefix("header `")?.split('`').next()?.to_string())
+        })
+        .collect();
+
+    // Plan, creating the channel on an empty hub.
+    let loaded = cxsync::spec::load(&path, &cxsync::spec::LoadOptions::default());
+    let spec = loaded.spec.expect("the spec loads");
+    let payloads = cxsync::compile::compile(&spec);
+    let plan = cxsync::cxone::plan::plan(
+        &payloads,
+        &cxsync::cxone::plan::Live::default(),
+        &cxsync::cxone::plan::Options::default(),
+    );
+    let shown = cxsync::cxone::plan::render(&plan, "https://hub.example");
+    for (i, name) in names.iter().enumerate() {
+        let masked = !shown.contains(&format!("plain-value-{i}\""))
+            && !shown.contains(&format!("plain-value-{i}\n"));
+        assert!(
+            shown.contains(name),
+            "plan does not show header {name}:\n{shown}"
+        );
+        assert_eq!(
+            linted.contains(*name),
+            masked,
+            "{name}: lint says credential = {}, plan masks = {masked}\n{shown}",
+            linted.contains(*name)
+        );
+    }
+    // The list holds both kinds, so the test can fail either way.
+    assert!(
+        linted.len() > 5 && linted.len() < names.len() - 5,
+        "{linted:?}"
+    );
+}
+
+/// A transform file beside the spec is spelled one way in every output format, relative to the
+/// working folder and without `./` (tester #20: `./transforms/…` in four formats, `transforms/…`
+/// in github and sarif).
+#[test]
+fn a_transform_file_is_spelled_alike_in_every_format() {
+    let dir = root().join("fixtures/lint");
+    for format in ["full", "concise", "json", "junit", "github", "sarif"] {
+        let out = cxsync()
+            .current_dir(&dir)
+            .args(["lint", "guide_literal.yaml", "--format", format])
+            .output()
+            .unwrap();
+        let text = stdout(&out);
+        assert!(text.contains("guide_literal.jsonata"), "{format}:\n{text}");
+        assert!(!text.contains("./guide_literal"), "{format}:\n{text}");
+    }
+}
+
+/// `lint`, `validate`, `test`, `sim` and `eval` never send the spec's secrets, so an unset
+/// `${env:…}` secret (the client secret, a credential header) does not stop them (tester #15:
+/// transform tests on a fork's pull request); `compile`, which writes them, still needs them, and
+/// so does a run that sends them to a real CRM.
+#[test]
+fn commands_that_never_send_a_secret_run_without_it() {
+    let text =
+        std::fs::read_to_string(root().join("fixtures/lint_ok/CX004-env-client-secret.yaml"))
+            .unwrap()
+            // An `${env:}` in a URL is no secret field: it is needed wherever the URL is checked.
+            .replace("?token=${env:CXSYNC_TEST_API_KEY}", "")
+            .replace(
+                "../events/*.json",
+                &format!("{}/fixtures/events/*.json", root().display()),
+            );
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, text).unwrap();
+    let spec = spec.to_str().unwrap();
+    let snapshots = dir.path().join("snapshots");
+    let event = root().join("fixtures/events/voice_resolved.json");
+    let vars = ["CXSYNC_TEST_CLIENT_SECRET", "CXSYNC_TEST_API_KEY"];
+    let bare = |args: &[&str]| {
+        let mut c = cxsync();
+        for v in vars {
+            c.env_remove(v);
+        }
+        c.args(args).output().unwrap()
+    };
+    for args in [
+        vec!["validate", spec],
+        vec!["lint", spec, "--select", "CX004,CX003"],
+        vec![
+            "test",
+            spec,
+            "--update",
+            "--snapshots",
+            snapshots.to_str().unwrap(),
+        ],
+        vec!["sim", spec, "--events", "50"],
+        vec!["sim", spec, "--http", "--events", "20"],
+        vec![
+            "eval",
+            "--spec",
+            spec,
+            "--rule",
+            "CRM_SYNC_RULE_ID",
+            "--event",
+            event.to_str().unwrap(),
+        ],
+    ] {
+        let out = bare(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("E201") && !err.contains("CXSYNC_TEST"),
+            "{args:?}:\n{err}"
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}:\n{err}");
+    }
+    let out = bare(&["compile", spec]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("E201") && err.contains("CXSYNC_TEST_CLIENT_SECRET"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let out = bare(&[
+        "sim",
+        spec,
+        "--http",
+        "--target",
+        "https://crm.example.com/x",
+        "--yes",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The run resolves what it sends, and names the first variable it lacks.
+    assert!(
+        err.contains("set the environment variable `CXSYNC_TEST_"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
+}

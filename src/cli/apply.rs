@@ -7,7 +7,9 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use super::plan::{connect, load, plan_live, refused, runtime, scrubbed, HubArgs, Loaded};
+use super::plan::{
+    connect, load, plan_live, refused, runtime, scrubbed, HubArgs, Loaded, PlanArgs,
+};
 use super::ExitStatus;
 use crate::cxone::{apply, plan};
 
@@ -20,20 +22,8 @@ pub struct Args {
     /// Apply without asking (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
-    /// Apply only rules of rollout stages ≤ N (the guide's §4 phasing).
-    #[arg(long, value_name = "N")]
-    pub stage: Option<u32>,
-    /// Re-send secrets the hub returns masked (after rotating a client secret; a masked secret
-    /// cannot be compared, so it is otherwise never a change).
-    #[arg(long)]
-    pub rotate_secrets: bool,
-    /// Also remove live rules routing to the channel that the spec does not declare.
-    #[arg(long)]
-    pub prune: bool,
-    /// Take over objects owned by another spec or environment (each is shown as `! adopt`)
-    /// instead of refusing.
-    #[arg(long)]
-    pub adopt: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// Skip the Event Hub entitlement check.
     #[arg(long)]
     pub skip_preflight: bool,
@@ -55,13 +45,7 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
             bail!("preflight: {problem}");
         }
     }
-    let opts = plan::Options {
-        prune: args.prune,
-        max_stage: args.stage,
-        rotate_secrets: args.rotate_secrets,
-        adopt: args.adopt,
-    };
-    let (_, p) = plan_live(&mut client, l, &opts).await?;
+    let (_, p) = plan_live(&mut client, l, &args.plan.options()).await?;
     let api = client.api_base().to_string();
     if !p.conflicts.is_empty() {
         eprint!(

@@ -117,51 +117,65 @@ mod tests {
     }
 
     #[test]
-    fn auto_colours_a_terminal_only() {
-        assert!(decide(ColorChoice::Auto, true, &env(&[])));
-        assert!(!decide(ColorChoice::Auto, false, &env(&[])));
-        assert!(!decide(ColorChoice::Auto, true, &env(&[("TERM", "dumb")])));
-    }
-
-    #[test]
-    fn no_color_wins_over_a_terminal_and_over_clicolor_force() {
-        assert!(!decide(ColorChoice::Auto, true, &env(&[("NO_COLOR", "1")])));
-        assert!(!decide(
-            ColorChoice::Auto,
-            true,
-            &env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")])
-        ));
-        // An empty NO_COLOR is "not set" (no-color.org).
-        assert!(decide(ColorChoice::Auto, true, &env(&[("NO_COLOR", "")])));
-    }
-
-    #[test]
-    fn clicolor_force_colours_a_pipe_and_clicolor_0_turns_it_off() {
-        assert!(decide(
-            ColorChoice::Auto,
-            false,
-            &env(&[("CLICOLOR_FORCE", "1")])
-        ));
-        assert!(!decide(
-            ColorChoice::Auto,
-            false,
-            &env(&[("CLICOLOR_FORCE", "0")])
-        ));
-        assert!(!decide(ColorChoice::Auto, true, &env(&[("CLICOLOR", "0")])));
-    }
-
-    #[test]
-    fn the_flag_beats_the_environment() {
-        assert!(decide(
-            ColorChoice::Always,
-            false,
-            &env(&[("NO_COLOR", "1")])
-        ));
-        assert!(!decide(
-            ColorChoice::Never,
-            true,
-            &env(&[("CLICOLOR_FORCE", "1")])
-        ));
+    fn the_flag_then_no_color_then_clicolor_then_the_terminal_decide() {
+        use ColorChoice::{Always, Auto, Never};
+        // (flag, stream is a terminal, environment `K=V …`, colour?, why)
+        let table = [
+            (Auto, true, "", true, "auto colours a terminal"),
+            (Auto, false, "", false, "auto leaves a pipe plain"),
+            (Auto, true, "TERM=dumb", false, "a dumb terminal"),
+            (Auto, true, "NO_COLOR=1", false, "NO_COLOR beats a terminal"),
+            (
+                Auto,
+                true,
+                "NO_COLOR=1 CLICOLOR_FORCE=1",
+                false,
+                "… and CLICOLOR_FORCE",
+            ),
+            (
+                Auto,
+                true,
+                "NO_COLOR=",
+                true,
+                "an empty NO_COLOR is not set (no-color.org)",
+            ),
+            (
+                Auto,
+                false,
+                "CLICOLOR_FORCE=1",
+                true,
+                "CLICOLOR_FORCE colours a pipe",
+            ),
+            (
+                Auto,
+                false,
+                "CLICOLOR_FORCE=0",
+                false,
+                "CLICOLOR_FORCE=0 is off",
+            ),
+            (
+                Auto,
+                true,
+                "CLICOLOR=0",
+                false,
+                "CLICOLOR=0 turns a terminal off",
+            ),
+            (Always, false, "NO_COLOR=1", true, "the flag beats NO_COLOR"),
+            (
+                Never,
+                true,
+                "CLICOLOR_FORCE=1",
+                false,
+                "the flag beats CLICOLOR_FORCE",
+            ),
+        ];
+        for (choice, terminal, vars, want, why) in table {
+            let pairs: Vec<(&str, &str)> = vars
+                .split_whitespace()
+                .map(|kv| kv.split_once('=').unwrap())
+                .collect();
+            assert_eq!(decide(choice, terminal, &env(&pairs)), want, "{why}");
+        }
     }
 
     #[test]

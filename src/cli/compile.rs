@@ -29,7 +29,12 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let spec = match load_or_report(&args.spec, &args.spec_args, args.format.format) {
+    let spec = match load_or_report(
+        &args.spec,
+        &args.spec_args,
+        args.format.format,
+        crate::spec::EnvSecrets::Required,
+    ) {
         Ok(l) => l.spec,
         Err(status) => {
             eprintln!(

@@ -293,7 +293,12 @@ async fn show(a: ShowArgs) -> anyhow::Result<ExitStatus> {
 }
 
 async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
-    let Ok(loaded) = load_or_report(&a.spec, &a.spec_args, diag::Format::Full) else {
+    let Ok(loaded) = load_or_report(
+        &a.spec,
+        &a.spec_args,
+        diag::Format::Full,
+        crate::spec::EnvSecrets::Deferred,
+    ) else {
         bail!("cannot replay: the spec `{}` has errors", a.spec.display());
     };
     let (spec, vars) = (&loaded.spec, &loaded.vars);

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde_json::Value;
 
-use super::{load_or_report, ExitStatus, SpecArgs};
+use super::{ExitStatus, SpecArgs};
 use crate::diag::{Diagnostic, Format, Severity, Sources, Span};
 use crate::spec::{self, TransformOrigin};
 use crate::transform::checks::{self, PathSource};
@@ -430,9 +430,9 @@ fn rule_transform(
     args: &Args,
 ) -> anyhow::Result<Result<(Transform, Option<RuleFilter>), ExitStatus>> {
     // A spec that cannot be used is a tool error here: there is nothing to evaluate.
-    let (spec, mut sources) = match load_or_report(spec_path, &args.spec_args, Format::Full) {
-        Ok(l) => (l.spec, l.sources),
-        Err(_) => return Ok(Err(ExitStatus::Error)),
+    let (spec, mut sources) = match super::load::load_to_run(spec_path, &args.spec_args) {
+        Ok(loaded) => loaded,
+        Err(status) => return Ok(Err(status)),
     };
     let Some((index, r)) = spec
         .raw

@@ -25,7 +25,7 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let opts = args.spec.load_options();
+    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
     let mut errors = Vec::new();
     let mut remaining = Vec::new();
     let mut sources = Sources::new();

@@ -172,16 +172,7 @@ async fn read(client: &mut Client, name: &str) -> Result<(Source, plan::Live), H
 /// Writes every file into a new folder beside `out`, then renames it into place: `out` never
 /// holds half an import.
 fn write_folder(out: &Path, imported: &Imported) -> anyhow::Result<()> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent)
-        .with_context(|| format!("cannot create {}", parent.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".cxsync-import-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("cannot write in {}", parent.display()))?;
+    let tmp = crate::fsutil::staging_dir(crate::fsutil::parent_dir(out), ".cxsync-import-")?;
     for (rel, text) in &imported.files {
         let p = tmp.path().join(rel);
         if let Some(d) = p.parent() {
@@ -222,6 +213,7 @@ fn check(
     let opts = LoadOptions {
         env: imported.owner.env.clone(),
         vars,
+        ..LoadOptions::default()
     };
     let loaded = spec::load(&path, &opts);
     let errors: Vec<_> = loaded

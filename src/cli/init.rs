@@ -60,19 +60,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // Build everything in a staging folder beside (or inside) the target, on the same file system.
     let exists = dir.is_dir();
     let staging_parent = if exists {
-        dir.clone()
+        dir.as_path()
     } else {
-        match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
+        crate::fsutil::parent_dir(dir)
     };
-    std::fs::create_dir_all(&staging_parent)
-        .with_context(|| format!("creating {}", staging_parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".cxsync-init-")
-        .tempdir_in(&staging_parent)
-        .with_context(|| format!("creating a staging folder in {}", staging_parent.display()))?;
+    let staging = crate::fsutil::staging_dir(staging_parent, ".cxsync-init-")?;
     let files = build(staging.path(), profile, &name)?;
 
     // Refuse before anything is moved.
@@ -280,9 +272,13 @@ fn shell_quoted(s: &str) -> String {
 mod tests {
     #[test]
     fn paths_that_need_it_are_quoted_for_the_shell() {
-        use super::shell_quoted as q;
-        assert_eq!(q("acme-sf"), "acme-sf");
-        assert_eq!(q("weird dir name é"), "'weird dir name é'");
-        assert_eq!(q("it's"), "'it'\\''s'");
+        let cases = [
+            ("acme-sf", "acme-sf"),
+            ("weird dir name é", "'weird dir name é'"),
+            ("it's", "'it'\\''s'"),
+        ];
+        for (path, quoted) in cases {
+            assert_eq!(super::shell_quoted(path), quoted);
+        }
     }
 }

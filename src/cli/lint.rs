@@ -56,7 +56,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Err(status) => return Ok(status),
     };
     let opts = LintOptions {
-        load: args.spec.load_options(),
+        load: args.spec.load_options(crate::spec::EnvSecrets::Deferred),
         config: args.config.clone(),
         select: args.select.clone(),
         ignore: args.ignore.clone(),

@@ -13,7 +13,7 @@ use std::path::Path;
 use super::ExitStatus;
 use crate::cxone::Redactor;
 use crate::diag::{self, Diagnostic, Format, Severity, Sources};
-use crate::spec::{self, LoadOptions, Spec};
+use crate::spec::{self, EnvSecrets, LoadOptions, Spec};
 
 /// `--env`: the options every command that reads a spec takes.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -32,11 +32,14 @@ pub struct DiagFormat {
 }
 
 impl SpecArgs {
-    /// The loader's options: the overlay and the process environment (read here, once).
-    pub fn load_options(&self) -> LoadOptions {
+    /// The loader's options: the overlay, the process environment (read here, once) and whether
+    /// the command needs `${env:…}` secrets at load ([`EnvSecrets`]: only commands that write or
+    /// send them at once do).
+    pub fn load_options(&self, secrets: EnvSecrets) -> LoadOptions {
         LoadOptions {
             env: self.env.clone(),
             vars: std::env::vars().collect(),
+            secrets,
         }
     }
 }
@@ -55,8 +58,13 @@ pub struct Loaded {
 /// Loads `path`. On errors, renders them on stderr in `format` and returns the exit status
 /// ([`status_of`]: 2 when the file cannot be read or `--env` names no environment, else 1).
 /// Commands for which an unusable spec is a tool error map that 1 to 2 themselves.
-pub fn load_or_report(path: &Path, args: &SpecArgs, format: Format) -> Result<Loaded, ExitStatus> {
-    let opts = args.load_options();
+pub fn load_or_report(
+    path: &Path,
+    args: &SpecArgs,
+    format: Format,
+    secrets: EnvSecrets,
+) -> Result<Loaded, ExitStatus> {
+    let opts = args.load_options(secrets);
     let loaded = spec::load(path, &opts);
     let mut redactor = Redactor::default();
     if let Some(text) = loaded.sources.get(path) {
@@ -74,6 +82,16 @@ pub fn load_or_report(path: &Path, args: &SpecArgs, format: Format) -> Result<Lo
             report_with(loaded.diags, &loaded.sources, format, &redactor);
             Err(status)
         }
+    }
+}
+
+/// Loads a spec a command runs (`sim`, `mock-crm`, `eval --spec`): errors are rendered and are a
+/// tool error (exit 2), as there is nothing to run; secrets are not needed at load (a run that
+/// sends one resolves it then).
+pub fn load_to_run(path: &Path, args: &SpecArgs) -> Result<(Spec, Sources), ExitStatus> {
+    match load_or_report(path, args, Format::Full, EnvSecrets::Deferred) {
+        Ok(l) => Ok((l.spec, l.sources)),
+        Err(_) => Err(ExitStatus::Error),
     }
 }
 

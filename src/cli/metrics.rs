@@ -15,7 +15,8 @@ pub struct Args {
     pub spec: PathBuf,
     #[command(flatten)]
     pub spec_args: super::SpecArgs,
-    /// Data-point granularity, an ISO 8601 duration.
+    /// Data-point granularity, an ISO 8601 duration from PT1S to P366D (weeks, days, hours,
+    /// minutes, seconds).
     #[arg(long, default_value = "PT1H")]
     pub interval: String,
     /// Print the report as JSON.
@@ -26,11 +27,8 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    if !metrics::valid_interval(&args.interval) {
-        bail!(
-            "--interval `{}` is not an ISO 8601 duration (e.g. PT1H, PT15M, P1D)",
-            args.interval
-        );
+    if let Err(e) = metrics::interval_seconds(&args.interval) {
+        bail!("--interval {e}");
     }
     let l = load(&args.spec, &args.spec_args)?;
     let r = runtime()?.block_on(run(&args, &l));

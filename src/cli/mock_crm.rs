@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::{load_or_report, ExitStatus, SpecArgs};
+use super::{ExitStatus, SpecArgs};
 use crate::diag::Format;
 use crate::http::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
 use crate::http::Clock;
@@ -38,9 +38,9 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let (spec, mut sources) = match load_or_report(&args.spec, &args.spec_args, Format::Full) {
-        Ok(l) => (l.spec, l.sources),
-        Err(_) => return Ok(ExitStatus::Error),
+    let (spec, mut sources) = match super::load::load_to_run(&args.spec, &args.spec_args) {
+        Ok(loaded) => loaded,
+        Err(status) => return Ok(status),
     };
     let inputs = match inputs::compile(&spec) {
         Ok(i) => i,

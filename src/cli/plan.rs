@@ -32,6 +32,36 @@ pub struct HubArgs {
     pub retries: u32,
 }
 
+/// What `plan` and `apply` both decide: which objects the plan covers and may take over.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Also remove live rules routing to the channel that the spec does not declare.
+    #[arg(long)]
+    pub prune: bool,
+    /// Only rules of rollout stages ≤ N (the guide's §4 phasing; later ones are deferred).
+    #[arg(long, value_name = "N")]
+    pub stage: Option<u32>,
+    /// Re-send secrets the hub returns masked (after rotating a client secret; a masked secret
+    /// cannot be compared, so it is otherwise never a change).
+    #[arg(long)]
+    pub rotate_secrets: bool,
+    /// Take over objects owned by another spec or environment (each is shown as `! adopt`)
+    /// instead of refusing.
+    #[arg(long)]
+    pub adopt: bool,
+}
+
+impl PlanArgs {
+    pub fn options(&self) -> plan::Options {
+        plan::Options {
+            prune: self.prune,
+            max_stage: self.stage,
+            rotate_secrets: self.rotate_secrets,
+            adopt: self.adopt,
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The spec file.
@@ -45,20 +75,8 @@ pub struct Args {
     /// without the flag: 0 no changes, 1 changes, 2 error).
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Also plan the removal of live rules routing to the channel that the spec does not declare.
-    #[arg(long)]
-    pub prune: bool,
-    /// Plan only rules of rollout stages ≤ N (later ones are shown as deferred).
-    #[arg(long, value_name = "N")]
-    pub stage: Option<u32>,
-    /// Re-send secrets the hub returns masked (after rotating a client secret; a masked secret
-    /// cannot be compared, so it is otherwise never a change).
-    #[arg(long)]
-    pub rotate_secrets: bool,
-    /// Take over objects owned by another spec or environment (each is shown as `! adopt`)
-    /// instead of refusing.
-    #[arg(long)]
-    pub adopt: bool,
+    #[command(flatten)]
+    pub plan: PlanArgs,
     /// Also run the spec's fixtures through the live and the proposed rules and show what the
     /// CRM would receive differently.
     #[arg(long)]
@@ -81,7 +99,7 @@ pub(crate) struct Loaded {
 
 /// Loads and compiles a spec; load errors are rendered to stderr and become a tool error.
 pub(crate) fn load(path: &Path, args: &SpecArgs) -> anyhow::Result<Loaded> {
-    let Ok(l) = load_or_report(path, args, Format::Full) else {
+    let Ok(l) = load_or_report(path, args, Format::Full, crate::spec::EnvSecrets::Required) else {
         bail!("the spec `{}` has errors", path.display());
     };
     let mut redactor = l.redactor;
@@ -219,13 +237,7 @@ async fn plan_and_print(args: &Args, l: &Loaded) -> anyhow::Result<bool> {
         None
     };
     let mut client = connect(&args.hub, &l.vars).await?;
-    let opts = plan::Options {
-        prune: args.prune,
-        max_stage: args.stage,
-        rotate_secrets: args.rotate_secrets,
-        adopt: args.adopt,
-    };
-    let (live, p) = plan_live(&mut client, l, &opts).await?;
+    let (live, p) = plan_live(&mut client, l, &args.plan.options()).await?;
     let behaviour = match now {
         Some(now) => {
             let inputs = behaviour_inputs(&l.spec, &l.payloads);

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::{load_or_report, ExitStatus, SpecArgs};
+use super::{ExitStatus, SpecArgs};
 use crate::delivery::DeadLettered;
 use crate::diag::{self, Format};
-use crate::sim::engine::{self, EventOutcome, Options, Sinks};
+use crate::sim::engine::{self, EventOutcome, Options, OriginalEvent, Sinks};
 use crate::sim::{inputs, scenario};
 use crate::spec;
 
@@ -93,9 +93,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         anyhow::bail!("a spec file is required");
     };
     // A spec or scenario that cannot be used is a tool error: there is nothing to simulate.
-    let (spec, mut sources) = match load_or_report(&spec_path, &args.spec_args, Format::Full) {
-        Ok(l) => (l.spec, l.sources),
-        Err(_) => return Ok(ExitStatus::Error),
+    let (spec, mut sources) = match super::load::load_to_run(&spec_path, &args.spec_args) {
+        Ok(loaded) => loaded,
+        Err(status) => return Ok(status),
     };
     let inputs = match inputs::compile(&spec) {
         Ok(i) => i,
@@ -164,7 +164,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // the first time it happens, not only in the report at the end.
     let progress = super::progress::Progress::new(0, "events");
     let mut transform_noted: std::collections::BTreeSet<(String, String)> = Default::default();
-    let mut on_dead_letter = |d: &DeadLettered| {
+    let mut on_dead_letter = |d: &DeadLettered, event: &OriginalEvent<'_>| {
         if d.reason == crate::delivery::Reason::TransformFailed {
             if let Some(line) = transform_note(d, &mut transform_noted) {
                 progress.note(&line);
@@ -174,7 +174,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         if !d.stored || dlq_error.is_some() {
             return;
         }
-        let record = crate::dlq::record::Record::from(d, epoch);
+        let record = crate::dlq::record::Record::from(d, event.get(), epoch);
         match crate::dlq::store::write_record(store, &record) {
             Ok(_) => dlq_written += 1,
             Err(e) => {
@@ -305,7 +305,7 @@ fn http_target(
             o.reason.map(|r| format!("  {r}")).unwrap_or_default()
         ));
     };
-    let mut on_dead_letter = |_: &DeadLettered| {};
+    let mut on_dead_letter = |_: &DeadLettered, _: &OriginalEvent<'_>| {};
     let progress = super::progress::Progress::new(0, "events");
     let mut on_progress = |done: u64, total: u64| progress.set(done, total);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
@@ -370,10 +370,7 @@ struct AtomicLines {
 
 impl AtomicLines {
     fn new(path: &Path) -> anyhow::Result<Self> {
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = crate::fsutil::parent_dir(path);
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let tmp = tempfile::NamedTempFile::new_in(dir)
             .with_context(|| format!("writing {}", path.display()))?;

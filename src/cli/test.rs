@@ -73,7 +73,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(i) => i,
         Err(status) => return Ok(status),
     };
-    let opts = args.spec.load_options();
+    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
     let mut diags = Vec::new();
     let mut sources = Sources::new();
     let mut results: Vec<FixtureRun> = Vec::new();
@@ -183,10 +183,30 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         },
         super::load::counted(inputs.specs.len(), inputs.scenarios.len())
     ));
-    if failed > 0 && !args.update {
+    // `--update` accepts snapshot changes and nothing else: a case with a problem of its own (its
+    // transform failed, its output breaks the payload schema or the size limit) fails until the
+    // transform or the schema is fixed, so only the others get the hint to accept.
+    let (with_problems, snapshot_only) =
+        results
+            .iter()
+            .filter(|r| r.failure.is_some())
+            .fold((0, 0), |(p, s), r| {
+                if r.case.problems.is_empty() {
+                    (p, s + 1)
+                } else {
+                    (p + 1, s)
+                }
+            });
+    if snapshot_only > 0 && !args.update {
         out.push_str(
             "review with `cxsync test --review`, or accept all with `cxsync test --update`\n",
         );
+    }
+    if with_problems > 0 {
+        out.push_str(&format!(
+            "{with_problems} case(s) fail on their own output, not on a snapshot: fix the transform, \
+             `crm.payloadSchema` or `crm.maxPayloadBytes`; `--update` accepts snapshot changes only\n"
+        ));
     }
     super::print_stdout(&out)?;
     let status = super::load::status_of(&diags);

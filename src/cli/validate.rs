@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let opts = args.spec.load_options();
+    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
     let format = args.format.format;
     let inputs = match super::load::inputs(&args.specs) {
         Ok(i) => i,

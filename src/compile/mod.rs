@@ -93,15 +93,7 @@ impl std::fmt::Display for Owner {
 }
 
 fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"._~+:@/-".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::net::percent_encode(s, b"._~+:@/-")
 }
 
 fn decode(s: &str) -> Option<String> {

@@ -653,17 +653,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_http_is_refused_except_on_loopback() {
-        assert!(check_url("hub", "http://127.0.0.1:8080").is_ok());
-        assert!(check_url("hub", "http://localhost:8080").is_ok());
-        assert!(check_url("hub", "http://[::1]:8080").is_ok());
-        assert!(check_url("hub", "https://api.example.com").is_ok());
-        let e = check_url("hub", "http://api.example.com").unwrap_err();
-        assert!(e.to_string().contains("https://"), "{e}");
-        assert!(check_url("hub", "ftp://x").is_err());
-    }
-
-    #[test]
     fn secrets_do_not_print_in_debug() {
         let c = Credentials::AccessKey {
             id: "id".into(),

@@ -181,19 +181,14 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
             let _ = writeln!(y, "    {}: {}", scalar(k), scalar(v));
         }
     }
-    match ch.get("timeoutMilliseconds").filter(|v| v.is_u64()) {
-        Some(t) => {
-            let _ = writeln!(y, "  timeoutMilliseconds: {t}");
-        }
-        None => {
-            y.push_str("  timeoutMilliseconds: 3000\n");
-            notes.push(
-                "the channel has no `timeoutMilliseconds`; the spec needs one and says 3000 (the \
-                 guide's), which plan shows as added"
-                    .into(),
-            );
-        }
-    }
+    let timeout = Needed {
+        owner: "the channel",
+        key: "timeoutMilliseconds",
+        default: "3000",
+        source: " (the guide's)",
+        accept: Value::is_u64,
+    };
+    timeout.write(&mut y, &mut notes, ch, "  ");
     for (k, default) in [("batchSize", 1), ("batchIntervalSeconds", 0)] {
         match ch.get(k).filter(|v| v.is_u64()) {
             Some(v) => {
@@ -385,19 +380,14 @@ fn write_auth(
             if let Some(sc) = a.get("scopes").and_then(Value::as_array) {
                 let _ = writeln!(y, "    scopes: {}", flow(sc));
             }
-            match a.get("tokenCacheTtlSeconds").filter(|v| v.is_u64()) {
-                Some(t) => {
-                    let _ = writeln!(y, "    tokenCacheTtlSeconds: {t}");
-                }
-                None => {
-                    y.push_str("    tokenCacheTtlSeconds: 3300\n");
-                    notes.push(
-                        "the channel has no `tokenCacheTtlSeconds`; the spec needs one and says \
-                         3300, which plan shows as added"
-                            .into(),
-                    );
-                }
-            }
+            let ttl = Needed {
+                owner: "the channel",
+                key: "tokenCacheTtlSeconds",
+                default: "3300",
+                source: "",
+                accept: Value::is_u64,
+            };
+            ttl.write(y, notes, a, "    ");
             match a.get("retryOnTokenExpiry").and_then(Value::as_bool) {
                 Some(b) => {
                     let _ = writeln!(y, "    retryOnTokenExpiry: {b}");
@@ -446,18 +436,14 @@ fn write_retry(y: &mut String, policy: Option<&Value>, notes: &mut Vec<String>) 
         ("maxDelaySeconds", "60"),
         ("backoffMultiplier", "2.0"),
     ] {
-        match p.get(k).filter(|v| v.is_number()) {
-            Some(v) => {
-                let _ = writeln!(y, "  {k}: {v}");
-            }
-            None => {
-                let _ = writeln!(y, "  {k}: {default}");
-                notes.push(format!(
-                    "the retry policy has no `{k}`; the spec needs one and says {default}, which \
-                     plan shows as added"
-                ));
-            }
-        }
+        let needed = Needed {
+            owner: "the retry policy",
+            key: k,
+            default,
+            source: "",
+            accept: Value::is_number,
+        };
+        needed.write(y, notes, p, "  ");
     }
     match p.get("jitterEnabled").and_then(Value::as_bool) {
         Some(true) => y.push_str("  jitter: full\n"),
@@ -730,6 +716,45 @@ fn flow(items: &[Value]) -> String {
         })
         .collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// A field the spec must declare although the live object may lack it.
+struct Needed<'a> {
+    /// Whose field it is, for the note: `the channel`, `the retry policy`.
+    owner: &'a str,
+    key: &'a str,
+    /// What the spec says when the live object has no acceptable value.
+    default: &'a str,
+    /// Where the default comes from, for the note (` (the guide's)`, or nothing).
+    source: &'a str,
+    /// Which live values are taken as they are.
+    accept: fn(&Value) -> bool,
+}
+
+impl Needed<'_> {
+    /// Writes `key: value` at `indent` from the live object `obj`; without an acceptable value
+    /// there, the default, with a note that plan will show it as added.
+    fn write(&self, y: &mut String, notes: &mut Vec<String>, obj: &Value, indent: &str) {
+        let Needed {
+            owner,
+            key,
+            default,
+            source,
+            accept,
+        } = self;
+        match obj.get(key).filter(|v| accept(v)) {
+            Some(v) => {
+                let _ = writeln!(y, "{indent}{key}: {v}");
+            }
+            None => {
+                let _ = writeln!(y, "{indent}{key}: {default}");
+                notes.push(format!(
+                    "{owner} has no `{key}`; the spec needs one and says {default}{source}, which \
+                     plan shows as added"
+                ));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

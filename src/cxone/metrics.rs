@@ -196,33 +196,76 @@ pub fn render(r: &Report) -> String {
     s
 }
 
-/// Whether `s` looks like an ISO 8601 duration the endpoint accepts (`PT1H`, `PT15M`, `P1D`).
-pub fn valid_interval(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix('P') else {
-        return false;
-    };
+/// The longest `--interval`: a year of days. (Years and months have no fixed length, so an
+/// interval is written in weeks, days, hours, minutes and seconds.)
+pub const MAX_INTERVAL_SECONDS: u64 = 366 * 86_400;
+
+/// The seconds of a metrics interval, an ISO 8601 duration `P[nW][nD][T[nH][nM][nS]]` between
+/// one second and [`MAX_INTERVAL_SECONDS`] (`PT1H`, `PT15M`, `P1D`, `P1DT12H`): the one check of
+/// `cxsync metrics --interval` and of the mock hub. The error says what is wrong and what is
+/// accepted.
+pub fn interval_seconds(s: &str) -> Result<u64, String> {
+    const FORMS: &str = "e.g. PT1H, PT15M, P1D: weeks (W) and days (D), then T and hours (H), minutes (M), seconds (S)";
+    let bad = || format!("`{s}` is not an ISO 8601 duration ({FORMS})");
+    let rest = s.strip_prefix('P').ok_or_else(bad)?;
     let (date, time) = match rest.split_once('T') {
-        Some((d, t)) => (d, Some(t)),
-        None => (rest, None),
+        Some((d, t)) if !t.is_empty() => (d, t),
+        Some(_) => return Err(bad()),
+        None => (rest, ""),
     };
-    let ok = |part: &str, units: &str| {
-        let mut digits = false;
-        let mut any = false;
+    if date.is_empty() && time.is_empty() {
+        return Err(bad());
+    }
+    let mut total: u64 = 0;
+    for (part, units) in [(date, "WD"), (time, "HMS")] {
+        let mut digits = String::new();
+        let mut last = None;
         for c in part.chars() {
             if c.is_ascii_digit() {
-                digits = true;
-            } else if units.contains(c) && digits {
-                digits = false;
-                any = true;
-            } else {
-                return false;
+                digits.push(c);
+                continue;
             }
+            if part == date && matches!(c, 'Y' | 'M') && !digits.is_empty() {
+                return Err(format!(
+                    "`{s}`: years and months have no fixed length; write the interval in weeks or days (at most P{}D)",
+                    MAX_INTERVAL_SECONDS / 86_400
+                ));
+            }
+            let Some(at) = units.find(c) else {
+                return Err(bad());
+            };
+            // Each unit once, largest first, each with its number.
+            if digits.is_empty() || last.is_some_and(|l| at <= l) {
+                return Err(bad());
+            }
+            last = Some(at);
+            let unit = match c {
+                'W' => 7 * 86_400,
+                'D' => 86_400,
+                'H' => 3_600,
+                'M' => 60,
+                _ => 1,
+            };
+            let n: u64 = digits.parse().unwrap_or(u64::MAX);
+            total = total.saturating_add(n.saturating_mul(unit));
+            digits.clear();
         }
-        !digits && (any || part.is_empty())
-    };
-    ok(date, "DW")
-        && time.is_none_or(|t| !t.is_empty() && ok(t, "HMS"))
-        && !(date.is_empty() && time.is_none())
+        if !digits.is_empty() {
+            return Err(bad());
+        }
+    }
+    if total == 0 {
+        return Err(format!(
+            "`{s}`: an interval must be longer than zero (at least PT1S)"
+        ));
+    }
+    if total > MAX_INTERVAL_SECONDS {
+        return Err(format!(
+            "`{s}` is longer than the longest interval, P{}D (a year)",
+            MAX_INTERVAL_SECONDS / 86_400
+        ));
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -257,12 +300,41 @@ mod tests {
     }
 
     #[test]
-    fn intervals_are_iso_durations() {
-        for ok in ["PT1H", "PT15M", "P1D", "P1DT12H", "PT30S"] {
-            assert!(valid_interval(ok), "{ok}");
+    fn intervals_are_iso_durations_within_a_year() {
+        for (ok, secs) in [
+            ("PT1H", 3600),
+            ("PT15M", 900),
+            ("P1D", 86_400),
+            ("P1DT12H", 129_600),
+            ("PT30S", 30),
+            ("P2W", 1_209_600),
+            ("P366D", 31_622_400),
+        ] {
+            assert_eq!(interval_seconds(ok), Ok(secs), "{ok}");
         }
-        for bad in ["1h", "PT", "P", "PTH", "PT1X", "P1H"] {
-            assert!(!valid_interval(bad), "{bad}");
+        for bad in [
+            "1h", "PT", "P", "PTH", "PT1X", "P1H", "PT1M1H", "PT1H1H", "P1DT",
+        ] {
+            let e = interval_seconds(bad).unwrap_err();
+            assert!(
+                e.contains("is not an ISO 8601 duration (e.g. PT1H"),
+                "{bad}: {e}"
+            );
         }
+        assert!(interval_seconds("P100Y")
+            .unwrap_err()
+            .contains("years and months"));
+        assert!(interval_seconds("P1M")
+            .unwrap_err()
+            .contains("years and months"));
+        assert!(interval_seconds("PT0S")
+            .unwrap_err()
+            .contains("longer than zero"));
+        assert!(interval_seconds("P367D")
+            .unwrap_err()
+            .contains("longest interval"));
+        assert!(interval_seconds("P99999999999999999999999W")
+            .unwrap_err()
+            .contains("longest interval"));
     }
 }

@@ -33,15 +33,7 @@ pub fn rule(id: &str) -> String {
 /// Percent-encodes a path segment (names are `[A-Za-z0-9_.-]` per the spec schema, but a
 /// live object may have any name).
 pub fn seg(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::net::percent_encode(s, b"-._~")
 }
 
 /// One API call of an apply, in order.

@@ -15,6 +15,23 @@ use serde_json::json;
 
 use super::{Diagnostic, Severity, Sources};
 
+/// How a diagnostic's file is spelled in every format: as the path was reached (relative to the
+/// working folder when it was given so), without a leading `./`: `./transforms/x.jsonata` (a
+/// transform beside `spec.yaml`) and `transforms/x.jsonata` are one file, and a tool matching
+/// `file` against a diff must see one spelling. Machine formats add their own escaping on top.
+pub fn shown_path(path: &std::path::Path) -> String {
+    let mut parts = path.components().peekable();
+    while parts.peek() == Some(&std::path::Component::CurDir) {
+        parts.next();
+    }
+    let rest: std::path::PathBuf = parts.collect();
+    if rest.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        rest.display().to_string()
+    }
+}
+
 /// How diagnostics are printed. `full` shows the source line with a caret; `concise` is one line
 /// per finding; `json` is a JSON array with one object per finding; `sarif` is a SARIF 2.1.0 log;
 /// `github` prints GitHub Actions workflow commands (annotations); `junit` is a JUnit XML report.
@@ -79,8 +96,8 @@ pub fn render_with(
 
 fn location(d: &Diagnostic) -> String {
     match (&d.file, &d.span) {
-        (Some(f), Some(s)) => format!("{}:{}:{}", f.display(), s.start.line, s.start.column),
-        (Some(f), None) => f.display().to_string(),
+        (Some(f), Some(s)) => format!("{}:{}:{}", shown_path(f), s.start.line, s.start.column),
+        (Some(f), None) => shown_path(f),
         (None, _) => "<input>".to_string(),
     }
 }
@@ -104,7 +121,7 @@ fn render_concise(diags: &[Diagnostic]) -> String {
 /// code, message, help}` per diagnostic.
 pub fn to_json_value(d: &Diagnostic) -> serde_json::Value {
     json!({
-        "file": d.file.as_ref().map(|f| f.display().to_string()),
+        "file": d.file.as_deref().map(shown_path),
         "line": d.span.map(|s| s.start.line),
         "column": d.span.map(|s| s.start.column),
         "endLine": d.span.map(|s| s.end.line),
@@ -145,7 +162,7 @@ fn render_full(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
             Severity::Info => Level::NOTE,
         };
         let title = level.primary_title(d.message.as_str()).id(d.code.as_str());
-        let path = d.file.as_ref().map(|f| f.display().to_string());
+        let path = d.file.as_deref().map(shown_path);
         let text = d.file.as_deref().and_then(|f| sources.get(f));
         let mut group = match (&path, d.span, text) {
             (Some(path), Some(span), Some(text)) => {

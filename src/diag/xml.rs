@@ -13,16 +13,25 @@ use std::fmt::Write as _;
 /// Escapes text for XML attribute values and character data. Control characters other than tab,
 /// newline and carriage return are not allowed in XML 1.0, escaped or not: they become U+FFFD.
 pub fn escape(s: &str) -> String {
+    replace_chars(s, |ch| match ch {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&apos;"),
+        c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => Some("\u{FFFD}"),
+        _ => None,
+    })
+}
+
+/// `s` with every character that `replacement` names replaced by its text (the escapers of
+/// XML here and of URIs in SARIF).
+pub fn replace_chars(s: &str, replacement: impl Fn(char) -> Option<&'static str>) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push('\u{FFFD}'),
-            c => out.push(c),
+        match replacement(ch) {
+            Some(r) => out.push_str(r),
+            None => out.push(ch),
         }
     }
     out

@@ -164,32 +164,12 @@ pub fn stats(s: &inspect::Stats, location: &str, bad: usize) -> String {
             let _ = writeln!(out, "  {k:<w$}  {n:>6}  {bar}");
         }
     };
-    section(
-        &mut out,
-        "by reason",
-        s.by_reason
-            .iter()
-            .map(|(k, v)| (k.to_string(), *v))
-            .collect(),
-    );
-    section(
-        &mut out,
-        "by last status",
-        s.by_status.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-    );
-    section(
-        &mut out,
-        "by event type",
-        s.by_event_type
-            .iter()
-            .map(|(k, v)| (k.clone(), *v))
-            .collect(),
-    );
-    section(
-        &mut out,
-        "by rule",
-        s.by_rule.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-    );
+    let named = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let by_reason = s.by_reason.iter().map(|(k, v)| (k.to_string(), *v));
+    section(&mut out, "by reason", by_reason.collect());
+    section(&mut out, "by last status", named(&s.by_status));
+    section(&mut out, "by event type", named(&s.by_event_type));
+    section(&mut out, "by rule", named(&s.by_rule));
     let unit = match s.bucket_seconds {
         3600 => "hour".to_string(),
         86400 => "day".to_string(),

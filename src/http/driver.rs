@@ -50,7 +50,8 @@ impl Endpoints {
     /// the one reading of `channel.auth` and `channel.headers` both use. `token_url` checks the
     /// token endpoint (a caller may put its own in place of the spec's); `secret(field, value)`
     /// resolves a secret reference. A static bearer token is resolved into an `Authorization`
-    /// header, which wins over the spec's unresolved reference the machine sends. No alert URL:
+    /// header, which wins over the spec's unresolved reference the machine sends; so is a header
+    /// holding a secret reference (`what` is then `channel.headers.NAME`). No alert URL:
     /// the caller sets one if its run sends alerts.
     pub fn from_channel<E>(
         spec: &Spec,
@@ -59,13 +60,21 @@ impl Endpoints {
         secret: impl Fn(&str, &str) -> Result<String, E>,
     ) -> Result<Endpoints, E> {
         let ch = &spec.raw.channel;
-        // The machine sets the idempotency header from each delivery's key.
-        let mut headers: Vec<(String, String)> = ch
-            .headers
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case(&spec.raw.idempotency.header))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        // The machine sets the idempotency header from each delivery's key. A header that still
+        // holds a secret reference (a vault secret, or an `${env:…}` the loader deferred) is
+        // resolved like the auth secret, never sent as written.
+        let mut headers = Vec::new();
+        for (k, v) in &ch.headers {
+            if k.eq_ignore_ascii_case(&spec.raw.idempotency.header) {
+                continue;
+            }
+            let v = if v.contains("${env:") || v.contains("${VAULT_SECRET:") {
+                secret(&format!("channel.headers.{k}"), v)?
+            } else {
+                v.clone()
+            };
+            headers.push((k.clone(), v));
+        }
         let mut ep = Endpoints {
             crm,
             token: None,
@@ -282,7 +291,7 @@ impl Driver {
             .post(self.ep.crm.clone())
             .headers(headers)
             .timeout(self.client_timeout())
-            .body(req.body);
+            .body(req.body.to_string());
         let (id, attempt) = (req.id, req.attempt);
         Box::pin(async move {
             let result = match rb.send().await {

@@ -187,7 +187,7 @@ impl State {
             attempt: 1,
             bearer,
             idempotency: (self.idempotency_header.clone(), key),
-            body,
+            body: body.into(),
             is_array,
             seqs,
             rules,
@@ -419,6 +419,19 @@ pub struct MockCrm {
     client_id: String,
 }
 
+/// Has `server` answer every POST to `at` with `responder`.
+async fn answer_posts(
+    server: &MockServer,
+    at: &str,
+    responder: impl Respond + 'static,
+    name: &str,
+) {
+    let route = Mock::given(method("POST"))
+        .and(path(at))
+        .respond_with(responder);
+    server.register(route.named(name)).await;
+}
+
 impl Drop for MockCrm {
     fn drop(&mut self) {
         self.front.abort();
@@ -484,33 +497,27 @@ impl MockCrm {
             .disable_request_recording()
             .start()
             .await;
-        server
-            .register(
-                Mock::given(method("POST"))
-                    .and(path(crm_path.as_str()))
-                    .respond_with(CrmResponder(state.clone()))
-                    .named("CRM writes answered by the CRM model"),
-            )
-            .await;
-        server
-            .register(
-                Mock::given(method("POST"))
-                    .and(path(token_path.as_str()))
-                    .respond_with(TokenResponder(
-                        state.clone(),
-                        MOCK_CLIENT_SECRET.to_string(),
-                    ))
-                    .named("client-credentials token requests answered by the CRM model"),
-            )
-            .await;
-        server
-            .register(
-                Mock::given(method("POST"))
-                    .and(path(alert_path.as_str()))
-                    .respond_with(AlertResponder(state.clone()))
-                    .named("DLQ alert webhook calls counted"),
-            )
-            .await;
+        answer_posts(
+            &server,
+            &crm_path,
+            CrmResponder(state.clone()),
+            "CRM writes answered by the CRM model",
+        )
+        .await;
+        answer_posts(
+            &server,
+            &token_path,
+            TokenResponder(state.clone(), MOCK_CLIENT_SECRET.to_string()),
+            "client-credentials token requests answered by the CRM model",
+        )
+        .await;
+        answer_posts(
+            &server,
+            &alert_path,
+            AlertResponder(state.clone()),
+            "DLQ alert webhook calls counted",
+        )
+        .await;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
             .await
             .map_err(|source| HttpError::Io {

@@ -21,7 +21,6 @@ use crate::sim::engine::{self, EngineError, Feed, Ledger, Options, Sinks, Traffi
 use crate::sim::inputs::Inputs;
 use crate::sim::report::Report;
 use crate::sim::scenario::Scenario;
-use crate::spec::model::{Auth, ClientAuth};
 use crate::spec::Spec;
 
 /// Options of a run over HTTP.
@@ -64,37 +63,22 @@ pub async fn run(
         },
     )
     .await?;
-    let (client_id, client_auth, scopes) = match &spec.raw.channel.auth {
-        Auth::OAuth2ClientCredentials {
-            client_id,
-            client_auth,
-            scopes,
-            ..
-        } => (client_id.clone(), *client_auth, scopes.clone()),
-        _ => (String::new(), ClientAuth::Body, Vec::new()),
-    };
-    let ep = Endpoints {
-        crm: mock.crm_url(),
-        token: Some(mock.token_url()),
-        alert: spec
-            .raw
-            .dead_letter_queue
-            .alert_endpoint
-            .as_ref()
-            .map(|_| mock.alert_url()),
-        client_id,
-        client_secret: MOCK_CLIENT_SECRET.to_string(),
-        client_auth,
-        scopes,
-        headers: spec
-            .raw
-            .channel
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        send_seq: true,
-    };
+    // The channel read as `--target` and DLQ replay read it, with the mock in place of the
+    // CRM and token endpoint and the mock's own secret in place of the spec's (which a run
+    // against the mock never needs, so it may be unset).
+    let mut ep = Endpoints::from_channel(
+        spec,
+        mock.crm_url(),
+        |_| Ok::<_, HttpError>(mock.token_url()),
+        |_, _| Ok(MOCK_CLIENT_SECRET.to_string()),
+    )?;
+    ep.alert = spec
+        .raw
+        .dead_letter_queue
+        .alert_endpoint
+        .as_ref()
+        .map(|_| mock.alert_url());
+    ep.send_seq = true;
     let client = super::http_client(concurrency)?;
     // Warm up: the first connection and the server's first request cost milliseconds that a
     // compressed clock would turn into simulated seconds. Virtual time starts afterwards.
@@ -109,8 +93,7 @@ pub async fn run(
     let total = feed.total();
     let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
     rep.generation = feed.check(inputs, engine::test_now(spec), &template);
-    let sources = feed.names().to_vec();
-    rep.sources = sources.clone();
+    rep.sources = feed.names().to_vec();
     rep.notes.push(format!(
         "over HTTP against the loopback mock CRM, time scale {} ({})",
         clock.scale(),
@@ -124,11 +107,11 @@ pub async fn run(
         }
     ));
     let mut ledger = Ledger::new(mock.state().model(), engine::key_hint(&template, inputs));
-    let mut traffic = Traffic::new(feed, inputs, template, epoch);
-    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, sources)));
+    let mut traffic = Traffic::new(&feed, inputs, template, epoch);
+    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, &feed)));
     let (now, machine) = if http.paced {
         let max_steps = engine::max_steps(opts, total, max_retries);
-        let first = traffic.feed().next_at();
+        let first = traffic.next_at();
         let mut vt = VirtualTime::new(machine, first, max_steps);
         paced(&mut vt, &mut driver, &mock, &mut traffic, &mut obs, clock)
             .await

@@ -90,15 +90,15 @@ pub fn files(profile: CrmProfile, name: &str) -> Vec<(PathBuf, String)> {
         ),
         (
             PathBuf::from("fixtures/events/webchat_resolved.json"),
-            WEBCHAT_RESOLVED.to_string(),
+            include_str!("templates/webchat_resolved.json").to_string(),
         ),
         (
             PathBuf::from("fixtures/events/email_filtered.json"),
-            EMAIL_FILTERED.to_string(),
+            include_str!("templates/email_filtered.json").to_string(),
         ),
         (
             PathBuf::from("fixtures/events/ivr_self_service.json"),
-            IVR_SELF_SERVICE.to_string(),
+            include_str!("templates/ivr_self_service.json").to_string(),
         ),
         (scenario_path(profile), scenario(&s)),
         (
@@ -364,67 +364,6 @@ jobs:
         scenario = scenario_path(profile).display(),
     )
 }
-
-const WEBCHAT_RESOLVED: &str = r#"{
-  "event": {
-    "id": "evt-20240115-0001",
-    "type": "interaction.ended",
-    "occurredAt": "2024-01-15T13:58:12Z"
-  },
-  "interaction": {
-    "id": 918273645,
-    "startedAt": 1705326702000,
-    "endedAt": 1705327092400,
-    "channel": { "type": "webchat" },
-    "customer": { "contactId": 55012 },
-    "agent": { "id": "agent-17", "email": "sam.rivera@example.com" },
-    "queue": { "name": "Billing" },
-    "disposition": { "code": "RESOLVED" },
-    "wrapUp": { "code": "WU-12" },
-    "analytics": { "sentiment": { "score": 0.72 } }
-  },
-  "agent": { "id": "agent-17" }
-}
-"#;
-
-const EMAIL_FILTERED: &str = r#"{
-  "event": {
-    "id": "evt-20240115-0002",
-    "type": "interaction.ended",
-    "occurredAt": "2024-01-15T13:59:40Z"
-  },
-  "interaction": {
-    "id": 918273646,
-    "startedAt": 1705326900000,
-    "endedAt": 1705327180000,
-    "channel": { "type": "email" },
-    "customer": { "contactId": 55013 },
-    "agent": { "id": "agent-22" },
-    "queue": { "name": "Sales" },
-    "disposition": { "code": "FOLLOW_UP" },
-    "analytics": { "sentiment": { "score": 0.1 } }
-  },
-  "agent": { "id": "agent-22" }
-}
-"#;
-
-const IVR_SELF_SERVICE: &str = r#"{
-  "event": {
-    "id": "evt-20240115-0003",
-    "type": "interaction.ended",
-    "occurredAt": "2024-01-15T13:57:05Z"
-  },
-  "interaction": {
-    "id": 918273647,
-    "startedAt": 1705326845000,
-    "endedAt": 1705326965000,
-    "channel": { "type": "voice" },
-    "customer": { "contactId": null },
-    "queue": { "name": "IVR self-service" },
-    "disposition": { "code": "RESOLVED" }
-  }
-}
-"#;
 
 #[cfg(test)]
 mod tests {

@@ -72,8 +72,8 @@ pub fn starter(profile: CrmProfile) -> Starter {
             max_body_bytes: 1_048_576,
             personal_data: &["agentEmail"],
             rule_id: "CASE_ON_INTERACTION_ENDED",
-            transform: GENERIC_TRANSFORM,
-            schema: GENERIC_SCHEMA,
+            transform: include_str!("templates/generic.jsonata"),
+            schema: include_str!("templates/generic.schema.json"),
             throttle: "{ from: 3m, to: 6m, requests: 1, per: 1s, retryAfterSeconds: 10 }",
             throttle_says: "429 with Retry-After: 10 at one request a second",
         },
@@ -97,8 +97,8 @@ pub fn starter(profile: CrmProfile) -> Starter {
             max_body_bytes: 1_048_576,
             personal_data: &[],
             rule_id: "SF_CASE_ON_INTERACTION_ENDED",
-            transform: SALESFORCE_TRANSFORM,
-            schema: SALESFORCE_SCHEMA,
+            transform: include_str!("templates/salesforce.jsonata"),
+            schema: include_str!("templates/salesforce.schema.json"),
             throttle: "{ from: 3m, to: 6m, requests: 1, per: 1s }",
             throttle_says: "403 REQUEST_LIMIT_EXCEEDED with no Retry-After at one request a second",
         },
@@ -120,8 +120,8 @@ pub fn starter(profile: CrmProfile) -> Starter {
             max_body_bytes: 1_048_576,
             personal_data: &[],
             rule_id: "D365_CASE_ON_INTERACTION_ENDED",
-            transform: DYNAMICS_TRANSFORM,
-            schema: DYNAMICS_SCHEMA,
+            transform: include_str!("templates/dynamics.jsonata"),
+            schema: include_str!("templates/dynamics.schema.json"),
             throttle: "{ from: 3m, to: 6m, requests: 1, per: 1s, retryAfterSeconds: 15 }",
             throttle_says: "429 with Retry-After: 15 (service protection) at one request a second",
         },
@@ -144,8 +144,8 @@ pub fn starter(profile: CrmProfile) -> Starter {
             max_body_bytes: 1_048_576,
             personal_data: &[],
             rule_id: "ZD_TICKET_ON_INTERACTION_ENDED",
-            transform: ZENDESK_TRANSFORM,
-            schema: ZENDESK_SCHEMA,
+            transform: include_str!("templates/zendesk.jsonata"),
+            schema: include_str!("templates/zendesk.schema.json"),
             throttle: "{ from: 3m, to: 6m, requests: 1, per: 1s, retryAfterSeconds: 10 }",
             throttle_says: "429 with Retry-After: 10 at one request a second",
         },
@@ -167,8 +167,8 @@ pub fn starter(profile: CrmProfile) -> Starter {
             max_body_bytes: 1_048_576,
             personal_data: &[],
             rule_id: "HS_TICKET_ON_INTERACTION_ENDED",
-            transform: HUBSPOT_TRANSFORM,
-            schema: HUBSPOT_SCHEMA,
+            transform: include_str!("templates/hubspot.jsonata"),
+            schema: include_str!("templates/hubspot.schema.json"),
             throttle: "{ from: 3m, to: 6m, requests: 1, per: 1s }",
             throttle_says: "429 RATE_LIMIT with no Retry-After at one request a second",
         },
@@ -191,276 +191,10 @@ pub fn starter(profile: CrmProfile) -> Starter {
             max_body_bytes: 1_048_576,
             personal_data: &[],
             rule_id: "SN_INCIDENT_ON_INTERACTION_ENDED",
-            transform: SERVICENOW_TRANSFORM,
-            schema: SERVICENOW_SCHEMA,
+            transform: include_str!("templates/servicenow.jsonata"),
+            schema: include_str!("templates/servicenow.schema.json"),
             throttle: "{ from: 3m, to: 6m, requests: 1, per: 1s, retryAfterSeconds: 10 }",
             throttle_says: "429 with Retry-After: 10 (a rate-limit rule) at one request a second",
         },
     }
 }
-
-const GENERIC_TRANSFORM: &str = r#"(
-  /* One finished interaction as the CRM's case payload. */
-  $seconds := $round((interaction.endedAt - interaction.startedAt) / 1000);
-  {
-    "caseNumber": $string(interaction.id),
-    "contactId": interaction.customer.contactId != null ? $string(interaction.customer.contactId) : "UNKNOWN_CONTACT",
-    "channelType": interaction.channel.type,
-    "durationSeconds": $seconds,
-    "dispositionCode": interaction.disposition.code,
-    "agentEmail": interaction.agent.email,
-    "handledBy": $exists(interaction.agent.id) ? "agent" : "ivr",
-    "metadata": {
-      "queueName": interaction.queue.name,
-      "wrapUpCode": interaction.wrapUp.code,
-      "sentimentScore": interaction.analytics.sentiment.score
-    },
-    "syncTimestamp": $now()
-  }
-)
-"#;
-
-const GENERIC_SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "CRM case",
-  "type": "object",
-  "required": ["caseNumber", "contactId", "channelType", "durationSeconds", "handledBy", "syncTimestamp"],
-  "properties": {
-    "caseNumber": { "type": "string", "minLength": 1 },
-    "contactId": { "type": "string" },
-    "channelType": { "enum": ["voice", "webchat", "email"] },
-    "durationSeconds": { "type": "integer", "minimum": 0 },
-    "dispositionCode": { "type": "string" },
-    "agentEmail": { "type": "string", "format": "email" },
-    "handledBy": { "enum": ["agent", "ivr"] },
-    "metadata": {
-      "type": "object",
-      "properties": {
-        "queueName": { "type": "string" },
-        "wrapUpCode": { "type": "string" },
-        "sentimentScore": { "type": "number", "minimum": -1, "maximum": 1 }
-      },
-      "additionalProperties": false
-    },
-    "syncTimestamp": { "type": "string", "format": "date-time" }
-  },
-  "additionalProperties": false
-}
-"#;
-
-const SALESFORCE_TRANSFORM: &str = r#"(
-  /* A Salesforce Case. The Apex REST endpoint upserts on CXone_Interaction_Id__c. */
-  $origin := { "voice": "Phone", "webchat": "Web", "email": "Email" };
-  $minutes := $round((interaction.endedAt - interaction.startedAt) / 60000, 1);
-  {
-    "CXone_Interaction_Id__c": $string(interaction.id),
-    "CXone_Contact_Id__c": interaction.customer.contactId != null ? $string(interaction.customer.contactId) : null,
-    "Subject": $lookup($origin, interaction.channel.type) & " interaction " & $string(interaction.id),
-    "Origin": $lookup($origin, interaction.channel.type),
-    "Status": interaction.disposition.code = "RESOLVED" ? "Closed" : "New",
-    "Priority": interaction.analytics.sentiment.score < -0.3 ? "High" : "Medium",
-    "Description": "Queue " & interaction.queue.name & ", " & $string($minutes) & " min, "
-      & ($exists(interaction.agent.id) ? "handled by an agent" : "self-service (IVR)")
-      & ", disposition " & interaction.disposition.code,
-    "CXone_Agent_Id__c": interaction.agent.id,
-    "CXone_Sentiment__c": interaction.analytics.sentiment.score,
-    "CXone_Synced_At__c": $now()
-  }
-)
-"#;
-
-const SALESFORCE_SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "Salesforce Case (Apex REST upsert)",
-  "type": "object",
-  "required": ["CXone_Interaction_Id__c", "Subject", "Origin", "Status", "CXone_Synced_At__c"],
-  "properties": {
-    "CXone_Interaction_Id__c": { "type": "string", "minLength": 1, "maxLength": 40 },
-    "CXone_Contact_Id__c": { "type": ["string", "null"] },
-    "Subject": { "type": "string", "maxLength": 255 },
-    "Origin": { "enum": ["Phone", "Web", "Email"] },
-    "Status": { "enum": ["New", "Working", "Escalated", "Closed"] },
-    "Priority": { "enum": ["High", "Medium", "Low"] },
-    "Description": { "type": "string", "maxLength": 32000 },
-    "CXone_Agent_Id__c": { "type": "string" },
-    "CXone_Sentiment__c": { "type": "number" },
-    "CXone_Synced_At__c": { "type": "string", "format": "date-time" }
-  },
-  "additionalProperties": false
-}
-"#;
-
-const DYNAMICS_TRANSFORM: &str = r#"(
-  /* A Dynamics 365 case for the cxone_SyncInteraction custom API (upsert on cxone_interactionid).
-     caseorigincode: 1 phone, 2 email, 3 web. */
-  $origin := { "voice": 1, "email": 2, "webchat": 3 };
-  {
-    "cxone_interactionid": $string(interaction.id),
-    "title": "CXone " & interaction.channel.type & " interaction " & $string(interaction.id),
-    "caseorigincode": $lookup($origin, interaction.channel.type),
-    "cxone_contactid": interaction.customer.contactId != null ? $string(interaction.customer.contactId) : null,
-    "cxone_queue": interaction.queue.name,
-    "cxone_disposition": interaction.disposition.code,
-    "cxone_durationseconds": $round((interaction.endedAt - interaction.startedAt) / 1000),
-    "cxone_selfservice": $not($exists(interaction.agent.id)),
-    "cxone_syncedon": $now()
-  }
-)
-"#;
-
-const DYNAMICS_SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "Dynamics 365 case (cxone_SyncInteraction custom API)",
-  "type": "object",
-  "required": ["cxone_interactionid", "title", "caseorigincode", "cxone_selfservice", "cxone_syncedon"],
-  "properties": {
-    "cxone_interactionid": { "type": "string", "minLength": 1, "maxLength": 100 },
-    "title": { "type": "string", "maxLength": 200 },
-    "caseorigincode": { "enum": [1, 2, 3] },
-    "cxone_contactid": { "type": ["string", "null"] },
-    "cxone_queue": { "type": "string" },
-    "cxone_disposition": { "type": "string" },
-    "cxone_durationseconds": { "type": "integer", "minimum": 0 },
-    "cxone_selfservice": { "type": "boolean" },
-    "cxone_syncedon": { "type": "string", "format": "date-time" }
-  },
-  "additionalProperties": false
-}
-"#;
-
-const ZENDESK_TRANSFORM: &str = r#"(
-  /* A Zendesk ticket. Zendesk drops a resend that carries the same Idempotency-Key. */
-  $seconds := $round((interaction.endedAt - interaction.startedAt) / 1000);
-  {
-    "ticket": {
-      "external_id": "cxone-" & $string(interaction.id),
-      "subject": "CXone " & interaction.channel.type & " interaction " & $string(interaction.id),
-      "comment": {
-        "body": "Queue " & interaction.queue.name & ", " & $string($seconds) & " s, disposition "
-          & interaction.disposition.code
-          & ($exists(interaction.agent.id) ? "" : " (self-service IVR, no agent)"),
-        "public": false
-      },
-      "status": interaction.disposition.code = "RESOLVED" ? "solved" : "open",
-      "tags": ["cxone", interaction.channel.type, $exists(interaction.agent.id) ? "agent" : "ivr"]
-    }
-  }
-)
-"#;
-
-const ZENDESK_SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "Zendesk ticket create",
-  "type": "object",
-  "required": ["ticket"],
-  "properties": {
-    "ticket": {
-      "type": "object",
-      "required": ["external_id", "subject", "comment", "status"],
-      "properties": {
-        "external_id": { "type": "string", "minLength": 1 },
-        "subject": { "type": "string" },
-        "comment": {
-          "type": "object",
-          "required": ["body"],
-          "properties": { "body": { "type": "string" }, "public": { "type": "boolean" } },
-          "additionalProperties": false
-        },
-        "status": { "enum": ["new", "open", "pending", "hold", "solved"] },
-        "tags": { "type": "array", "items": { "type": "string" } }
-      },
-      "additionalProperties": false
-    }
-  },
-  "additionalProperties": false
-}
-"#;
-
-const HUBSPOT_TRANSFORM: &str = r#"(
-  /* One input of HubSpot's ticket batch upsert, keyed on the cxone_interaction_id property.
-     Pipeline "0" is the default support pipeline; stage 4 is Closed, 1 is New. */
-  $id := $string(interaction.id);
-  {
-    "inputs": [{
-      "idProperty": "cxone_interaction_id",
-      "id": $id,
-      "properties": {
-        "subject": "CXone " & interaction.channel.type & " interaction " & $id,
-        "content": "Queue " & interaction.queue.name & ", disposition " & interaction.disposition.code,
-        "hs_pipeline": "0",
-        "hs_pipeline_stage": interaction.disposition.code = "RESOLVED" ? "4" : "1",
-        "cxone_channel": interaction.channel.type,
-        "cxone_handled_by": $exists(interaction.agent.id) ? "agent" : "ivr",
-        "cxone_duration_seconds": $string($round((interaction.endedAt - interaction.startedAt) / 1000))
-      }
-    }]
-  }
-)
-"#;
-
-const HUBSPOT_SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "HubSpot ticket batch upsert",
-  "type": "object",
-  "required": ["inputs"],
-  "properties": {
-    "inputs": {
-      "type": "array",
-      "minItems": 1,
-      "maxItems": 100,
-      "items": {
-        "type": "object",
-        "required": ["idProperty", "id", "properties"],
-        "properties": {
-          "idProperty": { "const": "cxone_interaction_id" },
-          "id": { "type": "string", "minLength": 1 },
-          "properties": {
-            "type": "object",
-            "required": ["subject", "hs_pipeline", "hs_pipeline_stage"],
-            "additionalProperties": { "type": "string" }
-          }
-        },
-        "additionalProperties": false
-      }
-    }
-  },
-  "additionalProperties": false
-}
-"#;
-
-const SERVICENOW_TRANSFORM: &str = r#"(
-  /* A row of the u_cxone_interaction import set; its transform map coalesces on
-     u_correlation_id and writes an incident. */
-  {
-    "u_correlation_id": "cxone-" & $string(interaction.id),
-    "u_short_description": "CXone " & interaction.channel.type & " interaction " & $string(interaction.id),
-    "u_contact_type": interaction.channel.type = "voice" ? "phone" : interaction.channel.type = "webchat" ? "chat" : "email",
-    "u_assignment_group": interaction.queue.name,
-    "u_close_code": interaction.disposition.code,
-    "u_state": interaction.disposition.code = "RESOLVED" ? "6" : "1",
-    "u_self_service": $exists(interaction.agent.id) ? "false" : "true",
-    "u_duration_seconds": $round((interaction.endedAt - interaction.startedAt) / 1000),
-    "u_synced_at": $now()
-  }
-)
-"#;
-
-const SERVICENOW_SCHEMA: &str = r#"{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "title": "ServiceNow import set row (u_cxone_interaction)",
-  "type": "object",
-  "required": ["u_correlation_id", "u_short_description", "u_contact_type", "u_state", "u_synced_at"],
-  "properties": {
-    "u_correlation_id": { "type": "string", "minLength": 1, "maxLength": 100 },
-    "u_short_description": { "type": "string", "maxLength": 160 },
-    "u_contact_type": { "enum": ["phone", "chat", "email"] },
-    "u_assignment_group": { "type": "string" },
-    "u_close_code": { "type": "string" },
-    "u_state": { "enum": ["1", "2", "6", "7"] },
-    "u_self_service": { "enum": ["true", "false"] },
-    "u_duration_seconds": { "type": "integer", "minimum": 0 },
-    "u_synced_at": { "type": "string", "format": "date-time" }
-  },
-  "additionalProperties": false
-}
-"#;

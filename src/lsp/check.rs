@@ -66,9 +66,11 @@ pub fn config_for(spec_path: &Path) -> (Config, Option<Diagnostic>) {
 pub fn check(path: &Path, files: &dyn TextSource, vars: &BTreeMap<String, String>) -> Checked {
     let (cfg, cfg_error) = config_for(path);
     let opts = LintOptions {
+        // As `cxsync lint`: an unset secret is never needed to check a spec.
         load: LoadOptions {
             env: None,
             vars: vars.clone(),
+            secrets: crate::spec::EnvSecrets::Deferred,
         },
         ..LintOptions::default()
     };

@@ -323,51 +323,10 @@ impl Server {
     }
 
     fn notification(&mut self, not: Notification) {
+        let params = not.params;
         match not.method.as_str() {
-            n::DidOpenTextDocument::METHOD => {
-                let Ok(p) =
-                    serde_json::from_value::<ls_types::DidOpenTextDocumentParams>(not.params)
-                else {
-                    return;
-                };
-                let Some(path) = file_path(&p.text_document.uri) else {
-                    return;
-                };
-                self.world.overlay.set(&path, p.text_document.text);
-                self.docs.insert(
-                    path.clone(),
-                    Doc {
-                        uri: p.text_document.uri,
-                        version: p.text_document.version,
-                    },
-                );
-                for spec in self.affected(&path) {
-                    self.schedule(spec, Duration::ZERO);
-                }
-            }
-            n::DidChangeTextDocument::METHOD => {
-                let Ok(p) =
-                    serde_json::from_value::<ls_types::DidChangeTextDocumentParams>(not.params)
-                else {
-                    return;
-                };
-                let Some(path) = file_path(&p.text_document.uri) else {
-                    return;
-                };
-                let Some(mut text) = self.world.overlay.get(&path).map(str::to_string) else {
-                    return;
-                };
-                for c in p.content_changes {
-                    apply_change(&mut text, c.range, &c.text, self.world.enc);
-                }
-                self.world.overlay.set(&path, text);
-                if let Some(d) = self.docs.get_mut(&path) {
-                    d.version = p.text_document.version;
-                }
-                for spec in self.affected(&path) {
-                    self.schedule(spec, DEBOUNCE);
-                }
-            }
+            n::DidOpenTextDocument::METHOD => self.on_file(params, Self::did_open),
+            n::DidChangeTextDocument::METHOD => self.on_file(params, Self::did_change),
             n::DidSaveTextDocument::METHOD => {
                 // A saved fixture, schema or `cxsync.toml` may change any followed spec.
                 let specs: Vec<PathBuf> = self.world.results.keys().cloned().collect();
@@ -375,39 +334,78 @@ impl Server {
                     self.schedule(spec, Duration::ZERO);
                 }
             }
-            n::DidCloseTextDocument::METHOD => {
-                let Ok(p) =
-                    serde_json::from_value::<ls_types::DidCloseTextDocumentParams>(not.params)
-                else {
-                    return;
-                };
-                let Some(path) = file_path(&p.text_document.uri) else {
-                    return;
-                };
-                self.world.overlay.remove(&path);
-                self.docs.remove(&path);
-                self.due.remove(&path);
-                // Specs are followed while they, or a transform file they read, are open.
-                let followed: Vec<PathBuf> = self.world.results.keys().cloned().collect();
-                let mut touched = BTreeSet::new();
-                for spec in followed {
-                    let open = self.docs.contains_key(&spec)
-                        || self
-                            .docs
-                            .keys()
-                            .any(|d| is_jsonata(d) && self.world.specs_reading(d).contains(&spec));
-                    if open {
-                        self.schedule(spec, Duration::ZERO);
-                    } else {
-                        self.due.remove(&spec);
-                        touched.extend(self.world.forget(&spec));
-                    }
-                }
-                touched.insert(path);
-                self.publish(touched);
-            }
+            n::DidCloseTextDocument::METHOD => self.on_file(params, Self::did_close),
             _ => {}
         }
+    }
+
+    /// Hands a notification about one document to `handle` with the document's path; one whose
+    /// params do not parse, or whose document is not a file, is ignored.
+    fn on_file<P: DocumentParams>(
+        &mut self,
+        params: serde_json::Value,
+        handle: fn(&mut Self, P, PathBuf),
+    ) {
+        let Ok(p) = serde_json::from_value::<P>(params) else {
+            return;
+        };
+        if let Some(path) = file_path(p.uri()) {
+            handle(self, p, path);
+        }
+    }
+
+    fn did_open(&mut self, p: ls_types::DidOpenTextDocumentParams, path: PathBuf) {
+        self.world.overlay.set(&path, p.text_document.text);
+        self.docs.insert(
+            path.clone(),
+            Doc {
+                uri: p.text_document.uri,
+                version: p.text_document.version,
+            },
+        );
+        for spec in self.affected(&path) {
+            self.schedule(spec, Duration::ZERO);
+        }
+    }
+
+    fn did_change(&mut self, p: ls_types::DidChangeTextDocumentParams, path: PathBuf) {
+        let Some(mut text) = self.world.overlay.get(&path).map(str::to_string) else {
+            return;
+        };
+        for c in p.content_changes {
+            apply_change(&mut text, c.range, &c.text, self.world.enc);
+        }
+        self.world.overlay.set(&path, text);
+        if let Some(d) = self.docs.get_mut(&path) {
+            d.version = p.text_document.version;
+        }
+        for spec in self.affected(&path) {
+            self.schedule(spec, DEBOUNCE);
+        }
+    }
+
+    fn did_close(&mut self, _: ls_types::DidCloseTextDocumentParams, path: PathBuf) {
+        self.world.overlay.remove(&path);
+        self.docs.remove(&path);
+        self.due.remove(&path);
+        // Specs are followed while they, or a transform file they read, are open.
+        let followed: Vec<PathBuf> = self.world.results.keys().cloned().collect();
+        let mut touched = BTreeSet::new();
+        for spec in followed {
+            let open = self.docs.contains_key(&spec)
+                || self
+                    .docs
+                    .keys()
+                    .any(|d| is_jsonata(d) && self.world.specs_reading(d).contains(&spec));
+            if open {
+                self.schedule(spec, Duration::ZERO);
+            } else {
+                self.due.remove(&spec);
+                touched.extend(self.world.forget(&spec));
+            }
+        }
+        touched.insert(path);
+        self.publish(touched);
     }
 
     /// Publishes the diagnostics of every file in `files` (an empty list clears a file).
@@ -538,6 +536,26 @@ impl Server {
         }
     }
 }
+
+/// The params of a notification about one document.
+trait DocumentParams: serde::de::DeserializeOwned {
+    fn uri(&self) -> &Uri;
+}
+
+macro_rules! document_params {
+    ($($t:ty),*) => {$(
+        impl DocumentParams for $t {
+            fn uri(&self) -> &Uri {
+                &self.text_document.uri
+            }
+        }
+    )*};
+}
+document_params!(
+    ls_types::DidOpenTextDocumentParams,
+    ls_types::DidChangeTextDocumentParams,
+    ls_types::DidCloseTextDocumentParams
+);
 
 fn file_path(uri: &Uri) -> Option<PathBuf> {
     if uri.scheme().as_str() != "file" {

@@ -212,21 +212,17 @@ mod tests {
     #[test]
     fn incremental_edits_land_after_non_ascii_text() {
         let mut t = TEXT.to_string();
-        // Replace `x` (UTF-16 columns 6..7: `é` is one unit, `𝄞` two) with `yz`.
-        apply_change(
-            &mut t,
-            Some(Range::new(Position::new(0, 6), Position::new(0, 7))),
-            "yz",
-            Encoding::Utf16,
-        );
-        assert_eq!(t, "a: é𝄞yz\r\nb: 1\n");
-        apply_change(
-            &mut t,
-            Some(Range::new(Position::new(1, 3), Position::new(1, 4))),
-            "22",
-            Encoding::Utf8,
-        );
-        assert_eq!(t, "a: é𝄞yz\r\nb: 22\n");
+        // Replace `x` (UTF-16 columns 6..7: `é` is one unit, `𝄞` two) with `yz`, then `1`
+        // (UTF-8 columns 3..4 of line 1) with `22`.
+        let edits = [
+            ((0, 6, 0, 7), "yz", Encoding::Utf16, "a: é𝄞yz\r\nb: 1\n"),
+            ((1, 3, 1, 4), "22", Encoding::Utf8, "a: é𝄞yz\r\nb: 22\n"),
+        ];
+        for ((l0, c0, l1, c1), text, enc, want) in edits {
+            let range = Range::new(Position::new(l0, c0), Position::new(l1, c1));
+            apply_change(&mut t, Some(range), text, enc);
+            assert_eq!(t, want);
+        }
         apply_change(&mut t, None, "new", Encoding::Utf16);
         assert_eq!(t, "new");
     }

@@ -2,7 +2,8 @@
 //!
 //! - `${VAULT_SECRET:NAME}` passes through verbatim: the Event Hub resolves it.
 //! - `${env:NAME}` is replaced at load time by the variable from [`LoadOptions::vars`]; a missing
-//!   variable is an error at that scalar.
+//!   variable is an error at that scalar, except in a secret field when the command defers its
+//!   secrets ([`EnvSecrets::Deferred`]): that field keeps its reference text.
 //! - Anything else (`${interaction.id}`) is an event reference and is kept for the Event Hub.
 //!
 //! Secret fields (`channel.auth.clientSecret`, bearer `channel.auth.token`) must be a single
@@ -16,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::yaml::{SourceMap, Style};
+use super::{EnvSecrets, LoadOptions};
 use crate::diag::{Diagnostic, Pos, Span};
 
 /// Pointers of the fields that hold secrets.
@@ -135,9 +137,10 @@ pub fn sub_span(
 pub fn resolve(
     tree: &mut Value,
     map: &SourceMap,
-    vars: &BTreeMap<String, String>,
+    opts: &LoadOptions,
     diags: &mut Vec<Diagnostic>,
 ) -> BTreeMap<String, String> {
+    let vars = &opts.vars;
     let mut interpolated = BTreeMap::new();
     check_secrets(tree, map, diags);
     let mut strings = Vec::new();
@@ -155,6 +158,15 @@ pub fn resolve(
             continue;
         }
         let original = s.clone();
+        let unset = |r: &Reference| match r.kind() {
+            RefKind::Env(name) => vars.get(name).is_none_or(String::is_empty),
+            _ => false,
+        };
+        if opts.secrets == EnvSecrets::Deferred && is_sensitive(&pointer) && refs.iter().any(unset)
+        {
+            // Left as written: the reference text is what `raw` holds, as for a vault secret.
+            continue;
+        }
         let chars: Vec<char> = original.chars().collect();
         let mut resolved = String::new();
         let mut last = 0;

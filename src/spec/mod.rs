@@ -33,6 +33,25 @@ pub struct LoadOptions {
     pub env: Option<String>,
     /// Variables `${env:NAME}` may read.
     pub vars: std::collections::BTreeMap<String, String>,
+    /// What an unset (or empty) `${env:NAME}` in a secret field is.
+    pub secrets: EnvSecrets,
+}
+
+/// What an `${env:NAME}` whose variable is unset or empty is, in a secret field (a
+/// [`interp::SECRET_POINTERS`] field or a credential-named header, [`interp::is_sensitive`]).
+/// Any other field always needs its variable (E201): a URL or a name is checked, a secret only
+/// sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EnvSecrets {
+    /// An error (E201): the command puts the value into what it writes or sends at once
+    /// (`compile`, `plan`, `apply`, `metrics`).
+    #[default]
+    Required,
+    /// Left as its reference text in `raw` (as a `${VAULT_SECRET:…}` is), for commands that never
+    /// send it (`validate`, `lint`, `test`, `sim` in virtual time or against the mock, `eval`)
+    /// or resolve it when they do (`sim --http --target`, `dlq replay` to a real target, through
+    /// [`secret::resolve`], which names the variable if it is still unset).
+    Deferred,
 }
 
 /// Where a rule's transform text came from.
@@ -292,7 +311,7 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
     if opts.env.is_none() {
         diags.extend(check_overlays(&tree, &map));
     }
-    let interpolated = interp::resolve(&mut tree, &map, &opts.vars, &mut diags);
+    let interpolated = interp::resolve(&mut tree, &map, opts, &mut diags);
     let sensitive: std::collections::BTreeMap<String, String> = interpolated
         .iter()
         .filter(|(p, _)| interp::is_sensitive(p))

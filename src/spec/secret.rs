@@ -14,6 +14,8 @@
 //!
 //! Errors name the reference and the variable, never a value.
 
+use super::interp::{scan, RefKind};
+
 /// Keys whose values are credentials (compared case-insensitively; header names included).
 const SECRET_KEYS: &[&str] = &[
     "clientsecret",
@@ -27,16 +29,26 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 /// Whether a field or header name names a credential: the known names, and any name with
-/// `secret` or `password` in it or ending in `token`, `apikey`, `api-key` or `api_key`
-/// (`X-Custom-Token`, `CRM_API_KEY`). `tokenEndpoint` and `X-Idempotency-Key` are not.
+/// `secret` or `password` in it or ending in `token`, `apikey`, `api-key`, `api_key`, `cookie`
+/// or `signature` (`X-Custom-Token`, `CRM_API_KEY`, `X-Hub-Signature`). `tokenEndpoint`,
+/// `X-Token-Type` and `X-Idempotency-Key` are not. The one answer for the loader (what is
+/// sensitive), compile and plan (what is masked), import (what becomes a placeholder) and lint
+/// CX004 (what must not be written in plain text).
 pub fn is_secret_name(name: &str) -> bool {
     let k = name.to_ascii_lowercase();
     SECRET_KEYS.contains(&k.as_str())
         || k.contains("secret")
         || k.contains("password")
-        || ["token", "apikey", "api-key", "api_key", "cookie"]
-            .iter()
-            .any(|end| k.ends_with(end))
+        || [
+            "token",
+            "apikey",
+            "api-key",
+            "api_key",
+            "cookie",
+            "signature",
+        ]
+        .iter()
+        .any(|end| k.ends_with(end))
 }
 
 /// A secret that could not be resolved.
@@ -63,35 +75,42 @@ pub fn resolve(
         });
     }
     let trimmed = value.trim();
-    let inner = trimmed
-        .strip_prefix("${")
-        .and_then(|r| r.strip_suffix('}'))
-        .filter(|r| !r.contains("${"));
     let hint = override_flag
         .map(|f| format!(", or pass {f} naming a variable that holds it"))
         .unwrap_or_default();
-    match inner {
-        Some(r) if r.starts_with("env:") => {
-            let n = &r["env:".len()..];
-            get(n).ok_or_else(|| {
+    let cannot = || {
+        SecretError(format!(
+            "{what} is `{trimmed}`, which cxsync cannot resolve; use `${{env:NAME}}`"
+        ))
+    };
+    let refs = scan(trimmed).map_err(|_| cannot())?;
+    if refs.is_empty() {
+        return Ok(value.to_string());
+    }
+    // Each reference by its variable (`Bearer ${env:T}` too); an event reference is not a secret.
+    let chars: Vec<char> = trimmed.chars().collect();
+    let mut out = String::new();
+    let mut last = 0;
+    for r in &refs {
+        out.extend(&chars[last..r.start]);
+        last = r.end;
+        let v = match r.kind() {
+            RefKind::Env(n) if !n.is_empty() => get(n).ok_or_else(|| {
                 SecretError(format!(
                     "{what} is `{trimmed}`: set the environment variable `{n}`{hint}"
                 ))
-            })
-        }
-        Some(r) if r.starts_with("VAULT_SECRET:") => {
-            let n = &r["VAULT_SECRET:".len()..];
-            get(n).ok_or_else(|| {
+            })?,
+            RefKind::Vault(n) if !n.is_empty() => get(n).ok_or_else(|| {
                 SecretError(format!(
                     "{what} is `{trimmed}`, which lives in the Event Hub's vault: set the environment variable `{n}` to its value{hint}"
                 ))
-            })
-        }
-        _ if trimmed.contains("${") => Err(SecretError(format!(
-            "{what} is `{trimmed}`, which cxsync cannot resolve; use `${{env:NAME}}`"
-        ))),
-        _ => Ok(value.to_string()),
+            })?,
+            _ => return Err(cannot()),
+        };
+        out.push_str(&v);
     }
+    out.extend(&chars[last..]);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -117,6 +136,18 @@ mod tests {
         assert_eq!(
             res("literal-resolved-by-the-loader", None).unwrap(),
             "literal-resolved-by-the-loader"
+        );
+    }
+
+    #[test]
+    fn references_inside_a_value_read_their_variables() {
+        assert_eq!(
+            res("Bearer ${env:CRM_SECRET}", None).unwrap(),
+            "Bearer s3cr3t"
+        );
+        assert_eq!(
+            res(" ${VAULT_SECRET:CRM_SECRET}/${env:CRM_SECRET} ", None).unwrap(),
+            "s3cr3t/s3cr3t"
         );
     }
 

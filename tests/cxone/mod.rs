@@ -579,6 +579,22 @@ fn metrics_within_thresholds_exit_0_with_a_table() {
     assert!(t.chars().any(|c| ('▁'..='█').contains(&c)), "{t}");
     let bad = e.run(&["metrics", "--interval", "1h"]);
     assert_eq!(code(&bad), 2);
+    // One check, before any call, with what is accepted: P100Y is ISO 8601 but has no fixed
+    // length; PT0S and past a year are out of range (the hub used to answer PT0S with a 400).
+    for (interval, says) in [
+        ("P100Y", "years and months have no fixed length"),
+        ("PT0S", "an interval must be longer than zero"),
+        ("P400D", "longer than the longest interval, P366D"),
+        ("1h", "is not an ISO 8601 duration (e.g. PT1H"),
+    ] {
+        let bad = e.run(&["metrics", "--interval", interval]);
+        assert_eq!(code(&bad), 2, "{interval}");
+        let t = String::from_utf8_lossy(&bad.stderr);
+        assert!(
+            t.contains(&format!("--interval `{interval}`")) && t.contains(says),
+            "{interval}: {t}"
+        );
+    }
 }
 
 // ---- wiremock: answers the mock hub does not give ----

@@ -174,6 +174,30 @@ fn an_output_that_breaks_the_crm_schema_names_fixture_pointer_and_keyword() {
         out.contains("ok       crm_sync/CRM_SYNC_RULE_ID/voice_resolved"),
         "{out}"
     );
+    // `--update` cannot accept a schema failure, so neither run offers it; both say what can.
+    for args in [&["test"][..], &["test", "--update"]] {
+        let (code, out, _) = run(dir.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert!(!out.contains("accept all with"), "{args:?}: {out}");
+        assert!(
+            out.contains("2 case(s) fail on their own output, not on a snapshot: fix the transform, `crm.payloadSchema`"),
+            "{args:?}: {out}"
+        );
+    }
+    // A snapshot change beside it still gets the hint to accept it.
+    edit(
+        &dir.path()
+            .join("specs/transforms/interaction_ended.jsonata"),
+        ": \"UNKNOWN_CONTACT\"",
+        ": \"NO_CONTACT\"",
+    );
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("accept all with `cxsync test --update`"),
+        "{out}"
+    );
+    assert!(out.contains("2 case(s) fail on their own output"), "{out}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::state::{duration_secs, masked, metric_points, now, with_server_fields, State};
+use super::state::{masked, metric_points, now, with_server_fields, State};
 use super::{error, reply, Effect, Fault, Hub, Reply};
 
 struct Schemas {
@@ -249,11 +249,14 @@ impl State {
                 }
                 let q = parse_query(query);
                 let interval = q.get("interval").cloned().unwrap_or_else(|| "PT1H".into());
-                let Some(step) = duration_secs(&interval) else {
-                    return reply(
-                        400,
-                        json!({"message": "invalid interval", "errors": [{"field": "interval", "message": format!("`{interval}` is not an ISO 8601 duration such as PT1H")}]}),
-                    );
+                let step = match crate::cxone::metrics::interval_seconds(&interval) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        return reply(
+                            400,
+                            json!({"message": "invalid interval", "errors": [{"field": "interval", "message": e}]}),
+                        )
+                    }
                 };
                 match self.metrics.get(*name) {
                     Some(m) => reply(200, m.clone()),
@@ -345,12 +348,16 @@ mod tests {
     use super::*;
     use crate::cxone::mock_hub::Config;
 
+    /// A POST without a query.
+    fn post(h: &Hub, path: &str, token: Option<&str>, body: &[u8]) -> Reply {
+        h.handle("POST", path, "", token, body)
+    }
+
     fn hub() -> (Hub, String) {
         let h = Hub::new(Config::default(), "http://127.0.0.1:1");
-        let r = h.handle(
-            "POST",
+        let r = post(
+            &h,
             "/authentication/v1/token/access-key",
-            "",
             None,
             br#"{"accessKeyId":"demo","accessKeySecret":"demo"}"#,
         );
@@ -362,13 +369,7 @@ mod tests {
     #[test]
     fn an_invalid_channel_is_a_400_with_field_errors() {
         let (h, t) = hub();
-        let r = h.handle(
-            "POST",
-            "/api/v2/eventhub/channels",
-            "",
-            Some(&t),
-            br#"{"name":"C","type":"REST","destinationUri":"ftp://x","authentication":{"type":"NONE"}}"#,
-        );
+        let r = post(&h, "/api/v2/eventhub/channels", Some(&t), br#"{"name":"C","type":"REST","destinationUri":"ftp://x","authentication":{"type":"NONE"}}"#);
         assert_eq!(r.status, 400, "{:?}", r.body);
         let fields: Vec<&str> = r.body["errors"]
             .as_array()
@@ -404,10 +405,9 @@ mod tests {
     #[test]
     fn admin_faults_fire_count_times_and_the_admin_api_needs_no_token() {
         let (h, t) = hub();
-        let r = h.handle(
-            "POST",
+        let r = post(
+            &h,
             "/_mock/faults",
-            "",
             None,
             br#"{"method":"GET","path":"/api/v2/eventhub/channels","status":503,"count":1}"#,
         );

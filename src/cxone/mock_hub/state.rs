@@ -64,33 +64,6 @@ pub(super) fn with_server_fields(body: &Value, id: String, old: Option<&Value>) 
     Value::Object(m)
 }
 
-/// Parses an ISO 8601 duration of days/hours/minutes/seconds into seconds.
-pub(super) fn duration_secs(s: &str) -> Option<u64> {
-    let rest = s.strip_prefix('P')?;
-    let mut total = 0u64;
-    let mut num = String::new();
-    let mut time = false;
-    for c in rest.chars() {
-        match c {
-            'T' => time = true,
-            '0'..='9' => num.push(c),
-            _ => {
-                let n: u64 = num.parse().ok()?;
-                num.clear();
-                total += n * match (c, time) {
-                    ('D', false) => 86400,
-                    ('W', false) => 7 * 86400,
-                    ('H', true) => 3600,
-                    ('M', true) => 60,
-                    ('S', true) => 1,
-                    _ => return None,
-                };
-            }
-        }
-    }
-    (num.is_empty() && total > 0).then_some(total)
-}
-
 /// Deterministic data points: a function of the channel name and the point index only.
 pub(super) fn metric_points(channel: &str, interval: &str, step: u64) -> Value {
     let seed = channel.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -263,8 +236,5 @@ mod tests {
         let a = metric_points("C", "PT1H", 3600);
         assert_eq!(a, metric_points("C", "PT1H", 3600));
         assert_eq!(a["dataPoints"][1]["timestamp"], "2024-01-15T01:00:00Z");
-        assert_eq!(duration_secs("PT15M"), Some(900));
-        assert_eq!(duration_secs("P1DT1H"), Some(90000));
-        assert_eq!(duration_secs("1H"), None);
     }
 }

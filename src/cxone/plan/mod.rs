@@ -677,6 +677,14 @@ mod tests {
         }
     }
 
+    /// `--adopt`.
+    fn adopting() -> Options {
+        Options {
+            adopt: true,
+            ..Options::default()
+        }
+    }
+
     fn payloads() -> Payloads {
         payloads_for(owner(None), "C")
     }
@@ -930,14 +938,7 @@ mod tests {
         let text = render(&p, "h");
         assert!(text.contains("channel `C` (and its retry policy and rules) is owned by spec `s` (no --env); this is spec `s` --env staging"), "{text}");
         assert!(text.contains("--adopt"), "{text}");
-        let p = plan(
-            &staging,
-            &live,
-            &Options {
-                adopt: true,
-                ..Options::default()
-            },
-        );
+        let p = plan(&staging, &live, &adopting());
         assert!(p.conflicts.is_empty());
         assert_eq!(p.actions[0].op, Op::Adopt);
         let text = render(&p, "h");
@@ -969,14 +970,7 @@ mod tests {
             p.conflicts[0].message,
             "rule `R1` routes to channel `THEIRS`, owned by spec `other` (no --env), not to this spec's channel `MINE`; applying would re-route it"
         );
-        let p = plan(
-            &mine,
-            &live,
-            &Options {
-                adopt: true,
-                ..Options::default()
-            },
-        );
+        let p = plan(&mine, &live, &adopting());
         assert_eq!(p.actions[2].op, Op::Adopt);
     }
 
@@ -987,14 +981,7 @@ mod tests {
         live.channel = Some(without_owner(&pl.channel));
         assert!(!plan(&pl, &live, &Options::default()).has_changes());
         // --adopt claims it on purpose …
-        let p = plan(
-            &pl,
-            &live,
-            &Options {
-                adopt: true,
-                ..Options::default()
-            },
-        );
+        let p = plan(&pl, &live, &adopting());
         assert_eq!(ops(&p)[0], (Op::Adopt, "C"));
         // … and so does the first apply that writes anything else of the spec.
         let mut other = live.clone();

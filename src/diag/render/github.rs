@@ -27,8 +27,7 @@ pub(super) fn render(diags: &[Diagnostic]) -> String {
         };
         let mut props = Vec::new();
         if let Some(f) = &d.file {
-            let path = f.to_string_lossy().replace('\\', "/");
-            let path = path.strip_prefix("./").unwrap_or(&path).to_string();
+            let path = super::shown_path(f).replace('\\', "/");
             props.push(format!("file={}", escape_property(&path)));
             if let Some(s) = d.span {
                 props.push(format!("line={}", s.start.line.max(1)));

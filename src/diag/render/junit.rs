@@ -25,7 +25,7 @@ pub(super) fn render(diags: &[Diagnostic], extra: &RenderExtra) -> String {
         .map(|(file, ds)| {
             let fname = file
                 .as_ref()
-                .map(|f| f.display().to_string())
+                .map(|f| super::shown_path(f))
                 .unwrap_or_else(|| "<input>".into());
             let mut cases: Vec<Case> = ds.iter().map(|d| case(d, &fname)).collect();
             if cases.is_empty() {

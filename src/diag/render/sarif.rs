@@ -20,21 +20,16 @@ fn level(s: Severity) -> &'static str {
 /// A relative file path as a URI reference: forward slashes, and the few characters that cannot
 /// appear raw in a URI percent-encoded.
 pub fn uri_of(path: &std::path::Path) -> String {
-    let s = path.to_string_lossy().replace('\\', "/");
-    let s = s.strip_prefix("./").unwrap_or(&s);
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '%' => out.push_str("%25"),
-            ' ' => out.push_str("%20"),
-            '#' => out.push_str("%23"),
-            '?' => out.push_str("%3F"),
-            '[' => out.push_str("%5B"),
-            ']' => out.push_str("%5D"),
-            c => out.push(c),
-        }
-    }
-    out
+    let s = super::shown_path(path).replace('\\', "/");
+    crate::diag::xml::replace_chars(&s, |ch| match ch {
+        '%' => Some("%25"),
+        ' ' => Some("%20"),
+        '#' => Some("%23"),
+        '?' => Some("%3F"),
+        '[' => Some("%5B"),
+        ']' => Some("%5D"),
+        _ => None,
+    })
 }
 
 pub(super) fn render(diags: &[Diagnostic], extra: &RenderExtra) -> String {

@@ -165,7 +165,11 @@ impl DriverSink {
             spec,
             checked(url)?,
             |t| checked(token_url.unwrap_or(t)),
-            |what, value| secret(what, value, secret_var, vars),
+            // `--client-secret-env` names the auth secret, not a header's.
+            |what, value| {
+                let auth = what.starts_with("channel.auth.");
+                secret(what, value, secret_var.filter(|_| auth), vars)
+            },
         )?;
         // The hub's own concurrency by default: a replay sends as fast as the policy lets the
         // hub send.
@@ -232,13 +236,12 @@ impl ReplaySink for DriverSink {
             Submission {
                 seq: tag as u64,
                 source: 0,
+                origin: tag as u64,
                 event_id: d.event_id.to_string(),
                 event_type: d.event_type.to_string(),
                 rule_id: d.rule_id.to_string(),
-                // Only read to render a key, and the key is given.
-                event: Value::Null,
                 payload: Ok(d.body.clone()),
-                idempotency_key: Some(d.idempotency_key.to_string()),
+                idempotency_key: Ok(d.idempotency_key.to_string()),
             },
         );
         self.pending += 1;
@@ -285,17 +288,5 @@ fn dead_lettered(r: &DeadLettered) -> SinkOutcome {
                 None => reason,
             },
         },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn plain_http_targets_only_on_loopback() {
-        assert!(check_url("http://127.0.0.1:8080/x").is_ok());
-        assert!(check_url("https://crm.example.com/x").is_ok());
-        assert!(check_url("http://crm.example.com/x").is_err());
     }
 }

@@ -1,8 +1,8 @@
 //! ## What it does
 //! Flags credentials written in plain text: a literal bearer token or client secret, a header that
-//! carries credentials (`Authorization`, `X-API-Key`, `*token*`, `*secret*`, `*password*`), a URL
-//! with `user:password@`, or a URL query parameter such as `access_token=`, `api_key=` or `sig=`.
-//! The finding names the place, never the secret.
+//! carries credentials (the headers `plan` masks: `Authorization`, `X-API-Key`, `*-Token`,
+//! `*-Signature`, `*secret*`, `*password*`), a URL with `user:password@`, or a URL query parameter
+//! such as `access_token=`, `api_key=` or `sig=`. The finding names the place, never the secret.
 //!
 //! ## Why is this bad?
 //! A secret in the spec is in every clone, review, CI log and compiled payload, and it cannot be
@@ -32,15 +32,6 @@ use super::is_reference;
 use super::prelude::*;
 use crate::spec::yaml::child;
 
-const SECRET_HEADER_PARTS: [&str; 7] = [
-    "authorization",
-    "api-key",
-    "apikey",
-    "token",
-    "secret",
-    "password",
-    "signature",
-];
 const SECRET_PARAMS: [&str; 11] = [
     "access_token",
     "token",
@@ -110,8 +101,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         );
     }
     for (name, value) in &raw.channel.headers {
-        let l = name.to_ascii_lowercase();
-        let secret_name = SECRET_HEADER_PARTS.iter().any(|p| l.contains(p));
+        let secret_name = crate::spec::secret::is_secret_name(name);
         let pointer = child("/channel/headers", name);
         let text = written(cx, &pointer, value);
         if secret_name && !text.trim().is_empty() && !has_reference(text) {

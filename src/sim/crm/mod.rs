@@ -517,7 +517,11 @@ impl CrmModel {
                             // Another delivery updates the same record: right when it is about
                             // the same subject (the ledger decides), an overwrite otherwise.
                             if self.overwrite_values.len() < OVERWRITE_VALUES {
-                                self.overwrite_values.push(k.clone());
+                                self.overwrite_values.push(if value.is_some() {
+                                    k.clone()
+                                } else {
+                                    "missing (not in the payload)".to_string()
+                                });
                             }
                             self.overwrites.push((owner, seq));
                             self.seen.insert(hash128(&k), seq);
