@@ -45,6 +45,30 @@ pub fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
 }
 
+/// `path` made absolute (against the current folder) with `.` and `..` removed, without touching
+/// the file system: the loader joins `dir/../fixtures/x.json`, the editor names
+/// `/abs/fixtures/x.json`, and both must find the same buffer (`lsp`); a `per-file-ignores`
+/// glob matches a transform path however it was joined (`lint`).
+pub fn normalize(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = std::path::PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// Why a glob could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GlobError {

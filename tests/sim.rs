@@ -1206,3 +1206,29 @@ rules:
     // No generated queue name is invented.
     assert!(!out.contains("Ordez") && !out.contains("Ordf"), "{out}");
 }
+
+#[test]
+fn a_curve_with_two_points_at_one_instant_is_a_step_not_a_mistake() {
+    // docs/semantics.md ("Engine"): two points at one instant make a step (a burst that starts
+    // at once); only a point earlier than the one before is E610.
+    let dir = tempfile::tempdir().unwrap();
+    let step = "version: 1\nname: burst\nduration: 10m\nevents:\n  count: 100\n  curve:\n    - { at: 0s, weight: 1 }\n    - { at: 6m, weight: 1 }\n    - { at: 6m, weight: 20 }\n    - { at: 6m20ms, weight: 20 }\n    - { at: 6m20ms, weight: 1 }\n";
+    write_files(
+        dir.path(),
+        &[
+            ("burst.yaml", step),
+            (
+                "back.yaml",
+                &step.replace("at: 6m20ms, weight: 1", "at: 5m, weight: 1"),
+            ),
+        ],
+    );
+    let (code, out, err) = run_in(dir.path(), &["validate", "burst.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run_in(dir.path(), &["validate", "back.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("curve point 4 at 5m is before point 3 at 6m20ms"),
+        "{out}{err}"
+    );
+}

@@ -202,24 +202,7 @@ impl Config {
             .unwrap_or_default();
         // Absolute and lexically normal (`transforms/../x.jsonata` is `x.jsonata`), so a
         // transform path written with `..` still matches.
-        let abs = |p: &Path| {
-            let joined = if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                std::env::current_dir().unwrap_or_default().join(p)
-            };
-            let mut out = PathBuf::new();
-            for c in joined.components() {
-                match c {
-                    std::path::Component::ParentDir => {
-                        out.pop();
-                    }
-                    std::path::Component::CurDir => {}
-                    c => out.push(c),
-                }
-            }
-            out
-        };
+        let abs = crate::fsutil::normalize;
         let (abs_file, abs_base) = (abs(file), abs(&base));
         let rel = abs_file.strip_prefix(&abs_base).unwrap_or(file);
         let rel = PathBuf::from(rel.to_string_lossy().replace('\\', "/"));

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::diag::{Diagnostic, Span};
 use crate::spec::{Fixture, ResolvedRule, Spec, TransformSource};
-use crate::transform::syntax::{self, Analysis, DialectFix, SyntaxError};
+use crate::transform::syntax::{self, Analysis, DialectFix, OutputField, PathRef, SyntaxError};
 
 /// One spec rule's transform, analysed once for every lint rule.
 #[derive(Debug, Clone)]
@@ -111,6 +111,23 @@ fn remap(mut a: Analysis, map: &OffsetMap) -> Analysis {
     a
 }
 
+/// An input path that reaches an output field ([`Context::carried`]).
+pub struct Carried<'c> {
+    pub source: &'c TransformSource,
+    pub analysis: &'c Analysis,
+    pub field: &'c OutputField,
+    pub path: &'c PathRef,
+    /// What the path is, as the kind test said (`a phone number`).
+    pub what: &'static str,
+}
+
+impl Carried<'_> {
+    /// The output field as a dotted name (`/contact/phone` → `contact.phone`).
+    pub fn field_name(&self) -> String {
+        self.field.pointer.trim_start_matches('/').replace('/', ".")
+    }
+}
+
 /// A spec rule as lint sees it.
 #[derive(Debug, Clone)]
 pub struct RuleView {
@@ -177,6 +194,48 @@ impl<'a> Context<'a> {
         Diagnostic::error("", message).in_file(file).at_opt(span)
     }
 
+    /// A diagnostic on the key of output field `field` of a transform.
+    pub fn at_output(
+        &self,
+        source: &TransformSource,
+        field: &OutputField,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        self.in_transform(source, field.key_start, field.key_end, message)
+    }
+
+    /// Every input path of a kind `kind` recognises (`Some(what it is)`) that reaches an output
+    /// field of a rule's transform, once, at the innermost output field that carries it (a field
+    /// whose nested field carries the same path leaves it to that one).
+    pub fn carried(&self, kind: fn(&[String]) -> Option<&'static str>) -> Vec<Carried<'_>> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            let Some(t) = &rule.transform else { continue };
+            let Ok(a) = &t.analysis else { continue };
+            for f in &a.outputs {
+                for p in &f.carries {
+                    let Some(what) = kind(&p.segments) else {
+                        continue;
+                    };
+                    let nested = a.outputs.iter().any(|g| {
+                        g.pointer.starts_with(&format!("{}/", f.pointer))
+                            && g.carries.iter().any(|q| q.segments == p.segments)
+                    });
+                    if !nested {
+                        out.push(Carried {
+                            source: &t.source,
+                            analysis: a,
+                            field: f,
+                            path: p,
+                            what,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The spec rules that are enabled, with their raw definitions.
     pub fn enabled_rules(&self) -> impl Iterator<Item = (&RuleView, &crate::spec::model::Rule)> {
         self.rules.iter().filter_map(|r| {
@@ -207,17 +266,7 @@ mod tests {
     #[test]
     fn offsets_after_a_rewrite_map_back_to_the_original_text() {
         let text = "{ \"a\": x?.y, \"b\": z }";
-        let fixes = vec![DialectFix {
-            start: 8,
-            end: 10,
-            replacement: ".".into(),
-            message: String::new(),
-            help: String::new(),
-            origins: Vec::new(),
-            kind: crate::transform::syntax::DialectKind::OptionalChain,
-            fixable: true,
-            nested: Vec::new(),
-        }];
+        let fixes = vec![crate::lint::rules::tests_support::dialect_fix(8, 10, ".")];
         let (new, map) = rewrite(text, &fixes);
         assert_eq!(new, "{ \"a\": x.y, \"b\": z }");
         let z_new = new.find('z').unwrap();

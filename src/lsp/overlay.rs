@@ -3,7 +3,7 @@
 //! seam where the loader reads text).
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::diag::Diagnostic;
 use crate::spec::{self, TextSource, MAX_FILE_BYTES};
@@ -50,27 +50,7 @@ impl TextSource for Overlay {
     }
 }
 
-/// `path` made absolute (against the current folder) with `.` and `..` removed, without touching
-/// the file system: the loader joins `dir/../fixtures/x.json`, the editor names
-/// `/abs/fixtures/x.json`, and both must find the same buffer.
-pub fn normalize(path: &Path) -> PathBuf {
-    let abs = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
+pub use crate::fsutil::normalize;
 
 #[cfg(test)]
 mod tests {

@@ -145,6 +145,25 @@ pub(crate) mod tests_support {
     use crate::spec::{Spec, TransformOrigin, TransformSource};
     use crate::transform::syntax::{Analysis, OutputField, PathRef};
 
+    /// A fixable optional-chain dialect use at `[start, end)` rewritten to `replacement`.
+    pub fn dialect_fix(
+        start: usize,
+        end: usize,
+        replacement: &str,
+    ) -> crate::transform::syntax::DialectFix {
+        crate::transform::syntax::DialectFix {
+            start,
+            end,
+            replacement: replacement.into(),
+            message: String::new(),
+            help: String::new(),
+            origins: Vec::new(),
+            kind: crate::transform::syntax::DialectKind::OptionalChain,
+            fixable: true,
+            nested: Vec::new(),
+        }
+    }
+
     /// A valid spec with `crm_line` (indented under `crm:`) and one rule with an inline transform.
     pub fn spec_with(crm_line: &str) -> Spec {
         let text = format!(

@@ -44,40 +44,25 @@ pub fn allowed(allow: &[String], pointer: &str) -> bool {
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let allow = &cx.spec.raw.crm.allow_personal_data;
-    for rule in &cx.rules {
-        let Some(t) = &rule.transform else { continue };
-        let Ok(a) = &t.analysis else { continue };
-        for f in &a.outputs {
-            for p in &f.carries {
-                let Some(kind) = personal_data(&p.segments) else {
-                    continue;
-                };
-                // Report at the innermost output field that reads the path.
-                let nested = a.outputs.iter().any(|g| {
-                    g.pointer.starts_with(&format!("{}/", f.pointer))
-                        && g.carries.iter().any(|q| q.segments == p.segments)
-                });
-                if nested || allowed(allow, &f.pointer) {
-                    continue;
-                }
-                out.push(
-                    cx.in_transform(
-                        &t.source,
-                        f.key_start,
-                        f.key_end,
-                        format!(
-                            "output field `{}` carries {kind} (`{}`), but it is not in `crm.allowPersonalData`",
-                            dotted(&f.pointer),
-                            p.dotted()
-                        ),
-                    )
-                    .with_help(format!(
-                        "drop the field, or add `{}` to `crm.allowPersonalData` once the CRM field is approved for personal data",
-                        dotted(&f.pointer)
-                    )),
-                );
-            }
+    for c in cx.carried(personal_data) {
+        if allowed(allow, &c.field.pointer) {
+            continue;
         }
+        let field = c.field_name();
+        out.push(
+            cx.at_output(
+                c.source,
+                c.field,
+                format!(
+                    "output field `{field}` carries {} (`{}`), but it is not in `crm.allowPersonalData`",
+                    c.what,
+                    c.path.dotted()
+                ),
+            )
+            .with_help(format!(
+                "drop the field, or add `{field}` to `crm.allowPersonalData` once the CRM field is approved for personal data"
+            )),
+        );
     }
 }
 

@@ -61,8 +61,8 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
 mod tests {
     use super::*;
     use crate::lint::context::TransformView;
-    use crate::lint::rules::tests_support::{inline_source, run_view};
-    use crate::transform::syntax::{DialectFix, SyntaxError};
+    use crate::lint::rules::tests_support::{dialect_fix, inline_source, run_view};
+    use crate::transform::syntax::SyntaxError;
 
     fn failing() -> TransformView {
         let mut view = TransformView::with_analysis(inline_source(), Default::default());
@@ -105,17 +105,7 @@ mod tests {
     #[test]
     fn the_guides_dialect_is_left_to_its_own_rule() {
         let mut view = failing();
-        view.dialect = vec![DialectFix {
-            start: 0,
-            end: 3,
-            replacement: String::new(),
-            message: String::new(),
-            help: String::new(),
-            origins: Vec::new(),
-            kind: crate::transform::syntax::DialectKind::OptionalChain,
-            fixable: true,
-            nested: Vec::new(),
-        }];
+        view.dialect = vec![dialect_fix(0, 3, "")];
         assert!(run_view("acceptsArrays: false", view, check).is_empty());
     }
 }

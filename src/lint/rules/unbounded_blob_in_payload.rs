@@ -32,38 +32,30 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     if cx.spec.raw.crm.max_payload_bytes.is_some() {
         return;
     }
-    for rule in &cx.rules {
-        let Some(t) = &rule.transform else { continue };
-        let Ok(a) = &t.analysis else { continue };
-        // A field truncated with $substring is bounded.
-        let truncates = a.functions.iter().any(|(n, _, _)| n == "substring");
-        for f in &a.outputs {
-            for p in &f.carries {
-                let Some(kind) = large_blob(&p.segments) else {
-                    continue;
-                };
-                let nested = a.outputs.iter().any(|g| {
-                    g.pointer.starts_with(&format!("{}/", f.pointer))
-                        && g.carries.iter().any(|q| q.segments == p.segments)
-                });
-                if nested || truncates {
-                    continue;
-                }
-                out.push(
-                    cx.in_transform(
-                        &t.source,
-                        f.key_start,
-                        f.key_end,
-                        format!(
-                            "output field `{}` carries {kind} (`{}`) and no payload size guard is set",
-                            f.pointer.trim_start_matches('/').replace('/', "."),
-                            p.dotted()
-                        ),
-                    )
-                    .with_help("set `crm.maxPayloadBytes` (below the CRM's limit) and drop or truncate the field"),
-                );
-            }
+    for c in cx.carried(large_blob) {
+        // A transform that truncates with $substring is bounded.
+        if c.analysis
+            .functions
+            .iter()
+            .any(|(n, _, _)| n == "substring")
+        {
+            continue;
         }
+        out.push(
+            cx.at_output(
+                c.source,
+                c.field,
+                format!(
+                    "output field `{}` carries {} (`{}`) and no payload size guard is set",
+                    c.field_name(),
+                    c.what,
+                    c.path.dotted()
+                ),
+            )
+            .with_help(
+                "set `crm.maxPayloadBytes` (below the CRM's limit) and drop or truncate the field",
+            ),
+        );
     }
 }
 

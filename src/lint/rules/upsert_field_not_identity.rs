@@ -119,10 +119,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             .map(|n| format!(" (fixture `{n}`)"))
             .unwrap_or_default();
         out.push(
-            cx.in_transform(
+            cx.at_output(
                 &t.source,
-                f.key_start,
-                f.key_end,
+                f,
                 format!(
                     "{} upserts on `{shown}`, which rule `{}` fills from {reads}{example}: that identifies no event (not `interaction.id`, not `event.id`), so events sharing the value write one record and all but the last are overwritten",
                     profile.name, r.id

@@ -361,18 +361,20 @@ fn check_curve(tree: &Value, map: &SourceMap, run: Option<u64>) -> Vec<Diagnosti
             continue;
         };
         if let Some((before, j)) = prev {
-            if at <= before {
+            // Two points at one instant are a step (docs/semantics.md, "Engine"); only going
+            // back in time is a mistake.
+            if at < before {
                 out.push(
                     Diagnostic::error(
                         "E610",
                         format!(
-                            "curve point {i} at {} is not after point {j} at {}",
+                            "curve point {i} at {} is before point {j} at {}",
                             fmt_ms(at),
                             fmt_ms(before)
                         ),
                     )
                     .at_opt(map.value_span(&pointer))
-                    .with_help("list the curve's points in time order, each `at` later than the one before"),
+                    .with_help("list the curve's points in time order (two points at one instant make a step)"),
                 );
             }
         }
