@@ -1,7 +1,8 @@
 //! Benchmark: the `campaign-day` scenario on `specs/crm_sync.yaml` at 10k, 100k and 1M events —
 //! wall time and peak memory (VmHWM, each size in its own child process so the peaks do not
 //! mix) — side by side with jsonata-js merely transforming the same events in node
-//! (`benches/js/sim_transform.js`, which generates them the same way).
+//! (`benches/js/sim_transform.js`: CPU of `evaluate` alone, on the very events the run generated,
+//! which a child of this bench dumps as NDJSON with `--dump N FILE`).
 //!
 //! `cargo bench --bench sim` (sizes: `CXSYNC_BENCH_SIZES=10000,100000`; node is skipped when
 //! `node` or the `jsonata` package is missing; `NODE_PATH` may point at a node_modules folder).
@@ -58,8 +59,39 @@ fn cpu_ms() -> u64 {
     (ticks(11) + ticks(12)) * 10
 }
 
+/// Writes the events of an `n`-event run that the rule matches, one per line, as the run makes
+/// them (the feed is a pure function of the event's number and arrival instant).
+fn dump(n: u64, file: &str) {
+    use std::io::Write;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = spec::load(&root.join("specs/crm_sync.yaml"), &LoadOptions::default());
+    let spec = loaded.spec.expect("example spec loads");
+    let inputs = inputs::compile(&spec).expect("rules compile");
+    let mut sources = cxsync::diag::Sources::new();
+    let sc = scenario::load("campaign-day", &mut sources)
+        .expect("built-in")
+        .scenario;
+    let epoch = engine::epoch(&spec, &sc);
+    let opts = Options::default();
+    let template = engine::machine_config(&spec, &sc, &opts, epoch)
+        .expect("config")
+        .idempotency;
+    let feed = engine::Feed::new(&inputs, &sc, Some(n), epoch, &template).expect("feed");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file).expect("dump file"));
+    for k in 0..feed.total() {
+        let ev = feed.event(k, feed.time_of(k));
+        if inputs.rules.iter().any(|r| r.matches(&ev)) {
+            serde_json::to_writer(&mut out, &ev).expect("write");
+            out.write_all(b"\n").expect("write");
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--dump") {
+        return dump(args[i + 1].parse().expect("event count"), &args[i + 2]);
+    }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let n = args[i + 1].parse().expect("event count");
         return child(n);
@@ -122,17 +154,32 @@ fn main() {
     }
 }
 
-/// Wall and CPU time of node transforming `n` generated events, in ms (`None` when node or the
-/// jsonata package is unavailable).
+/// Wall time of the node process and CPU time of jsonata-js's `evaluate` on the matched events
+/// of an `n`-event run, in ms (`None` when node or the jsonata package is unavailable).
 fn node(n: u64) -> Option<(f64, f64)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = std::env::temp_dir().join(format!(
+        "cxsync-sim-bench-{}-{n}.ndjson",
+        std::process::id()
+    ));
+    let me = std::env::current_exe().ok()?;
+    let dumped = Command::new(me)
+        .args(["--dump", &n.to_string()])
+        .arg(&file)
+        .status()
+        .ok()?;
+    if !dumped.success() {
+        return None;
+    }
     let t = Instant::now();
     let out = Command::new("node")
         .arg(root.join("benches/js/sim_transform.js"))
-        .arg(n.to_string())
+        .arg(root.join("specs/transforms/interaction_ended.jsonata"))
+        .arg(&file)
         .current_dir(root)
-        .output()
-        .ok()?;
+        .output();
+    let _ = std::fs::remove_file(&file);
+    let out = out.ok()?;
     let wall = t.elapsed().as_secs_f64() * 1000.0;
     if !out.status.success() {
         eprintln!(
