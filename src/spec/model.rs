@@ -295,6 +295,14 @@ fn default_storage() -> String {
     "S3".to_string()
 }
 
+/// Largest request body a CRM may be said to accept, in bytes (1 GiB): the bound of
+/// `crm.maxBodyBytes` and of a scenario's `crm.maxBodyBytes` override alike.
+pub const MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Longest token lifetime (`expires_in`) a CRM may be said to issue, in seconds (a week): the bound
+/// of `crm.tokenLifetimeSeconds` and of a scenario's override alike.
+pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 7 * 86_400;
+
 /// Facts about the CRM that the Event Hub payloads cannot express but lint and sim need.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -308,7 +316,7 @@ pub struct Crm {
     pub accepts_arrays: bool,
     /// Largest request body the CRM accepts, in bytes (413 above it; at most 1 GiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1073741824))]
+    #[schemars(range(min = 1, max = MAX_BODY_BYTES))]
     pub max_body_bytes: Option<u64>,
     /// Largest payload cxsync lets a transform produce, in bytes (`PAYLOAD_TOO_LARGE` above it;
     /// at most 16 MiB).
@@ -317,7 +325,7 @@ pub struct Crm {
     pub max_payload_bytes: Option<u64>,
     /// Lifetime of the CRM's access tokens (`expires_in`), in seconds (at most a week).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 604800))]
+    #[schemars(range(min = 1, max = MAX_TOKEN_LIFETIME_SECONDS))]
     pub token_lifetime_seconds: Option<u64>,
     /// Longest `Retry-After` the CRM sends when throttling, in seconds (at most a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]
