@@ -149,7 +149,37 @@ const SPEC_PATTERNS: &[PatternRule] = &[
         pattern: super::model::HEADER_VALUE_PATTERN,
         explain: explain_header_value,
     },
+    PatternRule {
+        pattern: super::model::BUCKET_PATTERN,
+        explain: explain_bucket,
+    },
+    PatternRule {
+        pattern: super::model::PREFIX_PATTERN,
+        explain: explain_prefix,
+    },
 ];
+
+fn explain_bucket(v: &str) -> Explained {
+    Explained {
+        message: format!("`{}` is not a bucket name", short(v)),
+        help:
+            "use 1–63 lower-case letters, digits, `.` and `-`, starting and ending with a letter \
+               or digit (S3's bucket naming): the name is one folder of `--dlq-dir` and one part \
+               of every record's key"
+                .to_string(),
+        at: None,
+    }
+}
+
+fn explain_prefix(v: &str) -> Explained {
+    Explained {
+        message: format!("`{}` is not a key prefix", short(v)),
+        help: "write folders separated by `/` (`crm-sync-failed/`), none of them empty, `.` or \
+               `..`, with no `\\` or control characters: a prefix may not climb out of the bucket"
+            .to_string(),
+        at: None,
+    }
+}
 
 fn explain_id(v: &str) -> Explained {
     Explained {
