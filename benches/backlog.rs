@@ -45,27 +45,9 @@ fn child(n: u64) {
     );
 }
 
-/// A `/proc/self/status` field in kB.
-fn status(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-/// CPU time (user + system) of this process so far, in ms (the machine is shared, so wall time
-/// alone is noisy).
-fn cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) * 10
-}
+#[path = "common/proc.rs"]
+mod proc;
+use proc::{cpu_ms, status};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

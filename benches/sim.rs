@@ -15,7 +15,12 @@ use cxsync::sim::engine::{self, Options, Sinks};
 use cxsync::sim::{inputs, scenario};
 use cxsync::spec::{self, LoadOptions};
 
-fn child(n: u64) {
+#[path = "common/proc.rs"]
+mod proc;
+use proc::{cpu_ms, status};
+
+/// The example spec, its compiled rules and the built-in `campaign-day` scenario.
+fn example_campaign_day() -> (spec::Spec, inputs::Inputs, scenario::Scenario) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = spec::load(&root.join("specs/crm_sync.yaml"), &LoadOptions::default());
     let spec = loaded.spec.expect("example spec loads");
@@ -24,6 +29,11 @@ fn child(n: u64) {
     let sc = scenario::load("campaign-day", &mut sources)
         .expect("built-in")
         .scenario;
+    (spec, inputs, sc)
+}
+
+fn child(n: u64) {
+    let (spec, inputs, sc) = example_campaign_day();
     let opts = Options {
         events: Some(n),
         ..Options::default()
@@ -31,14 +41,7 @@ fn child(n: u64) {
     let t = Instant::now();
     let rep = Sinks::none(|s| engine::run(&spec, &inputs, &sc, &opts, s)).expect("run completes");
     let ms = t.elapsed().as_millis();
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_else(|| "0".into());
+    let hwm = status("VmHWM:");
     println!(
         "{ms} {hwm} {} {} {} {}",
         rep.totals.matched,
@@ -48,29 +51,11 @@ fn child(n: u64) {
     );
 }
 
-/// CPU time (user + system) of this process so far, in ms, from /proc/self/stat (the machine
-/// is shared, so wall time alone is noisy).
-fn cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (clock ticks, 100 Hz).
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) * 10
-}
-
 /// Writes the events of an `n`-event run that the rule matches, one per line, as the run makes
 /// them (the feed is a pure function of the event's number and arrival instant).
 fn dump(n: u64, file: &str) {
     use std::io::Write;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = spec::load(&root.join("specs/crm_sync.yaml"), &LoadOptions::default());
-    let spec = loaded.spec.expect("example spec loads");
-    let inputs = inputs::compile(&spec).expect("rules compile");
-    let mut sources = cxsync::diag::Sources::new();
-    let sc = scenario::load("campaign-day", &mut sources)
-        .expect("built-in")
-        .scenario;
+    let (spec, inputs, sc) = example_campaign_day();
     let epoch = engine::epoch(&spec, &sc);
     let opts = Options::default();
     let template = engine::machine_config(&spec, &sc, &opts, epoch)
