@@ -1,7 +1,8 @@
 //! Benchmark: the `campaign-day` scenario on `specs/crm_sync.yaml` at 10k, 100k and 1M events —
 //! wall time and peak memory (VmHWM, each size in its own child process so the peaks do not
 //! mix) — side by side with jsonata-js merely transforming the same events in node
-//! (`benches/js/sim_transform.js`, which generates them the same way).
+//! (`benches/js/sim_transform.js`: CPU of `evaluate` alone, on the very events the run generated,
+//! which a child of this bench dumps as NDJSON with `--dump N FILE`).
 //!
 //! `cargo bench --bench sim` (sizes: `CXSYNC_BENCH_SIZES=10000,100000`; node is skipped when
 //! `node` or the `jsonata` package is missing; `NODE_PATH` may point at a node_modules folder).
@@ -14,7 +15,12 @@ use cxsync::sim::engine::{self, Options, Sinks};
 use cxsync::sim::{inputs, scenario};
 use cxsync::spec::{self, LoadOptions};
 
-fn child(n: u64) {
+#[path = "common/proc.rs"]
+mod proc;
+use proc::{cpu_ms, status};
+
+/// The example spec, its compiled rules and the built-in `campaign-day` scenario.
+fn example_campaign_day() -> (spec::Spec, inputs::Inputs, scenario::Scenario) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let loaded = spec::load(&root.join("specs/crm_sync.yaml"), &LoadOptions::default());
     let spec = loaded.spec.expect("example spec loads");
@@ -23,6 +29,11 @@ fn child(n: u64) {
     let sc = scenario::load("campaign-day", &mut sources)
         .expect("built-in")
         .scenario;
+    (spec, inputs, sc)
+}
+
+fn child(n: u64) {
+    let (spec, inputs, sc) = example_campaign_day();
     let opts = Options {
         events: Some(n),
         ..Options::default()
@@ -30,14 +41,7 @@ fn child(n: u64) {
     let t = Instant::now();
     let rep = Sinks::none(|s| engine::run(&spec, &inputs, &sc, &opts, s)).expect("run completes");
     let ms = t.elapsed().as_millis();
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
-        })
-        .unwrap_or_else(|| "0".into());
+    let hwm = status("VmHWM:");
     println!(
         "{ms} {hwm} {} {} {} {}",
         rep.totals.matched,
@@ -47,19 +51,32 @@ fn child(n: u64) {
     );
 }
 
-/// CPU time (user + system) of this process so far, in ms, from /proc/self/stat (the machine
-/// is shared, so wall time alone is noisy).
-fn cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the `(comm)`: state is field 3, utime 14, stime 15 (clock ticks, 100 Hz).
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (ticks(11) + ticks(12)) * 10
+/// Writes the events of an `n`-event run that the rule matches, one per line, as the run makes
+/// them (the feed is a pure function of the event's number and arrival instant).
+fn dump(n: u64, file: &str) {
+    use std::io::Write;
+    let (spec, inputs, sc) = example_campaign_day();
+    let epoch = engine::epoch(&spec, &sc);
+    let opts = Options::default();
+    let template = engine::machine_config(&spec, &sc, &opts, epoch)
+        .expect("config")
+        .idempotency;
+    let feed = engine::Feed::new(&inputs, &sc, Some(n), epoch, &template).expect("feed");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file).expect("dump file"));
+    for k in 0..feed.total() {
+        let ev = feed.event(k, feed.time_of(k));
+        if inputs.rules.iter().any(|r| r.matches(&ev)) {
+            serde_json::to_writer(&mut out, &ev).expect("write");
+            out.write_all(b"\n").expect("write");
+        }
+    }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--dump") {
+        return dump(args[i + 1].parse().expect("event count"), &args[i + 2]);
+    }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let n = args[i + 1].parse().expect("event count");
         return child(n);
@@ -122,17 +139,32 @@ fn main() {
     }
 }
 
-/// Wall and CPU time of node transforming `n` generated events, in ms (`None` when node or the
-/// jsonata package is unavailable).
+/// Wall time of the node process and CPU time of jsonata-js's `evaluate` on the matched events
+/// of an `n`-event run, in ms (`None` when node or the jsonata package is unavailable).
 fn node(n: u64) -> Option<(f64, f64)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = std::env::temp_dir().join(format!(
+        "cxsync-sim-bench-{}-{n}.ndjson",
+        std::process::id()
+    ));
+    let me = std::env::current_exe().ok()?;
+    let dumped = Command::new(me)
+        .args(["--dump", &n.to_string()])
+        .arg(&file)
+        .status()
+        .ok()?;
+    if !dumped.success() {
+        return None;
+    }
     let t = Instant::now();
     let out = Command::new("node")
         .arg(root.join("benches/js/sim_transform.js"))
-        .arg(n.to_string())
+        .arg(root.join("specs/transforms/interaction_ended.jsonata"))
+        .arg(&file)
         .current_dir(root)
-        .output()
-        .ok()?;
+        .output();
+    let _ = std::fs::remove_file(&file);
+    let out = out.ok()?;
     let wall = t.elapsed().as_secs_f64() * 1000.0;
     if !out.status.success() {
         eprintln!(

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use cxsync::delivery::DeadLettered;
 use cxsync::lint::budget::{self, Budget, Row, Settled};
-use cxsync::sim::engine::{self, EventOutcome, Options, Sinks};
+use cxsync::sim::engine::{self, EventOutcome, Options, OriginalEvent, Sinks};
 use cxsync::sim::inputs::{self as sim_inputs, Inputs};
 use cxsync::sim::scenario;
 use cxsync::spec;
@@ -208,7 +208,7 @@ fn simulate(
             delivered += 1;
         }
     };
-    let mut d = |x: &DeadLettered| dead.push(x.clone());
+    let mut d = |x: &DeadLettered, _: &OriginalEvent<'_>| dead.push(x.clone());
     let mut pr = |_: u64, _: u64| {};
     let opts = Options {
         no_jitter: jitter_seed.is_none(),

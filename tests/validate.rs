@@ -57,6 +57,7 @@ const BAD: &[(&str, &str, u64, u64)] = &[
     ("alias_bomb.yaml", "E003", 6, 29),
     ("deep_block_nesting.yaml", "E004", 131, 257),
     ("deep_nesting.yaml", "E004", 3, 269),
+    ("dlq_escape.yaml", "E106", 8, 47),
     ("duplicate_keys.yaml", "E006", 9, 3),
     ("hostile_values.yaml", "E106", 5, 9),
     ("literal_secret.yaml", "E202", 8, 12),
@@ -130,6 +131,24 @@ fn a_spec_with_three_unrelated_mistakes_reports_all_three_at_their_positions() {
     );
     assert_eq!(v[2]["help"], "did you mean `backoffMultiplier`?");
     assert_eq!(v[1]["endColumn"], 29);
+}
+
+/// A DLQ bucket or prefix that climbs out of the bucket (and of `sim --dlq-dir`) is refused at its
+/// value, in the base spec and in an environment; names with dots that stay inside are accepted.
+#[test]
+fn a_dlq_bucket_or_prefix_that_climbs_out_is_refused_at_its_value() {
+    let (code, v) = validate_json(&["fixtures/bad/dlq_escape.yaml"]);
+    assert_eq!(code, Some(1));
+    let got = positions(&v);
+    let got: Vec<(&str, u64, u64)> = got.iter().map(|(c, l, k)| (c.as_str(), *l, *k)).collect();
+    assert_eq!(
+        got,
+        [("E106", 8, 47), ("E106", 8, 68), ("E106", 12, 60)],
+        "{v:#}"
+    );
+    let text = v.to_string();
+    assert!(text.contains("`../escape` is not a bucket name"), "{v:#}");
+    assert!(text.contains("`a/./b/` is not a key prefix"), "{v:#}");
 }
 
 /// Numbers past their range or past any number, unsafe names and injected headers (issue 13):

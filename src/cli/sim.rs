@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use super::{ExitStatus, SpecArgs};
 use crate::delivery::DeadLettered;
 use crate::diag::{self, Format};
-use crate::sim::engine::{self, EventOutcome, Options, Sinks};
+use crate::sim::engine::{self, EventOutcome, Options, OriginalEvent, Sinks};
 use crate::sim::{inputs, scenario};
 use crate::spec;
 
@@ -164,7 +164,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // the first time it happens, not only in the report at the end.
     let progress = super::progress::Progress::new(0, "events");
     let mut transform_noted: std::collections::BTreeSet<(String, String)> = Default::default();
-    let mut on_dead_letter = |d: &DeadLettered| {
+    let mut on_dead_letter = |d: &DeadLettered, event: &OriginalEvent<'_>| {
         if d.reason == crate::delivery::Reason::TransformFailed {
             if let Some(line) = transform_note(d, &mut transform_noted) {
                 progress.note(&line);
@@ -174,7 +174,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         if !d.stored || dlq_error.is_some() {
             return;
         }
-        let record = crate::dlq::record::Record::from(d, epoch);
+        let record = crate::dlq::record::Record::from(d, event.get(), epoch);
         match crate::dlq::store::write_record(store, &record) {
             Ok(_) => dlq_written += 1,
             Err(e) => {
@@ -305,7 +305,7 @@ fn http_target(
             o.reason.map(|r| format!("  {r}")).unwrap_or_default()
         ));
     };
-    let mut on_dead_letter = |_: &DeadLettered| {};
+    let mut on_dead_letter = |_: &DeadLettered, _: &OriginalEvent<'_>| {};
     let progress = super::progress::Progress::new(0, "events");
     let mut on_progress = |done: u64, total: u64| progress.set(done, total);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;

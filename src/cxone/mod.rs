@@ -101,8 +101,18 @@ impl Redactor {
     /// Adds secret values.
     pub fn add(&mut self, values: impl IntoIterator<Item = String>) {
         for v in values {
-            if v.chars().count() >= 6 && !self.secrets.contains(&v) {
-                self.secrets.push(v);
+            // Also the form a JSON string shows it in (`"` and `\` escaped, control characters as
+            // `\n`, `\u0001`): plan and error texts quote values that way, and a secret holding
+            // `"` or `\` was printed in clear.
+            let quoted = serde_json::to_string(&v).unwrap_or_default();
+            let escaped = quoted
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .map(str::to_string);
+            for form in std::iter::once(v).chain(escaped) {
+                if form.chars().count() >= 6 && !self.secrets.contains(&form) {
+                    self.secrets.push(form);
+                }
             }
         }
         // Longest first, so a secret containing another is replaced whole.
@@ -151,5 +161,25 @@ mod tests {
         let mut r = Redactor::default();
         r.add(s);
         assert_eq!(r.scrub("got abc-123-xyz!"), "got (sensitive)!");
+    }
+
+    #[test]
+    fn a_secret_is_scrubbed_in_the_form_json_shows_it_too() {
+        let mut r = Redactor::default();
+        r.add([
+            "TOP\"SECRET".to_string(),
+            "TOP\\SECRET".to_string(),
+            "TOPSECRET-xyz\r\nX-Evil: 1".to_string(),
+        ]);
+        for value in ["TOP\"SECRET", "TOP\\SECRET", "TOPSECRET-xyz\r\nX-Evil: 1"] {
+            let json = serde_json::to_string(value).unwrap();
+            let text = format!("+ headers[\"X-Trace\"]: {json}");
+            assert_eq!(
+                r.scrub(&text),
+                "+ headers[\"X-Trace\"]: \"(sensitive)\"",
+                "{text}"
+            );
+            assert_eq!(r.scrub(value), "(sensitive)");
+        }
     }
 }

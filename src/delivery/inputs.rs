@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-/// One event a rule matched, with its transform result.
+/// One event a rule matched, with its transform result. The event itself is not handed in: the
+/// machine holds only what it resends (the payload, once, and the key), so a backlog of large
+/// events costs what their payloads cost. A driver that needs the event again (the simulator, for
+/// a DLQ record) finds it by `origin` in its own source.
 #[derive(Debug, Clone)]
 pub struct Submission {
     /// Dense sequence number the driver assigned (used to correlate side effects).
@@ -11,16 +14,19 @@ pub struct Submission {
     /// Where the driver got the event (the simulator: the index of the fixture it is, or copies);
     /// carried to the outputs untouched, for reports.
     pub source: u32,
+    /// The driver's own handle on the event (the simulator: its index in the run's feed, from
+    /// which it regenerates the event for a DLQ record); carried to a dead letter untouched.
+    pub origin: u64,
     pub event_id: String,
     pub event_type: String,
     pub rule_id: String,
-    pub event: Value,
     /// The transform's output, or its error message.
     pub payload: Result<Value, String>,
-    /// A key rendered earlier, sent instead of rendering the template: the simulator renders it
-    /// once for its ledger, and `dlq replay` resends a record with its original key, whatever
-    /// the current template says. `None`: the machine renders the template.
-    pub idempotency_key: Option<String>,
+    /// The idempotency key sent on every attempt, or why it could not be rendered (the event is
+    /// then dead-lettered `IDEMPOTENCY_KEY_UNRESOLVED`). The driver renders the channel's
+    /// template ([`Config::idempotency`](super::Config)); `dlq replay` resends a record with its
+    /// original key, whatever the current template says.
+    pub idempotency_key: Result<String, String>,
 }
 
 /// An HTTP response from the CRM.

@@ -8,6 +8,7 @@
 //! construction.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand_core::Rng;
@@ -25,17 +26,19 @@ use super::token::{TimerKey, TokenCache};
 use super::{Reason, Time, MAX_RECORD_BODY};
 
 #[derive(Debug)]
-/// An accepted event. The event and payload are kept as compact JSON text, not `Value`s: a
-/// backlog of tens of thousands of events (a long 429 storm) then costs a fraction of the
-/// memory, and the text is what is sent anyway. DLQ records parse them back.
+/// An accepted event: what its resends need and its dead letter names, no more. The payload is
+/// kept once, as the compact JSON text that is sent, shared with the job's body and every
+/// request (a backlog of a long 429 storm then costs its payloads, not copies of them per state);
+/// the event is not kept at all (the driver finds it again by `origin`). A DLQ record parses the
+/// payload back.
 struct Item {
     seq: u64,
     source: u32,
+    origin: u64,
     event_id: String,
     event_type: String,
     rule_id: String,
-    event: Box<str>,
-    payload: Box<str>,
+    payload: Arc<str>,
     key: String,
     submitted: Time,
 }
@@ -43,7 +46,8 @@ struct Item {
 #[derive(Debug)]
 struct Job {
     items: Vec<Item>,
-    body: String,
+    /// The request body: the item's payload itself (shared), or the batch's array.
+    body: Arc<str>,
     key: String,
     attempts: u32,
     retries: u32,
@@ -175,15 +179,7 @@ impl<R: Rng> Machine<R> {
     /// Accepts one matched event: renders its idempotency key, applies the payload guard and
     /// queues it (or batches it).
     pub fn handle_submit(&mut self, now: Time, sub: Submission) {
-        let key = match sub.idempotency_key {
-            Some(k) => Ok(k),
-            None => self
-                .cfg
-                .idempotency
-                .render(&sub.event)
-                .map_err(|e| e.to_string()),
-        };
-        let (payload_text, key) = match self.admit(sub.payload, key) {
+        let (payload_text, key) = match self.admit(sub.payload, sub.idempotency_key) {
             Ok(accepted) => accepted,
             Err(r) => {
                 self.push_dead_letter(
@@ -191,12 +187,12 @@ impl<R: Rng> Machine<R> {
                     DeadLettered {
                         seq: sub.seq,
                         source: sub.source,
+                        origin: sub.origin,
                         event_id: sub.event_id,
                         event_type: sub.event_type,
                         rule_id: sub.rule_id,
                         channel: self.cfg.channel.clone(),
                         idempotency_key: r.key,
-                        event: sub.event,
                         payload: r.payload,
                         reason: r.reason,
                         last_status: None,
@@ -217,11 +213,11 @@ impl<R: Rng> Machine<R> {
         let item = Item {
             seq: sub.seq,
             source: sub.source,
+            origin: sub.origin,
             event_id: sub.event_id,
             event_type: sub.event_type,
             rule_id: sub.rule_id,
-            event: sub.event.to_string().into_boxed_str(),
-            payload: payload_text.into_boxed_str(),
+            payload: payload_text.into(),
             key,
             submitted: now,
         };
@@ -366,9 +362,9 @@ impl<R: Rng> Machine<R> {
         let (body, key) = if self.cfg.batch_size > 1 {
             let parts: Vec<&str> = items.iter().map(|i| &*i.payload).collect();
             let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
-            (format!("[{}]", parts.join(",")), keys.join(","))
+            (format!("[{}]", parts.join(",")).into(), keys.join(","))
         } else {
-            (items[0].payload.to_string(), items[0].key.clone())
+            (Arc::clone(&items[0].payload), items[0].key.clone())
         };
         let id = self.next_id();
         self.jobs.insert(
@@ -430,7 +426,7 @@ impl<R: Rng> Machine<R> {
                 attempt: job.attempts,
                 bearer,
                 idempotency: (header, job.key.clone()),
-                body: job.body.clone(),
+                body: Arc::clone(&job.body),
                 is_array: self.cfg.batch_size > 1,
                 seqs: job.items.iter().map(|i| i.seq).collect(),
                 rules: job.items.iter().map(|i| i.rule_id.clone()).collect(),
@@ -637,12 +633,12 @@ impl<R: Rng> Machine<R> {
             let d = DeadLettered {
                 seq: item.seq,
                 source: item.source,
+                origin: item.origin,
                 event_id: item.event_id,
                 event_type: item.event_type,
                 rule_id: item.rule_id,
                 channel: self.cfg.channel.clone(),
                 idempotency_key: Some(item.key),
-                event: parse_back(&item.event),
                 payload: Some(parse_back(&item.payload)),
                 reason,
                 last_status: job.last_status,
@@ -792,17 +788,19 @@ mod tests {
     }
 
     fn submit(m: &mut Machine<ChaCha8Rng>, now: Time, seq: u64) {
+        let event = json!({"interaction": {"id": seq}, "event": {"type": "interaction.ended"}});
+        let key = m.config().idempotency.render(&event);
         m.handle_submit(
             now,
             Submission {
                 seq,
                 source: 0,
+                origin: seq,
                 event_id: format!("e{seq}"),
                 event_type: "interaction.ended".into(),
                 rule_id: "r".into(),
-                event: json!({"interaction": {"id": seq}, "event": {"type": "interaction.ended"}}),
                 payload: Ok(json!({"caseNumber": seq.to_string()})),
-                idempotency_key: None,
+                idempotency_key: key.map_err(|e| e.to_string()),
             },
         );
     }
@@ -853,13 +851,13 @@ mod tests {
             Submission {
                 seq: 7,
                 source: 0,
+                origin: 7,
                 event_id: "e7".into(),
                 event_type: "interaction.ended".into(),
                 rule_id: "r".into(),
-                // The template's fields are missing: rendering it would dead-letter the event.
-                event: json!({}),
+                // Whatever the template would render, the key given is the one sent.
                 payload: Ok(json!({"caseNumber": "7"})),
-                idempotency_key: Some("orig-key".into()),
+                idempotency_key: Ok("orig-key".into()),
             },
         );
         let first = next_crm(&mut m);

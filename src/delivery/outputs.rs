@@ -3,6 +3,8 @@
 //! into a stored DLQ record (RFC 3339 times, a format version) is the DLQ's business
 //! (`dlq::Record::from`).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::alert::Alert;
@@ -18,8 +20,9 @@ pub struct CrmRequest {
     pub bearer: Option<String>,
     /// Idempotency header name and value.
     pub idempotency: (String, String),
-    /// The JSON body: one object, or an array when `batchSize > 1`.
-    pub body: String,
+    /// The JSON body: one object, or an array when `batchSize > 1`. Shared with the machine's
+    /// queue, which keeps it for the resends: a request costs no copy of its payload.
+    pub body: Arc<str>,
     pub is_array: bool,
     /// The events in the body (driver-side correlation only; not sent).
     pub seqs: Vec<u64>,
@@ -65,20 +68,21 @@ pub struct Delivered {
     pub at: Time,
 }
 
-/// An event the machine gave up on: everything a DLQ record holds, with times as [`Time`].
+/// An event the machine gave up on: everything a DLQ record holds but the original event (the
+/// machine never holds it: the driver finds it again by `origin`), with times as [`Time`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLettered {
     pub seq: u64,
     /// The submission's `source`.
     pub source: u32,
+    /// The submission's `origin`: the driver's handle on the event.
+    pub origin: u64,
     pub event_id: String,
     pub event_type: String,
     pub rule_id: String,
     pub channel: String,
     /// The key rendered from the template (absent when it could not render).
     pub idempotency_key: Option<String>,
-    /// The original event.
-    pub event: Value,
     /// The payload that was (or would have been) sent; absent when the transform failed.
     pub payload: Option<Value>,
     pub reason: Reason,

@@ -63,9 +63,10 @@ pub struct Record {
 }
 
 impl Record {
-    /// The stored record of a dead letter; `epoch` is the wall-clock instant of the run's time 0
+    /// The stored record of a dead letter and its original `event` (the machine does not hold
+    /// events; the driver finds it again); `epoch` is the wall-clock instant of the run's time 0
     /// and dates the record's times.
-    pub fn from(d: &DeadLettered, epoch: SystemTime) -> Record {
+    pub fn from(d: &DeadLettered, event: Value, epoch: SystemTime) -> Record {
         Record {
             version: RECORD_VERSION,
             event_id: d.event_id.clone(),
@@ -73,7 +74,7 @@ impl Record {
             rule_id: d.rule_id.clone(),
             channel: d.channel.clone(),
             idempotency_key: d.idempotency_key.clone(),
-            event: d.event.clone(),
+            event,
             payload: d.payload.clone(),
             reason: d.reason,
             last_status: d.last_status,

@@ -291,7 +291,7 @@ impl Driver {
             .post(self.ep.crm.clone())
             .headers(headers)
             .timeout(self.client_timeout())
-            .body(req.body);
+            .body(req.body.to_string());
         let (id, attempt) = (req.id, req.attempt);
         Box::pin(async move {
             let result = match rb.send().await {

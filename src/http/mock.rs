@@ -187,7 +187,7 @@ impl State {
             attempt: 1,
             bearer,
             idempotency: (self.idempotency_header.clone(), key),
-            body,
+            body: body.into(),
             is_array,
             seqs,
             rules,

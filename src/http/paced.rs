@@ -93,8 +93,7 @@ pub async fn run(
     let total = feed.total();
     let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
     rep.generation = feed.check(inputs, engine::test_now(spec), &template);
-    let sources = feed.names().to_vec();
-    rep.sources = sources.clone();
+    rep.sources = feed.names().to_vec();
     rep.notes.push(format!(
         "over HTTP against the loopback mock CRM, time scale {} ({})",
         clock.scale(),
@@ -108,11 +107,11 @@ pub async fn run(
         }
     ));
     let mut ledger = Ledger::new(mock.state().model(), engine::key_hint(&template, inputs));
-    let mut traffic = Traffic::new(feed, inputs, template, epoch);
-    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, sources)));
+    let mut traffic = Traffic::new(&feed, inputs, template, epoch);
+    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, &feed)));
     let (now, machine) = if http.paced {
         let max_steps = engine::max_steps(opts, total, max_retries);
-        let first = traffic.feed().next_at();
+        let first = traffic.next_at();
         let mut vt = VirtualTime::new(machine, first, max_steps);
         paced(&mut vt, &mut driver, &mock, &mut traffic, &mut obs, clock)
             .await

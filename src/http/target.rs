@@ -258,11 +258,10 @@ pub async fn run(
     let template = cfg.idempotency.clone();
     let mut machine = Machine::new(cfg, engine::machine_rng(opts.seed));
     let feed = Feed::new(inputs, &sc, Some(0), epoch, &template).map_err(HttpError::Sim)?;
-    let sources = feed.names().to_vec();
     let mut rep = Report::new(spec, &sc, o.seed, o.no_jitter, 1000, epoch);
     rep.totals.events = feed.total();
-    let mut traffic = Traffic::new(feed, inputs, template, epoch);
-    let mut obs = (&mut rep, (sinks.watch(epoch, sources), &mut notes));
+    let mut traffic = Traffic::new(&feed, inputs, template, epoch);
+    let mut obs = (&mut rep, (sinks.watch(epoch, &feed), &mut notes));
     let now = wall::drive(&mut driver, &mut machine, &mut traffic, &mut obs, 0, |_| {
         false
     })

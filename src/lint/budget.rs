@@ -206,7 +206,7 @@ impl<R: rand_core::Rng> Arrivals<R> for OneEvent {
     }
     fn arrive(&mut self, now: Time, machine: &mut Machine<R>, obs: &mut dyn Observer) {
         if let Some(sub) = self.sub.take() {
-            obs.submitted(sub.seq, &sub.event_id, sub.idempotency_key.as_deref());
+            obs.submitted(sub.seq, &sub.event_id, sub.idempotency_key.as_deref().ok());
             machine.handle_submit(now, sub);
         }
     }
@@ -340,12 +340,12 @@ impl Prober {
             sub: Some(Submission {
                 seq,
                 source: 0,
+                origin: seq,
                 event_id: format!("budget-probe-{seq}"),
                 event_type: "budget.probe".into(),
                 rule_id: "budget".into(),
-                event: json!({}),
                 payload: Ok(json!({})),
-                idempotency_key: Some(format!("budget-probe-{seq}")),
+                idempotency_key: Ok(format!("budget-probe-{seq}")),
             }),
             at,
         };

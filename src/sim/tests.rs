@@ -5,7 +5,7 @@ use std::path::Path;
 
 use proptest::prelude::*;
 
-use super::engine::{self, EventOutcome, Options, Sinks};
+use super::engine::{self, EventOutcome, Options, OriginalEvent, Sinks};
 use super::inputs::{self, Inputs};
 use super::report::Report;
 use super::scenario;
@@ -43,7 +43,9 @@ fn run(
     let mut o =
         |x: &EventOutcome| outcomes.push((x.event_id.clone(), x.outcome, x.attempts, x.reason));
     let epoch = engine::epoch(spec, &sc);
-    let mut d = |x: &DeadLettered| dlq.push((x.event_id.clone(), rfc3339(epoch, x.at)));
+    let mut d = |x: &DeadLettered, _: &OriginalEvent<'_>| {
+        dlq.push((x.event_id.clone(), rfc3339(epoch, x.at)))
+    };
     let mut p = |_: u64, _: u64| {};
     let rep = engine::run(
         spec,
@@ -343,4 +345,72 @@ fn shared() -> (Spec, Inputs) {
     let spec = SPEC.get_or_init(|| load_spec().0).clone();
     let inputs = inputs::compile(&spec).expect("rules compile");
     (spec, inputs)
+}
+
+/// The machine does not hold events; a DLQ record's event is made again from the feed. It must
+/// be the event that was delivered: with a transform that sends the whole event, it equals the
+/// record's payload, and its key is the record's key, for generated events, fixtures, oversized events and events without an agent
+/// (refused at submission: the guide's key names the agent).
+#[test]
+fn a_dead_letters_event_made_again_is_the_event_that_was_sent() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sim/guide-copy.yaml");
+    let spec = spec::load(&path, &LoadOptions::default()).spec.unwrap();
+    let mut inputs = inputs::compile(&spec).unwrap();
+    // The payload is the whole event, so the record's payload is the event as it was sent.
+    inputs.rules[0].transform = crate::transform::Transform::compile("$").unwrap();
+    inputs.schemas = Default::default();
+    let sc = scenario::parse(
+        "
+version: 1
+name: down
+duration: 2m
+events:
+  count: 120
+  withoutAgentEvery: 7
+  oversize: { every: 11, bytes: 3000, path: interaction.analytics.transcript }
+faults:
+  - maintenance: { from: 0s, to: 1h }
+",
+        Path::new("test.yaml"),
+    )
+    .expect("test scenario parses");
+    let epoch = engine::epoch(&spec, &sc);
+    let template = engine::machine_config(&spec, &sc, &Options::default(), epoch)
+        .unwrap()
+        .idempotency;
+    let rule = &inputs.rules[0];
+    let mut checked = (0, 0);
+    let mut d = |x: &DeadLettered, event: &OriginalEvent<'_>| {
+        let ev = event.get();
+        assert_eq!(
+            ev.pointer("/event/id").and_then(|v| v.as_str()),
+            Some(x.event_id.as_str()),
+            "{ev}"
+        );
+        assert_eq!(x.idempotency_key, template.render(&ev).ok(), "{ev}");
+        let when = (epoch + std::time::Duration::from_millis(x.submitted)).into();
+        let again = rule.transform.eval(&ev, when).unwrap().unwrap();
+        assert_eq!(Some(&again), x.payload.as_ref(), "{ev}");
+        match x.reason {
+            crate::delivery::Reason::IdempotencyKeyUnresolved => checked.1 += 1,
+            _ => checked.0 += 1,
+        }
+    };
+    let mut o = |_: &EventOutcome| {};
+    let mut p = |_: u64, _: u64| {};
+    let rep = engine::run(
+        &spec,
+        &inputs,
+        &sc,
+        &Options::default(),
+        &mut Sinks {
+            outcome: &mut o,
+            dead_letter: &mut d,
+            progress: &mut p,
+        },
+    )
+    .expect("run completes");
+    assert_eq!(rep.totals.delivered, 0);
+    assert_eq!(checked.0 + checked.1, rep.totals.dead_lettered);
+    assert!(checked.0 > 50 && checked.1 > 5, "{checked:?}");
 }

@@ -176,6 +176,27 @@ pub fn resolve(
             last = r.end;
             match r.kind() {
                 RefKind::Env(name) => match vars.get(name) {
+                    Some(v) if control_char(v).is_some() => {
+                        // Checked here, after the schema saw only `${env:NAME}`: a CR or LF would
+                        // end a header or a request line and inject what follows. The value is
+                        // never quoted (it may be a secret).
+                        ok = false;
+                        diags.push(
+                            Diagnostic::error(
+                                "E106",
+                                format!(
+                                    "environment variable `{name}` holds {}",
+                                    control_char(v).unwrap_or_default()
+                                ),
+                            )
+                            .at_opt(sub_span(map, &pointer, &original, r.start, r.end))
+                            .with_help(
+                                "a header, URL, name or secret cannot carry CR, LF, NUL or other \
+                                 control characters: they would end the header or request line \
+                                 and let the rest inject another; set the variable without them",
+                            ),
+                        );
+                    }
                     Some(v) if !(v.is_empty() && secrets.contains(pointer.as_str())) => {
                         resolved.push_str(v)
                     }
@@ -220,6 +241,20 @@ pub fn resolve(
         }
     }
     interpolated
+}
+
+/// What control character (C0 but tab, or DEL) a value from the environment holds, named for a
+/// message, or `None`.
+fn control_char(v: &str) -> Option<String> {
+    let c = v
+        .chars()
+        .find(|c| (c.is_ascii_control() && *c != '\t') || *c == '\u{7f}')?;
+    Some(match c {
+        '\r' => "a carriage return (CR)".to_string(),
+        '\n' => "a line feed (LF)".to_string(),
+        '\0' => "a NUL character".to_string(),
+        c => format!("the control character U+{:04X}", c as u32),
+    })
 }
 
 /// Whether a string resolved from `${env:…}` at `pointer` is a secret: a [`SECRET_POINTERS`]
@@ -309,6 +344,67 @@ mod tests {
             ]
         );
         assert_eq!((refs[1].start, refs[1].end), (18, 26));
+    }
+
+    #[test]
+    fn an_environment_value_with_a_line_break_is_refused_at_its_reference_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(root.join("specs/crm_sync.yaml"))
+            .unwrap()
+            .replace("https://crm-api.company.com", "${env:CRM_BASE}")
+            .replace(
+                "X-Request-Source: CXone-EventHub",
+                "X-Request-Source: ${env:SRC}",
+            );
+        assert!(text.contains("${env:CRM_BASE}") && text.contains("${env:SRC}"));
+        let spec = dir.path().join("spec.yaml");
+        std::fs::write(&spec, &text).unwrap();
+        for (value, what) in [
+            (
+                "https://crm.example.com\r\nHost: evil",
+                "a carriage return (CR)",
+            ),
+            ("https://crm.example.com\nX: 1", "a line feed (LF)"),
+            ("https://crm.example.com\0", "a NUL character"),
+        ] {
+            let opts = crate::spec::LoadOptions {
+                vars: [
+                    ("CRM_BASE".to_string(), value.to_string()),
+                    ("SRC".to_string(), "CXone-EventHub".to_string()),
+                ]
+                .into(),
+                ..Default::default()
+            };
+            let loaded = crate::spec::load(&spec, &opts);
+            assert!(loaded.spec.is_none(), "{value:?} was accepted");
+            let d = loaded
+                .diags
+                .iter()
+                .find(|d| d.code == "E106")
+                .unwrap_or_else(|| panic!("no E106 for {value:?}: {:?}", loaded.diags));
+            assert!(d.message.contains(what), "{}", d.message);
+            assert!(!d.message.contains("evil") && !d.message.contains("X: 1"));
+        }
+        // A tab is allowed (RFC 9110 field values may hold one).
+        let opts = crate::spec::LoadOptions {
+            vars: [
+                (
+                    "CRM_BASE".to_string(),
+                    "https://crm.example.com".to_string(),
+                ),
+                ("SRC".to_string(), "CXone\tEventHub".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        // (The copy lacks the example's transform and fixture files: only E106 matters here.)
+        let loaded = crate::spec::load(&spec, &opts);
+        assert!(
+            !loaded.diags.iter().any(|d| d.code == "E106"),
+            "{:?}",
+            loaded.diags
+        );
     }
 
     #[test]

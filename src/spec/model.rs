@@ -29,6 +29,15 @@ pub const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z\-]+$";
 /// would split or end the header).
 pub const HEADER_VALUE_PATTERN: &str = r"^[^\x00-\x08\x0A-\x1F\x7F]*$";
 
+/// A DLQ bucket name: S3's characters (lower-case letters, digits, `.`, `-`), 1–63 of them,
+/// starting and ending with a letter or digit, so it is one path segment wherever it is joined (a
+/// `--dlq-dir` folder, an object key) and never `.` or `..`.
+pub const BUCKET_PATTERN: &str = r"^[a-z0-9]([a-z0-9.\-]{0,61}[a-z0-9])?$";
+
+/// A DLQ key prefix: segments separated by `/`, none of them empty, `.` or `..`, with no `\` or
+/// control characters, so a prefix cannot climb out of the bucket (or the `--dlq-dir` folder).
+pub const PREFIX_PATTERN: &str = r"^(([^/.\\\x00-\x1F][^/\\\x00-\x1F]*|\.[^/.\\\x00-\x1F][^/\\\x00-\x1F]*|\.\.[^/\\\x00-\x1F]+)/)*([^/.\\\x00-\x1F][^/\\\x00-\x1F]*|\.[^/.\\\x00-\x1F][^/\\\x00-\x1F]*|\.\.[^/\\\x00-\x1F]+)?$";
+
 /// Longest header name accepted.
 pub const MAX_HEADER_NAME: u32 = 256;
 /// Longest header value accepted (servers commonly refuse more than 8 KiB of headers in all).
@@ -280,11 +289,13 @@ pub struct DeadLetterQueue {
     /// Storage backend. The guide describes `S3`.
     #[serde(default = "default_storage")]
     pub storage_type: String,
-    /// Bucket name.
+    /// Bucket name (S3 naming: lower-case letters, digits, `.` and `-`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = BUCKET_PATTERN))]
     pub bucket_name: Option<String>,
-    /// Key prefix, ending in `/`.
+    /// Key prefix, ending in `/`; no segment is empty, `.` or `..`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512), regex(pattern = PREFIX_PATTERN))]
     pub prefix: Option<String>,
     /// Webhook called when events are dead-lettered (`https://`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,6 +305,14 @@ pub struct DeadLetterQueue {
 fn default_storage() -> String {
     "S3".to_string()
 }
+
+/// Largest request body a CRM may be said to accept, in bytes (1 GiB): the bound of
+/// `crm.maxBodyBytes` and of a scenario's `crm.maxBodyBytes` override alike.
+pub const MAX_BODY_BYTES: u64 = 1 << 30;
+
+/// Longest token lifetime (`expires_in`) a CRM may be said to issue, in seconds (a week): the bound
+/// of `crm.tokenLifetimeSeconds` and of a scenario's override alike.
+pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 7 * 86_400;
 
 /// Facts about the CRM that the Event Hub payloads cannot express but lint and sim need.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
@@ -308,7 +327,7 @@ pub struct Crm {
     pub accepts_arrays: bool,
     /// Largest request body the CRM accepts, in bytes (413 above it; at most 1 GiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1073741824))]
+    #[schemars(range(min = 1, max = MAX_BODY_BYTES))]
     pub max_body_bytes: Option<u64>,
     /// Largest payload cxsync lets a transform produce, in bytes (`PAYLOAD_TOO_LARGE` above it;
     /// at most 16 MiB).
@@ -317,7 +336,7 @@ pub struct Crm {
     pub max_payload_bytes: Option<u64>,
     /// Lifetime of the CRM's access tokens (`expires_in`), in seconds (at most a week).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 604800))]
+    #[schemars(range(min = 1, max = MAX_TOKEN_LIFETIME_SECONDS))]
     pub token_lifetime_seconds: Option<u64>,
     /// Longest `Retry-After` the CRM sends when throttling, in seconds (at most a day).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -128,14 +128,7 @@ impl Schema {
             return out;
         }
         for err in self.validator.iter_errors(tree) {
-            self.describe(
-                err.kind(),
-                err.instance_path().as_str(),
-                err.schema_path().as_str(),
-                err.instance(),
-                map,
-                &mut out,
-            );
+            self.describe_error(&err, map, &mut out);
         }
         drop_missing_explained_by_typo(&mut out);
         out
@@ -156,7 +149,37 @@ const SPEC_PATTERNS: &[PatternRule] = &[
         pattern: super::model::HEADER_VALUE_PATTERN,
         explain: explain_header_value,
     },
+    PatternRule {
+        pattern: super::model::BUCKET_PATTERN,
+        explain: explain_bucket,
+    },
+    PatternRule {
+        pattern: super::model::PREFIX_PATTERN,
+        explain: explain_prefix,
+    },
 ];
+
+fn explain_bucket(v: &str) -> Explained {
+    Explained {
+        message: format!("`{}` is not a bucket name", short(v)),
+        help:
+            "use 1–63 lower-case letters, digits, `.` and `-`, starting and ending with a letter \
+               or digit (S3's bucket naming): the name is one folder of `--dlq-dir` and one part \
+               of every record's key"
+                .to_string(),
+        at: None,
+    }
+}
+
+fn explain_prefix(v: &str) -> Explained {
+    Explained {
+        message: format!("`{}` is not a key prefix", short(v)),
+        help: "write folders separated by `/` (`crm-sync-failed/`), none of them empty, `.` or \
+               `..`, with no `\\` or control characters: a prefix may not climb out of the bucket"
+            .to_string(),
+        at: None,
+    }
+}
 
 fn explain_id(v: &str) -> Explained {
     Explained {
@@ -506,6 +529,23 @@ fn num_text(v: &Value) -> String {
 }
 
 impl Schema {
+    /// [`Schema::describe`] of one validation error where it occurred.
+    fn describe_error(
+        &self,
+        e: &jsonschema::ValidationError<'_>,
+        map: &SourceMap,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        self.describe(
+            e.kind(),
+            e.instance_path().as_str(),
+            e.schema_path().as_str(),
+            e.instance(),
+            map,
+            out,
+        );
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn describe(
         &self,
@@ -632,14 +672,7 @@ impl Schema {
                     .unwrap_or_default();
                 let describe_variant = |i: usize, out: &mut Vec<Diagnostic>| {
                     for e in context.get(i).into_iter().flatten() {
-                        self.describe(
-                            e.kind(),
-                            e.instance_path().as_str(),
-                            e.schema_path().as_str(),
-                            e.instance(),
-                            map,
-                            out,
-                        );
+                        self.describe_error(e, map, out);
                     }
                 };
                 if let Some(values) = const_values(root, &variants) {
@@ -742,39 +775,26 @@ impl Schema {
                 parent,
                 at_value,
             )),
-            ValidationErrorKind::MinLength { limit } => out.push(
-                Diagnostic::error(
-                    "E106",
-                    if *limit == 1 {
-                        format!("`{what}` must not be empty")
-                    } else {
-                        format!("`{what}` must be at least {limit} characters long")
-                    },
-                )
-                .at_opt(at_value),
-            ),
-            ValidationErrorKind::MaxLength { limit } => out.push(
-                Diagnostic::error(
-                    "E106",
-                    format!("`{what}` must be at most {limit} characters long"),
-                )
-                .at_opt(at_value),
-            ),
-            ValidationErrorKind::MinItems { limit } => out.push(
-                Diagnostic::error(
-                    "E106",
-                    if *limit == 1 {
-                        format!("`{what}` must list at least one item")
-                    } else {
-                        format!("`{what}` must list at least {limit} items")
-                    },
-                )
-                .at_opt(at_value),
-            ),
-            ValidationErrorKind::MaxItems { limit } => out.push(
-                Diagnostic::error("E106", format!("`{what}` must list at most {limit} items"))
-                    .at_opt(at_value),
-            ),
+            ValidationErrorKind::MinLength { limit } => out.push(length(
+                &what,
+                "at least",
+                *limit,
+                "characters long",
+                at_value,
+            )),
+            ValidationErrorKind::MaxLength { limit } => out.push(length(
+                &what,
+                "at most",
+                *limit,
+                "characters long",
+                at_value,
+            )),
+            ValidationErrorKind::MinItems { limit } => {
+                out.push(length(&what, "at least", *limit, "items", at_value))
+            }
+            ValidationErrorKind::MaxItems { limit } => {
+                out.push(length(&what, "at most", *limit, "items", at_value))
+            }
             ValidationErrorKind::Pattern { pattern } => {
                 let text = instance.as_str().unwrap_or("");
                 match self.patterns.iter().find(|r| r.pattern == pattern) {
@@ -947,6 +967,18 @@ fn one_of_values(what: &str, values: &[String], instance: &Value, at: Option<Spa
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
         None => d,
     }
+}
+
+/// A string or list of the wrong length (E106): `at least 1` reads as "must not be empty" / "must
+/// list at least one item".
+fn length(what: &str, rel: &str, limit: u64, unit: &str, at: Option<Span>) -> Diagnostic {
+    let message = match (rel, limit, unit) {
+        ("at least", 1, "items") => format!("`{what}` must list at least one item"),
+        ("at least", 1, _) => format!("`{what}` must not be empty"),
+        (_, _, "items") => format!("`{what}` must list {rel} {limit} items"),
+        _ => format!("`{what}` must be {rel} {limit} {unit}"),
+    };
+    Diagnostic::error("E106", message).at_opt(at)
 }
 
 /// A number out of range. A subschema whose number has a unit says so with the annotation

@@ -23,14 +23,16 @@ const SECRET_KEYS: &[&str] = &[
     "password",
     "accesskeysecret",
     "authorization",
+    "proxy-authorization",
     "x-api-key",
     "api-key",
     "apikey",
 ];
 
 /// Whether a field or header name names a credential: the known names, and any name with
-/// `secret` or `password` in it or ending in `token`, `apikey`, `api-key`, `api_key`, `cookie`
-/// or `signature` (`X-Custom-Token`, `CRM_API_KEY`, `X-Hub-Signature`). `tokenEndpoint`,
+/// `secret` or `password` in it or ending in `token`, `apikey`, `api-key`, `api_key`, `cookie`,
+/// `signature` or `subscription-key` (`X-Custom-Token`, `CRM_API_KEY`, `X-Hub-Signature`,
+/// `Ocp-Apim-Subscription-Key`); `Proxy-Authorization` is RFC 9110's. `tokenEndpoint`,
 /// `X-Token-Type` and `X-Idempotency-Key` are not. The one answer for the loader (what is
 /// sensitive), compile and plan (what is masked), import (what becomes a placeholder) and lint
 /// CX004 (what must not be written in plain text).
@@ -46,6 +48,7 @@ pub fn is_secret_name(name: &str) -> bool {
             "api_key",
             "cookie",
             "signature",
+            "subscription-key",
         ]
         .iter()
         .any(|end| k.ends_with(end))

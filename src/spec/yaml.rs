@@ -978,10 +978,13 @@ mod tests {
             let refs = vec![format!("*{prev}"); 10].join(", ");
             text.push_str(&format!("{c}: &{c} [{refs}]\n"));
         }
+        // Expanded, the document would be 10^10 nodes: hours, and memory no machine has. The bound
+        // only tells "refused before expanding" from "expanded"; it is wide, because a loaded
+        // machine took 5 s for the refusal in a debug build.
         let started = std::time::Instant::now();
         let d = first_error(&text);
         assert_eq!(d.code, "E003");
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(started.elapsed() < std::time::Duration::from_secs(120));
     }
 
     #[test]

@@ -20,13 +20,14 @@
 //!   budget.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
-use jsonata_core::ast::{AstNode, PathStep, Stage};
+use jsonata_core::ast::{AstNode, Stage};
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::Value;
@@ -94,7 +95,8 @@ impl Compiled {
     pub(super) fn new(text: &str, limits: Limits) -> Result<Compiled, TransformError> {
         let mut ast =
             firewall(|| jsonata_core::parser::parse(text))?.map_err(|e| parse_error(&e))?;
-        if !binds_variable(&ast, "now") {
+        let bound = bound_variables(&mut ast);
+        if !bound.contains("now") {
             rewrite_now_with_arguments(&mut ast);
         }
         // JavaScript's ASCII `\w`/`\d` in every regex literal, whichever way the engine uses it.
@@ -103,9 +105,9 @@ impl Compiled {
                 *pattern = super::regex::ascii_classes(pattern);
             }
         });
-        let regex_calls = rewrite_regex_calls(&mut ast).into();
-        guard_builtins(&mut ast);
-        guard_numbers(&mut ast);
+        let regex_calls = rewrite_regex_calls(&mut ast, &bound).into();
+        guard_builtins(&mut ast, &bound);
+        guard_numbers(&mut ast, &bound);
         Ok(Compiled {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ast,
@@ -328,11 +330,7 @@ fn iso_millis(ms: i64) -> String {
 /// literal by a call of a host function that holds the regex compiled (see [`RegexCall`]). A
 /// call with a placeholder, the context form (too few arguments), a name the expression binds
 /// itself, or a regex that does not compile is left as it is.
-fn rewrite_regex_calls(ast: &mut AstNode) -> Vec<RegexCall> {
-    let bound: Vec<&str> = ["contains", "split", "replace", "match"]
-        .into_iter()
-        .filter(|n| binds_variable(ast, n))
-        .collect();
+fn rewrite_regex_calls(ast: &mut AstNode, bound: &BTreeSet<String>) -> Vec<RegexCall> {
     let mut calls = Vec::new();
     visit_mut(ast, &mut |n| {
         let AstNode::Function {
@@ -346,7 +344,7 @@ fn rewrite_regex_calls(ast: &mut AstNode) -> Vec<RegexCall> {
         let Some((f, min, max)) = super::compiled::RegexFn::named(name) else {
             return;
         };
-        if bound.contains(&name.as_str())
+        if bound.contains(name.as_str())
             || args.len() < min
             || args.len() > max
             || args.iter().any(|a| matches!(a, AstNode::Placeholder))
@@ -448,20 +446,25 @@ pub(super) fn call(ast: &AstNode, args: &[JValue]) -> Result<JValue, EvaluatorEr
     })
 }
 
-/// Whether the expression binds `$name` itself (`$now := …` or a lambda parameter), in which case
-/// `$now(…)` calls the user's function and must not be rewritten.
-fn binds_variable(node: &AstNode, name: &str) -> bool {
-    let mut found = false;
-    visit(node, &mut |n| match n {
+/// The names the expression binds itself (`$now := …`, lambda parameters): a call of one of
+/// them is the user's function, not the builtin, and is never rewritten. (Read through the one
+/// walker of the tree, which allows changes; nothing is changed here.)
+fn bound_variables(ast: &mut AstNode) -> BTreeSet<String> {
+    let mut bound = BTreeSet::new();
+    visit_mut(ast, &mut |n| match n {
         AstNode::Binary {
             op: jsonata_core::ast::BinaryOp::ColonEqual,
             lhs,
             ..
-        } if matches!(lhs.as_ref(), AstNode::Variable(v) if v == name) => found = true,
-        AstNode::Lambda { params, .. } if params.iter().any(|p| p == name) => found = true,
+        } => {
+            if let AstNode::Variable(v) = lhs.as_ref() {
+                bound.insert(v.clone());
+            }
+        }
+        AstNode::Lambda { params, .. } => bound.extend(params.iter().cloned()),
         _ => {}
     });
-    found
+    bound
 }
 
 /// `$now(picture[, tz])` → `$fromMillis($millis(), picture[, tz])`, its definition in jsonata-js.
@@ -492,9 +495,9 @@ fn rewrite_now_with_arguments(node: &mut AstNode) {
 /// one call, where no engine limit is checked, so their inputs are checked first. The values
 /// pass through unchanged, so the result is the builtin's own. A transform that binds its own
 /// `$string` or `$pad` keeps its calls as written.
-fn guard_builtins(node: &mut AstNode) {
-    let guard_string = !binds_variable(node, "string");
-    let guard_pad = !binds_variable(node, "pad");
+fn guard_builtins(node: &mut AstNode, bound: &BTreeSet<String>) {
+    let guard_string = !bound.contains("string");
+    let guard_pad = !bound.contains("pad");
     visit_mut(node, &mut |n| {
         if let AstNode::Function {
             name,
@@ -542,12 +545,7 @@ const GUARDED: &[(&str, usize)] = &[
 ///
 /// [`numbers::js_round`]: super::numbers::js_round
 /// [`numbers::Guard`]: super::numbers::Guard
-fn guard_numbers(ast: &mut AstNode) {
-    let bound: Vec<&str> = GUARDED
-        .iter()
-        .map(|g| g.0)
-        .filter(|n| binds_variable(ast, n))
-        .collect();
+fn guard_numbers(ast: &mut AstNode, bound: &BTreeSet<String>) {
     visit_mut(ast, &mut |n| match n {
         AstNode::Function {
             name,
@@ -557,7 +555,7 @@ fn guard_numbers(ast: &mut AstNode) {
             let Some(&(_, max)) = GUARDED.iter().find(|g| g.0 == name) else {
                 return;
             };
-            if bound.contains(&name.as_str())
+            if bound.contains(name.as_str())
                 || args.is_empty()
                 || args.len() > max
                 || args.iter().any(|a| matches!(a, AstNode::Placeholder))
@@ -566,7 +564,7 @@ fn guard_numbers(ast: &mut AstNode) {
             }
             *name = guarded_name(name);
         }
-        AstNode::Variable(v) if v == "round" && !bound.contains(&"round") => {
+        AstNode::Variable(v) if v == "round" && !bound.contains("round") => {
             let params = vec!["a0".to_string(), "a1".to_string()];
             let args = params.iter().cloned().map(AstNode::Variable).collect();
             *n = AstNode::Lambda {
@@ -636,82 +634,6 @@ pub(super) fn placeholder_call(name: &str, argc: usize) -> Option<AstNode> {
 fn budget_error(e: OutputTooLarge) -> EvaluatorError {
     let t = TransformError::from(e);
     EvaluatorError::EvaluationError(format!("{OUTPUT_TOO_LARGE}: {}", t.message))
-}
-
-/// Calls `f` on every node of the tree, parents first.
-pub(super) fn visit(node: &AstNode, f: &mut dyn FnMut(&AstNode)) {
-    f(node);
-    match node {
-        AstNode::Path { steps } => {
-            for s in steps {
-                visit_step(s, f);
-            }
-        }
-        AstNode::Binary { lhs, rhs, .. } => {
-            visit(lhs, f);
-            visit(rhs, f);
-        }
-        AstNode::Unary { operand, .. } => visit(operand, f),
-        AstNode::Function { args, .. } => args.iter().for_each(|a| visit(a, f)),
-        AstNode::Call { procedure, args } => {
-            visit(procedure, f);
-            args.iter().for_each(|a| visit(a, f));
-        }
-        AstNode::Lambda { body, .. } => visit(body, f),
-        AstNode::Array(items) | AstNode::Block(items) | AstNode::ArrayGroup(items) => {
-            items.iter().for_each(|a| visit(a, f))
-        }
-        AstNode::Object(pairs) => {
-            for (k, v) in pairs {
-                visit(k, f);
-                visit(v, f);
-            }
-        }
-        AstNode::ObjectTransform { input, pattern } => {
-            visit(input, f);
-            for (k, v) in pattern {
-                visit(k, f);
-                visit(v, f);
-            }
-        }
-        AstNode::Conditional {
-            condition,
-            then_branch,
-            else_branch,
-        } => {
-            visit(condition, f);
-            visit(then_branch, f);
-            if let Some(e) = else_branch {
-                visit(e, f);
-            }
-        }
-        AstNode::FunctionApplication(inner) => visit(inner, f),
-        AstNode::Sort { input, terms } => {
-            visit(input, f);
-            terms.iter().for_each(|(t, _)| visit(t, f));
-        }
-        AstNode::Transform {
-            location,
-            update,
-            delete,
-        } => {
-            visit(location, f);
-            visit(update, f);
-            if let Some(d) = delete {
-                visit(d, f);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn visit_step(s: &PathStep, f: &mut dyn FnMut(&AstNode)) {
-    visit(&s.node, f);
-    for st in &s.stages {
-        if let Stage::Filter(e) = st {
-            visit(e, f);
-        }
-    }
 }
 
 /// Calls `f` on every node of the tree, parents first, allowing changes.
@@ -1101,7 +1023,7 @@ mod tests {
 
     fn count_regex_nodes(ast: &AstNode) -> usize {
         let mut n = 0;
-        visit(ast, &mut |x| {
+        visit_mut(&mut ast.clone(), &mut |x| {
             if matches!(x, AstNode::Regex { .. }) {
                 n += 1;
             }

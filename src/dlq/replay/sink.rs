@@ -236,13 +236,12 @@ impl ReplaySink for DriverSink {
             Submission {
                 seq: tag as u64,
                 source: 0,
+                origin: tag as u64,
                 event_id: d.event_id.to_string(),
                 event_type: d.event_type.to_string(),
                 rule_id: d.rule_id.to_string(),
-                // Only read to render a key, and the key is given.
-                event: Value::Null,
                 payload: Ok(d.body.clone()),
-                idempotency_key: Some(d.idempotency_key.to_string()),
+                idempotency_key: Ok(d.idempotency_key.to_string()),
             },
         );
         self.pending += 1;

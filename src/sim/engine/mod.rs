@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
+use serde_json::Value;
 
 use super::crm::CrmModel;
 use super::report::Report;
@@ -82,10 +83,27 @@ pub struct EventOutcome {
     pub settled_at: String,
 }
 
+/// A dead letter's original event. The machine does not hold events (only what it resends), so
+/// the event is made again from the feed, on demand: [`OriginalEvent::get`] costs what generating
+/// it cost, and a sink that writes no record pays nothing.
+pub struct OriginalEvent<'f> {
+    feed: &'f Feed<'f>,
+    k: u64,
+    at: Time,
+}
+
+impl OriginalEvent<'_> {
+    /// The event as it arrived.
+    pub fn get(&self) -> Value {
+        self.feed.event(self.k, self.at)
+    }
+}
+
 /// Where the run streams per-event results.
 pub struct Sinks<'a> {
     pub outcome: &'a mut dyn FnMut(&EventOutcome),
-    pub dead_letter: &'a mut dyn FnMut(&DeadLettered),
+    /// A dead letter, with its original event to make when a DLQ record is written.
+    pub dead_letter: &'a mut dyn FnMut(&DeadLettered, &OriginalEvent<'_>),
     /// `(events arrived, events total)`, every few thousand events.
     pub progress: &'a mut dyn FnMut(u64, u64),
 }
@@ -94,7 +112,7 @@ impl<'a> Sinks<'a> {
     /// Sinks that drop everything.
     pub fn none<R>(f: impl FnOnce(&mut Sinks<'_>) -> R) -> R {
         let mut o = |_: &EventOutcome| {};
-        let mut d = |_: &DeadLettered| {};
+        let mut d = |_: &DeadLettered, _: &OriginalEvent<'_>| {};
         let mut p = |_: u64, _: u64| {};
         f(&mut Sinks {
             outcome: &mut o,
@@ -103,25 +121,25 @@ impl<'a> Sinks<'a> {
         })
     }
 
-    /// The sinks as an observer of a run with this epoch and these event sources (the feed's
-    /// fixture names, by `source`).
-    pub fn watch<'s>(&'s mut self, epoch: SystemTime, sources: Vec<String>) -> Watch<'s, 'a> {
+    /// The sinks as an observer of a run of `feed` with this epoch (the feed names each event's
+    /// fixture and makes a dead letter's event again).
+    pub fn watch<'s, 'f>(&'s mut self, epoch: SystemTime, feed: &'f Feed<'f>) -> Watch<'s, 'a, 'f> {
         Watch {
             sinks: self,
             epoch,
-            sources,
+            feed,
         }
     }
 }
 
 /// [`Sinks`] watching a run: settled events become [`EventOutcome`]s and DLQ records.
-pub struct Watch<'s, 'a> {
+pub struct Watch<'s, 'a, 'f> {
     sinks: &'s mut Sinks<'a>,
     epoch: SystemTime,
-    sources: Vec<String>,
+    feed: &'f Feed<'f>,
 }
 
-impl Watch<'_, '_> {
+impl Watch<'_, '_, '_> {
     fn outcome(
         &self,
         (event_id, rule_id, source): (&str, &str, u32),
@@ -133,7 +151,8 @@ impl Watch<'_, '_> {
             event_id: event_id.to_string(),
             rule_id: rule_id.to_string(),
             fixture: self
-                .sources
+                .feed
+                .names()
                 .get(source as usize)
                 .cloned()
                 .unwrap_or_default(),
@@ -150,7 +169,7 @@ impl Watch<'_, '_> {
     }
 }
 
-impl Observer for Watch<'_, '_> {
+impl Observer for Watch<'_, '_, '_> {
     fn arrived(&mut self, done: u64, total: u64) {
         (self.sinks.progress)(done, total);
     }
@@ -163,7 +182,12 @@ impl Observer for Watch<'_, '_> {
                 (d.submitted, Some(d.first_attempt), d.at),
             ),
             Output::DeadLettered(d) => {
-                (self.sinks.dead_letter)(d);
+                let event = OriginalEvent {
+                    feed: self.feed,
+                    k: d.origin,
+                    at: d.submitted,
+                };
+                (self.sinks.dead_letter)(d, &event);
                 self.outcome(
                     (&d.event_id, &d.rule_id, d.source),
                     ("deadLettered", d.attempts, Some(d.reason.as_str())),

@@ -76,11 +76,10 @@ pub fn run(
     let total = feed.total();
     let mut rep = new_report(spec, sc, opts, epoch, total, &crm);
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
-    let sources = feed.names().to_vec();
-    rep.sources = sources.clone();
+    rep.sources = feed.names().to_vec();
     let mut ledger = Ledger::new(&crm, super::key_hint(&template, inputs));
-    let mut traffic = Traffic::new(feed, inputs, template, epoch);
-    let first = traffic.feed().next_at();
+    let mut traffic = Traffic::new(&feed, inputs, template, epoch);
+    let first = traffic.next_at();
     let mut vt = VirtualTime::new(
         Machine::new(cfg, machine_rng(opts.seed)),
         first,
@@ -91,7 +90,7 @@ pub fn run(
         rng: crm_rng(opts.seed),
         timeout,
     };
-    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, sources)));
+    let mut obs = (&mut rep, (&mut ledger, sinks.watch(epoch, &feed)));
     loop {
         match vt.step(&mut traffic, &mut model, &mut obs) {
             Ok(true) => {}

@@ -199,8 +199,8 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     // shape of the text form).
     for (pointer, v) in durations(tree) {
         let Some(text) = v.as_str() else { continue };
-        let too_long =
-            is_duration_text(text) && Dur::parse(text).is_none_or(|d| d.0 > MAX_DURATION_MS);
+        let too_long = super::duration_terms(text).is_some()
+            && Dur::parse(text).is_none_or(|d| d.0 > MAX_DURATION_MS);
         if too_long {
             out.push(
                 Diagnostic::error(
@@ -302,31 +302,6 @@ fn oversized_bytes(tree: &Value) -> Option<u128> {
         None => super::default_count(),
     };
     super::oversized_bytes(count, o.get("every")?.as_u64()?, o.get("bytes")?.as_u64()?)
-}
-
-/// Whether `s` has the shape of a duration (`([0-9.]+unit)+`), whatever its size.
-fn is_duration_text(s: &str) -> bool {
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        return false;
-    }
-    while !rest.is_empty() {
-        let n = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(rest.len());
-        if n == 0 {
-            return false;
-        }
-        rest = &rest[n..];
-        let u = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if !matches!(&rest[..u], "ms" | "s" | "m" | "h" | "d") {
-            return false;
-        }
-        rest = &rest[u..];
-    }
-    true
 }
 
 /// Every duration-valued field of a scenario tree: `(pointer, value)`.

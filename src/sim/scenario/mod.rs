@@ -112,33 +112,45 @@ impl Dur {
             return ms_of(secs, 1000.0).map(Dur);
         }
         let mut total: u64 = 0;
-        let mut rest = s;
-        while !rest.is_empty() {
-            let digits = rest
-                .find(|c: char| !c.is_ascii_digit() && c != '.')
-                .unwrap_or(rest.len());
-            if digits == 0 {
-                return None;
-            }
-            let n: f64 = rest[..digits].parse().ok()?;
-            rest = &rest[digits..];
-            let unit_len = rest
-                .find(|c: char| c.is_ascii_digit())
-                .unwrap_or(rest.len());
-            let unit = &rest[..unit_len];
-            rest = &rest[unit_len..];
-            let mult = match unit {
-                "ms" => 1.0,
-                "s" => 1000.0,
-                "m" => 60_000.0,
-                "h" => 3_600_000.0,
-                "d" => 86_400_000.0,
-                _ => return None,
-            };
+        for (n, mult) in duration_terms(s)? {
             total = total.checked_add(ms_of(n, mult)?)?;
         }
         Some(Dur(total))
     }
+}
+
+/// The terms of a duration written with units (`1h30m` → `[(1, ms per hour), (30, ms per
+/// minute)]`), whatever their size; `None` when the text is not of that shape.
+pub(super) fn duration_terms(s: &str) -> Option<Vec<(f64, f64)>> {
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return None;
+        }
+        let n: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let mult = match &rest[..unit_len] {
+            "ms" => 1.0,
+            "s" => 1000.0,
+            "m" => 60_000.0,
+            "h" => 3_600_000.0,
+            "d" => 86_400_000.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        out.push((n, mult));
+    }
+    Some(out)
 }
 
 /// `n × mult` milliseconds, rounded, when it is finite, not negative and fits in `u64`.
@@ -354,11 +366,11 @@ pub struct CrmOverrides {
     pub reset_rate: Option<f64>,
     /// `expires_in` of issued tokens, in seconds (at most a week).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 604800))]
+    #[schemars(range(min = 1, max = crate::spec::model::MAX_TOKEN_LIFETIME_SECONDS))]
     pub token_lifetime_seconds: Option<u64>,
     /// Largest body accepted (413 above; at most 1 GiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 1073741824))]
+    #[schemars(range(min = 1, max = crate::spec::model::MAX_BODY_BYTES))]
     pub max_body_bytes: Option<u64>,
     /// Whether JSON arrays are accepted (400 otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]

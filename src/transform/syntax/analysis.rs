@@ -464,20 +464,9 @@ impl Analyzer {
                 cond,
                 then,
                 otherwise,
-            } => {
-                let cv = self.walk(cond, ctx);
-                let mut flow = Flow::default();
-                let cf = self.consume(cv);
-                flow.observe(cf);
-                let mut parts: Vec<&Node> = vec![then];
-                if let Some(o) = otherwise {
-                    parts.push(o);
-                }
-                let rest = self.all(&parts, ctx);
-                flow.deps.extend(rest.deps);
-                flow.carries.extend(rest.carries);
-                flow.into_val()
-            }
+            } => self.cond(cond, then, otherwise.as_deref(), ctx, |a, b, c| {
+                a.walk(b, c)
+            }),
             Kind::Array(items) => {
                 let parts: Vec<&Node> = items.iter().collect();
                 self.all(&parts, ctx)
@@ -497,6 +486,28 @@ impl Analyzer {
     }
 
     /// Every part is used as a value and carried by the result.
+    /// `cond ? then : otherwise`: the condition is observed, each branch (read by `branch`)
+    /// carried.
+    fn cond(
+        &mut self,
+        cond: &Node,
+        then: &Node,
+        otherwise: Option<&Node>,
+        ctx: &Ctx,
+        mut branch: impl FnMut(&mut Self, &Node, &Ctx) -> Val,
+    ) -> Val {
+        let cv = self.walk(cond, ctx);
+        let mut flow = Flow::default();
+        let cf = self.consume(cv);
+        flow.observe(cf);
+        for b in std::iter::once(then).chain(otherwise) {
+            let v = branch(self, b, ctx);
+            let f = self.consume(v);
+            flow.carry(f);
+        }
+        flow.into_val()
+    }
+
     fn all(&mut self, parts: &[&Node], ctx: &Ctx) -> Val {
         let mut flow = Flow::default();
         for p in parts {
@@ -652,21 +663,9 @@ impl Analyzer {
                 cond,
                 then,
                 otherwise,
-            } => {
-                let cv = self.walk(cond, ctx);
-                let mut flow = Flow::default();
-                let cf = self.consume(cv);
-                flow.observe(cf);
-                let tv = self.output(then, ctx, pointer);
-                let tf = self.consume(tv);
-                flow.carry(tf);
-                if let Some(o) = otherwise {
-                    let ov = self.output(o, ctx, pointer);
-                    let of = self.consume(ov);
-                    flow.carry(of);
-                }
-                flow.into_val()
-            }
+            } => self.cond(cond, then, otherwise.as_deref(), ctx, |a, b, c| {
+                a.output(b, c, pointer)
+            }),
             Kind::Elvis(a, b) | Kind::Coalesce(a, b) => {
                 let av = self.output(a, ctx, pointer);
                 let mut flow = self.consume(av);
