@@ -1093,3 +1093,87 @@ fn commands_that_never_send_a_secret_run_without_it() {
     );
     assert_eq!(out.status.code(), Some(2), "{err}");
 }
+
+/// CX027 ("this branch is never tested") and `cxsync test` must agree on what a fixture tests:
+/// a condition value is covered exactly when a fixture that `test` runs (not `(filtered)`) holds
+/// it, numbers compared by value (`8` is `8.0` and `8e0`) and `null` a value like any other.
+#[test]
+fn the_never_tested_rule_agrees_with_what_test_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = root().join("fixtures/lint/CX027-matcher.yaml");
+    std::fs::copy(&spec_path, dir.path().join("spec.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("cx027")).unwrap();
+    let mut events = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(root().join("fixtures/lint/cx027")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join("cx027").join(p.file_name().unwrap())).unwrap();
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        events.insert(stem, event);
+    }
+    // What `test` runs: `ok  spec/RULE/FIXTURE` without `(filtered)`.
+    let tested = cxsync()
+        .current_dir(dir.path())
+        .args(["test", "spec.yaml", "--update"])
+        .output()
+        .unwrap();
+    assert_eq!(tested.status.code(), Some(0), "{}", stdout(&tested));
+    let mut run_on: Vec<(String, String)> = Vec::new();
+    for line in stdout(&tested).lines() {
+        let Some(case) = line.strip_prefix("ok") else {
+            continue;
+        };
+        if case.ends_with("(filtered)") {
+            continue;
+        }
+        let mut parts = case.trim().split('/').skip(1);
+        run_on.push((
+            parts.next().unwrap().to_string(),
+            parts.next().unwrap().to_string(),
+        ));
+    }
+    // What lint says is never tested: `(rule, path, value)`.
+    let lint = lint_in(
+        dir.path(),
+        &["spec.yaml", "--select", "CX027", "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
+    let flagged: Vec<String> = report
+        .as_array()
+        .or_else(|| report["diagnostics"].as_array())
+        .expect("a list of findings")
+        .iter()
+        .map(|d| d["message"].as_str().unwrap().to_string())
+        .collect();
+    let spec = cxsync::spec::load(&spec_path, &Default::default())
+        .spec
+        .expect("the fixture loads");
+    let same = |a: &serde_json::Value, b: &serde_json::Value| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    };
+    let mut checked = 0;
+    for rule in &spec.raw.rules {
+        let id = rule.id.as_str();
+        for (path, values) in &rule.conditions {
+            for v in values {
+                let covered = run_on.iter().filter(|(r, _)| r == id).any(|(_, f)| {
+                    let mut at = Some(&events[f]);
+                    for seg in path.split('.') {
+                        at = at.and_then(|x| x.get(seg));
+                    }
+                    at.is_some_and(|x| same(x, v))
+                });
+                let said = format!("no fixture of rule `{id}` has {path} = {v};");
+                let lint_says_untested = flagged.iter().any(|m| m.starts_with(&said));
+                assert_eq!(
+                    lint_says_untested, !covered,
+                    "rule {id}, {path} = {v}: lint and test disagree\n{flagged:#?}\n{run_on:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+}
