@@ -1177,3 +1177,24 @@ fn the_never_tested_rule_agrees_with_what_test_runs() {
     }
     assert!(checked >= 15, "{checked}");
 }
+
+/// CX017 reads a key part as the delivery machine renders it: a null is absent, and an object or
+/// a list is named as such (it was called "absent"); the simulator dead-letters those events.
+#[test]
+fn a_key_part_that_is_an_object_or_a_list_is_named_so() {
+    let spec = "fixtures/lint/CX017-object-or-list.yaml";
+    let text = stdout(&run(&[
+        "lint", spec, "--select", "CX017", "--format", "concise",
+    ]));
+    for expected in [
+        "`${interaction.customer}` is absent in 1 of 3 fixture events (ended_null)",
+        "`${interaction.customer}` is an object in 1 of 3 fixture events (ended_object); a key part must be a string, number or boolean",
+        "`${interaction.tags}` is a list in 2 of 3 fixture events (ended_null, ended_object)",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let sim = run(&["sim", spec]);
+    assert_eq!(sim.status.code(), Some(1));
+    assert!(stdout(&sim).contains("IDEMPOTENCY_KEY_UNRESOLVED"));
+}
