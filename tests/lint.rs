@@ -756,6 +756,31 @@ fn the_upsert_identity_rule_agrees_with_the_simulator() {
             "with_ids",
             true,
         ),
+        // A part of an id identifies nothing: many interactions share its first characters.
+        (
+            "$substring(interaction.id, 0, 6)",
+            "${event.id}",
+            "with_ids",
+            true,
+        ),
+        (
+            "$substring(interaction.id, 4)",
+            "${event.id}",
+            "with_ids",
+            false,
+        ),
+        (
+            "$lowercase(event.id) & \"/\" & $substring(interaction.id, 0, 3)",
+            "${event.id}",
+            "with_ids",
+            false,
+        ),
+        (
+            "$substring(event.id, 0, 3) & interaction.queue.region",
+            "${event.id}",
+            "with_ids",
+            true,
+        ),
         // An id field of the key identifies an event only when it has no standard id.
         (
             "contact.contactId",
@@ -1197,4 +1222,99 @@ fn a_key_part_that_is_an_object_or_a_list_is_named_so() {
     let sim = run(&["sim", spec]);
     assert_eq!(sim.status.code(), Some(1));
     assert!(stdout(&sim).contains("IDEMPOTENCY_KEY_UNRESOLVED"));
+}
+
+/// An upsert field filled from a part of `interaction.id` reads the identity but does not keep
+/// it: lint (CX034, by running the transform on generated events) and `sim` both say so.
+#[test]
+fn an_upsert_field_from_a_truncated_id_fails_lint_as_it_fails_sim() {
+    let spec = "fixtures/lint/CX034-truncated-id.yaml";
+    let lint = run(&["lint", spec, "--select", "CX034", "--format", "concise"]);
+    assert!(
+        stdout(&lint).contains("the transform keeps only part of the identity"),
+        "{}",
+        stdout(&lint)
+    );
+    assert_eq!(lint.status.code(), Some(1));
+    let sim = run(&["sim", spec, "--events", "100"]);
+    assert_eq!(sim.status.code(), Some(1));
+    assert!(stdout(&sim).contains("overwritten by other events"));
+}
+
+/// CX016 and the simulator's `unique-idempotency-keys` invariant read one identity
+/// (`sim::engine::vary::Identity`): an id-named field of the key (`contactId`, `ticket_id`)
+/// identifies an event that has no `event.id` and no `interaction.id`, and beside those it is
+/// shared by many events. Differential: each key on each fixture set, lint and sim side by side.
+#[test]
+fn the_key_identity_rule_agrees_with_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in 1..=2 {
+        std::fs::write(
+            dir.path().join(format!("with_ids_{n}.json")),
+            format!(
+                r#"{{"event": {{"id": "E-{n}", "type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
+  "interaction": {{"id": "I-{n:04}"}}, "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(format!("without_ids_{n}.json")),
+            format!(
+                r#"{{"event": {{"type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
+  "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+    // (key, fixtures, whether generated events share keys)
+    let cases = [
+        ("${contact.contactId}_${event.type}", "with_ids", true),
+        ("${contact.contactId}_${event.type}", "without_ids", false),
+        ("${contact.ticket_id}_${event.type}", "without_ids", false),
+        ("${queue.region}_${event.type}", "without_ids", true),
+        ("${queue.region}_${event.type}", "with_ids", true),
+        ("${interaction.id}_${event.type}", "with_ids", false),
+        ("${event.id}", "with_ids", false),
+    ];
+    for (key, fixtures, shared) in cases {
+        let spec = format!(
+            r#"version: 1
+name: key-identity
+channel: {{ name: C, destinationUri: "https://crm.example.org/api/activities", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ header: X-Idempotency-Key, key: "{key}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, retryableStatusCodes: [429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: "https://mon.example.org/hook" }}
+alerts: {{ dlqVolume: 5 }}
+rules:
+  - id: R
+    name: r
+    eventType: interaction.ended
+    transform: '{{"region": queue.region}}'
+    fixtures: [{fixtures}_*.json]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX016,CX017", "--format", "concise"],
+        ));
+        assert!(!lint.contains("[CX017]"), "{key} ({fixtures}): {lint}");
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "60"])
+            .output()
+            .unwrap();
+        let sim_text = stdout(&sim);
+        assert!(sim_text.contains("unique-idempotency-keys"), "{sim_text}");
+        assert_eq!(
+            sim_text.contains("FAIL unique-idempotency-keys"),
+            shared,
+            "sim on {key} ({fixtures}): {sim_text}"
+        );
+        assert_eq!(
+            lint.contains("[CX016]"),
+            shared,
+            "lint on {key} ({fixtures}): {lint}"
+        );
+    }
 }
