@@ -674,3 +674,74 @@ fn every_url_check_accepts_and_refuses_the_same_urls() {
         "{e}"
     );
 }
+
+/// One body rule (`crm::body::judge`) for both CRMs: a transform whose output is not a record
+/// (an array to a CRM that takes none, a string, `null`), a batch of lists, and the records that
+/// are accepted get the same per-event outcomes and exit code in virtual time and over HTTP.
+#[test]
+fn virtual_time_and_http_judge_a_body_that_is_not_a_record_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = root().join("fixtures/events/voice_resolved.json");
+    let scenario = dir.path().join("steady.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nname: steady\nduration: 2m\nevents: { count: 12 }\ncrm:\n  latency: { p50Ms: 20, p99Ms: 20 }\n",
+    )
+    .unwrap();
+    let cases = [
+        ("array", "'[{\"id\": interaction.id}]'", "1", "false", 1),
+        (
+            "array-accepted",
+            "'[{\"id\": interaction.id}]'",
+            "1",
+            "true",
+            0,
+        ),
+        ("string", "'\"text\"'", "1", "false", 1),
+        ("null", "'null'", "1", "false", 1),
+        (
+            "batch-of-lists",
+            "'[{\"id\": interaction.id}]'",
+            "3",
+            "true",
+            1,
+        ),
+        ("object", "'{\"id\": interaction.id}'", "1", "false", 0),
+    ];
+    for (name, transform, batch, arrays, want) in cases {
+        let spec = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &spec,
+            format!(
+                "version: 1\nname: shape\nchannel: {{ name: Shape, destinationUri: \"https://crm.example.org/a\", auth: {{ type: none }}, timeoutMilliseconds: 1000, batchSize: {batch}, batchIntervalSeconds: 1 }}\nidempotency: {{ key: \"${{event.id}}\" }}\nretry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}\ndeadLetterQueue: {{ enabled: true, bucketName: b }}\ncrm: {{ acceptsArrays: {arrays} }}\nrules:\n  - {{ id: R, name: r, eventType: interaction.ended, transform: {transform}, fixtures: [{}] }}\n",
+                fixture.display()
+            ),
+        )
+        .unwrap();
+        let mut seen = Vec::new();
+        for flags in [vec![], vec!["--http", "--time-scale", "0.002"]] {
+            let outcomes = dir.path().join(format!("{name}-{}.jsonl", flags.len()));
+            let mut args = vec![
+                "sim",
+                spec.to_str().unwrap(),
+                "--scenario",
+                scenario.to_str().unwrap(),
+                "--no-jitter",
+                "--outcomes",
+                outcomes.to_str().unwrap(),
+            ];
+            args.extend(flags);
+            let (code, stdout, stderr) = run(&args);
+            assert_eq!(code, want, "{name} {args:?}:\n{stdout}\n{stderr}");
+            seen.push(std::fs::read_to_string(&outcomes).unwrap());
+        }
+        assert_eq!(seen[0], seen[1], "{name}: per-event outcomes differ");
+        if want == 1 {
+            assert!(
+                seen[0].contains("NON_RETRYABLE_STATUS"),
+                "{name}: {}",
+                seen[0]
+            );
+        }
+    }
+}

@@ -129,3 +129,97 @@ fn test_with_no_paths_finds_the_projects_specs_from_a_subfolder() {
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
 }
+
+/// A one-rule spec whose transform says where it comes from, with one fixture beside it.
+fn tagged_spec(dir: &Path, file: &str, tag: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join("ended.json"),
+        r#"{"id": "e-1", "type": "interaction.ended", "interaction": {"id": "i-1"}}"#,
+    )
+    .unwrap();
+    let spec = dir.join(file);
+    std::fs::write(
+        &spec,
+        format!(
+            r#"version: 1
+name: tagged-{tag}
+channel: {{ name: Tagged, destinationUri: "https://crm.example.org/a", auth: {{ type: none }}, timeoutMilliseconds: 1000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - {{ id: R, name: r, eventType: interaction.ended, transform: '{{"from": "{tag}"}}', fixtures: [ended.json] }}
+"#
+        ),
+    )
+    .unwrap();
+    spec
+}
+
+#[test]
+fn two_specs_that_would_share_a_snapshot_folder_are_refused_before_anything_is_written() {
+    // Tester #58: `a/spec.yaml` and `b/spec.yaml` of one project both wrote `snapshots/spec/R/`,
+    // so `test --update` kept whichever ran last and the next `test` failed the other.
+    let d = tempfile::tempdir().unwrap();
+    let proj = d.path().join("proj");
+    std::fs::create_dir(&proj).unwrap();
+    std::fs::write(proj.join("cxsync.toml"), "").unwrap();
+    tagged_spec(&proj.join("a"), "spec.yaml", "a");
+    tagged_spec(&proj.join("b"), "spec.yaml", "b");
+    for args in [
+        &["test", "a/spec.yaml", "b/spec.yaml", "--update"][..],
+        &["test", "."],
+    ] {
+        let out = cxsync().current_dir(&proj).args(args).output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("error[E310]")
+                && stderr
+                    .contains("`a/spec.yaml` and `b/spec.yaml` would write the same snapshots"),
+            "{args:?}: {stderr}"
+        );
+        assert!(stdout.contains("0 passed, 0 failed"), "{args:?}: {stdout}");
+        assert!(
+            !proj.join("snapshots").exists(),
+            "{args:?}: nothing written"
+        );
+    }
+
+    // `a.yaml` beside `a.yml` is one folder too, and so is one name under one `--snapshots DIR`.
+    let e = d.path().join("e");
+    let one = tagged_spec(&e, "a.yaml", "yaml");
+    let other = tagged_spec(&e, "a.yml", "yml");
+    let out = cxsync().arg("test").arg(&one).arg(&other).output().unwrap();
+    assert!(text(&out).1.contains("error[E310]"), "{:?}", text(&out));
+    let shared = d.path().join("shared");
+    let out = cxsync()
+        .arg("test")
+        .arg(proj.join("a/spec.yaml"))
+        .arg(proj.join("b/spec.yaml"))
+        .arg("--snapshots")
+        .arg(&shared)
+        .output()
+        .unwrap();
+    assert!(text(&out).1.contains("error[E310]"), "{:?}", text(&out));
+
+    // Each in its own project (its own snapshots/) they pass, and one spec named twice is no clash.
+    std::fs::write(proj.join("a/cxsync.toml"), "").unwrap();
+    let out = cxsync()
+        .current_dir(&proj)
+        .args([
+            "test",
+            "a/spec.yaml",
+            "./a/spec.yaml",
+            "b/spec.yaml",
+            "--update",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+    assert!(proj.join("a/snapshots/spec/R/ended.snap").is_file());
+    assert!(proj.join("snapshots/spec/R/ended.snap").is_file());
+}

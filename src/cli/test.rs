@@ -88,7 +88,16 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         super::progress::Progress::new(0, "cases")
     };
     let (mut cases_done, mut cases_total) = (0u64, 0u64);
+    let shared = shared_snapshots(&inputs.specs, args.snapshots.as_deref());
+    for clash in &shared {
+        diags.push(clash.diagnostic());
+    }
     for path in &inputs.specs {
+        // Neither of two specs that would write one snapshot folder runs: each would overwrite
+        // the other's snapshots (tester #58).
+        if shared.iter().any(|c| c.involves(path)) {
+            continue;
+        }
         let loaded = spec::load(path, &opts);
         sources.extend(loaded.sources);
         let had_errors = loaded
@@ -107,10 +116,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 continue;
             }
         };
-        let snapshots = args
-            .snapshots
-            .clone()
-            .unwrap_or_else(|| crate::project::snapshots_dir(&spec.path));
+        let snapshots = snapshots_of(&spec.path, args.snapshots.as_deref());
         cases_total += spec
             .rules
             .iter()
@@ -130,9 +136,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         diags.extend(run.diags);
         sources.extend(run.sources);
         if complete {
-            let stem = spec.path.file_stem().unwrap_or_default();
             let live: Vec<PathBuf> = run.cases.iter().map(|c| c.snapshot.clone()).collect();
-            for stale in stale_snapshots(&snapshots.join(stem), &live) {
+            let folder = runner::spec_snapshots(&spec.path, &snapshots);
+            for stale in stale_snapshots(&folder, &live) {
                 if args.update {
                     std::fs::remove_file(&stale)
                         .with_context(|| format!("removing {}", stale.display()))?;
@@ -223,6 +229,87 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         ExitStatus::Success
     })
+}
+
+/// The snapshot folder `spec`'s own folder goes in: `--snapshots DIR`, else the project's.
+fn snapshots_of(spec: &Path, flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .unwrap_or_else(|| crate::project::snapshots_dir(spec))
+}
+
+/// Two specs of one run whose snapshots would be one folder.
+#[derive(Debug, PartialEq)]
+struct Shared {
+    /// The spec that comes first on the command line (or in its folder).
+    first: PathBuf,
+    /// A later spec with the same folder.
+    later: PathBuf,
+    /// The folder both would write.
+    folder: PathBuf,
+    /// The two folders' names differ in case only: one folder where names ignore case.
+    case_only: bool,
+}
+
+impl Shared {
+    fn involves(&self, spec: &Path) -> bool {
+        self.first == spec || self.later == spec
+    }
+
+    fn diagnostic(&self) -> diag::Diagnostic {
+        diag::Diagnostic::error(
+            "E310",
+            format!(
+                "`{}` and `{}` would write the same snapshots, `{}`{}: snapshot folders are \
+                 named after the spec's file name, so each would overwrite the other's; neither \
+                 was run",
+                self.first.display(),
+                self.later.display(),
+                self.folder.display(),
+                if self.case_only {
+                    " (on a file system that ignores case, as macOS's and Windows's do)"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .in_file(&self.later)
+        .with_help(
+            "rename one of the spec files, or give each folder its own project (a `cxsync.toml` \
+             in it) so each has its own `snapshots/`, or test them in separate runs with their own \
+             `--snapshots DIR`",
+        )
+    }
+}
+
+/// Pairs of different spec files among `specs` that [`runner::spec_snapshots`] puts in one folder:
+/// one file name in two folders of a project (or under one `--snapshots DIR`), `a.yaml` beside
+/// `a.yml`, or names that differ only in case (one folder on a case-insensitive file system).
+/// Each later spec is paired with the first one it shares with.
+fn shared_snapshots(specs: &[PathBuf], flag: Option<&Path>) -> Vec<Shared> {
+    let identity =
+        |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| crate::fsutil::normalize(p));
+    // (case-folded folder, the folder, the spec file itself, the spec as given)
+    let mut seen: Vec<(String, PathBuf, PathBuf, &PathBuf)> = Vec::new();
+    let mut shared = Vec::new();
+    for spec in specs {
+        let folder = runner::spec_snapshots(spec, &snapshots_of(spec, flag));
+        let key = crate::fsutil::normalize(&folder)
+            .to_string_lossy()
+            .to_lowercase();
+        let file = identity(spec);
+        match seen.iter().find(|(k, ..)| *k == key) {
+            Some((_, _, first_file, _)) if *first_file == file => {}
+            Some((_, first_folder, _, first)) => shared.push(Shared {
+                first: first.to_path_buf(),
+                later: spec.clone(),
+                case_only: crate::fsutil::normalize(first_folder)
+                    != crate::fsutil::normalize(&folder),
+                folder,
+            }),
+            None => seen.push((key, folder, file, spec)),
+        }
+    }
+    shared
 }
 
 /// The limit a case's problem says its transform hit (`transform failed: D1012: …`).

@@ -1,11 +1,12 @@
 //! What cxsync knows about real CRMs, on the lowest floor: each named profile's throttling,
 //! limits, tokens and deduplication ([`profile`], sources in `docs/crm-profiles.md`), and how a
 //! spec's `crm` block and its profile together decide whether — and on what — the CRM
-//! deduplicates ([`dedup`]).
+//! deduplicates ([`dedup`]), and what it accepts as a request body ([`body::judge`]).
 //!
 //! One truth: the simulator's CRM model (`sim::crm`) and lint read these facts; neither keeps a
 //! table of its own. Pure data and pure functions; it imports only `spec::model`.
 
+pub mod body;
 mod profiles;
 
 pub use profiles::{profile, Profile, Throttle};

@@ -427,7 +427,6 @@ impl<R: Rng> Machine<R> {
                 bearer,
                 idempotency: (header, job.key.clone()),
                 body: Arc::clone(&job.body),
-                is_array: self.cfg.batch_size > 1,
                 seqs: job.items.iter().map(|i| i.seq).collect(),
                 rules: job.items.iter().map(|i| i.rule_id.clone()).collect(),
             };

@@ -20,10 +20,10 @@ pub struct CrmRequest {
     pub bearer: Option<String>,
     /// Idempotency header name and value.
     pub idempotency: (String, String),
-    /// The JSON body: one object, or an array when `batchSize > 1`. Shared with the machine's
-    /// queue, which keeps it for the resends: a request costs no copy of its payload.
+    /// The JSON body: the payload, or an array of them when `batchSize > 1`; the CRM judges it
+    /// by its bytes (`crm::body::judge`). Shared with the machine's queue, which keeps it for the
+    /// resends: a request costs no copy of its payload.
     pub body: Arc<str>,
-    pub is_array: bool,
     /// The events in the body (driver-side correlation only; not sent).
     pub seqs: Vec<u64>,
     /// The rule of each event in the body, in body order (driver-side correlation only: the

@@ -164,14 +164,13 @@ impl State {
         }
         let key = header(r, &self.idempotency_header).unwrap_or_else(|| format!("(no key)#{id}"));
         let body = String::from_utf8_lossy(&r.body).into_owned();
-        let is_array = body.trim_start().starts_with('[');
         let seqs: Vec<u64> = match header(r, SEQ_HEADER) {
             Some(list) => list
                 .split(',')
                 .filter_map(|s| s.trim().parse().ok())
                 .collect(),
             None => {
-                let n = if is_array {
+                let n = if body.trim_start().starts_with('[') {
                     serde_json::from_str::<Vec<Value>>(&body).map_or(1, |a| a.len().max(1))
                 } else {
                     1
@@ -188,7 +187,6 @@ impl State {
             bearer,
             idempotency: (self.idempotency_header.clone(), key),
             body: body.into(),
-            is_array,
             seqs,
             rules,
         };

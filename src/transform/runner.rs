@@ -55,7 +55,14 @@ pub fn snapshot_now(spec: &Spec, cli: Option<DateTime<Utc>>) -> Result<DateTime<
     }
 }
 
-/// Runs every rule and fixture of `spec`. Snapshots go to `snapshot_dir/<spec stem>/<rule id>/`.
+/// The folder of one spec's snapshots under `snapshot_dir`: `<spec file stem>/` (a spec without
+/// a file name: `spec/`). Its cases are `<rule id>/<fixture stem>.snap` in it; `cxsync test`
+/// refuses two specs of one run that share it (E310).
+pub fn spec_snapshots(spec: &Path, snapshot_dir: &Path) -> PathBuf {
+    snapshot_dir.join(spec.file_stem().unwrap_or("spec".as_ref()))
+}
+
+/// Runs every rule and fixture of `spec`. Snapshots go to [`spec_snapshots`]`/<rule id>/`.
 pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun {
     run_spec_observed(spec, now, snapshot_dir, &mut |_| {})
 }
@@ -77,11 +84,7 @@ pub fn run_spec_observed(
             PayloadSchemas::default()
         }
     };
-    let stem = spec
-        .path
-        .file_stem()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "spec".to_string());
+    let folder = spec_snapshots(&spec.path, snapshot_dir);
     let spec_label = format!(
         "{} ({})",
         spec.path
@@ -118,10 +121,7 @@ pub fn run_spec_observed(
                 fixture: relative_to(&fx.path, &spec.dir),
                 now: now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             };
-            let snapshot = snapshot_dir
-                .join(&stem)
-                .join(&rule.id)
-                .join(format!("{}.snap", fx.name));
+            let snapshot = folder.join(&rule.id).join(format!("{}.snap", fx.name));
             let mut case = Case {
                 rule: rule.id.clone(),
                 fixture: fx.name.clone(),

@@ -5,8 +5,8 @@
 //! Check order for a CRM request (first match wins): partition (no answer), connection reset
 //! before processing, 401 for an expired or revoked token, a `respond` fault's scripted status,
 //! 503 in a maintenance window, the rate limit (the profile's throttle response), 413 above the
-//! body limit, 400 for an array the CRM does not accept, 422 for a payload violating its rule's
-//! payload schema, then the write itself (deduplicated by header, upsert key or not at all). A
+//! body limit, 400 for a body that is not a record (`crm::body::judge`: an object, or an array
+//! of objects where the CRM takes arrays), 422 for a payload violating its rule's payload schema, then the write itself (deduplicated by header, upsert key or not at all). A
 //! reset after the write loses the response
 //! but not the side effect, which is how duplicates happen.
 
@@ -38,7 +38,8 @@ pub struct CrmStats {
     pub scripted: u64,
     pub unauthorized: u64,
     pub too_large: u64,
-    pub arrays_rejected: u64,
+    /// 400s for a body that is not a record (`crm::body::judge`).
+    pub bodies_rejected: u64,
     pub schema_rejected: u64,
     pub resets: u64,
     pub silent: u64,
@@ -443,26 +444,22 @@ impl CrmModel {
             self.stats.too_large += 1;
             return http(413, r#"{"error":"request_entity_too_large"}"#, None);
         }
-        if req.is_array && !self.accepts_arrays {
-            self.stats.arrays_rejected += 1;
-            return http(
-                400,
-                r#"{"error":"bad_request","message":"Expected a JSON object, found an array"}"#,
-                None,
-            );
-        }
+        let shape = match crm::body::judge(&req.body, self.accepts_arrays) {
+            Ok(shape) => shape,
+            Err(refusal) => {
+                self.stats.bodies_rejected += 1;
+                return http(400, &refusal.response_body(), None);
+            }
+        };
+        // Which event a record belongs to: one per event in a batch, or all of a lone event's
+        // (a transform that returns a list of records).
+        let owner = |i: usize| if req.seqs.len() > 1 { i } else { 0 };
         let needs_parse = self.schema.is_some() || self.dedup == DedupMode::Upsert;
         let parsed: Vec<Value> = if needs_parse {
             match serde_json::from_str::<Value>(&req.body) {
-                Ok(Value::Array(a)) if req.is_array => a,
+                Ok(Value::Array(a)) if shape == crm::body::Kind::Array => a,
                 Ok(v) => vec![v],
-                Err(_) => {
-                    return http(
-                        400,
-                        r#"{"error":"bad_request","message":"malformed JSON"}"#,
-                        None,
-                    )
-                }
+                Err(_) => return http(400, &crm::body::Refusal::NotJson.response_body(), None),
             }
         } else {
             Vec::new()
@@ -470,7 +467,7 @@ impl CrmModel {
         if let Some(schemas) = &self.schema {
             let mut errors = Vec::new();
             for (i, p) in parsed.iter().enumerate() {
-                let rule = req.rules.get(i).map(String::as_str);
+                let rule = req.rules.get(owner(i)).map(String::as_str);
                 let Some(s) = schemas.for_rule(rule) else {
                     continue;
                 };
@@ -502,8 +499,10 @@ impl CrmModel {
             }
             DedupMode::Upsert => {
                 let field = self.upsert_field.clone().unwrap_or_default();
+                // A lone event's records are one side effect of that event, not duplicates.
+                let mut written = None;
                 for (i, p) in parsed.iter().enumerate() {
-                    let seq = req.seqs.get(i).copied().unwrap_or(0);
+                    let seq = req.seqs.get(owner(i)).copied().unwrap_or(0);
                     // A top-level field name, or a JSON pointer into the payload (`/inputs/0/id`).
                     let value = if field.starts_with('/') {
                         p.pointer(&field)
@@ -525,11 +524,15 @@ impl CrmModel {
                             }
                             self.overwrites.push((owner, seq));
                             self.seen.insert(hash128(&k), seq);
-                            self.write(seq);
+                            if written.replace(seq) != Some(seq) {
+                                self.write(seq);
+                            }
                         }
                         None => {
                             self.seen.insert(hash128(&k), seq);
-                            self.write(seq);
+                            if written.replace(seq) != Some(seq) {
+                                self.write(seq);
+                            }
                         }
                     }
                 }
@@ -599,14 +602,13 @@ mod tests {
         CrmModel::new(&spec.raw, &sc, &schemas)
     }
 
-    fn req(id: u64, body: &str, is_array: bool, bearer: Option<&str>) -> CrmRequest {
+    fn req(id: u64, body: &str, bearer: Option<&str>) -> CrmRequest {
         CrmRequest {
             id,
             attempt: 1,
             bearer: bearer.map(str::to_string),
             idempotency: ("X-Idempotency-Key".into(), format!("k{id}")),
             body: body.into(),
-            is_array,
             seqs: vec![id],
             rules: Vec::new(),
         }
@@ -627,15 +629,33 @@ mod tests {
         let mut m = model(BASE, None);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert_eq!(
-            status(m.handle_request(0, &req(1, "[{}]", true, None), &mut rng)).0,
+            status(m.handle_request(0, &req(1, "[{}]", None), &mut rng)).0,
             400
         );
         let big = format!("{{\"x\":\"{}\"}}", "a".repeat(1_048_577));
         assert_eq!(
-            status(m.handle_request(0, &req(2, &big, false, None), &mut rng)).0,
+            status(m.handle_request(0, &req(2, &big, None), &mut rng)).0,
             413
         );
         assert_eq!(m.stats.side_effects, 0);
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_record_gets_400_and_a_lone_events_list_is_one_side_effect() {
+        let mut m = model(BASE, None);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        for (i, body) in ["null", "\"x\"", "3", "true"].into_iter().enumerate() {
+            let (s, _, text) = status(m.handle_request(0, &req(i as u64, body, None), &mut rng));
+            assert_eq!(s, 400, "{body}");
+            assert!(text.contains("Expected a JSON object"), "{text}");
+        }
+        assert_eq!((m.stats.bodies_rejected, m.stats.side_effects), (4, 0));
+        let yaml = "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 }, acceptsArrays: true, idempotency: upsert, upsertField: id }\n";
+        let mut m = model(yaml, None);
+        let two = req(7, r#"[{"id":"a"},{"id":"b"}]"#, None);
+        assert_eq!(status(m.handle_request(0, &two, &mut rng)).0, 201, "{yaml}");
+        assert_eq!((m.applied(7), m.stats.duplicate_side_effects), (1, 0));
+        assert!(m.overwrites().is_empty());
     }
 
     #[test]
@@ -643,11 +663,11 @@ mod tests {
         let schema = serde_json::json!({"type": "object", "required": ["caseNumber"]});
         let mut m = model(BASE, Some(schema));
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let (s, _, body) = status(m.handle_request(0, &req(1, "{\"a\":1}", false, None), &mut rng));
+        let (s, _, body) = status(m.handle_request(0, &req(1, "{\"a\":1}", None), &mut rng));
         assert_eq!(s, 422);
         assert!(body.contains("caseNumber"), "{body}");
         assert_eq!(
-            status(m.handle_request(0, &req(2, "{\"caseNumber\":\"1\"}", false, None), &mut rng)).0,
+            status(m.handle_request(0, &req(2, "{\"caseNumber\":\"1\"}", None), &mut rng)).0,
             201
         );
         assert_eq!(m.applied(2), 1);
@@ -661,10 +681,10 @@ mod tests {
         let mut m = model(&yaml, None);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert_eq!(
-            status(m.handle_request(0, &req(1, "{}", false, None), &mut rng)).0,
+            status(m.handle_request(0, &req(1, "{}", None), &mut rng)).0,
             201
         );
-        let (s, ra, body) = status(m.handle_request(10, &req(2, "{}", false, None), &mut rng));
+        let (s, ra, body) = status(m.handle_request(10, &req(2, "{}", None), &mut rng));
         assert_eq!((s, ra), (403, None));
         assert!(body.contains("REQUEST_LIMIT_EXCEEDED"));
     }
@@ -683,11 +703,11 @@ mod tests {
         };
         assert_eq!(expires_in, Some(3600));
         assert_eq!(
-            status(m.handle_request(5_000, &req(1, "{}", false, Some(&access_token)), &mut rng)).0,
+            status(m.handle_request(5_000, &req(1, "{}", Some(&access_token)), &mut rng)).0,
             201
         );
         assert_eq!(
-            status(m.handle_request(11_000, &req(2, "{}", false, Some(&access_token)), &mut rng)).0,
+            status(m.handle_request(11_000, &req(2, "{}", Some(&access_token)), &mut rng)).0,
             401
         );
         let Some(TokenResult::Granted {
@@ -698,7 +718,7 @@ mod tests {
             panic!("token refused")
         };
         assert_eq!(
-            status(m.handle_request(12_000, &req(3, "{}", false, Some(&fresh)), &mut rng)).0,
+            status(m.handle_request(12_000, &req(3, "{}", Some(&fresh)), &mut rng)).0,
             201
         );
     }
@@ -726,7 +746,7 @@ mod tests {
     fn the_header_deduplicates_a_replay() {
         let mut m = model(BASE, None);
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let r = req(1, "{}", false, None);
+        let r = req(1, "{}", None);
         assert_eq!(status(m.handle_request(0, &r, &mut rng)).0, 201);
         assert_eq!(status(m.handle_request(1, &r, &mut rng)).0, 200);
         assert_eq!((m.applied(1), m.stats.deduplicated), (1, 1));
