@@ -756,6 +756,31 @@ fn the_upsert_identity_rule_agrees_with_the_simulator() {
             "with_ids",
             true,
         ),
+        // A part of an id identifies nothing: many interactions share its first characters.
+        (
+            "$substring(interaction.id, 0, 6)",
+            "${event.id}",
+            "with_ids",
+            true,
+        ),
+        (
+            "$substring(interaction.id, 4)",
+            "${event.id}",
+            "with_ids",
+            false,
+        ),
+        (
+            "$lowercase(event.id) & \"/\" & $substring(interaction.id, 0, 3)",
+            "${event.id}",
+            "with_ids",
+            false,
+        ),
+        (
+            "$substring(event.id, 0, 3) & interaction.queue.region",
+            "${event.id}",
+            "with_ids",
+            true,
+        ),
         // An id field of the key identifies an event only when it has no standard id.
         (
             "contact.contactId",
@@ -1092,4 +1117,204 @@ fn commands_that_never_send_a_secret_run_without_it() {
         "{err}"
     );
     assert_eq!(out.status.code(), Some(2), "{err}");
+}
+
+/// CX027 ("this branch is never tested") and `cxsync test` must agree on what a fixture tests:
+/// a condition value is covered exactly when a fixture that `test` runs (not `(filtered)`) holds
+/// it, numbers compared by value (`8` is `8.0` and `8e0`) and `null` a value like any other.
+#[test]
+fn the_never_tested_rule_agrees_with_what_test_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = root().join("fixtures/lint/CX027-matcher.yaml");
+    std::fs::copy(&spec_path, dir.path().join("spec.yaml")).unwrap();
+    std::fs::create_dir(dir.path().join("cx027")).unwrap();
+    let mut events = std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(root().join("fixtures/lint/cx027")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.path().join("cx027").join(p.file_name().unwrap())).unwrap();
+        let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+        let event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        events.insert(stem, event);
+    }
+    // What `test` runs: `ok  spec/RULE/FIXTURE` without `(filtered)`.
+    let tested = cxsync()
+        .current_dir(dir.path())
+        .args(["test", "spec.yaml", "--update"])
+        .output()
+        .unwrap();
+    assert_eq!(tested.status.code(), Some(0), "{}", stdout(&tested));
+    let mut run_on: Vec<(String, String)> = Vec::new();
+    for line in stdout(&tested).lines() {
+        let Some(case) = line.strip_prefix("ok") else {
+            continue;
+        };
+        if case.ends_with("(filtered)") {
+            continue;
+        }
+        let mut parts = case.trim().split('/').skip(1);
+        run_on.push((
+            parts.next().unwrap().to_string(),
+            parts.next().unwrap().to_string(),
+        ));
+    }
+    // What lint says is never tested: `(rule, path, value)`.
+    let lint = lint_in(
+        dir.path(),
+        &["spec.yaml", "--select", "CX027", "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
+    let flagged: Vec<String> = report
+        .as_array()
+        .or_else(|| report["diagnostics"].as_array())
+        .expect("a list of findings")
+        .iter()
+        .map(|d| d["message"].as_str().unwrap().to_string())
+        .collect();
+    let spec = cxsync::spec::load(&spec_path, &Default::default())
+        .spec
+        .expect("the fixture loads");
+    let same = |a: &serde_json::Value, b: &serde_json::Value| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) if a.is_number() && b.is_number() => x == y,
+        _ => a == b,
+    };
+    let mut checked = 0;
+    for rule in &spec.raw.rules {
+        let id = rule.id.as_str();
+        for (path, values) in &rule.conditions {
+            for v in values {
+                let covered = run_on.iter().filter(|(r, _)| r == id).any(|(_, f)| {
+                    let mut at = Some(&events[f]);
+                    for seg in path.split('.') {
+                        at = at.and_then(|x| x.get(seg));
+                    }
+                    at.is_some_and(|x| same(x, v))
+                });
+                let said = format!("no fixture of rule `{id}` has {path} = {v};");
+                let lint_says_untested = flagged.iter().any(|m| m.starts_with(&said));
+                assert_eq!(
+                    lint_says_untested, !covered,
+                    "rule {id}, {path} = {v}: lint and test disagree\n{flagged:#?}\n{run_on:?}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 15, "{checked}");
+}
+
+/// CX017 reads a key part as the delivery machine renders it: a null is absent, and an object or
+/// a list is named as such (it was called "absent"); the simulator dead-letters those events.
+#[test]
+fn a_key_part_that_is_an_object_or_a_list_is_named_so() {
+    let spec = "fixtures/lint/CX017-object-or-list.yaml";
+    let text = stdout(&run(&[
+        "lint", spec, "--select", "CX017", "--format", "concise",
+    ]));
+    for expected in [
+        "`${interaction.customer}` is absent in 1 of 3 fixture events (ended_null)",
+        "`${interaction.customer}` is an object in 1 of 3 fixture events (ended_object); a key part must be a string, number or boolean",
+        "`${interaction.tags}` is a list in 2 of 3 fixture events (ended_null, ended_object)",
+    ] {
+        assert!(text.contains(expected), "{expected}\n{text}");
+    }
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let sim = run(&["sim", spec]);
+    assert_eq!(sim.status.code(), Some(1));
+    assert!(stdout(&sim).contains("IDEMPOTENCY_KEY_UNRESOLVED"));
+}
+
+/// An upsert field filled from a part of `interaction.id` reads the identity but does not keep
+/// it: lint (CX034, by running the transform on generated events) and `sim` both say so.
+#[test]
+fn an_upsert_field_from_a_truncated_id_fails_lint_as_it_fails_sim() {
+    let spec = "fixtures/lint/CX034-truncated-id.yaml";
+    let lint = run(&["lint", spec, "--select", "CX034", "--format", "concise"]);
+    assert!(
+        stdout(&lint).contains("the transform keeps only part of the identity"),
+        "{}",
+        stdout(&lint)
+    );
+    assert_eq!(lint.status.code(), Some(1));
+    let sim = run(&["sim", spec, "--events", "100"]);
+    assert_eq!(sim.status.code(), Some(1));
+    assert!(stdout(&sim).contains("overwritten by other events"));
+}
+
+/// CX016 and the simulator's `unique-idempotency-keys` invariant read one identity
+/// (`sim::engine::vary::Identity`): an id-named field of the key (`contactId`, `ticket_id`)
+/// identifies an event that has no `event.id` and no `interaction.id`, and beside those it is
+/// shared by many events. Differential: each key on each fixture set, lint and sim side by side.
+#[test]
+fn the_key_identity_rule_agrees_with_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    for n in 1..=2 {
+        std::fs::write(
+            dir.path().join(format!("with_ids_{n}.json")),
+            format!(
+                r#"{{"event": {{"id": "E-{n}", "type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
+  "interaction": {{"id": "I-{n:04}"}}, "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join(format!("without_ids_{n}.json")),
+            format!(
+                r#"{{"event": {{"type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
+  "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+    // (key, fixtures, whether generated events share keys)
+    let cases = [
+        ("${contact.contactId}_${event.type}", "with_ids", true),
+        ("${contact.contactId}_${event.type}", "without_ids", false),
+        ("${contact.ticket_id}_${event.type}", "without_ids", false),
+        ("${queue.region}_${event.type}", "without_ids", true),
+        ("${queue.region}_${event.type}", "with_ids", true),
+        ("${interaction.id}_${event.type}", "with_ids", false),
+        ("${event.id}", "with_ids", false),
+    ];
+    for (key, fixtures, shared) in cases {
+        let spec = format!(
+            r#"version: 1
+name: key-identity
+channel: {{ name: C, destinationUri: "https://crm.example.org/api/activities", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ header: X-Idempotency-Key, key: "{key}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, retryableStatusCodes: [429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: "https://mon.example.org/hook" }}
+alerts: {{ dlqVolume: 5 }}
+rules:
+  - id: R
+    name: r
+    eventType: interaction.ended
+    transform: '{{"region": queue.region}}'
+    fixtures: [{fixtures}_*.json]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX016,CX017", "--format", "concise"],
+        ));
+        assert!(!lint.contains("[CX017]"), "{key} ({fixtures}): {lint}");
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "60"])
+            .output()
+            .unwrap();
+        let sim_text = stdout(&sim);
+        assert!(sim_text.contains("unique-idempotency-keys"), "{sim_text}");
+        assert_eq!(
+            sim_text.contains("FAIL unique-idempotency-keys"),
+            shared,
+            "sim on {key} ({fixtures}): {sim_text}"
+        );
+        assert_eq!(
+            lint.contains("[CX016]"),
+            shared,
+            "lint on {key} ({fixtures}): {lint}"
+        );
+    }
 }

@@ -1,6 +1,9 @@
 //! ## What it does
 //! Flags an idempotency key template that does not identify one event: it reads neither
-//! `event.id` nor an id together with `event.type`.
+//! `event.id` nor an id together with `event.type`. An id is what the simulator's generator
+//! varies (`docs/semantics.md`, "Generated events"): `interaction.id`, and, in fixture events
+//! that have neither `event.id` nor `interaction.id`, a field whose name says it is an identifier
+//! (`contactId`, `ticket_id`, `uuid`) that no rule routes on.
 //!
 //! ## Why is this bad?
 //! The CRM drops a request whose key it has seen before. If two different events render the same
@@ -25,19 +28,62 @@
 
 use super::prelude::*;
 use super::template_vars;
+use crate::delivery::Template;
+use crate::lint::context::lookup;
+use crate::sim::engine::vary::{Identity, IDENTITY};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let vars = template_vars(&cx.spec.raw.idempotency.key);
     let has_event_id = vars.iter().any(|v| v == "event.id");
     let has_type = vars.iter().any(|v| v == "event.type");
-    let has_id = vars.iter().any(|v| v == "id" || v.ends_with(".id"));
+    // An id is what the simulator's generator varies (`vary::Identity`): `event.id`,
+    // `interaction.id`, and, in an event that has neither, an id-named field of the key
+    // (`contactId`, `ticket_id`) that no rule routes on.
+    let identity = Identity::of_key(vars.iter().cloned(), |v| {
+        cx.enabled_rules()
+            .any(|(_, r)| r.conditions.contains_key(v))
+    });
+    // The events the key is rendered for: each rule's fixtures of its event type whose key
+    // renders (one that does not is CX017's). Without any, the simulator's built-in event, which
+    // has both standard ids.
+    let key = Template::parse(&cx.spec.raw.idempotency.key).ok();
+    let events: Vec<&crate::spec::Fixture> = cx
+        .enabled_rules()
+        .flat_map(|(rule, raw)| {
+            rule.fixtures.iter().filter(move |f| {
+                lookup(&f.event, "event.type").and_then(|v| v.as_str()) == Some(&raw.event_type)
+            })
+        })
+        .filter(|f| key.as_ref().is_some_and(|k| k.render(&f.event).is_ok()))
+        .collect();
+    // The first event in which no field of the key varies from event to event.
+    let shared_in = events
+        .iter()
+        .find(|f| !vars.iter().any(|v| identity.varies(&f.event, v)));
+    let has_id = if events.is_empty() {
+        vars.iter().any(|v| IDENTITY.contains(&v.as_str()))
+    } else {
+        shared_in.is_none()
+    };
     if has_event_id || (has_type && has_id) {
         return;
     }
-    let what = match (has_id, has_type) {
-        (false, false) => "neither an id nor the event type",
-        (true, false) => "no event type, so two events of one interaction share a key",
-        _ => "the event type but no id",
+    // An id-named field beside a standard id: whose id it is, a name cannot say.
+    let named = shared_in.and_then(|f| {
+        identity
+            .fallback
+            .iter()
+            .find(|v| lookup(&f.event, v).is_some())
+            .map(|v| (v, f))
+    });
+    let what = match (has_id, has_type, named) {
+        (_, true, Some((v, f))) => format!(
+            "the event type and `{v}`, which identifies no event that has an `event.id` or `interaction.id` (fixture `{}`): many events share it",
+            f.name
+        ),
+        (false, false, _) => "neither an id nor the event type".to_string(),
+        (true, false, _) => "no event type, so two events of one interaction share a key".to_string(),
+        _ => "the event type but no id".to_string(),
     };
     out.push(
         cx.at_value(

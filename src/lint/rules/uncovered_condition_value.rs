@@ -23,8 +23,9 @@
 //! No automatic fix: a fixture is a real event someone has to capture.
 
 use super::prelude::*;
-use crate::lint::context::lookup;
 use crate::spec::yaml::child;
+use crate::transform::runner::{filter, json_equal, lookup, matches};
+use serde_json::Value;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     for (rule, raw) in cx.enabled_rules() {
@@ -44,11 +45,19 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             {
                 continue;
             }
+            // The fixtures `cxsync test` runs the transform on: the ones the rule matcher selects.
+            let selected: Vec<&Value> = rule
+                .fixtures
+                .iter()
+                .map(|f| &f.event)
+                .filter(|e| matches(e, &raw.event_type, &raw.conditions))
+                .collect();
             for (j, v) in values.iter().enumerate() {
-                let covered = rule
-                    .fixtures
+                // Covered when a selected fixture holds this value, compared as the matcher
+                // compares (`8` is `8.0`, `null` is a value).
+                let covered = selected
                     .iter()
-                    .any(|f| lookup(&f.event, path) == Some(v));
+                    .any(|e| lookup(e, path).is_some_and(|x| json_equal(x, v)));
                 if covered {
                     continue;
                 }
@@ -64,9 +73,33 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                             raw.id
                         ),
                     )
-                    .with_help("add a fixture event for it under `fixtures`"),
+                    .with_help(unselected_help(rule, raw, path, v)),
                 );
             }
         }
+    }
+}
+
+/// The help of a finding: add a fixture, or, when a fixture holds the value but the rule drops
+/// it for another reason, why (the matcher's own words).
+fn unselected_help(
+    rule: &crate::lint::context::RuleView,
+    raw: &crate::spec::model::Rule,
+    path: &str,
+    v: &Value,
+) -> String {
+    let dropped = rule.fixtures.iter().find_map(|f| {
+        let holds = lookup(&f.event, path).is_some_and(|x| json_equal(x, v));
+        holds
+            .then(|| filter(&f.event, &raw.event_type, &raw.conditions))
+            .flatten()
+            .map(|why| (f, why))
+    });
+    match dropped {
+        Some((f, why)) => format!(
+            "fixture `{}` has it, but the rule does not select that event ({why}); add a fixture the rule selects",
+            f.name
+        ),
+        None => "add a fixture event for it under `fixtures`".to_string(),
     }
 }

@@ -6,7 +6,10 @@
 //! idempotency key's id fields. A queue name, a region, an event kind, a constant identify
 //! nothing. The upsert field and mode are asked of the CRM profile the simulator's CRM model uses
 //! (`crm::dedup`); with fixtures, each fixture the rule matches is checked the way the
-//! simulator's generator varies events copied from it.
+//! simulator's generator varies events copied from it. A field that reads the identity is also
+//! checked by running the transform on events generated from each fixture as the simulator makes
+//! them: two different interactions that get one value (`$substring(interaction.id, 0, 8)`) are
+//! a finding.
 //!
 //! ## Why is this bad?
 //! An upserting CRM keeps one record per upsert value. When the value does not identify the event
@@ -41,7 +44,7 @@
 use super::prelude::*;
 use super::template_vars;
 use crate::crm::{self, DedupMode};
-use crate::sim::engine::vary::{Identity, IDENTITY};
+use crate::sim::engine::vary::{Identity, Plan, IDENTITY};
 use crate::transform::runner::matches;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
@@ -104,17 +107,27 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 .map(|fx| Some(&fx.name))
         };
         let Some(fixture) = unidentified else {
+            // The field reads the identity; whether it keeps it is the transform's answer on
+            // events generated as the simulator generates them (`$substring(interaction.id, 0,
+            // 8)` gives one value for many interactions).
+            if let Some(c) = generated_collision(cx, rule, r, &identity, &pointer, &events) {
+                out.push(
+                    cx.at_output(
+                        &t.source,
+                        f,
+                        format!(
+                            "{} upserts on `{shown}`, which rule `{}` fills from {}, but two events generated from fixture `{}` with different identities ({} and {}) both get {}: the transform keeps only part of the identity, so such events write one record and all but the last are overwritten",
+                            profile.name, r.id, list(&carried), c.fixture, c.first, c.second, c.value
+                        ),
+                    )
+                    .with_help(format!(
+                        "fill `{shown}` from the whole `interaction.id` or `event.id` (not a part of it, such as a `$substring`)"
+                    )),
+                );
+            }
             continue;
         };
-        let reads = if carried.is_empty() {
-            "no input at all".to_string()
-        } else {
-            carried
-                .iter()
-                .map(|p| format!("`{p}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let reads = list(&carried);
         let example = fixture
             .map(|n| format!(" (fixture `{n}`)"))
             .unwrap_or_default();
@@ -132,4 +145,90 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             )),
         );
     }
+}
+
+/// Input paths as a finding names them: "`a`, `b`", or "no input at all".
+fn list(paths: &[String]) -> String {
+    if paths.is_empty() {
+        return "no input at all".to_string();
+    }
+    paths
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Two generated events of one fixture whose upsert values are equal while their subjects
+/// differ.
+struct Collision {
+    fixture: String,
+    first: String,
+    second: String,
+    value: String,
+}
+
+/// Events generated per fixture for [`generated_collision`]: as many as a default `sim` run
+/// makes of one fixture, so what collides there collides here.
+const GENERATED_PER_FIXTURE: u64 = 256;
+
+/// Runs the rule's transform on events generated from each of its fixtures as the simulator's
+/// generator makes them ([`Plan`], with the simulator's [`Identity`]), and returns the first
+/// pair with different subjects ([`Identity::subject`], the CRM model's record owner) and one
+/// upsert value. `None` when every value is distinct, or the transform does not compile or
+/// fails (other rules say so).
+fn generated_collision(
+    cx: &Context,
+    rule: &crate::lint::context::RuleView,
+    raw: &crate::spec::model::Rule,
+    identity: &Identity,
+    pointer: &str,
+    events: &[&crate::spec::Fixture],
+) -> Option<Collision> {
+    let resolved = cx.spec.rules.iter().find(|x| x.index == rule.index)?;
+    let transform = crate::transform::runner::compile_rule(cx.spec, resolved).ok()?;
+    let templates: Vec<serde_json::Value> =
+        events.iter().take(4).map(|f| f.event.clone()).collect();
+    let n = templates.len() as u64;
+    let plan = Plan::new(&templates, GENERATED_PER_FIXTURE * n, identity).ok()?;
+    let now = crate::transform::default_now();
+    let arrival = now.timestamp_millis();
+    for (t, template) in templates.iter().enumerate() {
+        // Upsert value → the subject of the first event that wrote it.
+        let mut seen: std::collections::BTreeMap<String, String> = Default::default();
+        for j in 0..GENERATED_PER_FIXTURE {
+            let g = j * n + t as u64;
+            let ev = plan.apply(template, t, g, arrival + g as i64 * 1000);
+            if !matches(&ev, &raw.event_type, &raw.conditions) {
+                continue;
+            }
+            let Ok(Some(out)) = transform.eval(&ev, now) else {
+                return None;
+            };
+            let (Some(value), Some(subject)) = (out.pointer(pointer), identity.subject(&ev)) else {
+                continue;
+            };
+            let value = value.to_string();
+            match seen.get(&value) {
+                Some(other) if *other != subject => {
+                    return Some(Collision {
+                        fixture: events[t].name.clone(),
+                        first: shown_subject(other),
+                        second: shown_subject(&subject),
+                        value,
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(value, subject);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// A subject as a finding shows it: `interaction.id="INT-00417"` → `interaction.id "INT-00417"`.
+fn shown_subject(subject: &str) -> String {
+    subject.replace('=', " ").replace('\u{1f}', ", ")
 }
