@@ -1318,3 +1318,33 @@ rules:
         );
     }
 }
+
+/// CX020 on an object that reaches an output field whole (`$string`, `$merge`): the personal
+/// fields the fixtures show inside it are named; one finding per output field, however many
+/// personal paths reach it; IBAN, IP address, `mail` and `nombre` are personal data too.
+#[test]
+fn personal_data_inside_a_whole_object_is_found_once_per_output_field() {
+    let spec = "fixtures/lint/CX020-whole-object.yaml";
+    let text = stdout(&run(&[
+        "lint", spec, "--select", "CX020", "--format", "concise",
+    ]));
+    let fields: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split("output field `").nth(1)?.split('`').next())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "customerBlob",
+            "agentCopy",
+            "contactName",
+            "iban",
+            "clientIp",
+            "mail",
+            "nombre"
+        ],
+        "{text}"
+    );
+    assert!(text.contains("`customerBlob` carries `interaction.customer` whole, which holds a phone number (`interaction.customer.phone`) and a person's name (`interaction.customer.name`)"), "{text}");
+    assert!(text.contains("`contactName` carries a person's name (`interaction.customer.name`) and a phone number (`interaction.customer.phone`)"), "{text}");
+}
