@@ -223,3 +223,47 @@ fn two_specs_that_would_share_a_snapshot_folder_are_refused_before_anything_is_w
     assert!(proj.join("a/snapshots/spec/R/ended.snap").is_file());
     assert!(proj.join("snapshots/spec/R/ended.snap").is_file());
 }
+
+#[test]
+fn fix_takes_folders_and_quoted_globs_as_lint_does() {
+    // `fix specs/` said "cannot read file: Is a directory"; now it reads what `lint` reads.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("dialect");
+    std::fs::create_dir(&dir).unwrap();
+    for f in ["guide_block.yaml", "guide_inline_quoted.yaml"] {
+        std::fs::copy(
+            crate::common::root().join("fixtures/dialect").join(f),
+            dir.join(f),
+        )
+        .unwrap();
+    }
+    // Their fixtures are `../events/*.json`.
+    let events = d.path().join("events");
+    std::fs::create_dir(&events).unwrap();
+    for e in std::fs::read_dir(crate::common::root().join("fixtures/events")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, events.join(p.file_name().unwrap())).unwrap();
+    }
+    let glob = dir.join("guide_*.yaml");
+    for (arg, code) in [(&dir, 1), (&glob, 1)] {
+        let out = cxsync().args(["fix", "--check"]).arg(arg).output().unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert_eq!(stderr.matches("would fix").count(), 2, "{stderr}");
+    }
+    let out = cxsync().arg("fix").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = cxsync()
+        .args(["fix", "--check"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(text(&out).1.contains("nothing to fix"), "{:?}", text(&out));
+    let out = cxsync()
+        .arg("fix")
+        .arg(d.path().join("none"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{:?}", text(&out));
+}

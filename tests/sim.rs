@@ -1232,3 +1232,60 @@ fn a_curve_with_two_points_at_one_instant_is_a_step_not_a_mistake() {
         "{out}{err}"
     );
 }
+
+/// One token lifetime rule (`delivery::sends_expired_tokens`) for lint and the simulator: CX005
+/// fires exactly when `sim` sees 401s for tokens past their lifetime (and then files the
+/// `AUTH_FAILED` dead letters as the spec's), with the lifetime written in the spec or taken from
+/// the CRM profile.
+#[test]
+fn lint_and_sim_agree_on_when_the_token_cache_outlives_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = crate::common::root().join("fixtures/events/voice_resolved.json");
+    fs::write(
+        dir.path().join("hour.yaml"),
+        "version: 1\nname: hour\nduration: 2h\nevents: { count: 240 }\n",
+    )
+    .unwrap();
+    // (cache TTL, `crm.tokenLifetimeSeconds` or the generic profile's 3,600 s)
+    for (ttl, life) in [
+        (600, Some(600)),
+        (300, Some(600)),
+        (900, Some(600)),
+        (3000, Some(600)),
+        (3600, None),
+        (5400, None),
+    ] {
+        let life_line = life.map_or(String::new(), |l| format!(", tokenLifetimeSeconds: {l}"));
+        let spec = format!(
+            "version: 1\nname: ttl\nchannel:\n  name: Ttl\n  destinationUri: https://crm.example.org/v1/x\n  auth: {{ type: oauth2_client_credentials, tokenEndpoint: \"https://crm.example.org/token\", clientId: c, clientSecret: \"${{VAULT_SECRET:S}}\", tokenCacheTtlSeconds: {ttl}, retryOnTokenExpiry: false }}\n  timeoutMilliseconds: 2000\nidempotency: {{ key: \"${{event.id}}\" }}\nretry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 8, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 401] }}\ndeadLetterQueue: {{ enabled: true, bucketName: ttl-dlq }}\ncrm: {{ profile: generic{life_line} }}\nrules:\n  - {{ id: R, name: r, eventType: interaction.ended, transform: '{{\"id\": interaction.id}}', fixtures: [{}] }}\n",
+            fixture.display()
+        );
+        let path = dir.path().join(format!("ttl{ttl}.yaml"));
+        fs::write(&path, spec).unwrap();
+        let lint = cxsync()
+            .args(["lint", path.to_str().unwrap(), "--format", "json"])
+            .output()
+            .unwrap();
+        let cx005 = String::from_utf8_lossy(&lint.stdout).contains("CX005");
+        let report = dir.path().join(format!("ttl{ttl}.json"));
+        let (code, out, err) = run(&[
+            path.to_str().unwrap(),
+            "--scenario",
+            dir.path().join("hour.yaml").to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        let rep: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+        let expired = rep["crm"]["statuses"]["401"].as_u64().unwrap_or(0);
+        assert_eq!(
+            cx005,
+            expired > 0,
+            "ttl {ttl}, life {life:?}: lint CX005 {cx005}, sim 401s {expired}\n{out}{err}"
+        );
+        assert_eq!(code, if cx005 { 1 } else { 0 }, "ttl {ttl}: {out}{err}");
+        if cx005 {
+            assert!(out.contains("FAIL AUTH_FAILED"), "ttl {ttl}: {out}");
+        }
+    }
+}

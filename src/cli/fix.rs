@@ -1,21 +1,18 @@
-//! `cxsync fix SPEC... [--diff] [--check]`: rewrite the guide's JSONata dialect (`$if … $end`,
-//! `?.`) into standard JSONata, in the spec's inline transforms and its `.jsonata` files, changing
-//! nothing else in either.
+//! `cxsync fix PATH... [--diff] [--check]` (spec files, folders or quoted globs, as `lint` takes
+//! them): rewrite the guide's JSONata dialect (`$if … $end`, `?.`) into standard JSONata, in the
+//! spec's inline transforms and its `.jsonata` files, changing nothing else in either.
 
-use std::path::PathBuf;
-
-use super::{ExitStatus, SpecArgs};
+use super::load::SpecPaths;
+use super::ExitStatus;
 use crate::diag::{Format, Sources};
 use crate::spec;
 use crate::transform::checks::{self, FileFix};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Spec files whose transforms to fix.
-    #[arg(required = true)]
-    pub specs: Vec<PathBuf>,
+    // The specs whose transforms to fix (scenario files among them have none).
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub paths: SpecPaths,
     /// Print a unified diff of what would change; write nothing (exit 1 if something would).
     #[arg(long)]
     pub diff: bool,
@@ -25,12 +22,21 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
+    // Folders and quoted globs as `lint` and `validate` take them; a path that names nothing is
+    // a tool error (exit 2).
+    let inputs = match super::load::inputs(&args.paths.specs) {
+        Ok(i) => i,
+        Err(status) => return Ok(status),
+    };
+    let opts = args
+        .paths
+        .spec
+        .load_options(crate::spec::EnvSecrets::Deferred);
     let mut errors = Vec::new();
     let mut remaining = Vec::new();
     let mut sources = Sources::new();
     let mut plans: Vec<FileFix> = Vec::new();
-    for path in &args.specs {
+    for path in &inputs.specs {
         let loaded = spec::load(path, &opts);
         sources.extend(loaded.sources);
         let Some(spec) = loaded.spec else {

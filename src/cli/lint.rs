@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::{DiagFormat, ExitStatus, SpecArgs};
+use super::load::SpecPaths;
+use super::{DiagFormat, ExitStatus};
 use crate::diag::{self, Format, RenderExtra, Severity};
 use crate::lint::{self, budget, LintOptions};
 
@@ -16,11 +17,8 @@ pub enum Deny {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Spec files or folders (every `*.yaml`/`*.yml` below them).
-    #[arg(required = true)]
-    pub specs: Vec<PathBuf>,
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub paths: SpecPaths,
     #[command(flatten)]
     pub format: DiagFormat,
     /// Only these rules (codes, prefixes like `CX0`, names, or `ALL`); replaces `select` of
@@ -51,12 +49,15 @@ pub struct Args {
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // A path that names nothing is a mistake on the command line, not a finding in a spec.
-    let inputs = match super::load::inputs(&args.specs) {
+    let inputs = match super::load::inputs(&args.paths.specs) {
         Ok(i) => i,
         Err(status) => return Ok(status),
     };
     let opts = LintOptions {
-        load: args.spec.load_options(crate::spec::EnvSecrets::Deferred),
+        load: args
+            .paths
+            .spec
+            .load_options(crate::spec::EnvSecrets::Deferred),
         config: args.config.clone(),
         select: args.select.clone(),
         ignore: args.ignore.clone(),

@@ -3,9 +3,11 @@
 //! scrubbed, and pick the exit status). Colour is not an argument here: it is the run-wide
 //! `--color` decided once in [`super::color`].
 //!
-//! The spec path itself stays a field of each command because its shape differs (`validate A B`,
-//! `sim SPEC`, `eval --spec S`), and so does `--format` (`validate --format sarif`, but
-//! `dlq replay --format json`); commands that report diagnostics flatten [`DiagFormat`].
+//! The commands that read many specs (`validate`, `lint`, `fix`) flatten [`SpecPaths`]: paths
+//! expanded by [`inputs`] (files, folders, quoted globs) and `--env`. Elsewhere the spec path stays
+//! a field of each command because its shape differs (`sim SPEC`, `eval --spec S`, `test [PATH...]`
+//! with a default), and so does `--format` (`validate --format sarif`, but `dlq replay --format
+//! json`); commands that report diagnostics flatten [`DiagFormat`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,6 +23,17 @@ pub struct SpecArgs {
     /// Environment overlay to merge before anything else (`environments.NAME` of the spec).
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+}
+
+/// `PATH... [--env NAME]`: the specs (and scenarios) of `validate`, `lint` and `fix`, one or more
+/// files, folders or quoted globs, as [`inputs`] expands them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpecPaths {
+    /// Spec or scenario files, folders (every `*.yaml`/`*.yml` below), or quoted globs.
+    #[arg(required = true, value_name = "PATH")]
+    pub specs: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    pub spec: SpecArgs,
 }
 
 /// `--format` of a command whose output is diagnostics.

@@ -1,28 +1,26 @@
 //! `cxsync validate PATH...`: load, schema and semantic checks, and the transforms' syntax, for
 //! spec files, folders and quoted globs; scenario files among them are validated as scenarios.
 
-use std::path::PathBuf;
-
-use super::load::status_of;
-use super::{DiagFormat, ExitStatus, SpecArgs};
+use super::load::{status_of, SpecPaths};
+use super::{DiagFormat, ExitStatus};
 use crate::diag::{self, Format, Sources};
 use crate::spec;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Spec or scenario files, folders (every `*.yaml`/`*.yml` below), or quoted globs.
-    #[arg(required = true, value_name = "PATH")]
-    pub specs: Vec<PathBuf>,
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub paths: SpecPaths,
     #[command(flatten)]
     pub format: DiagFormat,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
+    let opts = args
+        .paths
+        .spec
+        .load_options(crate::spec::EnvSecrets::Deferred);
     let format = args.format.format;
-    let inputs = match super::load::inputs(&args.specs) {
+    let inputs = match super::load::inputs(&args.paths.specs) {
         Ok(i) => i,
         Err(status) => return Ok(status),
     };

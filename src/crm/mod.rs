@@ -150,6 +150,15 @@ pub fn token_expires_in(spec: &RawSpec, profile: &Profile, scenario: Option<u64>
         .or(profile.expires_in)
 }
 
+/// How long the CRM accepts a token it issued, in seconds: a scenario's override, else the
+/// spec's `crm.tokenLifetimeSeconds`, else the profile's session. The simulator's CRM answers 401
+/// after it; lint (CX005) compares `auth.tokenCacheTtlSeconds` with it.
+pub fn token_lifetime_seconds(spec: &RawSpec, profile: &Profile, scenario: Option<u64>) -> u64 {
+    scenario
+        .or(spec.crm.token_lifetime_seconds)
+        .unwrap_or(profile.session_seconds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

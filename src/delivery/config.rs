@@ -33,8 +33,6 @@ pub struct HubSettings {
     pub epoch: SystemTime,
     /// Overrides the spec's jitter mode (`--no-jitter`).
     pub jitter: Option<Jitter>,
-    /// A token is dropped this long before its `expires_in` runs out.
-    pub token_skew: Duration,
     /// Token refreshes one event may cause (401 → refresh → resend) before it dead-letters.
     pub max_token_refreshes: u32,
     /// DLQ alerts are coalesced into one webhook call per window.
@@ -47,7 +45,6 @@ impl Default for HubSettings {
             concurrency: 32,
             epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_705_327_200),
             jitter: None,
-            token_skew: Duration::from_secs(30),
             max_token_refreshes: 2,
             alert_window: Duration::from_secs(60),
         }

@@ -463,13 +463,9 @@ impl<R: Rng> Machine<R> {
             return;
         };
         let (error, permanent) = match result {
-            TokenResult::Granted {
-                access_token,
-                expires_in,
-            } => {
-                let skew = self.cfg.hub.token_skew.as_millis() as u64;
-                self.token
-                    .grant(now, access_token, expires_in, cache_ttl, skew);
+            // The hub caches for its TTL; the token's `expires_in` is not read (token.rs).
+            TokenResult::Granted { access_token, .. } => {
+                self.token.grant(now, access_token, cache_ttl);
                 return;
             }
             TokenResult::Refused { status, error } => (

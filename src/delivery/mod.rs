@@ -42,6 +42,7 @@ pub use machine::Machine;
 pub use outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 pub use reason::Reason;
 pub use time::{rfc3339, Time};
+pub use token::{cached_for_ms, sends_expired_tokens};
 
 /// Bodies kept in dead letters are cut to this many bytes.
 pub const MAX_RECORD_BODY: usize = 4096;

@@ -83,34 +83,31 @@ impl TokenCache {
         }
     }
 
-    /// A token was granted at `now`. It is used for `min(cache_ttl, expires_in − skew)`; a token
-    /// shorter-lived than the skew is used for half its life; without `expires_in`, for
-    /// `cache_ttl`; never for less than 1 ms.
-    pub(super) fn grant(
-        &mut self,
-        now: Time,
-        value: String,
-        expires_in: Option<u64>,
-        cache_ttl: u64,
-        skew: u64,
-    ) {
-        let life = match expires_in {
-            Some(s) => {
-                let ms = s.saturating_mul(1000);
-                if ms > skew {
-                    ms - skew
-                } else {
-                    ms / 2
-                }
-            }
-            None => cache_ttl,
-        };
+    /// A token was granted at `now`. The Event Hub uses it for [`cached_for_ms`] — its cache TTL
+    /// — whatever the token's `expires_in` says.
+    pub(super) fn grant(&mut self, now: Time, value: String, cache_ttl: u64) {
+        let life = cached_for_ms(cache_ttl);
         self.generation += 1;
         self.token = Some(Token {
             value,
-            valid_until: now.saturating_add(cache_ttl.min(life).max(1)),
+            valid_until: now.saturating_add(life),
             generation: self.generation,
         });
         self.failures = 0;
     }
+}
+
+/// How long, in ms, the Event Hub keeps using a token it received, given its cache TTL in ms
+/// (`auth.tokenCacheTtlSeconds`): the whole TTL, never less than 1 ms. The token's `expires_in`
+/// plays no part: the guide says the hub "caches the access token and refreshes it automatically
+/// when tokenCacheTtlSeconds approaches expiration", so a TTL longer than the CRM's token
+/// lifetime sends expired tokens until the cache runs out ([`sends_expired_tokens`]).
+pub fn cached_for_ms(cache_ttl_ms: u64) -> Time {
+    cache_ttl_ms.max(1)
+}
+
+/// Whether a hub caching tokens for `cache_ttl_s` sends tokens a CRM has expired after
+/// `lifetime_s` (both in seconds): one truth for the machine ([`cached_for_ms`]) and lint (CX005).
+pub fn sends_expired_tokens(cache_ttl_s: u64, lifetime_s: u64) -> bool {
+    cached_for_ms(cache_ttl_s.saturating_mul(1000)) > lifetime_s.saturating_mul(1000)
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Serialize;
 
 use super::record::{Reason, Record};
-use super::store::{Store, StoreError, MARKER_SUFFIX};
+use super::store::{Skipped, Store, StoreError, MARKER_SUFFIX};
 use crate::delivery::alert::status_label;
 
 /// A record found in a store.
@@ -21,22 +21,13 @@ pub struct Found {
     pub replayed: bool,
 }
 
-/// An object under the store that is not a readable record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Bad {
-    /// Key below the store's root.
-    pub key: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
 /// Everything read from a store.
 #[derive(Debug, Default)]
 pub struct Scan {
     /// Records in time order (dead-letter time, then event id, then key).
     pub records: Vec<Found>,
-    /// Objects that are not records.
-    pub bad: Vec<Bad>,
+    /// Objects that are not records, or could not be listed.
+    pub bad: Vec<Skipped>,
     /// Keys of records that carry a replay marker.
     pub markers: BTreeSet<String>,
 }
@@ -45,10 +36,7 @@ pub struct Scan {
 pub async fn scan(store: &Store) -> Result<Scan, StoreError> {
     let listing = store.list().await?;
     let mut out = Scan::default();
-    out.bad.extend(listing.skipped.into_iter().map(|s| Bad {
-        key: s.key,
-        problem: s.why,
-    }));
+    out.bad.extend(listing.skipped);
     let mut keys = Vec::new();
     for e in listing.entries {
         if let Some(rec_key) = e.key.strip_suffix(MARKER_SUFFIX) {
@@ -62,7 +50,7 @@ pub async fn scan(store: &Store) -> Result<Scan, StoreError> {
         let bytes = match body {
             Ok(b) => b,
             Err(StoreError::TooLarge { size, .. }) => {
-                out.bad.push(Bad {
+                out.bad.push(Skipped {
                     key,
                     problem: format!(
                         "{size} bytes is over the {}-byte record limit",
@@ -82,7 +70,7 @@ pub async fn scan(store: &Store) -> Result<Scan, StoreError> {
                     replayed,
                 })
             }
-            Err(problem) => out.bad.push(Bad { key, problem }),
+            Err(problem) => out.bad.push(Skipped { key, problem }),
         }
     }
     // Markers were collected before records of the same folder in key order; fix up late ones.

@@ -120,14 +120,16 @@ pub struct Entry {
     pub size: u64,
 }
 
-/// An object below the root that a listing could not take: a name that is not UTF-8, a symlink
-/// loop, a folder that cannot be read. Readers report it and go on, as with a corrupt record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An object below the root that a reader could not take: one a listing could not (a name that
+/// is not UTF-8, a symlink loop, a folder that cannot be read) or, in [`super::inspect::scan`], one
+/// that is not a readable record. Readers report it and go on. Serialised as `{key, problem}`
+/// (`dlq ls --json`'s `bad` entries).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Skipped {
     /// Where it is, relative to the root (bytes that are not UTF-8 as `\xNN`).
     pub key: String,
-    /// Why it was skipped.
-    pub why: String,
+    /// Why it was skipped: what is wrong with it.
+    pub problem: String,
 }
 
 /// Every object below a store's root, and what could not be listed.
@@ -443,14 +445,14 @@ fn walk_folder(
     let mut todo: Vec<(PathBuf, Vec<String>, Vec<PathBuf>)> =
         vec![(dir.to_path_buf(), Vec::new(), vec![dir.to_path_buf()])];
     while let Some((folder, parts, above)) = todo.pop() {
-        let skip = |out: &mut Listing, name: String, why: String| {
+        let skip = |out: &mut Listing, name: String, problem: String| {
             let key = parts
                 .iter()
                 .cloned()
                 .chain([name])
                 .collect::<Vec<_>>()
                 .join("/");
-            out.skipped.push(Skipped { key, why });
+            out.skipped.push(Skipped { key, problem });
         };
         let read = match std::fs::read_dir(&folder) {
             Ok(r) => r,
@@ -464,7 +466,7 @@ fn walk_folder(
                 let key = parts.join("/");
                 out.skipped.push(Skipped {
                     key,
-                    why: format!("folder cannot be read: {e}"),
+                    problem: format!("folder cannot be read: {e}"),
                 });
                 continue;
             }

@@ -236,7 +236,10 @@ impl Report {
             p95: 0,
             p99: 0,
             max_latency: 0,
-            causes: Causes::default(),
+            causes: Causes {
+                stale_tokens: super::verdict::sends_expired_tokens(&spec.raw, sc),
+                ..Causes::default()
+            },
             generation: Vec::new(),
             sources: Vec::new(),
             expect: sc.expect.clone(),

@@ -6,7 +6,9 @@
 //! CRM refused the payload itself (`NON_RETRYABLE_STATUS` after a 400, 413 or 422). Such dead
 //! letters fail the run by default, with a line naming the reason, the rule and an example
 //! event; a scenario that means to produce them says so in `expect.deadLetteredByReason` (the
-//! band then decides). Every other dead letter was caused by the scenario's faults (an outage,
+//! band then decides). `AUTH_FAILED` is the spec's too when the spec caches tokens longer than the
+//! CRM's tokens live ([`sends_expired_tokens`], the rule lint's CX005 applies): the 401s come from
+//! the TTL, not from a fault. Every other dead letter was caused by the scenario's faults (an outage,
 //! a throttle, revoked credentials): the data is intact and a person must **replay** it once the
 //! cause is gone. Those are reported with their count and reasons and fail the run only when a
 //! bound says so (`expect.deadLettered`, `expect.deadLetterRate`, `--max-dead-letter-rate`).
@@ -14,6 +16,8 @@
 use std::collections::BTreeMap;
 
 use crate::delivery::{DeadLettered, Reason};
+use crate::sim::scenario::Scenario;
+use crate::spec::model::{Auth, RawSpec};
 
 /// Statuses with which a CRM refuses the payload itself (malformed, too large, invalid).
 pub const PAYLOAD_REJECTIONS: [u16; 3] = [400, 413, 422];
@@ -64,12 +68,36 @@ pub struct Causes {
     pub spec: Vec<SpecCause>,
     /// By the scenario's faults, by reason: to replay.
     pub to_replay: BTreeMap<Reason, u64>,
+    /// The spec's token cache outlives the CRM's tokens ([`sends_expired_tokens`]): its
+    /// `AUTH_FAILED` dead letters are the spec's.
+    pub stale_tokens: bool,
+}
+
+/// Whether a run of `spec` under scenario `sc` sends tokens the CRM has expired: the hub caches
+/// for `auth.tokenCacheTtlSeconds`, the CRM accepts a token for `crm::token_lifetime_seconds`
+/// (`delivery::sends_expired_tokens` compares them, as lint's CX005 does).
+pub fn sends_expired_tokens(spec: &RawSpec, sc: &Scenario) -> bool {
+    let Auth::OAuth2ClientCredentials {
+        token_cache_ttl_seconds: ttl,
+        ..
+    } = spec.channel.auth
+    else {
+        return false;
+    };
+    let profile = crate::crm::profile(sc.crm.profile.unwrap_or(spec.crm.profile));
+    let life = crate::crm::token_lifetime_seconds(spec, &profile, sc.crm.token_lifetime_seconds);
+    crate::delivery::sends_expired_tokens(ttl, life)
 }
 
 impl Causes {
     /// Files one dead letter; `example` describes it (called for the first of each cause only).
     pub fn add(&mut self, d: &DeadLettered, example: impl FnOnce() -> String) {
-        match cause(d.reason, d.last_status) {
+        let by = if d.reason == Reason::AuthFailed && self.stale_tokens {
+            Cause::Spec
+        } else {
+            cause(d.reason, d.last_status)
+        };
+        match by {
             Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
             Cause::Spec => {
                 let status = d
@@ -145,6 +173,9 @@ impl SpecCause {
             }
             Reason::PayloadTooLarge => {
                 "trim the payload in the transform, or raise crm.maxPayloadBytes"
+            }
+            Reason::AuthFailed => {
+                "the hub uses a token for auth.tokenCacheTtlSeconds, longer than the CRM's tokens live: cache for less than crm.tokenLifetimeSeconds (lint: CX005), and set retryOnTokenExpiry: true"
             }
             _ => "make the payload match what the CRM accepts (crm.payloadSchema, batching)",
         }

@@ -118,12 +118,8 @@ impl CrmModel {
             None => (profile.latency_p50_ms as f64, profile.latency_p99_ms as f64),
         };
         let expires_in = crm::token_expires_in(spec, &profile, sc.crm.token_lifetime_seconds);
-        let session_ms = sc
-            .crm
-            .token_lifetime_seconds
-            .or(spec.crm.token_lifetime_seconds)
-            .unwrap_or(profile.session_seconds)
-            * 1000;
+        let session_ms = crm::token_lifetime_seconds(spec, &profile, sc.crm.token_lifetime_seconds)
+            .saturating_mul(1000);
         let schema = (!schemas.is_empty()).then(|| schemas.clone());
         let revocations = sc
             .faults
