@@ -33,6 +33,7 @@ fn payloads(rules: usize) -> Payloads {
             })
             .collect(),
         disabled: Vec::new(),
+        secrets: Default::default(),
         owner,
     }
 }

@@ -376,24 +376,48 @@ fn compile_refuses_a_spec_with_errors_and_prints_them_on_stderr() {
     );
 }
 
+/// Only what an earlier compile wrote is removed: a rule file its `manifest.json` lists whose
+/// rule left the spec, named on stderr. A user's own `rules/*.json`, and a listed path outside
+/// `rules/`, are never touched (tester #57: before, every unlisted `rules/*.json` was deleted
+/// without a word; this test asserted that on purpose and now asserts the opposite).
 #[test]
 fn recompiling_removes_rule_files_of_rules_that_left_the_spec() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("rules")).unwrap();
     std::fs::write(dir.path().join("rules/OLD_RULE.json"), "{}").unwrap();
+    std::fs::write(dir.path().join("rules/my-notes.json"), "{\"my\": 1}").unwrap();
+    std::fs::write(dir.path().join("keep.json"), "{}").unwrap();
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        r#"{"calls": [{"method": "PUT", "path": "/x", "file": "rules/OLD_RULE.json"},
+                      {"method": "PUT", "path": "/y", "file": "rules/../keep.json"},
+                      {"method": "PUT", "path": "/z", "file": "keep.json"}]}"#,
+    )
+    .unwrap();
     let out = compile_to("specs/crm_sync.yaml", &[], &[], dir.path());
     assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("removed rules/OLD_RULE.json (listed in the previous manifest.json"),
+        "{err}"
+    );
+    assert!(!err.contains("my-notes"), "{err}");
     let files: Vec<PathBuf> = files_under(dir.path()).into_keys().collect();
     assert_eq!(
         files,
         [
             "channel.json",
+            "keep.json",
             "manifest.json",
             "retry-policy.json",
-            "rules/CRM_SYNC_RULE_ID.json"
+            "rules/CRM_SYNC_RULE_ID.json",
+            "rules/my-notes.json"
         ]
         .map(PathBuf::from)
     );
+    // The next compile lists only its own rule: nothing more to remove, nothing said.
+    let again = compile_to("specs/crm_sync.yaml", &[], &[], dir.path());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("removed"));
     let manifest = read_json(&dir.path().join("manifest.json"));
     assert_eq!(manifest["calls"][1]["method"], "PUT");
     assert_eq!(
@@ -428,9 +452,11 @@ fn the_staging_environment_compiles_with_its_own_channel_and_bucket() {
     assert_eq!(doc["channel.json"]["timeoutMilliseconds"], 3000);
 }
 
-/// A header named as a credential and filled from the environment is as secret as the auth
-/// secret: compile's stdout hides it as `plan` does (one predicate, `spec::secret`), the file
-/// under `--out` keeps it, and a header that names no credential is printed.
+/// A header filled from the environment is as secret as the auth secret, whatever its name:
+/// compile's stdout hides it as `plan` does (one record, `compile::Secrets`), and the file under
+/// `--out` keeps it. (Before tester #44, `X-Tenant: ${env:…}` was printed because its name names
+/// no credential; this test asserted that and now asserts the opposite.) A literal header is
+/// printed as written.
 #[test]
 fn compile_hides_credential_headers_resolved_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
@@ -447,6 +473,7 @@ channel:
     Authorization: Bearer ${env:HDR_TOKEN}
     X-Api-Key: ${env:HDR_TOKEN}
     X-Tenant: ${env:HDR_TENANT}
+    Content-Type: application/json
   timeoutMilliseconds: 3000
 idempotency: { key: "${interaction.id}" }
 retry:
@@ -484,7 +511,9 @@ rules:
     let h = &doc["channel.json"]["headers"];
     assert_eq!(h["Authorization"], "(sensitive)");
     assert_eq!(h["X-Api-Key"], "(sensitive)");
-    assert_eq!(h["X-Tenant"], "acme-emea");
+    assert_eq!(h["X-Tenant"], "(sensitive)");
+    assert!(!text.contains("acme-emea"), "{text}");
+    assert_eq!(h["Content-Type"], "application/json");
     let written = tempfile::tempdir().unwrap();
     let env = [
         ("HDR_TOKEN".to_string(), "tok-SECRET-42".to_string()),
@@ -493,4 +522,28 @@ rules:
     compile_to(spec.to_str().unwrap(), &[], &env, written.path());
     let channel = read_json(&written.path().join("channel.json"));
     assert_eq!(channel["headers"]["Authorization"], "Bearer tok-SECRET-42");
+
+    // Printing masks the secret, so it needs no secret variable; `--out` writes the value apply
+    // sends, so it does (E201, nothing written).
+    let out = cxsync()
+        .arg("compile")
+        .arg(&spec)
+        .env_remove("HDR_TOKEN")
+        .env("HDR_TENANT", "acme-emea")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["channel.json"]["headers"]["X-Api-Key"], "(sensitive)");
+    let unset = tempfile::tempdir().unwrap();
+    let tenant_only = [("HDR_TENANT".to_string(), "acme-emea".to_string())];
+    let w = compile_to(spec.to_str().unwrap(), &[], &tenant_only, unset.path());
+    assert_eq!(w.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&w.stderr).contains("E201"));
+    assert!(files_under(unset.path()).is_empty());
 }

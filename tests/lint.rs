@@ -1095,7 +1095,15 @@ fn commands_that_never_send_a_secret_run_without_it() {
         );
         assert_eq!(out.status.code(), Some(0), "{args:?}:\n{err}");
     }
+    // `compile` to stdout prints `(sensitive)` for the secret, so it needs none; `compile --out`
+    // writes what apply sends, so it does. (Until the tester's finding after #15, plain
+    // `compile` needed it too; this asserted that and now asserts the split.)
     let out = bare(&["compile", spec]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(sensitive)"));
+    let compiled = dir.path().join("compiled");
+    let out = bare(&["compile", spec, "--out", compiled.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("E201") && err.contains("CXSYNC_TEST_CLIENT_SECRET"),

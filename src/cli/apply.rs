@@ -38,7 +38,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
 }
 
 async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
-    let say = |s: &str| super::print_stdout(&l.redactor.scrub(s));
+    // The plan is masked field by field; the outcome may quote a server's answer, which only
+    // the text scrubber can clean (the last-resort belt for errors).
+    let say = |s: &str| super::print_stdout(s);
     let mut client = connect(&args.hub, &l.vars).await?;
     if !args.skip_preflight {
         if let Some(problem) = apply::preflight(&mut client).await? {
@@ -48,11 +50,7 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
     let (_, p) = plan_live(&mut client, l, &args.plan.options()).await?;
     let api = client.api_base().to_string();
     if !p.conflicts.is_empty() {
-        eprint!(
-            "{}",
-            l.redactor
-                .scrub(&plan::render(&p, api.trim_end_matches('/')))
-        );
+        eprint!("{}", plan::render(&p, api.trim_end_matches('/')));
         return Err(refused(&p));
     }
     say(&plan::render(&p, api.trim_end_matches('/')))?;
@@ -74,7 +72,12 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
     }
     say("\n")?;
     let outcome = apply::apply(&mut client, &p).await;
-    say(&apply::render(&outcome))?;
+    let text = apply::render(&outcome);
+    match outcome.failed {
+        // Only a failure quotes a server's answer.
+        Some(_) => say(&l.redactor.scrub(&text))?,
+        None => say(&text)?,
+    }
     Ok(if outcome.failed.is_some() {
         ExitStatus::Error
     } else {

@@ -1,12 +1,15 @@
 //! `cxsync compile SPEC [--env NAME] [--out DIR]`: the Event Hub payloads of a spec.
 //!
 //! With `--out`, writes `channel.json`, `retry-policy.json`, `rules/<ruleId>.json` and
-//! `manifest.json` (the API calls in apply order), each atomically; stale `rules/*.json` of rules
-//! no longer in the spec are removed. Without `--out`, prints one JSON document keyed by those
-//! file names. A spec with errors is refused (exit 1) with its diagnostics on stderr.
+//! `manifest.json` (the API calls in apply order), each atomically; a `rules/*.json` that the
+//! previous `manifest.json` lists and the spec no longer has is removed, and named. Without
+//! `--out`, prints one JSON document keyed by those file names. A spec with errors is refused
+//! (exit 1) with its diagnostics on stderr.
 //!
-//! Secrets resolved from `${env:…}` are written into the `--out` files (they are what `apply`
-//! sends; the files are created owner-only) but never printed: stdout shows `(sensitive)`.
+//! Values from `${env:…}` are written into the `--out` files (they are what `apply` sends; the
+//! files are created owner-only), so `--out` needs every variable; stdout shows each such field,
+//! and every credential-named one, as `(sensitive)` (`Payloads::redacted`), so printing needs no
+//! secret variable (`EnvSecrets::Deferred`).
 
 use std::path::PathBuf;
 
@@ -29,12 +32,12 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let spec = match load_or_report(
-        &args.spec,
-        &args.spec_args,
-        args.format.format,
-        crate::spec::EnvSecrets::Required,
-    ) {
+    // Printing masks every secret, so only the files (what apply sends) need their variables.
+    let secrets = match args.out {
+        Some(_) => crate::spec::EnvSecrets::Required,
+        None => crate::spec::EnvSecrets::Deferred,
+    };
+    let spec = match load_or_report(&args.spec, &args.spec_args, args.format.format, secrets) {
         Ok(l) => l.spec,
         Err(status) => {
             eprintln!(
@@ -57,22 +60,28 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     match &args.out {
         Some(dir) => {
             let files = with_manifest(&payloads);
-            let rules_dir = dir.join("rules");
+            // Read before the new manifest replaces it: only files it lists are ever removed.
+            let listed = previous_rule_files(dir);
             for (rel, value) in &files {
                 let path = dir.join(rel);
                 crate::fsutil::write_atomic(&path, compile::to_pretty(value).as_bytes())
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
-            remove_stale_rules(&rules_dir, &files)?;
+            let removed = remove_stale_rules(dir, &listed, &files)?;
             eprintln!(
                 "wrote {} files to {} ({} API calls in manifest.json)",
                 files.len(),
                 dir.display(),
                 manifest.len()
             );
+            for rel in &removed {
+                eprintln!(
+                    "removed {rel} (listed in the previous manifest.json; its rule is no longer in the spec)"
+                );
+            }
         }
         None => {
-            let shown = with_manifest(&payloads.redacted(&spec));
+            let shown = with_manifest(&payloads.redacted());
             let document = serde_json::Value::Object(shown.into_iter().collect());
             super::print_stdout(&compile::to_pretty(&document))?;
         }
@@ -80,22 +89,51 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-/// Removes `rules/*.json` left by an earlier compile of rules the spec no longer has, so the
-/// folder always equals the manifest.
+/// The `rules/<id>.json` files the `manifest.json` already in `dir` lists: what an earlier
+/// compile wrote. Anything else in `rules/` is the user's and is never touched; a missing or
+/// unreadable manifest lists nothing. A listed name that is not exactly `rules/<file>.json`
+/// (another folder, `..`) is ignored.
+fn previous_rule_files(dir: &std::path::Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(dir.join("manifest.json")) else {
+        return Vec::new();
+    };
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    let calls = doc.get("calls").and_then(serde_json::Value::as_array);
+    calls
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("file").and_then(serde_json::Value::as_str))
+        .filter(|f| {
+            f.strip_prefix("rules/")
+                .and_then(|n| n.strip_suffix(".json"))
+                .is_some_and(|n| !n.is_empty() && !n.contains(['/', '\\']) && n != "." && n != "..")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Removes the `listed` rule files of an earlier compile that this one did not write (rules the
+/// spec no longer has), so the folder matches the manifest; returns them.
 fn remove_stale_rules(
     dir: &std::path::Path,
+    listed: &[String],
     files: &[(String, serde_json::Value)],
-) -> anyhow::Result<()> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return Ok(());
-    };
-    for entry in rd.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let rel = format!("rules/{name}");
-        if name.ends_with(".json") && !files.iter().any(|(f, _)| *f == rel) {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("cannot remove stale {}", entry.path().display()))?;
+) -> anyhow::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    for rel in listed {
+        if files.iter().any(|(f, _)| f == rel) || removed.contains(rel) {
+            continue;
+        }
+        let path = dir.join(rel);
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed.push(rel.clone()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot remove stale {}", path.display()))
+            }
         }
     }
-    Ok(())
+    Ok(removed)
 }

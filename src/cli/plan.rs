@@ -89,7 +89,8 @@ pub struct Args {
     pub hub: HubArgs,
 }
 
-/// A loaded spec, its compiled payloads and the redactor for everything printed.
+/// A loaded spec, its compiled payloads and the redactor for error messages (a server's or a
+/// library's text, which cxsync cannot mask field by field: the last-resort belt).
 pub(crate) struct Loaded {
     pub spec: Spec,
     pub payloads: Payloads,
@@ -182,7 +183,7 @@ pub(crate) fn refused(p: &plan::Plan) -> anyhow::Error {
 }
 
 /// Runs `f`, turning any error into one whose text has every secret scrubbed (main prints the
-/// cause chain verbatim).
+/// cause chain verbatim). Errors only: what cxsync prints itself is masked by field.
 pub(crate) fn scrubbed<T>(redactor: &Redactor, r: anyhow::Result<T>) -> anyhow::Result<T> {
     r.map_err(|e| {
         // A closed pipe (`cxsync plan | head`) carries no secret and must stay recognisable.
@@ -250,8 +251,10 @@ async fn plan_and_print(args: &Args, l: &Loaded) -> anyhow::Result<bool> {
     let api = api.trim_end_matches('/');
     if args.json {
         let doc = plan::json::Document::new(&p, api, behaviour.map(|(d, _)| d));
+        // Masked field by field (`plan::redact`); no text search over the document, which
+        // would rewrite any word that happens to equal a secret.
         let text = serde_json::to_string_pretty(&doc)? + "\n";
-        super::print_stdout(&l.redactor.scrub(&text))?;
+        super::print_stdout(&text)?;
     } else {
         let mut t = plan::render(&p, api);
         if let Some((d, runs)) = &behaviour {
@@ -259,9 +262,9 @@ async fn plan_and_print(args: &Args, l: &Loaded) -> anyhow::Result<bool> {
             t.push_str(&behaviour::render(d, *runs));
         }
         if p.conflicts.is_empty() {
-            super::print_stdout(&l.redactor.scrub(&t))?;
+            super::print_stdout(&t)?;
         } else {
-            eprint!("{}", l.redactor.scrub(&t));
+            eprint!("{t}");
         }
     }
     if !p.conflicts.is_empty() {

@@ -2,9 +2,12 @@
 //! Pure: no I/O; output field order follows the guide and is byte-stable. The API calls that
 //! apply them (paths, methods) belong to `cxone`, the one place URLs are built.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use crate::spec::model::{Auth, ClientAuth, Jitter};
+pub use crate::spec::secret::{Origin, Origins, Side};
 use crate::spec::Spec;
 
 /// The channel header that names the spec and environment owning the channel (and so its retry
@@ -140,6 +143,126 @@ pub struct Payloads {
     /// `(live id, spec id)` of the rules with `enabled: false`: not sent, and removed where they
     /// are live (the guide's rule payload has no enabled flag; see docs/apply.md).
     pub disabled: Vec<(String, String)>,
+    /// Which payload fields hold a value from `${env:…}` or `${VAULT_SECRET:…}`: what every
+    /// printer masks ([`crate::spec::secret::masked`]).
+    pub secrets: Secrets,
+}
+
+/// The payload fields whose values are secret by where they came from, per object: JSON pointer
+/// into the payload → [`Origin`]. Made by [`compile`] from the loader's record of the spec's
+/// fields ([`crate::spec::secret::origins`]); credential-named fields are masked on top of these
+/// by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Secrets {
+    pub channel: Origins,
+    pub retry_policy: Origins,
+    /// By live rule id.
+    pub rules: BTreeMap<String, Origins>,
+}
+
+/// Spec field (JSON pointer prefix) → the channel payload field it is compiled into.
+const CHANNEL_FIELDS: &[(&str, &str)] = &[
+    ("/channel/name", "/name"),
+    ("/channel/destinationUri", "/destinationUri"),
+    (
+        "/channel/auth/tokenEndpoint",
+        "/authentication/tokenEndpoint",
+    ),
+    ("/channel/auth/clientId", "/authentication/clientId"),
+    ("/channel/auth/clientSecret", "/authentication/clientSecret"),
+    ("/channel/auth/scopes", "/authentication/scopes"),
+    ("/channel/auth/token", "/authentication/token"),
+];
+
+/// Spec field → the retry-policy payload field.
+const RETRY_POLICY_FIELDS: &[(&str, &str)] = &[
+    ("/idempotency/header", "/idempotencyHeader"),
+    ("/idempotency/key", "/idempotencyKeyTemplate"),
+    (
+        "/deadLetterQueue/storageType",
+        "/deadLetterQueue/storageType",
+    ),
+    ("/deadLetterQueue/bucketName", "/deadLetterQueue/bucketName"),
+    ("/deadLetterQueue/prefix", "/deadLetterQueue/prefix"),
+    (
+        "/deadLetterQueue/alertEndpoint",
+        "/deadLetterQueue/alertEndpoint",
+    ),
+];
+
+/// Spec field of rule `i` (after `/rules/i`) → the rule payload field.
+const RULE_FIELDS: &[(&str, &str)] = &[
+    ("/name", "/name"),
+    ("/eventType", "/eventType"),
+    ("/conditions", "/conditions"),
+];
+
+/// `pointer` moved from under `from` to under `to`, if it is `from` or below it.
+fn moved(pointer: &str, from: &str, to: &str) -> Option<String> {
+    let rest = pointer.strip_prefix(from)?;
+    (rest.is_empty() || rest.starts_with('/')).then(|| format!("{to}{rest}"))
+}
+
+/// Where each secret spec field lands in the payloads; a pointer that resolves to nothing (the
+/// field was not compiled) is dropped.
+fn secrets_of(
+    spec: &Spec,
+    channel: &Value,
+    retry_policy: &Value,
+    rules: &[CompiledRule],
+) -> Secrets {
+    let raw = &spec.raw;
+    let mut out = Secrets::default();
+    let put = |map: &mut Origins, target: &Value, pointer: String, o: Origin| {
+        if target.pointer(&pointer).is_some() {
+            let e = map.entry(pointer).or_insert(o);
+            *e = (*e).min(o);
+        }
+    };
+    let idem = crate::spec::yaml::child("/headers", &raw.idempotency.header);
+    for (field, o) in crate::spec::secret::origins(spec) {
+        for (from, to) in CHANNEL_FIELDS {
+            if let Some(p) = moved(&field, from, to) {
+                put(&mut out.channel, channel, p, o);
+            }
+        }
+        if let Some(rest) = field.strip_prefix("/channel/headers/") {
+            let name = rest.replace("~1", "/").replace("~0", "~");
+            // The idempotency header is the key's (below); the owner marker is always ours.
+            let ours = name.eq_ignore_ascii_case(&raw.idempotency.header)
+                || name.eq_ignore_ascii_case(OWNER_HEADER);
+            if !ours && !rest.contains('/') {
+                put(&mut out.channel, channel, format!("/headers/{rest}"), o);
+            }
+        }
+        if field == "/idempotency/key" {
+            put(&mut out.channel, channel, idem.clone(), o);
+        }
+        for (from, to) in RETRY_POLICY_FIELDS {
+            if let Some(p) = moved(&field, from, to) {
+                put(&mut out.retry_policy, retry_policy, p, o);
+            }
+        }
+        for r in rules {
+            let Some(i) = raw.rules.iter().position(|x| x.id == r.spec_id) else {
+                continue;
+            };
+            let map = out.rules.entry(r.id.clone()).or_default();
+            if field == "/channel/name" {
+                put(map, &r.body, "/actions/1/channelId".into(), o);
+            }
+            let Some(rest) = field.strip_prefix(&format!("/rules/{i}")) else {
+                continue;
+            };
+            for (from, to) in RULE_FIELDS {
+                if let Some(p) = moved(rest, from, to) {
+                    put(map, &r.body, p, o);
+                }
+            }
+        }
+    }
+    out.rules.retain(|_, m| !m.is_empty());
+    out
 }
 
 /// Compiles a loaded spec. Rule transforms come from the resolved rules (inline or file);
@@ -282,12 +405,14 @@ pub fn compile(spec: &Spec) -> Payloads {
             body,
         });
     }
+    let secrets = secrets_of(spec, &channel, &retry_policy, &rules);
     Payloads {
         owner,
         channel,
         retry_policy,
         rules,
         disabled,
+        secrets,
     }
 }
 
@@ -329,33 +454,180 @@ impl Payloads {
         out
     }
 
-    /// A copy with every secret that cxsync resolved from `${env:…}` (the auth secret, and
-    /// headers named as credentials) replaced by [`SENSITIVE`]. `${VAULT_SECRET:…}` references are not secrets and stay.
-    pub fn redacted(&self, spec: &Spec) -> Payloads {
+    /// A copy as a terminal may show it: every field [`crate::spec::secret::masked`] hides on the
+    /// sent side (an `${env:…}` value, a credential-named field that is not a vault reference)
+    /// replaced by [`SENSITIVE`]. `plan` shows the same fields masked.
+    pub fn redacted(&self) -> Payloads {
+        let marker = json!(SENSITIVE);
+        let none = Origins::new();
+        let mask = |v: &Value, o: &Origins| {
+            crate::spec::secret::mask_at(v, "", false, o, Side::Sent, &marker)
+        };
         let mut p = self.clone();
-        let auth = p.channel.get_mut("authentication");
-        if let Some(Value::Object(a)) = auth {
-            for (pointer, field) in [
-                ("/channel/auth/clientSecret", "clientSecret"),
-                ("/channel/auth/token", "token"),
-            ] {
-                if spec.sensitive.contains_key(pointer) {
-                    if let Some(v) = a.get_mut(field) {
-                        *v = json!(SENSITIVE);
-                    }
-                }
-            }
-        }
-        // Headers named as credentials (`Authorization`, `X-Api-Key`) resolved from the
-        // environment: the loader marks them, as `plan` masks them.
-        if let Some(Value::Object(h)) = p.channel.get_mut("headers") {
-            for (name, v) in h.iter_mut() {
-                let pointer = crate::spec::yaml::child("/channel/headers", name);
-                if spec.sensitive.contains_key(&pointer) {
-                    *v = json!(SENSITIVE);
-                }
-            }
+        p.channel = mask(&self.channel, &self.secrets.channel);
+        p.retry_policy = mask(&self.retry_policy, &self.secrets.retry_policy);
+        for r in &mut p.rules {
+            r.body = mask(&r.body, self.secrets.rules.get(&r.id).unwrap_or(&none));
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{EnvSecrets, LoadOptions};
+
+    /// A spec with an `${env:…}` in every string field that reaches a payload, under credential
+    /// and other names, whole and inside longer text; one `${VAULT_SECRET:…}` header.
+    const SPEC: &str = r#"version: 1
+name: taint
+channel:
+  name: Taint
+  destinationUri: "https://crm.example.org/${env:T_PATH}/in?tenant=${env:T_TENANT}"
+  auth:
+    type: oauth2_client_credentials
+    tokenEndpoint: "https://auth.example.org/${env:T_PATH}/token"
+    clientId: "${env:T_CLIENT}"
+    clientSecret: "${env:T_SECRET}"
+    scopes: ["crm.write", "${env:T_SCOPE}"]
+    tokenCacheTtlSeconds: 600
+  headers:
+    Content-Type: application/json
+    Authorization: "Basic ${env:T_SECRET}"
+    X-Trace: "${env:T_TENANT}"
+    X-Vault: "${VAULT_SECRET:crm-key}"
+    X-Plain: literal
+  timeoutMilliseconds: 2000
+idempotency: { key: "${event.id}-${env:T_TENANT}" }
+retry: { maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }
+deadLetterQueue: { enabled: true, bucketName: b, prefix: "${env:T_TENANT}/", alertEndpoint: "https://hooks.example.org/${env:T_SECRET}" }
+rules:
+  - id: R
+    name: "rule of ${env:T_TENANT}"
+    eventType: interaction.ended
+    conditions: { interaction.channel.type: [voice, "${env:T_CHANNEL}"] }
+    transform: '{"id": interaction.id}'
+  - { id: OFF, name: off, eventType: interaction.ended, enabled: false, transform: '{"id": 1}' }
+"#;
+
+    fn compiled(vars: &[(&str, &str)]) -> Payloads {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spec.yaml");
+        std::fs::write(&path, SPEC).unwrap();
+        let opts = LoadOptions {
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            secrets: EnvSecrets::Required,
+            ..LoadOptions::default()
+        };
+        let l = crate::spec::load(&path, &opts);
+        let spec = l.spec.unwrap_or_else(|| panic!("{:#?}", l.diags));
+        compile(&spec)
+    }
+
+    const NAMES: [&str; 6] = [
+        "T_PATH",
+        "T_TENANT",
+        "T_CLIENT",
+        "T_SECRET",
+        "T_SCOPE",
+        "T_CHANNEL",
+    ];
+
+    fn run(values: [&str; 6]) -> Payloads {
+        let vars: Vec<(&str, &str)> = NAMES.iter().copied().zip(values).collect();
+        compiled(&vars)
+    }
+
+    /// Every leaf (JSON pointer) at which `a` and `b` differ.
+    fn differ(a: &Value, b: &Value, at: String, out: &mut std::collections::BTreeSet<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for (k, v) in x {
+                    differ(v, &y[k], crate::spec::yaml::child(&at, k), out);
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                for (i, v) in x.iter().enumerate() {
+                    differ(v, &y[i], format!("{at}/{i}"), out);
+                }
+            }
+            _ if a != b => {
+                out.insert(at);
+            }
+            _ => {}
+        }
+    }
+
+    fn env_fields(o: &Origins) -> std::collections::BTreeSet<String> {
+        o.iter()
+            .filter(|(_, o)| **o == Origin::Env)
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// Differential: the payload fields compile records as from `${env:…}` are exactly the
+    /// fields that change when the variables change (two runs, every value different), so the
+    /// field map in `secrets_of` cannot drift from what `compile` builds; and the printed form
+    /// is the same whatever the secrets are, holding none of them.
+    #[test]
+    fn the_fields_marked_secret_are_exactly_the_fields_the_environment_changes() {
+        let a = run([
+            "path-a1", "tenant-a", "client-a", "secret-a", "scope-a", "chat",
+        ]);
+        let b = run([
+            "path-b1", "tenant-b", "client-b", "secret-b", "scope-b", "email",
+        ]);
+        let objects = [
+            ("channel", &a.channel, &b.channel, &a.secrets.channel),
+            (
+                "retry policy",
+                &a.retry_policy,
+                &b.retry_policy,
+                &a.secrets.retry_policy,
+            ),
+            (
+                "rule R",
+                &a.rules[0].body,
+                &b.rules[0].body,
+                &a.secrets.rules["R"],
+            ),
+        ];
+        for (what, x, y, origins) in objects {
+            let mut changed = std::collections::BTreeSet::new();
+            differ(x, y, String::new(), &mut changed);
+            assert!(!changed.is_empty(), "{what}");
+            assert_eq!(env_fields(origins), changed, "{what}");
+        }
+        assert_eq!(a.secrets, b.secrets);
+        assert_eq!(
+            a.secrets.channel.get("/headers/X-Vault"),
+            Some(&Origin::Vault)
+        );
+        let shown = |p: &Payloads| {
+            to_pretty(&Value::Array(
+                p.redacted().files().into_iter().map(|(_, v)| v).collect(),
+            ))
+        };
+        let (sa, sb) = (shown(&a), shown(&b));
+        assert_eq!(sa, sb, "the printed payloads depend on a secret");
+        for v in [
+            "path-a1", "tenant-a", "client-a", "secret-a", "scope-a", "chat",
+        ] {
+            assert!(!sa.contains(v), "`{v}` printed:\n{sa}");
+        }
+        // Nothing else is touched: the vault reference and the literals print as written.
+        for kept in [
+            "${VAULT_SECRET:crm-key}",
+            "\"literal\"",
+            "application/json",
+            "crm.write",
+            "voice",
+        ] {
+            assert!(sa.contains(kept), "`{kept}` missing:\n{sa}");
+        }
     }
 }

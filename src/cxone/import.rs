@@ -175,6 +175,23 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
             }
         }
     }
+    let plain: Vec<String> = hs
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| !["content-type", "accept"].contains(&k.to_ascii_lowercase().as_str()))
+        .map(|k| format!("`{k}`"))
+        .collect();
+    notes.push(format!(
+        "values are written as the hub holds them: only credential-named fields became \
+         `${{env:…}}` placeholders (the hub does not record which values a spec took from \
+         `${{env:…}}`); if `destinationUri`, `deadLetterQueue.alertEndpoint`{} holds a secret, \
+         replace it with a reference before committing the spec",
+        if plain.is_empty() {
+            String::new()
+        } else {
+            format!(" or header {}", plain.join(", "))
+        }
+    ));
     if !hs.is_empty() {
         y.push_str("  headers:\n");
         for (k, v) in &hs {
@@ -446,7 +463,19 @@ fn write_retry(y: &mut String, policy: Option<&Value>, notes: &mut Vec<String>) 
         needed.write(y, notes, p, "  ");
     }
     match p.get("jitterEnabled").and_then(Value::as_bool) {
-        Some(true) => y.push_str("  jitter: full\n"),
+        Some(true) => {
+            // The hub keeps a flag, not the mode: a spec's `equal` or `decorrelated` reads back
+            // as `true`, and the simulator's verdict depends on the mode.
+            y.push_str(
+                "  jitter: full   # the Event Hub stores only jitterEnabled: true; the mode is assumed\n",
+            );
+            notes.push(
+                "`retry.jitter: full` is assumed: the Event Hub stores only `jitterEnabled: true`, \
+                 not the mode; if the spec that made it said `equal` or `decorrelated`, write that \
+                 back (plan shows no change either way; `sim` verdicts differ by mode)"
+                    .into(),
+            );
+        }
         Some(false) => y.push_str("  jitter: none\n"),
         None => notes.push(
             "the retry policy has no `jitterEnabled`; compile sends `true` (full jitter), which \

@@ -88,10 +88,12 @@ pub async fn read_live(
     Ok(live)
 }
 
-/// Replaces every known secret value in text shown to a person with `(sensitive)`. A second line
-/// of defence behind the plan's own redaction: error messages from servers and libraries pass
-/// through it too. Values shorter than 6 characters are not scrubbed (they would mangle ordinary
-/// words; no real secret is that short).
+/// Replaces every known secret value in an error text with `(sensitive)`: the last-resort belt
+/// for text cxsync did not format itself (a server's answer, a library's message, load
+/// diagnostics). Output cxsync formats (compile, plan, apply, import) is masked field by field
+/// instead (`spec::secret::masked`): a text search rewrites any word that equals a secret.
+/// Values shorter than 6 characters are not scrubbed (they would mangle ordinary words; no real
+/// secret is that short).
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,

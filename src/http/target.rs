@@ -21,11 +21,16 @@ use crate::sim::scenario::{self, Scenario};
 use crate::spec::model::ClientAuth;
 use crate::spec::Spec;
 
-/// What a target run will do, for the confirmation prompt (holds no secret).
+/// What a target run will do, for the confirmation prompt (holds no secret: a URL whose spec
+/// value came from `${env:…}` is shown by its field, as `compile` and `plan` mask it).
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub crm: Url,
     pub token: Option<Url>,
+    /// `token` as the prompt shows it.
+    pub token_shown: Option<String>,
+    /// `alert` as the prompt shows it.
+    pub alert_shown: Option<String>,
     pub client_id: String,
     pub client_auth: ClientAuth,
     pub scopes: Vec<String>,
@@ -40,7 +45,7 @@ impl Plan {
             "cxsync will POST {} fixture event(s) to {}\n",
             self.fixtures, self.crm
         );
-        match &self.token {
+        match &self.token_shown {
             Some(t) => s.push_str(&format!(
                 "  token endpoint {t} (client `{}`, secret from the environment, client auth {})\n",
                 self.client_id,
@@ -54,7 +59,7 @@ impl Plan {
         if !self.scopes.is_empty() {
             s.push_str(&format!("  scopes: {}\n", self.scopes.join(" ")));
         }
-        if let Some(a) = &self.alert {
+        if let Some(a) = &self.alert_shown {
             s.push_str(&format!("  DLQ alerts (if any) to {a}\n"));
         }
         s
@@ -94,9 +99,34 @@ pub fn plan(
             "the spec has no fixture events to send (rules[].fixtures)".into(),
         ));
     }
+    // The one masking rule (`spec::secret::masked`), on the sent side: a URL from `${env:…}`
+    // may carry a token in its path or query.
+    let origins = crate::spec::secret::origins(spec);
+    let shown = |field: &str, url: &Url| {
+        if crate::spec::secret::masked(
+            origins.get(field).copied(),
+            false,
+            crate::spec::secret::Side::Sent,
+        ) {
+            format!(
+                "(sensitive: `{}` is from ${{env:…}})",
+                field.trim_start_matches('/').replace('/', ".")
+            )
+        } else {
+            url.to_string()
+        }
+    };
     let plan = Plan {
         crm: ep.crm.clone(),
         token: ep.token.clone(),
+        token_shown: ep
+            .token
+            .as_ref()
+            .map(|t| shown("/channel/auth/tokenEndpoint", t)),
+        alert_shown: ep
+            .alert
+            .as_ref()
+            .map(|a| shown("/deadLetterQueue/alertEndpoint", a)),
         client_id: ep.client_id.clone(),
         client_auth: ep.client_auth,
         scopes: ep.scopes.clone(),

@@ -15,6 +15,7 @@
 
 pub mod profiles;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::spec::model::CrmProfile;
@@ -66,17 +67,18 @@ pub fn project_name(folder: &str, fallback: &str) -> String {
 /// Every file of the project except the snapshots, sorted by path.
 pub fn files(profile: CrmProfile, name: &str) -> Vec<(PathBuf, String)> {
     let s = profiles::starter(profile);
+    let (transform, schema) = profiles::templates(profile);
     let p = profile.as_str();
     let mut out = vec![
         (PathBuf::from("cxsync.toml"), config(&s)),
         (spec_path(profile), spec(&s, name)),
         (
             PathBuf::from("specs/transforms/interaction_ended.jsonata"),
-            s.transform.to_string(),
+            transform.to_string(),
         ),
         (
             PathBuf::from(format!("specs/{p}-payload.schema.json")),
-            s.schema.to_string(),
+            schema.to_string(),
         ),
         (
             PathBuf::from("schemas/cxsync-spec.v1.json"),
@@ -123,7 +125,7 @@ fn config(s: &Starter) -> String {
     )
 }
 
-fn yaml_list(items: &[&str]) -> String {
+fn yaml_list(items: &[String]) -> String {
     format!("[{}]", items.join(", "))
 }
 
@@ -141,12 +143,12 @@ fn spec(s: &Starter, name: &str) -> String {
     let scopes = if s.scopes.is_empty() {
         String::new()
     } else {
-        format!("    scopes: {}\n", yaml_list(s.scopes))
+        format!("    scopes: {}\n", yaml_list(&s.scopes))
     };
     let personal = if s.personal_data.is_empty() {
         String::new()
     } else {
-        format!("  allowPersonalData: {}\n", yaml_list(s.personal_data))
+        format!("  allowPersonalData: {}\n", yaml_list(&s.personal_data))
     };
     let secret = format!("{}_CLIENT_SECRET", p.to_ascii_uppercase());
     // A name from --name may hold anything: quote it unless it is a plain word. The DLQ prefix
@@ -161,164 +163,75 @@ fn spec(s: &Starter, name: &str) -> String {
         serde_json::to_string(name).expect("a string serialises")
     };
     let prefix = project_name(name, "cxsync");
-    format!(
-        r#"# yaml-language-server: $schema=../schemas/cxsync-spec.v1.json
-# {title}: {writes}.
-# Made by `cxsync init --crm {p}`. Replace the `your…` placeholders; every field is described in
-# the schema (hover in your editor) and in cxsync's docs/spec.md.
-version: 1
-name: {quoted}
-description: Finished CXone interactions to {title} ({p} profile).
-
-channel:
-  name: {channel}_Production
-  type: REST
-  destinationUri: {dest}
-  auth:
-    type: oauth2_client_credentials
-    tokenEndpoint: {token}
-    clientId: cxone-eventhub
-    clientSecret: ${{VAULT_SECRET:{secret}}}   # resolved by the Event Hub, never stored here
-{scopes}    tokenCacheTtlSeconds: {cache_ttl}   # below the CRM's {life} s token lifetime
-    retryOnTokenExpiry: true
-  headers:
-    Content-Type: application/json
-    X-Request-Source: CXone-EventHub
-  timeoutMilliseconds: {timeout}
-  batchSize: 1
-  batchIntervalSeconds: 0
-
-# Declared once: the channel header and the retry policy's template carry the same key.
-# IVR-only interactions have no agent, so the key does not use agent.id.
-idempotency:
-  header: {hdr}
-  key: ${{interaction.id}}_${{event.type}}
-
-retry:
-  maxRetries: 8
-  initialDelaySeconds: 2
-  maxDelaySeconds: 120
-  backoffMultiplier: 2.0
-  jitter: full
-  respectRetryAfterHeader: true
-  retryableStatusCodes: {retryable}
-  nonRetryableStatusCodes: {non_retryable}
-  # Sustained throttling or 5xx opens the breaker: deliveries wait (spending no attempts) instead
-  # of exhausting their retries during a long storm.
-  circuitBreaker:
-    failureThreshold: 5
-    openSeconds: 30
-
-deadLetterQueue:
-  enabled: true
-  storageType: S3
-  bucketName: cxone-eventhub-dlq-production
-  prefix: {prefix}/
-  alertEndpoint: https://monitoring.example.com/webhooks/cxsync-dlq
-
-crm:
-  profile: {p}
-  acceptsArrays: false
-  maxBodyBytes: {body}
-  maxPayloadBytes: 262144
-  tokenLifetimeSeconds: {life}
-  retryAfterHorizonSeconds: {horizon}
-  idempotency: {dedup}
-  payloadSchema: {p}-payload.schema.json
-{personal}
-rules:
-  - id: {rule}
-    name: Interaction ended to {title_short}
-    eventType: interaction.ended
-    conditions:
-      # Email is not synced: the CRM's own email channel makes those (see email_filtered.json).
-      interaction.channel.type: [voice, webchat]
-    transformFile: transforms/interaction_ended.jsonata
-    fixtures:
-      - ../fixtures/events/*.json
-    stage: 1
-
-rollout:
-  - stage: 1
-    name: interaction-ended
-    description: Finished voice, chat and email interactions.
-
-alerts:
-  dlqVolume: 10
-  tokenRefreshCount: 20
-  errorRate: 0.05
-  latencyP95Ms: 3000
-
-test:
-  now: {now}
-
-environments:
-  staging:
-    channel:
-      name: {channel}_Staging
-      destinationUri: {staging}
-    deadLetterQueue:
-      bucketName: cxone-eventhub-dlq-staging
-"#,
-        title = s.title,
-        title_short = s.title.trim_start_matches("a "),
-        writes = s.writes,
-        dest = s.destination,
-        staging = s.staging_destination,
-        token = s.token_endpoint,
-        life = s.token_lifetime,
-        horizon = s.retry_after_horizon,
-        timeout = s.timeout_ms,
-        hdr = s.idempotency_header,
-        retryable = s.retryable,
-        non_retryable = s.non_retryable,
-        body = s.max_body_bytes,
-        dedup = s.dedup,
-        rule = s.rule_id,
-        now = TEST_NOW,
-    )
+    let vars = vars(
+        s,
+        [
+            ("name", quoted),
+            ("title_short", s.title.trim_start_matches("a ").to_string()),
+            ("channel", channel),
+            ("secret", secret),
+            ("scopes", scopes),
+            ("cache_ttl", cache_ttl.to_string()),
+            ("personal", personal),
+            ("prefix", prefix),
+            ("now", TEST_NOW.to_string()),
+        ],
+    );
+    fill(include_str!("templates/spec.yaml"), &vars)
 }
 
 fn scenario(s: &Starter) -> String {
-    let p = s.profile.as_str();
-    format!(
-        r#"# yaml-language-server: $schema=../schemas/scenario.v1.json
-# Run it: cxsync sim {spec} --scenario {path}
-version: 1
-name: {p}-campaign-burst
-description: |
-  A campaign morning against {title}: traffic ramps to four times its base rate, the CRM
-  throttles for three minutes ({says}), a 20-second maintenance window answers 503 and the
-  CRM revokes every token once. One interaction in ten is IVR-only (no agent). Nothing may be
-  lost or written twice.
-duration: 15m
-events:
-  count: 900
-  fixtures: true
-  withoutAgentEvery: 10
-  curve:
-    - {{ at: 0s, weight: 1 }}
-    - {{ at: 3m, weight: 4 }}
-    - {{ at: 7m, weight: 2 }}
-    - {{ at: 15m, weight: 1 }}
-crm:
-  profile: {p}
-  resetRate: 0.002
-faults:
-  - throttle: {throttle}
-  - maintenance: {{ from: 9m, to: 9m20s, retryAfterSeconds: 20 }}
-  - revokeTokens: {{ at: 11m }}
-expect:
-  lost: 0
-  duplicates: 0
-  deadLettered: 0
-"#,
-        spec = spec_path(s.profile).display(),
-        path = scenario_path(s.profile).display(),
-        title = s.title,
-        says = s.throttle_says,
-        throttle = s.throttle,
-    )
+    let vars = vars(
+        s,
+        [
+            ("spec", spec_path(s.profile).display().to_string()),
+            ("scenario", scenario_path(s.profile).display().to_string()),
+        ],
+    );
+    fill(include_str!("templates/scenario.yaml"), &vars)
+}
+
+/// A starter's facts by field name, as a template writes them: text as it is, numbers in digits
+/// (its lists are not written as such; the spec lines that use them are built in [`spec`]).
+fn facts(s: &Starter) -> BTreeMap<String, String> {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(s) else {
+        unreachable!("a struct serialises to an object")
+    };
+    fields
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(t) => Some((k, t)),
+            serde_json::Value::Number(n) => Some((k, n.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// [`facts`] and the values a template derives from them.
+fn vars<const N: usize>(s: &Starter, derived: [(&str, String); N]) -> BTreeMap<String, String> {
+    let mut vars = facts(s);
+    vars.extend(derived.map(|(k, v)| (k.to_string(), v)));
+    vars
+}
+
+/// `template` with every `{{name}}` replaced by `vars[name]`. The templates are cxsync's own; a
+/// name without a value is a bug a test catches for every profile.
+fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(template.len() + 1024);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find("}}").expect("a template placeholder is closed");
+        let name = &after[..end];
+        match vars.get(name) {
+            Some(v) => out.push_str(v),
+            None => panic!("template placeholder {{{{{name}}}}} has no value"),
+        }
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn workflow(profile: CrmProfile) -> String {
@@ -374,6 +287,15 @@ mod tests {
         assert_eq!(project_name("My Project!", "x"), "my-project");
         assert_eq!(project_name("--", "crm-sync"), "crm-sync");
         assert_eq!(project_name("acme_sf 2", "x"), "acme-sf-2");
+    }
+
+    #[test]
+    fn a_template_names_a_fact_in_double_braces_and_single_braces_stay() {
+        let vars = BTreeMap::from([("x".to_string(), "1".to_string())]);
+        assert_eq!(
+            fill("a: {{x}}, b: { c: {{x}} }", &vars),
+            "a: 1, b: { c: 1 }"
+        );
     }
 
     #[test]

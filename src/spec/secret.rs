@@ -54,6 +54,143 @@ pub fn is_secret_name(name: &str) -> bool {
         .any(|end| k.ends_with(end))
 }
 
+/// Where a spec field's value came from, when that makes it secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// An `${env:…}` reference (resolved by the loader, or deferred): the value is a secret
+    /// wherever it is shown, whatever the field is called.
+    Env,
+    /// A `${VAULT_SECRET:…}` reference: what cxsync sends is the reference (not a secret; the
+    /// Event Hub resolves it), but what the hub holds for the field may be the secret.
+    Vault,
+}
+
+/// Which value of a field a printer shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The spec's value, what cxsync writes or sends (`compile`, the `→` side of `plan`).
+    Sent,
+    /// What the Event Hub holds (the side of `plan` before `→`, `import`).
+    Live,
+}
+
+/// Whether a printer masks a field: the one answer for compile, plan (text and JSON, both sides)
+/// and import. `origin` is where the spec's value came from ([`origins`]), `credential` whether
+/// the field's name names a credential ([`is_secret_name`]). An `${env:}` value is masked on both
+/// sides (the hub's value is the previous secret, a rotated one); a vault reference is shown as
+/// written and the hub's value masked; a credential-named field is masked unless it is a vault
+/// reference on the sent side.
+pub fn masked(origin: Option<Origin>, credential: bool, side: Side) -> bool {
+    match (origin, side) {
+        (Some(Origin::Env), _) => true,
+        (Some(Origin::Vault), Side::Sent) => false,
+        (Some(Origin::Vault), Side::Live) => true,
+        (None, _) => credential,
+    }
+}
+
+/// The origin of a string as the spec wrote it: [`Origin::Env`] when it holds an `${env:…}`
+/// reference (anywhere: `Basic ${env:S}`), else [`Origin::Vault`] for a `${VAULT_SECRET:…}`.
+pub fn origin_of(text: &str) -> Option<Origin> {
+    let refs = scan(text).ok()?;
+    if refs.iter().any(|r| matches!(r.kind(), RefKind::Env(_))) {
+        Some(Origin::Env)
+    } else if refs.iter().any(|r| matches!(r.kind(), RefKind::Vault(_))) {
+        Some(Origin::Vault)
+    } else {
+        None
+    }
+}
+
+/// The spec fields (JSON pointers into [`Spec::tree`]) whose values are secret by where they
+/// came from: every string the loader resolved from `${env:…}` ([`Spec::interpolated`]), every
+/// one still holding an `${env:…}` or `${VAULT_SECRET:…}` reference (a deferred secret, a vault
+/// secret). Environment overlays and transforms are no payload field and are left out. The
+/// loader's record, not a search of any output: `compile` maps these onto the payloads
+/// ([`crate::compile::Secrets`]).
+///
+/// [`Spec::tree`]: super::Spec::tree
+/// [`Spec::interpolated`]: super::Spec::interpolated
+pub fn origins(spec: &super::Spec) -> std::collections::BTreeMap<String, Origin> {
+    let mut out: std::collections::BTreeMap<String, Origin> = spec
+        .interpolated
+        .keys()
+        .map(|p| (p.clone(), Origin::Env))
+        .collect();
+    fn walk(
+        v: &serde_json::Value,
+        pointer: String,
+        out: &mut std::collections::BTreeMap<String, Origin>,
+    ) {
+        match v {
+            serde_json::Value::String(s) => {
+                if let Some(o) = origin_of(s) {
+                    out.entry(pointer).or_insert(o);
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, format!("{pointer}/{i}"), out);
+                }
+            }
+            serde_json::Value::Object(m) => {
+                for (k, x) in m {
+                    let p = super::yaml::child(&pointer, k);
+                    let transform = p.starts_with("/rules/")
+                        && p.ends_with("/transform")
+                        && p.split('/').count() == 4;
+                    if p != "/environments" && !transform {
+                        walk(x, p, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(&spec.tree, String::new(), &mut out);
+    out
+}
+
+/// The origins of one payload's fields, by JSON pointer into the payload.
+pub type Origins = std::collections::BTreeMap<String, Origin>;
+
+/// `v`, the value at `pointer` of a payload or of the hub's object (`side`), with every field
+/// [`masked`] says to hide replaced by `marker`. `credential` says the value itself sits under a
+/// credential name; below it, each key is judged by [`is_secret_name`]. Walks fields, never text.
+pub fn mask_at(
+    v: &serde_json::Value,
+    pointer: &str,
+    credential: bool,
+    origins: &Origins,
+    side: Side,
+    marker: &serde_json::Value,
+) -> serde_json::Value {
+    use serde_json::Value;
+    if masked(origins.get(pointer).copied(), credential, side) {
+        return marker.clone();
+    }
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| {
+                    let p = super::yaml::child(pointer, k);
+                    (
+                        k.clone(),
+                        mask_at(x, &p, is_secret_name(k), origins, side, marker),
+                    )
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .enumerate()
+                .map(|(i, x)| mask_at(x, &format!("{pointer}/{i}"), false, origins, side, marker))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// A secret that could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

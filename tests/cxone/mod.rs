@@ -12,6 +12,7 @@ use crate::common::cxsync;
 mod faults;
 mod import;
 mod ownership;
+mod secrets;
 
 pub(super) const CHANNEL: &str = "Test_Channel";
 

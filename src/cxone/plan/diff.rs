@@ -5,6 +5,8 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::spec::secret::{mask_at, Origins, Side};
+
 /// One field that differs. Values are typed JSON with secrets replaced by [`sensitive`]; an
 /// absent value (`None`) means the field is absent on that side (JSON `null` is a value).
 #[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
@@ -36,13 +38,6 @@ pub fn is_sensitive(v: &Value) -> bool {
 
 pub use crate::spec::secret::is_secret_name;
 
-/// Whether the last key of `path` names a credential.
-pub(super) fn is_secret_key(path: &str) -> bool {
-    let last = path.rsplit(['.', '[']).next().unwrap_or(path);
-    let key = last.trim_end_matches([']', '"']).trim_start_matches('"');
-    is_secret_name(key)
-}
-
 /// A value a server returns in place of a secret it will not reveal.
 pub(super) fn is_masked(v: &Value) -> bool {
     match v {
@@ -52,20 +47,11 @@ pub(super) fn is_masked(v: &Value) -> bool {
     }
 }
 
-/// `v` with every secret in it (by key, or a `${VAULT_SECRET:…}` reference) replaced by
-/// [`sensitive`]; `secret` says the value itself sits under a secret key.
-pub fn redact(v: &Value, secret: bool) -> Value {
-    match v {
-        _ if secret => sensitive(),
-        Value::String(s) if s.contains("${VAULT_SECRET") => sensitive(),
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, x)| (k.clone(), redact(x, is_secret_key(k))))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.iter().map(|x| redact(x, false)).collect()),
-        other => other.clone(),
-    }
+/// `v` as it may be shown: every field [`crate::spec::secret::masked`] hides replaced by
+/// [`sensitive`]. `origins` are the payload fields' origins ([`crate::compile::Secrets`]; empty
+/// for an object the spec does not make), `side` which value `v` is (the hub's, or the one sent).
+pub fn redact(v: &Value, origins: &Origins, side: Side) -> Value {
+    mask_at(v, "", false, origins, side, &sensitive())
 }
 
 /// `base.key`, or `base["key"]` when the key is not a plain identifier (condition paths such as
@@ -79,44 +65,88 @@ pub(super) fn join_path(base: &str, key: &str) -> String {
     }
 }
 
+/// Where a field is, as a plan line names it (`path`) and as its payload's origins key it
+/// (`pointer`), and whether its name names a credential.
+#[derive(Debug, Clone)]
+pub(super) struct At {
+    pub path: String,
+    pub pointer: String,
+    pub credential: bool,
+}
+
+impl At {
+    /// The whole object.
+    pub fn root() -> At {
+        At {
+            path: String::new(),
+            pointer: String::new(),
+            credential: false,
+        }
+    }
+
+    /// Its field `key`; a credential below a credential stays one.
+    fn key(&self, key: &str) -> At {
+        let path = join_path(&self.path, key);
+        let credential = self.credential || is_secret_name(key);
+        At {
+            path,
+            pointer: crate::spec::yaml::child(&self.pointer, key),
+            credential,
+        }
+    }
+
+    /// Its item `i`.
+    fn item(&self, i: usize) -> At {
+        At {
+            path: format!("{}[{i}]", self.path),
+            pointer: format!("{}/{i}", self.pointer),
+            credential: self.credential,
+        }
+    }
+}
+
 fn change(
-    path: String,
+    at: &At,
     before: Option<&Value>,
     after: Option<&Value>,
-    secret: bool,
+    origins: &Origins,
 ) -> FieldChange {
+    let shown =
+        |v: &Value, side| mask_at(v, &at.pointer, at.credential, origins, side, &sensitive());
     FieldChange {
-        path,
-        before: before.map(|v| redact(v, secret)),
-        after: after.map(|v| redact(v, secret)),
+        path: at.path.clone(),
+        before: before.map(|v| shown(v, Side::Live)),
+        after: after.map(|v| shown(v, Side::Sent)),
         resent: false,
     }
 }
 
-/// Field-level differences between two JSON values (`old` → `new`), secrets redacted; used for
-/// payload diffs as well as object diffs.
+/// Field-level differences between two JSON values (`old` → `new`), credential-named fields
+/// redacted; used for payload diffs as well as object diffs.
 pub fn field_diff(old: &Value, new: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
-    diff(old, new, String::new(), false, &mut out);
+    diff(old, new, &At::root(), &Origins::new(), &mut out);
     out
 }
 
 /// Every leaf of `v` as an added field (what a create shows).
-pub(super) fn leaves(v: &Value, path: String, secret: bool, out: &mut Vec<FieldChange>) {
+pub(super) fn leaves(v: &Value, at: &At, origins: &Origins, out: &mut Vec<FieldChange>) {
     match v {
-        Value::Object(m) if !m.is_empty() && !secret => {
+        Value::Object(m) if !m.is_empty() && !at.credential => {
             for (k, x) in m {
-                let p = join_path(&path, k);
-                let s = is_secret_key(&p);
-                leaves(x, p, s, out);
+                leaves(x, &at.key(k), origins, out);
             }
         }
-        Value::Array(a) if a.iter().any(Value::is_object) && !secret => {
+        Value::Array(a) if a.iter().any(Value::is_object) && !at.credential => {
             for (i, x) in a.iter().enumerate() {
-                leaves(x, format!("{path}[{i}]"), false, out);
+                let item = At {
+                    credential: false,
+                    ..at.item(i)
+                };
+                leaves(x, &item, origins, out);
             }
         }
-        _ => out.push(change(path, None, Some(v), secret)),
+        _ => out.push(change(at, None, Some(v), origins)),
     }
 }
 
@@ -127,33 +157,32 @@ fn same_number(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Appends the differences of `live` → `desired` under `path`.
+/// Appends the differences of `live` → `desired` at `at`. Comparison knows credentials by name
+/// (a hub masks those, or leaves them out: neither is a change); what is shown is masked by
+/// name and by `origins`.
 pub(super) fn diff(
     live: &Value,
     desired: &Value,
-    path: String,
-    secret: bool,
+    at: &At,
+    origins: &Origins,
     out: &mut Vec<FieldChange>,
 ) {
-    if secret && is_masked(live) {
+    if at.credential && is_masked(live) {
         return;
     }
     match (live, desired) {
         (Value::Object(l), Value::Object(d)) => {
             for (k, dv) in d {
-                let p = join_path(&path, k);
-                let s = secret || is_secret_key(&p);
+                let a = at.key(k);
                 match l.get(k) {
-                    Some(lv) => diff(lv, dv, p, s, out),
-                    None if s => {}
-                    None => out.push(change(p, None, Some(dv), s)),
+                    Some(lv) => diff(lv, dv, &a, origins, out),
+                    None if a.credential => {}
+                    None => out.push(change(&a, None, Some(dv), origins)),
                 }
             }
             for (k, lv) in l {
                 if !d.contains_key(k) {
-                    let p = join_path(&path, k);
-                    let s = secret || is_secret_key(&p);
-                    out.push(change(p, Some(lv), None, s));
+                    out.push(change(&at.key(k), Some(lv), None, origins));
                 }
             }
         }
@@ -161,16 +190,16 @@ pub(super) fn diff(
             if l.len() == d.len() && d.iter().any(Value::is_object) =>
         {
             for (i, (lv, dv)) in l.iter().zip(d).enumerate() {
-                diff(lv, dv, format!("{path}[{i}]"), secret, out);
+                diff(lv, dv, &at.item(i), origins, out);
             }
         }
         (Value::Array(l), Value::Array(d)) if l.len() == d.len() => {
             if l.iter().zip(d).any(|(a, b)| !(a == b || same_number(a, b))) {
-                out.push(change(path, Some(live), Some(desired), secret));
+                out.push(change(at, Some(live), Some(desired), origins));
             }
         }
         (l, d) if l == d || same_number(l, d) => {}
-        (l, d) => out.push(change(path, Some(l), Some(d), secret)),
+        (l, d) => out.push(change(at, Some(l), Some(d), origins)),
     }
 }
 
@@ -183,10 +212,11 @@ mod tests {
         let v = json!({"authentication": {"clientSecret": "s3cr3t", "clientId": "x"},
                        "headers": {"Authorization": "Bearer t0ken", "X-N": "1"},
                        "ref": "${VAULT_SECRET:K}", "n": 5});
-        let r = redact(&v, false);
+        let r = redact(&v, &Origins::new(), Side::Live);
         assert_eq!(r["authentication"]["clientSecret"], sensitive());
         assert_eq!(r["headers"]["Authorization"], sensitive());
-        assert_eq!(r["ref"], sensitive());
+        // A vault reference where the spec made none is a reference, not a secret.
+        assert_eq!(r["ref"], json!("${VAULT_SECRET:K}"));
         assert_eq!(r["n"], json!(5));
         for (name, secret) in [
             ("X-Custom-Token", true),

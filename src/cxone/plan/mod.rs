@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::paths;
-use crate::compile::{Owner, Payloads, OWNER_HEADER};
+use crate::compile::{Origins, Owner, Payloads, Side, OWNER_HEADER};
 pub use diff::{field_diff, is_secret_name, is_sensitive, redact, sensitive, FieldChange};
 pub use render::{render, render_change};
 
@@ -120,6 +120,9 @@ pub struct Action {
     /// The proposed object, the body a write sends, secrets included: never printed (see
     /// [`Action::after`]); `None` for a removal.
     pub desired: Option<Value>,
+    /// The origins of the proposed object's fields ([`crate::compile::Secrets`]): what is masked
+    /// on both sides besides credential-named fields.
+    pub origins: Origins,
 }
 
 impl Action {
@@ -136,12 +139,16 @@ impl Action {
     /// The live object as it may be shown (secrets redacted). Redacted on demand: a human plan
     /// of a thousand unchanged rules never pays for it.
     pub fn before(&self) -> Option<Value> {
-        self.live.as_ref().map(|v| redact(v, false))
+        self.live
+            .as_ref()
+            .map(|v| redact(v, &self.origins, Side::Live))
     }
 
     /// The proposed object as it may be shown (secrets redacted).
     pub fn after(&self) -> Option<Value> {
-        self.desired.as_ref().map(|v| redact(v, false))
+        self.desired
+            .as_ref()
+            .map(|v| redact(v, &self.origins, Side::Sent))
     }
 }
 
@@ -365,36 +372,43 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
     };
 
     // The channel.
+    let channel_path = live
+        .channel
+        .as_ref()
+        .map_or(paths::CHANNELS.to_string(), |_| paths::channel(&name));
+    let target = Target {
+        kind: Kind::Channel,
+        name: &name,
+        method: if live.channel.is_some() {
+            "PUT"
+        } else {
+            "POST"
+        },
+        path: &channel_path,
+        desired: &payloads.channel,
+        origins: &payloads.secrets.channel,
+    };
     let mut ch = match &live.channel {
-        None => create(
-            Kind::Channel,
-            &name,
-            "POST",
-            paths::CHANNELS,
-            &payloads.channel,
-        ),
-        Some(l) => {
-            let path = paths::channel(&name);
-            match &claim {
-                Claim::Unowned => {
-                    // The marker alone is not a change; it rides along with the next real one.
-                    let mut a = update(
-                        Kind::Channel,
-                        &name,
-                        "PUT",
-                        &path,
-                        &without_owner(&payloads.channel),
-                        l,
-                    );
-                    a.desired = Some(payloads.channel.clone());
-                    if a.op == Op::Update {
-                        claim_change(&mut a, &payloads.channel, owner);
-                    }
-                    a
+        None => create(&target),
+        Some(l) => match &claim {
+            Claim::Unowned => {
+                // The marker alone is not a change; it rides along with the next real one.
+                let unmarked = without_owner(&payloads.channel);
+                let mut a = update(
+                    &Target {
+                        desired: &unmarked,
+                        ..target
+                    },
+                    l,
+                );
+                a.desired = Some(payloads.channel.clone());
+                if a.op == Op::Update {
+                    claim_change(&mut a, &payloads.channel, owner);
                 }
-                _ => update(Kind::Channel, &name, "PUT", &path, &payloads.channel, l),
+                a
             }
-        }
+            _ => update(&target, l),
+        },
     };
     if opts.rotate_secrets && live.channel.is_some() {
         rotate(&mut ch, &payloads.channel);
@@ -422,24 +436,34 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
 
     // Its retry policy: created and replaced with the same PUT; it belongs to the channel.
     let rp = paths::retry_policy(&name);
+    let target = Target {
+        kind: Kind::RetryPolicy,
+        name: &name,
+        method: "PUT",
+        path: &rp,
+        desired: &payloads.retry_policy,
+        origins: &payloads.secrets.retry_policy,
+    };
     actions.push(match &live.retry_policy {
-        None => create(Kind::RetryPolicy, &name, "PUT", &rp, &payloads.retry_policy),
-        Some(l) => update(
-            Kind::RetryPolicy,
-            &name,
-            "PUT",
-            &rp,
-            &payloads.retry_policy,
-            l,
-        ),
+        None => create(&target),
+        Some(l) => update(&target, l),
     });
 
     // The rules, in spec order.
     for r in &payloads.rules {
         let path = paths::rule(&r.id);
+        let none = Origins::new();
+        let target = Target {
+            kind: Kind::Rule,
+            name: &r.id,
+            method: "PUT",
+            path: &path,
+            desired: &r.body,
+            origins: payloads.secrets.rules.get(&r.id).unwrap_or(&none),
+        };
         let mut a = match live.rules.get(&r.id) {
-            None => create(Kind::Rule, &r.id, "PUT", &path, &r.body),
-            Some(l) => update(Kind::Rule, &r.id, "PUT", &path, &r.body, l),
+            None => create(&target),
+            Some(l) => update(&target, l),
         };
         a.stage = Some(r.stage);
         a.spec_id = Some(r.spec_id.clone());
@@ -574,6 +598,7 @@ impl Action {
             changes: Vec::new(),
             live: None,
             desired: None,
+            origins: Origins::new(),
         }
     }
 }
@@ -593,27 +618,32 @@ fn claim_change(a: &mut Action, desired: &Value, owner: &Owner) {
     });
 }
 
-fn create(kind: Kind, name: &str, method: &'static str, path: &str, desired: &Value) -> Action {
+/// The object a plan writes: its kind, name, call and body, with its fields' origins.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    kind: Kind,
+    name: &'a str,
+    method: &'static str,
+    path: &'a str,
+    desired: &'a Value,
+    origins: &'a Origins,
+}
+
+fn create(t: &Target) -> Action {
     let mut changes = Vec::new();
-    diff::leaves(desired, String::new(), false, &mut changes);
+    diff::leaves(t.desired, &diff::At::root(), t.origins, &mut changes);
     Action {
         changes,
-        desired: Some(desired.clone()),
-        ..Action::new(Op::Create, kind, name, method, path)
+        desired: Some(t.desired.clone()),
+        origins: t.origins.clone(),
+        ..Action::new(Op::Create, t.kind, t.name, t.method, t.path)
     }
 }
 
-fn update(
-    kind: Kind,
-    name: &str,
-    method: &'static str,
-    path: &str,
-    desired: &Value,
-    live: &Value,
-) -> Action {
+fn update(t: &Target, live: &Value) -> Action {
     let mut changes = Vec::new();
     let live = strip_server_fields(live);
-    diff::diff(&live, desired, String::new(), false, &mut changes);
+    diff::diff(&live, t.desired, &diff::At::root(), t.origins, &mut changes);
     let op = if changes.is_empty() {
         Op::Unchanged
     } else {
@@ -622,15 +652,18 @@ fn update(
     Action {
         changes,
         live: Some(live),
-        desired: Some(desired.clone()),
-        ..Action::new(op, kind, name, method, path)
+        desired: Some(t.desired.clone()),
+        origins: t.origins.clone(),
+        ..Action::new(op, t.kind, t.name, t.method, t.path)
     }
 }
 
-/// Adds every secret of `desired` to an update (or turns an unchanged channel into one).
+/// Adds every credential of `desired` to an update (or turns an unchanged channel into one): the
+/// fields a hub masks, so a rotation cannot be seen (a value from `${env:…}` under another name
+/// is compared as any field is).
 fn rotate(a: &mut Action, desired: &Value) {
     let mut all = Vec::new();
-    diff::leaves(desired, String::new(), false, &mut all);
+    diff::leaves(desired, &diff::At::root(), &Origins::new(), &mut all);
     for ch in all {
         let secret = ch.after.as_ref().is_some_and(is_sensitive);
         if secret && !a.changes.iter().any(|c| c.path == ch.path) {
@@ -673,6 +706,7 @@ mod tests {
             retry_policy: json!({"maxRetries": 5, "backoffMultiplier": 2.0}),
             rules: vec![rule("R1", 1), rule("R2", 2)],
             disabled: vec![],
+            secrets: Default::default(),
             owner: o,
         }
     }
@@ -834,14 +868,16 @@ mod tests {
 
     #[test]
     fn credential_headers_are_sensitive_and_odd_keys_are_quoted() {
-        let p = create(
-            Kind::Channel,
-            "C",
-            "POST",
-            "/",
-            &json!({"headers": {"Authorization": "Bearer abcdef", "Content-Type": "x"},
-                    "conditions": {"a.b": [1]}}),
-        );
+        let desired = json!({"headers": {"Authorization": "Bearer abcdef", "Content-Type": "x"},
+                             "conditions": {"a.b": [1]}});
+        let p = create(&Target {
+            kind: Kind::Channel,
+            name: "C",
+            method: "POST",
+            path: "/",
+            desired: &desired,
+            origins: &Origins::new(),
+        });
         let paths: Vec<(&str, String)> = p
             .changes
             .iter()
