@@ -340,18 +340,31 @@ fn budget_prints_attempts_and_time_to_dlq_per_status_class() {
     assert_eq!(
         stdout(&out),
         "Retry budget for specs/crm_sync.yaml: one event, every attempt answered alike (jitter full)
-fastest: answers at once, no Retry-After, jitter at its least; slowest: answers 1 ms before the 3000 ms timeout, Retry-After 60 s, jitter at its most
-answer                                   attempts  fastest  slowest  ends as               notes
-408, 429, 500, 502, 503, 504, other 5xx         6     0 ms    5m18s  RETRIES_EXHAUSTED
-401                                             3     0 ms   15.0 s  AUTH_FAILED           2 token refreshes; a new token and a resend per 401, then AUTH_FAILED
-400, 403, 404, 409, 413, 422, other 4xx         1     0 ms    3.0 s  NON_RETRYABLE_STATUS
-timeout                                         6   18.0 s    1m20s  RETRIES_EXHAUSTED
-connection reset                                6     0 ms    1m20s  RETRIES_EXHAUSTED
-token endpoint other 4xx                        0     0 ms    3.0 s  TOKEN_REQUEST_FAILED  1 token request, no CRM attempt
-token endpoint 408, 429, 5xx                    0     0 ms    1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
-token endpoint timeout                          0   18.0 s    1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
+quick CRM: answers at once, no Retry-After, jitter at its least; slow CRM: answers 1 ms before the 3000 ms timeout, Retry-After 60 s, jitter at its most; each column is one case, timed from the first attempt to the DLQ
+answer                                   attempts  quick CRM  slow CRM  ends as               notes
+408, 429, 500, 502, 503, 504, other 5xx         6       0 ms     5m18s  RETRIES_EXHAUSTED
+401                                             3       0 ms    15.0 s  AUTH_FAILED           2 token refreshes; a new token and a resend per 401, then AUTH_FAILED
+400, 403, 404, 409, 413, 422, other 4xx         1       0 ms     3.0 s  NON_RETRYABLE_STATUS
+timeout                                         6     18.0 s     1m20s  RETRIES_EXHAUSTED
+connection reset                                6       0 ms     1m20s  RETRIES_EXHAUSTED
+token endpoint other 4xx                        0       0 ms     3.0 s  TOKEN_REQUEST_FAILED  1 token request, no CRM attempt
+token endpoint 408, 429, 5xx                    0       0 ms     1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
+token endpoint timeout                          0     18.0 s     1m20s  TOKEN_REQUEST_FAILED  6 token requests, no CRM attempt
 
 "
+    );
+    // A batched channel: the wait for the batch comes before the first attempt, outside every
+    // figure (the simulator's arrival-to-DLQ time is the figure plus that wait).
+    let spec = fixture("CX027").replace(
+        "batchSize: 1\n",
+        "batchSize: 10\n  batchIntervalSeconds: 2\n",
+    );
+    assert!(spec.contains("batchIntervalSeconds: 2"));
+    let dir = project(&[("s.yaml", &spec)]);
+    let text = stdout(&lint_in(dir.path(), &["--budget", "s.yaml"]));
+    assert!(
+        text.contains("batching: with batchSize 10 an event waits up to batchIntervalSeconds (2 s) for its batch before its first attempt"),
+        "{text}"
     );
 }
 
@@ -1325,4 +1338,34 @@ rules:
             "lint on {key} ({fixtures}): {lint}"
         );
     }
+}
+
+/// CX020 on an object that reaches an output field whole (`$string`, `$merge`): the personal
+/// fields the fixtures show inside it are named; one finding per output field, however many
+/// personal paths reach it; IBAN, IP address, `mail` and `nombre` are personal data too.
+#[test]
+fn personal_data_inside_a_whole_object_is_found_once_per_output_field() {
+    let spec = "fixtures/lint/CX020-whole-object.yaml";
+    let text = stdout(&run(&[
+        "lint", spec, "--select", "CX020", "--format", "concise",
+    ]));
+    let fields: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split("output field `").nth(1)?.split('`').next())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "customerBlob",
+            "agentCopy",
+            "contactName",
+            "iban",
+            "clientIp",
+            "mail",
+            "nombre"
+        ],
+        "{text}"
+    );
+    assert!(text.contains("`customerBlob` carries `interaction.customer` whole, which holds a phone number (`interaction.customer.phone`) and a person's name (`interaction.customer.name`)"), "{text}");
+    assert!(text.contains("`contactName` carries a person's name (`interaction.customer.name`) and a phone number (`interaction.customer.phone`)"), "{text}");
 }

@@ -5,7 +5,8 @@
 //! the simulator configures it, driven by the one virtual-time loop
 //! ([`delivery::drive::VirtualTime`]) against a scripted transport.
 //!
-//! Lint stays pure: time is virtual and the jitter RNG is pinned. Every answer is run twice:
+//! Lint stays pure: time is virtual and the jitter RNG is pinned. Every answer is run twice (the human table calls
+//! the two cases "quick CRM" and "slow CRM"; each is one case, not a bound):
 //!
 //! - **fastest**: the CRM answers at once, without `Retry-After`, and every jitter draw is at its
 //!   least (`full`: no wait at all; `equal`: half the backoff; `decorrelated`: the initial delay);
@@ -40,8 +41,11 @@ answer runs twice. **fastest**: answers at once, no `Retry-After`, jitter at its
 jitter can retry at once). **slowest**: answers 1 ms before `timeoutMilliseconds`, `Retry-After` \
 of `crm.retryAfterHorizonSeconds` when `respectRetryAfterHeader` is on (when the horizon is not \
 declared: 24 h, the machine's cap, or none for a profile whose CRM sends none, `salesforce` and \
-`hubspot`), jitter at its most. Time runs from the first attempt to the \
-dead-lettering, as in the DLQ record; the delivery deadline, the circuit breaker and the token \
+`hubspot`), jitter at its most. The table calls them \
+\"quick CRM\" and \"slow CRM\": each is one case, not a bound (a delivery deadline can end the slow one \
+first). Time runs from the first attempt to the \
+dead-lettering, as in the DLQ record (a batched event's wait for its batch comes before it, and a \
+note gives it); the delivery deadline, the circuit breaker and the token \
 refresh allowance apply as they do in `sim`. With a breaker, a row also gives the figures of an \
 event arriving after an earlier one tripped it (its first attempt is the breaker's probe; it fetches its own token), when \
 they differ. \
@@ -539,7 +543,16 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
     });
     if let (Some(dl), true) = (raw.crm.delivery_deadline_seconds, cut) {
         notes.push(format!(
-            "delivery deadline: crm.deliveryDeadlineSeconds ({dl} s) cuts retries short, so the two schedules do not bound the runs between them; every run ends within {dl} s plus one timeout of its first attempt (two when a 401's new token is awaited)"
+            "delivery deadline: crm.deliveryDeadlineSeconds ({dl} s) cuts retries short, so a slow CRM can end sooner than a quick one and the two cases do not bound the runs between them; every run ends within {dl} s plus one timeout of its first attempt (two when a 401's new token is awaited)"
+        ));
+    }
+    // A batched channel holds an event until its batch fills or the interval passes: before the
+    // first attempt, so outside every figure above (and outside the delivery deadline, which
+    // counts from the first attempt too).
+    if raw.channel.batch_size > 1 && raw.channel.batch_interval_seconds > 0 {
+        notes.push(format!(
+            "batching: with batchSize {} an event waits up to batchIntervalSeconds ({} s) for its batch before its first attempt; from arrival, add up to {} s to every figure",
+            raw.channel.batch_size, raw.channel.batch_interval_seconds, raw.channel.batch_interval_seconds
         ));
     }
     Ok(Budget {
@@ -764,7 +777,7 @@ pub fn render(file: &str, b: &Budget) -> String {
     };
     let _ = writeln!(
         out,
-        "fastest: answers at once, no Retry-After, jitter at its least; slowest: answers 1 ms before the {} ms timeout{ra}, jitter at its most",
+        "quick CRM: answers at once, no Retry-After, jitter at its least; slow CRM: answers 1 ms before the {} ms timeout{ra}, jitter at its most; each column is one case, timed from the first attempt to the DLQ",
         b.timeout_ms
     );
     let cells: Vec<[String; 6]> = b
@@ -796,7 +809,12 @@ pub fn render(file: &str, b: &Budget) -> String {
         })
         .collect();
     let heads = [
-        "answer", "attempts", "fastest", "slowest", "ends as", "notes",
+        "answer",
+        "attempts",
+        "quick CRM",
+        "slow CRM",
+        "ends as",
+        "notes",
     ];
     let width = |i: usize| {
         cells

@@ -113,6 +113,8 @@ fn remap(mut a: Analysis, map: &OffsetMap) -> Analysis {
 
 /// An input path that reaches an output field ([`Context::carried`]).
 pub struct Carried<'c> {
+    /// The rule whose transform it is (its fixtures show what the path holds).
+    pub rule: &'c RuleView,
     pub source: &'c TransformSource,
     pub analysis: &'c Analysis,
     pub field: &'c OutputField,
@@ -223,6 +225,7 @@ impl<'a> Context<'a> {
                     });
                     if !nested {
                         out.push(Carried {
+                            rule,
                             source: &t.source,
                             analysis: a,
                             field: f,

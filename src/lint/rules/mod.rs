@@ -62,18 +62,48 @@ pub fn is_reference(s: &str) -> bool {
 
 /// Input-path segments that carry personal data, with what they are.
 pub fn personal_data(segments: &[String]) -> Option<&'static str> {
-    const PERSONS: [&str; 6] = ["customer", "contact", "caller", "agent", "person", "user"];
+    personal_data_at(segments).map(|(_, what)| what)
+}
+
+/// [`personal_data`], with the index of the segment that says so (`address` in
+/// `customer.address.street`).
+pub fn personal_data_at(segments: &[String]) -> Option<(usize, &'static str)> {
+    const PERSONS: [&str; 8] = [
+        "customer", "contact", "caller", "agent", "person", "user", "cliente", "kunde",
+    ];
     for (i, s) in segments.iter().enumerate() {
-        let l = s.to_ascii_lowercase();
+        let l = s.to_ascii_lowercase().replace(['_', '-'], "");
         let kind = match l.as_str() {
-            "phone" | "phonenumber" | "mobile" | "ani" | "msisdn" => Some("a phone number"),
-            "email" | "emailaddress" => Some("an email address"),
-            "transcript" | "transcripts" => Some("a transcript"),
-            "rawpayload" => Some("a raw event payload"),
-            "address" | "postaladdress" | "ssn" | "dateofbirth" | "dob" => {
-                Some("a personal identifier")
+            "phone" | "phonenumber" | "mobile" | "mobilephone" | "ani" | "msisdn" | "dnis"
+            | "callerid" | "telephone" | "telefono" | "telefon" => Some("a phone number"),
+            "email" | "emailaddress" | "mail" | "mailaddress" | "correo" => {
+                Some("an email address")
             }
-            "name" | "firstname" | "lastname" | "fullname" | "displayname"
+            "transcript" | "transcripts" => Some("a transcript"),
+            "recording" | "recordingurl" | "recordings" | "voicerecording" => {
+                Some("a call recording")
+            }
+            "rawpayload" => Some("a raw event payload"),
+            "ipaddress" | "ip" | "ipv4" | "ipv6" | "clientip" => Some("an IP address"),
+            "iban" | "bankaccount" | "accountnumber" | "creditcard" | "cardnumber" | "pan" => {
+                Some("a bank or card number")
+            }
+            "address"
+            | "postaladdress"
+            | "streetaddress"
+            | "ssn"
+            | "socialsecuritynumber"
+            | "nationalid"
+            | "taxid"
+            | "passport"
+            | "passportnumber"
+            | "dateofbirth"
+            | "dob"
+            | "birthdate"
+            | "birthday" => Some("a personal identifier"),
+            "name" | "firstname" | "lastname" | "fullname" | "displayname" | "givenname"
+            | "familyname" | "surname" | "nombre" | "apellido" | "nom" | "prenom" | "vorname"
+            | "nachname"
                 if segments[..i]
                     .iter()
                     .any(|p| PERSONS.contains(&p.to_ascii_lowercase().as_str())) =>
@@ -82,8 +112,8 @@ pub fn personal_data(segments: &[String]) -> Option<&'static str> {
             }
             _ => None,
         };
-        if kind.is_some() {
-            return kind;
+        if let Some(k) = kind {
+            return Some((i, k));
         }
     }
     None

@@ -1,7 +1,9 @@
 //! ## What it does
 //! Flags an output field of a transform that carries personal data (a customer's phone, email or
-//! name, an agent's email, transcripts, raw payloads; found by input path names) and is not listed
-//! in `crm.allowPersonalData`. Only content that reaches the field counts: a field computed from
+//! name, an agent's email, transcripts, recordings, IBAN, IP address, raw payloads; found by input
+//! path names) and is not listed in `crm.allowPersonalData`. An object or a list that reaches the
+//! field whole (`$string(interaction.customer)`, `$merge`, the value itself) carries every
+//! personal field the rule's fixture events show inside it. One finding per output field. Only content that reaches the field counts: a field computed from
 //! `$count(interaction.analytics.transcripts) > 0`, `$exists(customer.phone)` or a condition
 //! carries none of it.
 //!
@@ -25,8 +27,10 @@
 //! ## Fix safety
 //! No automatic fix: whether a field may carry personal data is a compliance decision.
 
-use super::personal_data;
 use super::prelude::*;
+use super::{personal_data, personal_data_at};
+use crate::lint::context::{lookup, Carried};
+use serde_json::Value;
 
 /// `/metadata/x` or `metadata.x` → `metadata.x`.
 fn dotted(field: &str) -> String {
@@ -42,27 +46,172 @@ pub fn allowed(allow: &[String], pointer: &str) -> bool {
         .any(|a| f == a || f.strip_prefix(&a).is_some_and(|rest| rest.starts_with('.')))
 }
 
+/// Every input path that reaches an output field, whatever it is: CX020 decides per path.
+fn any_path(_: &[String]) -> Option<&'static str> {
+    Some("")
+}
+
+/// A personal field: what it is, and its dotted path.
+type Personal = (&'static str, String);
+
+/// Most nodes of one fixture value walked for the personal fields inside it.
+const WALK_LIMIT: usize = 20_000;
+
+/// The personal fields of the value at `segments`: the path itself when its name says so, else,
+/// when the rule's fixtures show an object or a list there (the value reaches the field whole:
+/// `$string(interaction.customer)`, `$merge`, the value itself), every personal field inside it.
+/// `(what it is, dotted path)`, in order of first appearance.
+fn personal_in(c: &Carried) -> Vec<Personal> {
+    let segments = &c.path.segments;
+    if let Some((i, what)) = personal_data_at(segments) {
+        return vec![(what, segments[..=i].join("."))];
+    }
+    if segments.iter().any(|s| s == "*" || s == "**") {
+        return Vec::new();
+    }
+    let dotted = segments.join(".");
+    let mut found: Vec<Personal> = Vec::new();
+    for f in &c.rule.fixtures {
+        let at = if dotted.is_empty() {
+            Some(&f.event)
+        } else {
+            lookup(&f.event, &dotted)
+        };
+        let Some(v @ (Value::Object(_) | Value::Array(_))) = at else {
+            continue;
+        };
+        let mut stack: Vec<(Vec<String>, &Value)> = vec![(segments.clone(), v)];
+        let mut walked = 0;
+        while let Some((path, v)) = stack.pop() {
+            walked += 1;
+            if walked > WALK_LIMIT {
+                break;
+            }
+            let children: Vec<(String, &Value)> = match v {
+                Value::Object(m) => m.iter().map(|(k, x)| (k.clone(), x)).collect(),
+                Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| (i.to_string(), x))
+                    .collect(),
+                _ => continue,
+            };
+            let mut deeper: Vec<(Vec<String>, &Value)> = Vec::new();
+            for (k, x) in children {
+                let mut p = path.clone();
+                p.push(k);
+                if let Some((i, what)) = personal_data_at(&p) {
+                    let shown = p[..=i].join(".");
+                    if !found.iter().any(|(_, s)| *s == shown) {
+                        found.push((what, shown));
+                    }
+                } else {
+                    deeper.push((p, x));
+                }
+            }
+            // Reversed onto the stack, so deeper fields are found in the fixture's order.
+            stack.extend(deeper.into_iter().rev());
+        }
+    }
+    found
+}
+
+/// `a phone number (`x`) and an email address (`y`, `z`)`: kinds in order, up to three paths each.
+fn describe(found: &[Personal]) -> String {
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for (k, _) in found {
+        if !kinds.contains(k) {
+            kinds.push(k);
+        }
+    }
+    let parts: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            let paths: Vec<String> = found
+                .iter()
+                .filter(|(w, _)| w == k)
+                .map(|(_, p)| format!("`{p}`"))
+                .collect();
+            let shown = if paths.len() > 3 {
+                format!("{}, and {} more", paths[..3].join(", "), paths.len() - 3)
+            } else {
+                paths.join(", ")
+            };
+            format!("{k} ({shown})")
+        })
+        .collect();
+    match parts.len() {
+        0 => String::new(),
+        1 => parts[0].clone(),
+        n => format!("{} and {}", parts[..n - 1].join(", "), parts[n - 1]),
+    }
+}
+
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let allow = &cx.spec.raw.crm.allow_personal_data;
-    for c in cx.carried(personal_data) {
+    // One finding per output field of a transform: (carried, whole paths, personal fields).
+    let mut fields: Vec<(Carried, Vec<String>, Vec<Personal>)> = Vec::new();
+    for c in cx.carried(any_path) {
         if allowed(allow, &c.field.pointer) {
             continue;
         }
+        let found = personal_in(&c);
+        if found.is_empty() {
+            continue;
+        }
+        // A path that is not itself personal reaches the field whole.
+        let whole = (personal_data(&c.path.segments).is_none()).then(|| {
+            if c.path.segments.is_empty() {
+                "the whole event".to_string()
+            } else {
+                format!("`{}`", c.path.dotted())
+            }
+        });
+        let same = fields.iter_mut().find(|(d, _, _)| {
+            d.rule.index == c.rule.index
+                && std::ptr::eq(d.source, c.source)
+                && d.field.pointer == c.field.pointer
+        });
+        let (wholes, all) = match same {
+            Some((_, w, a)) => (w, a),
+            None => {
+                fields.push((c, Vec::new(), Vec::new()));
+                let last = fields.last_mut().expect("just pushed");
+                (&mut last.1, &mut last.2)
+            }
+        };
+        wholes.extend(whole.filter(|w| !wholes.contains(w)));
+        for x in found {
+            if !all.iter().any(|(_, p)| *p == x.1) {
+                all.push(x);
+            }
+        }
+    }
+    for (c, wholes, found) in fields {
         let field = c.field_name();
-        out.push(
-            cx.at_output(
-                c.source,
-                c.field,
-                format!(
-                    "output field `{field}` carries {} (`{}`), but it is not in `crm.allowPersonalData`",
-                    c.what,
-                    c.path.dotted()
-                ),
+        let what = describe(&found);
+        let message = if wholes.is_empty() {
+            format!(
+                "output field `{field}` carries {what}, but it is not in `crm.allowPersonalData`"
             )
-            .with_help(format!(
-                "drop the field, or add `{field}` to `crm.allowPersonalData` once the CRM field is approved for personal data"
-            )),
-        );
+        } else {
+            format!(
+                "output field `{field}` carries {} whole, which holds {what} (fixture events show them); it is not in `crm.allowPersonalData`",
+                wholes.join(" and ")
+            )
+        };
+        out.push(cx.at_output(c.source, c.field, message).with_help(
+            if wholes.is_empty() {
+                format!(
+                    "drop the field, or add `{field}` to `crm.allowPersonalData` once the CRM field is approved for personal data"
+                )
+            } else {
+                format!(
+                    "copy only the fields the CRM needs (`{}.id`), or add `{field}` to `crm.allowPersonalData` once the CRM field is approved for personal data",
+                    c.path.dotted()
+                )
+            },
+        ));
     }
 }
 
