@@ -465,13 +465,17 @@ impl<R: Rng> Machine<R> {
         let (error, permanent) = match result {
             // The hub caches for its TTL; the token's `expires_in` is not read (token.rs).
             TokenResult::Granted { access_token, .. } => {
+                self.stats.tokens_granted += 1;
                 self.token.grant(now, access_token, cache_ttl);
                 return;
             }
-            TokenResult::Refused { status, error } => (
-                format!("token endpoint: {status} {error}"),
-                (400..500).contains(&status) && status != 408 && status != 429,
-            ),
+            TokenResult::Refused { status, error } => {
+                self.stats.token_refused += 1;
+                (
+                    format!("token endpoint: {status} {error}"),
+                    (400..500).contains(&status) && status != 408 && status != 429,
+                )
+            }
             TokenResult::Failed(f) => (format!("token endpoint: {}", f.as_str()), false),
         };
         self.stats.token_failures += 1;
@@ -950,15 +954,21 @@ mod tests {
         assert!(dead.last_error.as_deref().unwrap().contains("503"));
     }
 
+    /// A machine whose breaker opens after one failure for 30 s, opened at 0 by event 0's 503.
+    fn opened_at_zero() -> Machine<ChaCha8Rng> {
+        let mut m = machine(Some((1, 30_000)));
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        m.handle_response(0, r.id, respond(503));
+        m
+    }
+
     #[test]
     fn a_probe_timer_of_an_earlier_open_period_does_not_cut_the_next_one_short() {
         // Open at 0 for 30 s. At 30 s a new event wakes the machine before the probe timer fires:
         // the parked retry probes, fails at once and opens the breaker again until 60 s. The old
         // timer, firing next at 30 s, must not half-open it.
-        let mut m = machine(Some((1, 30_000)));
-        submit(&mut m, 0, 0);
-        let r = next_crm(&mut m);
-        m.handle_response(0, r.id, respond(503));
+        let mut m = opened_at_zero();
         m.handle_timeout(2_000);
         assert!(m.poll_transmit().is_none(), "the retry parks");
         submit(&mut m, 30_000, 1);
@@ -977,10 +987,7 @@ mod tests {
 
     #[test]
     fn an_open_breaker_parks_events_without_spending_attempts() {
-        let mut m = machine(Some((1, 30_000)));
-        submit(&mut m, 0, 0);
-        let r = next_crm(&mut m);
-        m.handle_response(0, r.id, respond(503));
+        let mut m = opened_at_zero();
         submit(&mut m, 1, 1);
         // Open: the new event waits; nothing is sent until the probe at 30 s.
         assert!(m.poll_transmit().is_none());

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 
 use super::crm::CrmStats;
-use super::scenario::{fmt_num, Band, Expect, Scenario};
+use super::scenario::{fmt_measured, Band, Expect, Scenario};
 use super::verdict::Causes;
 use crate::delivery::drive::{Observer, Reply};
 use crate::delivery::{self, DeadLettered, Delivered, Output, Reason, Stats, Time};
@@ -154,6 +154,15 @@ pub fn percentile(sorted: &[u32], p: f64) -> u32 {
     }
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Counts as `key×count`, two spaces apart, in key order; `-` for none.
+fn times<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
+    if counts.is_empty() {
+        return "-".into();
+    }
+    let each: Vec<String> = counts.iter().map(|(k, n)| format!("{k}×{n}")).collect();
+    each.join("  ")
 }
 
 /// ISO 8601 duration of an interval, as the metrics API writes it (`PT1H`).
@@ -338,10 +347,15 @@ impl Report {
             .map(|i| format!("invariant {} broken", i.name))
             .collect();
         why.extend(self.checks.iter().filter(|c| !c.met).map(|c| {
+            let of = if c.name == "deadLetterRate" {
+                format!(" ({} of {} matched)", t.dead_lettered, t.matched)
+            } else {
+                String::new()
+            };
             format!(
-                "{} = {} (expected {})",
+                "{} = {}{of} (expected {})",
                 c.name,
-                fmt_num(c.actual),
+                fmt_measured(c.actual, &c.expected),
                 c.expected
             )
         }));
@@ -576,34 +590,16 @@ impl Report {
                 }
             }
         }
-        let hist: Vec<String> = self
-            .attempts_histogram
-            .iter()
-            .map(|(a, n)| format!("{a}×{n}"))
-            .collect();
         let _ = writeln!(
             s,
             "  attempts   {} requests; per event: {}",
             t.attempts,
-            if hist.is_empty() {
-                "-".into()
-            } else {
-                hist.join("  ")
-            }
+            times(&self.attempts_histogram)
         );
-        let statuses: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(st, n)| format!("{st}×{n}"))
-            .collect();
         let _ = writeln!(
             s,
             "  responses  {}{}{}",
-            if statuses.is_empty() {
-                "-".into()
-            } else {
-                statuses.join("  ")
-            },
+            times(&self.statuses),
             if self.timeouts > 0 {
                 format!("  timeout×{}", self.timeouts)
             } else {
@@ -615,11 +611,30 @@ impl Report {
                 String::new()
             },
         );
-        let _ = writeln!(
-            s,
-            "  tokens     {} token requests ({} refused), {} issued",
-            t.token_refreshes, self.crm.token_refusals, self.crm.tokens_issued
-        );
+        if self.machine.token_requests > 0 {
+            // As the hub saw them: a token the CRM issued after the hub gave up is not granted.
+            let m = &self.machine;
+            let unanswered = m.token_failures.saturating_sub(m.token_refused);
+            let open = m
+                .token_requests
+                .saturating_sub(m.tokens_granted + m.token_failures);
+            let mut parts = vec![format!("{} granted", m.tokens_granted)];
+            if m.token_refused > 0 {
+                parts.push(format!("{} refused (an error response)", m.token_refused));
+            }
+            if unanswered > 0 {
+                parts.push(format!("{unanswered} unanswered (timeout or reset)"));
+            }
+            if open > 0 {
+                parts.push(format!("{open} still open at the end"));
+            }
+            let _ = writeln!(
+                s,
+                "  tokens     {} token requests: {}",
+                m.token_requests,
+                parts.join(", ")
+            );
+        }
         if self.latencies.is_empty() {
             // Percentiles of nothing are not "0 ms".
             let _ = writeln!(s, "  latency    none: no event was delivered");
@@ -684,7 +699,7 @@ impl Report {
                     if c.met { "ok  " } else { "FAIL" },
                     c.name,
                     c.expected,
-                    fmt_num(c.actual)
+                    fmt_measured(c.actual, &c.expected)
                 );
             }
         }

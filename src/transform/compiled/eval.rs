@@ -9,10 +9,12 @@ use super::ir::*;
 use super::value::{deep_equal, truthy, Closure, Flags, Obj, Str, Val};
 use super::{Bail, Program, R};
 
-/// Evaluation steps one evaluation may take before the engine decides instead: far above any
-/// CRM mapping (the corpus needs a few hundred), low enough to stop a runaway loop in
-/// milliseconds. Counted, not timed, so the decision is the same on every machine.
-pub(super) const STEP_BUDGET: u64 = 2_000_000;
+/// Evaluation steps one compiled evaluation may take: far above any CRM mapping (the corpus
+/// needs a few hundred), low enough to stop a runaway loop in milliseconds. Counted, not timed,
+/// so the decision is the same on every machine: past it the evaluation fails with
+/// [`crate::transform::limits::STEP_BUDGET_EXCEEDED`] ([`super::Decline::Steps`]), and the engine
+/// is not asked (its only bound on time is the wall clock).
+pub(crate) const STEP_BUDGET: u64 = 2_000_000;
 
 /// Deepest nesting of evaluations on the compiled path; deeper expressions (deep recursion)
 /// go to the engine, which grows its stack as it needs. Keeps the compiled path well inside a
@@ -87,6 +89,12 @@ impl<'a> Ev<'a> {
         Ok(())
     }
 
+    /// Whether the step budget ran out: every later step fails too, so a decline after it is
+    /// the budget's.
+    pub(super) fn exhausted(&self) -> bool {
+        self.steps > STEP_BUDGET
+    }
+
     pub(super) fn check_len(&self, n: usize) -> R<()> {
         if n > self.max_seq {
             Err(Bail)
@@ -141,6 +149,40 @@ impl<'a> Ev<'a> {
             return Ok(v);
         }
         Ok(finish(v, n.keep_array))
+    }
+
+    /// Appends the value of `n`, an operand of `&`, to `out`; a plain `&` (no predicate,
+    /// group or `[]`) is flattened into its operands, evaluated left to right as before.
+    fn concat_into(
+        &mut self,
+        n: &'a Node,
+        input: &Val<'a>,
+        env: usize,
+        out: &mut String,
+        max: usize,
+    ) -> R<()> {
+        match &n.kind {
+            K::Concat(l, r) if n.predicates.is_empty() && n.group.is_none() && !n.keep_array => {
+                // Counted as `eval` counts the node it stands for.
+                self.tick()?;
+                self.depth += 1;
+                if self.depth > self.max_depth {
+                    return Err(Bail);
+                }
+                self.concat_into(l, input, env, out, max)?;
+                let b = self.eval(r, input, env)?;
+                self.depth -= 1;
+                concat_part(&b, out, max)?;
+                if out.len() > max {
+                    return Err(Bail);
+                }
+                Ok(())
+            }
+            _ => {
+                let a = self.eval(n, input, env)?;
+                concat_part(&a, out, max)
+            }
+        }
     }
 
     fn eval_kind(&mut self, n: &'a Node, input: &Val<'a>, env: usize) -> R<Val<'a>> {
@@ -238,10 +280,13 @@ impl<'a> Ev<'a> {
                 Val::Bool(a || truthy(&self.eval(r, input, env)?))
             }
             K::Concat(l, r) => {
-                let (a, b) = (self.eval(l, input, env)?, self.eval(r, input, env)?);
+                // `a & b & c & …` (a left-leaning chain) is written into one string: every
+                // intermediate result is a string, which `&` copies as it is, so this is the
+                // chain's value with one allocation instead of one per `&`.
                 let max = self.prog.limits.max_output_bytes;
                 let mut s = String::new();
-                concat_part(&a, &mut s, max)?;
+                self.concat_into(l, input, env, &mut s, max)?;
+                let b = self.eval(r, input, env)?;
                 concat_part(&b, &mut s, max)?;
                 // A string past the output budget (doubling in a loop) is the engine's to stop.
                 if s.len() > max {
@@ -771,6 +816,12 @@ fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>]) -> Option<Val<'a>>
         (Native::ToMillis, [Val::Str(s)]) => super::dates::to_millis(s).map(Val::Num),
         (Native::FromMillis(parts), [Val::Num(ms), ..]) => {
             super::dates::format(*ms, parts).map(Val::string)
+        }
+        (Native::Url(component, false), [Val::Str(s)]) => {
+            Some(Val::string(crate::transform::uri::encode(s, *component)))
+        }
+        (Native::Url(component, true), [Val::Str(s)]) => {
+            crate::transform::uri::decode(s, *component).map(Val::string)
         }
         _ => None,
     }
