@@ -132,7 +132,7 @@ pub fn unknown_function(name: &str, bound: &BTreeSet<String>) -> Diagnostic {
         .with_help(if name == "shuffle" {
             "order the items by a field instead: `$sort(items, function($a, $b) { $a.id > $b.id })`"
         } else {
-            "derive the value from the event (its id, `$millis()`), which stays the same on a retry"
+            "derive the value from the event (its id), which is the same on every retry and replay"
         });
     }
     let d = Diagnostic::error(
