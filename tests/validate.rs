@@ -57,7 +57,7 @@ const BAD: &[(&str, &str, u64, u64)] = &[
     ("alias_bomb.yaml", "E003", 6, 29),
     ("deep_block_nesting.yaml", "E004", 131, 257),
     ("deep_nesting.yaml", "E004", 3, 269),
-    ("dlq_escape.yaml", "E106", 8, 47),
+    ("dlq_escape.yaml", "E106", 9, 47),
     ("duplicate_keys.yaml", "E006", 9, 3),
     ("hostile_values.yaml", "E106", 5, 9),
     ("literal_secret.yaml", "E202", 8, 12),
@@ -143,11 +143,18 @@ fn a_dlq_bucket_or_prefix_that_climbs_out_is_refused_at_its_value() {
     let got: Vec<(&str, u64, u64)> = got.iter().map(|(c, l, k)| (c.as_str(), *l, *k)).collect();
     assert_eq!(
         got,
-        [("E106", 8, 47), ("E106", 8, 68), ("E106", 12, 60)],
+        [
+            ("E106", 9, 47),
+            ("E106", 9, 68),
+            ("E106", 13, 60),
+            ("E106", 14, 39)
+        ],
         "{v:#}"
     );
     let text = v.to_string();
     assert!(text.contains("`../escape` is not a bucket name"), "{v:#}");
+    // S3 forbids two adjacent dots in a bucket name.
+    assert!(text.contains("`dyn..dlq` is not a bucket name"), "{v:#}");
     assert!(text.contains("`a/./b/` is not a key prefix"), "{v:#}");
 }
 
