@@ -59,6 +59,7 @@ const BAD: &[(&str, &str, u64, u64)] = &[
     ("deep_nesting.yaml", "E004", 3, 269),
     ("dlq_escape.yaml", "E106", 9, 47),
     ("duplicate_keys.yaml", "E006", 9, 3),
+    ("header_case.yaml", "E106", 13, 5),
     ("hostile_values.yaml", "E106", 5, 9),
     ("literal_secret.yaml", "E202", 8, 12),
     ("missing_env.yaml", "E201", 5, 27),

@@ -24,6 +24,7 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_idempotency_template(tree, map));
     out.extend(check_rule_stages(tree, map));
     out.extend(check_dlq_bucket(tree, map));
+    out.extend(check_header_case(tree, map));
     out.extend(check_file_names(tree, map));
     out.extend(check_test_now(tree, map));
     out.extend(check_environment_names(tree, map));
@@ -333,6 +334,40 @@ pub fn check_dlq_bucket(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     } else {
         Vec::new()
     }
+}
+
+/// HTTP header names ignore case (RFC 9110 §5.1): two `channel.headers` names that differ only
+/// in case would both be compiled and sent, and which one the CRM reads is up to it.
+pub fn check_header_case(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(headers) = tree.pointer("/channel/headers").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for name in headers.keys() {
+        match seen.iter().find(|s| s.eq_ignore_ascii_case(name)) {
+            Some(first) => {
+                let first_at = map
+                    .key_span(&crate::spec::yaml::child("/channel/headers", first))
+                    .map(|s| format!(" (at {}:{})", s.start.line, s.start.column))
+                    .unwrap_or_default();
+                out.push(
+                    Diagnostic::error(
+                        "E106",
+                        format!(
+                            "header `{name}` repeats `{first}`{first_at}: header names ignore case"
+                        ),
+                    )
+                    .at_opt(map.key_span(&crate::spec::yaml::child("/channel/headers", name)))
+                    .with_help(
+                        "keep one of them: both would be sent, and which one the CRM reads is up to it (an environment overrides a header by its exact name)",
+                    ),
+                );
+            }
+            None => seen.push(name),
+        }
+    }
+    out
 }
 
 /// Longest environment name: it becomes part of every rule id of that environment.
