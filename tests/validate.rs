@@ -55,6 +55,7 @@ fn the_example_spec_is_valid_in_its_staging_environment() {
 /// A new file there without a row here fails the test, so no case goes unchecked.
 const BAD: &[(&str, &str, u64, u64)] = &[
     ("alias_bomb.yaml", "E003", 6, 29),
+    ("condition_paths.yaml", "E413", 14, 7),
     ("deep_block_nesting.yaml", "E004", 131, 257),
     ("deep_nesting.yaml", "E004", 3, 269),
     ("dlq_escape.yaml", "E106", 9, 47),

@@ -25,6 +25,7 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_rule_stages(tree, map));
     out.extend(check_dlq_bucket(tree, map));
     out.extend(check_header_case(tree, map));
+    out.extend(check_condition_paths(tree, map));
     out.extend(check_file_names(tree, map));
     out.extend(check_test_now(tree, map));
     out.extend(check_environment_names(tree, map));
@@ -368,6 +369,70 @@ pub fn check_header_case(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// A condition path is dotted field names (a whole number indexes a list: `tags.0`), read by the
+/// rule matcher. A path with an empty segment (`a..b`, `.a`, `a.`) or a bracket index
+/// (`tags[0]`, read as the field name `tags[0]`) can never match an event: E413 at the path.
+pub fn check_condition_paths(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(rules) = tree.get("rules").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(conditions) = rule.get("conditions").and_then(Value::as_object) else {
+            continue;
+        };
+        for path in conditions.keys() {
+            let at = map.key_span(&crate::spec::yaml::child(
+                &format!("/rules/{i}/conditions"),
+                path,
+            ));
+            let (message, help) = if path.split('.').any(str::is_empty) {
+                (
+                    format!("condition path `{path}` has an empty segment: it can never match"),
+                    "write dotted field names, one `.` between two names (`interaction.channel.type`)"
+                        .to_string(),
+                )
+            } else if let Some(dotted) = bracket_to_dotted(path) {
+                (
+                    format!("condition path `{path}` reads a field named `{}`: brackets do not index a list here, so it can never match", path.split('.').find(|s| s.contains('[')).unwrap_or(path)),
+                    format!("did you mean `{dotted}`? A whole-number segment indexes a list"),
+                )
+            } else {
+                continue;
+            };
+            out.push(
+                Diagnostic::error("E413", message)
+                    .at_opt(at)
+                    .with_help(help),
+            );
+        }
+    }
+    out
+}
+
+/// `tags[0].name` → `tags.0.name`, when every bracket holds a whole number; `None` when the path
+/// has no such bracket.
+fn bracket_to_dotted(path: &str) -> Option<String> {
+    if !path.contains('[') {
+        return None;
+    }
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let close = rest[open..].find(']')? + open;
+        let index = &rest[open + 1..close];
+        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        out.push_str(&rest[..open]);
+        out.push('.');
+        out.push_str(index);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// Longest environment name: it becomes part of every rule id of that environment.
