@@ -680,7 +680,7 @@ impl<R: Rng> Machine<R> {
                 })
             }
         };
-        let text = payload.to_string();
+        let text = json_text(&payload);
         if let Some(limit) = self.cfg.max_payload_bytes {
             let size = text.len() as u64;
             if size > limit {
@@ -741,6 +741,13 @@ impl<R: Rng> Machine<R> {
     }
 }
 
+/// A value's compact JSON text: `Display`'s, by serde_json's writer into a string, which costs
+/// half of `Display` (that writes through `fmt::Formatter` piece by piece). Writing a
+/// `Value` to memory cannot fail; the fallback is that same text.
+pub fn json_text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| v.to_string())
+}
+
 /// Text this machine serialized itself parses back; `Null` is unreachable in practice.
 fn parse_back(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or(Value::Null)
@@ -765,6 +772,23 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
     use serde_json::json;
+
+    /// The body text is `Display`'s, byte for byte, for whatever a transform may return.
+    #[test]
+    fn json_text_is_the_display_text() {
+        let big: Value = serde_json::from_str("123456789012345678901234567890").unwrap();
+        for v in [
+            json!(null),
+            json!({}),
+            json!([]),
+            json!({"caseNumber": "INT-1", "n": -0.0, "f": 1.5e300, "t": 0.1, "u": u64::MAX}),
+            json!({"esc": "quote \" back \\ nl \n tab \t nul \u{0} del \u{7f} é 😀 \u{2028}"}),
+            json!([[[{"a": [1, 2.5, true, null, "x"]}]], {"z": 1, "a": 2}]),
+            big,
+        ] {
+            assert_eq!(json_text(&v), v.to_string());
+        }
+    }
 
     fn machine(breaker: Option<(u32, u64)>) -> Machine<ChaCha8Rng> {
         machine_with(|cfg| cfg.breaker = breaker)
@@ -926,15 +950,21 @@ mod tests {
         assert!(dead.last_error.as_deref().unwrap().contains("503"));
     }
 
+    /// A machine whose breaker opens after one failure for 30 s, opened at 0 by event 0's 503.
+    fn opened_at_zero() -> Machine<ChaCha8Rng> {
+        let mut m = machine(Some((1, 30_000)));
+        submit(&mut m, 0, 0);
+        let r = next_crm(&mut m);
+        m.handle_response(0, r.id, respond(503));
+        m
+    }
+
     #[test]
     fn a_probe_timer_of_an_earlier_open_period_does_not_cut_the_next_one_short() {
         // Open at 0 for 30 s. At 30 s a new event wakes the machine before the probe timer fires:
         // the parked retry probes, fails at once and opens the breaker again until 60 s. The old
         // timer, firing next at 30 s, must not half-open it.
-        let mut m = machine(Some((1, 30_000)));
-        submit(&mut m, 0, 0);
-        let r = next_crm(&mut m);
-        m.handle_response(0, r.id, respond(503));
+        let mut m = opened_at_zero();
         m.handle_timeout(2_000);
         assert!(m.poll_transmit().is_none(), "the retry parks");
         submit(&mut m, 30_000, 1);
@@ -953,10 +983,7 @@ mod tests {
 
     #[test]
     fn an_open_breaker_parks_events_without_spending_attempts() {
-        let mut m = machine(Some((1, 30_000)));
-        submit(&mut m, 0, 0);
-        let r = next_crm(&mut m);
-        m.handle_response(0, r.id, respond(503));
+        let mut m = opened_at_zero();
         submit(&mut m, 1, 1);
         // Open: the new event waits; nothing is sent until the probe at 30 s.
         assert!(m.poll_transmit().is_none());

@@ -156,6 +156,15 @@ pub fn percentile(sorted: &[u32], p: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Counts as `key×count`, two spaces apart, in key order; `-` for none.
+fn times<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
+    if counts.is_empty() {
+        return "-".into();
+    }
+    let each: Vec<String> = counts.iter().map(|(k, n)| format!("{k}×{n}")).collect();
+    each.join("  ")
+}
+
 /// ISO 8601 duration of an interval, as the metrics API writes it (`PT1H`).
 pub fn iso_interval(ms: Time) -> String {
     if ms % 3_600_000 == 0 {
@@ -576,34 +585,16 @@ impl Report {
                 }
             }
         }
-        let hist: Vec<String> = self
-            .attempts_histogram
-            .iter()
-            .map(|(a, n)| format!("{a}×{n}"))
-            .collect();
         let _ = writeln!(
             s,
             "  attempts   {} requests; per event: {}",
             t.attempts,
-            if hist.is_empty() {
-                "-".into()
-            } else {
-                hist.join("  ")
-            }
+            times(&self.attempts_histogram)
         );
-        let statuses: Vec<String> = self
-            .statuses
-            .iter()
-            .map(|(st, n)| format!("{st}×{n}"))
-            .collect();
         let _ = writeln!(
             s,
             "  responses  {}{}{}",
-            if statuses.is_empty() {
-                "-".into()
-            } else {
-                statuses.join("  ")
-            },
+            times(&self.statuses),
             if self.timeouts > 0 {
                 format!("  timeout×{}", self.timeouts)
             } else {

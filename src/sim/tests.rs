@@ -201,18 +201,20 @@ fn without_a_dlq_dead_lettered_events_are_lost_and_the_verdict_fails() {
     );
 }
 
-#[test]
-fn a_crm_without_dedup_turns_lost_responses_into_counted_duplicates() {
-    let (spec, inputs) = load_spec();
-    let yaml = "
+/// A CRM that cannot deduplicate, and lost responses (resets) that make the machine resend.
+const WITHOUT_DEDUP: &str = "
 version: 1
 name: dups
 duration: 2m
 events: { count: 200, fixtures: false }
 crm: { idempotency: none, resetRate: 0.3 }
-expect: { duplicates: 0 }
 ";
-    let (rep, _, _) = run(&spec, &inputs, yaml, &Options::default());
+
+#[test]
+fn a_crm_without_dedup_turns_lost_responses_into_counted_duplicates() {
+    let (spec, inputs) = load_spec();
+    let yaml = format!("{WITHOUT_DEDUP}expect: {{ duplicates: 0 }}\n");
+    let (rep, _, _) = run(&spec, &inputs, &yaml, &Options::default());
     assert!(rep.totals.duplicates > 0, "{}", rep.summary());
     assert!(!rep.passed());
     let inv = rep
@@ -230,13 +232,7 @@ expect: { duplicates: 0 }
 fn duplicates_in_a_crm_without_dedup_fail_the_run_naming_the_seed_unless_the_scenario_bounds_them()
 {
     let (spec, inputs) = load_spec();
-    let yaml = "
-version: 1
-name: dups
-duration: 2m
-events: { count: 200, fixtures: false }
-crm: { idempotency: none, resetRate: 0.3 }
-";
+    let yaml = WITHOUT_DEDUP;
     let (rep, _, _) = run(&spec, &inputs, yaml, &Options::default());
     assert!(rep.totals.duplicates > 0, "{}", rep.summary());
     let inv = rep

@@ -10,8 +10,7 @@
 //! reset after the write loses the response
 //! but not the side effect, which is how duplicates happen.
 
-use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use rustc_hash::FxHashMap;
 
 use rand_core::Rng;
 use serde_json::Value;
@@ -20,6 +19,7 @@ use crate::crm;
 pub use crate::crm::{DedupMode, Profile};
 use crate::delivery::backoff::unit;
 use crate::delivery::drive::Reply;
+use crate::delivery::machine::json_text;
 use crate::delivery::{CrmRequest, Failure, Response, Time, TokenResult};
 use crate::sim::scenario::{Dedup, Fault, Scenario};
 use crate::spec::model::RawSpec;
@@ -77,7 +77,7 @@ pub struct CrmModel {
     /// Issue time of every token, indexed by its number.
     tokens: Vec<Time>,
     /// Dedup key hash → the event seq that first wrote it.
-    seen: HashMap<u128, u64>,
+    seen: FxHashMap<u128, u64>,
     /// Side effects per event seq (saturating).
     applied: Vec<u8>,
     /// Upserts onto a record another delivery wrote: (its writer, the new writer), in order.
@@ -148,7 +148,7 @@ impl CrmModel {
             faults: sc.faults.clone(),
             revocations,
             tokens: Vec::new(),
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
             applied: Vec::new(),
             overwrites: Vec::new(),
             overwrite_values: Vec::new(),
@@ -505,7 +505,7 @@ impl CrmModel {
                     } else {
                         p.get(&field)
                     };
-                    let k = value.map(|v| v.to_string()).unwrap_or_default();
+                    let k = value.map(json_text).unwrap_or_default();
                     match self.seen.get(&hash128(&k)) {
                         Some(&owner) if owner == seq => self.stats.deduplicated += 1,
                         Some(&owner) => {
@@ -568,15 +568,10 @@ impl CrmModel {
     }
 }
 
-/// A 128-bit hash of a key (two SipHash runs with fixed keys: deterministic across runs).
+/// A 128-bit fingerprint of a key (XXH3-128: deterministic across runs and machines; a
+/// collision, which would make two keys one, is as likely as for any 128-bit hash).
 pub fn hash128(s: &str) -> u128 {
-    let mut a = DefaultHasher::new();
-    0u8.hash(&mut a);
-    s.hash(&mut a);
-    let mut b = DefaultHasher::new();
-    1u8.hash(&mut b);
-    s.hash(&mut b);
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+    xxhash_rust::xxh3::xxh3_128(s.as_bytes())
 }
 
 #[cfg(test)]

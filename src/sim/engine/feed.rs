@@ -422,12 +422,15 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
         // call; the bar redraws at most 20 times a second).
         obs.arrived(done, total);
         let when: DateTime<Utc> = (self.epoch + Duration::from_millis(now)).into();
-        let event_id = event
-            .pointer("/event/id")
+        // `event.get`, not `pointer("/event/id")`: a pointer unescapes each of its segments
+        // into a new string before it looks it up.
+        let head = event.get("event");
+        let event_id = head
+            .and_then(|e| e.get("id"))
             .and_then(Value::as_str)
             .map_or_else(|| format!("#{k}"), str::to_string);
-        let event_type = event
-            .pointer("/event/type")
+        let event_type = head
+            .and_then(|e| e.get("type"))
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();

@@ -2,7 +2,7 @@
 //! lost) and the idempotency keys seen. At the end it checks the four invariants against the CRM
 //! model's record of side effects and finishes the report.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::delivery::drive::Observer;
 use crate::delivery::{Machine, Output, Time};
@@ -19,7 +19,7 @@ const DLQ_LOST: u8 = 3;
 #[derive(Default)]
 pub struct Ledger {
     state: Vec<u8>,
-    keys: HashMap<u128, u64>,
+    keys: FxHashMap<u128, u64>,
     /// The first submission of the event being submitted (its rules are submitted in a row).
     event_start: u64,
     last_event: String,

@@ -94,9 +94,11 @@ impl Identity {
     /// interaction update one record, rightly), else the event, else its fallback fields; `None`
     /// when it carries none of them (every arrival is then its own subject).
     pub fn subject(&self, event: &Value) -> Option<String> {
+        // Once per arrival: the standard paths without a `Vec` of segments.
         for p in ["interaction.id", "event.id"] {
-            if let Some(v) = get(event, &split(p)).filter(|v| !v.is_null()) {
-                return Some(format!("{p}={v}"));
+            let v = p.split('.').try_fold(event, |v, s| v.get(s));
+            if let Some(v) = v.filter(|v| !v.is_null()) {
+                return Some(format!("{p}={}", crate::delivery::machine::json_text(v)));
             }
         }
         let parts: Vec<String> = self
@@ -726,9 +728,7 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
         .unwrap_or(*at);
     match fmt {
         TimeFormat::Iso { sep, frac, zone } => {
-            let mut s = t.format("%Y-%m-%d").to_string();
-            s.push(sep);
-            s.push_str(&t.format("%H:%M:%S").to_string());
+            let mut s = iso_date_time(&t, sep);
             if frac > 0 {
                 let ns = format!("{:09}", t.timestamp_subsec_nanos());
                 s.push('.');
@@ -773,6 +773,39 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
                 .map_or(Value::Null, Value::Number)
         }
     }
+}
+
+/// `YYYY-MM-DD<sep>HH:MM:SS` of `t`'s local time, as chrono's `%Y-%m-%d` and `%H:%M:%S` write
+/// it. Three of these per generated event: written digit by digit, not through strftime, whose
+/// format string is parsed again on every call. A year outside 0–9999 (which `%Y` writes with a
+/// sign) goes through chrono.
+fn iso_date_time(t: &DateTime<FixedOffset>, sep: char) -> String {
+    use chrono::{Datelike, Timelike};
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        let mut s = t.format("%Y-%m-%d").to_string();
+        s.push(sep);
+        s.push_str(&t.format("%H:%M:%S").to_string());
+        return s;
+    }
+    let two = |s: &mut String, n: u32, after: Option<char>| {
+        s.push(char::from(b'0' + (n / 10 % 10) as u8));
+        s.push(char::from(b'0' + (n % 10) as u8));
+        if let Some(c) = after {
+            s.push(c);
+        }
+    };
+    let mut s = String::with_capacity(40);
+    let year = year as u32;
+    two(&mut s, year / 100, None);
+    two(&mut s, year % 100, Some('-'));
+    two(&mut s, t.month(), Some('-'));
+    two(&mut s, t.day(), Some(sep));
+    two(&mut s, t.hour(), Some(':'));
+    two(&mut s, t.minute(), Some(':'));
+    // `%S` writes a leap second as 60.
+    two(&mut s, t.second() + t.nanosecond() / 1_000_000_000, None);
+    s
 }
 
 /// `x` rounded to the nearest multiple of `unit` (halves away from zero).
@@ -1144,5 +1177,45 @@ mod tests {
         let form =
             json!({"t": {"id": "int_ab12", "at": "2025-03-01T09:40:00Z", "n": 3, "tags": ["a"]}});
         assert_eq!(compare(&f, &form).len(), 1);
+    }
+
+    /// The digit-by-digit date and time writer against chrono's `%Y-%m-%d` and `%H:%M:%S`, which
+    /// it replaces on the hot path: every year's edges, offsets either side of UTC, and a spread
+    /// of instants across the range the scenario schema allows (and past it, where chrono
+    /// writes the year with a sign).
+    #[test]
+    fn the_date_time_writer_writes_what_strftime_writes() {
+        let chrono_text = |t: &DateTime<FixedOffset>, sep: char| {
+            format!("{}{sep}{}", t.format("%Y-%m-%d"), t.format("%H:%M:%S"))
+        };
+        let mut instants: Vec<i64> = vec![
+            -62_167_219_200_000, // 0000-01-01T00:00:00Z
+            -62_135_596_800_001,
+            -1,
+            0,
+            951_782_400_000, // 2000-02-29
+            1_705_326_702_123,
+            253_402_300_799_999, // 9999-12-31T23:59:59.999Z
+            253_402_300_800_000, // 10000-01-01: signed year
+            -62_167_219_200_001, // -0001-12-31: signed year
+        ];
+        let mut x: i64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..2000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            instants.push(x.rem_euclid(260_000_000_000_000) - 62_200_000_000_000);
+        }
+        for ms in instants {
+            for off in [0, 3600, -(5 * 3600 + 30 * 60), 14 * 3600, -12 * 3600] {
+                let zone = FixedOffset::east_opt(off).unwrap();
+                let t = DateTime::<Utc>::from_timestamp_millis(ms)
+                    .unwrap()
+                    .with_timezone(&zone);
+                for sep in ['T', ' ', 't'] {
+                    assert_eq!(iso_date_time(&t, sep), chrono_text(&t, sep), "{ms} {off}");
+                }
+            }
+        }
     }
 }
