@@ -160,6 +160,19 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         };
         let field = pointer.rsplit('/').next().unwrap_or(pointer);
         let at = map.value_span(pointer);
+        // The URL parser forgives what a URL's text must not have: `https:///v1` is read as host
+        // `v1`, and a space is encoded silently. This runs on the text after `${env:}`
+        // interpolation, where an empty variable leaves exactly that.
+        if let Some(problem) = url_text_problem(url) {
+            out.push(
+                Diagnostic::error("E409", format!("`{field}` {problem}"))
+                    .at_opt(at)
+                    .with_help(
+                        "write the full URL, e.g. `https://crm.example.com/v1/interactions`; when it is built from `${env:…}` variables, one of them is empty or holds what a URL cannot",
+                    ),
+            );
+            continue;
+        }
         match require_https_or_loopback_template(url) {
             Ok(()) => {}
             Err(UrlError::NotAUrl { .. }) => out.push(
@@ -186,6 +199,20 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// What a URL's text has that the URL parser would forgive: no host between `://` and the path
+/// (`https:///v1`), or whitespace or a control character anywhere.
+fn url_text_problem(url: &str) -> Option<&'static str> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("contains a space or a control character");
+    }
+    let (_, rest) = url.split_once("://")?;
+    matches!(
+        rest.chars().next(),
+        None | Some('/' | '?' | '#' | '@' | ':')
+    )
+    .then_some("has no host")
 }
 
 /// The idempotency template: balanced `${…}`, non-empty dotted event paths, at least one event
