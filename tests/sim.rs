@@ -961,6 +961,8 @@ fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
 /// A transform that runs into the wall-clock guard makes the outcome depend on the machine's
 /// speed: `sim` gives no verdict (exit 2, naming the rule, the event and the seed) instead of
 /// dead-lettering the event as TRANSFORM_FAILED, which a slower or faster machine would not.
+/// Only the engine has that guard: the recursion nests deeper than the compiled path goes, so the
+/// engine runs it (the compiled path's step budget is deterministic, see the test below).
 #[test]
 fn a_transform_past_the_wall_clock_guard_gives_no_verdict_rather_than_a_machine_dependent_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -992,7 +994,8 @@ rules:
     transform: |
       (
         $fib := function($n) { $n < 2 ? $n : $fib($n - 1) + $fib($n - 2) };
-        {"ref": call.ref, "n": call.n > 10 ? $fib(call.n) : 0}
+        $deep := function($d, $n) { $d = 0 ? $fib($n) : 0 + $deep($d - 1, $n) };
+        {"ref": call.ref, "n": call.n > 10 ? $deep(120, call.n) : 0}
       )
     fixtures: [events/*.json]
 "#,
@@ -1288,4 +1291,55 @@ fn lint_and_sim_agree_on_when_the_token_cache_outlives_the_token() {
             assert!(out.contains("FAIL AUTH_FAILED"), "ttl {ttl}: {out}");
         }
     }
+}
+
+/// The compiled path's step budget is a verdict the same on every machine: a transform past it
+/// fails every event with STEP_BUDGET_EXCEEDED (TRANSFORM_FAILED, the spec's, exit 1), the same
+/// in two runs, never the wall-clock guard's D1012 (which would stop the run with exit 2).
+#[test]
+fn a_transform_past_its_step_budget_fails_the_same_way_on_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = crate::common::root().join("fixtures/events/voice_resolved.json");
+    let spec = dir.path().join("steps.yaml");
+    fs::write(
+        &spec,
+        format!(
+            "version: 1\nname: steps\nchannel: {{ name: Steps, destinationUri: \"https://crm.example.org/a\", auth: {{ type: none }}, timeoutMilliseconds: 1000 }}\nidempotency: {{ key: \"${{event.id}}\" }}\nretry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}\ndeadLetterQueue: {{ enabled: true, bucketName: b }}\nrules:\n  - {{ id: R, name: r, eventType: interaction.ended, transform: '{{\"id\": interaction.id, \"n\": $count([1..990000].($ * 2 + 1))}}', fixtures: [{}] }}\n",
+            fixture.display()
+        ),
+    )
+    .unwrap();
+    let mut reports = Vec::new();
+    for i in 0..2 {
+        let report = dir.path().join(format!("r{i}.json"));
+        let (code, out, err) = run(&[
+            spec.to_str().unwrap(),
+            "--events",
+            "3",
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(out.contains("FAIL TRANSFORM_FAILED"), "{out}");
+        assert!(
+            !out.contains("D1012") && !err.contains("D1012"),
+            "{out}{err}"
+        );
+        reports.push(fs::read_to_string(&report).unwrap());
+    }
+    assert_eq!(reports[0], reports[1]);
+    let out = cxsync()
+        .args([
+            "eval",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--rule",
+            "R",
+            "--event",
+        ])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("STEP_BUDGET_EXCEEDED"), "{err}");
 }

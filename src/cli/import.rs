@@ -210,6 +210,10 @@ fn check(
         .channel
         .as_ref()
         .map(|c| import::with_stand_ins(c, STAND_IN));
+    live.retry_policy = live
+        .retry_policy
+        .as_ref()
+        .map(|p| import::policy_with_stand_ins(p, STAND_IN));
     let opts = LoadOptions {
         env: imported.owner.env.clone(),
         vars,

@@ -79,7 +79,47 @@ pub fn with_stand_ins(live: &Value, stand_in: &str) -> Value {
             }
         }
     }
+    if let Some(Value::String(u)) = ch.get_mut("destinationUri") {
+        *u = url_stand_ins(u, stand_in);
+    }
     ch
+}
+
+/// `url` with each credential in it (the user-info password, a credential-named query value:
+/// `spec::secret::url_credentials`) replaced by an `${env:PREFIX_WHAT}` placeholder, recorded in
+/// `env_vars`.
+fn url_placeholders(
+    url: &str,
+    prefix: &str,
+    field: &str,
+    env_vars: &mut Vec<(String, String)>,
+) -> String {
+    crate::spec::secret::replace_url_credentials(url, |what| {
+        let var = format!("{prefix}_{}", env_slug(what));
+        let about = match what {
+            "password" => format!("the password in `{field}`"),
+            q => format!("the `{q}` query parameter of `{field}`"),
+        };
+        if !env_vars.iter().any(|(v, _)| *v == var) {
+            env_vars.push((var.clone(), about));
+        }
+        format!("${{env:{var}}}")
+    })
+}
+
+/// `url` with its credentials replaced by `stand_in`, as [`url_placeholders`] made them.
+fn url_stand_ins(url: &str, stand_in: &str) -> String {
+    crate::spec::secret::replace_url_credentials(url, |_| stand_in.to_string())
+}
+
+/// The live retry policy with the credentials of its `alertEndpoint` replaced by `stand_in`
+/// (see [`with_stand_ins`]).
+pub fn policy_with_stand_ins(live: &Value, stand_in: &str) -> Value {
+    let mut p = live.clone();
+    if let Some(Value::String(a)) = p.pointer_mut("/deadLetterQueue/alertEndpoint") {
+        *a = url_stand_ins(a, stand_in);
+    }
+    p
 }
 
 /// The file name of the written spec.
@@ -130,7 +170,8 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
     }
     match str_at(ch, "destinationUri") {
         Some(u) => {
-            let _ = writeln!(y, "  destinationUri: {}", scalar(u));
+            let u = url_placeholders(u, &format!("{slug}_URI"), "destinationUri", &mut env_vars);
+            let _ = writeln!(y, "  destinationUri: {}", scalar(&u));
         }
         None => notes.push("the channel has no `destinationUri`; write one in the spec".into()),
     }
@@ -178,7 +219,11 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
     let plain: Vec<String> = hs
         .iter()
         .map(|(k, _)| k.as_str())
-        .filter(|k| !["content-type", "accept"].contains(&k.to_ascii_lowercase().as_str()))
+        .filter(|k| {
+            !is_secret_name(k)
+                && !["content-type", "accept", "user-agent"]
+                    .contains(&k.to_ascii_lowercase().as_str())
+        })
         .map(|k| format!("`{k}`"))
         .collect();
     notes.push(format!(
@@ -251,7 +296,7 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
     let _ = writeln!(y, "  header: {}", scalar(&idem_header));
     let _ = writeln!(y, "  key: {}", scalar(&key));
 
-    write_retry(&mut y, policy, &mut notes);
+    write_retry(&mut y, policy, &mut notes, &slug, &mut env_vars);
 
     // The rules.
     let mut files = Vec::new();
@@ -432,7 +477,13 @@ fn write_auth(
     }
 }
 
-fn write_retry(y: &mut String, policy: Option<&Value>, notes: &mut Vec<String>) {
+fn write_retry(
+    y: &mut String,
+    policy: Option<&Value>,
+    notes: &mut Vec<String>,
+    slug: &str,
+    env_vars: &mut Vec<(String, String)>,
+) {
     let Some(p) = policy else {
         notes.push(
             "the channel has no retry policy; the spec holds the guide's (plan creates it)".into(),
@@ -506,10 +557,14 @@ fn write_retry(y: &mut String, policy: Option<&Value>, notes: &mut Vec<String>) 
         Some(d) => {
             let enabled = d.get("enabled").and_then(Value::as_bool).unwrap_or(false);
             let _ = writeln!(y, "  enabled: {enabled}");
-            for k in ["storageType", "bucketName", "prefix", "alertEndpoint"] {
+            for k in ["storageType", "bucketName", "prefix"] {
                 if let Some(v) = str_at(d, k) {
                     let _ = writeln!(y, "  {k}: {}", scalar(v));
                 }
+            }
+            if let Some(v) = str_at(d, "alertEndpoint") {
+                let v = url_placeholders(v, &format!("{slug}_ALERT"), "alertEndpoint", env_vars);
+                let _ = writeln!(y, "  alertEndpoint: {}", scalar(&v));
             }
             if str_at(d, "storageType").is_none() {
                 notes.push(

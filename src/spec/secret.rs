@@ -31,14 +31,20 @@ const SECRET_KEYS: &[&str] = &[
 
 /// Whether a field or header name names a credential: the known names, and any name with
 /// `secret` or `password` in it or ending in `token`, `apikey`, `api-key`, `api_key`, `cookie`,
-/// `signature` or `subscription-key` (`X-Custom-Token`, `CRM_API_KEY`, `X-Hub-Signature`,
-/// `Ocp-Apim-Subscription-Key`); `Proxy-Authorization` is RFC 9110's. `tokenEndpoint`,
+/// `signature` (also with its hash after it: `X-Hub-Signature-256`) or `subscription-key`
+/// (`X-Custom-Token`, `CRM_API_KEY`, `X-Hub-Signature`, `Ocp-Apim-Subscription-Key`);
+/// `Proxy-Authorization` is RFC 9110's. `tokenEndpoint`,
 /// `X-Token-Type` and `X-Idempotency-Key` are not. The one answer for the loader (what is
 /// sensitive), compile and plan (what is masked), import (what becomes a placeholder) and lint
 /// CX004 (what must not be written in plain text).
 pub fn is_secret_name(name: &str) -> bool {
     let k = name.to_ascii_lowercase();
-    SECRET_KEYS.contains(&k.as_str())
+    // A signature named with its hash (`X-Hub-Signature-256`, `X-Signature-SHA256`) is one.
+    let unhashed = k.trim_end_matches(|c: char| c.is_ascii_digit());
+    let unhashed = unhashed.strip_suffix("sha").unwrap_or(unhashed);
+    let unhashed = unhashed.trim_end_matches(['-', '_']);
+    unhashed != k.as_str() && unhashed.ends_with("signature")
+        || SECRET_KEYS.contains(&k.as_str())
         || k.contains("secret")
         || k.contains("password")
         || [
@@ -191,6 +197,68 @@ pub fn mask_at(
     }
 }
 
+/// Whether a URL query parameter carries a credential: a credential name ([`is_secret_name`]:
+/// `access_token`, `api_key`, `client_secret`) or one of the short names services use in URLs
+/// (`key`, `sig`, `code`, `auth`).
+pub fn is_secret_param(name: &str) -> bool {
+    let k = name.to_ascii_lowercase();
+    is_secret_name(&k) || ["key", "sig", "code", "auth", "access_key"].contains(&k.as_str())
+}
+
+/// The credential parts of a URL as written: the user-info password and the value of each query
+/// parameter [`is_secret_param`] names, as `(byte range, what)` (`what` is `password` or the
+/// parameter's name). Parts already holding a `${…}` reference are not listed.
+pub fn url_credentials(url: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let mut out = Vec::new();
+    let Some(scheme_end) = url.find("://") else {
+        return out;
+    };
+    let start = scheme_end + 3;
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    if let Some(at) = url[start..authority_end].rfind('@') {
+        let userinfo = &url[start..start + at];
+        if let Some(colon) = userinfo.find(':') {
+            let range = start + colon + 1..start + at;
+            if !range.is_empty() && !url[range.clone()].contains("${") {
+                out.push((range, "password".to_string()));
+            }
+        }
+    }
+    if let Some(q) = url[authority_end..]
+        .find('?')
+        .map(|i| authority_end + i + 1)
+    {
+        let end = url[q..].find('#').map_or(url.len(), |i| q + i);
+        let mut at = q;
+        for pair in url[q..end].split('&') {
+            if let Some(eq) = pair.find('=') {
+                let range = at + eq + 1..at + pair.len();
+                let value = &url[range.clone()];
+                if is_secret_param(&pair[..eq]) && !value.is_empty() && !value.contains("${") {
+                    out.push((range, pair[..eq].to_string()));
+                }
+            }
+            at += pair.len() + 1;
+        }
+    }
+    out
+}
+
+/// `url` with each of its [`url_credentials`] replaced by `with(what)`.
+pub fn replace_url_credentials(url: &str, mut with: impl FnMut(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut last = 0;
+    for (range, what) in url_credentials(url) {
+        out.push_str(&url[last..range.start]);
+        out.push_str(&with(&what));
+        last = range.end;
+    }
+    out.push_str(&url[last..]);
+    out
+}
+
 /// A secret that could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -267,6 +335,40 @@ mod tests {
 
     fn res(value: &str, over: Option<&str>) -> Result<String, SecretError> {
         resolve("x", value, &env, over, Some("--client-secret-env VAR"))
+    }
+
+    #[test]
+    fn a_urls_credentials_are_its_password_and_credential_named_query_values() {
+        let shown = |u: &str| replace_url_credentials(u, |w| format!("<{w}>"));
+        for (url, want) in [
+            (
+                "https://h.example/cx?access_token=qT-1&v=2",
+                "https://h.example/cx?access_token=<access_token>&v=2",
+            ),
+            (
+                "https://svc:pw%40x@auth.example/token?sig=abc#frag",
+                "https://svc:<password>@auth.example/token?sig=<sig>#frag",
+            ),
+            (
+                "https://h.example/a?key=&api_key=${env:K}",
+                "https://h.example/a?key=&api_key=${env:K}",
+            ),
+            (
+                "https://h.example/keys/1?page=2",
+                "https://h.example/keys/1?page=2",
+            ),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(shown(url), want, "{url}");
+        }
+        for (name, secret) in [
+            ("X-Hub-Signature-256", true),
+            ("X-Signature-SHA256", true),
+            ("X-Signature-Version", false),
+            ("X-Idempotency-Key", false),
+        ] {
+            assert_eq!(is_secret_name(name), secret, "{name}");
+        }
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! - **Evaluation depth, sequence length and time** ([`Limits`]) are enforced by the engine at
 //!   every node. The time budget is a wall-clock guard, so a result that depends on it is not
 //!   deterministic; depth, sequence and output limits are.
+//! - **Evaluation steps** ([`STEP_BUDGET_EXCEEDED`]) are counted by the compiled evaluator
+//!   (`compiled::eval::STEP_BUDGET`): deterministic, and what bounds time for every transform the
+//!   compiled path evaluates; the wall clock bounds only what the engine runs.
 //! - **Output size** ([`Limits::max_output_bytes`], counted by [`OutputBudget`]) bounds what a
 //!   transform may build: the result while it is converted or serialised (shared structure is
 //!   counted at every place it appears, so `{"l": $a, "r": $a}` doubled 40 times is 2^40 nodes,
@@ -40,6 +43,22 @@ pub const WALL_CLOCK_GUARD: &str = "D1012";
 
 /// The code of a transform stopped by its output budget.
 pub const OUTPUT_TOO_LARGE: &str = "OUTPUT_TOO_LARGE";
+
+/// The code of a compiled evaluation that took more steps than its budget (counted, not timed:
+/// the same on every machine, so a verdict may rest on it, unlike [`WALL_CLOCK_GUARD`]).
+pub const STEP_BUDGET_EXCEEDED: &str = "STEP_BUDGET_EXCEEDED";
+
+/// The error of an evaluation stopped after `budget` steps.
+pub fn step_budget_exceeded(budget: u64) -> TransformError {
+    TransformError {
+        code: Some(STEP_BUDGET_EXCEEDED.to_string()),
+        message: format!(
+            "the transform took more than {budget} evaluation steps (a CRM mapping takes a few \
+             hundred): look for a loop over a large range, or recursion"
+        ),
+        offset: None,
+    }
+}
 
 /// The code of a transform whose evaluation crashed inside the JSONata engine (a defect of the
 /// engine, listed in docs/transforms.md): reported as an error, never a dead process.
@@ -86,6 +105,7 @@ pub fn limit_hit(code: &str) -> Option<&'static str> {
         "D1011" => Some("depth limit"),
         "D2014" | "D2015" => Some("sequence limit"),
         OUTPUT_TOO_LARGE => Some("output budget"),
+        STEP_BUDGET_EXCEEDED => Some("step budget"),
         _ => None,
     }
 }

@@ -199,7 +199,7 @@ impl Transform {
                 let fits = t
                     .as_ref()
                     .is_none_or(|t| t.len() <= self.limits.max_output_bytes);
-                fits.then_some(t).ok_or(compiled::Bail)
+                fits.then_some(t).ok_or(compiled::Decline::Engine)
             });
             return compiled::or_engine(out, || self.inner.eval_json_text(event_json, now));
         }
@@ -208,11 +208,11 @@ impl Transform {
 
     /// A compiled-path output within the output budget; the engine decides (and reports) one that
     /// is not.
-    fn within_budget(&self, out: compiled::R<Option<Value>>) -> compiled::R<Option<Value>> {
+    fn within_budget(&self, out: compiled::Tried<Option<Value>>) -> compiled::Tried<Option<Value>> {
         let v = out?;
         let mut b = limits::OutputBudget::new(self.limits.max_output_bytes, "the result");
         match &v {
-            Some(x) if limits::measure_json(x, &mut b).is_err() => Err(compiled::Bail),
+            Some(x) if limits::measure_json(x, &mut b).is_err() => Err(compiled::Decline::Engine),
             _ => Ok(v),
         }
     }
@@ -396,7 +396,8 @@ mod tests {
             max_sequence: usize::MAX,
             ..Limits::default()
         };
-        let t = Transform::compile_with_limits(
+        // The engine's guard (the compiled path counts steps instead, STEP_BUDGET_EXCEEDED).
+        let t = Transform::compile_engine_only_with_limits(
             "$reduce([1..5000000], function($a, $x) { $a + $x }, 0)",
             limits,
         )

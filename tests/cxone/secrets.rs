@@ -19,7 +19,7 @@ const SPEC: &str = r#"version: 1
 name: secrets-everywhere
 channel:
   name: Secret_Fields
-  destinationUri: "https://crm.example.org/t/${env:SX_TENANT}/events"
+  destinationUri: "https://crm.example.org/t/${env:SX_TENANT}/events?access_token=${env:SX_SECRET}&v=2"
   auth:
     type: oauth2_client_credentials
     tokenEndpoint: https://auth.example.org/oauth2/token
@@ -31,6 +31,7 @@ channel:
     Proxy-Authorization: "Basic ${env:SX_SECRET}"
     Ocp-Apim-Subscription-Key: "${env:SX_SECRET}"
     X-Trace: "${env:SX_SECRET}"
+    X-Hub-Signature-256: "sha256=${env:SX_SECRET}"
     X-Tenant: "t-${env:SX_TENANT}"
   timeoutMilliseconds: 2000
 idempotency: { key: "${interaction.id}" }
@@ -201,10 +202,21 @@ fn every_printer_masks_the_secret_fields_and_nothing_else() {
         assert_eq!(code(&i), 0, "{kind}: {}", text(&i));
         assert_hidden(&i, &[old, tenant], "import");
         let written = std::fs::read_to_string(out.join("spec.yaml")).unwrap();
-        for h in ["Proxy-Authorization", "Ocp-Apim-Subscription-Key"] {
+        for h in [
+            "Proxy-Authorization",
+            "Ocp-Apim-Subscription-Key",
+            "X-Hub-Signature-256",
+            "destinationUri",
+        ] {
             let line = written.lines().find(|l| l.contains(h)).unwrap();
             assert!(line.contains("${env:"), "{line}");
         }
+        assert!(
+            written.contains("?access_token=${env:SECRET_FIELDS_URI_ACCESS_TOKEN}&v=2"),
+            "{written}"
+        );
+        // The import checks itself against the hub with stand-ins for its placeholders.
+        assert!(text(&i).contains("it shows no changes"), "{}", text(&i));
         assert_no_file_holds(&out, old, &["X-Trace", "alertEndpoint"]);
     }
 }

@@ -9,10 +9,12 @@ use super::ir::*;
 use super::value::{deep_equal, truthy, Closure, Flags, Obj, Str, Val};
 use super::{Bail, Program, R};
 
-/// Evaluation steps one evaluation may take before the engine decides instead: far above any
-/// CRM mapping (the corpus needs a few hundred), low enough to stop a runaway loop in
-/// milliseconds. Counted, not timed, so the decision is the same on every machine.
-pub(super) const STEP_BUDGET: u64 = 2_000_000;
+/// Evaluation steps one compiled evaluation may take: far above any CRM mapping (the corpus
+/// needs a few hundred), low enough to stop a runaway loop in milliseconds. Counted, not timed,
+/// so the decision is the same on every machine: past it the evaluation fails with
+/// [`crate::transform::limits::STEP_BUDGET_EXCEEDED`] ([`super::Decline::Steps`]), and the engine
+/// is not asked (its only bound on time is the wall clock).
+pub(crate) const STEP_BUDGET: u64 = 2_000_000;
 
 /// Deepest nesting of evaluations on the compiled path; deeper expressions (deep recursion)
 /// go to the engine, which grows its stack as it needs. Keeps the compiled path well inside a
@@ -85,6 +87,12 @@ impl<'a> Ev<'a> {
             return Err(Bail);
         }
         Ok(())
+    }
+
+    /// Whether the step budget ran out: every later step fails too, so a decline after it is
+    /// the budget's.
+    pub(super) fn exhausted(&self) -> bool {
+        self.steps > STEP_BUDGET
     }
 
     pub(super) fn check_len(&self, n: usize) -> R<()> {

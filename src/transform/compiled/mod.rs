@@ -6,8 +6,10 @@
 //! the compiled subset is not compiled at all ([`lower::NoCompile`]); an evaluation that meets
 //! anything the evaluator does not decide exactly as the engine does — any error, an operand of
 //! a type the engine would reject, a non-object event, a limit — declines ([`Bail`]) and the
-//! engine evaluates that event from the start. Errors therefore always come from the engine,
-//! with its codes and messages.
+//! engine evaluates that event from the start. Errors therefore come from the engine, with its
+//! codes and messages — all but one: an evaluation past the step budget ([`Decline::Steps`])
+//! fails with `STEP_BUDGET_EXCEEDED` here, because the engine could bound it only by the wall
+//! clock.
 //!
 //! For JSON text input only the fields the expression can read are parsed ([`reads`]); every
 //! other value is skipped without allocating.
@@ -34,6 +36,26 @@ use value::Val;
 pub struct Bail;
 
 pub(super) type R<T> = Result<T, Bail>;
+
+/// Why a compiled evaluation gave no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Decline {
+    /// The engine must run it ([`Bail`]).
+    Engine,
+    /// It took more than [`eval::STEP_BUDGET`] steps: a deterministic failure
+    /// ([`crate::transform::limits::STEP_BUDGET_EXCEEDED`]), not handed to the engine, whose only
+    /// bound on time is a wall clock.
+    Steps,
+}
+
+impl From<Bail> for Decline {
+    fn from(_: Bail) -> Decline {
+        Decline::Engine
+    }
+}
+
+/// A compiled evaluation's result, or why it gave none.
+pub(super) type Tried<T> = Result<T, Decline>;
 
 /// A compiled transform.
 pub struct Program {
@@ -73,16 +95,20 @@ impl Program {
         event: Option<&Value>,
         now: DateTime<Utc>,
         bindings: Option<&Bindings>,
-    ) -> R<Option<Value>> {
+    ) -> Tried<Option<Value>> {
         let event = event.ok_or(Bail)?;
         guarded(|| {
             let v = self.run(event, now, bindings)?;
-            value::to_output(&v, &mut self.budget())
+            Ok(value::to_output(&v, &mut self.budget())?)
         })
     }
 
     /// Parses only the fields the transform reads, evaluates, writes compact JSON text.
-    pub(super) fn try_eval_json_text(&self, text: &str, now: DateTime<Utc>) -> R<Option<String>> {
+    pub(super) fn try_eval_json_text(
+        &self,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Tried<Option<String>> {
         let event = input::parse_pruned(text, &self.reads).ok_or(Bail)?;
         guarded(|| {
             let v = self.run(&event, now, None)?;
@@ -105,10 +131,10 @@ impl Program {
         event: &'a Value,
         now: DateTime<Utc>,
         bindings: Option<&'a Bindings>,
-    ) -> R<Val<'a>> {
+    ) -> Tried<Val<'a>> {
         // The engine treats an array or scalar input specially (jsonata-js's outer wrapper).
         if !event.is_object() {
-            return Err(Bail);
+            return Err(Decline::Engine);
         }
         let root = Val::In(event);
         let mut ev = Ev::new(self, root.clone(), now.timestamp_millis());
@@ -116,14 +142,21 @@ impl Program {
             for (name, v) in b {
                 // A binding may shadow a builtin the compiled program resolved statically.
                 if lower::is_builtin(name) {
-                    return Err(Bail);
+                    return Err(Decline::Engine);
                 }
                 if let Some(i) = self.vars.iter().position(|x| **x == **name) {
                     ev.bind_global(i as ir::Var, Val::from_input(v));
                 }
             }
         }
-        ev.eval(&self.root, &root, 0)
+        let out = ev.eval(&self.root, &root, 0);
+        out.map_err(|Bail| {
+            if ev.exhausted() {
+                Decline::Steps
+            } else {
+                Decline::Engine
+            }
+        })
     }
 }
 
@@ -189,18 +222,19 @@ pub(super) fn call_regex(
 /// Runs one compiled evaluation behind the engine's firewall: the compiled path calls
 /// jsonata-core's functions directly (`$substring` with a start of 1e300 overflows inside it),
 /// so a panic there is a decline, and the engine, behind its own firewall, answers.
-fn guarded<T>(f: impl FnOnce() -> R<T>) -> R<T> {
-    super::engine::firewall(f).unwrap_or(Err(Bail))
+fn guarded<T>(f: impl FnOnce() -> Tried<T>) -> Tried<T> {
+    super::engine::firewall(f).unwrap_or(Err(Decline::Engine))
 }
 
-/// Maps a declined evaluation to the engine.
+/// Maps a declined evaluation to the engine, and one out of steps to its error.
 pub(super) fn or_engine<T>(
-    compiled: R<T>,
+    compiled: Tried<T>,
     engine: impl FnOnce() -> Result<T, super::TransformError>,
 ) -> Result<T, super::TransformError> {
     match compiled {
         Ok(v) => Ok(v),
-        Err(Bail) => engine(),
+        Err(Decline::Engine) => engine(),
+        Err(Decline::Steps) => Err(super::limits::step_budget_exceeded(eval::STEP_BUDGET)),
     }
 }
 

@@ -4,6 +4,7 @@
 //! hold it to the engine on more.
 
 use super::*;
+use crate::transform::limits::STEP_BUDGET_EXCEEDED;
 use crate::transform::Transform;
 use serde_json::json;
 
@@ -180,8 +181,8 @@ fn functions_agree_with_the_engine() {
 }
 
 #[test]
-fn the_step_budget_sends_runaway_loops_to_the_engine() {
-    // No time budget: the engine, unoptimised in tests, takes a while over 400,000 calls.
+fn the_step_budget_stops_runaway_loops_with_its_own_error_not_the_engines_clock() {
+    // No time budget, so only the step budget can stop it.
     let limits = Limits {
         time_budget_ms: None,
         ..Limits::default()
@@ -194,10 +195,11 @@ fn the_step_budget_sends_runaway_loops_to_the_engine() {
     assert!(t.is_compiled());
     let none = Bindings::new();
     assert_eq!(t.eval_compiled_only(Some(&json!({})), now(), &none), None);
-    assert_eq!(
-        t.eval(&json!({}), now()).unwrap(),
-        Some(json!(80000200000_i64))
-    );
+    // Not handed to the engine (whose bound is the wall clock): the budget's own error.
+    let e = t.eval(&json!({}), now()).unwrap_err();
+    assert_eq!(e.code.as_deref(), Some(STEP_BUDGET_EXCEEDED), "{e}");
+    let e = t.eval_json_text("{}", now()).unwrap_err();
+    assert_eq!(e.code.as_deref(), Some(STEP_BUDGET_EXCEEDED), "{e}");
     let t = Transform::compile("$reduce([1..4000], function($a, $b) { $a + $b })").unwrap();
     assert_eq!(
         t.eval_compiled_only(Some(&json!({})), now(), &none),
