@@ -239,8 +239,9 @@ pub const MAX_RECORD_NAME: usize = 200;
 
 /// The file name of an event's record, without `.json`: [`encode_id`] of its id, or, when that
 /// would make the name longer than [`MAX_RECORD_NAME`], its first characters (never half of a
-/// `!XX` escape), `~` and the 128-bit XXH3 hash of the whole id in hex. `~` is never part of an
-/// encoded id (it is encoded as `!7E`), so a cut name cannot equal a whole one. Readers take
+/// `!XX` escape), `!!` and the 128-bit XXH3 hash of the whole id in hex. An encoded id never
+/// holds `!!` (each `!` is followed by two hex digits), so a cut name cannot equal a whole one;
+/// `!` is kept as it is in S3 keys and in file names (object_store would encode `~` on disk). Readers take
 /// every `*.json` and read the event id from the record, so `dlq list` and `replay` find both.
 pub fn record_name(event_id: &str) -> String {
     let name = encode_id(event_id);
@@ -248,13 +249,13 @@ pub fn record_name(event_id: &str) -> String {
         return name;
     }
     let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(event_id.as_bytes()));
-    let mut cut = MAX_RECORD_NAME - ".json".len() - 1 - hash.len();
+    let mut cut = MAX_RECORD_NAME - ".json".len() - 2 - hash.len();
     if let Some(bang) = name[..cut].rfind('!') {
         if bang + 3 > cut {
             cut = bang;
         }
     }
-    format!("{}~{hash}", &name[..cut])
+    format!("{}!!{hash}", &name[..cut])
 }
 
 /// An id as one key segment: ASCII letters, digits, `-`, `_` and `.` stay; every other byte (and
@@ -295,14 +296,14 @@ mod tests {
         let long = "x".repeat(300);
         let name = record_name(&long);
         assert!(name.len() + 5 <= MAX_RECORD_NAME, "{}", name.len());
-        assert!(name.starts_with("xxxx") && name.contains('~'));
+        assert!(name.starts_with("xxxx") && name.contains("!!"));
         assert_eq!(record_name(&long), name, "the same id, the same name");
         let other = format!("{}y", "x".repeat(299));
         assert_ne!(record_name(&other), name);
         // A cut never splits an escape: every `!` is followed by two hex digits.
         let escaped = "é".repeat(120);
         let n = record_name(&escaped);
-        let stem = n.split('~').next().unwrap();
+        let stem = n.split("!!").next().unwrap();
         assert!(stem.len() % 3 == 0 && stem.starts_with("!C3!A9"), "{n}");
         // A short id is its encoding.
         assert_eq!(record_name("evt-1"), "evt-1");
