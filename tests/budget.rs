@@ -221,7 +221,7 @@ fn simulate(
         &sc,
         &opts,
         &mut Sinks {
-            outcome: &mut o,
+            outcome: Some(&mut o),
             dead_letter: &mut d,
             progress: &mut pr,
         },

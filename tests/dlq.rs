@@ -1357,3 +1357,44 @@ async fn s3_and_folder_sources_list_count_and_replay_alike() {
         "the resumed S3 replay resent nothing"
     );
 }
+
+/// A replay filter that matches no record (a typo in a CI job) says what the DLQ has and exits
+/// 1, with `--dry-run` and without; a filter that matches says nothing of the kind.
+#[test]
+fn a_replay_filter_matching_no_record_names_what_the_dlq_has_and_exits_1() {
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let o = run(cxsync()
+            .args([
+                "dlq",
+                "replay",
+                FIXTURE_STORE,
+                "--spec",
+                "fixtures/dlq/fixed.yaml",
+            ])
+            .args([
+                "--rule",
+                "CRM_SYNC_RULE_IDX",
+                "--target",
+                "http://127.0.0.1:9/x",
+            ])
+            .args(extra)
+            .env("CRM_CLIENT_SECRET", SECRET));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("no record has rule `CRM_SYNC_RULE_IDX` (the DLQ has CRM_SYNC_RULE_ID; the spec has no such rule either)"),
+            "{err}"
+        );
+    }
+    let o = run(cxsync()
+        .args([
+            "dlq",
+            "replay",
+            FIXTURE_STORE,
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+            "--dry-run",
+        ])
+        .args(["--event-type", "interaction.ended"]));
+    assert!(!stderr(&o).contains("no record has"), "{}", stderr(&o));
+}

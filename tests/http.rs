@@ -599,11 +599,19 @@ fn relocated_spec() -> String {
 fn http_basic_client_auth_is_what_the_token_endpoint_gets_when_the_spec_says_basic() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("basic.yaml");
-    let text = relocated_spec().replace(
-        "    retryOnTokenExpiry: true",
-        "    retryOnTokenExpiry: true\n    clientAuth: basic",
-    );
-    assert!(text.contains("clientAuth: basic"));
+    // An id with `:`, `%`, `+`, a space and non-ASCII: RFC 6749 §2.3.1 form-encodes it before
+    // Basic joins it to the secret with `:`, and the mock decodes it as a token endpoint does
+    // (tester #76: it was sent raw, and a server split the id at its `:`).
+    let text = relocated_spec()
+        .replace(
+            "    retryOnTokenExpiry: true",
+            "    retryOnTokenExpiry: true\n    clientAuth: basic",
+        )
+        .replace(
+            "clientId: cxone_eventhub_client",
+            "clientId: \"id:with%sp ace+é\"",
+        );
+    assert!(text.contains("clientAuth: basic") && text.contains("id:with%sp"));
     std::fs::write(&spec, text).unwrap();
     let report = dir.path().join("r.json");
     let (code, stdout, stderr) = run(&[

@@ -318,6 +318,11 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         .filter(|f| filter.accepts(&f.record))
         .map(|f| replayer.evaluate(f))
         .collect();
+    // A filter that matches nothing is a typo more often than not: say so, and exit 1.
+    let unmatched = replay::unmatched(&filter, &scan.records, spec, evals.len());
+    for note in &unmatched {
+        eprintln!("note: {note}");
+    }
     if a.dry_run {
         let text = match a.format {
             Format::Json => json_text(&render::dry_run_json(&evals, &replayer, &store))?,
@@ -326,7 +331,10 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         super::print_stdout(&text)?;
         let pending = evals.iter().filter(|e| !e.already_replayed);
         return Ok(
-            if pending.clone().all(Evaluation::deliverable) && scan.bad.is_empty() {
+            if pending.clone().all(Evaluation::deliverable)
+                && scan.bad.is_empty()
+                && unmatched.is_empty()
+            {
                 ExitStatus::Success
             } else {
                 ExitStatus::Failure
@@ -369,7 +377,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
             Disposition::Delivered { .. } | Disposition::AlreadyReplayed { .. }
         )
     });
-    Ok(if clean && scan.bad.is_empty() {
+    Ok(if clean && scan.bad.is_empty() && unmatched.is_empty() {
         ExitStatus::Success
     } else {
         ExitStatus::Failure

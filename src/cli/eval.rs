@@ -9,7 +9,12 @@
 //! order: the output, an empty line for undefined, or
 //! `{"error":{"code":…,"message":…,"line":N}}` for an event that failed (`N` is its input line).
 //! Errors stay on stdout so outputs line up with inputs; blank input lines are skipped. Exit 1
-//! when any event failed (a count on stderr), 0 otherwise.
+//! when any event failed (a count on stderr), 0 otherwise. A line `test` would refuse as a
+//! fixture is an error line and is not evaluated: `EVENT_NOT_OBJECT` (an array, string, number,
+//! boolean or null: an event is a JSON object, E307) and `DUPLICATE_KEY` (a key twice in one
+//! object, with both columns: JSON readers disagree on which one counts, E308). With `--event`
+//! the same two are warnings on stderr, and the file is evaluated as written (an expression
+//! may be tried on any JSON).
 //!
 //! `--expr` gets the checks `validate` makes on a rule's transform: syntax (`E500`), the guide's
 //! dialect (`E501`, `E502`, with the standard form) and paths the event does not have (`E503`,
@@ -103,6 +108,12 @@ fn single(
     };
     let event: Value = serde_json::from_str(&event_text)
         .with_context(|| format!("{} is not JSON", file.display()))?;
+    if let Some((code, why)) = refusal(&event_text, true) {
+        eprintln!(
+            "warning: {}: {why} ({code}); evaluating anyway",
+            file.display()
+        );
+    }
     let (transform, filter) = match source(args, Some(&event))? {
         Ok(t) => t,
         Err(status) => return Ok(status),
@@ -221,6 +232,46 @@ fn stream(
     Ok(status)
 }
 
+/// Why `text`, a JSON event, is one `test` would refuse as a fixture (E307, E308): the code and
+/// message of its error line. `None` for an object without repeated keys, and for text that is
+/// not JSON at all (the evaluation reports that as INVALID_JSON).
+/// Positions are columns of the line, or `line:column` of a file (`file`).
+fn refusal(text: &str, file: bool) -> Option<(&'static str, String)> {
+    if !text.trim_start().starts_with('{') {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let found = match v {
+            Value::Array(_) => "an array",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            _ => "null",
+        };
+        return Some((
+            "EVENT_NOT_OBJECT",
+            format!("the line is {found}; an event is a JSON object"),
+        ));
+    }
+    serde_json::from_str::<serde::de::IgnoredAny>(text).ok()?;
+    spec::json::hidden(text).into_iter().find_map(|h| match h {
+        spec::json::Hidden::DuplicateKey { key, at, first } => Some(("DUPLICATE_KEY", {
+            let pos = |p: crate::diag::Pos| {
+                if file {
+                    format!("{}:{}", p.line, p.column)
+                } else {
+                    format!("column {}", p.column)
+                }
+            };
+            format!(
+                "duplicate key `{key}` at {} (first at {}): JSON readers disagree on which \
+                     one counts",
+                pos(at.start),
+                pos(first)
+            )
+        })),
+        spec::json::Hidden::InexactInteger { .. } => None,
+    })
+}
+
 /// Counts of one `--events` run.
 #[derive(Default)]
 struct Run<'a> {
@@ -249,6 +300,9 @@ impl Run<'_> {
             return self.error("INVALID_JSON", "the line is not UTF-8", line, out);
         };
         let text = text.trim_end_matches('\r');
+        if let Some((code, msg)) = refusal(text, false) {
+            return self.error(code, &msg, line, out);
+        }
         if let Some(f) = filter {
             if let Ok(v) = serde_json::from_str::<Value>(text) {
                 if runner::filter(&v, &f.event_type, &f.conditions).is_some() {

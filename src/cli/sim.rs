@@ -155,6 +155,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let mut dlq_error: Option<anyhow::Error> = None;
     let epoch = engine::epoch(&spec, &sc);
     let mut dlq_written = 0u64;
+    let wants_outcomes = outcomes.is_some();
     let mut on_outcome = |o: &EventOutcome| {
         if let Some(w) = outcomes.as_mut() {
             w.line(o);
@@ -187,7 +188,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     };
     let mut on_progress = |done: u64, total: u64| progress.set(done, total);
     let mut sinks = Sinks {
-        outcome: &mut on_outcome,
+        outcome: wants_outcomes.then_some(&mut on_outcome as &mut dyn FnMut(&EventOutcome)),
         dead_letter: &mut on_dead_letter,
         progress: &mut on_progress,
     };
@@ -316,7 +317,7 @@ fn http_target(
         args.time_scale.unwrap_or(1.0),
         &opts,
         &mut Sinks {
-            outcome: &mut on_outcome,
+            outcome: Some(&mut on_outcome),
             dead_letter: &mut on_dead_letter,
             progress: &mut on_progress,
         },

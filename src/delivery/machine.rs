@@ -465,13 +465,17 @@ impl<R: Rng> Machine<R> {
         let (error, permanent) = match result {
             // The hub caches for its TTL; the token's `expires_in` is not read (token.rs).
             TokenResult::Granted { access_token, .. } => {
+                self.stats.tokens_granted += 1;
                 self.token.grant(now, access_token, cache_ttl);
                 return;
             }
-            TokenResult::Refused { status, error } => (
-                format!("token endpoint: {status} {error}"),
-                (400..500).contains(&status) && status != 408 && status != 429,
-            ),
+            TokenResult::Refused { status, error } => {
+                self.stats.token_refused += 1;
+                (
+                    format!("token endpoint: {status} {error}"),
+                    (400..500).contains(&status) && status != 408 && status != 429,
+                )
+            }
             TokenResult::Failed(f) => (format!("token endpoint: {}", f.as_str()), false),
         };
         self.stats.token_failures += 1;

@@ -111,7 +111,12 @@ pub struct DeadLettered {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
     pub token_requests: u64,
+    /// Token requests answered with a token.
+    pub tokens_granted: u64,
+    /// Token requests refused (an error response) or unanswered (timeout, reset).
     pub token_failures: u64,
+    /// Of `token_failures`, those refused with an error response.
+    pub token_refused: u64,
     pub crm_requests: u64,
     pub retries_scheduled: u64,
     pub breaker_opened: u64,

@@ -356,7 +356,12 @@ impl Driver {
                 form.push(("client_secret", self.ep.client_secret.clone()));
             }
             ClientAuth::Basic => {
-                rb = rb.basic_auth(&self.ep.client_id, Some(&self.ep.client_secret));
+                // RFC 6749 §2.3.1: id and secret are each form-urlencoded before Basic joins
+                // them with `:` (an id holding `:` would otherwise be cut there).
+                let form = |s: &str| -> String {
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+                };
+                rb = rb.basic_auth(form(&self.ep.client_id), Some(form(&self.ep.client_secret)));
             }
         }
         let rb = rb.form(&form);

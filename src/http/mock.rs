@@ -235,11 +235,10 @@ impl State {
         }
         let authenticated = match self.client_auth {
             ClientAuth::Basic => {
-                header(r, "authorization").as_deref()
-                    == Some(
-                        format!("Basic {}", base64(&format!("{}:{secret}", self.client_id)))
-                            .as_str(),
-                    )
+                header(r, "authorization")
+                    .as_deref()
+                    .and_then(basic_credentials)
+                    == Some((self.client_id.clone(), secret.to_string()))
             }
             ClientAuth::Body => {
                 field("client_id") == Some(self.client_id.as_str())
@@ -308,6 +307,43 @@ fn faulted(f: Fault) -> ResponseTemplate {
     ResponseTemplate::new(502)
         .insert_header(FAULT_HEADER, f.as_str())
         .set_body_raw(br#"{"error":"bad_gateway"}"#.to_vec(), "application/json")
+}
+
+/// The client id and secret of an HTTP Basic `Authorization` header, read as RFC 6749 §2.3.1
+/// says a token endpoint reads them: base64 of `id:secret`, split at the first `:`, each part
+/// `application/x-www-form-urlencoded` (so an id holding `:` arrives whole). `None` when the
+/// header is not Basic or does not decode.
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let b64 = header.strip_prefix("Basic ")?.trim();
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut bytes = Vec::new();
+    for c in b64.bytes().take_while(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            bytes.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    let text = String::from_utf8(bytes).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let pair = |k: &str| {
+        parse_form(&format!("v={k}"))
+            .pop()
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    };
+    Some((pair(id), pair(secret)))
 }
 
 /// `application/x-www-form-urlencoded` pairs, percent- and plus-decoded.
@@ -604,6 +640,21 @@ mod tests {
             ("foob", "Zm9vYg=="),
         ] {
             assert_eq!(base64(i), o);
+            assert_eq!(
+                basic_credentials(&format!("Basic {}", base64(&format!("{i}:x")))),
+                Some((i.to_string(), "x".to_string()))
+            );
         }
+        // RFC 6749 §2.3.1: each part form-urlencoded, so `:` inside the id survives the split.
+        let h = format!(
+            "Basic {}",
+            base64("id%3Awith%25sp+ace%2B%C3%A9:s3%3Ac%25r%2Bt%26%3D")
+        );
+        assert_eq!(
+            basic_credentials(&h),
+            Some(("id:with%sp ace+é".into(), "s3:c%r+t&=".into()))
+        );
+        assert_eq!(basic_credentials("Bearer x"), None);
+        assert_eq!(basic_credentials("Basic !!"), None);
     }
 }

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use serde_json::{json, Map, Value};
 
 use super::crm::CrmStats;
-use super::scenario::{fmt_num, Band, Expect, Scenario};
+use super::scenario::{fmt_measured, Band, Expect, Scenario};
 use super::verdict::Causes;
 use crate::delivery::drive::{Observer, Reply};
 use crate::delivery::{self, DeadLettered, Delivered, Output, Reason, Stats, Time};
@@ -347,10 +347,15 @@ impl Report {
             .map(|i| format!("invariant {} broken", i.name))
             .collect();
         why.extend(self.checks.iter().filter(|c| !c.met).map(|c| {
+            let of = if c.name == "deadLetterRate" {
+                format!(" ({} of {} matched)", t.dead_lettered, t.matched)
+            } else {
+                String::new()
+            };
             format!(
-                "{} = {} (expected {})",
+                "{} = {}{of} (expected {})",
                 c.name,
-                fmt_num(c.actual),
+                fmt_measured(c.actual, &c.expected),
                 c.expected
             )
         }));
@@ -606,11 +611,30 @@ impl Report {
                 String::new()
             },
         );
-        let _ = writeln!(
-            s,
-            "  tokens     {} token requests ({} refused), {} issued",
-            t.token_refreshes, self.crm.token_refusals, self.crm.tokens_issued
-        );
+        if self.machine.token_requests > 0 {
+            // As the hub saw them: a token the CRM issued after the hub gave up is not granted.
+            let m = &self.machine;
+            let unanswered = m.token_failures.saturating_sub(m.token_refused);
+            let open = m
+                .token_requests
+                .saturating_sub(m.tokens_granted + m.token_failures);
+            let mut parts = vec![format!("{} granted", m.tokens_granted)];
+            if m.token_refused > 0 {
+                parts.push(format!("{} refused (an error response)", m.token_refused));
+            }
+            if unanswered > 0 {
+                parts.push(format!("{unanswered} unanswered (timeout or reset)"));
+            }
+            if open > 0 {
+                parts.push(format!("{open} still open at the end"));
+            }
+            let _ = writeln!(
+                s,
+                "  tokens     {} token requests: {}",
+                m.token_requests,
+                parts.join(", ")
+            );
+        }
         if self.latencies.is_empty() {
             // Percentiles of nothing are not "0 ms".
             let _ = writeln!(s, "  latency    none: no event was delivered");
@@ -675,7 +699,7 @@ impl Report {
                     if c.met { "ok  " } else { "FAIL" },
                     c.name,
                     c.expected,
-                    fmt_num(c.actual)
+                    fmt_measured(c.actual, &c.expected)
                 );
             }
         }

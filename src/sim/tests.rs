@@ -53,7 +53,7 @@ fn run(
         &sc,
         opts,
         &mut Sinks {
-            outcome: &mut o,
+            outcome: Some(&mut o),
             dead_letter: &mut d,
             progress: &mut p,
         },
@@ -400,7 +400,7 @@ faults:
         &sc,
         &Options::default(),
         &mut Sinks {
-            outcome: &mut o,
+            outcome: Some(&mut o),
             dead_letter: &mut d,
             progress: &mut p,
         },

@@ -119,6 +119,22 @@ pub fn check_expression(
 /// `$name(…)` calls nothing: not a builtin, and the expression binds no `$name` (`bound` are
 /// the names it does bind, for the did-you-mean).
 pub fn unknown_function(name: &str, bound: &BTreeSet<String>) -> Diagnostic {
+    if syntax::is_refused(name) {
+        return Diagnostic::error(
+            UNKNOWN_FUNCTION,
+            format!(
+                "`${name}` is a jsonata-js builtin that cxsync transforms do not have: a \
+                 transform gives the same output for the same event and instant (snapshots, \
+                 seeded `sim` runs, a retried event's payload); the call fails at run time \
+                 (T1006)"
+            ),
+        )
+        .with_help(if name == "shuffle" {
+            "order the items by a field instead: `$sort(items, function($a, $b) { $a.id > $b.id })`"
+        } else {
+            "derive the value from the event (its id), which is the same on every retry and replay"
+        });
+    }
     let d = Diagnostic::error(
         UNKNOWN_FUNCTION,
         format!(
@@ -130,6 +146,7 @@ pub fn unknown_function(name: &str, bound: &BTreeSet<String>) -> Diagnostic {
     let candidates = syntax::BUILTINS
         .iter()
         .copied()
+        .filter(|b| !syntax::is_refused(b))
         .chain(bound.iter().map(String::as_str));
     match crate::spec::schema::suggest(name, candidates) {
         Some(s) => d.with_help(format!("did you mean `${s}`?")),

@@ -292,6 +292,16 @@ fn new_evaluator(
     })
     .expect("the guard's name is not a builtin");
     register_number_guards(&mut ev, max);
+    register_js_builtins(&mut ev);
+    let original = placeholder_call("distinct", 1).expect("a builtin call parses");
+    ev.register_fn(guarded_name("distinct"), move |args: &[JValue]| match args
+        .first()
+        .and_then(super::compiled::distinct)
+    {
+        Some(v) => Ok(v),
+        None => call(&original, args),
+    })
+    .expect("the guard's name is not a builtin");
     let c = Rc::clone(clock);
     ev.register_fn_override("now", move |args: &[JValue]| {
         if !args.is_empty() {
@@ -317,6 +327,70 @@ fn new_evaluator(
     })
     .expect("millis is not a compilable builtin");
     ev
+}
+
+fn signature_error(name: &str) -> EvaluatorError {
+    EvaluatorError::TypeError(format!(
+        "T0410: Argument 1 of function \"{name}\" does not match function signature"
+    ))
+}
+
+/// The jsonata-js builtins jsonata-core lacks or computes otherwise, on every evaluator (the
+/// compiled path's engine calls included), so both evaluators answer alike:
+/// - `$encodeUrl`, `$encodeUrlComponent`, `$decodeUrl`, `$decodeUrlComponent` as ECMAScript's
+///   URI functions ([`super::uri`]; a malformed escape is D3140);
+/// - `$clone(x)`: jsonata-js's `JSON.parse($string(x))` of an object or array;
+/// - `$random()` and `$shuffle(a)` are refused: a transform gives one output for one event and
+///   instant (snapshots, the simulator's seeded runs, a retried event's payload), and
+///   jsonata-core's `$shuffle` draws from the operating system. Validate says so at the call
+///   (E505).
+///
+/// Host functions receive no context, so the context forms (`$encodeUrl()` on a string input)
+/// are T0410 here.
+fn register_js_builtins(ev: &mut Evaluator) {
+    for (name, component, decode) in [
+        ("encodeUrl", false, false),
+        ("encodeUrlComponent", true, false),
+        ("decodeUrl", false, true),
+        ("decodeUrlComponent", true, true),
+    ] {
+        ev.register_fn_override(name, move |args: &[JValue]| match args {
+            [] | [JValue::Undefined] => Ok(JValue::Undefined),
+            [JValue::String(s)] if decode => match super::uri::decode(s, component) {
+                Some(d) => Ok(JValue::string(d)),
+                None => Err(EvaluatorError::EvaluationError(format!(
+                    "D3140: Malformed URL passed to ${name}(): {}",
+                    Value::String(s.to_string())
+                ))),
+            },
+            [JValue::String(s)] => Ok(JValue::string(super::uri::encode(s, component))),
+            _ => Err(signature_error(name)),
+        })
+        .expect("the URL functions are not compilable builtins");
+    }
+    ev.register_fn_override("clone", |args: &[JValue]| match args {
+        [] | [JValue::Undefined] => Ok(JValue::Undefined),
+        [v @ (JValue::Object(_) | JValue::Array(_))] => {
+            let text = jsonata_core::functions::string::string(v, None)
+                .map_err(|e| EvaluatorError::EvaluationError(e.to_string()))?;
+            let JValue::String(text) = text else {
+                return Err(signature_error("clone"));
+            };
+            JValue::from_json_str(&text).map_err(|e| EvaluatorError::EvaluationError(e.to_string()))
+        }
+        _ => Err(signature_error("clone")),
+    })
+    .expect("clone is not a compilable builtin");
+    for name in ["random", "shuffle"] {
+        ev.register_fn_override(name, move |_: &[JValue]| {
+            Err(EvaluatorError::ReferenceError(format!(
+                "T1006: ${name} is not available in cxsync transforms: a transform gives the \
+                 same output for the same event and instant (snapshots, seeded simulator runs, \
+                 retries)"
+            )))
+        })
+        .expect("random and shuffle are not compilable builtins");
+    }
 }
 
 /// `$now()`'s format in jsonata-js: ISO 8601 with milliseconds, UTC, `Z`.
@@ -438,7 +512,9 @@ pub(super) fn call(ast: &AstNode, args: &[JValue]) -> Result<JValue, EvaluatorEr
                 max_stack_depth: Some(1_000),
                 max_sequence_length: Some(1_000_000),
             };
-            Evaluator::with_options(Context::new(), options)
+            let mut ev = Evaluator::with_options(Context::new(), options);
+            register_js_builtins(&mut ev);
+            ev
         });
         let out = ev.evaluate(ast, &data);
         *cell.borrow_mut() = Some(ev);
@@ -493,11 +569,14 @@ fn rewrite_now_with_arguments(node: &mut AstNode) {
 /// `$string(x, …)` → `$string($__cxsync_sized(x), …)` and `$pad(s, w, …)` →
 /// `$pad(s, $__cxsync_width(w), …)`: both builtins can build a value far past the output budget in
 /// one call, where no engine limit is checked, so their inputs are checked first. The values
-/// pass through unchanged, so the result is the builtin's own. A transform that binds its own
-/// `$string` or `$pad` keeps its calls as written.
+/// pass through unchanged, so the result is the builtin's own. `$distinct(x)` →
+/// `cxsync distinct(x)`: jsonata-core compares each item with every kept one (300,000 items
+/// took minutes); the host function is the compiled path's linear one. A transform that binds
+/// its own `$string`, `$pad` or `$distinct` keeps its calls as written.
 fn guard_builtins(node: &mut AstNode, bound: &BTreeSet<String>) {
     let guard_string = !bound.contains("string");
     let guard_pad = !bound.contains("pad");
+    let guard_distinct = !bound.contains("distinct");
     visit_mut(node, &mut |n| {
         if let AstNode::Function {
             name,
@@ -505,6 +584,10 @@ fn guard_builtins(node: &mut AstNode, bound: &BTreeSet<String>) {
             is_builtin: true,
         } = n
         {
+            if name == "distinct" && guard_distinct && args.len() == 1 {
+                *name = guarded_name("distinct");
+                return;
+            }
             let (slot, guard) = match name.as_str() {
                 "string" if guard_string => (0, SIZED),
                 "pad" if guard_pad => (1, WIDTH),
@@ -892,11 +975,17 @@ pub(super) fn write_json(
     Ok(true)
 }
 
-/// A JSON number from an f64: integral values within ±2^53 become integers (`3`, not `3.0`).
+/// A JSON number from an f64: whole values below 2^64 in magnitude become integers (`3`, not `3.0`).
 pub(super) fn number(n: f64) -> Value {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if n.fract() == 0.0 && n.abs() <= EXACT {
+    // Whole numbers are JSON integers wherever one holds them (below 2^64), so every writer of
+    // the value (snapshots, DLQ records, the request body) prints the digits `JSON.stringify`
+    // prints, `1234567890123456800`, not serde_json's `1.2345678901234568e18` (tester #49).
+    const I64: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    const U64: f64 = 18_446_744_073_709_551_616.0; // 2^64
+    if n.fract() == 0.0 && n.abs() < I64 {
         Value::from(n as i64)
+    } else if n.fract() == 0.0 && n > 0.0 && n < U64 {
+        Value::from(n as u64)
     } else {
         serde_json::Number::from_f64(n)
             .map(Value::Number)
@@ -966,6 +1055,32 @@ mod tests {
 
     fn big() -> OutputBudget {
         OutputBudget::new(usize::MAX, "the result")
+    }
+
+    /// The linear `$distinct` both paths use gives jsonata-core's own answer (which compares
+    /// every pair) on arrays of every kind of item, duplicates in every form deep equality sees.
+    #[test]
+    fn the_linear_distinct_gives_the_engines_answer() {
+        let original = placeholder_call("distinct", 1).unwrap();
+        let cases = [
+            json!([1, 1.0, -0.0, 0, "1", true, 1, null, null, false, "a", "a"]),
+            json!([{"a": 1, "b": 2}, {"b": 2, "a": 1}, {"a": 1}, {"a": 1, "b": [2]}, {"b": 2, "a": 1}]),
+            json!([[1, 2], [2, 1], [1, 2], [], [], [[]], [[]], {}, {}]),
+            json!([{"k": {"x": [1, {"y": 2}]}}, {"k": {"x": [1, {"y": 2}]}}, {"k": {"x": [1, {"y": 3}]}}]),
+            json!(["b", "a", "b"]),
+            json!([7]),
+            json!([]),
+        ];
+        for case in cases {
+            let jv = to_jvalue(&case);
+            let ours = super::super::compiled::distinct(&jv).unwrap_or_else(|| jv.clone());
+            let engine = call(&original, &[jv]).unwrap();
+            assert_eq!(
+                from_jvalue(&ours, &mut big()).unwrap(),
+                from_jvalue(&engine, &mut big()).unwrap(),
+                "{case}"
+            );
+        }
     }
 
     #[test]

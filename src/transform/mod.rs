@@ -25,6 +25,7 @@ pub mod regex;
 pub mod runner;
 pub mod snapshot;
 pub mod syntax;
+mod uri;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -292,6 +293,101 @@ mod tests {
 
     fn eval(expr: &str, data: Value) -> Result<Option<Value>, TransformError> {
         Transform::compile(expr).unwrap().eval(&data, now())
+    }
+
+    /// `expr` on both paths: the compiled one (where it compiles) and the engine's.
+    fn both(expr: &str, data: Value) -> Vec<Result<Option<Value>, TransformError>> {
+        vec![
+            Transform::compile(expr).unwrap().eval(&data, now()),
+            Transform::compile_engine_only(expr)
+                .unwrap()
+                .eval(&data, now()),
+        ]
+    }
+
+    #[test]
+    fn url_functions_encode_as_jsonata_js() {
+        // jsonata-js 2.2.2's answers (tester #52).
+        for (expr, want) in [
+            (
+                "$encodeUrl('https://ex.com/a b')",
+                json!("https://ex.com/a%20b"),
+            ),
+            (
+                "$encodeUrl('a\"b<c>d`e{f}|g\\\\h^i')",
+                json!("a%22b%3Cc%3Ed%60e%7Bf%7D%7Cg%5Ch%5Ei"),
+            ),
+            ("$encodeUrl('100%')", json!("100%25")),
+            (
+                "$encodeUrlComponent('?x=1&y=ä#z')",
+                json!("%3Fx%3D1%26y%3D%C3%A4%23z"),
+            ),
+            ("$decodeUrl('%2F%41%C3%A9')", json!("%2FAé")),
+            ("$decodeUrlComponent('%2F%41%C3%A9')", json!("/Aé")),
+        ] {
+            for got in both(expr, json!({})) {
+                assert_eq!(got, Ok(Some(want.clone())), "{expr}");
+            }
+        }
+        for expr in [
+            "$decodeUrl('%')",
+            "$decodeUrlComponent('%E9')",
+            "$decodeUrl(s)",
+        ] {
+            for got in both(expr, json!({"s": "100%"})) {
+                assert_eq!(got.unwrap_err().code.as_deref(), Some("D3140"), "{expr}");
+            }
+        }
+        for got in both("$encodeUrl(nothing)", json!({})) {
+            assert_eq!(got, Ok(None));
+        }
+    }
+
+    #[test]
+    fn clone_is_a_deep_copy_as_in_jsonata_js() {
+        for got in both("$clone(a)", json!({"a": {"b": [1, {"c": 0.5}], "d": null}})) {
+            assert_eq!(got, Ok(Some(json!({"b": [1, {"c": 0.5}], "d": null}))));
+        }
+        for got in both("$clone(a)", json!({"a": 1})) {
+            assert_eq!(got.unwrap_err().code.as_deref(), Some("T0410"));
+        }
+        for got in both("$clone(nothing)", json!({})) {
+            assert_eq!(got, Ok(None));
+        }
+    }
+
+    #[test]
+    fn random_and_shuffle_are_refused_with_the_reason() {
+        for expr in ["$random()", "$shuffle([1, 2, 3])", "{'x': $random() < 1}"] {
+            for got in both(expr, json!({})) {
+                let e = got.unwrap_err();
+                assert_eq!(e.code.as_deref(), Some("T1006"), "{expr}");
+                assert!(
+                    e.message.contains("same output for the same event"),
+                    "{e:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn distinct_is_linear_on_both_paths() {
+        // 300,000 items took minutes when each was compared with every kept one (tester #47).
+        for (expr, want) in [
+            ("$count($distinct([1..300000]))", json!(300000)),
+            (
+                "$count($distinct($append([1..150000], [1..150000])))",
+                json!(150000),
+            ),
+            (
+                "$distinct([1..3000].{'k': $ % 3})",
+                json!([{"k": 1}, {"k": 2}, {"k": 0}]),
+            ),
+        ] {
+            for got in both(expr, json!({})) {
+                assert_eq!(got, Ok(Some(want.clone())), "{expr}");
+            }
+        }
     }
 
     #[test]

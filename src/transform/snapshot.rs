@@ -46,7 +46,8 @@ pub fn render(header: &Header, outcome: &FixtureResult) -> String {
     match outcome {
         FixtureResult::Output(v) => {
             s.push_str("# outcome: output\n");
-            s.push_str(&serde_json::to_string_pretty(v).expect("a Value serialises"));
+            // `JSON.stringify(v, null, 2)`: the text jsonata-js and `cxsync eval` print.
+            s.push_str(&crate::transform::json::to_pretty(v));
             s.push('\n');
         }
         FixtureResult::Undefined => {

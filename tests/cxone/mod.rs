@@ -224,6 +224,12 @@ fn plan_shows_changes_apply_creates_and_a_second_apply_is_a_no_op() {
     let p = e.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(code(&p), 0, "{}", text(&p));
     assert!(text(&p).contains("No changes."));
+    // The hub returns the client secret masked: "No changes" says it was not compared (#89).
+    assert!(
+        text(&p).contains("so those were not compared; after rotating one, `--rotate-secrets`"),
+        "{}",
+        text(&p)
+    );
 
     let writes = e.writes().len();
     let a = e.run(&["apply", "--auto-approve"]);

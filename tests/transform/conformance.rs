@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use cxsync::transform::{Bindings, Limits, Transform};
 use serde_json::Value;
 
-/// Strict passes recorded for jsonata-core 2.2.13 through `cxsync::transform` (of 1,686 cases; the 2 lone-surrogate cases are skipped).
-const BASELINE: usize = 1684;
+/// Strict passes recorded for jsonata-core 2.2.13 through `cxsync::transform` (of 1,686 cases;
+/// the 2 lone-surrogate cases are skipped). The 4 `function-shuffle` cases fail by design:
+/// `$shuffle` is refused (T1006), a transform gives one output for one event and instant.
+const BASELINE: usize = 1680;
 
 /// Cases the compiled path evaluates itself (and must agree with the engine on); a drop means
 /// it stopped covering part of the language.

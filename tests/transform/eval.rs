@@ -246,6 +246,32 @@ fn events_stream_one_compact_line_per_event_with_errors_in_place() {
 }
 
 #[test]
+fn events_lines_test_would_refuse_are_error_lines_and_are_not_evaluated() {
+    // Tester #55: an array line printed an empty line, a duplicate key evaluated last-wins.
+    let input =
+        b"{\"a\":1}\n[1,2]\n\"s\"\n{\"a\":1,\"a\":2}\n{\"o\":{\"k\":1,\"k\":2},\"a\":3}\nnull\n";
+    let (code, out, err) = eval_stdin(&["--expr", "$keys($)", "--events", "-"], input);
+    assert_eq!(code, 1, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            r#""a""#,
+            r#"{"error":{"code":"EVENT_NOT_OBJECT","message":"the line is an array; an event is a JSON object","line":2}}"#,
+            r#"{"error":{"code":"EVENT_NOT_OBJECT","message":"the line is a string; an event is a JSON object","line":3}}"#,
+            r#"{"error":{"code":"DUPLICATE_KEY","message":"duplicate key `a` at column 8 (first at column 2): JSON readers disagree on which one counts","line":4}}"#,
+            r#"{"error":{"code":"DUPLICATE_KEY","message":"duplicate key `k` at column 13 (first at column 7): JSON readers disagree on which one counts","line":5}}"#,
+            r#"{"error":{"code":"EVENT_NOT_OBJECT","message":"the line is null; an event is a JSON object","line":6}}"#,
+        ],
+        "{out}"
+    );
+    assert!(
+        err.contains("5 of 6 events failed (first at line 2)"),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_event_line_over_the_size_limit_is_an_error_line_not_a_crash() {
     let big = format!(
         "{{\"a\":\"{}\"}}\n{{\"a\":1}}\n",

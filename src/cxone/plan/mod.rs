@@ -547,6 +547,21 @@ pub fn plan(payloads: &Payloads, live: &Live, opts: &Options) -> Plan {
     }
 }
 
+/// Whether the hub's object of `a` holds a credential-named field it returned masked (`****`,
+/// empty, `null`): one the plan could not compare.
+pub(super) fn hides_a_secret(a: &Action) -> bool {
+    fn walk(v: &Value, credential: bool) -> bool {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .any(|(k, x)| walk(x, credential || is_secret_name(k))),
+            Value::Array(xs) => xs.iter().any(|x| walk(x, credential)),
+            other => credential && diff::is_masked(other),
+        }
+    }
+    a.live.as_ref().is_some_and(|l| walk(l, false))
+}
+
 /// Whether a live id or name prints as it is: visible ASCII, no quote or backtick.
 fn plain(id: &str) -> bool {
     !id.is_empty()

@@ -32,6 +32,13 @@ pub fn render(plan: &Plan, api: &str) -> String {
         s.push_str(&format!(
             "No changes. The Event Hub at {api} matches the spec{apart}.\n"
         ));
+        if plan.actions.iter().any(super::hides_a_secret) {
+            // Tester #89: a rotated secret the hub masks cannot show as a change.
+            s.push_str(
+                "(The hub returns some secrets masked, so those were not compared; after \
+                 rotating one, `--rotate-secrets` re-sends it.)\n",
+            );
+        }
     } else {
         s.push_str(&format!("Event Hub at {api}: cxsync will\n\n"));
     }

@@ -16,10 +16,12 @@
 
 mod evaluate;
 mod run;
+mod select;
 mod sink;
 
 pub use evaluate::{render_key, Evaluation, Problem, Replayer};
 pub use run::{replay, Disposition, Marker, ReplayOptions};
+pub use select::unmatched;
 pub use sink::{check_url, Delivery, DriverSink, ReplaySink, SinkOutcome, SinkSetupError};
 
 #[cfg(test)]

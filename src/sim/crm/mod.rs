@@ -28,6 +28,12 @@ use crate::spec::payload::PayloadSchemas;
 /// Upsert values kept for examples of overwritten records.
 pub const OVERWRITE_VALUES: usize = 16;
 
+/// [`CrmModel::pre_read`]'s reading of a submission: none, a record that passes its schema, one
+/// that fails it.
+const UNREAD: u8 = 0;
+const VALID: u8 = 1;
+const INVALID: u8 = 2;
+
 /// Counters the model keeps; they reach the report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CrmStats {
@@ -80,6 +86,11 @@ pub struct CrmModel {
     seen: FxHashMap<u128, u64>,
     /// Side effects per event seq (saturating).
     applied: Vec<u8>,
+    /// What [`CrmModel::pre_read`] read of each submission's payload, by seq: [`UNREAD`],
+    /// [`VALID`] or [`INVALID`] (only when the model reads records at all).
+    pre: Vec<u8>,
+    /// The upsert key fingerprint pre-read of each submission, by seq (upserts only).
+    pre_keys: Vec<u128>,
     /// Upserts onto a record another delivery wrote: (its writer, the new writer), in order.
     overwrites: Vec<(u64, u64)>,
     /// The upsert values of the first [`OVERWRITE_VALUES`] of them (for examples).
@@ -150,6 +161,8 @@ impl CrmModel {
             tokens: Vec::new(),
             seen: FxHashMap::default(),
             applied: Vec::new(),
+            pre: Vec::new(),
+            pre_keys: Vec::new(),
             overwrites: Vec::new(),
             overwrite_values: Vec::new(),
             notes,
@@ -450,28 +463,40 @@ impl CrmModel {
         // Which event a record belongs to: one per event in a batch, or all of a lone event's
         // (a transform that returns a list of records).
         let owner = |i: usize| if req.seqs.len() > 1 { i } else { 0 };
-        let needs_parse = self.schema.is_some() || self.dedup == DedupMode::Upsert;
-        let parsed: Vec<Value> = if needs_parse {
-            match serde_json::from_str::<Value>(&req.body) {
+        // Each record's reading (schema passed, upsert key fingerprint), pre-read when the
+        // machine was handed its payload, else from the parsed body; `parsed` is the body's
+        // records when it was parsed.
+        let mut parsed: Option<Vec<Value>> = None;
+        let readings: Vec<(bool, u128)> = if !self.reads_records() {
+            Vec::new()
+        } else if let Some(r) = self.pre_read_of(&req.seqs) {
+            r
+        } else {
+            let records = match serde_json::from_str::<Value>(&req.body) {
                 Ok(Value::Array(a)) if shape == crm::body::Kind::Array => a,
                 Ok(v) => vec![v],
                 Err(_) => return http(400, &crm::body::Refusal::NotJson.response_body(), None),
-            }
-        } else {
-            Vec::new()
+            };
+            let r = records
+                .iter()
+                .enumerate()
+                .map(|(i, p)| self.read(req.rules.get(owner(i)).map(String::as_str), p))
+                .collect();
+            parsed = Some(records);
+            r
         };
-        if let Some(schemas) = &self.schema {
-            let mut errors = Vec::new();
-            for (i, p) in parsed.iter().enumerate() {
-                let rule = req.rules.get(owner(i)).map(String::as_str);
-                let Some(s) = schemas.for_rule(rule) else {
-                    continue;
-                };
-                for e in s.validator.iter_errors(p).take(3) {
-                    errors.push(format!("[{i}]{}: {e}", e.instance_path().as_str()));
+        if let (Some(schemas), Some(records)) = (&self.schema, &parsed) {
+            if readings.iter().any(|r| !r.0) {
+                let mut errors = Vec::new();
+                for (i, p) in records.iter().enumerate() {
+                    let rule = req.rules.get(owner(i)).map(String::as_str);
+                    let Some(s) = schemas.for_rule(rule) else {
+                        continue;
+                    };
+                    for e in s.validator.iter_errors(p).take(3) {
+                        errors.push(format!("[{i}]{}: {e}", e.instance_path().as_str()));
+                    }
                 }
-            }
-            if !errors.is_empty() {
                 self.stats.schema_rejected += 1;
                 let body = serde_json::json!({"error": "unprocessable_entity", "details": errors})
                     .to_string();
@@ -494,38 +519,37 @@ impl CrmModel {
                 }
             }
             DedupMode::Upsert => {
-                let field = self.upsert_field.clone().unwrap_or_default();
                 // A lone event's records are one side effect of that event, not duplicates.
                 let mut written = None;
-                for (i, p) in parsed.iter().enumerate() {
+                for (i, &(_, key)) in readings.iter().enumerate() {
                     let seq = req.seqs.get(owner(i)).copied().unwrap_or(0);
-                    // A top-level field name, or a JSON pointer into the payload (`/inputs/0/id`).
-                    let value = if field.starts_with('/') {
-                        p.pointer(&field)
-                    } else {
-                        p.get(&field)
-                    };
-                    let k = value.map(json_text).unwrap_or_default();
-                    match self.seen.get(&hash128(&k)) {
+                    match self.seen.get(&key) {
                         Some(&owner) if owner == seq => self.stats.deduplicated += 1,
                         Some(&owner) => {
                             // Another delivery updates the same record: right when it is about
                             // the same subject (the ledger decides), an overwrite otherwise.
                             if self.overwrite_values.len() < OVERWRITE_VALUES {
-                                self.overwrite_values.push(if value.is_some() {
-                                    k.clone()
-                                } else {
-                                    "missing (not in the payload)".to_string()
+                                let records = parsed.get_or_insert_with(|| {
+                                    match serde_json::from_str::<Value>(&req.body) {
+                                        Ok(Value::Array(a)) if shape == crm::body::Kind::Array => a,
+                                        Ok(v) => vec![v],
+                                        Err(_) => Vec::new(),
+                                    }
                                 });
+                                let value = records.get(i).and_then(|p| self.upsert_value(p));
+                                self.overwrite_values.push(value.map_or_else(
+                                    || "missing (not in the payload)".to_string(),
+                                    json_text,
+                                ));
                             }
                             self.overwrites.push((owner, seq));
-                            self.seen.insert(hash128(&k), seq);
+                            self.seen.insert(key, seq);
                             if written.replace(seq) != Some(seq) {
                                 self.write(seq);
                             }
                         }
                         None => {
-                            self.seen.insert(hash128(&k), seq);
+                            self.seen.insert(key, seq);
                             if written.replace(seq) != Some(seq) {
                                 self.write(seq);
                             }
@@ -553,6 +577,79 @@ impl CrmModel {
             let body = format!(r#"{{"id":"rec-{}","status":"created"}}"#, req.id);
             http(201, &body, None)
         }
+    }
+
+    /// Whether the CRM reads the records it is sent: to check them against a payload schema,
+    /// or to find their upsert key. Otherwise a body is judged by its shape alone.
+    fn reads_records(&self) -> bool {
+        self.schema.is_some() || self.dedup == DedupMode::Upsert
+    }
+
+    /// What the CRM reads in one record of rule `rule`: whether it passes the rule's payload
+    /// schema, and the fingerprint of its upsert key ([`CrmModel::upsert_value`]'s text, empty
+    /// when missing). One reading for the body it parses and the payload it is told of ahead.
+    fn read(&self, rule: Option<&str>, record: &Value) -> (bool, u128) {
+        let valid = self
+            .schema
+            .as_ref()
+            .and_then(|s| s.for_rule(rule))
+            .is_none_or(|s| s.validator.is_valid(record));
+        let key = if self.dedup == DedupMode::Upsert {
+            hash128(&self.upsert_value(record).map(json_text).unwrap_or_default())
+        } else {
+            0
+        };
+        (valid, key)
+    }
+
+    /// A record's upsert value: a top-level field name, or a JSON pointer into the payload
+    /// (`/inputs/0/id`).
+    fn upsert_value<'v>(&self, record: &'v Value) -> Option<&'v Value> {
+        let field = self.upsert_field.as_deref().unwrap_or_default();
+        if field.starts_with('/') {
+            record.pointer(field)
+        } else {
+            record.get(field)
+        }
+    }
+
+    /// Reads submission `seq`'s payload (of rule `rule`) from the value its body is written
+    /// from, when it is handed to the machine: the body the CRM is later sent is that value's
+    /// text, so [`CrmModel::handle_request`] need not parse it again to check its schema or
+    /// find its upsert key. Only a payload that is one record (an object) is read ahead; the
+    /// CRM parses any other body, and any body holding a record that fails its schema (to name
+    /// the errors), as it parses every body sent over HTTP.
+    pub fn pre_read(&mut self, seq: u64, rule: &str, payload: &Value) {
+        if !self.reads_records() || !payload.is_object() {
+            return;
+        }
+        let (valid, key) = self.read(Some(rule), payload);
+        let i = seq as usize;
+        if self.pre.len() <= i {
+            self.pre.resize(i + 1, UNREAD);
+        }
+        self.pre[i] = if valid { VALID } else { INVALID };
+        if self.dedup == DedupMode::Upsert {
+            if self.pre_keys.len() <= i {
+                self.pre_keys.resize(i + 1, 0);
+            }
+            self.pre_keys[i] = key;
+        }
+    }
+
+    /// The readings of a request's records when every one was pre-read and passed its schema:
+    /// the body is then one record per event (a batch of objects, or a lone object).
+    fn pre_read_of(&self, seqs: &[u64]) -> Option<Vec<(bool, u128)>> {
+        if seqs.is_empty() {
+            return None;
+        }
+        seqs.iter()
+            .map(|&s| {
+                let i = s as usize;
+                (self.pre.get(i) == Some(&VALID))
+                    .then(|| (true, self.pre_keys.get(i).copied().unwrap_or(0)))
+            })
+            .collect()
     }
 
     fn write(&mut self, seq: u64) {
@@ -741,5 +838,90 @@ mod tests {
         assert_eq!(status(m.handle_request(0, &r, &mut rng)).0, 201);
         assert_eq!(status(m.handle_request(1, &r, &mut rng)).0, 200);
         assert_eq!((m.applied(1), m.stats.deduplicated), (1, 1));
+    }
+
+    /// A record is read once: ahead, from the payload the machine was handed
+    /// ([`CrmModel::pre_read`]), or from the body sent (as over HTTP). Both readings give the
+    /// same answers, counts, side effects and overwrites, request by request: first writes, a
+    /// replay, upserts onto another event's record, a key missing from the payload, a key by
+    /// JSON pointer, a record failing the schema (422 with its errors), a lone event's list of
+    /// records, and batches.
+    #[test]
+    fn reading_ahead_answers_as_reading_the_body() {
+        use serde_json::json;
+        let schema =
+            json!({"type": "object", "properties": {"n": {"type": "number", "maximum": 10}}});
+        let p = |case: Value, n: Value| json!({"caseNumber": case, "n": n, "nested": {"id": "x"}});
+        let lone = vec![
+            p(json!("A"), json!(1)),
+            p(json!("A"), json!(2)),
+            p(json!("B"), json!(11)),
+            json!({"n": 3}),
+            json!({"n": 4}),
+            p(json!(7), json!(1.5)),
+            p(json!("B"), json!(-0.0)),
+            json!([{"caseNumber": "L1"}, {"caseNumber": "L2"}]),
+            p(json!("A"), json!(1e-7)),
+        ];
+        for scenario in [
+            "idempotency: upsert, upsertField: caseNumber",
+            "idempotency: upsert, upsertField: /nested/id",
+            "idempotency: header",
+        ] {
+            let yaml = format!(
+                "version: 1\nname: t\nduration: 1m\ncrm: {{ latency: {{ p50Ms: 0, p99Ms: 0 }}, acceptsArrays: true, {scenario} }}\n"
+            );
+            let (mut body_read, mut ahead) = (
+                model(&yaml, Some(schema.clone())),
+                model(&yaml, Some(schema.clone())),
+            );
+            let (mut r1, mut r2) = (ChaCha8Rng::seed_from_u64(3), ChaCha8Rng::seed_from_u64(3));
+            let mut seq = 0u64;
+            let mut requests: Vec<Vec<Value>> = lone.iter().map(|v| vec![v.clone()]).collect();
+            requests.push(vec![p(json!("C"), json!(1)), p(json!("A"), json!(2))]);
+            requests.push(vec![p(json!("D"), json!(1)), p(json!("E"), json!(12))]);
+            for (i, payloads) in requests.iter().enumerate() {
+                let seqs: Vec<u64> = (seq..seq + payloads.len() as u64).collect();
+                seq += payloads.len() as u64;
+                for (s, v) in seqs.iter().zip(payloads) {
+                    ahead.pre_read(*s, "R", v);
+                }
+                let body = if payloads.len() > 1 {
+                    Value::Array(payloads.clone())
+                } else {
+                    payloads[0].clone()
+                };
+                let r = CrmRequest {
+                    seqs,
+                    rules: payloads.iter().map(|_| "R".to_string()).collect(),
+                    ..req(i as u64, &json_text(&body), None)
+                };
+                // Each request twice: the second is a resend of the same body.
+                for _ in 0..2 {
+                    let (a, b) = (
+                        body_read.handle_request(0, &r, &mut r1),
+                        ahead.handle_request(0, &r, &mut r2),
+                    );
+                    assert_eq!(a, b, "{scenario}: request {i}");
+                }
+            }
+            assert_eq!(body_read.stats, ahead.stats, "{scenario}");
+            assert_eq!(body_read.overwrites(), ahead.overwrites(), "{scenario}");
+            for i in 0..OVERWRITE_VALUES {
+                assert_eq!(body_read.overwrite_value(i), ahead.overwrite_value(i));
+            }
+            for s in 0..seq {
+                assert_eq!(
+                    body_read.applied(s),
+                    ahead.applied(s),
+                    "{scenario}: seq {s}"
+                );
+            }
+            assert!(ahead.stats.schema_rejected > 0 && ahead.stats.side_effects > 3);
+            if scenario.contains("caseNumber") {
+                assert!(!ahead.overwrites().is_empty(), "{:?}", ahead.stats);
+                assert_eq!(ahead.overwrite_value(0), Some("\"A\""));
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! matches, the transform's payload and the idempotency key, one submission per match.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use super::vary::{self, Plan};
 use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
 use crate::delivery::{Machine, Submission, Template, Time};
-use crate::sim::crm::hash128;
+use crate::sim::crm::{hash128, CrmModel};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
 use crate::transform::limits::WALL_CLOCK_GUARD;
@@ -352,6 +353,9 @@ pub struct Traffic<'a> {
     submitted: u64,
     /// The first transform that ran into the wall-clock guard: the run stops there.
     guard_hit: Option<(String, String)>,
+    /// The CRM model of a virtual-time run, told each payload as it is submitted
+    /// ([`CrmModel::pre_read`]); `None` when the CRM is across a wire and reads the bytes.
+    crm: Option<&'a RefCell<CrmModel>>,
 }
 
 impl<'a> Traffic<'a> {
@@ -372,6 +376,15 @@ impl<'a> Traffic<'a> {
             epoch,
             submitted: 0,
             guard_hit: None,
+            crm: None,
+        }
+    }
+
+    /// The same traffic, telling the in-process CRM model each payload as it is submitted.
+    pub fn reading_ahead(self, crm: &'a RefCell<CrmModel>) -> Self {
+        Traffic {
+            crm: Some(crm),
+            ..self
         }
     }
 
@@ -467,6 +480,9 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                 }
                 Err(e) => Err(e.to_string()),
             };
+            if let (Some(crm), Ok(p)) = (self.crm, &payload) {
+                crm.borrow_mut().pre_read(seq, &rule.id, p);
+            }
             machine.handle_submit(
                 now,
                 Submission {

@@ -1,5 +1,7 @@
 //! The virtual-time run: the one driver loop ([`VirtualTime`]) with the CRM model as transport.
 
+use std::cell::RefCell;
+
 use rand_chacha::ChaCha8Rng;
 
 use super::{
@@ -14,16 +16,21 @@ use crate::sim::report::Report;
 use crate::sim::scenario::Scenario;
 use crate::spec::Spec;
 
-/// The CRM model answering at send time, as the transport of a virtual-time run.
+/// The CRM model answering at send time, as the transport of a virtual-time run. The traffic
+/// tells it each payload as it is submitted ([`CrmModel::pre_read`]), hence the `RefCell`: both
+/// hold it, and each borrows it only within one call.
 struct Model<'a> {
-    crm: &'a mut CrmModel,
+    crm: &'a RefCell<CrmModel>,
     rng: ChaCha8Rng,
     timeout: Time,
 }
 
 impl Transport for Model<'_> {
     fn send_crm(&mut self, now: Time, req: CrmRequest, obs: &mut dyn Observer) -> Sent<Reply> {
-        let reply = self.crm.handle_request(now, &req, &mut self.rng);
+        let reply = self
+            .crm
+            .borrow_mut()
+            .handle_request(now, &req, &mut self.rng);
         obs.answered(req.attempt, now, &reply, self.timeout);
         match reply {
             Reply::Http { latency, .. } | Reply::Reset { latency, .. }
@@ -39,7 +46,11 @@ impl Transport for Model<'_> {
     }
 
     fn send_token(&mut self, now: Time, _id: u64) -> Sent<TokenResult> {
-        match self.crm.handle_token_request(now, &mut self.rng) {
+        let answer = self
+            .crm
+            .borrow_mut()
+            .handle_token_request(now, &mut self.rng);
+        match answer {
             (latency, Some(answer)) if latency < self.timeout => Sent::Answered { latency, answer },
             _ => Sent::Unanswered,
         }
@@ -71,14 +82,14 @@ pub fn run(
     let cfg = machine_config(spec, sc, opts, epoch)?;
     let template = cfg.idempotency.clone();
     let (max_retries, timeout) = (cfg.max_retries, cfg.timeout);
-    let mut crm = CrmModel::new(&spec.raw, sc, &inputs.schemas);
+    let crm = RefCell::new(CrmModel::new(&spec.raw, sc, &inputs.schemas));
     let feed = Feed::new(inputs, sc, opts.events, epoch, &template)?;
     let total = feed.total();
-    let mut rep = new_report(spec, sc, opts, epoch, total, &crm);
+    let mut rep = new_report(spec, sc, opts, epoch, total, &crm.borrow());
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
     rep.sources = feed.names().to_vec();
-    let mut ledger = Ledger::new(&crm, super::key_hint(&template, inputs));
-    let mut traffic = Traffic::new(&feed, inputs, template, epoch);
+    let mut ledger = Ledger::new(&crm.borrow(), super::key_hint(&template, inputs));
+    let mut traffic = Traffic::new(&feed, inputs, template, epoch).reading_ahead(&crm);
     let first = traffic.next_at();
     let mut vt = VirtualTime::new(
         Machine::new(cfg, machine_rng(opts.seed)),
@@ -86,7 +97,7 @@ pub fn run(
         max_steps(opts, total, max_retries),
     );
     let mut model = Model {
-        crm: &mut crm,
+        crm: &crm,
         rng: crm_rng(opts.seed),
         timeout,
     };
@@ -105,6 +116,7 @@ pub fn run(
         }
     }
     traffic.guard_error(opts.seed)?;
+    let crm = crm.into_inner();
     throttle_notes(&mut rep, spec, &crm);
     ledger.finish(&mut rep, vt.now(), &crm, vt.machine());
     Ok(rep)

@@ -528,28 +528,55 @@ impl Band {
         }
     }
 
-    /// The band as people write it.
+    /// The band as people write it (each bound as written: `0.4657` stays `0.4657`).
     pub fn describe(&self) -> String {
+        let b = |x: f64| {
+            if x.fract() == 0.0 && x.abs() < 1e15 {
+                fmt_num(x)
+            } else {
+                format!("{x}")
+            }
+        };
         match self {
-            Band::Exact(v) => fmt_num(*v),
-            Band::Pair([lo, hi]) => format!("{}..{}", fmt_num(*lo), fmt_num(*hi)),
+            Band::Exact(v) => b(*v),
+            Band::Pair([lo, hi]) => format!("{}..{}", b(*lo), b(*hi)),
             Band::Range(r) => match (r.min, r.max) {
-                (Some(a), Some(b)) => format!("{}..{}", fmt_num(a), fmt_num(b)),
-                (Some(a), None) => format!(">= {}", fmt_num(a)),
-                (None, Some(b)) => format!("<= {}", fmt_num(b)),
+                (Some(lo), Some(hi)) => format!("{}..{}", b(lo), b(hi)),
+                (Some(lo), None) => format!(">= {}", b(lo)),
+                (None, Some(hi)) => format!("<= {}", b(hi)),
                 (None, None) => "any".to_string(),
             },
         }
     }
 }
 
-/// Whole numbers without a fraction.
+/// Whole numbers without a fraction; others with three decimals.
 pub fn fmt_num(x: f64) -> String {
+    fmt_num_to(x, 3)
+}
+
+/// `x` as [`fmt_num`] shows it, with at least `decimals` decimals when it has a fraction
+/// (trailing zeros dropped).
+fn fmt_num_to(x: f64, decimals: usize) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {
-        format!("{x:.3}")
+        let s = format!("{x:.decimals$}");
+        let s = s.trim_end_matches('0');
+        s.strip_suffix('.').unwrap_or(s).to_string()
     }
+}
+
+/// A measured value beside the bounds it is checked against (`expected`, as
+/// [`Band::describe`] writes it): one decimal more than the bounds show, at least three, so a
+/// value just past a bound never reads like the bound itself (0.46575 against `<= 0.4657`).
+pub fn fmt_measured(x: f64, expected: &str) -> String {
+    let shown = expected
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|n| n.split_once('.').map(|(_, f)| f.len()))
+        .max()
+        .unwrap_or(0);
+    fmt_num_to(x, (shown + 1).max(3))
 }
 
 /// Expectations; each unmet one fails the verdict (exit 1).

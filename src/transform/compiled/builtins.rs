@@ -13,7 +13,7 @@ use regex::Regex;
 
 use super::eval::{js_append, lookup, merge_sort, Ev};
 use super::ir::{Builtin, EngineCall};
-use super::value::{boolean, deep_equal, from_jvalue, to_jvalue, truthy, Flags, Obj, Val};
+use super::value::{boolean, deep_equal, from_jvalue, to_jvalue, truthy, Flags, Obj, Str, Val};
 use super::{Bail, R};
 
 /// Drops trailing undefined arguments bound to optional parameters (from index `optional`),
@@ -31,6 +31,132 @@ fn is_str_or_undef(v: &Val) -> bool {
 
 fn is_num_or_undef(v: &Val) -> bool {
     matches!(v, Val::Num(_) | Val::Undef)
+}
+
+/// `part`, a slice of `s`'s text, as a value: borrowed where `s` is (no copy), `s` itself
+/// where it is all of `s`. The string builtins answer through this where the engine's answer is
+/// a piece of the argument.
+fn slice_of<'a>(s: &Str<'a>, part: &str) -> Val<'a> {
+    if part.is_empty() {
+        return Val::str("");
+    }
+    match s {
+        Str::B(b) => {
+            // `part` lies inside `b` (callers slice `s`); anything else is copied.
+            let off = (part.as_ptr() as usize).wrapping_sub(b.as_ptr() as usize);
+            match b.get(off..off.saturating_add(part.len())) {
+                Some(x) if x.as_ptr() == part.as_ptr() => Val::Str(Str::B(x)),
+                _ => Val::string(part),
+            }
+        }
+        Str::R(_) if part.len() == s.len() => Val::Str(s.clone()),
+        Str::R(_) => Val::string(part),
+    }
+}
+
+/// Whether `$trim` leaves `s` as it is: the engine turns each run of space, tab, CR and LF into
+/// one space, then trims (Unicode) whitespace at both ends.
+fn is_trimmed(s: &str) -> bool {
+    !s.starts_with(char::is_whitespace)
+        && !s.ends_with(char::is_whitespace)
+        && !s.contains("  ")
+        && !s.bytes().any(|b| matches!(b, b'\t' | b'\n' | b'\r'))
+}
+
+/// The engine's `$substring` (jsonata-js's: code points, `Array.prototype.slice` bounds) as a
+/// slice of `s`; `start` and `len` are already clamped to ± the string's length.
+fn substring_of(s: &str, start: i64, len: Option<i64>) -> &str {
+    let n = if s.is_ascii() {
+        s.len() as i64
+    } else {
+        s.chars().count() as i64
+    };
+    let start = if n + start < 0 { 0 } else { start };
+    let end = match len {
+        Some(l) if l <= 0 => return "",
+        Some(l) => Some(if start >= 0 { start + l } else { n + start + l }),
+        None => None,
+    };
+    let from = if start < 0 {
+        (n + start).max(0)
+    } else {
+        start.min(n)
+    };
+    let to = match end {
+        Some(e) if e < 0 => (n + e).max(0),
+        Some(e) => e.min(n),
+        None => n,
+    };
+    if from >= to {
+        return "";
+    }
+    let byte = |c: i64| -> usize {
+        if s.is_ascii() {
+            c as usize
+        } else {
+            s.char_indices().nth(c as usize).map_or(s.len(), |(i, _)| i)
+        }
+    };
+    &s[byte(from)..byte(to)]
+}
+
+/// jsonata-js's `$distinct` of an array's items: the first of each group of deep-equal items,
+/// in order. Items are bucketed by [`value_hash`], so this is linear (300,000 items in
+/// milliseconds, where comparing each with every kept one took minutes); deep equality decides
+/// within a bucket. The engine's `$distinct` calls come here too (`engine::guard_builtins`).
+pub(super) fn distinct<'a>(v: &Val<'a>) -> R<Vec<Val<'a>>> {
+    let mut buckets: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+    let mut out: Vec<Val<'a>> = Vec::new();
+    for i in 0..v.len() {
+        let x = v.item(i);
+        let slot = buckets.entry(value_hash(&x, 0)?).or_default();
+        let mut seen = false;
+        for &j in slot.iter() {
+            if deep_equal(&x, &out[j])? {
+                seen = true;
+                break;
+            }
+        }
+        if !seen {
+            slot.push(out.len());
+            out.push(x);
+        }
+    }
+    Ok(out)
+}
+
+/// A hash under which deep-equal values are equal: numbers by value (`-0` as `0`), arrays by
+/// their items in order, objects by their entries in any order (deep equality ignores key
+/// order). Below 16 levels a container counts as its kind only: equality still decides.
+fn value_hash(v: &Val, depth: u32) -> R<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    match v {
+        Val::Undef => 0u8.hash(&mut h),
+        Val::Null => 1u8.hash(&mut h),
+        Val::Bool(b) => (2u8, *b).hash(&mut h),
+        Val::Num(n) => (3u8, if *n == 0.0 { 0 } else { n.to_bits() }).hash(&mut h),
+        Val::Str(s) => (4u8, &**s).hash(&mut h),
+        Val::Fn(_) => return Err(Bail),
+        x if depth >= 16 => (5u8, x.is_array()).hash(&mut h),
+        x if x.is_array() => {
+            6u8.hash(&mut h);
+            for i in 0..x.len() {
+                value_hash(&x.item(i), depth + 1)?.hash(&mut h);
+            }
+        }
+        x => {
+            let mut sum = 0u64;
+            x.each_entry(|k, w| {
+                let mut e = DefaultHasher::new();
+                (&*k, value_hash(&w, depth + 1)?).hash(&mut e);
+                sum = sum.wrapping_add(e.finish());
+                Ok(())
+            })?;
+            (7u8, sum).hash(&mut h);
+        }
+    }
+    Ok(h.finish())
 }
 
 fn engine_value<'a>(r: Result<JValue, jsonata_core::functions::FunctionError>) -> R<Val<'a>> {
@@ -84,6 +210,7 @@ impl<'a> Ev<'a> {
                 _ => return Err(Bail),
             },
             Builtin::Uppercase | Builtin::Lowercase | Builtin::Trim => match &a[0] {
+                Val::Str(s) if b == Builtin::Trim && is_trimmed(s) => Val::Str(s.clone()),
                 Val::Str(s) => {
                     let r = match b {
                         Builtin::Uppercase => jstr::uppercase(s),
@@ -112,7 +239,7 @@ impl<'a> Ev<'a> {
                             Some(_) => return Err(Bail),
                         };
                         let start = (*start as i64).clamp(-bound, bound);
-                        engine_value(jstr::substring(s, start, len))?
+                        slice_of(s, substring_of(s, start, len))
                     }
                     // JavaScript arithmetic on an undefined start (see the engine's note).
                     (Val::Str(s), Val::Undef, len) => {
@@ -136,11 +263,15 @@ impl<'a> Ev<'a> {
                             Val::Str(x) => x,
                             _ => "undefined",
                         };
-                        engine_value(if b == Builtin::SubstringBefore {
-                            jstr::substring_before(s, sep)
-                        } else {
-                            jstr::substring_after(s, sep)
-                        })?
+                        // The engine's answers, as slices: before an empty separator is "",
+                        // after it the whole string; a separator not found gives the string.
+                        let part = match (b, s.find(sep)) {
+                            (Builtin::SubstringBefore, _) if sep.is_empty() => "",
+                            (Builtin::SubstringBefore, Some(i)) => &s[..i],
+                            (_, Some(i)) if !sep.is_empty() => &s[i + sep.len()..],
+                            _ => &s[..],
+                        };
+                        slice_of(s, part)
                     }
                     _ => return Err(Bail),
                 }
@@ -316,29 +447,13 @@ impl<'a> Ev<'a> {
             },
             Builtin::Distinct => match &a[0] {
                 Val::Undef => Val::Undef,
-                v if v.is_array() && v.len() > 1 => {
-                    let mut out: Vec<Val<'a>> = Vec::new();
-                    for i in 0..v.len() {
-                        let x = v.item(i);
-                        let mut seen = false;
-                        for y in &out {
-                            if deep_equal(&x, y)? {
-                                seen = true;
-                                break;
-                            }
-                        }
-                        if !seen {
-                            out.push(x);
-                        }
-                    }
-                    Val::Arr(
-                        Rc::new(super::value::Items(out)),
-                        Flags {
-                            seq: v.is_seq(),
-                            ..Flags::PLAIN
-                        },
-                    )
-                }
+                v if v.is_array() && v.len() > 1 => Val::Arr(
+                    Rc::new(super::value::Items(distinct(v)?)),
+                    Flags {
+                        seq: v.is_seq(),
+                        ..Flags::PLAIN
+                    },
+                ),
                 Val::Fn(_) => return Err(Bail),
                 v => v.clone(),
             },
@@ -592,7 +707,7 @@ pub(super) fn pattern_builtin<'a>(
             match regex {
                 Some(re) => {
                     let parts = re.split(s).take(lim.unwrap_or(usize::MAX));
-                    let items: Vec<Val<'a>> = parts.map(Val::string).collect();
+                    let items: Vec<Val<'a>> = parts.map(|p| slice_of(s, p)).collect();
                     if items.len() > max_seq {
                         return Err(Bail);
                     }
@@ -602,8 +717,19 @@ pub(super) fn pattern_builtin<'a>(
                     let Val::Str(sep) = &a[1] else {
                         return Err(Bail);
                     };
-                    let r = jstr::split(s, &JValue::String(sep.to_rc()), lim);
-                    engine_value(r)?
+                    if sep.is_empty() {
+                        let r = jstr::split(s, &JValue::String(sep.to_rc()), lim);
+                        return engine_value(r);
+                    }
+                    // The engine's `s.split(sep)` up to the limit, each part a slice of `s`.
+                    let mut items: Vec<Val<'a>> = Vec::new();
+                    for part in s.split(&**sep).take(lim.unwrap_or(usize::MAX)) {
+                        if items.len() == max_seq {
+                            return Err(Bail);
+                        }
+                        items.push(slice_of(s, part));
+                    }
+                    Val::plain(items)
                 }
             }
         }
@@ -681,6 +807,10 @@ pub(super) fn pattern_builtin<'a>(
                         return Err(Bail);
                     }
                     let lim = limit(a.get(3), true)?;
+                    if lim == Some(0) || !s.contains(&**pat) {
+                        // Nothing to replace: the engine gives the string back.
+                        return Ok(Val::Str(s.clone()));
+                    }
                     engine_value(jstr::replace(s, &JValue::String(pat.to_rc()), rep, lim))?
                 }
             }

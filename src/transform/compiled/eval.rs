@@ -151,6 +151,40 @@ impl<'a> Ev<'a> {
         Ok(finish(v, n.keep_array))
     }
 
+    /// Appends the value of `n`, an operand of `&`, to `out`; a plain `&` (no predicate,
+    /// group or `[]`) is flattened into its operands, evaluated left to right as before.
+    fn concat_into(
+        &mut self,
+        n: &'a Node,
+        input: &Val<'a>,
+        env: usize,
+        out: &mut String,
+        max: usize,
+    ) -> R<()> {
+        match &n.kind {
+            K::Concat(l, r) if n.predicates.is_empty() && n.group.is_none() && !n.keep_array => {
+                // Counted as `eval` counts the node it stands for.
+                self.tick()?;
+                self.depth += 1;
+                if self.depth > self.max_depth {
+                    return Err(Bail);
+                }
+                self.concat_into(l, input, env, out, max)?;
+                let b = self.eval(r, input, env)?;
+                self.depth -= 1;
+                concat_part(&b, out, max)?;
+                if out.len() > max {
+                    return Err(Bail);
+                }
+                Ok(())
+            }
+            _ => {
+                let a = self.eval(n, input, env)?;
+                concat_part(&a, out, max)
+            }
+        }
+    }
+
     fn eval_kind(&mut self, n: &'a Node, input: &Val<'a>, env: usize) -> R<Val<'a>> {
         Ok(match &n.kind {
             K::Str(s) => Val::str(s),
@@ -246,10 +280,13 @@ impl<'a> Ev<'a> {
                 Val::Bool(a || truthy(&self.eval(r, input, env)?))
             }
             K::Concat(l, r) => {
-                let (a, b) = (self.eval(l, input, env)?, self.eval(r, input, env)?);
+                // `a & b & c & …` (a left-leaning chain) is written into one string: every
+                // intermediate result is a string, which `&` copies as it is, so this is the
+                // chain's value with one allocation instead of one per `&`.
                 let max = self.prog.limits.max_output_bytes;
                 let mut s = String::new();
-                concat_part(&a, &mut s, max)?;
+                self.concat_into(l, input, env, &mut s, max)?;
+                let b = self.eval(r, input, env)?;
                 concat_part(&b, &mut s, max)?;
                 // A string past the output budget (doubling in a loop) is the engine's to stop.
                 if s.len() > max {
@@ -779,6 +816,12 @@ fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>]) -> Option<Val<'a>>
         (Native::ToMillis, [Val::Str(s)]) => super::dates::to_millis(s).map(Val::Num),
         (Native::FromMillis(parts), [Val::Num(ms), ..]) => {
             super::dates::format(*ms, parts).map(Val::string)
+        }
+        (Native::Url(component, false), [Val::Str(s)]) => {
+            Some(Val::string(crate::transform::uri::encode(s, *component)))
+        }
+        (Native::Url(component, true), [Val::Str(s)]) => {
+            crate::transform::uri::decode(s, *component).map(Val::string)
         }
         _ => None,
     }

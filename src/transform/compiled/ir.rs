@@ -91,6 +91,9 @@ pub(super) enum Native {
     ToMillis,
     /// `$fromMillis(ms)` or `$fromMillis(ms, <literal picture>)`
     FromMillis(Vec<super::dates::Part>),
+    /// `$encodeUrl` & co. of a string: (component, decode), by [`crate::transform::uri`]; a
+    /// malformed escape is the engine's to report (D3140).
+    Url(bool, bool),
 }
 
 /// One node; `predicates`, `group` and `keep_array` are jsonata-js's node-level `predicate`,

@@ -81,6 +81,7 @@ const NATIVE: &[(&str, Builtin, usize, usize, bool)] = &[
 const ENGINE: &[(&str, usize, usize)] = &[
     ("base64decode", 1, 1),
     ("base64encode", 1, 1),
+    ("clone", 1, 1),
     ("decodeUrl", 1, 1),
     ("decodeUrlComponent", 1, 1),
     ("encodeUrl", 1, 1),
@@ -531,6 +532,10 @@ impl Lower {
                     Kind::Str(p) => super::dates::picture(p).map(Native::FromMillis),
                     _ => None,
                 },
+                ("encodeUrl", [_]) => Some(Native::Url(false, false)),
+                ("encodeUrlComponent", [_]) => Some(Native::Url(true, false)),
+                ("decodeUrl", [_]) => Some(Native::Url(false, true)),
+                ("decodeUrlComponent", [_]) => Some(Native::Url(true, true)),
                 _ => None,
             };
             return Ok(Node::new(K::Engine(call, args)));

@@ -219,6 +219,22 @@ pub(super) fn call_regex(
     value::to_jvalue(&v).ok()
 }
 
+/// `$distinct` of an engine array by the compiled path's linear implementation
+/// ([`builtins::distinct`]); `None` where a value is outside the compiled path's (a function),
+/// so the engine's own `$distinct` runs.
+pub(super) fn distinct(arg: &jsonata_core::value::JValue) -> Option<jsonata_core::value::JValue> {
+    let v = value::from_jvalue(arg).ok()?;
+    if !v.is_array() || v.len() <= 1 {
+        return None;
+    }
+    let items = builtins::distinct(&v).ok()?;
+    let flags = value::Flags {
+        seq: v.is_seq(),
+        ..value::Flags::PLAIN
+    };
+    value::to_jvalue(&Val::Arr(std::rc::Rc::new(value::Items(items)), flags)).ok()
+}
+
 /// Runs one compiled evaluation behind the engine's firewall: the compiled path calls
 /// jsonata-core's functions directly (`$substring` with a start of 1e300 overflows inside it),
 /// so a panic there is a decline, and the engine, behind its own firewall, answers.

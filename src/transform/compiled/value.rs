@@ -275,6 +275,12 @@ impl<'a> Val<'a> {
     /// Field `key` of an object (`None` when absent or not an object).
     pub(super) fn field(&self, key: &str) -> Option<Val<'a>> {
         match self {
+            // A small object is searched in order: cheaper than hashing the key (keys are
+            // unique, so the first match is the only one).
+            Val::In(Value::Object(m)) if m.len() <= 8 => m
+                .iter()
+                .find(|(k, _)| k.as_str() == key)
+                .map(|(_, v)| Val::from_input(v)),
             Val::In(Value::Object(m)) => m.get(key).map(Val::from_input),
             Val::Obj(o) => o.get(key).cloned(),
             _ => None,

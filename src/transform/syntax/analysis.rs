@@ -127,7 +127,10 @@ pub fn analyse(root: &Node) -> Analysis {
         .iter()
         .filter(|(name, _, _)| {
             // `$` and `$$` called as functions are values, not names.
-            !name.is_empty() && name != "$" && !super::is_builtin(name) && !bound.contains(name)
+            !name.is_empty()
+                && name != "$"
+                && (!super::is_builtin(name) || super::is_refused(name))
+                && !bound.contains(name)
         })
         .cloned()
         .collect();

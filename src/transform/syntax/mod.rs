@@ -128,6 +128,16 @@ pub const BUILTINS: &[&str] = &[
     "zip",
 ];
 
+/// The builtins of jsonata-js that cxsync transforms do not have: their results are random, and
+/// a transform gives one output for one event and instant (snapshots, seeded simulator runs, a
+/// retried event's payload). A call is E505 at validate and T1006 at run time.
+pub const REFUSED: &[&str] = &["random", "shuffle"];
+
+/// Whether `$name` is one of [`REFUSED`].
+pub fn is_refused(name: &str) -> bool {
+    REFUSED.contains(&name)
+}
+
 /// Whether `$name` is a builtin of JSONata.
 pub fn is_builtin(name: &str) -> bool {
     BUILTINS.binary_search(&name).is_ok()

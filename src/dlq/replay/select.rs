@@ -1,0 +1,57 @@
+//! What a replay's filters selected, in words: a `--rule` or `--event-type` that matches no
+//! record is almost always a typo, and a replay job that replays nothing must not look green.
+
+use std::collections::BTreeSet;
+
+use crate::dlq::inspect::{Filter, Found};
+use crate::spec::Spec;
+
+/// One note per filter value no record has, naming what the DLQ does have; and one when the
+/// filters together select none of the records. Empty: the filters select something (or none
+/// was given).
+pub fn unmatched(filter: &Filter, records: &[Found], spec: &Spec, selected: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    let have = |pick: fn(&Found) -> &str| -> BTreeSet<&str> { records.iter().map(pick).collect() };
+    let rules = have(|f| f.record.rule_id.as_str());
+    let types = have(|f| f.record.event_type.as_str());
+    let list = |s: &BTreeSet<&str>| {
+        if s.is_empty() {
+            "the DLQ holds no records".to_string()
+        } else {
+            format!(
+                "the DLQ has {}",
+                s.iter().copied().collect::<Vec<_>>().join(", ")
+            )
+        }
+    };
+    for r in filter.rules.iter().filter(|r| !rules.contains(r.as_str())) {
+        let spec_too = if spec.raw.rules.iter().any(|x| &x.id == r) {
+            ""
+        } else {
+            "; the spec has no such rule either"
+        };
+        notes.push(format!(
+            "no record has rule `{r}` ({}{spec_too})",
+            list(&rules)
+        ));
+    }
+    for t in filter
+        .event_types
+        .iter()
+        .filter(|t| !types.contains(t.as_str()))
+    {
+        notes.push(format!("no record has event type `{t}` ({})", list(&types)));
+    }
+    let filtered = filter.since.is_some()
+        || filter.until.is_some()
+        || !filter.reasons.is_empty()
+        || !filter.event_types.is_empty()
+        || !filter.rules.is_empty();
+    if notes.is_empty() && filtered && selected == 0 && !records.is_empty() {
+        notes.push(format!(
+            "the filters select none of the {} record(s)",
+            records.len()
+        ));
+    }
+    notes
+}
