@@ -160,6 +160,8 @@ pub struct FailureNotes<'n> {
     crm: String,
     token: Option<String>,
     max_retries: u32,
+    /// `retry.retryableStatusCodes`: an answer outside it is not retried.
+    retryable: Vec<u16>,
     last: Option<std::time::Instant>,
     /// Failures since the last line, by what failed.
     since: std::collections::BTreeMap<String, u64>,
@@ -167,7 +169,12 @@ pub struct FailureNotes<'n> {
 
 impl<'n> FailureNotes<'n> {
     /// Notes for a run against `ep` (named by host and port), retrying `max_retries` times.
-    pub fn new(note: &'n mut dyn FnMut(&str), ep: &Endpoints, max_retries: u32) -> Self {
+    pub fn new(
+        note: &'n mut dyn FnMut(&str),
+        ep: &Endpoints,
+        max_retries: u32,
+        retryable: Vec<u16>,
+    ) -> Self {
         let at = |u: &Url| {
             format!(
                 "{}{}",
@@ -180,15 +187,25 @@ impl<'n> FailureNotes<'n> {
             crm: at(&ep.crm),
             token: ep.token.as_ref().map(at),
             max_retries,
+            retryable,
             last: None,
             since: Default::default(),
         }
     }
 
-    fn failed(&mut self, what: String, hint: &str) {
+    fn failed(&mut self, what: String, hint: &str, retried: bool) {
         *self.since.entry(what.clone()).or_default() += 1;
         let now = std::time::Instant::now();
         match self.last {
+            None if !retried => {
+                // Tester #93: a 307 is dead-lettered at once; "this can take minutes" misled.
+                (self.note)(&format!(
+                    "note: {what}{hint}; not a retryable status (retry.retryableStatusCodes), so \
+                     the event is dead-lettered without retrying; further failures are summed \
+                     every {} s",
+                    NOTE_EVERY.as_secs()
+                ));
+            }
             None => {
                 (self.note)(&format!(
                     "note: {what}{hint}; the hub retries with backoff (retry.maxRetries {}), so this can take minutes; further failures are summed every {} s",
@@ -228,20 +245,29 @@ fn hint(f: Failure) -> &'static str {
 impl Observer for FailureNotes<'_> {
     fn answered(&mut self, _attempt: u32, _sent: Time, reply: &Reply, timeout: Time) {
         let crm = &self.crm;
-        let (what, h) = match reply {
+        let (what, h, retried) = match reply {
             Reply::Http { latency, response } if *latency < timeout => {
                 if (200..300).contains(&response.status) {
                     return;
                 }
-                (format!("CRM {crm} answered HTTP {}", response.status), "")
+                (
+                    format!("CRM {crm} answered HTTP {}", response.status),
+                    "",
+                    self.retryable.contains(&response.status),
+                )
             }
             Reply::Reset { latency, failure } if *latency < timeout => (
                 format!("CRM request to {crm} failed: {}", failure.as_str()),
                 hint(*failure),
+                true,
             ),
-            _ => (format!("CRM {crm} did not answer within {timeout} ms"), ""),
+            _ => (
+                format!("CRM {crm} did not answer within {timeout} ms"),
+                "",
+                true,
+            ),
         };
-        self.failed(what, h);
+        self.failed(what, h, retried);
     }
 
     fn token_answered(&mut self, _sent: Time, result: Option<&TokenResult>) {
@@ -258,7 +284,7 @@ impl Observer for FailureNotes<'_> {
             ),
             None => (format!("token endpoint {token} did not answer in time"), ""),
         };
-        self.failed(what, h);
+        self.failed(what, h, true);
     }
 }
 
@@ -281,7 +307,8 @@ pub async fn run(
     let cfg = engine::machine_config(spec, &sc, &o, epoch)
         .map_err(|e| HttpError::Config(e.to_string()))?;
     let (timeout, max_retries) = (cfg.timeout, cfg.max_retries);
-    let mut notes = FailureNotes::new(note, &ep, max_retries);
+    let retryable = spec.raw.retry.retryable_status_codes.clone();
+    let mut notes = FailureNotes::new(note, &ep, max_retries, retryable);
     let clock = Clock::start(time_scale);
     let client = super::http_client(cfg.hub.concurrency)?;
     let mut driver = Driver::new(client, ep, clock, timeout, false)?;

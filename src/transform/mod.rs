@@ -391,6 +391,24 @@ mod tests {
     }
 
     #[test]
+    fn merge_and_group_by_are_linear_in_the_number_of_keys() {
+        // 100,000 keys searched one by one ran for minutes (tester #104).
+        let t = Transform::compile(
+            "{'m': $count($keys($merge([1..100000].{$string($): $}))), \
+              'g': $count($keys([1..100000]{$string($ % 50000): $})), \
+              'last': $merge([{'a': 1, 'b': 2}, {'a': 3}]), 'grp': [1, 2, 3]{$string($ % 2): $}}",
+        )
+        .unwrap();
+        assert!(t.is_compiled());
+        assert_eq!(
+            t.eval(&json!({}), now()),
+            Ok(Some(
+                json!({"m": 100000, "g": 50000, "last": {"a": 3, "b": 2}, "grp": {"1": [1, 3], "0": 2}})
+            ))
+        );
+    }
+
+    #[test]
     fn transforms_can_be_shared_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Transform>();

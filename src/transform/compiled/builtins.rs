@@ -497,13 +497,22 @@ impl<'a> Ev<'a> {
                 v if v.is_object() => v.clone(),
                 v if v.is_array() => {
                     let mut obj = Obj::default();
+                    // Where each key is: `Obj::set`'s search per key was quadratic (a `$merge`
+                    // of 100,000 one-key objects ran for minutes, tester #104).
+                    let mut at: std::collections::HashMap<String, usize> = Default::default();
                     for i in 0..v.len() {
                         let item = v.item(i);
                         if !item.is_object() {
                             return Err(Bail);
                         }
                         item.each_entry(|k, x| {
-                            obj.set(k, x);
+                            match at.get(&*k) {
+                                Some(&j) => obj.entries[j].1 = x,
+                                None => {
+                                    at.insert(k.to_string(), obj.entries.len());
+                                    obj.entries.push((k, x));
+                                }
+                            }
                             Ok(())
                         })?;
                     }

@@ -628,6 +628,9 @@ impl<'a> Ev<'a> {
         }
         // (key, data, index of the pair that made the key)
         let mut groups: Vec<(Str<'a>, Val<'a>, usize)> = Vec::new();
+        // Where each key's group is: a search of the groups per item was quadratic in the
+        // number of keys (100,000 keys ran for minutes).
+        let mut at: std::collections::HashMap<String, usize> = Default::default();
         for item in &items {
             for (pi, (k, _)) in g.pairs.iter().enumerate() {
                 let key = match self.eval(k, item, env)? {
@@ -635,7 +638,7 @@ impl<'a> Ev<'a> {
                     Val::Undef => continue,
                     _ => return Err(Bail),
                 };
-                match groups.iter_mut().find(|(gk, _, _)| **gk == *key) {
+                match at.get(&*key).map(|&i| &mut groups[i]) {
                     Some(entry) => {
                         if entry.2 != pi {
                             return Err(Bail);
@@ -643,7 +646,10 @@ impl<'a> Ev<'a> {
                         let data = std::mem::replace(&mut entry.1, Val::Undef);
                         entry.1 = js_append(data, item.clone());
                     }
-                    None => groups.push((key, item.clone(), pi)),
+                    None => {
+                        at.insert(key.to_string(), groups.len());
+                        groups.push((key, item.clone(), pi));
+                    }
                 }
             }
         }
@@ -651,7 +657,8 @@ impl<'a> Ev<'a> {
         for (key, data, pi) in groups {
             let value = self.eval(&g.pairs[pi].1, &data, env)?;
             if !value.is_undef() {
-                obj.set(key, value);
+                // The keys of `groups` are distinct.
+                obj.entries.push((key, value));
             }
         }
         Ok(Val::Obj(Rc::new(obj)))

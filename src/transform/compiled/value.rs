@@ -143,14 +143,6 @@ impl<'a> Obj<'a> {
             .find(|(k, _)| &**k == key)
             .map(|(_, v)| v)
     }
-
-    /// Sets `key`, replacing an earlier value in its place (as a JavaScript object does).
-    pub(super) fn set(&mut self, key: Str<'a>, v: Val<'a>) {
-        match self.entries.iter_mut().find(|(k, _)| **k == *key) {
-            Some(slot) => slot.1 = v,
-            None => self.entries.push((key, v)),
-        }
-    }
 }
 
 /// A function value.
