@@ -203,6 +203,36 @@ fn writer_lays_records_out_by_bucket_prefix_and_day() {
     assert!(stdout(&o).contains("\"eventId\": \"odd/id #1\""));
 }
 
+/// An event id longer than a file name may be (tester #61: 300 bytes stopped `sim` with "File
+/// name too long" after part of the DLQ was written) gets a bounded name, `<start>~<hash>.json`,
+/// and `dlq show` / `dlq list` find the record by the id inside it; the file has that very name.
+#[test]
+fn a_record_of_a_very_long_event_id_has_a_bounded_name_and_is_found_by_its_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let dlq: cxsync::spec::model::DeadLetterQueue =
+        serde_json::from_value(json!({"enabled": true, "bucketName": "b"})).unwrap();
+    let st = Store::for_dlq_dir(dir.path(), &dlq).unwrap();
+    let mut rec = fixture_records()[0].clone();
+    let long_id = format!("{}/é", "x".repeat(300));
+    rec.event_id = long_id.clone();
+    let key = store::write_record(&st, &rec).unwrap();
+    let name = key.rsplit('/').next().unwrap();
+    assert!(
+        name.len() <= cxsync::delivery::alert::MAX_RECORD_NAME,
+        "{key}"
+    );
+    assert!(name.contains("!!") && name.ends_with(".json"), "{key}");
+    assert!(dir.path().join("b").join(&key).is_file(), "{key}");
+    let o = run(cxsync().args(["dlq", "show"]).arg(dir.path()).arg(&long_id));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&long_id));
+    let o = run(cxsync()
+        .args(["dlq", "list", "--format", "json"])
+        .arg(dir.path()));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains(&"x".repeat(300)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // list, show, stats
 

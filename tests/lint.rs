@@ -942,7 +942,8 @@ fn lint_and_plan_agree_on_which_header_is_a_credential() {
         "Authorization",
         "Proxy-Authorization",
         "X-Api-Key",
-        "x-api-key",
+        // Lower case (not `x-api-key`: two names differing only in case are E106).
+        "x-crm-api-key",
         "Api-Key",
         "X-ApiKey",
         "CRM_API_KEY",

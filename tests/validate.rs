@@ -55,10 +55,12 @@ fn the_example_spec_is_valid_in_its_staging_environment() {
 /// A new file there without a row here fails the test, so no case goes unchecked.
 const BAD: &[(&str, &str, u64, u64)] = &[
     ("alias_bomb.yaml", "E003", 6, 29),
+    ("condition_paths.yaml", "E413", 14, 7),
     ("deep_block_nesting.yaml", "E004", 131, 257),
     ("deep_nesting.yaml", "E004", 3, 269),
-    ("dlq_escape.yaml", "E106", 8, 47),
+    ("dlq_escape.yaml", "E106", 9, 47),
     ("duplicate_keys.yaml", "E006", 9, 3),
+    ("header_case.yaml", "E106", 13, 5),
     ("hostile_values.yaml", "E106", 5, 9),
     ("literal_secret.yaml", "E202", 8, 12),
     ("missing_env.yaml", "E201", 5, 27),
@@ -143,11 +145,18 @@ fn a_dlq_bucket_or_prefix_that_climbs_out_is_refused_at_its_value() {
     let got: Vec<(&str, u64, u64)> = got.iter().map(|(c, l, k)| (c.as_str(), *l, *k)).collect();
     assert_eq!(
         got,
-        [("E106", 8, 47), ("E106", 8, 68), ("E106", 12, 60)],
+        [
+            ("E106", 9, 47),
+            ("E106", 9, 68),
+            ("E106", 13, 60),
+            ("E106", 14, 39)
+        ],
         "{v:#}"
     );
     let text = v.to_string();
     assert!(text.contains("`../escape` is not a bucket name"), "{v:#}");
+    // S3 forbids two adjacent dots in a bucket name.
+    assert!(text.contains("`dyn..dlq` is not a bucket name"), "{v:#}");
     assert!(text.contains("`a/./b/` is not a key prefix"), "{v:#}");
 }
 
@@ -800,4 +809,56 @@ rules:
     assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(positions(&v), vec![("E505".to_string(), 29, 19)], "{v:#}");
     assert_eq!(v[0]["help"], "did you mean `$uppercase`?");
+}
+
+/// URLs are checked on their text after `${env:}` interpolation, where the URL parser would
+/// forgive what a URL cannot have: `https:///v1` (read as host `v1`) from an empty host variable,
+/// and a space from a path variable (tester #65). The value is never quoted.
+#[test]
+fn a_url_that_loses_its_host_or_gains_a_space_after_interpolation_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = r#"version: 1
+name: env-urls
+channel:
+  name: EnvUrls
+  destinationUri: "https://${env:CX_HOST}/v1/${env:CX_PATH}"
+  auth: { type: oauth2_client_credentials, tokenEndpoint: "https://${env:CX_HOST}/token", clientId: c, clientSecret: "${env:CX_SECRET}", tokenCacheTtlSeconds: 600 }
+  timeoutMilliseconds: 2000
+idempotency: { key: "${event.id}" }
+retry: { maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422] }
+deadLetterQueue: { enabled: true, bucketName: b }
+rules:
+  - { id: R, name: r, eventType: interaction.ended, transform: '{"id": event.id}' }
+"#;
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    let validate = |host: &str, path: &str| {
+        let out = cxsync()
+            .current_dir(dir.path())
+            .env("CX_HOST", host)
+            .env("CX_PATH", path)
+            .env("CX_SECRET", "s3cr3t")
+            .args(["validate", "s.yaml", "--format", "concise"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = validate("", "interactions");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("s.yaml:5:19: error[E409] `destinationUri` has no host"),
+        "{text}"
+    );
+    assert!(
+        text.contains("error[E409] `tokenEndpoint` has no host"),
+        "{text}"
+    );
+    let (code, text) = validate("crm.example.org", "a b");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("`destinationUri` contains a space"), "{text}");
+    assert!(!text.contains("a b"), "the value is never quoted: {text}");
+    let (code, text) = validate("crm.example.org", "interactions");
+    assert_eq!(code, Some(0), "{text}");
 }

@@ -226,7 +226,36 @@ pub fn record_key(dead_lettered: Option<DateTime<Utc>>, rule_id: &str, event_id:
         || "0000/00/00".to_string(),
         |t| t.format("%Y/%m/%d").to_string(),
     );
-    format!("{date}/{}/{}.json", encode_id(rule_id), encode_id(event_id))
+    format!(
+        "{date}/{}/{}.json",
+        encode_id(rule_id),
+        record_name(event_id)
+    )
+}
+
+/// Longest file name of a record (`<name>.json`), in bytes: below the 255 bytes most file
+/// systems allow for one name, with room for a `.tmp` suffix while it is written.
+pub const MAX_RECORD_NAME: usize = 200;
+
+/// The file name of an event's record, without `.json`: [`encode_id`] of its id, or, when that
+/// would make the name longer than [`MAX_RECORD_NAME`], its first characters (never half of a
+/// `!XX` escape), `!!` and the 128-bit XXH3 hash of the whole id in hex. An encoded id never
+/// holds `!!` (each `!` is followed by two hex digits), so a cut name cannot equal a whole one;
+/// `!` is kept as it is in S3 keys and in file names (object_store would encode `~` on disk). Readers take
+/// every `*.json` and read the event id from the record, so `dlq list` and `replay` find both.
+pub fn record_name(event_id: &str) -> String {
+    let name = encode_id(event_id);
+    if name.len() + ".json".len() <= MAX_RECORD_NAME {
+        return name;
+    }
+    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(event_id.as_bytes()));
+    let mut cut = MAX_RECORD_NAME - ".json".len() - 2 - hash.len();
+    if let Some(bang) = name[..cut].rfind('!') {
+        if bang + 3 > cut {
+            cut = bang;
+        }
+    }
+    format!("{}!!{hash}", &name[..cut])
 }
 
 /// An id as one key segment: ASCII letters, digits, `-`, `_` and `.` stay; every other byte (and
@@ -260,6 +289,26 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_long_event_id_gets_a_bounded_name_that_still_tells_it_apart() {
+        let long = "x".repeat(300);
+        let name = record_name(&long);
+        assert!(name.len() + 5 <= MAX_RECORD_NAME, "{}", name.len());
+        assert!(name.starts_with("xxxx") && name.contains("!!"));
+        assert_eq!(record_name(&long), name, "the same id, the same name");
+        let other = format!("{}y", "x".repeat(299));
+        assert_ne!(record_name(&other), name);
+        // A cut never splits an escape: every `!` is followed by two hex digits.
+        let escaped = "é".repeat(120);
+        let n = record_name(&escaped);
+        let stem = n.split("!!").next().unwrap();
+        assert!(stem.len() % 3 == 0 && stem.starts_with("!C3!A9"), "{n}");
+        // A short id is its encoding.
+        assert_eq!(record_name("evt-1"), "evt-1");
+        let exact = "a".repeat(MAX_RECORD_NAME - 5);
+        assert_eq!(record_name(&exact), exact);
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_idempotency_template(tree, map));
     out.extend(check_rule_stages(tree, map));
     out.extend(check_dlq_bucket(tree, map));
+    out.extend(check_header_case(tree, map));
+    out.extend(check_condition_paths(tree, map));
     out.extend(check_file_names(tree, map));
     out.extend(check_test_now(tree, map));
     out.extend(check_environment_names(tree, map));
@@ -158,6 +160,19 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         };
         let field = pointer.rsplit('/').next().unwrap_or(pointer);
         let at = map.value_span(pointer);
+        // The URL parser forgives what a URL's text must not have: `https:///v1` is read as host
+        // `v1`, and a space is encoded silently. This runs on the text after `${env:}`
+        // interpolation, where an empty variable leaves exactly that.
+        if let Some(problem) = url_text_problem(url) {
+            out.push(
+                Diagnostic::error("E409", format!("`{field}` {problem}"))
+                    .at_opt(at)
+                    .with_help(
+                        "write the full URL, e.g. `https://crm.example.com/v1/interactions`; when it is built from `${env:…}` variables, one of them is empty or holds what a URL cannot",
+                    ),
+            );
+            continue;
+        }
         match require_https_or_loopback_template(url) {
             Ok(()) => {}
             Err(UrlError::NotAUrl { .. }) => out.push(
@@ -184,6 +199,20 @@ pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// What a URL's text has that the URL parser would forgive: no host between `://` and the path
+/// (`https:///v1`), or whitespace or a control character anywhere.
+fn url_text_problem(url: &str) -> Option<&'static str> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("contains a space or a control character");
+    }
+    let (_, rest) = url.split_once("://")?;
+    matches!(
+        rest.chars().next(),
+        None | Some('/' | '?' | '#' | '@' | ':')
+    )
+    .then_some("has no host")
 }
 
 /// The idempotency template: balanced `${…}`, non-empty dotted event paths, at least one event
@@ -333,6 +362,104 @@ pub fn check_dlq_bucket(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     } else {
         Vec::new()
     }
+}
+
+/// HTTP header names ignore case (RFC 9110 §5.1): two `channel.headers` names that differ only
+/// in case would both be compiled and sent, and which one the CRM reads is up to it.
+pub fn check_header_case(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(headers) = tree.pointer("/channel/headers").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for name in headers.keys() {
+        match seen.iter().find(|s| s.eq_ignore_ascii_case(name)) {
+            Some(first) => {
+                let first_at = map
+                    .key_span(&crate::spec::yaml::child("/channel/headers", first))
+                    .map(|s| format!(" (at {}:{})", s.start.line, s.start.column))
+                    .unwrap_or_default();
+                out.push(
+                    Diagnostic::error(
+                        "E106",
+                        format!(
+                            "header `{name}` repeats `{first}`{first_at}: header names ignore case"
+                        ),
+                    )
+                    .at_opt(map.key_span(&crate::spec::yaml::child("/channel/headers", name)))
+                    .with_help(
+                        "keep one of them: both would be sent, and which one the CRM reads is up to it (an environment overrides a header by its exact name)",
+                    ),
+                );
+            }
+            None => seen.push(name),
+        }
+    }
+    out
+}
+
+/// A condition path is dotted field names (a whole number indexes a list: `tags.0`), read by the
+/// rule matcher. A path with an empty segment (`a..b`, `.a`, `a.`) or a bracket index
+/// (`tags[0]`, read as the field name `tags[0]`) can never match an event: E413 at the path.
+pub fn check_condition_paths(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(rules) = tree.get("rules").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(conditions) = rule.get("conditions").and_then(Value::as_object) else {
+            continue;
+        };
+        for path in conditions.keys() {
+            let at = map.key_span(&crate::spec::yaml::child(
+                &format!("/rules/{i}/conditions"),
+                path,
+            ));
+            let (message, help) = if path.split('.').any(str::is_empty) {
+                (
+                    format!("condition path `{path}` has an empty segment: it can never match"),
+                    "write dotted field names, one `.` between two names (`interaction.channel.type`)"
+                        .to_string(),
+                )
+            } else if let Some(dotted) = bracket_to_dotted(path) {
+                (
+                    format!("condition path `{path}` reads a field named `{}`: brackets do not index a list here, so it can never match", path.split('.').find(|s| s.contains('[')).unwrap_or(path)),
+                    format!("did you mean `{dotted}`? A whole-number segment indexes a list"),
+                )
+            } else {
+                continue;
+            };
+            out.push(
+                Diagnostic::error("E413", message)
+                    .at_opt(at)
+                    .with_help(help),
+            );
+        }
+    }
+    out
+}
+
+/// `tags[0].name` → `tags.0.name`, when every bracket holds a whole number; `None` when the path
+/// has no such bracket.
+fn bracket_to_dotted(path: &str) -> Option<String> {
+    if !path.contains('[') {
+        return None;
+    }
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let close = rest[open..].find(']')? + open;
+        let index = &rest[open + 1..close];
+        if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        out.push_str(&rest[..open]);
+        out.push('.');
+        out.push_str(index);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 /// Longest environment name: it becomes part of every rule id of that environment.

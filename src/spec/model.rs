@@ -31,8 +31,9 @@ pub const HEADER_VALUE_PATTERN: &str = r"^[^\x00-\x08\x0A-\x1F\x7F]*$";
 
 /// A DLQ bucket name: S3's characters (lower-case letters, digits, `.`, `-`), 1–63 of them,
 /// starting and ending with a letter or digit, so it is one path segment wherever it is joined (a
-/// `--dlq-dir` folder, an object key) and never `.` or `..`.
-pub const BUCKET_PATTERN: &str = r"^[a-z0-9]([a-z0-9.\-]{0,61}[a-z0-9])?$";
+/// `--dlq-dir` folder, an object key) and never `.` or `..`; no two `.` side by side (S3 forbids
+/// them; the lookahead is ECMA 262 and fancy-regex alike).
+pub const BUCKET_PATTERN: &str = r"^(?!.*\.\.)[a-z0-9]([a-z0-9.\-]{0,61}[a-z0-9])?$";
 
 /// A DLQ key prefix: segments separated by `/`, none of them empty, `.` or `..`, with no `\` or
 /// control characters, so a prefix cannot climb out of the bucket (or the `--dlq-dir` folder).
@@ -289,7 +290,7 @@ pub struct DeadLetterQueue {
     /// Storage backend. The guide describes `S3`.
     #[serde(default = "default_storage")]
     pub storage_type: String,
-    /// Bucket name (S3 naming: lower-case letters, digits, `.` and `-`).
+    /// Bucket name (S3 naming: lower-case letters, digits, `.` and `-`, no two adjacent `.`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = BUCKET_PATTERN))]
     pub bucket_name: Option<String>,

@@ -164,7 +164,7 @@ fn explain_bucket(v: &str) -> Explained {
         message: format!("`{}` is not a bucket name", short(v)),
         help:
             "use 1–63 lower-case letters, digits, `.` and `-`, starting and ending with a letter \
-               or digit (S3's bucket naming): the name is one folder of `--dlq-dir` and one part \
+               or digit, with no two `.` side by side (S3's bucket naming): the name is one folder of `--dlq-dir` and one part \
                of every record's key"
                 .to_string(),
         at: None,
