@@ -202,7 +202,7 @@ pub fn mask_at(
 /// (`key`, `sig`, `code`, `auth`).
 pub fn is_secret_param(name: &str) -> bool {
     let k = name.to_ascii_lowercase();
-    is_secret_name(&k) || ["key", "sig", "code", "auth", "access_key"].contains(&k.as_str())
+    is_secret_name(&k) || ["key", "sig", "code", "auth", "access_key", "pwd"].contains(&k.as_str())
 }
 
 /// The credential parts of a URL as written: the user-info password and the value of each query

@@ -32,40 +32,19 @@ use super::is_reference;
 use super::prelude::*;
 use crate::spec::yaml::child;
 
-const SECRET_PARAMS: [&str; 11] = [
-    "access_token",
-    "token",
-    "api_key",
-    "apikey",
-    "key",
-    "secret",
-    "client_secret",
-    "password",
-    "pwd",
-    "sig",
-    "signature",
-];
-
-/// Why a URL holds a credential, if it does.
+/// Why a URL holds a credential, if it does: the first of the parts
+/// [`crate::spec::secret::url_credentials`] names (the one list of credential query parameters,
+/// which import also uses to write placeholders).
 fn url_secret(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if let Some((userinfo, _)) = authority.rsplit_once('@') {
-        if userinfo.contains(':') && !is_reference(userinfo.split(':').nth(1).unwrap_or("")) {
-            return Some("a password in the URL's user-info (`user:password@`)".into());
-        }
-    }
-    let query = url.split_once('?')?.1.split('#').next().unwrap_or("");
-    for pair in query.split('&') {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str())
-            && !v.is_empty()
-            && !is_reference(v)
-        {
-            return Some(format!("a credential in the query parameter `{k}`"));
-        }
-    }
-    None
+    let (range, what) = crate::spec::secret::url_credentials(url)
+        .into_iter()
+        .next()?;
+    let in_userinfo = what == "password" && !url[..range.start].contains('?');
+    Some(if in_userinfo {
+        "a password in the URL's user-info (`user:password@`)".into()
+    } else {
+        format!("a credential in the query parameter `{what}`")
+    })
 }
 
 /// The text the spec wrote at `pointer`: `${env:…}` references are resolved at load time, so a
@@ -146,5 +125,27 @@ mod tests {
         assert!(url_secret("https://x.com/p?page=2").is_none());
         assert!(url_secret("https://x.com/p?token=${VAULT_SECRET:T}").is_none());
         assert!(url_secret("https://user@x.com/p").is_none());
+        // The names lint knew before it shared import's list, and import's own, are credentials.
+        let names = [
+            "token",
+            "apikey",
+            "key",
+            "secret",
+            "client_secret",
+            "password",
+            "pwd",
+            "sig",
+        ];
+        for name in names.into_iter().chain(["signature", "access_key", "code"]) {
+            assert!(
+                url_secret(&format!("https://x.com/p?{name}=1")).is_some(),
+                "{name}"
+            );
+        }
+        // Where the credential is decides the wording, not its name.
+        let query = url_secret("https://x.com/p?password=x").unwrap();
+        assert!(query.contains("query parameter `password`"), "{query}");
+        let userinfo = url_secret("https://u:p@x.com/p?password=x").unwrap();
+        assert!(userinfo.contains("user-info"), "{userinfo}");
     }
 }
