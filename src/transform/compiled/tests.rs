@@ -241,6 +241,40 @@ fn the_step_budget_stops_runaway_loops_with_its_own_error_not_the_engines_clock(
 }
 
 #[test]
+fn a_loop_that_copies_a_growing_value_meets_the_step_budget_by_what_it_copies() {
+    // Few nodes per item, but each `&` or `$append` copies everything built so far: quadratic
+    // copying that the node count alone let run for minutes (tester #104).
+    let limits = Limits {
+        time_budget_ms: None,
+        ..Limits::default()
+    };
+    let none = Bindings::new();
+    for expr in [
+        r#"$reduce([1..100000], function($a, $b) { $a & "x" }, "")"#,
+        "$reduce([1..100000], function($a, $b) { $append($a, $b) }, [])",
+    ] {
+        let t = Transform::compile_with_limits(expr, limits).unwrap();
+        assert!(t.is_compiled(), "{expr}");
+        let e = t.eval(&json!({}), now()).unwrap_err();
+        assert_eq!(e.code.as_deref(), Some(STEP_BUDGET_EXCEEDED), "{expr}: {e}");
+    }
+    // A mapping's own sizes are far inside it.
+    let t = Transform::compile(r#"$length($reduce([1..2000], function($a, $b) { $a & "x" }, ""))"#)
+        .unwrap();
+    assert_eq!(
+        t.eval_compiled_only(Some(&json!({})), now(), &none),
+        Some(Some(json!(2000)))
+    );
+    let t =
+        Transform::compile("$count($reduce([1..3000], function($a, $b) { $append($a, $b) }, []))")
+            .unwrap();
+    assert_eq!(
+        t.eval_compiled_only(Some(&json!({})), now(), &none),
+        Some(Some(json!(3000)))
+    );
+}
+
+#[test]
 fn deep_recursion_goes_to_the_engine() {
     let t =
         Transform::compile("($f := function($n) { $n = 0 ? 0 : 1 + $f($n - 1) }; $f(x))").unwrap();
