@@ -15,15 +15,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{load_or_report, DiagFormat, ExitStatus, SpecArgs};
+use super::{DiagFormat, ExitStatus, SpecFile};
 use crate::compile;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec to compile.
-    pub spec: PathBuf,
     #[command(flatten)]
-    pub spec_args: SpecArgs,
+    pub spec: SpecFile,
     /// Folder to write the payloads and manifest into (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -37,12 +35,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Some(_) => crate::spec::EnvSecrets::Required,
         None => crate::spec::EnvSecrets::Deferred,
     };
-    let spec = match load_or_report(&args.spec, &args.spec_args, args.format.format, secrets) {
+    let spec = match args.spec.load_or_report(args.format.format, secrets) {
         Ok(l) => l.spec,
         Err(status) => {
             eprintln!(
                 "error: {} not compiled: fix the errors above",
-                args.spec.display()
+                args.spec.path.display()
             );
             return Ok(status);
         }
