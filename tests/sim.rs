@@ -1343,3 +1343,133 @@ fn a_transform_past_its_step_budget_fails_the_same_way_on_every_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("STEP_BUDGET_EXCEEDED"), "{err}");
 }
+
+/// A webhook spec with GUID event ids in braces and ISO times with offsets, for the tests of
+/// which events the feed holds; `rules` is the YAML of its rules.
+fn guid_spec(rules: &str) -> String {
+    format!(
+        r#"version: 1
+name: guid-hooks
+channel:
+  name: Hooks
+  destinationUri: https://hooks.example.net/cx
+  auth: {{ type: none }}
+  timeoutMilliseconds: 2000
+idempotency:
+  header: X-Delivery
+  key: "${{event.id}}:${{event.type}}"
+retry:
+  maxRetries: 2
+  initialDelaySeconds: 1
+  maxDelaySeconds: 4
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: {{ enabled: true, bucketName: hooks-dlq }}
+crm: {{ profile: generic, idempotency: {{ by: header }} }}
+rules:
+{rules}"#
+    )
+}
+
+const GUID_FIXTURES: [(&str, &str); 3] = [
+    (
+        "fx/ended.json",
+        r#"{"event": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}", "type": "interaction.ended", "occurredAt": "2025-02-28T23:59:59.9999999-12:00"}, "interaction": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3302}"}}"#,
+    ),
+    (
+        "fx/ended2.json",
+        r#"{"event": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C33FF}", "type": "interaction.ended", "occurredAt": "2025-02-28T12:00:00+14:00"}, "interaction": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3303}"}}"#,
+    ),
+    (
+        "fx/started.json",
+        r#"{"event": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3400}", "type": "interaction.started", "occurredAt": "2025-02-28T12:00:00+14:00"}, "interaction": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3401}"}}"#,
+    ),
+];
+
+#[test]
+fn a_fixture_two_rules_list_is_one_event_of_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = guid_spec(
+        r#"  - id: ENDED
+    name: every ended interaction
+    eventType: interaction.ended
+    transform: '{"id": interaction.id}'
+    fixtures: [fx/*.json]
+  - id: STARTED
+    name: started
+    eventType: interaction.started
+    transform: '{"id": interaction.id, "open": true}'
+    fixtures: [./fx/started.json]
+"#,
+    );
+    let mut files = vec![("spec.yaml", spec.as_str())];
+    files.extend(GUID_FIXTURES);
+    write_files(dir.path(), &files);
+    let outcomes = dir.path().join("o.ndjson");
+    let (code, out, err) = run(&[
+        dir.path().join("spec.yaml").to_str().unwrap(),
+        "--events",
+        "40",
+        "--outcomes",
+        outcomes.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 template(s)"), "{out}");
+    assert!(out.contains("ok   unique-idempotency-keys"), "{out}");
+    // The three fixtures arrive once each (started.json is listed by both rules, spelt two
+    // ways), and no (event, rule) pair is delivered twice.
+    let text = fs::read_to_string(&outcomes).unwrap();
+    let mut pairs: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["eventId"].to_string(), v["ruleId"].to_string())
+        })
+        .collect();
+    assert_eq!(pairs.len(), 43, "{text}");
+    pairs.sort();
+    pairs.dedup();
+    assert_eq!(pairs.len(), 43, "{text}");
+}
+
+#[test]
+fn a_key_two_rules_share_is_explained_once_and_names_both_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = guid_spec(
+        r#"  - id: ENDED
+    name: every ended interaction
+    eventType: interaction.ended
+    transform: '{"id": interaction.id}'
+    fixtures: [fx/*.json]
+  - id: NOTE
+    name: a note for every ended interaction
+    eventType: interaction.ended
+    transform: '{"note": interaction.id}'
+    fixtures: [fx/ended.json]
+"#,
+    );
+    let mut files = vec![("spec.yaml", spec.as_str())];
+    files.extend(GUID_FIXTURES);
+    write_files(dir.path(), &files);
+    let (code, out, err) = run(&[
+        dir.path().join("spec.yaml").to_str().unwrap(),
+        "--events",
+        "40",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("FAIL unique-idempotency-keys"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("between two rules' deliveries of one event"),
+        "{line}"
+    );
+    assert_eq!(
+        line.matches("the key template is per channel").count(),
+        1,
+        "{line}"
+    );
+    assert!(line.contains("rules ENDED and NOTE"), "{line}");
+}

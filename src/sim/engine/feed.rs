@@ -469,6 +469,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
             let rule = &self.inputs.rules[ri];
             let seq = self.submitted;
             self.submitted += 1;
+            obs.rule(seq, &rule.id);
             obs.submitted(seq, &event_id, key.as_deref().ok());
             obs.subject(seq, subject);
             let payload = match rule.transform.eval(&event, when) {
