@@ -1473,3 +1473,79 @@ fn a_key_two_rules_share_is_explained_once_and_names_both_rules() {
     );
     assert!(line.contains("rules ENDED and NOTE"), "{line}");
 }
+
+#[test]
+fn a_key_on_the_platforms_own_conversation_id_is_an_identity_and_a_customers_id_is_not_in_sim_and_lint_alike(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = [
+        (
+            "fx/voice.json",
+            r#"{"event": {"id": "GC-EV-0001", "type": "v2.conversations.ended", "occurredAt": "2025-03-09T01:59:59.5-08:00"}, "conversation": {"conversationId": "0f9d2c1e-7b3a-4e55-8d10-3b2a1c4d5e01", "mediaType": "voice"}, "customer": {"contactId": "CUST-77"}}"#,
+        ),
+        (
+            "fx/chat.json",
+            r#"{"event": {"id": "GC-EV-0002", "type": "v2.conversations.ended", "occurredAt": "2025-03-09T03:00:00.25-07:00"}, "conversation": {"conversationId": "0f9d2c1e-7b3a-4e55-8d10-3b2a1c4d5e02", "mediaType": "message"}, "customer": {"contactId": "CUST-78"}}"#,
+        ),
+    ];
+    for (key, identifies) in [
+        ("gc_${conversation.conversationId}_${event.type}", true),
+        ("gc_${customer.contactId}_${event.type}", false),
+    ] {
+        let spec = format!(
+            r#"version: 1
+name: gc-like
+channel:
+  name: Conversations
+  destinationUri: https://crm.gc.example/api/v3/conversations
+  auth: {{ type: none }}
+  timeoutMilliseconds: 2000
+idempotency:
+  header: Idempotency-Key
+  key: "{key}"
+retry:
+  maxRetries: 2
+  initialDelaySeconds: 1
+  maxDelaySeconds: 4
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: {{ enabled: true, bucketName: gc-dlq, alertEndpoint: "https://mon.example.org/hook" }}
+crm: {{ profile: generic, idempotency: {{ by: header }} }}
+rules:
+  - id: VOICE
+    name: voice ended
+    eventType: v2.conversations.ended
+    conditions: {{ conversation.mediaType: [voice] }}
+    transform: '{{"conversation": conversation.conversationId}}'
+    fixtures: [fx/voice.json]
+  - id: CHAT
+    name: chat ended
+    eventType: v2.conversations.ended
+    conditions: {{ conversation.mediaType: [message] }}
+    transform: '{{"conversation": conversation.conversationId, "chat": true}}'
+    fixtures: [fx/chat.json]
+"#
+        );
+        let mut files = vec![("spec.yaml", spec.as_str())];
+        files.extend(fixtures);
+        write_files(dir.path(), &files);
+        let path = dir.path().join("spec.yaml");
+        let (code, out, err) = run(&[path.to_str().unwrap(), "--events", "60"]);
+        let lint = cxsync().arg("lint").arg(&path).output().unwrap();
+        let lint = String::from_utf8_lossy(&lint.stdout).into_owned();
+        if identifies {
+            assert_eq!(code, 0, "{key}: {out}{err}");
+            assert!(out.contains("ok   unique-idempotency-keys"), "{key}: {out}");
+            assert!(!lint.contains("CX016"), "{key}: {lint}");
+        } else {
+            assert_eq!(code, 1, "{key}: {out}{err}");
+            assert!(out.contains("FAIL unique-idempotency-keys"), "{key}: {out}");
+            assert!(
+                out.contains("names a party many events share"),
+                "{key}: {out}"
+            );
+            assert!(lint.contains("CX016"), "{key}: {lint}");
+        }
+    }
+}

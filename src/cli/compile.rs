@@ -1,7 +1,8 @@
 //! `cxsync compile SPEC [--env NAME] [--out DIR]`: the Event Hub payloads of a spec.
 //!
 //! With `--out`, writes `channel.json`, `retry-policy.json`, `rules/<ruleId>.json` and
-//! `manifest.json` (the API calls in apply order), each atomically; a `rules/*.json` that the
+//! `manifest.json` (the API calls in apply order), all or nothing (`fsutil::write_all_atomic`: a
+//! file that cannot be written leaves the folder as it was); a `rules/*.json` that the
 //! previous `manifest.json` lists and the spec no longer has is removed, and named. Without
 //! `--out`, prints one JSON document keyed by those file names. A spec with errors is refused
 //! (exit 1) with its diagnostics on stderr.
@@ -60,11 +61,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             let files = with_manifest(&payloads);
             // Read before the new manifest replaces it: only files it lists are ever removed.
             let listed = previous_rule_files(dir);
-            for (rel, value) in &files {
-                let path = dir.join(rel);
-                crate::fsutil::write_atomic(&path, compile::to_pretty(value).as_bytes())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
+            // All or nothing: a file that cannot be written leaves the folder as it was.
+            let bytes: Vec<(PathBuf, Vec<u8>)> = files
+                .iter()
+                .map(|(rel, value)| (dir.join(rel), compile::to_pretty(value).into_bytes()))
+                .collect();
+            crate::fsutil::write_all_atomic(&bytes)?;
             let removed = remove_stale_rules(dir, &listed, &files)?;
             eprintln!(
                 "wrote {} files to {} ({} API calls in manifest.json)",
