@@ -1370,3 +1370,97 @@ fn personal_data_inside_a_whole_object_is_found_once_per_output_field() {
     assert!(text.contains("`customerBlob` carries `interaction.customer` whole, which holds a phone number (`interaction.customer.phone`) and a person's name (`interaction.customer.name`)"), "{text}");
     assert!(text.contains("`contactName` carries a person's name (`interaction.customer.name`) and a phone number (`interaction.customer.phone`)"), "{text}");
 }
+
+/// The lint half of #71: lint flags a payload the CRM refuses (CX035, or CX001 for a batch the
+/// CRM cannot take) exactly when `sim` dead-letters events with a 400 for it: one body rule
+/// (`crm::body::judge`) for both, on a fixture with string ids and ISO times, for arrays with and
+/// without `crm.acceptsArrays`, batches, empty lists, scalars, and a transform whose shape
+/// depends on the event.
+#[test]
+fn the_body_rule_flags_exactly_the_payloads_the_simulator_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, channel) in [("chat", "chat"), ("mail", "email")] {
+        std::fs::write(
+            dir.path().join(format!("{name}.json")),
+            format!(
+                r#"{{"event": {{"id": "ev-{name}-7f3a", "type": "conversation.closed", "occurredAt": "2024-06-01T23:59:59.125-04:00"}},
+  "conversation": {{"id": "CONV-{name}", "medium": "{channel}", "tags": ["vip", "renewal"]}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("steady.yaml"),
+        "version: 1\nname: steady\nduration: 2m\nevents: { count: 10 }\ncrm:\n  latency: { p50Ms: 20, p99Ms: 20 }\n",
+    )
+    .unwrap();
+    // (transform, batchSize, acceptsArrays, fixtures)
+    let cases = [
+        (r#"[{"ref": conversation.id}]"#, 1, false, "*"),
+        (r#"[{"ref": conversation.id}]"#, 1, true, "*"),
+        (r#"[{"ref": conversation.id}]"#, 4, true, "*"),
+        (r#"{"ref": conversation.id}"#, 4, true, "*"),
+        (r#"{"ref": conversation.id}"#, 4, false, "*"),
+        ("[]", 1, true, "*"),
+        ("conversation.tags", 1, true, "*"),
+        ("conversation.id", 1, false, "*"),
+        ("conversation.tags ~> $count()", 1, false, "*"),
+        ("true", 1, false, "*"),
+        ("null", 1, false, "*"),
+        (r#"{"ref": conversation.id}"#, 1, false, "*"),
+        (
+            r#"conversation.medium = "chat" ? [{"ref": conversation.id}] : {"ref": conversation.id}"#,
+            1,
+            false,
+            "mail",
+        ),
+        (
+            r#"conversation.medium = "chat" ? [{"ref": conversation.id}] : {"ref": conversation.id}"#,
+            1,
+            false,
+            "*",
+        ),
+    ];
+    for (transform, batch, arrays, fixtures) in cases {
+        let spec = format!(
+            r#"version: 1
+name: body-shape
+channel: {{ name: Shape, destinationUri: "https://crm.example.org/v2/records", auth: {{ type: none }}, timeoutMilliseconds: 2000, batchSize: {batch}, batchIntervalSeconds: 1 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+crm: {{ acceptsArrays: {arrays} }}
+rules:
+  - id: SHAPE
+    name: shape
+    eventType: conversation.closed
+    transform: '{transform}'
+    fixtures: ["{fixtures}.json"]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let case = format!("{transform} (batchSize {batch}, acceptsArrays {arrays}, {fixtures})");
+        let lint = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX035,CX001", "--format", "concise"],
+        ));
+        let flagged = lint.contains("[CX035]") || lint.contains("[CX001]");
+        let outcomes = dir.path().join("o.jsonl");
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--scenario", "steady.yaml", "--no-jitter"])
+            .arg("--outcomes")
+            .arg(&outcomes)
+            .output()
+            .unwrap();
+        let outcomes = std::fs::read_to_string(&outcomes).unwrap_or_default();
+        assert!(outcomes.lines().count() > 5, "{case}: {}", stdout(&sim));
+        let refused = outcomes.contains("NON_RETRYABLE_STATUS");
+        assert_eq!(
+            flagged,
+            refused,
+            "{case}:\nlint: {lint}\nsim: {}",
+            stdout(&sim)
+        );
+    }
+}
