@@ -1464,3 +1464,80 @@ rules:
         );
     }
 }
+
+/// #91: a transform that forwards its input whole (`$`, `$$`, `$merge([$, …])`, `$string($)`, a
+/// sub-object as the payload) carries every personal field its fixtures hold; the allow list
+/// names those fields by their path in the payload; forwarding a part without personal data, or
+/// an object built field by field, is not this finding.
+#[test]
+fn a_transform_that_forwards_the_event_whole_carries_its_personal_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lead.json"),
+        r#"{"event": {"id": "lead-9f2", "type": "lead.captured", "occurredAt": "2025-02-28T08:00:00.5+05:30"},
+  "lead": {"ref": "L-77", "owner": {"msisdn": "+44 7700 900123", "emailAddress": "ana@example.org"}, "source": "web"},
+  "meta": {"region": "APAC"}}"#,
+    )
+    .unwrap();
+    // (transform, allowPersonalData, the finding's place or None)
+    let cases: [(&str, &str, Option<&str>); 9] = [
+        (
+            "$",
+            "[]",
+            Some("the transform forwards the whole event as the payload"),
+        ),
+        ("$$", "[]", Some("the transform forwards the whole event")),
+        (
+            r#"$merge([$, {"synced": true}])"#,
+            "[]",
+            Some("the whole event"),
+        ),
+        (
+            r#"{"raw": $string($)}"#,
+            "[]",
+            Some("output field `raw` carries the whole event whole"),
+        ),
+        (
+            "lead",
+            "[]",
+            Some("the transform forwards `lead` as the payload"),
+        ),
+        ("lead", "[owner.msisdn, owner.emailAddress]", None),
+        (
+            "$",
+            "[lead.owner.msisdn]",
+            Some("an email address (`lead.owner.emailAddress`)"),
+        ),
+        ("meta", "[]", None),
+        (r#"{"ref": lead.ref, "region": meta.region}"#, "[]", None),
+    ];
+    for (transform, allow, want) in cases {
+        let spec = format!(
+            r#"version: 1
+name: leads
+channel: {{ name: Leads, destinationUri: "https://crm.example.org/v1/leads", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+crm: {{ allowPersonalData: {allow} }}
+rules:
+  - {{ id: LEAD, name: lead, eventType: lead.captured, transform: '{transform}', fixtures: [lead.json] }}
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let text = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX020", "--format", "concise"],
+        ));
+        match want {
+            Some(place) => {
+                assert!(text.contains("[CX020]"), "{transform} / {allow}: {text}");
+                assert!(text.contains(place), "{transform} / {allow}: {text}");
+                if allow == "[]" {
+                    assert!(text.contains("`lead.owner.msisdn`"), "{transform}: {text}");
+                }
+            }
+            None => assert!(!text.contains("[CX020]"), "{transform} / {allow}: {text}"),
+        }
+    }
+}
