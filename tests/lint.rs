@@ -1541,3 +1541,87 @@ rules:
         }
     }
 }
+
+/// #113: the full format's source snippets never reprint a secret the spec writes literally
+/// (headers by credential name, the client secret, a URL's password and `?sig=`), in lint and in
+/// validate; the caret still points at the value, now shown as `(sensitive)`.
+#[test]
+fn source_snippets_hide_the_secrets_they_point_at() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.json"),
+        r#"{"event": {"id": "t-1", "type": "ticket.solved", "occurredAt": "2024-11-05T10:00:00+09:00"}, "ticket": {"ref": "T-1"}}"#,
+    )
+    .unwrap();
+    let secrets = [
+        "pw-Zq81xx",
+        "sig-9d7e6f5a",
+        "cs-LITERAL-000111",
+        "tok_Literal_42424242",
+        "subkey-ab12cd34",
+    ];
+    let spec = format!(
+        r#"version: 1
+name: snippets
+channel:
+  name: Tickets
+  destinationUri: "https://svc:{}@crm.example.org/hook?sig={}&v=1"
+  auth: {{ type: none }}
+  headers:
+    X-Custom-Token: {}
+    Ocp-Apim-Subscription-Key: '{}'
+  timeoutMilliseconds: 3000
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - {{ id: T, name: t, eventType: ticket.solved, transform: '{{"ref": ticket.ref}}', fixtures: [t.json] }}
+"#,
+        secrets[0], secrets[1], secrets[3], secrets[4]
+    );
+    std::fs::write(dir.path().join("s.yaml"), &spec).unwrap();
+    // A literal client secret is a load error (E202), in lint and validate alike.
+    let oauth = spec.replace(
+        "{ type: none }",
+        &format!(
+            r#"{{ type: oauth2_client_credentials, tokenEndpoint: "https://id.example.org/token", clientId: cx, clientSecret: "{}", tokenCacheTtlSeconds: 600, retryOnTokenExpiry: true }}"#,
+            secrets[2]
+        ),
+    );
+    assert_ne!(oauth, spec);
+    std::fs::write(dir.path().join("oauth.yaml"), oauth).unwrap();
+    let lint = stdout(&lint_in(
+        dir.path(),
+        &[
+            "s.yaml", "--select", "CX004", "--format", "full", "--color", "never",
+        ],
+    ));
+    let mut others = Vec::new();
+    for command in ["validate", "lint"] {
+        let o = cxsync()
+            .current_dir(dir.path())
+            .args([command, "oauth.yaml", "--color", "never"])
+            .output()
+            .unwrap();
+        let text = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+        assert!(text.contains("E202"), "{command}: {text}");
+        others.push(text);
+    }
+    assert!(lint.matches("[CX004]").count() >= 3, "{lint}");
+    assert!(
+        lint.contains("user-info") && lint.contains("query parameter `sig`"),
+        "{lint}"
+    );
+    for out in std::iter::once(&lint).chain(&others) {
+        for s in secrets {
+            assert!(!out.contains(s), "{s} printed:\n{out}");
+        }
+    }
+    assert!(lint.contains("X-Custom-Token: (sensitive)"), "{lint}");
+    assert!(
+        lint.contains("svc:(sensitive)@crm.example.org/hook?sig=(sensitive)&v=1"),
+        "{lint}"
+    );
+    // The caret spans the shown value: `'(sensitive)'` is 13 characters.
+    assert!(lint.contains(&"^".repeat(13)), "{lint}");
+}
