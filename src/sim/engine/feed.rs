@@ -13,7 +13,7 @@ use super::curve::Curve;
 use super::vary::{self, Plan};
 use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
-use crate::delivery::{Machine, Submission, Template, Time};
+use crate::delivery::{Identity, Machine, Submission, Template, Time};
 use crate::sim::crm::{hash128, CrmModel};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
@@ -511,12 +511,14 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
             machine.handle_submit(
                 now,
                 Submission {
-                    seq,
-                    source,
-                    origin: k,
-                    event_id: event_id.clone(),
-                    event_type: event_type.clone(),
-                    rule_id: rule.id.clone(),
+                    id: Identity {
+                        seq,
+                        source,
+                        origin: k,
+                        event_id: event_id.clone(),
+                        event_type: event_type.clone(),
+                        rule_id: rule.id.clone(),
+                    },
                     payload,
                     idempotency_key: key.clone(),
                 },

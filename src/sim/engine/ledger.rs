@@ -92,8 +92,8 @@ impl Observer for Ledger {
 
     fn settled(&mut self, output: &Output) {
         let (seq, state) = match output {
-            Output::Delivered(d) => (d.seq, DELIVERED),
-            Output::DeadLettered(d) => (d.seq, if d.stored { DLQ_STORED } else { DLQ_LOST }),
+            Output::Delivered(d) => (d.id.seq, DELIVERED),
+            Output::DeadLettered(d) => (d.id.seq, if d.stored { DLQ_STORED } else { DLQ_LOST }),
         };
         if let Some(s) = self.state.get_mut(seq as usize) {
             *s = state;
