@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{cxsync, files_under, root};
+use crate::common::{cxsync, files_under, root, RETRY};
 
 fn read_json(p: &Path) -> Value {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -504,9 +504,7 @@ fn the_staging_environment_compiles_with_its_own_channel_and_bucket() {
 fn compile_hides_credential_headers_resolved_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.yaml");
-    std::fs::write(
-        &spec,
-        r#"version: 1
+    let head = r#"version: 1
 name: headers
 channel:
   name: Headers
@@ -519,22 +517,15 @@ channel:
     Content-Type: application/json
   timeoutMilliseconds: 3000
 idempotency: { key: "${interaction.id}" }
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 503]
-  nonRetryableStatusCodes: [400]
-deadLetterQueue: { enabled: true, bucketName: b }
+"#;
+    let tail = r#"deadLetterQueue: { enabled: true, bucketName: b }
 rules:
   - id: R
     name: r
     eventType: interaction.ended
     transform: '{"id": interaction.id}'
-"#,
-    )
-    .unwrap();
+"#;
+    std::fs::write(&spec, [head, RETRY, tail].concat()).unwrap();
     let out = cxsync()
         .arg("compile")
         .arg(&spec)

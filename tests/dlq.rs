@@ -1435,23 +1435,27 @@ async fn s3_and_folder_sources_list_count_and_replay_alike() {
 /// 1, with `--dry-run` and without; a filter that matches says nothing of the kind.
 #[test]
 fn a_replay_filter_matching_no_record_names_what_the_dlq_has_and_exits_1() {
+    let replay = |args: &[&str]| {
+        let mut c = cxsync();
+        c.args([
+            "dlq",
+            "replay",
+            FIXTURE_STORE,
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+        ])
+        .args(args)
+        .env("CRM_CLIENT_SECRET", SECRET);
+        run(&mut c)
+    };
     for extra in [&["--dry-run"][..], &[][..]] {
-        let o = run(cxsync()
-            .args([
-                "dlq",
-                "replay",
-                FIXTURE_STORE,
-                "--spec",
-                "fixtures/dlq/fixed.yaml",
-            ])
-            .args([
-                "--rule",
-                "CRM_SYNC_RULE_IDX",
-                "--target",
-                "http://127.0.0.1:9/x",
-            ])
-            .args(extra)
-            .env("CRM_CLIENT_SECRET", SECRET));
+        let filter = [
+            "--rule",
+            "CRM_SYNC_RULE_IDX",
+            "--target",
+            "http://127.0.0.1:9/x",
+        ];
+        let o = replay(&[&filter[..], extra].concat());
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(
@@ -1459,15 +1463,6 @@ fn a_replay_filter_matching_no_record_names_what_the_dlq_has_and_exits_1() {
             "{err}"
         );
     }
-    let o = run(cxsync()
-        .args([
-            "dlq",
-            "replay",
-            FIXTURE_STORE,
-            "--spec",
-            "fixtures/dlq/fixed.yaml",
-            "--dry-run",
-        ])
-        .args(["--event-type", "interaction.ended"]));
+    let o = replay(&["--dry-run", "--event-type", "interaction.ended"]);
     assert!(!stderr(&o).contains("no record has"), "{}", stderr(&o));
 }

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::common::cxsync;
+use crate::common::{cxsync, RETRY};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = cxsync().arg("sim").args(args).output().unwrap();
@@ -1030,7 +1030,7 @@ rules:
 /// interaction INT-1 (ended, then updated) and one of INT-2, every one in region EMEA.
 fn upsert_project(field: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let spec = r#"version: 1
+    let head = r#"version: 1
 name: upsert-per-interaction
 channel:
   name: HS_Calls
@@ -1040,14 +1040,8 @@ channel:
 idempotency:
   header: X-Idempotency-Key
   key: ${event.id}
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 500, 502, 503, 504]
-  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
-deadLetterQueue: { enabled: true, bucketName: b }
+"#;
+    let tail = r#"deadLetterQueue: { enabled: true, bucketName: b }
 crm: { profile: hubspot, idempotency: { by: upsert, field: FIELD } }
 rules:
   - id: ENDED
@@ -1060,8 +1054,8 @@ rules:
     eventType: interaction.updated
     transform: '{"interactionId": interaction.id, "region": interaction.queue.region, "note": interaction.note}'
     fixtures: [events/*.json]
-"#
-    .replace("FIELD", field);
+"#;
+    let spec = [head, RETRY, tail].concat().replace("FIELD", field);
     write_files(
         dir.path(),
         &[
@@ -1139,7 +1133,7 @@ fn a_key_read_from_fields_real_events_share_collides_in_the_simulation_as_in_pro
     // `interaction.queue.name` is not an identity: generated events keep the fixture's queue,
     // as real events of one queue do, so the key collides and the run fails saying why.
     let dir = tempfile::tempdir().unwrap();
-    let spec = r#"version: 1
+    let head = r#"version: 1
 name: queue-key
 channel:
   name: Generic
@@ -1149,14 +1143,8 @@ channel:
 idempotency:
   header: X-Idempotency-Key
   key: ${interaction.queue.name}_${event.type}
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 500, 502, 503, 504]
-  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
-deadLetterQueue: { enabled: true, bucketName: b }
+"#;
+    let tail = r#"deadLetterQueue: { enabled: true, bucketName: b }
 crm: { profile: generic, idempotency: { by: header } }
 rules:
   - id: ACTIVITY
@@ -1165,10 +1153,11 @@ rules:
     transform: '{"id": interaction.id, "queue": interaction.queue.name}'
     fixtures: [events/*.json]
 "#;
+    let spec = [head, RETRY, tail].concat();
     write_files(
         dir.path(),
         &[
-            ("spec.yaml", spec),
+            ("spec.yaml", &spec),
             (
                 "events/a.json",
                 r#"{"event": {"id": "EVT-0001", "type": "interaction.ended", "occurredAt": "2025-02-01T10:00:00Z"},
