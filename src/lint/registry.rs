@@ -167,6 +167,7 @@ table! {
     "CX032" "resends-write-twice"             Warning Stable  resends_write_twice;
     "CX033" "condition-on-list-or-object"     Error   Stable  condition_on_list_or_object;
     "CX034" "upsert-field-not-identity"       Error   Stable  upsert_field_not_identity;
+    "CX035" "payload-not-a-record"            Error   Stable  payload_not_a_record;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 
