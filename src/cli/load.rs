@@ -63,11 +63,16 @@ impl SpecPaths {
     /// and the loader's options. Checking a spec sends nothing, so `${env:…}` secrets are not
     /// needed at load ([`EnvSecrets::Deferred`]).
     pub fn expand(&self) -> Result<(Inputs, LoadOptions), ExitStatus> {
-        Ok((
-            inputs(&self.specs)?,
-            self.spec.load_options(EnvSecrets::Deferred),
-        ))
+        expand(&self.specs, &self.spec)
     }
+}
+
+/// [`SpecPaths::expand`] for a command whose paths have a default (`test`).
+pub fn expand(
+    paths: &[std::path::PathBuf],
+    args: &SpecArgs,
+) -> Result<(Inputs, LoadOptions), ExitStatus> {
+    Ok((inputs(paths)?, args.load_options(EnvSecrets::Deferred)))
 }
 
 /// `PATH... [--env NAME] [--format F]`: all `validate` takes, and what `lint` takes before its
@@ -169,6 +174,14 @@ fn report_with(mut diags: Vec<Diagnostic>, sources: &Sources, format: Format, r:
 /// Whether any diagnostic is an error.
 pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(|d| d.severity == Severity::Error)
+}
+
+/// How many diagnostics are errors (for a command's summary line).
+pub fn error_count(diags: &[Diagnostic]) -> usize {
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count()
 }
 
 /// The exit status for a load's diagnostics: 2 when the tool could not read its input (an

@@ -69,11 +69,10 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         args.specs.clone()
     };
-    let inputs = match super::load::inputs(&paths) {
-        Ok(i) => i,
+    let (inputs, opts) = match super::load::expand(&paths, &args.spec) {
+        Ok(expanded) => expanded,
         Err(status) => return Ok(status),
     };
-    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
     let mut diags = Vec::new();
     let mut sources = Sources::new();
     let mut results: Vec<FixtureRun> = Vec::new();
@@ -100,10 +99,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
         let loaded = spec::load(path, &opts);
         sources.extend(loaded.sources);
-        let had_errors = loaded
-            .diags
-            .iter()
-            .any(|d| d.severity == diag::Severity::Error);
+        let had_errors = super::load::has_errors(&loaded.diags);
         diags.extend(loaded.diags);
         let Some(spec) = loaded.spec else { continue };
         if had_errors {
@@ -174,10 +170,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     drop(progress);
     diag::sort(&mut diags);
     let failed = results.iter().filter(|r| r.failure.is_some()).count();
-    let errors = diags
-        .iter()
-        .filter(|d| d.severity == diag::Severity::Error)
-        .count();
+    let errors = super::load::error_count(&diags);
     out.push_str(&format!(
         "\n{} passed, {} failed{} ({})\n",
         results.len() - failed,

@@ -79,7 +79,7 @@ impl Observer for Ledger {
         self.event_rules.push(rule);
     }
 
-    fn rule(&mut self, _seq: u64, rule_id: &str) {
+    fn rule(&mut self, _seq: u64, _index: usize, rule_id: &str) {
         rule_id.clone_into(&mut self.next_rule);
     }
 
