@@ -750,28 +750,23 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
             }
             Value::String(s)
         }
-        TimeFormat::EpochMs { text } => {
-            let ms = t.timestamp_millis();
-            if text {
-                Value::String(ms.to_string())
-            } else {
-                Value::from(ms)
-            }
-        }
-        TimeFormat::EpochS { text } => {
-            let s = t.timestamp();
-            if text {
-                Value::String(s.to_string())
-            } else {
-                Value::from(s)
-            }
-        }
+        TimeFormat::EpochMs { text } => epoch_value(t.timestamp_millis(), text),
+        TimeFormat::EpochS { text } => epoch_value(t.timestamp(), text),
         TimeFormat::EpochSFloat => {
             let s = t.timestamp_millis() as f64 / 1000.0;
             // Keep it a fraction: a whole second would read back as an integer.
             Number::from_f64(if s.fract() == 0.0 { s + 0.001 } else { s })
                 .map_or(Value::Null, Value::Number)
         }
+    }
+}
+
+/// An epoch number as the event wrote it: a JSON string of digits or a JSON number.
+fn epoch_value(n: i64, text: bool) -> Value {
+    if text {
+        Value::String(n.to_string())
+    } else {
+        Value::from(n)
     }
 }
 
