@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{cxsync, root};
+use crate::common::{cxsync, root, RETRY};
 
 fn run(args: &[&str]) -> Output {
     cxsync().args(args).output().expect("cxsync runs")
@@ -826,14 +826,7 @@ channel:
 idempotency:
   header: X-Idempotency-Key
   key: {key}
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 500, 502, 503, 504]
-  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
-deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }}
+{RETRY}deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }}
 crm: {{ profile: hubspot, idempotency: {{ by: upsert, field: externalId }} }}
 alerts: {{ dlqVolume: 5, tokenRefreshCount: 5 }}
 rules:

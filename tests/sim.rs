@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::common::cxsync;
+use crate::common::{cxsync, RETRY};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = cxsync().arg("sim").args(args).output().unwrap();
@@ -1030,7 +1030,7 @@ rules:
 /// interaction INT-1 (ended, then updated) and one of INT-2, every one in region EMEA.
 fn upsert_project(field: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let spec = r#"version: 1
+    let head = r#"version: 1
 name: upsert-per-interaction
 channel:
   name: HS_Calls
@@ -1040,14 +1040,8 @@ channel:
 idempotency:
   header: X-Idempotency-Key
   key: ${event.id}
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 500, 502, 503, 504]
-  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
-deadLetterQueue: { enabled: true, bucketName: b }
+"#;
+    let tail = r#"deadLetterQueue: { enabled: true, bucketName: b }
 crm: { profile: hubspot, idempotency: { by: upsert, field: FIELD } }
 rules:
   - id: ENDED
@@ -1060,8 +1054,8 @@ rules:
     eventType: interaction.updated
     transform: '{"interactionId": interaction.id, "region": interaction.queue.region, "note": interaction.note}'
     fixtures: [events/*.json]
-"#
-    .replace("FIELD", field);
+"#;
+    let spec = [head, RETRY, tail].concat().replace("FIELD", field);
     write_files(
         dir.path(),
         &[
@@ -1139,7 +1133,7 @@ fn a_key_read_from_fields_real_events_share_collides_in_the_simulation_as_in_pro
     // `interaction.queue.name` is not an identity: generated events keep the fixture's queue,
     // as real events of one queue do, so the key collides and the run fails saying why.
     let dir = tempfile::tempdir().unwrap();
-    let spec = r#"version: 1
+    let head = r#"version: 1
 name: queue-key
 channel:
   name: Generic
@@ -1149,14 +1143,8 @@ channel:
 idempotency:
   header: X-Idempotency-Key
   key: ${interaction.queue.name}_${event.type}
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 500, 502, 503, 504]
-  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
-deadLetterQueue: { enabled: true, bucketName: b }
+"#;
+    let tail = r#"deadLetterQueue: { enabled: true, bucketName: b }
 crm: { profile: generic, idempotency: { by: header } }
 rules:
   - id: ACTIVITY
@@ -1165,10 +1153,11 @@ rules:
     transform: '{"id": interaction.id, "queue": interaction.queue.name}'
     fixtures: [events/*.json]
 "#;
+    let spec = [head, RETRY, tail].concat();
     write_files(
         dir.path(),
         &[
-            ("spec.yaml", spec),
+            ("spec.yaml", &spec),
             (
                 "events/a.json",
                 r#"{"event": {"id": "EVT-0001", "type": "interaction.ended", "occurredAt": "2025-02-01T10:00:00Z"},
@@ -1342,4 +1331,210 @@ fn a_transform_past_its_step_budget_fails_the_same_way_on_every_run() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("STEP_BUDGET_EXCEEDED"), "{err}");
+}
+
+/// A webhook spec with GUID event ids in braces and ISO times with offsets, for the tests of
+/// which events the feed holds; `rules` is the YAML of its rules.
+fn guid_spec(rules: &str) -> String {
+    format!(
+        r#"version: 1
+name: guid-hooks
+channel:
+  name: Hooks
+  destinationUri: https://hooks.example.net/cx
+  auth: {{ type: none }}
+  timeoutMilliseconds: 2000
+idempotency:
+  header: X-Delivery
+  key: "${{event.id}}:${{event.type}}"
+retry:
+  maxRetries: 2
+  initialDelaySeconds: 1
+  maxDelaySeconds: 4
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: {{ enabled: true, bucketName: hooks-dlq }}
+crm: {{ profile: generic, idempotency: {{ by: header }} }}
+rules:
+{rules}"#
+    )
+}
+
+const GUID_FIXTURES: [(&str, &str); 3] = [
+    (
+        "fx/ended.json",
+        r#"{"event": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}", "type": "interaction.ended", "occurredAt": "2025-02-28T23:59:59.9999999-12:00"}, "interaction": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3302}"}}"#,
+    ),
+    (
+        "fx/ended2.json",
+        r#"{"event": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C33FF}", "type": "interaction.ended", "occurredAt": "2025-02-28T12:00:00+14:00"}, "interaction": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3303}"}}"#,
+    ),
+    (
+        "fx/started.json",
+        r#"{"event": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3400}", "type": "interaction.started", "occurredAt": "2025-02-28T12:00:00+14:00"}, "interaction": {"id": "{3F2504E0-4F89-11D3-9A0C-0305E82C3401}"}}"#,
+    ),
+];
+
+#[test]
+fn a_fixture_two_rules_list_is_one_event_of_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = guid_spec(
+        r#"  - id: ENDED
+    name: every ended interaction
+    eventType: interaction.ended
+    transform: '{"id": interaction.id}'
+    fixtures: [fx/*.json]
+  - id: STARTED
+    name: started
+    eventType: interaction.started
+    transform: '{"id": interaction.id, "open": true}'
+    fixtures: [./fx/started.json]
+"#,
+    );
+    let mut files = vec![("spec.yaml", spec.as_str())];
+    files.extend(GUID_FIXTURES);
+    write_files(dir.path(), &files);
+    let outcomes = dir.path().join("o.ndjson");
+    let (code, out, err) = run(&[
+        dir.path().join("spec.yaml").to_str().unwrap(),
+        "--events",
+        "40",
+        "--outcomes",
+        outcomes.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 template(s)"), "{out}");
+    assert!(out.contains("ok   unique-idempotency-keys"), "{out}");
+    // The three fixtures arrive once each (started.json is listed by both rules, spelt two
+    // ways), and no (event, rule) pair is delivered twice.
+    let text = fs::read_to_string(&outcomes).unwrap();
+    let mut pairs: Vec<(String, String)> = text
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["eventId"].to_string(), v["ruleId"].to_string())
+        })
+        .collect();
+    assert_eq!(pairs.len(), 43, "{text}");
+    pairs.sort();
+    pairs.dedup();
+    assert_eq!(pairs.len(), 43, "{text}");
+}
+
+#[test]
+fn a_key_two_rules_share_is_explained_once_and_names_both_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = guid_spec(
+        r#"  - id: ENDED
+    name: every ended interaction
+    eventType: interaction.ended
+    transform: '{"id": interaction.id}'
+    fixtures: [fx/*.json]
+  - id: NOTE
+    name: a note for every ended interaction
+    eventType: interaction.ended
+    transform: '{"note": interaction.id}'
+    fixtures: [fx/ended.json]
+"#,
+    );
+    let mut files = vec![("spec.yaml", spec.as_str())];
+    files.extend(GUID_FIXTURES);
+    write_files(dir.path(), &files);
+    let (code, out, err) = run(&[
+        dir.path().join("spec.yaml").to_str().unwrap(),
+        "--events",
+        "40",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("FAIL unique-idempotency-keys"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("between two rules' deliveries of one event"),
+        "{line}"
+    );
+    assert_eq!(
+        line.matches("the key template is per channel").count(),
+        1,
+        "{line}"
+    );
+    assert!(line.contains("rules ENDED and NOTE"), "{line}");
+}
+
+#[test]
+fn a_key_on_the_platforms_own_conversation_id_is_an_identity_and_a_customers_id_is_not_in_sim_and_lint_alike(
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = [
+        (
+            "fx/voice.json",
+            r#"{"event": {"id": "GC-EV-0001", "type": "v2.conversations.ended", "occurredAt": "2025-03-09T01:59:59.5-08:00"}, "conversation": {"conversationId": "0f9d2c1e-7b3a-4e55-8d10-3b2a1c4d5e01", "mediaType": "voice"}, "customer": {"contactId": "CUST-77"}}"#,
+        ),
+        (
+            "fx/chat.json",
+            r#"{"event": {"id": "GC-EV-0002", "type": "v2.conversations.ended", "occurredAt": "2025-03-09T03:00:00.25-07:00"}, "conversation": {"conversationId": "0f9d2c1e-7b3a-4e55-8d10-3b2a1c4d5e02", "mediaType": "message"}, "customer": {"contactId": "CUST-78"}}"#,
+        ),
+    ];
+    for (key, identifies) in [
+        ("gc_${conversation.conversationId}_${event.type}", true),
+        ("gc_${customer.contactId}_${event.type}", false),
+    ] {
+        let spec = format!(
+            r#"version: 1
+name: gc-like
+channel:
+  name: Conversations
+  destinationUri: https://crm.gc.example/api/v3/conversations
+  auth: {{ type: none }}
+  timeoutMilliseconds: 2000
+idempotency:
+  header: Idempotency-Key
+  key: "{key}"
+retry:
+  maxRetries: 2
+  initialDelaySeconds: 1
+  maxDelaySeconds: 4
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: {{ enabled: true, bucketName: gc-dlq, alertEndpoint: "https://mon.example.org/hook" }}
+crm: {{ profile: generic, idempotency: {{ by: header }} }}
+rules:
+  - id: VOICE
+    name: voice ended
+    eventType: v2.conversations.ended
+    conditions: {{ conversation.mediaType: [voice] }}
+    transform: '{{"conversation": conversation.conversationId}}'
+    fixtures: [fx/voice.json]
+  - id: CHAT
+    name: chat ended
+    eventType: v2.conversations.ended
+    conditions: {{ conversation.mediaType: [message] }}
+    transform: '{{"conversation": conversation.conversationId, "chat": true}}'
+    fixtures: [fx/chat.json]
+"#
+        );
+        let mut files = vec![("spec.yaml", spec.as_str())];
+        files.extend(fixtures);
+        write_files(dir.path(), &files);
+        let path = dir.path().join("spec.yaml");
+        let (code, out, err) = run(&[path.to_str().unwrap(), "--events", "60"]);
+        let lint = cxsync().arg("lint").arg(&path).output().unwrap();
+        let lint = String::from_utf8_lossy(&lint.stdout).into_owned();
+        if identifies {
+            assert_eq!(code, 0, "{key}: {out}{err}");
+            assert!(out.contains("ok   unique-idempotency-keys"), "{key}: {out}");
+            assert!(!lint.contains("CX016"), "{key}: {lint}");
+        } else {
+            assert_eq!(code, 1, "{key}: {out}{err}");
+            assert!(out.contains("FAIL unique-idempotency-keys"), "{key}: {out}");
+            assert!(
+                out.contains("names a party many events share"),
+                "{key}: {out}"
+            );
+            assert!(lint.contains("CX016"), "{key}: {lint}");
+        }
+    }
 }

@@ -25,6 +25,28 @@ pub struct SpecArgs {
     pub env: Option<String>,
 }
 
+/// `SPEC [--env NAME]`: the one spec file of `compile`, `plan`, `apply` and `metrics`, with
+/// [`load_or_report`] as a method.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpecFile {
+    /// The spec file.
+    #[arg(id = "spec", value_name = "SPEC")]
+    pub path: std::path::PathBuf,
+    #[command(flatten)]
+    pub args: SpecArgs,
+}
+
+impl SpecFile {
+    /// [`load_or_report`] of this spec.
+    pub fn load_or_report(
+        &self,
+        format: Format,
+        secrets: EnvSecrets,
+    ) -> Result<Loaded, ExitStatus> {
+        load_or_report(&self.path, &self.args, format, secrets)
+    }
+}
+
 /// `PATH... [--env NAME]`: the specs (and scenarios) of `validate`, `lint` and `fix`, one or more
 /// files, folders or quoted globs, as [`inputs`] expands them.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,6 +56,28 @@ pub struct SpecPaths {
     pub specs: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
+}
+
+impl SpecPaths {
+    /// The files behind the paths ([`inputs`]: a path that names nothing is reported, exit 2)
+    /// and the loader's options. Checking a spec sends nothing, so `${env:…}` secrets are not
+    /// needed at load ([`EnvSecrets::Deferred`]).
+    pub fn expand(&self) -> Result<(Inputs, LoadOptions), ExitStatus> {
+        Ok((
+            inputs(&self.specs)?,
+            self.spec.load_options(EnvSecrets::Deferred),
+        ))
+    }
+}
+
+/// `PATH... [--env NAME] [--format F]`: all `validate` takes, and what `lint` takes before its
+/// own options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckedPaths {
+    #[command(flatten)]
+    pub paths: SpecPaths,
+    #[command(flatten)]
+    pub format: DiagFormat,
 }
 
 /// `--format` of a command whose output is diagnostics.

@@ -30,7 +30,7 @@ pub mod sim;
 pub mod test;
 pub mod validate;
 
-pub use load::{load_or_report, DiagFormat, Loaded, SpecArgs};
+pub use load::{load_or_report, DiagFormat, Loaded, SpecArgs, SpecFile};
 
 /// The exit-code contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,23 @@ use serde_json::Value;
 /// a DLQ record) finds it by `origin` in its own source.
 #[derive(Debug, Clone)]
 pub struct Submission {
+    /// Which event and rule this is; the machine carries it untouched to a dead letter.
+    pub id: Identity,
+    /// The transform's output, or its error message.
+    pub payload: Result<Value, String>,
+    /// The idempotency key sent on every attempt, or why it could not be rendered (the event is
+    /// then dead-lettered `IDEMPOTENCY_KEY_UNRESOLVED`). The driver renders the channel's
+    /// template ([`Config::idempotency`](super::Config)); `dlq replay` resends a record with its
+    /// original key, whatever the current template says.
+    pub idempotency_key: Result<String, String>,
+}
+
+/// Which matched event a submission is: the driver's handles on it and the event's identity. The
+/// machine carries it from the [`Submission`] to the event's outcome
+/// ([`Delivered`](super::Delivered) or [`DeadLettered`](super::DeadLettered)) untouched; it reads
+/// only `seq` and `rule_id` (a request names the events and rules in its body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
     /// Dense sequence number the driver assigned (used to correlate side effects).
     pub seq: u64,
     /// Where the driver got the event (the simulator: the index of the fixture it is, or copies);
@@ -20,13 +37,6 @@ pub struct Submission {
     pub event_id: String,
     pub event_type: String,
     pub rule_id: String,
-    /// The transform's output, or its error message.
-    pub payload: Result<Value, String>,
-    /// The idempotency key sent on every attempt, or why it could not be rendered (the event is
-    /// then dead-lettered `IDEMPOTENCY_KEY_UNRESOLVED`). The driver renders the channel's
-    /// template ([`Config::idempotency`](super::Config)); `dlq replay` resends a record with its
-    /// original key, whatever the current template says.
-    pub idempotency_key: Result<String, String>,
 }
 
 /// An HTTP response from the CRM.

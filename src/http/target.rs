@@ -102,20 +102,8 @@ pub fn plan(
     // The one masking rule (`spec::secret::masked`), on the sent side: a URL from `${env:…}`
     // may carry a token in its path or query.
     let origins = crate::spec::secret::origins(spec);
-    let shown = |field: &str, url: &Url| {
-        if crate::spec::secret::masked(
-            origins.get(field).copied(),
-            false,
-            crate::spec::secret::Side::Sent,
-        ) {
-            format!(
-                "(sensitive: `{}` is from ${{env:…}})",
-                field.trim_start_matches('/').replace('/', ".")
-            )
-        } else {
-            url.to_string()
-        }
-    };
+    let shown =
+        |field: &str, url: &Url| crate::spec::secret::shown_field(&origins, field, url.as_str());
     let plan = Plan {
         crm: ep.crm.clone(),
         token: ep.token.clone(),

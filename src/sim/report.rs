@@ -979,7 +979,7 @@ impl Report {
         let (epoch, sources) = (self.epoch, &self.sources);
         self.causes.add(d, || {
             let from = sources
-                .get(d.source as usize)
+                .get(d.id.source as usize)
                 .map(|f| format!(" (from {f})"))
                 .unwrap_or_default();
             let what = example(d, epoch);
@@ -1007,7 +1007,7 @@ fn example(r: &DeadLettered, epoch: SystemTime) -> String {
     };
     format!(
         "{} after {} attempt(s) at {}: {}",
-        r.event_id,
+        r.id.event_id,
         r.attempts,
         delivery::rfc3339(epoch, r.at),
         last

@@ -23,8 +23,15 @@ pub struct Ledger {
     /// The first submission of the event being submitted (its rules are submitted in a row).
     event_start: u64,
     last_event: String,
+    /// The rules of the event being submitted, by submission from `event_start`.
+    event_rules: Vec<String>,
+    /// The rule of the submission about to be told ([`Observer::rule`]).
+    next_rule: String,
     key_clash_count: u64,
-    key_clashes: Vec<String>,
+    /// Clashes between two rules' deliveries of one event: how many, and up to five examples.
+    rule_clashes: (u64, Vec<String>),
+    /// Clashes between two events: how many, and up to five examples.
+    event_clashes: (u64, Vec<String>),
     /// The subject hash of every submission ([`Observer::subject`]), kept only against a CRM
     /// that upserts ([`Ledger::upserting`]): it tells an update of one interaction's record
     /// from an overwrite of another's.
@@ -40,23 +47,40 @@ impl Observer for Ledger {
         if seq == 0 || event_id != self.last_event {
             self.event_start = seq;
             event_id.clone_into(&mut self.last_event);
+            self.event_rules.clear();
         }
+        let rule = std::mem::take(&mut self.next_rule);
         if let Some(key) = key {
             if let Some(first) = self.keys.insert(hash128(key), seq) {
                 self.key_clash_count += 1;
-                if self.key_clashes.len() < 5 {
-                    self.key_clashes.push(if first >= self.event_start {
-                        format!(
-                            "`{key}` is the key of event {event_id} for two of the rules that matched it (the template is per channel; a CRM that deduplicates keeps one)"
-                        )
-                    } else {
-                        format!(
+                if first >= self.event_start {
+                    let other = self
+                        .event_rules
+                        .get((first - self.event_start) as usize)
+                        .map_or("?", String::as_str);
+                    let (n, examples) = &mut self.rule_clashes;
+                    *n += 1;
+                    if examples.len() < 5 {
+                        examples.push(format!(
+                            "`{key}` (event {event_id}, rules {other} and {rule})"
+                        ));
+                    }
+                } else {
+                    let (n, examples) = &mut self.event_clashes;
+                    *n += 1;
+                    if examples.len() < 5 {
+                        examples.push(format!(
                             "`{key}` is the key of event {event_id} and of matched event #{first}"
-                        )
-                    });
+                        ));
+                    }
                 }
             }
         }
+        self.event_rules.push(rule);
+    }
+
+    fn rule(&mut self, _seq: u64, rule_id: &str) {
+        rule_id.clone_into(&mut self.next_rule);
     }
 
     fn subject(&mut self, seq: u64, subject: u64) {
@@ -68,8 +92,8 @@ impl Observer for Ledger {
 
     fn settled(&mut self, output: &Output) {
         let (seq, state) = match output {
-            Output::Delivered(d) => (d.seq, DELIVERED),
-            Output::DeadLettered(d) => (d.seq, if d.stored { DLQ_STORED } else { DLQ_LOST }),
+            Output::Delivered(d) => (d.id.seq, DELIVERED),
+            Output::DeadLettered(d) => (d.id.seq, if d.stored { DLQ_STORED } else { DLQ_LOST }),
         };
         if let Some(s) = self.state.get_mut(seq as usize) {
             *s = state;
@@ -78,6 +102,38 @@ impl Observer for Ledger {
 }
 
 impl Ledger {
+    /// What the shared keys were, each kind's explanation once and then its examples (`None`:
+    /// no two deliveries shared a key).
+    fn key_clash_detail(&self) -> Option<String> {
+        if self.key_clash_count == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let (n, examples) = &self.rule_clashes;
+        if *n > 0 {
+            parts.push(format!(
+                "{n} between two rules' deliveries of one event (the key template is per channel, so every rule that matches an event sends the same key, and a CRM that deduplicates keeps only the first; make the rules' conditions disjoint, merge them into one rule, or move one to a channel whose key adds something rule-specific (lint: CX030)), e.g. {}",
+                examples.join(", ")
+            ));
+        }
+        let (n, examples) = &self.event_clashes;
+        if *n > 0 {
+            parts.push(format!(
+                "{n} between two events{}, e.g. {}",
+                self.key_hint
+                    .as_deref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default(),
+                examples.join("; ")
+            ));
+        }
+        Some(format!(
+            "{} shared keys: {}",
+            self.key_clash_count,
+            parts.join("; ")
+        ))
+    }
+
     /// A ledger for a run against `crm`; `key_hint` explains a key collision (the key reads no
     /// field generated events vary).
     pub fn new(crm: &CrmModel, key_hint: Option<String>) -> Ledger {
@@ -131,7 +187,7 @@ impl Ledger {
         machine: &Machine<R>,
     ) {
         let state = std::mem::take(&mut self.state);
-        let key_clashes = std::mem::take(&mut self.key_clashes);
+        let key_clashes = self.key_clash_detail();
         rep.key_clash_count = self.key_clash_count;
         rep.end = now;
         rep.machine = machine.stats().clone();
@@ -212,20 +268,8 @@ impl Ledger {
             Invariant::new(
                 "unique-idempotency-keys",
                 "no two deliveries share an idempotency key (two events, or two rules of one event)",
-                key_clashes.is_empty(),
-                if key_clashes.is_empty() {
-                    "0 shared keys".to_string()
-                } else {
-                    format!(
-                        "{} shared keys{}, e.g. {}",
-                        rep.key_clash_count,
-                        self.key_hint
-                            .as_deref()
-                            .map(|h| format!(" ({h})"))
-                            .unwrap_or_default(),
-                        key_clashes.join("; ")
-                    )
-                },
+                key_clashes.is_none(),
+                key_clashes.unwrap_or_else(|| "0 shared keys".to_string()),
             ),
             Invariant::new(
                 "nothing-in-flight",

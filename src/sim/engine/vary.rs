@@ -1,8 +1,9 @@
 //! How a generated event differs from the fixture it copies: its identity and its times, each
 //! in the fixture's own type and format, and nothing else.
 //!
-//! - **Identity** ([`Identity`]: `event.id`, `interaction.id`, and, in a fixture that has
-//!   neither, the id fields of the idempotency key): a string keeps its form: every letter stays a letter of the same case,
+//! - **Identity** ([`Identity`]: `event.id`, `interaction.id`, the idempotency key's id fields
+//!   of the event's own call or conversation, and, in a fixture that has neither standard id,
+//!   the key's id fields of a party): a string keeps its form: every letter stays a letter of the same case,
 //!   every digit a digit, hex stays hex, punctuation stays where it is; the trailing characters
 //!   count up from the fixture's value (`INT-00417` → `INT-00418`, `ab12-cd34` → `ab12-cd35`, a
 //!   UUID stays a UUID). Fixtures whose values have the same form share one sequence that starts
@@ -37,9 +38,65 @@ pub const IDENTITY: [&str; 2] = ["event.id", "interaction.id"];
 /// CRM model (whose record a write is: [`Identity::subject`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
-    /// The idempotency key's id fields (`contact.contactId`), which identify an event that has
-    /// neither `event.id` nor `interaction.id`; varied only in such fixtures.
+    /// The idempotency key's id fields of the event's own subject (`conversation.conversationId`,
+    /// `call.id`, `ticket_id`: [`is_id_name`] and not [`is_party_path`]): the platform's own id
+    /// of the call or conversation the event is about, varied wherever a fixture has them, like
+    /// `interaction.id`.
+    pub fields: Vec<String>,
+    /// The idempotency key's id fields of a party many events share (`contact.contactId`,
+    /// `agent.id`: [`is_party_path`]), which identify an event only when it has neither
+    /// `event.id` nor `interaction.id`; varied only in such fixtures.
     pub fallback: Vec<String>,
+}
+
+/// The parties of an interaction that many events share: a customer has many calls, an agent
+/// takes many, a queue or tenant sees thousands. An id under (or named for) one of them is not
+/// the event's own.
+const PARTIES: [&str; 28] = [
+    "account",
+    "agent",
+    "assignee",
+    "bu",
+    "business",
+    "caller",
+    "campaign",
+    "company",
+    "contact",
+    "customer",
+    "device",
+    "group",
+    "lead",
+    "location",
+    "org",
+    "organisation",
+    "organization",
+    "owner",
+    "person",
+    "queue",
+    "region",
+    "requester",
+    "site",
+    "skill",
+    "station",
+    "team",
+    "tenant",
+    "user",
+];
+
+/// Whether a path names the id of a party many events share rather than of the event's own
+/// subject: one of its names, without an id suffix (`contactId` → `contact`, `agent_id` →
+/// `agent`), is a party ([`PARTIES`]: `interaction.customer.contactId`, `agent.id`,
+/// `tenantId`). `conversation.conversationId`, `call.id`, `ticket_id` are not. The one
+/// definition: the generator, the CRM model's subjects and lint's CX016/CX034 ask it.
+pub fn is_party_path(path: &str) -> bool {
+    path.split('.').any(|seg| {
+        let lower = seg.to_ascii_lowercase();
+        let stem = ["_uuid", "-uuid", "uuid", "_id", "-id", "id"]
+            .iter()
+            .find_map(|suf| lower.strip_suffix(suf))
+            .unwrap_or(&lower);
+        PARTIES.contains(&stem)
+    })
 }
 
 /// Whether a field's name says it is an identifier: `id`, `uuid`, or ending in `Id`, `ID`,
@@ -60,26 +117,32 @@ pub fn is_id_name(name: &str) -> bool {
 
 impl Identity {
     /// The identity for events keyed by the idempotency template whose `${…}` paths are
-    /// `key_vars`; `routed` says whether rules route on a path (a routed field is not varied:
+    /// `key_vars`: its id-named fields ([`is_id_name`]), the event's own or a party's
+    /// ([`is_party_path`]); `routed` says whether rules route on a path (a routed field is not varied:
     /// the generated event must match the fixture's rules).
     pub fn of_key(
         key_vars: impl IntoIterator<Item = String>,
         routed: impl Fn(&str) -> bool,
     ) -> Self {
-        let mut fallback: Vec<String> = Vec::new();
+        let mut id = Identity::default();
         for v in key_vars {
             let last = v.rsplit('.').next().unwrap_or(&v);
             if IDENTITY.contains(&v.as_str())
                 || v == "event.type"
                 || routed(&v)
                 || !is_id_name(last)
-                || fallback.contains(&v)
+                || id.fields.contains(&v)
+                || id.fallback.contains(&v)
             {
                 continue;
             }
-            fallback.push(v);
+            if is_party_path(&v) {
+                id.fallback.push(v);
+            } else {
+                id.fields.push(v);
+            }
         }
-        Identity { fallback }
+        id
     }
 
     /// Whether `event` carries a standard identity (`event.id` or `interaction.id`).
@@ -90,42 +153,59 @@ impl Identity {
     }
 
     /// The subject of an event: what a CRM record written for it is about. The interaction
-    /// when the event names one (`interaction.ended` and `interaction.updated` of one
+    /// (`interaction.id`, else the key's own id fields: `conversation.conversationId`) when the
+    /// event names one (`interaction.ended` and `interaction.updated` of one
     /// interaction update one record, rightly), else the event, else its fallback fields; `None`
     /// when it carries none of them (every arrival is then its own subject).
     pub fn subject(&self, event: &Value) -> Option<String> {
         // Once per arrival: the standard paths without a `Vec` of segments.
-        for p in ["interaction.id", "event.id"] {
-            let v = p.split('.').try_fold(event, |v, s| v.get(s));
-            if let Some(v) = v.filter(|v| !v.is_null()) {
-                return Some(format!("{p}={}", crate::delivery::machine::json_text(v)));
-            }
+        let at = |p: &str| {
+            p.split('.')
+                .try_fold(event, |v, s| v.get(s))
+                .filter(|v| !v.is_null())
+        };
+        let text = |p: &str, v: &Value| format!("{p}={}", crate::delivery::machine::json_text(v));
+        if let Some(v) = at("interaction.id") {
+            return Some(text("interaction.id", v));
+        }
+        // The platform's own id of the call or conversation (one record per conversation).
+        let own: Vec<String> = self
+            .fields
+            .iter()
+            .filter_map(|p| at(p).map(|v| text(p, v)))
+            .collect();
+        if !own.is_empty() {
+            return Some(own.join("\u{1f}"));
+        }
+        if let Some(v) = at("event.id") {
+            return Some(text("event.id", v));
         }
         let parts: Vec<String> = self
             .fallback
             .iter()
-            .filter_map(|p| get(event, &split(p)).map(|v| format!("{p}={v}")))
+            .filter_map(|p| at(p).map(|v| text(p, v)))
             .collect();
         (!parts.is_empty()).then(|| parts.join("\u{1f}"))
     }
 
     /// Whether events generated from `event` differ at `path`, as [`Plan::new`] varies them:
-    /// `event.id` and `interaction.id` wherever `event` has them, a fallback field only when it
-    /// has neither. A value read from no such path is the same in every event copied from
+    /// `event.id`, `interaction.id` and the key's own id fields wherever `event` has them, a
+    /// party's id field only when it has neither standard id. A value read from no such path is the same in every event copied from
     /// `event`, as it is in the real events that share it (lint's CX034 asks this of the paths
     /// an upsert field is filled from).
     pub fn varies(&self, event: &Value, path: &str) -> bool {
         let present = get(event, &split(path)).is_some_and(|v| !v.is_null());
         present
             && (IDENTITY.contains(&path)
+                || self.fields.iter().any(|f| f == path)
                 || (self.fallback.iter().any(|f| f == path) && !Self::has_standard(event)))
     }
 
     /// Whether a key template with paths `key_vars` reads a field generated events vary.
     pub fn key_reads_identity(&self, key_vars: &[String]) -> bool {
-        key_vars
-            .iter()
-            .any(|v| IDENTITY.contains(&v.as_str()) || self.fallback.contains(v))
+        key_vars.iter().any(|v| {
+            IDENTITY.contains(&v.as_str()) || self.fields.contains(v) || self.fallback.contains(v)
+        })
     }
 }
 
@@ -205,9 +285,9 @@ pub struct PlanError {
 }
 
 impl Plan {
-    /// The plan for `templates` and `count` generated events: `event.id` and `interaction.id`
-    /// vary wherever a template has them, `identity`'s fallback fields only in templates that
-    /// have neither.
+    /// The plan for `templates` and `count` generated events: `event.id`, `interaction.id` and
+    /// `identity`'s own id fields vary wherever a template has them, its party fields only in
+    /// templates that have neither standard id.
     pub fn new(templates: &[Value], count: u64, identity: &Identity) -> Result<Plan, PlanError> {
         let mut shapes: Vec<Shape> = Vec::new();
         let mut ids = Vec::new();
@@ -215,6 +295,7 @@ impl Plan {
         let paths = IDENTITY
             .iter()
             .map(|p| (p.to_string(), false))
+            .chain(identity.fields.iter().map(|p| (p.clone(), false)))
             .chain(identity.fallback.iter().map(|p| (p.clone(), true)));
         for (path, fallback) in paths {
             let segs = split(&path);
@@ -1029,6 +1110,70 @@ mod tests {
             Some(format!("contact.contactId={}", b["contact"]["contactId"]))
         );
         assert_eq!(id.subject(&json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn the_platforms_own_call_or_conversation_id_identifies_an_event_and_a_partys_does_not() {
+        for own in [
+            "conversation.conversationId",
+            "call.id",
+            "callId",
+            "ticket_id",
+            "session.sessionUuid",
+        ] {
+            assert!(!is_party_path(own), "{own}");
+        }
+        for party in [
+            "interaction.customer.contactId",
+            "contact.contactId",
+            "agent.id",
+            "call.agentId",
+            "tenant_id",
+            "queue.queueId",
+            "user-id",
+        ] {
+            assert!(is_party_path(party), "{party}");
+        }
+        let vars = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let id = Identity::of_key(
+            vars(&["conversation.conversationId", "event.type", "agent.id"]),
+            |_| false,
+        );
+        assert_eq!(id.fields, vec!["conversation.conversationId"]);
+        assert_eq!(id.fallback, vec!["agent.id"]);
+        // Beside an event.id, the conversation's id varies (string GUIDs stay GUIDs), the
+        // agent's does not; the subject is the conversation.
+        let t = [
+            json!({"event": {"id": "ev-1"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a01"}, "agent": {"id": "ag-1"}}),
+            json!({"event": {"id": "ev-2"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a02"}, "agent": {"id": "ag-1"}}),
+        ];
+        let p = Plan::new(&t, 10, &id).unwrap();
+        let gen: Vec<Value> = (0..10)
+            .map(|g| p.apply(&t[(g % 2) as usize], (g % 2) as usize, g, AT))
+            .collect();
+        let mut conv: Vec<&str> = gen
+            .iter()
+            .map(|e| e["conversation"]["conversationId"].as_str().unwrap())
+            .collect();
+        assert!(conv
+            .iter()
+            .all(|c| skeleton(c) == skeleton("5f0c1a7e-0b1d-4c2a-9e11-000000000a01")));
+        conv.extend([
+            "5f0c1a7e-0b1d-4c2a-9e11-000000000a01",
+            "5f0c1a7e-0b1d-4c2a-9e11-000000000a02",
+        ]);
+        conv.sort_unstable();
+        conv.dedup();
+        assert_eq!(conv.len(), 12);
+        assert!(gen.iter().all(|e| e["agent"]["id"] == "ag-1"));
+        assert!(id.varies(&t[0], "conversation.conversationId"));
+        assert!(!id.varies(&t[0], "agent.id"));
+        assert_eq!(
+            id.subject(&t[0]),
+            Some(
+                "conversation.conversationId=\"5f0c1a7e-0b1d-4c2a-9e11-000000000a01\"".to_string()
+            )
+        );
     }
 
     /// 2025-03-01T10:00:00Z in ms.
