@@ -165,27 +165,25 @@ impl Identity {
                 .filter(|v| !v.is_null())
         };
         let text = |p: &str, v: &Value| format!("{p}={}", crate::delivery::machine::json_text(v));
+        // The paths among `paths` the event has, joined; `None` when it has none.
+        let joined = |paths: &[String]| {
+            let parts: Vec<String> = paths
+                .iter()
+                .filter_map(|p| at(p).map(|v| text(p, v)))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("\u{1f}"))
+        };
         if let Some(v) = at("interaction.id") {
             return Some(text("interaction.id", v));
         }
         // The platform's own id of the call or conversation (one record per conversation).
-        let own: Vec<String> = self
-            .fields
-            .iter()
-            .filter_map(|p| at(p).map(|v| text(p, v)))
-            .collect();
-        if !own.is_empty() {
-            return Some(own.join("\u{1f}"));
+        if let Some(own) = joined(&self.fields) {
+            return Some(own);
         }
         if let Some(v) = at("event.id") {
             return Some(text("event.id", v));
         }
-        let parts: Vec<String> = self
-            .fallback
-            .iter()
-            .filter_map(|p| at(p).map(|v| text(p, v)))
-            .collect();
-        (!parts.is_empty()).then(|| parts.join("\u{1f}"))
+        joined(&self.fallback)
     }
 
     /// Whether events generated from `event` differ at `path`, as [`Plan::new`] varies them:
