@@ -39,10 +39,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     // An id is what the simulator's generator varies (`vary::Identity`): `event.id`,
     // `interaction.id`, and, in an event that has neither, an id-named field of the key
     // (`contactId`, `ticket_id`) that no rule routes on.
-    let identity = Identity::of_key(vars.iter().cloned(), |v| {
-        cx.enabled_rules()
-            .any(|(_, r)| r.conditions.contains_key(v))
-    });
+    let identity = Identity::of_spec(cx.spec);
     // The events the key is rendered for: each rule's fixtures of its event type whose key
     // renders (one that does not is CX017's). Without any, the simulator's built-in event, which
     // has both standard ids.
