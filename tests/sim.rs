@@ -1100,9 +1100,13 @@ fn an_upsert_on_the_interaction_updates_its_record_and_one_on_a_shared_field_los
         serde_json::from_slice(&fs::read(bad.path().join("r.json")).unwrap()).unwrap();
     let overwritten = rep["overwrittenByOtherEvents"].as_u64().unwrap();
     let delivered = rep["totals"]["delivered"].as_u64().unwrap();
-    // One record survives for all of them: every other interaction's is gone. (The first
-    // fixture pair is one interaction, so its update is not counted.)
-    assert!(overwritten + 2 >= delivered && overwritten > 30, "{out}");
+    // One record survives for all of them: every other interaction's is gone. In every copy of
+    // the three fixtures the first two are one interaction (ended, then updated: an update, not
+    // counted), so two of each three deliveries are lost.
+    assert!(
+        overwritten * 3 + 3 >= delivered * 2 && overwritten > 20,
+        "{overwritten} of {delivered}: {out}"
+    );
     assert_eq!(
         rep["totals"]["lost"].as_u64().unwrap(),
         overwritten,
