@@ -135,11 +135,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     );
     super::print_stdout(&text)?;
     if matches!(args.specs.format.format, Format::Full | Format::Concise) {
-        let errors = outcome
-            .diags
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
+        let errors = super::load::error_count(&outcome.diags);
         let warnings = outcome.diags.len() - errors;
         let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if outcome.diags.is_empty() {

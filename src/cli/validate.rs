@@ -31,10 +31,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     super::print_stdout(&text)?;
     if format != Format::Json {
         // A one-line summary on stderr, so a clean run says so without polluting stdout.
-        let errors = diags
-            .iter()
-            .filter(|d| d.severity == diag::Severity::Error)
-            .count();
+        let errors = super::load::error_count(&diags);
         let warnings = diags.len() - errors;
         let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if diags.is_empty() {

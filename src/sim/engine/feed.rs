@@ -13,11 +13,12 @@ use super::curve::Curve;
 use super::vary::{self, Plan};
 use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
-use crate::delivery::{Identity, Machine, Submission, Template, Time};
+use crate::delivery::{Machine, Submission, SubmissionId, Template, Time};
 use crate::sim::crm::{hash128, CrmModel};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
 use crate::transform::limits::WALL_CLOCK_GUARD;
+use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::Limits;
 
 /// Sets `path` to `new`, making the objects on the way (the scenario's `oversize` field, which
@@ -46,10 +47,11 @@ fn set(v: &mut Value, path: &str, new: Value) {
 /// key's id fields of a party (`contact.contactId`; not `event.type`, not a field rules route
 /// on). Nothing else varies, so a key read from fields many real events share (a queue name, a
 /// customer's id) collides in the simulation as it would in production.
-pub fn identity(key: &Template, inputs: &Inputs) -> vary::Identity {
-    vary::Identity::of_key(key.vars(), |v| {
-        inputs.rules.iter().any(|r| r.conditions.contains_key(v))
-    })
+///
+/// It is the spec's ([`vary::Identity::of_spec`], the key's paths and the upsert field's
+/// inputs), computed once with the inputs; `_key` is the spec's own template.
+pub fn identity(_key: &Template, inputs: &Inputs) -> vary::Identity {
+    inputs.identity.clone()
 }
 
 /// Why keys collide when the key template reads no field that tells events apart (`None` when
@@ -485,27 +487,32 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                 .map_or_else(|| hash128(&format!("#{k}")), |s| hash128(&s)) as u64;
         for ri in matching {
             let rule = &self.inputs.rules[ri];
-            let seq = self.submitted;
-            self.submitted += 1;
-            obs.rule(seq, &rule.id);
-            obs.submitted(seq, &event_id, key.as_deref().ok());
-            obs.subject(seq, subject);
-            let payload = match rule.transform.eval(&event, when) {
-                Ok(Some(p)) => Ok(p),
-                Ok(None) => Err("the transform produced no output (undefined)".to_string()),
-                Err(e) if e.code.as_deref() == Some(WALL_CLOCK_GUARD) => {
+            // What `cxsync test` says of the same result (`transform::transformed`): an
+            // undefined output sends nothing, and nothing is submitted or dead-lettered.
+            let payload = match transformed(rule.transform.eval(&event, when)) {
+                Transformed::Send(p) => Ok(p),
+                Transformed::Nothing => {
+                    obs.sent_nothing(ri, &rule.id);
+                    continue;
+                }
+                Transformed::Failed(e) if e.code.as_deref() == Some(WALL_CLOCK_GUARD) => {
                     self.guard_hit = Some((rule.id.clone(), event_id.clone()));
                     return;
                 }
-                Err(e) => Err(e.to_string()),
+                Transformed::Failed(e) => Err(e.to_string()),
             };
+            let seq = self.submitted;
+            self.submitted += 1;
+            obs.rule(seq, ri, &rule.id);
+            obs.submitted(seq, &event_id, key.as_deref().ok());
+            obs.subject(seq, subject);
             if let (Some(crm), Ok(p)) = (self.crm, &payload) {
                 crm.borrow_mut().pre_read(seq, &rule.id, p);
             }
             machine.handle_submit(
                 now,
                 Submission {
-                    id: Identity {
+                    id: SubmissionId {
                         seq,
                         source,
                         origin: k,
