@@ -1268,7 +1268,7 @@ fn the_key_identity_rule_agrees_with_the_simulator() {
             dir.path().join(format!("with_ids_{n}.json")),
             format!(
                 r#"{{"event": {{"id": "E-{n}", "type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
-  "interaction": {{"id": "I-{n:04}"}}, "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+  "interaction": {{"id": "I-{n:04}"}}, "call": {{"id": "CALL-{n}"}}, "contactId": "C-{n}", "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
             ),
         )
         .unwrap();
@@ -1276,7 +1276,7 @@ fn the_key_identity_rule_agrees_with_the_simulator() {
             dir.path().join(format!("without_ids_{n}.json")),
             format!(
                 r#"{{"event": {{"type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
-  "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+  "call": {{"id": "CALL-{n}"}}, "contactId": "C-{n}", "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
             ),
         )
         .unwrap();
@@ -1290,6 +1290,12 @@ fn the_key_identity_rule_agrees_with_the_simulator() {
         ("${queue.region}_${event.type}", "with_ids", true),
         ("${interaction.id}_${event.type}", "with_ids", false),
         ("${event.id}", "with_ids", false),
+        // The platform's own call id is an identity beside the standard ids (#87); a party's id
+        // at the top level is a party's still.
+        ("${call.id}_${event.type}", "with_ids", false),
+        ("${call.id}_${event.type}", "without_ids", false),
+        ("${contactId}_${event.type}", "with_ids", true),
+        ("${contactId}_${event.type}", "without_ids", false),
     ];
     for (key, fixtures, shared) in cases {
         let spec = format!(
@@ -1617,4 +1623,40 @@ rules:
     );
     // The caret spans the shown value: `'(sensitive)'` is 13 characters.
     assert!(lint.contains(&"^".repeat(13)), "{lint}");
+}
+
+/// #100 (lint half): a rule without fixtures is a warning by default (CX029 is no longer
+/// preview), named by its id, beside a rule that has them; `sim` cannot judge such a rule.
+#[test]
+fn a_rule_without_fixtures_is_a_warning_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.json"),
+        r#"{"event": {"id": "c-1", "type": "v2.conversations.ended", "occurredAt": "2024-08-01T12:00:00.250Z"}, "conversation": {"conversationId": "9f1c2d3e-0000-4000-8000-000000000001"}}"#,
+    )
+    .unwrap();
+    let spec = format!(
+        r#"version: 1
+name: nofx
+channel: {{ name: Conv, destinationUri: "https://crm.example.org/v3/notes", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ key: "${{event.id}}" }}
+{RETRY}deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: "https://mon.example.org/hook" }}
+alerts: {{ dlqVolume: 5 }}
+rules:
+  - {{ id: ENDED, name: ended, eventType: v2.conversations.ended, transform: '{{"ref": conversation.conversationId}}', fixtures: [c.json] }}
+  - {{ id: WRAPUP, name: wrapup, eventType: v2.conversations.wrapup, transform: '$error("fails on every event")' }}
+  - {{ id: OFF, name: off, eventType: v2.conversations.held, enabled: false, transform: '{{"x": 1}}' }}
+"#
+    );
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    let out = lint_in(dir.path(), &["s.yaml", "--format", "concise"]);
+    let text = stdout(&out);
+    let cx029: Vec<&str> = text.lines().filter(|l| l.contains("[CX029]")).collect();
+    assert_eq!(cx029.len(), 1, "{text}");
+    assert!(cx029[0].contains("`WRAPUP`"), "{text}");
+    let ignored = stdout(&lint_in(
+        dir.path(),
+        &["s.yaml", "--ignore", "CX029", "--format", "concise"],
+    ));
+    assert!(!ignored.contains("[CX029]"), "{ignored}");
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 #[derive(Debug, Clone)]
 pub struct Submission {
     /// Which event and rule this is; the machine carries it untouched to a dead letter.
-    pub id: Identity,
+    pub id: SubmissionId,
     /// The transform's output, or its error message.
     pub payload: Result<Value, String>,
     /// The idempotency key sent on every attempt, or why it could not be rendered (the event is
@@ -25,7 +25,7 @@ pub struct Submission {
 /// ([`Delivered`](super::Delivered) or [`DeadLettered`](super::DeadLettered)) untouched; it reads
 /// only `seq` and `rule_id` (a request names the events and rules in its body).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
+pub struct SubmissionId {
     /// Dense sequence number the driver assigned (used to correlate side effects).
     pub seq: u64,
     /// Where the driver got the event (the simulator: the index of the fixture it is, or copies);

@@ -19,7 +19,7 @@ use super::backoff;
 use super::breaker::Breaker;
 use super::classify::Decision;
 use super::config::{AuthMode, Config};
-use super::inputs::{Failure, Identity, Response, Submission, TokenResult};
+use super::inputs::{Failure, Response, Submission, SubmissionId, TokenResult};
 use super::outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 use super::retry_after;
 use super::token::{TimerKey, TokenCache};
@@ -32,7 +32,7 @@ use super::{Reason, Time, MAX_RECORD_BODY};
 /// the event is not kept at all (the driver finds it again by `origin`). A DLQ record parses the
 /// payload back.
 struct Item {
-    id: Identity,
+    id: SubmissionId,
     payload: Arc<str>,
     key: String,
     submitted: Time,
@@ -789,7 +789,7 @@ mod tests {
         m.handle_submit(
             now,
             Submission {
-                id: Identity {
+                id: SubmissionId {
                     seq,
                     source: 0,
                     origin: seq,
@@ -847,7 +847,7 @@ mod tests {
         m.handle_submit(
             0,
             Submission {
-                id: Identity {
+                id: SubmissionId {
                     seq: 7,
                     source: 0,
                     origin: 7,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::alert::Alert;
-use super::{Identity, Reason, Time};
+use super::{Reason, SubmissionId, Time};
 
 /// A request to the CRM.
 #[derive(Debug, Clone)]
@@ -54,7 +54,7 @@ pub enum Output {
 #[derive(Debug, Clone)]
 pub struct Delivered {
     /// The submission's identity, as it was handed in.
-    pub id: Identity,
+    pub id: SubmissionId,
     pub attempts: u32,
     pub token_refreshes: u32,
     /// The 2xx status the CRM accepted it with.
@@ -70,7 +70,7 @@ pub struct Delivered {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLettered {
     /// The submission's identity, as it was handed in.
-    pub id: Identity,
+    pub id: SubmissionId,
     pub channel: String,
     /// The key rendered from the template (absent when it could not render).
     pub idempotency_key: Option<String>,

@@ -26,8 +26,8 @@ use serde_json::{json, Value};
 use crate::delivery::drive::{Arrivals, Observer, Reply, Sent, Transport, VirtualTime};
 use crate::delivery::retry_after::MAX_RETRY_AFTER;
 use crate::delivery::{
-    Alert, Config, CrmRequest, Failure, HubSettings, Identity, Machine, Output, Reason, Response,
-    Submission, Time, TokenResult,
+    Alert, Config, CrmRequest, Failure, HubSettings, Machine, Output, Reason, Response, Submission,
+    SubmissionId, Time, TokenResult,
 };
 use crate::spec::model::{Auth, Jitter, RawSpec};
 
@@ -346,7 +346,7 @@ impl Prober {
         };
         let event = |seq: u64, at: Time| OneEvent {
             sub: Some(Submission {
-                id: Identity {
+                id: SubmissionId {
                     seq,
                     source: 0,
                     origin: seq,

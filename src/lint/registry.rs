@@ -161,7 +161,7 @@ table! {
     "CX026" "transform-path-typo"             Warning Preview transform_path_typo;
     "CX027" "uncovered-condition-value"       Warning Stable  uncovered_condition_value;
     "CX028" "payload-guard-above-crm-limit"   Warning Stable  payload_guard_above_crm_limit;
-    "CX029" "rule-without-fixtures"           Warning Preview rule_without_fixtures;
+    "CX029" "rule-without-fixtures"           Warning Stable  rule_without_fixtures;
     "CX030" "rules-share-idempotency-key"     Error   Stable  rules_share_idempotency_key;
     "CX031" "crm-cannot-deduplicate"          Error   Stable  crm_cannot_deduplicate;
     "CX032" "resends-write-twice"             Warning Stable  resends_write_twice;

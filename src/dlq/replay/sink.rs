@@ -8,7 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::delivery::drive::{NoArrivals, Observer};
-use crate::delivery::{Config, DeadLettered, HubSettings, Identity, Machine, Output, Submission};
+use crate::delivery::{
+    Config, DeadLettered, HubSettings, Machine, Output, Submission, SubmissionId,
+};
 use crate::http::driver::{Driver, Endpoints};
 use crate::http::wall;
 use crate::http::Clock;
@@ -234,7 +236,7 @@ impl ReplaySink for DriverSink {
         self.machine.handle_submit(
             now,
             Submission {
-                id: Identity {
+                id: SubmissionId {
                     seq: tag as u64,
                     source: 0,
                     origin: tag as u64,

@@ -13,7 +13,7 @@ use super::curve::Curve;
 use super::vary::{self, Plan};
 use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
-use crate::delivery::{Identity, Machine, Submission, Template, Time};
+use crate::delivery::{Machine, Submission, SubmissionId, Template, Time};
 use crate::sim::crm::{hash128, CrmModel};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
@@ -511,7 +511,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
             machine.handle_submit(
                 now,
                 Submission {
-                    id: Identity {
+                    id: SubmissionId {
                         seq,
                         source,
                         origin: k,
