@@ -143,7 +143,7 @@ fn form_encoded(s: &str) -> String {
 
 /// The scrubber a driver's tasks share: the spec's secrets from the start, each access token as
 /// it is granted.
-type SharedRedactor = std::sync::Arc<std::sync::Mutex<crate::cxone::Redactor>>;
+type SharedRedactor = std::sync::Arc<std::sync::Mutex<crate::spec::secret::Redactor>>;
 
 /// `text` with every secret `r` knows replaced by `(sensitive)`.
 fn scrub(r: &SharedRedactor, text: &str) -> String {
@@ -225,7 +225,7 @@ impl Driver {
             base_headers.insert(name, value);
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut redactor = crate::cxone::Redactor::default();
+        let mut redactor = crate::spec::secret::Redactor::default();
         redactor.add(ep.secrets.iter().cloned());
         Ok(Driver {
             client,
