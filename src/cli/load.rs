@@ -85,6 +85,25 @@ pub struct CheckedPaths {
     pub format: DiagFormat,
 }
 
+/// `--now T` of the commands that run transforms on events (`eval`, `test`): the instant `$now()`
+/// and `$millis()` return, read as transforms read instants ([`crate::transform::parse_instant`]).
+/// What holds without it is each command's (`test`: the spec's `test.now`; `eval`: the clock),
+/// and its `--help` says so.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Now {
+    /// The instant `$now()` and `$millis()` return (RFC 3339).
+    #[arg(long = "now", value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+impl Now {
+    /// The instant given, if one was.
+    pub fn instant(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let parse = |t: &String| crate::transform::parse_instant(t).map_err(anyhow::Error::msg);
+        self.now.as_ref().map(parse).transpose()
+    }
+}
+
 /// `--format` of a command whose output is diagnostics.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DiagFormat {
