@@ -199,3 +199,14 @@ pub fn print_stdout(s: &str) -> anyhow::Result<()> {
     out.flush()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand: among them, that each `mut_arg`
+    /// (the per-command help of a shared option such as `load::Now`) names an argument that
+    /// exists, and that no two flattened option groups declare one name twice.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::diag::Diagnostic;
+use crate::sim::engine::vary::Identity;
 use crate::spec::payload::PayloadSchemas;
 use crate::spec::Spec;
 use crate::transform::Transform;
@@ -36,6 +37,8 @@ pub struct Inputs {
     pub fixtures: Vec<(String, Value)>,
     /// Each rule's CRM payload schema ([`PayloadSchemas::for_rule`]).
     pub schemas: PayloadSchemas,
+    /// What tells the spec's events apart ([`Identity::of_spec`]).
+    pub identity: Identity,
 }
 
 /// What names one fixture file, however a rule spells it: `fixtures/*.json` expands to
@@ -52,7 +55,10 @@ pub fn same_file(path: &std::path::Path) -> PathBuf {
 
 /// Compiles a spec's enabled rules and gathers its fixtures. Every problem is reported.
 pub fn compile(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
-    let mut out = Inputs::default();
+    let mut out = Inputs {
+        identity: Identity::of_spec(spec),
+        ..Inputs::default()
+    };
     let mut diags = Vec::new();
     let mut seen: std::collections::BTreeSet<PathBuf> = Default::default();
     for r in &spec.rules {

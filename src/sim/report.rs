@@ -136,6 +136,11 @@ pub struct Report {
     /// the failure that says why.
     pub overwritten: u64,
     pub overwrite_detail: String,
+    /// Delivered records an older event of the same subject overwrote afterwards (a retried
+    /// write landing after a newer one: last writer wins), counted in `totals.lost`, and the
+    /// failure that says why.
+    pub set_back: u64,
+    pub set_back_detail: String,
     /// Dead-lettered events by the last HTTP status they saw.
     pub dlq_by_status: BTreeMap<u16, u64>,
     pub key_clash_count: u64,
@@ -249,6 +254,8 @@ impl Report {
             dead_lettered_but_applied: 0,
             overwritten: 0,
             overwrite_detail: String::new(),
+            set_back: 0,
+            set_back_detail: String::new(),
             dlq_by_status: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
@@ -389,6 +396,9 @@ impl Report {
         }));
         if self.overwritten > 0 {
             why.push(self.overwrite_detail.clone());
+        }
+        if self.set_back > 0 {
+            why.push(self.set_back_detail.clone());
         }
         if !self.generation.is_empty() {
             why.push(format!(
@@ -557,6 +567,7 @@ impl Report {
             "deadLetteredByReason": reasons,
             "deadLetteredButApplied": self.dead_lettered_but_applied,
             "overwrittenByOtherEvents": self.overwritten,
+            "setBackByOlderEvents": self.set_back,
             "attemptsHistogram": attempts,
             // null when nothing was delivered: there is no latency to report.
             "latencyMs": if self.latencies.is_empty() {

@@ -39,12 +39,10 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let has_event_id = vars.iter().any(|v| v == "event.id");
     let has_type = vars.iter().any(|v| v == "event.type");
     // An id is what the simulator's generator varies (`vary::Identity`): `event.id`,
-    // `interaction.id`, the key's id fields of the event's own call or conversation, and, in an
-    // event that has neither standard id, a party's id field of the key; none that rules route on.
-    let identity = Identity::of_key(vars.iter().cloned(), |v| {
-        cx.enabled_rules()
-            .any(|(_, r)| r.conditions.contains_key(v))
-    });
+    // `interaction.id`, the id fields of the event's own call or conversation that the key or
+    // the upsert field's inputs read, and, in an event that has neither standard id, a party's
+    // id field of the key; none that rules route on (`Identity::of_spec`).
+    let identity = Identity::of_spec(cx.spec);
     // The events the key is rendered for: each rule's fixtures of its event type whose key
     // renders (one that does not is CX017's). Without any, the simulator's built-in event, which
     // has both standard ids.

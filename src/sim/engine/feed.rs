@@ -47,10 +47,11 @@ fn set(v: &mut Value, path: &str, new: Value) {
 /// key's id fields of a party (`contact.contactId`; not `event.type`, not a field rules route
 /// on). Nothing else varies, so a key read from fields many real events share (a queue name, a
 /// customer's id) collides in the simulation as it would in production.
-pub fn identity(key: &Template, inputs: &Inputs) -> vary::Identity {
-    vary::Identity::of_key(key.vars(), |v| {
-        inputs.rules.iter().any(|r| r.conditions.contains_key(v))
-    })
+///
+/// It is the spec's ([`vary::Identity::of_spec`], the key's paths and the upsert field's
+/// inputs), computed once with the inputs; `_key` is the spec's own template.
+pub fn identity(_key: &Template, inputs: &Inputs) -> vary::Identity {
+    inputs.identity.clone()
 }
 
 /// Why keys collide when the key template reads no field that tells events apart (`None` when

@@ -36,6 +36,13 @@ pub struct Ledger {
     /// that upserts ([`Ledger::upserting`]): it tells an update of one interaction's record
     /// from an overwrite of another's.
     subjects: Option<Vec<u64>>,
+    /// Beside `subjects`: each submission's event (its first submission's number, so events
+    /// compare in arrival order) and rule (an index into `rule_names`).
+    writers: Option<Vec<(u64, u32)>>,
+    /// Rule ids by the index the drivers tell ([`Observer::rule`]).
+    rule_names: Vec<String>,
+    /// The rule index of the submission about to be told.
+    next_rule_index: u32,
     /// Why a key collides when the key reads no field that tells events apart.
     key_hint: Option<String>,
 }
@@ -77,10 +84,22 @@ impl Observer for Ledger {
             }
         }
         self.event_rules.push(rule);
+        if let Some(w) = &mut self.writers {
+            w.push((self.event_start, self.next_rule_index));
+        }
     }
 
-    fn rule(&mut self, _seq: u64, _index: usize, rule_id: &str) {
+    fn rule(&mut self, _seq: u64, index: usize, rule_id: &str) {
         rule_id.clone_into(&mut self.next_rule);
+        if self.writers.is_some() {
+            if self.rule_names.len() <= index {
+                self.rule_names.resize(index + 1, String::new());
+            }
+            if self.rule_names[index].is_empty() {
+                rule_id.clone_into(&mut self.rule_names[index]);
+            }
+            self.next_rule_index = u32::try_from(index).unwrap_or(u32::MAX);
+        }
     }
 
     fn subject(&mut self, seq: u64, subject: u64) {
@@ -139,6 +158,7 @@ impl Ledger {
     pub fn new(crm: &CrmModel, key_hint: Option<String>) -> Ledger {
         Ledger {
             subjects: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
+            writers: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
             key_hint,
             ..Ledger::default()
         }
@@ -156,6 +176,8 @@ impl Ledger {
         let mut example = None;
         for (i, &(earlier, later)) in crm.overwrites().iter().enumerate() {
             if subject(earlier) == subject(later) {
+                // An update of the subject's own record ([`Ledger::set_back`] asks whether
+                // it came in order).
                 continue;
             }
             if state.get(earlier as usize) == Some(&DELIVERED) {
@@ -171,6 +193,42 @@ impl Ledger {
                         "matched event #{later} overwrote the record of #{earlier}, another interaction's"
                     ),
                 });
+            }
+        }
+        lost.sort_unstable();
+        lost.dedup();
+        (lost.len() as u64, example)
+    }
+
+    /// Deliveries of one subject's record that an **older** event's write replaced afterwards
+    /// (the CRM upserts, the last write wins): a retried `started` landing after its `ended`
+    /// leaves the record open. Counted once each when delivered, with the first example.
+    fn set_back(&self, state: &[u8], crm: &CrmModel) -> (u64, Option<String>) {
+        let (Some(subjects), Some(writers)) = (&self.subjects, &self.writers) else {
+            return (0, None);
+        };
+        let at = |seq: u64| Some((*subjects.get(seq as usize)?, *writers.get(seq as usize)?));
+        let rule = |i: u32| self.rule_names.get(i as usize).map_or("?", String::as_str);
+        let mut lost: Vec<u64> = Vec::new();
+        let mut example = None;
+        for &(newer_write, older_write) in crm.overwrites() {
+            let (Some((s1, (ev1, r1))), Some((s2, (ev2, r2)))) = (at(newer_write), at(older_write))
+            else {
+                continue;
+            };
+            // Same subject, and the write that landed last is of an event that arrived first.
+            if s1 != s2 || ev2 >= ev1 {
+                continue;
+            }
+            if state.get(newer_write as usize) == Some(&DELIVERED) {
+                lost.push(newer_write);
+            }
+            if example.is_none() {
+                example = Some(format!(
+                    "matched event #{older_write} (rule {}) landed after #{newer_write} (rule {}), a later event about the same record, and replaced it",
+                    rule(r2),
+                    rule(r1)
+                ));
             }
         }
         lost.sort_unstable();
@@ -218,10 +276,19 @@ impl Ledger {
         }
         let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64;
         let (overwritten, example) = self.overwritten(&state, crm);
+        let (set_back, set_back_example) = self.set_back(&state, crm);
         rep.totals.duplicates = duplicates;
-        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten;
+        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten + set_back;
         rep.dead_lettered_but_applied = dlq_applied;
         rep.overwritten = overwritten;
+        rep.set_back = set_back;
+        if set_back > 0 {
+            rep.set_back_detail = format!(
+                "{set_back} record(s) set back by an older event: the CRM upserts on `{}` and the last write wins, so a retried delivery that lands after a newer event's write of the same record replaces the newer state ({}); write each event type to a field of its own, or send something the CRM orders writes by (a version or the event's time it checks) — `dlq replay` of old records does the same",
+                crm.upsert_field().unwrap_or(""),
+                set_back_example.unwrap_or_default()
+            );
+        }
         if overwritten > 0 {
             rep.overwrite_detail = format!(
                 "{overwritten} record(s) overwritten by other events: upsert field `{}` does not identify the event ({}); upsert on a field the transform fills from `interaction.id` or `event.id`",
@@ -233,10 +300,14 @@ impl Ledger {
             Invariant::new(
                 "conservation",
                 "every matched event is applied in the CRM or sits in the DLQ with a reason",
-                unsettled == 0 && delivered_not_applied == 0 && lost_dlq == 0 && overwritten == 0,
+                unsettled == 0
+                    && delivered_not_applied == 0
+                    && lost_dlq == 0
+                    && overwritten == 0
+                    && set_back == 0,
                 format!(
-                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled, {} overwritten by another event's upsert",
-                    unsettled, delivered_not_applied, lost_dlq, overwritten
+                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled, {} overwritten by another event's upsert, {} set back by an older event's",
+                    unsettled, delivered_not_applied, lost_dlq, overwritten, set_back
                 ),
             ),
             if dedup == DedupMode::None && rep.expect.duplicates.is_some() {

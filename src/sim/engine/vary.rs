@@ -145,6 +145,22 @@ impl Identity {
         id
     }
 
+    /// The identity of a spec's events, the one `sim` generates with and lint's CX016/CX034
+    /// reason with: [`Identity::of_key`] over the idempotency key's paths and the input paths
+    /// the CRM's upsert field is filled from ([`upsert_inputs`]), less the paths enabled rules
+    /// route on.
+    pub fn of_spec(spec: &crate::spec::Spec) -> Self {
+        let key: Vec<String> = crate::delivery::Template::parse(&spec.raw.idempotency.key)
+            .map(|t| t.vars().collect())
+            .unwrap_or_default();
+        Identity::of_key(key.into_iter().chain(upsert_inputs(spec)), |v| {
+            spec.raw
+                .rules
+                .iter()
+                .any(|r| r.enabled && r.conditions.contains_key(v))
+        })
+    }
+
     /// Whether `event` carries a standard identity (`event.id` or `interaction.id`).
     fn has_standard(event: &Value) -> bool {
         IDENTITY
@@ -209,6 +225,43 @@ impl Identity {
     }
 }
 
+/// The input paths the CRM's upsert field (the spec's `crm.idempotency`, else its profile's) is
+/// filled from by the enabled rules' transforms, as far as the transform's analysis can tell
+/// (the paths whose content reaches the field: `"ZC-" & call.id` reads `call.id`). Empty when
+/// the CRM does not upsert.
+pub fn upsert_inputs(spec: &crate::spec::Spec) -> Vec<String> {
+    let profile = crate::crm::profile(spec.raw.crm.profile);
+    let dedup = crate::crm::dedup(&spec.raw, &profile, &Default::default());
+    let (crate::crm::DedupMode::Upsert, Some(field)) = (&dedup.mode, &dedup.upsert_field) else {
+        return Vec::new();
+    };
+    // A top-level field name, or a JSON pointer into the payload, as the CRM model reads it.
+    let pointer = if field.starts_with('/') {
+        field.clone()
+    } else {
+        format!("/{}", field.replace('~', "~0").replace('/', "~1"))
+    };
+    let mut out: Vec<String> = Vec::new();
+    for r in &spec.rules {
+        let enabled = spec.raw.rules.get(r.index).is_some_and(|raw| raw.enabled);
+        let Some(t) = r.transform.as_ref().filter(|_| enabled) else {
+            continue;
+        };
+        let Ok(a) = crate::transform::syntax::analyse(&t.text) else {
+            continue;
+        };
+        for f in a.outputs.iter().filter(|o| o.pointer == pointer) {
+            for p in &f.carries {
+                let d = p.dotted();
+                if !p.has_wildcard() && !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The time fields, in anchor order: the event occurs at its arrival instant.
 pub const TIMES: [&str; 3] = [
     "event.occurredAt",
@@ -219,6 +272,8 @@ pub const TIMES: [&str; 3] = [
 /// How generated events are made from their templates.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// How many templates events are generated from (instance `g / templates`).
+    templates: u64,
     ids: Vec<IdField>,
     times: Vec<TimeField>,
     shapes: Vec<Shape>,
@@ -231,12 +286,54 @@ struct IdField {
     per_template: Vec<Option<IdGen>>,
 }
 
+/// How one template's generated values of an identity field are made. Generated event `g` of
+/// `n` templates belongs to instance `i = g / n` (one copy of every template); within an
+/// instance, templates whose fixture values are equal get one value (two fixtures of one
+/// interaction stay one interaction), so the field's `offset` is `i × distinct + rank`, where
+/// `distinct` is how many different values the fixtures have and `rank` is this template's
+/// value's place among them (first appearance). Distinct fixture values (every `event.id`) make
+/// that `g` itself.
 #[derive(Debug, Clone, Copy)]
 enum IdGen {
-    /// `start + g` (or `start − g` when the values must go down).
-    Int { start: i128, up: bool },
-    /// `shapes[shape]`'s encoding of `start + g`.
-    Str { shape: usize, start: u128 },
+    /// `start + offset` (or `start − offset` when the values must go down).
+    Int {
+        start: i128,
+        up: bool,
+        rank: u64,
+        distinct: u64,
+    },
+    /// `shapes[shape]`'s encoding of `start + offset`.
+    Str {
+        shape: usize,
+        start: u128,
+        rank: u64,
+        distinct: u64,
+    },
+}
+
+impl IdGen {
+    /// The offset of generated event `g` of `templates` templates from the sequence's start.
+    fn offset(rank: u64, distinct: u64, g: u64, templates: u64) -> u128 {
+        u128::from(g / templates.max(1)) * u128::from(distinct) + u128::from(rank)
+    }
+}
+
+/// `(index, value)` pairs → each index's rank among the distinct values (in order of first
+/// appearance) and how many distinct values there are.
+fn ranks<T: PartialEq + Copy>(members: &[(usize, T)]) -> (Vec<(usize, u64)>, u64) {
+    let mut distinct: Vec<T> = Vec::new();
+    let mut out = Vec::with_capacity(members.len());
+    for &(i, v) in members {
+        let r = match distinct.iter().position(|d| *d == v) {
+            Some(r) => r,
+            None => {
+                distinct.push(v);
+                distinct.len() - 1
+            }
+        };
+        out.push((i, r as u64));
+    }
+    (out, distinct.len() as u64)
 }
 
 #[derive(Debug, Clone)]
@@ -328,7 +425,12 @@ impl Plan {
                 }
             })
             .collect();
-        Ok(Plan { ids, times, shapes })
+        Ok(Plan {
+            templates: templates.len() as u64,
+            ids,
+            times,
+            shapes,
+        })
     }
 
     /// Generated event number `g` (0-based among generated events) of template `t`, arriving
@@ -348,16 +450,25 @@ impl Plan {
                 continue;
             };
             let v = match gen {
-                IdGen::Int { start, up } => {
-                    let n = if up {
-                        start + i128::from(g)
-                    } else {
-                        start - i128::from(g)
-                    };
+                IdGen::Int {
+                    start,
+                    up,
+                    rank,
+                    distinct,
+                } => {
+                    // Within ±(2^53 − 1) by construction ([`id_gens`]).
+                    let off = IdGen::offset(rank, distinct, g, self.templates) as i128;
+                    let n = if up { start + off } else { start - off };
                     Value::Number(int_number(n))
                 }
-                IdGen::Str { shape, start } => {
-                    Value::String(self.shapes[shape].encode(start + u128::from(g)))
+                IdGen::Str {
+                    shape,
+                    start,
+                    rank,
+                    distinct,
+                } => {
+                    let off = IdGen::offset(rank, distinct, g, self.templates);
+                    Value::String(self.shapes[shape].encode(start.saturating_add(off)))
                 }
             };
             set_existing(ev, &f.path, v);
@@ -416,6 +527,10 @@ fn id_gens(
     shapes: &mut Vec<Shape>,
 ) -> Result<Vec<Option<IdGen>>, PlanError> {
     let mut out = vec![None; values.len()];
+    // Instances of the templates (copies of each) the run makes: the values a sequence needs
+    // are that many times the fixtures' distinct values ([`IdGen`]).
+    let templates = (values.len() as u64).max(1);
+    let instances = count.div_ceil(templates);
     // Integers: one sequence above the largest (or below the smallest) fixture value.
     let ints: Vec<(usize, i128)> = values
         .iter()
@@ -425,16 +540,21 @@ fn id_gens(
     if !ints.is_empty() {
         let max = ints.iter().map(|x| x.1).max().unwrap_or(0);
         let min = ints.iter().map(|x| x.1).min().unwrap_or(0);
-        let n = i128::from(count);
+        let (ranked, distinct) = ranks(&ints);
+        let n = i128::from(instances) * i128::from(distinct);
         let gen = if max + n <= MAX_SAFE_INTEGER {
             IdGen::Int {
                 start: max + 1,
                 up: true,
+                rank: 0,
+                distinct,
             }
         } else if min - n >= -MAX_SAFE_INTEGER {
             IdGen::Int {
                 start: min - 1,
                 up: false,
+                rank: 0,
+                distinct,
             }
         } else {
             return Err(PlanError {
@@ -443,8 +563,16 @@ fn id_gens(
                 found: format!("integers {min} to {max}"),
             });
         };
-        for (i, _) in ints {
-            out[i] = Some(gen);
+        for (i, rank) in ranked {
+            out[i] = Some(match gen {
+                IdGen::Int { start, up, .. } => IdGen::Int {
+                    start,
+                    up,
+                    rank,
+                    distinct,
+                },
+                other => other,
+            });
         }
     }
     // Strings: grouped by form (what is fixed and what varies, position by position); a group
@@ -471,7 +599,11 @@ fn id_gens(
             .max()
             .unwrap_or(0);
         let start = top.saturating_add(1);
-        while start.saturating_add(u128::from(count)) > shape.capacity() {
+        let values: Vec<(usize, Option<u128>)> =
+            members.iter().map(|(i, s)| (*i, shape.value(s))).collect();
+        let (ranked, distinct) = ranks(&values);
+        let needed = u128::from(instances) * u128::from(distinct);
+        while start.saturating_add(needed) > shape.capacity() {
             // Too few values in the fixture's form: widen its varying run, keeping the value.
             if !shape.widen() {
                 return Err(PlanError {
@@ -482,10 +614,12 @@ fn id_gens(
             }
         }
         shapes.push(shape);
-        for (i, _) in members {
+        for (i, rank) in ranked {
             out[i] = Some(IdGen::Str {
                 shape: shapes.len() - 1,
                 start,
+                rank,
+                distinct,
             });
         }
     }
@@ -1115,6 +1249,40 @@ mod tests {
             Some(format!("contact.contactId={}", b["contact"]["contactId"]))
         );
         assert_eq!(id.subject(&json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn fixtures_of_one_interaction_stay_one_interaction_in_every_copy() {
+        // started and ended of one interaction (string ids), and a call of another (a number).
+        let t = [
+            json!({"event": {"id": "ev-0001", "type": "interaction.started"}, "interaction": {"id": "int-0001"}}),
+            json!({"event": {"id": "ev-0002", "type": "interaction.ended"}, "interaction": {"id": "int-0001"}}),
+            json!({"event": {"id": "ev-0003", "type": "interaction.ended"}, "interaction": {"id": "int-0007"}}),
+        ];
+        let p = Plan::new(&t, 30, &Identity::default()).unwrap();
+        let gen: Vec<Value> = (0..30u64)
+            .map(|g| p.apply(&t[(g % 3) as usize], (g % 3) as usize, g, AT))
+            .collect();
+        let mut events: Vec<&str> = gen
+            .iter()
+            .map(|e| e["event"]["id"].as_str().unwrap())
+            .collect();
+        let mut interactions: Vec<&str> = Vec::new();
+        for c in gen.chunks(3) {
+            // One copy of the three: the first two share their interaction, the third has its own.
+            assert_eq!(c[0]["interaction"]["id"], c[1]["interaction"]["id"]);
+            assert_ne!(c[0]["interaction"]["id"], c[2]["interaction"]["id"]);
+            interactions.push(c[0]["interaction"]["id"].as_str().unwrap());
+            interactions.push(c[2]["interaction"]["id"].as_str().unwrap());
+        }
+        interactions.extend(["int-0001", "int-0007"]);
+        interactions.sort_unstable();
+        interactions.dedup();
+        assert_eq!(interactions.len(), 22, "{interactions:?}");
+        events.extend(["ev-0001", "ev-0002", "ev-0003"]);
+        events.sort_unstable();
+        events.dedup();
+        assert_eq!(events.len(), 33);
     }
 
     #[test]
