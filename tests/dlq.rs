@@ -1532,3 +1532,47 @@ rules:
         );
     }
 }
+
+#[test]
+fn a_time_window_that_ends_before_it_starts_is_a_usage_error() {
+    for cmd in [
+        vec![
+            "dlq",
+            "replay",
+            FIXTURE_STORE,
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+            "--dry-run",
+        ],
+        vec!["dlq", "list", FIXTURE_STORE],
+        vec!["dlq", "stats", FIXTURE_STORE],
+    ] {
+        // Offsets and fractions: 14:10 in +01:00 is 13:10Z, after 13:00:00.5Z.
+        for (since, until) in [
+            ("2024-01-15T14:10:00+01:00", "2024-01-15T13:00:00.5Z"),
+            ("2024-01-15T14:00:00Z", "2024-01-15T14:00:00Z"),
+        ] {
+            let out = run(cxsync()
+                .args(&cmd)
+                .args(["--since", since, "--until", until]));
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{cmd:?} {since} {until}: {out:?}"
+            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("is not before --until"), "{err}");
+        }
+    }
+    // A window in order is fine.
+    let out = run(cxsync().args([
+        "dlq",
+        "list",
+        FIXTURE_STORE,
+        "--since",
+        "2020-01-01T00:00:00Z",
+        "--until",
+        "2030-01-01T00:00:00.000000001+14:00",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

@@ -15,22 +15,28 @@ use super::yaml::SourceMap;
 use crate::diag::Diagnostic;
 use crate::net::{require_https_or_loopback_template, UrlError};
 
+/// One check of the parsed tree.
+type Check = fn(&Value, &SourceMap) -> Vec<Diagnostic>;
+
+/// Every check, in the order their diagnostics are reported.
+const CHECKS: &[Check] = &[
+    check_version,
+    check_duplicate_rule_ids,
+    check_urls,
+    check_idempotency_template,
+    check_rule_stages,
+    check_dlq_bucket,
+    check_header_case,
+    check_condition_paths,
+    check_file_names,
+    check_test_now,
+    check_environment_names,
+    check_environment_rule_ids,
+];
+
 /// Runs every check. Diagnostics carry spans but no file.
 pub fn run(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    out.extend(check_version(tree, map));
-    out.extend(check_duplicate_rule_ids(tree, map));
-    out.extend(check_urls(tree, map));
-    out.extend(check_idempotency_template(tree, map));
-    out.extend(check_rule_stages(tree, map));
-    out.extend(check_dlq_bucket(tree, map));
-    out.extend(check_header_case(tree, map));
-    out.extend(check_condition_paths(tree, map));
-    out.extend(check_file_names(tree, map));
-    out.extend(check_test_now(tree, map));
-    out.extend(check_environment_names(tree, map));
-    out.extend(check_environment_rule_ids(tree, map));
-    out
+    CHECKS.iter().flat_map(|check| check(tree, map)).collect()
 }
 
 /// Names Windows reserves for devices, with or without an extension (`CON`, `con.json`).
