@@ -118,6 +118,47 @@ fn every_bad_input_gives_a_located_error_without_panicking() {
     }
 }
 
+/// A load diagnostic that quotes a value (E402 names the host) never shows what an `${env:…}`
+/// resolved to, in any command or format (tester #115: validate, lint and test printed it; plan,
+/// compile and sim did not).
+#[test]
+fn load_errors_never_quote_a_value_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    let text = std::fs::read_to_string(root().join("specs/crm_sync.yaml"))
+        .unwrap()
+        .replace(
+            "alertEndpoint: https://monitoring.company.com/webhooks/dlq-alert",
+            "alertEndpoint: \"http://${env:HOST_SECRET}.example.net/x\"",
+        );
+    assert!(text.contains("HOST_SECRET"), "the fixture changed");
+    std::fs::write(&spec, text).unwrap();
+    let spec = spec.to_str().unwrap();
+    for args in [
+        vec!["validate", spec],
+        vec!["validate", spec, "--format", "json"],
+        vec!["lint", spec],
+        vec!["lint", spec, "--format", "sarif"],
+        vec!["test", spec],
+        vec!["compile", spec],
+    ] {
+        let o = cxsync()
+            .args(&args)
+            .env("HOST_SECRET", "tokensecret3")
+            .env("CRM_CLIENT_SECRET", "s3cr3t-value")
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_ne!(o.status.code(), Some(0), "{args:?}: {all}");
+        assert!(all.contains("E402"), "{args:?}: {all}");
+        assert!(!all.contains("tokensecret3"), "{args:?}: {all}");
+    }
+}
+
 #[test]
 fn a_spec_with_three_unrelated_mistakes_reports_all_three_at_their_positions() {
     let (code, v) = validate_json(&["fixtures/bad/three_mistakes.yaml"]);
