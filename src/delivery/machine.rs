@@ -654,6 +654,23 @@ impl<R: Rng> Machine<R> {
             }
             (Ok(p), Ok(k)) => (p, k),
         };
+        // The key travels in an HTTP header, which cannot carry a control character (RFC 9110
+        // §5.5): such a key is refused here, in every driver alike, never sent without it.
+        if let Some((i, c)) = key
+            .chars()
+            .enumerate()
+            .find(|(_, c)| (c.is_control() && *c != '\t') || *c == '\u{7f}')
+        {
+            let error = format!(
+                "the idempotency key holds the control character U+{:04X} at character {}, \
+                 which the {} header cannot carry; build the key from fields without line \
+                 breaks or control characters (ids, not free text)",
+                u32::from(c),
+                i + 1,
+                self.cfg.idempotency_header
+            );
+            return refused(Reason::IdempotencyKeyUnresolved, error, Some(payload), None);
+        }
         let text = json_text(&payload);
         if let Some(limit) = self.cfg.max_payload_bytes {
             let size = text.len() as u64;
@@ -839,6 +856,64 @@ mod tests {
         );
         assert!(r.bearer.is_some());
         assert_eq!(r.attempt, 1);
+    }
+
+    #[test]
+    fn a_key_with_a_control_character_is_dead_lettered_unsent_with_its_reason() {
+        // #131: a header cannot carry a newline, so such a key is refused here, in virtual time,
+        // over HTTP and in replay alike, never sent without its header.
+        for key in ["a\nb", "a\r", "\u{7f}x", "a\u{0}"] {
+            let mut m = machine(None);
+            m.handle_submit(
+                0,
+                Submission {
+                    id: SubmissionId {
+                        seq: 1,
+                        source: 0,
+                        origin: 1,
+                        event_id: "e1".into(),
+                        event_type: "interaction.ended".into(),
+                        rule_id: "r".into(),
+                    },
+                    payload: Ok(json!({"caseNumber": "1"})),
+                    idempotency_key: Ok(key.into()),
+                },
+            );
+            assert!(
+                !matches!(m.poll_transmit(), Some(Transmit::Crm(_))),
+                "{key:?}"
+            );
+            match m.poll_output() {
+                Some(Output::DeadLettered(d)) => {
+                    assert_eq!(d.reason, Reason::IdempotencyKeyUnresolved, "{key:?}");
+                    assert!(
+                        d.last_error
+                            .as_deref()
+                            .is_some_and(|e| e.contains("control character")),
+                        "{d:?}"
+                    );
+                }
+                _ => panic!("{key:?} was not dead-lettered"),
+            }
+        }
+        // A tab and non-ASCII text are header-safe and are sent.
+        let mut m = machine(None);
+        m.handle_submit(
+            0,
+            Submission {
+                id: SubmissionId {
+                    seq: 2,
+                    source: 0,
+                    origin: 2,
+                    event_id: "e2".into(),
+                    event_type: "interaction.ended".into(),
+                    rule_id: "r".into(),
+                },
+                payload: Ok(json!({"caseNumber": "2"})),
+                idempotency_key: Ok("ü\tk".into()),
+            },
+        );
+        assert_eq!(next_crm(&mut m).idempotency.1, "ü\tk");
     }
 
     #[test]
