@@ -373,7 +373,7 @@ impl<'a> Ev<'a> {
                 for a in args {
                     argv.push(self.eval(a, input, env)?);
                 }
-                match native(call, &argv) {
+                match native(call, &argv, self.prog.limits.max_output_bytes) {
                     Some(v) => v,
                     None => super::builtins::engine_call(
                         call,
@@ -834,10 +834,22 @@ pub(super) fn js_append<'a>(a: Val<'a>, b: Val<'a>) -> Val<'a> {
     Val::plain(items)
 }
 
-/// A date call's result without the engine, where its native form covers the arguments.
-fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>]) -> Option<Val<'a>> {
+/// An engine call's result without the engine, where its native form covers the arguments
+/// (`None`: the engine is asked, after its guard).
+fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>], max: usize) -> Option<Val<'a>> {
     use super::ir::Native;
     match (call.native.as_ref()?, args) {
+        (Native::FormatNumber, [Val::Num(x), Val::Str(picture)]) => {
+            if let Some(g) = call.guard {
+                if g.refusal(*x, Some(picture), max).is_some() {
+                    return None;
+                }
+            }
+            match jsonata_core::functions::numeric::format_number(*x, picture, None) {
+                Ok(jsonata_core::value::JValue::String(s)) => Some(Val::Str(Str::R(s))),
+                _ => None,
+            }
+        }
         (Native::ToMillis, [Val::Str(s)]) => super::dates::to_millis(s).map(Val::Num),
         (Native::FromMillis(parts), [Val::Num(ms), ..]) => {
             super::dates::format(*ms, parts).map(Val::string)
