@@ -646,9 +646,11 @@ impl<'a> Ev<'a> {
         }
         // (key, data, index of the pair that made the key)
         let mut groups: Vec<(Str<'a>, Val<'a>, usize)> = Vec::new();
-        // Where each key's group is: a search of the groups per item was quadratic in the
-        // number of keys (100,000 keys ran for minutes).
-        let mut at: std::collections::HashMap<String, usize> = Default::default();
+        // Where each key's group is, once there are more than a few: a search of the groups per
+        // item was quadratic in the number of keys (100,000 keys ran for minutes). The keys come
+        // from the event, so the map's hash is the standard one (flooding-resistant).
+        const FEW: usize = 8;
+        let mut at: std::collections::HashMap<Rc<str>, usize> = Default::default();
         for item in &items {
             for (pi, (k, _)) in g.pairs.iter().enumerate() {
                 let key = match self.eval(k, item, env)? {
@@ -656,7 +658,12 @@ impl<'a> Ev<'a> {
                     Val::Undef => continue,
                     _ => return Err(Bail),
                 };
-                match at.get(&*key).map(|&i| &mut groups[i]) {
+                let found = if groups.len() <= FEW {
+                    groups.iter().position(|(k, ..)| **k == *key)
+                } else {
+                    at.get(&*key).copied()
+                };
+                match found.map(|i| &mut groups[i]) {
                     Some(entry) => {
                         if entry.2 != pi {
                             return Err(Bail);
@@ -665,8 +672,12 @@ impl<'a> Ev<'a> {
                         entry.1 = js_append(data, item.clone());
                     }
                     None => {
-                        at.insert(key.to_string(), groups.len());
                         groups.push((key, item.clone(), pi));
+                        if groups.len() == FEW + 1 {
+                            at.extend(groups.iter().enumerate().map(|(i, (k, ..))| (k.to_rc(), i)));
+                        } else if groups.len() > FEW + 1 {
+                            at.insert(groups[groups.len() - 1].0.to_rc(), groups.len() - 1);
+                        }
                     }
                 }
             }
