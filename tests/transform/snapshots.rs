@@ -311,6 +311,7 @@ channel:
   name: Slow
   destinationUri: https://crm.example.com/api
   auth: { type: none }
+  timeoutMilliseconds: 2000
 idempotency: { header: Idempotency-Key, key: "${event.id}" }
 retry:
   maxRetries: 1
