@@ -10,9 +10,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
 
-use cxsync::sim::engine::{self, Options, Sinks};
 use cxsync::sim::{inputs, scenario};
 use cxsync::spec::{self, LoadOptions};
 
@@ -26,13 +24,7 @@ fn child(n: u64) {
     let sc = scenario::load(path.to_str().expect("utf-8 path"), &mut sources)
         .expect("the backlog scenario loads")
         .scenario;
-    let opts = Options {
-        events: Some(n),
-        ..Options::default()
-    };
-    let t = Instant::now();
-    let rep = Sinks::none(|s| engine::run(&spec, &inputs, &sc, &opts, s)).expect("run completes");
-    let ms = t.elapsed().as_millis();
+    let (rep, ms) = timed_run(&spec, &inputs, &sc, n);
     println!(
         "{ms} {} {} {} {} {} {} {}",
         status("VmHWM:"),
@@ -47,7 +39,10 @@ fn child(n: u64) {
 
 #[path = "common/proc.rs"]
 mod proc;
+#[path = "common/run.rs"]
+mod run;
 use proc::{cpu_ms, status};
+use run::timed_run;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -11,13 +11,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use cxsync::sim::engine::{self, Options, Sinks};
+use cxsync::sim::engine::{self, Options};
 use cxsync::sim::{inputs, scenario};
 use cxsync::spec::{self, LoadOptions};
 
 #[path = "common/proc.rs"]
 mod proc;
+#[path = "common/run.rs"]
+mod run;
 use proc::{cpu_ms, status};
+use run::timed_run;
 
 /// The example spec, its compiled rules and the built-in `campaign-day` scenario.
 fn example_campaign_day() -> (spec::Spec, inputs::Inputs, scenario::Scenario) {
@@ -34,13 +37,7 @@ fn example_campaign_day() -> (spec::Spec, inputs::Inputs, scenario::Scenario) {
 
 fn child(n: u64) {
     let (spec, inputs, sc) = example_campaign_day();
-    let opts = Options {
-        events: Some(n),
-        ..Options::default()
-    };
-    let t = Instant::now();
-    let rep = Sinks::none(|s| engine::run(&spec, &inputs, &sc, &opts, s)).expect("run completes");
-    let ms = t.elapsed().as_millis();
+    let (rep, ms) = timed_run(&spec, &inputs, &sc, n);
     let hwm = status("VmHWM:");
     println!(
         "{ms} {hwm} {} {} {} {}",

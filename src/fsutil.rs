@@ -15,6 +15,76 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Writes several files as one step: every target is checked first (a folder on the way that is
+/// a file, a target that is a folder), then every file is written and flushed into a temporary
+/// file beside its target, and only when all of them are written are they renamed into place.
+/// A failure before the renames leaves every existing file as it was, and removes the
+/// temporary files and any folder this call created. (A rename can still fail after the first
+/// one, but each file is whole, and a rename in its own folder fails only on a broken disk.)
+pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    for (path, _) in files {
+        for dir in parent_dir(path).ancestors() {
+            if dir.as_os_str().is_empty() {
+                continue;
+            }
+            if let Ok(m) = std::fs::metadata(dir) {
+                if !m.is_dir() {
+                    anyhow::bail!(
+                        "cannot write {}: {} is a file, not a folder (move it away, or choose another folder)",
+                        path.display(),
+                        dir.display()
+                    );
+                }
+                break;
+            }
+        }
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            anyhow::bail!(
+                "cannot write {}: it is a folder, not a file (move it away, or choose another folder)",
+                path.display()
+            );
+        }
+    }
+    let mut created: Vec<std::path::PathBuf> = Vec::new();
+    let staged = (|| -> anyhow::Result<Vec<tempfile::NamedTempFile>> {
+        let mut staged = Vec::new();
+        for (path, bytes) in files {
+            let dir = parent_dir(path);
+            // The folders this call makes, outermost first, so a failure can remove them.
+            let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            created.extend(missing.into_iter().rev().map(Path::to_path_buf));
+            let tmp = tempfile::NamedTempFile::new_in(dir)
+                .and_then(|mut t| {
+                    t.write_all(bytes)?;
+                    t.as_file().sync_all()?;
+                    Ok(t)
+                })
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            staged.push(tmp);
+        }
+        Ok(staged)
+    })();
+    let staged = match staged {
+        Ok(s) => s,
+        Err(e) => {
+            // The temporary files are gone (dropped); the empty folders made for them go too.
+            for d in created.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+            return Err(e);
+        }
+    };
+    for (tmp, (path, _)) in staged.into_iter().zip(files) {
+        tmp.persist(path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// The folder `path` is in: its parent, or `.` for a bare name.
 pub fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
@@ -192,6 +262,30 @@ pub(crate) fn temp_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A write that fails after some files were staged (a name the file system refuses) leaves
+    /// the old files as they were, no temporary file, and no folder it made.
+    #[test]
+    fn a_failed_write_of_several_files_changes_nothing() {
+        let d = temp_tree(&[("out/channel.json", "old")]);
+        let out = d.path().join("out");
+        let files = vec![
+            (out.join("channel.json"), b"new".to_vec()),
+            (out.join("rules/a.json"), b"{}".to_vec()),
+            (out.join("bad\0name/b.json"), b"{}".to_vec()),
+        ];
+        assert!(write_all_atomic(&files).is_err());
+        let left: Vec<_> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["channel.json"]);
+        assert_eq!(std::fs::read(out.join("channel.json")).unwrap(), b"old");
+        // Without the bad name, all of them are written.
+        write_all_atomic(&files[..2]).unwrap();
+        assert_eq!(std::fs::read(out.join("channel.json")).unwrap(), b"new");
+        assert_eq!(std::fs::read(out.join("rules/a.json")).unwrap(), b"{}");
+    }
 
     #[test]
     fn a_glob_matches_however_the_folder_is_spelled() {

@@ -22,6 +22,17 @@ pub fn jsonata_suite() -> PathBuf {
     dir
 }
 
+/// The guide's retry block, for spec literals in tests that need one and test something else:
+/// `[head, RETRY, tail].concat()`.
+pub const RETRY: &str = "retry:
+  maxRetries: 3
+  initialDelaySeconds: 1
+  maxDelaySeconds: 10
+  backoffMultiplier: 2.0
+  retryableStatusCodes: [429, 500, 502, 503, 504]
+  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
+";
+
 /// A `cxsync` command run from the repository root.
 pub fn cxsync() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cxsync"));

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::common::{cxsync, files_under, root};
+use crate::common::{cxsync, files_under, root, RETRY};
 
 fn read_json(p: &Path) -> Value {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -426,6 +426,49 @@ fn recompiling_removes_rule_files_of_rules_that_left_the_spec() {
     );
 }
 
+/// Nothing is half-written (tester #106): when one target cannot be written (a file named
+/// `rules`, a folder named like a rule file), the folder keeps its previous compile byte for
+/// byte, and the error names what is in the way.
+#[test]
+fn a_compile_that_cannot_write_one_file_writes_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = compile_to("specs/crm_sync.yaml", &[], &[], dir.path());
+    assert_eq!(first.status.code(), Some(0));
+    let before = files_under(dir.path());
+    for (blocker, what) in [
+        ("rules", "is a file, not a folder"),
+        ("rules/chat-ended.json", "it is a folder, not a file"),
+    ] {
+        let w = tempfile::tempdir().unwrap();
+        for (rel, bytes) in &before {
+            let p = w.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+        // The earlier compile's files, but one target blocked.
+        let b = w.path().join(blocker);
+        let _ = std::fs::remove_dir_all(&b);
+        let _ = std::fs::remove_file(&b);
+        if blocker == "rules" {
+            std::fs::write(&b, "mine").unwrap();
+        } else {
+            std::fs::create_dir_all(&b).unwrap();
+        }
+        let kept = files_under(w.path());
+        // Another spec: every file it writes would differ.
+        let o = compile_to(
+            "fixtures/golden/inline_transform/in/spec.yaml",
+            &[],
+            &[],
+            w.path(),
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{blocker}: {err}");
+        assert!(err.contains(what), "{blocker}: {err}");
+        assert_eq!(files_under(w.path()), kept, "{blocker}: the folder changed");
+    }
+}
+
 #[test]
 fn the_staging_environment_compiles_with_its_own_channel_and_bucket() {
     let out = cxsync()
@@ -461,9 +504,7 @@ fn the_staging_environment_compiles_with_its_own_channel_and_bucket() {
 fn compile_hides_credential_headers_resolved_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.yaml");
-    std::fs::write(
-        &spec,
-        r#"version: 1
+    let head = r#"version: 1
 name: headers
 channel:
   name: Headers
@@ -476,22 +517,15 @@ channel:
     Content-Type: application/json
   timeoutMilliseconds: 3000
 idempotency: { key: "${interaction.id}" }
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 503]
-  nonRetryableStatusCodes: [400]
-deadLetterQueue: { enabled: true, bucketName: b }
+"#;
+    let tail = r#"deadLetterQueue: { enabled: true, bucketName: b }
 rules:
   - id: R
     name: r
     eventType: interaction.ended
     transform: '{"id": interaction.id}'
-"#,
-    )
-    .unwrap();
+"#;
+    std::fs::write(&spec, [head, RETRY, tail].concat()).unwrap();
     let out = cxsync()
         .arg("compile")
         .arg(&spec)

@@ -603,6 +603,79 @@ async fn dry_run_shows_which_records_the_fix_saves_and_sends_nothing() {
     assert!(!out.contains(SECRET) && !stderr(&o).contains(SECRET));
 }
 
+/// A dry run is pasted into tickets: a destination URL or key template from `${env:…}` (a
+/// token in the query, a salt in the key) is masked as compile and plan mask it, in the text and
+/// the JSON report (tester #110); a `--target` shows only its credential parameters masked.
+#[test]
+fn a_dry_run_masks_the_url_and_key_that_come_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("env.yaml");
+    let specs = root().join("specs").display().to_string() + "/";
+    let text = std::fs::read_to_string(root().join("fixtures/dlq/fixed.yaml"))
+        .unwrap()
+        .replace("../../specs/", &specs)
+        .replace(
+            "destinationUri: https://crm-api.company.com/v1/interactions",
+            "destinationUri: \"https://crm-api.company.com/${env:DX_PATH}/v1?access_token=${env:DX_TOKEN}&v=2\"",
+        )
+        .replace(
+            "key: ${interaction.id}_${event.type}",
+            "key: \"${env:DX_SALT}-${interaction.id}\"",
+        );
+    std::fs::write(&spec, text).unwrap();
+    let secrets = ["pathSECRET-1", "qTOKEN-abc123", "saltSECRET-4"];
+    let replay = |extra: &[&str]| {
+        run(cxsync()
+            .args(["dlq", "replay", FIXTURE_STORE, "--dry-run", "--spec"])
+            .arg(&spec)
+            .args(extra)
+            .args(["--now", "2024-01-16T08:00:00Z"])
+            .env("DX_PATH", secrets[0])
+            .env("DX_TOKEN", secrets[1])
+            .env("DX_SALT", secrets[2]))
+    };
+    let human = replay(&[]);
+    let json = replay(&["--format", "json"]);
+    for o in [&human, &json] {
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+        for s in secrets {
+            assert!(
+                !stdout(o).contains(s) && !stderr(o).contains(s),
+                "{s}:\n{}",
+                stdout(o)
+            );
+        }
+    }
+    let out = stdout(&human);
+    assert!(
+        out.contains("send    POST (sensitive: `channel.destinationUri` is from ${env:…})  X-Idempotency-Key: (sensitive: `idempotency.key` is from ${env:…}) (original key)"),
+        "{out}"
+    );
+    let v = json_out(&json);
+    assert_eq!(
+        v["url"],
+        "(sensitive: `channel.destinationUri` is from ${env:…})"
+    );
+    let keys: BTreeSet<&str> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["idempotencyKey"].as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["(sensitive: `idempotency.key` is from ${env:…})"])
+    );
+    // The user's own --target: its credential parameter masked, the rest as typed.
+    let t = replay(&["--target", "https://crm.example.net/in?sig=LITERAL-9&v=1"]);
+    let out = stdout(&t);
+    assert!(
+        out.contains("POST https://crm.example.net/in?sig=(sensitive)&v=1  "),
+        "{out}"
+    );
+    assert!(!out.contains("LITERAL-9"), "{out}");
+}
+
 #[test]
 fn spec_errors_stop_a_replay_with_a_located_diagnostic() {
     let dir = tempfile::tempdir().unwrap();
@@ -1362,23 +1435,27 @@ async fn s3_and_folder_sources_list_count_and_replay_alike() {
 /// 1, with `--dry-run` and without; a filter that matches says nothing of the kind.
 #[test]
 fn a_replay_filter_matching_no_record_names_what_the_dlq_has_and_exits_1() {
+    let replay = |args: &[&str]| {
+        let mut c = cxsync();
+        c.args([
+            "dlq",
+            "replay",
+            FIXTURE_STORE,
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+        ])
+        .args(args)
+        .env("CRM_CLIENT_SECRET", SECRET);
+        run(&mut c)
+    };
     for extra in [&["--dry-run"][..], &[][..]] {
-        let o = run(cxsync()
-            .args([
-                "dlq",
-                "replay",
-                FIXTURE_STORE,
-                "--spec",
-                "fixtures/dlq/fixed.yaml",
-            ])
-            .args([
-                "--rule",
-                "CRM_SYNC_RULE_IDX",
-                "--target",
-                "http://127.0.0.1:9/x",
-            ])
-            .args(extra)
-            .env("CRM_CLIENT_SECRET", SECRET));
+        let filter = [
+            "--rule",
+            "CRM_SYNC_RULE_IDX",
+            "--target",
+            "http://127.0.0.1:9/x",
+        ];
+        let o = replay(&[&filter[..], extra].concat());
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert!(
@@ -1386,15 +1463,6 @@ fn a_replay_filter_matching_no_record_names_what_the_dlq_has_and_exits_1() {
             "{err}"
         );
     }
-    let o = run(cxsync()
-        .args([
-            "dlq",
-            "replay",
-            FIXTURE_STORE,
-            "--spec",
-            "fixtures/dlq/fixed.yaml",
-            "--dry-run",
-        ])
-        .args(["--event-type", "interaction.ended"]));
+    let o = replay(&["--dry-run", "--event-type", "interaction.ended"]);
     assert!(!stderr(&o).contains("no record has"), "{}", stderr(&o));
 }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{cxsync, root};
+use crate::common::{cxsync, root, RETRY};
 
 fn run(args: &[&str]) -> Output {
     cxsync().args(args).output().expect("cxsync runs")
@@ -826,14 +826,7 @@ channel:
 idempotency:
   header: X-Idempotency-Key
   key: {key}
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 500, 502, 503, 504]
-  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
-deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }}
+{RETRY}deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }}
 crm: {{ profile: hubspot, idempotency: {{ by: upsert, field: externalId }} }}
 alerts: {{ dlqVolume: 5, tokenRefreshCount: 5 }}
 rules:
@@ -1275,7 +1268,7 @@ fn the_key_identity_rule_agrees_with_the_simulator() {
             dir.path().join(format!("with_ids_{n}.json")),
             format!(
                 r#"{{"event": {{"id": "E-{n}", "type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
-  "interaction": {{"id": "I-{n:04}"}}, "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+  "interaction": {{"id": "I-{n:04}"}}, "call": {{"id": "CALL-{n}"}}, "contactId": "C-{n}", "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
             ),
         )
         .unwrap();
@@ -1283,7 +1276,7 @@ fn the_key_identity_rule_agrees_with_the_simulator() {
             dir.path().join(format!("without_ids_{n}.json")),
             format!(
                 r#"{{"event": {{"type": "interaction.ended", "occurredAt": "2024-03-10T09:20:01+01:00"}},
-  "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
+  "call": {{"id": "CALL-{n}"}}, "contactId": "C-{n}", "contact": {{"contactId": "C-{n}", "ticket_id": {n}}}, "queue": {{"region": "EMEA"}}}}"#
             ),
         )
         .unwrap();
@@ -1297,6 +1290,12 @@ fn the_key_identity_rule_agrees_with_the_simulator() {
         ("${queue.region}_${event.type}", "with_ids", true),
         ("${interaction.id}_${event.type}", "with_ids", false),
         ("${event.id}", "with_ids", false),
+        // The platform's own call id is an identity beside the standard ids (#87); a party's id
+        // at the top level is a party's still.
+        ("${call.id}_${event.type}", "with_ids", false),
+        ("${call.id}_${event.type}", "without_ids", false),
+        ("${contactId}_${event.type}", "with_ids", true),
+        ("${contactId}_${event.type}", "without_ids", false),
     ];
     for (key, fixtures, shared) in cases {
         let spec = format!(
@@ -1369,4 +1368,295 @@ fn personal_data_inside_a_whole_object_is_found_once_per_output_field() {
     );
     assert!(text.contains("`customerBlob` carries `interaction.customer` whole, which holds a phone number (`interaction.customer.phone`) and a person's name (`interaction.customer.name`)"), "{text}");
     assert!(text.contains("`contactName` carries a person's name (`interaction.customer.name`) and a phone number (`interaction.customer.phone`)"), "{text}");
+}
+
+/// The lint half of #71: lint flags a payload the CRM refuses (CX035, or CX001 for a batch the
+/// CRM cannot take) exactly when `sim` dead-letters events with a 400 for it: one body rule
+/// (`crm::body::judge`) for both, on a fixture with string ids and ISO times, for arrays with and
+/// without `crm.acceptsArrays`, batches, empty lists, scalars, and a transform whose shape
+/// depends on the event.
+#[test]
+fn the_body_rule_flags_exactly_the_payloads_the_simulator_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, channel) in [("chat", "chat"), ("mail", "email")] {
+        std::fs::write(
+            dir.path().join(format!("{name}.json")),
+            format!(
+                r#"{{"event": {{"id": "ev-{name}-7f3a", "type": "conversation.closed", "occurredAt": "2024-06-01T23:59:59.125-04:00"}},
+  "conversation": {{"id": "CONV-{name}", "medium": "{channel}", "tags": ["vip", "renewal"]}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("steady.yaml"),
+        "version: 1\nname: steady\nduration: 2m\nevents: { count: 10 }\ncrm:\n  latency: { p50Ms: 20, p99Ms: 20 }\n",
+    )
+    .unwrap();
+    // (transform, batchSize, acceptsArrays, fixtures)
+    let cases = [
+        (r#"[{"ref": conversation.id}]"#, 1, false, "*"),
+        (r#"[{"ref": conversation.id}]"#, 1, true, "*"),
+        (r#"[{"ref": conversation.id}]"#, 4, true, "*"),
+        (r#"{"ref": conversation.id}"#, 4, true, "*"),
+        (r#"{"ref": conversation.id}"#, 4, false, "*"),
+        ("[]", 1, true, "*"),
+        ("conversation.tags", 1, true, "*"),
+        ("conversation.id", 1, false, "*"),
+        ("conversation.tags ~> $count()", 1, false, "*"),
+        ("true", 1, false, "*"),
+        ("null", 1, false, "*"),
+        (r#"{"ref": conversation.id}"#, 1, false, "*"),
+        (
+            r#"conversation.medium = "chat" ? [{"ref": conversation.id}] : {"ref": conversation.id}"#,
+            1,
+            false,
+            "mail",
+        ),
+        (
+            r#"conversation.medium = "chat" ? [{"ref": conversation.id}] : {"ref": conversation.id}"#,
+            1,
+            false,
+            "*",
+        ),
+    ];
+    for (transform, batch, arrays, fixtures) in cases {
+        let spec = format!(
+            r#"version: 1
+name: body-shape
+channel: {{ name: Shape, destinationUri: "https://crm.example.org/v2/records", auth: {{ type: none }}, timeoutMilliseconds: 2000, batchSize: {batch}, batchIntervalSeconds: 1 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+crm: {{ acceptsArrays: {arrays} }}
+rules:
+  - id: SHAPE
+    name: shape
+    eventType: conversation.closed
+    transform: '{transform}'
+    fixtures: ["{fixtures}.json"]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let case = format!("{transform} (batchSize {batch}, acceptsArrays {arrays}, {fixtures})");
+        let lint = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX035,CX001", "--format", "concise"],
+        ));
+        let flagged = lint.contains("[CX035]") || lint.contains("[CX001]");
+        let outcomes = dir.path().join("o.jsonl");
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--scenario", "steady.yaml", "--no-jitter"])
+            .arg("--outcomes")
+            .arg(&outcomes)
+            .output()
+            .unwrap();
+        let outcomes = std::fs::read_to_string(&outcomes).unwrap_or_default();
+        assert!(outcomes.lines().count() > 5, "{case}: {}", stdout(&sim));
+        let refused = outcomes.contains("NON_RETRYABLE_STATUS");
+        assert_eq!(
+            flagged,
+            refused,
+            "{case}:\nlint: {lint}\nsim: {}",
+            stdout(&sim)
+        );
+    }
+}
+
+/// #91: a transform that forwards its input whole (`$`, `$$`, `$merge([$, …])`, `$string($)`, a
+/// sub-object as the payload) carries every personal field its fixtures hold; the allow list
+/// names those fields by their path in the payload; forwarding a part without personal data, or
+/// an object built field by field, is not this finding.
+#[test]
+fn a_transform_that_forwards_the_event_whole_carries_its_personal_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lead.json"),
+        r#"{"event": {"id": "lead-9f2", "type": "lead.captured", "occurredAt": "2025-02-28T08:00:00.5+05:30"},
+  "lead": {"ref": "L-77", "owner": {"msisdn": "+44 7700 900123", "emailAddress": "ana@example.org"}, "source": "web"},
+  "meta": {"region": "APAC"}}"#,
+    )
+    .unwrap();
+    // (transform, allowPersonalData, the finding's place or None)
+    let cases: [(&str, &str, Option<&str>); 9] = [
+        (
+            "$",
+            "[]",
+            Some("the transform forwards the whole event as the payload"),
+        ),
+        ("$$", "[]", Some("the transform forwards the whole event")),
+        (
+            r#"$merge([$, {"synced": true}])"#,
+            "[]",
+            Some("the whole event"),
+        ),
+        (
+            r#"{"raw": $string($)}"#,
+            "[]",
+            Some("output field `raw` carries the whole event whole"),
+        ),
+        (
+            "lead",
+            "[]",
+            Some("the transform forwards `lead` as the payload"),
+        ),
+        ("lead", "[owner.msisdn, owner.emailAddress]", None),
+        (
+            "$",
+            "[lead.owner.msisdn]",
+            Some("an email address (`lead.owner.emailAddress`)"),
+        ),
+        ("meta", "[]", None),
+        (r#"{"ref": lead.ref, "region": meta.region}"#, "[]", None),
+    ];
+    for (transform, allow, want) in cases {
+        let spec = format!(
+            r#"version: 1
+name: leads
+channel: {{ name: Leads, destinationUri: "https://crm.example.org/v1/leads", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+crm: {{ allowPersonalData: {allow} }}
+rules:
+  - {{ id: LEAD, name: lead, eventType: lead.captured, transform: '{transform}', fixtures: [lead.json] }}
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let text = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX020", "--format", "concise"],
+        ));
+        match want {
+            Some(place) => {
+                assert!(text.contains("[CX020]"), "{transform} / {allow}: {text}");
+                assert!(text.contains(place), "{transform} / {allow}: {text}");
+                if allow == "[]" {
+                    assert!(text.contains("`lead.owner.msisdn`"), "{transform}: {text}");
+                }
+            }
+            None => assert!(!text.contains("[CX020]"), "{transform} / {allow}: {text}"),
+        }
+    }
+}
+
+/// #113: the full format's source snippets never reprint a secret the spec writes literally
+/// (headers by credential name, the client secret, a URL's password and `?sig=`), in lint and in
+/// validate; the caret still points at the value, now shown as `(sensitive)`.
+#[test]
+fn source_snippets_hide_the_secrets_they_point_at() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.json"),
+        r#"{"event": {"id": "t-1", "type": "ticket.solved", "occurredAt": "2024-11-05T10:00:00+09:00"}, "ticket": {"ref": "T-1"}}"#,
+    )
+    .unwrap();
+    let secrets = [
+        "pw-Zq81xx",
+        "sig-9d7e6f5a",
+        "cs-LITERAL-000111",
+        "tok_Literal_42424242",
+        "subkey-ab12cd34",
+    ];
+    let spec = format!(
+        r#"version: 1
+name: snippets
+channel:
+  name: Tickets
+  destinationUri: "https://svc:{}@crm.example.org/hook?sig={}&v=1"
+  auth: {{ type: none }}
+  headers:
+    X-Custom-Token: {}
+    Ocp-Apim-Subscription-Key: '{}'
+  timeoutMilliseconds: 3000
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - {{ id: T, name: t, eventType: ticket.solved, transform: '{{"ref": ticket.ref}}', fixtures: [t.json] }}
+"#,
+        secrets[0], secrets[1], secrets[3], secrets[4]
+    );
+    std::fs::write(dir.path().join("s.yaml"), &spec).unwrap();
+    // A literal client secret is a load error (E202), in lint and validate alike.
+    let oauth = spec.replace(
+        "{ type: none }",
+        &format!(
+            r#"{{ type: oauth2_client_credentials, tokenEndpoint: "https://id.example.org/token", clientId: cx, clientSecret: "{}", tokenCacheTtlSeconds: 600, retryOnTokenExpiry: true }}"#,
+            secrets[2]
+        ),
+    );
+    assert_ne!(oauth, spec);
+    std::fs::write(dir.path().join("oauth.yaml"), oauth).unwrap();
+    let lint = stdout(&lint_in(
+        dir.path(),
+        &[
+            "s.yaml", "--select", "CX004", "--format", "full", "--color", "never",
+        ],
+    ));
+    let mut others = Vec::new();
+    for command in ["validate", "lint"] {
+        let o = cxsync()
+            .current_dir(dir.path())
+            .args([command, "oauth.yaml", "--color", "never"])
+            .output()
+            .unwrap();
+        let text = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+        assert!(text.contains("E202"), "{command}: {text}");
+        others.push(text);
+    }
+    assert!(lint.matches("[CX004]").count() >= 3, "{lint}");
+    assert!(
+        lint.contains("user-info") && lint.contains("query parameter `sig`"),
+        "{lint}"
+    );
+    for out in std::iter::once(&lint).chain(&others) {
+        for s in secrets {
+            assert!(!out.contains(s), "{s} printed:\n{out}");
+        }
+    }
+    assert!(lint.contains("X-Custom-Token: (sensitive)"), "{lint}");
+    assert!(
+        lint.contains("svc:(sensitive)@crm.example.org/hook?sig=(sensitive)&v=1"),
+        "{lint}"
+    );
+    // The caret spans the shown value: `'(sensitive)'` is 13 characters.
+    assert!(lint.contains(&"^".repeat(13)), "{lint}");
+}
+
+/// #100 (lint half): a rule without fixtures is a warning by default (CX029 is no longer
+/// preview), named by its id, beside a rule that has them; `sim` cannot judge such a rule.
+#[test]
+fn a_rule_without_fixtures_is_a_warning_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("c.json"),
+        r#"{"event": {"id": "c-1", "type": "v2.conversations.ended", "occurredAt": "2024-08-01T12:00:00.250Z"}, "conversation": {"conversationId": "9f1c2d3e-0000-4000-8000-000000000001"}}"#,
+    )
+    .unwrap();
+    let spec = format!(
+        r#"version: 1
+name: nofx
+channel: {{ name: Conv, destinationUri: "https://crm.example.org/v3/notes", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ key: "${{event.id}}" }}
+{RETRY}deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: "https://mon.example.org/hook" }}
+alerts: {{ dlqVolume: 5 }}
+rules:
+  - {{ id: ENDED, name: ended, eventType: v2.conversations.ended, transform: '{{"ref": conversation.conversationId}}', fixtures: [c.json] }}
+  - {{ id: WRAPUP, name: wrapup, eventType: v2.conversations.wrapup, transform: '$error("fails on every event")' }}
+  - {{ id: OFF, name: off, eventType: v2.conversations.held, enabled: false, transform: '{{"x": 1}}' }}
+"#
+    );
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    let out = lint_in(dir.path(), &["s.yaml", "--format", "concise"]);
+    let text = stdout(&out);
+    let cx029: Vec<&str> = text.lines().filter(|l| l.contains("[CX029]")).collect();
+    assert_eq!(cx029.len(), 1, "{text}");
+    assert!(cx029[0].contains("`WRAPUP`"), "{text}");
+    let ignored = stdout(&lint_in(
+        dir.path(),
+        &["s.yaml", "--ignore", "CX029", "--format", "concise"],
+    ));
+    assert!(!ignored.contains("[CX029]"), "{ignored}");
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{cxsync, root, run_bounded};
+use crate::common::{cxsync, root, run_bounded, RETRY};
 
 fn validate_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut cmd = cxsync();
@@ -767,9 +767,7 @@ fn a_spec_piped_on_dev_stdin_is_read_once_by_validate_and_lint() {
 fn a_misspelt_function_is_an_error_at_its_name_and_a_bound_one_is_not() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.yaml");
-    std::fs::write(
-        &spec,
-        r#"version: 1
+    let head = r#"version: 1
 name: misspelt
 channel:
   name: Misspelt_Fn
@@ -779,14 +777,8 @@ channel:
 idempotency:
   header: X-Idempotency-Key
   key: ${event.id}
-retry:
-  maxRetries: 3
-  initialDelaySeconds: 1
-  maxDelaySeconds: 10
-  backoffMultiplier: 2.0
-  retryableStatusCodes: [429, 500, 502, 503, 504]
-  nonRetryableStatusCodes: [400, 401, 403, 404, 422]
-deadLetterQueue: { enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }
+"#;
+    let tail = r#"deadLetterQueue: { enabled: true, bucketName: b, alertEndpoint: https://mon.example.org/hook }
 crm: { profile: generic, idempotency: { by: header } }
 rules:
   - id: ACTIVITY
@@ -802,9 +794,8 @@ rules:
           "sum": $reduce([1, 2], function($a, $b) { $a + $b })
         }
       )
-"#,
-    )
-    .unwrap();
+"#;
+    std::fs::write(&spec, [head, RETRY, tail].concat()).unwrap();
     let (code, v) = validate_json(&[spec.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(positions(&v), vec![("E505".to_string(), 29, 19)], "{v:#}");

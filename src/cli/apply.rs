@@ -3,7 +3,6 @@
 //! applied. A re-run converges.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 
 use anyhow::bail;
 
@@ -15,10 +14,8 @@ use crate::cxone::{apply, plan};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec file.
-    pub spec: PathBuf,
     #[command(flatten)]
-    pub spec_args: super::SpecArgs,
+    pub spec: super::SpecFile,
     /// Apply without asking (required when stdin is not a terminal).
     #[arg(long)]
     pub auto_approve: bool,
@@ -32,7 +29,7 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let l = load(&args.spec, &args.spec_args)?;
+    let l = load(&args.spec)?;
     let r = runtime()?.block_on(run(&args, &l));
     scrubbed(&l.redactor, r)
 }

@@ -1,7 +1,8 @@
 //! `cxsync compile SPEC [--env NAME] [--out DIR]`: the Event Hub payloads of a spec.
 //!
 //! With `--out`, writes `channel.json`, `retry-policy.json`, `rules/<ruleId>.json` and
-//! `manifest.json` (the API calls in apply order), each atomically; a `rules/*.json` that the
+//! `manifest.json` (the API calls in apply order), all or nothing (`fsutil::write_all_atomic`: a
+//! file that cannot be written leaves the folder as it was); a `rules/*.json` that the
 //! previous `manifest.json` lists and the spec no longer has is removed, and named. Without
 //! `--out`, prints one JSON document keyed by those file names. A spec with errors is refused
 //! (exit 1) with its diagnostics on stderr.
@@ -15,15 +16,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use super::{load_or_report, DiagFormat, ExitStatus, SpecArgs};
+use super::{DiagFormat, ExitStatus, SpecFile};
 use crate::compile;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec to compile.
-    pub spec: PathBuf,
     #[command(flatten)]
-    pub spec_args: SpecArgs,
+    pub spec: SpecFile,
     /// Folder to write the payloads and manifest into (created if missing).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -37,12 +36,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Some(_) => crate::spec::EnvSecrets::Required,
         None => crate::spec::EnvSecrets::Deferred,
     };
-    let spec = match load_or_report(&args.spec, &args.spec_args, args.format.format, secrets) {
+    let spec = match args.spec.load_or_report(args.format.format, secrets) {
         Ok(l) => l.spec,
         Err(status) => {
             eprintln!(
                 "error: {} not compiled: fix the errors above",
-                args.spec.display()
+                args.spec.path.display()
             );
             return Ok(status);
         }
@@ -62,11 +61,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             let files = with_manifest(&payloads);
             // Read before the new manifest replaces it: only files it lists are ever removed.
             let listed = previous_rule_files(dir);
-            for (rel, value) in &files {
-                let path = dir.join(rel);
-                crate::fsutil::write_atomic(&path, compile::to_pretty(value).as_bytes())
-                    .with_context(|| format!("cannot write {}", path.display()))?;
-            }
+            // All or nothing: a file that cannot be written leaves the folder as it was.
+            let bytes: Vec<(PathBuf, Vec<u8>)> = files
+                .iter()
+                .map(|(rel, value)| (dir.join(rel), compile::to_pretty(value).into_bytes()))
+                .collect();
+            crate::fsutil::write_all_atomic(&bytes)?;
             let removed = remove_stale_rules(dir, &listed, &files)?;
             eprintln!(
                 "wrote {} files to {} ({} API calls in manifest.json)",

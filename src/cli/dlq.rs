@@ -323,10 +323,11 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     for note in &unmatched {
         eprintln!("note: {note}");
     }
+    let shown = render::Shown::of(spec, a.target.as_deref(), &replayer);
     if a.dry_run {
         let text = match a.format {
-            Format::Json => json_text(&render::dry_run_json(&evals, &replayer, &store))?,
-            Format::Human => render::dry_run(&evals, &replayer, &store),
+            Format::Json => json_text(&render::dry_run_json(&evals, &shown, &store))?,
+            Format::Human => render::dry_run(&evals, &replayer, &shown, &store),
         };
         super::print_stdout(&text)?;
         let pending = evals.iter().filter(|e| !e.already_replayed);
@@ -367,7 +368,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     let results = replay::replay(&store, &replayer, &evals, &mut sink, &opts).await;
     drop(sink);
     let text = match a.format {
-        Format::Json => json_text(&render::replay_json(&results, &replayer, &store))?,
+        Format::Json => json_text(&render::replay_json(&results, &shown, &store))?,
         Format::Human => render::replay(&results),
     };
     super::print_stdout(&text)?;

@@ -39,6 +39,9 @@ pub const MAX_EVENT_BYTES: usize = spec::MAX_FILE_BYTES as usize;
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("source").required(true).args(["expr", "spec"])))]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["event", "events"])))]
+#[command(mut_arg("now", |a| a.help(
+    "The instant `$now()` and `$millis()` return (RFC 3339). Default: the current time",
+)))]
 pub struct Args {
     /// A JSONata expression (it may start with `-`: `--expr '-1.5 & ""'`).
     #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["spec", "rule"])]
@@ -56,9 +59,8 @@ pub struct Args {
     /// event, errors as {"error": {"code", "message", "line"}} on stdout.
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
-    /// The instant `$now()` and `$millis()` return (RFC 3339). Default: the current time.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: super::load::Now,
     /// Print compact JSON on one line instead of pretty JSON (`--events` always does).
     #[arg(long)]
     pub compact: bool,
@@ -74,11 +76,8 @@ struct RuleFilter {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let now = match &args.now {
-        Some(t) => crate::transform::parse_instant(t).map_err(anyhow::Error::msg)?,
-        // The CLI is the one place allowed to read the clock; `test` never does.
-        None => chrono::Utc::now(),
-    };
+    // The CLI is the one place allowed to read the clock; `test` never does.
+    let now = args.now.instant()?.unwrap_or_else(chrono::Utc::now);
     match (&args.event, &args.events) {
         (Some(file), _) => single(&args, file, now),
         (None, Some(file)) => stream(&args, file, now),

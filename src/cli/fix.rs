@@ -24,14 +24,10 @@ pub struct Args {
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // Folders and quoted globs as `lint` and `validate` take them; a path that names nothing is
     // a tool error (exit 2).
-    let inputs = match super::load::inputs(&args.paths.specs) {
-        Ok(i) => i,
+    let (inputs, opts) = match args.paths.expand() {
+        Ok(expanded) => expanded,
         Err(status) => return Ok(status),
     };
-    let opts = args
-        .paths
-        .spec
-        .load_options(crate::spec::EnvSecrets::Deferred);
     let mut errors = Vec::new();
     let mut remaining = Vec::new();
     let mut sources = Sources::new();

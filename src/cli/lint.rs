@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::load::SpecPaths;
-use super::{DiagFormat, ExitStatus};
+use super::load::CheckedPaths;
+use super::ExitStatus;
 use crate::diag::{self, Format, RenderExtra, Severity};
 use crate::lint::{self, budget, LintOptions};
 
@@ -18,9 +18,7 @@ pub enum Deny {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub paths: SpecPaths,
-    #[command(flatten)]
-    pub format: DiagFormat,
+    pub specs: CheckedPaths,
     /// Only these rules (codes, prefixes like `CX0`, names, or `ALL`); replaces `select` of
     /// `cxsync.toml`.
     #[arg(long, value_delimiter = ',')]
@@ -49,15 +47,12 @@ pub struct Args {
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // A path that names nothing is a mistake on the command line, not a finding in a spec.
-    let inputs = match super::load::inputs(&args.paths.specs) {
-        Ok(i) => i,
+    let (inputs, load) = match args.specs.paths.expand() {
+        Ok(expanded) => expanded,
         Err(status) => return Ok(status),
     };
     let opts = LintOptions {
-        load: args
-            .paths
-            .spec
-            .load_options(crate::spec::EnvSecrets::Deferred),
+        load,
         config: args.config.clone(),
         select: args.select.clone(),
         ignore: args.ignore.clone(),
@@ -71,7 +66,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
     };
     if args.budget {
-        let json = match args.format.format {
+        let json = match args.specs.format.format {
             Format::Json => true,
             Format::Full | Format::Concise => false,
             other => {
@@ -134,17 +129,13 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let text = diag::render_with(
         &outcome.diags,
         &outcome.sources,
-        args.format.format,
+        args.specs.format.format,
         super::color::stdout(),
         &extra,
     );
     super::print_stdout(&text)?;
-    if matches!(args.format.format, Format::Full | Format::Concise) {
-        let errors = outcome
-            .diags
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
+    if matches!(args.specs.format.format, Format::Full | Format::Concise) {
+        let errors = super::load::error_count(&outcome.diags);
         let warnings = outcome.diags.len() - errors;
         let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if outcome.diags.is_empty() {

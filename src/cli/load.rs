@@ -25,6 +25,28 @@ pub struct SpecArgs {
     pub env: Option<String>,
 }
 
+/// `SPEC [--env NAME]`: the one spec file of `compile`, `plan`, `apply` and `metrics`, with
+/// [`load_or_report`] as a method.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpecFile {
+    /// The spec file.
+    #[arg(id = "spec", value_name = "SPEC")]
+    pub path: std::path::PathBuf,
+    #[command(flatten)]
+    pub args: SpecArgs,
+}
+
+impl SpecFile {
+    /// [`load_or_report`] of this spec.
+    pub fn load_or_report(
+        &self,
+        format: Format,
+        secrets: EnvSecrets,
+    ) -> Result<Loaded, ExitStatus> {
+        load_or_report(&self.path, &self.args, format, secrets)
+    }
+}
+
 /// `PATH... [--env NAME]`: the specs (and scenarios) of `validate`, `lint` and `fix`, one or more
 /// files, folders or quoted globs, as [`inputs`] expands them.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,6 +56,52 @@ pub struct SpecPaths {
     pub specs: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub spec: SpecArgs,
+}
+
+impl SpecPaths {
+    /// The files behind the paths ([`inputs`]: a path that names nothing is reported, exit 2)
+    /// and the loader's options. Checking a spec sends nothing, so `${env:…}` secrets are not
+    /// needed at load ([`EnvSecrets::Deferred`]).
+    pub fn expand(&self) -> Result<(Inputs, LoadOptions), ExitStatus> {
+        expand(&self.specs, &self.spec)
+    }
+}
+
+/// [`SpecPaths::expand`] for a command whose paths have a default (`test`).
+pub fn expand(
+    paths: &[std::path::PathBuf],
+    args: &SpecArgs,
+) -> Result<(Inputs, LoadOptions), ExitStatus> {
+    Ok((inputs(paths)?, args.load_options(EnvSecrets::Deferred)))
+}
+
+/// `PATH... [--env NAME] [--format F]`: all `validate` takes, and what `lint` takes before its
+/// own options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CheckedPaths {
+    #[command(flatten)]
+    pub paths: SpecPaths,
+    #[command(flatten)]
+    pub format: DiagFormat,
+}
+
+/// `--now T` of the commands that run transforms on events (`eval`, `test`): the instant `$now()`
+/// and `$millis()` return, read as transforms read instants ([`crate::transform::parse_instant`]).
+/// What holds without it is each command's (`test`: the spec's `test.now`; `eval`: the clock),
+/// and its `--help` says so.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Now {
+    /// The instant `$now()` and `$millis()` return (RFC 3339).
+    #[arg(long = "now", value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+impl Now {
+    /// The instant given, if one was.
+    pub fn instant(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let parse = |t: &String| crate::transform::parse_instant(t).map_err(anyhow::Error::msg);
+        self.now.as_ref().map(parse).transpose()
+    }
 }
 
 /// `--format` of a command whose output is diagnostics.
@@ -125,6 +193,14 @@ fn report_with(mut diags: Vec<Diagnostic>, sources: &Sources, format: Format, r:
 /// Whether any diagnostic is an error.
 pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(|d| d.severity == Severity::Error)
+}
+
+/// How many diagnostics are errors (for a command's summary line).
+pub fn error_count(diags: &[Diagnostic]) -> usize {
+    diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count()
 }
 
 /// The exit status for a load's diagnostics: 2 when the tool could not read its input (an

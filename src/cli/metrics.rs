@@ -1,8 +1,6 @@
 //! `cxsync metrics SPEC`: the channel's metrics as a table with sparklines, and the spec's
 //! `alerts` thresholds evaluated; exit 1 on a breach (for cron and CI).
 
-use std::path::PathBuf;
-
 use anyhow::bail;
 
 use super::plan::{connect, load, runtime, scrubbed, HubArgs, Loaded};
@@ -11,10 +9,8 @@ use crate::cxone::metrics;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec file.
-    pub spec: PathBuf,
     #[command(flatten)]
-    pub spec_args: super::SpecArgs,
+    pub spec: super::SpecFile,
     /// Data-point granularity, an ISO 8601 duration from PT1S to P366D (weeks, days, hours,
     /// minutes, seconds).
     #[arg(long, default_value = "PT1H")]
@@ -30,7 +26,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     if let Err(e) = metrics::interval_seconds(&args.interval) {
         bail!("--interval {e}");
     }
-    let l = load(&args.spec, &args.spec_args)?;
+    let l = load(&args.spec)?;
     let r = runtime()?.block_on(run(&args, &l));
     scrubbed(&l.redactor, r)
 }

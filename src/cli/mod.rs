@@ -30,7 +30,7 @@ pub mod sim;
 pub mod test;
 pub mod validate;
 
-pub use load::{load_or_report, DiagFormat, Loaded, SpecArgs};
+pub use load::{load_or_report, DiagFormat, Loaded, SpecArgs, SpecFile};
 
 /// The exit-code contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,4 +198,15 @@ pub fn print_stdout(s: &str) -> anyhow::Result<()> {
     out.write_all(s.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand: among them, that each `mut_arg`
+    /// (the per-command help of a shared option such as `load::Now`) names an argument that
+    /// exists, and that no two flattened option groups declare one name twice.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -2,11 +2,10 @@
 //! Also home of the connection options and helpers `apply` and `metrics` share.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::{load_or_report, ExitStatus, SpecArgs};
+use super::{ExitStatus, SpecFile};
 use crate::compile::{self, Payloads};
 use crate::cxone::client::{self, Client, Credentials, Endpoints, RetryConfig};
 use crate::cxone::{self, behaviour, plan, Redactor};
@@ -64,10 +63,8 @@ impl PlanArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec file.
-    pub spec: PathBuf,
     #[command(flatten)]
-    pub spec_args: SpecArgs,
+    pub spec: super::SpecFile,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
@@ -99,9 +96,9 @@ pub(crate) struct Loaded {
 }
 
 /// Loads and compiles a spec; load errors are rendered to stderr and become a tool error.
-pub(crate) fn load(path: &Path, args: &SpecArgs) -> anyhow::Result<Loaded> {
-    let Ok(l) = load_or_report(path, args, Format::Full, crate::spec::EnvSecrets::Required) else {
-        bail!("the spec `{}` has errors", path.display());
+pub(crate) fn load(spec: &SpecFile) -> anyhow::Result<Loaded> {
+    let Ok(l) = spec.load_or_report(Format::Full, crate::spec::EnvSecrets::Required) else {
+        bail!("the spec `{}` has errors", spec.path.display());
     };
     let mut redactor = l.redactor;
     if let Ok(c) = Credentials::from_vars(&l.vars) {
@@ -226,7 +223,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
 
 /// Plans and prints; `Ok(true)` when there are changes.
 fn run(args: &Args) -> anyhow::Result<bool> {
-    let l = load(&args.spec, &args.spec_args)?;
+    let l = load(&args.spec)?;
     let r = runtime()?.block_on(plan_and_print(args, &l));
     scrubbed(&l.redactor, r)
 }

@@ -181,7 +181,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             Err(e) => {
                 dlq_error = Some(
                     anyhow::Error::new(e)
-                        .context(format!("writing the DLQ record of {}", d.event_id)),
+                        .context(format!("writing the DLQ record of {}", d.id.event_id)),
                 )
             }
         }
@@ -251,7 +251,7 @@ fn transform_note(
         .map(|(c, _)| c)
         .filter(|c| !c.contains(' '))
         .unwrap_or("");
-    if !noted.insert((d.rule_id.clone(), code.to_string())) {
+    if !noted.insert((d.id.rule_id.clone(), code.to_string())) {
         return None;
     }
     let what = match crate::transform::limits::limit_hit(code) {
@@ -262,7 +262,7 @@ fn transform_note(
     Some(format!(
         "warning: rule `{}`: the transform {what} on event {} ({error}); such events are \
          dead-lettered as TRANSFORM_FAILED, the report counts them",
-        d.rule_id, d.event_id
+        d.id.rule_id, d.id.event_id
     ))
 }
 

@@ -15,6 +15,10 @@ use crate::transform::runner::{self, Case};
 use crate::transform::snapshot::{self, Status};
 
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("now", |a| a.help(
+    "The instant `$now()` and `$millis()` return (RFC 3339). Default: the spec's `test.now`, else \
+     2024-01-01T00:00:00Z",
+)))]
 pub struct Args {
     /// Spec files, folders or quoted globs. Default: `specs/*.yaml` of the project (the folder of
     /// the nearest `cxsync.toml`, else the current folder).
@@ -29,10 +33,8 @@ pub struct Args {
     /// Also write a JUnit XML report to FILE.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// The instant `$now()` and `$millis()` return (RFC 3339). Default: the spec's `test.now`,
-    /// else 2024-01-01T00:00:00Z.
-    #[arg(long, value_name = "RFC3339")]
-    pub now: Option<String>,
+    #[command(flatten)]
+    pub now: super::load::Now,
     /// Folder of the snapshot files. Default: `snapshots/` at the spec's project root (the
     /// folder of the nearest `cxsync.toml`), else beside the spec.
     #[arg(long, value_name = "DIR")]
@@ -52,10 +54,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     if args.review && !(std::io::stdin().is_terminal() && super::stdout_is_terminal()) {
         anyhow::bail!("--review asks on a terminal; run it interactively, or use --update to accept everything");
     }
-    let now = match &args.now {
-        Some(t) => Some(crate::transform::parse_instant(t).map_err(anyhow::Error::msg)?),
-        None => None,
-    };
+    let now = args.now.instant()?;
     let paths = if args.specs.is_empty() {
         let specs = default_specs()?;
         if specs.is_empty() {
@@ -69,11 +68,10 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     } else {
         args.specs.clone()
     };
-    let inputs = match super::load::inputs(&paths) {
-        Ok(i) => i,
+    let (inputs, opts) = match super::load::expand(&paths, &args.spec) {
+        Ok(expanded) => expanded,
         Err(status) => return Ok(status),
     };
-    let opts = args.spec.load_options(crate::spec::EnvSecrets::Deferred);
     let mut diags = Vec::new();
     let mut sources = Sources::new();
     let mut results: Vec<FixtureRun> = Vec::new();
@@ -102,10 +100,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
         let loaded = spec::load(path, &opts);
         sources.extend(loaded.sources);
-        let had_errors = loaded
-            .diags
-            .iter()
-            .any(|d| d.severity == diag::Severity::Error);
+        let had_errors = super::load::has_errors(&loaded.diags);
         diags.extend(loaded.diags);
         let Some(spec) = loaded.spec else { continue };
         if had_errors {
@@ -195,10 +190,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     drop(progress);
     diag::sort(&mut diags);
     let failed = results.iter().filter(|r| r.failure.is_some()).count() - no_verdict;
-    let errors = diags
-        .iter()
-        .filter(|d| d.severity == diag::Severity::Error)
-        .count();
+    let errors = super::load::error_count(&diags);
     out.push_str(&format!(
         "\n{} passed, {} failed{}{} ({})\n",
         results.len() - failed - no_verdict,

@@ -1,27 +1,17 @@
 //! `cxsync validate PATH...`: load, schema and semantic checks, and the transforms' syntax, for
 //! spec files, folders and quoted globs; scenario files among them are validated as scenarios.
 
-use super::load::{status_of, SpecPaths};
-use super::{DiagFormat, ExitStatus};
+use super::load::status_of;
+use super::ExitStatus;
 use crate::diag::{self, Format, Sources};
 use crate::spec;
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(flatten)]
-    pub paths: SpecPaths,
-    #[command(flatten)]
-    pub format: DiagFormat,
-}
+pub use super::load::CheckedPaths as Args;
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let opts = args
-        .paths
-        .spec
-        .load_options(crate::spec::EnvSecrets::Deferred);
     let format = args.format.format;
-    let inputs = match super::load::inputs(&args.paths.specs) {
-        Ok(i) => i,
+    let (inputs, opts) = match args.paths.expand() {
+        Ok(expanded) => expanded,
         Err(status) => return Ok(status),
     };
     let mut diags = Vec::new();
@@ -41,10 +31,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     super::print_stdout(&text)?;
     if format != Format::Json {
         // A one-line summary on stderr, so a clean run says so without polluting stdout.
-        let errors = diags
-            .iter()
-            .filter(|d| d.severity == diag::Severity::Error)
-            .count();
+        let errors = super::load::error_count(&diags);
         let warnings = diags.len() - errors;
         let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if diags.is_empty() {

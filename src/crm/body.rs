@@ -29,7 +29,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn article(self) -> &'static str {
+    /// The kind with its article, as messages say it (`an array`, `null`).
+    pub fn article(self) -> &'static str {
         match self {
             Kind::Object => "an object",
             Kind::Array => "an array",

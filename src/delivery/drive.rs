@@ -51,6 +51,12 @@ pub trait Observer {
     fn arrived(&mut self, _done: u64, _total: u64) {}
     /// Event `event_id` matched a rule and was submitted as `seq`, with its rendered key.
     fn submitted(&mut self, _seq: u64, _event_id: &str, _key: Option<&str>) {}
+    /// Submission `seq` (told just before [`Observer::submitted`]) is the delivery of rule
+    /// `rule_id`, the `index`-th enabled rule of the spec.
+    fn rule(&mut self, _seq: u64, _index: usize, _rule_id: &str) {}
+    /// An event matched the `index`-th enabled rule, whose transform gave no output for it: the
+    /// rule sends nothing (`transform::transformed`), and nothing is submitted.
+    fn sent_nothing(&mut self, _index: usize, _rule_id: &str) {}
     /// What submission `seq` is about: a hash of its event's subject (the simulator's
     /// `vary::Identity::subject`), so that an upsert by another event of the same interaction
     /// is told from an overwrite of another event's record.
@@ -76,6 +82,12 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     }
     fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
         (**self).submitted(seq, event_id, key)
+    }
+    fn rule(&mut self, seq: u64, index: usize, rule_id: &str) {
+        (**self).rule(seq, index, rule_id)
+    }
+    fn sent_nothing(&mut self, index: usize, rule_id: &str) {
+        (**self).sent_nothing(index, rule_id)
     }
     fn subject(&mut self, seq: u64, subject: u64) {
         (**self).subject(seq, subject)
@@ -109,6 +121,14 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
         self.0.submitted(seq, event_id, key);
         self.1.submitted(seq, event_id, key);
+    }
+    fn rule(&mut self, seq: u64, index: usize, rule_id: &str) {
+        self.0.rule(seq, index, rule_id);
+        self.1.rule(seq, index, rule_id);
+    }
+    fn sent_nothing(&mut self, index: usize, rule_id: &str) {
+        self.0.sent_nothing(index, rule_id);
+        self.1.sent_nothing(index, rule_id);
     }
     fn subject(&mut self, seq: u64, subject: u64) {
         self.0.subject(seq, subject);

@@ -9,6 +9,23 @@ use serde_json::Value;
 /// a DLQ record) finds it by `origin` in its own source.
 #[derive(Debug, Clone)]
 pub struct Submission {
+    /// Which event and rule this is; the machine carries it untouched to a dead letter.
+    pub id: SubmissionId,
+    /// The transform's output, or its error message.
+    pub payload: Result<Value, String>,
+    /// The idempotency key sent on every attempt, or why it could not be rendered (the event is
+    /// then dead-lettered `IDEMPOTENCY_KEY_UNRESOLVED`). The driver renders the channel's
+    /// template ([`Config::idempotency`](super::Config)); `dlq replay` resends a record with its
+    /// original key, whatever the current template says.
+    pub idempotency_key: Result<String, String>,
+}
+
+/// Which matched event a submission is: the driver's handles on it and the event's identity. The
+/// machine carries it from the [`Submission`] to the event's outcome
+/// ([`Delivered`](super::Delivered) or [`DeadLettered`](super::DeadLettered)) untouched; it reads
+/// only `seq` and `rule_id` (a request names the events and rules in its body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmissionId {
     /// Dense sequence number the driver assigned (used to correlate side effects).
     pub seq: u64,
     /// Where the driver got the event (the simulator: the index of the fixture it is, or copies);
@@ -20,13 +37,6 @@ pub struct Submission {
     pub event_id: String,
     pub event_type: String,
     pub rule_id: String,
-    /// The transform's output, or its error message.
-    pub payload: Result<Value, String>,
-    /// The idempotency key sent on every attempt, or why it could not be rendered (the event is
-    /// then dead-lettered `IDEMPOTENCY_KEY_UNRESOLVED`). The driver renders the channel's
-    /// template ([`Config::idempotency`](super::Config)); `dlq replay` resends a record with its
-    /// original key, whatever the current template says.
-    pub idempotency_key: Result<String, String>,
 }
 
 /// An HTTP response from the CRM.
@@ -47,6 +57,32 @@ pub enum Failure {
     Reset,
     /// No connection at all (refused, or the host unreachable): the request was never received.
     Refused,
+    /// The host name did not resolve: the request was never sent.
+    Unresolved,
+    /// The TLS handshake failed (the client checks every certificate and never sends without
+    /// it): the request was never sent.
+    Tls(TlsProblem),
+}
+
+/// Why a TLS handshake failed, as the client saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsProblem {
+    /// The certificate chains to no trusted root: self-signed, or a private CA.
+    UnknownIssuer,
+    /// The certificate is for another host name.
+    WrongName,
+    /// The certificate has expired.
+    Expired,
+    /// The certificate is not valid yet.
+    NotYetValid,
+    /// The certificate was revoked.
+    Revoked,
+    /// The server presents a CA certificate (`basicConstraints CA:TRUE`) as its own.
+    CaAsServer,
+    /// Another reason the certificate was rejected.
+    BadCertificate,
+    /// The server did not speak TLS there, or the two sides agreed on no version or cipher.
+    Handshake,
 }
 
 impl Failure {
@@ -55,6 +91,17 @@ impl Failure {
             Failure::Timeout => "timeout",
             Failure::Reset => "connection reset",
             Failure::Refused => "connection refused",
+            Failure::Unresolved => "the host name does not resolve",
+            Failure::Tls(p) => match p {
+                TlsProblem::UnknownIssuer => "the server's TLS certificate was rejected: it is not signed by a trusted authority (self-signed, or a private CA)",
+                TlsProblem::WrongName => "the server's TLS certificate was rejected: it is not valid for this host name",
+                TlsProblem::Expired => "the server's TLS certificate was rejected: it has expired",
+                TlsProblem::NotYetValid => "the server's TLS certificate was rejected: it is not valid yet",
+                TlsProblem::Revoked => "the server's TLS certificate was rejected: it has been revoked",
+                TlsProblem::CaAsServer => "the server's TLS certificate was rejected: it is a CA certificate (basicConstraints CA:TRUE), which a server may not present as its own",
+                TlsProblem::BadCertificate => "the server's TLS certificate was rejected",
+                TlsProblem::Handshake => "the TLS handshake failed (the server does not speak TLS there, or offers no version or cipher the client accepts)",
+            },
         }
     }
 }

@@ -37,7 +37,7 @@ pub use backoff::Backoff;
 pub use classify::{Decision, Policy};
 pub use config::{AuthMode, Config, ConfigError, HubSettings};
 pub use idempotency::{Template, TemplateError};
-pub use inputs::{Failure, Response, Submission, TokenResult};
+pub use inputs::{Failure, Response, Submission, SubmissionId, TokenResult};
 pub use machine::Machine;
 pub use outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 pub use reason::Reason;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::alert::Alert;
-use super::{Reason, Time};
+use super::{Reason, SubmissionId, Time};
 
 /// A request to the CRM.
 #[derive(Debug, Clone)]
@@ -53,11 +53,8 @@ pub enum Output {
 /// An event the CRM accepted.
 #[derive(Debug, Clone)]
 pub struct Delivered {
-    pub seq: u64,
-    /// The submission's `source`.
-    pub source: u32,
-    pub event_id: String,
-    pub rule_id: String,
+    /// The submission's identity, as it was handed in.
+    pub id: SubmissionId,
     pub attempts: u32,
     pub token_refreshes: u32,
     /// The 2xx status the CRM accepted it with.
@@ -72,14 +69,8 @@ pub struct Delivered {
 /// machine never holds it: the driver finds it again by `origin`), with times as [`Time`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLettered {
-    pub seq: u64,
-    /// The submission's `source`.
-    pub source: u32,
-    /// The submission's `origin`: the driver's handle on the event.
-    pub origin: u64,
-    pub event_id: String,
-    pub event_type: String,
-    pub rule_id: String,
+    /// The submission's identity, as it was handed in.
+    pub id: SubmissionId,
     pub channel: String,
     /// The key rendered from the template (absent when it could not render).
     pub idempotency_key: Option<String>,

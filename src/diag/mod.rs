@@ -167,6 +167,9 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
 #[derive(Debug, Default, Clone)]
 pub struct Sources {
     files: BTreeMap<PathBuf, String>,
+    /// Secret values written in those files (a literal client secret, an API key header, a
+    /// URL's password or `?api_key=`), which a source snippet shows as `(sensitive)`.
+    secrets: Vec<String>,
 }
 
 impl Sources {
@@ -189,5 +192,76 @@ impl Sources {
 
     pub fn extend(&mut self, other: Sources) {
         self.files.extend(other.files);
+        self.hide(other.secrets);
+    }
+
+    /// Marks values as secret: every source line a renderer prints shows them as
+    /// `(sensitive)`. Values shorter than 4 characters are left (they would mangle ordinary
+    /// words; no credential is that short).
+    pub fn hide(&mut self, values: impl IntoIterator<Item = String>) {
+        for v in values {
+            if v.chars().count() >= 4 && !self.secrets.contains(&v) {
+                self.secrets.push(v);
+            }
+        }
+        // Longest first, so a secret that contains another is hidden whole.
+        self.secrets
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    }
+
+    /// A source line as a renderer may print it, with every hidden value replaced by
+    /// `(sensitive)`, and a map from byte offsets of `line` to offsets of the result (an offset
+    /// inside a hidden value goes to the start of its replacement, or its end with `end`).
+    pub fn shown_line(&self, line: &str) -> (String, LineMap) {
+        let mut cuts: Vec<(usize, usize)> = Vec::new();
+        for s in &self.secrets {
+            let mut from = 0;
+            while let Some(i) = line[from..].find(s.as_str()) {
+                let (a, b) = (from + i, from + i + s.len());
+                if !cuts.iter().any(|&(x, y)| a < y && x < b) {
+                    cuts.push((a, b));
+                }
+                from = b;
+            }
+        }
+        cuts.sort_unstable();
+        let mut out = String::with_capacity(line.len());
+        let mut map = LineMap(Vec::new());
+        let mut last = 0;
+        for (a, b) in cuts {
+            out.push_str(&line[last..a]);
+            let start = out.len();
+            out.push_str(HIDDEN);
+            map.0.push((a, b, start, out.len()));
+            last = b;
+        }
+        out.push_str(&line[last..]);
+        (out, map)
+    }
+}
+
+/// What a hidden value is shown as.
+pub const HIDDEN: &str = "(sensitive)";
+
+/// Byte offsets of a source line mapped onto its shown form ([`Sources::shown_line`]): each
+/// replaced range as `(old start, old end, new start, new end)`, in order.
+#[derive(Debug, Clone, Default)]
+pub struct LineMap(Vec<(usize, usize, usize, usize)>);
+
+impl LineMap {
+    /// Where byte `at` of the original line is in the shown one; `end` says the offset ends a
+    /// span (inside a hidden value it then goes to the replacement's end).
+    pub fn map(&self, at: usize, end: bool) -> usize {
+        let mut delta: isize = 0;
+        for &(os, oe, ns, ne) in &self.0 {
+            if at < os || (end && at == os) {
+                break;
+            }
+            if at < oe || (end && at == oe) {
+                return if end { ne } else { ns };
+            }
+            delta = ne as isize - oe as isize;
+        }
+        (at as isize + delta).max(0) as usize
     }
 }

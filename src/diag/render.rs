@@ -177,8 +177,12 @@ fn render_full(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
                 } else {
                     start
                 };
+                // A secret written in the file is never reprinted (`(sensitive)` instead).
+                let (line, map) = sources.shown_line(line);
+                let (start, end) = (map.map(start, false), map.map(end, true));
+                let end = end.max(start);
                 title.element(
-                    Snippet::source(line.to_string())
+                    Snippet::source(line)
                         .line_start(line_no)
                         .path(path.clone())
                         .annotation(AnnotationKind::Primary.span(start..end)),

@@ -41,21 +41,64 @@ pub fn list_summary(rows: &[Row], location: &str, bad: usize) -> String {
     )
 }
 
+/// How the replay reports show the destination and the idempotency keys: the spec's fields
+/// through the one masking rule (`spec::secret::shown_field`), so a `destinationUri` or key
+/// template from `${env:…}` (a token in the query, a salt in the key) is never printed. A
+/// `--target` is the user's own text; only its credential parts
+/// (`spec::secret::url_credentials`) are hidden.
+pub struct Shown {
+    pub url: String,
+    key_masked: Option<String>,
+}
+
+impl Shown {
+    pub fn of(spec: &crate::spec::Spec, target: Option<&str>, r: &Replayer) -> Shown {
+        use crate::spec::secret;
+        let origins = secret::origins(spec);
+        let url = match target {
+            Some(t) => secret::replace_url_credentials(t, |_| crate::compile::SENSITIVE.into()),
+            None => secret::shown_field(&origins, "/channel/destinationUri", &r.url),
+        };
+        let key = secret::shown_field(&origins, "/idempotency/key", "");
+        Shown {
+            url,
+            key_masked: (!key.is_empty()).then_some(key),
+        }
+    }
+
+    /// A key as printed: itself, or the marker when the template is secret.
+    fn key<'a>(&'a self, k: &'a str) -> &'a str {
+        self.key_masked.as_deref().unwrap_or(k)
+    }
+}
+
 /// `dlq replay --dry-run --format json`.
-pub fn dry_run_json(evals: &[Evaluation], r: &Replayer, store: &Store) -> Value {
+pub fn dry_run_json(evals: &[Evaluation], shown: &Shown, store: &Store) -> Value {
+    let records: Vec<Value> = evals
+        .iter()
+        .map(|e| {
+            let mut v = json!(e);
+            if let (Some(k), Some(Value::String(s))) =
+                (&shown.key_masked, v.get_mut("idempotencyKey"))
+            {
+                k.clone_into(s);
+            }
+            v
+        })
+        .collect();
     json!({
         "source": store.location(),
-        "url": r.url,
-        "records": evals,
+        "url": shown.url,
+        "records": records,
         "summary": summary_json(evals),
     })
 }
 
 /// `dlq replay --format json`.
-pub fn replay_json(results: &[(String, Disposition)], r: &Replayer, store: &Store) -> Value {
+pub fn replay_json(results: &[(String, Disposition)], shown: &Shown, store: &Store) -> Value {
     json!({
         "source": store.location(),
-        "url": r.url,
+        "url": shown.url,
         "records": results
             .iter()
             .map(|(id, o)| json!({"eventId": id, "result": o}))
@@ -277,7 +320,7 @@ fn diff(old: Option<&Value>, new: Option<&Value>) -> String {
     out
 }
 
-pub fn dry_run(evals: &[Evaluation], r: &Replayer, store: &Store) -> String {
+pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -338,9 +381,9 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, store: &Store) -> String {
             let _ = writeln!(
                 out,
                 "  send    POST {}  {}: {}{}",
-                r.url,
+                shown.url,
                 r.header,
-                e.idempotency_key.as_deref().unwrap_or(""),
+                shown.key(e.idempotency_key.as_deref().unwrap_or("")),
                 if e.original_key {
                     " (original key)"
                 } else {

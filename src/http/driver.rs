@@ -313,9 +313,9 @@ impl Driver {
                         Err(_) => CrmResult::Failed(Failure::Reset),
                     }
                 }
-                Err(e) if e.is_timeout() => CrmResult::Abandoned,
-                Err(e) if e.is_connect() => CrmResult::Failed(Failure::Refused),
-                Err(_) => CrmResult::Failed(Failure::Reset),
+                Err(e) => {
+                    super::failure::classify(&e).map_or(CrmResult::Abandoned, CrmResult::Failed)
+                }
             };
             Done::Crm {
                 id,
@@ -375,9 +375,7 @@ impl Driver {
                         Err(_) => Some(TokenResult::Failed(Failure::Reset)),
                     }
                 }
-                Err(e) if e.is_timeout() => None,
-                Err(e) if e.is_connect() => Some(TokenResult::Failed(Failure::Refused)),
-                Err(_) => Some(TokenResult::Failed(Failure::Reset)),
+                Err(e) => super::failure::classify(&e).map(TokenResult::Failed),
             };
             Done::Token { id, sent, result }
         })

@@ -14,6 +14,7 @@
 
 pub mod clock;
 pub mod driver;
+pub mod failure;
 pub mod front;
 pub mod mock;
 pub mod paced;

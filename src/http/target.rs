@@ -102,20 +102,8 @@ pub fn plan(
     // The one masking rule (`spec::secret::masked`), on the sent side: a URL from `${env:…}`
     // may carry a token in its path or query.
     let origins = crate::spec::secret::origins(spec);
-    let shown = |field: &str, url: &Url| {
-        if crate::spec::secret::masked(
-            origins.get(field).copied(),
-            false,
-            crate::spec::secret::Side::Sent,
-        ) {
-            format!(
-                "(sensitive: `{}` is from ${{env:…}})",
-                field.trim_start_matches('/').replace('/', ".")
-            )
-        } else {
-            url.to_string()
-        }
-    };
+    let shown =
+        |field: &str, url: &Url| crate::spec::secret::shown_field(&origins, field, url.as_str());
     let plan = Plan {
         crm: ep.crm.clone(),
         token: ep.token.clone(),
@@ -234,10 +222,16 @@ impl<'n> FailureNotes<'n> {
 }
 
 /// What a failure means to the person: a refused connection is a wrong URL or port, not a
-/// flaky network.
+/// flaky network; a certificate is checked against the system's roots, which a private CA can
+/// join (docs/http.md "TLS").
 fn hint(f: Failure) -> &'static str {
+    use crate::delivery::inputs::TlsProblem;
     match f {
         Failure::Refused => " (nothing accepts connections there: check the URL and port)",
+        Failure::Unresolved => " (check the URL's host name)",
+        Failure::Tls(TlsProblem::UnknownIssuer) => {
+            " (cxsync trusts the system's certificate authorities; to trust a private CA, set SSL_CERT_FILE to a PEM bundle holding it, which replaces the system's list; certificates are always verified)"
+        }
         _ => "",
     }
 }

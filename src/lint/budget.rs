@@ -27,7 +27,7 @@ use crate::delivery::drive::{Arrivals, Observer, Reply, Sent, Transport, Virtual
 use crate::delivery::retry_after::MAX_RETRY_AFTER;
 use crate::delivery::{
     Alert, Config, CrmRequest, Failure, HubSettings, Machine, Output, Reason, Response, Submission,
-    Time, TokenResult,
+    SubmissionId, Time, TokenResult,
 };
 use crate::spec::model::{Auth, Jitter, RawSpec};
 
@@ -210,7 +210,11 @@ impl<R: rand_core::Rng> Arrivals<R> for OneEvent {
     }
     fn arrive(&mut self, now: Time, machine: &mut Machine<R>, obs: &mut dyn Observer) {
         if let Some(sub) = self.sub.take() {
-            obs.submitted(sub.seq, &sub.event_id, sub.idempotency_key.as_deref().ok());
+            obs.submitted(
+                sub.id.seq,
+                &sub.id.event_id,
+                sub.idempotency_key.as_deref().ok(),
+            );
             machine.handle_submit(now, sub);
         }
     }
@@ -342,12 +346,14 @@ impl Prober {
         };
         let event = |seq: u64, at: Time| OneEvent {
             sub: Some(Submission {
-                seq,
-                source: 0,
-                origin: seq,
-                event_id: format!("budget-probe-{seq}"),
-                event_type: "budget.probe".into(),
-                rule_id: "budget".into(),
+                id: SubmissionId {
+                    seq,
+                    source: 0,
+                    origin: seq,
+                    event_id: format!("budget-probe-{seq}"),
+                    event_type: "budget.probe".into(),
+                    rule_id: "budget".into(),
+                },
                 payload: Ok(json!({})),
                 idempotency_key: Ok(format!("budget-probe-{seq}")),
             }),

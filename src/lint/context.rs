@@ -98,7 +98,7 @@ fn remap(mut a: Analysis, map: &OffsetMap) -> Analysis {
         p.end = old_offset(map, p.end);
     };
     a.paths.iter_mut().for_each(fix);
-    for o in &mut a.outputs {
+    for o in a.outputs.iter_mut().chain(a.result.iter_mut()) {
         o.key_start = old_offset(map, o.key_start);
         o.key_end = old_offset(map, o.key_end);
         o.inputs.iter_mut().for_each(fix);
@@ -124,9 +124,19 @@ pub struct Carried<'c> {
 }
 
 impl Carried<'_> {
-    /// The output field as a dotted name (`/contact/phone` → `contact.phone`).
+    /// The output field as a dotted name (`/contact/phone` → `contact.phone`); `""` for the
+    /// payload itself ([`Analysis::result`]).
     pub fn field_name(&self) -> String {
         self.field.pointer.trim_start_matches('/').replace('/', ".")
+    }
+
+    /// What a finding calls the place: ``output field `contact.phone` `` or `the payload`.
+    pub fn place(&self) -> String {
+        if self.field.pointer.is_empty() {
+            "the payload".to_string()
+        } else {
+            format!("output field `{}`", self.field_name())
+        }
     }
 }
 
@@ -214,7 +224,7 @@ impl<'a> Context<'a> {
         for rule in &self.rules {
             let Some(t) = &rule.transform else { continue };
             let Ok(a) = &t.analysis else { continue };
-            for f in &a.outputs {
+            for f in a.outputs.iter().chain(a.result.iter()) {
                 for p in &f.carries {
                     let Some(what) = kind(&p.segments) else {
                         continue;

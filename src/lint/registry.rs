@@ -161,12 +161,13 @@ table! {
     "CX026" "transform-path-typo"             Warning Preview transform_path_typo;
     "CX027" "uncovered-condition-value"       Warning Stable  uncovered_condition_value;
     "CX028" "payload-guard-above-crm-limit"   Warning Stable  payload_guard_above_crm_limit;
-    "CX029" "rule-without-fixtures"           Warning Preview rule_without_fixtures;
+    "CX029" "rule-without-fixtures"           Warning Stable  rule_without_fixtures;
     "CX030" "rules-share-idempotency-key"     Error   Stable  rules_share_idempotency_key;
     "CX031" "crm-cannot-deduplicate"          Error   Stable  crm_cannot_deduplicate;
     "CX032" "resends-write-twice"             Warning Stable  resends_write_twice;
     "CX033" "condition-on-list-or-object"     Error   Stable  condition_on_list_or_object;
     "CX034" "upsert-field-not-identity"       Error   Stable  upsert_field_not_identity;
+    "CX035" "payload-not-a-record"            Error   Stable  payload_not_a_record;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 

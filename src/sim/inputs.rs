@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::diag::Diagnostic;
+use crate::sim::engine::vary::Identity;
 use crate::spec::payload::PayloadSchemas;
 use crate::spec::Spec;
 use crate::transform::Transform;
@@ -30,26 +31,44 @@ impl CompiledRule {
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub rules: Vec<CompiledRule>,
-    /// `(file name, event)` of every fixture, deduplicated by path, in rule then file order.
+    /// `(file name, event)` of every fixture, in rule then file order: one file is one event of
+    /// the feed however many rules list it, and however their globs spell its path
+    /// ([`same_file`]).
     pub fixtures: Vec<(String, Value)>,
     /// Each rule's CRM payload schema ([`PayloadSchemas::for_rule`]).
     pub schemas: PayloadSchemas,
+    /// What tells the spec's events apart ([`Identity::of_spec`]).
+    pub identity: Identity,
+}
+
+/// What names one fixture file, however a rule spells it: `fixtures/*.json` expands to
+/// `dir/fixtures/a.json`, a literal `./fixtures/a.json` is `dir/./fixtures/a.json`, a symlink or
+/// `../x/fixtures/a.json` is another spelling again. Two rules listing one file list one event:
+/// the hub receives it once and hands it to every rule that matches it.
+pub fn same_file(path: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| {
+        path.components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect()
+    })
 }
 
 /// Compiles a spec's enabled rules and gathers its fixtures. Every problem is reported.
 pub fn compile(spec: &Spec) -> Result<Inputs, Vec<Diagnostic>> {
-    let mut out = Inputs::default();
+    let mut out = Inputs {
+        identity: Identity::of_spec(spec),
+        ..Inputs::default()
+    };
     let mut diags = Vec::new();
-    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut seen: std::collections::BTreeSet<PathBuf> = Default::default();
     for r in &spec.rules {
         let raw = &spec.raw.rules[r.index];
         for f in &r.fixtures {
-            if !seen.contains(&f.path) {
+            if seen.insert(same_file(&f.path)) {
                 let name = f
                     .path
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-                seen.push(f.path.clone());
                 out.fixtures.push((name, f.event.clone()));
             }
         }

@@ -48,6 +48,19 @@ pub struct Totals {
     pub token_refreshes: u64,
 }
 
+/// What a run gave one enabled rule.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleRun {
+    pub id: String,
+    pub event_type: String,
+    /// Fixture files the rule lists.
+    pub fixtures: usize,
+    /// Deliveries submitted (events it matched and had a payload for).
+    pub submitted: u64,
+    /// Events it matched whose transform gave no output: nothing sent.
+    pub sent_nothing: u64,
+}
+
 /// One invariant and whether it held.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invariant {
@@ -123,6 +136,11 @@ pub struct Report {
     /// the failure that says why.
     pub overwritten: u64,
     pub overwrite_detail: String,
+    /// Delivered records an older event of the same subject overwrote afterwards (a retried
+    /// write landing after a newer one: last writer wins), counted in `totals.lost`, and the
+    /// failure that says why.
+    pub set_back: u64,
+    pub set_back_detail: String,
     /// Dead-lettered events by the last HTTP status they saw.
     pub dlq_by_status: BTreeMap<u16, u64>,
     pub key_clash_count: u64,
@@ -142,6 +160,8 @@ pub struct Report {
     pub generation: Vec<String>,
     /// The fixture names events come from, by `source`.
     pub sources: Vec<String>,
+    /// Every enabled rule, in spec order, and what the run gave it ([`Report::not_simulated`]).
+    pub rules: Vec<RuleRun>,
     pub(crate) expect: Expect,
     /// `(second, retries sent in it)`, for the peak retry rate.
     retry_second: (u64, u64),
@@ -234,6 +254,8 @@ impl Report {
             dead_lettered_but_applied: 0,
             overwritten: 0,
             overwrite_detail: String::new(),
+            set_back: 0,
+            set_back_detail: String::new(),
             dlq_by_status: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
@@ -251,6 +273,19 @@ impl Report {
             },
             generation: Vec::new(),
             sources: Vec::new(),
+            rules: spec
+                .rules
+                .iter()
+                .filter_map(|r| {
+                    let raw = spec.raw.rules.get(r.index)?;
+                    raw.enabled.then(|| RuleRun {
+                        id: raw.id.clone(),
+                        event_type: raw.event_type.clone(),
+                        fixtures: r.fixtures.len(),
+                        ..RuleRun::default()
+                    })
+                })
+                .collect(),
             expect: sc.expect.clone(),
             retry_second: (0, 0),
         }
@@ -362,6 +397,9 @@ impl Report {
         if self.overwritten > 0 {
             why.push(self.overwrite_detail.clone());
         }
+        if self.set_back > 0 {
+            why.push(self.set_back_detail.clone());
+        }
         if !self.generation.is_empty() {
             why.push(format!(
                 "generated events do not keep their fixtures' shape ({} finding{})",
@@ -377,6 +415,7 @@ impl Report {
                 c.label()
             ));
         }
+        why.extend(self.not_simulated());
         if t.delivered == 0 {
             why.push(if t.matched == 0 {
                 "no event matched a rule, so nothing was delivered".to_string()
@@ -385,6 +424,40 @@ impl Report {
             });
         }
         why
+    }
+
+    /// The enabled rules whose delivery the run never simulated, one phrase each: no event
+    /// matched them (a rule without fixtures gets no generated events either: every generated
+    /// event copies a fixture), or their transform gave no output for every event they matched.
+    /// A PASS would say nothing about them, so each fails the run.
+    pub fn not_simulated(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| r.submitted == 0)
+            .map(|r| {
+                if r.sent_nothing > 0 {
+                    format!(
+                        "rule {} was not simulated: its transform gave no output for all {} event{} it matched ({}), so none was delivered",
+                        r.id,
+                        r.sent_nothing,
+                        if r.sent_nothing == 1 { "" } else { "s" },
+                        crate::transform::transformed::NOTHING_SENT
+                    )
+                } else if r.fixtures == 0 {
+                    format!(
+                        "rule {} was not simulated: it has no fixtures, so no event of type {} was generated; add one (lint: CX029)",
+                        r.id, r.event_type
+                    )
+                } else {
+                    format!(
+                        "rule {} was not simulated: no event of the run matched it (none of its {} fixture{} passes its event type and conditions)",
+                        r.id,
+                        r.fixtures,
+                        if r.fixtures == 1 { "" } else { "s" }
+                    )
+                }
+            })
+            .collect()
     }
 
     /// Whether the scenario expects dead letters of `reason` (it names them in
@@ -453,6 +526,11 @@ impl Report {
             },
             "verdict": if self.passed() { "pass" } else { "fail" },
             "failures": self.failures(),
+            "rules": self.rules.iter().map(|r| json!({
+                "id": r.id,
+                "deliveries": r.submitted,
+                "sentNothing": r.sent_nothing,
+            })).collect::<Vec<_>>(),
             "deadLetters": {
                 "causedBySpec": self.causes.spec.iter().map(|c| json!({
                     "reason": c.reason.as_str(),
@@ -489,6 +567,7 @@ impl Report {
             "deadLetteredByReason": reasons,
             "deadLetteredButApplied": self.dead_lettered_but_applied,
             "overwrittenByOtherEvents": self.overwritten,
+            "setBackByOlderEvents": self.set_back,
             "attemptsHistogram": attempts,
             // null when nothing was delivered: there is no latency to report.
             "latencyMs": if self.latencies.is_empty() {
@@ -589,6 +668,23 @@ impl Report {
                     let _ = writeln!(s, "    {f}");
                 }
             }
+        }
+        let nothing: Vec<String> = self
+            .rules
+            .iter()
+            .filter(|r| r.sent_nothing > 0)
+            .map(|r| format!("{} event(s) in rule {}", r.sent_nothing, r.id))
+            .collect();
+        if !nothing.is_empty() {
+            let _ = writeln!(
+                s,
+                "  no output  {} ({}, as `cxsync test` says; not submitted, not dead-lettered)",
+                nothing.join(", "),
+                crate::transform::transformed::NOTHING_SENT
+            );
+        }
+        for r in self.not_simulated() {
+            let _ = writeln!(s, "  rules      FAIL {r}");
         }
         let _ = writeln!(
             s,
@@ -878,10 +974,32 @@ impl Report {
     }
 }
 
+impl Report {
+    /// The `index`-th enabled rule's entry (the drivers number rules as the spec enables them).
+    fn rule_run(&mut self, index: usize, rule_id: &str) -> Option<&mut RuleRun> {
+        match self.rules.get(index) {
+            Some(r) if r.id == rule_id => self.rules.get_mut(index),
+            _ => self.rules.iter_mut().find(|r| r.id == rule_id),
+        }
+    }
+}
+
 /// The report is built by watching the run: every driver of a scenario tells it what happened.
 impl Observer for Report {
     fn submitted(&mut self, _seq: u64, _event_id: &str, _key: Option<&str>) {
         self.totals.matched += 1;
+    }
+
+    fn rule(&mut self, _seq: u64, index: usize, rule_id: &str) {
+        if let Some(r) = self.rule_run(index, rule_id) {
+            r.submitted += 1;
+        }
+    }
+
+    fn sent_nothing(&mut self, index: usize, rule_id: &str) {
+        if let Some(r) = self.rule_run(index, rule_id) {
+            r.sent_nothing += 1;
+        }
     }
 
     fn token_requested(&mut self, now: Time) {
@@ -979,7 +1097,7 @@ impl Report {
         let (epoch, sources) = (self.epoch, &self.sources);
         self.causes.add(d, || {
             let from = sources
-                .get(d.source as usize)
+                .get(d.id.source as usize)
                 .map(|f| format!(" (from {f})"))
                 .unwrap_or_default();
             let what = example(d, epoch);
@@ -1007,7 +1125,7 @@ fn example(r: &DeadLettered, epoch: SystemTime) -> String {
     };
     format!(
         "{} after {} attempt(s) at {}: {}",
-        r.event_id,
+        r.id.event_id,
         r.attempts,
         delivery::rfc3339(epoch, r.at),
         last

@@ -106,13 +106,13 @@ impl Causes {
                 if let Some(c) = self
                     .spec
                     .iter_mut()
-                    .find(|c| c.reason == d.reason && c.rule == d.rule_id && c.status == status)
+                    .find(|c| c.reason == d.reason && c.rule == d.id.rule_id && c.status == status)
                 {
                     c.count += 1;
                 } else if self.spec.len() < MAX_CAUSES {
                     self.spec.push(SpecCause {
                         reason: d.reason,
-                        rule: d.rule_id.clone(),
+                        rule: d.id.rule_id.clone(),
                         status,
                         count: 1,
                         example: example(),

@@ -312,6 +312,14 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         diags.extend(check_overlays(&tree, &map));
     }
     let interpolated = interp::resolve(&mut tree, &map, opts, &mut diags);
+    // What the file writes as secrets, and what `${env:}` put in the tree (a snippet never
+    // shows it; the file holds the reference, but a line may hold the same text).
+    out.sources.hide(secret_values(&tree));
+    out.sources.hide(
+        interpolated
+            .keys()
+            .filter_map(|p| tree.pointer(p)?.as_str().map(str::to_string)),
+    );
     let sensitive: std::collections::BTreeMap<String, String> = interpolated
         .iter()
         .filter(|(p, _)| interp::is_sensitive(p))
@@ -396,6 +404,49 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         interpolated,
     };
     out.spec = Some(spec);
+    out
+}
+
+/// The secret values a spec's tree holds, as the one masking rule (`spec::secret`) names them:
+/// the value of a credential-named field or header ([`secret::is_secret_name`]) that is not a
+/// `${…}` reference, and each credential part of a URL ([`secret::url_credentials`]: a password,
+/// `?api_key=`). Overlays count; transforms do not (they hold no secrets, and hiding a word that
+/// happens to equal one would mangle them). A snippet of the file shows these as `(sensitive)`
+/// ([`crate::diag::Sources::hide`]): lint's CX004 must not reprint the secret it reports.
+pub fn secret_values(tree: &Value) -> Vec<String> {
+    fn walk(v: &Value, key: Option<&str>, pointer: &str, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => {
+                if key.is_some_and(secret::is_secret_name) && secret::origin_of(s).is_none() {
+                    out.push(s.clone());
+                }
+                if s.contains("://") {
+                    for (range, _) in secret::url_credentials(s) {
+                        out.push(s[range].to_string());
+                    }
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, None, &format!("{pointer}/{i}"), out);
+                }
+            }
+            Value::Object(m) => {
+                for (k, x) in m {
+                    let p = yaml::child(pointer, k);
+                    let transform = p.starts_with("/rules/")
+                        && p.ends_with("/transform")
+                        && p.split('/').count() == 4;
+                    if !transform {
+                        walk(x, Some(k), &p, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(tree, None, "", &mut out);
     out
 }
 

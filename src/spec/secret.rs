@@ -157,6 +157,27 @@ pub fn origins(spec: &super::Spec) -> std::collections::BTreeMap<String, Origin>
     out
 }
 
+/// How a printer shows one spec field's value (`/channel/destinationUri`, `/idempotency/key`)
+/// that it prints by itself, not inside a payload: as it is, or, when [`masked`] hides it on the
+/// sent side (an `${env:…}` value, a credential-named field), a marker that names the field and
+/// never any part of the value. The one answer for `sim --http` and `dlq replay`.
+pub fn shown_field(
+    origins: &std::collections::BTreeMap<String, Origin>,
+    field: &str,
+    value: &str,
+) -> String {
+    let name = field.rsplit('/').next().unwrap_or(field);
+    let origin = origins.get(field).copied();
+    if !masked(origin, is_secret_name(name), Side::Sent) {
+        return value.to_string();
+    }
+    let dotted = field.trim_start_matches('/').replace('/', ".");
+    match origin {
+        Some(Origin::Env) => format!("(sensitive: `{dotted}` is from ${{env:…}})"),
+        _ => format!("(sensitive: `{dotted}`)"),
+    }
+}
+
 /// The origins of one payload's fields, by JSON pointer into the payload.
 pub type Origins = std::collections::BTreeMap<String, Origin>;
 

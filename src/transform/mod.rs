@@ -25,6 +25,7 @@ pub mod regex;
 pub mod runner;
 pub mod snapshot;
 pub mod syntax;
+pub mod transformed;
 mod uri;
 
 use chrono::{DateTime, Utc};

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::snapshot::{self, FixtureResult, Header};
+use super::transformed::{transformed, Transformed};
 use super::{guard_size, Transform};
 use crate::diag::{Diagnostic, Sources, Span};
 use crate::spec::payload::PayloadSchemas;
@@ -132,13 +133,13 @@ pub fn run_spec_observed(
             };
             let outcome = match filter(&fx.event, &rule.event_type, &rule.conditions) {
                 Some(why) => Some(FixtureResult::Filtered(why)),
-                None => match transform.eval(&fx.event, now) {
-                    Err(e) => {
+                None => match transformed(transform.eval(&fx.event, now)) {
+                    Transformed::Failed(e) => {
                         case.problems.push(format!("transform failed: {e}"));
                         None
                     }
-                    Ok(None) => Some(FixtureResult::Undefined),
-                    Ok(Some(mut out)) => {
+                    Transformed::Nothing => Some(FixtureResult::Undefined),
+                    Transformed::Send(mut out) => {
                         if let Some(schema) = schemas.for_rule(Some(&rule.id)) {
                             let key = &schema.key;
                             for err in schema.validator.iter_errors(&out) {

@@ -50,9 +50,10 @@ pub fn render(header: &Header, outcome: &FixtureResult) -> String {
             s.push_str(&crate::transform::json::to_pretty(v));
             s.push('\n');
         }
-        FixtureResult::Undefined => {
-            s.push_str("# outcome: undefined (the transform produced nothing; nothing is sent)\n")
-        }
+        FixtureResult::Undefined => s.push_str(&format!(
+            "# outcome: undefined ({})\n",
+            super::transformed::NOTHING_SENT
+        )),
         FixtureResult::Filtered(why) => {
             s.push_str("# outcome: filtered\n");
             s.push_str(&format!("# filtered by: {}\n", one_line(why)));

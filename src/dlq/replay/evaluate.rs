@@ -1,6 +1,7 @@
 //! Judging a record under the current spec, without sending anything: the rule that matches
 //! now, the new payload, the target schema, the size guards and the key to send.
 
+use crate::transform::transformed::{transformed, Transformed};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -75,7 +76,11 @@ impl std::fmt::Display for Problem {
                 write!(f, "no enabled rule matches the event: {}", why.join("; "))
             }
             Problem::TransformFailed { message } => write!(f, "transform failed: {message}"),
-            Problem::TransformUndefined => write!(f, "transform produced no value"),
+            Problem::TransformUndefined => write!(
+                f,
+                "the transform now gives no output for it: {} (the hub would skip the event; there is nothing to replay)",
+                crate::transform::transformed::NOTHING_SENT
+            ),
             Problem::PayloadTooLarge { bytes, limit } => write!(
                 f,
                 "payload is {bytes} bytes, over the size guard crm.maxPayloadBytes = {limit}"
@@ -270,10 +275,12 @@ impl Replayer {
             None => problems.push(Problem::NoMatchingRule {
                 why: self.why_no_rule(rec),
             }),
-            Some(r) => match r.transform.eval(&rec.event, self.now) {
-                Ok(Some(v)) => new_payload = Some(v),
-                Ok(None) => problems.push(Problem::TransformUndefined),
-                Err(e) => problems.push(Problem::TransformFailed { message: e.message }),
+            Some(r) => match transformed(r.transform.eval(&rec.event, self.now)) {
+                Transformed::Send(v) => new_payload = Some(v),
+                Transformed::Nothing => problems.push(Problem::TransformUndefined),
+                Transformed::Failed(e) => {
+                    problems.push(Problem::TransformFailed { message: e.message })
+                }
             },
         }
         if let Some(p) = &new_payload {

@@ -8,7 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use crate::delivery::drive::{NoArrivals, Observer};
-use crate::delivery::{Config, DeadLettered, HubSettings, Machine, Output, Submission};
+use crate::delivery::{
+    Config, DeadLettered, HubSettings, Machine, Output, Submission, SubmissionId,
+};
 use crate::http::driver::{Driver, Endpoints};
 use crate::http::wall;
 use crate::http::Clock;
@@ -136,12 +138,12 @@ impl Observer for Await {
     fn settled(&mut self, output: &Output) {
         match output {
             Output::Delivered(x) => self.settled.push((
-                x.seq as usize,
+                x.id.seq as usize,
                 SinkOutcome::Delivered {
                     status: x.status.unwrap_or(200),
                 },
             )),
-            Output::DeadLettered(x) => self.settled.push((x.seq as usize, dead_lettered(x))),
+            Output::DeadLettered(x) => self.settled.push((x.id.seq as usize, dead_lettered(x))),
         }
     }
 }
@@ -234,12 +236,14 @@ impl ReplaySink for DriverSink {
         self.machine.handle_submit(
             now,
             Submission {
-                seq: tag as u64,
-                source: 0,
-                origin: tag as u64,
-                event_id: d.event_id.to_string(),
-                event_type: d.event_type.to_string(),
-                rule_id: d.rule_id.to_string(),
+                id: SubmissionId {
+                    seq: tag as u64,
+                    source: 0,
+                    origin: tag as u64,
+                    event_id: d.event_id.to_string(),
+                    event_type: d.event_type.to_string(),
+                    rule_id: d.rule_id.to_string(),
+                },
                 payload: Ok(d.body.clone()),
                 idempotency_key: Ok(d.idempotency_key.to_string()),
             },

@@ -19,6 +19,7 @@ pub mod non_growing_backoff;
 pub mod non_unique_idempotency_key;
 pub mod oauth_without_token_refresh;
 pub mod payload_guard_above_crm_limit;
+pub mod payload_not_a_record;
 pub mod personal_data_in_payload;
 pub mod plaintext_secret;
 pub mod resends_write_twice;

@@ -1,9 +1,11 @@
 //! ## What it does
 //! Flags an idempotency key template that does not identify one event: it reads neither
 //! `event.id` nor an id together with `event.type`. An id is what the simulator's generator
-//! varies (`docs/semantics.md`, "Generated events"): `interaction.id`, and, in fixture events
-//! that have neither `event.id` nor `interaction.id`, a field whose name says it is an identifier
-//! (`contactId`, `ticket_id`, `uuid`) that no rule routes on.
+//! varies (`docs/semantics.md`, "Generated events"; one definition, `vary::Identity`):
+//! `interaction.id`; an id-named field of the event's own call or conversation
+//! (`conversation.conversationId`, `call.id`, `ticket_id`) that no rule routes on; and, in fixture
+//! events that have neither `event.id` nor `interaction.id`, a party's id-named field
+//! (`contactId`, `customer.id`, `agent.id`), which beside those ids many events share.
 //!
 //! ## Why is this bad?
 //! The CRM drops a request whose key it has seen before. If two different events render the same
@@ -37,12 +39,10 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let has_event_id = vars.iter().any(|v| v == "event.id");
     let has_type = vars.iter().any(|v| v == "event.type");
     // An id is what the simulator's generator varies (`vary::Identity`): `event.id`,
-    // `interaction.id`, and, in an event that has neither, an id-named field of the key
-    // (`contactId`, `ticket_id`) that no rule routes on.
-    let identity = Identity::of_key(vars.iter().cloned(), |v| {
-        cx.enabled_rules()
-            .any(|(_, r)| r.conditions.contains_key(v))
-    });
+    // `interaction.id`, the id fields of the event's own call or conversation that the key or
+    // the upsert field's inputs read, and, in an event that has neither standard id, a party's
+    // id field of the key; none that rules route on (`Identity::of_spec`).
+    let identity = Identity::of_spec(cx.spec);
     // The events the key is rendered for: each rule's fixtures of its event type whose key
     // renders (one that does not is CX017's). Without any, the simulator's built-in event, which
     // has both standard ids.

@@ -3,7 +3,10 @@
 //! name, an agent's email, transcripts, recordings, IBAN, IP address, raw payloads; found by input
 //! path names) and is not listed in `crm.allowPersonalData`. An object or a list that reaches the
 //! field whole (`$string(interaction.customer)`, `$merge`, the value itself) carries every
-//! personal field the rule's fixture events show inside it. One finding per output field. Only content that reaches the field counts: a field computed from
+//! personal field the rule's fixture events show inside it; so does the payload when the
+//! transform forwards its input whole (`$`, `$$`, `event`, the `$` of `$merge([$, {…}])`), and the
+//! allow list then names each personal field's path in the payload. One finding per output
+//! field. Only content that reaches the field counts: a field computed from
 //! `$count(interaction.analytics.transcripts) > 0`, `$exists(customer.phone)` or a condition
 //! carries none of it.
 //!
@@ -155,7 +158,16 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         if allowed(allow, &c.field.pointer) {
             continue;
         }
-        let found = personal_in(&c);
+        let mut found = personal_in(&c);
+        if c.field.pointer.is_empty() {
+            // The payload is the value itself: a personal field lands at its path inside it,
+            // which is what the allow list names.
+            let base = c.path.segments.len();
+            found.retain(|(_, p)| {
+                let inside: Vec<&str> = p.split('.').skip(base).collect();
+                !allowed(allow, &inside.join("."))
+            });
+        }
         if found.is_empty() {
             continue;
         }
@@ -188,20 +200,25 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         }
     }
     for (c, wholes, found) in fields {
-        let field = c.field_name();
+        let (field, place) = (c.field_name(), c.place());
         let what = describe(&found);
         let message = if wholes.is_empty() {
+            format!("{place} carries {what}, but it is not in `crm.allowPersonalData`")
+        } else if field.is_empty() {
             format!(
-                "output field `{field}` carries {what}, but it is not in `crm.allowPersonalData`"
+                "the transform forwards {} as the payload, which holds {what} (fixture events show them); none of them is in `crm.allowPersonalData`",
+                wholes.join(" and ")
             )
         } else {
             format!(
-                "output field `{field}` carries {} whole, which holds {what} (fixture events show them); it is not in `crm.allowPersonalData`",
+                "{place} carries {} whole, which holds {what} (fixture events show them); it is not in `crm.allowPersonalData`",
                 wholes.join(" and ")
             )
         };
         out.push(cx.at_output(c.source, c.field, message).with_help(
-            if wholes.is_empty() {
+            if field.is_empty() {
+                "build the payload from the fields the CRM needs (`{ \"id\": event.id, … }`) instead of forwarding the input whole, or add each personal field's path in the payload to `crm.allowPersonalData` once the CRM is approved for it".to_string()
+            } else if wholes.is_empty() {
                 format!(
                     "drop the field, or add `{field}` to `crm.allowPersonalData` once the CRM field is approved for personal data"
                 )

@@ -32,19 +32,21 @@ use super::is_reference;
 use super::prelude::*;
 use crate::spec::yaml::child;
 
-/// Why a URL holds a credential, if it does: the first of the parts
-/// [`crate::spec::secret::url_credentials`] names (the one list of credential query parameters,
-/// which import also uses to write placeholders).
+/// Why a URL holds credentials, if it does: every part [`crate::spec::secret::url_credentials`]
+/// names (the one list of credential query parameters, which import also uses to write
+/// placeholders), the user-info password first.
 fn url_secret(url: &str) -> Option<String> {
-    let (range, what) = crate::spec::secret::url_credentials(url)
+    let parts: Vec<String> = crate::spec::secret::url_credentials(url)
         .into_iter()
-        .next()?;
-    let in_userinfo = what == "password" && !url[..range.start].contains('?');
-    Some(if in_userinfo {
-        "a password in the URL's user-info (`user:password@`)".into()
-    } else {
-        format!("a credential in the query parameter `{what}`")
-    })
+        .map(|(range, what)| {
+            if what == "password" && !url[..range.start].contains('?') {
+                "a password in the URL's user-info (`user:password@`)".into()
+            } else {
+                format!("a credential in the query parameter `{what}`")
+            }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" and "))
 }
 
 /// The text the spec wrote at `pointer`: `${env:…}` references are resolved at load time, so a
@@ -147,5 +149,10 @@ mod tests {
         assert!(query.contains("query parameter `password`"), "{query}");
         let userinfo = url_secret("https://u:p@x.com/p?password=x").unwrap();
         assert!(userinfo.contains("user-info"), "{userinfo}");
+        // Every credential of a URL is named, not only the first (tester #113).
+        assert!(
+            userinfo.contains("and a credential in the query parameter `password`"),
+            "{userinfo}"
+        );
     }
 }

@@ -4,7 +4,9 @@
 //! ## Why is this bad?
 //! `cxsync test` can only snapshot a transform against events; a rule without fixtures ships
 //! untested, and rules that read the fixtures (`uncovered-condition-value`,
-//! `idempotency-key-field-can-be-absent`) cannot check it either.
+//! `idempotency-key-field-can-be-absent`, `payload-not-a-record`) cannot check it either. `sim`
+//! generates events only from fixtures, so it never delivers one through this rule: a transform
+//! that fails on every real event passes both. On by default: it is cheap and never wrong.
 //!
 //! ## Example
 //! ```yaml
@@ -34,7 +36,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                     &format!("/rules/{}/id", rule.index),
                     format!("rule `{}` has no fixture events", raw.id),
                 )
-                .with_help("add `fixtures:` with captured events of this type"),
+                .with_help(
+                    "add `fixtures:` with captured events of this type: until then `test` and `sim` never run this rule",
+                ),
             );
         }
     }

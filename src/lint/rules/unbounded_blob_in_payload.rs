@@ -46,8 +46,8 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 c.source,
                 c.field,
                 format!(
-                    "output field `{}` carries {} (`{}`) and no payload size guard is set",
-                    c.field_name(),
+                    "{} carries {} (`{}`) and no payload size guard is set",
+                    c.place(),
                     c.what,
                     c.path.dotted()
                 ),

@@ -42,7 +42,6 @@
 //! No automatic fix: changing the upsert field changes which CRM records later events update.
 
 use super::prelude::*;
-use super::template_vars;
 use crate::crm::{self, DedupMode};
 use crate::sim::engine::vary::{Identity, Plan, IDENTITY};
 use crate::transform::runner::matches;
@@ -55,12 +54,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         // No upsert field at all is CX031's.
         return;
     };
-    // The simulator's identity for this spec (`sim::engine::feed::identity`): the key's id
-    // fields, less the ones rules route on.
-    let identity = Identity::of_key(template_vars(&raw.idempotency.key), |v| {
-        cx.enabled_rules()
-            .any(|(_, r)| r.conditions.contains_key(v))
-    });
+    // The simulator's identity for this spec (`vary::Identity::of_spec`): the id fields of the
+    // key and of the upsert field's inputs, less the ones rules route on.
+    let identity = Identity::of_spec(cx.spec);
     // A top-level field name, or a JSON pointer into the payload, as the CRM model reads it.
     let pointer = if field.starts_with('/') {
         field.clone()

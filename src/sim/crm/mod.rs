@@ -544,7 +544,12 @@ impl CrmModel {
                             }
                             self.overwrites.push((owner, seq));
                             self.seen.insert(key, seq);
-                            if written.replace(seq) != Some(seq) {
+                            if self.applied(seq) > 0 {
+                                // A resend of a delivery another one overwrote since: it
+                                // updates the one record again (the ledger says whether that
+                                // set the record back), it makes no second record.
+                                self.stats.side_effects += 1;
+                            } else if written.replace(seq) != Some(seq) {
                                 self.write(seq);
                             }
                         }

@@ -13,11 +13,12 @@ use super::curve::Curve;
 use super::vary::{self, Plan};
 use super::EngineError;
 use crate::delivery::drive::{Arrivals, Observer};
-use crate::delivery::{Machine, Submission, Template, Time};
+use crate::delivery::{Machine, Submission, SubmissionId, Template, Time};
 use crate::sim::crm::{hash128, CrmModel};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
 use crate::transform::limits::WALL_CLOCK_GUARD;
+use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::Limits;
 
 /// Sets `path` to `new`, making the objects on the way (the scenario's `oversize` field, which
@@ -40,14 +41,17 @@ fn set(v: &mut Value, path: &str, new: Value) {
     }
 }
 
-/// What tells the events of a run apart ([`vary::Identity`]): `event.id`, `interaction.id`, and,
-/// in a fixture with neither, the idempotency key's id fields (not `event.type`, not a field
-/// rules route on). Nothing else varies, so a key read from fields many real events share (a
-/// queue name) collides in the simulation as it would in production.
-pub fn identity(key: &Template, inputs: &Inputs) -> vary::Identity {
-    vary::Identity::of_key(key.vars(), |v| {
-        inputs.rules.iter().any(|r| r.conditions.contains_key(v))
-    })
+/// What tells the events of a run apart ([`vary::Identity`]): `event.id`, `interaction.id`, the
+/// idempotency key's id fields of the event's own call or conversation
+/// (`conversation.conversationId`, `call.id`), and, in a fixture with neither standard id, the
+/// key's id fields of a party (`contact.contactId`; not `event.type`, not a field rules route
+/// on). Nothing else varies, so a key read from fields many real events share (a queue name, a
+/// customer's id) collides in the simulation as it would in production.
+///
+/// It is the spec's ([`vary::Identity::of_spec`], the key's paths and the upsert field's
+/// inputs), computed once with the inputs; `_key` is the spec's own template.
+pub fn identity(_key: &Template, inputs: &Inputs) -> vary::Identity {
+    inputs.identity.clone()
 }
 
 /// Why keys collide when the key template reads no field that tells events apart (`None` when
@@ -55,7 +59,11 @@ pub fn identity(key: &Template, inputs: &Inputs) -> vary::Identity {
 /// share them do.
 pub fn key_hint(key: &Template, inputs: &Inputs) -> Option<String> {
     let vars: Vec<String> = key.vars().collect();
-    if identity(key, inputs).key_reads_identity(&vars) {
+    let id = identity(key, inputs);
+    if vars
+        .iter()
+        .any(|v| vary::IDENTITY.contains(&v.as_str()) || id.fields.contains(v))
+    {
         return None;
     }
     let fields = if vars.is_empty() {
@@ -66,8 +74,20 @@ pub fn key_hint(key: &Template, inputs: &Inputs) -> Option<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let party = if id.fallback.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} names a party many events share, which identifies an event only when it has no `event.id` or `interaction.id`)",
+            id.fallback
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     Some(format!(
-        "the key reads {fields} and no field that identifies an event (`event.id`, `interaction.id`): generated events keep the fixtures' values there, as real events that share them do; use `${{event.id}}` or `${{interaction.id}}_${{event.type}}` (lint: CX016)"
+        "the key reads {fields} and no field that identifies an event (`event.id`, `interaction.id`, or the call's or conversation's own id){party}: generated events keep the fixtures' values there, as real events that share them do; use `${{event.id}}` or `${{interaction.id}}_${{event.type}}` (lint: CX016)"
     ))
 }
 
@@ -467,31 +487,39 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                 .map_or_else(|| hash128(&format!("#{k}")), |s| hash128(&s)) as u64;
         for ri in matching {
             let rule = &self.inputs.rules[ri];
-            let seq = self.submitted;
-            self.submitted += 1;
-            obs.submitted(seq, &event_id, key.as_deref().ok());
-            obs.subject(seq, subject);
-            let payload = match rule.transform.eval(&event, when) {
-                Ok(Some(p)) => Ok(p),
-                Ok(None) => Err("the transform produced no output (undefined)".to_string()),
-                Err(e) if e.code.as_deref() == Some(WALL_CLOCK_GUARD) => {
+            // What `cxsync test` says of the same result (`transform::transformed`): an
+            // undefined output sends nothing, and nothing is submitted or dead-lettered.
+            let payload = match transformed(rule.transform.eval(&event, when)) {
+                Transformed::Send(p) => Ok(p),
+                Transformed::Nothing => {
+                    obs.sent_nothing(ri, &rule.id);
+                    continue;
+                }
+                Transformed::Failed(e) if e.code.as_deref() == Some(WALL_CLOCK_GUARD) => {
                     self.guard_hit = Some((rule.id.clone(), event_id.clone()));
                     return;
                 }
-                Err(e) => Err(e.to_string()),
+                Transformed::Failed(e) => Err(e.to_string()),
             };
+            let seq = self.submitted;
+            self.submitted += 1;
+            obs.rule(seq, ri, &rule.id);
+            obs.submitted(seq, &event_id, key.as_deref().ok());
+            obs.subject(seq, subject);
             if let (Some(crm), Ok(p)) = (self.crm, &payload) {
                 crm.borrow_mut().pre_read(seq, &rule.id, p);
             }
             machine.handle_submit(
                 now,
                 Submission {
-                    seq,
-                    source,
-                    origin: k,
-                    event_id: event_id.clone(),
-                    event_type: event_type.clone(),
-                    rule_id: rule.id.clone(),
+                    id: SubmissionId {
+                        seq,
+                        source,
+                        origin: k,
+                        event_id: event_id.clone(),
+                        event_type: event_type.clone(),
+                        rule_id: rule.id.clone(),
+                    },
                     payload,
                     idempotency_key: key.clone(),
                 },

@@ -23,12 +23,26 @@ pub struct Ledger {
     /// The first submission of the event being submitted (its rules are submitted in a row).
     event_start: u64,
     last_event: String,
+    /// The rules of the event being submitted, by submission from `event_start`.
+    event_rules: Vec<String>,
+    /// The rule of the submission about to be told ([`Observer::rule`]).
+    next_rule: String,
     key_clash_count: u64,
-    key_clashes: Vec<String>,
+    /// Clashes between two rules' deliveries of one event: how many, and up to five examples.
+    rule_clashes: (u64, Vec<String>),
+    /// Clashes between two events: how many, and up to five examples.
+    event_clashes: (u64, Vec<String>),
     /// The subject hash of every submission ([`Observer::subject`]), kept only against a CRM
     /// that upserts ([`Ledger::upserting`]): it tells an update of one interaction's record
     /// from an overwrite of another's.
     subjects: Option<Vec<u64>>,
+    /// Beside `subjects`: each submission's event (its first submission's number, so events
+    /// compare in arrival order) and rule (an index into `rule_names`).
+    writers: Option<Vec<(u64, u32)>>,
+    /// Rule ids by the index the drivers tell ([`Observer::rule`]).
+    rule_names: Vec<String>,
+    /// The rule index of the submission about to be told.
+    next_rule_index: u32,
     /// Why a key collides when the key reads no field that tells events apart.
     key_hint: Option<String>,
 }
@@ -40,22 +54,51 @@ impl Observer for Ledger {
         if seq == 0 || event_id != self.last_event {
             self.event_start = seq;
             event_id.clone_into(&mut self.last_event);
+            self.event_rules.clear();
         }
+        let rule = std::mem::take(&mut self.next_rule);
         if let Some(key) = key {
             if let Some(first) = self.keys.insert(hash128(key), seq) {
                 self.key_clash_count += 1;
-                if self.key_clashes.len() < 5 {
-                    self.key_clashes.push(if first >= self.event_start {
-                        format!(
-                            "`{key}` is the key of event {event_id} for two of the rules that matched it (the template is per channel; a CRM that deduplicates keeps one)"
-                        )
-                    } else {
-                        format!(
+                if first >= self.event_start {
+                    let other = self
+                        .event_rules
+                        .get((first - self.event_start) as usize)
+                        .map_or("?", String::as_str);
+                    let (n, examples) = &mut self.rule_clashes;
+                    *n += 1;
+                    if examples.len() < 5 {
+                        examples.push(format!(
+                            "`{key}` (event {event_id}, rules {other} and {rule})"
+                        ));
+                    }
+                } else {
+                    let (n, examples) = &mut self.event_clashes;
+                    *n += 1;
+                    if examples.len() < 5 {
+                        examples.push(format!(
                             "`{key}` is the key of event {event_id} and of matched event #{first}"
-                        )
-                    });
+                        ));
+                    }
                 }
             }
+        }
+        self.event_rules.push(rule);
+        if let Some(w) = &mut self.writers {
+            w.push((self.event_start, self.next_rule_index));
+        }
+    }
+
+    fn rule(&mut self, _seq: u64, index: usize, rule_id: &str) {
+        rule_id.clone_into(&mut self.next_rule);
+        if self.writers.is_some() {
+            if self.rule_names.len() <= index {
+                self.rule_names.resize(index + 1, String::new());
+            }
+            if self.rule_names[index].is_empty() {
+                rule_id.clone_into(&mut self.rule_names[index]);
+            }
+            self.next_rule_index = u32::try_from(index).unwrap_or(u32::MAX);
         }
     }
 
@@ -68,8 +111,8 @@ impl Observer for Ledger {
 
     fn settled(&mut self, output: &Output) {
         let (seq, state) = match output {
-            Output::Delivered(d) => (d.seq, DELIVERED),
-            Output::DeadLettered(d) => (d.seq, if d.stored { DLQ_STORED } else { DLQ_LOST }),
+            Output::Delivered(d) => (d.id.seq, DELIVERED),
+            Output::DeadLettered(d) => (d.id.seq, if d.stored { DLQ_STORED } else { DLQ_LOST }),
         };
         if let Some(s) = self.state.get_mut(seq as usize) {
             *s = state;
@@ -78,11 +121,44 @@ impl Observer for Ledger {
 }
 
 impl Ledger {
+    /// What the shared keys were, each kind's explanation once and then its examples (`None`:
+    /// no two deliveries shared a key).
+    fn key_clash_detail(&self) -> Option<String> {
+        if self.key_clash_count == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let (n, examples) = &self.rule_clashes;
+        if *n > 0 {
+            parts.push(format!(
+                "{n} between two rules' deliveries of one event (the key template is per channel, so every rule that matches an event sends the same key, and a CRM that deduplicates keeps only the first; make the rules' conditions disjoint, merge them into one rule, or move one to a channel whose key adds something rule-specific (lint: CX030)), e.g. {}",
+                examples.join(", ")
+            ));
+        }
+        let (n, examples) = &self.event_clashes;
+        if *n > 0 {
+            parts.push(format!(
+                "{n} between two events{}, e.g. {}",
+                self.key_hint
+                    .as_deref()
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default(),
+                examples.join("; ")
+            ));
+        }
+        Some(format!(
+            "{} shared keys: {}",
+            self.key_clash_count,
+            parts.join("; ")
+        ))
+    }
+
     /// A ledger for a run against `crm`; `key_hint` explains a key collision (the key reads no
     /// field generated events vary).
     pub fn new(crm: &CrmModel, key_hint: Option<String>) -> Ledger {
         Ledger {
             subjects: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
+            writers: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
             key_hint,
             ..Ledger::default()
         }
@@ -100,6 +176,8 @@ impl Ledger {
         let mut example = None;
         for (i, &(earlier, later)) in crm.overwrites().iter().enumerate() {
             if subject(earlier) == subject(later) {
+                // An update of the subject's own record ([`Ledger::set_back`] asks whether
+                // it came in order).
                 continue;
             }
             if state.get(earlier as usize) == Some(&DELIVERED) {
@@ -122,6 +200,42 @@ impl Ledger {
         (lost.len() as u64, example)
     }
 
+    /// Deliveries of one subject's record that an **older** event's write replaced afterwards
+    /// (the CRM upserts, the last write wins): a retried `started` landing after its `ended`
+    /// leaves the record open. Counted once each when delivered, with the first example.
+    fn set_back(&self, state: &[u8], crm: &CrmModel) -> (u64, Option<String>) {
+        let (Some(subjects), Some(writers)) = (&self.subjects, &self.writers) else {
+            return (0, None);
+        };
+        let at = |seq: u64| Some((*subjects.get(seq as usize)?, *writers.get(seq as usize)?));
+        let rule = |i: u32| self.rule_names.get(i as usize).map_or("?", String::as_str);
+        let mut lost: Vec<u64> = Vec::new();
+        let mut example = None;
+        for &(newer_write, older_write) in crm.overwrites() {
+            let (Some((s1, (ev1, r1))), Some((s2, (ev2, r2)))) = (at(newer_write), at(older_write))
+            else {
+                continue;
+            };
+            // Same subject, and the write that landed last is of an event that arrived first.
+            if s1 != s2 || ev2 >= ev1 {
+                continue;
+            }
+            if state.get(newer_write as usize) == Some(&DELIVERED) {
+                lost.push(newer_write);
+            }
+            if example.is_none() {
+                example = Some(format!(
+                    "matched event #{older_write} (rule {}) landed after #{newer_write} (rule {}), a later event about the same record, and replaced it",
+                    rule(r2),
+                    rule(r1)
+                ));
+            }
+        }
+        lost.sort_unstable();
+        lost.dedup();
+        (lost.len() as u64, example)
+    }
+
     /// Checks the invariants against the CRM's record of side effects and finishes the report.
     pub fn finish<R: rand_core::Rng>(
         mut self,
@@ -131,7 +245,7 @@ impl Ledger {
         machine: &Machine<R>,
     ) {
         let state = std::mem::take(&mut self.state);
-        let key_clashes = std::mem::take(&mut self.key_clashes);
+        let key_clashes = self.key_clash_detail();
         rep.key_clash_count = self.key_clash_count;
         rep.end = now;
         rep.machine = machine.stats().clone();
@@ -162,10 +276,19 @@ impl Ledger {
         }
         let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64;
         let (overwritten, example) = self.overwritten(&state, crm);
+        let (set_back, set_back_example) = self.set_back(&state, crm);
         rep.totals.duplicates = duplicates;
-        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten;
+        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten + set_back;
         rep.dead_lettered_but_applied = dlq_applied;
         rep.overwritten = overwritten;
+        rep.set_back = set_back;
+        if set_back > 0 {
+            rep.set_back_detail = format!(
+                "{set_back} record(s) set back by an older event: the CRM upserts on `{}` and the last write wins, so a retried delivery that lands after a newer event's write of the same record replaces the newer state ({}); write each event type to a field of its own, or send something the CRM orders writes by (a version or the event's time it checks) — `dlq replay` of old records does the same",
+                crm.upsert_field().unwrap_or(""),
+                set_back_example.unwrap_or_default()
+            );
+        }
         if overwritten > 0 {
             rep.overwrite_detail = format!(
                 "{overwritten} record(s) overwritten by other events: upsert field `{}` does not identify the event ({}); upsert on a field the transform fills from `interaction.id` or `event.id`",
@@ -177,10 +300,14 @@ impl Ledger {
             Invariant::new(
                 "conservation",
                 "every matched event is applied in the CRM or sits in the DLQ with a reason",
-                unsettled == 0 && delivered_not_applied == 0 && lost_dlq == 0 && overwritten == 0,
+                unsettled == 0
+                    && delivered_not_applied == 0
+                    && lost_dlq == 0
+                    && overwritten == 0
+                    && set_back == 0,
                 format!(
-                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled, {} overwritten by another event's upsert",
-                    unsettled, delivered_not_applied, lost_dlq, overwritten
+                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled, {} overwritten by another event's upsert, {} set back by an older event's",
+                    unsettled, delivered_not_applied, lost_dlq, overwritten, set_back
                 ),
             ),
             if dedup == DedupMode::None && rep.expect.duplicates.is_some() {
@@ -212,20 +339,8 @@ impl Ledger {
             Invariant::new(
                 "unique-idempotency-keys",
                 "no two deliveries share an idempotency key (two events, or two rules of one event)",
-                key_clashes.is_empty(),
-                if key_clashes.is_empty() {
-                    "0 shared keys".to_string()
-                } else {
-                    format!(
-                        "{} shared keys{}, e.g. {}",
-                        rep.key_clash_count,
-                        self.key_hint
-                            .as_deref()
-                            .map(|h| format!(" ({h})"))
-                            .unwrap_or_default(),
-                        key_clashes.join("; ")
-                    )
-                },
+                key_clashes.is_none(),
+                key_clashes.unwrap_or_else(|| "0 shared keys".to_string()),
             ),
             Invariant::new(
                 "nothing-in-flight",

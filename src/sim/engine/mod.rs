@@ -179,7 +179,7 @@ impl Observer for Watch<'_, '_, '_> {
         if let Output::DeadLettered(d) = output {
             let event = OriginalEvent {
                 feed: self.feed,
-                k: d.origin,
+                k: d.id.origin,
                 at: d.submitted,
             };
             (self.sinks.dead_letter)(d, &event);
@@ -189,12 +189,12 @@ impl Observer for Watch<'_, '_, '_> {
         }
         let o = match output {
             Output::Delivered(d) => self.outcome(
-                (&d.event_id, &d.rule_id, d.source),
+                (&d.id.event_id, &d.id.rule_id, d.id.source),
                 ("delivered", d.attempts, None),
                 (d.submitted, Some(d.first_attempt), d.at),
             ),
             Output::DeadLettered(d) => self.outcome(
-                (&d.event_id, &d.rule_id, d.source),
+                (&d.id.event_id, &d.id.rule_id, d.id.source),
                 ("deadLettered", d.attempts, Some(d.reason.as_str())),
                 (
                     d.submitted,

@@ -1,8 +1,9 @@
 //! How a generated event differs from the fixture it copies: its identity and its times, each
 //! in the fixture's own type and format, and nothing else.
 //!
-//! - **Identity** ([`Identity`]: `event.id`, `interaction.id`, and, in a fixture that has
-//!   neither, the id fields of the idempotency key): a string keeps its form: every letter stays a letter of the same case,
+//! - **Identity** ([`Identity`]: `event.id`, `interaction.id`, the idempotency key's id fields
+//!   of the event's own call or conversation, and, in a fixture that has neither standard id,
+//!   the key's id fields of a party): a string keeps its form: every letter stays a letter of the same case,
 //!   every digit a digit, hex stays hex, punctuation stays where it is; the trailing characters
 //!   count up from the fixture's value (`INT-00417` → `INT-00418`, `ab12-cd34` → `ab12-cd35`, a
 //!   UUID stays a UUID). Fixtures whose values have the same form share one sequence that starts
@@ -37,9 +38,65 @@ pub const IDENTITY: [&str; 2] = ["event.id", "interaction.id"];
 /// CRM model (whose record a write is: [`Identity::subject`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
-    /// The idempotency key's id fields (`contact.contactId`), which identify an event that has
-    /// neither `event.id` nor `interaction.id`; varied only in such fixtures.
+    /// The idempotency key's id fields of the event's own subject (`conversation.conversationId`,
+    /// `call.id`, `ticket_id`: [`is_id_name`] and not [`is_party_path`]): the platform's own id
+    /// of the call or conversation the event is about, varied wherever a fixture has them, like
+    /// `interaction.id`.
+    pub fields: Vec<String>,
+    /// The idempotency key's id fields of a party many events share (`contact.contactId`,
+    /// `agent.id`: [`is_party_path`]), which identify an event only when it has neither
+    /// `event.id` nor `interaction.id`; varied only in such fixtures.
     pub fallback: Vec<String>,
+}
+
+/// The parties of an interaction that many events share: a customer has many calls, an agent
+/// takes many, a queue or tenant sees thousands. An id under (or named for) one of them is not
+/// the event's own.
+const PARTIES: [&str; 28] = [
+    "account",
+    "agent",
+    "assignee",
+    "bu",
+    "business",
+    "caller",
+    "campaign",
+    "company",
+    "contact",
+    "customer",
+    "device",
+    "group",
+    "lead",
+    "location",
+    "org",
+    "organisation",
+    "organization",
+    "owner",
+    "person",
+    "queue",
+    "region",
+    "requester",
+    "site",
+    "skill",
+    "station",
+    "team",
+    "tenant",
+    "user",
+];
+
+/// Whether a path names the id of a party many events share rather than of the event's own
+/// subject: one of its names, without an id suffix (`contactId` → `contact`, `agent_id` →
+/// `agent`), is a party ([`PARTIES`]: `interaction.customer.contactId`, `agent.id`,
+/// `tenantId`). `conversation.conversationId`, `call.id`, `ticket_id` are not. The one
+/// definition: the generator, the CRM model's subjects and lint's CX016/CX034 ask it.
+pub fn is_party_path(path: &str) -> bool {
+    path.split('.').any(|seg| {
+        let lower = seg.to_ascii_lowercase();
+        let stem = ["_uuid", "-uuid", "uuid", "_id", "-id", "id"]
+            .iter()
+            .find_map(|suf| lower.strip_suffix(suf))
+            .unwrap_or(&lower);
+        PARTIES.contains(&stem)
+    })
 }
 
 /// Whether a field's name says it is an identifier: `id`, `uuid`, or ending in `Id`, `ID`,
@@ -60,26 +117,48 @@ pub fn is_id_name(name: &str) -> bool {
 
 impl Identity {
     /// The identity for events keyed by the idempotency template whose `${…}` paths are
-    /// `key_vars`; `routed` says whether rules route on a path (a routed field is not varied:
+    /// `key_vars`: its id-named fields ([`is_id_name`]), the event's own or a party's
+    /// ([`is_party_path`]); `routed` says whether rules route on a path (a routed field is not varied:
     /// the generated event must match the fixture's rules).
     pub fn of_key(
         key_vars: impl IntoIterator<Item = String>,
         routed: impl Fn(&str) -> bool,
     ) -> Self {
-        let mut fallback: Vec<String> = Vec::new();
+        let mut id = Identity::default();
         for v in key_vars {
             let last = v.rsplit('.').next().unwrap_or(&v);
             if IDENTITY.contains(&v.as_str())
                 || v == "event.type"
                 || routed(&v)
                 || !is_id_name(last)
-                || fallback.contains(&v)
+                || id.fields.contains(&v)
+                || id.fallback.contains(&v)
             {
                 continue;
             }
-            fallback.push(v);
+            if is_party_path(&v) {
+                id.fallback.push(v);
+            } else {
+                id.fields.push(v);
+            }
         }
-        Identity { fallback }
+        id
+    }
+
+    /// The identity of a spec's events, the one `sim` generates with and lint's CX016/CX034
+    /// reason with: [`Identity::of_key`] over the idempotency key's paths and the input paths
+    /// the CRM's upsert field is filled from ([`upsert_inputs`]), less the paths enabled rules
+    /// route on.
+    pub fn of_spec(spec: &crate::spec::Spec) -> Self {
+        let key: Vec<String> = crate::delivery::Template::parse(&spec.raw.idempotency.key)
+            .map(|t| t.vars().collect())
+            .unwrap_or_default();
+        Identity::of_key(key.into_iter().chain(upsert_inputs(spec)), |v| {
+            spec.raw
+                .rules
+                .iter()
+                .any(|r| r.enabled && r.conditions.contains_key(v))
+        })
     }
 
     /// Whether `event` carries a standard identity (`event.id` or `interaction.id`).
@@ -90,43 +169,97 @@ impl Identity {
     }
 
     /// The subject of an event: what a CRM record written for it is about. The interaction
-    /// when the event names one (`interaction.ended` and `interaction.updated` of one
+    /// (`interaction.id`, else the key's own id fields: `conversation.conversationId`) when the
+    /// event names one (`interaction.ended` and `interaction.updated` of one
     /// interaction update one record, rightly), else the event, else its fallback fields; `None`
     /// when it carries none of them (every arrival is then its own subject).
     pub fn subject(&self, event: &Value) -> Option<String> {
         // Once per arrival: the standard paths without a `Vec` of segments.
-        for p in ["interaction.id", "event.id"] {
-            let v = p.split('.').try_fold(event, |v, s| v.get(s));
-            if let Some(v) = v.filter(|v| !v.is_null()) {
-                return Some(format!("{p}={}", crate::delivery::machine::json_text(v)));
-            }
+        let at = |p: &str| {
+            p.split('.')
+                .try_fold(event, |v, s| v.get(s))
+                .filter(|v| !v.is_null())
+        };
+        let text = |p: &str, v: &Value| format!("{p}={}", crate::delivery::machine::json_text(v));
+        if let Some(v) = at("interaction.id") {
+            return Some(text("interaction.id", v));
+        }
+        // The platform's own id of the call or conversation (one record per conversation).
+        let own: Vec<String> = self
+            .fields
+            .iter()
+            .filter_map(|p| at(p).map(|v| text(p, v)))
+            .collect();
+        if !own.is_empty() {
+            return Some(own.join("\u{1f}"));
+        }
+        if let Some(v) = at("event.id") {
+            return Some(text("event.id", v));
         }
         let parts: Vec<String> = self
             .fallback
             .iter()
-            .filter_map(|p| get(event, &split(p)).map(|v| format!("{p}={v}")))
+            .filter_map(|p| at(p).map(|v| text(p, v)))
             .collect();
         (!parts.is_empty()).then(|| parts.join("\u{1f}"))
     }
 
     /// Whether events generated from `event` differ at `path`, as [`Plan::new`] varies them:
-    /// `event.id` and `interaction.id` wherever `event` has them, a fallback field only when it
-    /// has neither. A value read from no such path is the same in every event copied from
+    /// `event.id`, `interaction.id` and the key's own id fields wherever `event` has them, a
+    /// party's id field only when it has neither standard id. A value read from no such path is the same in every event copied from
     /// `event`, as it is in the real events that share it (lint's CX034 asks this of the paths
     /// an upsert field is filled from).
     pub fn varies(&self, event: &Value, path: &str) -> bool {
         let present = get(event, &split(path)).is_some_and(|v| !v.is_null());
         present
             && (IDENTITY.contains(&path)
+                || self.fields.iter().any(|f| f == path)
                 || (self.fallback.iter().any(|f| f == path) && !Self::has_standard(event)))
     }
 
     /// Whether a key template with paths `key_vars` reads a field generated events vary.
     pub fn key_reads_identity(&self, key_vars: &[String]) -> bool {
-        key_vars
-            .iter()
-            .any(|v| IDENTITY.contains(&v.as_str()) || self.fallback.contains(v))
+        key_vars.iter().any(|v| {
+            IDENTITY.contains(&v.as_str()) || self.fields.contains(v) || self.fallback.contains(v)
+        })
     }
+}
+
+/// The input paths the CRM's upsert field (the spec's `crm.idempotency`, else its profile's) is
+/// filled from by the enabled rules' transforms, as far as the transform's analysis can tell
+/// (the paths whose content reaches the field: `"ZC-" & call.id` reads `call.id`). Empty when
+/// the CRM does not upsert.
+pub fn upsert_inputs(spec: &crate::spec::Spec) -> Vec<String> {
+    let profile = crate::crm::profile(spec.raw.crm.profile);
+    let dedup = crate::crm::dedup(&spec.raw, &profile, &Default::default());
+    let (crate::crm::DedupMode::Upsert, Some(field)) = (&dedup.mode, &dedup.upsert_field) else {
+        return Vec::new();
+    };
+    // A top-level field name, or a JSON pointer into the payload, as the CRM model reads it.
+    let pointer = if field.starts_with('/') {
+        field.clone()
+    } else {
+        format!("/{}", field.replace('~', "~0").replace('/', "~1"))
+    };
+    let mut out: Vec<String> = Vec::new();
+    for r in &spec.rules {
+        let enabled = spec.raw.rules.get(r.index).is_some_and(|raw| raw.enabled);
+        let Some(t) = r.transform.as_ref().filter(|_| enabled) else {
+            continue;
+        };
+        let Ok(a) = crate::transform::syntax::analyse(&t.text) else {
+            continue;
+        };
+        for f in a.outputs.iter().filter(|o| o.pointer == pointer) {
+            for p in &f.carries {
+                let d = p.dotted();
+                if !p.has_wildcard() && !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The time fields, in anchor order: the event occurs at its arrival instant.
@@ -139,6 +272,8 @@ pub const TIMES: [&str; 3] = [
 /// How generated events are made from their templates.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// How many templates events are generated from (instance `g / templates`).
+    templates: u64,
     ids: Vec<IdField>,
     times: Vec<TimeField>,
     shapes: Vec<Shape>,
@@ -151,12 +286,54 @@ struct IdField {
     per_template: Vec<Option<IdGen>>,
 }
 
+/// How one template's generated values of an identity field are made. Generated event `g` of
+/// `n` templates belongs to instance `i = g / n` (one copy of every template); within an
+/// instance, templates whose fixture values are equal get one value (two fixtures of one
+/// interaction stay one interaction), so the field's `offset` is `i × distinct + rank`, where
+/// `distinct` is how many different values the fixtures have and `rank` is this template's
+/// value's place among them (first appearance). Distinct fixture values (every `event.id`) make
+/// that `g` itself.
 #[derive(Debug, Clone, Copy)]
 enum IdGen {
-    /// `start + g` (or `start − g` when the values must go down).
-    Int { start: i128, up: bool },
-    /// `shapes[shape]`'s encoding of `start + g`.
-    Str { shape: usize, start: u128 },
+    /// `start + offset` (or `start − offset` when the values must go down).
+    Int {
+        start: i128,
+        up: bool,
+        rank: u64,
+        distinct: u64,
+    },
+    /// `shapes[shape]`'s encoding of `start + offset`.
+    Str {
+        shape: usize,
+        start: u128,
+        rank: u64,
+        distinct: u64,
+    },
+}
+
+impl IdGen {
+    /// The offset of generated event `g` of `templates` templates from the sequence's start.
+    fn offset(rank: u64, distinct: u64, g: u64, templates: u64) -> u128 {
+        u128::from(g / templates.max(1)) * u128::from(distinct) + u128::from(rank)
+    }
+}
+
+/// `(index, value)` pairs → each index's rank among the distinct values (in order of first
+/// appearance) and how many distinct values there are.
+fn ranks<T: PartialEq + Copy>(members: &[(usize, T)]) -> (Vec<(usize, u64)>, u64) {
+    let mut distinct: Vec<T> = Vec::new();
+    let mut out = Vec::with_capacity(members.len());
+    for &(i, v) in members {
+        let r = match distinct.iter().position(|d| *d == v) {
+            Some(r) => r,
+            None => {
+                distinct.push(v);
+                distinct.len() - 1
+            }
+        };
+        out.push((i, r as u64));
+    }
+    (out, distinct.len() as u64)
 }
 
 #[derive(Debug, Clone)]
@@ -205,9 +382,9 @@ pub struct PlanError {
 }
 
 impl Plan {
-    /// The plan for `templates` and `count` generated events: `event.id` and `interaction.id`
-    /// vary wherever a template has them, `identity`'s fallback fields only in templates that
-    /// have neither.
+    /// The plan for `templates` and `count` generated events: `event.id`, `interaction.id` and
+    /// `identity`'s own id fields vary wherever a template has them, its party fields only in
+    /// templates that have neither standard id.
     pub fn new(templates: &[Value], count: u64, identity: &Identity) -> Result<Plan, PlanError> {
         let mut shapes: Vec<Shape> = Vec::new();
         let mut ids = Vec::new();
@@ -215,6 +392,7 @@ impl Plan {
         let paths = IDENTITY
             .iter()
             .map(|p| (p.to_string(), false))
+            .chain(identity.fields.iter().map(|p| (p.clone(), false)))
             .chain(identity.fallback.iter().map(|p| (p.clone(), true)));
         for (path, fallback) in paths {
             let segs = split(&path);
@@ -247,7 +425,12 @@ impl Plan {
                 }
             })
             .collect();
-        Ok(Plan { ids, times, shapes })
+        Ok(Plan {
+            templates: templates.len() as u64,
+            ids,
+            times,
+            shapes,
+        })
     }
 
     /// Generated event number `g` (0-based among generated events) of template `t`, arriving
@@ -267,16 +450,25 @@ impl Plan {
                 continue;
             };
             let v = match gen {
-                IdGen::Int { start, up } => {
-                    let n = if up {
-                        start + i128::from(g)
-                    } else {
-                        start - i128::from(g)
-                    };
+                IdGen::Int {
+                    start,
+                    up,
+                    rank,
+                    distinct,
+                } => {
+                    // Within ±(2^53 − 1) by construction ([`id_gens`]).
+                    let off = IdGen::offset(rank, distinct, g, self.templates) as i128;
+                    let n = if up { start + off } else { start - off };
                     Value::Number(int_number(n))
                 }
-                IdGen::Str { shape, start } => {
-                    Value::String(self.shapes[shape].encode(start + u128::from(g)))
+                IdGen::Str {
+                    shape,
+                    start,
+                    rank,
+                    distinct,
+                } => {
+                    let off = IdGen::offset(rank, distinct, g, self.templates);
+                    Value::String(self.shapes[shape].encode(start.saturating_add(off)))
                 }
             };
             set_existing(ev, &f.path, v);
@@ -335,6 +527,10 @@ fn id_gens(
     shapes: &mut Vec<Shape>,
 ) -> Result<Vec<Option<IdGen>>, PlanError> {
     let mut out = vec![None; values.len()];
+    // Instances of the templates (copies of each) the run makes: the values a sequence needs
+    // are that many times the fixtures' distinct values ([`IdGen`]).
+    let templates = (values.len() as u64).max(1);
+    let instances = count.div_ceil(templates);
     // Integers: one sequence above the largest (or below the smallest) fixture value.
     let ints: Vec<(usize, i128)> = values
         .iter()
@@ -344,16 +540,21 @@ fn id_gens(
     if !ints.is_empty() {
         let max = ints.iter().map(|x| x.1).max().unwrap_or(0);
         let min = ints.iter().map(|x| x.1).min().unwrap_or(0);
-        let n = i128::from(count);
+        let (ranked, distinct) = ranks(&ints);
+        let n = i128::from(instances) * i128::from(distinct);
         let gen = if max + n <= MAX_SAFE_INTEGER {
             IdGen::Int {
                 start: max + 1,
                 up: true,
+                rank: 0,
+                distinct,
             }
         } else if min - n >= -MAX_SAFE_INTEGER {
             IdGen::Int {
                 start: min - 1,
                 up: false,
+                rank: 0,
+                distinct,
             }
         } else {
             return Err(PlanError {
@@ -362,8 +563,16 @@ fn id_gens(
                 found: format!("integers {min} to {max}"),
             });
         };
-        for (i, _) in ints {
-            out[i] = Some(gen);
+        for (i, rank) in ranked {
+            out[i] = Some(match gen {
+                IdGen::Int { start, up, .. } => IdGen::Int {
+                    start,
+                    up,
+                    rank,
+                    distinct,
+                },
+                other => other,
+            });
         }
     }
     // Strings: grouped by form (what is fixed and what varies, position by position); a group
@@ -390,7 +599,11 @@ fn id_gens(
             .max()
             .unwrap_or(0);
         let start = top.saturating_add(1);
-        while start.saturating_add(u128::from(count)) > shape.capacity() {
+        let values: Vec<(usize, Option<u128>)> =
+            members.iter().map(|(i, s)| (*i, shape.value(s))).collect();
+        let (ranked, distinct) = ranks(&values);
+        let needed = u128::from(instances) * u128::from(distinct);
+        while start.saturating_add(needed) > shape.capacity() {
             // Too few values in the fixture's form: widen its varying run, keeping the value.
             if !shape.widen() {
                 return Err(PlanError {
@@ -401,10 +614,12 @@ fn id_gens(
             }
         }
         shapes.push(shape);
-        for (i, _) in members {
+        for (i, rank) in ranked {
             out[i] = Some(IdGen::Str {
                 shape: shapes.len() - 1,
                 start,
+                rank,
+                distinct,
             });
         }
     }
@@ -1034,6 +1249,104 @@ mod tests {
             Some(format!("contact.contactId={}", b["contact"]["contactId"]))
         );
         assert_eq!(id.subject(&json!({"x": 1})), None);
+    }
+
+    #[test]
+    fn fixtures_of_one_interaction_stay_one_interaction_in_every_copy() {
+        // started and ended of one interaction (string ids), and a call of another (a number).
+        let t = [
+            json!({"event": {"id": "ev-0001", "type": "interaction.started"}, "interaction": {"id": "int-0001"}}),
+            json!({"event": {"id": "ev-0002", "type": "interaction.ended"}, "interaction": {"id": "int-0001"}}),
+            json!({"event": {"id": "ev-0003", "type": "interaction.ended"}, "interaction": {"id": "int-0007"}}),
+        ];
+        let p = Plan::new(&t, 30, &Identity::default()).unwrap();
+        let gen: Vec<Value> = (0..30u64)
+            .map(|g| p.apply(&t[(g % 3) as usize], (g % 3) as usize, g, AT))
+            .collect();
+        let mut events: Vec<&str> = gen
+            .iter()
+            .map(|e| e["event"]["id"].as_str().unwrap())
+            .collect();
+        let mut interactions: Vec<&str> = Vec::new();
+        for c in gen.chunks(3) {
+            // One copy of the three: the first two share their interaction, the third has its own.
+            assert_eq!(c[0]["interaction"]["id"], c[1]["interaction"]["id"]);
+            assert_ne!(c[0]["interaction"]["id"], c[2]["interaction"]["id"]);
+            interactions.push(c[0]["interaction"]["id"].as_str().unwrap());
+            interactions.push(c[2]["interaction"]["id"].as_str().unwrap());
+        }
+        interactions.extend(["int-0001", "int-0007"]);
+        interactions.sort_unstable();
+        interactions.dedup();
+        assert_eq!(interactions.len(), 22, "{interactions:?}");
+        events.extend(["ev-0001", "ev-0002", "ev-0003"]);
+        events.sort_unstable();
+        events.dedup();
+        assert_eq!(events.len(), 33);
+    }
+
+    #[test]
+    fn the_platforms_own_call_or_conversation_id_identifies_an_event_and_a_partys_does_not() {
+        for own in [
+            "conversation.conversationId",
+            "call.id",
+            "callId",
+            "ticket_id",
+            "session.sessionUuid",
+        ] {
+            assert!(!is_party_path(own), "{own}");
+        }
+        for party in [
+            "interaction.customer.contactId",
+            "contact.contactId",
+            "agent.id",
+            "call.agentId",
+            "tenant_id",
+            "queue.queueId",
+            "user-id",
+        ] {
+            assert!(is_party_path(party), "{party}");
+        }
+        let vars = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let id = Identity::of_key(
+            vars(&["conversation.conversationId", "event.type", "agent.id"]),
+            |_| false,
+        );
+        assert_eq!(id.fields, vec!["conversation.conversationId"]);
+        assert_eq!(id.fallback, vec!["agent.id"]);
+        // Beside an event.id, the conversation's id varies (string GUIDs stay GUIDs), the
+        // agent's does not; the subject is the conversation.
+        let t = [
+            json!({"event": {"id": "ev-1"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a01"}, "agent": {"id": "ag-1"}}),
+            json!({"event": {"id": "ev-2"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a02"}, "agent": {"id": "ag-1"}}),
+        ];
+        let p = Plan::new(&t, 10, &id).unwrap();
+        let gen: Vec<Value> = (0..10)
+            .map(|g| p.apply(&t[(g % 2) as usize], (g % 2) as usize, g, AT))
+            .collect();
+        let mut conv: Vec<&str> = gen
+            .iter()
+            .map(|e| e["conversation"]["conversationId"].as_str().unwrap())
+            .collect();
+        assert!(conv
+            .iter()
+            .all(|c| skeleton(c) == skeleton("5f0c1a7e-0b1d-4c2a-9e11-000000000a01")));
+        conv.extend([
+            "5f0c1a7e-0b1d-4c2a-9e11-000000000a01",
+            "5f0c1a7e-0b1d-4c2a-9e11-000000000a02",
+        ]);
+        conv.sort_unstable();
+        conv.dedup();
+        assert_eq!(conv.len(), 12);
+        assert!(gen.iter().all(|e| e["agent"]["id"] == "ag-1"));
+        assert!(id.varies(&t[0], "conversation.conversationId"));
+        assert!(!id.varies(&t[0], "agent.id"));
+        assert_eq!(
+            id.subject(&t[0]),
+            Some(
+                "conversation.conversationId=\"5f0c1a7e-0b1d-4c2a-9e11-000000000a01\"".to_string()
+            )
+        );
     }
 
     /// 2025-03-01T10:00:00Z in ms.

@@ -120,7 +120,22 @@ pub fn analyse(root: &Node) -> Analysis {
         scopes: vec![Vec::new()],
     };
     let v = a.output(root, &Some(Vec::new()), "");
-    a.consume(v);
+    let whole = a.consume(v);
+    // The paths that reach the payload as it is, not through a field the transform builds
+    // (`$`, `$$`, `event`, the `$` of `$merge([$, {…}])`): the result is the pseudo-field `""`.
+    let fielded: Vec<PathRef> = a.outputs.iter().flat_map(|o| o.carries.clone()).collect();
+    let carries: Vec<PathRef> = a
+        .refs(&whole.carries)
+        .into_iter()
+        .filter(|p| !fielded.contains(p))
+        .collect();
+    let result = (!carries.is_empty()).then(|| OutputField {
+        pointer: String::new(),
+        key_start: root.start,
+        key_end: root.end,
+        inputs: a.refs(&whole.deps),
+        carries,
+    });
     let bound = bound_names(root);
     let unknown_functions = a
         .functions
@@ -137,6 +152,7 @@ pub fn analyse(root: &Node) -> Analysis {
     Analysis {
         paths: a.paths,
         outputs: a.outputs,
+        result,
         functions: a.functions,
         unknown_functions,
         bound,

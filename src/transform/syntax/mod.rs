@@ -150,6 +150,10 @@ pub struct Analysis {
     pub paths: Vec<PathRef>,
     /// Output fields of the top-level object constructor (and nested ones), in source order.
     pub outputs: Vec<OutputField>,
+    /// The transform's result as one pseudo-field (pointer `""`, the key span being the whole
+    /// expression) when input paths reach it other than through `outputs`: `$` or `event`
+    /// forwarded whole, the `$` of `$merge([$, {…}])`. Its `carries` are only those paths.
+    pub result: Option<OutputField>,
     /// Function calls: (name without `$`, start, end).
     pub functions: Vec<(String, usize, usize)>,
     /// Calls of a `$name` that is neither a builtin nor bound anywhere in the expression (by

@@ -1,0 +1,125 @@
+//! ## What it does
+//! Runs each enabled rule's transform on its fixture events (those the rule matches) and flags a
+//! payload the CRM refuses as a body: a string, number, boolean or `null`; an array when
+//! `crm.acceptsArrays` is not set; an empty array; or an array (or, with `batchSize > 1`, a
+//! payload inside the batch's array) that holds something other than objects. The verdict is the
+//! simulator's: the body is built as the delivery machine builds it
+//! (`delivery::machine::batch_body` when batching) and judged by the CRM model's own
+//! `crm::body::judge`, which the HTTP mock calls too.
+//!
+//! ## Why is this bad?
+//! A REST CRM writes a record from a JSON object. Every event whose payload is not one is
+//! answered `400 Bad Request`, is never retried and goes to the dead-letter queue: the rule
+//! delivers nothing, and `sim` fails with `NON_RETRYABLE_STATUS (400)`.
+//!
+//! ## Example
+//! ```yaml
+//! crm:
+//!   acceptsArrays: false
+//! rules:
+//!   - id: R
+//!     transform: '[{"id": interaction.id}]'
+//! ```
+//!
+//! Use instead:
+//! ```yaml
+//! rules:
+//!   - id: R
+//!     transform: '{"id": interaction.id}'
+//! ```
+//! or, once the CRM's bulk endpoint is verified to take a list, `crm.acceptsArrays: true`.
+//!
+//! ## Fix safety
+//! No automatic fix: the payload's shape is the CRM API's contract.
+
+use super::prelude::*;
+use crate::crm::body::{judge, Refusal};
+use crate::delivery::machine::{batch_body, json_text};
+use crate::transform::runner::{compile_rule, matches, snapshot_now};
+
+pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let raw_spec = &cx.spec.raw;
+    let batched = raw_spec.channel.batch_size > 1;
+    let accepts_arrays = raw_spec.crm.accepts_arrays;
+    // Batches without array support are refused whatever the payloads hold: that is
+    // `batch-without-array-support` (CX001), reported once at `batchSize`.
+    if batched && !accepts_arrays {
+        return;
+    }
+    let now = snapshot_now(cx.spec, None).unwrap_or_else(|_| crate::transform::default_now());
+    for (rule, raw) in cx.enabled_rules() {
+        let Some(resolved) = cx.spec.rules.iter().find(|r| r.index == rule.index) else {
+            continue;
+        };
+        let Some(view) = &rule.transform else {
+            continue;
+        };
+        // A transform that does not compile is CX025's.
+        let Ok(transform) = compile_rule(cx.spec, resolved) else {
+            continue;
+        };
+        let mut refused: Vec<(&str, Refusal)> = Vec::new();
+        let mut matched = 0;
+        for f in &rule.fixtures {
+            if !matches(&f.event, &raw.event_type, &raw.conditions) {
+                continue;
+            }
+            matched += 1;
+            // A failing or undefined transform is `cxsync test`'s finding.
+            let Ok(Some(payload)) = transform.eval(&f.event, now) else {
+                continue;
+            };
+            let text = json_text(&payload);
+            let body = if batched { batch_body(&[&text]) } else { text };
+            if let Err(r) = judge(&body, accepts_arrays) {
+                refused.push((f.name.as_str(), r));
+            }
+        }
+        let Some((first, why)) = refused.first() else {
+            continue;
+        };
+        let names: Vec<&str> = refused.iter().map(|(n, _)| *n).collect();
+        let reason = match why {
+            // Inside a batch the payload is element 0 of the batch's array: say what it is.
+            Refusal::ElementNotARecord { kind, .. } if batched => {
+                format!("with batchSize {}, each payload is one element of the batch's array and must be a JSON object; this one is {}",
+                    raw_spec.channel.batch_size, kind.article())
+            }
+            other => {
+                let text = other.to_string();
+                let mut c = text.chars();
+                c.next()
+                    .map(|f| f.to_lowercase().chain(c).collect())
+                    .unwrap_or(text)
+            }
+        };
+        let help = match why {
+            Refusal::ArraysNotAccepted => "return one object per event, or set `crm.acceptsArrays: true` once the CRM's endpoint is known to take a list of records",
+            Refusal::EmptyArray => "return at least one record, or leave the event out with `conditions`",
+            Refusal::ElementNotARecord { .. } if batched => "return one object per event: the Event Hub makes the batch's array",
+            Refusal::ElementNotARecord { .. } => "make every element of the list an object (`[{ \"field\": … }]`)",
+            Refusal::NotARecord(_) | Refusal::NotJson => "return a JSON object (`{ \"field\": … }`): a CRM record",
+        };
+        let len = view
+            .source
+            .text
+            .chars()
+            .take_while(|c| *c != '\n')
+            .count()
+            .max(1);
+        out.push(
+            cx.in_transform(
+                &view.source,
+                0,
+                len,
+                format!(
+                    "rule `{}` sends a body the CRM refuses for {} of {matched} fixture events ({}): {reason}; the CRM answers 400 and each such event is dead-lettered",
+                    raw.id,
+                    names.len(),
+                    if names.len() == 1 { (*first).to_string() } else { names.join(", ") },
+                ),
+            )
+            .with_help(help),
+        );
+    }
+}
