@@ -1466,3 +1466,113 @@ fn a_replay_filter_matching_no_record_names_what_the_dlq_has_and_exits_1() {
     let o = replay(&["--dry-run", "--event-type", "interaction.ended"]);
     assert!(!stderr(&o).contains("no record has"), "{}", stderr(&o));
 }
+
+/// #62: an event id and a CRM's response body holding terminal escapes (clear screen, colours,
+/// a window title, a bidi override) reach the terminal escaped (`\u001b`), in the sim report's
+/// example, `dlq list` and `dlq replay --dry-run`: one function, `diag::printable`.
+#[test]
+fn terminal_escapes_from_events_and_crm_bodies_are_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "\u{1b}[2J\u{1b}[31mALL CLEAR\u{1b}[0m\u{1b}]0;pwned\u{7}\u{202e}gpj.exe";
+    std::fs::write(
+        dir.path().join("e.json"),
+        json!({"event": {"id": id, "type": "case.closed", "occurredAt": "2024-05-05T05:05:05.5-07:00"}, "case": {"ref": "C-5"}})
+            .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        r#"version: 1
+name: escapes
+channel: { name: Esc, destinationUri: "https://crm.example.org/v1/cases", auth: { type: none }, timeoutMilliseconds: 1000 }
+idempotency: { key: "${event.id}" }
+retry: { maxRetries: 0, initialDelaySeconds: 1, maxDelaySeconds: 1, backoffMultiplier: 1.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }
+deadLetterQueue: { enabled: true, bucketName: b }
+rules:
+  - { id: R, name: r, eventType: case.closed, transform: '{"ref": case.ref}', fixtures: [e.json] }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("esc.yaml"),
+        "version: 1\nname: esc\nduration: 1m\nevents: { count: 0, fixtures: true }\nfaults:\n  - respond: { from: 0s, to: 10m, status: 503, body: \"\\e[2J\\e[32mOK\\e[0m\\r\\nX-Fake: 1\" }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = cxsync()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let sim = run(&["sim", "s.yaml", "--scenario", "esc.yaml", "--dlq-dir", "D"]);
+    let list = run(&["dlq", "list", "D"]);
+    let dry = run(&["dlq", "replay", "D", "--spec", "s.yaml", "--dry-run"]);
+    assert!(
+        sim.contains("last response 503 \\u001b[2J\\u001b[32mOK\\u001b[0m\\u000d\\u000aX-Fake: 1"),
+        "{sim}"
+    );
+    for (what, out) in [
+        ("sim", &sim),
+        ("dlq list", &list),
+        ("dlq replay --dry-run", &dry),
+    ] {
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\u{202e}'),
+            "{what}: {out:?}"
+        );
+        assert!(
+            out.contains("\\u001b[31mALL CLEAR\\u001b[0m\\u001b]0;pwned\\u0007\\u202egpj.exe"),
+            "{what}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_time_window_that_ends_before_it_starts_is_a_usage_error() {
+    for cmd in [
+        vec![
+            "dlq",
+            "replay",
+            FIXTURE_STORE,
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+            "--dry-run",
+        ],
+        vec!["dlq", "list", FIXTURE_STORE],
+        vec!["dlq", "stats", FIXTURE_STORE],
+    ] {
+        // Offsets and fractions: 14:10 in +01:00 is 13:10Z, after 13:00:00.5Z.
+        for (since, until) in [
+            ("2024-01-15T14:10:00+01:00", "2024-01-15T13:00:00.5Z"),
+            ("2024-01-15T14:00:00Z", "2024-01-15T14:00:00Z"),
+        ] {
+            let out = run(cxsync()
+                .args(&cmd)
+                .args(["--since", since, "--until", until]));
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{cmd:?} {since} {until}: {out:?}"
+            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains("is not before --until"), "{err}");
+        }
+    }
+    // A window in order is fine.
+    let out = run(cxsync().args([
+        "dlq",
+        "list",
+        FIXTURE_STORE,
+        "--since",
+        "2020-01-01T00:00:00Z",
+        "--until",
+        "2030-01-01T00:00:00.000000001+14:00",
+    ]));
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}

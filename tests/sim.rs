@@ -1734,3 +1734,54 @@ rules:
     assert!(out.contains("ok   conservation"), "{out}{err}");
     assert!(code == 0 || out.contains("to replay"), "{out}{err}");
 }
+
+#[test]
+fn an_idempotency_key_longer_than_servers_take_is_refused_and_fails_as_the_specs() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = guid_spec(
+        r#"  - id: NOTES
+    name: a note per ended interaction
+    eventType: interaction.ended
+    transform: '{"id": interaction.id}'
+    fixtures: [fx/long.json, fx/ended2.json]
+"#,
+    )
+    .replace(
+        "key: \"${event.id}:${event.type}\"",
+        "key: \"${event.id}:${interaction.note}\"",
+    );
+    let long = format!(
+        r#"{{"event": {{"id": "{{3F2504E0-4F89-11D3-9A0C-0305E82C3301}}", "type": "interaction.ended", "occurredAt": "2025-02-28T23:59:59.9999999-12:00"}}, "interaction": {{"id": "{{3F2504E0-4F89-11D3-9A0C-0305E82C3302}}", "note": "{}"}}}}"#,
+        "ü".repeat(4100)
+    );
+    let short = GUID_FIXTURES[1].1.replace(
+        r#""interaction": {"id""#,
+        r#""interaction": {"note": "short", "id""#,
+    );
+    write_files(
+        dir.path(),
+        &[
+            ("spec.yaml", spec.as_str()),
+            ("fx/long.json", long.as_str()),
+            ("fx/ended2.json", short.as_str()),
+        ],
+    );
+    let (code, out, err) = run(&[
+        dir.path().join("spec.yaml").to_str().unwrap(),
+        "--events",
+        "20",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    // 4,100 two-byte characters: an 8,240-byte header, over 8,192; the short key is delivered.
+    assert!(
+        out.contains(
+            "FAIL: the spec dead-lettered 11 events: NON_RETRYABLE_STATUS (431) ×11 in rule NOTES"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("at most 8192"), "{out}");
+    assert!(
+        out.contains("build idempotency.key from ids, not free text"),
+        "{out}"
+    );
+}

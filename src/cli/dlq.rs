@@ -72,14 +72,25 @@ pub struct FilterArgs {
 }
 
 impl FilterArgs {
-    fn filter(&self) -> Filter {
-        Filter {
+    /// The filter, or a usage error (exit 2) when `--since` is not before `--until`: the window
+    /// `[since, until)` then holds no instant, so no record could match.
+    fn filter(&self) -> anyhow::Result<Filter> {
+        if let (Some(since), Some(until)) = (self.since, self.until) {
+            if since >= until {
+                bail!(
+                    "--since {} is not before --until {}: records are selected from --since (inclusive) to --until (exclusive), so no record could match; swap them?",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    until.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                );
+            }
+        }
+        Ok(Filter {
             since: self.since,
             until: self.until,
             reasons: self.reason.clone(),
             event_types: self.event_type.clone(),
             rules: self.rule.clone(),
-        }
+        })
     }
 }
 
@@ -229,8 +240,8 @@ fn status_of(scan: &Scan) -> ExitStatus {
 }
 
 async fn list(a: ListArgs, stats: bool) -> anyhow::Result<ExitStatus> {
+    let filter = a.filter.filter()?;
     let (store, scan) = open_and_scan(&a.source.source).await?;
-    let filter = a.filter.filter();
     let found: Vec<&Found> = scan
         .records
         .iter()
@@ -293,6 +304,7 @@ async fn show(a: ShowArgs) -> anyhow::Result<ExitStatus> {
 }
 
 async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
+    let filter = a.filter.filter()?;
     let Ok(loaded) = load_or_report(
         &a.spec,
         &a.spec_args,
@@ -311,7 +323,6 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     let (store, scan) = open_and_scan(&a.source.source).await?;
-    let filter = a.filter.filter();
     let evals: Vec<Evaluation> = scan
         .records
         .iter()

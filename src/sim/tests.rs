@@ -62,15 +62,26 @@ fn run(
     (rep, outcomes, dlq)
 }
 
-const WINDOW_503: &str = "
+/// A hand-written scenario: `count` events spread over `duration`, a CRM that answers at once,
+/// and one fault.
+fn hand(duration: &str, count: u32, fault: &str) -> String {
+    format!(
+        "
 version: 1
 name: hand
-duration: 30s
-events: { count: 3, fixtures: false }
-crm: { latency: { p50Ms: 0, p99Ms: 0 } }
+duration: {duration}
+events: {{ count: {count}, fixtures: false }}
+crm: {{ latency: {{ p50Ms: 0, p99Ms: 0 }} }}
 faults:
-  - maintenance: { from: 0s, to: 70s }
-";
+  - {fault}
+"
+    )
+}
+
+/// Three events in 30 s against a 503 window of 70 s.
+fn window_503() -> String {
+    hand("30s", 3, "maintenance: { from: 0s, to: 70s }")
+}
 
 #[test]
 fn a_503_window_against_2_4_8_16_32_backoff_dead_letters_exactly_the_early_event() {
@@ -84,7 +95,7 @@ fn a_503_window_against_2_4_8_16_32_backoff_dead_letters_exactly_the_early_event
         no_jitter: true,
         ..Options::default()
     };
-    let (rep, outcomes, dlq) = run(&spec, &inputs, WINDOW_503, &opts);
+    let (rep, outcomes, dlq) = run(&spec, &inputs, &window_503(), &opts);
     // Generated events copy the fixture `evt-0001` and count up in its form.
     assert_eq!(
         outcomes,
@@ -118,25 +129,16 @@ fn respecting_retry_after_waits_past_max_delay() {
     // retry of an event throttled at 5 s goes at 95 s, after the storm.
     let (spec, inputs) = load_spec();
     let inputs = only_voice(inputs);
-    let yaml = "
-version: 1
-name: hand
-duration: 10s
-events: { count: 1, fixtures: false }
-crm: { latency: { p50Ms: 0, p99Ms: 0 } }
-faults:
-  - throttle: { from: 0s, to: 60s, requests: 1, per: 1h, retryAfterSeconds: 90 }
-";
+    let throttle = "throttle: { from: 0s, to: 60s, requests: 1, per: 1h, retryAfterSeconds: 90 }";
     let opts = Options {
         no_jitter: true,
         ..Options::default()
     };
-    let (rep, outcomes, _) = run(&spec, &inputs, yaml, &opts);
+    let (rep, outcomes, _) = run(&spec, &inputs, &hand("10s", 1, throttle), &opts);
     // The window's bucket holds one request: spent by nobody yet, so the first attempt passes.
     assert_eq!(outcomes[0].1, "delivered");
     let _ = rep;
-    let yaml2 = yaml.replace("count: 1", "count: 2");
-    let (rep, outcomes, _) = run(&spec, &inputs, &yaml2, &opts);
+    let (rep, outcomes, _) = run(&spec, &inputs, &hand("10s", 2, throttle), &opts);
     // The second event (at 7.5 s) is throttled and waits 90 s, not 2 s.
     assert_eq!(outcomes[1], ("evt-0003".to_string(), "delivered", 2, None));
     assert_eq!(rep.latencies, vec![0, 90_000]);
@@ -167,7 +169,7 @@ fn the_same_seed_gives_a_byte_identical_report_and_another_seed_does_not() {
 #[test]
 fn a_run_that_cannot_settle_within_the_step_bound_fails_with_the_seed() {
     let (spec, inputs) = load_spec();
-    let sc = scenario::parse(WINDOW_503, Path::new("t.yaml")).unwrap();
+    let sc = scenario::parse(&window_503(), Path::new("t.yaml")).unwrap();
     let opts = Options {
         max_steps: Some(5),
         seed: 99,
@@ -189,7 +191,7 @@ fn without_a_dlq_dead_lettered_events_are_lost_and_the_verdict_fails() {
     let (rep, _, _) = run(
         &spec,
         &inputs,
-        &format!("{WINDOW_503}expect: {{ lost: 0 }}\n"),
+        &format!("{}expect: {{ lost: 0 }}\n", window_503()),
         &opts,
     );
     assert_eq!(rep.totals.lost, 1);

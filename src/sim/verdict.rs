@@ -19,8 +19,10 @@ use crate::delivery::{DeadLettered, Reason};
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, RawSpec};
 
-/// Statuses with which a CRM refuses the payload itself (malformed, too large, invalid).
-pub const PAYLOAD_REJECTIONS: [u16; 3] = [400, 413, 422];
+/// Statuses with which a CRM refuses the payload itself (malformed, too large, invalid) or the
+/// request's headers (431: an idempotency key longer than
+/// [`crate::spec::model::MAX_HEADER_VALUE`]).
+pub const PAYLOAD_REJECTIONS: [u16; 4] = [400, 413, 422, 431];
 
 /// Who must act on a dead letter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +168,9 @@ impl SpecCause {
 
     /// What a person does about it.
     pub fn fix(&self) -> &'static str {
+        if self.status == Some(431) {
+            return "the idempotency header is longer than servers accept (8192 bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit";
+        }
         match self.reason {
             Reason::TransformFailed => "fix the transform (`cxsync test` runs it on the fixtures)",
             Reason::IdempotencyKeyUnresolved => {
@@ -193,6 +198,7 @@ mod tests {
         assert_eq!(cause(Reason::IdempotencyKeyUnresolved, None), Cause::Spec);
         assert_eq!(cause(Reason::NonRetryableStatus, Some(422)), Cause::Spec);
         assert_eq!(cause(Reason::NonRetryableStatus, Some(400)), Cause::Spec);
+        assert_eq!(cause(Reason::NonRetryableStatus, Some(431)), Cause::Spec);
         // Salesforce's throttle (403) and a 404 are not about the payload.
         assert_eq!(cause(Reason::NonRetryableStatus, Some(403)), Cause::Faults);
         assert_eq!(cause(Reason::RetriesExhausted, Some(422)), Cause::Faults);

@@ -45,12 +45,13 @@ pub fn resolve(
     sources: &mut Sources,
     diags: &mut Vec<Diagnostic>,
 ) -> Resolved {
+    let mut r = Resolving { cx, sources, diags };
     let mut out = Resolved::default();
     if let Some(rules) = tree.get("rules").and_then(Value::as_array) {
         for (i, rule) in rules.iter().enumerate() {
             let base = format!("/rules/{i}");
-            let transform = resolve_transform(rule, &base, cx, sources, diags);
-            let fixtures = resolve_fixtures(rule, &base, cx, sources, diags);
+            let transform = r.transform(rule, &base);
+            let fixtures = r.fixtures(rule, &base);
             out.rules.push(ResolvedRule {
                 index: i,
                 transform,
@@ -58,81 +59,17 @@ pub fn resolve(
             });
             out.rule_payload_schemas
                 .push(match rule.get("payloadSchema") {
-                    Some(Value::String(rel)) => load_payload_schema(
-                        rel,
-                        &format!("{base}/payloadSchema"),
-                        cx,
-                        sources,
-                        diags,
-                    ),
+                    Some(Value::String(rel)) => {
+                        r.payload_schema(rel, &format!("{base}/payloadSchema"))
+                    }
                     _ => None,
                 });
         }
     }
     if let Some(Value::String(rel)) = tree.pointer("/crm/payloadSchema") {
-        out.payload_schema = load_payload_schema(rel, "/crm/payloadSchema", cx, sources, diags);
+        out.payload_schema = r.payload_schema(rel, "/crm/payloadSchema");
     }
     out
-}
-
-fn resolve_transform(
-    rule: &Value,
-    base: &str,
-    cx: &Ctx,
-    sources: &mut Sources,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<TransformSource> {
-    let inline = rule.get("transform");
-    let file = rule.get("transformFile");
-    match (inline, file) {
-        (Some(_), Some(_)) => {
-            diags.push(
-                cx.at_key(
-                    Diagnostic::error("E301", "a rule has both `transform` and `transformFile`"),
-                    &format!("{base}/transformFile"),
-                )
-                .with_help("keep one: an inline `transform` or a `transformFile` beside the spec"),
-            );
-            None
-        }
-        (None, None) => {
-            diags.push(
-                cx.at_key(
-                    Diagnostic::error("E301", "a rule needs a `transform` or a `transformFile`"),
-                    base,
-                )
-                .with_help(
-                    "add `transformFile: transforms/NAME.jsonata` or an inline `transform: |` block",
-                ),
-            );
-            None
-        }
-        (Some(Value::String(text)), None) => Some(TransformSource {
-            text: text.clone(),
-            origin: TransformOrigin::Inline {
-                pointer: format!("{base}/transform"),
-            },
-        }),
-        (None, Some(Value::String(rel))) => {
-            let pointer = format!("{base}/transformFile");
-            let path = cx.dir.join(rel);
-            match read_ref(&path, rel, "transform file", &pointer, cx) {
-                Ok(text) => {
-                    sources.add(&path, text.clone());
-                    Some(TransformSource {
-                        text,
-                        origin: TransformOrigin::File { path },
-                    })
-                }
-                Err(d) => {
-                    diags.push(d);
-                    None
-                }
-            }
-        }
-        // Wrong types were reported by the schema.
-        _ => None,
-    }
 }
 
 /// Reads a referenced file; a missing or unreadable file is reported at the key naming it, a
@@ -172,23 +109,91 @@ fn read_ref(
     })
 }
 
-fn resolve_fixtures(
-    rule: &Value,
-    base: &str,
-    cx: &Ctx,
-    sources: &mut Sources,
-    diags: &mut Vec<Diagnostic>,
-) -> Vec<Fixture> {
-    let Some(entries) = rule.get("fixtures").and_then(Value::as_array) else {
-        return Vec::new();
-    };
-    let mut paths: Vec<(PathBuf, String)> = Vec::new();
-    for (j, e) in entries.iter().enumerate() {
-        let Some(rel) = e.as_str() else { continue };
-        let pointer = format!("{base}/fixtures/{j}");
-        if crate::fsutil::is_glob(rel) {
-            match expand_glob(cx.dir, rel) {
-                Ok(found) if found.is_empty() => diags.push(
+/// One resolution under way: where its diagnostics point, and what it collects (the text of
+/// every file read, the diagnostics).
+struct Resolving<'r, 'a> {
+    cx: &'r Ctx<'a>,
+    sources: &'r mut Sources,
+    diags: &'r mut Vec<Diagnostic>,
+}
+
+impl Resolving<'_, '_> {
+    /// Reads a referenced file ([`read_ref`]); a problem is a diagnostic and `None`.
+    fn read(&mut self, path: &Path, rel: &str, what: &str, pointer: &str) -> Option<String> {
+        match read_ref(path, rel, what, pointer, self.cx) {
+            Ok(text) => Some(text),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn transform(&mut self, rule: &Value, base: &str) -> Option<TransformSource> {
+        let cx = self.cx;
+        let inline = rule.get("transform");
+        let file = rule.get("transformFile");
+        match (inline, file) {
+            (Some(_), Some(_)) => {
+                self.diags.push(
+                    cx.at_key(
+                        Diagnostic::error(
+                            "E301",
+                            "a rule has both `transform` and `transformFile`",
+                        ),
+                        &format!("{base}/transformFile"),
+                    )
+                    .with_help(
+                        "keep one: an inline `transform` or a `transformFile` beside the spec",
+                    ),
+                );
+                None
+            }
+            (None, None) => {
+                self.diags.push(
+                cx.at_key(
+                    Diagnostic::error("E301", "a rule needs a `transform` or a `transformFile`"),
+                    base,
+                )
+                .with_help(
+                    "add `transformFile: transforms/NAME.jsonata` or an inline `transform: |` block",
+                ),
+            );
+                None
+            }
+            (Some(Value::String(text)), None) => Some(TransformSource {
+                text: text.clone(),
+                origin: TransformOrigin::Inline {
+                    pointer: format!("{base}/transform"),
+                },
+            }),
+            (None, Some(Value::String(rel))) => {
+                let pointer = format!("{base}/transformFile");
+                let path = cx.dir.join(rel);
+                let text = self.read(&path, rel, "transform file", &pointer)?;
+                self.sources.add(&path, text.clone());
+                Some(TransformSource {
+                    text,
+                    origin: TransformOrigin::File { path },
+                })
+            }
+            // Wrong types were reported by the schema.
+            _ => None,
+        }
+    }
+
+    fn fixtures(&mut self, rule: &Value, base: &str) -> Vec<Fixture> {
+        let cx = self.cx;
+        let Some(entries) = rule.get("fixtures").and_then(Value::as_array) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<(PathBuf, String)> = Vec::new();
+        for (j, e) in entries.iter().enumerate() {
+            let Some(rel) = e.as_str() else { continue };
+            let pointer = format!("{base}/fixtures/{j}");
+            if crate::fsutil::is_glob(rel) {
+                match expand_glob(cx.dir, rel) {
+                Ok(found) if found.is_empty() => self.diags.push(
                     cx.at_value(
                         Diagnostic::error("E303", format!("fixture glob `{rel}` matches no file")),
                         &pointer,
@@ -198,36 +203,33 @@ fn resolve_fixtures(
                     ),
                 ),
                 Ok(found) => paths.extend(found.into_iter().map(|p| (p, pointer.clone()))),
-                Err(msg) => diags.push(cx.at_value(Diagnostic::error("E303", msg), &pointer)),
+                Err(msg) => self.diags.push(cx.at_value(Diagnostic::error("E303", msg), &pointer)),
             }
-        } else {
-            paths.push((cx.dir.join(rel), pointer));
+            } else {
+                paths.push((cx.dir.join(rel), pointer));
+            }
         }
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    // Snapshot name (the file stem) → the fixture that has it: `test` writes
-    // `<rule id>/<stem>.snap`, so two stems alike in one rule are one snapshot.
-    let mut names: std::collections::BTreeMap<String, PathBuf> = std::collections::BTreeMap::new();
-    let mut out = Vec::new();
-    for (path, pointer) in paths {
-        if !seen.insert(path.clone()) {
-            continue;
-        }
-        let rel = path.display().to_string();
-        let text = match read_ref(&path, &rel, "fixture", &pointer, cx) {
-            Ok(t) => t,
-            Err(d) => {
-                diags.push(d);
+        let mut seen = std::collections::BTreeSet::new();
+        // Snapshot name (the file stem) → the fixture that has it: `test` writes
+        // `<rule id>/<stem>.snap`, so two stems alike in one rule are one snapshot.
+        let mut names: std::collections::BTreeMap<String, PathBuf> =
+            std::collections::BTreeMap::new();
+        let mut out = Vec::new();
+        for (path, pointer) in paths {
+            if !seen.insert(path.clone()) {
                 continue;
             }
-        };
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if let Some(first) = names.get(&name) {
-            let rule_id = rule.get("id").and_then(Value::as_str).unwrap_or("?");
-            diags.push(
+            let rel = path.display().to_string();
+            let Some(text) = self.read(&path, &rel, "fixture", &pointer) else {
+                continue;
+            };
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if let Some(first) = names.get(&name) {
+                let rule_id = rule.get("id").and_then(Value::as_str).unwrap_or("?");
+                self.diags.push(
                 cx.at_value(
                     Diagnostic::error(
                         "E306",
@@ -240,19 +242,43 @@ fn resolve_fixtures(
                 )
                 .with_help("rename one of the fixture files: a rule's fixtures need distinct file names (without the extension)"),
             );
-        } else {
-            names.insert(name.clone(), path.clone());
+            } else {
+                names.insert(name.clone(), path.clone());
+            }
+            if let Some(event) = read_json(&path, &text, Json::Fixture, self.diags) {
+                out.push(Fixture {
+                    name,
+                    path: path.clone(),
+                    event,
+                });
+            }
+            self.sources.add(&path, text);
         }
-        if let Some(event) = read_json(&path, &text, Json::Fixture, diags) {
-            out.push(Fixture {
-                name,
-                path: path.clone(),
-                event,
-            });
-        }
-        sources.add(&path, text);
+        out
     }
-    out
+
+    fn payload_schema(&mut self, rel: &str, pointer: &str) -> Option<Value> {
+        let path = self.cx.dir.join(rel);
+        let text = self.read(&path, rel, "payload schema", pointer)?;
+        let value = read_json(&path, &text, Json::PayloadSchema, self.diags);
+        self.sources.add(&path, text);
+        let value = value?;
+        if let Err(e) = jsonschema::validator_for(&value) {
+            self.diags.push(
+                self.cx
+                    .at_value(
+                        Diagnostic::error(
+                            "E305",
+                            format!("payload schema `{rel}` is not a valid JSON Schema: {e}"),
+                        ),
+                        pointer,
+                    )
+                    .with_help(format!("at `{}` in the schema", e.instance_path())),
+            );
+            return None;
+        }
+        Some(value)
+    }
 }
 
 /// Which JSON file [`read_json`] reads: a fixture is one event (an object, whose integers a
@@ -369,38 +395,4 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
 /// unsaved new file is not matched until it is saved), through the one bounded glob walker.
 pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     crate::fsutil::glob(&dir.join(pattern)).map_err(|e| format!("fixture {e}"))
-}
-
-fn load_payload_schema(
-    rel: &str,
-    pointer: &str,
-    cx: &Ctx,
-    sources: &mut Sources,
-    diags: &mut Vec<Diagnostic>,
-) -> Option<Value> {
-    let path = cx.dir.join(rel);
-    let text = match read_ref(&path, rel, "payload schema", pointer, cx) {
-        Ok(t) => t,
-        Err(d) => {
-            diags.push(d);
-            return None;
-        }
-    };
-    let value = read_json(&path, &text, Json::PayloadSchema, diags);
-    sources.add(&path, text);
-    let value = value?;
-    if let Err(e) = jsonschema::validator_for(&value) {
-        diags.push(
-            cx.at_value(
-                Diagnostic::error(
-                    "E305",
-                    format!("payload schema `{rel}` is not a valid JSON Schema: {e}"),
-                ),
-                pointer,
-            )
-            .with_help(format!("at `{}` in the schema", e.instance_path())),
-        );
-        return None;
-    }
-    Some(value)
 }

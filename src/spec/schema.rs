@@ -133,6 +133,29 @@ impl Schema {
         drop_missing_explained_by_typo(&mut out);
         out
     }
+
+    /// The violations of `tree` at exactly the given pointers (`(pointer, diagnostics)`): the
+    /// loader re-checks the strings `${env:…}` filled against the literal's limits.
+    pub fn validate_at(
+        &self,
+        tree: &Value,
+        map: &SourceMap,
+        pointers: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<(String, Diagnostic)> {
+        let mut out = Vec::new();
+        if self.validator.is_valid(tree) {
+            return out;
+        }
+        for err in self.validator.iter_errors(tree) {
+            let at = err.instance_path().as_str().to_string();
+            if pointers.contains_key(&at) {
+                let mut ds = Vec::new();
+                self.describe_error(&err, map, &mut ds);
+                out.extend(ds.into_iter().map(|d| (at.clone(), d)));
+            }
+        }
+        out
+    }
 }
 
 /// The spec's patterns, in words.
@@ -565,6 +588,12 @@ impl Schema {
             .unwrap_or("");
         let parent = resolve_schema_path(root, parent_path).map(|p| deref(root, p));
         let what = dotted(instance_path);
+        // Where a field is unknown or missing, in words.
+        let within = if instance_path.is_empty() {
+            "at the top level".to_string()
+        } else {
+            format!("in `{what}`")
+        };
         let at_value = map.value_span(instance_path);
         let found_here = found_at(instance, instance_path, map);
         // For ranges, the number as written (`found 1e17`), not a description.
@@ -585,15 +614,9 @@ impl Schema {
                     .unwrap_or_default();
                 for key in unexpected {
                     let p = super::yaml::child(instance_path, key);
-                    let mut d = Diagnostic::error(
-                        "E101",
-                        if instance_path.is_empty() {
-                            format!("unknown field `{key}` at the top level")
-                        } else {
-                            format!("unknown field `{key}` in `{what}`")
-                        },
-                    )
-                    .at_opt(map.key_span(&p));
+                    let mut d =
+                        Diagnostic::error("E101", format!("unknown field `{key}` {within}"))
+                            .at_opt(map.key_span(&p));
                     d = match suggest(key, known.iter().copied()) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None => d.with_help(format!(
@@ -606,15 +629,9 @@ impl Schema {
             }
             ValidationErrorKind::Required { property } => {
                 let name = scalar_text(property);
-                let mut d = Diagnostic::error(
-                    "E102",
-                    if instance_path.is_empty() {
-                        format!("missing required field `{name}` at the top level")
-                    } else {
-                        format!("missing required field `{name}` in `{what}`")
-                    },
-                )
-                .at_opt(map.key_span(instance_path));
+                let mut d =
+                    Diagnostic::error("E102", format!("missing required field `{name}` {within}"))
+                        .at_opt(map.key_span(instance_path));
                 if let Some(desc) = parent
                     .and_then(|p| p.get("properties"))
                     .and_then(|p| p.get(&name))

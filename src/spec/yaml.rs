@@ -492,47 +492,33 @@ fn scalar(v: &str, style: ScalarStyle, tag: Option<&saphyr_parser::Tag>) -> (Val
 }
 
 fn to_value(t: Tree, pointer: &str, key: Option<Span>, map: &mut SourceMap) -> Value {
+    let style = match &t {
+        Tree::Scalar(_, _, style, _) => *style,
+        Tree::Seq(..) | Tree::Map(..) => Style::Collection,
+    };
+    map.insert(
+        pointer.to_string(),
+        Loc {
+            key,
+            value: t.span(),
+            style,
+        },
+    );
     match t {
-        Tree::Scalar(v, s, style, written) => {
+        Tree::Scalar(v, _, _, written) => {
             if let Some(w) = written {
                 map.written.insert(pointer.to_string(), w.into());
             }
-            map.insert(
-                pointer.to_string(),
-                Loc {
-                    key,
-                    value: s,
-                    style,
-                },
-            );
             v
         }
-        Tree::Seq(items, s) => {
-            map.insert(
-                pointer.to_string(),
-                Loc {
-                    key,
-                    value: s,
-                    style: Style::Collection,
-                },
-            );
-            Value::Array(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, t)| to_value(t, &format!("{pointer}/{i}"), None, map))
-                    .collect(),
-            )
-        }
-        Tree::Map(items, s) => {
-            map.insert(
-                pointer.to_string(),
-                Loc {
-                    key,
-                    value: s,
-                    style: Style::Collection,
-                },
-            );
+        Tree::Seq(items, _) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| to_value(t, &format!("{pointer}/{i}"), None, map))
+                .collect(),
+        ),
+        Tree::Map(items, _) => {
             let mut obj = Map::new();
             for (k, ks, v) in items {
                 let p = child(pointer, &k);
@@ -891,42 +877,58 @@ mod tests {
     }
 
     #[test]
-    fn an_unclosed_bracket_is_reported_at_the_bracket() {
-        let d = first_error("version: 1\nname: [a, b\nchannel:\n  x: 1\n");
-        assert_eq!(at(&d), (2, 7));
-        assert!(d.message.contains("unclosed flow sequence"));
+    fn a_syntax_error_is_reported_where_it_must_be_mended() {
+        // What each case shows, the text, where its first error is (line, column), and words its
+        // message must hold.
+        let cases = [
+            (
+                "an unclosed bracket is reported at the bracket",
+                "version: 1\nname: [a, b\nchannel:\n  x: 1\n",
+                (2, 7),
+                "unclosed flow sequence",
+            ),
+            (
+                "an unclosed brace inside brackets is the culprit",
+                "a:\n  b: [1, {c: 2]\n  d: 3\n",
+                (2, 10),
+                "",
+            ),
+            (
+                "an unclosed quote is reported at the quote even when noticed at the end",
+                "version: 1\nname: \"abc\n  desc: x\n  more: y\n",
+                (2, 7),
+                "double-quoted",
+            ),
+            (
+                "apostrophes in plain scalars and brackets in block scalars open nothing",
+                "a: |\n  { \"x\": [1,\n  zz\nb: don't\nc: [1, 2\nd: 1\n",
+                (5, 4),
+                "",
+            ),
+            (
+                "columns count characters, not bytes",
+                "é: \"ü\"\nname: [a, b\nchannel:\n  x: 1\n",
+                (2, 7),
+                "",
+            ),
+            (
+                "a tab in indentation gets its own message at the tab",
+                "version: 1\nchannel:\n  name: x\n\tfoo: 1\n",
+                (4, 1),
+                "",
+            ),
+        ];
+        for (what, text, pos, says) in cases {
+            let d = first_error(text);
+            assert_eq!(at(&d), pos, "{what}: {d:?}");
+            assert!(d.message.contains(says), "{what}: {d:?}");
+        }
     }
 
     #[test]
-    fn an_unclosed_brace_inside_brackets_is_the_culprit() {
-        let d = first_error("a:\n  b: [1, {c: 2]\n  d: 3\n");
-        assert_eq!(at(&d), (2, 10));
-    }
-
-    #[test]
-    fn an_unclosed_quote_is_reported_at_the_quote_even_when_noticed_at_the_end() {
-        let d = first_error("version: 1\nname: \"abc\n  desc: x\n  more: y\n");
-        assert_eq!(at(&d), (2, 7));
-        assert!(d.message.contains("double-quoted"));
-    }
-
-    #[test]
-    fn apostrophes_in_plain_scalars_and_brackets_in_block_scalars_open_nothing() {
-        let text = "a: |\n  { \"x\": [1,\n  zz\nb: don't\nc: [1, 2\nd: 1\n";
-        assert_eq!(at(&first_error(text)), (5, 4));
-    }
-
-    #[test]
-    fn columns_count_characters_not_bytes() {
-        let d = first_error("é: \"ü\"\nname: [a, b\nchannel:\n  x: 1\n");
-        assert_eq!(at(&d), (2, 7));
-    }
-
-    #[test]
-    fn a_tab_in_indentation_gets_its_own_message_at_the_tab() {
+    fn a_tab_in_indentation_gets_its_own_code() {
         let d = first_error("version: 1\nchannel:\n  name: x\n\tfoo: 1\n");
         assert_eq!(d.code, "E007");
-        assert_eq!(at(&d), (4, 1));
     }
 
     #[test]

@@ -700,6 +700,19 @@ mod tests {
         assert!(p.contains(&("E502".into(), 6, 43)), "{p:?}");
     }
 
+    /// The checks' findings on the guide's spec with its rule's transform written inline as
+    /// `transform_yaml` (a YAML scalar).
+    fn check_inline(transform_yaml: &str) -> Vec<Diagnostic> {
+        let dir = tempfile::tempdir().unwrap();
+        check_spec(&spec_with_transform(dir.path(), transform_yaml))
+    }
+
+    /// Where a finding is: its line, and the columns it starts and ends at.
+    fn line_columns(d: &Diagnostic) -> (usize, usize, usize) {
+        let s = d.span.unwrap();
+        (s.start.line, s.start.column, s.end.column)
+    }
+
     fn spec_with_transform(dir: &Path, transform_yaml: &str) -> Spec {
         let base = std::fs::read_to_string(fixture("guide_file.yaml")).unwrap();
         // The copy lives in a temp dir: point its fixture glob back at the repository's events.
@@ -717,12 +730,9 @@ mod tests {
 
     #[test]
     fn a_path_typo_is_a_warning_with_did_you_mean_at_its_position() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = spec_with_transform(
-            dir.path(),
+        let ds = check_inline(
             "|\n      {\n        \"agentEmail\": interaction.agent.emial,\n        \"q\": interaction.queue.name\n      }",
         );
-        let ds = check_spec(&spec);
         assert_eq!(ds.len(), 1, "{ds:?}");
         let d = &ds[0];
         assert_eq!(d.code, UNKNOWN_PATH);
@@ -732,33 +742,18 @@ mod tests {
             d.help.as_deref(),
             Some("did you mean `interaction.agent.email`?")
         );
-        let s = d.span.unwrap();
-        assert_eq!(
-            (s.start.line, s.start.column, s.end.column),
-            (40, 23, 46),
-            "{d:?}"
-        );
+        assert_eq!(line_columns(d), (40, 23, 46), "{d:?}");
     }
 
     #[test]
     fn a_typo_behind_the_dialect_is_found_at_its_original_position() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = spec_with_transform(
-            dir.path(),
-            "'{ \"a\": $if(x) interaction.agnet?.email $else 1 $end }'",
-        );
-        let ds = check_spec(&spec);
+        let ds = check_inline("'{ \"a\": $if(x) interaction.agnet?.email $else 1 $end }'");
         let typo = ds
             .iter()
             .find(|d| d.code == UNKNOWN_PATH && d.message.contains("agnet"))
             .expect("typo found");
-        let s = typo.span.unwrap();
         // `interaction.agnet?.email` starts at column 31 of the spec line.
-        assert_eq!(
-            (s.start.line, s.start.column, s.end.column),
-            (38, 31, 55),
-            "{ds:?}"
-        );
+        assert_eq!(line_columns(typo), (38, 31, 55), "{ds:?}");
         assert_eq!(
             typo.help.as_deref(),
             Some("did you mean `interaction.agent.email`?")
@@ -767,15 +762,12 @@ mod tests {
 
     #[test]
     fn a_syntax_error_in_a_double_quoted_string_points_at_the_token() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = spec_with_transform(dir.path(), r#""{ \"a\": interaction.id \"b\": 1 }""#);
-        let ds = check_spec(&spec);
+        let ds = check_inline(r#""{ \"a\": interaction.id \"b\": 1 }""#);
         assert_eq!(ds.len(), 1, "{ds:?}");
         assert_eq!(ds[0].code, SYNTAX);
         assert!(ds[0].message.contains("S0202"), "{:?}", ds[0]);
-        let s = ds[0].span.unwrap();
         // The offending token is the string `\"b\"`, escapes included.
-        assert_eq!((s.start.line, s.start.column, s.end.column), (38, 41, 46));
+        assert_eq!(line_columns(&ds[0]), (38, 41, 46));
     }
 
     #[test]

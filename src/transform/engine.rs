@@ -302,30 +302,32 @@ fn new_evaluator(
         None => call(&original, args),
     })
     .expect("the guard's name is not a builtin");
-    let c = Rc::clone(clock);
-    ev.register_fn_override("now", move |args: &[JValue]| {
-        if !args.is_empty() {
-            // Only reached when `$now` was passed around as a value; direct calls with arguments
-            // were rewritten to `$fromMillis`.
-            return Err(EvaluatorError::EvaluationError(
-                "T0410: $now called with arguments through a reference; call it directly"
-                    .to_string(),
-            ));
-        }
-        Ok(JValue::string(iso_millis(c.get())))
-    })
-    .expect("now is not a compilable builtin");
-    let c = Rc::clone(clock);
-    ev.register_fn_override("millis", move |args: &[JValue]| {
-        if !args.is_empty() {
-            return Err(EvaluatorError::EvaluationError(
-                "T0410: Argument 1 of function \"millis\" does not match function signature"
-                    .to_string(),
-            ));
-        }
-        Ok(JValue::Number(c.get() as f64))
-    })
-    .expect("millis is not a compilable builtin");
+    // The clock's builtins read the evaluation's instant and take no arguments. `$now` with
+    // arguments is only reached when it was passed around as a value: direct calls with
+    // arguments were rewritten to `$fromMillis`.
+    type ClockBuiltin = (&'static str, &'static str, fn(i64) -> JValue);
+    let clock_builtins: [ClockBuiltin; 2] = [
+        (
+            "now",
+            "T0410: $now called with arguments through a reference; call it directly",
+            |ms| JValue::string(iso_millis(ms)),
+        ),
+        (
+            "millis",
+            "T0410: Argument 1 of function \"millis\" does not match function signature",
+            |ms| JValue::Number(ms as f64),
+        ),
+    ];
+    for (name, refusal, read) in clock_builtins {
+        let c = Rc::clone(clock);
+        ev.register_fn_override(name, move |args: &[JValue]| {
+            if !args.is_empty() {
+                return Err(EvaluatorError::EvaluationError(refusal.to_string()));
+            }
+            Ok(read(c.get()))
+        })
+        .unwrap_or_else(|e| panic!("{name} is not a compilable builtin: {e:?}"));
+    }
     ev
 }
 

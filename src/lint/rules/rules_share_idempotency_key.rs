@@ -294,6 +294,11 @@ mod tests {
         out
     }
 
+    /// Asserts that `d`'s message holds `words`, showing the message when it does not.
+    fn assert_says(d: &Diagnostic, words: &str) {
+        assert!(d.message.contains(words), "{}", d.message);
+    }
+
     fn rule(id: &str, ty: &str, conditions: &str) -> String {
         format!(
             r#"{{"id": "{id}", "name": "{id}", "eventType": "{ty}", "conditions": {conditions}, "transform": "{{}}"}}"#
@@ -307,18 +312,11 @@ mod tests {
             "profile: generic",
         );
         assert_eq!(d.len(), 1, "{d:#?}");
-        assert!(
-            d[0].message
-                .contains("rules `r` and `note` both match every `interaction.ended` event"),
-            "{}",
-            d[0].message
+        assert_says(
+            &d[0],
+            "rules `r` and `note` both match every `interaction.ended` event",
         );
-        assert!(
-            d[0].message
-                .contains("generic deduplicates on `X-Idempotency-Key`"),
-            "{}",
-            d[0].message
-        );
+        assert_says(&d[0], "generic deduplicates on `X-Idempotency-Key`");
         assert!(d[0].help.as_deref().unwrap().contains("note-${event.id}"));
     }
 
@@ -356,11 +354,9 @@ mod tests {
     fn the_consequence_comes_from_the_crm_profile() {
         let extra = format!("[{}]", rule("x", "interaction.ended", "{}"));
         let d = run(&extra, "profile: salesforce");
-        assert!(
-            d[0].message
-                .contains("salesforce does not deduplicate, so both are written"),
-            "{}",
-            d[0].message
+        assert_says(
+            &d[0],
+            "salesforce does not deduplicate, so both are written",
         );
     }
 

@@ -439,6 +439,20 @@ impl CrmModel {
             self.stats.maintenance += 1;
             return http(503, self.profile.maintenance_body, ra);
         }
+        // A header value longer than servers take (the limit `compile` applies to a literal
+        // header): the front end refuses the request before the CRM reads it. An idempotency
+        // key from a free-text field, or a batch's joined keys, does this to every request.
+        let (key_name, key) = &req.idempotency;
+        if key.len() > crate::spec::model::MAX_HEADER_VALUE as usize {
+            self.stats.bodies_rejected += 1;
+            let body = format!(
+                r#"{{"error":"request_header_fields_too_large","message":"header {} is {} bytes; at most {} are accepted"}}"#,
+                key_name.replace(['"', '\\'], ""),
+                key.len(),
+                crate::spec::model::MAX_HEADER_VALUE
+            );
+            return http(431, &body, None);
+        }
         if let Err((wait, fixed)) = self.take(now) {
             self.stats.throttled += 1;
             let ra = self

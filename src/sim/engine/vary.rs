@@ -181,27 +181,25 @@ impl Identity {
                 .filter(|v| !v.is_null())
         };
         let text = |p: &str, v: &Value| format!("{p}={}", crate::delivery::machine::json_text(v));
+        // The paths among `paths` the event has, joined; `None` when it has none.
+        let joined = |paths: &[String]| {
+            let parts: Vec<String> = paths
+                .iter()
+                .filter_map(|p| at(p).map(|v| text(p, v)))
+                .collect();
+            (!parts.is_empty()).then(|| parts.join("\u{1f}"))
+        };
         if let Some(v) = at("interaction.id") {
             return Some(text("interaction.id", v));
         }
         // The platform's own id of the call or conversation (one record per conversation).
-        let own: Vec<String> = self
-            .fields
-            .iter()
-            .filter_map(|p| at(p).map(|v| text(p, v)))
-            .collect();
-        if !own.is_empty() {
-            return Some(own.join("\u{1f}"));
+        if let Some(own) = joined(&self.fields) {
+            return Some(own);
         }
         if let Some(v) = at("event.id") {
             return Some(text("event.id", v));
         }
-        let parts: Vec<String> = self
-            .fallback
-            .iter()
-            .filter_map(|p| at(p).map(|v| text(p, v)))
-            .collect();
-        (!parts.is_empty()).then(|| parts.join("\u{1f}"))
+        joined(&self.fallback)
     }
 
     /// Whether events generated from `event` differ at `path`, as [`Plan::new`] varies them:
@@ -965,28 +963,23 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
             }
             Value::String(s)
         }
-        TimeFormat::EpochMs { text } => {
-            let ms = t.timestamp_millis();
-            if text {
-                Value::String(ms.to_string())
-            } else {
-                Value::from(ms)
-            }
-        }
-        TimeFormat::EpochS { text } => {
-            let s = t.timestamp();
-            if text {
-                Value::String(s.to_string())
-            } else {
-                Value::from(s)
-            }
-        }
+        TimeFormat::EpochMs { text } => epoch_value(t.timestamp_millis(), text),
+        TimeFormat::EpochS { text } => epoch_value(t.timestamp(), text),
         TimeFormat::EpochSFloat => {
             let s = t.timestamp_millis() as f64 / 1000.0;
             // Keep it a fraction: a whole second would read back as an integer.
             Number::from_f64(if s.fract() == 0.0 { s + 0.001 } else { s })
                 .map_or(Value::Null, Value::Number)
         }
+    }
+}
+
+/// An epoch number as the event wrote it: a JSON string of digits or a JSON number.
+fn epoch_value(n: i64, text: bool) -> Value {
+    if text {
+        Value::String(n.to_string())
+    } else {
+        Value::from(n)
     }
 }
 
@@ -1192,6 +1185,17 @@ mod tests {
         Plan::new(templates, count, &Identity::default()).unwrap()
     }
 
+    /// `count` generated events, cycling through the fixtures `t` as the feed does.
+    fn generate(t: &[Value], count: u64, identity: &Identity) -> Vec<Value> {
+        let p = Plan::new(t, count, identity).unwrap();
+        (0..count)
+            .map(|g| {
+                let ti = (g % t.len() as u64) as usize;
+                p.apply(&t[ti], ti, g, AT)
+            })
+            .collect()
+    }
+
     #[test]
     fn only_ids_identify_an_event_and_key_ids_only_where_the_standard_ones_are_missing() {
         assert!([
@@ -1259,10 +1263,7 @@ mod tests {
             json!({"event": {"id": "ev-0002", "type": "interaction.ended"}, "interaction": {"id": "int-0001"}}),
             json!({"event": {"id": "ev-0003", "type": "interaction.ended"}, "interaction": {"id": "int-0007"}}),
         ];
-        let p = Plan::new(&t, 30, &Identity::default()).unwrap();
-        let gen: Vec<Value> = (0..30u64)
-            .map(|g| p.apply(&t[(g % 3) as usize], (g % 3) as usize, g, AT))
-            .collect();
+        let gen = generate(&t, 30, &Identity::default());
         let mut events: Vec<&str> = gen
             .iter()
             .map(|e| e["event"]["id"].as_str().unwrap())
@@ -1320,10 +1321,7 @@ mod tests {
             json!({"event": {"id": "ev-1"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a01"}, "agent": {"id": "ag-1"}}),
             json!({"event": {"id": "ev-2"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a02"}, "agent": {"id": "ag-1"}}),
         ];
-        let p = Plan::new(&t, 10, &id).unwrap();
-        let gen: Vec<Value> = (0..10)
-            .map(|g| p.apply(&t[(g % 2) as usize], (g % 2) as usize, g, AT))
-            .collect();
+        let gen = generate(&t, 10, &id);
         let mut conv: Vec<&str> = gen
             .iter()
             .map(|e| e["conversation"]["conversationId"].as_str().unwrap())

@@ -255,24 +255,16 @@ impl Parser<'_> {
                     return Ok(Node::new(Kind::Block(exprs), s, self.prev_end));
                 }
                 "[" => {
-                    let mut items = Vec::new();
-                    if !self.is("]") {
-                        loop {
-                            let mut item = self.expression(0)?;
-                            if self.is("..") {
-                                self.advance(Some(".."), false)?;
-                                let rhs = self.expression(0)?;
-                                let (a, b) = (item.start, rhs.end);
-                                item = Node::new(Kind::Range(Box::new(item), Box::new(rhs)), a, b);
-                            }
-                            items.push(item);
-                            if !self.is(",") {
-                                break;
-                            }
-                            self.advance(Some(","), false)?;
+                    let items = self.comma_list("]", |p| {
+                        let item = p.expression(0)?;
+                        if !p.is("..") {
+                            return Ok(item);
                         }
-                    }
-                    self.advance(Some("]"), true)?;
+                        p.advance(Some(".."), false)?;
+                        let rhs = p.expression(0)?;
+                        let (a, b) = (item.start, rhs.end);
+                        Ok(Node::new(Kind::Range(Box::new(item), Box::new(rhs)), a, b))
+                    })?;
                     return Ok(Node::new(Kind::Array(items), s, self.prev_end));
                 }
                 "{" => {
@@ -314,21 +306,31 @@ impl Parser<'_> {
     }
 
     fn object_pairs(&mut self) -> R<Vec<(Node, Node)>> {
-        let mut pairs = Vec::new();
-        if !self.is("}") {
+        self.comma_list("}", |p| {
+            let k = p.expression(0)?;
+            p.advance(Some(":"), false)?;
+            Ok((k, p.expression(0)?))
+        })
+    }
+
+    /// Items separated by `,` up to `close` (none when `close` comes first), and `close`.
+    fn comma_list<T>(
+        &mut self,
+        close: &'static str,
+        mut item: impl FnMut(&mut Self) -> R<T>,
+    ) -> R<Vec<T>> {
+        let mut items = Vec::new();
+        if !self.is(close) {
             loop {
-                let k = self.expression(0)?;
-                self.advance(Some(":"), false)?;
-                let v = self.expression(0)?;
-                pairs.push((k, v));
+                items.push(item(self)?);
                 if !self.is(",") {
                     break;
                 }
                 self.advance(Some(","), false)?;
             }
         }
-        self.advance(Some("}"), true)?;
-        Ok(pairs)
+        self.advance(Some(close), true)?;
+        Ok(items)
     }
 
     fn led(&mut self, t: Token, left: Node) -> R<Node> {
@@ -343,24 +345,16 @@ impl Parser<'_> {
                 Kind::Dot(bx(left), bx(rhs))
             }
             "(" => {
-                let mut args = Vec::new();
                 let mut partial = false;
-                if !self.is(")") {
-                    loop {
-                        if self.is("?") {
-                            partial = true;
-                            args.push(Node::new(Kind::Placeholder, self.tok.start, self.tok.end));
-                            self.advance(Some("?"), false)?;
-                        } else {
-                            args.push(self.expression(0)?);
-                        }
-                        if !self.is(",") {
-                            break;
-                        }
-                        self.advance(Some(","), false)?;
+                let args = self.comma_list(")", |p| {
+                    if !p.is("?") {
+                        return p.expression(0);
                     }
-                }
-                self.advance(Some(")"), true)?;
+                    partial = true;
+                    let hole = Node::new(Kind::Placeholder, p.tok.start, p.tok.end);
+                    p.advance(Some("?"), false)?;
+                    Ok(hole)
+                })?;
                 let is_lambda =
                     matches!(&left.kind, Kind::Name(n) if n == "function" || n == "\u{3bb}");
                 if !is_lambda {

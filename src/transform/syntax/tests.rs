@@ -4,7 +4,11 @@ const GUIDE: &str = include_str!("../../../fixtures/dialect/guide_transform.json
 const VALID: &str = include_str!("../../../specs/transforms/interaction_ended.jsonata");
 
 fn dotted(a: &Analysis) -> Vec<String> {
-    a.paths.iter().map(PathRef::dotted).collect()
+    all_dotted(&a.paths)
+}
+
+fn all_dotted(paths: &[PathRef]) -> Vec<String> {
+    paths.iter().map(PathRef::dotted).collect()
 }
 
 fn field<'a>(a: &'a Analysis, pointer: &str) -> &'a OutputField {
@@ -15,11 +19,7 @@ fn field<'a>(a: &'a Analysis, pointer: &str) -> &'a OutputField {
 }
 
 fn inputs(a: &Analysis, pointer: &str) -> Vec<String> {
-    field(a, pointer)
-        .inputs
-        .iter()
-        .map(PathRef::dotted)
-        .collect()
+    all_dotted(&field(a, pointer).inputs)
 }
 
 #[test]
@@ -269,11 +269,7 @@ fn data_flow_through_chains_hofs_group_and_sort() {
 }
 
 fn carries(a: &Analysis, pointer: &str) -> Vec<String> {
-    field(a, pointer)
-        .carries
-        .iter()
-        .map(PathRef::dotted)
-        .collect()
+    all_dotted(&field(a, pointer).carries)
 }
 
 #[test]
