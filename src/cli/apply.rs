@@ -37,7 +37,22 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
 async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
     // The plan is masked field by field; the outcome may quote a server's answer, which only
     // the text scrubber can clean (the last-resort belt for errors).
-    let say = |s: &str| super::print_stdout(s);
+    // A closed stdout (`cxsync apply … | head`) must not stop an apply that was approved half
+    // way, nor end it silently with exit 0 before it started: the apply goes on, and its outcome
+    // goes to stderr instead.
+    let closed = std::cell::Cell::new(false);
+    let say = |s: &str| {
+        if closed.get() {
+            return Ok(());
+        }
+        match super::print_stdout(s) {
+            Err(e) if super::is_broken_pipe(&e) => {
+                closed.set(true);
+                Ok(())
+            }
+            r => r,
+        }
+    };
     let mut client = connect(&args.hub, &l.vars).await?;
     if !args.skip_preflight {
         if let Some(problem) = apply::preflight(&mut client).await? {
@@ -69,11 +84,14 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
     }
     say("\n")?;
     let outcome = apply::apply(&mut client, &p).await;
-    let text = apply::render(&outcome);
-    match outcome.failed {
-        // Only a failure quotes a server's answer.
-        Some(_) => say(&l.redactor.scrub(&text))?,
-        None => say(&text)?,
+    let mut text = apply::render(&outcome);
+    // Only a failure quotes a server's answer.
+    if outcome.failed.is_some() {
+        text = l.redactor.scrub(&text);
+    }
+    say(&text)?;
+    if closed.get() {
+        eprint!("stdout was closed, so the rest of the output comes here:\n{text}");
     }
     Ok(if outcome.failed.is_some() {
         ExitStatus::Error

@@ -423,6 +423,13 @@ fn write_auth(
             _ => {
                 let var = format!("{slug}_{what}");
                 env_vars.push((var.clone(), format!("the channel's `{field}`")));
+                // The hub returns a vault reference masked like any secret (tester #98).
+                notes.push(format!(
+                    "`{field}` is written as `${{env:{var}}}`: the hub shows it masked, so the \
+                     import cannot tell whether the spec held a `${{VAULT_SECRET:NAME}}` reference \
+                     (the guide's form); if it did, write that reference back, or \
+                     `apply --rotate-secrets` would replace it in the hub with the variable's value"
+                ));
                 format!("${{env:{var}}}")
             }
         }

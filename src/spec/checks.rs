@@ -32,6 +32,7 @@ const CHECKS: &[Check] = &[
     check_test_now,
     check_environment_names,
     check_environment_rule_ids,
+    check_scopes,
 ];
 
 /// Runs every check. Diagnostics carry spans but no file.
@@ -153,14 +154,17 @@ fn rules(tree: &Value) -> impl Iterator<Item = (usize, &Value)> {
         .enumerate()
 }
 
+/// The spec's URL fields (JSON pointers).
+pub const URL_FIELDS: [&str; 3] = [
+    "/channel/destinationUri",
+    "/channel/auth/tokenEndpoint",
+    "/deadLetterQueue/alertEndpoint",
+];
+
 /// Endpoints must be `https://`; plain `http://` only on loopback (mock servers, tests).
 pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for pointer in [
-        "/channel/destinationUri",
-        "/channel/auth/tokenEndpoint",
-        "/deadLetterQueue/alertEndpoint",
-    ] {
+    for pointer in URL_FIELDS {
         let Some(url) = tree.pointer(pointer).and_then(Value::as_str) else {
             continue;
         };
@@ -471,6 +475,9 @@ fn bracket_to_dotted(path: &str) -> Option<String> {
 /// Longest environment name: it becomes part of every rule id of that environment.
 pub const MAX_ENV_NAME: usize = 32;
 
+/// Longest rule id (the schema's limit), also for the id an environment derives (`R--ENV`).
+pub const MAX_RULE_ID: usize = 128;
+
 /// An environment's name is part of its rule ids (`RULE--staging`, see docs/apply.md) and of the
 /// owner marker on its channel, so it is restricted to what is safe in a URL path segment and in
 /// an HTTP header.
@@ -511,6 +518,24 @@ pub fn check_environment_rule_ids(tree: &Value, map: &SourceMap) -> Vec<Diagnost
     let mut out = Vec::new();
     for (i, id) in &ids {
         for env in envs.keys().filter(|e| is_environment_name(e)) {
+            // The limit on a rule id holds for the id the environment gives it (tester #111).
+            let derived = id.len() + super::model::ENV_ID_SEPARATOR.len() + env.len();
+            if id.len() <= MAX_RULE_ID && derived > MAX_RULE_ID {
+                out.push(
+                    Diagnostic::error(
+                        "E414",
+                        format!(
+                            "rule id `{id}` becomes `{id}{}{env}` in environment `{env}`: {derived} characters, more than the {MAX_RULE_ID} a rule id may have",
+                            super::model::ENV_ID_SEPARATOR
+                        ),
+                    )
+                    .at_opt(map.value_span(&format!("/rules/{i}/id")))
+                    .with_help(format!(
+                        "shorten the rule id to at most {} characters, or the environment's name (the id goes into API paths and file names)",
+                        MAX_RULE_ID - super::model::ENV_ID_SEPARATOR.len() - env.len()
+                    )),
+                );
+            }
             let Some(base) = id
                 .strip_suffix(env.as_str())
                 .and_then(|b| b.strip_suffix(super::model::ENV_ID_SEPARATOR))
@@ -539,6 +564,42 @@ pub fn check_environment_rule_ids(tree: &Value, map: &SourceMap) -> Vec<Diagnost
     out
 }
 
+/// Each OAuth scope is one RFC 6749 §3.3 `scope-token`: 1+ printable ASCII characters other
+/// than space, `"` and `\`. The token request joins the scopes with spaces, so `"a b"` would be
+/// sent as the two scopes `a` and `b`.
+pub fn check_scopes(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+    let Some(scopes) = tree
+        .pointer("/channel/auth/scopes")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
+    let nqchar = |c: char| matches!(c, '\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E');
+    scopes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let s = v.as_str()?;
+            let bad = if s.is_empty() {
+                "is empty".to_string()
+            } else {
+                let c = s.chars().find(|c| !nqchar(*c))?;
+                format!("holds {}", if c == ' ' { "a space".to_string() } else { format!("`{}`", c.escape_debug()) })
+            };
+            Some(
+                Diagnostic::error(
+                    "E415",
+                    format!("OAuth scope `{}` {bad}: a scope is one token", s.escape_debug()),
+                )
+                .at_opt(map.value_span(&format!("/channel/auth/scopes/{i}")))
+                .with_help(
+                    "write each scope as its own list item (`scopes: [a, b]`); a scope is printable ASCII without spaces, `\"` or `\\` (RFC 6749 §3.3), and the token request joins them with spaces",
+                ),
+            )
+        })
+        .collect()
+}
+
 /// Whether `name` may name an environment (see [`check_environment_names`]).
 pub fn is_environment_name(name: &str) -> bool {
     !name.is_empty()
@@ -559,6 +620,51 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].code, "E412");
         assert!(d[0].message.contains("`R--staging`"), "{}", d[0].message);
+    }
+
+    /// The id an environment derives obeys the rule-id limit: a 120-character id fits beside
+    /// `dev` (125) but not `production-eu-west-1` (142); a 100-character one fits both.
+    #[test]
+    fn a_rule_id_that_an_environment_makes_too_long_is_refused_at_the_id() {
+        let (long, short) = ("R".repeat(120), "S".repeat(100));
+        let spec = format!(
+            "rules:\n  - id: {long}\n  - id: {short}\nenvironments:\n  dev: {{}}\n  production-eu-west-1: {{}}\n"
+        );
+        let d = run_on(&spec, check_environment_rule_ids);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].code, "E414");
+        assert!(
+            d[0].message
+                .contains("in environment `production-eu-west-1`: 142 characters"),
+            "{}",
+            d[0].message
+        );
+        assert!(
+            d[0].help
+                .as_deref()
+                .unwrap()
+                .contains("at most 106 characters"),
+            "{:?}",
+            d[0].help
+        );
+        assert_eq!(d[0].span.unwrap().start.line, 2);
+    }
+
+    #[test]
+    fn an_oauth_scope_is_one_rfc_6749_token() {
+        let spec = "channel:\n  auth:\n    scopes: [crm.write, \"a b\", \"\", \"x\\\"y\", \"é\", \"c&d=e:f/g\"]\n";
+        let d = run_on(spec, check_scopes);
+        let said: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            said,
+            [
+                "OAuth scope `a b` holds a space: a scope is one token",
+                "OAuth scope `` is empty: a scope is one token",
+                "OAuth scope `x\\\"y` holds `\\\"`: a scope is one token",
+                "OAuth scope `é` holds `é`: a scope is one token",
+            ]
+        );
+        assert!(d.iter().all(|d| d.code == "E415" && d.span.is_some()));
     }
 
     fn run_on(text: &str, check: fn(&Value, &SourceMap) -> Vec<Diagnostic>) -> Vec<Diagnostic> {

@@ -264,6 +264,21 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Loaded {
 
 /// [`load`], reading every file through `files` (an editor's unsaved buffers, say).
 pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loaded {
+    let mut out = load_stages(path, opts, files);
+    // A diagnostic may quote a value (a URL's host): none shows what an `${env:…}` resolved
+    // to, whichever command prints it (validate, lint and test as well as plan; tester #115).
+    if let Some(text) = out.sources.get(path) {
+        let mut r = secret::Redactor::default();
+        r.add(secret::env_secrets(text, &opts.vars));
+        for d in &mut out.diags {
+            d.message = r.scrub(&d.message);
+            d.help = d.help.as_deref().map(|h| r.scrub(h));
+        }
+    }
+    out
+}
+
+fn load_stages(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loaded {
     let mut out = Loaded::default();
     let text = match files.read(path) {
         Ok(t) => t,
@@ -312,6 +327,7 @@ pub fn load_from(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loa
         diags.extend(check_overlays(&tree, &map));
     }
     let interpolated = interp::resolve(&mut tree, &map, opts, &mut diags);
+    diags.extend(interp::check_resolved(&tree, &map, &interpolated));
     // What the file writes as secrets, and what `${env:}` put in the tree (a snippet never
     // shows it; the file holds the reference, but a line may hold the same text).
     out.sources.hide(secret_values(&tree));

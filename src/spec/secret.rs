@@ -280,6 +280,70 @@ pub fn replace_url_credentials(url: &str, mut with: impl FnMut(&str) -> String) 
     out
 }
 
+/// Replaces every known secret value in an error text with `(sensitive)`: the last-resort belt
+/// for text cxsync did not format itself (a server's answer, a library's message, load
+/// diagnostics). Output cxsync formats (compile, plan, apply, import) is masked field by field
+/// instead (`spec::secret::masked`): a text search rewrites any word that equals a secret.
+/// Values shorter than 6 characters are not scrubbed (they would mangle ordinary words; no real
+/// secret is that short).
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    /// Adds secret values.
+    pub fn add(&mut self, values: impl IntoIterator<Item = String>) {
+        for v in values {
+            // Also the form a JSON string shows it in (`"` and `\` escaped, control characters as
+            // `\n`, `\u0001`): plan and error texts quote values that way, and a secret holding
+            // `"` or `\` was printed in clear.
+            let quoted = serde_json::to_string(&v).unwrap_or_default();
+            let escaped = quoted
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .map(str::to_string);
+            for form in std::iter::once(v).chain(escaped) {
+                if form.chars().count() >= 6 && !self.secrets.contains(&form) {
+                    self.secrets.push(form);
+                }
+            }
+        }
+        // Longest first, so a secret containing another is replaced whole.
+        self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+
+    /// `text` with every secret replaced.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        for s in &self.secrets {
+            if t.contains(s.as_str()) {
+                t = t.replace(s.as_str(), "(sensitive)");
+            }
+        }
+        t
+    }
+}
+
+/// The values of the environment variables a spec's text references as `${env:NAME}`: they are
+/// resolved into payloads (client secrets, tokens) and must never be printed.
+pub fn env_secrets(
+    spec_text: &str,
+    vars: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = spec_text;
+    while let Some(i) = rest.find("${env:") {
+        rest = &rest[i + 6..];
+        let end = rest.find('}').unwrap_or(rest.len());
+        let name = &rest[..end];
+        if let Some(v) = vars.get(name) {
+            out.push(v.clone());
+        }
+    }
+    out
+}
+
 /// A secret that could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -441,5 +505,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("--client-secret-env VAR"), "{e}");
+    }
+
+    #[test]
+    fn env_references_are_collected_and_scrubbed() {
+        let vars: std::collections::BTreeMap<String, String> =
+            [("CRM_SECRET".to_string(), "abc-123-xyz".to_string())]
+                .into_iter()
+                .collect();
+        let s = env_secrets("clientSecret: ${env:CRM_SECRET}\nx: ${env:MISSING}", &vars);
+        let mut r = Redactor::default();
+        r.add(s);
+        assert_eq!(r.scrub("got abc-123-xyz!"), "got (sensitive)!");
+    }
+
+    #[test]
+    fn a_secret_is_scrubbed_in_the_form_json_shows_it_too() {
+        let mut r = Redactor::default();
+        r.add([
+            "TOP\"SECRET".to_string(),
+            "TOP\\SECRET".to_string(),
+            "TOPSECRET-xyz\r\nX-Evil: 1".to_string(),
+        ]);
+        for value in ["TOP\"SECRET", "TOP\\SECRET", "TOPSECRET-xyz\r\nX-Evil: 1"] {
+            let json = serde_json::to_string(value).unwrap();
+            let text = format!("+ headers[\"X-Trace\"]: {json}");
+            assert_eq!(
+                r.scrub(&text),
+                "+ headers[\"X-Trace\"]: \"(sensitive)\"",
+                "{text}"
+            );
+            assert_eq!(r.scrub(value), "(sensitive)");
+        }
     }
 }

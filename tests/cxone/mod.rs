@@ -237,6 +237,31 @@ fn plan_shows_changes_apply_creates_and_a_second_apply_is_a_no_op() {
     assert_eq!(e.writes().len(), writes, "a converged apply must not write");
 }
 
+/// `cxsync apply … | head`: a stdout closed before the first line is written neither stops an
+/// approved apply (it used to end at once with exit 0 and nothing applied) nor hides its outcome,
+/// which goes to stderr instead.
+#[test]
+fn an_apply_whose_stdout_is_closed_applies_everything_and_says_so_on_stderr() {
+    let e = env();
+    let mut child = cmd_at(&e.hub.url())
+        .args(["apply", e.spec.to_str().unwrap(), "--auto-approve"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 0, "{err}");
+    assert!(
+        err.contains("Apply complete: 4 created, 0 updated, 0 removed."),
+        "{err}"
+    );
+    assert!(!err.contains(CLIENT_SECRET), "{err}");
+    let p = e.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&p), 0, "{}", text(&p));
+}
+
 #[test]
 fn plan_exits_1_with_changes_pending_0_without_and_2_on_error() {
     // Issue 15 changed this on purpose: `plan` exited 0 with changes; the project's exit codes

@@ -1235,6 +1235,17 @@ mod tests {
         Plan::new(templates, count, &Identity::default()).unwrap()
     }
 
+    /// `count` generated events, cycling through the fixtures `t` as the feed does.
+    fn generate(t: &[Value], count: u64, identity: &Identity) -> Vec<Value> {
+        let p = Plan::new(t, count, identity).unwrap();
+        (0..count)
+            .map(|g| {
+                let ti = (g % t.len() as u64) as usize;
+                p.apply(&t[ti], ti, g, AT)
+            })
+            .collect()
+    }
+
     #[test]
     fn only_ids_identify_an_event_and_key_ids_only_where_the_standard_ones_are_missing() {
         assert!([
@@ -1302,10 +1313,7 @@ mod tests {
             json!({"event": {"id": "ev-0002", "type": "interaction.ended"}, "interaction": {"id": "int-0001"}}),
             json!({"event": {"id": "ev-0003", "type": "interaction.ended"}, "interaction": {"id": "int-0007"}}),
         ];
-        let p = Plan::new(&t, 30, &Identity::default()).unwrap();
-        let gen: Vec<Value> = (0..30u64)
-            .map(|g| p.apply(&t[(g % 3) as usize], (g % 3) as usize, g, AT))
-            .collect();
+        let gen = generate(&t, 30, &Identity::default());
         let mut events: Vec<&str> = gen
             .iter()
             .map(|e| e["event"]["id"].as_str().unwrap())
@@ -1363,10 +1371,7 @@ mod tests {
             json!({"event": {"id": "ev-1"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a01"}, "agent": {"id": "ag-1"}}),
             json!({"event": {"id": "ev-2"}, "conversation": {"conversationId": "5f0c1a7e-0b1d-4c2a-9e11-000000000a02"}, "agent": {"id": "ag-1"}}),
         ];
-        let p = Plan::new(&t, 10, &id).unwrap();
-        let gen: Vec<Value> = (0..10)
-            .map(|g| p.apply(&t[(g % 2) as usize], (g % 2) as usize, g, AT))
-            .collect();
+        let gen = generate(&t, 10, &id);
         let mut conv: Vec<&str> = gen
             .iter()
             .map(|e| e["conversation"]["conversationId"].as_str().unwrap())
