@@ -1467,6 +1467,72 @@ fn a_replay_filter_matching_no_record_names_what_the_dlq_has_and_exits_1() {
     assert!(!stderr(&o).contains("no record has"), "{}", stderr(&o));
 }
 
+/// #62: an event id and a CRM's response body holding terminal escapes (clear screen, colours,
+/// a window title, a bidi override) reach the terminal escaped (`\u001b`), in the sim report's
+/// example, `dlq list` and `dlq replay --dry-run`: one function, `diag::printable`.
+#[test]
+fn terminal_escapes_from_events_and_crm_bodies_are_printed_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = "\u{1b}[2J\u{1b}[31mALL CLEAR\u{1b}[0m\u{1b}]0;pwned\u{7}\u{202e}gpj.exe";
+    std::fs::write(
+        dir.path().join("e.json"),
+        json!({"event": {"id": id, "type": "case.closed", "occurredAt": "2024-05-05T05:05:05.5-07:00"}, "case": {"ref": "C-5"}})
+            .to_string(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        r#"version: 1
+name: escapes
+channel: { name: Esc, destinationUri: "https://crm.example.org/v1/cases", auth: { type: none }, timeoutMilliseconds: 1000 }
+idempotency: { key: "${event.id}" }
+retry: { maxRetries: 0, initialDelaySeconds: 1, maxDelaySeconds: 1, backoffMultiplier: 1.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }
+deadLetterQueue: { enabled: true, bucketName: b }
+rules:
+  - { id: R, name: r, eventType: case.closed, transform: '{"ref": case.ref}', fixtures: [e.json] }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("esc.yaml"),
+        "version: 1\nname: esc\nduration: 1m\nevents: { count: 0, fixtures: true }\nfaults:\n  - respond: { from: 0s, to: 10m, status: 503, body: \"\\e[2J\\e[32mOK\\e[0m\\r\\nX-Fake: 1\" }\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = cxsync()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let sim = run(&["sim", "s.yaml", "--scenario", "esc.yaml", "--dlq-dir", "D"]);
+    let list = run(&["dlq", "list", "D"]);
+    let dry = run(&["dlq", "replay", "D", "--spec", "s.yaml", "--dry-run"]);
+    assert!(
+        sim.contains("last response 503 \\u001b[2J\\u001b[32mOK\\u001b[0m\\u000d\\u000aX-Fake: 1"),
+        "{sim}"
+    );
+    for (what, out) in [
+        ("sim", &sim),
+        ("dlq list", &list),
+        ("dlq replay --dry-run", &dry),
+    ] {
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\u{202e}'),
+            "{what}: {out:?}"
+        );
+        assert!(
+            out.contains("\\u001b[31mALL CLEAR\\u001b[0m\\u001b]0;pwned\\u0007\\u202egpj.exe"),
+            "{what}: {out}"
+        );
+    }
+}
+
 #[test]
 fn a_time_window_that_ends_before_it_starts_is_a_usage_error() {
     for cmd in [

@@ -743,3 +743,100 @@ fn virtual_time_and_http_judge_a_body_that_is_not_a_record_alike() {
         }
     }
 }
+
+/// A loopback server that grants `token` at `/token` and answers every other POST 400 with a body
+/// that echoes the request's `Authorization` header and its body (as API gateways and debug
+/// endpoints do). Its URL.
+fn echo_server(token: &'static str) -> String {
+    use std::io::{Read as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { return };
+            let mut r = BufReader::new(c.try_clone().unwrap());
+            let (mut first, mut auth, mut len) = (String::new(), String::new(), 0usize);
+            if r.read_line(&mut first).is_err() {
+                continue;
+            }
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if lower.starts_with("authorization:") {
+                    auth = line[14..].trim().to_string();
+                }
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = r.read_exact(&mut body);
+            let (status, answer) = if first.contains("/token") {
+                (
+                    "200 OK",
+                    format!(r#"{{"access_token":"{token}","expires_in":3600}}"#),
+                )
+            } else {
+                (
+                    "400 Bad Request",
+                    serde_json::json!({"error": "bad", "echo": auth,
+                        "got": String::from_utf8_lossy(&body)})
+                    .to_string(),
+                )
+            };
+            let _ = write!(
+                c,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn a_crm_answer_that_echoes_the_token_or_a_secret_is_scrubbed_where_it_is_captured() {
+    // #135: the granted token, the `${env:}` bearer or header secret and the client secret never
+    // reach a note, a per-event line or a dead letter's last response, whatever the CRM echoes.
+    let token = "tok-GRANTED-9f8e7d6c";
+    let url = echo_server(token);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = relocated_spec()
+        .replace(
+            "https://auth.company.com/oauth2/token",
+            &format!("{url}/token"),
+        )
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        )
+        // No alert endpoint: the alert window would hold the summary for a minute (#116).
+        .replace(
+            "  alertEndpoint: https://monitoring.company.com/webhooks/dlq-alert\n",
+            "",
+        );
+    let path = dir.path().join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let out = cxsync()
+        .args(["sim", path.to_str().unwrap(), "--http", "--yes"])
+        .args(["--target", &format!("{url}/crm")])
+        .env("CXSYNC_TEST_SECRET", "client-S3CRET-abc")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.contains("last response 400"), "{all}");
+    assert!(all.contains("Bearer (sensitive)"), "{all}");
+    assert!(!all.contains(token), "the granted token leaked:\n{all}");
+    assert!(
+        !all.contains("client-S3CRET-abc"),
+        "the client secret leaked:\n{all}"
+    );
+}

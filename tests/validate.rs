@@ -894,3 +894,117 @@ rules:
     let (code, text) = validate("crm.example.org", "interactions");
     assert_eq!(code, Some(0), "{text}");
 }
+
+/// #107: a value `${env:}` fills meets the limits of a literal (a header of at most 8,192
+/// characters), and one that would change the URL it lands in (`&` in the query, `#` or `?` in
+/// the path, `/` or `@` in the host) is refused at the reference; the value itself is never
+/// printed; percent-encoded or plain values pass.
+#[test]
+fn values_from_the_environment_meet_the_literals_limits_and_keep_the_url_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = [
+        r#"version: 1
+name: env-limits
+channel:
+  name: EnvLimits
+  destinationUri: "https://${env:EL_HOST}/api/${env:EL_PATH}?key=${env:EL_QUERY}&v=3"
+  auth: { type: none }
+  headers:
+    X-Tenant-Ref: "t-${env:EL_TENANT}"
+  timeoutMilliseconds: 2500
+idempotency: { key: "${event.id}" }
+"#,
+        RETRY,
+        "deadLetterQueue: { enabled: true, bucketName: b }\n",
+        "rules:\n  - { id: R, name: r, eventType: ticket.closed, transform: '{\"ref\": ticket.ref}', fixtures: [t.json] }\n",
+    ]
+    .concat();
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+    std::fs::write(
+        dir.path().join("t.json"),
+        r#"{"event": {"id": "t-9", "type": "ticket.closed", "occurredAt": "2024-12-31T23:59:59.999+14:00"}, "ticket": {"ref": "TK-9"}}"#,
+    )
+    .unwrap();
+    let ok = [
+        ("EL_HOST", "crm.example.org:8443"),
+        ("EL_PATH", "v2/records"),
+        ("EL_QUERY", "abc%26def=="),
+        ("EL_TENANT", "acme"),
+    ];
+    let long = "Z".repeat(9000);
+    // (variable, value, code, words)
+    let cases: [(&str, &str, &str, &str); 6] = [
+        (
+            "EL_TENANT",
+            &long,
+            "E106",
+            "at most 8192 characters long, once `${env:EL_TENANT}` is resolved",
+        ),
+        (
+            "EL_QUERY",
+            "sekrit&admin=1",
+            "E409",
+            "`EL_QUERY` holds `&`, which in the URL's query starts another parameter",
+        ),
+        (
+            "EL_QUERY",
+            "sekrit#frag",
+            "E409",
+            "starts a fragment, which is never sent",
+        ),
+        (
+            "EL_PATH",
+            "v2?debug=1",
+            "E409",
+            "`EL_PATH` holds `?`, which in the URL's path starts the query",
+        ),
+        (
+            "EL_HOST",
+            "evil.example/steal",
+            "E409",
+            "`EL_HOST` holds `/`, which in the URL's host ends the host",
+        ),
+        (
+            "EL_HOST",
+            "crm.example.org@evil.example",
+            "E409",
+            "makes what precedes it a user name",
+        ),
+    ];
+    let validate = |vars: &[(&str, &str)]| {
+        let mut c = cxsync();
+        c.current_dir(dir.path())
+            .args(["validate", "s.yaml", "--color", "never"]);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        (
+            o.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+        )
+    };
+    let (code, text) = validate(&ok);
+    assert_eq!(code, Some(0), "{text}");
+    for (var, value, code, words) in cases {
+        let vars: Vec<(&str, &str)> = ok
+            .iter()
+            .map(|&(k, v)| if k == var { (k, value) } else { (k, v) })
+            .collect();
+        let (exit, text) = validate(&vars);
+        assert_eq!(exit, Some(1), "{var}={value}: {text}");
+        assert!(
+            text.contains(&format!("error[{code}]")),
+            "{var}={value}: {text}"
+        );
+        assert!(text.contains(words), "{var}={value}: {text}");
+        assert!(
+            !text.contains(value) && !text.contains("ZZZZ"),
+            "{var}: value printed: {text}"
+        );
+    }
+}

@@ -15,6 +15,32 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+/// Text from outside cxsync (an event's id, a CRM's response body, an object key in a bucket) as
+/// a terminal may be shown it: every control character but tab (C0 including CR and LF, DEL,
+/// C1) and every bidirectional override or isolate (U+202A–U+202E, U+2066–U+2069: text that
+/// reads in another order than it is stored) is written as a JSON-style escape (`\u001b`), as the
+/// JSON outputs already write it. An ESC in a CRM's 503 body could otherwise clear the screen,
+/// recolour the verdict or retitle the window. The one function for every such string that
+/// human-readable output prints; borrowed when nothing needs escaping.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        (c.is_control() && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -263,5 +289,22 @@ impl LineMap {
             delta = ne as isize - oe as isize;
         }
         (at as isize + delta).max(0) as usize
+    }
+}
+
+#[cfg(test)]
+mod printable_tests {
+    use super::printable;
+
+    #[test]
+    fn control_and_bidi_characters_are_escaped_and_the_rest_is_borrowed() {
+        assert!(matches!(
+            printable("plain é 😀\ttab"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("a\u{1b}[31mb\r\n\u{7f}\u{9b}\u{202e}c\u{2066}"),
+            "a\\u001b[31mb\\u000d\\u000a\\u007f\\u009b\\u202ec\\u2066"
+        );
     }
 }

@@ -140,8 +140,8 @@ pub fn rows(rows: &[Row]) -> String {
     for r in rows {
         table.push([
             r.dead_lettered_at.clone(),
-            r.event_id.clone(),
-            r.event_type.clone(),
+            crate::diag::printable(&r.event_id).into_owned(),
+            crate::diag::printable(&r.event_type).into_owned(),
             r.reason.to_string(),
             status_text(r.last_status),
             r.attempts.to_string(),
@@ -338,7 +338,12 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store)
             let labels: Vec<&str> = e.problems.iter().map(|p| p.label()).collect();
             format!("STILL FAILS ({})", labels.join(", "))
         };
-        let _ = writeln!(out, "{}  {}  {verdict}", e.event_id, e.key);
+        let _ = writeln!(
+            out,
+            "{}  {}  {verdict}",
+            crate::diag::printable(&e.event_id),
+            crate::diag::printable(&e.key)
+        );
         let _ = writeln!(
             out,
             "  was     {}, last status {}, rule {}",
@@ -383,7 +388,7 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store)
                 "  send    POST {}  {}: {}{}",
                 shown.url,
                 r.header,
-                shown.key(e.idempotency_key.as_deref().unwrap_or("")),
+                crate::diag::printable(shown.key(e.idempotency_key.as_deref().unwrap_or(""))),
                 if e.original_key {
                     " (original key)"
                 } else {
@@ -438,6 +443,8 @@ pub fn replay(results: &[(String, Disposition)]) -> String {
     let mut out = String::new();
     let (mut delivered, mut already, mut skipped, mut failed, mut left) = (0, 0, 0, 0, 0);
     for (id, o) in results {
+        // The id, a CRM's body and a transport error are outside text: escaped for the terminal.
+        let id = crate::diag::printable(id);
         let line = match o {
             Disposition::Delivered { status, purged } => {
                 delivered += 1;
@@ -464,11 +471,12 @@ pub fn replay(results: &[(String, Disposition)]) -> String {
             } => {
                 failed += 1;
                 let body: String = body.chars().take(120).collect();
+                let body = crate::diag::printable(&body);
                 format!("rejected   {id}  {status} ({reason}) {body}")
             }
             Disposition::Failed { error } => {
                 failed += 1;
-                format!("failed     {id}  {error}")
+                format!("failed     {id}  {}", crate::diag::printable(error))
             }
             Disposition::NotAttempted => {
                 left += 1;

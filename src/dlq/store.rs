@@ -589,8 +589,27 @@ fn endpoint_needs_http(ep: &str) -> Result<bool, StoreError> {
     }
 }
 
-/// A store error with its cause chain flattened into one line, each cause once.
+/// A store error with its cause chain flattened into one line, each cause once, escaped for the
+/// terminal (`diag::printable`: a key in a bucket is outside text, and one holding an ESC was
+/// printed raw). A key the store cannot read as a path (a control character, a `..` or empty
+/// segment) gets what to do: `object_store` reads each page of a bucket's listing as a whole, so
+/// one such key stops the listing of every record (tester #101).
 fn backend_error(location: &str, e: &object_store::Error) -> StoreError {
+    if let object_store::Error::InvalidPath {
+        source:
+            object_store::path::Error::BadSegment { path, .. }
+            | object_store::path::Error::EmptySegment { path },
+    } = e
+    {
+        return StoreError::Backend {
+            location: location.to_string(),
+            message: format!(
+                "the bucket holds an object whose key no record has and that cannot be listed past: `{}` (a control character, or an empty, `.` or `..` segment); delete or rename that object (e.g. `aws s3 mv`), then run this again",
+                crate::diag::printable(path)
+            ),
+            not_found: false,
+        };
+    }
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&dyn std::error::Error> = Some(e);
     while let Some(err) = cur {
@@ -602,7 +621,7 @@ fn backend_error(location: &str, e: &object_store::Error) -> StoreError {
     }
     StoreError::Backend {
         location: location.to_string(),
-        message: parts.join(": "),
+        message: crate::diag::printable(&parts.join(": ")).into_owned(),
         not_found: matches!(e, object_store::Error::NotFound { .. }),
     }
 }

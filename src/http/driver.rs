@@ -43,6 +43,10 @@ pub struct Endpoints {
     pub headers: Vec<(String, String)>,
     /// Send [`SEQ_HEADER`] (only to the mock).
     pub send_seq: bool,
+    /// Every secret value this run sends or that the spec's `${env:…}` references resolve to
+    /// (with the forms a server may echo: `Bearer …`, HTTP Basic, form-encoded): the driver
+    /// scrubs them, and every access token it is granted, out of each response it captures.
+    pub secrets: Vec<String>,
 }
 
 impl Endpoints {
@@ -64,12 +68,15 @@ impl Endpoints {
         // holds a secret reference (a vault secret, or an `${env:…}` the loader deferred) is
         // resolved like the auth secret, never sent as written.
         let mut headers = Vec::new();
+        let mut secrets = Vec::new();
         for (k, v) in &ch.headers {
             if k.eq_ignore_ascii_case(&spec.raw.idempotency.header) {
                 continue;
             }
             let v = if v.contains("${env:") || v.contains("${VAULT_SECRET:") {
-                secret(&format!("channel.headers.{k}"), v)?
+                let v = secret(&format!("channel.headers.{k}"), v)?;
+                secrets.push(v.clone());
+                v
             } else {
                 v.clone()
             };
@@ -85,11 +92,13 @@ impl Endpoints {
             scopes: Vec::new(),
             headers: Vec::new(),
             send_seq: false,
+            secrets: Vec::new(),
         };
         match &ch.auth {
             Auth::None {} => {}
             Auth::Bearer { token } => {
                 let t = secret("channel.auth.token", token)?;
+                secrets.push(t.clone());
                 headers.push(("Authorization".into(), format!("Bearer {t}")));
             }
             Auth::OAuth2ClientCredentials {
@@ -105,11 +114,40 @@ impl Endpoints {
                 ep.client_secret = secret("channel.auth.clientSecret", client_secret)?;
                 ep.client_auth = *client_auth;
                 ep.scopes.clone_from(scopes);
+                let (id, s) = (form_encoded(client_id), form_encoded(&ep.client_secret));
+                secrets.push(super::mock::base64(&format!("{id}:{s}")));
+                secrets.push(s);
+                secrets.push(ep.client_secret.clone());
             }
         }
+        // Every `${env:NAME}` the spec's text references, resolved the same way (an unset one
+        // is nothing to scrub): a URL or header the loader resolved may hold a token too.
+        let mut rest = spec.text.as_str();
+        while let Some(i) = rest.find("${env:") {
+            let end = rest[i..].find('}').map_or(rest.len(), |e| i + e + 1);
+            if let Ok(v) = secret("spec", &rest[i..end]) {
+                secrets.push(v);
+            }
+            rest = &rest[end..];
+        }
         ep.headers = headers;
+        ep.secrets = secrets;
         Ok(ep)
     }
+}
+
+/// `s` form-urlencoded (RFC 6749 §2.3.1, for HTTP Basic and the token form).
+fn form_encoded(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The scrubber a driver's tasks share: the spec's secrets from the start, each access token as
+/// it is granted.
+type SharedRedactor = std::sync::Arc<std::sync::Mutex<crate::spec::secret::Redactor>>;
+
+/// `text` with every secret `r` knows replaced by `(sensitive)`.
+fn scrub(r: &SharedRedactor, text: &str) -> String {
+    r.lock().unwrap_or_else(|e| e.into_inner()).scrub(text)
 }
 
 /// One request's result, sent back to the driver's loop.
@@ -159,6 +197,9 @@ pub struct Driver {
     /// Alert webhook calls that failed (reported, never retried: the guide calls them fire and
     /// forget).
     pub alert_failures: u64,
+    /// Scrubs secrets out of every response text at the point it comes off the wire, so the
+    /// machine, the notes, the report and the DLQ record all get the scrubbed text.
+    redactor: SharedRedactor,
 }
 
 impl Driver {
@@ -184,6 +225,8 @@ impl Driver {
             base_headers.insert(name, value);
         }
         let (tx, rx) = mpsc::unbounded_channel();
+        let mut redactor = crate::spec::secret::Redactor::default();
+        redactor.add(ep.secrets.iter().cloned());
         Ok(Driver {
             client,
             ep,
@@ -196,6 +239,7 @@ impl Driver {
             tasks: JoinSet::new(),
             chain: Vec::new(),
             alert_failures: 0,
+            redactor: std::sync::Arc::new(std::sync::Mutex::new(redactor)),
         })
     }
 
@@ -293,6 +337,7 @@ impl Driver {
             .timeout(self.client_timeout())
             .body(req.body.to_string());
         let (id, attempt) = (req.id, req.attempt);
+        let redactor = std::sync::Arc::clone(&self.redactor);
         Box::pin(async move {
             let result = match rb.send().await {
                 Ok(resp) => {
@@ -306,7 +351,7 @@ impl Driver {
                         Ok(body) => CrmResult::Response(Response {
                             status,
                             retry_after,
-                            body,
+                            body: scrub(&redactor, &body),
                         }),
                         Err(e) if e.is_timeout() => CrmResult::Abandoned,
                         // The connection closed in the middle of the body.
@@ -358,19 +403,40 @@ impl Driver {
             ClientAuth::Basic => {
                 // RFC 6749 §2.3.1: id and secret are each form-urlencoded before Basic joins
                 // them with `:` (an id holding `:` would otherwise be cut there).
-                let form = |s: &str| -> String {
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-                };
-                rb = rb.basic_auth(form(&self.ep.client_id), Some(form(&self.ep.client_secret)));
+                rb = rb.basic_auth(
+                    form_encoded(&self.ep.client_id),
+                    Some(form_encoded(&self.ep.client_secret)),
+                );
             }
         }
         let rb = rb.form(&form);
+        let redactor = std::sync::Arc::clone(&self.redactor);
         Box::pin(async move {
             let result = match rb.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     match resp.text().await {
-                        Ok(body) => Some(token_result(status, &body)),
+                        Ok(body) => Some(match token_result(status, &body) {
+                            // From now on the CRM may echo this token (`Authorization`).
+                            TokenResult::Granted {
+                                access_token,
+                                expires_in,
+                            } => {
+                                redactor
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .add([access_token.clone()]);
+                                TokenResult::Granted {
+                                    access_token,
+                                    expires_in,
+                                }
+                            }
+                            TokenResult::Refused { status, error } => TokenResult::Refused {
+                                status,
+                                error: scrub(&redactor, &error),
+                            },
+                            other => other,
+                        }),
                         Err(e) if e.is_timeout() => None,
                         Err(_) => Some(TokenResult::Failed(Failure::Reset)),
                     }

@@ -1118,14 +1118,15 @@ fn example(r: &DeadLettered, epoch: SystemTime) -> String {
         (Some(s), _) => {
             let body = r.last_body.as_deref().unwrap_or("");
             let body: String = body.chars().take(100).collect();
-            format!("last response {s} {body}")
+            // A CRM's body and an event's id are outside text: escaped for the terminal.
+            format!("last response {s} {}", crate::diag::printable(&body))
         }
-        (None, Some(e)) => e.clone(),
+        (None, Some(e)) => crate::diag::printable(e).into_owned(),
         (None, None) => "no response".to_string(),
     };
     format!(
         "{} after {} attempt(s) at {}: {}",
-        r.id.event_id,
+        crate::diag::printable(&r.id.event_id),
         r.attempts,
         delivery::rfc3339(epoch, r.at),
         last

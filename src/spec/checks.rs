@@ -154,14 +154,17 @@ fn rules(tree: &Value) -> impl Iterator<Item = (usize, &Value)> {
         .enumerate()
 }
 
+/// The spec's URL fields (JSON pointers).
+pub const URL_FIELDS: [&str; 3] = [
+    "/channel/destinationUri",
+    "/channel/auth/tokenEndpoint",
+    "/deadLetterQueue/alertEndpoint",
+];
+
 /// Endpoints must be `https://`; plain `http://` only on loopback (mock servers, tests).
 pub fn check_urls(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    for pointer in [
-        "/channel/destinationUri",
-        "/channel/auth/tokenEndpoint",
-        "/deadLetterQueue/alertEndpoint",
-    ] {
+    for pointer in URL_FIELDS {
         let Some(url) = tree.pointer(pointer).and_then(Value::as_str) else {
             continue;
         };

@@ -197,6 +197,26 @@ pub fn resolve(
                             ),
                         );
                     }
+                    Some(v) if url_part_problem(&pointer, &chars[..r.start], v).is_some() => {
+                        // What the value would do to the URL it lands in (a parameter of its
+                        // own, a fragment that is never sent, another host). Never quoted.
+                        ok = false;
+                        let (c, what) =
+                            url_part_problem(&pointer, &chars[..r.start], v).unwrap_or_default();
+                        diags.push(
+                            Diagnostic::error(
+                                "E409",
+                                format!(
+                                    "environment variable `{name}` holds `{c}`, which in the URL's {what}"
+                                ),
+                            )
+                            .at_opt(sub_span(map, &pointer, &original, r.start, r.end))
+                            .with_help(format!(
+                                "percent-encode it in the variable (`{c}` is `%{:02X}`): a value put into a URL is inserted as it is",
+                                c as u32
+                            )),
+                        );
+                    }
                     Some(v) if !(v.is_empty() && secrets.contains(pointer.as_str())) => {
                         resolved.push_str(v)
                     }
@@ -241,6 +261,86 @@ pub fn resolve(
         }
     }
     interpolated
+}
+
+/// What a value from the environment would change in the URL field at `pointer` when inserted
+/// after the text `before` (the characters of the field before the reference): the character
+/// and what it does there. In the query, `&` starts another parameter and `#` a fragment (never
+/// sent); in the path, `?` starts a query and `#` a fragment; in the host, `/`, `?`, `#` and `@`
+/// end it or make what precedes a user name, so the request goes to another host. `None` for a
+/// field that is no URL, or a value that is safe where it lands.
+fn url_part_problem(pointer: &str, before: &[char], v: &str) -> Option<(char, &'static str)> {
+    if !super::checks::URL_FIELDS.contains(&pointer) {
+        return None;
+    }
+    let before: String = before.iter().collect();
+    let part = if before.contains('#') {
+        return None;
+    } else if before.contains('?') {
+        "query"
+    } else if before
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.contains('/'))
+    {
+        "path"
+    } else if before.contains("://") {
+        "host"
+    } else {
+        return None;
+    };
+    v.chars().find_map(|c| {
+        let what = match (part, c) {
+            ("query", '&') => "query starts another parameter",
+            ("query", '#') => "query starts a fragment, which is never sent",
+            ("path", '#') => "path starts a fragment, which is never sent",
+            ("path", '?') => "path starts the query",
+            ("host", '/' | '?' | '#') => {
+                "host ends the host: the request would go to the text before it"
+            }
+            ("host", '@') => {
+                "host makes what precedes it a user name: the request would go to the host after it"
+            }
+            _ => return None,
+        };
+        Some((c, what))
+    })
+}
+
+/// The strings `${env:…}` filled, checked against the limits a literal meets (the schema's
+/// lengths and patterns: a header value of at most 8,192 characters, a bucket name): the schema
+/// saw only the reference. The message never quotes the value (it may be a secret) and names
+/// the variables.
+pub fn check_resolved(
+    tree: &Value,
+    map: &SourceMap,
+    interpolated: &BTreeMap<String, String>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (pointer, mut d) in super::schema::spec().validate_at(tree, map, interpolated) {
+        let original = &interpolated[&pointer];
+        if let Some(v) = tree.pointer(&pointer).and_then(Value::as_str) {
+            for shown in [super::schema::short(v), v.to_string()] {
+                if !shown.is_empty() {
+                    d.message = d.message.replace(&shown, "…");
+                }
+            }
+        }
+        let names: Vec<String> = scan(original)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|r| match r.kind() {
+                RefKind::Env(n) => Some(format!("`${{env:{n}}}`")),
+                _ => None,
+            })
+            .collect();
+        d.message = format!("{}, once {} is resolved", d.message, names.join(" and "));
+        d.help = Some(
+            "a value from the environment meets the limits of one written in the spec; set the variable to a value that does"
+                .into(),
+        );
+        out.push(d);
+    }
+    out
 }
 
 /// What control character (C0 but tab, or DEL) a value from the environment holds, named for a

@@ -327,6 +327,7 @@ fn load_stages(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loade
         diags.extend(check_overlays(&tree, &map));
     }
     let interpolated = interp::resolve(&mut tree, &map, opts, &mut diags);
+    diags.extend(interp::check_resolved(&tree, &map, &interpolated));
     // What the file writes as secrets, and what `${env:}` put in the tree (a snippet never
     // shows it; the file holds the reference, but a line may hold the same text).
     out.sources.hide(secret_values(&tree));

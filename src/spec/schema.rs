@@ -133,6 +133,29 @@ impl Schema {
         drop_missing_explained_by_typo(&mut out);
         out
     }
+
+    /// The violations of `tree` at exactly the given pointers (`(pointer, diagnostics)`): the
+    /// loader re-checks the strings `${env:…}` filled against the literal's limits.
+    pub fn validate_at(
+        &self,
+        tree: &Value,
+        map: &SourceMap,
+        pointers: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<(String, Diagnostic)> {
+        let mut out = Vec::new();
+        if self.validator.is_valid(tree) {
+            return out;
+        }
+        for err in self.validator.iter_errors(tree) {
+            let at = err.instance_path().as_str().to_string();
+            if pointers.contains_key(&at) {
+                let mut ds = Vec::new();
+                self.describe_error(&err, map, &mut ds);
+                out.extend(ds.into_iter().map(|d| (at.clone(), d)));
+            }
+        }
+        out
+    }
 }
 
 /// The spec's patterns, in words.
