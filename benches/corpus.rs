@@ -8,8 +8,8 @@
 //!
 //! `cargo bench --bench corpus` (environment: `CXSYNC_CORPUS_EVENTS` events per event type,
 //! default 5,000; `CXSYNC_CORPUS_RUNS` rounds, default 5; `CXSYNC_CORPUS_FILTER` a substring of
-//! the mapping names). The JS side needs node and `npm ci` in benches/js; without them only the
-//! cxsync side runs. Rounds interleave both sides, so a change of load hits both alike; the
+//! the mapping names; `CXSYNC_CORPUS_JS=0` runs the cxsync side only, for profiling). The JS side
+//! needs node and `npm ci` in benches/js; without them only the cxsync side runs. Rounds interleave both sides, so a change of load hits both alike; the
 //! ratio of medians is reported. A table goes to `target/bench-corpus/report.md`.
 
 #[path = "corpus/data.rs"]
@@ -22,6 +22,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cxsync::transform::Transform;
+
+/// The binary's allocator (src/main.rs), so the bench measures what users run.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const NOW: &str = "2024-01-15T14:00:00Z";
 
@@ -89,6 +93,9 @@ struct Js {
 }
 
 fn run_js(root: &Path, manifest: &Path, runs: usize) -> Option<Js> {
+    if std::env::var("CXSYNC_CORPUS_JS").is_ok_and(|v| v == "0") {
+        return None;
+    }
     let js = root.join("benches/js");
     if !js.join("node_modules/jsonata").is_dir() {
         eprintln!("jsonata-js skipped: run `npm ci` in benches/js");

@@ -3,6 +3,10 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: transforms allocate many small short-lived values per event (see Cargo.toml).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cxsync::cli::main()
 }

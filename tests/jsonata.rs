@@ -342,3 +342,78 @@ fn fix_keeps_the_indentation_of_a_multi_line_construct_in_a_literal_block() {
         "{after}"
     );
 }
+
+/// `fix` re-parses what it would write: a rewrite that is not JSONata (`$if(c) $then a $else b
+/// $end`, where the guide's dialect has no `$then`) is refused for that transform with E504 and
+/// exit 1, and the file is left as it was; `?.["name"]` becomes the field, not a filter (tester
+/// #99).
+#[test]
+fn fix_refuses_a_rewrite_that_does_not_parse_and_reads_a_string_subscript_as_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.yaml");
+    let fixture = dir.path().join("f.json");
+    std::fs::write(
+        &fixture,
+        r#"{"event": {"id": "E1", "type": "t"}, "interaction": {"customer": {"name": "n"}}}"#,
+    )
+    .unwrap();
+    let body = |transform: &str| {
+        format!(
+            r#"version: 1
+name: d
+channel:
+  name: D
+  destinationUri: https://crm.example.com/api
+  auth: {{ type: none }}
+  timeoutMilliseconds: 2000
+idempotency: {{ header: Idempotency-Key, key: "${{event.id}}" }}
+retry:
+  maxRetries: 1
+  initialDelaySeconds: 1
+  maxDelaySeconds: 2
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: {{ enabled: true, bucketName: d-dlq }}
+rules:
+  - id: R
+    name: r
+    eventType: t
+    transform: '{transform}'
+    fixtures: [f.json]
+"#
+        )
+    };
+    std::fs::write(&spec, body(r#"{"d": interaction?.customer?.["name"]}"#)).unwrap();
+    let out = fix(&[], &spec);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        read(&spec).contains("{\"d\": interaction.customer.`name`}"),
+        "{}",
+        read(&spec)
+    );
+    let eval = super::common::cxsync()
+        .args(["eval", "--spec"])
+        .arg(&spec)
+        .args(["--rule", "R", "--compact", "--event"])
+        .arg(&fixture)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&eval.stdout).trim(),
+        r#"{"d":"n"}"#,
+        "{eval:?}"
+    );
+
+    let then = body(r#"{"a": $if(interaction.x) $then 1 $else 2 $end}"#);
+    std::fs::write(&spec, &then).unwrap();
+    let out = fix(&[], &spec);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        err.contains("E504") && err.contains("would not give JSONata that parses"),
+        "{err}"
+    );
+    assert!(!err.contains("fixed"), "{err}");
+    assert_eq!(read(&spec), then);
+}

@@ -75,6 +75,8 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let mut diags = Vec::new();
     let mut sources = Sources::new();
     let mut results: Vec<FixtureRun> = Vec::new();
+    // Cases whose transform ran past the wall-clock guard (among `results`).
+    let mut no_verdict = 0usize;
     let mut out = String::new();
     let mut review_state = Review::default();
     super::load::check_scenarios(&inputs.scenarios, &mut diags, &mut sources);
@@ -158,6 +160,25 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 case.rule,
                 case.fixture
             );
+            // Past the wall-clock guard the outcome depends on the machine: no verdict, as in
+            // `sim` (a tool error), rather than a failed case a faster machine would pass.
+            if let Some(p) = case.problems.iter().find(|p| past_wall_clock_guard(p)) {
+                out.push_str(&format!(
+                    "NO VERDICT {label}\n    {p}\n    the transform ran past the {} ms wall-clock \
+                     guard: how long it takes depends on the machine, so this case has no verdict \
+                     (make the transform cheaper: a recursion or a nested map over a large array?)\n",
+                    crate::transform::Limits::default()
+                        .time_budget_ms
+                        .unwrap_or_default()
+                ));
+                no_verdict += 1;
+                results.push(FixtureRun {
+                    spec: spec.path.display().to_string(),
+                    failure: Some(p.clone()),
+                    case,
+                });
+                continue;
+            }
             let failure = check_case(&case, &args, &label, &mut out, &mut review_state)?;
             results.push(FixtureRun {
                 spec: spec.path.display().to_string(),
@@ -168,12 +189,17 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     }
     drop(progress);
     diag::sort(&mut diags);
-    let failed = results.iter().filter(|r| r.failure.is_some()).count();
+    let failed = results.iter().filter(|r| r.failure.is_some()).count() - no_verdict;
     let errors = super::load::error_count(&diags);
     out.push_str(&format!(
-        "\n{} passed, {} failed{} ({})\n",
-        results.len() - failed,
+        "\n{} passed, {} failed{}{} ({})\n",
+        results.len() - failed - no_verdict,
         failed,
+        if no_verdict > 0 {
+            format!(", {no_verdict} without a verdict (wall-clock guard)")
+        } else {
+            String::new()
+        },
         if errors > 0 {
             format!(", {errors} error(s) in specs or scenarios")
         } else {
@@ -184,17 +210,18 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // `--update` accepts snapshot changes and nothing else: a case with a problem of its own (its
     // transform failed, its output breaks the payload schema or the size limit) fails until the
     // transform or the schema is fixed, so only the others get the hint to accept.
-    let (with_problems, snapshot_only) =
-        results
-            .iter()
-            .filter(|r| r.failure.is_some())
-            .fold((0, 0), |(p, s), r| {
-                if r.case.problems.is_empty() {
-                    (p, s + 1)
-                } else {
-                    (p + 1, s)
-                }
-            });
+    let (with_problems, snapshot_only) = results
+        .iter()
+        .filter(|r| {
+            r.failure.is_some() && !r.case.problems.iter().any(|p| past_wall_clock_guard(p))
+        })
+        .fold((0, 0), |(p, s), r| {
+            if r.case.problems.is_empty() {
+                (p, s + 1)
+            } else {
+                (p + 1, s)
+            }
+        });
     if snapshot_only > 0 && !args.update {
         out.push_str(
             "review with `cxsync test --review`, or accept all with `cxsync test --update`\n",
@@ -214,7 +241,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             .with_context(|| format!("writing {}", file.display()))?;
     }
     // A spec that cannot be read (or an unknown --env) is a tool error, like in `validate`.
-    Ok(if status == ExitStatus::Error {
+    Ok(if status == ExitStatus::Error || no_verdict > 0 {
         ExitStatus::Error
     } else if failed > 0 || errors > 0 {
         ExitStatus::Failure
@@ -306,11 +333,20 @@ fn shared_snapshots(specs: &[PathBuf], flag: Option<&Path>) -> Vec<Shared> {
 
 /// The limit a case's problem says its transform hit (`transform failed: D1012: …`).
 fn limit_named(problem: &str) -> Option<&'static str> {
-    let code = problem
+    crate::transform::limits::limit_hit(problem_code(problem)?)
+}
+
+/// The error code of a case's `transform failed: CODE: …` problem.
+fn problem_code(problem: &str) -> Option<&str> {
+    problem
         .strip_prefix("transform failed: ")?
         .split(':')
-        .next()?;
-    crate::transform::limits::limit_hit(code)
+        .next()
+}
+
+/// Whether a case's problem is the engine's wall-clock guard ([`crate::transform::limits::WALL_CLOCK_GUARD`]).
+fn past_wall_clock_guard(problem: &str) -> bool {
+    problem_code(problem) == Some(crate::transform::limits::WALL_CLOCK_GUARD)
 }
 
 /// The project root of the current folder, else the current folder.

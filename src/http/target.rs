@@ -150,6 +150,8 @@ pub struct FailureNotes<'n> {
     max_retries: u32,
     /// `retry.retryableStatusCodes`: an answer outside it is not retried.
     retryable: Vec<u16>,
+    /// `retry.respectRetryAfterHeader`.
+    respect_retry_after: bool,
     last: Option<std::time::Instant>,
     /// Failures since the last line, by what failed.
     since: std::collections::BTreeMap<String, u64>,
@@ -162,6 +164,7 @@ impl<'n> FailureNotes<'n> {
         ep: &Endpoints,
         max_retries: u32,
         retryable: Vec<u16>,
+        respect_retry_after: bool,
     ) -> Self {
         let at = |u: &Url| {
             format!(
@@ -176,9 +179,44 @@ impl<'n> FailureNotes<'n> {
             token: ep.token.as_ref().map(at),
             max_retries,
             retryable,
+            respect_retry_after,
             last: None,
             since: Default::default(),
         }
+    }
+
+    /// A `Retry-After` that parks the event for over a minute is said at once, with the wait the
+    /// hub honours (capped at 24 h) and when it ends, so a long silence is not taken for a hang
+    /// (tester #75).
+    fn long_wait(&mut self, response: &crate::delivery::Response) {
+        use crate::delivery::retry_after;
+        let Some(v) = response.retry_after.as_deref() else {
+            return;
+        };
+        if !self.respect_retry_after || !self.retryable.contains(&response.status) {
+            return;
+        }
+        let now = std::time::SystemTime::now();
+        let Some(wait) = retry_after::parse(v, now).filter(|w| w.as_secs() > 60) else {
+            return;
+        };
+        let secs = wait.as_secs();
+        let capped = if wait >= retry_after::MAX_RETRY_AFTER {
+            ", the most cxsync honours"
+        } else {
+            ""
+        };
+        let until = chrono::DateTime::<chrono::Utc>::from(now + wait).format("%Y-%m-%dT%H:%M:%SZ");
+        (self.note)(&format!(
+            "note: CRM {} answered HTTP {} with `Retry-After: {}`: the event waits {}h{:02}m{:02}s{capped} \
+             (until {until} at --time-scale 1) before its next attempt; Ctrl-C stops the run",
+            self.crm,
+            response.status,
+            v.escape_debug(),
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60
+        ));
     }
 
     fn failed(&mut self, what: String, hint: &str, retried: bool) {
@@ -238,6 +276,11 @@ fn hint(f: Failure) -> &'static str {
 
 impl Observer for FailureNotes<'_> {
     fn answered(&mut self, _attempt: u32, _sent: Time, reply: &Reply, timeout: Time) {
+        if let Reply::Http { latency, response } = reply {
+            if *latency < timeout && !(200..300).contains(&response.status) {
+                self.long_wait(response);
+            }
+        }
         let crm = &self.crm;
         let (what, h, retried) = match reply {
             Reply::Http { latency, response } if *latency < timeout => {
@@ -302,7 +345,13 @@ pub async fn run(
         .map_err(|e| HttpError::Config(e.to_string()))?;
     let (timeout, max_retries) = (cfg.timeout, cfg.max_retries);
     let retryable = spec.raw.retry.retryable_status_codes.clone();
-    let mut notes = FailureNotes::new(note, &ep, max_retries, retryable);
+    let mut notes = FailureNotes::new(
+        note,
+        &ep,
+        max_retries,
+        retryable,
+        spec.raw.retry.respect_retry_after_header,
+    );
     let clock = Clock::start(time_scale);
     let client = super::http_client(cfg.hub.concurrency)?;
     let mut driver = Driver::new(client, ep, clock, timeout, false)?;

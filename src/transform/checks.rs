@@ -348,6 +348,31 @@ pub fn plan_fixes(spec: &Spec) -> Result<(Vec<FileFix>, Vec<Diagnostic>), Diagno
         if count == 0 {
             continue;
         }
+        // What `fix` writes must be JSONata: a rewrite that does not parse (and has no use left
+        // that could explain it) is refused for this transform, with the parser's error.
+        if fixes
+            .iter()
+            .flat_map(DialectFix::flatten)
+            .all(|f| f.fixable)
+        {
+            if let Err(e) = syntax::parse(&syntax::rewrite(text)) {
+                let (file, span) = locate(spec, &src.origin, 0, text.chars().count());
+                remaining.push(
+                    Diagnostic::error(
+                        "E504",
+                        format!(
+                            "rewriting the guide's dialect in this transform would not give \
+                             JSONata that parses ({}); nothing written for it",
+                            e.message
+                        ),
+                    )
+                    .in_file(file)
+                    .at(span)
+                    .with_help("rewrite it by hand (JSONata's conditional is `c ? a : b`)"),
+                );
+                continue;
+            }
+        }
         match &src.origin {
             // Two rules may share a file: it is rewritten once.
             TransformOrigin::File { path } if files.iter().any(|f: &FileFix| &f.path == path) => {}

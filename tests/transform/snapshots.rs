@@ -294,3 +294,67 @@ fn a_snapshot_no_fixture_produces_is_reported_stale_and_removed_by_update() {
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("stale"), "{out}");
 }
+
+/// A case whose transform runs past the engine's wall-clock guard (D1012) has no verdict, as in
+/// `sim`: its outcome would depend on the machine's speed, so `test` exits 2 naming the guard
+/// instead of failing the case (exit 1) where a faster machine would pass it (tester #59). The
+/// recursion nests deeper than the compiled path goes, so the engine, with its guard, runs it.
+#[test]
+fn a_case_past_the_wall_clock_guard_has_no_verdict_and_exits_2_like_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("events")).unwrap();
+    std::fs::write(
+        dir.path().join("slow.yaml"),
+        r#"version: 1
+name: slow
+channel:
+  name: Slow
+  destinationUri: https://crm.example.com/api
+  auth: { type: none }
+  timeoutMilliseconds: 2000
+idempotency: { header: Idempotency-Key, key: "${event.id}" }
+retry:
+  maxRetries: 1
+  initialDelaySeconds: 1
+  maxDelaySeconds: 2
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: { enabled: true, bucketName: slow-dlq }
+rules:
+  - id: SLOW_RULE
+    name: slow
+    eventType: call.finished
+    transform: |
+      (
+        $fib := function($n) { $n < 2 ? $n : $fib($n - 1) + $fib($n - 2) };
+        $deep := function($d, $n) { $d = 0 ? $fib($n) : 0 + $deep($d - 1, $n) };
+        {"ref": call.ref, "n": call.n > 10 ? $deep(120, call.n) : 0}
+      )
+    fixtures: [events/*.json]
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("events/a.json"),
+        r#"{"event": {"id": "E-1", "type": "call.finished"}, "call": {"ref": "Q1", "n": 3}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("events/b.json"),
+        r#"{"event": {"id": "E-2", "type": "call.finished"}, "call": {"ref": "Q2", "n": 45}}"#,
+    )
+    .unwrap();
+    let (code, out, err) = run(dir.path(), &["test", "slow.yaml", "--update"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.contains("NO VERDICT slow/SLOW_RULE/b\n"), "{out}");
+    assert!(
+        out.contains("D1012") && out.contains("wall-clock guard"),
+        "{out}"
+    );
+    assert!(!out.contains("FAILED"), "{out}");
+    assert!(
+        out.contains("1 passed, 0 failed, 1 without a verdict (wall-clock guard)"),
+        "{out}"
+    );
+}

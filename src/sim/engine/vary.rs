@@ -297,6 +297,8 @@ enum IdGen {
     Int {
         start: i128,
         up: bool,
+        /// 1, or a power of two past 2^53 ([`exact_beyond`]).
+        step: i128,
         rank: u64,
         distinct: u64,
     },
@@ -451,11 +453,13 @@ impl Plan {
                 IdGen::Int {
                     start,
                     up,
+                    step,
                     rank,
                     distinct,
                 } => {
-                    // Within ±(2^53 − 1) by construction ([`id_gens`]).
-                    let off = IdGen::offset(rank, distinct, g, self.templates) as i128;
+                    // Within ±(2^53 − 1), or the 64-bit range past it, by construction
+                    // ([`id_gens`]).
+                    let off = IdGen::offset(rank, distinct, g, self.templates) as i128 * step;
                     let n = if up { start + off } else { start - off };
                     Value::Number(int_number(n))
                 }
@@ -540,17 +544,36 @@ fn id_gens(
         let min = ints.iter().map(|x| x.1).min().unwrap_or(0);
         let (ranked, distinct) = ranks(&ints);
         let n = i128::from(instances) * i128::from(distinct);
-        let gen = if max + n <= MAX_SAFE_INTEGER {
+        let safe = max <= MAX_SAFE_INTEGER && min >= -MAX_SAFE_INTEGER;
+        let beyond = if max > MAX_SAFE_INTEGER {
+            exact_beyond(max, n, true).map(|(start, step)| (start, step, true))
+        } else if min < -MAX_SAFE_INTEGER {
+            exact_beyond(min, n, false).map(|(start, step)| (start, step, false))
+        } else {
+            None
+        };
+        let gen = if safe && max + n <= MAX_SAFE_INTEGER {
             IdGen::Int {
                 start: max + 1,
                 up: true,
+                step: 1,
                 rank: 0,
                 distinct,
             }
-        } else if min - n >= -MAX_SAFE_INTEGER {
+        } else if safe && min - n >= -MAX_SAFE_INTEGER {
             IdGen::Int {
                 start: min - 1,
                 up: false,
+                step: 1,
+                rank: 0,
+                distinct,
+            }
+        } else if let Some((start, step, up)) = beyond {
+            // The fixtures' ids are past 2^53 already: keep them there, exact in a double.
+            IdGen::Int {
+                start,
+                up,
+                step,
                 rank: 0,
                 distinct,
             }
@@ -563,9 +586,12 @@ fn id_gens(
         };
         for (i, rank) in ranked {
             out[i] = Some(match gen {
-                IdGen::Int { start, up, .. } => IdGen::Int {
+                IdGen::Int {
+                    start, up, step, ..
+                } => IdGen::Int {
                     start,
                     up,
+                    step,
                     rank,
                     distinct,
                 },
@@ -624,19 +650,43 @@ fn id_gens(
     Ok(out)
 }
 
-/// An integer value within the safe range (`12`, `-3`, `4.0`), not a fraction.
+/// An integer value (`12`, `-3`, `4.0`, a 64-bit `1234567890123456789`), not a fraction; a
+/// float is one only within the safe range.
 fn integer(v: &Value) -> Option<i128> {
     let n = v.as_number()?;
-    let i = n
-        .as_i64()
+    n.as_i64()
         .map(i128::from)
         .or_else(|| n.as_u64().map(i128::from))
         .or_else(|| {
             n.as_f64()
                 .filter(|f| f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64)
                 .map(|f| f as i128)
-        })?;
-    (i.abs() <= MAX_SAFE_INTEGER).then_some(i)
+        })
+}
+
+/// `n` integers beyond `from` (above it when `up`, else below), for fixture ids past ±(2^53 − 1):
+/// the start and step, a power of two large enough that every value is exact in a double, so a
+/// reader that reads JSON numbers as doubles (JavaScript, JSONata) still sees distinct ids
+/// (`1234567890123456789` → `1234567890123457024`, then every 256). `None` past the 64-bit
+/// range JSON integers hold here.
+fn exact_beyond(from: i128, n: i128, up: bool) -> Option<(i128, i128)> {
+    let (mag, limit) = if up {
+        (from, i128::from(u64::MAX))
+    } else {
+        (-from, 1i128 << 63)
+    };
+    for k in 0..64u32 {
+        let step = 1i128 << k;
+        let start = (mag.div_euclid(step) + 1) * step;
+        let last = start.checked_add(n.saturating_sub(1).checked_mul(step)?)?;
+        if last > limit {
+            return None;
+        }
+        if 128 - last.leading_zeros() <= 53 + k {
+            return Some((if up { start } else { -start }, step));
+        }
+    }
+    None
 }
 
 /// What one character position of an id may hold.
@@ -1428,6 +1478,38 @@ mod tests {
             top - 11,
             "counts down when up does not fit"
         );
+    }
+
+    #[test]
+    fn ids_past_2_to_the_53_vary_as_distinct_doubles() {
+        // Two 64-bit ids (as Snowflake-style ids are), and a negative one past -2^53.
+        let t = [
+            json!({"interaction": {"id": 1234567890123456789u64}}),
+            json!({"interaction": {"id": 1234567890123456788u64}}),
+        ];
+        let p = plan(&t, 600);
+        let ids: Vec<u64> = (0..600u64)
+            .map(|g| {
+                p.apply(&t[(g % 2) as usize], (g % 2) as usize, g, AT)["interaction"]["id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        let mut as_doubles: Vec<u64> = ids.iter().map(|&i| (i as f64) as u64).collect();
+        assert_eq!(as_doubles, ids, "every generated id is exact in a double");
+        as_doubles.sort_unstable();
+        as_doubles.dedup();
+        assert_eq!(as_doubles.len(), 600);
+        assert!(ids.iter().all(|&i| i > 1234567890123456789));
+        assert_eq!(ids[0], 1234567890123457024);
+        let neg = [json!({"event": {"id": -9007199254740993i64}})];
+        let p = plan(&neg, 10);
+        let e = p.apply(&neg[0], 0, 9, AT);
+        let v = e["event"]["id"].as_i64().unwrap();
+        assert!(v < -9007199254740993 && (v as f64) as i64 == v, "{v}");
+        // Past the 64-bit range, an error rather than a copy.
+        let top = [json!({"event": {"id": u64::MAX}})];
+        assert!(Plan::new(&top, 10, &Identity::default()).is_err());
     }
 
     #[test]

@@ -373,7 +373,7 @@ impl<'a> Ev<'a> {
                 for a in args {
                     argv.push(self.eval(a, input, env)?);
                 }
-                match native(call, &argv) {
+                match native(call, &argv, self.prog.limits.max_output_bytes) {
                     Some(v) => v,
                     None => super::builtins::engine_call(
                         call,
@@ -646,9 +646,11 @@ impl<'a> Ev<'a> {
         }
         // (key, data, index of the pair that made the key)
         let mut groups: Vec<(Str<'a>, Val<'a>, usize)> = Vec::new();
-        // Where each key's group is: a search of the groups per item was quadratic in the
-        // number of keys (100,000 keys ran for minutes).
-        let mut at: std::collections::HashMap<String, usize> = Default::default();
+        // Where each key's group is, once there are more than a few: a search of the groups per
+        // item was quadratic in the number of keys (100,000 keys ran for minutes). The keys come
+        // from the event, so the map's hash is the standard one (flooding-resistant).
+        const FEW: usize = 8;
+        let mut at: std::collections::HashMap<Rc<str>, usize> = Default::default();
         for item in &items {
             for (pi, (k, _)) in g.pairs.iter().enumerate() {
                 let key = match self.eval(k, item, env)? {
@@ -656,7 +658,12 @@ impl<'a> Ev<'a> {
                     Val::Undef => continue,
                     _ => return Err(Bail),
                 };
-                match at.get(&*key).map(|&i| &mut groups[i]) {
+                let found = if groups.len() <= FEW {
+                    groups.iter().position(|(k, ..)| **k == *key)
+                } else {
+                    at.get(&*key).copied()
+                };
+                match found.map(|i| &mut groups[i]) {
                     Some(entry) => {
                         if entry.2 != pi {
                             return Err(Bail);
@@ -665,8 +672,12 @@ impl<'a> Ev<'a> {
                         entry.1 = js_append(data, item.clone());
                     }
                     None => {
-                        at.insert(key.to_string(), groups.len());
                         groups.push((key, item.clone(), pi));
+                        if groups.len() == FEW + 1 {
+                            at.extend(groups.iter().enumerate().map(|(i, (k, ..))| (k.to_rc(), i)));
+                        } else if groups.len() > FEW + 1 {
+                            at.insert(groups[groups.len() - 1].0.to_rc(), groups.len() - 1);
+                        }
                     }
                 }
             }
@@ -834,10 +845,22 @@ pub(super) fn js_append<'a>(a: Val<'a>, b: Val<'a>) -> Val<'a> {
     Val::plain(items)
 }
 
-/// A date call's result without the engine, where its native form covers the arguments.
-fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>]) -> Option<Val<'a>> {
+/// An engine call's result without the engine, where its native form covers the arguments
+/// (`None`: the engine is asked, after its guard).
+fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>], max: usize) -> Option<Val<'a>> {
     use super::ir::Native;
     match (call.native.as_ref()?, args) {
+        (Native::FormatNumber, [Val::Num(x), Val::Str(picture)]) => {
+            if let Some(g) = call.guard {
+                if g.refusal(*x, Some(picture), max).is_some() {
+                    return None;
+                }
+            }
+            match jsonata_core::functions::numeric::format_number(*x, picture, None) {
+                Ok(jsonata_core::value::JValue::String(s)) => Some(Val::Str(Str::R(s))),
+                _ => None,
+            }
+        }
         (Native::ToMillis, [Val::Str(s)]) => super::dates::to_millis(s).map(Val::Num),
         (Native::FromMillis(parts), [Val::Num(ms), ..]) => {
             super::dates::format(*ms, parts).map(Val::string)

@@ -94,6 +94,9 @@ pub(super) enum Native {
     /// `$encodeUrl` & co. of a string: (component, decode), by [`crate::transform::uri`]; a
     /// malformed escape is the engine's to report (D3140).
     Url(bool, bool),
+    /// `$formatNumber(n, picture)` of a number and a string, by jsonata-core's own
+    /// `format_number` (what the engine calls), without an engine evaluation around it.
+    FormatNumber,
 }
 
 /// One node; `predicates`, `group` and `keep_array` are jsonata-js's node-level `predicate`,

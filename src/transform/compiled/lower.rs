@@ -532,6 +532,7 @@ impl Lower {
                     Kind::Str(p) => super::dates::picture(p).map(Native::FromMillis),
                     _ => None,
                 },
+                ("formatNumber", [_, _]) => Some(Native::FormatNumber),
                 ("encodeUrl", [_]) => Some(Native::Url(false, false)),
                 ("encodeUrlComponent", [_]) => Some(Native::Url(true, false)),
                 ("decodeUrl", [_]) => Some(Native::Url(false, true)),

@@ -96,9 +96,19 @@ impl Program {
         now: DateTime<Utc>,
         bindings: Option<&Bindings>,
     ) -> Tried<Option<Value>> {
-        let event = event.ok_or(Bail)?;
+        let event = input::Json::from_value(event.ok_or(Bail)?, &self.reads);
+        let mut bound = Vec::new();
+        for (name, v) in bindings.into_iter().flatten() {
+            // A binding may shadow a builtin the compiled program resolved statically.
+            if lower::is_builtin(name) {
+                return Err(Decline::Engine);
+            }
+            if let Some(i) = self.vars.iter().position(|x| **x == **name) {
+                bound.push((i as ir::Var, input::Json::from_value(v, &input::WHOLE)));
+            }
+        }
         guarded(|| {
-            let v = self.run(event, now, bindings)?;
+            let v = self.run(&event, now, &bound)?;
             Ok(value::to_output(&v, &mut self.budget())?)
         })
     }
@@ -111,7 +121,7 @@ impl Program {
     ) -> Tried<Option<String>> {
         let event = input::parse_pruned(text, &self.reads).ok_or(Bail)?;
         guarded(|| {
-            let v = self.run(&event, now, None)?;
+            let v = self.run(&event, now, &[])?;
             let mut out = String::with_capacity(256);
             if !value::write_json(&v, &mut out, &mut self.budget())? {
                 return Ok(None);
@@ -128,9 +138,9 @@ impl Program {
 
     fn run<'a>(
         &'a self,
-        event: &'a Value,
+        event: &'a input::Json<'a>,
         now: DateTime<Utc>,
-        bindings: Option<&'a Bindings>,
+        bound: &'a [(ir::Var, input::Json<'a>)],
     ) -> Tried<Val<'a>> {
         // The engine treats an array or scalar input specially (jsonata-js's outer wrapper).
         if !event.is_object() {
@@ -138,16 +148,8 @@ impl Program {
         }
         let root = Val::In(event);
         let mut ev = Ev::new(self, root.clone(), now.timestamp_millis());
-        if let Some(b) = bindings {
-            for (name, v) in b {
-                // A binding may shadow a builtin the compiled program resolved statically.
-                if lower::is_builtin(name) {
-                    return Err(Decline::Engine);
-                }
-                if let Some(i) = self.vars.iter().position(|x| **x == **name) {
-                    ev.bind_global(i as ir::Var, Val::from_input(v));
-                }
-            }
+        for (var, v) in bound {
+            ev.bind_global(*var, Val::from_input(v));
         }
         let out = ev.eval(&self.root, &root, 0);
         out.map_err(|Bail| {

@@ -175,6 +175,9 @@ fn functions_agree_with_the_engine() {
         "$sort(x, function($a, $b) { $a.n > $b.n }).s",
         "{'now': $now(), 'ms': $millis(), 'pic': $now('[Y0001]-[M01]-[D01]'), 'f': $fromMillis(x.n)}",
         "{'fn': $formatNumber(x.n, '#,##0.00'), 'tm': $toMillis(x.s), 'fi': $formatInteger(x.n, 'w')}",
+        // `$formatNumber(n, picture)` without an engine evaluation, after the same guard.
+        "{'p': $formatNumber(x.n, '#%'), 'd': $formatNumber(x.n, '0.0'), 'e': $formatNumber(x.n, '00.0e0')}",
+        "{'s': $formatNumber(x.n, x.s), 'g': $formatNumber(x.n, '#,##0.###;(#)'), 'h': $formatNumber(x.s, '0')}",
         "($r := x.n; $f := function($v) { $v * 2 }; {'a': $f($r), 'b': $r ~> $string()})",
         "x.s ~> $uppercase ~> $substring(0, 3)",
         "$string(x, true)",
@@ -312,12 +315,59 @@ fn only_the_fields_read_are_parsed() {
     .unwrap();
     let text = r#"{"x": {"y": 1, "skip": [1, 2, {"deep": true}]}, "z": [1, {"q": 2}], "w": [{"k": 1, "v": 2, "no": 3}], "u": {"m": 1}, "other": "big"}"#;
     let pruned = input::parse_pruned(text, &p.reads).unwrap();
-    assert_eq!(
-        pruned,
-        json!({"x": {"y": 1}, "z": [1, {"q": 2}], "w": [{"k": 1, "v": 2}], "u": {"m": 1}})
-    );
-    // Duplicate keys among the fields read go to the engine.
+    let expected =
+        json!({"x": {"y": 1}, "z": [1, {"q": 2}], "w": [{"k": 1, "v": 2}], "u": {"m": 1}});
+    assert_eq!(pruned, input::Json::from_value(&expected, &input::WHOLE));
+    // A `Value` event is viewed through the same trie.
+    let full: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(input::Json::from_value(&full, &p.reads), pruned);
+    // Duplicate keys among the fields read go to the engine, in small objects and in large.
     assert!(input::parse_pruned(r#"{"x": {"y": 1, "y": 2}}"#, &p.reads).is_none());
+    let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\": {i}")).collect();
+    let large = format!(r#"{{"u": {{{}, "k7": 0}}}}"#, many.join(", "));
+    assert!(input::parse_pruned(&large, &p.reads).is_none());
+    let large = format!(r#"{{"u": {{{}}}}}"#, many.join(", "));
+    assert!(input::parse_pruned(&large, &p.reads).is_some());
+    // Escaped keys and strings are unescaped, unescaped ones borrowed: both read alike.
+    let t = Transform::compile("{'a': u.k, 'b': u.`é\"q`}").unwrap();
+    let out = t.eval_json_text(r#"{"u": {"\u006b": "v\n", "é\"q": "w"}}"#, now());
+    assert_eq!(out.unwrap().as_deref(), Some(r#"{"a":"v\n","b":"w"}"#));
+}
+
+/// The input view charges the output budget and converts to the engine's value exactly as the
+/// engine path does for the same JSON (`limits::measure_json`, `engine::to_jvalue`), and finds
+/// every field of a large object (the sorted index) as of a small one.
+#[test]
+fn the_input_view_agrees_with_the_engine_path_on_every_value() {
+    let mut all = values();
+    all.push(json!({"deep": [[1, [2]], {"a": [[]]}], "s": "x\u{0}y\""}));
+    all.push(Value::Object(
+        (0..50)
+            .rev()
+            .map(|i| (format!("key{i}"), json!([i])))
+            .collect(),
+    ));
+    for v in &all {
+        let j = input::Json::from_value(v, &input::WHOLE);
+        for max in [0, 9, 40, 1 << 20] {
+            let mut a = crate::transform::limits::OutputBudget::new(max, "the result");
+            let mut b = crate::transform::limits::OutputBudget::new(max, "the result");
+            let ra = crate::transform::limits::measure_json(v, &mut a).is_ok();
+            let rb = value::measure_input(&j, &mut b).is_ok();
+            assert_eq!((ra, a.used()), (rb, b.used()), "{v} within {max}");
+        }
+        assert_eq!(
+            value::input_jvalue(&j),
+            crate::transform::engine::to_jvalue(v),
+            "{v}"
+        );
+        if let (Value::Object(m), input::Json::Obj(f)) = (v, &j) {
+            for (k, x) in m {
+                assert_eq!(f.get(k), Some(&input::Json::from_value(x, &input::WHOLE)));
+            }
+            assert_eq!(f.get("absent"), None);
+        }
+    }
 }
 
 #[test]

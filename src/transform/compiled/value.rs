@@ -7,13 +7,14 @@
 //! holds zero or one item), `cons` (built by `[…]` at the start or end of a path, never flattened)
 //! and `keep` (the `[]` modifier: a one-item sequence stays an array).
 
-use crate::transform::limits::{self, OutputBudget, OutputTooLarge};
+use crate::transform::limits::{OutputBudget, OutputTooLarge};
 use std::ops::Deref;
 use std::rc::Rc;
 
 use jsonata_core::value::{JArray, JValue};
 use serde_json::Value;
 
+use super::input::Json;
 use super::ir::Lambda;
 use super::{Bail, R};
 
@@ -164,7 +165,7 @@ pub(super) enum Val<'a> {
     Num(f64),
     Str(Str<'a>),
     /// An array or object of the input, borrowed (never a scalar).
-    In(&'a Value),
+    In(&'a Json<'a>),
     Arr(Rc<Items<'a>>, Flags),
     Obj(Rc<Obj<'a>>),
     Fn(Rc<Closure<'a>>),
@@ -173,13 +174,13 @@ pub(super) enum Val<'a> {
 impl<'a> Val<'a> {
     /// A value of the input as the engine sees it: numbers through f64.
     #[inline]
-    pub(super) fn from_input(v: &'a Value) -> Val<'a> {
+    pub(super) fn from_input(v: &'a Json<'a>) -> Val<'a> {
         match v {
-            Value::Null => Val::Null,
-            Value::Bool(b) => Val::Bool(*b),
-            Value::Number(n) => Val::Num(n.as_f64().unwrap_or(f64::NAN)),
-            Value::String(s) => Val::Str(Str::B(s)),
-            Value::Array(_) | Value::Object(_) => Val::In(v),
+            Json::Null => Val::Null,
+            Json::Bool(b) => Val::Bool(*b),
+            Json::Num(n) => Val::Num(*n),
+            Json::Str(s) => Val::Str(Str::B(s)),
+            Json::Arr(_) | Json::Obj(_) => Val::In(v),
         }
     }
 
@@ -209,11 +210,11 @@ impl<'a> Val<'a> {
     }
 
     pub(super) fn is_array(&self) -> bool {
-        matches!(self, Val::Arr(..) | Val::In(Value::Array(_)))
+        matches!(self, Val::Arr(..) | Val::In(Json::Arr(_)))
     }
 
     pub(super) fn is_object(&self) -> bool {
-        matches!(self, Val::Obj(_) | Val::In(Value::Object(_)))
+        matches!(self, Val::Obj(_) | Val::In(Json::Obj(_)))
     }
 
     /// The array flags (none for arrays of the input and for non-arrays).
@@ -232,7 +233,7 @@ impl<'a> Val<'a> {
     pub(super) fn len(&self) -> usize {
         match self {
             Val::Arr(items, _) => items.len(),
-            Val::In(Value::Array(items)) => items.len(),
+            Val::In(Json::Arr(items)) => items.len(),
             _ => 0,
         }
     }
@@ -241,7 +242,7 @@ impl<'a> Val<'a> {
     pub(super) fn item(&self, i: usize) -> Val<'a> {
         match self {
             Val::Arr(items, _) => items[i].clone(),
-            Val::In(Value::Array(items)) => Val::from_input(&items[i]),
+            Val::In(Json::Arr(items)) => Val::from_input(&items[i]),
             _ => Val::Undef,
         }
     }
@@ -250,7 +251,7 @@ impl<'a> Val<'a> {
     pub(super) fn items(&self) -> Vec<Val<'a>> {
         match self {
             Val::Arr(items, _) => items.0.clone(),
-            Val::In(Value::Array(items)) => items.iter().map(Val::from_input).collect(),
+            Val::In(Json::Arr(items)) => items.iter().map(Val::from_input).collect(),
             other => vec![other.clone()],
         }
     }
@@ -259,7 +260,7 @@ impl<'a> Val<'a> {
     pub(super) fn each_item(&self, mut f: impl FnMut(Val<'a>) -> R<()>) -> R<()> {
         match self {
             Val::Arr(items, _) => items.iter().try_for_each(|v| f(v.clone())),
-            Val::In(Value::Array(items)) => items.iter().try_for_each(|v| f(Val::from_input(v))),
+            Val::In(Json::Arr(items)) => items.iter().try_for_each(|v| f(Val::from_input(v))),
             _ => Ok(()),
         }
     }
@@ -267,13 +268,7 @@ impl<'a> Val<'a> {
     /// Field `key` of an object (`None` when absent or not an object).
     pub(super) fn field(&self, key: &str) -> Option<Val<'a>> {
         match self {
-            // A small object is searched in order: cheaper than hashing the key (keys are
-            // unique, so the first match is the only one).
-            Val::In(Value::Object(m)) if m.len() <= 8 => m
-                .iter()
-                .find(|(k, _)| k.as_str() == key)
-                .map(|(_, v)| Val::from_input(v)),
-            Val::In(Value::Object(m)) => m.get(key).map(Val::from_input),
+            Val::In(Json::Obj(m)) => m.get(key).map(Val::from_input),
             Val::Obj(o) => o.get(key).cloned(),
             _ => None,
         }
@@ -282,9 +277,9 @@ impl<'a> Val<'a> {
     /// Calls `f` on every entry of an object, in order.
     pub(super) fn each_entry(&self, mut f: impl FnMut(Str<'a>, Val<'a>) -> R<()>) -> R<()> {
         match self {
-            Val::In(Value::Object(m)) => m
+            Val::In(Json::Obj(m)) => m
                 .iter()
-                .try_for_each(|(k, v)| f(Str::B(k.as_str()), Val::from_input(v))),
+                .try_for_each(|(k, v)| f(Str::B(k), Val::from_input(v))),
             Val::Obj(o) => o
                 .entries
                 .iter()
@@ -295,7 +290,7 @@ impl<'a> Val<'a> {
 
     pub(super) fn object_len(&self) -> usize {
         match self {
-            Val::In(Value::Object(m)) => m.len(),
+            Val::In(Json::Obj(m)) => m.len(),
             Val::Obj(o) => o.entries.len(),
             _ => 0,
         }
@@ -311,7 +306,7 @@ pub(super) fn boolean(v: &Val) -> Option<bool> {
         Val::Num(n) => *n != 0.0,
         Val::Str(s) => !s.is_empty(),
         Val::Obj(o) => !o.entries.is_empty(),
-        Val::In(Value::Object(m)) => !m.is_empty(),
+        Val::In(Json::Obj(m)) => !m.is_empty(),
         Val::Fn(_) => false,
         Val::Arr(..) | Val::In(_) => match v.len() {
             0 => false,
@@ -374,7 +369,7 @@ pub(super) fn to_jvalue(v: &Val) -> R<JValue> {
         Val::Bool(b) => JValue::Bool(*b),
         Val::Num(n) => JValue::Number(*n),
         Val::Str(s) => JValue::String(s.to_rc()),
-        Val::In(x) => super::super::engine::to_jvalue(x),
+        Val::In(x) => input_jvalue(x),
         Val::Arr(items, f) => {
             let items = items.iter().map(to_jvalue).collect::<R<Vec<_>>>()?;
             let mut a = JArray::new(items);
@@ -449,7 +444,7 @@ pub(super) fn measure(v: &Val, b: &mut OutputBudget) -> R<()> {
         Val::Undef | Val::Fn(_) => Ok(()),
         Val::Null | Val::Bool(_) | Val::Num(_) => charge(b.charge_node()),
         Val::Str(s) => charge(b.charge_str(s)),
-        Val::In(x) => charge(limits::measure_json(x, b)),
+        Val::In(x) => charge(measure_input(x, b)),
         Val::Arr(items, _) => {
             charge(b.enter())?;
             for i in items.iter() {
@@ -498,7 +493,7 @@ pub(super) fn to_output(v: &Val, b: &mut OutputBudget) -> R<Option<Value>> {
             Value::String(s.to_string())
         }
         Val::In(x) => {
-            charge(limits::measure_json(x, b))?;
+            charge(measure_input(x, b))?;
             normalise(x)?
         }
         Val::Arr(items, _) => {
@@ -527,17 +522,71 @@ pub(super) fn to_output(v: &Val, b: &mut OutputBudget) -> R<Option<Value>> {
 }
 
 /// An input value as the engine outputs it: numbers through f64 (`1.0` → `1`).
-fn normalise(v: &Value) -> R<Value> {
+fn normalise(v: &Json) -> R<Value> {
     Ok(match v {
-        Value::Number(n) => output_number(n.as_f64().ok_or(Bail)?)?,
-        Value::Array(items) => Value::Array(items.iter().map(normalise).collect::<R<_>>()?),
-        Value::Object(m) => Value::Object(
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Num(n) => output_number(*n)?,
+        Json::Str(s) => Value::String(s.to_string()),
+        Json::Arr(items) => Value::Array(items.iter().map(normalise).collect::<R<_>>()?),
+        Json::Obj(m) => Value::Object(
             m.iter()
-                .map(|(k, v)| Ok((k.clone(), normalise(v)?)))
+                .map(|(k, v)| Ok((k.to_string(), normalise(v)?)))
                 .collect::<R<_>>()?,
         ),
-        other => other.clone(),
     })
+}
+
+/// An input value as the engine's value, as `engine::to_jvalue` converts the event: input
+/// arrays are flat when they hold no array (the engine's flattening rule).
+pub(super) fn input_jvalue(v: &Json) -> JValue {
+    match v {
+        Json::Null => JValue::Null,
+        Json::Bool(b) => JValue::Bool(*b),
+        Json::Num(n) => JValue::Number(*n),
+        Json::Str(s) => JValue::string(&**s),
+        Json::Arr(items) => {
+            let flat = !items.iter().any(|x| matches!(x, Json::Arr(_)));
+            JValue::Array(JArray::new_flat(
+                items.iter().map(input_jvalue).collect(),
+                flat,
+            ))
+        }
+        Json::Obj(m) => {
+            let m: indexmap::IndexMap<String, JValue> = m
+                .iter()
+                .map(|(k, v)| (k.to_string(), input_jvalue(v)))
+                .collect();
+            JValue::object(m)
+        }
+    }
+}
+
+/// Charges `b` for an input value as [`crate::transform::limits::measure_json`] charges the
+/// same JSON.
+pub(super) fn measure_input(v: &Json, b: &mut OutputBudget) -> Result<(), OutputTooLarge> {
+    match v {
+        Json::Str(s) => b.charge_str(s),
+        Json::Arr(items) => {
+            b.enter()?;
+            for i in items {
+                b.charge_node()?;
+                measure_input(i, b)?;
+            }
+            b.leave();
+            Ok(())
+        }
+        Json::Obj(m) => {
+            b.enter()?;
+            for (k, v) in m.iter() {
+                b.charge_str(k)?;
+                measure_input(v, b)?;
+            }
+            b.leave();
+            Ok(())
+        }
+        _ => b.charge_node(),
+    }
 }
 
 /// Writes a result as compact JSON text, exactly as the engine path writes it. Returns false
@@ -562,7 +611,7 @@ pub(super) fn write_json(v: &Val, out: &mut String, b: &mut OutputBudget) -> R<b
             crate::transform::json::push_string(s, out)
         }
         Val::In(x) => {
-            charge(limits::measure_json(x, b))?;
+            charge(measure_input(x, b))?;
             write_input(x, out)?
         }
         Val::Arr(items, _) => {
@@ -609,13 +658,13 @@ fn write_number(n: f64, out: &mut String) -> R<()> {
     Ok(())
 }
 
-fn write_input(v: &Value, out: &mut String) -> R<()> {
+fn write_input(v: &Json, out: &mut String) -> R<()> {
     match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => write_number(n.as_f64().ok_or(Bail)?, out)?,
-        Value::String(s) => crate::transform::json::push_string(s, out),
-        Value::Array(items) => {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Num(n) => write_number(*n, out)?,
+        Json::Str(s) => crate::transform::json::push_string(s, out),
+        Json::Arr(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
@@ -625,7 +674,7 @@ fn write_input(v: &Value, out: &mut String) -> R<()> {
             }
             out.push(']');
         }
-        Value::Object(m) => {
+        Json::Obj(m) => {
             out.push('{');
             for (i, (k, item)) in m.iter().enumerate() {
                 if i > 0 {

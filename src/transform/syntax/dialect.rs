@@ -171,10 +171,40 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
         let t = &toks[i];
         if is_op(Some(t), "?") && is_op(toks.get(i + 1), ".") && toks[i + 1].start == t.end {
             let dot = &toks[i + 1];
+            let adjacent = i + 2 < hi && toks[i + 2].start == dot.end;
+            // `a?.["name"]` is the field `name` (`a.name`): in JSONata `a["name"]` would be a
+            // filter, true for every item.
+            if adjacent && is_op(toks.get(i + 2), "[") && is_op(toks.get(i + 4), "]") && i + 4 < hi
+            {
+                if let Tk::Str(name) = &toks[i + 3].kind {
+                    let close = &toks[i + 4];
+                    let fixable = !name.contains('`');
+                    let replacement = format!(".`{name}`");
+                    out.push(DialectFix {
+                        start: t.start,
+                        end: close.end,
+                        origins: vec![dot.start; replacement.chars().count()],
+                        replacement: if fixable {
+                            replacement
+                        } else {
+                            text(chars, t.start, close.end)
+                        },
+                        help: if fixable {
+                            format!("write `.`{name}``: in JSONata `[\"{name}\"]` is a filter, not a field")
+                        } else {
+                            "use `$lookup(…, name)`: the name holds a backtick".to_string()
+                        },
+                        message: "`?.[\"…\"]` is not JSONata".to_string(),
+                        kind: DialectKind::OptionalChain,
+                        fixable,
+                        nested: Vec::new(),
+                    });
+                    i += 5;
+                    continue;
+                }
+            }
             // `a?.[0]` and `f?.(x)` are `a[0]` and `f(x)`; `a?.b` is `a.b`.
-            let bracket = i + 2 < hi
-                && toks[i + 2].start == dot.end
-                && (is_op(toks.get(i + 2), "[") || is_op(toks.get(i + 2), "("));
+            let bracket = adjacent && (is_op(toks.get(i + 2), "[") || is_op(toks.get(i + 2), "("));
             let replacement = if bracket { "" } else { "." }.to_string();
             let origins = if bracket { vec![] } else { vec![dot.start] };
             out.push(DialectFix {

@@ -190,6 +190,12 @@ fn nested_if_and_precedence_are_kept() {
 fn optional_chaining_variants() {
     assert_eq!(rewrite("a?.b?.c"), "a.b.c");
     assert_eq!(rewrite("a?.[0]"), "a[0]");
+    // A string subscript is a field, never a filter (tester #99): `a["name"]` is `a` itself.
+    assert_eq!(rewrite(r#"a?.customer?.["name"]"#), "a.customer.`name`");
+    assert_eq!(rewrite(r#"a?.["first name"].x"#), "a.`first name`.x");
+    parse(&rewrite(r#"a?.["first name"].x"#)).unwrap();
+    let fixes = dialect(r#"a?.["x`y"]"#);
+    assert!(fixes.len() == 1 && !fixes[0].fixable);
     // A real conditional is left alone.
     assert!(dialect(r#"a ? b : c"#).is_empty());
     assert!(dialect(r#""a?.b" & $x"#).is_empty());
