@@ -18,6 +18,22 @@ pub fn push_number(n: f64, out: &mut String) {
         return;
     }
     let a = n.abs();
+    if a < 1e15 && n.fract() == 0.0 {
+        // A whole number: its digits, as `Display` prints it, without the formatter.
+        let mut buf = [0u8; 16];
+        let mut i = buf.len();
+        let mut m = a as u64;
+        while m > 0 {
+            i -= 1;
+            buf[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        if n < 0.0 {
+            out.push('-');
+        }
+        out.extend(buf[i..].iter().map(|&d| char::from(d)));
+        return;
+    }
     if (1e-6..1e21).contains(&a) {
         let _ = write!(out, "{n}");
     } else {
@@ -42,10 +58,12 @@ pub fn number_text(n: f64) -> String {
 /// Appends `s` as a JSON string literal, escaped as `JSON.stringify` escapes it (quotes,
 /// backslashes and control characters; nothing else).
 pub fn push_string(s: &str, out: &mut String) {
+    out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    while let Some(i) = find_special(bytes, start) {
+        let b = bytes[i];
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -54,8 +72,7 @@ pub fn push_string(s: &str, out: &mut String) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
         out.push_str(&s[start..i]);
         if esc.is_empty() {
@@ -68,6 +85,35 @@ pub fn push_string(s: &str, out: &mut String) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// The position of the first byte from `from` on that a JSON string cannot hold as it is: `"`,
+/// `\` or a control character (the bytes `push_string` escapes, and the bytes the compiled
+/// path's scanner of JSON text stops at). Eight bytes at a time.
+#[inline]
+pub(crate) fn find_special(b: &[u8], mut from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = b.get(from..from + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let q = w ^ (ONES * u64::from(b'"'));
+        let bs = w ^ (ONES * u64::from(b'\\'));
+        // The lowest flagged byte is exact: a borrow only flags bytes above a true hit.
+        let m = ((q.wrapping_sub(ONES) & !q)
+            | (bs.wrapping_sub(ONES) & !bs)
+            | (w.wrapping_sub(ONES * 0x20) & !w))
+            & HIGH;
+        if m != 0 {
+            return Some(from + (m.trailing_zeros() / 8) as usize);
+        }
+        from += 8;
+    }
+    b.get(from..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| from + i)
 }
 
 /// A `serde_json::Value` as compact JSON text, numbers printed as JavaScript prints them.
