@@ -9,6 +9,8 @@ use crate::common::{cxsync, root, run_bounded, RETRY};
 
 fn validate_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut cmd = cxsync();
+    // Confinement (E311) is the default these tests see, whatever the caller's environment.
+    cmd.env_remove("CXSYNC_ALLOW_OUTSIDE_PROJECT");
     cmd.arg("validate").arg("--format").arg("json").args(args);
     let out = run_bounded(cmd, Duration::from_secs(60));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -1018,7 +1020,11 @@ fn files_a_spec_names_must_stay_in_its_project_folder() {
     let outside = write(dir.path(), "outside/secret.json", "{\"token\": \"x\"}");
     write(dir.path(), "outside/t.jsonata", "{\"id\": interaction.id}");
     write(dir.path(), "proj/cxsync.toml", "");
-    write(dir.path(), "proj/events/ok.json", "{\"interaction\": {\"id\": \"1\"}}");
+    write(
+        dir.path(),
+        "proj/events/ok.json",
+        "{\"interaction\": {\"id\": \"1\"}}",
+    );
     std::fs::create_dir_all(dir.path().join("proj/specs")).unwrap();
     std::os::unix::fs::symlink(&outside, dir.path().join("proj/specs/link.json")).unwrap();
     let text = MINIMAL.replace(
@@ -1036,12 +1042,31 @@ fn files_a_spec_names_must_stay_in_its_project_folder() {
     let e311 = |line, column| ("E311".to_string(), line, column);
     assert_eq!(
         found,
-        vec![e311(24, 20), e311(26, 9), e311(27, 9), e311(28, 9), e311(31, 18)],
+        vec![
+            e311(24, 20),
+            e311(26, 9),
+            e311(27, 9),
+            e311(28, 9),
+            e311(31, 18)
+        ],
         "{v:#}"
     );
-    let messages: Vec<&str> = v.as_array().unwrap().iter().map(|d| d["message"].as_str().unwrap()).collect();
-    assert!(messages.iter().any(|m| m.ends_with("is an absolute path")), "{messages:?}");
-    assert!(messages.iter().any(|m| m.contains("through a symbolic link")), "{messages:?}");
+    let messages: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.ends_with("is an absolute path")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("through a symbolic link")),
+        "{messages:?}"
+    );
     // The flag lets the same spec name them.
     let (code, v) = validate_json(&["--allow-outside-project", spec.to_str().unwrap()]);
     assert!(positions(&v).iter().all(|(c, _, _)| c != "E311"), "{v:#}");
@@ -1054,7 +1079,11 @@ fn files_a_spec_names_must_stay_in_its_project_folder() {
 fn a_referenced_file_that_does_not_parse_is_quoted_short_and_without_its_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let long = "x".repeat(5000);
-    write(dir.path(), "dot.env", &format!("CRM_API_KEY=abcd1234secret {long}\n"));
+    write(
+        dir.path(),
+        "dot.env",
+        &format!("CRM_API_KEY=abcd1234secret {long}\n"),
+    );
     let text = MINIMAL.replace(
         "    transform: '{\"id\": interaction.id}'\n",
         "    transform: '{\"id\": interaction.id}'\n    fixtures: [dot.env]\n",

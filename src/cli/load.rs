@@ -25,7 +25,7 @@ pub struct SpecArgs {
     pub env: Option<String>,
     /// Let the spec name files outside its project folder (the folder of the nearest
     /// `cxsync.toml`, else the spec's own) or by absolute path.
-    #[arg(long)]
+    #[arg(long, env = "CXSYNC_ALLOW_OUTSIDE_PROJECT", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_outside_project: bool,
 }
 

@@ -599,7 +599,11 @@ pub fn text_secrets(text: &str) -> Vec<String> {
                 .map_or(0, |b| b + 1);
             let end = from + k + 3 + word_end(&line[from + k + 3..]);
             let url = &line[s..end];
-            out.extend(url_credentials(url).into_iter().map(|(r, _)| url[r].to_string()));
+            out.extend(
+                url_credentials(url)
+                    .into_iter()
+                    .map(|(r, _)| url[r].to_string()),
+            );
             from = end.max(from + k + 3);
         }
     }
@@ -618,7 +622,14 @@ mod text_secrets_tests {
             url = https://bob:pa55word@crm.example.com/x?api_key=k3y1&q=1\n\
             tokenEndpoint: https://auth.example.com/token\nplain words here: yes\n";
         let found = text_secrets(text);
-        for s in ["sk_live_abcdef", "s3cr3t-value", "hunter22", "eyJhbGciOi.x.y", "pa55word", "k3y1"] {
+        for s in [
+            "sk_live_abcdef",
+            "s3cr3t-value",
+            "hunter22",
+            "eyJhbGciOi.x.y",
+            "pa55word",
+            "k3y1",
+        ] {
             assert!(found.iter().any(|f| f == s), "{s} not found in {found:?}");
         }
         for s in ["Ann", "yes", "https://auth.example.com/token"] {
