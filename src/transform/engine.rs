@@ -835,9 +835,7 @@ pub(super) fn measure(v: &JValue, b: &mut OutputBudget) -> Result<(), OutputTooL
         JValue::String(s) => b.charge_str(s),
         // An absent item is written as `null`: the node `charge_array` charges for every item.
         JValue::Array(items) => b.charge_array(items.iter(), measure),
-        JValue::Object(map) => {
-            b.charge_object(map.iter().filter(|(_, v)| !is_absent(v)), measure)
-        }
+        JValue::Object(map) => b.charge_object(map.iter().filter(|(_, v)| !is_absent(v)), measure),
         v if is_absent(v) => Ok(()),
         _ => b.charge_node(),
     }
