@@ -26,7 +26,7 @@ use crate::spec::Spec;
 /// `plan` mask it).
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// The endpoints' `token` as the prompt shows it.
+    /// The endpoints' token URL as the prompt shows it.
     pub token_shown: Option<String>,
     /// The endpoints' `alert` as the prompt shows it.
     pub alert_shown: Option<String>,
@@ -40,19 +40,21 @@ impl Plan {
             "cxsync will POST {} fixture event(s) to {}\n",
             self.fixtures, ep.crm
         );
-        match &self.token_shown {
-            Some(t) => s.push_str(&format!(
-                "  token endpoint {t} (client `{}`, secret from the environment, client auth {})\n",
-                ep.client_id,
-                match ep.client_auth {
-                    ClientAuth::Body => "in the form body",
-                    ClientAuth::Basic => "HTTP Basic",
+        match (&self.token_shown, &ep.oauth) {
+            (Some(t), Some(oauth)) => {
+                s.push_str(&format!(
+                    "  token endpoint {t} (client `{}`, secret from the environment, client auth {})\n",
+                    oauth.client_id,
+                    match oauth.client_auth {
+                        ClientAuth::Body => "in the form body",
+                        ClientAuth::Basic => "HTTP Basic",
+                    }
+                ));
+                if !oauth.scopes.is_empty() {
+                    s.push_str(&format!("  scopes: {}\n", oauth.scopes.join(" ")));
                 }
-            )),
-            None => s.push_str("  no OAuth token endpoint\n"),
-        }
-        if !ep.scopes.is_empty() {
-            s.push_str(&format!("  scopes: {}\n", ep.scopes.join(" ")));
+            }
+            _ => s.push_str("  no OAuth token endpoint\n"),
         }
         if let Some(a) = &self.alert_shown {
             s.push_str(&format!("  DLQ alerts (if any) to {a}\n"));
@@ -101,9 +103,9 @@ pub fn plan(
         |field: &str, url: &Url| crate::spec::secret::shown_field(&origins, field, url.as_str());
     let plan = Plan {
         token_shown: ep
-            .token
+            .oauth
             .as_ref()
-            .map(|t| shown("/channel/auth/tokenEndpoint", t)),
+            .map(|o| shown("/channel/auth/tokenEndpoint", &o.token)),
         alert_shown: ep
             .alert
             .as_ref()
@@ -165,7 +167,7 @@ impl<'n> FailureNotes<'n> {
         FailureNotes {
             note,
             crm: at(&ep.crm),
-            token: ep.token.as_ref().map(at),
+            token: ep.oauth.as_ref().map(|o| at(&o.token)),
             max_retries,
             retryable,
             respect_retry_after,
