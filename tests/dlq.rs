@@ -629,7 +629,7 @@ fn a_dry_run_masks_the_url_and_key_that_come_from_the_environment() {
             .args(["dlq", "replay", FIXTURE_STORE, "--dry-run", "--spec"])
             .arg(&spec)
             .args(extra)
-            .args(["--now", "2024-01-16T08:00:00Z"])
+            .args(["--now", "2024-01-16T08:00:00Z", "--allow-outside-project"])
             .env("DX_PATH", secrets[0])
             .env("DX_TOKEN", secrets[1])
             .env("DX_SALT", secrets[2]))
@@ -1485,7 +1485,7 @@ fn terminal_escapes_from_events_and_crm_bodies_are_printed_escaped() {
         r#"version: 1
 name: escapes
 channel: { name: Esc, destinationUri: "https://crm.example.org/v1/cases", auth: { type: none }, timeoutMilliseconds: 1000 }
-idempotency: { key: "${event.id}" }
+idempotency: { key: "${case.ref}" }
 retry: { maxRetries: 0, initialDelaySeconds: 1, maxDelaySeconds: 1, backoffMultiplier: 1.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }
 deadLetterQueue: { enabled: true, bucketName: b }
 rules:

@@ -121,9 +121,8 @@ pub struct Report {
     pub totals: Totals,
     pub by_reason: BTreeMap<Reason, u64>,
     pub attempts_histogram: BTreeMap<u32, u64>,
-    pub statuses: BTreeMap<u16, u64>,
-    pub timeouts: u64,
-    pub resets: u64,
+    /// What the CRM requests came to.
+    pub responses: Responses,
     pub alerts: u64,
     pub peak_retry_rate: u64,
     /// Most events accepted by the hub but not yet settled at one time (the backlog).
@@ -148,11 +147,10 @@ pub struct Report {
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
     pub machine: Stats,
+    /// Percentiles of `latencies`, set by [`Report::finish`]; `None` when nothing was delivered
+    /// (percentiles of nothing are not "0 ms").
+    pub latency: Option<Latency>,
     pub crm: CrmStats,
-    pub p50: u32,
-    pub p95: u32,
-    pub p99: u32,
-    pub max_latency: u32,
     /// Dead letters by who must act on them (the spec, or a replay).
     pub causes: Causes,
     /// What the generator's built-in check found (empty: generated events keep their fixtures'
@@ -165,6 +163,38 @@ pub struct Report {
     pub(crate) expect: Expect,
     /// `(second, retries sent in it)`, for the peak retry rate.
     retry_second: (u64, u64),
+}
+
+/// Arrival-to-delivery latency of the delivered events, in virtual ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    pub p50: u32,
+    pub p95: u32,
+    pub p99: u32,
+    pub max: u32,
+}
+
+impl Latency {
+    /// The percentiles of sorted samples; `None` for no samples.
+    pub fn of(sorted: &[u32]) -> Option<Latency> {
+        Some(Latency {
+            p50: percentile(sorted, 50.0),
+            p95: percentile(sorted, 95.0),
+            p99: percentile(sorted, 99.0),
+            max: *sorted.last()?,
+        })
+    }
+}
+
+/// What a run's CRM requests came to, as the machine saw them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Responses {
+    /// Answers in time, by HTTP status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// No answer within the channel's timeout.
+    pub timeouts: u64,
+    /// Connection resets (and other failures without a response).
+    pub resets: u64,
 }
 
 /// Nearest-rank percentile of sorted data.
@@ -183,6 +213,15 @@ fn times<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
     }
     let each: Vec<String> = counts.iter().map(|(k, n)| format!("{k}×{n}")).collect();
     each.join("  ")
+}
+
+/// `text(n)` when `n` is not zero, else nothing: an optional part of a summary line.
+fn if_any(n: u64, text: impl FnOnce(u64) -> String) -> String {
+    if n > 0 {
+        text(n)
+    } else {
+        String::new()
+    }
 }
 
 /// ISO 8601 duration of an interval, as the metrics API writes it (`PT1H`).
@@ -242,9 +281,7 @@ impl Report {
             totals: Totals::default(),
             by_reason: BTreeMap::new(),
             attempts_histogram: BTreeMap::new(),
-            statuses: BTreeMap::new(),
-            timeouts: 0,
-            resets: 0,
+            responses: Responses::default(),
             alerts: 0,
             peak_retry_rate: 0,
             peak_pending: 0,
@@ -263,10 +300,7 @@ impl Report {
             notes: Vec::new(),
             machine: Stats::default(),
             crm: CrmStats::default(),
-            p50: 0,
-            p95: 0,
-            p99: 0,
-            max_latency: 0,
+            latency: None,
             causes: Causes {
                 stale_tokens: super::verdict::sends_expired_tokens(&spec.raw, sc),
                 ..Causes::default()
@@ -306,10 +340,7 @@ impl Report {
     /// Computes percentiles and checks the expectations once the run is over.
     pub fn finish(&mut self) {
         self.latencies.sort_unstable();
-        self.p50 = percentile(&self.latencies, 50.0);
-        self.p95 = percentile(&self.latencies, 95.0);
-        self.p99 = percentile(&self.latencies, 99.0);
-        self.max_latency = self.latencies.last().copied().unwrap_or(0);
+        self.latency = Latency::of(&self.latencies);
         for b in &mut self.buckets {
             b.latencies.sort_unstable();
             b.p95 = percentile(&b.latencies, 95.0);
@@ -333,9 +364,9 @@ impl Report {
         check("deadLettered", &e.dead_lettered, t.dead_lettered as f64);
         // With nothing delivered there is no latency: a latency band is neither met nor missed
         // (as the dead-letter rate of nothing matched).
-        if !self.latencies.is_empty() {
-            check("latencyP95Ms", &e.latency_p95_ms, f64::from(self.p95));
-            check("latencyP99Ms", &e.latency_p99_ms, f64::from(self.p99));
+        if let Some(l) = self.latency {
+            check("latencyP95Ms", &e.latency_p95_ms, f64::from(l.p95));
+            check("latencyP99Ms", &e.latency_p99_ms, f64::from(l.p99));
         }
         check(
             "tokenRefreshes",
@@ -481,6 +512,7 @@ impl Report {
             .map(|(a, n)| (a.to_string(), json!(n)))
             .collect();
         let statuses: Map<String, Value> = self
+            .responses
             .statuses
             .iter()
             .map(|(s, n)| (s.to_string(), json!(n)))
@@ -516,8 +548,8 @@ impl Report {
                 "deduplication": self.dedup,
                 "requests": self.crm.requests,
                 "statuses": statuses,
-                "timeouts": self.timeouts,
-                "resets": self.resets,
+                "timeouts": self.responses.timeouts,
+                "resets": self.responses.resets,
                 "throttled": self.crm.throttled,
                 "sideEffects": self.crm.side_effects,
                 "deduplicated": self.crm.deduplicated,
@@ -570,10 +602,9 @@ impl Report {
             "setBackByOlderEvents": self.set_back,
             "attemptsHistogram": attempts,
             // null when nothing was delivered: there is no latency to report.
-            "latencyMs": if self.latencies.is_empty() {
-                Value::Null
-            } else {
-                json!({"p50": self.p50, "p95": self.p95, "p99": self.p99, "max": self.max_latency})
+            "latencyMs": match self.latency {
+                None => Value::Null,
+                Some(l) => json!({"p50": l.p50, "p95": l.p95, "p99": l.p99, "max": l.max}),
             },
             "peakRetryRatePerSecond": self.peak_retry_rate,
             "peakPendingEvents": self.peak_pending,
@@ -695,17 +726,9 @@ impl Report {
         let _ = writeln!(
             s,
             "  responses  {}{}{}",
-            times(&self.statuses),
-            if self.timeouts > 0 {
-                format!("  timeout×{}", self.timeouts)
-            } else {
-                String::new()
-            },
-            if self.resets > 0 {
-                format!("  reset×{}", self.resets)
-            } else {
-                String::new()
-            },
+            times(&self.responses.statuses),
+            if_any(self.responses.timeouts, |n| format!("  timeout×{n}")),
+            if_any(self.responses.resets, |n| format!("  reset×{n}")),
         );
         if self.machine.token_requests > 0 {
             // As the hub saw them: a token the CRM issued after the hub gave up is not granted.
@@ -731,34 +754,26 @@ impl Report {
                 parts.join(", ")
             );
         }
-        if self.latencies.is_empty() {
-            // Percentiles of nothing are not "0 ms".
-            let _ = writeln!(s, "  latency    none: no event was delivered");
-        } else {
-            let _ = writeln!(
-                s,
-                "  latency    p50 {}  p95 {}  p99 {}  max {} (arrival to delivery)",
-                fmt_ms(self.p50.into()),
-                fmt_ms(self.p95.into()),
-                fmt_ms(self.p99.into()),
-                fmt_ms(self.max_latency.into())
-            );
-        }
+        let latency = match self.latency {
+            None => "none: no event was delivered".to_string(),
+            Some(l) => format!(
+                "p50 {}  p95 {}  p99 {}  max {} (arrival to delivery)",
+                fmt_ms(l.p50.into()),
+                fmt_ms(l.p95.into()),
+                fmt_ms(l.p99.into()),
+                fmt_ms(l.max.into())
+            ),
+        };
+        let _ = writeln!(s, "  latency    {latency}");
         let _ = writeln!(
             s,
             "  retries    peak {} retries/s, peak backlog {} events{}{}",
             self.peak_retry_rate,
             self.peak_pending,
-            if self.machine.breaker_opened > 0 {
-                format!(", circuit breaker opened {}×", self.machine.breaker_opened)
-            } else {
-                String::new()
-            },
-            if self.alerts > 0 {
-                format!(", {} DLQ alert webhook call(s)", self.alerts)
-            } else {
-                String::new()
-            }
+            if_any(self.machine.breaker_opened, |n| format!(
+                ", circuit breaker opened {n}×"
+            )),
+            if_any(self.alerts, |n| format!(", {n} DLQ alert webhook call(s)")),
         );
         if self.dead_lettered_but_applied > 0 {
             let _ = writeln!(
@@ -1024,7 +1039,7 @@ impl Observer for Report {
         }
         let (done, class) = match reply {
             Reply::Http { latency, response } if *latency < timeout => {
-                *self.statuses.entry(response.status).or_default() += 1;
+                *self.responses.statuses.entry(response.status).or_default() += 1;
                 let class = match response.status {
                     200..=299 => Class::Ok,
                     400..=499 => Class::Client,
@@ -1047,8 +1062,8 @@ impl Observer for Report {
             Class::Timeout | Class::Reset => b.timeouts += 1,
         }
         match class {
-            Class::Timeout => self.timeouts += 1,
-            Class::Reset => self.resets += 1,
+            Class::Timeout => self.responses.timeouts += 1,
+            Class::Reset => self.responses.resets += 1,
             _ => {}
         }
     }
