@@ -63,6 +63,35 @@ fn is_trimmed(s: &str) -> bool {
         && !s.bytes().any(|b| matches!(b, b'\t' | b'\n' | b'\r'))
 }
 
+/// The engine's `$trim` (jsonata-core's `string::trim`: each run of space, tab, CR and LF
+/// becomes one space, then `str::trim` strips Unicode whitespace at both ends), without its regex
+/// (a `replace_all` was a quarter of a transcript mapping's instructions).
+pub(super) fn trim_str(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut from = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            out.push_str(&s[from..i]);
+            out.push(' ');
+            while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+                i += 1;
+            }
+            from = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&s[from..]);
+    let t = out.trim();
+    if t.len() == out.len() {
+        out
+    } else {
+        t.to_string()
+    }
+}
+
 /// The engine's `$substring` (jsonata-js's: code points, `Array.prototype.slice` bounds) as a
 /// slice of `s`; `start` and `len` are already clamped to ± the string's length.
 fn substring_of(s: &str, start: i64, len: Option<i64>) -> &str {
@@ -211,11 +240,11 @@ impl<'a> Ev<'a> {
             },
             Builtin::Uppercase | Builtin::Lowercase | Builtin::Trim => match &a[0] {
                 Val::Str(s) if b == Builtin::Trim && is_trimmed(s) => Val::Str(s.clone()),
+                Val::Str(s) if b == Builtin::Trim => Val::string(trim_str(s)),
                 Val::Str(s) => {
                     let r = match b {
                         Builtin::Uppercase => jstr::uppercase(s),
-                        Builtin::Lowercase => jstr::lowercase(s),
-                        _ => jstr::trim(s),
+                        _ => jstr::lowercase(s),
                     };
                     engine_value(r)?
                 }
