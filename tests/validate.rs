@@ -888,7 +888,9 @@ rules:
             "{text}"
         );
         assert!(
-            text.contains("error[E416] `${env:…}` in the scheme, host, port or user info of `tokenEndpoint`"),
+            text.contains(
+                "error[E416] `${env:…}` in the scheme, host, port or user info of `tokenEndpoint`"
+            ),
             "{text}"
         );
     }
@@ -1130,7 +1132,10 @@ environments:
     );
     let check = |env: &[&str]| {
         let mut c = cxsync();
-        c.arg("validate").args(env).arg(&spec).args(["--format", "json"]);
+        c.arg("validate")
+            .args(env)
+            .arg(&spec)
+            .args(["--format", "json"]);
         for (k, v) in [
             ("CRM_HOST", "crm.example.com"),
             ("TENANT", "t1"),
@@ -1150,7 +1155,13 @@ environments:
         check(&[]),
         (
             Some(1),
-            vec![e416(5, 28), e416(6, 73), e416(6, 109), e416(10, 66), e416(18, 31)]
+            vec![
+                e416(5, 28),
+                e416(6, 73),
+                e416(6, 109),
+                e416(10, 66),
+                e416(18, 31)
+            ]
         )
     );
     assert_eq!(

@@ -138,11 +138,24 @@ pub fn sub_span(
 /// credentials go, past every check of the spec's text. A path, query or header may be
 /// templated; a host per environment is an overlay's literal.
 pub fn check_url_authorities(tree: &Value, map: &SourceMap, overlays: bool) -> Vec<Diagnostic> {
-    let mut pointers: Vec<String> = super::checks::URL_FIELDS.iter().map(|p| p.to_string()).collect();
+    let mut pointers: Vec<String> = super::checks::URL_FIELDS
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     if overlays {
-        for name in tree.get("environments").and_then(Value::as_object).into_iter().flatten().map(|(n, _)| n) {
+        for name in tree
+            .get("environments")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(n, _)| n)
+        {
             let base = super::yaml::child("/environments", name);
-            pointers.extend(super::checks::URL_FIELDS.iter().map(|p| format!("{base}{p}")));
+            pointers.extend(
+                super::checks::URL_FIELDS
+                    .iter()
+                    .map(|p| format!("{base}{p}")),
+            );
         }
     }
     let mut out = Vec::new();
