@@ -374,6 +374,9 @@ enum Zone {
     Offset { colon: bool },
 }
 
+/// An identity field's path, its segments, and each template's value there.
+type FieldValues<'a> = (String, Vec<String>, Vec<Option<&'a Value>>);
+
 /// Why a plan cannot make the events asked for.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("cannot generate {count} distinct values of `{path}` from the fixtures' values ({found})")]
@@ -396,7 +399,7 @@ impl Plan {
             .chain(identity.fields.iter().map(|p| (p.clone(), false)))
             .chain(identity.fallback.iter().map(|p| (p.clone(), true)))
             .collect();
-        let fields: Vec<(String, Vec<String>, Vec<Option<&Value>>)> = paths
+        let fields: Vec<FieldValues> = paths
             .into_iter()
             .map(|(path, fallback)| {
                 let segs = split(&path);
