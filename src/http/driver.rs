@@ -173,6 +173,64 @@ pub enum Done {
     AlertFailed,
 }
 
+/// What the machine hears of a [`Done`], once the observer has been told of it.
+pub enum Heard {
+    /// `answer` to pending request `id`, due at virtual time `at`.
+    Answer { id: u64, at: Time, answer: Answer },
+    /// No answer in time (or none at all) to request `id`: the machine's own timer decides.
+    Unanswered(u64),
+    /// A DLQ alert webhook call failed (counted; the machine never hears of alerts).
+    AlertFailed,
+}
+
+impl Done {
+    /// Tells `obs` of this result, which came `latency(id, sent)` virtual ms after its request
+    /// was sent (`None`: it never came), and says what the machine hears: a result that took the
+    /// channel's `timeout` or longer is a timeout, whatever arrives later. The one reading of a
+    /// result for both clocks ([`Driver::complete`] and the paced loop).
+    pub fn settle(
+        self,
+        latency: impl FnOnce(u64, Time) -> Option<Time>,
+        timeout: Time,
+        obs: &mut dyn Observer,
+    ) -> Heard {
+        match self {
+            Done::Crm {
+                id,
+                sent,
+                attempt,
+                result,
+            } => {
+                let latency = latency(id, sent);
+                let reply = result.reply(latency.unwrap_or(Time::MAX));
+                obs.answered(attempt, sent, &reply, timeout);
+                match latency {
+                    Some(l) if reply.in_time(timeout) => Heard::Answer {
+                        id,
+                        at: sent.saturating_add(l),
+                        answer: Answer::Crm(id, reply),
+                    },
+                    _ => Heard::Unanswered(id),
+                }
+            }
+            Done::Token { id, sent, result } => {
+                let latency = latency(id, sent).filter(|l| *l < timeout);
+                let result = result.filter(|_| latency.is_some());
+                obs.token_answered(sent, result.as_ref());
+                match (latency, result) {
+                    (Some(l), Some(r)) => Heard::Answer {
+                        id,
+                        at: sent.saturating_add(l),
+                        answer: Answer::Token(id, r),
+                    },
+                    _ => Heard::Unanswered(id),
+                }
+            }
+            Done::AlertFailed => Heard::AlertFailed,
+        }
+    }
+}
+
 /// What a CRM request came to.
 pub enum CrmResult {
     Response(Response),
@@ -500,28 +558,11 @@ impl Driver {
         now: Time,
         latency: Option<u64>,
     ) {
-        match done {
-            Done::Crm {
-                id,
-                sent,
-                attempt,
-                result,
-            } => {
-                let reply = result.reply(latency.unwrap_or(now.saturating_sub(sent)));
-                obs.answered(attempt, sent, &reply, self.timeout);
-                if reply.in_time(self.timeout) {
-                    hand_back(machine, now, Answer::Crm(id, reply));
-                }
-            }
-            Done::Token { id, sent, result } => {
-                let latency = latency.unwrap_or(now.saturating_sub(sent));
-                let result = result.filter(|_| latency < self.timeout);
-                obs.token_answered(sent, result.as_ref());
-                if let Some(r) = result {
-                    hand_back(machine, now, Answer::Token(id, r));
-                }
-            }
-            Done::AlertFailed => self.alert_failures += 1,
+        let took = |_, sent: Time| Some(latency.unwrap_or(now.saturating_sub(sent)));
+        match done.settle(took, self.timeout, obs) {
+            Heard::Answer { answer, .. } => hand_back(machine, now, answer),
+            Heard::Unanswered(_) => {}
+            Heard::AlertFailed => self.alert_failures += 1,
         }
     }
 
