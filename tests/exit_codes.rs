@@ -323,8 +323,16 @@ fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
 /// subcommand of the table above: no panic, no "Broken pipe" error, and exit 0 (its output was
 /// refused) or the code it would give anyway (it wrote nothing to stdout, or finished first).
 fn check_closed(c: &Case, mut cmd: Command) -> Option<String> {
-    let (reader, writer) = std::io::pipe().unwrap();
-    drop(reader);
+    // A pipe whose read end is closed (`std::io::pipe` is newer than the crate's MSRV).
+    let writer = {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        unsafe {
+            libc::close(fds[0]);
+            std::fs::File::from_raw_fd(fds[1])
+        }
+    };
     let out = cmd
         .args(&c.args)
         .stdin(std::process::Stdio::null())
