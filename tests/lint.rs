@@ -1667,3 +1667,30 @@ rules:
     ));
     assert!(!ignored.contains("[CX029]"), "{ignored}");
 }
+
+/// Tester #156: `initialDelaySeconds: 0` is a policy whose every retry fires at once
+/// (0 × multiplier^n); CX011 says so at the value, with a growing multiplier too.
+#[test]
+fn a_zero_initial_delay_is_a_non_growing_backoff() {
+    let spec = fixture("CX011")
+        .replace("initialDelaySeconds: 2", "initialDelaySeconds: 0")
+        .replace("backoffMultiplier: 1.0", "backoffMultiplier: 3.0");
+    let dir = project(&[("s.yaml", &spec)]);
+    let text = stdout(&lint_in(
+        dir.path(),
+        &["s.yaml", "--select", "CX011", "--format", "concise"],
+    ));
+    assert_eq!(
+        findings(&text, "s.yaml"),
+        [(23, "CX011".to_string())],
+        "{text}"
+    );
+    assert!(text.contains("every retry delay 0 s"), "{text}");
+    // And the budget agrees: every attempt of a retried status at 0 ms.
+    let budget = stdout(&lint_in(dir.path(), &["--budget", "s.yaml"]));
+    let row = budget
+        .lines()
+        .find(|l| l.starts_with("408, 429"))
+        .unwrap_or_default();
+    assert!(row.contains(" 0 ms"), "{budget}");
+}
