@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
-use jsonata_core::ast::{AstNode, Stage};
+use jsonata_core::ast::{AstNode, BinaryOp, Stage};
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::Value;
@@ -105,6 +105,8 @@ impl Compiled {
                 *pattern = super::regex::ascii_classes(pattern);
             }
         });
+        rewrite_context_calls(&mut ast, &bound);
+        replace_builtins(&mut ast, &bound);
         let regex_calls = rewrite_regex_calls(&mut ast, &bound).into();
         guard_builtins(&mut ast, &bound);
         guard_numbers(&mut ast, &bound);
@@ -293,6 +295,11 @@ fn new_evaluator(
     .expect("the guard's name is not a builtin");
     register_number_guards(&mut ev, max);
     register_js_builtins(&mut ev);
+    register_context_builtins(&mut ev);
+    for &name in REPLACED {
+        ev.register_fn(guarded_name(name), move |args: &[JValue]| js_string_builtin(name, args))
+            .expect("the replaced builtins' names are not builtins");
+    }
     let original = placeholder_call("distinct", 1).expect("a builtin call parses");
     ev.register_fn(guarded_name("distinct"), move |args: &[JValue]| match args
         .first()
@@ -370,6 +377,10 @@ fn register_js_builtins(ev: &mut Evaluator) {
         })
         .expect("the URL functions are not compilable builtins");
     }
+    for name in ["base64encode", "base64decode"] {
+        ev.register_fn_override(name, move |args: &[JValue]| js_string_builtin(name, args))
+            .expect("the base64 functions are not compilable builtins");
+    }
     ev.register_fn_override("clone", |args: &[JValue]| match args {
         [] | [JValue::Undefined] => Ok(JValue::Undefined),
         [v @ (JValue::Object(_) | JValue::Array(_))] => {
@@ -392,6 +403,150 @@ fn register_js_builtins(ev: &mut Evaluator) {
             )))
         })
         .expect("random and shuffle are not compilable builtins");
+    }
+}
+
+/// jsonata-js's `$trim`, `$base64encode`, `$base64decode` ([`super::strings`]) and `$number`
+/// ([`super::numbers::js_number`]) over argument values.
+fn js_string_builtin(name: &str, args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let f: fn(&str) -> String = match name {
+        "trim" => super::strings::js_trim,
+        "base64encode" => super::strings::js_base64encode,
+        "base64decode" => super::strings::js_base64decode,
+        _ => {
+            return match args {
+                [] | [JValue::Undefined] => Ok(JValue::Undefined),
+                [JValue::Number(x)] => Ok(JValue::Number(*x)),
+                [JValue::Bool(b)] => Ok(JValue::Number(if *b { 1.0 } else { 0.0 })),
+                [JValue::String(s)] => match super::numbers::js_number(s) {
+                    Ok(x) => Ok(JValue::Number(x)),
+                    Err(()) => Err(EvaluatorError::EvaluationError(format!(
+                        "D3030: Unable to cast value to a number: {}",
+                        Value::String(s.to_string())
+                    ))),
+                },
+                _ => Err(signature_error(name)),
+            }
+        }
+    };
+    match args {
+        [] | [JValue::Undefined] => Ok(JValue::Undefined),
+        [JValue::String(s)] => Ok(JValue::string(f(s))),
+        _ => Err(signature_error(name)),
+    }
+}
+
+/// The builtins jsonata-core does not let a host function override (it inlines them), so
+/// [`replace_builtins`] rewrites their calls to `cxsync <name>`: jsonata-js's definitions.
+const REPLACED: &[&str] = &["number", "trim"];
+
+/// `$trim(s)` → `cxsync trim(s)` and `$trim` as a value → `function($a0) { cxsync trim($a0) }`
+/// (arity 1, as in jsonata-js), the same for `$number`; a `$trim()` on the right of `~>` too
+/// (the left side becomes its argument). A name the expression binds itself stays its own.
+fn replace_builtins(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    visit_mut(ast, &mut |n| match n {
+        AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } if REPLACED.contains(&name.as_str())
+            && !bound.contains(name.as_str())
+            && !args.iter().any(|a| matches!(a, AstNode::Placeholder)) =>
+        {
+            *name = guarded_name(name);
+        }
+        AstNode::Variable(v) if REPLACED.contains(&v.as_str()) && !bound.contains(v.as_str()) => {
+            *n = AstNode::Lambda {
+                params: vec!["a0".to_string()],
+                body: Box::new(AstNode::Function {
+                    name: guarded_name(v),
+                    args: vec![AstNode::Variable("a0".to_string())],
+                    is_builtin: true,
+                }),
+                signature: None,
+                thunk: false,
+            };
+        }
+        _ => {}
+    });
+}
+
+/// The builtins [`register_js_builtins`] replaces that take the context as their argument when
+/// called without one (jsonata-js's `-` in their signature): `$trim()` on a string input.
+const CONTEXT_BUILTINS: &[&str] = &[
+    "base64decode",
+    "base64encode",
+    "clone",
+    "decodeUrl",
+    "decodeUrlComponent",
+    "encodeUrl",
+    "encodeUrlComponent",
+    "number",
+    "trim",
+];
+
+/// The host function a context call `$name()` of [`CONTEXT_BUILTINS`] becomes.
+fn context_name(builtin: &str) -> String {
+    format!("cxsync context {builtin}")
+}
+
+/// `$name()` → `cxsync context name($)` for the [`CONTEXT_BUILTINS`]: host functions receive
+/// no context, so the call passes it, as jsonata-js does. Not a name the expression binds, and
+/// not the right side of `~>` (where the left side is the argument).
+fn rewrite_context_calls(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    let mut piped: BTreeSet<*const AstNode> = BTreeSet::new();
+    visit_mut(ast, &mut |n| {
+        if let AstNode::Binary {
+            op: BinaryOp::ChainPipe,
+            rhs,
+            ..
+        } = n
+        {
+            piped.insert(&**rhs as *const AstNode);
+        }
+    });
+    visit_mut(ast, &mut |n| {
+        let here = n as *const AstNode;
+        if let AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } = n
+        {
+            if args.is_empty()
+                && CONTEXT_BUILTINS.contains(&name.as_str())
+                && !bound.contains(name.as_str())
+                && !piped.contains(&here)
+            {
+                *name = context_name(name);
+                args.push(AstNode::Variable(String::new()));
+            }
+        }
+    });
+}
+
+/// The host functions of [`rewrite_context_calls`]: the builtin on the context, and jsonata-js's
+/// T0411 where the context is not of its type.
+fn register_context_builtins(ev: &mut Evaluator) {
+    for &builtin in CONTEXT_BUILTINS {
+        let original = placeholder_call(builtin, 1).expect("a builtin call parses");
+        ev.register_fn(context_name(builtin), move |args: &[JValue]| {
+            let out = if REPLACED.contains(&builtin) {
+                js_string_builtin(builtin, args)
+            } else {
+                call(&original, args)
+            };
+            out.map_err(|e| match e {
+                EvaluatorError::TypeError(m) if m.starts_with("T0410") => {
+                    EvaluatorError::TypeError(format!(
+                        "T0411: Context value is not a compatible type with argument 1 of \
+                         function \"{builtin}\""
+                    ))
+                }
+                e => e,
+            })
+        })
+        .expect("the context builtins' names are not builtins");
     }
 }
 
@@ -679,10 +834,16 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
             let original = originals.get(args.len()).ok_or_else(|| {
                 EvaluatorError::EvaluationError(format!("T0410: too many arguments for ${builtin}"))
             })?;
+            let mut args = std::borrow::Cow::Borrowed(args);
             let number = match args.first() {
                 Some(JValue::Number(x)) => Some(*x),
                 _ => None,
             };
+            if let (Some(g), Some(x)) = (guard, number) {
+                if g.argument(x) != x {
+                    args.to_mut()[0] = JValue::Number(g.argument(x));
+                }
+            }
             match (guard, number) {
                 (None, Some(x)) => match args.get(1) {
                     None | Some(JValue::Undefined) => {
@@ -704,7 +865,7 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
                 }
                 _ => {}
             }
-            call(original, args)
+            call(original, &args)
         })
         .expect("the guard's name is not a builtin");
     }

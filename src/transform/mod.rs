@@ -24,6 +24,7 @@ pub mod position;
 pub mod regex;
 pub mod runner;
 pub mod snapshot;
+pub mod strings;
 pub mod syntax;
 pub mod transformed;
 mod uri;

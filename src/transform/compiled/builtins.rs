@@ -15,6 +15,7 @@ use super::eval::{js_append, lookup, merge_sort, Ev};
 use super::ir::{Builtin, EngineCall};
 use super::value::{boolean, deep_equal, from_jvalue, to_jvalue, truthy, Flags, Obj, Str, Val};
 use super::{Bail, R};
+use crate::transform::strings;
 
 /// Drops trailing undefined arguments bound to optional parameters (from index `optional`),
 /// never below one argument — what the engine's signature validation does first.
@@ -56,13 +57,6 @@ fn slice_of<'a>(s: &Str<'a>, part: &str) -> Val<'a> {
 
 /// Whether `$trim` leaves `s` as it is: the engine turns each run of space, tab, CR and LF into
 /// one space, then trims (Unicode) whitespace at both ends.
-fn is_trimmed(s: &str) -> bool {
-    !s.starts_with(char::is_whitespace)
-        && !s.ends_with(char::is_whitespace)
-        && !s.contains("  ")
-        && !s.bytes().any(|b| matches!(b, b'\t' | b'\n' | b'\r'))
-}
-
 /// The engine's `$substring` (jsonata-js's: code points, `Array.prototype.slice` bounds) as a
 /// slice of `s`; `start` and `len` are already clamped to ± the string's length.
 fn substring_of(s: &str, start: i64, len: Option<i64>) -> &str {
@@ -210,12 +204,14 @@ impl<'a> Ev<'a> {
                 _ => return Err(Bail),
             },
             Builtin::Uppercase | Builtin::Lowercase | Builtin::Trim => match &a[0] {
-                Val::Str(s) if b == Builtin::Trim && is_trimmed(s) => Val::Str(s.clone()),
+                Val::Str(s) if b == Builtin::Trim && strings::is_js_trimmed(s) => {
+                    Val::Str(s.clone())
+                }
+                Val::Str(s) if b == Builtin::Trim => Val::string(strings::js_trim(s)),
                 Val::Str(s) => {
                     let r = match b {
                         Builtin::Uppercase => jstr::uppercase(s),
-                        Builtin::Lowercase => jstr::lowercase(s),
-                        _ => jstr::trim(s),
+                        _ => jstr::lowercase(s),
                     };
                     engine_value(r)?
                 }
@@ -328,7 +324,7 @@ impl<'a> Ev<'a> {
             Builtin::Number => match &a[0] {
                 Val::Undef => Val::Undef,
                 Val::Num(n) if n.is_finite() => Val::Num(*n),
-                Val::Str(s) => engine_value(numeric::number(&JValue::String(s.to_rc())))?,
+                Val::Str(s) => Val::Num(crate::transform::numbers::js_number(s).map_err(|()| Bail)?),
                 Val::Bool(x) => Val::Num(if *x { 1.0 } else { 0.0 }),
                 _ => return Err(Bail),
             },
@@ -943,8 +939,13 @@ pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>], max: usize) -
         }
     }
     let mut values = Vec::with_capacity(args.len());
-    for a in args {
+    for (i, a) in args.iter().enumerate() {
         match a {
+            Val::Num(x) if i == 0 && call.guard.is_some() => {
+                values.push(jsonata_core::value::JValue::Number(
+                    call.guard.map_or(*x, |g| g.argument(*x)),
+                ))
+            }
             Val::Fn(_) => return Err(Bail),
             v if v.is_seq() => return Err(Bail),
             v => values.push(to_jvalue(v)?),
