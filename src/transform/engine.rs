@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
-use jsonata_core::ast::{AstNode, BinaryOp, Stage};
+use jsonata_core::ast::{AstNode, BinaryOp, Stage, UnaryOp};
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::Value;
@@ -107,6 +107,7 @@ impl Compiled {
         });
         rewrite_context_calls(&mut ast, &bound);
         replace_builtins(&mut ast, &bound);
+        guard_arithmetic(&mut ast, &bound);
         let regex_calls = rewrite_regex_calls(&mut ast, &bound).into();
         guard_builtins(&mut ast, &bound);
         guard_numbers(&mut ast, &bound);
@@ -296,6 +297,7 @@ fn new_evaluator(
     register_number_guards(&mut ev, max);
     register_js_builtins(&mut ev);
     register_context_builtins(&mut ev);
+    register_arithmetic_guards(&mut ev);
     for &name in REPLACED {
         ev.register_fn(guarded_name(name), move |args: &[JValue]| js_string_builtin(name, args))
             .expect("the replaced builtins' names are not builtins");
@@ -469,6 +471,86 @@ fn replace_builtins(ast: &mut AstNode, bound: &BTreeSet<String>) {
         }
         _ => {}
     });
+}
+
+/// The host function around an arithmetic operand ([`guard_arithmetic`]).
+const NAN_OPERAND: &str = "cxsync operand";
+/// The host function around the operand of a unary minus ([`guard_arithmetic`]).
+const NEGATED: &str = "cxsync negated";
+
+/// jsonata-js checks every arithmetic operand with `isNumeric`: NaN (from `2 % 0`, `0/0`) is
+/// not a number there (T2001/T2002 for `+ - * / %`, D1002 for a unary minus) and Infinity
+/// raises D1001; jsonata-core computes on with NaN and negates both. So each operand of
+/// `+ - * / %` that may be NaN goes through `cxsync operand`, which turns NaN into `false`
+/// (the engine then raises jsonata-js's T2001/T2002 for that side, with its message), and the
+/// operand of `-x` through `cxsync negated` (D1002 for NaN, D1001 for ±Infinity). Literals and
+/// plain field paths are never NaN (JSON has no NaN) and stay as they are; so is a call of the
+/// expression's own function (wrapped, each level of a recursion like `$n * $f($n - 1)` would
+/// count twice against the depth limit): a NaN a lambda returns meets jsonata-core's arithmetic
+/// (null), a known gap.
+fn guard_arithmetic(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    let may_be_nan = |n: &AstNode| -> bool {
+        match n {
+            AstNode::Number(_) | AstNode::String(_) | AstNode::Name(_) => false,
+            AstNode::Function { name, .. } if bound.contains(name.as_str()) => false,
+            AstNode::Call { .. } => false,
+            AstNode::Path { steps } => !steps
+                .iter()
+                .all(|s| matches!(s.node, AstNode::Name(_)) && s.stages.is_empty()),
+            _ => true,
+        }
+    };
+    fn wrap(n: &mut AstNode, name: &str) {
+        let inner = std::mem::replace(n, AstNode::Null);
+        *n = AstNode::Function {
+            name: name.to_string(),
+            args: vec![inner],
+            is_builtin: true,
+        };
+    }
+    visit_mut(ast, &mut |n| match n {
+        AstNode::Binary { op, lhs, rhs }
+            if matches!(
+                op,
+                BinaryOp::Add
+                    | BinaryOp::Subtract
+                    | BinaryOp::Multiply
+                    | BinaryOp::Divide
+                    | BinaryOp::Modulo
+            ) =>
+        {
+            for side in [lhs, rhs] {
+                if may_be_nan(side) {
+                    wrap(side, NAN_OPERAND);
+                }
+            }
+        }
+        AstNode::Unary {
+            op: UnaryOp::Negate,
+            operand,
+        } if may_be_nan(operand) => wrap(operand, NEGATED),
+        _ => {}
+    });
+}
+
+fn register_arithmetic_guards(ev: &mut Evaluator) {
+    ev.register_fn(NAN_OPERAND, |args: &[JValue]| match args {
+        [JValue::Number(x)] if x.is_nan() => Ok(JValue::Bool(false)),
+        [v] => Ok(v.clone()),
+        _ => Ok(JValue::Undefined),
+    })
+    .expect("the guard's name is not a builtin");
+    ev.register_fn(NEGATED, |args: &[JValue]| match args {
+        [JValue::Number(x)] if x.is_nan() => Err(EvaluatorError::EvaluationError(
+            "D1002: Cannot negate a non-numeric value: null".to_string(),
+        )),
+        [JValue::Number(x)] if x.is_infinite() => Err(EvaluatorError::EvaluationError(
+            "D1001: Number out of range: null".to_string(),
+        )),
+        [v] => Ok(v.clone()),
+        _ => Ok(JValue::Undefined),
+    })
+    .expect("the guard's name is not a builtin");
 }
 
 /// The builtins [`register_js_builtins`] replaces that take the context as their argument when
