@@ -1225,12 +1225,18 @@ pub(super) fn number(n: f64) -> Value {
     // Whole numbers are JSON integers wherever one holds them (below 2^64), so every writer of
     // the value (snapshots, DLQ records, the request body) prints the digits `JSON.stringify`
     // prints, `1234567890123456800`, not serde_json's `1.2345678901234568e18` (tester #49).
+    // Beyond 2^53 the integer is the one JavaScript prints, its shortest round-trip digits
+    // padded with zeros (`12345678901234567000`), not the double's exact value
+    // (`12345678901234567168`): the same double, and the digits jsonata-js sends.
     const I64: f64 = 9_223_372_036_854_775_808.0; // 2^63
     const U64: f64 = 18_446_744_073_709_551_616.0; // 2^64
-    if n.fract() == 0.0 && n.abs() < I64 {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() <= EXACT {
         Value::from(n as i64)
+    } else if n.fract() == 0.0 && n.abs() < I64 {
+        Value::from(format!("{n}").parse::<i64>().unwrap_or(n as i64))
     } else if n.fract() == 0.0 && n > 0.0 && n < U64 {
-        Value::from(n as u64)
+        Value::from(format!("{n}").parse::<u64>().unwrap_or(n as u64))
     } else {
         serde_json::Number::from_f64(n)
             .map(Value::Number)
@@ -1484,6 +1490,17 @@ mod tests {
         assert_eq!(number(3.0).to_string(), "3");
         assert_eq!(number(9007199254740992.0).to_string(), "9007199254740992");
         assert_eq!(number(1e20).to_string(), "1e+20");
+        // Beyond 2^53, JavaScript's digits (JSON.stringify in jsonata-js 2.2.2), in every writer.
+        for (n, js) in [
+            (12345678901234567890.0, "12345678901234567000"),
+            (-9.2e18, "-9200000000000000000"),
+            (1152921504606846976.0, "1152921504606847000"),
+            (9007199254740994.0, "9007199254740994"),
+        ] {
+            assert_eq!(number(n).to_string(), js);
+            assert_eq!(crate::transform::json::to_compact(&number(n)), js);
+            assert_eq!(serde_json::from_str::<f64>(js).unwrap(), n);
+        }
         assert_eq!(number(0.1).to_string(), "0.1");
         assert_eq!(number(f64::NAN), Value::Null);
     }
