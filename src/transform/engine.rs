@@ -102,11 +102,15 @@ impl Compiled {
         // JavaScript's ASCII `\w`/`\d` in every regex literal, whichever way the engine uses it.
         visit_mut(&mut ast, &mut |n| {
             if let AstNode::Regex { pattern, .. } = n {
-                *pattern = super::regex::ascii_classes(pattern);
+                // A pattern it refuses never gets here: `Transform::compile` refused it (E506).
+                if let Ok(t) = super::regex::translate(pattern) {
+                    *pattern = t;
+                }
             }
         });
         rewrite_context_calls(&mut ast, &bound);
         replace_builtins(&mut ast, &bound);
+        rewrite_js_calls(&mut ast, &bound);
         guard_arithmetic(&mut ast, &bound);
         let regex_calls = rewrite_regex_calls(&mut ast, &bound).into();
         guard_builtins(&mut ast, &bound);
@@ -148,11 +152,23 @@ impl Compiled {
         event_json: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, TransformError> {
-        let data = JValue::from_json_str(event_json).map_err(|e| TransformError {
+        let not_json = |e: &dyn std::fmt::Display| TransformError {
             code: None,
             message: format!("the event is not JSON: {e}"),
             offset: None,
-        })?;
+        };
+        // jsonata-core's parser reads a lone surrogate escape (`"\ud800x"`) as NUL (tester
+        // #125); jsonata-js keeps it, which no Rust string can. serde_json refuses it, with its
+        // position: asked only when the text has a surrogate escape at all.
+        if has_surrogate_escape(event_json) {
+            serde_json::from_str::<Value>(event_json).map_err(|e| {
+                not_json(&format!(
+                    "{e} (a lone UTF-16 surrogate escape such as \\ud800 is no character; \
+                     cxsync cannot hold it)"
+                ))
+            })?;
+        }
+        let data = JValue::from_json_str(event_json).map_err(|e| not_json(&e))?;
         let out = self.run(&data, now, None)?;
         let mut buf = Vec::with_capacity(256);
         if !write_json(&out, &mut buf, &mut self.budget())? {
@@ -299,8 +315,10 @@ fn new_evaluator(
     register_context_builtins(&mut ev);
     register_arithmetic_guards(&mut ev);
     for &name in REPLACED {
-        ev.register_fn(guarded_name(name), move |args: &[JValue]| js_string_builtin(name, args))
-            .expect("the replaced builtins' names are not builtins");
+        ev.register_fn(guarded_name(name), move |args: &[JValue]| {
+            js_string_builtin(name, args)
+        })
+        .expect("the replaced builtins' names are not builtins");
     }
     let original = placeholder_call("distinct", 1).expect("a builtin call parses");
     ev.register_fn(guarded_name("distinct"), move |args: &[JValue]| match args
@@ -379,6 +397,18 @@ fn register_js_builtins(ev: &mut Evaluator) {
         })
         .expect("the URL functions are not compilable builtins");
     }
+    // `$toMillis(s)`: jsonata-js's ISO test and V8's `Date.parse` (`transform/dates.rs`).
+    let original = placeholder_call("toMillis", 1).expect("a builtin call parses");
+    ev.register_fn(
+        guarded_name("toMillis"),
+        move |args: &[JValue]| match args {
+            [JValue::String(s)] => super::dates::js_to_millis(s)
+                .map(JValue::Number)
+                .map_err(EvaluatorError::EvaluationError),
+            _ => call(&original, args),
+        },
+    )
+    .expect("the host function's name is not a builtin");
     for name in ["base64encode", "base64decode"] {
         ev.register_fn_override(name, move |args: &[JValue]| js_string_builtin(name, args))
             .expect("the base64 functions are not compilable builtins");
@@ -553,6 +583,16 @@ fn register_arithmetic_guards(ev: &mut Evaluator) {
     .expect("the guard's name is not a builtin");
 }
 
+/// Whether `text` holds `\uD800`–`\uDFFF` (a surrogate escape, paired or not).
+fn has_surrogate_escape(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(3).any(|w| {
+        w[0] == b'u'
+            && matches!(w[1], b'd' | b'D')
+            && matches!(w[2], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+    }) && b.windows(2).any(|w| w == b"\\u")
+}
+
 /// The builtins [`register_js_builtins`] replaces that take the context as their argument when
 /// called without one (jsonata-js's `-` in their signature): `$trim()` on a string input.
 const CONTEXT_BUILTINS: &[&str] = &[
@@ -670,7 +710,8 @@ fn rewrite_regex_calls(ast: &mut AstNode, bound: &BTreeSet<String>) -> Vec<Regex
         let AstNode::Regex { pattern, flags } = &args[1] else {
             return;
         };
-        let Ok(re) = super::regex::compile(pattern, flags) else {
+        // The pattern is translated already (above).
+        let Ok(re) = super::regex::compile_translated(pattern, flags) else {
             return;
         };
         let Some(original) = over_placeholders(name, args.len(), &args[1]) else {
@@ -951,6 +992,41 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
         })
         .expect("the guard's name is not a builtin");
     }
+}
+
+/// The builtin calls jsonata-core answers otherwise than jsonata-js and that the engine path
+/// rewrites to a host function of [`register_js_builtins`] (by name and argument count).
+const JS_CALLS: &[(&str, usize)] = &[("toMillis", 1)];
+
+/// [`placeholder_call`], calling jsonata-js's definition where the engine's differs
+/// ([`JS_CALLS`]): what the compiled path's engine calls evaluate.
+pub(super) fn js_call(name: &str, argc: usize) -> Option<AstNode> {
+    let mut ast = placeholder_call(name, argc)?;
+    if JS_CALLS.contains(&(name, argc)) {
+        if let AstNode::Function { name: n, .. } = &mut ast {
+            *n = guarded_name(name);
+        }
+    }
+    Some(ast)
+}
+
+/// `$toMillis(s)` → `cxsync toMillis(s)` ([`JS_CALLS`]); not a name the expression binds.
+fn rewrite_js_calls(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    visit_mut(ast, &mut |n| {
+        if let AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } = n
+        {
+            if JS_CALLS.contains(&(name.as_str(), args.len()))
+                && !bound.contains(name.as_str())
+                && !args.iter().any(|a| matches!(a, AstNode::Placeholder))
+            {
+                *name = guarded_name(name);
+            }
+        }
+    });
 }
 
 /// `$name(a0, a1, …)` with `argc` arguments, evaluated by [`call`] over argument values.

@@ -209,11 +209,19 @@ pub fn js_number(s: &str) -> Result<f64, ()> {
     }
     let b = s.as_bytes();
     let run = |from: usize, ok: fn(u8) -> bool| b.len() > from && ok(b[from]);
-    let hex_start = b.len() > 2 && b[0] == b'0' && matches!(b[1], b'x' | b'X') && run(2, |c| c.is_ascii_hexdigit());
-    let octal_anywhere = (0..b.len().saturating_sub(2))
-        .any(|i| b[i] == b'0' && matches!(b[i + 1], b'o' | b'O') && matches!(b[i + 2], b'0'..=b'7'));
+    let hex_start = b.len() > 2
+        && b[0] == b'0'
+        && matches!(b[1], b'x' | b'X')
+        && run(2, |c| c.is_ascii_hexdigit());
+    let octal_anywhere = (0..b.len().saturating_sub(2)).any(|i| {
+        b[i] == b'0' && matches!(b[i + 1], b'o' | b'O') && matches!(b[i + 2], b'0'..=b'7')
+    });
     let binary_end = {
-        let digits = b.iter().rev().take_while(|c| matches!(c, b'0' | b'1')).count();
+        let digits = b
+            .iter()
+            .rev()
+            .take_while(|c| matches!(c, b'0' | b'1'))
+            .count();
         digits > 0
             && b.len() >= digits + 2
             && matches!(b[b.len() - digits - 1], b'b' | b'B')

@@ -45,8 +45,7 @@ pub fn is_js_trimmed(s: &str) -> bool {
 /// jsonata-js's `$base64encode(s)` on node: the low byte of each UTF-16 code unit, in base64
 /// with padding.
 pub fn js_base64encode(s: &str) -> String {
-    const ALPHABET: &[u8; 64] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let bytes: Vec<u8> = s.encode_utf16().map(|u| (u & 0xff) as u8).collect();
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

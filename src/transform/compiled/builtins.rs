@@ -324,7 +324,9 @@ impl<'a> Ev<'a> {
             Builtin::Number => match &a[0] {
                 Val::Undef => Val::Undef,
                 Val::Num(n) if n.is_finite() => Val::Num(*n),
-                Val::Str(s) => Val::Num(crate::transform::numbers::js_number(s).map_err(|()| Bail)?),
+                Val::Str(s) => {
+                    Val::Num(crate::transform::numbers::js_number(s).map_err(|()| Bail)?)
+                }
                 Val::Bool(x) => Val::Num(if *x { 1.0 } else { 0.0 }),
                 _ => return Err(Bail),
             },
@@ -941,11 +943,9 @@ pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>], max: usize) -
     let mut values = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         match a {
-            Val::Num(x) if i == 0 && call.guard.is_some() => {
-                values.push(jsonata_core::value::JValue::Number(
-                    call.guard.map_or(*x, |g| g.argument(*x)),
-                ))
-            }
+            Val::Num(x) if i == 0 && call.guard.is_some() => values.push(
+                jsonata_core::value::JValue::Number(call.guard.map_or(*x, |g| g.argument(*x))),
+            ),
             Val::Fn(_) => return Err(Bail),
             v if v.is_seq() => return Err(Bail),
             v => values.push(to_jvalue(v)?),
