@@ -1485,7 +1485,7 @@ fn terminal_escapes_from_events_and_crm_bodies_are_printed_escaped() {
         r#"version: 1
 name: escapes
 channel: { name: Esc, destinationUri: "https://crm.example.org/v1/cases", auth: { type: none }, timeoutMilliseconds: 1000 }
-idempotency: { key: "${event.id}" }
+idempotency: { key: "${case.ref}" }
 retry: { maxRetries: 0, initialDelaySeconds: 1, maxDelaySeconds: 1, backoffMultiplier: 1.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }
 deadLetterQueue: { enabled: true, bucketName: b }
 rules:

@@ -276,7 +276,7 @@ fn http_target(
     use std::io::IsTerminal as _;
     let env = |n: &str| std::env::var(n).ok();
     let (plan, ep) = crate::http::target::plan(spec, inputs, url, &env)?;
-    eprint!("{}", plan.describe());
+    eprint!("{}", plan.describe(&ep));
     if !args.yes {
         if !std::io::stdin().is_terminal() {
             eprintln!("error: refusing to send to a real CRM without confirmation: stdin is not a terminal; pass --yes");

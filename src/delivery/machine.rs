@@ -803,6 +803,16 @@ mod tests {
     fn submit(m: &mut Machine<ChaCha8Rng>, now: Time, seq: u64) {
         let event = json!({"interaction": {"id": seq}, "event": {"type": "interaction.ended"}});
         let key = m.config().idempotency.render(&event);
+        submit_with_key(m, now, seq, key.map_err(|e| e.to_string()));
+    }
+
+    /// Submits event `e{seq}` with `key` as its idempotency key, whatever the template renders.
+    fn submit_with_key(
+        m: &mut Machine<ChaCha8Rng>,
+        now: Time,
+        seq: u64,
+        key: Result<String, String>,
+    ) {
         m.handle_submit(
             now,
             Submission {
@@ -815,7 +825,7 @@ mod tests {
                     rule_id: "r".into(),
                 },
                 payload: Ok(json!({"caseNumber": seq.to_string()})),
-                idempotency_key: key.map_err(|e| e.to_string()),
+                idempotency_key: key,
             },
         );
     }
@@ -864,21 +874,7 @@ mod tests {
         // over HTTP and in replay alike, never sent without its header.
         for key in ["a\nb", "a\r", "\u{7f}x", "a\u{0}"] {
             let mut m = machine(None);
-            m.handle_submit(
-                0,
-                Submission {
-                    id: SubmissionId {
-                        seq: 1,
-                        source: 0,
-                        origin: 1,
-                        event_id: "e1".into(),
-                        event_type: "interaction.ended".into(),
-                        rule_id: "r".into(),
-                    },
-                    payload: Ok(json!({"caseNumber": "1"})),
-                    idempotency_key: Ok(key.into()),
-                },
-            );
+            submit_with_key(&mut m, 0, 1, Ok(key.into()));
             assert!(
                 !matches!(m.poll_transmit(), Some(Transmit::Crm(_))),
                 "{key:?}"
@@ -898,43 +894,15 @@ mod tests {
         }
         // A tab and non-ASCII text are header-safe and are sent.
         let mut m = machine(None);
-        m.handle_submit(
-            0,
-            Submission {
-                id: SubmissionId {
-                    seq: 2,
-                    source: 0,
-                    origin: 2,
-                    event_id: "e2".into(),
-                    event_type: "interaction.ended".into(),
-                    rule_id: "r".into(),
-                },
-                payload: Ok(json!({"caseNumber": "2"})),
-                idempotency_key: Ok("ü\tk".into()),
-            },
-        );
+        submit_with_key(&mut m, 0, 2, Ok("ü\tk".into()));
         assert_eq!(next_crm(&mut m).idempotency.1, "ü\tk");
     }
 
     #[test]
     fn a_pre_rendered_key_is_sent_on_every_attempt_instead_of_the_template() {
         let mut m = machine(None);
-        m.handle_submit(
-            0,
-            Submission {
-                id: SubmissionId {
-                    seq: 7,
-                    source: 0,
-                    origin: 7,
-                    event_id: "e7".into(),
-                    event_type: "interaction.ended".into(),
-                    rule_id: "r".into(),
-                },
-                // Whatever the template would render, the key given is the one sent.
-                payload: Ok(json!({"caseNumber": "7"})),
-                idempotency_key: Ok("orig-key".into()),
-            },
-        );
+        // Whatever the template would render, the key given is the one sent.
+        submit_with_key(&mut m, 0, 7, Ok("orig-key".into()));
         let first = next_crm(&mut m);
         m.handle_response(0, first.id, respond(503));
         let at = m.poll_timeout().expect("a retry timer");

@@ -32,13 +32,9 @@ use crate::spec::Spec;
 #[derive(Clone)]
 pub struct Endpoints {
     pub crm: Url,
-    pub token: Option<Url>,
     pub alert: Option<Url>,
-    pub client_id: String,
-    /// Never printed; `Debug` is not derived for this reason.
-    pub client_secret: String,
-    pub client_auth: ClientAuth,
-    pub scopes: Vec<String>,
+    /// The channel's OAuth client-credentials grant, if it has one.
+    pub oauth: Option<OAuthClient>,
     /// The spec's channel headers (`Content-Type`, …).
     pub headers: Vec<(String, String)>,
     /// Send [`SEQ_HEADER`] (only to the mock).
@@ -47,6 +43,17 @@ pub struct Endpoints {
     /// (with the forms a server may echo: `Bearer …`, HTTP Basic, form-encoded): the driver
     /// scrubs them, and every access token it is granted, out of each response it captures.
     pub secrets: Vec<String>,
+}
+
+/// Where and as whom the driver asks for tokens (RFC 6749 §4.4).
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub token: Url,
+    pub client_id: String,
+    /// Never printed; `Debug` is not derived for this reason.
+    pub client_secret: String,
+    pub client_auth: ClientAuth,
+    pub scopes: Vec<String>,
 }
 
 impl Endpoints {
@@ -82,18 +89,7 @@ impl Endpoints {
             };
             headers.push((k.clone(), v));
         }
-        let mut ep = Endpoints {
-            crm,
-            token: None,
-            alert: None,
-            client_id: String::new(),
-            client_secret: String::new(),
-            client_auth: ClientAuth::Body,
-            scopes: Vec::new(),
-            headers: Vec::new(),
-            send_seq: false,
-            secrets: Vec::new(),
-        };
+        let mut oauth = None;
         match &ch.auth {
             Auth::None {} => {}
             Auth::Bearer { token } => {
@@ -109,15 +105,19 @@ impl Endpoints {
                 scopes,
                 ..
             } => {
-                ep.token = Some(token_url(token_endpoint)?);
-                ep.client_id.clone_from(client_id);
-                ep.client_secret = secret("channel.auth.clientSecret", client_secret)?;
-                ep.client_auth = *client_auth;
-                ep.scopes.clone_from(scopes);
-                let (id, s) = (form_encoded(client_id), form_encoded(&ep.client_secret));
+                let token = token_url(token_endpoint)?;
+                let client_secret = secret("channel.auth.clientSecret", client_secret)?;
+                let (id, s) = (form_encoded(client_id), form_encoded(&client_secret));
                 secrets.push(super::mock::base64(&format!("{id}:{s}")));
                 secrets.push(s);
-                secrets.push(ep.client_secret.clone());
+                secrets.push(client_secret.clone());
+                oauth = Some(OAuthClient {
+                    token,
+                    client_id: client_id.clone(),
+                    client_secret,
+                    client_auth: *client_auth,
+                    scopes: scopes.clone(),
+                });
             }
         }
         // Every `${env:NAME}` the spec's text references, resolved the same way (an unset one
@@ -130,9 +130,14 @@ impl Endpoints {
             }
             rest = &rest[end..];
         }
-        ep.headers = headers;
-        ep.secrets = secrets;
-        Ok(ep)
+        Ok(Endpoints {
+            crm,
+            alert: None,
+            oauth,
+            headers,
+            send_seq: false,
+            secrets,
+        })
     }
 }
 
@@ -166,6 +171,64 @@ pub enum Done {
     },
     /// A DLQ alert webhook call failed.
     AlertFailed,
+}
+
+/// What the machine hears of a [`Done`], once the observer has been told of it.
+pub enum Heard {
+    /// `answer` to pending request `id`, due at virtual time `at`.
+    Answer { id: u64, at: Time, answer: Answer },
+    /// No answer in time (or none at all) to request `id`: the machine's own timer decides.
+    Unanswered(u64),
+    /// A DLQ alert webhook call failed (counted; the machine never hears of alerts).
+    AlertFailed,
+}
+
+impl Done {
+    /// Tells `obs` of this result, which came `latency(id, sent)` virtual ms after its request
+    /// was sent (`None`: it never came), and says what the machine hears: a result that took the
+    /// channel's `timeout` or longer is a timeout, whatever arrives later. The one reading of a
+    /// result for both clocks ([`Driver::complete`] and the paced loop).
+    pub fn settle(
+        self,
+        latency: impl FnOnce(u64, Time) -> Option<Time>,
+        timeout: Time,
+        obs: &mut dyn Observer,
+    ) -> Heard {
+        match self {
+            Done::Crm {
+                id,
+                sent,
+                attempt,
+                result,
+            } => {
+                let latency = latency(id, sent);
+                let reply = result.reply(latency.unwrap_or(Time::MAX));
+                obs.answered(attempt, sent, &reply, timeout);
+                match latency {
+                    Some(l) if reply.in_time(timeout) => Heard::Answer {
+                        id,
+                        at: sent.saturating_add(l),
+                        answer: Answer::Crm(id, reply),
+                    },
+                    _ => Heard::Unanswered(id),
+                }
+            }
+            Done::Token { id, sent, result } => {
+                let latency = latency(id, sent).filter(|l| *l < timeout);
+                let result = result.filter(|_| latency.is_some());
+                obs.token_answered(sent, result.as_ref());
+                match (latency, result) {
+                    (Some(l), Some(r)) => Heard::Answer {
+                        id,
+                        at: sent.saturating_add(l),
+                        answer: Answer::Token(id, r),
+                    },
+                    _ => Heard::Unanswered(id),
+                }
+            }
+            Done::AlertFailed => Heard::AlertFailed,
+        }
+    }
 }
 
 /// What a CRM request came to.
@@ -372,7 +435,7 @@ impl Driver {
     }
 
     fn token_task(&self, id: u64, sent: Time) -> Task {
-        let Some(url) = self.ep.token.clone() else {
+        let Some(oauth) = &self.ep.oauth else {
             return Box::pin(async move {
                 Done::Token {
                     id,
@@ -385,27 +448,27 @@ impl Driver {
             });
         };
         let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
-        if !self.ep.scopes.is_empty() {
-            form.push(("scope", self.ep.scopes.join(" ")));
+        if !oauth.scopes.is_empty() {
+            form.push(("scope", oauth.scopes.join(" ")));
         }
         let mut headers = HeaderMap::new();
         self.paced_headers(&mut headers, id, sent);
         let mut rb = self
             .client
-            .post(url)
+            .post(oauth.token.clone())
             .headers(headers)
             .timeout(self.client_timeout());
-        match self.ep.client_auth {
+        match oauth.client_auth {
             ClientAuth::Body => {
-                form.push(("client_id", self.ep.client_id.clone()));
-                form.push(("client_secret", self.ep.client_secret.clone()));
+                form.push(("client_id", oauth.client_id.clone()));
+                form.push(("client_secret", oauth.client_secret.clone()));
             }
             ClientAuth::Basic => {
                 // RFC 6749 §2.3.1: id and secret are each form-urlencoded before Basic joins
                 // them with `:` (an id holding `:` would otherwise be cut there).
                 rb = rb.basic_auth(
-                    form_encoded(&self.ep.client_id),
-                    Some(form_encoded(&self.ep.client_secret)),
+                    form_encoded(&oauth.client_id),
+                    Some(form_encoded(&oauth.client_secret)),
                 );
             }
         }
@@ -495,28 +558,11 @@ impl Driver {
         now: Time,
         latency: Option<u64>,
     ) {
-        match done {
-            Done::Crm {
-                id,
-                sent,
-                attempt,
-                result,
-            } => {
-                let reply = result.reply(latency.unwrap_or(now.saturating_sub(sent)));
-                obs.answered(attempt, sent, &reply, self.timeout);
-                if reply.in_time(self.timeout) {
-                    hand_back(machine, now, Answer::Crm(id, reply));
-                }
-            }
-            Done::Token { id, sent, result } => {
-                let latency = latency.unwrap_or(now.saturating_sub(sent));
-                let result = result.filter(|_| latency < self.timeout);
-                obs.token_answered(sent, result.as_ref());
-                if let Some(r) = result {
-                    hand_back(machine, now, Answer::Token(id, r));
-                }
-            }
-            Done::AlertFailed => self.alert_failures += 1,
+        let took = |_, sent: Time| Some(latency.unwrap_or(now.saturating_sub(sent)));
+        match done.settle(took, self.timeout, obs) {
+            Heard::Answer { answer, .. } => hand_back(machine, now, answer),
+            Heard::Unanswered(_) => {}
+            Heard::AlertFailed => self.alert_failures += 1,
         }
     }
 

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 
-use super::driver::{CrmResult, Done, Driver, Endpoints};
+use super::driver::{Driver, Endpoints, Heard};
 use super::mock::{MockCrm, MockOptions, MOCK_CLIENT_SECRET};
 use super::{wall, Clock, HttpError};
-use crate::delivery::drive::{Answer, Livelock, Observer, VirtualTime};
+use crate::delivery::drive::{Livelock, Observer, VirtualTime};
 use crate::delivery::{rfc3339, Machine};
 use crate::sim::engine::{self, EngineError, Feed, Ledger, Options, Sinks, Traffic};
 use crate::sim::inputs::Inputs;
@@ -179,33 +179,12 @@ async fn paced<O: Observer>(
             let Some(done) = driver.recv().await else {
                 return Ok(());
             };
-            let decided = |id: u64| mock.state().take_decision(id).flatten();
-            match done {
-                Done::Crm {
-                    id,
-                    sent,
-                    attempt,
-                    result,
-                } => {
-                    let latency = decided(id)
-                        .filter(|l| *l < timeout && !matches!(result, CrmResult::Abandoned));
-                    // No answer in time (or none at all): only the observer learns of it; the
-                    // machine's own timer decides.
-                    let reply = result.reply(latency.unwrap_or(u64::MAX));
-                    obs.answered(attempt, sent, &reply, timeout);
-                    match latency {
-                        Some(l) => vt.answer(id, sent + l, Answer::Crm(id, reply)),
-                        None => vt.unanswered(id),
-                    }
-                }
-                Done::Token { id, sent, result } => {
-                    let latency = decided(id).filter(|l| *l < timeout);
-                    match (latency, result) {
-                        (Some(l), Some(r)) => vt.answer(id, sent + l, Answer::Token(id, r)),
-                        _ => vt.unanswered(id),
-                    }
-                }
-                Done::AlertFailed => driver.alert_failures += 1,
+            // The latency the model decided, read back from the mock.
+            let decided = |id: u64, _| mock.state().take_decision(id).flatten();
+            match done.settle(decided, timeout, obs) {
+                Heard::Answer { id, at, answer } => vt.answer(id, at, answer),
+                Heard::Unanswered(id) => vt.unanswered(id),
+                Heard::AlertFailed => driver.alert_failures += 1,
             }
             anchor = (tokio::time::Instant::now(), vt.now());
         }

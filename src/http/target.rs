@@ -21,43 +21,40 @@ use crate::sim::scenario::{self, Scenario};
 use crate::spec::model::ClientAuth;
 use crate::spec::Spec;
 
-/// What a target run will do, for the confirmation prompt (holds no secret: a URL whose spec
-/// value came from `${env:…}` is shown by its field, as `compile` and `plan` mask it).
+/// What a target run will do beyond its [`Endpoints`], for the confirmation prompt (holds no
+/// secret: a URL whose spec value came from `${env:…}` is shown by its field, as `compile` and
+/// `plan` mask it).
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub crm: Url,
-    pub token: Option<Url>,
-    /// `token` as the prompt shows it.
+    /// The endpoints' token URL as the prompt shows it.
     pub token_shown: Option<String>,
-    /// `alert` as the prompt shows it.
+    /// The endpoints' `alert` as the prompt shows it.
     pub alert_shown: Option<String>,
-    pub client_id: String,
-    pub client_auth: ClientAuth,
-    pub scopes: Vec<String>,
-    pub alert: Option<Url>,
     pub fixtures: usize,
 }
 
 impl Plan {
-    /// The lines shown before asking for confirmation.
-    pub fn describe(&self) -> String {
+    /// The lines shown before asking for confirmation of a run against `ep`.
+    pub fn describe(&self, ep: &Endpoints) -> String {
         let mut s = format!(
             "cxsync will POST {} fixture event(s) to {}\n",
-            self.fixtures, self.crm
+            self.fixtures, ep.crm
         );
-        match &self.token_shown {
-            Some(t) => s.push_str(&format!(
-                "  token endpoint {t} (client `{}`, secret from the environment, client auth {})\n",
-                self.client_id,
-                match self.client_auth {
-                    ClientAuth::Body => "in the form body",
-                    ClientAuth::Basic => "HTTP Basic",
+        match (&self.token_shown, &ep.oauth) {
+            (Some(t), Some(oauth)) => {
+                s.push_str(&format!(
+                    "  token endpoint {t} (client `{}`, secret from the environment, client auth {})\n",
+                    oauth.client_id,
+                    match oauth.client_auth {
+                        ClientAuth::Body => "in the form body",
+                        ClientAuth::Basic => "HTTP Basic",
+                    }
+                ));
+                if !oauth.scopes.is_empty() {
+                    s.push_str(&format!("  scopes: {}\n", oauth.scopes.join(" ")));
                 }
-            )),
-            None => s.push_str("  no OAuth token endpoint\n"),
-        }
-        if !self.scopes.is_empty() {
-            s.push_str(&format!("  scopes: {}\n", self.scopes.join(" ")));
+            }
+            _ => s.push_str("  no OAuth token endpoint\n"),
         }
         if let Some(a) = &self.alert_shown {
             s.push_str(&format!("  DLQ alerts (if any) to {a}\n"));
@@ -105,20 +102,14 @@ pub fn plan(
     let shown =
         |field: &str, url: &Url| crate::spec::secret::shown_field(&origins, field, url.as_str());
     let plan = Plan {
-        crm: ep.crm.clone(),
-        token: ep.token.clone(),
         token_shown: ep
-            .token
+            .oauth
             .as_ref()
-            .map(|t| shown("/channel/auth/tokenEndpoint", t)),
+            .map(|o| shown("/channel/auth/tokenEndpoint", &o.token)),
         alert_shown: ep
             .alert
             .as_ref()
             .map(|a| shown("/deadLetterQueue/alertEndpoint", a)),
-        client_id: ep.client_id.clone(),
-        client_auth: ep.client_auth,
-        scopes: ep.scopes.clone(),
-        alert: ep.alert.clone(),
         fixtures: inputs.fixtures.len(),
     };
     Ok((plan, ep))
@@ -176,7 +167,7 @@ impl<'n> FailureNotes<'n> {
         FailureNotes {
             note,
             crm: at(&ep.crm),
-            token: ep.token.as_ref().map(at),
+            token: ep.oauth.as_ref().map(|o| at(&o.token)),
             max_retries,
             retryable,
             respect_retry_after,

@@ -148,11 +148,10 @@ pub struct Report {
     pub checks: Vec<Check>,
     pub notes: Vec<String>,
     pub machine: Stats,
+    /// Percentiles of `latencies`, set by [`Report::finish`]; `None` when nothing was delivered
+    /// (percentiles of nothing are not "0 ms").
+    pub latency: Option<Latency>,
     pub crm: CrmStats,
-    pub p50: u32,
-    pub p95: u32,
-    pub p99: u32,
-    pub max_latency: u32,
     /// Dead letters by who must act on them (the spec, or a replay).
     pub causes: Causes,
     /// What the generator's built-in check found (empty: generated events keep their fixtures'
@@ -165,6 +164,27 @@ pub struct Report {
     pub(crate) expect: Expect,
     /// `(second, retries sent in it)`, for the peak retry rate.
     retry_second: (u64, u64),
+}
+
+/// Arrival-to-delivery latency of the delivered events, in virtual ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    pub p50: u32,
+    pub p95: u32,
+    pub p99: u32,
+    pub max: u32,
+}
+
+impl Latency {
+    /// The percentiles of sorted samples; `None` for no samples.
+    pub fn of(sorted: &[u32]) -> Option<Latency> {
+        Some(Latency {
+            p50: percentile(sorted, 50.0),
+            p95: percentile(sorted, 95.0),
+            p99: percentile(sorted, 99.0),
+            max: *sorted.last()?,
+        })
+    }
 }
 
 /// Nearest-rank percentile of sorted data.
@@ -183,6 +203,15 @@ fn times<K: std::fmt::Display>(counts: &BTreeMap<K, u64>) -> String {
     }
     let each: Vec<String> = counts.iter().map(|(k, n)| format!("{k}×{n}")).collect();
     each.join("  ")
+}
+
+/// `text(n)` when `n` is not zero, else nothing: an optional part of a summary line.
+fn if_any(n: u64, text: impl FnOnce(u64) -> String) -> String {
+    if n > 0 {
+        text(n)
+    } else {
+        String::new()
+    }
 }
 
 /// ISO 8601 duration of an interval, as the metrics API writes it (`PT1H`).
@@ -263,10 +292,7 @@ impl Report {
             notes: Vec::new(),
             machine: Stats::default(),
             crm: CrmStats::default(),
-            p50: 0,
-            p95: 0,
-            p99: 0,
-            max_latency: 0,
+            latency: None,
             causes: Causes {
                 stale_tokens: super::verdict::sends_expired_tokens(&spec.raw, sc),
                 ..Causes::default()
@@ -306,10 +332,7 @@ impl Report {
     /// Computes percentiles and checks the expectations once the run is over.
     pub fn finish(&mut self) {
         self.latencies.sort_unstable();
-        self.p50 = percentile(&self.latencies, 50.0);
-        self.p95 = percentile(&self.latencies, 95.0);
-        self.p99 = percentile(&self.latencies, 99.0);
-        self.max_latency = self.latencies.last().copied().unwrap_or(0);
+        self.latency = Latency::of(&self.latencies);
         for b in &mut self.buckets {
             b.latencies.sort_unstable();
             b.p95 = percentile(&b.latencies, 95.0);
@@ -333,9 +356,9 @@ impl Report {
         check("deadLettered", &e.dead_lettered, t.dead_lettered as f64);
         // With nothing delivered there is no latency: a latency band is neither met nor missed
         // (as the dead-letter rate of nothing matched).
-        if !self.latencies.is_empty() {
-            check("latencyP95Ms", &e.latency_p95_ms, f64::from(self.p95));
-            check("latencyP99Ms", &e.latency_p99_ms, f64::from(self.p99));
+        if let Some(l) = self.latency {
+            check("latencyP95Ms", &e.latency_p95_ms, f64::from(l.p95));
+            check("latencyP99Ms", &e.latency_p99_ms, f64::from(l.p99));
         }
         check(
             "tokenRefreshes",
@@ -570,10 +593,9 @@ impl Report {
             "setBackByOlderEvents": self.set_back,
             "attemptsHistogram": attempts,
             // null when nothing was delivered: there is no latency to report.
-            "latencyMs": if self.latencies.is_empty() {
-                Value::Null
-            } else {
-                json!({"p50": self.p50, "p95": self.p95, "p99": self.p99, "max": self.max_latency})
+            "latencyMs": match self.latency {
+                None => Value::Null,
+                Some(l) => json!({"p50": l.p50, "p95": l.p95, "p99": l.p99, "max": l.max}),
             },
             "peakRetryRatePerSecond": self.peak_retry_rate,
             "peakPendingEvents": self.peak_pending,
@@ -696,16 +718,8 @@ impl Report {
             s,
             "  responses  {}{}{}",
             times(&self.statuses),
-            if self.timeouts > 0 {
-                format!("  timeout×{}", self.timeouts)
-            } else {
-                String::new()
-            },
-            if self.resets > 0 {
-                format!("  reset×{}", self.resets)
-            } else {
-                String::new()
-            },
+            if_any(self.timeouts, |n| format!("  timeout×{n}")),
+            if_any(self.resets, |n| format!("  reset×{n}")),
         );
         if self.machine.token_requests > 0 {
             // As the hub saw them: a token the CRM issued after the hub gave up is not granted.
@@ -731,34 +745,26 @@ impl Report {
                 parts.join(", ")
             );
         }
-        if self.latencies.is_empty() {
-            // Percentiles of nothing are not "0 ms".
-            let _ = writeln!(s, "  latency    none: no event was delivered");
-        } else {
-            let _ = writeln!(
-                s,
-                "  latency    p50 {}  p95 {}  p99 {}  max {} (arrival to delivery)",
-                fmt_ms(self.p50.into()),
-                fmt_ms(self.p95.into()),
-                fmt_ms(self.p99.into()),
-                fmt_ms(self.max_latency.into())
-            );
-        }
+        let latency = match self.latency {
+            None => "none: no event was delivered".to_string(),
+            Some(l) => format!(
+                "p50 {}  p95 {}  p99 {}  max {} (arrival to delivery)",
+                fmt_ms(l.p50.into()),
+                fmt_ms(l.p95.into()),
+                fmt_ms(l.p99.into()),
+                fmt_ms(l.max.into())
+            ),
+        };
+        let _ = writeln!(s, "  latency    {latency}");
         let _ = writeln!(
             s,
             "  retries    peak {} retries/s, peak backlog {} events{}{}",
             self.peak_retry_rate,
             self.peak_pending,
-            if self.machine.breaker_opened > 0 {
-                format!(", circuit breaker opened {}×", self.machine.breaker_opened)
-            } else {
-                String::new()
-            },
-            if self.alerts > 0 {
-                format!(", {} DLQ alert webhook call(s)", self.alerts)
-            } else {
-                String::new()
-            }
+            if_any(self.machine.breaker_opened, |n| format!(
+                ", circuit breaker opened {n}×"
+            )),
+            if_any(self.alerts, |n| format!(", {n} DLQ alert webhook call(s)")),
         );
         if self.dead_lettered_but_applied > 0 {
             let _ = writeln!(

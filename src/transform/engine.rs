@@ -1152,26 +1152,9 @@ fn is_absent(v: &JValue) -> bool {
 pub(super) fn measure(v: &JValue, b: &mut OutputBudget) -> Result<(), OutputTooLarge> {
     match v {
         JValue::String(s) => b.charge_str(s),
-        JValue::Array(items) => {
-            b.enter()?;
-            for i in items.iter() {
-                b.charge_node()?;
-                if !is_absent(i) {
-                    measure(i, b)?;
-                }
-            }
-            b.leave();
-            Ok(())
-        }
-        JValue::Object(map) => {
-            b.enter()?;
-            for (k, v) in map.iter().filter(|(_, v)| !is_absent(v)) {
-                b.charge_str(k)?;
-                measure(v, b)?;
-            }
-            b.leave();
-            Ok(())
-        }
+        // An absent item is written as `null`: the node `charge_array` charges for every item.
+        JValue::Array(items) => b.charge_array(items.iter(), measure),
+        JValue::Object(map) => b.charge_object(map.iter().filter(|(_, v)| !is_absent(v)), measure),
         v if is_absent(v) => Ok(()),
         _ => b.charge_node(),
     }

@@ -227,6 +227,38 @@ impl OutputBudget {
     pub fn used(&self) -> usize {
         self.limit - self.left
     }
+
+    /// An array: its brackets, a node per item, and each item as `each` measures it.
+    #[inline]
+    pub fn charge_array<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(T, &mut Self) -> Result<(), OutputTooLarge>,
+    ) -> Result<(), OutputTooLarge> {
+        self.enter()?;
+        for i in items {
+            self.charge_node()?;
+            each(i, self)?;
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// An object: its braces, each key, and each value as `each` measures it.
+    #[inline]
+    pub fn charge_object<K: AsRef<str>, V>(
+        &mut self,
+        entries: impl IntoIterator<Item = (K, V)>,
+        mut each: impl FnMut(V, &mut Self) -> Result<(), OutputTooLarge>,
+    ) -> Result<(), OutputTooLarge> {
+        self.enter()?;
+        for (k, v) in entries {
+            self.charge_str(k.as_ref())?;
+            each(v, self)?;
+        }
+        self.leave();
+        Ok(())
+    }
 }
 
 /// Charges `budget` for a JSON value the way the engine's walkers charge an engine value (so
@@ -235,24 +267,8 @@ pub fn measure_json(v: &serde_json::Value, b: &mut OutputBudget) -> Result<(), O
     use serde_json::Value;
     match v {
         Value::String(s) => b.charge_str(s),
-        Value::Array(items) => {
-            b.enter()?;
-            for i in items {
-                b.charge_node()?;
-                measure_json(i, b)?;
-            }
-            b.leave();
-            Ok(())
-        }
-        Value::Object(map) => {
-            b.enter()?;
-            for (k, v) in map {
-                b.charge_str(k)?;
-                measure_json(v, b)?;
-            }
-            b.leave();
-            Ok(())
-        }
+        Value::Array(items) => b.charge_array(items, measure_json),
+        Value::Object(map) => b.charge_object(map, measure_json),
         _ => b.charge_node(),
     }
 }

@@ -427,10 +427,7 @@ impl<'a> Ev<'a> {
                     if *nested || !v.is_array() {
                         out.push(v);
                     } else {
-                        v.each_item(|x| {
-                            out.push(x);
-                            Ok(())
-                        })?;
+                        v.append_items(&mut out);
                     }
                 }
                 Item::Range(a, b) => {
@@ -558,10 +555,7 @@ impl<'a> Ev<'a> {
             if !res.is_array() || res.flags().cons {
                 out.push(res);
             } else {
-                res.each_item(|x| {
-                    out.push(x);
-                    Ok(())
-                })?;
+                res.append_items(&mut out);
             }
         }
         self.check_len(out.len())?;
@@ -811,10 +805,7 @@ pub(super) fn lookup<'a>(input: &Val<'a>, key: &str, max_seq: usize) -> R<Val<'a
         input.each_item(|item| {
             let r = lookup(&item, key, max_seq)?;
             if r.is_array() {
-                r.each_item(|x| {
-                    out.push(x);
-                    Ok(())
-                })?;
+                r.append_items(&mut out);
             } else if !r.is_undef() {
                 out.push(r);
             }

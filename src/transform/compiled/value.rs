@@ -265,6 +265,15 @@ impl<'a> Val<'a> {
         }
     }
 
+    /// Appends every item of an array to `out` (nothing for a non-array): a sequence flattened.
+    pub(super) fn append_items(&self, out: &mut Vec<Val<'a>>) {
+        match self {
+            Val::Arr(items, _) => out.extend(items.iter().cloned()),
+            Val::In(Json::Arr(items)) => out.extend(items.iter().map(Val::from_input)),
+            _ => {}
+        }
+    }
+
     /// Field `key` of an object (`None` when absent or not an object).
     pub(super) fn field(&self, key: &str) -> Option<Val<'a>> {
         match self {
@@ -567,24 +576,8 @@ pub(super) fn input_jvalue(v: &Json) -> JValue {
 pub(super) fn measure_input(v: &Json, b: &mut OutputBudget) -> Result<(), OutputTooLarge> {
     match v {
         Json::Str(s) => b.charge_str(s),
-        Json::Arr(items) => {
-            b.enter()?;
-            for i in items {
-                b.charge_node()?;
-                measure_input(i, b)?;
-            }
-            b.leave();
-            Ok(())
-        }
-        Json::Obj(m) => {
-            b.enter()?;
-            for (k, v) in m.iter() {
-                b.charge_str(k)?;
-                measure_input(v, b)?;
-            }
-            b.leave();
-            Ok(())
-        }
+        Json::Arr(items) => b.charge_array(items.iter(), measure_input),
+        Json::Obj(m) => b.charge_object(m.iter(), measure_input),
         _ => b.charge_node(),
     }
 }

@@ -168,157 +168,183 @@ fn scan(chars: &[char], toks: &[Token], lo: usize, hi: usize) -> Vec<DialectFix>
     let mut out = Vec::new();
     let mut i = lo;
     while i < hi {
-        let t = &toks[i];
-        if is_op(Some(t), "?") && is_op(toks.get(i + 1), ".") && toks[i + 1].start == t.end {
-            let dot = &toks[i + 1];
-            let adjacent = i + 2 < hi && toks[i + 2].start == dot.end;
-            // `a?.["name"]` is the field `name` (`a.name`): in JSONata `a["name"]` would be a
-            // filter, true for every item.
-            if adjacent && is_op(toks.get(i + 2), "[") && is_op(toks.get(i + 4), "]") && i + 4 < hi
-            {
-                if let Tk::Str(name) = &toks[i + 3].kind {
-                    let close = &toks[i + 4];
-                    let fixable = !name.contains('`');
-                    let replacement = format!(".`{name}`");
-                    out.push(DialectFix {
-                        start: t.start,
-                        end: close.end,
-                        origins: vec![dot.start; replacement.chars().count()],
-                        replacement: if fixable {
-                            replacement
-                        } else {
-                            text(chars, t.start, close.end)
-                        },
-                        help: if fixable {
-                            format!("write `.`{name}``: in JSONata `[\"{name}\"]` is a filter, not a field")
-                        } else {
-                            "use `$lookup(…, name)`: the name holds a backtick".to_string()
-                        },
-                        message: "`?.[\"…\"]` is not JSONata".to_string(),
-                        kind: DialectKind::OptionalChain,
-                        fixable,
-                        nested: Vec::new(),
-                    });
-                    i += 5;
-                    continue;
-                }
+        let found = optional_chain(chars, toks, i, hi).or_else(|| if_else(chars, toks, lo, i, hi));
+        match found {
+            Some((fix, next)) => {
+                out.push(fix);
+                i = next;
             }
-            // `a?.[0]` and `f?.(x)` are `a[0]` and `f(x)`; `a?.b` is `a.b`.
-            let bracket = adjacent && (is_op(toks.get(i + 2), "[") || is_op(toks.get(i + 2), "("));
-            let replacement = if bracket { "" } else { "." }.to_string();
-            let origins = if bracket { vec![] } else { vec![dot.start] };
-            out.push(DialectFix {
-                start: t.start,
-                end: dot.end,
-                help: if bracket {
-                    "remove `?.`: JSONata needs no optional chaining".to_string()
-                } else {
-                    "write `.`: a step into a missing field is already undefined in JSONata, \
-                     not an error"
-                        .to_string()
-                },
-                replacement,
-                origins,
-                message: "`?.` is not JSONata".to_string(),
-                kind: DialectKind::OptionalChain,
-                fixable: true,
-                nested: Vec::new(),
-            });
-            i += 2;
-            continue;
+            None => i += 1,
         }
-        if is_var(Some(t), "if") && is_op(toks.get(i + 1), "(") {
-            let Some((close, otherwise, end)) = structure(toks, i + 1, hi) else {
-                out.push(DialectFix {
-                    start: t.start,
-                    end: t.end,
-                    replacement: text(chars, t.start, t.end),
-                    origins: (t.start..t.end).collect(),
-                    message: "`$if` without a matching `$end` is not JSONata".to_string(),
-                    help: "JSONata's conditional is `condition ? then : else`".to_string(),
-                    kind: DialectKind::IfElse,
-                    fixable: false,
-                    nested: Vec::new(),
-                });
-                i += 1;
-                continue;
-            };
-            let then_hi = otherwise.unwrap_or(end);
-            let cond_fixes = scan(chars, toks, i + 2, close);
-            let then_fixes = scan(chars, toks, close + 1, then_hi);
-            let else_fixes = otherwise
-                .map(|e| scan(chars, toks, e + 1, end))
-                .unwrap_or_default();
-            let piece = |lo: usize, hi: usize, fixes: &[DialectFix]| -> Mapped {
-                if lo >= hi {
-                    return Mapped::default();
-                }
-                let (s, e) = (toks[lo].start, toks[hi - 1].end);
-                apply(chars, s, e, fixes).trim()
-            };
-            let cond = piece(i + 2, close, &cond_fixes);
-            let then = piece(close + 1, then_hi, &then_fixes);
-            let els = otherwise.map(|e| piece(e + 1, end, &else_fixes));
-            let fixable = !cond.text.is_empty()
-                && !then.text.is_empty()
-                && els.as_ref().is_none_or(|e| !e.text.is_empty());
-            let mut rep = wrap(&cond, needs_parens(&cond.string(), false));
-            rep.put(" ? ", toks[close].start);
-            rep.append(&wrap(&then, needs_parens(&then.string(), true)));
-            if let (Some(e), Some(at)) = (&els, otherwise) {
-                rep.put(" : ", toks[at].start);
-                rep.append(e);
-            }
-            // The construct was an operand on its own; keep it one where its neighbours would
-            // otherwise take part of it.
-            let prev_ok = i == lo
-                || matches!(
-                    toks[i - 1].kind,
-                    Tk::Op("(" | "[" | "," | ":" | ";" | "{" | ":=" | "?")
-                );
-            let next = toks.get(end + 1).filter(|_| end + 1 < hi);
-            let next_ok = match next.map(|t| &t.kind) {
-                None => true,
-                Some(Tk::Op(")" | "]" | "}" | "," | ";")) => true,
-                Some(Tk::Op(":")) => els.is_some(),
-                _ => false,
-            };
-            if !(prev_ok && next_ok) {
-                let mut outer = Mapped::default();
-                outer.put("(", t.start);
-                outer.append(&rep);
-                outer.put(")", toks[end].start);
-                rep = outer;
-            }
-            let replacement = rep.string();
-            let mut nested = cond_fixes;
-            nested.extend(then_fixes);
-            nested.extend(else_fixes);
-            out.push(DialectFix {
-                start: t.start,
-                end: toks[end].end,
-                help: if fixable {
-                    format!("write `{replacement}`")
-                } else {
-                    "JSONata's conditional is `condition ? then : else`".to_string()
-                },
-                replacement,
-                origins: rep.map,
-                message: if otherwise.is_some() {
-                    "`$if … $else … $end` is not JSONata".to_string()
-                } else {
-                    "`$if … $end` is not JSONata".to_string()
-                },
-                kind: DialectKind::IfElse,
-                fixable,
-                nested,
-            });
-            i = end + 1;
-            continue;
-        }
-        i += 1;
     }
     out
+}
+
+/// The use of `?.` at token `i` (`a?.["name"]`, `a?.[0]`, `f?.(x)`, `a?.b`), and the index of
+/// the token after it.
+fn optional_chain(
+    chars: &[char],
+    toks: &[Token],
+    i: usize,
+    hi: usize,
+) -> Option<(DialectFix, usize)> {
+    let t = &toks[i];
+    if !(is_op(Some(t), "?") && is_op(toks.get(i + 1), ".") && toks[i + 1].start == t.end) {
+        return None;
+    }
+    let dot = &toks[i + 1];
+    let adjacent = i + 2 < hi && toks[i + 2].start == dot.end;
+    // `a?.["name"]` is the field `name` (`a.name`): in JSONata `a["name"]` would be a
+    // filter, true for every item.
+    if adjacent && is_op(toks.get(i + 2), "[") && is_op(toks.get(i + 4), "]") && i + 4 < hi {
+        if let Tk::Str(name) = &toks[i + 3].kind {
+            let close = &toks[i + 4];
+            let fixable = !name.contains('`');
+            let replacement = format!(".`{name}`");
+            let fix = DialectFix {
+                start: t.start,
+                end: close.end,
+                origins: vec![dot.start; replacement.chars().count()],
+                replacement: if fixable {
+                    replacement
+                } else {
+                    text(chars, t.start, close.end)
+                },
+                help: if fixable {
+                    format!("write `.`{name}``: in JSONata `[\"{name}\"]` is a filter, not a field")
+                } else {
+                    "use `$lookup(…, name)`: the name holds a backtick".to_string()
+                },
+                message: "`?.[\"…\"]` is not JSONata".to_string(),
+                kind: DialectKind::OptionalChain,
+                fixable,
+                nested: Vec::new(),
+            };
+            return Some((fix, i + 5));
+        }
+    }
+    // `a?.[0]` and `f?.(x)` are `a[0]` and `f(x)`; `a?.b` is `a.b`.
+    let bracket = adjacent && (is_op(toks.get(i + 2), "[") || is_op(toks.get(i + 2), "("));
+    let replacement = if bracket { "" } else { "." }.to_string();
+    let origins = if bracket { vec![] } else { vec![dot.start] };
+    let fix = DialectFix {
+        start: t.start,
+        end: dot.end,
+        help: if bracket {
+            "remove `?.`: JSONata needs no optional chaining".to_string()
+        } else {
+            "write `.`: a step into a missing field is already undefined in JSONata, \
+             not an error"
+                .to_string()
+        },
+        replacement,
+        origins,
+        message: "`?.` is not JSONata".to_string(),
+        kind: DialectKind::OptionalChain,
+        fixable: true,
+        nested: Vec::new(),
+    };
+    Some((fix, i + 2))
+}
+
+/// The `$if(…) … [$else …] $end` starting at token `i` (the scan's range being `[lo, hi)`),
+/// with the uses nested in its parts, and the index of the token after it.
+fn if_else(
+    chars: &[char],
+    toks: &[Token],
+    lo: usize,
+    i: usize,
+    hi: usize,
+) -> Option<(DialectFix, usize)> {
+    let t = &toks[i];
+    if !(is_var(Some(t), "if") && is_op(toks.get(i + 1), "(")) {
+        return None;
+    }
+    let Some((close, otherwise, end)) = structure(toks, i + 1, hi) else {
+        let fix = DialectFix {
+            start: t.start,
+            end: t.end,
+            replacement: text(chars, t.start, t.end),
+            origins: (t.start..t.end).collect(),
+            message: "`$if` without a matching `$end` is not JSONata".to_string(),
+            help: "JSONata's conditional is `condition ? then : else`".to_string(),
+            kind: DialectKind::IfElse,
+            fixable: false,
+            nested: Vec::new(),
+        };
+        return Some((fix, i + 1));
+    };
+    let then_hi = otherwise.unwrap_or(end);
+    let cond_fixes = scan(chars, toks, i + 2, close);
+    let then_fixes = scan(chars, toks, close + 1, then_hi);
+    let else_fixes = otherwise
+        .map(|e| scan(chars, toks, e + 1, end))
+        .unwrap_or_default();
+    let piece = |lo: usize, hi: usize, fixes: &[DialectFix]| -> Mapped {
+        if lo >= hi {
+            return Mapped::default();
+        }
+        let (s, e) = (toks[lo].start, toks[hi - 1].end);
+        apply(chars, s, e, fixes).trim()
+    };
+    let cond = piece(i + 2, close, &cond_fixes);
+    let then = piece(close + 1, then_hi, &then_fixes);
+    let els = otherwise.map(|e| piece(e + 1, end, &else_fixes));
+    let fixable = !cond.text.is_empty()
+        && !then.text.is_empty()
+        && els.as_ref().is_none_or(|e| !e.text.is_empty());
+    let mut rep = wrap(&cond, needs_parens(&cond.string(), false));
+    rep.put(" ? ", toks[close].start);
+    rep.append(&wrap(&then, needs_parens(&then.string(), true)));
+    if let (Some(e), Some(at)) = (&els, otherwise) {
+        rep.put(" : ", toks[at].start);
+        rep.append(e);
+    }
+    // The construct was an operand on its own; keep it one where its neighbours would
+    // otherwise take part of it.
+    let prev_ok = i == lo
+        || matches!(
+            toks[i - 1].kind,
+            Tk::Op("(" | "[" | "," | ":" | ";" | "{" | ":=" | "?")
+        );
+    let next = toks.get(end + 1).filter(|_| end + 1 < hi);
+    let next_ok = match next.map(|t| &t.kind) {
+        None => true,
+        Some(Tk::Op(")" | "]" | "}" | "," | ";")) => true,
+        Some(Tk::Op(":")) => els.is_some(),
+        _ => false,
+    };
+    if !(prev_ok && next_ok) {
+        let mut outer = Mapped::default();
+        outer.put("(", t.start);
+        outer.append(&rep);
+        outer.put(")", toks[end].start);
+        rep = outer;
+    }
+    let replacement = rep.string();
+    let mut nested = cond_fixes;
+    nested.extend(then_fixes);
+    nested.extend(else_fixes);
+    let fix = DialectFix {
+        start: t.start,
+        end: toks[end].end,
+        help: if fixable {
+            format!("write `{replacement}`")
+        } else {
+            "JSONata's conditional is `condition ? then : else`".to_string()
+        },
+        replacement,
+        origins: rep.map,
+        message: if otherwise.is_some() {
+            "`$if … $else … $end` is not JSONata".to_string()
+        } else {
+            "`$if … $end` is not JSONata".to_string()
+        },
+        kind: DialectKind::IfElse,
+        fixable,
+        nested,
+    };
+    Some((fix, end + 1))
 }
 
 /// `text` with every fixable use of the dialect rewritten.
