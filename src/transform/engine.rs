@@ -281,6 +281,22 @@ fn new_evaluator(
         let name = calls[i].name.clone();
         ev.register_fn(name, move |args: &[JValue]| {
             let c = &calls[i];
+            if let Some(JValue::String(s)) = args.first() {
+                use super::regex::Use;
+                // The host's arguments leave the regex out: the replacement is the second.
+                let use_ = match (c.f, args.get(1)) {
+                    (super::compiled::RegexFn::Contains, _) => Use::Contains,
+                    (super::compiled::RegexFn::Split, _) => Use::Split,
+                    (super::compiled::RegexFn::Match, _) => Use::Match,
+                    (_, Some(JValue::String(r))) if r.is_empty() => Use::Delete,
+                    _ => Use::Replace,
+                };
+                if super::regex::has_astral(s) && !super::regex::astral_safe(c.re.as_str(), use_) {
+                    return Err(EvaluatorError::EvaluationError(
+                        super::regex::astral_refusal(),
+                    ));
+                }
+            }
             match super::compiled::call_regex(c.f, args, &c.re, limits) {
                 Some(v) => Ok(v),
                 None => call(&c.original, args),
@@ -451,8 +467,8 @@ fn js_string_builtin(name: &str, args: &[JValue]) -> Result<JValue, EvaluatorErr
                 [JValue::Number(x)] => Ok(JValue::Number(*x)),
                 [JValue::Bool(b)] => Ok(JValue::Number(if *b { 1.0 } else { 0.0 })),
                 [JValue::String(s)] => match super::numbers::js_number(s) {
-                    Ok(x) => Ok(JValue::Number(x)),
-                    Err(()) => Err(EvaluatorError::EvaluationError(format!(
+                    Some(x) => Ok(JValue::Number(x)),
+                    None => Err(EvaluatorError::EvaluationError(format!(
                         "D3030: Unable to cast value to a number: {}",
                         Value::String(s.to_string())
                     ))),
@@ -539,16 +555,16 @@ fn guard_arithmetic(ast: &mut AstNode, bound: &BTreeSet<String>) {
         };
     }
     visit_mut(ast, &mut |n| match n {
-        AstNode::Binary { op, lhs, rhs }
-            if matches!(
-                op,
+        AstNode::Binary {
+            op:
                 BinaryOp::Add
-                    | BinaryOp::Subtract
-                    | BinaryOp::Multiply
-                    | BinaryOp::Divide
-                    | BinaryOp::Modulo
-            ) =>
-        {
+                | BinaryOp::Subtract
+                | BinaryOp::Multiply
+                | BinaryOp::Divide
+                | BinaryOp::Modulo,
+            lhs,
+            rhs,
+        } => {
             for side in [lhs, rhs] {
                 if may_be_nan(side) {
                     wrap(side, NAN_OPERAND);
@@ -1339,16 +1355,18 @@ fn parse_error(e: &jsonata_core::parser::ParserError) -> TransformError {
 }
 
 fn eval_error(e: &EvaluatorError) -> TransformError {
-    if let Some(rest) = e
-        .message()
-        .strip_prefix(OUTPUT_TOO_LARGE)
-        .and_then(|r| r.strip_prefix(": "))
-    {
-        return TransformError {
-            code: Some(OUTPUT_TOO_LARGE.to_string()),
-            message: rest.to_string(),
-            offset: None,
-        };
+    for named in [OUTPUT_TOO_LARGE, super::regex::UTF16_UNITS] {
+        if let Some(rest) = e
+            .message()
+            .strip_prefix(named)
+            .and_then(|r| r.strip_prefix(": "))
+        {
+            return TransformError {
+                code: Some(named.to_string()),
+                message: rest.to_string(),
+                offset: None,
+            };
+        }
     }
     let (code, message) = split_code(e.message());
     TransformError {

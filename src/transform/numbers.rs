@@ -193,17 +193,17 @@ impl Guard {
     }
 }
 
-/// jsonata-js 2.2.2's `$number(s)` of a string (`functions.js` `number`): `Err(())` where it
+/// jsonata-js 2.2.2's `$number(s)` of a string (`functions.js` `number`): `None` where it
 /// raises D3030. A decimal is `-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?` and finite — no spaces,
 /// no `+`, no `.5` or `5.` (jsonata-core reads all of those). Then JavaScript's `Number(s)` for
 /// what its hex/octal/binary test lets through; that test is
 /// `/^(0[xX][0-9A-Fa-f]+)|(0[oO][0-7]+)|(0[bB][0-1]+)$/`, whose alternatives are anchored one
 /// each, so `"0x10zz"` passes it and is NaN, and `"0x1f "` is 31.
-pub fn js_number(s: &str) -> Result<f64, ()> {
+pub fn js_number(s: &str) -> Option<f64> {
     if is_js_decimal(s) {
         if let Ok(x) = s.parse::<f64>() {
             if x.is_finite() {
-                return Ok(x + 0.0);
+                return Some(x + 0.0);
             }
         }
     }
@@ -228,9 +228,9 @@ pub fn js_number(s: &str) -> Result<f64, ()> {
             && b[b.len() - digits - 2] == b'0'
     };
     if hex_start || octal_anywhere || binary_end {
-        return Ok(js_number_of_radix_literal(s));
+        return Some(js_number_of_radix_literal(s));
     }
-    Err(())
+    None
 }
 
 fn is_js_decimal(s: &str) -> bool {
@@ -305,6 +305,39 @@ mod tests {
     use super::*;
     use crate::transform::Transform;
     use serde_json::{json, Value};
+
+    #[test]
+    fn number_of_a_string_is_jsonata_js_s() {
+        // jsonata-js 2.2.2: `$number(s)`; None is its D3030.
+        for (s, want) in [
+            ("12", Some(12.0)),
+            ("-012.50", Some(-12.5)),
+            ("1E+5", Some(1e5)),
+            ("-0", Some(0.0)),
+            ("0x1F", Some(31.0)),
+            ("0x1f ", Some(31.0)),
+            ("0o17", Some(15.0)),
+            ("0b11", Some(3.0)),
+            (" 12 ", None),
+            ("+5", None),
+            (".5", None),
+            ("5.", None),
+            ("1e400", None),
+            ("", None),
+            ("0b11\n", None),
+            ("1,000", None),
+        ] {
+            assert_eq!(js_number(s), want, "{s:?}");
+        }
+        // Its hex/octal/binary test lets these through to `Number()`, which makes them NaN.
+        for s in ["0x10zz", "abc0o17", "-0b11"] {
+            assert!(js_number(s).is_some_and(f64::is_nan), "{s:?}");
+        }
+        assert_eq!(
+            js_number("0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"),
+            Some(2f64.powi(136))
+        );
+    }
 
     /// `$round(x, n)` in jsonata-js 2.2.2 (the `jsonata` package of `benches/js`, node 20):
     /// each row was obtained by evaluating `$round(x, n)` there over `{"x": x, "n": n}` and

@@ -176,6 +176,82 @@ pub fn translate(pattern: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Code of the run-time refusal [`astral_refusal`].
+pub const UTF16_UNITS: &str = "REGEX_UTF16_UNITS";
+
+/// Which builtin a regex runs in, for [`astral_safe`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    Contains,
+    Split,
+    Match,
+    /// `$replace` with an empty replacement string.
+    Delete,
+    Replace,
+}
+
+/// Whether a [`translate`]d pattern gives JavaScript's answer in `use_` on a subject holding
+/// characters beyond U+FFFF, which JavaScript (no `u` flag) sees as two UTF-16 units each
+/// (`$match`'s `index` counts units on both paths). A pattern without `.`, a negated class,
+/// `\S`/`\W`/`\D` or such a character matches whole characters alike in both. A single such
+/// class with `+` or `*` (`[^0-9+]+`) takes both units of an emoji into one match, as cxsync
+/// takes the character; alone (`[^0-9+]`) it does too when its matches are deleted
+/// (`$replace(phone, /[^0-9+]/, "")`) or only tested (`$contains`). Anything else would differ
+/// (`$replace("😀", /./, "*")` is `"**"` in jsonata-js): refused at run time on such text.
+pub fn astral_safe(translated: &str, use_: Use) -> bool {
+    let unit_class = translated.contains("[^") || translated.contains("(?s:.)");
+    if has_astral(translated) {
+        return false;
+    }
+    if !unit_class {
+        return true;
+    }
+    match single_class_quantifier(translated) {
+        Some("+" | "*" | "+?" | "*?") => true,
+        Some("") => matches!(use_, Use::Contains | Use::Delete),
+        _ => false,
+    }
+}
+
+/// The quantifier after `p`'s one class when `p` is a single class (`[…]` or `(?s:.)`) and an
+/// optional quantifier, else `None`.
+fn single_class_quantifier(p: &str) -> Option<&str> {
+    if let Some(rest) = p.strip_prefix("(?s:.)") {
+        return Some(rest);
+    }
+    let b = p.as_bytes();
+    if b.first() != Some(&b'[') {
+        return None;
+    }
+    let mut i = 1;
+    if b.get(i) == Some(&b'^') {
+        i += 1;
+    }
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'[' => return None,
+            b']' => return p.get(i + 1..),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Whether `s` has a character beyond U+FFFF (two UTF-16 units in JavaScript).
+pub fn has_astral(s: &str) -> bool {
+    !s.is_ascii() && s.chars().any(|c| c > '\u{FFFF}')
+}
+
+/// The run-time refusal of a regex that is not [`astral_safe`] on a subject [`has_astral`].
+pub fn astral_refusal() -> String {
+    format!(
+        "{UTF16_UNITS}: this regex on text with a character beyond U+FFFF (an emoji): JavaScript \
+         matches such a character as two UTF-16 units, cxsync as one, so the answer would \
+         differ; remove such characters first"
+    )
+}
+
 /// The regex literals of `tree` that [`translate`] refuses: (start, end, reason), in source order.
 pub fn refusals(tree: &super::syntax::ast::Node) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();
@@ -244,5 +320,22 @@ mod tests {
             let e = translate(pattern).unwrap_err();
             assert!(e.contains(why), "{pattern}: {e}");
         }
+    }
+
+    #[test]
+    fn only_patterns_that_see_an_emoji_as_javascript_does_run_on_one() {
+        let safe = |p: &str, u: Use| astral_safe(&translate(p).unwrap(), u);
+        assert!(safe(r"ORD-[0-9]+", Use::Match));
+        assert!(safe(r"\s+", Use::Split));
+        assert!(safe(r"[^a-z0-9]+", Use::Replace));
+        assert!(safe(r"[^0-9+]", Use::Delete));
+        assert!(safe(r"[^a-z]", Use::Contains));
+        assert!(!safe(r"[^0-9+]", Use::Replace));
+        assert!(!safe(r".", Use::Replace));
+        assert!(!safe(r"^.$", Use::Contains));
+        assert!(!safe(r"\s+|[^\w-]", Use::Replace));
+        assert!(!safe(r"[^a]", Use::Split));
+        assert!(!safe("😀+", Use::Match));
+        assert!(has_astral("a😀") && !has_astral("aé—"));
     }
 }

@@ -324,9 +324,7 @@ impl<'a> Ev<'a> {
             Builtin::Number => match &a[0] {
                 Val::Undef => Val::Undef,
                 Val::Num(n) if n.is_finite() => Val::Num(*n),
-                Val::Str(s) => {
-                    Val::Num(crate::transform::numbers::js_number(s).map_err(|()| Bail)?)
-                }
+                Val::Str(s) => Val::Num(crate::transform::numbers::js_number(s).ok_or(Bail)?),
                 Val::Bool(x) => Val::Num(if *x { 1.0 } else { 0.0 }),
                 _ => return Err(Bail),
             },
@@ -682,6 +680,18 @@ impl<'a> Ev<'a> {
 /// `$contains`, `$split`, `$replace` and `$match` with a regex literal compiled once (`regex`,
 /// its slot in `a` undefined) or a string pattern, and `$join`. The engine path calls the same
 /// for a regex literal (see `compiled::call_regex`), so both paths share one implementation.
+/// The use of a regex in builtin `b` with third argument `third` (a replacement).
+pub(super) fn regex_use(b: Builtin, third: Option<&Val>) -> crate::transform::regex::Use {
+    use crate::transform::regex::Use;
+    match (b, third) {
+        (Builtin::Contains, _) => Use::Contains,
+        (Builtin::Split, _) => Use::Split,
+        (Builtin::Match, _) => Use::Match,
+        (_, Some(Val::Str(r))) if r.is_empty() => Use::Delete,
+        _ => Use::Replace,
+    }
+}
+
 pub(super) fn pattern_builtin<'a>(
     b: Builtin,
     a: &[Val<'a>],
@@ -689,6 +699,14 @@ pub(super) fn pattern_builtin<'a>(
     max_seq: usize,
     max_output: usize,
 ) -> R<Val<'a>> {
+    // JavaScript matches a character beyond U+FFFF as two units (the engine path reports it).
+    if let (Some(re), Val::Str(s)) = (regex, &a[0]) {
+        if crate::transform::regex::has_astral(s)
+            && !crate::transform::regex::astral_safe(re.as_str(), regex_use(b, a.get(2)))
+        {
+            return Err(Bail);
+        }
+    }
     Ok(match b {
         Builtin::Contains => {
             if !is_str_or_undef(&a[0]) || (regex.is_none() && !is_str_or_undef(&a[1])) {
