@@ -326,6 +326,7 @@ fn http_target(
     drop(progress);
     let report = report?;
     let statuses: Vec<String> = report
+        .responses
         .statuses
         .iter()
         .map(|(s, n)| format!("{s} ×{n}"))
@@ -341,8 +342,8 @@ fn http_target(
         } else {
             statuses.join(", ")
         },
-        report.timeouts,
-        report.resets,
+        report.responses.timeouts,
+        report.responses.resets,
         report.totals.token_refreshes
     ));
     for (_, example) in &report.dlq_examples {

@@ -121,9 +121,8 @@ pub struct Report {
     pub totals: Totals,
     pub by_reason: BTreeMap<Reason, u64>,
     pub attempts_histogram: BTreeMap<u32, u64>,
-    pub statuses: BTreeMap<u16, u64>,
-    pub timeouts: u64,
-    pub resets: u64,
+    /// What the CRM requests came to.
+    pub responses: Responses,
     pub alerts: u64,
     pub peak_retry_rate: u64,
     /// Most events accepted by the hub but not yet settled at one time (the backlog).
@@ -185,6 +184,17 @@ impl Latency {
             max: *sorted.last()?,
         })
     }
+}
+
+/// What a run's CRM requests came to, as the machine saw them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Responses {
+    /// Answers in time, by HTTP status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// No answer within the channel's timeout.
+    pub timeouts: u64,
+    /// Connection resets (and other failures without a response).
+    pub resets: u64,
 }
 
 /// Nearest-rank percentile of sorted data.
@@ -271,9 +281,7 @@ impl Report {
             totals: Totals::default(),
             by_reason: BTreeMap::new(),
             attempts_histogram: BTreeMap::new(),
-            statuses: BTreeMap::new(),
-            timeouts: 0,
-            resets: 0,
+            responses: Responses::default(),
             alerts: 0,
             peak_retry_rate: 0,
             peak_pending: 0,
@@ -504,6 +512,7 @@ impl Report {
             .map(|(a, n)| (a.to_string(), json!(n)))
             .collect();
         let statuses: Map<String, Value> = self
+            .responses
             .statuses
             .iter()
             .map(|(s, n)| (s.to_string(), json!(n)))
@@ -539,8 +548,8 @@ impl Report {
                 "deduplication": self.dedup,
                 "requests": self.crm.requests,
                 "statuses": statuses,
-                "timeouts": self.timeouts,
-                "resets": self.resets,
+                "timeouts": self.responses.timeouts,
+                "resets": self.responses.resets,
                 "throttled": self.crm.throttled,
                 "sideEffects": self.crm.side_effects,
                 "deduplicated": self.crm.deduplicated,
@@ -717,9 +726,9 @@ impl Report {
         let _ = writeln!(
             s,
             "  responses  {}{}{}",
-            times(&self.statuses),
-            if_any(self.timeouts, |n| format!("  timeout×{n}")),
-            if_any(self.resets, |n| format!("  reset×{n}")),
+            times(&self.responses.statuses),
+            if_any(self.responses.timeouts, |n| format!("  timeout×{n}")),
+            if_any(self.responses.resets, |n| format!("  reset×{n}")),
         );
         if self.machine.token_requests > 0 {
             // As the hub saw them: a token the CRM issued after the hub gave up is not granted.
@@ -1030,7 +1039,7 @@ impl Observer for Report {
         }
         let (done, class) = match reply {
             Reply::Http { latency, response } if *latency < timeout => {
-                *self.statuses.entry(response.status).or_default() += 1;
+                *self.responses.statuses.entry(response.status).or_default() += 1;
                 let class = match response.status {
                     200..=299 => Class::Ok,
                     400..=499 => Class::Client,
@@ -1053,8 +1062,8 @@ impl Observer for Report {
             Class::Timeout | Class::Reset => b.timeouts += 1,
         }
         match class {
-            Class::Timeout => self.timeouts += 1,
-            Class::Reset => self.resets += 1,
+            Class::Timeout => self.responses.timeouts += 1,
+            Class::Reset => self.responses.resets += 1,
             _ => {}
         }
     }
