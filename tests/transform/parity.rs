@@ -87,7 +87,7 @@ fn both_paths_agree_with_recorded_jsonata_js_on_hostile_cases() {
         let show = |r: Result<Option<String>, cxsync::transform::TransformError>| match r {
             Ok(Some(t)) => serde_json::json!({ "text": t }),
             Ok(None) => serde_json::json!({"undefined": true}),
-            Err(e) => serde_json::json!({ "error": e.code.unwrap_or_else(|| e.message) }),
+            Err(e) => serde_json::json!({ "error": e.code.unwrap_or(e.message) }),
         };
         let mut got = Vec::new();
         for (path, t) in [
