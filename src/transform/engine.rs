@@ -973,6 +973,13 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
             let original = originals.get(args.len()).ok_or_else(|| {
                 EvaluatorError::EvaluationError(format!("T0410: too many arguments for ${builtin}"))
             })?;
+            if let (Some(super::numbers::Guard::FromMillis), Some(JValue::String(tz))) =
+                (guard, args.get(2))
+            {
+                if let Some(why) = super::numbers::timezone_refusal(tz) {
+                    return Err(EvaluatorError::EvaluationError(why));
+                }
+            }
             let mut args = std::borrow::Cow::Borrowed(args);
             let number = match args.first() {
                 Some(JValue::Number(x)) => Some(*x),
@@ -1355,7 +1362,11 @@ fn parse_error(e: &jsonata_core::parser::ParserError) -> TransformError {
 }
 
 fn eval_error(e: &EvaluatorError) -> TransformError {
-    for named in [OUTPUT_TOO_LARGE, super::regex::UTF16_UNITS] {
+    for named in [
+        OUTPUT_TOO_LARGE,
+        super::regex::UTF16_UNITS,
+        super::numbers::TIMEZONE_NOT_A_NUMBER,
+    ] {
         if let Some(rest) = e
             .message()
             .strip_prefix(named)

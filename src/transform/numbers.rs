@@ -293,6 +293,27 @@ fn js_number_of_radix_literal(s: &str) -> f64 {
     (m as f64) * 2f64.powi((tail.len() * bits as usize) as i32)
 }
 
+/// Code of [`timezone_refusal`].
+pub const TIMEZONE_NOT_A_NUMBER: &str = "TIMEZONE_NOT_A_NUMBER";
+
+/// Why `$fromMillis(ms, picture, tz)` is refused for `tz`: jsonata-js reads the zone as
+/// `parseInt(tz)` (`"+0530"`, `"-0330"`), so a zone that does not start with a sign or digit
+/// (`"Europe/Paris"`, `"Z"`, `"GMT"`) is NaN there and every field prints as `NaN`, where
+/// jsonata-core formats in UTC. Refused rather than either.
+pub fn timezone_refusal(tz: &str) -> Option<String> {
+    let t = tz.trim_start_matches(|c: char| c.is_whitespace() && c != '\u{85}' || c == '\u{feff}');
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if t.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!(
+        "{TIMEZONE_NOT_A_NUMBER}: the timezone {} of $fromMillis/$now is not an offset: write it \
+         as ±HHMM (\"+0100\", \"-0330\"); jsonata-js reads a zone name as NaN and prints NaN in \
+         every field",
+        serde_json::Value::String(tz.to_string())
+    ))
+}
+
 /// A number as jsonata-js prints it in a message.
 fn js_text(x: f64) -> String {
     let mut s = String::new();

@@ -62,8 +62,8 @@ fn eval_agrees_with_recorded_jsonata_js_results() {
 /// 2.2.2 by `node benches/js/edge_parity.js --record`) give jsonata-js's JSON text or error code
 /// on BOTH paths: the compiled path (where it compiles and decides the case), the engine alone,
 /// and the product's mix, each through a `serde_json::Value` event and through JSON text. A case
-/// with `refusedBy` is one cxsync refuses when it compiles the expression (the code given), as
-/// it cannot give jsonata-js's answer.
+/// with `refusedBy` is one cxsync refuses with that code (at compile, or at evaluation on every
+/// path), as it cannot give jsonata-js's answer.
 #[test]
 fn both_paths_agree_with_recorded_jsonata_js_on_hostile_cases() {
     use cxsync::transform::{json, Transform};
@@ -78,7 +78,7 @@ fn both_paths_agree_with_recorded_jsonata_js_on_hostile_cases() {
         let expr = c["expr"].as_str().unwrap();
         let event_text = c["event"].as_str().unwrap();
         // A case cxsync cannot match (JavaScript regex syntax Rust's engine lacks, a lone
-        // surrogate) names the code it refuses it with instead, before any evaluation.
+        // surrogate, a zone jsonata-js reads as NaN) names the code it refuses it with instead.
         let refused = c
             .get("refusedBy")
             .map(|code| serde_json::json!({ "error": code }));

@@ -958,6 +958,13 @@ pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>], max: usize) -
             return Err(Bail);
         }
     }
+    if let (Some(crate::transform::numbers::Guard::FromMillis), Some(Val::Str(tz))) =
+        (call.guard, args.get(2))
+    {
+        if crate::transform::numbers::timezone_refusal(tz).is_some() {
+            return Err(Bail);
+        }
+    }
     let mut values = Vec::with_capacity(args.len());
     for (i, a) in args.iter().enumerate() {
         match a {
