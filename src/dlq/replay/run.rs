@@ -80,7 +80,7 @@ pub async fn replay<S: ReplaySink>(
     loop {
         while !stopped && in_flight < window && next < evals.len() {
             let ev = &evals[next];
-            match delivery_of(replayer, ev) {
+            match delivery_of(ev) {
                 Ok(d) => {
                     sink.submit(next, &d);
                     in_flight += 1;
@@ -150,7 +150,7 @@ fn marker_of(ev: &Evaluation) -> String {
 }
 
 /// The delivery of a record the current spec would send.
-fn delivery_of<'a>(replayer: &'a Replayer, ev: &'a Evaluation) -> Result<Delivery<'a>, Unsent> {
+fn delivery_of(ev: &Evaluation) -> Result<Delivery<'_>, Unsent> {
     if ev.already_replayed {
         return Err(Unsent::AlreadyReplayed);
     }
@@ -164,9 +164,6 @@ fn delivery_of<'a>(replayer: &'a Replayer, ev: &'a Evaluation) -> Result<Deliver
         event_id: &ev.event_id,
         event_type: &ev.event_type,
         rule_id: ev.rule.as_deref().unwrap_or(&ev.old_rule),
-        method: "POST",
-        url: &replayer.url,
-        idempotency_header: &replayer.header,
         idempotency_key: key,
         body,
     })

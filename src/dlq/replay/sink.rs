@@ -26,12 +26,6 @@ pub struct Delivery<'a> {
     pub event_type: &'a str,
     /// The rule that produced the payload.
     pub rule_id: &'a str,
-    /// Always `POST`, as the Event Hub delivers.
-    pub method: &'static str,
-    /// The CRM endpoint ([`DriverSink`] was built for this same URL).
-    pub url: &'a str,
-    /// The spec's idempotency header name.
-    pub idempotency_header: &'a str,
     /// The record's original key.
     pub idempotency_key: &'a str,
     /// The new payload.
