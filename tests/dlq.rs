@@ -629,7 +629,7 @@ fn a_dry_run_masks_the_url_and_key_that_come_from_the_environment() {
             .args(["dlq", "replay", FIXTURE_STORE, "--dry-run", "--spec"])
             .arg(&spec)
             .args(extra)
-            .args(["--now", "2024-01-16T08:00:00Z"])
+            .args(["--now", "2024-01-16T08:00:00Z", "--allow-outside-project"])
             .env("DX_PATH", secrets[0])
             .env("DX_TOKEN", secrets[1])
             .env("DX_SALT", secrets[2]))
@@ -987,11 +987,13 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
 async fn a_503_is_retried_per_the_spec_with_the_same_original_key() {
     let (_dir, src) = fixture_copy();
     let crm = crm_with_token().await;
+    // Replay sends records concurrently: the 503 is evt-2001's, whichever record goes first.
     Mock::given(method("POST"))
         .and(path("/v1/interactions"))
+        .and(header("X-Idempotency-Key", "918274001_interaction.ended"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
-        .named("first attempt: unavailable")
+        .named("evt-2001's first attempt: unavailable")
         .mount(&crm)
         .await;
     Mock::given(method("POST"))
