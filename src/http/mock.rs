@@ -175,10 +175,10 @@ impl State {
                     Ok(v) => vec![v],
                     Err(_) => Vec::new(),
                 };
-                // Without the simulator's numbers, an event is known by its idempotency key
-                // and, where the CRM upserts, each record also by its upsert value (the
-                // model's own reading): two rules of one event share the key but write two
-                // records, as two deliveries do in virtual time.
+                // Without the simulator's numbers, a CRM that upserts knows a write only by
+                // its upsert value (the model's own reading), never by the idempotency header,
+                // which it does not read: a write of the same value updates one record, two
+                // values are two records even under one key.
                 let upserted: Option<Vec<String>> = records
                     .iter()
                     .map(|r| self.model.record_identity(r))
@@ -186,7 +186,7 @@ impl State {
                 match upserted.filter(|k| !k.is_empty()) {
                     Some(keys) => keys
                         .into_iter()
-                        .map(|k| self.seq_for(format!("{key}\u{1f}upsert\u{1f}{k}")))
+                        .map(|k| self.seq_for(format!("upsert\u{1f}{k}")))
                         .collect(),
                     None => (0..records.len().max(1))
                         .map(|i| self.seq_for(format!("{key}#{i}")))
