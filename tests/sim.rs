@@ -174,6 +174,36 @@ fn the_report_has_the_guides_totals_and_metrics_shape() {
     assert_eq!(dlq, t["deadLettered"].as_u64().unwrap());
 }
 
+/// `--outcomes /dev/stdout` writes the lines to the process's stdout (a pipe here) instead of
+/// renaming a file over the `/dev/stdout` link; `--report` through a symlink writes its target and
+/// keeps the link (#159).
+#[cfg(target_os = "linux")]
+#[test]
+fn outputs_go_through_devices_and_symlinks_without_replacing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("report.json");
+    std::os::unix::fs::symlink("real.json", &link).unwrap();
+    let (code, out, err) = run(&[
+        "specs/crm_sync.yaml",
+        "--events",
+        "20",
+        "--outcomes",
+        "/dev/stdout",
+        "--report",
+        link.to_str().unwrap(),
+        "--svg",
+        "/dev/null",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines = out.lines().filter(|l| l.starts_with("{\"eventId\"")).count();
+    assert!(lines >= 20, "{out}");
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("real.json")).unwrap()).unwrap();
+    assert!(report.is_object());
+    assert!(!fs::metadata("/dev/null").unwrap().is_file());
+}
+
 #[test]
 fn outcomes_and_dlq_records_are_written_per_event() {
     let dir = tempfile::tempdir().unwrap();
