@@ -207,10 +207,13 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
             return Err(e);
         }
     };
-    let replaced = files.iter().zip(&dests).filter_map(|((path, _), d)| match d {
-        Destination::Replace(target) => Some((path, target)),
-        Destination::Direct(_) => None,
-    });
+    let replaced = files
+        .iter()
+        .zip(&dests)
+        .filter_map(|((path, _), d)| match d {
+            Destination::Replace(target) => Some((path, target)),
+            Destination::Direct(_) => None,
+        });
     for (tmp, (path, target)) in staged.into_iter().zip(replaced) {
         tmp.persist(target)
             .map_err(|e| e.error)
@@ -218,7 +221,8 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
     }
     for ((path, bytes), dest) in files.iter().zip(&dests) {
         if let Destination::Direct(_) = dest {
-            write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+            write_atomic(path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
     Ok(())
@@ -435,17 +439,29 @@ mod tests {
         let link = d.path().join("link.json");
         std::os::unix::fs::symlink("real.json", &link).unwrap();
         write_atomic(&link, b"new").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read(d.path().join("real.json")).unwrap(), b"new");
         // Several files at once, one of them through the link.
-        write_all_atomic(&[(link.clone(), b"both".to_vec()), (d.path().join("b"), b"b".to_vec())])
-            .unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        write_all_atomic(&[
+            (link.clone(), b"both".to_vec()),
+            (d.path().join("b"), b"b".to_vec()),
+        ])
+        .unwrap();
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read(d.path().join("real.json")).unwrap(), b"both");
         let dangling = d.path().join("dangling");
         std::os::unix::fs::symlink(d.path().join("sub/new.json"), &dangling).unwrap();
         write_atomic(&dangling, b"x").unwrap();
-        assert!(std::fs::symlink_metadata(&dangling).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         assert_eq!(std::fs::read(d.path().join("sub/new.json")).unwrap(), b"x");
         // A loop is an error, not a hang.
         let a = d.path().join("loop-a");
@@ -459,7 +475,10 @@ mod tests {
     #[test]
     fn a_device_is_written_directly() {
         let null = Path::new("/dev/null");
-        assert_eq!(destination(null).unwrap(), Destination::Direct(null.to_path_buf()));
+        assert_eq!(
+            destination(null).unwrap(),
+            Destination::Direct(null.to_path_buf())
+        );
         write_atomic(null, b"gone").unwrap();
         write_all_atomic(&[(null.to_path_buf(), b"gone".to_vec())]).unwrap();
         assert!(!std::fs::metadata(null).unwrap().is_file());
@@ -467,9 +486,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let link = d.path().join("null");
         std::os::unix::fs::symlink(null, &link).unwrap();
-        assert_eq!(destination(&link).unwrap(), Destination::Direct(null.to_path_buf()));
+        assert_eq!(
+            destination(&link).unwrap(),
+            Destination::Direct(null.to_path_buf())
+        );
         write_atomic(&link, b"gone").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
         if Path::new("/proc/self/fd").is_dir() {
             for fd in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/2"] {
                 let dest = destination(Path::new(fd)).unwrap();
@@ -496,9 +521,16 @@ mod tests {
         };
         write_atomic(&fifo, b"through the pipe").unwrap();
         // (Checked before joining: had the FIFO been replaced, the reader would wait forever.)
-        assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
         assert_eq!(reader.join().unwrap(), b"through the pipe");
-        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]

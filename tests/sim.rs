@@ -195,9 +195,15 @@ fn outputs_go_through_devices_and_symlinks_without_replacing_them() {
         "/dev/null",
     ]);
     assert_eq!(code, 0, "{out}{err}");
-    let lines = out.lines().filter(|l| l.starts_with("{\"eventId\"")).count();
+    let lines = out
+        .lines()
+        .filter(|l| l.starts_with("{\"eventId\""))
+        .count();
     assert!(lines >= 20, "{out}");
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     let report: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.path().join("real.json")).unwrap()).unwrap();
     assert!(report.is_object());
