@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::fsutil::{self, GlobError};
 
 /// The project file: its folder is the project root (lint settings live in it too).
-pub const CONFIG_FILE: &str = "cxsync.toml";
+pub const CONFIG_FILE: &str = crate::spec::files::PROJECT_FILE;
 
 /// The snapshot folder's name under the project root.
 pub const SNAPSHOTS: &str = "snapshots";
@@ -220,10 +220,7 @@ pub fn root_at(dir: &Path) -> Option<PathBuf> {
     } else {
         cwd.join(dir)
     };
-    let found = abs
-        .ancestors()
-        .find(|d| d.join(CONFIG_FILE).is_file())?
-        .to_path_buf();
+    let found = crate::spec::files::project_root(&abs)?;
     if dir.is_absolute() {
         return Some(found);
     }

@@ -629,7 +629,7 @@ fn a_dry_run_masks_the_url_and_key_that_come_from_the_environment() {
             .args(["dlq", "replay", FIXTURE_STORE, "--dry-run", "--spec"])
             .arg(&spec)
             .args(extra)
-            .args(["--now", "2024-01-16T08:00:00Z"])
+            .args(["--now", "2024-01-16T08:00:00Z", "--allow-outside-project"])
             .env("DX_PATH", secrets[0])
             .env("DX_TOKEN", secrets[1])
             .env("DX_SALT", secrets[2]))

@@ -460,7 +460,7 @@ fn target_refuses_without_a_terminal_or_yes_and_names_a_missing_secret_variable(
 fn target_sends_the_fixtures_with_real_oauth_and_never_prints_the_secret() {
     let mock = MockProcess::start(&["--scenario", "default"]);
     let dir = tempfile::tempdir().unwrap();
-    let spec = relocated_spec()
+    let spec = relocated_spec(dir.path())
         .replace(
             "https://auth.company.com/oauth2/token",
             &mock.url("token endpoint"),
@@ -512,7 +512,7 @@ fn target_on_closed_ports_says_so_while_it_retries_not_only_at_the_end() {
     };
     let (token, crm) = (closed(), closed());
     let dir = tempfile::tempdir().unwrap();
-    let spec = relocated_spec()
+    let spec = relocated_spec(dir.path())
         .replace(
             "https://auth.company.com/oauth2/token",
             &format!("http://127.0.0.1:{token}/token"),
@@ -573,26 +573,29 @@ fn a_partition_over_http_times_out_exactly_as_in_virtual_time() {
     );
 }
 
-/// The example spec with its file references made absolute, so a copy works from any folder.
-fn relocated_spec() -> String {
+/// The example spec for a copy in `dir`: its transforms, payload schema and fixture events are
+/// copied beside it (a spec names files inside its project folder only, E311).
+fn relocated_spec(dir: &Path) -> String {
     let specs = root().join("specs");
+    std::fs::create_dir_all(dir.join("transforms")).unwrap();
+    std::fs::create_dir_all(dir.join("fixtures/events")).unwrap();
+    for (from, to) in [
+        ("specs/transforms", "transforms"),
+        ("fixtures/events", "fixtures/events"),
+    ] {
+        for e in std::fs::read_dir(root().join(from)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, dir.join(to).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    std::fs::copy(
+        specs.join("crm-case.schema.json"),
+        dir.join("crm-case.schema.json"),
+    )
+    .unwrap();
     std::fs::read_to_string(specs.join("crm_sync.yaml"))
         .unwrap()
-        .replace(
-            "payloadSchema: crm-case.schema.json",
-            &format!(
-                "payloadSchema: {}",
-                specs.join("crm-case.schema.json").display()
-            ),
-        )
-        .replace(
-            "transformFile: transforms/",
-            &format!("transformFile: {}/transforms/", specs.display()),
-        )
-        .replace(
-            "- ../fixtures/events/",
-            &format!("- {}/fixtures/events/", root().display()),
-        )
+        .replace("- ../fixtures/events/", "- fixtures/events/")
 }
 
 #[test]
@@ -602,7 +605,7 @@ fn http_basic_client_auth_is_what_the_token_endpoint_gets_when_the_spec_says_bas
     // An id with `:`, `%`, `+`, a space and non-ASCII: RFC 6749 §2.3.1 form-encodes it before
     // Basic joins it to the secret with `:`, and the mock decodes it as a token endpoint does
     // (tester #76: it was sent raw, and a server split the id at its `:`).
-    let text = relocated_spec()
+    let text = relocated_spec(dir.path())
         .replace(
             "    retryOnTokenExpiry: true",
             "    retryOnTokenExpiry: true\n    clientAuth: basic",
@@ -689,7 +692,13 @@ fn every_url_check_accepts_and_refuses_the_same_urls() {
 #[test]
 fn virtual_time_and_http_judge_a_body_that_is_not_a_record_alike() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = root().join("fixtures/events/voice_resolved.json");
+    // Beside the specs: a spec names files inside its project folder only (E311).
+    let fixture = Path::new("voice_resolved.json");
+    std::fs::copy(
+        root().join("fixtures/events/voice_resolved.json"),
+        dir.path().join(fixture),
+    )
+    .unwrap();
     let scenario = dir.path().join("steady.yaml");
     std::fs::write(
         &scenario,
@@ -804,7 +813,7 @@ fn a_crm_answer_that_echoes_the_token_or_a_secret_is_scrubbed_where_it_is_captur
     let token = "tok-GRANTED-9f8e7d6c";
     let url = echo_server(token);
     let dir = tempfile::tempdir().unwrap();
-    let spec = relocated_spec()
+    let spec = relocated_spec(dir.path())
         .replace(
             "https://auth.company.com/oauth2/token",
             &format!("{url}/token"),

@@ -134,6 +134,8 @@ fn scratch() -> tempfile::TempDir {
         let p = e.unwrap().path();
         std::fs::copy(&p, dir.path().join("events").join(p.file_name().unwrap())).unwrap();
     }
+    // A project, as the repository is one: files a spec names stay inside it (E311).
+    std::fs::write(dir.path().join("cxsync.toml"), "").unwrap();
     dir
 }
 

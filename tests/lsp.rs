@@ -293,11 +293,22 @@ fn apply(text: &str, edits: &[Value], utf8: bool) -> String {
     t
 }
 
+/// The repository's fixture events copied into `dir/events` (a spec names files inside its
+/// project folder only, E311), and the glob naming them from `dir`.
+fn copy_events(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("events")).unwrap();
+    for e in std::fs::read_dir(root().join("fixtures/events")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, dir.join("events").join(p.file_name().unwrap())).unwrap();
+    }
+    PathBuf::from("events/*.json")
+}
+
 /// A copy of the guide's dialect spec in a temporary folder, with non-ASCII text before the
-/// `$if` on its line and the fixtures pointed back at the repository's events.
+/// `$if` on its line and the repository's events copied beside it.
 fn guide_spec(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(root().join("fixtures/dialect/guide_block.yaml")).unwrap();
-    let events = root().join("fixtures/events/*.json");
+    let events = copy_events(dir);
     let text = text
         .replace("../events/*.json", &events.display().to_string())
         .replace(
@@ -873,7 +884,7 @@ fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
 #[test]
 fn hover_in_a_spec_that_has_not_loaded_says_why_it_has_no_fixture_values() {
     let dir = tempfile::tempdir().unwrap();
-    let events = root().join("fixtures/events/*.json");
+    let events = copy_events(dir.path());
     let good = std::fs::read_to_string(root().join("specs/crm_sync.yaml"))
         .unwrap()
         .replace("../fixtures/events/*.json", &events.display().to_string())

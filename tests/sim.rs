@@ -1272,7 +1272,13 @@ fn a_curve_with_two_points_at_one_instant_is_a_step_not_a_mistake() {
 #[test]
 fn lint_and_sim_agree_on_when_the_token_cache_outlives_the_token() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = crate::common::root().join("fixtures/events/voice_resolved.json");
+    // Beside the spec: a spec names files inside its project folder only (E311).
+    let fixture = std::path::Path::new("voice_resolved.json");
+    fs::copy(
+        crate::common::root().join("fixtures/events/voice_resolved.json"),
+        dir.path().join(fixture),
+    )
+    .unwrap();
     fs::write(
         dir.path().join("hour.yaml"),
         "version: 1\nname: hour\nduration: 2h\nevents: { count: 240 }\n",
@@ -1328,7 +1334,13 @@ fn lint_and_sim_agree_on_when_the_token_cache_outlives_the_token() {
 #[test]
 fn a_transform_past_its_step_budget_fails_the_same_way_on_every_run() {
     let dir = tempfile::tempdir().unwrap();
-    let fixture = crate::common::root().join("fixtures/events/voice_resolved.json");
+    // Beside the spec: a spec names files inside its project folder only (E311).
+    let fixture = std::path::Path::new("voice_resolved.json");
+    fs::copy(
+        crate::common::root().join("fixtures/events/voice_resolved.json"),
+        dir.path().join(fixture),
+    )
+    .unwrap();
     let spec = dir.path().join("steps.yaml");
     fs::write(
         &spec,
@@ -1366,7 +1378,7 @@ fn a_transform_past_its_step_budget_fails_the_same_way_on_every_run() {
             "R",
             "--event",
         ])
-        .arg(&fixture)
+        .arg(dir.path().join(fixture))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

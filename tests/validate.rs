@@ -9,6 +9,8 @@ use crate::common::{cxsync, root, run_bounded, RETRY};
 
 fn validate_json(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let mut cmd = cxsync();
+    // Confinement (E311) is the default these tests see, whatever the caller's environment.
+    cmd.env_remove("CXSYNC_ALLOW_OUTSIDE_PROJECT");
     cmd.arg("validate").arg("--format").arg("json").args(args);
     let out = run_bounded(cmd, Duration::from_secs(60));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -277,7 +279,7 @@ fn alias_bytes_and_many_overlays_stay_within_their_budgets() {
     let path = dir.path().join("many-envs.yaml");
     std::fs::write(&path, spec).unwrap();
     let mut cmd = cxsync();
-    cmd.arg("validate").arg(&path);
+    cmd.args(["validate", "--allow-outside-project"]).arg(&path);
     let started = Instant::now();
     let out = run_bounded(cmd, Duration::from_secs(60));
     let took = started.elapsed();
@@ -1007,4 +1009,99 @@ idempotency: { key: "${event.id}" }
             "{var}: value printed: {text}"
         );
     }
+}
+
+/// Tester #143: a spec may name files only inside its project folder (the folder of the nearest
+/// `cxsync.toml`, else its own): not by absolute path, not by climbing out with `..`, not through
+/// a symbolic link; each refusal is E311 at the value, before the file is read.
+#[test]
+fn files_a_spec_names_must_stay_in_its_project_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = write(dir.path(), "outside/secret.json", "{\"token\": \"x\"}");
+    write(dir.path(), "outside/t.jsonata", "{\"id\": interaction.id}");
+    write(dir.path(), "proj/cxsync.toml", "");
+    write(
+        dir.path(),
+        "proj/events/ok.json",
+        "{\"interaction\": {\"id\": \"1\"}}",
+    );
+    std::fs::create_dir_all(dir.path().join("proj/specs")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.path().join("proj/specs/link.json")).unwrap();
+    let text = MINIMAL.replace(
+        "    transform: '{\"id\": interaction.id}'\n",
+        &format!(
+            "    transformFile: ../../outside/t.jsonata\n    fixtures:\n      - {}\n      - ../../outside/*.json\n      - link.json\n      - ../events/ok.json\n",
+            outside.display()
+        ),
+    ) + "crm:\n  payloadSchema: ../../outside/secret.json\n";
+    let spec = write(dir.path(), "proj/specs/s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{v:#}");
+    let mut found: Vec<(String, u64, u64)> = positions(&v);
+    found.sort();
+    let e311 = |line, column| ("E311".to_string(), line, column);
+    assert_eq!(
+        found,
+        vec![
+            e311(24, 20),
+            e311(26, 9),
+            e311(27, 9),
+            e311(28, 9),
+            e311(31, 18)
+        ],
+        "{v:#}"
+    );
+    let messages: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.ends_with("is an absolute path")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("through a symbolic link")),
+        "{messages:?}"
+    );
+    // The flag lets the same spec name them.
+    let (code, v) = validate_json(&["--allow-outside-project", spec.to_str().unwrap()]);
+    assert!(positions(&v).iter().all(|(c, _, _)| c != "E311"), "{v:#}");
+    assert_eq!(code, Some(0), "{v:#}");
+}
+
+/// Tester #143: a file that is not what the spec said (a `.env` named as a fixture) is quoted in
+/// a snippet of at most a short window of its line, with what looks like a credential hidden.
+#[test]
+fn a_referenced_file_that_does_not_parse_is_quoted_short_and_without_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "x".repeat(5000);
+    write(
+        dir.path(),
+        "dot.env",
+        &format!("CRM_API_KEY=abcd1234secret {long}\n"),
+    );
+    let text = MINIMAL.replace(
+        "    transform: '{\"id\": interaction.id}'\n",
+        "    transform: '{\"id\": interaction.id}'\n    fixtures: [dot.env]\n",
+    );
+    let spec = write(dir.path(), "s.yaml", &text);
+    let out = run_bounded(
+        {
+            let mut c = cxsync();
+            c.args(["validate", spec.to_str().unwrap()]);
+            c
+        },
+        Duration::from_secs(60),
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert!(shown.contains("E304"), "{shown}");
+    assert!(!shown.contains("abcd1234secret"), "{shown}");
+    assert!(shown.contains("(sensitive)"), "{shown}");
+    let widest = shown.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest < 200, "a line of {widest} characters:\n{shown}");
 }

@@ -23,6 +23,10 @@ pub struct SpecArgs {
     /// Environment overlay to merge before anything else (`environments.NAME` of the spec).
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+    /// Let the spec name files outside its project folder (the folder of the nearest
+    /// `cxsync.toml`, else the spec's own) or by absolute path.
+    #[arg(long, env = "CXSYNC_ALLOW_OUTSIDE_PROJECT", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_outside_project: bool,
 }
 
 /// `SPEC [--env NAME]`: the one spec file of `compile`, `plan`, `apply` and `metrics`, with
@@ -121,6 +125,7 @@ impl SpecArgs {
             env: self.env.clone(),
             vars: std::env::vars().collect(),
             secrets,
+            outside_project: self.allow_outside_project,
         }
     }
 }

@@ -71,6 +71,7 @@ pub fn check(path: &Path, files: &dyn TextSource, vars: &BTreeMap<String, String
             env: None,
             vars: vars.clone(),
             secrets: crate::spec::EnvSecrets::Deferred,
+            outside_project: false,
         },
         ..LintOptions::default()
     };

@@ -19,6 +19,51 @@ pub struct Resolved {
     pub rule_payload_schemas: Vec<Option<Value>>,
 }
 
+/// The project file: its folder is the project root, and every file a spec names lies in it.
+pub const PROJECT_FILE: &str = "cxsync.toml";
+
+/// The folder of the nearest [`PROJECT_FILE`] at or above `dir` (absolute, `.` and `..`
+/// removed), or `None`.
+pub fn project_root(dir: &Path) -> Option<PathBuf> {
+    crate::fsutil::normalize(dir)
+        .ancestors()
+        .find(|d| d.join(PROJECT_FILE).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// The folder the files a spec names must lie in (tester #143): its project root, else the
+/// spec's own folder; `None` when the command allows any path (`--allow-outside-project`).
+#[derive(Debug, Clone)]
+pub struct Confine {
+    /// The folder as named (absolute, normalized), for the lexical check and the messages.
+    root: PathBuf,
+    /// The same with symlinks resolved, for the check of where a file really is.
+    real: Option<PathBuf>,
+}
+
+impl Confine {
+    /// The confinement of a spec in `dir`.
+    pub fn of(dir: &Path) -> Self {
+        let root = project_root(dir).unwrap_or_else(|| crate::fsutil::normalize(dir));
+        let real = std::fs::canonicalize(&root).ok();
+        Self { root, real }
+    }
+
+    /// Whether `path` (the spec's folder joined with what the spec wrote) lies in the folder,
+    /// as written and with its symlinks resolved; the error says how it escapes.
+    fn check(&self, path: &Path) -> Result<(), String> {
+        if !crate::fsutil::normalize(path).starts_with(&self.root) {
+            return Err("is outside the project folder".into());
+        }
+        if let (Some(real), Ok(found)) = (&self.real, std::fs::canonicalize(path)) {
+            if !found.starts_with(real) {
+                return Err("leads outside the project folder through a symbolic link".into());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Everything a diagnostic needs to point into the spec.
 pub struct Ctx<'a> {
     pub spec_path: &'a Path,
@@ -26,6 +71,8 @@ pub struct Ctx<'a> {
     pub map: &'a SourceMap,
     /// Where file text comes from.
     pub files: &'a dyn TextSource,
+    /// Where the files it names must be (`None`: anywhere).
+    pub confine: Option<&'a Confine>,
 }
 
 impl Ctx<'_> {
@@ -35,6 +82,38 @@ impl Ctx<'_> {
     }
     fn at_key(&self, d: Diagnostic, pointer: &str) -> Diagnostic {
         d.in_file(self.spec_path).at_opt(self.map.key_span(pointer))
+    }
+
+    /// The E311 of a path the spec may not name: absolute, or (as written or through a symbolic
+    /// link) outside the project folder. `path` is what the spec's folder joined with `rel`
+    /// gives (for a glob, each file it matched).
+    /// `written` says `rel` is what the spec wrote (not a file a glob matched, which the walk
+    /// names from the spec's folder, absolute when that is).
+    fn confined(
+        &self,
+        rel: &str,
+        path: &Path,
+        what: &str,
+        pointer: &str,
+        written: bool,
+    ) -> Result<(), Diagnostic> {
+        let Some(confine) = self.confine else {
+            return Ok(());
+        };
+        let why = if written && (Path::new(rel).has_root() || Path::new(rel).is_absolute()) {
+            "is an absolute path".to_string()
+        } else {
+            match confine.check(path) {
+                Ok(()) => return Ok(()),
+                Err(why) => why,
+            }
+        };
+        Err(self
+            .at_value(Diagnostic::error("E311", format!("{what} `{rel}` {why}")), pointer)
+            .with_help(format!(
+                "a spec names files relative to its folder, inside its project folder `{}` (the folder of the nearest {PROJECT_FILE}, else the spec's); move the file there, or pass --allow-outside-project",
+                confine.root.display()
+            )))
     }
 }
 
@@ -118,10 +197,39 @@ struct Resolving<'r, 'a> {
 }
 
 impl Resolving<'_, '_> {
+    /// Keeps a referenced file's text for snippets, with what looks like a credential in it
+    /// hidden from them ([`super::secret::text_secrets`]).
+    fn keep(&mut self, path: &Path, text: String) {
+        self.sources.hide(super::secret::text_secrets(&text));
+        self.sources.add(path, text);
+    }
+
     /// Reads a referenced file ([`read_ref`]); a problem is a diagnostic and `None`.
     fn read(&mut self, path: &Path, rel: &str, what: &str, pointer: &str) -> Option<String> {
         match read_ref(path, rel, what, pointer, self.cx) {
             Ok(text) => Some(text),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// [`Ctx::confined`]; a path the spec may not name is a diagnostic and `None`.
+    fn confined(&mut self, rel: &str, path: &Path, what: &str, pointer: &str) -> Option<()> {
+        self.confined_as(rel, path, what, pointer, true)
+    }
+
+    fn confined_as(
+        &mut self,
+        rel: &str,
+        path: &Path,
+        what: &str,
+        pointer: &str,
+        written: bool,
+    ) -> Option<()> {
+        match self.cx.confined(rel, path, what, pointer, written) {
+            Ok(()) => Some(()),
             Err(d) => {
                 self.diags.push(d);
                 None
@@ -170,8 +278,9 @@ impl Resolving<'_, '_> {
             (None, Some(Value::String(rel))) => {
                 let pointer = format!("{base}/transformFile");
                 let path = cx.dir.join(rel);
+                self.confined(rel, &path, "transform file", &pointer)?;
                 let text = self.read(&path, rel, "transform file", &pointer)?;
-                self.sources.add(&path, text.clone());
+                self.keep(&path, text.clone());
                 Some(TransformSource {
                     text,
                     origin: TransformOrigin::File { path },
@@ -191,8 +300,34 @@ impl Resolving<'_, '_> {
         for (j, e) in entries.iter().enumerate() {
             let Some(rel) = e.as_str() else { continue };
             let pointer = format!("{base}/fixtures/{j}");
+            // A glob is checked before the walk (its folder part) and for each file it matched.
+            let literal: PathBuf = Path::new(rel)
+                .components()
+                .take_while(|c| !crate::fsutil::is_glob(&c.as_os_str().to_string_lossy()))
+                .collect();
+            if self
+                .confined(rel, &cx.dir.join(&literal), "fixture", &pointer)
+                .is_none()
+            {
+                continue;
+            }
             if crate::fsutil::is_glob(rel) {
-                match expand_glob(cx.dir, rel) {
+                let mut refused = false;
+                let found = expand_glob(cx.dir, rel).map(|found| {
+                    found
+                        .into_iter()
+                        .filter(|p| {
+                            let shown = p.display().to_string();
+                            let inside = self
+                                .confined_as(&shown, p, "fixture", &pointer, false)
+                                .is_some();
+                            refused |= !inside;
+                            inside
+                        })
+                        .collect::<Vec<_>>()
+                });
+                match found {
+                Ok(found) if found.is_empty() && refused => {}
                 Ok(found) if found.is_empty() => self.diags.push(
                     cx.at_value(
                         Diagnostic::error("E303", format!("fixture glob `{rel}` matches no file")),
@@ -216,7 +351,8 @@ impl Resolving<'_, '_> {
             std::collections::BTreeMap::new();
         let mut out = Vec::new();
         for (path, pointer) in paths {
-            if !seen.insert(path.clone()) {
+            // One file however it is spelt (`a.json`, `x/../a.json`, its absolute path).
+            if !seen.insert(crate::fsutil::normalize(&path)) {
                 continue;
             }
             let rel = path.display().to_string();
@@ -252,16 +388,17 @@ impl Resolving<'_, '_> {
                     event,
                 });
             }
-            self.sources.add(&path, text);
+            self.keep(&path, text);
         }
         out
     }
 
     fn payload_schema(&mut self, rel: &str, pointer: &str) -> Option<Value> {
         let path = self.cx.dir.join(rel);
+        self.confined(rel, &path, "payload schema", pointer)?;
         let text = self.read(&path, rel, "payload schema", pointer)?;
         let value = read_json(&path, &text, Json::PayloadSchema, self.diags);
-        self.sources.add(&path, text);
+        self.keep(&path, text);
         let value = value?;
         if let Err(e) = jsonschema::validator_for(&value) {
             self.diags.push(

@@ -35,6 +35,9 @@ pub struct LoadOptions {
     pub vars: std::collections::BTreeMap<String, String>,
     /// What an unset (or empty) `${env:NAME}` in a secret field is.
     pub secrets: EnvSecrets,
+    /// Whether the files a spec names may lie outside its project folder (or be absolute
+    /// paths): `--allow-outside-project`. Without it they may not ([`files::Confine`]).
+    pub outside_project: bool,
 }
 
 /// What an `${env:NAME}` whose variable is unset or empty is, in a secret field (a
@@ -342,6 +345,7 @@ fn load_stages(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loade
         .map(|(p, o)| (p.clone(), o.clone()))
         .collect();
     out.diags.extend(diags.drain(..).map(|d| d.in_file(path)));
+    let confine = (!opts.outside_project).then(|| files::Confine::of(&dir));
     let resolved = files::resolve(
         &tree,
         &files::Ctx {
@@ -349,6 +353,7 @@ fn load_stages(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loade
             dir: &dir,
             map: &map,
             files,
+            confine: confine.as_ref(),
         },
         &mut out.sources,
         &mut out.diags,

@@ -539,3 +539,101 @@ mod tests {
         }
     }
 }
+
+/// Values that look like credentials in the text of a file a spec names (a transform, a fixture,
+/// a payload schema), which a snippet of it then hides ([`crate::diag::Sources::hide`]): the
+/// value after `NAME=`, `NAME:` or `"NAME":` where [`is_secret_name`] names a credential (a
+/// `.env` or `.netrc` line, a JSON field), a word after `Bearer `/`Basic `, and the credential
+/// parts of each URL ([`url_credentials`]). A heuristic for files that fail to parse as what the
+/// spec said they are (tester #143): it errs on hiding.
+pub fn text_secrets(text: &str) -> Vec<String> {
+    fn word_end(s: &str) -> usize {
+        s.find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | '}' | ']'))
+            .unwrap_or(s.len())
+    }
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let bytes = line.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let is_name = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+            if !is_name(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < bytes.len() && is_name(bytes[i]) {
+                i += 1;
+            }
+            let name = &line[start..i];
+            let mut j = i;
+            while j < bytes.len() && matches!(bytes[j], b'"' | b'\'' | b' ' | b'\t') {
+                j += 1;
+            }
+            let assigns = j < bytes.len() && matches!(bytes[j], b'=' | b':');
+            if assigns && is_secret_name(name) {
+                j += 1;
+                while j < bytes.len() && matches!(bytes[j], b'"' | b'\'' | b' ' | b'\t') {
+                    j += 1;
+                }
+                let rest = &line[j..];
+                let rest = ["Bearer ", "Basic ", "bearer ", "basic "]
+                    .iter()
+                    .find_map(|p| rest.strip_prefix(p))
+                    .unwrap_or(rest);
+                let value = &rest[..word_end(rest)];
+                if !value.is_empty() && !value.contains("${") {
+                    out.push(value.to_string());
+                }
+            } else if ["Bearer", "Basic", "bearer", "basic"].contains(&name)
+                && bytes.get(i) == Some(&b' ')
+            {
+                let rest = &line[i + 1..];
+                out.push(rest[..word_end(rest)].to_string());
+            }
+        }
+        let mut from = 0;
+        while let Some(k) = line[from..].find("://") {
+            let s = line[..from + k]
+                .rfind(|c: char| !c.is_ascii_alphanumeric() && c != '+' && c != '.' && c != '-')
+                .map_or(0, |b| b + 1);
+            let end = from + k + 3 + word_end(&line[from + k + 3..]);
+            let url = &line[s..end];
+            out.extend(
+                url_credentials(url)
+                    .into_iter()
+                    .map(|(r, _)| url[r].to_string()),
+            );
+            from = end.max(from + k + 3);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod text_secrets_tests {
+    use super::text_secrets;
+
+    #[test]
+    fn credential_assignments_tokens_and_url_passwords_are_found_and_plain_text_is_not() {
+        let text = "API_KEY=sk_live_abcdef\nclient_secret: \"s3cr3t-value\"\n\
+            {\"password\": \"hunter22\", \"name\": \"Ann\"}\n\
+            Authorization: Bearer eyJhbGciOi.x.y\n\
+            url = https://bob:pa55word@crm.example.com/x?api_key=k3y1&q=1\n\
+            tokenEndpoint: https://auth.example.com/token\nplain words here: yes\n";
+        let found = text_secrets(text);
+        for s in [
+            "sk_live_abcdef",
+            "s3cr3t-value",
+            "hunter22",
+            "eyJhbGciOi.x.y",
+            "pa55word",
+            "k3y1",
+        ] {
+            assert!(found.iter().any(|f| f == s), "{s} not found in {found:?}");
+        }
+        for s in ["Ann", "yes", "https://auth.example.com/token"] {
+            assert!(!found.iter().any(|f| f == s), "{s} found in {found:?}");
+        }
+    }
+}

@@ -621,9 +621,12 @@ mod tests {
 
     /// Loads a spec and builds its rules as the loader will (inline or file transforms).
     fn load(path: &Path) -> Spec {
-        let mut spec = crate::spec::load(path, &LoadOptions::default())
-            .spec
-            .expect("spec loads");
+        // Copies in a temp dir name the repository's events by absolute path.
+        let opts = LoadOptions {
+            outside_project: true,
+            ..LoadOptions::default()
+        };
+        let mut spec = crate::spec::load(path, &opts).spec.expect("spec loads");
         let sources = transforms(&spec).unwrap();
         spec.rules = sources
             .into_iter()
