@@ -987,11 +987,13 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
 async fn a_503_is_retried_per_the_spec_with_the_same_original_key() {
     let (_dir, src) = fixture_copy();
     let crm = crm_with_token().await;
+    // Replay sends records concurrently: the 503 is evt-2001's, whichever record goes first.
     Mock::given(method("POST"))
         .and(path("/v1/interactions"))
+        .and(header("X-Idempotency-Key", "918274001_interaction.ended"))
         .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
         .up_to_n_times(1)
-        .named("first attempt: unavailable")
+        .named("evt-2001's first attempt: unavailable")
         .mount(&crm)
         .await;
     Mock::given(method("POST"))
@@ -1575,4 +1577,123 @@ fn a_time_window_that_ends_before_it_starts_is_a_usage_error() {
         "2030-01-01T00:00:00.000000001+14:00",
     ]));
     assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
+
+/// A spec of another integration for the fixture DLQ's events: its channel is `channel`.
+fn other_channel_spec(dir: &Path, channel: &str) -> PathBuf {
+    let spec = dir.join("other.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"version: 1
+name: other
+channel: {{ name: {channel}, destinationUri: "https://crm.example.org/v1/interactions", auth: {{ type: oauth2_client_credentials, tokenEndpoint: "https://crm.example.org/oauth2/token", clientId: c, clientSecret: "${{env:CRM_CLIENT_SECRET}}", tokenCacheTtlSeconds: 3000 }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ key: "${{interaction.id}}_${{event.type}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - {{ id: CRM_SYNC_RULE_ID, name: r, eventType: interaction.ended, transform: '{{"caseNumber": $string(interaction.id)}}' }}
+"#
+        ),
+    )
+    .unwrap();
+    spec
+}
+
+/// #130: records carry their channel; a spec of another channel (another integration or
+/// environment) is refused with both names, dry run or not, unless `--allow-other-channel`.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_of_another_channel_are_refused_unless_allowed() {
+    let (dir, src) = fixture_copy();
+    let spec = other_channel_spec(dir.path(), "Pipedrive_Activities");
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&crm)
+        .await;
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let o = run_async(replay_cmd(&src, spec.to_str().unwrap(), &crm.uri(), extra)).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains("dead-lettered on channel `CRM_Sync_Channel_Production` (7 record(s)), not on the spec's channel `Pipedrive_Activities`")
+                && err.contains("--allow-other-channel"),
+            "{err}"
+        );
+    }
+    assert!(crm_posts(&crm).await.is_empty(), "nothing was sent");
+    let o = run_async(replay_cmd(
+        &src,
+        spec.to_str().unwrap(),
+        &crm.uri(),
+        &["--dry-run", "--allow-other-channel"],
+    ))
+    .await;
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    // The spec that made them is not refused.
+    let o = run_async(replay_cmd(
+        &src,
+        "fixtures/dlq/fixed.yaml",
+        &crm.uri(),
+        &["--dry-run"],
+    ))
+    .await;
+    assert!(
+        !stderr(&o).contains("another integration"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// #78: a replay takes the DLQ's lock (`replay.lock`, created exclusively, holding pid and
+/// host); a second replay while it is held is refused naming the holder, and sends nothing; a
+/// lock left by a process of this host that no longer runs is taken over; the lock is gone
+/// once the replay ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_replay_of_one_dlq_is_locked_out() {
+    let (_dir, src) = fixture_copy();
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&crm)
+        .await;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string();
+    let lock = src.join("replay.lock");
+    // A live holder: this test's own process.
+    std::fs::write(
+        &lock,
+        json!({"pid": std::process::id(), "host": host, "startedAt": "2024-01-16T07:59:00Z"})
+            .to_string(),
+    )
+    .unwrap();
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("is being replayed by another `cxsync dlq replay`")
+            && err.contains(&format!("pid {} on host {host}", std::process::id()))
+            && err.contains("replay.lock"),
+        "{err}"
+    );
+    assert!(
+        crm_posts(&crm).await.is_empty(),
+        "a locked-out replay sends nothing"
+    );
+    assert!(lock.exists(), "another's lock is left alone");
+    // A holder of this host that is gone: stale, taken over.
+    std::fs::write(
+        &lock,
+        json!({"pid": 4_000_000_000u64, "host": host, "startedAt": "2024-01-16T07:00:00Z"})
+            .to_string(),
+    )
+    .unwrap();
+    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!crm_posts(&crm).await.is_empty());
+    assert!(!lock.exists(), "the lock is released when the replay ends");
 }

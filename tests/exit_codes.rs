@@ -238,10 +238,9 @@ fn check(c: &Case, mut cmd: Command) -> Option<String> {
     })
 }
 
-#[test]
-fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
+/// A scratch folder for [`offline`]: `dlq/` holds one good record and one that is not a record.
+fn scratch() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    // A DLQ folder holding one good record and one that is not a record.
     let good = crate::common::root().join("fixtures/dlq/store");
     let (first, _) = crate::common::files_under(&good)
         .into_iter()
@@ -254,6 +253,12 @@ fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
     record["eventId"] = "evt-ok".into();
     std::fs::write(&copy, serde_json::to_vec(&record).unwrap()).unwrap();
     std::fs::write(copy.with_file_name("garbage.json"), "{ not json").unwrap();
+    dir
+}
+
+#[test]
+fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
+    let dir = scratch();
 
     let mut failures = Vec::new();
     let mut covered = BTreeSet::new();
@@ -306,6 +311,84 @@ fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
         failures.extend(check(&c, cmd_at("http://127.0.0.1:9")));
     }
 
+    let missing: Vec<String> = subcommands()
+        .into_iter()
+        .filter(|s| !covered.contains(s))
+        .collect();
+    assert!(missing.is_empty(), "subcommands without a row: {missing:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `cxsync CMD | head -1`: a command whose stdout is a pipe nobody reads exits quietly, every
+/// subcommand of the table above: no panic, no "Broken pipe" error, and exit 0 (its output was
+/// refused) or the code it would give anyway (it wrote nothing to stdout, or finished first).
+fn check_closed(c: &Case, mut cmd: Command) -> Option<String> {
+    // A pipe whose read end is closed (`std::io::pipe` is newer than the crate's MSRV).
+    let writer = {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        unsafe {
+            libc::close(fds[0]);
+            std::fs::File::from_raw_fd(fds[1])
+        }
+    };
+    let out = cmd
+        .args(&c.args)
+        .stdin(std::process::Stdio::null())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let got = out.status.code();
+    let loud = ["panicked", "Broken pipe", "os error 32", "RUST_BACKTRACE"]
+        .iter()
+        .any(|w| err.contains(w));
+    (loud || !(got == Some(0) || got == Some(c.want))).then(|| {
+        format!(
+            "`cxsync {} | head -1`: want 0 or {}, got {got:?}\n{}",
+            c.args.join(" "),
+            c.want,
+            err.chars().take(600).collect::<String>()
+        )
+    })
+}
+
+#[test]
+fn every_subcommand_into_a_closed_pipe_exits_quietly() {
+    let dir = scratch();
+    let mut failures = Vec::new();
+    let mut covered = BTreeSet::new();
+    for c in offline(dir.path()) {
+        covered.insert(c.sub.to_string());
+        let mut cmd = cxsync();
+        cmd.env("CRM_CLIENT_SECRET", "closed-pipe");
+        failures.extend(check_closed(&c, cmd));
+    }
+    let e = env();
+    let spec = e.spec.to_str().unwrap().to_string();
+    let out = dir.path().join("imported");
+    for c in [
+        case("plan", &["plan", &spec], 1),
+        case("plan", &["plan", &spec, "--json"], 1),
+        case("apply", &["apply", &spec, "--auto-approve"], 0),
+        case("metrics", &["metrics", &spec], 0),
+        case(
+            "import",
+            &[
+                "import",
+                "--channel",
+                crate::cxone::CHANNEL,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            0,
+        ),
+    ] {
+        covered.insert(c.sub.to_string());
+        failures.extend(check_closed(&c, cmd_at(&e.hub.url())));
+    }
     let missing: Vec<String> = subcommands()
         .into_iter()
         .filter(|s| !covered.contains(s))

@@ -849,3 +849,77 @@ fn a_crm_answer_that_echoes_the_token_or_a_secret_is_scrubbed_where_it_is_captur
         "the client secret leaked:\n{all}"
     );
 }
+
+/// #126: `mock-crm`, sent writes without the simulator's event numbers (as a hub or curl sends
+/// them), upserts as the spec says: a record is known by its upsert value alone, never by the
+/// idempotency header (which an upserting CRM does not read), through the model's own reading
+/// (`CrmModel::record_identity`) that virtual time dedups on.
+#[test]
+fn mock_crm_upserts_on_the_specs_field_not_the_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("upsert.yaml");
+    std::fs::write(
+        &spec,
+        r#"version: 1
+name: upsert
+channel: { name: Up, destinationUri: "https://crm.example.org/v1/activities", auth: { type: none }, timeoutMilliseconds: 1000 }
+idempotency: { key: "${event.id}" }
+retry: { maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }
+deadLetterQueue: { enabled: true, bucketName: b }
+crm: { idempotency: { by: upsert, field: ref } }
+rules:
+  - { id: CALL, name: call, eventType: interaction.ended, transform: '{"ref": interaction.id}' }
+"#,
+    )
+    .unwrap();
+    let scenario = dir.path().join("quiet.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nname: quiet\nduration: 1m\ncrm:\n  latency: { p50Ms: 1, p99Ms: 1 }\n",
+    )
+    .unwrap();
+    let mock = MockProcess::start(&[
+        "--spec",
+        spec.to_str().unwrap(),
+        "--scenario",
+        scenario.to_str().unwrap(),
+    ]);
+    assert!(
+        mock.lines
+            .iter()
+            .any(|l| l.contains("idempotency    upsert on `ref`")),
+        "{:?}",
+        mock.lines
+    );
+    let crm_url = mock.url("CRM writes");
+    rt().block_on(async {
+        let c = reqwest::Client::new();
+        for (key, body) in [
+            // One record written under three keys, then resent under the first.
+            ("k1", r#"{"ref":"I-7"}"#),
+            ("k2", r#"{"ref":"I-7"}"#),
+            ("k1", r#"{"ref":"I-7"}"#),
+            // Two records under one key (two rules of one event).
+            ("k3", r#"{"ref":"I-8"}"#),
+            ("k3", r#"{"ref":"note-I-8"}"#),
+        ] {
+            let r = c
+                .post(&crm_url)
+                .header("X-Idempotency-Key", key)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{key} {body}: {}", r.status());
+        }
+    });
+    let stderr = mock.stop();
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(
+        last.contains("side effects 3 ")
+            && last.contains("deduplicated 2 ")
+            && last.contains("duplicates 0 "),
+        "three records (I-7, I-8, note-I-8), the other two writes update I-7: {last}"
+    );
+}

@@ -65,7 +65,7 @@ const BAD: &[(&str, &str, u64, u64)] = &[
     ("header_case.yaml", "E106", 13, 5),
     ("hostile_values.yaml", "E106", 5, 9),
     ("literal_secret.yaml", "E202", 8, 12),
-    ("missing_env.yaml", "E201", 5, 27),
+    ("missing_env.yaml", "E201", 5, 43),
     ("missing_required.yaml", "E102", 3, 1),
     ("missing_transform_file.yaml", "E302", 24, 20),
     ("non_utf8.yaml", "E012", 2, 11),
@@ -92,7 +92,7 @@ fn every_bad_input_gives_a_located_error_without_panicking() {
         let rel = format!("fixtures/bad/{file}");
         let mut cmd = cxsync();
         cmd.args(["validate", &rel])
-            .env_remove("CXSYNC_TEST_UNSET_HOST");
+            .env_remove("CXSYNC_TEST_UNSET_TENANT");
         let started = Instant::now();
         let out = run_bounded(cmd, Duration::from_secs(30));
         let stdout = String::from_utf8_lossy(&out.stdout);
@@ -331,22 +331,22 @@ fn a_literal_secret_is_an_error_that_never_repeats_the_secret() {
 #[test]
 fn a_missing_env_variable_points_at_the_reference_inside_the_scalar() {
     let (_, v) = validate_json(&["fixtures/bad/missing_env.yaml"]);
-    assert_eq!(positions(&v), vec![("E201".to_string(), 5, 27)]);
+    assert_eq!(positions(&v), vec![("E201".to_string(), 5, 43)]);
     assert_eq!(
         v[0]["endColumn"],
-        27 + "${env:CXSYNC_TEST_UNSET_HOST}".len() as u64
+        43 + "${env:CXSYNC_TEST_UNSET_TENANT}".len() as u64
     );
     assert!(v[0]["help"]
         .as_str()
         .unwrap()
-        .contains("export CXSYNC_TEST_UNSET_HOST"));
+        .contains("export CXSYNC_TEST_UNSET_TENANT"));
 }
 
 #[test]
 fn a_set_env_variable_is_resolved_and_the_spec_is_valid() {
     let out = cxsync()
         .args(["validate", "fixtures/bad/missing_env.yaml"])
-        .env("CXSYNC_TEST_UNSET_HOST", "crm.example.com")
+        .env("CXSYNC_TEST_UNSET_TENANT", "v1")
         .output()
         .unwrap();
     assert_eq!(
@@ -451,7 +451,7 @@ fn without_env_overlay_typos_and_literal_secrets_are_reported_but_env_variables_
         dir.path(),
         "s.yaml",
         &format!(
-            "{MINIMAL}environments:\n  production:\n    channel:\n      destinationUrl: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n  staging:\n    channel:\n      destinationUri: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n      auth:\n        type: bearer\n        token: plain-literal\n"
+            "{MINIMAL}environments:\n  production:\n    channel:\n      destinationUrl: https://${{env:CXSYNC_TEST_UNSET_HOST}}/x\n  staging:\n    channel:\n      destinationUri: https://crm.example.com/${{env:CXSYNC_TEST_UNSET_HOST}}/x\n      auth:\n        type: bearer\n        token: plain-literal\n"
         ),
     );
     let (code, v) = validate_json(&[spec.to_str().unwrap()]);
@@ -846,8 +846,9 @@ rules:
 }
 
 /// URLs are checked on their text after `${env:}` interpolation, where the URL parser would
-/// forgive what a URL cannot have: `https:///v1` (read as host `v1`) from an empty host variable,
-/// and a space from a path variable (tester #65). The value is never quoted.
+/// forgive what a URL cannot have: a space from a path variable (tester #65). The value is never
+/// quoted. A host variable, which could also leave `https:///v1` (read as host `v1`), is refused
+/// whatever it holds (E416, tester #129).
 #[test]
 fn a_url_that_loses_its_host_or_gains_a_space_after_interpolation_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -879,16 +880,22 @@ rules:
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    let (code, text) = validate("", "interactions");
-    assert_eq!(code, Some(1), "{text}");
-    assert!(
-        text.contains("s.yaml:5:19: error[E409] `destinationUri` has no host"),
-        "{text}"
-    );
-    assert!(
-        text.contains("error[E409] `tokenEndpoint` has no host"),
-        "{text}"
-    );
+    for host in ["", "crm.example.org"] {
+        let (code, text) = validate(host, "interactions");
+        assert_eq!(code, Some(1), "{text}");
+        assert!(
+            text.contains("s.yaml:5:28: error[E416] `${env:…}` in the scheme, host, port or user info of `destinationUri`"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "error[E416] `${env:…}` in the scheme, host, port or user info of `tokenEndpoint`"
+            ),
+            "{text}"
+        );
+    }
+    let spec = spec.replace("https://${env:CX_HOST}", "https://crm.example.org");
+    std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
     let (code, text) = validate("crm.example.org", "a b");
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("`destinationUri` contains a space"), "{text}");
@@ -909,7 +916,7 @@ fn values_from_the_environment_meet_the_literals_limits_and_keep_the_url_whole()
 name: env-limits
 channel:
   name: EnvLimits
-  destinationUri: "https://${env:EL_HOST}/api/${env:EL_PATH}?key=${env:EL_QUERY}&v=3"
+  destinationUri: "https://crm.example.org:8443/api/${env:EL_PATH}?key=${env:EL_QUERY}&v=3"
   auth: { type: none }
   headers:
     X-Tenant-Ref: "t-${env:EL_TENANT}"
@@ -927,15 +934,15 @@ idempotency: { key: "${event.id}" }
         r#"{"event": {"id": "t-9", "type": "ticket.closed", "occurredAt": "2024-12-31T23:59:59.999+14:00"}, "ticket": {"ref": "TK-9"}}"#,
     )
     .unwrap();
+    // (A host variable is refused whatever it holds: E416, tester #129.)
     let ok = [
-        ("EL_HOST", "crm.example.org:8443"),
         ("EL_PATH", "v2/records"),
         ("EL_QUERY", "abc%26def=="),
         ("EL_TENANT", "acme"),
     ];
     let long = "Z".repeat(9000);
     // (variable, value, code, words)
-    let cases: [(&str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str); 4] = [
         (
             "EL_TENANT",
             &long,
@@ -959,18 +966,6 @@ idempotency: { key: "${event.id}" }
             "v2?debug=1",
             "E409",
             "`EL_PATH` holds `?`, which in the URL's path starts the query",
-        ),
-        (
-            "EL_HOST",
-            "evil.example/steal",
-            "E409",
-            "`EL_HOST` holds `/`, which in the URL's host ends the host",
-        ),
-        (
-            "EL_HOST",
-            "crm.example.org@evil.example",
-            "E409",
-            "makes what precedes it a user name",
         ),
     ];
     let validate = |vars: &[(&str, &str)]| {
@@ -1104,4 +1099,73 @@ fn a_referenced_file_that_does_not_parse_is_quoted_short_and_without_its_secrets
     assert!(shown.contains("(sensitive)"), "{shown}");
     let widest = shown.lines().map(|l| l.chars().count()).max().unwrap_or(0);
     assert!(widest < 200, "a line of {widest} characters:\n{shown}");
+}
+
+/// Tester #129: a `${env:…}` or `${VAULT_SECRET:…}` in a URL's scheme, host, port or user info is
+/// refused at the reference (E416) in every URL field, overlays included; one in the path or
+/// query is not.
+#[test]
+fn a_variable_in_a_urls_authority_is_refused_at_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write(
+        dir.path(),
+        "s.yaml",
+        r#"version: 1
+name: env-authority
+channel:
+  name: EnvAuth
+  destinationUri: "https://${env:CRM_HOST}/v1/${env:TENANT}"
+  auth: { type: oauth2_client_credentials, tokenEndpoint: "https://user:${VAULT_SECRET:PW}@auth.example.com:${env:PORT}/token", clientId: c, clientSecret: "${env:CX_SECRET}", tokenCacheTtlSeconds: 600 }
+  timeoutMilliseconds: 2000
+idempotency: { key: "${event.id}" }
+retry: { maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422] }
+deadLetterQueue: { enabled: true, bucketName: b, alertEndpoint: "${env:ALERT_URL}" }
+rules:
+  - { id: R, name: r, eventType: interaction.ended, transform: '{"id": event.id}' }
+environments:
+  staging:
+    channel:
+      destinationUri: "https://staging.example.com/v1?k=${env:TENANT}"
+    deadLetterQueue:
+      alertEndpoint: "https://${env:X}.example.com/a"
+"#,
+    );
+    let check = |env: &[&str]| {
+        let mut c = cxsync();
+        c.arg("validate")
+            .args(env)
+            .arg(&spec)
+            .args(["--format", "json"]);
+        for (k, v) in [
+            ("CRM_HOST", "crm.example.com"),
+            ("TENANT", "t1"),
+            ("PORT", "443"),
+            ("CX_SECRET", "s3cr3t"),
+            ("ALERT_URL", "https://alerts.example.com/a"),
+            ("X", "alerts"),
+        ] {
+            c.env(k, v);
+        }
+        let out = run_bounded(c, Duration::from_secs(60));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), positions(&v))
+    };
+    let e416 = |line, column| ("E416".to_string(), line, column);
+    assert_eq!(
+        check(&[]),
+        (
+            Some(1),
+            vec![
+                e416(5, 28),
+                e416(6, 73),
+                e416(6, 109),
+                e416(10, 66),
+                e416(18, 31)
+            ]
+        )
+    );
+    assert_eq!(
+        check(&["--env", "staging"]),
+        (Some(1), vec![e416(6, 73), e416(6, 109), e416(18, 31)])
+    );
 }

@@ -153,6 +153,11 @@ pub struct ReplayArgs {
     /// The time `$now()` returns in transforms and markers record (RFC 3339; default: now).
     #[arg(long, value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,
+    /// Replay records dead-lettered on another channel than the spec's (`channel.name`, after
+    /// `--env`): without it such records are refused, since they belong to another integration
+    /// or environment.
+    #[arg(long)]
+    pub allow_other_channel: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Output format.
@@ -323,6 +328,28 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         }
     };
     let (store, scan) = open_and_scan(&a.source.source).await?;
+    let foreign = replay::foreign_channels(
+        scan.records.iter().filter(|f| filter.accepts(&f.record)),
+        spec,
+    );
+    if !foreign.is_empty() && !a.allow_other_channel {
+        let theirs: Vec<String> = foreign
+            .iter()
+            .map(|(c, n)| format!("`{}` ({n} record(s))", diag::printable(c)))
+            .collect();
+        bail!(
+            "the records in {} were dead-lettered on channel {}, not on the spec's channel `{}`{}: replaying them would send another integration's events to {}; replay them with the spec (and --env) that made them, select this channel's records with --rule, or pass --allow-other-channel",
+            store.location(),
+            theirs.join(", "),
+            spec.raw.channel.name,
+            a.spec_args
+                .env
+                .as_deref()
+                .map(|e| format!(" (environment `{e}`)"))
+                .unwrap_or_default(),
+            replayer.url
+        );
+    }
     let evals: Vec<Evaluation> = scan
         .records
         .iter()
@@ -372,12 +399,15 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         .iter()
         .filter(|e| e.deliverable() && !e.already_replayed)
         .count() as u64;
+    // One replay of a DLQ at a time: a second would send every record again (#78).
+    let lock = store.lock_replay(Utc::now()).await?;
     let mut sink = Counted {
         inner: sink,
         progress: super::progress::Progress::new(to_send, "records"),
     };
     let results = replay::replay(&store, &replayer, &evals, &mut sink, &opts).await;
     drop(sink);
+    lock.release().await;
     let text = match a.format {
         Format::Json => json_text(&render::replay_json(&results, &shown, &store))?,
         Format::Human => render::replay(&results),

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::{ExitStatus, SpecArgs};
+use crate::crm::DedupMode;
 use crate::diag::Format;
 use crate::http::mock::{MockCrm, MockOptions, Tally, MOCK_CLIENT_SECRET};
 use crate::http::Clock;
@@ -84,10 +85,19 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 mock.client_id()
             ));
         }
-        text.push_str(&format!(
-            "  idempotency    header {}\nCtrl-C stops.\n",
-            spec.raw.idempotency.header
-        ));
+        let dedup = {
+            let st = mock.state();
+            let m = st.model();
+            match (m.dedup(), m.upsert_field()) {
+                (DedupMode::Upsert, Some(field)) => format!(
+                    "upsert on `{field}` (a write of the same value updates one record; the {} header is not read)",
+                    spec.raw.idempotency.header
+                ),
+                (DedupMode::Header, _) => format!("header {}", spec.raw.idempotency.header),
+                _ => "none (every write is a new record)".to_string(),
+            }
+        };
+        text.push_str(&format!("  idempotency    {dedup}\nCtrl-C stops.\n"));
         // One Ctrl-C listener for the whole run, listening before "Ctrl-C stops." is printed: a
         // listener made anew on each tick missed a SIGINT that came while a tick was handled.
         let ctrl_c = tokio::signal::ctrl_c();

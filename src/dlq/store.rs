@@ -71,6 +71,99 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// Another replay holds the DLQ's lock ([`Store::lock_replay`]).
+    #[error("{location} is being replayed by another `cxsync dlq replay` ({holder}, lock `{lock}`): two replays of one DLQ would send every record twice; wait for it to finish, or, if that process is gone, delete the lock")]
+    Locked {
+        location: String,
+        holder: String,
+        lock: String,
+    },
+}
+
+/// The key of the lock a replay holds below a DLQ's root (not a record: not `*.json`).
+pub const LOCK_KEY: &str = "replay.lock";
+
+/// A replay's hold on a DLQ, taken by [`Store::lock_replay`]; [`ReplayLock::release`] gives it
+/// up (a folder's lock is also removed when dropped).
+#[derive(Debug)]
+pub struct ReplayLock {
+    /// The lock file of a folder store (removed on drop); `None` for S3.
+    file: Option<PathBuf>,
+    key: Path,
+    inner: Arc<dyn ObjectStore>,
+}
+
+impl ReplayLock {
+    /// Gives the lock up.
+    pub async fn release(mut self) {
+        match self.file.take() {
+            Some(f) => {
+                let _ = std::fs::remove_file(f);
+            }
+            None => {
+                let _ = self.inner.delete(&self.key).await;
+            }
+        }
+    }
+}
+
+impl Drop for ReplayLock {
+    fn drop(&mut self) {
+        if let Some(f) = self.file.take() {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+/// This machine's name (for a lock's holder), `unknown` when it cannot be read.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// What a lock holds: who took it and when.
+fn lock_body(now: chrono::DateTime<chrono::Utc>) -> Vec<u8> {
+    serde_json::json!({
+        "pid": std::process::id(),
+        "host": host_name(),
+        "startedAt": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A lock's holder in words, and whether it is stale: taken on this host by a process that no
+/// longer runs (a replay killed before it let go). A lock of another host, or one that does not
+/// parse, is never taken for stale: cxsync cannot see that process.
+fn lock_holder(bytes: &[u8]) -> (String, bool) {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+    let (pid, host, at) = (
+        v["pid"].as_u64(),
+        v["host"].as_str(),
+        v["startedAt"].as_str(),
+    );
+    let who = match (pid, host) {
+        (Some(pid), Some(host)) => format!(
+            "pid {pid} on host {}, since {}",
+            crate::diag::printable(host),
+            crate::diag::printable(at.unwrap_or("an unknown time"))
+        ),
+        _ => "a lock that names no process".to_string(),
+    };
+    let stale = match (pid, host) {
+        (Some(pid), Some(host)) => {
+            host == host_name()
+                && pid != u64::from(std::process::id())
+                && FsPath::new("/proc/self").exists()
+                && !FsPath::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    };
+    (who, stale)
 }
 
 /// A parsed SOURCE argument.
@@ -358,6 +451,91 @@ impl Store {
             .await
             .map_err(|e| self.backend(key, e))?;
         Ok(())
+    }
+
+    /// Takes the DLQ's replay lock ([`LOCK_KEY`] below the root), so that two replays of one
+    /// DLQ never run at once: in a folder the lock file is created with `O_EXCL`
+    /// (`create_new`), on S3 with a conditional put (`If-None-Match: *`); either fails when the
+    /// lock exists. It holds `{pid, host, startedAt}`. A lock left by a process of this host
+    /// that no longer runs is stale and taken over; any other is [`StoreError::Locked`],
+    /// naming its holder.
+    pub async fn lock_replay(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ReplayLock, StoreError> {
+        let key = self.full(LOCK_KEY);
+        let shown = join_display(&self.display, LOCK_KEY);
+        for _ in 0..2 {
+            let existing: Vec<u8> = if let Some((dir, _)) = &self.folder {
+                let file = dir.join(LOCK_KEY);
+                let created = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&file);
+                match created {
+                    Ok(mut f) => {
+                        use std::io::Write as _;
+                        f.write_all(&lock_body(now))
+                            .and_then(|()| f.sync_all())
+                            .map_err(|source| StoreError::Io {
+                                context: format!("cannot write the lock {shown}"),
+                                source,
+                            })?;
+                        return Ok(ReplayLock {
+                            file: Some(file),
+                            key,
+                            inner: self.inner.clone(),
+                        });
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        std::fs::read(&file).unwrap_or_default()
+                    }
+                    Err(source) => {
+                        return Err(StoreError::Io {
+                            context: format!("cannot create the lock {shown}"),
+                            source,
+                        })
+                    }
+                }
+            } else {
+                let opts = object_store::PutOptions {
+                    mode: object_store::PutMode::Create,
+                    ..Default::default()
+                };
+                match self
+                    .inner
+                    .put_opts(&key, PutPayload::from(lock_body(now)), opts)
+                    .await
+                {
+                    Ok(_) => {
+                        return Ok(ReplayLock {
+                            file: None,
+                            key,
+                            inner: self.inner.clone(),
+                        })
+                    }
+                    Err(object_store::Error::AlreadyExists { .. }) => {
+                        self.get(LOCK_KEY).await.unwrap_or_default()
+                    }
+                    Err(e) => return Err(self.backend(LOCK_KEY, e)),
+                }
+            };
+            let (holder, stale) = lock_holder(&existing);
+            if !stale {
+                return Err(StoreError::Locked {
+                    location: self.display.clone(),
+                    holder,
+                    lock: shown,
+                });
+            }
+            // A replay of this host that is gone: its lock is taken over.
+            self.delete(LOCK_KEY).await?;
+        }
+        Err(StoreError::Locked {
+            location: self.display.clone(),
+            holder: "a replay that took the lock as this one cleared a stale one".to_string(),
+            lock: shown,
+        })
     }
 
     /// Deletes one object; a missing object is not an error.

@@ -170,12 +170,28 @@ impl State {
                 .filter_map(|s| s.trim().parse().ok())
                 .collect(),
             None => {
-                let n = if body.trim_start().starts_with('[') {
-                    serde_json::from_str::<Vec<Value>>(&body).map_or(1, |a| a.len().max(1))
-                } else {
-                    1
+                let records: Vec<Value> = match serde_json::from_str::<Value>(&body) {
+                    Ok(Value::Array(a)) => a,
+                    Ok(v) => vec![v],
+                    Err(_) => Vec::new(),
                 };
-                (0..n).map(|i| self.seq_for(format!("{key}#{i}"))).collect()
+                // Without the simulator's numbers, a CRM that upserts knows a write only by
+                // its upsert value (the model's own reading), never by the idempotency header,
+                // which it does not read: a write of the same value updates one record, two
+                // values are two records even under one key.
+                let upserted: Option<Vec<String>> = records
+                    .iter()
+                    .map(|r| self.model.record_identity(r))
+                    .collect();
+                match upserted.filter(|k| !k.is_empty()) {
+                    Some(keys) => keys
+                        .into_iter()
+                        .map(|k| self.seq_for(format!("upsert\u{1f}{k}")))
+                        .collect(),
+                    None => (0..records.len().max(1))
+                        .map(|i| self.seq_for(format!("{key}#{i}")))
+                        .collect(),
+                }
             }
         };
         let rules: Vec<String> = header(r, RULE_HEADER)

@@ -12,6 +12,7 @@ use ls_types::{
 use serde_json::Value;
 
 use crate::spec::Fixture;
+use crate::transform::syntax::ast::Kind;
 use crate::transform::syntax::{tokens_lenient, Tk};
 
 use super::cursor::{self, Context};
@@ -218,7 +219,9 @@ fn in_transform(t: &InTransform, range: impl Fn(usize) -> Range) -> Vec<Completi
         let head: Vec<char> = before[..s - 1].to_vec();
         let tokens = tokens_lenient(&head);
         match tokens.last() {
-            Some(last) if last.end == head.len() && matches!(last.kind, Tk::Name(_)) => {
+            Some(last)
+                if last.end == head.len() && matches!(last.kind, Tk::Leaf(Kind::Name(_))) =>
+            {
                 match super::hover::path_ending_at(&tokens, tokens.len() - 1) {
                     Some(p) => p,
                     None => return Vec::new(),

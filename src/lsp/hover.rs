@@ -7,6 +7,7 @@ use std::path::Path;
 use ls_types::Position;
 
 use crate::lint::{context::lookup, registry};
+use crate::transform::syntax::ast::Kind;
 use crate::transform::syntax::{tokens_lenient, Tk, Token};
 
 use super::cursor::{self, Context};
@@ -168,11 +169,13 @@ pub fn path_ending_at(tokens: &[Token], k: usize) -> Option<Vec<String>> {
     let mut segs = Vec::new();
     let mut i = k;
     loop {
-        let Tk::Name(n) = &tokens[i].kind else {
+        let Tk::Leaf(Kind::Name(n)) = &tokens[i].kind else {
             return None;
         };
         segs.push(n.clone());
-        if i >= 2 && tokens[i - 1].kind == Tk::Op(".") && matches!(tokens[i - 2].kind, Tk::Name(_))
+        if i >= 2
+            && tokens[i - 1].kind == Tk::Op(".")
+            && matches!(tokens[i - 2].kind, Tk::Leaf(Kind::Name(_)))
         {
             i -= 2;
             continue;
@@ -191,13 +194,13 @@ fn in_transform(t: &InTransform) -> Option<String> {
     let tokens = tokens_lenient(&chars);
     let k = token_at(&tokens, t.at)?;
     match &tokens[k].kind {
-        Tk::Var(name) => Some(match functions::find(name) {
+        Tk::Leaf(Kind::Var(name)) => Some(match functions::find(name) {
             Some((_, sig, what)) => format!("```jsonata\n{sig}\n```\n\n{what}"),
             None if name.is_empty() => "`$` — the event being transformed".to_string(),
             None if name == "$" => "`$$` — the root of the input (the event)".to_string(),
             None => format!("`${name}` — a variable bound in this transform"),
         }),
-        Tk::Name(_) => {
+        Tk::Leaf(Kind::Name(_)) => {
             let segs = path_ending_at(&tokens, k)?;
             let refs: Vec<&str> = segs.iter().map(String::as_str).collect();
             let dotted = segs.join(".");

@@ -1115,11 +1115,7 @@ impl Report {
                 .get(d.id.source as usize)
                 .map(|f| format!(" (from {f})"))
                 .unwrap_or_default();
-            let what = example(d, epoch);
-            match what.split_once(' ') {
-                Some((id, rest)) => format!("{id}{from} {rest}"),
-                None => what,
-            }
+            example_from(d, epoch, &from)
         });
         if self.dlq_examples.len() < 8 && !self.dlq_examples.iter().any(|(r, _)| *r == d.reason) {
             let example = example(d, self.epoch);
@@ -1129,6 +1125,11 @@ impl Report {
 }
 
 fn example(r: &DeadLettered, epoch: SystemTime) -> String {
+    example_from(r, epoch, "")
+}
+
+/// [`example`] with `from` (` (from e.json)`) after the event id, which may hold spaces.
+fn example_from(r: &DeadLettered, epoch: SystemTime, from: &str) -> String {
     let last = match (&r.last_status, &r.last_error) {
         (Some(s), _) => {
             let body = r.last_body.as_deref().unwrap_or("");
@@ -1140,7 +1141,7 @@ fn example(r: &DeadLettered, epoch: SystemTime) -> String {
         (None, None) => "no response".to_string(),
     };
     format!(
-        "{} after {} attempt(s) at {}: {}",
+        "{}{from} after {} attempt(s) at {}: {}",
         crate::diag::printable(&r.id.event_id),
         r.attempts,
         delivery::rfc3339(epoch, r.at),
@@ -1168,6 +1169,39 @@ mod tests {
         assert_eq!(percentile(&v, 99.0), 99);
         assert_eq!(percentile(&[], 99.0), 0);
         assert_eq!(percentile(&[7], 50.0), 7);
+    }
+
+    #[test]
+    fn an_example_names_its_fixture_after_the_whole_event_id() {
+        let d = DeadLettered {
+            id: delivery::SubmissionId {
+                seq: 0,
+                source: 0,
+                origin: 0,
+                event_id: "evt 7 of 9".to_string(),
+                event_type: "x".to_string(),
+                rule_id: "R".to_string(),
+            },
+            channel: "c".to_string(),
+            idempotency_key: None,
+            payload: None,
+            reason: Reason::TransformFailed,
+            last_status: None,
+            last_body: None,
+            last_error: Some("boom".to_string()),
+            attempts: 0,
+            token_refreshes: 0,
+            submitted: 0,
+            first_attempt: 0,
+            last_attempt: 0,
+            at: 0,
+            stored: true,
+        };
+        let s = example_from(&d, SystemTime::UNIX_EPOCH, " (from e.json)");
+        assert!(
+            s.starts_with("evt 7 of 9 (from e.json) after 0 attempt(s)"),
+            "{s}"
+        );
     }
 
     #[test]

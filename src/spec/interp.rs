@@ -131,6 +131,78 @@ pub fn sub_span(
     Some(Span::new(at(start), at(end)))
 }
 
+/// Tester #129: a `${env:…}` or `${VAULT_SECRET:…}` in a URL's scheme or authority (user
+/// info, host, port) is refused (E416, at the reference), in every URL field
+/// ([`super::checks::URL_FIELDS`]) and, with `overlays`, in each environment overlay's: the
+/// environment of whoever runs cxsync (or the hub's vault) would decide where events and
+/// credentials go, past every check of the spec's text. A path, query or header may be
+/// templated; a host per environment is an overlay's literal.
+pub fn check_url_authorities(tree: &Value, map: &SourceMap, overlays: bool) -> Vec<Diagnostic> {
+    let mut pointers: Vec<String> = super::checks::URL_FIELDS
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    if overlays {
+        for name in tree
+            .get("environments")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(n, _)| n)
+        {
+            let base = super::yaml::child("/environments", name);
+            pointers.extend(
+                super::checks::URL_FIELDS
+                    .iter()
+                    .map(|p| format!("{base}{p}")),
+            );
+        }
+    }
+    let mut out = Vec::new();
+    for pointer in pointers {
+        let Some(url) = tree.pointer(&pointer).and_then(Value::as_str) else {
+            continue;
+        };
+        let Ok(refs) = scan(url) else { continue };
+        let chars: Vec<char> = url.chars().collect();
+        // Where the authority ends: the first `/`, `?` or `#` after `://` (outside a reference);
+        // without `://` the whole text is scheme and authority.
+        let text: String = chars.iter().collect();
+        let authority_end = text
+            .find("://")
+            .map(|b| text[..b].chars().count() + 3)
+            .and_then(|from| {
+                (from..chars.len()).find(|&i| {
+                    matches!(chars[i], '/' | '?' | '#')
+                        && !refs.iter().any(|r| r.start <= i && i < r.end)
+                })
+            })
+            .unwrap_or(chars.len());
+        let field = pointer.rsplit('/').next().unwrap_or(&pointer).to_string();
+        for r in &refs {
+            let what = match r.kind() {
+                RefKind::Env(_) => "`${env:…}`",
+                RefKind::Vault(_) => "`${VAULT_SECRET:…}`",
+                RefKind::Event(_) => continue,
+            };
+            if r.start >= authority_end {
+                continue;
+            }
+            out.push(
+                Diagnostic::error(
+                    "E416",
+                    format!("{what} in the scheme, host, port or user info of `{field}`: a variable would decide where it sends, past every check of the spec"),
+                )
+                .at_opt(sub_span(map, &pointer, url, r.start, r.end))
+                .with_help(
+                    "write the host literally and template only the path or query (`https://crm.example.com/${env:TENANT}/v1`); for a host per environment, write it in an `environments:` overlay",
+                ),
+            );
+        }
+    }
+    out
+}
+
 /// Resolves `${env:…}` in every string of the tree except the environment overlays and JSONata
 /// transforms. Returns the pointer of every string it resolved with its original text (so output
 /// can mark secrets sensitive, and lint can tell a reference from a literal).

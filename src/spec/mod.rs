@@ -329,6 +329,11 @@ fn load_stages(path: &Path, opts: &LoadOptions, files: &dyn TextSource) -> Loade
     if opts.env.is_none() {
         diags.extend(check_overlays(&tree, &map));
     }
+    diags.extend(interp::check_url_authorities(
+        &tree,
+        &map,
+        opts.env.is_none(),
+    ));
     let interpolated = interp::resolve(&mut tree, &map, opts, &mut diags);
     diags.extend(interp::check_resolved(&tree, &map, &interpolated));
     // What the file writes as secrets, and what `${env:}` put in the tree (a snippet never

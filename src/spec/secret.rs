@@ -169,7 +169,7 @@ pub fn shown_field(
     let name = field.rsplit('/').next().unwrap_or(field);
     let origin = origins.get(field).copied();
     if !masked(origin, is_secret_name(name), Side::Sent) {
-        return value.to_string();
+        return shown_text(value);
     }
     let dotted = field.trim_start_matches('/').replace('/', ".");
     match origin {
@@ -214,8 +214,33 @@ pub fn mask_at(
                 .map(|(i, x)| mask_at(x, &format!("{pointer}/{i}"), false, origins, side, marker))
                 .collect(),
         ),
+        // A URL's literal password and credential parameters, and a literal bearer or basic
+        // credential under any header name (tester #165), are hidden inside the text.
+        Value::String(text) => Value::String(shown_text(text)),
         other => other.clone(),
     }
+}
+
+/// `text` with the credentials written inside it hidden as [`crate::diag::HIDDEN`]: each of a
+/// URL's [`url_credentials`], and the token of a `Bearer …`/`Basic …` value that is not a
+/// `${…}` reference.
+pub fn shown_text(text: &str) -> String {
+    let hidden = || crate::diag::HIDDEN.to_string();
+    for scheme in ["Bearer ", "Basic "] {
+        if let Some(token) = text
+            .get(..scheme.len())
+            .filter(|p| p.eq_ignore_ascii_case(scheme))
+            .map(|_| &text[scheme.len()..])
+        {
+            if !token.trim().is_empty() && !token.contains("${") {
+                return format!("{}{}", &text[..scheme.len()], hidden());
+            }
+        }
+    }
+    if text.contains("://") {
+        return replace_url_credentials(text, |_| hidden());
+    }
+    text.to_string()
 }
 
 /// Whether a URL query parameter carries a credential: a credential name ([`is_secret_name`]:

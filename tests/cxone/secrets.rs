@@ -235,3 +235,66 @@ fn assert_no_file_holds(dir: &Path, secret: &str, except: &[&str]) {
         }
     }
 }
+
+/// Tester #165: credentials written literally inside a URL (user-info password, `?api_key=`,
+/// `?sig=`) and a bearer token under a header not named like a credential are masked inside the
+/// text by compile (stdout), plan (text and JSON) and apply, as credential-named headers are;
+/// `compile --out` writes them as they are (what apply sends).
+#[test]
+fn literal_credentials_inside_urls_and_bearer_values_are_masked_by_every_printer() {
+    let spec = SPEC
+        .replace(
+            "\"https://crm.example.org/t/${env:SX_TENANT}/events?access_token=${env:SX_SECRET}&v=2\"",
+            "\"https://svc:hunter2pw@crm.example.org/crm?api_key=SECRETQ123&x=1\"",
+        )
+        .replace(
+            "\"https://hooks.example.org/${env:SX_SECRET}\"",
+            "\"https://hooks.example.org/a?sig=SIGSECRET77\"",
+        )
+        .replace(
+            "    X-Trace: \"${env:SX_SECRET}\"\n",
+            "    X-Trace: \"${env:SX_SECRET}\"\n    X-Note: \"Bearer tok_LIVE_abc123\"\n",
+        );
+    let literals = ["hunter2pw", "SECRETQ123", "SIGSECRET77", "tok_LIVE_abc123"];
+    let h = Hub::new(&spec);
+    let c = h.run(&["compile", "spec.yaml"], "S3CRET-1", "acme");
+    assert_eq!(code(&c), 0, "{}", text(&c));
+    assert_hidden(&c, &literals, "compile");
+    let doc: Value = serde_json::from_slice(&c.stdout).unwrap();
+    assert_eq!(
+        doc["channel.json"]["destinationUri"],
+        "https://svc:(sensitive)@crm.example.org/crm?api_key=(sensitive)&x=1"
+    );
+    assert_eq!(
+        doc["channel.json"]["headers"]["X-Note"],
+        "Bearer (sensitive)"
+    );
+    assert_eq!(
+        doc["retry-policy.json"]["deadLetterQueue"]["alertEndpoint"],
+        "https://hooks.example.org/a?sig=(sensitive)"
+    );
+    for args in [
+        &["plan", "spec.yaml"][..],
+        &["plan", "spec.yaml", "--json"][..],
+        &["apply", "spec.yaml", "--auto-approve"][..],
+    ] {
+        let o = h.run(args, "S3CRET-1", "acme");
+        assert!(code(&o) <= 1, "{args:?}: {}", text(&o));
+        assert_hidden(&o, &literals, &format!("{args:?}"));
+        assert!(
+            text(&o).contains("svc:(sensitive)@"),
+            "{args:?}: {}",
+            text(&o)
+        );
+    }
+    // What apply sends is the spec's text.
+    let out = h.dir.path().join("out");
+    let o = h.run(
+        &["compile", "spec.yaml", "--out", out.to_str().unwrap()],
+        "S3CRET-1",
+        "acme",
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let channel = std::fs::read_to_string(out.join("channel.json")).unwrap();
+    assert!(channel.contains("svc:hunter2pw@") && channel.contains("Bearer tok_LIVE_abc123"));
+}

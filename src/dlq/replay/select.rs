@@ -1,5 +1,6 @@
 //! What a replay's filters selected, in words: a `--rule` or `--event-type` that matches no
-//! record is almost always a typo, and a replay job that replays nothing must not look green.
+//! record is almost always a typo, and a replay job that replays nothing must not look green;
+//! and whether the records are the spec's at all ([`foreign_channels`]).
 
 use std::collections::BTreeSet;
 
@@ -54,4 +55,21 @@ pub fn unmatched(filter: &Filter, records: &[Found], spec: &Spec, selected: usiz
         ));
     }
     notes
+}
+
+/// The channels, other than the spec's (`channel.name` after its `--env` overlay), that
+/// `records` were dead-lettered on, each with its count, in name order. A record carries its
+/// channel; a spec of another integration (or environment) would send its events to another
+/// CRM. Empty: every record is the spec's.
+pub fn foreign_channels<'a>(
+    records: impl IntoIterator<Item = &'a Found>,
+    spec: &Spec,
+) -> Vec<(String, usize)> {
+    let mut out: std::collections::BTreeMap<&str, usize> = Default::default();
+    for f in records {
+        if f.record.channel != spec.raw.channel.name {
+            *out.entry(f.record.channel.as_str()).or_default() += 1;
+        }
+    }
+    out.into_iter().map(|(c, n)| (c.to_string(), n)).collect()
 }

@@ -613,12 +613,17 @@ impl CrmModel {
             .as_ref()
             .and_then(|s| s.for_rule(rule))
             .is_none_or(|s| s.validator.is_valid(record));
-        let key = if self.dedup == DedupMode::Upsert {
-            hash128(&self.upsert_value(record).map(json_text).unwrap_or_default())
-        } else {
-            0
-        };
+        let key = self.record_identity(record).map_or(0, |k| hash128(&k));
         (valid, key)
+    }
+
+    /// What the CRM knows a record by when it upserts: the upsert field's value as text (empty
+    /// when the record lacks it); `None` when the CRM does not upsert. The one reading of the
+    /// upsert identity: the model's dedup in virtual time and over HTTP, and `mock-crm`'s
+    /// numbering of the records it is sent without the simulator's event numbers.
+    pub fn record_identity(&self, record: &Value) -> Option<String> {
+        (self.dedup == DedupMode::Upsert)
+            .then(|| self.upsert_value(record).map(json_text).unwrap_or_default())
     }
 
     /// A record's upsert value: a top-level field name, or a JSON pointer into the payload

@@ -273,8 +273,9 @@ impl<'a> Feed<'a> {
     /// scenario's deliberate changes), through each rule that matches the template, must give
     /// the template's own `cxsync test` output (at `now`, the spec's test instant) except in
     /// values derived from the varied fields, which keep their JSON type and form; it must be
-    /// routed to the same rules, render a key when the template does, and pass the CRM schema
-    /// when the template's payload does. Returns what differs (empty: the check holds).
+    /// routed to the same rules, render a key when the template does, pass the CRM schema
+    /// when the template's payload does, and repeat no template's id in any identity field
+    /// ([`Plan::repeats`]). Returns what differs (empty: the check holds).
     pub fn check(&self, inputs: &Inputs, now: DateTime<Utc>, key: &Template) -> Vec<String> {
         let mut out = Vec::new();
         let checked = (self.templates.len() as u64).min(self.generated);
@@ -282,6 +283,11 @@ impl<'a> Feed<'a> {
             let t = self.template_of(g);
             let (fixture, name) = (&self.templates[t], &self.names[t]);
             let ev = self.varied(g, self.curve.time_of(g));
+            for r in self.plan.repeats(&self.templates, &ev) {
+                out.push(format!(
+                    "{name}: the generated event repeats a fixture's id: {r}"
+                ));
+            }
             if key.render(fixture).is_ok() && key.render(&ev).is_err() {
                 out.push(format!(
                     "{name}: the generated event renders no idempotency key, the fixture does"

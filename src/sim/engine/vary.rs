@@ -6,10 +6,12 @@
 //!   the key's id fields of a party): a string keeps its form: every letter stays a letter of the same case,
 //!   every digit a digit, hex stays hex, punctuation stays where it is; the trailing characters
 //!   count up from the fixture's value (`INT-00417` → `INT-00418`, `ab12-cd34` → `ab12-cd35`, a
-//!   UUID stays a UUID). Fixtures whose values have the same form share one sequence that starts
-//!   above all of them, so every generated id is unique and none repeats a fixture's. Only when
-//!   the fixture's form cannot hold that many values is its varying run widened. A number stays a number: the next integers above the largest
-//!   fixture value, within ±(2^53 − 1).
+//!   UUID stays a UUID, `abcdef` stays hex). Fixtures whose values have the same form share one
+//!   sequence, which starts above every id of the run its form can spell, in any identity field
+//!   ([`Taken`]), so every generated id is unique and none repeats a fixture's or another
+//!   field's. Only when the fixture's form cannot hold that many values is its varying run
+//!   widened. A number stays a number: integers above the largest fixture value, clear of every
+//!   other id, within ±(2^53 − 1).
 //! - **Times** (`event.occurredAt`, `interaction.startedAt`, `interaction.endedAt`): all shift by
 //!   one offset, so that the event occurs at its arrival instant (the first of `occurredAt`,
 //!   `endedAt`, `startedAt` the fixture has) and every duration stays the fixture's. An ISO 8601
@@ -372,6 +374,9 @@ enum Zone {
     Offset { colon: bool },
 }
 
+/// An identity field's path, its segments, and each template's value there.
+type FieldValues<'a> = (String, Vec<String>, Vec<Option<&'a Value>>);
+
 /// Why a plan cannot make the events asked for.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("cannot generate {count} distinct values of `{path}` from the fixtures' values ({found})")]
@@ -387,31 +392,49 @@ impl Plan {
     /// templates that have neither standard id.
     pub fn new(templates: &[Value], count: u64, identity: &Identity) -> Result<Plan, PlanError> {
         let mut shapes: Vec<Shape> = Vec::new();
-        let mut ids = Vec::new();
         let standard: Vec<bool> = templates.iter().map(Identity::has_standard).collect();
-        let paths = IDENTITY
+        let paths: Vec<(String, bool)> = IDENTITY
             .iter()
             .map(|p| (p.to_string(), false))
             .chain(identity.fields.iter().map(|p| (p.clone(), false)))
-            .chain(identity.fallback.iter().map(|p| (p.clone(), true)));
-        for (path, fallback) in paths {
-            let segs = split(&path);
-            let values: Vec<Option<&Value>> = templates
-                .iter()
-                .zip(&standard)
-                .map(|(t, std)| {
-                    if fallback && *std {
-                        None
-                    } else {
-                        get(t, &segs)
-                    }
-                })
-                .collect();
-            ids.push(IdField {
-                per_template: id_gens(&values, count, &path, &mut shapes)?,
-                path: segs,
-            });
+            .chain(identity.fallback.iter().map(|p| (p.clone(), true)))
+            .collect();
+        let fields: Vec<FieldValues> = paths
+            .into_iter()
+            .map(|(path, fallback)| {
+                let segs = split(&path);
+                let values = templates
+                    .iter()
+                    .zip(&standard)
+                    .map(|(t, std)| {
+                        if fallback && *std {
+                            None
+                        } else {
+                            get(t, &segs)
+                        }
+                    })
+                    .collect();
+                (path, segs, values)
+            })
+            .collect();
+        // Every id a fixture has, in any identity field: no generated id may equal one, nor
+        // another generated id, whichever field either is in ([`Taken`]).
+        let mut taken = Taken::of(fields.iter().flat_map(|f| f.2.iter().flatten().copied()));
+        let mut per_field: Vec<Vec<Option<IdGen>>> = Vec::with_capacity(fields.len());
+        for (path, _, values) in &fields {
+            per_field.push(int_gens(values, count, path, &mut taken)?);
         }
+        for ((path, _, values), out) in fields.iter().zip(&mut per_field) {
+            string_gens(values, count, path, &mut shapes, &mut taken, out)?;
+        }
+        let ids = fields
+            .into_iter()
+            .zip(per_field)
+            .map(|((_, segs, _), per_template)| IdField {
+                path: segs,
+                per_template,
+            })
+            .collect();
         let times = TIMES
             .iter()
             .map(|p| {
@@ -458,7 +481,7 @@ impl Plan {
                     distinct,
                 } => {
                     // Within ±(2^53 − 1), or the 64-bit range past it, by construction
-                    // ([`id_gens`]).
+                    // ([`int_gens`]).
                     let off = IdGen::offset(rank, distinct, g, self.templates) as i128 * step;
                     let n = if up { start + off } else { start - off };
                     Value::Number(int_number(n))
@@ -492,6 +515,40 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Where `generated` repeats an id of `templates`: each identity field of `generated`
+    /// whose value, as text (what `$string` makes of it), equals any template's value of any
+    /// identity field. The built-in check asks it of each template's first generated event;
+    /// empty when the plan kept its promise.
+    pub fn repeats(&self, templates: &[Value], generated: &Value) -> Vec<String> {
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        let mut out = Vec::new();
+        for f in self
+            .ids
+            .iter()
+            .filter(|f| f.per_template.iter().any(Option::is_some))
+        {
+            let Some(v) = get(generated, &f.path).filter(|v| v.is_string() || v.is_number()) else {
+                continue;
+            };
+            let mine = text(v);
+            for (t, template) in templates.iter().enumerate() {
+                for g in &self.ids {
+                    if get(template, &g.path).is_some_and(|w| text(w) == mine) {
+                        out.push(format!(
+                            "`{}` {mine} is template {}'s `{}`",
+                            f.path.join("."),
+                            t + 1,
+                            g.path.join(".")
+                        ));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 fn split(path: &str) -> Vec<String> {
     path.split('.').map(str::to_string).collect()
 }
@@ -521,87 +578,258 @@ fn int_number(n: i128) -> Number {
     }
 }
 
-/// How each template's values of one identity field vary.
-fn id_gens(
+/// The ids no generated id may take: every fixture's id in any identity field, and the
+/// values already handed to a field's sequence. Integers and strings meet here too: a transform
+/// may write `$string(interaction.id)` into the field a CRM upserts on, so the integer 42 and
+/// the string `"42"` are one id to it.
+#[derive(Debug, Default)]
+struct Taken {
+    /// Integer intervals taken (inclusive): fixture integers, fixture strings of digits read
+    /// as integers, and each integer sequence's span.
+    ints: Vec<(i128, i128)>,
+    /// Fixture strings (and integers as decimal text), by their characters.
+    strings: Vec<Vec<char>>,
+    /// Each string sequence's form, its least value and its greatest.
+    sequences: Vec<(Shape, Vec<char>, Vec<char>)>,
+}
+
+impl Taken {
+    fn of<'a>(values: impl Iterator<Item = &'a Value>) -> Taken {
+        let mut t = Taken::default();
+        for v in values {
+            if let Some(n) = integer(v) {
+                t.ints.push((n, n));
+                t.strings.push(n.to_string().chars().collect());
+            } else if let Some(s) = v.as_str() {
+                let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                if digits && (s == "0" || !s.starts_with('0')) {
+                    if let Ok(n) = s.parse::<i128>() {
+                        t.ints.push((n, n));
+                    }
+                }
+                t.strings.push(s.chars().collect());
+            }
+        }
+        t
+    }
+
+    /// The first taken interval that meets `lo..=hi`.
+    fn clash(&self, lo: i128, hi: i128) -> Option<(i128, i128)> {
+        self.ints
+            .iter()
+            .copied()
+            .find(|(a, b)| *a <= hi && *b >= lo)
+    }
+
+    /// The first start at or beyond `start` (in the direction `up`) whose `n` consecutive
+    /// values meet no taken interval.
+    fn fit(&self, mut start: i128, n: i128, up: bool) -> Option<i128> {
+        let span = n.checked_sub(1)?.max(0);
+        loop {
+            let (lo, hi) = if up {
+                (start, start.checked_add(span)?)
+            } else {
+                (start.checked_sub(span)?, start)
+            };
+            let (a, b) = match self.clash(lo, hi) {
+                None => return Some(start),
+                Some(x) => x,
+            };
+            start = if up {
+                b.checked_add(1)?
+            } else {
+                a.checked_sub(1)?
+            };
+        }
+    }
+
+    /// The greatest string a sequence of form `shape` must stay above: every fixture id
+    /// that form can spell, every integer's decimal text of its length (when it spells digits
+    /// everywhere), and the last value of every earlier sequence whose form can spell one of
+    /// the same strings. Strings of one form order as their values do, so a sequence above all
+    /// of these repeats none of them.
+    fn floor(&self, shape: &Shape) -> Option<Vec<char>> {
+        let len = shape.0.len();
+        let mut best: Option<Vec<char>> = None;
+        let mut consider = |s: Vec<char>| {
+            if best.as_ref().is_none_or(|b| s > *b) {
+                best = Some(s);
+            }
+        };
+        for s in &self.strings {
+            if s.len() == len && shape.spells(s) {
+                consider(s.clone());
+            }
+        }
+        for (other, first, last) in &self.sequences {
+            // Every value of a sequence shares the characters its least and greatest share
+            // at the front; a form that cannot spell those spells none of its values.
+            let front = first.iter().zip(last).take_while(|(a, b)| a == b).count();
+            let reachable = other.meets(shape)
+                && first[..front]
+                    .iter()
+                    .zip(&shape.0)
+                    .all(|(c, class)| class.admits(*c));
+            if let Some(f) = reachable
+                .then(|| common_below(other, shape, last))
+                .flatten()
+            {
+                consider(f);
+            }
+        }
+        if len <= 38 && shape.spells_digits() {
+            let digits = Shape(vec![Class::Digit; len]);
+            let low = if len == 1 {
+                0
+            } else {
+                10i128.pow(len as u32 - 1)
+            };
+            let high = 10i128.pow(len as u32) - 1;
+            for &(a, b) in &self.ints {
+                let top = b.min(high);
+                if top >= a.max(low) {
+                    let text: Vec<char> = top.to_string().chars().collect();
+                    if let Some(f) = common_below(&digits, shape, &text) {
+                        consider(f);
+                    }
+                }
+            }
+        }
+        best
+    }
+}
+
+/// The greatest string at most `t` (of its length) that both forms spell; `None` when none is.
+fn common_below(a: &Shape, b: &Shape, t: &[char]) -> Option<Vec<char>> {
+    if a.0.len() != b.0.len() || t.len() != a.0.len() {
+        return None;
+    }
+    // Per position, the characters both forms allow, in order.
+    let sets: Vec<Vec<char>> =
+        a.0.iter()
+            .zip(&b.0)
+            .map(|(x, y)| {
+                (0..x.radix())
+                    .map(|d| x.char_of(d))
+                    .filter(|c| y.admits(*c))
+                    .collect()
+            })
+            .collect();
+    if sets.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let spelt = t
+        .iter()
+        .zip(&sets)
+        .take_while(|(c, set)| set.contains(c))
+        .count();
+    if spelt == t.len() {
+        return Some(t.to_vec());
+    }
+    // The last position, within `t`'s spelt prefix, where a smaller character can stand;
+    // the greatest characters after it.
+    (0..=spelt).rev().find_map(|i| {
+        let smaller = sets[i].iter().rev().find(|c| **c < t[i])?;
+        let mut out = t[..i].to_vec();
+        out.push(*smaller);
+        out.extend(sets[i + 1..].iter().filter_map(|set| set.last()));
+        Some(out)
+    })
+}
+
+/// How each template's integer values of one identity field vary: one sequence above the
+/// largest (or below the smallest) fixture value, clear of every id taken ([`Taken`]).
+fn int_gens(
     values: &[Option<&Value>],
     count: u64,
     path: &str,
-    shapes: &mut Vec<Shape>,
+    taken: &mut Taken,
 ) -> Result<Vec<Option<IdGen>>, PlanError> {
     let mut out = vec![None; values.len()];
     // Instances of the templates (copies of each) the run makes: the values a sequence needs
     // are that many times the fixtures' distinct values ([`IdGen`]).
     let templates = (values.len() as u64).max(1);
     let instances = count.div_ceil(templates);
-    // Integers: one sequence above the largest (or below the smallest) fixture value.
     let ints: Vec<(usize, i128)> = values
         .iter()
         .enumerate()
         .filter_map(|(i, v)| v.and_then(integer).map(|n| (i, n)))
         .collect();
-    if !ints.is_empty() {
-        let max = ints.iter().map(|x| x.1).max().unwrap_or(0);
-        let min = ints.iter().map(|x| x.1).min().unwrap_or(0);
-        let (ranked, distinct) = ranks(&ints);
-        let n = i128::from(instances) * i128::from(distinct);
-        let safe = max <= MAX_SAFE_INTEGER && min >= -MAX_SAFE_INTEGER;
-        let beyond = if max > MAX_SAFE_INTEGER {
-            exact_beyond(max, n, true).map(|(start, step)| (start, step, true))
-        } else if min < -MAX_SAFE_INTEGER {
-            exact_beyond(min, n, false).map(|(start, step)| (start, step, false))
-        } else {
-            None
-        };
-        let gen = if safe && max + n <= MAX_SAFE_INTEGER {
-            IdGen::Int {
-                start: max + 1,
-                up: true,
-                step: 1,
-                rank: 0,
-                distinct,
-            }
-        } else if safe && min - n >= -MAX_SAFE_INTEGER {
-            IdGen::Int {
-                start: min - 1,
-                up: false,
-                step: 1,
-                rank: 0,
-                distinct,
-            }
-        } else if let Some((start, step, up)) = beyond {
-            // The fixtures' ids are past 2^53 already: keep them there, exact in a double.
-            IdGen::Int {
-                start,
-                up,
-                step,
-                rank: 0,
-                distinct,
-            }
-        } else {
-            return Err(PlanError {
-                path: path.to_string(),
-                count,
-                found: format!("integers {min} to {max}"),
-            });
-        };
-        for (i, rank) in ranked {
-            out[i] = Some(match gen {
-                IdGen::Int {
-                    start, up, step, ..
-                } => IdGen::Int {
-                    start,
-                    up,
-                    step,
-                    rank,
-                    distinct,
-                },
-                other => other,
-            });
-        }
+    if ints.is_empty() {
+        return Ok(out);
     }
-    // Strings: grouped by form (what is fixed and what varies, position by position); a group
-    // shares one sequence above every member's value. Strings of different forms cannot be
-    // equal (they differ at a fixed position, or in a run's class).
+    let max = ints.iter().map(|x| x.1).max().unwrap_or(0);
+    let min = ints.iter().map(|x| x.1).min().unwrap_or(0);
+    let (ranked, distinct) = ranks(&ints);
+    let n = i128::from(instances) * i128::from(distinct);
+    let safe = max <= MAX_SAFE_INTEGER && min >= -MAX_SAFE_INTEGER;
+    let within = |start: i128, up: bool| {
+        let last = if up { start + n - 1 } else { start - (n - 1) };
+        (-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&last)
+    };
+    let up_start = taken.fit(max + 1, n, true).filter(|s| within(*s, true));
+    let down_start = || taken.fit(min - 1, n, false).filter(|s| within(*s, false));
+    // Past 2^53 already: stay there, exact in a double, and clear of what is taken.
+    let beyond = |mut from: i128, up: bool| loop {
+        let (start, step) = exact_beyond(from, n, up)?;
+        let last = start.checked_add(if up { 1 } else { -1 } * (n - 1).max(0) * step)?;
+        match taken.clash(start.min(last), start.max(last)) {
+            None => return Some((start, step, up)),
+            Some((a, b)) => from = if up { b } else { a },
+        }
+    };
+    let (start, step, up) = if let (true, Some(s)) = (safe, up_start) {
+        (s, 1, true)
+    } else if let (true, Some(s)) = (safe, down_start()) {
+        (s, 1, false)
+    } else if let Some(b) = if max > MAX_SAFE_INTEGER {
+        beyond(max, true)
+    } else if min < -MAX_SAFE_INTEGER {
+        beyond(min, false)
+    } else {
+        None
+    } {
+        b
+    } else {
+        return Err(PlanError {
+            path: path.to_string(),
+            count,
+            found: format!("integers {min} to {max}"),
+        });
+    };
+    if n > 0 {
+        let last = if up {
+            start + (n - 1) * step
+        } else {
+            start - (n - 1) * step
+        };
+        taken.ints.push((start.min(last), start.max(last)));
+    }
+    for (i, rank) in ranked {
+        out[i] = Some(IdGen::Int {
+            start,
+            up,
+            step,
+            rank,
+            distinct,
+        });
+    }
+    Ok(out)
+}
+
+/// How each template's string values of one identity field vary, into `out`: grouped by form
+/// (what is fixed and what varies, position by position); a group shares one sequence above
+/// every id taken that its form can spell ([`Taken::floor`]).
+fn string_gens(
+    values: &[Option<&Value>],
+    count: u64,
+    path: &str,
+    shapes: &mut Vec<Shape>,
+    taken: &mut Taken,
+    out: &mut [Option<IdGen>],
+) -> Result<(), PlanError> {
+    let templates = (values.len() as u64).max(1);
+    let instances = count.div_ceil(templates);
     let strings: Vec<(usize, &str)> = values
         .iter()
         .enumerate()
@@ -622,13 +850,24 @@ fn id_gens(
             .filter_map(|(_, s)| shape.value(s))
             .max()
             .unwrap_or(0);
-        let start = top.saturating_add(1);
         let values: Vec<(usize, Option<u128>)> =
             members.iter().map(|(i, s)| (*i, shape.value(s))).collect();
         let (ranked, distinct) = ranks(&values);
         let needed = u128::from(instances) * u128::from(distinct);
-        while start.saturating_add(needed) > shape.capacity() {
-            // Too few values in the fixture's form: widen its varying run, keeping the value.
+        let start = loop {
+            // Above the fixture's own value (kept when the form widens) and above every
+            // taken id the form can spell.
+            let above = match taken.floor(&shape) {
+                Some(f) => shape.above(&f),
+                None => Some(0),
+            };
+            if let Some(start) = above.map(|a| a.max(top.saturating_add(1))) {
+                if start.saturating_add(needed) <= shape.capacity() {
+                    break start;
+                }
+            }
+            // Too few values left in the fixture's form: widen its varying run, keeping the
+            // value.
             if !shape.widen() {
                 return Err(PlanError {
                     path: path.to_string(),
@@ -636,6 +875,13 @@ fn id_gens(
                     found: format!("`{}`", members[0].1),
                 });
             }
+        };
+        if needed > 0 {
+            taken.sequences.push((
+                shape.clone(),
+                shape.encode(start).chars().collect(),
+                shape.encode(start + needed - 1).chars().collect(),
+            ));
         }
         shapes.push(shape);
         for (i, rank) in ranked {
@@ -647,7 +893,7 @@ fn id_gens(
             });
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// An integer value (`12`, `-3`, `4.0`, a 64-bit `1234567890123456789`), not a fraction; a
@@ -736,15 +982,28 @@ impl Class {
     }
 }
 
+impl Class {
+    /// Whether this position may hold `c`.
+    fn admits(self, c: char) -> bool {
+        self.digit_of(c).is_some()
+    }
+
+    /// Whether some character may stand at this position in both forms.
+    fn meets(self, other: Class) -> bool {
+        (0..self.radix()).any(|d| other.admits(self.char_of(d)))
+    }
+}
+
 /// The form of a string id: a class per character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Shape(Vec<Class>);
 
 impl Shape {
-    /// The form of `s`: a string whose letters and digits are all hex of one case, at least
-    /// eight of them with both kinds present (a UUID, a hash), varies in every hex position;
-    /// otherwise only its last run of digits varies (`INT-00417`), or, without digits, its last
-    /// run of letters (`CASE-ZZ`); everything else is fixed.
+    /// The form of `s`: a hex id varies in every hex position — a string whose letters and
+    /// digits are all hex of one case, laid out as a UUID (`8-4-4-4-12`), or at least eight of
+    /// them with both kinds present (a hash), or at least six hex letters and no digit
+    /// (`abcdef`); otherwise only its last run of digits varies (`INT-00417`), or, without
+    /// digits, its last run of letters (`CASE-ZZ`); everything else is fixed.
     fn of(s: &str) -> Shape {
         let chars: Vec<char> = s.chars().collect();
         let alnum: Vec<char> = chars
@@ -752,18 +1011,23 @@ impl Shape {
             .copied()
             .filter(char::is_ascii_alphanumeric)
             .collect();
+        let uuid = {
+            let runs: Vec<usize> = s.split('-').map(str::len).collect();
+            runs == [8, 4, 4, 4, 12] && alnum.len() == 32
+        };
         let hex = |upper: bool| {
-            alnum.len() >= 8
-                && alnum.iter().any(char::is_ascii_digit)
-                && alnum.iter().any(char::is_ascii_alphabetic)
-                && alnum.iter().all(|c| {
-                    c.is_ascii_digit()
-                        || if upper {
-                            ('A'..='F').contains(c)
-                        } else {
-                            ('a'..='f').contains(c)
-                        }
-                })
+            let letters = alnum.iter().filter(|c| c.is_ascii_alphabetic()).count();
+            let digits = alnum.len() - letters;
+            alnum.iter().all(|c| {
+                c.is_ascii_digit()
+                    || if upper {
+                        ('A'..='F').contains(c)
+                    } else {
+                        ('a'..='f').contains(c)
+                    }
+            }) && (uuid
+                || (alnum.len() >= 8 && digits > 0 && letters > 0)
+                || (digits == 0 && letters >= 6))
         };
         if hex(false) || hex(true) {
             let class = if hex(false) {
@@ -810,6 +1074,57 @@ impl Shape {
             }
         }
         Shape(classes)
+    }
+
+    /// Whether `s` is a string of this form.
+    fn spells(&self, s: &[char]) -> bool {
+        s.len() == self.0.len() && s.iter().zip(&self.0).all(|(c, class)| class.admits(*c))
+    }
+
+    /// Whether some string is of both forms.
+    fn meets(&self, other: &Shape) -> bool {
+        self.0.len() == other.0.len() && self.0.iter().zip(&other.0).all(|(a, b)| a.meets(*b))
+    }
+
+    /// Whether some string of this form is all digits (an integer's decimal text may be one).
+    fn spells_digits(&self) -> bool {
+        self.0.iter().all(|c| ('0'..='9').any(|d| c.admits(d)))
+    }
+
+    /// The value of the least string of this form that is greater than `t` (of the same
+    /// length, compared character by character: strings of one form order as their values
+    /// do); `None` when there is none.
+    fn above(&self, t: &[char]) -> Option<u128> {
+        if t.len() != self.0.len() {
+            return Some(0);
+        }
+        // How long a prefix of `t` this form spells.
+        let spelt = t
+            .iter()
+            .zip(&self.0)
+            .take_while(|(c, class)| class.admits(**c))
+            .count();
+        // The last position where a greater character can stand after `t`'s own prefix.
+        for i in (0..self.0.len()).rev() {
+            if i > spelt {
+                continue;
+            }
+            let class = self.0[i];
+            let Some(d) = (0..class.radix()).find(|&d| class.char_of(d) > t[i]) else {
+                continue;
+            };
+            let mut v: u128 = 0;
+            for (j, class) in self.0.iter().enumerate() {
+                let digit = match j.cmp(&i) {
+                    std::cmp::Ordering::Less => class.digit_of(t[j])?,
+                    std::cmp::Ordering::Equal => d,
+                    std::cmp::Ordering::Greater => 0,
+                };
+                v = v.checked_mul(class.radix())?.checked_add(digit)?;
+            }
+            return Some(v);
+        }
+        None
     }
 
     /// How many distinct values the form holds (saturating).
@@ -1198,9 +1513,22 @@ enum Token {
 }
 
 /// Same punctuation in the same places, and runs of the same case (a run of digits only, which
-/// a hex id can become, goes with any run).
+/// a hex id can become, goes with any run); a hex id ([`Shape::of`]) stays hex of its case.
 fn same_form(a: &str, b: &str) -> bool {
     let (x, y) = (string_form(a), string_form(b));
+    let hex = Shape::of(a)
+        .0
+        .into_iter()
+        .find(|c| matches!(c, Class::HexLower | Class::HexUpper));
+    if let Some(class) = hex {
+        if !b
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .all(|c| class.admits(c))
+        {
+            return false;
+        }
+    }
     x.len() == y.len()
         && x.iter().zip(&y).all(|(p, q)| match (p, q) {
             (Token::Run(f), Token::Run(g)) => f == g || *f == 0 || *g == 0,
@@ -1457,6 +1785,129 @@ mod tests {
         }
         assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "evt-0008");
         assert_eq!(p.apply(&t[0], 0, 0, AT)["interaction"]["id"], 42);
+    }
+
+    /// Every id of `paths` in the fixtures and in `count` generated events, as a CRM that
+    /// upserts on `$string(...)` of it sees it; panics on a repeat, naming both.
+    fn assert_all_ids_unique(t: &[Value], count: u64, identity: &Identity, paths: &[&str]) {
+        let mut seen = std::collections::BTreeMap::new();
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        let events = t.iter().cloned().chain(generate(t, count, identity));
+        for (k, e) in events.enumerate() {
+            for p in paths {
+                let Some(v) = get(&e, &split(p)) else {
+                    continue;
+                };
+                if let Some(before) = seen.insert(text(v), (k, *p)) {
+                    panic!(
+                        "{} repeats: event {k} `{p}` and event {} `{}`",
+                        text(v),
+                        before.0,
+                        before.1
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn generated_ids_never_meet_another_fields_or_fixtures_ids() {
+        // #121: GUIDs one apart in two fixtures, and event ids of the same form just above
+        // them: the interaction ids must not count up into the event ids (nor the reverse).
+        let t = [
+            json!({"event": {"id": "3f2504e0-4f89-11d3-9a0c-0305e82c3310"},
+                   "interaction": {"id": "3f2504e0-4f89-11d3-9a0c-0305e82c3301"}}),
+            json!({"event": {"id": "3f2504e0-4f89-11d3-9a0c-0305e82c3311"},
+                   "interaction": {"id": "3f2504e0-4f89-11d3-9a0c-0305e82c3302"}}),
+            json!({"event": {"id": "3F2504E0-4F89-11D3-9A0C-0305E82C3303"},
+                   "interaction": {"id": "3F2504E0-4F89-11D3-9A0C-0305E82C3300"}}),
+            json!({"event": {"id": "abcdefab-cdef-abcd-efab-cdefabcdefab"},
+                   "interaction": {"id": "12345678-1234-1234-1234-123456789012"}}),
+        ];
+        assert_all_ids_unique(&t, 2000, &Identity::default(), &IDENTITY);
+        let p = plan(&t, 2000);
+        for (k, e) in generate(&t, 4, &Identity::default()).iter().enumerate() {
+            assert_eq!(p.repeats(&t, e), Vec::<String>::new(), "{e}");
+            // The built-in check would see a copy that kept a fixture's id.
+            assert_eq!(p.repeats(&t, &t[k]).len(), 2, "{e}");
+        }
+        for (k, e) in generate(&t, 2000, &Identity::default()).iter().enumerate() {
+            for p in IDENTITY {
+                let (id, fixture) = (
+                    e[p.split('.').next().unwrap()]["id"].as_str().unwrap(),
+                    t[k % 4][p.split('.').next().unwrap()]["id"]
+                        .as_str()
+                        .unwrap(),
+                );
+                assert_eq!(skeleton(id), skeleton(fixture), "{id} for {fixture}");
+                let upper = fixture.chars().any(|c| c.is_ascii_uppercase());
+                assert!(
+                    id.chars().all(|c| c == '-'
+                        || c.is_ascii_digit()
+                        || if upper {
+                            ('A'..='F').contains(&c)
+                        } else {
+                            ('a'..='f').contains(&c)
+                        }),
+                    "{id} for {fixture}: hex stays hex of the fixture's case"
+                );
+            }
+        }
+        // Adjacent integers in two fields, and a string of digits a transform's `$string`
+        // makes equal to an integer.
+        let t = [
+            json!({"event": {"id": 41}, "interaction": {"id": 40}}),
+            json!({"event": {"id": "42"}, "interaction": {"id": 43}}),
+        ];
+        assert_all_ids_unique(&t, 500, &Identity::default(), &IDENTITY);
+        // A conversation id (the key's own field) beside event ids of the same form.
+        let id = Identity::of_key(["conversation.conversationId".to_string()], |_| false);
+        let t = [
+            json!({"event": {"id": "c-100"}, "conversation": {"conversationId": "c-101"}}),
+            json!({"event": {"id": "c-102"}, "conversation": {"conversationId": "c-103"}}),
+        ];
+        assert_all_ids_unique(&t, 300, &id, &["event.id", "conversation.conversationId"]);
+    }
+
+    #[test]
+    fn a_hex_id_without_digits_varies_as_hex() {
+        // #134: `abcdef` is hex; counting up as letters would write `abcdeg`.
+        let t = [json!({"event": {"id": "abcdef"}, "interaction": {"id": "ABCDEF"}})];
+        let p = plan(&t, 40);
+        for g in 0..40 {
+            let e = p.apply(&t[0], 0, g, AT);
+            let (lo, up) = (
+                e["event"]["id"].as_str().unwrap(),
+                e["interaction"]["id"].as_str().unwrap(),
+            );
+            assert!(
+                lo.len() == 6
+                    && lo
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{lo}"
+            );
+            assert!(
+                up.len() == 6
+                    && up
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()),
+                "{up}"
+            );
+        }
+        assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "abcdf0");
+        // The built-in check holds a hex id to hex.
+        assert_eq!(
+            compare(&json!({"id": "abcdef"}), &json!({"id": "abcdeg"})).len(),
+            1
+        );
+        assert!(compare(&json!({"id": "abcdef"}), &json!({"id": "abcdf0"})).is_empty());
+        // Fewer than six letters and no digit: a word-like code, varied as letters.
+        let t = [json!({"event": {"id": "CASE-ZZ"}})];
+        assert_eq!(
+            plan(&t, 1).apply(&t[0], 0, 0, AT)["event"]["id"],
+            "CASE-BAA"
+        );
     }
 
     #[test]

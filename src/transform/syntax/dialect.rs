@@ -20,7 +20,7 @@ fn is_op(t: Option<&Token>, op: &str) -> bool {
 }
 
 fn is_var(t: Option<&Token>, name: &str) -> bool {
-    matches!(t, Some(Token { kind: Tk::Var(v), .. }) if v == name)
+    matches!(t, Some(Token { kind: Tk::Leaf(Kind::Var(v)), .. }) if v == name)
 }
 
 fn text(chars: &[char], start: usize, end: usize) -> String {
@@ -121,7 +121,7 @@ fn structure(toks: &[Token], i: usize, hi: usize) -> Option<(usize, Option<usize
                     return None;
                 }
             }
-            Tk::Var(v) if depth == 0 => match v.as_str() {
+            Tk::Leaf(Kind::Var(v)) if depth == 0 => match v.as_str() {
                 "if" if is_op(toks.get(k + 1), "(") => nested += 1,
                 "else" if nested == 0 => {
                     if otherwise.is_some() {
@@ -197,7 +197,7 @@ fn optional_chain(
     // `a?.["name"]` is the field `name` (`a.name`): in JSONata `a["name"]` would be a
     // filter, true for every item.
     if adjacent && is_op(toks.get(i + 2), "[") && is_op(toks.get(i + 4), "]") && i + 4 < hi {
-        if let Tk::Str(name) = &toks[i + 3].kind {
+        if let Tk::Leaf(Kind::Str(name)) = &toks[i + 3].kind {
             let close = &toks[i + 4];
             let fixable = !name.contains('`');
             let replacement = format!(".`{name}`");

@@ -3,6 +3,7 @@
 //! sign) so that what parses here parses in the engine and the other way round. Offsets are
 //! character offsets.
 
+use super::ast::Kind;
 use super::SyntaxError;
 
 /// A token's kind and value.
@@ -11,18 +12,9 @@ pub enum Tk {
     /// An operator or punctuation; `and`, `or` and `in` are operators too (and names where an
     /// operand is expected).
     Op(&'static str),
-    /// A field name (backtick names included).
-    Name(String),
-    /// `$name` without the `$`: `$` is `""`, `$$` is `"$"`.
-    Var(String),
-    Str(String),
-    Num(f64),
-    Bool(bool),
-    Null,
-    Regex {
-        pattern: String,
-        flags: String,
-    },
+    /// An operand written as one token, as the leaf it parses to: a field name (backtick names
+    /// included), a variable, a string, number, boolean, `null` or regex; no other [`Kind`].
+    Leaf(Kind),
     End,
 }
 
@@ -174,7 +166,7 @@ impl<'a> Lexer<'a> {
                 Some(close) => {
                     self.pos = close + 1;
                     return tok(
-                        Tk::Name(self.chars[from..close].iter().collect()),
+                        Tk::Leaf(Kind::Name(self.chars[from..close].iter().collect())),
                         close + 1,
                     );
                 }
@@ -196,17 +188,17 @@ impl<'a> Lexer<'a> {
         self.pos = i;
         let text: String = self.chars[start..i].iter().collect();
         if let Some(v) = text.strip_prefix('$') {
-            return tok(Tk::Var(v.to_string()), i);
+            return tok(Tk::Leaf(Kind::Var(v.to_string())), i);
         }
         let kind = match text.as_str() {
             "and" => Tk::Op("and"),
             "or" => Tk::Op("or"),
             "in" => Tk::Op("in"),
-            "true" => Tk::Bool(true),
-            "false" => Tk::Bool(false),
-            "null" => Tk::Null,
+            "true" => Tk::Leaf(Kind::Bool(true)),
+            "false" => Tk::Leaf(Kind::Bool(false)),
+            "null" => Tk::Leaf(Kind::Null),
             "" => Tk::End,
-            _ => Tk::Name(text),
+            _ => Tk::Leaf(Kind::Name(text)),
         };
         tok(kind, i)
     }
@@ -235,7 +227,7 @@ impl<'a> Lexer<'a> {
                     let flags: String = self.chars[i + 1..j].iter().collect();
                     self.pos = j;
                     return Ok(Token {
-                        kind: Tk::Regex { pattern, flags },
+                        kind: Tk::Leaf(Kind::Regex { pattern, flags }),
                         start: open,
                         end: j,
                     });
@@ -313,7 +305,7 @@ impl<'a> Lexer<'a> {
                 flush_high(&mut out, &mut pending_high);
                 self.pos = i + 1;
                 return Ok(Token {
-                    kind: Tk::Str(out),
+                    kind: Tk::Leaf(Kind::Str(out)),
                     start,
                     end: i + 1,
                 });
@@ -362,7 +354,7 @@ impl<'a> Lexer<'a> {
             Ok(n) if n.is_finite() => {
                 self.pos = i;
                 Ok(Token {
-                    kind: Tk::Num(n),
+                    kind: Tk::Leaf(Kind::Num(n)),
                     start,
                     end: i,
                 })
@@ -410,19 +402,9 @@ pub fn tokens_lenient(chars: &[char]) -> Vec<Token> {
     let mut out: Vec<Token> = Vec::new();
     loop {
         // `/` is division after an operand, as the parser would decide.
-        let infix = out.last().is_some_and(|t| {
-            matches!(
-                t.kind,
-                Tk::Name(_)
-                    | Tk::Var(_)
-                    | Tk::Str(_)
-                    | Tk::Num(_)
-                    | Tk::Bool(_)
-                    | Tk::Null
-                    | Tk::Regex { .. }
-                    | Tk::Op(")" | "]" | "}")
-            )
-        });
+        let infix = out
+            .last()
+            .is_some_and(|t| matches!(t.kind, Tk::Leaf(_) | Tk::Op(")" | "]" | "}")));
         let before = lx.pos;
         match lx.next_token(infix) {
             Ok(t) if t.kind == Tk::End => return out,

@@ -75,9 +75,9 @@ fn parse_chars(chars: &[char], limit: usize) -> Result<Node, SyntaxError> {
 fn id(t: &Tk) -> &'static str {
     match t {
         Tk::Op(o) => o,
-        Tk::Name(_) | Tk::Var(_) => "(name)",
-        Tk::Str(_) | Tk::Num(_) | Tk::Bool(_) | Tk::Null => "(literal)",
-        Tk::Regex { .. } => "(regex)",
+        Tk::Leaf(Kind::Name(_) | Kind::Var(_)) => "(name)",
+        Tk::Leaf(Kind::Regex { .. }) => "(regex)",
+        Tk::Leaf(_) => "(literal)",
         Tk::End => "(end)",
     }
 }
@@ -106,13 +106,14 @@ fn lbp(t: &Tk) -> u32 {
 pub(crate) fn describe(t: &Tk) -> String {
     match t {
         Tk::Op(o) => format!("`{o}`"),
-        Tk::Name(n) => format!("name `{n}`"),
-        Tk::Var(v) => format!("variable `${v}`"),
-        Tk::Str(s) => format!("string {s:?}"),
-        Tk::Num(n) => format!("number `{n}`"),
-        Tk::Bool(b) => format!("`{b}`"),
-        Tk::Null => "`null`".to_string(),
-        Tk::Regex { pattern, .. } => format!("regex `/{pattern}/`"),
+        Tk::Leaf(Kind::Name(n)) => format!("name `{n}`"),
+        Tk::Leaf(Kind::Var(v)) => format!("variable `${v}`"),
+        Tk::Leaf(Kind::Str(s)) => format!("string {s:?}"),
+        Tk::Leaf(Kind::Num(n)) => format!("number `{n}`"),
+        Tk::Leaf(Kind::Bool(b)) => format!("`{b}`"),
+        Tk::Leaf(Kind::Regex { pattern, .. }) => format!("regex `/{pattern}/`"),
+        Tk::Leaf(Kind::Null) => "`null`".to_string(),
+        Tk::Leaf(_) => "an operand".to_string(),
         Tk::End => "the end of the expression".to_string(),
     }
 }
@@ -223,13 +224,7 @@ impl Parser<'_> {
     fn nud(&mut self, t: Token) -> R<Node> {
         let (s, e) = (t.start, t.end);
         let kind = match t.kind {
-            Tk::Name(n) => Kind::Name(n),
-            Tk::Var(v) => Kind::Var(v),
-            Tk::Str(v) => Kind::Str(v),
-            Tk::Num(n) => Kind::Num(n),
-            Tk::Bool(b) => Kind::Bool(b),
-            Tk::Null => Kind::Null,
-            Tk::Regex { pattern, flags } => Kind::Regex { pattern, flags },
+            Tk::Leaf(leaf) => leaf,
             // jsonata-js lets `(end)` stand as an operand and rejects it after parsing (S0207),
             // so a missing closing bracket is reported first (S0203), as there.
             Tk::End => Kind::Missing,
@@ -526,13 +521,12 @@ impl Parser<'_> {
 fn token_text(t: &Tk) -> String {
     match t {
         Tk::Op(o) => (*o).to_string(),
-        Tk::Name(n) => n.clone(),
-        Tk::Var(v) => format!("${v}"),
-        Tk::Str(s) => s.clone(),
-        Tk::Num(n) => n.to_string(),
-        Tk::Bool(b) => b.to_string(),
-        Tk::Null => "null".into(),
-        Tk::Regex { pattern, .. } => pattern.clone(),
-        Tk::End => String::new(),
+        Tk::Leaf(Kind::Name(n) | Kind::Str(n)) => n.clone(),
+        Tk::Leaf(Kind::Var(v)) => format!("${v}"),
+        Tk::Leaf(Kind::Num(n)) => n.to_string(),
+        Tk::Leaf(Kind::Bool(b)) => b.to_string(),
+        Tk::Leaf(Kind::Regex { pattern, .. }) => pattern.clone(),
+        Tk::Leaf(Kind::Null) => "null".into(),
+        Tk::Leaf(_) | Tk::End => String::new(),
     }
 }
