@@ -1833,3 +1833,154 @@ fn an_idempotency_key_longer_than_servers_take_is_refused_and_fails_as_the_specs
         "{out}"
     );
 }
+
+/// The example project in a temporary folder, its spec edited by `(from, to)` replacements
+/// (each must apply), and `sim` run on it with `args`: the exit code, the summary, the report.
+fn sim_edited_example(
+    edits: &[(&str, &str, &str)],
+    args: &[&str],
+) -> (i32, String, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::copy_example_project(dir.path());
+    for (file, from, to) in edits {
+        let p = dir.path().join(file);
+        let text = fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        fs::write(&p, text.replace(from, to)).unwrap();
+    }
+    let mut all = vec!["sim", "specs/crm_sync.yaml", "--report", "r.json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = run_in(dir.path(), &all);
+    let rep = serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    (code, out, rep)
+}
+
+/// The spec's `causedBySpec` entries as (reason, status, count).
+fn spec_causes(rep: &serde_json::Value) -> Vec<(String, Option<u64>, u64)> {
+    rep["deadLetters"]["causedBySpec"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["reason"].as_str().unwrap().to_string(),
+                c["status"].as_u64(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// #150: a payload the CRM refuses (422, its schema) is the spec's to fix even when the spec
+/// lists 422 as retryable and the event is dead-lettered as RETRIES_EXHAUSTED after retried
+/// refusals: no replay delivers it, so the run fails with the fix and lint's code.
+#[test]
+fn a_refused_payload_retried_to_the_end_fails_the_run() {
+    let (code, out, rep) = sim_edited_example(
+        &[
+            (
+                "specs/crm-case.schema.json",
+                r#""enum": ["voice", "webchat", "email"]"#,
+                r#""enum": ["voice", "webchat"]"#,
+            ),
+            (
+                "specs/crm_sync.yaml",
+                "retryableStatusCodes: [408, 429,",
+                "retryableStatusCodes: [408, 422, 429,",
+            ),
+            ("specs/crm_sync.yaml", "409, 413, 422]", "409, 413]"),
+        ],
+        &["--events", "100"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert_eq!(causes.len(), 1, "{out}");
+    assert_eq!(causes[0].0, "RETRIES_EXHAUSTED", "{out}");
+    assert_eq!(causes[0].1, Some(422), "{out}");
+    assert_eq!(
+        causes[0].2,
+        rep["totals"]["deadLettered"].as_u64().unwrap(),
+        "{out}"
+    );
+    assert_eq!(rep["deadLetters"]["toReplay"]["count"], 0, "{out}");
+    assert!(out.contains("FAIL RETRIES_EXHAUSTED (422)"), "{out}");
+    assert!(
+        out.contains("take 422 out of retryableStatusCodes"),
+        "{out}"
+    );
+    assert!(out.contains("(lint: CX006)"), "{out}");
+    assert!(out.contains("e.g. evt-"), "{out}");
+}
+
+/// #158: without retryOnTokenExpiry a revoked token dead-letters every event at its first 401,
+/// where a refresh would have delivered it: the spec's, failing the run (lint: CX002).
+#[test]
+fn auth_failures_a_refresh_would_have_cured_fail_the_run() {
+    let (code, out, rep) = sim_edited_example(
+        &[(
+            "specs/crm_sync.yaml",
+            "retryOnTokenExpiry: true",
+            "retryOnTokenExpiry: false",
+        )],
+        &["--scenario", "token-revoked"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert!(
+        causes.iter().any(|c| c.0 == "AUTH_FAILED" && c.2 > 0),
+        "{out}"
+    );
+    assert!(rep["deadLetters"]["toReplay"]["reasons"]
+        .get("AUTH_FAILED")
+        .is_none());
+    assert!(
+        out.contains("set retryOnTokenExpiry: true (lint: CX002)"),
+        "{out}"
+    );
+    // With the refresh on, the same scenario dead-letters no AUTH_FAILED.
+    let (_, out, rep) = sim_edited_example(&[], &["--scenario", "token-revoked"]);
+    assert!(
+        spec_causes(&rep).iter().all(|c| c.0 != "AUTH_FAILED"),
+        "{out}"
+    );
+    assert!(
+        rep["deadLetters"]["toReplay"]["reasons"]
+            .get("AUTH_FAILED")
+            .is_none(),
+        "{out}"
+    );
+}
+
+/// #158: a 429 the spec lists as non-retryable is dead-lettered by the spec's own policy, not
+/// by the throttle: the run fails and names the fix (lint: CX007).
+#[test]
+fn a_throttle_the_spec_will_not_retry_fails_the_run() {
+    let (code, out, rep) = sim_edited_example(
+        &[
+            (
+                "specs/crm_sync.yaml",
+                "retryableStatusCodes: [408, 429,",
+                "retryableStatusCodes: [408,",
+            ),
+            (
+                "specs/crm_sync.yaml",
+                "409, 413, 422]",
+                "409, 413, 422, 429]",
+            ),
+        ],
+        &["--scenario", "retry-after-storm"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.0 == "NON_RETRYABLE_STATUS" && c.1 == Some(429) && c.2 > 0),
+        "{out}"
+    );
+    assert!(
+        out.contains("move 429 to retryableStatusCodes (lint: CX007)"),
+        "{out}"
+    );
+}

@@ -303,6 +303,7 @@ impl Report {
             latency: None,
             causes: Causes {
                 stale_tokens: super::verdict::sends_expired_tokens(&spec.raw, sc),
+                no_refresh: super::verdict::refreshes_no_token(&spec.raw),
                 ..Causes::default()
             },
             generation: Vec::new(),
