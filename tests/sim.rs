@@ -1984,3 +1984,38 @@ fn a_throttle_the_spec_will_not_retry_fails_the_run() {
         "{out}"
     );
 }
+
+/// #163: `--env E` is named in the summary's header and in the report, after the spec.
+#[test]
+fn the_environment_is_named_in_the_header_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let (code, out, err) = run(&[
+        "specs/crm_sync.yaml",
+        "--env",
+        "staging",
+        "--events",
+        "20",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("cxsync sim: crm-sync × env staging × scenario default ("),
+        "{out}"
+    );
+    let text = fs::read_to_string(&report).unwrap();
+    assert!(
+        text.contains("\"spec\": \"crm-sync\",\n  \"environment\": \"staging\","),
+        "{text}"
+    );
+    let (_, out, _) = run(&[
+        "specs/crm_sync.yaml",
+        "--events",
+        "20",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(!out.contains("× env"), "{out}");
+    assert!(!fs::read_to_string(&report).unwrap().contains("environment"));
+}

@@ -206,7 +206,8 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         engine::run(&spec, &inputs, &sc, &run_opts, &mut sinks).map_err(anyhow::Error::new)
     };
     drop(progress);
-    let report = result.with_context(|| format!("simulating {}", spec_path.display()))?;
+    let mut report = result.with_context(|| format!("simulating {}", spec_path.display()))?;
+    report.environment.clone_from(&args.spec_args.env);
     if let Some(e) = dlq_error {
         return Err(e);
     }
