@@ -1667,3 +1667,66 @@ rules:
     ));
     assert!(!ignored.contains("[CX029]"), "{ignored}");
 }
+
+/// Tester #156: `initialDelaySeconds: 0` is a policy whose every retry fires at once
+/// (0 × multiplier^n); CX011 says so at the value, with a growing multiplier too.
+#[test]
+fn a_zero_initial_delay_is_a_non_growing_backoff() {
+    let spec = fixture("CX011")
+        .replace("initialDelaySeconds: 2", "initialDelaySeconds: 0")
+        .replace("backoffMultiplier: 1.0", "backoffMultiplier: 3.0");
+    let dir = project(&[("s.yaml", &spec)]);
+    let text = stdout(&lint_in(
+        dir.path(),
+        &["s.yaml", "--select", "CX011", "--format", "concise"],
+    ));
+    assert_eq!(
+        findings(&text, "s.yaml"),
+        [(23, "CX011".to_string())],
+        "{text}"
+    );
+    assert!(text.contains("every retry delay 0 s"), "{text}");
+    // And the budget agrees: every attempt of a retried status at 0 ms.
+    let budget = stdout(&lint_in(dir.path(), &["--budget", "s.yaml"]));
+    let row = budget
+        .lines()
+        .find(|l| l.starts_with("408, 429"))
+        .unwrap_or_default();
+    assert!(row.contains(" 0 ms"), "{budget}");
+}
+
+/// Tester #170: the guide's edge case 1 without `crm.retryAfterHorizonSeconds`: a profile that
+/// throttles with a Retry-After the machine retries, and the header ignored, is CX012 at the
+/// flag; honouring it, or a profile without Retry-After (zendesk's 429 has one; hubspot's has
+/// not), is clean.
+#[test]
+fn an_ignored_retry_after_is_flagged_without_a_declared_horizon() {
+    let base = fixture("CX012").replace("  retryAfterHorizonSeconds: 300\n", "");
+    assert!(!base.contains("retryAfterHorizonSeconds"));
+    let lint = |spec: &str| {
+        let dir = project(&[("s.yaml", spec)]);
+        let out = lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX012", "--format", "concise"],
+        );
+        (out.status.code(), stdout(&out))
+    };
+    let (code, text) = lint(&base);
+    assert_eq!(code, Some(1), "{text}");
+    assert_eq!(
+        findings(&text, "s.yaml"),
+        [(27, "CX012".to_string())],
+        "{text}"
+    );
+    assert!(
+        text.contains("the generic CRM throttles with 429 Too Many Requests and a Retry-After"),
+        "{text}"
+    );
+    let honoured = base.replace(
+        "respectRetryAfterHeader: false",
+        "respectRetryAfterHeader: true",
+    );
+    assert_eq!(lint(&honoured), (Some(0), String::new()));
+    let hubspot = base.replace("profile: generic", "profile: hubspot");
+    assert_eq!(lint(&hubspot), (Some(0), String::new()));
+}

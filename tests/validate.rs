@@ -1169,3 +1169,24 @@ environments:
         (Some(1), vec![e416(6, 73), e416(6, 109), e416(18, 31)])
     );
 }
+
+/// Tester #169: a fixture (or payload schema) that starts with a UTF-8 byte order mark is read
+/// as JSON, and a mistake after the mark is still reported at its own line and column.
+#[test]
+fn a_fixture_with_a_byte_order_mark_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "bom.json",
+        "\u{feff}{\"interaction\": {\"id\": \"1\"}}",
+    );
+    write(dir.path(), "bad.json", "\u{feff}{\"interaction\": }");
+    let text = format!("{MINIMAL}    fixtures: [bom.json]\n");
+    let spec = write(dir.path(), "s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{v:#}");
+    let spec = write(dir.path(), "s.yaml", &text.replace("bom.json", "bad.json"));
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(positions(&v), vec![("E304".to_string(), 1, 18)], "{v:#}");
+}

@@ -434,6 +434,16 @@ fn read_json(path: &Path, text: &str, kind: Json, diags: &mut Vec<Diagnostic>) -
         Json::Fixture => "fixture",
         Json::PayloadSchema => "payload schema",
     };
+    // A UTF-8 byte order mark (Windows editors write one) is allowed before the value
+    // (RFC 8259 §8.1); read as a space, positions stay those of the file (tester #169).
+    let unmarked;
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => {
+            unmarked = format!(" {rest}");
+            unmarked.as_str()
+        }
+        None => text,
+    };
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
