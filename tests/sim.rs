@@ -2020,3 +2020,24 @@ fn the_environment_is_named_in_the_header_and_the_report() {
     assert!(!out.contains("× env"), "{out}");
     assert!(!fs::read_to_string(&report).unwrap().contains("environment"));
 }
+
+/// #122: the hub's retry-policy API has no circuit breaker, so a spec's `retry.circuitBreaker`
+/// is never sent: a run that models one says so, and no run's advice recommends it.
+#[test]
+fn a_circuit_breaker_the_hub_never_gets_is_said_and_never_advised() {
+    let (_, out, err) = run(&[
+        "fixtures/sim/guide-fixed.yaml",
+        "--scenario",
+        "salesforce-throttle",
+    ]);
+    assert!(
+        out.contains("retry.circuitBreaker is not sent to the Event Hub"),
+        "{out}{err}"
+    );
+    for spec in ["specs/crm_sync.yaml", "fixtures/sim/guide-copy.yaml"] {
+        for sc in ["default", "salesforce-throttle"] {
+            let (_, out, _) = run(&[spec, "--scenario", sc]);
+            assert!(!out.contains("circuitBreaker"), "{spec} {sc}: {out}");
+        }
+    }
+}

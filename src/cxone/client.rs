@@ -211,9 +211,46 @@ pub async fn discover(issuer: &str) -> Result<Endpoints, HubError> {
     })
 }
 
+/// How long one request may take, and how long its connection may take to open: a host that
+/// does not answer at all fails its attempt in [`CONNECT_TIMEOUT`], not in [`REQUEST_TIMEOUT`]
+/// (tester #116).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Says on stderr, before a retry that follows a request without an answer (a refused or
+/// unreachable host, a timeout), what is being waited for and when cxsync will give up: the
+/// silence tester #116 measured (up to 2.5 minutes) is then a line per attempt.
+fn note_waiting(cfg: &RetryConfig, method: &str, url: &Url, e: &reqwest::Error, attempt: u32) {
+    let left = (cfg.max_retries + 1).saturating_sub(attempt);
+    let delay = delay_for(cfg, attempt, None);
+    let mut worst = Duration::ZERO;
+    for n in attempt..=cfg.max_retries {
+        worst = worst
+            .saturating_add(delay_for(cfg, n, None))
+            .saturating_add(REQUEST_TIMEOUT);
+    }
+    let why = if e.is_timeout() {
+        format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "the connection failed".to_string()
+    };
+    let mut shown = url.clone();
+    shown.set_query(None);
+    let _ = shown.set_password(None);
+    eprintln!(
+        "cxsync: {method} {shown}: {why} (attempt {attempt} of {}); retrying in {:.1} s, giving up after {left} more attempt(s), within {} s",
+        cfg.max_retries + 1,
+        delay.as_secs_f64(),
+        worst.as_secs()
+    );
+}
+
 fn http_client() -> Result<reqwest::Client, HubError> {
     reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
         .user_agent(concat!("cxsync/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| HubError::Config(format!("cannot build the HTTP client: {e}")))
@@ -415,8 +452,9 @@ impl Client {
                     tokio::time::sleep(delay_for(&self.retry, attempt, ra)).await;
                 }
                 Ok(resp) => break resp,
-                Err(_) if attempt < self.retry.max_retries => {
+                Err(e) if attempt < self.retry.max_retries => {
                     attempt += 1;
+                    note_waiting(&self.retry, "POST", &url, &e, attempt);
                     tokio::time::sleep(delay_for(&self.retry, attempt, None)).await;
                 }
                 Err(e) => return Err(transport("POST", &path, &e)),
@@ -508,6 +546,7 @@ impl Client {
                 Err(e) => {
                     if idempotent && attempt < self.retry.max_retries {
                         attempt += 1;
+                        note_waiting(&self.retry, &m, &url, &e, attempt);
                         retried.push("connection lost".to_string());
                         tokio::time::sleep(delay_for(&self.retry, attempt, None)).await;
                         continue;

@@ -844,3 +844,31 @@ fn a_closed_pipe_is_not_an_error() {
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Tester #116: a hub that does not answer is not a silence: before each retry `plan` says on
+/// stderr what it waits for, which attempt failed and when it will give up.
+#[test]
+fn an_unreachable_hub_is_waited_for_out_loud() {
+    let e = env();
+    let out = cmd_at("http://127.0.0.1:9")
+        .args(["plan", e.spec.to_str().unwrap(), "--retries", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let notes: Vec<&str> = err.lines().filter(|l| l.contains("retrying in")).collect();
+    assert_eq!(notes.len(), 2, "{err}");
+    assert!(
+        notes[0].contains("cannot connect (attempt 1 of 3)"),
+        "{err}"
+    );
+    assert!(
+        notes[0].contains("giving up after 2 more attempt(s)"),
+        "{err}"
+    );
+    assert!(
+        notes[1].contains("(attempt 2 of 3)") && notes[1].contains("giving up after 1 more"),
+        "{err}"
+    );
+    assert!(notes[0].contains("http://127.0.0.1:9/"), "{err}");
+}

@@ -264,8 +264,16 @@ pub fn auto_interval(duration: Time) -> Time {
         .unwrap_or(&3_600_000)
 }
 
-/// Says why, when the DLQ holds throttled events the policy could have kept.
+/// The note of a run whose spec sets `retry.circuitBreaker`, which is not sent to the hub: the
+/// guide's retry-policy API has no such field, so `compile` and `apply` leave it out (#122).
+pub const BREAKER_NOT_SENT: &str = "retry.circuitBreaker is not sent to the Event Hub (its retry-policy API has no such field; `cxsync compile` leaves it out): this run models a breaker the hub will not run, so production may dead-letter more than this verdict says";
+
+/// Says why, when the DLQ holds throttled events the policy could have kept; and that a
+/// circuit breaker the spec sets is simulated but never reaches the hub.
 pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
+    if spec.raw.retry.circuit_breaker.is_some() {
+        rep.notes.push(BREAKER_NOT_SENT.to_string());
+    }
     let throttle = crm.profile().throttle.clone();
     let throttled_dlq = rep
         .dlq_by_status
@@ -276,7 +284,7 @@ pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
         let policy = &spec.raw.retry;
         if policy.non_retryable_status_codes.contains(&throttle.status) {
             rep.notes.push(format!(
-                "{} throttles with {}, which retry.nonRetryableStatusCodes dead-letters at once: {} event(s) went to the DLQ on a throttle response; make {} retryable and add retry.circuitBreaker",
+                "{} throttles with {}, which retry.nonRetryableStatusCodes dead-letters at once: {} event(s) went to the DLQ on a throttle response; make {} retryable",
                 crm.profile().name, throttle.status, throttled_dlq, throttle.status
             ));
         } else if throttle.retry_after && !policy.respect_retry_after_header {
@@ -286,7 +294,7 @@ pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
             ));
         } else {
             rep.notes.push(format!(
-                "{throttled_dlq} event(s) were dead-lettered after a {} throttle response; more retries, a longer maxDelaySeconds or retry.circuitBreaker keep them",
+                "{throttled_dlq} event(s) were dead-lettered after a {} throttle response; more retries or a longer maxDelaySeconds keep them",
                 throttle.status
             ));
         }
