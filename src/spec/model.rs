@@ -63,6 +63,7 @@ fn headers_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 
 /// A cxsync integration spec: one Event Hub channel, its retry policy and DLQ, the rules that feed
 /// it, and the facts about the CRM behind it.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "cxsync integration spec v1")]
@@ -74,7 +75,6 @@ pub struct RawSpec {
     #[schemars(length(min = 1))]
     pub name: String,
     /// Free text describing the integration.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The REST channel the Event Hub delivers to (`POST /api/v2/eventhub/channels`).
     pub channel: Channel,
@@ -95,10 +95,8 @@ pub struct RawSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollout: Vec<RolloutStage>,
     /// Alert thresholds evaluated by `cxsync metrics` and checked by lint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<Alerts>,
     /// Settings for `cxsync test` snapshots.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub test: Option<TestSettings>,
     /// Named overlays (e.g. `staging`, `production`) merged over the spec by `--env NAME`.
     /// Mappings merge key by key; lists and scalars replace.
@@ -237,6 +235,7 @@ pub enum Jitter {
 }
 
 /// The channel's retry policy.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RetryPolicy {
@@ -265,7 +264,6 @@ pub struct RetryPolicy {
     #[schemars(inner(range(min = 100, max = 599)))]
     pub non_retryable_status_codes: Vec<u16>,
     /// Optional circuit breaker (the guide's edge case 1 fallback).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub circuit_breaker: Option<CircuitBreaker>,
 }
 
@@ -282,6 +280,7 @@ pub struct CircuitBreaker {
 }
 
 /// The dead-letter queue.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeadLetterQueue {
@@ -291,15 +290,12 @@ pub struct DeadLetterQueue {
     #[serde(default = "default_storage")]
     pub storage_type: String,
     /// Bucket name (S3 naming: lower-case letters, digits, `.` and `-`, no two adjacent `.`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = BUCKET_PATTERN))]
     pub bucket_name: Option<String>,
     /// Key prefix, ending in `/`; no segment is empty, `.` or `..`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 512), regex(pattern = PREFIX_PATTERN))]
     pub prefix: Option<String>,
     /// Webhook called when events are dead-lettered (`https://`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_endpoint: Option<String>,
 }
 
@@ -316,6 +312,7 @@ pub const MAX_BODY_BYTES: u64 = 1 << 30;
 pub const MAX_TOKEN_LIFETIME_SECONDS: u64 = 7 * 86_400;
 
 /// Facts about the CRM that the Event Hub payloads cannot express but lint and sim need.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Crm {
@@ -327,32 +324,25 @@ pub struct Crm {
     #[serde(default)]
     pub accepts_arrays: bool,
     /// Largest request body the CRM accepts, in bytes (413 above it; at most 1 GiB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = MAX_BODY_BYTES))]
     pub max_body_bytes: Option<u64>,
     /// Largest payload cxsync lets a transform produce, in bytes (`PAYLOAD_TOO_LARGE` above it;
     /// at most 16 MiB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 16777216))]
     pub max_payload_bytes: Option<u64>,
     /// Lifetime of the CRM's access tokens (`expires_in`), in seconds (at most a week).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = MAX_TOKEN_LIFETIME_SECONDS))]
     pub token_lifetime_seconds: Option<u64>,
     /// Longest `Retry-After` the CRM sends when throttling, in seconds (at most a day).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 86400))]
     pub retry_after_horizon_seconds: Option<u64>,
     /// An event must reach the CRM within this many seconds of its first attempt (at most a
     /// week).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 604800))]
     pub delivery_deadline_seconds: Option<u64>,
     /// How the CRM deduplicates: by the idempotency `header`, by an `upsert` key, or `none`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<CrmIdempotency>,
     /// Path (relative to the spec) of a JSON Schema the CRM payload must satisfy.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_schema: Option<String>,
     /// Output fields allowed to carry personal data (customer phone, email, name, transcripts).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -404,6 +394,7 @@ pub enum CrmIdempotency {
 }
 
 /// One Event Hub rule: which events, how they map, where they go.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Rule {
@@ -418,10 +409,8 @@ pub struct Rule {
     #[serde(default)]
     pub conditions: IndexMap<String, Vec<serde_json::Value>>,
     /// JSONata transform, inline (a block scalar is easiest).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<String>,
     /// JSONata transform in a `.jsonata` file beside the spec (instead of `transform`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform_file: Option<String>,
     /// Fixture event files (JSON) or globs, relative to the spec.
     #[serde(default)]
@@ -430,7 +419,6 @@ pub struct Rule {
     /// it writes another CRM object than the others (a ticket, a comment, an activity).
     /// Default: `crm.payloadSchema`. `test`, `sim` and `dlq replay` check each payload against
     /// its rule's schema.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_schema: Option<String>,
     /// Rollout stage (1-based) of this rule; see `rollout`.
     #[serde(default = "one")]
@@ -446,6 +434,7 @@ fn yes() -> bool {
 }
 
 /// A rollout stage.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RolloutStage {
@@ -455,33 +444,30 @@ pub struct RolloutStage {
     /// Stage name, e.g. `non-critical`.
     pub name: String,
     /// Why this stage exists.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
 
 /// Alert thresholds over the guide's channel metrics.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Alerts {
     /// Alert when dead-lettered events in one interval exceed this.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000000000))]
     pub dlq_volume: Option<u64>,
     /// Alert when token refreshes in one interval exceed this.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1000000000))]
     pub token_refresh_count: Option<u64>,
     /// Alert when the error rate (0..1) in one interval exceeds this.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub error_rate: Option<f64>,
     /// Alert when p95 latency in milliseconds exceeds this (at most a day).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 86400000))]
     pub latency_p95_ms: Option<u64>,
 }
 
 /// Snapshot test settings.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TestSettings {
@@ -489,6 +475,5 @@ pub struct TestSettings {
     #[serde(default)]
     pub redact: Vec<String>,
     /// The instant `$now()` returns in tests (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub now: Option<String>,
 }

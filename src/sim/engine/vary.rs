@@ -182,7 +182,19 @@ impl Identity {
                 .try_fold(event, |v, s| v.get(s))
                 .filter(|v| !v.is_null())
         };
-        let text = |p: &str, v: &Value| format!("{p}={}", crate::delivery::machine::json_text(v));
+        // A field named for the interaction (`survey.interactionId`, `interaction_id`) names
+        // the same subject as `interaction.id`: a survey of a call updates that call's record.
+        let text = |p: &str, v: &Value| {
+            let last = p.rsplit('.').next().unwrap_or(p).to_ascii_lowercase();
+            let names_interaction =
+                ["interactionid", "interaction_id", "interaction-id"].contains(&last.as_str());
+            let p = if names_interaction {
+                "interaction.id"
+            } else {
+                p
+            };
+            format!("{p}={}", crate::delivery::machine::json_text(v))
+        };
         // The paths among `paths` the event has, joined; `None` when it has none.
         let joined = |paths: &[String]| {
             let parts: Vec<String> = paths
@@ -1867,6 +1879,17 @@ mod tests {
             json!({"event": {"id": "c-102"}, "conversation": {"conversationId": "c-103"}}),
         ];
         assert_all_ids_unique(&t, 300, &id, &["event.id", "conversation.conversationId"]);
+    }
+
+    #[test]
+    fn a_field_named_for_the_interaction_names_the_same_subject_as_interaction_id() {
+        // #160: the CSAT survey of call 500 updates call 500's record; it is not another's.
+        let id = Identity::of_key(["survey.interactionId".to_string()], |_| false);
+        let call = json!({"event": {"id": "e1"}, "interaction": {"id": 500}});
+        let survey = json!({"event": {"id": "e2"}, "survey": {"interactionId": 500}});
+        assert_eq!(id.subject(&call), id.subject(&survey));
+        let other = json!({"event": {"id": "e3"}, "survey": {"interactionId": 501}});
+        assert_ne!(id.subject(&call), id.subject(&other));
     }
 
     #[test]

@@ -201,6 +201,7 @@ impl JsonSchema for Dur {
 }
 
 /// A cxsync chaos scenario.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(title = "cxsync simulation scenario v1")]
@@ -212,13 +213,11 @@ pub struct Scenario {
     #[schemars(length(min = 1))]
     pub name: String,
     /// What the scenario shows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// How long events keep arriving; the run continues until every event is settled.
     pub duration: Dur,
     /// Wall-clock instant of virtual time 0 (RFC 3339). Default: the spec's `test.now`, else
     /// `2024-01-15T14:00:00Z`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
     /// The Event Hub's runtime settings.
     #[serde(default)]
@@ -236,7 +235,6 @@ pub struct Scenario {
     #[serde(default)]
     pub expect: Expect,
     /// Metrics interval of the report (default: chosen for about 60 points).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<Dur>,
 }
 
@@ -263,6 +261,7 @@ fn default_concurrency() -> u32 {
 }
 
 /// Event arrivals.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Events {
@@ -280,10 +279,8 @@ pub struct Events {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub curve: Vec<CurvePoint>,
     /// Inflates some events with a large field (the guide's edge case 3).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oversize: Option<Oversize>,
     /// Every n-th generated event lacks `agent.id` (an IVR-only interaction).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 10000000))]
     pub without_agent_every: Option<u64>,
 }
@@ -348,38 +345,30 @@ pub enum Dedup {
 }
 
 /// The CRM: a named profile plus overrides.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CrmOverrides {
     /// Profile (default: the spec's `crm.profile`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<CrmProfile>,
     /// Token-bucket rate limit: `requests` per `per`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
     /// Response latency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<Latency>,
     /// Fraction (0..1) of requests whose connection resets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub reset_rate: Option<f64>,
     /// `expires_in` of issued tokens, in seconds (at most a week).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = crate::spec::model::MAX_TOKEN_LIFETIME_SECONDS))]
     pub token_lifetime_seconds: Option<u64>,
     /// Largest body accepted (413 above; at most 1 GiB).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = crate::spec::model::MAX_BODY_BYTES))]
     pub max_body_bytes: Option<u64>,
     /// Whether JSON arrays are accepted (400 otherwise).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepts_arrays: Option<bool>,
     /// How the CRM deduplicates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Dedup>,
     /// Upsert key field in the payload (with `idempotency: upsert`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upsert_field: Option<String>,
 }
 
@@ -507,13 +496,12 @@ pub enum Band {
 }
 
 /// `{min, max}`, either optional.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BandRange {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub min: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub max: Option<f64>,
 }
@@ -580,22 +568,18 @@ pub fn fmt_measured(x: f64, expected: &str) -> String {
 }
 
 /// Expectations; each unmet one fails the verdict (exit 1).
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Expect {
     /// Matched events neither applied nor in the DLQ.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost: Option<Band>,
     /// Side effects applied more than once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<Band>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<Band>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_lettered: Option<Band>,
     /// Dead-lettered events as a fraction (0..1) of matched events, whatever the cause
     /// (`--max-dead-letter-rate` sets its maximum).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_rate: Option<Band>,
     /// Per DLQ reason (e.g. `RETRIES_EXHAUSTED`). Naming a reason the spec causes
     /// (`TRANSFORM_FAILED`, `IDEMPOTENCY_KEY_UNRESOLVED`, `PAYLOAD_TOO_LARGE`,
@@ -603,13 +587,9 @@ pub struct Expect {
     /// decides instead of the default failure.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dead_lettered_by_reason: BTreeMap<String, Band>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_p95_ms: Option<Band>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_p99_ms: Option<Band>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_refreshes: Option<Band>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempts: Option<Band>,
 }
 
