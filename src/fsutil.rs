@@ -430,6 +430,14 @@ mod tests {
         assert_eq!(std::fs::read(out.join("rules/a.json")).unwrap(), b"{}");
     }
 
+    #[cfg(unix)]
+    fn is_symlink(p: &Path) -> bool {
+        std::fs::symlink_metadata(p)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    }
+
     /// A symlink is written at its target (like `>`): the link stays a link, the target gets the
     /// bytes, atomically; a dangling link creates its target.
     #[cfg(unix)]
@@ -439,10 +447,7 @@ mod tests {
         let link = d.path().join("link.json");
         std::os::unix::fs::symlink("real.json", &link).unwrap();
         write_atomic(&link, b"new").unwrap();
-        assert!(std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(is_symlink(&link));
         assert_eq!(std::fs::read(d.path().join("real.json")).unwrap(), b"new");
         // Several files at once, one of them through the link.
         write_all_atomic(&[
@@ -450,18 +455,12 @@ mod tests {
             (d.path().join("b"), b"b".to_vec()),
         ])
         .unwrap();
-        assert!(std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(is_symlink(&link));
         assert_eq!(std::fs::read(d.path().join("real.json")).unwrap(), b"both");
         let dangling = d.path().join("dangling");
         std::os::unix::fs::symlink(d.path().join("sub/new.json"), &dangling).unwrap();
         write_atomic(&dangling, b"x").unwrap();
-        assert!(std::fs::symlink_metadata(&dangling)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(is_symlink(&dangling));
         assert_eq!(std::fs::read(d.path().join("sub/new.json")).unwrap(), b"x");
         // A loop is an error, not a hang.
         let a = d.path().join("loop-a");
@@ -491,10 +490,7 @@ mod tests {
             Destination::Direct(null.to_path_buf())
         );
         write_atomic(&link, b"gone").unwrap();
-        assert!(std::fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(is_symlink(&link));
         if Path::new("/proc/self/fd").is_dir() {
             for fd in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/2"] {
                 let dest = destination(Path::new(fd)).unwrap();

@@ -247,28 +247,37 @@ mod tests {
 
     #[test]
     fn payload_faults_are_the_spec_s_and_outages_are_to_replay() {
-        assert_eq!(cause(Reason::TransformFailed, None), Cause::Spec);
-        assert_eq!(cause(Reason::PayloadTooLarge, None), Cause::Spec);
-        assert_eq!(cause(Reason::IdempotencyKeyUnresolved, None), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(422)), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(400)), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(431)), Cause::Spec);
-        // Salesforce's throttle (403) and a 404 are not about the payload.
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(403)), Cause::Faults);
-        // A refusal retried to the end is still the payload's (#150).
-        assert_eq!(cause(Reason::RetriesExhausted, Some(422)), Cause::Spec);
-        assert_eq!(cause(Reason::RetriesExhausted, Some(400)), Cause::Spec);
-        assert_eq!(cause(Reason::RetriesExhausted, Some(413)), Cause::Spec);
-        // A throttle or an outage retried to the end is the scenario's; one the spec will not
-        // retry is the spec's (#158, CX007).
-        assert_eq!(cause(Reason::RetriesExhausted, Some(429)), Cause::Faults);
-        assert_eq!(cause(Reason::RetriesExhausted, Some(503)), Cause::Faults);
-        assert_eq!(cause(Reason::RetriesExhausted, None), Cause::Faults);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(429)), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(503)), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(408)), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(404)), Cause::Faults);
-        assert_eq!(cause(Reason::AuthFailed, Some(401)), Cause::Faults);
-        assert_eq!(cause(Reason::DeadlineExceeded, None), Cause::Faults);
+        use Reason::*;
+        // Per reason: the last statuses that make a dead letter the spec's, then those that
+        // make it the scenario's (to replay).
+        let table: [(Reason, &[Option<u16>], &[Option<u16>]); 6] = [
+            (TransformFailed, &[None], &[]),
+            (PayloadTooLarge, &[None], &[]),
+            (IdempotencyKeyUnresolved, &[None], &[]),
+            // A refusal of the payload, and a throttle or an outage the spec will not retry
+            // (#158, CX007), are the spec's; Salesforce's throttle (403) and a 404 are not
+            // about the payload.
+            (
+                NonRetryableStatus,
+                &[400, 422, 431, 408, 429, 503].map(Some),
+                &[Some(403), Some(404)],
+            ),
+            // A refusal retried to the end is still the payload's (#150); a throttle or an
+            // outage retried to the end is the scenario's.
+            (
+                RetriesExhausted,
+                &[Some(400), Some(413), Some(422)],
+                &[Some(429), Some(503), None],
+            ),
+            (AuthFailed, &[], &[Some(401)]),
+        ];
+        for (reason, spec, faults) in table {
+            for (statuses, want) in [(spec, Cause::Spec), (faults, Cause::Faults)] {
+                for &status in statuses {
+                    assert_eq!(cause(reason, status), want, "{reason:?} {status:?}");
+                }
+            }
+        }
+        assert_eq!(cause(DeadlineExceeded, None), Cause::Faults);
     }
 }
