@@ -250,7 +250,8 @@ mod tests {
         use Reason::*;
         // Per reason: the last statuses that make a dead letter the spec's, then those that
         // make it the scenario's (to replay).
-        let table: [(Reason, &[Option<u16>], &[Option<u16>]); 6] = [
+        type Statuses<'a> = &'a [Option<u16>];
+        let table: [(Reason, Statuses, Statuses); 6] = [
             (TransformFailed, &[None], &[]),
             (PayloadTooLarge, &[None], &[]),
             (IdempotencyKeyUnresolved, &[None], &[]),
