@@ -1,18 +1,140 @@
 //! File-system helpers shared by the commands that write outputs.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Where an output named `path` is written, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A regular file or a missing one (at the end of any symlinks): written into a temporary
+    /// file in the same folder and renamed over this path, so a reader never sees half a file.
+    Replace(PathBuf),
+    /// A device, FIFO, socket or a file descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`
+    /// and links to them): opened and written like the shell's `>` does. Renaming over it would
+    /// replace the device node or link with a regular file.
+    Direct(PathBuf),
+}
+
+/// Symlinks followed before giving up (the kernel's own limit).
+const MAX_LINKS: usize = 40;
+
+/// Resolves `path` the way `open` would: through every symlink, to the file that a write lands
+/// in. A symlink is written at its target (like `>`), not replaced.
+pub fn destination(path: &Path) -> std::io::Result<Destination> {
+    let mut p = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        let Some(name) = p.file_name().map(|n| n.to_os_string()) else {
+            return Ok(Destination::Replace(p));
+        };
+        // A folder that does not exist yet holds no link: the file is new.
+        let Ok(dir) = std::fs::canonicalize(parent_dir(&p)) else {
+            return Ok(Destination::Replace(p));
+        };
+        p = dir.join(name);
+        // `/proc/<pid>/fd/N` are the process's open files (`/dev/stdout` and `/dev/fd` lead
+        // here): their links name pipes and terminals that only `open` through them reaches.
+        if p.starts_with("/proc") {
+            return Ok(Destination::Direct(p));
+        }
+        let m = match std::fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Destination::Replace(p))
+            }
+            Err(e) => return Err(e),
+        };
+        let t = m.file_type();
+        if t.is_symlink() {
+            let to = std::fs::read_link(&p)?;
+            p = if to.is_absolute() { to } else { dir.join(to) };
+        } else if t.is_file() || t.is_dir() {
+            return Ok(Destination::Replace(p));
+        } else {
+            return Ok(Destination::Direct(p));
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "more than {MAX_LINKS} symlinks to follow"
+    )))
+}
+
+/// An output file being written: into a temporary file renamed over its target by
+/// [`OutputFile::commit`], or, for a device or FIFO, straight into it ([`Destination`]).
+/// Dropped without `commit`, a temporary file is removed and the target left as it was.
+pub struct OutputFile {
+    inner: Output,
+}
+
+enum Output {
+    Temp(tempfile::NamedTempFile, PathBuf),
+    Direct(std::fs::File),
+}
+
+impl OutputFile {
+    /// Starts writing `path` (its folder is created if missing).
+    pub fn create(path: &Path) -> std::io::Result<Self> {
+        let inner = match destination(path)? {
+            Destination::Replace(target) => {
+                let dir = parent_dir(&target);
+                std::fs::create_dir_all(dir)?;
+                let tmp = tempfile::NamedTempFile::new_in(dir)?;
+                keep_permissions(&tmp, &target)?;
+                Output::Temp(tmp, target)
+            }
+            Destination::Direct(target) => Output::Direct(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(target)?,
+            ),
+        };
+        Ok(OutputFile { inner })
+    }
+
+    /// Flushes what was written and puts it in place.
+    pub fn commit(self) -> std::io::Result<()> {
+        match self.inner {
+            Output::Temp(tmp, target) => {
+                tmp.as_file().sync_all()?;
+                tmp.persist(&target).map_err(|e| e.error)?;
+            }
+            Output::Direct(mut f) => f.flush()?,
+        }
+        Ok(())
+    }
+}
+
+impl Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.inner {
+            Output::Temp(t, _) => t.write(buf),
+            Output::Direct(f) => f.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.inner {
+            Output::Temp(t, _) => t.flush(),
+            Output::Direct(f) => f.flush(),
+        }
+    }
+}
+
+/// A file replaced keeps its permissions (the temporary file is made readable by its owner only).
+fn keep_permissions(tmp: &tempfile::NamedTempFile, target: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(target) {
+        Ok(m) if m.is_file() => tmp.as_file().set_permissions(m.permissions()),
+        _ => Ok(()),
+    }
+}
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder is written, flushed
-/// and renamed over the target, so a reader never sees half a file.
+/// and renamed over the target, so a reader never sees half a file. A symlink is written at its
+/// target; a device or FIFO is written directly ([`Destination`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = parent_dir(path);
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    let mut out = OutputFile::create(path)?;
+    out.write_all(bytes)?;
+    out.commit()
 }
 
 /// Writes several files as one step: every target is checked first (a folder on the way that is
@@ -21,8 +143,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// A failure before the renames leaves every existing file as it was, and removes the
 /// temporary files and any folder this call created. (A rename can still fail after the first
 /// one, but each file is whole, and a rename in its own folder fails only on a broken disk.)
+/// A symlink is written at its target; a device or FIFO is written directly, after the renames
+/// ([`Destination`]).
 pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    let mut dests = Vec::with_capacity(files.len());
     for (path, _) in files {
         for dir in parent_dir(path).ancestors() {
             if dir.as_os_str().is_empty() {
@@ -45,12 +170,16 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
                 path.display()
             );
         }
+        dests.push(destination(path).with_context(|| format!("cannot write {}", path.display()))?);
     }
     let mut created: Vec<std::path::PathBuf> = Vec::new();
     let staged = (|| -> anyhow::Result<Vec<tempfile::NamedTempFile>> {
         let mut staged = Vec::new();
-        for (path, bytes) in files {
-            let dir = parent_dir(path);
+        for ((path, bytes), dest) in files.iter().zip(&dests) {
+            let Destination::Replace(target) = dest else {
+                continue;
+            };
+            let dir = parent_dir(target);
             // The folders this call makes, outermost first, so a failure can remove them.
             let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
             std::fs::create_dir_all(dir)
@@ -58,6 +187,7 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
             created.extend(missing.into_iter().rev().map(Path::to_path_buf));
             let tmp = tempfile::NamedTempFile::new_in(dir)
                 .and_then(|mut t| {
+                    keep_permissions(&t, target)?;
                     t.write_all(bytes)?;
                     t.as_file().sync_all()?;
                     Ok(t)
@@ -77,10 +207,23 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
             return Err(e);
         }
     };
-    for (tmp, (path, _)) in staged.into_iter().zip(files) {
-        tmp.persist(path)
+    let replaced = files
+        .iter()
+        .zip(&dests)
+        .filter_map(|((path, _), d)| match d {
+            Destination::Replace(target) => Some((path, target)),
+            Destination::Direct(_) => None,
+        });
+    for (tmp, (path, target)) in staged.into_iter().zip(replaced) {
+        tmp.persist(target)
             .map_err(|e| e.error)
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    for ((path, bytes), dest) in files.iter().zip(&dests) {
+        if let Destination::Direct(_) = dest {
+            write_atomic(path, bytes)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
     }
     Ok(())
 }
@@ -285,6 +428,105 @@ mod tests {
         write_all_atomic(&files[..2]).unwrap();
         assert_eq!(std::fs::read(out.join("channel.json")).unwrap(), b"new");
         assert_eq!(std::fs::read(out.join("rules/a.json")).unwrap(), b"{}");
+    }
+
+    #[cfg(unix)]
+    fn is_symlink(p: &Path) -> bool {
+        std::fs::symlink_metadata(p)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    }
+
+    /// A symlink is written at its target (like `>`): the link stays a link, the target gets the
+    /// bytes, atomically; a dangling link creates its target.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_is_written_at_its_target() {
+        let d = temp_tree(&[("real.json", "old")]);
+        let link = d.path().join("link.json");
+        std::os::unix::fs::symlink("real.json", &link).unwrap();
+        write_atomic(&link, b"new").unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(std::fs::read(d.path().join("real.json")).unwrap(), b"new");
+        // Several files at once, one of them through the link.
+        write_all_atomic(&[
+            (link.clone(), b"both".to_vec()),
+            (d.path().join("b"), b"b".to_vec()),
+        ])
+        .unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(std::fs::read(d.path().join("real.json")).unwrap(), b"both");
+        let dangling = d.path().join("dangling");
+        std::os::unix::fs::symlink(d.path().join("sub/new.json"), &dangling).unwrap();
+        write_atomic(&dangling, b"x").unwrap();
+        assert!(is_symlink(&dangling));
+        assert_eq!(std::fs::read(d.path().join("sub/new.json")).unwrap(), b"x");
+        // A loop is an error, not a hang.
+        let a = d.path().join("loop-a");
+        std::os::unix::fs::symlink("loop-b", &a).unwrap();
+        std::os::unix::fs::symlink("loop-a", d.path().join("loop-b")).unwrap();
+        assert!(write_atomic(&a, b"x").is_err());
+    }
+
+    /// A device is written directly, never replaced by a regular file.
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_written_directly() {
+        let null = Path::new("/dev/null");
+        assert_eq!(
+            destination(null).unwrap(),
+            Destination::Direct(null.to_path_buf())
+        );
+        write_atomic(null, b"gone").unwrap();
+        write_all_atomic(&[(null.to_path_buf(), b"gone".to_vec())]).unwrap();
+        assert!(!std::fs::metadata(null).unwrap().is_file());
+        // A symlink to it, and the process's own descriptors, too.
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("null");
+        std::os::unix::fs::symlink(null, &link).unwrap();
+        assert_eq!(
+            destination(&link).unwrap(),
+            Destination::Direct(null.to_path_buf())
+        );
+        write_atomic(&link, b"gone").unwrap();
+        assert!(is_symlink(&link));
+        if Path::new("/proc/self/fd").is_dir() {
+            for fd in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/2"] {
+                let dest = destination(Path::new(fd)).unwrap();
+                assert!(matches!(dest, Destination::Direct(_)), "{fd}: {dest:?}");
+            }
+        }
+    }
+
+    /// A FIFO is written directly: a reader on the other end gets the bytes and the FIFO stays.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_directly() {
+        use std::os::unix::fs::FileTypeExt as _;
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("mkfifo is not available: skipped");
+            return;
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"through the pipe").unwrap();
+        // (Checked before joining: had the FIFO been replaced, the reader would wait forever.)
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]

@@ -174,6 +174,42 @@ fn the_report_has_the_guides_totals_and_metrics_shape() {
     assert_eq!(dlq, t["deadLettered"].as_u64().unwrap());
 }
 
+/// `--outcomes /dev/stdout` writes the lines to the process's stdout (a pipe here) instead of
+/// renaming a file over the `/dev/stdout` link; `--report` through a symlink writes its target and
+/// keeps the link (#159).
+#[cfg(target_os = "linux")]
+#[test]
+fn outputs_go_through_devices_and_symlinks_without_replacing_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("report.json");
+    std::os::unix::fs::symlink("real.json", &link).unwrap();
+    let (code, out, err) = run(&[
+        "specs/crm_sync.yaml",
+        "--events",
+        "20",
+        "--outcomes",
+        "/dev/stdout",
+        "--report",
+        link.to_str().unwrap(),
+        "--svg",
+        "/dev/null",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines = out
+        .lines()
+        .filter(|l| l.starts_with("{\"eventId\""))
+        .count();
+    assert!(lines >= 20, "{out}");
+    assert!(fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("real.json")).unwrap()).unwrap();
+    assert!(report.is_object());
+    assert!(!fs::metadata("/dev/null").unwrap().is_file());
+}
+
 #[test]
 fn outcomes_and_dlq_records_are_written_per_event() {
     let dir = tempfile::tempdir().unwrap();
@@ -1796,6 +1832,193 @@ fn an_idempotency_key_longer_than_servers_take_is_refused_and_fails_as_the_specs
         out.contains("build idempotency.key from ids, not free text"),
         "{out}"
     );
+}
+
+/// The example project in a temporary folder, its spec edited by `(from, to)` replacements
+/// (each must apply), and `sim` run on it with `args`: the exit code, the summary, the report.
+fn sim_edited_example(
+    edits: &[(&str, &str, &str)],
+    args: &[&str],
+) -> (i32, String, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::copy_example_project(dir.path());
+    for (file, from, to) in edits {
+        let p = dir.path().join(file);
+        let text = fs::read_to_string(&p).unwrap();
+        assert!(text.contains(from), "{file}: {from}");
+        fs::write(&p, text.replace(from, to)).unwrap();
+    }
+    let mut all = vec!["sim", "specs/crm_sync.yaml", "--report", "r.json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = run_in(dir.path(), &all);
+    let rep = serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    (code, out, rep)
+}
+
+/// The spec's `causedBySpec` entries as (reason, status, count).
+fn spec_causes(rep: &serde_json::Value) -> Vec<(String, Option<u64>, u64)> {
+    rep["deadLetters"]["causedBySpec"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["reason"].as_str().unwrap().to_string(),
+                c["status"].as_u64(),
+                c["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// #150: a payload the CRM refuses (422, its schema) is the spec's to fix even when the spec
+/// lists 422 as retryable and the event is dead-lettered as RETRIES_EXHAUSTED after retried
+/// refusals: no replay delivers it, so the run fails with the fix and lint's code.
+#[test]
+fn a_refused_payload_retried_to_the_end_fails_the_run() {
+    let (code, out, rep) = sim_edited_example(
+        &[
+            (
+                "specs/crm-case.schema.json",
+                r#""enum": ["voice", "webchat", "email"]"#,
+                r#""enum": ["voice", "webchat"]"#,
+            ),
+            (
+                "specs/crm_sync.yaml",
+                "retryableStatusCodes: [408, 429,",
+                "retryableStatusCodes: [408, 422, 429,",
+            ),
+            ("specs/crm_sync.yaml", "409, 413, 422]", "409, 413]"),
+        ],
+        &["--events", "100"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert_eq!(causes.len(), 1, "{out}");
+    assert_eq!(causes[0].0, "RETRIES_EXHAUSTED", "{out}");
+    assert_eq!(causes[0].1, Some(422), "{out}");
+    // The email events (the schema's refusal); the default scenario's own faults exhaust
+    // the retries of a few others, which stay to replay.
+    assert!(causes[0].2 >= 10, "{out}");
+    assert!(
+        rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap() < causes[0].2,
+        "{out}"
+    );
+    assert!(out.contains("FAIL RETRIES_EXHAUSTED (422)"), "{out}");
+    assert!(
+        out.contains("take 422 out of retryableStatusCodes"),
+        "{out}"
+    );
+    assert!(out.contains("(lint: CX006)"), "{out}");
+    assert!(out.contains("e.g. evt-"), "{out}");
+}
+
+/// #158: without retryOnTokenExpiry a revoked token dead-letters every event at its first 401,
+/// where a refresh would have delivered it: the spec's, failing the run (lint: CX002).
+#[test]
+fn auth_failures_a_refresh_would_have_cured_fail_the_run() {
+    let (code, out, rep) = sim_edited_example(
+        &[(
+            "specs/crm_sync.yaml",
+            "retryOnTokenExpiry: true",
+            "retryOnTokenExpiry: false",
+        )],
+        &["--scenario", "token-revoked"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert!(
+        causes.iter().any(|c| c.0 == "AUTH_FAILED" && c.2 > 0),
+        "{out}"
+    );
+    assert!(rep["deadLetters"]["toReplay"]["reasons"]
+        .get("AUTH_FAILED")
+        .is_none());
+    assert!(
+        out.contains("set retryOnTokenExpiry: true (lint: CX002)"),
+        "{out}"
+    );
+    // With the refresh on, the same scenario dead-letters no AUTH_FAILED.
+    let (_, out, rep) = sim_edited_example(&[], &["--scenario", "token-revoked"]);
+    assert!(
+        spec_causes(&rep).iter().all(|c| c.0 != "AUTH_FAILED"),
+        "{out}"
+    );
+    assert!(
+        rep["deadLetters"]["toReplay"]["reasons"]
+            .get("AUTH_FAILED")
+            .is_none(),
+        "{out}"
+    );
+}
+
+/// #158: a 429 the spec lists as non-retryable is dead-lettered by the spec's own policy, not
+/// by the throttle: the run fails and names the fix (lint: CX007).
+#[test]
+fn a_throttle_the_spec_will_not_retry_fails_the_run() {
+    let (code, out, rep) = sim_edited_example(
+        &[
+            (
+                "specs/crm_sync.yaml",
+                "retryableStatusCodes: [408, 429,",
+                "retryableStatusCodes: [408,",
+            ),
+            (
+                "specs/crm_sync.yaml",
+                "409, 413, 422]",
+                "409, 413, 422, 429]",
+            ),
+        ],
+        &["--scenario", "retry-after-storm"],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.0 == "NON_RETRYABLE_STATUS" && c.1 == Some(429) && c.2 > 0),
+        "{out}"
+    );
+    assert!(
+        out.contains("move 429 to retryableStatusCodes (lint: CX007)"),
+        "{out}"
+    );
+}
+
+/// #163: `--env E` is named in the summary's header and in the report, after the spec.
+#[test]
+fn the_environment_is_named_in_the_header_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let (code, out, err) = run(&[
+        "specs/crm_sync.yaml",
+        "--env",
+        "staging",
+        "--events",
+        "20",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("cxsync sim: crm-sync × env staging × scenario default ("),
+        "{out}"
+    );
+    let text = fs::read_to_string(&report).unwrap();
+    assert!(
+        text.contains("\"spec\": \"crm-sync\",\n  \"environment\": \"staging\","),
+        "{text}"
+    );
+    let (_, out, _) = run(&[
+        "specs/crm_sync.yaml",
+        "--events",
+        "20",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(!out.contains("× env"), "{out}");
+    assert!(!fs::read_to_string(&report).unwrap().contains("environment"));
 }
 
 /// #122: the hub's retry-policy API has no circuit breaker, so a spec's `retry.circuitBreaker`

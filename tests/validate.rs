@@ -1190,3 +1190,35 @@ fn a_fixture_with_a_byte_order_mark_is_read() {
     assert_eq!(code, Some(1), "{v:#}");
     assert_eq!(positions(&v), vec![("E304".to_string(), 1, 18)], "{v:#}");
 }
+
+/// Tester #171: outside a project (no `cxsync.toml`), a spec in `specs/` naming `../fixtures/`
+/// is E311 whose help names the folder holding both as where to create the project file; with
+/// the empty file there, the same spec is valid.
+#[test]
+fn outside_a_project_the_help_says_where_to_put_cxsync_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fixtures/a.json",
+        "{\"interaction\": {\"id\": \"1\"}}",
+    );
+    let text = format!("{MINIMAL}    fixtures: [../fixtures/a.json]\n");
+    let spec = write(dir.path(), "specs/s.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["code"], "E311", "{v:#}");
+    let help = v[0]["help"].as_str().unwrap();
+    let base = dir
+        .path()
+        .canonicalize()
+        .unwrap_or(dir.path().to_path_buf());
+    assert!(
+        help.contains(&format!("to make `{}`", dir.path().display()))
+            || help.contains(&format!("to make `{}`", base.display())),
+        "{help}"
+    );
+    assert!(help.contains("create an empty cxsync.toml there"), "{help}");
+    write(dir.path(), "cxsync.toml", "");
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{v:#}");
+}

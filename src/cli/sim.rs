@@ -206,7 +206,8 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         engine::run(&spec, &inputs, &sc, &run_opts, &mut sinks).map_err(anyhow::Error::new)
     };
     drop(progress);
-    let report = result.with_context(|| format!("simulating {}", spec_path.display()))?;
+    let mut report = result.with_context(|| format!("simulating {}", spec_path.display()))?;
+    report.environment.clone_from(&args.spec_args.env);
     if let Some(e) = dlq_error {
         return Err(e);
     }
@@ -362,24 +363,20 @@ fn fail(diags: Vec<diag::Diagnostic>, sources: &diag::Sources) -> anyhow::Result
     Ok(ExitStatus::Error)
 }
 
-/// JSON lines written to a temporary file and renamed into place at the end.
+/// JSON lines written to a temporary file and renamed into place at the end (a device, FIFO or
+/// `/dev/stdout` is written directly: `fsutil::OutputFile`).
 struct AtomicLines {
-    tmp: tempfile::NamedTempFile,
-    out: std::io::BufWriter<std::fs::File>,
+    out: std::io::BufWriter<crate::fsutil::OutputFile>,
     path: PathBuf,
     error: Option<std::io::Error>,
 }
 
 impl AtomicLines {
     fn new(path: &Path) -> anyhow::Result<Self> {
-        let dir = crate::fsutil::parent_dir(path);
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let tmp = tempfile::NamedTempFile::new_in(dir)
+        let file = crate::fsutil::OutputFile::create(path)
             .with_context(|| format!("writing {}", path.display()))?;
-        let out = std::io::BufWriter::new(tmp.reopen()?);
         Ok(AtomicLines {
-            tmp,
-            out,
+            out: std::io::BufWriter::new(file),
             path: path.to_path_buf(),
             error: None,
         })
@@ -400,12 +397,12 @@ impl AtomicLines {
         if let Some(e) = self.error.take() {
             return Err(anyhow::Error::new(e).context(format!("writing {}", self.path.display())));
         }
-        self.out.flush()?;
-        self.tmp.as_file().sync_all()?;
-        self.tmp
-            .persist(&self.path)
-            .map_err(|e| e.error)
-            .with_context(|| format!("writing {}", self.path.display()))?;
+        let path = self.path;
+        self.out
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(crate::fsutil::OutputFile::commit)
+            .with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
 }

@@ -134,7 +134,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         sources.extend(run.sources);
         if complete {
             let live: Vec<PathBuf> = run.cases.iter().map(|c| c.snapshot.clone()).collect();
-            let folder = runner::spec_snapshots(&spec.path, &snapshots);
+            let folder = runner::spec_snapshots(&spec.path, spec.env.as_deref(), &snapshots);
             for stale in stale_snapshots(&folder, &live) {
                 if args.update {
                     std::fs::remove_file(&stale)
@@ -311,7 +311,8 @@ fn shared_snapshots(specs: &[PathBuf], flag: Option<&Path>) -> Vec<Shared> {
     let mut seen: Vec<(String, PathBuf, PathBuf, &PathBuf)> = Vec::new();
     let mut shared = Vec::new();
     for spec in specs {
-        let folder = runner::spec_snapshots(spec, &snapshots_of(spec, flag));
+        // One `--env` holds for every spec of the run, so it cannot part two folders.
+        let folder = runner::spec_snapshots(spec, None, &snapshots_of(spec, flag));
         let key = crate::fsutil::normalize(&folder)
             .to_string_lossy()
             .to_lowercase();

@@ -109,6 +109,8 @@ pub struct Check {
 #[derive(Debug, Clone)]
 pub struct Report {
     pub spec: String,
+    /// The environment overlay the spec ran with (`--env`), if any.
+    pub environment: Option<String>,
     pub channel: String,
     pub scenario: String,
     pub seed: u64,
@@ -269,6 +271,7 @@ impl Report {
         };
         Report {
             spec: spec.raw.name.clone(),
+            environment: None,
             channel: spec.raw.channel.name.clone(),
             scenario: sc.name.clone(),
             seed,
@@ -303,6 +306,7 @@ impl Report {
             latency: None,
             causes: Causes {
                 stale_tokens: super::verdict::sends_expired_tokens(&spec.raw, sc),
+                no_refresh: super::verdict::refreshes_no_token(&spec.raw),
                 ..Causes::default()
             },
             generation: Vec::new(),
@@ -537,7 +541,7 @@ impl Report {
                 })
             })
             .collect();
-        json!({
+        let report = json!({
             "version": 1,
             "spec": self.spec,
             "scenario": self.scenario,
@@ -624,7 +628,20 @@ impl Report {
                 "interval": iso_interval(self.interval),
                 "dataPoints": points,
             },
-        })
+        });
+        // `--env`: named after the spec, in a report only when an overlay was merged.
+        match (&self.environment, report) {
+            (Some(env), Value::Object(fields)) => Value::Object(
+                fields
+                    .into_iter()
+                    .flat_map(|(k, v)| {
+                        let env = (k == "spec").then(|| ("environment".to_string(), json!(env)));
+                        std::iter::once((k, v)).chain(env)
+                    })
+                    .collect(),
+            ),
+            (_, report) => report,
+        }
     }
 
     /// The terminal summary.
@@ -633,8 +650,17 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "cxsync sim: {} × scenario {} (CRM profile {}, dedup {}, jitter {}, seed {})",
-            self.spec, self.scenario, self.crm_profile, self.dedup, self.jitter, self.seed
+            "cxsync sim: {}{} × scenario {} (CRM profile {}, dedup {}, jitter {}, seed {})",
+            self.spec,
+            self.environment
+                .as_deref()
+                .map(|e| format!(" × env {}", crate::diag::printable(e)))
+                .unwrap_or_default(),
+            self.scenario,
+            self.crm_profile,
+            self.dedup,
+            self.jitter,
+            self.seed
         );
         let _ = writeln!(
             s,

@@ -2,16 +2,23 @@
 //!
 //! A dead letter is **caused by the spec** when no retry and no replay can deliver it until the
 //! spec changes: the transform failed (`TRANSFORM_FAILED`), the idempotency key did not render
-//! (`IDEMPOTENCY_KEY_UNRESOLVED`), the payload broke the size guard (`PAYLOAD_TOO_LARGE`), or the
-//! CRM refused the payload itself (`NON_RETRYABLE_STATUS` after a 400, 413 or 422). Such dead
-//! letters fail the run by default, with a line naming the reason, the rule and an example
-//! event; a scenario that means to produce them says so in `expect.deadLetteredByReason` (the
-//! band then decides). `AUTH_FAILED` is the spec's too when the spec caches tokens longer than the
-//! CRM's tokens live ([`sends_expired_tokens`], the rule lint's CX005 applies): the 401s come from
-//! the TTL, not from a fault. Every other dead letter was caused by the scenario's faults (an outage,
-//! a throttle, revoked credentials): the data is intact and a person must **replay** it once the
-//! cause is gone. Those are reported with their count and reasons and fail the run only when a
-//! bound says so (`expect.deadLettered`, `expect.deadLetterRate`, `--max-dead-letter-rate`).
+//! (`IDEMPOTENCY_KEY_UNRESOLVED`), the payload broke the size guard (`PAYLOAD_TOO_LARGE`), the
+//! CRM refused the payload itself (its last answer a 400, 413, 422 or 431, whether the spec lists
+//! the status as non-retryable or retried the refusal until `RETRIES_EXHAUSTED`: the same payload
+//! gets the same answer), or the spec's own policy dead-lettered an answer that heals by waiting
+//! (`NON_RETRYABLE_STATUS` after a 408, 429 or 5xx the spec lists as non-retryable, lint's
+//! CX007). Such dead letters fail the run by default, with a line naming the reason, the rule, an
+//! example event and the fix; a scenario that means to produce them says so in
+//! `expect.deadLetteredByReason` (the band then decides). `AUTH_FAILED` is the spec's too when
+//! the spec caches tokens longer than the CRM's tokens live ([`sends_expired_tokens`], the rule
+//! lint's CX005 applies), and when an OAuth spec does not set `retryOnTokenExpiry` (lint's
+//! CX002): a 401 then dead-letters at once where a new token would have been accepted, and a
+//! replay under that spec fails again at the next expiry. Every other dead letter was caused by
+//! the scenario's faults (an outage, a throttle the policy retried to the end, revoked
+//! credentials the refreshes could not cure): the data is intact and a person must **replay** it
+//! once the cause is gone. Those are reported with their count and reasons and fail the run only
+//! when a bound says so (`expect.deadLettered`, `expect.deadLetterRate`,
+//! `--max-dead-letter-rate`).
 
 use std::collections::BTreeMap;
 
@@ -33,17 +40,22 @@ pub enum Cause {
     Faults,
 }
 
-/// Whose the dead letter is.
+/// Answers that heal by waiting (a timeout, a throttle, an outage): the machine retries them
+/// unless the spec lists them as non-retryable (`delivery::classify`).
+pub fn heals_by_waiting(status: u16) -> bool {
+    status == 408 || status == 429 || (500..600).contains(&status)
+}
+
+/// Whose the dead letter is (an `AUTH_FAILED` is decided by [`Causes::add`], which knows the
+/// spec's token settings).
 pub fn cause(reason: Reason, last_status: Option<u16>) -> Cause {
+    let refused = last_status.is_some_and(|s| PAYLOAD_REJECTIONS.contains(&s));
     match reason {
         Reason::TransformFailed | Reason::IdempotencyKeyUnresolved | Reason::PayloadTooLarge => {
             Cause::Spec
         }
-        Reason::NonRetryableStatus
-            if last_status.is_some_and(|s| PAYLOAD_REJECTIONS.contains(&s)) =>
-        {
-            Cause::Spec
-        }
+        Reason::NonRetryableStatus | Reason::RetriesExhausted if refused => Cause::Spec,
+        Reason::NonRetryableStatus if last_status.is_some_and(heals_by_waiting) => Cause::Spec,
         _ => Cause::Faults,
     }
 }
@@ -53,8 +65,11 @@ pub fn cause(reason: Reason, last_status: Option<u16>) -> Cause {
 pub struct SpecCause {
     pub reason: Reason,
     pub rule: String,
-    /// The CRM status, when the CRM refused the payload.
+    /// The CRM's last status, when its answer decided the dead letter.
     pub status: Option<u16>,
+    /// For `AUTH_FAILED`: whether the token cache outlives the CRM's tokens (else the spec has
+    /// no `retryOnTokenExpiry`).
+    pub stale_tokens: bool,
     pub count: u64,
     /// The first one: event, fixture, and what went wrong.
     pub example: String,
@@ -73,6 +88,22 @@ pub struct Causes {
     /// The spec's token cache outlives the CRM's tokens ([`sends_expired_tokens`]): its
     /// `AUTH_FAILED` dead letters are the spec's.
     pub stale_tokens: bool,
+    /// OAuth without `retryOnTokenExpiry` ([`refreshes_no_token`]): a 401 dead-letters at once
+    /// where a new token would have been accepted, so its `AUTH_FAILED` dead letters are the
+    /// spec's.
+    pub no_refresh: bool,
+}
+
+/// Whether `spec` uses OAuth without `retryOnTokenExpiry`: the machine then dead-letters every
+/// 401 as `AUTH_FAILED` instead of fetching a new token (lint's CX002).
+pub fn refreshes_no_token(spec: &RawSpec) -> bool {
+    matches!(
+        spec.channel.auth,
+        Auth::OAuth2ClientCredentials {
+            retry_on_token_expiry: false,
+            ..
+        }
+    )
 }
 
 /// Whether a run of `spec` under scenario `sc` sends tokens the CRM has expired: the hub caches
@@ -94,7 +125,7 @@ pub fn sends_expired_tokens(spec: &RawSpec, sc: &Scenario) -> bool {
 impl Causes {
     /// Files one dead letter; `example` describes it (called for the first of each cause only).
     pub fn add(&mut self, d: &DeadLettered, example: impl FnOnce() -> String) {
-        let by = if d.reason == Reason::AuthFailed && self.stale_tokens {
+        let by = if d.reason == Reason::AuthFailed && (self.stale_tokens || self.no_refresh) {
             Cause::Spec
         } else {
             cause(d.reason, d.last_status)
@@ -102,9 +133,12 @@ impl Causes {
         match by {
             Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
             Cause::Spec => {
-                let status = d
-                    .last_status
-                    .filter(|_| d.reason == Reason::NonRetryableStatus);
+                let status = d.last_status.filter(|_| {
+                    matches!(
+                        d.reason,
+                        Reason::NonRetryableStatus | Reason::RetriesExhausted
+                    )
+                });
                 if let Some(c) = self
                     .spec
                     .iter_mut()
@@ -116,6 +150,7 @@ impl Causes {
                         reason: d.reason,
                         rule: d.id.rule_id.clone(),
                         status,
+                        stale_tokens: self.stale_tokens,
                         count: 1,
                         example: example(),
                     });
@@ -166,23 +201,42 @@ impl SpecCause {
         }
     }
 
-    /// What a person does about it.
-    pub fn fix(&self) -> &'static str {
-        if self.status == Some(431) {
-            return "the idempotency header is longer than servers accept (8192 bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit";
-        }
-        match self.reason {
-            Reason::TransformFailed => "fix the transform (`cxsync test` runs it on the fixtures)",
-            Reason::IdempotencyKeyUnresolved => {
-                "make idempotency.key render for every event (a field every event has)"
+    /// What a person does about it (with the lint rule that flags the spec, where one does).
+    pub fn fix(&self) -> String {
+        let retried = |fix: &str, s: u16| {
+            if self.reason == Reason::RetriesExhausted {
+                format!("{fix}; and take {s} out of retryableStatusCodes: the same payload gets the same answer on every retry (lint: CX006)")
+            } else {
+                fix.to_string()
             }
-            Reason::PayloadTooLarge => {
-                "trim the payload in the transform, or raise crm.maxPayloadBytes"
+        };
+        match (self.reason, self.status) {
+            (_, Some(431)) => retried("the idempotency header is longer than servers accept (8192 bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit", 431),
+            (_, Some(413)) => retried("the CRM refuses the payload as too large: trim it in the transform (crm.maxPayloadBytes makes the hub dead-letter it before sending)", 413),
+            (Reason::NonRetryableStatus, Some(s)) if heals_by_waiting(s) => format!(
+                "{s} heals by waiting (a throttle, an outage), but nonRetryableStatusCodes dead-letters it at once: move {s} to retryableStatusCodes (lint: CX007)"
+            ),
+            (_, Some(s)) => retried(
+                "make the payload match what the CRM accepts (crm.payloadSchema, batching)",
+                s,
+            ),
+            (Reason::TransformFailed, _) => {
+                "fix the transform (`cxsync test` runs it on the fixtures)".to_string()
             }
-            Reason::AuthFailed => {
-                "the hub uses a token for auth.tokenCacheTtlSeconds, longer than the CRM's tokens live: cache for less than crm.tokenLifetimeSeconds (lint: CX005), and set retryOnTokenExpiry: true"
+            (Reason::IdempotencyKeyUnresolved, _) => {
+                "make idempotency.key render for every event (a field every event has)".to_string()
             }
-            _ => "make the payload match what the CRM accepts (crm.payloadSchema, batching)",
+            (Reason::PayloadTooLarge, _) => {
+                "trim the payload in the transform, or raise crm.maxPayloadBytes".to_string()
+            }
+            (Reason::AuthFailed, _) if self.stale_tokens => {
+                "the hub uses a token for auth.tokenCacheTtlSeconds, longer than the CRM's tokens live: cache for less than crm.tokenLifetimeSeconds (lint: CX005), and set retryOnTokenExpiry: true".to_string()
+            }
+            (Reason::AuthFailed, _) => {
+                "without retryOnTokenExpiry a 401 dead-letters at once where a new token would have been accepted, and a replay fails again at the next expiry: set retryOnTokenExpiry: true (lint: CX002)".to_string()
+            }
+            _ => "make the payload match what the CRM accepts (crm.payloadSchema, batching)"
+                .to_string(),
         }
     }
 }
@@ -193,16 +247,38 @@ mod tests {
 
     #[test]
     fn payload_faults_are_the_spec_s_and_outages_are_to_replay() {
-        assert_eq!(cause(Reason::TransformFailed, None), Cause::Spec);
-        assert_eq!(cause(Reason::PayloadTooLarge, None), Cause::Spec);
-        assert_eq!(cause(Reason::IdempotencyKeyUnresolved, None), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(422)), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(400)), Cause::Spec);
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(431)), Cause::Spec);
-        // Salesforce's throttle (403) and a 404 are not about the payload.
-        assert_eq!(cause(Reason::NonRetryableStatus, Some(403)), Cause::Faults);
-        assert_eq!(cause(Reason::RetriesExhausted, Some(422)), Cause::Faults);
-        assert_eq!(cause(Reason::AuthFailed, Some(401)), Cause::Faults);
-        assert_eq!(cause(Reason::DeadlineExceeded, None), Cause::Faults);
+        use Reason::*;
+        // Per reason: the last statuses that make a dead letter the spec's, then those that
+        // make it the scenario's (to replay).
+        type Statuses<'a> = &'a [Option<u16>];
+        let table: [(Reason, Statuses, Statuses); 6] = [
+            (TransformFailed, &[None], &[]),
+            (PayloadTooLarge, &[None], &[]),
+            (IdempotencyKeyUnresolved, &[None], &[]),
+            // A refusal of the payload, and a throttle or an outage the spec will not retry
+            // (#158, CX007), are the spec's; Salesforce's throttle (403) and a 404 are not
+            // about the payload.
+            (
+                NonRetryableStatus,
+                &[400, 422, 431, 408, 429, 503].map(Some),
+                &[Some(403), Some(404)],
+            ),
+            // A refusal retried to the end is still the payload's (#150); a throttle or an
+            // outage retried to the end is the scenario's.
+            (
+                RetriesExhausted,
+                &[Some(400), Some(413), Some(422)],
+                &[Some(429), Some(503), None],
+            ),
+            (AuthFailed, &[], &[Some(401)]),
+        ];
+        for (reason, spec, faults) in table {
+            for (statuses, want) in [(spec, Cause::Spec), (faults, Cause::Faults)] {
+                for &status in statuses {
+                    assert_eq!(cause(reason, status), want, "{reason:?} {status:?}");
+                }
+            }
+        }
+        assert_eq!(cause(DeadlineExceeded, None), Cause::Faults);
     }
 }

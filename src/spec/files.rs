@@ -37,6 +37,8 @@ pub fn project_root(dir: &Path) -> Option<PathBuf> {
 pub struct Confine {
     /// The folder as named (absolute, normalized), for the lexical check and the messages.
     root: PathBuf,
+    /// Whether a [`PROJECT_FILE`] made it the project folder (else it is the spec's folder).
+    project: bool,
     /// The same with symlinks resolved, for the check of where a file really is.
     real: Option<PathBuf>,
 }
@@ -44,9 +46,15 @@ pub struct Confine {
 impl Confine {
     /// The confinement of a spec in `dir`.
     pub fn of(dir: &Path) -> Self {
-        let root = project_root(dir).unwrap_or_else(|| crate::fsutil::normalize(dir));
+        let found = project_root(dir);
+        let project = found.is_some();
+        let root = found.unwrap_or_else(|| crate::fsutil::normalize(dir));
         let real = std::fs::canonicalize(&root).ok();
-        Self { root, real }
+        Self {
+            root,
+            project,
+            real,
+        }
     }
 
     /// Whether `path` (the spec's folder joined with what the spec wrote) lies in the folder,
@@ -108,12 +116,29 @@ impl Ctx<'_> {
                 Err(why) => why,
             }
         };
-        Err(self
-            .at_value(Diagnostic::error("E311", format!("{what} `{rel}` {why}")), pointer)
-            .with_help(format!(
+        // Without a project file the usual fix is one in the folder holding both (tester #171).
+        let both = crate::fsutil::normalize(path)
+            .ancestors()
+            .find(|a| confine.root.starts_with(a))
+            .filter(|a| a.parent().is_some())
+            .map(Path::to_path_buf);
+        let help = match both {
+            Some(both) if !confine.project => format!(
+                "without a {PROJECT_FILE} the project folder is the spec's own (`{}`); to make `{}`, which holds both, the project folder, create an empty {PROJECT_FILE} there; or pass --allow-outside-project",
+                confine.root.display(),
+                both.display()
+            ),
+            _ => format!(
                 "a spec names files relative to its folder, inside its project folder `{}` (the folder of the nearest {PROJECT_FILE}, else the spec's); move the file there, or pass --allow-outside-project",
                 confine.root.display()
-            )))
+            ),
+        };
+        Err(self
+            .at_value(
+                Diagnostic::error("E311", format!("{what} `{rel}` {why}")),
+                pointer,
+            )
+            .with_help(help))
     }
 }
 

@@ -97,6 +97,21 @@ pub fn check_expression(
             out.push((d, start, end));
         }
         Ok(analysis) => {
+            if let Ok(tree) = syntax::parse(&rewritten) {
+                for (start, end, why) in super::regex::refusals(&tree) {
+                    let (start, end) = range(start, end);
+                    let d = Diagnostic::error(
+                        super::regex::JS_ONLY,
+                        format!("regex literal with {why}"),
+                    )
+                    .with_help(
+                        "JSONata's regexes are JavaScript's; write it without the construct \
+                         (split the work between `$match`/`$replace` calls, or use `$contains` \
+                         and string functions), so both engines give one answer",
+                    );
+                    out.push((d, start, end));
+                }
+            }
             for (name, start, end) in &analysis.unknown_functions {
                 let (start, end) = range(*start, *end);
                 out.push((unknown_function(name, &analysis.bound), start, end));

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
-use jsonata_core::ast::{AstNode, Stage};
+use jsonata_core::ast::{AstNode, BinaryOp, Stage, UnaryOp};
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::Value;
@@ -102,9 +102,16 @@ impl Compiled {
         // JavaScript's ASCII `\w`/`\d` in every regex literal, whichever way the engine uses it.
         visit_mut(&mut ast, &mut |n| {
             if let AstNode::Regex { pattern, .. } = n {
-                *pattern = super::regex::ascii_classes(pattern);
+                // A pattern it refuses never gets here: `Transform::compile` refused it (E506).
+                if let Ok(t) = super::regex::translate(pattern) {
+                    *pattern = t;
+                }
             }
         });
+        rewrite_context_calls(&mut ast, &bound);
+        replace_builtins(&mut ast, &bound);
+        rewrite_js_calls(&mut ast, &bound);
+        guard_arithmetic(&mut ast, &bound);
         let regex_calls = rewrite_regex_calls(&mut ast, &bound).into();
         guard_builtins(&mut ast, &bound);
         guard_numbers(&mut ast, &bound);
@@ -145,11 +152,23 @@ impl Compiled {
         event_json: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, TransformError> {
-        let data = JValue::from_json_str(event_json).map_err(|e| TransformError {
+        let not_json = |e: &dyn std::fmt::Display| TransformError {
             code: None,
             message: format!("the event is not JSON: {e}"),
             offset: None,
-        })?;
+        };
+        // jsonata-core's parser reads a lone surrogate escape (`"\ud800x"`) as NUL (tester
+        // #125); jsonata-js keeps it, which no Rust string can. serde_json refuses it, with its
+        // position: asked only when the text has a surrogate escape at all.
+        if has_surrogate_escape(event_json) {
+            serde_json::from_str::<Value>(event_json).map_err(|e| {
+                not_json(&format!(
+                    "{e} (a lone UTF-16 surrogate escape such as \\ud800 is no character; \
+                     cxsync cannot hold it)"
+                ))
+            })?;
+        }
+        let data = JValue::from_json_str(event_json).map_err(|e| not_json(&e))?;
         let out = self.run(&data, now, None)?;
         let mut buf = Vec::with_capacity(256);
         if !write_json(&out, &mut buf, &mut self.budget())? {
@@ -262,6 +281,22 @@ fn new_evaluator(
         let name = calls[i].name.clone();
         ev.register_fn(name, move |args: &[JValue]| {
             let c = &calls[i];
+            if let Some(JValue::String(s)) = args.first() {
+                use super::regex::Use;
+                // The host's arguments leave the regex out: the replacement is the second.
+                let use_ = match (c.f, args.get(1)) {
+                    (super::compiled::RegexFn::Contains, _) => Use::Contains,
+                    (super::compiled::RegexFn::Split, _) => Use::Split,
+                    (super::compiled::RegexFn::Match, _) => Use::Match,
+                    (_, Some(JValue::String(r))) if r.is_empty() => Use::Delete,
+                    _ => Use::Replace,
+                };
+                if super::regex::has_astral(s) && !super::regex::astral_safe(c.re.as_str(), use_) {
+                    return Err(EvaluatorError::EvaluationError(
+                        super::regex::astral_refusal(),
+                    ));
+                }
+            }
             match super::compiled::call_regex(c.f, args, &c.re, limits) {
                 Some(v) => Ok(v),
                 None => call(&c.original, args),
@@ -293,6 +328,14 @@ fn new_evaluator(
     .expect("the guard's name is not a builtin");
     register_number_guards(&mut ev, max);
     register_js_builtins(&mut ev);
+    register_context_builtins(&mut ev);
+    register_arithmetic_guards(&mut ev);
+    for &name in REPLACED {
+        ev.register_fn(guarded_name(name), move |args: &[JValue]| {
+            js_string_builtin(name, args)
+        })
+        .expect("the replaced builtins' names are not builtins");
+    }
     let original = placeholder_call("distinct", 1).expect("a builtin call parses");
     ev.register_fn(guarded_name("distinct"), move |args: &[JValue]| match args
         .first()
@@ -370,6 +413,22 @@ fn register_js_builtins(ev: &mut Evaluator) {
         })
         .expect("the URL functions are not compilable builtins");
     }
+    // `$toMillis(s)`: jsonata-js's ISO test and V8's `Date.parse` (`transform/dates.rs`).
+    let original = placeholder_call("toMillis", 1).expect("a builtin call parses");
+    ev.register_fn(
+        guarded_name("toMillis"),
+        move |args: &[JValue]| match args {
+            [JValue::String(s)] => super::dates::js_to_millis(s)
+                .map(JValue::Number)
+                .map_err(EvaluatorError::EvaluationError),
+            _ => call(&original, args),
+        },
+    )
+    .expect("the host function's name is not a builtin");
+    for name in ["base64encode", "base64decode"] {
+        ev.register_fn_override(name, move |args: &[JValue]| js_string_builtin(name, args))
+            .expect("the base64 functions are not compilable builtins");
+    }
     ev.register_fn_override("clone", |args: &[JValue]| match args {
         [] | [JValue::Undefined] => Ok(JValue::Undefined),
         [v @ (JValue::Object(_) | JValue::Array(_))] => {
@@ -392,6 +451,240 @@ fn register_js_builtins(ev: &mut Evaluator) {
             )))
         })
         .expect("random and shuffle are not compilable builtins");
+    }
+}
+
+/// jsonata-js's `$trim`, `$base64encode`, `$base64decode` ([`super::strings`]) and `$number`
+/// ([`super::numbers::js_number`]) over argument values.
+fn js_string_builtin(name: &str, args: &[JValue]) -> Result<JValue, EvaluatorError> {
+    let f: fn(&str) -> String = match name {
+        "trim" => super::strings::js_trim,
+        "base64encode" => super::strings::js_base64encode,
+        "base64decode" => super::strings::js_base64decode,
+        _ => {
+            return match args {
+                [] | [JValue::Undefined] => Ok(JValue::Undefined),
+                [JValue::Number(x)] => Ok(JValue::Number(*x)),
+                [JValue::Bool(b)] => Ok(JValue::Number(if *b { 1.0 } else { 0.0 })),
+                [JValue::String(s)] => match super::numbers::js_number(s) {
+                    Some(x) => Ok(JValue::Number(x)),
+                    None => Err(EvaluatorError::EvaluationError(format!(
+                        "D3030: Unable to cast value to a number: {}",
+                        Value::String(s.to_string())
+                    ))),
+                },
+                _ => Err(signature_error(name)),
+            }
+        }
+    };
+    match args {
+        [] | [JValue::Undefined] => Ok(JValue::Undefined),
+        [JValue::String(s)] => Ok(JValue::string(f(s))),
+        _ => Err(signature_error(name)),
+    }
+}
+
+/// The builtins jsonata-core does not let a host function override (it inlines them), so
+/// [`replace_builtins`] rewrites their calls to `cxsync <name>`: jsonata-js's definitions.
+const REPLACED: &[&str] = &["number", "trim"];
+
+/// `$trim(s)` → `cxsync trim(s)` and `$trim` as a value → `function($a0) { cxsync trim($a0) }`
+/// (arity 1, as in jsonata-js), the same for `$number`; a `$trim()` on the right of `~>` too
+/// (the left side becomes its argument). A name the expression binds itself stays its own.
+fn replace_builtins(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    visit_mut(ast, &mut |n| match n {
+        AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } if REPLACED.contains(&name.as_str())
+            && !bound.contains(name.as_str())
+            && !args.iter().any(|a| matches!(a, AstNode::Placeholder)) =>
+        {
+            *name = guarded_name(name);
+        }
+        AstNode::Variable(v) if REPLACED.contains(&v.as_str()) && !bound.contains(v.as_str()) => {
+            *n = AstNode::Lambda {
+                params: vec!["a0".to_string()],
+                body: Box::new(AstNode::Function {
+                    name: guarded_name(v),
+                    args: vec![AstNode::Variable("a0".to_string())],
+                    is_builtin: true,
+                }),
+                signature: None,
+                thunk: false,
+            };
+        }
+        _ => {}
+    });
+}
+
+/// The host function around an arithmetic operand ([`guard_arithmetic`]).
+const NAN_OPERAND: &str = "cxsync operand";
+/// The host function around the operand of a unary minus ([`guard_arithmetic`]).
+const NEGATED: &str = "cxsync negated";
+
+/// jsonata-js checks every arithmetic operand with `isNumeric`: NaN (from `2 % 0`, `0/0`) is
+/// not a number there (T2001/T2002 for `+ - * / %`, D1002 for a unary minus) and Infinity
+/// raises D1001; jsonata-core computes on with NaN and negates both. So each operand of
+/// `+ - * / %` that may be NaN goes through `cxsync operand`, which turns NaN into `false`
+/// (the engine then raises jsonata-js's T2001/T2002 for that side, with its message), and the
+/// operand of `-x` through `cxsync negated` (D1002 for NaN, D1001 for ±Infinity). Literals and
+/// plain field paths are never NaN (JSON has no NaN) and stay as they are; so is a call of the
+/// expression's own function (wrapped, each level of a recursion like `$n * $f($n - 1)` would
+/// count twice against the depth limit): a NaN a lambda returns meets jsonata-core's arithmetic
+/// (null), a known gap.
+fn guard_arithmetic(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    let may_be_nan = |n: &AstNode| -> bool {
+        match n {
+            AstNode::Number(_) | AstNode::String(_) | AstNode::Name(_) => false,
+            AstNode::Function { name, .. } if bound.contains(name.as_str()) => false,
+            AstNode::Call { .. } => false,
+            AstNode::Path { steps } => !steps
+                .iter()
+                .all(|s| matches!(s.node, AstNode::Name(_)) && s.stages.is_empty()),
+            _ => true,
+        }
+    };
+    fn wrap(n: &mut AstNode, name: &str) {
+        let inner = std::mem::replace(n, AstNode::Null);
+        *n = AstNode::Function {
+            name: name.to_string(),
+            args: vec![inner],
+            is_builtin: true,
+        };
+    }
+    visit_mut(ast, &mut |n| match n {
+        AstNode::Binary {
+            op:
+                BinaryOp::Add
+                | BinaryOp::Subtract
+                | BinaryOp::Multiply
+                | BinaryOp::Divide
+                | BinaryOp::Modulo,
+            lhs,
+            rhs,
+        } => {
+            for side in [lhs, rhs] {
+                if may_be_nan(side) {
+                    wrap(side, NAN_OPERAND);
+                }
+            }
+        }
+        AstNode::Unary {
+            op: UnaryOp::Negate,
+            operand,
+        } if may_be_nan(operand) => wrap(operand, NEGATED),
+        _ => {}
+    });
+}
+
+fn register_arithmetic_guards(ev: &mut Evaluator) {
+    ev.register_fn(NAN_OPERAND, |args: &[JValue]| match args {
+        [JValue::Number(x)] if x.is_nan() => Ok(JValue::Bool(false)),
+        [v] => Ok(v.clone()),
+        _ => Ok(JValue::Undefined),
+    })
+    .expect("the guard's name is not a builtin");
+    ev.register_fn(NEGATED, |args: &[JValue]| match args {
+        [JValue::Number(x)] if x.is_nan() => Err(EvaluatorError::EvaluationError(
+            "D1002: Cannot negate a non-numeric value: null".to_string(),
+        )),
+        [JValue::Number(x)] if x.is_infinite() => Err(EvaluatorError::EvaluationError(
+            "D1001: Number out of range: null".to_string(),
+        )),
+        [v] => Ok(v.clone()),
+        _ => Ok(JValue::Undefined),
+    })
+    .expect("the guard's name is not a builtin");
+}
+
+/// Whether `text` holds `\uD800`–`\uDFFF` (a surrogate escape, paired or not).
+fn has_surrogate_escape(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.windows(3).any(|w| {
+        w[0] == b'u'
+            && matches!(w[1], b'd' | b'D')
+            && matches!(w[2], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+    }) && b.windows(2).any(|w| w == b"\\u")
+}
+
+/// The builtins [`register_js_builtins`] replaces that take the context as their argument when
+/// called without one (jsonata-js's `-` in their signature): `$trim()` on a string input.
+const CONTEXT_BUILTINS: &[&str] = &[
+    "base64decode",
+    "base64encode",
+    "clone",
+    "decodeUrl",
+    "decodeUrlComponent",
+    "encodeUrl",
+    "encodeUrlComponent",
+    "number",
+    "trim",
+];
+
+/// The host function a context call `$name()` of [`CONTEXT_BUILTINS`] becomes.
+fn context_name(builtin: &str) -> String {
+    format!("cxsync context {builtin}")
+}
+
+/// `$name()` → `cxsync context name($)` for the [`CONTEXT_BUILTINS`]: host functions receive
+/// no context, so the call passes it, as jsonata-js does. Not a name the expression binds, and
+/// not the right side of `~>` (where the left side is the argument).
+fn rewrite_context_calls(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    let mut piped: BTreeSet<*const AstNode> = BTreeSet::new();
+    visit_mut(ast, &mut |n| {
+        if let AstNode::Binary {
+            op: BinaryOp::ChainPipe,
+            rhs,
+            ..
+        } = n
+        {
+            piped.insert(&**rhs as *const AstNode);
+        }
+    });
+    visit_mut(ast, &mut |n| {
+        let here = n as *const AstNode;
+        if let AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } = n
+        {
+            if args.is_empty()
+                && CONTEXT_BUILTINS.contains(&name.as_str())
+                && !bound.contains(name.as_str())
+                && !piped.contains(&here)
+            {
+                *name = context_name(name);
+                args.push(AstNode::Variable(String::new()));
+            }
+        }
+    });
+}
+
+/// The host functions of [`rewrite_context_calls`]: the builtin on the context, and jsonata-js's
+/// T0411 where the context is not of its type.
+fn register_context_builtins(ev: &mut Evaluator) {
+    for &builtin in CONTEXT_BUILTINS {
+        let original = placeholder_call(builtin, 1).expect("a builtin call parses");
+        ev.register_fn(context_name(builtin), move |args: &[JValue]| {
+            let out = if REPLACED.contains(&builtin) {
+                js_string_builtin(builtin, args)
+            } else {
+                call(&original, args)
+            };
+            out.map_err(|e| match e {
+                EvaluatorError::TypeError(m) if m.starts_with("T0410") => {
+                    EvaluatorError::TypeError(format!(
+                        "T0411: Context value is not a compatible type with argument 1 of \
+                         function \"{builtin}\""
+                    ))
+                }
+                e => e,
+            })
+        })
+        .expect("the context builtins' names are not builtins");
     }
 }
 
@@ -433,7 +726,8 @@ fn rewrite_regex_calls(ast: &mut AstNode, bound: &BTreeSet<String>) -> Vec<Regex
         let AstNode::Regex { pattern, flags } = &args[1] else {
             return;
         };
-        let Ok(re) = super::regex::compile(pattern, flags) else {
+        // The pattern is translated already (above).
+        let Ok(re) = super::regex::compile_translated(pattern, flags) else {
             return;
         };
         let Some(original) = over_placeholders(name, args.len(), &args[1]) else {
@@ -679,10 +973,23 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
             let original = originals.get(args.len()).ok_or_else(|| {
                 EvaluatorError::EvaluationError(format!("T0410: too many arguments for ${builtin}"))
             })?;
+            if let (Some(super::numbers::Guard::FromMillis), Some(JValue::String(tz))) =
+                (guard, args.get(2))
+            {
+                if let Some(why) = super::numbers::timezone_refusal(tz) {
+                    return Err(EvaluatorError::EvaluationError(why));
+                }
+            }
+            let mut args = std::borrow::Cow::Borrowed(args);
             let number = match args.first() {
                 Some(JValue::Number(x)) => Some(*x),
                 _ => None,
             };
+            if let (Some(g), Some(x)) = (guard, number) {
+                if g.argument(x) != x {
+                    args.to_mut()[0] = JValue::Number(g.argument(x));
+                }
+            }
             match (guard, number) {
                 (None, Some(x)) => match args.get(1) {
                     None | Some(JValue::Undefined) => {
@@ -704,10 +1011,45 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
                 }
                 _ => {}
             }
-            call(original, args)
+            call(original, &args)
         })
         .expect("the guard's name is not a builtin");
     }
+}
+
+/// The builtin calls jsonata-core answers otherwise than jsonata-js and that the engine path
+/// rewrites to a host function of [`register_js_builtins`] (by name and argument count).
+const JS_CALLS: &[(&str, usize)] = &[("toMillis", 1)];
+
+/// [`placeholder_call`], calling jsonata-js's definition where the engine's differs
+/// ([`JS_CALLS`]): what the compiled path's engine calls evaluate.
+pub(super) fn js_call(name: &str, argc: usize) -> Option<AstNode> {
+    let mut ast = placeholder_call(name, argc)?;
+    if JS_CALLS.contains(&(name, argc)) {
+        if let AstNode::Function { name: n, .. } = &mut ast {
+            *n = guarded_name(name);
+        }
+    }
+    Some(ast)
+}
+
+/// `$toMillis(s)` → `cxsync toMillis(s)` ([`JS_CALLS`]); not a name the expression binds.
+fn rewrite_js_calls(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    visit_mut(ast, &mut |n| {
+        if let AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } = n
+        {
+            if JS_CALLS.contains(&(name.as_str(), args.len()))
+                && !bound.contains(name.as_str())
+                && !args.iter().any(|a| matches!(a, AstNode::Placeholder))
+            {
+                *name = guarded_name(name);
+            }
+        }
+    });
 }
 
 /// `$name(a0, a1, …)` with `argc` arguments, evaluated by [`call`] over argument values.
@@ -965,12 +1307,18 @@ pub(super) fn number(n: f64) -> Value {
     // Whole numbers are JSON integers wherever one holds them (below 2^64), so every writer of
     // the value (snapshots, DLQ records, the request body) prints the digits `JSON.stringify`
     // prints, `1234567890123456800`, not serde_json's `1.2345678901234568e18` (tester #49).
+    // Beyond 2^53 the integer is the one JavaScript prints, its shortest round-trip digits
+    // padded with zeros (`12345678901234567000`), not the double's exact value
+    // (`12345678901234567168`): the same double, and the digits jsonata-js sends.
     const I64: f64 = 9_223_372_036_854_775_808.0; // 2^63
     const U64: f64 = 18_446_744_073_709_551_616.0; // 2^64
-    if n.fract() == 0.0 && n.abs() < I64 {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    if n.fract() == 0.0 && n.abs() <= EXACT {
         Value::from(n as i64)
+    } else if n.fract() == 0.0 && n.abs() < I64 {
+        Value::from(format!("{n}").parse::<i64>().unwrap_or(n as i64))
     } else if n.fract() == 0.0 && n > 0.0 && n < U64 {
-        Value::from(n as u64)
+        Value::from(format!("{n}").parse::<u64>().unwrap_or(n as u64))
     } else {
         serde_json::Number::from_f64(n)
             .map(Value::Number)
@@ -1014,16 +1362,22 @@ fn parse_error(e: &jsonata_core::parser::ParserError) -> TransformError {
 }
 
 fn eval_error(e: &EvaluatorError) -> TransformError {
-    if let Some(rest) = e
-        .message()
-        .strip_prefix(OUTPUT_TOO_LARGE)
-        .and_then(|r| r.strip_prefix(": "))
-    {
-        return TransformError {
-            code: Some(OUTPUT_TOO_LARGE.to_string()),
-            message: rest.to_string(),
-            offset: None,
-        };
+    for named in [
+        OUTPUT_TOO_LARGE,
+        super::regex::UTF16_UNITS,
+        super::numbers::TIMEZONE_NOT_A_NUMBER,
+    ] {
+        if let Some(rest) = e
+            .message()
+            .strip_prefix(named)
+            .and_then(|r| r.strip_prefix(": "))
+        {
+            return TransformError {
+                code: Some(named.to_string()),
+                message: rest.to_string(),
+                offset: None,
+            };
+        }
     }
     let (code, message) = split_code(e.message());
     TransformError {
@@ -1224,6 +1578,17 @@ mod tests {
         assert_eq!(number(3.0).to_string(), "3");
         assert_eq!(number(9007199254740992.0).to_string(), "9007199254740992");
         assert_eq!(number(1e20).to_string(), "1e+20");
+        // Beyond 2^53, JavaScript's digits (JSON.stringify in jsonata-js 2.2.2), in every writer.
+        for (n, js) in [
+            (12345678901234567890.0, "12345678901234567000"),
+            (-9.2e18, "-9200000000000000000"),
+            (1152921504606846976.0, "1152921504606847000"),
+            (9007199254740994.0, "9007199254740994"),
+        ] {
+            assert_eq!(number(n).to_string(), js);
+            assert_eq!(crate::transform::json::to_compact(&number(n)), js);
+            assert_eq!(serde_json::from_str::<f64>(js).unwrap(), n);
+        }
         assert_eq!(number(0.1).to_string(), "0.1");
         assert_eq!(number(f64::NAN), Value::Null);
     }

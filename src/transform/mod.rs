@@ -16,6 +16,7 @@
 
 pub mod checks;
 mod compiled;
+pub mod dates;
 mod engine;
 pub mod json;
 pub mod limits;
@@ -24,6 +25,7 @@ pub mod position;
 pub mod regex;
 pub mod runner;
 pub mod snapshot;
+pub mod strings;
 pub mod syntax;
 pub mod transformed;
 mod uri;
@@ -227,8 +229,17 @@ type Syntax = Result<usize, syntax::SyntaxError>;
 
 fn bounded_syntax(text: &str) -> Result<Syntax, TransformError> {
     match syntax::parse(text) {
-        Ok(tree) => Ok(Ok(tree.height)),
-        Err(e) if e.code == syntax::TOO_DEEP => Err(TransformError {
+        Ok(tree) => match regex::refusals(&tree).into_iter().next() {
+            Some((start, _, why)) => Err(TransformError {
+                code: Some(regex::JS_ONLY.to_string()),
+                message: format!("regex literal with {why}"),
+                offset: Some(start),
+            }),
+            None => Ok(Ok(tree.height)),
+        },
+        // jsonata-js refuses a regex literal with unbalanced brackets (`/]/`, `/x{/`) as
+        // unterminated, where jsonata-core reads it (and then fails on every call).
+        Err(e) if e.code == syntax::TOO_DEEP || e.code == "S0302" => Err(TransformError {
             code: Some(e.code),
             message: e.message,
             offset: Some(e.start),

@@ -110,6 +110,16 @@ impl Guard {
         }
     }
 
+    /// The first argument as jsonata-js uses it: `$fromMillis` makes a `Date` of it, which drops
+    /// a fraction of a millisecond toward zero (`1.5` → 1 ms, `-1.5` → -1 ms; ECMAScript's
+    /// TimeClip), where jsonata-core refuses a number that is not an integer. Others unchanged.
+    pub fn argument(self, x: f64) -> f64 {
+        match self {
+            Guard::FromMillis if x.is_finite() => x.trunc() + 0.0,
+            _ => x,
+        }
+    }
+
     /// Why a call with this number (its first argument) and picture (its second, when a
     /// string) is refused, as `CODE: message`; `None` when jsonata-core may evaluate it. Other
     /// argument types are the engine's to reject.
@@ -183,6 +193,127 @@ impl Guard {
     }
 }
 
+/// jsonata-js 2.2.2's `$number(s)` of a string (`functions.js` `number`): `None` where it
+/// raises D3030. A decimal is `-?[0-9]+(\.[0-9]+)?([Ee][-+]?[0-9]+)?` and finite — no spaces,
+/// no `+`, no `.5` or `5.` (jsonata-core reads all of those). Then JavaScript's `Number(s)` for
+/// what its hex/octal/binary test lets through; that test is
+/// `/^(0[xX][0-9A-Fa-f]+)|(0[oO][0-7]+)|(0[bB][0-1]+)$/`, whose alternatives are anchored one
+/// each, so `"0x10zz"` passes it and is NaN, and `"0x1f "` is 31.
+pub fn js_number(s: &str) -> Option<f64> {
+    if is_js_decimal(s) {
+        if let Ok(x) = s.parse::<f64>() {
+            if x.is_finite() {
+                return Some(x + 0.0);
+            }
+        }
+    }
+    let b = s.as_bytes();
+    let run = |from: usize, ok: fn(u8) -> bool| b.len() > from && ok(b[from]);
+    let hex_start = b.len() > 2
+        && b[0] == b'0'
+        && matches!(b[1], b'x' | b'X')
+        && run(2, |c| c.is_ascii_hexdigit());
+    let octal_anywhere = (0..b.len().saturating_sub(2)).any(|i| {
+        b[i] == b'0' && matches!(b[i + 1], b'o' | b'O') && matches!(b[i + 2], b'0'..=b'7')
+    });
+    let binary_end = {
+        let digits = b
+            .iter()
+            .rev()
+            .take_while(|c| matches!(c, b'0' | b'1'))
+            .count();
+        digits > 0
+            && b.len() >= digits + 2
+            && matches!(b[b.len() - digits - 1], b'b' | b'B')
+            && b[b.len() - digits - 2] == b'0'
+    };
+    if hex_start || octal_anywhere || binary_end {
+        return Some(js_number_of_radix_literal(s));
+    }
+    None
+}
+
+fn is_js_decimal(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let from = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > from
+    };
+    if !digits(&mut i) {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if i < b.len() && matches!(b[i], b'e' | b'E') {
+        i += 1;
+        if i < b.len() && matches!(b[i], b'+' | b'-') {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// JavaScript's `Number(s)` where `s` is a `0x`/`0o`/`0b` literal with white space around it,
+/// else NaN (every string [`js_number`] hands over that is not such a literal is NaN there).
+fn js_number_of_radix_literal(s: &str) -> f64 {
+    let t = s.trim_matches(|c: char| {
+        // ECMAScript's StrWhiteSpaceChar: Unicode White_Space without U+0085, plus U+FEFF.
+        c.is_whitespace() && c != '\u{85}' || c == '\u{feff}'
+    });
+    let (bits, digits) = match t.get(..2) {
+        Some("0x" | "0X") => (4, &t[2..]),
+        Some("0o" | "0O") => (3, &t[2..]),
+        Some("0b" | "0B") => (1, &t[2..]),
+        _ => return f64::NAN,
+    };
+    let radix = 1u32 << bits;
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return f64::NAN;
+    }
+    let digits = digits.trim_start_matches('0');
+    // Up to 124 bits exactly, the rest as a sticky bit: rounding to 53 bits is then exact.
+    let keep = 124 / bits as usize;
+    let (head, tail) = digits.split_at(digits.len().min(keep));
+    let mut m = u128::from_str_radix(if head.is_empty() { "0" } else { head }, radix).unwrap_or(0);
+    if tail.bytes().any(|c| c != b'0') {
+        m = m << 1 | 1;
+        return (m as f64) * 2f64.powi((tail.len() * bits as usize) as i32 - 1);
+    }
+    (m as f64) * 2f64.powi((tail.len() * bits as usize) as i32)
+}
+
+/// Code of [`timezone_refusal`].
+pub const TIMEZONE_NOT_A_NUMBER: &str = "TIMEZONE_NOT_A_NUMBER";
+
+/// Why `$fromMillis(ms, picture, tz)` is refused for `tz`: jsonata-js reads the zone as
+/// `parseInt(tz)` (`"+0530"`, `"-0330"`), so a zone that does not start with a sign or digit
+/// (`"Europe/Paris"`, `"Z"`, `"GMT"`) is NaN there and every field prints as `NaN`, where
+/// jsonata-core formats in UTC. Refused rather than either.
+pub fn timezone_refusal(tz: &str) -> Option<String> {
+    let t = tz.trim_start_matches(|c: char| c.is_whitespace() && c != '\u{85}' || c == '\u{feff}');
+    let t = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if t.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    Some(format!(
+        "{TIMEZONE_NOT_A_NUMBER}: the timezone {} of $fromMillis/$now is not an offset: write it \
+         as ±HHMM (\"+0100\", \"-0330\"); jsonata-js reads a zone name as NaN and prints NaN in \
+         every field",
+        serde_json::Value::String(tz.to_string())
+    ))
+}
+
 /// A number as jsonata-js prints it in a message.
 fn js_text(x: f64) -> String {
     let mut s = String::new();
@@ -195,6 +326,39 @@ mod tests {
     use super::*;
     use crate::transform::Transform;
     use serde_json::{json, Value};
+
+    #[test]
+    fn number_of_a_string_is_jsonata_js_s() {
+        // jsonata-js 2.2.2: `$number(s)`; None is its D3030.
+        for (s, want) in [
+            ("12", Some(12.0)),
+            ("-012.50", Some(-12.5)),
+            ("1E+5", Some(1e5)),
+            ("-0", Some(0.0)),
+            ("0x1F", Some(31.0)),
+            ("0x1f ", Some(31.0)),
+            ("0o17", Some(15.0)),
+            ("0b11", Some(3.0)),
+            (" 12 ", None),
+            ("+5", None),
+            (".5", None),
+            ("5.", None),
+            ("1e400", None),
+            ("", None),
+            ("0b11\n", None),
+            ("1,000", None),
+        ] {
+            assert_eq!(js_number(s), want, "{s:?}");
+        }
+        // Its hex/octal/binary test lets these through to `Number()`, which makes them NaN.
+        for s in ["0x10zz", "abc0o17", "-0b11"] {
+            assert!(js_number(s).is_some_and(f64::is_nan), "{s:?}");
+        }
+        assert_eq!(
+            js_number("0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"),
+            Some(2f64.powi(136))
+        );
+    }
 
     /// `$round(x, n)` in jsonata-js 2.2.2 (the `jsonata` package of `benches/js`, node 20):
     /// each row was obtained by evaluating `$round(x, n)` there over `{"x": x, "n": n}` and

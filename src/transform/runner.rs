@@ -57,10 +57,20 @@ pub fn snapshot_now(spec: &Spec, cli: Option<DateTime<Utc>>) -> Result<DateTime<
 }
 
 /// The folder of one spec's snapshots under `snapshot_dir`: `<spec file stem>/` (a spec without
-/// a file name: `spec/`). Its cases are `<rule id>/<fixture stem>.snap` in it; `cxsync test`
-/// refuses two specs of one run that share it (E310).
-pub fn spec_snapshots(spec: &Path, snapshot_dir: &Path) -> PathBuf {
-    snapshot_dir.join(spec.file_stem().unwrap_or("spec".as_ref()))
+/// a file name: `spec/`), or `<spec file stem>--<env>/` under `--env ENV` (an overlay changes
+/// transforms and `test.now`, so its outputs are snapshots of their own, as `R--ENV` is a rule
+/// of its own in `compile`; tester #136). Its cases are `<rule id>/<fixture stem>.snap` in it;
+/// `cxsync test` refuses two specs of one run that share it (E310).
+pub fn spec_snapshots(spec: &Path, env: Option<&str>, snapshot_dir: &Path) -> PathBuf {
+    let stem = spec.file_stem().unwrap_or("spec".as_ref());
+    match env {
+        None => snapshot_dir.join(stem),
+        Some(env) => {
+            let mut name = stem.to_os_string();
+            name.push(format!("--{env}"));
+            snapshot_dir.join(name)
+        }
+    }
 }
 
 /// Runs every rule and fixture of `spec`. Snapshots go to [`spec_snapshots`]`/<rule id>/`.
@@ -85,7 +95,7 @@ pub fn run_spec_observed(
             PayloadSchemas::default()
         }
     };
-    let folder = spec_snapshots(&spec.path, snapshot_dir);
+    let folder = spec_snapshots(&spec.path, spec.env.as_deref(), snapshot_dir);
     let spec_label = format!(
         "{} ({})",
         spec.path

@@ -465,3 +465,31 @@ fn an_expr_may_start_with_a_minus() {
     ]);
     assert_eq!((code, out.as_str()), (0, "\"-1.5\"\n"), "{err}");
 }
+
+/// Tester #125: a lone surrogate escape (`\ud800`) in an `--events` line is a clear error line,
+/// never a NUL or other character in the output; a paired one is the character.
+#[test]
+fn a_lone_surrogate_escape_is_an_error_line_not_a_nul() {
+    let input =
+        b"{\"s\":\"\\ud800x\"}\n{\"s\":\"ok\"}\n{\"s\":\"\\udc00\"}\n{\"s\":\"\\ud83d\\ude00\"}\n";
+    for expr in ["s", "[s]", "{\"a\": s}", "$sift($, function($v){true})"] {
+        let (code, stdout, _) = eval_stdin(&["--expr", expr, "--events", "-"], input);
+        assert_eq!(code, 1, "{expr}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 4, "{expr}: {stdout}");
+        for (i, l) in [(0, lines[0]), (2, lines[2])] {
+            assert!(
+                l.contains("\"INVALID_JSON\"") && l.contains("surrogate"),
+                "{expr} line {i}: {l}"
+            );
+        }
+        assert!(
+            !stdout.contains("\\u0000") && !stdout.contains('\0'),
+            "{expr}: {stdout}"
+        );
+        assert!(
+            lines[1].contains("ok") && lines[3].contains('😀'),
+            "{expr}: {stdout}"
+        );
+    }
+}

@@ -57,3 +57,83 @@ fn eval_agrees_with_recorded_jsonata_js_results() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Hostile expressions and events (`tests/transform/edge-parity.json`, recorded from jsonata-js
+/// 2.2.2 by `node benches/js/edge_parity.js --record`) give jsonata-js's JSON text or error code
+/// on BOTH paths: the compiled path (where it compiles and decides the case), the engine alone,
+/// and the product's mix, each through a `serde_json::Value` event and through JSON text. A case
+/// with `refusedBy` is one cxsync refuses with that code (at compile, or at evaluation on every
+/// path), as it cannot give jsonata-js's answer.
+#[test]
+fn both_paths_agree_with_recorded_jsonata_js_on_hostile_cases() {
+    use cxsync::transform::{json, Transform};
+    let text = std::fs::read_to_string(root().join("tests/transform/edge-parity.json")).unwrap();
+    let cases: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert!(cases.len() >= 100, "the edge cases went missing");
+    let now = cxsync::transform::default_now();
+    let mut failures = Vec::new();
+    let mut compiled_decided = 0;
+    for c in &cases {
+        let name = c["name"].as_str().unwrap();
+        let expr = c["expr"].as_str().unwrap();
+        let event_text = c["event"].as_str().unwrap();
+        // A case cxsync cannot match (JavaScript regex syntax Rust's engine lacks, a lone
+        // surrogate, a zone jsonata-js reads as NaN) names the code it refuses it with instead.
+        let refused = c
+            .get("refusedBy")
+            .map(|code| serde_json::json!({ "error": code }));
+        let expected = refused.as_ref().unwrap_or(&c["jsonataJs"]);
+        let event: Value = serde_json::from_str(event_text).unwrap();
+        let show = |r: Result<Option<String>, cxsync::transform::TransformError>| match r {
+            Ok(Some(t)) => serde_json::json!({ "text": t }),
+            Ok(None) => serde_json::json!({"undefined": true}),
+            Err(e) => serde_json::json!({ "error": e.code.unwrap_or(e.message) }),
+        };
+        let mut got = Vec::new();
+        for (path, t) in [
+            ("product", Transform::compile(expr)),
+            ("engine", Transform::compile_engine_only(expr)),
+        ] {
+            let t = match t {
+                Ok(t) => t,
+                Err(e) => {
+                    got.push((format!("{path} compile"), show(Err(e))));
+                    continue;
+                }
+            };
+            if let Some(out) = t.eval_compiled_only(Some(&event), now, &Default::default()) {
+                compiled_decided += 1;
+                got.push((
+                    "compiled, value".into(),
+                    show(Ok(out.map(|v| json::to_compact(&v)))),
+                ));
+            }
+            if let Some(out) = t.eval_json_text_compiled_only(event_text, now) {
+                got.push(("compiled, text".into(), show(Ok(out))));
+            }
+            let v = t.eval(&event, now).map(|o| o.map(|v| json::to_compact(&v)));
+            got.push((format!("{path}, value"), show(v)));
+            got.push((
+                format!("{path}, text"),
+                show(t.eval_json_text(event_text, now)),
+            ));
+        }
+        for (path, g) in got {
+            if &g != expected {
+                failures.push(format!(
+                    "{name}  [{path}]\n  jsonata-js {expected}\n  cxsync     {g}"
+                ));
+            }
+        }
+    }
+    assert!(
+        compiled_decided >= 20,
+        "the compiled path decided only {compiled_decided} cases"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

@@ -358,3 +358,61 @@ rules:
         "{out}"
     );
 }
+
+/// Tester #136: an `--env` overlay that changes the transform and `test.now` has snapshots of its
+/// own (`snapshots/<spec>--<env>/`), so the base and the overlay are both green, and updating
+/// one never overwrites the other's.
+#[test]
+fn an_environment_overlay_has_its_own_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cxsync.toml"), "").unwrap();
+    std::fs::create_dir_all(dir.path().join("specs")).unwrap();
+    std::fs::write(
+        dir.path().join("specs/e1.json"),
+        r#"{"event": {"id": "evt-1", "type": "interaction.ended"}}"#,
+    )
+    .unwrap();
+    let rule = |region: &str| {
+        format!(
+            "      - id: ENV_R\n        name: r\n        eventType: interaction.ended\n        \
+             transform: |\n          {{ \"id\": event.id, \"at\": $now(), \"region\": \"{region}\" }}\n        \
+             fixtures: [e1.json]\n"
+        )
+    };
+    let spec = format!(
+        "version: 1\nname: env-snap\nchannel:\n  name: Env_Hook\n  destinationUri: https://hooks.example.org/crm\n  \
+         auth: {{ type: none }}\n  timeoutMilliseconds: 3000\nidempotency: {{ key: \"${{event.id}}\" }}\n{}\
+         deadLetterQueue: {{ enabled: true, bucketName: env-dlq }}\nrules:\n{}test: {{ now: 2024-01-01T00:00:00Z }}\n\
+         environments:\n  eu:\n    test: {{ now: 2025-06-01T10:00:00Z }}\n    rules:\n{}",
+        crate::common::RETRY,
+        rule("base").replace("      - ", "  - ").replace("\n        ", "\n    "),
+        rule("eu")
+    );
+    std::fs::write(dir.path().join("specs/env.yaml"), spec).unwrap();
+    for args in [
+        &["test", "specs/env.yaml", "--update"][..],
+        &["test", "specs/env.yaml", "--env", "eu", "--update"],
+    ] {
+        let (code, out, err) = run(dir.path(), args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        assert!(out.contains("updated "), "{args:?}: {out}");
+    }
+    for args in [
+        &["test", "specs/env.yaml"][..],
+        &["test", "specs/env.yaml", "--env", "eu"],
+    ] {
+        let (code, out, err) = run(dir.path(), args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        assert!(out.contains("1 passed, 0 failed"), "{args:?}: {out}");
+    }
+    let base = std::fs::read_to_string(dir.path().join("snapshots/env/ENV_R/e1.snap")).unwrap();
+    let eu = std::fs::read_to_string(dir.path().join("snapshots/env--eu/ENV_R/e1.snap")).unwrap();
+    assert!(
+        base.contains("\"region\": \"base\"") && base.contains("2024-01-01T00:00:00"),
+        "{base}"
+    );
+    assert!(
+        eu.contains("\"region\": \"eu\"") && eu.contains("2025-06-01T10:00:00"),
+        "{eu}"
+    );
+}

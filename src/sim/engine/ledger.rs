@@ -6,6 +6,7 @@ use rustc_hash::FxHashMap;
 
 use crate::delivery::drive::Observer;
 use crate::delivery::{Machine, Output, Time};
+use crate::diag::printable;
 use crate::sim::crm::{hash128, CrmModel, DedupMode};
 use crate::sim::report::{Invariant, Report};
 
@@ -45,7 +46,15 @@ pub struct Ledger {
     next_rule_index: u32,
     /// Why a key collides when the key reads no field that tells events apart.
     key_hint: Option<String>,
+    /// Every event's id (at most [`MAX_ID_KEPT`] bytes of it), one after the other, so that an
+    /// example names events as the DLQ lines do.
+    id_text: String,
+    /// Per event: its first submission and where its id ends in `id_text`.
+    id_ends: Vec<(u64, usize)>,
 }
+
+/// Bytes of an event id kept to name it in an example (ids come from event data).
+const MAX_ID_KEPT: usize = 200;
 
 impl Observer for Ledger {
     fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
@@ -55,6 +64,15 @@ impl Observer for Ledger {
             self.event_start = seq;
             event_id.clone_into(&mut self.last_event);
             self.event_rules.clear();
+            let mut cut = event_id.len().min(MAX_ID_KEPT);
+            while !event_id.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.id_text.push_str(&event_id[..cut]);
+            if cut < event_id.len() {
+                self.id_text.push('…');
+            }
+            self.id_ends.push((seq, self.id_text.len()));
         }
         let rule = std::mem::take(&mut self.next_rule);
         if let Some(key) = key {
@@ -69,15 +87,20 @@ impl Observer for Ledger {
                     *n += 1;
                     if examples.len() < 5 {
                         examples.push(format!(
-                            "`{key}` (event {event_id}, rules {other} and {rule})"
+                            "`{}` (event {}, rules {other} and {rule})",
+                            printable(key),
+                            printable(event_id)
                         ));
                     }
                 } else {
+                    let earlier = (self.event_clashes.1.len() < 5).then(|| self.event_name(first));
                     let (n, examples) = &mut self.event_clashes;
                     *n += 1;
-                    if examples.len() < 5 {
+                    if let Some(earlier) = earlier {
                         examples.push(format!(
-                            "`{key}` is the key of event {event_id} and of matched event #{first}"
+                            "`{}` is the key of event {} and of event {earlier}",
+                            printable(key),
+                            printable(event_id)
                         ));
                     }
                 }
@@ -121,6 +144,19 @@ impl Observer for Ledger {
 }
 
 impl Ledger {
+    /// The id of the event whose delivery is submission `seq`, escaped for the terminal.
+    fn event_name(&self, seq: u64) -> String {
+        let i = self.id_ends.partition_point(|(first, _)| *first <= seq);
+        let Some(&(_, end)) = i.checked_sub(1).and_then(|i| self.id_ends.get(i)) else {
+            return format!("#{seq}");
+        };
+        let start = i
+            .checked_sub(2)
+            .and_then(|j| self.id_ends.get(j))
+            .map_or(0, |e| e.1);
+        printable(self.id_text.get(start..end).unwrap_or("?")).into_owned()
+    }
+
     /// What the shared keys were, each kind's explanation once and then its examples (`None`:
     /// no two deliveries shared a key).
     fn key_clash_detail(&self) -> Option<String> {
@@ -184,13 +220,15 @@ impl Ledger {
                 lost.push(earlier);
             }
             if example.is_none() {
+                let (later, earlier) = (self.event_name(later), self.event_name(earlier));
                 example = Some(match crm.overwrite_value(i) {
                     Some(v) => format!(
-                        "matched event #{later} overwrote the record of #{earlier}, another interaction's: both have {} {v}",
-                        crm.upsert_field().unwrap_or("")
+                        "event {later} overwrote the record of event {earlier}, another interaction's: both have {} {}",
+                        crm.upsert_field().unwrap_or(""),
+                        printable(v)
                     ),
                     None => format!(
-                        "matched event #{later} overwrote the record of #{earlier}, another interaction's"
+                        "event {later} overwrote the record of event {earlier}, another interaction's"
                     ),
                 });
             }
@@ -225,8 +263,10 @@ impl Ledger {
             }
             if example.is_none() {
                 example = Some(format!(
-                    "matched event #{older_write} (rule {}) landed after #{newer_write} (rule {}), a later event about the same record, and replaced it",
+                    "event {} (rule {}) landed after event {} (rule {}), a later event about the same record, and replaced it",
+                    self.event_name(older_write),
                     rule(r2),
+                    self.event_name(newer_write),
                     rule(r1)
                 ));
             }
@@ -350,5 +390,28 @@ impl Ledger {
             ),
         ];
         rep.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shared key's example names both events by their ids, escaped for the terminal, never
+    /// by an internal submission number (#148, #155).
+    #[test]
+    fn a_shared_key_names_both_events_by_their_escaped_ids() {
+        let mut l = Ledger::default();
+        l.submitted(0, "e\u{1b}[31m-1", Some("ref-x\u{7}"));
+        l.submitted(1, "e-2", Some("other"));
+        l.submitted(2, "e-3", Some("ref-x\u{7}"));
+        let detail = l.key_clash_detail().unwrap();
+        assert!(
+            detail.contains(r"`ref-x\u0007` is the key of event e-3 and of event e\u001b[31m-1"),
+            "{detail}"
+        );
+        assert!(!detail.contains(['\u{1b}', '\u{7}']), "{detail}");
+        assert!(!detail.contains('#'), "{detail}");
+        assert_eq!(l.event_name(1), "e-2");
     }
 }

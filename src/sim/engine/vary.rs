@@ -1899,24 +1899,18 @@ mod tests {
         let p = plan(&t, 40);
         for g in 0..40 {
             let e = p.apply(&t[0], 0, g, AT);
-            let (lo, up) = (
-                e["event"]["id"].as_str().unwrap(),
-                e["interaction"]["id"].as_str().unwrap(),
-            );
-            assert!(
-                lo.len() == 6
-                    && lo
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
-                "{lo}"
-            );
-            assert!(
-                up.len() == 6
-                    && up
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()),
-                "{up}"
-            );
+            // Six hex digits, in the fixture's case: no upper-case digit in the lower-case
+            // id, no lower-case one in the upper-case id.
+            for (field, wrong_case) in [("event", 'A'..='Z'), ("interaction", 'a'..='z')] {
+                let id = e[field]["id"].as_str().unwrap();
+                assert!(
+                    id.len() == 6
+                        && id
+                            .chars()
+                            .all(|c| c.is_ascii_hexdigit() && !wrong_case.contains(&c)),
+                    "{id}"
+                );
+            }
         }
         assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "abcdf0");
         // The built-in check holds a hex id to hex.

@@ -15,6 +15,7 @@ use super::eval::{js_append, lookup, merge_sort, Ev};
 use super::ir::{Builtin, EngineCall};
 use super::value::{boolean, deep_equal, from_jvalue, to_jvalue, truthy, Flags, Obj, Str, Val};
 use super::{Bail, R};
+use crate::transform::strings;
 
 /// Drops trailing undefined arguments bound to optional parameters (from index `optional`),
 /// never below one argument — what the engine's signature validation does first.
@@ -56,42 +57,6 @@ fn slice_of<'a>(s: &Str<'a>, part: &str) -> Val<'a> {
 
 /// Whether `$trim` leaves `s` as it is: the engine turns each run of space, tab, CR and LF into
 /// one space, then trims (Unicode) whitespace at both ends.
-fn is_trimmed(s: &str) -> bool {
-    !s.starts_with(char::is_whitespace)
-        && !s.ends_with(char::is_whitespace)
-        && !s.contains("  ")
-        && !s.bytes().any(|b| matches!(b, b'\t' | b'\n' | b'\r'))
-}
-
-/// The engine's `$trim` (jsonata-core's `string::trim`: each run of space, tab, CR and LF
-/// becomes one space, then `str::trim` strips Unicode whitespace at both ends), without its regex
-/// (a `replace_all` was a quarter of a transcript mapping's instructions).
-pub(super) fn trim_str(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
-    let mut from = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-            out.push_str(&s[from..i]);
-            out.push(' ');
-            while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
-                i += 1;
-            }
-            from = i;
-        } else {
-            i += 1;
-        }
-    }
-    out.push_str(&s[from..]);
-    let t = out.trim();
-    if t.len() == out.len() {
-        out
-    } else {
-        t.to_string()
-    }
-}
-
 /// The engine's `$substring` (jsonata-js's: code points, `Array.prototype.slice` bounds) as a
 /// slice of `s`; `start` and `len` are already clamped to ± the string's length.
 fn substring_of(s: &str, start: i64, len: Option<i64>) -> &str {
@@ -239,8 +204,10 @@ impl<'a> Ev<'a> {
                 _ => return Err(Bail),
             },
             Builtin::Uppercase | Builtin::Lowercase | Builtin::Trim => match &a[0] {
-                Val::Str(s) if b == Builtin::Trim && is_trimmed(s) => Val::Str(s.clone()),
-                Val::Str(s) if b == Builtin::Trim => Val::string(trim_str(s)),
+                Val::Str(s) if b == Builtin::Trim && strings::is_js_trimmed(s) => {
+                    Val::Str(s.clone())
+                }
+                Val::Str(s) if b == Builtin::Trim => Val::string(strings::js_trim(s)),
                 Val::Str(s) => {
                     let r = match b {
                         Builtin::Uppercase => jstr::uppercase(s),
@@ -357,7 +324,7 @@ impl<'a> Ev<'a> {
             Builtin::Number => match &a[0] {
                 Val::Undef => Val::Undef,
                 Val::Num(n) if n.is_finite() => Val::Num(*n),
-                Val::Str(s) => engine_value(numeric::number(&JValue::String(s.to_rc())))?,
+                Val::Str(s) => Val::Num(crate::transform::numbers::js_number(s).ok_or(Bail)?),
                 Val::Bool(x) => Val::Num(if *x { 1.0 } else { 0.0 }),
                 _ => return Err(Bail),
             },
@@ -713,6 +680,18 @@ impl<'a> Ev<'a> {
 /// `$contains`, `$split`, `$replace` and `$match` with a regex literal compiled once (`regex`,
 /// its slot in `a` undefined) or a string pattern, and `$join`. The engine path calls the same
 /// for a regex literal (see `compiled::call_regex`), so both paths share one implementation.
+/// The use of a regex in builtin `b` with third argument `third` (a replacement).
+pub(super) fn regex_use(b: Builtin, third: Option<&Val>) -> crate::transform::regex::Use {
+    use crate::transform::regex::Use;
+    match (b, third) {
+        (Builtin::Contains, _) => Use::Contains,
+        (Builtin::Split, _) => Use::Split,
+        (Builtin::Match, _) => Use::Match,
+        (_, Some(Val::Str(r))) if r.is_empty() => Use::Delete,
+        _ => Use::Replace,
+    }
+}
+
 pub(super) fn pattern_builtin<'a>(
     b: Builtin,
     a: &[Val<'a>],
@@ -720,6 +699,14 @@ pub(super) fn pattern_builtin<'a>(
     max_seq: usize,
     max_output: usize,
 ) -> R<Val<'a>> {
+    // JavaScript matches a character beyond U+FFFF as two units (the engine path reports it).
+    if let (Some(re), Val::Str(s)) = (regex, &a[0]) {
+        if crate::transform::regex::has_astral(s)
+            && !crate::transform::regex::astral_safe(re.as_str(), regex_use(b, a.get(2)))
+        {
+            return Err(Bail);
+        }
+    }
     Ok(match b {
         Builtin::Contains => {
             if !is_str_or_undef(&a[0]) || (regex.is_none() && !is_str_or_undef(&a[1])) {
@@ -971,9 +958,19 @@ pub(super) fn engine_call<'a>(call: &EngineCall, args: &[Val<'a>], max: usize) -
             return Err(Bail);
         }
     }
+    if let (Some(crate::transform::numbers::Guard::FromMillis), Some(Val::Str(tz))) =
+        (call.guard, args.get(2))
+    {
+        if crate::transform::numbers::timezone_refusal(tz).is_some() {
+            return Err(Bail);
+        }
+    }
     let mut values = Vec::with_capacity(args.len());
-    for a in args {
+    for (i, a) in args.iter().enumerate() {
         match a {
+            Val::Num(x) if i == 0 && call.guard.is_some() => values.push(
+                jsonata_core::value::JValue::Number(call.guard.map_or(*x, |g| g.argument(*x))),
+            ),
             Val::Fn(_) => return Err(Bail),
             v if v.is_seq() => return Err(Bail),
             v => values.push(to_jvalue(v)?),

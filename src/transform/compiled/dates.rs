@@ -6,7 +6,7 @@
 //! a timezone, a year outside 0–9999, a fraction of a millisecond, a partial timestamp — goes
 //! to the engine call as before, so the engine's own code answers it.
 
-use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// One piece of a date picture.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,56 +112,13 @@ pub(super) fn format(ms: f64, parts: &[Part]) -> Option<String> {
     Some(out)
 }
 
-/// `$toMillis(s)` for `YYYY-MM-DDTHH:MM:SS[.fff…][Z|±HH:MM|±HHMM]` (the engine's ISO 8601 reading:
-/// fraction digits past the third ignored, no offset meaning UTC); `None` for any other text,
-/// which the engine reads or refuses.
+/// `$toMillis(s)` as jsonata-js computes it ([`crate::transform::dates::js_to_millis`], the one
+/// definition both paths use); `None` where that is not a finite number of milliseconds (NaN,
+/// an error), which the engine's call then reports.
 pub(super) fn to_millis(s: &str) -> Option<f64> {
-    let b = s.as_bytes();
-    let num = |i: usize, n: usize| -> Option<u32> {
-        let d = b.get(i..i + n)?;
-        d.iter().all(u8::is_ascii_digit).then(|| {
-            d.iter()
-                .fold(0u32, |acc, &c| acc * 10 + u32::from(c - b'0'))
-        })
-    };
-    let at = |i: usize, c: u8| b.get(i) == Some(&c);
-    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':') && at(16, b':')) {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
-    let mut i = 19;
-    let mut millis = 0;
-    if at(i, b'.') {
-        let digits = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
-        if digits == 0 {
-            return None;
-        }
-        let take = digits.min(3);
-        millis = num(i + 1, take)? * 10u32.pow(3 - take as u32);
-        i += 1 + digits;
-    }
-    let offset_minutes: i64 = match &b[i..] {
-        [] | [b'Z'] => 0,
-        [sign @ (b'+' | b'-'), rest @ ..] => {
-            let (h, m) = match rest {
-                [_, _, b':', _, _] => (num(i + 1, 2)?, num(i + 4, 2)?),
-                [_, _, _, _] => (num(i + 1, 2)?, num(i + 3, 2)?),
-                _ => return None,
-            };
-            let o = i64::from(h * 60 + m);
-            if *sign == b'-' {
-                -o
-            } else {
-                o
-            }
-        }
-        _ => return None,
-    };
-    let t = NaiveDate::from_ymd_opt(year as i32, month, day)?
-        .and_hms_milli_opt(hour, minute, second, millis)?
-        .and_utc();
-    Some((t.timestamp_millis() - offset_minutes * 60_000) as f64)
+    crate::transform::dates::js_to_millis(s)
+        .ok()
+        .filter(|x| x.is_finite())
 }
 
 #[cfg(test)]
@@ -213,10 +170,11 @@ mod tests {
             to_millis("2024-01-15T08:28:12-0530"),
             Some(1_705_327_092_000.0)
         );
+        // jsonata-js's (node 20's `Date.parse`) answers for a date alone and a rolled-over day.
+        assert_eq!(to_millis("2024-01-15"), Some(1_705_276_800_000.0));
+        assert_eq!(to_millis("2024-02-30T00:00:00Z"), Some(1_709_251_200_000.0));
         for other in [
-            "2024-01-15",
             "2024-01-15T13:58",
-            "2024-02-30T00:00:00Z",
             "2024-01-15T13:58:12.Z",
             "2024-01-15T13:58:12+1",
             "2024-01-15 13:58:12Z",

@@ -854,7 +854,8 @@ fn native<'a>(call: &super::ir::EngineCall, args: &[Val<'a>], max: usize) -> Opt
         }
         (Native::ToMillis, [Val::Str(s)]) => super::dates::to_millis(s).map(Val::Num),
         (Native::FromMillis(parts), [Val::Num(ms), ..]) => {
-            super::dates::format(*ms, parts).map(Val::string)
+            let ms = crate::transform::numbers::Guard::FromMillis.argument(*ms);
+            super::dates::format(ms, parts).map(Val::string)
         }
         (Native::Url(component, false), [Val::Str(s)]) => {
             Some(Val::string(crate::transform::uri::encode(s, *component)))

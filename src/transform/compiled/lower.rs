@@ -617,7 +617,7 @@ impl Lower {
 }
 
 fn engine_call(name: &'static str, argc: usize) -> L<Box<EngineCall>> {
-    let ast = crate::transform::engine::placeholder_call(name, argc).ok_or(NoCompile)?;
+    let ast = crate::transform::engine::js_call(name, argc).ok_or(NoCompile)?;
     Ok(Box::new(EngineCall {
         ast,
         guard: crate::transform::numbers::Guard::named(name),
