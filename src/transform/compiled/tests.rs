@@ -379,4 +379,3 @@ fn regex_literals_are_compiled_once_per_transform() {
     .unwrap();
     assert_eq!(p.regexes.len(), 2);
 }
-
