@@ -492,31 +492,59 @@ const REPLACED: &[&str] = &["number", "trim"];
 /// (arity 1, as in jsonata-js), the same for `$number`; a `$trim()` on the right of `~>` too
 /// (the left side becomes its argument). A name the expression binds itself stays its own.
 fn replace_builtins(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    rewrite_builtins(
+        ast,
+        bound,
+        |name, args| REPLACED.contains(&name) && !has_placeholder(args),
+        |v| REPLACED.contains(&v).then_some(1),
+    );
+}
+
+fn has_placeholder(args: &[AstNode]) -> bool {
+    args.iter().any(|a| matches!(a, AstNode::Placeholder))
+}
+
+/// Renames the builtin calls `call(name, args)` accepts to their host function
+/// (`cxsync <name>`), and turns a builtin used as a value, which `value(name)` gives an arity,
+/// into [`guarded_lambda`]. A name the expression binds itself stays its own.
+fn rewrite_builtins(
+    ast: &mut AstNode,
+    bound: &BTreeSet<String>,
+    call: impl Fn(&str, &[AstNode]) -> bool,
+    value: impl Fn(&str) -> Option<usize>,
+) {
     visit_mut(ast, &mut |n| match n {
         AstNode::Function {
             name,
             args,
             is_builtin: true,
-        } if REPLACED.contains(&name.as_str())
-            && !bound.contains(name.as_str())
-            && !args.iter().any(|a| matches!(a, AstNode::Placeholder)) =>
-        {
+        } if !bound.contains(name.as_str()) && call(name, args) => {
             *name = guarded_name(name);
         }
-        AstNode::Variable(v) if REPLACED.contains(&v.as_str()) && !bound.contains(v.as_str()) => {
-            *n = AstNode::Lambda {
-                params: vec!["a0".to_string()],
-                body: Box::new(AstNode::Function {
-                    name: guarded_name(v),
-                    args: vec![AstNode::Variable("a0".to_string())],
-                    is_builtin: true,
-                }),
-                signature: None,
-                thunk: false,
-            };
+        AstNode::Variable(v) if !bound.contains(v.as_str()) => {
+            if let Some(arity) = value(v) {
+                *n = guarded_lambda(v, arity);
+            }
         }
         _ => {}
     });
+}
+
+/// `function($a0, …) { cxsync <builtin>($a0, …) }`: a rewritten builtin used as a value, with
+/// `arity` parameters.
+fn guarded_lambda(builtin: &str, arity: usize) -> AstNode {
+    let params: Vec<String> = (0..arity).map(|i| format!("a{i}")).collect();
+    let args = params.iter().cloned().map(AstNode::Variable).collect();
+    AstNode::Lambda {
+        params,
+        body: Box::new(AstNode::Function {
+            name: guarded_name(builtin),
+            args,
+            is_builtin: true,
+        }),
+        signature: None,
+        thunk: false,
+    }
 }
 
 /// The host function around an arithmetic operand ([`guard_arithmetic`]).
@@ -925,40 +953,16 @@ const GUARDED: &[(&str, usize)] = &[
 /// [`numbers::js_round`]: super::numbers::js_round
 /// [`numbers::Guard`]: super::numbers::Guard
 fn guard_numbers(ast: &mut AstNode, bound: &BTreeSet<String>) {
-    visit_mut(ast, &mut |n| match n {
-        AstNode::Function {
-            name,
-            args,
-            is_builtin: true,
-        } => {
-            let Some(&(_, max)) = GUARDED.iter().find(|g| g.0 == name) else {
-                return;
-            };
-            if bound.contains(name.as_str())
-                || args.is_empty()
-                || args.len() > max
-                || args.iter().any(|a| matches!(a, AstNode::Placeholder))
-            {
-                return;
-            }
-            *name = guarded_name(name);
-        }
-        AstNode::Variable(v) if v == "round" && !bound.contains("round") => {
-            let params = vec!["a0".to_string(), "a1".to_string()];
-            let args = params.iter().cloned().map(AstNode::Variable).collect();
-            *n = AstNode::Lambda {
-                params,
-                body: Box::new(AstNode::Function {
-                    name: guarded_name("round"),
-                    args,
-                    is_builtin: true,
-                }),
-                signature: None,
-                thunk: false,
-            };
-        }
-        _ => {}
-    });
+    rewrite_builtins(
+        ast,
+        bound,
+        |name, args| {
+            GUARDED.iter().any(|&(g, max)| {
+                g == name && !args.is_empty() && args.len() <= max && !has_placeholder(args)
+            })
+        },
+        |v| (v == "round").then_some(2),
+    );
 }
 
 /// The host functions of [`guard_numbers`]. Where they do not decide, the builtin itself runs
@@ -1035,21 +1039,12 @@ pub(super) fn js_call(name: &str, argc: usize) -> Option<AstNode> {
 
 /// `$toMillis(s)` → `cxsync toMillis(s)` ([`JS_CALLS`]); not a name the expression binds.
 fn rewrite_js_calls(ast: &mut AstNode, bound: &BTreeSet<String>) {
-    visit_mut(ast, &mut |n| {
-        if let AstNode::Function {
-            name,
-            args,
-            is_builtin: true,
-        } = n
-        {
-            if JS_CALLS.contains(&(name.as_str(), args.len()))
-                && !bound.contains(name.as_str())
-                && !args.iter().any(|a| matches!(a, AstNode::Placeholder))
-            {
-                *name = guarded_name(name);
-            }
-        }
-    });
+    rewrite_builtins(
+        ast,
+        bound,
+        |name, args| JS_CALLS.contains(&(name, args.len())) && !has_placeholder(args),
+        |_| None,
+    );
 }
 
 /// `$name(a0, a1, …)` with `argc` arguments, evaluated by [`call`] over argument values.

@@ -286,34 +286,44 @@ impl<'t> Scan<'t> {
     fn object(&mut self, reads: &Trie) -> Option<Json<'t>> {
         self.enter()?;
         let mut entries = Vec::new();
+        self.members(|p| {
+            let key = p.string()?;
+            if p.next()? != b':' {
+                return None;
+            }
+            match reads.child(&key) {
+                Some(child) => {
+                    let v = p.value(child)?;
+                    entries.push((key, v));
+                }
+                None => p.skip()?,
+            }
+            Some(())
+        })?;
+        self.depth -= 1;
+        Fields::new(entries).map(Json::Obj)
+    }
+
+    /// After an object's `{`: its members, each handed to `member` just after its key's opening
+    /// `"` (`member` reads the key, the `:` and the value), through the closing `}`.
+    #[inline]
+    fn members(&mut self, mut member: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         match self.next()? {
-            b'}' => {}
+            b'}' => Some(()),
             b'"' => loop {
-                let key = self.string()?;
-                if self.next()? != b':' {
-                    return None;
-                }
-                match reads.child(&key) {
-                    Some(child) => {
-                        let v = self.value(child)?;
-                        entries.push((key, v));
-                    }
-                    None => self.skip()?,
-                }
+                member(self)?;
                 match self.next()? {
                     b',' => {
                         if self.next()? != b'"' {
                             return None;
                         }
                     }
-                    b'}' => break,
+                    b'}' => return Some(()),
                     _ => return None,
                 }
             },
-            _ => return None,
+            _ => None,
         }
-        self.depth -= 1;
-        Fields::new(entries).map(Json::Obj)
     }
 
     /// Validates and passes over one value.
@@ -321,26 +331,13 @@ impl<'t> Scan<'t> {
         match self.next()? {
             b'{' => {
                 self.enter()?;
-                match self.next()? {
-                    b'}' => {}
-                    b'"' => loop {
-                        self.skip_string()?;
-                        if self.next()? != b':' {
-                            return None;
-                        }
-                        self.skip()?;
-                        match self.next()? {
-                            b',' => {
-                                if self.next()? != b'"' {
-                                    return None;
-                                }
-                            }
-                            b'}' => break,
-                            _ => return None,
-                        }
-                    },
-                    _ => return None,
-                }
+                self.members(|p| {
+                    p.skip_string()?;
+                    if p.next()? != b':' {
+                        return None;
+                    }
+                    p.skip()
+                })?;
                 self.depth -= 1;
             }
             b'[' => {
