@@ -357,8 +357,11 @@ fn ranks<T: PartialEq + Copy>(members: &[(usize, T)]) -> (Vec<(usize, u64)>, u64
 struct TimeField {
     path: Vec<String>,
     /// Per template: the fixture's instant and format.
-    per_template: Vec<Option<(DateTime<FixedOffset>, TimeFormat)>>,
+    per_template: Vec<Option<Written>>,
 }
+
+/// A fixture's time: its instant and how it is written.
+type Written = (DateTime<FixedOffset>, TimeFormat);
 
 /// A time's written form.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -555,7 +558,7 @@ impl Plan {
         let Some(unit) = self.time_units.get(t).copied().flatten() else {
             return;
         };
-        let fields: Vec<(&[String], &(DateTime<FixedOffset>, TimeFormat))> = self
+        let fields: Vec<(&[String], &Written)> = self
             .times
             .iter()
             .filter_map(|f| Some((f.path.as_slice(), f.per_template.get(t)?.as_ref()?)))
