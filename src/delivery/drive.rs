@@ -61,6 +61,10 @@ pub trait Observer {
     /// `vary::Identity::subject`), so that an upsert by another event of the same interaction
     /// is told from an overwrite of another event's record.
     fn subject(&mut self, _seq: u64, _subject: u64) {}
+    /// When submission `seq`'s event occurred by its own times (ms since the Unix epoch, the
+    /// simulator's `vary::event_time`; `None`: it has no readable time), so that "older" and
+    /// "newer" are the events' and not their arrival order.
+    fn occurred(&mut self, _seq: u64, _at: Option<i64>) {}
     /// A token request went out at `now`.
     fn token_requested(&mut self, _now: Time) {}
     /// A DLQ alert webhook call went out.
@@ -91,6 +95,9 @@ impl<O: Observer + ?Sized> Observer for &mut O {
     }
     fn subject(&mut self, seq: u64, subject: u64) {
         (**self).subject(seq, subject)
+    }
+    fn occurred(&mut self, seq: u64, at: Option<i64>) {
+        (**self).occurred(seq, at)
     }
     fn token_requested(&mut self, now: Time) {
         (**self).token_requested(now)
@@ -133,6 +140,10 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn subject(&mut self, seq: u64, subject: u64) {
         self.0.subject(seq, subject);
         self.1.subject(seq, subject);
+    }
+    fn occurred(&mut self, seq: u64, at: Option<i64>) {
+        self.0.occurred(seq, at);
+        self.1.occurred(seq, at);
     }
     fn token_requested(&mut self, now: Time) {
         self.0.token_requested(now);

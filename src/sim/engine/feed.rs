@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -109,12 +111,16 @@ fn builtin_template() -> Value {
     })
 }
 
-/// The events of a run in arrival order: each fixture once at the start (1 ms apart), then the
-/// generated events spread along the scenario's rate curve. Shared by the virtual-time engine and
-/// the HTTP driver so both see the same events at the same virtual instants. Generated event `g`
-/// copies fixture `g mod n` with its identity and times varied in the fixture's own form
-/// ([`vary`]). Event `k` is a pure function of `k` and its arrival instant ([`Feed::event`]), so
-/// nothing holds an event after its submission: a DLQ record makes it again.
+/// The events of a run: each fixture once at the start, then the generated events spread along
+/// the scenario's rate curve. Shared by the virtual-time engine and the HTTP driver so both see
+/// the same events at the same virtual instants. Generated event `g` copies fixture `g mod n`
+/// with its identity and times varied in the fixture's own form ([`vary`]); the fixtures of one
+/// interaction ([`Plan::slot`]) arrive, in every copy, in the order of their event times and
+/// with their spacing, from the instant the curve gives the copy's first fixture. The fixtures
+/// themselves arrive likewise: an interaction's first fixture (in file order) at its index in
+/// ms, the others after it by their fixtures' spacing. Event `k` is a pure function of `k`
+/// ([`Feed::event`]), so nothing holds an event after its submission: a DLQ record makes it
+/// again; [`Schedule`] hands the events out in arrival order.
 pub struct Feed<'a> {
     fixtures: Vec<&'a Value>,
     templates: Vec<Value>,
@@ -178,43 +184,82 @@ impl<'a> Feed<'a> {
         self.total
     }
 
-    /// The scheduled arrival time of event `k`.
+    /// The scheduled arrival time of event `k`: for a fixture, its interaction's first
+    /// fixture's index (in ms) plus its offset in the interaction ([`Plan::offset`]); for
+    /// generated event `g`, the curve's instant of its copy's slot ([`Plan::slot`]) plus that
+    /// offset.
     pub fn time_of(&self, k: u64) -> Time {
-        if (k as usize) < self.fixtures.len() {
-            k
+        let n = self.fixtures.len() as u64;
+        if k < n {
+            let t = k as usize;
+            (self.plan.first_of(t) as u64).saturating_add(self.plan.offset(t))
         } else {
-            self.curve.time_of(k - self.fixtures.len() as u64)
+            let g = k - n;
+            let t = self.template_of(g);
+            self.start_of(g).saturating_add(self.plan.offset(t))
         }
     }
 
-    /// Event `k`, arriving at `now`: a fixture as it is, or a generated event. The same `k` and
-    /// `now` give the same event, which is how a dead letter's original event is found again.
-    pub fn event(&self, k: u64, now: Time) -> Value {
+    /// The instant copy `g / n` of generated event `g`'s interaction starts at.
+    fn start_of(&self, g: u64) -> Time {
+        self.curve.time_of(self.plan.slot(self.template_of(g), g))
+    }
+
+    /// The events of the run in arrival order ([`Feed::time_of`], ties in event order).
+    pub fn schedule(&self) -> Schedule {
+        let n = self.fixtures.len() as u64;
+        let mut heap = BinaryHeap::with_capacity(self.fixtures.len() + self.templates.len());
+        for k in 0..n {
+            heap.push(Reverse((self.time_of(k), k)));
+        }
+        // Each template's copies arrive in copy order: one entry per template is enough.
+        for g in 0..(self.templates.len() as u64).min(self.generated) {
+            heap.push(Reverse((self.time_of(n + g), n + g)));
+        }
+        Schedule { heap }
+    }
+
+    /// The next event of `s` and its arrival time, taken from it.
+    pub fn take(&self, s: &mut Schedule) -> Option<(Time, u64)> {
+        let Reverse((at, k)) = s.heap.pop()?;
+        let n = self.fixtures.len() as u64;
+        if k >= n {
+            let next = k + self.templates.len() as u64;
+            if next - n < self.generated {
+                s.heap.push(Reverse((self.time_of(next), next)));
+            }
+        }
+        Some((at, k))
+    }
+
+    /// Event `k`: a fixture as it is, or a generated event. The same `k` gives the same event,
+    /// which is how a dead letter's original event is found again.
+    pub fn event(&self, k: u64) -> Value {
         let n = self.fixtures.len() as u64;
         if k < n {
             self.fixtures[k as usize].clone()
         } else {
-            self.generate(k - n, now)
+            self.generate(k - n)
         }
     }
 
     /// [`Feed::event`] without a deep copy where it can: a fixture is lent as it is, and a
     /// generated event the scenario does not change is made in `scratch` (a working copy of each
     /// template, [`Feed::scratch`]) by writing only its varied fields. A 436 KB transcript then
-    /// costs nothing per event. Equal to `event(k, now)`.
-    pub fn event_in<'s>(&'s self, k: u64, now: Time, scratch: &'s mut [Value]) -> Cow<'s, Value> {
+    /// costs nothing per event. Equal to `event(k)`.
+    pub fn event_in<'s>(&'s self, k: u64, scratch: &'s mut [Value]) -> Cow<'s, Value> {
         let n = self.fixtures.len() as u64;
         if k < n {
             return Cow::Borrowed(self.fixtures[k as usize]);
         }
         let g = k - n;
         if self.changed(g) {
-            return Cow::Owned(self.generate(g, now));
+            return Cow::Owned(self.generate(g));
         }
         let t = self.template_of(g);
+        let start = self.epoch_ms + self.start_of(g) as i64;
         let ev = &mut scratch[t];
-        self.plan
-            .apply_in_place(ev, t, g, self.epoch_ms + now as i64);
+        self.plan.apply_in_place(ev, t, g, start);
         Cow::Borrowed(ev)
     }
 
@@ -235,17 +280,17 @@ impl<'a> Feed<'a> {
         (g % self.templates.len() as u64) as usize
     }
 
-    /// Generated event `g`, arriving at `at`, without the scenario's changes.
-    fn varied(&self, g: u64, at: Time) -> Value {
+    /// Generated event `g` without the scenario's changes.
+    fn varied(&self, g: u64) -> Value {
         let t = self.template_of(g);
-        self.plan
-            .apply(&self.templates[t], t, g, self.epoch_ms + at as i64)
+        let start = self.epoch_ms + self.start_of(g) as i64;
+        self.plan.apply(&self.templates[t], t, g, start)
     }
 
-    /// Generated event `g` arriving at `at`: its template varied, then the scenario's changes
-    /// (every n-th without an agent, every n-th oversized).
-    fn generate(&self, g: u64, at: Time) -> Value {
-        let mut ev = self.varied(g, at);
+    /// Generated event `g`: its template varied, then the scenario's changes (every n-th
+    /// without an agent, every n-th oversized).
+    fn generate(&self, g: u64) -> Value {
+        let mut ev = self.varied(g);
         let sc = self.sc;
         if let Some(n) = sc.events.without_agent_every {
             if (g + 1) % n == 0 {
@@ -282,7 +327,7 @@ impl<'a> Feed<'a> {
         for g in 0..checked {
             let t = self.template_of(g);
             let (fixture, name) = (&self.templates[t], &self.names[t]);
-            let ev = self.varied(g, self.curve.time_of(g));
+            let ev = self.varied(g);
             for r in self.plan.repeats(&self.templates, &ev) {
                 out.push(format!(
                     "{name}: the generated event repeats a fixture's id: {r}"
@@ -362,13 +407,22 @@ impl<'a> Feed<'a> {
     }
 }
 
+/// The events of a run still to arrive, in arrival order ([`Feed::schedule`], [`Feed::take`]):
+/// every fixture, and the next copy of each template (each template's copies arrive in copy
+/// order), so it holds at most fixtures + templates entries however long the run.
+pub struct Schedule {
+    heap: BinaryHeap<Reverse<(Time, u64)>>,
+}
+
 /// The arrivals of a run as the machine sees them: each event of the [`Feed`] is matched against
 /// the rules, and every match is submitted with its payload and key, numbered densely in
 /// submission order (the ledger and the CRM model correlate by that number).
 pub struct Traffic<'a> {
     feed: &'a Feed<'a>,
-    /// The next event of the feed to arrive.
-    next: u64,
+    /// The events still to arrive, in arrival order.
+    schedule: Schedule,
+    /// How many have arrived.
+    arrived: u64,
     /// Working copies of the feed's templates ([`Feed::event_in`]).
     scratch: Vec<Value>,
     inputs: &'a Inputs,
@@ -394,7 +448,8 @@ impl<'a> Traffic<'a> {
     ) -> Self {
         Traffic {
             feed,
-            next: 0,
+            schedule: feed.schedule(),
+            arrived: 0,
             scratch: feed.scratch(),
             inputs,
             identity: identity(&template, inputs),
@@ -421,7 +476,7 @@ impl<'a> Traffic<'a> {
 
     /// The scheduled time of the next arrival, if any remain.
     pub fn next_at(&self) -> Option<Time> {
-        (self.next < self.feed.total()).then(|| self.feed.time_of(self.next))
+        self.schedule.heap.peek().map(|Reverse((at, _))| *at)
     }
 }
 
@@ -452,11 +507,13 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
     }
 
     fn arrive(&mut self, now: Time, machine: &mut Machine<R>, obs: &mut dyn Observer) {
-        let k = self.next;
-        self.next += 1;
-        let event = self.feed.event_in(k, now, &mut self.scratch);
+        let Some((_, k)) = self.feed.take(&mut self.schedule) else {
+            return;
+        };
+        self.arrived += 1;
+        let event = self.feed.event_in(k, &mut self.scratch);
         let source = self.feed.source_of(k);
-        let (done, total) = (self.next, self.feed.total());
+        let (done, total) = (self.arrived, self.feed.total());
         // Every arrival, so a run whose transforms are slow still moves its bar (a report is a
         // call; the bar redraws at most 20 times a second).
         obs.arrived(done, total);
@@ -491,6 +548,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
             self.identity
                 .subject(&event)
                 .map_or_else(|| hash128(&format!("#{k}")), |s| hash128(&s)) as u64;
+        let occurred = vary::event_time(&event);
         for ri in matching {
             let rule = &self.inputs.rules[ri];
             // What `cxsync test` says of the same result (`transform::transformed`): an
@@ -512,6 +570,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
             obs.rule(seq, ri, &rule.id);
             obs.submitted(seq, &event_id, key.as_deref().ok());
             obs.subject(seq, subject);
+            obs.occurred(seq, occurred);
             if let (Some(crm), Ok(p)) = (self.crm, &payload) {
                 crm.borrow_mut().pre_read(seq, &rule.id, p);
             }

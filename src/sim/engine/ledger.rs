@@ -40,6 +40,10 @@ pub struct Ledger {
     /// Beside `subjects`: each submission's event (its first submission's number, so events
     /// compare in arrival order) and rule (an index into `rule_names`).
     writers: Option<Vec<(u64, u32)>>,
+    /// Beside `subjects`: each submission's event time ([`Observer::occurred`], ms since the
+    /// Unix epoch; [`NO_TIME`] when it has none), by which the set-back check tells the older
+    /// of two events about one record.
+    times: Option<Vec<i64>>,
     /// Rule ids by the index the drivers tell ([`Observer::rule`]).
     rule_names: Vec<String>,
     /// The rule index of the submission about to be told.
@@ -52,6 +56,9 @@ pub struct Ledger {
     /// Per event: its first submission and where its id ends in `id_text`.
     id_ends: Vec<(u64, usize)>,
 }
+
+/// An event without a readable time ([`Ledger::times`]).
+const NO_TIME: i64 = i64::MIN;
 
 /// Bytes of an event id kept to name it in an example (ids come from event data).
 const MAX_ID_KEPT: usize = 200;
@@ -132,6 +139,13 @@ impl Observer for Ledger {
         }
     }
 
+    fn occurred(&mut self, seq: u64, at: Option<i64>) {
+        if let Some(v) = &mut self.times {
+            debug_assert_eq!(seq, v.len() as u64, "one time per submission");
+            v.push(at.unwrap_or(NO_TIME));
+        }
+    }
+
     fn settled(&mut self, output: &Output) {
         let (seq, state) = match output {
             Output::Delivered(d) => (d.id.seq, DELIVERED),
@@ -195,6 +209,7 @@ impl Ledger {
         Ledger {
             subjects: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
             writers: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
+            times: (*crm.dedup() == DedupMode::Upsert).then(Vec::new),
             key_hint,
             ..Ledger::default()
         }
@@ -240,7 +255,10 @@ impl Ledger {
 
     /// Deliveries of one subject's record that an **older** event's write replaced afterwards
     /// (the CRM upserts, the last write wins): a retried `started` landing after its `ended`
-    /// leaves the record open. Counted once each when delivered, with the first example.
+    /// leaves the record open. Older is by the events' own times when both have one and they
+    /// differ ([`Observer::occurred`]), else by arrival: the order of the rules in the spec or
+    /// of the fixtures in it decides nothing. Counted once each when delivered, with the first
+    /// example.
     fn set_back(&self, state: &[u8], crm: &CrmModel) -> (u64, Option<String>) {
         let (Some(subjects), Some(writers)) = (&self.subjects, &self.writers) else {
             return (0, None);
@@ -254,8 +272,8 @@ impl Ledger {
             else {
                 continue;
             };
-            // Same subject, and the write that landed last is of an event that arrived first.
-            if s1 != s2 || ev2 >= ev1 {
+            // Same subject, and the write that landed last is of the older event.
+            if s1 != s2 || !self.older((older_write, ev2), (newer_write, ev1)) {
                 continue;
             }
             if state.get(newer_write as usize) == Some(&DELIVERED) {
@@ -274,6 +292,22 @@ impl Ledger {
         lost.sort_unstable();
         lost.dedup();
         (lost.len() as u64, example)
+    }
+
+    /// Whether the event of submission `a` is older than that of `b` (each with its event's
+    /// first submission, which orders events by arrival): by their own times when both have
+    /// one and they differ, else by arrival.
+    fn older(&self, (a, arrived_a): (u64, u64), (b, arrived_b): (u64, u64)) -> bool {
+        let time = |seq: u64| {
+            self.times
+                .as_ref()
+                .and_then(|t| t.get(seq as usize).copied())
+                .filter(|t| *t != NO_TIME)
+        };
+        match (time(a), time(b)) {
+            (Some(x), Some(y)) if x != y => x < y,
+            _ => arrived_a < arrived_b,
+        }
     }
 
     /// Checks the invariants against the CRM's record of side effects and finishes the report.

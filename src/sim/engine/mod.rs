@@ -89,13 +89,12 @@ pub struct EventOutcome {
 pub struct OriginalEvent<'f> {
     feed: &'f Feed<'f>,
     k: u64,
-    at: Time,
 }
 
 impl OriginalEvent<'_> {
     /// The event as it arrived.
     pub fn get(&self) -> Value {
-        self.feed.event(self.k, self.at)
+        self.feed.event(self.k)
     }
 }
 
@@ -180,7 +179,6 @@ impl Observer for Watch<'_, '_, '_> {
             let event = OriginalEvent {
                 feed: self.feed,
                 k: d.id.origin,
-                at: d.submitted,
             };
             (self.sinks.dead_letter)(d, &event);
         }

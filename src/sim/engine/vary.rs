@@ -12,10 +12,12 @@
 //!   field's. Only when the fixture's form cannot hold that many values is its varying run
 //!   widened. A number stays a number: integers above the largest fixture value, clear of every
 //!   other id, within ±(2^53 − 1).
-//! - **Times** (`event.occurredAt`, `interaction.startedAt`, `interaction.endedAt`): all shift by
-//!   one offset, a multiple of the coarsest precision among them, so that every duration stays
-//!   the fixture's exactly and the event occurs at its arrival instant (the first of
-//!   `occurredAt`, `endedAt`, `startedAt` the fixture has) to that precision. An ISO 8601 time
+//! - **Times** (`event.occurredAt`, `interaction.startedAt`, `interaction.endedAt`): all times
+//!   of one interaction's copy (the fixtures linked by a shared varied value, [`Groups`]) shift
+//!   by one offset, a multiple of the coarsest precision among them, so that every duration
+//!   stays the fixtures' exactly and the interaction's earliest event (by the first of
+//!   `occurredAt`, `endedAt`, `startedAt` each fixture has) occurs at the copy's start to that
+//!   precision; its events arrive with the fixtures' spacing ([`Plan::offset`]). An ISO 8601 time
 //!   keeps its precision, separator and offset; epoch milliseconds and seconds stay epoch
 //!   milliseconds and seconds (numbers or digit strings). A fixture with a time that does not
 //!   parse keeps all its times.
@@ -281,6 +283,17 @@ pub const TIMES: [&str; 3] = [
     "interaction.startedAt",
 ];
 
+/// An event's own time, in ms since the Unix epoch: its first time field ([`TIMES`] order:
+/// `event.occurredAt`, else `interaction.endedAt`, else `interaction.startedAt`) that reads as a
+/// time, in any format the generator writes. `None` when it has none. The set-back invariant
+/// judges which of two events about one record is the older by it.
+pub fn event_time(event: &Value) -> Option<i64> {
+    TIMES.iter().find_map(|p| {
+        let v = p.split('.').try_fold(event, |v, s| v.get(s))?;
+        parse_time(v).map(|(at, _)| at.timestamp_millis())
+    })
+}
+
 /// How generated events are made from their templates.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -292,6 +305,8 @@ pub struct Plan {
     /// of it (`None`: a time field it has does not parse, so its times stay as they are).
     time_units: Vec<Option<i64>>,
     shapes: Vec<Shape>,
+    /// Which templates are one interaction, and how each copy of one is timed.
+    groups: Groups,
 }
 
 #[derive(Debug, Clone)]
@@ -303,7 +318,7 @@ struct IdField {
 
 /// How one template's generated values of an identity field are made. Generated event `g` of
 /// `n` templates belongs to instance `i = g / n` (one copy of every template); within an
-/// instance, templates whose fixture values are equal get one value (two fixtures of one
+/// instance, equal fixture values, in any identity fields, get one value (two fixtures of one
 /// interaction stay one interaction), so the field's `offset` is `i × distinct + rank`, where
 /// `distinct` is how many different values the fixtures have and `rank` is this template's
 /// value's place among them (first appearance). Distinct fixture values (every `event.id`) make
@@ -332,6 +347,124 @@ impl IdGen {
     /// The offset of generated event `g` of `templates` templates from the sequence's start.
     fn offset(rank: u64, distinct: u64, g: u64, templates: u64) -> u128 {
         u128::from(g / templates.max(1)) * u128::from(distinct) + u128::from(rank)
+    }
+}
+
+/// Which templates are one interaction, and how each copy of one is timed.
+///
+/// Templates that share a varied value (any identity field's: `interaction.id`, or a
+/// `survey.interactionId` equal to it) are one group: in every copy their times shift by one
+/// amount, so every interval between any two of their time fields stays the fixtures', and
+/// their events arrive in the order of their event times, with the fixtures' spacing.
+#[derive(Debug, Clone, Default)]
+struct Groups {
+    /// Per template: its group.
+    of: Vec<usize>,
+    /// Per group: how its copies are timed.
+    timing: Vec<GroupTiming>,
+    /// Per template: its event time after its group's earliest, in ms (0 without a readable
+    /// time): the arrival offset of its copy from the copy's start.
+    offsets: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct GroupTiming {
+    /// The group's first template (in file order): copy `c` starts at arrival slot
+    /// `c × templates + first`.
+    first: usize,
+    /// The earliest event time among the group's templates (ms since the Unix epoch), which
+    /// lands on the copy's start; `None` when none has a readable time.
+    anchor: Option<i64>,
+    /// The coarsest precision (ms) of every time field of the group: every shift is a
+    /// multiple of it.
+    unit: i64,
+    /// The group's epoch-seconds-with-a-fraction times (ms), which no shift may leave on a
+    /// whole second ([`float_safe_delta`]).
+    floats: Vec<i64>,
+}
+
+impl Groups {
+    /// The groups of `n` templates from the identity values of every field (`all`, field by
+    /// field, `n` per field) and how they vary (`gens`): two templates with one varied value
+    /// in any field are one group, and so is everything linked through such values.
+    fn of(all: &[Option<&Value>], gens: &[Option<IdGen>], n: usize) -> Groups {
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn root(p: &mut [usize], mut i: usize) -> usize {
+            while p[i] != i {
+                p[i] = p[p[i]];
+                i = p[i];
+            }
+            i
+        }
+        let mut seen: std::collections::BTreeMap<String, usize> = Default::default();
+        for (i, v) in all.iter().enumerate() {
+            let (Some(v), Some(_)) = (v, gens.get(i).copied().flatten()) else {
+                continue;
+            };
+            let t = i % n.max(1);
+            let text = crate::delivery::machine::json_text(v);
+            let other = *seen.entry(text).or_insert(t);
+            let (a, b) = (root(&mut parent, t), root(&mut parent, other));
+            // The smaller template is the root: a group is named by its first template.
+            parent[a.max(b)] = a.min(b);
+        }
+        let mut of = vec![0; n];
+        let mut timing: Vec<GroupTiming> = Vec::new();
+        let mut index_of_root: Vec<Option<usize>> = vec![None; n];
+        for (t, slot) in of.iter_mut().enumerate() {
+            let r = root(&mut parent, t);
+            let g = *index_of_root[r].get_or_insert_with(|| {
+                timing.push(GroupTiming {
+                    first: t,
+                    anchor: None,
+                    unit: 1,
+                    floats: Vec::new(),
+                });
+                timing.len() - 1
+            });
+            *slot = g;
+        }
+        Groups {
+            of,
+            timing,
+            offsets: vec![0; n],
+        }
+    }
+
+    /// The groups with their timing: each template's event time (its first time field, in
+    /// [`TIMES`] order, when all of its times parse), the earliest per group, the coarsest
+    /// precision and every template's offset from that earliest.
+    fn timed(mut self, templates: &[Value], times: &[TimeField], units: &[Option<i64>]) -> Groups {
+        let own: Vec<Option<i64>> = (0..templates.len())
+            .map(|t| {
+                units[t]?;
+                times
+                    .iter()
+                    .find_map(|f| f.per_template.get(t)?.as_ref())
+                    .map(|(at, _)| at.timestamp_millis())
+            })
+            .collect();
+        for (t, unit) in units.iter().enumerate() {
+            let Some(unit) = unit else { continue };
+            let g = &mut self.timing[self.of[t]];
+            g.unit = g.unit.max(*unit);
+            if let Some(at) = own[t] {
+                g.anchor = Some(g.anchor.map_or(at, |a| a.min(at)));
+            }
+            g.floats.extend(
+                times
+                    .iter()
+                    .filter_map(|f| f.per_template.get(t)?.as_ref())
+                    .filter(|(_, fmt)| *fmt == TimeFormat::EpochSFloat)
+                    .map(|(at, _)| at.timestamp_millis()),
+            );
+        }
+        for (t, at) in own.iter().enumerate() {
+            if let (Some(at), Some(anchor)) = (at, self.timing[self.of[t]].anchor) {
+                self.offsets[t] = u64::try_from(at.saturating_sub(anchor)).unwrap_or(0);
+            }
+        }
+        self
     }
 }
 
@@ -455,13 +588,26 @@ impl Plan {
         // Every id a fixture has, in any identity field: no generated id may equal one, nor
         // another generated id, whichever field either is in ([`Taken`]).
         let mut taken = Taken::of(fields.iter().flat_map(|f| f.2.iter().flatten().copied()));
-        let mut per_field: Vec<Vec<Option<IdGen>>> = Vec::with_capacity(fields.len());
-        for (path, _, values) in &fields {
-            per_field.push(int_gens(values, count, path, &mut taken)?);
-        }
-        for ((path, _, values), out) in fields.iter().zip(&mut per_field) {
-            string_gens(values, count, path, &mut shapes, &mut taken, out)?;
-        }
+        // One list of every field's values, field by field: equal values in any fields share
+        // one sequence and one rank, so within a copy they get one generated value
+        // (`survey.interactionId` equal to `interaction.id` stays equal to it).
+        let n = templates.len();
+        let all: Vec<Option<&Value>> = fields.iter().flat_map(|f| f.2.iter().copied()).collect();
+        let path_of = |i: usize| fields[i / n.max(1)].0.as_str();
+        let mut flat = int_gens(&all, n as u64, count, &path_of, &mut taken)?;
+        string_gens(
+            &all,
+            n as u64,
+            count,
+            &path_of,
+            &mut shapes,
+            &mut taken,
+            &mut flat,
+        )?;
+        let groups = Groups::of(&all, &flat, n);
+        let mut per_field: Vec<Vec<Option<IdGen>>> =
+            flat.chunks(n.max(1)).map(<[_]>::to_vec).collect();
+        per_field.resize(fields.len(), vec![None; n]);
         let ids = fields
             .into_iter()
             .zip(per_field)
@@ -483,7 +629,7 @@ impl Plan {
                 }
             })
             .collect();
-        let time_units = templates
+        let time_units: Vec<Option<i64>> = templates
             .iter()
             .enumerate()
             .map(|(t, template)| {
@@ -500,27 +646,30 @@ impl Plan {
                 Some(unit)
             })
             .collect();
+        let groups = groups.timed(templates, &times, &time_units);
         Ok(Plan {
             templates: templates.len() as u64,
             ids,
             times,
+            groups,
             time_units,
             shapes,
         })
     }
 
-    /// Generated event number `g` (0-based among generated events) of template `t`, arriving
-    /// at `arrival` (ms since the Unix epoch): the template with its identity and times varied.
-    pub fn apply(&self, template: &Value, t: usize, g: u64, arrival: i64) -> Value {
+    /// Generated event number `g` (0-based among generated events) of template `t`, whose
+    /// interaction's copy starts at `start` (ms since the Unix epoch, [`Plan::slot`]): the
+    /// template with its identity and times varied.
+    pub fn apply(&self, template: &Value, t: usize, g: u64, start: i64) -> Value {
         let mut ev = template.clone();
-        self.apply_in_place(&mut ev, t, g, arrival);
+        self.apply_in_place(&mut ev, t, g, start);
         ev
     }
 
     /// [`Plan::apply`] on a copy of template `t` that earlier calls may have varied: only the
     /// varied fields are written (each exists in every copy and is overwritten whole), so a
     /// large event costs its few fields, not a deep copy. The result equals `apply`'s.
-    pub fn apply_in_place(&self, ev: &mut Value, t: usize, g: u64, arrival: i64) {
+    pub fn apply_in_place(&self, ev: &mut Value, t: usize, g: u64, start: i64) {
         for f in &self.ids {
             let Some(gen) = f.per_template.get(t).copied().flatten() else {
                 continue;
@@ -551,32 +700,55 @@ impl Plan {
             };
             set_existing(ev, &f.path, v);
         }
-        // One offset for every time, a multiple of the coarsest precision among them, so
-        // each keeps its precision and every interval between them stays the fixture's: the
-        // anchor (the first time the fixture has) lands on the arrival instant, to that
-        // precision.
-        let Some(unit) = self.time_units.get(t).copied().flatten() else {
+        // One offset for every time of the copy of the template's interaction, a multiple of
+        // the coarsest precision among them, so each keeps its precision and every interval
+        // between any two of them, in one event or two, stays the fixtures': the
+        // interaction's earliest event lands on the copy's start, to that precision.
+        if self.time_units.get(t).copied().flatten().is_none() {
+            return;
+        }
+        let Some(group) = self.groups.of.get(t).map(|&g| &self.groups.timing[g]) else {
             return;
         };
-        let fields: Vec<(&[String], &Written)> = self
-            .times
-            .iter()
-            .filter_map(|f| Some((f.path.as_slice(), f.per_template.get(t)?.as_ref()?)))
-            .collect();
-        let Some((_, (anchor, _))) = fields.first() else {
+        let Some(anchor) = group.anchor else {
             return;
         };
         let delta = float_safe_delta(
-            round_to(arrival.saturating_sub(anchor.timestamp_millis()), unit),
-            unit,
-            fields
-                .iter()
-                .filter(|(_, (_, fmt))| *fmt == TimeFormat::EpochSFloat)
-                .map(|(_, (at, _))| at.timestamp_millis()),
+            round_to(start.saturating_sub(anchor), group.unit),
+            group.unit,
+            group.floats.iter().copied(),
         );
-        for (path, (at, fmt)) in fields {
-            set_existing(ev, path, shift(at, *fmt, delta));
+        for f in &self.times {
+            if let Some((at, fmt)) = f.per_template.get(t).and_then(Option::as_ref) {
+                set_existing(ev, &f.path, shift(at, *fmt, delta));
+            }
         }
+    }
+
+    /// The arrival slot copy `g / templates` of template `t`'s interaction starts at: the
+    /// slot of its first template in that copy (`g` itself for a template of its own).
+    pub fn slot(&self, t: usize, g: u64) -> u64 {
+        let first = self
+            .groups
+            .of
+            .get(t)
+            .map_or(t, |&i| self.groups.timing[i].first);
+        g / self.templates.max(1) * self.templates + first as u64
+    }
+
+    /// The first template of template `t`'s interaction (`t` for a template of its own).
+    pub fn first_of(&self, t: usize) -> usize {
+        self.groups
+            .of
+            .get(t)
+            .map_or(t, |&i| self.groups.timing[i].first)
+    }
+
+    /// How long after its interaction's start template `t`'s event arrives, in ms: its event
+    /// time after the interaction's earliest event time in the fixtures (0 without a readable
+    /// time).
+    pub fn offset(&self, t: usize) -> u64 {
+        self.groups.offsets.get(t).copied().unwrap_or(0)
     }
 }
 
@@ -821,17 +993,17 @@ fn common_below(a: &Shape, b: &Shape, t: &[char]) -> Option<Vec<char>> {
 
 /// How each template's integer values of one identity field vary: one sequence above the
 /// largest (or below the smallest) fixture value, clear of every id taken ([`Taken`]).
-fn int_gens(
+fn int_gens<'p>(
     values: &[Option<&Value>],
+    templates: u64,
     count: u64,
-    path: &str,
+    path_of: &dyn Fn(usize) -> &'p str,
     taken: &mut Taken,
 ) -> Result<Vec<Option<IdGen>>, PlanError> {
     let mut out = vec![None; values.len()];
     // Instances of the templates (copies of each) the run makes: the values a sequence needs
     // are that many times the fixtures' distinct values ([`IdGen`]).
-    let templates = (values.len() as u64).max(1);
-    let instances = count.div_ceil(templates);
+    let instances = count.div_ceil(templates.max(1));
     let ints: Vec<(usize, i128)> = values
         .iter()
         .enumerate()
@@ -874,7 +1046,7 @@ fn int_gens(
         b
     } else {
         return Err(PlanError {
-            path: path.to_string(),
+            path: path_of(ints[0].0).to_string(),
             count,
             found: format!("integers {min} to {max}"),
         });
@@ -902,16 +1074,16 @@ fn int_gens(
 /// How each template's string values of one identity field vary, into `out`: grouped by form
 /// (what is fixed and what varies, position by position); a group shares one sequence above
 /// every id taken that its form can spell ([`Taken::floor`]).
-fn string_gens(
+fn string_gens<'p>(
     values: &[Option<&Value>],
+    templates: u64,
     count: u64,
-    path: &str,
+    path_of: &dyn Fn(usize) -> &'p str,
     shapes: &mut Vec<Shape>,
     taken: &mut Taken,
     out: &mut [Option<IdGen>],
 ) -> Result<(), PlanError> {
-    let templates = (values.len() as u64).max(1);
-    let instances = count.div_ceil(templates);
+    let instances = count.div_ceil(templates.max(1));
     let strings: Vec<(usize, &str)> = values
         .iter()
         .enumerate()
@@ -952,7 +1124,7 @@ fn string_gens(
             // value.
             if !shape.widen() {
                 return Err(PlanError {
-                    path: path.to_string(),
+                    path: path_of(members[0].0).to_string(),
                     count,
                     found: format!("`{}`", members[0].1),
                 });
@@ -2205,6 +2377,125 @@ mod tests {
             // few of its steps when an epoch float would land on a whole second).
             let off = (generated[0].as_ref().unwrap().0 / 1_000_000 - arrival).abs();
             proptest::prop_assert!(off <= 4 * coarsest, "{off} ms off with unit {coarsest}: {e}");
+        }
+    }
+
+    proptest::proptest! {
+        /// #174, #182, #183: fixture sets of several interactions, each of several events, with
+        /// shared values under different names (`survey.interactionId` = `interaction.id`), a
+        /// shared `startedAt`, and every event time in its own format, precision and offset.
+        /// In every copy: equal fixture values (any field, identity or time) are one generated
+        /// value and unequal ones stay apart; every interval between any two time fields of an
+        /// interaction (one event or two) is the fixtures'; the interaction's events arrive in
+        /// the order of their event times with the fixtures' spacing ([`Plan::offset`]), from
+        /// its first fixture's slot ([`Plan::slot`]); and each event keeps its fixture's shape.
+        #[test]
+        fn copies_of_an_interaction_keep_its_shared_values_order_and_spacing(
+            interactions in proptest::collection::vec(
+                (
+                    proptest::collection::vec(
+                        (0i64..400_000_000_000, 0u8..=6, 0u8..=9, 0u8..=5, -720i32..=840, proptest::bool::ANY),
+                        1..4,
+                    ),
+                    0u8..3,
+                ),
+                1..4,
+            ),
+            base in 1_500_000_000_000i64..1_900_000_000_000,
+            start in 1_600_000_000_000i64..1_800_000_000_000,
+            shuffle in 0usize..24,
+        ) {
+            // One interaction's fixtures share its id (a number, a GUID or a counter string)
+            // and its startedAt; a "survey" names the interaction by another field.
+            let mut t: Vec<Value> = Vec::new();
+            let mut of: Vec<usize> = Vec::new();
+            for (i, (events, form)) in interactions.iter().enumerate() {
+                let iid = match form {
+                    0 => json!(9_000_000_001i64 + i as i64 * 7),
+                    1 => json!(format!("3f2504e0-4f89-11d3-9a0c-0305e82c33{i:02}")),
+                    _ => json!(format!("INT-{:05}", 417 + i)),
+                };
+                let started = written(base * 1_000_000 + i as i64 * 1_000_000_000, 5, 1, 2, 330);
+                for (j, &(later_ns, format, frac, zone, off, survey)) in events.iter().enumerate() {
+                    let unit = precision_ns(format, frac);
+                    let mut at = base * 1_000_000 + later_ns / unit * unit;
+                    if format == 4 && at % 1_000_000_000 == 0 {
+                        at += 1_000_000;
+                    }
+                    let occurred = written(at, format, frac, zone, off);
+                    let ev = json!({"id": format!("evt-{:04}", t.len() + 1), "type": "x", "occurredAt": occurred});
+                    t.push(if survey && j > 0 {
+                        json!({"event": ev, "survey": {"interactionId": iid, "score": 5}})
+                    } else {
+                        json!({"event": ev, "interaction": {"id": iid, "startedAt": started}})
+                    });
+                    of.push(i);
+                }
+            }
+            // The file order says nothing: rotate it.
+            let r = shuffle % t.len();
+            t.rotate_left(r);
+            of.rotate_left(r);
+            let identity = Identity { fields: vec!["survey.interactionId".to_string()], fallback: vec![] };
+            let n = t.len();
+            let copies = 3u64;
+            let p = Plan::new(&t, copies * n as u64, &identity).unwrap();
+            // The slot of each template's interaction, as the feed times it: slot k at
+            // `start + k` seconds.
+            let slot_at = |s: u64| start + s as i64 * 1000;
+            let leaves = |v: &Value| -> Vec<(String, Value)> {
+                ["event.id", "event.occurredAt", "interaction.id", "interaction.startedAt", "survey.interactionId"]
+                    .iter()
+                    .filter_map(|path| get(v, &split(path)).map(|x| (path.to_string(), x.clone())))
+                    .collect()
+            };
+            let read = |v: &Value| parse_time(v).map(|(t, _)| t.timestamp_nanos_opt().unwrap());
+            let mut all_ids: Vec<String> = Vec::new();
+            for c in 0..copies {
+                let gen: Vec<Value> = (0..n)
+                    .map(|ti| {
+                        let g = c * n as u64 + ti as u64;
+                        let s = p.slot(ti, g);
+                        proptest::prop_assert_eq!(s, c * n as u64 + p.first_of(ti) as u64);
+                        proptest::prop_assert_eq!(of[p.first_of(ti)], of[ti], "a slot of another interaction");
+                        Ok(p.apply(&t[ti], ti, g, slot_at(s)))
+                    })
+                    .collect::<Result<_, _>>()?;
+                for a in 0..n {
+                    proptest::prop_assert!(compare(&t[a], &gen[a]).is_empty(), "{:?}", compare(&t[a], &gen[a]));
+                    for b in 0..n {
+                        for (pa, va) in leaves(&t[a]) {
+                            for (pb, vb) in leaves(&t[b]) {
+                                let (ga, gb) = (get(&gen[a], &split(&pa)).unwrap(), get(&gen[b], &split(&pb)).unwrap());
+                                let time = pa.ends_with("At") && pb.ends_with("At");
+                                if time && of[a] == of[b] {
+                                    // One interaction: every interval between its times is the fixtures'.
+                                    let (fa, fb) = (read(&va).unwrap(), read(&vb).unwrap());
+                                    let (xa, xb) = (read(ga).unwrap(), read(gb).unwrap());
+                                    proptest::prop_assert_eq!(xa - xb, fa - fb, "{} of {} − {} of {}: {} {}", pa, a, pb, b, gen[a], gen[b]);
+                                } else if !time {
+                                    // Identity: equal in the fixtures ⇔ equal in the copy.
+                                    proptest::prop_assert_eq!(va == vb, ga == gb, "{} of {} vs {} of {}: {} / {}", pa, a, pb, b, gen[a], gen[b]);
+                                }
+                            }
+                        }
+                    }
+                    // Its arrival offset is its event time after its interaction's earliest.
+                    let own = |v: &Value| read(&v["event"]["occurredAt"]).unwrap() / 1_000_000;
+                    let earliest = (0..n).filter(|&b| of[b] == of[a]).map(|b| own(&t[b])).min().unwrap();
+                    proptest::prop_assert_eq!(p.offset(a) as i64, own(&t[a]) - earliest);
+                    // And the copy's event occurs at its arrival, to the interaction's coarsest
+                    // precision (a few steps more for an epoch float off a whole second).
+                    let arrival = slot_at(p.slot(a, c * n as u64 + a as u64)) + p.offset(a) as i64;
+                    let off = (own(&gen[a]) - arrival).abs();
+                    proptest::prop_assert!(off <= 4 * 1000, "{} ms off: {}", off, gen[a]);
+                    all_ids.push(gen[a]["event"]["id"].to_string());
+                }
+            }
+            let k = all_ids.len();
+            all_ids.sort_unstable();
+            all_ids.dedup();
+            proptest::prop_assert_eq!(all_ids.len(), k, "event ids repeat across copies");
         }
     }
 
