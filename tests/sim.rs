@@ -1787,6 +1787,170 @@ rules:
     assert!(code == 0 || out.contains("to replay"), "{out}{err}");
 }
 
+/// #174, #182, #183: the copies of one interaction (created, updated, ended, and a survey that
+/// names the call by `survey.interactionId`) keep it: the survey updates its own call's copy,
+/// the three call events share one `startedAt`, and the events arrive in the order of their
+/// times with the fixtures' spacing to the millisecond, although the rules list them in the
+/// other order.
+#[test]
+fn the_copies_of_an_interaction_keep_its_link_shared_times_order_and_spacing() {
+    let dir = tempfile::tempdir().unwrap();
+    let call = |id: &str, ty: &str, at: &str, ended: &str| {
+        format!(
+            r#"{{"event": {{"id": "{id}", "type": "interaction.{ty}", "occurredAt": "{at}"}}, "interaction": {{"id": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "startedAt": "2026-03-01T10:00:00.5+05:30"{ended}}}}}"#
+        )
+    };
+    let created = call(
+        "0b1e2f3a-4c5d-4e6f-8a9b-0c1d2e3f4a5b",
+        "created",
+        "2026-03-01T10:00:00.5+05:30",
+        "",
+    );
+    let updated = call(
+        "1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5",
+        "updated",
+        "2026-03-01T10:02:30.123+05:30",
+        "",
+    );
+    let ended = call(
+        "2d3e4f5a-6b7c-4d8e-9fa0-b1c2d3e4f5a6",
+        "ended",
+        "2026-03-01T10:05:12.123456+05:30",
+        r#", "endedAt": "2026-03-01T10:05:12.123456+05:30""#,
+    );
+    let rule = |id: &str, ty: &str, transform: &str| {
+        format!("  - id: {id}\n    name: {id}\n    eventType: {ty}\n    transform: '{transform}'\n    fixtures: [fx/{id}.json]\n")
+    };
+    let calls =
+        r#"{"activity_id": interaction.id, "status": event.type, "start": interaction.startedAt}"#;
+    let spec = format!(
+        "version: 1\nname: linked\nchannel:\n  name: Acts\n  destinationUri: https://crm.example.com/v1/acts\n  auth: {{ type: none }}\n  timeoutMilliseconds: 3000\nidempotency: {{ header: Idempotency-Key, key: \"${{event.id}}\" }}\nretry: {{ maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 5, backoffMultiplier: 2, retryableStatusCodes: [503], nonRetryableStatusCodes: [400] }}\ndeadLetterQueue: {{ enabled: true, bucketName: acts-dlq }}\ncrm: {{ profile: generic, idempotency: {{ by: upsert, field: activity_id }} }}\nrules:\n{}{}{}{}",
+        rule("csat", "survey.completed", r#"{"activity_id": survey.interactionId, "csat": survey.score}"#),
+        rule("ended", "interaction.ended", calls),
+        rule("updated", "interaction.updated", calls),
+        rule("created", "interaction.created", calls),
+    );
+    write_files(
+        dir.path(),
+        &[
+            ("spec.yaml", spec.as_str()),
+            ("fx/created.json", created.as_str()),
+            ("fx/updated.json", updated.as_str()),
+            ("fx/ended.json", ended.as_str()),
+            (
+                "fx/csat.json",
+                r#"{"event": {"id": "3e4f5a6b-7c8d-4e9f-a0b1-c2d3e4f5a6b7", "type": "survey.completed", "occurredAt": "2026-03-01T04:50:00.25Z"}, "survey": {"interactionId": "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a", "score": 4}}"#,
+            ),
+            (
+                "refused.yaml",
+                "version: 1\nname: refused\nduration: 1m\nevents: { count: 40 }\nfaults:\n  - respond: { from: 0s, to: 1h, status: 400 }\nexpect:\n  deadLetteredByReason: { NON_RETRYABLE_STATUS: [0, 1000] }\n",
+            ),
+        ],
+    );
+    let (outcomes, dlq) = (dir.path().join("o.jsonl"), dir.path().join("dlq"));
+    let (code, out, err) = run(&[
+        dir.path().join("spec.yaml").to_str().unwrap(),
+        "--scenario",
+        dir.path().join("refused.yaml").to_str().unwrap(),
+        "--outcomes",
+        outcomes.to_str().unwrap(),
+        "--dlq-dir",
+        dlq.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("generated events keep each fixture's shape"),
+        "{code} {out}{err}"
+    );
+    let arrival: std::collections::BTreeMap<String, i64> = fs::read_to_string(&outcomes)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|l| {
+            (
+                l["eventId"].as_str().unwrap().to_string(),
+                l["arrivalMs"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    // Each DLQ record's event, by the record its payload writes.
+    let mut by_record: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+        Default::default();
+    let mut stack = vec![dlq.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let r: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+                let id = r["payload"]["activity_id"].as_str().unwrap().to_string();
+                by_record.entry(id).or_default().push(r["event"].clone());
+            }
+        }
+    }
+    // The fixtures themselves and ten copies: four events each, one of every type.
+    assert_eq!(by_record.len(), 11, "{by_record:?}");
+    let ms = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .timestamp_millis()
+    };
+    for (record, mut events) in by_record {
+        let mut types: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"]["type"].as_str().unwrap())
+            .collect();
+        types.sort_unstable();
+        assert_eq!(
+            types,
+            [
+                "interaction.created",
+                "interaction.ended",
+                "interaction.updated",
+                "survey.completed"
+            ],
+            "record {record}"
+        );
+        let starts: std::collections::BTreeSet<String> = events
+            .iter()
+            .filter_map(|e| e["interaction"]["startedAt"].as_str().map(str::to_string))
+            .collect();
+        assert_eq!(starts.len(), 1, "one interaction started at {starts:?}");
+        events.sort_by_key(|e| arrival[e["event"]["id"].as_str().unwrap()]);
+        let order: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"]["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "interaction.created",
+                "interaction.updated",
+                "interaction.ended",
+                "survey.completed"
+            ],
+            "record {record}"
+        );
+        let first = &events[0];
+        for e in &events {
+            let since = |x: &serde_json::Value| ms(&x["event"]["occurredAt"]);
+            let arrived = |x: &serde_json::Value| arrival[x["event"]["id"].as_str().unwrap()];
+            assert_eq!(
+                arrived(e) - arrived(first),
+                since(e) - since(first),
+                "record {record}: {e}"
+            );
+        }
+        // The ended event's duration is the fixture's, to the microsecond.
+        let end = &events[2]["interaction"];
+        let (s, f) = (
+            chrono::DateTime::parse_from_rfc3339(end["startedAt"].as_str().unwrap()).unwrap(),
+            chrono::DateTime::parse_from_rfc3339(end["endedAt"].as_str().unwrap()).unwrap(),
+        );
+        assert_eq!((f - s).num_microseconds(), Some(311_623_456), "{end}");
+    }
+}
+
 #[test]
 fn an_idempotency_key_longer_than_servers_take_is_refused_and_fails_as_the_specs() {
     let dir = tempfile::tempdir().unwrap();
