@@ -1021,3 +1021,54 @@ fn a_key_the_header_cannot_carry_is_dead_lettered_alike_in_virtual_time_and_over
     assert_eq!(virt.0, http.0, "per-event outcomes differ");
     assert_eq!(virt.1, http.1, "reports differ");
 }
+
+/// #116: a token endpoint that refuses the client (401 `invalid_client`) dead-letters the waiting
+/// fixtures at once, and the run ends there: it waited a whole alert window (60 s) for a timer
+/// with nothing to alert. The last alert still reaches the webhook before the run ends.
+#[test]
+fn target_ends_at_once_after_the_token_endpoint_refuses_the_client() {
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = relocated_spec(dir.path())
+        .replace(
+            "https://auth.company.com/oauth2/token",
+            &mock.url("token endpoint"),
+        )
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        )
+        .replace(
+            "https://monitoring.company.com/webhooks/dlq-alert",
+            &mock.url("DLQ alerts"),
+        );
+    let path = dir.path().join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let started = std::time::Instant::now();
+    let out = cxsync()
+        .args(["sim", path.to_str().unwrap(), "--http", "--yes"])
+        .args(["--target", &mock.url("CRM writes")])
+        .env("CXSYNC_TEST_SECRET", "not-the-mock-secret")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("TOKEN_REQUEST_FAILED"), "{stdout}");
+    assert!(stdout.contains("token requests 1"), "{stdout}");
+    assert!(!stdout.contains("delivered "), "{stdout}");
+    // Said as final, not as "the hub retries with backoff … this can take minutes".
+    assert!(
+        stderr.contains("answered HTTP 401 invalid_client; refused credentials do not heal"),
+        "{stderr}"
+    );
+    // The bug cost a 60 s window; a generous bound, so a loaded machine does not fail it.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let tally = mock.stop();
+    assert!(tally.contains("bad client 1"), "{tally}");
+    assert!(tally.contains("alerts 1 (not an alert body 0)"), "{tally}");
+}
