@@ -62,6 +62,48 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Output {
     }
 }
 
+/// Runs `cmd` with `input` on its stdin (written from a thread, so a command that answers
+/// before it has read everything cannot block on a full pipe), stdout and stderr captured.
+pub fn output_with_stdin(mut cmd: Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// Runs `cmd` the way `cxsync … | head -0` does: its stdout a pipe whose read end is closed
+/// before it starts, stdin empty, stderr captured.
+pub fn output_into_closed_pipe(mut cmd: Command) -> Output {
+    // `std::io::pipe` is newer than the crate's MSRV.
+    let writer = {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two fresh descriptors into `fds`; the read end is closed at once
+        // and the write end is owned by the File alone.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::close(fds[0]);
+            std::fs::File::from_raw_fd(fds[1])
+        }
+    };
+    cmd.stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
 /// Asserts that a run of cxsync ended the way a user may see it end: exit 0, 1 or 2, never a
 /// panic (101), an abort (134) or a kill (137), and no panic message on stderr.
 pub fn assert_no_crash(out: &Output, what: &str) {
@@ -97,6 +139,24 @@ pub fn copy_example_project(dest: &Path) {
     ] {
         std::fs::copy(root().join(f), dest.join(f)).unwrap();
     }
+}
+
+/// The example project (see [`copy_example_project`]) in a new temporary folder, with each
+/// `(file, from, to)` edit applied in order (`file` relative to the project; see [`edit_file`]).
+pub fn edited_example(edits: &[(&str, &str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_example_project(dir.path());
+    for (file, from, to) in edits {
+        edit_file(&dir.path().join(file), from, to);
+    }
+    dir
+}
+
+/// Replaces every `from` with `to` in the file at `path`, which must contain it.
+pub fn edit_file(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from:?} not in {}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
 }
 
 /// Every file under `dir` (recursively), by path relative to it.

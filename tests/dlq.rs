@@ -721,6 +721,30 @@ async fn crm_with_token() -> MockServer {
     crm
 }
 
+/// [`crm_with_token`] that also accepts every post with a 201.
+async fn accepting_crm() -> MockServer {
+    let crm = crm_with_token().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .respond_with(ResponseTemplate::new(201))
+        .named("every post accepted")
+        .mount(&crm)
+        .await;
+    crm
+}
+
+/// `dlq replay SOURCE` with the fixed spec (fixtures/dlq/fixed.yaml) into `crm`, off the async
+/// runtime.
+async fn replay_fixed(source: &Path, crm: &MockServer, extra: &[&str]) -> Output {
+    run_async(replay_cmd(
+        source,
+        "fixtures/dlq/fixed.yaml",
+        &crm.uri(),
+        extra,
+    ))
+    .await
+}
+
 fn replay_cmd(source: &Path, spec: &str, crm: &str, extra: &[&str]) -> Command {
     let mut c = cxsync();
     c.args(["dlq", "replay"])
@@ -776,12 +800,7 @@ fn outcomes(v: &Value) -> BTreeMap<String, String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn replay_shows_a_bar_over_the_records_it_sends_on_a_terminal_only() {
     let (_dir, src) = fixture_copy();
-    let crm = crm_with_token().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/interactions"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&crm)
-        .await;
+    let crm = accepting_crm().await;
     let mut c = replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[]);
     c.env("TERM", "xterm");
     let t = tokio::task::spawn_blocking(move || crate::common::on_terminal(c))
@@ -794,7 +813,7 @@ async fn replay_shows_a_bar_over_the_records_it_sends_on_a_terminal_only() {
         t.output
     );
     // Piped (an earlier run marked them replayed, so this one sends nothing): no bar.
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = replay_fixed(&src, &crm, &[]).await;
     assert!(!stderr(&o).contains("records ="), "{}", stderr(&o));
 }
 
@@ -813,7 +832,7 @@ async fn replay_delivers_every_saved_record_once_with_its_original_key() {
         .mount(&crm)
         .await;
 
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = replay_fixed(&src, &crm, &[]).await;
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -860,7 +879,7 @@ async fn replay_delivers_every_saved_record_once_with_its_original_key() {
     assert!(!day.join("evt-2005.json.replayed").exists());
 
     // A second run sends nothing new.
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = replay_fixed(&src, &crm, &[]).await;
     let again = outcomes(&json_out(&o));
     assert_eq!(again["evt-2001"], "alreadyReplayed");
     assert_eq!(crm_posts(&crm).await.len(), 5);
@@ -904,14 +923,8 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
         .named("then refusing")
         .mount(&crm)
         .await;
-    let o = run_async(replay_cmd(
-        &src,
-        "fixtures/dlq/fixed.yaml",
-        &crm.uri(),
-        // One at a time, so "the first refusal stops the run" is about records in order.
-        &["--max-failures", "1", "--concurrency", "1"],
-    ))
-    .await;
+    // One at a time, so "the first refusal stops the run" is about records in order.
+    let o = replay_fixed(&src, &crm, &["--max-failures", "1", "--concurrency", "1"]).await;
     assert_eq!(o.status.code(), Some(1));
     let v = json_out(&o);
     let first = outcomes(&v);
@@ -958,13 +971,7 @@ async fn interrupted_replay_resumes_without_sending_anything_twice() {
         .named("the rest, once each")
         .mount(&crm2)
         .await;
-    let o = run_async(replay_cmd(
-        &src,
-        "fixtures/dlq/fixed.yaml",
-        &crm2.uri(),
-        &[],
-    ))
-    .await;
+    let o = replay_fixed(&src, &crm2, &[]).await;
     let second = outcomes(&json_out(&o));
     assert_eq!(second["evt-2001"], "alreadyReplayed");
     assert_eq!(second["evt-2003"], "delivered");
@@ -1003,7 +1010,7 @@ async fn a_503_is_retried_per_the_spec_with_the_same_original_key() {
         .mount(&crm)
         .await;
     let started = Instant::now();
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = replay_fixed(&src, &crm, &[]).await;
     let out = outcomes(&json_out(&o));
     assert_eq!(out["evt-2001"], "delivered", "{}", stderr(&o));
     let keys: Vec<String> = crm_posts(&crm)
@@ -1056,7 +1063,7 @@ async fn a_401_refreshes_the_token_and_resends_with_the_same_key() {
         .named("the refreshed token is accepted")
         .mount(&crm)
         .await;
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = replay_fixed(&src, &crm, &[]).await;
     let out = outcomes(&json_out(&o));
     assert_eq!(out["evt-2001"], "delivered", "{}", stderr(&o));
     assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 2);
@@ -1098,13 +1105,7 @@ async fn purge_deletes_replayed_records_and_keeps_the_rest() {
         .expect(5)
         .mount(&crm)
         .await;
-    let o = run_async(replay_cmd(
-        &src,
-        "fixtures/dlq/fixed.yaml",
-        &crm.uri(),
-        &["--purge"],
-    ))
-    .await;
+    let o = replay_fixed(&src, &crm, &["--purge"]).await;
     assert_eq!(o.status.code(), Some(1));
     let mut left: Vec<String> = std::fs::read_dir(src.join("2024/01/15"))
         .unwrap()
@@ -1167,12 +1168,7 @@ fn generated_dlq(dir: &Path) -> (u64, BTreeSet<String>) {
 async fn a_generated_dlq_of_the_repo_spec_replays_each_matching_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let (n, expected) = generated_dlq(dir.path());
-    let crm = crm_with_token().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/interactions"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&crm)
-        .await;
+    let crm = accepting_crm().await;
     let mut c = replay_cmd(dir.path(), "specs/crm_sync.yaml", &crm.uri(), &[]);
     c.args(["--client-secret-env", "CRM_CLIENT_SECRET"]);
     let o = run_async(c).await;
@@ -1381,12 +1377,7 @@ async fn s3_and_folder_sources_list_count_and_replay_alike() {
     }
 
     // Dry runs agree, then a real replay from S3 writes markers into the bucket.
-    let crm = crm_with_token().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/interactions"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&crm)
-        .await;
+    let crm = accepting_crm().await;
     let dry = |src: &str| {
         with_aws(
             replay_cmd(
@@ -1606,12 +1597,7 @@ rules:
 async fn records_of_another_channel_are_refused_unless_allowed() {
     let (dir, src) = fixture_copy();
     let spec = other_channel_spec(dir.path(), "Pipedrive_Activities");
-    let crm = crm_with_token().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/interactions"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&crm)
-        .await;
+    let crm = accepting_crm().await;
     for extra in [&["--dry-run"][..], &[][..]] {
         let o = run_async(replay_cmd(&src, spec.to_str().unwrap(), &crm.uri(), extra)).await;
         let err = stderr(&o);
@@ -1632,13 +1618,7 @@ async fn records_of_another_channel_are_refused_unless_allowed() {
     .await;
     assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
     // The spec that made them is not refused.
-    let o = run_async(replay_cmd(
-        &src,
-        "fixtures/dlq/fixed.yaml",
-        &crm.uri(),
-        &["--dry-run"],
-    ))
-    .await;
+    let o = replay_fixed(&src, &crm, &["--dry-run"]).await;
     assert!(
         !stderr(&o).contains("another integration"),
         "{}",
@@ -1653,12 +1633,7 @@ async fn records_of_another_channel_are_refused_unless_allowed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_replay_of_one_dlq_is_locked_out() {
     let (_dir, src) = fixture_copy();
-    let crm = crm_with_token().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/interactions"))
-        .respond_with(ResponseTemplate::new(201))
-        .mount(&crm)
-        .await;
+    let crm = accepting_crm().await;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
         .trim()
@@ -1671,7 +1646,7 @@ async fn a_second_replay_of_one_dlq_is_locked_out() {
             .to_string(),
     )
     .unwrap();
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = replay_fixed(&src, &crm, &[]).await;
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -1692,7 +1667,7 @@ async fn a_second_replay_of_one_dlq_is_locked_out() {
             .to_string(),
     )
     .unwrap();
-    let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+    let o = replay_fixed(&src, &crm, &[]).await;
     assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!crm_posts(&crm).await.is_empty());
     assert!(!lock.exists(), "the lock is released when the replay ends");

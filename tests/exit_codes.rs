@@ -25,6 +25,20 @@ fn case(sub: &'static str, args: &[&str], want: i32) -> Case {
     }
 }
 
+/// `dlq replay fixtures/dlq/store --spec SPEC --dry-run EXTRA…`, which must exit `want`.
+fn dry_replay(spec: &str, extra: &[&str], want: i32) -> Case {
+    let mut args = vec![
+        "dlq",
+        "replay",
+        "fixtures/dlq/store",
+        "--spec",
+        spec,
+        "--dry-run",
+    ];
+    args.extend_from_slice(extra);
+    case("dlq replay", &args, want)
+}
+
 /// Rows that run offline from the repository root.
 fn offline(dir: &std::path::Path) -> Vec<Case> {
     let bad = "fixtures/bad/three_mistakes.yaml";
@@ -137,44 +151,13 @@ fn offline(dir: &std::path::Path) -> Vec<Case> {
             &["dlq", "show", "fixtures/dlq/store", "evt-9999"],
             2,
         ),
-        case(
-            "dlq replay",
-            &[
-                "dlq",
-                "replay",
-                "fixtures/dlq/store",
-                "--spec",
-                "fixtures/dlq/fixed.yaml",
-                "--dry-run",
-                "--reason",
-                "PAYLOAD_TOO_LARGE",
-            ],
+        dry_replay(
+            "fixtures/dlq/fixed.yaml",
+            &["--reason", "PAYLOAD_TOO_LARGE"],
             0,
         ),
-        case(
-            "dlq replay",
-            &[
-                "dlq",
-                "replay",
-                "fixtures/dlq/store",
-                "--spec",
-                "fixtures/dlq/fixed.yaml",
-                "--dry-run",
-            ],
-            1,
-        ),
-        case(
-            "dlq replay",
-            &[
-                "dlq",
-                "replay",
-                "fixtures/dlq/store",
-                "--spec",
-                "missing.yaml",
-                "--dry-run",
-            ],
-            2,
-        ),
+        dry_replay("fixtures/dlq/fixed.yaml", &[], 1),
+        dry_replay("missing.yaml", &[], 2),
         case("dlq schema", &["dlq", "schema", "record"], 0),
         case("dlq schema", &["dlq", "schema", "nope"], 2),
         case("lsp", &["lsp"], 2), // no client on stdin; the protocol's 0/1 are in tests/lsp.rs
@@ -256,61 +239,36 @@ fn scratch() -> tempfile::TempDir {
     dir
 }
 
-#[test]
-fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
+/// Runs `check` on every row of [`offline`] (the client secret `secret` in the environment)
+/// and, against a mock Event Hub, on the rows `hub_rows(spec, import_folder)` and then
+/// `unreachable_rows(spec)` (against a hub that does not answer; these count for no
+/// subcommand); then asserts that every subcommand clap knows had a row and that no row failed.
+fn check_every_subcommand(
+    secret: &str,
+    hub_rows: impl Fn(&str, &str) -> Vec<Case>,
+    unreachable_rows: impl Fn(&str) -> Vec<Case>,
+    check: impl Fn(&Case, Command) -> Option<String>,
+) {
     let dir = scratch();
-
     let mut failures = Vec::new();
     let mut covered = BTreeSet::new();
     for c in offline(dir.path()) {
         covered.insert(c.sub.to_string());
         let mut cmd = cxsync();
         // dlq replay's fixed spec reads its client secret from the environment.
-        cmd.env("CRM_CLIENT_SECRET", "exit-code-table");
+        cmd.env("CRM_CLIENT_SECRET", secret);
         failures.extend(check(&c, cmd));
     }
-
-    // Against a mock Event Hub: plan and apply with and without changes, metrics, import.
     let e = env();
     let spec = e.spec.to_str().unwrap().to_string();
     let out = dir.path().join("imported");
-    let hub_cases = [
-        case("plan", &["plan", &spec], 1), // changes pending
-        case("plan", &["plan", &spec, "--detailed-exitcode"], 2), // terraform: changes
-        case("apply", &["apply", &spec], 2), // no terminal and no --auto-approve: refused
-        case("apply", &["apply", &spec, "--auto-approve"], 0),
-        case("plan", &["plan", &spec, "--detailed-exitcode"], 0), // converged
-        case("plan", &["plan", &spec], 0),
-        case("metrics", &["metrics", &spec], 0),
-        case("metrics", &["metrics", &spec, "--interval", "1h"], 2),
-        case(
-            "import",
-            &[
-                "import",
-                "--channel",
-                crate::cxone::CHANNEL,
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            0,
-        ),
-    ];
-    for c in &hub_cases {
+    for c in hub_rows(&spec, out.to_str().unwrap()) {
         covered.insert(c.sub.to_string());
-        failures.extend(check(c, cmd_at(&e.hub.url())));
+        failures.extend(check(&c, cmd_at(&e.hub.url())));
     }
-    // An unreachable hub: a tool error, and 1 under --detailed-exitcode (terraform's error code).
-    for c in [
-        case("plan", &["plan", &spec, "--retries", "0"], 2),
-        case(
-            "plan",
-            &["plan", &spec, "--retries", "0", "--detailed-exitcode"],
-            1,
-        ),
-    ] {
+    for c in unreachable_rows(&spec) {
         failures.extend(check(&c, cmd_at("http://127.0.0.1:9")));
     }
-
     let missing: Vec<String> = subcommands()
         .into_iter()
         .filter(|s| !covered.contains(s))
@@ -319,27 +277,55 @@ fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// `import --channel CHANNEL --out OUT` against the mock Event Hub: exit 0.
+fn import_row(out: &str) -> Case {
+    case(
+        "import",
+        &["import", "--channel", crate::cxone::CHANNEL, "--out", out],
+        0,
+    )
+}
+
+#[test]
+fn every_subcommand_exits_0_clean_1_findings_2_tool_error() {
+    check_every_subcommand(
+        "exit-code-table",
+        // Against a mock Event Hub: plan and apply with and without changes, metrics, import.
+        |spec, out| {
+            vec![
+                case("plan", &["plan", spec], 1), // changes pending
+                case("plan", &["plan", spec, "--detailed-exitcode"], 2), // terraform: changes
+                case("apply", &["apply", spec], 2), // no terminal and no --auto-approve: refused
+                case("apply", &["apply", spec, "--auto-approve"], 0),
+                case("plan", &["plan", spec, "--detailed-exitcode"], 0), // converged
+                case("plan", &["plan", spec], 0),
+                case("metrics", &["metrics", spec], 0),
+                case("metrics", &["metrics", spec, "--interval", "1h"], 2),
+                import_row(out),
+            ]
+        },
+        // An unreachable hub: a tool error, and 1 under --detailed-exitcode (terraform's error
+        // code).
+        |spec| {
+            vec![
+                case("plan", &["plan", spec, "--retries", "0"], 2),
+                case(
+                    "plan",
+                    &["plan", spec, "--retries", "0", "--detailed-exitcode"],
+                    1,
+                ),
+            ]
+        },
+        check,
+    );
+}
+
 /// `cxsync CMD | head -1`: a command whose stdout is a pipe nobody reads exits quietly, every
 /// subcommand of the table above: no panic, no "Broken pipe" error, and exit 0 (its output was
 /// refused) or the code it would give anyway (it wrote nothing to stdout, or finished first).
 fn check_closed(c: &Case, mut cmd: Command) -> Option<String> {
-    // A pipe whose read end is closed (`std::io::pipe` is newer than the crate's MSRV).
-    let writer = {
-        use std::os::fd::FromRawFd;
-        let mut fds = [0; 2];
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        unsafe {
-            libc::close(fds[0]);
-            std::fs::File::from_raw_fd(fds[1])
-        }
-    };
-    let out = cmd
-        .args(&c.args)
-        .stdin(std::process::Stdio::null())
-        .stdout(writer)
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .unwrap();
+    cmd.args(&c.args);
+    let out = crate::common::output_into_closed_pipe(cmd);
     let err = String::from_utf8_lossy(&out.stderr);
     let got = out.status.code();
     let loud = ["panicked", "Broken pipe", "os error 32", "RUST_BACKTRACE"]
@@ -357,42 +343,18 @@ fn check_closed(c: &Case, mut cmd: Command) -> Option<String> {
 
 #[test]
 fn every_subcommand_into_a_closed_pipe_exits_quietly() {
-    let dir = scratch();
-    let mut failures = Vec::new();
-    let mut covered = BTreeSet::new();
-    for c in offline(dir.path()) {
-        covered.insert(c.sub.to_string());
-        let mut cmd = cxsync();
-        cmd.env("CRM_CLIENT_SECRET", "closed-pipe");
-        failures.extend(check_closed(&c, cmd));
-    }
-    let e = env();
-    let spec = e.spec.to_str().unwrap().to_string();
-    let out = dir.path().join("imported");
-    for c in [
-        case("plan", &["plan", &spec], 1),
-        case("plan", &["plan", &spec, "--json"], 1),
-        case("apply", &["apply", &spec, "--auto-approve"], 0),
-        case("metrics", &["metrics", &spec], 0),
-        case(
-            "import",
-            &[
-                "import",
-                "--channel",
-                crate::cxone::CHANNEL,
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            0,
-        ),
-    ] {
-        covered.insert(c.sub.to_string());
-        failures.extend(check_closed(&c, cmd_at(&e.hub.url())));
-    }
-    let missing: Vec<String> = subcommands()
-        .into_iter()
-        .filter(|s| !covered.contains(s))
-        .collect();
-    assert!(missing.is_empty(), "subcommands without a row: {missing:?}");
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    check_every_subcommand(
+        "closed-pipe",
+        |spec, out| {
+            vec![
+                case("plan", &["plan", spec], 1),
+                case("plan", &["plan", spec, "--json"], 1),
+                case("apply", &["apply", spec, "--auto-approve"], 0),
+                case("metrics", &["metrics", spec], 0),
+                import_row(out),
+            ]
+        },
+        |_| Vec::new(),
+        check_closed,
+    );
 }

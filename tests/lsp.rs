@@ -851,28 +851,16 @@ fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected an LSP client"));
     // A client whose bytes stop being LSP after the handshake: exit 1 (no `shutdown`), and
     // stderr says why instead of nothing.
-    let mut child = cxsync()
-        .arg("lsp")
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"processId": null, "rootUri": null, "capabilities": {}}});
-    stdin.write_all(&frame(&init)).unwrap();
-    stdin
-        .write_all(&frame(
-            &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
-        ))
-        .unwrap();
-    stdin
-        .write_all(b"Content-Length: 10\r\n\r\nnot json!!")
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let mut input = frame(&init);
+    input.extend(frame(
+        &json!({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+    ));
+    input.extend_from_slice(b"Content-Length: 10\r\n\r\nnot json!!");
+    let mut lsp = cxsync();
+    lsp.arg("lsp").current_dir(dir.path());
+    let out = crate::common::output_with_stdin(lsp, &input);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("stopped reading from the client"), "{err}");

@@ -1385,6 +1385,17 @@ fn a_transform_past_its_step_budget_fails_the_same_way_on_every_run() {
     assert!(err.contains("STEP_BUDGET_EXCEEDED"), "{err}");
 }
 
+/// A short retry block (two retries of a 503; 400 and 422 refused), for the webhook spec
+/// literals below: `format!("…{RETRY_503}…")`.
+const RETRY_503: &str = "retry:
+  maxRetries: 2
+  initialDelaySeconds: 1
+  maxDelaySeconds: 4
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+";
+
 /// A webhook spec with GUID event ids in braces and ISO times with offsets, for the tests of
 /// which events the feed holds; `rules` is the YAML of its rules.
 fn guid_spec(rules: &str) -> String {
@@ -1399,14 +1410,7 @@ channel:
 idempotency:
   header: X-Delivery
   key: "${{event.id}}:${{event.type}}"
-retry:
-  maxRetries: 2
-  initialDelaySeconds: 1
-  maxDelaySeconds: 4
-  backoffMultiplier: 2
-  retryableStatusCodes: [503]
-  nonRetryableStatusCodes: [400, 422]
-deadLetterQueue: {{ enabled: true, bucketName: hooks-dlq }}
+{RETRY_503}deadLetterQueue: {{ enabled: true, bucketName: hooks-dlq }}
 crm: {{ profile: generic, idempotency: {{ by: header }} }}
 rules:
 {rules}"#
@@ -1544,14 +1548,7 @@ channel:
 idempotency:
   header: Idempotency-Key
   key: "{key}"
-retry:
-  maxRetries: 2
-  initialDelaySeconds: 1
-  maxDelaySeconds: 4
-  backoffMultiplier: 2
-  retryableStatusCodes: [503]
-  nonRetryableStatusCodes: [400, 422]
-deadLetterQueue: {{ enabled: true, bucketName: gc-dlq, alertEndpoint: "https://mon.example.org/hook" }}
+{RETRY_503}deadLetterQueue: {{ enabled: true, bucketName: gc-dlq, alertEndpoint: "https://mon.example.org/hook" }}
 crm: {{ profile: generic, idempotency: {{ by: header }} }}
 rules:
   - id: VOICE
@@ -1605,14 +1602,7 @@ channel:
 idempotency:
   header: Idempotency-Key
   key: "${{event.id}}-${{event.type}}"
-retry:
-  maxRetries: 2
-  initialDelaySeconds: 1
-  maxDelaySeconds: 4
-  backoffMultiplier: 2
-  retryableStatusCodes: [503]
-  nonRetryableStatusCodes: [400, 422]
-deadLetterQueue: {{ enabled: true, bucketName: skips-dlq }}
+{RETRY_503}deadLetterQueue: {{ enabled: true, bucketName: skips-dlq }}
 crm: {{ profile: generic, idempotency: {{ by: header }} }}
 rules:
   - id: ENDED
@@ -1840,14 +1830,7 @@ fn sim_edited_example(
     edits: &[(&str, &str, &str)],
     args: &[&str],
 ) -> (i32, String, serde_json::Value) {
-    let dir = tempfile::tempdir().unwrap();
-    crate::common::copy_example_project(dir.path());
-    for (file, from, to) in edits {
-        let p = dir.path().join(file);
-        let text = fs::read_to_string(&p).unwrap();
-        assert!(text.contains(from), "{file}: {from}");
-        fs::write(&p, text.replace(from, to)).unwrap();
-    }
+    let dir = crate::common::edited_example(edits);
     let mut all = vec!["sim", "specs/crm_sync.yaml", "--report", "r.json"];
     all.extend_from_slice(args);
     let (code, out, err) = run_in(dir.path(), &all);

@@ -781,18 +781,8 @@ fn a_spec_piped_on_dev_stdin_is_read_once_by_validate_and_lint() {
     // pipe and said "found nothing (null)".
     for cmd in ["validate", "lint"] {
         let mut c = cxsync();
-        c.args([cmd, "/dev/stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"channel:\n  nmae: x\n")
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        c.args([cmd, "/dev/stdin"]);
+        let out = crate::common::output_with_stdin(c, b"channel:\n  nmae: x\n");
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

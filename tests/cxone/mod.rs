@@ -142,9 +142,7 @@ impl Env {
 
     /// Replaces `from` with `to` in the spec file (which must contain it).
     pub(super) fn edit_spec(&self, from: &str, to: &str) {
-        let text = std::fs::read_to_string(&self.spec).unwrap();
-        assert!(text.contains(from), "the spec has no `{from}`");
-        std::fs::write(&self.spec, text.replace(from, to)).unwrap();
+        crate::common::edit_file(&self.spec, from, to);
     }
 
     /// Changes an object behind cxsync's back through the mock's unauthenticated admin path.
@@ -243,14 +241,9 @@ fn plan_shows_changes_apply_creates_and_a_second_apply_is_a_no_op() {
 #[test]
 fn an_apply_whose_stdout_is_closed_applies_everything_and_says_so_on_stderr() {
     let e = env();
-    let mut child = cmd_at(&e.hub.url())
-        .args(["apply", e.spec.to_str().unwrap(), "--auto-approve"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let o = child.wait_with_output().unwrap();
+    let mut apply = cmd_at(&e.hub.url());
+    apply.args(["apply", e.spec.to_str().unwrap(), "--auto-approve"]);
+    let o = crate::common::output_into_closed_pipe(apply);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(code(&o), 0, "{err}");
     assert!(
@@ -824,24 +817,12 @@ fn a_rotated_secret_is_resent_only_when_asked() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    use std::io::Read;
     let e = env();
-    let mut child = cmd_at(&e.hub.url())
-        .args(["plan", e.spec.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let status = child.wait().unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(0), "{err}");
+    let mut plan = cmd_at(&e.hub.url());
+    plan.args(["plan", e.spec.to_str().unwrap()]);
+    let out = crate::common::output_into_closed_pipe(plan);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
 

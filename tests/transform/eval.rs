@@ -1,30 +1,15 @@
 //! `cxsync eval`: output JSON, undefined prints nothing, errors carry their JSONata code;
 //! `--events` streams NDJSON; `--expr` gets the checks `validate` makes.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use std::time::Duration;
 
-use crate::common::{assert_no_crash, cxsync, root, run_bounded};
+use crate::common::{assert_no_crash, cxsync, output_with_stdin, root, run_bounded};
 
 /// `cxsync eval ARGS` with `input` on stdin.
 fn eval_stdin(args: &[&str], input: &[u8]) -> (i32, String, String) {
-    let mut child = cxsync()
-        .arg("eval")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    let mut cmd = cxsync();
+    cmd.arg("eval").args(args);
+    let out = output_with_stdin(cmd, input);
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

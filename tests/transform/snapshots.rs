@@ -2,19 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::cxsync;
+use crate::common::{cxsync, edit_file as edit};
 
 /// A copy of the example project to change freely.
 fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    crate::common::copy_example_project(dir.path());
-    dir
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{from:?} not in {}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    crate::common::edited_example(&[])
 }
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {

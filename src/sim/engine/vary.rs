@@ -13,13 +13,13 @@
 //!   widened. A number stays a number: integers above the largest fixture value, clear of every
 //!   other id, within ±(2^53 − 1).
 //! - **Times** (`event.occurredAt`, `interaction.startedAt`, `interaction.endedAt`): all shift by
-//!   one offset, so that the event occurs at its arrival instant (the first of `occurredAt`,
-//!   `endedAt`, `startedAt` the fixture has) and every duration stays the fixture's. An ISO 8601
-//!   time keeps its precision, separator and offset; epoch milliseconds and seconds stay epoch
-//!   milliseconds and seconds (numbers or digit strings); the offset is rounded to the field's
-//!   precision.
-//! - A field the fixture lacks is not added; a field of another type (or a time that does not
-//!   parse) is left as it is.
+//!   one offset, a multiple of the coarsest precision among them, so that every duration stays
+//!   the fixture's exactly and the event occurs at its arrival instant (the first of
+//!   `occurredAt`, `endedAt`, `startedAt` the fixture has) to that precision. An ISO 8601 time
+//!   keeps its precision, separator and offset; epoch milliseconds and seconds stay epoch
+//!   milliseconds and seconds (numbers or digit strings). A fixture with a time that does not
+//!   parse keeps all its times.
+//! - A field the fixture lacks is not added; a field of another type is left as it is.
 //!
 //! [`compare`] is the check behind it: a generated event's payload must equal its fixture's
 //! except in values derived from the varied fields, which keep their JSON type and form.
@@ -288,6 +288,9 @@ pub struct Plan {
     templates: u64,
     ids: Vec<IdField>,
     times: Vec<TimeField>,
+    /// Per template: the coarsest precision of its time fields in ms, every shift a multiple
+    /// of it (`None`: a time field it has does not parse, so its times stay as they are).
+    time_units: Vec<Option<i64>>,
     shapes: Vec<Shape>,
 }
 
@@ -354,8 +357,11 @@ fn ranks<T: PartialEq + Copy>(members: &[(usize, T)]) -> (Vec<(usize, u64)>, u64
 struct TimeField {
     path: Vec<String>,
     /// Per template: the fixture's instant and format.
-    per_template: Vec<Option<(DateTime<FixedOffset>, TimeFormat)>>,
+    per_template: Vec<Option<Written>>,
 }
+
+/// A fixture's time: its instant and how it is written.
+type Written = (DateTime<FixedOffset>, TimeFormat);
 
 /// A time's written form.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -376,14 +382,31 @@ enum TimeFormat {
     EpochSFloat,
 }
 
+impl TimeFormat {
+    /// The precision the format writes, in ms: a shift by a multiple of it writes the instant
+    /// exactly.
+    fn unit(self) -> i64 {
+        match self {
+            TimeFormat::Iso { frac, .. } if frac < 3 => 10i64.pow(3 - u32::from(frac)),
+            TimeFormat::Iso { .. } | TimeFormat::EpochMs { .. } | TimeFormat::EpochSFloat => 1,
+            TimeFormat::EpochS { .. } => 1000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Zone {
     /// No offset written (a local time, read as UTC for shifting).
     None,
     /// `Z` (or `z`).
     Utc(char),
-    /// `+01:00` (`colon`) or `+0100`.
-    Offset { colon: bool },
+    /// `+01:00` (`colon`), `+0100`, or `+01` (`hours`); `minus_zero`: a zero offset written
+    /// `-00:00` (RFC 3339's "local offset unknown"), which stays so.
+    Offset {
+        colon: bool,
+        hours: bool,
+        minus_zero: bool,
+    },
 }
 
 /// An identity field's path, its segments, and each template's value there.
@@ -447,7 +470,7 @@ impl Plan {
                 per_template,
             })
             .collect();
-        let times = TIMES
+        let times: Vec<TimeField> = TIMES
             .iter()
             .map(|p| {
                 let segs = split(p);
@@ -460,10 +483,28 @@ impl Plan {
                 }
             })
             .collect();
+        let time_units = templates
+            .iter()
+            .enumerate()
+            .map(|(t, template)| {
+                let mut unit = 1;
+                for f in &times {
+                    match (get(template, &f.path), &f.per_template[t]) {
+                        (None | Some(Value::Null), _) => {}
+                        (Some(_), Some((_, fmt))) => unit = unit.max(fmt.unit()),
+                        // A time the generator cannot read cannot move with the others, so
+                        // none moves: the intervals between them stay the fixture's.
+                        (Some(_), None) => return None,
+                    }
+                }
+                Some(unit)
+            })
+            .collect();
         Ok(Plan {
             templates: templates.len() as u64,
             ids,
             times,
+            time_units,
             shapes,
         })
     }
@@ -510,21 +551,50 @@ impl Plan {
             };
             set_existing(ev, &f.path, v);
         }
-        // One offset for every time: the anchor (the first time the fixture has) lands on the
-        // arrival instant.
-        let anchor = self
+        // One offset for every time, a multiple of the coarsest precision among them, so
+        // each keeps its precision and every interval between them stays the fixture's: the
+        // anchor (the first time the fixture has) lands on the arrival instant, to that
+        // precision.
+        let Some(unit) = self.time_units.get(t).copied().flatten() else {
+            return;
+        };
+        let fields: Vec<(&[String], &Written)> = self
             .times
             .iter()
-            .find_map(|f| f.per_template.get(t).and_then(|x| x.as_ref()));
-        if let Some((at, _)) = anchor {
-            let delta = arrival - at.timestamp_millis();
-            for f in &self.times {
-                if let Some(Some((at, fmt))) = f.per_template.get(t) {
-                    set_existing(ev, &f.path, shift(at, *fmt, delta));
-                }
-            }
+            .filter_map(|f| Some((f.path.as_slice(), f.per_template.get(t)?.as_ref()?)))
+            .collect();
+        let Some((_, (anchor, _))) = fields.first() else {
+            return;
+        };
+        let delta = float_safe_delta(
+            round_to(arrival.saturating_sub(anchor.timestamp_millis()), unit),
+            unit,
+            fields
+                .iter()
+                .filter(|(_, (_, fmt))| *fmt == TimeFormat::EpochSFloat)
+                .map(|(_, (at, _))| at.timestamp_millis()),
+        );
+        for (path, (at, fmt)) in fields {
+            set_existing(ev, path, shift(at, *fmt, delta));
         }
     }
+}
+
+/// `delta`, or the nearest multiple of `unit` to it that leaves none of `floats` (epoch
+/// seconds with a fraction, in ms) on a whole second, which would read back as another format.
+/// `delta` itself when there is none (a unit of a second keeps every fraction as it is).
+fn float_safe_delta(delta: i64, unit: i64, floats: impl Iterator<Item = i64> + Clone) -> i64 {
+    let lands_whole = |d: i64| floats.clone().any(|ms| ms.saturating_add(d) % 1000 == 0);
+    let steps = 1000 / unit.max(1);
+    (0..=steps)
+        .flat_map(|k| {
+            [
+                delta.saturating_add(k * unit),
+                delta.saturating_sub(k * unit),
+            ]
+        })
+        .find(|d| !lands_whole(*d))
+        .unwrap_or(delta)
 }
 
 impl Plan {
@@ -1282,16 +1352,25 @@ fn parse_iso(s: &str) -> Option<(DateTime<FixedOffset>, TimeFormat)> {
                 _ => return None,
             };
             let r = &rest[1..];
-            let (hh, mm, colon) = match r.len() {
-                5 if r.as_bytes()[2] == b':' => (&r[0..2], &r[3..5], true),
-                4 => (&r[0..2], &r[2..4], false),
+            let (hh, mm, colon, hours) = match r.len() {
+                5 if r.as_bytes()[2] == b':' => (&r[0..2], &r[3..5], true, false),
+                4 => (&r[0..2], &r[2..4], false, false),
+                2 => (r, "00", false, true),
                 _ => return None,
             };
+            if !hh.bytes().chain(mm.bytes()).all(|c| c.is_ascii_digit()) {
+                return None;
+            }
             let (hh, mm): (i32, i32) = (hh.parse().ok()?, mm.parse().ok()?);
             if hh > 23 || mm > 59 {
                 return None;
             }
-            (Zone::Offset { colon }, sign * (hh * 3600 + mm * 60))
+            let zone = Zone::Offset {
+                colon,
+                hours,
+                minus_zero: sign < 0 && hh == 0 && mm == 0,
+            };
+            (zone, sign * (hh * 3600 + mm * 60))
         }
     };
     let naive = NaiveDateTime::new(
@@ -1303,14 +1382,10 @@ fn parse_iso(s: &str) -> Option<(DateTime<FixedOffset>, TimeFormat)> {
     Some((dt, TimeFormat::Iso { sep, frac, zone }))
 }
 
-/// The time `at` moved by `delta` ms, rounded to the field's precision, in its format.
+/// The time `at` moved by `delta` ms (a multiple of the field's precision, [`TimeFormat::unit`];
+/// rounded to it otherwise), in its format.
 fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
-    let unit: i64 = match fmt {
-        TimeFormat::Iso { frac, .. } if frac < 3 => 10i64.pow(3 - u32::from(frac)),
-        TimeFormat::Iso { .. } | TimeFormat::EpochMs { .. } | TimeFormat::EpochSFloat => 1,
-        TimeFormat::EpochS { .. } => 1000,
-    };
-    let delta = round_to(delta, unit);
+    let delta = round_to(delta, fmt.unit());
     // Checked: the scenario schema bounds `duration`, but a shift past chrono's range must not
     // panic; it stays at the fixture's instant (the generator check then reports the copy).
     let t = ChronoDuration::try_milliseconds(delta)
@@ -1327,11 +1402,17 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
             match zone {
                 Zone::None => {}
                 Zone::Utc(z) => s.push(z),
-                Zone::Offset { colon } => {
+                Zone::Offset {
+                    colon,
+                    hours,
+                    minus_zero,
+                } => {
                     let o = t.offset().local_minus_utc();
-                    let sign = if o < 0 { '-' } else { '+' };
+                    let sign = if o < 0 || minus_zero { '-' } else { '+' };
                     let (h, m) = (o.abs() / 3600, o.abs() % 3600 / 60);
-                    s.push_str(&if colon {
+                    s.push_str(&if hours {
+                        format!("{sign}{h:02}")
+                    } else if colon {
                         format!("{sign}{h:02}:{m:02}")
                     } else {
                         format!("{sign}{h:02}{m:02}")
@@ -1344,7 +1425,9 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
         TimeFormat::EpochS { text } => epoch_value(t.timestamp(), text),
         TimeFormat::EpochSFloat => {
             let s = t.timestamp_millis() as f64 / 1000.0;
-            // Keep it a fraction: a whole second would read back as an integer.
+            // Keep it a fraction: a whole second would read back as an integer. Only a
+            // fixture whose fraction is below a millisecond lands here ([`float_safe_delta`]
+            // keeps every other off whole seconds), and it moves by a millisecond more.
             Number::from_f64(if s.fract() == 0.0 { s + 0.001 } else { s })
                 .map_or(Value::Null, Value::Number)
         }
@@ -1987,14 +2070,142 @@ mod tests {
             "interaction": {"startedAt": "2025-03-01T09:40:00.250+01:00", "endedAt": "2025-03-01 09:58:30.500+0100"}
         })];
         let p = plan(&t, 1);
-        // Arrival 10:00:00.400Z: occurredAt (seconds) moves by the rounded offset.
+        // Arrival 10:00:00.400Z: every time moves by the offset rounded to the coarsest
+        // precision (occurredAt's seconds), so no interval changes.
         let e = p.apply(&t[0], 0, 0, AT + 400);
         assert_eq!(e["event"]["occurredAt"], "2025-03-01T11:00:00+01:00");
         assert_eq!(
             e["interaction"]["startedAt"],
-            "2025-03-01T10:41:00.650+01:00"
+            "2025-03-01T10:41:00.250+01:00"
         );
-        assert_eq!(e["interaction"]["endedAt"], "2025-03-01 10:59:30.900+0100");
+        assert_eq!(e["interaction"]["endedAt"], "2025-03-01 10:59:30.500+0100");
+    }
+
+    /// #151: a fixture whose times have mixed precisions and offsets (milliseconds with `+02:00`
+    /// beside whole seconds in `Z`, microseconds, `-00:00`, `+05`) keeps every interval.
+    #[test]
+    fn mixed_precisions_keep_every_duration() {
+        let t = [json!({
+            "event": {"occurredAt": "2026-03-01T08:05:00.000001-00:00"},
+            "interaction": {"startedAt": "2026-03-01T10:00:00.123+02:00", "endedAt": "2026-03-01T13:05:00+05"}
+        })];
+        let p = plan(&t, 1);
+        let e = p.apply(&t[0], 0, 0, AT + 12_345);
+        let ms = |v: &Value| parse_time(v).unwrap().0.timestamp_nanos_opt().unwrap();
+        let (s, n) = (&e["interaction"]["startedAt"], &e["interaction"]["endedAt"]);
+        assert_eq!(ms(n) - ms(s), 299_877_000_000, "{e}");
+        assert_eq!(ms(&e["event"]["occurredAt"]) - ms(n), 1_000, "{e}");
+        assert_eq!(e["interaction"]["endedAt"], "2025-03-01T15:00:12+05");
+        assert_eq!(e["event"]["occurredAt"], "2025-03-01T10:00:12.000001-00:00");
+        assert_eq!(s, "2025-03-01T11:55:12.123+02:00");
+    }
+
+    /// A time field that does not parse cannot move with the others: none of the event's
+    /// times moves, so the intervals stay the fixture's.
+    #[test]
+    fn an_unreadable_time_keeps_all_the_events_times() {
+        let t = [json!({
+            "event": {"id": "e1", "occurredAt": "2026-03-01T08:05:00Z"},
+            "interaction": {"startedAt": "2026-03-01T08:00Z", "endedAt": null}
+        })];
+        let e = plan(&t, 1).apply(&t[0], 0, 0, AT);
+        assert_eq!(e["event"]["occurredAt"], t[0]["event"]["occurredAt"]);
+        assert_eq!(e["interaction"], t[0]["interaction"]);
+        assert_ne!(e["event"]["id"], t[0]["event"]["id"]);
+    }
+
+    /// One time field's value in a random format, at `at_ns` (its precision's multiple).
+    fn written(at_ns: i64, format: u8, frac: u8, zone: u8, off_min: i32) -> Value {
+        let utc = DateTime::<Utc>::from_timestamp_nanos(at_ns);
+        match format {
+            0 => Value::from(at_ns / 1_000_000),
+            1 => Value::String((at_ns / 1_000_000).to_string()),
+            2 => Value::from(at_ns / 1_000_000_000),
+            3 => Value::String((at_ns / 1_000_000_000).to_string()),
+            4 => Value::from(at_ns as f64 / 1e9),
+            _ => {
+                let off = match zone {
+                    0 | 1 => 0,
+                    4 => off_min / 60 * 3600,
+                    _ => off_min * 60,
+                };
+                let t = utc.with_timezone(&FixedOffset::east_opt(off).unwrap());
+                let mut s = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+                if frac > 0 {
+                    let ns = format!("{:09}", t.timestamp_subsec_nanos());
+                    s.push('.');
+                    s.push_str(&ns[..usize::from(frac)]);
+                }
+                let (sign, a) = (if off < 0 { '-' } else { '+' }, off.abs());
+                s.push_str(&match zone {
+                    0 => "Z".to_string(),
+                    1 => "-00:00".to_string(),
+                    2 => format!("{sign}{:02}:{:02}", a / 3600, a % 3600 / 60),
+                    3 => format!("{sign}{:02}{:02}", a / 3600, a % 3600 / 60),
+                    4 => format!("{sign}{:02}", a / 3600),
+                    _ => String::new(),
+                });
+                Value::String(s)
+            }
+        }
+    }
+
+    /// The precision of a random format in ns, as [`written`] writes it.
+    fn precision_ns(format: u8, frac: u8) -> i64 {
+        match format {
+            0 | 1 => 1_000_000,
+            2 | 3 => 1_000_000_000,
+            4 => 1_000_000,
+            _ => 10i64.pow(9 - u32::from(frac)),
+        }
+    }
+
+    proptest::proptest! {
+        /// #151: whatever the precisions, formats and offsets of a fixture's three time fields,
+        /// a generated event keeps each field's format, every interval between them exactly,
+        /// and occurs at its arrival to the coarsest precision.
+        #[test]
+        fn generated_times_keep_their_formats_and_intervals(
+            base in 1_500_000_000_000i64..1_900_000_000_000,
+            fields in proptest::collection::vec(
+                (0i64..100_000_000_000_000, 0u8..=6, 0u8..=9, 0u8..=5, -720i32..=840),
+                3,
+            ),
+            arrival in 1_600_000_000_000i64..1_800_000_000_000,
+        ) {
+            let mut values = Vec::new();
+            for &(later_ns, format, frac, zone, off) in &fields {
+                let unit = precision_ns(format, frac);
+                let mut at = base * 1_000_000 + later_ns / unit * unit;
+                if format == 4 && at % 1_000_000_000 == 0 {
+                    at += 1_000_000; // an epoch float has a fraction
+                }
+                values.push(written(at, format, frac, zone, off));
+            }
+            let t = [json!({
+                "event": {"occurredAt": values[0]},
+                "interaction": {"startedAt": values[1], "endedAt": values[2]}
+            })];
+            let paths = [("event", "occurredAt"), ("interaction", "startedAt"), ("interaction", "endedAt")];
+            let e = plan(&t, 1).apply(&t[0], 0, 0, arrival);
+            let read = |v: &Value| parse_time(v).map(|(t, f)| (t.timestamp_nanos_opt().unwrap(), f));
+            let fixture: Vec<_> = paths.iter().map(|(a, b)| read(&t[0][a][b]).unwrap()).collect();
+            let generated: Vec<_> = paths.iter().map(|(a, b)| read(&e[a][b])).collect();
+            let mut coarsest = 1;
+            for (i, (f, g)) in fixture.iter().zip(&generated).enumerate() {
+                let g = g.as_ref().unwrap_or_else(|| panic!("{} unreadable: {e}", paths[i].1));
+                proptest::prop_assert_eq!(f.1, g.1, "format of {} in {}", paths[i].1, e);
+                coarsest = coarsest.max(f.1.unit());
+                for (f2, g2) in fixture.iter().zip(&generated) {
+                    let g2 = g2.as_ref().unwrap();
+                    proptest::prop_assert_eq!(g.0 - g2.0, f.0 - f2.0, "interval in {} from {}", e, t[0]);
+                }
+            }
+            // The anchor (occurredAt) lands on the arrival, to the coarsest precision (and a
+            // few of its steps when an epoch float would land on a whole second).
+            let off = (generated[0].as_ref().unwrap().0 / 1_000_000 - arrival).abs();
+            proptest::prop_assert!(off <= 4 * coarsest, "{off} ms off with unit {coarsest}: {e}");
+        }
     }
 
     #[test]
