@@ -182,7 +182,7 @@ fn set_back_rule(id: &str, ty: &str, record: &str, fixtures: &str) -> String {
     )
 }
 
-/// CX036 fires exactly when the simulator reports records set back by an older event (#154):
+/// CX037 fires exactly when the simulator reports records set back by an older event (#154):
 /// rules of successive event types (or one rule's events) that upsert one record of one subject,
 /// under a scenario whose outage makes retries land out of order.
 #[test]
@@ -269,7 +269,7 @@ fn set_back_lint_and_sim_agree() {
         std::fs::write(dir.path().join("s.yaml"), set_back_spec(crm, &rules)).unwrap();
         let lint = cxsync()
             .current_dir(dir.path())
-            .args(["lint", "s.yaml", "--select", "CX036", "--format", "concise"])
+            .args(["lint", "s.yaml", "--select", "CX037", "--format", "concise"])
             .output()
             .unwrap();
         let lint = text(&lint);
@@ -302,6 +302,6 @@ fn set_back_lint_and_sim_agree() {
             "sim on {what}: {n} set back: {}",
             text(&sim)
         );
-        assert_eq!(lint.contains("[CX036]"), set_back, "lint on {what}: {lint}");
+        assert_eq!(lint.contains("[CX037]"), set_back, "lint on {what}: {lint}");
     }
 }

@@ -19,6 +19,7 @@ use super::backoff;
 use super::breaker::Breaker;
 use super::classify::Decision;
 use super::config::{AuthMode, Config};
+use super::idempotency;
 use super::inputs::{Failure, Response, Submission, SubmissionId, TokenResult};
 use super::outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 use super::retry_after;
@@ -654,20 +655,12 @@ impl<R: Rng> Machine<R> {
             }
             (Ok(p), Ok(k)) => (p, k),
         };
-        // The key travels in an HTTP header, which cannot carry a control character (RFC 9110
-        // §5.5): such a key is refused here, in every driver alike, never sent without it.
-        if let Some((i, c)) = key
-            .chars()
-            .enumerate()
-            .find(|(_, c)| (c.is_control() && *c != '\t') || *c == '\u{7f}')
-        {
+        // The key travels in an HTTP header, which carries visible ASCII only (RFC 9110 §5.5):
+        // a key it cannot carry as rendered is refused here, in every driver alike, never sent
+        // without it or re-encoded into another key.
+        if let Some(why) = idempotency::unsendable(&key, &self.cfg.idempotency_header) {
             let error = format!(
-                "the idempotency key holds the control character U+{:04X} at character {}, \
-                 which the {} header cannot carry; build the key from fields without line \
-                 breaks or control characters (ids, not free text)",
-                u32::from(c),
-                i + 1,
-                self.cfg.idempotency_header
+                "the idempotency key {why}; build the key from ids, not from names or free text"
             );
             return refused(Reason::IdempotencyKeyUnresolved, error, Some(payload), None);
         }
@@ -892,10 +885,27 @@ mod tests {
                 _ => panic!("{key:?} was not dead-lettered"),
             }
         }
-        // A tab and non-ASCII text are header-safe and are sent.
+        // #149: nor can it carry non-ASCII text as it is; a server would read another key.
+        for key in ["INT-1/Zoë Åström", "k-李小龍", "k-🐉", " k"] {
+            let mut m = machine(None);
+            submit_with_key(&mut m, 0, 1, Ok(key.into()));
+            assert!(
+                !matches!(m.poll_transmit(), Some(Transmit::Crm(_))),
+                "{key:?}"
+            );
+            match m.poll_output() {
+                Some(Output::DeadLettered(d)) => {
+                    assert_eq!(d.reason, Reason::IdempotencyKeyUnresolved, "{key:?}");
+                    assert_eq!(d.attempts, 0, "{key:?}");
+                    assert_eq!(d.idempotency_key, None, "{key:?}");
+                }
+                _ => panic!("{key:?} was not dead-lettered"),
+            }
+        }
+        // A tab inside the key is header-safe and is sent.
         let mut m = machine(None);
-        submit_with_key(&mut m, 0, 2, Ok("ü\tk".into()));
-        assert_eq!(next_crm(&mut m).idempotency.1, "ü\tk");
+        submit_with_key(&mut m, 0, 2, Ok("u\tk".into()));
+        assert_eq!(next_crm(&mut m).idempotency.1, "u\tk");
     }
 
     #[test]

@@ -13,7 +13,10 @@
 //! type about one interaction (two `interaction.updated`). A key any of whose fields tells the
 //! events apart (`${event.id}`, a GUID of the event's own, `${interaction.id}` when each
 //! interaction sends one event through the channel) is not flagged. Two rules matching one event
-//! are CX030's.
+//! are CX030's. Like CX030 it fires only when the CRM reads the key (it deduplicates by the
+//! header, asked of `crm::dedup` as the simulator's CRM model asks it): a CRM that upserts on a
+//! payload field or does not deduplicate drops nothing on a shared key (an upsert field that does
+//! not identify the event is CX034's).
 //!
 //! ## Why is this bad?
 //! The CRM drops a request whose key it has seen before. If two different events render the same
@@ -44,10 +47,17 @@
 //! twice by a CRM that deduplicates by header.
 
 use super::prelude::*;
+use crate::crm::{self, DedupMode};
 use crate::delivery::Template;
 use crate::sim::engine::preview::{self, Write};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let raw = &cx.spec.raw;
+    if crm::dedup(raw, &crm::profile(raw.crm.profile), &Default::default()).mode
+        != DedupMode::Header
+    {
+        return;
+    }
     let Ok(template) = Template::parse(&cx.spec.raw.idempotency.key) else {
         // The loader reports a template that does not parse (E403).
         return;

@@ -38,7 +38,7 @@
 //! ```
 //! A CRM that refuses an older write itself (it compares a version or the event's time it is
 //! sent) is safe; the simulator does not model that: say so with
-//! `# cxsync: ignore[CX036]` on the rule.
+//! `# cxsync: ignore[CX037]` on the rule.
 //!
 //! ## Fix safety
 //! No automatic fix: which record each event updates is the integration's decision.

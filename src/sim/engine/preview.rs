@@ -4,7 +4,7 @@
 //! the record an upserting CRM writes it onto, read by the CRM model itself.
 //!
 //! Lint asks this instead of keeping a model of its own: CX016 (two events render one key: the
-//! ledger's `unique-idempotency-keys` between events) and CX036 (two events of one subject write
+//! ledger's `unique-idempotency-keys` between events) and CX037 (two events of one subject write
 //! one upserted record: the ledger's *set back*, once a retry reorders them) read what a run
 //! reads, so lint fires exactly where the simulator can find the fault.
 
@@ -140,22 +140,32 @@ pub fn shared_keys(writes: &[Write]) -> Vec<(usize, usize)> {
 }
 
 /// Pairs of writes of different events about one subject onto one upserted record: `(earlier,
-/// later)`, the later write paired with the first of its record and subject. A retry that lands
-/// the earlier one after the later sets the record back (the ledger's `set_back`).
+/// later)` indexes into `writes`, every pair of such writes (at most [`PAIRS_PER_RECORD`] writes
+/// of each record are paired). A retry that lands the earlier one after the later sets the record
+/// back (the ledger's `set_back`).
 pub fn shared_records(writes: &[Write]) -> Vec<(usize, usize)> {
-    let mut first: std::collections::BTreeMap<(&str, u64), usize> = Default::default();
-    let mut out = Vec::new();
+    let mut by_record: std::collections::BTreeMap<(&str, u64), Vec<usize>> = Default::default();
     for (i, w) in writes.iter().enumerate() {
-        let Some(record) = w.record.as_deref() else {
-            continue;
-        };
-        match first.get(&(record, w.subject)) {
-            Some(&j) if writes[j].arrival != w.arrival => out.push((j, i)),
-            Some(_) => {}
-            None => {
-                first.insert((record, w.subject), i);
+        if let Some(record) = w.record.as_deref() {
+            by_record.entry((record, w.subject)).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for group in by_record.values() {
+        let group = &group[..group.len().min(PAIRS_PER_RECORD)];
+        for (n, &i) in group.iter().enumerate() {
+            for &j in &group[n + 1..] {
+                if writes[i].arrival != writes[j].arrival {
+                    out.push((i, j));
+                }
             }
         }
     }
+    out.sort_unstable();
     out
 }
+
+/// How many writes of one record [`shared_records`] pairs: the events of one subject in one copy
+/// of the fixture set are few; a record every event writes (an upsert field the transform leaves
+/// out) is CX034's.
+pub const PAIRS_PER_RECORD: usize = 64;
