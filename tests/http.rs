@@ -1037,3 +1037,152 @@ rules:
         "three records (I-7, I-8, note-I-8), the other two writes update I-7: {last}"
     );
 }
+
+/// #149: a key over a name field holding non-ASCII text ("Zoë Åström", CJK, an emoji) was sent
+/// as raw bytes, which the mock could not read as a header (so it never deduplicated a resend:
+/// 22 duplicates over HTTP, none in virtual time). Such a key is refused unsent in every driver;
+/// the ASCII-named events are delivered, retried through resets and cut responses, alike.
+#[test]
+fn a_key_the_header_cannot_carry_is_dead_lettered_alike_in_virtual_time_and_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        ("a", "Zoë Åström"),
+        ("b", "李小龍"),
+        ("c", "Ops 🐉 team"),
+        ("d", "Plain Name"),
+        ("e", "Ada Byron"),
+    ];
+    // In a folder of their own: the runs write their reports beside the spec.
+    std::fs::create_dir(dir.path().join("events")).unwrap();
+    for (i, (f, name)) in names.iter().enumerate() {
+        std::fs::write(
+            dir.path().join("events").join(format!("{f}.json")),
+            serde_json::json!({
+                "event": {"id": format!("ev-7f3a-000{i}"), "type": "contact.closed",
+                          "occurredAt": "2025-03-09T22:14:05.250+05:30"},
+                "interaction": {"id": format!("INT-ab1{i}")},
+                "customer": {"ref": format!("cust-90{i}"), "name": name}
+            })
+            .to_string(),
+        )
+        .unwrap();
+    }
+    let spec = dir.path().join("notes.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\nname: notes\nchannel: { name: Notes, destinationUri: \"https://helpdesk.example.org/api/v2/notes\", auth: { type: none }, timeoutMilliseconds: 2500 }\nidempotency: { header: Idempotency-Key, key: \"${event.id}/${customer.name}\" }\nretry: { maxRetries: 4, initialDelaySeconds: 1, maxDelaySeconds: 30, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }\ndeadLetterQueue: { enabled: true, bucketName: notes-dlq }\ncrm: { idempotency: { by: header }, allowPersonalData: [requester] }\nrules:\n  - { id: NOTE, name: note, eventType: contact.closed, transform: '{\"external_id\": interaction.id, \"requester\": customer.name}', fixtures: [\"events/*.json\"] }\n",
+    )
+    .unwrap();
+    let scenario = dir.path().join("resets.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nname: resets\nduration: 2m\nevents: { count: 150 }\ncrm:\n  resetRate: 0.2\n  latency: { p50Ms: 30, p99Ms: 300 }\n",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for (mode, flags) in [
+        ("virtual", vec![]),
+        ("http", vec!["--http", "--time-scale", "0.002"]),
+    ] {
+        let outcomes = dir.path().join(format!("{mode}.jsonl"));
+        let report = dir.path().join(format!("{mode}.json"));
+        let mut args = vec![
+            "sim",
+            spec.to_str().unwrap(),
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--seed",
+            "149",
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend(flags);
+        let (code, stdout, stderr) = run(&args);
+        // The spec's own dead letters fail the run, in both modes.
+        assert_eq!(code, 1, "{mode}:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("U+00EB (`ë`)"), "{mode}: {stdout}");
+        let mut rep: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        rep.as_object_mut().unwrap().remove("notes");
+        seen.push((std::fs::read_to_string(&outcomes).unwrap(), rep));
+    }
+    let (virt, http) = (&seen[0], &seen[1]);
+    let totals = &http.1["totals"];
+    assert_eq!(totals["duplicates"], 0, "{totals}");
+    assert_eq!(totals["lost"], 0, "{totals}");
+    // Three of five templates carry a non-ASCII name; each of their events is refused unsent.
+    let unresolved = http
+        .0
+        .lines()
+        .filter(|l| l.contains("IDEMPOTENCY_KEY_UNRESOLVED"))
+        .count();
+    let delivered = http
+        .0
+        .lines()
+        .filter(|l| l.contains("\"delivered\""))
+        .count();
+    assert!(
+        unresolved >= 60 && delivered >= 40,
+        "{unresolved} {delivered}"
+    );
+    assert!(
+        http.1["crm"]["statuses"]["200"].as_u64().unwrap_or(0) > 0,
+        "a resend after a cut response was deduplicated by its key: {}",
+        http.1["crm"]
+    );
+    assert_eq!(virt.0, http.0, "per-event outcomes differ");
+    assert_eq!(virt.1, http.1, "reports differ");
+}
+
+/// #116: a token endpoint that refuses the client (401 `invalid_client`) dead-letters the waiting
+/// fixtures at once, and the run ends there: it waited a whole alert window (60 s) for a timer
+/// with nothing to alert. The last alert still reaches the webhook before the run ends.
+#[test]
+fn target_ends_at_once_after_the_token_endpoint_refuses_the_client() {
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = relocated_spec(dir.path())
+        .replace(
+            "https://auth.company.com/oauth2/token",
+            &mock.url("token endpoint"),
+        )
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        )
+        .replace(
+            "https://monitoring.company.com/webhooks/dlq-alert",
+            &mock.url("DLQ alerts"),
+        );
+    let path = dir.path().join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let started = std::time::Instant::now();
+    let out = cxsync()
+        .args(["sim", path.to_str().unwrap(), "--http", "--yes"])
+        .args(["--target", &mock.url("CRM writes")])
+        .env("CXSYNC_TEST_SECRET", "not-the-mock-secret")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("TOKEN_REQUEST_FAILED"), "{stdout}");
+    assert!(stdout.contains("token requests 1"), "{stdout}");
+    assert!(!stdout.contains("delivered "), "{stdout}");
+    // Said as final, not as "the hub retries with backoff … this can take minutes".
+    assert!(
+        stderr.contains("answered HTTP 401 invalid_client; refused credentials do not heal"),
+        "{stderr}"
+    );
+    // The bug cost a 60 s window; a generous bound, so a loaded machine does not fail it.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let tally = mock.stop();
+    assert!(tally.contains("bad client 1"), "{tally}");
+    assert!(tally.contains("alerts 1 (not an alert body 0)"), "{tally}");
+}
