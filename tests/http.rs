@@ -292,6 +292,120 @@ fn mock_crm_issues_tokens_and_answers_writes_as_the_scenario_says() {
     );
 }
 
+/// Peak resident memory of a process, in kB (Linux).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends `head` and then `body_len` bytes of body (or until the server closes), on a raw
+/// connection, and returns what the server answered before it closed.
+fn raw_request(addr: &str, head: &str, body_len: u64, close_write: bool) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = s.try_clone().unwrap();
+    let answer = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let _ = reader.read_to_end(&mut got);
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    s.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    let mut sent = 0u64;
+    while sent < body_len {
+        let n = chunk.len().min((body_len - sent) as usize);
+        if s.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        sent += n as u64;
+    }
+    if close_write {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    answer.join().unwrap()
+}
+
+/// #168: `mock-crm` reads each request through its front before wiremock sees it. A body that
+/// ends before its Content-Length (then half-close) is answered 400 and a lying length of
+/// 99999999999 too, never a panic; a 1 GiB body to the CRM is answered 413 by the CRM model
+/// from its first 1 MiB + 1 bytes (the profile's limit), and the mock's peak memory stays far
+/// below the body (wiremock held bodies whole: 1 GiB sent, 1 GiB resident); a chunked body is
+/// read; and the mock still answers writes afterwards, its tally counting what it refused.
+#[cfg(target_os = "linux")]
+#[test]
+fn mock_crm_refuses_truncated_and_oversized_bodies_without_panic_or_unbounded_memory() {
+    let mock = MockProcess::start(&[]);
+    let (token_url, crm_url) = (mock.url("token endpoint"), mock.url("CRM writes"));
+    let url = reqwest::Url::parse(&crm_url).unwrap();
+    let addr = format!("127.0.0.1:{}", url.port().unwrap());
+    let path = url.path().to_string();
+    let token = rt().block_on(async {
+        let t: Value = reqwest::Client::new()
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "cxone_eventhub_client"),
+                ("client_secret", "cxsync-mock-secret"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        t["access_token"].as_str().unwrap().to_string()
+    });
+    let head = |len: &str, key: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    let truncated = raw_request(&addr, &head("1000", "t1"), 10, true);
+    assert!(truncated.starts_with("HTTP/1.1 400"), "{truncated}");
+    assert!(
+        truncated.contains("incomplete_body") && truncated.contains("10 of its 1000 bytes"),
+        "{truncated}"
+    );
+    let lying = raw_request(&addr, &head("99999999999", "t2"), 64, true);
+    assert!(lying.starts_with("HTTP/1.1 400"), "{lying}");
+    let before = peak_rss_kb(mock.child.id());
+    let huge = raw_request(
+        &addr,
+        &head(&(1u64 << 30).to_string(), "t3"),
+        1 << 30,
+        false,
+    );
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+    assert!(huge.contains("request_entity_too_large"), "{huge}");
+    let peak = peak_rss_kb(mock.child.id());
+    assert!(
+        peak < before + 200 * 1024,
+        "a 1 GiB body raised the mock's peak memory from {before} kB to {peak} kB"
+    );
+    let case = r#"{"caseNumber": "C-9", "contactId": "55012", "channelType": "voice", "syncTimestamp": "2024-01-15T14:00:00Z"}"#;
+    let chunked = raw_request(
+        &addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Idempotency-Key: c1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{case}\r\n0\r\n\r\n",
+            case.len()
+        ),
+        0,
+        false,
+    );
+    assert!(chunked.starts_with("HTTP/1.1 201"), "{chunked}");
+    let stderr = mock.stop();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(last.contains("side effects 1 "), "{last}");
+    assert!(last.contains("refused unread 3"), "{last}");
+}
+
 #[test]
 fn schema_violations_and_arrays_are_refused_with_422_and_400() {
     let mock = MockProcess::start(&[]);
@@ -1020,4 +1134,55 @@ fn a_key_the_header_cannot_carry_is_dead_lettered_alike_in_virtual_time_and_over
     );
     assert_eq!(virt.0, http.0, "per-event outcomes differ");
     assert_eq!(virt.1, http.1, "reports differ");
+}
+
+/// #116: a token endpoint that refuses the client (401 `invalid_client`) dead-letters the waiting
+/// fixtures at once, and the run ends there: it waited a whole alert window (60 s) for a timer
+/// with nothing to alert. The last alert still reaches the webhook before the run ends.
+#[test]
+fn target_ends_at_once_after_the_token_endpoint_refuses_the_client() {
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = relocated_spec(dir.path())
+        .replace(
+            "https://auth.company.com/oauth2/token",
+            &mock.url("token endpoint"),
+        )
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        )
+        .replace(
+            "https://monitoring.company.com/webhooks/dlq-alert",
+            &mock.url("DLQ alerts"),
+        );
+    let path = dir.path().join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let started = std::time::Instant::now();
+    let out = cxsync()
+        .args(["sim", path.to_str().unwrap(), "--http", "--yes"])
+        .args(["--target", &mock.url("CRM writes")])
+        .env("CXSYNC_TEST_SECRET", "not-the-mock-secret")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("TOKEN_REQUEST_FAILED"), "{stdout}");
+    assert!(stdout.contains("token requests 1"), "{stdout}");
+    assert!(!stdout.contains("delivered "), "{stdout}");
+    // Said as final, not as "the hub retries with backoff … this can take minutes".
+    assert!(
+        stderr.contains("answered HTTP 401 invalid_client; refused credentials do not heal"),
+        "{stderr}"
+    );
+    // The bug cost a 60 s window; a generous bound, so a loaded machine does not fail it.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let tally = mock.stop();
+    assert!(tally.contains("bad client 1"), "{tally}");
+    assert!(tally.contains("alerts 1 (not an alert body 0)"), "{tally}");
 }

@@ -85,8 +85,12 @@ struct Refusal {
 /// The DLQ alert's window: dead letters since the last alert, collected until the next one.
 #[derive(Debug, Default)]
 struct AlertWindow {
-    /// When the next alert may go (an alert is due or the window is waiting).
+    /// When the next alert may go (the end of the window the last alert opened).
     until: Option<Time>,
+    /// Whether an `AlertFlush` timer is set. It is set only while dead letters wait for an
+    /// alert, so a quiet window holds no timer and a run with nothing left to do ends at once
+    /// (`--target` waited out a whole window after its last dead letter, #116).
+    due: bool,
     pending: Collector,
 }
 
@@ -459,7 +463,7 @@ impl<R: Rng> Machine<R> {
                 self.stats.token_refused += 1;
                 (
                     format!("token endpoint: {status} {error}"),
-                    (400..500).contains(&status) && status != 408 && status != 429,
+                    super::classify::token_refusal_is_final(status),
                 )
             }
             TokenResult::Failed(f) => (format!("token endpoint: {}", f.as_str()), false),
@@ -685,11 +689,12 @@ impl<R: Rng> Machine<R> {
                 last_status: d.last_status,
                 at: self.wall(now),
             });
-            if self.alert.until.is_none() {
-                // The first dead letter after a quiet window: alert at this instant, once every
-                // dead letter of the instant is in.
-                self.alert.until = Some(now);
-                self.set_timer(now, Timer::AlertFlush);
+            if !self.alert.due {
+                // The first dead letter after a quiet window alerts at this instant, once every
+                // dead letter of the instant is in; one inside a window waits for its end.
+                let at = self.alert.until.map_or(now, |u| u.max(now));
+                self.alert.due = true;
+                self.set_timer(at, Timer::AlertFlush);
             }
         }
         self.outputs.push_back(Output::DeadLettered(Box::new(d)));
@@ -699,8 +704,10 @@ impl<R: Rng> Machine<R> {
         (self.cfg.hub.epoch + Duration::from_millis(t)).into()
     }
 
-    /// Sends one alert for everything dead-lettered since the last one, then waits a window.
+    /// Sends one alert for everything dead-lettered since the last one and opens a window; the
+    /// next alert goes at its end if anything is dead-lettered in it, else at the next dead letter.
     fn flush_alert(&mut self, now: Time) {
+        self.alert.due = false;
         let end = self.wall(now);
         let Some(alert) = self.alert.pending.take(
             &self.cfg.channel,
@@ -708,16 +715,13 @@ impl<R: Rng> Machine<R> {
             self.cfg.alert_threshold,
             end,
         ) else {
-            self.alert.until = None;
             return;
         };
         self.stats.alerts += 1;
         self.transmits.push_back(Transmit::Alert(Box::new(alert)));
-        let until = now.saturating_add(
+        self.alert.until = Some(now.saturating_add(
             u64::try_from(self.cfg.hub.alert_window.as_millis()).unwrap_or(u64::MAX),
-        );
-        self.alert.until = Some(until);
-        self.set_timer(until, Timer::AlertFlush);
+        ));
     }
 }
 
@@ -1094,5 +1098,60 @@ mod tests {
         let again = next_crm(&mut m);
         assert_eq!(again.attempt, 2);
         assert_eq!(again.idempotency, r.idempotency);
+    }
+    /// #116: an alert window with nothing in it holds no timer, so a machine with nothing left to
+    /// do has no deadline (a wall-clock run waited 60 s for it); alerts go when they went before:
+    /// at the first dead letter, at the end of a window that collected some, and at the first
+    /// dead letter after a quiet window.
+    #[test]
+    fn an_alert_window_without_dead_letters_leaves_no_timer() {
+        let mut m = machine(None);
+        let alerts = |m: &mut Machine<ChaCha8Rng>| {
+            let mut n = 0;
+            while let Some(t) = m.poll_transmit() {
+                if let Transmit::Alert(a) = t {
+                    n += a.count;
+                }
+            }
+            while m.poll_output().is_some() {}
+            n
+        };
+        // The token endpoint refuses the client: the waiting event is dead-lettered at once.
+        submit(&mut m, 0, 0);
+        let Some(Transmit::Token { id }) = m.poll_transmit() else {
+            panic!("a token request first")
+        };
+        let refused = TokenResult::Refused {
+            status: 401,
+            error: "invalid_client".into(),
+        };
+        m.handle_token(0, id, refused.clone());
+        assert_eq!(m.poll_timeout(), Some(0), "the alert of this instant");
+        m.handle_timeout(0);
+        assert_eq!(alerts(&mut m), 1);
+        assert!(m.is_idle());
+        assert_eq!(m.poll_timeout(), None, "a quiet window holds no timer");
+        // A dead letter inside the window waits for its end (60 s)...
+        submit(&mut m, 10_000, 1);
+        let Some(Transmit::Token { id }) = m.poll_transmit() else {
+            panic!("a new token request")
+        };
+        m.handle_token(10_000, id, refused.clone());
+        assert_eq!(m.poll_timeout(), Some(60_000));
+        m.handle_timeout(59_999);
+        assert_eq!(alerts(&mut m), 0);
+        m.handle_timeout(60_000);
+        assert_eq!(alerts(&mut m), 1);
+        assert_eq!(m.poll_timeout(), None);
+        // ...and one after a quiet window alerts at once.
+        submit(&mut m, 200_000, 2);
+        let Some(Transmit::Token { id }) = m.poll_transmit() else {
+            panic!("a new token request")
+        };
+        m.handle_token(200_000, id, refused);
+        assert_eq!(m.poll_timeout(), Some(200_000));
+        m.handle_timeout(200_000);
+        assert_eq!(alerts(&mut m), 1);
+        assert_eq!(m.poll_timeout(), None);
     }
 }
