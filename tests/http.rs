@@ -292,6 +292,120 @@ fn mock_crm_issues_tokens_and_answers_writes_as_the_scenario_says() {
     );
 }
 
+/// Peak resident memory of a process, in kB (Linux).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends `head` and then `body_len` bytes of body (or until the server closes), on a raw
+/// connection, and returns what the server answered before it closed.
+fn raw_request(addr: &str, head: &str, body_len: u64, close_write: bool) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = s.try_clone().unwrap();
+    let answer = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let _ = reader.read_to_end(&mut got);
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    s.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    let mut sent = 0u64;
+    while sent < body_len {
+        let n = chunk.len().min((body_len - sent) as usize);
+        if s.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        sent += n as u64;
+    }
+    if close_write {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    answer.join().unwrap()
+}
+
+/// #168: `mock-crm` reads each request through its front before wiremock sees it. A body that
+/// ends before its Content-Length (then half-close) is answered 400 and a lying length of
+/// 99999999999 too, never a panic; a 1 GiB body to the CRM is answered 413 by the CRM model
+/// from its first 1 MiB + 1 bytes (the profile's limit), and the mock's peak memory stays far
+/// below the body (wiremock held bodies whole: 1 GiB sent, 1 GiB resident); a chunked body is
+/// read; and the mock still answers writes afterwards, its tally counting what it refused.
+#[cfg(target_os = "linux")]
+#[test]
+fn mock_crm_refuses_truncated_and_oversized_bodies_without_panic_or_unbounded_memory() {
+    let mock = MockProcess::start(&[]);
+    let (token_url, crm_url) = (mock.url("token endpoint"), mock.url("CRM writes"));
+    let url = reqwest::Url::parse(&crm_url).unwrap();
+    let addr = format!("127.0.0.1:{}", url.port().unwrap());
+    let path = url.path().to_string();
+    let token = rt().block_on(async {
+        let t: Value = reqwest::Client::new()
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "cxone_eventhub_client"),
+                ("client_secret", "cxsync-mock-secret"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        t["access_token"].as_str().unwrap().to_string()
+    });
+    let head = |len: &str, key: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    let truncated = raw_request(&addr, &head("1000", "t1"), 10, true);
+    assert!(truncated.starts_with("HTTP/1.1 400"), "{truncated}");
+    assert!(
+        truncated.contains("incomplete_body") && truncated.contains("10 of its 1000 bytes"),
+        "{truncated}"
+    );
+    let lying = raw_request(&addr, &head("99999999999", "t2"), 64, true);
+    assert!(lying.starts_with("HTTP/1.1 400"), "{lying}");
+    let before = peak_rss_kb(mock.child.id());
+    let huge = raw_request(
+        &addr,
+        &head(&(1u64 << 30).to_string(), "t3"),
+        1 << 30,
+        false,
+    );
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+    assert!(huge.contains("request_entity_too_large"), "{huge}");
+    let peak = peak_rss_kb(mock.child.id());
+    assert!(
+        peak < before + 200 * 1024,
+        "a 1 GiB body raised the mock's peak memory from {before} kB to {peak} kB"
+    );
+    let case = r#"{"caseNumber": "C-9", "contactId": "55012", "channelType": "voice", "syncTimestamp": "2024-01-15T14:00:00Z"}"#;
+    let chunked = raw_request(
+        &addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Idempotency-Key: c1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{case}\r\n0\r\n\r\n",
+            case.len()
+        ),
+        0,
+        false,
+    );
+    assert!(chunked.starts_with("HTTP/1.1 201"), "{chunked}");
+    let stderr = mock.stop();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(last.contains("side effects 1 "), "{last}");
+    assert!(last.contains("refused unread 3"), "{last}");
+}
+
 #[test]
 fn schema_violations_and_arrays_are_refused_with_422_and_400() {
     let mock = MockProcess::start(&[]);
