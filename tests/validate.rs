@@ -314,6 +314,66 @@ fn names_and_key_templates_with_control_characters_are_refused_at_the_character(
     }
 }
 
+/// Tester #199: a bidi override from an event (U+202E) reached `cxsync test`'s snapshot file and
+/// its printed diff raw, so the reviewed text read in another order than it was stored. Both
+/// now hold `\u202e` (the same JSON value), and the snapshot still matches on the next run.
+#[test]
+fn bidi_controls_from_an_event_are_escaped_in_snapshots_and_diffs() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "cxsync.toml", "");
+    write(
+        dir.path(),
+        "e.json",
+        "{\"event\": {\"type\": \"interaction.ended\"}, \"interaction\": {\"id\": \"i-1\", \"note\": \"pay \u{202e}evil\u{202c} now \u{200f}\"}}",
+    );
+    let text = MINIMAL.replace(
+        "transform: '{\"id\": interaction.id}'",
+        "transform: '{\"id\": interaction.id, \"note\": interaction.note}'\n    fixtures: [e.json]",
+    );
+    let spec = write(dir.path(), "s.yaml", &text);
+    let test = |args: &[&str]| {
+        let o = cxsync()
+            .arg("test")
+            .args(args)
+            .arg(&spec)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (code, out) = test(&["--update"]);
+    assert_eq!(code, Some(0), "{out}");
+    let snap = std::fs::read_to_string(dir.path().join("snapshots/s/R1/e.snap")).unwrap();
+    assert!(
+        snap.contains("pay \\u202eevil\\u202c now \\u200f"),
+        "{snap}"
+    );
+    assert!(
+        !snap.contains('\u{202e}') && !snap.contains('\u{200f}'),
+        "{snap}"
+    );
+    assert_eq!(
+        test(&[]).0,
+        Some(0),
+        "the escaped snapshot matches the same output"
+    );
+    // A committed snapshot that holds the raw characters (written before) is shown escaped.
+    std::fs::write(
+        dir.path().join("snapshots/s/R1/e.snap"),
+        snap.replace("\\u202e", "\u{202e}").replace("now", "later"),
+    )
+    .unwrap();
+    let (code, out) = test(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("\\u202e") && !out.contains('\u{202e}'),
+        "{out}"
+    );
+}
+
 /// Budgets that must hold however the input is shaped: an alias of a 64 KiB string repeated
 /// 300 times (a 66 KB file expanding to 19 MiB) is refused quickly, and 10,000 environment
 /// overlays validate in linear time.
