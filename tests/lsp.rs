@@ -958,6 +958,69 @@ fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
     }
 }
 
+/// Tester #204: a client that sends a request before `initialize`, or opens a document before
+/// `initialized` (many race it), ended the session with an error that quoted the whole message,
+/// the document's text included. Now a request before `initialize` is answered
+/// `ServerNotInitialized` (-32002), a notification then is dropped, a document opened before
+/// `initialized` is served, and nothing of a document reaches stderr.
+#[test]
+fn a_client_that_skips_initialized_is_served_and_no_document_reaches_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("s.yaml");
+    let text = "version: 1\nname: SECRET-MARKER-TEXT\n";
+    std::fs::write(&spec, text).unwrap();
+    let uri = format!("file://{}", spec.display());
+    let mut child = cxsync()
+        .arg("lsp")
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || read_frames(stdout, tx));
+    let open = json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument":
+        {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}});
+    for m in [
+        json!({"jsonrpc": "2.0", "id": 7, "method": "textDocument/hover", "params": {}}),
+        open.clone(),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"processId": null, "rootUri": null, "capabilities": {}}}),
+        open,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}),
+    ] {
+        stdin.write_all(&frame(&m)).unwrap();
+    }
+    let until = Instant::now() + WAIT;
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < 3 {
+        let m = rx
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+            .expect("an answer");
+        if let Some(id) = m["id"].as_i64() {
+            answers.insert(id, m);
+        }
+    }
+    assert_eq!(answers[&7]["error"]["code"], -32002, "{:?}", answers[&7]);
+    assert!(
+        answers[&1]["result"]["capabilities"].is_object(),
+        "{:?}",
+        answers[&1]
+    );
+    assert!(answers[&2]["error"].is_null(), "{:?}", answers[&2]);
+    stdin
+        .write_all(&frame(&json!({"jsonrpc": "2.0", "method": "exit"})))
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("SECRET-MARKER"), "{err}");
+}
+
 /// A spec opened with an error (an unknown key) has not loaded, so its fixtures are unknown: a
 /// hover on an input path says so, rather than telling the user to add the `fixtures:` the rule
 /// already has. Once the error is fixed the same hover reads the fixtures.
