@@ -869,7 +869,8 @@ fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
 /// Tester #167: a `Content-Length` over the 64 MiB limit (here 99999999999, and one past u64) is
 /// refused from its header: the server neither allocates it nor waits for its bytes, says why
 /// on stderr and exits 2, while the client still holds stdin open; before or after the
-/// handshake alike. A header line without end is refused too.
+/// handshake alike. A header line without end is refused too, and so is a Content-Length that is
+/// no number (the header named, and `initialize`'s answer still written).
 #[test]
 fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
@@ -893,6 +894,17 @@ fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
             "1844674407370955161600 bytes",
         ),
         (true, long_header, "headers are longer than"),
+        // Not a length at all (tester #186): the header is named, not "disconnected channel".
+        (
+            true,
+            "Content-Length: -5".to_string(),
+            "malformed header: \"Content-Length: -5\\r\\n\"",
+        ),
+        (
+            true,
+            "Content-Length: 1e9".to_string(),
+            "malformed header: \"Content-Length: 1e9\\r\\n\"",
+        ),
     ] {
         let mut child = cxsync()
             .arg("lsp")
@@ -930,7 +942,7 @@ fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
             .unwrap();
         assert_eq!(status.code(), Some(2), "{header:.40}: {err}");
         assert!(
-            err.contains(says) && err.contains("limit"),
+            err.contains(says) && (err.contains("limit") || err.contains("malformed")),
             "{header:.40}: {err}"
         );
         assert!(
@@ -944,6 +956,69 @@ fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
             assert!(String::from_utf8_lossy(&out).contains("\"capabilities\""));
         }
     }
+}
+
+/// Tester #204: a client that sends a request before `initialize`, or opens a document before
+/// `initialized` (many race it), ended the session with an error that quoted the whole message,
+/// the document's text included. Now a request before `initialize` is answered
+/// `ServerNotInitialized` (-32002), a notification then is dropped, a document opened before
+/// `initialized` is served, and nothing of a document reaches stderr.
+#[test]
+fn a_client_that_skips_initialized_is_served_and_no_document_reaches_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("s.yaml");
+    let text = "version: 1\nname: SECRET-MARKER-TEXT\n";
+    std::fs::write(&spec, text).unwrap();
+    let uri = format!("file://{}", spec.display());
+    let mut child = cxsync()
+        .arg("lsp")
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || read_frames(stdout, tx));
+    let open = json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument":
+        {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}});
+    for m in [
+        json!({"jsonrpc": "2.0", "id": 7, "method": "textDocument/hover", "params": {}}),
+        open.clone(),
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"processId": null, "rootUri": null, "capabilities": {}}}),
+        open,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}),
+    ] {
+        stdin.write_all(&frame(&m)).unwrap();
+    }
+    let until = Instant::now() + WAIT;
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < 3 {
+        let m = rx
+            .recv_timeout(until.saturating_duration_since(Instant::now()))
+            .expect("an answer");
+        if let Some(id) = m["id"].as_i64() {
+            answers.insert(id, m);
+        }
+    }
+    assert_eq!(answers[&7]["error"]["code"], -32002, "{:?}", answers[&7]);
+    assert!(
+        answers[&1]["result"]["capabilities"].is_object(),
+        "{:?}",
+        answers[&1]
+    );
+    assert!(answers[&2]["error"].is_null(), "{:?}", answers[&2]);
+    stdin
+        .write_all(&frame(&json!({"jsonrpc": "2.0", "method": "exit"})))
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("SECRET-MARKER"), "{err}");
 }
 
 /// A spec opened with an error (an unknown key) has not loaded, so its fixtures are unknown: a

@@ -59,6 +59,8 @@ struct Server {
     docs_base: Option<String>,
     /// Whether the client has sent `shutdown`.
     shut_down: bool,
+    /// A message the client sent in place of `initialized`, handled first.
+    early: Option<Message>,
 }
 
 /// Runs the server on stdin/stdout until the client says `exit` (or goes away). Returns whether
@@ -67,12 +69,22 @@ pub fn run() -> anyhow::Result<bool> {
     let (conn, io) = super::transport::stdio();
     let served = serve(conn);
     // A message over the transport's limits ends the session as a tool error (exit 2) that says
-    // so, whatever state the session was in (tester #167).
-    if let Some(why) = io.over_limit() {
-        let _ = io.finish_writing();
-        anyhow::bail!("cxsync lsp stopped reading from the client: {why}");
+    // so, whatever state the session was in (tester #167); so do bytes that stop being LSP
+    // before the handshake is done (the reader's reason, not the handshake's "disconnected
+    // channel"). What was answered before, `initialize`'s result, is written out first.
+    if let Some((limit, why)) = io.stopped() {
+        if limit || served.is_err() {
+            let _ = io.finish_writing();
+            anyhow::bail!("cxsync lsp stopped reading from the client: {why}");
+        }
     }
-    let clean = served?;
+    let clean = match served {
+        Ok(clean) => clean,
+        Err(e) => {
+            let _ = io.finish_writing();
+            return Err(e);
+        }
+    };
     // The client may close the pipes as soon as it has sent `exit`; that is no error of ours. A
     // session that ended without `shutdown` because the client's bytes were not LSP is worth a
     // line on stderr: the editor shows it in its log, where "exit code 1" alone says nothing.
@@ -109,12 +121,10 @@ fn capabilities(enc: Encoding) -> ServerCapabilities {
 
 /// Serves one client over `conn`; returns whether it asked for a `shutdown` before leaving.
 pub fn serve(conn: Connection) -> anyhow::Result<bool> {
-    let (id, params) = conn.initialize_start().map_err(|e| {
-        anyhow::anyhow!(
-            "expected an LSP client sending `initialize` on stdin ({e}); cxsync lsp is started by \
-             an editor, see docs/editor.md"
-        )
-    })?;
+    let Some((id, params)) = await_initialize(&conn)? else {
+        // `exit` before `initialize`.
+        return Ok(false);
+    };
     // Read field by field: one malformed field (a URI with a raw space, say) must not cost the
     // session.
     let field = |pointer: &str| params.pointer(pointer).cloned().unwrap_or_default();
@@ -128,7 +138,15 @@ pub fn serve(conn: Connection) -> anyhow::Result<bool> {
             version: Some(env!("CARGO_PKG_VERSION").into()),
         },
     });
-    conn.initialize_finish(id, result)?;
+    conn.sender.send(Response::new_ok(id, result).into())?;
+    // `initialized` ends the handshake. A client that races it (a document opened first) is
+    // served as if it had sent it: lsp-server's `initialize_finish` ended the session there,
+    // quoting the whole message, the document's text included, in the error (tester #204).
+    let early = match conn.receiver.recv() {
+        Ok(Message::Notification(not)) if not.method == n::Initialized::METHOD => None,
+        Ok(other) => Some(other),
+        Err(_) => anyhow::bail!("the client left before sending the `initialized` notification"),
+    };
     let to_path = |v: &serde_json::Value| -> Option<PathBuf> {
         let u: Uri = v.as_str()?.parse().ok()?;
         file_path(&u)
@@ -159,8 +177,39 @@ pub fn serve(conn: Connection) -> anyhow::Result<bool> {
         shown: BTreeSet::new(),
         docs_base,
         shut_down: false,
+        early,
     };
     server.main_loop()
+}
+
+/// Waits for the `initialize` request, as the protocol asks of a server: a request before it is
+/// answered `ServerNotInitialized`, a notification dropped, `exit` ends the session (`None`).
+/// An error names only a method, never a message's content.
+fn await_initialize(
+    conn: &Connection,
+) -> anyhow::Result<Option<(lsp_server::RequestId, serde_json::Value)>> {
+    loop {
+        match conn.receiver.recv() {
+            Ok(Message::Request(req)) if req.method == r::Initialize::METHOD => {
+                return Ok(Some((req.id, req.params)))
+            }
+            Ok(Message::Request(req)) => {
+                let message = format!(
+                    "`{}` before `initialize`",
+                    crate::diag::printable(&req.method)
+                );
+                let code = ErrorCode::ServerNotInitialized as i32;
+                conn.sender
+                    .send(Response::new_err(req.id, code, message).into())?;
+            }
+            Ok(Message::Notification(not)) if not.method == n::Exit::METHOD => return Ok(None),
+            Ok(_) => {}
+            Err(_) => anyhow::bail!(
+                "expected an LSP client sending `initialize` on stdin (the input ended first); \
+                 cxsync lsp is started by an editor, see docs/editor.md"
+            ),
+        }
+    }
 }
 
 /// The `docs/` folder of the source tree cxsync was built from, when it is still there.
@@ -177,12 +226,13 @@ impl Server {
     fn main_loop(&mut self) -> anyhow::Result<bool> {
         loop {
             let next = self.due.values().min().copied();
-            let msg = match next {
-                None => match self.conn.receiver.recv() {
+            let msg = match (self.early.take(), next) {
+                (Some(m), _) => m,
+                (None, None) => match self.conn.receiver.recv() {
                     Ok(m) => m,
                     Err(_) => return Ok(self.shut_down),
                 },
-                Some(at) => {
+                (None, Some(at)) => {
                     match self
                         .conn
                         .receiver

@@ -219,6 +219,24 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
                 .at_opt(at("/duration")),
         );
     }
+    // A rate window of zero refills the bucket at once: `requests per 0s` limited nothing, so a
+    // throttle test passed on traffic nothing throttled (tester #203).
+    let mut windows = vec!["/crm/rateLimit/per".to_string()];
+    if let Some(faults) = tree.get("faults").and_then(serde_json::Value::as_array) {
+        windows.extend((0..faults.len()).map(|i| format!("/faults/{i}/throttle/per")));
+    }
+    for p in windows {
+        if tree.pointer(&p).and_then(dur) == Some(0) {
+            out.push(
+                Diagnostic::error(
+                    "E604",
+                    format!("`{}` must be longer than zero", yaml_path(&p)),
+                )
+                .at_opt(at(&p))
+                .with_help("a rate of N requests per zero time limits nothing; give the window, e.g. `per: 1s`"),
+            );
+        }
+    }
     let run = duration.filter(|&d| d > 0 && d <= MAX_DURATION_MS);
     if let (Some(run), Some(iv)) = (run, tree.get("interval")) {
         match dur(iv) {
