@@ -305,3 +305,126 @@ fn set_back_lint_and_sim_agree() {
         assert_eq!(lint.contains("[CX037]"), set_back, "lint on {what}: {lint}");
     }
 }
+
+/// A body larger than the CRM takes is found alike by lint (CX035), `test` and `sim`, all with
+/// the one limit `crm::max_body_bytes` (the spec's `crm.maxBodyBytes`, else the profile's), and a
+/// payload above `crm.maxPayloadBytes` alike by all three as the machine's guard (#185).
+#[test]
+fn a_body_above_the_crms_limit_is_refused_by_lint_test_and_sim_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "Ünïcödé ✉ ".repeat(300);
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/small.json",
+                event("HK-0001", "interaction.ended", "INT-Z-0001", ""),
+            ),
+            (
+                "fx/big.json",
+                event(
+                    "HK-0002",
+                    "interaction.ended",
+                    "INT-Z-0002",
+                    &format!(r#", "mail": {{"body": "{body}"}}"#),
+                ),
+            ),
+        ],
+    );
+    // The big fixture's payload as the machine writes it (compact JSON): the limits below sit
+    // one byte either side of it.
+    let payload = serde_json::json!({"id": "INT-Z-0002", "body": body})
+        .to_string()
+        .len();
+    let batch = ", batchSize: 5, batchIntervalSeconds: 1";
+    // (crm block, channel extra, whether the big fixture is refused)
+    let cases = [
+        (
+            "{ profile: generic, maxBodyBytes: 2048 }".to_string(),
+            "",
+            true,
+        ),
+        (
+            format!("{{ profile: generic, maxBodyBytes: {} }}", payload - 1),
+            "",
+            true,
+        ),
+        (
+            format!("{{ profile: generic, maxBodyBytes: {payload} }}"),
+            "",
+            false,
+        ),
+        // the profile's own limit (1 MiB) holds the 5 KB body
+        ("{ profile: generic }".to_string(), "", false),
+        // the machine's guard stops it before it is sent
+        (
+            format!("{{ profile: generic, maxPayloadBytes: {} }}", payload - 1),
+            "",
+            true,
+        ),
+        (
+            format!("{{ profile: generic, maxPayloadBytes: {payload} }}"),
+            "",
+            false,
+        ),
+        // a batch of one is the payload in brackets: two bytes more than the payload
+        (
+            format!(
+                "{{ profile: generic, acceptsArrays: true, maxBodyBytes: {} }}",
+                payload + 1
+            ),
+            batch,
+            true,
+        ),
+        (
+            "{ profile: generic, acceptsArrays: true, maxBodyBytes: 60000 }".to_string(),
+            batch,
+            false,
+        ),
+    ];
+    for (crm, batch, refused) in cases {
+        let spec = format!(
+            r#"version: 1
+name: mail
+channel: {{ name: Mail, destinationUri: "https://hooks.crm.example.net/inbound/mail", auth: {{ type: none }}, timeoutMilliseconds: 2000{batch} }}
+idempotency: {{ header: X-Idempotency-Key, key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2, respectRetryAfterHeader: true, retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: mail-dlq, alertEndpoint: "https://mon.example.net/hook" }}
+crm: {crm}
+rules:
+  - id: MAIL
+    name: forward mails
+    eventType: interaction.ended
+    transform: '{{"id": interaction.id, "body": mail.body}}'
+    fixtures: [fx/*.json]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let run = |args: &[&str]| {
+            cxsync()
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let lint = text(&run(&[
+            "lint", "s.yaml", "--select", "CX035", "--format", "concise",
+        ]));
+        let test = run(&["test", "s.yaml", "--update"]);
+        let sim = text(&run(&["sim", "s.yaml", "--events", "40"]));
+        let sim_refused =
+            sim.contains("NON_RETRYABLE_STATUS (413)") || sim.contains("PAYLOAD_TOO_LARGE");
+        assert_eq!(sim_refused, refused, "sim with {crm}{batch}: {sim}");
+        assert_eq!(
+            lint.contains("[CX035]"),
+            refused,
+            "lint with {crm}{batch}: {lint}"
+        );
+        assert_eq!(
+            test.status.code(),
+            Some(if refused { 1 } else { 0 }),
+            "test with {crm}{batch}: {}",
+            text(&test)
+        );
+    }
+}

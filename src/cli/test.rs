@@ -121,7 +121,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             .sum::<u64>();
         progress.set(cases_done, cases_total);
         progress.message(&spec.path.display().to_string());
-        let run = runner::run_spec_observed(&spec, now, &snapshots, &mut |case| {
+        let max_body =
+            crate::crm::max_body_bytes(&spec.raw, &crate::crm::profile(spec.raw.crm.profile), None);
+        let run = runner::run_spec_observed(&spec, now, &snapshots, max_body, &mut |case| {
             cases_done += 1;
             progress.set(cases_done, cases_total);
             if let Some(p) = case.problems.iter().find(|p| limit_named(p).is_some()) {

@@ -150,6 +150,15 @@ pub fn token_expires_in(spec: &RawSpec, profile: &Profile, scenario: Option<u64>
         .or(profile.expires_in)
 }
 
+/// The largest request body the CRM takes, in bytes: a scenario's override, else the spec's
+/// `crm.maxBodyBytes`, else the profile's. The simulator's CRM model answers 413 above it (in
+/// virtual time and over HTTP); lint's CX035, `cxsync test` and `dlq replay` hold a body to it.
+pub fn max_body_bytes(spec: &RawSpec, profile: &Profile, scenario: Option<u64>) -> u64 {
+    scenario
+        .or(spec.crm.max_body_bytes)
+        .unwrap_or(profile.max_body_bytes)
+}
+
 /// How long the CRM accepts a token it issued, in seconds: a scenario's override, else the
 /// spec's `crm.tokenLifetimeSeconds`, else the profile's session. The simulator's CRM answers 401
 /// after it; lint (CX005) compares `auth.tokenCacheTtlSeconds` with it.

@@ -74,8 +74,10 @@ pub fn spec_snapshots(spec: &Path, env: Option<&str>, snapshot_dir: &Path) -> Pa
 }
 
 /// Runs every rule and fixture of `spec`. Snapshots go to [`spec_snapshots`]`/<rule id>/`.
-pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path) -> SpecRun {
-    run_spec_observed(spec, now, snapshot_dir, &mut |_| {})
+/// `max_body` is the largest request body the CRM takes (`crm::max_body_bytes`, which the
+/// caller asks: `transform` sits beside `crm`, not above it).
+pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path, max_body: u64) -> SpecRun {
+    run_spec_observed(spec, now, snapshot_dir, max_body, &mut |_| {})
 }
 
 /// [`run_spec`], telling `on_case` about each case as soon as it has run (for progress, and to
@@ -84,6 +86,7 @@ pub fn run_spec_observed(
     spec: &Spec,
     now: DateTime<Utc>,
     snapshot_dir: &Path,
+    max_body: u64,
     on_case: &mut dyn FnMut(&Case),
 ) -> SpecRun {
     let mut run = SpecRun::default();
@@ -111,6 +114,12 @@ pub fn run_spec_observed(
         .map(|t| t.redact.clone())
         .unwrap_or_default();
     let max_payload = spec.raw.crm.max_payload_bytes;
+    // A batch of one is the payload in brackets (`delivery::machine::batch_body`).
+    let framing = if spec.raw.channel.batch_size > 1 {
+        2
+    } else {
+        0
+    };
 
     for resolved in &rules {
         let Some(rule) = spec.raw.rules.get(resolved.index) else {
@@ -162,10 +171,20 @@ pub fn run_spec_observed(
                                 ));
                             }
                         }
-                        if let Some(limit) = max_payload {
-                            if let Err(e) = guard_size(&out, limit) {
+                        let guarded = match max_payload.map(|limit| guard_size(&out, limit)) {
+                            Some(Err(e)) => {
                                 case.problems.push(e.to_string());
+                                true
                             }
+                            _ => false,
+                        };
+                        // What the CRM model answers 413 to (a payload the guard stops is never
+                        // sent): the body's bytes, as the machine writes it.
+                        let body = super::compact_size(&out) + framing;
+                        if !guarded && body as u64 > max_body {
+                            case.problems.push(format!(
+                                "the request body is {body} bytes; the CRM takes at most {max_body} (crm.maxBodyBytes, else its profile's limit) and answers 413, so the event is dead-lettered"
+                            ));
                         }
                         snapshot::redact(&mut out, &redactions);
                         Some(FixtureResult::Output(out))

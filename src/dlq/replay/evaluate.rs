@@ -204,7 +204,11 @@ impl Replayer {
             rules,
             schemas,
             max_payload_bytes: spec.raw.crm.max_payload_bytes,
-            max_body_bytes: spec.raw.crm.max_body_bytes,
+            max_body_bytes: Some(crate::crm::max_body_bytes(
+                &spec.raw,
+                &crate::crm::profile(spec.raw.crm.profile),
+                None,
+            )),
             template: spec.raw.idempotency.key.clone(),
             header: spec.raw.idempotency.header.clone(),
             url,

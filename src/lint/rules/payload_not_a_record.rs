@@ -7,10 +7,18 @@
 //! (`delivery::machine::batch_body` when batching) and judged by the CRM model's own
 //! `crm::body::judge`, which the HTTP mock calls too.
 //!
+//! It also flags a fixture event whose body is larger than the CRM takes (`crm.maxBodyBytes`,
+//! else the profile's limit: `crm::max_body_bytes`, the number the CRM model answers 413 above),
+//! and a payload larger than `crm.maxPayloadBytes`, which the delivery machine dead-letters unsent
+//! (`PAYLOAD_TOO_LARGE`): an ordinary event of the fixtures that does either is refused every
+//! time, and `cxsync sim` fails the run as caused by the spec.
+//!
 //! ## Why is this bad?
 //! A REST CRM writes a record from a JSON object. Every event whose payload is not one is
 //! answered `400 Bad Request`, is never retried and goes to the dead-letter queue: the rule
-//! delivers nothing, and `sim` fails with `NON_RETRYABLE_STATUS (400)`.
+//! delivers nothing, and `sim` fails with `NON_RETRYABLE_STATUS (400)`. A body above the CRM's
+//! limit is answered `413 Payload Too Large` (also never retried): the same, for every event
+//! the size of the fixture's.
 //!
 //! ## Example
 //! ```yaml
@@ -34,6 +42,7 @@
 
 use super::prelude::*;
 use crate::crm::body::{judge, Refusal};
+use crate::crm::{self, max_body_bytes};
 use crate::delivery::machine::{batch_body, json_text};
 use crate::transform::runner::{compile_rule, matches, snapshot_now};
 
@@ -47,6 +56,10 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         return;
     }
     let now = snapshot_now(cx.spec, None).unwrap_or_else(|_| crate::transform::default_now());
+    let profile = crm::profile(raw_spec.crm.profile);
+    // The CRM model's limit and the machine's guard, as the simulator applies them.
+    let max_body = max_body_bytes(raw_spec, &profile, None);
+    let guard = raw_spec.crm.max_payload_bytes;
     for (rule, raw) in cx.enabled_rules() {
         let Some(resolved) = cx.spec.rules.iter().find(|r| r.index == rule.index) else {
             continue;
@@ -59,6 +72,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             continue;
         };
         let mut refused: Vec<(&str, Refusal)> = Vec::new();
+        // (fixture, bytes) of payloads above the guard, and of bodies above the CRM's limit.
+        let mut guarded: Vec<(&str, u64)> = Vec::new();
+        let mut too_large: Vec<(&str, u64)> = Vec::new();
         let mut matched = 0;
         for f in &rule.fixtures {
             if !matches(&f.event, &raw.event_type, &raw.conditions) {
@@ -70,10 +86,62 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 continue;
             };
             let text = json_text(&payload);
+            // The machine's guard comes first: such a payload is never sent.
+            if guard.is_some_and(|l| text.len() as u64 > l) {
+                guarded.push((f.name.as_str(), text.len() as u64));
+                continue;
+            }
             let body = if batched { batch_body(&[&text]) } else { text };
-            if let Err(r) = judge(&body, accepts_arrays) {
+            // The CRM model answers 413 before it reads the body's shape.
+            if body.len() as u64 > max_body {
+                too_large.push((f.name.as_str(), body.len() as u64));
+            } else if let Err(r) = judge(&body, accepts_arrays) {
                 refused.push((f.name.as_str(), r));
             }
+        }
+        let size_findings = [
+            guarded.first().map(|&(name, bytes)| {
+                (
+                    &guarded,
+                    format!(
+                        "rule `{}`'s payload for fixture `{name}` is {bytes} bytes, above `crm.maxPayloadBytes` ({}): the Event Hub dead-letters such events unsent (PAYLOAD_TOO_LARGE)",
+                        raw.id,
+                        guard.unwrap_or_default()
+                    ),
+                    "raise `crm.maxPayloadBytes` (below the CRM's limit), or send less: leave large fields (transcripts, raw payloads) out of the transform",
+                )
+            }),
+            too_large.first().map(|&(name, bytes)| {
+                (
+                    &too_large,
+                    format!(
+                        "rule `{}` sends a body of {bytes} bytes for fixture `{name}`, above the {max_body} bytes {} takes ({}): the CRM answers 413 and each such event is dead-lettered",
+                        raw.id,
+                        profile.name,
+                        if raw_spec.crm.max_body_bytes.is_some() {
+                            "`crm.maxBodyBytes`"
+                        } else {
+                            "the profile's limit"
+                        }
+                    ),
+                    "send less (leave large fields out of the transform), and set `crm.maxPayloadBytes` below the CRM's limit so an oversized event is dead-lettered before it is sent",
+                )
+            }),
+        ];
+        for (all, message, help) in size_findings.into_iter().flatten() {
+            let more = match all.len() {
+                1 => String::new(),
+                n => format!(" ({n} of {matched} fixture events)"),
+            };
+            out.push(
+                cx.in_transform(
+                    &view.source,
+                    0,
+                    first_line(&view.source.text),
+                    format!("{message}{more}"),
+                )
+                .with_help(help),
+            );
         }
         let Some((first, why)) = refused.first() else {
             continue;
@@ -100,18 +168,11 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             Refusal::ElementNotARecord { .. } => "make every element of the list an object (`[{ \"field\": … }]`)",
             Refusal::NotARecord(_) | Refusal::NotJson => "return a JSON object (`{ \"field\": … }`): a CRM record",
         };
-        let len = view
-            .source
-            .text
-            .chars()
-            .take_while(|c| *c != '\n')
-            .count()
-            .max(1);
         out.push(
             cx.in_transform(
                 &view.source,
                 0,
-                len,
+                first_line(&view.source.text),
                 format!(
                     "rule `{}` sends a body the CRM refuses for {} of {matched} fixture events ({}): {reason}; the CRM answers 400 and each such event is dead-lettered",
                     raw.id,
@@ -122,4 +183,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             .with_help(help),
         );
     }
+}
+
+/// Characters of a transform's first line (at least one): where a finding on the whole body points.
+fn first_line(text: &str) -> usize {
+    text.chars().take_while(|c| *c != '\n').count().max(1)
 }

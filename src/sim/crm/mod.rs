@@ -149,11 +149,7 @@ impl CrmModel {
             reset_rate: sc.crm.reset_rate.unwrap_or(0.0),
             expires_in,
             session_ms,
-            max_body: sc
-                .crm
-                .max_body_bytes
-                .or(spec.crm.max_body_bytes)
-                .unwrap_or(profile.max_body_bytes),
+            max_body: crm::max_body_bytes(spec, &profile, sc.crm.max_body_bytes),
             accepts_arrays: sc.crm.accepts_arrays.unwrap_or(spec.crm.accepts_arrays),
             schema,
             faults: sc.faults.clone(),
