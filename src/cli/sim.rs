@@ -252,7 +252,7 @@ fn transform_note(
         .map(|(c, _)| c)
         .filter(|c| !c.contains(' '))
         .unwrap_or("");
-    if !noted.insert((d.id.rule_id.clone(), code.to_string())) {
+    if !noted.insert((d.id.rule_id.to_string(), code.to_string())) {
         return None;
     }
     let what = match crate::transform::limits::limit_hit(code) {

@@ -1,6 +1,8 @@
 //! What a driver hands the machine: matched events, CRM responses, transport failures and token
 //! endpoint answers. Every input is stamped with `now` by the caller.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 /// One event a rule matched, with its transform result. The event itself is not handed in: the
@@ -34,9 +36,12 @@ pub struct SubmissionId {
     /// The driver's own handle on the event (the simulator: its index in the run's feed, from
     /// which it regenerates the event for a DLQ record); carried to a dead letter untouched.
     pub origin: u64,
-    pub event_id: String,
-    pub event_type: String,
-    pub rule_id: String,
+    /// The event's id, exactly sized: a queue of a million events holds a million of them.
+    pub event_id: Box<str>,
+    /// The event's type and the rule, shared: a driver hands every submission of one rule (of
+    /// one event type) the same text, so a queued event holds no copy of either.
+    pub event_type: Arc<str>,
+    pub rule_id: Arc<str>,
 }
 
 /// An HTTP response from the CRM.

@@ -7,6 +7,7 @@
 //! `poll_timeout` for the next deadline). Randomness (jitter) comes from an RNG handed in at
 //! construction.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use super::alert::{Collector, Entry};
 use super::backoff;
+use super::body::{Base, Body};
 use super::breaker::Breaker;
 use super::classify::Decision;
 use super::config::{AuthMode, Config};
@@ -28,23 +30,74 @@ use super::{Reason, Time, MAX_RECORD_BODY};
 
 #[derive(Debug)]
 /// An accepted event: what its resends need and its dead letter names, no more. The payload is
-/// kept once, as the compact JSON text that is sent, shared with the job's body and every
-/// request (a backlog of a long 429 storm then costs its payloads, not copies of them per state);
-/// the event is not kept at all (the driver finds it again by `origin`). A DLQ record parses the
-/// payload back.
+/// kept once, as the compact JSON text that is sent, mostly as its differences from an earlier
+/// payload of its rule and source ([`Body`]), never copied per state (a backlog of a long 429
+/// storm then costs its payloads' differences); the event is not kept at all (the driver finds
+/// it again by `origin`). A DLQ record parses the payload back.
 struct Item {
     id: SubmissionId,
-    payload: Arc<str>,
-    key: String,
+    payload: Body,
+    key: Box<str>,
     submitted: Time,
 }
 
+/// The events of a job: one (the item itself, no list), or a batch with its joined key. A
+/// batch's body is written from its members' payloads at each send, so a batch holds each
+/// payload once, as a lone event does.
+#[derive(Debug)]
+enum Items {
+    One(Item),
+    Batch { items: Vec<Item>, key: Box<str> },
+}
+
+impl Items {
+    fn as_slice(&self) -> &[Item] {
+        match self {
+            Items::One(item) => std::slice::from_ref(item),
+            Items::Batch { items, .. } => items,
+        }
+    }
+
+    fn into_vec(self) -> Vec<Item> {
+        match self {
+            Items::One(item) => vec![item],
+            Items::Batch { items, .. } => items,
+        }
+    }
+
+    /// The idempotency key every attempt carries.
+    fn key(&self) -> &str {
+        match self {
+            Items::One(item) => &item.key,
+            Items::Batch { key, .. } => key,
+        }
+    }
+
+    /// The request body: the lone payload's text, or the batch's array.
+    fn body(&self) -> Arc<str> {
+        match self {
+            Items::One(item) => item.payload.text(),
+            Items::Batch { items, .. } => {
+                let texts: Vec<Arc<str>> = items.iter().map(|i| i.payload.text()).collect();
+                let parts: Vec<&str> = texts.iter().map(|t| &**t).collect();
+                batch_body(&parts).into()
+            }
+        }
+    }
+}
+
+/// A queued, parked or in-flight job. A job not yet tried (the whole of a burst's queue) is its
+/// events alone; what its tries leave ([`Tries`]) is boxed beside them once it is first sent
+/// or fails.
 #[derive(Debug)]
 struct Job {
-    items: Vec<Item>,
-    /// The request body: the item's payload itself (shared), or the batch's array.
-    body: Arc<str>,
-    key: String,
+    items: Items,
+    tries: Option<Box<Tries>>,
+}
+
+/// What a job's attempts have left: counts, times, the last answer.
+#[derive(Debug)]
+struct Tries {
     attempts: u32,
     retries: u32,
     refreshes: u32,
@@ -52,8 +105,33 @@ struct Job {
     first_attempt: Option<Time>,
     last_attempt: Option<Time>,
     last_status: Option<u16>,
-    last_body: Option<String>,
-    last_error: Option<String>,
+    /// The last response body, cut to [`MAX_RECORD_BODY`] bytes; jobs answered the same body in
+    /// a row (a throttle or outage storm) share one copy ([`Machine::last_body`]).
+    last_body: Option<Arc<str>>,
+    last_error: Option<Cow<'static, str>>,
+}
+
+impl Job {
+    /// The job's tries, made (none so far, the backoff at `initial`) on first use.
+    fn tries(&mut self, initial: f64) -> &mut Tries {
+        self.tries.get_or_insert_with(|| {
+            Box::new(Tries {
+                attempts: 0,
+                retries: 0,
+                refreshes: 0,
+                prev_delay: initial,
+                first_attempt: None,
+                last_attempt: None,
+                last_status: None,
+                last_body: None,
+                last_error: None,
+            })
+        })
+    }
+
+    fn first_attempt(&self) -> Option<Time> {
+        self.tries.as_ref().and_then(|t| t.first_attempt)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,7 +178,9 @@ pub struct Machine<R> {
     rng: R,
     next_id: u64,
     timer_seq: u64,
-    jobs: BTreeMap<u64, Job>,
+    /// Boxed: a map's nodes are about half full in a queue's order, and a job is larger than
+    /// its entry.
+    jobs: BTreeMap<u64, Box<Job>>,
     ready: VecDeque<u64>,
     inflight: BTreeMap<u64, InFlight>,
     timers: BTreeMap<TimerKey, Timer>,
@@ -114,7 +194,19 @@ pub struct Machine<R> {
     /// No event is left to arrive ([`Machine::handle_arrivals_done`]).
     arrivals_done: bool,
     stats: Stats,
+    /// The last response body a job was answered with (cut), shared by the jobs that got the
+    /// same one in a row.
+    last_body: Option<Arc<str>>,
+    /// The first payload of each rule and source ([`MAX_BASES`] at most), which the later ones
+    /// are held against ([`Body`]).
+    bases: Vec<(BaseOf, Arc<Base>)>,
 }
+
+/// Whose payloads a base is: a rule's, of one source.
+type BaseOf = (Arc<str>, u32);
+
+/// Payload bases a machine keeps (each at most [`super::body::MAX_BASE`] bytes and its index).
+const MAX_BASES: usize = 64;
 
 impl<R: Rng> Machine<R> {
     /// A machine with nothing queued.
@@ -137,6 +229,8 @@ impl<R: Rng> Machine<R> {
             alert: AlertWindow::default(),
             arrivals_done: false,
             stats: Stats::default(),
+            last_body: None,
+            bases: Vec::new(),
         }
     }
 
@@ -153,7 +247,11 @@ impl<R: Rng> Machine<R> {
     /// Events accepted but not yet delivered or dead-lettered (queued, parked, in flight,
     /// batching).
     pub fn pending_events(&self) -> usize {
-        self.jobs.values().map(|j| j.items.len()).sum::<usize>() + self.batch.len()
+        self.jobs
+            .values()
+            .map(|j| j.items.as_slice().len())
+            .sum::<usize>()
+            + self.batch.len()
     }
 
     /// Nothing queued, in flight or batching (alert timers may remain).
@@ -208,14 +306,15 @@ impl<R: Rng> Machine<R> {
                 return self.pump(now);
             }
         };
+        let payload = self.hold(&sub.id, payload_text);
         let item = Item {
             id: sub.id,
-            payload: payload_text.into(),
-            key,
+            payload,
+            key: key.into_boxed_str(),
             submitted: now,
         };
         if self.cfg.batch_size <= 1 {
-            self.enqueue(vec![item]);
+            self.enqueue(Items::One(item));
         } else {
             self.batch.push(item);
             if self.batch.len() >= self.cfg.batch_size {
@@ -236,10 +335,15 @@ impl<R: Rng> Machine<R> {
         self.timers.remove(&f.timer);
         let decision = self.cfg.policy.classify(resp.status);
         self.breaker_observe(now, id, decision);
-        if let Some(job) = self.jobs.get_mut(&f.job) {
-            job.last_status = Some(resp.status);
-            job.last_body = Some(truncate(&resp.body, MAX_RECORD_BODY));
-            job.last_error = None;
+        if self.jobs.contains_key(&f.job) {
+            let body = self.share_body(&resp.body);
+            let initial = self.cfg.backoff.initial;
+            if let Some(job) = self.jobs.get_mut(&f.job) {
+                let t = job.tries(initial);
+                t.last_status = Some(resp.status);
+                t.last_body = Some(body);
+                t.last_error = None;
+            }
         }
         match decision {
             Decision::Success => self.deliver(now, f.job),
@@ -247,11 +351,11 @@ impl<R: Rng> Machine<R> {
                 self.token.rejected(f.token_gen);
                 // A refresh is a resend with a new token; the 401 past the allowance
                 // dead-letters and is not one.
-                let max = self.cfg.hub.max_token_refreshes;
-                let over = match self.jobs.get_mut(&f.job) {
-                    Some(job) if job.refreshes >= max => true,
-                    Some(job) => {
-                        job.refreshes += 1;
+                let (max, initial) = (self.cfg.hub.max_token_refreshes, self.cfg.backoff.initial);
+                let over = match self.jobs.get_mut(&f.job).map(|j| j.tries(initial)) {
+                    Some(t) if t.refreshes >= max => true,
+                    Some(t) => {
+                        t.refreshes += 1;
                         false
                     }
                     None => false,
@@ -347,37 +451,49 @@ impl<R: Rng> Machine<R> {
         }
         if !self.batch.is_empty() {
             let items = std::mem::take(&mut self.batch);
-            self.enqueue(items);
+            let keys: Vec<&str> = items.iter().map(|i| &*i.key).collect();
+            let key = keys.join(",").into_boxed_str();
+            self.enqueue(Items::Batch { items, key });
         }
     }
 
-    fn enqueue(&mut self, items: Vec<Item>) {
-        let (body, key) = if self.cfg.batch_size > 1 {
-            let parts: Vec<&str> = items.iter().map(|i| &*i.payload).collect();
-            let keys: Vec<&str> = items.iter().map(|i| i.key.as_str()).collect();
-            (batch_body(&parts).into(), keys.join(","))
-        } else {
-            (Arc::clone(&items[0].payload), items[0].key.clone())
-        };
+    fn enqueue(&mut self, items: Items) {
         let id = self.next_id();
-        self.jobs.insert(
-            id,
-            Job {
-                items,
-                body,
-                key,
-                attempts: 0,
-                retries: 0,
-                refreshes: 0,
-                prev_delay: self.cfg.backoff.initial,
-                first_attempt: None,
-                last_attempt: None,
-                last_status: None,
-                last_body: None,
-                last_error: None,
-            },
-        );
+        self.jobs.insert(id, Box::new(Job { items, tries: None }));
         self.ready.push_back(id);
+    }
+
+    /// How submission `id`'s payload text is held: against the first payload of its rule and
+    /// source, or whole (the first becomes the base).
+    fn hold(&mut self, id: &SubmissionId, text: String) -> Body {
+        let found = self.bases.iter().find(|((rule, source), _)| {
+            *source == id.source && (Arc::ptr_eq(rule, &id.rule_id) || **rule == *id.rule_id)
+        });
+        if let Some((_, base)) = found {
+            return Body::against(base, text);
+        }
+        let text: Arc<str> = text.into();
+        if self.bases.len() < MAX_BASES {
+            if let Some(base) = Base::new(Arc::clone(&text)) {
+                self.bases
+                    .push(((Arc::clone(&id.rule_id), id.source), Arc::new(base)));
+            }
+        }
+        Body::Whole(text)
+    }
+
+    /// `body` cut to [`MAX_RECORD_BODY`] bytes, as the last body a job heard; the same text as
+    /// the previous job's is that job's copy.
+    fn share_body(&mut self, body: &str) -> Arc<str> {
+        let cut = truncate(body, MAX_RECORD_BODY);
+        match &self.last_body {
+            Some(last) if **last == *cut => Arc::clone(last),
+            _ => {
+                let shared: Arc<str> = cut.into();
+                self.last_body = Some(Arc::clone(&shared));
+                shared
+            }
+        }
     }
 
     /// Sends what may be sent now: ready jobs, within the concurrency limit, when the breaker
@@ -437,18 +553,22 @@ impl<R: Rng> Machine<R> {
                 Timer::RequestTimeout(req_id),
             );
             let header = self.cfg.idempotency_header.clone();
+            let initial = self.cfg.backoff.initial;
             let job = self.jobs.get_mut(&job_id).expect("ready jobs exist");
-            job.attempts += 1;
-            job.first_attempt.get_or_insert(now);
-            job.last_attempt = Some(now);
+            let t = job.tries(initial);
+            t.attempts += 1;
+            t.first_attempt.get_or_insert(now);
+            t.last_attempt = Some(now);
+            let attempt = t.attempts;
+            let items = job.items.as_slice();
             let req = CrmRequest {
                 id: req_id,
-                attempt: job.attempts,
+                attempt,
                 bearer,
-                idempotency: (header, job.key.clone()),
-                body: Arc::clone(&job.body),
-                seqs: job.items.iter().map(|i| i.id.seq).collect(),
-                rules: job.items.iter().map(|i| i.id.rule_id.clone()).collect(),
+                idempotency: (header, job.items.key().to_string()),
+                body: job.items.body(),
+                seqs: items.iter().map(|i| i.id.seq).collect(),
+                rules: items.iter().map(|i| i.id.rule_id.to_string()).collect(),
             };
             self.inflight.insert(
                 req_id,
@@ -506,11 +626,14 @@ impl<R: Rng> Machine<R> {
         if permanent || self.token.failures > self.cfg.max_retries {
             self.token.failures = 0;
             let waiting: Vec<u64> = self.ready.drain(..).collect();
+            let error: Cow<'static, str> = error.into();
+            let initial = self.cfg.backoff.initial;
             for job in waiting {
                 if let Some(j) = self.jobs.get_mut(&job) {
-                    j.last_error = Some(error.clone());
-                    j.last_status = None;
-                    j.last_body = None;
+                    let t = j.tries(initial);
+                    t.last_error = Some(error.clone());
+                    t.last_status = None;
+                    t.last_body = None;
                 }
                 self.dead_letter(now, job, Reason::TokenRequestFailed);
             }
@@ -529,10 +652,12 @@ impl<R: Rng> Machine<R> {
     fn transport_failed(&mut self, now: Time, id: u64, job: u64, failure: Failure) {
         let decision = self.cfg.policy.classify_transport();
         self.breaker_observe(now, id, decision);
+        let initial = self.cfg.backoff.initial;
         if let Some(j) = self.jobs.get_mut(&job) {
-            j.last_status = None;
-            j.last_body = None;
-            j.last_error = Some(failure.as_str().to_string());
+            let t = j.tries(initial);
+            t.last_status = None;
+            t.last_body = None;
+            t.last_error = Some(Cow::Borrowed(failure.as_str()));
         }
         match decision {
             Decision::DeadLetter(r) => self.dead_letter(now, job, r),
@@ -568,7 +693,7 @@ impl<R: Rng> Machine<R> {
     fn past_deadline(&self, job_id: u64, at: Time) -> bool {
         let (Some(dl), Some(first)) = (
             self.cfg.delivery_deadline,
-            self.jobs.get(&job_id).and_then(|j| j.first_attempt),
+            self.jobs.get(&job_id).and_then(|j| j.first_attempt()),
         ) else {
             return false;
         };
@@ -580,7 +705,8 @@ impl<R: Rng> Machine<R> {
         let respect = self.cfg.respect_retry_after;
         let deadline = self.cfg.delivery_deadline;
         let epoch = self.cfg.hub.epoch;
-        let Some(job) = self.jobs.get_mut(&job_id) else {
+        let initial = self.cfg.backoff.initial;
+        let Some(job) = self.jobs.get_mut(&job_id).map(|j| j.tries(initial)) else {
             return;
         };
         job.retries += 1;
@@ -615,13 +741,15 @@ impl<R: Rng> Machine<R> {
         let Some(job) = self.jobs.remove(&job_id) else {
             return;
         };
-        for item in job.items {
+        let Job { items, tries } = *job;
+        let t = tries.as_deref();
+        for item in items.into_vec() {
             self.outputs.push_back(Output::Delivered(Delivered {
                 id: item.id,
-                first_attempt: job.first_attempt.unwrap_or(now),
-                attempts: job.attempts,
-                token_refreshes: job.refreshes,
-                status: job.last_status,
+                first_attempt: t.and_then(|t| t.first_attempt).unwrap_or(now),
+                attempts: t.map_or(0, |t| t.attempts),
+                token_refreshes: t.map_or(0, |t| t.refreshes),
+                status: t.and_then(|t| t.last_status),
                 submitted: item.submitted,
                 at: now,
             }));
@@ -643,20 +771,22 @@ impl<R: Rng> Machine<R> {
         let Some(job) = self.jobs.remove(&job_id) else {
             return;
         };
-        for item in job.items {
-            let first = job.first_attempt.unwrap_or(item.submitted);
-            let last = job.last_attempt.unwrap_or(item.submitted);
+        let Job { items, tries } = *job;
+        let t = tries.as_deref();
+        for item in items.into_vec() {
+            let first = t.and_then(|t| t.first_attempt).unwrap_or(item.submitted);
+            let last = t.and_then(|t| t.last_attempt).unwrap_or(item.submitted);
             let d = DeadLettered {
                 id: item.id,
                 channel: self.cfg.channel.clone(),
-                idempotency_key: Some(item.key),
-                payload: Some(parse_back(&item.payload)),
+                idempotency_key: Some(item.key.into_string()),
+                payload: Some(parse_back(&item.payload.text())),
                 reason,
-                last_status: job.last_status,
-                last_body: job.last_body.clone(),
-                last_error: job.last_error.clone(),
-                attempts: job.attempts,
-                token_refreshes: job.refreshes,
+                last_status: t.and_then(|t| t.last_status),
+                last_body: t.and_then(|t| t.last_body.as_deref()).map(str::to_string),
+                last_error: t.and_then(|t| t.last_error.as_deref()).map(str::to_string),
+                attempts: t.map_or(0, |t| t.attempts),
+                token_refreshes: t.map_or(0, |t| t.refreshes),
                 submitted: item.submitted,
                 first_attempt: first,
                 last_attempt: last,
@@ -846,7 +976,7 @@ mod tests {
                     seq,
                     source: 0,
                     origin: seq,
-                    event_id: format!("e{seq}"),
+                    event_id: format!("e{seq}").into(),
                     event_type: "interaction.ended".into(),
                     rule_id: "r".into(),
                 },
@@ -878,6 +1008,99 @@ mod tests {
             status,
             retry_after: None,
             body: String::new(),
+        }
+    }
+
+    /// A queued event holds its events' handles, the payload (mostly as differences from an
+    /// earlier one) and the key: sizes that a burst of a million events multiplies.
+    #[test]
+    fn a_queued_job_not_yet_tried_is_its_event_alone() {
+        assert!(
+            std::mem::size_of::<Job>() <= 144,
+            "{}",
+            std::mem::size_of::<Job>()
+        );
+        assert!(std::mem::size_of::<Body>() <= 32);
+        assert!(std::mem::size_of::<Option<Box<Tries>>>() == 8);
+    }
+
+    /// Payloads held against an earlier one of their rule are sent, resent and dead-lettered
+    /// byte for byte as submitted, lone or batched.
+    #[test]
+    fn every_attempt_sends_the_payload_text_as_submitted() {
+        for batch in [1, 3] {
+            let mut m = machine_with(|cfg| {
+                cfg.batch_size = batch;
+                cfg.max_retries = 1;
+            });
+            let payload = |seq: u64| json!({"caseNumber": format!("INT-{seq:05}"), "note": "the same long text every event carries", "n": seq * 7919, "at": format!("2025-06-30T21:15:{:02}.125+02:00", seq % 60)});
+            for seq in 0..12u64 {
+                m.handle_submit(
+                    0,
+                    Submission {
+                        id: SubmissionId {
+                            seq,
+                            source: (seq % 2) as u32,
+                            origin: seq,
+                            event_id: format!("e{seq}").into(),
+                            event_type: "interaction.ended".into(),
+                            rule_id: "r".into(),
+                        },
+                        payload: Ok(payload(seq)),
+                        idempotency_key: Ok(format!("k{seq}")),
+                    },
+                );
+            }
+            let mut sent: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            let mut now = 0;
+            let mut dead = Vec::new();
+            while !m.is_idle() {
+                while let Some(t) = m.poll_transmit() {
+                    match t {
+                        Transmit::Crm(r) => {
+                            sent.entry(r.seqs[0]).or_default().push(r.body.to_string());
+                            m.handle_response(now, r.id, respond(503));
+                        }
+                        Transmit::Token { id } => m.handle_token(
+                            now,
+                            id,
+                            TokenResult::Granted {
+                                access_token: "t".into(),
+                                expires_in: Some(3600),
+                            },
+                        ),
+                        Transmit::Alert(_) => {}
+                    }
+                }
+                while let Some(o) = m.poll_output() {
+                    if let Output::DeadLettered(d) = o {
+                        dead.push(d);
+                    }
+                }
+                match m.poll_timeout() {
+                    Some(t) => {
+                        now = t;
+                        m.handle_timeout(now);
+                    }
+                    None => break,
+                }
+            }
+            for (first, bodies) in &sent {
+                let members: Vec<String> = (*first..(*first + batch as u64).min(12))
+                    .map(|s| json_text(&payload(s)))
+                    .collect();
+                let want = if batch > 1 {
+                    batch_body(&members.iter().map(String::as_str).collect::<Vec<_>>())
+                } else {
+                    members[0].clone()
+                };
+                assert_eq!(bodies, &vec![want; 2], "batch {batch}, from {first}");
+            }
+            assert_eq!(dead.len(), 12);
+            for d in dead {
+                assert_eq!(d.payload, Some(payload(d.id.seq)));
+                assert_eq!(d.last_body.as_deref(), Some(""));
+            }
         }
     }
 

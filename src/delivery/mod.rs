@@ -9,7 +9,8 @@
 //!
 //! - [`config`]: the spec's channel, retry policy, idempotency and DLQ resolved once, plus the
 //!   hub's runtime settings;
-//! - [`machine`]: the state machine (jobs, timers, batching, pumping, dead-lettering);
+//! - [`machine`]: the state machine (jobs, timers, batching, pumping, dead-lettering), holding
+//!   each queued payload as its differences from an earlier one of its rule (`body`);
 //! - [`drive`]: the one driver loop every driver shares (arrivals in, transmits and outputs out,
 //!   answers back, an observer watching), and its virtual-time form;
 //! - `token` (the OAuth token cache) and `breaker` (the circuit breaker), its two sub-states;
@@ -19,6 +20,7 @@
 
 pub mod alert;
 pub mod backoff;
+mod body;
 mod breaker;
 pub mod classify;
 pub mod config;

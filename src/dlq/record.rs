@@ -69,9 +69,9 @@ impl Record {
     pub fn from(d: &DeadLettered, event: Value, epoch: SystemTime) -> Record {
         Record {
             version: RECORD_VERSION,
-            event_id: d.id.event_id.clone(),
-            event_type: d.id.event_type.clone(),
-            rule_id: d.id.rule_id.clone(),
+            event_id: d.id.event_id.to_string(),
+            event_type: d.id.event_type.to_string(),
+            rule_id: d.id.rule_id.to_string(),
             channel: d.channel.clone(),
             idempotency_key: d.idempotency_key.clone(),
             event,

@@ -350,7 +350,7 @@ impl Prober {
                     seq,
                     source: 0,
                     origin: seq,
-                    event_id: format!("budget-probe-{seq}"),
+                    event_id: format!("budget-probe-{seq}").into(),
                     event_type: "budget.probe".into(),
                     rule_id: "budget".into(),
                 },

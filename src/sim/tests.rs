@@ -44,7 +44,7 @@ fn run(
         |x: &EventOutcome| outcomes.push((x.event_id.clone(), x.outcome, x.attempts, x.reason));
     let epoch = engine::epoch(spec, &sc);
     let mut d = |x: &DeadLettered, _: &OriginalEvent<'_>| {
-        dlq.push((x.id.event_id.clone(), rfc3339(epoch, x.at)))
+        dlq.push((x.id.event_id.to_string(), rfc3339(epoch, x.at)))
     };
     let mut p = |_: u64, _: u64| {};
     let rep = engine::run(
@@ -382,7 +382,7 @@ faults:
         let ev = event.get();
         assert_eq!(
             ev.pointer("/event/id").and_then(|v| v.as_str()),
-            Some(x.id.event_id.as_str()),
+            Some(&*x.id.event_id),
             "{ev}"
         );
         assert_eq!(x.idempotency_key, template.render(&ev).ok(), "{ev}");

@@ -139,16 +139,14 @@ impl Causes {
                         Reason::NonRetryableStatus | Reason::RetriesExhausted
                     )
                 });
-                if let Some(c) = self
-                    .spec
-                    .iter_mut()
-                    .find(|c| c.reason == d.reason && c.rule == d.id.rule_id && c.status == status)
-                {
+                if let Some(c) = self.spec.iter_mut().find(|c| {
+                    c.reason == d.reason && *c.rule == *d.id.rule_id && c.status == status
+                }) {
                     c.count += 1;
                 } else if self.spec.len() < MAX_CAUSES {
                     self.spec.push(SpecCause {
                         reason: d.reason,
-                        rule: d.id.rule_id.clone(),
+                        rule: d.id.rule_id.to_string(),
                         status,
                         stale_tokens: self.stale_tokens,
                         count: 1,

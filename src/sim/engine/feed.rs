@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -461,6 +462,25 @@ pub struct Traffic<'a> {
     /// The CRM model of a virtual-time run, told each payload as it is submitted
     /// ([`CrmModel::pre_read`]); `None` when the CRM is across a wire and reads the bytes.
     crm: Option<&'a RefCell<CrmModel>>,
+    /// Each rule's id, and the event types seen, as the shared text every submission of theirs
+    /// names ([`SubmissionId`]), so that a queued event holds no copy of either.
+    rule_ids: Vec<Arc<str>>,
+    event_types: Vec<Arc<str>>,
+}
+
+/// Event types kept to share; an event of a type beyond them holds its own copy.
+const SHARED_TYPES: usize = 64;
+
+/// The shared text of event type `t` among `types`.
+fn shared_type(types: &mut Vec<Arc<str>>, t: &str) -> Arc<str> {
+    if let Some(shared) = types.iter().find(|s| ***s == *t) {
+        return Arc::clone(shared);
+    }
+    let shared: Arc<str> = Arc::from(t);
+    if types.len() < SHARED_TYPES {
+        types.push(Arc::clone(&shared));
+    }
+    shared
 }
 
 impl<'a> Traffic<'a> {
@@ -483,6 +503,12 @@ impl<'a> Traffic<'a> {
             submitted: 0,
             guard_hit: None,
             crm: None,
+            rule_ids: inputs
+                .rules
+                .iter()
+                .map(|r| Arc::from(r.id.as_str()))
+                .collect(),
+            event_types: Vec::new(),
         }
     }
 
@@ -555,6 +581,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
         if matching.is_empty() {
             return;
         }
+        let event_type = shared_type(&mut self.event_types, &event_type);
         // One key per event: the template is per channel.
         let key = self.template.render(&event).map_err(|e| e.to_string());
         let subject = subject_hash(&self.identity, &event, k);
@@ -591,9 +618,9 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                         seq,
                         source,
                         origin: k,
-                        event_id: event_id.clone(),
-                        event_type: event_type.clone(),
-                        rule_id: rule.id.clone(),
+                        event_id: event_id.as_str().into(),
+                        event_type: Arc::clone(&event_type),
+                        rule_id: Arc::clone(&self.rule_ids[ri]),
                     },
                     payload,
                     idempotency_key: key.clone(),

@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 use crate::delivery::drive::Observer;
 use crate::delivery::{Machine, Output, Time};
 use crate::diag::printable;
-use crate::sim::crm::{hash128, CrmModel, DedupMode};
+use crate::sim::crm::{halves, hash128, CrmModel, DedupMode, Halves};
 use crate::sim::report::{Invariant, Report};
 
 const PENDING: u8 = 0;
@@ -20,7 +20,7 @@ const DLQ_LOST: u8 = 3;
 #[derive(Default)]
 pub struct Ledger {
     state: Vec<u8>,
-    keys: FxHashMap<u128, u64>,
+    keys: FxHashMap<Halves, u64>,
     /// The first submission of the event being submitted (its rules are submitted in a row).
     event_start: u64,
     last_event: String,
@@ -83,7 +83,7 @@ impl Observer for Ledger {
         }
         let rule = std::mem::take(&mut self.next_rule);
         if let Some(key) = key {
-            if let Some(first) = self.keys.insert(hash128(key), seq) {
+            if let Some(first) = self.keys.insert(halves(hash128(key)), seq) {
                 self.key_clash_count += 1;
                 if first >= self.event_start {
                     let other = self
