@@ -211,7 +211,8 @@ pub struct Idempotency {
     pub header: String,
     /// Template of `${path}` event references and literal text, e.g.
     /// `${interaction.id}_${event.type}`. A referenced field missing from an event is an error.
-    #[schemars(length(min = 1, max = 1024))]
+    /// Its text is a header value: no control characters but tab.
+    #[schemars(length(min = 1, max = 1024), regex(pattern = HEADER_VALUE_PATTERN))]
     pub key: String,
 }
 
