@@ -1227,6 +1227,8 @@ fn generated_dlq(dir: &Path) -> (u64, BTreeSet<String>) {
                     event_type: "interaction.ended".into(),
                     rule_id: "CRM_SYNC_RULE_ID".into(),
                     channel: "CRM_Sync_Channel_Production".into(),
+                    environment: None,
+                    destination: None,
                     idempotency_key: Some(key),
                     event: ev,
                     payload: None,
@@ -1901,4 +1903,144 @@ async fn a_second_replay_of_one_dlq_is_locked_out() {
     assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!crm_posts(&crm).await.is_empty());
     assert!(!lock.exists(), "the lock is released when the replay ends");
+}
+
+/// #130 (tester #179): an `--env` overlay that keeps the channel name and changes the URL is
+/// another endpoint. Records name the environment and destination they were dead-lettered
+/// under; replaying production's records with `--env staging` is refused (dry run or not)
+/// unless `--allow-other-endpoint`, the spec and environment that made them replay as before,
+/// and `--target` does not lift the check.
+#[test]
+fn records_meant_for_another_endpoint_are_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("events")).unwrap();
+    std::fs::write(
+        dir.path().join("events/act.json"),
+        r#"{"event": {"id": "act-0001", "type": "activity.created", "occurredAt": "2026-03-01T09:30:00.125+01:00"}, "activity": {"id": "A-77", "subject": "Call back"}}"#,
+    )
+    .unwrap();
+    let spec = dir.path().join("acts.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\nname: acts\nchannel: { name: Activities, destinationUri: \"https://api.crm.example.com/v1/activities?api_token=abc\", auth: { type: none }, timeoutMilliseconds: 2000 }\nidempotency: { header: Idempotency-Key, key: \"${event.id}\" }\nretry: { maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [503], nonRetryableStatusCodes: [400] }\ndeadLetterQueue: { enabled: true, bucketName: acts-dlq }\nrules:\n  - { id: ACT, name: act, eventType: activity.created, transform: '{\"ref\": activity.id}', fixtures: [\"events/*.json\"] }\nenvironments:\n  staging:\n    channel: { destinationUri: \"https://api.crm-staging.example.com/v1/activities\" }\n",
+    )
+    .unwrap();
+    let scenario = dir.path().join("all400.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nname: all400\nduration: 10s\nevents: { count: 4 }\nfaults:\n  - respond: { from: 0s, to: 1m, status: 400 }\nexpect:\n  deadLetteredByReason: { NON_RETRYABLE_STATUS: [1, 100] }\n",
+    )
+    .unwrap();
+    let dlq = dir.path().join("dlq");
+    let sim = run(cxsync()
+        .args(["sim", spec.to_str().unwrap(), "--scenario"])
+        .arg(&scenario)
+        .arg("--dlq-dir")
+        .arg(&dlq));
+    assert!(
+        stdout(&sim).contains("NON_RETRYABLE_STATUS"),
+        "{}",
+        stdout(&sim)
+    );
+    // Each record names the base spec and its endpoint, without the query's token.
+    let scan = run(cxsync().args(["dlq", "list", dlq.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(scan.status.code(), Some(0), "{}", stderr(&scan));
+    let mut record = None;
+    for e in walk(&dlq) {
+        if e.extension().is_some_and(|x| x == "json") {
+            record = Some(std::fs::read_to_string(e).unwrap());
+        }
+    }
+    let record: Value = serde_json::from_str(&record.expect("a record")).unwrap();
+    assert_eq!(record["environment"], Value::Null);
+    assert_eq!(
+        record["destination"],
+        "https://api.crm.example.com/v1/activities"
+    );
+    assert!(!record.to_string().contains("abc"), "{record}");
+    let replay = |extra: &[&str]| {
+        run(cxsync()
+            .args([
+                "dlq",
+                "replay",
+                dlq.to_str().unwrap(),
+                "--spec",
+                spec.to_str().unwrap(),
+            ])
+            .args(extra))
+    };
+    for extra in [
+        &["--env", "staging", "--dry-run"][..],
+        &["--env", "staging", "--target", "http://127.0.0.1:9/x"][..],
+    ] {
+        let o = replay(extra);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains("on their way to https://api.crm.example.com/v1/activities (the base spec, ")
+                && err.contains("not to the spec's endpoint https://api.crm-staging.example.com/v1/activities (environment `staging`)")
+                && err.contains("--allow-other-endpoint"),
+            "{extra:?}: {err}"
+        );
+    }
+    let o = replay(&["--env", "staging", "--dry-run", "--allow-other-endpoint"]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stdout(&o).contains("crm-staging"), "{}", stdout(&o));
+    // The spec that made them is not refused.
+    let o = replay(&["--dry-run"]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    // Records made under staging name it, and replay under staging as before.
+    let staged = dir.path().join("dlq-staging");
+    run(cxsync()
+        .args([
+            "sim",
+            spec.to_str().unwrap(),
+            "--env",
+            "staging",
+            "--scenario",
+        ])
+        .arg(&scenario)
+        .arg("--dlq-dir")
+        .arg(&staged));
+    let o = run(cxsync()
+        .args([
+            "dlq",
+            "replay",
+            staged.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+        ])
+        .args(["--env", "staging", "--dry-run"]));
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(cxsync()
+        .args([
+            "dlq",
+            "replay",
+            staged.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+        ])
+        .args(["--dry-run"]));
+    assert!(
+        stderr(&o).contains("(environment `staging`, "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Every file below `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }

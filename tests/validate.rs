@@ -64,6 +64,7 @@ const BAD: &[(&str, &str, u64, u64)] = &[
     ("duplicate_keys.yaml", "E006", 9, 3),
     ("header_case.yaml", "E106", 13, 5),
     ("hostile_values.yaml", "E106", 5, 9),
+    ("key_control_character.yaml", "E106", 5, 46),
     ("literal_secret.yaml", "E202", 8, 12),
     ("missing_env.yaml", "E201", 5, 43),
     ("missing_required.yaml", "E102", 3, 1),

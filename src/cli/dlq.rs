@@ -158,6 +158,12 @@ pub struct ReplayArgs {
     /// or environment.
     #[arg(long)]
     pub allow_other_channel: bool,
+    /// Replay records that were on their way to another endpoint than the spec's
+    /// (`channel.destinationUri` after `--env`; each record names its destination and
+    /// environment): without it such records are refused, since an overlay that keeps the
+    /// channel name can point at another CRM (production's records replayed into staging).
+    #[arg(long)]
+    pub allow_other_endpoint: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Output format.
@@ -349,6 +355,35 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
                 .map(|e| format!(" (environment `{e}`)"))
                 .unwrap_or_default(),
             replayer.url
+        );
+    }
+    let elsewhere = replay::foreign_destinations(
+        scan.records.iter().filter(|f| filter.accepts(&f.record)),
+        spec,
+    );
+    if !elsewhere.is_empty() && !a.allow_other_endpoint {
+        let env_name = |e: &Option<String>| match e {
+            Some(e) => format!("environment `{}`", diag::printable(e)),
+            None => "the base spec".to_string(),
+        };
+        let theirs: Vec<String> = elsewhere
+            .iter()
+            .map(|f| {
+                let envs: Vec<String> = f.environments.iter().map(env_name).collect();
+                format!(
+                    "{} ({}, {} record(s))",
+                    diag::printable(&f.destination),
+                    envs.join(", "),
+                    f.records
+                )
+            })
+            .collect();
+        bail!(
+            "the records in {} were dead-lettered on their way to {}, not to the spec's endpoint {} ({}): they belong to another environment; replay them with the spec and --env that made them, select the others with filters, or pass --allow-other-endpoint",
+            store.location(),
+            theirs.join(", "),
+            crate::dlq::record::Provenance::of(spec, None).destination,
+            env_name(&a.spec_args.env)
         );
     }
     let evals: Vec<Evaluation> = scan

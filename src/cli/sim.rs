@@ -153,6 +153,8 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         None => None,
     };
     let mut dlq_error: Option<anyhow::Error> = None;
+    // Records name the environment and endpoint they were meant for (`dlq replay` checks it).
+    let provenance = crate::dlq::record::Provenance::of(&spec, args.spec_args.env.as_deref());
     let epoch = engine::epoch(&spec, &sc);
     let mut dlq_written = 0u64;
     let wants_outcomes = outcomes.is_some();
@@ -175,7 +177,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         if !d.stored || dlq_error.is_some() {
             return;
         }
-        let record = crate::dlq::record::Record::from(d, event.get(), epoch);
+        let record = crate::dlq::record::Record::from(d, event.get(), epoch, &provenance);
         match crate::dlq::store::write_record(store, &record) {
             Ok(_) => dlq_written += 1,
             Err(e) => {

@@ -32,6 +32,16 @@ pub struct Record {
     pub rule_id: String,
     /// The channel the event was routed to.
     pub channel: String,
+    /// The `--env` overlay of the spec the event was dead-lettered under (null: the base spec).
+    /// Absent in records written before cxsync recorded it.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Where the event was being delivered: the channel's `destinationUri` as the spec (after
+    /// `--env`) named it, as scheme, host, port and path (no query, fragment or credentials;
+    /// [`destination_of`]). `dlq replay` refuses to send a record elsewhere unless told to.
+    /// Absent in records written before cxsync recorded it.
+    #[serde(default)]
+    pub destination: Option<String>,
     /// The idempotency key rendered from the spec's template (absent when it could not render).
     pub idempotency_key: Option<String>,
     /// The original event, unchanged.
@@ -62,17 +72,69 @@ pub struct Record {
     pub dead_lettered_at: String,
 }
 
+/// Where a record's events were going: the spec's environment and its channel's destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The `--env` overlay (`None`: the base spec).
+    pub environment: Option<String>,
+    /// [`destination_of`] the channel's `destinationUri`.
+    pub destination: String,
+}
+
+impl Provenance {
+    /// The provenance of records a spec loaded with `--env environment` writes. A destination
+    /// read from `${env:…}` is recorded as the hash of its identity, never as text: records
+    /// hold no secret (docs/dlq.md).
+    pub fn of(spec: &crate::spec::Spec, environment: Option<&str>) -> Provenance {
+        use crate::spec::secret;
+        let uri = &spec.raw.channel.destination_uri;
+        let origin = secret::origins(spec)
+            .get("/channel/destinationUri")
+            .copied();
+        let destination = if secret::masked(origin, false, secret::Side::Sent) {
+            format!(
+                "(sensitive) xxh3:{:032x}",
+                xxhash_rust::xxh3::xxh3_128(destination_of(uri).as_bytes())
+            )
+        } else {
+            destination_of(uri)
+        };
+        Provenance {
+            environment: environment.map(str::to_string),
+            destination,
+        }
+    }
+}
+
+/// A destination URL's identity: scheme, host, port and path, without the query, fragment or
+/// credentials (which may hold secrets and do not name another endpoint). Text that does not
+/// parse as a URL is kept as written.
+pub fn destination_of(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(u) => {
+            let host = u.host_str().unwrap_or_default();
+            match u.port() {
+                Some(p) => format!("{}://{host}:{p}{}", u.scheme(), u.path()),
+                None => format!("{}://{host}{}", u.scheme(), u.path()),
+            }
+        }
+        Err(_) => uri.to_string(),
+    }
+}
+
 impl Record {
     /// The stored record of a dead letter and its original `event` (the machine does not hold
     /// events; the driver finds it again); `epoch` is the wall-clock instant of the run's time 0
-    /// and dates the record's times.
-    pub fn from(d: &DeadLettered, event: Value, epoch: SystemTime) -> Record {
+    /// and dates the record's times; `at` says which environment and endpoint it was meant for.
+    pub fn from(d: &DeadLettered, event: Value, epoch: SystemTime, at: &Provenance) -> Record {
         Record {
             version: RECORD_VERSION,
             event_id: d.id.event_id.to_string(),
             event_type: d.id.event_type.to_string(),
             rule_id: d.id.rule_id.to_string(),
             channel: d.channel.clone(),
+            environment: at.environment.clone(),
+            destination: Some(at.destination.clone()),
             idempotency_key: d.idempotency_key.clone(),
             event,
             payload: d.payload.clone(),

@@ -21,7 +21,7 @@ mod sink;
 
 pub use evaluate::{render_key, Evaluation, Problem, Replayer};
 pub use run::{replay, Disposition, Marker, ReplayOptions};
-pub use select::{foreign_channels, unmatched};
+pub use select::{foreign_channels, foreign_destinations, unmatched, ForeignDestination};
 pub use sink::{check_url, Delivery, DriverSink, ReplaySink, SinkOutcome, SinkSetupError};
 
 #[cfg(test)]

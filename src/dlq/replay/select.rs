@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::dlq::inspect::{Filter, Found};
+use crate::dlq::record::Provenance;
 use crate::spec::Spec;
 
 /// One note per filter value no record has, naming what the DLQ does have; and one when the
@@ -55,6 +56,41 @@ pub fn unmatched(filter: &Filter, records: &[Found], spec: &Spec, selected: usiz
         ));
     }
     notes
+}
+
+/// The endpoints, other than the spec's channel's (`destinationUri` after its `--env` overlay,
+/// as [`Provenance::of`] records it), that `records` were being delivered to, each with the environments they
+/// name and its count, in endpoint order. A channel name an overlay keeps can front another
+/// CRM (production and staging); records written before cxsync recorded a destination are
+/// not counted. Empty: every record was meant for the spec's endpoint.
+pub fn foreign_destinations<'a>(
+    records: impl IntoIterator<Item = &'a Found>,
+    spec: &Spec,
+) -> Vec<ForeignDestination> {
+    let ours = Provenance::of(spec, None).destination;
+    let mut out: std::collections::BTreeMap<&str, ForeignDestination> = Default::default();
+    for f in records {
+        let Some(d) = f.record.destination.as_deref().filter(|d| *d != ours) else {
+            continue;
+        };
+        let e = out.entry(d).or_insert_with(|| ForeignDestination {
+            destination: d.to_string(),
+            environments: Default::default(),
+            records: 0,
+        });
+        e.records += 1;
+        e.environments.insert(f.record.environment.clone());
+    }
+    out.into_values().collect()
+}
+
+/// Records meant for another endpoint than the spec's ([`foreign_destinations`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignDestination {
+    pub destination: String,
+    /// The environments the records name (`None`: the base spec).
+    pub environments: std::collections::BTreeSet<Option<String>>,
+    pub records: usize,
 }
 
 /// The channels, other than the spec's (`channel.name` after its `--env` overlay), that
