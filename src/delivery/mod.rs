@@ -13,7 +13,7 @@
 //! - [`drive`]: the one driver loop every driver shares (arrivals in, transmits and outputs out,
 //!   answers back, an observer watching), and its virtual-time form;
 //! - `token`, the OAuth token cache, its sub-state (there is no circuit breaker: the hub runs
-//!   none, so neither does the machine; `retry.circuitBreaker` is lint CX037's finding);
+//!   none, so neither does the machine; `retry.circuitBreaker` is lint CX038's finding);
 //! - [`classify`], [`backoff`], [`retry_after`], [`idempotency`]: the pure rules it applies;
 //! - [`Reason`]: why an event was dead-lettered; [`alert`]: the DLQ alert webhook body the machine
 //!   sends, and the key a dead letter is stored under.

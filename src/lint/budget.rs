@@ -47,7 +47,7 @@ first). Time runs from the first attempt to the \
 dead-lettering, as in the DLQ record (a batched event's wait for its batch comes before it, and a \
 note gives it); the delivery deadline and the token \
 refresh allowance apply as they do in `sim`. A `retry.circuitBreaker` changes no figure: it is not \
-sent to the hub, which runs none, so neither the machine nor `sim` does (CX037). \
+sent to the hub, which runs none, so neither the machine nor `sim` does (CX038). \
 `--no-jitter` runs both with `jitter: none`, the figures `sim --no-jitter` gives. \
 `--format json` prints `{\"version\": 1, \"budgets\": [{\"file\", \"jitter\", \"timeoutMs\", \
 \"slowestRetryAfterSeconds\", \"rows\": [{\"answer\", \"kind\" (status, timeout, reset, \
@@ -470,7 +470,7 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
     }
     if r.circuit_breaker.is_some() {
         notes.push(
-            "retry.circuitBreaker is not sent to the Event Hub, which runs no breaker: no figure counts on one (CX037)".into(),
+            "retry.circuitBreaker is not sent to the Event Hub, which runs no breaker: no figure counts on one (CX038)".into(),
         );
     }
     let cut = rows.iter().any(|row| {

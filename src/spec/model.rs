@@ -264,11 +264,11 @@ pub struct RetryPolicy {
     #[schemars(inner(range(min = 100, max = 599)))]
     pub non_retryable_status_codes: Vec<u16>,
     /// Not sent to the Event Hub (its retry-policy API has no such field) and not simulated:
-    /// the hub runs no breaker. Accepted so older specs load; lint CX037 flags it.
+    /// the hub runs no breaker. Accepted so older specs load; lint CX038 flags it.
     pub circuit_breaker: Option<CircuitBreaker>,
 }
 
-/// A circuit breaker as older specs wrote it: read, never sent, never run (CX037).
+/// A circuit breaker as older specs wrote it: read, never sent, never run (CX038).
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CircuitBreaker {

@@ -266,8 +266,8 @@ pub fn auto_interval(duration: Time) -> Time {
 
 /// The note of a run whose spec sets `retry.circuitBreaker`, which is not sent to the hub: the
 /// guide's retry-policy API has no such field, so `compile` and `apply` leave it out, and the
-/// delivery machine, like the hub, runs no breaker (#122; lint CX037).
-pub const BREAKER_NOT_SENT: &str = "retry.circuitBreaker is not sent to the Event Hub (its retry-policy API has no such field; `cxsync compile` leaves it out) and not simulated: this run has no breaker, as production has none (lint CX037)";
+/// delivery machine, like the hub, runs no breaker (#122; lint CX038).
+pub const BREAKER_NOT_SENT: &str = "retry.circuitBreaker is not sent to the Event Hub (its retry-policy API has no such field; `cxsync compile` leaves it out) and not simulated: this run has no breaker, as production has none (lint CX038)";
 
 /// Says why, when the DLQ holds throttled events the policy could have kept; and that a
 /// circuit breaker the spec sets is neither sent nor simulated.
