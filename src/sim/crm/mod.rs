@@ -517,7 +517,11 @@ impl CrmModel {
                 return http(422, &body, None);
             }
         }
-        let mut replayed = false;
+        // What the write did, for the answer: the first record created, else the first updated,
+        // else the key the request replays; `None`: every record was new and unkeyed.
+        let mut created: Option<u128> = None;
+        let mut updated: Option<u128> = None;
+        let mut replayed: Option<u128> = None;
         match self.dedup {
             DedupMode::Header => {
                 let key = hash128(&req.idempotency.1);
@@ -527,8 +531,9 @@ impl CrmModel {
                     for &s in &req.seqs {
                         self.write(s);
                     }
+                    created = Some(key);
                 } else {
-                    replayed = true;
+                    replayed = Some(key);
                     self.stats.deduplicated += 1;
                 }
             }
@@ -538,8 +543,12 @@ impl CrmModel {
                 for (i, &(_, key)) in readings.iter().enumerate() {
                     let seq = req.seqs.get(owner(i)).copied().unwrap_or(0);
                     match self.seen.get(&key) {
-                        Some(&owner) if owner == seq => self.stats.deduplicated += 1,
+                        Some(&owner) if owner == seq => {
+                            updated.get_or_insert(key);
+                            self.stats.deduplicated += 1;
+                        }
                         Some(&owner) => {
+                            updated.get_or_insert(key);
                             // Another delivery updates the same record: right when it is about
                             // the same subject (the ledger decides), an overwrite otherwise.
                             if self.overwrite_values.len() < OVERWRITE_VALUES {
@@ -568,6 +577,7 @@ impl CrmModel {
                             }
                         }
                         None => {
+                            created.get_or_insert(key);
                             self.seen.insert(key, seq);
                             if written.replace(seq) != Some(seq) {
                                 self.write(seq);
@@ -590,12 +600,15 @@ impl CrmModel {
             };
         }
         let _ = &self.header_name;
-        if replayed {
-            http(200, r#"{"status":"replayed"}"#, None)
-        } else {
-            let body = format!(r#"{{"id":"rec-{}","status":"created"}}"#, req.id);
-            http(201, &body, None)
-        }
+        let written = match (created, updated, replayed) {
+            (Some(k), ..) => Written::Created(record_id(k)),
+            (None, Some(k), _) => Written::Updated(record_id(k)),
+            (None, None, Some(k)) => Written::Replayed(record_id(k)),
+            // Records the CRM knows by nothing it was sent: new ones, named by the request.
+            (None, None, None) => Written::Created(format!("rec-{}", req.id)),
+        };
+        let (status, body) = written.answer();
+        http(status, &body, None)
     }
 
     /// Whether the CRM reads the records it is sent: to check them against a payload schema,
@@ -687,6 +700,39 @@ impl CrmModel {
         self.applied[i] = self.applied[i].saturating_add(1);
         self.stats.side_effects += 1;
     }
+}
+
+/// What a write did to the CRM's records, and the record it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Written {
+    /// A new record (the first of a batch's new ones).
+    Created(String),
+    /// An existing record rewritten by an upsert on its field (none of the batch's was new).
+    Updated(String),
+    /// A request whose idempotency key the CRM has seen: nothing written.
+    Replayed(String),
+}
+
+impl Written {
+    /// The CRM's answer: 201 with the new record, 200 with the updated or replayed one. The
+    /// one answer of the virtual CRM and of `mock-crm` / `sim --http` (they serve this model).
+    fn answer(&self) -> (u16, String) {
+        let (status, id, word) = match self {
+            Written::Created(id) => (201, id, "created"),
+            Written::Updated(id) => (200, id, "updated"),
+            Written::Replayed(id) => (200, id, "replayed"),
+        };
+        (
+            status,
+            serde_json::json!({ "id": id, "status": word }).to_string(),
+        )
+    }
+}
+
+/// A record's id, from the fingerprint of what the CRM knows it by (its upsert value or its
+/// idempotency key): every write of one record names the same id.
+fn record_id(key: u128) -> String {
+    format!("rec-{:016x}", key as u64)
 }
 
 /// A 128-bit fingerprint of a key (XXH3-128: deterministic across runs and machines; a
@@ -862,6 +908,64 @@ mod tests {
         assert_eq!(status(m.handle_request(0, &r, &mut rng)).0, 201);
         assert_eq!(status(m.handle_request(1, &r, &mut rng)).0, 200);
         assert_eq!((m.applied(1), m.stats.deduplicated), (1, 1));
+    }
+
+    /// #126/#178: a write that creates a record is answered 201, an upsert of a record already
+    /// there 200 "updated" with that record's id (a resend of the same event or another event
+    /// about the same record), a replayed key 200 "replayed", and a CRM without deduplication
+    /// creates a record with every write. `mock-crm` serves this answer (`tests/http.rs`).
+    #[test]
+    fn a_create_is_201_and_an_update_or_a_replay_200_with_the_records_id() {
+        let answer = |r: Reply| -> (u16, String, String) {
+            let (s, _, body) = status(r);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            (
+                s,
+                v["status"].as_str().unwrap().into(),
+                v["id"].as_str().unwrap().into(),
+            )
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let upsert = "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 }, idempotency: upsert, upsertField: ref }\n";
+        let mut m = model(upsert, None);
+        let mut with = |id: u64, seq: u64, body: &str| {
+            let mut r = req(id, body, None);
+            r.seqs = vec![seq];
+            answer(m.handle_request(0, &r, &mut rng))
+        };
+        let first = with(1, 0, r#"{"ref":"I-7"}"#);
+        let resent = with(2, 0, r#"{"ref":"I-7"}"#);
+        let other = with(3, 1, r#"{"ref":"I-7","state":"ended"}"#);
+        let new = with(4, 2, r#"{"ref":"I-8"}"#);
+        assert_eq!((first.0, first.1.as_str()), (201, "created"));
+        assert_eq!(
+            (resent.0, resent.1.as_str(), &resent.2),
+            (200, "updated", &first.2)
+        );
+        assert_eq!(
+            (other.0, other.1.as_str(), &other.2),
+            (200, "updated", &first.2)
+        );
+        assert_eq!((new.0, new.1.as_str()), (201, "created"));
+        assert_ne!(new.2, first.2);
+        let mut m = model(BASE, None);
+        let r = req(5, "{}", None);
+        let (a, b) = (
+            answer(m.handle_request(0, &r, &mut rng)),
+            answer(m.handle_request(1, &r, &mut rng)),
+        );
+        assert_eq!(
+            (a.0, a.1.as_str(), b.0, b.1.as_str()),
+            (201, "created", 200, "replayed")
+        );
+        assert_eq!(a.2, b.2);
+        let none = "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 }, idempotency: none }\n";
+        let mut m = model(none, None);
+        let ids: Vec<_> = (6..8)
+            .map(|id| answer(m.handle_request(0, &req(id, "{}", None), &mut rng)))
+            .collect();
+        assert!(ids.iter().all(|a| a.0 == 201), "{ids:?}");
+        assert_ne!(ids[0].2, ids[1].2);
     }
 
     /// A record is read once: ahead, from the payload the machine was handed
