@@ -77,9 +77,7 @@ impl OutputFile {
             Destination::Replace(target) => {
                 let dir = parent_dir(&target);
                 std::fs::create_dir_all(dir)?;
-                let tmp = tempfile::NamedTempFile::new_in(dir)?;
-                keep_permissions(&tmp, &target)?;
-                Output::Temp(tmp, target)
+                Output::Temp(temp_beside(dir, &target, Access::Shared)?, target)
             }
             Destination::Direct(target) => Output::Direct(
                 std::fs::OpenOptions::new()
@@ -120,12 +118,61 @@ impl Write for OutputFile {
     }
 }
 
-/// A file replaced keeps its permissions (the temporary file is made readable by its owner only).
-fn keep_permissions(tmp: &tempfile::NamedTempFile, target: &Path) -> std::io::Result<()> {
-    match std::fs::metadata(target) {
-        Ok(m) if m.is_file() => tmp.as_file().set_permissions(m.permissions()),
-        _ => Ok(()),
+/// Who may read a new output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    /// As the shell's `>` creates a file: `0666` less the umask (`0644` under the usual `022`).
+    #[default]
+    Shared,
+    /// Its owner only (`0600`): a file that holds a value from the environment marked secret
+    /// (`compile --out`'s `channel.json` with an `${env:}` secret).
+    Private,
+}
+
+/// The mode a new file of `access` is created with; the kernel applies the umask at `open(2)`,
+/// so the umask is never read (reading it means setting it, which races with other threads).
+#[cfg(unix)]
+fn new_file_mode(access: Access) -> u32 {
+    match access {
+        Access::Shared => 0o666,
+        Access::Private => 0o600,
     }
+}
+
+/// What a new folder is created with before the umask (`mkdir`'s `0777`).
+#[cfg(unix)]
+const NEW_DIR_MODE: u32 = 0o777;
+
+/// A temporary file in `dir` to be renamed over `target`, with the mode the file will keep: a
+/// file replaced keeps its permissions, a new one gets the mode of `access` ([`Access`]).
+/// (tempfile's own default, `0600`, made every new report, snapshot and junit file unreadable
+/// to the rest of a team.) It is never more open than its target will be: an existing file's
+/// mode less the umask at creation, then exactly its mode.
+fn temp_beside(
+    dir: &Path,
+    target: &Path,
+    access: Access,
+) -> std::io::Result<tempfile::NamedTempFile> {
+    let existing = std::fs::metadata(target)
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map(|m| m.permissions());
+    let mut b = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = existing
+            .as_ref()
+            .map_or(new_file_mode(access), |p| p.mode() & 0o777);
+        b.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = access;
+    let tmp = b.tempfile_in(dir)?;
+    if let Some(p) = existing {
+        tmp.as_file().set_permissions(p)?;
+    }
+    Ok(tmp)
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder is written, flushed
@@ -144,11 +191,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// temporary files and any folder this call created. (A rename can still fail after the first
 /// one, but each file is whole, and a rename in its own folder fails only on a broken disk.)
 /// A symlink is written at its target; a device or FIFO is written directly, after the renames
-/// ([`Destination`]).
-pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Result<()> {
+/// ([`Destination`]). A new file gets the mode of its [`Access`].
+pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>, Access)]) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let mut dests = Vec::with_capacity(files.len());
-    for (path, _) in files {
+    for (path, _, _) in files {
         for dir in parent_dir(path).ancestors() {
             if dir.as_os_str().is_empty() {
                 continue;
@@ -175,7 +222,7 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
     let mut created: Vec<std::path::PathBuf> = Vec::new();
     let staged = (|| -> anyhow::Result<Vec<tempfile::NamedTempFile>> {
         let mut staged = Vec::new();
-        for ((path, bytes), dest) in files.iter().zip(&dests) {
+        for ((path, bytes, access), dest) in files.iter().zip(&dests) {
             let Destination::Replace(target) = dest else {
                 continue;
             };
@@ -185,9 +232,8 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
             created.extend(missing.into_iter().rev().map(Path::to_path_buf));
-            let tmp = tempfile::NamedTempFile::new_in(dir)
+            let tmp = temp_beside(dir, target, *access)
                 .and_then(|mut t| {
-                    keep_permissions(&t, target)?;
                     t.write_all(bytes)?;
                     t.as_file().sync_all()?;
                     Ok(t)
@@ -210,7 +256,7 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
     let replaced = files
         .iter()
         .zip(&dests)
-        .filter_map(|((path, _), d)| match d {
+        .filter_map(|((path, _, _), d)| match d {
             Destination::Replace(target) => Some((path, target)),
             Destination::Direct(_) => None,
         });
@@ -219,7 +265,7 @@ pub fn write_all_atomic(files: &[(std::path::PathBuf, Vec<u8>)]) -> anyhow::Resu
             .map_err(|e| e.error)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    for ((path, bytes), dest) in files.iter().zip(&dests) {
+    for ((path, bytes, _), dest) in files.iter().zip(&dests) {
         if let Destination::Direct(_) = dest {
             write_atomic(path, bytes)
                 .with_context(|| format!("cannot write {}", path.display()))?;
@@ -238,13 +284,19 @@ pub fn parent_dir(path: &Path) -> &Path {
 
 /// A new, empty, hidden folder `<dir>/<prefix>…` (`dir` created if missing) to build a tree in
 /// and rename into place beside it (same file system): nobody sees half of it. It is removed on
-/// drop unless kept.
+/// drop unless kept. It is made as `mkdir` makes a folder (`0777` less the umask), not
+/// tempfile's `0700`: renamed into place, it is the user's project or import folder.
 pub fn staging_dir(dir: &Path, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
     use anyhow::Context as _;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in(dir)
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        b.permissions(std::fs::Permissions::from_mode(NEW_DIR_MODE));
+    }
+    b.tempdir_in(dir)
         .with_context(|| format!("cannot create a staging folder in {}", dir.display()))
 }
 
@@ -413,9 +465,9 @@ mod tests {
         let d = temp_tree(&[("out/channel.json", "old")]);
         let out = d.path().join("out");
         let files = vec![
-            (out.join("channel.json"), b"new".to_vec()),
-            (out.join("rules/a.json"), b"{}".to_vec()),
-            (out.join("bad\0name/b.json"), b"{}".to_vec()),
+            (out.join("channel.json"), b"new".to_vec(), Access::Private),
+            (out.join("rules/a.json"), b"{}".to_vec(), Access::Shared),
+            (out.join("bad\0name/b.json"), b"{}".to_vec(), Access::Shared),
         ];
         assert!(write_all_atomic(&files).is_err());
         let left: Vec<_> = std::fs::read_dir(&out)
@@ -451,8 +503,8 @@ mod tests {
         assert_eq!(std::fs::read(d.path().join("real.json")).unwrap(), b"new");
         // Several files at once, one of them through the link.
         write_all_atomic(&[
-            (link.clone(), b"both".to_vec()),
-            (d.path().join("b"), b"b".to_vec()),
+            (link.clone(), b"both".to_vec(), Access::Shared),
+            (d.path().join("b"), b"b".to_vec(), Access::Shared),
         ])
         .unwrap();
         assert!(is_symlink(&link));
@@ -479,7 +531,7 @@ mod tests {
             Destination::Direct(null.to_path_buf())
         );
         write_atomic(null, b"gone").unwrap();
-        write_all_atomic(&[(null.to_path_buf(), b"gone".to_vec())]).unwrap();
+        write_all_atomic(&[(null.to_path_buf(), b"gone".to_vec(), Access::Private)]).unwrap();
         assert!(!std::fs::metadata(null).unwrap().is_file());
         // A symlink to it, and the process's own descriptors, too.
         let d = tempfile::tempdir().unwrap();

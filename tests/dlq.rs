@@ -398,6 +398,89 @@ fn bad_objects_are_reported_with_their_key_and_skipped() {
     assert!(!err.contains("panicked"));
 }
 
+/// #101: a record whose name holds a terminal escape, one that is not JSON and one whose value
+/// carries an escape into the parser's words are each reported once with its key, escaped
+/// (`\u001b`, never the raw ESC); every other record is listed, counted and judged for replay,
+/// and the exit is 1.
+#[cfg(unix)]
+#[test]
+fn one_bad_record_is_reported_escaped_and_every_other_is_listed_counted_and_replayed() {
+    let (_dir, r) = fixture_copy();
+    let day = r.join("2024/01/15");
+    std::fs::copy(day.join("evt-2001.json"), day.join("evt\u{1b}[2J.json")).unwrap();
+    std::fs::write(day.join("torn.json"), "{\"eventId\": \"\u{1b}]0;pwned\u{7}").unwrap();
+    // A record whose reason holds an ESC (escaped in the JSON): serde's "unknown variant" quotes
+    // it raw.
+    let mut alien = serde_json::to_value(&fixture_records()[0]).unwrap();
+    alien["reason"] = json!("\u{1b}[31mRED");
+    std::fs::write(day.join("alien.json"), alien.to_string()).unwrap();
+    let bad = [
+        ("2024/01/15/evt\\u001b[2J.json", "cannot be an object key"),
+        ("2024/01/15/torn.json", "not JSON"),
+        ("2024/01/15/alien.json", "unknown variant `\\u001b[31mRED`"),
+    ];
+    let check = |o: &Output, what: &str| {
+        let err = stderr(o);
+        assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+        assert!(
+            !err.contains('\u{1b}') && !err.contains('\u{7}'),
+            "{what}: raw escape: {err:?}"
+        );
+        for (key, why) in bad {
+            assert!(
+                err.lines()
+                    .any(|l| l.starts_with("warning: ") && l.contains(key) && l.contains(why)),
+                "{what}: no warning for {key}: {err}"
+            );
+        }
+        assert_eq!(err.matches("warning: ").count(), 3, "{what}: {err}");
+    };
+    let o = run(cxsync().args(["dlq", "list", "--format", "json"]).arg(&r));
+    check(&o, "list");
+    let mut listed = ids(&json_out(&o), "eventId");
+    listed.sort();
+    let mut all: Vec<String> = fixture_records().into_iter().map(|r| r.event_id).collect();
+    all.sort();
+    assert_eq!(listed, all, "every good record is listed");
+    let o = run(cxsync().args(["dlq", "stats", "--format", "json"]).arg(&r));
+    check(&o, "stats");
+    assert!(
+        stdout(&o).contains(&format!("\"total\": {}", all.len())),
+        "{}",
+        stdout(&o)
+    );
+    let o = dry_run(&r, "fixtures/dlq/fixed.yaml", "http://127.0.0.1:9");
+    check(&o, "replay --dry-run");
+    assert_eq!(json_out(&o)["records"].as_array().unwrap().len(), all.len());
+}
+
+/// Fuzzing found `dlq list` and `dlq stats` panicking ("Formatting argument out of range", exit
+/// 101) on a record whose event id or type is over 65,535 characters (a column padded with
+/// `{:<w$}`), and the rule column and the stats' keys were printed raw. Now: exit 0, the long
+/// cell printed whole without padding the other rows to it, the rule and keys escaped.
+#[test]
+fn a_record_with_a_huge_id_or_an_escape_in_any_column_is_listed_and_counted() {
+    let (_dir, r) = fixture_copy();
+    let day = r.join("2024/01/15");
+    let mut rec = serde_json::to_value(&fixture_records()[0]).unwrap();
+    rec["eventId"] = json!("i".repeat(70_000));
+    rec["eventType"] = json!(format!("t{}", "y".repeat(70_000)));
+    rec["ruleId"] = json!("RULE_\u{1b}[2J");
+    std::fs::write(day.join("huge.json"), rec.to_string()).unwrap();
+    for cmd in ["list", "stats"] {
+        let o = run(cxsync().args(["dlq", cmd]).arg(&r));
+        let (out, err) = (stdout(&o), stderr(&o));
+        assert_eq!(o.status.code(), Some(0), "{cmd}: {err}");
+        assert!(!err.contains("panicked"), "{cmd}: {err}");
+        assert!(!out.contains('\u{1b}'), "{cmd}: raw ESC");
+        assert!(out.contains("RULE_\\u001b[2J"), "{cmd}: {out:.300}");
+        assert!(out.contains(&"i".repeat(70_000)) || cmd == "stats", "{cmd}");
+        // No line but the huge record's own is padded to its width.
+        let long = out.lines().filter(|l| l.chars().count() > 1_000).count();
+        assert!(long <= 2, "{cmd}: {long} long lines");
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn names_a_listing_cannot_take_are_skipped_with_a_warning_naming_them() {
@@ -1422,6 +1505,153 @@ async fn s3_and_folder_sources_list_count_and_replay_alike() {
         5,
         "the resumed S3 replay resent nothing"
     );
+}
+
+/// Puts `body` at the raw `key` of a moto bucket (percent-encoded on the wire, so moto stores
+/// keys no SDK would write: control characters, empty and `..` segments).
+fn put_raw(endpoint: &str, bucket: &str, key: &str, body: &[u8]) {
+    use std::io::{Read, Write};
+    let addr = endpoint.trim_start_matches("http://");
+    let path: String = key
+        .split('/')
+        .map(|seg| {
+            seg.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "PUT /{bucket}/{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{key:?}: {resp}");
+}
+
+/// #101 on S3: keys `object_store` cannot read as a path (an ESC, an empty segment, `..`, `.`)
+/// among many good records, in one page of the listing and at its edges, and an object that is
+/// not JSON: each is reported once with its key escaped, every record is listed, counted and
+/// judged for replay as from a folder holding only the good ones, and the exit is 1. (The
+/// listing used to end at the first such key: exit 2, nothing listed.)
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs moto (pip install 'moto[server]'); run: cargo test --test cli dlq:: -- --ignored (.ci/run does)"]
+async fn s3_keys_a_listing_cannot_take_are_skipped_and_every_record_is_listed() {
+    let moto = start_moto();
+    let bucket = "cxone-eventhub-dlq-prod";
+    create_bucket(&moto.endpoint, bucket);
+    let s3 = format!("s3://{bucket}/crm-sync-failed");
+    let vars = aws_vars(&moto.endpoint);
+    // 40 good records (more than one halving of a page can hold between two bad keys).
+    let mut records = Vec::new();
+    for (i, r) in fixture_records().into_iter().cycle().take(40).enumerate() {
+        let mut r = r;
+        r.event_id = format!("{}-{i:02}", r.event_id);
+        records.push(r);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join(bucket).join("crm-sync-failed");
+    std::fs::create_dir_all(&folder).unwrap();
+    let folder_s = folder.display().to_string();
+    tokio::task::spawn_blocking({
+        let (s3, folder_s, records) = (s3.clone(), folder_s.clone(), records.clone());
+        move || {
+            let st = Store::open(&Source::parse(&s3).unwrap(), &vars).unwrap();
+            let fs = Store::open(&Source::parse(&folder_s).unwrap(), &BTreeMap::new()).unwrap();
+            for r in &records {
+                store::write_record(&st, r).unwrap();
+                store::write_record(&fs, r).unwrap();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let p = "crm-sync-failed";
+    for key in [
+        format!("{p}/0000/bad\u{1b}[2J.json"),
+        format!("{p}/2024/01/15//empty.json"),
+        format!("{p}/2024/01/15/CRM_SYNC_RULE_ID/../up.json"),
+        format!("{p}/2024/01/15/./dot.json"),
+        format!("{p}/zzzz/\u{7}last.json"),
+    ] {
+        put_raw(&moto.endpoint, bucket, &key, b"{}");
+    }
+    put_raw(
+        &moto.endpoint,
+        bucket,
+        &format!("{p}/2024/01/15/torn.json"),
+        b"{\"eventId\"",
+    );
+    let bad = [
+        "0000/bad\\u001b[2J.json",
+        "2024/01/15//empty.json",
+        "2024/01/15/CRM_SYNC_RULE_ID/../up.json",
+        "2024/01/15/./dot.json",
+        "zzzz/\\u0007last.json",
+        "2024/01/15/torn.json",
+    ];
+    for args in [
+        &["list", "--format", "json"][..],
+        &["stats", "--format", "json"][..],
+    ] {
+        let run_on = |src: &str| {
+            let mut c = cxsync();
+            c.arg("dlq").arg(args[0]).arg(src).args(&args[1..]);
+            with_aws(c, &moto.endpoint)
+        };
+        let a = run_async(run_on(&folder_s)).await;
+        let b = run_async(run_on(&s3)).await;
+        let err = stderr(&b);
+        assert_eq!(b.status.code(), Some(1), "{args:?}: {err}");
+        assert!(!err.contains('\u{1b}') && !err.contains('\u{7}'), "{err:?}");
+        for key in bad {
+            assert_eq!(
+                err.lines()
+                    .filter(|l| l.starts_with("warning: ") && l.contains(key))
+                    .count(),
+                1,
+                "{args:?}: {key}: {err}"
+            );
+        }
+        assert_eq!(err.matches("warning: ").count(), bad.len(), "{err}");
+        assert_eq!(normalised(&a, &folder_s), normalised(&b, &s3), "{args:?}");
+    }
+    let crm = crm_with_token().await;
+    let a = run_async(with_aws(
+        replay_cmd(
+            Path::new(&folder_s),
+            "fixtures/dlq/fixed.yaml",
+            &crm.uri(),
+            &["--dry-run"],
+        ),
+        &moto.endpoint,
+    ))
+    .await;
+    let b = run_async(with_aws(
+        replay_cmd(
+            Path::new(&s3),
+            "fixtures/dlq/fixed.yaml",
+            &crm.uri(),
+            &["--dry-run"],
+        ),
+        &moto.endpoint,
+    ))
+    .await;
+    assert_eq!(b.status.code(), Some(1), "{}", stderr(&b));
+    let count = |o: &Output| json_out(o)["records"].as_array().unwrap().len();
+    assert_eq!(count(&b), records.len());
+    assert_eq!(count(&a), count(&b));
 }
 
 /// A replay filter that matches no record (a typo in a CI job) says what the DLQ has and exits

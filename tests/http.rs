@@ -292,6 +292,120 @@ fn mock_crm_issues_tokens_and_answers_writes_as_the_scenario_says() {
     );
 }
 
+/// Peak resident memory of a process, in kB (Linux).
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends `head` and then `body_len` bytes of body (or until the server closes), on a raw
+/// connection, and returns what the server answered before it closed.
+fn raw_request(addr: &str, head: &str, body_len: u64, close_write: bool) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut reader = s.try_clone().unwrap();
+    let answer = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        let _ = reader.read_to_end(&mut got);
+        String::from_utf8_lossy(&got).into_owned()
+    });
+    s.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b' '; 1 << 20];
+    let mut sent = 0u64;
+    while sent < body_len {
+        let n = chunk.len().min((body_len - sent) as usize);
+        if s.write_all(&chunk[..n]).is_err() {
+            break;
+        }
+        sent += n as u64;
+    }
+    if close_write {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    answer.join().unwrap()
+}
+
+/// #168: `mock-crm` reads each request through its front before wiremock sees it. A body that
+/// ends before its Content-Length (then half-close) is answered 400 and a lying length of
+/// 99999999999 too, never a panic; a 1 GiB body to the CRM is answered 413 by the CRM model
+/// from its first 1 MiB + 1 bytes (the profile's limit), and the mock's peak memory stays far
+/// below the body (wiremock held bodies whole: 1 GiB sent, 1 GiB resident); a chunked body is
+/// read; and the mock still answers writes afterwards, its tally counting what it refused.
+#[cfg(target_os = "linux")]
+#[test]
+fn mock_crm_refuses_truncated_and_oversized_bodies_without_panic_or_unbounded_memory() {
+    let mock = MockProcess::start(&[]);
+    let (token_url, crm_url) = (mock.url("token endpoint"), mock.url("CRM writes"));
+    let url = reqwest::Url::parse(&crm_url).unwrap();
+    let addr = format!("127.0.0.1:{}", url.port().unwrap());
+    let path = url.path().to_string();
+    let token = rt().block_on(async {
+        let t: Value = reqwest::Client::new()
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "cxone_eventhub_client"),
+                ("client_secret", "cxsync-mock-secret"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        t["access_token"].as_str().unwrap().to_string()
+    });
+    let head = |len: &str, key: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Idempotency-Key: {key}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n"
+        )
+    };
+    let truncated = raw_request(&addr, &head("1000", "t1"), 10, true);
+    assert!(truncated.starts_with("HTTP/1.1 400"), "{truncated}");
+    assert!(
+        truncated.contains("incomplete_body") && truncated.contains("10 of its 1000 bytes"),
+        "{truncated}"
+    );
+    let lying = raw_request(&addr, &head("99999999999", "t2"), 64, true);
+    assert!(lying.starts_with("HTTP/1.1 400"), "{lying}");
+    let before = peak_rss_kb(mock.child.id());
+    let huge = raw_request(
+        &addr,
+        &head(&(1u64 << 30).to_string(), "t3"),
+        1 << 30,
+        false,
+    );
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+    assert!(huge.contains("request_entity_too_large"), "{huge}");
+    let peak = peak_rss_kb(mock.child.id());
+    assert!(
+        peak < before + 200 * 1024,
+        "a 1 GiB body raised the mock's peak memory from {before} kB to {peak} kB"
+    );
+    let case = r#"{"caseNumber": "C-9", "contactId": "55012", "channelType": "voice", "syncTimestamp": "2024-01-15T14:00:00Z"}"#;
+    let chunked = raw_request(
+        &addr,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nX-Idempotency-Key: c1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{case}\r\n0\r\n\r\n",
+            case.len()
+        ),
+        0,
+        false,
+    );
+    assert!(chunked.starts_with("HTTP/1.1 201"), "{chunked}");
+    let stderr = mock.stop();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or("");
+    assert!(last.contains("side effects 1 "), "{last}");
+    assert!(last.contains("refused unread 3"), "{last}");
+}
+
 #[test]
 fn schema_violations_and_arrays_are_refused_with_422_and_400() {
     let mock = MockProcess::start(&[]);
@@ -944,4 +1058,153 @@ rules:
             && last.contains("duplicates 0 "),
         "three records (I-7, I-8, note-I-8), the other two writes update I-7: {last}"
     );
+}
+
+/// #149: a key over a name field holding non-ASCII text ("Zoë Åström", CJK, an emoji) was sent
+/// as raw bytes, which the mock could not read as a header (so it never deduplicated a resend:
+/// 22 duplicates over HTTP, none in virtual time). Such a key is refused unsent in every driver;
+/// the ASCII-named events are delivered, retried through resets and cut responses, alike.
+#[test]
+fn a_key_the_header_cannot_carry_is_dead_lettered_alike_in_virtual_time_and_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        ("a", "Zoë Åström"),
+        ("b", "李小龍"),
+        ("c", "Ops 🐉 team"),
+        ("d", "Plain Name"),
+        ("e", "Ada Byron"),
+    ];
+    // In a folder of their own: the runs write their reports beside the spec.
+    std::fs::create_dir(dir.path().join("events")).unwrap();
+    for (i, (f, name)) in names.iter().enumerate() {
+        std::fs::write(
+            dir.path().join("events").join(format!("{f}.json")),
+            serde_json::json!({
+                "event": {"id": format!("ev-7f3a-000{i}"), "type": "contact.closed",
+                          "occurredAt": "2025-03-09T22:14:05.250+05:30"},
+                "interaction": {"id": format!("INT-ab1{i}")},
+                "customer": {"ref": format!("cust-90{i}"), "name": name}
+            })
+            .to_string(),
+        )
+        .unwrap();
+    }
+    let spec = dir.path().join("notes.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\nname: notes\nchannel: { name: Notes, destinationUri: \"https://helpdesk.example.org/api/v2/notes\", auth: { type: none }, timeoutMilliseconds: 2500 }\nidempotency: { header: Idempotency-Key, key: \"${event.id}/${customer.name}\" }\nretry: { maxRetries: 4, initialDelaySeconds: 1, maxDelaySeconds: 30, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }\ndeadLetterQueue: { enabled: true, bucketName: notes-dlq }\ncrm: { idempotency: { by: header }, allowPersonalData: [requester] }\nrules:\n  - { id: NOTE, name: note, eventType: contact.closed, transform: '{\"external_id\": interaction.id, \"requester\": customer.name}', fixtures: [\"events/*.json\"] }\n",
+    )
+    .unwrap();
+    let scenario = dir.path().join("resets.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nname: resets\nduration: 2m\nevents: { count: 150 }\ncrm:\n  resetRate: 0.2\n  latency: { p50Ms: 30, p99Ms: 300 }\n",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for (mode, flags) in [
+        ("virtual", vec![]),
+        ("http", vec!["--http", "--time-scale", "0.002"]),
+    ] {
+        let outcomes = dir.path().join(format!("{mode}.jsonl"));
+        let report = dir.path().join(format!("{mode}.json"));
+        let mut args = vec![
+            "sim",
+            spec.to_str().unwrap(),
+            "--scenario",
+            scenario.to_str().unwrap(),
+            "--seed",
+            "149",
+            "--outcomes",
+            outcomes.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ];
+        args.extend(flags);
+        let (code, stdout, stderr) = run(&args);
+        // The spec's own dead letters fail the run, in both modes.
+        assert_eq!(code, 1, "{mode}:\n{stdout}\n{stderr}");
+        assert!(stdout.contains("U+00EB (`ë`)"), "{mode}: {stdout}");
+        let mut rep: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        rep.as_object_mut().unwrap().remove("notes");
+        seen.push((std::fs::read_to_string(&outcomes).unwrap(), rep));
+    }
+    let (virt, http) = (&seen[0], &seen[1]);
+    let totals = &http.1["totals"];
+    assert_eq!(totals["duplicates"], 0, "{totals}");
+    assert_eq!(totals["lost"], 0, "{totals}");
+    // Three of five templates carry a non-ASCII name; each of their events is refused unsent.
+    let unresolved = http
+        .0
+        .lines()
+        .filter(|l| l.contains("IDEMPOTENCY_KEY_UNRESOLVED"))
+        .count();
+    let delivered = http
+        .0
+        .lines()
+        .filter(|l| l.contains("\"delivered\""))
+        .count();
+    assert!(
+        unresolved >= 60 && delivered >= 40,
+        "{unresolved} {delivered}"
+    );
+    assert!(
+        http.1["crm"]["statuses"]["200"].as_u64().unwrap_or(0) > 0,
+        "a resend after a cut response was deduplicated by its key: {}",
+        http.1["crm"]
+    );
+    assert_eq!(virt.0, http.0, "per-event outcomes differ");
+    assert_eq!(virt.1, http.1, "reports differ");
+}
+
+/// #116: a token endpoint that refuses the client (401 `invalid_client`) dead-letters the waiting
+/// fixtures at once, and the run ends there: it waited a whole alert window (60 s) for a timer
+/// with nothing to alert. The last alert still reaches the webhook before the run ends.
+#[test]
+fn target_ends_at_once_after_the_token_endpoint_refuses_the_client() {
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = relocated_spec(dir.path())
+        .replace(
+            "https://auth.company.com/oauth2/token",
+            &mock.url("token endpoint"),
+        )
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        )
+        .replace(
+            "https://monitoring.company.com/webhooks/dlq-alert",
+            &mock.url("DLQ alerts"),
+        );
+    let path = dir.path().join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    let started = std::time::Instant::now();
+    let out = cxsync()
+        .args(["sim", path.to_str().unwrap(), "--http", "--yes"])
+        .args(["--target", &mock.url("CRM writes")])
+        .env("CXSYNC_TEST_SECRET", "not-the-mock-secret")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("TOKEN_REQUEST_FAILED"), "{stdout}");
+    assert!(stdout.contains("token requests 1"), "{stdout}");
+    assert!(!stdout.contains("delivered "), "{stdout}");
+    // Said as final, not as "the hub retries with backoff … this can take minutes".
+    assert!(
+        stderr.contains("answered HTTP 401 invalid_client; refused credentials do not heal"),
+        "{stderr}"
+    );
+    // The bug cost a 60 s window; a generous bound, so a loaded machine does not fail it.
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let tally = mock.stop();
+    assert!(tally.contains("bad client 1"), "{tally}");
+    assert!(tally.contains("alerts 1 (not an alert body 0)"), "{tally}");
 }

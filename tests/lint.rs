@@ -1730,3 +1730,89 @@ fn an_ignored_retry_after_is_flagged_without_a_declared_horizon() {
     let hubspot = base.replace("profile: generic", "profile: hubspot");
     assert_eq!(lint(&hubspot), (Some(0), String::new()));
 }
+
+/// #149, lint's half: CX036 flags a key template exactly when `sim` dead-letters fixture events
+/// unsent because the idempotency header cannot carry their key (one judgement,
+/// `delivery::idempotency::unsendable`), on string ids, non-ASCII names, CJK, an emoji, a
+/// no-break space, a key with a trailing space, and literal text in the template; a template
+/// over a person's name is flagged even where every fixture spells it in ASCII.
+#[test]
+fn cx036_flags_exactly_the_keys_the_simulator_refuses_to_send() {
+    let dir = tempfile::tempdir().unwrap();
+    for (f, name, tag) in [
+        ("zoe", "Zoë Åström", "vip"),
+        ("li", "李小龍", "vip"),
+        ("ops", "Ops 🐉", "n\u{a0}b"),
+        ("ada", "Ada Byron", "tail "),
+    ] {
+        std::fs::write(
+            dir.path().join(format!("{f}.json")),
+            serde_json::json!({
+                "event": {"id": format!("ev-{f}-01"), "type": "ticket.solved",
+                          "occurredAt": "2024-06-01T23:59:59.125-04:00"},
+                "ticket": {"id": format!("T-{f}"), "tag": tag, "requester": {"name": name}}
+            })
+            .to_string(),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("once.yaml"),
+        "version: 1\nname: once\nduration: 1m\nevents: { count: 0 }\ncrm:\n  latency: { p50Ms: 20, p99Ms: 20 }\n",
+    )
+    .unwrap();
+    // (key template, fixtures, sim refuses some fixture's key)
+    let cases = [
+        ("${event.id}", "*", false),
+        ("${ticket.id}_${event.type}", "*", false),
+        ("${event.id}/${ticket.requester.name}", "*", true),
+        ("${event.id}/${ticket.requester.name}", "ada", false),
+        ("${event.id}-${ticket.tag}", "ops", true),
+        ("${event.id}-${ticket.tag}", "ada", true),
+        ("${event.id}-${ticket.tag}", "zoe", false),
+        ("clé-${event.id}", "ada", true),
+        ("${event.id}\t${ticket.id}", "*", false),
+    ];
+    for (key, fixtures, refused) in cases {
+        let spec = format!(
+            r#"version: 1
+name: keys
+channel: {{ name: Tickets, destinationUri: "https://desk.example.org/api/v2/tickets", auth: {{ type: none }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ header: Idempotency-Key, key: "{}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - id: SOLVED
+    name: solved
+    eventType: ticket.solved
+    transform: '{{"ref": ticket.id}}'
+    fixtures: ["{fixtures}.json"]
+"#,
+            key.replace('\t', "\\t")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX036", "--format", "concise"],
+        ));
+        let outcomes = dir.path().join("o.jsonl");
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--scenario", "once.yaml", "--no-jitter"])
+            .arg("--outcomes")
+            .arg(&outcomes)
+            .output()
+            .unwrap();
+        let outcomes = std::fs::read_to_string(&outcomes).unwrap_or_default();
+        assert!(outcomes.lines().count() >= 1, "{key}: {}", stdout(&sim));
+        let unsent = outcomes.contains("IDEMPOTENCY_KEY_UNRESOLVED");
+        assert_eq!(unsent, refused, "{key} on {fixtures}: sim {outcomes}");
+        // A person's name in the key is flagged even when the fixtures spell it in ASCII.
+        let by_name = key.contains("requester.name");
+        assert_eq!(
+            lint.contains("[CX036]"),
+            refused || by_name,
+            "{key} on {fixtures}:\nlint: {lint}\nsim: {outcomes}"
+        );
+    }
+}

@@ -866,6 +866,86 @@ fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
     assert!(err.contains("stopped reading from the client"), "{err}");
 }
 
+/// Tester #167: a `Content-Length` over the 64 MiB limit (here 99999999999, and one past u64) is
+/// refused from its header: the server neither allocates it nor waits for its bytes, says why
+/// on stderr and exits 2, while the client still holds stdin open; before or after the
+/// handshake alike. A header line without end is refused too.
+#[test]
+fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"processId": null, "rootUri": null, "capabilities": {}}});
+    let long_header = format!("X-Junk: {}", "a".repeat(100_000));
+    for (handshake, header, says) in [
+        (
+            true,
+            "Content-Length: 99999999999".to_string(),
+            "99999999999 bytes",
+        ),
+        (
+            false,
+            "Content-Length: 99999999999".to_string(),
+            "99999999999 bytes",
+        ),
+        (
+            true,
+            "Content-Length: 1844674407370955161600".to_string(),
+            "1844674407370955161600 bytes",
+        ),
+        (true, long_header, "headers are longer than"),
+    ] {
+        let mut child = cxsync()
+            .arg("lsp")
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if handshake {
+            stdin.write_all(&frame(&init)).unwrap();
+        }
+        // Some bytes of the body follow; the pipe stays open, so only the header can end it.
+        let _ = stdin.write_all(format!("{header}\r\n\r\n{{\"jsonrpc\":").as_bytes());
+        let _ = stdin.flush();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                started.elapsed() < WAIT,
+                "{header:.40}: still running with stdin open"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        drop(stdin);
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert_eq!(status.code(), Some(2), "{header:.40}: {err}");
+        assert!(
+            err.contains(says) && err.contains("limit"),
+            "{header:.40}: {err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("memory allocation"),
+            "{err}"
+        );
+        if handshake {
+            // The answer to `initialize` was written before the session ended.
+            let mut out = Vec::new();
+            child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+            assert!(String::from_utf8_lossy(&out).contains("\"capabilities\""));
+        }
+    }
+}
+
 /// A spec opened with an error (an unknown key) has not loaded, so its fixtures are unknown: a
 /// hover on an input path says so, rather than telling the user to add the `fixtures:` the rule
 /// already has. Once the error is fixed the same hover reads the fixtures.

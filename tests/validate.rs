@@ -1181,6 +1181,63 @@ fn a_fixture_with_a_byte_order_mark_is_read() {
     assert_eq!(positions(&v), vec![("E304".to_string(), 1, 18)], "{v:#}");
 }
 
+/// `eval` reads an event file as the loader reads a fixture (one reader, `spec::files::json_text`):
+/// with a byte order mark, `--event FILE`, `--event -` and the first line of `--events` give what
+/// the same event without the mark gives, and a duplicate key after the mark is still warned at
+/// its own line and column.
+#[test]
+fn eval_reads_an_event_with_a_byte_order_mark_as_a_fixture_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = "{\"interaction\": {\"id\": \"i-1\", \"n\": 1e3}}";
+    write(dir.path(), "plain.json", plain);
+    let bom = write(dir.path(), "bom.json", &format!("\u{feff}{plain}"));
+    let eval = |args: &[&str], stdin: &str| {
+        let mut c = cxsync();
+        c.args([
+            "eval",
+            "--expr",
+            "{\"id\": interaction.id, \"n\": interaction.n}",
+        ])
+        .args(args)
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let expected = eval(&["--event", "plain.json"], "");
+    assert_eq!(expected.0, Some(0), "{expected:?}");
+    assert!(expected.1.contains("i-1"), "{expected:?}");
+    assert_eq!(eval(&["--event", bom.to_str().unwrap()], ""), expected);
+    assert_eq!(
+        eval(&["--event", "-"], &format!("\u{feff}{plain}")),
+        expected
+    );
+    let lines = eval(&["--events", "-"], &format!("\u{feff}{plain}\n{plain}\n"));
+    assert_eq!(lines.0, Some(0), "{lines:?}");
+    let compact = eval(&["--event", "plain.json", "--compact"], "").1;
+    assert_eq!(lines.1, format!("{compact}{compact}"), "{lines:?}");
+    write(dir.path(), "dup.json", "\u{feff}{\"a\": 1,\n \"a\": 2}");
+    let dup = eval(&["--event", "dup.json"], "");
+    assert_eq!(dup.0, Some(0), "{dup:?}");
+    assert!(
+        dup.2.contains("duplicate key `a` at 2:2 (first at 1:3)"),
+        "{dup:?}"
+    );
+}
+
 /// Tester #171: outside a project (no `cxsync.toml`), a spec in `specs/` naming `../fixtures/`
 /// is E311 whose help names the folder holding both as where to create the project file; with
 /// the empty file there, the same spec is valid.

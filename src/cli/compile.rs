@@ -7,8 +7,9 @@
 //! `--out`, prints one JSON document keyed by those file names. A spec with errors is refused
 //! (exit 1) with its diagnostics on stderr.
 //!
-//! Values from `${env:…}` are written into the `--out` files (they are what `apply` sends; the
-//! files are created owner-only), so `--out` needs every variable; stdout shows each such field,
+//! Values from `${env:…}` are written into the `--out` files (they are what `apply` sends; a
+//! file holding one, or any field stdout would mask, is created owner-only, `0600`; the others
+//! as the shell's `>` creates a file, `0666` less the umask), so `--out` needs every variable; stdout shows each such field,
 //! and every credential-named one, as `(sensitive)` (`Payloads::redacted`), so printing needs no
 //! secret variable (`EnvSecrets::Deferred`).
 
@@ -62,9 +63,24 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             // Read before the new manifest replaces it: only files it lists are ever removed.
             let listed = previous_rule_files(dir);
             // All or nothing: a file that cannot be written leaves the folder as it was.
-            let bytes: Vec<(PathBuf, Vec<u8>)> = files
+            // A file that holds a value the terminal would mask (an `${env:}` value, a
+            // credential) is created for its owner only; the others as `>` creates a file.
+            let shown: std::collections::BTreeMap<String, serde_json::Value> =
+                with_manifest(&payloads.redacted()).into_iter().collect();
+            let bytes: Vec<(PathBuf, Vec<u8>, crate::fsutil::Access)> = files
                 .iter()
-                .map(|(rel, value)| (dir.join(rel), compile::to_pretty(value).into_bytes()))
+                .map(|(rel, value)| {
+                    let access = if shown.get(rel) == Some(value) {
+                        crate::fsutil::Access::Shared
+                    } else {
+                        crate::fsutil::Access::Private
+                    };
+                    (
+                        dir.join(rel),
+                        compile::to_pretty(value).into_bytes(),
+                        access,
+                    )
+                })
                 .collect();
             crate::fsutil::write_all_atomic(&bytes)?;
             let removed = remove_stale_rules(dir, &listed, &files)?;

@@ -225,11 +225,12 @@ async fn open_and_scan(source: &str) -> anyhow::Result<(Store, Scan)> {
     let store = Store::open(&src, &env_vars())?;
     let scan = inspect::scan(&store).await?;
     for b in &scan.bad {
+        // A key and a parser's words about an object's bytes are outside text: escaped.
         eprintln!(
             "warning: {}/{}: {} (skipped)",
             store.location().trim_end_matches('/'),
-            b.key,
-            b.problem
+            crate::diag::printable(&b.key),
+            crate::diag::printable(&b.problem)
         );
     }
     Ok((store, scan))

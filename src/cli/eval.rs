@@ -105,6 +105,8 @@ fn single(
     } else {
         spec::read_text(file).map_err(|d| anyhow::anyhow!("{}: {}", file.display(), d.message))?
     };
+    // A fixture's reader: a byte order mark before the event is read (#169).
+    let event_text = spec::files::json_text(&event_text).into_owned();
     let event: Value = serde_json::from_str(&event_text)
         .with_context(|| format!("{} is not JSON", file.display()))?;
     if let Some((code, why)) = refusal(&event_text, true) {
@@ -174,6 +176,14 @@ fn stream(
     let mut first: Option<(usize, Result<Vec<u8>, usize>)> = None;
     while let Some(too_long) = read_line(&mut input, &mut buf, MAX_EVENT_BYTES)? {
         line_no += 1;
+        if line_no == 1 {
+            // A byte order mark before the first event is read as a fixture's is (#169).
+            if let Ok(text) = std::str::from_utf8(&buf) {
+                if let std::borrow::Cow::Owned(t) = spec::files::json_text(text) {
+                    buf = t.into_bytes();
+                }
+            }
+        }
         if too_long.is_none() && is_blank(&buf) {
             continue;
         }

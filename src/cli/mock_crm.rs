@@ -126,7 +126,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 _ = tick.tick() => {
                     let line = {
                         let st = mock.state();
-                        tally_line(&st.model().stats, &st.tally)
+                        tally_line(&st.model().stats, &st.tally, mock.refusals().total())
                     };
                     if line != last {
                         eprintln!("{line}");
@@ -137,22 +137,23 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         }
         let line = {
             let st = mock.state();
-            tally_line(&st.model().stats, &st.tally)
+            tally_line(&st.model().stats, &st.tally, mock.refusals().total())
         };
         eprintln!("stopped; final tally: {line}");
         Ok(ExitStatus::Success)
     })
 }
 
-/// One line of the running tally.
-fn tally_line(s: &CrmStats, t: &Tally) -> String {
+/// One line of the running tally; `refused` counts the requests the front answered without
+/// reading them whole (`http::front`).
+fn tally_line(s: &CrmStats, t: &Tally, refused: u64) -> String {
     let statuses: Vec<String> = t
         .statuses
         .iter()
         .map(|(code, n)| format!("{code}×{n}"))
         .collect();
     format!(
-        "requests {} [{}] · side effects {} · deduplicated {} · duplicates {} · resets {} · cut {} · silent {} · tokens issued {} refused {} · bad client {} · alerts {} (not an alert body {})",
+        "requests {} [{}] · side effects {} · deduplicated {} · duplicates {} · resets {} · cut {} · silent {} · tokens issued {} refused {} · bad client {} · alerts {} (not an alert body {}) · refused unread {}",
         s.requests,
         statuses.join(" "),
         s.side_effects,
@@ -166,5 +167,6 @@ fn tally_line(s: &CrmStats, t: &Tally) -> String {
         t.bad_client,
         t.alerts,
         t.bad_alerts,
+        refused,
     )
 }

@@ -16,6 +16,14 @@ pub enum Decision {
     DeadLetter(Reason),
 }
 
+/// Whether a token endpoint's refusal with `status` is final for the events waiting for a token:
+/// a 4xx other than 408 and 429 (`invalid_grant`, `invalid_client`) does not heal by waiting, so
+/// they are dead-lettered at once; anything else is retried with the policy's backoff
+/// (docs/semantics.md, "Tokens"). The machine decides by it; `--target`'s notes say it.
+pub fn token_refusal_is_final(status: u16) -> bool {
+    (400..500).contains(&status) && status != 408 && status != 429
+}
+
 /// The inputs classification depends on.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {

@@ -68,6 +68,18 @@ impl Template {
         })
     }
 
+    /// The template's literal text with `placeholder` for every `${path}` (lint's reading of the
+    /// part every key shares).
+    pub fn render_literal(&self, placeholder: &str) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.as_str(),
+                Part::Path(_) => placeholder,
+            })
+            .collect()
+    }
+
     /// Renders the key for one event.
     pub fn render(&self, event: &Value) -> Result<String, TemplateError> {
         let mut out = String::new();
@@ -99,6 +111,55 @@ impl Template {
         }
         Ok(out)
     }
+}
+
+/// Why `key` cannot be sent as the value of the `header` header byte for byte (a phrase that
+/// follows "the idempotency key"), or `None` when it can. A header value is visible ASCII, spaces
+/// and tabs (RFC 9110 §5.5): a control character would end the header, and bytes above ASCII are
+/// obsolete text that clients refuse or re-encode and servers decode as they please (Latin-1,
+/// UTF-8, or a 400), so the CRM would hold another key than the one rendered, or none. A space or
+/// tab at either end is stripped by the receiving parser, so `a` and `a ` would arrive as one key.
+/// The one judgement of the machine (which dead-letters such an event unsent, in every driver),
+/// lint (CX036) and `dlq replay`.
+pub fn unsendable(key: &str, header: &str) -> Option<String> {
+    let bad = key
+        .chars()
+        .enumerate()
+        .find(|(_, c)| !(matches!(c, ' '..='~') || *c == '\t'));
+    if let Some((i, c)) = bad {
+        let code = u32::from(c);
+        let at = i + 1;
+        return Some(if c.is_ascii() {
+            format!(
+                "holds the control character U+{code:04X} at character {at}, which the {header} \
+                 header cannot carry"
+            )
+        } else {
+            // A letter is shown; anything else (an emoji, a bidi mark, a space) by its code only.
+            let shown = if c.is_alphanumeric() {
+                format!(" (`{c}`)")
+            } else {
+                String::new()
+            };
+            format!(
+                "holds the non-ASCII character U+{code:04X}{shown} at character {at}, which the \
+                 {header} header cannot carry as it is (header values are ASCII, RFC 9110 §5.5)"
+            )
+        });
+    }
+    let ends = [' ', '\t'];
+    if key.starts_with(ends) || key.ends_with(ends) {
+        return Some(format!(
+            "{} with a space or tab, which the server strips from the {header} header, so it \
+             would hold another key",
+            if key.starts_with(ends) {
+                "starts"
+            } else {
+                "ends"
+            }
+        ));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -207,5 +268,35 @@ mod tests {
     fn literal_text_only_is_allowed() {
         let t = Template::parse("static").unwrap();
         assert_eq!(t.render(&json!({})).unwrap(), "static");
+    }
+
+    #[test]
+    fn a_key_is_sendable_only_as_visible_ascii_spaces_and_tabs_inside() {
+        for ok in [
+            "918273645_interaction.ended",
+            "a b\tc",
+            "~!#$%&'*+-.^_`|",
+            "",
+        ] {
+            assert_eq!(unsendable(ok, "X-Key"), None, "{ok:?}");
+        }
+        for (bad, says) in [
+            ("a\nb", "control character U+000A at character 2"),
+            ("\u{7f}", "control character U+007F at character 1"),
+            ("a\u{0}", "control character U+0000 at character 2"),
+            (
+                "INT-1/Zoë Åström",
+                "non-ASCII character U+00EB (`ë`) at character 9",
+            ),
+            ("k-李", "non-ASCII character U+674E (`李`) at character 3"),
+            ("k-🐉", "non-ASCII character U+1F409 at character 3"),
+            ("\u{a0}k", "non-ASCII character U+00A0 at character 1"),
+            (" k", "starts with a space or tab"),
+            ("k\t", "ends with a space or tab"),
+        ] {
+            let why = unsendable(bad, "X-Key").unwrap_or_else(|| panic!("{bad:?} passed"));
+            assert!(why.contains(says), "{bad:?}: {why}");
+            assert!(why.contains("X-Key header"), "{why}");
+        }
     }
 }

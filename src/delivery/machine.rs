@@ -18,6 +18,7 @@ use super::alert::{Collector, Entry};
 use super::backoff;
 use super::classify::Decision;
 use super::config::{AuthMode, Config};
+use super::idempotency;
 use super::inputs::{Failure, Response, Submission, SubmissionId, TokenResult};
 use super::outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 use super::retry_after;
@@ -82,8 +83,12 @@ struct Refusal {
 /// The DLQ alert's window: dead letters since the last alert, collected until the next one.
 #[derive(Debug, Default)]
 struct AlertWindow {
-    /// When the next alert may go (an alert is due or the window is waiting).
+    /// When the next alert may go (the end of the window the last alert opened).
     until: Option<Time>,
+    /// Whether an `AlertFlush` timer is set. It is set only while dead letters wait for an
+    /// alert, so a quiet window holds no timer and a run with nothing left to do ends at once
+    /// (`--target` waited out a whole window after its last dead letter, #116).
+    due: bool,
     pending: Collector,
 }
 
@@ -445,7 +450,7 @@ impl<R: Rng> Machine<R> {
                 self.stats.token_refused += 1;
                 (
                     format!("token endpoint: {status} {error}"),
-                    (400..500).contains(&status) && status != 408 && status != 429,
+                    super::classify::token_refusal_is_final(status),
                 )
             }
             TokenResult::Failed(f) => (format!("token endpoint: {}", f.as_str()), false),
@@ -617,20 +622,12 @@ impl<R: Rng> Machine<R> {
             }
             (Ok(p), Ok(k)) => (p, k),
         };
-        // The key travels in an HTTP header, which cannot carry a control character (RFC 9110
-        // §5.5): such a key is refused here, in every driver alike, never sent without it.
-        if let Some((i, c)) = key
-            .chars()
-            .enumerate()
-            .find(|(_, c)| (c.is_control() && *c != '\t') || *c == '\u{7f}')
-        {
+        // The key travels in an HTTP header, which carries visible ASCII only (RFC 9110 §5.5):
+        // a key it cannot carry as rendered is refused here, in every driver alike, never sent
+        // without it or re-encoded into another key.
+        if let Some(why) = idempotency::unsendable(&key, &self.cfg.idempotency_header) {
             let error = format!(
-                "the idempotency key holds the control character U+{:04X} at character {}, \
-                 which the {} header cannot carry; build the key from fields without line \
-                 breaks or control characters (ids, not free text)",
-                u32::from(c),
-                i + 1,
-                self.cfg.idempotency_header
+                "the idempotency key {why}; build the key from ids, not from names or free text"
             );
             return refused(Reason::IdempotencyKeyUnresolved, error, Some(payload), None);
         }
@@ -655,11 +652,12 @@ impl<R: Rng> Machine<R> {
                 last_status: d.last_status,
                 at: self.wall(now),
             });
-            if self.alert.until.is_none() {
-                // The first dead letter after a quiet window: alert at this instant, once every
-                // dead letter of the instant is in.
-                self.alert.until = Some(now);
-                self.set_timer(now, Timer::AlertFlush);
+            if !self.alert.due {
+                // The first dead letter after a quiet window alerts at this instant, once every
+                // dead letter of the instant is in; one inside a window waits for its end.
+                let at = self.alert.until.map_or(now, |u| u.max(now));
+                self.alert.due = true;
+                self.set_timer(at, Timer::AlertFlush);
             }
         }
         self.outputs.push_back(Output::DeadLettered(Box::new(d)));
@@ -669,8 +667,10 @@ impl<R: Rng> Machine<R> {
         (self.cfg.hub.epoch + Duration::from_millis(t)).into()
     }
 
-    /// Sends one alert for everything dead-lettered since the last one, then waits a window.
+    /// Sends one alert for everything dead-lettered since the last one and opens a window; the
+    /// next alert goes at its end if anything is dead-lettered in it, else at the next dead letter.
     fn flush_alert(&mut self, now: Time) {
+        self.alert.due = false;
         let end = self.wall(now);
         let Some(alert) = self.alert.pending.take(
             &self.cfg.channel,
@@ -678,16 +678,13 @@ impl<R: Rng> Machine<R> {
             self.cfg.alert_threshold,
             end,
         ) else {
-            self.alert.until = None;
             return;
         };
         self.stats.alerts += 1;
         self.transmits.push_back(Transmit::Alert(Box::new(alert)));
-        let until = now.saturating_add(
+        self.alert.until = Some(now.saturating_add(
             u64::try_from(self.cfg.hub.alert_window.as_millis()).unwrap_or(u64::MAX),
-        );
-        self.alert.until = Some(until);
-        self.set_timer(until, Timer::AlertFlush);
+        ));
     }
 }
 
@@ -855,10 +852,27 @@ mod tests {
                 _ => panic!("{key:?} was not dead-lettered"),
             }
         }
-        // A tab and non-ASCII text are header-safe and are sent.
+        // #149: nor can it carry non-ASCII text as it is; a server would read another key.
+        for key in ["INT-1/Zoë Åström", "k-李小龍", "k-🐉", " k"] {
+            let mut m = machine();
+            submit_with_key(&mut m, 0, 1, Ok(key.into()));
+            assert!(
+                !matches!(m.poll_transmit(), Some(Transmit::Crm(_))),
+                "{key:?}"
+            );
+            match m.poll_output() {
+                Some(Output::DeadLettered(d)) => {
+                    assert_eq!(d.reason, Reason::IdempotencyKeyUnresolved, "{key:?}");
+                    assert_eq!(d.attempts, 0, "{key:?}");
+                    assert_eq!(d.idempotency_key, None, "{key:?}");
+                }
+                _ => panic!("{key:?} was not dead-lettered"),
+            }
+        }
+        // A tab inside the key is header-safe and is sent.
         let mut m = machine();
-        submit_with_key(&mut m, 0, 2, Ok("ü\tk".into()));
-        assert_eq!(next_crm(&mut m).idempotency.1, "ü\tk");
+        submit_with_key(&mut m, 0, 2, Ok("u\tk".into()));
+        assert_eq!(next_crm(&mut m).idempotency.1, "u\tk");
     }
 
     #[test]
@@ -994,5 +1008,60 @@ mod tests {
         let again = next_crm(&mut m);
         assert_eq!(again.attempt, 2);
         assert_eq!(again.idempotency, r.idempotency);
+    }
+    /// #116: an alert window with nothing in it holds no timer, so a machine with nothing left to
+    /// do has no deadline (a wall-clock run waited 60 s for it); alerts go when they went before:
+    /// at the first dead letter, at the end of a window that collected some, and at the first
+    /// dead letter after a quiet window.
+    #[test]
+    fn an_alert_window_without_dead_letters_leaves_no_timer() {
+        let mut m = machine();
+        let alerts = |m: &mut Machine<ChaCha8Rng>| {
+            let mut n = 0;
+            while let Some(t) = m.poll_transmit() {
+                if let Transmit::Alert(a) = t {
+                    n += a.count;
+                }
+            }
+            while m.poll_output().is_some() {}
+            n
+        };
+        // The token endpoint refuses the client: the waiting event is dead-lettered at once.
+        submit(&mut m, 0, 0);
+        let Some(Transmit::Token { id }) = m.poll_transmit() else {
+            panic!("a token request first")
+        };
+        let refused = TokenResult::Refused {
+            status: 401,
+            error: "invalid_client".into(),
+        };
+        m.handle_token(0, id, refused.clone());
+        assert_eq!(m.poll_timeout(), Some(0), "the alert of this instant");
+        m.handle_timeout(0);
+        assert_eq!(alerts(&mut m), 1);
+        assert!(m.is_idle());
+        assert_eq!(m.poll_timeout(), None, "a quiet window holds no timer");
+        // A dead letter inside the window waits for its end (60 s)...
+        submit(&mut m, 10_000, 1);
+        let Some(Transmit::Token { id }) = m.poll_transmit() else {
+            panic!("a new token request")
+        };
+        m.handle_token(10_000, id, refused.clone());
+        assert_eq!(m.poll_timeout(), Some(60_000));
+        m.handle_timeout(59_999);
+        assert_eq!(alerts(&mut m), 0);
+        m.handle_timeout(60_000);
+        assert_eq!(alerts(&mut m), 1);
+        assert_eq!(m.poll_timeout(), None);
+        // ...and one after a quiet window alerts at once.
+        submit(&mut m, 200_000, 2);
+        let Some(Transmit::Token { id }) = m.poll_transmit() else {
+            panic!("a new token request")
+        };
+        m.handle_token(200_000, id, refused);
+        assert_eq!(m.poll_timeout(), Some(200_000));
+        m.handle_timeout(200_000);
+        assert_eq!(alerts(&mut m), 1);
+        assert_eq!(m.poll_timeout(), None);
     }
 }

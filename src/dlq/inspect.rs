@@ -45,7 +45,19 @@ pub async fn scan(store: &Store) -> Result<Scan, StoreError> {
             keys.push(e.key);
         }
     }
-    let bodies = store.get_many(&keys).await;
+    let mut bodies = store.get_many(&keys).await;
+    // One object that cannot be read (permissions, an object gone since the listing) is a bad
+    // record, reported with the rest listed (tester #101); when every read of several failed, it
+    // is the store that fails, and that is the error.
+    if keys.len() > 1
+        && bodies
+            .iter()
+            .all(|b| matches!(b, Err(e) if !matches!(e, StoreError::TooLarge { .. })))
+    {
+        if let Some(Err(e)) = bodies.drain(..).next() {
+            return Err(e);
+        }
+    }
     for (key, body) in keys.into_iter().zip(bodies) {
         let bytes = match body {
             Ok(b) => b,
@@ -59,7 +71,14 @@ pub async fn scan(store: &Store) -> Result<Scan, StoreError> {
                 });
                 continue;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                let problem = match e {
+                    StoreError::Backend { message, .. } => format!("cannot be read: {message}"),
+                    other => format!("cannot be read: {other}"),
+                };
+                out.bad.push(Skipped { key, problem });
+                continue;
+            }
         };
         match parse_record(&bytes) {
             Ok(record) => {

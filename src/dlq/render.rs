@@ -126,6 +126,20 @@ fn status_text(s: Option<u16>) -> String {
     s.map_or_else(|| "-".to_string(), |s| s.to_string())
 }
 
+/// Column widths stop growing here: a longer cell (an event id of 100,000 characters) is printed
+/// whole and only its own row loses alignment. (`format!`'s `{:<w$}` panicked past a width of
+/// 65,535, and one such id padded every other row to it.)
+const MAX_COLUMN: usize = 100;
+
+/// `cell` and the spaces that make it `width` characters wide.
+fn pad(out: &mut String, cell: &str, width: usize) {
+    out.push_str(cell);
+    out.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(cell.chars().count()),
+    ));
+}
+
 pub fn rows(rows: &[Row]) -> String {
     let mut table = vec![[
         "DEAD-LETTERED AT".to_string(),
@@ -145,14 +159,14 @@ pub fn rows(rows: &[Row]) -> String {
             r.reason.to_string(),
             status_text(r.last_status),
             r.attempts.to_string(),
-            r.rule_id.clone(),
+            crate::diag::printable(&r.rule_id).into_owned(),
             if r.replayed { "replayed" } else { "" }.to_string(),
         ]);
     }
     let mut widths = [0usize; 8];
     for row in &table {
         for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(c.chars().count()).min(MAX_COLUMN);
         }
     }
     let mut out = String::new();
@@ -162,7 +176,7 @@ pub fn rows(rows: &[Row]) -> String {
             if i > 0 {
                 line.push_str("  ");
             }
-            let _ = write!(line, "{c:<w$}");
+            pad(&mut line, c, *w);
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -198,13 +212,24 @@ pub fn stats(s: &inspect::Stats, location: &str, bad: usize) -> String {
     .max(1);
     let section = |out: &mut String, title: &str, items: Vec<(String, u64)>| {
         let _ = writeln!(out, "\n{title}");
-        let w = items.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        let mut items = items;
+        // Event types and rules are a record's text: escaped like the list's columns.
+        let mut items: Vec<(String, u64)> = items
+            .into_iter()
+            .map(|(k, n)| (crate::diag::printable(&k).into_owned(), n))
+            .collect();
+        let w = items
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(MAX_COLUMN);
         // Largest first; ties in name order, so output is stable.
         items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         for (k, n) in items {
             let bar = "█".repeat(((n * 30).div_ceil(max)) as usize);
-            let _ = writeln!(out, "  {k:<w$}  {n:>6}  {bar}");
+            out.push_str("  ");
+            pad(out, &k, w);
+            let _ = writeln!(out, "  {n:>6}  {bar}");
         }
     };
     let named = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| (k.clone(), *v)).collect();

@@ -239,6 +239,9 @@ pub struct Store {
     /// For a folder store, its folder and file system: a folder is listed by cxsync's own walk
     /// (see [`walk_folder`]), the rest goes through `inner`.
     folder: Option<(PathBuf, Arc<object_store::local::LocalFileSystem>)>,
+    /// For an S3 store, the bucket, listed page by page by [`Store::list`] so that a key
+    /// `object_store` cannot read as a path is skipped instead of ending the listing.
+    s3: Option<Arc<object_store::aws::AmazonS3>>,
     root: Path,
     display: String,
     /// A runtime for the blocking helpers when called outside tokio (created on first use).
@@ -297,6 +300,7 @@ impl Store {
         Ok(Store {
             inner: fs.clone(),
             folder: Some((canonical, fs)),
+            s3: None,
             root,
             display,
             rt: Mutex::new(None),
@@ -345,15 +349,17 @@ impl Store {
         } else {
             format!("s3://{bucket}/{prefix}")
         };
-        let s3 = b
-            .with_bucket_name(bucket)
-            .with_allow_http(allow_http)
-            .with_retry(retry)
-            .build()
-            .map_err(|e| backend_error(&display, &e))?;
+        let s3 = Arc::new(
+            b.with_bucket_name(bucket)
+                .with_allow_http(allow_http)
+                .with_retry(retry)
+                .build()
+                .map_err(|e| backend_error(&display, &e))?,
+        );
         Ok(Store {
-            inner: Arc::new(s3),
+            inner: s3.clone(),
             folder: None,
+            s3: Some(s3),
             root: Path::from(prefix),
             display,
             rt: Mutex::new(None),
@@ -392,6 +398,17 @@ impl Store {
                     source: std::io::Error::other(e),
                 })?;
         }
+        let Some(s3) = &self.s3 else {
+            return self.list_all().await;
+        };
+        list_bucket(s3.as_ref(), &self.root)
+            .await
+            .map_err(|e| self.backend("", e))
+    }
+
+    /// Every object below the root through `object_store`'s own listing (a store that is
+    /// neither a folder nor S3: none yet).
+    async fn list_all(&self) -> Result<Listing, StoreError> {
         let prefix = if self.root.as_ref().is_empty() {
             None
         } else {
@@ -731,6 +748,81 @@ fn walk_folder(
     Ok(out)
 }
 
+/// Keys asked for in one page of a bucket's listing (S3's own most).
+const PAGE_KEYS: usize = 1000;
+
+/// Every object below `root` in a bucket, listed page by page after the last key read
+/// (`start-after`), skipping what `object_store` cannot read as a path. `object_store` reads each
+/// page of a listing as a whole, so one key with a control character or an empty, `.` or `..`
+/// segment failed the page and ended the listing of every record (tester #101). A page that
+/// fails so is asked for again in halves from the same place until the page of one key that is
+/// that key; it is skipped with why, and the listing goes on after it: about log2(1000) more
+/// requests per bad key.
+async fn list_bucket(
+    s3: &dyn object_store::list::PaginatedListStore,
+    root: &Path,
+) -> Result<Listing, object_store::Error> {
+    use object_store::list::PaginatedListOptions;
+    let prefix = (!root.as_ref().is_empty()).then(|| format!("{}/", root.as_ref()));
+    let relative = |key: &str| -> String {
+        match &prefix {
+            Some(p) => key.strip_prefix(p.as_str()).unwrap_or(key).to_string(),
+            None => key.to_string(),
+        }
+    };
+    let mut out = Listing::default();
+    let mut after: Option<String> = None;
+    let mut page = PAGE_KEYS;
+    loop {
+        let opts = PaginatedListOptions {
+            offset: after.clone(),
+            max_keys: Some(page),
+            ..Default::default()
+        };
+        match s3.list_paginated(prefix.as_deref(), opts).await {
+            Ok(r) => {
+                for m in r.result.objects {
+                    let key = m.location.as_ref().to_string();
+                    out.entries.push(Entry {
+                        key: relative(&key),
+                        size: m.size,
+                    });
+                    after = Some(key);
+                }
+                if r.page_token.is_none() {
+                    break;
+                }
+                page = (page * 2).min(PAGE_KEYS);
+            }
+            Err(object_store::Error::InvalidPath {
+                source:
+                    object_store::path::Error::BadSegment { path, .. }
+                    | object_store::path::Error::EmptySegment { path },
+            }) => {
+                if page > 1 {
+                    page /= 2;
+                    continue;
+                }
+                // A page of one key that cannot be read: this is the key.
+                out.skipped.push(Skipped {
+                    key: relative(&path),
+                    problem: "the key cannot be a record's (a control character, or an empty, `.` or `..` segment); delete or rename that object (e.g. `aws s3 mv`)".into(),
+                });
+                if after.as_deref() == Some(path.as_str()) {
+                    // The store listed the same key again: never loop on it.
+                    break;
+                }
+                after = Some(path);
+                page = PAGE_KEYS;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    out.entries.sort_by(|a, b| a.key.cmp(&b.key));
+    out.skipped.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
 /// A file name as text, each byte that is not UTF-8 as `\xNN`.
 fn escape_name(name: &std::ffi::OsStr) -> String {
     #[cfg(unix)]
@@ -770,8 +862,8 @@ fn endpoint_needs_http(ep: &str) -> Result<bool, StoreError> {
 /// A store error with its cause chain flattened into one line, each cause once, escaped for the
 /// terminal (`diag::printable`: a key in a bucket is outside text, and one holding an ESC was
 /// printed raw). A key the store cannot read as a path (a control character, a `..` or empty
-/// segment) gets what to do: `object_store` reads each page of a bucket's listing as a whole, so
-/// one such key stops the listing of every record (tester #101).
+/// segment) gets what to do. (A listing goes around such keys, [`list_bucket`]; this is for any
+/// other call that meets one.)
 fn backend_error(location: &str, e: &object_store::Error) -> StoreError {
     if let object_store::Error::InvalidPath {
         source:
@@ -782,7 +874,7 @@ fn backend_error(location: &str, e: &object_store::Error) -> StoreError {
         return StoreError::Backend {
             location: location.to_string(),
             message: format!(
-                "the bucket holds an object whose key no record has and that cannot be listed past: `{}` (a control character, or an empty, `.` or `..` segment); delete or rename that object (e.g. `aws s3 mv`), then run this again",
+                "the bucket holds an object whose key no record has and that cannot be read as a path: `{}` (a control character, or an empty, `.` or `..` segment); delete or rename that object (e.g. `aws s3 mv`), then run this again",
                 crate::diag::printable(path)
             ),
             not_found: false,

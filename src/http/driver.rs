@@ -255,6 +255,9 @@ pub struct Driver {
     tx: mpsc::UnboundedSender<Done>,
     rx: mpsc::UnboundedReceiver<Done>,
     tasks: JoinSet<()>,
+    /// DLQ alert webhook calls in flight, which a run waits for before it ends
+    /// ([`Driver::finish_alerts`]): the last alert goes out with the last dead letter.
+    alerts: JoinSet<()>,
     /// Paced: the CRM requests of this instant, sent one after another by [`Driver::flush`].
     chain: Vec<Task>,
     /// Alert webhook calls that failed (reported, never retried: the guide calls them fire and
@@ -300,6 +303,7 @@ impl Driver {
             tx,
             rx,
             tasks: JoinSet::new(),
+            alerts: JoinSet::new(),
             chain: Vec::new(),
             alert_failures: 0,
             redactor: std::sync::Arc::new(std::sync::Mutex::new(redactor)),
@@ -521,7 +525,8 @@ impl Driver {
             .json(body)
             .timeout(self.client_timeout());
         let tx = self.tx.clone();
-        self.tasks.spawn(async move {
+        while self.alerts.try_join_next().is_some() {}
+        self.alerts.spawn(async move {
             let ok = rb.send().await.is_ok_and(|r| r.status().is_success());
             if !ok {
                 let _ = tx.send(Done::AlertFailed);
@@ -566,9 +571,17 @@ impl Driver {
         }
     }
 
+    /// Waits for the alert webhook calls still in flight, each bounded by the client's timeout:
+    /// a run ends as soon as nothing is left to deliver, which may be the instant of its last
+    /// dead letter and so of its last alert.
+    pub async fn finish_alerts(&mut self) {
+        while self.alerts.join_next().await.is_some() {}
+    }
+
     /// Cancels whatever is still in flight and counts failed alerts already reported.
     pub fn shutdown(&mut self) {
         self.tasks.abort_all();
+        self.alerts.abort_all();
         while let Ok(d) = self.rx.try_recv() {
             if let Done::AlertFailed = d {
                 self.alert_failures += 1;

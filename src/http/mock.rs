@@ -7,7 +7,9 @@
 //! and the idempotency store that records every side effect. wiremock serves the HTTP; a custom
 //! [`Respond`] implementation asks the model and renders its [`Reply`]. Faults wiremock cannot
 //! produce (reset, a response cut mid-body, silence) are marked on the response and carried out
-//! by the [`front`](super::front) proxy the clients actually connect to.
+//! by the [`front`](super::front) proxy the clients actually connect to, which also reads every
+//! request first, so wiremock only ever gets whole bodies of bounded size (wiremock panics on a
+//! body that ends early and holds any body whole).
 //!
 //! The model's `now` is the shared [`Clock`], so a scenario's fault timeline plays out in
 //! compressed real time (`sim --http`) or in real time (`mock-crm`).
@@ -23,7 +25,7 @@ use tokio::task::JoinHandle;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use super::front::{self, Fault, FAULT_HEADER};
+use super::front::{self, Fault, Limits, Refusals, FAULT_HEADER};
 use super::{Clock, HttpError};
 use crate::delivery::drive::Reply;
 use crate::delivery::{CrmRequest, TokenResult};
@@ -463,6 +465,7 @@ pub struct MockCrm {
     front: JoinHandle<()>,
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
+    refusals: Arc<Refusals>,
     crm_path: String,
     token_path: String,
     alert_path: String,
@@ -498,6 +501,7 @@ impl MockCrm {
         opts: &MockOptions,
     ) -> Result<MockCrm, HttpError> {
         let model = CrmModel::new(spec, sc, schemas);
+        let max_body = model.max_body();
         let (client_id, client_auth, require_bearer, token_path) = match &spec.channel.auth {
             Auth::OAuth2ClientCredentials {
                 client_id,
@@ -578,12 +582,18 @@ impl MockCrm {
             what: "reading the bound address".into(),
             source,
         })?;
-        let front = front::spawn(listener, *server.address());
+        let refusals = Arc::new(Refusals::default());
+        let limits = Limits {
+            crm_path: crm_path.clone(),
+            max_body,
+        };
+        let front = front::spawn(listener, *server.address(), limits, refusals.clone());
         Ok(MockCrm {
             _server: server,
             front,
             addr,
             state,
+            refusals,
             crm_path,
             token_path,
             alert_path,
@@ -618,6 +628,12 @@ impl MockCrm {
     /// Restarts the model's clock (after warm-up, so virtual time 0 is when the run starts).
     pub fn set_clock(&self, clock: Clock) {
         lock(&self.state).clock = clock;
+    }
+
+    /// Requests the front answered itself, unread or unfinished (a body over the limit, cut
+    /// short, stalled; a malformed head).
+    pub fn refusals(&self) -> &Refusals {
+        &self.refusals
     }
 
     /// The mock's state, locked.

@@ -131,6 +131,7 @@ pub async fn run(
         .await;
         (now, machine)
     };
+    driver.finish_alerts().await;
     driver.shutdown();
     traffic.guard_error(opts.seed).map_err(HttpError::Sim)?;
     if driver.alert_failures > 0 {

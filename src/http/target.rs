@@ -210,27 +210,27 @@ impl<'n> FailureNotes<'n> {
         ));
     }
 
-    fn failed(&mut self, what: String, hint: &str, retried: bool) {
+    /// `final_because`: why the failure is not retried (`None`: it is).
+    fn failed(&mut self, what: String, hint: &str, final_because: Option<&str>) {
         *self.since.entry(what.clone()).or_default() += 1;
         let now = std::time::Instant::now();
-        match self.last {
-            None if !retried => {
+        match (self.last, final_because) {
+            (None, Some(why)) => {
                 // Tester #93: a 307 is dead-lettered at once; "this can take minutes" misled.
+                // So is a token endpoint's 401 (#116).
                 (self.note)(&format!(
-                    "note: {what}{hint}; not a retryable status (retry.retryableStatusCodes), so \
-                     the event is dead-lettered without retrying; further failures are summed \
-                     every {} s",
+                    "note: {what}{hint}; {why}; further failures are summed every {} s",
                     NOTE_EVERY.as_secs()
                 ));
             }
-            None => {
+            (None, None) => {
                 (self.note)(&format!(
                     "note: {what}{hint}; the hub retries with backoff (retry.maxRetries {}), so this can take minutes; further failures are summed every {} s",
                     self.max_retries,
                     NOTE_EVERY.as_secs()
                 ));
             }
-            Some(t) if now.duration_since(t) >= NOTE_EVERY => {
+            (Some(t), _) if now.duration_since(t) >= NOTE_EVERY => {
                 let n: u64 = self.since.values().sum();
                 let parts: Vec<String> = self
                     .since
@@ -243,7 +243,7 @@ impl<'n> FailureNotes<'n> {
                     parts.join(", ")
                 ));
             }
-            Some(_) => return,
+            (Some(_), _) => return,
         }
         self.since.clear();
         self.last = Some(now);
@@ -273,7 +273,7 @@ impl Observer for FailureNotes<'_> {
             }
         }
         let crm = &self.crm;
-        let (what, h, retried) = match reply {
+        let (what, h, final_because) = match reply {
             Reply::Http { latency, response } if *latency < timeout => {
                 if (200..300).contains(&response.status) {
                     return;
@@ -281,38 +281,51 @@ impl Observer for FailureNotes<'_> {
                 (
                     format!("CRM {crm} answered HTTP {}", response.status),
                     "",
-                    self.retryable.contains(&response.status),
+                    (!self.retryable.contains(&response.status)).then_some(
+                        "not a retryable status (retry.retryableStatusCodes), so the event is \
+                         dead-lettered without retrying",
+                    ),
                 )
             }
             Reply::Reset { latency, failure } if *latency < timeout => (
                 format!("CRM request to {crm} failed: {}", failure.as_str()),
                 hint(*failure),
-                true,
+                None,
             ),
             _ => (
                 format!("CRM {crm} did not answer within {timeout} ms"),
                 "",
-                true,
+                None,
             ),
         };
-        self.failed(what, h, retried);
+        self.failed(what, h, final_because);
     }
 
     fn token_answered(&mut self, _sent: Time, result: Option<&TokenResult>) {
         let token = self.token.clone().unwrap_or_default();
-        let (what, h) = match result {
+        let (what, h, final_because) = match result {
             Some(TokenResult::Granted { .. }) => return,
             Some(TokenResult::Refused { status, error }) => (
                 format!("token endpoint {token} answered HTTP {status} {error}"),
                 "",
+                crate::delivery::classify::token_refusal_is_final(*status).then_some(
+                    "refused credentials do not heal by waiting, so the events waiting for a \
+                     token are dead-lettered now (TOKEN_REQUEST_FAILED); check the client id \
+                     and secret",
+                ),
             ),
             Some(TokenResult::Failed(f)) => (
                 format!("token request to {token} failed: {}", f.as_str()),
                 hint(*f),
+                None,
             ),
-            None => (format!("token endpoint {token} did not answer in time"), ""),
+            None => (
+                format!("token endpoint {token} did not answer in time"),
+                "",
+                None,
+            ),
         };
-        self.failed(what, h, true);
+        self.failed(what, h, final_because);
     }
 }
 
@@ -357,6 +370,7 @@ pub async fn run(
         false
     })
     .await;
+    driver.finish_alerts().await;
     driver.shutdown();
     traffic.guard_error(o.seed).map_err(HttpError::Sim)?;
     rep.end = now;

@@ -168,6 +168,7 @@ table! {
     "CX033" "condition-on-list-or-object"     Error   Stable  condition_on_list_or_object;
     "CX034" "upsert-field-not-identity"       Error   Stable  upsert_field_not_identity;
     "CX035" "payload-not-a-record"            Error   Stable  payload_not_a_record;
+    "CX036" "unsendable-idempotency-key"      Error   Stable  unsendable_idempotency_key;
     "CX038" "circuit-breaker-not-sent"        Warning Stable  circuit_breaker_not_sent;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }

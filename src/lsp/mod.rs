@@ -4,7 +4,8 @@
 //! ([`check`]), and adds hover, completion, code actions and go-to-definition from the schema,
 //! the rule docs and the fixtures.
 //!
-//! The transport is rust-analyzer's synchronous `lsp-server`; one thread owns every document
+//! The messages are rust-analyzer's synchronous `lsp-server`'s, over cxsync's own stdio reader
+//! ([`transport`], which bounds a message's size); one thread owns every document
 //! and re-checks a spec when its text (or a file it references) changes, debounced so that only
 //! the latest version is checked.
 
@@ -20,6 +21,7 @@ pub mod place;
 pub mod schema;
 pub mod server;
 pub mod text;
+pub mod transport;
 pub mod world;
 
 pub use server::{run, serve};

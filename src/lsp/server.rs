@@ -64,8 +64,15 @@ struct Server {
 /// Runs the server on stdin/stdout until the client says `exit` (or goes away). Returns whether
 /// the client asked for a `shutdown` first: the protocol's exit code is 0 then, 1 otherwise.
 pub fn run() -> anyhow::Result<bool> {
-    let (conn, io) = Connection::stdio();
-    let clean = serve(conn)?;
+    let (conn, io) = super::transport::stdio();
+    let served = serve(conn);
+    // A message over the transport's limits ends the session as a tool error (exit 2) that says
+    // so, whatever state the session was in (tester #167).
+    if let Some(why) = io.over_limit() {
+        let _ = io.finish_writing();
+        anyhow::bail!("cxsync lsp stopped reading from the client: {why}");
+    }
+    let clean = served?;
     // The client may close the pipes as soon as it has sent `exit`; that is no error of ours. A
     // session that ended without `shutdown` because the client's bytes were not LSP is worth a
     // line on stderr: the editor shows it in its log, where "exit code 1" alone says nothing.

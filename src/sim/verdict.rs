@@ -224,7 +224,7 @@ impl SpecCause {
                 "fix the transform (`cxsync test` runs it on the fixtures)".to_string()
             }
             (Reason::IdempotencyKeyUnresolved, _) => {
-                "make idempotency.key render for every event (a field every event has)".to_string()
+                "make idempotency.key render for every event as a header can carry it (ASCII ids every event has, not names or free text)".to_string()
             }
             (Reason::PayloadTooLarge, _) => {
                 "trim the payload in the transform, or raise crm.maxPayloadBytes".to_string()

@@ -443,6 +443,18 @@ impl Resolving<'_, '_> {
     }
 }
 
+/// The text of a JSON file as cxsync reads it: a UTF-8 byte order mark before the value (Windows
+/// editors write one; RFC 8259 §8.1 lets a reader ignore it) reads as a space, so a position in
+/// the text is a position in the file (tester #169). Every reader of a file an event or a schema
+/// comes from goes through this: fixtures and payload schemas here, `eval --event` and the first
+/// line of `eval --events`.
+pub fn json_text(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.strip_prefix('\u{feff}') {
+        Some(rest) => format!(" {rest}").into(),
+        None => text.into(),
+    }
+}
+
 /// Which JSON file [`read_json`] reads: a fixture is one event (an object, whose integers a
 /// transform reads as 64-bit floats); a payload schema is any JSON Schema.
 #[derive(Clone, Copy, PartialEq)]
@@ -459,16 +471,8 @@ fn read_json(path: &Path, text: &str, kind: Json, diags: &mut Vec<Diagnostic>) -
         Json::Fixture => "fixture",
         Json::PayloadSchema => "payload schema",
     };
-    // A UTF-8 byte order mark (Windows editors write one) is allowed before the value
-    // (RFC 8259 §8.1); read as a space, positions stay those of the file (tester #169).
-    let unmarked;
-    let text = match text.strip_prefix('\u{feff}') {
-        Some(rest) => {
-            unmarked = format!(" {rest}");
-            unmarked.as_str()
-        }
-        None => text,
-    };
+    let text = json_text(text);
+    let text = text.as_ref();
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {

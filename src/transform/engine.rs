@@ -115,6 +115,7 @@ impl Compiled {
         let regex_calls = rewrite_regex_calls(&mut ast, &bound).into();
         guard_builtins(&mut ast, &bound);
         guard_numbers(&mut ast, &bound);
+        guard_units(&mut ast, &bound);
         Ok(Compiled {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ast,
@@ -330,6 +331,7 @@ fn new_evaluator(
     register_js_builtins(&mut ev);
     register_context_builtins(&mut ev);
     register_arithmetic_guards(&mut ev);
+    register_units_guards(&mut ev);
     for &name in REPLACED {
         ev.register_fn(guarded_name(name), move |args: &[JValue]| {
             js_string_builtin(name, args)
@@ -637,8 +639,10 @@ fn has_surrogate_escape(text: &str) -> bool {
     }) && b.windows(2).any(|w| w == b"\\u")
 }
 
-/// The builtins [`register_js_builtins`] replaces that take the context as their argument when
-/// called without one (jsonata-js's `-` in their signature): `$trim()` on a string input.
+/// The builtins that take the context as their argument when called without one (jsonata-js's
+/// `-` in their signature: `$trim()` on a string input) whose context call the engine does not
+/// answer as jsonata-js does: host functions receive no context, and the engine's own
+/// `$uppercase()` answers a context of another type with T0410 where jsonata-js says T0411.
 const CONTEXT_BUILTINS: &[&str] = &[
     "base64decode",
     "base64encode",
@@ -647,8 +651,10 @@ const CONTEXT_BUILTINS: &[&str] = &[
     "decodeUrlComponent",
     "encodeUrl",
     "encodeUrlComponent",
+    "lowercase",
     "number",
     "trim",
+    "uppercase",
 ];
 
 /// The host function a context call `$name()` of [`CONTEXT_BUILTINS`] becomes.
@@ -927,6 +933,114 @@ fn guard_builtins(node: &mut AstNode, bound: &BTreeSet<String>) {
             }
         }
     });
+}
+
+/// The builtins [`guard_units`] checks, as the pattern builtins the compiled path names.
+const UNIT_BUILTINS: [&str; 4] = ["contains", "match", "replace", "split"];
+
+/// The host function of [`guard_units`] for `builtin`; `piped` for a call on the right of `~>`.
+fn units_name(builtin: &str, piped: bool) -> String {
+    let form = if piped { " piped" } else { "" };
+    format!("cxsync units{form} {builtin}")
+}
+
+/// `$split(a0, a1, …)` → `$split(cxsync units split($, a0, a1, …), a1, …)`, and
+/// `x ~> $split(a0, …)` → `x ~> $split(cxsync units piped split(x, a0, …), …)`, the same for
+/// `$contains`, `$match` and `$replace`: the calls [`rewrite_regex_calls`] left to the engine
+/// (a regex passed as a value, the context form `s.$replace(/./, "*")`, a string pattern). The
+/// host function gives `a0` back unchanged, after refusing what jsonata-js answers in UTF-16
+/// units on text with a character beyond U+FFFF: a regex that is not
+/// [`super::regex::astral_safe`] (`REGEX_UTF16_UNITS`, as for a literal), and `$split` with an
+/// empty separator (`SPLIT_UTF16_UNITS`). The other arguments (and the left side of `~>`) are
+/// evaluated twice; only these calls pay it. Left unchecked: such a builtin passed as a value
+/// (`$f := $split`) or with a placeholder (`$replace(?, /./, "*")`).
+fn guard_units(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    let guarded = |n: &AstNode| match n {
+        AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } => {
+            UNIT_BUILTINS.contains(&name.as_str())
+                && !bound.contains(name.as_str())
+                && !args.is_empty()
+                && !has_placeholder(args)
+        }
+        _ => false,
+    };
+    let wrap = |call: &mut AstNode, subject: AstNode, piped: bool| {
+        if let AstNode::Function { name, args, .. } = call {
+            let mut guard_args = vec![subject, std::mem::replace(&mut args[0], AstNode::Null)];
+            guard_args.extend(args[1..].iter().cloned());
+            args[0] = AstNode::Function {
+                name: units_name(name, piped),
+                args: guard_args,
+                is_builtin: true,
+            };
+        }
+    };
+    let mut piped: BTreeSet<*const AstNode> = BTreeSet::new();
+    visit_mut(ast, &mut |n| match n {
+        AstNode::Binary {
+            op: BinaryOp::ChainPipe,
+            lhs,
+            rhs,
+        } => {
+            if guarded(rhs) {
+                wrap(rhs, (**lhs).clone(), true);
+            }
+            piped.insert(&**rhs as *const AstNode);
+        }
+        n if guarded(n) && !piped.contains(&(n as *const AstNode)) => {
+            wrap(n, AstNode::Variable(String::new()), false);
+        }
+        _ => {}
+    });
+}
+
+/// The host functions of [`guard_units`]: `(context, a0, a1, …)` → `a0`, or the refusal. The
+/// call is read as jsonata-js reads it: `a0` the subject where it is a string and `a1` a
+/// pattern (a string or a regex), else the context form (the context the subject, `a0` the
+/// pattern); on the right of `~>` always the latter, the left side in the context's place.
+fn register_units_guards(ev: &mut Evaluator) {
+    use super::regex::{astral_refusal, astral_safe, has_astral, split_units_refusal, Use};
+    for builtin in UNIT_BUILTINS {
+        for piped in [false, true] {
+            ev.register_fn(units_name(builtin, piped), move |args: &[JValue]| {
+                let given = args.get(1).cloned().unwrap_or(JValue::Undefined);
+                let is_pattern = |v: &JValue| matches!(v, JValue::String(_) | JValue::Regex { .. });
+                let (subject, rest) = match (args.get(1), args.get(2)) {
+                    (Some(JValue::String(s)), Some(p)) if !piped && is_pattern(p) => {
+                        (s, &args[2..])
+                    }
+                    _ => match args.first() {
+                        Some(JValue::String(s)) => (s, &args[1..]),
+                        _ => return Ok(given),
+                    },
+                };
+                if !has_astral(subject) {
+                    return Ok(given);
+                }
+                let use_ = match (builtin, rest.get(1)) {
+                    ("contains", _) => Use::Contains,
+                    ("split", _) => Use::Split,
+                    ("match", _) => Use::Match,
+                    (_, Some(JValue::String(r))) if r.is_empty() => Use::Delete,
+                    _ => Use::Replace,
+                };
+                match rest.first() {
+                    Some(JValue::Regex { pattern, .. }) if !astral_safe(pattern, use_) => {
+                        Err(EvaluatorError::EvaluationError(astral_refusal()))
+                    }
+                    Some(JValue::String(p)) if p.is_empty() && builtin == "split" => {
+                        Err(EvaluatorError::EvaluationError(split_units_refusal()))
+                    }
+                    _ => Ok(given),
+                }
+            })
+            .expect("the guard's name is not a builtin");
+        }
+    }
 }
 
 /// The host function a guarded builtin's calls are rewritten to: `cxsync <name>`, with a space
@@ -1360,6 +1474,7 @@ fn eval_error(e: &EvaluatorError) -> TransformError {
     for named in [
         OUTPUT_TOO_LARGE,
         super::regex::UTF16_UNITS,
+        super::regex::SPLIT_UTF16_UNITS,
         super::numbers::TIMEZONE_NOT_A_NUMBER,
     ] {
         if let Some(rest) = e

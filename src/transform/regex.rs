@@ -252,6 +252,19 @@ pub fn astral_refusal() -> String {
     )
 }
 
+/// Code of the run-time refusal [`split_units_refusal`].
+pub const SPLIT_UTF16_UNITS: &str = "SPLIT_UTF16_UNITS";
+
+/// The run-time refusal of `$split(s, "")` on a subject [`has_astral`]: jsonata-js splits such
+/// a character into its two UTF-16 units (lone surrogates), which no Rust string holds.
+pub fn split_units_refusal() -> String {
+    format!(
+        "{SPLIT_UTF16_UNITS}: $split with an empty separator on text with a character beyond \
+         U+FFFF (an emoji): JavaScript splits such a character into two halves (lone UTF-16 \
+         surrogates), which cxsync cannot give; remove such characters first"
+    )
+}
+
 /// The regex literals of `tree` that [`translate`] refuses: (start, end, reason), in source order.
 pub fn refusals(tree: &super::syntax::ast::Node) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();

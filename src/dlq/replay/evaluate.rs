@@ -64,6 +64,9 @@ pub enum Problem {
     SchemaViolation { errors: Vec<String> },
     /// The record has no idempotency key and the current template does not render.
     NoIdempotencyKey { message: String },
+    /// The key to send (the record's, or the current template's) cannot travel in the header as
+    /// it is (`delivery::idempotency::unsendable`): the machine would dead-letter it unsent.
+    UnsendableIdempotencyKey { message: String },
 }
 
 impl std::fmt::Display for Problem {
@@ -93,6 +96,9 @@ impl std::fmt::Display for Problem {
                 write!(f, "target schema: {}", errors.join("; "))
             }
             Problem::NoIdempotencyKey { message } => write!(f, "no idempotency key: {message}"),
+            Problem::UnsendableIdempotencyKey { message } => {
+                write!(f, "the idempotency key {message}")
+            }
         }
     }
 }
@@ -108,6 +114,7 @@ impl Problem {
             Problem::BodyTooLarge { .. } => "CRM body limit",
             Problem::SchemaViolation { .. } => "target schema",
             Problem::NoIdempotencyKey { .. } => "no idempotency key",
+            Problem::UnsendableIdempotencyKey { .. } => "idempotency key not sendable",
         }
     }
 }
@@ -322,6 +329,12 @@ impl Replayer {
                 }
             },
         };
+        if let Some(message) = idempotency_key
+            .as_deref()
+            .and_then(|k| crate::delivery::idempotency::unsendable(k, &self.header))
+        {
+            problems.push(Problem::UnsendableIdempotencyKey { message });
+        }
         Evaluation {
             key: found.key.clone(),
             event_id: rec.event_id.clone(),

@@ -37,6 +37,7 @@ pub mod transform_syntax_error;
 pub mod unbounded_blob_in_payload;
 pub mod unclassified_status_code;
 pub mod uncovered_condition_value;
+pub mod unsendable_idempotency_key;
 pub mod unused_suppression;
 pub mod upsert_field_not_identity;
 

@@ -174,6 +174,11 @@ impl CrmModel {
         }
     }
 
+    /// The largest body it takes (above it: 413): the scenario's, the spec's or the profile's.
+    pub fn max_body(&self) -> u64 {
+        self.max_body
+    }
+
     /// The profile in use.
     pub fn profile(&self) -> &Profile {
         &self.profile

@@ -747,6 +747,10 @@ pub(super) fn pattern_builtin<'a>(
                         return Err(Bail);
                     };
                     if sep.is_empty() {
+                        // jsonata-js splits an emoji into UTF-16 units (the engine refuses).
+                        if crate::transform::regex::has_astral(s) {
+                            return Err(Bail);
+                        }
                         let r = jstr::split(s, &JValue::String(sep.to_rc()), lim);
                         return engine_value(r);
                     }
