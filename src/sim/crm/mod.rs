@@ -448,7 +448,7 @@ impl CrmModel {
         // header): the front end refuses the request before the CRM reads it. An idempotency
         // key from a free-text field, or a batch's joined keys, does this to every request.
         let (key_name, key) = &req.idempotency;
-        if key.len() > crate::spec::model::MAX_HEADER_VALUE as usize {
+        if header_too_long(key.len()) {
             self.stats.bodies_rejected += 1;
             let body = format!(
                 r#"{{"error":"request_header_fields_too_large","message":"header {} is {} bytes; at most {} are accepted"}}"#,
@@ -468,7 +468,7 @@ impl CrmModel {
             let t = self.profile.throttle.clone();
             return http(t.status, t.body, ra);
         }
-        if req.body.len() as u64 > self.max_body {
+        if body_too_large(self.max_body, req.body.len()) {
             self.stats.too_large += 1;
             return http(413, r#"{"error":"request_entity_too_large"}"#, None);
         }
@@ -705,6 +705,19 @@ impl CrmModel {
         self.applied[i] = self.applied[i].saturating_add(1);
         self.stats.side_effects += 1;
     }
+}
+
+/// Whether the CRM's front end refuses a request whose idempotency header value is `len` bytes
+/// (431): longer than servers take, the limit `compile` applies to a literal header. The one
+/// test of the model's answer and of the verdict that files a 431 as the spec's.
+pub fn header_too_long(len: usize) -> bool {
+    len > crate::spec::model::MAX_HEADER_VALUE as usize
+}
+
+/// Whether a CRM that takes bodies of up to `max_body` bytes refuses one of `len` bytes (413):
+/// the model's answer and the verdict's reading of a 413 alike.
+pub fn body_too_large(max_body: u64, len: usize) -> bool {
+    len as u64 > max_body
 }
 
 /// What a write did to the CRM's records, and the record it names.

@@ -344,6 +344,10 @@ pub fn new_report(
     let mut rep = Report::new(spec, sc, opts.seed, opts.no_jitter, interval, epoch);
     rep.totals.events = total_events;
     rep.crm_profile = crm.profile().name.to_string();
+    rep.causes.limits = Some(crate::sim::verdict::Limits {
+        max_body: crm.max_body(),
+        single: spec.raw.channel.batch_size <= 1,
+    });
     rep.notes.extend(crm.notes.iter().cloned());
     rep
 }
