@@ -1208,3 +1208,84 @@ fn target_ends_at_once_after_the_token_endpoint_refuses_the_client() {
     assert!(tally.contains("bad client 1"), "{tally}");
     assert!(tally.contains("alerts 1 (not an alert body 0)"), "{tally}");
 }
+
+/// #116 (tester #196): a run whose last events are dead-lettered inside an alert window ended
+/// only at the window's end (127 s of virtual time for events settled by 19 s; as long in real
+/// time at `--time-scale 1`). With nothing left to arrive or do, the last alert goes at once and
+/// the run ends with its last event, in virtual time and over HTTP alike.
+#[test]
+fn a_run_ends_with_its_last_event_not_with_its_alert_window() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("events")).unwrap();
+    for (i, dir_) in ["inbound", "outbound"].iter().enumerate() {
+        std::fs::write(
+            dir.path().join("events").join(format!("{dir_}.json")),
+            format!(
+                r#"{{"event": {{"id": "evt-900{i}", "type": "call.completed", "occurredAt": "2026-11-30T08:01:0{i}.5+01:00"}}, "call": {{"id": "CALL-7{i}", "direction": "{dir_}"}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+    let spec = dir.path().join("calls.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\nname: calls\nchannel:\n  name: Calls\n  destinationUri: https://crm.example.net/api/calls\n  auth: { type: oauth2_client_credentials, tokenEndpoint: https://crm.example.net/auth/token, clientId: hub-calls, clientSecret: \"${env:CALLS_SECRET}\", tokenCacheTtlSeconds: 900, retryOnTokenExpiry: true }\n  timeoutMilliseconds: 2000\nidempotency: { header: Idempotency-Key, key: \"${event.id}\" }\nretry: { maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 401] }\ndeadLetterQueue: { enabled: true, bucketName: calls-dlq, alertEndpoint: \"https://alerts.example.net/dlq\" }\nrules:\n  - { id: CALLS, name: calls, eventType: call.completed, transform: '{\"ref\": call.id, \"dir\": call.direction}', fixtures: [\"events/*.json\"] }\n",
+    )
+    .unwrap();
+    // The secret is rotated for good at 5 s and every token revoked at 6 s: the token endpoint
+    // answers invalid_grant from then on, and every later event is dead-lettered.
+    let scenario = dir.path().join("final-401.yaml");
+    std::fs::write(
+        &scenario,
+        "version: 1\nname: final-401\nduration: 20s\nevents: { count: 10 }\nfaults:\n  - rotateSecret: { at: 5s, vaultUpdatedAfter: 1h }\n  - revokeTokens: { at: 6s }\n",
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    for (mode, flags) in [
+        ("virtual", vec![]),
+        ("http", vec!["--http", "--time-scale", "0.01"]),
+    ] {
+        let outcomes = dir.path().join(format!("{mode}.jsonl"));
+        let report = dir.path().join(format!("{mode}.json"));
+        let out = cxsync()
+            .args(["sim", spec.to_str().unwrap(), "--scenario"])
+            .arg(&scenario)
+            .arg("--outcomes")
+            .arg(&outcomes)
+            .arg("--report")
+            .arg(&report)
+            .args(&flags)
+            .env("CALLS_SECRET", "s")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(stdout.contains("TOKEN_REQUEST_FAILED"), "{mode}: {stdout}");
+        let mut rep: Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        rep.as_object_mut().unwrap().remove("notes");
+        let outcomes = std::fs::read_to_string(&outcomes).unwrap();
+        let last = outcomes
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["settledMs"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .max()
+            .unwrap();
+        assert!(
+            last < 60_000,
+            "{mode}: the last event settles early ({last} ms)"
+        );
+        assert_eq!(
+            rep["virtualDurationMs"].as_u64(),
+            Some(last),
+            "{mode}: the run ends with its last event"
+        );
+        // The first dead letters alert at once; the later ones, inside that window, at the end.
+        assert_eq!(rep["dlqAlerts"], 2, "{mode}");
+        seen.push((outcomes, rep));
+    }
+    assert_eq!(seen[0].0, seen[1].0, "per-event outcomes differ");
+    assert_eq!(seen[0].1, seen[1].1, "reports differ");
+}

@@ -13,6 +13,7 @@ mod http;
 mod init;
 mod jsonata;
 mod lint;
+mod lint_sim;
 mod lsp;
 mod project;
 mod sim;

@@ -869,7 +869,8 @@ fn exit_codes_follow_the_protocol_and_a_second_shutdown_is_refused_not_fatal() {
 /// Tester #167: a `Content-Length` over the 64 MiB limit (here 99999999999, and one past u64) is
 /// refused from its header: the server neither allocates it nor waits for its bytes, says why
 /// on stderr and exits 2, while the client still holds stdin open; before or after the
-/// handshake alike. A header line without end is refused too.
+/// handshake alike. A header line without end is refused too, and so is a Content-Length that is
+/// no number (the header named, and `initialize`'s answer still written).
 #[test]
 fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
@@ -893,6 +894,17 @@ fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
             "1844674407370955161600 bytes",
         ),
         (true, long_header, "headers are longer than"),
+        // Not a length at all (tester #186): the header is named, not "disconnected channel".
+        (
+            true,
+            "Content-Length: -5".to_string(),
+            "malformed header: \"Content-Length: -5\\r\\n\"",
+        ),
+        (
+            true,
+            "Content-Length: 1e9".to_string(),
+            "malformed header: \"Content-Length: 1e9\\r\\n\"",
+        ),
     ] {
         let mut child = cxsync()
             .arg("lsp")
@@ -930,7 +942,7 @@ fn a_message_over_the_size_limit_ends_the_session_with_exit_2_and_says_why() {
             .unwrap();
         assert_eq!(status.code(), Some(2), "{header:.40}: {err}");
         assert!(
-            err.contains(says) && err.contains("limit"),
+            err.contains(says) && (err.contains("limit") || err.contains("malformed")),
             "{header:.40}: {err}"
         );
         assert!(

@@ -311,6 +311,47 @@ fn new_outputs_get_the_umask_s_mode_and_replaced_ones_keep_theirs() {
     }
 }
 
+/// Tester #192: a `respond` fault of status 100 passed in virtual time and failed over HTTP (no
+/// server can send a 1xx as the answer; the mock sent 500). A scenario's status is 200–599 now:
+/// E105 at the value, for `validate` and `sim` alike.
+#[test]
+fn a_respond_fault_with_a_1xx_status_is_refused_at_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("s100.yaml");
+    fs::write(
+        &sc,
+        "version: 1\nname: s100\nduration: 2m\nfaults:\n  - respond: { from: 30s, to: 60s, status: 100 }\n  - respond: { from: 60s, to: 70s, status: 200 }\n",
+    )
+    .unwrap();
+    let out = cxsync()
+        .args(["validate", "--format", "json"])
+        .arg(&sc)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<(String, u64, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("E105".to_string(), 5, 44)], "{v:#}");
+    assert!(
+        v.to_string().contains("must be at least 200, found 100"),
+        "{v:#}"
+    );
+    let (code, _, err) = run(&["specs/crm_sync.yaml", "--scenario", sc.to_str().unwrap()]);
+    assert!(matches!(code, 1 | 2), "{err}");
+    assert!(err.contains("E105"), "{err}");
+}
+
 #[test]
 fn outcomes_and_dlq_records_are_written_per_event() {
     let dir = tempfile::tempdir().unwrap();

@@ -242,6 +242,138 @@ fn hostile_values_are_each_refused_at_their_own_position() {
     }
 }
 
+/// Tester #191 and #190: a name that holds a control character (a BEL, an ESC sequence, a tab)
+/// was printed raw by `sim`, `test` (and into its snapshot header) and `mock-crm`, and an
+/// idempotency key template with a LF was compiled into the channel header and dead-lettered
+/// every event. Each is E106 at the character now, and the commands that print names refuse the
+/// spec before printing anything of it.
+#[test]
+fn names_and_key_templates_with_control_characters_are_refused_at_the_character() {
+    // The example project's files, beside a copy of its spec.
+    let dir = tempfile::tempdir().unwrap();
+    for folder in ["specs/transforms", "fixtures/events"] {
+        for e in std::fs::read_dir(root().join(folder)).unwrap() {
+            let e = e.unwrap();
+            let to = dir.path().join(folder).join(e.file_name());
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(e.path(), to).unwrap();
+        }
+    }
+    for f in ["specs/crm-case.schema.json", "cxsync.toml"] {
+        std::fs::copy(root().join(f), dir.path().join(f)).unwrap();
+    }
+    let text = std::fs::read_to_string(root().join("specs/crm_sync.yaml"))
+        .unwrap()
+        .replace("name: crm-sync", "name: \"crm\\u0007sync\\u001b[31m\"")
+        .replace(
+            "name: Transform_Interaction_Ended",
+            "name: \"Transform\\tEnded\"",
+        )
+        .replace("    name: interaction-ended", "    name: \"ended\\r\"")
+        .replace(
+            "key: ${interaction.id}_${event.type}",
+            "key: \"${interaction.id}\\n\"",
+        );
+    let spec = write(dir.path(), "specs/ctl.yaml", &text);
+    let (code, v) = validate_json(&[spec.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{v:#}");
+    let got = positions(&v);
+    let line = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u64 + 1;
+    let want = vec![
+        ("E106".to_string(), line("name: \"crm"), 11),
+        ("E106".to_string(), line("key: \"$"), 8),
+        ("E106".to_string(), line("Transform\\t"), 21),
+        ("E106".to_string(), line("ended\\r"), 17),
+    ];
+    let mut got_sorted = got.clone();
+    got_sorted.sort();
+    let mut want_sorted = want.clone();
+    want_sorted.sort();
+    assert_eq!(got_sorted, want_sorted, "{v:#}");
+    let text = v.to_string();
+    for words in [
+        "U+0007",
+        "a tab",
+        "a carriage return (CR)",
+        "a line feed (LF)",
+    ] {
+        assert!(text.contains(words), "{words}: {v:#}");
+    }
+    for cmd in [
+        &["sim"][..],
+        &["test"][..],
+        &["mock-crm", "--port", "0", "--spec"][..],
+    ] {
+        let o = cxsync().args(cmd).arg(&spec).output().unwrap();
+        // Refused as a spec with errors (exit 1, or 2 for the commands that run it).
+        assert!(matches!(o.status.code(), Some(1 | 2)), "{cmd:?}");
+        assert!(
+            !o.stdout.contains(&0x07) && !o.stdout.contains(&0x1b),
+            "{cmd:?}: a raw control character reached stdout"
+        );
+    }
+}
+
+/// Tester #199: a bidi override from an event (U+202E) reached `cxsync test`'s snapshot file and
+/// its printed diff raw, so the reviewed text read in another order than it was stored. Both
+/// now hold `\u202e` (the same JSON value), and the snapshot still matches on the next run.
+#[test]
+fn bidi_controls_from_an_event_are_escaped_in_snapshots_and_diffs() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "cxsync.toml", "");
+    write(
+        dir.path(),
+        "e.json",
+        "{\"event\": {\"type\": \"interaction.ended\"}, \"interaction\": {\"id\": \"i-1\", \"note\": \"pay \u{202e}evil\u{202c} now \u{200f}\"}}",
+    );
+    let text = MINIMAL.replace(
+        "transform: '{\"id\": interaction.id}'",
+        "transform: '{\"id\": interaction.id, \"note\": interaction.note}'\n    fixtures: [e.json]",
+    );
+    let spec = write(dir.path(), "s.yaml", &text);
+    let test = |args: &[&str]| {
+        let o = cxsync()
+            .arg("test")
+            .args(args)
+            .arg(&spec)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let (code, out) = test(&["--update"]);
+    assert_eq!(code, Some(0), "{out}");
+    let snap = std::fs::read_to_string(dir.path().join("snapshots/s/R1/e.snap")).unwrap();
+    assert!(
+        snap.contains("pay \\u202eevil\\u202c now \\u200f"),
+        "{snap}"
+    );
+    assert!(
+        !snap.contains('\u{202e}') && !snap.contains('\u{200f}'),
+        "{snap}"
+    );
+    assert_eq!(
+        test(&[]).0,
+        Some(0),
+        "the escaped snapshot matches the same output"
+    );
+    // A committed snapshot that holds the raw characters (written before) is shown escaped.
+    std::fs::write(
+        dir.path().join("snapshots/s/R1/e.snap"),
+        snap.replace("\\u202e", "\u{202e}").replace("now", "later"),
+    )
+    .unwrap();
+    let (code, out) = test(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("\\u202e") && !out.contains('\u{202e}'),
+        "{out}"
+    );
+}
+
 /// Budgets that must hold however the input is shaped: an alias of a 64 KiB string repeated
 /// 300 times (a 66 KB file expanding to 19 MiB) is refused quickly, and 10,000 environment
 /// overlays validate in linear time.

@@ -300,8 +300,9 @@ impl<R: Rng> VirtualTime<R> {
             steps: 0,
             max_steps,
         };
-        if let Some(at) = first_arrival {
-            v.push(at, Happening::Arrival);
+        match first_arrival {
+            Some(at) => v.push(at, Happening::Arrival),
+            None => v.machine.handle_arrivals_done(0),
         }
         v
     }
@@ -383,8 +384,9 @@ impl<R: Rng> VirtualTime<R> {
             match what {
                 Happening::Arrival => {
                     arrivals.arrive(self.now, &mut self.machine, obs);
-                    if let Some(at) = arrivals.next_at() {
-                        self.push(at.max(self.now), Happening::Arrival);
+                    match arrivals.next_at() {
+                        Some(at) => self.push(at.max(self.now), Happening::Arrival),
+                        None => self.machine.handle_arrivals_done(self.now),
                     }
                 }
                 Happening::Answer(a) => hand_back(&mut self.machine, self.now, a),

@@ -85,10 +85,10 @@ struct Refusal {
 struct AlertWindow {
     /// When the next alert may go (the end of the window the last alert opened).
     until: Option<Time>,
-    /// Whether an `AlertFlush` timer is set. It is set only while dead letters wait for an
-    /// alert, so a quiet window holds no timer and a run with nothing left to do ends at once
-    /// (`--target` waited out a whole window after its last dead letter, #116).
-    due: bool,
+    /// The `AlertFlush` timer, set only while dead letters wait for an alert, so a quiet window
+    /// holds no timer and a run with nothing left to do ends at once (`--target` waited out a
+    /// whole window after its last dead letter, #116).
+    due: Option<TimerKey>,
     pending: Collector,
 }
 
@@ -108,6 +108,8 @@ pub struct Machine<R> {
     transmits: VecDeque<Transmit>,
     outputs: VecDeque<Output>,
     alert: AlertWindow,
+    /// No event is left to arrive ([`Machine::handle_arrivals_done`]).
+    arrivals_done: bool,
     stats: Stats,
 }
 
@@ -129,6 +131,7 @@ impl<R: Rng> Machine<R> {
             transmits: VecDeque::new(),
             outputs: VecDeque::new(),
             alert: AlertWindow::default(),
+            arrivals_done: false,
             stats: Stats::default(),
         }
     }
@@ -368,9 +371,35 @@ impl<R: Rng> Machine<R> {
         self.ready.push_back(id);
     }
 
-    /// Sends what may be sent now: ready jobs, within the concurrency limit, when a token is at
-    /// hand.
+    /// Sends what may be sent now; then, once nothing is left to arrive or do, the alert of the
+    /// dead letters not yet alerted goes at once rather than at its window's end.
     fn pump(&mut self, now: Time) {
+        self.pump_ready(now);
+        self.alert_early(now);
+    }
+
+    /// Tells the machine that no event is left to arrive: from the moment nothing is queued or
+    /// in flight either, the last alert is not held for its window (a run ends when its last
+    /// event settles, #116). The driver loop calls it after the last arrival.
+    pub fn handle_arrivals_done(&mut self, now: Time) {
+        if !self.arrivals_done {
+            self.arrivals_done = true;
+            self.alert_early(now);
+        }
+    }
+
+    fn alert_early(&mut self, now: Time) {
+        if !self.arrivals_done || !self.is_idle() {
+            return;
+        }
+        if let Some(key) = self.alert.due.filter(|k| k.0 > now) {
+            self.timers.remove(&key);
+            self.alert.due = Some(self.set_timer(now, Timer::AlertFlush));
+        }
+    }
+
+    /// Sends ready jobs, within the concurrency limit, when a token is at hand.
+    fn pump_ready(&mut self, now: Time) {
         while !self.ready.is_empty() && self.inflight.len() < self.cfg.hub.concurrency {
             let (bearer, token_gen) = match &self.cfg.auth {
                 AuthMode::None => (None, self.token.generation()),
@@ -652,12 +681,11 @@ impl<R: Rng> Machine<R> {
                 last_status: d.last_status,
                 at: self.wall(now),
             });
-            if !self.alert.due {
+            if self.alert.due.is_none() {
                 // The first dead letter after a quiet window alerts at this instant, once every
                 // dead letter of the instant is in; one inside a window waits for its end.
                 let at = self.alert.until.map_or(now, |u| u.max(now));
-                self.alert.due = true;
-                self.set_timer(at, Timer::AlertFlush);
+                self.alert.due = Some(self.set_timer(at, Timer::AlertFlush));
             }
         }
         self.outputs.push_back(Output::DeadLettered(Box::new(d)));
@@ -670,7 +698,7 @@ impl<R: Rng> Machine<R> {
     /// Sends one alert for everything dead-lettered since the last one and opens a window; the
     /// next alert goes at its end if anything is dead-lettered in it, else at the next dead letter.
     fn flush_alert(&mut self, now: Time) {
-        self.alert.due = false;
+        self.alert.due = None;
         let end = self.wall(now);
         let Some(alert) = self.alert.pending.take(
             &self.cfg.channel,
@@ -1012,7 +1040,7 @@ mod tests {
     /// #116: an alert window with nothing in it holds no timer, so a machine with nothing left to
     /// do has no deadline (a wall-clock run waited 60 s for it); alerts go when they went before:
     /// at the first dead letter, at the end of a window that collected some, and at the first
-    /// dead letter after a quiet window.
+    /// dead letter after a quiet window; and the last one of a run goes when the run is over.
     #[test]
     fn an_alert_window_without_dead_letters_leaves_no_timer() {
         let mut m = machine();
@@ -1058,9 +1086,21 @@ mod tests {
         let Some(Transmit::Token { id }) = m.poll_transmit() else {
             panic!("a new token request")
         };
-        m.handle_token(200_000, id, refused);
+        m.handle_token(200_000, id, refused.clone());
         assert_eq!(m.poll_timeout(), Some(200_000));
         m.handle_timeout(200_000);
+        assert_eq!(alerts(&mut m), 1);
+        assert_eq!(m.poll_timeout(), None);
+        // The last event of a run is dead-lettered inside a window: with nothing left to arrive
+        // or do, its alert goes at once instead of at 260 s.
+        submit(&mut m, 230_000, 3);
+        let Some(Transmit::Token { id }) = m.poll_transmit() else {
+            panic!("a new token request")
+        };
+        m.handle_arrivals_done(230_000);
+        m.handle_token(231_000, id, refused);
+        assert_eq!(m.poll_timeout(), Some(231_000));
+        m.handle_timeout(231_000);
         assert_eq!(alerts(&mut m), 1);
         assert_eq!(m.poll_timeout(), None);
     }

@@ -17,15 +17,18 @@ use serde::Serialize;
 
 /// Text from outside cxsync (an event's id, a CRM's response body, an object key in a bucket) as
 /// a terminal may be shown it: every control character but tab (C0 including CR and LF, DEL,
-/// C1) and every bidirectional override or isolate (U+202A–U+202E, U+2066–U+2069: text that
-/// reads in another order than it is stored) is written as a JSON-style escape (`\u001b`), as the
+/// C1) and every bidirectional override, isolate or mark (U+202A–U+202E, U+2066–U+2069, U+200E,
+/// U+200F, U+061C: text that reads in another order than it is stored) is written as a JSON-style escape (`\u001b`), as the
 /// JSON outputs already write it. An ESC in a CRM's 503 body could otherwise clear the screen,
 /// recolour the verdict or retitle the window. The one function for every such string that
 /// human-readable output prints; borrowed when nothing needs escaping.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
     fn unsafe_char(c: char) -> bool {
         (c.is_control() && c != '\t')
-            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            || matches!(
+                c,
+                '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+            )
     }
     if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);

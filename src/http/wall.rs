@@ -25,6 +25,9 @@ where
 {
     let mut now = start;
     loop {
+        if arrivals.next_at().is_none() {
+            machine.handle_arrivals_done(now);
+        }
         drain(machine, now, driver, obs, |_, _| {});
         driver.flush();
         if stop(obs) {

@@ -67,12 +67,22 @@ pub fn run() -> anyhow::Result<bool> {
     let (conn, io) = super::transport::stdio();
     let served = serve(conn);
     // A message over the transport's limits ends the session as a tool error (exit 2) that says
-    // so, whatever state the session was in (tester #167).
-    if let Some(why) = io.over_limit() {
-        let _ = io.finish_writing();
-        anyhow::bail!("cxsync lsp stopped reading from the client: {why}");
+    // so, whatever state the session was in (tester #167); so do bytes that stop being LSP
+    // before the handshake is done (the reader's reason, not the handshake's "disconnected
+    // channel"). What was answered before, `initialize`'s result, is written out first.
+    if let Some((limit, why)) = io.stopped() {
+        if limit || served.is_err() {
+            let _ = io.finish_writing();
+            anyhow::bail!("cxsync lsp stopped reading from the client: {why}");
+        }
     }
-    let clean = served?;
+    let clean = match served {
+        Ok(clean) => clean,
+        Err(e) => {
+            let _ = io.finish_writing();
+            return Err(e);
+        }
+    };
     // The client may close the pipes as soon as it has sent `exit`; that is no error of ours. A
     // session that ended without `shutdown` because the client's bytes were not LSP is worth a
     // line on stderr: the editor shows it in its log, where "exit code 1" alone says nothing.

@@ -137,12 +137,13 @@ pub struct IoThreads {
 }
 
 impl IoThreads {
-    /// Why the reader stopped on a limit ([`ReadError::is_limit`]), if it has, without waiting.
-    pub fn over_limit(&self) -> Option<String> {
-        match &*self.stopped.lock().unwrap_or_else(|e| e.into_inner()) {
-            Some((true, why)) => Some(why.clone()),
-            _ => None,
-        }
+    /// Why the reader stopped, if it has, without waiting for it: whether on a limit
+    /// ([`ReadError::is_limit`]), and the reason.
+    pub fn stopped(&self) -> Option<(bool, String)> {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Waits for everything written to reach stdout, without waiting for the reader.

@@ -29,6 +29,11 @@ pub const HEADER_NAME_PATTERN: &str = r"^[!#$%&'*+.^_`|~0-9A-Za-z\-]+$";
 /// would split or end the header).
 pub const HEADER_VALUE_PATTERN: &str = r"^[^\x00-\x08\x0A-\x1F\x7F]*$";
 
+/// A name shown on one line (the spec's, a rule's, a stage's): no control characters, tab
+/// included. A name is printed in reports, snapshot headers and `mock-crm`'s banner, where a BEL
+/// or an ESC sequence would reach the terminal (tester #191).
+pub const NAME_PATTERN: &str = r"^[^\x00-\x1F\x7F]*$";
+
 /// A DLQ bucket name: S3's characters (lower-case letters, digits, `.`, `-`), 1–63 of them,
 /// starting and ending with a letter or digit, so it is one path segment wherever it is joined (a
 /// `--dlq-dir` folder, an object key) and never `.` or `..`; no two `.` side by side (S3 forbids
@@ -72,7 +77,7 @@ pub struct RawSpec {
     #[schemars(range(min = 1, max = 999))]
     pub version: u32,
     /// A short name for the integration, used in reports and snapshot headers.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), regex(pattern = NAME_PATTERN))]
     pub name: String,
     /// Free text describing the integration.
     pub description: Option<String>,
@@ -211,7 +216,10 @@ pub struct Idempotency {
     pub header: String,
     /// Template of `${path}` event references and literal text, e.g.
     /// `${interaction.id}_${event.type}`. A referenced field missing from an event is an error.
-    #[schemars(length(min = 1, max = 1024))]
+    /// It becomes a header value, so it holds no control character but tab.
+    // (Tester #190: a LF passed `validate`, was compiled into the channel header and
+    // dead-lettered every event in `sim`.)
+    #[schemars(length(min = 1, max = 1024), regex(pattern = HEADER_VALUE_PATTERN))]
     pub key: String,
 }
 
@@ -403,6 +411,7 @@ pub struct Rule {
     #[schemars(length(min = 1, max = 128), regex(pattern = ID_PATTERN))]
     pub id: String,
     /// Display name.
+    #[schemars(regex(pattern = NAME_PATTERN))]
     pub name: String,
     /// The event type the rule matches, e.g. `interaction.ended`.
     pub event_type: String,
@@ -443,6 +452,7 @@ pub struct RolloutStage {
     #[schemars(range(min = 1, max = 1000))]
     pub stage: u32,
     /// Stage name, e.g. `non-critical`.
+    #[schemars(regex(pattern = NAME_PATTERN))]
     pub name: String,
     /// Why this stage exists.
     pub description: Option<String>,

@@ -180,7 +180,33 @@ const SPEC_PATTERNS: &[PatternRule] = &[
         pattern: super::model::PREFIX_PATTERN,
         explain: explain_prefix,
     },
+    PatternRule {
+        pattern: super::model::NAME_PATTERN,
+        explain: explain_name,
+    },
 ];
+
+fn explain_name(v: &str) -> Explained {
+    let bad = v
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && (*c as u32) < 0x80);
+    let what = match bad.map(|(_, c)| c) {
+        Some('\t') => "a tab".to_string(),
+        Some('\n') => "a line feed (LF)".to_string(),
+        Some('\r') => "a carriage return (CR)".to_string(),
+        Some(c) => format!("the control character U+{:04X}", c as u32),
+        None => "a character that is not allowed".to_string(),
+    };
+    Explained {
+        message: format!("the name contains {what}"),
+        help: "a name is one line of text without control characters: it is printed in reports, \
+               snapshot headers and on the terminal, where they would act (a bell, an escape \
+               sequence)"
+            .to_string(),
+        at: bad.map(|(i, _)| (i, i + 1)),
+    }
+}
 
 fn explain_bucket(v: &str) -> Explained {
     Explained {

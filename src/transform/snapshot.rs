@@ -35,8 +35,24 @@ pub struct Header {
     pub now: String,
 }
 
-/// The snapshot text for an outcome.
+/// The snapshot text for an outcome. Every line is [`crate::diag::printable`]: a bidi override or
+/// isolate in an event's text (U+202E) would reorder the lines a reviewer reads in a pull
+/// request ("Trojan Source"), and a control character act on their terminal; in the JSON they
+/// are written `\u202e`, the same value (tester #199).
 pub fn render(header: &Header, outcome: &FixtureResult) -> String {
+    printable_lines(&render_raw(header, outcome))
+}
+
+/// Each line of `text` through [`crate::diag::printable`] (a JSON text holds no raw newline
+/// inside a string, so escaping line by line keeps it the same JSON).
+fn printable_lines(text: &str) -> String {
+    text.split('\n')
+        .map(crate::diag::printable)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn render_raw(header: &Header, outcome: &FixtureResult) -> String {
     let mut s = String::new();
     s.push_str("# cxsync snapshot\n");
     s.push_str(&format!("# spec: {}\n", one_line(&header.spec)));
@@ -98,11 +114,13 @@ pub fn compare(path: &Path, text: &str) -> std::io::Result<Status> {
 pub fn diff(old: &str, new: &str, path: &Path) -> String {
     let old_label = format!("{} (committed)", path.display());
     let new_label = format!("{} (new)", new_path(path).display());
-    similar::TextDiff::from_lines(old, new)
+    // A committed snapshot written before its characters were escaped is shown escaped too.
+    let text = similar::TextDiff::from_lines(old, new)
         .unified_diff()
         .context_radius(3)
         .header(&old_label, &new_label)
-        .to_string()
+        .to_string();
+    printable_lines(&text)
 }
 
 /// Writes the pending `.new` file for a failed comparison.

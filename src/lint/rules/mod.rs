@@ -23,6 +23,7 @@ pub mod payload_guard_above_crm_limit;
 pub mod payload_not_a_record;
 pub mod personal_data_in_payload;
 pub mod plaintext_secret;
+pub mod record_set_back_by_older_event;
 pub mod resends_write_twice;
 pub mod retry_budget_exceeds_deadline;
 pub mod retryable_client_error;

@@ -1,11 +1,22 @@
 //! ## What it does
-//! Flags an idempotency key template that does not identify one event: it reads neither
-//! `event.id` nor an id together with `event.type`. An id is what the simulator's generator
-//! varies (`docs/semantics.md`, "Generated events"; one definition, `vary::Identity`):
-//! `interaction.id`; an id-named field of the event's own call or conversation
-//! (`conversation.conversationId`, `call.id`, `ticket_id`) that no rule routes on; and, in fixture
-//! events that have neither `event.id` nor `interaction.id`, a party's id-named field
-//! (`contactId`, `customer.id`, `agent.id`), which beside those ids many events share.
+//! Flags an idempotency key template that two different events render alike. The events are the
+//! simulator's own (`sim::engine::preview`, the run's `Feed`): each fixture as it is, then copies
+//! of the fixture set generated as `cxsync sim` generates them (`docs/semantics.md`, "Generated
+//! events": `event.id`, `interaction.id` and the key's id fields vary, fixtures of one
+//! interaction stay one interaction, a queue name or a region never varies), matched against the
+//! enabled rules and rendered with the one key template (`delivery::Template`). The rule fires
+//! exactly when the simulator's `unique-idempotency-keys` invariant finds two events sharing a
+//! key: a key that reads no field that identifies an event (`${event.type}`,
+//! `${queue.region}`, a party's id such as `${customer.contactId}` beside an `event.id`), a key
+//! without the event type over fixtures of one interaction (`interaction.started` and
+//! `interaction.ended` of one call), or `${interaction.id}_${event.type}` over two events of one
+//! type about one interaction (two `interaction.updated`). A key any of whose fields tells the
+//! events apart (`${event.id}`, a GUID of the event's own, `${interaction.id}` when each
+//! interaction sends one event through the channel) is not flagged. Two rules matching one event
+//! are CX030's. Like CX030 it fires only when the CRM reads the key (it deduplicates by the
+//! header, asked of `crm::dedup` as the simulator's CRM model asks it): a CRM that upserts on a
+//! payload field or does not deduplicate drops nothing on a shared key (an upsert field that does
+//! not identify the event is CX034's).
 //!
 //! ## Why is this bad?
 //! The CRM drops a request whose key it has seen before. If two different events render the same
@@ -16,6 +27,13 @@
 //! ```yaml
 //! idempotency:
 //!   key: ${interaction.id}
+//! rules:
+//!   - id: OPEN
+//!     eventType: interaction.started
+//!     fixtures: [fixtures/started.json]   # interaction.id "INT-1"
+//!   - id: CLOSE
+//!     eventType: interaction.ended
+//!     fixtures: [fixtures/ended.json]     # interaction.id "INT-1"
 //! ```
 //!
 //! Use instead:
@@ -29,67 +47,70 @@
 //! twice by a CRM that deduplicates by header.
 
 use super::prelude::*;
-use super::template_vars;
+use crate::crm::{self, DedupMode};
 use crate::delivery::Template;
-use crate::lint::context::lookup;
-use crate::sim::engine::vary::{Identity, IDENTITY};
+use crate::sim::engine::preview::{self, Write};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let vars = template_vars(&cx.spec.raw.idempotency.key);
-    let has_event_id = vars.iter().any(|v| v == "event.id");
-    let has_type = vars.iter().any(|v| v == "event.type");
-    // An id is what the simulator's generator varies (`vary::Identity`): `event.id`,
-    // `interaction.id`, the id fields of the event's own call or conversation that the key or
-    // the upsert field's inputs read, and, in an event that has neither standard id, a party's
-    // id field of the key; none that rules route on (`Identity::of_spec`).
-    let identity = Identity::of_spec(cx.spec);
-    // The events the key is rendered for: each rule's fixtures of its event type whose key
-    // renders (one that does not is CX017's). Without any, the simulator's built-in event, which
-    // has both standard ids.
-    let key = Template::parse(&cx.spec.raw.idempotency.key).ok();
-    let events: Vec<&crate::spec::Fixture> = cx
-        .enabled_rules()
-        .flat_map(|(rule, raw)| {
-            rule.fixtures.iter().filter(move |f| {
-                lookup(&f.event, "event.type").and_then(|v| v.as_str()) == Some(&raw.event_type)
-            })
-        })
-        .filter(|f| key.as_ref().is_some_and(|k| k.render(&f.event).is_ok()))
-        .collect();
-    // The first event in which no field of the key varies from event to event.
-    let shared_in = events
-        .iter()
-        .find(|f| !vars.iter().any(|v| identity.varies(&f.event, v)));
-    let has_id = if events.is_empty() {
-        vars.iter().any(|v| IDENTITY.contains(&v.as_str()))
-    } else {
-        shared_in.is_none()
-    };
-    if has_event_id || (has_type && has_id) {
+    let raw = &cx.spec.raw;
+    if crm::dedup(raw, &crm::profile(raw.crm.profile), &Default::default()).mode
+        != DedupMode::Header
+    {
         return;
     }
-    // An id-named field beside a standard id: whose id it is, a name cannot say.
-    let named = shared_in.and_then(|f| {
-        identity
-            .fallback
-            .iter()
-            .find(|v| lookup(&f.event, v).is_some())
-            .map(|v| (v, f))
-    });
-    let what = match (has_id, has_type, named) {
-        (_, true, Some((v, f))) => format!(
-            "the event type and `{v}`, which identifies no event that has an `event.id` or `interaction.id` (fixture `{}`): many events share it",
-            f.name
+    let Ok(template) = Template::parse(&cx.spec.raw.idempotency.key) else {
+        // The loader reports a template that does not parse (E403).
+        return;
+    };
+    // A rule whose transform does not compile is reported by CX025; the simulator refuses the
+    // spec, so there is no run to agree with.
+    let Ok(inputs) = crate::sim::inputs::compile(cx.spec) else {
+        return;
+    };
+    let Ok(writes) = preview::writes(cx.spec, &inputs, preview::COPIES) else {
+        return;
+    };
+    let pairs = preview::shared_keys(&writes);
+    let Some(&(a, b)) = pairs.first() else {
+        return;
+    };
+    let (a, b) = (&writes[a], &writes[b]);
+    let vars: Vec<String> = template.vars().collect();
+    let why = match crate::sim::engine::key_hint(&template, &inputs) {
+        // The key reads no field generated events vary: the simulator's own words.
+        Some(hint) => hint.trim_end_matches(" (lint: CX016)").to_string(),
+        None if a.subject == b.subject && !vars.iter().any(|v| v == "event.type") => {
+            "they are two events of one interaction, and the key reads no event type".to_string()
+        }
+        None if a.subject == b.subject => format!(
+            "they are two `{}` events of one interaction, which only `${{event.id}}` tells apart",
+            b.event_type
         ),
-        (false, false, _) => "neither an id nor the event type".to_string(),
-        (true, false, _) => "no event type, so two events of one interaction share a key".to_string(),
-        _ => "the event type but no id".to_string(),
+        None => "no field of the key tells them apart".to_string(),
+    };
+    let more = match pairs.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more pair(s) among the events `cxsync sim` makes of the fixtures)"),
+    };
+    let name = |w: &Write| {
+        format!(
+            "{} (`{}`, fixture `{}`, rule `{}`)",
+            crate::diag::printable(&w.event_id),
+            w.event_type,
+            w.fixture,
+            inputs.rules[w.rule].id
+        )
     };
     out.push(
         cx.at_value(
             "/idempotency/key",
-            format!("the idempotency key does not identify one event: it reads {what}"),
+            format!(
+                "the idempotency key does not identify one event: events {} and {} both render `{}`{more}: {why}",
+                name(a),
+                name(b),
+                crate::diag::printable(b.key.as_deref().unwrap_or_default()),
+            ),
         )
-        .with_help("use `${event.id}`, or `${interaction.id}_${event.type}`"),
+        .with_help("use `${event.id}`, or `${interaction.id}_${event.type}` when an interaction sends one event of each type"),
     );
 }

@@ -644,6 +644,17 @@ impl CrmModel {
             .then(|| self.upsert_value(record).map(json_text).unwrap_or_default())
     }
 
+    /// The record an upsert writes `record` (a payload of rule `rule`) onto: its upsert
+    /// identity ([`CrmModel::record_identity`]) when the CRM upserts, the payload is one record
+    /// (an object) and it passes the rule's payload schema; `None` otherwise (a refused record
+    /// writes nothing). What lint's preview of a run asks (`sim::engine::preview`).
+    pub fn record_of(&self, rule: &str, record: &Value) -> Option<String> {
+        if !record.is_object() || !self.read(Some(rule), record).0 {
+            return None;
+        }
+        self.record_identity(record)
+    }
+
     /// A record's upsert value: a top-level field name, or a JSON pointer into the payload
     /// (`/inputs/0/id`).
     fn upsert_value<'v>(&self, record: &'v Value) -> Option<&'v Value> {

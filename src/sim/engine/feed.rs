@@ -362,6 +362,31 @@ impl<'a> Feed<'a> {
     }
 }
 
+/// Arrival `k`'s event id (`#k` when it has none) and type, as reports name them.
+pub(crate) fn event_name(event: &Value, k: u64) -> (String, String) {
+    // `event.get`, not `pointer("/event/id")`: a pointer unescapes each of its segments into a
+    // new string before it looks it up.
+    let head = event.get("event");
+    let event_id = head
+        .and_then(|e| e.get("id"))
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("#{k}"), str::to_string);
+    let event_type = head
+        .and_then(|e| e.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    (event_id, event_type)
+}
+
+/// The subject of arrival `k` as the ledger compares subjects: a hash of
+/// [`vary::Identity::subject`]; an event with no identity at all is its own subject, arrival `k`.
+pub(crate) fn subject_hash(identity: &vary::Identity, event: &Value, k: u64) -> u64 {
+    identity
+        .subject(event)
+        .map_or_else(|| hash128(&format!("#{k}")), |s| hash128(&s)) as u64
+}
+
 /// The arrivals of a run as the machine sees them: each event of the [`Feed`] is matched against
 /// the rules, and every match is submitted with its payload and key, numbered densely in
 /// submission order (the ledger and the CRM model correlate by that number).
@@ -461,18 +486,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
         // call; the bar redraws at most 20 times a second).
         obs.arrived(done, total);
         let when: DateTime<Utc> = (self.epoch + Duration::from_millis(now)).into();
-        // `event.get`, not `pointer("/event/id")`: a pointer unescapes each of its segments
-        // into a new string before it looks it up.
-        let head = event.get("event");
-        let event_id = head
-            .and_then(|e| e.get("id"))
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("#{k}"), str::to_string);
-        let event_type = head
-            .and_then(|e| e.get("type"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let (event_id, event_type) = event_name(&event, k);
         let matching: Vec<usize> = self
             .inputs
             .rules
@@ -486,11 +500,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
         }
         // One key per event: the template is per channel.
         let key = self.template.render(&event).map_err(|e| e.to_string());
-        // An event with no identity at all is its own subject: arrival `k`.
-        let subject =
-            self.identity
-                .subject(&event)
-                .map_or_else(|| hash128(&format!("#{k}")), |s| hash128(&s)) as u64;
+        let subject = subject_hash(&self.identity, &event, k);
         for ri in matching {
             let rule = &self.inputs.rules[ri];
             // What `cxsync test` says of the same result (`transform::transformed`): an

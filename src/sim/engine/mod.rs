@@ -10,6 +10,7 @@
 mod curve;
 mod feed;
 mod ledger;
+pub mod preview;
 mod run;
 pub mod vary;
 

@@ -429,7 +429,9 @@ pub enum Fault {
     Respond {
         from: Dur,
         to: Dur,
-        #[schemars(range(min = 100, max = 599))]
+        // A final answer: a 1xx is never one (RFC 9110 §15.2), so no HTTP server can send it and
+        // `sim --http` answered 500 where virtual time took the 1xx (tester #192).
+        #[schemars(range(min = 200, max = 599))]
         status: u16,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[schemars(range(min = 0, max = 86400))]

@@ -1,0 +1,171 @@
+//! What a run submits before any fault or timing decides anything: the events of the [`Feed`]
+//! (each fixture as it is, then copies of the fixture set generated as the run generates them),
+//! matched against the rules, each match with the idempotency key it carries, its subject and
+//! the record an upserting CRM writes it onto, read by the CRM model itself.
+//!
+//! Lint asks this instead of keeping a model of its own: CX016 (two events render one key: the
+//! ledger's `unique-idempotency-keys` between events) and CX037 (two events of one subject write
+//! one upserted record: the ledger's *set back*, once a retry reorders them) read what a run
+//! reads, so lint fires exactly where the simulator can find the fault.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+
+use super::feed::{event_name, subject_hash, Feed};
+use super::EngineError;
+use crate::delivery::Template;
+use crate::sim::crm::CrmModel;
+use crate::sim::inputs::Inputs;
+use crate::sim::scenario::{self, Scenario};
+use crate::spec::Spec;
+use crate::transform::transformed::{transformed, Transformed};
+
+/// One submission of the previewed run: one rule's delivery of one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Write {
+    /// The event's place in the feed (arrival order).
+    pub arrival: u64,
+    /// The fixture the event is, or copies.
+    pub fixture: String,
+    /// The event's id as reports name it (`#k` when it has none).
+    pub event_id: String,
+    /// The event's type.
+    pub event_type: String,
+    /// The rule, by index into [`Inputs::rules`].
+    pub rule: usize,
+    /// The idempotency key it carries (`None`: the template does not render for the event).
+    pub key: Option<String>,
+    /// Its subject as the ledger compares subjects ([`subject_hash`]).
+    pub subject: u64,
+    /// The subject in words (`interaction.id="INT-1"`); `None` when the event carries no
+    /// identity (the arrival is its own subject).
+    pub subject_text: Option<String>,
+    /// The record the CRM writes it onto when it upserts ([`CrmModel::record_of`]); `None` when
+    /// the CRM does not upsert, the transform failed, or the CRM refuses the record.
+    pub record: Option<String>,
+}
+
+/// How many copies of the fixture set a preview generates after the fixtures themselves: one
+/// copy shows what two events of one interaction do, the second what two copies share.
+pub const COPIES: u64 = 3;
+
+/// The submissions of a run of `spec` over its fixtures and `copies` generated copies of them,
+/// with no scenario's changes (no dropped agents, no oversized fields). The events, keys,
+/// subjects and records are the run's own: the same [`Feed`], the same matcher, transform and
+/// key template, and the CRM model's reading of each record.
+pub fn writes(spec: &Spec, inputs: &Inputs, copies: u64) -> Result<Vec<Write>, EngineError> {
+    let template = Template::parse(&spec.raw.idempotency.key)
+        .map_err(|e| EngineError::Config(format!("idempotency key: {e}")))?;
+    let templates = inputs.fixtures.len().max(1) as u64;
+    let sc = preview_scenario(copies.saturating_mul(templates))?;
+    let epoch = super::epoch(spec, &sc);
+    let crm = CrmModel::new(&spec.raw, &sc, &inputs.schemas);
+    let feed = Feed::new(inputs, &sc, None, epoch, &template)?;
+    let mut scratch = feed.scratch();
+    let mut out = Vec::new();
+    for k in 0..feed.total() {
+        let now = feed.time_of(k);
+        let event = feed.event_in(k, now, &mut scratch);
+        let matching: Vec<usize> = (0..inputs.rules.len())
+            .filter(|&i| inputs.rules[i].matches(&event))
+            .collect();
+        if matching.is_empty() {
+            continue;
+        }
+        let (event_id, event_type) = event_name(&event, k);
+        let key = template.render(&event).ok();
+        let subject_text = inputs.identity.subject(&event);
+        let subject = subject_hash(&inputs.identity, &event, k);
+        let when: DateTime<Utc> = (epoch_plus(epoch, now)).into();
+        let fixture = feed
+            .names()
+            .get(feed.source_of(k) as usize)
+            .cloned()
+            .unwrap_or_default();
+        for ri in matching {
+            let rule = &inputs.rules[ri];
+            let record = match transformed(rule.transform.eval(&event, when)) {
+                Transformed::Send(p) => crm.record_of(&rule.id, &p),
+                Transformed::Nothing => continue,
+                Transformed::Failed(_) => None,
+            };
+            out.push(Write {
+                arrival: k,
+                fixture: fixture.clone(),
+                event_id: event_id.clone(),
+                event_type: event_type.clone(),
+                rule: ri,
+                key: key.clone(),
+                subject,
+                subject_text: subject_text.clone(),
+                record,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn epoch_plus(epoch: SystemTime, ms: u64) -> SystemTime {
+    epoch + Duration::from_millis(ms)
+}
+
+/// A scenario of `count` generated events and nothing else: no faults, no CRM overrides, no
+/// changes to the events.
+fn preview_scenario(count: u64) -> Result<Scenario, EngineError> {
+    let text = format!("version: 1\nname: preview\nduration: 10m\nevents: {{ count: {count} }}\n");
+    scenario::parse(&text, std::path::Path::new("builtin:preview"))
+        .map_err(|d| EngineError::Config(d.first().map_or_else(String::new, |d| d.message.clone())))
+}
+
+/// Pairs of writes of different events that carry one idempotency key: `(earlier, later)`
+/// indexes into `writes`, each later write paired with the first write of its key (as the
+/// ledger counts a clash between two events). Two rules' deliveries of one event are CX030's.
+pub fn shared_keys(writes: &[Write]) -> Vec<(usize, usize)> {
+    let mut first: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut out = Vec::new();
+    for (i, w) in writes.iter().enumerate() {
+        let Some(key) = w.key.as_deref() else {
+            continue;
+        };
+        match first.get(key) {
+            Some(&j) if writes[j].arrival != w.arrival => out.push((j, i)),
+            Some(_) => {}
+            None => {
+                first.insert(key, i);
+            }
+        }
+    }
+    out
+}
+
+/// Pairs of writes of different events about one subject onto one upserted record: `(earlier,
+/// later)` indexes into `writes`, every pair of such writes (at most [`PAIRS_PER_RECORD`] writes
+/// of each record are paired). A retry that lands the earlier one after the later sets the record
+/// back (the ledger's `set_back`).
+pub fn shared_records(writes: &[Write]) -> Vec<(usize, usize)> {
+    let mut by_record: std::collections::BTreeMap<(&str, u64), Vec<usize>> = Default::default();
+    for (i, w) in writes.iter().enumerate() {
+        if let Some(record) = w.record.as_deref() {
+            by_record.entry((record, w.subject)).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for group in by_record.values() {
+        let group = &group[..group.len().min(PAIRS_PER_RECORD)];
+        for (n, &i) in group.iter().enumerate() {
+            for &j in &group[n + 1..] {
+                if writes[i].arrival != writes[j].arrival {
+                    out.push((i, j));
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// How many writes of one record [`shared_records`] pairs: the events of one subject in one copy
+/// of the fixture set are few; a record every event writes (an upsert field the transform leaves
+/// out) is CX034's.
+pub const PAIRS_PER_RECORD: usize = 64;
