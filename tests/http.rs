@@ -1006,8 +1006,9 @@ rules:
         mock.lines
     );
     let crm_url = mock.url("CRM writes");
-    rt().block_on(async {
+    let answers: Vec<(u16, Value)> = rt().block_on(async {
         let c = reqwest::Client::new();
+        let mut answers = Vec::new();
         for (key, body) in [
             // One record written under three keys, then resent under the first.
             ("k1", r#"{"ref":"I-7"}"#),
@@ -1025,9 +1026,30 @@ rules:
                 .send()
                 .await
                 .unwrap();
-            assert!(r.status().is_success(), "{key} {body}: {}", r.status());
+            let status = r.status().as_u16();
+            answers.push((status, r.json::<Value>().await.unwrap()));
         }
+        answers
     });
+    // #126/#178: a create is 201, an upsert of a record already there 200 with its id.
+    let shown: Vec<(u16, &str)> = answers
+        .iter()
+        .map(|(s, b)| (*s, b["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (201, "created"),
+            (200, "updated"),
+            (200, "updated"),
+            (201, "created"),
+            (201, "created")
+        ],
+        "{answers:?}"
+    );
+    let id = |i: usize| answers[i].1["id"].as_str().unwrap().to_string();
+    assert_eq!((id(1), id(2)), (id(0), id(0)), "{answers:?}");
+    assert!(id(3) != id(0) && id(4) != id(3), "{answers:?}");
     let stderr = mock.stop();
     let last = stderr.lines().last().unwrap_or("");
     assert!(

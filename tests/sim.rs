@@ -87,7 +87,7 @@ fn the_fixed_spec_delivers_everything_under_the_same_throttling() {
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("dead-lettered 0   lost 0"), "{out}");
-    assert!(out.contains("circuit breaker opened"), "{out}");
+    assert!(!out.contains("circuitBreaker"), "{out}");
 }
 
 #[test]
@@ -2368,17 +2368,69 @@ fn the_environment_is_named_in_the_header_and_the_report() {
 }
 
 /// #122: the hub's retry-policy API has no circuit breaker, so a spec's `retry.circuitBreaker`
-/// is never sent: a run that models one says so, and no run's advice recommends it.
+/// is never sent, and never simulated: a spec with one runs exactly as the same spec without it
+/// (the same report but for the one note saying so), under a long outage where a breaker would
+/// have parked the retries. A spec without one never hears of it.
 #[test]
-fn a_circuit_breaker_the_hub_never_gets_is_said_and_never_advised() {
-    let (_, out, err) = run(&[
-        "fixtures/sim/guide-fixed.yaml",
-        "--scenario",
-        "salesforce-throttle",
-    ]);
+fn a_circuit_breaker_the_hub_never_gets_changes_no_verdict_and_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = crate::common::root();
+    let base = fs::read_to_string(root.join("fixtures/sim/guide-fixed.yaml"))
+        .unwrap()
+        .replace("../../specs/transforms/", "transforms/")
+        .replace("../events/*.json", "events/*.json")
+        .replace("  maxRetries: 20\n", "  maxRetries: 4\n");
+    let transform =
+        fs::read_to_string(root.join("specs/transforms/interaction_ended.jsonata")).unwrap();
+    let voice = fs::read_to_string(root.join("fixtures/events/voice_resolved.json")).unwrap();
+    let with = base.replace(
+        "  nonRetryableStatusCodes:",
+        "  circuitBreaker: { failureThreshold: 2, openSeconds: 600 }\n  nonRetryableStatusCodes:",
+    );
+    assert_ne!(with, base);
+    write_files(
+        dir.path(),
+        &[
+            ("with.yaml", &with),
+            ("without.yaml", &base),
+            ("transforms/interaction_ended.jsonata", &transform),
+            ("events/voice_resolved.json", &voice),
+            (
+                "outage.yaml",
+                "version: 1\nname: outage\nduration: 20m\nevents: { count: 150 }\nfaults:\n  - maintenance: { from: 2m, to: 9m }\n",
+            ),
+        ],
+    );
+    let report = |spec: &str| {
+        let r = dir.path().join(format!("{spec}.json"));
+        let (code, out, err) = run_in(
+            dir.path(),
+            &[
+                "sim",
+                &format!("{spec}.yaml"),
+                "--scenario",
+                "outage.yaml",
+                "--report",
+                r.to_str().unwrap(),
+            ],
+        );
+        let mut rep: serde_json::Value = serde_json::from_slice(&fs::read(&r).unwrap())
+            .unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        rep["spec"] = serde_json::Value::Null;
+        (code, out, rep)
+    };
+    let (code_with, out_with, mut with) = report("with");
+    let (code_without, out_without, without) = report("without");
+    let note = "retry.circuitBreaker is not sent to the Event Hub";
+    assert_eq!(out_with.matches(note).count(), 1, "{out_with}");
+    assert!(!out_without.contains("circuitBreaker"), "{out_without}");
+    let notes = with["notes"].as_array_mut().unwrap();
+    notes.retain(|n| !n.as_str().unwrap().starts_with(note));
+    assert_eq!(code_with, code_without, "{out_with}\n{out_without}");
+    assert_eq!(with, without, "{out_with}\n{out_without}");
     assert!(
-        out.contains("retry.circuitBreaker is not sent to the Event Hub"),
-        "{out}{err}"
+        without["totals"]["deadLettered"].as_u64().unwrap() > 0,
+        "the outage outlasts the retries: {out_without}"
     );
     for spec in ["specs/crm_sync.yaml", "fixtures/sim/guide-copy.yaml"] {
         for sc in ["default", "salesforce-throttle"] {
@@ -2386,4 +2438,132 @@ fn a_circuit_breaker_the_hub_never_gets_is_said_and_never_advised() {
             assert!(!out.contains("circuitBreaker"), "{spec} {sc}: {out}");
         }
     }
+}
+
+/// Two rules of one channel that match one event send the same idempotency key. Whether that
+/// loses a record is one fact, `crm::DedupMode::reads_key`: lint's CX030 fires exactly when the
+/// simulated CRM drops a delivery, over a table of CRMs and their deduplication (header,
+/// upsert on a field, none, a profile's default, a profile's own header name sent or not).
+#[test]
+fn lint_flags_a_shared_key_exactly_when_the_simulated_crm_drops_a_delivery() {
+    let crms: &[(&str, &str)] = &[
+        (
+            "X-Request-Key",
+            "profile: generic\n  idempotency: { by: header }",
+        ),
+        (
+            "X-Request-Key",
+            "profile: generic\n  idempotency: { by: upsert, field: ref }",
+        ),
+        (
+            "X-Request-Key",
+            "profile: generic\n  idempotency: { by: none }",
+        ),
+        ("X-Request-Key", "profile: generic"),
+        ("X-Request-Key", "profile: salesforce"),
+        (
+            "X-Request-Key",
+            "profile: salesforce\n  idempotency: { by: upsert, field: ref }",
+        ),
+        ("X-Request-Key", "profile: dynamics"),
+        ("Idempotency-Key", "profile: zendesk"),
+        ("X-Request-Key", "profile: zendesk"),
+        (
+            "X-Request-Key",
+            "profile: hubspot\n  idempotency: { by: upsert, field: ref }",
+        ),
+        ("X-Request-Key", "profile: servicenow"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "events/chat.json",
+                r#"{"event": {"id": "0f9c2a1e-77aa-4b21-9d3e-0000000000a1", "type": "interaction.ended", "occurredAt": "2026-05-04T08:30:15.250-05:00"}, "interaction": {"id": "CH-77001", "channel": {"type": "chat"}}}"#,
+            ),
+            (
+                "events/voice.json",
+                r#"{"event": {"id": "0f9c2a1e-77aa-4b21-9d3e-0000000000b2", "type": "interaction.ended", "occurredAt": "2026-05-04T09:00:00Z"}, "interaction": {"id": "CH-77002", "channel": {"type": "voice"}}}"#,
+            ),
+            (
+                "quiet.yaml",
+                "version: 1\nname: quiet\nduration: 5m\nevents: { count: 60 }\n",
+            ),
+        ],
+    );
+    let (mut fired, mut quiet) = (0, 0);
+    for (i, (header, crm)) in crms.iter().enumerate() {
+        let spec = format!(
+            r#"version: 1
+name: shared-key-{i}
+channel:
+  name: Activities
+  destinationUri: https://api.crm.example/v1/activities
+  auth: {{ type: none }}
+  timeoutMilliseconds: 3000
+idempotency:
+  header: {header}
+  key: ${{interaction.id}}-${{event.type}}
+retry:
+  maxRetries: 2
+  initialDelaySeconds: 1
+  maxDelaySeconds: 4
+  backoffMultiplier: 2
+  respectRetryAfterHeader: true
+  retryableStatusCodes: [403, 429, 503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: {{ enabled: true, bucketName: dlq }}
+crm:
+  {crm}
+rules:
+  - id: ACTIVITY
+    name: activity
+    eventType: interaction.ended
+    transform: '{{"ref": "act-" & interaction.id, "kind": "activity"}}'
+    fixtures: [events/*.json]
+  - id: NOTE
+    name: note
+    eventType: interaction.ended
+    conditions:
+      interaction.channel.type: [chat]
+    transform: '{{"ref": "note-" & interaction.id, "kind": "note"}}'
+    fixtures: [events/*.json]
+"#
+        );
+        let name = format!("s{i}.yaml");
+        write_files(dir.path(), &[(&name, &spec)]);
+        let (_, lint, err) = run_in(
+            dir.path(),
+            &["lint", &name, "--select", "CX030", "--format", "concise"],
+        );
+        let lint_fires = lint.contains("[CX030]");
+        let r = format!("r{i}.json");
+        let (_, out, _) = run_in(
+            dir.path(),
+            &["sim", &name, "--scenario", "quiet.yaml", "--report", &r],
+        );
+        let rep: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.path().join(&r)).unwrap())
+                .unwrap_or_else(|e| panic!("{crm}: {e}\n{out}{err}"));
+        let dropped = rep["totals"]["lost"].as_u64().unwrap();
+        let invariant = rep["invariants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "unique-idempotency-keys")
+            .unwrap();
+        assert_eq!(
+            lint_fires,
+            dropped > 0,
+            "{crm} (header {header}): lint {lint}\nsim lost {dropped}: {out}"
+        );
+        assert_eq!(invariant["holds"], dropped == 0, "{crm}: {out}");
+        if lint_fires {
+            fired += 1;
+        } else {
+            quiet += 1;
+        }
+    }
+    assert!(fired >= 2 && quiet >= 5, "fired {fired}, quiet {quiet}");
 }

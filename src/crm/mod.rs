@@ -25,6 +25,15 @@ pub enum DedupMode {
 }
 
 impl DedupMode {
+    /// Whether the CRM reads the idempotency key, and so drops a delivery whose key it has
+    /// already seen. Only a CRM that deduplicates by header does: one that upserts knows a
+    /// record by a payload field, one that does not deduplicate writes every request, and
+    /// neither reads the key. The one answer to "do two deliveries under one key lose one?":
+    /// the simulator's `unique-idempotency-keys` invariant and lint's CX030 ask it.
+    pub fn reads_key(&self) -> bool {
+        matches!(self, DedupMode::Header)
+    }
+
     /// The mode as reports and the spec name it (`header`, `upsert`, `none`).
     pub fn as_str(&self) -> &'static str {
         match self {

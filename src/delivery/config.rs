@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::backoff::{self, Backoff};
+use super::backoff::Backoff;
 use super::classify::Policy;
 use super::idempotency::{Template, TemplateError};
 use crate::spec::model::{Auth, Jitter, RawSpec};
@@ -63,8 +63,6 @@ pub struct Config {
     pub backoff: Backoff,
     pub respect_retry_after: bool,
     pub policy: Policy,
-    /// `(failureThreshold, openSeconds in ms)`.
-    pub breaker: Option<(u32, u64)>,
     pub idempotency_header: String,
     pub idempotency: Template,
     pub max_payload_bytes: Option<u64>,
@@ -86,7 +84,9 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Resolves a spec's channel, retry policy, idempotency and DLQ into machine settings.
+    /// Resolves a spec's channel, retry policy, idempotency and DLQ into machine settings: what
+    /// `compile` sends the hub. `retry.circuitBreaker` is not read, because it is not sent (the
+    /// hub's retry-policy API has no such field, #122).
     pub fn from_spec(raw: &RawSpec, hub: HubSettings) -> Result<Config, ConfigError> {
         let r = &raw.retry;
         let auth = match &raw.channel.auth {
@@ -127,10 +127,6 @@ impl Config {
                 non_retryable: r.non_retryable_status_codes.clone(),
                 refresh_on_401,
             },
-            breaker: r
-                .circuit_breaker
-                .as_ref()
-                .map(|b| (b.failure_threshold.max(1), backoff::to_ms(b.open_seconds))),
             idempotency_header: raw.idempotency.header.clone(),
             idempotency: Template::parse(&raw.idempotency.key).map_err(ConfigError::Template)?,
             max_payload_bytes: raw.crm.max_payload_bytes,

@@ -18,7 +18,6 @@ use serde_json::Value;
 use super::alert::{Collector, Entry};
 use super::backoff;
 use super::body::{Base, Body};
-use super::breaker::Breaker;
 use super::classify::Decision;
 use super::config::{AuthMode, Config};
 use super::idempotency;
@@ -141,7 +140,6 @@ enum Timer {
     TokenTimeout(u64),
     TokenRetry,
     BatchFlush,
-    BreakerProbe,
     AlertFlush,
 }
 
@@ -185,7 +183,6 @@ pub struct Machine<R> {
     inflight: BTreeMap<u64, InFlight>,
     timers: BTreeMap<TimerKey, Timer>,
     token: TokenCache,
-    breaker: Breaker,
     batch: Vec<Item>,
     batch_timer: Option<TimerKey>,
     transmits: VecDeque<Transmit>,
@@ -221,7 +218,6 @@ impl<R: Rng> Machine<R> {
             inflight: BTreeMap::new(),
             timers: BTreeMap::new(),
             token: TokenCache::default(),
-            breaker: Breaker::closed(),
             batch: Vec::new(),
             batch_timer: None,
             transmits: VecDeque::new(),
@@ -334,7 +330,6 @@ impl<R: Rng> Machine<R> {
         };
         self.timers.remove(&f.timer);
         let decision = self.cfg.policy.classify(resp.status);
-        self.breaker_observe(now, id, decision);
         if self.jobs.contains_key(&f.job) {
             let body = self.share_body(&resp.body);
             let initial = self.cfg.backoff.initial;
@@ -378,7 +373,7 @@ impl<R: Rng> Machine<R> {
             return;
         };
         self.timers.remove(&f.timer);
-        self.transport_failed(now, id, f.job, failure);
+        self.transport_failed(now, f.job, failure);
         self.pump(now);
     }
 
@@ -401,10 +396,7 @@ impl<R: Rng> Machine<R> {
             let timer = self.timers.remove(&key).expect("key just read");
             match timer {
                 Timer::Retry(job) => {
-                    // Parked behind a breaker that stays open past the deadline, the retry
-                    // could not start in time.
-                    let parked = self.breaker.open_until().map_or(now, |u| u.max(now));
-                    if self.past_deadline(job, parked) {
+                    if self.past_deadline(job, now) {
                         self.dead_letter_unqueued(now, job, Reason::DeadlineExceeded);
                     } else if self.jobs.contains_key(&job) {
                         self.ready.push_back(job);
@@ -412,7 +404,7 @@ impl<R: Rng> Machine<R> {
                 }
                 Timer::RequestTimeout(id) => {
                     if let Some(f) = self.inflight.remove(&id) {
-                        self.transport_failed(now, id, f.job, Failure::Timeout);
+                        self.transport_failed(now, f.job, Failure::Timeout);
                     }
                 }
                 Timer::TokenTimeout(id) => {
@@ -425,7 +417,6 @@ impl<R: Rng> Machine<R> {
                     self.batch_timer = None;
                     self.flush_batch();
                 }
-                Timer::BreakerProbe => self.breaker.probe_due(now),
                 Timer::AlertFlush => self.flush_alert(now),
             }
         }
@@ -496,8 +487,6 @@ impl<R: Rng> Machine<R> {
         }
     }
 
-    /// Sends what may be sent now: ready jobs, within the concurrency limit, when the breaker
-    /// allows and a token is at hand.
     /// Sends what may be sent now; then, once nothing is left to arrive or do, the alert of the
     /// dead letters not yet alerted goes at once rather than at its window's end.
     fn pump(&mut self, now: Time) {
@@ -525,11 +514,9 @@ impl<R: Rng> Machine<R> {
         }
     }
 
+    /// Sends ready jobs, within the concurrency limit, when a token is at hand.
     fn pump_ready(&mut self, now: Time) {
         while !self.ready.is_empty() && self.inflight.len() < self.cfg.hub.concurrency {
-            if !self.breaker.admit(now) {
-                return;
-            }
             let (bearer, token_gen) = match &self.cfg.auth {
                 AuthMode::None => (None, self.token.generation()),
                 AuthMode::Bearer(t) => (Some(t.clone()), self.token.generation()),
@@ -543,7 +530,7 @@ impl<R: Rng> Machine<R> {
             };
             let job_id = self.ready.pop_front().expect("checked non-empty");
             if self.past_deadline(job_id, now) {
-                // Held back (by the breaker's probe, a token) until past its deadline.
+                // Held back (waiting for a token) until past its deadline.
                 self.dead_letter_unqueued(now, job_id, Reason::DeadlineExceeded);
                 continue;
             }
@@ -578,7 +565,6 @@ impl<R: Rng> Machine<R> {
                     timer,
                 },
             );
-            self.breaker.sent(req_id);
             self.stats.crm_requests += 1;
             self.transmits.push_back(Transmit::Crm(req));
         }
@@ -649,9 +635,8 @@ impl<R: Rng> Machine<R> {
         }
     }
 
-    fn transport_failed(&mut self, now: Time, id: u64, job: u64, failure: Failure) {
+    fn transport_failed(&mut self, now: Time, job: u64, failure: Failure) {
         let decision = self.cfg.policy.classify_transport();
-        self.breaker_observe(now, id, decision);
         let initial = self.cfg.backoff.initial;
         if let Some(j) = self.jobs.get_mut(&job) {
             let t = j.tries(initial);
@@ -662,29 +647,6 @@ impl<R: Rng> Machine<R> {
         match decision {
             Decision::DeadLetter(r) => self.dead_letter(now, job, r),
             _ => self.retry(now, job, None),
-        }
-    }
-
-    fn breaker_observe(&mut self, now: Time, req: u64, decision: Decision) {
-        let Some((threshold, open_ms)) = self.cfg.breaker else {
-            return;
-        };
-        let failed = decision == Decision::Retry;
-        if let Some(until) = self.breaker.observe(now, req, failed, threshold, open_ms) {
-            self.stats.breaker_opened += 1;
-            self.set_timer(until, Timer::BreakerProbe);
-            // Parked events the breaker now holds past their deadline go to the DLQ now, not
-            // when it next lets a request through.
-            if self.cfg.delivery_deadline.is_some() {
-                let ready = std::mem::take(&mut self.ready);
-                let (late, kept): (VecDeque<u64>, VecDeque<u64>) = ready
-                    .into_iter()
-                    .partition(|j| self.past_deadline(*j, until));
-                self.ready = kept;
-                for j in late {
-                    self.dead_letter_unqueued(now, j, Reason::DeadlineExceeded);
-                }
-            }
         }
     }
 
@@ -940,8 +902,8 @@ mod tests {
         }
     }
 
-    fn machine(breaker: Option<(u32, u64)>) -> Machine<ChaCha8Rng> {
-        machine_with(|cfg| cfg.breaker = breaker)
+    fn machine() -> Machine<ChaCha8Rng> {
+        machine_with(|_| {})
     }
 
     fn machine_with(change: impl FnOnce(&mut Config)) -> Machine<ChaCha8Rng> {
@@ -1106,7 +1068,7 @@ mod tests {
 
     #[test]
     fn the_first_send_fetches_a_token_and_carries_bearer_and_idempotency_key() {
-        let mut m = machine(None);
+        let mut m = machine();
         submit(&mut m, 0, 0);
         let r = next_crm(&mut m);
         assert_eq!(
@@ -1122,7 +1084,7 @@ mod tests {
         // #131: a header cannot carry a newline, so such a key is refused here, in virtual time,
         // over HTTP and in replay alike, never sent without its header.
         for key in ["a\nb", "a\r", "\u{7f}x", "a\u{0}"] {
-            let mut m = machine(None);
+            let mut m = machine();
             submit_with_key(&mut m, 0, 1, Ok(key.into()));
             assert!(
                 !matches!(m.poll_transmit(), Some(Transmit::Crm(_))),
@@ -1143,7 +1105,7 @@ mod tests {
         }
         // #149: nor can it carry non-ASCII text as it is; a server would read another key.
         for key in ["INT-1/Zoë Åström", "k-李小龍", "k-🐉", " k"] {
-            let mut m = machine(None);
+            let mut m = machine();
             submit_with_key(&mut m, 0, 1, Ok(key.into()));
             assert!(
                 !matches!(m.poll_transmit(), Some(Transmit::Crm(_))),
@@ -1159,14 +1121,14 @@ mod tests {
             }
         }
         // A tab inside the key is header-safe and is sent.
-        let mut m = machine(None);
+        let mut m = machine();
         submit_with_key(&mut m, 0, 2, Ok("u\tk".into()));
         assert_eq!(next_crm(&mut m).idempotency.1, "u\tk");
     }
 
     #[test]
     fn a_pre_rendered_key_is_sent_on_every_attempt_instead_of_the_template() {
-        let mut m = machine(None);
+        let mut m = machine();
         // Whatever the template would render, the key given is the one sent.
         submit_with_key(&mut m, 0, 7, Ok("orig-key".into()));
         let first = next_crm(&mut m);
@@ -1186,7 +1148,7 @@ mod tests {
 
     #[test]
     fn repeated_401s_refresh_twice_then_dead_letter_as_auth_failed() {
-        let mut m = machine(None);
+        let mut m = machine();
         submit(&mut m, 0, 0);
         for _ in 0..3 {
             let r = next_crm(&mut m);
@@ -1205,7 +1167,7 @@ mod tests {
 
     #[test]
     fn a_failing_token_endpoint_is_tried_max_retries_plus_one_times_like_a_crm_request() {
-        let mut m = machine(None);
+        let mut m = machine();
         let max = m.config().max_retries;
         submit(&mut m, 0, 0);
         let mut now = 0;
@@ -1240,62 +1202,10 @@ mod tests {
         assert!(dead.last_error.as_deref().unwrap().contains("503"));
     }
 
-    /// A machine whose breaker opens after one failure for 30 s, opened at 0 by event 0's 503.
-    fn opened_at_zero() -> Machine<ChaCha8Rng> {
-        let mut m = machine(Some((1, 30_000)));
-        submit(&mut m, 0, 0);
-        let r = next_crm(&mut m);
-        m.handle_response(0, r.id, respond(503));
-        m
-    }
-
     #[test]
-    fn a_probe_timer_of_an_earlier_open_period_does_not_cut_the_next_one_short() {
-        // Open at 0 for 30 s. At 30 s a new event wakes the machine before the probe timer fires:
-        // the parked retry probes, fails at once and opens the breaker again until 60 s. The old
-        // timer, firing next at 30 s, must not half-open it.
-        let mut m = opened_at_zero();
-        m.handle_timeout(2_000);
-        assert!(m.poll_transmit().is_none(), "the retry parks");
-        submit(&mut m, 30_000, 1);
-        let probe = next_crm(&mut m);
-        assert_eq!((probe.seqs.clone(), probe.attempt), (vec![0], 2));
-        m.handle_response(30_000, probe.id, respond(503));
-        m.handle_timeout(30_000);
-        assert!(
-            m.poll_transmit().is_none(),
-            "open again until 60 s: nothing may be sent at 30 s"
-        );
-        m.handle_timeout(60_000);
-        let next = next_crm(&mut m);
-        assert_eq!(next.seqs, vec![1], "the event that waited probes at 60 s");
-    }
-
-    #[test]
-    fn an_open_breaker_parks_events_without_spending_attempts() {
-        let mut m = opened_at_zero();
-        submit(&mut m, 1, 1);
-        // Open: the new event waits; nothing is sent until the probe at 30 s.
-        assert!(m.poll_transmit().is_none());
-        assert_eq!(m.poll_timeout(), Some(2_000));
-        m.handle_timeout(2_000);
-        assert!(m.poll_transmit().is_none(), "the retry parks too");
-        m.handle_timeout(30_000);
-        let probe = next_crm(&mut m);
-        assert!(m.poll_transmit().is_none(), "half-open sends one probe");
-        m.handle_response(30_000, probe.id, respond(201));
-        let other = next_crm(&mut m);
-        // The event that arrived while open probes first, on its first attempt; the retry of
-        // the failed one follows on its second: parking spent no attempts.
-        assert_eq!((probe.seqs.clone(), probe.attempt), (vec![1], 1));
-        assert_eq!((other.seqs.clone(), other.attempt), (vec![0], 2));
-    }
-
-    #[test]
-    fn a_retry_the_breaker_holds_past_the_deadline_is_dead_lettered_not_sent_late() {
-        // Breaker open 30 s after one failure, deadline 45 s, backoff 2 s, 4 s, …
+    fn a_retry_due_past_the_deadline_is_dead_lettered_at_once_not_sent_late() {
+        // Deadline 45 s, backoff 2 s, 4 s, 8 s, 16 s, 32 s (no jitter), maxRetries 5.
         let mut m = machine_with(|cfg| {
-            cfg.breaker = Some((1, 30_000));
             cfg.delivery_deadline = Some(45_000);
         });
         submit(&mut m, 0, 0);
@@ -1327,19 +1237,18 @@ mod tests {
                 .expect("a timer while the event is pending");
             m.handle_timeout(now);
         };
-        // Attempt 1 at 0 s opens the breaker until 30 s; the probe at 30 s opens it until 60 s;
-        // the retry due at 34 s would wait for 60 s, past the deadline, so it goes to the DLQ
-        // at 34 s rather than being sent at 60 s.
-        assert_eq!(sent, vec![0, 30_000]);
+        // Attempts at 0, 2, 6, 14 and 30 s; the next would start at 62 s, past the deadline,
+        // so the event goes to the DLQ at 30 s rather than waiting to be sent late.
+        assert_eq!(sent, vec![0, 2_000, 6_000, 14_000, 30_000]);
         assert_eq!(
             (dead.reason, dead.attempts, dead.at),
-            (Reason::DeadlineExceeded, 2, 34_000)
+            (Reason::DeadlineExceeded, 5, 30_000)
         );
     }
 
     #[test]
     fn a_timeout_is_detected_by_the_machine_and_a_late_response_ignored() {
-        let mut m = machine(None);
+        let mut m = machine();
         submit(&mut m, 0, 0);
         let r = next_crm(&mut m);
         assert_eq!(m.poll_timeout(), Some(3_000));
@@ -1357,7 +1266,7 @@ mod tests {
     /// dead letter after a quiet window; and the last one of a run goes when the run is over.
     #[test]
     fn an_alert_window_without_dead_letters_leaves_no_timer() {
-        let mut m = machine(None);
+        let mut m = machine();
         let alerts = |m: &mut Machine<ChaCha8Rng>| {
             let mut n = 0;
             while let Some(t) = m.poll_transmit() {

@@ -110,6 +110,5 @@ pub struct Stats {
     pub token_refused: u64,
     pub crm_requests: u64,
     pub retries_scheduled: u64,
-    pub breaker_opened: u64,
     pub alerts: u64,
 }

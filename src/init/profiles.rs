@@ -41,6 +41,10 @@ pub struct Starter {
     /// `retry.nonRetryableStatusCodes`, as a YAML flow list.
     pub non_retryable: String,
     pub timeout_ms: u64,
+    /// `retry.maxRetries`: enough retries to outlast the starter's own campaign-burst throttle
+    /// with no circuit breaker (the hub runs none, #122), few enough that an event's retries end
+    /// within the token cache's TTL (CX023).
+    pub max_retries: u32,
     pub max_body_bytes: u64,
     /// Output fields allowed to carry personal data.
     pub personal_data: Vec<String>,

@@ -45,15 +45,13 @@ declared: 24 h, the machine's cap, or none for a profile whose CRM sends none, `
 \"quick CRM\" and \"slow CRM\": each is one case, not a bound (a delivery deadline can end the slow one \
 first). Time runs from the first attempt to the \
 dead-lettering, as in the DLQ record (a batched event's wait for its batch comes before it, and a \
-note gives it); the delivery deadline, the circuit breaker and the token \
-refresh allowance apply as they do in `sim`. With a breaker, a row also gives the figures of an \
-event arriving after an earlier one tripped it (its first attempt is the breaker's probe; it fetches its own token), when \
-they differ. \
+note gives it); the delivery deadline and the token \
+refresh allowance apply as they do in `sim`. A `retry.circuitBreaker` changes no figure: it is not \
+sent to the hub, which runs none, so neither the machine nor `sim` does (CX038). \
 `--no-jitter` runs both with `jitter: none`, the figures `sim --no-jitter` gives. \
 `--format json` prints `{\"version\": 1, \"budgets\": [{\"file\", \"jitter\", \"timeoutMs\", \
 \"slowestRetryAfterSeconds\", \"rows\": [{\"answer\", \"kind\" (status, timeout, reset, \
-tokenEndpoint, tokenTimeout), \"codes\", \"fastest\", \"slowest\", \"afterTrippedBreaker\" \
-({\"fastest\", \"slowest\"} or null), \"notes\"}], \"notes\"}]}`, where `fastest` and `slowest` are `{\"attempts\", \"tokenRefreshes\", \"tokenRequests\", \"ms\", \"reason\"}`.";
+tokenEndpoint, tokenTimeout), \"codes\", \"fastest\", \"slowest\", \"notes\"}], \"notes\"}]}`, where `fastest` and `slowest` are `{\"attempts\", \"tokenRefreshes\", \"tokenRequests\", \"ms\", \"reason\"}`.";
 
 /// How the CRM (or its token endpoint) answers every attempt of the probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -315,19 +313,6 @@ impl Prober {
 
     /// Runs one event against `answer` on `schedule`, on a fresh machine.
     pub fn run(&self, answer: Answer, schedule: Schedule) -> Result<Settled, BudgetError> {
-        self.run_after(answer, schedule, false)
-    }
-
-    /// Runs one event against `answer` on `schedule`. With `tripped`, an earlier event has met
-    /// the same answers first and left the circuit breaker open: the event's first attempt is
-    /// the breaker's probe (whenever it arrived after the breaker opened), with a token of its
-    /// own.
-    pub fn run_after(
-        &self,
-        answer: Answer,
-        schedule: Schedule,
-        tripped: bool,
-    ) -> Result<Settled, BudgetError> {
         let timeout = self.cfg.timeout;
         let (pin, latency, retry_after) = match schedule {
             Schedule::Fastest => (0, 0, None),
@@ -344,44 +329,26 @@ impl Prober {
             retry_after,
             expires_in: self.expires_in,
         };
-        let event = |seq: u64, at: Time| OneEvent {
+        let mut probe = OneEvent {
             sub: Some(Submission {
                 id: SubmissionId {
-                    seq,
+                    seq: 0,
                     source: 0,
-                    origin: seq,
-                    event_id: format!("budget-probe-{seq}").into(),
+                    origin: 0,
+                    event_id: "budget-probe-0".into(),
                     event_type: "budget.probe".into(),
                     rule_id: "budget".into(),
                 },
                 payload: Ok(json!({})),
-                idempotency_key: Ok(format!("budget-probe-{seq}")),
+                idempotency_key: Ok("budget-probe-0".into()),
             }),
-            at,
+            at: 0,
         };
-        // Every attempt, token request, timer and answer is a step or two; refreshes and
-        // breaker probes add a few per attempt.
+        // Every attempt, token request, timer and answer is a step or two; refreshes add a
+        // few per attempt.
         let bound = 64 + 16 * (u64::from(self.cfg.max_retries) + 4);
-        let mut machine = Machine::new(self.cfg.clone(), Pinned(pin));
-        let mut start = 0;
-        if tripped {
-            let mut vt = VirtualTime::new(machine, Some(0), bound);
-            let mut primer = event(0, 0);
-            let mut out = Outcome::default();
-            settle(&mut vt, &mut primer, &mut script, &mut out, answer)?;
-            let open = self.cfg.breaker.map_or(0, |(_, open_ms)| open_ms);
-            // The later event arrives once the primer's token has run out too, so it fetches
-            // its own as a first event does: a token cached from the primer would expire part
-            // way through its retries and add a token request the first event's figures lack.
-            let token_life = match self.cfg.auth {
-                crate::delivery::AuthMode::OAuth { cache_ttl, .. } => cache_ttl.saturating_add(1),
-                _ => 0,
-            };
-            start = vt.now().saturating_add(open.max(token_life));
-            machine = vt.into_machine();
-        }
-        let mut probe = event(u64::from(tripped), start);
-        let mut vt = VirtualTime::new(machine, Some(start), bound);
+        let machine = Machine::new(self.cfg.clone(), Pinned(pin));
+        let mut vt = VirtualTime::new(machine, Some(0), bound);
         let mut out = Outcome::default();
         settle(&mut vt, &mut probe, &mut script, &mut out, answer)?;
         let token_requests = out.token_requests;
@@ -402,18 +369,6 @@ impl Prober {
             }),
             None => Err(BudgetError::Unsettled(answer)),
         }
-    }
-
-    /// Both schedules of one answer, after an earlier event tripped the breaker (`None`
-    /// without a breaker).
-    pub fn tripped(&self, answer: Answer) -> Result<Option<(Settled, Settled)>, BudgetError> {
-        if self.cfg.breaker.is_none() {
-            return Ok(None);
-        }
-        Ok(Some((
-            self.run_after(answer, Schedule::Fastest, true)?,
-            self.run_after(answer, Schedule::Slowest, true)?,
-        )))
     }
 
     /// Both schedules of one answer.
@@ -442,17 +397,7 @@ pub struct Row {
     pub codes: Vec<u16>,
     pub fastest: Settled,
     pub slowest: Settled,
-    /// With a circuit breaker, the same for an event whose first attempt is the probe of a
-    /// breaker an earlier event tripped (a later event of the same outage).
-    pub after_tripped_breaker: Option<Schedules>,
     pub notes: Vec<String>,
-}
-
-/// One answer's figures on both schedules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Schedules {
-    pub fastest: Settled,
-    pub slowest: Settled,
 }
 
 /// A spec's budget.
@@ -462,7 +407,7 @@ pub struct Budget {
     pub timeout_ms: Time,
     pub slowest_retry_after: Option<u64>,
     pub rows: Vec<Row>,
-    /// What holds for several rows: the breaker, the deadline.
+    /// What holds for several rows: the deadline, batching.
     pub notes: Vec<String>,
 }
 
@@ -491,7 +436,6 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
             codes: Vec::new(),
             fastest,
             slowest,
-            after_tripped_breaker: None,
             notes: Vec::new(),
         });
     }
@@ -512,24 +456,10 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
             codes: Vec::new(),
             fastest,
             slowest,
-            after_tripped_breaker: None,
             notes: Vec::new(),
         });
     }
     for row in &mut rows {
-        let answer = match (row.kind, row.codes.first()) {
-            ("status", Some(c)) => Some(Answer::Status(*c)),
-            ("timeout", _) => Some(Answer::Timeout),
-            ("reset", _) => Some(Answer::Reset),
-            _ => None,
-        };
-        if let (Some(a), true) = (answer, row.fastest.attempts > 1) {
-            // Shown only where an earlier event's failures change the figures.
-            row.after_tripped_breaker = p
-                .tripped(a)?
-                .filter(|t| *t != (row.fastest, row.slowest))
-                .map(|(fastest, slowest)| Schedules { fastest, slowest });
-        }
         row.notes = notes(raw, &profile, row);
     }
     let mut notes = Vec::new();
@@ -538,11 +468,10 @@ pub fn budget(raw: &RawSpec, opts: Options) -> Result<Budget, BudgetError> {
             "{name} sends no Retry-After, so the slowest schedule answers without one (declare crm.retryAfterHorizonSeconds if yours does)"
         ));
     }
-    if let Some(b) = &r.circuit_breaker {
-        notes.push(format!(
-            "circuit breaker: opens after {} consecutive retryable failures for {} s; parked retries spend no attempts",
-            b.failure_threshold, b.open_seconds
-        ));
+    if r.circuit_breaker.is_some() {
+        notes.push(
+            "retry.circuitBreaker is not sent to the Event Hub, which runs no breaker: no figure counts on one (CX038)".into(),
+        );
     }
     let cut = rows.iter().any(|row| {
         [row.fastest.reason, row.slowest.reason].contains(&Some(Reason::DeadlineExceeded))
@@ -597,7 +526,6 @@ fn grouped(
             codes,
             fastest,
             slowest,
-            after_tripped_breaker: None,
             notes: Vec::new(),
         })
         .collect())
@@ -661,7 +589,7 @@ fn label(codes: &[u16], named: &[u16]) -> String {
 }
 
 /// Where a row's figures come from, in words: which list a code is in, the defaults for
-/// unlisted codes, the refresh allowance, the breaker and the deadline.
+/// unlisted codes, the refresh allowance and the deadline.
 fn notes(raw: &RawSpec, profile: &crate::crm::Profile, row: &Row) -> Vec<String> {
     let r = &raw.retry;
     let mut out = Vec::new();
@@ -719,13 +647,6 @@ fn notes(raw: &RawSpec, profile: &crate::crm::Profile, row: &Row) -> Vec<String>
                 profile.name, profile.throttle.what
             ));
         }
-    }
-    if let Some(t) = &row.after_tripped_breaker {
-        let show = |s: &Settled| format!("{} attempts in {}", s.attempts, human_ms(s.ms));
-        out.push(format!(
-            "after an earlier event tripped the breaker: {}",
-            pair(show(&t.fastest), show(&t.slowest), |x| x)
-        ));
     }
     if row.kind.starts_with("token") {
         let n = pair(

@@ -612,7 +612,6 @@ impl Report {
             },
             "peakRetryRatePerSecond": self.peak_retry_rate,
             "peakPendingEvents": self.peak_pending,
-            "circuitBreakerOpened": self.machine.breaker_opened,
             "dlqAlerts": self.alerts,
             "virtualDurationMs": self.end,
             "invariants": self.invariants.iter().map(|i| json!({
@@ -793,12 +792,9 @@ impl Report {
         let _ = writeln!(s, "  latency    {latency}");
         let _ = writeln!(
             s,
-            "  retries    peak {} retries/s, peak backlog {} events{}{}",
+            "  retries    peak {} retries/s, peak backlog {} events{}",
             self.peak_retry_rate,
             self.peak_pending,
-            if_any(self.machine.breaker_opened, |n| format!(
-                ", circuit breaker opened {n}×"
-            )),
             if_any(self.alerts, |n| format!(", {n} DLQ alert webhook call(s)")),
         );
         if self.dead_lettered_but_applied > 0 {

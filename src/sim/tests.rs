@@ -313,14 +313,10 @@ proptest! {
         events in 1u64..12,
         concurrency in 1u32..8,
         batch in prop_oneof![Just(1u32), Just(3u32)],
-        breaker in any::<bool>(),
     ) {
         let (mut spec, inputs) = shared();
         spec.raw.channel.batch_size = batch;
         spec.raw.crm.accepts_arrays = true;
-        if breaker {
-            spec.raw.retry.circuit_breaker = Some(crate::spec::model::CircuitBreaker { failure_threshold: 3, open_seconds: 5.0 });
-        }
         let yaml = format!(
             "version: 1\nname: prop\nduration: 2m\nhub: {{ concurrency: {concurrency} }}\nevents: {{ count: {events}, fixtures: false }}\nfaults:\n{}",
             if faults.is_empty() { "  []\n".to_string() } else { faults.concat() }

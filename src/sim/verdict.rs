@@ -5,7 +5,9 @@
 //! (`IDEMPOTENCY_KEY_UNRESOLVED`), the payload broke the size guard (`PAYLOAD_TOO_LARGE`), the
 //! CRM refused the payload itself (its last answer a 400, 413, 422 or 431, whether the spec lists
 //! the status as non-retryable or retried the refusal until `RETRIES_EXHAUSTED`: the same payload
-//! gets the same answer), or the spec's own policy dead-lettered an answer that heals by waiting
+//! gets the same answer — except a 413 or 431 for a request within the simulated CRM's limits
+//! ([`Limits`]: a body no larger than it takes, a key no longer than servers take, no batching),
+//! which was a fault of the CRM and is to replay), or the spec's own policy dead-lettered an answer that heals by waiting
 //! (`NON_RETRYABLE_STATUS` after a 408, 429 or 5xx the spec lists as non-retryable, lint's
 //! CX007). Such dead letters fail the run by default, with a line naming the reason, the rule, an
 //! example event and the fix; a scenario that means to produce them says so in
@@ -78,6 +80,38 @@ pub struct SpecCause {
 /// Most spec causes kept (distinct reason × rule × status); the rest are counted in the last.
 const MAX_CAUSES: usize = 32;
 
+/// What the simulated CRM refuses for size, when the run knows it (the CRM model's facts; a
+/// real CRM's, under `--target`, are not known).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest body the CRM takes (`CrmModel::max_body`).
+    pub max_body: u64,
+    /// Every request carries one event's payload (no batching), so the payload's size is the
+    /// body's and its key the header's.
+    pub single: bool,
+}
+
+impl Limits {
+    /// Whether the CRM's refusal (413, 431) of this dead letter's last request cannot have been
+    /// its judgement of the request, which is within its limits: the refusal was a fault of the
+    /// CRM (a scenario's `respond`), and a replay delivers the event (#193).
+    fn within(&self, d: &DeadLettered) -> bool {
+        if !self.single {
+            return false;
+        }
+        match d.last_status {
+            Some(413) => d.payload.as_ref().is_some_and(|p| {
+                !crate::sim::crm::body_too_large(self.max_body, p.to_string().len())
+            }),
+            Some(431) => d
+                .idempotency_key
+                .as_ref()
+                .is_some_and(|k| !crate::sim::crm::header_too_long(k.len())),
+            _ => false,
+        }
+    }
+}
+
 /// The dead letters of a run, by who must act on them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Causes {
@@ -92,6 +126,9 @@ pub struct Causes {
     /// where a new token would have been accepted, so its `AUTH_FAILED` dead letters are the
     /// spec's.
     pub no_refresh: bool,
+    /// The simulated CRM's size limits: a 413 or 431 for a request within them is the CRM's
+    /// fault, to replay (`None`: filed by status alone).
+    pub limits: Option<Limits>,
 }
 
 /// Whether `spec` uses OAuth without `retryOnTokenExpiry`: the machine then dead-letters every
@@ -128,7 +165,10 @@ impl Causes {
         let by = if d.reason == Reason::AuthFailed && (self.stale_tokens || self.no_refresh) {
             Cause::Spec
         } else {
-            cause(d.reason, d.last_status)
+            match cause(d.reason, d.last_status) {
+                Cause::Spec if self.limits.is_some_and(|l| l.within(d)) => Cause::Faults,
+                c => c,
+            }
         };
         match by {
             Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
@@ -278,5 +318,66 @@ mod tests {
             }
         }
         assert_eq!(cause(DeadlineExceeded, None), Cause::Faults);
+    }
+
+    /// #193: a 413 or 431 for a request within the simulated CRM's limits was the CRM's fault
+    /// (a scenario's `respond`), to replay; one beyond them, or on a batched channel (whose body
+    /// is more than one payload), stays the spec's.
+    #[test]
+    fn a_size_refusal_within_the_crms_limits_is_to_replay() {
+        let dead = |status: u16, payload: serde_json::Value, key: String| DeadLettered {
+            id: crate::delivery::SubmissionId {
+                seq: 0,
+                source: 0,
+                origin: 0,
+                event_id: "e".into(),
+                event_type: "t".into(),
+                rule_id: "R".into(),
+            },
+            channel: "C".into(),
+            idempotency_key: Some(key),
+            payload: Some(payload),
+            reason: Reason::NonRetryableStatus,
+            last_status: Some(status),
+            last_body: None,
+            last_error: None,
+            attempts: 1,
+            token_refreshes: 0,
+            submitted: 0,
+            first_attempt: 0,
+            last_attempt: 0,
+            at: 0,
+            stored: true,
+        };
+        let small = serde_json::json!({"ticket": "T-1"});
+        let big = serde_json::json!({"ticket": "x".repeat(2000)});
+        let long_key = "k".repeat(8193);
+        let filed = |limits: Option<Limits>, d: &DeadLettered| {
+            let mut c = Causes {
+                limits,
+                ..Causes::default()
+            };
+            c.add(d, String::new);
+            (c.spec_total(), c.replay_total())
+        };
+        let one = Some(Limits {
+            max_body: 1000,
+            single: true,
+        });
+        let batched = Some(Limits {
+            max_body: 1000,
+            single: false,
+        });
+        for (limits, d, want) in [
+            (one, dead(413, small.clone(), "k".into()), (0, 1)),
+            (one, dead(413, big.clone(), "k".into()), (1, 0)),
+            (one, dead(431, small.clone(), "k".into()), (0, 1)),
+            (one, dead(431, small.clone(), long_key), (1, 0)),
+            (batched, dead(413, small.clone(), "k".into()), (1, 0)),
+            (None, dead(413, small.clone(), "k".into()), (1, 0)),
+            (one, dead(422, small.clone(), "k".into()), (1, 0)),
+        ] {
+            assert_eq!(filed(limits, &d), want, "{limits:?} {:?}", d.last_status);
+        }
     }
 }

@@ -4,8 +4,10 @@
 //! path only one rule constrains matches anything, lists on the same path overlap when they share
 //! a value (numbers by value), lists with no common value are disjoint. The idempotency key is
 //! rendered per channel from the event alone, so both deliveries of such an event carry the same
-//! key. The finding names both rules, the event they share and what the spec's CRM does with the
-//! second delivery (asked of the CRM profile the simulator uses).
+//! key. It fires only when the spec's CRM reads that key (it deduplicates by header, asked of
+//! `crm::dedup`, the fact the simulator's `unique-idempotency-keys` invariant asks too): a CRM
+//! that upserts on a payload field, or does not deduplicate, writes both deliveries. The finding
+//! names both rules, the event they share and the header the CRM drops the second one on.
 //!
 //! One finding per rule, at its `id`, for the earlier rules it can collide with: every colliding
 //! pair is reported once, at its later rule, which names the first three earlier rules and counts
@@ -14,9 +16,7 @@
 //!
 //! ## Why is this bad?
 //! A CRM that deduplicates on the idempotency key keeps the first delivery and drops the second as
-//! a duplicate: one rule's write silently never happens (`cxsync sim` reports it as lost). A CRM
-//! that does not deduplicate writes both, but the key no longer identifies one delivery, so its
-//! retries cannot be told apart either.
+//! a duplicate: one rule's write silently never happens (`cxsync sim` reports it as lost).
 //!
 //! ## Example
 //! ```yaml
@@ -43,34 +43,22 @@
 //! No automatic fix: which events each rule is for is the integration's decision.
 
 use super::prelude::*;
-use crate::crm::{self, DedupMode};
+use crate::crm;
 use crate::transform::runner::common_match;
 
-/// What the CRM does with the second delivery of one event under one key (`many`: with more
-/// than two deliveries).
-fn consequence(cx: &Context, many: bool) -> String {
+/// The header a CRM that reads the key drops the second delivery of one event on, with the
+/// profile's name; `None` when the CRM does not read the key ([`crm::DedupMode::reads_key`]).
+fn dropping_header(cx: &Context) -> Option<(&'static str, String)> {
     let raw = &cx.spec.raw;
     let profile = crm::profile(raw.crm.profile);
     let d = crm::dedup(raw, &profile, &Default::default());
-    let (all, others) = if many {
-        ("all", "the others as duplicates")
-    } else {
-        ("both", "the other as a duplicate")
-    };
-    match (&d.mode, &d.header, &d.upsert_field) {
-        (DedupMode::Header, Some(h), _) => format!(
-            "{} deduplicates on `{h}`, so it keeps the first delivery and drops {others}",
-            profile.name
-        ),
-        (DedupMode::Upsert, _, Some(f)) => format!(
-            "{} upserts on `{f}` and ignores the key, so {all} are written, but the key no longer identifies one delivery",
-            profile.name
-        ),
-        _ => format!(
-            "{} does not deduplicate, so {all} are written, but the key no longer identifies one delivery",
-            profile.name
-        ),
+    if !d.mode.reads_key() {
+        return None;
     }
+    Some((
+        profile.name,
+        d.header.unwrap_or_else(|| raw.idempotency.header.clone()),
+    ))
 }
 
 /// An event both rules select, in words: the outermost constrained paths and a value each.
@@ -191,13 +179,15 @@ fn collisions(rules: &[(&str, &Conditions)]) -> Vec<Collision> {
 /// `id`: every colliding pair is reported exactly once (at its later rule), the first few earlier
 /// rules are named and the rest counted.
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let Some((crm_name, header)) = dropping_header(cx) else {
+        return;
+    };
     let rules: Vec<_> = cx.enabled_rules().collect();
     let shapes: Vec<(&str, &Conditions)> = rules
         .iter()
         .map(|(_, r)| (r.event_type.as_str(), &r.conditions))
         .collect();
     let found = collisions(&shapes);
-    let mut what = [None, None];
     for Collision { pos, count, first } in found {
         let (later, b) = rules[pos];
         let (nearest, common) = &first[0];
@@ -215,9 +205,13 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             .map(|f| format!(" (fixture `{}`)", f.name))
             .unwrap_or_default();
         let many = count > 1;
-        let what = what[usize::from(many)].get_or_insert_with(|| consequence(cx, many));
+        let others = if many {
+            "the others as duplicates"
+        } else {
+            "the other as a duplicate"
+        };
         let shared = format!(
-            "and the idempotency key is per channel: {} carry the same key, and {what}",
+            "and the idempotency key is per channel: {} carry the same key, and {crm_name} deduplicates on `{header}`, so it keeps the first delivery and drops {others}",
             if many {
                 "the deliveries of such an event"
             } else {
@@ -350,14 +344,24 @@ mod tests {
         );
     }
 
+    /// A CRM that does not read the key (it upserts on a field, or does not deduplicate)
+    /// writes both deliveries: nothing to flag, as the simulator finds nothing dropped.
     #[test]
-    fn the_consequence_comes_from_the_crm_profile() {
+    fn only_a_crm_that_reads_the_key_is_flagged() {
         let extra = format!("[{}]", rule("x", "interaction.ended", "{}"));
-        let d = run(&extra, "profile: salesforce");
-        assert_says(
-            &d[0],
-            "salesforce does not deduplicate, so both are written",
-        );
+        for crm in [
+            "profile: salesforce",
+            "profile: hubspot",
+            "idempotency: { by: upsert, field: ref }",
+            "idempotency: { by: none }",
+        ] {
+            assert!(run(&extra, crm).is_empty(), "{crm}");
+        }
+        let d = run(&extra, "profile: zendesk");
+        // Zendesk's own header is not the spec's: it reads no key the spec sends (CX031).
+        assert!(d.is_empty(), "{d:#?}");
+        let d = run(&extra, "idempotency: { by: header }");
+        assert_says(&d[0], "generic deduplicates on `X-Idempotency-Key`");
     }
 
     #[test]

@@ -444,7 +444,7 @@ impl CrmModel {
         // header): the front end refuses the request before the CRM reads it. An idempotency
         // key from a free-text field, or a batch's joined keys, does this to every request.
         let (key_name, key) = &req.idempotency;
-        if key.len() > crate::spec::model::MAX_HEADER_VALUE as usize {
+        if header_too_long(key.len()) {
             self.stats.bodies_rejected += 1;
             let body = format!(
                 r#"{{"error":"request_header_fields_too_large","message":"header {} is {} bytes; at most {} are accepted"}}"#,
@@ -464,7 +464,7 @@ impl CrmModel {
             let t = self.profile.throttle.clone();
             return http(t.status, t.body, ra);
         }
-        if req.body.len() as u64 > self.max_body {
+        if body_too_large(self.max_body, req.body.len()) {
             self.stats.too_large += 1;
             return http(413, r#"{"error":"request_entity_too_large"}"#, None);
         }
@@ -518,7 +518,11 @@ impl CrmModel {
                 return http(422, &body, None);
             }
         }
-        let mut replayed = false;
+        // What the write did, for the answer: the first record created, else the first updated,
+        // else the key the request replays; `None`: every record was new and unkeyed.
+        let mut created: Option<u128> = None;
+        let mut updated: Option<u128> = None;
+        let mut replayed: Option<u128> = None;
         match self.dedup {
             DedupMode::Header => {
                 let key = hash128(&req.idempotency.1);
@@ -528,8 +532,9 @@ impl CrmModel {
                     for &s in &req.seqs {
                         self.write(s);
                     }
+                    created = Some(key);
                 } else {
-                    replayed = true;
+                    replayed = Some(key);
                     self.stats.deduplicated += 1;
                 }
             }
@@ -540,8 +545,12 @@ impl CrmModel {
                     let seq = req.seqs.get(owner(i)).copied().unwrap_or(0);
                     let key = halves(key);
                     match self.seen.get(&key) {
-                        Some(&owner) if owner == seq => self.stats.deduplicated += 1,
+                        Some(&owner) if owner == seq => {
+                            updated.get_or_insert(key);
+                            self.stats.deduplicated += 1;
+                        }
                         Some(&owner) => {
+                            updated.get_or_insert(key);
                             // Another delivery updates the same record: right when it is about
                             // the same subject (the ledger decides), an overwrite otherwise.
                             if self.overwrite_values.len() < OVERWRITE_VALUES {
@@ -570,6 +579,7 @@ impl CrmModel {
                             }
                         }
                         None => {
+                            created.get_or_insert(key);
                             self.seen.insert(key, seq);
                             if written.replace(seq) != Some(seq) {
                                 self.write(seq);
@@ -592,12 +602,15 @@ impl CrmModel {
             };
         }
         let _ = &self.header_name;
-        if replayed {
-            http(200, r#"{"status":"replayed"}"#, None)
-        } else {
-            let body = format!(r#"{{"id":"rec-{}","status":"created"}}"#, req.id);
-            http(201, &body, None)
-        }
+        let written = match (created, updated, replayed) {
+            (Some(k), ..) => Written::Created(record_id(k)),
+            (None, Some(k), _) => Written::Updated(record_id(k)),
+            (None, None, Some(k)) => Written::Replayed(record_id(k)),
+            // Records the CRM knows by nothing it was sent: new ones, named by the request.
+            (None, None, None) => Written::Created(format!("rec-{}", req.id)),
+        };
+        let (status, body) = written.answer();
+        http(status, &body, None)
     }
 
     /// Whether the CRM reads the records it is sent: to check them against a payload schema,
@@ -700,6 +713,52 @@ impl CrmModel {
         self.applied[i] = self.applied[i].saturating_add(1);
         self.stats.side_effects += 1;
     }
+}
+
+/// Whether the CRM's front end refuses a request whose idempotency header value is `len` bytes
+/// (431): longer than servers take, the limit `compile` applies to a literal header. The one
+/// test of the model's answer and of the verdict that files a 431 as the spec's.
+pub fn header_too_long(len: usize) -> bool {
+    len > crate::spec::model::MAX_HEADER_VALUE as usize
+}
+
+/// Whether a CRM that takes bodies of up to `max_body` bytes refuses one of `len` bytes (413):
+/// the model's answer and the verdict's reading of a 413 alike.
+pub fn body_too_large(max_body: u64, len: usize) -> bool {
+    len as u64 > max_body
+}
+
+/// What a write did to the CRM's records, and the record it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Written {
+    /// A new record (the first of a batch's new ones).
+    Created(String),
+    /// An existing record rewritten by an upsert on its field (none of the batch's was new).
+    Updated(String),
+    /// A request whose idempotency key the CRM has seen: nothing written.
+    Replayed(String),
+}
+
+impl Written {
+    /// The CRM's answer: 201 with the new record, 200 with the updated or replayed one. The
+    /// one answer of the virtual CRM and of `mock-crm` / `sim --http` (they serve this model).
+    fn answer(&self) -> (u16, String) {
+        let (status, id, word) = match self {
+            Written::Created(id) => (201, id, "created"),
+            Written::Updated(id) => (200, id, "updated"),
+            Written::Replayed(id) => (200, id, "replayed"),
+        };
+        (
+            status,
+            serde_json::json!({ "id": id, "status": word }).to_string(),
+        )
+    }
+}
+
+/// A record's id, from the fingerprint of what the CRM knows it by (its upsert value or its
+/// idempotency key): every write of one record names the same id.
+fn record_id(key: u128) -> String {
+    format!("rec-{:016x}", key as u64)
 }
 
 /// A 128-bit fingerprint of a key (XXH3-128: deterministic across runs and machines; a
@@ -885,6 +944,64 @@ mod tests {
         assert_eq!(status(m.handle_request(0, &r, &mut rng)).0, 201);
         assert_eq!(status(m.handle_request(1, &r, &mut rng)).0, 200);
         assert_eq!((m.applied(1), m.stats.deduplicated), (1, 1));
+    }
+
+    /// #126/#178: a write that creates a record is answered 201, an upsert of a record already
+    /// there 200 "updated" with that record's id (a resend of the same event or another event
+    /// about the same record), a replayed key 200 "replayed", and a CRM without deduplication
+    /// creates a record with every write. `mock-crm` serves this answer (`tests/http.rs`).
+    #[test]
+    fn a_create_is_201_and_an_update_or_a_replay_200_with_the_records_id() {
+        let answer = |r: Reply| -> (u16, String, String) {
+            let (s, _, body) = status(r);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            (
+                s,
+                v["status"].as_str().unwrap().into(),
+                v["id"].as_str().unwrap().into(),
+            )
+        };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let upsert = "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 }, idempotency: upsert, upsertField: ref }\n";
+        let mut m = model(upsert, None);
+        let mut with = |id: u64, seq: u64, body: &str| {
+            let mut r = req(id, body, None);
+            r.seqs = vec![seq];
+            answer(m.handle_request(0, &r, &mut rng))
+        };
+        let first = with(1, 0, r#"{"ref":"I-7"}"#);
+        let resent = with(2, 0, r#"{"ref":"I-7"}"#);
+        let other = with(3, 1, r#"{"ref":"I-7","state":"ended"}"#);
+        let new = with(4, 2, r#"{"ref":"I-8"}"#);
+        assert_eq!((first.0, first.1.as_str()), (201, "created"));
+        assert_eq!(
+            (resent.0, resent.1.as_str(), &resent.2),
+            (200, "updated", &first.2)
+        );
+        assert_eq!(
+            (other.0, other.1.as_str(), &other.2),
+            (200, "updated", &first.2)
+        );
+        assert_eq!((new.0, new.1.as_str()), (201, "created"));
+        assert_ne!(new.2, first.2);
+        let mut m = model(BASE, None);
+        let r = req(5, "{}", None);
+        let (a, b) = (
+            answer(m.handle_request(0, &r, &mut rng)),
+            answer(m.handle_request(1, &r, &mut rng)),
+        );
+        assert_eq!(
+            (a.0, a.1.as_str(), b.0, b.1.as_str()),
+            (201, "created", 200, "replayed")
+        );
+        assert_eq!(a.2, b.2);
+        let none = "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 }, idempotency: none }\n";
+        let mut m = model(none, None);
+        let ids: Vec<_> = (6..8)
+            .map(|id| answer(m.handle_request(0, &req(id, "{}", None), &mut rng)))
+            .collect();
+        assert!(ids.iter().all(|a| a.0 == 201), "{ids:?}");
+        assert_ne!(ids[0].2, ids[1].2);
     }
 
     /// A record is read once: ahead, from the payload the machine was handed

@@ -264,11 +264,12 @@ pub fn auto_interval(duration: Time) -> Time {
 }
 
 /// The note of a run whose spec sets `retry.circuitBreaker`, which is not sent to the hub: the
-/// guide's retry-policy API has no such field, so `compile` and `apply` leave it out (#122).
-pub const BREAKER_NOT_SENT: &str = "retry.circuitBreaker is not sent to the Event Hub (its retry-policy API has no such field; `cxsync compile` leaves it out): this run models a breaker the hub will not run, so production may dead-letter more than this verdict says";
+/// guide's retry-policy API has no such field, so `compile` and `apply` leave it out, and the
+/// delivery machine, like the hub, runs no breaker (#122; lint CX038).
+pub const BREAKER_NOT_SENT: &str = "retry.circuitBreaker is not sent to the Event Hub (its retry-policy API has no such field; `cxsync compile` leaves it out) and not simulated: this run has no breaker, as production has none (lint CX038)";
 
 /// Says why, when the DLQ holds throttled events the policy could have kept; and that a
-/// circuit breaker the spec sets is simulated but never reaches the hub.
+/// circuit breaker the spec sets is neither sent nor simulated.
 pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
     if spec.raw.retry.circuit_breaker.is_some() {
         rep.notes.push(BREAKER_NOT_SENT.to_string());
@@ -342,6 +343,10 @@ pub fn new_report(
     let mut rep = Report::new(spec, sc, opts.seed, opts.no_jitter, interval, epoch);
     rep.totals.events = total_events;
     rep.crm_profile = crm.profile().name.to_string();
+    rep.causes.limits = Some(crate::sim::verdict::Limits {
+        max_body: crm.max_body(),
+        single: spec.raw.channel.batch_size <= 1,
+    });
     rep.notes.extend(crm.notes.iter().cloned());
     rep
 }
