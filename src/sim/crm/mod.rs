@@ -543,8 +543,8 @@ impl CrmModel {
                 let mut written = None;
                 for (i, &(_, key)) in readings.iter().enumerate() {
                     let seq = req.seqs.get(owner(i)).copied().unwrap_or(0);
-                    let key = halves(key);
-                    match self.seen.get(&key) {
+                    let held = halves(key);
+                    match self.seen.get(&held) {
                         Some(&owner) if owner == seq => {
                             updated.get_or_insert(key);
                             self.stats.deduplicated += 1;
@@ -568,7 +568,7 @@ impl CrmModel {
                                 ));
                             }
                             self.overwrites.push((owner, seq));
-                            self.seen.insert(key, seq);
+                            self.seen.insert(held, seq);
                             if self.applied(seq) > 0 {
                                 // A resend of a delivery another one overwrote since: it
                                 // updates the one record again (the ledger says whether that
@@ -580,7 +580,7 @@ impl CrmModel {
                         }
                         None => {
                             created.get_or_insert(key);
-                            self.seen.insert(key, seq);
+                            self.seen.insert(held, seq);
                             if written.replace(seq) != Some(seq) {
                                 self.write(seq);
                             }
