@@ -190,7 +190,7 @@ fn set_back_lint_and_sim_agree() {
     let dir = tempfile::tempdir().unwrap();
     let ticket = |n: u32, ty: &str, status: &str| {
         format!(
-            r#"{{"event": {{"id": "fd-{n:04}", "type": "{ty}", "occurredAt": "2026-11-30T09:{n:02}:44.9-08:00"}}, "ticket": {{"id": "TCK-004711", "status": "{status}"}}}}"#
+            r#"{{"event": {{"id": "fd-{n:04}", "type": "{ty}", "occurredAt": "2026-11-30T09:00:{n:02}.9-08:00"}}, "ticket": {{"id": "TCK-004711", "status": "{status}"}}}}"#
         )
     };
     write(
