@@ -88,6 +88,16 @@ pub struct Dedup {
     pub problem: Option<DedupProblem>,
 }
 
+impl Dedup {
+    /// The payload field the CRM upserts on, when it upserts (`None` for every other mode).
+    pub fn upserts_on(&self) -> Option<&str> {
+        match (&self.mode, &self.upsert_field) {
+            (DedupMode::Upsert, Some(field)) => Some(field),
+            _ => None,
+        }
+    }
+}
+
 /// Overrides of the deduplication facts (a scenario's `crm:` block); lint passes none.
 #[derive(Debug, Clone, Default)]
 pub struct DedupOverrides<'a> {

@@ -1277,11 +1277,16 @@ mod tests {
             while m.poll_output().is_some() {}
             n
         };
-        // The token endpoint refuses the client: the waiting event is dead-lettered at once.
-        submit(&mut m, 0, 0);
-        let Some(Transmit::Token { id }) = m.poll_transmit() else {
-            panic!("a token request first")
+        // An event submitted at `at`, whose first send is the token request this returns.
+        let token_request = |m: &mut Machine<ChaCha8Rng>, at: Time, seq: u64| {
+            submit(m, at, seq);
+            let Some(Transmit::Token { id }) = m.poll_transmit() else {
+                panic!("a token request first")
+            };
+            id
         };
+        // The token endpoint refuses the client: the waiting event is dead-lettered at once.
+        let id = token_request(&mut m, 0, 0);
         let refused = TokenResult::Refused {
             status: 401,
             error: "invalid_client".into(),
@@ -1293,10 +1298,7 @@ mod tests {
         assert!(m.is_idle());
         assert_eq!(m.poll_timeout(), None, "a quiet window holds no timer");
         // A dead letter inside the window waits for its end (60 s)...
-        submit(&mut m, 10_000, 1);
-        let Some(Transmit::Token { id }) = m.poll_transmit() else {
-            panic!("a new token request")
-        };
+        let id = token_request(&mut m, 10_000, 1);
         m.handle_token(10_000, id, refused.clone());
         assert_eq!(m.poll_timeout(), Some(60_000));
         m.handle_timeout(59_999);
@@ -1305,10 +1307,7 @@ mod tests {
         assert_eq!(alerts(&mut m), 1);
         assert_eq!(m.poll_timeout(), None);
         // ...and one after a quiet window alerts at once.
-        submit(&mut m, 200_000, 2);
-        let Some(Transmit::Token { id }) = m.poll_transmit() else {
-            panic!("a new token request")
-        };
+        let id = token_request(&mut m, 200_000, 2);
         m.handle_token(200_000, id, refused.clone());
         assert_eq!(m.poll_timeout(), Some(200_000));
         m.handle_timeout(200_000);
@@ -1316,10 +1315,7 @@ mod tests {
         assert_eq!(m.poll_timeout(), None);
         // The last event of a run is dead-lettered inside a window: with nothing left to arrive
         // or do, its alert goes at once instead of at 260 s.
-        submit(&mut m, 230_000, 3);
-        let Some(Transmit::Token { id }) = m.poll_transmit() else {
-            panic!("a new token request")
-        };
+        let id = token_request(&mut m, 230_000, 3);
         m.handle_arrivals_done(230_000);
         m.handle_token(231_000, id, refused);
         assert_eq!(m.poll_timeout(), Some(231_000));

@@ -169,6 +169,15 @@ impl<'a> Context<'a> {
         Context { spec, rules }
     }
 
+    /// The spec's CRM profile and how that CRM deduplicates its deliveries, as the simulator's
+    /// CRM model reads them (`crm::dedup`, with no scenario's overrides): the one question every
+    /// rule on deduplication asks.
+    pub fn crm(&self) -> (crate::crm::Profile, crate::crm::Dedup) {
+        let profile = crate::crm::profile(self.spec.raw.crm.profile);
+        let dedup = crate::crm::dedup(&self.spec.raw, &profile, &Default::default());
+        (profile, dedup)
+    }
+
     /// A diagnostic on the value at `pointer` (or its nearest written ancestor).
     pub fn at_value(&self, pointer: &str, message: impl Into<String>) -> Diagnostic {
         Diagnostic::error("", message)

@@ -31,12 +31,11 @@
 //! needs a field the CRM really upserts on.
 
 use super::prelude::*;
-use crate::crm::{self, DedupProblem};
+use crate::crm::DedupProblem;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let raw = &cx.spec.raw;
-    let profile = crm::profile(raw.crm.profile);
-    let Some(problem) = crm::dedup(raw, &profile, &Default::default()).problem else {
+    let (profile, dedup) = cx.crm();
+    let Some(problem) = dedup.problem else {
         return;
     };
     let d = match &problem {

@@ -47,15 +47,11 @@
 //! twice by a CRM that deduplicates by header.
 
 use super::prelude::*;
-use crate::crm::{self, DedupMode};
 use crate::delivery::Template;
 use crate::sim::engine::preview::{self, Write};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let raw = &cx.spec.raw;
-    if crm::dedup(raw, &crm::profile(raw.crm.profile), &Default::default()).mode
-        != DedupMode::Header
-    {
+    if !cx.crm().1.mode.reads_key() {
         return;
     }
     let Ok(template) = Template::parse(&cx.spec.raw.idempotency.key) else {

@@ -44,15 +44,12 @@
 //! No automatic fix: which record each event updates is the integration's decision.
 
 use super::prelude::*;
-use crate::crm::{self, DedupMode};
 use crate::diag::printable;
 use crate::sim::engine::preview::{self, Write};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let raw = &cx.spec.raw;
-    let profile = crm::profile(raw.crm.profile);
-    let dedup = crm::dedup(raw, &profile, &Default::default());
-    let (DedupMode::Upsert, Some(field)) = (&dedup.mode, &dedup.upsert_field) else {
+    let (profile, dedup) = cx.crm();
+    let Some(field) = dedup.upserts_on() else {
         return;
     };
     // A transform that does not compile is CX025's; the simulator refuses the spec.

@@ -30,13 +30,12 @@
 //! acceptable (a log of activities), suppress the rule on the `crm` line.
 
 use super::prelude::*;
-use crate::crm::{self, DedupMode};
+use crate::crm::DedupMode;
 use crate::lint::budget::{Answer, Options, Prober, Schedule};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let raw = &cx.spec.raw;
-    let profile = crm::profile(raw.crm.profile);
-    let dedup = crm::dedup(raw, &profile, &Default::default());
+    let (profile, dedup) = cx.crm();
     // A deduplication the spec intends but cannot have is CX031's finding.
     if dedup.mode != DedupMode::None || dedup.problem.is_some() {
         return;

@@ -43,21 +43,19 @@
 //! No automatic fix: which events each rule is for is the integration's decision.
 
 use super::prelude::*;
-use crate::crm;
 use crate::transform::runner::common_match;
 
 /// The header a CRM that reads the key drops the second delivery of one event on, with the
-/// profile's name; `None` when the CRM does not read the key ([`crm::DedupMode::reads_key`]).
+/// profile's name; `None` when the CRM does not read the key ([`crate::crm::DedupMode::reads_key`]).
 fn dropping_header(cx: &Context) -> Option<(&'static str, String)> {
-    let raw = &cx.spec.raw;
-    let profile = crm::profile(raw.crm.profile);
-    let d = crm::dedup(raw, &profile, &Default::default());
+    let (profile, d) = cx.crm();
     if !d.mode.reads_key() {
         return None;
     }
     Some((
         profile.name,
-        d.header.unwrap_or_else(|| raw.idempotency.header.clone()),
+        d.header
+            .unwrap_or_else(|| cx.spec.raw.idempotency.header.clone()),
     ))
 }
 

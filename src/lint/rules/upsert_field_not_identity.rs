@@ -42,15 +42,12 @@
 //! No automatic fix: changing the upsert field changes which CRM records later events update.
 
 use super::prelude::*;
-use crate::crm::{self, DedupMode};
 use crate::sim::engine::vary::{Identity, Plan, IDENTITY};
 use crate::transform::runner::matches;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
-    let raw = &cx.spec.raw;
-    let profile = crm::profile(raw.crm.profile);
-    let dedup = crm::dedup(raw, &profile, &Default::default());
-    let (DedupMode::Upsert, Some(field)) = (&dedup.mode, &dedup.upsert_field) else {
+    let (profile, dedup) = cx.crm();
+    let Some(field) = dedup.upserts_on() else {
         // No upsert field at all is CX031's.
         return;
     };
@@ -59,7 +56,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let identity = Identity::of_spec(cx.spec);
     // A top-level field name, or a JSON pointer into the payload, as the CRM model reads it.
     let pointer = if field.starts_with('/') {
-        field.clone()
+        field.to_string()
     } else {
         format!("/{}", field.replace('~', "~0").replace('/', "~1"))
     };
