@@ -146,7 +146,7 @@ pub struct ReplayArgs {
     /// (0: never stop); the rest stay for the next run.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_failures: u32,
-    /// Deliveries in flight at once (1–256; default: the hub's concurrency, 32). 1 sends one
+    /// Deliveries in flight at once (1–256; default: the hub's concurrency, 16). 1 sends one
     /// record at a time, in dead-letter order.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,

@@ -24,6 +24,11 @@ pub enum AuthMode {
     },
 }
 
+/// Requests the hub keeps in flight at once for one channel: the one default of the simulator's
+/// scenarios (`hub.concurrency`), DLQ replay and every other driver (tester #205: the scenario
+/// said 16 while replay said 32).
+pub const HUB_CONCURRENCY: u16 = 16;
+
 /// Settings that are not in the spec: they describe the Event Hub's runtime, not the channel.
 #[derive(Debug, Clone)]
 pub struct HubSettings {
@@ -42,7 +47,7 @@ pub struct HubSettings {
 impl Default for HubSettings {
     fn default() -> Self {
         HubSettings {
-            concurrency: 32,
+            concurrency: usize::from(HUB_CONCURRENCY),
             epoch: SystemTime::UNIX_EPOCH + Duration::from_secs(1_705_327_200),
             jitter: None,
             max_token_refreshes: 2,

@@ -257,7 +257,7 @@ impl Default for Hub {
 }
 
 fn default_concurrency() -> u32 {
-    16
+    u32::from(crate::delivery::config::HUB_CONCURRENCY)
 }
 
 /// Event arrivals.
