@@ -1248,6 +1248,14 @@ impl Class {
     }
 }
 
+/// The most values one string form varies over: 2^100, room for the arithmetic on them
+/// (`widen`, counting up) within a `u128`, and more than any run generates.
+const FITTED_CAPACITY: u128 = 1 << 100;
+
+/// The longest string form that may still grow a position (`Shape::widen`): a bound on the
+/// loop, far above any id (tester #202: 65 letters and a digit could not be varied at all).
+const MAX_WIDENED: usize = 1024;
+
 /// The form of a string id: a class per character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Shape(Vec<Class>);
@@ -1300,7 +1308,8 @@ impl Shape {
                         }
                     })
                     .collect(),
-            );
+            )
+            .fitted(&chars);
         }
         let kind = |c: char| -> Option<Class> {
             match c {
@@ -1327,7 +1336,22 @@ impl Shape {
                 i -= 1;
             }
         }
-        Shape(classes)
+        Shape(classes).fitted(&chars)
+    }
+
+    /// The form with only as many varying positions, counted from the end, as a value of
+    /// [`FITTED_CAPACITY`] holds; the ones before stay as written (tester #202: `EV` and 32
+    /// letters, a 40-digit or a SHA-1 id overflowed the value, and the id came out of another
+    /// form and length, `aAAaaa…ab`; 65 letters could not be varied at all).
+    fn fitted(mut self, chars: &[char]) -> Shape {
+        let mut capacity: u128 = 1;
+        for (class, &c) in self.0.iter_mut().zip(chars).rev() {
+            match capacity.checked_mul(class.radix()) {
+                Some(n) if n <= FITTED_CAPACITY => capacity = n,
+                _ => *class = Class::Fixed(c),
+            }
+        }
+        self
     }
 
     /// Whether `s` is a string of this form.
@@ -1417,7 +1441,7 @@ impl Shape {
     /// One more position at the front of the varying run (`INT-7` → `INT-07`): the value of
     /// every string is unchanged. False when nothing varies, or the form is long already.
     fn widen(&mut self) -> bool {
-        if self.0.len() > 64 {
+        if self.0.len() > MAX_WIDENED {
             return false;
         }
         let Some(last) = self.0.iter().rposition(|c| !matches!(c, Class::Fixed(_))) else {
@@ -2145,6 +2169,46 @@ mod tests {
         assert_eq!(id.subject(&call), id.subject(&survey));
         let other = json!({"event": {"id": "e3"}, "survey": {"interactionId": 501}});
         assert_ne!(id.subject(&call), id.subject(&other));
+    }
+
+    #[test]
+    fn a_long_id_keeps_its_length_case_and_prefix() {
+        // Tester #202: `EV` and 32 letters came out as `aAAaaa…ab` (the value overflowed), a
+        // 40-digit id grew a digit, and 65 letters could not be varied at all.
+        let long_letters = format!("EV{}", "a".repeat(32));
+        let forty_digits = "1".repeat(40);
+        let sha1 = "0123456789abcdef0123456789abcdef01234567".to_string();
+        for fixture in [long_letters, forty_digits, sha1] {
+            let t = [json!({"event": {"id": fixture}, "interaction": {"id": 7}})];
+            let p = plan(&t, 40);
+            let mut seen = std::collections::BTreeSet::new();
+            for g in 0..40 {
+                let e = p.apply(&t[0], 0, g, AT);
+                let id = e["event"]["id"].as_str().unwrap().to_string();
+                assert_eq!(id.len(), fixture.len(), "{fixture} -> {id}");
+                assert_eq!(&id[..2], &fixture[..2], "{fixture} -> {id}");
+                assert_eq!(Shape::of(&id), Shape::of(&fixture), "{fixture} -> {id}");
+                assert!(seen.insert(id), "{fixture}: a repeated id");
+            }
+        }
+        // A one-digit run after 70 letters is varied too (it failed past 64 characters).
+        let seventy = format!("{}-1", "A".repeat(70));
+        let t = [json!({"event": {"id": seventy}, "interaction": {"id": 7}})];
+        let p = plan(&t, 40);
+        let ids: std::collections::BTreeSet<String> = (0..40)
+            .map(|g| {
+                p.apply(&t[0], 0, g, AT)["event"]["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(ids.len(), 40);
+        assert!(
+            ids.iter()
+                .all(|id| id.starts_with(&seventy[..60]) && skeleton(id).len() >= seventy.len()),
+            "{ids:?}"
+        );
     }
 
     #[test]
