@@ -574,21 +574,7 @@ fn target_refuses_without_a_terminal_or_yes_and_names_a_missing_secret_variable(
 fn target_sends_the_fixtures_with_real_oauth_and_never_prints_the_secret() {
     let mock = MockProcess::start(&["--scenario", "default"]);
     let dir = tempfile::tempdir().unwrap();
-    let spec = relocated_spec(dir.path())
-        .replace(
-            "https://auth.company.com/oauth2/token",
-            &mock.url("token endpoint"),
-        )
-        .replace(
-            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
-            "${env:CXSYNC_TEST_SECRET}",
-        )
-        .replace(
-            "https://monitoring.company.com/webhooks/dlq-alert",
-            &mock.url("DLQ alerts"),
-        );
-    let path = dir.path().join("staging.yaml");
-    std::fs::write(&path, spec).unwrap();
+    let path = staging_spec_on_mock(dir.path(), &mock);
     let out = cxsync()
         .args([
             "sim",
@@ -626,15 +612,7 @@ fn target_on_closed_ports_says_so_while_it_retries_not_only_at_the_end() {
     };
     let (token, crm) = (closed(), closed());
     let dir = tempfile::tempdir().unwrap();
-    let spec = relocated_spec(dir.path())
-        .replace(
-            "https://auth.company.com/oauth2/token",
-            &format!("http://127.0.0.1:{token}/token"),
-        )
-        .replace(
-            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
-            "${env:CXSYNC_TEST_SECRET}",
-        );
+    let spec = spec_with_token_endpoint(dir.path(), &format!("http://127.0.0.1:{token}/token"));
     let path = dir.path().join("staging.yaml");
     std::fs::write(&path, spec).unwrap();
     let out = cxsync()
@@ -689,6 +667,29 @@ fn a_partition_over_http_times_out_exactly_as_in_virtual_time() {
 
 /// The example spec for a copy in `dir`: its transforms, payload schema and fixture events are
 /// copied beside it (a spec names files inside its project folder only, E311).
+/// The example spec relocated into `dir` ([`relocated_spec`]), fetching its tokens from
+/// `token_url` with the client secret in `CXSYNC_TEST_SECRET`.
+fn spec_with_token_endpoint(dir: &Path, token_url: &str) -> String {
+    relocated_spec(dir)
+        .replace("https://auth.company.com/oauth2/token", token_url)
+        .replace(
+            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
+            "${env:CXSYNC_TEST_SECRET}",
+        )
+}
+
+/// [`spec_with_token_endpoint`] on `mock`'s token endpoint, alerting `mock`'s DLQ alert
+/// endpoint, written to `dir/staging.yaml`, whose path it returns.
+fn staging_spec_on_mock(dir: &Path, mock: &MockProcess) -> std::path::PathBuf {
+    let spec = spec_with_token_endpoint(dir, &mock.url("token endpoint")).replace(
+        "https://monitoring.company.com/webhooks/dlq-alert",
+        &mock.url("DLQ alerts"),
+    );
+    let path = dir.join("staging.yaml");
+    std::fs::write(&path, spec).unwrap();
+    path
+}
+
 fn relocated_spec(dir: &Path) -> String {
     let specs = root().join("specs");
     std::fs::create_dir_all(dir.join("transforms")).unwrap();
@@ -927,15 +928,7 @@ fn a_crm_answer_that_echoes_the_token_or_a_secret_is_scrubbed_where_it_is_captur
     let token = "tok-GRANTED-9f8e7d6c";
     let url = echo_server(token);
     let dir = tempfile::tempdir().unwrap();
-    let spec = relocated_spec(dir.path())
-        .replace(
-            "https://auth.company.com/oauth2/token",
-            &format!("{url}/token"),
-        )
-        .replace(
-            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
-            "${env:CXSYNC_TEST_SECRET}",
-        )
+    let spec = spec_with_token_endpoint(dir.path(), &format!("{url}/token"))
         // No alert endpoint: the alert window would hold the summary for a minute (#116).
         .replace(
             "  alertEndpoint: https://monitoring.company.com/webhooks/dlq-alert\n",
@@ -1165,21 +1158,7 @@ fn a_key_the_header_cannot_carry_is_dead_lettered_alike_in_virtual_time_and_over
 fn target_ends_at_once_after_the_token_endpoint_refuses_the_client() {
     let mock = MockProcess::start(&["--scenario", "default"]);
     let dir = tempfile::tempdir().unwrap();
-    let spec = relocated_spec(dir.path())
-        .replace(
-            "https://auth.company.com/oauth2/token",
-            &mock.url("token endpoint"),
-        )
-        .replace(
-            "${VAULT_SECRET:CXONE_CRM_CLIENT_SECRET}",
-            "${env:CXSYNC_TEST_SECRET}",
-        )
-        .replace(
-            "https://monitoring.company.com/webhooks/dlq-alert",
-            &mock.url("DLQ alerts"),
-        );
-    let path = dir.path().join("staging.yaml");
-    std::fs::write(&path, spec).unwrap();
+    let path = staging_spec_on_mock(dir.path(), &mock);
     let started = std::time::Instant::now();
     let out = cxsync()
         .args(["sim", path.to_str().unwrap(), "--http", "--yes"])

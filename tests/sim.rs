@@ -323,25 +323,7 @@ fn a_respond_fault_with_a_1xx_status_is_refused_at_the_value() {
         "version: 1\nname: s100\nduration: 2m\nfaults:\n  - respond: { from: 30s, to: 60s, status: 100 }\n  - respond: { from: 60s, to: 70s, status: 200 }\n",
     )
     .unwrap();
-    let out = cxsync()
-        .args(["validate", "--format", "json"])
-        .arg(&sc)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let got: Vec<(String, u64, u64)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["code"].as_str().unwrap().to_string(),
-                d["line"].as_u64().unwrap(),
-                d["column"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let (v, got) = validate_json(sc.to_str().unwrap());
     assert_eq!(got, [("E105".to_string(), 5, 44)], "{v:#}");
     assert!(
         v.to_string().contains("must be at least 200, found 100"),
@@ -363,25 +345,7 @@ fn a_rate_window_of_zero_is_refused_at_the_value() {
         "version: 1\nname: per0\nduration: 2m\ncrm:\n  rateLimit: { requests: 5, per: 0s }\nfaults:\n  - throttle: { from: 0s, to: 1m, requests: 1, per: 0ms }\n  - throttle: { from: 1m, to: 2m, requests: 1, per: 1s }\n",
     )
     .unwrap();
-    let out = cxsync()
-        .args(["validate", "--format", "json"])
-        .arg(&sc)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let got: Vec<(String, u64, u64)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["code"].as_str().unwrap().to_string(),
-                d["line"].as_u64().unwrap(),
-                d["column"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let (v, got) = validate_json(sc.to_str().unwrap());
     assert_eq!(
         got,
         [("E604".to_string(), 5, 34), ("E604".to_string(), 7, 53)],
@@ -659,6 +623,30 @@ rules:
 }
 
 /// Runs `cxsync ARGS` in `dir`.
+/// `cxsync validate --format json PATH`, which must find something (exit 1): the JSON and each
+/// diagnostic's code, line and column.
+fn validate_json(path: &str) -> (serde_json::Value, Vec<(String, u64, u64)>) {
+    let out = cxsync()
+        .args(["validate", "--format", "json", path])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    (v, got)
+}
+
 fn run_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
     let out = crate::common::cxsync()
         .current_dir(dir)
@@ -1093,29 +1081,7 @@ fn each_rule_is_checked_against_its_own_payload_schema_in_test_and_sim() {
 /// did-you-mean a person needs, and `sim` refuses it with exit 2.
 #[test]
 fn every_mistake_of_a_scenario_is_reported_in_one_run_at_its_position() {
-    let out = cxsync()
-        .args([
-            "validate",
-            "--format",
-            "json",
-            "fixtures/sim/bad-scenario.yaml",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let got: Vec<(String, u64, u64)> = v
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| {
-            (
-                d["code"].as_str().unwrap().to_string(),
-                d["line"].as_u64().unwrap(),
-                d["column"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let (v, got) = validate_json("fixtures/sim/bad-scenario.yaml");
     let want = [
         ("E612", 5, 11),  // 300,000 metrics intervals
         ("E606", 6, 8),   // year 0
