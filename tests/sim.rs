@@ -2533,3 +2533,55 @@ rules:
     }
     assert!(fired >= 2 && quiet >= 5, "fired {fired}, quiet {quiet}");
 }
+
+/// #213: a numeric `event.id` (CXone's contact ids are numbers) is the event's id: the DLQ
+/// record's `eventId` and key, the outcome line and `dlq show` all name it exactly as written,
+/// not the event's position in the stream.
+#[test]
+fn a_numeric_event_id_names_the_event_in_records_outcomes_and_dlq_show() {
+    // The key names the agent, whom the IVR fixture does not have: its event is dead-lettered.
+    let dir = crate::common::edited_example(&[
+        (
+            "fixtures/events/ivr_no_agent.json",
+            r#""id": "evt-0005""#,
+            r#""id": 9007199254740990"#,
+        ),
+        (
+            "specs/crm_sync.yaml",
+            "key: ${interaction.id}_${event.type}",
+            "key: ${interaction.id}_${event.type}_${agent.id}",
+        ),
+    ]);
+    let args = [
+        "sim",
+        "specs/crm_sync.yaml",
+        "--events",
+        "5",
+        "--outcomes",
+        "o.jsonl",
+        "--dlq-dir",
+        "dlq",
+    ];
+    let (_, out, err) = run_in(dir.path(), &args);
+    let lines: Vec<serde_json::Value> = fs::read_to_string(dir.path().join("o.jsonl"))
+        .unwrap_or_else(|e| panic!("{e}: {out}{err}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ivr = lines
+        .iter()
+        .find(|l| l["fixture"] == "ivr_no_agent.json")
+        .unwrap();
+    assert_eq!(ivr["eventId"], "9007199254740990", "{ivr}");
+    assert_eq!(ivr["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
+    let rec = dir.path().join(
+        "dlq/cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/CRM_SYNC_RULE_ID/9007199254740990.json",
+    );
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
+    assert_eq!(r["eventId"], "9007199254740990");
+    assert_eq!(r["event"]["event"]["id"], 9007199254740990u64);
+    assert!(out.contains("9007199254740990"), "{out}");
+    let (code, shown, err) = run_in(dir.path(), &["dlq", "show", "dlq", "9007199254740990"]);
+    assert_eq!(code, 0, "{shown}{err}");
+    assert!(shown.contains("IDEMPOTENCY_KEY_UNRESOLVED"), "{shown}");
+}
