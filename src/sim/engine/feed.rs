@@ -454,8 +454,14 @@ mod event_name_tests {
     fn an_integer_event_id_is_its_json_text_and_anything_else_not_an_id_is_the_position() {
         // Strings as they are; integers exactly as written, up to u64 and down to i64::MIN.
         assert_eq!(id_of(r#"{"event": {"id": "evt-7"}}"#), "evt-7");
-        assert_eq!(id_of(r#"{"event": {"id": 9007199254740990}}"#), "9007199254740990");
-        assert_eq!(id_of(r#"{"event": {"id": 18446744073709551615}}"#), "18446744073709551615");
+        assert_eq!(
+            id_of(r#"{"event": {"id": 9007199254740990}}"#),
+            "9007199254740990"
+        );
+        assert_eq!(
+            id_of(r#"{"event": {"id": 18446744073709551615}}"#),
+            "18446744073709551615"
+        );
         assert_eq!(id_of(r#"{"event": {"id": -42}}"#), "-42");
         assert_eq!(id_of(r#"{"event": {"id": 0}}"#), "0");
         // Not an id: the stream position.
