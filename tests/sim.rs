@@ -2585,3 +2585,70 @@ fn a_numeric_event_id_names_the_event_in_records_outcomes_and_dlq_show() {
     assert_eq!(code, 0, "{shown}{err}");
     assert!(shown.contains("IDEMPOTENCY_KEY_UNRESOLVED"), "{shown}");
 }
+
+/// #215: a scenario's `respond` fault answering 422 (or 400) to payloads the CRM model takes
+/// outside the window is the scenario's fault, to replay: the unchanged spec's replay delivers
+/// them. A 422 the model's own schema check gives stays the spec's, and the FAIL line gives one
+/// total over its rules.
+#[test]
+fn a_respond_fault_refusing_good_payloads_is_to_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    for status in [422, 400] {
+        let sc = dir.path().join(format!("respond-{status}.yaml"));
+        fs::write(
+            &sc,
+            format!("version: 1\nname: respond-{status}\nduration: 5m\nevents: {{ count: 300 }}\nfaults:\n  - respond: {{ from: 1m, to: 2m, status: {status}, body: '{{\"error\":\"validation rule VR_017\"}}' }}\n"),
+        )
+        .unwrap();
+        // The example lists 400 and 422 as non-retryable: the window dead-letters at once.
+        let (code, out, rep) = sim_edited_example(&[], &["--scenario", sc.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        assert!(spec_causes(&rep).is_empty(), "{out}");
+        let replay = rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap();
+        assert!(replay > 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "{replay} to replay (NON_RETRYABLE_STATUS {replay})"
+            )),
+            "{out}"
+        );
+    }
+    // The same window over payloads that fail the CRM's schema (voice) and events whose key
+    // cannot render (the IVR fixture has no agent): the spec's, two causes, one total.
+    let sc = dir.path().join("respond-422.yaml");
+    let (code, out, rep) = sim_edited_example(
+        &[
+            (
+                "specs/crm-case.schema.json",
+                r#""enum": ["voice", "webchat", "email"]"#,
+                r#""enum": ["webchat", "email"]"#,
+            ),
+            (
+                "specs/crm_sync.yaml",
+                "key: ${interaction.id}_${event.type}",
+                "key: ${interaction.id}_${event.type}_${agent.id}",
+            ),
+        ],
+        &["--scenario", sc.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert!(causes.len() >= 2, "{out}");
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.0 == "NON_RETRYABLE_STATUS" && c.1 == Some(422)),
+        "{out}"
+    );
+    let total: u64 = causes.iter().map(|c| c.2).sum();
+    let verdict = out.lines().find(|l| l.starts_with("FAIL:")).unwrap();
+    assert_eq!(
+        verdict.matches("the spec dead-lettered").count(),
+        1,
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains(&format!("the spec dead-lettered {total} events: ")),
+        "{verdict}"
+    );
+}

@@ -344,7 +344,7 @@ pub fn new_report(
     rep.totals.events = total_events;
     rep.crm_profile = crm.profile().name.to_string();
     rep.causes.limits = Some(crate::sim::verdict::Limits {
-        max_body: crm.max_body(),
+        checks: crm.checks(),
         single: spec.raw.channel.batch_size <= 1,
     });
     rep.notes.extend(crm.notes.iter().cloned());
