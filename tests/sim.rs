@@ -2652,3 +2652,35 @@ fn a_respond_fault_refusing_good_payloads_is_to_replay() {
         "{verdict}"
     );
 }
+
+/// #216: the guide's edge case 1 (`retry-after-storm`) fails a spec that ignores the CRM's
+/// Retry-After: its description says such a spec exhausts its retries, and the scenario bounds
+/// the outcome (`expect.deadLettered: 0`) as `salesforce-throttle` does. The example spec, which
+/// honours Retry-After, passes it. The summary names the fix, and says when the scenario's
+/// Retry-After is longer than `crm.retryAfterHorizonSeconds` (what lint's CX012 trusts).
+#[test]
+fn retry_after_storm_fails_a_spec_that_ignores_retry_after_and_names_the_fix() {
+    let (code, out, rep) = sim_edited_example(
+        &[(
+            "specs/crm_sync.yaml",
+            "respectRetryAfterHeader: true",
+            "respectRetryAfterHeader: false",
+        )],
+        &["--scenario", "retry-after-storm"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(rep["totals"]["deadLettered"].as_u64().unwrap() > 0, "{out}");
+    let verdict = out.lines().find(|l| l.starts_with("FAIL:")).unwrap();
+    assert!(verdict.contains("deadLettered = "), "{verdict}");
+    assert!(
+        out.contains("set retry.respectRetryAfterHeader: true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Retry-After of 90 s, longer than crm.retryAfterHorizonSeconds (60)"),
+        "{out}"
+    );
+    let (code, out, _) = sim_edited_example(&[], &["--scenario", "retry-after-storm"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("none dead-lettered"), "{out}");
+}
