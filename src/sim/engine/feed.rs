@@ -440,48 +440,6 @@ pub(crate) fn event_name(event: &Value, k: u64) -> (String, String) {
     (event_id, event_type)
 }
 
-#[cfg(test)]
-mod event_name_tests {
-    use super::event_name;
-    use serde_json::{json, Value};
-
-    fn id_of(v: &str) -> String {
-        let event: Value = serde_json::from_str(v).unwrap();
-        event_name(&event, 190).0
-    }
-
-    #[test]
-    fn an_integer_event_id_is_its_json_text_and_anything_else_not_an_id_is_the_position() {
-        // Strings as they are; integers exactly as written, up to u64 and down to i64::MIN.
-        assert_eq!(id_of(r#"{"event": {"id": "evt-7"}}"#), "evt-7");
-        assert_eq!(
-            id_of(r#"{"event": {"id": 9007199254740990}}"#),
-            "9007199254740990"
-        );
-        assert_eq!(
-            id_of(r#"{"event": {"id": 18446744073709551615}}"#),
-            "18446744073709551615"
-        );
-        assert_eq!(id_of(r#"{"event": {"id": -42}}"#), "-42");
-        assert_eq!(id_of(r#"{"event": {"id": 0}}"#), "0");
-        // Not an id: the stream position.
-        for v in [
-            r#"{"event": {"id": 1.5}}"#,
-            r#"{"event": {"id": 1e3}}"#,
-            r#"{"event": {"id": 18446744073709551616}}"#,
-            r#"{"event": {"id": true}}"#,
-            r#"{"event": {"id": null}}"#,
-            r#"{"event": {"id": {"n": 1}}}"#,
-            r#"{"event": {"id": [1]}}"#,
-            r#"{"event": {}}"#,
-            r#"{}"#,
-        ] {
-            assert_eq!(id_of(v), "#190", "{v}");
-        }
-        assert_eq!(event_name(&json!({"event": {"type": "t"}}), 3).1, "t");
-    }
-}
-
 /// The subject of arrival `k` as the ledger compares subjects: a hash of
 /// [`vary::Identity::subject`]; an event with no identity at all is its own subject, arrival `k`.
 pub(crate) fn subject_hash(identity: &vary::Identity, event: &Value, k: u64) -> u64 {
@@ -677,5 +635,47 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod event_name_tests {
+    use super::event_name;
+    use serde_json::{json, Value};
+
+    fn id_of(v: &str) -> String {
+        let event: Value = serde_json::from_str(v).unwrap();
+        event_name(&event, 190).0
+    }
+
+    #[test]
+    fn an_integer_event_id_is_its_json_text_and_anything_else_not_an_id_is_the_position() {
+        // Strings as they are; integers exactly as written, up to u64 and down to i64::MIN.
+        assert_eq!(id_of(r#"{"event": {"id": "evt-7"}}"#), "evt-7");
+        assert_eq!(
+            id_of(r#"{"event": {"id": 9007199254740990}}"#),
+            "9007199254740990"
+        );
+        assert_eq!(
+            id_of(r#"{"event": {"id": 18446744073709551615}}"#),
+            "18446744073709551615"
+        );
+        assert_eq!(id_of(r#"{"event": {"id": -42}}"#), "-42");
+        assert_eq!(id_of(r#"{"event": {"id": 0}}"#), "0");
+        // Not an id: the stream position.
+        for v in [
+            r#"{"event": {"id": 1.5}}"#,
+            r#"{"event": {"id": 1e3}}"#,
+            r#"{"event": {"id": 18446744073709551616}}"#,
+            r#"{"event": {"id": true}}"#,
+            r#"{"event": {"id": null}}"#,
+            r#"{"event": {"id": {"n": 1}}}"#,
+            r#"{"event": {"id": [1]}}"#,
+            r#"{"event": {}}"#,
+            r#"{}"#,
+        ] {
+            assert_eq!(id_of(v), "#190", "{v}");
+        }
+        assert_eq!(event_name(&json!({"event": {"type": "t"}}), 3).1, "t");
     }
 }
