@@ -854,11 +854,7 @@ impl<R: Rng> Machine<R> {
 
     /// The submit-time checks, in order: the transform produced a payload, the key renders,
     /// the payload is within the size guard. Accepted: the payload as sent and the key.
-    fn admit(
-        &self,
-        payload: Result<Value, String>,
-        key: Result<String, String>,
-    ) -> Admitted {
+    fn admit(&self, payload: Result<Value, String>, key: Result<String, String>) -> Admitted {
         let refused = |reason, error, payload, key| {
             Err(Refusal {
                 reason,

@@ -22,7 +22,7 @@ mod sink;
 
 pub use batch::{check_whole, units, BatchId, Unit};
 pub use evaluate::{render_key, Evaluation, Problem, Replayer};
-pub use run::{replay, Disposition, Marker, ReplayOptions};
+pub use run::{replay, replay_until, Disposition, Marker, ReplayOptions, Replayed};
 pub use select::{foreign_channels, foreign_destinations, unmatched, ForeignDestination};
 pub use sink::{check_url, Delivery, DriverSink, ReplaySink, SinkOutcome, SinkSetupError};
 
