@@ -2647,3 +2647,23 @@ fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
         );
     }
 }
+
+#[test]
+fn interaction_ids_without_letters_or_digits_still_give_every_copy_its_own_key() {
+    // An `interaction.id` of `.`, `-` or `__` was never varied: every copy of a fixture shared
+    // one idempotency key, and a spec that is fine failed `unique-idempotency-keys`.
+    let ids = ["." , "-", "__"];
+    let (_d, root, spec) = init_project(
+        "generic",
+        |name, v| {
+            let i = ["webchat", "email", "ivr"].iter().position(|p| name.starts_with(p)).unwrap();
+            v["interaction"]["id"] = ids[i].into();
+        },
+        |_| {},
+    );
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--report", "r.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok   unique-idempotency-keys"), "{out}");
+    assert!(out.contains("lost 0"), "{out}");
+    assert!(out.contains("generated events keep each fixture's shape"), "{out}");
+}
