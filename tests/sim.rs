@@ -2560,8 +2560,7 @@ fn init_project(
         let p = e.unwrap().path();
         let name = p.file_name().unwrap().to_str().unwrap().to_string();
         if name.ends_with(".schema.json") {
-            let mut v: serde_json::Value =
-                serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
             schema(&mut v);
             fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
         } else if name.ends_with(".yaml") {
@@ -2622,7 +2621,10 @@ fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
     let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("DLQ NON_RETRYABLE_STATUS         13"), "{out}");
-    assert!(out.contains("transcript: [{"), "the grown field is a list: {out}");
+    assert!(
+        out.contains("transcript: [{"),
+        "the grown field is a list: {out}"
+    );
     assert!(out.contains("to replay  13"), "{out}");
     assert!(!out.contains("the spec   "), "{out}");
     // A field that cannot grow in its own type, or an empty list: refused, naming the path and
@@ -2630,7 +2632,10 @@ fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
     for (path, why) in [
         ("interaction.analytics", "an object cannot be oversized"),
         ("interaction.id", "a number cannot be oversized"),
-        ("interaction.queue.name.text", "`interaction.queue.name` is a string"),
+        (
+            "interaction.queue.name.text",
+            "`interaction.queue.name` is a string",
+        ),
         ("interaction.tags", "an empty list"),
     ] {
         let (_d, root, spec) = init_project(
@@ -2642,7 +2647,8 @@ fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
         let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
         assert_eq!(code, 2, "{path}: {out}{err}");
         assert!(
-            err.contains(&format!("events.oversize.path `{path}` in fixture ")) && err.contains(why),
+            err.contains(&format!("events.oversize.path `{path}` in fixture "))
+                && err.contains(why),
             "{path}: {err}"
         );
     }
@@ -2652,11 +2658,14 @@ fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
 fn interaction_ids_without_letters_or_digits_still_give_every_copy_its_own_key() {
     // An `interaction.id` of `.`, `-` or `__` was never varied: every copy of a fixture shared
     // one idempotency key, and a spec that is fine failed `unique-idempotency-keys`.
-    let ids = ["." , "-", "__"];
+    let ids = [".", "-", "__"];
     let (_d, root, spec) = init_project(
         "generic",
         |name, v| {
-            let i = ["webchat", "email", "ivr"].iter().position(|p| name.starts_with(p)).unwrap();
+            let i = ["webchat", "email", "ivr"]
+                .iter()
+                .position(|p| name.starts_with(p))
+                .unwrap();
             v["interaction"]["id"] = ids[i].into();
         },
         |_| {},
@@ -2665,5 +2674,8 @@ fn interaction_ids_without_letters_or_digits_still_give_every_copy_its_own_key()
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("ok   unique-idempotency-keys"), "{out}");
     assert!(out.contains("lost 0"), "{out}");
-    assert!(out.contains("generated events keep each fixture's shape"), "{out}");
+    assert!(
+        out.contains("generated events keep each fixture's shape"),
+        "{out}"
+    );
 }

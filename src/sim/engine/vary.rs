@@ -2316,7 +2316,11 @@ mod tests {
                 let id = get(&e, &split(path)).unwrap().as_str().unwrap().to_string();
                 // One copy (`g / n`) of one fixture value: the same generated value.
                 if let Some((copy, was)) = seen.insert(id.clone(), (g / n, fixture.clone())) {
-                    assert!(copy == g / n && was == fixture, "{id} repeats ({path} of {fixture} in copy {}; {was} in copy {copy})", g / n);
+                    assert!(
+                        copy == g / n && was == fixture,
+                        "{id} repeats ({path} of {fixture} in copy {}; {was} in copy {copy})",
+                        g / n
+                    );
                 }
             }
         }
