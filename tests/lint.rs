@@ -1816,3 +1816,106 @@ rules:
         );
     }
 }
+
+/// #198: a wildcard (`customer.*`, `customer.**`, `interaction.**`, `legs.*` over a list) copies
+/// every field it selects, so it carries the personal fields the fixtures show there; a function
+/// that reads only key names, a count, a type or a presence (`$keys`, `$count`, `$type`,
+/// `$exists`) carries none; the other copying forms (`$merge`, `$spread`, `$sift`, `$each`, the
+/// object alone, `$`/`$$`) still do.
+#[test]
+fn a_wildcard_copies_the_personal_fields_it_selects_and_key_names_are_not_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("call.json"),
+        r#"{"event": {"id": "EVT-7Q", "type": "call.ended", "occurredAt": "2025-06-01T09:30:00.250+02:00"},
+  "interaction": {"id": "INT-A1", "queue": {"name": "Billing", "code": "B7"},
+    "customer": {"ref": "C-9", "mobile": "+49 151 2345678", "emailAddress": "ana@example.org", "name": {"first": "Ana"}},
+    "legs": [{"seq": 1, "ani": "+49 30 123456"}, {"seq": 2}]}}"#,
+    )
+    .unwrap();
+    // (field value, the personal path a finding names, or None: no finding)
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            "interaction.customer.*",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "interaction.customer.**",
+            Some("`interaction.customer.emailAddress`"),
+        ),
+        ("interaction.**", Some("`interaction.customer.mobile`")),
+        ("$.interaction.*", Some("`interaction.customer.mobile`")),
+        ("interaction.legs.*", Some("`interaction.legs.0.ani`")),
+        (
+            "$$.interaction.customer.*",
+            Some("`interaction.customer.name`"),
+        ),
+        ("interaction.queue.*", None),
+        ("$keys(interaction.customer)", None),
+        ("$keys(interaction.customer)[0]", None),
+        ("interaction.customer ~> $keys()", None),
+        ("$join($keys(interaction.customer), \",\")", None),
+        ("$keys(interaction.**)", None),
+        ("$count(interaction.customer.*)", None),
+        ("$type(interaction.customer)", None),
+        ("$exists(interaction.customer.mobile)", None),
+        ("$length(interaction.customer.emailAddress)", None),
+        (
+            "interaction.customer",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$merge([interaction.customer, {\"k\": 1}])",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$spread(interaction.customer)",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$sift(interaction.customer, function($v, $k) { $k != \"ref\" })",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$each(interaction.customer, function($v) { $v })",
+            Some("`interaction.customer.mobile`"),
+        ),
+        ("$string($$)", Some("`interaction.customer.mobile`")),
+        (
+            "interaction.customer.($)",
+            Some("`interaction.customer.mobile`"),
+        ),
+    ];
+    for (value, want) in cases {
+        let transform = format!("{{\"ref\": interaction.id, \"x\": {value}}}");
+        let spec = format!(
+            r#"version: 1
+name: calls
+channel: {{ name: Calls, destinationUri: "https://crm.example.org/v2/calls", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - id: CALL
+    name: call
+    eventType: call.ended
+    transform: '{}'
+    fixtures: [call.json]
+"#,
+            transform.replace('\'', "''")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let text = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX020", "--format", "concise"],
+        ));
+        match want {
+            Some(path) => {
+                assert!(text.contains("[CX020]"), "{value}: {text}");
+                assert!(text.contains("output field `x`"), "{value}: {text}");
+                assert!(text.contains(path), "{value}: {text}");
+            }
+            None => assert!(!text.contains("[CX020]"), "{value}: {text}"),
+        }
+    }
+}
