@@ -2044,3 +2044,156 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Tester #200: a replay interrupted by SIGINT or SIGTERM while records are in flight stops at
+/// once, prints what was sent and what is left with the command that resumes it, exits 128 + the
+/// signal's number (130, 143), writes markers for exactly the records whose 2xx was in, releases
+/// its lock, and the same command then sends exactly the rest.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_replay_says_what_was_sent_and_what_is_left_and_resumes_exactly() {
+    for (signal, name, code) in [
+        (libc::SIGINT, "SIGINT", 130),
+        (libc::SIGTERM, "SIGTERM", 143),
+    ] {
+        let (_dir, src) = fixture_copy();
+        let crm = crm_with_token().await;
+        // Two records are taken at once; every later post hangs for a minute, so those records
+        // are still in flight (on their first attempt or a retry) when the signal comes.
+        Mock::given(method("POST"))
+            .and(path("/v1/interactions"))
+            .respond_with(ResponseTemplate::new(201))
+            .up_to_n_times(2)
+            .named("first two accepted")
+            .mount(&crm)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/interactions"))
+            .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(60)))
+            .named("then hanging")
+            .mount(&crm)
+            .await;
+        let mut c = replay_cmd(
+            &src,
+            "fixtures/dlq/fixed.yaml",
+            &crm.uri(),
+            &["--concurrency", "2"],
+        );
+        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = c.spawn().expect("cxsync runs");
+        // Four records sent: two answered, two hanging.
+        let began = Instant::now();
+        while crm_posts(&crm).await.len() < 4 {
+            assert!(
+                began.elapsed() < Duration::from_secs(60),
+                "the replay never sent four records"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let signalled = Instant::now();
+        let o = run_async_child(child).await;
+        assert!(
+            signalled.elapsed() < Duration::from_secs(20),
+            "{name}: the replay did not stop at once ({:?})",
+            signalled.elapsed()
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{name}: {err}");
+        let v = json_out(&o);
+        let out = outcomes(&v);
+        let with = |what: &str| -> BTreeSet<String> {
+            out.iter()
+                .filter(|(_, o)| *o == what)
+                .map(|(id, _)| id.clone())
+                .collect()
+        };
+        let (delivered, in_flight, left) =
+            (with("delivered"), with("interrupted"), with("notAttempted"));
+        assert_eq!(
+            (delivered.len(), in_flight.len(), left.len()),
+            (2, 2, 1),
+            "{name}: {out:?}"
+        );
+        assert_eq!(with("skipped").len(), 2, "{out:?}");
+        // Markers for exactly the records whose 2xx was in.
+        let marked: BTreeSet<String> = walk(&src)
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str()?.strip_suffix(".json.replayed"))
+            .map(str::to_string)
+            .collect();
+        assert_eq!(marked, delivered, "{name}");
+        // What a person reads: the signal, what was sent, what is left, and the resume command.
+        assert!(
+            err.contains(&format!("interrupted by {name}"))
+                && err.contains("4 sent")
+                && err.contains("2 delivered")
+                && err.contains("2 in flight")
+                && err.contains("1 not sent")
+                && err.contains("3 left"),
+            "{name}: {err}"
+        );
+        let resume = err
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("resume: "))
+            .unwrap_or_else(|| panic!("{name}: no resume command:\n{err}"));
+        assert!(
+            resume.contains("dlq replay")
+                && resume.contains(&*src.to_string_lossy())
+                && resume.contains("--concurrency 2"),
+            "{resume}"
+        );
+        assert_eq!(v["interrupted"]["signal"], name);
+        assert_eq!(v["interrupted"]["exitCode"], code);
+        assert_eq!(v["interrupted"]["left"], 3);
+        assert!(
+            !src.join("replay.lock").exists(),
+            "{name}: the lock is released"
+        );
+        assert!(!err.contains(SECRET) && !stdout(&o).contains(SECRET));
+
+        // The resume sends exactly what was in flight or not sent, once each.
+        crm.reset().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth2/token"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_token": "tok-2", "expires_in": 3600})),
+            )
+            .mount(&crm)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/interactions"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(3)
+            .named("the rest, once each")
+            .mount(&crm)
+            .await;
+        let o = replay_fixed(&src, &crm, &["--concurrency", "2"]).await;
+        let again = outcomes(&json_out(&o));
+        let resent: BTreeSet<String> = again
+            .iter()
+            .filter(|(_, o)| *o == "delivered")
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(resent, in_flight.union(&left).cloned().collect(), "{name}");
+        let originals: BTreeMap<String, String> = fixture_records()
+            .into_iter()
+            .map(|r| (r.event_id, r.idempotency_key.unwrap()))
+            .collect();
+        let keys: BTreeSet<String> = crm_posts(&crm).await.into_iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            resent.iter().map(|id| originals[id].clone()).collect(),
+            "{name}: resent with their original keys"
+        );
+        assert!(delivered.iter().all(|id| again[id] == "alreadyReplayed"));
+    }
+}
+
+async fn run_async_child(child: Child) -> Output {
+    tokio::task::spawn_blocking(move || child.wait_with_output().expect("cxsync runs"))
+        .await
+        .unwrap()
+}

@@ -441,14 +441,35 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         inner: sink,
         progress: super::progress::Progress::new(to_send, "records"),
     };
-    let results = replay::replay(&store, &replayer, &evals, &mut sink, &opts).await;
+    // SIGINT and SIGTERM are heard from here on: the replay stops handing records over, leaves
+    // those in flight unmarked, and says what was done (tester #200). Registered before anything
+    // is sent, so no signal in between kills the run silently.
+    let signals = Signals::listen()?;
+    let replay::Replayed {
+        results,
+        interrupted,
+    } = replay::replay_until(&store, &replayer, &evals, &mut sink, &opts, signals.next()).await;
     drop(sink);
     lock.release().await;
+    let stopped = interrupted.map(|signal| Interruption::of(signal, &results));
     let text = match a.format {
-        Format::Json => json_text(&render::replay_json(&results, &shown, &store))?,
+        Format::Json => {
+            let mut v = render::replay_json(&results, &shown, &store);
+            if let Some(s) = &stopped {
+                v["interrupted"] = s.to_json();
+            }
+            json_text(&v)?
+        }
         Format::Human => render::replay(&results),
     };
+    // The summary goes to stderr first: stdout may be a closed pipe by now.
+    if let Some(s) = &stopped {
+        eprint!("{}", s.summary());
+    }
     super::print_stdout(&text)?;
+    if let Some(s) = stopped {
+        return Ok(ExitStatus::Interrupted(s.signal.number()));
+    }
     let clean = results.iter().all(|(_, o)| {
         matches!(
             o,
@@ -483,6 +504,192 @@ impl<S: replay::ReplaySink + Send> replay::ReplaySink for Counted<S> {
         self.progress.inc(done.len() as u64);
         done
     }
+}
+
+/// A signal a replay stops on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+impl Signal {
+    fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+        }
+    }
+
+    /// Its number: the exit status is 128 plus it, as a shell reports a process it killed.
+    fn number(self) -> u8 {
+        match self {
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, listened to from the moment of [`Signals::listen`].
+struct Signals {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Signals {
+                interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+                terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The first signal that comes.
+    async fn next(mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => Signal::Interrupt,
+                _ = self.terminate.recv() => Signal::Terminate,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => Signal::Interrupt,
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// What an interrupted replay did, counted over the records it selected.
+struct Interruption {
+    signal: Signal,
+    /// Delivered and marked in this run.
+    delivered: usize,
+    /// Settled without a 2xx (or delivered and not marked): left for the next run.
+    failed: usize,
+    /// Sent, no answer taken in before the signal: left unmarked for the next run.
+    in_flight: usize,
+    /// Not handed over.
+    not_sent: usize,
+    skipped: usize,
+    already: usize,
+    /// How to run it again.
+    resume: String,
+}
+
+impl Interruption {
+    fn of(signal: Signal, results: &[(String, Disposition)]) -> Interruption {
+        let count = |f: fn(&Disposition) -> bool| results.iter().filter(|(_, d)| f(d)).count();
+        Interruption {
+            signal,
+            delivered: count(|d| matches!(d, Disposition::Delivered { .. })),
+            failed: count(|d| {
+                matches!(
+                    d,
+                    Disposition::Rejected { .. }
+                        | Disposition::Failed { .. }
+                        | Disposition::MarkerFailed { .. }
+                )
+            }),
+            in_flight: count(|d| matches!(d, Disposition::Interrupted)),
+            not_sent: count(|d| matches!(d, Disposition::NotAttempted)),
+            skipped: count(|d| matches!(d, Disposition::Skipped { .. })),
+            already: count(|d| matches!(d, Disposition::AlreadyReplayed { .. })),
+            resume: resume_command(std::env::args_os()),
+        }
+    }
+
+    fn sent(&self) -> usize {
+        self.delivered + self.failed + self.in_flight
+    }
+
+    /// Records the next run sends: all but the delivered, skipped and already replayed.
+    fn left(&self) -> usize {
+        self.failed + self.in_flight + self.not_sent
+    }
+
+    fn summary(&self) -> String {
+        let mut out = format!(
+            "interrupted by {}: {} sent ({} delivered and marked replayed, {} failed, {} in flight without an answer), {} not sent, {} skipped, {} already replayed; {} left for the next run\n",
+            self.signal.name(),
+            self.sent(),
+            self.delivered,
+            self.failed,
+            self.in_flight,
+            self.not_sent,
+            self.skipped,
+            self.already,
+            self.left()
+        );
+        if self.in_flight > 0 {
+            out.push_str(&format!(
+                "  the {} in flight are not marked: the next run resends them with their original keys (the CRM may have written them; one that honours the key applies each once)\n",
+                self.in_flight
+            ));
+        }
+        out.push_str(&format!(
+            "  resume: {}\n  (the same command: records marked replayed are not sent again)\n",
+            self.resume
+        ));
+        out
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "signal": self.signal.name(),
+            "exitCode": 128 + u32::from(self.signal.number()),
+            "sent": self.sent(),
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "inFlight": self.in_flight,
+            "notSent": self.not_sent,
+            "skipped": self.skipped,
+            "alreadyReplayed": self.already,
+            "left": self.left(),
+            "resume": self.resume,
+        })
+    }
+}
+
+/// The command line that was run, quoted for a POSIX shell, to be run again as it was. A URL's
+/// password is the one thing shown otherwise: as `***`, never printed.
+fn resume_command(args: impl Iterator<Item = std::ffi::OsString>) -> String {
+    args.map(|a| shell_quote(&hide_password(&a.to_string_lossy())))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn hide_password(arg: &str) -> String {
+    match url::Url::parse(arg) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => arg.to_string(),
+    }
+}
+
+/// `arg` as one word of a POSIX shell: bare when it is made of safe characters, else in single
+/// quotes; a control character is escaped as the terminal must not act on it.
+fn shell_quote(arg: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
+    let arg = diag::printable(arg);
+    if !arg.is_empty() && arg.chars().all(safe) {
+        return arg.into_owned();
+    }
+    format!("'{}'", arg.replace('\'', "'\\''"))
 }
 
 /// A JSON document as printed: pretty, with a final newline.

@@ -41,6 +41,9 @@ pub enum ExitStatus {
     Failure,
     /// 2: the tool could not do its job (bad arguments, unreadable input, I/O).
     Error,
+    /// 128 + the signal's number (130 for SIGINT, 143 for SIGTERM): stopped by a signal it
+    /// handled, after saying what was done (`dlq replay`).
+    Interrupted(u8),
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -49,6 +52,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::from(0),
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Error => ExitCode::from(2),
+            ExitStatus::Interrupted(signal) => ExitCode::from(128u8.saturating_add(signal)),
         }
     }
 }

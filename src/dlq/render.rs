@@ -467,6 +467,7 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store)
 pub fn replay(results: &[(String, Disposition)]) -> String {
     let mut out = String::new();
     let (mut delivered, mut already, mut skipped, mut failed, mut left) = (0, 0, 0, 0, 0);
+    let mut in_flight = 0;
     for (id, o) in results {
         // The id, a CRM's body and a transport error are outside text: escaped for the terminal.
         let id = crate::diag::printable(id);
@@ -505,7 +506,11 @@ pub fn replay(results: &[(String, Disposition)]) -> String {
             }
             Disposition::NotAttempted => {
                 left += 1;
-                format!("not tried  {id}  (stopped after repeated failures)")
+                format!("not tried  {id}  (the replay stopped before it)")
+            }
+            Disposition::Interrupted => {
+                in_flight += 1;
+                format!("in flight  {id}  sent, interrupted before its answer: not marked; a resume resends it with the same key")
             }
             Disposition::MarkerFailed { status, error } => {
                 failed += 1;
@@ -517,9 +522,15 @@ pub fn replay(results: &[(String, Disposition)]) -> String {
         out.push_str(&line);
         out.push('\n');
     }
+    // Only an interrupted run has records in flight at its end.
+    let in_flight = if in_flight > 0 {
+        format!(", {in_flight} in flight")
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "\n{delivered} delivered, {already} already replayed, {skipped} skipped, {failed} failed, {left} not tried (of {})",
+        "\n{delivered} delivered, {already} already replayed, {skipped} skipped, {failed} failed{in_flight}, {left} not tried (of {})",
         results.len()
     );
     out

@@ -20,7 +20,7 @@ mod select;
 mod sink;
 
 pub use evaluate::{render_key, Evaluation, Problem, Replayer};
-pub use run::{replay, Disposition, Marker, ReplayOptions};
+pub use run::{replay, replay_until, Disposition, Marker, ReplayOptions, Replayed};
 pub use select::{foreign_channels, foreign_destinations, unmatched, ForeignDestination};
 pub use sink::{check_url, Delivery, DriverSink, ReplaySink, SinkOutcome, SinkSetupError};
 

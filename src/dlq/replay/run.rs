@@ -1,6 +1,7 @@
 //! The replay itself: records handed to the sink up to its window at a time (the hub's
 //! concurrency), a marker written as soon as a record's 2xx is in and never before, and a stop
-//! after too many failures in a row (records not yet handed over are not attempted).
+//! after too many failures in a row (records not yet handed over are not attempted), or at once
+//! when interrupted (records in flight are abandoned unmarked, the rest not handed over).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -42,8 +43,19 @@ pub enum Disposition {
     Failed { error: String },
     /// Delivered, but the marker could not be written: a resume resends it with the same key.
     MarkerFailed { status: u16, error: String },
-    /// Not tried: the replay stopped after too many failures in a row.
+    /// Not tried: the replay stopped (too many failures in a row, or interrupted) before it.
     NotAttempted,
+    /// Sent, and the replay was interrupted before it settled: not marked, so the next run
+    /// resends it with its original key.
+    Interrupted,
+}
+
+/// What [`replay_until`] did: the records' results in the order of `evals`, and what
+/// interrupted it, if anything did.
+#[derive(Debug)]
+pub struct Replayed<T> {
+    pub results: Vec<(String, Disposition)>,
+    pub interrupted: Option<T>,
 }
 
 /// The marker object written after a record's successful delivery.
@@ -73,11 +85,36 @@ pub async fn replay<S: ReplaySink>(
     sink: &mut S,
     opts: &ReplayOptions,
 ) -> Vec<(String, Disposition)> {
+    let never = std::future::pending::<std::convert::Infallible>();
+    replay_until(store, replayer, evals, sink, opts, never)
+        .await
+        .results
+}
+
+/// [`replay`] until `interrupt` completes (a signal): then nothing more is handed over and the
+/// records in flight are left unmarked ([`Disposition::Interrupted`]) without waiting for their
+/// answers or retries. Markers are written only between waits, never while `interrupt` is
+/// watched, so every record whose 2xx was taken in has its marker and no other has one.
+pub async fn replay_until<S: ReplaySink, T>(
+    store: &Store,
+    replayer: &Replayer,
+    evals: &[Evaluation],
+    sink: &mut S,
+    opts: &ReplayOptions,
+    interrupt: impl std::future::Future<Output = T>,
+) -> Replayed<T> {
+    tokio::pin!(interrupt);
+    let mut interrupted = None;
     let mut out: Vec<Option<Disposition>> = vec![None; evals.len()];
     let window = sink.window().max(1);
     let mut failures_in_a_row = 0u32;
     let (mut next, mut in_flight, mut stopped) = (0usize, 0usize, false);
     loop {
+        // A signal that came while markers were written stops the handing over too.
+        if let std::task::Poll::Ready(t) = futures::poll!(&mut interrupt) {
+            interrupted = Some(t);
+            break;
+        }
         while !stopped && in_flight < window && next < evals.len() {
             let ev = &evals[next];
             match delivery_of(ev) {
@@ -98,7 +135,16 @@ pub async fn replay<S: ReplaySink>(
         if in_flight == 0 {
             break;
         }
-        let settled = sink.settled().await;
+        // Waiting for answers is cancel-safe: the sink's machine keeps its state between polls
+        // and an answer not yet taken stays queued, unmarked.
+        let settled = tokio::select! {
+            biased;
+            t = &mut interrupt => {
+                interrupted = Some(t);
+                break;
+            }
+            s = sink.settled() => s,
+        };
         if settled.is_empty() {
             // The sink lost track of what it was handed: nothing more will settle.
             break;
@@ -123,20 +169,32 @@ pub async fn replay<S: ReplaySink>(
             out[tag] = Some(d);
         }
     }
-    evals
+    // Records are handed over in order: one before `next` without a result was in flight. One
+    // not reached is said as it is: only a record the spec would send is "not attempted".
+    let results = evals
         .iter()
         .zip(out)
-        .map(|(ev, d)| {
-            let d = d.unwrap_or(if stopped {
-                Disposition::NotAttempted
-            } else {
-                Disposition::Failed {
+        .enumerate()
+        .map(|(i, (ev, d))| {
+            let d = d.unwrap_or_else(|| match (&interrupted, i < next) {
+                (Some(_), true) => Disposition::Interrupted,
+                (None, true) if !stopped => Disposition::Failed {
                     error: "the sink never settled this record".into(),
-                }
+                },
+                (_, true) => Disposition::NotAttempted,
+                (_, false) => match delivery_of(ev) {
+                    Ok(_) => Disposition::NotAttempted,
+                    Err(Unsent::AlreadyReplayed) => Disposition::AlreadyReplayed { purged: false },
+                    Err(Unsent::Skipped(problems)) => Disposition::Skipped { problems },
+                },
             });
             (ev.event_id.clone(), d)
         })
-        .collect()
+        .collect();
+    Replayed {
+        results,
+        interrupted,
+    }
 }
 
 /// Why a record is not sent.
