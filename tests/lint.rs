@@ -213,7 +213,7 @@ fn github_annotations_carry_file_line_and_column() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stdout(&out),
-        "::error file=fixtures/lint/CX005.yaml,line=12,col=27,endLine=12,endColumn=31,title=CX005::CX005 tokens are cached for 5400 s but expire after 3600 s (crm.tokenLifetimeSeconds)%0Ahelp: cache for less than the token lifetime, e.g. `tokenCacheTtlSeconds: 3300`\n"
+        "::error file=fixtures/lint/CX005.yaml,line=12,col=27,endLine=12,endColumn=31,title=CX005::CX005 tokens are cached for 5400 s but expire after 3600 s (crm.tokenLifetimeSeconds), so each token is sent for 1800 s after it expired: the CRM answers 401 to every request in that time and the hub dead-letters each event at once (AUTH_FAILED)%0Ahelp: cache for less than the token lifetime, e.g. `tokenCacheTtlSeconds: 3300`\n::error file=fixtures/lint/CX005.yaml,line=13,col=25,endLine=13,endColumn=30,title=CX002::CX002 `retryOnTokenExpiry` is off: a revoked or rotated token makes every 401 final%0Ahelp: set `retryOnTokenExpiry: true`\n"
     );
 }
 
@@ -227,7 +227,7 @@ fn junit_reports_one_failing_case_per_error_and_passes_clean_files() {
         "junit",
     ]);
     let x = stdout(&out);
-    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cxsync lint\" tests=\"2\" failures=\"1\""), "{x}");
+    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cxsync lint\" tests=\"3\" failures=\"2\""), "{x}");
     assert!(x.contains("<testcase name=\"CX005 fixtures/lint/CX005.yaml:12:27\""));
     assert!(x.contains("<testcase name=\"no findings\" classname=\"fixtures/lint/clean.yaml\"/>"));
 }
