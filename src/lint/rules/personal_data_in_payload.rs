@@ -59,6 +59,9 @@ fn any_path(_: &[String]) -> Option<&'static str> {
 /// A personal field: what it is, and its dotted path.
 type Personal = (&'static str, String);
 
+/// A path that reaches an output field whole, as shown, and whether it is a wildcard.
+type Whole = (String, bool);
+
 /// Most nodes of one fixture value walked for the personal fields inside it.
 const WALK_LIMIT: usize = 20_000;
 
@@ -270,7 +273,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let allow = &cx.spec.raw.crm.allow_personal_data;
     // One finding per output field of a transform: (carried, whole paths and whether each is a
     // wildcard, personal fields).
-    let mut fields: Vec<(Carried, Vec<(String, bool)>, Vec<Personal>)> = Vec::new();
+    let mut fields: Vec<(Carried, Vec<Whole>, Vec<Personal>)> = Vec::new();
     for c in cx.carried(any_path) {
         if allowed(allow, &c.field.pointer) {
             continue;
