@@ -362,6 +362,7 @@ mod tests {
             last_attempt: 0,
             at: 0,
             stored: true,
+            batch: None,
         };
         let small = serde_json::json!({"ticket": "T-1"});
         let big = serde_json::json!({"ticket": "x".repeat(2000)});
