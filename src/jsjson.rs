@@ -105,12 +105,11 @@ pub fn array_index(key: &str) -> Option<u32> {
     match b {
         [] => None,
         [b'0'] => Some(0),
-        [b'1'..=b'9', rest @ ..] if rest.len() < 10 && rest.iter().all(u8::is_ascii_digit) => {
-            key.parse::<u64>()
-                .ok()
-                .filter(|&n| n < u64::from(u32::MAX))
-                .map(|n| n as u32)
-        }
+        [b'1'..=b'9', rest @ ..] if rest.len() < 10 && rest.iter().all(u8::is_ascii_digit) => key
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n < u64::from(u32::MAX))
+            .map(|n| n as u32),
         _ => None,
     }
 }
@@ -208,11 +207,31 @@ mod tests {
         ] {
             assert_eq!(array_index(k), want, "{k:?}");
         }
-        let mut e = vec!["b", "10", "2", "a", "-1", "01", "4294967295", "4294967294", "0"];
+        let mut e = vec![
+            "b",
+            "10",
+            "2",
+            "a",
+            "-1",
+            "01",
+            "4294967295",
+            "4294967294",
+            "0",
+        ];
         js_order(&mut e, |k| k);
         assert_eq!(
             e,
-            ["0", "2", "10", "4294967294", "b", "a", "-1", "01", "4294967295"]
+            [
+                "0",
+                "2",
+                "10",
+                "4294967294",
+                "b",
+                "a",
+                "-1",
+                "01",
+                "4294967295"
+            ]
         );
         assert!(in_js_order(["1", "3", "x", "y"]));
         assert!(!in_js_order(["x", "1"]));

@@ -351,10 +351,17 @@ fn new_evaluator(
     .expect("the guard's name is not a builtin");
     ev.register_fn(ORDERED, |args: &[JValue]| {
         Ok(match args.first() {
-            Some(JValue::Object(map)) if !crate::jsjson::in_js_order(map.keys().map(String::as_str)) => {
+            Some(JValue::Object(map))
+                if !crate::jsjson::in_js_order(map.keys().map(String::as_str)) =>
+            {
                 let mut entries: Vec<(&String, &JValue)> = map.iter().collect();
                 crate::jsjson::js_order(&mut entries, |e| e.0);
-                JValue::object(entries.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                JValue::object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
             }
             Some(v) => v.clone(),
             None => JValue::Undefined,
@@ -484,12 +491,10 @@ fn register_js_builtins(ev: &mut Evaluator) {
         let radix = match args.get(1) {
             None | Some(JValue::Undefined) => None,
             Some(JValue::Number(r)) => Some(*r),
-            Some(_) => {
-                return Err(EvaluatorError::TypeError(
-                    "T0410: Argument 2 of function \"formatBase\" does not match function signature"
-                        .into(),
-                ))
-            }
+            Some(_) => return Err(EvaluatorError::TypeError(
+                "T0410: Argument 2 of function \"formatBase\" does not match function signature"
+                    .into(),
+            )),
         };
         match args.first() {
             None | Some(JValue::Undefined) => Ok(JValue::Undefined),
@@ -1029,9 +1034,8 @@ fn guard_split_limit(ast: &mut AstNode, bound: &BTreeSet<String>) {
 /// CRM mappings) are left as they are, and so are the engine's fast paths for them. An
 /// object the transform operator (`|…|…|`) returns is ordered only where it is printed.
 fn order_objects(ast: &mut AstNode, bound: &BTreeSet<String>) {
-    let literal = |k: &AstNode| {
-        matches!(k, AstNode::String(s) if crate::jsjson::array_index(s).is_none())
-    };
+    let literal =
+        |k: &AstNode| matches!(k, AstNode::String(s) if crate::jsjson::array_index(s).is_none());
     let mut wrapped: BTreeSet<*const AstNode> = BTreeSet::new();
     visit_mut(ast, &mut |n| {
         if wrapped.contains(&(n as *const AstNode)) {
@@ -1428,7 +1432,10 @@ fn may_have_index_key(text: &str) -> bool {
         }
         if j > start && b.get(j) == Some(&b'"') {
             let mut k = j + 1;
-            while b.get(k).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) {
+            while b
+                .get(k)
+                .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            {
                 k += 1;
             }
             if b.get(k) == Some(&b':') {

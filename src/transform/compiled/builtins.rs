@@ -736,7 +736,11 @@ pub(super) fn pattern_builtin<'a>(
             let lim = match a.get(2) {
                 Some(Val::Num(n)) if *n >= 0.0 => {
                     let l = crate::transform::numbers::js_split_limit(*n, regex.is_none());
-                    Some(if l.is_infinite() { usize::MAX } else { l as usize })
+                    Some(if l.is_infinite() {
+                        usize::MAX
+                    } else {
+                        l as usize
+                    })
                 }
                 other => limit(other, false)?,
             };
