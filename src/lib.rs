@@ -22,6 +22,7 @@ pub mod fsutil;
 pub mod fuzzing;
 pub mod http;
 pub mod init;
+pub mod jsjson;
 pub mod lint;
 pub mod lsp;
 pub mod net;

@@ -982,11 +982,11 @@ pub fn largest_batch_within(largest: usize, limit: u64, batch_size: usize) -> us
     lo
 }
 
-/// A value's compact JSON text: `Display`'s, by serde_json's writer into a string, which costs
-/// half of `Display` (that writes through `fmt::Formatter` piece by piece). Writing a
-/// `Value` to memory cannot fail; the fallback is that same text.
+/// A value's compact JSON text as jsonata-js's `JSON.stringify` writes it, the text `cxsync test`
+/// measures and snapshots: serde_json's writer with JavaScript's numbers ([`crate::jsjson`]:
+/// `100000000000000000000`, not `1e20`; `0`, not `-0.0`; tester #49).
 pub fn json_text(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_else(|_| v.to_string())
+    crate::jsjson::to_string(v)
 }
 
 /// Text this machine serialized itself parses back; `Null` is unreachable in practice.
@@ -1045,21 +1045,27 @@ mod tests {
         }
     }
 
-    /// The body text is `Display`'s, byte for byte, for whatever a transform may return.
+    /// The body text is `Display`'s, byte for byte, for whatever a transform may return without
+    /// a float, and JavaScript's text of each float (tester #49: `1e20` was sent where jsonata-js
+    /// sends `100000000000000000000`).
     #[test]
-    fn json_text_is_the_display_text() {
+    fn json_text_is_the_display_text_with_javascripts_numbers() {
         let big: Value = serde_json::from_str("123456789012345678901234567890").unwrap();
         for v in [
             json!(null),
             json!({}),
             json!([]),
-            json!({"caseNumber": "INT-1", "n": -0.0, "f": 1.5e300, "t": 0.1, "u": u64::MAX}),
+            json!({"caseNumber": "INT-1", "u": u64::MAX, "i": i64::MIN}),
             json!({"esc": "quote \" back \\ nl \n tab \t nul \u{0} del \u{7f} é 😀 \u{2028}"}),
-            json!([[[{"a": [1, 2.5, true, null, "x"]}]], {"z": 1, "a": 2}]),
-            big,
+            json!([[[{"a": [1, 2, true, null, "x"]}]], {"z": 1, "a": 2}]),
         ] {
             assert_eq!(json_text(&v), v.to_string());
         }
+        let floats = json!({"n": -0.0, "f": 1.5e300, "t": 0.1, "e": 1e20, "m": 0.000001, "b": big});
+        assert_eq!(
+            json_text(&floats),
+            r#"{"n":0,"f":1.5e+300,"t":0.1,"e":100000000000000000000,"m":0.000001,"b":1.2345678901234568e+29}"#
+        );
     }
 
     fn machine() -> Machine<ChaCha8Rng> {

@@ -47,6 +47,13 @@ const SIZED: &str = "__cxsync_sized";
 /// Host function wrapped around the width of `$pad`: returns it unchanged when it is within the
 /// output budget.
 const WIDTH: &str = "__cxsync_width";
+/// Host function wrapped around an object the engine builds with keys it does not know at
+/// compile time (or an array-index key), and around `$merge`: returns it with its keys in
+/// JavaScript's order ([`order_objects`]).
+const ORDERED: &str = "__cxsync_ordered";
+/// Host function wrapped around the limit of `$split(s, separator, limit)`, handed the
+/// separator too: the limit as jsonata-js reads it ([`super::numbers::js_split_limit`]).
+const SPLIT_LIMIT: &str = "__cxsync_split_limit";
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -112,10 +119,12 @@ impl Compiled {
         replace_builtins(&mut ast, &bound);
         rewrite_js_calls(&mut ast, &bound);
         guard_arithmetic(&mut ast, &bound);
+        guard_split_limit(&mut ast, &bound);
         let regex_calls = rewrite_regex_calls(&mut ast, &bound).into();
         guard_builtins(&mut ast, &bound);
         guard_numbers(&mut ast, &bound);
         guard_units(&mut ast, &bound);
+        order_objects(&mut ast, &bound);
         Ok(Compiled {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             ast,
@@ -169,7 +178,10 @@ impl Compiled {
                 ))
             })?;
         }
-        let data = JValue::from_json_str(event_json).map_err(|e| not_json(&e))?;
+        let mut data = JValue::from_json_str(event_json).map_err(|e| not_json(&e))?;
+        if may_have_index_key(event_json) {
+            data = js_ordered(&data);
+        }
         let out = self.run(&data, now, None)?;
         let mut buf = Vec::with_capacity(256);
         if !write_json(&out, &mut buf, &mut self.budget())? {
@@ -327,6 +339,35 @@ fn new_evaluator(
         Ok(w)
     })
     .expect("the guard's name is not a builtin");
+    ev.register_fn(SPLIT_LIMIT, |args: &[JValue]| {
+        Ok(match args {
+            [sep, JValue::Number(n)] if *n >= 0.0 => JValue::Number(
+                super::numbers::js_split_limit(*n, matches!(sep, JValue::String(_))),
+            ),
+            [_, limit] => limit.clone(),
+            _ => JValue::Undefined,
+        })
+    })
+    .expect("the guard's name is not a builtin");
+    ev.register_fn(ORDERED, |args: &[JValue]| {
+        Ok(match args.first() {
+            Some(JValue::Object(map))
+                if !crate::jsjson::in_js_order(map.keys().map(String::as_str)) =>
+            {
+                let mut entries: Vec<(&String, &JValue)> = map.iter().collect();
+                crate::jsjson::js_order(&mut entries, |e| e.0);
+                JValue::object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )
+            }
+            Some(v) => v.clone(),
+            None => JValue::Undefined,
+        })
+    })
+    .expect("the guard's name is not a builtin");
     register_number_guards(&mut ev, max);
     register_js_builtins(&mut ev);
     register_context_builtins(&mut ev);
@@ -444,6 +485,26 @@ fn register_js_builtins(ev: &mut Evaluator) {
         _ => Err(signature_error("clone")),
     })
     .expect("clone is not a compilable builtin");
+    // `$formatBase`: jsonata-js's rounding and JavaScript's `toString(radix)`
+    // (`numbers::js_format_base`).
+    ev.register_fn_override("formatBase", |args: &[JValue]| {
+        let radix = match args.get(1) {
+            None | Some(JValue::Undefined) => None,
+            Some(JValue::Number(r)) => Some(*r),
+            Some(_) => return Err(EvaluatorError::TypeError(
+                "T0410: Argument 2 of function \"formatBase\" does not match function signature"
+                    .into(),
+            )),
+        };
+        match args.first() {
+            None | Some(JValue::Undefined) => Ok(JValue::Undefined),
+            Some(JValue::Number(v)) if args.len() <= 2 => super::numbers::js_format_base(*v, radix)
+                .map(JValue::string)
+                .map_err(EvaluatorError::EvaluationError),
+            _ => Err(signature_error("formatBase")),
+        }
+    })
+    .expect("formatBase is not a compilable builtin");
     for name in ["random", "shuffle"] {
         ev.register_fn_override(name, move |_: &[JValue]| {
             Err(EvaluatorError::ReferenceError(format!(
@@ -651,6 +712,7 @@ const CONTEXT_BUILTINS: &[&str] = &[
     "decodeUrlComponent",
     "encodeUrl",
     "encodeUrlComponent",
+    "formatBase",
     "lowercase",
     "number",
     "trim",
@@ -930,6 +992,90 @@ fn guard_builtins(node: &mut AstNode, bound: &BTreeSet<String>) {
                     args: vec![inner],
                     is_builtin: true,
                 };
+            }
+        }
+    });
+}
+
+/// `$split(s, sep, limit)` → `$split(s, sep, cxsync split limit(sep, limit))` (`sep` is
+/// evaluated twice; a separator is a string or a regex, so that is cheap): the engine floors
+/// the limit where jsonata-js reads it as JavaScript's `split` (string) or its own match loop
+/// (regex, function) does. A regex literal's call then runs the compiled path's `$split`
+/// with that limit ([`rewrite_regex_calls`]).
+fn guard_split_limit(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    if bound.contains("split") {
+        return;
+    }
+    visit_mut(ast, &mut |n| {
+        if let AstNode::Function {
+            name,
+            args,
+            is_builtin: true,
+        } = n
+        {
+            if name == "split" && args.len() == 3 && !has_placeholder(args) {
+                let limit = std::mem::replace(&mut args[2], AstNode::Null);
+                args[2] = AstNode::Function {
+                    name: SPLIT_LIMIT.to_string(),
+                    args: vec![args[1].clone(), limit],
+                    is_builtin: true,
+                };
+            }
+        }
+    });
+}
+
+/// Wraps every object the engine builds whose keys may be out of JavaScript's order in
+/// [`ORDERED`]: an object constructor with a key that is not a literal, or is an array index
+/// (`{"b": 1, "1": 2}`, `{k: v}`), every grouping (`items{k: v}`), and `$merge(…)`. jsonata-js
+/// keeps an object's array-index keys first, ascending (`crate::jsjson::js_order`); the engine
+/// keeps insertion order, so without this `$keys`, `$each`, `$spread`, `$string` and the
+/// result would list `"b"` before `"1"`. Constructors with literal keys only (the shape of
+/// CRM mappings) are left as they are, and so are the engine's fast paths for them. An
+/// object the transform operator (`|…|…|`) returns is ordered only where it is printed.
+fn order_objects(ast: &mut AstNode, bound: &BTreeSet<String>) {
+    let literal =
+        |k: &AstNode| matches!(k, AstNode::String(s) if crate::jsjson::array_index(s).is_none());
+    let mut wrapped: BTreeSet<*const AstNode> = BTreeSet::new();
+    visit_mut(ast, &mut |n| {
+        if wrapped.contains(&(n as *const AstNode)) {
+            return;
+        }
+        let merge = |n: &AstNode| {
+            matches!(n, AstNode::Function { name, is_builtin: true, .. }
+                if name == "merge" && !bound.contains("merge"))
+        };
+        // `x ~> $merge(…)` and `x ~> $merge` are wrapped whole: the left side is the argument.
+        let piped = match n {
+            AstNode::Binary {
+                op: BinaryOp::ChainPipe,
+                rhs,
+                ..
+            } => {
+                merge(rhs)
+                    || matches!(&**rhs, AstNode::Variable(v) if v == "merge" && !bound.contains("merge"))
+            }
+            _ => false,
+        };
+        let wrap = piped
+            || match &*n {
+                AstNode::Object(pairs) => !pairs.iter().all(|(k, _)| literal(k)),
+                AstNode::ObjectTransform { .. } => true,
+                other => merge(other),
+            };
+        if wrap {
+            let inner = std::mem::replace(n, AstNode::Null);
+            *n = AstNode::Function {
+                name: ORDERED.to_string(),
+                args: vec![inner],
+                is_builtin: true,
+            };
+            if let AstNode::Function { args, .. } = n {
+                // The argument's place in the new node's vector, visited next: not again.
+                wrapped.insert(&args[0] as *const AstNode);
+                if let AstNode::Binary { rhs, .. } = &args[0] {
+                    wrapped.insert(&**rhs as *const AstNode);
+                }
             }
         }
     });
@@ -1260,11 +1406,95 @@ pub(super) fn to_jvalue(v: &Value) -> JValue {
             ))
         }
         Value::Object(map) => {
-            let m: IndexMap<String, JValue> =
-                map.iter().map(|(k, v)| (k.clone(), to_jvalue(v))).collect();
+            // In JavaScript's property order, as `JSON.parse` gives jsonata-js the event.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            crate::jsjson::js_order(&mut entries, |e| e.0);
+            let m: IndexMap<String, JValue> = entries
+                .into_iter()
+                .map(|(k, v)| (k.clone(), to_jvalue(v)))
+                .collect();
             JValue::object(m)
         }
     }
+}
+
+/// Whether JSON text may hold an object key that is an array index (`"12":`): then its
+/// objects are put in JavaScript's order after parsing ([`js_ordered`]). A scan of the bytes,
+/// never a false negative (a false positive costs one walk).
+fn may_have_index_key(text: &str) -> bool {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while let Some(q) = b[i..].iter().position(|&c| c == b'"') {
+        let start = i + q + 1;
+        let mut j = start;
+        while b.get(j).is_some_and(u8::is_ascii_digit) {
+            j += 1;
+        }
+        if j > start && b.get(j) == Some(&b'"') {
+            let mut k = j + 1;
+            while b
+                .get(k)
+                .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+            {
+                k += 1;
+            }
+            if b.get(k) == Some(&b':') {
+                return true;
+            }
+        }
+        i = start;
+        if i >= b.len() {
+            break;
+        }
+    }
+    false
+}
+
+/// `v` with every object in JavaScript's property order ([`crate::jsjson::js_order`]); shared
+/// where nothing moves.
+fn js_ordered(v: &JValue) -> JValue {
+    match v {
+        JValue::Array(items) => {
+            let flat = items.iter().all(|x| !matches!(x, JValue::Array(_)));
+            JValue::Array(jsonata_core::value::JArray::new_flat(
+                items.iter().map(js_ordered).collect(),
+                flat,
+            ))
+        }
+        JValue::Object(map) => {
+            let mut entries: Vec<(&String, &JValue)> = map.iter().collect();
+            crate::jsjson::js_order(&mut entries, |e| e.0);
+            JValue::object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), js_ordered(v)))
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    }
+}
+
+/// An object's entries as they are printed: JavaScript's property order (array-index keys
+/// first; [`crate::jsjson::js_order`]), absent values left out. Objects the engine builds keep
+/// its insertion order; the order is decided here, in the walk that charges the budget, so no
+/// value is walked twice (and nothing is allocated for an object in order already).
+fn printed_entries(
+    map: &jsonata_core::value::JMap,
+) -> impl Iterator<Item = (&String, &JValue)> + '_ {
+    let sorted = (!crate::jsjson::in_js_order(map.keys().map(String::as_str))).then(|| {
+        let mut entries: Vec<(&String, &JValue)> = map.iter().collect();
+        crate::jsjson::js_order(&mut entries, |e| e.0);
+        entries
+    });
+    let (a, b) = match sorted {
+        Some(v) => (None, Some(v.into_iter())),
+        None => (Some(map.iter()), None),
+    };
+    a.into_iter()
+        .flatten()
+        .chain(b.into_iter().flatten())
+        .filter(|(_, v)| !is_absent(v))
 }
 
 /// Whether `v` is left out of an object (and `null` in an array), as `JSON.stringify` does.
@@ -1329,7 +1559,7 @@ pub(super) fn from_jvalue(
         JValue::Object(map) => {
             b.enter()?;
             let mut out = serde_json::Map::new();
-            for (k, v) in map.iter().filter(|(_, v)| !is_absent(v)) {
+            for (k, v) in printed_entries(map) {
                 b.charge_str(k)?;
                 if let Some(v) = from_jvalue(v, b)? {
                     out.insert(k.clone(), v);
@@ -1393,7 +1623,7 @@ pub(super) fn write_json(
             b.enter()?;
             out.push(b'{');
             let mut first = true;
-            for (k, v) in map.iter().filter(|(_, v)| !is_absent(v)) {
+            for (k, v) in printed_entries(map) {
                 b.charge_str(k)?;
                 if !first {
                     out.push(b',');

@@ -5,55 +5,9 @@
 
 use serde_json::Value;
 
-/// Appends JavaScript's text for a finite number (`Number.prototype.toString`).
-///
-/// Between 1e-6 and 1e21 JavaScript prints the shortest round-trip digits without an exponent,
-/// which is what Rust's `Display` prints for every float; outside that range it uses an exponent
-/// with an explicit sign. Non-finite numbers have no JSON text; callers reject them first.
-pub fn push_number(n: f64, out: &mut String) {
-    use std::fmt::Write;
-    if n == 0.0 {
-        // Both zeros print as `0`, as in JavaScript.
-        out.push('0');
-        return;
-    }
-    let a = n.abs();
-    if a < 1e15 && n.fract() == 0.0 {
-        // A whole number: its digits, as `Display` prints it, without the formatter.
-        let mut buf = [0u8; 16];
-        let mut i = buf.len();
-        let mut m = a as u64;
-        while m > 0 {
-            i -= 1;
-            buf[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
-        if n < 0.0 {
-            out.push('-');
-        }
-        out.extend(buf[i..].iter().map(|&d| char::from(d)));
-        return;
-    }
-    if (1e-6..1e21).contains(&a) {
-        let _ = write!(out, "{n}");
-    } else {
-        let start = out.len();
-        let _ = write!(out, "{n:e}");
-        if let Some(e) = out[start..].find('e') {
-            let at = start + e + 1;
-            if out.as_bytes().get(at) != Some(&b'-') {
-                out.insert(at, '+');
-            }
-        }
-    }
-}
-
-/// JavaScript's text for a finite number.
-pub fn number_text(n: f64) -> String {
-    let mut s = String::new();
-    push_number(n, &mut s);
-    s
-}
+/// JavaScript's text for a number: the one writer of the fact, on the lowest floor so the
+/// delivery machine's request body asks it too.
+pub use crate::jsjson::{number_text, push_number};
 
 /// Appends `s` as a JSON string literal, escaped as `JSON.stringify` escapes it (quotes,
 /// backslashes and control characters; nothing else).
@@ -200,28 +154,6 @@ fn write_value(v: &Value, indent: Option<usize>, depth: usize, out: &mut String)
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn numbers_print_as_javascript_prints_them() {
-        for (n, want) in [
-            (0.0, "0"),
-            (-0.0, "0"),
-            (1.0, "1"),
-            (-2.5, "-2.5"),
-            (0.1 + 0.2, "0.30000000000000004"),
-            (0.000001, "0.000001"),
-            (0.0000001, "1e-7"),
-            (1.5e-7, "1.5e-7"),
-            (1e21, "1e+21"),
-            (1.5e300, "1.5e+300"),
-            (1e20, "100000000000000000000"),
-            (2f64.powi(60), "1152921504606847000"),
-            (123456789.125, "123456789.125"),
-            (-1e-300, "-1e-300"),
-        ] {
-            assert_eq!(number_text(n), want, "{n:?}");
-        }
-    }
 
     #[test]
     fn strings_are_escaped_as_json_stringify_escapes_them() {

@@ -39,6 +39,83 @@ pub fn js_round(x: f64, precision: f64) -> f64 {
     }
 }
 
+/// `$formatBase(value, radix)` as jsonata-js 2.2.2 computes it: both rounded as `$round`
+/// rounds them (ties to even: `$formatBase(10.5, 16)` is `"a"`, a radix of 2.5 is 2), D3100
+/// outside 2..=36, then JavaScript's `Number.prototype.toString(radix)` ([`js_radix_text`]).
+/// jsonata-core truncates the radix, converts through `i64` (`1e21` saturates) and rounds half
+/// away from zero.
+pub fn js_format_base(value: f64, radix: Option<f64>) -> Result<String, String> {
+    let value = js_round(value, 0.0);
+    let radix = radix.map_or(10.0, |r| js_round(r, 0.0));
+    if !(2.0..=36.0).contains(&radix) {
+        return Err(format!(
+            "D3100: The radix of the formatBase function must be between 2 and 36.  It was given {}",
+            js_text(radix)
+        ));
+    }
+    Ok(js_radix_text(value, radix as u32))
+}
+
+/// JavaScript's `x.toString(radix)` of a whole (or non-finite) number, as V8 writes it
+/// (`DoubleToRadixCString`): radix 10 is the number's ordinary text (`1e+21`); otherwise the
+/// digits of the integer, where past 2^53 every digit the double cannot hold is a `0` (the
+/// value is divided by the radix, in floating point, until it is below 2^53).
+pub fn js_radix_text(x: f64, radix: u32) -> String {
+    if x.is_nan() {
+        return "NaN".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if radix == 10 {
+        return js_text(x);
+    }
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    let r = f64::from(radix);
+    let mut integer = x.abs().floor();
+    let mut out: Vec<u8> = Vec::new();
+    while integer / r >= EXACT {
+        integer /= r;
+        out.push(b'0');
+    }
+    loop {
+        let rem = integer % r;
+        out.push(DIGITS[rem as usize]);
+        integer = (integer - rem) / r;
+        if integer <= 0.0 {
+            break;
+        }
+    }
+    if x < 0.0 {
+        out.push(b'-');
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII digits")
+}
+
+/// How many parts `$split(s, separator, limit)` gives at most, as jsonata-js 2.2.2 counts them
+/// for a limit that is a number and not negative (a negative one is D3020 before this): a
+/// string separator goes to JavaScript's `String.prototype.split`, which reads the limit as
+/// `ToUint32` (2.7 is 2, 2^32 is 0, 2^32 + 1 is 1, 1e300 is 0); a regex or a function
+/// separator keeps parts while their count is below the limit (2.7 gives 3, 0.5 gives 1).
+/// jsonata-core floors the limit in both cases.
+pub fn js_split_limit(limit: f64, string_separator: bool) -> f64 {
+    if !limit.is_finite() || limit <= 0.0 {
+        // Infinity: no limit for a regex, `ToUint32` 0 for a string; NaN and 0 give nothing.
+        return if limit == f64::INFINITY && !string_separator {
+            limit
+        } else {
+            0.0
+        };
+    }
+    if string_separator {
+        limit.trunc().rem_euclid(4_294_967_296.0)
+    } else {
+        limit.ceil()
+    }
+}
+
 /// JavaScript's `Math.round`: to the nearest integer, ties towards +∞.
 fn js_math_round(x: f64) -> f64 {
     if !x.is_finite() {
@@ -182,8 +259,10 @@ impl Guard {
                         .is_some();
                 if !representable {
                     return Some(format!(
-                        "D1001: Number out of range: $fromMillis({}) is not a date; \
-                         milliseconds since 1970 must be within ±8.64e15 (100,000,000 days)",
+                        "D1001: Number out of range: $fromMillis({}) is not a date cxsync \
+                         prints: its year is beyond ±262,143 (about ±8.2e15 milliseconds since \
+                         1970), where jsonata-js prints only the year's last four digits \
+                         (\"5760-09-13\" for 8.64e15), and NaN beyond ±8.64e15",
                         js_text(x)
                     ));
                 }

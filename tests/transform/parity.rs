@@ -61,7 +61,8 @@ fn eval_agrees_with_recorded_jsonata_js_results() {
 /// Hostile expressions and events (`tests/transform/edge-parity.json`, recorded from jsonata-js
 /// 2.2.2 by `node benches/js/edge_parity.js --record`) give jsonata-js's JSON text or error code
 /// on BOTH paths: the compiled path (where it compiles and decides the case), the engine alone,
-/// and the product's mix, each through a `serde_json::Value` event and through JSON text. A case
+/// and the product's mix, each through a `serde_json::Value` event and through JSON text, and
+/// the request body the delivery machine writes of the product's value. A case
 /// with `refusedBy` is one cxsync refuses with that code (at compile, or at evaluation on every
 /// path), as it cannot give jsonata-js's answer.
 #[test]
@@ -111,7 +112,14 @@ fn both_paths_agree_with_recorded_jsonata_js_on_hostile_cases() {
             if let Some(out) = t.eval_json_text_compiled_only(event_text, now) {
                 got.push(("compiled, text".into(), show(Ok(out))));
             }
-            let v = t.eval(&event, now).map(|o| o.map(|v| json::to_compact(&v)));
+            let out = t.eval(&event, now);
+            if let Ok(Some(value)) = &out {
+                // The simulator's request body is the same text (tester #49: `1e20` was sent
+                // where jsonata-js sends `100000000000000000000`).
+                let body = cxsync::delivery::machine::json_text(value);
+                got.push((format!("{path}, request body"), show(Ok(Some(body)))));
+            }
+            let v = out.map(|o| o.map(|v| json::to_compact(&v)));
             got.push((format!("{path}, value"), show(v)));
             got.push((
                 format!("{path}, text"),

@@ -516,7 +516,7 @@ impl<'a> Ev<'a> {
                             Ok(())
                         })?;
                     }
-                    Val::Obj(Rc::new(obj))
+                    Val::Obj(Rc::new(obj.js_ordered()))
                 }
                 _ => return Err(Bail),
             },
@@ -732,7 +732,18 @@ pub(super) fn pattern_builtin<'a>(
             let Val::Str(s) = &a[0] else {
                 return Ok(Val::Undef);
             };
-            let lim = limit(a.get(2), false)?;
+            // jsonata-js's reading of the limit (`numbers::js_split_limit`).
+            let lim = match a.get(2) {
+                Some(Val::Num(n)) if *n >= 0.0 => {
+                    let l = crate::transform::numbers::js_split_limit(*n, regex.is_none());
+                    Some(if l.is_infinite() {
+                        usize::MAX
+                    } else {
+                        l as usize
+                    })
+                }
+                other => limit(other, false)?,
+            };
             match regex {
                 Some(re) => {
                     let parts = re.split(s).take(lim.unwrap_or(usize::MAX));

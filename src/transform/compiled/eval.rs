@@ -628,7 +628,7 @@ impl<'a> Ev<'a> {
                     obj.entries.push((Str::B(key), value));
                 }
             }
-            return Ok(Val::Obj(Rc::new(obj)));
+            return Ok(Val::Obj(Rc::new(obj.js_ordered())));
         }
         let mut items = if input.is_array() {
             input.items()
@@ -684,7 +684,7 @@ impl<'a> Ev<'a> {
                 obj.entries.push((key, value));
             }
         }
-        Ok(Val::Obj(Rc::new(obj)))
+        Ok(Val::Obj(Rc::new(obj.js_ordered())))
     }
 
     /// `evaluateSortExpression`: the items of `input` ordered by the terms.

@@ -85,8 +85,11 @@ pub(super) struct Fields<'t> {
 }
 
 impl<'t> Fields<'t> {
-    /// The object of `entries`; `None` when a key repeats.
-    fn new(entries: Vec<(Cow<'t, str>, Json<'t>)>) -> Option<Fields<'t>> {
+    /// The object of `entries`, in JavaScript's property order (array-index keys first, as
+    /// `JSON.parse` gives jsonata-js the event: [`crate::jsjson::js_order`]); `None` when a key
+    /// repeats.
+    fn new(mut entries: Vec<(Cow<'t, str>, Json<'t>)>) -> Option<Fields<'t>> {
+        crate::jsjson::js_order(&mut entries, |e| &e.0);
         if entries.len() <= SMALL {
             for (i, (k, _)) in entries.iter().enumerate() {
                 if entries[..i].iter().any(|(j, _)| j == k) {

@@ -138,6 +138,13 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// The object with its entries in JavaScript's property order (array-index keys first,
+    /// ascending; [`crate::jsjson::js_order`]), as jsonata-js's objects have them.
+    pub(super) fn js_ordered(mut self) -> Obj<'a> {
+        crate::jsjson::js_order(&mut self.entries, |e| &e.0);
+        self
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<&Val<'a>> {
         self.entries
             .iter()
@@ -425,7 +432,7 @@ pub(super) fn from_jvalue<'a>(v: &JValue) -> R<Val<'a>> {
             for (k, v) in m.iter() {
                 o.entries.push((Str::owned(k.as_str()), from_jvalue(v)?));
             }
-            Val::Obj(Rc::new(o))
+            Val::Obj(Rc::new(o.js_ordered()))
         }
         _ => return Err(Bail),
     })
