@@ -2829,4 +2829,105 @@ fn retry_after_storm_fails_a_spec_that_ignores_retry_after_and_names_the_fix() {
     let (code, out, _) = sim_edited_example(&[], &["--scenario", "retry-after-storm"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("none dead-lettered"), "{out}");
+
+#[test]
+fn every_time_field_of_a_generated_event_moves_with_its_occurred_at() {
+    // Time fields other than occurredAt/startedAt/endedAt kept the fixture's instant, so a copy
+    // occurred days after its `startedAtMs`. Each dead letter's record holds the event: every
+    // interval between its time fields is the fixture's.
+    let (_d, root, spec) = init_project(
+        "generic",
+        |_, v| {
+            let i = v["interaction"].as_object_mut().unwrap();
+            let started = i["startedAt"].as_i64().unwrap();
+            i.insert("startedAtMs".into(), started.into());
+            i.insert("answeredAt".into(), "2024-01-15T13:52:02.500+01:00".into());
+            i.insert(
+                "timestamps".into(),
+                serde_json::json!({"created": started / 1000}),
+            );
+            i.insert("closed_at".into(), "2024-01-15 13:58:30Z".into());
+            v["interaction"]["wrapUp"]["endTime"] = "2024-01-15T13:59:00Z".into();
+        },
+        |_| {},
+    );
+    fs::write(
+        root.join("down.yaml"),
+        "version: 1\nname: down\nduration: 2h\nevents:\n  count: 30\nfaults:\n  - respond: { from: 0s, to: 3h, status: 500 }\n",
+    )
+    .unwrap();
+    let (_, out, err) = run_in(
+        &root,
+        &["sim", &spec, "--scenario", "down.yaml", "--dlq-dir", "D"],
+    );
+    let ms = |v: &serde_json::Value| -> i64 {
+        match v {
+            serde_json::Value::Number(n) => {
+                let n = n.as_i64().unwrap();
+                if n < 100_000_000_000 {
+                    n * 1000
+                } else {
+                    n
+                }
+            }
+            serde_json::Value::String(s) => {
+                chrono::DateTime::parse_from_rfc3339(&s.replace(' ', "T"))
+                    .unwrap_or_else(|e| panic!("{s}: {e}"))
+                    .timestamp_millis()
+            }
+            other => panic!("{other}"),
+        }
+    };
+    let fields = [
+        "/event/occurredAt",
+        "/interaction/startedAt",
+        "/interaction/startedAtMs",
+        "/interaction/answeredAt",
+        "/interaction/timestamps/created",
+        "/interaction/closed_at",
+        "/interaction/wrapUp/endTime",
+    ];
+    let intervals = |e: &serde_json::Value| -> Vec<i64> {
+        let at: Vec<i64> = fields
+            .iter()
+            .map(|p| ms(e.pointer(p).unwrap_or_else(|| panic!("{p} in {e}"))))
+            .collect();
+        at.iter().map(|a| a - at[0]).collect()
+    };
+    let mut fixtures = std::collections::BTreeMap::new();
+    for e in fs::read_dir(root.join("fixtures/events")).unwrap() {
+        let v: serde_json::Value =
+            serde_json::from_slice(&fs::read(e.unwrap().path()).unwrap()).unwrap();
+        fixtures.insert(
+            v["event"]["type"].to_string() + &v["interaction"]["channel"]["type"].to_string(),
+            intervals(&v),
+        );
+    }
+    let mut checked = 0;
+    for r in walk(&root.join("D")) {
+        let rec: serde_json::Value = serde_json::from_slice(&fs::read(&r).unwrap()).unwrap();
+        let e = &rec["event"];
+        let key = e["event"]["type"].to_string() + &e["interaction"]["channel"]["type"].to_string();
+        assert_eq!(intervals(e), fixtures[&key], "{e}");
+        assert_eq!(
+            e["interaction"]["startedAt"], e["interaction"]["startedAtMs"],
+            "{e}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "{checked} records: {out}{err}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).into_iter().flatten() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -13,7 +13,9 @@
 //!   field's. Only when the fixture's form cannot hold that many values is its varying run
 //!   widened. A number stays a number: integers above the largest fixture value, clear of every
 //!   other id, within ±(2^53 − 1).
-//! - **Times** (`event.occurredAt`, `interaction.startedAt`, `interaction.endedAt`): all times
+//! - **Times** (every ISO 8601 date-time string, and every epoch number under a time name,
+//!   [`time_fields`], [`is_time_name`]; `event.occurredAt`, `interaction.endedAt`,
+//!   `interaction.startedAt` place the event): all times
 //!   of one interaction's copy (the fixtures linked by a shared varied value, [`Groups`]) shift
 //!   by one offset, a multiple of the coarsest precision among them, so that every duration
 //!   stays the fixtures' exactly and the interaction's earliest event (by the first of
@@ -301,7 +303,8 @@ pub struct Plan {
     /// How many templates events are generated from (instance `g / templates`).
     templates: u64,
     ids: Vec<IdField>,
-    times: Vec<TimeField>,
+    /// Per template: every time field it has ([`time_fields`]).
+    times: Vec<Vec<TimeAt>>,
     /// Per template: the coarsest precision of its time fields in ms, every shift a multiple
     /// of it (`None`: a time field it has does not parse, so its times stay as they are).
     time_units: Vec<Option<i64>>,
@@ -435,15 +438,16 @@ impl Groups {
     /// The groups with their timing: each template's event time (its first time field, in
     /// [`TIMES`] order, when all of its times parse), the earliest per group, the coarsest
     /// precision and every template's offset from that earliest.
-    fn timed(mut self, templates: &[Value], times: &[TimeField], units: &[Option<i64>]) -> Groups {
-        let own: Vec<Option<i64>> = (0..templates.len())
-            .map(|t| {
-                units[t]?;
-                times
-                    .iter()
-                    .find_map(|f| f.per_template.get(t)?.as_ref())
-                    .map(|(at, _)| at.timestamp_millis())
-            })
+    fn timed(
+        mut self,
+        templates: &[Value],
+        times: &[Vec<TimeAt>],
+        units: &[Option<i64>],
+    ) -> Groups {
+        let own: Vec<Option<i64>> = templates
+            .iter()
+            .zip(units)
+            .map(|(t, unit)| unit.and(event_time(t)))
             .collect();
         for (t, unit) in units.iter().enumerate() {
             let Some(unit) = unit else { continue };
@@ -453,11 +457,10 @@ impl Groups {
                 g.anchor = Some(g.anchor.map_or(at, |a| a.min(at)));
             }
             g.floats.extend(
-                times
+                times[t]
                     .iter()
-                    .filter_map(|f| f.per_template.get(t)?.as_ref())
-                    .filter(|(_, fmt)| *fmt == TimeFormat::EpochSFloat)
-                    .map(|(at, _)| at.timestamp_millis()),
+                    .filter(|f| f.fmt == TimeFormat::EpochSFloat)
+                    .map(|f| f.at.timestamp_millis()),
             );
         }
         for (t, at) in own.iter().enumerate() {
@@ -487,15 +490,147 @@ fn ranks<T: PartialEq + Copy>(members: &[(usize, T)]) -> (Vec<(usize, u64)>, u64
     (out, distinct.len() as u64)
 }
 
+/// One time field of a template: where it is, its instant and how it is written.
 #[derive(Debug, Clone)]
-struct TimeField {
-    path: Vec<String>,
-    /// Per template: the fixture's instant and format.
-    per_template: Vec<Option<Written>>,
+struct TimeAt {
+    path: Vec<Seg>,
+    at: DateTime<FixedOffset>,
+    fmt: TimeFormat,
 }
 
-/// A fixture's time: its instant and how it is written.
-type Written = (DateTime<FixedOffset>, TimeFormat);
+/// A step into a JSON value: an object's key or a list's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// Whether a field's name says it holds an instant, for an epoch number (or a string of 10 or
+/// 13 digits), which a value alone cannot tell from a count or an id. After one unit suffix is
+/// taken off (`Ms`, `MS`, `Millis`, `Sec`, `Secs`, `Seconds`, each also after `_` or `-` in
+/// lower case: `startedAtMs`, `created_at_ms`), the name is `at`, `time`, `timestamp`, `ts`,
+/// `date`, `datetime`, `epoch` or `when` (any case), or ends in one of them as a word: after a
+/// lower-case letter or digit in camel case (`answeredAt`, `endTime`, `lastTimestamp`,
+/// `createdTs`, `closeDate`, `createdEpoch`), or after `_` or `-` (`created_at`,
+/// `end-time`). `format`, `uptime`, `duration`, `durationMs` are not. A field directly under
+/// an object named `timestamps`, `times`, `timing`, `timings` or `dates` is one too, whatever
+/// its name (`timestamps.created`).
+pub fn is_time_name(name: &str, parent: Option<&str>) -> bool {
+    const WORDS: [&str; 8] = [
+        "at",
+        "time",
+        "timestamp",
+        "ts",
+        "date",
+        "datetime",
+        "epoch",
+        "when",
+    ];
+    const CONTAINERS: [&str; 5] = ["timestamps", "times", "timing", "timings", "dates"];
+    if parent.is_some_and(|p| CONTAINERS.contains(&p.to_ascii_lowercase().as_str())) {
+        return true;
+    }
+    let mut stem = name;
+    for unit in ["Millis", "Seconds", "Secs", "Sec", "Ms", "MS"] {
+        for sep in ["", "_", "-"] {
+            let suffix = if sep.is_empty() {
+                unit.to_string()
+            } else {
+                format!("{sep}{}", unit.to_ascii_lowercase())
+            };
+            if let Some(s) = name.strip_suffix(suffix.as_str()).filter(|s| !s.is_empty()) {
+                stem = s;
+            }
+        }
+        if stem.len() < name.len() {
+            break;
+        }
+    }
+    let lower = stem.to_ascii_lowercase();
+    WORDS.iter().any(|w| {
+        if lower == *w {
+            return true;
+        }
+        if !lower.ends_with(w) {
+            return false;
+        }
+        let head = &stem[..stem.len() - w.len()];
+        let word = &stem[stem.len() - w.len()..];
+        let camel = word.starts_with(|c: char| c.is_ascii_uppercase())
+            && word[1..].chars().all(|c| c.is_ascii_lowercase())
+            && head.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let snake = head.ends_with(['_', '-']) && word.chars().all(|c| c.is_ascii_lowercase());
+        camel || snake
+    })
+}
+
+/// Every time field of `template` but the paths `skip` names (the identity fields): an ISO 8601
+/// date-time string wherever it is (in objects and lists alike), and an epoch number, or a
+/// string of 10 or 13 digits, under a time name ([`is_time_name`]; in a list, the list's
+/// name) within the epoch ranges [`parse_time`] reads (seconds 10^9–10^11, milliseconds
+/// 10^11–10^14, in the unit the fixture writes).
+fn time_fields(template: &Value, skip: &dyn Fn(&[Seg]) -> bool) -> Vec<TimeAt> {
+    fn walk(
+        v: &Value,
+        path: &mut Vec<Seg>,
+        name: Option<&str>,
+        parent: Option<&str>,
+        skip: &dyn Fn(&[Seg]) -> bool,
+        out: &mut Vec<TimeAt>,
+    ) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    path.push(Seg::Key(k.clone()));
+                    walk(x, path, Some(k), name, skip, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    walk(x, path, name, parent, skip, out);
+                    path.pop();
+                }
+            }
+            Value::String(_) | Value::Number(_) if !skip(path) => {
+                let named = name.is_some_and(|n| is_time_name(n, parent));
+                let read = match v {
+                    Value::String(s) if !named => parse_iso(s),
+                    _ if named => parse_time(v),
+                    _ => None,
+                };
+                if let Some((at, fmt)) = read {
+                    out.push(TimeAt {
+                        path: path.clone(),
+                        at,
+                        fmt,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(template, &mut Vec::new(), None, None, skip, &mut out);
+    out
+}
+
+/// Replaces the value at `path`, which exists (nothing is added).
+fn set_at(v: &mut Value, path: &[Seg], new: Value) {
+    let mut cur = v;
+    for s in path {
+        let next = match s {
+            Seg::Key(k) => cur.get_mut(k.as_str()),
+            Seg::Index(i) => cur.get_mut(*i),
+        };
+        match next {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    *cur = new;
+}
 
 /// A time's written form.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -609,7 +744,7 @@ impl Plan {
         let mut per_field: Vec<Vec<Option<IdGen>>> =
             flat.chunks(n.max(1)).map(<[_]>::to_vec).collect();
         per_field.resize(fields.len(), vec![None; n]);
-        let ids = fields
+        let ids: Vec<IdField> = fields
             .into_iter()
             .zip(per_field)
             .map(|((_, segs, _), per_template)| IdField {
@@ -617,34 +752,29 @@ impl Plan {
                 per_template,
             })
             .collect();
-        let times: Vec<TimeField> = TIMES
-            .iter()
-            .map(|p| {
-                let segs = split(p);
-                TimeField {
-                    per_template: templates
+        // Every time field but the identity fields: one shift moves them all.
+        let id_paths: Vec<&[String]> = ids.iter().map(|f: &IdField| f.path.as_slice()).collect();
+        let skip = |p: &[Seg]| {
+            id_paths.iter().any(|id| {
+                id.len() == p.len()
+                    && id
                         .iter()
-                        .map(|t| get(t, &segs).and_then(parse_time))
-                        .collect(),
-                    path: segs,
-                }
+                        .zip(p)
+                        .all(|(a, b)| matches!(b, Seg::Key(k) if k == a))
             })
-            .collect();
+        };
+        let times: Vec<Vec<TimeAt>> = templates.iter().map(|t| time_fields(t, &skip)).collect();
         let time_units: Vec<Option<i64>> = templates
             .iter()
-            .enumerate()
-            .map(|(t, template)| {
-                let mut unit = 1;
-                for f in &times {
-                    match (get(template, &f.path), &f.per_template[t]) {
-                        (None | Some(Value::Null), _) => {}
-                        (Some(_), Some((_, fmt))) => unit = unit.max(fmt.unit()),
-                        // A time the generator cannot read cannot move with the others, so
-                        // none moves: the intervals between them stay the fixture's.
-                        (Some(_), None) => return None,
-                    }
-                }
-                Some(unit)
+            .zip(&times)
+            .map(|(template, fields)| {
+                // A standard time the generator cannot read cannot move with the others, so
+                // none moves: the intervals between them stay the fixture's.
+                let unreadable = TIMES.iter().any(|p| {
+                    get(template, &split(p))
+                        .is_some_and(|v| !v.is_null() && parse_time(v).is_none())
+                });
+                (!unreadable).then(|| fields.iter().map(|f| f.fmt.unit()).fold(1, i64::max))
             })
             .collect();
         let groups = groups.timed(templates, &times, &time_units);
@@ -719,10 +849,8 @@ impl Plan {
             group.unit,
             group.floats.iter().copied(),
         );
-        for f in &self.times {
-            if let Some((at, fmt)) = f.per_template.get(t).and_then(Option::as_ref) {
-                set_existing(ev, &f.path, shift(at, *fmt, delta));
-            }
+        for f in self.times.get(t).into_iter().flatten() {
+            set_at(ev, &f.path, shift(&f.at, f.fmt, delta));
         }
     }
 
@@ -2641,6 +2769,117 @@ mod tests {
             all_ids.dedup();
             proptest::prop_assert_eq!(all_ids.len(), k, "event ids repeat across copies");
         }
+    }
+
+    proptest::proptest! {
+        /// Every time field shifts by the event's one offset (a copy's `occurredAt` days after
+        /// its `startedAtMs` was the tester's finding): ISO 8601 date-times wherever they are,
+        /// epoch numbers and digit strings under time names, each in its own unit and format;
+        /// nothing else changes.
+        #[test]
+        fn every_time_field_shifts_by_the_events_one_offset(
+            base in 1_500_000_000_000i64..1_900_000_000_000,
+            later in proptest::collection::vec((0i64..50_000_000_000, 0u8..=6, 0u8..=9, 0u8..=5, -720i32..=840), 8),
+            arrival in 1_600_000_000_000i64..1_800_000_000_000,
+        ) {
+            let w = |i: usize| {
+                let (l, format, frac, zone, off) = later[i];
+                let unit = precision_ns(format, frac);
+                let mut at = (base * 1_000_000 + l * 1_000_000) / unit * unit;
+                if format == 4 && at % 1_000_000_000 == 0 {
+                    at += 1_000_000;
+                }
+                written(at, format, frac, zone, off)
+            };
+            // Whole seconds, in an ISO offset of their own.
+            let iso = |i: usize| {
+                let (l, _, _, zone, off) = later[i];
+                written((base + l) / 1000 * 1_000_000_000, 5, 0, zone, off)
+            };
+            let t = [json!({
+                "event": {"id": "e-1", "occurredAt": w(0)},
+                "interaction": {
+                    "id": 41,
+                    "startedAtMs": base + later[1].0,
+                    "answered_at": ((base + later[2].0) / 1000).to_string(),
+                    "wrapUp": {"endTime": w(3), "code": "WU-12"},
+                    "timestamps": {"created": w(4)},
+                    "transcript": [{"at": iso(5), "text": "hi"}, {"at": iso(6), "text": "bye"}],
+                    "durationMs": base,
+                    "uptime": base / 1000,
+                    "day": "2025-03-01",
+                    "count": 1_700_000_000_000i64,
+                    "note": w(7),
+                }
+            })];
+            let times = [
+                "/event/occurredAt", "/interaction/startedAtMs", "/interaction/answered_at",
+                "/interaction/wrapUp/endTime", "/interaction/timestamps/created",
+                "/interaction/transcript/0/at", "/interaction/transcript/1/at",
+            ];
+            let e = plan(&t, 1).apply(&t[0], 0, 0, arrival);
+            let read = |v: &Value, p: &str| parse_time(v.pointer(p).unwrap()).map(|(at, f)| (at.timestamp_nanos_opt().unwrap(), f));
+            let mut delta = None;
+            let note = t[0].pointer("/interaction/note").unwrap();
+            let times: Vec<&str> = times.iter().copied().chain(parse_iso(note.as_str().unwrap_or("")).map(|_| "/interaction/note")).collect();
+            for p in &times {
+                let (f, g) = (read(&t[0], p), read(&e, p));
+                let (f, g) = (f.unwrap_or_else(|| panic!("{p} of {}", t[0])), g.unwrap_or_else(|| panic!("{p} of {e}")));
+                proptest::prop_assert_eq!(f.1, g.1, "format of {} in {}", p, e);
+                let d = g.0 - f.0;
+                proptest::prop_assert_eq!(*delta.get_or_insert(d), d, "{} of {} from {}", p, e, t[0]);
+            }
+            proptest::prop_assert!(delta.unwrap() != 0, "{}", e);
+            for p in ["/interaction/durationMs", "/interaction/uptime", "/interaction/day", "/interaction/count", "/interaction/wrapUp/code", "/interaction/transcript/0/text"] {
+                proptest::prop_assert_eq!(e.pointer(p), t[0].pointer(p), "{}", p);
+            }
+            if !times.contains(&"/interaction/note") {
+                proptest::prop_assert_eq!(e.pointer("/interaction/note"), Some(note));
+            }
+        }
+    }
+
+    #[test]
+    fn time_names_are_words_not_letters() {
+        for n in [
+            "at",
+            "startedAt",
+            "startedAtMs",
+            "answeredAt",
+            "endTime",
+            "created_at",
+            "created_at_ms",
+            "end-time",
+            "lastTimestamp",
+            "timestamp",
+            "createdTs",
+            "closeDate",
+            "createdEpoch",
+            "TIME",
+            "updatedAtSeconds",
+            "when",
+        ] {
+            assert!(is_time_name(n, None), "{n}");
+        }
+        for n in [
+            "format",
+            "uptime",
+            "duration",
+            "durationMs",
+            "chat",
+            "seat",
+            "stat",
+            "Ms",
+            "runtime",
+            "flat",
+            "id",
+            "count",
+            "data",
+        ] {
+            assert!(!is_time_name(n, None), "{n}");
+        }
+        assert!(is_time_name("created", Some("timestamps")));
+        assert!(!is_time_name("created", Some("interaction")));
     }
 
     #[test]
