@@ -101,7 +101,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(i) => i,
         Err(ds) => return fail(ds, &sources),
     };
-    let mut sc = match scenario::load(&args.scenario, &mut sources) {
+    // E606 counts the machine's own bound on how long an event stays in it (tester #201).
+    let run_end = scenario::RunEnd::of(&spec);
+    let mut sc = match scenario::load_to_run(&args.scenario, &mut sources, &run_end) {
         Ok(l) => l.scenario,
         Err(ds) => return fail(ds, &sources),
     };
