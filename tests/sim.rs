@@ -2533,3 +2533,149 @@ rules:
     }
     assert!(fired >= 2 && quiet >= 5, "fired {fired}, quiet {quiet}");
 }
+
+/// A `cxsync init --crm <crm>` project in a temporary folder (a hold-out spec: not the
+/// repository's fixtures), with each fixture passed through `edit` and each payload schema
+/// through `schema`.
+fn init_project(
+    crm: &str,
+    edit: impl Fn(&str, &mut serde_json::Value),
+    schema: impl Fn(&mut serde_json::Value),
+) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("p");
+    let out = crate::common::cxsync()
+        .args(["init", root.to_str().unwrap(), "--crm", crm])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for e in fs::read_dir(root.join("fixtures/events")).unwrap() {
+        let p = e.unwrap().path();
+        let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+        edit(p.file_name().unwrap().to_str().unwrap(), &mut v);
+        fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+    let mut spec = String::new();
+    for e in fs::read_dir(root.join("specs")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        if name.ends_with(".schema.json") {
+            let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            schema(&mut v);
+            fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        } else if name.ends_with(".yaml") {
+            spec = format!("specs/{name}");
+        }
+    }
+    (dir, root, spec)
+}
+
+#[test]
+fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
+    // Tester #206: `events.oversize` on a field the fixture holds as a list replaced it with a
+    // string; the CRM's schema refused it (422) and the verdict blamed the spec.
+    let transcript = serde_json::json!([
+        {"speaker": "agent", "text": "Hello, how can I help?"},
+        {"speaker": "customer", "text": "My bill is wrong."}
+    ]);
+    let with_transcript = |_: &str, v: &mut serde_json::Value| {
+        v["interaction"]["analytics"]["transcript"] = transcript.clone();
+    };
+    let items = |max: Option<u64>| {
+        move |s: &mut serde_json::Value| {
+            let mut t = serde_json::json!({"type": "array", "items": {
+                "type": "object", "required": ["speaker", "text"],
+                "properties": {"speaker": {"type": "string"}, "text": {"type": "string"}}}});
+            if let Some(m) = max {
+                t["maxItems"] = m.into();
+            }
+            s["properties"]["ticket"]["properties"]["transcript"] = t;
+        }
+    };
+    let forward = |root: &std::path::Path| {
+        let p = root.join("specs/transforms/interaction_ended.jsonata");
+        let t = fs::read_to_string(&p).unwrap().replace(
+            "\"tags\": [",
+            "\"transcript\": [interaction.analytics.transcript.{\"speaker\": speaker, \"text\": text}],\n      \"tags\": [",
+        );
+        fs::write(&p, t).unwrap();
+    };
+    let scenario = |root: &std::path::Path, path: &str| {
+        fs::write(
+            root.join("over.yaml"),
+            format!("version: 1\nname: over\nduration: 5m\nevents:\n  count: 200\n  oversize: {{ every: 10, bytes: 20000, path: {path} }}\n"),
+        )
+        .unwrap();
+    };
+    let (_d, root, spec) = init_project("zendesk", with_transcript, items(None));
+    forward(&root);
+    scenario(&root, "interaction.analytics.transcript");
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("dead-lettered 0"), "{out}");
+    // The CRM takes at most 10 transcript lines: every inflated event is refused (422), which
+    // is the scenario's doing, to replay, and not the spec's.
+    let (_d, root, spec) = init_project("zendesk", with_transcript, items(Some(10)));
+    forward(&root);
+    scenario(&root, "interaction.analytics.transcript");
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("DLQ NON_RETRYABLE_STATUS         13"), "{out}");
+    assert!(
+        out.contains("transcript: [{"),
+        "the grown field is a list: {out}"
+    );
+    assert!(out.contains("to replay  13"), "{out}");
+    assert!(!out.contains("the spec   "), "{out}");
+    // A field that cannot grow in its own type, or an empty list: refused, naming the path and
+    // the fixture.
+    for (path, why) in [
+        ("interaction.analytics", "an object cannot be oversized"),
+        ("interaction.id", "a number cannot be oversized"),
+        (
+            "interaction.queue.name.text",
+            "`interaction.queue.name` is a string",
+        ),
+        ("interaction.tags", "an empty list"),
+    ] {
+        let (_d, root, spec) = init_project(
+            "zendesk",
+            |_, v| v["interaction"]["tags"] = serde_json::json!([]),
+            |_| {},
+        );
+        scenario(&root, path);
+        let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
+        assert_eq!(code, 2, "{path}: {out}{err}");
+        assert!(
+            err.contains(&format!("events.oversize.path `{path}` in fixture "))
+                && err.contains(why),
+            "{path}: {err}"
+        );
+    }
+}
+
+#[test]
+fn interaction_ids_without_letters_or_digits_still_give_every_copy_its_own_key() {
+    // An `interaction.id` of `.`, `-` or `__` was never varied: every copy of a fixture shared
+    // one idempotency key, and a spec that is fine failed `unique-idempotency-keys`.
+    let ids = [".", "-", "__"];
+    let (_d, root, spec) = init_project(
+        "generic",
+        |name, v| {
+            let i = ["webchat", "email", "ivr"]
+                .iter()
+                .position(|p| name.starts_with(p))
+                .unwrap();
+            v["interaction"]["id"] = ids[i].into();
+        },
+        |_| {},
+    );
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--report", "r.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok   unique-idempotency-keys"), "{out}");
+    assert!(out.contains("lost 0"), "{out}");
+    assert!(
+        out.contains("generated events keep each fixture's shape"),
+        "{out}"
+    );
+}

@@ -1218,6 +1218,7 @@ mod tests {
             last_attempt: 0,
             at: 0,
             stored: true,
+            batch: None,
         };
         let s = example_from(&d, SystemTime::UNIX_EPOCH, " (from e.json)");
         assert!(

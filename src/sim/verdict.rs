@@ -129,6 +129,9 @@ pub struct Causes {
     /// The simulated CRM's size limits: a 413 or 431 for a request within them is the CRM's
     /// fault, to replay (`None`: filed by status alone).
     pub limits: Option<Limits>,
+    /// The arrivals the scenario's `events.oversize` inflated: their dead letters are the
+    /// scenario's ([`Causes::add`]), except a refusal for size.
+    pub oversized: Option<crate::sim::engine::Oversized>,
 }
 
 /// Whether `spec` uses OAuth without `retryOnTokenExpiry`: the machine then dead-letters every
@@ -167,6 +170,17 @@ impl Causes {
         } else {
             match cause(d.reason, d.last_status) {
                 Cause::Spec if self.limits.is_some_and(|l| l.within(d)) => Cause::Faults,
+                // An event the scenario inflated: a refusal for its size (the payload guard, a
+                // 413) is the spec's, which forwards the field real events carry that large;
+                // anything else (a schema's 422, a transform failing on the grown field) is
+                // the scenario's doing, not the spec's (#206).
+                Cause::Spec
+                    if self.oversized.is_some_and(|o| o.covers(d.id.origin))
+                        && d.reason != Reason::PayloadTooLarge
+                        && d.last_status != Some(413) =>
+                {
+                    Cause::Faults
+                }
                 c => c,
             }
         };
@@ -348,6 +362,7 @@ mod tests {
             last_attempt: 0,
             at: 0,
             stored: true,
+            batch: None,
         };
         let small = serde_json::json!({"ticket": "T-1"});
         let big = serde_json::json!({"ticket": "x".repeat(2000)});

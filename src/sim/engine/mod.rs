@@ -28,7 +28,7 @@ use crate::delivery::drive::Observer;
 use crate::delivery::{Config, DeadLettered, HubSettings, Output, Time};
 use crate::spec::model::Jitter;
 use crate::spec::Spec;
-pub use feed::{identity, key_hint, Feed, Traffic};
+pub use feed::{identity, key_hint, Feed, Oversized, Traffic};
 pub use ledger::Ledger;
 pub use run::{max_steps, run};
 
