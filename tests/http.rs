@@ -1404,4 +1404,101 @@ rules:
     assert!(delivered >= 2, "{out}");
     assert!(stderr.contains("[201×"), "{stderr}");
     assert!(!stderr.contains("422×"), "{stderr}");
+
+/// Tester (session 8, staging alerts): an `--env` overlay that changes the channel but not
+/// `deadLetterQueue.alertEndpoint` leaves the base spec's (production's) alert webhook in place,
+/// and a `--target` run under it posted its DLQ alerts there. Such a run is refused before
+/// anything is sent, naming the endpoint and the three ways out; the overlay's own endpoint,
+/// `--alert-url` and `--no-alerts` each run, and alerts go where they say (or nowhere).
+#[test]
+fn a_target_run_under_an_overlay_never_alerts_the_base_specs_endpoint_unasked() {
+    // The fixtures' token requests are refused (a wrong secret): they dead-letter at once, so
+    // each run that may alert does.
+    let target_run = |path: &Path, mock: &MockProcess, extra: &[&str]| {
+        cxsync()
+            .args([
+                "sim",
+                path.to_str().unwrap(),
+                "--http",
+                "--yes",
+                "--env",
+                "staging",
+            ])
+            .args(["--target", &mock.url("CRM writes")])
+            .args(extra)
+            .env("CXSYNC_TEST_SECRET", "not-the-mock-secret")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let tally = |mock: MockProcess, what: &str| -> u32 {
+        let t = mock.stop();
+        t.rsplit(what)
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no `{what}` in {t}"))
+    };
+    // The base spec alerts the mock (standing for production's monitoring); staging's overlay
+    // (the example's: channel name, URL, bucket) does not set an alert endpoint.
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = staging_spec_on_mock(dir.path(), &mock);
+    let base_alerts = mock.url("DLQ alerts");
+    let out = target_run(&path, &mock, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for needle in [
+        base_alerts.as_str(),
+        "environments.staging.deadLetterQueue.alertEndpoint",
+        "--alert-url",
+        "--no-alerts",
+    ] {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    assert_eq!(
+        tally(mock, "bad client "),
+        0,
+        "refused before anything was sent"
+    );
+
+    // `--alert-url`: this run's alerts go there.
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let path = staging_spec_on_mock(dir.path(), &mock);
+    let here = mock.url("DLQ alerts");
+    let out = target_run(&path, &mock, &["--alert-url", &here]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("DLQ alerts (if any) to {here}")),
+        "{stderr}"
+    );
+    assert!(tally(mock, "alerts ") >= 1);
+
+    // `--no-alerts`: none.
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let path = staging_spec_on_mock(dir.path(), &mock);
+    let out = target_run(&path, &mock, &["--no-alerts"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no DLQ alerts"), "{stderr}");
+    assert_eq!(tally(mock, "alerts "), 0);
+
+    // The overlay's own endpoint: used, and the base's (production's) never is.
+    let mock = MockProcess::start(&["--scenario", "default"]);
+    let text = spec_with_token_endpoint(dir.path(), &mock.url("token endpoint")).replace(
+        "      bucketName: cxone-eventhub-dlq-staging\n",
+        &format!(
+            "      bucketName: cxone-eventhub-dlq-staging\n      alertEndpoint: {}\n",
+            mock.url("DLQ alerts")
+        ),
+    );
+    assert!(text.contains(&format!("alertEndpoint: {}", mock.url("DLQ alerts"))));
+    let own = dir.path().join("own.yaml");
+    std::fs::write(&own, text).unwrap();
+    let out = target_run(&own, &mock, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("monitoring.company.com"), "{stderr}");
+    assert!(tally(mock, "alerts ") >= 1);
 }

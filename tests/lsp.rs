@@ -1064,3 +1064,96 @@ fn hover_in_a_spec_that_has_not_loaded_says_why_it_has_no_fixture_values() {
     assert!(!md.contains("has not loaded"), "{md}");
     c.shutdown();
 }
+
+/// Tester #209: a rule's own `payloadSchema:` (which wins over `crm.payloadSchema` for that
+/// rule) is a file reference like the spec-wide one: go to definition reaches the file, hover
+/// shows the field's documentation, and a missing file is the loader's diagnostic at the value,
+/// as the CLI reports it.
+#[test]
+fn a_rules_own_payload_schema_goes_to_its_file_hovers_and_is_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = zendesk_project(dir.path());
+    std::fs::write(
+        dir.path().join("schemas/comment.schema.json"),
+        r#"{"type": "object", "required": ["external_id"]}"#,
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "    transformFile: transforms/ticket.jsonata\n",
+        "    transformFile: transforms/ticket.jsonata\n    payloadSchema: schemas/comment.schema.json\n",
+    );
+    assert!(text.contains("schemas/comment.schema.json"), "{text}");
+    std::fs::write(&spec, &text).unwrap();
+    let mut c = Client::start(dir.path(), &["utf-16"]);
+    let u = c.open(&spec, "yaml");
+    let diags = c.diagnostics(&u, |p| p["version"] == 1);
+    assert!(
+        !diags
+            .iter()
+            .any(|d| d["code"].as_str().unwrap_or("").starts_with("E3")),
+        "{diags:#?}"
+    );
+    let definition = |c: &mut Client, text: &str, needle: &str| -> Vec<String> {
+        let r = c.request(
+            "textDocument/definition",
+            json!({"textDocument": {"uri": u}, "position": c.pos(text, needle)}),
+        );
+        // No file: `null` (no location).
+        r.as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|l| {
+                l["uri"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        definition(&mut c, &text, "schemas/comment.schema.json"),
+        ["comment.schema.json"]
+    );
+    // The spec-wide one still goes to its own.
+    assert_eq!(
+        definition(&mut c, &text, "schemas/ticket.schema.json"),
+        ["ticket.schema.json"]
+    );
+    let h = c.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": u}, "position": c.pos(&text, "schemas/comment.schema.json")}),
+    );
+    let md = h["contents"]["value"].as_str().unwrap_or_default();
+    assert!(md.contains("payloadSchema"), "{h}");
+    assert!(
+        md.contains("crm.payloadSchema"),
+        "the rule's hover names the default: {md}"
+    );
+
+    // A missing file: the loader's diagnostic at the rule's value, as the CLI gives it.
+    let missing = text.replace("schemas/comment.schema.json", "schemas/coment.schema.json");
+    std::fs::write(&spec, &missing).unwrap();
+    c.change(&u, 2, &missing);
+    let diags = c.diagnostics(&u, |p| p["version"] == 2);
+    let line = missing
+        .lines()
+        .position(|l| l.contains("coment.schema.json"))
+        .unwrap();
+    assert!(
+        diags.iter().any(|d| d["range"]["start"]["line"] == line
+            && d["code"].as_str().unwrap_or("").starts_with("E3")),
+        "{diags:#?}"
+    );
+    let rows = lsp_rows(&spec.display().to_string(), &diags);
+    let cli: Vec<Row> = cli_rows(spec.to_str().unwrap())
+        .into_iter()
+        .filter(|r| r.0 == spec.display().to_string())
+        .collect();
+    assert_eq!(rows, cli);
+    assert!(definition(&mut c, &missing, "schemas/coment.schema.json").is_empty());
+    c.shutdown();
+}

@@ -68,6 +68,19 @@ pub struct Args {
     /// With --target: do not ask for confirmation.
     #[arg(long, requires = "target")]
     pub yes: bool,
+    /// With --target: send this run's DLQ alert webhook calls here instead of
+    /// `deadLetterQueue.alertEndpoint` (required with an `--env` whose overlay does not set its
+    /// own alert endpoint, unless --no-alerts).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "target",
+        conflicts_with = "no_alerts"
+    )]
+    pub alert_url: Option<String>,
+    /// With --target: send no DLQ alert webhook calls.
+    #[arg(long, requires = "target")]
+    pub no_alerts: bool,
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
@@ -101,7 +114,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Ok(i) => i,
         Err(ds) => return fail(ds, &sources),
     };
-    let mut sc = match scenario::load(&args.scenario, &mut sources) {
+    // E606 counts the machine's own bound on how long an event stays in it (tester #201).
+    let run_end = scenario::RunEnd::of(&spec);
+    let mut sc = match scenario::load_to_run(&args.scenario, &mut sources, &run_end) {
         Ok(l) => l.scenario,
         Err(ds) => return fail(ds, &sources),
     };
@@ -278,7 +293,20 @@ fn http_target(
 ) -> anyhow::Result<ExitStatus> {
     use std::io::IsTerminal as _;
     let env = |n: &str| std::env::var(n).ok();
-    let (plan, ep) = crate::http::target::plan(spec, inputs, url, &env)?;
+    use crate::http::target::Alerts;
+    let alerts = match (&args.alert_url, args.no_alerts) {
+        (Some(u), _) => Alerts::To(u.clone()),
+        (None, true) => Alerts::None,
+        (None, false) => Alerts::Spec,
+    };
+    let (plan, ep) = crate::http::target::plan(
+        spec,
+        inputs,
+        url,
+        &env,
+        args.spec_args.env.as_deref(),
+        &alerts,
+    )?;
     eprint!("{}", plan.describe(&ep));
     if !args.yes {
         if !std::io::stdin().is_terminal() {

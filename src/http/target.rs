@@ -30,6 +30,8 @@ pub struct Plan {
     pub token_shown: Option<String>,
     /// The endpoints' `alert` as the prompt shows it.
     pub alert_shown: Option<String>,
+    /// `--no-alerts`.
+    pub no_alerts: bool,
     pub fixtures: usize,
 }
 
@@ -58,6 +60,8 @@ impl Plan {
         }
         if let Some(a) = &self.alert_shown {
             s.push_str(&format!("  DLQ alerts (if any) to {a}\n"));
+        } else if self.no_alerts {
+            s.push_str("  no DLQ alerts (--no-alerts)\n");
         }
         s
     }
@@ -73,12 +77,58 @@ fn secret(
         .map_err(|e| HttpError::Config(e.to_string()))
 }
 
+/// Where a target run's DLQ alert webhook calls go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Alerts {
+    /// The spec's `deadLetterQueue.alertEndpoint` after `--env`, which must then be the
+    /// environment's own ([`alert_endpoint`]).
+    #[default]
+    Spec,
+    /// `--alert-url URL`.
+    To(String),
+    /// `--no-alerts`.
+    None,
+}
+
+/// The alert URL of a target run under environment `env_name` (`--env`), or why there is none
+/// to use. An overlay that does not set `deadLetterQueue.alertEndpoint` keeps the base spec's, the
+/// webhook of another environment (production's, when staging overlays it): a run under it is
+/// refused unless `--alert-url` or `--no-alerts` says what to do, since a test send must not page
+/// another environment's on-call. Without `--env` the spec's own endpoint is used.
+pub fn alert_endpoint(
+    spec: &Spec,
+    env_name: Option<&str>,
+    alerts: &Alerts,
+) -> Result<Option<Url>, HttpError> {
+    let spec_wide = &spec.raw.dead_letter_queue.alert_endpoint;
+    match (alerts, spec_wide) {
+        (Alerts::None, _) | (Alerts::Spec, None) => Ok(None),
+        (Alerts::To(url), _) => checked_url("--alert-url", url).map(Some),
+        (Alerts::Spec, Some(url)) => {
+            let field = "/deadLetterQueue/alertEndpoint";
+            match env_name {
+                Some(e) if !crate::spec::env::overlay_sets(&spec.raw.environments, e, field) => {
+                    let origins = crate::spec::secret::origins(spec);
+                    let shown = crate::spec::secret::shown_field(&origins, field, url);
+                    Err(HttpError::Config(format!(
+                        "refusing to send DLQ alerts to {shown}: `--env {e}` does not set `deadLetterQueue.alertEndpoint`, so that is the base spec's alert webhook (another environment's monitoring), not {e}'s; set `environments.{e}.deadLetterQueue.alertEndpoint`, pass `--alert-url URL` for this run's alerts, or `--no-alerts`"
+                    )))
+                }
+                _ => checked_url("deadLetterQueue.alertEndpoint", url).map(Some),
+            }
+        }
+    }
+}
+
 /// Checks the URLs and resolves the secret: the plan to show, and the endpoints to use.
+/// `env_name` is the run's `--env`, for [`alert_endpoint`].
 pub fn plan(
     spec: &Spec,
     inputs: &Inputs,
     target: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    env_name: Option<&str>,
+    alerts: &Alerts,
 ) -> Result<(Plan, Endpoints), HttpError> {
     let crm = checked_url("--target", target)?;
     let mut ep = Endpoints::from_channel(
@@ -87,10 +137,7 @@ pub fn plan(
         |t| checked_url("channel.auth.tokenEndpoint", t),
         |what, value| secret(what, value, env),
     )?;
-    ep.alert = match &spec.raw.dead_letter_queue.alert_endpoint {
-        Some(a) => Some(checked_url("deadLetterQueue.alertEndpoint", a)?),
-        None => None,
-    };
+    ep.alert = alert_endpoint(spec, env_name, alerts)?;
     if inputs.fixtures.is_empty() {
         return Err(HttpError::Config(
             "the spec has no fixture events to send (rules[].fixtures)".into(),
@@ -106,10 +153,12 @@ pub fn plan(
             .oauth
             .as_ref()
             .map(|o| shown("/channel/auth/tokenEndpoint", &o.token)),
-        alert_shown: ep
-            .alert
-            .as_ref()
-            .map(|a| shown("/deadLetterQueue/alertEndpoint", a)),
+        alert_shown: ep.alert.as_ref().map(|a| match alerts {
+            // Typed on the command line: shown as typed.
+            Alerts::To(_) => a.to_string(),
+            _ => shown("/deadLetterQueue/alertEndpoint", a),
+        }),
+        no_alerts: *alerts == Alerts::None,
         fixtures: inputs.fixtures.len(),
     };
     Ok((plan, ep))

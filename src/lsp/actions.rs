@@ -6,8 +6,8 @@
 //!   unknown code in a suppression — replaced by the suggestion the diagnostic's help names.
 //! - **Suppress CXnnn on this line**: a `# cxsync: ignore[CXnnn]` comment (or `/* … */` inside
 //!   a transform), or the code added to the line's existing one.
-//! - **Definition** of `transformFile`, `fixtures` (each file a glob matches) and
-//!   `crm.payloadSchema`.
+//! - **Definition** of `transformFile`, `fixtures` (each file a glob matches),
+//!   `crm.payloadSchema` and a rule's own `payloadSchema`.
 
 use std::path::{Path, PathBuf};
 
@@ -266,7 +266,10 @@ pub fn definition(world: &World, path: &Path, pos: Position) -> Vec<PathBuf> {
     let segs: Vec<&str> = pointer.split('/').skip(1).collect();
     let names_file = matches!(
         segs.as_slice(),
-        ["rules", _, "transformFile"] | ["crm", "payloadSchema"] | ["rules", _, "fixtures", _]
+        ["rules", _, "transformFile"]
+            | ["crm", "payloadSchema"]
+            | ["rules", _, "payloadSchema"]
+            | ["rules", _, "fixtures", _]
     );
     if !names_file {
         return Vec::new();

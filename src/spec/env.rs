@@ -52,6 +52,19 @@ pub fn apply(tree: &mut Value, map: &mut SourceMap, name: &str) -> Result<(), Di
     Ok(())
 }
 
+/// Whether environment `name`'s overlay writes the field at `pointer` (e.g.
+/// `/deadLetterQueue/alertEndpoint`) itself, rather than keeping the base spec's: a run under
+/// `--env name` that sends to that field's URL sends to the environment's own only then.
+pub fn overlay_sets(
+    environments: &indexmap::IndexMap<String, Value>,
+    name: &str,
+    pointer: &str,
+) -> bool {
+    environments
+        .get(name)
+        .is_some_and(|overlay| overlay.pointer(pointer).is_some())
+}
+
 /// Merges `value` (written at `from` in the file) into `parent[key]` (at `to`).
 fn merge(parent: &mut Value, map: &mut SourceMap, from: &str, to: &str, key: &str, value: Value) {
     let Value::Object(obj) = parent else { return };

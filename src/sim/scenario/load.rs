@@ -25,12 +25,49 @@ pub struct Loaded {
     pub origin: String,
 }
 
+/// What the machine that runs a scenario adds to it, for the E606 check that the run's times
+/// stay within the year 9999: the longest an event can stay in the delivery machine after it
+/// arrives ([`crate::delivery::Config::longest_stay`], the one bound; tester #201: `--outcomes`
+/// carried year 10000 on a run whose retries outlasted the scenario's end), and the instant the
+/// run starts at when the scenario names no `start` (the spec's `test.now`).
+#[derive(Debug, Clone, Default)]
+pub struct RunEnd {
+    /// ms an event may stay in the machine after its arrival.
+    pub longest_stay: u64,
+    /// The spec's `test.now`, the start of a scenario without `start`.
+    pub default_start: Option<String>,
+}
+
+impl RunEnd {
+    /// The run end of `spec`'s machine: its delivery config, with the hub's settings (the bound
+    /// does not depend on the concurrency or the jitter mode).
+    pub fn of(spec: &crate::spec::Spec) -> RunEnd {
+        let hub = crate::delivery::HubSettings::default();
+        RunEnd {
+            longest_stay: crate::delivery::Config::from_spec(&spec.raw, hub)
+                .map_or(0, |c| c.longest_stay()),
+            default_start: spec.raw.test.as_ref().and_then(|t| t.now.clone()),
+        }
+    }
+}
+
 /// Finds a scenario by built-in name or file path. Errors are diagnostics with positions.
+/// A run's end is checked for the scenario alone ([`load_to_run`] adds the machine's bound).
 pub fn load(name_or_path: &str, sources: &mut Sources) -> Result<Loaded, Vec<Diagnostic>> {
+    load_to_run(name_or_path, sources, &RunEnd::default())
+}
+
+/// [`load`] for a run of a spec's machine: E606 counts what `run` adds to the scenario's end.
+pub fn load_to_run(
+    name_or_path: &str,
+    sources: &mut Sources,
+    run: &RunEnd,
+) -> Result<Loaded, Vec<Diagnostic>> {
     if let Some((name, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
         let origin = format!("builtin:{name}");
         sources.add(&origin, *text);
-        return parse(text, Path::new(&origin)).map(|scenario| Loaded { scenario, origin });
+        return parse_to_run(text, Path::new(&origin), run)
+            .map(|scenario| Loaded { scenario, origin });
     }
     let path = Path::new(name_or_path);
     if !path.exists() {
@@ -50,7 +87,7 @@ pub fn load(name_or_path: &str, sources: &mut Sources) -> Result<Loaded, Vec<Dia
     }
     let text = crate::spec::read_text(path).map_err(|d| vec![d])?;
     sources.add(path, text.clone());
-    parse(&text, path).map(|scenario| Loaded {
+    parse_to_run(&text, path, run).map(|scenario| Loaded {
         scenario,
         origin: path.display().to_string(),
     })
@@ -108,6 +145,11 @@ fn explain_duration(v: &str) -> Explained {
 
 /// Parses and validates scenario text; every problem found is in the error, each located.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
+    parse_to_run(text, file, &RunEnd::default())
+}
+
+/// [`parse`] for a run of a spec's machine ([`RunEnd`]).
+pub fn parse_to_run(text: &str, file: &Path, run: &RunEnd) -> Result<Scenario, Vec<Diagnostic>> {
     let in_file = |ds: Vec<Diagnostic>| -> Vec<Diagnostic> {
         let mut ds: Vec<Diagnostic> = ds.into_iter().map(|d| d.in_file(file)).collect();
         crate::diag::sort(&mut ds);
@@ -128,7 +170,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, Vec<Diagnostic>> {
         )]));
     }
     let mut diags = schema().validate(&doc.value, &doc.map);
-    diags.extend(check(&doc.value, &doc.map));
+    diags.extend(check(&doc.value, &doc.map, run));
     if !diags.is_empty() {
         return Err(in_file(diags));
     }
@@ -183,7 +225,7 @@ pub fn fmt_ms(ms: u64) -> String {
 }
 
 /// Every semantic check, on the tree. Diagnostics carry spans but no file.
-fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
+fn check(tree: &Value, map: &SourceMap, machine: &RunEnd) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let at = |p: &str| map.value_span(p);
     if let Some(v) = tree.get("version").and_then(Value::as_u64) {
@@ -262,28 +304,24 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
             _ => {}
         }
     }
-    if let Some(s) = tree.get("start").and_then(Value::as_str) {
-        match crate::spec::parse_instant(s) {
-            Err(e) => out.push(
-                Diagnostic::error("E606", format!("`start`: {e}"))
-                    .at_opt(at("/start"))
-                    .with_help("e.g. `2024-01-15T14:00:00Z`"),
-            ),
-            Ok(t) => {
-                use chrono::Datelike;
-                let end = run
-                    .and_then(|ms| i64::try_from(ms).ok())
-                    .and_then(|ms| t.checked_add_signed(chrono::TimeDelta::milliseconds(ms)));
-                if run.is_some() && end.is_none_or(|e| e.year() > 9999) {
-                    out.push(
-                        Diagnostic::error(
-                            "E606",
-                            format!("`start`: a run from `{s}` ends after 9999-12-31T23:59:59Z"),
-                        )
-                        .at_opt(at("/start"))
-                        .with_help("event times end with the year 9999; start earlier"),
-                    );
-                }
+    let start = tree.get("start").and_then(Value::as_str);
+    match start.map(crate::spec::parse_instant) {
+        Some(Err(e)) => out.push(
+            Diagnostic::error("E606", format!("`start`: {e}"))
+                .at_opt(at("/start"))
+                .with_help("e.g. `2024-01-15T14:00:00Z`"),
+        ),
+        Some(Ok(t)) => {
+            out.extend(check_end(t, start, run, machine).map(|d| d.at_opt(at("/start"))))
+        }
+        None => {
+            // The spec's `test.now` starts it (its loader checked the instant itself).
+            let t = machine
+                .default_start
+                .as_deref()
+                .and_then(|s| crate::spec::parse_instant(s).ok());
+            if let Some(t) = t {
+                out.extend(check_end(t, None, run, machine).map(|d| d.at_opt(at("/duration"))));
             }
         }
     }
@@ -309,6 +347,66 @@ fn check(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
     out.extend(check_crm(tree, map));
     out.extend(check_expect(tree, map));
     out
+}
+
+/// The last instant an event time can have: RFC 3339 writes years of four digits.
+fn last_instant() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(253_402_300_799_999).expect("in chrono's range")
+}
+
+/// E606 when a run from `t` (the scenario's `start`, or the spec's `test.now` when `start` is
+/// `None`) of `run` ms of arrivals, whose last event may then stay `machine.longest_stay` ms in
+/// the delivery machine, can settle an event after [`last_instant`]. Without `run` (a duration
+/// in error) nothing is said.
+fn check_end(
+    t: chrono::DateTime<chrono::Utc>,
+    start: Option<&str>,
+    run: Option<u64>,
+    machine: &RunEnd,
+) -> Option<Diagnostic> {
+    let run = run?;
+    let last = last_instant();
+    let span = run.saturating_add(machine.longest_stay);
+    let latest = i64::try_from(span)
+        .ok()
+        .and_then(|ms| last.checked_sub_signed(chrono::TimeDelta::milliseconds(ms)));
+    if latest.is_some_and(|l| t <= l) {
+        return None;
+    }
+    let from = match start {
+        Some(s) => format!("`start`: a run from `{s}`"),
+        None => format!(
+            "the run from the spec's `test.now` (`{}`, the start of a scenario without `start`)",
+            machine.default_start.as_deref().unwrap_or_default()
+        ),
+    };
+    let stay = if machine.longest_stay > 0 {
+        format!(
+            ", then up to {} for its last event to settle (the spec's retry policy: retries, \
+             `maxDelaySeconds` or the 24 h `Retry-After` cap, timeouts, token requests and \
+             refreshes, the delivery deadline)",
+            fmt_ms(machine.longest_stay)
+        )
+    } else {
+        String::new()
+    };
+    let help = match latest {
+        Some(l) if l.timestamp_millis() >= 0 => format!(
+            "event times end with 9999-12-31T23:59:59.999Z; start at {} or earlier",
+            l.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        ),
+        _ => "event times end with the year 9999; start earlier or shorten the run".to_string(),
+    };
+    Some(
+        Diagnostic::error(
+            "E606",
+            format!(
+                "{from} can end after 9999-12-31T23:59:59.999Z: {} of arrivals{stay}",
+                fmt_ms(run)
+            ),
+        )
+        .with_help(help),
+    )
 }
 
 /// Bytes `events.oversize` adds to a run of the tree's `events.count` (200 when left out), when
@@ -579,4 +677,65 @@ fn check_expect(tree: &Value, map: &SourceMap) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tester #201: E606 counts the delivery machine's own bound on an event's stay (retries,
+    /// `maxDelaySeconds`, the 24 h `Retry-After` cap, token requests and refreshes, the
+    /// deadline), not the scenario's duration alone: a run whose last event may settle at
+    /// 9999-12-31T23:59:59.999Z loads, one a millisecond later does not, from the scenario's
+    /// `start` or from the spec's `test.now` alike.
+    #[test]
+    fn a_run_ending_a_millisecond_past_the_year_9999_with_its_retries_is_refused() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/crm_sync.yaml");
+        let spec = crate::spec::load(&path, &Default::default())
+            .spec
+            .expect("the example spec loads");
+        let run = RunEnd::of(&spec);
+        let cfg =
+            crate::delivery::Config::from_spec(&spec.raw, crate::delivery::HubSettings::default())
+                .unwrap();
+        // The example respects Retry-After: more than a day.
+        assert_eq!(run.longest_stay, cfg.longest_stay());
+        assert!(run.longest_stay > 86_400_000, "{}", run.longest_stay);
+        let hour = 3_600_000;
+        let latest =
+            last_instant() - chrono::TimeDelta::milliseconds((hour + run.longest_stay) as i64);
+        let at = |ms: i64| {
+            (latest + chrono::TimeDelta::milliseconds(ms))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        let codes = |text: &str, run: &RunEnd| -> Vec<(String, usize)> {
+            match parse_to_run(text, Path::new("s.yaml"), run) {
+                Ok(_) => Vec::new(),
+                Err(ds) => ds
+                    .iter()
+                    .map(|d| (d.code.to_string(), d.span.unwrap().start.line))
+                    .collect(),
+            }
+        };
+        let with_start = |t: &str| format!("version: 1\nname: x\nduration: 1h\nstart: \"{t}\"\n");
+        assert!(codes(&with_start(&at(0)), &run).is_empty());
+        assert_eq!(codes(&with_start(&at(1)), &run), [("E606".to_string(), 4)]);
+        // The scenario alone (no machine) allows the later start: the bound is what moved it.
+        assert!(codes(&with_start(&at(1)), &RunEnd::default()).is_empty());
+        // No `start`: the spec's `test.now` starts the run; the error is at `duration`.
+        let bare = "version: 1\nname: x\nduration: 1h\n";
+        let from = |ms: i64| RunEnd {
+            default_start: Some(at(ms)),
+            ..run.clone()
+        };
+        assert!(codes(bare, &from(0)).is_empty());
+        assert_eq!(codes(bare, &from(1)), [("E606".to_string(), 3)]);
+        // The help names the latest start.
+        let err = parse_to_run(&with_start(&at(1)), Path::new("s.yaml"), &run).unwrap_err();
+        assert!(
+            err[0].help.iter().any(|h| h.contains(&at(0))),
+            "{:?}",
+            err[0]
+        );
+    }
 }

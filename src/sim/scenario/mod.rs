@@ -10,7 +10,7 @@
 
 mod load;
 
-pub use load::{load, parse, Loaded};
+pub use load::{load, load_to_run, parse, parse_to_run, Loaded, RunEnd};
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
