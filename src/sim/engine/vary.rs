@@ -11,7 +11,8 @@
 //!   sequence, which starts above every id of the run its form can spell, in any identity field
 //!   ([`Taken`]), so every generated id is unique and none repeats a fixture's or another
 //!   field's. Only when the fixture's form cannot hold that many values is its varying run
-//!   widened. A number stays a number: integers above the largest fixture value, clear of every
+//!   widened: a run of digits without a leading zero grows as a number does (`7` → `10`), a
+//!   zero-padded one keeps its padding (`07` → `008`). A number stays a number: integers above the largest fixture value, clear of every
 //!   other id, within ±(2^53 − 1).
 //! - **Times** (every ISO 8601 date-time string, and every epoch number under a time name,
 //!   [`time_fields`], [`is_time_name`]; `event.occurredAt`, `interaction.endedAt`,
@@ -1237,6 +1238,8 @@ fn string_gens<'p>(
             members.iter().map(|(i, s)| (*i, shape.value(s))).collect();
         let (ranked, distinct) = ranks(&values);
         let needed = u128::from(instances) * u128::from(distinct);
+        let number = shape.counts_like_a_number(members.iter().map(|(_, s)| *s));
+        let mut widened = false;
         let start = loop {
             // Above the fixture's own value (kept when the form widens) and above every
             // taken id the form can spell.
@@ -1244,13 +1247,21 @@ fn string_gens<'p>(
                 Some(f) => shape.above(&f),
                 None => Some(0),
             };
-            if let Some(start) = above.map(|a| a.max(top.saturating_add(1))) {
+            // A widened run of digits that the fixtures write without a leading zero counts on
+            // as a number does (`7` → `10`, `11`, …), not zero-padded (`010`): tester #220, a
+            // schema that wants a ticket number rejected `010`.
+            let least = match (widened && number, shape.leading_weight()) {
+                (true, Some(w)) => w,
+                _ => 0,
+            };
+            if let Some(start) = above.map(|a| a.max(top.saturating_add(1)).max(least)) {
                 if start.saturating_add(needed) <= shape.capacity() {
                     break start;
                 }
             }
             // Too few values left in the fixture's form: widen its varying run, keeping the
             // value.
+            widened = true;
             if !shape.widen() {
                 return Err(PlanError {
                     path: path_of(members[0].0).to_string(),
@@ -1571,6 +1582,41 @@ impl Shape {
         }
         out.reverse();
         out.into_iter().collect()
+    }
+
+    /// Whether the varying run is a whole run of decimal digits that every one of `values`
+    /// writes without a leading zero (`7`, `INT-417`, a lone `0`): a number written as text,
+    /// which grows by a digit when it runs out (`9` → `10`) rather than being zero-padded. A
+    /// run whose first positions are fixed (a long id, [`Shape::fitted`]) or that follows a
+    /// digit does not start the number, and a zero-padded one (`INT-00417`) keeps its padding.
+    fn counts_like_a_number<'a>(&self, values: impl Iterator<Item = &'a str>) -> bool {
+        let Some(first) = self.0.iter().position(|c| !matches!(c, Class::Fixed(_))) else {
+            return false;
+        };
+        if self.0[first] != Class::Digit {
+            return false;
+        }
+        if first > 0 && matches!(self.0[first - 1], Class::Fixed(c) if c.is_ascii_digit()) {
+            return false;
+        }
+        let run = self.0[first..]
+            .iter()
+            .take_while(|c| **c == Class::Digit)
+            .count();
+        let mut values = values.peekable();
+        values.peek().is_some()
+            && values.all(|s| {
+                let chars: Vec<char> = s.chars().collect();
+                chars.len() == self.0.len() && (run == 1 || chars[first] != '0')
+            })
+    }
+
+    /// The value of the least string whose first varying position holds its second character
+    /// (`1` of a digit): every string of the form from it on has no leading zero there. `None`
+    /// when nothing varies.
+    fn leading_weight(&self) -> Option<u128> {
+        let first = self.0.iter().position(|c| !matches!(c, Class::Fixed(_)))?;
+        Some(self.capacity() / self.0[first].radix())
     }
 
     /// One more position at the front of the varying run (`INT-7` → `INT-07`): the value of
@@ -2458,8 +2504,44 @@ mod tests {
     fn a_form_too_small_is_widened_in_its_last_run() {
         let t = [json!({"event": {"id": "ev-7"}})];
         let p = plan(&t, 50);
-        assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "ev-08");
-        assert_eq!(p.apply(&t[0], 0, 49, AT)["event"]["id"], "ev-57");
+        // A run written without a leading zero is a number: it grows a digit (tester #220).
+        assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "ev-10");
+        assert_eq!(p.apply(&t[0], 0, 49, AT)["event"]["id"], "ev-59");
+        // A zero-padded run keeps its padding when it widens.
+        let t = [json!({"event": {"id": "ev-07"}})];
+        let p = plan(&t, 500);
+        assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "ev-008");
+        assert_eq!(p.apply(&t[0], 0, 499, AT)["event"]["id"], "ev-507");
+    }
+
+    #[test]
+    fn a_number_written_as_text_counts_on_without_a_leading_zero() {
+        // Tester #220: ticket numbers "7" and "9" came out as "010", "011", …, which a schema
+        // asking for `^[1-9][0-9]*$` (Zendesk's, Freshdesk's ids) rejects.
+        for (ids, count) in [(vec!["7", "9"], 600u64), (vec!["0"], 30), (vec!["42"], 5000)] {
+            let t: Vec<Value> = ids
+                .iter()
+                .map(|id| json!({"interaction": {"id": id}}))
+                .collect();
+            let gen = generate(&t, count, &Identity::default());
+            let mut seen: Vec<&str> = gen
+                .iter()
+                .map(|e| e["interaction"]["id"].as_str().unwrap())
+                .collect();
+            for id in &seen {
+                let plain = id.len() == 1 || !id.starts_with('0');
+                assert!(plain && id.bytes().all(|b| b.is_ascii_digit()), "{ids:?}: {id}");
+            }
+            let n = seen.len();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), n, "{ids:?}: ids repeat");
+        }
+        // A digit run after a fixed digit (the end of a long id) is not the start of a number.
+        let long = "1234567890123456789012345678901234567";
+        let t = [json!({"interaction": {"id": long}})];
+        let gen = generate(&t, 3, &Identity::default());
+        assert!(gen.iter().all(|e| e["interaction"]["id"].as_str().unwrap().len() == long.len()));
     }
 
     #[test]
