@@ -607,6 +607,97 @@ rules:
                 unauthorized > 0 && (retry || auth_failed > 0),
                 "{}",
                 text(&sim)
+
+/// #185: a full batch whose body is above the CRM's limit, though each payload alone fits, is
+/// what lint's CX041 flags and what `sim` dead-letters with a 413, with the limit one byte
+/// either side of the full batch's body as the delivery machine writes it; both name the
+/// largest batchSize that fits, and the size guard (maxPayloadBytes) applies to each payload.
+#[test]
+fn a_full_batch_above_the_crms_limit_is_flagged_by_lint_as_sim_refuses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let note = "Rückruf erbeten ✉ ".repeat(40);
+    write(
+        dir.path(),
+        &[(
+            "fx/long.json",
+            event(
+                "HK-1001",
+                "interaction.ended",
+                "INT-B-1001",
+                &format!(r#", "mail": {{"body": "{note}"}}"#),
+            ),
+        )],
+    );
+    let payload = serde_json::json!({"id": "INT-B-1001", "body": note})
+        .to_string()
+        .len();
+    let batch = 4usize;
+    let full = cxsync::delivery::machine::batch_body_len(std::iter::repeat_n(payload, batch));
+    // (crm block, refused, the batchSize named)
+    let cases = [
+        (format!("maxBodyBytes: {}", full - 1), true, Some(3)),
+        (format!("maxBodyBytes: {full}"), false, None),
+        // a batch of two fits, a batch of three does not
+        (
+            format!(
+                "maxBodyBytes: {}",
+                cxsync::delivery::machine::batch_body_len([payload; 3]) - 1
+            ),
+            true,
+            Some(2),
+        ),
+        // the guard stops every payload before a batch is made: nothing reaches the CRM
+        (
+            format!(
+                "maxBodyBytes: {}, maxPayloadBytes: {}",
+                full - 1,
+                payload - 1
+            ),
+            false,
+            None,
+        ),
+    ];
+    for (crm, refused, named) in cases {
+        let spec = format!(
+            r#"version: 1
+name: mail
+channel: {{ name: Mail, destinationUri: "https://hooks.crm.example.net/inbound/mail", auth: {{ type: none }}, timeoutMilliseconds: 2000, batchSize: {batch}, batchIntervalSeconds: 300 }}
+idempotency: {{ header: X-Idempotency-Key, key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2, respectRetryAfterHeader: true, retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: mail-dlq }}
+crm: {{ profile: generic, acceptsArrays: true, {crm} }}
+rules:
+  - id: MAIL
+    name: forward mails
+    eventType: interaction.ended
+    transform: '{{"id": interaction.id, "body": mail.body}}'
+    fixtures: [fx/*.json]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let run = |args: &[&str]| {
+            cxsync()
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let lint = text(&run(&[
+            "lint", "s.yaml", "--select", "CX041", "--format", "concise",
+        ]));
+        let sim = text(&run(&["sim", "s.yaml", "--events", "40"]));
+        assert_eq!(
+            sim.contains("NON_RETRYABLE_STATUS (413)"),
+            refused,
+            "sim with {crm}: {sim}"
+        );
+        assert_eq!(lint.contains("[CX041]"), refused, "lint with {crm}: {lint}");
+        if let Some(n) = named {
+            let fix = format!("batchSize to {n} or less");
+            assert!(sim.contains(&fix), "sim with {crm}: {sim}");
+            assert!(
+                lint.contains(&format!("set `batchSize` to {n} or less")),
+                "{lint}"
             );
         }
     }

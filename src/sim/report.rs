@@ -307,6 +307,7 @@ impl Report {
             causes: Causes {
                 stale_tokens: super::verdict::sends_expired_tokens(&spec.raw, sc),
                 no_refresh: super::verdict::refreshes_no_token(&spec.raw),
+                batch_size: spec.raw.channel.batch_size.max(1) as usize,
                 ..Causes::default()
             },
             generation: Vec::new(),

@@ -77,6 +77,19 @@ pub struct SpecCause {
     pub count: u64,
     /// The first one: event, fixture, and what went wrong.
     pub example: String,
+    /// For a batch the CRM refused as too large (413): the spec's `batchSize`, the CRM's limit
+    /// when the run knows it, and the largest payload of these dead letters, from which the
+    /// fix names the `batchSize` that fits.
+    pub batch_fit: Option<BatchFit>,
+}
+
+/// What a batched 413's fix is computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchFit {
+    pub batch_size: usize,
+    pub max_body: Option<u64>,
+    /// The largest payload (compact JSON bytes) of the cause's dead letters.
+    pub largest: usize,
 }
 
 /// Most spec causes kept (distinct reason × rule × status); the rest are counted in the last.
@@ -132,6 +145,8 @@ pub struct Causes {
     /// The simulated CRM's own checks: a refusal (400, 413, 422, 431) of a payload they take
     /// is the CRM's fault, to replay (`None`: filed by status alone).
     pub limits: Option<Limits>,
+    /// The spec's `channel.batchSize` (a batched 413's fix names a smaller one).
+    pub batch_size: usize,
     /// The arrivals the scenario's `events.oversize` inflated: their dead letters are the
     /// scenario's ([`Causes::add`]), except a refusal for size.
     pub oversized: Option<crate::sim::engine::Oversized>,
@@ -196,10 +211,25 @@ impl Causes {
                         Reason::NonRetryableStatus | Reason::RetriesExhausted
                     )
                 });
+                // A batch refused as too large: its payloads decide the batchSize that fits.
+                let fit =
+                    (status == Some(413) && d.batch.is_some() && self.batch_size > 1).then(|| {
+                        BatchFit {
+                            batch_size: self.batch_size,
+                            max_body: self.limits.map(|l| l.max_body),
+                            largest: d
+                                .payload
+                                .as_ref()
+                                .map_or(0, |p| crate::delivery::machine::json_text(p).len()),
+                        }
+                    });
                 if let Some(c) = self.spec.iter_mut().find(|c| {
                     c.reason == d.reason && *c.rule == *d.id.rule_id && c.status == status
                 }) {
                     c.count += 1;
+                    if let (Some(have), Some(new)) = (c.batch_fit.as_mut(), fit) {
+                        have.largest = have.largest.max(new.largest);
+                    }
                 } else if self.spec.len() < MAX_CAUSES {
                     self.spec.push(SpecCause {
                         reason: d.reason,
@@ -208,6 +238,7 @@ impl Causes {
                         stale_tokens: self.stale_tokens,
                         count: 1,
                         example: example(),
+                        batch_fit: fit,
                     });
                 } else if let Some(last) = self.spec.last_mut() {
                     last.count += 1;
@@ -267,7 +298,10 @@ impl SpecCause {
         };
         match (self.reason, self.status) {
             (_, Some(431)) => retried("the idempotency header is longer than servers accept (8192 bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit", 431),
-            (_, Some(413)) => retried("the CRM refuses the payload as too large: trim it in the transform (crm.maxPayloadBytes makes the hub dead-letter it before sending)", 413),
+            (_, Some(413)) => match self.batch_fit {
+                Some(fit) => retried(&fit.fix(), 413),
+                None => retried("the CRM refuses the payload as too large: trim it in the transform (crm.maxPayloadBytes makes the hub dead-letter it before sending)", 413),
+            },
             (Reason::NonRetryableStatus, Some(s)) if heals_by_waiting(s) => format!(
                 "{s} heals by waiting (a throttle, an outage), but nonRetryableStatusCodes dead-letters it at once: move {s} to retryableStatusCodes (lint: CX007)"
             ),
@@ -292,6 +326,31 @@ impl SpecCause {
             }
             _ => "make the payload match what the CRM accepts (crm.payloadSchema, batching)"
                 .to_string(),
+        }
+    }
+}
+
+impl BatchFit {
+    /// A batch refused as too large: when each event alone fits, the fix is a smaller batch,
+    /// and it is named; when even one does not, it is a smaller payload.
+    fn fix(&self) -> String {
+        use crate::delivery::machine::{batch_body_len, largest_batch_within};
+        let Some(limit) = self.max_body else {
+            return format!(
+                "the CRM refuses the body as too large: with batchSize {} one body holds up to {} payloads; lower channel.batchSize, or trim the payload in the transform",
+                self.batch_size, self.batch_size
+            );
+        };
+        match largest_batch_within(self.largest, limit, self.batch_size) {
+            0 => format!(
+                "the CRM refuses the payload as too large even alone ({} bytes in a batch's array, above its {limit}): trim it in the transform (crm.maxPayloadBytes makes the hub dead-letter it before sending)",
+                batch_body_len([self.largest])
+            ),
+            n if n < self.batch_size => format!(
+                "a full batch of {} is above the {limit} bytes the CRM takes, though each event alone fits (these payloads are up to {} bytes): set channel.batchSize to {n} or less, the largest batch of them within the limit (lint: CX041); the CRM refused these batches whole, so `dlq replay` then sends their events one by one",
+                self.batch_size, self.largest
+            ),
+            _ => "the CRM refuses the payload as too large: trim it in the transform (crm.maxPayloadBytes makes the hub dead-letter it before sending)".to_string(),
         }
     }
 }

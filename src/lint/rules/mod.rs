@@ -3,6 +3,7 @@
 //! severity come from the table in `registry.rs`.
 
 pub mod backoff_without_jitter;
+pub mod batch_body_above_crm_limit;
 pub mod batch_without_array_support;
 pub mod circuit_breaker_not_sent;
 pub mod condition_on_list_or_object;

@@ -46,6 +46,72 @@ use crate::crm::{self, max_body_bytes};
 use crate::delivery::machine::{batch_body, json_text};
 use crate::transform::runner::{compile_rule, matches, snapshot_now};
 
+/// One fixture event's payload, as the delivery machine sends it (compact JSON).
+pub struct FixturePayload<'a> {
+    pub rule: &'a str,
+    pub fixture: &'a str,
+    pub text: String,
+}
+
+/// Each enabled rule with a transform, the fixture events it matches and the payloads of those
+/// its transform turns into one: the one run of the fixtures through the rules that CX035 and
+/// CX041 judge (a transform that does not compile is CX025's; one that fails or gives nothing
+/// on a fixture is `cxsync test`'s).
+pub struct RulePayloads<'a> {
+    pub view: &'a crate::lint::context::TransformView,
+    pub raw: &'a crate::spec::model::Rule,
+    pub matched: usize,
+    pub payloads: Vec<FixturePayload<'a>>,
+}
+
+/// [`RulePayloads`] of every enabled rule, in spec order.
+pub fn rule_payloads<'a>(cx: &'a Context) -> Vec<RulePayloads<'a>> {
+    let now = snapshot_now(cx.spec, None).unwrap_or_else(|_| crate::transform::default_now());
+    let mut out = Vec::new();
+    for (rule, raw) in cx.enabled_rules() {
+        let Some(resolved) = cx.spec.rules.iter().find(|r| r.index == rule.index) else {
+            continue;
+        };
+        let Some(view) = &rule.transform else {
+            continue;
+        };
+        let Ok(transform) = compile_rule(cx.spec, resolved) else {
+            continue;
+        };
+        let mut matched = 0;
+        let mut payloads = Vec::new();
+        for f in &rule.fixtures {
+            if !matches(&f.event, &raw.event_type, &raw.conditions) {
+                continue;
+            }
+            matched += 1;
+            let Ok(Some(payload)) = transform.eval(&f.event, now) else {
+                continue;
+            };
+            payloads.push(FixturePayload {
+                rule: &raw.id,
+                fixture: f.name.as_str(),
+                text: json_text(&payload),
+            });
+        }
+        out.push(RulePayloads {
+            view,
+            raw,
+            matched,
+            payloads,
+        });
+    }
+    out
+}
+
+/// Every fixture payload of every enabled rule ([`rule_payloads`]), in spec and fixture order.
+pub fn fixture_payloads<'a>(cx: &'a Context) -> Vec<FixturePayload<'a>> {
+    rule_payloads(cx)
+        .into_iter()
+        .flat_map(|r| r.payloads)
+        .collect()
+}
+
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     let raw_spec = &cx.spec.raw;
     let batched = raw_spec.channel.batch_size > 1;
@@ -55,48 +121,34 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     if batched && !accepts_arrays {
         return;
     }
-    let now = snapshot_now(cx.spec, None).unwrap_or_else(|_| crate::transform::default_now());
     let profile = crm::profile(raw_spec.crm.profile);
     // The CRM model's limit and the machine's guard, as the simulator applies them.
     let max_body = max_body_bytes(raw_spec, &profile, None);
     let guard = raw_spec.crm.max_payload_bytes;
-    for (rule, raw) in cx.enabled_rules() {
-        let Some(resolved) = cx.spec.rules.iter().find(|r| r.index == rule.index) else {
-            continue;
-        };
-        let Some(view) = &rule.transform else {
-            continue;
-        };
-        // A transform that does not compile is CX025's.
-        let Ok(transform) = compile_rule(cx.spec, resolved) else {
-            continue;
-        };
+    for RulePayloads {
+        view,
+        raw,
+        matched,
+        payloads,
+    } in rule_payloads(cx)
+    {
         let mut refused: Vec<(&str, Refusal)> = Vec::new();
         // (fixture, bytes) of payloads above the guard, and of bodies above the CRM's limit.
         let mut guarded: Vec<(&str, u64)> = Vec::new();
         let mut too_large: Vec<(&str, u64)> = Vec::new();
-        let mut matched = 0;
-        for f in &rule.fixtures {
-            if !matches(&f.event, &raw.event_type, &raw.conditions) {
-                continue;
-            }
-            matched += 1;
-            // A failing or undefined transform is `cxsync test`'s finding.
-            let Ok(Some(payload)) = transform.eval(&f.event, now) else {
-                continue;
-            };
-            let text = json_text(&payload);
+        for FixturePayload { fixture, text, .. } in payloads {
+            let f_name = fixture;
             // The machine's guard comes first: such a payload is never sent.
             if guard.is_some_and(|l| text.len() as u64 > l) {
-                guarded.push((f.name.as_str(), text.len() as u64));
+                guarded.push((f_name, text.len() as u64));
                 continue;
             }
             let body = if batched { batch_body(&[&text]) } else { text };
             // The CRM model answers 413 before it reads the body's shape.
             if body.len() as u64 > max_body {
-                too_large.push((f.name.as_str(), body.len() as u64));
+                too_large.push((f_name, body.len() as u64));
             } else if let Err(r) = judge(&body, accepts_arrays) {
-                refused.push((f.name.as_str(), r));
+                refused.push((f_name, r));
             }
         }
         let size_findings = [
