@@ -6,6 +6,7 @@ pub mod backoff_without_jitter;
 pub mod batch_without_array_support;
 pub mod circuit_breaker_not_sent;
 pub mod condition_on_list_or_object;
+pub mod content_type_not_json;
 pub mod crm_cannot_deduplicate;
 pub mod crm_throttle_code_not_retried;
 pub mod dlq_without_alert_endpoint;
