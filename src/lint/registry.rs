@@ -172,6 +172,7 @@ table! {
     "CX037" "record-set-back-by-older-event"  Error   Stable  record_set_back_by_older_event;
     "CX038" "circuit-breaker-not-sent"        Warning Stable  circuit_breaker_not_sent;
     "CX039" "content-type-not-json"           Error   Stable  content_type_not_json;
+    "CX040" "transform-fails-on-fixture"      Error   Stable  transform_fails_on_fixture;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 

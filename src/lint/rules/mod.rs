@@ -34,6 +34,7 @@ pub mod static_bearer_token;
 pub mod status_code_in_both_lists;
 pub mod throttle_or_server_error_not_retried;
 pub mod token_cache_outlives_token;
+pub mod transform_fails_on_fixture;
 pub mod transform_path_typo;
 pub mod transform_syntax_error;
 pub mod unbounded_blob_in_payload;
