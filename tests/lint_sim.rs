@@ -578,6 +578,7 @@ rules:
             .find(|d| d["code"] == "CX005")
             .map(|d| d["severity"].as_str().unwrap().to_string());
         let report = dir.path().join("r.json");
+        let _ = std::fs::remove_file(&report);
         let sim = cxsync()
             .current_dir(dir.path())
             .args(["sim", "s.yaml", "--scenario", "hours.yaml", "--report"])
@@ -699,6 +700,248 @@ rules:
                 lint.contains(&format!("set `batchSize` to {n} or less")),
                 "{lint}"
             );
+        }
+    }
+}
+
+/// #207: a channel `Content-Type` that is not JSON in front of the JSON body the hub sends.
+/// Lint's CX039 fires exactly when the simulator's CRM answers 415, and then `sim` fails with a
+/// line naming the cause; over a table of header values (case, parameters, `+json` types,
+/// look-alikes, the name in any case, none at all).
+#[test]
+fn lint_fires_on_a_content_type_exactly_when_sims_crm_answers_415() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[(
+            "ev.json",
+            event("EV-4410", "interaction.ended", "MAIL-99A0-4410", ""),
+        )],
+    );
+    // (the channel's `headers:` block, whether the CRM refuses it)
+    let cases: &[(&str, bool)] = &[
+        ("{ Content-Type: application/json }", false),
+        ("{ content-type: 'APPLICATION/JSON; Charset=UTF-8' }", false),
+        ("{ Content-Type: application/vnd.api+json }", false),
+        (
+            "{ Content-Type: 'application/merge-patch+json; charset=utf-8' }",
+            false,
+        ),
+        ("{ X-Request-Source: CXone-EventHub }", false),
+        ("{ Content-Type: text/plain }", true),
+        ("{ Content-Type: 'text/plain; charset=utf-8' }", true),
+        ("{ Content-Type: application/x-www-form-urlencoded }", true),
+        ("{ Content-Type: application/xml }", true),
+        ("{ CONTENT-TYPE: text/json }", true),
+        ("{ Content-Type: application/jsonx }", true),
+        ("{ Content-Type: application/+json }", true),
+        ("{ Content-Type: 'application/json, text/plain' }", true),
+        ("{ Content-Type: 'multipart/form-data; boundary=x' }", true),
+    ];
+    for &(headers, refused) in cases {
+        let spec = format!(
+            r#"version: 1
+name: media
+channel:
+  name: Media
+  destinationUri: https://crm.example.org/api/v3/activities
+  auth: {{ type: none }}
+  headers: {headers}
+  timeoutMilliseconds: 2000
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: media-dlq }}
+crm: {{ profile: hubspot }}
+rules:
+  - {{ id: ACT, name: act, eventType: interaction.ended, transform: '{{"properties": {{"ref": interaction.id}}}}', fixtures: [ev.json] }}
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX039", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        let report = dir.path().join("r.json");
+        let _ = std::fs::remove_file(&report);
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "40", "--report"])
+            .arg(&report)
+            .output()
+            .unwrap();
+        let rep: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let refusals = rep["crm"]["statuses"]["415"].as_u64().unwrap_or(0);
+        let sim_text = text(&sim);
+        assert_eq!(refusals > 0, refused, "sim on {headers}: {sim_text}");
+        assert_eq!(
+            lint.contains("[CX039]"),
+            refused,
+            "lint on {headers}: {lint}"
+        );
+        if refused {
+            assert_eq!(sim.status.code(), Some(1), "{headers}: {sim_text}");
+            assert!(
+                sim_text.contains("FAIL NON_RETRYABLE_STATUS (415)")
+                    && sim_text.contains("(lint: CX039)"),
+                "{headers}: {sim_text}"
+            );
+            assert!(!sim_text.contains("PASS"), "{headers}: {sim_text}");
+        }
+        // The HTTP mock is the same model: the header goes on the wire and is answered alike.
+        if headers.contains("text/plain }") {
+            let _ = std::fs::remove_file(&report);
+            let http = cxsync()
+                .current_dir(dir.path())
+                .args(["sim", "s.yaml", "--events", "40", "--http", "--report"])
+                .arg(&report)
+                .output()
+                .unwrap();
+            let rep: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+            assert_eq!(
+                rep["crm"]["statuses"]["415"].as_u64(),
+                Some(refusals),
+                "{}",
+                text(&http)
+            );
+            assert_eq!(http.status.code(), Some(1), "{}", text(&http));
+        }
+    }
+}
+
+/// #208: lint's CX040 fires exactly when `cxsync test` fails on a fixture with a transform error
+/// and `sim` dead-letters events as `TRANSFORM_FAILED`: the same compiled transform, matcher and
+/// fixtures. String ids, ISO times; errors of every kind (a cast, a signature, a type, `$error`,
+/// a recursion limit), errors on one fixture only, and an error on a fixture the rule's
+/// conditions leave out (no event of that kind reaches the transform).
+#[test]
+fn lint_fires_on_a_failing_transform_exactly_when_test_and_sim_fail_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let voice = event("EV-5501", "interaction.ended", "CALL-5501-X", "")
+        .replace("\"webchat\"", "\"voice\"");
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/chat.json",
+                event("EV-5500", "interaction.ended", "CHAT-7F3A-000981", ""),
+            ),
+            ("fx/voice.json", voice),
+            ("cxsync.toml", String::new()),
+        ],
+    );
+    // (transform, the rule's channel types, whether it fails on a selected fixture)
+    let cases: &[(&str, &str, bool)] = &[
+        (r#"{"id": interaction.id}"#, "[voice, webchat]", false),
+        (
+            r#"{"n": $number(interaction.id)}"#,
+            "[voice, webchat]",
+            true,
+        ),
+        (r#"{"n": $number("12")}"#, "[voice, webchat]", false),
+        (
+            r#"{"n": $number(interaction.absent)}"#,
+            "[voice, webchat]",
+            false,
+        ),
+        (
+            r#"{"s": $substring(interaction.id, "a")}"#,
+            "[voice, webchat]",
+            true,
+        ),
+        (r#"{"s": interaction.id + 1}"#, "[voice, webchat]", true),
+        (
+            r#"$error("no mapping for this event")"#,
+            "[voice, webchat]",
+            true,
+        ),
+        (
+            r#"interaction.channel.type = "webchat" ? $error("chats are not synced") : {"id": interaction.id}"#,
+            "[voice, webchat]",
+            true,
+        ),
+        (
+            r#"interaction.channel.type = "webchat" ? $error("chats are not synced") : {"id": interaction.id}"#,
+            "[voice]",
+            false,
+        ),
+        (
+            r#"($f := function($x) { $f($x) + 1 }; {"n": $f(1)})"#,
+            "[voice, webchat]",
+            true,
+        ),
+        (
+            r#"{"at": $toMillis(interaction.startedAt), "id": interaction.id}"#,
+            "[voice, webchat]",
+            false,
+        ),
+    ];
+    for &(transform, channels, fails) in cases {
+        let spec = format!(
+            r#"version: 1
+name: tf
+channel:
+  name: Tf
+  destinationUri: https://crm.example.org/api/cases
+  auth: {{ type: none }}
+  timeoutMilliseconds: 2000
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: tf-dlq }}
+rules:
+  - id: CASE
+    name: case
+    eventType: interaction.ended
+    conditions: {{ interaction.channel.type: {channels} }}
+    transform: '{}'
+    fixtures: [fx/*.json]
+"#,
+            transform.replace('\'', "''")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let _ = std::fs::remove_dir_all(dir.path().join("snapshots"));
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX040", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        let test = cxsync()
+            .current_dir(dir.path())
+            .args(["test", "s.yaml"])
+            .output()
+            .unwrap();
+        let test_text = format!("{}{}", text(&test), String::from_utf8_lossy(&test.stderr));
+        let report = dir.path().join("r.json");
+        let _ = std::fs::remove_file(&report);
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "30", "--report"])
+            .arg(&report)
+            .output()
+            .unwrap();
+        let rep: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let failed = rep["deadLetteredByReason"]["TRANSFORM_FAILED"]
+            .as_u64()
+            .unwrap_or(0);
+        assert_eq!(
+            lint.contains("[CX040]"),
+            fails,
+            "lint on {transform}: {lint}"
+        );
+        assert_eq!(
+            test_text.contains("transform failed"),
+            fails,
+            "test on {transform}: {test_text}"
+        );
+        assert_eq!(failed > 0, fails, "sim on {transform}: {}", text(&sim));
+        if fails {
+            assert_eq!(test.status.code(), Some(1), "{transform}: {test_text}");
+            assert_eq!(sim.status.code(), Some(1), "{transform}: {}", text(&sim));
         }
     }
 }

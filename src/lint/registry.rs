@@ -171,6 +171,8 @@ table! {
     "CX036" "unsendable-idempotency-key"      Error   Stable  unsendable_idempotency_key;
     "CX037" "record-set-back-by-older-event"  Error   Stable  record_set_back_by_older_event;
     "CX038" "circuit-breaker-not-sent"        Warning Stable  circuit_breaker_not_sent;
+    "CX039" "content-type-not-json"           Error   Stable  content_type_not_json;
+    "CX040" "transform-fails-on-fixture"      Error   Stable  transform_fails_on_fixture;
     "CX041" "batch-body-above-crm-limit"      Warning Stable  batch_body_above_crm_limit;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }

@@ -3,7 +3,7 @@
 //! A dead letter is **caused by the spec** when no retry and no replay can deliver it until the
 //! spec changes: the transform failed (`TRANSFORM_FAILED`), the idempotency key did not render
 //! (`IDEMPOTENCY_KEY_UNRESOLVED`), the payload broke the size guard (`PAYLOAD_TOO_LARGE`), the
-//! CRM refused the payload itself (its last answer a 400, 413, 422 or 431, whether the spec lists
+//! CRM refused the payload itself (its last answer a 400, 413, 415, 422 or 431, whether the spec lists
 //! the status as non-retryable or retried the refusal until `RETRIES_EXHAUSTED`: the same payload
 //! gets the same answer — except a refusal of a payload the simulated CRM's own checks take
 //! ([`Limits`], `CrmModel::checks`: a key no longer than servers take, a body no larger than it
@@ -31,9 +31,9 @@ use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, RawSpec};
 
 /// Statuses with which a CRM refuses the payload itself (malformed, too large, invalid) or the
-/// request's headers (431: an idempotency key longer than
-/// [`crate::spec::model::MAX_HEADER_VALUE`]).
-pub const PAYLOAD_REJECTIONS: [u16; 4] = [400, 413, 422, 431];
+/// request's headers (415: a `Content-Type` that is not JSON, lint's CX039; 431: an idempotency
+/// key longer than [`crate::spec::model::MAX_HEADER_VALUE`]).
+pub const PAYLOAD_REJECTIONS: [u16; 5] = [400, 413, 415, 422, 431];
 
 /// Who must act on a dead letter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -298,6 +298,7 @@ impl SpecCause {
         };
         match (self.reason, self.status) {
             (_, Some(431)) => retried("the idempotency header is longer than servers accept (8192 bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit", 431),
+            (_, Some(415)) => retried("the CRM refuses the request's Content-Type: the hub sends a JSON body, so set channel.headers Content-Type: application/json (lint: CX039)", 415),
             (_, Some(413)) => match self.batch_fit {
                 Some(fit) => retried(&fit.fix(), 413),
                 None => retried("the CRM refuses the payload as too large: trim it in the transform (crm.maxPayloadBytes makes the hub dead-letter it before sending)", 413),
@@ -374,14 +375,14 @@ mod tests {
             // about the payload.
             (
                 NonRetryableStatus,
-                &[400, 422, 431, 408, 429, 503].map(Some),
+                &[400, 415, 422, 431, 408, 429, 503].map(Some),
                 &[Some(403), Some(404)],
             ),
             // A refusal retried to the end is still the payload's (#150); a throttle or an
             // outage retried to the end is the scenario's.
             (
                 RetriesExhausted,
-                &[Some(400), Some(413), Some(422)],
+                &[Some(400), Some(413), Some(415), Some(422)],
                 &[Some(429), Some(503), None],
             ),
             (AuthFailed, &[], &[Some(401)]),

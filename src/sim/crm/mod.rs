@@ -4,8 +4,11 @@
 //!
 //! Check order for a CRM request (first match wins): partition (no answer), connection reset
 //! before processing, 401 for an expired or revoked token, a `respond` fault's scripted status,
-//! 503 in a maintenance window, the rate limit (the profile's throttle response), 413 above the
-//! body limit, 400 for a body that is not a record (`crm::body::judge`: an object, or an array
+//! 503 in a maintenance window, 431 for an idempotency header longer than servers take, the rate
+//! limit (the profile's throttle response), 415 for a channel `Content-Type` that is not JSON
+//! ([`refused_media_type`]: the hub sends the channel's headers with every request, the HTTP
+//! driver puts them on the wire, and the mock is this model built from the same spec), 413 above
+//! the body limit, 400 for a body that is not a record (`crm::body::judge`: an object, or an array
 //! of objects where the CRM takes arrays), 422 for a payload violating its rule's payload schema, then the write itself (deduplicated by header, upsert key or not at all). A
 //! reset after the write loses the response
 //! but not the side effect, which is how duplicates happen.
@@ -44,7 +47,9 @@ pub struct CrmStats {
     pub scripted: u64,
     pub unauthorized: u64,
     pub too_large: u64,
-    /// 400s for a body that is not a record (`crm::body::judge`).
+    /// Requests refused for what they are, not their content's schema: 400 for a body that is
+    /// not a record (`crm::body::judge`), 415 for a `Content-Type` that is not JSON, 431 for an
+    /// idempotency header too long.
     pub bodies_rejected: u64,
     pub schema_rejected: u64,
     pub resets: u64,
@@ -76,6 +81,9 @@ pub struct CrmModel {
     session_ms: u64,
     max_body: u64,
     accepts_arrays: bool,
+    /// The channel's `Content-Type` when it is not JSON ([`refused_media_type`]): every request
+    /// is answered 415.
+    refused_media: Option<String>,
     /// The rules' payload schemas (`None`: no rule has one).
     schema: Option<PayloadSchemas>,
     faults: Vec<Fault>,
@@ -163,6 +171,7 @@ impl CrmModel {
             session_ms,
             max_body: crm::max_body_bytes(spec, &profile, sc.crm.max_body_bytes),
             accepts_arrays: sc.crm.accepts_arrays.unwrap_or(spec.crm.accepts_arrays),
+            refused_media: refused_media_type(spec).map(|(_, v)| v.to_string()),
             schema,
             faults: sc.faults.clone(),
             revocations,
@@ -510,6 +519,15 @@ impl CrmModel {
                 .then(|| fixed.unwrap_or(wait).to_string());
             let t = self.profile.throttle.clone();
             return http(t.status, t.body, ra);
+        }
+        if let Some(media) = &self.refused_media {
+            self.stats.bodies_rejected += 1;
+            let body = serde_json::json!({
+                "error": "unsupported_media_type",
+                "message": format!("Content-Type {media} is not supported: send application/json"),
+            })
+            .to_string();
+            return http(415, &body, None);
         }
         if body_too_large(self.max_body, req.body.len()) {
             self.stats.too_large += 1;
@@ -928,6 +946,42 @@ impl Checks {
         };
         (!valid).then_some(422)
     }
+}
+
+/// Whether a `Content-Type` value says JSON, as a CRM API that reads the body by it judges:
+/// `application/json` or a `+json` subtype (`application/vnd.api+json`), type and subtype in
+/// any case, with any parameters (`; charset=utf-8`). Anything else (`text/plain`,
+/// `application/xml`, `application/x-www-form-urlencoded`, `text/json`, an empty value, a list)
+/// is answered 415.
+pub fn is_json_media_type(value: &str) -> bool {
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((ty, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let sub = sub.to_ascii_lowercase();
+    ty.eq_ignore_ascii_case("application")
+        && token(&sub)
+        && (sub == "json" || sub.strip_suffix("+json").is_some_and(|p| !p.is_empty()))
+}
+
+/// The channel's `Content-Type` header `(name, value)` when the CRM refuses it (415): the header
+/// of that name in any case (the loader refuses two spellings, E106; the HTTP driver sends it
+/// over its default `application/json`), unless its value is JSON ([`is_json_media_type`]) or holds a
+/// reference resolved only by the hub (`${VAULT_SECRET:…}`). No header: the hub sends JSON's.
+/// The one judgement of the CRM model (virtual time and the HTTP mock) and lint's CX039.
+pub fn refused_media_type(spec: &RawSpec) -> Option<(&str, &str)> {
+    spec.channel
+        .headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .filter(|(_, v)| !v.contains("${") && !is_json_media_type(v))
 }
 
 /// Whether a CRM that takes bodies of up to `max_body` bytes refuses one of `len` bytes (413):

@@ -1,0 +1,142 @@
+//! ## What it does
+//! Runs each rule's transform on each of its fixture events that the rule selects, through the
+//! transform `cxsync test` and `cxsync sim` run (`transform::runner::compile_rule`, the same
+//! matcher and evaluation, at `test.now`), and flags a transform that fails on one: a `$number`
+//! of an id that is not numeric, `$substring(x, "a")`, a type error (`T…`), `$error("…")`, an
+//! evaluation limit. The finding names the fixture files, the engine's error code and message,
+//! and points at the failing expression where the engine says where. Only the fixtures run, not
+//! generated events, so lint stays fast; `sim` tries the varied ones.
+//!
+//! ## Why is this bad?
+//! A transform that fails produces no payload: `cxsync test` fails on the fixture, `sim`
+//! dead-letters every such event as `TRANSFORM_FAILED`, and so would the Event Hub. The
+//! fixtures are the events the spec says it handles, so each of them is an event lost.
+//!
+//! ## Example
+//! ```yaml
+//! transform: '{ "caseNumber": $number(interaction.id) }'   # interaction.id is "CHAT-7F3A"
+//! ```
+//!
+//! Use instead:
+//! ```yaml
+//! transform: '{ "caseNumber": $string(interaction.id) }'
+//! ```
+//!
+//! ## Fix safety
+//! No automatic fix: what the transform should do with such an event is the author's decision
+//! (`cxsync eval --spec SPEC --rule ID --event FIXTURE` runs the transform on one event).
+
+use super::prelude::*;
+use crate::transform::runner::{compile_rule, filter, snapshot_now};
+use crate::transform::transformed::{transformed, Transformed};
+use crate::transform::TransformError;
+
+/// A path as the user would type it again (no leading `./`).
+fn typed(path: &std::path::Path) -> String {
+    path.strip_prefix(".").unwrap_or(path).display().to_string()
+}
+
+/// The function an error without a position names (`Argument 1 of function substring …`,
+/// `$number`'s cast, `$error`), located when the transform calls it exactly once.
+fn culprit(cx: &Context, index: usize, e: &TransformError) -> Option<(usize, usize)> {
+    let name = match e.code.as_deref() {
+        Some("D3030") => "number".to_string(),
+        Some("D3137") => "error".to_string(),
+        Some("D3141") => "assert".to_string(),
+        _ => {
+            let rest = e.message.split_once("function ")?.1;
+            rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .filter(|n| !n.is_empty())?
+                .to_string()
+        }
+    };
+    let view = cx.rules.iter().find(|r| r.index == index)?;
+    let analysis = view.transform.as_ref()?.analysis.as_ref().ok()?;
+    let mut calls = analysis
+        .functions
+        .iter()
+        .filter(|(n, _, _)| n.trim_start_matches('$') == name);
+    match (calls.next(), calls.next()) {
+        (Some((_, start, end)), None) => Some((*start, *end)),
+        _ => None,
+    }
+}
+
+/// Fixture files named in one finding; the rest are counted.
+const SHOWN: usize = 3;
+
+pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    let spec = cx.spec;
+    // `cxsync test`'s instant; a `test.now` that does not parse is `test`'s own error (E300).
+    let now = snapshot_now(spec, None).unwrap_or_else(|_| crate::transform::default_now());
+    for resolved in &spec.rules {
+        let (Some(rule), Some(source)) = (spec.raw.rules.get(resolved.index), &resolved.transform)
+        else {
+            continue;
+        };
+        if resolved.fixtures.is_empty() {
+            continue;
+        }
+        // One that does not compile is CX024's or CX025's finding.
+        let Ok(transform) = compile_rule(spec, resolved) else {
+            continue;
+        };
+        // One finding per distinct error: (error, the fixtures it happened on).
+        let mut failures: Vec<(TransformError, Vec<String>, &std::path::Path)> = Vec::new();
+        for fx in &resolved.fixtures {
+            if filter(&fx.event, &rule.event_type, &rule.conditions).is_some() {
+                continue;
+            }
+            let Transformed::Failed(e) = transformed(transform.eval(&fx.event, now)) else {
+                continue;
+            };
+            let file = fx
+                .path
+                .file_name()
+                .map_or_else(|| fx.name.clone(), |n| n.to_string_lossy().into_owned());
+            match failures.iter_mut().find(|(f, _, _)| *f == e) {
+                Some((_, files, _)) => files.push(file),
+                None => failures.push((e, vec![file], &fx.path)),
+            }
+        }
+        let selected = resolved
+            .fixtures
+            .iter()
+            .filter(|fx| filter(&fx.event, &rule.event_type, &rule.conditions).is_none())
+            .count();
+        for (e, files, first) in failures {
+            let mut shown: Vec<String> =
+                files.iter().take(SHOWN).map(|f| format!("`{f}`")).collect();
+            if files.len() > SHOWN {
+                shown.push(format!("{} more", files.len() - SHOWN));
+            }
+            let (start, end) = match (e.offset, culprit(cx, resolved.index, &e)) {
+                (Some(o), _) => (o, o + 1),
+                (None, Some(at)) => at,
+                (None, None) => (0, source.text.chars().count()),
+            };
+            let code = e.code.as_deref().unwrap_or("an error");
+            out.push(
+                cx.in_transform(
+                    source,
+                    start,
+                    end,
+                    format!(
+                        "rule `{}`'s transform fails on {} of its {selected} selected fixture event(s) ({}) with {code}: {}; `cxsync test` fails, and `sim` and the hub dead-letter each such event as TRANSFORM_FAILED",
+                        rule.id,
+                        files.len(),
+                        shown.join(", "),
+                        e.message
+                    ),
+                )
+                .with_help(format!(
+                    "make the transform handle such an event, or fix the fixture if the hub never sends one; `cxsync eval --spec {} --rule {} --event {}` shows the failure",
+                    typed(&spec.path),
+                    rule.id,
+                    typed(first)
+                )),
+            );
+        }
+    }
+}
