@@ -1404,6 +1404,7 @@ rules:
     assert!(delivered >= 2, "{out}");
     assert!(stderr.contains("[201×"), "{stderr}");
     assert!(!stderr.contains("422×"), "{stderr}");
+}
 
 /// Tester (session 8, staging alerts): an `--env` overlay that changes the channel but not
 /// `deadLetterQueue.alertEndpoint` leaves the base spec's (production's) alert webhook in place,

@@ -608,6 +608,10 @@ rules:
                 unauthorized > 0 && (retry || auth_failed > 0),
                 "{}",
                 text(&sim)
+            );
+        }
+    }
+}
 
 /// #185: a full batch whose body is above the CRM's limit, though each payload alone fits, is
 /// what lint's CX041 flags and what `sim` dead-letters with a 413, with the limit one byte

@@ -2829,6 +2829,7 @@ fn retry_after_storm_fails_a_spec_that_ignores_retry_after_and_names_the_fix() {
     let (code, out, _) = sim_edited_example(&[], &["--scenario", "retry-after-storm"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("none dead-lettered"), "{out}");
+}
 
 #[test]
 fn every_time_field_of_a_generated_event_moves_with_its_occurred_at() {

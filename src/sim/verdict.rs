@@ -216,7 +216,7 @@ impl Causes {
                     (status == Some(413) && d.batch.is_some() && self.batch_size > 1).then(|| {
                         BatchFit {
                             batch_size: self.batch_size,
-                            max_body: self.limits.map(|l| l.max_body),
+                            max_body: self.limits.as_ref().map(|l| l.checks.max_body()),
                             largest: d
                                 .payload
                                 .as_ref()

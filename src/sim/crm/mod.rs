@@ -923,6 +923,11 @@ impl Checks {
         }
     }
 
+    /// The largest request body the CRM takes (`crm::max_body_bytes`).
+    pub fn max_body(&self) -> u64 {
+        self.max_body
+    }
+
     /// What the CRM answers a lone request carrying `payload` (of rule `rule`, under
     /// idempotency key `key`) by its own checks, in [`CrmModel::handle_request`]'s order: 431
     /// (the key is longer than servers take), 413 (the body is larger than it takes), 400 (not a
