@@ -2518,7 +2518,11 @@ mod tests {
     fn a_number_written_as_text_counts_on_without_a_leading_zero() {
         // Tester #220: ticket numbers "7" and "9" came out as "010", "011", …, which a schema
         // asking for `^[1-9][0-9]*$` (Zendesk's, Freshdesk's ids) rejects.
-        for (ids, count) in [(vec!["7", "9"], 600u64), (vec!["0"], 30), (vec!["42"], 5000)] {
+        for (ids, count) in [
+            (vec!["7", "9"], 600u64),
+            (vec!["0"], 30),
+            (vec!["42"], 5000),
+        ] {
             let t: Vec<Value> = ids
                 .iter()
                 .map(|id| json!({"interaction": {"id": id}}))
@@ -2530,7 +2534,10 @@ mod tests {
                 .collect();
             for id in &seen {
                 let plain = id.len() == 1 || !id.starts_with('0');
-                assert!(plain && id.bytes().all(|b| b.is_ascii_digit()), "{ids:?}: {id}");
+                assert!(
+                    plain && id.bytes().all(|b| b.is_ascii_digit()),
+                    "{ids:?}: {id}"
+                );
             }
             let n = seen.len();
             seen.sort_unstable();
@@ -2541,7 +2548,9 @@ mod tests {
         let long = "1234567890123456789012345678901234567";
         let t = [json!({"interaction": {"id": long}})];
         let gen = generate(&t, 3, &Identity::default());
-        assert!(gen.iter().all(|e| e["interaction"]["id"].as_str().unwrap().len() == long.len()));
+        assert!(gen
+            .iter()
+            .all(|e| e["interaction"]["id"].as_str().unwrap().len() == long.len()));
     }
 
     #[test]
