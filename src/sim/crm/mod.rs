@@ -206,6 +206,7 @@ impl CrmModel {
             max_body: self.max_body,
             accepts_arrays: self.accepts_arrays,
             schema: self.schema.clone(),
+            refuses_media_type: self.refused_media.is_some(),
         }
     }
 
@@ -909,6 +910,8 @@ pub struct Checks {
     max_body: u64,
     accepts_arrays: bool,
     schema: Option<PayloadSchemas>,
+    /// The channel's `Content-Type` is not JSON ([`refused_media_type`]): every request is 415.
+    refuses_media_type: bool,
 }
 
 impl Checks {
@@ -920,6 +923,7 @@ impl Checks {
             max_body,
             accepts_arrays,
             schema,
+            refuses_media_type: false,
         }
     }
 
@@ -930,12 +934,15 @@ impl Checks {
 
     /// What the CRM answers a lone request carrying `payload` (of rule `rule`, under
     /// idempotency key `key`) by its own checks, in [`CrmModel::handle_request`]'s order: 431
-    /// (the key is longer than servers take), 413 (the body is larger than it takes), 400 (not a
+    /// (the key is longer than servers take), 415 (the channel's `Content-Type` is not JSON), 413 (the body is larger than it takes), 400 (not a
     /// record it takes: docs/semantics.md, "What the CRM accepts as a body"), 422 (a record
     /// fails the rule's payload schema); `None`: it takes the payload.
     pub fn refusal(&self, rule: &str, key: &str, payload: &Value) -> Option<u16> {
         if header_too_long(key.len()) {
             return Some(431);
+        }
+        if self.refuses_media_type {
+            return Some(415);
         }
         let body = payload.to_string();
         if body_too_large(self.max_body, body.len()) {
