@@ -2533,3 +2533,300 @@ rules:
     }
     assert!(fired >= 2 && quiet >= 5, "fired {fired}, quiet {quiet}");
 }
+
+/// A `cxsync init --crm <crm>` project in a temporary folder (a hold-out spec: not the
+/// repository's fixtures), with each fixture passed through `edit` and each payload schema
+/// through `schema`.
+fn init_project(
+    crm: &str,
+    edit: impl Fn(&str, &mut serde_json::Value),
+    schema: impl Fn(&mut serde_json::Value),
+) -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("p");
+    let out = crate::common::cxsync()
+        .args(["init", root.to_str().unwrap(), "--crm", crm])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for e in fs::read_dir(root.join("fixtures/events")).unwrap() {
+        let p = e.unwrap().path();
+        let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+        edit(p.file_name().unwrap().to_str().unwrap(), &mut v);
+        fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    }
+    let mut spec = String::new();
+    for e in fs::read_dir(root.join("specs")).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        if name.ends_with(".schema.json") {
+            let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            schema(&mut v);
+            fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+        } else if name.ends_with(".yaml") {
+            spec = format!("specs/{name}");
+        }
+    }
+    (dir, root, spec)
+}
+
+#[test]
+fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
+    // Tester #206: `events.oversize` on a field the fixture holds as a list replaced it with a
+    // string; the CRM's schema refused it (422) and the verdict blamed the spec.
+    let transcript = serde_json::json!([
+        {"speaker": "agent", "text": "Hello, how can I help?"},
+        {"speaker": "customer", "text": "My bill is wrong."}
+    ]);
+    let with_transcript = |_: &str, v: &mut serde_json::Value| {
+        v["interaction"]["analytics"]["transcript"] = transcript.clone();
+    };
+    let items = |max: Option<u64>| {
+        move |s: &mut serde_json::Value| {
+            let mut t = serde_json::json!({"type": "array", "items": {
+                "type": "object", "required": ["speaker", "text"],
+                "properties": {"speaker": {"type": "string"}, "text": {"type": "string"}}}});
+            if let Some(m) = max {
+                t["maxItems"] = m.into();
+            }
+            s["properties"]["ticket"]["properties"]["transcript"] = t;
+        }
+    };
+    let forward = |root: &std::path::Path| {
+        let p = root.join("specs/transforms/interaction_ended.jsonata");
+        let t = fs::read_to_string(&p).unwrap().replace(
+            "\"tags\": [",
+            "\"transcript\": [interaction.analytics.transcript.{\"speaker\": speaker, \"text\": text}],\n      \"tags\": [",
+        );
+        fs::write(&p, t).unwrap();
+    };
+    let scenario = |root: &std::path::Path, path: &str| {
+        fs::write(
+            root.join("over.yaml"),
+            format!("version: 1\nname: over\nduration: 5m\nevents:\n  count: 200\n  oversize: {{ every: 10, bytes: 20000, path: {path} }}\n"),
+        )
+        .unwrap();
+    };
+    let (_d, root, spec) = init_project("zendesk", with_transcript, items(None));
+    forward(&root);
+    scenario(&root, "interaction.analytics.transcript");
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("dead-lettered 0"), "{out}");
+    // The CRM takes at most 10 transcript lines: every inflated event is refused (422), which
+    // is the scenario's doing, to replay, and not the spec's.
+    let (_d, root, spec) = init_project("zendesk", with_transcript, items(Some(10)));
+    forward(&root);
+    scenario(&root, "interaction.analytics.transcript");
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("DLQ NON_RETRYABLE_STATUS         13"), "{out}");
+    assert!(
+        out.contains("transcript: [{"),
+        "the grown field is a list: {out}"
+    );
+    assert!(out.contains("to replay  13"), "{out}");
+    assert!(!out.contains("the spec   "), "{out}");
+    // A field that cannot grow in its own type, or an empty list: refused, naming the path and
+    // the fixture.
+    for (path, why) in [
+        ("interaction.analytics", "an object cannot be oversized"),
+        ("interaction.id", "a number cannot be oversized"),
+        (
+            "interaction.queue.name.text",
+            "`interaction.queue.name` is a string",
+        ),
+        ("interaction.tags", "an empty list"),
+    ] {
+        let (_d, root, spec) = init_project(
+            "zendesk",
+            |_, v| v["interaction"]["tags"] = serde_json::json!([]),
+            |_| {},
+        );
+        scenario(&root, path);
+        let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
+        assert_eq!(code, 2, "{path}: {out}{err}");
+        assert!(
+            err.contains(&format!("events.oversize.path `{path}` in fixture "))
+                && err.contains(why),
+            "{path}: {err}"
+        );
+    }
+}
+
+#[test]
+fn interaction_ids_without_letters_or_digits_still_give_every_copy_its_own_key() {
+    // An `interaction.id` of `.`, `-` or `__` was never varied: every copy of a fixture shared
+    // one idempotency key, and a spec that is fine failed `unique-idempotency-keys`.
+    let ids = [".", "-", "__"];
+    let (_d, root, spec) = init_project(
+        "generic",
+        |name, v| {
+            let i = ["webchat", "email", "ivr"]
+                .iter()
+                .position(|p| name.starts_with(p))
+                .unwrap();
+            v["interaction"]["id"] = ids[i].into();
+        },
+        |_| {},
+    );
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--report", "r.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok   unique-idempotency-keys"), "{out}");
+    assert!(out.contains("lost 0"), "{out}");
+    assert!(
+        out.contains("generated events keep each fixture's shape"),
+        "{out}"
+    );
+}
+
+/// #213: a numeric `event.id` (CXone's contact ids are numbers) is the event's id: the DLQ
+/// record's `eventId` and key, the outcome line and `dlq show` all name it exactly as written,
+/// not the event's position in the stream.
+#[test]
+fn a_numeric_event_id_names_the_event_in_records_outcomes_and_dlq_show() {
+    // The key names the agent, whom the IVR fixture does not have: its event is dead-lettered.
+    let dir = crate::common::edited_example(&[
+        (
+            "fixtures/events/ivr_no_agent.json",
+            r#""id": "evt-0005""#,
+            r#""id": 9007199254740990"#,
+        ),
+        (
+            "specs/crm_sync.yaml",
+            "key: ${interaction.id}_${event.type}",
+            "key: ${interaction.id}_${event.type}_${agent.id}",
+        ),
+    ]);
+    let args = [
+        "sim",
+        "specs/crm_sync.yaml",
+        "--events",
+        "5",
+        "--outcomes",
+        "o.jsonl",
+        "--dlq-dir",
+        "dlq",
+    ];
+    let (_, out, err) = run_in(dir.path(), &args);
+    let lines: Vec<serde_json::Value> = fs::read_to_string(dir.path().join("o.jsonl"))
+        .unwrap_or_else(|e| panic!("{e}: {out}{err}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ivr = lines
+        .iter()
+        .find(|l| l["fixture"] == "ivr_no_agent.json")
+        .unwrap();
+    assert_eq!(ivr["eventId"], "9007199254740990", "{ivr}");
+    assert_eq!(ivr["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
+    let rec = dir.path().join(
+        "dlq/cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/CRM_SYNC_RULE_ID/9007199254740990.json",
+    );
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
+    assert_eq!(r["eventId"], "9007199254740990");
+    assert_eq!(r["event"]["event"]["id"], 9007199254740990u64);
+    assert!(out.contains("9007199254740990"), "{out}");
+    let (code, shown, err) = run_in(dir.path(), &["dlq", "show", "dlq", "9007199254740990"]);
+    assert_eq!(code, 0, "{shown}{err}");
+    assert!(shown.contains("IDEMPOTENCY_KEY_UNRESOLVED"), "{shown}");
+}
+
+/// #215: a scenario's `respond` fault answering 422 (or 400) to payloads the CRM model takes
+/// outside the window is the scenario's fault, to replay: the unchanged spec's replay delivers
+/// them. A 422 the model's own schema check gives stays the spec's, and the FAIL line gives one
+/// total over its rules.
+#[test]
+fn a_respond_fault_refusing_good_payloads_is_to_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    for status in [422, 400] {
+        let sc = dir.path().join(format!("respond-{status}.yaml"));
+        fs::write(
+            &sc,
+            format!("version: 1\nname: respond-{status}\nduration: 5m\nevents: {{ count: 300 }}\nfaults:\n  - respond: {{ from: 1m, to: 2m, status: {status}, body: '{{\"error\":\"validation rule VR_017\"}}' }}\n"),
+        )
+        .unwrap();
+        // The example lists 400 and 422 as non-retryable: the window dead-letters at once.
+        let (code, out, rep) = sim_edited_example(&[], &["--scenario", sc.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        assert!(spec_causes(&rep).is_empty(), "{out}");
+        let replay = rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap();
+        assert!(replay > 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "{replay} to replay (NON_RETRYABLE_STATUS {replay})"
+            )),
+            "{out}"
+        );
+    }
+    // The same window over payloads that fail the CRM's schema (voice) and events whose key
+    // cannot render (the IVR fixture has no agent): the spec's, two causes, one total.
+    let sc = dir.path().join("respond-422.yaml");
+    let (code, out, rep) = sim_edited_example(
+        &[
+            (
+                "specs/crm-case.schema.json",
+                r#""enum": ["voice", "webchat", "email"]"#,
+                r#""enum": ["webchat", "email"]"#,
+            ),
+            (
+                "specs/crm_sync.yaml",
+                "key: ${interaction.id}_${event.type}",
+                "key: ${interaction.id}_${event.type}_${agent.id}",
+            ),
+        ],
+        &["--scenario", sc.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert!(causes.len() >= 2, "{out}");
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.0 == "NON_RETRYABLE_STATUS" && c.1 == Some(422)),
+        "{out}"
+    );
+    let total: u64 = causes.iter().map(|c| c.2).sum();
+    let verdict = out.lines().find(|l| l.starts_with("FAIL:")).unwrap();
+    assert_eq!(
+        verdict.matches("the spec dead-lettered").count(),
+        1,
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains(&format!("the spec dead-lettered {total} events: ")),
+        "{verdict}"
+    );
+}
+
+/// #216: the guide's edge case 1 (`retry-after-storm`) fails a spec that ignores the CRM's
+/// Retry-After: its description says such a spec exhausts its retries, and the scenario bounds
+/// the outcome (`expect.deadLettered: 0`) as `salesforce-throttle` does. The example spec, which
+/// honours Retry-After, passes it. The summary names the fix, and says when the scenario's
+/// Retry-After is longer than `crm.retryAfterHorizonSeconds` (what lint's CX012 trusts).
+#[test]
+fn retry_after_storm_fails_a_spec_that_ignores_retry_after_and_names_the_fix() {
+    let (code, out, rep) = sim_edited_example(
+        &[(
+            "specs/crm_sync.yaml",
+            "respectRetryAfterHeader: true",
+            "respectRetryAfterHeader: false",
+        )],
+        &["--scenario", "retry-after-storm"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(rep["totals"]["deadLettered"].as_u64().unwrap() > 0, "{out}");
+    let verdict = out.lines().find(|l| l.starts_with("FAIL:")).unwrap();
+    assert!(verdict.contains("deadLettered = "), "{verdict}");
+    assert!(
+        out.contains("set retry.respectRetryAfterHeader: true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Retry-After of 90 s, longer than crm.retryAfterHorizonSeconds (60)"),
+        "{out}"
+    );
+    let (code, out, _) = sim_edited_example(&[], &["--scenario", "retry-after-storm"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("none dead-lettered"), "{out}");
+}

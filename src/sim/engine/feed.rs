@@ -24,8 +24,156 @@ use crate::transform::limits::WALL_CLOCK_GUARD;
 use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::Limits;
 
-/// Sets `path` to `new`, making the objects on the way (the scenario's `oversize` field, which
-/// the fixture may lack on purpose).
+/// Which arrivals the scenario's `events.oversize` inflates: generated event `g` (arrival
+/// `fixtures + g`) when `(g + 1) % every == 0`. The one definition: the feed inflates by it and
+/// the verdict files those events' dead letters by it ([`crate::sim::verdict::Causes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Oversized {
+    /// Fixtures sent before the generated events.
+    pub fixtures: u64,
+    pub every: u64,
+}
+
+impl Oversized {
+    /// Whether arrival `origin` is inflated.
+    pub fn covers(&self, origin: u64) -> bool {
+        origin
+            .checked_sub(self.fixtures)
+            .is_some_and(|g| self.every > 0 && (g + 1) % self.every == 0)
+    }
+}
+
+/// Most elements `events.oversize` adds to a list: each is a JSON value in memory as well as
+/// bytes on the wire, so a list of one-character strings grown by 64 MiB would hold gigabytes.
+pub const MAX_OVERSIZE_ELEMENTS: u64 = 1_000_000;
+
+/// What `events.oversize` grows one template's field from, in the field's own JSON type: a
+/// string is followed by `bytes` characters `x`; a list by copies of its elements, in order and
+/// again, until the copies add at least `bytes` bytes of JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grow {
+    /// The event's own value (a string or a non-empty list).
+    Own,
+    /// That template's value, where this template lacks the field: the first fixture's that
+    /// holds it as a string or a non-empty list.
+    From(usize),
+    /// Nothing: no fixture holds the field, which is added as a string of `bytes` characters.
+    Empty,
+}
+
+/// What the oversize path holds in `v`: `Ok(None)` when the path ends early (a missing field,
+/// or `null`), `Err` naming the prefix that is not an object.
+fn at_path<'v>(v: &'v Value, segs: &[&str]) -> Result<Option<&'v Value>, (String, &'static str)> {
+    let mut cur = v;
+    for (i, s) in segs.iter().enumerate() {
+        match cur {
+            Value::Object(o) => match o.get(*s) {
+                Some(Value::Null) | None => return Ok(None),
+                Some(next) => cur = next,
+            },
+            other => return Err((segs[..i].join("."), json_kind(other))),
+        }
+    }
+    Ok(Some(cur))
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// How each template's field is grown by `o`, for the templates an inflated event copies
+/// (`None` for the others); an error names the path, the fixture and why it cannot be grown
+/// in its own type.
+fn growth(
+    templates: &[Value],
+    names: &[String],
+    hit: &[bool],
+    o: &crate::sim::scenario::Oversize,
+) -> Result<Vec<Option<Grow>>, EngineError> {
+    let segs: Vec<&str> = o.path.split('.').collect();
+    let refuse = |t: usize, why: String| {
+        EngineError::Config(format!(
+            "events.oversize.path `{}` in fixture {}: {why}; oversize grows a string (padding it) or a list (more of its elements)",
+            o.path, names[t]
+        ))
+    };
+    let mut held: Vec<Option<&Value>> = Vec::with_capacity(templates.len());
+    for (t, tpl) in templates.iter().enumerate() {
+        match at_path(tpl, &segs) {
+            Ok(v) => held.push(v),
+            Err((prefix, kind)) if hit[t] => {
+                return Err(refuse(
+                    t,
+                    format!("`{prefix}` is {kind}, not an object that could hold the field"),
+                ))
+            }
+            Err(_) => held.push(None),
+        }
+    }
+    // Where a template lacks the field: the first fixture's that holds it as a string or a
+    // list (real events carry what some fixtures leave out, in the form the others show).
+    let donor = held.iter().enumerate().find_map(|(d, v)| {
+        v.filter(|v| v.is_string() || v.as_array().is_some_and(|a| !a.is_empty()))
+            .map(|v| (d, v))
+    });
+    let mut out = vec![None; templates.len()];
+    for t in (0..templates.len()).filter(|&t| hit[t]) {
+        let (grow, v) = match (held[t], donor) {
+            (Some(v), _) => (Grow::Own, v),
+            (None, Some((d, v))) => (Grow::From(d), v),
+            (None, None) => {
+                out[t] = Some(Grow::Empty);
+                continue;
+            }
+        };
+        match v {
+            Value::String(_) => {}
+            Value::Array(a) if a.is_empty() => {
+                return Err(refuse(
+                    t,
+                    "an empty list, with no element to add more of".to_string(),
+                ))
+            }
+            Value::Array(a) => {
+                let text: u64 = a.iter().map(|e| json_len(e) + 1).sum();
+                let needed = o.bytes.div_ceil(text.max(1)) * a.len() as u64;
+                if needed > MAX_OVERSIZE_ELEMENTS {
+                    return Err(refuse(
+                        t,
+                        format!(
+                            "a list of {} element(s), {text} bytes in all, which {} bytes would grow by {needed} elements (at most {MAX_OVERSIZE_ELEMENTS}); lower `bytes` or name a list of larger elements",
+                            a.len(),
+                            o.bytes
+                        ),
+                    ));
+                }
+            }
+            other => {
+                return Err(refuse(
+                    t,
+                    format!("{} cannot be oversized in its own type", json_kind(other)),
+                ))
+            }
+        }
+        out[t] = Some(grow);
+    }
+    Ok(out)
+}
+
+/// The length of `v` as compact JSON.
+fn json_len(v: &Value) -> u64 {
+    serde_json::to_vec(v).map_or(0, |b| b.len() as u64)
+}
+
+/// Sets `path` to `new`, making the objects on the way where the fixture lacks them (checked
+/// by [`growth`]: every value on the way is an object or missing).
 fn set(v: &mut Value, path: &str, new: Value) {
     let mut cur = v;
     let segs: Vec<&str> = path.split('.').collect();
@@ -41,6 +189,33 @@ fn set(v: &mut Value, path: &str, new: Value) {
         cur = obj
             .entry((*s).to_string())
             .or_insert_with(|| Value::Object(Default::default()));
+    }
+}
+
+/// `base` grown by `bytes` in its own type ([`Grow`]).
+fn grown(base: Option<&Value>, bytes: u64) -> Value {
+    let bytes = bytes.min(64 * 1024 * 1024) as usize;
+    match base {
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let lens: Vec<usize> = a.iter().map(|e| json_len(e) as usize + 1).collect();
+            let mut out = a.clone();
+            let mut added = 0usize;
+            for (e, len) in a.iter().zip(&lens).cycle() {
+                if added >= bytes {
+                    break;
+                }
+                added += len;
+                out.push(e.clone());
+            }
+            Value::Array(out)
+        }
+        Some(Value::String(s)) => {
+            let mut out = String::with_capacity(s.len() + bytes);
+            out.push_str(s);
+            out.extend(std::iter::repeat_n('x', bytes));
+            Value::String(out)
+        }
+        _ => Value::String("x".repeat(bytes)),
     }
 }
 
@@ -134,6 +309,9 @@ pub struct Feed<'a> {
     /// The run's epoch, in ms since the Unix epoch.
     epoch_ms: i64,
     sc: &'a Scenario,
+    /// The arrivals `events.oversize` inflates, and how each template's field grows.
+    oversized: Option<Oversized>,
+    growth: Vec<Option<Grow>>,
 }
 
 impl<'a> Feed<'a> {
@@ -167,7 +345,26 @@ impl<'a> Feed<'a> {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let total = generated + fixtures.len() as u64;
+        let oversized = sc.events.oversize.as_ref().map(|o| Oversized {
+            fixtures: fixtures.len() as u64,
+            every: o.every,
+        });
+        let growth = match &sc.events.oversize {
+            None => vec![None; templates.len()],
+            Some(o) => {
+                // The templates an inflated event copies: generated event `k × every − 1`
+                // copies template `(k × every − 1) mod n`, which repeats within n steps.
+                let n = templates.len() as u64;
+                let mut hit = vec![false; templates.len()];
+                for k in 1..=(generated / o.every.max(1)).min(n) {
+                    hit[((k * o.every - 1) % n) as usize] = true;
+                }
+                growth(&templates, &names, &hit, o)?
+            }
+        };
         Ok(Feed {
+            oversized,
+            growth,
             curve: Curve::new(generated.max(1), sc.duration.ms(), &sc.events.curve),
             fixtures,
             templates,
@@ -273,7 +470,18 @@ impl<'a> Feed<'a> {
     fn changed(&self, g: u64) -> bool {
         let ev = &self.sc.events;
         let every = |n: Option<u64>| n.is_some_and(|n| (g + 1) % n == 0);
-        every(ev.without_agent_every) || every(ev.oversize.as_ref().map(|o| o.every))
+        every(ev.without_agent_every) || self.inflates(g)
+    }
+
+    /// Whether the scenario's `events.oversize` inflates generated event `g`.
+    fn inflates(&self, g: u64) -> bool {
+        self.oversized
+            .is_some_and(|o| o.covers(g + self.fixtures.len() as u64))
+    }
+
+    /// The arrivals the scenario's `events.oversize` inflates (`None`: it inflates none).
+    pub fn oversized(&self) -> Option<Oversized> {
+        self.oversized
     }
 
     /// The template of generated event `g`.
@@ -303,14 +511,15 @@ impl<'a> Feed<'a> {
                 }
             }
         }
-        if let Some(o) = &sc.events.oversize {
-            if (g + 1) % o.every == 0 {
-                set(
-                    &mut ev,
-                    &o.path,
-                    Value::from("x".repeat(o.bytes.min(64 * 1024 * 1024) as usize)),
-                );
-            }
+        if let (Some(o), true) = (&sc.events.oversize, self.inflates(g)) {
+            let segs: Vec<&str> = o.path.split('.').collect();
+            let base = match self.growth[self.template_of(g)] {
+                Some(Grow::Own) => at_path(&ev, &segs).ok().flatten(),
+                Some(Grow::From(d)) => at_path(&self.templates[d], &segs).ok().flatten(),
+                Some(Grow::Empty) | None => None,
+            };
+            let new = grown(base, o.bytes);
+            set(&mut ev, &o.path, new);
         }
         ev
     }
@@ -415,15 +624,23 @@ pub struct Schedule {
     heap: BinaryHeap<Reverse<(Time, u64)>>,
 }
 
-/// Arrival `k`'s event id (`#k` when it has none) and type, as reports name them.
+/// Arrival `k`'s event id and type, as reports, DLQ records (their key), outcomes and alerts name
+/// them. The id is `event.id`: a string as it is, an integer as its JSON text (CXone's own ids are
+/// numbers: `9007199254740990` is that event's id, whatever its position in the stream). `#k`,
+/// its position, when it has none: no `event.id`, or one that is not a string or an integer (a
+/// fraction, a number too large to keep every digit of, `true`, `null`, an object), since such a
+/// value does not name one event exactly. docs/dlq.md (the record's `eventId`).
 pub(crate) fn event_name(event: &Value, k: u64) -> (String, String) {
     // `event.get`, not `pointer("/event/id")`: a pointer unescapes each of its segments into a
     // new string before it looks it up.
     let head = event.get("event");
-    let event_id = head
-        .and_then(|e| e.get("id"))
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{k}"), str::to_string);
+    let event_id = match head.and_then(|e| e.get("id")) {
+        Some(Value::String(s)) => s.clone(),
+        // `is_i64 || is_u64`: serde_json keeps such a number exactly and prints it as written
+        // (less a leading `-0`'s sign, which no id has); anything else it holds as an f64.
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+        _ => format!("#{k}"),
+    };
     let event_type = head
         .and_then(|e| e.get("type"))
         .and_then(Value::as_str)
@@ -627,5 +844,98 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        /// #206: an oversized field keeps its JSON type: a string is the fixture's followed by
+        /// `bytes` characters; a list is the fixture's elements followed by copies of them, in
+        /// order, adding at least `bytes` bytes of JSON and less than one more element's worth.
+        #[test]
+        fn an_oversized_field_grows_in_its_own_type(
+            elements in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "[a-z ]{0,40}".prop_map(Value::from),
+                    (0u32..1000, "[a-z]{0,12}").prop_map(|(n, s)| json!({"n": n, "text": s})),
+                    (0i64..1_000_000).prop_map(Value::from),
+                ],
+                1..6,
+            ),
+            text in "[ -~]{0,30}",
+            bytes in 1u64..20_000,
+        ) {
+            let list = Value::Array(elements.clone());
+            let g = grown(Some(&list), bytes);
+            let g = g.as_array().expect("a list stays a list");
+            prop_assert_eq!(&g[..elements.len()], &elements[..]);
+            for (i, e) in g.iter().enumerate() {
+                prop_assert_eq!(e, &elements[i % elements.len()]);
+            }
+            let added: u64 = g[elements.len()..].iter().map(|e| json_len(e) + 1).sum();
+            let largest = elements.iter().map(|e| json_len(e) + 1).max().unwrap();
+            prop_assert!(added >= bytes && added < bytes + largest, "{} for {}", added, bytes);
+            let s = grown(Some(&Value::from(text.clone())), bytes);
+            let s = s.as_str().expect("a string stays a string");
+            prop_assert!(s.starts_with(&text) && s.len() as u64 == text.len() as u64 + bytes);
+            prop_assert_eq!(grown(None, bytes), Value::from("x".repeat(bytes as usize)));
+        }
+    }
+
+    #[test]
+    fn the_oversized_arrivals_are_every_nth_generated_event() {
+        let o = Oversized {
+            fixtures: 3,
+            every: 4,
+        };
+        let hit: Vec<u64> = (0..20).filter(|&k| o.covers(k)).collect();
+        assert_eq!(hit, vec![6, 10, 14, 18]);
+    }
+}
+
+#[cfg(test)]
+mod event_name_tests {
+    use super::event_name;
+    use serde_json::{json, Value};
+
+    fn id_of(v: &str) -> String {
+        let event: Value = serde_json::from_str(v).unwrap();
+        event_name(&event, 190).0
+    }
+
+    #[test]
+    fn an_integer_event_id_is_its_json_text_and_anything_else_not_an_id_is_the_position() {
+        // Strings as they are; integers exactly as written, up to u64 and down to i64::MIN.
+        assert_eq!(id_of(r#"{"event": {"id": "evt-7"}}"#), "evt-7");
+        assert_eq!(
+            id_of(r#"{"event": {"id": 9007199254740990}}"#),
+            "9007199254740990"
+        );
+        assert_eq!(
+            id_of(r#"{"event": {"id": 18446744073709551615}}"#),
+            "18446744073709551615"
+        );
+        assert_eq!(id_of(r#"{"event": {"id": -42}}"#), "-42");
+        assert_eq!(id_of(r#"{"event": {"id": 0}}"#), "0");
+        // Not an id: the stream position.
+        for v in [
+            r#"{"event": {"id": 1.5}}"#,
+            r#"{"event": {"id": 1e3}}"#,
+            r#"{"event": {"id": 18446744073709551616}}"#,
+            r#"{"event": {"id": true}}"#,
+            r#"{"event": {"id": null}}"#,
+            r#"{"event": {"id": {"n": 1}}}"#,
+            r#"{"event": {"id": [1]}}"#,
+            r#"{"event": {}}"#,
+            r#"{}"#,
+        ] {
+            assert_eq!(id_of(v), "#190", "{v}");
+        }
+        assert_eq!(event_name(&json!({"event": {"type": "t"}}), 3).1, "t");
     }
 }

@@ -6,7 +6,8 @@
 //!   the key's id fields of a party): a string keeps its form: every letter stays a letter of the same case,
 //!   every digit a digit, hex stays hex, punctuation stays where it is; the trailing characters
 //!   count up from the fixture's value (`INT-00417` → `INT-00418`, `ab12-cd34` → `ab12-cd35`, a
-//!   UUID stays a UUID, `abcdef` stays hex). Fixtures whose values have the same form share one
+//!   UUID stays a UUID, `abcdef` stays hex; an id with neither letters nor digits gets digits
+//!   after it, `-` → `-1`). Fixtures whose values have the same form share one
 //!   sequence, which starts above every id of the run its form can spell, in any identity field
 //!   ([`Taken`]), so every generated id is unique and none repeats a fixture's or another
 //!   field's. Only when the fixture's form cannot hold that many values is its varying run
@@ -1265,7 +1266,10 @@ impl Shape {
     /// digits are all hex of one case, laid out as a UUID (`8-4-4-4-12`), or at least eight of
     /// them with both kinds present (a hash), or at least six hex letters and no digit
     /// (`abcdef`); otherwise only its last run of digits varies (`INT-00417`), or, without
-    /// digits, its last run of letters (`CASE-ZZ`); everything else is fixed.
+    /// digits, its last run of letters (`CASE-ZZ`); everything else is fixed. A string with
+    /// neither an ASCII letter nor a digit (`.`, `-`, `__`, `""`, `日本`) has nothing to vary:
+    /// its characters stay and a digit follows them (`-` → `-1`, `-2`, …, widened as the run
+    /// needs), so its copies are still strings, start with the fixture's text and are unique.
     fn of(s: &str) -> Shape {
         let chars: Vec<char> = s.chars().collect();
         let alnum: Vec<char> = chars
@@ -1335,6 +1339,9 @@ impl Shape {
                 classes[i as usize] = kind(c).unwrap_or(Class::Fixed(c));
                 i -= 1;
             }
+        }
+        if !chars.iter().any(char::is_ascii_alphanumeric) {
+            classes.push(Class::Digit);
         }
         Shape(classes).fitted(&chars)
     }
@@ -1804,7 +1811,9 @@ enum Token {
 }
 
 /// Same punctuation in the same places, and runs of the same case (a run of digits only, which
-/// a hex id can become, goes with any run); a hex id ([`Shape::of`]) stays hex of its case.
+/// a hex id can become, goes with any run); a hex id ([`Shape::of`]) stays hex of its case. `b`
+/// may hold runs of digits `a` lacks, where an id with neither letters nor digits (`-`) was
+/// varied by a digit after it (`CASE--` → `CASE--1`), and nothing else more.
 fn same_form(a: &str, b: &str) -> bool {
     let (x, y) = (string_form(a), string_form(b));
     let hex = Shape::of(a)
@@ -1820,11 +1829,16 @@ fn same_form(a: &str, b: &str) -> bool {
             return false;
         }
     }
-    x.len() == y.len()
-        && x.iter().zip(&y).all(|(p, q)| match (p, q) {
-            (Token::Run(f), Token::Run(g)) => f == g || *f == 0 || *g == 0,
-            _ => p == q,
-        })
+    let alike = |p: &Token, q: &Token| match (p, q) {
+        (Token::Run(f), Token::Run(g)) => f == g || *f == 0 || *g == 0,
+        _ => p == q,
+    };
+    let mut rest = y.iter();
+    x.iter().all(|p| {
+        rest.by_ref()
+            .find(|q| alike(p, q) || **q != Token::Run(0))
+            .is_some_and(|q| alike(p, q))
+    }) && rest.all(|q| *q == Token::Run(0))
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -2244,6 +2258,72 @@ mod tests {
             plan(&t, 1).apply(&t[0], 0, 0, AT)["event"]["id"],
             "CASE-BAA"
         );
+    }
+
+    proptest::proptest! {
+        /// An id with neither an ASCII letter nor a digit (`.`, `-`, `__`, `""`, `日本`) was
+        /// never varied: every copy carried one idempotency key. Each fixture's copies are
+        /// strings that start with its text and end in digits, unique across every identity
+        /// field and fixture, and the built-in check accepts them, alone or inside a payload
+        /// string.
+        #[test]
+        fn an_id_without_letters_or_digits_varies_by_a_digit_after_it(
+            ids in proptest::collection::vec("[-._~ /:#日本]{0,4}", 1..5),
+            with_digit_ids in proptest::bool::ANY,
+            count in 1u64..300,
+        ) {
+            let t: Vec<Value> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    // A fixture event id that a copy of `-` could count into: `-1`.
+                    let ev = if with_digit_ids { format!("{id}{}", i + 1) } else { format!("evt-{i}") };
+                    json!({"event": {"id": ev}, "interaction": {"id": id}})
+                })
+                .collect();
+            assert_all_ids_unique_or_shared(&t, count);
+            let p = plan(&t, count);
+            for g in 0..count {
+                let ti = (g % t.len() as u64) as usize;
+                let e = p.apply(&t[ti], ti, g, AT);
+                let (fixture, id) = (ids[ti].as_str(), e["interaction"]["id"].as_str().unwrap());
+                let tail = id.strip_prefix(fixture).unwrap_or_else(|| panic!("{id} for {fixture:?}"));
+                proptest::prop_assert!(!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()), "{} for {:?}", id, fixture);
+                proptest::prop_assert!(compare(&t[ti], &e).is_empty(), "{:?}", compare(&t[ti], &e));
+                let key = |v: &Value| json!({"caseNumber": format!("CASE-{}_ended", v["interaction"]["id"].as_str().unwrap())});
+                proptest::prop_assert!(compare(&key(&t[ti]), &key(&e)).is_empty(), "{:?}", compare(&key(&t[ti]), &key(&e)));
+            }
+        }
+    }
+
+    /// Every id of the copies of `t` is unique, except where two fixtures share one value
+    /// (one interaction): those share one generated value in a copy, and it is still no other's.
+    fn assert_all_ids_unique_or_shared(t: &[Value], count: u64) {
+        let p = plan(t, count);
+        let n = t.len() as u64;
+        let mut seen: std::collections::BTreeMap<String, (u64, Value)> = Default::default();
+        for v in t {
+            for path in IDENTITY {
+                let x = get(v, &split(path)).unwrap();
+                seen.insert(x.as_str().unwrap().to_string(), (u64::MAX, x.clone()));
+            }
+        }
+        for g in 0..count {
+            let ti = (g % n) as usize;
+            let e = p.apply(&t[ti], ti, g, AT);
+            for path in IDENTITY {
+                let fixture = get(&t[ti], &split(path)).unwrap().clone();
+                let id = get(&e, &split(path)).unwrap().as_str().unwrap().to_string();
+                // One copy (`g / n`) of one fixture value: the same generated value.
+                if let Some((copy, was)) = seen.insert(id.clone(), (g / n, fixture.clone())) {
+                    assert!(
+                        copy == g / n && was == fixture,
+                        "{id} repeats ({path} of {fixture} in copy {}; {was} in copy {copy})",
+                        g / n
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -323,10 +323,13 @@ pub struct Oversize {
     /// Every n-th generated event is inflated.
     #[schemars(range(min = 1, max = 10000000))]
     pub every: u64,
-    /// Size of the added field in bytes (at most 64 MiB, the DLQ's record limit).
+    /// Bytes the field grows by (at most 64 MiB, the DLQ's record limit): a string by that many
+    /// characters, a list by copies of its elements adding at least that much JSON.
     #[schemars(range(min = 1, max = 67108864))]
     pub bytes: u64,
-    /// Dotted path of the field set to a string of that size.
+    /// Dotted path of the field grown, in its own JSON type: a string is padded, a list gets
+    /// more of its own elements. Where a fixture lacks the field it is added, as another
+    /// fixture holds it, else as a string; an object, number, boolean or empty list is refused.
     #[serde(default = "default_oversize_path")]
     pub path: String,
 }
