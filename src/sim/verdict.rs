@@ -107,7 +107,7 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Whether the CRM's refusal (400, 413, 422, 431) of this dead letter's last request cannot
+    /// Whether the CRM's refusal (400, 413, 415, 422, 431) of this dead letter's last request cannot
     /// have been its judgement of the request: its own checks take the payload (its key within
     /// the header limit, its body within the size limit, a record it takes, passing its rule's
     /// schema). The refusal was then a fault of the CRM (a scenario's `respond`), and a replay
