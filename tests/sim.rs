@@ -2680,6 +2680,107 @@ fn interaction_ids_without_letters_or_digits_still_give_every_copy_its_own_key()
     );
 }
 
+/// #217: a replay is the latest write of all, so where two rules write one upserted record and
+/// set a field of it to different values (CX037's condition), the verdict's "to replay" line
+/// says a replay of the older event sets the record back, and `dlq replay` (`--dry-run` too)
+/// names the records of the older events; rules writing fields of their own (#221) get neither.
+#[test]
+fn replay_advice_warns_where_an_older_event_can_set_a_record_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |open: &str, close: &str| {
+        format!(
+            r#"version: 1
+name: replay-set-back
+channel:
+  name: Cases
+  destinationUri: https://cases.example.com/v1/records
+  auth: {{ type: none }}
+  timeoutMilliseconds: 3000
+idempotency: {{ header: Idempotency-Key, key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: cases-dlq }}
+crm: {{ profile: generic, idempotency: {{ by: upsert, field: record_id }} }}
+rules:
+  - id: OPEN
+    name: open on start
+    eventType: call.started
+    transform: '{{"record_id": call.callId, "opened_at": event.occurredAt{open}}}'
+    fixtures: [fx/started.json]
+  - id: CLOSE
+    name: close on end
+    eventType: call.ended
+    transform: '{{"record_id": call.callId, "closed_at": event.occurredAt{close}}}'
+    fixtures: [fx/ended.json]
+"#
+        )
+    };
+    write_files(
+        dir.path(),
+        &[
+            (
+                "fx/started.json",
+                r#"{"event": {"id": "ev-0001", "type": "call.started", "occurredAt": "2025-03-30T09:00:00.000Z"}, "call": {"callId": "CALL-000001"}}"#,
+            ),
+            (
+                "fx/ended.json",
+                r#"{"event": {"id": "ev-0002", "type": "call.ended", "occurredAt": "2025-03-30T09:04:00.000Z"}, "call": {"callId": "CALL-000001"}}"#,
+            ),
+            (
+                "down.yaml",
+                "version: 1\nname: down\nduration: 10m\nevents: { count: 200 }\nfaults:\n  - maintenance: { from: 1m, to: 4m }\n",
+            ),
+        ],
+    );
+    let path = dir.path().join("spec.yaml");
+    let sc = dir.path().join("down.yaml");
+    let cases = [
+        (
+            "a shared `status`",
+            r#", "status": "open""#,
+            r#", "status": "closed""#,
+            true,
+        ),
+        ("fields of their own", "", "", false),
+    ];
+    for (n, (what, open, close, warns)) in cases.into_iter().enumerate() {
+        fs::write(&path, spec(open, close)).unwrap();
+        let dlq = dir.path().join(format!("dlq{n}"));
+        let (_, out, err) = run(&[
+            path.to_str().unwrap(),
+            "--scenario",
+            sc.to_str().unwrap(),
+            "--dlq-dir",
+            dlq.to_str().unwrap(),
+        ]);
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("to replay"))
+            .unwrap_or_else(|| panic!("{what}: no dead letters to replay: {out}{err}"));
+        assert_eq!(line.contains("CX037"), warns, "{what}: {line}");
+        assert_eq!(
+            line.contains("rules `OPEN` and `CLOSE`"),
+            warns,
+            "{what}: {line}"
+        );
+        let replay = cxsync()
+            .args(["dlq", "replay", dlq.to_str().unwrap(), "--spec"])
+            .arg(&path)
+            .arg("--dry-run")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&replay.stderr);
+        let warned = stderr
+            .lines()
+            .find(|l| l.starts_with("warning:") && l.contains("sets the record back"));
+        assert_eq!(warned.is_some(), warns, "{what}: {stderr}");
+        if let Some(w) = warned {
+            // It names records of the older event's rule, and only those.
+            assert!(w.contains("rule `OPEN`)"), "{w}");
+            assert!(!w.contains("rule `CLOSE`)"), "{w}");
+        }
+    }
+}
+
 /// #213: a numeric `event.id` (CXone's contact ids are numbers) is the event's id: the DLQ
 /// record's `eventId` and key, the outcome line and `dlq show` all name it exactly as written,
 /// not the event's position in the stream.

@@ -394,6 +394,10 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         .collect();
     // A batch the CRM may have written goes whole or not at all (#211).
     replay::check_whole(&mut evals, &scan.records);
+    // A replayed older event can set back a record a newer one wrote (#217).
+    if let Some(w) = replay::set_back_warning(spec, &evals) {
+        eprintln!("warning: {w}");
+    }
     // A filter that matches nothing is a typo more often than not: say so, and exit 1.
     let unmatched = replay::unmatched(&filter, &scan.records, spec, evals.len());
     for note in &unmatched {

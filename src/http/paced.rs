@@ -144,6 +144,7 @@ pub async fn run(
     let st = mock.state();
     fault_note(&mut rep, &st.tally);
     engine::throttle_notes(&mut rep, spec, st.model());
+    rep.replay_set_back = engine::preview::set_back_rules_of(spec, inputs);
     ledger.finish(&mut rep, now, st.model(), &machine);
     Ok(rep)
 }

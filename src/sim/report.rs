@@ -142,6 +142,10 @@ pub struct Report {
     /// failure that says why.
     pub set_back: u64,
     pub set_back_detail: String,
+    /// Pairs of rules (the older event's, the newer's) whose writes of one upserted record can
+    /// set it back (CX037's condition, `sim::engine::preview::set_back_rules_of`): a replay of
+    /// an older event's dead letter can, so the "to replay" line says so (#217).
+    pub replay_set_back: Vec<(String, String)>,
     /// Dead-lettered events by the last HTTP status they saw.
     pub dlq_by_status: BTreeMap<u16, u64>,
     pub key_clash_count: u64,
@@ -296,6 +300,7 @@ impl Report {
             overwrite_detail: String::new(),
             set_back: 0,
             set_back_detail: String::new(),
+            replay_set_back: Vec::new(),
             dlq_by_status: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
@@ -713,8 +718,9 @@ impl Report {
         if replay > 0 {
             let _ = writeln!(
                 s,
-                "  to replay  {replay} dead-lettered by the scenario's faults ({}): the data is intact; once the cause is gone, `cxsync dlq replay <dlq> --spec <spec>` sends them with their original keys",
-                super::verdict::reason_list(&self.causes.to_replay)
+                "  to replay  {replay} dead-lettered by the scenario's faults ({}): the data is intact; once the cause is gone, `cxsync dlq replay <dlq> --spec <spec>` sends them with their original keys{}",
+                super::verdict::reason_list(&self.causes.to_replay),
+                super::engine::preview::replay_set_back_note(&self.replay_set_back)
             );
         }
         if !self.sources.is_empty() && self.totals.events > 0 {

@@ -18,12 +18,14 @@ mod batch;
 mod evaluate;
 mod run;
 mod select;
+mod set_back;
 mod sink;
 
 pub use batch::{check_whole, units, BatchId, Unit};
 pub use evaluate::{render_key, Evaluation, Problem, Replayer};
 pub use run::{replay, replay_until, Disposition, Marker, ReplayOptions, Replayed};
 pub use select::{foreign_channels, foreign_destinations, unmatched, ForeignDestination};
+pub use set_back::set_back_warning;
 pub use sink::{check_url, Delivery, DriverSink, ReplaySink, SinkOutcome, SinkSetupError};
 
 #[cfg(test)]

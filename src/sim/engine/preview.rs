@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use super::feed::{event_name, subject_hash, Feed};
 use super::EngineError;
 use crate::delivery::Template;
+use crate::diag::printable;
 use crate::sim::crm::{sets_back, CrmModel, Field};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::{self, Scenario};
@@ -172,6 +173,60 @@ pub fn shared_records(writes: &[Write]) -> Vec<(usize, usize)> {
     }
     out.sort_unstable();
     out
+}
+
+/// The pairs of rules whose writes of one record can set it back, CX037's condition: `(the
+/// earlier write's rule, the later's)` by index into [`Inputs::rules`], each pair once, in order.
+pub fn set_back_rules(writes: &[Write]) -> Vec<(usize, usize)> {
+    let pairs: std::collections::BTreeSet<(usize, usize)> = shared_records(writes)
+        .into_iter()
+        .map(|(a, b)| (writes[a].rule, writes[b].rule))
+        .collect();
+    pairs.into_iter().collect()
+}
+
+/// [`set_back_rules`] of a run of `spec`'s fixtures, by rule id: what the verdict's "to replay"
+/// line and `dlq replay` warn of, a replay of an older event's dead letter landing after a
+/// newer event's write (#217). Empty when the preview cannot run (lint and the run say why).
+pub fn set_back_rules_of(spec: &Spec, inputs: &Inputs) -> Vec<(String, String)> {
+    let Ok(w) = writes(spec, inputs, COPIES) else {
+        return Vec::new();
+    };
+    let id = |i: usize| {
+        inputs
+            .rules
+            .get(i)
+            .map_or_else(String::new, |r| r.id.clone())
+    };
+    set_back_rules(&w)
+        .into_iter()
+        .map(|(a, b)| (id(a), id(b)))
+        .collect()
+}
+
+/// The words the "to replay" line adds for [`set_back_rules_of`]'s pairs (empty for none).
+pub fn replay_set_back_note(pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = pairs
+        .iter()
+        .map(|(a, b)| {
+            if a == b {
+                format!("rule `{}` writes one record for two events", printable(a))
+            } else {
+                format!(
+                    "rules `{}` and `{}` write one record",
+                    printable(a),
+                    printable(b)
+                )
+            }
+        })
+        .collect();
+    format!(
+        " — but {} and set a field to different values (lint: CX037): a replayed dead letter of an older event lands after the newer event's write and sets the record back; `dlq replay` names the records of the older events, check the CRM's record before sending them",
+        named.join(", ")
+    )
 }
 
 /// How many writes of one record [`shared_records`] pairs: the events of one subject in one copy

@@ -119,6 +119,7 @@ pub fn run(
     traffic.guard_error(opts.seed)?;
     let crm = crm.into_inner();
     throttle_notes(&mut rep, spec, &crm);
+    rep.replay_set_back = super::preview::set_back_rules_of(spec, inputs);
     ledger.finish(&mut rep, vt.now(), &crm, vt.machine());
     Ok(rep)
 }
