@@ -1230,6 +1230,7 @@ fn generated_dlq(dir: &Path) -> (u64, BTreeSet<String>) {
                     environment: None,
                     destination: None,
                     idempotency_key: Some(key),
+                    batch: None,
                     event: ev,
                     payload: None,
                     reason: Reason::RetriesExhausted,
@@ -2196,4 +2197,215 @@ async fn run_async_child(child: Child) -> Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().expect("cxsync runs"))
         .await
         .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// #211: batches the CRM wrote but never confirmed
+
+/// A spec whose channel batches four events to a CRM that deduplicates on the key header, and
+/// times out at 1 s; its 12 fixture events have ids and keys of their own.
+fn batching_spec(dir: &Path) -> PathBuf {
+    std::fs::create_dir_all(dir.join("events")).unwrap();
+    for i in 0..12 {
+        std::fs::write(
+            dir.join("events").join(format!("e{i:02}.json")),
+            format!(
+                r#"{{"event": {{"id": "tkt-{i:02}", "type": "ticket.closed", "occurredAt": "2026-11-30T08:01:{i:02}.250+01:00"}}, "ticket": {{"ref": "TK-{i:04}", "queue": "billing"}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+    let spec = dir.join("tickets.yaml");
+    std::fs::write(
+        &spec,
+        "version: 1\nname: tickets\nchannel:\n  name: Tickets\n  destinationUri: https://crm.example.org/api/tickets\n  auth: { type: none }\n  timeoutMilliseconds: 1000\n  batchSize: 4\n  batchIntervalSeconds: 1\nidempotency: { header: Idempotency-Key, key: \"${event.id}\" }\nretry: { maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 1, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 413, 422] }\ndeadLetterQueue: { enabled: true, bucketName: tickets-dlq }\ncrm: { profile: generic, acceptsArrays: true, idempotency: { by: header } }\nrules:\n  - { id: TICKETS, name: tickets, eventType: ticket.closed, transform: '{\"ref\": ticket.ref, \"queue\": ticket.queue}', fixtures: [\"events/*.json\"] }\n",
+    )
+    .unwrap();
+    spec
+}
+
+/// `cxsync mock-crm` on a free port, stopped (SIGINT) when asked, its tally returned.
+struct MockCrmProcess {
+    child: Child,
+    url: String,
+}
+
+impl MockCrmProcess {
+    fn start(spec: &Path, scenario: &Path) -> MockCrmProcess {
+        use std::io::BufRead;
+        let mut child = cxsync()
+            .args(["mock-crm", "--port", "0", "--spec"])
+            .arg(spec)
+            .arg("--scenario")
+            .arg(scenario)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut url = None;
+        loop {
+            let mut l = String::new();
+            assert!(out.read_line(&mut l).unwrap() > 0, "mock-crm exited early");
+            if l.trim_start().starts_with("CRM writes") {
+                url = l.split_whitespace().last().map(str::to_string);
+            }
+            if l.starts_with("Ctrl-C") {
+                break;
+            }
+        }
+        MockCrmProcess {
+            child,
+            url: url.unwrap(),
+        }
+    }
+
+    /// The last tally line (`requests … · side effects N · deduplicated M · …`).
+    fn stop(mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        err.rsplit(['\n', '\r'])
+            .find(|l| l.contains("side effects"))
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+impl Drop for MockCrmProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The number after `label` in a tally line.
+fn tally(line: &str, label: &str) -> u64 {
+    line.split(label)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{label}` in {line:?}"))
+}
+
+/// #211: a CRM that deduplicates on the key header writes every batch, but its answers come
+/// after the hub's timeout: each batch is dead-lettered, its events' records naming the batch.
+/// Virtual time and `sim --http` write the same records and say all were in fact written.
+/// Against `cxsync mock-crm` holding those batches, `dlq replay` re-sends each batch whole with
+/// the key the CRM saw, so each record is written exactly once (one by one with their own keys,
+/// as before, every record was written twice).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_written_but_unanswered_is_replayed_whole_and_written_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = batching_spec(dir.path());
+    let late = dir.path().join("late.yaml");
+    std::fs::write(
+        &late,
+        "version: 1\nname: late\nduration: 30s\nevents: { count: 12, fixtures: true }\ncrm: { latency: { p50Ms: 3000, p99Ms: 3000 } }\n",
+    )
+    .unwrap();
+    let mut dlqs = Vec::new();
+    for (mode, flags) in [("virtual", vec![]), ("http", vec!["--http"])] {
+        let d = dir.path().join(format!("dlq-{mode}"));
+        let report = dir.path().join(format!("{mode}.json"));
+        let o = run(cxsync()
+            .arg("sim")
+            .arg(&spec)
+            .arg("--scenario")
+            .arg(&late)
+            .arg("--dlq-dir")
+            .arg(&d)
+            .arg("--report")
+            .arg(&report)
+            .args(&flags));
+        assert_eq!(o.status.code(), Some(1), "{mode}: {}", stdout(&o));
+        let rep: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        assert_eq!(
+            rep["deadLetteredButApplied"], 24,
+            "{mode}: {}",
+            rep["totals"]
+        );
+        let files: BTreeMap<String, String> = crate::common::files_under(&d)
+            .into_iter()
+            .map(|(p, bytes)| {
+                (
+                    p.to_string_lossy().into_owned(),
+                    String::from_utf8(bytes).unwrap(),
+                )
+            })
+            .collect();
+        dlqs.push(files);
+    }
+    assert_eq!(
+        dlqs[0], dlqs[1],
+        "virtual time and sim --http wrote other records"
+    );
+    let records: Vec<Record> = dlqs[0]
+        .values()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    assert_eq!(records.len(), 24);
+    assert!(records
+        .iter()
+        .all(|r| r.batch.as_ref().is_some_and(|b| b.maybe_applied)));
+    // The CRM holds every batch: the hub's first attempts, written, their answers lost.
+    let quiet = dir.path().join("quiet.yaml");
+    std::fs::write(
+        &quiet,
+        "version: 1\nname: quiet\nduration: 10m\nevents: { count: 1 }\ncrm: { latency: { p50Ms: 1, p99Ms: 2 } }\n",
+    )
+    .unwrap();
+    let mock = MockCrmProcess::start(&spec, &quiet);
+    let mut batches: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
+    for r in &records {
+        let b = r.batch.as_ref().unwrap();
+        batches
+            .entry((r.dead_lettered_at.clone(), b.idempotency_key.clone()))
+            .or_default()
+            .push(r);
+    }
+    assert!(batches.len() < records.len(), "events went in batches");
+    for ((_, key), members) in &batches {
+        assert_eq!(
+            members.len() as u32,
+            members[0].batch.as_ref().unwrap().size,
+            "{key}"
+        );
+    }
+    let client = reqwest::Client::new();
+    for ((_, key), mut members) in batches.clone() {
+        members.sort_by_key(|r| r.batch.as_ref().unwrap().index);
+        let body: Vec<&Value> = members
+            .iter()
+            .map(|r| r.payload.as_ref().unwrap())
+            .collect();
+        let r = client
+            .post(&mock.url)
+            .header("Idempotency-Key", key)
+            .body(serde_json::to_string(&body).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    let source = dir.path().join("dlq-virtual");
+    let o = run_async({
+        let mut c = cxsync();
+        c.args(["dlq", "replay"])
+            .arg(&source)
+            .arg("--spec")
+            .arg(&spec)
+            .args(["--target", &mock.url, "--format", "json"]);
+        c
+    })
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let line = mock.stop();
+    // Each record written once: by the hub's attempts; the replay's batches were recognised.
+    assert_eq!(tally(&line, "side effects"), 24, "{line}");
+    assert_eq!(tally(&line, "deduplicated"), batches.len() as u64, "{line}");
 }

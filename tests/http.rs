@@ -1288,3 +1288,120 @@ fn a_run_ends_with_its_last_event_not_with_its_alert_window() {
     assert_eq!(seen[0].0, seen[1].0, "per-event outcomes differ");
     assert_eq!(seen[0].1, seen[1].1, "reports differ");
 }
+
+/// #214: a rule with its own `payloadSchema` is judged by that schema everywhere. The same
+/// records `sim` dead-letters (a scenario's 503s) and `dlq replay --dry-run` says would now be
+/// delivered are delivered by a real replay into `cxsync mock-crm`, which checked every request
+/// against the spec-wide `crm.payloadSchema` and refused the note rule's records 422. And the
+/// same payloads over `sim --http` are judged alike.
+#[test]
+fn mock_crm_judges_a_replayed_record_by_its_rules_own_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("fixtures")).unwrap();
+    std::fs::write(p.join("cxsync.toml"), "").unwrap();
+    std::fs::write(
+        p.join("activity.schema.json"),
+        r#"{"type": "object", "required": ["subject", "type"]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("note.schema.json"),
+        r#"{"type": "object", "required": ["content"], "additionalProperties": false, "properties": {"content": {"type": "string"}}}"#,
+    )
+    .unwrap();
+    for (name, ty) in [
+        ("ended", "interaction.ended"),
+        ("started", "interaction.started"),
+    ] {
+        std::fs::write(
+            p.join(format!("fixtures/{name}.json")),
+            format!(
+                r#"{{"event": {{"id": "e-{name}", "type": "{ty}"}}, "interaction": {{"id": 71}}}}"#
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        p.join("spec.yaml"),
+        r#"version: 1
+name: two-schemas
+channel: { name: Two, destinationUri: "https://crm.example.org/v1/activities", auth: { type: none }, timeoutMilliseconds: 1000 }
+idempotency: { header: X-Idempotency-Key, key: "${interaction.id}_${event.type}" }
+retry: { maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 422] }
+deadLetterQueue: { enabled: true, bucketName: b }
+crm: { idempotency: { by: header }, payloadSchema: activity.schema.json }
+rules:
+  - { id: CALL, name: call, eventType: interaction.ended, transform: '{"subject": "call " & interaction.id, "type": "call"}', fixtures: [fixtures/*.json] }
+  - { id: NOTE, name: note, eventType: interaction.started, payloadSchema: note.schema.json, transform: '{"content": "started " & interaction.id}', fixtures: [fixtures/*.json] }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("down.yaml"),
+        "version: 1\nname: down\nduration: 1m\nevents: { count: 6 }\nfaults:\n  - respond: { from: 0s, to: 1m, status: 503 }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("quiet.yaml"),
+        "version: 1\nname: quiet\nduration: 10m\ncrm:\n  latency: { p50Ms: 1, p99Ms: 1 }\n  resetRate: 0\n",
+    )
+    .unwrap();
+    let in_dir = |args: &[&str]| {
+        let o = cxsync().current_dir(p).args(args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.code().unwrap_or(-1), text)
+    };
+    // The payloads of both rules pass their own schemas: sim and sim --http deliver them all.
+    for extra in [&[][..], &["--http", "--time-scale", "0.002"][..]] {
+        let mut args = vec![
+            "sim",
+            "spec.yaml",
+            "--scenario",
+            "quiet.yaml",
+            "--events",
+            "6",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out) = in_dir(&args);
+        assert_eq!(code, 0, "{args:?}: {out}");
+        assert!(out.contains("none dead-lettered"), "{args:?}: {out}");
+    }
+    let (_, out) = in_dir(&[
+        "sim",
+        "spec.yaml",
+        "--scenario",
+        "down.yaml",
+        "--dlq-dir",
+        "dlq",
+    ]);
+    assert!(out.contains("DLQ record(s) written"), "{out}");
+    let mock = MockProcess::start(&[
+        "--spec",
+        p.join("spec.yaml").to_str().unwrap(),
+        "--scenario",
+        p.join("quiet.yaml").to_str().unwrap(),
+    ]);
+    let crm_url = mock.url("CRM writes");
+    let (code, out) = in_dir(&[
+        "dlq",
+        "replay",
+        "dlq",
+        "--spec",
+        "spec.yaml",
+        "--target",
+        &crm_url,
+    ]);
+    let stderr = mock.stop();
+    assert_eq!(code, 0, "{out}\nmock: {stderr}");
+    assert!(!out.contains("422"), "{out}");
+    assert!(out.contains("0 failed"), "{out}");
+    let delivered = out.matches("delivered").count();
+    assert!(delivered >= 2, "{out}");
+    assert!(stderr.contains("[201×"), "{stderr}");
+    assert!(!stderr.contains("422×"), "{stderr}");
+}

@@ -213,7 +213,7 @@ fn github_annotations_carry_file_line_and_column() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stdout(&out),
-        "::error file=fixtures/lint/CX005.yaml,line=12,col=27,endLine=12,endColumn=31,title=CX005::CX005 tokens are cached for 5400 s but expire after 3600 s (crm.tokenLifetimeSeconds)%0Ahelp: cache for less than the token lifetime, e.g. `tokenCacheTtlSeconds: 3300`\n"
+        "::error file=fixtures/lint/CX005.yaml,line=12,col=27,endLine=12,endColumn=31,title=CX005::CX005 tokens are cached for 5400 s but expire after 3600 s (crm.tokenLifetimeSeconds), so each token is sent for 1800 s after it expired: the CRM answers 401 to every request in that time and the hub dead-letters each event at once (AUTH_FAILED)%0Ahelp: cache for less than the token lifetime, e.g. `tokenCacheTtlSeconds: 3300`\n::error file=fixtures/lint/CX005.yaml,line=13,col=25,endLine=13,endColumn=30,title=CX002::CX002 `retryOnTokenExpiry` is off: a revoked or rotated token makes every 401 final%0Ahelp: set `retryOnTokenExpiry: true`\n"
     );
 }
 
@@ -227,7 +227,7 @@ fn junit_reports_one_failing_case_per_error_and_passes_clean_files() {
         "junit",
     ]);
     let x = stdout(&out);
-    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cxsync lint\" tests=\"2\" failures=\"1\""), "{x}");
+    assert!(x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"cxsync lint\" tests=\"3\" failures=\"2\""), "{x}");
     assert!(x.contains("<testcase name=\"CX005 fixtures/lint/CX005.yaml:12:27\""));
     assert!(x.contains("<testcase name=\"no findings\" classname=\"fixtures/lint/clean.yaml\"/>"));
 }
@@ -1814,5 +1814,108 @@ rules:
             refused || by_name,
             "{key} on {fixtures}:\nlint: {lint}\nsim: {outcomes}"
         );
+    }
+}
+
+/// #198: a wildcard (`customer.*`, `customer.**`, `interaction.**`, `legs.*` over a list) copies
+/// every field it selects, so it carries the personal fields the fixtures show there; a function
+/// that reads only key names, a count, a type or a presence (`$keys`, `$count`, `$type`,
+/// `$exists`) carries none; the other copying forms (`$merge`, `$spread`, `$sift`, `$each`, the
+/// object alone, `$`/`$$`) still do.
+#[test]
+fn a_wildcard_copies_the_personal_fields_it_selects_and_key_names_are_not_personal_data() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("call.json"),
+        r#"{"event": {"id": "EVT-7Q", "type": "call.ended", "occurredAt": "2025-06-01T09:30:00.250+02:00"},
+  "interaction": {"id": "INT-A1", "queue": {"name": "Billing", "code": "B7"},
+    "customer": {"ref": "C-9", "mobile": "+49 151 2345678", "emailAddress": "ana@example.org", "name": {"first": "Ana"}},
+    "legs": [{"seq": 1, "ani": "+49 30 123456"}, {"seq": 2}]}}"#,
+    )
+    .unwrap();
+    // (field value, the personal path a finding names, or None: no finding)
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            "interaction.customer.*",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "interaction.customer.**",
+            Some("`interaction.customer.emailAddress`"),
+        ),
+        ("interaction.**", Some("`interaction.customer.mobile`")),
+        ("$.interaction.*", Some("`interaction.customer.mobile`")),
+        ("interaction.legs.*", Some("`interaction.legs.0.ani`")),
+        (
+            "$$.interaction.customer.*",
+            Some("`interaction.customer.name`"),
+        ),
+        ("interaction.queue.*", None),
+        ("$keys(interaction.customer)", None),
+        ("$keys(interaction.customer)[0]", None),
+        ("interaction.customer ~> $keys()", None),
+        ("$join($keys(interaction.customer), \",\")", None),
+        ("$keys(interaction.**)", None),
+        ("$count(interaction.customer.*)", None),
+        ("$type(interaction.customer)", None),
+        ("$exists(interaction.customer.mobile)", None),
+        ("$length(interaction.customer.emailAddress)", None),
+        (
+            "interaction.customer",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$merge([interaction.customer, {\"k\": 1}])",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$spread(interaction.customer)",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$sift(interaction.customer, function($v, $k) { $k != \"ref\" })",
+            Some("`interaction.customer.mobile`"),
+        ),
+        (
+            "$each(interaction.customer, function($v) { $v })",
+            Some("`interaction.customer.mobile`"),
+        ),
+        ("$string($$)", Some("`interaction.customer.mobile`")),
+        (
+            "interaction.customer.($)",
+            Some("`interaction.customer.mobile`"),
+        ),
+    ];
+    for (value, want) in cases {
+        let transform = format!("{{\"ref\": interaction.id, \"x\": {value}}}");
+        let spec = format!(
+            r#"version: 1
+name: calls
+channel: {{ name: Calls, destinationUri: "https://crm.example.org/v2/calls", auth: {{ type: none }}, timeoutMilliseconds: 3000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, jitter: full, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - id: CALL
+    name: call
+    eventType: call.ended
+    transform: '{}'
+    fixtures: [call.json]
+"#,
+            transform.replace('\'', "''")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let text = stdout(&lint_in(
+            dir.path(),
+            &["s.yaml", "--select", "CX020", "--format", "concise"],
+        ));
+        match want {
+            Some(path) => {
+                assert!(text.contains("[CX020]"), "{value}: {text}");
+                assert!(text.contains("output field `x`"), "{value}: {text}");
+                assert!(text.contains(path), "{value}: {text}");
+            }
+            None => assert!(!text.contains("[CX020]"), "{value}: {text}"),
+        }
     }
 }

@@ -428,3 +428,124 @@ rules:
         );
     }
 }
+
+/// #197: CX005's severity is what the simulator's run of the same spec shows. A token cache that
+/// outlives the token makes the CRM answer 401; with `retryOnTokenExpiry` the machine fetches a
+/// new token and resends (401s, no dead letter: a warning), without it each 401 is an
+/// `AUTH_FAILED` dead letter (an error); a cache inside the lifetime sees no 401 and no finding.
+/// String ids and ISO times, a profile's lifetime and a written one.
+#[test]
+fn token_cache_severity_is_what_sim_loses_to_the_401s() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "ev.json",
+                event("EV-7781", "interaction.ended", "CALL-00F3-7781", ""),
+            ),
+            (
+                "hours.yaml",
+                "version: 1\nname: hours\nduration: 3h\nevents: { count: 300 }\n".to_string(),
+            ),
+        ],
+    );
+    // (tokenCacheTtlSeconds, crm block, retryOnTokenExpiry)
+    let cases: &[(u64, &str, bool)] = &[
+        (
+            5400,
+            "{ profile: generic, tokenLifetimeSeconds: 3600 }",
+            true,
+        ),
+        (
+            5400,
+            "{ profile: generic, tokenLifetimeSeconds: 3600 }",
+            false,
+        ),
+        (
+            3300,
+            "{ profile: generic, tokenLifetimeSeconds: 3600 }",
+            true,
+        ),
+        (
+            3300,
+            "{ profile: generic, tokenLifetimeSeconds: 3600 }",
+            false,
+        ),
+        (
+            2400,
+            "{ profile: generic, tokenLifetimeSeconds: 1800 }",
+            true,
+        ),
+        (
+            2400,
+            "{ profile: generic, tokenLifetimeSeconds: 1800 }",
+            false,
+        ),
+        (9000, "{ profile: dynamics }", true),
+        (9000, "{ profile: dynamics }", false),
+    ];
+    for &(ttl, crm, retry) in cases {
+        let spec = format!(
+            r#"version: 1
+name: tok
+channel:
+  name: Tok
+  destinationUri: https://crm.example.org/api/calls
+  auth: {{ type: oauth2_client_credentials, tokenEndpoint: "https://login.example.org/token", clientId: c, clientSecret: "${{VAULT_SECRET:S}}", tokenCacheTtlSeconds: {ttl}, retryOnTokenExpiry: {retry} }}
+  timeoutMilliseconds: 2000
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 8, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 401] }}
+deadLetterQueue: {{ enabled: true, bucketName: tok-dlq }}
+crm: {crm}
+rules:
+  - {{ id: R, name: r, eventType: interaction.ended, transform: '{{"id": interaction.id}}', fixtures: [ev.json] }}
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX005", "--format", "json"])
+            .output()
+            .unwrap();
+        let found: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
+        let severity = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"] == "CX005")
+            .map(|d| d["severity"].as_str().unwrap().to_string());
+        let report = dir.path().join("r.json");
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--scenario", "hours.yaml", "--report"])
+            .arg(&report)
+            .output()
+            .unwrap();
+        let rep: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+        let unauthorized = rep["crm"]["statuses"]["401"].as_u64().unwrap_or(0);
+        let auth_failed = rep["deadLetteredByReason"]["AUTH_FAILED"]
+            .as_u64()
+            .unwrap_or(0);
+        let sim_says = match (unauthorized, auth_failed) {
+            (0, _) => None,
+            (_, 0) => Some("warning"),
+            _ => Some("error"),
+        };
+        assert_eq!(
+            severity.as_deref(),
+            sim_says,
+            "ttl {ttl}, {crm}, retry {retry}: lint {}, sim 401s {unauthorized}, AUTH_FAILED {auth_failed}\n{}",
+            text(&lint),
+            text(&sim)
+        );
+        if sim_says.is_some() {
+            assert!(
+                unauthorized > 0 && (retry || auth_failed > 0),
+                "{}",
+                text(&sim)
+            );
+        }
+    }
+}

@@ -2781,3 +2781,154 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// #213: a numeric `event.id` (CXone's contact ids are numbers) is the event's id: the DLQ
+/// record's `eventId` and key, the outcome line and `dlq show` all name it exactly as written,
+/// not the event's position in the stream.
+#[test]
+fn a_numeric_event_id_names_the_event_in_records_outcomes_and_dlq_show() {
+    // The key names the agent, whom the IVR fixture does not have: its event is dead-lettered.
+    let dir = crate::common::edited_example(&[
+        (
+            "fixtures/events/ivr_no_agent.json",
+            r#""id": "evt-0005""#,
+            r#""id": 9007199254740990"#,
+        ),
+        (
+            "specs/crm_sync.yaml",
+            "key: ${interaction.id}_${event.type}",
+            "key: ${interaction.id}_${event.type}_${agent.id}",
+        ),
+    ]);
+    let args = [
+        "sim",
+        "specs/crm_sync.yaml",
+        "--events",
+        "5",
+        "--outcomes",
+        "o.jsonl",
+        "--dlq-dir",
+        "dlq",
+    ];
+    let (_, out, err) = run_in(dir.path(), &args);
+    let lines: Vec<serde_json::Value> = fs::read_to_string(dir.path().join("o.jsonl"))
+        .unwrap_or_else(|e| panic!("{e}: {out}{err}"))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ivr = lines
+        .iter()
+        .find(|l| l["fixture"] == "ivr_no_agent.json")
+        .unwrap();
+    assert_eq!(ivr["eventId"], "9007199254740990", "{ivr}");
+    assert_eq!(ivr["reason"], "IDEMPOTENCY_KEY_UNRESOLVED");
+    let rec = dir.path().join(
+        "dlq/cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15/CRM_SYNC_RULE_ID/9007199254740990.json",
+    );
+    let r: serde_json::Value = serde_json::from_slice(&fs::read(&rec).unwrap()).unwrap();
+    assert_eq!(r["eventId"], "9007199254740990");
+    assert_eq!(r["event"]["event"]["id"], 9007199254740990u64);
+    assert!(out.contains("9007199254740990"), "{out}");
+    let (code, shown, err) = run_in(dir.path(), &["dlq", "show", "dlq", "9007199254740990"]);
+    assert_eq!(code, 0, "{shown}{err}");
+    assert!(shown.contains("IDEMPOTENCY_KEY_UNRESOLVED"), "{shown}");
+}
+
+/// #215: a scenario's `respond` fault answering 422 (or 400) to payloads the CRM model takes
+/// outside the window is the scenario's fault, to replay: the unchanged spec's replay delivers
+/// them. A 422 the model's own schema check gives stays the spec's, and the FAIL line gives one
+/// total over its rules.
+#[test]
+fn a_respond_fault_refusing_good_payloads_is_to_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    for status in [422, 400] {
+        let sc = dir.path().join(format!("respond-{status}.yaml"));
+        fs::write(
+            &sc,
+            format!("version: 1\nname: respond-{status}\nduration: 5m\nevents: {{ count: 300 }}\nfaults:\n  - respond: {{ from: 1m, to: 2m, status: {status}, body: '{{\"error\":\"validation rule VR_017\"}}' }}\n"),
+        )
+        .unwrap();
+        // The example lists 400 and 422 as non-retryable: the window dead-letters at once.
+        let (code, out, rep) = sim_edited_example(&[], &["--scenario", sc.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}");
+        assert!(spec_causes(&rep).is_empty(), "{out}");
+        let replay = rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap();
+        assert!(replay > 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "{replay} to replay (NON_RETRYABLE_STATUS {replay})"
+            )),
+            "{out}"
+        );
+    }
+    // The same window over payloads that fail the CRM's schema (voice) and events whose key
+    // cannot render (the IVR fixture has no agent): the spec's, two causes, one total.
+    let sc = dir.path().join("respond-422.yaml");
+    let (code, out, rep) = sim_edited_example(
+        &[
+            (
+                "specs/crm-case.schema.json",
+                r#""enum": ["voice", "webchat", "email"]"#,
+                r#""enum": ["webchat", "email"]"#,
+            ),
+            (
+                "specs/crm_sync.yaml",
+                "key: ${interaction.id}_${event.type}",
+                "key: ${interaction.id}_${event.type}_${agent.id}",
+            ),
+        ],
+        &["--scenario", sc.to_str().unwrap()],
+    );
+    assert_eq!(code, 1, "{out}");
+    let causes = spec_causes(&rep);
+    assert!(causes.len() >= 2, "{out}");
+    assert!(
+        causes
+            .iter()
+            .any(|c| c.0 == "NON_RETRYABLE_STATUS" && c.1 == Some(422)),
+        "{out}"
+    );
+    let total: u64 = causes.iter().map(|c| c.2).sum();
+    let verdict = out.lines().find(|l| l.starts_with("FAIL:")).unwrap();
+    assert_eq!(
+        verdict.matches("the spec dead-lettered").count(),
+        1,
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains(&format!("the spec dead-lettered {total} events: ")),
+        "{verdict}"
+    );
+}
+
+/// #216: the guide's edge case 1 (`retry-after-storm`) fails a spec that ignores the CRM's
+/// Retry-After: its description says such a spec exhausts its retries, and the scenario bounds
+/// the outcome (`expect.deadLettered: 0`) as `salesforce-throttle` does. The example spec, which
+/// honours Retry-After, passes it. The summary names the fix, and says when the scenario's
+/// Retry-After is longer than `crm.retryAfterHorizonSeconds` (what lint's CX012 trusts).
+#[test]
+fn retry_after_storm_fails_a_spec_that_ignores_retry_after_and_names_the_fix() {
+    let (code, out, rep) = sim_edited_example(
+        &[(
+            "specs/crm_sync.yaml",
+            "respectRetryAfterHeader: true",
+            "respectRetryAfterHeader: false",
+        )],
+        &["--scenario", "retry-after-storm"],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(rep["totals"]["deadLettered"].as_u64().unwrap() > 0, "{out}");
+    let verdict = out.lines().find(|l| l.starts_with("FAIL:")).unwrap();
+    assert!(verdict.contains("deadLettered = "), "{verdict}");
+    assert!(
+        out.contains("set retry.respectRetryAfterHeader: true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Retry-After of 90 s, longer than crm.retryAfterHorizonSeconds (60)"),
+        "{out}"
+    );
+    let (code, out, _) = sim_edited_example(&[], &["--scenario", "retry-after-storm"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("none dead-lettered"), "{out}");
+}

@@ -386,12 +386,14 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
             env_name(&a.spec_args.env)
         );
     }
-    let evals: Vec<Evaluation> = scan
+    let mut evals: Vec<Evaluation> = scan
         .records
         .iter()
         .filter(|f| filter.accepts(&f.record))
         .map(|f| replayer.evaluate(f))
         .collect();
+    // A batch the CRM may have written goes whole or not at all (#211).
+    replay::check_whole(&mut evals, &scan.records);
     // A filter that matches nothing is a typo more often than not: say so, and exit 1.
     let unmatched = replay::unmatched(&filter, &scan.records, spec, evals.len());
     for note in &unmatched {
@@ -497,6 +499,13 @@ impl<S: replay::ReplaySink + Send> replay::ReplaySink for Counted<S> {
     fn submit(&mut self, tag: usize, d: &replay::Delivery<'_>) {
         self.progress.message(d.event_id);
         self.inner.submit(tag, d);
+    }
+
+    fn submit_batch(&mut self, members: &[(usize, replay::Delivery<'_>)], key: &str) {
+        if let Some((_, d)) = members.first() {
+            self.progress.message(d.event_id);
+        }
+        self.inner.submit_batch(members, key);
     }
 
     async fn settled(&mut self) -> Vec<(usize, replay::SinkOutcome)> {

@@ -22,7 +22,7 @@ use super::classify::Decision;
 use super::config::{AuthMode, Config};
 use super::idempotency;
 use super::inputs::{Failure, Response, Submission, SubmissionId, TokenResult};
-use super::outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
+use super::outputs::{BatchOf, CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 use super::retry_after;
 use super::token::{TimerKey, TokenCache};
 use super::{Reason, Time, MAX_RECORD_BODY};
@@ -108,6 +108,8 @@ struct Tries {
     /// a row (a throttle or outage storm) share one copy ([`Machine::last_body`]).
     last_body: Option<Arc<str>>,
     last_error: Option<Cow<'static, str>>,
+    /// Whether an attempt may have been written by the CRM ([`BatchOf::maybe_applied`]).
+    maybe_applied: bool,
 }
 
 impl Job {
@@ -124,6 +126,7 @@ impl Job {
                 last_status: None,
                 last_body: None,
                 last_error: None,
+                maybe_applied: false,
             })
         })
     }
@@ -149,6 +152,9 @@ struct InFlight {
     token_gen: u64,
     timer: TimerKey,
 }
+
+/// A submission's payload text and key, or why it is refused ([`Machine::admit`]).
+type Admitted = Result<(String, String), Refusal>;
 
 /// Why a submitted event is dead-lettered before any attempt.
 struct Refusal {
@@ -279,26 +285,7 @@ impl<R: Rng> Machine<R> {
         let (payload_text, key) = match self.admit(sub.payload, sub.idempotency_key) {
             Ok(accepted) => accepted,
             Err(r) => {
-                self.push_dead_letter(
-                    now,
-                    DeadLettered {
-                        id: sub.id,
-                        channel: self.cfg.channel.clone(),
-                        idempotency_key: r.key,
-                        payload: r.payload,
-                        reason: r.reason,
-                        last_status: None,
-                        last_body: None,
-                        last_error: Some(r.error),
-                        attempts: 0,
-                        token_refreshes: 0,
-                        submitted: now,
-                        first_attempt: now,
-                        last_attempt: now,
-                        at: now,
-                        stored: self.cfg.dlq_enabled,
-                    },
-                );
+                self.refuse(now, sub.id, r);
                 return self.pump(now);
             }
         };
@@ -323,6 +310,93 @@ impl<R: Rng> Machine<R> {
         self.pump(now);
     }
 
+    /// Accepts a batch as it was sent before, whatever `batchSize` says: one request of these
+    /// events' payloads, in this order, carrying `key` on every attempt (DLQ replay re-sends a
+    /// batch the CRM may have written with the key it saw, so a CRM that deduplicates on the
+    /// header writes each event once). All or nothing, as any batch: when one member is
+    /// refused (its payload, the size guard, the key), every member is dead-lettered unsent.
+    pub fn handle_submit_batch(&mut self, now: Time, subs: Vec<Submission>, key: String) {
+        let admitted: Vec<(SubmissionId, Admitted)> = subs
+            .into_iter()
+            .map(|sub| (sub.id, self.admit(sub.payload, sub.idempotency_key)))
+            .collect();
+        let refusal = admitted
+            .iter()
+            .find_map(|(_, a)| a.as_ref().err())
+            .map(|r| {
+                (
+                    r.reason,
+                    format!("another event of its batch was refused: {}", r.error),
+                )
+            })
+            .or_else(|| {
+                idempotency::unsendable(&key, &self.cfg.idempotency_header).map(|why| {
+                    let error = format!("the batch's idempotency key {why}");
+                    (Reason::IdempotencyKeyUnresolved, error)
+                })
+            });
+        if let Some((reason, error)) = refusal {
+            for (id, a) in admitted {
+                let r = match a {
+                    Err(refused) => refused,
+                    Ok((text, own)) => Refusal {
+                        reason,
+                        error: error.clone(),
+                        payload: Some(parse_back(&text)),
+                        key: Some(own),
+                    },
+                };
+                self.refuse(now, id, r);
+            }
+            return self.pump(now);
+        }
+        let items: Vec<Item> = admitted
+            .into_iter()
+            .filter_map(|(id, a)| {
+                let (text, own) = a.ok()?;
+                let payload = self.hold(&id, text);
+                Some(Item {
+                    id,
+                    payload,
+                    key: own.into_boxed_str(),
+                    submitted: now,
+                })
+            })
+            .collect();
+        if !items.is_empty() {
+            self.enqueue(Items::Batch {
+                items,
+                key: key.into_boxed_str(),
+            });
+        }
+        self.pump(now);
+    }
+
+    /// Dead-letters a submission refused before any attempt.
+    fn refuse(&mut self, now: Time, id: SubmissionId, r: Refusal) {
+        self.push_dead_letter(
+            now,
+            DeadLettered {
+                id,
+                channel: self.cfg.channel.clone(),
+                idempotency_key: r.key,
+                payload: r.payload,
+                reason: r.reason,
+                last_status: None,
+                last_body: None,
+                last_error: Some(r.error),
+                attempts: 0,
+                token_refreshes: 0,
+                submitted: now,
+                first_attempt: now,
+                last_attempt: now,
+                at: now,
+                stored: self.cfg.dlq_enabled,
+                batch: None,
+            },
+        );
+    }
+
     /// A CRM response to request `id`. Responses to unknown (timed-out) requests are ignored.
     pub fn handle_response(&mut self, now: Time, id: u64, resp: Response) {
         let Some(f) = self.inflight.remove(&id) else {
@@ -338,6 +412,9 @@ impl<R: Rng> Machine<R> {
                 t.last_status = Some(resp.status);
                 t.last_body = Some(body);
                 t.last_error = None;
+                // A 4xx refuses the request unwritten; any other answer may follow the write
+                // (a gateway's 503 after the CRM wrote it).
+                t.maybe_applied |= !(400..500).contains(&resp.status);
             }
         }
         match decision {
@@ -643,6 +720,9 @@ impl<R: Rng> Machine<R> {
             t.last_status = None;
             t.last_body = None;
             t.last_error = Some(Cow::Borrowed(failure.as_str()));
+            // A timeout or a reset may come after the CRM wrote the request; a request refused
+            // a connection, unresolved or refused by TLS never reached it.
+            t.maybe_applied |= matches!(failure, Failure::Timeout | Failure::Reset);
         }
         match decision {
             Decision::DeadLetter(r) => self.dead_letter(now, job, r),
@@ -735,7 +815,19 @@ impl<R: Rng> Machine<R> {
         };
         let Job { items, tries } = *job;
         let t = tries.as_deref();
-        for item in items.into_vec() {
+        // A batch's members name it: the key the CRM saw is the batch's, not theirs.
+        let (batch_key, size) = match &items {
+            Items::One(_) => (None, 1),
+            Items::Batch { items, key } => (Some(Arc::<str>::from(&**key)), items.len()),
+        };
+        let maybe_applied = t.is_some_and(|t| t.maybe_applied);
+        for (index, item) in items.into_vec().into_iter().enumerate() {
+            let batch = batch_key.as_ref().map(|key| BatchOf {
+                key: Arc::clone(key),
+                index: index as u32,
+                size: size as u32,
+                maybe_applied,
+            });
             let first = t.and_then(|t| t.first_attempt).unwrap_or(item.submitted);
             let last = t.and_then(|t| t.last_attempt).unwrap_or(item.submitted);
             let d = DeadLettered {
@@ -754,6 +846,7 @@ impl<R: Rng> Machine<R> {
                 last_attempt: last,
                 at: now,
                 stored: self.cfg.dlq_enabled,
+                batch,
             };
             self.push_dead_letter(now, d);
         }
@@ -761,11 +854,7 @@ impl<R: Rng> Machine<R> {
 
     /// The submit-time checks, in order: the transform produced a payload, the key renders,
     /// the payload is within the size guard. Accepted: the payload as sent and the key.
-    fn admit(
-        &self,
-        payload: Result<Value, String>,
-        key: Result<String, String>,
-    ) -> Result<(String, String), Refusal> {
+    fn admit(&self, payload: Result<Value, String>, key: Result<String, String>) -> Admitted {
         let refused = |reason, error, payload, key| {
             Err(Refusal {
                 reason,
@@ -848,9 +937,49 @@ impl<R: Rng> Machine<R> {
 
 /// The body of a batch request (`batchSize > 1`, even a batch of one): the members' payload
 /// texts as one JSON array. Lint judges a fixture's payload in the body this builds
-/// (`payload-not-a-record`), so what the CRM is sent is written in one place.
+/// (`payload-not-a-record`), so what the CRM is sent is written in one place; its length is
+/// [`batch_body_len`]'s, which this writes to.
 pub fn batch_body(payloads: &[&str]) -> String {
-    format!("[{}]", payloads.join(","))
+    let mut body = String::with_capacity(batch_body_len(payloads.iter().map(|p| p.len())));
+    body.push('[');
+    for (i, p) in payloads.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(p);
+    }
+    body.push(']');
+    body
+}
+
+/// The length in bytes of the [`batch_body`] of payload texts of these lengths, without writing
+/// it: lint (CX028, CX041) and the simulator's verdict ask it how large a batch's body grows.
+pub fn batch_body_len(payload_lens: impl IntoIterator<Item = usize>) -> usize {
+    let (n, sum) = payload_lens
+        .into_iter()
+        .fold((0usize, 0usize), |(n, sum), l| {
+            (n + 1, sum.saturating_add(l))
+        });
+    // The brackets and a comma between two payloads.
+    sum.saturating_add(n.saturating_sub(1)).saturating_add(2)
+}
+
+/// The most events, up to `batch_size`, one batch may hold when each payload is up to
+/// `largest` bytes and the CRM takes bodies up to `limit` bytes: the largest `n` whose
+/// [`batch_body_len`] of `n` such payloads is within the limit; 0 when not even one fits.
+pub fn largest_batch_within(largest: usize, limit: u64, batch_size: usize) -> usize {
+    let fits = |n: usize| batch_body_len(std::iter::repeat_n(largest, n)) as u64 <= limit;
+    // A body grows with its members: the fitting sizes are 0..=n, found by halving.
+    let (mut lo, mut hi) = (0usize, batch_size);
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
 }
 
 /// A value's compact JSON text: `Display`'s, by serde_json's writer into a string, which costs
@@ -884,6 +1013,37 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
     use rand_core::SeedableRng;
     use serde_json::json;
+
+    /// `batch_body_len` is the length of the body `batch_body` writes, for any payloads, and
+    /// `largest_batch_within` the largest batch whose body of the largest payloads fits.
+    #[test]
+    fn a_batch_body_is_as_long_as_batch_body_len_says() {
+        let texts = ["{}", r#"{"a":"é 😀"}"#, "", "[1,2]", r#"{"note":"x,y]"}"#];
+        for n in 0..=texts.len() {
+            for start in 0..texts.len() {
+                let parts: Vec<&str> = texts.iter().cycle().skip(start).take(n).copied().collect();
+                let body = batch_body(&parts);
+                assert_eq!(body.len(), batch_body_len(parts.iter().map(|p| p.len())));
+                assert_eq!(body.capacity(), body.len(), "{body}");
+            }
+        }
+        for largest in [0usize, 1, 7, 100, 4096] {
+            for limit in [0u64, 1, 2, 3, 50, 101, 102, 103, 1000, 1_000_000] {
+                for batch in [1usize, 2, 5, 1000] {
+                    let n = largest_batch_within(largest, limit, batch);
+                    let len =
+                        |n: usize| batch_body(&vec!["x".repeat(largest).as_str(); n]).len() as u64;
+                    assert!(n <= batch);
+                    if n > 0 {
+                        assert!(len(n) <= limit, "{largest} {limit} {batch}: {n}");
+                    }
+                    if n < batch {
+                        assert!(len(n + 1) > limit, "{largest} {limit} {batch}: {n}");
+                    }
+                }
+            }
+        }
+    }
 
     /// The body text is `Display`'s, byte for byte, for whatever a transform may return.
     #[test]
@@ -1064,6 +1224,166 @@ mod tests {
                 assert_eq!(d.last_body.as_deref(), Some(""));
             }
         }
+    }
+
+    /// Runs `m` to the end, answering every CRM request with `answer(attempt)`; the dead
+    /// letters and every request sent.
+    fn run_answering(
+        m: &mut Machine<ChaCha8Rng>,
+        answer: impl Fn(u32) -> Result<u16, Failure>,
+    ) -> (Vec<DeadLettered>, Vec<CrmRequest>) {
+        let (mut now, mut dead, mut sent) = (0, Vec::new(), Vec::new());
+        loop {
+            while let Some(t) = m.poll_transmit() {
+                match t {
+                    Transmit::Crm(r) => {
+                        match answer(r.attempt) {
+                            Ok(status) => m.handle_response(now, r.id, respond(status)),
+                            Err(Failure::Timeout) => {}
+                            Err(f) => m.handle_failure(now, r.id, f),
+                        }
+                        sent.push(r);
+                    }
+                    Transmit::Token { id } => m.handle_token(
+                        now,
+                        id,
+                        TokenResult::Granted {
+                            access_token: "t".into(),
+                            expires_in: Some(3600),
+                        },
+                    ),
+                    Transmit::Alert(_) => {}
+                }
+            }
+            while let Some(o) = m.poll_output() {
+                if let Output::DeadLettered(d) = o {
+                    dead.push(*d);
+                }
+            }
+            match m.poll_timeout() {
+                Some(t) => {
+                    now = t;
+                    m.handle_timeout(now);
+                }
+                None => return (dead, sent),
+            }
+        }
+    }
+
+    /// #211: a batched dead letter names its batch: the key the CRM saw (the members' joined),
+    /// its place and the batch's size, and whether the CRM may have written it: after a
+    /// timeout, a reset or a 5xx it may; after 4xx refusals alone, or a connection refused, it
+    /// did not.
+    #[test]
+    fn a_batched_dead_letter_names_its_batch_and_whether_the_crm_may_hold_it() {
+        type Answer = fn(u32) -> Result<u16, Failure>;
+        let cases: [(&str, Answer, bool); 6] = [
+            ("503", |_| Ok(503), true),
+            ("timeout", |_| Err(Failure::Timeout), true),
+            (
+                "reset then 429",
+                |a| if a == 1 { Err(Failure::Reset) } else { Ok(429) },
+                true,
+            ),
+            ("413", |_| Ok(413), false),
+            (
+                "429 then 400",
+                |a| if a == 1 { Ok(429) } else { Ok(400) },
+                false,
+            ),
+            ("refused", |_| Err(Failure::Refused), false),
+        ];
+        for (name, answer, maybe) in cases {
+            let mut m = machine_with(|cfg| {
+                cfg.batch_size = 3;
+                cfg.max_retries = 1;
+            });
+            for seq in 0..3 {
+                submit(&mut m, 0, seq);
+            }
+            let (dead, sent) = run_answering(&mut m, answer);
+            let key = "0_interaction.ended,1_interaction.ended,2_interaction.ended";
+            assert!(sent.iter().all(|r| r.idempotency.1 == key), "{name}");
+            assert_eq!(dead.len(), 3, "{name}");
+            for (i, d) in dead.iter().enumerate() {
+                let b = d.batch.as_ref().expect("a batch");
+                assert_eq!(
+                    (&*b.key, b.index, b.size, b.maybe_applied),
+                    (key, i as u32, 3, maybe),
+                    "{name}"
+                );
+                assert_eq!(
+                    d.idempotency_key.as_deref(),
+                    Some(format!("{i}_interaction.ended").as_str()),
+                    "{name}: the record keeps the event's own key too"
+                );
+            }
+        }
+        // An event sent alone names no batch.
+        let mut m = machine();
+        submit(&mut m, 0, 0);
+        let (dead, _) = run_answering(&mut m, |_| Ok(503));
+        assert_eq!(dead[0].batch, None);
+    }
+
+    /// #211: a batch handed in whole goes as one request, whatever `batchSize` says: its
+    /// payloads in their order as `batch_body` writes them, the key handed in on every attempt;
+    /// one member refused (here the size guard) refuses them all, unsent.
+    #[test]
+    fn a_batch_handed_in_whole_is_one_request_with_its_key() {
+        let sub = |seq: u64, note: &str| Submission {
+            id: SubmissionId {
+                seq,
+                source: 0,
+                origin: seq,
+                event_id: format!("e{seq}").into(),
+                event_type: "interaction.ended".into(),
+                rule_id: "r".into(),
+            },
+            payload: Ok(json!({"caseNumber": seq.to_string(), "note": note})),
+            idempotency_key: Ok(format!("own-{seq}")),
+        };
+        let mut m = machine_with(|cfg| {
+            cfg.batch_size = 1;
+            cfg.max_retries = 1;
+            cfg.max_payload_bytes = Some(64);
+        });
+        m.handle_submit_batch(0, vec![sub(4, "b"), sub(2, "a")], "own-4,own-2".into());
+        let (dead, sent) = run_answering(&mut m, |_| Ok(503));
+        assert_eq!(sent.len(), 2, "one request, retried once");
+        for r in &sent {
+            assert_eq!(r.idempotency.1, "own-4,own-2");
+            assert_eq!(r.seqs, vec![4, 2]);
+            assert_eq!(
+                &*r.body,
+                batch_body(&[
+                    r#"{"caseNumber":"4","note":"b"}"#,
+                    r#"{"caseNumber":"2","note":"a"}"#
+                ])
+            );
+        }
+        assert_eq!(dead.len(), 2);
+        let mut m = machine_with(|cfg| cfg.max_payload_bytes = Some(64));
+        let long = "x".repeat(80);
+        m.handle_submit_batch(0, vec![sub(1, "a"), sub(2, &long)], "own-1,own-2".into());
+        let (dead, sent) = run_answering(&mut m, |_| Ok(201));
+        assert!(sent.is_empty());
+        let reasons: Vec<(u64, Reason, u32)> = dead
+            .iter()
+            .map(|d| (d.id.seq, d.reason, d.attempts))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (1, Reason::PayloadTooLarge, 0),
+                (2, Reason::PayloadTooLarge, 0)
+            ]
+        );
+        assert!(dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .starts_with("another event of its batch"));
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub use config::{AuthMode, Config, ConfigError, HubSettings};
 pub use idempotency::{Template, TemplateError};
 pub use inputs::{Failure, Response, Submission, SubmissionId, TokenResult};
 pub use machine::Machine;
-pub use outputs::{CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
+pub use outputs::{BatchOf, CrmRequest, DeadLettered, Delivered, Output, Stats, Transmit};
 pub use reason::Reason;
 pub use time::{rfc3339, Time};
 pub use token::{cached_for_ms, sends_expired_tokens};

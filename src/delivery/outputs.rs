@@ -96,6 +96,27 @@ pub struct DeadLettered {
     pub at: Time,
     /// False when the DLQ is disabled: the event is then lost.
     pub stored: bool,
+    /// The batch the event was sent in (`batchSize > 1`): the key the CRM saw is the batch's,
+    /// not the event's own (`None`: the event was sent alone, or never sent in a batch).
+    pub batch: Option<BatchOf>,
+}
+
+/// The batch a dead-lettered event was sent in: what a replay needs to write each of its events
+/// exactly once against a CRM that deduplicates on the key header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOf {
+    /// The idempotency key every attempt of the batch carried (its members' keys joined).
+    pub key: Arc<str>,
+    /// The event's place in the batch's array (0-based).
+    pub index: u32,
+    /// How many events the batch held.
+    pub size: u32,
+    /// Whether the CRM may have written the batch: an attempt timed out, was reset or was
+    /// answered with something other than a 4xx (a 5xx may come after the write). A CRM that
+    /// deduplicates on the header then holds the batch's key, so only the batch re-sent whole
+    /// with that key writes each event once. False: every attempt was refused with a 4xx or
+    /// never reached the CRM, which holds nothing of it.
+    pub maybe_applied: bool,
 }
 
 /// Counters the machine keeps about itself.

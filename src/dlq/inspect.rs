@@ -202,6 +202,21 @@ pub struct Row {
     pub replayed: bool,
     /// Key below the source.
     pub key: String,
+    /// The batch it was sent in (absent: sent alone). Its key is not listed: it may come from a
+    /// secret template (`dlq show` prints the record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<RowBatch>,
+}
+
+/// A listed record's batch: its place, the batch's size, and whether `dlq replay` re-sends the
+/// batch whole (the CRM may have written it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowBatch {
+    /// 1-based, as printed.
+    pub place: u32,
+    pub size: u32,
+    pub maybe_applied: bool,
 }
 
 impl Row {
@@ -217,6 +232,11 @@ impl Row {
             rule_id: f.record.rule_id.clone(),
             replayed: f.replayed,
             key: f.key.clone(),
+            batch: f.record.batch.as_ref().map(|b| RowBatch {
+                place: b.index + 1,
+                size: b.size,
+                maybe_applied: b.maybe_applied,
+            }),
         }
     }
 }

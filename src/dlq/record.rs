@@ -43,7 +43,12 @@ pub struct Record {
     #[serde(default)]
     pub destination: Option<String>,
     /// The idempotency key rendered from the spec's template (absent when it could not render).
+    /// A batched event's own key: the CRM saw the batch's (`batch`).
     pub idempotency_key: Option<String>,
+    /// The batch the event was sent in (`batchSize > 1`), whose key is the one the CRM saw.
+    /// Absent for an event sent alone, and in records written before cxsync recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<Batch>,
     /// The original event, unchanged.
     pub event: Value,
     /// The compiled payload that was sent (absent when the transform failed).
@@ -70,6 +75,39 @@ pub struct Record {
     /// When the record was written (RFC 3339); its date names the record's folder.
     #[schemars(extend("format" = "date-time"))]
     pub dead_lettered_at: String,
+}
+
+/// The batch a dead-lettered event was sent in: one request, its events' payloads as one JSON
+/// array, every attempt carrying the batch's key (its events' keys joined with `,`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Batch {
+    /// The idempotency key every attempt of the batch carried: the one the CRM saw.
+    #[schemars(length(min = 1))]
+    pub idempotency_key: String,
+    /// The event's place in the batch's array (0-based).
+    pub index: u32,
+    /// How many events the batch held.
+    #[schemars(range(min = 1))]
+    pub size: u32,
+    /// Whether the CRM may have written the batch: an attempt timed out, was reset or was
+    /// answered with something other than a 4xx. `dlq replay` then re-sends the batch whole,
+    /// with this key, so a CRM that deduplicates on the key header writes each event once;
+    /// otherwise (every attempt refused with a 4xx, or never sent) it sends each event alone
+    /// with its own key.
+    pub maybe_applied: bool,
+}
+
+impl Batch {
+    /// The batch of a dead letter, as stored.
+    pub fn of(b: &crate::delivery::BatchOf) -> Batch {
+        Batch {
+            idempotency_key: b.key.to_string(),
+            index: b.index,
+            size: b.size,
+            maybe_applied: b.maybe_applied,
+        }
+    }
 }
 
 /// Where a record's events were going: the spec's environment and its channel's destination.
@@ -136,6 +174,7 @@ impl Record {
             environment: at.environment.clone(),
             destination: Some(at.destination.clone()),
             idempotency_key: d.idempotency_key.clone(),
+            batch: d.batch.as_ref().map(Batch::of),
             event,
             payload: d.payload.clone(),
             reason: d.reason,
@@ -166,6 +205,17 @@ impl Record {
         }
         if self.event_id.is_empty() {
             out.push("eventId is empty".to_string());
+        }
+        if let Some(b) = &self.batch {
+            if b.size == 0 || b.index >= b.size {
+                out.push(format!(
+                    "batch.index is {} of a batch of {}; it must be below batch.size",
+                    b.index, b.size
+                ));
+            }
+            if b.idempotency_key.is_empty() {
+                out.push("batch.idempotencyKey is empty".to_string());
+            }
         }
         for (name, v) in [
             ("firstAttemptAt", &self.first_attempt_at),

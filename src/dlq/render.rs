@@ -33,8 +33,19 @@ pub fn show(hits: &[&Found], store: &Store) -> anyhow::Result<String> {
 /// The one-line summary `dlq list` prints on stderr.
 pub fn list_summary(rows: &[Row], location: &str, bad: usize) -> String {
     let replayed = rows.iter().filter(|r| r.replayed).count();
+    let whole = rows
+        .iter()
+        .filter(|r| r.batch.is_some_and(|b| b.maybe_applied))
+        .count();
+    let batched = if whole > 0 {
+        format!(
+            "; {whole} sent in batches the CRM may have written (BATCH `whole`): `dlq replay` re-sends each such batch whole with its key, so each event is written once"
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "{} record{} ({replayed} replayed) in {location}{}",
+        "{} record{} ({replayed} replayed) in {location}{}{batched}",
         rows.len(),
         plural(rows.len()),
         bad_note(bad)
@@ -78,10 +89,12 @@ pub fn dry_run_json(evals: &[Evaluation], shown: &Shown, store: &Store) -> Value
         .iter()
         .map(|e| {
             let mut v = json!(e);
-            if let (Some(k), Some(Value::String(s))) =
-                (&shown.key_masked, v.get_mut("idempotencyKey"))
-            {
-                k.clone_into(s);
+            if let Some(k) = &shown.key_masked {
+                for at in ["/idempotencyKey", "/batch/idempotencyKey"] {
+                    if let Some(Value::String(s)) = v.pointer_mut(at) {
+                        k.clone_into(s);
+                    }
+                }
             }
             v
         })
@@ -141,6 +154,14 @@ fn pad(out: &mut String, cell: &str, width: usize) {
 }
 
 pub fn rows(rows: &[Row]) -> String {
+    // The BATCH column only when a record was sent in a batch: `3/5`, with `whole` when the
+    // batch is re-sent whole.
+    let batched = rows.iter().any(|r| r.batch.is_some());
+    let batch_cell = |r: &Row| match r.batch {
+        Some(b) if b.maybe_applied => format!("{}/{} whole", b.place, b.size),
+        Some(b) => format!("{}/{}", b.place, b.size),
+        None => String::new(),
+    };
     let mut table = vec![[
         "DEAD-LETTERED AT".to_string(),
         "EVENT ID".to_string(),
@@ -149,6 +170,7 @@ pub fn rows(rows: &[Row]) -> String {
         "STATUS".to_string(),
         "ATTEMPTS".to_string(),
         "RULE".to_string(),
+        if batched { "BATCH" } else { "" }.to_string(),
         String::new(),
     ]];
     for r in rows {
@@ -160,10 +182,11 @@ pub fn rows(rows: &[Row]) -> String {
             status_text(r.last_status),
             r.attempts.to_string(),
             crate::diag::printable(&r.rule_id).into_owned(),
+            batch_cell(r),
             if r.replayed { "replayed" } else { "" }.to_string(),
         ]);
     }
-    let mut widths = [0usize; 8];
+    let mut widths = [0usize; 9];
     for row in &table {
         for (w, c) in widths.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count()).min(MAX_COLUMN);
@@ -172,7 +195,13 @@ pub fn rows(rows: &[Row]) -> String {
     let mut out = String::new();
     for row in &table {
         let mut line = String::new();
-        for (i, (w, c)) in widths.iter().zip(row).enumerate() {
+        // A column no row fills (BATCH without batches) takes no room.
+        for (i, (w, c)) in widths
+            .iter()
+            .zip(row)
+            .enumerate()
+            .filter(|(_, (w, _))| **w > 0)
+        {
             if i > 0 {
                 line.push_str("  ");
             }
@@ -407,14 +436,30 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store)
             let _ = writeln!(out, "  payload old → new");
             out.push_str(&diff(e.old_payload.as_ref(), e.new_payload.as_ref()));
         }
+        if let Some(b) = &e.batch {
+            let _ = writeln!(
+                out,
+                "  batch   place {} of {}, key {}: {}",
+                b.index + 1,
+                b.size,
+                crate::diag::printable(shown.key(&b.idempotency_key)),
+                if b.maybe_applied {
+                    "the CRM may have written it, so it is re-sent whole with this key"
+                } else {
+                    "every attempt was refused (4xx) or never sent, so the event is sent alone with its own key"
+                }
+            );
+        }
         if e.deliverable() && !e.already_replayed {
             let _ = writeln!(
                 out,
                 "  send    POST {}  {}: {}{}",
                 shown.url,
                 r.header,
-                crate::diag::printable(shown.key(e.idempotency_key.as_deref().unwrap_or(""))),
-                if e.original_key {
+                crate::diag::printable(shown.key(e.sent_key().unwrap_or(""))),
+                if e.batch_id.is_some() {
+                    " (the batch's key, in one request with its batch)"
+                } else if e.original_key {
                     " (original key)"
                 } else {
                     " (new key: the record had none)"

@@ -392,6 +392,11 @@ impl Driver {
             if let Ok(v) = HeaderValue::from_str(&seqs.join(",")) {
                 headers.insert(HeaderName::from_static(SEQ_HEADER), v);
             }
+        }
+        // Every request, to any CRM (`sim --http`, `--target`, `dlq replay`): the rule of each
+        // payload, so `cxsync mock-crm` judges a replayed record by its rule's schema exactly as
+        // `sim` did (#214). Rule ids are safe names (no comma, a valid header value), no secret.
+        if !req.rules.is_empty() {
             if let Ok(v) = HeaderValue::from_str(&req.rules.join(",")) {
                 headers.insert(HeaderName::from_static(RULE_HEADER), v);
             }

@@ -39,9 +39,11 @@ use crate::spec::payload::PayloadSchemas;
 /// mock, so side effects are attributed to the right events; without it the mock numbers events
 /// by idempotency key).
 pub const SEQ_HEADER: &str = "x-cxsync-seq";
-/// Header the simulator's driver sends (only to the mock) with the rule id of each event in the
-/// body, comma-separated in body order, so the mock judges each payload against its rule's
-/// schema. Without it every payload gets the spec-wide `crm.payloadSchema`.
+/// Header every cxsync driver sends (`sim --http`, `sim --target`, `dlq replay`) with the rule
+/// id of each event in the body, comma-separated in body order, so the mock judges each payload
+/// against its rule's schema ([`PayloadSchemas::for_rule`], the one place that decides which
+/// schema a payload gets, in virtual time too). Without it (curl, a hub) every payload gets the
+/// spec-wide `crm.payloadSchema`.
 pub const RULE_HEADER: &str = "x-cxsync-rule";
 
 /// Request header with the virtual instant a request was sent (`sim --http` only): the model

@@ -25,7 +25,8 @@ use crate::diag::{self, Diagnostic, Sources};
 use crate::spec::{self, LoadOptions, ResolvedRule, Spec};
 
 /// Runs every rule `enabled` accepts on one spec. Code and severity of each finding come from
-/// the registry.
+/// the registry; a rule may report a finding below its default severity (CX005 is a warning
+/// where the hub resends after the 401), never above it.
 pub fn lint_spec(
     spec: &Spec,
     resolved: &[ResolvedRule],
@@ -39,7 +40,7 @@ pub fn lint_spec(
         check(&cx, &mut found);
         out.extend(found.into_iter().map(|mut d| {
             d.code = rule.code.to_string();
-            d.severity = rule.severity;
+            d.severity = rule.severity.min(d.severity);
             d
         }));
     }

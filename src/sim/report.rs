@@ -442,12 +442,20 @@ impl Report {
                 if self.generation.len() == 1 { "" } else { "s" }
             ));
         }
-        for c in self.causes.spec.iter().filter(|c| !self.expected(c.reason)) {
+        // One total, then each reason × rule (#215: not the total's sentence once per rule).
+        let by_spec: Vec<_> = self
+            .causes
+            .spec
+            .iter()
+            .filter(|c| !self.expected(c.reason))
+            .collect();
+        if !by_spec.is_empty() {
+            let n: u64 = by_spec.iter().map(|c| c.count).sum();
+            let labels: Vec<String> = by_spec.iter().map(|c| c.label()).collect();
             why.push(format!(
-                "the spec dead-lettered {} event{}: {}",
-                c.count,
-                if c.count == 1 { "" } else { "s" },
-                c.label()
+                "the spec dead-lettered {n} event{}: {}",
+                if n == 1 { "" } else { "s" },
+                labels.join(", ")
             ));
         }
         why.extend(self.not_simulated());
@@ -1218,6 +1226,7 @@ mod tests {
             last_attempt: 0,
             at: 0,
             stored: true,
+            batch: None,
         };
         let s = example_from(&d, SystemTime::UNIX_EPOCH, " (from e.json)");
         assert!(

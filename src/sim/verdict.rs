@@ -5,9 +5,10 @@
 //! (`IDEMPOTENCY_KEY_UNRESOLVED`), the payload broke the size guard (`PAYLOAD_TOO_LARGE`), the
 //! CRM refused the payload itself (its last answer a 400, 413, 422 or 431, whether the spec lists
 //! the status as non-retryable or retried the refusal until `RETRIES_EXHAUSTED`: the same payload
-//! gets the same answer — except a 413 or 431 for a request within the simulated CRM's limits
-//! ([`Limits`]: a body no larger than it takes, a key no longer than servers take, no batching),
-//! which was a fault of the CRM and is to replay), or the spec's own policy dead-lettered an answer that heals by waiting
+//! gets the same answer — except a refusal of a payload the simulated CRM's own checks take
+//! ([`Limits`], `CrmModel::checks`: a key no longer than servers take, a body no larger than it
+//! takes, a record it takes, passing its rule's schema; no batching), which was a fault of the
+//! CRM, a scenario's `respond`, and is to replay), or the spec's own policy dead-lettered an answer that heals by waiting
 //! (`NON_RETRYABLE_STATUS` after a 408, 429 or 5xx the spec lists as non-retryable, lint's
 //! CX007). Such dead letters fail the run by default, with a line naming the reason, the rule, an
 //! example event and the fix; a scenario that means to produce them says so in
@@ -25,6 +26,7 @@
 use std::collections::BTreeMap;
 
 use crate::delivery::{DeadLettered, Reason};
+use crate::sim::crm::Checks;
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, RawSpec};
 
@@ -80,40 +82,41 @@ pub struct SpecCause {
 /// Most spec causes kept (distinct reason × rule × status); the rest are counted in the last.
 const MAX_CAUSES: usize = 32;
 
-/// What the simulated CRM refuses for size, when the run knows it (the CRM model's facts; a
-/// real CRM's, under `--target`, are not known).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The simulated CRM's own checks, when the run knows them (the CRM model's; a real CRM's,
+/// under `--target`, are not known).
+#[derive(Debug, Clone)]
 pub struct Limits {
-    /// The largest body the CRM takes (`CrmModel::max_body`).
-    pub max_body: u64,
+    /// What the CRM model refuses by itself (`CrmModel::checks`).
+    pub checks: Checks,
     /// Every request carries one event's payload (no batching), so the payload's size is the
     /// body's and its key the header's.
     pub single: bool,
 }
 
 impl Limits {
-    /// Whether the CRM's refusal (413, 431) of this dead letter's last request cannot have been
-    /// its judgement of the request, which is within its limits: the refusal was a fault of the
-    /// CRM (a scenario's `respond`), and a replay delivers the event (#193).
+    /// Whether the CRM's refusal (400, 413, 422, 431) of this dead letter's last request cannot
+    /// have been its judgement of the request: its own checks take the payload (its key within
+    /// the header limit, its body within the size limit, a record it takes, passing its rule's
+    /// schema). The refusal was then a fault of the CRM (a scenario's `respond`), and a replay
+    /// delivers the event (#193, #215). A batched channel's body is more than one payload, so
+    /// its refusals stay the spec's.
     fn within(&self, d: &DeadLettered) -> bool {
-        if !self.single {
+        if !self.single
+            || !d
+                .last_status
+                .is_some_and(|s| PAYLOAD_REJECTIONS.contains(&s))
+        {
             return false;
         }
-        match d.last_status {
-            Some(413) => d.payload.as_ref().is_some_and(|p| {
-                !crate::sim::crm::body_too_large(self.max_body, p.to_string().len())
-            }),
-            Some(431) => d
-                .idempotency_key
-                .as_ref()
-                .is_some_and(|k| !crate::sim::crm::header_too_long(k.len())),
-            _ => false,
-        }
+        let key = d.idempotency_key.as_deref().unwrap_or("");
+        d.payload
+            .as_ref()
+            .is_some_and(|p| self.checks.refusal(&d.id.rule_id, key, p).is_none())
     }
 }
 
 /// The dead letters of a run, by who must act on them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Causes {
     /// By the spec, in order of first occurrence.
     pub spec: Vec<SpecCause>,
@@ -126,8 +129,8 @@ pub struct Causes {
     /// where a new token would have been accepted, so its `AUTH_FAILED` dead letters are the
     /// spec's.
     pub no_refresh: bool,
-    /// The simulated CRM's size limits: a 413 or 431 for a request within them is the CRM's
-    /// fault, to replay (`None`: filed by status alone).
+    /// The simulated CRM's own checks: a refusal (400, 413, 422, 431) of a payload they take
+    /// is the CRM's fault, to replay (`None`: filed by status alone).
     pub limits: Option<Limits>,
     /// The arrivals the scenario's `events.oversize` inflated: their dead letters are the
     /// scenario's ([`Causes::add`]), except a refusal for size.
@@ -169,7 +172,7 @@ impl Causes {
             Cause::Spec
         } else {
             match cause(d.reason, d.last_status) {
-                Cause::Spec if self.limits.is_some_and(|l| l.within(d)) => Cause::Faults,
+                Cause::Spec if self.limits.as_ref().is_some_and(|l| l.within(d)) => Cause::Faults,
                 // An event the scenario inflated: a refusal for its size (the payload guard, a
                 // 413) is the spec's, which forwards the field real events carry that large;
                 // anything else (a schema's 422, a transform failing on the grown field) is
@@ -362,34 +365,48 @@ mod tests {
             last_attempt: 0,
             at: 0,
             stored: true,
+            batch: None,
         };
         let small = serde_json::json!({"ticket": "T-1"});
         let big = serde_json::json!({"ticket": "x".repeat(2000)});
         let long_key = "k".repeat(8193);
-        let filed = |limits: Option<Limits>, d: &DeadLettered| {
+        let filed = |limits: &Option<Limits>, d: &DeadLettered| {
             let mut c = Causes {
-                limits,
+                limits: limits.clone(),
                 ..Causes::default()
             };
             c.add(d, String::new);
             (c.spec_total(), c.replay_total())
         };
+        let schema = crate::spec::payload::PayloadSchemas::spec_wide(
+            &serde_json::json!({"type": "object", "required": ["ticket"]}),
+        );
+        let checks = Checks::new(1000, false, schema);
         let one = Some(Limits {
-            max_body: 1000,
+            checks: checks.clone(),
             single: true,
         });
         let batched = Some(Limits {
-            max_body: 1000,
+            checks,
             single: false,
         });
+        let no_ticket = serde_json::json!({"note": "n"});
+        let list = serde_json::json!([{"ticket": "T-1"}]);
         for (limits, d, want) in [
-            (one, dead(413, small.clone(), "k".into()), (0, 1)),
-            (one, dead(413, big.clone(), "k".into()), (1, 0)),
-            (one, dead(431, small.clone(), "k".into()), (0, 1)),
-            (one, dead(431, small.clone(), long_key), (1, 0)),
-            (batched, dead(413, small.clone(), "k".into()), (1, 0)),
-            (None, dead(413, small.clone(), "k".into()), (1, 0)),
-            (one, dead(422, small.clone(), "k".into()), (1, 0)),
+            (&one, dead(413, small.clone(), "k".into()), (0, 1)),
+            (&one, dead(413, big.clone(), "k".into()), (1, 0)),
+            (&one, dead(431, small.clone(), "k".into()), (0, 1)),
+            (&one, dead(431, small.clone(), long_key), (1, 0)),
+            (&batched, dead(413, small.clone(), "k".into()), (1, 0)),
+            (&None, dead(413, small.clone(), "k".into()), (1, 0)),
+            // #215: a 422 or 400 of a payload the CRM's own checks take was a fault's; one of a
+            // payload failing the schema, or of an array the CRM does not take, is the spec's.
+            (&one, dead(422, small.clone(), "k".into()), (0, 1)),
+            (&one, dead(400, small.clone(), "k".into()), (0, 1)),
+            (&one, dead(422, no_ticket.clone(), "k".into()), (1, 0)),
+            (&one, dead(400, list.clone(), "k".into()), (1, 0)),
+            (&batched, dead(422, small.clone(), "k".into()), (1, 0)),
+            (&None, dead(422, small.clone(), "k".into()), (1, 0)),
         ] {
             assert_eq!(filed(limits, &d), want, "{limits:?} {:?}", d.last_status);
         }

@@ -67,6 +67,9 @@ pub enum Problem {
     /// The key to send (the record's, or the current template's) cannot travel in the header as
     /// it is (`delivery::idempotency::unsendable`): the machine would dead-letter it unsent.
     UnsendableIdempotencyKey { message: String },
+    /// The record's batch may have been written by the CRM and is re-sent only whole, with its
+    /// key, which `why` says cannot be done now (`replay::batch`).
+    BatchNotWhole { size: u32, why: Vec<String> },
 }
 
 impl std::fmt::Display for Problem {
@@ -99,6 +102,11 @@ impl std::fmt::Display for Problem {
             Problem::UnsendableIdempotencyKey { message } => {
                 write!(f, "the idempotency key {message}")
             }
+            Problem::BatchNotWhole { size, why } => write!(
+                f,
+                "it was sent in a batch of {size} the CRM may have written (an attempt timed out, was reset or got a 5xx), which is re-sent only whole with the batch's key, so each event is written once; but {}",
+                why.join("; ")
+            ),
         }
     }
 }
@@ -115,6 +123,7 @@ impl Problem {
             Problem::SchemaViolation { .. } => "target schema",
             Problem::NoIdempotencyKey { .. } => "no idempotency key",
             Problem::UnsendableIdempotencyKey { .. } => "idempotency key not sendable",
+            Problem::BatchNotWhole { .. } => "batch not whole",
         }
     }
 }
@@ -152,12 +161,29 @@ pub struct Evaluation {
     pub problems: Vec<Problem>,
     /// Whether the record carries a replay marker (it is not sent again).
     pub already_replayed: bool,
+    /// The batch the event was sent in (absent: sent alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<crate::dlq::record::Batch>,
+    /// When it was dead-lettered (RFC 3339).
+    pub dead_lettered_at: String,
+    /// The batch it is re-sent whole with, when the CRM may have written that batch.
+    #[serde(skip)]
+    pub batch_id: Option<super::batch::BatchId>,
 }
 
 impl Evaluation {
     /// Whether the current spec would deliver this record.
     pub fn deliverable(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// The key the request carries: the batch's when the record is re-sent with its batch,
+    /// else [`Evaluation::idempotency_key`].
+    pub fn sent_key(&self) -> Option<&str> {
+        match &self.batch_id {
+            Some(b) => Some(b.key()),
+            None => self.idempotency_key.as_deref(),
+        }
     }
 }
 
@@ -333,9 +359,13 @@ impl Replayer {
                 }
             },
         };
-        if let Some(message) = idempotency_key
-            .as_deref()
-            .and_then(|k| crate::delivery::idempotency::unsendable(k, &self.header))
+        let batch_id = super::batch::BatchId::of(rec);
+        let sent = batch_id
+            .as_ref()
+            .map(|b| b.key())
+            .or(idempotency_key.as_deref());
+        if let Some(message) =
+            sent.and_then(|k| crate::delivery::idempotency::unsendable(k, &self.header))
         {
             problems.push(Problem::UnsendableIdempotencyKey { message });
         }
@@ -355,6 +385,9 @@ impl Replayer {
             original_key,
             problems,
             already_replayed: found.replayed,
+            batch: rec.batch.clone(),
+            dead_lettered_at: rec.dead_lettered_at.clone(),
+            batch_id,
         }
     }
 }

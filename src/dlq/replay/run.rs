@@ -77,7 +77,9 @@ pub struct Marker {
 }
 
 /// Replays evaluated records, up to the sink's window at a time, writing a marker after each
-/// 2xx as soon as it is answered. Results come back in the order of `evals`.
+/// 2xx as soon as it is answered. A batch the CRM may have written goes as one delivery, whole,
+/// with its key ([`super::batch::units`]); its members are marked when its 2xx is in. Results
+/// come back in the order of `evals`.
 pub async fn replay<S: ReplaySink>(
     store: &Store,
     replayer: &Replayer,
@@ -107,6 +109,13 @@ pub async fn replay_until<S: ReplaySink, T>(
     let mut interrupted = None;
     let mut out: Vec<Option<Disposition>> = vec![None; evals.len()];
     let window = sink.window().max(1);
+    let units = super::batch::units(evals);
+    // Per record: the unit it was sent in and whether it was reached; per unit: its members
+    // not yet settled, and whether one of them ended without a 2xx.
+    let mut unit_of: Vec<usize> = vec![usize::MAX; evals.len()];
+    let mut reached: Vec<bool> = vec![false; evals.len()];
+    let mut left: Vec<usize> = vec![0; units.len()];
+    let mut unit_failed: Vec<bool> = vec![false; units.len()];
     let mut failures_in_a_row = 0u32;
     let (mut next, mut in_flight, mut stopped) = (0usize, 0usize, false);
     loop {
@@ -115,19 +124,42 @@ pub async fn replay_until<S: ReplaySink, T>(
             interrupted = Some(t);
             break;
         }
-        while !stopped && in_flight < window && next < evals.len() {
-            let ev = &evals[next];
-            match delivery_of(ev) {
-                Ok(d) => {
-                    sink.submit(next, &d);
-                    in_flight += 1;
+        while !stopped && in_flight < window && next < units.len() {
+            match &units[next] {
+                super::batch::Unit::One(i) => {
+                    let ev = &evals[*i];
+                    reached[*i] = true;
+                    match delivery_of(ev) {
+                        Ok(d) => {
+                            sink.submit(*i, &d);
+                            unit_of[*i] = next;
+                            left[next] = 1;
+                            in_flight += 1;
+                        }
+                        Err(Unsent::AlreadyReplayed) => {
+                            let purged =
+                                opts.purge && purge(store, &ev.key, &marker_of(ev)).await.is_ok();
+                            out[*i] = Some(Disposition::AlreadyReplayed { purged });
+                        }
+                        Err(Unsent::Skipped(problems)) => {
+                            out[*i] = Some(Disposition::Skipped { problems })
+                        }
+                    }
                 }
-                Err(Unsent::AlreadyReplayed) => {
-                    let purged = opts.purge && purge(store, &ev.key, &marker_of(ev)).await.is_ok();
-                    out[next] = Some(Disposition::AlreadyReplayed { purged });
-                }
-                Err(Unsent::Skipped(problems)) => {
-                    out[next] = Some(Disposition::Skipped { problems })
+                super::batch::Unit::Batch { members, key } => {
+                    let deliveries: Vec<(usize, Delivery<'_>)> = members
+                        .iter()
+                        .filter_map(|&i| batch_member(&evals[i], key).map(|d| (i, d)))
+                        .collect();
+                    if !deliveries.is_empty() {
+                        for &(i, _) in &deliveries {
+                            unit_of[i] = next;
+                            reached[i] = true;
+                        }
+                        left[next] = deliveries.len();
+                        sink.submit_batch(&deliveries, key);
+                        in_flight += 1;
+                    }
                 }
             }
             next += 1;
@@ -151,14 +183,23 @@ pub async fn replay_until<S: ReplaySink, T>(
         }
         for (tag, outcome) in settled {
             let Some(ev) = evals.get(tag) else { continue };
+            let Some(unit) = unit_of.get(tag).copied().filter(|&u| u < units.len()) else {
+                continue;
+            };
+            let d = settle(store, replayer, ev, outcome, opts, &units[unit]).await;
+            unit_failed[unit] |=
+                matches!(d, Disposition::Rejected { .. } | Disposition::Failed { .. });
+            out[tag] = Some(d);
+            left[unit] = left[unit].saturating_sub(1);
+            if left[unit] > 0 {
+                continue;
+            }
+            // A delivery (one record, or a batch) settled.
             in_flight = in_flight.saturating_sub(1);
-            let d = settle(store, replayer, ev, outcome, opts).await;
-            match d {
-                Disposition::Rejected { .. } | Disposition::Failed { .. } => failures_in_a_row += 1,
-                Disposition::Delivered { .. } | Disposition::MarkerFailed { .. } => {
-                    failures_in_a_row = 0
-                }
-                _ => {}
+            if unit_failed[unit] {
+                failures_in_a_row += 1;
+            } else {
+                failures_in_a_row = 0;
             }
             if opts
                 .max_consecutive_failures
@@ -166,17 +207,16 @@ pub async fn replay_until<S: ReplaySink, T>(
             {
                 stopped = true;
             }
-            out[tag] = Some(d);
         }
     }
-    // Records are handed over in order: one before `next` without a result was in flight. One
-    // not reached is said as it is: only a record the spec would send is "not attempted".
+    // A record reached without a result was in flight. One not reached is said as it is: only
+    // a record the spec would send is "not attempted".
     let results = evals
         .iter()
         .zip(out)
         .enumerate()
         .map(|(i, (ev, d))| {
-            let d = d.unwrap_or_else(|| match (&interrupted, i < next) {
+            let d = d.unwrap_or_else(|| match (&interrupted, reached[i]) {
                 (Some(_), true) => Disposition::Interrupted,
                 (None, true) if !stopped => Disposition::Failed {
                     error: "the sink never settled this record".into(),
@@ -195,6 +235,17 @@ pub async fn replay_until<S: ReplaySink, T>(
         results,
         interrupted,
     }
+}
+
+/// A member of a batch re-sent whole: its payload, and the batch's key.
+fn batch_member<'a>(ev: &'a Evaluation, key: &'a str) -> Option<Delivery<'a>> {
+    Some(Delivery {
+        event_id: &ev.event_id,
+        event_type: &ev.event_type,
+        rule_id: ev.rule.as_deref().unwrap_or(&ev.old_rule),
+        idempotency_key: key,
+        body: ev.new_payload.as_ref()?,
+    })
 }
 
 /// Why a record is not sent.
@@ -234,6 +285,7 @@ async fn settle(
     ev: &Evaluation,
     outcome: SinkOutcome,
     opts: &ReplayOptions,
+    unit: &super::batch::Unit,
 ) -> Disposition {
     match outcome {
         SinkOutcome::Delivered { status } => {
@@ -244,7 +296,11 @@ async fn settle(
                 replayed_at: opts.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 status,
                 url: replayer.url.clone(),
-                idempotency_key: ev.idempotency_key.clone().unwrap_or_default(),
+                // The key it was delivered with: its batch's when it went with its batch.
+                idempotency_key: match unit {
+                    super::batch::Unit::Batch { key, .. } => key.clone(),
+                    super::batch::Unit::One(_) => ev.idempotency_key.clone().unwrap_or_default(),
+                },
             };
             let bytes = serde_json::to_vec_pretty(&marker).unwrap_or_default();
             if let Err(e) = store.put(&marker_key, bytes).await {

@@ -59,6 +59,10 @@ pub trait ReplaySink {
     /// Hands over one delivery, known by `tag` in [`ReplaySink::settled`]. Retries are the
     /// sink's business: anything but `Delivered` leaves the record un-replayed.
     fn submit(&mut self, tag: usize, d: &Delivery<'_>);
+    /// Hands over a batch to send as one request, as it was first sent: the deliveries'
+    /// payloads in this order as one JSON array, every attempt carrying `key` (the batch's,
+    /// which each delivery also names). Each member settles by its tag, all together.
+    fn submit_batch(&mut self, members: &[(usize, Delivery<'_>)], key: &str);
     /// Waits until at least one delivery handed over has settled and returns those that have,
     /// by tag. Empty only when nothing is in flight.
     fn settled(&mut self) -> impl Future<Output = Vec<(usize, SinkOutcome)>> + Send;
@@ -180,8 +184,9 @@ impl DriverSink {
         let window = hub.concurrency;
         let mut cfg =
             Config::from_spec(&spec.raw, hub).map_err(|e| SinkSetupError::Config(e.to_string()))?;
-        // One record per request: a batch would join keys, and each record must carry its own
-        // original key. Alerts are the Event Hub's business, not a person's replay.
+        // One record per request, each with its own original key, unless a batch the CRM may
+        // have written is handed over whole (`submit_batch`): the machine never forms batches
+        // of its own here. Alerts are the Event Hub's business, not a person's replay.
         cfg.batch_size = 1;
         cfg.alert_endpoint = None;
         let timeout = cfg.timeout;
@@ -243,6 +248,27 @@ impl ReplaySink for DriverSink {
             },
         );
         self.pending += 1;
+    }
+
+    fn submit_batch(&mut self, members: &[(usize, Delivery<'_>)], key: &str) {
+        let now = self.driver.clock().now();
+        let subs = members
+            .iter()
+            .map(|(tag, d)| Submission {
+                id: SubmissionId {
+                    seq: *tag as u64,
+                    source: 0,
+                    origin: *tag as u64,
+                    event_id: d.event_id.into(),
+                    event_type: d.event_type.into(),
+                    rule_id: d.rule_id.into(),
+                },
+                payload: Ok(d.body.clone()),
+                idempotency_key: Ok(d.idempotency_key.to_string()),
+            })
+            .collect();
+        self.machine.handle_submit_batch(now, subs, key.to_string());
+        self.pending += members.len();
     }
 
     async fn settled(&mut self) -> Vec<(usize, SinkOutcome)> {

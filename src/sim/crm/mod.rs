@@ -175,6 +175,15 @@ impl CrmModel {
         self.max_body
     }
 
+    /// Its own checks of a request ([`Checks`]), for the verdict.
+    pub fn checks(&self) -> Checks {
+        Checks {
+            max_body: self.max_body,
+            accepts_arrays: self.accepts_arrays,
+            schema: self.schema.clone(),
+        }
+    }
+
     /// The profile in use.
     pub fn profile(&self) -> &Profile {
         &self.profile
@@ -722,6 +731,55 @@ pub fn header_too_long(len: usize) -> bool {
     len > crate::spec::model::MAX_HEADER_VALUE as usize
 }
 
+/// The CRM's own checks of a request, apart from its faults, throttle and tokens: the facts
+/// [`CrmModel::handle_request`] judges a body by (header length, body size, shape, the rule's
+/// payload schema). The verdict asks them whether a refusal (400, 413, 422, 431) a dead letter
+/// last got can have been the CRM's judgement of its payload, or was a scenario's fault (#193,
+/// #215). `tests::checks_answer_as_the_model_does` holds the two to one answer.
+#[derive(Debug, Clone)]
+pub struct Checks {
+    max_body: u64,
+    accepts_arrays: bool,
+    schema: Option<PayloadSchemas>,
+}
+
+impl Checks {
+    /// Checks of a CRM that takes bodies of up to `max_body` bytes, arrays of records when
+    /// `accepts_arrays`, and judges records by `schema` (tests; a run asks its model,
+    /// [`CrmModel::checks`]).
+    pub fn new(max_body: u64, accepts_arrays: bool, schema: Option<PayloadSchemas>) -> Checks {
+        Checks {
+            max_body,
+            accepts_arrays,
+            schema,
+        }
+    }
+
+    /// What the CRM answers a lone request carrying `payload` (of rule `rule`, under
+    /// idempotency key `key`) by its own checks, in [`CrmModel::handle_request`]'s order: 431
+    /// (the key is longer than servers take), 413 (the body is larger than it takes), 400 (not a
+    /// record it takes: docs/semantics.md, "What the CRM accepts as a body"), 422 (a record
+    /// fails the rule's payload schema); `None`: it takes the payload.
+    pub fn refusal(&self, rule: &str, key: &str, payload: &Value) -> Option<u16> {
+        if header_too_long(key.len()) {
+            return Some(431);
+        }
+        let body = payload.to_string();
+        if body_too_large(self.max_body, body.len()) {
+            return Some(413);
+        }
+        if crm::body::judge(&body, self.accepts_arrays).is_err() {
+            return Some(400);
+        }
+        let schema = self.schema.as_ref().and_then(|s| s.for_rule(Some(rule)))?;
+        let valid = match payload {
+            Value::Array(records) => records.iter().all(|r| schema.validator.is_valid(r)),
+            record => schema.validator.is_valid(record),
+        };
+        (!valid).then_some(422)
+    }
+}
+
 /// Whether a CRM that takes bodies of up to `max_body` bytes refuses one of `len` bytes (413):
 /// the model's answer and the verdict's reading of a 413 alike.
 pub fn body_too_large(max_body: u64, len: usize) -> bool {
@@ -817,6 +875,47 @@ mod tests {
 
     const BASE: &str =
         "version: 1\nname: t\nduration: 1m\ncrm: { latency: { p50Ms: 0, p99Ms: 0 } }\n";
+
+    /// #215: [`Checks::refusal`] (what the verdict asks) and [`CrmModel::handle_request`] (what
+    /// the CRM answers, outside any fault) give one answer for every kind of payload: taken,
+    /// 400 (not a record, an array the CRM does not take), 413, 422, 431.
+    #[test]
+    fn checks_answer_as_the_model_does() {
+        let schema = serde_json::json!({"type": "object", "required": ["caseNumber"]});
+        for arrays in [false, true] {
+            let yaml = format!(
+                "version: 1\nname: t\nduration: 1m\ncrm: {{ latency: {{ p50Ms: 0, p99Ms: 0 }}, acceptsArrays: {arrays}, maxBodyBytes: 2000 }}\n"
+            );
+            let mut m = model(&yaml, Some(schema.clone()));
+            let checks = m.checks();
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let payloads = [
+                serde_json::json!({"caseNumber": "C-1"}),
+                serde_json::json!({"other": 1}),
+                serde_json::json!([{"caseNumber": "C-1"}, {"caseNumber": "C-2"}]),
+                serde_json::json!([{"caseNumber": "C-1"}, {"x": 1}]),
+                serde_json::json!([]),
+                serde_json::json!("text"),
+                serde_json::json!(null),
+                serde_json::json!({"caseNumber": "x".repeat(3000)}),
+            ];
+            for (i, p) in payloads.iter().enumerate() {
+                for key in ["k".to_string(), "k".repeat(9000)] {
+                    let mut r = req(i as u64 + 1, &p.to_string(), None);
+                    r.idempotency.1 = format!("{key}{i}");
+                    r.rules = vec!["R".into()];
+                    let (got, _, body) = status(m.handle_request(0, &r, &mut rng));
+                    let want = checks.refusal("R", &r.idempotency.1, p);
+                    assert_eq!(
+                        want.unwrap_or(201),
+                        got,
+                        "arrays {arrays}, payload {p}, key {} bytes: {body}",
+                        r.idempotency.1.len()
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn arrays_are_rejected_and_big_bodies_get_413() {

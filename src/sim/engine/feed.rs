@@ -624,15 +624,23 @@ pub struct Schedule {
     heap: BinaryHeap<Reverse<(Time, u64)>>,
 }
 
-/// Arrival `k`'s event id (`#k` when it has none) and type, as reports name them.
+/// Arrival `k`'s event id and type, as reports, DLQ records (their key), outcomes and alerts name
+/// them. The id is `event.id`: a string as it is, an integer as its JSON text (CXone's own ids are
+/// numbers: `9007199254740990` is that event's id, whatever its position in the stream). `#k`,
+/// its position, when it has none: no `event.id`, or one that is not a string or an integer (a
+/// fraction, a number too large to keep every digit of, `true`, `null`, an object), since such a
+/// value does not name one event exactly. docs/dlq.md (the record's `eventId`).
 pub(crate) fn event_name(event: &Value, k: u64) -> (String, String) {
     // `event.get`, not `pointer("/event/id")`: a pointer unescapes each of its segments into a
     // new string before it looks it up.
     let head = event.get("event");
-    let event_id = head
-        .and_then(|e| e.get("id"))
-        .and_then(Value::as_str)
-        .map_or_else(|| format!("#{k}"), str::to_string);
+    let event_id = match head.and_then(|e| e.get("id")) {
+        Some(Value::String(s)) => s.clone(),
+        // `is_i64 || is_u64`: serde_json keeps such a number exactly and prints it as written
+        // (less a leading `-0`'s sign, which no id has); anything else it holds as an f64.
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
+        _ => format!("#{k}"),
+    };
     let event_type = head
         .and_then(|e| e.get("type"))
         .and_then(Value::as_str)
@@ -887,5 +895,47 @@ mod tests {
         };
         let hit: Vec<u64> = (0..20).filter(|&k| o.covers(k)).collect();
         assert_eq!(hit, vec![6, 10, 14, 18]);
+    }
+}
+
+#[cfg(test)]
+mod event_name_tests {
+    use super::event_name;
+    use serde_json::{json, Value};
+
+    fn id_of(v: &str) -> String {
+        let event: Value = serde_json::from_str(v).unwrap();
+        event_name(&event, 190).0
+    }
+
+    #[test]
+    fn an_integer_event_id_is_its_json_text_and_anything_else_not_an_id_is_the_position() {
+        // Strings as they are; integers exactly as written, up to u64 and down to i64::MIN.
+        assert_eq!(id_of(r#"{"event": {"id": "evt-7"}}"#), "evt-7");
+        assert_eq!(
+            id_of(r#"{"event": {"id": 9007199254740990}}"#),
+            "9007199254740990"
+        );
+        assert_eq!(
+            id_of(r#"{"event": {"id": 18446744073709551615}}"#),
+            "18446744073709551615"
+        );
+        assert_eq!(id_of(r#"{"event": {"id": -42}}"#), "-42");
+        assert_eq!(id_of(r#"{"event": {"id": 0}}"#), "0");
+        // Not an id: the stream position.
+        for v in [
+            r#"{"event": {"id": 1.5}}"#,
+            r#"{"event": {"id": 1e3}}"#,
+            r#"{"event": {"id": 18446744073709551616}}"#,
+            r#"{"event": {"id": true}}"#,
+            r#"{"event": {"id": null}}"#,
+            r#"{"event": {"id": {"n": 1}}}"#,
+            r#"{"event": {"id": [1]}}"#,
+            r#"{"event": {}}"#,
+            r#"{}"#,
+        ] {
+            assert_eq!(id_of(v), "#190", "{v}");
+        }
+        assert_eq!(event_name(&json!({"event": {"type": "t"}}), 3).1, "t");
     }
 }

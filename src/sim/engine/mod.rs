@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use super::crm::CrmModel;
 use super::report::Report;
-use super::scenario::Scenario;
+use super::scenario::{Fault, Scenario};
 use crate::delivery::drive::Observer;
 use crate::delivery::{Config, DeadLettered, HubSettings, Output, Time};
 use crate::spec::model::Jitter;
@@ -289,7 +289,7 @@ pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
             ));
         } else if throttle.retry_after && !policy.respect_retry_after_header {
             rep.notes.push(format!(
-                "{} event(s) exhausted their retries on {} responses that carried Retry-After; retry.respectRetryAfterHeader is off, so retries fired before the CRM's window reopened",
+                "{} event(s) exhausted their retries on {} responses that carried Retry-After; retry.respectRetryAfterHeader is off, so retries fired before the CRM's window reopened: set retry.respectRetryAfterHeader: true (the hub then waits at least the Retry-After, the guide's edge case 1)",
                 throttled_dlq, throttle.status
             ));
         } else {
@@ -344,9 +344,41 @@ pub fn new_report(
     rep.totals.events = total_events;
     rep.crm_profile = crm.profile().name.to_string();
     rep.causes.limits = Some(crate::sim::verdict::Limits {
-        max_body: crm.max_body(),
+        checks: crm.checks(),
         single: spec.raw.channel.batch_size <= 1,
     });
     rep.notes.extend(crm.notes.iter().cloned());
+    rep.notes.extend(horizon_note(spec, sc));
     rep
+}
+
+/// The note of a run whose scenario sends a Retry-After longer than the spec declares its CRM
+/// sends (`crm.retryAfterHorizonSeconds`): lint's CX012 checks `maxDelaySeconds` against the
+/// declared horizon, so its silence does not cover this run (tester #216).
+fn horizon_note(spec: &Spec, sc: &Scenario) -> Option<String> {
+    let horizon = spec.raw.crm.retry_after_horizon_seconds?;
+    let longest = sc
+        .faults
+        .iter()
+        .filter_map(|f| match f {
+            Fault::Throttle {
+                retry_after_seconds,
+                ..
+            }
+            | Fault::Respond {
+                retry_after_seconds,
+                ..
+            }
+            | Fault::Maintenance {
+                retry_after_seconds,
+                ..
+            } => *retry_after_seconds,
+            _ => None,
+        })
+        .max()?;
+    (longest > horizon).then(|| {
+        format!(
+            "the scenario's CRM sends a Retry-After of {longest} s, longer than crm.retryAfterHorizonSeconds ({horizon}), the longest the spec says its CRM sends and what lint's CX012 checks maxDelaySeconds against: if the CRM can send {longest} s, raise crm.retryAfterHorizonSeconds to it"
+        )
+    })
 }

@@ -13,7 +13,8 @@
 //! when its content can reach that value. A condition (`c ? a : b`), a predicate or sort key, a
 //! comparison or `and`/`or`, and the argument of a function that returns a fact about its
 //! argument rather than the argument (`$count`, `$exists`, `$type`, `$boolean`, `$not`,
-//! `$length`, `$contains`) are observed, not carried: `$count(transcripts) > 0 ? {…} : undefined`
+//! `$length`, `$contains`, and `$keys`, which returns the key names, none of the values) are
+//! observed, not carried: `$count(transcripts) > 0 ? {…} : undefined`
 //! depends on the transcripts but puts none of them in the output. So are both operands of a
 //! difference, quotient or remainder of two inputs (`$toMillis(reply.at) - $toMillis(startedAt)`
 //! is a duration, neither timestamp); with a constant operand (`x - 0`) the input is carried. A bare `undefined` (a name
@@ -72,7 +73,7 @@ impl Flow {
 fn observes_only(function: &str) -> bool {
     matches!(
         function,
-        "count" | "exists" | "type" | "boolean" | "not" | "length" | "contains"
+        "count" | "exists" | "type" | "boolean" | "not" | "length" | "contains" | "keys"
     )
 }
 
