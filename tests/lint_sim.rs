@@ -177,8 +177,17 @@ rules:
 }
 
 fn set_back_rule(id: &str, ty: &str, record: &str, fixtures: &str) -> String {
+    set_back_rule_of(
+        id,
+        ty,
+        &format!(r#"{{"external_id": {record}, "status": event.type, "at": event.occurredAt}}"#),
+        fixtures,
+    )
+}
+
+fn set_back_rule_of(id: &str, ty: &str, transform: &str, fixtures: &str) -> String {
     format!(
-        "  - id: {id}\n    name: {id}\n    eventType: {ty}\n    transform: '{{\"external_id\": {record}, \"status\": event.type, \"at\": event.occurredAt}}'\n    fixtures: [{fixtures}]\n"
+        "  - id: {id}\n    name: {id}\n    eventType: {ty}\n    transform: '{transform}'\n    fixtures: [{fixtures}]\n"
     )
 }
 
@@ -221,6 +230,25 @@ fn set_back_lint_and_sim_agree() {
         set_back_rule("OPEN", "interaction.started", record, "fx/started.json")
             + &set_back_rule("CLOSE", "interaction.ended", record, ended)
     };
+    // Two rules writing fields of their own of one record (and the key, and a field both set to
+    // one value): a merging upsert loses nothing (#221); with a field both set differently, it does.
+    let fields = |open: &str, close: &str| {
+        set_back_rule_of(
+            "OPEN",
+            "interaction.started",
+            &format!(
+                r#"{{"external_id": interaction.id, "source": "cxone", "opened": {{"at": event.occurredAt}}{open}}}"#
+            ),
+            "fx/started.json",
+        ) + &set_back_rule_of(
+            "CLOSE",
+            "interaction.ended",
+            &format!(
+                r#"{{"external_id": interaction.id, "source": "cxone", "closed": {{"at": event.occurredAt, "tags": ["done"]}}{close}}}"#
+            ),
+            "fx/ended.json",
+        )
+    };
     // (what, crm, rules, whether a record can be set back)
     let cases = [
         (
@@ -251,6 +279,40 @@ fn set_back_lint_and_sim_agree() {
             "a CRM that deduplicates by header keeps every event's write",
             "{ profile: generic, idempotency: { by: header } }",
             two("interaction.id", "fx/ended.json"),
+            false,
+        ),
+        (
+            "two rules writing disjoint fields of one record",
+            upsert,
+            fields("", ""),
+            false,
+        ),
+        (
+            "two rules writing disjoint fields and one shared field `status`",
+            upsert,
+            fields(r#", "status": "open""#, r#", "status": "closed""#),
+            true,
+        ),
+        (
+            "a shared field both set to one value",
+            upsert,
+            fields(r#", "status": "seen""#, r#", "status": "seen""#),
+            false,
+        ),
+        (
+            "a HubSpot batch upsert of disjoint properties",
+            "{ profile: hubspot, idempotency: { by: upsert, field: /inputs/0/id } }",
+            set_back_rule_of(
+                "OPEN",
+                "interaction.started",
+                r#"{"inputs": [{"id": interaction.id, "idProperty": "cx_id", "properties": {"opened_at": event.occurredAt}}]}"#,
+                "fx/started.json",
+            ) + &set_back_rule_of(
+                "CLOSE",
+                "interaction.ended",
+                r#"{"inputs": [{"id": interaction.id, "idProperty": "cx_id", "properties": {"closed_at": event.occurredAt}}]}"#,
+                "fx/ended.json",
+            ),
             false,
         ),
         (

@@ -178,6 +178,24 @@ pub fn max_body_bytes(spec: &RawSpec, profile: &Profile, scenario: Option<u64>) 
         .unwrap_or(profile.max_body_bytes)
 }
 
+/// The HTTP method the Event Hub delivers with: every channel request is a `POST` of the payload
+/// to `destinationUri` (docs/semantics.md, "Driving the machine"), and `dlq replay` sends the same.
+pub const DELIVERY_METHOD: &str = "POST";
+
+/// Whether an upsert of a record the CRM already holds changes only the fields the request
+/// carries (a merge), rather than replacing the whole record: `POST` and `PATCH` upserts merge on
+/// every profile (HubSpot's `batch/upsert`, Salesforce's `PATCH` on an external id, Dataverse's
+/// `PATCH` upsert), `PUT` merges only where the CRM's update endpoint is a `PUT` that changes the
+/// fields sent ([`Profile::put_merges`]: Zendesk, ServiceNow) and replaces the record elsewhere.
+/// The simulator's CRM model, and through it lint's CX037 and the set-back count, ask this.
+pub fn upsert_merges(profile: &Profile, method: &str) -> bool {
+    if method.eq_ignore_ascii_case("PUT") {
+        profile.put_merges
+    } else {
+        true
+    }
+}
+
 /// How long the CRM accepts a token it issued, in seconds: a scenario's override, else the
 /// spec's `crm.tokenLifetimeSeconds`, else the profile's session. The simulator's CRM answers 401
 /// after it; lint (CX005) compares `auth.tokenCacheTtlSeconds` with it.

@@ -31,6 +31,10 @@ pub struct Profile {
     pub idempotency_header: Option<&'static str>,
     /// Default dedup when neither the spec nor the scenario says.
     pub default_dedup: super::DedupMode,
+    /// Whether an upsert sent with `PUT` changes only the fields it carries (the CRM's update
+    /// endpoint is a `PUT` with merge semantics); `POST` and `PATCH` upserts always merge
+    /// (`crm::upsert_merges`; evidence in docs/crm-profiles.md).
+    pub put_merges: bool,
     pub max_body_bytes: u64,
     pub latency_p50_ms: u64,
     pub latency_p99_ms: u64,
@@ -55,6 +59,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             session_seconds: 3600,
             idempotency_header: None,
             default_dedup: D::Header,
+            put_merges: false,
             max_body_bytes: 1_048_576,
             latency_p50_ms: 120,
             latency_p99_ms: 800,
@@ -75,6 +80,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             session_seconds: 7200,
             idempotency_header: None,
             default_dedup: D::None,
+            put_merges: false,
             max_body_bytes: 50 * 1_048_576,
             latency_p50_ms: 200,
             latency_p99_ms: 1_500,
@@ -94,6 +100,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             session_seconds: 3599,
             idempotency_header: None,
             default_dedup: D::None,
+            put_merges: false,
             max_body_bytes: 128 * 1_048_576,
             latency_p50_ms: 150,
             latency_p99_ms: 1_200,
@@ -113,6 +120,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             session_seconds: 172_800,
             idempotency_header: Some("Idempotency-Key"),
             default_dedup: D::Header,
+            put_merges: true,
             max_body_bytes: 1_048_576,
             latency_p50_ms: 150,
             latency_p99_ms: 1_000,
@@ -132,6 +140,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             session_seconds: 1_800,
             idempotency_header: None,
             default_dedup: D::Upsert,
+            put_merges: false,
             max_body_bytes: 3 * 1_048_576,
             latency_p50_ms: 120,
             latency_p99_ms: 900,
@@ -151,6 +160,7 @@ pub fn profile(p: CrmProfile) -> Profile {
             session_seconds: 1_800,
             idempotency_header: None,
             default_dedup: D::None,
+            put_merges: true,
             max_body_bytes: 10 * 1_048_576,
             latency_p50_ms: 300,
             latency_p99_ms: 2_500,

@@ -7,11 +7,15 @@
 //! and copies of the fixture set generated as `cxsync sim` generates them, where fixtures that
 //! share an `interaction.id` (or the key's own id field) stay one interaction; each is run
 //! through every rule it matches and the record is the CRM model's reading of the payload (its
-//! upsert field's value; a payload the CRM refuses writes nothing). The rule fires exactly where
-//! the simulator can report a record *set back by an older event*.
+//! upsert field's value; a payload the CRM refuses writes nothing). Where the CRM merges an
+//! upsert's fields into the record (`crm::upsert_merges`: every profile for the Event Hub's
+//! `POST`), two writes can set each other back only where they set one field to different
+//! values (`crm::sets_back`, the model's own rule): rules that write fields of their own of one
+//! record (a call's duration, its survey's score) are fine. The rule fires exactly where the
+//! simulator can report a record *set back by an older event*.
 //!
 //! ## Why is this bad?
-//! An upserting CRM keeps the last write of a record. The Event Hub delivers each event on its
+//! An upserting CRM keeps the last write of each field of a record. The Event Hub delivers each event on its
 //! own, with retries: when the `started` delivery is throttled or meets a 503 and its retry lands
 //! after the `ended` delivery, the record goes back to "open" and stays there. Every request got
 //! a 2xx; nothing fails. `cxsync sim` counts such records as lost ("set back by an older
@@ -30,7 +34,8 @@
 //!     transform: '{"external_id": interaction.id, "status": "closed"}'
 //! ```
 //!
-//! Use instead: a record per event type (or per event), so no write replaces another event's:
+//! Use instead: a field per event type (`"opened_at"` and `"closed_at"`, no shared `status`),
+//! or a record per event type (or per event), so no write replaces another event's:
 //! ```yaml
 //! rules:
 //!   - id: OPEN
@@ -100,11 +105,16 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             cx.at_value(
                 &format!("/rules/{}/id", view.index),
                 format!(
-                    "{rules} one record for two events{about}: {} upserts on `{shown}`, which events {} and {} both fill with {}, and the last write wins, so a retry of the `{}` delivery that lands after the `{}` one sets the record back",
+                    "{rules} one record for two events{about}: {} upserts on `{shown}`, which events {} and {} both fill with {}, and {}, so a retry of the `{}` delivery that lands after the `{}` one sets the record back",
                     profile.name,
                     name(a),
                     name(b),
                     printable(b.record.as_deref().unwrap_or_default()),
+                    if a.fields.is_some() {
+                        "the CRM merges each write's fields into the record, but both set a field to different values: the last write of it wins"
+                    } else {
+                        "each write replaces the whole record: the last write wins"
+                    },
                     a.event_type,
                     b.event_type,
                 ),

@@ -93,6 +93,18 @@ pub struct CrmModel {
     pre_keys: Vec<u128>,
     /// Upserts onto a record another delivery wrote: (its writer, the new writer), in order.
     overwrites: Vec<(u64, u64)>,
+    /// Whether an upsert merges the fields it carries into the record ([`crm::upsert_merges`]
+    /// for the Event Hub's `POST`) rather than replacing the record.
+    merges: bool,
+    /// The fields each submission's record sets ([`fields`]), by seq, read ahead with its key
+    /// (merging upserts only).
+    pre_fields: Vec<Option<Box<[Field]>>>,
+    /// Each upserted record's fields as the CRM holds them: (path, value, the seq that set
+    /// the value), sorted by path (merging upserts only).
+    records: FxHashMap<Halves, Vec<(u64, u64, u64)>>,
+    /// Writes that changed a value another delivery had set: (that delivery, the new writer),
+    /// in order. With a replacing upsert every overwrite is one.
+    changes: Vec<(u64, u64)>,
     /// The upsert values of the first [`OVERWRITE_VALUES`] of them (for examples).
     overwrite_values: Vec<String>,
     /// Notes for the report (e.g. a header name the CRM ignores).
@@ -160,6 +172,10 @@ impl CrmModel {
             pre: Vec::new(),
             pre_keys: Vec::new(),
             overwrites: Vec::new(),
+            merges: crm::upsert_merges(&profile, crm::DELIVERY_METHOD),
+            pre_fields: Vec::new(),
+            records: FxHashMap::default(),
+            changes: Vec::new(),
             overwrite_values: Vec::new(),
             notes,
             stats: CrmStats::default(),
@@ -194,6 +210,12 @@ impl CrmModel {
         &self.dedup
     }
 
+    /// Whether an upsert merges the fields it carries into the record ([`crm::upsert_merges`])
+    /// rather than replacing the record.
+    pub fn merges(&self) -> bool {
+        self.merges
+    }
+
     /// The upsert field in effect (with [`DedupMode::Upsert`]).
     pub fn upsert_field(&self) -> Option<&str> {
         self.upsert_field.as_deref()
@@ -204,6 +226,22 @@ impl CrmModel {
     /// two deliveries' subjects, which the ledger knows.
     pub fn overwrites(&self) -> &[(u64, u64)] {
         &self.overwrites
+    }
+
+    /// Upserts that changed a value another delivery had set, as (that delivery, the writer),
+    /// in the order they happened: with a merging upsert ([`crm::upsert_merges`]) a write that
+    /// sets a field to the value it holds, or fields no other delivery set, changes nothing
+    /// another wrote; with a replacing one every overwrite does. The ledger's *set back* asks
+    /// whether the writer's event was the older.
+    pub fn changes(&self) -> &[(u64, u64)] {
+        &self.changes
+    }
+
+    /// The fields a write of `record` sets when the CRM merges upserts ([`fields`]); `None`
+    /// when an upsert replaces the whole record. What lint's preview asks
+    /// (`sim::engine::preview`), with [`sets_back`].
+    pub fn fields_of(&self, record: &Value) -> Option<Vec<Field>> {
+        self.merges.then(|| fields(record))
     }
 
     /// The upsert value of overwrite `i`, for the first [`OVERWRITE_VALUES`].
@@ -553,6 +591,19 @@ impl CrmModel {
                 for (i, &(_, key)) in readings.iter().enumerate() {
                     let seq = req.seqs.get(owner(i)).copied().unwrap_or(0);
                     let held = halves(key);
+                    if self.merges {
+                        // The record as sent: the parsed body's, else the one read ahead.
+                        let sent = match parsed.as_ref().and_then(|r| r.get(i)) {
+                            Some(p) => fields(p),
+                            None => self
+                                .pre_fields
+                                .get(seq as usize)
+                                .and_then(|f| f.as_deref())
+                                .map(<[Field]>::to_vec)
+                                .unwrap_or_default(),
+                        };
+                        self.merge(held, seq, &sent);
+                    }
                     match self.seen.get(&held) {
                         Some(&owner) if owner == seq => {
                             updated.get_or_insert(key);
@@ -577,6 +628,9 @@ impl CrmModel {
                                 ));
                             }
                             self.overwrites.push((owner, seq));
+                            if !self.merges {
+                                self.changes.push((owner, seq));
+                            }
                             self.seen.insert(held, seq);
                             if self.applied(seq) > 0 {
                                 // A resend of a delivery another one overwrote since: it
@@ -620,6 +674,30 @@ impl CrmModel {
         };
         let (status, body) = written.answer();
         http(status, &body, None)
+    }
+
+    /// Merges the fields `sent` by submission `seq` into record `held`: each value it changes
+    /// that another delivery set is a change of that delivery's write ([`CrmModel::changes`]);
+    /// a field it sets to the value held, or one no one set, changes nothing of another's.
+    fn merge(&mut self, held: Halves, seq: u64, sent: &[Field]) {
+        let stored = self.records.entry(held).or_default();
+        let mut changed: Vec<u64> = Vec::new();
+        for &(path, value) in sent {
+            match stored.binary_search_by_key(&path, |f| f.0) {
+                Ok(j) => {
+                    let (_, held_value, setter) = stored[j];
+                    if held_value != value {
+                        if setter != seq && !changed.contains(&setter) {
+                            changed.push(setter);
+                        }
+                        stored[j] = (path, value, seq);
+                    }
+                }
+                Err(j) => stored.insert(j, (path, value, seq)),
+            }
+        }
+        self.changes
+            .extend(changed.into_iter().map(|setter| (setter, seq)));
     }
 
     /// Whether the CRM reads the records it is sent: to check them against a payload schema,
@@ -693,6 +771,12 @@ impl CrmModel {
                 self.pre_keys.resize(i + 1, 0);
             }
             self.pre_keys[i] = key;
+            if self.merges {
+                if self.pre_fields.len() <= i {
+                    self.pre_fields.resize(i + 1, None);
+                }
+                self.pre_fields[i] = Some(fields(payload).into_boxed_slice());
+            }
         }
     }
 
@@ -722,6 +806,72 @@ impl CrmModel {
         self.applied[i] = self.applied[i].saturating_add(1);
         self.stats.side_effects += 1;
     }
+}
+
+/// One value a record write sets: the fingerprints of its JSON pointer in the record and of its
+/// value's JSON text.
+pub type Field = (u64, u64);
+
+/// The fields a write of `record` sets when the CRM merges it into the record it holds: every
+/// scalar (string, number, boolean, `null`) and every empty list or object, by its JSON pointer;
+/// a list's elements by position (HubSpot's `/inputs/0/properties/x`). Sorted by pointer. Two
+/// writes of one record can take a value from each other only where they share a pointer
+/// ([`sets_back`]).
+pub fn fields(record: &Value) -> Vec<Field> {
+    fn walk(v: &Value, path: &mut String, out: &mut Vec<Field>) {
+        let len = path.len();
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, v) in m {
+                    path.push('/');
+                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(v, path, out);
+                    path.truncate(len);
+                }
+            }
+            Value::Array(a) if !a.is_empty() => {
+                for (n, v) in a.iter().enumerate() {
+                    path.push('/');
+                    path.push_str(&n.to_string());
+                    walk(v, path, out);
+                    path.truncate(len);
+                }
+            }
+            _ => out.push((
+                xxhash_rust::xxh3::xxh3_64(path.as_bytes()),
+                xxhash_rust::xxh3::xxh3_64(v.to_string().as_bytes()),
+            )),
+        }
+    }
+    let mut out = Vec::new();
+    walk(record, &mut String::new(), &mut out);
+    out.sort_unstable();
+    out.dedup_by_key(|f| f.0);
+    out
+}
+
+/// Whether one write of a record can set back another's: with a merging upsert (both `Some`,
+/// [`CrmModel::fields_of`]) where they set one field to different values, with a replacing one
+/// (`None`) always. The rule the model's [`CrmModel::changes`] follows write by write, for lint.
+pub fn sets_back(a: Option<&[Field]>, b: Option<&[Field]>) -> bool {
+    let (Some(a), Some(b)) = (a, b) else {
+        return true;
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                if a[i].1 != b[j].1 {
+                    return true;
+                }
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    false
 }
 
 /// Whether the CRM's front end refuses a request whose idempotency header value is `len` bytes
@@ -1170,6 +1320,7 @@ mod tests {
             }
             assert_eq!(body_read.stats, ahead.stats, "{scenario}");
             assert_eq!(body_read.overwrites(), ahead.overwrites(), "{scenario}");
+            assert_eq!(body_read.changes(), ahead.changes(), "{scenario}");
             for i in 0..OVERWRITE_VALUES {
                 assert_eq!(body_read.overwrite_value(i), ahead.overwrite_value(i));
             }

@@ -253,9 +253,10 @@ impl Ledger {
         (lost.len() as u64, example)
     }
 
-    /// Deliveries of one subject's record that an **older** event's write replaced afterwards
-    /// (the CRM upserts, the last write wins): a retried `started` landing after its `ended`
-    /// leaves the record open. Older is by the events' own times when both have one and they
+    /// Deliveries of one subject's record whose values an **older** event's write changed
+    /// afterwards ([`CrmModel::changes`]: a field both set, to different values, or the whole
+    /// record where the upsert replaces it): a retried `started` landing after its `ended`
+    /// leaves the record open; writes of disjoint fields merge and lose nothing. Older is by the events' own times when both have one and they
     /// differ ([`Observer::occurred`]), else by arrival: the order of the rules in the spec or
     /// of the fixtures in it decides nothing. Counted once each when delivered, with the first
     /// example.
@@ -267,7 +268,7 @@ impl Ledger {
         let rule = |i: u32| self.rule_names.get(i as usize).map_or("?", String::as_str);
         let mut lost: Vec<u64> = Vec::new();
         let mut example = None;
-        for &(newer_write, older_write) in crm.overwrites() {
+        for &(newer_write, older_write) in crm.changes() {
             let (Some((s1, (ev1, r1))), Some((s2, (ev2, r2)))) = (at(newer_write), at(older_write))
             else {
                 continue;
@@ -353,8 +354,13 @@ impl Ledger {
         rep.set_back = set_back;
         if set_back > 0 {
             rep.set_back_detail = format!(
-                "{set_back} record(s) set back by an older event: the CRM upserts on `{}` and the last write wins, so a retried delivery that lands after a newer event's write of the same record replaces the newer state ({}); write each event type to a field of its own, or send something the CRM orders writes by (a version or the event's time it checks) — `dlq replay` of old records does the same",
+                "{set_back} record(s) set back by an older event: the CRM upserts on `{}` and {}, so a retried delivery that lands after a newer event's write of the same record replaces the newer state ({}); write each event type to a field of its own, or send something the CRM orders writes by (a version or the event's time it checks) — `dlq replay` of old records does the same",
                 crm.upsert_field().unwrap_or(""),
+                if crm.merges() {
+                    "merges each write's fields into the record, so a later write of a field both events set wins"
+                } else {
+                    "replaces the whole record with each write"
+                },
                 set_back_example.unwrap_or_default()
             );
         }

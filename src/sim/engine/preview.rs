@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use super::feed::{event_name, subject_hash, Feed};
 use super::EngineError;
 use crate::delivery::Template;
-use crate::sim::crm::CrmModel;
+use crate::sim::crm::{sets_back, CrmModel, Field};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::{self, Scenario};
 use crate::spec::Spec;
@@ -45,6 +45,9 @@ pub struct Write {
     /// The record the CRM writes it onto when it upserts ([`CrmModel::record_of`]); `None` when
     /// the CRM does not upsert, the transform failed, or the CRM refuses the record.
     pub record: Option<String>,
+    /// The fields the write sets when the CRM merges upserts ([`CrmModel::fields_of`]); `None`
+    /// when an upsert replaces the whole record.
+    pub fields: Option<Vec<Field>>,
 }
 
 /// How many copies of the fixture set a preview generates after the fixtures themselves: one
@@ -86,10 +89,10 @@ pub fn writes(spec: &Spec, inputs: &Inputs, copies: u64) -> Result<Vec<Write>, E
             .unwrap_or_default();
         for ri in matching {
             let rule = &inputs.rules[ri];
-            let record = match transformed(rule.transform.eval(&event, when)) {
-                Transformed::Send(p) => crm.record_of(&rule.id, &p),
+            let (record, fields) = match transformed(rule.transform.eval(&event, when)) {
+                Transformed::Send(p) => (crm.record_of(&rule.id, &p), crm.fields_of(&p)),
                 Transformed::Nothing => continue,
-                Transformed::Failed(_) => None,
+                Transformed::Failed(_) => (None, None),
             };
             out.push(Write {
                 arrival: k,
@@ -101,6 +104,7 @@ pub fn writes(spec: &Spec, inputs: &Inputs, copies: u64) -> Result<Vec<Write>, E
                 subject,
                 subject_text: subject_text.clone(),
                 record,
+                fields,
             });
         }
     }
@@ -140,10 +144,12 @@ pub fn shared_keys(writes: &[Write]) -> Vec<(usize, usize)> {
     out
 }
 
-/// Pairs of writes of different events about one subject onto one upserted record: `(earlier,
-/// later)` indexes into `writes`, every pair of such writes (at most [`PAIRS_PER_RECORD`] writes
-/// of each record are paired). A retry that lands the earlier one after the later sets the record
-/// back (the ledger's `set_back`).
+/// Pairs of writes of different events about one subject onto one upserted record that can set
+/// each other back ([`sets_back`]: a field both set to different values, or any two writes where
+/// the upsert replaces the record): `(earlier, later)` indexes into `writes`, every such pair (at
+/// most [`PAIRS_PER_RECORD`] writes of each record are paired). A retry that lands the earlier
+/// one after the later sets the record back (the ledger's `set_back`, from the CRM model's
+/// `changes`, which follows the same rule).
 pub fn shared_records(writes: &[Write]) -> Vec<(usize, usize)> {
     let mut by_record: std::collections::BTreeMap<(&str, u64), Vec<usize>> = Default::default();
     for (i, w) in writes.iter().enumerate() {
@@ -156,7 +162,9 @@ pub fn shared_records(writes: &[Write]) -> Vec<(usize, usize)> {
         let group = &group[..group.len().min(PAIRS_PER_RECORD)];
         for (n, &i) in group.iter().enumerate() {
             for &j in &group[n + 1..] {
-                if writes[i].arrival != writes[j].arrival {
+                if writes[i].arrival != writes[j].arrival
+                    && sets_back(writes[i].fields.as_deref(), writes[j].fields.as_deref())
+                {
                     out.push((i, j));
                 }
             }
