@@ -3033,3 +3033,37 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// #224: with `deadLetterQueue.enabled: false` a dead letter is lost: there is no DLQ to replay
+/// from, so the run says "lost" with the fix and counts none "to replay" (it printed "the data
+/// is intact; once the cause is gone, `cxsync dlq replay` sends them" beside "dead-lettered with
+/// the DLQ disabled").
+#[test]
+fn dead_letters_with_the_dlq_disabled_are_lost_not_to_replay() {
+    let off = [(
+        "specs/crm_sync.yaml",
+        "deadLetterQueue:\n  enabled: true",
+        "deadLetterQueue:\n  enabled: false",
+    )];
+    let (code, out, rep) = sim_edited_example(&off, &[]);
+    assert_eq!(code, 1, "{out}");
+    let lost = rep["deadLetters"]["lostWithoutDlq"].as_u64().unwrap();
+    assert!(lost > 0, "{out}");
+    assert_eq!(rep["deadLetters"]["toReplay"]["count"], 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "lost       {lost} dead-lettered with the DLQ disabled"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("  to replay  "), "{out}");
+    assert!(!out.contains("the data is intact"), "{out}");
+    // With the DLQ on, the same faults' dead letters are to replay and none is lost so.
+    let (code, out, rep) = sim_edited_example(&[], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(rep["deadLetters"]["lostWithoutDlq"], 0);
+    assert!(
+        rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap() > 0,
+        "{out}"
+    );
+}

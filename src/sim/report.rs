@@ -146,6 +146,9 @@ pub struct Report {
     /// set it back (CX037's condition, `sim::engine::preview::set_back_rules_of`): a replay of
     /// an older event's dead letter can, so the "to replay" line says so (#217).
     pub replay_set_back: Vec<(String, String)>,
+    /// Dead letters lost because `deadLetterQueue.enabled` is false (tester #224): none of them
+    /// is "to replay", there is no DLQ to replay from.
+    pub lost_without_dlq: u64,
     /// Dead-lettered events by the last HTTP status they saw.
     pub dlq_by_status: BTreeMap<u16, u64>,
     pub key_clash_count: u64,
@@ -301,6 +304,7 @@ impl Report {
             set_back: 0,
             set_back_detail: String::new(),
             replay_set_back: Vec::new(),
+            lost_without_dlq: 0,
             dlq_by_status: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
@@ -591,8 +595,9 @@ impl Report {
                     "example": c.example,
                     "fix": c.fix(),
                 })).collect::<Vec<_>>(),
+                "lostWithoutDlq": self.lost_without_dlq,
                 "toReplay": {
-                    "count": self.causes.replay_total(),
+                    "count": self.replayable(),
                     "reasons": self::reasons(&self.causes.to_replay)
                         .into_iter()
                         .map(|(r, n)| (r.as_str().to_string(), json!(n)))
@@ -714,7 +719,15 @@ impl Report {
                 );
             }
         }
-        let replay = self.causes.replay_total();
+        if self.lost_without_dlq > 0 {
+            let _ = writeln!(
+                s,
+                "  lost       {} dead-lettered with the DLQ disabled ({}): nothing keeps them and there is nothing to replay; set deadLetterQueue.enabled: true (lint: CX013)",
+                self.lost_without_dlq,
+                super::verdict::reason_list(&self.by_reason)
+            );
+        }
+        let replay = self.replayable();
         if replay > 0 {
             let _ = writeln!(
                 s,
@@ -867,7 +880,7 @@ impl Report {
                 self.seed
             );
         }
-        let replay = self.causes.replay_total();
+        let replay = self.replayable();
         let expected = self.causes.spec_total();
         let mut parts = vec![format!(
             "{} of {} matched events delivered",
@@ -894,6 +907,17 @@ impl Report {
         }
         parts.push("none lost".to_string());
         format!("PASS: {}.", parts.join(", "))
+    }
+
+    /// The dead letters the scenario's faults caused that a replay can deliver: none when the
+    /// DLQ is disabled, for then they are lost (tester #224: "the data is intact; replay" was
+    /// printed beside "158 dead-lettered with the DLQ disabled").
+    pub fn replayable(&self) -> u64 {
+        if self.lost_without_dlq > 0 {
+            0
+        } else {
+            self.causes.replay_total()
+        }
     }
 
     /// A timeline chart: requests per second by status class (stacked bars), DLQ volume and

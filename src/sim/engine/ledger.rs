@@ -350,6 +350,7 @@ impl Ledger {
         rep.totals.duplicates = duplicates;
         rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten + set_back;
         rep.dead_lettered_but_applied = dlq_applied;
+        rep.lost_without_dlq = lost_dlq;
         rep.overwritten = overwritten;
         rep.set_back = set_back;
         if set_back > 0 {
