@@ -1238,7 +1238,7 @@ fn string_gens<'p>(
             members.iter().map(|(i, s)| (*i, shape.value(s))).collect();
         let (ranked, distinct) = ranks(&values);
         let needed = u128::from(instances) * u128::from(distinct);
-        let number = shape.counts_like_a_number(members.iter().map(|(_, s)| *s));
+        let mut number = shape.counts_like_a_number(members.iter().map(|(_, s)| *s));
         let mut widened = false;
         let start = loop {
             // Above the fixture's own value (kept when the form widens) and above every
@@ -1261,6 +1261,12 @@ fn string_gens<'p>(
             }
             // Too few values left in the fixture's form: widen its varying run, keeping the
             // value.
+            // First more digits of the same token, so a fixed-length id keeps its length (tester
+            // #222: a ULID's last digit `3` was widened to `005`, 26 characters became 28).
+            if shape.spread() {
+                number = false;
+                continue;
+            }
             widened = true;
             if !shape.widen() {
                 return Err(PlanError {
@@ -1617,6 +1623,27 @@ impl Shape {
     fn leading_weight(&self) -> Option<u128> {
         let first = self.0.iter().position(|c| !matches!(c, Class::Fixed(_)))?;
         Some(self.capacity() / self.0[first].radix())
+    }
+
+    /// One more varying digit without a longer string: the nearest digit written before the
+    /// varying positions within the same token of letters and digits (`…A1B2C3`: the `2`, then
+    /// the `1`), so a fixed-length id (a ULID, a KSUID, `evt_` and 26 characters) keeps its
+    /// length, its letters and its alphabet. False when the token has no such digit.
+    fn spread(&mut self) -> bool {
+        let Some(first) = self.0.iter().position(|c| !matches!(c, Class::Fixed(_))) else {
+            return false;
+        };
+        for i in (0..first).rev() {
+            match self.0[i] {
+                Class::Fixed(c) if c.is_ascii_digit() => {
+                    self.0[i] = Class::Digit;
+                    return true;
+                }
+                Class::Fixed(c) if c.is_ascii_alphabetic() => continue,
+                _ => return false,
+            }
+        }
+        false
     }
 
     /// One more position at the front of the varying run (`INT-7` → `INT-07`): the value of
@@ -2512,6 +2539,32 @@ mod tests {
         let p = plan(&t, 500);
         assert_eq!(p.apply(&t[0], 0, 0, AT)["event"]["id"], "ev-008");
         assert_eq!(p.apply(&t[0], 0, 499, AT)["event"]["id"], "ev-507");
+    }
+
+    #[test]
+    fn a_fixed_length_id_varies_more_of_its_digits_rather_than_grow() {
+        // Tester #222: a ULID varied only its last digit, widened to `…B2C005` (28 characters),
+        // which a schema for ULIDs refused.
+        let ulid = "evt_01HQ3ZK8Y5V6W7X8Y9Z0A1B2C3";
+        let t = [json!({"event": {"id": ulid}})];
+        let gen = generate(&t, 600, &Identity::default());
+        let mut seen: Vec<&str> = gen
+            .iter()
+            .map(|e| e["event"]["id"].as_str().unwrap())
+            .collect();
+        for id in &seen {
+            assert_eq!(id.len(), ulid.len(), "{id}");
+            for (a, b) in id.chars().zip(ulid.chars()) {
+                assert!(
+                    a.is_ascii_digit() == b.is_ascii_digit() && (a.is_ascii_digit() || a == b),
+                    "{id} is not of {ulid}'s form"
+                );
+            }
+        }
+        let n = seen.len();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), n, "ids repeat");
     }
 
     #[test]
