@@ -3065,3 +3065,32 @@ fn a_transforms_own_size_check_on_an_inflated_event_is_the_specs() {
     assert!(out.contains("TRANSFORM_FAILED ×"), "{out}");
     assert!(!out.contains("to replay "), "{out}");
 }
+
+#[test]
+fn a_scenarios_own_crm_profile_is_named_beside_the_specs() {
+    // Tester #227: `salesforce-throttle` on a Zendesk spec models Salesforce (403 throttles) and
+    // advised "make 403 retryable" with no word that the spec's CRM is another.
+    let (_d, root, spec) = init_project("zendesk", |_, _| {}, |_| {});
+    let note = "the scenario models salesforce's behaviour; the spec's CRM is zendesk: advice about status codes is for salesforce";
+    let (_, out, err) = run_in(
+        &root,
+        &[
+            "sim",
+            &spec,
+            "--scenario",
+            "salesforce-throttle",
+            "--report",
+            "r.json",
+        ],
+    );
+    assert!(out.contains(&format!("note       {note}")), "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("r.json")).unwrap()).unwrap();
+    assert!(
+        rep["notes"].as_array().unwrap().iter().any(|n| n == note),
+        "{rep}"
+    );
+    // A scenario without its own profile runs the spec's CRM: no note.
+    let (_, out, err) = run_in(&root, &["sim", &spec]);
+    assert!(!out.contains("the scenario models"), "{out}{err}");
+}
