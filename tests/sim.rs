@@ -2571,7 +2571,7 @@ fn init_project(
 }
 
 #[test]
-fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
+fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_specs() {
     // Tester #206: `events.oversize` on a field the fixture holds as a list replaced it with a
     // string; the CRM's schema refused it (422) and the verdict blamed the spec.
     let transcript = serde_json::json!([
@@ -2613,20 +2613,21 @@ fn an_oversized_list_grows_as_a_list_and_its_refusals_are_the_scenarios() {
     let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("dead-lettered 0"), "{out}");
-    // The CRM takes at most 10 transcript lines: every inflated event is refused (422), which
-    // is the scenario's doing, to replay, and not the spec's.
+    // The CRM takes at most 10 transcript lines: every inflated event is refused (422). The
+    // grown field is a well-typed list, as real events carry it, so the refusal is the spec's:
+    // the unchanged spec is refused again on replay (#223).
     let (_d, root, spec) = init_project("zendesk", with_transcript, items(Some(10)));
     forward(&root);
     scenario(&root, "interaction.analytics.transcript");
     let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "over.yaml"]);
-    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("DLQ NON_RETRYABLE_STATUS         13"), "{out}");
     assert!(
         out.contains("transcript: [{"),
         "the grown field is a list: {out}"
     );
-    assert!(out.contains("to replay  13"), "{out}");
-    assert!(!out.contains("the spec   "), "{out}");
+    assert!(!out.contains("to replay  13"), "{out}");
+    assert!(out.contains("the spec dead-lettered 13"), "{out}");
     // A field that cannot grow in its own type, or an empty list: refused, naming the path and
     // the fixture.
     for (path, why) in [
@@ -3066,4 +3067,64 @@ fn dead_letters_with_the_dlq_disabled_are_lost_not_to_replay() {
         rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap() > 0,
         "{out}"
     );
+}
+
+#[test]
+fn a_transforms_own_size_check_on_an_inflated_event_is_the_specs() {
+    // Tester #223: the guide's Edge Case 3 size check refuses the transcript `payload-too-large`
+    // says real events carry; the unchanged spec refuses it again on replay, so the run FAILs
+    // naming TRANSFORM_FAILED (1b592ab had filed it "to replay … the data is intact", PASS).
+    let (_d, root, spec) = init_project("zendesk", |_, _| {}, |_| {});
+    let p = root.join("specs/transforms/interaction_ended.jsonata");
+    let t = fs::read_to_string(&p).unwrap();
+    let inner = t
+        .trim()
+        .strip_prefix('(')
+        .unwrap()
+        .strip_suffix(')')
+        .unwrap();
+    let inner = inner.replacen(
+        "\"tags\": [",
+        "\"transcript\": interaction.analytics.transcript,\n      \"tags\": [",
+        1,
+    );
+    fs::write(
+        &p,
+        format!("(\n  $out := ({inner});\n  $length($string($out)) > 524288 ? $error(\"PAYLOAD_TOO_LARGE\") : $out\n)\n"),
+    )
+    .unwrap();
+    let (code, out, err) = run_in(&root, &["sim", &spec, "--scenario", "payload-too-large"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL: the spec dead-lettered"), "{out}");
+    assert!(out.contains("TRANSFORM_FAILED ×"), "{out}");
+    assert!(!out.contains("to replay "), "{out}");
+}
+
+#[test]
+fn a_scenarios_own_crm_profile_is_named_beside_the_specs() {
+    // Tester #227: `salesforce-throttle` on a Zendesk spec models Salesforce (403 throttles) and
+    // advised "make 403 retryable" with no word that the spec's CRM is another.
+    let (_d, root, spec) = init_project("zendesk", |_, _| {}, |_| {});
+    let note = "the scenario models salesforce's behaviour; the spec's CRM is zendesk: advice about status codes is for salesforce";
+    let (_, out, err) = run_in(
+        &root,
+        &[
+            "sim",
+            &spec,
+            "--scenario",
+            "salesforce-throttle",
+            "--report",
+            "r.json",
+        ],
+    );
+    assert!(out.contains(&format!("note       {note}")), "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("r.json")).unwrap()).unwrap();
+    assert!(
+        rep["notes"].as_array().unwrap().iter().any(|n| n == note),
+        "{rep}"
+    );
+    // A scenario without its own profile runs the spec's CRM: no note.
+    let (_, out, err) = run_in(&root, &["sim", &spec]);
+    assert!(!out.contains("the scenario models"), "{out}{err}");
 }

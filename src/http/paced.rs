@@ -94,7 +94,6 @@ pub async fn run(
     let mut rep = engine::new_report(spec, sc, opts, epoch, total, mock.state().model());
     rep.generation = feed.check(inputs, engine::test_now(spec), &template);
     rep.sources = feed.names().to_vec();
-    rep.causes.oversized = feed.oversized();
     rep.notes.push(format!(
         "over HTTP against the loopback mock CRM, time scale {} ({})",
         clock.scale(),

@@ -147,9 +147,6 @@ pub struct Causes {
     pub limits: Option<Limits>,
     /// The spec's `channel.batchSize` (a batched 413's fix names a smaller one).
     pub batch_size: usize,
-    /// The arrivals the scenario's `events.oversize` inflated: their dead letters are the
-    /// scenario's ([`Causes::add`]), except a refusal for size.
-    pub oversized: Option<crate::sim::engine::Oversized>,
 }
 
 /// Whether `spec` uses OAuth without `retryOnTokenExpiry`: the machine then dead-letters every
@@ -188,17 +185,6 @@ impl Causes {
         } else {
             match cause(d.reason, d.last_status) {
                 Cause::Spec if self.limits.as_ref().is_some_and(|l| l.within(d)) => Cause::Faults,
-                // An event the scenario inflated: a refusal for its size (the payload guard, a
-                // 413) is the spec's, which forwards the field real events carry that large;
-                // anything else (a schema's 422, a transform failing on the grown field) is
-                // the scenario's doing, not the spec's (#206).
-                Cause::Spec
-                    if self.oversized.is_some_and(|o| o.covers(d.id.origin))
-                        && d.reason != Reason::PayloadTooLarge
-                        && d.last_status != Some(413) =>
-                {
-                    Cause::Faults
-                }
                 c => c,
             }
         };

@@ -25,8 +25,8 @@ use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::Limits;
 
 /// Which arrivals the scenario's `events.oversize` inflates: generated event `g` (arrival
-/// `fixtures + g`) when `(g + 1) % every == 0`. The one definition: the feed inflates by it and
-/// the verdict files those events' dead letters by it ([`crate::sim::verdict::Causes`]).
+/// `fixtures + g`) when `(g + 1) % every == 0`. The verdict files those events' dead letters like
+/// any other's: the field keeps its type, so their refusals are the spec's (#223).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Oversized {
     /// Fixtures sent before the generated events.

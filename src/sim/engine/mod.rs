@@ -347,9 +347,26 @@ pub fn new_report(
         checks: crm.checks(),
         single: spec.raw.channel.batch_size <= 1,
     });
+    rep.notes.extend(profile_note(spec, sc));
     rep.notes.extend(crm.notes.iter().cloned());
     rep.notes.extend(horizon_note(spec, sc));
     rep
+}
+
+/// The note of a run whose scenario sets its own `crm.profile`, other than the spec's: the run
+/// models that CRM's behaviour (its throttle status, its deduplication), so advice about status
+/// codes is for it, not for the spec's CRM (tester #227: `salesforce-throttle` on a Zendesk spec
+/// advised "make 403 retryable", where Zendesk's 403 is a permission error).
+fn profile_note(spec: &Spec, sc: &Scenario) -> Option<String> {
+    let theirs = sc.crm.profile?;
+    let ours = spec.raw.crm.profile;
+    (theirs != ours).then(|| {
+        format!(
+            "the scenario models {t}'s behaviour; the spec's CRM is {o}: advice about status codes is for {t}",
+            t = theirs.as_str(),
+            o = ours.as_str()
+        )
+    })
 }
 
 /// The note of a run whose scenario sends a Retry-After longer than the spec declares its CRM

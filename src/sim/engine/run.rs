@@ -88,7 +88,6 @@ pub fn run(
     let mut rep = new_report(spec, sc, opts, epoch, total, &crm.borrow());
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
     rep.sources = feed.names().to_vec();
-    rep.causes.oversized = feed.oversized();
     let mut ledger = Ledger::new(&crm.borrow(), super::key_hint(&template, inputs));
     let mut traffic = Traffic::new(&feed, inputs, template, epoch).reading_ahead(&crm);
     let first = traffic.next_at();
