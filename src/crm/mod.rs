@@ -178,6 +178,16 @@ pub fn max_body_bytes(spec: &RawSpec, profile: &Profile, scenario: Option<u64>) 
         .unwrap_or(profile.max_body_bytes)
 }
 
+/// Where [`max_body_bytes`] took its number from when no scenario overrides it, as lint's
+/// findings name it: the spec's `crm.maxBodyBytes` or the profile's limit.
+pub fn max_body_bytes_source(spec: &RawSpec) -> &'static str {
+    if spec.crm.max_body_bytes.is_some() {
+        "`crm.maxBodyBytes`"
+    } else {
+        "the profile's limit"
+    }
+}
+
 /// The HTTP method the Event Hub delivers with: every channel request is a `POST` of the payload
 /// to `destinationUri` (docs/semantics.md, "Driving the machine"), and `dlq replay` sends the same.
 pub const DELIVERY_METHOD: &str = "POST";

@@ -220,9 +220,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::delivery::{
-        Failure, Machine, Output, Response, Submission, SubmissionId, TokenResult, Transmit,
-    };
+    use crate::delivery::{Failure, Machine, Output, Response, Submission, TokenResult, Transmit};
 
     /// What the scripted CRM and token endpoint do with one request.
     #[derive(Debug, Clone)]
@@ -241,18 +239,7 @@ mod tests {
         let late = cfg.timeout.saturating_sub(1);
         m.handle_submit(
             0,
-            Submission {
-                id: SubmissionId {
-                    seq: 0,
-                    source: 0,
-                    origin: 0,
-                    event_id: "e0".into(),
-                    event_type: "interaction.ended".into(),
-                    rule_id: "r".into(),
-                },
-                payload: Ok(json!({"caseNumber": "1"})),
-                idempotency_key: Ok("k".into()),
-            },
+            Submission::example(0, json!({"caseNumber": "1"}), Ok("k".into())),
         );
         m.handle_arrivals_done(0);
         let mut pending: BTreeMap<(Time, u64), Answer> = BTreeMap::new();
@@ -375,21 +362,7 @@ mod tests {
         cfg.hub.jitter = Some(crate::spec::model::Jitter::None);
         let attempts = u64::from(cfg.max_retries) + 1;
         let mut m = Machine::new(cfg.clone(), ChaCha8Rng::seed_from_u64(0));
-        m.handle_submit(
-            0,
-            Submission {
-                id: SubmissionId {
-                    seq: 0,
-                    source: 0,
-                    origin: 0,
-                    event_id: "e0".into(),
-                    event_type: "t".into(),
-                    rule_id: "r".into(),
-                },
-                payload: Ok(json!({})),
-                idempotency_key: Ok("k".into()),
-            },
-        );
+        m.handle_submit(0, Submission::example(0, json!({}), Ok("k".into())));
         let mut now = 0;
         let settled = loop {
             if let Some(Transmit::Crm(r)) = m.poll_transmit() {

@@ -22,6 +22,25 @@ pub struct Submission {
     pub idempotency_key: Result<String, String>,
 }
 
+#[cfg(test)]
+impl Submission {
+    /// A test's submission: event `e{seq}` of type `interaction.ended`, matched by rule `r`.
+    pub(crate) fn example(seq: u64, payload: Value, key: Result<String, String>) -> Submission {
+        Submission {
+            id: SubmissionId {
+                seq,
+                source: 0,
+                origin: seq,
+                event_id: format!("e{seq}").into(),
+                event_type: "interaction.ended".into(),
+                rule_id: "r".into(),
+            },
+            payload: Ok(payload),
+            idempotency_key: key,
+        }
+    }
+}
+
 /// Which matched event a submission is: the driver's handles on it and the event's identity. The
 /// machine carries it from the [`Submission`] to the event's outcome
 /// ([`Delivered`](super::Delivered) or [`DeadLettered`](super::DeadLettered)) untouched; it reads

@@ -1099,18 +1099,7 @@ mod tests {
     ) {
         m.handle_submit(
             now,
-            Submission {
-                id: SubmissionId {
-                    seq,
-                    source: 0,
-                    origin: seq,
-                    event_id: format!("e{seq}").into(),
-                    event_type: "interaction.ended".into(),
-                    rule_id: "r".into(),
-                },
-                payload: Ok(json!({"caseNumber": seq.to_string()})),
-                idempotency_key: key,
-            },
+            Submission::example(seq, json!({"caseNumber": seq.to_string()}), key),
         );
     }
 
@@ -1337,17 +1326,12 @@ mod tests {
     /// one member refused (here the size guard) refuses them all, unsent.
     #[test]
     fn a_batch_handed_in_whole_is_one_request_with_its_key() {
-        let sub = |seq: u64, note: &str| Submission {
-            id: SubmissionId {
+        let sub = |seq: u64, note: &str| {
+            Submission::example(
                 seq,
-                source: 0,
-                origin: seq,
-                event_id: format!("e{seq}").into(),
-                event_type: "interaction.ended".into(),
-                rule_id: "r".into(),
-            },
-            payload: Ok(json!({"caseNumber": seq.to_string(), "note": note})),
-            idempotency_key: Ok(format!("own-{seq}")),
+                json!({"caseNumber": seq.to_string(), "note": note}),
+                Ok(format!("own-{seq}")),
+            )
         };
         let mut m = machine_with(|cfg| {
             cfg.batch_size = 1;

@@ -225,6 +225,22 @@ fn checked(url: &str) -> Result<reqwest::Url, SinkSetupError> {
     })
 }
 
+/// The machine's submission of one record, tagged `tag`: its original payload and key.
+fn submission(tag: usize, d: &Delivery<'_>) -> Submission {
+    Submission {
+        id: SubmissionId {
+            seq: tag as u64,
+            source: 0,
+            origin: tag as u64,
+            event_id: d.event_id.into(),
+            event_type: d.event_type.into(),
+            rule_id: d.rule_id.into(),
+        },
+        payload: Ok(d.body.clone()),
+        idempotency_key: Ok(d.idempotency_key.to_string()),
+    }
+}
+
 impl ReplaySink for DriverSink {
     fn window(&self) -> usize {
         self.window
@@ -232,41 +248,13 @@ impl ReplaySink for DriverSink {
 
     fn submit(&mut self, tag: usize, d: &Delivery<'_>) {
         let now = self.driver.clock().now();
-        self.machine.handle_submit(
-            now,
-            Submission {
-                id: SubmissionId {
-                    seq: tag as u64,
-                    source: 0,
-                    origin: tag as u64,
-                    event_id: d.event_id.into(),
-                    event_type: d.event_type.into(),
-                    rule_id: d.rule_id.into(),
-                },
-                payload: Ok(d.body.clone()),
-                idempotency_key: Ok(d.idempotency_key.to_string()),
-            },
-        );
+        self.machine.handle_submit(now, submission(tag, d));
         self.pending += 1;
     }
 
     fn submit_batch(&mut self, members: &[(usize, Delivery<'_>)], key: &str) {
         let now = self.driver.clock().now();
-        let subs = members
-            .iter()
-            .map(|(tag, d)| Submission {
-                id: SubmissionId {
-                    seq: *tag as u64,
-                    source: 0,
-                    origin: *tag as u64,
-                    event_id: d.event_id.into(),
-                    event_type: d.event_type.into(),
-                    rule_id: d.rule_id.into(),
-                },
-                payload: Ok(d.body.clone()),
-                idempotency_key: Ok(d.idempotency_key.to_string()),
-            })
-            .collect();
+        let subs = members.iter().map(|(tag, d)| submission(*tag, d)).collect();
         self.machine.handle_submit_batch(now, subs, key.to_string());
         self.pending += members.len();
     }

@@ -33,7 +33,7 @@
 
 use super::payload_not_a_record::fixture_payloads;
 use super::prelude::*;
-use crate::crm::{self, max_body_bytes};
+use crate::crm::{self, max_body_bytes, max_body_bytes_source};
 use crate::delivery::machine::{batch_body_len, largest_batch_within};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
@@ -69,11 +69,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 largest.fixture,
                 largest.rule,
                 profile.name,
-                if raw.crm.max_body_bytes.is_some() {
-                    "`crm.maxBodyBytes`"
-                } else {
-                    "the profile's limit"
-                }
+                max_body_bytes_source(raw)
             ),
         )
         .with_help(format!(

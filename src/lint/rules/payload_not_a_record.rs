@@ -42,7 +42,7 @@
 
 use super::prelude::*;
 use crate::crm::body::{judge, Refusal};
-use crate::crm::{self, max_body_bytes};
+use crate::crm::{self, max_body_bytes, max_body_bytes_source};
 use crate::delivery::machine::{batch_body, json_text};
 use crate::transform::runner::{compile_rule, matches, snapshot_now};
 
@@ -170,11 +170,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                         "rule `{}` sends a body of {bytes} bytes for fixture `{name}`, above the {max_body} bytes {} takes ({}): the CRM answers 413 and each such event is dead-lettered",
                         raw.id,
                         profile.name,
-                        if raw_spec.crm.max_body_bytes.is_some() {
-                            "`crm.maxBodyBytes`"
-                        } else {
-                            "the profile's limit"
-                        }
+                        max_body_bytes_source(raw_spec)
                     ),
                     "send less (leave large fields out of the transform), and set `crm.maxPayloadBytes` below the CRM's limit so an oversized event is dead-lettered before it is sent",
                 )
