@@ -1152,55 +1152,14 @@ mod tests {
             });
             let payload = |seq: u64| json!({"caseNumber": format!("INT-{seq:05}"), "note": "the same long text every event carries", "n": seq * 7919, "at": format!("2025-06-30T21:15:{:02}.125+02:00", seq % 60)});
             for seq in 0..12u64 {
-                m.handle_submit(
-                    0,
-                    Submission {
-                        id: SubmissionId {
-                            seq,
-                            source: (seq % 2) as u32,
-                            origin: seq,
-                            event_id: format!("e{seq}").into(),
-                            event_type: "interaction.ended".into(),
-                            rule_id: "r".into(),
-                        },
-                        payload: Ok(payload(seq)),
-                        idempotency_key: Ok(format!("k{seq}")),
-                    },
-                );
+                let mut sub = Submission::example(seq, payload(seq), Ok(format!("k{seq}")));
+                sub.id.source = (seq % 2) as u32;
+                m.handle_submit(0, sub);
             }
+            let (dead, requests) = run_answering(&mut m, |_| Ok(503));
             let mut sent: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-            let mut now = 0;
-            let mut dead = Vec::new();
-            while !m.is_idle() {
-                while let Some(t) = m.poll_transmit() {
-                    match t {
-                        Transmit::Crm(r) => {
-                            sent.entry(r.seqs[0]).or_default().push(r.body.to_string());
-                            m.handle_response(now, r.id, respond(503));
-                        }
-                        Transmit::Token { id } => m.handle_token(
-                            now,
-                            id,
-                            TokenResult::Granted {
-                                access_token: "t".into(),
-                                expires_in: Some(3600),
-                            },
-                        ),
-                        Transmit::Alert(_) => {}
-                    }
-                }
-                while let Some(o) = m.poll_output() {
-                    if let Output::DeadLettered(d) = o {
-                        dead.push(d);
-                    }
-                }
-                match m.poll_timeout() {
-                    Some(t) => {
-                        now = t;
-                        m.handle_timeout(now);
-                    }
-                    None => break,
-                }
+            for r in &requests {
+                sent.entry(r.seqs[0]).or_default().push(r.body.to_string());
             }
             for (first, bodies) in &sent {
                 let members: Vec<String> = (*first..(*first + batch as u64).min(12))

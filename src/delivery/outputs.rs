@@ -101,6 +101,39 @@ pub struct DeadLettered {
     pub batch: Option<BatchOf>,
 }
 
+#[cfg(test)]
+impl DeadLettered {
+    /// A test's dead letter: event `event_id` of type `t` and rule `R` on channel `C`,
+    /// dead-lettered for `reason` at 0 after no attempt, with nothing else recorded.
+    pub(crate) fn example(event_id: &str, reason: Reason) -> DeadLettered {
+        DeadLettered {
+            id: SubmissionId {
+                seq: 0,
+                source: 0,
+                origin: 0,
+                event_id: event_id.into(),
+                event_type: "t".into(),
+                rule_id: "R".into(),
+            },
+            channel: "C".into(),
+            idempotency_key: None,
+            payload: None,
+            reason,
+            last_status: None,
+            last_body: None,
+            last_error: None,
+            attempts: 0,
+            token_refreshes: 0,
+            submitted: 0,
+            first_attempt: 0,
+            last_attempt: 0,
+            at: 0,
+            stored: true,
+            batch: None,
+        }
+    }
+}
+
 /// The batch a dead-lettered event was sent in: what a replay needs to write each of its events
 /// exactly once against a CRM that deduplicates on the key header.
 #[derive(Debug, Clone, PartialEq, Eq)]

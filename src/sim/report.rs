@@ -1235,29 +1235,8 @@ mod tests {
     #[test]
     fn an_example_names_its_fixture_after_the_whole_event_id() {
         let d = DeadLettered {
-            id: delivery::SubmissionId {
-                seq: 0,
-                source: 0,
-                origin: 0,
-                event_id: "evt 7 of 9".into(),
-                event_type: "x".into(),
-                rule_id: "R".into(),
-            },
-            channel: "c".to_string(),
-            idempotency_key: None,
-            payload: None,
-            reason: Reason::TransformFailed,
-            last_status: None,
-            last_body: None,
             last_error: Some("boom".to_string()),
-            attempts: 0,
-            token_refreshes: 0,
-            submitted: 0,
-            first_attempt: 0,
-            last_attempt: 0,
-            at: 0,
-            stored: true,
-            batch: None,
+            ..DeadLettered::example("evt 7 of 9", Reason::TransformFailed)
         };
         let s = example_from(&d, SystemTime::UNIX_EPOCH, " (from e.json)");
         assert!(

@@ -389,29 +389,11 @@ mod tests {
     #[test]
     fn a_size_refusal_within_the_crms_limits_is_to_replay() {
         let dead = |status: u16, payload: serde_json::Value, key: String| DeadLettered {
-            id: crate::delivery::SubmissionId {
-                seq: 0,
-                source: 0,
-                origin: 0,
-                event_id: "e".into(),
-                event_type: "t".into(),
-                rule_id: "R".into(),
-            },
-            channel: "C".into(),
             idempotency_key: Some(key),
             payload: Some(payload),
-            reason: Reason::NonRetryableStatus,
             last_status: Some(status),
-            last_body: None,
-            last_error: None,
             attempts: 1,
-            token_refreshes: 0,
-            submitted: 0,
-            first_attempt: 0,
-            last_attempt: 0,
-            at: 0,
-            stored: true,
-            batch: None,
+            ..DeadLettered::example("e", Reason::NonRetryableStatus)
         };
         let small = serde_json::json!({"ticket": "T-1"});
         let big = serde_json::json!({"ticket": "x".repeat(2000)});

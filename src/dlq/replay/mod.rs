@@ -89,33 +89,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_sink_failing_after_k_records_resumes_without_duplicates() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let opts = crate::spec::LoadOptions {
-            vars: [("CRM_CLIENT_SECRET".to_string(), "s3cr3t-value".to_string())].into(),
-            ..Default::default()
-        };
-        let loaded = crate::spec::load(&root.join("fixtures/dlq/fixed.yaml"), &opts);
-        let spec = loaded.spec.expect("fixture spec loads");
-        let now = chrono::DateTime::parse_from_rfc3339("2024-01-16T08:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let replayer = Replayer::new(&spec, None, now).unwrap_or_else(|d| panic!("{d:?}"));
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &crate::dlq::store::Source::Folder(dir.path().into()),
-            &Default::default(),
-        )
-        .unwrap();
-        let day =
-            root.join("fixtures/dlq/store/cxone-eventhub-dlq-prod/crm-sync-failed/2024/01/15");
-        for e in std::fs::read_dir(day).unwrap() {
-            let rec = crate::dlq::inspect::parse_record(&std::fs::read(e.unwrap().path()).unwrap())
-                .unwrap();
-            store.put_record(&rec).await.unwrap();
+        let (replayer, _dir, store, records) = fixture_store().await;
+        for rec in &records {
+            store.put_record(rec).await.unwrap();
         }
         let opts = ReplayOptions {
             purge: false,
-            now,
+            now: Utc::now(),
             max_consecutive_failures: None,
         };
         let mut taken = Vec::new();
