@@ -468,6 +468,28 @@ fn register_js_builtins(ev: &mut Evaluator) {
         },
     )
     .expect("the host function's name is not a builtin");
+    // `$substring(s, start[, length])`: jsonata-js's arithmetic on fractional bounds
+    // (`strings::js_substring`); other arguments (undefined, wrong types) are the builtin's.
+    let originals: Vec<AstNode> = (0..=3)
+        .map(|argc| placeholder_call("substring", argc).expect("a builtin call parses"))
+        .collect();
+    ev.register_fn(guarded_name("substring"), move |args: &[JValue]| {
+        // `Some(length)` when the arguments are jsonata-js's arithmetic case.
+        let len = match args.get(2) {
+            None => Some(None),
+            Some(JValue::Number(l)) => Some(Some(*l)),
+            Some(_) => None,
+        };
+        match (args.first(), args.get(1), len) {
+            (Some(JValue::String(s)), Some(JValue::Number(start)), Some(len))
+                if args.len() <= 3 =>
+            {
+                Ok(JValue::string(super::strings::js_substring(s, *start, len)))
+            }
+            _ => call(&originals[args.len().min(3)], args),
+        }
+    })
+    .expect("the host function's name is not a builtin");
     for name in ["base64encode", "base64decode"] {
         ev.register_fn_override(name, move |args: &[JValue]| js_string_builtin(name, args))
             .expect("the base64 functions are not compilable builtins");
@@ -1283,7 +1305,7 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
 
 /// The builtin calls jsonata-core answers otherwise than jsonata-js and that the engine path
 /// rewrites to a host function of [`register_js_builtins`] (by name and argument count).
-const JS_CALLS: &[(&str, usize)] = &[("toMillis", 1)];
+const JS_CALLS: &[(&str, usize)] = &[("toMillis", 1), ("substring", 2), ("substring", 3)];
 
 /// [`placeholder_call`], calling jsonata-js's definition where the engine's differs
 /// ([`JS_CALLS`]): what the compiled path's engine calls evaluate.

@@ -9,6 +9,9 @@
 //!   'binary').toString('base64')` and back: each UTF-16 code unit is ONE byte, its low 8 bits
 //!   (Latin-1 for U+0000–U+00FF; `é` → `6Q==`, not UTF-8's `w6k=`; `日` loses its high byte),
 //!   and decoding gives one character per byte. jsonata-core encodes UTF-8.
+//! - `$substring` with fractional arguments: jsonata-js adds start and length as given and
+//!   truncates each bound when slicing; jsonata-core truncates first (`1.7, 2.5`: 3 characters,
+//!   not 2).
 
 /// jsonata-js's `$trim(s)`.
 pub fn js_trim(s: &str) -> String {
@@ -88,6 +91,52 @@ pub fn js_base64decode(s: &str) -> String {
         }
     }
     out
+}
+
+/// `$substring(s, start, len)` as jsonata-js computes it (code points, `Array.prototype.slice`
+/// bounds), as a slice of `s`; jsonata-core truncates the arguments before it adds them. As in JavaScript, the end is computed from the arguments as given and each bound
+/// is truncated toward zero only when slicing: `$substring("abcdefghij", 1.7, 2.5)` is
+/// `slice(1.7, 4.2)`, `"bcd"`. The arguments are finite (JSON numbers); any magnitude is safe.
+pub fn js_substring(s: &str, start: f64, len: Option<f64>) -> &str {
+    let n = if s.is_ascii() {
+        s.len() as i64
+    } else {
+        s.chars().count() as i64
+    };
+    let nf = n as f64;
+    let start = if nf + start < 0.0 { 0.0 } else { start };
+    let end = match len {
+        Some(l) if l <= 0.0 => return "",
+        Some(l) => Some(if start >= 0.0 {
+            start + l
+        } else {
+            nf + start + l
+        }),
+        None => None,
+    };
+    // `Array.prototype.slice`'s ToIntegerOrInfinity, then its clamping to `0..=n`; a float past
+    // ± n clamps to ± (n + 1) before it becomes an integer.
+    let bound = |x: f64| -> i64 {
+        let t = x.trunc().clamp(-(nf + 1.0), nf + 1.0) as i64;
+        if t < 0 {
+            (n + t).max(0)
+        } else {
+            t.min(n)
+        }
+    };
+    let from = bound(start);
+    let to = end.map_or(n, bound);
+    if from >= to {
+        return "";
+    }
+    let byte = |c: i64| -> usize {
+        if s.is_ascii() {
+            c as usize
+        } else {
+            s.char_indices().nth(c as usize).map_or(s.len(), |(i, _)| i)
+        }
+    };
+    &s[byte(from)..byte(to)]
 }
 
 #[cfg(test)]

@@ -57,43 +57,6 @@ fn slice_of<'a>(s: &Str<'a>, part: &str) -> Val<'a> {
 
 /// Whether `$trim` leaves `s` as it is: the engine turns each run of space, tab, CR and LF into
 /// one space, then trims (Unicode) whitespace at both ends.
-/// The engine's `$substring` (jsonata-js's: code points, `Array.prototype.slice` bounds) as a
-/// slice of `s`; `start` and `len` are already clamped to ± the string's length.
-fn substring_of(s: &str, start: i64, len: Option<i64>) -> &str {
-    let n = if s.is_ascii() {
-        s.len() as i64
-    } else {
-        s.chars().count() as i64
-    };
-    let start = if n + start < 0 { 0 } else { start };
-    let end = match len {
-        Some(l) if l <= 0 => return "",
-        Some(l) => Some(if start >= 0 { start + l } else { n + start + l }),
-        None => None,
-    };
-    let from = if start < 0 {
-        (n + start).max(0)
-    } else {
-        start.min(n)
-    };
-    let to = match end {
-        Some(e) if e < 0 => (n + e).max(0),
-        Some(e) => e.min(n),
-        None => n,
-    };
-    if from >= to {
-        return "";
-    }
-    let byte = |c: i64| -> usize {
-        if s.is_ascii() {
-            c as usize
-        } else {
-            s.char_indices().nth(c as usize).map_or(s.len(), |(i, _)| i)
-        }
-    };
-    &s[byte(from)..byte(to)]
-}
-
 /// jsonata-js's `$distinct` of an array's items: the first of each group of deep-equal items,
 /// in order. Items are bucketed by [`value_hash`], so this is linear (300,000 items in
 /// milliseconds, where comparing each with every kept one took minutes); deep equality decides
@@ -226,16 +189,12 @@ impl<'a> Ev<'a> {
                 match (&a[0], &a[1], a.get(2)) {
                     (Val::Undef, _, _) => Val::Undef,
                     (Val::Str(s), Val::Num(start), len) => {
-                        // Past ± the string's length every start and length mean the same, and
-                        // the engine's arithmetic overflows on 1e300: clamp first.
-                        let bound = s.len() as i64 + 1;
                         let len = match len {
                             None => None,
-                            Some(Val::Num(l)) => Some((*l as i64).clamp(-bound, bound)),
+                            Some(Val::Num(l)) => Some(*l),
                             Some(_) => return Err(Bail),
                         };
-                        let start = (*start as i64).clamp(-bound, bound);
-                        slice_of(s, substring_of(s, start, len))
+                        slice_of(s, strings::js_substring(s, *start, len))
                     }
                     // JavaScript arithmetic on an undefined start (see the engine's note).
                     (Val::Str(s), Val::Undef, len) => {
