@@ -309,6 +309,20 @@ fn new_evaluator(
                         super::regex::astral_refusal(),
                     ));
                 }
+                if use_ == Use::Split {
+                    // jsonata-js's D1004 (jsonata-core splits on an empty match).
+                    let limit = match args.get(1) {
+                        Some(JValue::Number(n)) if *n >= 0.0 => {
+                            Some(super::numbers::js_split_parts(*n, false))
+                        }
+                        _ => None,
+                    };
+                    if super::regex::js_split(&c.re, s, limit).is_err() {
+                        return Err(EvaluatorError::EvaluationError(
+                            super::regex::ZERO_LENGTH_MATCH.to_string(),
+                        ));
+                    }
+                }
             }
             match super::compiled::call_regex(c.f, args, &c.re, limits) {
                 Some(v) => Ok(v),

@@ -116,6 +116,16 @@ pub fn js_split_limit(limit: f64, string_separator: bool) -> f64 {
     }
 }
 
+/// [`js_split_limit`] as a count of parts (`usize::MAX`: no limit).
+pub fn js_split_parts(limit: f64, string_separator: bool) -> usize {
+    let l = js_split_limit(limit, string_separator);
+    if l.is_infinite() {
+        usize::MAX
+    } else {
+        l as usize
+    }
+}
+
 /// JavaScript's `Math.round`: to the nearest integer, ties towards +∞.
 fn js_math_round(x: f64) -> f64 {
     if !x.is_finite() {

@@ -265,6 +265,42 @@ pub fn split_units_refusal() -> String {
     )
 }
 
+/// jsonata-js's message for a regex whose next match is empty (D1004).
+pub const ZERO_LENGTH_MATCH: &str = "D1004: Regular expression matches zero length string";
+
+/// `$split(s, re, limit)` as jsonata-js 2.2.2 runs it with a regex: it takes a match, keeps the
+/// text before it, and, while fewer than `limit` parts are kept (`None`: no limit; the limit as
+/// [`super::numbers::js_split_limit`] reads it), looks for the next match from the end of the
+/// last; a next match of zero length before the end of `s` is D1004 ([`ZERO_LENGTH_MATCH`]),
+/// `Err(())`. So `/x*/` and `/,?/` are refused while `/,|$/` splits. The parts are slices of `s`.
+/// The compiled path's `$split` is this; the engine's host function refuses where it does.
+#[allow(clippy::result_unit_err)]
+pub fn js_split<'s>(re: &Regex, s: &'s str, limit: Option<usize>) -> Result<Vec<&'s str>, ()> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let (mut parts, mut start, mut count) = (Vec::new(), 0, 0);
+    let mut next = re.find(s);
+    while let Some(m) = next {
+        if count >= limit {
+            break;
+        }
+        parts.push(&s[start..m.start()]);
+        start = m.end();
+        next = if m.end() >= s.len() {
+            None
+        } else {
+            match re.find_at(s, m.end()) {
+                Some(n) if n.is_empty() => return Err(()),
+                n => n,
+            }
+        };
+        count += 1;
+    }
+    if count < limit {
+        parts.push(&s[start..]);
+    }
+    Ok(parts)
+}
+
 /// The regex literals of `tree` that [`translate`] refuses: (start, end, reason), in source order.
 pub fn refusals(tree: &super::syntax::ast::Node) -> Vec<(usize, usize, String)> {
     let mut out = Vec::new();

@@ -693,20 +693,17 @@ pub(super) fn pattern_builtin<'a>(
             };
             // jsonata-js's reading of the limit (`numbers::js_split_limit`).
             let lim = match a.get(2) {
-                Some(Val::Num(n)) if *n >= 0.0 => {
-                    let l = crate::transform::numbers::js_split_limit(*n, regex.is_none());
-                    Some(if l.is_infinite() {
-                        usize::MAX
-                    } else {
-                        l as usize
-                    })
-                }
+                Some(Val::Num(n)) if *n >= 0.0 => Some(crate::transform::numbers::js_split_parts(
+                    *n,
+                    regex.is_none(),
+                )),
                 other => limit(other, false)?,
             };
             match regex {
                 Some(re) => {
-                    let parts = re.split(s).take(lim.unwrap_or(usize::MAX));
-                    let items: Vec<Val<'a>> = parts.map(|p| slice_of(s, p)).collect();
+                    // D1004 is the engine's to raise (its host function asks the same).
+                    let parts = crate::transform::regex::js_split(re, s, lim).map_err(|()| Bail)?;
+                    let items: Vec<Val<'a>> = parts.into_iter().map(|p| slice_of(s, p)).collect();
                     if items.len() > max_seq {
                         return Err(Bail);
                     }
