@@ -113,6 +113,31 @@ impl Template {
     }
 }
 
+/// The idempotency key of a batch request: its members' keys, in the batch's order, joined
+/// with `,` (what the CRM sees in the header, and what every attempt and a DLQ replay of the
+/// batch carry). The one spelling of the join: the machine's batches, lint's CX036 (a full
+/// batch's key against the header limit) and the tests ask it; its length is
+/// [`batch_key_len`]'s.
+pub fn batch_key<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> String {
+    let mut out = String::new();
+    for (i, k) in keys.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k.as_ref());
+    }
+    out
+}
+
+/// The length in bytes of the [`batch_key`] of keys of these lengths, without writing it: a
+/// separator between two keys.
+pub fn batch_key_len(key_lens: impl IntoIterator<Item = usize>) -> usize {
+    let (n, sum) = key_lens.into_iter().fold((0usize, 0usize), |(n, sum), l| {
+        (n + 1, sum.saturating_add(l))
+    });
+    sum.saturating_add(n.saturating_sub(1))
+}
+
 /// Why `key` cannot be sent as the value of the `header` header byte for byte (a phrase that
 /// follows "the idempotency key"), or `None` when it can. A header value is visible ASCII, spaces
 /// and tabs (RFC 9110 §5.5): a control character would end the header, and bytes above ASCII are
@@ -166,6 +191,22 @@ pub fn unsendable(key: &str, header: &str) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_batch_key_is_as_long_as_batch_key_len_says() {
+        for keys in [
+            vec![],
+            vec!["a"],
+            vec!["INT-1_x", "INT-2_y", ""],
+            vec!["k"; 5],
+        ] {
+            let joined = batch_key(&keys);
+            assert_eq!(joined.len(), batch_key_len(keys.iter().map(|k| k.len())));
+            assert_eq!(joined.split(',').count(), keys.len().max(1));
+        }
+        assert_eq!(batch_key(["a", "b", "c"]), "a,b,c");
+        assert_eq!(batch_key(Vec::<String>::new()), "");
+    }
 
     /// The loader (E403) and this parser read one template two ways: the loader with spans for
     /// its messages, the machine to render. Whatever the loader lets through must parse here
