@@ -949,3 +949,221 @@ rules:
         }
     }
 }
+
+/// #225: a batch request carries its members' idempotency keys joined with `,` in one header
+/// (`delivery::idempotency::batch_key`), and the simulated CRM answers 431 when that header's
+/// value is over `spec::model::MAX_HEADER_VALUE` bytes. Lint's CX036 fires exactly when `sim`
+/// answers 431 on a full batch, over key templates of several lengths (ULIDs, an ISO time, a long
+/// reference), batch sizes one key either side of the limit (and a full batch exactly at it), a
+/// string-id Zendesk CRM, and unbatched specs; the batchSize lint names is the largest `sim`
+/// takes.
+#[test]
+fn lint_fires_on_a_full_batchs_key_exactly_when_sims_crm_answers_431() {
+    let limit = cxsync::spec::model::MAX_HEADER_VALUE as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let ulid = |ty: &str, n: u32| {
+        format!(
+            r#"{{"event": {{"id": "01JDX7Q4M8ZC3N5R2T6V9W{n:04}", "type": "{ty}", "occurredAt": "2026-11-30T09:15:02.125+05:30"}},
+  "interaction": {{"id": "01JDX7Q4M8ZC3N5R2T6V9X{n:04}", "startedAt": "2026-11-30T09:10:02.125+05:30"}}}}"#
+        )
+    };
+    let with_ref = |len: usize| {
+        event(
+            "EV-000101",
+            "interaction.ended",
+            "CHAT-7F3A-000981",
+            &format!(r#", "ref": "{}""#, "r".repeat(len)),
+        )
+    };
+    write(
+        dir.path(),
+        &[
+            ("ulid/ev.json", ulid("interaction.ended", 1)),
+            (
+                "iso/ev.json",
+                event("EV-000101", "interaction.ended", "CHAT-7F3A-000981", ""),
+            ),
+            ("ref230/ev.json", with_ref(230)),
+            ("ref2720/ev.json", with_ref(2720)),
+            ("ref2721/ev.json", with_ref(2721)),
+            ("ref8182/ev.json", with_ref(8182)),
+            ("ref8183/ev.json", with_ref(8183)),
+        ],
+    );
+    let spec = |batch: u32, key: &str, fixtures: &str, crm: &str, header: &str| {
+        format!(
+            r#"version: 1
+name: batchkeys
+channel: {{ name: C, destinationUri: "https://org.crm.example.org/api/v2/activities", auth: {{ type: none }}, timeoutMilliseconds: 3000, batchSize: {batch}, batchIntervalSeconds: 300 }}
+idempotency: {{ header: {header}, key: "{key}" }}
+retry: {{ maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2.0, respectRetryAfterHeader: true, retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422, 431] }}
+deadLetterQueue: {{ enabled: true, bucketName: b, alertEndpoint: "https://mon.example.org/hook" }}
+crm: {{ {crm} }}
+rules:
+  - {{ id: END, name: end, eventType: interaction.ended, transform: '{{"id": interaction.id, "type": event.type}}', fixtures: [{fixtures}/*.json] }}
+"#
+        )
+    };
+    let generic = "profile: generic, acceptsArrays: true";
+    let zendesk = "profile: zendesk, acceptsArrays: true";
+    let ref_key = "${event.id}/${ref}";
+    // (key template, fixtures, the key's length, batchSize, crm, header)
+    let cases: &[(&str, &str, usize, u32, &str, &str)] = &[
+        // 26 + 1 + 17 bytes: 182 × 44 + 181 = 8189 fits, 183 do not
+        (
+            "${interaction.id}_${event.type}",
+            "ulid",
+            44,
+            182,
+            generic,
+            "X-Idempotency-Key",
+        ),
+        (
+            "${interaction.id}_${event.type}",
+            "ulid",
+            44,
+            183,
+            generic,
+            "X-Idempotency-Key",
+        ),
+        (
+            "${interaction.id}_${event.type}",
+            "ulid",
+            44,
+            200,
+            generic,
+            "X-Idempotency-Key",
+        ),
+        // an ISO time with its fraction and offset: 9 + 1 + 29 bytes
+        (
+            "${event.id}@${event.occurredAt}",
+            "iso",
+            39,
+            204,
+            generic,
+            "X-Idempotency-Key",
+        ),
+        (
+            "${event.id}@${event.occurredAt}",
+            "iso",
+            39,
+            205,
+            generic,
+            "X-Idempotency-Key",
+        ),
+        // 240 bytes: 34 keys are one byte over the limit
+        (ref_key, "ref230", 240, 33, generic, "X-Idempotency-Key"),
+        (ref_key, "ref230", 240, 34, generic, "X-Idempotency-Key"),
+        // 3 × 2730 + 2 is the limit exactly; a byte more is over
+        (ref_key, "ref2720", 2730, 3, generic, "X-Idempotency-Key"),
+        (ref_key, "ref2721", 2731, 3, generic, "X-Idempotency-Key"),
+        // a string-id CRM deduplicating on its own header: 26 + 1 + 17 + 1 + 26 bytes
+        (
+            "${interaction.id}_${event.type}_${event.id}",
+            "ulid",
+            71,
+            200,
+            zendesk,
+            "Idempotency-Key",
+        ),
+        (
+            "${interaction.id}_${event.type}_${event.id}",
+            "ulid",
+            71,
+            113,
+            zendesk,
+            "Idempotency-Key",
+        ),
+        // unbatched: one key at the limit, and one a byte over it
+        (ref_key, "ref230", 240, 1, generic, "X-Idempotency-Key"),
+        (ref_key, "ref8182", 8192, 1, generic, "X-Idempotency-Key"),
+        (ref_key, "ref8183", 8193, 1, generic, "X-Idempotency-Key"),
+    ];
+    let run = |args: &[&str]| {
+        cxsync()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The CRM's 431s in a run long enough for three full batches.
+    let sim_431 = |text: &str, batch: u32| {
+        std::fs::write(dir.path().join("s.yaml"), text).unwrap();
+        let report = dir.path().join("r.json");
+        let _ = std::fs::remove_file(&report);
+        let events = (3 * batch).max(40).to_string();
+        let out = run(&["sim", "s.yaml", "--events", &events, "--report", "r.json"]);
+        let rep: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&report)
+                .unwrap_or_else(|_| panic!("no report: {}", text_of(&out))),
+        )
+        .unwrap();
+        (
+            rep["crm"]["statuses"]["431"].as_u64().unwrap_or(0),
+            text_of(&out),
+        )
+    };
+    fn text_of(o: &std::process::Output) -> String {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    }
+    for &(key, fixtures, len, batch, crm, header) in cases {
+        // The arithmetic of the join, independent of both: n keys and n − 1 commas.
+        let n = batch as usize;
+        let over = n * len + (n - 1) > limit;
+        let fits = (limit + 1) / (len + 1);
+        let what = format!("key {key} over {fixtures} ({len} bytes), batchSize {batch}, {crm}");
+        let body = spec(batch, key, fixtures, crm, header);
+        std::fs::write(dir.path().join("s.yaml"), &body).unwrap();
+        let lint = text(&run(&[
+            "lint", "s.yaml", "--select", "CX036", "--format", "concise",
+        ]));
+        let (refusals, sim) = sim_431(&body, batch);
+        assert_eq!(refusals > 0, over, "sim on {what}: {sim}");
+        assert_eq!(lint.contains("[CX036]"), over, "lint on {what}: {lint}");
+        if !over {
+            continue;
+        }
+        assert!(
+            sim.contains("NON_RETRYABLE_STATUS (431)") && sim.contains("(lint: CX036)"),
+            "{what}: {sim}"
+        );
+        if batch == 1 {
+            // One key alone is over: no batchSize helps, the finding is at the key.
+            assert!(lint.contains(&format!("{len} bytes)")), "{what}: {lint}");
+            assert!(!lint.contains("set batchSize"), "{what}: {lint}");
+            continue;
+        }
+        let full = n * len + n - 1;
+        assert!(
+            lint.contains(&format!("header of {full} bytes"))
+                && lint.contains(&format!("above the {limit} bytes"))
+                && lint.contains(&format!("set batchSize to {fits} or less")),
+            "{what}: {lint}"
+        );
+        // At `batchSize` (the spec's line 3).
+        assert!(lint.starts_with("s.yaml:3:"), "{what}: {lint}");
+        // The batchSize lint names is the largest the simulated CRM takes.
+        for (b, refused) in [(fits as u32, false), (fits as u32 + 1, true)] {
+            let body = spec(b, key, fixtures, crm, header);
+            let (refusals, sim) = sim_431(&body, b);
+            assert_eq!(
+                refusals > 0,
+                refused,
+                "sim on {what} at batchSize {b}: {sim}"
+            );
+            std::fs::write(dir.path().join("s.yaml"), &body).unwrap();
+            let lint = text_of(&run(&[
+                "lint", "s.yaml", "--select", "CX036", "--format", "concise",
+            ]));
+            assert_eq!(
+                lint.contains("[CX036]"),
+                refused,
+                "lint at batchSize {b}: {lint}"
+            );
+        }
+    }
+}

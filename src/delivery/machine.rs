@@ -519,8 +519,7 @@ impl<R: Rng> Machine<R> {
         }
         if !self.batch.is_empty() {
             let items = std::mem::take(&mut self.batch);
-            let keys: Vec<&str> = items.iter().map(|i| &*i.key).collect();
-            let key = keys.join(",").into_boxed_str();
+            let key = super::idempotency::batch_key(items.iter().map(|i| &*i.key)).into_boxed_str();
             self.enqueue(Items::Batch { items, key });
         }
     }

@@ -283,7 +283,7 @@ impl SpecCause {
             }
         };
         match (self.reason, self.status) {
-            (_, Some(431)) => retried("the idempotency header is longer than servers accept (8192 bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit", 431),
+            (_, Some(431)) => retried(&format!("the idempotency header is longer than servers accept ({} bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit (lint: CX036)", crate::spec::model::MAX_HEADER_VALUE), 431),
             (_, Some(415)) => retried("the CRM refuses the request's Content-Type: the hub sends a JSON body, so set channel.headers Content-Type: application/json (lint: CX039)", 415),
             (_, Some(413)) => match self.batch_fit {
                 Some(fit) => retried(&fit.fix(), 413),

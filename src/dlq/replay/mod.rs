@@ -208,11 +208,9 @@ mod tests {
 
     /// Makes `members` one batch dead-lettered at one instant.
     fn batched(members: &mut [&mut crate::dlq::record::Record], maybe_applied: bool) -> String {
-        let key = members
-            .iter()
-            .map(|r| r.idempotency_key.clone().unwrap())
-            .collect::<Vec<_>>()
-            .join(",");
+        let key = crate::delivery::idempotency::batch_key(
+            members.iter().map(|r| r.idempotency_key.clone().unwrap()),
+        );
         let at = members[0].dead_lettered_at.clone();
         let size = members.len() as u32;
         for (i, r) in members.iter_mut().enumerate() {

@@ -49,6 +49,10 @@ pub struct Write {
     /// The fields the write sets when the CRM merges upserts ([`CrmModel::fields_of`]); `None`
     /// when an upsert replaces the whole record.
     pub fields: Option<Vec<Field>>,
+    /// The payload's length in bytes as the machine measures it against `crm.maxPayloadBytes`
+    /// (its JSON text, `delivery::machine::json_text`); `None` when the transform failed (the
+    /// event is dead-lettered unsent, never batched).
+    pub payload_len: Option<usize>,
 }
 
 /// How many copies of the fixture set a preview generates after the fixtures themselves: one
@@ -90,10 +94,15 @@ pub fn writes(spec: &Spec, inputs: &Inputs, copies: u64) -> Result<Vec<Write>, E
             .unwrap_or_default();
         for ri in matching {
             let rule = &inputs.rules[ri];
-            let (record, fields) = match transformed(rule.transform.eval(&event, when)) {
-                Transformed::Send(p) => (crm.record_of(&rule.id, &p), crm.fields_of(&p)),
+            let (record, fields, payload_len) = match transformed(rule.transform.eval(&event, when))
+            {
+                Transformed::Send(p) => (
+                    crm.record_of(&rule.id, &p),
+                    crm.fields_of(&p),
+                    Some(crate::delivery::machine::json_text(&p).len()),
+                ),
                 Transformed::Nothing => continue,
-                Transformed::Failed(_) => (None, None),
+                Transformed::Failed(_) => (None, None, None),
             };
             out.push(Write {
                 arrival: k,
@@ -106,6 +115,7 @@ pub fn writes(spec: &Spec, inputs: &Inputs, copies: u64) -> Result<Vec<Write>, E
                 subject_text: subject_text.clone(),
                 record,
                 fields,
+                payload_len,
             });
         }
     }
