@@ -734,3 +734,36 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
 pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     crate::fsutil::glob(&dir.join(pattern)).map_err(|e| format!("fixture {e}"))
 }
+
+#[cfg(test)]
+mod ref_tests {
+    use super::*;
+
+    #[test]
+    fn a_scheme_is_a_uri_and_a_path_is_not() {
+        for r in ["https://x/y.json", "http://x", "file:///etc/p.json", "urn:x:y"] {
+            assert!(has_scheme(r), "{r}");
+        }
+        for r in ["common.json", "./defs/a.json", "../a.json", "C:x.json"] {
+            assert!(!has_scheme(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn external_refs_are_every_ref_string_in_order() {
+        let v: Value = serde_json::from_str(
+            r##"{"a": {"$ref": "x.json"}, "b": [{"$ref": "#/c"}], "$ref": {"not": "a string"}}"##,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        external_refs(&v, &mut out);
+        assert_eq!(out, ["x.json", "#/c"]);
+    }
+
+    #[test]
+    fn ref_span_points_at_the_ref_value_not_at_another_string() {
+        let text = "{\"title\": \"a.json\",\n  \"p\": {\"$ref\" : \"a.json\"}}";
+        let s = ref_span(text, "a.json").unwrap();
+        assert_eq!((s.start.line, s.start.column), (2, 18));
+    }
+}

@@ -179,3 +179,48 @@ impl PayloadSchemas {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_uri_round_trips_a_path_with_spaces_and_percent() {
+        let p = Path::new("/tmp/my schemas/100%/a.json");
+        let uri = file_uri(p);
+        assert_eq!(uri, "file:///tmp/my%20schemas/100%25/a.json");
+        assert_eq!(uri_path(&format!("{uri}#/definitions/x")).unwrap(), p);
+    }
+
+    /// The differential: the same schema inline and split over two files judges alike.
+    #[test]
+    fn a_split_schema_judges_like_the_same_schema_inline() {
+        let common = serde_json::json!({"definitions": {"n": {"type": "integer", "minimum": 3}}});
+        let split = SchemaDoc {
+            root: serde_json::json!({"properties": {"n": {"$ref": "common.json#/definitions/n"}}}),
+            path: Some(PathBuf::from("/p/s/root.json")),
+            files: BTreeMap::from([(PathBuf::from("/p/s/common.json"), common)]),
+        };
+        let inline = SchemaDoc::inline(
+            serde_json::json!({"properties": {"n": {"type": "integer", "minimum": 3}}}),
+        );
+        let (a, b) = (split.compile().unwrap(), inline.compile().unwrap());
+        for n in [serde_json::json!(1), serde_json::json!(3), serde_json::json!("x"), serde_json::json!(9)] {
+            let v = serde_json::json!({ "n": n });
+            assert_eq!(a.is_valid(&v), b.is_valid(&v), "{v}");
+        }
+        assert!(!a.is_valid(&serde_json::json!({"n": 1})));
+    }
+
+    /// A `$ref` to a file the loader did not read is an error, never a fetch.
+    #[test]
+    fn a_ref_not_preloaded_is_refused() {
+        let doc = SchemaDoc {
+            root: serde_json::json!({"$ref": "other.json"}),
+            path: Some(PathBuf::from("/p/root.json")),
+            files: BTreeMap::new(),
+        };
+        let e = doc.compile().unwrap_err().to_string();
+        assert!(e.contains("never fetches schemas"), "{e}");
+    }
+}
