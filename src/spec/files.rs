@@ -520,7 +520,11 @@ impl Resolving<'_, '_> {
                     }
                 }
                 if !self.cx.files.is_file(&next) {
-                    let why = if self.cx.files.exists(&next) { "is not a file" } else { "does not exist" };
+                    let why = if self.cx.files.exists(&next) {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    };
                     self.diags.push(here(Diagnostic::error(
                         "E302",
                         format!("payload schema `$ref` `{r}` names a file that {why}: expected a JSON Schema file at `{}`", next.display()),
@@ -533,7 +537,10 @@ impl Resolving<'_, '_> {
                     Ok(t) => t,
                     Err(d) => {
                         self.diags.push(if d.code == "E010" {
-                            here(Diagnostic::error("E302", format!("cannot read payload schema `$ref` `{r}`: {}", d.message)))
+                            here(Diagnostic::error(
+                                "E302",
+                                format!("cannot read payload schema `$ref` `{r}`: {}", d.message),
+                            ))
                         } else {
                             d
                         });
@@ -741,7 +748,12 @@ mod ref_tests {
 
     #[test]
     fn a_scheme_is_a_uri_and_a_path_is_not() {
-        for r in ["https://x/y.json", "http://x", "file:///etc/p.json", "urn:x:y"] {
+        for r in [
+            "https://x/y.json",
+            "http://x",
+            "file:///etc/p.json",
+            "urn:x:y",
+        ] {
             assert!(has_scheme(r), "{r}");
         }
         for r in ["common.json", "./defs/a.json", "../a.json", "C:x.json"] {

@@ -118,19 +118,17 @@ impl PayloadSchemas {
     /// so an error here is reported under `code`, located at the key that names the schema.
     pub fn of(spec: &Spec, code: &str) -> Result<PayloadSchemas, Vec<Diagnostic>> {
         let mut diags = Vec::new();
-        let mut compile = |value: &SchemaDoc, key: String, pointer: &str| {
-            match value.compile() {
-                Ok(v) => Some(PayloadSchema {
-                    validator: Arc::new(v),
-                    key,
-                }),
-                Err(e) => {
-                    diags.push(spec.diag_at(
-                        Diagnostic::error(code, format!("{key} is not a valid JSON Schema: {e}")),
-                        pointer,
-                    ));
-                    None
-                }
+        let mut compile = |value: &SchemaDoc, key: String, pointer: &str| match value.compile() {
+            Ok(v) => Some(PayloadSchema {
+                validator: Arc::new(v),
+                key,
+            }),
+            Err(e) => {
+                diags.push(spec.diag_at(
+                    Diagnostic::error(code, format!("{key} is not a valid JSON Schema: {e}")),
+                    pointer,
+                ));
+                None
             }
         };
         let mut out = PayloadSchemas::default();
@@ -205,7 +203,12 @@ mod tests {
             serde_json::json!({"properties": {"n": {"type": "integer", "minimum": 3}}}),
         );
         let (a, b) = (split.compile().unwrap(), inline.compile().unwrap());
-        for n in [serde_json::json!(1), serde_json::json!(3), serde_json::json!("x"), serde_json::json!(9)] {
+        for n in [
+            serde_json::json!(1),
+            serde_json::json!(3),
+            serde_json::json!("x"),
+            serde_json::json!(9),
+        ] {
             let v = serde_json::json!({ "n": n });
             assert_eq!(a.is_valid(&v), b.is_valid(&v), "{v}");
         }

@@ -422,7 +422,9 @@ fn split_schema_project(schema: &str, files: &[(&str, &str)], phone: &str) -> te
     }
     std::fs::write(
         dir.path().join("specs/e1.json"),
-        format!(r#"{{"event": {{"id": "evt-1", "type": "interaction.ended", "phone": "{phone}"}}}}"#),
+        format!(
+            r#"{{"event": {{"id": "evt-1", "type": "interaction.ended", "phone": "{phone}"}}}}"#
+        ),
     )
     .unwrap();
     let spec = format!(
@@ -437,14 +439,20 @@ fn split_schema_project(schema: &str, files: &[(&str, &str)], phone: &str) -> te
     dir
 }
 
-const PHONE_DEFS: &str = r#"{"definitions": {"phone": {"type": "string", "pattern": "^\\+[0-9]{7,15}$"}}}"#;
+const PHONE_DEFS: &str =
+    r#"{"definitions": {"phone": {"type": "string", "pattern": "^\\+[0-9]{7,15}$"}}}"#;
 
 /// `cxsync test` judges the payload against the subschema a `$ref` names, whatever form the
 /// `$ref` takes: a sibling file with a JSON pointer, a file in a nested folder (whose own `$ref`
 /// climbs back with `..`), and a cycle between two files, which must not hang.
 #[test]
 fn a_payload_schema_ref_resolves_against_the_referencing_file() {
-    let cases: [(&str, &str, Vec<(&str, &str)>); 3] = [
+    type Case = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    );
+    let cases: [Case; 3] = [
         (
             "sibling file, pointer fragment",
             r##"{"type": "object", "properties": {"phone": {"$ref": "common.json#/definitions/phone"}}}"##,
@@ -454,7 +462,10 @@ fn a_payload_schema_ref_resolves_against_the_referencing_file() {
             "nested folder, `./` and `..`",
             r##"{"type": "object", "properties": {"phone": {"$ref": "./defs/contact.json"}}}"##,
             vec![
-                ("schemas/defs/contact.json", r##"{"$ref": "../common.json#/definitions/phone"}"##),
+                (
+                    "schemas/defs/contact.json",
+                    r##"{"$ref": "../common.json#/definitions/phone"}"##,
+                ),
                 ("schemas/common.json", PHONE_DEFS),
             ],
         ),
@@ -485,13 +496,15 @@ fn a_payload_schema_ref_resolves_against_the_referencing_file() {
 /// referenced subschema is a 422, dead-lettered because of the spec.
 #[test]
 fn the_simulator_judges_a_payload_by_the_referenced_subschema() {
-    let schema =
-        r##"{"type": "object", "properties": {"phone": {"$ref": "common.json#/definitions/phone"}}}"##;
+    let schema = r##"{"type": "object", "properties": {"phone": {"$ref": "common.json#/definitions/phone"}}}"##;
     let files = [("schemas/common.json", PHONE_DEFS)];
     let bad = split_schema_project(schema, &files, "0151-123");
     let (code, out, err) = run(bad.path(), &["sim", "specs/split.yaml"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("422") && out.contains("does not match"), "{out}{err}");
+    assert!(
+        out.contains("422") && out.contains("does not match"),
+        "{out}{err}"
+    );
     let good = split_schema_project(schema, &files, "+4915112345678");
     let (_, out, err) = run(good.path(), &["sim", "specs/split.yaml"]);
     assert!(!out.contains("422"), "{out}{err}");
@@ -515,11 +528,20 @@ fn a_payload_schema_ref_to_a_missing_file_or_a_uri_is_an_error_at_the_ref() {
         let all = format!("{out}{err}");
         assert_eq!(code, root_code, "{cmd}: {all}");
         assert!(all.contains("error[E302]: payload schema `$ref` `phones.json#/definitions/phone` names a file that does not exist: expected a JSON Schema file at `"), "{cmd}: {all}");
-        assert!(all.contains("specs/schemas/contact.json:2:35"), "{cmd}: {all}");
-        assert!(all.contains("relative to the folder of the file it is in"), "{cmd}: {all}");
+        assert!(
+            all.contains("specs/schemas/contact.json:2:35"),
+            "{cmd}: {all}"
+        );
+        assert!(
+            all.contains("relative to the folder of the file it is in"),
+            "{cmd}: {all}"
+        );
         assert!(!all.contains("panicked"), "{cmd}: {all}");
     }
-    for uri in ["https://schemas.example.org/phone.json", "http://127.0.0.1:9/p.json#/x"] {
+    for uri in [
+        "https://schemas.example.org/phone.json",
+        "http://127.0.0.1:9/p.json#/x",
+    ] {
         let dir = split_schema_project(
             &format!(r#"{{"properties": {{"phone": {{"$ref": "{uri}"}}}}}}"#),
             &[],
