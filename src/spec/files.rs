@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::payload::SchemaDoc;
 use super::yaml::SourceMap;
 use super::{Fixture, ResolvedRule, TextSource, TransformOrigin, TransformSource};
 use crate::diag::{Diagnostic, Sources, Span};
@@ -14,9 +15,9 @@ use crate::diag::{Diagnostic, Sources, Span};
 #[derive(Debug, Default)]
 pub struct Resolved {
     pub rules: Vec<ResolvedRule>,
-    pub payload_schema: Option<Value>,
+    pub payload_schema: Option<SchemaDoc>,
     /// Each rule's own `payloadSchema`, by index in `rules` of the tree.
-    pub rule_payload_schemas: Vec<Option<Value>>,
+    pub rule_payload_schemas: Vec<Option<SchemaDoc>>,
 }
 
 /// The project file: its folder is the project root, and every file a spec names lies in it.
@@ -418,14 +419,28 @@ impl Resolving<'_, '_> {
         out
     }
 
-    fn payload_schema(&mut self, rel: &str, pointer: &str) -> Option<Value> {
+    fn payload_schema(&mut self, rel: &str, pointer: &str) -> Option<SchemaDoc> {
         let path = self.cx.dir.join(rel);
         self.confined(rel, &path, "payload schema", pointer)?;
         let text = self.read(&path, rel, "payload schema", pointer)?;
         let value = read_json(&path, &text, Json::PayloadSchema, self.diags);
-        self.keep(&path, text);
-        let value = value?;
-        if let Err(e) = jsonschema::validator_for(&value) {
+        let root = crate::fsutil::normalize(&path);
+        let mut doc = SchemaDoc {
+            root: value.clone().unwrap_or_default(),
+            path: Some(root.clone()),
+            files: std::collections::BTreeMap::new(),
+        };
+        let refs_ok = match value {
+            Some(v) => self.schema_refs(&root, &path, text, v, &mut doc),
+            None => {
+                self.keep(&path, text);
+                return None;
+            }
+        };
+        if !refs_ok {
+            return None;
+        }
+        if let Err(e) = doc.compile() {
             self.diags.push(
                 self.cx
                     .at_value(
@@ -439,8 +454,162 @@ impl Resolving<'_, '_> {
             );
             return None;
         }
-        Some(value)
+        Some(doc)
     }
+
+    /// Loads every schema file the relative `$ref`s of the file at `path` reach, transitively,
+    /// into `doc.files` (finding #210). A `$ref` is a path relative to the folder of the file it is
+    /// in, with an optional `#` fragment; one with a scheme (`https://…`) is refused, as cxsync
+    /// never fetches a schema; a file already loaded is not read again (a cycle ends there). A
+    /// problem is a diagnostic at the `$ref` in its file, and `false`.
+    fn schema_refs(
+        &mut self,
+        root: &Path,
+        path: &Path,
+        text: String,
+        value: Value,
+        doc: &mut SchemaDoc,
+    ) -> bool {
+        let mut ok = true;
+        let mut seen = std::collections::BTreeSet::from([root.to_path_buf()]);
+        let mut queue = std::collections::VecDeque::from([(path.to_path_buf(), text, value, 0)]);
+        while let Some((file, text, value, depth)) = queue.pop_front() {
+            let shown = json_text(&text).into_owned();
+            let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+            let mut refs = Vec::new();
+            external_refs(&value, &mut refs);
+            for r in refs {
+                let at = ref_span(&shown, &r);
+                let here = |d: Diagnostic| d.in_file(&file).at_opt(at);
+                let target = r.split('#').next().unwrap_or_default();
+                if target.is_empty() {
+                    continue;
+                }
+                if has_scheme(target) {
+                    self.diags.push(here(Diagnostic::error(
+                        "E312",
+                        format!("payload schema `$ref` `{r}` names a URI; cxsync never fetches a schema"),
+                    ))
+                    .with_help("copy the schema into the project and refer to it by a path relative to this file, e.g. `\"$ref\": \"common.json#/definitions/phone\"`"));
+                    ok = false;
+                    continue;
+                }
+                let next = crate::fsutil::normalize(&dir.join(target));
+                if seen.contains(&next) {
+                    continue;
+                }
+                if depth + 1 > MAX_REF_DEPTH || seen.len() >= MAX_SCHEMA_FILES {
+                    self.diags.push(here(Diagnostic::error(
+                        "E312",
+                        format!("payload schema `$ref` `{r}` goes beyond the limit of {MAX_SCHEMA_FILES} schema files, {MAX_REF_DEPTH} `$ref`s deep"),
+                    ))
+                    .with_help("merge the schema files, or refer to the definitions from fewer files"));
+                    ok = false;
+                    continue;
+                }
+                seen.insert(next.clone());
+                if let Some(confine) = self.cx.confine {
+                    if let Err(why) = confine.check(&next) {
+                        self.diags.push(here(Diagnostic::error(
+                            "E311",
+                            format!("payload schema `$ref` `{r}` {why}"),
+                        ))
+                        .with_help(format!("a schema file a `$ref` names must be in the project folder `{}`; move it there, or pass --allow-outside-project", confine.root.display())));
+                        ok = false;
+                        continue;
+                    }
+                }
+                if !self.cx.files.is_file(&next) {
+                    let why = if self.cx.files.exists(&next) {
+                        "is not a file"
+                    } else {
+                        "does not exist"
+                    };
+                    self.diags.push(here(Diagnostic::error(
+                        "E302",
+                        format!("payload schema `$ref` `{r}` names a file that {why}: expected a JSON Schema file at `{}`", next.display()),
+                    ))
+                    .with_help("a `$ref` to another file is a path relative to the folder of the file it is in; fix the path or add the file"));
+                    ok = false;
+                    continue;
+                }
+                let sub = match self.cx.files.read(&next) {
+                    Ok(t) => t,
+                    Err(d) => {
+                        self.diags.push(if d.code == "E010" {
+                            here(Diagnostic::error(
+                                "E302",
+                                format!("cannot read payload schema `$ref` `{r}`: {}", d.message),
+                            ))
+                        } else {
+                            d
+                        });
+                        ok = false;
+                        continue;
+                    }
+                };
+                match read_json(&next, &sub, Json::PayloadSchema, self.diags) {
+                    Some(v) => {
+                        doc.files.insert(next.clone(), v.clone());
+                        queue.push_back((next, sub, v, depth + 1));
+                    }
+                    None => {
+                        self.keep(&next, sub);
+                        ok = false;
+                    }
+                }
+            }
+            self.keep(&file, text);
+        }
+        ok
+    }
+}
+
+/// How many schema files one payload schema may span, and how long a chain of `$ref`s to other
+/// files may be (finding #210): a bound on what a spec makes cxsync read.
+const MAX_SCHEMA_FILES: usize = 64;
+const MAX_REF_DEPTH: usize = 16;
+
+/// Every string a `$ref` key holds in `value`, in document order.
+fn external_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(s)) => out.push(s.clone()),
+                    _ => external_refs(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| external_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Whether a reference starts with a URI scheme (`https:`, `file:`, `urn:`), RFC 3986 §3.1.
+fn has_scheme(r: &str) -> bool {
+    match r.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() > 1
+                && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        }
+        None => false,
+    }
+}
+
+/// Where the string `r` stands as the value of a `"$ref"` key in `text` (the first such place).
+fn ref_span(text: &str, r: &str) -> Option<Span> {
+    let enc = serde_json::to_string(r).ok()?;
+    text.match_indices(&enc).find_map(|(i, _)| {
+        let before = text[..i].trim_end().strip_suffix(':')?;
+        before.trim_end().ends_with("\"$ref\"").then(|| {
+            let start = text[..i].chars().count();
+            Span::from_offsets(text, start, start + enc.chars().count())
+        })
+    })
 }
 
 /// The text of a JSON file as cxsync reads it: a UTF-8 byte order mark before the value (Windows
@@ -571,4 +740,42 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
 /// unsaved new file is not matched until it is saved), through the one bounded glob walker.
 pub(crate) fn expand_glob(dir: &Path, pattern: &str) -> Result<Vec<PathBuf>, String> {
     crate::fsutil::glob(&dir.join(pattern)).map_err(|e| format!("fixture {e}"))
+}
+
+#[cfg(test)]
+mod ref_tests {
+    use super::*;
+
+    #[test]
+    fn a_scheme_is_a_uri_and_a_path_is_not() {
+        for r in [
+            "https://x/y.json",
+            "http://x",
+            "file:///etc/p.json",
+            "urn:x:y",
+        ] {
+            assert!(has_scheme(r), "{r}");
+        }
+        for r in ["common.json", "./defs/a.json", "../a.json", "C:x.json"] {
+            assert!(!has_scheme(r), "{r}");
+        }
+    }
+
+    #[test]
+    fn external_refs_are_every_ref_string_in_order() {
+        let v: Value = serde_json::from_str(
+            r##"{"a": {"$ref": "x.json"}, "b": [{"$ref": "#/c"}], "$ref": {"not": "a string"}}"##,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        external_refs(&v, &mut out);
+        assert_eq!(out, ["x.json", "#/c"]);
+    }
+
+    #[test]
+    fn ref_span_points_at_the_ref_value_not_at_another_string() {
+        let text = "{\"title\": \"a.json\",\n  \"p\": {\"$ref\" : \"a.json\"}}";
+        let s = ref_span(text, "a.json").unwrap();
+        assert_eq!((s.start.line, s.start.column), (2, 18));
+    }
 }

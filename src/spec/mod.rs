@@ -114,9 +114,9 @@ pub struct Spec {
     pub rules: Vec<ResolvedRule>,
     /// The CRM payload JSON Schema, when `crm.payloadSchema` names one: the default of every
     /// rule without its own (see [`payload::PayloadSchemas`]).
-    pub payload_schema: Option<Value>,
+    pub payload_schema: Option<payload::SchemaDoc>,
     /// Each rule's own `payloadSchema`, by index in `raw.rules` (`None`: it has none).
-    pub rule_payload_schemas: Vec<Option<Value>>,
+    pub rule_payload_schemas: Vec<Option<payload::SchemaDoc>>,
     /// JSON pointer → original `${env:…}` reference of each secret field whose value `raw` holds
     /// resolved. Output meant for a terminal shows these as sensitive.
     pub sensitive: std::collections::BTreeMap<String, String>,

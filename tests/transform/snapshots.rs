@@ -408,3 +408,151 @@ fn an_environment_overlay_has_its_own_snapshots() {
         "{eu}"
     );
 }
+
+/// Finding #210: a payload schema split across files. `schema` is the root schema file's JSON,
+/// `files` the other files (path under `specs/`, JSON); one rule whose fixture `e1.json` sends
+/// `phone`.
+fn split_schema_project(schema: &str, files: &[(&str, &str)], phone: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cxsync.toml"), "").unwrap();
+    std::fs::create_dir_all(dir.path().join("specs/schemas/defs")).unwrap();
+    std::fs::write(dir.path().join("specs/schemas/contact.json"), schema).unwrap();
+    for (path, text) in files {
+        std::fs::write(dir.path().join("specs").join(path), text).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("specs/e1.json"),
+        format!(
+            r#"{{"event": {{"id": "evt-1", "type": "interaction.ended", "phone": "{phone}"}}}}"#
+        ),
+    )
+    .unwrap();
+    let spec = format!(
+        "version: 1\nname: split\nchannel:\n  name: Split_Hook\n  destinationUri: https://hooks.example.org/crm\n  \
+         auth: {{ type: none }}\n  timeoutMilliseconds: 3000\nidempotency: {{ key: \"${{event.id}}\" }}\n{}\
+         deadLetterQueue: {{ enabled: true, bucketName: split-dlq }}\ncrm:\n  payloadSchema: schemas/contact.json\n\
+         rules:\n  - id: SPLIT\n    name: r\n    eventType: interaction.ended\n    \
+         transform: '{{ \"phone\": event.phone }}'\n    fixtures: [e1.json]\ntest: {{ now: 2024-01-01T00:00:00Z }}\n",
+        crate::common::RETRY
+    );
+    std::fs::write(dir.path().join("specs/split.yaml"), spec).unwrap();
+    dir
+}
+
+const PHONE_DEFS: &str =
+    r#"{"definitions": {"phone": {"type": "string", "pattern": "^\\+[0-9]{7,15}$"}}}"#;
+
+/// `cxsync test` judges the payload against the subschema a `$ref` names, whatever form the
+/// `$ref` takes: a sibling file with a JSON pointer, a file in a nested folder (whose own `$ref`
+/// climbs back with `..`), and a cycle between two files, which must not hang.
+#[test]
+fn a_payload_schema_ref_resolves_against_the_referencing_file() {
+    type Case = (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    );
+    let cases: [Case; 3] = [
+        (
+            "sibling file, pointer fragment",
+            r##"{"type": "object", "properties": {"phone": {"$ref": "common.json#/definitions/phone"}}}"##,
+            vec![("schemas/common.json", PHONE_DEFS)],
+        ),
+        (
+            "nested folder, `./` and `..`",
+            r##"{"type": "object", "properties": {"phone": {"$ref": "./defs/contact.json"}}}"##,
+            vec![
+                (
+                    "schemas/defs/contact.json",
+                    r##"{"$ref": "../common.json#/definitions/phone"}"##,
+                ),
+                ("schemas/common.json", PHONE_DEFS),
+            ],
+        ),
+        (
+            "cycle a -> b -> a",
+            r##"{"type": "object", "properties": {"phone": {"$ref": "b.json#/definitions/phone"}}, "definitions": {"digits": {"pattern": "^\\+[0-9]{7,15}$"}}}"##,
+            vec![(
+                "schemas/b.json",
+                r##"{"definitions": {"phone": {"type": "string", "$ref": "contact.json#/definitions/digits"}}}"##,
+            )],
+        ),
+    ];
+    for (what, schema, files) in cases {
+        let dir = split_schema_project(schema, &files, "+4915112345678");
+        let (code, out, err) = run(dir.path(), &["test", "specs/split.yaml", "--update"]);
+        assert_eq!(code, 0, "{what}: {out}{err}");
+        let dir = split_schema_project(schema, &files, "0151-123");
+        let (code, out, err) = run(dir.path(), &["test", "specs/split.yaml"]);
+        assert_eq!(code, 1, "{what}: {out}{err}");
+        assert!(
+            out.contains("output does not match crm.payloadSchema at `/phone` (keyword `pattern`)"),
+            "{what}: {out}{err}"
+        );
+    }
+}
+
+/// The simulator's CRM model judges with the same resolved schema: the payload that breaks the
+/// referenced subschema is a 422, dead-lettered because of the spec.
+#[test]
+fn the_simulator_judges_a_payload_by_the_referenced_subschema() {
+    let schema = r##"{"type": "object", "properties": {"phone": {"$ref": "common.json#/definitions/phone"}}}"##;
+    let files = [("schemas/common.json", PHONE_DEFS)];
+    let bad = split_schema_project(schema, &files, "0151-123");
+    let (code, out, err) = run(bad.path(), &["sim", "specs/split.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("422") && out.contains("does not match"),
+        "{out}{err}"
+    );
+    let good = split_schema_project(schema, &files, "+4915112345678");
+    let (_, out, err) = run(good.path(), &["sim", "specs/split.yaml"]);
+    assert!(!out.contains("422"), "{out}{err}");
+}
+
+/// A `$ref` to a file that is not there is E302 at the `$ref` in the schema file (file:line:col),
+/// naming the path it expected; a URI `$ref` is refused (E312), never fetched. Both are spec
+/// errors like a missing `payloadSchema` file: the same exit code, in `test` and `lint`.
+#[test]
+fn a_payload_schema_ref_to_a_missing_file_or_a_uri_is_an_error_at_the_ref() {
+    let missing_root = split_schema_project("{}", &[], "+1");
+    std::fs::remove_file(missing_root.path().join("specs/schemas/contact.json")).unwrap();
+    let (root_code, _, _) = run(missing_root.path(), &["test", "specs/split.yaml"]);
+    let dir = split_schema_project(
+        "{\"type\": \"object\",\n \"properties\": {\"phone\": {\"$ref\": \"phones.json#/definitions/phone\"}}}",
+        &[],
+        "+4915112345678",
+    );
+    for cmd in ["test", "lint"] {
+        let (code, out, err) = run(dir.path(), &[cmd, "specs/split.yaml"]);
+        let all = format!("{out}{err}");
+        assert_eq!(code, root_code, "{cmd}: {all}");
+        assert!(all.contains("error[E302]: payload schema `$ref` `phones.json#/definitions/phone` names a file that does not exist: expected a JSON Schema file at `"), "{cmd}: {all}");
+        assert!(
+            all.contains("specs/schemas/contact.json:2:35"),
+            "{cmd}: {all}"
+        );
+        assert!(
+            all.contains("relative to the folder of the file it is in"),
+            "{cmd}: {all}"
+        );
+        assert!(!all.contains("panicked"), "{cmd}: {all}");
+    }
+    for uri in [
+        "https://schemas.example.org/phone.json",
+        "http://127.0.0.1:9/p.json#/x",
+    ] {
+        let dir = split_schema_project(
+            &format!(r#"{{"properties": {{"phone": {{"$ref": "{uri}"}}}}}}"#),
+            &[],
+            "+4915112345678",
+        );
+        let (code, out, err) = run(dir.path(), &["test", "specs/split.yaml"]);
+        let all = format!("{out}{err}");
+        assert_eq!(code, root_code, "{all}");
+        assert!(
+            all.contains(&format!("error[E312]: payload schema `$ref` `{uri}` names a URI; cxsync never fetches a schema")),
+            "{all}"
+        );
+    }
+}
