@@ -3128,3 +3128,71 @@ fn a_scenarios_own_crm_profile_is_named_beside_the_specs() {
     let (_, out, err) = run_in(&root, &["sim", &spec]);
     assert!(!out.contains("the scenario models"), "{out}{err}");
 }
+
+/// A copy of the example project (`specs/`, `fixtures/`, `cxsync.toml`) in a temporary folder,
+/// with `specs/crm_sync.yaml` edited by `edit` (its text) and `scenarios` written beside it.
+fn example_project(
+    edit: impl Fn(&str) -> String,
+    scenarios: &[(&str, &str)],
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        fs::create_dir_all(to).unwrap();
+        for e in fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let q = to.join(p.file_name().unwrap());
+            if p.is_dir() {
+                copy(&p, &q);
+            } else {
+                fs::copy(&p, &q).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("p");
+    let repo = crate::common::root();
+    for d in ["specs", "fixtures", "schemas"] {
+        copy(&repo.join(d), &root.join(d));
+    }
+    fs::copy(repo.join("cxsync.toml"), root.join("cxsync.toml")).unwrap();
+    let p = root.join("specs/crm_sync.yaml");
+    let text = fs::read_to_string(&p).unwrap();
+    fs::write(&p, edit(&text)).unwrap();
+    write_files(&root, scenarios);
+    (dir, root)
+}
+
+#[test]
+fn an_auth_failure_the_refresh_could_not_cure_is_to_replay() {
+    // Tester #219: OAuth without retryOnTokenExpiry, the CRM revokes every token and the token
+    // endpoint refuses every new one: AUTH_FAILED was filed as the spec's ("set
+    // retryOnTokenExpiry: true"), a fix that loses the same events. The run with the fix (asked
+    // of the machine) delivers none of them either: to replay, PASS.
+    let no_refresh = |t: &str| {
+        assert!(t.contains("retryOnTokenExpiry: true"));
+        t.replace("retryOnTokenExpiry: true", "retryOnTokenExpiry: false")
+    };
+    let scenarios = [
+        (
+            "rotate-forever.yaml",
+            "version: 1\nname: rotate-forever\nduration: 6m\nevents:\n  count: 400\nfaults:\n  - tokenEndpoint: { from: 30s, to: 60m, status: 503 }\n  - revokeTokens: { at: 2m }\n",
+        ),
+        (
+            "revoke-only.yaml",
+            "version: 1\nname: revoke-only\nduration: 6m\nevents:\n  count: 400\nfaults:\n  - revokeTokens: { at: 2m }\n",
+        ),
+    ];
+    let (_d, root) = example_project(no_refresh, &scenarios);
+    let spec = "specs/crm_sync.yaml";
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "rotate-forever.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("to replay (AUTH_FAILED "), "{out}");
+    assert!(!out.contains("CX002"), "{out}");
+    // A healthy token endpoint: a new token would have been accepted, so the spec's (as before).
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "revoke-only.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL: the spec dead-lettered"), "{out}");
+    assert!(
+        out.contains("set retryOnTokenExpiry: true (lint: CX002)"),
+        "{out}"
+    );
+}

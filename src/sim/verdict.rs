@@ -16,14 +16,16 @@
 //! the spec caches tokens longer than the CRM's tokens live ([`sends_expired_tokens`], the rule
 //! lint's CX005 applies), and when an OAuth spec does not set `retryOnTokenExpiry` (lint's
 //! CX002): a 401 then dead-letters at once where a new token would have been accepted, and a
-//! replay under that spec fails again at the next expiry. Every other dead letter was caused by
+//! replay under that spec fails again at the next expiry — unless the machine, run with
+//! `retryOnTokenExpiry: true` under the same scenario and seed, does not deliver the event either
+//! (the token endpoint refused the refreshes: [`Causes::lost_with_refresh`], #219). Every other dead letter was caused by
 //! the scenario's faults (an outage, a throttle the policy retried to the end, revoked
 //! credentials the refreshes could not cure): the data is intact and a person must **replay** it
 //! once the cause is gone. Those are reported with their count and reasons and fail the run only
 //! when a bound says so (`expect.deadLettered`, `expect.deadLetterRate`,
 //! `--max-dead-letter-rate`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::delivery::{DeadLettered, Reason};
 use crate::sim::crm::Checks;
@@ -140,8 +142,18 @@ pub struct Causes {
     pub stale_tokens: bool,
     /// OAuth without `retryOnTokenExpiry` ([`refreshes_no_token`]): a 401 dead-letters at once
     /// where a new token would have been accepted, so its `AUTH_FAILED` dead letters are the
-    /// spec's.
+    /// spec's — unless the machine, run again with `retryOnTokenExpiry: true` under the same
+    /// scenario and seed, lost the event too ([`Causes::lost_with_refresh`]).
     pub no_refresh: bool,
+    /// The machine's answer to "would these events have been delivered had the spec retried on
+    /// token expiry?" (#219): the events (`origin`, rule) the same run with
+    /// `retryOnTokenExpiry: true` did not deliver. An `AUTH_FAILED` among them is the
+    /// scenario's (its token endpoint refused or failed the refreshes: the advised fix loses the
+    /// same events), to replay. `None`: not asked (every such `AUTH_FAILED` is the spec's).
+    pub lost_with_refresh: Option<BTreeSet<(u64, String)>>,
+    /// When set, every dead letter's (`origin`, rule) is collected here (the counterfactual
+    /// run that answers [`Causes::lost_with_refresh`]).
+    pub record: Option<BTreeSet<(u64, String)>>,
     /// The simulated CRM's own checks: a refusal (400, 413, 422, 431) of a payload they take
     /// is the CRM's fault, to replay (`None`: filed by status alone).
     pub limits: Option<Limits>,
@@ -180,7 +192,10 @@ pub fn sends_expired_tokens(spec: &RawSpec, sc: &Scenario) -> bool {
 impl Causes {
     /// Files one dead letter; `example` describes it (called for the first of each cause only).
     pub fn add(&mut self, d: &DeadLettered, example: impl FnOnce() -> String) {
-        let by = if d.reason == Reason::AuthFailed && (self.stale_tokens || self.no_refresh) {
+        if let Some(r) = self.record.as_mut() {
+            r.insert((d.id.origin, d.id.rule_id.to_string()));
+        }
+        let by = if d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d)) {
             Cause::Spec
         } else {
             match cause(d.reason, d.last_status) {
@@ -231,6 +246,17 @@ impl Causes {
                 }
             }
         }
+    }
+
+    /// Whether `d` (an `AUTH_FAILED` of a spec without `retryOnTokenExpiry`) would have been
+    /// delivered had the spec retried on token expiry, as the machine answered it
+    /// ([`Causes::lost_with_refresh`]).
+    fn refresh_cures(&self, d: &DeadLettered) -> bool {
+        self.no_refresh
+            && !self
+                .lost_with_refresh
+                .as_ref()
+                .is_some_and(|lost| lost.contains(&(d.id.origin, d.id.rule_id.to_string())))
     }
 
     /// Dead letters the spec caused.

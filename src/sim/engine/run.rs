@@ -71,12 +71,56 @@ pub fn max_steps(opts: &Options, events: u64, max_retries: u32) -> u64 {
 }
 
 /// Runs a scenario. The report is a pure function of (spec, inputs, scenario, options).
+///
+/// A spec using OAuth without `retryOnTokenExpiry` is first run with it set, under the same
+/// scenario and seed: the events that run does not deliver are those the advised fix would
+/// lose too (the scenario's token endpoint refused or failed the refreshes), and their
+/// `AUTH_FAILED` dead letters are the scenario's, to replay (#219, `verdict::Causes`).
 pub fn run(
     spec: &Spec,
     inputs: &Inputs,
     sc: &Scenario,
     opts: &Options,
     sinks: &mut Sinks<'_>,
+) -> Result<Report, EngineError> {
+    let lost_with_refresh = if crate::sim::verdict::refreshes_no_token(&spec.raw) {
+        let mut refreshing = spec.clone();
+        if let crate::spec::model::Auth::OAuth2ClientCredentials {
+            retry_on_token_expiry,
+            ..
+        } = &mut refreshing.raw.channel.auth
+        {
+            *retry_on_token_expiry = true;
+        }
+        let probe = Sinks::none(|s| run_once(&refreshing, inputs, sc, opts, s, Probe::Record))?;
+        probe.causes.record
+    } else {
+        None
+    };
+    run_once(
+        spec,
+        inputs,
+        sc,
+        opts,
+        sinks,
+        Probe::Answer(lost_with_refresh),
+    )
+}
+
+/// The counterfactual of [`run`]: the run that records its dead letters, or the answer it gave.
+enum Probe {
+    Record,
+    Answer(Option<std::collections::BTreeSet<(u64, String)>>),
+}
+
+/// One run of [`run`].
+fn run_once(
+    spec: &Spec,
+    inputs: &Inputs,
+    sc: &Scenario,
+    opts: &Options,
+    sinks: &mut Sinks<'_>,
+    probe: Probe,
 ) -> Result<Report, EngineError> {
     let epoch = epoch(spec, sc);
     let cfg = machine_config(spec, sc, opts, epoch)?;
@@ -86,6 +130,11 @@ pub fn run(
     let feed = Feed::new(inputs, sc, opts.events, epoch, &template)?;
     let total = feed.total();
     let mut rep = new_report(spec, sc, opts, epoch, total, &crm.borrow());
+    // The run with `retryOnTokenExpiry` records what it lost; the run it answers files by it.
+    match probe {
+        Probe::Record => rep.causes.record = Some(Default::default()),
+        Probe::Answer(lost) => rep.causes.lost_with_refresh = lost,
+    }
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
     rep.sources = feed.names().to_vec();
     let mut ledger = Ledger::new(&crm.borrow(), super::key_hint(&template, inputs));
