@@ -3196,3 +3196,33 @@ fn an_auth_failure_the_refresh_could_not_cure_is_to_replay() {
         "{out}"
     );
 }
+
+#[test]
+fn a_revoked_static_bearer_token_dead_letters_to_replay_with_a_note() {
+    // Tester #226: `token-revoked` passed a static-bearer spec untouched (the fault acted only on
+    // tokens the endpoint issued). Now the revoked token is a 401 the spec cannot recover from:
+    // AUTH_FAILED, the scenario's, to replay once the token is rotated, and a note says so.
+    let bearer = |t: &str| {
+        let start = t.find("  auth:\n").unwrap();
+        let end = start + t[start..].find("  headers:\n").unwrap();
+        format!(
+            "{}  auth:\n    type: bearer\n    token: ${{VAULT_SECRET:CRM_TOKEN}}\n{}",
+            &t[..start],
+            &t[end..]
+        )
+    };
+    let (_d, root) = example_project(bearer, &[]);
+    let spec = "specs/crm_sync.yaml";
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "token-revoked"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("to replay (AUTH_FAILED "), "{out}");
+    assert!(
+        out.contains("revokes the spec's static bearer token too"),
+        "{out}"
+    );
+    // A scenario without revokeTokens: the static token is accepted throughout, no note.
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "retry-after-storm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("AUTH_FAILED"), "{out}");
+    assert!(!out.contains("static bearer token"), "{out}");
+}
