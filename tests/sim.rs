@@ -64,11 +64,13 @@ fn ignoring_retry_after_during_a_429_storm_exhausts_retries_and_the_report_says_
         "--scenario",
         sc.to_str().unwrap(),
     ]);
-    // The throttled events are to replay; the IVR events the guide's `${agent.id}` key cannot
-    // render are the spec's own, and fail the run (a pass before the verdict told them apart).
+    // The IVR events the guide's `${agent.id}` key cannot render are the spec's own, and fail
+    // the run (a pass before the verdict told them apart); so are the throttled events, whose
+    // retries ignored the Retry-After the same run respecting it delivers them by (#216: they
+    // were "to replay").
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("DLQ RETRIES_EXHAUSTED"), "{out}");
-    assert!(out.contains("to replay"), "{out}");
+    assert!(out.contains("FAIL RETRIES_EXHAUSTED (429) ×"), "{out}");
     assert!(out.contains("IDEMPOTENCY_KEY_UNRESOLVED ×"), "{out}");
     assert!(
         out.contains("retry.respectRetryAfterHeader is off"),
@@ -3225,4 +3227,41 @@ fn a_revoked_static_bearer_token_dead_letters_to_replay_with_a_note() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(!out.contains("AUTH_FAILED"), "{out}");
     assert!(!out.contains("static bearer token"), "{out}");
+}
+
+#[test]
+fn retries_that_ignored_retry_after_and_ran_out_are_the_specs_under_any_scenario() {
+    // Tester #216 (general half): respectRetryAfterHeader: false under `default` passed with its
+    // 429 dead letters "to replay" (the fix only in a note). The machine records the Retry-After
+    // it ignored; the events the same run respecting it delivers are the spec's: FAIL, with the fix.
+    let ignore = |t: &str| {
+        assert!(t.contains("respectRetryAfterHeader: true"));
+        t.replace(
+            "respectRetryAfterHeader: true",
+            "respectRetryAfterHeader: false",
+        )
+    };
+    let (_d, root) = example_project(ignore, &[]);
+    let spec = "specs/crm_sync.yaml";
+    let (code, out, err) = run_in(&root, &["sim", spec, "--report", "r.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL RETRIES_EXHAUSTED (429) ×"), "{out}");
+    assert!(
+        out.contains("set retry.respectRetryAfterHeader: true"),
+        "{out}"
+    );
+    assert!(out.contains("e.g. evt-"), "{out}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("r.json")).unwrap()).unwrap();
+    assert!(
+        !rep["deadLetters"]["causedBySpec"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{rep}"
+    );
+    // The example spec respects Retry-After: its throttled dead letters stay to replay, PASS.
+    let (code, out, err) = run(&["specs/crm_sync.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("respectRetryAfterHeader is off"), "{out}");
 }

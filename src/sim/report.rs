@@ -1257,6 +1257,8 @@ mod tests {
             last_attempt: 0,
             at: 0,
             stored: true,
+            last_retry_after: None,
+            retry_after_ignored: false,
             batch: None,
         };
         let s = example_from(&d, SystemTime::UNIX_EPOCH, " (from e.json)");

@@ -76,6 +76,9 @@ pub struct SpecCause {
     /// For `AUTH_FAILED`: whether the token cache outlives the CRM's tokens (else the spec has
     /// no `retryOnTokenExpiry`).
     pub stale_tokens: bool,
+    /// For `RETRIES_EXHAUSTED` whose retries ignored the CRM's `Retry-After` (#216): the last
+    /// response's `Retry-After` in ms, of the example.
+    pub ignored_retry_after: Option<u64>,
     pub count: u64,
     /// The first one: event, fixture, and what went wrong.
     pub example: String,
@@ -151,6 +154,12 @@ pub struct Causes {
     /// scenario's (its token endpoint refused or failed the refreshes: the advised fix loses the
     /// same events), to replay. `None`: not asked (every such `AUTH_FAILED` is the spec's).
     pub lost_with_refresh: Option<BTreeSet<(u64, String)>>,
+    /// The machine's answer to "would these events have been delivered had the policy respected
+    /// `Retry-After`?" (#216): the events the same run with `respectRetryAfterHeader: true` did
+    /// not deliver. A `RETRIES_EXHAUSTED` whose retries fired before the `Retry-After` they
+    /// followed ([`DeadLettered::retry_after_ignored`]) of an event not among them is the
+    /// spec's. `None`: not asked (the spec respects the header).
+    pub lost_with_retry_after: Option<BTreeSet<(u64, String)>>,
     /// When set, every dead letter's (`origin`, rule) is collected here (the counterfactual
     /// run that answers [`Causes::lost_with_refresh`]).
     pub record: Option<BTreeSet<(u64, String)>>,
@@ -197,6 +206,8 @@ impl Causes {
         }
         let by = if d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d)) {
             Cause::Spec
+        } else if self.retry_after_cures(d) {
+            Cause::Spec
         } else {
             match cause(d.reason, d.last_status) {
                 Cause::Spec if self.limits.as_ref().is_some_and(|l| l.within(d)) => Cause::Faults,
@@ -206,6 +217,7 @@ impl Causes {
         match by {
             Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
             Cause::Spec => {
+                let ignored_retry_after = d.last_retry_after.filter(|_| self.retry_after_cures(d));
                 let status = d.last_status.filter(|_| {
                     matches!(
                         d.reason,
@@ -225,7 +237,10 @@ impl Causes {
                         }
                     });
                 if let Some(c) = self.spec.iter_mut().find(|c| {
-                    c.reason == d.reason && *c.rule == *d.id.rule_id && c.status == status
+                    c.reason == d.reason
+                        && *c.rule == *d.id.rule_id
+                        && c.status == status
+                        && c.ignored_retry_after.is_some() == ignored_retry_after.is_some()
                 }) {
                     c.count += 1;
                     if let (Some(have), Some(new)) = (c.batch_fit.as_mut(), fit) {
@@ -237,6 +252,7 @@ impl Causes {
                         rule: d.id.rule_id.to_string(),
                         status,
                         stale_tokens: self.stale_tokens,
+                        ignored_retry_after,
                         count: 1,
                         example: example(),
                         batch_fit: fit,
@@ -257,6 +273,19 @@ impl Causes {
                 .lost_with_refresh
                 .as_ref()
                 .is_some_and(|lost| lost.contains(&(d.id.origin, d.id.rule_id.to_string())))
+    }
+
+    /// Whether `d` exhausted its retries firing them before the `Retry-After` they followed,
+    /// and the same run with `respectRetryAfterHeader: true` delivered the event
+    /// ([`Causes::lost_with_retry_after`]).
+    fn retry_after_cures(&self, d: &DeadLettered) -> bool {
+        d.reason == Reason::RetriesExhausted
+            && d.retry_after_ignored
+            && d.last_retry_after.is_some()
+            && self
+                .lost_with_retry_after
+                .as_ref()
+                .is_some_and(|lost| !lost.contains(&(d.id.origin, d.id.rule_id.to_string())))
     }
 
     /// Dead letters the spec caused.
@@ -308,6 +337,13 @@ impl SpecCause {
                 fix.to_string()
             }
         };
+        if let Some(ra) = self.ignored_retry_after {
+            let s = self.status.map_or_else(String::new, |s| format!("{s} "));
+            return format!(
+                "the CRM's {s}responses carried Retry-After ({}), but retry.respectRetryAfterHeader is off, so the retries fired before its window reopened and ran out; the same run respecting it delivers these events: set retry.respectRetryAfterHeader: true (the hub then waits at least the Retry-After, the guide's edge case 1)",
+                crate::sim::report::fmt_ms(ra)
+            );
+        }
         match (self.reason, self.status) {
             (_, Some(431)) => retried("the idempotency header is longer than servers accept (8192 bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit", 431),
             (_, Some(415)) => retried("the CRM refuses the request's Content-Type: the hub sends a JSON body, so set channel.headers Content-Type: application/json (lint: CX039)", 415),
@@ -437,6 +473,8 @@ mod tests {
             last_attempt: 0,
             at: 0,
             stored: true,
+            last_retry_after: None,
+            retry_after_ignored: false,
             batch: None,
         };
         let small = serde_json::json!({"ticket": "T-1"});
