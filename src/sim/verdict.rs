@@ -204,9 +204,8 @@ impl Causes {
         if let Some(r) = self.record.as_mut() {
             r.insert((d.id.origin, d.id.rule_id.to_string()));
         }
-        let by = if d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d)) {
-            Cause::Spec
-        } else if self.retry_after_cures(d) {
+        let auth = d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d));
+        let by = if auth || self.retry_after_cures(d) {
             Cause::Spec
         } else {
             match cause(d.reason, d.last_status) {
