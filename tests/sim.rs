@@ -64,11 +64,13 @@ fn ignoring_retry_after_during_a_429_storm_exhausts_retries_and_the_report_says_
         "--scenario",
         sc.to_str().unwrap(),
     ]);
-    // The throttled events are to replay; the IVR events the guide's `${agent.id}` key cannot
-    // render are the spec's own, and fail the run (a pass before the verdict told them apart).
+    // The IVR events the guide's `${agent.id}` key cannot render are the spec's own, and fail
+    // the run (a pass before the verdict told them apart); so are the throttled events, whose
+    // retries ignored the Retry-After the same run respecting it delivers them by (#216: they
+    // were "to replay").
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("DLQ RETRIES_EXHAUSTED"), "{out}");
-    assert!(out.contains("to replay"), "{out}");
+    assert!(out.contains("FAIL RETRIES_EXHAUSTED (429) ×"), "{out}");
     assert!(out.contains("IDEMPOTENCY_KEY_UNRESOLVED ×"), "{out}");
     assert!(
         out.contains("retry.respectRetryAfterHeader is off"),
@@ -3127,4 +3129,139 @@ fn a_scenarios_own_crm_profile_is_named_beside_the_specs() {
     // A scenario without its own profile runs the spec's CRM: no note.
     let (_, out, err) = run_in(&root, &["sim", &spec]);
     assert!(!out.contains("the scenario models"), "{out}{err}");
+}
+
+/// A copy of the example project (`specs/`, `fixtures/`, `cxsync.toml`) in a temporary folder,
+/// with `specs/crm_sync.yaml` edited by `edit` (its text) and `scenarios` written beside it.
+fn example_project(
+    edit: impl Fn(&str) -> String,
+    scenarios: &[(&str, &str)],
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        fs::create_dir_all(to).unwrap();
+        for e in fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let q = to.join(p.file_name().unwrap());
+            if p.is_dir() {
+                copy(&p, &q);
+            } else {
+                fs::copy(&p, &q).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("p");
+    let repo = crate::common::root();
+    for d in ["specs", "fixtures", "schemas"] {
+        copy(&repo.join(d), &root.join(d));
+    }
+    fs::copy(repo.join("cxsync.toml"), root.join("cxsync.toml")).unwrap();
+    let p = root.join("specs/crm_sync.yaml");
+    let text = fs::read_to_string(&p).unwrap();
+    fs::write(&p, edit(&text)).unwrap();
+    write_files(&root, scenarios);
+    (dir, root)
+}
+
+#[test]
+fn an_auth_failure_the_refresh_could_not_cure_is_to_replay() {
+    // Tester #219: OAuth without retryOnTokenExpiry, the CRM revokes every token and the token
+    // endpoint refuses every new one: AUTH_FAILED was filed as the spec's ("set
+    // retryOnTokenExpiry: true"), a fix that loses the same events. The run with the fix (asked
+    // of the machine) delivers none of them either: to replay, PASS.
+    let no_refresh = |t: &str| {
+        assert!(t.contains("retryOnTokenExpiry: true"));
+        t.replace("retryOnTokenExpiry: true", "retryOnTokenExpiry: false")
+    };
+    let scenarios = [
+        (
+            "rotate-forever.yaml",
+            "version: 1\nname: rotate-forever\nduration: 6m\nevents:\n  count: 400\nfaults:\n  - tokenEndpoint: { from: 30s, to: 60m, status: 503 }\n  - revokeTokens: { at: 2m }\n",
+        ),
+        (
+            "revoke-only.yaml",
+            "version: 1\nname: revoke-only\nduration: 6m\nevents:\n  count: 400\nfaults:\n  - revokeTokens: { at: 2m }\n",
+        ),
+    ];
+    let (_d, root) = example_project(no_refresh, &scenarios);
+    let spec = "specs/crm_sync.yaml";
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "rotate-forever.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("to replay (AUTH_FAILED "), "{out}");
+    assert!(!out.contains("CX002"), "{out}");
+    // A healthy token endpoint: a new token would have been accepted, so the spec's (as before).
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "revoke-only.yaml"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL: the spec dead-lettered"), "{out}");
+    assert!(
+        out.contains("set retryOnTokenExpiry: true (lint: CX002)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_revoked_static_bearer_token_dead_letters_to_replay_with_a_note() {
+    // Tester #226: `token-revoked` passed a static-bearer spec untouched (the fault acted only on
+    // tokens the endpoint issued). Now the revoked token is a 401 the spec cannot recover from:
+    // AUTH_FAILED, the scenario's, to replay once the token is rotated, and a note says so.
+    let bearer = |t: &str| {
+        let start = t.find("  auth:\n").unwrap();
+        let end = start + t[start..].find("  headers:\n").unwrap();
+        format!(
+            "{}  auth:\n    type: bearer\n    token: ${{VAULT_SECRET:CRM_TOKEN}}\n{}",
+            &t[..start],
+            &t[end..]
+        )
+    };
+    let (_d, root) = example_project(bearer, &[]);
+    let spec = "specs/crm_sync.yaml";
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "token-revoked"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("to replay (AUTH_FAILED "), "{out}");
+    assert!(
+        out.contains("revokes the spec's static bearer token too"),
+        "{out}"
+    );
+    // A scenario without revokeTokens: the static token is accepted throughout, no note.
+    let (code, out, err) = run_in(&root, &["sim", spec, "--scenario", "retry-after-storm"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("AUTH_FAILED"), "{out}");
+    assert!(!out.contains("static bearer token"), "{out}");
+}
+
+#[test]
+fn retries_that_ignored_retry_after_and_ran_out_are_the_specs_under_any_scenario() {
+    // Tester #216 (general half): respectRetryAfterHeader: false under `default` passed with its
+    // 429 dead letters "to replay" (the fix only in a note). The machine records the Retry-After
+    // it ignored; the events the same run respecting it delivers are the spec's: FAIL, with the fix.
+    let ignore = |t: &str| {
+        assert!(t.contains("respectRetryAfterHeader: true"));
+        t.replace(
+            "respectRetryAfterHeader: true",
+            "respectRetryAfterHeader: false",
+        )
+    };
+    let (_d, root) = example_project(ignore, &[]);
+    let spec = "specs/crm_sync.yaml";
+    let (code, out, err) = run_in(&root, &["sim", spec, "--report", "r.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("FAIL RETRIES_EXHAUSTED (429) ×"), "{out}");
+    assert!(
+        out.contains("set retry.respectRetryAfterHeader: true"),
+        "{out}"
+    );
+    assert!(out.contains("e.g. evt-"), "{out}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(root.join("r.json")).unwrap()).unwrap();
+    assert!(
+        !rep["deadLetters"]["causedBySpec"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{rep}"
+    );
+    // The example spec respects Retry-After: its throttled dead letters stay to replay, PASS.
+    let (code, out, err) = run(&["specs/crm_sync.yaml"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("respectRetryAfterHeader is off"), "{out}");
 }

@@ -110,6 +110,10 @@ struct Tries {
     last_error: Option<Cow<'static, str>>,
     /// Whether an attempt may have been written by the CRM ([`BatchOf::maybe_applied`]).
     maybe_applied: bool,
+    /// The last response's `Retry-After`, in ms ([`DeadLettered::last_retry_after`]).
+    last_retry_after: Option<Time>,
+    /// A retry fired sooner than the `Retry-After` it followed ([`DeadLettered::retry_after_ignored`]).
+    retry_after_ignored: bool,
 }
 
 impl Job {
@@ -127,6 +131,8 @@ impl Job {
                 last_body: None,
                 last_error: None,
                 maybe_applied: false,
+                last_retry_after: None,
+                retry_after_ignored: false,
             })
         })
     }
@@ -392,6 +398,8 @@ impl<R: Rng> Machine<R> {
                 last_attempt: now,
                 at: now,
                 stored: self.cfg.dlq_enabled,
+                last_retry_after: None,
+                retry_after_ignored: false,
                 batch: None,
             },
         );
@@ -407,9 +415,15 @@ impl<R: Rng> Machine<R> {
         if self.jobs.contains_key(&f.job) {
             let body = self.share_body(&resp.body);
             let initial = self.cfg.backoff.initial;
+            let retry_after = resp.retry_after.as_deref().and_then(|v| {
+                let wall = self.cfg.hub.epoch.checked_add(Duration::from_millis(now))?;
+                let ra = retry_after::parse(v, wall)?;
+                Some(u64::try_from(ra.as_millis()).unwrap_or(u64::MAX))
+            });
             if let Some(job) = self.jobs.get_mut(&f.job) {
                 let t = job.tries(initial);
                 t.last_status = Some(resp.status);
+                t.last_retry_after = retry_after;
                 t.last_body = Some(body);
                 t.last_error = None;
                 // A 4xx refuses the request unwritten; any other answer may follow the write
@@ -438,7 +452,7 @@ impl<R: Rng> Machine<R> {
                     self.ready.push_front(f.job);
                 }
             }
-            Decision::Retry => self.retry(now, f.job, resp.retry_after.as_deref()),
+            Decision::Retry => self.retry(now, f.job),
             Decision::DeadLetter(reason) => self.dead_letter(now, f.job, reason),
         }
         self.pump(now);
@@ -696,6 +710,7 @@ impl<R: Rng> Machine<R> {
                     t.last_error = Some(error.clone());
                     t.last_status = None;
                     t.last_body = None;
+                    t.last_retry_after = None;
                 }
                 self.dead_letter(now, job, Reason::TokenRequestFailed);
             }
@@ -718,6 +733,7 @@ impl<R: Rng> Machine<R> {
             let t = j.tries(initial);
             t.last_status = None;
             t.last_body = None;
+            t.last_retry_after = None;
             t.last_error = Some(Cow::Borrowed(failure.as_str()));
             // A timeout or a reset may come after the CRM wrote the request; a request refused
             // a connection, unresolved or refused by TLS never reached it.
@@ -725,7 +741,7 @@ impl<R: Rng> Machine<R> {
         }
         match decision {
             Decision::DeadLetter(r) => self.dead_letter(now, job, r),
-            _ => self.retry(now, job, None),
+            _ => self.retry(now, job),
         }
     }
 
@@ -741,11 +757,12 @@ impl<R: Rng> Machine<R> {
         at > first.saturating_add(dl)
     }
 
-    fn retry(&mut self, now: Time, job_id: u64, retry_after: Option<&str>) {
+    /// Schedules the job's next retry after a response (the job's `last_retry_after` is that
+    /// response's `Retry-After`).
+    fn retry(&mut self, now: Time, job_id: u64) {
         let max = self.cfg.max_retries;
         let respect = self.cfg.respect_retry_after;
         let deadline = self.cfg.delivery_deadline;
-        let epoch = self.cfg.hub.epoch;
         let initial = self.cfg.backoff.initial;
         let Some(job) = self.jobs.get_mut(&job_id).map(|j| j.tries(initial)) else {
             return;
@@ -760,13 +777,11 @@ impl<R: Rng> Machine<R> {
             .delay(job.retries, job.prev_delay, &mut self.rng);
         job.prev_delay = secs;
         let mut wait = backoff::to_ms(secs);
-        if respect {
-            let wall = epoch.checked_add(Duration::from_millis(now));
-            if let Some(ra) = retry_after
-                .zip(wall)
-                .and_then(|(v, wall)| retry_after::parse(v, wall))
-            {
-                wait = wait.max(u64::try_from(ra.as_millis()).unwrap_or(u64::MAX));
+        if let Some(ra) = job.last_retry_after {
+            if respect {
+                wait = wait.max(ra);
+            } else if wait < ra {
+                job.retry_after_ignored = true;
             }
         }
         if let (Some(dl), Some(first)) = (deadline, job.first_attempt) {
@@ -845,6 +860,8 @@ impl<R: Rng> Machine<R> {
                 last_attempt: last,
                 at: now,
                 stored: self.cfg.dlq_enabled,
+                last_retry_after: t.and_then(|t| t.last_retry_after),
+                retry_after_ignored: t.is_some_and(|t| t.retry_after_ignored),
                 batch,
             };
             self.push_dead_letter(now, d);
@@ -1590,5 +1607,36 @@ mod tests {
         m.handle_timeout(231_000);
         assert_eq!(alerts(&mut m), 1);
         assert_eq!(m.poll_timeout(), None);
+    }
+
+    /// #216: a dead letter records the last answer's Retry-After and whether a retry fired
+    /// sooner than it (the policy ignoring the header); respecting it, none did.
+    #[test]
+    fn a_dead_letter_records_the_retry_after_its_retries_ignored() {
+        for respect in [false, true] {
+            let mut m = machine_with(|cfg| {
+                cfg.max_retries = 2;
+                cfg.respect_retry_after = respect;
+            });
+            submit(&mut m, 0, 1);
+            let mut now = 0;
+            let dead = loop {
+                let r = next_crm(&mut m);
+                let mut resp = respond(429);
+                resp.retry_after = Some("600".into());
+                m.handle_response(now, r.id, resp);
+                if let Some(Output::DeadLettered(d)) = m.poll_output() {
+                    break d;
+                }
+                now = m.poll_timeout().expect("a retry");
+                m.handle_timeout(now);
+            };
+            assert_eq!(dead.reason, Reason::RetriesExhausted);
+            assert_eq!(dead.last_retry_after, Some(600_000));
+            assert_eq!(dead.retry_after_ignored, !respect, "respect {respect}");
+            if respect {
+                assert!(dead.last_attempt >= 1_200_000, "{}", dead.last_attempt);
+            }
+        }
     }
 }

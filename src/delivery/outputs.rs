@@ -96,6 +96,12 @@ pub struct DeadLettered {
     pub at: Time,
     /// False when the DLQ is disabled: the event is then lost.
     pub stored: bool,
+    /// The `Retry-After` the last response carried, in ms (absent: none, or not a valid one, or
+    /// no response).
+    pub last_retry_after: Option<Time>,
+    /// Whether a retry fired sooner than the `Retry-After` of the response it followed (the
+    /// policy does not respect the header, `retry.respectRetryAfterHeader: false`).
+    pub retry_after_ignored: bool,
     /// The batch the event was sent in (`batchSize > 1`): the key the CRM saw is the batch's,
     /// not the event's own (`None`: the event was sent alone, or never sent in a batch).
     pub batch: Option<BatchOf>,
@@ -129,6 +135,8 @@ impl DeadLettered {
             last_attempt: 0,
             at: 0,
             stored: true,
+            last_retry_after: None,
+            retry_after_ignored: false,
             batch: None,
         }
     }

@@ -246,7 +246,7 @@ pub fn iso_interval(ms: Time) -> String {
     }
 }
 
-fn fmt_ms(ms: u64) -> String {
+pub fn fmt_ms(ms: u64) -> String {
     if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 120_000 {

@@ -16,14 +16,16 @@
 //! the spec caches tokens longer than the CRM's tokens live ([`sends_expired_tokens`], the rule
 //! lint's CX005 applies), and when an OAuth spec does not set `retryOnTokenExpiry` (lint's
 //! CX002): a 401 then dead-letters at once where a new token would have been accepted, and a
-//! replay under that spec fails again at the next expiry. Every other dead letter was caused by
+//! replay under that spec fails again at the next expiry — unless the machine, run with
+//! `retryOnTokenExpiry: true` under the same scenario and seed, does not deliver the event either
+//! (the token endpoint refused the refreshes: [`Causes::lost_with_refresh`], #219). Every other dead letter was caused by
 //! the scenario's faults (an outage, a throttle the policy retried to the end, revoked
 //! credentials the refreshes could not cure): the data is intact and a person must **replay** it
 //! once the cause is gone. Those are reported with their count and reasons and fail the run only
 //! when a bound says so (`expect.deadLettered`, `expect.deadLetterRate`,
 //! `--max-dead-letter-rate`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::delivery::{DeadLettered, Reason};
 use crate::sim::crm::Checks;
@@ -74,6 +76,9 @@ pub struct SpecCause {
     /// For `AUTH_FAILED`: whether the token cache outlives the CRM's tokens (else the spec has
     /// no `retryOnTokenExpiry`).
     pub stale_tokens: bool,
+    /// For `RETRIES_EXHAUSTED` whose retries ignored the CRM's `Retry-After` (#216): the last
+    /// response's `Retry-After` in ms, of the example.
+    pub ignored_retry_after: Option<u64>,
     pub count: u64,
     /// The first one: event, fixture, and what went wrong.
     pub example: String,
@@ -140,8 +145,24 @@ pub struct Causes {
     pub stale_tokens: bool,
     /// OAuth without `retryOnTokenExpiry` ([`refreshes_no_token`]): a 401 dead-letters at once
     /// where a new token would have been accepted, so its `AUTH_FAILED` dead letters are the
-    /// spec's.
+    /// spec's — unless the machine, run again with `retryOnTokenExpiry: true` under the same
+    /// scenario and seed, lost the event too ([`Causes::lost_with_refresh`]).
     pub no_refresh: bool,
+    /// The machine's answer to "would these events have been delivered had the spec retried on
+    /// token expiry?" (#219): the events (`origin`, rule) the same run with
+    /// `retryOnTokenExpiry: true` did not deliver. An `AUTH_FAILED` among them is the
+    /// scenario's (its token endpoint refused or failed the refreshes: the advised fix loses the
+    /// same events), to replay. `None`: not asked (every such `AUTH_FAILED` is the spec's).
+    pub lost_with_refresh: Option<BTreeSet<(u64, String)>>,
+    /// The machine's answer to "would these events have been delivered had the policy respected
+    /// `Retry-After`?" (#216): the events the same run with `respectRetryAfterHeader: true` did
+    /// not deliver. A `RETRIES_EXHAUSTED` whose retries fired before the `Retry-After` they
+    /// followed ([`DeadLettered::retry_after_ignored`]) of an event not among them is the
+    /// spec's. `None`: not asked (the spec respects the header).
+    pub lost_with_retry_after: Option<BTreeSet<(u64, String)>>,
+    /// When set, every dead letter's (`origin`, rule) is collected here (the counterfactual
+    /// run that answers [`Causes::lost_with_refresh`]).
+    pub record: Option<BTreeSet<(u64, String)>>,
     /// The simulated CRM's own checks: a refusal (400, 413, 422, 431) of a payload they take
     /// is the CRM's fault, to replay (`None`: filed by status alone).
     pub limits: Option<Limits>,
@@ -180,7 +201,11 @@ pub fn sends_expired_tokens(spec: &RawSpec, sc: &Scenario) -> bool {
 impl Causes {
     /// Files one dead letter; `example` describes it (called for the first of each cause only).
     pub fn add(&mut self, d: &DeadLettered, example: impl FnOnce() -> String) {
-        let by = if d.reason == Reason::AuthFailed && (self.stale_tokens || self.no_refresh) {
+        if let Some(r) = self.record.as_mut() {
+            r.insert((d.id.origin, d.id.rule_id.to_string()));
+        }
+        let auth = d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d));
+        let by = if auth || self.retry_after_cures(d) {
             Cause::Spec
         } else {
             match cause(d.reason, d.last_status) {
@@ -191,6 +216,7 @@ impl Causes {
         match by {
             Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
             Cause::Spec => {
+                let ignored_retry_after = d.last_retry_after.filter(|_| self.retry_after_cures(d));
                 let status = d.last_status.filter(|_| {
                     matches!(
                         d.reason,
@@ -210,7 +236,10 @@ impl Causes {
                         }
                     });
                 if let Some(c) = self.spec.iter_mut().find(|c| {
-                    c.reason == d.reason && *c.rule == *d.id.rule_id && c.status == status
+                    c.reason == d.reason
+                        && *c.rule == *d.id.rule_id
+                        && c.status == status
+                        && c.ignored_retry_after.is_some() == ignored_retry_after.is_some()
                 }) {
                     c.count += 1;
                     if let (Some(have), Some(new)) = (c.batch_fit.as_mut(), fit) {
@@ -222,6 +251,7 @@ impl Causes {
                         rule: d.id.rule_id.to_string(),
                         status,
                         stale_tokens: self.stale_tokens,
+                        ignored_retry_after,
                         count: 1,
                         example: example(),
                         batch_fit: fit,
@@ -231,6 +261,30 @@ impl Causes {
                 }
             }
         }
+    }
+
+    /// Whether `d` (an `AUTH_FAILED` of a spec without `retryOnTokenExpiry`) would have been
+    /// delivered had the spec retried on token expiry, as the machine answered it
+    /// ([`Causes::lost_with_refresh`]).
+    fn refresh_cures(&self, d: &DeadLettered) -> bool {
+        self.no_refresh
+            && !self
+                .lost_with_refresh
+                .as_ref()
+                .is_some_and(|lost| lost.contains(&(d.id.origin, d.id.rule_id.to_string())))
+    }
+
+    /// Whether `d` exhausted its retries firing them before the `Retry-After` they followed,
+    /// and the same run with `respectRetryAfterHeader: true` delivered the event
+    /// ([`Causes::lost_with_retry_after`]).
+    fn retry_after_cures(&self, d: &DeadLettered) -> bool {
+        d.reason == Reason::RetriesExhausted
+            && d.retry_after_ignored
+            && d.last_retry_after.is_some()
+            && self
+                .lost_with_retry_after
+                .as_ref()
+                .is_some_and(|lost| !lost.contains(&(d.id.origin, d.id.rule_id.to_string())))
     }
 
     /// Dead letters the spec caused.
@@ -282,6 +336,13 @@ impl SpecCause {
                 fix.to_string()
             }
         };
+        if let Some(ra) = self.ignored_retry_after {
+            let s = self.status.map_or_else(String::new, |s| format!("{s} "));
+            return format!(
+                "the CRM's {s}responses carried Retry-After ({}), but retry.respectRetryAfterHeader is off, so the retries fired before its window reopened and ran out; the same run respecting it delivers these events: set retry.respectRetryAfterHeader: true (the hub then waits at least the Retry-After, the guide's edge case 1)",
+                crate::sim::report::fmt_ms(ra)
+            );
+        }
         match (self.reason, self.status) {
             (_, Some(431)) => retried(&format!("the idempotency header is longer than servers accept ({} bytes): build idempotency.key from ids, not free text, and keep batchSize × key length under the limit (lint: CX036)", crate::spec::model::MAX_HEADER_VALUE), 431),
             (_, Some(415)) => retried("the CRM refuses the request's Content-Type: the hub sends a JSON body, so set channel.headers Content-Type: application/json (lint: CX039)", 415),

@@ -137,7 +137,7 @@ impl CrmModel {
                 upsert_field: sc.crm.upsert_field.as_deref(),
             },
         );
-        let notes: Vec<String> = resolved.problem.iter().map(|p| p.to_string()).collect();
+        let mut notes: Vec<String> = resolved.problem.iter().map(|p| p.to_string()).collect();
         let (dedup, upsert_field, header_name) =
             (resolved.mode, resolved.upsert_field, resolved.header);
         let rate = match &sc.crm.rate_limit {
@@ -159,7 +159,15 @@ impl CrmModel {
                 Fault::RevokeTokens { at } => Some(at.ms()),
                 _ => None,
             })
-            .collect();
+            .collect::<Vec<u64>>();
+        if let (crate::spec::model::Auth::Bearer { .. }, Some(first)) =
+            (&spec.channel.auth, revocations.iter().min())
+        {
+            notes.push(format!(
+                "revokeTokens at {} revokes the spec's static bearer token too: no token can be fetched to replace it, so every request from then on gets 401 and is dead-lettered AUTH_FAILED (to replay once the token is rotated)",
+                crate::sim::report::fmt_ms(*first)
+            ));
+        }
         CrmModel {
             bucket: rate.map_or(0.0, |r| r.0),
             bucket_at: 0,
@@ -469,7 +477,15 @@ impl CrmModel {
             },
         };
         if let Some(b) = &req.bearer {
-            if b.starts_with("sim-token-") && !self.token_valid(b, now) {
+            // A static bearer token (the spec's, not one the token endpoint issued) is revoked
+            // by `revokeTokens` too, and stays revoked: nothing the hub can fetch replaces it
+            // (#226; a person rotates it, then replays).
+            let valid = if b.starts_with("sim-token-") {
+                self.token_valid(b, now)
+            } else {
+                !self.revocations.iter().any(|&r| r <= now)
+            };
+            if !valid {
                 self.stats.unauthorized += 1;
                 return http(401, self.profile.unauthorized_body, None);
             }
@@ -1228,6 +1244,27 @@ mod tests {
         };
         assert_eq!(
             status(m.handle_request(12_000, &req(3, "{}", Some(&fresh)), &mut rng)).0,
+            201
+        );
+    }
+
+    /// #226: `revokeTokens` revokes a static bearer token too, for good (no token endpoint
+    /// replaces it); before the revocation, and without one, it is accepted as before.
+    #[test]
+    fn a_revoked_static_bearer_token_stays_revoked() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut m = model(
+            &format!("{BASE}faults:\n  - revokeTokens: {{ at: 10s }}\n"),
+            None,
+        );
+        let bearer = Some("${VAULT_SECRET:CRM_TOKEN}");
+        for (at, want) in [(5_000, 201), (11_000, 401), (50_000, 401)] {
+            let got = status(m.handle_request(at, &req(at, "{}", bearer), &mut rng)).0;
+            assert_eq!(got, want, "at {at}");
+        }
+        let mut m = model(BASE, None);
+        assert_eq!(
+            status(m.handle_request(50_000, &req(1, "{}", bearer), &mut rng)).0,
             201
         );
     }

@@ -71,12 +71,77 @@ pub fn max_steps(opts: &Options, events: u64, max_retries: u32) -> u64 {
 }
 
 /// Runs a scenario. The report is a pure function of (spec, inputs, scenario, options).
+///
+/// Where the verdict depends on what a setting of the spec would have changed, the machine is
+/// asked: the run is first made with the setting changed, under the same scenario and seed,
+/// and the events that run does not deliver are those the advised fix would lose too
+/// (`verdict::Causes`):
+/// - OAuth without `retryOnTokenExpiry`: run with it set. An `AUTH_FAILED` of an event that run
+///   loses too (the scenario's token endpoint refused or failed the refreshes) is the
+///   scenario's, to replay (#219).
+/// - `respectRetryAfterHeader: false`: run with it set. A `RETRIES_EXHAUSTED` whose retries fired
+///   before the `Retry-After` they followed, of an event that run delivers, is the spec's (#216).
 pub fn run(
     spec: &Spec,
     inputs: &Inputs,
     sc: &Scenario,
     opts: &Options,
     sinks: &mut Sinks<'_>,
+) -> Result<Report, EngineError> {
+    let lost_by = |edit: &dyn Fn(&mut Spec)| -> Result<Lost, EngineError> {
+        let mut changed = spec.clone();
+        edit(&mut changed);
+        let probe = Sinks::none(|s| run_once(&changed, inputs, sc, opts, s, Probe::Record))?;
+        Ok(probe.causes.record)
+    };
+    let lost_with_refresh = if crate::sim::verdict::refreshes_no_token(&spec.raw) {
+        lost_by(&|s: &mut Spec| {
+            if let crate::spec::model::Auth::OAuth2ClientCredentials {
+                retry_on_token_expiry,
+                ..
+            } = &mut s.raw.channel.auth
+            {
+                *retry_on_token_expiry = true;
+            }
+        })?
+    } else {
+        None
+    };
+    let lost_with_retry_after = if spec.raw.retry.respect_retry_after_header {
+        None
+    } else {
+        lost_by(&|s: &mut Spec| s.raw.retry.respect_retry_after_header = true)?
+    };
+    let answers = Answers {
+        lost_with_refresh,
+        lost_with_retry_after,
+    };
+    run_once(spec, inputs, sc, opts, sinks, Probe::Answer(answers))
+}
+
+/// The events (`origin`, rule) a run did not deliver.
+type Lost = Option<std::collections::BTreeSet<(u64, String)>>;
+
+/// What the runs with a setting changed answered ([`run`]).
+struct Answers {
+    lost_with_refresh: Lost,
+    lost_with_retry_after: Lost,
+}
+
+/// The counterfactual of [`run`]: the run that records its dead letters, or the answers.
+enum Probe {
+    Record,
+    Answer(Answers),
+}
+
+/// One run of [`run`].
+fn run_once(
+    spec: &Spec,
+    inputs: &Inputs,
+    sc: &Scenario,
+    opts: &Options,
+    sinks: &mut Sinks<'_>,
+    probe: Probe,
 ) -> Result<Report, EngineError> {
     let epoch = epoch(spec, sc);
     let cfg = machine_config(spec, sc, opts, epoch)?;
@@ -86,6 +151,14 @@ pub fn run(
     let feed = Feed::new(inputs, sc, opts.events, epoch, &template)?;
     let total = feed.total();
     let mut rep = new_report(spec, sc, opts, epoch, total, &crm.borrow());
+    // The run with `retryOnTokenExpiry` records what it lost; the run it answers files by it.
+    match probe {
+        Probe::Record => rep.causes.record = Some(Default::default()),
+        Probe::Answer(a) => {
+            rep.causes.lost_with_refresh = a.lost_with_refresh;
+            rep.causes.lost_with_retry_after = a.lost_with_retry_after;
+        }
+    }
     rep.generation = feed.check(inputs, super::test_now(spec), &template);
     rep.sources = feed.names().to_vec();
     let mut ledger = Ledger::new(&crm.borrow(), super::key_hint(&template, inputs));
