@@ -401,14 +401,25 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     // A batch the CRM may have written goes whole or not at all (#211).
     replay::check_whole(&mut evals, &scan.records);
     // Records sharing a key: the CRM would drop all but the first (#218).
-    let shared = replay::shared_keys(&evals);
+    // Only a CRM that reads the key drops them (as lint CX030 asks, `crm::dedup`).
+    let shared = if replayer.dedup_by_header {
+        replay::shared_keys(&evals)
+    } else {
+        Vec::new()
+    };
     if !shared.is_empty() {
         if !a.allow_duplicate_keys {
-            bail!(
-                "cannot replay: {}{}",
+            // Refused, not a tool error: exit 1 like a replay that left records behind.
+            eprintln!(
+                "error: cannot replay: {}{}",
                 replay::refusal(&evals, &shared),
-                if a.dry_run { " (dry run: nothing would be sent)" } else { "; nothing was sent" }
+                if a.dry_run {
+                    " (dry run: nothing would be sent)"
+                } else {
+                    "; nothing was sent"
+                }
             );
+            return Ok(ExitStatus::Failure);
         }
         replay::hold_back_duplicates(&mut evals, &shared);
     }

@@ -51,10 +51,14 @@ pub fn describe(e: &Evaluation) -> String {
     )
 }
 
+/// Shared keys the refusal lists (the rest are counted).
+const MAX_LISTED: usize = 20;
+
 /// The refusal: each shared key with its records, and the fix.
 pub fn refusal(evals: &[Evaluation], shared: &[SharedKey]) -> String {
-    let lines: Vec<String> = shared
+    let mut lines: Vec<String> = shared
         .iter()
+        .take(MAX_LISTED)
         .map(|s| {
             let who: Vec<String> = s.records.iter().map(|&i| describe(&evals[i])).collect();
             format!(
@@ -64,9 +68,12 @@ pub fn refusal(evals: &[Evaluation], shared: &[SharedKey]) -> String {
             )
         })
         .collect();
+    if shared.len() > MAX_LISTED {
+        lines.push(format!("  … and {} more key(s)", shared.len() - MAX_LISTED));
+    }
     let n: usize = shared.iter().map(|s| s.records.len()).sum();
     format!(
-        "{n} record(s) would be sent with {} shared idempotency key(s); a CRM that deduplicates on the key applies the first request of a key and drops the others as duplicates, so their data would be lost while reported delivered:\n{}\nfix: give the rules distinct keys (include the rule name in `idempotency.key`, e.g. `${{interaction.id}}_${{event.type}}_<rule>`; `cxsync lint` warns with CX030) and re-run them, or pass --allow-duplicate-keys to send only the first record of each key and leave the others unsent",
+        "{n} record(s) would be sent with {} shared idempotency key(s); a CRM that deduplicates on the key applies the first request of a key and drops the others as duplicates, so their data would be lost while reported delivered:\n{}\nfix: give the rules distinct keys. The key is rendered from the event alone (`idempotency.key`, one template per spec), so two rules that match one event send it with one key: merge them into one rule, make their conditions disjoint, or give one its own channel; `cxsync lint` flags such rules (CX030). Then replay with the fixed spec, or pass --allow-duplicate-keys to send only the first record of each key and leave the others unsent",
         shared.len(),
         lines.join("\n")
     )
