@@ -2433,7 +2433,7 @@ fn two_rule_copy(edit: impl Fn(&mut Value)) -> (tempfile::TempDir, PathBuf, Stri
 }
 
 fn markers_under(dir: &Path) -> Vec<PathBuf> {
-    common::files_under(dir)
+    crate::common::files_under(dir)
         .into_keys()
         .filter(|p| p.to_string_lossy().ends_with(".replayed"))
         .collect()
@@ -2454,7 +2454,10 @@ async fn records_sharing_a_key_are_refused_with_exit_1_and_nothing_sent() {
             )) || err.contains(&format!("key {key}: evt-2003")),
             "{err}"
         );
-        assert!(err.contains("CX030") && err.contains("--allow-duplicate-keys"), "{err}");
+        assert!(
+            err.contains("CX030") && err.contains("--allow-duplicate-keys"),
+            "{err}"
+        );
         assert!(!err.contains(SECRET) && !stdout(&out).contains(SECRET));
     }
     assert!(crm_posts(&crm).await.is_empty(), "nothing is sent");
@@ -2466,7 +2469,12 @@ async fn with_allow_duplicate_keys_the_first_is_delivered_and_the_other_not_appl
     let (_dir, src, key) = two_rule_copy(|_| {});
     let crm = accepting_crm().await;
     let out = replay_fixed(&src, &crm, &["--allow-duplicate-keys"]).await;
-    assert_eq!(out.status.code(), Some(1), "a record is left: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a record is left: {}",
+        stderr(&out)
+    );
     let v = json_out(&out);
     let mine: Vec<&Value> = v["records"]
         .as_array()
@@ -2486,11 +2494,17 @@ async fn with_allow_duplicate_keys_the_first_is_delivered_and_the_other_not_appl
         .unwrap();
     let text = held["result"].to_string();
     assert!(
-        text.contains(&format!("not applied: duplicate key {key} (already sent by evt-2003")),
+        text.contains(&format!(
+            "not applied: duplicate key {key} (already sent by evt-2003"
+        )),
         "{text}"
     );
     let posts = crm_posts(&crm).await;
-    assert_eq!(posts.iter().filter(|(k, _)| *k == key).count(), 1, "{posts:?}");
+    assert_eq!(
+        posts.iter().filter(|(k, _)| *k == key).count(),
+        1,
+        "{posts:?}"
+    );
     let day = src.join("2024/01/15");
     let mine_marked = [
         day.join("evt-2003.json.replayed"),
@@ -2530,8 +2544,7 @@ async fn a_batchs_members_share_its_key_and_are_not_refused() {
     let mut recs: Vec<Value> = ids
         .iter()
         .map(|id| {
-            serde_json::from_slice(&std::fs::read(day.join(format!("{id}.json"))).unwrap())
-                .unwrap()
+            serde_json::from_slice(&std::fs::read(day.join(format!("{id}.json"))).unwrap()).unwrap()
         })
         .collect();
     let key = recs
@@ -2558,5 +2571,9 @@ async fn a_batchs_members_share_its_key_and_are_not_refused() {
     assert_eq!(o["evt-2003"], "delivered", "{v}");
     assert_eq!(o["evt-2004"], "delivered", "{v}");
     let posts = crm_posts(&crm).await;
-    assert_eq!(posts.iter().filter(|(k, _)| *k == key).count(), 1, "{posts:?}");
+    assert_eq!(
+        posts.iter().filter(|(k, _)| *k == key).count(),
+        1,
+        "{posts:?}"
+    );
 }
