@@ -2409,3 +2409,171 @@ async fn a_batch_written_but_unanswered_is_replayed_whole_and_written_once() {
     assert_eq!(tally(&line, "side effects"), 24, "{line}");
     assert_eq!(tally(&line, "deduplicated"), batches.len() as u64, "{line}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// #218: records that would go with one idempotency key
+
+/// The fixture DLQ plus a second record of evt-2003 from another rule (two rules matched one
+/// event); `edit` changes that record's JSON. Returns (tempdir, store root, the shared key).
+fn two_rule_copy(edit: impl Fn(&mut Value)) -> (tempfile::TempDir, PathBuf, String) {
+    let (dir, src) = fixture_copy();
+    let day = src.join("2024/01/15");
+    let mut rec: Value =
+        serde_json::from_slice(&std::fs::read(day.join("evt-2003.json")).unwrap()).unwrap();
+    let key = rec["idempotencyKey"].as_str().unwrap().to_string();
+    rec["ruleId"] = json!("SECOND_RULE");
+    edit(&mut rec);
+    std::fs::create_dir_all(day.join("SECOND_RULE")).unwrap();
+    std::fs::write(
+        day.join("SECOND_RULE/evt-2003.json"),
+        serde_json::to_vec_pretty(&rec).unwrap(),
+    )
+    .unwrap();
+    (dir, src, key)
+}
+
+fn markers_under(dir: &Path) -> Vec<PathBuf> {
+    crate::common::files_under(dir)
+        .into_keys()
+        .filter(|p| p.to_string_lossy().ends_with(".replayed"))
+        .collect()
+}
+
+#[tokio::test]
+async fn records_sharing_a_key_are_refused_with_exit_1_and_nothing_sent() {
+    let (_dir, src, key) = two_rule_copy(|_| {});
+    let crm = accepting_crm().await;
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let out = replay_fixed(&src, &crm, extra).await;
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(err.contains("shared idempotency key"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "key {key}: evt-2003 (rule CRM_SYNC_RULE_ID), evt-2003 (rule CRM_SYNC_RULE_ID)"
+            )) || err.contains(&format!("key {key}: evt-2003")),
+            "{err}"
+        );
+        assert!(
+            err.contains("CX030") && err.contains("--allow-duplicate-keys"),
+            "{err}"
+        );
+        assert!(!err.contains(SECRET) && !stdout(&out).contains(SECRET));
+    }
+    assert!(crm_posts(&crm).await.is_empty(), "nothing is sent");
+    assert!(markers_under(&src).is_empty());
+}
+
+#[tokio::test]
+async fn with_allow_duplicate_keys_the_first_is_delivered_and_the_other_not_applied() {
+    let (_dir, src, key) = two_rule_copy(|_| {});
+    let crm = accepting_crm().await;
+    let out = replay_fixed(&src, &crm, &["--allow-duplicate-keys"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a record is left: {}",
+        stderr(&out)
+    );
+    let v = json_out(&out);
+    let mine: Vec<&Value> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["eventId"] == "evt-2003")
+        .collect();
+    assert_eq!(mine.len(), 2, "{v}");
+    let delivered = mine
+        .iter()
+        .filter(|r| r["result"]["outcome"] == "delivered")
+        .count();
+    assert_eq!(delivered, 1, "{v}");
+    let held = mine
+        .iter()
+        .find(|r| r["result"]["outcome"] != "delivered")
+        .unwrap();
+    let text = held["result"].to_string();
+    assert!(
+        text.contains(&format!(
+            "not applied: duplicate key {key} (already sent by evt-2003"
+        )),
+        "{text}"
+    );
+    let posts = crm_posts(&crm).await;
+    assert_eq!(
+        posts.iter().filter(|(k, _)| *k == key).count(),
+        1,
+        "{posts:?}"
+    );
+    let day = src.join("2024/01/15");
+    let mine_marked = [
+        day.join("evt-2003.json.replayed"),
+        day.join("SECOND_RULE/evt-2003.json.replayed"),
+    ]
+    .iter()
+    .filter(|p| p.exists())
+    .count();
+    assert_eq!(mine_marked, 1, "one marker: {:?}", markers_under(&src));
+}
+
+#[tokio::test]
+async fn records_of_one_event_with_distinct_keys_are_both_delivered() {
+    let (_dir, src, key) = two_rule_copy(|r| {
+        let k = format!("{}_SECOND_RULE", r["idempotencyKey"].as_str().unwrap());
+        r["idempotencyKey"] = json!(k);
+    });
+    let crm = accepting_crm().await;
+    let out = replay_fixed(&src, &crm, &[]).await;
+    let v = json_out(&out);
+    let delivered = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["eventId"] == "evt-2003" && r["result"]["outcome"] == "delivered")
+        .count();
+    assert_eq!(delivered, 2, "{v}");
+    let keys: BTreeSet<String> = crm_posts(&crm).await.into_iter().map(|p| p.0).collect();
+    assert!(keys.contains(&key) && keys.contains(&format!("{key}_SECOND_RULE")));
+}
+
+#[tokio::test]
+async fn a_batchs_members_share_its_key_and_are_not_refused() {
+    let (_dir, src) = fixture_copy();
+    let day = src.join("2024/01/15");
+    let ids = ["evt-2003", "evt-2004"];
+    let mut recs: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            serde_json::from_slice(&std::fs::read(day.join(format!("{id}.json"))).unwrap()).unwrap()
+        })
+        .collect();
+    let key = recs
+        .iter()
+        .map(|r| r["idempotencyKey"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let at = recs[0]["deadLetteredAt"].clone();
+    for (i, r) in recs.iter_mut().enumerate() {
+        r["deadLetteredAt"] = at.clone();
+        r["batch"] = json!({"idempotencyKey": key, "index": i, "size": 2, "maybeApplied": true});
+        std::fs::write(
+            day.join(format!("{}.json", ids[i])),
+            serde_json::to_vec_pretty(r).unwrap(),
+        )
+        .unwrap();
+    }
+    let crm = accepting_crm().await;
+    let out = replay_fixed(&src, &crm, &[]).await;
+    let err = stderr(&out);
+    assert!(!err.contains("shared idempotency key"), "{err}");
+    let v = json_out(&out);
+    let o = outcomes(&v);
+    assert_eq!(o["evt-2003"], "delivered", "{v}");
+    assert_eq!(o["evt-2004"], "delivered", "{v}");
+    let posts = crm_posts(&crm).await;
+    assert_eq!(
+        posts.iter().filter(|(k, _)| *k == key).count(),
+        1,
+        "{posts:?}"
+    );
+}

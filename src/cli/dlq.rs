@@ -164,6 +164,12 @@ pub struct ReplayArgs {
     /// channel name can point at another CRM (production's records replayed into staging).
     #[arg(long)]
     pub allow_other_endpoint: bool,
+    /// Send records that share an idempotency key (two rules rendering one key for one event):
+    /// only the first of each key is sent, the others are reported not applied and left
+    /// unmarked. Without it such a replay is refused, since a CRM that deduplicates on the key
+    /// would drop all but the first.
+    #[arg(long)]
+    pub allow_duplicate_keys: bool,
     #[command(flatten)]
     pub filter: FilterArgs,
     /// Output format.
@@ -394,6 +400,29 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         .collect();
     // A batch the CRM may have written goes whole or not at all (#211).
     replay::check_whole(&mut evals, &scan.records);
+    // Records sharing a key: the CRM would drop all but the first (#218).
+    // Only a CRM that reads the key drops them (as lint CX030 asks, `crm::dedup`).
+    let shared = if replayer.dedup_by_header {
+        replay::shared_keys(&evals)
+    } else {
+        Vec::new()
+    };
+    if !shared.is_empty() {
+        if !a.allow_duplicate_keys {
+            // Refused, not a tool error: exit 1 like a replay that left records behind.
+            eprintln!(
+                "error: cannot replay: {}{}",
+                replay::refusal(&evals, &shared),
+                if a.dry_run {
+                    " (dry run: nothing would be sent)"
+                } else {
+                    "; nothing was sent"
+                }
+            );
+            return Ok(ExitStatus::Failure);
+        }
+        replay::hold_back_duplicates(&mut evals, &shared);
+    }
     // A replayed older event can set back a record a newer one wrote (#217).
     if let Some(w) = replay::set_back_warning(spec, &evals) {
         eprintln!("warning: {w}");

@@ -70,6 +70,9 @@ pub enum Problem {
     /// The record's batch may have been written by the CRM and is re-sent only whole, with its
     /// key, which `why` says cannot be done now (`replay::batch`).
     BatchNotWhole { size: u32, why: Vec<String> },
+    /// Another record of this replay goes first with the same key (`--allow-duplicate-keys`): a
+    /// CRM that deduplicates on the key would drop this one, so it is not sent (#218).
+    DuplicateKey { key: String, first: String },
 }
 
 impl std::fmt::Display for Problem {
@@ -107,6 +110,11 @@ impl std::fmt::Display for Problem {
                 "it was sent in a batch of {size} the CRM may have written (an attempt timed out, was reset or got a 5xx), which is re-sent only whole with the batch's key, so each event is written once; but {}",
                 why.join("; ")
             ),
+            Problem::DuplicateKey { key, first } => write!(
+                f,
+                "not applied: duplicate key {} (already sent by {first}); give the rules distinct keys and replay it again",
+                crate::diag::printable(key)
+            ),
         }
     }
 }
@@ -124,6 +132,7 @@ impl Problem {
             Problem::NoIdempotencyKey { .. } => "no idempotency key",
             Problem::UnsendableIdempotencyKey { .. } => "idempotency key not sendable",
             Problem::BatchNotWhole { .. } => "batch not whole",
+            Problem::DuplicateKey { .. } => "duplicate key",
         }
     }
 }

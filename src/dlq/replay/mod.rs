@@ -19,6 +19,7 @@ mod evaluate;
 mod run;
 mod select;
 mod set_back;
+mod shared_key;
 mod sink;
 
 pub use batch::{check_whole, units, BatchId, Unit};
@@ -26,6 +27,7 @@ pub use evaluate::{render_key, Evaluation, Problem, Replayer};
 pub use run::{replay, replay_until, Disposition, Marker, ReplayOptions, Replayed};
 pub use select::{foreign_channels, foreign_destinations, unmatched, ForeignDestination};
 pub use set_back::set_back_warning;
+pub use shared_key::{hold_back_duplicates, refusal, shared_keys, SharedKey};
 pub use sink::{check_url, Delivery, DriverSink, ReplaySink, SinkOutcome, SinkSetupError};
 
 #[cfg(test)]
