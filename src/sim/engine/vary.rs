@@ -1027,6 +1027,63 @@ impl Taken {
         }
     }
 
+    /// The least start at or above `from` of `needed` consecutive values of form `shape` that
+    /// meet no taken id: a free stretch between the fixtures' ids, for when the form has no
+    /// room above them (tester #230: fixtures `ZD-000123` and `ZD-999950` left 49 values above
+    /// the second, so every copy of both was widened to `ZD-0999951` and a schema wanting
+    /// six digits refused them, though 999,000 six-digit ids were free). `None` when no
+    /// stretch is long enough, or when an earlier sequence of another form (or a span of
+    /// integers) may spell values of this one: then only the room above is safe.
+    fn gap(&self, shape: &Shape, from: u128, needed: u128) -> Option<u128> {
+        let len = shape.0.len();
+        let mut used: Vec<(u128, u128)> = Vec::new();
+        for s in &self.strings {
+            if shape.spells(s) {
+                let v = shape.value(&s.iter().collect::<String>())?;
+                used.push((v, v));
+            }
+        }
+        for (other, first, last) in &self.sequences {
+            if other == shape {
+                let text = |c: &[char]| shape.value(&c.iter().collect::<String>());
+                used.push((text(first)?, text(last)?));
+            } else if other.meets(shape) {
+                return None;
+            }
+        }
+        if shape.spells_digits() && len <= 38 {
+            let low = if len == 1 {
+                0
+            } else {
+                10i128.pow(len as u32 - 1)
+            };
+            let high = 10i128.pow(len as u32) - 1;
+            for &(a, b) in &self.ints {
+                if b < low || a > high {
+                    continue;
+                }
+                if a != b {
+                    return None;
+                }
+                if let Some(v) = shape.value(&a.to_string()) {
+                    used.push((v, v));
+                }
+            }
+        }
+        used.sort_unstable();
+        let mut start = from;
+        for (a, b) in used {
+            if b < start {
+                continue;
+            }
+            if a >= start && a - start >= needed {
+                break;
+            }
+            start = b.checked_add(1)?;
+        }
+        (start.checked_add(needed)? <= shape.capacity()).then_some(start)
+    }
+
     /// The greatest string a sequence of form `shape` must stay above: every fixture id
     /// that form can spell, every integer's decimal text of its length (when it spells digits
     /// everywhere), and the last value of every earlier sequence whose form can spell one of
@@ -1258,6 +1315,16 @@ fn string_gens<'p>(
                 if start.saturating_add(needed) <= shape.capacity() {
                     break start;
                 }
+            }
+            // No room above: a free stretch between the fixtures' ids keeps the form, above
+            // the least fixture id of the form where there is one (copies still count on from
+            // a fixture), else anywhere.
+            let low = members.iter().filter_map(|(_, s)| shape.value(s)).min();
+            if let Some(start) = low
+                .and_then(|l| taken.gap(&shape, least.max(l.saturating_add(1)), needed))
+                .or_else(|| taken.gap(&shape, least, needed))
+            {
+                break start;
             }
             // Too few values left in the fixture's form: widen its varying run, keeping the
             // value.
@@ -2453,12 +2520,10 @@ mod tests {
             1
         );
         assert!(compare(&json!({"id": "abcdef"}), &json!({"id": "abcdf0"})).is_empty());
-        // Fewer than six letters and no digit: a word-like code, varied as letters.
+        // Fewer than six letters and no digit: a word-like code, varied as letters; with no
+        // room above `ZZ`, a free value of its width (#230) rather than a wider `BAA`.
         let t = [json!({"event": {"id": "CASE-ZZ"}})];
-        assert_eq!(
-            plan(&t, 1).apply(&t[0], 0, 0, AT)["event"]["id"],
-            "CASE-BAA"
-        );
+        assert_eq!(plan(&t, 1).apply(&t[0], 0, 0, AT)["event"]["id"], "CASE-AA");
     }
 
     proptest::proptest! {
@@ -2565,6 +2630,42 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), n, "ids repeat");
+    }
+
+    #[test]
+    fn ids_near_the_top_of_their_width_take_a_free_stretch_rather_than_grow() {
+        // Tester #230: `ZD-000123` and `ZD-999950` left 49 six-digit values above the second;
+        // every copy of both became `ZD-0999951`…, which a schema for six digits refused.
+        for (ids, count) in [
+            (vec!["ZD-000123", "ZD-999950"], 600u64),
+            (vec!["ZD-999998", "ZD-000000", "ZD-500000"], 3000),
+            (vec!["999", "100"], 600),
+        ] {
+            let t: Vec<Value> = ids
+                .iter()
+                .map(|id| json!({"interaction": {"id": id}}))
+                .collect();
+            let gen = generate(&t, count, &Identity::default());
+            let mut seen: Vec<&str> = gen
+                .iter()
+                .map(|e| e["interaction"]["id"].as_str().unwrap())
+                .collect();
+            for id in &seen {
+                assert_eq!(id.len(), ids[0].len(), "{id} grew ({ids:?})");
+                for (a, b) in id.chars().zip(ids[0].chars()) {
+                    assert!(
+                        a.is_ascii_digit() == b.is_ascii_digit() && (a.is_ascii_digit() || a == b),
+                        "{id} is not of {}'s form",
+                        ids[0]
+                    );
+                }
+                assert!(!ids.contains(id), "{id} is a fixture's id");
+            }
+            let n = seen.len();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), n, "ids repeat ({ids:?})");
+        }
     }
 
     #[test]
