@@ -312,6 +312,149 @@ pub struct Plan {
     shapes: Vec<Shape>,
     /// Which templates are one interaction, and how each copy of one is timed.
     groups: Groups,
+    /// Per template: its other fields that repeat a varied id ([`links_of`]).
+    links: Vec<Vec<Link>>,
+}
+
+/// A field outside the identity fields that carries one of its template's varied ids, whole
+/// (`survey.callRef` equal to `interaction.id`) or as a token of a longer string
+/// (`links.self: "/calls/CALL-123"`): rewritten with the copy's generated id.
+#[derive(Debug, Clone)]
+struct Link {
+    path: Vec<Seg>,
+    form: LinkForm,
+}
+
+#[derive(Debug, Clone)]
+enum LinkForm {
+    /// A number equal to a numeric id (index into `Plan::ids`): the generated number.
+    Number(usize),
+    /// A string: its literal text between the ids it carries, in order.
+    Text(Vec<Part>),
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Lit(String),
+    /// The generated value of `Plan::ids[i]`, as text.
+    Id(usize),
+}
+
+/// Whether an id's fixture text is distinctive enough to be linked where another field repeats
+/// it: at least 4 characters with an ASCII letter or digit, and a digit or at least 8
+/// characters. `1`, `42`, `true`, `null`, `open`, `CASE-ZZ` are never linked: a field that
+/// happens to equal one is more likely a count, a flag or a word than the id.
+fn linkable(text: &str) -> bool {
+    let n = text.chars().count();
+    n >= 4
+        && text.chars().any(|c| c.is_ascii_alphanumeric())
+        && (n >= 8 || text.chars().any(|c| c.is_ascii_digit()))
+}
+
+/// Template `ids`' varied ids (index into `Plan::ids`, fixture value), found in `template`'s
+/// other string and number leaves (not at `skip`: the identity fields and the times): a string
+/// equal to an id's text or holding it at token boundaries (no alphanumeric character on either
+/// side), a number equal to a numeric id. Where two ids overlap in a string, the earlier, then
+/// the longer, is taken.
+fn links_of(template: &Value, ids: &[(usize, &Value)], skip: &dyn Fn(&[Seg]) -> bool) -> Vec<Link> {
+    let texts: Vec<(usize, String, Option<i128>)> = ids
+        .iter()
+        .filter_map(|&(i, v)| {
+            let (text, num) = match v {
+                Value::String(s) => (s.clone(), None),
+                Value::Number(_) => (v.to_string(), Some(integer(v)?)),
+                _ => return None,
+            };
+            linkable(&text).then_some((i, text, num))
+        })
+        .collect();
+    let mut out = Vec::new();
+    if texts.is_empty() {
+        return out;
+    }
+    fn walk(
+        v: &Value,
+        path: &mut Vec<Seg>,
+        texts: &[(usize, String, Option<i128>)],
+        skip: &dyn Fn(&[Seg]) -> bool,
+        out: &mut Vec<Link>,
+    ) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    path.push(Seg::Key(k.clone()));
+                    walk(x, path, texts, skip, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    walk(x, path, texts, skip, out);
+                    path.pop();
+                }
+            }
+            Value::Number(_) if !skip(path) => {
+                let n = integer(v);
+                if let Some(&(i, ..)) = texts.iter().find(|t| t.2.is_some() && t.2 == n) {
+                    out.push(Link {
+                        path: path.clone(),
+                        form: LinkForm::Number(i),
+                    });
+                }
+            }
+            Value::String(s) if !skip(path) => {
+                if let Some(parts) = text_parts(s, texts) {
+                    out.push(Link {
+                        path: path.clone(),
+                        form: LinkForm::Text(parts),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(template, &mut Vec::new(), &texts, skip, &mut out);
+    out
+}
+
+/// `s` split into literal text and the ids of `texts` it holds at token boundaries, or `None`
+/// when it holds none.
+fn text_parts(s: &str, texts: &[(usize, String, Option<i128>)]) -> Option<Vec<Part>> {
+    let alnum_at = |i: usize| s[i..].chars().next().is_some_and(char::is_alphanumeric);
+    let alnum_before = |i: usize| s[..i].chars().next_back().is_some_and(char::is_alphanumeric);
+    // (start, end, id), every boundary-delimited occurrence of every id.
+    let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, text, _) in texts {
+        let mut from = 0;
+        while let Some(at) = s[from..].find(text.as_str()) {
+            let (start, end) = (from + at, from + at + text.len());
+            if !alnum_before(start) && !alnum_at(end) {
+                hits.push((start, end, *i));
+            }
+            from = start + s[start..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    if hits.is_empty() {
+        return None;
+    }
+    hits.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for (start, end, i) in hits {
+        if start < at {
+            continue;
+        }
+        if start > at {
+            parts.push(Part::Lit(s[at..start].to_string()));
+        }
+        parts.push(Part::Id(i));
+        at = end;
+    }
+    if at < s.len() {
+        parts.push(Part::Lit(s[at..].to_string()));
+    }
+    Some(parts)
 }
 
 #[derive(Debug, Clone)]
@@ -779,6 +922,22 @@ impl Plan {
             })
             .collect();
         let groups = groups.timed(templates, &times, &time_units);
+        // Once per template: the other fields that repeat one of its varied ids.
+        let links: Vec<Vec<Link>> = templates
+            .iter()
+            .enumerate()
+            .map(|(t, template)| {
+                let varied: Vec<(usize, &Value)> = ids
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.per_template.get(t).copied().flatten().is_some())
+                    .filter_map(|(i, f)| Some((i, get(template, &f.path)?)))
+                    .collect();
+                let time_paths: Vec<&[Seg]> = times[t].iter().map(|f| f.path.as_slice()).collect();
+                let skip = |p: &[Seg]| skip(p) || time_paths.contains(&p);
+                links_of(template, &varied, &skip)
+            })
+            .collect();
         Ok(Plan {
             templates: templates.len() as u64,
             ids,
@@ -786,6 +945,7 @@ impl Plan {
             groups,
             time_units,
             shapes,
+            links,
         })
     }
 
@@ -802,7 +962,13 @@ impl Plan {
     /// varied fields are written (each exists in every copy and is overwritten whole), so a
     /// large event costs its few fields, not a deep copy. The result equals `apply`'s.
     pub fn apply_in_place(&self, ev: &mut Value, t: usize, g: u64, start: i64) {
-        for f in &self.ids {
+        let links = self.links.get(t).map_or(&[][..], Vec::as_slice);
+        // The copy's generated ids, by field, kept only when a link repeats one.
+        let mut generated: Vec<Option<Value>> = Vec::new();
+        if !links.is_empty() {
+            generated.resize(self.ids.len(), None);
+        }
+        for (i, f) in self.ids.iter().enumerate() {
             let Some(gen) = f.per_template.get(t).copied().flatten() else {
                 continue;
             };
@@ -830,7 +996,33 @@ impl Plan {
                     Value::String(self.shapes[shape].encode(start.saturating_add(off)))
                 }
             };
+            if !links.is_empty() {
+                generated[i] = Some(v.clone());
+            }
             set_existing(ev, &f.path, v);
+        }
+        for link in links {
+            let id = |i: usize| generated.get(i).and_then(Option::as_ref);
+            let v = match &link.form {
+                LinkForm::Number(i) => id(*i).cloned(),
+                LinkForm::Text(parts) => {
+                    let mut s = String::new();
+                    for p in parts {
+                        match p {
+                            Part::Lit(l) => s.push_str(l),
+                            Part::Id(i) => match id(*i) {
+                                Some(Value::String(x)) => s.push_str(x),
+                                Some(x) => s.push_str(&x.to_string()),
+                                None => {}
+                            },
+                        }
+                    }
+                    Some(Value::String(s))
+                }
+            };
+            if let Some(v) = v {
+                set_at(ev, &link.path, v);
+            }
         }
         // One offset for every time of the copy of the template's interaction, a multiple of
         // the coarsest precision among them, so each keeps its precision and every interval
