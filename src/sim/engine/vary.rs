@@ -2861,6 +2861,129 @@ mod tests {
         assert_eq!(e["interaction"]["endedAt"], "2025-03-01 10:59:30.500+0100");
     }
 
+    /// Finding 1 (s10): a field that repeats a varied id, whole or as a token of a longer string
+    /// (a URL, a path), carries the copy's id; a number equal to a numeric id likewise.
+    #[test]
+    fn fields_that_repeat_a_varied_id_carry_the_copys_id() {
+        let t = [json!({
+            "event": {"id": "evt-0001", "occurredAt": "2025-03-01T10:00:00Z"},
+            "interaction": {"id": "CALL-123", "startedAt": "2025-03-01T09:55:00Z"},
+            "survey": {"callRef": "CALL-123", "eventRef": "evt-0001"},
+            "links": {"self": "/calls/CALL-123", "rec": "call/CALL-123/recording",
+                      "both": "CALL-123:evt-0001", "list": ["x", "https://h/CALL-123?e=evt-0001"]},
+            "notMine": "CALL-1234", "inside": "XCALL-123", "prefix": "CALL-123x"
+        })];
+        let evs = generate(&t, 5, &Identity::default());
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &evs {
+            let (c, v) = (
+                e["interaction"]["id"].as_str().unwrap(),
+                e["event"]["id"].as_str().unwrap(),
+            );
+            assert_ne!(c, "CALL-123");
+            assert!(seen.insert(c.to_string()));
+            assert_eq!(e["survey"]["callRef"], c, "{e}");
+            assert_eq!(e["survey"]["eventRef"], v, "{e}");
+            assert_eq!(e["links"]["self"], format!("/calls/{c}"));
+            assert_eq!(e["links"]["rec"], format!("call/{c}/recording"));
+            assert_eq!(e["links"]["both"], format!("{c}:{v}"));
+            assert_eq!(e["links"]["list"], json!(["x", format!("https://h/{c}?e={v}")]));
+            // Not at a token boundary: another value that merely contains the id's text.
+            assert_eq!(e["notMine"], "CALL-1234");
+            assert_eq!(e["inside"], "XCALL-123");
+            assert_eq!(e["prefix"], "CALL-123x");
+            // The built-in check's promise: the fixture's form.
+            assert!(compare(&t[0], e).is_empty(), "{:?}", compare(&t[0], e));
+        }
+    }
+
+    #[test]
+    fn a_number_equal_to_a_numeric_id_follows_it_and_short_or_common_values_do_not() {
+        let t = [json!({
+            "event": {"id": 1},
+            "interaction": {"id": 4711, "startedAt": "2025-03-01T09:55:00Z"},
+            "ticket": {"callNumber": 4711, "callText": "4711", "url": "/t/4711", "priority": 1,
+                       "count": "1"},
+            "conversation": {"id": "true"},
+            "flag": "true"
+        })];
+        let identity = Identity {
+            fields: vec!["conversation.id".into()],
+            fallback: vec![],
+        };
+        let evs = generate(&t, 3, &identity);
+        for e in &evs {
+            let c = e["interaction"]["id"].as_i64().unwrap();
+            assert_ne!(c, 4711);
+            assert_eq!(e["ticket"]["callNumber"], c, "{e}");
+            assert_eq!(e["ticket"]["callText"], c.to_string(), "{e}");
+            assert_eq!(e["ticket"]["url"], format!("/t/{c}"), "{e}");
+            // `event.id` 1 and `conversation.id` "true" vary but are too short or common to link.
+            assert_ne!(e["event"]["id"], 1);
+            assert_eq!(e["ticket"]["priority"], 1);
+            assert_eq!(e["ticket"]["count"], "1");
+            assert_eq!(e["flag"], "true");
+        }
+        assert!(!linkable("true") && !linkable("1") && !linkable("abc") && !linkable("CASE-ZZ"));
+        assert!(linkable("4711") && linkable("CALL-123") && linkable("abcdefab") && !linkable("----"));
+    }
+
+    /// In place on a copy that earlier calls varied (the feed's path), the links come out as
+    /// `apply`'s on the template: a differential check over many copies.
+    #[test]
+    fn links_in_place_equal_links_on_a_fresh_copy() {
+        let t = [
+            json!({"event": {"id": "E-0001"}, "interaction": {"id": "INT-00417"},
+                   "survey": {"callRef": "INT-00417", "url": "/c/INT-00417/s/E-0001"}}),
+            json!({"event": {"id": "E-0002"}, "survey": {"interactionId": "INT-00417", "u": "/c/INT-00417"}}),
+        ];
+        let identity = Identity {
+            fields: vec!["survey.interactionId".into()],
+            fallback: vec![],
+        };
+        let p = Plan::new(&t, 40, &identity).unwrap();
+        let mut copies = t.to_vec();
+        for g in 0..40u64 {
+            let ti = (g % 2) as usize;
+            p.apply_in_place(&mut copies[ti], ti, g, AT);
+            assert_eq!(copies[ti], p.apply(&t[ti], ti, g, AT));
+        }
+        // One interaction in both templates of a copy: the second's `u` names the first's id.
+        let (a, b) = (p.apply(&t[0], 0, 6, AT), p.apply(&t[1], 1, 7, AT));
+        assert_eq!(b["survey"]["u"], format!("/c/{}", a["interaction"]["id"].as_str().unwrap()));
+        assert_eq!(a["survey"]["callRef"], a["interaction"]["id"]);
+    }
+
+    /// Finding 2 (s10): the generator never makes a span of its own: every time of an
+    /// interaction's copy moves by one offset, so `endedAt − startedAt`, a duration field beside
+    /// them and the order of the two stay the fixture's in every copy, whatever the arrival.
+    #[test]
+    fn spans_and_durations_stay_the_fixtures_in_every_copy() {
+        let t = [
+            json!({"event": {"id": "e-1", "occurredAt": "2025-03-01T10:00:05Z"},
+                   "interaction": {"id": "c-0001", "startedAt": "2025-03-01T09:58:30.250Z",
+                                   "endedAt": "2025-03-01T10:00:00.750Z", "durationSeconds": 90}}),
+            json!({"event": {"id": "e-2", "occurredAt": 1740823500},
+                   "interaction": {"id": "c-0001", "endedAt": "2025-03-01T10:00:00.750Z"}}),
+        ];
+        let ms = |v: &Value| parse_time(v).unwrap().0.timestamp_millis();
+        let p = plan(&t, 200);
+        for g in 0..200u64 {
+            let ti = (g % 2) as usize;
+            let start = AT + (g as i64) * 7_919_003 - 500_000_000;
+            let e = p.apply(&t[ti], ti, g, start);
+            let i = &e["interaction"];
+            if ti == 0 {
+                assert_eq!(ms(&i["endedAt"]) - ms(&i["startedAt"]), 90_500, "{e}");
+                assert_eq!(i["durationSeconds"], 90);
+                assert_eq!(ms(&e["event"]["occurredAt"]) - ms(&i["endedAt"]), 4_250);
+            } else {
+                // Epoch seconds beside ISO milliseconds: 10:05:00 − 10:00:00.750.
+                assert_eq!(ms(&e["event"]["occurredAt"]) - ms(&i["endedAt"]), 299_250, "{e}");
+            }
+        }
+    }
+
     /// #151: a fixture whose times have mixed precisions and offsets (milliseconds with `+02:00`
     /// beside whole seconds in `Z`, microseconds, `-00:00`, `+05`) keeps every interval.
     #[test]
