@@ -327,8 +327,8 @@ struct Link {
 
 #[derive(Debug, Clone)]
 enum LinkForm {
-    /// A number equal to a numeric id (index into `Plan::ids`): the generated number.
-    Number(usize),
+    /// A number equal to a numeric id: the copy's generated number.
+    Number(IdGen),
     /// A string: its literal text between the ids it carries, in order.
     Text(Vec<Part>),
 }
@@ -336,8 +336,8 @@ enum LinkForm {
 #[derive(Debug, Clone)]
 enum Part {
     Lit(String),
-    /// The generated value of `Plan::ids[i]`, as text.
-    Id(usize),
+    /// The copy's generated value of an id, as text.
+    Id(IdGen),
 }
 
 /// Whether an id's fixture text is distinctive enough to be linked where another field repeats
@@ -351,13 +351,13 @@ fn linkable(text: &str) -> bool {
         && (n >= 8 || text.chars().any(|c| c.is_ascii_digit()))
 }
 
-/// Template `ids`' varied ids (index into `Plan::ids`, fixture value), found in `template`'s
+/// The varied ids `ids` (how each is generated, its fixture value), found in `template`'s
 /// other string and number leaves (not at `skip`: the identity fields and the times): a string
 /// equal to an id's text or holding it at token boundaries (no alphanumeric character on either
 /// side), a number equal to a numeric id. Where two ids overlap in a string, the earlier, then
 /// the longer, is taken.
-fn links_of(template: &Value, ids: &[(usize, &Value)], skip: &dyn Fn(&[Seg]) -> bool) -> Vec<Link> {
-    let texts: Vec<(usize, String, Option<i128>)> = ids
+fn links_of(template: &Value, ids: &[(IdGen, &Value)], skip: &dyn Fn(&[Seg]) -> bool) -> Vec<Link> {
+    let mut texts: Vec<(IdGen, String, Option<i128>)> = ids
         .iter()
         .filter_map(|&(i, v)| {
             let (text, num) = match v {
@@ -368,6 +368,9 @@ fn links_of(template: &Value, ids: &[(usize, &Value)], skip: &dyn Fn(&[Seg]) -> 
             linkable(&text).then_some((i, text, num))
         })
         .collect();
+    // Equal fixture values share one generated value in a copy: the first stands for all.
+    let mut seen = std::collections::BTreeSet::new();
+    texts.retain(|t| seen.insert(t.1.clone()));
     let mut out = Vec::new();
     if texts.is_empty() {
         return out;
@@ -375,7 +378,7 @@ fn links_of(template: &Value, ids: &[(usize, &Value)], skip: &dyn Fn(&[Seg]) -> 
     fn walk(
         v: &Value,
         path: &mut Vec<Seg>,
-        texts: &[(usize, String, Option<i128>)],
+        texts: &[(IdGen, String, Option<i128>)],
         skip: &dyn Fn(&[Seg]) -> bool,
         out: &mut Vec<Link>,
     ) {
@@ -420,11 +423,16 @@ fn links_of(template: &Value, ids: &[(usize, &Value)], skip: &dyn Fn(&[Seg]) -> 
 
 /// `s` split into literal text and the ids of `texts` it holds at token boundaries, or `None`
 /// when it holds none.
-fn text_parts(s: &str, texts: &[(usize, String, Option<i128>)]) -> Option<Vec<Part>> {
+fn text_parts(s: &str, texts: &[(IdGen, String, Option<i128>)]) -> Option<Vec<Part>> {
     let alnum_at = |i: usize| s[i..].chars().next().is_some_and(char::is_alphanumeric);
-    let alnum_before = |i: usize| s[..i].chars().next_back().is_some_and(char::is_alphanumeric);
+    let alnum_before = |i: usize| {
+        s[..i]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+    };
     // (start, end, id), every boundary-delimited occurrence of every id.
-    let mut hits: Vec<(usize, usize, usize)> = Vec::new();
+    let mut hits: Vec<(usize, usize, IdGen)> = Vec::new();
     for (i, text, _) in texts {
         let mut from = 0;
         while let Some(at) = s[from..].find(text.as_str()) {
@@ -922,16 +930,21 @@ impl Plan {
             })
             .collect();
         let groups = groups.timed(templates, &times, &time_units);
-        // Once per template: the other fields that repeat one of its varied ids.
+        // Once per template: the other fields that repeat a varied id, its own first, then
+        // another template's (a survey's `callRef` naming the call fixture's `interaction.id`:
+        // within a copy, both are generated for one copy of the fixture set).
+        let varied_of = |u: usize| {
+            ids.iter().filter_map(move |f| {
+                let gen = f.per_template.get(u).copied().flatten()?;
+                Some((gen, get(&templates[u], &f.path)?))
+            })
+        };
         let links: Vec<Vec<Link>> = templates
             .iter()
             .enumerate()
             .map(|(t, template)| {
-                let varied: Vec<(usize, &Value)> = ids
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, f)| f.per_template.get(t).copied().flatten().is_some())
-                    .filter_map(|(i, f)| Some((i, get(template, &f.path)?)))
+                let varied: Vec<(IdGen, &Value)> = varied_of(t)
+                    .chain((0..n).filter(|&u| u != t).flat_map(varied_of))
                     .collect();
                 let time_paths: Vec<&[Seg]> = times[t].iter().map(|f| f.path.as_slice()).collect();
                 let skip = |p: &[Seg]| skip(p) || time_paths.contains(&p);
@@ -962,68 +975,65 @@ impl Plan {
     /// varied fields are written (each exists in every copy and is overwritten whole), so a
     /// large event costs its few fields, not a deep copy. The result equals `apply`'s.
     pub fn apply_in_place(&self, ev: &mut Value, t: usize, g: u64, start: i64) {
-        let links = self.links.get(t).map_or(&[][..], Vec::as_slice);
-        // The copy's generated ids, by field, kept only when a link repeats one.
-        let mut generated: Vec<Option<Value>> = Vec::new();
-        if !links.is_empty() {
-            generated.resize(self.ids.len(), None);
-        }
-        for (i, f) in self.ids.iter().enumerate() {
+        for f in &self.ids {
             let Some(gen) = f.per_template.get(t).copied().flatten() else {
                 continue;
             };
-            let v = match gen {
-                IdGen::Int {
-                    start,
-                    up,
-                    step,
-                    rank,
-                    distinct,
-                } => {
-                    // Within ±(2^53 − 1), or the 64-bit range past it, by construction
-                    // ([`int_gens`]).
-                    let off = IdGen::offset(rank, distinct, g, self.templates) as i128 * step;
-                    let n = if up { start + off } else { start - off };
-                    Value::Number(int_number(n))
-                }
-                IdGen::Str {
-                    shape,
-                    start,
-                    rank,
-                    distinct,
-                } => {
-                    let off = IdGen::offset(rank, distinct, g, self.templates);
-                    Value::String(self.shapes[shape].encode(start.saturating_add(off)))
-                }
-            };
-            if !links.is_empty() {
-                generated[i] = Some(v.clone());
-            }
-            set_existing(ev, &f.path, v);
+            set_existing(ev, &f.path, self.generated(gen, g));
         }
-        for link in links {
-            let id = |i: usize| generated.get(i).and_then(Option::as_ref);
+        for link in self.links.get(t).into_iter().flatten() {
             let v = match &link.form {
-                LinkForm::Number(i) => id(*i).cloned(),
+                LinkForm::Number(gen) => self.generated(*gen, g),
                 LinkForm::Text(parts) => {
                     let mut s = String::new();
                     for p in parts {
                         match p {
                             Part::Lit(l) => s.push_str(l),
-                            Part::Id(i) => match id(*i) {
-                                Some(Value::String(x)) => s.push_str(x),
-                                Some(x) => s.push_str(&x.to_string()),
-                                None => {}
+                            Part::Id(gen) => match self.generated(*gen, g) {
+                                Value::String(x) => s.push_str(&x),
+                                x => s.push_str(&x.to_string()),
                             },
                         }
                     }
-                    Some(Value::String(s))
+                    Value::String(s)
                 }
             };
-            if let Some(v) = v {
-                set_at(ev, &link.path, v);
+            set_at(ev, &link.path, v);
+        }
+        self.shift_times(ev, t, start);
+    }
+
+    /// The value `gen` generates for generated event `g` (any template's of its copy: the
+    /// offset reads only the copy, `g / templates`).
+    fn generated(&self, gen: IdGen, g: u64) -> Value {
+        match gen {
+            IdGen::Int {
+                start,
+                up,
+                step,
+                rank,
+                distinct,
+            } => {
+                // Within ±(2^53 − 1), or the 64-bit range past it, by construction
+                // ([`int_gens`]).
+                let off = IdGen::offset(rank, distinct, g, self.templates) as i128 * step;
+                let n = if up { start + off } else { start - off };
+                Value::Number(int_number(n))
+            }
+            IdGen::Str {
+                shape,
+                start,
+                rank,
+                distinct,
+            } => {
+                let off = IdGen::offset(rank, distinct, g, self.templates);
+                Value::String(self.shapes[shape].encode(start.saturating_add(off)))
             }
         }
+    }
+
+    /// Every time field of template `t`'s copy moved so its interaction starts at `start`.
+    fn shift_times(&self, ev: &mut Value, t: usize, start: i64) {
         // One offset for every time of the copy of the template's interaction, a multiple of
         // the coarsest precision among them, so each keeps its precision and every interval
         // between any two of them, in one event or two, stays the fixtures': the
@@ -2887,7 +2897,10 @@ mod tests {
             assert_eq!(e["links"]["self"], format!("/calls/{c}"));
             assert_eq!(e["links"]["rec"], format!("call/{c}/recording"));
             assert_eq!(e["links"]["both"], format!("{c}:{v}"));
-            assert_eq!(e["links"]["list"], json!(["x", format!("https://h/{c}?e={v}")]));
+            assert_eq!(
+                e["links"]["list"],
+                json!(["x", format!("https://h/{c}?e={v}")])
+            );
             // Not at a token boundary: another value that merely contains the id's text.
             assert_eq!(e["notMine"], "CALL-1234");
             assert_eq!(e["inside"], "XCALL-123");
@@ -2925,7 +2938,9 @@ mod tests {
             assert_eq!(e["flag"], "true");
         }
         assert!(!linkable("true") && !linkable("1") && !linkable("abc") && !linkable("CASE-ZZ"));
-        assert!(linkable("4711") && linkable("CALL-123") && linkable("abcdefab") && !linkable("----"));
+        assert!(
+            linkable("4711") && linkable("CALL-123") && linkable("abcdefab") && !linkable("----")
+        );
     }
 
     /// In place on a copy that earlier calls varied (the feed's path), the links come out as
@@ -2950,8 +2965,34 @@ mod tests {
         }
         // One interaction in both templates of a copy: the second's `u` names the first's id.
         let (a, b) = (p.apply(&t[0], 0, 6, AT), p.apply(&t[1], 1, 7, AT));
-        assert_eq!(b["survey"]["u"], format!("/c/{}", a["interaction"]["id"].as_str().unwrap()));
+        assert_eq!(
+            b["survey"]["u"],
+            format!("/c/{}", a["interaction"]["id"].as_str().unwrap())
+        );
         assert_eq!(a["survey"]["callRef"], a["interaction"]["id"]);
+    }
+
+    /// A fixture that names another fixture's varied id in a field of its own (a survey's
+    /// `callRef`, not an identity field) names that fixture's copy in every copy.
+    #[test]
+    fn a_field_naming_another_fixtures_id_names_its_copy() {
+        let t = [
+            json!({"event": {"id": "E-0001"}, "interaction": {"id": "CALL-48213"}}),
+            json!({"event": {"id": "E-0002"}, "survey": {"callRef": "CALL-48213"},
+                   "links": {"self": "/calls/CALL-48213/survey", "event": "urn:E-0001"}}),
+        ];
+        let evs = generate(&t, 10, &Identity::default());
+        for pair in evs.chunks(2) {
+            let (call, survey) = (&pair[0], &pair[1]);
+            let c = call["interaction"]["id"].as_str().unwrap();
+            assert_ne!(c, "CALL-48213");
+            assert_eq!(survey["survey"]["callRef"], c, "{survey}");
+            assert_eq!(survey["links"]["self"], format!("/calls/{c}/survey"));
+            assert_eq!(
+                survey["links"]["event"],
+                format!("urn:{}", call["event"]["id"].as_str().unwrap())
+            );
+        }
     }
 
     /// Finding 2 (s10): the generator never makes a span of its own: every time of an
@@ -2979,7 +3020,11 @@ mod tests {
                 assert_eq!(ms(&e["event"]["occurredAt"]) - ms(&i["endedAt"]), 4_250);
             } else {
                 // Epoch seconds beside ISO milliseconds: 10:05:00 − 10:00:00.750.
-                assert_eq!(ms(&e["event"]["occurredAt"]) - ms(&i["endedAt"]), 299_250, "{e}");
+                assert_eq!(
+                    ms(&e["event"]["occurredAt"]) - ms(&i["endedAt"]),
+                    299_250,
+                    "{e}"
+                );
             }
         }
     }
