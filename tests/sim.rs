@@ -3194,7 +3194,10 @@ rules:
         "--dlq-dir",
         dlq.to_str().unwrap(),
     ]);
-    assert!(out.contains("generated events keep each fixture's shape"), "{out}{err}");
+    assert!(
+        out.contains("generated events keep each fixture's shape"),
+        "{out}{err}"
+    );
     // Event id → payload, every dead letter (22 events: the 2 fixtures and 20 generated).
     let mut payloads = std::collections::BTreeMap::new();
     let mut stack = vec![dlq.clone()];
