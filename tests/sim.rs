@@ -3265,3 +3265,104 @@ fn retries_that_ignored_retry_after_and_ran_out_are_the_specs_under_any_scenario
     assert_eq!(code, 0, "{out}{err}");
     assert!(!out.contains("respectRetryAfterHeader is off"), "{out}");
 }
+
+/// Finding 1 (s10): a field that repeats a varied id — whole (`survey.callRef`, in the call's
+/// own fixture or another's) or inside a URL — carries the copy's id in every generated event,
+/// as the DLQ records' payloads show.
+#[test]
+fn fields_that_repeat_a_generated_id_carry_it_in_every_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "links.yaml",
+                r#"version: 1
+name: links
+channel:
+  name: Tickets
+  destinationUri: https://tickets.example.com/api
+  auth: { type: none }
+  timeoutMilliseconds: 2000
+idempotency:
+  header: Idempotency-Key
+  key: ${event.id}
+retry:
+  maxRetries: 1
+  initialDelaySeconds: 1
+  maxDelaySeconds: 2
+  backoffMultiplier: 2
+  retryableStatusCodes: [503]
+  nonRetryableStatusCodes: [400, 422]
+deadLetterQueue: { enabled: true, bucketName: links-dlq, prefix: failed/ }
+crm: { idempotency: { by: none } }
+rules:
+  - id: CALL
+    name: call
+    eventType: call.ended
+    transform: '{"call": interaction.id, "ref": survey.callRef, "rec": links.rec}'
+    fixtures: [events/*.json]
+  - id: SURVEY
+    name: survey
+    eventType: survey.completed
+    transform: '{"ev": event.id, "ref": survey.callRef}'
+    fixtures: [events/*.json]
+"#,
+            ),
+            (
+                "events/a.json",
+                r#"{"event": {"id": "E-0001", "type": "call.ended", "occurredAt": "2025-06-01T08:05:00Z"}, "interaction": {"id": "CALL-123"}, "survey": {"callRef": "CALL-123"}, "links": {"rec": "call/CALL-123/recording"}}"#,
+            ),
+            (
+                "events/b.json",
+                r#"{"event": {"id": "E-0002", "type": "survey.completed", "occurredAt": "2025-06-01T08:07:00Z"}, "survey": {"callRef": "CALL-123"}}"#,
+            ),
+            (
+                "down.yaml",
+                "version: 1\nname: down\nduration: 2m\nevents: { count: 20 }\nfaults:\n  - maintenance: { from: 0s, to: 1h }\n",
+            ),
+        ],
+    );
+    let dlq = dir.path().join("dlq");
+    let (_, out, err) = run(&[
+        dir.path().join("links.yaml").to_str().unwrap(),
+        "--scenario",
+        dir.path().join("down.yaml").to_str().unwrap(),
+        "--dlq-dir",
+        dlq.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("generated events keep each fixture's shape"),
+        "{out}{err}"
+    );
+    // Event id → payload, every dead letter (22 events: the 2 fixtures and 20 generated).
+    let mut payloads = std::collections::BTreeMap::new();
+    let mut stack = vec![dlq.clone()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let r: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+                let payload = match &r["payload"] {
+                    serde_json::Value::String(s) => serde_json::from_str(s).unwrap(),
+                    v => v.clone(),
+                };
+                payloads.insert(r["eventId"].as_str().unwrap().to_string(), payload);
+            }
+        }
+    }
+    assert_eq!(payloads.len(), 22, "{out}{err}");
+    let mut calls = std::collections::BTreeSet::new();
+    for k in 0..11 {
+        // Copy k: the call E-(2k+1), its survey E-(2k+2).
+        let call = &payloads[&format!("E-{:04}", 2 * k + 1)];
+        let survey = &payloads[&format!("E-{:04}", 2 * k + 2)];
+        let id = call["call"].as_str().unwrap();
+        assert!(calls.insert(id.to_string()), "{id} twice");
+        assert_eq!(call["ref"], id, "{call}");
+        assert_eq!(call["rec"], format!("call/{id}/recording"), "{call}");
+        assert_eq!(survey["ref"], id, "{survey} of {call}");
+    }
+}

@@ -312,6 +312,157 @@ pub struct Plan {
     shapes: Vec<Shape>,
     /// Which templates are one interaction, and how each copy of one is timed.
     groups: Groups,
+    /// Per template: its other fields that repeat a varied id ([`links_of`]).
+    links: Vec<Vec<Link>>,
+}
+
+/// A field outside the identity fields that carries one of its template's varied ids, whole
+/// (`survey.callRef` equal to `interaction.id`) or as a token of a longer string
+/// (`links.self: "/calls/CALL-123"`): rewritten with the copy's generated id.
+#[derive(Debug, Clone)]
+struct Link {
+    path: Vec<Seg>,
+    form: LinkForm,
+}
+
+#[derive(Debug, Clone)]
+enum LinkForm {
+    /// A number equal to a numeric id: the copy's generated number.
+    Number(IdGen),
+    /// A string: its literal text between the ids it carries, in order.
+    Text(Vec<Part>),
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Lit(String),
+    /// The copy's generated value of an id, as text.
+    Id(IdGen),
+}
+
+/// Whether an id's fixture text is distinctive enough to be linked where another field repeats
+/// it: at least 4 characters with an ASCII letter or digit, and a digit or at least 8
+/// characters. `1`, `42`, `true`, `null`, `open`, `CASE-ZZ` are never linked: a field that
+/// happens to equal one is more likely a count, a flag or a word than the id.
+fn linkable(text: &str) -> bool {
+    let n = text.chars().count();
+    n >= 4
+        && text.chars().any(|c| c.is_ascii_alphanumeric())
+        && (n >= 8 || text.chars().any(|c| c.is_ascii_digit()))
+}
+
+/// The varied ids `ids` (how each is generated, its fixture value), found in `template`'s
+/// other string and number leaves (not at `skip`: the identity fields and the times): a string
+/// equal to an id's text or holding it at token boundaries (no alphanumeric character on either
+/// side), a number equal to a numeric id. Where two ids overlap in a string, the earlier, then
+/// the longer, is taken.
+fn links_of(template: &Value, ids: &[(IdGen, &Value)], skip: &dyn Fn(&[Seg]) -> bool) -> Vec<Link> {
+    let mut texts: Vec<(IdGen, String, Option<i128>)> = ids
+        .iter()
+        .filter_map(|&(i, v)| {
+            let (text, num) = match v {
+                Value::String(s) => (s.clone(), None),
+                Value::Number(_) => (v.to_string(), Some(integer(v)?)),
+                _ => return None,
+            };
+            linkable(&text).then_some((i, text, num))
+        })
+        .collect();
+    // Equal fixture values share one generated value in a copy: the first stands for all.
+    let mut seen = std::collections::BTreeSet::new();
+    texts.retain(|t| seen.insert(t.1.clone()));
+    let mut out = Vec::new();
+    if texts.is_empty() {
+        return out;
+    }
+    fn walk(
+        v: &Value,
+        path: &mut Vec<Seg>,
+        texts: &[(IdGen, String, Option<i128>)],
+        skip: &dyn Fn(&[Seg]) -> bool,
+        out: &mut Vec<Link>,
+    ) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    path.push(Seg::Key(k.clone()));
+                    walk(x, path, texts, skip, out);
+                    path.pop();
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    path.push(Seg::Index(i));
+                    walk(x, path, texts, skip, out);
+                    path.pop();
+                }
+            }
+            Value::Number(_) if !skip(path) => {
+                let n = integer(v);
+                if let Some(&(i, ..)) = texts.iter().find(|t| t.2.is_some() && t.2 == n) {
+                    out.push(Link {
+                        path: path.clone(),
+                        form: LinkForm::Number(i),
+                    });
+                }
+            }
+            Value::String(s) if !skip(path) => {
+                if let Some(parts) = text_parts(s, texts) {
+                    out.push(Link {
+                        path: path.clone(),
+                        form: LinkForm::Text(parts),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(template, &mut Vec::new(), &texts, skip, &mut out);
+    out
+}
+
+/// `s` split into literal text and the ids of `texts` it holds at token boundaries, or `None`
+/// when it holds none.
+fn text_parts(s: &str, texts: &[(IdGen, String, Option<i128>)]) -> Option<Vec<Part>> {
+    let alnum_at = |i: usize| s[i..].chars().next().is_some_and(char::is_alphanumeric);
+    let alnum_before = |i: usize| {
+        s[..i]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+    };
+    // (start, end, id), every boundary-delimited occurrence of every id.
+    let mut hits: Vec<(usize, usize, IdGen)> = Vec::new();
+    for (i, text, _) in texts {
+        let mut from = 0;
+        while let Some(at) = s[from..].find(text.as_str()) {
+            let (start, end) = (from + at, from + at + text.len());
+            if !alnum_before(start) && !alnum_at(end) {
+                hits.push((start, end, *i));
+            }
+            from = start + s[start..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    if hits.is_empty() {
+        return None;
+    }
+    hits.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for (start, end, i) in hits {
+        if start < at {
+            continue;
+        }
+        if start > at {
+            parts.push(Part::Lit(s[at..start].to_string()));
+        }
+        parts.push(Part::Id(i));
+        at = end;
+    }
+    if at < s.len() {
+        parts.push(Part::Lit(s[at..].to_string()));
+    }
+    Some(parts)
 }
 
 #[derive(Debug, Clone)]
@@ -779,6 +930,27 @@ impl Plan {
             })
             .collect();
         let groups = groups.timed(templates, &times, &time_units);
+        // Once per template: the other fields that repeat a varied id, its own first, then
+        // another template's (a survey's `callRef` naming the call fixture's `interaction.id`:
+        // within a copy, both are generated for one copy of the fixture set).
+        let varied_of = |u: usize| {
+            ids.iter().filter_map(move |f| {
+                let gen = f.per_template.get(u).copied().flatten()?;
+                Some((gen, get(&templates[u], &f.path)?))
+            })
+        };
+        let links: Vec<Vec<Link>> = templates
+            .iter()
+            .enumerate()
+            .map(|(t, template)| {
+                let varied: Vec<(IdGen, &Value)> = varied_of(t)
+                    .chain((0..n).filter(|&u| u != t).flat_map(varied_of))
+                    .collect();
+                let time_paths: Vec<&[Seg]> = times[t].iter().map(|f| f.path.as_slice()).collect();
+                let skip = |p: &[Seg]| skip(p) || time_paths.contains(&p);
+                links_of(template, &varied, &skip)
+            })
+            .collect();
         Ok(Plan {
             templates: templates.len() as u64,
             ids,
@@ -786,6 +958,7 @@ impl Plan {
             groups,
             time_units,
             shapes,
+            links,
         })
     }
 
@@ -806,32 +979,61 @@ impl Plan {
             let Some(gen) = f.per_template.get(t).copied().flatten() else {
                 continue;
             };
-            let v = match gen {
-                IdGen::Int {
-                    start,
-                    up,
-                    step,
-                    rank,
-                    distinct,
-                } => {
-                    // Within ±(2^53 − 1), or the 64-bit range past it, by construction
-                    // ([`int_gens`]).
-                    let off = IdGen::offset(rank, distinct, g, self.templates) as i128 * step;
-                    let n = if up { start + off } else { start - off };
-                    Value::Number(int_number(n))
-                }
-                IdGen::Str {
-                    shape,
-                    start,
-                    rank,
-                    distinct,
-                } => {
-                    let off = IdGen::offset(rank, distinct, g, self.templates);
-                    Value::String(self.shapes[shape].encode(start.saturating_add(off)))
+            set_existing(ev, &f.path, self.generated(gen, g));
+        }
+        for link in self.links.get(t).into_iter().flatten() {
+            let v = match &link.form {
+                LinkForm::Number(gen) => self.generated(*gen, g),
+                LinkForm::Text(parts) => {
+                    let mut s = String::new();
+                    for p in parts {
+                        match p {
+                            Part::Lit(l) => s.push_str(l),
+                            Part::Id(gen) => match self.generated(*gen, g) {
+                                Value::String(x) => s.push_str(&x),
+                                x => s.push_str(&x.to_string()),
+                            },
+                        }
+                    }
+                    Value::String(s)
                 }
             };
-            set_existing(ev, &f.path, v);
+            set_at(ev, &link.path, v);
         }
+        self.shift_times(ev, t, start);
+    }
+
+    /// The value `gen` generates for generated event `g` (any template's of its copy: the
+    /// offset reads only the copy, `g / templates`).
+    fn generated(&self, gen: IdGen, g: u64) -> Value {
+        match gen {
+            IdGen::Int {
+                start,
+                up,
+                step,
+                rank,
+                distinct,
+            } => {
+                // Within ±(2^53 − 1), or the 64-bit range past it, by construction
+                // ([`int_gens`]).
+                let off = IdGen::offset(rank, distinct, g, self.templates) as i128 * step;
+                let n = if up { start + off } else { start - off };
+                Value::Number(int_number(n))
+            }
+            IdGen::Str {
+                shape,
+                start,
+                rank,
+                distinct,
+            } => {
+                let off = IdGen::offset(rank, distinct, g, self.templates);
+                Value::String(self.shapes[shape].encode(start.saturating_add(off)))
+            }
+        }
+    }
+
+    /// Every time field of template `t`'s copy moved so its interaction starts at `start`.
+    fn shift_times(&self, ev: &mut Value, t: usize, start: i64) {
         // One offset for every time of the copy of the template's interaction, a multiple of
         // the coarsest precision among them, so each keeps its precision and every interval
         // between any two of them, in one event or two, stays the fixtures': the
@@ -2768,6 +2970,164 @@ mod tests {
             "2025-03-01T10:41:00.250+01:00"
         );
         assert_eq!(e["interaction"]["endedAt"], "2025-03-01 10:59:30.500+0100");
+    }
+
+    /// Finding 1 (s10): a field that repeats a varied id, whole or as a token of a longer string
+    /// (a URL, a path), carries the copy's id; a number equal to a numeric id likewise.
+    #[test]
+    fn fields_that_repeat_a_varied_id_carry_the_copys_id() {
+        let t = [json!({
+            "event": {"id": "evt-0001", "occurredAt": "2025-03-01T10:00:00Z"},
+            "interaction": {"id": "CALL-123", "startedAt": "2025-03-01T09:55:00Z"},
+            "survey": {"callRef": "CALL-123", "eventRef": "evt-0001"},
+            "links": {"self": "/calls/CALL-123", "rec": "call/CALL-123/recording",
+                      "both": "CALL-123:evt-0001", "list": ["x", "https://h/CALL-123?e=evt-0001"]},
+            "notMine": "CALL-1234", "inside": "XCALL-123", "prefix": "CALL-123x"
+        })];
+        let evs = generate(&t, 5, &Identity::default());
+        let mut seen = std::collections::BTreeSet::new();
+        for e in &evs {
+            let (c, v) = (
+                e["interaction"]["id"].as_str().unwrap(),
+                e["event"]["id"].as_str().unwrap(),
+            );
+            assert_ne!(c, "CALL-123");
+            assert!(seen.insert(c.to_string()));
+            assert_eq!(e["survey"]["callRef"], c, "{e}");
+            assert_eq!(e["survey"]["eventRef"], v, "{e}");
+            assert_eq!(e["links"]["self"], format!("/calls/{c}"));
+            assert_eq!(e["links"]["rec"], format!("call/{c}/recording"));
+            assert_eq!(e["links"]["both"], format!("{c}:{v}"));
+            assert_eq!(
+                e["links"]["list"],
+                json!(["x", format!("https://h/{c}?e={v}")])
+            );
+            // Not at a token boundary: another value that merely contains the id's text.
+            assert_eq!(e["notMine"], "CALL-1234");
+            assert_eq!(e["inside"], "XCALL-123");
+            assert_eq!(e["prefix"], "CALL-123x");
+            // The built-in check's promise: the fixture's form.
+            assert!(compare(&t[0], e).is_empty(), "{:?}", compare(&t[0], e));
+        }
+    }
+
+    #[test]
+    fn a_number_equal_to_a_numeric_id_follows_it_and_short_or_common_values_do_not() {
+        let t = [json!({
+            "event": {"id": 1},
+            "interaction": {"id": 4711, "startedAt": "2025-03-01T09:55:00Z"},
+            "ticket": {"callNumber": 4711, "callText": "4711", "url": "/t/4711", "priority": 1,
+                       "count": "1"},
+            "conversation": {"id": "true"},
+            "flag": "true"
+        })];
+        let identity = Identity {
+            fields: vec!["conversation.id".into()],
+            fallback: vec![],
+        };
+        let evs = generate(&t, 3, &identity);
+        for e in &evs {
+            let c = e["interaction"]["id"].as_i64().unwrap();
+            assert_ne!(c, 4711);
+            assert_eq!(e["ticket"]["callNumber"], c, "{e}");
+            assert_eq!(e["ticket"]["callText"], c.to_string(), "{e}");
+            assert_eq!(e["ticket"]["url"], format!("/t/{c}"), "{e}");
+            // `event.id` 1 and `conversation.id` "true" vary but are too short or common to link.
+            assert_ne!(e["event"]["id"], 1);
+            assert_eq!(e["ticket"]["priority"], 1);
+            assert_eq!(e["ticket"]["count"], "1");
+            assert_eq!(e["flag"], "true");
+        }
+        assert!(!linkable("true") && !linkable("1") && !linkable("abc") && !linkable("CASE-ZZ"));
+        assert!(
+            linkable("4711") && linkable("CALL-123") && linkable("abcdefab") && !linkable("----")
+        );
+    }
+
+    /// In place on a copy that earlier calls varied (the feed's path), the links come out as
+    /// `apply`'s on the template: a differential check over many copies.
+    #[test]
+    fn links_in_place_equal_links_on_a_fresh_copy() {
+        let t = [
+            json!({"event": {"id": "E-0001"}, "interaction": {"id": "INT-00417"},
+                   "survey": {"callRef": "INT-00417", "url": "/c/INT-00417/s/E-0001"}}),
+            json!({"event": {"id": "E-0002"}, "survey": {"interactionId": "INT-00417", "u": "/c/INT-00417"}}),
+        ];
+        let identity = Identity {
+            fields: vec!["survey.interactionId".into()],
+            fallback: vec![],
+        };
+        let p = Plan::new(&t, 40, &identity).unwrap();
+        let mut copies = t.to_vec();
+        for g in 0..40u64 {
+            let ti = (g % 2) as usize;
+            p.apply_in_place(&mut copies[ti], ti, g, AT);
+            assert_eq!(copies[ti], p.apply(&t[ti], ti, g, AT));
+        }
+        // One interaction in both templates of a copy: the second's `u` names the first's id.
+        let (a, b) = (p.apply(&t[0], 0, 6, AT), p.apply(&t[1], 1, 7, AT));
+        assert_eq!(
+            b["survey"]["u"],
+            format!("/c/{}", a["interaction"]["id"].as_str().unwrap())
+        );
+        assert_eq!(a["survey"]["callRef"], a["interaction"]["id"]);
+    }
+
+    /// A fixture that names another fixture's varied id in a field of its own (a survey's
+    /// `callRef`, not an identity field) names that fixture's copy in every copy.
+    #[test]
+    fn a_field_naming_another_fixtures_id_names_its_copy() {
+        let t = [
+            json!({"event": {"id": "E-0001"}, "interaction": {"id": "CALL-48213"}}),
+            json!({"event": {"id": "E-0002"}, "survey": {"callRef": "CALL-48213"},
+                   "links": {"self": "/calls/CALL-48213/survey", "event": "urn:E-0001"}}),
+        ];
+        let evs = generate(&t, 10, &Identity::default());
+        for pair in evs.chunks(2) {
+            let (call, survey) = (&pair[0], &pair[1]);
+            let c = call["interaction"]["id"].as_str().unwrap();
+            assert_ne!(c, "CALL-48213");
+            assert_eq!(survey["survey"]["callRef"], c, "{survey}");
+            assert_eq!(survey["links"]["self"], format!("/calls/{c}/survey"));
+            assert_eq!(
+                survey["links"]["event"],
+                format!("urn:{}", call["event"]["id"].as_str().unwrap())
+            );
+        }
+    }
+
+    /// Finding 2 (s10): the generator never makes a span of its own: every time of an
+    /// interaction's copy moves by one offset, so `endedAt − startedAt`, a duration field beside
+    /// them and the order of the two stay the fixture's in every copy, whatever the arrival.
+    #[test]
+    fn spans_and_durations_stay_the_fixtures_in_every_copy() {
+        let t = [
+            json!({"event": {"id": "e-1", "occurredAt": "2025-03-01T10:00:05Z"},
+                   "interaction": {"id": "c-0001", "startedAt": "2025-03-01T09:58:30.250Z",
+                                   "endedAt": "2025-03-01T10:00:00.750Z", "durationSeconds": 90}}),
+            json!({"event": {"id": "e-2", "occurredAt": 1740823500},
+                   "interaction": {"id": "c-0001", "endedAt": "2025-03-01T10:00:00.750Z"}}),
+        ];
+        let ms = |v: &Value| parse_time(v).unwrap().0.timestamp_millis();
+        let p = plan(&t, 200);
+        for g in 0..200u64 {
+            let ti = (g % 2) as usize;
+            let start = AT + (g as i64) * 7_919_003 - 500_000_000;
+            let e = p.apply(&t[ti], ti, g, start);
+            let i = &e["interaction"];
+            if ti == 0 {
+                assert_eq!(ms(&i["endedAt"]) - ms(&i["startedAt"]), 90_500, "{e}");
+                assert_eq!(i["durationSeconds"], 90);
+                assert_eq!(ms(&e["event"]["occurredAt"]) - ms(&i["endedAt"]), 4_250);
+            } else {
+                // Epoch seconds beside ISO milliseconds: 10:05:00 − 10:00:00.750.
+                assert_eq!(
+                    ms(&e["event"]["occurredAt"]) - ms(&i["endedAt"]),
+                    299_250,
+                    "{e}"
+                );
+            }
+        }
     }
 
     /// #151: a fixture whose times have mixed precisions and offsets (milliseconds with `+02:00`
