@@ -1243,7 +1243,10 @@ rules:
     transform: '{"interactionId": interaction.id, "region": interaction.queue.region, "note": interaction.note}'
     fixtures: [events/*.json]
 "#;
-    let spec = [head, RETRY, tail].concat().replace("FIELD", field);
+    // Respecting Retry-After: a maintenance window's dead letters are then the scenario's (#216).
+    let spec = [head, RETRY, "  respectRetryAfterHeader: true\n", tail]
+        .concat()
+        .replace("FIELD", field);
     write_files(
         dir.path(),
         &[
@@ -1546,6 +1549,7 @@ const RETRY_503: &str = "retry:
   backoffMultiplier: 2
   retryableStatusCodes: [503]
   nonRetryableStatusCodes: [400, 422]
+  respectRetryAfterHeader: true
 ";
 
 /// A webhook spec with GUID event ids in braces and ISO times with offsets, for the tests of
