@@ -3370,3 +3370,106 @@ rules:
         assert_eq!(survey["ref"], id, "{survey} of {call}");
     }
 }
+
+/// #248 (#242): on a batching channel, a scenario's `respond` 422 refusing batches the CRM
+/// model's own checks take (the array body, its size, each member against the schema, the
+/// joined key) is the scenario's, to replay, as without batching; and the verdict agrees with
+/// `dlq replay --dry-run` of the records it wrote: every one is delivered by the unchanged spec.
+/// Batches holding a member that fails the schema stay the spec's.
+#[test]
+fn a_respond_fault_refusing_good_batches_is_to_replay_as_dlq_replay_agrees() {
+    let batching = [
+        ("specs/crm_sync.yaml", "batchSize: 1\n", "batchSize: 5\n"),
+        (
+            "specs/crm_sync.yaml",
+            "batchIntervalSeconds: 0\n",
+            "batchIntervalSeconds: 2\n",
+        ),
+        (
+            "specs/crm_sync.yaml",
+            "acceptsArrays: false",
+            "acceptsArrays: true",
+        ),
+    ];
+    let scenario = "version: 1\nname: respond-422\nduration: 5m\nevents: { count: 300 }\nfaults:\n  - respond: { from: 1m, to: 2m, status: 422, body: '{\"error\":\"validation rule VR_017\"}' }\n";
+    let dir = crate::common::edited_example(&batching);
+    fs::write(dir.path().join("respond.yaml"), scenario).unwrap();
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            "specs/crm_sync.yaml",
+            "--scenario",
+            "respond.yaml",
+            "--report",
+            "r.json",
+            "--dlq-dir",
+            "dlq",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert!(spec_causes(&rep).is_empty(), "{out}");
+    let replay = rep["deadLetters"]["toReplay"]["count"].as_u64().unwrap();
+    assert!(replay > 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{replay} to replay (NON_RETRYABLE_STATUS {replay})"
+        )),
+        "{out}"
+    );
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "dlq",
+            "replay",
+            "dlq",
+            "--spec",
+            "specs/crm_sync.yaml",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains(&format!(
+            "{replay} of {replay} records would now be delivered"
+        )),
+        "{out}{err}"
+    );
+    // The schema refuses voice, and every batch holds a voice event: the model's own checks
+    // refuse each batch (422), so every member is the spec's.
+    let mut edits = batching.to_vec();
+    edits.push((
+        "specs/crm-case.schema.json",
+        r#""enum": ["voice", "webchat", "email"]"#,
+        r#""enum": ["webchat", "email"]"#,
+    ));
+    let dir = crate::common::edited_example(&edits);
+    fs::write(dir.path().join("respond.yaml"), scenario).unwrap();
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            "specs/crm_sync.yaml",
+            "--scenario",
+            "respond.yaml",
+            "--report",
+            "r.json",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(
+        rep["deadLetters"]["toReplay"]["count"].as_u64(),
+        Some(0),
+        "{out}"
+    );
+    assert!(
+        spec_causes(&rep)
+            .iter()
+            .any(|c| c.0 == "NON_RETRYABLE_STATUS" && c.1 == Some(422)),
+        "{out}"
+    );
+}

@@ -353,6 +353,7 @@ impl Report {
 
     /// Computes percentiles and checks the expectations once the run is over.
     pub fn finish(&mut self) {
+        self.causes.finish();
         self.latencies.sort_unstable();
         self.latency = Latency::of(&self.latencies);
         for b in &mut self.buckets {

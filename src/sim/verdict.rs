@@ -7,8 +7,9 @@
 //! the status as non-retryable or retried the refusal until `RETRIES_EXHAUSTED`: the same payload
 //! gets the same answer — except a refusal of a payload the simulated CRM's own checks take
 //! ([`Limits`], `CrmModel::checks`: a key no longer than servers take, a body no larger than it
-//! takes, a record it takes, passing its rule's schema; no batching), which was a fault of the
-//! CRM, a scenario's `respond`, and is to replay), or the spec's own policy dead-lettered an answer that heals by waiting
+//! takes, records it takes, each passing its rule's schema; a batch's request judged whole,
+//! #248), which was a fault of the CRM, a scenario's `respond`, and is to replay), or the spec's
+//! own policy dead-lettered an answer that heals by waiting
 //! (`NON_RETRYABLE_STATUS` after a 408, 429 or 5xx the spec lists as non-retryable, lint's
 //! CX007). Such dead letters fail the run by default, with a line naming the reason, the rule, an
 //! example event and the fix; a scenario that means to produce them says so in
@@ -106,31 +107,49 @@ const MAX_CAUSES: usize = 32;
 pub struct Limits {
     /// What the CRM model refuses by itself (`CrmModel::checks`).
     pub checks: Checks,
-    /// Every request carries one event's payload (no batching), so the payload's size is the
-    /// body's and its key the header's.
-    pub single: bool,
 }
 
 impl Limits {
-    /// Whether the CRM's refusal (400, 413, 415, 422, 431) of this dead letter's last request cannot
-    /// have been its judgement of the request: its own checks take the payload (its key within
-    /// the header limit, its body within the size limit, a record it takes, passing its rule's
-    /// schema). The refusal was then a fault of the CRM (a scenario's `respond`), and a replay
-    /// delivers the event (#193, #215). A batched channel's body is more than one payload, so
-    /// its refusals stay the spec's.
-    fn within(&self, d: &DeadLettered) -> bool {
-        if !self.single
-            || !d
-                .last_status
-                .is_some_and(|s| PAYLOAD_REJECTIONS.contains(&s))
-        {
+    /// Whether the CRM's refusal (400, 413, 415, 422, 431) of this dead letter's last request
+    /// cannot have been its judgement of the request: its own checks take it (the key within
+    /// the header limit, the body within the size limit, records it takes, each passing its
+    /// rule's schema). The refusal was then a fault of the CRM (a scenario's `respond`), and a
+    /// replay delivers the event (#193, #215). `batch`: the request was a batch's, holding
+    /// these members (`d` among them), judged whole under the batch's key (#248).
+    fn within(&self, d: &DeadLettered, batch: Option<&[DeadLettered]>) -> bool {
+        if !refused(d) {
             return false;
         }
-        let key = d.idempotency_key.as_deref().unwrap_or("");
-        d.payload
-            .as_ref()
-            .is_some_and(|p| self.checks.refusal(&d.id.rule_id, key, p).is_none())
+        match (batch, &d.batch) {
+            (Some(members), Some(b)) => {
+                let payloads: Option<Vec<(&str, &serde_json::Value)>> = members
+                    .iter()
+                    .map(|m| m.payload.as_ref().map(|p| (&*m.id.rule_id, p)))
+                    .collect();
+                payloads.is_some_and(|p| self.checks.batch_refusal(&b.key, &p).is_none())
+            }
+            (None, None) => {
+                let key = d.idempotency_key.as_deref().unwrap_or("");
+                d.payload
+                    .as_ref()
+                    .is_some_and(|p| self.checks.refusal(&d.id.rule_id, key, p).is_none())
+            }
+            _ => false,
+        }
     }
+}
+
+/// Whether the CRM's last answer to `d` refused the request itself ([`PAYLOAD_REJECTIONS`]).
+fn refused(d: &DeadLettered) -> bool {
+    d.last_status
+        .is_some_and(|s| PAYLOAD_REJECTIONS.contains(&s))
+}
+
+/// A batch's members dead-lettered so far (they settle together, one after another), each with
+/// its example, held until the last so the batch is judged whole ([`Limits::within`]).
+#[derive(Debug, Clone, Default)]
+pub struct Pending {
+    members: Vec<(DeadLettered, String)>,
 }
 
 /// The dead letters of a run, by who must act on them.
@@ -168,6 +187,9 @@ pub struct Causes {
     pub limits: Option<Limits>,
     /// The spec's `channel.batchSize` (a batched 413's fix names a smaller one).
     pub batch_size: usize,
+    /// Members of a batch refused with a 4xx the checks are asked about, until the batch's
+    /// last member is dead-lettered ([`Causes::finish`] files what is left).
+    pub pending: Pending,
 }
 
 /// Whether `spec` uses OAuth without `retryOnTokenExpiry`: the machine then dead-letters every
@@ -199,20 +221,71 @@ pub fn sends_expired_tokens(spec: &RawSpec, sc: &Scenario) -> bool {
 }
 
 impl Causes {
-    /// Files one dead letter; `example` describes it (called for the first of each cause only).
+    /// Files one dead letter; `example` describes it (called for the first of each cause only,
+    /// and for each member of a batch whose refusal the CRM's checks are asked about).
     pub fn add(&mut self, d: &DeadLettered, example: impl FnOnce() -> String) {
         if let Some(r) = self.record.as_mut() {
             r.insert((d.id.origin, d.id.rule_id.to_string()));
         }
         let auth = d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d));
-        let by = if auth || self.retry_after_cures(d) {
-            Cause::Spec
-        } else {
-            match cause(d.reason, d.last_status) {
-                Cause::Spec if self.limits.as_ref().is_some_and(|l| l.within(d)) => Cause::Faults,
-                c => c,
+        if auth || self.retry_after_cures(d) {
+            return self.file(d, Cause::Spec, example);
+        }
+        match (&d.batch, cause(d.reason, d.last_status)) {
+            // A batch's refusal: judged once its every member is here (#248).
+            (Some(b), Cause::Spec) if self.limits.is_some() && refused(d) => {
+                let fits = self.pending.members.last().is_none_or(|(m, _)| {
+                    m.batch.as_ref().is_some_and(|mb| {
+                        mb.key == b.key && mb.size == b.size && mb.index < b.index && m.at == d.at
+                    })
+                });
+                if !fits {
+                    self.settle_pending();
+                }
+                self.pending.members.push((d.clone(), example()));
+                if self.pending.members.len() == b.size as usize {
+                    self.settle_pending();
+                }
             }
+            (_, Cause::Spec) if self.limits.as_ref().is_some_and(|l| l.within(d, None)) => {
+                self.file(d, Cause::Faults, example)
+            }
+            (_, by) => self.file(d, by, example),
+        }
+    }
+
+    /// Files the members of the batch held in [`Causes::pending`]: the scenario's when the CRM's
+    /// checks take the batch they make up, else the spec's; a batch not all of whose members
+    /// were dead-lettered is filed by its status alone.
+    fn settle_pending(&mut self) {
+        let members = std::mem::take(&mut self.pending.members);
+        let Some((first, _)) = members.first() else {
+            return;
         };
+        let whole = first
+            .batch
+            .as_ref()
+            .is_some_and(|b| b.size as usize == members.len());
+        let dead: Vec<DeadLettered> = members.iter().map(|(d, _)| d.clone()).collect();
+        let taken = whole
+            && self
+                .limits
+                .as_ref()
+                .is_some_and(|l| l.within(first, Some(&dead)));
+        let by = if taken { Cause::Faults } else { Cause::Spec };
+        for (d, example) in members {
+            self.file(&d, by, || example);
+        }
+    }
+
+    /// Files what is still held once the run is over (a batch some of whose members never
+    /// settled: by its status alone).
+    pub fn finish(&mut self) {
+        self.settle_pending();
+    }
+
+    /// Counts `d` under `by`.
+    fn file(&mut self, d: &DeadLettered, by: Cause, example: impl FnOnce() -> String) {
         match by {
             Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
             Cause::Spec => {
@@ -445,8 +518,7 @@ mod tests {
     }
 
     /// #193: a 413 or 431 for a request within the simulated CRM's limits was the CRM's fault
-    /// (a scenario's `respond`), to replay; one beyond them, or on a batched channel (whose body
-    /// is more than one payload), stays the spec's.
+    /// (a scenario's `respond`), to replay; one beyond them stays the spec's.
     #[test]
     fn a_size_refusal_within_the_crms_limits_is_to_replay() {
         let dead = |status: u16, payload: serde_json::Value, key: String| DeadLettered {
@@ -471,14 +543,7 @@ mod tests {
             &serde_json::json!({"type": "object", "required": ["ticket"]}),
         );
         let checks = Checks::new(1000, false, schema);
-        let one = Some(Limits {
-            checks: checks.clone(),
-            single: true,
-        });
-        let batched = Some(Limits {
-            checks,
-            single: false,
-        });
+        let one = Some(Limits { checks });
         let no_ticket = serde_json::json!({"note": "n"});
         let list = serde_json::json!([{"ticket": "T-1"}]);
         for (limits, d, want) in [
@@ -486,7 +551,6 @@ mod tests {
             (&one, dead(413, big.clone(), "k".into()), (1, 0)),
             (&one, dead(431, small.clone(), "k".into()), (0, 1)),
             (&one, dead(431, small.clone(), long_key), (1, 0)),
-            (&batched, dead(413, small.clone(), "k".into()), (1, 0)),
             (&None, dead(413, small.clone(), "k".into()), (1, 0)),
             // #215: a 422 or 400 of a payload the CRM's own checks take was a fault's; one of a
             // payload failing the schema, or of an array the CRM does not take, is the spec's.
@@ -494,10 +558,116 @@ mod tests {
             (&one, dead(400, small.clone(), "k".into()), (0, 1)),
             (&one, dead(422, no_ticket.clone(), "k".into()), (1, 0)),
             (&one, dead(400, list.clone(), "k".into()), (1, 0)),
-            (&batched, dead(422, small.clone(), "k".into()), (1, 0)),
             (&None, dead(422, small.clone(), "k".into()), (1, 0)),
         ] {
             assert_eq!(filed(limits, &d), want, "{limits:?} {:?}", d.last_status);
         }
+    }
+
+    /// #248: a batch's refusal is judged on the batch as the CRM model reads it (the array
+    /// body against the size limit and the array judgement, each member against its schema,
+    /// the joined key against the header limit), once all its members are dead-lettered: a
+    /// batch the checks take was refused by a fault, to replay; one they refuse is the spec's,
+    /// every member of it.
+    #[test]
+    fn a_batch_refusal_is_judged_on_the_whole_batch() {
+        use crate::delivery::BatchOf;
+        let schema = crate::spec::payload::PayloadSchemas::spec_wide(
+            &serde_json::json!({"type": "object", "required": ["ticket"]}),
+        );
+        // Bodies up to 100 bytes; arrays taken.
+        let checks = Checks::new(100, true, schema);
+        let member = |status: u16, payload: serde_json::Value, key: &str, index: u32, size: u32| {
+            DeadLettered {
+                idempotency_key: Some(format!("m{index}")),
+                payload: Some(payload),
+                last_status: Some(status),
+                attempts: 1,
+                batch: Some(BatchOf {
+                    key: key.into(),
+                    index,
+                    size,
+                    maybe_applied: false,
+                }),
+                ..DeadLettered::example(&format!("e{index}"), Reason::NonRetryableStatus)
+            }
+        };
+        let filed = |batch: &[DeadLettered]| {
+            let mut c = Causes {
+                limits: Some(Limits {
+                    checks: checks.clone(),
+                }),
+                batch_size: 3,
+                ..Causes::default()
+            };
+            for d in batch {
+                c.add(d, String::new);
+            }
+            c.finish();
+            (c.spec_total(), c.replay_total())
+        };
+        let t = |n: usize| serde_json::json!({"ticket": "t".repeat(n)});
+        let batch = |status: u16, payloads: &[serde_json::Value], key: &str| -> Vec<DeadLettered> {
+            let n = payloads.len() as u32;
+            (0..n)
+                .map(|i| member(status, payloads[i as usize].clone(), key, i, n))
+                .collect()
+        };
+        // [{"ticket":"tt…"},…]: 14 bytes a member plus its text, a comma between, brackets.
+        let fits = [t(10), t(10), t(10)];
+        assert!(crate::delivery::machine::batch_body_len([24, 24, 24]) <= 100);
+        let long_key = "k".repeat(8193);
+        for (name, status, payloads, key, want) in [
+            (
+                "a batch the checks take, refused 422",
+                422,
+                &fits[..],
+                "m0,m1,m2",
+                (0, 3),
+            ),
+            ("… refused 400", 400, &fits[..], "m0,m1,m2", (0, 3)),
+            ("… refused 413", 413, &fits[..], "m0,m1,m2", (0, 3)),
+            ("… refused 431", 431, &fits[..], "m0,m1,m2", (0, 3)),
+            ("a batch of one", 422, &fits[..1], "m0", (0, 1)),
+            // Each member alone fits, the batch's body does not: the checks answer 413.
+            (
+                "a body above the limit",
+                422,
+                &[t(30), t(30), t(30)][..],
+                "m0,m1,m2",
+                (3, 0),
+            ),
+            (
+                "a member failing its schema",
+                422,
+                &[t(10), serde_json::json!({"x": 1}), t(10)][..],
+                "m0,m1,m2",
+                (3, 0),
+            ),
+            (
+                "a member that is a list",
+                400,
+                &[t(10), serde_json::json!([t(1)])][..],
+                "m0,m1",
+                (2, 0),
+            ),
+            (
+                "a joined key above 8192 bytes",
+                431,
+                &fits[..],
+                &long_key,
+                (3, 0),
+            ),
+        ] {
+            assert_eq!(filed(&batch(status, payloads, key)), want, "{name}");
+        }
+        // A batch of which only some members were dead-lettered: by its status alone.
+        let mut part = batch(422, &fits, "m0,m1,m2");
+        part.pop();
+        assert_eq!(filed(&part), (2, 0), "an incomplete batch");
+        // Two batches one after the other: each judged on its own members.
+        let mut two = batch(422, &fits, "m0,m1,m2");
+        two.extend(batch(422, &[t(30), t(30), t(30)], "m0,m1,m2"));
+        assert_eq!(filed(&two), (3, 3), "two batches");
     }
 }

@@ -98,6 +98,19 @@ impl jsonschema::Retrieve for Preloaded {
     }
 }
 
+/// The records a request body the CRM takes holds (`crm::body::judge`: an object, or, where
+/// the CRM takes arrays, an array of objects): each element of an array (a transform's list of
+/// records, or a batch's payloads), else the body itself. The CRM judges each record against
+/// its rule's payload schema, never the list as a whole (docs/semantics.md, "What the CRM
+/// accepts as a body"): the one reading of the CRM model's checks (`sim::crm::Checks`) and of
+/// `cxsync test` (#249).
+pub fn records(body: &Value) -> &[Value] {
+    match body {
+        Value::Array(records) => records,
+        record => std::slice::from_ref(record),
+    }
+}
+
 /// One compiled schema and the spec key that names it (for messages).
 #[derive(Debug, Clone)]
 pub struct PayloadSchema {

@@ -954,24 +954,44 @@ impl Checks {
     /// record it takes: docs/semantics.md, "What the CRM accepts as a body"), 422 (a record
     /// fails the rule's payload schema); `None`: it takes the payload.
     pub fn refusal(&self, rule: &str, key: &str, payload: &Value) -> Option<u16> {
+        let records: Vec<(&str, &Value)> = crate::spec::payload::records(payload)
+            .iter()
+            .map(|r| (rule, r))
+            .collect();
+        self.request_refusal(key, &json_text(payload), &records)
+    }
+
+    /// [`Checks::refusal`] of a batch's request (#248): the members' payloads `(rule, payload)`
+    /// in one array as the machine writes it (`delivery::machine::batch_body`), under the
+    /// batch's key (the members' keys joined, `delivery::idempotency::batch_key`); each member
+    /// is one record, judged by its own rule's schema.
+    pub fn batch_refusal(&self, key: &str, members: &[(&str, &Value)]) -> Option<u16> {
+        let texts: Vec<String> = members.iter().map(|(_, p)| json_text(p)).collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.request_refusal(key, &crate::delivery::machine::batch_body(&texts), members)
+    }
+
+    /// The one judgement of a request (lone or batched) with body `body`, holding `records`
+    /// (each with its rule) once the body is taken.
+    fn request_refusal(&self, key: &str, body: &str, records: &[(&str, &Value)]) -> Option<u16> {
         if header_too_long(key.len()) {
             return Some(431);
         }
         if self.refuses_media_type {
             return Some(415);
         }
-        let body = payload.to_string();
         if body_too_large(self.max_body, body.len()) {
             return Some(413);
         }
-        if crm::body::judge(&body, self.accepts_arrays).is_err() {
+        if crm::body::judge(body, self.accepts_arrays).is_err() {
             return Some(400);
         }
-        let schema = self.schema.as_ref().and_then(|s| s.for_rule(Some(rule)))?;
-        let valid = match payload {
-            Value::Array(records) => records.iter().all(|r| schema.validator.is_valid(r)),
-            record => schema.validator.is_valid(record),
-        };
+        let schemas = self.schema.as_ref()?;
+        let valid = records.iter().all(|(rule, record)| {
+            schemas
+                .for_rule(Some(rule))
+                .is_none_or(|s| s.validator.is_valid(record))
+        });
         (!valid).then_some(422)
     }
 }
@@ -1143,6 +1163,61 @@ mod tests {
                         got,
                         "arrays {arrays}, payload {p}, key {} bytes: {body}",
                         r.idempotency.1.len()
+                    );
+                }
+            }
+        }
+    }
+
+    /// #248: [`Checks::batch_refusal`] (what the verdict asks of a batch's refusal) and
+    /// [`CrmModel::handle_request`] of the batch's request (its members' payloads in one array,
+    /// as the machine writes it, under their joined key) give one answer: taken, 400 (a member
+    /// that is not a record), 413 (a body above the limit, though each member alone fits), 422
+    /// (a member failing its schema), 431 (the joined key too long).
+    #[test]
+    fn batch_checks_answer_as_the_model_does() {
+        use crate::delivery::idempotency::batch_key;
+        use crate::delivery::machine::batch_body;
+        let schema = serde_json::json!({"type": "object", "required": ["caseNumber"]});
+        for arrays in [false, true] {
+            let yaml = format!(
+                "version: 1\nname: t\nduration: 1m\ncrm: {{ latency: {{ p50Ms: 0, p99Ms: 0 }}, acceptsArrays: {arrays}, maxBodyBytes: 2000 }}\n"
+            );
+            let mut m = model(&yaml, Some(schema.clone()));
+            let checks = m.checks();
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let ok = serde_json::json!({"caseNumber": "C-1"});
+            let batches: Vec<Vec<Value>> = vec![
+                vec![ok.clone()],
+                vec![ok.clone(), ok.clone(), ok.clone()],
+                vec![ok.clone(), serde_json::json!({"other": 1})],
+                vec![ok.clone(), serde_json::json!([ok.clone()])],
+                vec![ok.clone(), serde_json::json!(null)],
+                vec![serde_json::json!({"caseNumber": "x".repeat(900)}); 3],
+            ];
+            let mut seq = 0u64;
+            for members in &batches {
+                for key_len in [4, 3000] {
+                    let keys: Vec<String> = (0..members.len())
+                        .map(|i| format!("{i:0>key_len$}"))
+                        .collect();
+                    let key = batch_key(&keys);
+                    let texts: Vec<String> = members.iter().map(json_text).collect();
+                    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                    let mut r = req(0, &batch_body(&texts), None);
+                    r.seqs = (0..members.len() as u64).map(|i| seq + i).collect();
+                    seq += members.len() as u64;
+                    r.rules = vec!["R".into(); members.len()];
+                    r.idempotency.1 = key.clone();
+                    let (got, _, body) = status(m.handle_request(0, &r, &mut rng));
+                    let of: Vec<(&str, &Value)> = members.iter().map(|p| ("R", p)).collect();
+                    let want = checks.batch_refusal(&key, &of);
+                    assert_eq!(
+                        want.unwrap_or(201),
+                        got,
+                        "arrays {arrays}, batch {}, key {} bytes: {body}",
+                        r.body,
+                        key.len()
                     );
                 }
             }

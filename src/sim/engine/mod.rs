@@ -345,7 +345,6 @@ pub fn new_report(
     rep.crm_profile = crm.profile().name.to_string();
     rep.causes.limits = Some(crate::sim::verdict::Limits {
         checks: crm.checks(),
-        single: spec.raw.channel.batch_size <= 1,
     });
     rep.notes.extend(profile_note(spec, sc));
     rep.notes.extend(crm.notes.iter().cloned());
