@@ -1167,3 +1167,87 @@ rules:
         }
     }
 }
+
+/// #249: `cxsync test` judges a transform's output as `sim`'s CRM model does: a list of records
+/// (with `crm.acceptsArrays: true`) record by record against the payload schema, never the list
+/// as a whole; a list the CRM does not take (no array support, or nested in a batch's array) is
+/// its 400. Both commands ask one function (`spec::payload::records`, `crm::body::judge`), and
+/// this holds them to one answer over lists, records and both channel shapes.
+#[test]
+fn test_and_sim_judge_a_list_of_records_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/a.json",
+                event("LR-0001", "interaction.ended", "INT-L-0001", ""),
+            ),
+            (
+                "record.schema.json",
+                r#"{"type": "object", "required": ["id", "n"]}"#.to_string(),
+            ),
+        ],
+    );
+    let batch = ", batchSize: 5, batchIntervalSeconds: 1";
+    // (transform, acceptsArrays, channel extra, whether the CRM refuses the payload)
+    let cases = [
+        (r#"[{"id": interaction.id, "n": 1}]"#, true, "", false),
+        (
+            r#"[{"id": interaction.id, "n": 1}, {"id": "x", "n": 2}]"#,
+            true,
+            "",
+            false,
+        ),
+        (
+            r#"[{"id": interaction.id, "n": 1}, {"id": "x"}]"#,
+            true,
+            "",
+            true,
+        ),
+        (r#"[{"id": interaction.id, "n": 1}, "x"]"#, true, "", true),
+        (r#"[{"id": interaction.id, "n": 1}]"#, false, "", true),
+        (r#"{"id": interaction.id, "n": 1}"#, false, "", false),
+        (r#"{"id": interaction.id}"#, true, "", true),
+        (r#"[{"id": interaction.id, "n": 1}]"#, true, batch, true),
+        (r#"{"id": interaction.id, "n": 1}"#, true, batch, false),
+    ];
+    for (transform, arrays, batch, refused) in cases {
+        let spec = format!(
+            r#"version: 1
+name: list
+channel: {{ name: List, destinationUri: "https://hooks.crm.example.net/inbound/list", auth: {{ type: none }}, timeoutMilliseconds: 2000{batch} }}
+idempotency: {{ header: X-Idempotency-Key, key: "${{event.id}}" }}
+retry: {{ maxRetries: 3, initialDelaySeconds: 1, maxDelaySeconds: 10, backoffMultiplier: 2, respectRetryAfterHeader: true, retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: list-dlq, alertEndpoint: "https://mon.example.net/hook" }}
+crm: {{ profile: generic, acceptsArrays: {arrays}, payloadSchema: record.schema.json }}
+rules:
+  - id: LIST
+    name: records
+    eventType: interaction.ended
+    transform: '{transform}'
+    fixtures: [fx/*.json]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let run = |args: &[&str]| {
+            cxsync()
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let case = format!("{transform} with acceptsArrays {arrays}{batch}");
+        let test = run(&["test", "s.yaml", "--update"]);
+        let sim = text(&run(&["sim", "s.yaml", "--events", "40"]));
+        let sim_refused = sim.contains("NON_RETRYABLE_STATUS (400)")
+            || sim.contains("NON_RETRYABLE_STATUS (422)");
+        assert_eq!(sim_refused, refused, "sim, {case}: {sim}");
+        assert_eq!(
+            test.status.code(),
+            Some(if refused { 1 } else { 0 }),
+            "test, {case}: {}",
+            text(&test)
+        );
+    }
+}

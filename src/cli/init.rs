@@ -126,7 +126,11 @@ fn build(root: &Path, profile: CrmProfile, name: &str) -> anyhow::Result<Vec<Pat
     let now = runner::snapshot_now(&spec, None).map_err(|d| anyhow::anyhow!(d.message))?;
     let max_body =
         crate::crm::max_body_bytes(&spec.raw, &crate::crm::profile(spec.raw.crm.profile), None);
-    let run = runner::run_spec(&spec, now, &root.join(crate::project::SNAPSHOTS), max_body);
+    let crm = runner::CrmBody {
+        max_body,
+        refusal: crate::crm::body::refusal,
+    };
+    let run = runner::run_spec(&spec, now, &root.join(crate::project::SNAPSHOTS), crm);
     if let Some(d) = run.diags.first() {
         bail!(
             "the generated project's rule does not run ({}); this is a bug in cxsync init",

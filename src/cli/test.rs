@@ -123,7 +123,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         progress.message(&spec.path.display().to_string());
         let max_body =
             crate::crm::max_body_bytes(&spec.raw, &crate::crm::profile(spec.raw.crm.profile), None);
-        let run = runner::run_spec_observed(&spec, now, &snapshots, max_body, &mut |case| {
+        let crm = runner::CrmBody {
+            max_body,
+            refusal: crate::crm::body::refusal,
+        };
+        let run = runner::run_spec_observed(&spec, now, &snapshots, crm, &mut |case| {
             cases_done += 1;
             progress.set(cases_done, cases_total);
             if let Some(p) = case.problems.iter().find(|p| limit_named(p).is_some()) {

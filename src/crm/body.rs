@@ -113,6 +113,12 @@ pub fn judge(body: &str, accepts_arrays: bool) -> Result<Kind, Refusal> {
     }
 }
 
+/// [`judge`]'s reason for a 400 as text, or `None` when the CRM takes the body: what
+/// `cxsync test` reports (`transform::runner::CrmBody`).
+pub fn refusal(body: &str, accepts_arrays: bool) -> Option<String> {
+    judge(body, accepts_arrays).err().map(|r| r.to_string())
+}
+
 /// A JSON value read only for its kind (its content is skipped, not built).
 struct KindOf(Kind);
 

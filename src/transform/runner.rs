@@ -1,6 +1,6 @@
 //! The fixture runner behind `cxsync test`: for every rule of a spec and every fixture event, the
-//! rule's event type and conditions, then the transform, then the CRM checks (target schema,
-//! payload size), then redaction into the snapshot text. Pure: the spec loader has already read
+//! rule's event type and conditions, then the transform, then the CRM model's checks (the body's
+//! size and shape, each record against the target schema), then redaction into the snapshot text. Pure: the spec loader has already read
 //! the transforms and fixtures; comparing with and writing snapshots is the CLI's job.
 
 use std::path::{Path, PathBuf};
@@ -73,11 +73,21 @@ pub fn spec_snapshots(spec: &Path, env: Option<&str>, snapshot_dir: &Path) -> Pa
     }
 }
 
+/// What the CRM model takes as a request body, which the caller asks `crm` for (`transform`
+/// sits beside `crm`, not above it).
+#[derive(Debug, Clone, Copy)]
+pub struct CrmBody {
+    /// The largest request body the CRM takes (`crm::max_body_bytes`): 413 above.
+    pub max_body: u64,
+    /// Why the CRM answers 400 to a body, given whether it takes arrays (`crm::body::refusal`,
+    /// the model's judgement); `None`: it takes the body.
+    pub refusal: fn(&str, bool) -> Option<String>,
+}
+
 /// Runs every rule and fixture of `spec`. Snapshots go to [`spec_snapshots`]`/<rule id>/`.
-/// `max_body` is the largest request body the CRM takes (`crm::max_body_bytes`, which the
-/// caller asks: `transform` sits beside `crm`, not above it).
-pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path, max_body: u64) -> SpecRun {
-    run_spec_observed(spec, now, snapshot_dir, max_body, &mut |_| {})
+/// `crm` is what the CRM takes as a body.
+pub fn run_spec(spec: &Spec, now: DateTime<Utc>, snapshot_dir: &Path, crm: CrmBody) -> SpecRun {
+    run_spec_observed(spec, now, snapshot_dir, crm, &mut |_| {})
 }
 
 /// [`run_spec`], telling `on_case` about each case as soon as it has run (for progress, and to
@@ -86,9 +96,11 @@ pub fn run_spec_observed(
     spec: &Spec,
     now: DateTime<Utc>,
     snapshot_dir: &Path,
-    max_body: u64,
+    crm: CrmBody,
     on_case: &mut dyn FnMut(&Case),
 ) -> SpecRun {
+    let max_body = crm.max_body;
+    let accepts_arrays = spec.raw.crm.accepts_arrays;
     let mut run = SpecRun::default();
     let rules = spec.rules.clone();
     let schemas = match PayloadSchemas::of(spec, "E302") {
@@ -159,16 +171,46 @@ pub fn run_spec_observed(
                     }
                     Transformed::Nothing => Some(FixtureResult::Undefined),
                     Transformed::Send(mut out) => {
-                        if let Some(schema) = schemas.for_rule(Some(&rule.id)) {
+                        // The body the machine sends: the payload, or a batch's array of it.
+                        let text = crate::jsjson::to_string(&out);
+                        let body = if framing > 0 {
+                            format!("[{text}]")
+                        } else {
+                            text
+                        };
+                        // Every body of a batching channel without array support is refused
+                        // whatever the payload: lint's CX001, said once at `batchSize`.
+                        let shape = if framing > 0 && !accepts_arrays {
+                            None
+                        } else {
+                            (crm.refusal)(&body, accepts_arrays)
+                        };
+                        if let Some(why) = &shape {
+                            case.problems.push(format!(
+                                "the CRM answers 400 to the request body ({why}), so the event is dead-lettered (lint: CX035)"
+                            ));
+                        } else if let Some(schema) = schemas.for_rule(Some(&rule.id)) {
+                            // Each record on its own, as the CRM model judges it (#249): a
+                            // list's elements, never the list as a whole.
                             let key = &schema.key;
-                            for err in schema.validator.iter_errors(&out) {
-                                let pointer = err.instance_path().as_str().to_string();
-                                case.problems.push(format!(
-                                    "output does not match {key} at `{}` (keyword `{}`): {}",
-                                    if pointer.is_empty() { "/" } else { &pointer },
-                                    err.kind().keyword(),
-                                    err
-                                ));
+                            let records = crate::spec::payload::records(&out);
+                            let listed = out.is_array();
+                            for (i, record) in records.iter().enumerate() {
+                                for err in schema.validator.iter_errors(record) {
+                                    let inner = err.instance_path().as_str().to_string();
+                                    let pointer = if listed {
+                                        format!("/{i}{inner}")
+                                    } else if inner.is_empty() {
+                                        "/".to_string()
+                                    } else {
+                                        inner
+                                    };
+                                    case.problems.push(format!(
+                                        "output does not match {key} at `{pointer}` (keyword `{}`): {}",
+                                        err.kind().keyword(),
+                                        err
+                                    ));
+                                }
                             }
                         }
                         let guarded = match max_payload.map(|limit| guard_size(&out, limit)) {
@@ -180,7 +222,7 @@ pub fn run_spec_observed(
                         };
                         // What the CRM model answers 413 to (a payload the guard stops is never
                         // sent): the body's bytes, as the machine writes it.
-                        let body = super::compact_size(&out) + framing;
+                        let body = body.len();
                         if !guarded && body as u64 > max_body {
                             case.problems.push(format!(
                                 "the request body is {body} bytes; the CRM takes at most {max_body} (crm.maxBodyBytes, else its profile's limit) and answers 413, so the event is dead-lettered"
