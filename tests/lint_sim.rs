@@ -1167,3 +1167,142 @@ rules:
         }
     }
 }
+
+/// #241: CX036 names each fixture's own reason, as the delivery machine dead-letters each event
+/// with its own (`delivery::idempotency::unsendable`, the DLQ record's `lastError`): fixtures
+/// whose keys fail for different reasons (a non-ASCII letter, a CR, a trailing space) are not
+/// reported with the first one's character, and fixtures that share one reason are grouped.
+#[test]
+fn cx036_names_each_fixtures_own_reason_as_sims_dead_letters_do() {
+    let dir = tempfile::tempdir().unwrap();
+    // (fixture, customer ref)
+    let refs = [
+        ("ok", "P-1"),
+        ("hostile", "Renée Ø"),
+        ("hostile2", "Renée Z"),
+        ("nl", "P-1\r\nX-Admin: 1"),
+        ("tail", "P-9 "),
+        ("emoji", "P🐉"),
+    ];
+    for (i, (f, r)) in refs.iter().enumerate() {
+        let body = serde_json::json!({
+            "event": {"id": format!("ev-{i}"), "type": "interaction.ended",
+                      "occurredAt": "2025-06-01T08:00:01Z"},
+            "interaction": {"id": format!("i-{i}"), "customer": {"ref": r}},
+        });
+        write(dir.path(), &[(&format!("fx/{f}.json"), body.to_string())]);
+    }
+    std::fs::write(
+        dir.path().join("once.yaml"),
+        "version: 1\nname: once\nduration: 1m\nevents: { count: 0 }\n",
+    )
+    .unwrap();
+    // (fixture globs)
+    let cases: &[&[&str]] = &[
+        &["hostile", "nl"],
+        &["ok", "hostile", "hostile2"],
+        &["hostile", "hostile2", "nl", "tail", "emoji"],
+        &["nl"],
+        &["ok"],
+    ];
+    for fixtures in cases {
+        let list: Vec<String> = fixtures.iter().map(|f| format!("fx/{f}.json")).collect();
+        let spec = format!(
+            r#"version: 1
+name: keys
+channel: {{ name: C, destinationUri: "https://crm.example.org/api/activities", auth: {{ type: none }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ header: X-Idempotency-Key, key: "${{interaction.customer.ref}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - id: R
+    name: r
+    eventType: interaction.ended
+    transform: '{{"ref": interaction.id}}'
+    fixtures: [{}]
+"#,
+            list.join(", ")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX036", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        let dlq = dir.path().join("dlq");
+        let _ = std::fs::remove_dir_all(&dlq);
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--scenario", "once.yaml", "--dlq-dir"])
+            .arg(&dlq)
+            .output()
+            .unwrap();
+        // The simulator's reason per fixture: (why, fixture), from each DLQ record.
+        let mut whys: Vec<(String, String)> = Vec::new();
+        for rec in walk(&dlq) {
+            let rec: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
+            assert_eq!(rec["reason"], "IDEMPOTENCY_KEY_UNRESOLVED", "{rec}");
+            let err = rec["lastError"].as_str().unwrap();
+            let why = err
+                .strip_prefix("the idempotency key ")
+                .and_then(|w| w.split_once("; build the key"))
+                .map(|(w, _)| w.to_string())
+                .unwrap_or_else(|| panic!("{err}"));
+            let id = rec["event"]["event"]["id"].as_str().unwrap();
+            let i: usize = id.trim_start_matches("ev-").parse().unwrap();
+            whys.push((why, refs[i].0.to_string()));
+        }
+        if whys.is_empty() {
+            assert!(!lint.contains("[CX036]"), "{fixtures:?}: {lint}");
+            continue;
+        }
+        // Grouped by reason, each group's fixtures sorted, groups by their fixtures.
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for (why, f) in whys {
+            match groups.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, names)) => names.push(f),
+                None => groups.push((why, vec![f])),
+            }
+        }
+        for (_, names) in &mut groups {
+            names.sort();
+        }
+        groups.sort_by(|a, b| a.1.cmp(&b.1));
+        let n: usize = groups.iter().map(|(_, n)| n.len()).sum();
+        let expected = if let [(why, names)] = groups.as_slice() {
+            format!("({}) {why}: those events", names.join(", "))
+        } else {
+            let parts: Vec<String> = groups
+                .iter()
+                .map(|(why, names)| format!("for {} it {why}", names.join(", ")))
+                .collect();
+            format!("cannot be sent: {}: those events", parts.join("; "))
+        };
+        assert!(
+            lint.contains(&format!("for {n} of {} fixture events", fixtures.len()))
+                && lint.contains(&expected),
+            "{fixtures:?}:\nlint: {lint}\nexpected: {expected}\nsim: {}",
+            text(&sim)
+        );
+    }
+}
+
+/// Every file under `dir`, sorted.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
