@@ -1306,3 +1306,101 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// #243: CX040 says what `cxsync test` and `sim` do with a failing transform, as they decide it
+/// (`transform::limits::past_wall_clock_guard`): a deterministic error (D2015 sequence limit,
+/// D3001, T2001, D1011 depth, `$error`) is dead-lettered as TRANSFORM_FAILED (sim exit 1); a
+/// runaway loop stopped by the wall-clock guard (D1012) has no verdict: `test` and `sim` exit 2,
+/// and lint says so instead of "dead-lettered".
+#[test]
+fn cx040_says_no_verdict_exactly_when_sim_stops_at_the_wall_clock_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/ok.json",
+                event("EV-7701", "interaction.ended", "CHAT-7F3A-007701", ""),
+            ),
+            ("cxsync.toml", String::new()),
+        ],
+    );
+    // (transform, the engine's code, whether it runs into the wall-clock guard)
+    let cases: &[(&str, &str, bool)] = &[
+        (
+            r#"( $f := function($x) { $f($x + 1) }; { "n": $f(1) } )"#,
+            "D1012",
+            true,
+        ),
+        (r#"{ "xs": [1..10000000] }"#, "D2015", false),
+        (r#"{ "s": "a" & $string(1/0) }"#, "D3001", false),
+        (
+            r#"($f := function($x) { $f($x) + 1 }; {"n": $f(1)})"#,
+            "",
+            false,
+        ),
+        (r#"$error("no mapping")"#, "D3137", false),
+    ];
+    for &(transform, code, guard) in cases {
+        let spec = format!(
+            r#"version: 1
+name: tf
+channel: {{ name: Tf, destinationUri: "https://crm.example.org/api/cases", auth: {{ type: none }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: tf-dlq }}
+rules:
+  - id: CASE
+    name: case
+    eventType: interaction.ended
+    transform: '{}'
+    fixtures: [fx/*.json]
+"#,
+            transform.replace('\'', "''")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let _ = std::fs::remove_dir_all(dir.path().join("snapshots"));
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX040", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        assert!(lint.contains("[CX040]"), "{transform}: {lint}");
+        assert!(lint.contains(code), "{transform}: {lint}");
+        let test = cxsync()
+            .current_dir(dir.path())
+            .args(["test", "s.yaml"])
+            .output()
+            .unwrap();
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "6"])
+            .output()
+            .unwrap();
+        let sim_text = format!("{}{}", text(&sim), String::from_utf8_lossy(&sim.stderr));
+        let stopped = sim.status.code() == Some(2) && sim_text.contains("wall-clock guard");
+        assert_eq!(stopped, guard, "sim on {transform}: {sim_text}");
+        assert_eq!(
+            lint.contains("`sim` stops without a verdict"),
+            stopped,
+            "{transform}: {lint}"
+        );
+        assert_eq!(
+            lint.contains("dead-letter each such event as TRANSFORM_FAILED"),
+            !stopped,
+            "{transform}: {lint}"
+        );
+        if stopped {
+            assert_eq!(test.status.code(), Some(2), "test on {transform}");
+            assert!(text(&test).contains("NO VERDICT"), "test on {transform}");
+        } else {
+            assert_eq!(sim.status.code(), Some(1), "sim on {transform}: {sim_text}");
+            assert!(
+                sim_text.contains("TRANSFORM_FAILED"),
+                "{transform}: {sim_text}"
+            );
+            assert_eq!(test.status.code(), Some(1), "test on {transform}");
+        }
+    }
+}
