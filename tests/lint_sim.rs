@@ -1404,3 +1404,195 @@ rules:
         }
     }
 }
+
+/// #245: CX042 flags a rule exactly when `sim` fails it with "was not simulated: no event of the
+/// run matched it": both ask the one matcher (`transform::runner::matches`) over the run's own
+/// events (`sim::engine::preview::matched_rules`), so a string `"1"` never matches the number
+/// `1`, `2` matches `2.0`, a fixture listed by another rule (even a disabled one) is an event
+/// of the run too, and a missing path or another event type selects nothing.
+#[test]
+fn lint_flags_a_rule_no_fixture_matches_exactly_when_sim_says_it_was_not_simulated() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = |id: &str, ty: &str, extra: &str| {
+        format!(
+            r#"{{"event": {{"id": "{id}", "type": "{ty}", "occurredAt": "2025-06-01T08:00:01Z"}}, "interaction": {{"id": "I-{id}", "channel": {{"type": "voice"}}{extra}}}}}"#
+        )
+    };
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/a.json",
+                ev("E-1", "interaction.ended", r#", "priority": "1""#),
+            ),
+            (
+                "fx/b.json",
+                ev("E-2", "interaction.ended", r#", "priority": 2"#),
+            ),
+            (
+                "fx/c.json",
+                ev("E-3", "interaction.started", r#", "priority": 1.0"#),
+            ),
+            (
+                "fx/d.json",
+                ev("E-4", "interaction.ended", r#", "flag": true"#),
+            ),
+            (
+                "fx/e.json",
+                ev(
+                    "E-5",
+                    "interaction.ended",
+                    r#", "priority": null, "flag": "true""#,
+                ),
+            ),
+            ("cxsync.toml", String::new()),
+        ],
+    );
+    let rule = |id: &str, ty: &str, cond: &str, fixtures: &str, enabled: bool| {
+        format!(
+            "  - id: {id}\n    name: {id}\n    enabled: {enabled}\n    eventType: {ty}\n    conditions: {{ {cond} }}\n    transform: '{{\"id\": interaction.id}}'\n    fixtures: [{fixtures}]\n"
+        )
+    };
+    const END: &str = "interaction.ended";
+    // (rules: (id, event type, conditions, fixtures, enabled))
+    type Rule = (&'static str, &'static str, &'static str, &'static str, bool);
+    let cases: &[&[Rule]] = &[
+        &[(
+            "R",
+            END,
+            r#"interaction.priority: [1, "2"]"#,
+            "fx/a.json",
+            true,
+        )],
+        &[(
+            "R",
+            END,
+            r#"interaction.priority: ["1"]"#,
+            "fx/a.json",
+            true,
+        )],
+        &[("R", END, "interaction.priority: [2.0]", "fx/b.json", true)],
+        &[(
+            "R",
+            "interaction.started",
+            "interaction.priority: [1]",
+            "fx/c.json",
+            true,
+        )],
+        &[("R", END, "interaction.priority: [1]", "fx/c.json", true)],
+        &[(
+            "R",
+            END,
+            r#"interaction.priority: ["1"]"#,
+            "fx/d.json",
+            true,
+        )],
+        &[("R", END, "interaction.priority: [null]", "fx/e.json", true)],
+        &[("R", END, "interaction.flag: [true]", "fx/e.json", true)],
+        &[(
+            "R",
+            END,
+            r#"interaction.flag: [true, "true"]"#,
+            "fx/e.json",
+            true,
+        )],
+        &[
+            ("R", END, "interaction.priority: [2]", "fx/a.json", true),
+            (
+                "S",
+                END,
+                r#"interaction.priority: ["1"]"#,
+                "fx/b.json",
+                true,
+            ),
+        ],
+        &[
+            ("R", END, "interaction.priority: [2]", "fx/a.json", true),
+            ("OFF", END, "interaction.priority: [3]", "fx/b.json", false),
+        ],
+        &[
+            (
+                "R",
+                END,
+                r#"interaction.channel: [{"type": "voice"}]"#,
+                "fx/a.json",
+                true,
+            ),
+            (
+                "S",
+                END,
+                r#"interaction.channel.type: [Voice]"#,
+                "fx/a.json, fx/d.json",
+                true,
+            ),
+        ],
+    ];
+    let mut flagged_somewhere = 0;
+    for rules in cases {
+        let body: String = rules
+            .iter()
+            .map(|&(id, ty, cond, fx, on)| rule(id, ty, cond, fx, on))
+            .collect();
+        let spec = format!(
+            r#"version: 1
+name: nm
+channel: {{ name: C, destinationUri: "https://crm.example.org/api/activities", auth: {{ type: none }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+{body}"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), &spec).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX042", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "20"])
+            .output()
+            .unwrap();
+        let sim_text = text(&sim);
+        for &(id, _, cond, _, on) in rules.iter() {
+            let said = lint.contains(&format!("rule `{id}` selects none of its"));
+            let not_simulated = sim_text.contains(&format!(
+                "rule {id} was not simulated: no event of the run matched it"
+            ));
+            assert_eq!(
+                said, not_simulated,
+                "rule {id} ({cond}):\nlint: {lint}\nsim: {sim_text}"
+            );
+            if said {
+                assert!(on, "a disabled rule is not flagged: {lint}");
+                assert_eq!(sim.status.code(), Some(1), "{sim_text}");
+                flagged_somewhere += 1;
+            }
+        }
+    }
+    // The table holds both answers: the type mismatches, the event type and the missing path.
+    assert!(flagged_somewhere >= 5, "{flagged_somewhere}");
+    // The type mismatch is named.
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        std::fs::read_to_string(dir.path().join("s.yaml"))
+            .unwrap()
+            .replace(
+                r#"interaction.channel: [{"type": "voice"}]"#,
+                r#"interaction.priority: [1, "2"]"#,
+            ),
+    )
+    .unwrap();
+    let lint = cxsync()
+        .current_dir(dir.path())
+        .args(["lint", "s.yaml", "--select", "CX042", "--format", "concise"])
+        .output()
+        .unwrap();
+    let lint = text(&lint);
+    assert!(
+        lint.contains(r#"the event has the string "1" where the condition lists the number 1, and the hub compares whole values"#),
+        "{lint}"
+    );
+}
