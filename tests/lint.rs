@@ -1183,7 +1183,7 @@ fn the_never_tested_rule_agrees_with_what_test_runs() {
     // What lint says is never tested: `(rule, path, value)`.
     let lint = lint_in(
         dir.path(),
-        &["spec.yaml", "--select", "CX027", "--format", "json"],
+        &["spec.yaml", "--select", "CX027,CX042", "--format", "json"],
     );
     let report: serde_json::Value = serde_json::from_slice(&lint.stdout).unwrap();
     let flagged: Vec<String> = report
@@ -1193,6 +1193,13 @@ fn the_never_tested_rule_agrees_with_what_test_runs() {
         .iter()
         .map(|d| d["message"].as_str().unwrap().to_string())
         .collect();
+    // A rule that selects no fixture at all is CX042's (#245): its values get no CX027 each,
+    // and `test` runs none of its cases.
+    let selects_none = |id: &str| {
+        flagged
+            .iter()
+            .any(|m| m.starts_with(&format!("rule `{id}` selects none of its")))
+    };
     let spec = cxsync::spec::load(&spec_path, &Default::default())
         .spec
         .expect("the fixture loads");
@@ -1213,7 +1220,16 @@ fn the_never_tested_rule_agrees_with_what_test_runs() {
                     at.is_some_and(|x| same(x, v))
                 });
                 let said = format!("no fixture of rule `{id}` has {path} = {v};");
-                let lint_says_untested = flagged.iter().any(|m| m.starts_with(&said));
+                let lint_says_untested =
+                    flagged.iter().any(|m| m.starts_with(&said)) || selects_none(id);
+                assert!(
+                    !(selects_none(id) && flagged.iter().any(|m| m.starts_with(&said))),
+                    "rule {id}: CX027 beside CX042\n{flagged:#?}"
+                );
+                assert!(
+                    !selects_none(id) || !run_on.iter().any(|(r, _)| r == id),
+                    "rule {id}: CX042 but test runs it\n{run_on:?}"
+                );
                 assert_eq!(
                     lint_says_untested, !covered,
                     "rule {id}, {path} = {v}: lint and test disagree\n{flagged:#?}\n{run_on:?}"

@@ -1251,3 +1251,432 @@ rules:
         );
     }
 }
+
+/// #241: CX036 names each fixture's own reason, as the delivery machine dead-letters each event
+/// with its own (`delivery::idempotency::unsendable`, the DLQ record's `lastError`): fixtures
+/// whose keys fail for different reasons (a non-ASCII letter, a CR, a trailing space) are not
+/// reported with the first one's character, and fixtures that share one reason are grouped.
+#[test]
+fn cx036_names_each_fixtures_own_reason_as_sims_dead_letters_do() {
+    let dir = tempfile::tempdir().unwrap();
+    // (fixture, customer ref)
+    let refs = [
+        ("ok", "P-1"),
+        ("hostile", "Renée Ø"),
+        ("hostile2", "Renée Z"),
+        ("nl", "P-1\r\nX-Admin: 1"),
+        ("tail", "P-9 "),
+        ("emoji", "P🐉"),
+    ];
+    for (i, (f, r)) in refs.iter().enumerate() {
+        let body = serde_json::json!({
+            "event": {"id": format!("ev-{i}"), "type": "interaction.ended",
+                      "occurredAt": "2025-06-01T08:00:01Z"},
+            "interaction": {"id": format!("i-{i}"), "customer": {"ref": r}},
+        });
+        write(dir.path(), &[(&format!("fx/{f}.json"), body.to_string())]);
+    }
+    std::fs::write(
+        dir.path().join("once.yaml"),
+        "version: 1\nname: once\nduration: 1m\nevents: { count: 0 }\n",
+    )
+    .unwrap();
+    // (fixture globs)
+    let cases: &[&[&str]] = &[
+        &["hostile", "nl"],
+        &["ok", "hostile", "hostile2"],
+        &["hostile", "hostile2", "nl", "tail", "emoji"],
+        &["nl"],
+        &["ok"],
+    ];
+    for fixtures in cases {
+        let list: Vec<String> = fixtures.iter().map(|f| format!("fx/{f}.json")).collect();
+        let spec = format!(
+            r#"version: 1
+name: keys
+channel: {{ name: C, destinationUri: "https://crm.example.org/api/activities", auth: {{ type: none }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ header: X-Idempotency-Key, key: "${{interaction.customer.ref}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+  - id: R
+    name: r
+    eventType: interaction.ended
+    transform: '{{"ref": interaction.id}}'
+    fixtures: [{}]
+"#,
+            list.join(", ")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX036", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        let dlq = dir.path().join("dlq");
+        let _ = std::fs::remove_dir_all(&dlq);
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--scenario", "once.yaml", "--dlq-dir"])
+            .arg(&dlq)
+            .output()
+            .unwrap();
+        // The simulator's reason per fixture: (why, fixture), from each DLQ record.
+        let mut whys: Vec<(String, String)> = Vec::new();
+        for rec in walk(&dlq) {
+            let rec: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&rec).unwrap()).unwrap();
+            assert_eq!(rec["reason"], "IDEMPOTENCY_KEY_UNRESOLVED", "{rec}");
+            let err = rec["lastError"].as_str().unwrap();
+            let why = err
+                .strip_prefix("the idempotency key ")
+                .and_then(|w| w.split_once("; build the key"))
+                .map(|(w, _)| w.to_string())
+                .unwrap_or_else(|| panic!("{err}"));
+            let id = rec["event"]["event"]["id"].as_str().unwrap();
+            let i: usize = id.trim_start_matches("ev-").parse().unwrap();
+            whys.push((why, refs[i].0.to_string()));
+        }
+        if whys.is_empty() {
+            assert!(!lint.contains("[CX036]"), "{fixtures:?}: {lint}");
+            continue;
+        }
+        // Grouped by reason, each group's fixtures sorted, groups by their fixtures.
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for (why, f) in whys {
+            match groups.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, names)) => names.push(f),
+                None => groups.push((why, vec![f])),
+            }
+        }
+        for (_, names) in &mut groups {
+            names.sort();
+        }
+        groups.sort_by(|a, b| a.1.cmp(&b.1));
+        let n: usize = groups.iter().map(|(_, n)| n.len()).sum();
+        let expected = if let [(why, names)] = groups.as_slice() {
+            format!("({}) {why}: those events", names.join(", "))
+        } else {
+            let parts: Vec<String> = groups
+                .iter()
+                .map(|(why, names)| format!("for {} it {why}", names.join(", ")))
+                .collect();
+            format!("cannot be sent: {}: those events", parts.join("; "))
+        };
+        assert!(
+            lint.contains(&format!("for {n} of {} fixture events", fixtures.len()))
+                && lint.contains(&expected),
+            "{fixtures:?}:\nlint: {lint}\nexpected: {expected}\nsim: {}",
+            text(&sim)
+        );
+    }
+}
+
+/// Every file under `dir`, sorted.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// #243: CX040 says what `cxsync test` and `sim` do with a failing transform, as they decide it
+/// (`transform::limits::past_wall_clock_guard`): a deterministic error (D2015 sequence limit,
+/// D3001, T2001, D1011 depth, `$error`) is dead-lettered as TRANSFORM_FAILED (sim exit 1); a
+/// runaway loop stopped by the wall-clock guard (D1012) has no verdict: `test` and `sim` exit 2,
+/// and lint says so instead of "dead-lettered".
+#[test]
+fn cx040_says_no_verdict_exactly_when_sim_stops_at_the_wall_clock_guard() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/ok.json",
+                event("EV-7701", "interaction.ended", "CHAT-7F3A-007701", ""),
+            ),
+            ("cxsync.toml", String::new()),
+        ],
+    );
+    // (transform, the engine's code, whether it runs into the wall-clock guard)
+    let cases: &[(&str, &str, bool)] = &[
+        (
+            r#"( $f := function($x) { $f($x + 1) }; { "n": $f(1) } )"#,
+            "D1012",
+            true,
+        ),
+        (r#"{ "xs": [1..10000000] }"#, "D2015", false),
+        (r#"{ "s": "a" & $string(1/0) }"#, "D3001", false),
+        (
+            r#"($f := function($x) { $f($x) + 1 }; {"n": $f(1)})"#,
+            "",
+            false,
+        ),
+        (r#"$error("no mapping")"#, "D3137", false),
+    ];
+    for &(transform, code, guard) in cases {
+        let spec = format!(
+            r#"version: 1
+name: tf
+channel: {{ name: Tf, destinationUri: "https://crm.example.org/api/cases", auth: {{ type: none }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: tf-dlq }}
+rules:
+  - id: CASE
+    name: case
+    eventType: interaction.ended
+    transform: '{}'
+    fixtures: [fx/*.json]
+"#,
+            transform.replace('\'', "''")
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let _ = std::fs::remove_dir_all(dir.path().join("snapshots"));
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX040", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        assert!(lint.contains("[CX040]"), "{transform}: {lint}");
+        assert!(lint.contains(code), "{transform}: {lint}");
+        let test = cxsync()
+            .current_dir(dir.path())
+            .args(["test", "s.yaml"])
+            .output()
+            .unwrap();
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "6"])
+            .output()
+            .unwrap();
+        let sim_text = format!("{}{}", text(&sim), String::from_utf8_lossy(&sim.stderr));
+        let stopped = sim.status.code() == Some(2) && sim_text.contains("wall-clock guard");
+        assert_eq!(stopped, guard, "sim on {transform}: {sim_text}");
+        assert_eq!(
+            lint.contains("`sim` stops without a verdict"),
+            stopped,
+            "{transform}: {lint}"
+        );
+        assert_eq!(
+            lint.contains("dead-letter each such event as TRANSFORM_FAILED"),
+            !stopped,
+            "{transform}: {lint}"
+        );
+        if stopped {
+            assert_eq!(test.status.code(), Some(2), "test on {transform}");
+            assert!(text(&test).contains("NO VERDICT"), "test on {transform}");
+        } else {
+            assert_eq!(sim.status.code(), Some(1), "sim on {transform}: {sim_text}");
+            assert!(
+                sim_text.contains("TRANSFORM_FAILED"),
+                "{transform}: {sim_text}"
+            );
+            assert_eq!(test.status.code(), Some(1), "test on {transform}");
+        }
+    }
+}
+
+/// #245: CX042 flags a rule exactly when `sim` fails it with "was not simulated: no event of the
+/// run matched it": both ask the one matcher (`transform::runner::matches`) over the run's own
+/// events (`sim::engine::preview::matched_rules`), so a string `"1"` never matches the number
+/// `1`, `2` matches `2.0`, a fixture listed by another rule (even a disabled one) is an event
+/// of the run too, and a missing path or another event type selects nothing.
+#[test]
+fn lint_flags_a_rule_no_fixture_matches_exactly_when_sim_says_it_was_not_simulated() {
+    let dir = tempfile::tempdir().unwrap();
+    let ev = |id: &str, ty: &str, extra: &str| {
+        format!(
+            r#"{{"event": {{"id": "{id}", "type": "{ty}", "occurredAt": "2025-06-01T08:00:01Z"}}, "interaction": {{"id": "I-{id}", "channel": {{"type": "voice"}}{extra}}}}}"#
+        )
+    };
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/a.json",
+                ev("E-1", "interaction.ended", r#", "priority": "1""#),
+            ),
+            (
+                "fx/b.json",
+                ev("E-2", "interaction.ended", r#", "priority": 2"#),
+            ),
+            (
+                "fx/c.json",
+                ev("E-3", "interaction.started", r#", "priority": 1.0"#),
+            ),
+            (
+                "fx/d.json",
+                ev("E-4", "interaction.ended", r#", "flag": true"#),
+            ),
+            (
+                "fx/e.json",
+                ev(
+                    "E-5",
+                    "interaction.ended",
+                    r#", "priority": null, "flag": "true""#,
+                ),
+            ),
+            ("cxsync.toml", String::new()),
+        ],
+    );
+    let rule = |id: &str, ty: &str, cond: &str, fixtures: &str, enabled: bool| {
+        format!(
+            "  - id: {id}\n    name: {id}\n    enabled: {enabled}\n    eventType: {ty}\n    conditions: {{ {cond} }}\n    transform: '{{\"id\": interaction.id}}'\n    fixtures: [{fixtures}]\n"
+        )
+    };
+    const END: &str = "interaction.ended";
+    // (rules: (id, event type, conditions, fixtures, enabled))
+    type Rule = (&'static str, &'static str, &'static str, &'static str, bool);
+    let cases: &[&[Rule]] = &[
+        &[(
+            "R",
+            END,
+            r#"interaction.priority: [1, "2"]"#,
+            "fx/a.json",
+            true,
+        )],
+        &[(
+            "R",
+            END,
+            r#"interaction.priority: ["1"]"#,
+            "fx/a.json",
+            true,
+        )],
+        &[("R", END, "interaction.priority: [2.0]", "fx/b.json", true)],
+        &[(
+            "R",
+            "interaction.started",
+            "interaction.priority: [1]",
+            "fx/c.json",
+            true,
+        )],
+        &[("R", END, "interaction.priority: [1]", "fx/c.json", true)],
+        &[(
+            "R",
+            END,
+            r#"interaction.priority: ["1"]"#,
+            "fx/d.json",
+            true,
+        )],
+        &[("R", END, "interaction.priority: [null]", "fx/e.json", true)],
+        &[("R", END, "interaction.flag: [true]", "fx/e.json", true)],
+        &[(
+            "R",
+            END,
+            r#"interaction.flag: [true, "true"]"#,
+            "fx/e.json",
+            true,
+        )],
+        &[
+            ("R", END, "interaction.priority: [2]", "fx/a.json", true),
+            (
+                "S",
+                END,
+                r#"interaction.priority: ["1"]"#,
+                "fx/b.json",
+                true,
+            ),
+        ],
+        &[
+            ("R", END, "interaction.priority: [2]", "fx/a.json", true),
+            ("OFF", END, "interaction.priority: [3]", "fx/b.json", false),
+        ],
+        &[
+            (
+                "R",
+                END,
+                r#"interaction.channel: [{"type": "voice"}]"#,
+                "fx/a.json",
+                true,
+            ),
+            (
+                "S",
+                END,
+                r#"interaction.channel.type: [Voice]"#,
+                "fx/a.json, fx/d.json",
+                true,
+            ),
+        ],
+    ];
+    let mut flagged_somewhere = 0;
+    for rules in cases {
+        let body: String = rules
+            .iter()
+            .map(|&(id, ty, cond, fx, on)| rule(id, ty, cond, fx, on))
+            .collect();
+        let spec = format!(
+            r#"version: 1
+name: nm
+channel: {{ name: C, destinationUri: "https://crm.example.org/api/activities", auth: {{ type: none }}, timeoutMilliseconds: 2000 }}
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 1, initialDelaySeconds: 1, maxDelaySeconds: 2, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400] }}
+deadLetterQueue: {{ enabled: true, bucketName: b }}
+rules:
+{body}"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), &spec).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX042", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "20"])
+            .output()
+            .unwrap();
+        let sim_text = text(&sim);
+        for &(id, _, cond, _, on) in rules.iter() {
+            let said = lint.contains(&format!("rule `{id}` selects none of its"));
+            let not_simulated = sim_text.contains(&format!(
+                "rule {id} was not simulated: no event of the run matched it"
+            ));
+            assert_eq!(
+                said, not_simulated,
+                "rule {id} ({cond}):\nlint: {lint}\nsim: {sim_text}"
+            );
+            if said {
+                assert!(on, "a disabled rule is not flagged: {lint}");
+                assert_eq!(sim.status.code(), Some(1), "{sim_text}");
+                flagged_somewhere += 1;
+            }
+        }
+    }
+    // The table holds both answers: the type mismatches, the event type and the missing path.
+    assert!(flagged_somewhere >= 5, "{flagged_somewhere}");
+    // The type mismatch is named.
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        std::fs::read_to_string(dir.path().join("s.yaml"))
+            .unwrap()
+            .replace(
+                r#"interaction.channel: [{"type": "voice"}]"#,
+                r#"interaction.priority: [1, "2"]"#,
+            ),
+    )
+    .unwrap();
+    let lint = cxsync()
+        .current_dir(dir.path())
+        .args(["lint", "s.yaml", "--select", "CX042", "--format", "concise"])
+        .output()
+        .unwrap();
+    let lint = text(&lint);
+    assert!(
+        lint.contains(r#"the event has the string "1" where the condition lists the number 1, and the hub compares whole values"#),
+        "{lint}"
+    );
+}

@@ -174,6 +174,7 @@ table! {
     "CX039" "content-type-not-json"           Error   Stable  content_type_not_json;
     "CX040" "transform-fails-on-fixture"      Error   Stable  transform_fails_on_fixture;
     "CX041" "batch-body-above-crm-limit"      Warning Stable  batch_body_above_crm_limit;
+    "CX042" "rule-matches-no-fixture"         Error   Stable  rule_matches_no_fixture;
     "CX100" "unused-suppression"              Warning Stable  unused_suppression;
 }
 

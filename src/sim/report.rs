@@ -504,7 +504,7 @@ impl Report {
                     )
                 } else {
                     format!(
-                        "rule {} was not simulated: no event of the run matched it (none of its {} fixture{} passes its event type and conditions)",
+                        "rule {} was not simulated: no event of the run matched it (none of its {} fixture{} passes its event type and conditions; lint: CX042)",
                         r.id,
                         r.fixtures,
                         if r.fixtures == 1 { "" } else { "s" }

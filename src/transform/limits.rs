@@ -41,6 +41,13 @@ pub const MAX_OUTPUT_DEPTH: usize = 128;
 /// the event.
 pub const WALL_CLOCK_GUARD: &str = "D1012";
 
+/// Whether `e` stopped at the wall-clock guard ([`WALL_CLOCK_GUARD`]): an outcome the machine's
+/// speed decides. The one reading of it: the simulator stops without a verdict, and lint's
+/// CX040 says so rather than "dead-lettered".
+pub fn past_wall_clock_guard(e: &TransformError) -> bool {
+    e.code.as_deref() == Some(WALL_CLOCK_GUARD)
+}
+
 /// The code of a transform stopped by its output budget.
 pub const OUTPUT_TOO_LARGE: &str = "OUTPUT_TOO_LARGE";
 

@@ -269,15 +269,31 @@ pub fn filter(
         Miss::Missing(path, allowed) => {
             format!("conditions.{path}: missing, allowed {}", shown(allowed))
         }
-        Miss::NotAllowed(path, v, allowed) => {
-            format!("conditions.{path}: {v} is not one of {}", shown(allowed))
-        }
+        Miss::NotAllowed(path, v, allowed) => match same_text_other_type(v, allowed) {
+            Some(a) => format!(
+                "conditions.{path}: {v} is not one of {}: the event has {} where the condition lists {}, and the hub compares whole values, JSON type included",
+                shown(allowed),
+                typed(v),
+                typed(a)
+            ),
+            None => format!("conditions.{path}: {v} is not one of {}", shown(allowed)),
+        },
     })
 }
 
+/// A scalar with its JSON type, for a message (`the string "1"`, `the number 1`).
+fn typed(v: &Value) -> String {
+    match v {
+        Value::String(_) => format!("the string {v}"),
+        Value::Number(_) => format!("the number {v}"),
+        Value::Bool(_) => format!("the boolean {v}"),
+        _ => v.to_string(),
+    }
+}
+
 /// The first thing about `event` the rule does not accept ([`matches`] and [`filter`] both
-/// read this, so they cannot disagree).
-enum Miss<'a> {
+/// read this, so they cannot disagree; lint's CX042 points at it).
+pub enum Miss<'a> {
     /// `event.type` is this (or missing), not the rule's.
     EventType(Option<&'a Value>),
     /// A condition path is missing.
@@ -286,7 +302,7 @@ enum Miss<'a> {
     NotAllowed(&'a str, &'a Value, &'a [Value]),
 }
 
-fn first_miss<'a>(
+pub fn first_miss<'a>(
     event: &'a Value,
     event_type: &str,
     conditions: &'a indexmap::IndexMap<String, Vec<Value>>,
@@ -394,6 +410,29 @@ pub fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// An allowed value of `allowed` that the event's `value` equals in its text but not in its
+/// JSON type: the string `"1"` where the condition lists the number `1` (or the reverse),
+/// `"true"` for `true`, `"null"` for `null`. The matcher compares whole values ([`json_equal`]),
+/// so such a value never matches; this names the near miss for a message.
+pub fn same_text_other_type<'a>(value: &Value, allowed: &'a [Value]) -> Option<&'a Value> {
+    let other = match value {
+        Value::String(s) if s.trim() != s => return None,
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => v,
+            _ => return None,
+        },
+        Value::Number(_) | Value::Bool(_) | Value::Null => Value::String(value.to_string()),
+        Value::Array(_) | Value::Object(_) => return None,
+    };
+    allowed.iter().find(|a| match (a, &other) {
+        // `1.0` in a condition is the string "1" too, as `1` is.
+        (Value::String(t), Value::String(_)) => {
+            serde_json::from_str::<Value>(t).is_ok_and(|v| !v.is_string() && json_equal(&v, value))
+        }
+        _ => json_equal(a, &other),
+    })
+}
+
 /// Compiles one rule's transform: the one place a spec's rules are compiled (`test`, `sim`,
 /// `dlq replay`), with one set of codes: the engine's code (`S0211`, …) at the offending token
 /// when the transform does not compile; `E301` for a rule without a transform (the loader
@@ -469,6 +508,35 @@ fn relative_to(path: &Path, base: &Path) -> String {
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// #245: the near miss of a value that equals an allowed one in text, not in type, and
+    /// never a value the matcher takes (or a text that differs).
+    #[test]
+    fn same_text_other_type_names_only_values_the_matcher_refuses() {
+        let near = |v: Value, allowed: Value| {
+            same_text_other_type(&v, allowed.as_array().unwrap()).cloned()
+        };
+        assert_eq!(near(json!("1"), json!([1, "2"])), Some(json!(1)));
+        assert_eq!(near(json!("1"), json!([1.0])), Some(json!(1.0)));
+        assert_eq!(near(json!(2), json!([1, "2"])), Some(json!("2")));
+        assert_eq!(near(json!(1.0), json!(["1"])), Some(json!("1")));
+        assert_eq!(near(json!("true"), json!([true])), Some(json!(true)));
+        assert_eq!(near(json!(false), json!(["false"])), Some(json!("false")));
+        assert_eq!(near(json!("null"), json!([null])), Some(json!(null)));
+        assert_eq!(near(json!(null), json!(["null"])), Some(json!("null")));
+        for (v, allowed) in [
+            (json!("1"), json!(["1"])),
+            (json!(1), json!([1.0])),
+            (json!("01"), json!([1])),
+            (json!(" 1"), json!([1])),
+            (json!("1"), json!([2, "2"])),
+            (json!("\"1\""), json!(["1"])),
+            (json!([1]), json!(["[1]"])),
+            (json!("sms"), json!(["SMS"])),
+        ] {
+            assert_eq!(near(v.clone(), allowed.clone()), None, "{v} in {allowed}");
+        }
+    }
 
     pub(crate) fn conds(pairs: &[(&str, Value)]) -> indexmap::IndexMap<String, Vec<Value>> {
         pairs

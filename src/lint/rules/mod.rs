@@ -29,6 +29,7 @@ pub mod record_set_back_by_older_event;
 pub mod resends_write_twice;
 pub mod retry_budget_exceeds_deadline;
 pub mod retryable_client_error;
+pub mod rule_matches_no_fixture;
 pub mod rule_without_fixtures;
 pub mod rules_share_idempotency_key;
 pub mod static_bearer_token;

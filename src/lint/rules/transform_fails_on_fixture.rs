@@ -10,7 +10,10 @@
 //! ## Why is this bad?
 //! A transform that fails produces no payload: `cxsync test` fails on the fixture, `sim`
 //! dead-letters every such event as `TRANSFORM_FAILED`, and so would the Event Hub. The
-//! fixtures are the events the spec says it handles, so each of them is an event lost.
+//! fixtures are the events the spec says it handles, so each of them is an event lost. A
+//! transform stopped by the 1 s wall-clock guard (`D1012`, a runaway loop) is different: how long
+//! it runs depends on the machine, so `cxsync test` gives the case no verdict and `sim` stops
+//! without one (exit 2), and the finding says so.
 //!
 //! ## Example
 //! ```yaml
@@ -27,6 +30,7 @@
 //! (`cxsync eval --spec SPEC --rule ID --event FIXTURE` runs the transform on one event).
 
 use super::prelude::*;
+use crate::transform::limits::past_wall_clock_guard;
 use crate::transform::runner::{compile_rule, filter, snapshot_now};
 use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::TransformError;
@@ -60,6 +64,24 @@ fn culprit(cx: &Context, index: usize, e: &TransformError) -> Option<(usize, usi
     match (calls.next(), calls.next()) {
         (Some((_, start, end)), None) => Some((*start, *end)),
         _ => None,
+    }
+}
+
+/// What `cxsync test`, `sim` and the hub do with an event whose transform fails with `e`, as
+/// the simulator decides it (`sim::engine::feed`): a deterministic error (a type error, a
+/// sequence or depth limit, `$error`) is dead-lettered; the wall-clock guard's D1012 depends on
+/// the machine's speed, so `test` and `sim` give no verdict (#243).
+fn consequence(e: &TransformError) -> String {
+    if past_wall_clock_guard(e) {
+        format!(
+            "it ran past the {} ms wall-clock guard, so the outcome depends on the machine: `cxsync test` gives the case no verdict and `sim` stops without a verdict (a tool error, exit 2); the hub's own time limit decides what happens to such an event",
+            crate::transform::Limits::default()
+                .time_budget_ms
+                .unwrap_or_default()
+        )
+    } else {
+        "`cxsync test` fails, and `sim` and the hub dead-letter each such event as TRANSFORM_FAILED"
+            .to_string()
     }
 }
 
@@ -123,15 +145,21 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                     start,
                     end,
                     format!(
-                        "rule `{}`'s transform fails on {} of its {selected} selected fixture event(s) ({}) with {code}: {}; `cxsync test` fails, and `sim` and the hub dead-letter each such event as TRANSFORM_FAILED",
+                        "rule `{}`'s transform fails on {} of its {selected} selected fixture event(s) ({}) with {code}: {}; {}",
                         rule.id,
                         files.len(),
                         shown.join(", "),
-                        e.message
+                        e.message,
+                        consequence(&e)
                     ),
                 )
                 .with_help(format!(
-                    "make the transform handle such an event, or fix the fixture if the hub never sends one; `cxsync eval --spec {} --rule {} --event {}` shows the failure",
+                    "{}; `cxsync eval --spec {} --rule {} --event {}` shows the failure",
+                    if past_wall_clock_guard(&e) {
+                        "make the transform cheaper (a recursion without an end, or a nested map over a large array?)"
+                    } else {
+                        "make the transform handle such an event, or fix the fixture if the hub never sends one"
+                    },
                     typed(&spec.path),
                     rule.id,
                     typed(first)

@@ -1,5 +1,6 @@
 //! ## What it does
 //! Flags a value in a rule's `conditions` that none of the rule's fixture events has at that path.
+//! A rule that selects no event at all is `rule-matches-no-fixture`'s finding (CX042) instead.
 //!
 //! ## Why is this bad?
 //! Every condition value is a branch of the integration: `email` in
@@ -28,8 +29,11 @@ use crate::transform::runner::{filter, json_equal, lookup, matches};
 use serde_json::Value;
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
+    // A rule that selects no event at all is CX042's finding (sim fails it), not one untested
+    // branch per value.
+    let never = super::rule_matches_no_fixture::unmatched(cx);
     for (rule, raw) in cx.enabled_rules() {
-        if rule.fixtures.is_empty() {
+        if rule.fixtures.is_empty() || never.contains(&rule.index) {
             continue;
         }
         for (path, values) in &raw.conditions {

@@ -4,7 +4,9 @@
 //! (`Zoë`, `李`, an emoji), a control character, or a space or tab at either end; and a key part
 //! that reads a person's name or other free text, which can hold any of these in production
 //! although the fixtures do not. The judgement is the delivery machine's own
-//! (`delivery::idempotency::unsendable`).
+//! (`delivery::idempotency::unsendable`), and so is each fixture's reason: fixtures whose keys
+//! fail for different reasons are named with their own character and position, those that share
+//! one are grouped.
 //!
 //! It also flags a key the header cannot carry for its length: with `batchSize > 1` a batch
 //! request's header holds its members' keys joined with `,` (`delivery::idempotency::batch_key`,
@@ -84,9 +86,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
         );
         return;
     }
-    // The keys of the fixture events the rules would deliver.
-    let mut first: Option<String> = None;
-    let mut names: Vec<String> = Vec::new();
+    // The keys of the fixture events the rules would deliver, grouped by what is wrong with
+    // each (#241: each fixture's own character and position, not the first fixture's).
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
     let mut seen = 0usize;
     for (rule, spec_rule) in cx.enabled_rules() {
         for f in &rule.fixtures {
@@ -98,22 +100,44 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 continue; // CX017's finding
             };
             seen += 1;
-            if let Some(why) = unsendable(&key, &raw.header) {
-                first.get_or_insert(why);
-                names.push(f.name.clone());
+            let Some(why) = unsendable(&key, &raw.header) else {
+                continue;
+            };
+            // A fixture two rules list is one event, reported once.
+            if groups.iter().any(|(_, names)| names.contains(&f.name)) {
+                continue;
+            }
+            match groups.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, names)) => names.push(f.name.clone()),
+                None => groups.push((why, vec![f.name.clone()])),
             }
         }
     }
-    names.sort();
-    names.dedup();
-    if let Some(why) = first {
+    for (_, names) in &mut groups {
+        names.sort();
+    }
+    groups.sort_by(|a, b| a.1.cmp(&b.1));
+    if !groups.is_empty() {
+        let bad: usize = groups.iter().map(|(_, n)| n.len()).sum();
+        let what = match groups.as_slice() {
+            [(why, names)] => format!(
+                "the key rendered for {bad} of {seen} fixture events ({}) {why}",
+                names.join(", ")
+            ),
+            _ => format!(
+                "the key rendered for {bad} of {seen} fixture events cannot be sent: {}",
+                groups
+                    .iter()
+                    .map(|(why, names)| format!("for {} it {why}", names.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        };
         out.push(
             cx.at_value(
                 "/idempotency/key",
                 format!(
-                    "the key rendered for {} of {seen} fixture events ({}) {why}: those events are dead-lettered unsent (IDEMPOTENCY_KEY_UNRESOLVED)",
-                    names.len(),
-                    names.join(", "),
+                    "{what}: those events are dead-lettered unsent (IDEMPOTENCY_KEY_UNRESOLVED)"
                 ),
             )
             .with_help("build the key from ids (`${event.id}`, `${interaction.id}_${event.type}`), not from names or free text"),

@@ -20,7 +20,7 @@ use crate::delivery::{Machine, Submission, SubmissionId, Template, Time};
 use crate::sim::crm::{hash128, CrmModel};
 use crate::sim::inputs::Inputs;
 use crate::sim::scenario::Scenario;
-use crate::transform::limits::WALL_CLOCK_GUARD;
+use crate::transform::limits::past_wall_clock_guard;
 use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::Limits;
 
@@ -813,7 +813,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
                     obs.sent_nothing(ri, &rule.id);
                     continue;
                 }
-                Transformed::Failed(e) if e.code.as_deref() == Some(WALL_CLOCK_GUARD) => {
+                Transformed::Failed(e) if past_wall_clock_guard(&e) => {
                     self.guard_hit = Some((rule.id.clone(), event_id.clone()));
                     return;
                 }

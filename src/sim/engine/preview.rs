@@ -122,6 +122,32 @@ pub fn writes(spec: &Spec, inputs: &Inputs, copies: u64) -> Result<Vec<Write>, E
     Ok(out)
 }
 
+/// Which rules (by index into [`Inputs::rules`]) some event of the previewed run matches (the
+/// same [`Feed`] and matcher as [`writes`], whatever the transform then gives): a rule that no
+/// event matches is one a run reports "was not simulated: no event of the run matched it"
+/// (lint: CX042).
+pub fn matched_rules(spec: &Spec, inputs: &Inputs, copies: u64) -> Result<Vec<bool>, EngineError> {
+    let template = Template::parse(&spec.raw.idempotency.key)
+        .map_err(|e| EngineError::Config(format!("idempotency key: {e}")))?;
+    let templates = inputs.fixtures.len().max(1) as u64;
+    let sc = preview_scenario(copies.saturating_mul(templates))?;
+    let epoch = super::epoch(spec, &sc);
+    let feed = Feed::new(inputs, &sc, None, epoch, &template)?;
+    let mut scratch = feed.scratch();
+    let mut schedule = feed.schedule();
+    let mut matched = vec![false; inputs.rules.len()];
+    while let Some((_, k)) = feed.take(&mut schedule) {
+        let event = feed.event_in(k, &mut scratch);
+        for (hit, rule) in matched.iter_mut().zip(&inputs.rules) {
+            *hit = *hit || rule.matches(&event);
+        }
+        if matched.iter().all(|m| *m) {
+            break;
+        }
+    }
+    Ok(matched)
+}
+
 fn epoch_plus(epoch: SystemTime, ms: u64) -> SystemTime {
     epoch + Duration::from_millis(ms)
 }
