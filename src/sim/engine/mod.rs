@@ -69,7 +69,10 @@ pub struct EventOutcome {
     pub rule_id: String,
     /// The fixture the event is, or is a copy of (`builtin` without fixtures).
     pub fixture: String,
-    /// `delivered` or `deadLettered`.
+    /// `delivered`, `deadLettered` (kept in the DLQ), or `lost`: dead-lettered with
+    /// `deadLetterQueue.enabled: false`, so nothing keeps it and there is nothing to replay
+    /// (tester #238). The hub's view: a `lost` event the CRM had written before its response
+    /// was lost is in the CRM all the same (the report's `deadLetters.appliedWithoutDlq`).
     pub outcome: &'static str,
     pub attempts: u32,
     pub reason: Option<&'static str>,
@@ -194,7 +197,11 @@ impl Observer for Watch<'_, '_, '_> {
             ),
             Output::DeadLettered(d) => self.outcome(
                 (&d.id.event_id, &d.id.rule_id, d.id.source),
-                ("deadLettered", d.attempts, Some(d.reason.as_str())),
+                (
+                    if d.stored { "deadLettered" } else { "lost" },
+                    d.attempts,
+                    Some(d.reason.as_str()),
+                ),
                 (
                     d.submitted,
                     (d.attempts > 0).then_some(d.first_attempt),
