@@ -3554,3 +3554,64 @@ fn with_the_dlq_disabled_outcomes_say_lost_and_events_the_crm_wrote_are_not_lost
     assert!(!out.contains("replaying them"), "{out}");
     assert!(!out.contains("  to replay  "), "{out}");
 }
+
+/// #240: events the delivery deadline cut after 429s are not kept by more retries or a longer
+/// `maxDelaySeconds` (lint CX023 advises fewer retries for the same policy): the note names the
+/// deadline, counted from the dead letters' reason, and does not contradict lint.
+#[test]
+fn a_deadline_cut_after_throttling_is_advised_as_the_deadline_not_as_more_retries() {
+    let dir = crate::common::edited_example(&[(
+        "specs/crm_sync.yaml",
+        "retryAfterHorizonSeconds: 60",
+        "retryAfterHorizonSeconds: 300\n  deliveryDeadlineSeconds: 600",
+    )]);
+    write_files(
+        dir.path(),
+        &[(
+            "storm.yaml",
+            "version: 1\nname: storm\nduration: 20m\nevents: { count: 3000 }\nfaults:\n  - throttle: { from: 2m, to: 14m, requests: 1, per: 1s, retryAfterSeconds: 300 }\n",
+        )],
+    );
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            "specs/crm_sync.yaml",
+            "--scenario",
+            "storm.yaml",
+            "--report",
+            "r.json",
+        ],
+    );
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    let cut = rep["deadLetteredByReason"]["DEADLINE_EXCEEDED"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(cut > 0, "{out}");
+    let note = out
+        .lines()
+        .find(|l| l.contains("dead-lettered as DEADLINE_EXCEEDED after a 429"))
+        .unwrap_or_else(|| panic!("no deadline note:\n{out}"));
+    assert!(note.contains(&format!("note       {cut} event(s)")), "{note}");
+    assert!(
+        note.contains("crm.deliveryDeadlineSeconds (600 s) ended them with retries left"),
+        "{note}"
+    );
+    assert!(note.contains("keep none of them (lint CX023)"), "{note}");
+    // Only dead letters with their retries spent get "more retries keep them".
+    let spent = rep["deadLetteredByReason"]["RETRIES_EXHAUSTED"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        out.contains("more retries or a longer maxDelaySeconds keep them"),
+        spent > 0,
+        "{out}"
+    );
+    // Lint, on the same spec, advises fewer retries for the deadline: the two agree.
+    let (_, lint, lint_err) = run_in(dir.path(), &["lint", "specs/crm_sync.yaml"]);
+    let lint = format!("{lint}{lint_err}");
+    assert!(lint.contains("CX023"), "{lint}");
+    assert!(lint.contains("lower `maxRetries`"), "{lint}");
+}

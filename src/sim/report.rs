@@ -174,6 +174,10 @@ pub struct Report {
     pub dlq_enabled: bool,
     /// Dead-lettered events by the last HTTP status they saw.
     pub dlq_by_status: BTreeMap<u16, u64>,
+    /// Dead-lettered events by the last HTTP status they saw and their reason: advice about a
+    /// status depends on why the machine gave up (tester #240: a deadline is not kept by more
+    /// retries).
+    pub dlq_by_status_reason: BTreeMap<(u16, Reason), u64>,
     pub key_clash_count: u64,
     pub invariants: Vec<Invariant>,
     pub checks: Vec<Check>,
@@ -333,6 +337,7 @@ impl Report {
             applied_without_dlq: 0,
             dlq_enabled: spec.raw.dead_letter_queue.enabled,
             dlq_by_status: BTreeMap::new(),
+            dlq_by_status_reason: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
             checks: Vec::new(),
@@ -1308,6 +1313,7 @@ impl Report {
         self.bucket(d.at).dlq += 1;
         if let Some(st) = d.last_status {
             *self.dlq_by_status.entry(st).or_default() += 1;
+            *self.dlq_by_status_reason.entry((st, d.reason)).or_default() += 1;
         }
         let (epoch, sources) = (self.epoch, &self.sources);
         self.causes.add(d, || {

@@ -25,7 +25,7 @@ use super::crm::CrmModel;
 use super::report::Report;
 use super::scenario::{Fault, Scenario};
 use crate::delivery::drive::Observer;
-use crate::delivery::{Config, DeadLettered, HubSettings, Output, Time};
+use crate::delivery::{Config, DeadLettered, HubSettings, Output, Reason, Time};
 use crate::spec::model::Jitter;
 use crate::spec::Spec;
 pub use feed::{identity, key_hint, Feed, Oversized, Traffic};
@@ -300,12 +300,53 @@ pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
                 throttled_dlq, throttle.status
             ));
         } else {
-            rep.notes.push(format!(
-                "{throttled_dlq} event(s) were dead-lettered after a {} throttle response; more retries or a longer maxDelaySeconds keep them",
-                throttle.status
-            ));
+            // Why the machine gave up decides the advice (tester #240): the delivery deadline
+            // ends an event with retries left, so more retries keep none of those (lint CX023
+            // says the same of the policy).
+            let by_deadline = rep
+                .dlq_by_status_reason
+                .get(&(throttle.status, Reason::DeadlineExceeded))
+                .copied()
+                .unwrap_or(0);
+            if by_deadline > 0 {
+                rep.notes.push(deadline_note(
+                    by_deadline,
+                    throttle.status,
+                    spec.raw.crm.delivery_deadline_seconds,
+                    rep.dlq_enabled,
+                ));
+            }
+            let rest = throttled_dlq - by_deadline;
+            if rest > 0 {
+                rep.notes.push(format!(
+                    "{rest} event(s) were dead-lettered after a {} throttle response{}; more retries or a longer maxDelaySeconds keep them",
+                    throttle.status,
+                    if by_deadline > 0 {
+                        " with their retries spent"
+                    } else {
+                        ""
+                    }
+                ));
+            }
         }
     }
+}
+
+/// The note on `n` events the delivery deadline cut after a throttle response (`status`): more
+/// retries or a longer `maxDelaySeconds` keep none of them, as lint's CX023 says (it advises
+/// fewer retries, so the policy promises no attempt the deadline forbids).
+fn deadline_note(n: u64, status: u16, deadline: Option<u64>, dlq: bool) -> String {
+    let deadline = deadline
+        .map(|d| format!(" ({d} s)"))
+        .unwrap_or_default();
+    format!(
+        "{n} event(s) were dead-lettered as DEADLINE_EXCEEDED after a {status} throttle response: crm.deliveryDeadlineSeconds{deadline} ended them with retries left, so more retries or a longer maxDelaySeconds keep none of them (lint CX023); raise crm.deliveryDeadlineSeconds if the CRM allows a longer stay, {}",
+        if dlq {
+            "or replay them (`cxsync dlq replay`) once the throttling is over"
+        } else {
+            "or accept that they are lost (the DLQ is disabled)"
+        }
+    )
 }
 
 /// The machine configuration of a run: the spec's settings plus the scenario's hub settings.
