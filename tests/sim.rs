@@ -3615,3 +3615,44 @@ fn a_deadline_cut_after_throttling_is_advised_as_the_deadline_not_as_more_retrie
     assert!(lint.contains("CX023"), "{lint}");
     assert!(lint.contains("lower `maxRetries`"), "{lint}");
 }
+
+/// #244: a run whose `events.oversize.path` no rule's transform reads says so (no payload grew,
+/// so its PASS is no evidence about payload size) and names a transcript path the spec does
+/// read; a transform that reads the path, even only to count it, gets no such note.
+#[test]
+fn an_oversize_path_no_transform_reads_is_named_so_a_pass_is_not_taken_as_evidence() {
+    const NOTE: &str = "which no rule's transform reads: no payload grew";
+    // The example's transform reads `interaction.analytics.sentiment.score`, not the transcript.
+    let (code, out, _) = sim_edited_example(&[], &["--scenario", "payload-too-large"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "note       events.oversize grows `interaction.analytics.transcript`, {NOTE}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("a large field the transforms send"), "{out}");
+    // The spec sends its transcript from another path: the note names it and its rule.
+    let elsewhere = [(
+        "specs/transforms/interaction_ended.jsonata",
+        "\"syncTimestamp\"",
+        "\"notes\": interaction.transcript,\n  \"syncTimestamp\"",
+    )];
+    let (_, out, _) = sim_edited_example(&elsewhere, &["--scenario", "payload-too-large"]);
+    assert!(out.contains(NOTE), "{out}");
+    assert!(
+        out.contains("e.g. `interaction.transcript` (read by rule "),
+        "{out}"
+    );
+    // A transform that reads the grown field (to count it) is tested by the run: no note.
+    let counted = [(
+        "specs/transforms/interaction_ended.jsonata",
+        "\"syncTimestamp\"",
+        "\"turns\": $count(interaction.analytics.transcript),\n  \"syncTimestamp\"",
+    )];
+    let (_, out, _) = sim_edited_example(&counted, &["--scenario", "payload-too-large"]);
+    assert!(!out.contains(NOTE), "{out}");
+    // A scenario without `events.oversize` gets no note either.
+    let (_, out, _) = sim_edited_example(&[], &[]);
+    assert!(!out.contains("events.oversize"), "{out}");
+}

@@ -398,7 +398,54 @@ pub fn new_report(
     rep.notes.extend(profile_note(spec, sc));
     rep.notes.extend(crm.notes.iter().cloned());
     rep.notes.extend(horizon_note(spec, sc));
+    rep.notes.extend(oversize_note(spec, sc));
     rep
+}
+
+/// The note of a run whose `events.oversize.path` no enabled rule's transform reads
+/// (`transform::syntax::Analysis::reads`, the path analysis lint's rules read): no payload grew,
+/// so the run did not test payload size and a PASS is no evidence about it (tester #244: the
+/// built-in `payload-too-large` grows `interaction.analytics.transcript`, a Zendesk spec sent
+/// `interaction.transcript`). Names a path the transforms read that looks like a transcript.
+fn oversize_note(spec: &Spec, sc: &Scenario) -> Option<String> {
+    let o = sc.events.oversize.as_ref()?;
+    let field: Vec<&str> = o.path.split('.').collect();
+    let mut analyses = Vec::new();
+    for r in &spec.rules {
+        if !spec.raw.rules.get(r.index).is_some_and(|raw| raw.enabled) {
+            continue;
+        }
+        // A rule without a transform, or one the analysis cannot read, may read anything.
+        let a = r
+            .transform
+            .as_ref()
+            .and_then(|t| crate::transform::syntax::analyse(&t.text).ok())?;
+        if a.reads(&field) {
+            return None;
+        }
+        analyses.push((spec.raw.rules[r.index].id.clone(), a));
+    }
+    let instead = analyses.iter().find_map(|(rule, a)| {
+        a.paths
+            .iter()
+            .find(|p| {
+                !p.has_wildcard()
+                    && p.segments
+                        .last()
+                        .is_some_and(|s| s.to_ascii_lowercase().contains("transcript"))
+            })
+            .map(|p| (p.dotted(), rule))
+    });
+    Some(format!(
+        "events.oversize grows `{}`, which no rule's transform reads: no payload grew, so this run did not test payload size and its verdict is no evidence about it; {}",
+        o.path,
+        match instead {
+            Some((path, rule)) => format!(
+                "to test it, run a scenario whose events.oversize.path is the field the spec sends, e.g. `{path}` (read by rule {rule})"
+            ),
+            None => "to test it, run a scenario whose events.oversize.path is a large field the transforms send (docs/scenarios.md)".to_string(),
+        }
+    ))
 }
 
 /// The note of a run whose scenario sets its own `crm.profile`, other than the spec's: the run
