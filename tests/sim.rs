@@ -3430,7 +3430,14 @@ rules:
     let (code, out, err) = run_in(
         dir.path(),
         &[
-            "sim", "s.yaml", "--events", "60", "--report", "r.json", "--outcomes", "o.jsonl",
+            "sim",
+            "s.yaml",
+            "--events",
+            "60",
+            "--report",
+            "r.json",
+            "--outcomes",
+            "o.jsonl",
         ],
     );
     assert_eq!(code, 1, "{out}{err}");
@@ -3468,7 +3475,11 @@ rules:
         .filter(|o| o["outcome"] == "delivered")
         .count() as u64;
     assert_eq!(n("delivered"), delivered, "{t}");
-    assert_eq!(n("delivered"), n("applied") + n("deliveredNotApplied"), "{t}");
+    assert_eq!(
+        n("delivered"),
+        n("applied") + n("deliveredNotApplied"),
+        "{t}"
+    );
     assert!(n("droppedAsDuplicates") > 0, "{t}");
     assert_eq!(n("droppedAsDuplicates"), n("deliveredNotApplied"), "{t}");
     assert_eq!(n("lost"), n("deliveredNotApplied"), "{t}");
@@ -3492,7 +3503,11 @@ rules:
         "{out}"
     );
     assert!(
-        out.contains(&format!("lost {} ({} of the delivered)", n("lost"), n("lost"))),
+        out.contains(&format!(
+            "lost {} ({} of the delivered)",
+            n("lost"),
+            n("lost")
+        )),
         "{out}"
     );
 }
@@ -3594,7 +3609,10 @@ fn a_deadline_cut_after_throttling_is_advised_as_the_deadline_not_as_more_retrie
         .lines()
         .find(|l| l.contains("dead-lettered as DEADLINE_EXCEEDED after a 429"))
         .unwrap_or_else(|| panic!("no deadline note:\n{out}"));
-    assert!(note.contains(&format!("note       {cut} event(s)")), "{note}");
+    assert!(
+        note.contains(&format!("note       {cut} event(s)")),
+        "{note}"
+    );
     assert!(
         note.contains("crm.deliveryDeadlineSeconds (600 s) ended them with retries left"),
         "{note}"

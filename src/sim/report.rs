@@ -956,7 +956,11 @@ impl Report {
         }
         let replay = self.replayable();
         let expected = self.causes.spec_total();
-        let mut parts = vec![format!("{} of {} delivered", t.delivered, self.matched_phrase())];
+        let mut parts = vec![format!(
+            "{} of {} delivered",
+            t.delivered,
+            self.matched_phrase()
+        )];
         if replay > 0 {
             parts.push(format!(
                 "{replay} to replay ({})",
@@ -988,7 +992,10 @@ impl Report {
         if self.one_delivery_per_event() {
             format!("{} matched events", t.matched)
         } else {
-            format!("{} deliveries (of {} events)", t.matched, t.events_with_payload)
+            format!(
+                "{} deliveries (of {} events)",
+                t.matched, t.events_with_payload
+            )
         }
     }
 
@@ -1029,9 +1036,7 @@ impl Report {
             return String::new();
         }
         let of_delivered = t.delivered_not_applied + self.overwritten + self.set_back;
-        let unsettled = t
-            .lost
-            .saturating_sub(of_delivered + self.lost_without_dlq);
+        let unsettled = t.lost.saturating_sub(of_delivered + self.lost_without_dlq);
         let mut parts = Vec::new();
         if of_delivered > 0 {
             parts.push(format!("{of_delivered} of the delivered"));

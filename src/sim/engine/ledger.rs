@@ -363,8 +363,7 @@ impl Ledger {
             }
         }
         // A dead letter with the DLQ disabled is lost unless the CRM wrote it (response lost).
-        let lost_dlq =
-            state.iter().filter(|s| **s == DLQ_LOST).count() as u64 - lost_dlq_applied;
+        let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64 - lost_dlq_applied;
         let (overwritten, example) = self.overwritten(&state, crm);
         let (set_back, set_back_example) = self.set_back(&state, crm);
         rep.totals.duplicates = duplicates;

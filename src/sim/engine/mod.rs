@@ -336,9 +336,7 @@ pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
 /// retries or a longer `maxDelaySeconds` keep none of them, as lint's CX023 says (it advises
 /// fewer retries, so the policy promises no attempt the deadline forbids).
 fn deadline_note(n: u64, status: u16, deadline: Option<u64>, dlq: bool) -> String {
-    let deadline = deadline
-        .map(|d| format!(" ({d} s)"))
-        .unwrap_or_default();
+    let deadline = deadline.map(|d| format!(" ({d} s)")).unwrap_or_default();
     format!(
         "{n} event(s) were dead-lettered as DEADLINE_EXCEEDED after a {status} throttle response: crm.deliveryDeadlineSeconds{deadline} ended them with retries left, so more retries or a longer maxDelaySeconds keep none of them (lint CX023); raise crm.deliveryDeadlineSeconds if the CRM allows a longer stay, {}",
         if dlq {
