@@ -3473,3 +3473,307 @@ fn a_respond_fault_refusing_good_batches_is_to_replay_as_dlq_replay_agrees() {
         "{out}"
     );
 }
+
+/// #233: the headline counts events and deliveries apart (an event two rules match is two
+/// deliveries; one whose transform sends nothing is none), and splits `delivered` into what the
+/// CRM applied and what it dropped as a duplicate key; the JSON report's totals are the same
+/// numbers as the text and as `--outcomes`.
+#[test]
+fn the_headline_counts_events_and_deliveries_apart_and_delivered_splits_into_applied_and_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            (
+                "s.yaml",
+                r#"version: 1
+name: two-rules
+channel:
+  name: Two
+  destinationUri: https://crm.example.net/in
+  auth: { type: none }
+  timeoutMilliseconds: 3000
+idempotency: { header: Idempotency-Key, key: "${event.id}" }
+retry: { maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 20, backoffMultiplier: 2.0, respectRetryAfterHeader: true,
+         retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422] }
+deadLetterQueue: { enabled: true, bucketName: two-dlq }
+crm: { profile: generic, idempotency: { by: header } }
+rules:
+  - id: LONG
+    name: long calls
+    eventType: interaction.ended
+    conditions: { interaction.recorded: [true] }
+    transform: 'interaction.secs >= 30 ? { "call": interaction.id, "secs": interaction.secs } : undefined'
+    fixtures: [a.json, b.json]
+  - id: VIP
+    name: vip calls
+    eventType: interaction.ended
+    conditions: { interaction.tags.0: [vip] }
+    transform: '{ "vip": interaction.id }'
+    fixtures: [a.json, c.json]
+"#,
+            ),
+            // Both rules, both send: two deliveries of one event, one key.
+            (
+                "a.json",
+                r#"{"event":{"id":"e-1","type":"interaction.ended"},"interaction":{"id":"i-1","recorded":true,"secs":45,"tags":["vip"]}}"#,
+            ),
+            // LONG only, and it sends nothing: a matched event without a delivery.
+            (
+                "b.json",
+                r#"{"event":{"id":"e-2","type":"interaction.ended"},"interaction":{"id":"i-2","recorded":true,"secs":5,"tags":[]}}"#,
+            ),
+            // VIP only.
+            (
+                "c.json",
+                r#"{"event":{"id":"e-3","type":"interaction.ended"},"interaction":{"id":"i-3","recorded":false,"secs":9,"tags":["vip"]}}"#,
+            ),
+        ],
+    );
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            "s.yaml",
+            "--events",
+            "60",
+            "--report",
+            "r.json",
+            "--outcomes",
+            "o.jsonl",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    let t = &rep["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap_or_else(|| panic!("{k}: {t}"));
+    let outcomes: Vec<serde_json::Value> = fs::read_to_string(dir.path().join("o.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: std::collections::BTreeSet<&str> = outcomes
+        .iter()
+        .map(|o| o["eventId"].as_str().unwrap())
+        .collect();
+    let by_rule: u64 = rep["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["deliveries"].as_u64().unwrap())
+        .sum();
+    // Deliveries: one per outcome line, the rules' sum; `matched` keeps its old meaning.
+    assert_eq!(n("deliveries"), outcomes.len() as u64, "{t}");
+    assert_eq!(n("deliveries"), by_rule, "{t}");
+    assert_eq!(n("matched"), n("deliveries"), "{t}");
+    // Events with a payload are the distinct events of the outcomes; e-2's copies matched a
+    // rule and sent nothing, so more events matched than made a delivery.
+    assert_eq!(n("eventsWithPayload"), ids.len() as u64, "{t}");
+    assert!(n("matchedEvents") > n("eventsWithPayload"), "{t}");
+    assert!(n("deliveries") > n("eventsWithPayload"), "{t}");
+    // Delivered = applied + not applied; here every one not applied is a dropped duplicate key.
+    let delivered = outcomes
+        .iter()
+        .filter(|o| o["outcome"] == "delivered")
+        .count() as u64;
+    assert_eq!(n("delivered"), delivered, "{t}");
+    assert_eq!(
+        n("delivered"),
+        n("applied") + n("deliveredNotApplied"),
+        "{t}"
+    );
+    assert!(n("droppedAsDuplicates") > 0, "{t}");
+    assert_eq!(n("droppedAsDuplicates"), n("deliveredNotApplied"), "{t}");
+    assert_eq!(n("lost"), n("deliveredNotApplied"), "{t}");
+    // The text says the same numbers.
+    assert!(
+        out.contains(&format!(
+            "{} matched a rule: {} deliveries of {} events",
+            n("matchedEvents"),
+            n("deliveries"),
+            n("eventsWithPayload")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "  delivered  {} ({} applied, {} dropped by the CRM as duplicates of another delivery's key)",
+            n("delivered"),
+            n("applied"),
+            n("droppedAsDuplicates")
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "lost {} ({} of the delivered)",
+            n("lost"),
+            n("lost")
+        )),
+        "{out}"
+    );
+}
+
+/// #238: with the DLQ disabled a dead letter is `lost` in `--outcomes` (there is no DLQ record
+/// of it), no note advises replaying, and an event the CRM had written before its response was
+/// lost is not counted lost.
+#[test]
+fn with_the_dlq_disabled_outcomes_say_lost_and_events_the_crm_wrote_are_not_lost() {
+    let dir = crate::common::edited_example(&[(
+        "specs/crm_sync.yaml",
+        "deadLetterQueue:\n  enabled: true",
+        "deadLetterQueue:\n  enabled: false",
+    )]);
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            "specs/crm_sync.yaml",
+            "--scenario",
+            "partition",
+            "--report",
+            "r.json",
+            "--outcomes",
+            "o.jsonl",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    let outcomes = fs::read_to_string(dir.path().join("o.jsonl")).unwrap();
+    let count = |what: &str| {
+        outcomes
+            .lines()
+            .filter(|l| l.contains(&format!("\"outcome\":\"{what}\"")))
+            .count() as u64
+    };
+    let dead = rep["totals"]["deadLettered"].as_u64().unwrap();
+    let lost = rep["deadLetters"]["lostWithoutDlq"].as_u64().unwrap();
+    let written = rep["deadLetters"]["appliedWithoutDlq"].as_u64().unwrap();
+    assert_eq!(count("deadLettered"), 0, "{outcomes}");
+    assert_eq!(count("lost"), dead, "{out}");
+    // The run has dead letters the CRM wrote (a reset after the write): they are not lost.
+    assert!(written > 0, "{out}");
+    assert_eq!(lost + written, dead, "{out}");
+    assert_eq!(rep["totals"]["lost"].as_u64().unwrap(), lost, "{out}");
+    assert_eq!(rep["deadLetteredButApplied"].as_u64().unwrap(), written);
+    assert!(
+        out.contains(&format!(
+            "lost       {lost} of the {dead} dead-lettered with the DLQ disabled"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("the other {written} are not lost")),
+        "{out}"
+    );
+    assert!(!out.contains("replay within it"), "{out}");
+    assert!(!out.contains("replaying them"), "{out}");
+    assert!(!out.contains("  to replay  "), "{out}");
+}
+
+/// #240: events the delivery deadline cut after 429s are not kept by more retries or a longer
+/// `maxDelaySeconds` (lint CX023 advises fewer retries for the same policy): the note names the
+/// deadline, counted from the dead letters' reason, and does not contradict lint.
+#[test]
+fn a_deadline_cut_after_throttling_is_advised_as_the_deadline_not_as_more_retries() {
+    let dir = crate::common::edited_example(&[(
+        "specs/crm_sync.yaml",
+        "retryAfterHorizonSeconds: 60",
+        "retryAfterHorizonSeconds: 300\n  deliveryDeadlineSeconds: 600",
+    )]);
+    write_files(
+        dir.path(),
+        &[(
+            "storm.yaml",
+            "version: 1\nname: storm\nduration: 20m\nevents: { count: 3000 }\nfaults:\n  - throttle: { from: 2m, to: 14m, requests: 1, per: 1s, retryAfterSeconds: 300 }\n",
+        )],
+    );
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            "specs/crm_sync.yaml",
+            "--scenario",
+            "storm.yaml",
+            "--report",
+            "r.json",
+        ],
+    );
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let rep: serde_json::Value =
+        serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    let cut = rep["deadLetteredByReason"]["DEADLINE_EXCEEDED"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(cut > 0, "{out}");
+    let note = out
+        .lines()
+        .find(|l| l.contains("dead-lettered as DEADLINE_EXCEEDED after a 429"))
+        .unwrap_or_else(|| panic!("no deadline note:\n{out}"));
+    assert!(
+        note.contains(&format!("note       {cut} event(s)")),
+        "{note}"
+    );
+    assert!(
+        note.contains("crm.deliveryDeadlineSeconds (600 s) ended them with retries left"),
+        "{note}"
+    );
+    assert!(note.contains("keep none of them (lint CX023)"), "{note}");
+    // Only dead letters with their retries spent get "more retries keep them".
+    let spent = rep["deadLetteredByReason"]["RETRIES_EXHAUSTED"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        out.contains("more retries or a longer maxDelaySeconds keep them"),
+        spent > 0,
+        "{out}"
+    );
+    // Lint, on the same spec, advises fewer retries for the deadline: the two agree.
+    let (_, lint, lint_err) = run_in(dir.path(), &["lint", "specs/crm_sync.yaml"]);
+    let lint = format!("{lint}{lint_err}");
+    assert!(lint.contains("CX023"), "{lint}");
+    assert!(lint.contains("lower `maxRetries`"), "{lint}");
+}
+
+/// #244: a run whose `events.oversize.path` no rule's transform reads says so (no payload grew,
+/// so its PASS is no evidence about payload size) and names a transcript path the spec does
+/// read; a transform that reads the path, even only to count it, gets no such note.
+#[test]
+fn an_oversize_path_no_transform_reads_is_named_so_a_pass_is_not_taken_as_evidence() {
+    const NOTE: &str = "which no rule's transform reads: no payload grew";
+    // The example's transform reads `interaction.analytics.sentiment.score`, not the transcript.
+    let (code, out, _) = sim_edited_example(&[], &["--scenario", "payload-too-large"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "note       events.oversize grows `interaction.analytics.transcript`, {NOTE}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("a large field the transforms send"), "{out}");
+    // The spec sends its transcript from another path: the note names it and its rule.
+    let elsewhere = [(
+        "specs/transforms/interaction_ended.jsonata",
+        "\"syncTimestamp\"",
+        "\"notes\": interaction.transcript,\n  \"syncTimestamp\"",
+    )];
+    let (_, out, _) = sim_edited_example(&elsewhere, &["--scenario", "payload-too-large"]);
+    assert!(out.contains(NOTE), "{out}");
+    assert!(
+        out.contains("e.g. `interaction.transcript` (read by rule "),
+        "{out}"
+    );
+    // A transform that reads the grown field (to count it) is tested by the run: no note.
+    let counted = [(
+        "specs/transforms/interaction_ended.jsonata",
+        "\"syncTimestamp\"",
+        "\"turns\": $count(interaction.analytics.transcript),\n  \"syncTimestamp\"",
+    )];
+    let (_, out, _) = sim_edited_example(&counted, &["--scenario", "payload-too-large"]);
+    assert!(!out.contains(NOTE), "{out}");
+    // A scenario without `events.oversize` gets no note either.
+    let (_, out, _) = sim_edited_example(&[], &[]);
+    assert!(!out.contains("events.oversize"), "{out}");
+}

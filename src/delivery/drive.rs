@@ -49,6 +49,10 @@ impl Reply {
 pub trait Observer {
     /// The `done`-th of `total` arrivals was handed to the machine.
     fn arrived(&mut self, _done: u64, _total: u64) {}
+    /// The arrival just told matched `rules` enabled rules (at least one; told before any of
+    /// its deliveries, including the rules whose transform then sends nothing): one event,
+    /// however many deliveries it makes.
+    fn matched(&mut self, _rules: usize) {}
     /// Event `event_id` matched a rule and was submitted as `seq`, with its rendered key.
     fn submitted(&mut self, _seq: u64, _event_id: &str, _key: Option<&str>) {}
     /// Submission `seq` (told just before [`Observer::submitted`]) is the delivery of rule
@@ -83,6 +87,9 @@ pub trait Observer {
 impl<O: Observer + ?Sized> Observer for &mut O {
     fn arrived(&mut self, done: u64, total: u64) {
         (**self).arrived(done, total)
+    }
+    fn matched(&mut self, rules: usize) {
+        (**self).matched(rules)
     }
     fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
         (**self).submitted(seq, event_id, key)
@@ -124,6 +131,10 @@ impl<A: Observer, B: Observer> Observer for (A, B) {
     fn arrived(&mut self, done: u64, total: u64) {
         self.0.arrived(done, total);
         self.1.arrived(done, total);
+    }
+    fn matched(&mut self, rules: usize) {
+        self.0.matched(rules);
+        self.1.matched(rules);
     }
     fn submitted(&mut self, seq: u64, event_id: &str, key: Option<&str>) {
         self.0.submitted(seq, event_id, key);

@@ -39,8 +39,26 @@ pub struct Bucket {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     pub events: u64,
+    /// Deliveries submitted: one per (event, rule) the event matched whose transform gave a
+    /// payload. An event two rules match is two deliveries (`totals.matched` and
+    /// `totals.deliveries` in the JSON report).
     pub matched: u64,
+    /// Distinct events at least one enabled rule matched (by event type and conditions),
+    /// whatever their transforms then sent (tester #233).
+    pub matched_events: u64,
+    /// Of `matched_events`, those with at least one delivery (a rule's transform gave a
+    /// payload): `matched` deliveries are of these events.
+    pub events_with_payload: u64,
+    /// Deliveries the hub saw succeed (a 2xx): `applied` plus `delivered_not_applied`.
     pub delivered: u64,
+    /// Delivered and written by the CRM model; `None` where no CRM model watches the run (a
+    /// `--target` run cannot see the CRM).
+    pub applied: Option<u64>,
+    /// Delivered (a 2xx) but never written by the CRM: counted in `lost` too.
+    pub delivered_not_applied: u64,
+    /// Of `delivered_not_applied`, those the CRM dropped as duplicates: their idempotency key
+    /// was an earlier delivery's (two rules of one event, or two events, share a key).
+    pub dropped_duplicates: u64,
     pub dead_lettered: u64,
     pub duplicates: u64,
     pub lost: u64,
@@ -149,8 +167,17 @@ pub struct Report {
     /// Dead letters lost because `deadLetterQueue.enabled` is false (tester #224): none of them
     /// is "to replay", there is no DLQ to replay from.
     pub lost_without_dlq: u64,
+    /// Dead letters with the DLQ disabled that the CRM had in fact written (response lost):
+    /// not lost, and not counted in `lost_without_dlq` (tester #238).
+    pub applied_without_dlq: u64,
+    /// `deadLetterQueue.enabled`: whether a dead letter is kept to replay.
+    pub dlq_enabled: bool,
     /// Dead-lettered events by the last HTTP status they saw.
     pub dlq_by_status: BTreeMap<u16, u64>,
+    /// Dead-lettered events by the last HTTP status they saw and their reason: advice about a
+    /// status depends on why the machine gave up (tester #240: a deadline is not kept by more
+    /// retries).
+    pub dlq_by_status_reason: BTreeMap<(u16, Reason), u64>,
     pub key_clash_count: u64,
     pub invariants: Vec<Invariant>,
     pub checks: Vec<Check>,
@@ -172,6 +199,8 @@ pub struct Report {
     pub(crate) expect: Expect,
     /// `(second, retries sent in it)`, for the peak retry rate.
     retry_second: (u64, u64),
+    /// The next submission is the matched event's first delivery.
+    first_delivery: bool,
 }
 
 /// Arrival-to-delivery latency of the delivered events, in virtual ms.
@@ -305,7 +334,10 @@ impl Report {
             set_back_detail: String::new(),
             replay_set_back: Vec::new(),
             lost_without_dlq: 0,
+            applied_without_dlq: 0,
+            dlq_enabled: spec.raw.dead_letter_queue.enabled,
             dlq_by_status: BTreeMap::new(),
+            dlq_by_status_reason: BTreeMap::new(),
             key_clash_count: 0,
             invariants: Vec::new(),
             checks: Vec::new(),
@@ -336,6 +368,7 @@ impl Report {
                 .collect(),
             expect: sc.expect.clone(),
             retry_second: (0, 0),
+            first_delivery: false,
         }
     }
 
@@ -429,7 +462,7 @@ impl Report {
             .collect();
         why.extend(self.checks.iter().filter(|c| !c.met).map(|c| {
             let of = if c.name == "deadLetterRate" {
-                format!(" ({} of {} matched)", t.dead_lettered, t.matched)
+                format!(" ({} of {})", t.dead_lettered, self.matched_phrase())
             } else {
                 String::new()
             };
@@ -471,10 +504,16 @@ impl Report {
         }
         why.extend(self.not_simulated());
         if t.delivered == 0 {
-            why.push(if t.matched == 0 {
+            why.push(if t.matched == 0 && t.matched_events == 0 {
                 "no event matched a rule, so nothing was delivered".to_string()
+            } else if t.matched == 0 {
+                format!(
+                    "nothing was delivered: no transform gave a payload for the {} matched event{}",
+                    t.matched_events,
+                    if t.matched_events == 1 { "" } else { "s" }
+                )
             } else {
-                format!("nothing was delivered (0 of {} matched events)", t.matched)
+                format!("nothing was delivered (0 of {})", self.matched_phrase())
             });
         }
         why
@@ -597,6 +636,7 @@ impl Report {
                     "fix": c.fix(),
                 })).collect::<Vec<_>>(),
                 "lostWithoutDlq": self.lost_without_dlq,
+                "appliedWithoutDlq": self.applied_without_dlq,
                 "toReplay": {
                     "count": self.replayable(),
                     "reasons": self::reasons(&self.causes.to_replay)
@@ -613,7 +653,13 @@ impl Report {
             "totals": {
                 "events": t.events,
                 "matched": t.matched,
+                "deliveries": t.matched,
+                "matchedEvents": t.matched_events,
+                "eventsWithPayload": t.events_with_payload,
                 "delivered": t.delivered,
+                "applied": t.applied,
+                "deliveredNotApplied": t.delivered_not_applied,
+                "droppedAsDuplicates": t.dropped_duplicates,
                 "deadLettered": t.dead_lettered,
                 "duplicates": t.duplicates,
                 "lost": t.lost,
@@ -683,15 +729,28 @@ impl Report {
         );
         let _ = writeln!(
             s,
-            "  events     {} generated/fixture, {} matched a rule, virtual time {}",
+            "  events     {} generated/fixture, {} matched a rule{}, virtual time {}",
             t.events,
-            t.matched,
+            t.matched_events,
+            if self.one_delivery_per_event() {
+                String::new()
+            } else {
+                format!(
+                    ": {} deliveries of {} events (one per rule that matched an event and had a payload for it)",
+                    t.matched, t.events_with_payload
+                )
+            },
             fmt_ms(self.end)
         );
         let _ = writeln!(
             s,
-            "  delivered  {}   dead-lettered {}   lost {}   duplicates {}",
-            t.delivered, t.dead_lettered, t.lost, t.duplicates
+            "  delivered  {}{}   dead-lettered {}   lost {}{}   duplicates {}",
+            t.delivered,
+            self.delivered_parts(),
+            t.dead_lettered,
+            t.lost,
+            self.lost_parts(),
+            t.duplicates
         );
         for (r, n) in reasons(&self.by_reason) {
             let _ = writeln!(s, "    DLQ {:<28} {n}", r.as_str());
@@ -723,9 +782,22 @@ impl Report {
         if self.lost_without_dlq > 0 {
             let _ = writeln!(
                 s,
-                "  lost       {} dead-lettered with the DLQ disabled ({}): nothing keeps them and there is nothing to replay; set deadLetterQueue.enabled: true (lint: CX013)",
+                "  lost       {}{} dead-lettered with the DLQ disabled ({}): nothing keeps them and there is nothing to replay{}; set deadLetterQueue.enabled: true (lint: CX013)",
                 self.lost_without_dlq,
-                super::verdict::reason_list(&self.by_reason)
+                if_any(self.applied_without_dlq, |_| format!(
+                    " of the {}",
+                    self.totals.dead_lettered
+                )),
+                super::verdict::reason_list(&self.by_reason),
+                if_any(self.applied_without_dlq, |n| format!(
+                    "; the other {n} are not lost: the CRM had written them before their response was lost"
+                ))
+            );
+        } else if self.applied_without_dlq > 0 {
+            let _ = writeln!(
+                s,
+                "  lost       none: the {} event(s) dead-lettered with the DLQ disabled had in fact been written by the CRM (response lost)",
+                self.applied_without_dlq
             );
         }
         let replay = self.replayable();
@@ -826,7 +898,9 @@ impl Report {
             self.peak_pending,
             if_any(self.alerts, |n| format!(", {n} DLQ alert webhook call(s)")),
         );
-        if self.dead_lettered_but_applied > 0 {
+        // With the DLQ disabled there is nothing to replay: the `lost` line says which of them the
+        // CRM wrote (tester #238).
+        if self.dead_lettered_but_applied > 0 && self.dlq_enabled {
             let _ = writeln!(
                 s,
                 "  note       {} dead-lettered event(s) had in fact been written (response lost); replaying them {}",
@@ -884,8 +958,9 @@ impl Report {
         let replay = self.replayable();
         let expected = self.causes.spec_total();
         let mut parts = vec![format!(
-            "{} of {} matched events delivered",
-            t.delivered, t.matched
+            "{} of {} delivered",
+            t.delivered,
+            self.matched_phrase()
         )];
         if replay > 0 {
             parts.push(format!(
@@ -910,11 +985,77 @@ impl Report {
         format!("PASS: {}.", parts.join(", "))
     }
 
+    /// What was matched, for "N of …": `484 matched events` when each matched event is one
+    /// delivery, else `604 deliveries (of 453 events)` (tester #233: an event two rules
+    /// match is two deliveries, and one whose transform sends nothing is none).
+    pub fn matched_phrase(&self) -> String {
+        let t = &self.totals;
+        if self.one_delivery_per_event() {
+            format!("{} matched events", t.matched)
+        } else {
+            format!(
+                "{} deliveries (of {} events)",
+                t.matched, t.events_with_payload
+            )
+        }
+    }
+
+    /// Whether every matched event made exactly one delivery, so events and deliveries are one
+    /// count.
+    fn one_delivery_per_event(&self) -> bool {
+        let t = &self.totals;
+        t.matched == t.matched_events && t.matched == t.events_with_payload
+    }
+
+    /// The split of `delivered` when some of it was not written: ` (418 applied, 127 dropped
+    /// by the CRM as duplicates of another delivery's key)`; nothing when all of it was.
+    fn delivered_parts(&self) -> String {
+        let t = &self.totals;
+        let Some(applied) = t.applied.filter(|_| t.delivered_not_applied > 0) else {
+            return String::new();
+        };
+        let mut parts = vec![format!("{applied} applied")];
+        if t.dropped_duplicates > 0 {
+            parts.push(format!(
+                "{} dropped by the CRM as duplicates of another delivery's key",
+                t.dropped_duplicates
+            ));
+        }
+        let other = t.delivered_not_applied - t.dropped_duplicates;
+        if other > 0 {
+            parts.push(format!("{other} answered 2xx but never written"));
+        }
+        format!(" ({})", parts.join(", "))
+    }
+
+    /// Where the lost are counted, when any is: ` (127 of the delivered)`, ` (93 of the
+    /// dead-lettered)`, ` (2 never settled)`; `lost` is not a third column beside delivered
+    /// and dead-lettered.
+    fn lost_parts(&self) -> String {
+        let t = &self.totals;
+        if t.lost == 0 {
+            return String::new();
+        }
+        let of_delivered = t.delivered_not_applied + self.overwritten + self.set_back;
+        let unsettled = t.lost.saturating_sub(of_delivered + self.lost_without_dlq);
+        let mut parts = Vec::new();
+        if of_delivered > 0 {
+            parts.push(format!("{of_delivered} of the delivered"));
+        }
+        if self.lost_without_dlq > 0 {
+            parts.push(format!("{} of the dead-lettered", self.lost_without_dlq));
+        }
+        if unsettled > 0 {
+            parts.push(format!("{unsettled} never settled"));
+        }
+        format!(" ({})", parts.join(", "))
+    }
+
     /// The dead letters the scenario's faults caused that a replay can deliver: none when the
     /// DLQ is disabled, for then they are lost (tester #224: "the data is intact; replay" was
     /// printed beside "158 dead-lettered with the DLQ disabled").
     pub fn replayable(&self) -> u64 {
-        if self.lost_without_dlq > 0 {
+        if !self.dlq_enabled {
             0
         } else {
             self.causes.replay_total()
@@ -1063,8 +1204,16 @@ impl Report {
 
 /// The report is built by watching the run: every driver of a scenario tells it what happened.
 impl Observer for Report {
+    fn matched(&mut self, _rules: usize) {
+        self.totals.matched_events += 1;
+        self.first_delivery = true;
+    }
+
     fn submitted(&mut self, _seq: u64, _event_id: &str, _key: Option<&str>) {
         self.totals.matched += 1;
+        if std::mem::take(&mut self.first_delivery) {
+            self.totals.events_with_payload += 1;
+        }
     }
 
     fn rule(&mut self, _seq: u64, index: usize, rule_id: &str) {
@@ -1170,6 +1319,7 @@ impl Report {
         self.bucket(d.at).dlq += 1;
         if let Some(st) = d.last_status {
             *self.dlq_by_status.entry(st).or_default() += 1;
+            *self.dlq_by_status_reason.entry((st, d.reason)).or_default() += 1;
         }
         let (epoch, sources) = (self.epoch, &self.sources);
         self.causes.add(d, || {

@@ -798,6 +798,7 @@ impl<R: rand_core::Rng> Arrivals<R> for Traffic<'_> {
         if matching.is_empty() {
             return;
         }
+        obs.matched(matching.len());
         let event_type = shared_type(&mut self.event_types, &event_type);
         // One key per event: the template is per channel.
         let key = self.template.render(&event).map_err(|e| e.to_string());

@@ -29,6 +29,9 @@ pub struct Ledger {
     /// The rule of the submission about to be told ([`Observer::rule`]).
     next_rule: String,
     key_clash_count: u64,
+    /// The submissions whose key another submission has too: a CRM that deduplicates on the
+    /// header drops whichever of them reaches it after another was written.
+    clashed: Vec<u64>,
     /// Clashes between two rules' deliveries of one event: how many, and up to five examples.
     rule_clashes: (u64, Vec<String>),
     /// Clashes between two events: how many, and up to five examples.
@@ -85,6 +88,7 @@ impl Observer for Ledger {
         if let Some(key) = key {
             if let Some(first) = self.keys.insert(halves(hash128(key)), seq) {
                 self.key_clash_count += 1;
+                self.clashed.extend([first, seq]);
                 if first >= self.event_start {
                     let other = self
                         .event_rules
@@ -320,6 +324,8 @@ impl Ledger {
         machine: &Machine<R>,
     ) {
         let state = std::mem::take(&mut self.state);
+        self.clashed.sort_unstable();
+        self.clashed.dedup();
         let key_clashes = self.key_clash_detail();
         rep.key_clash_count = self.key_clash_count;
         rep.end = now;
@@ -332,25 +338,42 @@ impl Ledger {
         let mut delivered_not_applied = 0u64;
         let mut duplicates = 0u64;
         let mut dlq_applied = 0u64;
+        // Dead letters the CRM had in fact written, with the DLQ disabled: nothing is lost.
+        let mut lost_dlq_applied = 0u64;
+        let mut dropped_duplicates = 0u64;
         for (seq, s) in state.iter().enumerate() {
             let applied = crm.applied(seq as u64);
             match *s {
                 PENDING => unsettled += 1,
-                DELIVERED if applied == 0 => delivered_not_applied += 1,
-                DLQ_STORED | DLQ_LOST if applied > 0 => dlq_applied += 1,
+                DELIVERED if applied == 0 => {
+                    delivered_not_applied += 1;
+                    if self.clashed.binary_search(&(seq as u64)).is_ok() {
+                        dropped_duplicates += 1;
+                    }
+                }
+                DLQ_STORED if applied > 0 => dlq_applied += 1,
+                DLQ_LOST if applied > 0 => {
+                    dlq_applied += 1;
+                    lost_dlq_applied += 1;
+                }
                 _ => {}
             }
             if applied > 1 {
                 duplicates += u64::from(applied - 1);
             }
         }
-        let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64;
+        // A dead letter with the DLQ disabled is lost unless the CRM wrote it (response lost).
+        let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64 - lost_dlq_applied;
         let (overwritten, example) = self.overwritten(&state, crm);
         let (set_back, set_back_example) = self.set_back(&state, crm);
         rep.totals.duplicates = duplicates;
         rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten + set_back;
+        rep.totals.applied = Some(rep.totals.delivered.saturating_sub(delivered_not_applied));
+        rep.totals.delivered_not_applied = delivered_not_applied;
+        rep.totals.dropped_duplicates = dropped_duplicates;
         rep.dead_lettered_but_applied = dlq_applied;
         rep.lost_without_dlq = lost_dlq;
+        rep.applied_without_dlq = lost_dlq_applied;
         rep.overwritten = overwritten;
         rep.set_back = set_back;
         if set_back > 0 {

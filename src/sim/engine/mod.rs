@@ -25,7 +25,7 @@ use super::crm::CrmModel;
 use super::report::Report;
 use super::scenario::{Fault, Scenario};
 use crate::delivery::drive::Observer;
-use crate::delivery::{Config, DeadLettered, HubSettings, Output, Time};
+use crate::delivery::{Config, DeadLettered, HubSettings, Output, Reason, Time};
 use crate::spec::model::Jitter;
 use crate::spec::Spec;
 pub use feed::{identity, key_hint, Feed, Oversized, Traffic};
@@ -69,7 +69,10 @@ pub struct EventOutcome {
     pub rule_id: String,
     /// The fixture the event is, or is a copy of (`builtin` without fixtures).
     pub fixture: String,
-    /// `delivered` or `deadLettered`.
+    /// `delivered`, `deadLettered` (kept in the DLQ), or `lost`: dead-lettered with
+    /// `deadLetterQueue.enabled: false`, so nothing keeps it and there is nothing to replay
+    /// (tester #238). The hub's view: a `lost` event the CRM had written before its response
+    /// was lost is in the CRM all the same (the report's `deadLetters.appliedWithoutDlq`).
     pub outcome: &'static str,
     pub attempts: u32,
     pub reason: Option<&'static str>,
@@ -194,7 +197,11 @@ impl Observer for Watch<'_, '_, '_> {
             ),
             Output::DeadLettered(d) => self.outcome(
                 (&d.id.event_id, &d.id.rule_id, d.id.source),
-                ("deadLettered", d.attempts, Some(d.reason.as_str())),
+                (
+                    if d.stored { "deadLettered" } else { "lost" },
+                    d.attempts,
+                    Some(d.reason.as_str()),
+                ),
                 (
                     d.submitted,
                     (d.attempts > 0).then_some(d.first_attempt),
@@ -293,12 +300,51 @@ pub fn throttle_notes(rep: &mut Report, spec: &Spec, crm: &CrmModel) {
                 throttled_dlq, throttle.status
             ));
         } else {
-            rep.notes.push(format!(
-                "{throttled_dlq} event(s) were dead-lettered after a {} throttle response; more retries or a longer maxDelaySeconds keep them",
-                throttle.status
-            ));
+            // Why the machine gave up decides the advice (tester #240): the delivery deadline
+            // ends an event with retries left, so more retries keep none of those (lint CX023
+            // says the same of the policy).
+            let by_deadline = rep
+                .dlq_by_status_reason
+                .get(&(throttle.status, Reason::DeadlineExceeded))
+                .copied()
+                .unwrap_or(0);
+            if by_deadline > 0 {
+                rep.notes.push(deadline_note(
+                    by_deadline,
+                    throttle.status,
+                    spec.raw.crm.delivery_deadline_seconds,
+                    rep.dlq_enabled,
+                ));
+            }
+            let rest = throttled_dlq - by_deadline;
+            if rest > 0 {
+                rep.notes.push(format!(
+                    "{rest} event(s) were dead-lettered after a {} throttle response{}; more retries or a longer maxDelaySeconds keep them",
+                    throttle.status,
+                    if by_deadline > 0 {
+                        " with their retries spent"
+                    } else {
+                        ""
+                    }
+                ));
+            }
         }
     }
+}
+
+/// The note on `n` events the delivery deadline cut after a throttle response (`status`): more
+/// retries or a longer `maxDelaySeconds` keep none of them, as lint's CX023 says (it advises
+/// fewer retries, so the policy promises no attempt the deadline forbids).
+fn deadline_note(n: u64, status: u16, deadline: Option<u64>, dlq: bool) -> String {
+    let deadline = deadline.map(|d| format!(" ({d} s)")).unwrap_or_default();
+    format!(
+        "{n} event(s) were dead-lettered as DEADLINE_EXCEEDED after a {status} throttle response: crm.deliveryDeadlineSeconds{deadline} ended them with retries left, so more retries or a longer maxDelaySeconds keep none of them (lint CX023); raise crm.deliveryDeadlineSeconds if the CRM allows a longer stay, {}",
+        if dlq {
+            "or replay them (`cxsync dlq replay`) once the throttling is over"
+        } else {
+            "or accept that they are lost (the DLQ is disabled)"
+        }
+    )
 }
 
 /// The machine configuration of a run: the spec's settings plus the scenario's hub settings.
@@ -349,7 +395,54 @@ pub fn new_report(
     rep.notes.extend(profile_note(spec, sc));
     rep.notes.extend(crm.notes.iter().cloned());
     rep.notes.extend(horizon_note(spec, sc));
+    rep.notes.extend(oversize_note(spec, sc));
     rep
+}
+
+/// The note of a run whose `events.oversize.path` no enabled rule's transform reads
+/// (`transform::syntax::Analysis::reads`, the path analysis lint's rules read): no payload grew,
+/// so the run did not test payload size and a PASS is no evidence about it (tester #244: the
+/// built-in `payload-too-large` grows `interaction.analytics.transcript`, a Zendesk spec sent
+/// `interaction.transcript`). Names a path the transforms read that looks like a transcript.
+fn oversize_note(spec: &Spec, sc: &Scenario) -> Option<String> {
+    let o = sc.events.oversize.as_ref()?;
+    let field: Vec<&str> = o.path.split('.').collect();
+    let mut analyses = Vec::new();
+    for r in &spec.rules {
+        if !spec.raw.rules.get(r.index).is_some_and(|raw| raw.enabled) {
+            continue;
+        }
+        // A rule without a transform, or one the analysis cannot read, may read anything.
+        let a = r
+            .transform
+            .as_ref()
+            .and_then(|t| crate::transform::syntax::analyse(&t.text).ok())?;
+        if a.reads(&field) {
+            return None;
+        }
+        analyses.push((spec.raw.rules[r.index].id.clone(), a));
+    }
+    let instead = analyses.iter().find_map(|(rule, a)| {
+        a.paths
+            .iter()
+            .find(|p| {
+                !p.has_wildcard()
+                    && p.segments
+                        .last()
+                        .is_some_and(|s| s.to_ascii_lowercase().contains("transcript"))
+            })
+            .map(|p| (p.dotted(), rule))
+    });
+    Some(format!(
+        "events.oversize grows `{}`, which no rule's transform reads: no payload grew, so this run did not test payload size and its verdict is no evidence about it; {}",
+        o.path,
+        match instead {
+            Some((path, rule)) => format!(
+                "to test it, run a scenario whose events.oversize.path is the field the spec sends, e.g. `{path}` (read by rule {rule})"
+            ),
+            None => "to test it, run a scenario whose events.oversize.path is a large field the transforms send (docs/scenarios.md)".to_string(),
+        }
+    ))
 }
 
 /// The note of a run whose scenario sets its own `crm.profile`, other than the spec's: the run

@@ -164,6 +164,31 @@ pub struct Analysis {
     pub bound: std::collections::BTreeSet<String>,
 }
 
+impl Analysis {
+    /// Whether the transform reads any part of the input field at the dotted path `field`
+    /// (`["interaction", "transcript"]`): a path read that is the field, inside it
+    /// (`interaction.transcript.text` of a list of turns) or around it (`interaction`, `$`),
+    /// `*` matching any one step and `**` any steps. `false` means no value of the field can
+    /// reach the output or decide it, as far as the analysis sees (the simulator asks this of
+    /// `events.oversize.path`, tester #244).
+    pub fn reads(&self, field: &[&str]) -> bool {
+        self.paths.iter().any(|p| path_overlaps(&p.segments, field))
+    }
+}
+
+/// Whether a read path and a field path are one a prefix of the other, wildcards matching.
+fn path_overlaps(read: &[String], field: &[&str]) -> bool {
+    for (r, f) in read.iter().zip(field) {
+        match r.as_str() {
+            "**" => return true,
+            "*" => {}
+            r if r == *f => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// A syntax error with the offending token's position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {

@@ -333,3 +333,30 @@ fn a_bare_undefined_is_no_value_but_a_step_named_undefined_is_a_path() {
         analyse(r#"{ "a": x > 0 ? x : undefined, "b": y.undefined, "c": undefined.z }"#).unwrap();
     assert_eq!(dotted(&a), ["x", "x", "y.undefined", "undefined.z"]);
 }
+
+/// #244: whether a transform reads a field at all: the field, inside it, around it, through a
+/// wildcard, or the whole input; not a sibling or a field with the same prefix in its name.
+#[test]
+fn a_transform_reads_a_field_through_the_field_its_parts_its_parents_or_wildcards() {
+    let field = ["interaction", "analytics", "transcript"];
+    for (text, reads) in [
+        (r#"{ "t": interaction.analytics.transcript }"#, true),
+        (r#"{ "n": $count(interaction.analytics.transcript) }"#, true),
+        (
+            "$map(interaction.analytics.transcript, function($t) { $t.text })",
+            true,
+        ),
+        (r#"{ "a": interaction.analytics }"#, true),
+        (r#"{ "i": interaction }"#, true),
+        (r#"$merge([$, { "x": 1 }])"#, true),
+        (r#"{ "t": interaction.*.transcript }"#, true),
+        (r#"{ "t": interaction.**.text }"#, true),
+        (r#"{ "t": interaction.transcript }"#, false),
+        (r#"{ "s": interaction.analytics.sentiment.score }"#, false),
+        (r#"{ "t": interaction.analytics.transcripts }"#, false),
+        (r#"{ "id": event.id, "k": "transcript" }"#, false),
+    ] {
+        let a = analyse(text).unwrap();
+        assert_eq!(a.reads(&field), reads, "{text}: {:?}", dotted(&a));
+    }
+}
