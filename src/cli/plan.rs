@@ -110,10 +110,7 @@ pub(crate) fn load_to_deploy(spec: &SpecFile) -> anyhow::Result<Loaded> {
     compiled(spec, loaded)
 }
 
-fn compiled(
-    spec: &SpecFile,
-    loaded: Result<super::Loaded, ExitStatus>,
-) -> anyhow::Result<Loaded> {
+fn compiled(spec: &SpecFile, loaded: Result<super::Loaded, ExitStatus>) -> anyhow::Result<Loaded> {
     let Ok(l) = loaded else {
         bail!("the spec `{}` has errors", spec.path.display());
     };

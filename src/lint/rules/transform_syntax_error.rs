@@ -153,7 +153,10 @@ mod tests {
             check,
         );
         assert_eq!(d.len(), 1, "{d:?}");
-        assert!(d[0].message.starts_with("regex literal with a lookaround"), "{d:?}");
+        assert!(
+            d[0].message.starts_with("regex literal with a lookaround"),
+            "{d:?}"
+        );
         assert!(d[0].message.ends_with("[E506]"), "{d:?}");
     }
 
