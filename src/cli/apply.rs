@@ -7,7 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::bail;
 
 use super::plan::{
-    connect, load, plan_live, refused, runtime, scrubbed, HubArgs, Loaded, PlanArgs,
+    connect, load_to_deploy, plan_live, refused, runtime, scrubbed, HubArgs, Loaded, PlanArgs,
 };
 use super::ExitStatus;
 use crate::cxone::{apply, plan};
@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
-    let l = load(&args.spec)?;
+    let l = load_to_deploy(&args.spec)?;
     let r = runtime()?.block_on(run(&args, &l));
     scrubbed(&l.redactor, r)
 }

@@ -5,7 +5,8 @@
 //! file that cannot be written leaves the folder as it was); a `rules/*.json` that the
 //! previous `manifest.json` lists and the spec no longer has is removed, and named. Without
 //! `--out`, prints one JSON document keyed by those file names. A spec with errors is refused
-//! (exit 1) with its diagnostics on stderr.
+//! (exit 1, nothing written) with its diagnostics on stderr, a transform `validate` refuses
+//! among them (`load::check_transforms`).
 //!
 //! Values from `${env:…}` are written into the `--out` files (they are what `apply` sends; a
 //! file holding one, or any field stdout would mask, is created owner-only, `0600`; the others
@@ -37,7 +38,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         Some(_) => crate::spec::EnvSecrets::Required,
         None => crate::spec::EnvSecrets::Deferred,
     };
-    let spec = match args.spec.load_or_report(args.format.format, secrets) {
+    let spec = match args.spec.load_to_deploy(args.format.format, secrets) {
         Ok(l) => l.spec,
         Err(status) => {
             eprintln!(

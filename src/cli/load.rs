@@ -49,6 +49,33 @@ impl SpecFile {
     ) -> Result<Loaded, ExitStatus> {
         load_or_report(&self.path, &self.args, format, secrets)
     }
+
+    /// [`load_or_report`] of a spec a command turns into Event Hub payloads (`compile`, `plan`,
+    /// `apply`), then [`check_transforms`]: a rule whose transform `validate` refuses is never
+    /// written or sent.
+    pub fn load_to_deploy(
+        &self,
+        format: Format,
+        secrets: EnvSecrets,
+    ) -> Result<Loaded, ExitStatus> {
+        let loaded = self.load_or_report(format, secrets)?;
+        check_transforms(&loaded, format)?;
+        Ok(loaded)
+    }
+}
+
+/// Stage 8 of the loader (`docs/spec.md`): the per-rule transform checks
+/// ([`crate::transform::checks::check_spec`], the code path `validate` runs) of a spec that
+/// loaded. With an error among them (`E500`, `E501`, `E505`, `E506`, …), every finding of the
+/// stage is rendered on stderr as `validate` renders it, and the status is 1 (the spec has
+/// errors; a command that needs a usable spec maps it to 2). Warnings alone (`E503`) pass.
+pub fn check_transforms(loaded: &Loaded, format: Format) -> Result<(), ExitStatus> {
+    let diags = crate::transform::checks::check_spec(&loaded.spec);
+    if has_errors(&diags) {
+        report_with(diags, &loaded.sources, format, &loaded.redactor);
+        return Err(ExitStatus::Failure);
+    }
+    Ok(())
 }
 
 /// `PATH... [--env NAME]`: the specs (and scenarios) of `validate`, `lint` and `fix`, one or more

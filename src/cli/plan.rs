@@ -96,8 +96,22 @@ pub(crate) struct Loaded {
 }
 
 /// Loads and compiles a spec; load errors are rendered to stderr and become a tool error.
+/// `metrics` reads only the channel of it; what `plan` and `apply` send is loaded with
+/// [`load_to_deploy`].
 pub(crate) fn load(spec: &SpecFile) -> anyhow::Result<Loaded> {
-    let Ok(l) = spec.load_or_report(Format::Full, crate::spec::EnvSecrets::Required) else {
+    let loaded = spec.load_or_report(Format::Full, crate::spec::EnvSecrets::Required);
+    compiled(spec, loaded)
+}
+
+/// [`load`], refusing also a spec a rule's transform of which `validate` refuses
+/// ([`super::load::check_transforms`]): `plan` shows and `apply` sends only what the hub can run.
+pub(crate) fn load_to_deploy(spec: &SpecFile) -> anyhow::Result<Loaded> {
+    let loaded = spec.load_to_deploy(Format::Full, crate::spec::EnvSecrets::Required);
+    compiled(spec, loaded)
+}
+
+fn compiled(spec: &SpecFile, loaded: Result<super::Loaded, ExitStatus>) -> anyhow::Result<Loaded> {
+    let Ok(l) = loaded else {
         bail!("the spec `{}` has errors", spec.path.display());
     };
     let mut redactor = l.redactor;
@@ -223,7 +237,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
 
 /// Plans and prints; `Ok(true)` when there are changes.
 fn run(args: &Args) -> anyhow::Result<bool> {
-    let l = load(&args.spec)?;
+    let l = load_to_deploy(&args.spec)?;
     let r = runtime()?.block_on(plan_and_print(args, &l));
     scrubbed(&l.redactor, r)
 }

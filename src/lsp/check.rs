@@ -3,7 +3,7 @@
 //!
 //! The run is `lint`'s own ([`lint::lint_loaded`]: loader errors, the rules `cxsync.toml`
 //! enables, inline suppressions), over a spec loaded through the editor's buffers, plus the
-//! transform findings of `validate` (`E500`–`E503`) that lint did not already make: lint
+//! transform findings of `validate` (`E500`–`E506`) that lint did not already make: lint
 //! re-reports them as `CX024`–`CX026`, so with those rules on (the default for `CX024` and
 //! `CX025`) the lint code is shown, and with them off (`CX026` is a preview rule) `validate`'s.
 //! A finding is the same when the counterpart code starts at the same place.
@@ -29,14 +29,10 @@ pub struct Checked {
     pub spec: Option<Spec>,
 }
 
-/// The lint rule that re-reports a finding of `validate`'s transform stage.
+/// The lint rule that re-reports a finding of `validate`'s transform stage (the one table,
+/// `lint::rules::transform_syntax_error::lint_code_of`).
 fn lint_counterpart(code: &str) -> Option<&'static str> {
-    match code {
-        checks::SYNTAX | checks::UNKNOWN_FUNCTION => Some("CX025"),
-        checks::DIALECT_IF | checks::DIALECT_OPTIONAL_CHAIN => Some("CX024"),
-        checks::UNKNOWN_PATH => Some("CX026"),
-        _ => None,
-    }
+    crate::lint::rules::transform_syntax_error::lint_code_of(code)
 }
 
 /// The nearest `cxsync.toml` for a spec, or the defaults with a diagnostic saying why the file

@@ -853,3 +853,167 @@ fn an_unreachable_hub_is_waited_for_out_loud() {
     );
     assert!(notes[0].contains("http://127.0.0.1:9/"), "{err}");
 }
+
+/// #235/#236: the transforms `validate` refuses, one per class of the transform checks, as the
+/// `RULE_ENDED` transform of the test spec: `(code, transform as written in the YAML)`.
+const REFUSED_TRANSFORMS: [(&str, &str); 4] = [
+    (
+        "E500",
+        r#"'{"caseNumber": $string(interaction.id) "closed": true}'"#,
+    ),
+    (
+        "E501",
+        r#"'{"caseNumber": $if(interaction.id) "x" $else "y" $end}'"#,
+    ),
+    ("E505", r#"'{"caseNumber": $uppercas(interaction.id)}'"#),
+    (
+        "E506",
+        r#"'{"caseNumber": $contains(interaction.id, /^(?!1)/)}'"#,
+    ),
+];
+
+/// The test spec with `RULE_ENDED`'s transform replaced by `transform`, against a fresh mock hub,
+/// and `validate`'s first diagnostic of it: its heading (`error[E500]: …`) and its `-->` line.
+fn env_with_refused_transform(code: &str, transform: &str) -> (Env, String, String) {
+    let e = env();
+    e.edit_spec(
+        r#"'{"caseNumber": $string(interaction.id), "closed": true}'"#,
+        transform,
+    );
+    let v = e.run(&["validate"]);
+    let out = String::from_utf8_lossy(&v.stdout).to_string();
+    assert_eq!(
+        code_of(&v),
+        1,
+        "{code}: validate must refuse it:\n{}",
+        text(&v)
+    );
+    let heading = out
+        .lines()
+        .find(|l| l.starts_with(&format!("error[{code}]")))
+        .unwrap_or_else(|| panic!("{code}: validate printed no {code}:\n{out}"))
+        .to_string();
+    let at = out
+        .lines()
+        .skip_while(|l| *l != heading)
+        .find(|l| l.trim_start().starts_with("--> "))
+        .unwrap_or_else(|| panic!("{code}: no position:\n{out}"))
+        .to_string();
+    assert!(at.contains("spec.yaml:"), "{code}: {at}");
+    (e, heading, at)
+}
+
+fn code_of(o: &Output) -> i32 {
+    code(o)
+}
+
+/// Runs `check` for every class of [`REFUSED_TRANSFORMS`] and fails naming each class it failed
+/// for (not only the first).
+fn for_each_refused_transform(check: impl Fn(&str, &str) + std::panic::RefUnwindSafe) {
+    let failed: Vec<String> = REFUSED_TRANSFORMS
+        .iter()
+        .filter_map(|(class, transform)| {
+            std::panic::catch_unwind(|| check(class, transform))
+                .err()
+                .map(|e| {
+                    let why = e
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    format!("{class}: {why}")
+                })
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "failed for {} class(es):\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn compile_refuses_every_transform_validate_refuses_and_writes_nothing() {
+    for_each_refused_transform(|class, transform| {
+        let (e, heading, at) = env_with_refused_transform(class, transform);
+        let out_dir = e.dir.path().join("out");
+        let c = e.run(&["compile", "--out", out_dir.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&c.stderr);
+        assert_eq!(code(&c), 1, "{class}: compile must exit 1:\n{}", text(&c));
+        assert!(
+            err.contains(&heading) && err.contains(&at),
+            "{class}: compile must print validate's `{heading}` {at}:\n{err}"
+        );
+        assert!(
+            !out_dir.exists(),
+            "{class}: compile wrote {}",
+            out_dir.display()
+        );
+        // Printing the payloads is refused alike.
+        let p = e.run(&["compile"]);
+        assert_eq!(code(&p), 1, "{class}: {}", text(&p));
+        assert!(p.stdout.is_empty(), "{class}: {}", text(&p));
+    });
+}
+
+#[test]
+fn plan_refuses_every_transform_validate_refuses_before_it_calls_the_hub() {
+    for_each_refused_transform(|class, transform| {
+        let (e, heading, at) = env_with_refused_transform(class, transform);
+        let p = e.run(&["plan"]);
+        let err = String::from_utf8_lossy(&p.stderr);
+        assert_eq!(code(&p), 2, "{class}: plan must exit 2:\n{}", text(&p));
+        assert!(
+            err.contains(&heading) && err.contains(&at),
+            "{class}: plan must print validate's `{heading}` {at}:\n{err}"
+        );
+        // terraform's convention: 1 is the error.
+        let d = e.run(&["plan", "--detailed-exitcode"]);
+        assert_eq!(code(&d), 1, "{class}: {}", text(&d));
+        assert_eq!(e.hub.hub.requests(), Vec::<String>::new(), "{class}");
+    });
+}
+
+#[test]
+fn apply_refuses_every_transform_validate_refuses_and_sends_nothing() {
+    for_each_refused_transform(|class, transform| {
+        let (e, heading, at) = env_with_refused_transform(class, transform);
+        let a = e.run(&["apply", "--auto-approve"]);
+        let err = String::from_utf8_lossy(&a.stderr);
+        assert_eq!(code(&a), 2, "{class}: apply must exit 2:\n{}", text(&a));
+        assert!(
+            err.contains(&heading) && err.contains(&at),
+            "{class}: apply must print validate's `{heading}` {at}:\n{err}"
+        );
+        assert!(
+            !text(&a).contains("Apply complete"),
+            "{class}: {}",
+            text(&a)
+        );
+        assert_eq!(e.hub.hub.requests(), Vec::<String>::new(), "{class}: sent");
+        assert_eq!(
+            e.get("/api/v2/eventhub/rules/RULE_ENDED")["eventType"],
+            Value::Null,
+            "{class}: the broken rule is live"
+        );
+    });
+}
+
+/// Differential: every transform error `validate` reports, `lint` reports at the same
+/// `file:line:col` (under CX024 for the dialect, CX025 for the rest), so a CI that runs only lint
+/// fails on a spec compile and apply refuse.
+#[test]
+fn lint_reports_every_transform_error_validate_reports_at_its_place() {
+    for_each_refused_transform(|class, transform| {
+        let (e, _, at) = env_with_refused_transform(class, transform);
+        let l = e.run(&["lint"]);
+        let out = String::from_utf8_lossy(&l.stdout).to_string();
+        assert_eq!(code(&l), 1, "{class}: {}", text(&l));
+        let lines: Vec<&str> = out.lines().collect();
+        let found = lines.windows(2).any(|w| {
+            (w[0].starts_with("error[CX024]") || w[0].starts_with("error[CX025]")) && w[1] == at
+        });
+        assert!(found, "{class}: lint has no CX024/CX025 error {at}:\n{out}");
+    });
+}
