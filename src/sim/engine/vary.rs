@@ -1037,7 +1037,10 @@ impl Plan {
         // One offset for every time of the copy of the template's interaction, a multiple of
         // the coarsest precision among them, so each keeps its precision and every interval
         // between any two of them, in one event or two, stays the fixtures': the
-        // interaction's earliest event lands on the copy's start, to that precision.
+        // interaction's earliest event lands on the copy's start, to that precision, at or
+        // before it (floored, never rounded up: tester #234, an epoch-seconds `occurredAt`
+        // rounded to 00:04:04 was after the hub's first attempt at 00:04:03.500, and a CRM
+        // that refuses times in the future would refuse it).
         if self.time_units.get(t).copied().flatten().is_none() {
             return;
         }
@@ -1048,7 +1051,7 @@ impl Plan {
             return;
         };
         let delta = float_safe_delta(
-            round_to(start.saturating_sub(anchor), group.unit),
+            floor_to(start.saturating_sub(anchor), group.unit),
             group.unit,
             group.floats.iter().copied(),
         );
@@ -1084,19 +1087,17 @@ impl Plan {
     }
 }
 
-/// `delta`, or the nearest multiple of `unit` to it that leaves none of `floats` (epoch
-/// seconds with a fraction, in ms) on a whole second, which would read back as another format.
-/// `delta` itself when there is none (a unit of a second keeps every fraction as it is).
+/// `delta`, or the nearest multiple of `unit` below it (above it only when none of the
+/// nearest below will do) that leaves none of `floats` (epoch seconds with a fraction, in ms)
+/// on a whole second, which would read back as another format; below, so a copy's times stay
+/// at or before its arrival (#234). `delta` itself when there is none (a unit of a second keeps
+/// every fraction as it is).
 fn float_safe_delta(delta: i64, unit: i64, floats: impl Iterator<Item = i64> + Clone) -> i64 {
     let lands_whole = |d: i64| floats.clone().any(|ms| ms.saturating_add(d) % 1000 == 0);
-    let steps = 1000 / unit.max(1);
+    let steps = 2 * (1000 / unit.max(1));
     (0..=steps)
-        .flat_map(|k| {
-            [
-                delta.saturating_add(k * unit),
-                delta.saturating_sub(k * unit),
-            ]
-        })
+        .map(|k| delta.saturating_sub(k * unit))
+        .chain((1..=steps).map(|k| delta.saturating_add(k * unit)))
         .find(|d| !lands_whole(*d))
         .unwrap_or(delta)
 }
@@ -2192,7 +2193,7 @@ fn parse_iso(s: &str) -> Option<(DateTime<FixedOffset>, TimeFormat)> {
 /// The time `at` moved by `delta` ms (a multiple of the field's precision, [`TimeFormat::unit`];
 /// rounded to it otherwise), in its format.
 fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
-    let delta = round_to(delta, fmt.unit());
+    let delta = floor_to(delta, fmt.unit());
     // Checked: the scenario schema bounds `duration`, but a shift past chrono's range must not
     // panic; it stays at the fixture's instant (the generator check then reports the copy).
     let t = ChronoDuration::try_milliseconds(delta)
@@ -2234,8 +2235,9 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
             let s = t.timestamp_millis() as f64 / 1000.0;
             // Keep it a fraction: a whole second would read back as an integer. Only a
             // fixture whose fraction is below a millisecond lands here ([`float_safe_delta`]
-            // keeps every other off whole seconds), and it moves by a millisecond more.
-            Number::from_f64(if s.fract() == 0.0 { s + 0.001 } else { s })
+            // keeps every other off whole seconds), and it moves a millisecond earlier (not
+            // later: #234).
+            Number::from_f64(if s.fract() == 0.0 { s - 0.001 } else { s })
                 .map_or(Value::Null, Value::Number)
         }
     }
@@ -2283,17 +2285,12 @@ fn iso_date_time(t: &DateTime<FixedOffset>, sep: char) -> String {
     s
 }
 
-/// `x` rounded to the nearest multiple of `unit` (halves away from zero).
-fn round_to(x: i64, unit: i64) -> i64 {
+/// `x` floored to a multiple of `unit` (towards minus infinity).
+fn floor_to(x: i64, unit: i64) -> i64 {
     if unit <= 1 {
         return x;
     }
-    let half = unit / 2;
-    if x >= 0 {
-        (x + half) / unit * unit
-    } else {
-        -((-x + half) / unit * unit)
-    }
+    x.div_euclid(unit) * unit
 }
 
 /// Where a generated event's payload differs from its fixture's in a way the variation does
@@ -3385,8 +3382,11 @@ mod tests {
                 }
             }
             // The anchor (occurredAt) lands on the arrival, to the coarsest precision (and a
-            // few of its steps when an epoch float would land on a whole second).
-            let off = (generated[0].as_ref().unwrap().0 / 1_000_000 - arrival).abs();
+            // few of its steps when an epoch float would land on a whole second), at or before
+            // it to the millisecond: an event never occurs after the hub sends it (#234).
+            let at_ms = generated[0].as_ref().unwrap().0.div_euclid(1_000_000);
+            proptest::prop_assert!(at_ms <= arrival, "{} ms after the arrival: {e}", at_ms - arrival);
+            let off = arrival - at_ms;
             proptest::prop_assert!(off <= 4 * coarsest, "{off} ms off with unit {coarsest}: {e}");
         }
     }
@@ -3828,5 +3828,34 @@ mod tests {
         assert!(found[0].1.contains("`interaction.id` DE-00004A"), "{found:?}");
         // Only as many copies as keep to decimal: nothing to find.
         assert_eq!(p.forms(&t, &|_| 7), vec![]);
+    }
+
+    #[test]
+    fn a_copys_times_are_floored_never_after_its_arrival() {
+        // Tester #234: an arrival at 00:04:03.500 wrote epoch seconds 1735689844 (00:04:04),
+        // after the hub's first attempt. Every precision floors to the arrival.
+        let arrival = 1_735_689_843_500; // 2025-01-01T00:04:03.500Z
+        for (fixture, copy) in [
+            (json!(1_735_689_600), json!(1_735_689_843)),
+            (json!("1735689600"), json!("1735689843")),
+            (json!(1_735_689_600_000i64), json!(1_735_689_843_500i64)),
+            (json!("2025-01-01T00:00:00Z"), json!("2025-01-01T00:04:03Z")),
+            (json!("2025-01-01 00:00:00"), json!("2025-01-01 00:04:03")),
+            (json!("2025-01-01T00:00:00.0Z"), json!("2025-01-01T00:04:03.5Z")),
+            (json!("2025-01-01T05:30:00+05:30"), json!("2025-01-01T05:34:03+05:30")),
+            (json!("2025-01-01T00:00:00.999+00:00"), json!("2025-01-01T00:04:03.500+00:00")),
+        ] {
+            let t = [json!({"event": {"id": "e-1", "occurredAt": fixture}})];
+            let e = plan(&t, 1).apply(&t[0], 0, 0, arrival);
+            assert_eq!(e["event"]["occurredAt"], copy, "{fixture}");
+        }
+        // An arrival 1 ms before a whole second: seconds stay in the second before.
+        let t = [json!({"event": {"id": "e-1", "occurredAt": 1_735_689_600}})];
+        let e = plan(&t, 1).apply(&t[0], 0, 0, 1_735_689_843_999);
+        assert_eq!(e["event"]["occurredAt"], 1_735_689_843);
+        // Epoch seconds with a fraction step down off a whole second, not up.
+        let t = [json!({"event": {"id": "e-1", "occurredAt": 1_735_689_600.5}})];
+        let e = plan(&t, 1).apply(&t[0], 0, 0, 1_735_689_844_000);
+        assert_eq!(e["event"]["occurredAt"], 1_735_689_843.999);
     }
 }
