@@ -618,6 +618,9 @@ impl<'a> Feed<'a> {
                 }
             }
         }
+        // A template's first and last copy often differ alike: each finding once, in order.
+        let mut seen = std::collections::BTreeSet::new();
+        out.retain(|d| seen.insert(d.clone()));
         out
     }
 

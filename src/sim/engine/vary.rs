@@ -1146,11 +1146,16 @@ impl Plan {
     /// value at which that position turns over, from the stretch's first), so judging those,
     /// the first and the last value judges them all ([`keeps_form`]). An integer's values stay
     /// within ±(2^53 − 1) when the fixture's does. Each entry: the template and what differs.
-    pub fn forms(&self, templates: &[Value], copies: &dyn Fn(usize) -> u64) -> Vec<(usize, String)> {
+    pub fn forms(
+        &self,
+        templates: &[Value],
+        copies: &dyn Fn(usize) -> u64,
+    ) -> Vec<(usize, String)> {
         let mut out = Vec::new();
         for f in &self.ids {
             for (t, gen) in f.per_template.iter().enumerate() {
-                let (Some(gen), Some(fixture)) = (gen, templates.get(t).and_then(|v| get(v, &f.path)))
+                let (Some(gen), Some(fixture)) =
+                    (gen, templates.get(t).and_then(|v| get(v, &f.path)))
                 else {
                     continue;
                 };
@@ -1162,7 +1167,15 @@ impl Plan {
                 let (g0, g1) = (t as u64, (k - 1) * self.templates + t as u64);
                 let path = f.path.join(".");
                 match (*gen, fixture) {
-                    (IdGen::Str { shape, start, rank, distinct }, Value::String(fx)) => {
+                    (
+                        IdGen::Str {
+                            shape,
+                            start,
+                            rank,
+                            distinct,
+                        },
+                        Value::String(fx),
+                    ) => {
                         let shape = &self.shapes[shape];
                         let lo = start.saturating_add(u128::from(rank));
                         let hi = lo.saturating_add(u128::from(k - 1) * u128::from(distinct));
@@ -1195,7 +1208,8 @@ impl Plan {
                         }
                     }
                     (IdGen::Int { .. }, Value::Number(_)) => {
-                        let safe = |v: &Value| integer(v).is_some_and(|n| n.abs() <= MAX_SAFE_INTEGER);
+                        let safe =
+                            |v: &Value| integer(v).is_some_and(|n| n.abs() <= MAX_SAFE_INTEGER);
                         if safe(fixture) {
                             if let Some(bad) = [self.generated(*gen, g0), self.generated(*gen, g1)]
                                 .into_iter()
@@ -1757,12 +1771,10 @@ fn hex_class(s: &str) -> Option<Class> {
     };
     let uuid = s.split('-').map(str::len).eq([8, 4, 4, 4, 12]) && alnum.len() == 32;
     // A letter after a digit of its own run (`9c0e`): not a word before a number.
-    let letter_after_digit = s
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|run| {
-            run.find(|c: char| c.is_ascii_digit())
-                .is_some_and(|d| run[d..].contains(|c: char| c.is_ascii_alphabetic()))
-        });
+    let letter_after_digit = s.split(|c: char| !c.is_ascii_alphanumeric()).any(|run| {
+        run.find(|c: char| c.is_ascii_digit())
+            .is_some_and(|d| run[d..].contains(|c: char| c.is_ascii_alphabetic()))
+    });
     (uuid
         || (digits == 0 && letters >= 6)
         || (alnum.len() >= 8 && digits > 0 && letter_after_digit))
@@ -3713,7 +3725,12 @@ mod tests {
             // A word, then a number: decimal, letters and width kept.
             ("DE-000042", None, "DE-000043", "DE-001042"),
             ("de-000042", None, "de-000043", "de-001042"),
-            ("ABC-2025-000042", None, "ABC-2025-000043", "ABC-2025-001042"),
+            (
+                "ABC-2025-000042",
+                None,
+                "ABC-2025-000043",
+                "ABC-2025-001042",
+            ),
             ("ABC000042", None, "ABC000043", "ABC001042"),
             ("BE-2025-0042", None, "BE-2025-0043", "BE-2025-1042"),
             ("DEADBEEF-0042", None, "DEADBEEF-0043", "DEADBEEF-1042"),
@@ -3724,7 +3741,12 @@ mod tests {
             // Letters before the digits of each run; several runs: the last one counts (two
             // digits hold too few: the number grows).
             ("ab12-cd34", None, "ab12-cd1000", "ab12-cd1999"),
-            ("evt-2025-07-0042", None, "evt-2025-07-0043", "evt-2025-07-1042"),
+            (
+                "evt-2025-07-0042",
+                None,
+                "evt-2025-07-0043",
+                "evt-2025-07-1042",
+            ),
             // Mixed case is no hex (more digits of its token vary, so its length stays); a
             // short token is a number and a word.
             ("aB12cD34", None, "aB12cD35", "aB22cD34"),
@@ -3825,7 +3847,10 @@ mod tests {
         assert_eq!(first["interaction"]["id"], "DE-000043");
         let found = p.forms(&t, &|_| 400);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert!(found[0].1.contains("`interaction.id` DE-00004A"), "{found:?}");
+        assert!(
+            found[0].1.contains("`interaction.id` DE-00004A"),
+            "{found:?}"
+        );
         // Only as many copies as keep to decimal: nothing to find.
         assert_eq!(p.forms(&t, &|_| 7), vec![]);
     }
@@ -3841,9 +3866,18 @@ mod tests {
             (json!(1_735_689_600_000i64), json!(1_735_689_843_500i64)),
             (json!("2025-01-01T00:00:00Z"), json!("2025-01-01T00:04:03Z")),
             (json!("2025-01-01 00:00:00"), json!("2025-01-01 00:04:03")),
-            (json!("2025-01-01T00:00:00.0Z"), json!("2025-01-01T00:04:03.5Z")),
-            (json!("2025-01-01T05:30:00+05:30"), json!("2025-01-01T05:34:03+05:30")),
-            (json!("2025-01-01T00:00:00.999+00:00"), json!("2025-01-01T00:04:03.500+00:00")),
+            (
+                json!("2025-01-01T00:00:00.0Z"),
+                json!("2025-01-01T00:04:03.5Z"),
+            ),
+            (
+                json!("2025-01-01T05:30:00+05:30"),
+                json!("2025-01-01T05:34:03+05:30"),
+            ),
+            (
+                json!("2025-01-01T00:00:00.999+00:00"),
+                json!("2025-01-01T00:04:03.500+00:00"),
+            ),
         ] {
             let t = [json!({"event": {"id": "e-1", "occurredAt": fixture}})];
             let e = plan(&t, 1).apply(&t[0], 0, 0, arrival);
