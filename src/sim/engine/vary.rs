@@ -1231,22 +1231,19 @@ impl Plan {
 }
 
 /// Whether a generated id `b` keeps the form of its fixture's `a`, strictly, character class by
-/// character class: a hex id ([`hex_class`]) stays hex of its case, with its punctuation in
-/// place and its length; any other id keeps its runs of digits, lower-case and upper-case
-/// letters and each punctuation character in order, a run never shorter than the fixture's
-/// (the varying run may widen), so a run of decimal digits never takes a letter
+/// character class: an id keeps its runs of digits, lower-case and upper-case letters (of a hex
+/// id, [`hex_class`]: hex digits of its case) and each punctuation character in order, a run
+/// never shorter than the fixture's (the varying run may widen), so a run of decimal digits
+/// never takes a letter
 /// (`DE-000042` → `DE-0000A3` does not keep it); an id with neither letters nor digits is its
 /// text followed by digits (`-` → `-1`).
 fn keeps_form(a: &str, b: &str) -> bool {
-    if let Some(class) = hex_class(a) {
-        return a.chars().count() == b.chars().count()
-            && a.chars().zip(b.chars()).all(|(x, y)| {
-                if x.is_ascii_alphanumeric() {
-                    class.admits(y)
-                } else {
-                    x == y
-                }
-            });
+    let hex = hex_class(a);
+    if hex.is_some_and(|class| {
+        b.chars()
+            .any(|c| c.is_ascii_alphanumeric() && !class.admits(c))
+    }) {
+        return false;
     }
     if !a.chars().any(|c| c.is_ascii_alphanumeric()) {
         return b
@@ -1260,10 +1257,12 @@ fn keeps_form(a: &str, b: &str) -> bool {
         Upper,
         Other(char),
     }
-    fn runs(s: &str) -> Vec<(Run, usize)> {
+    let runs = |s: &str| -> Vec<(Run, usize)> {
         let mut out: Vec<(Run, usize)> = Vec::new();
         for c in s.chars() {
             let run = match c {
+                // A hex id's letters and digits are one run of hex digits.
+                _ if hex.is_some() && c.is_ascii_alphanumeric() => Run::Digits,
                 '0'..='9' => Run::Digits,
                 'a'..='z' => Run::Lower,
                 'A'..='Z' => Run::Upper,
@@ -1275,7 +1274,7 @@ fn keeps_form(a: &str, b: &str) -> bool {
             }
         }
         out
-    }
+    };
     let (x, y) = (runs(a), runs(b));
     x.len() == y.len() && x.iter().zip(&y).all(|((p, m), (q, n))| p == q && n >= m)
 }
@@ -3797,7 +3796,7 @@ mod tests {
             assert_eq!(p.forms(&t, &|_| copies), vec![], "{fixture}");
         }
         // The check's rule, strictly: a decimal run takes no letter, a hex id stays hex of
-        // its case and length, a run may widen but not shrink.
+        // its case with its punctuation in place, a run may widen but not shrink.
         for (a, b, kept) in [
             ("DE-000042", "DE-0000A3", false),
             ("ABC-2025-000042", "ABC-2025-00004A", false),
@@ -3807,7 +3806,19 @@ mod tests {
             ("5f3a9c0e", "5f3a9c0f", true),
             ("5f3a9c0e", "5F3A9C0F", false),
             ("5f3a9c0e", "5f3a9c0g", false),
-            ("5f3a9c0e", "5f3a9c10e", false),
+            ("5f3a9c0e", "5f3a9c0", false),
+            ("5f3a9c0e", "15f3a9c0e", true),
+            ("5f3a9c0e", "5f3a-9c0e", false),
+            (
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5A6B",
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5E53",
+                true,
+            ),
+            (
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5A6B",
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5e53",
+                false,
+            ),
             ("-", "-12", true),
             ("-", "-", false),
             ("CASE-ZZ", "CASE-BAA", true),
