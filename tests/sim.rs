@@ -3777,3 +3777,99 @@ fn an_oversize_path_no_transform_reads_is_named_so_a_pass_is_not_taken_as_eviden
     let (_, out, _) = sim_edited_example(&[], &[]);
     assert!(!out.contains("events.oversize"), "{out}");
 }
+
+#[test]
+fn ids_with_a_word_of_hex_letters_count_in_decimal_and_no_copy_occurs_after_its_first_attempt() {
+    // Tester #247: `DE-000042`, `ABC-2025-000042` and `ABC000042` were counted in hex
+    // (`DE-0000A3`), a schema pinning the digits refused 90 of 604 events and the verdict
+    // blamed the spec. #234: an epoch-seconds `occurredAt` was rounded up past the hub's first
+    // attempt. The upper-case UUID stays hex.
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = |n: u32, id: &str| {
+        format!(
+            r#"{{"event": {{"id": "5F3A9C2E-1B2D-4E5F-8A9B-0C1D2E3F4A{n:02}", "type": "interaction.ended", "occurredAt": 1740823080}}, "interaction": {{"id": "{id}"}}}}"#
+        )
+    };
+    let fixtures = [
+        fixture(0, "DE-000042"),
+        fixture(1, "ABC-2025-000042"),
+        fixture(2, "ABC000042"),
+        fixture(3, "BE-2025-0042"),
+    ];
+    write_files(
+        dir.path(),
+        &[
+            (
+                "gen.yaml",
+                r#"version: 1
+name: hex-words
+channel:
+  name: Hex_Words
+  destinationUri: https://crm.example.com/x
+  auth: { type: oauth2_client_credentials, tokenEndpoint: https://crm.example.com/token, clientId: hub, clientSecret: "${VAULT_SECRET:X}", tokenCacheTtlSeconds: 3000, retryOnTokenExpiry: true }
+  timeoutMilliseconds: 3000
+idempotency: { header: X-Idempotency-Key, key: "${interaction.id}" }
+retry: { maxRetries: 5, initialDelaySeconds: 1, maxDelaySeconds: 30, backoffMultiplier: 2.0, respectRetryAfterHeader: true,
+         retryableStatusCodes: [408, 429, 500, 502, 503, 504], nonRetryableStatusCodes: [400, 401, 403, 404, 409, 413, 422] }
+deadLetterQueue: { enabled: true, bucketName: hex-dlq }
+crm: { profile: generic, tokenLifetimeSeconds: 3600, retryAfterHorizonSeconds: 30, idempotency: { by: header }, payloadSchema: s.json }
+rules:
+  - id: T
+    name: t
+    eventType: interaction.ended
+    transform: '{ "id": interaction.id, "eid": event.id, "at": event.occurredAt }'
+    fixtures: [events/*.json]
+test: { now: 2025-03-01T10:00:00Z }
+"#,
+            ),
+            (
+                "s.json",
+                r#"{"type": "object", "required": ["id", "eid", "at"], "properties": {
+  "id": {"type": "string", "pattern": "^(DE-[0-9]{6}|ABC-2025-[0-9]{6}|ABC[0-9]{6}|BE-2025-[0-9]{4})$"},
+  "eid": {"type": "string", "pattern": "^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$"},
+  "at": {"type": "integer"}}}"#,
+            ),
+            ("events/a.json", &fixtures[0]),
+            ("events/b.json", &fixtures[1]),
+            ("events/c.json", &fixtures[2]),
+            ("events/d.json", &fixtures[3]),
+        ],
+    );
+    passes_test_and_sim(dir.path(), "gen.yaml");
+    // Throttled events are dead-lettered with their event: none occurs after its first attempt.
+    let (code, out, err) = run_in(
+        dir.path(),
+        &[
+            "sim",
+            "gen.yaml",
+            "--scenario",
+            "thundering-herd",
+            "--dlq-dir",
+            "dlq",
+        ],
+    );
+    assert!(code == 0 || code == 1, "{out}{err}");
+    let mut stack = vec![dir.path().join("dlq")];
+    let mut records = 0;
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let r: serde_json::Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
+            let occurred = r["event"]["event"]["occurredAt"].as_i64().unwrap() * 1000;
+            let first = chrono::DateTime::parse_from_rfc3339(r["firstAttemptAt"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis();
+            assert!(
+                occurred <= first,
+                "{}: occurs after its first attempt",
+                r["eventId"]
+            );
+            records += 1;
+        }
+    }
+    assert!(records > 0, "no dead letters to read: {out}");
+}

@@ -524,8 +524,10 @@ impl<'a> Feed<'a> {
         ev
     }
 
-    /// The built-in check of the generator: each template's first generated event (without the
-    /// scenario's deliberate changes), through each rule that matches the template, must give
+    /// The built-in check of the generator: every generated value of a varied identity field
+    /// keeps its fixture's form ([`Plan::forms`]), and each template's first and last generated
+    /// event (without the scenario's deliberate changes), through each rule that matches the
+    /// template, must give
     /// the template's own `cxsync test` output (at `now`, the spec's test instant) except in
     /// values derived from the varied fields, which keep their JSON type and form; it must be
     /// routed to the same rules, render a key when the template does, pass the CRM schema
@@ -533,8 +535,26 @@ impl<'a> Feed<'a> {
     /// ([`Plan::repeats`]). Returns what differs (empty: the check holds).
     pub fn check(&self, inputs: &Inputs, now: DateTime<Utc>, key: &Template) -> Vec<String> {
         let mut out = Vec::new();
-        let checked = (self.templates.len() as u64).min(self.generated);
-        for g in 0..checked {
+        let n = self.templates.len() as u64;
+        // How many copies of template `t` the run makes.
+        let copies = |t: usize| {
+            let t = t as u64;
+            if self.generated > t {
+                (self.generated - 1 - t) / n + 1
+            } else {
+                0
+            }
+        };
+        for (t, d) in self.plan.forms(&self.templates, &copies) {
+            out.push(format!("{}: {d}", self.names[t]));
+        }
+        // Each template's first copy and its last, which carries the sequence's greatest
+        // (and, where a run was widened, widest) values.
+        let firsts = 0..n.min(self.generated);
+        let lasts = (0..n as usize)
+            .filter(|&t| copies(t) > 1)
+            .map(|t| (copies(t) - 1) * n + t as u64);
+        for g in firsts.chain(lasts) {
             let t = self.template_of(g);
             let (fixture, name) = (&self.templates[t], &self.names[t]);
             let ev = self.varied(g);
@@ -598,6 +618,9 @@ impl<'a> Feed<'a> {
                 }
             }
         }
+        // A template's first and last copy often differ alike: each finding once, in order.
+        let mut seen = std::collections::BTreeSet::new();
+        out.retain(|d| seen.insert(d.clone()));
         out
     }
 

@@ -1037,7 +1037,10 @@ impl Plan {
         // One offset for every time of the copy of the template's interaction, a multiple of
         // the coarsest precision among them, so each keeps its precision and every interval
         // between any two of them, in one event or two, stays the fixtures': the
-        // interaction's earliest event lands on the copy's start, to that precision.
+        // interaction's earliest event lands on the copy's start, to that precision, at or
+        // before it (floored, never rounded up: tester #234, an epoch-seconds `occurredAt`
+        // rounded to 00:04:04 was after the hub's first attempt at 00:04:03.500, and a CRM
+        // that refuses times in the future would refuse it).
         if self.time_units.get(t).copied().flatten().is_none() {
             return;
         }
@@ -1048,7 +1051,7 @@ impl Plan {
             return;
         };
         let delta = float_safe_delta(
-            round_to(start.saturating_sub(anchor), group.unit),
+            floor_to(start.saturating_sub(anchor), group.unit),
             group.unit,
             group.floats.iter().copied(),
         );
@@ -1084,19 +1087,17 @@ impl Plan {
     }
 }
 
-/// `delta`, or the nearest multiple of `unit` to it that leaves none of `floats` (epoch
-/// seconds with a fraction, in ms) on a whole second, which would read back as another format.
-/// `delta` itself when there is none (a unit of a second keeps every fraction as it is).
+/// `delta`, or the nearest multiple of `unit` below it (above it only when none of the
+/// nearest below will do) that leaves none of `floats` (epoch seconds with a fraction, in ms)
+/// on a whole second, which would read back as another format; below, so a copy's times stay
+/// at or before its arrival (#234). `delta` itself when there is none (a unit of a second keeps
+/// every fraction as it is).
 fn float_safe_delta(delta: i64, unit: i64, floats: impl Iterator<Item = i64> + Clone) -> i64 {
     let lands_whole = |d: i64| floats.clone().any(|ms| ms.saturating_add(d) % 1000 == 0);
-    let steps = 1000 / unit.max(1);
+    let steps = 2 * (1000 / unit.max(1));
     (0..=steps)
-        .flat_map(|k| {
-            [
-                delta.saturating_add(k * unit),
-                delta.saturating_sub(k * unit),
-            ]
-        })
+        .map(|k| delta.saturating_sub(k * unit))
+        .chain((1..=steps).map(|k| delta.saturating_add(k * unit)))
         .find(|d| !lands_whole(*d))
         .unwrap_or(delta)
 }
@@ -1133,6 +1134,149 @@ impl Plan {
         }
         out
     }
+}
+
+impl Plan {
+    /// Where a generated value of a varied identity field leaves its fixture's form (tester
+    /// #247: the check read only each template's first copy, `ABC-2025-000043`, while later
+    /// copies were `ABC-2025-00004A`): template `t` makes `copies(t)` copies, and every one of
+    /// their values is judged, bounded by the form rather than the run. A string's values are
+    /// one stretch of its form's sequence; each character any of them writes at a position is
+    /// written by one of at most `radix` values per varying position of the stretch (the first
+    /// value at which that position turns over, from the stretch's first), so judging those,
+    /// the first and the last value judges them all ([`keeps_form`]). An integer's values stay
+    /// within ±(2^53 − 1) when the fixture's does. Each entry: the template and what differs.
+    pub fn forms(
+        &self,
+        templates: &[Value],
+        copies: &dyn Fn(usize) -> u64,
+    ) -> Vec<(usize, String)> {
+        let mut out = Vec::new();
+        for f in &self.ids {
+            for (t, gen) in f.per_template.iter().enumerate() {
+                let (Some(gen), Some(fixture)) =
+                    (gen, templates.get(t).and_then(|v| get(v, &f.path)))
+                else {
+                    continue;
+                };
+                let k = copies(t);
+                if k == 0 {
+                    continue;
+                }
+                // Generated event numbers of template `t`'s first and last copies.
+                let (g0, g1) = (t as u64, (k - 1) * self.templates + t as u64);
+                let path = f.path.join(".");
+                match (*gen, fixture) {
+                    (
+                        IdGen::Str {
+                            shape,
+                            start,
+                            rank,
+                            distinct,
+                        },
+                        Value::String(fx),
+                    ) => {
+                        let shape = &self.shapes[shape];
+                        let lo = start.saturating_add(u128::from(rank));
+                        let hi = lo.saturating_add(u128::from(k - 1) * u128::from(distinct));
+                        let mut values = vec![lo, hi];
+                        let mut weight: u128 = 1;
+                        for class in shape.0.iter().rev() {
+                            let r = class.radix();
+                            if r > 1 {
+                                let (q0, q1) = (lo / weight, hi / weight);
+                                let last = q1.min(q0.saturating_add(r - 1));
+                                values.extend((q0 + 1..=last).map(|q| q * weight));
+                            }
+                            weight = weight.saturating_mul(r);
+                        }
+                        values.sort_unstable();
+                        values.dedup();
+                        if let Some(bad) = values
+                            .into_iter()
+                            .map(|v| shape.encode(v))
+                            .find(|v| !keeps_form(fx, v))
+                        {
+                            out.push((
+                                t,
+                                format!(
+                                    "`{path}` {bad} (among its copies {} to {}) is not of the fixture's form {fx}",
+                                    shape.encode(lo),
+                                    shape.encode(hi)
+                                ),
+                            ));
+                        }
+                    }
+                    (IdGen::Int { .. }, Value::Number(_)) => {
+                        let safe =
+                            |v: &Value| integer(v).is_some_and(|n| n.abs() <= MAX_SAFE_INTEGER);
+                        if safe(fixture) {
+                            if let Some(bad) = [self.generated(*gen, g0), self.generated(*gen, g1)]
+                                .into_iter()
+                                .find(|v| !safe(v))
+                            {
+                                out.push((
+                                    t,
+                                    format!("`{path}` {bad} is past ±(2^53 − 1), the fixture's {fixture} is not"),
+                                ));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether a generated id `b` keeps the form of its fixture's `a`, strictly, character class by
+/// character class: an id keeps its runs of digits, lower-case and upper-case letters (of a hex
+/// id, [`hex_class`]: hex digits of its case) and each punctuation character in order, a run
+/// never shorter than the fixture's (the varying run may widen), so a run of decimal digits
+/// never takes a letter
+/// (`DE-000042` → `DE-0000A3` does not keep it); an id with neither letters nor digits is its
+/// text followed by digits (`-` → `-1`).
+fn keeps_form(a: &str, b: &str) -> bool {
+    let hex = hex_class(a);
+    if hex.is_some_and(|class| {
+        b.chars()
+            .any(|c| c.is_ascii_alphanumeric() && !class.admits(c))
+    }) {
+        return false;
+    }
+    if !a.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return b
+            .strip_prefix(a)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|c| c.is_ascii_digit()));
+    }
+    #[derive(PartialEq)]
+    enum Run {
+        Digits,
+        Lower,
+        Upper,
+        Other(char),
+    }
+    let runs = |s: &str| -> Vec<(Run, usize)> {
+        let mut out: Vec<(Run, usize)> = Vec::new();
+        for c in s.chars() {
+            let run = match c {
+                // A hex id's letters and digits are one run of hex digits.
+                _ if hex.is_some() && c.is_ascii_alphanumeric() => Run::Digits,
+                '0'..='9' => Run::Digits,
+                'a'..='z' => Run::Lower,
+                'A'..='Z' => Run::Upper,
+                _ => Run::Other(c),
+            };
+            match out.last_mut() {
+                Some((r, n)) if *r == run && !matches!(run, Run::Other(_)) => *n += 1,
+                _ => out.push((run, 1)),
+            }
+        }
+        out
+    };
+    let (x, y) = (runs(a), runs(b));
+    x.len() == y.len() && x.iter().zip(&y).all(|((p, m), (q, n))| p == q && n >= m)
 }
 
 fn split(path: &str) -> Vec<String> {
@@ -1604,6 +1748,38 @@ fn exact_beyond(from: i128, n: i128, up: bool) -> Option<(i128, i128)> {
     None
 }
 
+/// Whether `s` is a hex id, and of which case: its letters and digits are all hex of one case
+/// (a string without letters is lower case), and it is laid out as a UUID (`8-4-4-4-12`,
+/// digits only or not), or it is at least six hex letters and no digit (`abcdef`), or it has at
+/// least eight letters and digits of which some hex letter follows a digit in one run of
+/// letters and digits (`5f3a9c0e`, `A1B2C3D4`, a `sys_id`, a hash): the id is written in hex
+/// where it counts. Letters only before the digits of their run are a word, not hex digits
+/// (`DE-000042`, `ABC000042`, `ABC-2025-000042`, `FACE42`: tester #247, counted in hex, wrote
+/// `DE-0000A3`), so its digits count in decimal; decimal counting of a hex id still writes hex.
+/// The one answer [`Shape::of`] and the built-in check ([`same_form`]) ask.
+fn hex_class(s: &str) -> Option<Class> {
+    let alnum: Vec<char> = s.chars().filter(char::is_ascii_alphanumeric).collect();
+    let letters = alnum.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    let digits = alnum.len() - letters;
+    let class = if alnum.iter().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        Class::HexLower
+    } else if alnum.iter().all(|c| matches!(c, '0'..='9' | 'A'..='F')) {
+        Class::HexUpper
+    } else {
+        return None;
+    };
+    let uuid = s.split('-').map(str::len).eq([8, 4, 4, 4, 12]) && alnum.len() == 32;
+    // A letter after a digit of its own run (`9c0e`): not a word before a number.
+    let letter_after_digit = s.split(|c: char| !c.is_ascii_alphanumeric()).any(|run| {
+        run.find(|c: char| c.is_ascii_digit())
+            .is_some_and(|d| run[d..].contains(|c: char| c.is_ascii_alphabetic()))
+    });
+    (uuid
+        || (digits == 0 && letters >= 6)
+        || (alnum.len() >= 8 && digits > 0 && letter_after_digit))
+        .then_some(class)
+}
+
 /// What one character position of an id may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
@@ -1676,45 +1852,15 @@ const MAX_WIDENED: usize = 1024;
 struct Shape(Vec<Class>);
 
 impl Shape {
-    /// The form of `s`: a hex id varies in every hex position — a string whose letters and
-    /// digits are all hex of one case, laid out as a UUID (`8-4-4-4-12`), or at least eight of
-    /// them with both kinds present (a hash), or at least six hex letters and no digit
-    /// (`abcdef`); otherwise only its last run of digits varies (`INT-00417`), or, without
-    /// digits, its last run of letters (`CASE-ZZ`); everything else is fixed. A string with
+    /// The form of `s`: a hex id ([`hex_class`]) varies in every hex position; otherwise only
+    /// its last run of digits varies (`INT-00417`, `DE-000042`), or, without digits, its last
+    /// run of letters (`CASE-ZZ`); everything else is fixed. A string with
     /// neither an ASCII letter nor a digit (`.`, `-`, `__`, `""`, `日本`) has nothing to vary:
     /// its characters stay and a digit follows them (`-` → `-1`, `-2`, …, widened as the run
     /// needs), so its copies are still strings, start with the fixture's text and are unique.
     fn of(s: &str) -> Shape {
         let chars: Vec<char> = s.chars().collect();
-        let alnum: Vec<char> = chars
-            .iter()
-            .copied()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
-        let uuid = {
-            let runs: Vec<usize> = s.split('-').map(str::len).collect();
-            runs == [8, 4, 4, 4, 12] && alnum.len() == 32
-        };
-        let hex = |upper: bool| {
-            let letters = alnum.iter().filter(|c| c.is_ascii_alphabetic()).count();
-            let digits = alnum.len() - letters;
-            alnum.iter().all(|c| {
-                c.is_ascii_digit()
-                    || if upper {
-                        ('A'..='F').contains(c)
-                    } else {
-                        ('a'..='f').contains(c)
-                    }
-            }) && (uuid
-                || (alnum.len() >= 8 && digits > 0 && letters > 0)
-                || (digits == 0 && letters >= 6))
-        };
-        if hex(false) || hex(true) {
-            let class = if hex(false) {
-                Class::HexLower
-            } else {
-                Class::HexUpper
-            };
+        if let Some(class) = hex_class(s) {
             return Shape(
                 chars
                     .iter()
@@ -2058,7 +2204,7 @@ fn parse_iso(s: &str) -> Option<(DateTime<FixedOffset>, TimeFormat)> {
 /// The time `at` moved by `delta` ms (a multiple of the field's precision, [`TimeFormat::unit`];
 /// rounded to it otherwise), in its format.
 fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
-    let delta = round_to(delta, fmt.unit());
+    let delta = floor_to(delta, fmt.unit());
     // Checked: the scenario schema bounds `duration`, but a shift past chrono's range must not
     // panic; it stays at the fixture's instant (the generator check then reports the copy).
     let t = ChronoDuration::try_milliseconds(delta)
@@ -2100,8 +2246,9 @@ fn shift(at: &DateTime<FixedOffset>, fmt: TimeFormat, delta: i64) -> Value {
             let s = t.timestamp_millis() as f64 / 1000.0;
             // Keep it a fraction: a whole second would read back as an integer. Only a
             // fixture whose fraction is below a millisecond lands here ([`float_safe_delta`]
-            // keeps every other off whole seconds), and it moves by a millisecond more.
-            Number::from_f64(if s.fract() == 0.0 { s + 0.001 } else { s })
+            // keeps every other off whole seconds), and it moves a millisecond earlier (not
+            // later: #234).
+            Number::from_f64(if s.fract() == 0.0 { s - 0.001 } else { s })
                 .map_or(Value::Null, Value::Number)
         }
     }
@@ -2149,17 +2296,12 @@ fn iso_date_time(t: &DateTime<FixedOffset>, sep: char) -> String {
     s
 }
 
-/// `x` rounded to the nearest multiple of `unit` (halves away from zero).
-fn round_to(x: i64, unit: i64) -> i64 {
+/// `x` floored to a multiple of `unit` (towards minus infinity).
+fn floor_to(x: i64, unit: i64) -> i64 {
     if unit <= 1 {
         return x;
     }
-    let half = unit / 2;
-    if x >= 0 {
-        (x + half) / unit * unit
-    } else {
-        -((-x + half) / unit * unit)
-    }
+    x.div_euclid(unit) * unit
 }
 
 /// Where a generated event's payload differs from its fixture's in a way the variation does
@@ -2510,7 +2652,7 @@ mod tests {
         let g: Vec<Value> = (0..3).map(|g| p.apply(&t[0], 0, g, AT)).collect();
         assert_eq!(g[0]["event"]["id"], "e-aa2");
         assert_eq!(g[2]["event"]["id"], "e-aa4");
-        // Eight hex digits of one case: hex throughout.
+        // Letters only before the digits of each run: a decimal count of the last run (#247).
         assert_eq!(g[0]["interaction"]["id"], "ab12-cd35");
         let t = [json!({"interaction": {"id": "INT-00417"}})];
         let p = plan(&t, 2);
@@ -3251,8 +3393,11 @@ mod tests {
                 }
             }
             // The anchor (occurredAt) lands on the arrival, to the coarsest precision (and a
-            // few of its steps when an epoch float would land on a whole second).
-            let off = (generated[0].as_ref().unwrap().0 / 1_000_000 - arrival).abs();
+            // few of its steps when an epoch float would land on a whole second), at or before
+            // it to the millisecond: an event never occurs after the hub sends it (#234).
+            let at_ms = generated[0].as_ref().unwrap().0.div_euclid(1_000_000);
+            proptest::prop_assert!(at_ms <= arrival, "{} ms after the arrival: {e}", at_ms - arrival);
+            let off = arrival - at_ms;
             proptest::prop_assert!(off <= 4 * coarsest, "{off} ms off with unit {coarsest}: {e}");
         }
     }
@@ -3568,5 +3713,194 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn an_id_counts_in_hex_only_where_the_fixture_writes_hex() {
+        // Tester #247: a prefix of hex letters made a decimal id hex (`DE-000042` →
+        // `DE-0000A3`). (fixture, its hex class, the first copy's id, the 1000th copy's.)
+        use Class::{HexLower as L, HexUpper as U};
+        let table: [(&str, Option<Class>, &str, &str); 24] = [
+            // A word, then a number: decimal, letters and width kept.
+            ("DE-000042", None, "DE-000043", "DE-001042"),
+            ("de-000042", None, "de-000043", "de-001042"),
+            (
+                "ABC-2025-000042",
+                None,
+                "ABC-2025-000043",
+                "ABC-2025-001042",
+            ),
+            ("ABC000042", None, "ABC000043", "ABC001042"),
+            ("BE-2025-0042", None, "BE-2025-0043", "BE-2025-1042"),
+            ("DEADBEEF-0042", None, "DEADBEEF-0043", "DEADBEEF-1042"),
+            ("CASE-000042", None, "CASE-000043", "CASE-001042"),
+            ("INC0010042", None, "INC0010043", "INC0011042"),
+            // Too few digits for 1000 copies: the number grows as numbers do.
+            ("FACE42", None, "FACE1000", "FACE1999"),
+            // Letters before the digits of each run; several runs: the last one counts (two
+            // digits hold too few: the number grows).
+            ("ab12-cd34", None, "ab12-cd1000", "ab12-cd1999"),
+            (
+                "evt-2025-07-0042",
+                None,
+                "evt-2025-07-0043",
+                "evt-2025-07-1042",
+            ),
+            // Mixed case is no hex (more digits of its token vary, so its length stays); a
+            // short token is a number and a word.
+            ("aB12cD34", None, "aB12cD35", "aB22cD34"),
+            ("12ab", None, "1000ab", "1999ab"),
+            // Digits only: decimal.
+            ("0042", None, "0043", "1042"),
+            ("12345678", None, "12345679", "12346678"),
+            // Hex where the fixture writes it: a letter after a digit of its run, a UUID of
+            // either case (digits only or not), six hex letters and no digit.
+            ("5f3a9c0e", Some(L), "5f3a9c0f", "5f3a9ff6"),
+            ("5F3A9C0E", Some(U), "5F3A9C0F", "5F3A9FF6"),
+            ("A1B2C3D4", Some(U), "A1B2C3D5", "A1B2C7BC"),
+            ("a1b2-0042", Some(L), "a1b2-0043", "a1b2-042a"),
+            (
+                "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6b",
+                Some(L),
+                "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5a6c",
+                "3f2a9c1e-7b4d-4e8f-9a0b-1c2d3e4f5e53",
+            ),
+            (
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5A6B",
+                Some(U),
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5A6C",
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5E53",
+            ),
+            (
+                "12345678-1234-1234-1234-123456789012",
+                Some(L),
+                "12345678-1234-1234-1234-123456789013",
+                "12345678-1234-1234-1234-1234567893fa",
+            ),
+            ("abcdef", Some(L), "abcdf0", "abd1d7"),
+            ("ABCDEF", Some(U), "ABCDF0", "ABD1D7"),
+        ];
+        let copies = 1000u64;
+        for (fixture, hex, first, last) in table {
+            assert_eq!(hex_class(fixture), hex, "{fixture}");
+            let t = [json!({"interaction": {"id": fixture}})];
+            let p = plan(&t, copies);
+            let id = |g: u64| p.apply(&t[0], 0, g, AT)["interaction"]["id"].clone();
+            assert_eq!(id(0), first, "{fixture}: the first copy");
+            assert_eq!(id(copies - 1), last, "{fixture}: the last copy");
+            // Every copy keeps the form (the check's rule), and the check says so.
+            for g in 0..copies {
+                let v = id(g);
+                assert!(keeps_form(fixture, v.as_str().unwrap()), "{fixture} -> {v}");
+            }
+            assert_eq!(p.forms(&t, &|_| copies), vec![], "{fixture}");
+        }
+        // The check's rule, strictly: a decimal run takes no letter, a hex id stays hex of
+        // its case with its punctuation in place, a run may widen but not shrink.
+        for (a, b, kept) in [
+            ("DE-000042", "DE-0000A3", false),
+            ("ABC-2025-000042", "ABC-2025-00004A", false),
+            ("DE-000042", "DE-1000042", true),
+            ("DE-000042", "DE-00042", false),
+            ("DE-000042", "de-000043", false),
+            ("5f3a9c0e", "5f3a9c0f", true),
+            ("5f3a9c0e", "5F3A9C0F", false),
+            ("5f3a9c0e", "5f3a9c0g", false),
+            ("5f3a9c0e", "5f3a9c0", false),
+            ("5f3a9c0e", "15f3a9c0e", true),
+            ("5f3a9c0e", "5f3a-9c0e", false),
+            (
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5A6B",
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5E53",
+                true,
+            ),
+            (
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5A6B",
+                "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5e53",
+                false,
+            ),
+            ("-", "-12", true),
+            ("-", "-", false),
+            ("CASE-ZZ", "CASE-BAA", true),
+        ] {
+            assert_eq!(keeps_form(a, b), kept, "{a} -> {b}");
+        }
+    }
+
+    #[test]
+    fn the_check_judges_every_copys_value_not_only_the_first() {
+        // Tester #247: with `DE-000042` counted in hex, the first 7 copies (`DE-000043` …
+        // `DE-000049`) kept the form and the check, which read only the first, passed. Give
+        // the plan that hex form again: the check finds the copy that leaves the form.
+        let t = [json!({"interaction": {"id": "DE-000042"}})];
+        let mut p = plan(&t, 400);
+        p.shapes[0] = Shape(
+            "DE-000042"
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_digit() {
+                        Class::HexUpper
+                    } else {
+                        Class::Fixed(c)
+                    }
+                })
+                .collect(),
+        );
+        let from = p.shapes[0].value("DE-000043").unwrap();
+        for f in &mut p.ids {
+            for gen in f.per_template.iter_mut().flatten() {
+                if let IdGen::Str { start, .. } = gen {
+                    *start = from;
+                }
+            }
+        }
+        let first = p.apply(&t[0], 0, 0, AT);
+        assert_eq!(first["interaction"]["id"], "DE-000043");
+        let found = p.forms(&t, &|_| 400);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].1.contains("`interaction.id` DE-00004A"),
+            "{found:?}"
+        );
+        // Only as many copies as keep to decimal: nothing to find.
+        assert_eq!(p.forms(&t, &|_| 7), vec![]);
+    }
+
+    #[test]
+    fn a_copys_times_are_floored_never_after_its_arrival() {
+        // Tester #234: an arrival at 00:04:03.500 wrote epoch seconds 1735689844 (00:04:04),
+        // after the hub's first attempt. Every precision floors to the arrival.
+        let arrival = 1_735_689_843_500; // 2025-01-01T00:04:03.500Z
+        for (fixture, copy) in [
+            (json!(1_735_689_600), json!(1_735_689_843)),
+            (json!("1735689600"), json!("1735689843")),
+            (json!(1_735_689_600_000i64), json!(1_735_689_843_500i64)),
+            (json!("2025-01-01T00:00:00Z"), json!("2025-01-01T00:04:03Z")),
+            (json!("2025-01-01 00:00:00"), json!("2025-01-01 00:04:03")),
+            (
+                json!("2025-01-01T00:00:00.0Z"),
+                json!("2025-01-01T00:04:03.5Z"),
+            ),
+            (
+                json!("2025-01-01T05:30:00+05:30"),
+                json!("2025-01-01T05:34:03+05:30"),
+            ),
+            (
+                json!("2025-01-01T00:00:00.999+00:00"),
+                json!("2025-01-01T00:04:03.500+00:00"),
+            ),
+        ] {
+            let t = [json!({"event": {"id": "e-1", "occurredAt": fixture}})];
+            let e = plan(&t, 1).apply(&t[0], 0, 0, arrival);
+            assert_eq!(e["event"]["occurredAt"], copy, "{fixture}");
+        }
+        // An arrival 1 ms before a whole second: seconds stay in the second before.
+        let t = [json!({"event": {"id": "e-1", "occurredAt": 1_735_689_600}})];
+        let e = plan(&t, 1).apply(&t[0], 0, 0, 1_735_689_843_999);
+        assert_eq!(e["event"]["occurredAt"], 1_735_689_843);
+        // Epoch seconds with a fraction step down off a whole second, not up.
+        let t = [json!({"event": {"id": "e-1", "occurredAt": 1_735_689_600.5}})];
+        let e = plan(&t, 1).apply(&t[0], 0, 0, 1_735_689_844_000);
+        assert_eq!(e["event"]["occurredAt"], 1_735_689_843.999);
     }
 }
