@@ -110,7 +110,7 @@ fn single(
     let event: Value = serde_json::from_str(&event_text)
         .with_context(|| format!("{} is not JSON", file.display()))?;
     if let Some((code, why)) = refusal(&event_text, true) {
-        eprintln!(
+        crate::errln!(
             "warning: {}: {why} ({code}); evaluating anyway",
             file.display()
         );
@@ -121,7 +121,7 @@ fn single(
     };
     if let Some(f) = &filter {
         if let Some(why) = runner::filter(&event, &f.event_type, &f.conditions) {
-            eprintln!(
+            crate::errln!(
                 "note: rule `{}` would not send this event ({why}); evaluating anyway",
                 f.id
             );
@@ -140,7 +140,7 @@ fn single(
             Ok(ExitStatus::Success)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Ok(ExitStatus::Failure)
         }
     }
@@ -211,30 +211,39 @@ fn stream(
         progress: Some(&progress),
         ..Run::default()
     };
-    if let Some((n, line)) = first {
-        match line {
-            Ok(bytes) => run.event(&transform, filter.as_ref(), &bytes, n, now, &mut out)?,
-            Err(len) => run.too_large(len, n, &mut out)?,
+    // A closed stdout (`cxsync eval --events big.jsonl | head`) ends the stream: nobody reads
+    // the rest, and the exit code is that of the events evaluated until then.
+    let stream = || -> anyhow::Result<()> {
+        if let Some((n, line)) = first {
+            match line {
+                Ok(bytes) => run.event(&transform, filter.as_ref(), &bytes, n, now, &mut out)?,
+                Err(len) => run.too_large(len, n, &mut out)?,
+            }
         }
+        loop {
+            // Write what is done before waiting for more input (`tail -f | cxsync eval --events -`).
+            if input.buffer().is_empty() {
+                out.flush()?;
+            }
+            let Some(too_long) = read_line(&mut input, &mut buf, MAX_EVENT_BYTES)? else {
+                break;
+            };
+            line_no += 1;
+            read += too_long.unwrap_or(buf.len()) as u64 + 1;
+            progress.set(read.min(size), size);
+            match too_long {
+                Some(len) => run.too_large(len, line_no, &mut out)?,
+                None if is_blank(&buf) => {}
+                None => run.event(&transform, filter.as_ref(), &buf, line_no, now, &mut out)?,
+            }
+        }
+        out.flush()?;
+        Ok(())
+    };
+    match stream() {
+        Err(e) if super::is_broken_pipe(&e) => {}
+        r => r?,
     }
-    loop {
-        // Write what is done before waiting for more input (`tail -f | cxsync eval --events -`).
-        if input.buffer().is_empty() {
-            out.flush()?;
-        }
-        let Some(too_long) = read_line(&mut input, &mut buf, MAX_EVENT_BYTES)? else {
-            break;
-        };
-        line_no += 1;
-        read += too_long.unwrap_or(buf.len()) as u64 + 1;
-        progress.set(read.min(size), size);
-        match too_long {
-            Some(len) => run.too_large(len, line_no, &mut out)?,
-            None if is_blank(&buf) => {}
-            None => run.event(&transform, filter.as_ref(), &buf, line_no, now, &mut out)?,
-        }
-    }
-    out.flush()?;
     drop(out);
     let status = run.finish(filter.as_ref());
     drop(progress);
@@ -372,7 +381,7 @@ impl Run<'_> {
     fn finish(&self, filter: Option<&RuleFilter>) -> ExitStatus {
         if let (Some(f), true) = (filter, self.not_sent > 0) {
             let lines: Vec<String> = self.not_sent_lines.iter().map(|l| l.to_string()).collect();
-            eprintln!(
+            crate::errln!(
                 "note: rule `{}` would not send {} of {} events (line {}{}); they were evaluated anyway",
                 f.id,
                 self.not_sent,
@@ -382,7 +391,7 @@ impl Run<'_> {
             );
         }
         if self.failed > 0 {
-            eprintln!(
+            crate::errln!(
                 "{} of {} events failed (first at line {}); each has an {{\"error\": …}} line on stdout",
                 self.failed,
                 self.events,
@@ -476,10 +485,10 @@ fn expr_transform(expr: &str, event: Option<&Value>) -> Result<Transform, ExitSt
         Ok(t) => Ok(t),
         Err(e) => {
             // Our parser accepted what the engine's rejects: the engine's message is all there is.
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             if let Some(o) = e.offset {
-                eprintln!("  {}", expr.replace('\n', " "));
-                eprintln!("  {}^", " ".repeat(o));
+                crate::errln!("  {}", expr.replace('\n', " "));
+                crate::errln!("  {}^", " ".repeat(o));
             }
             Err(ExitStatus::Failure)
         }

@@ -14,7 +14,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         let hint = registry::suggest(&args.code)
             .map(|s| format!("; did you mean `{s}`?"))
             .unwrap_or_else(|| "; `cxsync rules` lists every code".into());
-        eprintln!("error: unknown rule `{}`{hint}", args.code);
+        crate::errln!("error: unknown rule `{}`{hint}", args.code);
         return Ok(ExitStatus::Error);
     };
     super::print_stdout(&rule.explain())?;

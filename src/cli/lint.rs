@@ -61,7 +61,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let mut outcome = match lint::lint_paths(&inputs.specs, &opts) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Ok(ExitStatus::Error);
         }
     };
@@ -70,7 +70,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             Format::Json => true,
             Format::Full | Format::Concise => false,
             other => {
-                eprintln!(
+                crate::errln!(
                     "error: --budget prints text (`--format full`) or JSON (`--format json`), not {other:?}"
                 );
                 return Ok(ExitStatus::Error);
@@ -90,7 +90,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                     text.push('\n');
                 }
                 Err(e) => {
-                    eprintln!("error: {file}: {e}");
+                    crate::errln!("error: {file}: {e}");
                     return Ok(ExitStatus::Error);
                 }
             }
@@ -139,9 +139,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         let warnings = outcome.diags.len() - errors;
         let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if outcome.diags.is_empty() {
-            eprintln!("Checked {what}: no findings.");
+            crate::errln!("Checked {what}: no findings.");
         } else {
-            eprintln!(
+            crate::errln!(
                 "Found {errors} error{} and {warnings} warning{} in {what}.",
                 if errors == 1 { "" } else { "s" },
                 if warnings == 1 { "" } else { "s" },

@@ -179,9 +179,9 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::from(0);
             }
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                crate::errln!("  caused by: {cause}");
             }
             ExitCode::from(2)
         }
@@ -195,13 +195,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Writes to stdout, turning a closed pipe into a quiet success (`cxsync lint | head`).
+/// Writes to stdout through [`crate::stdio::stdout`]: a closed pipe (`cxsync lint | head`) is no
+/// error, the command goes on and exits with its own code.
 pub fn print_stdout(s: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(s.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    Ok(crate::stdio::stdout(s)?)
 }
 
 #[cfg(test)]
