@@ -416,3 +416,65 @@ fn every_subcommand_with_stdout_and_stderr_into_a_closed_pipe_exits_with_its_own
         },
     );
 }
+
+/// #246: an unknown `--env` is a tool error (2) for every command that loads a spec, `lint`
+/// (and `lint --budget`) included, and each names the environment it did not find.
+#[test]
+fn an_unknown_env_is_a_tool_error_for_every_command_that_loads_a_spec() {
+    let spec = "specs/crm_sync.yaml";
+    let event = "fixtures/events/voice_resolved.json";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let rows: Vec<Vec<&str>> = vec![
+        vec!["validate", spec],
+        vec!["lint", spec],
+        vec!["lint", "--budget", spec],
+        vec!["lint", "--format", "json", spec],
+        vec!["test", spec],
+        vec!["compile", spec, "--out", out.to_str().unwrap()],
+        vec!["sim", spec],
+        vec!["fix", "--check", spec],
+        vec![
+            "eval",
+            "--spec",
+            spec,
+            "--rule",
+            "CRM_SYNC_RULE_ID",
+            "--event",
+            event,
+        ],
+        vec!["mock-crm", "--spec", spec, "--exit-after", "0"],
+        vec!["plan", spec],
+        vec!["apply", spec],
+        vec!["metrics", spec],
+        vec![
+            "dlq",
+            "replay",
+            "fixtures/dlq/store",
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+            "--dry-run",
+        ],
+    ];
+    let mut failures = Vec::new();
+    for args in rows {
+        let o = cxsync()
+            .args(&args)
+            .args(["--env", "stagin"])
+            .env("CRM_CLIENT_SECRET", "s")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        if o.status.code() != Some(2) || !text.contains("stagin") {
+            failures.push(format!(
+                "`cxsync {} --env stagin`: exit {:?}\n{}",
+                args.join(" "),
+                o.status.code(),
+                text.chars().take(400).collect::<String>()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

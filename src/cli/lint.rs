@@ -100,7 +100,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             text = serde_json::to_string_pretty(&doc)? + "\n";
         }
         super::print_stdout(&text)?;
-        // The table is information; a spec that did not load is still a failure.
+        // The table is information; a spec that did not load is still a failure, and one
+        // that could not be read or named no `--env` environment a tool error (#246).
+        if super::load::status_of(&outcome.diags) == ExitStatus::Error {
+            super::load::report(outcome.diags, &outcome.sources, Format::Full);
+            return Ok(ExitStatus::Error);
+        }
         let failed = outcome.specs.len() < outcome.files.len();
         if failed {
             let errs: Vec<_> = outcome
@@ -152,9 +157,15 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let fails = outcome.diags.iter().any(|d| {
         d.severity == Severity::Error || (deny_warnings && d.severity == Severity::Warning)
     });
-    Ok(if fails {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    // An unreadable spec or an unknown `--env` is a mistake of the invocation, as for every
+    // command that loads specs (`load::status_of`; #246).
+    Ok(
+        if super::load::status_of(&outcome.diags) == ExitStatus::Error {
+            ExitStatus::Error
+        } else if fails {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        },
+    )
 }
