@@ -451,7 +451,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
             },
         );
     }
-    let sink = DriverSink::from_spec(
+    let mut sink = DriverSink::from_spec(
         spec,
         &replayer.url,
         a.token_url.as_deref(),
@@ -460,6 +460,8 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         std::time::SystemTime::now(),
         a.concurrency.map(usize::from),
     )?;
+    // A wrong --token-url or credentials: one line and exit 2, before anything is sent (#232).
+    sink.check_token_endpoint().await?;
     let opts = ReplayOptions {
         purge: a.purge,
         now,
