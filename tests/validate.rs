@@ -1402,3 +1402,54 @@ fn outside_a_project_the_help_says_where_to_put_cxsync_toml() {
     let (code, v) = validate_json(&[spec.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{v:#}");
 }
+
+/// #239: every load-error code the source emits (`"E304"` in `src/`) has a row in the
+/// documentation's tables, which is what `cxsync explain` prints: one list of codes; and
+/// `explain` prints a code's row, its stage and where the table is, or says where E-codes live.
+#[test]
+fn every_error_code_the_source_emits_is_documented_and_explained() {
+    let mut emitted = std::collections::BTreeSet::new();
+    for (rel, bytes) in crate::common::files_under(&root().join("src")) {
+        if !rel.to_string_lossy().ends_with(".rs") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let b = text.as_bytes();
+        for i in 0..b.len().saturating_sub(5) {
+            if b[i] == b'"'
+                && b[i + 1] == b'E'
+                && b[i + 2..i + 5].iter().all(u8::is_ascii_digit)
+                && b[i + 5] == b'"'
+            {
+                emitted.insert(text[i + 1..i + 5].to_string());
+            }
+        }
+    }
+    assert!(emitted.len() > 50, "{emitted:?}");
+    let documented = cxsync::cli::explain::load_errors();
+    let missing: Vec<&String> = emitted
+        .iter()
+        .filter(|c| !documented.contains_key(*c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a row in docs/spec.md or docs/scenarios.md: {missing:?}"
+    );
+    for code in ["E506", "E304", "E613", "e020"] {
+        let o = cxsync().args(["explain", code]).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{code}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.starts_with(&code.to_ascii_uppercase()), "{out}");
+        assert!(out.contains("docs/"), "{out}");
+    }
+    let o = cxsync().args(["explain", "E999"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("docs/spec.md#error-codes"));
+    let o = cxsync().args(["explain", "E506"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("lookaround"));
+}
