@@ -1453,3 +1453,80 @@ fn every_error_code_the_source_emits_is_documented_and_explained() {
     let o = cxsync().args(["explain", "E506"]).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("lookaround"));
 }
+
+/// An `interaction.ended` event whose `interaction.meta` nests `levels` objects deep.
+fn deep_event(levels: usize) -> String {
+    let mut d = r#"{"leaf":1}"#.to_string();
+    for _ in 0..levels {
+        d = format!(r#"{{"n":{d}}}"#);
+    }
+    format!(
+        r#"{{"event":{{"id":"x","type":"interaction.ended"}},"interaction":{{"id":"1","meta":{d}}}}}"#
+    )
+}
+
+/// #231: JSON nested deeper than cxsync reads (127 levels, the limit serde_json and the engine
+/// share) is said in those words, with the limit and a help line, wherever cxsync reads JSON: a
+/// fixture (E304, not "not valid JSON: recursion limit exceeded"), `eval --event` (a tool error)
+/// and an `eval --events` line (`EVENT_TOO_DEEP`); a fixture within the limit loads.
+#[test]
+fn json_nested_deeper_than_the_limit_names_the_limit_everywhere_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::copy_example_project(dir.path());
+    let deep = dir.path().join("fixtures/events/deep.json");
+    std::fs::write(&deep, deep_event(300)).unwrap();
+    let o = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "specs/crm_sync.yaml"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("error[E304]: fixture nests deeper than 127 levels of arrays and objects (cxsync's limit)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "= help: the text may be valid JSON, but cxsync reads JSON only up to 127 levels deep"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("recursion limit"), "{out}");
+
+    // Within the limit (the event's own two levels + 124 + the leaf object = 127): no E304.
+    std::fs::write(&deep, deep_event(124)).unwrap();
+    let o = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "specs/crm_sync.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("E304"), "{out}");
+
+    std::fs::write(&deep, deep_event(300)).unwrap();
+    let o = cxsync()
+        .args(["eval", "--expr", "event.id", "--event"])
+        .arg(&deep)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("nests deeper than 127 levels") && err.contains("= help:"),
+        "{err}"
+    );
+    assert!(!err.contains("recursion limit"), "{err}");
+
+    let o = cxsync()
+        .args(["eval", "--expr", "$string($)", "--events"])
+        .arg(&deep)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(r#""code":"EVENT_TOO_DEEP""#) && out.contains("deeper than 127 levels"),
+        "{out}"
+    );
+}

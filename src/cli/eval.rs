@@ -107,8 +107,22 @@ fn single(
     };
     // A fixture's reader: a byte order mark before the event is read (#169).
     let event_text = spec::files::json_text(&event_text).into_owned();
-    let event: Value = serde_json::from_str(&event_text)
-        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let event: Value = match serde_json::from_str(&event_text) {
+        Ok(v) => v,
+        // Too deep for cxsync's JSON reader: said so, with the limit and a help line (#231).
+        Err(e) if spec::json::error_help(&e).is_some() => {
+            crate::errln!(
+                "error: {} {}\n  = help: {}",
+                file.display(),
+                spec::json::error_message(&e),
+                spec::json::error_help(&e).unwrap_or_default()
+            );
+            return Ok(ExitStatus::Error);
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("{} is not JSON", file.display())))
+        }
+    };
     if let Some((code, why)) = refusal(&event_text, true) {
         crate::errln!(
             "warning: {}: {why} ({code}); evaluating anyway",
@@ -330,6 +344,14 @@ impl Run<'_> {
                     }
                 }
             }
+        }
+        // The engine's reader goes deeper than cxsync's others; the limit is one (#231).
+        if spec::json::nests_too_deep(text) {
+            let msg = format!(
+                "the event nests deeper than {} levels of arrays and objects (cxsync's limit)",
+                spec::json::MAX_JSON_DEPTH
+            );
+            return self.error("EVENT_TOO_DEEP", &msg, line, out);
         }
         match t.eval_json_text(text, now) {
             Ok(Some(s)) => {

@@ -94,7 +94,7 @@ pub enum Command {
     Lint(lint::Args),
     /// List the lint rules.
     Rules(rules::Args),
-    /// Explain a lint rule.
+    /// Explain a lint rule, or what a load error's code (E506) means.
     Explain(explain::Args),
     /// Run a chaos simulation of a spec against a modelled CRM.
     Sim(sim::Args),
