@@ -560,7 +560,7 @@ mod tests {
         let fifo = d.path().join("fifo");
         let made = std::process::Command::new("mkfifo").arg(&fifo).status();
         if !made.is_ok_and(|s| s.success()) {
-            eprintln!("mkfifo is not available: skipped");
+            crate::errln!("mkfifo is not available: skipped");
             return;
         }
         let reader = {

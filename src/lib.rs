@@ -29,4 +29,5 @@ pub mod net;
 pub mod project;
 pub mod sim;
 pub mod spec;
+pub mod stdio;
 pub mod transform;

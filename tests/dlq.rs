@@ -2579,3 +2579,85 @@ async fn a_batchs_members_share_its_key_and_are_not_refused() {
         "{posts:?}"
     );
 }
+
+/// #232: a token endpoint that refuses the first token request with a 4xx that does not heal by
+/// waiting (a wrong `--token-url`: 404 with an empty body; wrong credentials: 401
+/// `invalid_client`) is a configuration error: one line naming the URL and the status with a
+/// hint, exit 2, no CRM request, no record changed and no secret printed; not one
+/// `TOKEN_REQUEST_FAILED` line per record.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_endpoint_refusing_the_first_request_stops_the_replay_before_anything_is_sent() {
+    for (status, body, shown) in [
+        (404, "", "404:"),
+        (401, r#"{"error":"invalid_client"}"#, "401 (invalid_client)"),
+    ] {
+        let (_dir, src) = fixture_copy();
+        let before = crate::common::files_under(&src);
+        let crm = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth2/token"))
+            .respond_with(ResponseTemplate::new(status).set_body_string(body))
+            .expect(1)
+            .named("the token endpoint refuses")
+            .mount(&crm)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/v1/interactions"))
+            .respond_with(ResponseTemplate::new(201))
+            .expect(0)
+            .named("no record is sent")
+            .mount(&crm)
+            .await;
+        let o = run_async(replay_cmd(&src, "fixtures/dlq/fixed.yaml", &crm.uri(), &[])).await;
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{status}: {err}");
+        let url = format!("{}/oauth2/token", crm.uri());
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(&url)).collect();
+        assert_eq!(lines.len(), 1, "{status}: {err}");
+        assert!(
+            lines[0].contains(shown) && lines[0].contains("check --token-url / client id / secret"),
+            "{status}: {err}"
+        );
+        assert!(!err.contains("TOKEN_REQUEST_FAILED"), "{err}");
+        for s in [stdout(&o), err.clone()] {
+            assert!(!s.contains(SECRET), "{s}");
+        }
+        assert_eq!(crate::common::files_under(&src), before, "records changed");
+        crm.verify().await;
+    }
+}
+
+/// #232: the check costs a working token endpoint nothing: the token it grants is the one the
+/// deliveries use, one token request in all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_working_token_endpoint_is_asked_once_for_a_whole_replay() {
+    let (_dir, src) = fixture_copy();
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth2/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "tok-1", "expires_in": 3600})),
+        )
+        .expect(1)
+        .named("one token request")
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/interactions"))
+        .and(header("authorization", "Bearer tok-1"))
+        .respond_with(ResponseTemplate::new(201))
+        .named("the granted token is used")
+        .mount(&crm)
+        .await;
+    let o = replay_fixed(&src, &crm, &[]).await;
+    let out = outcomes(&json_out(&o));
+    // The fixture's two records the fixed spec does not save are skipped, not sent.
+    assert_eq!(out.values().filter(|v| *v == "delivered").count(), 5);
+    assert!(
+        out.values().all(|v| v == "delivered" || v == "skipped"),
+        "{out:?}\n{}",
+        stderr(&o)
+    );
+    crm.verify().await;
+}

@@ -358,3 +358,123 @@ fn every_subcommand_into_a_closed_pipe_exits_quietly() {
         check_closed,
     );
 }
+
+/// Runs `cmd` with stdout and stderr both into one pipe whose reader has gone
+/// (`cxsync CMD 2>&1 | head -0`).
+fn output_into_closed_pipes(mut cmd: Command) -> std::process::ExitStatus {
+    let (out, err) = {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0; 2];
+        // SAFETY: pipe writes two fresh descriptors into `fds`; the read end is closed at once,
+        // the write end is duplicated and each descriptor is owned by one File alone.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::close(fds[0]);
+            let dup = libc::dup(fds[1]);
+            assert!(dup >= 0);
+            (
+                std::fs::File::from_raw_fd(fds[1]),
+                std::fs::File::from_raw_fd(dup),
+            )
+        }
+    };
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .unwrap()
+}
+
+/// #237: `cxsync CMD 2>&1 | head -1` exits with the code the command gives anyway, every row of
+/// the table (errors and findings included, which are written to stderr): never 101, Rust's
+/// panic on a write to a closed stderr, and not 0 for a command that had findings.
+#[test]
+fn every_subcommand_with_stdout_and_stderr_into_a_closed_pipe_exits_with_its_own_code() {
+    check_every_subcommand(
+        "closed-pipes",
+        |spec, out| {
+            vec![
+                case("plan", &["plan", spec], 1),
+                case("plan", &["plan", spec, "--json"], 1),
+                case("apply", &["apply", spec, "--auto-approve"], 0),
+                case("metrics", &["metrics", spec], 0),
+                import_row(out),
+            ]
+        },
+        // The retry lines of an unreachable hub go to stderr, then the error.
+        |spec| vec![case("plan", &["plan", spec, "--retries", "1"], 2)],
+        |c, mut cmd| {
+            cmd.args(&c.args);
+            let got = output_into_closed_pipes(cmd).code();
+            (got != Some(c.want)).then(|| {
+                format!(
+                    "`cxsync {} 2>&1 | head -0`: want {}, got {got:?}",
+                    c.args.join(" "),
+                    c.want
+                )
+            })
+        },
+    );
+}
+
+/// #246: an unknown `--env` is a tool error (2) for every command that loads a spec, `lint`
+/// (and `lint --budget`) included, and each names the environment it did not find.
+#[test]
+fn an_unknown_env_is_a_tool_error_for_every_command_that_loads_a_spec() {
+    let spec = "specs/crm_sync.yaml";
+    let event = "fixtures/events/voice_resolved.json";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let rows: Vec<Vec<&str>> = vec![
+        vec!["validate", spec],
+        vec!["lint", spec],
+        vec!["lint", "--budget", spec],
+        vec!["lint", "--format", "json", spec],
+        vec!["test", spec],
+        vec!["compile", spec, "--out", out.to_str().unwrap()],
+        vec!["sim", spec],
+        vec!["fix", "--check", spec],
+        vec![
+            "eval",
+            "--spec",
+            spec,
+            "--rule",
+            "CRM_SYNC_RULE_ID",
+            "--event",
+            event,
+        ],
+        vec!["mock-crm", "--spec", spec, "--exit-after", "0"],
+        vec!["plan", spec],
+        vec!["apply", spec],
+        vec!["metrics", spec],
+        vec![
+            "dlq",
+            "replay",
+            "fixtures/dlq/store",
+            "--spec",
+            "fixtures/dlq/fixed.yaml",
+            "--dry-run",
+        ],
+    ];
+    let mut failures = Vec::new();
+    for args in rows {
+        let o = cxsync()
+            .args(&args)
+            .args(["--env", "stagin"])
+            .env("CRM_CLIENT_SECRET", "s")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        if o.status.code() != Some(2) || !text.contains("stagin") {
+            failures.push(format!(
+                "`cxsync {} --env stagin`: exit {:?}\n{}",
+                args.join(" "),
+                o.status.code(),
+                text.chars().take(400).collect::<String>()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

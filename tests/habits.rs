@@ -298,3 +298,28 @@ fn eval_names_the_event_file_it_cannot_read_and_a_limit_once() {
     assert_eq!(err.matches("hit its sequence limit").count(), 1, "{err}");
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
 }
+
+/// #237: `src/` prints through `cxsync::stdio` (its `errln!`), never through `println!`,
+/// `print!`, `eprintln!` or `eprint!`, which panic (exit 101) on a closed pipe.
+#[test]
+fn no_source_file_prints_through_a_macro_that_panics_on_a_closed_pipe() {
+    let mut found = Vec::new();
+    for (rel, bytes) in crate::common::files_under(&crate::common::root().join("src")) {
+        if !rel.to_string_lossy().ends_with(".rs") || rel.to_string_lossy() == "stdio.rs" {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for m in ["println!(", "print!(", "eprintln!(", "eprint!("] {
+                let hit = code
+                    .match_indices(m)
+                    .any(|(i, _)| !code[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+                if hit {
+                    found.push(format!("src/{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}

@@ -1402,3 +1402,131 @@ fn outside_a_project_the_help_says_where_to_put_cxsync_toml() {
     let (code, v) = validate_json(&[spec.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{v:#}");
 }
+
+/// #239: every load-error code the source emits (`"E304"` in `src/`) has a row in the
+/// documentation's tables, which is what `cxsync explain` prints: one list of codes; and
+/// `explain` prints a code's row, its stage and where the table is, or says where E-codes live.
+#[test]
+fn every_error_code_the_source_emits_is_documented_and_explained() {
+    let mut emitted = std::collections::BTreeSet::new();
+    for (rel, bytes) in crate::common::files_under(&root().join("src")) {
+        if !rel.to_string_lossy().ends_with(".rs") {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let b = text.as_bytes();
+        for i in 0..b.len().saturating_sub(5) {
+            if b[i] == b'"'
+                && b[i + 1] == b'E'
+                && b[i + 2..i + 5].iter().all(u8::is_ascii_digit)
+                && b[i + 5] == b'"'
+            {
+                emitted.insert(text[i + 1..i + 5].to_string());
+            }
+        }
+    }
+    assert!(emitted.len() > 50, "{emitted:?}");
+    let documented = cxsync::cli::explain::load_errors();
+    let missing: Vec<&String> = emitted
+        .iter()
+        .filter(|c| !documented.contains_key(*c))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a row in docs/spec.md or docs/scenarios.md: {missing:?}"
+    );
+    for code in ["E506", "E304", "E613", "e020"] {
+        let o = cxsync().args(["explain", code]).output().unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{code}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.starts_with(&code.to_ascii_uppercase()), "{out}");
+        assert!(out.contains("docs/"), "{out}");
+    }
+    let o = cxsync().args(["explain", "E999"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("docs/spec.md#error-codes"));
+    let o = cxsync().args(["explain", "E506"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("lookaround"));
+}
+
+/// An `interaction.ended` event whose `interaction.meta` nests `levels` objects deep.
+fn deep_event(levels: usize) -> String {
+    let mut d = r#"{"leaf":1}"#.to_string();
+    for _ in 0..levels {
+        d = format!(r#"{{"n":{d}}}"#);
+    }
+    format!(
+        r#"{{"event":{{"id":"x","type":"interaction.ended"}},"interaction":{{"id":"1","meta":{d}}}}}"#
+    )
+}
+
+/// #231: JSON nested deeper than cxsync reads (127 levels, the limit serde_json and the engine
+/// share) is said in those words, with the limit and a help line, wherever cxsync reads JSON: a
+/// fixture (E304, not "not valid JSON: recursion limit exceeded"), `eval --event` (a tool error)
+/// and an `eval --events` line (`EVENT_TOO_DEEP`); a fixture within the limit loads.
+#[test]
+fn json_nested_deeper_than_the_limit_names_the_limit_everywhere_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::copy_example_project(dir.path());
+    let deep = dir.path().join("fixtures/events/deep.json");
+    std::fs::write(&deep, deep_event(300)).unwrap();
+    let o = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "specs/crm_sync.yaml"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("error[E304]: fixture nests deeper than 127 levels of arrays and objects (cxsync's limit)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "= help: the text may be valid JSON, but cxsync reads JSON only up to 127 levels deep"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("recursion limit"), "{out}");
+
+    // Within the limit (the event's own two levels + 124 + the leaf object = 127): no E304.
+    std::fs::write(&deep, deep_event(124)).unwrap();
+    let o = cxsync()
+        .current_dir(dir.path())
+        .args(["validate", "specs/crm_sync.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!out.contains("E304"), "{out}");
+
+    std::fs::write(&deep, deep_event(300)).unwrap();
+    let o = cxsync()
+        .args(["eval", "--expr", "event.id", "--event"])
+        .arg(&deep)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("nests deeper than 127 levels") && err.contains("= help:"),
+        "{err}"
+    );
+    assert!(!err.contains("recursion limit"), "{err}");
+
+    let o = cxsync()
+        .args(["eval", "--expr", "$string($)", "--events"])
+        .arg(&deep)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(r#""code":"EVENT_TOO_DEEP""#) && out.contains("deeper than 127 levels"),
+        "{out}"
+    );
+}

@@ -2,7 +2,7 @@
 //! (in manifest order) → removals, stopping at the first failure with what was and was not
 //! applied. A re-run converges.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
 use anyhow::bail;
 
@@ -40,19 +40,7 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
     // A closed stdout (`cxsync apply … | head`) must not stop an apply that was approved half
     // way, nor end it silently with exit 0 before it started: the apply goes on, and its outcome
     // goes to stderr instead.
-    let closed = std::cell::Cell::new(false);
-    let say = |s: &str| {
-        if closed.get() {
-            return Ok(());
-        }
-        match super::print_stdout(s) {
-            Err(e) if super::is_broken_pipe(&e) => {
-                closed.set(true);
-                Ok(())
-            }
-            r => r,
-        }
-    };
+    let say = super::print_stdout;
     let mut client = connect(&args.hub, &l.vars).await?;
     if !args.skip_preflight {
         if let Some(problem) = apply::preflight(&mut client).await? {
@@ -62,7 +50,7 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
     let (_, p) = plan_live(&mut client, l, &args.plan.options()).await?;
     let api = client.api_base().to_string();
     if !p.conflicts.is_empty() {
-        eprint!("{}", plan::render(&p, api.trim_end_matches('/')));
+        crate::stdio::stderr(&plan::render(&p, api.trim_end_matches('/')));
         return Err(refused(&p));
     }
     say(&plan::render(&p, api.trim_end_matches('/')))?;
@@ -73,8 +61,7 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
         if !std::io::stdin().is_terminal() {
             bail!("refusing to apply without confirmation: stdin is not a terminal; pass --auto-approve");
         }
-        print!("\nApply these changes? Only `yes` is accepted: ");
-        std::io::stdout().flush()?;
+        say("\nApply these changes? Only `yes` is accepted: ")?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if answer.trim() != "yes" {
@@ -90,8 +77,10 @@ async fn run(args: &Args, l: &Loaded) -> anyhow::Result<ExitStatus> {
         text = l.redactor.scrub(&text);
     }
     say(&text)?;
-    if closed.get() {
-        eprint!("stdout was closed, so the rest of the output comes here:\n{text}");
+    if crate::stdio::stdout_closed() {
+        crate::stdio::stderr(&format!(
+            "stdout was closed, so the rest of the output comes here:\n{text}"
+        ));
     }
     Ok(if outcome.failed.is_some() {
         ExitStatus::Error

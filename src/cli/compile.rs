@@ -41,7 +41,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let spec = match args.spec.load_to_deploy(args.format.format, secrets) {
         Ok(l) => l.spec,
         Err(status) => {
-            eprintln!(
+            crate::errln!(
                 "error: {} not compiled: fix the errors above",
                 args.spec.path.display()
             );
@@ -85,14 +85,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 .collect();
             crate::fsutil::write_all_atomic(&bytes)?;
             let removed = remove_stale_rules(dir, &listed, &files)?;
-            eprintln!(
+            crate::errln!(
                 "wrote {} files to {} ({} API calls in manifest.json)",
                 files.len(),
                 dir.display(),
                 manifest.len()
             );
             for rel in &removed {
-                eprintln!(
+                crate::errln!(
                     "removed {rel} (listed in the previous manifest.json; its rule is no longer in the spec)"
                 );
             }

@@ -50,7 +50,7 @@ pub fn man(args: ManArgs) -> anyhow::Result<ExitStatus> {
                 crate::fsutil::write_atomic(&path, bytes)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            eprintln!("wrote {} manual pages to {}", pages.len(), dir.display());
+            crate::errln!("wrote {} manual pages to {}", pages.len(), dir.display());
         }
     }
     Ok(ExitStatus::Success)

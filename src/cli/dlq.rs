@@ -238,7 +238,7 @@ async fn open_and_scan(source: &str) -> anyhow::Result<(Store, Scan)> {
     let scan = inspect::scan(&store).await?;
     for b in &scan.bad {
         // A key and a parser's words about an object's bytes are outside text: escaped.
-        eprintln!(
+        crate::errln!(
             "warning: {}/{}: {} (skipped)",
             store.location().trim_end_matches('/'),
             crate::diag::printable(&b.key),
@@ -276,7 +276,7 @@ async fn list(a: ListArgs, stats: bool) -> anyhow::Result<ExitStatus> {
         match a.format {
             Format::Json => json_text(&serde_json::to_value(&rows)?)?,
             Format::Human => {
-                eprintln!(
+                crate::errln!(
                     "{}",
                     render::list_summary(&rows, store.location(), scan.bad.len())
                 );
@@ -410,7 +410,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     if !shared.is_empty() {
         if !a.allow_duplicate_keys {
             // Refused, not a tool error: exit 1 like a replay that left records behind.
-            eprintln!(
+            crate::errln!(
                 "error: cannot replay: {}{}",
                 replay::refusal(&evals, &shared),
                 if a.dry_run {
@@ -425,12 +425,12 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     }
     // A replayed older event can set back a record a newer one wrote (#217).
     if let Some(w) = replay::set_back_warning(spec, &evals) {
-        eprintln!("warning: {w}");
+        crate::errln!("warning: {w}");
     }
     // A filter that matches nothing is a typo more often than not: say so, and exit 1.
     let unmatched = replay::unmatched(&filter, &scan.records, spec, evals.len());
     for note in &unmatched {
-        eprintln!("note: {note}");
+        crate::errln!("note: {note}");
     }
     let shown = render::Shown::of(spec, a.target.as_deref(), &replayer);
     if a.dry_run {
@@ -451,7 +451,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
             },
         );
     }
-    let sink = DriverSink::from_spec(
+    let mut sink = DriverSink::from_spec(
         spec,
         &replayer.url,
         a.token_url.as_deref(),
@@ -460,6 +460,8 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         std::time::SystemTime::now(),
         a.concurrency.map(usize::from),
     )?;
+    // A wrong --token-url or credentials: one line and exit 2, before anything is sent (#232).
+    sink.check_token_endpoint().await?;
     let opts = ReplayOptions {
         purge: a.purge,
         now,
@@ -499,7 +501,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     };
     // The summary goes to stderr first: stdout may be a closed pipe by now.
     if let Some(s) = &stopped {
-        eprint!("{}", s.summary());
+        crate::stdio::stderr(&s.summary());
     }
     super::print_stdout(&text)?;
     if let Some(s) = stopped {

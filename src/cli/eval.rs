@@ -107,10 +107,24 @@ fn single(
     };
     // A fixture's reader: a byte order mark before the event is read (#169).
     let event_text = spec::files::json_text(&event_text).into_owned();
-    let event: Value = serde_json::from_str(&event_text)
-        .with_context(|| format!("{} is not JSON", file.display()))?;
+    let event: Value = match serde_json::from_str(&event_text) {
+        Ok(v) => v,
+        // Too deep for cxsync's JSON reader: said so, with the limit and a help line (#231).
+        Err(e) if spec::json::error_help(&e).is_some() => {
+            crate::errln!(
+                "error: {} {}\n  = help: {}",
+                file.display(),
+                spec::json::error_message(&e),
+                spec::json::error_help(&e).unwrap_or_default()
+            );
+            return Ok(ExitStatus::Error);
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!("{} is not JSON", file.display())))
+        }
+    };
     if let Some((code, why)) = refusal(&event_text, true) {
-        eprintln!(
+        crate::errln!(
             "warning: {}: {why} ({code}); evaluating anyway",
             file.display()
         );
@@ -121,7 +135,7 @@ fn single(
     };
     if let Some(f) = &filter {
         if let Some(why) = runner::filter(&event, &f.event_type, &f.conditions) {
-            eprintln!(
+            crate::errln!(
                 "note: rule `{}` would not send this event ({why}); evaluating anyway",
                 f.id
             );
@@ -140,7 +154,7 @@ fn single(
             Ok(ExitStatus::Success)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Ok(ExitStatus::Failure)
         }
     }
@@ -211,30 +225,39 @@ fn stream(
         progress: Some(&progress),
         ..Run::default()
     };
-    if let Some((n, line)) = first {
-        match line {
-            Ok(bytes) => run.event(&transform, filter.as_ref(), &bytes, n, now, &mut out)?,
-            Err(len) => run.too_large(len, n, &mut out)?,
+    // A closed stdout (`cxsync eval --events big.jsonl | head`) ends the stream: nobody reads
+    // the rest, and the exit code is that of the events evaluated until then.
+    let stream = || -> anyhow::Result<()> {
+        if let Some((n, line)) = first {
+            match line {
+                Ok(bytes) => run.event(&transform, filter.as_ref(), &bytes, n, now, &mut out)?,
+                Err(len) => run.too_large(len, n, &mut out)?,
+            }
         }
+        loop {
+            // Write what is done before waiting for more input (`tail -f | cxsync eval --events -`).
+            if input.buffer().is_empty() {
+                out.flush()?;
+            }
+            let Some(too_long) = read_line(&mut input, &mut buf, MAX_EVENT_BYTES)? else {
+                break;
+            };
+            line_no += 1;
+            read += too_long.unwrap_or(buf.len()) as u64 + 1;
+            progress.set(read.min(size), size);
+            match too_long {
+                Some(len) => run.too_large(len, line_no, &mut out)?,
+                None if is_blank(&buf) => {}
+                None => run.event(&transform, filter.as_ref(), &buf, line_no, now, &mut out)?,
+            }
+        }
+        out.flush()?;
+        Ok(())
+    };
+    match stream() {
+        Err(e) if super::is_broken_pipe(&e) => {}
+        r => r?,
     }
-    loop {
-        // Write what is done before waiting for more input (`tail -f | cxsync eval --events -`).
-        if input.buffer().is_empty() {
-            out.flush()?;
-        }
-        let Some(too_long) = read_line(&mut input, &mut buf, MAX_EVENT_BYTES)? else {
-            break;
-        };
-        line_no += 1;
-        read += too_long.unwrap_or(buf.len()) as u64 + 1;
-        progress.set(read.min(size), size);
-        match too_long {
-            Some(len) => run.too_large(len, line_no, &mut out)?,
-            None if is_blank(&buf) => {}
-            None => run.event(&transform, filter.as_ref(), &buf, line_no, now, &mut out)?,
-        }
-    }
-    out.flush()?;
     drop(out);
     let status = run.finish(filter.as_ref());
     drop(progress);
@@ -322,6 +345,14 @@ impl Run<'_> {
                 }
             }
         }
+        // The engine's reader goes deeper than cxsync's others; the limit is one (#231).
+        if spec::json::nests_too_deep(text) {
+            let msg = format!(
+                "the event nests deeper than {} levels of arrays and objects (cxsync's limit)",
+                spec::json::MAX_JSON_DEPTH
+            );
+            return self.error("EVENT_TOO_DEEP", &msg, line, out);
+        }
         match t.eval_json_text(text, now) {
             Ok(Some(s)) => {
                 out.write_all(s.as_bytes())?;
@@ -372,7 +403,7 @@ impl Run<'_> {
     fn finish(&self, filter: Option<&RuleFilter>) -> ExitStatus {
         if let (Some(f), true) = (filter, self.not_sent > 0) {
             let lines: Vec<String> = self.not_sent_lines.iter().map(|l| l.to_string()).collect();
-            eprintln!(
+            crate::errln!(
                 "note: rule `{}` would not send {} of {} events (line {}{}); they were evaluated anyway",
                 f.id,
                 self.not_sent,
@@ -382,7 +413,7 @@ impl Run<'_> {
             );
         }
         if self.failed > 0 {
-            eprintln!(
+            crate::errln!(
                 "{} of {} events failed (first at line {}); each has an {{\"error\": …}} line on stdout",
                 self.failed,
                 self.events,
@@ -476,10 +507,10 @@ fn expr_transform(expr: &str, event: Option<&Value>) -> Result<Transform, ExitSt
         Ok(t) => Ok(t),
         Err(e) => {
             // Our parser accepted what the engine's rejects: the engine's message is all there is.
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             if let Some(o) = e.offset {
-                eprintln!("  {}", expr.replace('\n', " "));
-                eprintln!("  {}^", " ".repeat(o));
+                crate::errln!("  {}", expr.replace('\n', " "));
+                crate::errln!("  {}^", " ".repeat(o));
             }
             Err(ExitStatus::Failure)
         }

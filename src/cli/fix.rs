@@ -72,7 +72,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", f.path.display()))?;
         }
         let verb = if write { "fixed" } else { "would fix" };
-        eprintln!(
+        crate::errln!(
             "{verb} {} use{} of the guide's JSONata dialect in {}",
             f.fixed,
             if f.fixed == 1 { "" } else { "s" },
@@ -85,7 +85,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Failure);
     }
     if plans.is_empty() {
-        eprintln!("nothing to fix");
+        crate::errln!("nothing to fix");
     }
     Ok(if !write && !plans.is_empty() {
         ExitStatus::Failure

@@ -42,7 +42,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let profile = args.crm;
     let dir = &args.dir;
     if dir.exists() && !dir.is_dir() {
-        eprintln!("error: {}: exists and is not a folder", dir.display());
+        crate::errln!("error: {}: exists and is not a folder", dir.display());
         return Ok(ExitStatus::Error);
     }
     let folder_name = std::fs::canonicalize(dir)
@@ -70,19 +70,19 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     // Refuse before anything is moved.
     let taken: Vec<&PathBuf> = files.iter().filter(|f| dir.join(f).exists()).collect();
     if !taken.is_empty() {
-        eprintln!(
+        crate::errln!(
             "error: refusing to overwrite {} existing file{} in {} (nothing was written):",
             taken.len(),
             if taken.len() == 1 { "" } else { "s" },
             dir.display()
         );
         for f in taken.iter().take(10) {
-            eprintln!("  {}", f.display());
+            crate::errln!("  {}", f.display());
         }
         if taken.len() > 10 {
-            eprintln!("  … and {} more", taken.len() - 10);
+            crate::errln!("  … and {} more", taken.len() - 10);
         }
-        eprintln!("  = help: run `cxsync init` in an empty or new folder, e.g. `cxsync init --crm {} my-project`", profile.as_str());
+        crate::errln!("  = help: run `cxsync init` in an empty or new folder, e.g. `cxsync init --crm {} my-project`", profile.as_str());
         return Ok(ExitStatus::Error);
     }
     if exists {

@@ -61,7 +61,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let mut outcome = match lint::lint_paths(&inputs.specs, &opts) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             return Ok(ExitStatus::Error);
         }
     };
@@ -70,7 +70,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             Format::Json => true,
             Format::Full | Format::Concise => false,
             other => {
-                eprintln!(
+                crate::errln!(
                     "error: --budget prints text (`--format full`) or JSON (`--format json`), not {other:?}"
                 );
                 return Ok(ExitStatus::Error);
@@ -90,7 +90,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                     text.push('\n');
                 }
                 Err(e) => {
-                    eprintln!("error: {file}: {e}");
+                    crate::errln!("error: {file}: {e}");
                     return Ok(ExitStatus::Error);
                 }
             }
@@ -100,7 +100,12 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             text = serde_json::to_string_pretty(&doc)? + "\n";
         }
         super::print_stdout(&text)?;
-        // The table is information; a spec that did not load is still a failure.
+        // The table is information; a spec that did not load is still a failure, and one
+        // that could not be read or named no `--env` environment a tool error (#246).
+        if super::load::status_of(&outcome.diags) == ExitStatus::Error {
+            super::load::report(outcome.diags, &outcome.sources, Format::Full);
+            return Ok(ExitStatus::Error);
+        }
         let failed = outcome.specs.len() < outcome.files.len();
         if failed {
             let errs: Vec<_> = outcome
@@ -139,9 +144,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         let warnings = outcome.diags.len() - errors;
         let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if outcome.diags.is_empty() {
-            eprintln!("Checked {what}: no findings.");
+            crate::errln!("Checked {what}: no findings.");
         } else {
-            eprintln!(
+            crate::errln!(
                 "Found {errors} error{} and {warnings} warning{} in {what}.",
                 if errors == 1 { "" } else { "s" },
                 if warnings == 1 { "" } else { "s" },
@@ -152,9 +157,15 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
     let fails = outcome.diags.iter().any(|d| {
         d.severity == Severity::Error || (deny_warnings && d.severity == Severity::Warning)
     });
-    Ok(if fails {
-        ExitStatus::Failure
-    } else {
-        ExitStatus::Success
-    })
+    // An unreadable spec or an unknown `--env` is a mistake of the invocation, as for every
+    // command that loads specs (`load::status_of`; #246).
+    Ok(
+        if super::load::status_of(&outcome.diags) == ExitStatus::Error {
+            ExitStatus::Error
+        } else if fails {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        },
+    )
 }

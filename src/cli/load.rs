@@ -219,7 +219,7 @@ fn report_with(mut diags: Vec<Diagnostic>, sources: &Sources, format: Format, r:
     }
     diag::sort(&mut diags);
     let text = diag::render(&diags, sources, format, super::color::stderr());
-    eprint!("{}", r.scrub(&text));
+    crate::stdio::stderr(&r.scrub(&text));
 }
 
 /// Whether any diagnostic is an error.
@@ -266,7 +266,7 @@ pub fn inputs(paths: &[std::path::PathBuf]) -> Result<Inputs, ExitStatus> {
             Ok(i)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             Err(ExitStatus::Error)
         }
     }

@@ -129,7 +129,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
                         tally_line(&st.model().stats, &st.tally, mock.refusals().total())
                     };
                     if line != last {
-                        eprintln!("{line}");
+                        crate::errln!("{line}");
                         last = line;
                     }
                 }
@@ -139,7 +139,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             let st = mock.state();
             tally_line(&st.model().stats, &st.tally, mock.refusals().total())
         };
-        eprintln!("stopped; final tally: {line}");
+        crate::errln!("stopped; final tally: {line}");
         Ok(ExitStatus::Success)
     })
 }

@@ -59,7 +59,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await;
-        eprintln!("mock Event Hub stopped");
+        crate::errln!("mock Event Hub stopped");
         Ok(ExitStatus::Success)
     })
 }

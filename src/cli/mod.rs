@@ -94,7 +94,7 @@ pub enum Command {
     Lint(lint::Args),
     /// List the lint rules.
     Rules(rules::Args),
-    /// Explain a lint rule.
+    /// Explain a lint rule, or what a load error's code (E506) means.
     Explain(explain::Args),
     /// Run a chaos simulation of a spec against a modelled CRM.
     Sim(sim::Args),
@@ -179,9 +179,9 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::from(0);
             }
-            eprintln!("error: {err}");
+            crate::errln!("error: {err}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                crate::errln!("  caused by: {cause}");
             }
             ExitCode::from(2)
         }
@@ -195,13 +195,10 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
-/// Writes to stdout, turning a closed pipe into a quiet success (`cxsync lint | head`).
+/// Writes to stdout through [`crate::stdio::stdout`]: a closed pipe (`cxsync lint | head`) is no
+/// error, the command goes on and exits with its own code.
 pub fn print_stdout(s: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(s.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    Ok(crate::stdio::stdout(s)?)
 }
 
 #[cfg(test)]

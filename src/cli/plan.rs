@@ -222,7 +222,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         // Without the flag, main prints the error and exits 2.
         Err(e) if !args.detailed_exitcode => return Err(e),
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
             None
         }
     };
@@ -275,7 +275,7 @@ async fn plan_and_print(args: &Args, l: &Loaded) -> anyhow::Result<bool> {
         if p.conflicts.is_empty() {
             super::print_stdout(&t)?;
         } else {
-            eprint!("{t}");
+            crate::stdio::stderr(&t);
         }
     }
     if !p.conflicts.is_empty() {

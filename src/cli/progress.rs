@@ -99,7 +99,7 @@ impl Progress {
     pub fn note(&self, line: &str) {
         match self.bar.get() {
             Some(b) => b.println(line),
-            None => eprintln!("{line}"),
+            None => crate::errln!("{line}"),
         }
     }
 }

@@ -307,17 +307,17 @@ fn http_target(
         args.spec_args.env.as_deref(),
         &alerts,
     )?;
-    eprint!("{}", plan.describe(&ep));
+    crate::stdio::stderr(&plan.describe(&ep));
     if !args.yes {
         if !std::io::stdin().is_terminal() {
-            eprintln!("error: refusing to send to a real CRM without confirmation: stdin is not a terminal; pass --yes");
+            crate::errln!("error: refusing to send to a real CRM without confirmation: stdin is not a terminal; pass --yes");
             return Ok(ExitStatus::Error);
         }
-        eprint!("Send them? [y/N] ");
+        crate::stdio::stderr("Send them? [y/N] ");
         let mut answer = String::new();
         std::io::stdin().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("nothing sent");
+            crate::errln!("nothing sent");
             return Ok(ExitStatus::Error);
         }
     }

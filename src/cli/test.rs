@@ -3,7 +3,7 @@
 //! at the spec's project root (`project::snapshots_dir`), whatever the current folder. Scenario
 //! files among the paths are validated as scenarios.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -489,12 +489,9 @@ fn ask(label: &str, what: &str, diff: &str, review: &mut Review) -> anyhow::Resu
     }
     let stdin = std::io::stdin();
     loop {
-        let mut o = std::io::stdout().lock();
-        write!(
-            o,
+        super::print_stdout(&format!(
             "\n{label}: {what}\n{diff}\n[a]ccept  [r]eject  [s]kip  [A]ccept all  [q]uit (skip the rest)? "
-        )?;
-        o.flush()?;
+        ))?;
         let mut line = String::new();
         if stdin.lock().read_line(&mut line)? == 0 {
             review.rest = Some('s');

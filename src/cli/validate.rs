@@ -35,9 +35,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitStatus> {
         let warnings = diags.len() - errors;
         let what = super::load::counted(inputs.specs.len(), inputs.scenarios.len());
         if diags.is_empty() {
-            eprintln!("{what} valid");
+            crate::errln!("{what} valid");
         } else {
-            eprintln!("{what} checked: {errors} error(s), {warnings} warning(s)");
+            crate::errln!("{what} checked: {errors} error(s), {warnings} warning(s)");
         }
     }
     Ok(status_of(&diags))

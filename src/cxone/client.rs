@@ -239,7 +239,7 @@ fn note_waiting(cfg: &RetryConfig, method: &str, url: &Url, e: &reqwest::Error, 
     let mut shown = url.clone();
     shown.set_query(None);
     let _ = shown.set_password(None);
-    eprintln!(
+    crate::errln!(
         "cxsync: {method} {shown}: {why} (attempt {attempt} of {}); retrying in {:.1} s, giving up after {left} more attempt(s), within {} s",
         cfg.max_retries + 1,
         delay.as_secs_f64(),

@@ -114,7 +114,10 @@ pub fn parse_record(bytes: &[u8]) -> Result<Record, String> {
         Err(e) => {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            return Err(if inner.is_syntax() || inner.is_eof() {
+            return Err(if crate::spec::json::error_help(&inner).is_some() {
+                // #231: the limit, not "not JSON".
+                format!("the record {}", crate::spec::json::error_message(&inner))
+            } else if inner.is_syntax() || inner.is_eof() {
                 format!("not JSON: {inner}")
             } else if path == "." {
                 // serde's words for a record that is a list ("invalid length 0, expected struct

@@ -266,6 +266,8 @@ pub struct Driver {
     /// Scrubs secrets out of every response text at the point it comes off the wire, so the
     /// machine, the notes, the report and the DLQ record all get the scrubbed text.
     redactor: SharedRedactor,
+    /// A token [`Driver::request_token`] was granted, the answer to the next token request.
+    prefetched: Option<TokenResult>,
 }
 
 impl Driver {
@@ -307,6 +309,7 @@ impl Driver {
             chain: Vec::new(),
             alert_failures: 0,
             redactor: std::sync::Arc::new(std::sync::Mutex::new(redactor)),
+            prefetched: None,
         })
     }
 
@@ -441,6 +444,23 @@ impl Driver {
                 result,
             }
         })
+    }
+
+    /// Asks the token endpoint for one token, the request the machine's token requests make
+    /// (`dlq replay` checks `--token-url` and the credentials so before it sends a record, #232):
+    /// the endpoint asked and its answer (`None`: no answer in time). `None` without OAuth.
+    /// A granted token is kept and is the answer to the machine's first token request, so the
+    /// check costs the endpoint no request of its own.
+    pub async fn request_token(&mut self) -> Option<(Url, Option<TokenResult>)> {
+        let url = self.ep.oauth.as_ref()?.token.clone();
+        let result = match self.token_task(0, self.clock.now()).await {
+            Done::Token { result, .. } => result,
+            _ => None,
+        };
+        if let Some(t @ TokenResult::Granted { .. }) = &result {
+            self.prefetched = Some(t.clone());
+        }
+        Some((url, result))
     }
 
     fn token_task(&self, id: u64, sent: Time) -> Task {
@@ -608,7 +628,16 @@ impl Transport for Driver {
     }
 
     fn send_token(&mut self, now: Time, id: u64) -> Sent<TokenResult> {
-        let task = self.token_task(id, now);
+        let task = match self.prefetched.take() {
+            Some(t) => Box::pin(async move {
+                Done::Token {
+                    id,
+                    sent: now,
+                    result: Some(t),
+                }
+            }),
+            None => self.token_task(id, now),
+        };
         self.spawn(task);
         Sent::Pending
     }

@@ -90,7 +90,7 @@ pub fn run() -> anyhow::Result<bool> {
     // line on stderr: the editor shows it in its log, where "exit code 1" alone says nothing.
     if let Err(e) = io.join() {
         if !clean {
-            eprintln!("cxsync lsp: stopped reading from the client: {e}");
+            crate::errln!("cxsync lsp: stopped reading from the client: {e}");
         }
     }
     Ok(clean)

@@ -645,12 +645,7 @@ fn read_json(path: &Path, text: &str, kind: Json, diags: &mut Vec<Diagnostic>) -
     let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            diags.push(json_error(
-                path,
-                text,
-                &e,
-                &format!("{what} is not valid JSON"),
-            ));
+            diags.push(json_error(path, text, &e, what));
             return None;
         }
     };
@@ -729,11 +724,13 @@ fn json_error(path: &Path, text: &str, e: &serde_json::Error, what: &str) -> Dia
         column: col,
         offset,
     };
-    let msg = e.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-    Diagnostic::error("E304", format!("{what}: {msg}"))
-        .in_file(path)
-        .at(Span::point(at))
+    let msg = super::json::error_message(e);
+    let d = match super::json::error_help(e) {
+        // Too deep for cxsync is not "not valid JSON" (#231).
+        Some(help) => Diagnostic::error("E304", format!("{what} {msg}")).with_help(help),
+        None => Diagnostic::error("E304", format!("{what} is not valid JSON: {msg}")),
+    };
+    d.in_file(path).at(Span::point(at))
 }
 
 /// Expands a fixture glob relative to `dir` into sorted existing files (on disk: an editor's

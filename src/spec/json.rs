@@ -11,6 +11,74 @@ use crate::diag::{Pos, Span};
 /// The largest integer every integer up to which a 64-bit float holds exactly: 2^53.
 pub const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
+/// The deepest nesting of arrays and objects cxsync reads in a JSON text: serde_json's recursion
+/// limit (128, which refuses the 128th level), where every JSON reader of cxsync's (fixtures,
+/// payload schemas, `eval --event`, the transform engine's event reader, DLQ records) stops. A
+/// unit test pins it to the parsers'.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// serde_json's message for `e` without its position (a diagnostic places it): a text nesting
+/// deeper than [`MAX_JSON_DEPTH`] says so in those words rather than "recursion limit exceeded"
+/// (tester #231), with [`error_help`] to say what it means.
+pub fn error_message(e: &serde_json::Error) -> String {
+    if is_depth_limit(e) {
+        return format!(
+            "nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects (cxsync's limit)"
+        );
+    }
+    let msg = e.to_string();
+    msg.split(" at line ").next().unwrap_or(&msg).to_string()
+}
+
+/// The help line for `e`, when it is the depth limit.
+pub fn error_help(e: &serde_json::Error) -> Option<String> {
+    is_depth_limit(e).then(|| {
+        format!(
+            "the text may be valid JSON, but cxsync reads JSON only up to {MAX_JSON_DEPTH} levels deep \
+             (as the YAML loader reads specs up to {}); the guide names no limit of the Event Hub's, \
+             and real events are a few levels deep: flatten the deep part, or cut it from the fixture",
+            super::yaml::MAX_DEPTH
+        )
+    })
+}
+
+/// Whether `text` nests arrays and objects deeper than [`MAX_JSON_DEPTH`] (brackets inside
+/// strings do not count): the limit, for a reader whose parser has another (the transform
+/// engine's simd-json reads deeper; `eval --events` asks this first, #231). Linear, no allocation.
+pub fn nests_too_deep(text: &str) -> bool {
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    for b in text.bytes() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if b == b'\\' {
+                esc = true;
+            } else if b == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether `e` is serde_json's recursion limit.
+fn is_depth_limit(e: &serde_json::Error) -> bool {
+    e.classify() == serde_json::error::Category::Syntax
+        && e.to_string().starts_with("recursion limit exceeded")
+}
+
 /// Something the text of a valid JSON file says that its parsed value no longer shows.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hidden {
@@ -176,6 +244,41 @@ mod tests {
     fn check(text: &str) -> Vec<Hidden> {
         serde_json::from_str::<serde_json::Value>(text).expect("valid JSON");
         hidden(text)
+    }
+
+    /// `n` arrays, one inside the other.
+    fn nested(n: usize) -> String {
+        "[".repeat(n) + &"]".repeat(n)
+    }
+
+    /// The limit the messages name is the one the parsers apply: serde_json's, and the transform
+    /// engine's event reader (jsonata-core's, on serde_json) alike.
+    #[test]
+    fn the_named_depth_limit_is_the_parsers_own() {
+        let ok = nested(MAX_JSON_DEPTH);
+        let deep = nested(MAX_JSON_DEPTH + 1);
+        assert!(serde_json::from_str::<serde_json::Value>(&ok).is_ok());
+        let e = serde_json::from_str::<serde_json::Value>(&deep).unwrap_err();
+        assert_eq!(
+            error_message(&e),
+            "nests deeper than 127 levels of arrays and objects (cxsync's limit)"
+        );
+        assert!(error_help(&e).unwrap().contains("127 levels deep"));
+        // The scan that readers with another parser ask agrees with serde_json, strings aside.
+        assert!(!nests_too_deep(&ok) && nests_too_deep(&deep));
+        let quoted = format!(r#"{{"a": "{}", "b": {ok}}}"#, "[{".repeat(300));
+        assert!(serde_json::from_str::<serde_json::Value>(&quoted).is_err());
+        let quoted = format!(
+            r#"["\"{}", {}]"#,
+            "[".repeat(300),
+            nested(MAX_JSON_DEPTH - 1)
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&quoted).is_ok());
+        assert!(!nests_too_deep(&quoted));
+        // Any other error keeps serde_json's words, without the position.
+        let e = serde_json::from_str::<serde_json::Value>("{,}").unwrap_err();
+        assert_eq!(error_message(&e), "key must be a string");
+        assert!(error_help(&e).is_none());
     }
 
     #[test]

@@ -178,7 +178,17 @@ impl Compiled {
                 ))
             })?;
         }
-        let mut data = JValue::from_json_str(event_json).map_err(|e| not_json(&e))?;
+        let mut data = JValue::from_json_str(event_json).map_err(|e| {
+            match crate::spec::json::error_help(&e) {
+                // Too deep for cxsync's JSON reader is no syntax error of the event (#231).
+                Some(_) => TransformError {
+                    code: Some("EVENT_TOO_DEEP".into()),
+                    message: format!("the event {}", crate::spec::json::error_message(&e)),
+                    offset: None,
+                },
+                None => not_json(&e),
+            }
+        })?;
         if may_have_index_key(event_json) {
             data = js_ordered(&data);
         }

@@ -7,9 +7,10 @@ use std::time::SystemTime;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
+use crate::delivery::classify::token_refusal_is_final;
 use crate::delivery::drive::{NoArrivals, Observer};
 use crate::delivery::{
-    Config, DeadLettered, HubSettings, Machine, Output, Submission, SubmissionId,
+    Config, DeadLettered, HubSettings, Machine, Output, Submission, SubmissionId, TokenResult,
 };
 use crate::http::driver::{Driver, Endpoints};
 use crate::http::wall;
@@ -86,6 +87,15 @@ pub enum SinkSetupError {
     /// The spec's channel cannot drive the delivery machine (a bad header, …).
     #[error("{0}")]
     Config(String),
+    /// The token endpoint refused the first token request with a status that does not heal by
+    /// waiting ([`token_refusal_is_final`]): a wrong `--token-url`, client id or secret (#232).
+    /// `url` is shown without user info or query; `error` is the endpoint's scrubbed answer.
+    #[error("POST {url} → {status}{}: the token endpoint refused the first token request, so no record was sent and none was changed; check --token-url / client id / secret (channel.auth.tokenEndpoint, clientId, --client-secret-env)", if error.is_empty() { String::new() } else { format!(" ({error})") })]
+    TokenRefused {
+        url: String,
+        status: u16,
+        error: String,
+    },
 }
 
 /// The secret of `what` ([`crate::spec::secret`]); `secret_var` is `--client-secret-env`.
@@ -202,6 +212,33 @@ impl DriverSink {
             machine: Machine::new(cfg, engine::machine_rng(0)),
             window,
             pending: 0,
+        })
+    }
+}
+
+impl DriverSink {
+    /// Asks the token endpoint for one token before any record is sent (a spec without OAuth
+    /// asks nothing): a refusal that is final for the machine too (a 4xx but 408 and 429) is a
+    /// configuration error, [`SinkSetupError::TokenRefused`], rather than one
+    /// `TOKEN_REQUEST_FAILED` per record. Any other answer (a token, a 5xx, no answer) lets
+    /// the replay go on, where the machine retries as the policy says; a token granted here is
+    /// the one the first delivery uses.
+    pub async fn check_token_endpoint(&mut self) -> Result<(), SinkSetupError> {
+        let Some((mut url, Some(TokenResult::Refused { status, error }))) =
+            self.driver.request_token().await
+        else {
+            return Ok(());
+        };
+        if !token_refusal_is_final(status) {
+            return Ok(());
+        }
+        let _ = url.set_password(None);
+        let _ = url.set_username("");
+        url.set_query(None);
+        Err(SinkSetupError::TokenRefused {
+            url: url.to_string(),
+            status,
+            error: crate::diag::printable(error.trim()).to_string(),
         })
     }
 }
