@@ -3528,7 +3528,13 @@ fn a_respond_fault_on_a_request_the_crm_refuses_anyway_gets_the_refusal_s_own_fi
             assert_eq!(code, 1, "{name}: {out}{err}");
             let rep: serde_json::Value =
                 serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
-            (out, rep["deadLetters"]["causedBySpec"].as_array().unwrap().clone())
+            (
+                out,
+                rep["deadLetters"]["causedBySpec"]
+                    .as_array()
+                    .unwrap()
+                    .clone(),
+            )
         };
         let (out, with) = sim(faulty);
         let (calm_out, without) = sim(calm);
@@ -3543,7 +3549,10 @@ fn a_respond_fault_on_a_request_the_crm_refuses_anyway_gets_the_refusal_s_own_fi
         assert_eq!(answered.len(), 1, "{name}: {out}");
         assert_eq!(answered[0]["status"], 413, "{name}: {out}");
         let fault_fix = answered[0]["fix"].as_str().unwrap();
-        assert!(fault_fix.ends_with(calm_fix), "{name}: {fault_fix}\n{calm_fix}");
+        assert!(
+            fault_fix.ends_with(calm_fix),
+            "{name}: {fault_fix}\n{calm_fix}"
+        );
         assert!(fault_fix.contains("answered 422"), "{name}: {fault_fix}");
         assert!(
             with.iter().all(|c| c["status"] == 413),
@@ -3552,7 +3561,8 @@ fn a_respond_fault_on_a_request_the_crm_refuses_anyway_gets_the_refusal_s_own_fi
         assert!(out.contains("(413, answered 422)"), "{name}: {out}");
         assert!(!out.contains("make the payload match"), "{name}: {out}");
         // The same events are the spec's with and without the fault.
-        let total = |c: &[serde_json::Value]| c.iter().map(|c| c["count"].as_u64().unwrap()).sum::<u64>();
+        let total =
+            |c: &[serde_json::Value]| c.iter().map(|c| c["count"].as_u64().unwrap()).sum::<u64>();
         assert_eq!(total(&with), total(&without), "{name}: {out}{calm_out}");
     }
 }

@@ -748,16 +748,17 @@ mod tests {
             )
         };
         let t = |n: usize| serde_json::json!({"ticket": "t".repeat(n)});
-        let dead = |status: u16, payload: serde_json::Value, key: String, batch: Option<BatchOf>| {
-            DeadLettered {
-                idempotency_key: Some(key),
-                payload: Some(payload),
-                last_status: Some(status),
-                attempts: 1,
-                batch,
-                ..DeadLettered::example("e", Reason::NonRetryableStatus)
-            }
-        };
+        let dead =
+            |status: u16, payload: serde_json::Value, key: String, batch: Option<BatchOf>| {
+                DeadLettered {
+                    idempotency_key: Some(key),
+                    payload: Some(payload),
+                    last_status: Some(status),
+                    attempts: 1,
+                    batch,
+                    ..DeadLettered::example("e", Reason::NonRetryableStatus)
+                }
+            };
         let lone = |status: u16, payload: serde_json::Value, key: &str| {
             vec![dead(status, payload, key.into(), None)]
         };
@@ -771,7 +772,12 @@ mod tests {
                         size: n,
                         maybe_applied: false,
                     };
-                    dead(status, payloads[i as usize].clone(), format!("m{i}"), Some(b))
+                    dead(
+                        status,
+                        payloads[i as usize].clone(),
+                        format!("m{i}"),
+                        Some(b),
+                    )
                 })
                 .collect::<Vec<_>>()
         };
@@ -790,31 +796,78 @@ mod tests {
             c.spec
         };
         let long_key = "k".repeat(8193);
-        let cases: [(&str, u16, bool, Box<dyn Fn(u16) -> Vec<DeadLettered>>); 5] = [
-            ("a lone body above the limit", 413, false, Box::new(|s| lone(s, t(200), "k"))),
-            ("a lone key too long", 431, false, Box::new(|s| lone(s, t(1), &long_key))),
-            ("a lone record failing the schema", 422, false, Box::new(|s| lone(s, serde_json::json!({"x": 1}), "k"))),
-            ("a lone list the CRM takes none of", 400, false, Box::new(|s| lone(s, serde_json::json!([t(1)]), "k"))),
-            ("a batch above the limit, each member within", 413, true, Box::new(|s| batched(s, &[t(30), t(30), t(30)]))),
+        type Make<'a> = Box<dyn Fn(u16) -> Vec<DeadLettered> + 'a>;
+        let cases: [(&str, u16, bool, Make); 5] = [
+            (
+                "a lone body above the limit",
+                413,
+                false,
+                Box::new(|s| lone(s, t(200), "k")),
+            ),
+            (
+                "a lone key too long",
+                431,
+                false,
+                Box::new(|s| lone(s, t(1), &long_key)),
+            ),
+            (
+                "a lone record failing the schema",
+                422,
+                false,
+                Box::new(|s| lone(s, serde_json::json!({"x": 1}), "k")),
+            ),
+            (
+                "a lone list the CRM takes none of",
+                400,
+                false,
+                Box::new(|s| lone(s, serde_json::json!([t(1)]), "k")),
+            ),
+            (
+                "a batch above the limit, each member within",
+                413,
+                true,
+                Box::new(|s| batched(s, &[t(30), t(30), t(30)])),
+            ),
         ];
         for (name, found, arrays, make) in cases {
             let without = causes(&make(found), arrays);
             assert_eq!(without.len(), 1, "{name}");
-            assert_eq!((without[0].status, without[0].answered), (Some(found), None), "{name}");
+            assert_eq!(
+                (without[0].status, without[0].answered),
+                (Some(found), None),
+                "{name}"
+            );
             for answered in [400, 413, 422].into_iter().filter(|&a| a != found) {
                 let with = causes(&make(answered), arrays);
                 assert_eq!(with.len(), 1, "{name} answered {answered}");
                 let c = &with[0];
-                assert_eq!((c.status, c.answered), (Some(found), Some(answered)), "{name}");
-                assert!(c.label().contains(&format!("({found}, answered {answered})")), "{name}");
+                assert_eq!(
+                    (c.status, c.answered),
+                    (Some(found), Some(answered)),
+                    "{name}"
+                );
+                assert!(
+                    c.label()
+                        .contains(&format!("({found}, answered {answered})")),
+                    "{name}"
+                );
                 let fix = c.fix();
-                assert!(fix.contains(&format!("answered {answered}")), "{name}: {fix}");
+                assert!(
+                    fix.contains(&format!("answered {answered}")),
+                    "{name}: {fix}"
+                );
                 assert!(fix.ends_with(&without[0].fix()), "{name}: {fix}");
             }
         }
         // The advice differs by the checks' status: one text per cause.
         let fixes: BTreeSet<String> = [413, 431, 422, 400]
-            .map(|s| SpecCause { status: Some(s), ..causes(&lone(413, t(200), "k"), false)[0].clone() }.fix())
+            .map(|s| {
+                SpecCause {
+                    status: Some(s),
+                    ..causes(&lone(413, t(200), "k"), false)[0].clone()
+                }
+                .fix()
+            })
             .into_iter()
             .collect();
         assert_eq!(fixes.len(), 4, "{fixes:?}");
