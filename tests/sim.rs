@@ -3873,3 +3873,96 @@ test: { now: 2025-03-01T10:00:00Z }
     }
     assert!(records > 0, "no dead letters to read: {out}");
 }
+
+/// #248 follow-up: a scenario's `respond` 422 hitting requests the CRM model's own checks
+/// refuse for another reason (a body above `maxBodyBytes`: 413) is named, and fixed, by the
+/// checks' reason: the cause is `(413, answered 422)` with the 413 fix the same spec gets
+/// without the fault, and the run without the fault files the same events as the spec's.
+/// Batching (the batch's body is above the limit, each member within) and not (a lone payload
+/// above it) alike.
+#[test]
+fn a_respond_fault_on_a_request_the_crm_refuses_anyway_gets_the_refusal_s_own_fix() {
+    let batching: &[(&str, &str, &str)] = &[
+        ("specs/crm_sync.yaml", "batchSize: 1\n", "batchSize: 5\n"),
+        (
+            "specs/crm_sync.yaml",
+            "batchIntervalSeconds: 0\n",
+            "batchIntervalSeconds: 2\n",
+        ),
+        (
+            "specs/crm_sync.yaml",
+            "acceptsArrays: false",
+            "acceptsArrays: true",
+        ),
+        (
+            "specs/crm_sync.yaml",
+            "maxBodyBytes: 1048576",
+            "maxBodyBytes: 600",
+        ),
+    ];
+    let lone: &[(&str, &str, &str)] = &[(
+        "specs/crm_sync.yaml",
+        "maxBodyBytes: 1048576",
+        "maxBodyBytes: 280",
+    )];
+    let faulty = "version: 1\nname: respond-422\nduration: 5m\nevents: { count: 300 }\nfaults:\n  - respond: { from: 1m, to: 2m, status: 422, body: '{\"error\":\"validation rule VR_017\"}' }\n";
+    let calm = "version: 1\nname: calm\nduration: 5m\nevents: { count: 300 }\n";
+    for (name, edits, fix) in [
+        ("batching", batching, "set channel.batchSize to"),
+        ("lone", lone, "the CRM refuses the payload as too large"),
+    ] {
+        let dir = crate::common::edited_example(edits);
+        let sim = |scenario: &str| {
+            fs::write(dir.path().join("sc.yaml"), scenario).unwrap();
+            let (code, out, err) = run_in(
+                dir.path(),
+                &[
+                    "sim",
+                    "specs/crm_sync.yaml",
+                    "--scenario",
+                    "sc.yaml",
+                    "--report",
+                    "r.json",
+                ],
+            );
+            assert_eq!(code, 1, "{name}: {out}{err}");
+            let rep: serde_json::Value =
+                serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+            (
+                out,
+                rep["deadLetters"]["causedBySpec"]
+                    .as_array()
+                    .unwrap()
+                    .clone(),
+            )
+        };
+        let (out, with) = sim(faulty);
+        let (calm_out, without) = sim(calm);
+        // Without the fault: one 413 cause, every dead letter of it.
+        assert_eq!(without.len(), 1, "{name}: {calm_out}");
+        assert_eq!(without[0]["status"], 413, "{name}: {calm_out}");
+        assert!(without[0]["answered"].is_null(), "{name}: {calm_out}");
+        let calm_fix = without[0]["fix"].as_str().unwrap();
+        assert!(calm_fix.contains(fix), "{name}: {calm_fix}");
+        // With it: the requests the fault answered 422 are still the 413's, with its fix.
+        let answered: Vec<_> = with.iter().filter(|c| c["answered"] == 422).collect();
+        assert_eq!(answered.len(), 1, "{name}: {out}");
+        assert_eq!(answered[0]["status"], 413, "{name}: {out}");
+        let fault_fix = answered[0]["fix"].as_str().unwrap();
+        assert!(
+            fault_fix.ends_with(calm_fix),
+            "{name}: {fault_fix}\n{calm_fix}"
+        );
+        assert!(fault_fix.contains("answered 422"), "{name}: {fault_fix}");
+        assert!(
+            with.iter().all(|c| c["status"] == 413),
+            "{name}: no cause is named by the fault's 422: {out}"
+        );
+        assert!(out.contains("(413, answered 422)"), "{name}: {out}");
+        assert!(!out.contains("make the payload match"), "{name}: {out}");
+        // The same events are the spec's with and without the fault.
+        let total =
+            |c: &[serde_json::Value]| c.iter().map(|c| c["count"].as_u64().unwrap()).sum::<u64>();
+        assert_eq!(total(&with), total(&without), "{name}: {out}{calm_out}");
+    }
+}

@@ -630,6 +630,7 @@ impl Report {
                     "reason": c.reason.as_str(),
                     "rule": c.rule,
                     "status": c.status,
+                    "answered": c.answered,
                     "count": c.count,
                     "expectedByScenario": self.expected(c.reason),
                     "example": c.example,

@@ -72,8 +72,13 @@ pub fn cause(reason: Reason, last_status: Option<u16>) -> Cause {
 pub struct SpecCause {
     pub reason: Reason,
     pub rule: String,
-    /// The CRM's last status, when its answer decided the dead letter.
+    /// The CRM's last status, when its answer decided the dead letter; when the CRM's own
+    /// checks refuse the request for another reason than the status it answered (a scenario's
+    /// `respond` answered in their place), the checks' status: the one it gives without the
+    /// fault, whose fix is the spec's (#248).
     pub status: Option<u16>,
+    /// The status the CRM actually answered, when it is not `status` (the fault's).
+    pub answered: Option<u16>,
     /// For `AUTH_FAILED`: whether the token cache outlives the CRM's tokens (else the spec has
     /// no `retryOnTokenExpiry`).
     pub stale_tokens: bool,
@@ -116,27 +121,45 @@ impl Limits {
     /// rule's schema). The refusal was then a fault of the CRM (a scenario's `respond`), and a
     /// replay delivers the event (#193, #215). `batch`: the request was a batch's, holding
     /// these members (`d` among them), judged whole under the batch's key (#248).
-    fn within(&self, d: &DeadLettered, batch: Option<&[DeadLettered]>) -> bool {
+    /// That is [`Judged::Taken`]; [`Judged::Refused`] names the status the checks give it
+    /// instead (the CRM's answer without the fault, whose fix the verdict gives).
+    fn judge(&self, d: &DeadLettered, batch: Option<&[DeadLettered]>) -> Judged {
         if !refused(d) {
-            return false;
+            return Judged::Unknown;
         }
-        match (batch, &d.batch) {
+        let refusal = match (batch, &d.batch) {
             (Some(members), Some(b)) => {
                 let payloads: Option<Vec<(&str, &serde_json::Value)>> = members
                     .iter()
                     .map(|m| m.payload.as_ref().map(|p| (&*m.id.rule_id, p)))
                     .collect();
-                payloads.is_some_and(|p| self.checks.batch_refusal(&b.key, &p).is_none())
+                payloads.map(|p| self.checks.batch_refusal(&b.key, &p))
             }
             (None, None) => {
                 let key = d.idempotency_key.as_deref().unwrap_or("");
                 d.payload
                     .as_ref()
-                    .is_some_and(|p| self.checks.refusal(&d.id.rule_id, key, p).is_none())
+                    .map(|p| self.checks.refusal(&d.id.rule_id, key, p))
             }
-            _ => false,
+            _ => None,
+        };
+        match refusal {
+            None => Judged::Unknown,
+            Some(None) => Judged::Taken,
+            Some(Some(s)) => Judged::Refused(s),
         }
     }
+}
+
+/// What the CRM's own checks say of a refused request ([`Limits::judge`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Judged {
+    /// They take it: the refusal was a fault of the CRM's.
+    Taken,
+    /// They refuse it with this status (the CRM's answer without the fault).
+    Refused(u16),
+    /// Not asked (not a refusal, or a payload the dead letter does not carry).
+    Unknown,
 }
 
 /// Whether the CRM's last answer to `d` refused the request itself ([`PAYLOAD_REJECTIONS`]).
@@ -146,7 +169,7 @@ fn refused(d: &DeadLettered) -> bool {
 }
 
 /// A batch's members dead-lettered so far (they settle together, one after another), each with
-/// its example, held until the last so the batch is judged whole ([`Limits::within`]).
+/// its example, held until the last so the batch is judged whole ([`Limits::judge`]).
 #[derive(Debug, Clone, Default)]
 pub struct Pending {
     members: Vec<(DeadLettered, String)>,
@@ -229,7 +252,7 @@ impl Causes {
         }
         let auth = d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d));
         if auth || self.retry_after_cures(d) {
-            return self.file(d, Cause::Spec, example);
+            return self.file(d, Cause::Spec, None, example);
         }
         match (&d.batch, cause(d.reason, d.last_status)) {
             // A batch's refusal: judged once its every member is here (#248).
@@ -247,10 +270,12 @@ impl Causes {
                     self.settle_pending();
                 }
             }
-            (_, Cause::Spec) if self.limits.as_ref().is_some_and(|l| l.within(d, None)) => {
-                self.file(d, Cause::Faults, example)
-            }
-            (_, by) => self.file(d, by, example),
+            (_, Cause::Spec) => match self.limits.as_ref().map(|l| l.judge(d, None)) {
+                Some(Judged::Taken) => self.file(d, Cause::Faults, None, example),
+                Some(Judged::Refused(s)) => self.file(d, Cause::Spec, Some(s), example),
+                _ => self.file(d, Cause::Spec, None, example),
+            },
+            (_, by) => self.file(d, by, None, example),
         }
     }
 
@@ -267,14 +292,17 @@ impl Causes {
             .as_ref()
             .is_some_and(|b| b.size as usize == members.len());
         let dead: Vec<DeadLettered> = members.iter().map(|(d, _)| d.clone()).collect();
-        let taken = whole
-            && self
-                .limits
-                .as_ref()
-                .is_some_and(|l| l.within(first, Some(&dead)));
-        let by = if taken { Cause::Faults } else { Cause::Spec };
+        let judged = match &self.limits {
+            Some(l) if whole => l.judge(first, Some(&dead)),
+            _ => Judged::Unknown,
+        };
+        let (by, found) = match judged {
+            Judged::Taken => (Cause::Faults, None),
+            Judged::Refused(s) => (Cause::Spec, Some(s)),
+            Judged::Unknown => (Cause::Spec, None),
+        };
         for (d, example) in members {
-            self.file(&d, by, || example);
+            self.file(&d, by, found, || example);
         }
     }
 
@@ -284,18 +312,30 @@ impl Causes {
         self.settle_pending();
     }
 
-    /// Counts `d` under `by`.
-    fn file(&mut self, d: &DeadLettered, by: Cause, example: impl FnOnce() -> String) {
+    /// Counts `d` under `by`; `found`: the status the CRM's own checks give its last request
+    /// ([`Limits::judge`]), which names the cause when it is not the status answered.
+    fn file(
+        &mut self,
+        d: &DeadLettered,
+        by: Cause,
+        found: Option<u16>,
+        example: impl FnOnce() -> String,
+    ) {
         match by {
             Cause::Faults => *self.to_replay.entry(d.reason).or_default() += 1,
             Cause::Spec => {
                 let ignored_retry_after = d.last_retry_after.filter(|_| self.retry_after_cures(d));
-                let status = d.last_status.filter(|_| {
+                let answered = d.last_status.filter(|_| {
                     matches!(
                         d.reason,
                         Reason::NonRetryableStatus | Reason::RetriesExhausted
                     )
                 });
+                // The checks' reason names the cause and its fix; the answer is kept beside it.
+                let (status, answered) = match (answered, found) {
+                    (Some(a), Some(f)) if a != f => (Some(f), Some(a)),
+                    (a, _) => (a, None),
+                };
                 // A batch refused as too large: its payloads decide the batchSize that fits.
                 let fit =
                     (status == Some(413) && d.batch.is_some() && self.batch_size > 1).then(|| {
@@ -312,6 +352,7 @@ impl Causes {
                     c.reason == d.reason
                         && *c.rule == *d.id.rule_id
                         && c.status == status
+                        && c.answered == answered
                         && c.ignored_retry_after.is_some() == ignored_retry_after.is_some()
                 }) {
                     c.count += 1;
@@ -323,6 +364,7 @@ impl Causes {
                         reason: d.reason,
                         rule: d.id.rule_id.to_string(),
                         status,
+                        answered,
                         stale_tokens: self.stale_tokens,
                         ignored_retry_after,
                         count: 1,
@@ -382,16 +424,23 @@ pub fn reason_list(by: &BTreeMap<Reason, u64>) -> String {
 
 impl SpecCause {
     /// `TRANSFORM_FAILED ×400 in rule ZD_TICKET` (with the status when the CRM refused the
-    /// payload).
+    /// payload; `413, answered 422` when its checks refuse it for another reason than a fault
+    /// answered).
     pub fn label(&self) -> String {
-        match self.status {
-            Some(s) => format!(
+        match (self.status, self.answered) {
+            (Some(s), Some(a)) => format!(
+                "{} ({s}, answered {a}) ×{} in rule {}",
+                self.reason.as_str(),
+                self.count,
+                self.rule
+            ),
+            (Some(s), None) => format!(
                 "{} ({s}) ×{} in rule {}",
                 self.reason.as_str(),
                 self.count,
                 self.rule
             ),
-            None => format!(
+            (None, _) => format!(
                 "{} ×{} in rule {}",
                 self.reason.as_str(),
                 self.count,
@@ -400,8 +449,21 @@ impl SpecCause {
         }
     }
 
-    /// What a person does about it (with the lint rule that flags the spec, where one does).
+    /// What a person does about it (with the lint rule that flags the spec, where one does):
+    /// the fix of the status the CRM's own checks give, after what it answered when a fault
+    /// answered in their place.
     pub fn fix(&self) -> String {
+        let fix = self.status_fix();
+        match (self.status, self.answered) {
+            (Some(s), Some(a)) => format!(
+                "the CRM answered {a} (the scenario's fault), but its own checks refuse this request with {s}, as it answers without the fault: {fix}"
+            ),
+            _ => fix,
+        }
+    }
+
+    /// The fix of the cause `status` names: the one text per cause.
+    fn status_fix(&self) -> String {
         let retried = |fix: &str, s: u16| {
             if self.reason == Reason::RetriesExhausted {
                 format!("{fix}; and take {s} out of retryableStatusCodes: the same payload gets the same answer on every retry (lint: CX006)")
@@ -426,6 +488,8 @@ impl SpecCause {
             (Reason::NonRetryableStatus, Some(s)) if heals_by_waiting(s) => format!(
                 "{s} heals by waiting (a throttle, an outage), but nonRetryableStatusCodes dead-letters it at once: move {s} to retryableStatusCodes (lint: CX007)"
             ),
+            (_, Some(400)) => retried("the CRM refuses the body as not a record it takes: return one JSON object per event (with batching, the hub makes the batch's array), or set crm.acceptsArrays: true once the CRM's endpoint takes a list of records (lint: CX035)", 400),
+            (_, Some(422)) => retried("the CRM's schema refuses the record: make the transform's output pass crm.payloadSchema (`cxsync test` checks the fixtures against it)", 422),
             (_, Some(s)) => retried(
                 "make the payload match what the CRM accepts (crm.payloadSchema, batching)",
                 s,
@@ -669,5 +733,143 @@ mod tests {
         let mut two = batch(422, &fits, "m0,m1,m2");
         two.extend(batch(422, &[t(30), t(30), t(30)], "m0,m1,m2"));
         assert_eq!(filed(&two), (3, 3), "two batches");
+    }
+
+    /// A refusal the CRM's checks give for another reason than the status a fault answered is
+    /// named, and fixed, by the checks' status (the CRM's answer without the fault), with the
+    /// answer beside it; its fix is the one the same request gets when the CRM itself answers
+    /// the checks' status (lone and batched alike).
+    #[test]
+    fn a_refusal_for_another_reason_than_the_fault_s_gets_the_checks_fix() {
+        use crate::delivery::BatchOf;
+        let schema = || {
+            crate::spec::payload::PayloadSchemas::spec_wide(
+                &serde_json::json!({"type": "object", "required": ["ticket"]}),
+            )
+        };
+        let t = |n: usize| serde_json::json!({"ticket": "t".repeat(n)});
+        let dead =
+            |status: u16, payload: serde_json::Value, key: String, batch: Option<BatchOf>| {
+                DeadLettered {
+                    idempotency_key: Some(key),
+                    payload: Some(payload),
+                    last_status: Some(status),
+                    attempts: 1,
+                    batch,
+                    ..DeadLettered::example("e", Reason::NonRetryableStatus)
+                }
+            };
+        let lone = |status: u16, payload: serde_json::Value, key: &str| {
+            vec![dead(status, payload, key.into(), None)]
+        };
+        let batched = |status: u16, payloads: &[serde_json::Value]| {
+            let n = payloads.len() as u32;
+            (0..n)
+                .map(|i| {
+                    let b = BatchOf {
+                        key: "m0,m1,m2".into(),
+                        index: i,
+                        size: n,
+                        maybe_applied: false,
+                    };
+                    dead(
+                        status,
+                        payloads[i as usize].clone(),
+                        format!("m{i}"),
+                        Some(b),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let causes = |dead: &[DeadLettered], arrays: bool| {
+            let mut c = Causes {
+                limits: Some(Limits {
+                    checks: Checks::new(100, arrays, schema()),
+                }),
+                batch_size: 3,
+                ..Causes::default()
+            };
+            for d in dead {
+                c.add(d, String::new);
+            }
+            c.finish();
+            c.spec
+        };
+        let long_key = "k".repeat(8193);
+        type Make<'a> = Box<dyn Fn(u16) -> Vec<DeadLettered> + 'a>;
+        let cases: [(&str, u16, bool, Make); 5] = [
+            (
+                "a lone body above the limit",
+                413,
+                false,
+                Box::new(|s| lone(s, t(200), "k")),
+            ),
+            (
+                "a lone key too long",
+                431,
+                false,
+                Box::new(|s| lone(s, t(1), &long_key)),
+            ),
+            (
+                "a lone record failing the schema",
+                422,
+                false,
+                Box::new(|s| lone(s, serde_json::json!({"x": 1}), "k")),
+            ),
+            (
+                "a lone list the CRM takes none of",
+                400,
+                false,
+                Box::new(|s| lone(s, serde_json::json!([t(1)]), "k")),
+            ),
+            (
+                "a batch above the limit, each member within",
+                413,
+                true,
+                Box::new(|s| batched(s, &[t(30), t(30), t(30)])),
+            ),
+        ];
+        for (name, found, arrays, make) in cases {
+            let without = causes(&make(found), arrays);
+            assert_eq!(without.len(), 1, "{name}");
+            assert_eq!(
+                (without[0].status, without[0].answered),
+                (Some(found), None),
+                "{name}"
+            );
+            for answered in [400, 413, 422].into_iter().filter(|&a| a != found) {
+                let with = causes(&make(answered), arrays);
+                assert_eq!(with.len(), 1, "{name} answered {answered}");
+                let c = &with[0];
+                assert_eq!(
+                    (c.status, c.answered),
+                    (Some(found), Some(answered)),
+                    "{name}"
+                );
+                assert!(
+                    c.label()
+                        .contains(&format!("({found}, answered {answered})")),
+                    "{name}"
+                );
+                let fix = c.fix();
+                assert!(
+                    fix.contains(&format!("answered {answered}")),
+                    "{name}: {fix}"
+                );
+                assert!(fix.ends_with(&without[0].fix()), "{name}: {fix}");
+            }
+        }
+        // The advice differs by the checks' status: one text per cause.
+        let fixes: BTreeSet<String> = [413, 431, 422, 400]
+            .map(|s| {
+                SpecCause {
+                    status: Some(s),
+                    ..causes(&lone(413, t(200), "k"), false)[0].clone()
+                }
+                .fix()
+            })
+            .into_iter()
+            .collect();
+        assert_eq!(fixes.len(), 4, "{fixes:?}");
     }
 }
