@@ -16,6 +16,7 @@
 
 pub mod checks;
 mod compiled;
+mod context;
 pub mod dates;
 mod engine;
 pub mod json;
