@@ -66,6 +66,8 @@ pub(super) struct Compiled {
     limits: Limits,
     /// The expression's regex-literal calls, compiled once (see [`rewrite_regex_calls`]).
     regex_calls: std::sync::Arc<[RegexCall]>,
+    /// The expression as written: an error's position is found in it ([`super::locate`]).
+    text: Box<str>,
 }
 
 /// A call of `$contains`/`$split`/`$replace`/`$match` whose pattern is a regex literal: in the
@@ -131,6 +133,7 @@ impl Compiled {
             ast,
             limits,
             regex_calls,
+            text: text.into(),
         })
     }
 
@@ -193,6 +196,34 @@ impl Compiled {
     }
 
     fn run(
+        &self,
+        data: &JValue,
+        now: DateTime<Utc>,
+        bindings: Option<&Bindings>,
+    ) -> Result<JValue, TransformError> {
+        self.run_unlocated(data, now, bindings).map_err(|e| {
+            if e.offset.is_some() {
+                return e;
+            }
+            let at = super::locate::span(&self.text, &e).or_else(|| {
+                super::locate::pinpoint(&self.text, &e, |variant| {
+                    // A fresh evaluator (bindings given), so the cache keeps its transforms.
+                    let empty = Bindings::new();
+                    Compiled::new(variant, self.limits).map_or(true, |c| {
+                        c.run_unlocated(data, now, Some(bindings.unwrap_or(&empty)))
+                            .is_err_and(|again| again.code == e.code && again.message == e.message)
+                    })
+                })
+            });
+            TransformError {
+                offset: at.map(|(start, _)| start),
+                ..e
+            }
+        })
+    }
+
+    /// [`Compiled::run`] without looking for the error's position.
+    fn run_unlocated(
         &self,
         data: &JValue,
         now: DateTime<Utc>,

@@ -21,6 +21,7 @@ pub mod dates;
 mod engine;
 pub mod json;
 pub mod limits;
+pub mod locate;
 pub mod numbers;
 pub mod position;
 pub mod regex;
