@@ -441,10 +441,10 @@ fn read_line(
 /// Where an evaluation error arose (`file:line:col`, `--expr:1:5`), when its position is known.
 type Placer = Box<dyn Fn(&crate::transform::TransformError) -> Option<String>>;
 
-fn source(
-    args: &Args,
-    event: Option<&Value>,
-) -> anyhow::Result<Result<(Transform, Option<RuleFilter>, Placer), ExitStatus>> {
+/// A transform to evaluate, the rule whose filter applies, and where its errors arose.
+type Source = (Transform, Option<RuleFilter>, Placer);
+
+fn source(args: &Args, event: Option<&Value>) -> anyhow::Result<Result<Source, ExitStatus>> {
     match (&args.expr, &args.spec, &args.rule) {
         (Some(expr), _, _) => Ok(expr_transform(expr, event).map(|t| {
             let expr = expr.clone();
@@ -505,7 +505,7 @@ fn rule_transform(
     spec_path: &Path,
     rule: &str,
     args: &Args,
-) -> anyhow::Result<Result<(Transform, Option<RuleFilter>, Placer), ExitStatus>> {
+) -> anyhow::Result<Result<Source, ExitStatus>> {
     // A spec that cannot be used is a tool error here: there is nothing to evaluate.
     let (spec, mut sources) = match super::load::load_to_run(spec_path, &args.spec_args) {
         Ok(loaded) => loaded,

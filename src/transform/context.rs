@@ -295,7 +295,7 @@ mod tests {
         // `$round(2)`: the optional second parameter stays empty, not the first.
         let round = Signature::of("round").unwrap();
         assert_eq!(
-            round.resolve(&n(3.14), &[n(2.0)]).unwrap(),
+            round.resolve(&n(2.5), &[n(2.0)]).unwrap(),
             Resolved::AsSupplied
         );
         let fm = Signature::of("fromMillis").unwrap();
