@@ -15,13 +15,13 @@ use super::TransformError;
 /// have raised `e`, when the error and the text say which.
 pub fn span(text: &str, e: &TransformError) -> Option<(usize, usize)> {
     match suspects(text, e).as_slice() {
-        [one] => Some(*one),
+        [one] => Some(one.shown),
         _ => None,
     }
 }
 
-/// The spans of every sub-expression of the kind that raises `e`, in source order.
-pub(super) fn suspects(text: &str, e: &TransformError) -> Vec<(usize, usize)> {
+/// Every sub-expression of the kind that raises `e`, in source order.
+fn suspects(text: &str, e: &TransformError) -> Vec<Suspect> {
     let mut found = Vec::new();
     let (Some(code), Ok(tree)) = (e.code.as_deref(), super::syntax::parse(text)) else {
         return found;
@@ -47,9 +47,10 @@ pub(super) fn pinpoint(
         return None;
     }
     let chars: Vec<char> = text.chars().collect();
-    let gone: Vec<(usize, usize)> = suspects
+    let gone: Vec<Suspect> = suspects
         .into_iter()
-        .filter(|&(start, end)| {
+        .filter(|s| {
+            let (start, end) = s.node;
             let variant: String = chars[..start]
                 .iter()
                 .chain("(null)".chars().collect::<Vec<_>>().iter())
@@ -61,9 +62,9 @@ pub(super) fn pinpoint(
     // Nested: each one inside the one before (`(a - b) - c`): the innermost.
     let nested = gone
         .windows(2)
-        .all(|w| w[0].0 <= w[1].0 && w[1].1 <= w[0].1);
+        .all(|w| w[0].node.0 <= w[1].node.0 && w[1].node.1 <= w[0].node.1);
     match gone.last() {
-        Some(&innermost) if nested => Some(innermost),
+        Some(innermost) if nested => Some(innermost.shown),
         _ => None,
     }
 }
@@ -144,7 +145,14 @@ impl Culprit {
     }
 }
 
-fn candidates(n: &Node, want: &Culprit, found: &mut Vec<(usize, usize)>) {
+/// A node that can have raised the error: its span, and the span an error is shown at.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Suspect {
+    node: (usize, usize),
+    shown: (usize, usize),
+}
+
+fn candidates(n: &Node, want: &Culprit, found: &mut Vec<Suspect>) {
     let fits = match (&n.kind, want) {
         (
             Kind::Call { callee, args, .. },
@@ -168,7 +176,15 @@ fn candidates(n: &Node, want: &Culprit, found: &mut Vec<(usize, usize)>) {
         _ => false,
     };
     if fits {
-        found.push((n.start, n.end));
+        // A call is shown at its function's name (`$number`), as validate shows calls.
+        let shown = match &n.kind {
+            Kind::Call { callee, .. } => (callee.start, callee.end),
+            _ => (n.start, n.end),
+        };
+        found.push(Suspect {
+            node: (n.start, n.end),
+            shown,
+        });
     }
     n.kind.for_each_child(&mut |c| candidates(c, want, found));
 }
@@ -200,7 +216,7 @@ mod tests {
         );
         assert_eq!(
             at(t, "T0410", "Argument 1 must be String").as_deref(),
-            Some("$uppercase(n)")
+            Some("$uppercase")
         );
         assert_eq!(
             at(
@@ -218,7 +234,7 @@ mod tests {
                 "Context value is not a compatible type with argument 1 of function \"substring\""
             )
             .as_deref(),
-            Some("$substring(n, 1)")
+            Some("$substring")
         );
         assert_eq!(
             at(
