@@ -129,7 +129,7 @@ fn single(
             file.display()
         );
     }
-    let (transform, filter) = match source(args, Some(&event))? {
+    let (transform, filter, place) = match source(args, Some(&event))? {
         Ok(t) => t,
         Err(status) => return Ok(status),
     };
@@ -155,6 +155,9 @@ fn single(
         }
         Err(e) => {
             crate::errln!("error: {e}");
+            if let Some(at) = place(&e) {
+                crate::errln!("  --> {at}");
+            }
             Ok(ExitStatus::Failure)
         }
     }
@@ -214,7 +217,7 @@ fn stream(
         Some((_, Ok(bytes))) => serde_json::from_slice(bytes).ok(),
         _ => None,
     };
-    let (transform, filter) = match source(args, first_event.as_ref())? {
+    let (transform, filter, _) = match source(args, first_event.as_ref())? {
         Ok(t) => t,
         Err(status) => return Ok(status),
     };
@@ -466,12 +469,23 @@ fn read_line(
 
 /// The transform to evaluate (and, with --spec, the rule's filter), or the exit status after
 /// printing why there is none. `event` is what --expr's path checks compare against.
-fn source(
-    args: &Args,
-    event: Option<&Value>,
-) -> anyhow::Result<Result<(Transform, Option<RuleFilter>), ExitStatus>> {
+/// Where an evaluation error arose (`file:line:col`, `--expr:1:5`), when its position is known.
+type Placer = Box<dyn Fn(&crate::transform::TransformError) -> Option<String>>;
+
+/// A transform to evaluate, the rule whose filter applies, and where its errors arose.
+type Source = (Transform, Option<RuleFilter>, Placer);
+
+fn source(args: &Args, event: Option<&Value>) -> anyhow::Result<Result<Source, ExitStatus>> {
     match (&args.expr, &args.spec, &args.rule) {
-        (Some(expr), _, _) => Ok(expr_transform(expr, event).map(|t| (t, None))),
+        (Some(expr), _, _) => Ok(expr_transform(expr, event).map(|t| {
+            let expr = expr.clone();
+            let place: Placer = Box::new(move |e| {
+                let o = e.offset?;
+                let at = Span::from_offsets(&expr, o, o + 1).start;
+                Some(format!("--expr:{}:{}", at.line, at.column))
+            });
+            (t, None, place)
+        })),
         (None, Some(spec_path), Some(rule)) => rule_transform(spec_path, rule, args),
         _ => anyhow::bail!("give --expr, or --spec with --rule"),
     }
@@ -522,7 +536,7 @@ fn rule_transform(
     spec_path: &Path,
     rule: &str,
     args: &Args,
-) -> anyhow::Result<Result<(Transform, Option<RuleFilter>), ExitStatus>> {
+) -> anyhow::Result<Result<Source, ExitStatus>> {
     // A spec that cannot be used is a tool error here: there is nothing to evaluate.
     let (spec, mut sources) = match super::load::load_to_run(spec_path, &args.spec_args) {
         Ok(loaded) => loaded,
@@ -556,7 +570,10 @@ fn rule_transform(
         conditions: r.conditions.clone(),
     };
     match Transform::compile(&source.text) {
-        Ok(t) => Ok(Ok((t, Some(filter)))),
+        Ok(t) => {
+            let place: Placer = Box::new(move |e| runner::error_place(&spec, &source, e));
+            Ok(Ok((t, Some(filter), place)))
+        }
         Err(e) => {
             let d = runner::compile_diag(&spec, &source, &e);
             if let TransformOrigin::File { path } = &source.origin {

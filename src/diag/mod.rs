@@ -8,7 +8,7 @@
 mod render;
 pub mod xml;
 
-pub use render::{render, render_with, Format, RenderExtra, RuleMeta};
+pub use render::{render, render_with, shown_path, Format, RenderExtra, RuleMeta};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -32,6 +32,7 @@ use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptio
 use jsonata_core::value::JValue;
 use serde_json::Value;
 
+use super::context::{Resolved, Signature};
 use super::limits::{OutputBudget, OutputTooLarge, ENGINE_DEFECT, OUTPUT_TOO_LARGE};
 use super::{Limits, TransformError};
 
@@ -65,6 +66,8 @@ pub(super) struct Compiled {
     limits: Limits,
     /// The expression's regex-literal calls, compiled once (see [`rewrite_regex_calls`]).
     regex_calls: std::sync::Arc<[RegexCall]>,
+    /// The expression as written: an error's position is found in it ([`super::locate`]).
+    text: Box<str>,
 }
 
 /// A call of `$contains`/`$split`/`$replace`/`$match` whose pattern is a regex literal: in the
@@ -130,6 +133,7 @@ impl Compiled {
             ast,
             limits,
             regex_calls,
+            text: text.into(),
         })
     }
 
@@ -202,6 +206,34 @@ impl Compiled {
     }
 
     fn run(
+        &self,
+        data: &JValue,
+        now: DateTime<Utc>,
+        bindings: Option<&Bindings>,
+    ) -> Result<JValue, TransformError> {
+        self.run_unlocated(data, now, bindings).map_err(|e| {
+            if e.offset.is_some() {
+                return e;
+            }
+            let at = super::locate::span(&self.text, &e).or_else(|| {
+                super::locate::pinpoint(&self.text, &e, |variant| {
+                    // A fresh evaluator (bindings given), so the cache keeps its transforms.
+                    let empty = Bindings::new();
+                    Compiled::new(variant, self.limits).map_or(true, |c| {
+                        c.run_unlocated(data, now, Some(bindings.unwrap_or(&empty)))
+                            .is_err_and(|again| again.code == e.code && again.message == e.message)
+                    })
+                })
+            });
+            TransformError {
+                offset: at.map(|(start, _)| start),
+                ..e
+            }
+        })
+    }
+
+    /// [`Compiled::run`] without looking for the error's position.
+    fn run_unlocated(
         &self,
         data: &JValue,
         now: DateTime<Utc>,
@@ -398,10 +430,9 @@ fn new_evaluator(
     register_arithmetic_guards(&mut ev);
     register_units_guards(&mut ev);
     for &name in REPLACED {
-        ev.register_fn(guarded_name(name), move |args: &[JValue]| {
+        register_guarded(&mut ev, name, move |args: &[JValue]| {
             js_string_builtin(name, args)
-        })
-        .expect("the replaced builtins' names are not builtins");
+        });
     }
     let original = placeholder_call("distinct", 1).expect("a builtin call parses");
     ev.register_fn(guarded_name("distinct"), move |args: &[JValue]| match args
@@ -458,7 +489,7 @@ fn signature_error(name: &str) -> EvaluatorError {
 ///   (E505).
 ///
 /// Host functions receive no context, so the context forms (`$encodeUrl()` on a string input)
-/// are T0410 here.
+/// are T0410 here; [`rewrite_context_calls`] and [`register_guarded`] hand it over.
 fn register_js_builtins(ev: &mut Evaluator) {
     for (name, component, decode) in [
         ("encodeUrl", false, false),
@@ -482,22 +513,18 @@ fn register_js_builtins(ev: &mut Evaluator) {
     }
     // `$toMillis(s)`: jsonata-js's ISO test and V8's `Date.parse` (`transform/dates.rs`).
     let original = placeholder_call("toMillis", 1).expect("a builtin call parses");
-    ev.register_fn(
-        guarded_name("toMillis"),
-        move |args: &[JValue]| match args {
-            [JValue::String(s)] => super::dates::js_to_millis(s)
-                .map(JValue::Number)
-                .map_err(EvaluatorError::EvaluationError),
-            _ => call(&original, args),
-        },
-    )
-    .expect("the host function's name is not a builtin");
+    register_guarded(ev, "toMillis", move |args: &[JValue]| match args {
+        [JValue::String(s)] => super::dates::js_to_millis(s)
+            .map(JValue::Number)
+            .map_err(EvaluatorError::EvaluationError),
+        _ => call(&original, args),
+    });
     // `$substring(s, start[, length])`: jsonata-js's arithmetic on fractional bounds
     // (`strings::js_substring`); other arguments (undefined, wrong types) are the builtin's.
     let originals: Vec<AstNode> = (0..=3)
         .map(|argc| placeholder_call("substring", argc).expect("a builtin call parses"))
         .collect();
-    ev.register_fn(guarded_name("substring"), move |args: &[JValue]| {
+    register_guarded(ev, "substring", move |args: &[JValue]| {
         // `Some(length)` when the arguments are jsonata-js's arithmetic case.
         let len = match args.get(2) {
             None => Some(None),
@@ -512,8 +539,7 @@ fn register_js_builtins(ev: &mut Evaluator) {
             }
             _ => call(&originals[args.len().min(3)], args),
         }
-    })
-    .expect("the host function's name is not a builtin");
+    });
     for name in ["base64encode", "base64decode"] {
         ev.register_fn_override(name, move |args: &[JValue]| js_string_builtin(name, args))
             .expect("the base64 functions are not compilable builtins");
@@ -616,19 +642,35 @@ fn has_placeholder(args: &[AstNode]) -> bool {
 /// Renames the builtin calls `call(name, args)` accepts to their host function
 /// (`cxsync <name>`), and turns a builtin used as a value, which `value(name)` gives an arity,
 /// into [`guarded_lambda`]. A name the expression binds itself stays its own.
+///
+/// A call that may leave the builtin's context parameter unfilled (`s.$substring(1, 2)`) is
+/// handed the context first, to `cxsync with context <name>` ([`register_guarded`]), except on
+/// the right of `~>`, where the left side is the first argument.
 fn rewrite_builtins(
     ast: &mut AstNode,
     bound: &BTreeSet<String>,
     call: impl Fn(&str, &[AstNode]) -> bool,
     value: impl Fn(&str) -> Option<usize>,
 ) {
+    let piped = piped_calls(ast);
     visit_mut(ast, &mut |n| match n {
         AstNode::Function {
             name,
             args,
             is_builtin: true,
         } if !bound.contains(name.as_str()) && call(name, args) => {
-            *name = guarded_name(name);
+            let here = &*n as *const AstNode;
+            let AstNode::Function { name, args, .. } = n else {
+                unreachable!("matched above")
+            };
+            let with_context = !piped.contains(&here)
+                && Signature::of(name).is_some_and(|s| s.may_take_context(args.len()));
+            if with_context {
+                args.insert(0, AstNode::Variable(String::new()));
+                *name = with_context_name(name);
+            } else {
+                *name = guarded_name(name);
+            }
         }
         AstNode::Variable(v) if !bound.contains(v.as_str()) => {
             if let Some(arity) = value(v) {
@@ -774,17 +816,7 @@ fn context_name(builtin: &str) -> String {
 /// no context, so the call passes it, as jsonata-js does. Not a name the expression binds, and
 /// not the right side of `~>` (where the left side is the argument).
 fn rewrite_context_calls(ast: &mut AstNode, bound: &BTreeSet<String>) {
-    let mut piped: BTreeSet<*const AstNode> = BTreeSet::new();
-    visit_mut(ast, &mut |n| {
-        if let AstNode::Binary {
-            op: BinaryOp::ChainPipe,
-            rhs,
-            ..
-        } = n
-        {
-            piped.insert(&**rhs as *const AstNode);
-        }
-    });
+    let piped = piped_calls(ast);
     visit_mut(ast, &mut |n| {
         let here = n as *const AstNode;
         if let AstNode::Function {
@@ -803,6 +835,22 @@ fn rewrite_context_calls(ast: &mut AstNode, bound: &BTreeSet<String>) {
             }
         }
     });
+}
+
+/// The right sides of `~>` in `ast` (by address; valid until the tree changes shape).
+fn piped_calls(ast: &mut AstNode) -> BTreeSet<*const AstNode> {
+    let mut piped = BTreeSet::new();
+    visit_mut(ast, &mut |n| {
+        if let AstNode::Binary {
+            op: BinaryOp::ChainPipe,
+            rhs,
+            ..
+        } = n
+        {
+            piped.insert(&**rhs as *const AstNode);
+        }
+    });
+    piped
 }
 
 /// The host functions of [`rewrite_context_calls`]: the builtin on the context, and jsonata-js's
@@ -1241,6 +1289,39 @@ fn guarded_name(builtin: &str) -> String {
     format!("cxsync {builtin}")
 }
 
+/// The host function a guarded builtin's calls that may take the context are rewritten to,
+/// handed the context first ([`rewrite_builtins`]).
+fn with_context_name(builtin: &str) -> String {
+    format!("cxsync with context {builtin}")
+}
+
+/// Registers `f` as the host function of `builtin`'s rewritten calls (`cxsync <name>`) and,
+/// where the builtin takes the context, `cxsync with context <name>`: handed the context and
+/// the arguments, it calls `f` with the context in the first parameter where the arguments
+/// leave it unfilled ([`Signature::resolve`], jsonata-js's rule and its T0411).
+fn register_guarded(
+    ev: &mut Evaluator,
+    builtin: &str,
+    f: impl Fn(&[JValue]) -> Result<JValue, EvaluatorError> + 'static,
+) {
+    let f = Rc::new(f);
+    if let Some(sig) = Signature::of(builtin) {
+        let g = Rc::clone(&f);
+        ev.register_fn(with_context_name(builtin), move |args: &[JValue]| {
+            let Some((context, args)) = args.split_first() else {
+                return g(args);
+            };
+            match sig.resolve(context, args)? {
+                Resolved::WithContext(full) => g(&full),
+                Resolved::AsSupplied => g(args),
+            }
+        })
+        .expect("the host function's name is not a builtin");
+    }
+    ev.register_fn(guarded_name(builtin), move |args: &[JValue]| f(args))
+        .expect("the host function's name is not a builtin");
+}
+
 /// The builtins whose calls [`guard_numbers`] rewrites, with their most arguments.
 const GUARDED: &[(&str, usize)] = &[
     ("round", 2),
@@ -1279,7 +1360,7 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
             .map(|argc| placeholder_call(builtin, argc).expect("a builtin call parses"))
             .collect();
         let guard = super::numbers::Guard::named(builtin);
-        ev.register_fn(guarded_name(builtin), move |args: &[JValue]| {
+        register_guarded(ev, builtin, move |args: &[JValue]| {
             let original = originals.get(args.len()).ok_or_else(|| {
                 EvaluatorError::EvaluationError(format!("T0410: too many arguments for ${builtin}"))
             })?;
@@ -1322,8 +1403,7 @@ fn register_number_guards(ev: &mut Evaluator, max_output_bytes: usize) {
                 _ => {}
             }
             call(original, &args)
-        })
-        .expect("the guard's name is not a builtin");
+        });
     }
 }
 

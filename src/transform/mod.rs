@@ -16,10 +16,12 @@
 
 pub mod checks;
 mod compiled;
+mod context;
 pub mod dates;
 mod engine;
 pub mod json;
 pub mod limits;
+pub mod locate;
 pub mod numbers;
 pub mod position;
 pub mod regex;

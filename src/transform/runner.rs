@@ -166,7 +166,13 @@ pub fn run_spec_observed(
                 Some(why) => Some(FixtureResult::Filtered(why)),
                 None => match transformed(transform.eval(&fx.event, now)) {
                     Transformed::Failed(e) => {
-                        case.problems.push(format!("transform failed: {e}"));
+                        let at = resolved
+                            .transform
+                            .as_ref()
+                            .and_then(|source| error_place(spec, source, &e))
+                            .map(|at| format!(" (at {at})"))
+                            .unwrap_or_default();
+                        case.problems.push(format!("transform failed: {e}{at}"));
                         None
                     }
                     Transformed::Nothing => Some(FixtureResult::Undefined),
@@ -451,6 +457,25 @@ pub fn compile_rule(
             .with_help("add `transform:` (inline JSONata) or `transformFile:`"));
     };
     Transform::compile(&source.text).map_err(|e| compile_diag(spec, source, &e))
+}
+
+/// Where in a rule's transform `e` arose, as `file:line:col` (the spec's file for an inline
+/// transform), when its position is known ([`super::locate`]).
+pub fn error_place(
+    spec: &Spec,
+    source: &TransformSource,
+    e: &super::TransformError,
+) -> Option<String> {
+    let o = e.offset?;
+    let (file, span) = super::position::locate(spec, &source.origin, o, o + 1);
+    (span != Span::default()).then(|| {
+        format!(
+            "{}:{}:{}",
+            crate::diag::shown_path(&file),
+            span.start.line,
+            span.start.column
+        )
+    })
 }
 
 /// The diagnostic for a transform that does not compile, at the offending token when the

@@ -556,3 +556,85 @@ fn a_payload_schema_ref_to_a_missing_file_or_a_uri_is_an_error_at_the_ref() {
         );
     }
 }
+
+/// #142: a runtime error names the place in the transform file that raised it, in `test` and in
+/// `eval --spec`, also where the transform has several operators of the kind (`-` twice here:
+/// the one that failed is found by evaluating without each).
+#[test]
+fn a_runtime_error_names_its_line_and_column_in_the_transform_file() {
+    let dir = project();
+    let file = dir
+        .path()
+        .join("specs/transforms/interaction_ended.jsonata");
+    edit(
+        &file,
+        "\"channelType\": interaction.channel.type,",
+        "\"channelType\": interaction.channel.type - 1,",
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.matches(" - ").count() >= 2,
+        "the transform has one `-` only"
+    );
+    let (line, col) = text
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| {
+            l.find("interaction.channel.type - 1")
+                .map(|c| (i + 1, c + 1))
+        })
+        .unwrap();
+    let at = format!("specs/transforms/interaction_ended.jsonata:{line}:{col}");
+    let (code, out, _) = run(dir.path(), &["test"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("transform failed: T2001: ") && out.contains(&format!("(at {at})")),
+        "{out}"
+    );
+    let rule = std::fs::read_to_string(dir.path().join("specs/crm_sync.yaml")).unwrap();
+    let id = rule
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- id: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let events = dir.path().join("fixtures/events");
+    let event = std::fs::read_dir(&events)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .min()
+        .unwrap();
+    let (code, _, err) = run(
+        dir.path(),
+        &[
+            "eval",
+            "--spec",
+            "specs/crm_sync.yaml",
+            "--rule",
+            &id,
+            "--event",
+            event.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("T2001") && err.contains(&format!("--> {at}")),
+        "{err}"
+    );
+    let (code, _, err) = run(
+        dir.path(),
+        &[
+            "eval",
+            "--expr",
+            "{\"a\": 1,\n \"b\": interaction.channel.type - 1}",
+            "--event",
+            event.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("T2001") && err.contains("--> --expr:2:7"),
+        "{err}"
+    );
+}

@@ -40,33 +40,6 @@ fn typed(path: &std::path::Path) -> String {
     path.strip_prefix(".").unwrap_or(path).display().to_string()
 }
 
-/// The function an error without a position names (`Argument 1 of function substring …`,
-/// `$number`'s cast, `$error`), located when the transform calls it exactly once.
-fn culprit(cx: &Context, index: usize, e: &TransformError) -> Option<(usize, usize)> {
-    let name = match e.code.as_deref() {
-        Some("D3030") => "number".to_string(),
-        Some("D3137") => "error".to_string(),
-        Some("D3141") => "assert".to_string(),
-        _ => {
-            let rest = e.message.split_once("function ")?.1;
-            rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .next()
-                .filter(|n| !n.is_empty())?
-                .to_string()
-        }
-    };
-    let view = cx.rules.iter().find(|r| r.index == index)?;
-    let analysis = view.transform.as_ref()?.analysis.as_ref().ok()?;
-    let mut calls = analysis
-        .functions
-        .iter()
-        .filter(|(n, _, _)| n.trim_start_matches('$') == name);
-    match (calls.next(), calls.next()) {
-        (Some((_, start, end)), None) => Some((*start, *end)),
-        _ => None,
-    }
-}
-
 /// What `cxsync test`, `sim` and the hub do with an event whose transform fails with `e`, as
 /// the simulator decides it (`sim::engine::feed`): a deterministic error (a type error, a
 /// sequence or depth limit, `$error`) is dead-lettered; the wall-clock guard's D1012 depends on
@@ -133,9 +106,9 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             if files.len() > SHOWN {
                 shown.push(format!("{} more", files.len() - SHOWN));
             }
-            let (start, end) = match (e.offset, culprit(cx, resolved.index, &e)) {
-                (Some(o), _) => (o, o + 1),
-                (None, Some(at)) => at,
+            let (start, end) = match (crate::transform::locate::span(&source.text, &e), e.offset) {
+                (Some(at), _) => at,
+                (None, Some(o)) => (o, o + 1),
                 (None, None) => (0, source.text.chars().count()),
             };
             let code = e.code.as_deref().unwrap_or("an error");

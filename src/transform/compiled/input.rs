@@ -31,10 +31,26 @@ pub(super) static WHOLE: Trie = Trie {
 impl Trie {
     /// Marks `path` as read whole.
     pub(super) fn add(&mut self, path: &[Box<str>]) {
+        if let Some(t) = self.at(path) {
+            t.whole = true;
+            t.children.clear();
+        }
+    }
+
+    /// Keeps the value at `path` (its type, an array's items, a scalar), reading no more of an
+    /// object below it than is added elsewhere: a step that is not a field name
+    /// (`items.(1 + 1)`, `items.$abs(-1)`) runs once per item there, whether or not it reads
+    /// any of the item.
+    pub(super) fn touch(&mut self, path: &[Box<str>]) {
+        self.at(path);
+    }
+
+    /// The node of `path`, made where missing; `None` below a node read whole.
+    fn at(&mut self, path: &[Box<str>]) -> Option<&mut Trie> {
         let mut t = self;
         for seg in path {
             if t.whole {
-                return;
+                return None;
             }
             let i = match t.children.iter().position(|(k, _)| k == seg) {
                 Some(i) => i,
@@ -45,8 +61,7 @@ impl Trie {
             };
             t = &mut t.children[i].1;
         }
-        t.whole = true;
-        t.children.clear();
+        (!t.whole).then_some(t)
     }
 
     fn child(&self, key: &str) -> Option<&Trie> {

@@ -99,6 +99,13 @@ fn kind(k: &K, ctx: &Ctx, trie: &mut Trie) {
     }
 }
 
+/// Keeps the value at `ctx`, when known: the items a step runs over ([`Trie::touch`]).
+fn touch(ctx: &Ctx, trie: &mut Trie) {
+    if let Some(p) = ctx {
+        trie.touch(p);
+    }
+}
+
 fn path(p: &Path, ctx: &Ctx, trie: &mut Trie) {
     let mut cur: Ctx = ctx.clone();
     for (i, step) in p.steps.iter().enumerate() {
@@ -112,11 +119,13 @@ fn path(p: &Path, ctx: &Ctx, trie: &mut Trie) {
                 K::Root if i == 0 => cur = Some(Vec::new()),
                 K::Context if i == 0 => {}
                 _ => {
+                    touch(&cur, trie);
                     node(n, &cur, trie);
                     cur = None;
                 }
             },
             StepKind::Sort(terms) => {
+                touch(&cur, trie);
                 for t in terms {
                     node(&t.expr, &cur, trie);
                 }
@@ -129,7 +138,10 @@ fn path(p: &Path, ctx: &Ctx, trie: &mut Trie) {
     }
     match &p.group {
         // The group's pairs see the items; its result, not the items, leaves the path.
-        Some(g) => group(g, &cur, trie),
+        Some(g) => {
+            touch(&cur, trie);
+            group(g, &cur, trie)
+        }
         None => read(&cur, trie),
     }
 }
