@@ -31,9 +31,10 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 32 * 1024 * 1024;
 /// about the memory it takes once converted, so structure cannot hide behind short JSON.
 pub const NODE_COST: usize = 16;
 
-/// Deepest value a transform may build: what every JSON reader in cxsync accepts (serde_json's
-/// recursion limit), so an output can be delivered, dead-lettered and read back.
-pub const MAX_OUTPUT_DEPTH: usize = 128;
+/// Deepest value a transform may build: what every JSON reader in cxsync accepts
+/// ([`crate::spec::json::MAX_JSON_DEPTH`], serde_json's recursion limit), so an output can be
+/// delivered, dead-lettered and read back.
+pub const MAX_OUTPUT_DEPTH: usize = crate::spec::json::MAX_JSON_DEPTH;
 
 /// The code of an evaluation stopped by the wall-clock guard ([`Limits::time_budget_ms`]). A
 /// result that depends on it depends on the machine's speed: the simulator refuses to give a
@@ -307,5 +308,19 @@ mod tests {
             b.enter().unwrap();
         }
         assert!(b.enter().unwrap_err().too_deep);
+    }
+
+    /// The deepest output a transform may build is one cxsync's own JSON readers take back
+    /// (a DLQ record, `eval --event`): one level more is refused by them.
+    #[test]
+    fn the_deepest_output_reads_back_as_json() {
+        let deepest = format!(
+            "{}1{}",
+            "[".repeat(MAX_OUTPUT_DEPTH),
+            "]".repeat(MAX_OUTPUT_DEPTH)
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&deepest).is_ok());
+        let deeper = format!("[{deepest}]");
+        assert!(serde_json::from_str::<serde_json::Value>(&deeper).is_err());
     }
 }
