@@ -14,9 +14,9 @@
 //! length: the common prefix and suffix first, then, between them, a greedy walk that after each
 //! differing span looks for the texts to agree again near where they parted ([`NEAR`] bytes on
 //! either side), and only failing that in the base's index. The index of a long base samples it
-//! ([`MAX_ANCHORS`] places at most, every `stride` bytes; a run found there is extended backwards
-//! too), so a base costs its text and at most 128 KiB whatever its length. No payload is too long
-//! to be held against a base, or to be one.
+//! ([`MAX_ANCHORS`] places at most, evenly spaced; a run found there is extended backwards too),
+//! so a base costs its text and at most 128 KiB whatever its length. No payload is too long to
+//! be held against a base, or to be one.
 
 use std::sync::Arc;
 
@@ -36,10 +36,10 @@ const NEAR: usize = 32;
 #[derive(Debug)]
 pub struct Base {
     text: Arc<str>,
-    /// Every `stride`-th place of `text` where a [`MIN_MATCH`]-byte run starts, by hash (the
-    /// first such place); `u32::MAX` for none.
+    /// Where a [`MIN_MATCH`]-byte run of `text` starts, by hash (the first such place), of every
+    /// place or, in a text longer than [`MAX_ANCHORS`], every `len / MAX_ANCHORS`-th (rounded
+    /// up); `u32::MAX` for none.
     index: Box<[u32]>,
-    stride: usize,
 }
 
 impl Base {
@@ -60,11 +60,7 @@ impl Base {
                 *slot = p as u32;
             }
         }
-        Some(Base {
-            text,
-            index,
-            stride,
-        })
+        Some(Base { text, index })
     }
 
     /// Where the base holds the `MIN_MATCH` bytes at the start of `run`, if one of its indexed
