@@ -154,6 +154,37 @@ impl Body {
     }
 }
 
+/// Slices compared a block at a time (a `memcmp`), then byte by byte: the texts are long and
+/// mostly alike.
+const BLOCK: usize = 64;
+
+/// How many bytes `a` and `b` agree on from their starts.
+fn agree(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    while i + BLOCK <= n && a[i..i + BLOCK] == b[i..i + BLOCK] {
+        i += BLOCK;
+    }
+    while i < n && a[i] == b[i] {
+        i += 1;
+    }
+    i
+}
+
+/// How many bytes `a` and `b` agree on back from their ends.
+fn agree_back(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[a.len() - n..], &b[b.len() - n..]);
+    let mut i = 0;
+    while i + BLOCK <= n && a[n - i - BLOCK..n - i] == b[n - i - BLOCK..n - i] {
+        i += BLOCK;
+    }
+    while i < n && a[n - i - 1] == b[n - i - 1] {
+        i += 1;
+    }
+    i
+}
+
 fn put(ops: &mut Vec<u8>, mut n: usize) {
     loop {
         let b = (n & 0x7f) as u8;
@@ -186,13 +217,8 @@ fn delta(base: &Base, new: &[u8]) -> Option<Box<[u8]>> {
     let old = base.text.as_bytes();
     let n = new.len();
     let too_big = |ops: usize, pending: usize| (ops + pending) * 4 > n * 3;
-    let mut pre = new.iter().zip(old).take_while(|(a, b)| a == b).count();
-    let mut suf = new[pre..]
-        .iter()
-        .rev()
-        .zip(old[pre..].iter().rev())
-        .take_while(|(a, b)| a == b)
-        .count();
+    let mut pre = agree(new, old);
+    let mut suf = agree_back(&new[pre..], &old[pre..]);
     if pre < MIN_MATCH {
         pre = 0;
     }
@@ -229,9 +255,7 @@ fn delta(base: &Base, new: &[u8]) -> Option<Box<[u8]>> {
             p -= 1;
         }
         let mut len = found + MIN_MATCH - x;
-        while x + len < end && p + len < old.len() && new[x + len] == old[p + len] {
-            len += 1;
-        }
+        len += agree(&new[x + len..end], &old[p + len..]);
         put(&mut ops, x - own);
         ops.extend_from_slice(&new[own..x]);
         put(&mut ops, p);
