@@ -239,7 +239,11 @@ fn delta(base: &Base, new: &[u8]) -> Option<Box<[u8]>> {
     }
     let mut parted = true;
     while i + MIN_MATCH <= end {
-        let hit = if parted { near(new, i, end, old, q) } else { None };
+        let hit = if parted {
+            near(new, i, end, old, q)
+        } else {
+            None
+        };
         parted = false;
         let Some((mut x, mut p)) = hit.or_else(|| base.find(&new[i..]).map(|p| (i, p))) else {
             i += 1;
@@ -345,7 +349,10 @@ mod tests {
                 "<p>{who}: thank you for calling, line {i} of the call, how can I help?</p>"
             ));
             if i == 500 {
-                t.push_str(&format!("<p>note: transferred at 2025-03-03T10:{:02}:00Z</p>", n % 60));
+                t.push_str(&format!(
+                    "<p>note: transferred at 2025-03-03T10:{:02}:00Z</p>",
+                    n % 60
+                ));
             }
         }
         t.push_str(&format!(r#""}},"requester_id":{n},"tags":["voice"]}}}}"#));
@@ -356,7 +363,7 @@ mod tests {
     fn a_long_payload_with_a_few_differing_fields_is_held_in_bytes_of_its_differences() {
         let b = base(&transcript(1000));
         assert!(b.text.len() > 70_000);
-        for n in [1001, 1002_345, 7] {
+        for n in [1001, 1_002_345, 7] {
             let t = transcript(n);
             let body = Body::against(&b, t.clone());
             match &body {
@@ -373,7 +380,9 @@ mod tests {
         let t = long(4242);
         match Body::against(&b, t.clone()) {
             body @ Body::Delta { .. } => {
-                let Body::Delta { ops, .. } = &body else { unreachable!() };
+                let Body::Delta { ops, .. } = &body else {
+                    unreachable!()
+                };
                 assert!(ops.len() < 64, "{} bytes", ops.len());
                 assert_eq!(&*body.text(), t);
             }
@@ -442,7 +451,12 @@ mod tests {
             let body = Body::against(&b, new.clone());
             assert_eq!(&*body.text(), new, "case {case}");
             if let Body::Delta { ops, .. } = &body {
-                assert!(ops.len() * 4 <= new.len() * 3, "case {case}: {} of {}", ops.len(), new.len());
+                assert!(
+                    ops.len() * 4 <= new.len() * 3,
+                    "case {case}: {} of {}",
+                    ops.len(),
+                    new.len()
+                );
             }
         }
     }

@@ -210,8 +210,11 @@ pub struct Machine<R> {
     /// ([`Body`]), by source, then rule. One per rule and source the run sees, however many: a
     /// source's payloads held whole would cost more than its base (its text and an index of at
     /// most 128 KiB, [`super::body::MAX_ANCHORS`]), and the rules and sources are the spec's.
-    bases: BTreeMap<u32, Vec<(Arc<str>, Arc<Base>)>>,
+    bases: BTreeMap<u32, Vec<RuleBase>>,
 }
+
+/// A rule's base (of one source).
+type RuleBase = (Arc<str>, Arc<Base>);
 
 impl<R: Rng> Machine<R> {
     /// A machine with nothing queued.
