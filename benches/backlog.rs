@@ -4,9 +4,11 @@
 //! Nearly every event is queued, parked or in flight at once. Records peak RSS (VmHWM, the run
 //! in its own child process), CPU and wall time, and the peak backlog. Goal: peak RSS ≤ 1 GiB.
 //!
-//! `cargo bench --bench backlog` (events: `CXSYNC_BACKLOG_EVENTS=50000`). The same run from the
-//! command line: `/usr/bin/time -v target/release/cxsync sim benches/backlog/zendesk_backlog.yaml
-//! --scenario benches/backlog/scenario.yaml`.
+//! `cargo bench --bench backlog` (events: `CXSYNC_BACKLOG_EVENTS=50000`; the spec:
+//! `CXSYNC_BACKLOG_SPEC=zendesk_transcript.yaml`, whose tickets carry the whole transcript, so
+//! every queued payload is ~440 KB). The same run from the command line: `/usr/bin/time -v
+//! target/release/cxsync sim benches/backlog/zendesk_backlog.yaml --scenario
+//! benches/backlog/scenario.yaml`.
 
 use std::path::Path;
 use std::process::Command;
@@ -16,7 +18,7 @@ use cxsync::spec::{self, LoadOptions};
 
 fn child(n: u64) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/backlog");
-    let loaded = spec::load(&root.join("zendesk_backlog.yaml"), &LoadOptions::default());
+    let loaded = spec::load(&root.join(spec_file()), &LoadOptions::default());
     let spec = loaded.spec.expect("the backlog spec loads");
     let inputs = inputs::compile(&spec).expect("rules compile");
     let mut sources = cxsync::diag::Sources::new();
@@ -44,6 +46,11 @@ mod run;
 use proc::{cpu_ms, status};
 use run::timed_run;
 
+/// The spec file in `benches/backlog/`.
+fn spec_file() -> String {
+    std::env::var("CXSYNC_BACKLOG_SPEC").unwrap_or_else(|_| "zendesk_backlog.yaml".into())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
@@ -69,7 +76,10 @@ fn main() {
         std::process::exit(1);
     }
     let verdict = line.split_whitespace().last().unwrap_or("?");
-    println!("backlog: benches/backlog/zendesk_backlog.yaml × scenario.yaml, {n} events (release)");
+    println!(
+        "backlog: benches/backlog/{} × scenario.yaml, {n} events (release)",
+        spec_file()
+    );
     println!(
         "  peak RSS {:.0} MiB (goal ≤ 1024)   CPU {:.1} s   wall {:.1} s",
         f[1] as f64 / 1024.0,

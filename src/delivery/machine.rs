@@ -206,16 +206,15 @@ pub struct Machine<R> {
     /// The last response body a job was answered with (cut), shared by the jobs that got the
     /// same one in a row.
     last_body: Option<Arc<str>>,
-    /// The first payload of each rule and source ([`MAX_BASES`] at most), which the later ones
-    /// are held against ([`Body`]).
-    bases: Vec<(BaseOf, Arc<Base>)>,
+    /// The first payload of each rule and source, which the later ones are held against
+    /// ([`Body`]), by source, then rule. One per rule and source the run sees, however many: a
+    /// source's payloads held whole would cost more than its base (its text and an index of at
+    /// most 128 KiB, [`super::body::MAX_ANCHORS`]), and the rules and sources are the spec's.
+    bases: BTreeMap<u32, Vec<RuleBase>>,
 }
 
-/// Whose payloads a base is: a rule's, of one source.
-type BaseOf = (Arc<str>, u32);
-
-/// Payload bases a machine keeps (each at most [`super::body::MAX_BASE`] bytes and its index).
-const MAX_BASES: usize = 64;
+/// A rule's base (of one source).
+type RuleBase = (Arc<str>, Arc<Base>);
 
 impl<R: Rng> Machine<R> {
     /// A machine with nothing queued.
@@ -238,7 +237,7 @@ impl<R: Rng> Machine<R> {
             arrivals_done: false,
             stats: Stats::default(),
             last_body: None,
-            bases: Vec::new(),
+            bases: BTreeMap::new(),
         }
     }
 
@@ -547,18 +546,16 @@ impl<R: Rng> Machine<R> {
     /// How submission `id`'s payload text is held: against the first payload of its rule and
     /// source, or whole (the first becomes the base).
     fn hold(&mut self, id: &SubmissionId, text: String) -> Body {
-        let found = self.bases.iter().find(|((rule, source), _)| {
-            *source == id.source && (Arc::ptr_eq(rule, &id.rule_id) || **rule == *id.rule_id)
-        });
+        let of_source = self.bases.entry(id.source).or_default();
+        let found = of_source
+            .iter()
+            .find(|(rule, _)| Arc::ptr_eq(rule, &id.rule_id) || **rule == *id.rule_id);
         if let Some((_, base)) = found {
             return Body::against(base, text);
         }
         let text: Arc<str> = text.into();
-        if self.bases.len() < MAX_BASES {
-            if let Some(base) = Base::new(Arc::clone(&text)) {
-                self.bases
-                    .push(((Arc::clone(&id.rule_id), id.source), Arc::new(base)));
-            }
+        if let Some(base) = Base::new(Arc::clone(&text)) {
+            of_source.push((Arc::clone(&id.rule_id), Arc::new(base)));
         }
         Body::Whole(text)
     }
