@@ -11,6 +11,10 @@
 //! A transform that fails produces no payload: `cxsync test` fails on the fixture, `sim`
 //! dead-letters every such event as `TRANSFORM_FAILED`, and so would the Event Hub. The
 //! fixtures are the events the spec says it handles, so each of them is an event lost.
+//! One kind of failure is cxsync's alone: `$random()` and `$shuffle()` are jsonata-js builtins
+//! the hub evaluates, but cxsync refuses them because it cannot simulate them deterministically
+//! (CX025 says so at the call); the finding then says the hub evaluates the call, not that it
+//! dead-letters the event.
 //!
 //! ## Example
 //! ```yaml
@@ -28,6 +32,7 @@
 
 use super::prelude::*;
 use crate::transform::runner::{compile_rule, filter, snapshot_now};
+use crate::transform::syntax;
 use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::TransformError;
 
@@ -117,13 +122,20 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
                 (None, None) => (0, source.text.chars().count()),
             };
             let code = e.code.as_deref().unwrap_or("an error");
+            // Who fails: a builtin jsonata-js has and cxsync refuses runs on the hub.
+            let consequence = match syntax::refused_call(e.code.as_deref(), &e.message) {
+                Some(name) => format!(
+                    "`cxsync test` fails and `sim` dead-letters each such event as TRANSFORM_FAILED; the hub (jsonata-js) evaluates `${name}`, but cxsync cannot simulate it deterministically"
+                ),
+                None => "`cxsync test` fails, and `sim` and the hub dead-letter each such event as TRANSFORM_FAILED".to_string(),
+            };
             out.push(
                 cx.in_transform(
                     source,
                     start,
                     end,
                     format!(
-                        "rule `{}`'s transform fails on {} of its {selected} selected fixture event(s) ({}) with {code}: {}; `cxsync test` fails, and `sim` and the hub dead-letter each such event as TRANSFORM_FAILED",
+                        "rule `{}`'s transform fails on {} of its {selected} selected fixture event(s) ({}) with {code}: {}; {consequence}",
                         rule.id,
                         files.len(),
                         shown.join(", "),
