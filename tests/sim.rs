@@ -3408,5 +3408,8 @@ fn a_respond_fault_with_a_2xx_status_is_refused_at_the_status_with_its_reason() 
     .unwrap();
     let (code, out, err) = run(&["specs/crm_sync.yaml", "--scenario", sc.to_str().unwrap()]);
     assert!(!err.contains("E614") && !out.contains("E614"), "{err}");
-    assert!(out.contains("PASS") || out.contains("FAIL"), "{code}: {out}{err}");
+    assert!(
+        out.contains("PASS") || out.contains("FAIL"),
+        "{code}: {out}{err}"
+    );
 }

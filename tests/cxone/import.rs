@@ -346,12 +346,14 @@ fn import_of_a_batching_channel_declares_a_crm_that_takes_arrays_and_lints_and_s
             continue;
         }
         assert!(
-            yaml.contains("# The live channel batches (batchSize 10), so its CRM takes JSON arrays")
-                && yaml.contains("\ncrm:\n  acceptsArrays: true\n"),
+            yaml.contains(
+                "# The live channel batches (batchSize 10), so its CRM takes JSON arrays"
+            ) && yaml.contains("\ncrm:\n  acceptsArrays: true\n"),
             "{yaml}"
         );
         assert!(
-            t.contains("`crm.acceptsArrays: true`") && t.contains("confirm it and set `crm.profile`"),
+            t.contains("`crm.acceptsArrays: true`")
+                && t.contains("confirm it and set `crm.profile`"),
             "{t}"
         );
         assert!(t.contains("Check: the written spec validates."), "{t}");
