@@ -2661,3 +2661,98 @@ async fn a_working_token_endpoint_is_asked_once_for_a_whole_replay() {
     );
     crm.verify().await;
 }
+
+/// #251: replay knows the spec's deduplication (`crm::dedup`, as `sim` does). Against a CRM that
+/// does not deduplicate, every record it would send that the CRM may already hold (its last
+/// attempt timed out, was reset or got no 4xx; never one refused with a 4xx or never sent) says
+/// so in the dry run, per record and in the summary, and a replay warns before it sends; a CRM
+/// that deduplicates by header gets no such warning. The records are counted independently from
+/// their files.
+#[test]
+fn replay_against_a_crm_that_does_not_deduplicate_warns_of_records_it_may_write_again() {
+    // The spec's files (`../../specs/…`) beside a copy of it.
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&root().join("specs"), &dir.path().join("specs"));
+    std::fs::write(dir.path().join("cxsync.toml"), "").unwrap();
+    let at = dir.path().join("fixtures/dlq");
+    std::fs::create_dir_all(&at).unwrap();
+    let fixed = std::fs::read_to_string(root().join("fixtures/dlq/fixed.yaml")).unwrap();
+    assert!(
+        fixed.contains("  idempotency:\n    by: header\n"),
+        "{fixed}"
+    );
+    let header = at.join("header.yaml");
+    std::fs::write(&header, &fixed).unwrap();
+    let none = at.join("none.yaml");
+    std::fs::write(
+        &none,
+        fixed.replace(
+            "  idempotency:\n    by: header\n",
+            "  idempotency:\n    by: none\n",
+        ),
+    )
+    .unwrap();
+    let src = root().join(FIXTURE_STORE);
+    let human = |spec: &Path| {
+        run(cxsync()
+            .args(["dlq", "replay"])
+            .arg(&src)
+            .arg("--spec")
+            .arg(spec)
+            .args([
+                "--dry-run",
+                "--target",
+                "http://127.0.0.1:9/v1/interactions",
+            ])
+            .args(["--now", "2024-01-16T08:00:00Z"])
+            .env("CRM_CLIENT_SECRET", SECRET))
+    };
+    let json = json_out(&dry_run(
+        &src,
+        none.to_str().unwrap(),
+        "http://127.0.0.1:9/v1/interactions",
+    ));
+    let sent: BTreeSet<String> = deliverable(&json);
+    // Independently: sent, and its one attempt may have been written.
+    let expected: BTreeSet<String> = fixture_records()
+        .into_iter()
+        .filter(|r| sent.contains(&r.event_id))
+        .filter(|r| {
+            r.attempts > 0
+                && r.last_status
+                    .map_or(r.last_error.is_some(), |s| !(400..500).contains(&s))
+        })
+        .map(|r| r.event_id)
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the fixture has a 5xx record: {json:#}"
+    );
+    assert!(
+        expected.len() < sent.len(),
+        "and one refused with a 4xx or never sent: {json:#}"
+    );
+    let flagged: BTreeSet<String> = json["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["mayBeWritten"] == true && sent.contains(r["eventId"].as_str().unwrap()))
+        .map(|r| r["eventId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(flagged, expected);
+
+    let out = stdout(&human(&none));
+    let warned = out
+        .matches("  warning may already be in the CRM (its last attempt timed out, was reset or got no 4xx), which does not deduplicate: replaying may write it again")
+        .count();
+    assert_eq!(warned, expected.len(), "{out}");
+    assert!(
+        out.contains(&format!(
+            "warning: {} record(s) may already be in the CRM",
+            expected.len()
+        )),
+        "{out}"
+    );
+    let out = stdout(&human(&header));
+    assert!(!out.contains("may already be in the CRM"), "{out}");
+}

@@ -1680,3 +1680,71 @@ rules:
         "{lint}"
     );
 }
+
+/// #252: CX040's consequence is true per function: `$random()` and `$shuffle()` are jsonata-js
+/// builtins (the hub evaluates them) that only cxsync refuses, so the finding says the hub
+/// evaluates the call; a function JSONata lacks (`$uuid`) fails on the hub too. The engine's
+/// refusal and lint's reading of it are one text (`syntax::refusal`), so the check can fail when
+/// they drift.
+#[test]
+fn cx040_says_the_hub_evaluates_a_builtin_only_cxsync_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "fx/chat.json",
+                event("EV-5500", "interaction.ended", "CHAT-7F3A-000981", ""),
+            ),
+            ("cxsync.toml", String::new()),
+        ],
+    );
+    // (transform, the function, whether the hub evaluates it)
+    let cases: &[(&str, &str, bool)] = &[
+        (r#"{"id": interaction.id, "r": $random()}"#, "random", true),
+        (r#"{"s": $shuffle([1, 2, 3])}"#, "shuffle", true),
+        (r#"{"u": $uuid()}"#, "uuid", false),
+    ];
+    for &(transform, name, hub_runs) in cases {
+        let spec = format!(
+            r#"version: 1
+name: tf
+channel:
+  name: Tf
+  destinationUri: https://crm.example.org/api/cases
+  auth: {{ type: none }}
+  timeoutMilliseconds: 2000
+idempotency: {{ key: "${{event.id}}" }}
+retry: {{ maxRetries: 2, initialDelaySeconds: 1, maxDelaySeconds: 4, backoffMultiplier: 2.0, retryableStatusCodes: [429, 503], nonRetryableStatusCodes: [400, 422] }}
+deadLetterQueue: {{ enabled: true, bucketName: tf-dlq }}
+rules:
+  - id: CASE
+    name: case
+    eventType: interaction.ended
+    transform: '{transform}'
+    fixtures: [fx/*.json]
+"#
+        );
+        std::fs::write(dir.path().join("s.yaml"), spec).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX040", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        assert!(lint.contains("[CX040]"), "{transform}: {lint}");
+        assert!(lint.contains("`cxsync test` fails"), "{transform}: {lint}");
+        assert_eq!(
+            lint.contains(&format!(
+                "the hub (jsonata-js) evaluates `${name}`, but cxsync cannot simulate it deterministically"
+            )),
+            hub_runs,
+            "{transform}: {lint}"
+        );
+        assert_eq!(
+            lint.contains("the hub dead-letter each such event"),
+            !hub_runs,
+            "{transform}: {lint}"
+        );
+    }
+}

@@ -322,7 +322,7 @@ fn a_respond_fault_with_a_1xx_status_is_refused_at_the_value() {
     let sc = dir.path().join("s100.yaml");
     fs::write(
         &sc,
-        "version: 1\nname: s100\nduration: 2m\nfaults:\n  - respond: { from: 30s, to: 60s, status: 100 }\n  - respond: { from: 60s, to: 70s, status: 200 }\n",
+        "version: 1\nname: s100\nduration: 2m\nfaults:\n  - respond: { from: 30s, to: 60s, status: 100 }\n  - respond: { from: 60s, to: 70s, status: 300 }\n",
     )
     .unwrap();
     let (v, got) = validate_json(sc.to_str().unwrap());
@@ -3965,4 +3965,47 @@ fn a_respond_fault_on_a_request_the_crm_refuses_anyway_gets_the_refusal_s_own_fi
             |c: &[serde_json::Value]| c.iter().map(|c| c["count"].as_u64().unwrap()).sum::<u64>();
         assert_eq!(total(&with), total(&without), "{name}: {out}{calm_out}");
     }
+}
+
+/// #255: a `respond` fault with a 2xx status would be a CRM that answers success without
+/// writing: no retry policy sees it, and the verdict could only count the events lost with no
+/// cause. It is refused at load (E614 at the status, for `validate` and `sim` alike), with what
+/// to do instead; a 3xx–5xx window still loads and runs.
+#[test]
+fn a_respond_fault_with_a_2xx_status_is_refused_at_the_status_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("r200.yaml");
+    fs::write(
+        &sc,
+        "version: 1\nname: r200\nduration: 2m\nfaults:\n  - respond: { from: 30s, to: 60s, status: 503 }\n  - respond: { from: 60s, to: 70s, status: 200, body: '{\"ok\":true}' }\n  - respond: { from: 70s, to: 80s, status: 204 }\n",
+    )
+    .unwrap();
+    let (v, got) = validate_json(sc.to_str().unwrap());
+    let codes: Vec<(String, u64)> = got.iter().map(|(c, l, _)| (c.clone(), *l)).collect();
+    assert_eq!(
+        codes,
+        [("E614".to_string(), 6), ("E614".to_string(), 7)],
+        "{v:#}"
+    );
+    let t = v.to_string();
+    assert!(
+        t.contains("a `respond` fault of status 200 (a success) is not simulated")
+            && t.contains("no retry policy can see"),
+        "{v:#}"
+    );
+    let (code, _, err) = run(&["specs/crm_sync.yaml", "--scenario", sc.to_str().unwrap()]);
+    assert!(matches!(code, 1 | 2), "{err}");
+    assert!(err.contains("E614"), "{err}");
+    // Without the 2xx windows the scenario runs.
+    fs::write(
+        &sc,
+        "version: 1\nname: r200\nduration: 2m\nfaults:\n  - respond: { from: 30s, to: 60s, status: 503 }\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["specs/crm_sync.yaml", "--scenario", sc.to_str().unwrap()]);
+    assert!(!err.contains("E614") && !out.contains("E614"), "{err}");
+    assert!(
+        out.contains("PASS") || out.contains("FAIL"),
+        "{code}: {out}{err}"
+    );
 }

@@ -472,6 +472,12 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
         .iter()
         .filter(|e| e.deliverable() && !e.already_replayed)
         .count() as u64;
+    // A CRM that does not deduplicate writes again what it may already hold (#251): said
+    // before anything is sent.
+    let pending: Vec<&Evaluation> = evals.iter().collect();
+    if let Some(n) = render::writes_again(&replayer, &pending) {
+        eprintln!("{}", render::writes_again_summary(n));
+    }
     // One replay of a DLQ at a time: a second would send every record again (#78).
     let lock = store.lock_replay(Utc::now()).await?;
     let mut sink = Counted {
@@ -488,7 +494,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     } = replay::replay_until(&store, &replayer, &evals, &mut sink, &opts, signals.next()).await;
     drop(sink);
     lock.release().await;
-    let stopped = interrupted.map(|signal| Interruption::of(signal, &results));
+    let stopped = interrupted.map(|signal| Interruption::of(signal, &results, replayer.dedup_none));
     let text = match a.format {
         Format::Json => {
             let mut v = render::replay_json(&results, &shown, &store);
@@ -631,10 +637,13 @@ struct Interruption {
     already: usize,
     /// How to run it again.
     resume: String,
+    /// Whether the CRM does not deduplicate ([`Replayer::dedup_none`]): a resend of one in
+    /// flight that it wrote is a second record.
+    dedup_none: bool,
 }
 
 impl Interruption {
-    fn of(signal: Signal, results: &[(String, Disposition)]) -> Interruption {
+    fn of(signal: Signal, results: &[(String, Disposition)], dedup_none: bool) -> Interruption {
         let count = |f: fn(&Disposition) -> bool| results.iter().filter(|(_, d)| f(d)).count();
         Interruption {
             signal,
@@ -652,6 +661,7 @@ impl Interruption {
             skipped: count(|d| matches!(d, Disposition::Skipped { .. })),
             already: count(|d| matches!(d, Disposition::AlreadyReplayed { .. })),
             resume: resume_command(std::env::args_os()),
+            dedup_none,
         }
     }
 
@@ -678,8 +688,13 @@ impl Interruption {
             self.left()
         );
         if self.in_flight > 0 {
+            let consequence = if self.dedup_none {
+                "the CRM may have written them, and it does not deduplicate: a resend writes each it did write again; check the CRM for them before resuming"
+            } else {
+                "the CRM may have written them; one that honours the key applies each once"
+            };
             out.push_str(&format!(
-                "  the {} in flight are not marked: the next run resends them with their original keys (the CRM may have written them; one that honours the key applies each once)\n",
+                "  the {} in flight are not marked: the next run resends them with their original keys ({consequence})\n",
                 self.in_flight
             ));
         }

@@ -251,6 +251,7 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
         accept: Value::is_u64,
     };
     timeout.write(&mut y, &mut notes, ch, "  ");
+    let batch_size = ch.get("batchSize").and_then(Value::as_u64).unwrap_or(1);
     for (k, default) in [("batchSize", 1), ("batchIntervalSeconds", 0)] {
         match ch.get(k).filter(|v| v.is_u64()) {
             Some(v) => {
@@ -297,6 +298,7 @@ pub fn import(src: &Source, opts: &Options) -> Result<Imported, String> {
     let _ = writeln!(y, "  key: {}", scalar(&key));
 
     write_retry(&mut y, policy, &mut notes, &slug, &mut env_vars);
+    write_crm(&mut y, batch_size, &mut notes);
 
     // The rules.
     let mut files = Vec::new();
@@ -590,6 +592,29 @@ fn write_retry(
             );
         }
     }
+}
+
+/// The `crm` block: the hub stores no CRM facts, but a live channel that batches
+/// (`batchSize > 1`) sends JSON arrays, so its CRM evidently takes them; without
+/// `acceptsArrays: true` lint (CX001) and sim (every batch refused) would report a working
+/// integration as losing everything. The rest of the CRM (profile, limits, dedup) is the
+/// user's to declare, and the note says so.
+fn write_crm(y: &mut String, batch_size: u64, notes: &mut Vec<String>) {
+    if batch_size <= 1 {
+        return;
+    }
+    let _ = writeln!(
+        y,
+        "\n# The live channel batches (batchSize {batch_size}), so its CRM takes JSON arrays; the \
+         Event Hub\n# stores no other CRM facts: confirm this and set crm.profile (and its limits) \
+         to the CRM's.\ncrm:\n  acceptsArrays: true"
+    );
+    notes.push(format!(
+        "the channel batches (`batchSize: {batch_size}`), so the spec declares \
+         `crm.acceptsArrays: true` (a running hub's CRM takes its arrays); the hub stores no \
+         other CRM facts: confirm it and set `crm.profile` (and `maxBodyBytes`, `idempotency`) \
+         to the CRM's, or lint and sim assume a generic CRM"
+    ));
 }
 
 fn write_rule(

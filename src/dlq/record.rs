@@ -77,6 +77,27 @@ pub struct Record {
     pub dead_lettered_at: String,
 }
 
+impl Record {
+    /// Whether the CRM may already hold the event although it was dead-lettered: its batch may
+    /// have been written ([`Batch::maybe_applied`]), or, sent alone, its last attempt timed out,
+    /// was reset or was answered with something other than a 4xx (the delivery machine's rule
+    /// for a batch, applied to the one attempt a record keeps). A 4xx, or no attempt, wrote
+    /// nothing. Against a CRM that does not deduplicate, replaying such a record may write it
+    /// a second time (#251).
+    pub fn may_be_written(&self) -> bool {
+        if let Some(b) = &self.batch {
+            return b.maybe_applied;
+        }
+        if self.attempts == 0 {
+            return false;
+        }
+        match self.last_status {
+            Some(s) => !(400..500).contains(&s),
+            None => self.last_error.is_some(),
+        }
+    }
+}
+
 /// The batch a dead-lettered event was sent in: one request, its events' payloads as one JSON
 /// array, every attempt carrying the batch's key (its events' keys joined with `,`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -450,6 +450,9 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store)
                 }
             );
         }
+        if e.deliverable() && !e.already_replayed && r.dedup_none && e.may_be_written {
+            let _ = writeln!(out, "  warning {WRITES_AGAIN}");
+        }
         if e.deliverable() && !e.already_replayed {
             let _ = writeln!(
                 out,
@@ -500,6 +503,9 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store)
         .iter()
         .filter(|e| e.deliverable() && e.original_key)
         .count();
+    if let Some(n) = writes_again(r, &pending) {
+        let _ = writeln!(out, "{}", writes_again_summary(n));
+    }
     if r.dedup_by_header && original > 0 {
         let _ = writeln!(
             out,
@@ -507,6 +513,27 @@ pub fn dry_run(evals: &[Evaluation], r: &Replayer, shown: &Shown, store: &Store)
         );
     }
     out
+}
+
+/// What replaying a record the CRM may already hold does to a CRM that does not deduplicate
+/// (#251): said per record in a dry run and counted before a replay sends.
+pub const WRITES_AGAIN: &str = "may already be in the CRM (its last attempt timed out, was reset or got no 4xx), which does not deduplicate: replaying may write it again; check the CRM for it first";
+
+/// How many of `evals` a replay would send that the CRM may already hold, when it does not
+/// deduplicate (`None` otherwise, or when there are none).
+pub fn writes_again(r: &Replayer, evals: &[&Evaluation]) -> Option<usize> {
+    let n = evals
+        .iter()
+        .filter(|e| e.deliverable() && !e.already_replayed && e.may_be_written)
+        .count();
+    (r.dedup_none && n > 0).then_some(n)
+}
+
+/// The count of [`writes_again`] as one line, for the dry run's summary and a replay's stderr.
+pub fn writes_again_summary(n: usize) -> String {
+    format!(
+        "warning: {n} record(s) may already be in the CRM (their last attempt timed out, was reset or got no 4xx), which does not deduplicate: replaying may write them again; check the CRM for them first"
+    )
 }
 
 pub fn replay(results: &[(String, Disposition)]) -> String {

@@ -577,12 +577,11 @@ fn register_js_builtins(ev: &mut Evaluator) {
         }
     })
     .expect("formatBase is not a compilable builtin");
-    for name in ["random", "shuffle"] {
+    for &name in super::syntax::REFUSED {
         ev.register_fn_override(name, move |_: &[JValue]| {
             Err(EvaluatorError::ReferenceError(format!(
-                "T1006: ${name} is not available in cxsync transforms: a transform gives the \
-                 same output for the same event and instant (snapshots, seeded simulator runs, \
-                 retries)"
+                "T1006: {}",
+                super::syntax::refusal(name)
             )))
         })
         .expect("random and shuffle are not compilable builtins");

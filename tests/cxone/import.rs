@@ -293,3 +293,96 @@ fn import_refuses_an_unknown_channel_and_a_folder_in_use_and_leaves_nothing_half
         [("mine.txt".to_string(), "keep".to_string())]
     );
 }
+
+/// #259: a live channel that batches (`batchSize` above 1) evidently has a CRM that takes JSON
+/// arrays, so the imported spec declares `crm: { acceptsArrays: true }` with a comment and a note
+/// to confirm it; its first `lint` has no CX001 and its first `sim` delivers (not "nothing was
+/// delivered"). An unbatched channel gets no `crm` block.
+#[test]
+fn import_of_a_batching_channel_declares_a_crm_that_takes_arrays_and_lints_and_sims() {
+    let e = env();
+    for (name, batch) in [("FD_Batch", 10), ("FD_One", 1)] {
+        let r = e.hub.hub.handle(
+            "POST",
+            "/_mock/api/v2/eventhub/channels",
+            "",
+            None,
+            json!({"name": name, "type": "REST",
+                "destinationUri": "https://acme.freshdesk.com/api/v2/cxone/bulk",
+                "authentication": {"type": "NONE"}, "timeoutMilliseconds": 8000,
+                "batchSize": batch, "batchIntervalSeconds": 5})
+            .to_string()
+            .as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        e.put_behind_the_back(
+            &format!("/api/v2/eventhub/channels/{name}/retry-policy"),
+            json!({"maxRetries": 3, "initialDelaySeconds": 1, "maxDelaySeconds": 30,
+                   "backoffMultiplier": 2.0, "jitterEnabled": false, "respectRetryAfterHeader": true,
+                   "retryableStatusCodes": [408, 429, 500, 502, 503, 504],
+                   "nonRetryableStatusCodes": [400, 401, 403, 404, 409, 413, 422],
+                   "idempotencyHeader": "X-Request-Id", "idempotencyKeyTemplate": "${event.id}",
+                   "deadLetterQueue": {"enabled": true, "storageType": "S3", "bucketName": "fd-dlq"}}),
+        );
+        e.put_behind_the_back(
+            &format!("/api/v2/eventhub/rules/{name}_NOTE"),
+            json!({"name": "note", "eventType": "conversation.closed",
+                   "conditions": {},
+                   "actions": [{"type": "TRANSFORM", "jsonataExpression":
+                                "{ \"ticket_ref\": conversation.conversationId, \"body\": conversation.summary }"},
+                               {"type": "ROUTE", "channelId": name}]}),
+        );
+    }
+    for (name, batch) in [("FD_Batch", 10), ("FD_One", 1)] {
+        let out = e.dir.path().join(name);
+        let i = import(&e, name, &out);
+        assert_eq!(code(&i), 0, "{}", text(&i));
+        let t = text(&i);
+        let spec_path = out.join("spec.yaml");
+        let yaml = std::fs::read_to_string(&spec_path).unwrap();
+        if batch == 1 {
+            assert!(!yaml.contains("\ncrm:"), "{yaml}");
+            assert!(!t.contains("acceptsArrays"), "{t}");
+            continue;
+        }
+        assert!(
+            yaml.contains(
+                "# The live channel batches (batchSize 10), so its CRM takes JSON arrays"
+            ) && yaml.contains("\ncrm:\n  acceptsArrays: true\n"),
+            "{yaml}"
+        );
+        assert!(
+            t.contains("`crm.acceptsArrays: true`")
+                && t.contains("confirm it and set `crm.profile`"),
+            "{t}"
+        );
+        assert!(t.contains("Check: the written spec validates."), "{t}");
+        // A fixture, then the user's first lint and sim.
+        let rule = format!("{name}_NOTE");
+        std::fs::write(
+            out.join(format!("fixtures/{rule}/a.json")),
+            r#"{"event": {"id": "fd-evt-00003", "type": "conversation.closed", "occurredAt": "2025-04-01T08:00:03.000Z"}, "conversation": {"conversationId": "conv_000003", "summary": "ok"}}"#,
+        )
+        .unwrap();
+        let yaml = yaml.replace(
+            &format!("transformFile: transforms/{rule}.jsonata\n"),
+            &format!("transformFile: transforms/{rule}.jsonata\n    fixtures: [fixtures/{rule}/*.json]\n"),
+        );
+        assert!(yaml.contains("fixtures: [fixtures/"), "{yaml}");
+        std::fs::write(&spec_path, yaml).unwrap();
+        let run = |args: &[&str]| {
+            cmd_at(&e.hub.url())
+                .current_dir(&out)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let l = run(&["lint", "spec.yaml", "--format", "concise"]);
+        assert!(!text(&l).contains("CX001"), "{}", text(&l));
+        let s = run(&["sim", "spec.yaml", "--events", "200"]);
+        let st = text(&s);
+        assert!(!st.contains("nothing was delivered"), "{st}");
+        assert!(!st.contains("NON_RETRYABLE_STATUS (400)"), "{st}");
+        assert_eq!(code(&s), 0, "{st}");
+    }
+}

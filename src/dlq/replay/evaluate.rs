@@ -38,6 +38,9 @@ pub struct Replayer {
     /// Whether the CRM deduplicates by the idempotency header (`crm::dedup`), which it does only
     /// while it holds the key (its idempotency window).
     pub dedup_by_header: bool,
+    /// Whether the CRM does not deduplicate at all (`crm::dedup`'s `none`, as `sim` models it):
+    /// a record it may already hold ([`Evaluation::may_be_written`]) is written again.
+    pub dedup_none: bool,
     now: DateTime<Utc>,
 }
 
@@ -175,6 +178,8 @@ pub struct Evaluation {
     pub batch: Option<crate::dlq::record::Batch>,
     /// When it was dead-lettered (RFC 3339).
     pub dead_lettered_at: String,
+    /// Whether the CRM may already hold it ([`crate::dlq::record::Record::may_be_written`]).
+    pub may_be_written: bool,
     /// The batch it is re-sent whole with, when the CRM may have written that batch.
     #[serde(skip)]
     pub batch_id: Option<super::batch::BatchId>,
@@ -235,6 +240,12 @@ impl Replayer {
         if !diags.is_empty() {
             return Err(diags);
         }
+        let dedup = crate::crm::dedup(
+            &spec.raw,
+            &crate::crm::profile(spec.raw.crm.profile),
+            &crate::crm::DedupOverrides::default(),
+        )
+        .mode;
         Ok(Replayer {
             rules,
             schemas,
@@ -247,13 +258,8 @@ impl Replayer {
             template: spec.raw.idempotency.key.clone(),
             header: spec.raw.idempotency.header.clone(),
             url,
-            dedup_by_header: crate::crm::dedup(
-                &spec.raw,
-                &crate::crm::profile(spec.raw.crm.profile),
-                &crate::crm::DedupOverrides::default(),
-            )
-            .mode
-                == crate::crm::DedupMode::Header,
+            dedup_by_header: dedup == crate::crm::DedupMode::Header,
+            dedup_none: dedup == crate::crm::DedupMode::None,
             now,
         })
     }
@@ -396,6 +402,7 @@ impl Replayer {
             already_replayed: found.replayed,
             batch: rec.batch.clone(),
             dead_lettered_at: rec.dead_lettered_at.clone(),
+            may_be_written: rec.may_be_written(),
             batch_id,
         }
     }

@@ -13,7 +13,10 @@
 //! fixtures are the events the spec says it handles, so each of them is an event lost. A
 //! transform stopped by the 1 s wall-clock guard (`D1012`, a runaway loop) is different: how long
 //! it runs depends on the machine, so `cxsync test` gives the case no verdict and `sim` stops
-//! without one (exit 2), and the finding says so.
+//! without one (exit 2), and the finding says so. One kind of failure is cxsync's alone:
+//! `$random()` and `$shuffle()` are jsonata-js builtins the hub evaluates, but cxsync refuses
+//! them because it cannot simulate them deterministically (CX025 says so at the call); the
+//! finding then says the hub evaluates the call, not that it dead-letters the event.
 //!
 //! ## Example
 //! ```yaml
@@ -32,6 +35,7 @@
 use super::prelude::*;
 use crate::transform::limits::past_wall_clock_guard;
 use crate::transform::runner::{compile_rule, filter, snapshot_now};
+use crate::transform::syntax;
 use crate::transform::transformed::{transformed, Transformed};
 use crate::transform::TransformError;
 
@@ -51,6 +55,11 @@ fn consequence(e: &TransformError) -> String {
             crate::transform::Limits::default()
                 .time_budget_ms
                 .unwrap_or_default()
+        )
+    } else if let Some(name) = syntax::refused_call(e.code.as_deref(), &e.message) {
+        // A builtin jsonata-js has and cxsync refuses runs on the hub (#252).
+        format!(
+            "`cxsync test` fails and `sim` dead-letters each such event as TRANSFORM_FAILED; the hub (jsonata-js) evaluates `${name}`, but cxsync cannot simulate it deterministically"
         )
     } else {
         "`cxsync test` fails, and `sim` and the hub dead-letter each such event as TRANSFORM_FAILED"

@@ -549,6 +549,33 @@ fn check_faults(tree: &Value, map: &SourceMap, run: Option<u64>) -> Vec<Diagnost
                 );
             }
         }
+        // A 2xx says the write succeeded, and the CRM model applies nothing in the window: the
+        // events would be counted lost with no cause a verdict could name, and no retry policy
+        // sees a success. A gateway that answers 200 without writing is not simulated (#255).
+        if kind == "respond" {
+            if let Some(status) = body
+                .get("status")
+                .and_then(Value::as_u64)
+                .filter(|s| (200..300).contains(s))
+            {
+                out.push(
+                    Diagnostic::error(
+                        "E614",
+                        format!(
+                            "a `respond` fault of status {status} (a success) is not simulated: \
+                             the CRM would answer {status} without writing, which no retry \
+                             policy can see and the verdict could only count as lost"
+                        ),
+                    )
+                    .at_opt(map.value_span(&format!("{base}/status")))
+                    .with_help(
+                        "`respond` sends a failure (300–599); for a CRM that works, leave the \
+                         window out; a gateway that answers 2xx without writing is found by \
+                         reconciling the CRM's records against the events, not by retrying",
+                    ),
+                );
+            }
+        }
         let Some(run) = run else { continue };
         for (field, v) in [("from", from), ("at", at)] {
             if let Some(t) = v.filter(|&t| t >= run) {

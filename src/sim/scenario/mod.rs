@@ -426,9 +426,9 @@ pub enum Fault {
         #[schemars(range(min = 0, max = 86400))]
         retry_after_seconds: Option<u64>,
     },
-    /// The CRM answers `status` to every request during a window, with `retryAfterSeconds` as
-    /// its `Retry-After` and `body` as its body (a bad deploy's 404s, a 409 storm, a 401 no
-    /// token refresh heals). `lint --budget` is checked against runs of this fault.
+    /// The CRM answers `status` (a failure, 300–599: a 2xx is E614) to every request during a
+    /// window, with `retryAfterSeconds` as its `Retry-After` and `body` as its body (a bad
+    /// deploy's 404s, a 409 storm, a 401 no token refresh heals). `lint --budget` is checked against runs of this fault.
     Respond {
         from: Dur,
         to: Dur,

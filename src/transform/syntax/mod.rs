@@ -138,6 +138,27 @@ pub fn is_refused(name: &str) -> bool {
     REFUSED.contains(&name)
 }
 
+/// The run-time error (after its `T1006: ` code) of a call to `$name`, one of [`REFUSED`]: the
+/// engine raises it and [`refused_call`] recognises it, so lint can say that the hub
+/// (jsonata-js) evaluates the call and only cxsync refuses it.
+pub fn refusal(name: &str) -> String {
+    format!(
+        "${name} is not available in cxsync transforms: a transform gives the same output for \
+         the same event and instant (snapshots, seeded simulator runs, retries)"
+    )
+}
+
+/// The builtin of [`REFUSED`] whose [`refusal`] an engine error (`code`, `message`) is.
+pub fn refused_call(code: Option<&str>, message: &str) -> Option<&'static str> {
+    if code != Some("T1006") {
+        return None;
+    }
+    REFUSED
+        .iter()
+        .copied()
+        .find(|name| message.starts_with(&refusal(name)))
+}
+
 /// Whether `$name` is a builtin of JSONata.
 pub fn is_builtin(name: &str) -> bool {
     BUILTINS.binary_search(&name).is_ok()
