@@ -476,7 +476,7 @@ async fn replay_cmd(a: ReplayArgs) -> anyhow::Result<ExitStatus> {
     // before anything is sent.
     let pending: Vec<&Evaluation> = evals.iter().collect();
     if let Some(n) = render::writes_again(&replayer, &pending) {
-        eprintln!("{}", render::writes_again_summary(n));
+        crate::errln!("{}", render::writes_again_summary(n));
     }
     // One replay of a DLQ at a time: a second would send every record again (#78).
     let lock = store.lock_replay(Utc::now()).await?;
