@@ -55,12 +55,21 @@ pub struct Identity {
     /// `agent.id`: [`is_party_path`]), which identify an event only when it has neither
     /// `event.id` nor `interaction.id`; varied only in such fixtures.
     pub fallback: Vec<String>,
+    /// The key's fields cxsync cannot judge (tester #250): not named as an id ([`is_id_name`]),
+    /// their fixture values not written as one ([`is_id_value`]), but named as a reference
+    /// (`bookingRef`, `ticketNumber`) or holding different id-like values in different fixtures.
+    /// Kept as the fixtures' like any shared field; lint's CX016 says it cannot tell rather than
+    /// stating a loss as fact.
+    pub unsure: Vec<String>,
+    /// Every path an enabled rule's `conditions` reads: never varied, never linked into
+    /// ([`links_of`]), so a generated event matches its fixture's rules (tester #258).
+    pub routed: Vec<String>,
 }
 
 /// The parties of an interaction that many events share: a customer has many calls, an agent
 /// takes many, a queue or tenant sees thousands. An id under (or named for) one of them is not
 /// the event's own.
-const PARTIES: [&str; 28] = [
+const PARTIES: [&str; 31] = [
     "account",
     "agent",
     "assignee",
@@ -87,8 +96,11 @@ const PARTIES: [&str; 28] = [
     "skill",
     "station",
     "team",
+    "taskqueue",
     "tenant",
     "user",
+    "worker",
+    "workspace",
 ];
 
 /// Whether a path names the id of a party many events share rather than of the event's own
@@ -99,10 +111,13 @@ const PARTIES: [&str; 28] = [
 pub fn is_party_path(path: &str) -> bool {
     path.split('.').any(|seg| {
         let lower = seg.to_ascii_lowercase();
-        let stem = ["_uuid", "-uuid", "uuid", "_id", "-id", "id"]
-            .iter()
-            .find_map(|suf| lower.strip_suffix(suf))
-            .unwrap_or(&lower);
+        let stem = [
+            "_guid", "-guid", "guid", "_uuid", "-uuid", "uuid", "_sid", "-sid", "sid", "_uid",
+            "uid", "_id", "-id", "id",
+        ]
+        .iter()
+        .find_map(|suf| lower.strip_suffix(suf))
+        .unwrap_or(&lower);
         PARTIES.contains(&stem)
     })
 }
@@ -111,16 +126,68 @@ pub fn is_party_path(path: &str) -> bool {
 /// `_id`, `-id`, `Uuid` or `_uuid` (`contactId`, `ticket_id`). A name alone cannot say whose id
 /// it is, which is why these identify an event only when it has no `event.id` and no
 /// `interaction.id`: beside those, `agent.id` or `customer.contactId` are shared by many events.
+///
+/// The same goes for the other names platforms give a record's own identifier (tester #250:
+/// `call.guid`, Twilio's `call.CallSid` were kept as the fixture's, and a correct key lost 461
+/// records): `guid`, `uid`, `sid` and the suffixes `Guid`, `GUID`, `_guid`, `-guid`, `Uid`,
+/// `_uid`, `Sid`, `SID`, `_sid`, `-sid` (`CallSid`, `call_sid`; `WorkerSid`, `AccountSid` are a
+/// party's, [`is_party_path`]). `…Ref`, `…Key`, `…Number` are not: a `phoneNumber`, a
+/// `sortKey` or a `queueRef` is shared by many events; such a field identifies an event only by
+/// its fixtures' values ([`is_id_value`]), and otherwise cxsync cannot tell ([`Identity::unsure`]).
 pub fn is_id_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower == "id"
-        || lower == "uuid"
-        || name.ends_with("Id")
-        || name.ends_with("ID")
-        || lower.ends_with("_id")
-        || lower.ends_with("-id")
-        || name.ends_with("Uuid")
-        || lower.ends_with("_uuid")
+    ["id", "uuid", "guid", "uid", "sid"].contains(&lower.as_str())
+        || ["Id", "ID", "Uuid", "Guid", "GUID", "Uid", "Sid", "SID"]
+            .iter()
+            .any(|suf| name.ends_with(suf) && name.len() > suf.len())
+        || [
+            "_id", "-id", "_uuid", "-uuid", "_guid", "-guid", "_uid", "_sid", "-sid",
+        ]
+        .iter()
+        .any(|suf| lower.ends_with(suf))
+}
+
+/// Whether a fixture value is written as a machine-made unique identifier: a UUID (`8-4-4-4-12`
+/// hex, either case), 24 or more hex characters of one case (a Mongo ObjectId, an MD5), or up to
+/// four letters followed by 24 or more hex characters (Twilio's `CA` + 32 hex). A field whose
+/// fixtures hold such values, different ones where several fixtures have it, is the event's own
+/// identity whatever its name ([`Identity::of_spec`]).
+pub fn is_id_value(v: &Value) -> bool {
+    let Value::String(s) = v else { return false };
+    let hex = |t: &str| {
+        t.len() >= 24
+            && (t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                || t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F')))
+    };
+    let uuid = s.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+        && s.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit());
+    uuid || hex(s)
+        || (1..=4).any(|i| {
+            s.is_char_boundary(i) && s[..i].bytes().all(|b| b.is_ascii_alphabetic()) && hex(&s[i..])
+        })
+}
+
+/// Whether a field's name reads like a per-record reference cxsync cannot judge by name
+/// (`…Ref`, `…Key`, `…Number`, `…No`: a `bookingRef` may be unique per call or shared by a
+/// customer's calls).
+fn is_ref_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["Ref", "Key", "Number", "Num", "No"]
+        .iter()
+        .any(|suf| name.ends_with(suf) && name.len() > suf.len())
+        || ["ref", "key", "number", "reference"].contains(&lower.as_str())
+        || [
+            "_ref",
+            "_key",
+            "_number",
+            "_no",
+            "-ref",
+            "-key",
+            "-number",
+            "reference",
+        ]
+        .iter()
+        .any(|suf| lower.ends_with(suf))
 }
 
 impl Identity {
@@ -132,16 +199,46 @@ impl Identity {
         key_vars: impl IntoIterator<Item = String>,
         routed: impl Fn(&str) -> bool,
     ) -> Self {
+        Self::of_key_values(key_vars, routed, |_| Vec::new())
+    }
+
+    /// [`Identity::of_key`], where `values` gives the fixtures' values at a path (one per
+    /// fixture that has it): a field whose values are ids ([`is_id_value`], different ones
+    /// where several fixtures have it) identifies the event whatever its name.
+    fn of_key_values<'a>(
+        key_vars: impl IntoIterator<Item = String>,
+        routed: impl Fn(&str) -> bool,
+        values: impl Fn(&str) -> Vec<&'a Value>,
+    ) -> Self {
         let mut id = Identity::default();
         for v in key_vars {
             let last = v.rsplit('.').next().unwrap_or(&v);
             if IDENTITY.contains(&v.as_str())
                 || v == "event.type"
                 || routed(&v)
-                || !is_id_name(last)
                 || id.fields.contains(&v)
                 || id.fallback.contains(&v)
+                || id.unsure.contains(&v)
             {
+                continue;
+            }
+            let vals = values(&v);
+            let differ = vals.windows(2).any(|w| w[0] != w[1]);
+            let id_valued = !vals.is_empty()
+                && vals.iter().all(|x| is_id_value(x))
+                && (vals.len() == 1 || differ);
+            if !is_id_name(last) && !id_valued {
+                // An id-like token (six or more letters and digits, with a digit) in each.
+                let id_like = |x: &&Value| {
+                    x.as_str().is_some_and(|s| {
+                        s.split(|c: char| !c.is_ascii_alphanumeric())
+                            .any(|t| t.len() >= 6 && t.bytes().any(|b| b.is_ascii_digit()))
+                    })
+                };
+                if !is_party_path(&v) && (is_ref_name(last) || (differ && vals.iter().all(id_like)))
+                {
+                    id.unsure.push(v);
+                }
                 continue;
             }
             if is_party_path(&v) {
@@ -161,12 +258,29 @@ impl Identity {
         let key: Vec<String> = crate::delivery::Template::parse(&spec.raw.idempotency.key)
             .map(|t| t.vars().collect())
             .unwrap_or_default();
-        Identity::of_key(key.into_iter().chain(upsert_inputs(spec)), |v| {
-            spec.raw
-                .rules
-                .iter()
-                .any(|r| r.enabled && r.conditions.contains_key(v))
-        })
+        let routed = routed_paths(spec);
+        // Each fixture once (rules may share one), in the spec's order.
+        let mut seen = std::collections::BTreeSet::new();
+        let events: Vec<&Value> = spec
+            .rules
+            .iter()
+            .flat_map(|r| &r.fixtures)
+            .filter(|f| seen.insert(f.path.clone()))
+            .map(|f| &f.event)
+            .collect();
+        let mut id = Identity::of_key_values(
+            key.into_iter().chain(upsert_inputs(spec)),
+            |v| routed.iter().any(|r| r == v),
+            |v| {
+                let segs = split(v);
+                events
+                    .iter()
+                    .filter_map(|e| get(e, &segs).filter(|x| !x.is_null()))
+                    .collect()
+            },
+        );
+        id.routed = routed;
+        id
     }
 
     /// Whether `event` carries a standard identity (`event.id` or `interaction.id`).
@@ -241,6 +355,19 @@ impl Identity {
             IDENTITY.contains(&v.as_str()) || self.fields.contains(v) || self.fallback.contains(v)
         })
     }
+}
+
+/// Every path an enabled rule's `conditions` reads, sorted: the fields rules route on, which
+/// generated events keep as their fixtures' (never varied, never linked into).
+pub fn routed_paths(spec: &crate::spec::Spec) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = spec
+        .raw
+        .rules
+        .iter()
+        .filter(|r| r.enabled)
+        .flat_map(|r| r.conditions.keys().cloned())
+        .collect();
+    set.into_iter().collect()
 }
 
 /// The input paths the CRM's upsert field (the spec's `crm.idempotency`, else its profile's) is
@@ -904,6 +1031,13 @@ impl Plan {
                 per_template,
             })
             .collect();
+        let routed: Vec<Vec<String>> = identity.routed.iter().map(|r| split(r)).collect();
+        let starts_with = |p: &[Seg], r: &[String]| {
+            p.len() >= r.len()
+                && r.iter()
+                    .zip(p)
+                    .all(|(a, b)| matches!(b, Seg::Key(k) if k == a))
+        };
         // Every time field but the identity fields: one shift moves them all.
         let id_paths: Vec<&[String]> = ids.iter().map(|f: &IdField| f.path.as_slice()).collect();
         let skip = |p: &[Seg]| {
@@ -947,7 +1081,11 @@ impl Plan {
                     .chain((0..n).filter(|&u| u != t).flat_map(varied_of))
                     .collect();
                 let time_paths: Vec<&[Seg]> = times[t].iter().map(|f| f.path.as_slice()).collect();
-                let skip = |p: &[Seg]| skip(p) || time_paths.contains(&p);
+                // A field rules route on stays the fixture's (tester #258: `skill: "SK-1001"`
+                // beside `interaction.id: 1001` became `SK-1002` and matched no rule).
+                let skip = |p: &[Seg]| {
+                    skip(p) || time_paths.contains(&p) || routed.iter().any(|r| starts_with(p, r))
+                };
                 links_of(template, &varied, &skip)
             })
             .collect();
