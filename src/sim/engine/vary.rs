@@ -1376,11 +1376,8 @@ impl Plan {
 /// (`DE-000042` → `DE-0000A3` does not keep it); an id with neither letters nor digits is its
 /// text followed by digits (`-` → `-1`).
 fn keeps_form(a: &str, b: &str) -> bool {
-    let hex = hex_class(a);
-    if hex.is_some_and(|class| {
-        b.chars()
-            .any(|c| c.is_ascii_alphanumeric() && !class.admits(c))
-    }) {
+    let hex = hex_form(a);
+    if hex.is_some_and(|h| !h.admits(b)) {
         return false;
     }
     if !a.chars().any(|c| c.is_ascii_alphanumeric()) {
@@ -1397,10 +1394,10 @@ fn keeps_form(a: &str, b: &str) -> bool {
     }
     let runs = |s: &str| -> Vec<(Run, usize)> {
         let mut out: Vec<(Run, usize)> = Vec::new();
-        for c in s.chars() {
+        for (tok, c) in tokens(s) {
             let run = match c {
                 // A hex id's letters and digits are one run of hex digits.
-                _ if hex.is_some() && c.is_ascii_alphanumeric() => Run::Digits,
+                _ if hex.is_some_and(|h| h.covers(tok, c)) => Run::Digits,
                 '0'..='9' => Run::Digits,
                 'a'..='z' => Run::Lower,
                 'A'..='Z' => Run::Upper,
@@ -1894,8 +1891,82 @@ fn exact_beyond(from: i128, n: i128, up: bool) -> Option<(i128, i128)> {
 /// where it counts. Letters only before the digits of their run are a word, not hex digits
 /// (`DE-000042`, `ABC000042`, `ABC-2025-000042`, `FACE42`: tester #247, counted in hex, wrote
 /// `DE-0000A3`), so its digits count in decimal; decimal counting of a hex id still writes hex.
-/// The one answer [`Shape::of`] and the built-in check ([`same_form`]) ask.
+/// Tester #253: a token of its own (between punctuation) written in hex still counts in hex when
+/// the whole id does not ([`hex_form`]).
+#[cfg(test)]
 fn hex_class(s: &str) -> Option<Class> {
+    hex_form(s).map(|h| h.class)
+}
+
+/// Where an id is written in hex: all of it ([`hex_class`]'s rule), or one token of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hex {
+    class: Class,
+    /// The token (counted between non-alphanumeric characters, from 0) written in hex; `None`:
+    /// every letter and digit of the id.
+    token: Option<usize>,
+}
+
+impl Hex {
+    /// Whether the character `c` of token `tok` is one of the hex digits.
+    fn covers(self, tok: usize, c: char) -> bool {
+        c.is_ascii_alphanumeric() && self.token.is_none_or(|t| t == tok)
+    }
+
+    /// Whether every hex position of `b` (laid out as the fixture is) holds a hex digit of the
+    /// fixture's case.
+    fn admits(self, b: &str) -> bool {
+        tokens(b).all(|(tok, c)| !self.covers(tok, c) || self.class.admits(c))
+    }
+}
+
+/// Each character of `s` with the index of the token it is in (a non-alphanumeric character
+/// ends a token and is counted with the one before it).
+fn tokens(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut tok = 0;
+    s.chars().map(move |c| {
+        let at = tok;
+        if !c.is_ascii_alphanumeric() {
+            tok += 1;
+        }
+        (at, c)
+    })
+}
+
+/// Whether `s` is a hex id ([`hex_class`]: the whole id), else its last token of only hex
+/// characters of one case, at least six, with a digit and a hex letter after a digit
+/// (`IN20250301-c0ffee`, `US20250301-0f3a9c`, a git short SHA `a1b2c3d`), delimited by
+/// punctuation or the ends: that token counts in hex keeping its width and case, the rest stays
+/// (tester #253: `c0ffee` was counted in decimal and widened to `c100ffee`). `DE-000042`,
+/// `FACE42`, `ABC000042` (letters only before the digits) stay decimal. The one answer
+/// [`Shape::of`] and the built-in checks ([`keeps_form`], [`same_form`]) ask.
+fn hex_form(s: &str) -> Option<Hex> {
+    if let Some(class) = whole_hex_class(s) {
+        return Some(Hex { class, token: None });
+    }
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .enumerate()
+        .filter_map(|(i, run)| {
+            let class = if run.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                Class::HexLower
+            } else if run.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F')) {
+                Class::HexUpper
+            } else {
+                return None;
+            };
+            let after_digit = run
+                .find(|c: char| c.is_ascii_digit())
+                .is_some_and(|d| run[d..].contains(|c: char| c.is_ascii_alphabetic()));
+            (run.len() >= 6 && after_digit).then_some(Hex {
+                class,
+                token: Some(i),
+            })
+        })
+        .last()
+}
+
+/// [`hex_class`]'s rule for the whole id.
+fn whole_hex_class(s: &str) -> Option<Class> {
     let alnum: Vec<char> = s.chars().filter(char::is_ascii_alphanumeric).collect();
     let letters = alnum.iter().filter(|c| c.is_ascii_alphabetic()).count();
     let digits = alnum.len() - letters;
@@ -1998,13 +2069,12 @@ impl Shape {
     /// needs), so its copies are still strings, start with the fixture's text and are unique.
     fn of(s: &str) -> Shape {
         let chars: Vec<char> = s.chars().collect();
-        if let Some(class) = hex_class(s) {
+        if let Some(hex) = hex_form(s) {
             return Shape(
-                chars
-                    .iter()
-                    .map(|&c| {
-                        if c.is_ascii_alphanumeric() {
-                            class
+                tokens(s)
+                    .map(|(tok, c)| {
+                        if hex.covers(tok, c) {
+                            hex.class
                         } else {
                             Class::Fixed(c)
                         }
@@ -2566,18 +2636,8 @@ enum Token {
 /// varied by a digit after it (`CASE--` → `CASE--1`), and nothing else more.
 fn same_form(a: &str, b: &str) -> bool {
     let (x, y) = (string_form(a), string_form(b));
-    let hex = Shape::of(a)
-        .0
-        .into_iter()
-        .find(|c| matches!(c, Class::HexLower | Class::HexUpper));
-    if let Some(class) = hex {
-        if !b
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .all(|c| class.admits(c))
-        {
-            return false;
-        }
+    if hex_form(a).is_some_and(|h| !h.admits(b)) {
+        return false;
     }
     let alike = |p: &Token, q: &Token| match (p, q) {
         (Token::Run(f), Token::Run(g)) => f == g || *f == 0 || *g == 0,
@@ -3304,6 +3364,7 @@ mod tests {
         let identity = Identity {
             fields: vec!["conversation.id".into()],
             fallback: vec![],
+            ..Default::default()
         };
         let evs = generate(&t, 3, &identity);
         for e in &evs {
@@ -3336,6 +3397,7 @@ mod tests {
         let identity = Identity {
             fields: vec!["survey.interactionId".into()],
             fallback: vec![],
+            ..Default::default()
         };
         let p = Plan::new(&t, 40, &identity).unwrap();
         let mut copies = t.to_vec();
@@ -3596,7 +3658,7 @@ mod tests {
             let r = shuffle % t.len();
             t.rotate_left(r);
             of.rotate_left(r);
-            let identity = Identity { fields: vec!["survey.interactionId".to_string()], fallback: vec![] };
+            let identity = Identity { fields: vec!["survey.interactionId".to_string()], fallback: vec![], ..Default::default() };
             let n = t.len();
             let copies = 3u64;
             let p = Plan::new(&t, copies * n as u64, &identity).unwrap();
@@ -3858,7 +3920,7 @@ mod tests {
         // Tester #247: a prefix of hex letters made a decimal id hex (`DE-000042` →
         // `DE-0000A3`). (fixture, its hex class, the first copy's id, the 1000th copy's.)
         use Class::{HexLower as L, HexUpper as U};
-        let table: [(&str, Option<Class>, &str, &str); 24] = [
+        let table: [(&str, Option<Class>, &str, &str); 32] = [
             // A word, then a number: decimal, letters and width kept.
             ("DE-000042", None, "DE-000043", "DE-001042"),
             ("de-000042", None, "de-000043", "de-001042"),
@@ -3917,6 +3979,38 @@ mod tests {
             ),
             ("abcdef", Some(L), "abcdf0", "abd1d7"),
             ("ABCDEF", Some(U), "ABCDF0", "ABD1D7"),
+            // A hex token of its own (tester #253): six or more hex characters with a letter
+            // after a digit, between punctuation; it counts in hex keeping width and case, the
+            // rest stays.
+            (
+                "IN20250301-c0ffee",
+                Some(L),
+                "IN20250301-c0ffef",
+                "IN20250301-c103d6",
+            ),
+            (
+                "IN20250301-c0f3e9",
+                Some(L),
+                "IN20250301-c0f3ea",
+                "IN20250301-c0f7d1",
+            ),
+            (
+                "US20250301-0f3a9c",
+                Some(L),
+                "US20250301-0f3a9d",
+                "US20250301-0f3e84",
+            ),
+            (
+                "CX-US20250301-0F3A9C",
+                Some(U),
+                "CX-US20250301-0F3A9D",
+                "CX-US20250301-0F3E84",
+            ),
+            ("build-a1b2c3d", Some(L), "build-a1b2c3e", "build-a1b3025"),
+            ("a1b2c3d-v2", Some(L), "a1b2c3e-v2", "a1b3025-v2"),
+            // Not hex tokens: letters only before the digits, too short, mixed case.
+            ("X-c0ffe", None, "X-c1000ffe", "X-c1999ffe"),
+            ("X-c0FfEe", None, "X-c1000FfEe", "X-c1999FfEe"),
         ];
         let copies = 1000u64;
         for (fixture, hex, first, last) in table {
@@ -3957,6 +4051,12 @@ mod tests {
                 "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5e53",
                 false,
             ),
+            ("IN20250301-c0ffee", "IN20250301-c0fff0", true),
+            ("IN20250301-c0ffee", "IN20250301-c0ffeg", false),
+            ("IN20250301-c0ffee", "IN20250301-c0ffe", false),
+            ("IN20250301-c0ffee", "IN20250301-C0FFF0", false),
+            ("IN20250301-c0ffee", "IN20250302-c0ffee", true),
+            ("IN20250301-c0ffee", "IN2025030A-c0ffee", false),
             ("-", "-12", true),
             ("-", "-", false),
             ("CASE-ZZ", "CASE-BAA", true),
