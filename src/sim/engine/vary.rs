@@ -4141,4 +4141,101 @@ mod tests {
         let e = plan(&t, 1).apply(&t[0], 0, 0, 1_735_689_844_000);
         assert_eq!(e["event"]["occurredAt"], 1_735_689_843.999);
     }
+
+    #[test]
+    fn a_guid_or_sid_or_an_id_shaped_value_is_identity_and_a_reference_is_unsure() {
+        // Tester #250: by name.
+        for own in [
+            "guid",
+            "Guid",
+            "callGuid",
+            "call_guid",
+            "CallSid",
+            "sid",
+            "call_sid",
+            "GUID",
+        ] {
+            assert!(is_id_name(own), "{own}");
+        }
+        for not in [
+            "skill",
+            "queue",
+            "status",
+            "Guid2",
+            "bookingRef",
+            "phoneNumber",
+            "side",
+        ] {
+            assert!(!is_id_name(not), "{not}");
+        }
+        for party in [
+            "call.WorkerSid",
+            "call.AccountSid",
+            "agent.guid",
+            "call.TaskQueueSid",
+        ] {
+            assert!(is_party_path(party), "{party}");
+        }
+        assert!(!is_party_path("call.CallSid"));
+        // By value.
+        for v in [
+            "0b6e8f0e-3c59-4b7e-9d2a-6f1d2c3b4a50",
+            "0B6E8F0E-3C59-4B7E-9D2A-6F1D2C3B4A50",
+            "CA1f3e5d7c9b1a3f5e7d9c1b3a5f7e9d1c",
+            "65a1f0c2b3d4e5f601234567",
+        ] {
+            assert!(is_id_value(&json!(v)), "{v}");
+        }
+        for v in [
+            json!("BK-204411"),
+            json!("completed"),
+            json!(42),
+            json!("Billing"),
+        ] {
+            assert!(!is_id_value(&v), "{v}");
+        }
+        // The spec's identity: a UUID-valued field with another name varies, a reference
+        // with distinct id-like values is unsure, a status or a routed field is neither.
+        let fixtures = [
+            json!({"call": {"ref": "0b6e8f0e-3c59-4b7e-9d2a-6f1d2c3b4a50", "booking": "BK-204411", "status": "done", "skill": "SK-100001"}}),
+            json!({"call": {"ref": "1c7f9f1f-4d6a-4c8f-8e3b-7a2e3d4c5b61", "booking": "BK-771902", "status": "open", "skill": "SK-200002"}}),
+        ];
+        let id = Identity::of_key_values(
+            ["call.ref", "call.booking", "call.status", "call.skill"].map(String::from),
+            |v| v == "call.skill",
+            |v| fixtures.iter().filter_map(|f| get(f, &split(v))).collect(),
+        );
+        assert_eq!(id.fields, vec!["call.ref".to_string()]);
+        assert_eq!(id.unsure, vec!["call.booking".to_string()]);
+        assert!(id.fallback.is_empty());
+        // One UUID shared by every fixture is a constant, not an identity.
+        let same = [fixtures[0].clone(), fixtures[0].clone()];
+        let id = Identity::of_key_values(
+            ["call.ref".to_string()],
+            |_| false,
+            |v| same.iter().filter_map(|f| get(f, &split(v))).collect(),
+        );
+        assert!(id.fields.is_empty());
+    }
+
+    #[test]
+    fn a_routed_field_is_never_linked_into() {
+        // Tester #258: `skill` repeats `interaction.id`'s digits at a token boundary.
+        let t = [json!({"interaction": {"id": 1001, "skill": "SK-1001", "note": "SK-1001"}})];
+        let routed = Identity {
+            routed: vec!["interaction.skill".to_string()],
+            ..Default::default()
+        };
+        let p = Plan::new(&t, 3, &routed).unwrap();
+        for g in 0..3 {
+            let e = p.apply(&t[0], 0, g, AT);
+            assert_eq!(e["interaction"]["skill"], "SK-1001");
+            assert_eq!(
+                e["interaction"]["note"],
+                format!("SK-{}", e["interaction"]["id"]),
+                "an unrouted field is still linked"
+            );
+            assert_ne!(e["interaction"]["id"], 1001);
+        }
+    }
 }
