@@ -1748,3 +1748,81 @@ rules:
         );
     }
 }
+
+/// #250: a key on a per-call id not named `…Id` (`call.guid`, Twilio's `call.CallSid`, a UUID
+/// under any name) is the event's identity; CX016 fires exactly when sim finds shared keys, an
+/// error where the field is certainly shared and a warning ("cannot tell") for a reference.
+#[test]
+fn key_uniqueness_lint_and_sim_agree_on_per_call_ids_of_any_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let call = |n: u32, sid: &str, booking: &str| {
+        format!(
+            r#", "call": {{"guid": "0b6e8f0e-3c59-4b7e-9d2a-6f1d2c3b4{n:03}", "CallSid": "CA1f3e5d7c9b1a3f5e7d9c1b3a5f7e{sid}", "ref": "5D2C9E1A-7B4D-4E8F-9A0B-1C2D3E4F5{n:03}", "bookingRef": "{booking}", "status": "completed", "skill": "SK-100{n}"}}"#
+        )
+    };
+    write(
+        dir.path(),
+        &[
+            (
+                "calls/a.json",
+                event(
+                    "EV-000401",
+                    "interaction.ended",
+                    "CHAT-7F3A-000401",
+                    &call(1, "9d1c", "BK-204411"),
+                ),
+            ),
+            (
+                "calls/b.json",
+                event(
+                    "EV-000402",
+                    "interaction.ended",
+                    "CHAT-7F3A-000402",
+                    &call(2, "8e2d", "BK-771902"),
+                ),
+            ),
+        ],
+    );
+    // (key, whether sim finds shared keys, lint's severity when it does)
+    let cases = [
+        ("${call.guid}", false, ""),
+        ("${call.CallSid}", false, ""),
+        ("${call.guid}_${event.type}", false, ""),
+        ("${call.ref}", false, ""),
+        ("${call.status}", true, "error"),
+        ("${call.bookingRef}", true, "warning"),
+    ];
+    for (key, shared, severity) in cases {
+        std::fs::write(dir.path().join("s.yaml"), key_spec(key, "calls")).unwrap();
+        let lint = cxsync()
+            .current_dir(dir.path())
+            .args(["lint", "s.yaml", "--select", "CX016", "--format", "concise"])
+            .output()
+            .unwrap();
+        let lint = text(&lint);
+        let sim = cxsync()
+            .current_dir(dir.path())
+            .args(["sim", "s.yaml", "--events", "60"])
+            .output()
+            .unwrap();
+        let sim = text(&sim);
+        assert!(sim.contains("unique-idempotency-keys"), "{key}: {sim}");
+        assert_eq!(
+            sim.contains("FAIL unique-idempotency-keys"),
+            shared,
+            "sim on {key}: {sim}"
+        );
+        assert_eq!(lint.contains("[CX016]"), shared, "lint on {key}: {lint}");
+        if shared {
+            assert!(
+                lint.contains(&format!("{severity}[CX016]")),
+                "lint on {key}: {lint}"
+            );
+            assert_eq!(
+                lint.contains("cannot tell") && sim.contains("cannot tell"),
+                severity == "warning",
+                "{key}: {lint}\n{sim}"
+            );
+        }
+    }
+}

@@ -48,6 +48,7 @@
 
 use super::prelude::*;
 use crate::delivery::Template;
+use crate::diag::Severity;
 use crate::sim::engine::preview::{self, Write};
 
 pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
@@ -97,6 +98,36 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             inputs.rules[w.rule].id
         )
     };
+    // A field cxsync cannot judge (`bookingRef`, distinct id-like fixture values: not named or
+    // written as an id): the events share the key in the simulation because it keeps the
+    // fixtures' values, not because production events would share it (tester #250).
+    let unsure: Vec<&String> = inputs
+        .identity
+        .unsure
+        .iter()
+        .filter(|u| vars.contains(u))
+        .collect();
+    if crate::sim::engine::key_hint(&template, &inputs).is_some() && !unsure.is_empty() {
+        let fields = unsure
+            .iter()
+            .map(|u| format!("`{u}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        out.push(
+            cx.at_value(
+                "/idempotency/key",
+                format!(
+                    "cxsync cannot tell whether {fields} is unique per event: it is not named as an id (`…Id`, `guid`, `…Sid`) and its fixture values are not written as one (a UUID, a long hex id); `cxsync sim` keeps the fixtures' values there, so its events {} and {} both render `{}`{more}, and it reports them as sharing a key",
+                    name(a),
+                    name(b),
+                    crate::diag::printable(b.key.as_deref().unwrap_or_default()),
+                ),
+            )
+            .with_help("if the field is unique per event in production, add `${event.id}` to the key (or suppress with `# cxsync: ignore[CX016]`); if it is not, use `${event.id}`")
+            .with_severity(Severity::Warning),
+        );
+        return;
+    }
     out.push(
         cx.at_value(
             "/idempotency/key",

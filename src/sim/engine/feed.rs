@@ -264,6 +264,19 @@ pub fn key_hint(key: &Template, inputs: &Inputs) -> Option<String> {
                 .join(", ")
         )
     };
+    let unsure: Vec<String> = id
+        .unsure
+        .iter()
+        .filter(|u| vars.contains(u))
+        .map(|u| format!("`{u}`"))
+        .collect();
+    if !unsure.is_empty() {
+        // Tester #250: not named or written as an id, but maybe unique in production.
+        return Some(format!(
+            "the key reads {fields}; cxsync cannot tell whether {} is unique per event (not named as an id, fixture values not written as one), so generated events keep the fixtures' values there: these records are lost only if production events share them too; if they do not, add `${{event.id}}` to the key (lint: CX016)",
+            unsure.join(", ")
+        ));
+    }
     Some(format!(
         "the key reads {fields} and no field that identifies an event (`event.id`, `interaction.id`, or the call's or conversation's own id){party}: generated events keep the fixtures' values there, as real events that share them do; use `${{event.id}}` or `${{interaction.id}}_${{event.type}}` (lint: CX016)"
     ))

@@ -55,12 +55,21 @@ pub struct Identity {
     /// `agent.id`: [`is_party_path`]), which identify an event only when it has neither
     /// `event.id` nor `interaction.id`; varied only in such fixtures.
     pub fallback: Vec<String>,
+    /// The key's fields cxsync cannot judge (tester #250): not named as an id ([`is_id_name`]),
+    /// their fixture values not written as one ([`is_id_value`]), but named as a reference
+    /// (`bookingRef`, `ticketNumber`) or holding different id-like values in different fixtures.
+    /// Kept as the fixtures' like any shared field; lint's CX016 says it cannot tell rather than
+    /// stating a loss as fact.
+    pub unsure: Vec<String>,
+    /// Every path an enabled rule's `conditions` reads: never varied, never linked into
+    /// ([`links_of`]), so a generated event matches its fixture's rules (tester #258).
+    pub routed: Vec<String>,
 }
 
 /// The parties of an interaction that many events share: a customer has many calls, an agent
 /// takes many, a queue or tenant sees thousands. An id under (or named for) one of them is not
 /// the event's own.
-const PARTIES: [&str; 28] = [
+const PARTIES: [&str; 31] = [
     "account",
     "agent",
     "assignee",
@@ -87,8 +96,11 @@ const PARTIES: [&str; 28] = [
     "skill",
     "station",
     "team",
+    "taskqueue",
     "tenant",
     "user",
+    "worker",
+    "workspace",
 ];
 
 /// Whether a path names the id of a party many events share rather than of the event's own
@@ -99,10 +111,13 @@ const PARTIES: [&str; 28] = [
 pub fn is_party_path(path: &str) -> bool {
     path.split('.').any(|seg| {
         let lower = seg.to_ascii_lowercase();
-        let stem = ["_uuid", "-uuid", "uuid", "_id", "-id", "id"]
-            .iter()
-            .find_map(|suf| lower.strip_suffix(suf))
-            .unwrap_or(&lower);
+        let stem = [
+            "_guid", "-guid", "guid", "_uuid", "-uuid", "uuid", "_sid", "-sid", "sid", "_uid",
+            "uid", "_id", "-id", "id",
+        ]
+        .iter()
+        .find_map(|suf| lower.strip_suffix(suf))
+        .unwrap_or(&lower);
         PARTIES.contains(&stem)
     })
 }
@@ -111,16 +126,68 @@ pub fn is_party_path(path: &str) -> bool {
 /// `_id`, `-id`, `Uuid` or `_uuid` (`contactId`, `ticket_id`). A name alone cannot say whose id
 /// it is, which is why these identify an event only when it has no `event.id` and no
 /// `interaction.id`: beside those, `agent.id` or `customer.contactId` are shared by many events.
+///
+/// The same goes for the other names platforms give a record's own identifier (tester #250:
+/// `call.guid`, Twilio's `call.CallSid` were kept as the fixture's, and a correct key lost 461
+/// records): `guid`, `uid`, `sid` and the suffixes `Guid`, `GUID`, `_guid`, `-guid`, `Uid`,
+/// `_uid`, `Sid`, `SID`, `_sid`, `-sid` (`CallSid`, `call_sid`; `WorkerSid`, `AccountSid` are a
+/// party's, [`is_party_path`]). `…Ref`, `…Key`, `…Number` are not: a `phoneNumber`, a
+/// `sortKey` or a `queueRef` is shared by many events; such a field identifies an event only by
+/// its fixtures' values ([`is_id_value`]), and otherwise cxsync cannot tell ([`Identity::unsure`]).
 pub fn is_id_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    lower == "id"
-        || lower == "uuid"
-        || name.ends_with("Id")
-        || name.ends_with("ID")
-        || lower.ends_with("_id")
-        || lower.ends_with("-id")
-        || name.ends_with("Uuid")
-        || lower.ends_with("_uuid")
+    ["id", "uuid", "guid", "uid", "sid"].contains(&lower.as_str())
+        || ["Id", "ID", "Uuid", "Guid", "GUID", "Uid", "Sid", "SID"]
+            .iter()
+            .any(|suf| name.ends_with(suf) && name.len() > suf.len())
+        || [
+            "_id", "-id", "_uuid", "-uuid", "_guid", "-guid", "_uid", "_sid", "-sid",
+        ]
+        .iter()
+        .any(|suf| lower.ends_with(suf))
+}
+
+/// Whether a fixture value is written as a machine-made unique identifier: a UUID (`8-4-4-4-12`
+/// hex, either case), 24 or more hex characters of one case (a Mongo ObjectId, an MD5), or up to
+/// four letters followed by 24 or more hex characters (Twilio's `CA` + 32 hex). A field whose
+/// fixtures hold such values, different ones where several fixtures have it, is the event's own
+/// identity whatever its name ([`Identity::of_spec`]).
+pub fn is_id_value(v: &Value) -> bool {
+    let Value::String(s) = v else { return false };
+    let hex = |t: &str| {
+        t.len() >= 24
+            && (t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                || t.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F')))
+    };
+    let uuid = s.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+        && s.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit());
+    uuid || hex(s)
+        || (1..=4).any(|i| {
+            s.is_char_boundary(i) && s[..i].bytes().all(|b| b.is_ascii_alphabetic()) && hex(&s[i..])
+        })
+}
+
+/// Whether a field's name reads like a per-record reference cxsync cannot judge by name
+/// (`…Ref`, `…Key`, `…Number`, `…No`: a `bookingRef` may be unique per call or shared by a
+/// customer's calls).
+fn is_ref_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["Ref", "Key", "Number", "Num", "No"]
+        .iter()
+        .any(|suf| name.ends_with(suf) && name.len() > suf.len())
+        || ["ref", "key", "number", "reference"].contains(&lower.as_str())
+        || [
+            "_ref",
+            "_key",
+            "_number",
+            "_no",
+            "-ref",
+            "-key",
+            "-number",
+            "reference",
+        ]
+        .iter()
+        .any(|suf| lower.ends_with(suf))
 }
 
 impl Identity {
@@ -132,16 +199,46 @@ impl Identity {
         key_vars: impl IntoIterator<Item = String>,
         routed: impl Fn(&str) -> bool,
     ) -> Self {
+        Self::of_key_values(key_vars, routed, |_| Vec::new())
+    }
+
+    /// [`Identity::of_key`], where `values` gives the fixtures' values at a path (one per
+    /// fixture that has it): a field whose values are ids ([`is_id_value`], different ones
+    /// where several fixtures have it) identifies the event whatever its name.
+    fn of_key_values<'a>(
+        key_vars: impl IntoIterator<Item = String>,
+        routed: impl Fn(&str) -> bool,
+        values: impl Fn(&str) -> Vec<&'a Value>,
+    ) -> Self {
         let mut id = Identity::default();
         for v in key_vars {
             let last = v.rsplit('.').next().unwrap_or(&v);
             if IDENTITY.contains(&v.as_str())
                 || v == "event.type"
                 || routed(&v)
-                || !is_id_name(last)
                 || id.fields.contains(&v)
                 || id.fallback.contains(&v)
+                || id.unsure.contains(&v)
             {
+                continue;
+            }
+            let vals = values(&v);
+            let differ = vals.windows(2).any(|w| w[0] != w[1]);
+            let id_valued = !vals.is_empty()
+                && vals.iter().all(|x| is_id_value(x))
+                && (vals.len() == 1 || differ);
+            if !is_id_name(last) && !id_valued {
+                // An id-like token (six or more letters and digits, with a digit) in each.
+                let id_like = |x: &&Value| {
+                    x.as_str().is_some_and(|s| {
+                        s.split(|c: char| !c.is_ascii_alphanumeric())
+                            .any(|t| t.len() >= 6 && t.bytes().any(|b| b.is_ascii_digit()))
+                    })
+                };
+                if !is_party_path(&v) && (is_ref_name(last) || (differ && vals.iter().all(id_like)))
+                {
+                    id.unsure.push(v);
+                }
                 continue;
             }
             if is_party_path(&v) {
@@ -161,12 +258,29 @@ impl Identity {
         let key: Vec<String> = crate::delivery::Template::parse(&spec.raw.idempotency.key)
             .map(|t| t.vars().collect())
             .unwrap_or_default();
-        Identity::of_key(key.into_iter().chain(upsert_inputs(spec)), |v| {
-            spec.raw
-                .rules
-                .iter()
-                .any(|r| r.enabled && r.conditions.contains_key(v))
-        })
+        let routed = routed_paths(spec);
+        // Each fixture once (rules may share one), in the spec's order.
+        let mut seen = std::collections::BTreeSet::new();
+        let events: Vec<&Value> = spec
+            .rules
+            .iter()
+            .flat_map(|r| &r.fixtures)
+            .filter(|f| seen.insert(f.path.clone()))
+            .map(|f| &f.event)
+            .collect();
+        let mut id = Identity::of_key_values(
+            key.into_iter().chain(upsert_inputs(spec)),
+            |v| routed.iter().any(|r| r == v),
+            |v| {
+                let segs = split(v);
+                events
+                    .iter()
+                    .filter_map(|e| get(e, &segs).filter(|x| !x.is_null()))
+                    .collect()
+            },
+        );
+        id.routed = routed;
+        id
     }
 
     /// Whether `event` carries a standard identity (`event.id` or `interaction.id`).
@@ -241,6 +355,19 @@ impl Identity {
             IDENTITY.contains(&v.as_str()) || self.fields.contains(v) || self.fallback.contains(v)
         })
     }
+}
+
+/// Every path an enabled rule's `conditions` reads, sorted: the fields rules route on, which
+/// generated events keep as their fixtures' (never varied, never linked into).
+pub fn routed_paths(spec: &crate::spec::Spec) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = spec
+        .raw
+        .rules
+        .iter()
+        .filter(|r| r.enabled)
+        .flat_map(|r| r.conditions.keys().cloned())
+        .collect();
+    set.into_iter().collect()
 }
 
 /// The input paths the CRM's upsert field (the spec's `crm.idempotency`, else its profile's) is
@@ -904,6 +1031,13 @@ impl Plan {
                 per_template,
             })
             .collect();
+        let routed: Vec<Vec<String>> = identity.routed.iter().map(|r| split(r)).collect();
+        let starts_with = |p: &[Seg], r: &[String]| {
+            p.len() >= r.len()
+                && r.iter()
+                    .zip(p)
+                    .all(|(a, b)| matches!(b, Seg::Key(k) if k == a))
+        };
         // Every time field but the identity fields: one shift moves them all.
         let id_paths: Vec<&[String]> = ids.iter().map(|f: &IdField| f.path.as_slice()).collect();
         let skip = |p: &[Seg]| {
@@ -947,7 +1081,11 @@ impl Plan {
                     .chain((0..n).filter(|&u| u != t).flat_map(varied_of))
                     .collect();
                 let time_paths: Vec<&[Seg]> = times[t].iter().map(|f| f.path.as_slice()).collect();
-                let skip = |p: &[Seg]| skip(p) || time_paths.contains(&p);
+                // A field rules route on stays the fixture's (tester #258: `skill: "SK-1001"`
+                // beside `interaction.id: 1001` became `SK-1002` and matched no rule).
+                let skip = |p: &[Seg]| {
+                    skip(p) || time_paths.contains(&p) || routed.iter().any(|r| starts_with(p, r))
+                };
                 links_of(template, &varied, &skip)
             })
             .collect();
@@ -1238,11 +1376,8 @@ impl Plan {
 /// (`DE-000042` → `DE-0000A3` does not keep it); an id with neither letters nor digits is its
 /// text followed by digits (`-` → `-1`).
 fn keeps_form(a: &str, b: &str) -> bool {
-    let hex = hex_class(a);
-    if hex.is_some_and(|class| {
-        b.chars()
-            .any(|c| c.is_ascii_alphanumeric() && !class.admits(c))
-    }) {
+    let hex = hex_form(a);
+    if hex.is_some_and(|h| !h.admits(b)) {
         return false;
     }
     if !a.chars().any(|c| c.is_ascii_alphanumeric()) {
@@ -1259,10 +1394,10 @@ fn keeps_form(a: &str, b: &str) -> bool {
     }
     let runs = |s: &str| -> Vec<(Run, usize)> {
         let mut out: Vec<(Run, usize)> = Vec::new();
-        for c in s.chars() {
+        for (tok, c) in tokens(s) {
             let run = match c {
                 // A hex id's letters and digits are one run of hex digits.
-                _ if hex.is_some() && c.is_ascii_alphanumeric() => Run::Digits,
+                _ if hex.is_some_and(|h| h.covers(tok, c)) => Run::Digits,
                 '0'..='9' => Run::Digits,
                 'a'..='z' => Run::Lower,
                 'A'..='Z' => Run::Upper,
@@ -1756,8 +1891,82 @@ fn exact_beyond(from: i128, n: i128, up: bool) -> Option<(i128, i128)> {
 /// where it counts. Letters only before the digits of their run are a word, not hex digits
 /// (`DE-000042`, `ABC000042`, `ABC-2025-000042`, `FACE42`: tester #247, counted in hex, wrote
 /// `DE-0000A3`), so its digits count in decimal; decimal counting of a hex id still writes hex.
-/// The one answer [`Shape::of`] and the built-in check ([`same_form`]) ask.
+/// Tester #253: a token of its own (between punctuation) written in hex still counts in hex when
+/// the whole id does not ([`hex_form`]).
+#[cfg(test)]
 fn hex_class(s: &str) -> Option<Class> {
+    hex_form(s).map(|h| h.class)
+}
+
+/// Where an id is written in hex: all of it ([`hex_class`]'s rule), or one token of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Hex {
+    class: Class,
+    /// The token (counted between non-alphanumeric characters, from 0) written in hex; `None`:
+    /// every letter and digit of the id.
+    token: Option<usize>,
+}
+
+impl Hex {
+    /// Whether the character `c` of token `tok` is one of the hex digits.
+    fn covers(self, tok: usize, c: char) -> bool {
+        c.is_ascii_alphanumeric() && self.token.is_none_or(|t| t == tok)
+    }
+
+    /// Whether every hex position of `b` (laid out as the fixture is) holds a hex digit of the
+    /// fixture's case.
+    fn admits(self, b: &str) -> bool {
+        tokens(b).all(|(tok, c)| !self.covers(tok, c) || self.class.admits(c))
+    }
+}
+
+/// Each character of `s` with the index of the token it is in (a non-alphanumeric character
+/// ends a token and is counted with the one before it).
+fn tokens(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let mut tok = 0;
+    s.chars().map(move |c| {
+        let at = tok;
+        if !c.is_ascii_alphanumeric() {
+            tok += 1;
+        }
+        (at, c)
+    })
+}
+
+/// Whether `s` is a hex id ([`hex_class`]: the whole id), else its last token of only hex
+/// characters of one case, at least six, with a digit and a hex letter after a digit
+/// (`IN20250301-c0ffee`, `US20250301-0f3a9c`, a git short SHA `a1b2c3d`), delimited by
+/// punctuation or the ends: that token counts in hex keeping its width and case, the rest stays
+/// (tester #253: `c0ffee` was counted in decimal and widened to `c100ffee`). `DE-000042`,
+/// `FACE42`, `ABC000042` (letters only before the digits) stay decimal. The one answer
+/// [`Shape::of`] and the built-in checks ([`keeps_form`], [`same_form`]) ask.
+fn hex_form(s: &str) -> Option<Hex> {
+    if let Some(class) = whole_hex_class(s) {
+        return Some(Hex { class, token: None });
+    }
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .enumerate()
+        .filter_map(|(i, run)| {
+            let class = if run.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                Class::HexLower
+            } else if run.bytes().all(|b| matches!(b, b'0'..=b'9' | b'A'..=b'F')) {
+                Class::HexUpper
+            } else {
+                return None;
+            };
+            let after_digit = run
+                .find(|c: char| c.is_ascii_digit())
+                .is_some_and(|d| run[d..].contains(|c: char| c.is_ascii_alphabetic()));
+            (run.len() >= 6 && after_digit).then_some(Hex {
+                class,
+                token: Some(i),
+            })
+        })
+        .last()
+}
+
+/// [`hex_class`]'s rule for the whole id.
+fn whole_hex_class(s: &str) -> Option<Class> {
     let alnum: Vec<char> = s.chars().filter(char::is_ascii_alphanumeric).collect();
     let letters = alnum.iter().filter(|c| c.is_ascii_alphabetic()).count();
     let digits = alnum.len() - letters;
@@ -1860,13 +2069,12 @@ impl Shape {
     /// needs), so its copies are still strings, start with the fixture's text and are unique.
     fn of(s: &str) -> Shape {
         let chars: Vec<char> = s.chars().collect();
-        if let Some(class) = hex_class(s) {
+        if let Some(hex) = hex_form(s) {
             return Shape(
-                chars
-                    .iter()
-                    .map(|&c| {
-                        if c.is_ascii_alphanumeric() {
-                            class
+                tokens(s)
+                    .map(|(tok, c)| {
+                        if hex.covers(tok, c) {
+                            hex.class
                         } else {
                             Class::Fixed(c)
                         }
@@ -2428,18 +2636,8 @@ enum Token {
 /// varied by a digit after it (`CASE--` → `CASE--1`), and nothing else more.
 fn same_form(a: &str, b: &str) -> bool {
     let (x, y) = (string_form(a), string_form(b));
-    let hex = Shape::of(a)
-        .0
-        .into_iter()
-        .find(|c| matches!(c, Class::HexLower | Class::HexUpper));
-    if let Some(class) = hex {
-        if !b
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .all(|c| class.admits(c))
-        {
-            return false;
-        }
+    if hex_form(a).is_some_and(|h| !h.admits(b)) {
+        return false;
     }
     let alike = |p: &Token, q: &Token| match (p, q) {
         (Token::Run(f), Token::Run(g)) => f == g || *f == 0 || *g == 0,
@@ -3166,6 +3364,7 @@ mod tests {
         let identity = Identity {
             fields: vec!["conversation.id".into()],
             fallback: vec![],
+            ..Default::default()
         };
         let evs = generate(&t, 3, &identity);
         for e in &evs {
@@ -3198,6 +3397,7 @@ mod tests {
         let identity = Identity {
             fields: vec!["survey.interactionId".into()],
             fallback: vec![],
+            ..Default::default()
         };
         let p = Plan::new(&t, 40, &identity).unwrap();
         let mut copies = t.to_vec();
@@ -3458,7 +3658,7 @@ mod tests {
             let r = shuffle % t.len();
             t.rotate_left(r);
             of.rotate_left(r);
-            let identity = Identity { fields: vec!["survey.interactionId".to_string()], fallback: vec![] };
+            let identity = Identity { fields: vec!["survey.interactionId".to_string()], fallback: vec![], ..Default::default() };
             let n = t.len();
             let copies = 3u64;
             let p = Plan::new(&t, copies * n as u64, &identity).unwrap();
@@ -3720,7 +3920,7 @@ mod tests {
         // Tester #247: a prefix of hex letters made a decimal id hex (`DE-000042` →
         // `DE-0000A3`). (fixture, its hex class, the first copy's id, the 1000th copy's.)
         use Class::{HexLower as L, HexUpper as U};
-        let table: [(&str, Option<Class>, &str, &str); 24] = [
+        let table: [(&str, Option<Class>, &str, &str); 32] = [
             // A word, then a number: decimal, letters and width kept.
             ("DE-000042", None, "DE-000043", "DE-001042"),
             ("de-000042", None, "de-000043", "de-001042"),
@@ -3779,6 +3979,38 @@ mod tests {
             ),
             ("abcdef", Some(L), "abcdf0", "abd1d7"),
             ("ABCDEF", Some(U), "ABCDF0", "ABD1D7"),
+            // A hex token of its own (tester #253): six or more hex characters with a letter
+            // after a digit, between punctuation; it counts in hex keeping width and case, the
+            // rest stays.
+            (
+                "IN20250301-c0ffee",
+                Some(L),
+                "IN20250301-c0ffef",
+                "IN20250301-c103d6",
+            ),
+            (
+                "IN20250301-c0f3e9",
+                Some(L),
+                "IN20250301-c0f3ea",
+                "IN20250301-c0f7d1",
+            ),
+            (
+                "US20250301-0f3a9c",
+                Some(L),
+                "US20250301-0f3a9d",
+                "US20250301-0f3e84",
+            ),
+            (
+                "CX-US20250301-0F3A9C",
+                Some(U),
+                "CX-US20250301-0F3A9D",
+                "CX-US20250301-0F3E84",
+            ),
+            ("build-a1b2c3d", Some(L), "build-a1b2c3e", "build-a1b3025"),
+            ("a1b2c3d-v2", Some(L), "a1b2c3e-v2", "a1b3025-v2"),
+            // Not hex tokens: letters only before the digits, too short, mixed case.
+            ("X-c0ffe", None, "X-c1000ffe", "X-c1999ffe"),
+            ("X-c0FfEe", None, "X-c1000FfEe", "X-c1999FfEe"),
         ];
         let copies = 1000u64;
         for (fixture, hex, first, last) in table {
@@ -3819,6 +4051,12 @@ mod tests {
                 "3F2A9C1E-7B4D-4E8F-9A0B-1C2D3E4F5e53",
                 false,
             ),
+            ("IN20250301-c0ffee", "IN20250301-c0fff0", true),
+            ("IN20250301-c0ffee", "IN20250301-c0ffeg", false),
+            ("IN20250301-c0ffee", "IN20250301-c0ffe", false),
+            ("IN20250301-c0ffee", "IN20250301-C0FFF0", false),
+            ("IN20250301-c0ffee", "IN20250302-c0ffee", true),
+            ("IN20250301-c0ffee", "IN2025030A-c0ffee", false),
             ("-", "-12", true),
             ("-", "-", false),
             ("CASE-ZZ", "CASE-BAA", true),
@@ -3902,5 +4140,102 @@ mod tests {
         let t = [json!({"event": {"id": "e-1", "occurredAt": 1_735_689_600.5}})];
         let e = plan(&t, 1).apply(&t[0], 0, 0, 1_735_689_844_000);
         assert_eq!(e["event"]["occurredAt"], 1_735_689_843.999);
+    }
+
+    #[test]
+    fn a_guid_or_sid_or_an_id_shaped_value_is_identity_and_a_reference_is_unsure() {
+        // Tester #250: by name.
+        for own in [
+            "guid",
+            "Guid",
+            "callGuid",
+            "call_guid",
+            "CallSid",
+            "sid",
+            "call_sid",
+            "GUID",
+        ] {
+            assert!(is_id_name(own), "{own}");
+        }
+        for not in [
+            "skill",
+            "queue",
+            "status",
+            "Guid2",
+            "bookingRef",
+            "phoneNumber",
+            "side",
+        ] {
+            assert!(!is_id_name(not), "{not}");
+        }
+        for party in [
+            "call.WorkerSid",
+            "call.AccountSid",
+            "agent.guid",
+            "call.TaskQueueSid",
+        ] {
+            assert!(is_party_path(party), "{party}");
+        }
+        assert!(!is_party_path("call.CallSid"));
+        // By value.
+        for v in [
+            "0b6e8f0e-3c59-4b7e-9d2a-6f1d2c3b4a50",
+            "0B6E8F0E-3C59-4B7E-9D2A-6F1D2C3B4A50",
+            "CA1f3e5d7c9b1a3f5e7d9c1b3a5f7e9d1c",
+            "65a1f0c2b3d4e5f601234567",
+        ] {
+            assert!(is_id_value(&json!(v)), "{v}");
+        }
+        for v in [
+            json!("BK-204411"),
+            json!("completed"),
+            json!(42),
+            json!("Billing"),
+        ] {
+            assert!(!is_id_value(&v), "{v}");
+        }
+        // The spec's identity: a UUID-valued field with another name varies, a reference
+        // with distinct id-like values is unsure, a status or a routed field is neither.
+        let fixtures = [
+            json!({"call": {"ref": "0b6e8f0e-3c59-4b7e-9d2a-6f1d2c3b4a50", "booking": "BK-204411", "status": "done", "skill": "SK-100001"}}),
+            json!({"call": {"ref": "1c7f9f1f-4d6a-4c8f-8e3b-7a2e3d4c5b61", "booking": "BK-771902", "status": "open", "skill": "SK-200002"}}),
+        ];
+        let id = Identity::of_key_values(
+            ["call.ref", "call.booking", "call.status", "call.skill"].map(String::from),
+            |v| v == "call.skill",
+            |v| fixtures.iter().filter_map(|f| get(f, &split(v))).collect(),
+        );
+        assert_eq!(id.fields, vec!["call.ref".to_string()]);
+        assert_eq!(id.unsure, vec!["call.booking".to_string()]);
+        assert!(id.fallback.is_empty());
+        // One UUID shared by every fixture is a constant, not an identity.
+        let same = [fixtures[0].clone(), fixtures[0].clone()];
+        let id = Identity::of_key_values(
+            ["call.ref".to_string()],
+            |_| false,
+            |v| same.iter().filter_map(|f| get(f, &split(v))).collect(),
+        );
+        assert!(id.fields.is_empty());
+    }
+
+    #[test]
+    fn a_routed_field_is_never_linked_into() {
+        // Tester #258: `skill` repeats `interaction.id`'s digits at a token boundary.
+        let t = [json!({"interaction": {"id": 1001, "skill": "SK-1001", "note": "SK-1001"}})];
+        let routed = Identity {
+            routed: vec!["interaction.skill".to_string()],
+            ..Default::default()
+        };
+        let p = Plan::new(&t, 3, &routed).unwrap();
+        for g in 0..3 {
+            let e = p.apply(&t[0], 0, g, AT);
+            assert_eq!(e["interaction"]["skill"], "SK-1001");
+            assert_eq!(
+                e["interaction"]["note"],
+                format!("SK-{}", e["interaction"]["id"]),
+                "an unrouted field is still linked"
+            );
+            assert_ne!(e["interaction"]["id"], 1001);
+        }
     }
 }
