@@ -29,7 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::delivery::{DeadLettered, Reason};
-use crate::sim::crm::Checks;
+use crate::sim::crm::{Checks, MemberRefusal};
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, RawSpec};
 
@@ -92,6 +92,22 @@ pub struct SpecCause {
     /// when the run knows it, and the largest payload of these dead letters, from which the
     /// fix names the `batchSize` that fits.
     pub batch_fit: Option<BatchFit>,
+    /// For a member of a batch refused with 422: the member's own judgement (#257), whether it
+    /// fails its schema (where) or was refused with a batch it cannot be replayed without.
+    pub member: Member,
+}
+
+/// What the CRM's checks say of one member of a batch refused with 422, judged alone as a
+/// replay sends it (#257); `None` for every other dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Member {
+    #[default]
+    None,
+    /// It fails its rule's schema: the spec's.
+    Fails(MemberRefusal),
+    /// It passes, but its batch may have been written, so a replay re-sends the batch whole,
+    /// which the failing members still break: it is delivered once they pass.
+    HeldByBatch,
 }
 
 /// What a batched 413's fix is computed from.
@@ -213,6 +229,9 @@ pub struct Causes {
     /// Members of a batch refused with a 4xx the checks are asked about, until the batch's
     /// last member is dead-lettered ([`Causes::finish`] files what is left).
     pub pending: Pending,
+    /// Of [`Causes::to_replay`], members the CRM's checks take of batches refused with 422
+    /// because of another member (#257): a replay sends them one by one and delivers them.
+    pub refused_with_batch: u64,
 }
 
 /// Whether `spec` uses OAuth without `retryOnTokenExpiry`: the machine then dead-letters every
@@ -252,7 +271,7 @@ impl Causes {
         }
         let auth = d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d));
         if auth || self.retry_after_cures(d) {
-            return self.file(d, Cause::Spec, None, example);
+            return self.file(d, Cause::Spec, None, Member::None, example);
         }
         match (&d.batch, cause(d.reason, d.last_status)) {
             // A batch's refusal: judged once its every member is here (#248).
@@ -271,11 +290,13 @@ impl Causes {
                 }
             }
             (_, Cause::Spec) => match self.limits.as_ref().map(|l| l.judge(d, None)) {
-                Some(Judged::Taken) => self.file(d, Cause::Faults, None, example),
-                Some(Judged::Refused(s)) => self.file(d, Cause::Spec, Some(s), example),
-                _ => self.file(d, Cause::Spec, None, example),
+                Some(Judged::Taken) => self.file(d, Cause::Faults, None, Member::None, example),
+                Some(Judged::Refused(s)) => {
+                    self.file(d, Cause::Spec, Some(s), Member::None, example)
+                }
+                _ => self.file(d, Cause::Spec, None, Member::None, example),
             },
-            (_, by) => self.file(d, by, None, example),
+            (_, by) => self.file(d, by, None, Member::None, example),
         }
     }
 
@@ -301,8 +322,26 @@ impl Causes {
             Judged::Refused(s) => (Cause::Spec, Some(s)),
             Judged::Unknown => (Cause::Spec, None),
         };
+        // A 422 is the only refusal of a batch a member earns alone (a 431 key, a 415
+        // Content-Type, a 413 body, a 400 shape are the whole request's): each member is judged
+        // as a replay sends it, one by one (#257).
+        let checks = self.limits.as_ref().map(|l| l.checks.clone());
         for (d, example) in members {
-            self.file(&d, by, found, || example);
+            let member = match (&checks, found, &d.payload) {
+                (Some(c), Some(422), Some(p)) => match c.member_refusal(&d.id.rule_id, p) {
+                    Some(m) => Member::Fails(m),
+                    None if d.batch.as_ref().is_some_and(|b| b.maybe_applied) => {
+                        Member::HeldByBatch
+                    }
+                    None => {
+                        self.refused_with_batch += 1;
+                        self.file(&d, Cause::Faults, None, Member::None, || example);
+                        continue;
+                    }
+                },
+                _ => Member::None,
+            };
+            self.file(&d, by, found, member, || example);
         }
     }
 
@@ -319,6 +358,7 @@ impl Causes {
         d: &DeadLettered,
         by: Cause,
         found: Option<u16>,
+        member: Member,
         example: impl FnOnce() -> String,
     ) {
         match by {
@@ -354,6 +394,7 @@ impl Causes {
                         && c.status == status
                         && c.answered == answered
                         && c.ignored_retry_after.is_some() == ignored_retry_after.is_some()
+                        && c.member == member
                 }) {
                     c.count += 1;
                     if let (Some(have), Some(new)) = (c.batch_fit.as_mut(), fit) {
@@ -370,6 +411,7 @@ impl Causes {
                         count: 1,
                         example: example(),
                         batch_fit: fit,
+                        member,
                     });
                 } else if let Some(last) = self.spec.last_mut() {
                     last.count += 1;
@@ -427,7 +469,13 @@ impl SpecCause {
     /// payload; `413, answered 422` when its checks refuse it for another reason than a fault
     /// answered).
     pub fn label(&self) -> String {
-        match (self.status, self.answered) {
+        let member = match &self.member {
+            Member::None => String::new(),
+            Member::Fails(m) if m.at.is_empty() => format!(" fail {}", m.schema),
+            Member::Fails(m) => format!(" fail {} at {}", m.schema, m.at),
+            Member::HeldByBatch => " pass, held by their batch".to_string(),
+        };
+        let label = match (self.status, self.answered) {
             (Some(s), Some(a)) => format!(
                 "{} ({s}, answered {a}) ×{} in rule {}",
                 self.reason.as_str(),
@@ -446,7 +494,8 @@ impl SpecCause {
                 self.count,
                 self.rule
             ),
-        }
+        };
+        label + &member
     }
 
     /// What a person does about it (with the lint rule that flags the spec, where one does):
@@ -454,6 +503,11 @@ impl SpecCause {
     /// answered in their place.
     pub fn fix(&self) -> String {
         let fix = self.status_fix();
+        if self.member == Member::HeldByBatch {
+            return format!(
+                "each passes its schema, but its batch was refused (422) for another member's payload and may have been written (an attempt was not refused), so a replay re-sends the batch whole: it is delivered once those members pass; {fix}"
+            );
+        }
         match (self.status, self.answered) {
             (Some(s), Some(a)) => format!(
                 "the CRM answered {a} (the scenario's fault), but its own checks refuse this request with {s}, as it answers without the fault: {fix}"
