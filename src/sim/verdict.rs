@@ -755,12 +755,36 @@ mod tests {
                 "m0,m1,m2",
                 (3, 0),
             ),
+            // A 422 is per member (#257): the one failing its schema is the spec's, the two
+            // others are to replay (a replay sends them one by one).
             (
                 "a member failing its schema",
                 422,
                 &[t(10), serde_json::json!({"x": 1}), t(10)][..],
                 "m0,m1,m2",
+                (1, 2),
+            ),
+            // Whole-request causes blame every member, a bad one among them or not.
+            (
+                "a member failing its schema in a body above the limit",
+                422,
+                &[t(40), serde_json::json!({"x": 1}), t(40)][..],
+                "m0,m1,m2",
                 (3, 0),
+            ),
+            (
+                "a member failing its schema under a joined key above 8192 bytes",
+                422,
+                &[t(10), serde_json::json!({"x": 1}), t(10)][..],
+                &long_key,
+                (3, 0),
+            ),
+            (
+                "a member failing its schema beside one that is a list",
+                422,
+                &[serde_json::json!({"x": 1}), serde_json::json!([t(1)])][..],
+                "m0,m1",
+                (2, 0),
             ),
             (
                 "a member that is a list",
@@ -787,6 +811,42 @@ mod tests {
         let mut two = batch(422, &fits, "m0,m1,m2");
         two.extend(batch(422, &[t(30), t(30), t(30)], "m0,m1,m2"));
         assert_eq!(filed(&two), (3, 3), "two batches");
+        // A batch the CRM may have written is replayed whole: its good members wait for the
+        // bad one's fix, the spec's, named apart from it.
+        let mut maybe = batch(
+            422,
+            &[t(10), serde_json::json!({"x": 1}), t(10)],
+            "m0,m1,m2",
+        );
+        for m in &mut maybe {
+            m.batch.as_mut().unwrap().maybe_applied = true;
+        }
+        assert_eq!(filed(&maybe), (3, 0), "a batch maybe written");
+        let mut c = Causes {
+            limits: Some(Limits {
+                checks: checks.clone(),
+            }),
+            batch_size: 3,
+            ..Causes::default()
+        };
+        for d in &batch(
+            422,
+            &[t(10), serde_json::json!({"x": 1}), t(10)],
+            "m0,m1,m2",
+        ) {
+            c.add(d, String::new);
+        }
+        c.finish();
+        assert_eq!(c.refused_with_batch, 2);
+        assert_eq!(c.spec.len(), 1);
+        assert_eq!(
+            c.spec[0].member,
+            Member::Fails(MemberRefusal {
+                schema: "crm.payloadSchema".into(),
+                at: String::new()
+            })
+        );
+        assert!(c.spec[0].label().ends_with(" fail crm.payloadSchema"));
     }
 
     /// A refusal the CRM's checks give for another reason than the status a fault answered is
