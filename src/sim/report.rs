@@ -811,7 +811,8 @@ impl Report {
         if replay > 0 {
             let _ = writeln!(
                 s,
-                "  to replay  {replay} dead-lettered by the scenario's faults ({}): the data is intact; once the cause is gone, `cxsync dlq replay <dlq> --spec <spec>` sends them with their original keys{}",
+                "  to replay  {replay} dead-lettered by the scenario's faults{} ({}): the data is intact; once the cause is gone, `cxsync dlq replay <dlq> --spec <spec>` sends them with their original keys{}",
+                if_any(self.causes.refused_with_batch, |_| " or refused with their batch".to_string()),
                 super::verdict::reason_list(&self.causes.to_replay),
                 super::engine::preview::replay_set_back_note(&self.replay_set_back)
             );
