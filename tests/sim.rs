@@ -3437,8 +3437,10 @@ fn a_respond_fault_refusing_good_batches_is_to_replay_as_dlq_replay_agrees() {
         )),
         "{out}{err}"
     );
-    // The schema refuses voice, and every batch holds a voice event: the model's own checks
-    // refuse each batch (422), so every member is the spec's.
+    // The schema refuses voice, and batches hold voice events: the model's own checks refuse
+    // each such batch (422). Each member is judged as a replay sends it, alone (#257): the
+    // voice events are the spec's, named by the schema and path; the others are to replay,
+    // and exactly they are what `dlq replay --dry-run` of the unchanged spec delivers.
     let mut edits = batching.to_vec();
     edits.push((
         "specs/crm-case.schema.json",
@@ -3456,21 +3458,56 @@ fn a_respond_fault_refusing_good_batches_is_to_replay_as_dlq_replay_agrees() {
             "respond.yaml",
             "--report",
             "r.json",
+            "--dlq-dir",
+            "dlq",
         ],
     );
     assert_eq!(code, 1, "{out}{err}");
     let rep: serde_json::Value =
         serde_json::from_slice(&fs::read(dir.path().join("r.json")).unwrap()).unwrap();
-    assert_eq!(
-        rep["deadLetters"]["toReplay"]["count"].as_u64(),
-        Some(0),
+    let to_replay = &rep["deadLetters"]["toReplay"];
+    let replay = to_replay["count"].as_u64().unwrap();
+    let with_batch = to_replay["refusedWithBatch"].as_u64().unwrap();
+    assert!(with_batch > 0, "{out}");
+    assert!(with_batch <= replay, "{out}");
+    assert!(
+        out.contains(&format!(
+            "of which {with_batch} refused with their batch: to replay"
+        )),
         "{out}"
     );
+    let causes = rep["deadLetters"]["causedBySpec"].as_array().unwrap();
+    let failing: Vec<_> = causes
+        .iter()
+        .filter(|c| c["member"]["fails"].is_string())
+        .collect();
+    assert!(!failing.is_empty(), "{out}");
+    for c in &failing {
+        assert_eq!(c["status"], 422, "{out}");
+        assert!(
+            c["member"]["at"].as_str().unwrap().contains("channel"),
+            "{c}"
+        );
+    }
+    let spec: u64 = causes.iter().map(|c| c["count"].as_u64().unwrap()).sum();
+    let (_, rout, rerr) = run_in(
+        dir.path(),
+        &[
+            "dlq",
+            "replay",
+            "dlq",
+            "--spec",
+            "specs/crm_sync.yaml",
+            "--dry-run",
+        ],
+    );
+    let text = format!("{rout}{rerr}");
     assert!(
-        spec_causes(&rep)
-            .iter()
-            .any(|c| c.0 == "NON_RETRYABLE_STATUS" && c.1 == Some(422)),
-        "{out}"
+        text.contains(&format!(
+            "{replay} of {} records would now be delivered; {spec} still fail",
+            replay + spec
+        )),
+        "{out}\n{text}"
     );
 }
 

@@ -635,11 +635,17 @@ impl Report {
                     "expectedByScenario": self.expected(c.reason),
                     "example": c.example,
                     "fix": c.fix(),
+                    "member": match &c.member {
+                        super::verdict::Member::None => Value::Null,
+                        super::verdict::Member::Fails(m) => json!({"fails": m.schema, "at": m.at}),
+                        super::verdict::Member::HeldByBatch => json!("heldByBatch"),
+                    },
                 })).collect::<Vec<_>>(),
                 "lostWithoutDlq": self.lost_without_dlq,
                 "appliedWithoutDlq": self.applied_without_dlq,
                 "toReplay": {
                     "count": self.replayable(),
+                    "refusedWithBatch": self.causes.refused_with_batch,
                     "reasons": self::reasons(&self.causes.to_replay)
                         .into_iter()
                         .map(|(r, n)| (r.as_str().to_string(), json!(n)))
@@ -805,9 +811,19 @@ impl Report {
         if replay > 0 {
             let _ = writeln!(
                 s,
-                "  to replay  {replay} dead-lettered by the scenario's faults ({}): the data is intact; once the cause is gone, `cxsync dlq replay <dlq> --spec <spec>` sends them with their original keys{}",
+                "  to replay  {replay} dead-lettered by the scenario's faults{} ({}): the data is intact; once the cause is gone, `cxsync dlq replay <dlq> --spec <spec>` sends them with their original keys{}",
+                if_any(self.causes.refused_with_batch, |_| " or refused with their batch".to_string()),
                 super::verdict::reason_list(&self.causes.to_replay),
                 super::engine::preview::replay_set_back_note(&self.replay_set_back)
+            );
+        }
+        let with_batch = self.causes.refused_with_batch;
+        if with_batch > 0 {
+            let _ = writeln!(
+                s,
+                "    of which {with_batch} refused with their batch: to replay (replay sends them one by one); each passes its schema, but the CRM refused its batch (422) for another member's payload: with batchSize {} one bad event takes up to {} good ones with it",
+                self.causes.batch_size,
+                self.causes.batch_size.saturating_sub(1)
             );
         }
         if !self.sources.is_empty() && self.totals.events > 0 {

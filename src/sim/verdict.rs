@@ -29,7 +29,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::delivery::{DeadLettered, Reason};
-use crate::sim::crm::Checks;
+use crate::sim::crm::{Checks, MemberRefusal};
 use crate::sim::scenario::Scenario;
 use crate::spec::model::{Auth, RawSpec};
 
@@ -92,6 +92,22 @@ pub struct SpecCause {
     /// when the run knows it, and the largest payload of these dead letters, from which the
     /// fix names the `batchSize` that fits.
     pub batch_fit: Option<BatchFit>,
+    /// For a member of a batch refused with 422: the member's own judgement (#257), whether it
+    /// fails its schema (where) or was refused with a batch it cannot be replayed without.
+    pub member: Member,
+}
+
+/// What the CRM's checks say of one member of a batch refused with 422, judged alone as a
+/// replay sends it (#257); `None` for every other dead letter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Member {
+    #[default]
+    None,
+    /// It fails its rule's schema: the spec's.
+    Fails(MemberRefusal),
+    /// It passes, but its batch may have been written, so a replay re-sends the batch whole,
+    /// which the failing members still break: it is delivered once they pass.
+    HeldByBatch,
 }
 
 /// What a batched 413's fix is computed from.
@@ -213,6 +229,9 @@ pub struct Causes {
     /// Members of a batch refused with a 4xx the checks are asked about, until the batch's
     /// last member is dead-lettered ([`Causes::finish`] files what is left).
     pub pending: Pending,
+    /// Of [`Causes::to_replay`], members the CRM's checks take of batches refused with 422
+    /// because of another member (#257): a replay sends them one by one and delivers them.
+    pub refused_with_batch: u64,
 }
 
 /// Whether `spec` uses OAuth without `retryOnTokenExpiry`: the machine then dead-letters every
@@ -252,7 +271,7 @@ impl Causes {
         }
         let auth = d.reason == Reason::AuthFailed && (self.stale_tokens || self.refresh_cures(d));
         if auth || self.retry_after_cures(d) {
-            return self.file(d, Cause::Spec, None, example);
+            return self.file(d, Cause::Spec, None, Member::None, example);
         }
         match (&d.batch, cause(d.reason, d.last_status)) {
             // A batch's refusal: judged once its every member is here (#248).
@@ -271,11 +290,13 @@ impl Causes {
                 }
             }
             (_, Cause::Spec) => match self.limits.as_ref().map(|l| l.judge(d, None)) {
-                Some(Judged::Taken) => self.file(d, Cause::Faults, None, example),
-                Some(Judged::Refused(s)) => self.file(d, Cause::Spec, Some(s), example),
-                _ => self.file(d, Cause::Spec, None, example),
+                Some(Judged::Taken) => self.file(d, Cause::Faults, None, Member::None, example),
+                Some(Judged::Refused(s)) => {
+                    self.file(d, Cause::Spec, Some(s), Member::None, example)
+                }
+                _ => self.file(d, Cause::Spec, None, Member::None, example),
             },
-            (_, by) => self.file(d, by, None, example),
+            (_, by) => self.file(d, by, None, Member::None, example),
         }
     }
 
@@ -301,8 +322,26 @@ impl Causes {
             Judged::Refused(s) => (Cause::Spec, Some(s)),
             Judged::Unknown => (Cause::Spec, None),
         };
+        // A 422 is the only refusal of a batch a member earns alone (a 431 key, a 415
+        // Content-Type, a 413 body, a 400 shape are the whole request's): each member is judged
+        // as a replay sends it, one by one (#257).
+        let checks = self.limits.as_ref().map(|l| l.checks.clone());
         for (d, example) in members {
-            self.file(&d, by, found, || example);
+            let member = match (&checks, found, &d.payload) {
+                (Some(c), Some(422), Some(p)) => match c.member_refusal(&d.id.rule_id, p) {
+                    Some(m) => Member::Fails(m),
+                    None if d.batch.as_ref().is_some_and(|b| b.maybe_applied) => {
+                        Member::HeldByBatch
+                    }
+                    None => {
+                        self.refused_with_batch += 1;
+                        self.file(&d, Cause::Faults, None, Member::None, || example);
+                        continue;
+                    }
+                },
+                _ => Member::None,
+            };
+            self.file(&d, by, found, member, || example);
         }
     }
 
@@ -319,6 +358,7 @@ impl Causes {
         d: &DeadLettered,
         by: Cause,
         found: Option<u16>,
+        member: Member,
         example: impl FnOnce() -> String,
     ) {
         match by {
@@ -354,6 +394,7 @@ impl Causes {
                         && c.status == status
                         && c.answered == answered
                         && c.ignored_retry_after.is_some() == ignored_retry_after.is_some()
+                        && c.member == member
                 }) {
                     c.count += 1;
                     if let (Some(have), Some(new)) = (c.batch_fit.as_mut(), fit) {
@@ -370,6 +411,7 @@ impl Causes {
                         count: 1,
                         example: example(),
                         batch_fit: fit,
+                        member,
                     });
                 } else if let Some(last) = self.spec.last_mut() {
                     last.count += 1;
@@ -427,7 +469,13 @@ impl SpecCause {
     /// payload; `413, answered 422` when its checks refuse it for another reason than a fault
     /// answered).
     pub fn label(&self) -> String {
-        match (self.status, self.answered) {
+        let member = match &self.member {
+            Member::None => String::new(),
+            Member::Fails(m) if m.at.is_empty() => format!(" fail {}", m.schema),
+            Member::Fails(m) => format!(" fail {} at {}", m.schema, m.at),
+            Member::HeldByBatch => " pass, held by their batch".to_string(),
+        };
+        let label = match (self.status, self.answered) {
             (Some(s), Some(a)) => format!(
                 "{} ({s}, answered {a}) ×{} in rule {}",
                 self.reason.as_str(),
@@ -446,7 +494,8 @@ impl SpecCause {
                 self.count,
                 self.rule
             ),
-        }
+        };
+        label + &member
     }
 
     /// What a person does about it (with the lint rule that flags the spec, where one does):
@@ -454,6 +503,11 @@ impl SpecCause {
     /// answered in their place.
     pub fn fix(&self) -> String {
         let fix = self.status_fix();
+        if self.member == Member::HeldByBatch {
+            return format!(
+                "each passes its schema, but its batch was refused (422) for another member's payload and may have been written (an attempt was not refused), so a replay re-sends the batch whole: it is delivered once those members pass; {fix}"
+            );
+        }
         match (self.status, self.answered) {
             (Some(s), Some(a)) => format!(
                 "the CRM answered {a} (the scenario's fault), but its own checks refuse this request with {s}, as it answers without the fault: {fix}"
@@ -701,12 +755,36 @@ mod tests {
                 "m0,m1,m2",
                 (3, 0),
             ),
+            // A 422 is per member (#257): the one failing its schema is the spec's, the two
+            // others are to replay (a replay sends them one by one).
             (
                 "a member failing its schema",
                 422,
                 &[t(10), serde_json::json!({"x": 1}), t(10)][..],
                 "m0,m1,m2",
+                (1, 2),
+            ),
+            // Whole-request causes blame every member, a bad one among them or not.
+            (
+                "a member failing its schema in a body above the limit",
+                422,
+                &[t(40), serde_json::json!({"x": 1}), t(40)][..],
+                "m0,m1,m2",
                 (3, 0),
+            ),
+            (
+                "a member failing its schema under a joined key above 8192 bytes",
+                422,
+                &[t(10), serde_json::json!({"x": 1}), t(10)][..],
+                &long_key,
+                (3, 0),
+            ),
+            (
+                "a member failing its schema beside one that is a list",
+                422,
+                &[serde_json::json!({"x": 1}), serde_json::json!([t(1)])][..],
+                "m0,m1",
+                (2, 0),
             ),
             (
                 "a member that is a list",
@@ -733,6 +811,42 @@ mod tests {
         let mut two = batch(422, &fits, "m0,m1,m2");
         two.extend(batch(422, &[t(30), t(30), t(30)], "m0,m1,m2"));
         assert_eq!(filed(&two), (3, 3), "two batches");
+        // A batch the CRM may have written is replayed whole: its good members wait for the
+        // bad one's fix, the spec's, named apart from it.
+        let mut maybe = batch(
+            422,
+            &[t(10), serde_json::json!({"x": 1}), t(10)],
+            "m0,m1,m2",
+        );
+        for m in &mut maybe {
+            m.batch.as_mut().unwrap().maybe_applied = true;
+        }
+        assert_eq!(filed(&maybe), (3, 0), "a batch maybe written");
+        let mut c = Causes {
+            limits: Some(Limits {
+                checks: checks.clone(),
+            }),
+            batch_size: 3,
+            ..Causes::default()
+        };
+        for d in &batch(
+            422,
+            &[t(10), serde_json::json!({"x": 1}), t(10)],
+            "m0,m1,m2",
+        ) {
+            c.add(d, String::new);
+        }
+        c.finish();
+        assert_eq!(c.refused_with_batch, 2);
+        assert_eq!(c.spec.len(), 1);
+        assert_eq!(
+            c.spec[0].member,
+            Member::Fails(MemberRefusal {
+                schema: "crm.payloadSchema".into(),
+                at: String::new()
+            })
+        );
+        assert!(c.spec[0].label().ends_with(" fail crm.payloadSchema"));
     }
 
     /// A refusal the CRM's checks give for another reason than the status a fault answered is

@@ -119,6 +119,39 @@ pub struct PayloadSchema {
     pub key: String,
 }
 
+/// One way a record fails its payload schema: where (a JSON pointer into the record, empty for
+/// the record itself) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub at: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.at.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.at, self.message)
+        }
+    }
+}
+
+impl PayloadSchema {
+    /// How `record` fails this schema (empty: it passes). The one per-record judgement of the
+    /// CRM model's checks (`sim::crm::Checks::member_refusal`, which the sim verdict asks of
+    /// each member of a refused batch, #257) and of `dlq replay`'s evaluation.
+    pub fn violations(&self, record: &serde_json::Value) -> Vec<Violation> {
+        self.validator
+            .iter_errors(record)
+            .map(|e| Violation {
+                at: e.instance_path().to_string(),
+                message: e.to_string(),
+            })
+            .collect()
+    }
+}
+
 /// Every rule's payload schema, by rule id.
 #[derive(Debug, Clone, Default)]
 pub struct PayloadSchemas {

@@ -346,18 +346,8 @@ impl Replayer {
                 problems.push(Problem::BodyTooLarge { bytes, limit });
             }
             if let Some(schema) = self.schemas.for_rule(rule.map(|r| r.id.as_str())) {
-                let errors: Vec<String> = schema
-                    .validator
-                    .iter_errors(p)
-                    .map(|e| {
-                        let at = e.instance_path().to_string();
-                        if at.is_empty() {
-                            e.to_string()
-                        } else {
-                            format!("{at}: {e}")
-                        }
-                    })
-                    .collect();
+                let errors: Vec<String> =
+                    schema.violations(p).iter().map(|v| v.to_string()).collect();
                 schema_ok = Some(errors.is_empty());
                 if !errors.is_empty() {
                     problems.push(Problem::SchemaViolation { errors });

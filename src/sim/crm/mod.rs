@@ -986,14 +986,33 @@ impl Checks {
         if crm::body::judge(body, self.accepts_arrays).is_err() {
             return Some(400);
         }
-        let schemas = self.schema.as_ref()?;
-        let valid = records.iter().all(|(rule, record)| {
-            schemas
-                .for_rule(Some(rule))
-                .is_none_or(|s| s.validator.is_valid(record))
-        });
-        (!valid).then_some(422)
+        let fails = records
+            .iter()
+            .any(|(rule, record)| self.member_refusal(rule, record).is_some());
+        fails.then_some(422)
     }
+
+    /// Whether the CRM refuses one record of rule `rule` by itself (422): the first way it
+    /// fails the rule's payload schema ([`crate::spec::payload::PayloadSchema::violations`], the
+    /// judgement `dlq replay` makes of each record it would send). A batch's request is 422 when
+    /// any member is; the verdict asks each member of such a batch (#257), as a replay, which
+    /// sends its members one by one, does.
+    pub fn member_refusal(&self, rule: &str, record: &Value) -> Option<MemberRefusal> {
+        let schema = self.schema.as_ref()?.for_rule(Some(rule))?;
+        let v = schema.violations(record).into_iter().next()?;
+        Some(MemberRefusal {
+            schema: schema.key.clone(),
+            at: v.at,
+        })
+    }
+}
+
+/// A record the CRM's schema refuses ([`Checks::member_refusal`]): the spec key of the schema
+/// (`rules[1].payloadSchema`) and where the record first fails it (`/Who_Ref__c`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRefusal {
+    pub schema: String,
+    pub at: String,
 }
 
 /// Whether a `Content-Type` value says JSON, as a CRM API that reads the body by it judges:
