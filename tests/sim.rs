@@ -4046,3 +4046,64 @@ fn a_respond_fault_with_a_2xx_status_is_refused_at_the_status_with_its_reason() 
         "{code}: {out}{err}"
     );
 }
+
+/// #271: two rules of one event upserting one record with different values of a field lose
+/// one rule's write (the record keeps whichever lands last; a retry reverses it). The
+/// conservation invariant counts them; two rules writing the same values lose nothing.
+#[test]
+fn two_rules_of_one_event_upserting_one_record_differently_break_conservation() {
+    for (close_code, conflicting) in [("\"VOICE-NOTE\"", true), ("", false)] {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("p");
+        let out = cxsync()
+            .args(["init", "--crm", "servicenow", p.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let spec_path = p.join("specs/servicenow_sync.yaml");
+        let spec = fs::read_to_string(&spec_path).unwrap();
+        let transform =
+            fs::read_to_string(p.join("specs/transforms/interaction_ended.jsonata")).unwrap();
+        let note = if conflicting {
+            let old = "\"u_close_code\": interaction.disposition.code";
+            assert!(transform.contains(old), "{transform}");
+            transform.replace(old, &format!("\"u_close_code\": {close_code}"))
+        } else {
+            transform.clone()
+        };
+        fs::write(p.join("specs/transforms/note.jsonata"), note).unwrap();
+        let second = "  - id: SN_NOTE_ON_VOICE\n    name: Note on voice\n    eventType: interaction.ended\n    conditions:\n      interaction.channel.type: [voice]\n    transformFile: transforms/note.jsonata\n    fixtures:\n      - ../fixtures/events/*.json\n    stage: 1\n\n";
+        let at = spec
+            .find("\nrollout:")
+            .expect("the servicenow spec has a rollout");
+        fs::write(
+            &spec_path,
+            format!("{}\n{second}{}", &spec[..at], &spec[at + 1..]),
+        )
+        .unwrap();
+        let report = d.path().join("r.json");
+        let (code, out, err) = run(&[
+            spec_path.to_str().unwrap(),
+            "--events",
+            "300",
+            "--seed",
+            "7",
+            "--report",
+            report.to_str().unwrap(),
+        ]);
+        let r: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+        let n = r["overwrittenByAnotherRule"].as_u64().unwrap();
+        if conflicting {
+            assert!(n > 0, "{r}");
+            assert_eq!(code, 1, "{out}{err}");
+            assert!(
+                out.contains("overwritten by another rule of the same event")
+                    || err.contains("overwritten by another rule of the same event"),
+                "{out}{err}"
+            );
+        } else {
+            assert_eq!(n, 0, "{r}");
+        }
+    }
+}

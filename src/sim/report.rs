@@ -160,6 +160,12 @@ pub struct Report {
     /// failure that says why.
     pub set_back: u64,
     pub set_back_detail: String,
+    /// Delivered records another rule of the **same** event changed afterwards (two rules of
+    /// one event upserting one record, a field both set to different values: which write
+    /// survives depends on the order they land, #271), counted in `totals.lost`, and the
+    /// failure that says why.
+    pub rule_conflicts: u64,
+    pub rule_conflict_detail: String,
     /// Pairs of rules (the older event's, the newer's) whose writes of one upserted record can
     /// set it back (CX037's condition, `sim::engine::preview::set_back_rules_of`): a replay of
     /// an older event's dead letter can, so the "to replay" line says so (#217).
@@ -332,6 +338,8 @@ impl Report {
             overwrite_detail: String::new(),
             set_back: 0,
             set_back_detail: String::new(),
+            rule_conflicts: 0,
+            rule_conflict_detail: String::new(),
             replay_set_back: Vec::new(),
             lost_without_dlq: 0,
             applied_without_dlq: 0,
@@ -478,6 +486,9 @@ impl Report {
         }
         if self.set_back > 0 {
             why.push(self.set_back_detail.clone());
+        }
+        if self.rule_conflicts > 0 {
+            why.push(self.rule_conflict_detail.clone());
         }
         if !self.generation.is_empty() {
             why.push(format!(
@@ -677,6 +688,7 @@ impl Report {
             "deadLetteredButApplied": self.dead_lettered_but_applied,
             "overwrittenByOtherEvents": self.overwritten,
             "setBackByOlderEvents": self.set_back,
+            "overwrittenByAnotherRule": self.rule_conflicts,
             "attemptsHistogram": attempts,
             // null when nothing was delivered: there is no latency to report.
             "latencyMs": match self.latency {
@@ -1053,7 +1065,8 @@ impl Report {
         if t.lost == 0 {
             return String::new();
         }
-        let of_delivered = t.delivered_not_applied + self.overwritten + self.set_back;
+        let of_delivered =
+            t.delivered_not_applied + self.overwritten + self.set_back + self.rule_conflicts;
         let unsettled = t.lost.saturating_sub(of_delivered + self.lost_without_dlq);
         let mut parts = Vec::new();
         if of_delivered > 0 {

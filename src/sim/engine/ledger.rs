@@ -277,8 +277,9 @@ impl Ledger {
             else {
                 continue;
             };
-            // Same subject, and the write that landed last is of the older event.
-            if s1 != s2 || !self.older((older_write, ev2), (newer_write, ev1)) {
+            // Same subject, and the write that landed last is of the older event (another
+            // rule of the same event is `rule_conflicts`'s).
+            if s1 != s2 || ev1 == ev2 || !self.older((older_write, ev2), (newer_write, ev1)) {
                 continue;
             }
             if state.get(newer_write as usize) == Some(&DELIVERED) {
@@ -290,6 +291,44 @@ impl Ledger {
                     self.event_name(older_write),
                     rule(r2),
                     self.event_name(newer_write),
+                    rule(r1)
+                ));
+            }
+        }
+        lost.sort_unstable();
+        lost.dedup();
+        (lost.len() as u64, example)
+    }
+
+    /// Deliveries of one event's record that another rule of the **same** event changed
+    /// afterwards ([`CrmModel::changes`]: a field both set, to different values, or the whole
+    /// record where the upsert replaces it): the record keeps one rule's write, and which one
+    /// depends on the order they land (a retry reverses it), #271. Two rules writing the same
+    /// values, or disjoint fields of a merging upsert, change nothing and are not counted.
+    /// Counted once each when delivered, with the first example.
+    fn rule_conflicts(&self, state: &[u8], crm: &CrmModel) -> (u64, Option<String>) {
+        let (Some(subjects), Some(writers)) = (&self.subjects, &self.writers) else {
+            return (0, None);
+        };
+        let at = |seq: u64| Some((*subjects.get(seq as usize)?, *writers.get(seq as usize)?));
+        let rule = |i: u32| self.rule_names.get(i as usize).map_or("?", String::as_str);
+        let mut lost: Vec<u64> = Vec::new();
+        let mut example = None;
+        for &(first, writer) in crm.changes() {
+            let (Some((s1, (ev1, r1))), Some((s2, (ev2, r2)))) = (at(first), at(writer)) else {
+                continue;
+            };
+            if s1 != s2 || ev1 != ev2 || r1 == r2 {
+                continue;
+            }
+            if state.get(first as usize) == Some(&DELIVERED) {
+                lost.push(first);
+            }
+            if example.is_none() {
+                example = Some(format!(
+                    "rule {} of event {} changed what rule {} of the same event wrote",
+                    rule(r2),
+                    self.event_name(writer),
                     rule(r1)
                 ));
             }
@@ -366,8 +405,10 @@ impl Ledger {
         let lost_dlq = state.iter().filter(|s| **s == DLQ_LOST).count() as u64 - lost_dlq_applied;
         let (overwritten, example) = self.overwritten(&state, crm);
         let (set_back, set_back_example) = self.set_back(&state, crm);
+        let (rule_conflicts, rule_conflict_example) = self.rule_conflicts(&state, crm);
         rep.totals.duplicates = duplicates;
-        rep.totals.lost = unsettled + delivered_not_applied + lost_dlq + overwritten + set_back;
+        rep.totals.lost =
+            unsettled + delivered_not_applied + lost_dlq + overwritten + set_back + rule_conflicts;
         rep.totals.applied = Some(rep.totals.delivered.saturating_sub(delivered_not_applied));
         rep.totals.delivered_not_applied = delivered_not_applied;
         rep.totals.dropped_duplicates = dropped_duplicates;
@@ -376,6 +417,19 @@ impl Ledger {
         rep.applied_without_dlq = lost_dlq_applied;
         rep.overwritten = overwritten;
         rep.set_back = set_back;
+        rep.rule_conflicts = rule_conflicts;
+        if rule_conflicts > 0 {
+            rep.rule_conflict_detail = format!(
+                "{rule_conflicts} record(s) overwritten by another rule of the same event: the CRM upserts on `{}` and {}, and two rules of one event write one record with different values ({}), so the record keeps whichever write lands last and a retry can reverse it; let the rules write fields of their own, or give each rule its own upsert value",
+                crm.upsert_field().unwrap_or(""),
+                if crm.merges() {
+                    "merges each write's fields into the record"
+                } else {
+                    "replaces the whole record with each write"
+                },
+                rule_conflict_example.unwrap_or_default()
+            );
+        }
         if set_back > 0 {
             rep.set_back_detail = format!(
                 "{set_back} record(s) set back by an older event: the CRM upserts on `{}` and {}, so a retried delivery that lands after a newer event's write of the same record replaces the newer state ({}); write each event type to a field of its own, or send something the CRM orders writes by (a version or the event's time it checks) — `dlq replay` of old records does the same",
@@ -403,10 +457,11 @@ impl Ledger {
                     && delivered_not_applied == 0
                     && lost_dlq == 0
                     && overwritten == 0
-                    && set_back == 0,
+                    && set_back == 0
+                    && rule_conflicts == 0,
                 format!(
-                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled, {} overwritten by another event's upsert, {} set back by an older event's",
-                    unsettled, delivered_not_applied, lost_dlq, overwritten, set_back
+                    "{} unsettled, {} delivered but never applied, {} dead-lettered with the DLQ disabled, {} overwritten by another event's upsert, {} set back by an older event's, {} overwritten by another rule of the same event",
+                    unsettled, delivered_not_applied, lost_dlq, overwritten, set_back, rule_conflicts
                 ),
             ),
             if dedup == DedupMode::None && rep.expect.duplicates.is_some() {
