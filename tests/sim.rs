@@ -4094,6 +4094,25 @@ fn two_rules_of_one_event_upserting_one_record_differently_break_conservation() 
         let r: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
         let n = r["overwrittenByAnotherRule"].as_u64().unwrap();
+        // Lint's CX037 fires on the same rule pairs before any run (a differential check).
+        let lint = cxsync()
+            .args([
+                "lint",
+                spec_path.to_str().unwrap(),
+                "--select",
+                "CX037",
+                "--format",
+                "concise",
+            ])
+            .output()
+            .unwrap();
+        let lint = String::from_utf8_lossy(&lint.stdout).into_owned()
+            + &String::from_utf8_lossy(&lint.stderr);
+        assert_eq!(
+            lint.contains("write one record for one event"),
+            n > 0,
+            "lint and sim disagree (sim: {n}): {lint}"
+        );
         if conflicting {
             assert!(n > 0, "{r}");
             assert_eq!(code, 1, "{out}{err}");

@@ -12,7 +12,10 @@
 //! `POST`), two writes can set each other back only where they set one field to different
 //! values (`crm::sets_back`, the model's own rule): rules that write fields of their own of one
 //! record (a call's duration, its survey's score) are fine. The rule fires exactly where the
-//! simulator can report a record *set back by an older event*.
+//! simulator can report a record *set back by an older event*. It also flags two rules that
+//! write one record for **one event** with different values (a field both set, or any two
+//! writes where the upsert replaces): the record keeps whichever lands last, which the
+//! simulator reports as *overwritten by another rule of the same event* (#271).
 //!
 //! ## Why is this bad?
 //! An upserting CRM keeps the last write of each field of a record. The Event Hub delivers each event on its
@@ -122,6 +125,41 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             .with_help(format!(
                 "give each event type a record of its own (e.g. `\"{shown}\": interaction.id & \"-\" & event.type`), or let one rule write the record; if the CRM itself refuses an older write (a version or event time it compares), suppress this with a reason"
             )),
+        );
+    }
+    // Two rules of one event (#271): each pair of rules once, at the later rule.
+    for (a, b) in preview::rule_conflicts(&writes) {
+        let (a, b) = (&writes[a], &writes[b]);
+        let (first, second) = (a.rule.min(b.rule), a.rule.max(b.rule));
+        if !seen.insert((first, second)) {
+            continue;
+        }
+        let rule_id = |i: usize| inputs.rules[i].id.as_str();
+        let Some((view, _)) = cx.enabled_rules().find(|(_, r)| r.id == rule_id(second)) else {
+            continue;
+        };
+        out.push(
+            cx.at_value(
+                &format!("/rules/{}/id", view.index),
+                format!(
+                    "rules `{}` and `{}` write one record for one event, {} (`{}`, fixture `{}`): {} upserts on `{shown}`, which both fill with {}, and {}, so the record keeps whichever write lands last and a retry can reverse it",
+                    rule_id(first),
+                    rule_id(second),
+                    printable(&a.event_id),
+                    a.event_type,
+                    a.fixture,
+                    profile.name,
+                    printable(a.record.as_deref().unwrap_or_default()),
+                    if a.fields.is_some() {
+                        "the CRM merges each write's fields into the record, but both set a field to different values"
+                    } else {
+                        "each write replaces the whole record"
+                    },
+                ),
+            )
+            .with_help(
+                "let the rules write fields of their own, give each rule its own upsert value, or let one rule write the record".to_string(),
+            ),
         );
     }
 }

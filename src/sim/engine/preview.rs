@@ -211,6 +211,40 @@ pub fn shared_records(writes: &[Write]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Pairs of writes of **one event** by two rules onto one record that differ ([`sets_back`]: a
+/// field both set to different values, or any two writes where the upsert replaces the record):
+/// `(first rule's write, second's)` indexes into `writes`, at most one pair per record. The
+/// record keeps whichever lands last; the ledger's `rule_conflicts` (from the CRM model's
+/// `changes`, which follows the same rule) counts them lost (#271).
+pub fn rule_conflicts(writes: &[Write]) -> Vec<(usize, usize)> {
+    let mut by_record: std::collections::BTreeMap<(&str, u64, u64), Vec<usize>> =
+        Default::default();
+    for (i, w) in writes.iter().enumerate() {
+        if let Some(record) = w.record.as_deref() {
+            by_record
+                .entry((record, w.subject, w.arrival))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for group in by_record.values() {
+        let group = &group[..group.len().min(PAIRS_PER_RECORD)];
+        'pairs: for (n, &i) in group.iter().enumerate() {
+            for &j in &group[n + 1..] {
+                if writes[i].rule != writes[j].rule
+                    && sets_back(writes[i].fields.as_deref(), writes[j].fields.as_deref())
+                {
+                    out.push((i, j));
+                    break 'pairs;
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
 /// The pairs of rules whose writes of one record can set it back, CX037's condition: `(the
 /// earlier write's rule, the later's)` by index into [`Inputs::rules`], each pair once, in order.
 pub fn set_back_rules(writes: &[Write]) -> Vec<(usize, usize)> {
