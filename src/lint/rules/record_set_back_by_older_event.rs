@@ -71,14 +71,19 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     // later rule, with its first example.
     let mut seen = std::collections::BTreeSet::new();
     let shown = field.trim_start_matches('/').replace('/', ".");
-    for (a, b) in preview::shared_records(&writes) {
-        let (a, b) = (&writes[a], &writes[b]);
+    let rule_id = |i: usize| inputs.rules[i].id.as_str();
+    // A pair of rules not reported yet: (the earlier rule, the later, where to report it).
+    let mut new_pair = |a: &Write, b: &Write| {
         let (first, second) = (a.rule.min(b.rule), a.rule.max(b.rule));
         if !seen.insert((first, second)) {
-            continue;
+            return None;
         }
-        let rule_id = |i: usize| inputs.rules[i].id.as_str();
-        let Some((view, _)) = cx.enabled_rules().find(|(_, r)| r.id == rule_id(second)) else {
+        let (view, _) = cx.enabled_rules().find(|(_, r)| r.id == rule_id(second))?;
+        Some((first, second, view.index))
+    };
+    for (a, b) in preview::shared_records(&writes) {
+        let (a, b) = (&writes[a], &writes[b]);
+        let Some((first, second, index)) = new_pair(a, b) else {
             continue;
         };
         let rules = if first == second {
@@ -106,7 +111,7 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
             .unwrap_or_default();
         out.push(
             cx.at_value(
-                &format!("/rules/{}/id", view.index),
+                &format!("/rules/{index}/id"),
                 format!(
                     "{rules} one record for two events{about}: {} upserts on `{shown}`, which events {} and {} both fill with {}, and {}, so a retry of the `{}` delivery that lands after the `{}` one sets the record back",
                     profile.name,
@@ -130,17 +135,12 @@ pub fn check(cx: &Context, out: &mut Vec<Diagnostic>) {
     // Two rules of one event (#271): each pair of rules once, at the later rule.
     for (a, b) in preview::rule_conflicts(&writes) {
         let (a, b) = (&writes[a], &writes[b]);
-        let (first, second) = (a.rule.min(b.rule), a.rule.max(b.rule));
-        if !seen.insert((first, second)) {
-            continue;
-        }
-        let rule_id = |i: usize| inputs.rules[i].id.as_str();
-        let Some((view, _)) = cx.enabled_rules().find(|(_, r)| r.id == rule_id(second)) else {
+        let Some((first, second, index)) = new_pair(a, b) else {
             continue;
         };
         out.push(
             cx.at_value(
-                &format!("/rules/{}/id", view.index),
+                &format!("/rules/{index}/id"),
                 format!(
                     "rules `{}` and `{}` write one record for one event, {} (`{}`, fixture `{}`): {} upserts on `{shown}`, which both fill with {}, and {}, so the record keeps whichever write lands last and a retry can reverse it",
                     rule_id(first),

@@ -265,39 +265,24 @@ impl Ledger {
     /// of the fixtures in it decides nothing. Counted once each when delivered, with the first
     /// example.
     fn set_back(&self, state: &[u8], crm: &CrmModel) -> (u64, Option<String>) {
-        let (Some(subjects), Some(writers)) = (&self.subjects, &self.writers) else {
-            return (0, None);
-        };
-        let at = |seq: u64| Some((*subjects.get(seq as usize)?, *writers.get(seq as usize)?));
-        let rule = |i: u32| self.rule_names.get(i as usize).map_or("?", String::as_str);
-        let mut lost: Vec<u64> = Vec::new();
-        let mut example = None;
-        for &(newer_write, older_write) in crm.changes() {
-            let (Some((s1, (ev1, r1))), Some((s2, (ev2, r2)))) = (at(newer_write), at(older_write))
-            else {
-                continue;
-            };
+        self.lost_changes(
+            crm,
+            state,
             // Same subject, and the write that landed last is of the older event (another
             // rule of the same event is `rule_conflicts`'s).
-            if s1 != s2 || ev1 == ev2 || !self.older((older_write, ev2), (newer_write, ev1)) {
-                continue;
-            }
-            if state.get(newer_write as usize) == Some(&DELIVERED) {
-                lost.push(newer_write);
-            }
-            if example.is_none() {
-                example = Some(format!(
+            |(newer_write, ev1, _), (older_write, ev2, _)| {
+                ev1 != ev2 && self.older((older_write, ev2), (newer_write, ev1))
+            },
+            |(newer_write, _, r1), (older_write, _, r2)| {
+                format!(
                     "event {} (rule {}) landed after event {} (rule {}), a later event about the same record, and replaced it",
                     self.event_name(older_write),
-                    rule(r2),
+                    self.rule_name(r2),
                     self.event_name(newer_write),
-                    rule(r1)
-                ));
-            }
-        }
-        lost.sort_unstable();
-        lost.dedup();
-        (lost.len() as u64, example)
+                    self.rule_name(r1)
+                )
+            },
+        )
     }
 
     /// Deliveries of one event's record that another rule of the **same** event changed
@@ -307,35 +292,60 @@ impl Ledger {
     /// values, or disjoint fields of a merging upsert, change nothing and are not counted.
     /// Counted once each when delivered, with the first example.
     fn rule_conflicts(&self, state: &[u8], crm: &CrmModel) -> (u64, Option<String>) {
+        self.lost_changes(
+            crm,
+            state,
+            |(_, ev1, r1), (_, ev2, r2)| ev1 == ev2 && r1 != r2,
+            |(_, _, r1), (writer, _, r2)| {
+                format!(
+                    "rule {} of event {} changed what rule {} of the same event wrote",
+                    self.rule_name(r2),
+                    self.event_name(writer),
+                    self.rule_name(r1)
+                )
+            },
+        )
+    }
+
+    /// A rule's id by the index the drivers tell (`?` for one never told).
+    fn rule_name(&self, i: u32) -> &str {
+        self.rule_names.get(i as usize).map_or("?", String::as_str)
+    }
+
+    /// The deliveries [`CrmModel::changes`] changed afterwards, of the same subject, where
+    /// `lost((delivery, its event, its rule), (writer, its event, its rule))` holds: counted once
+    /// each when delivered, with `example` of the first such change.
+    fn lost_changes(
+        &self,
+        crm: &CrmModel,
+        state: &[u8],
+        lost: impl Fn((u64, u64, u32), (u64, u64, u32)) -> bool,
+        example: impl Fn((u64, u64, u32), (u64, u64, u32)) -> String,
+    ) -> (u64, Option<String>) {
         let (Some(subjects), Some(writers)) = (&self.subjects, &self.writers) else {
             return (0, None);
         };
         let at = |seq: u64| Some((*subjects.get(seq as usize)?, *writers.get(seq as usize)?));
-        let rule = |i: u32| self.rule_names.get(i as usize).map_or("?", String::as_str);
-        let mut lost: Vec<u64> = Vec::new();
-        let mut example = None;
-        for &(first, writer) in crm.changes() {
-            let (Some((s1, (ev1, r1))), Some((s2, (ev2, r2)))) = (at(first), at(writer)) else {
+        let mut out: Vec<u64> = Vec::new();
+        let mut first = None;
+        for &(changed, writer) in crm.changes() {
+            let (Some((s1, (ev1, r1))), Some((s2, (ev2, r2)))) = (at(changed), at(writer)) else {
                 continue;
             };
-            if s1 != s2 || ev1 != ev2 || r1 == r2 {
+            let (c, w) = ((changed, ev1, r1), (writer, ev2, r2));
+            if s1 != s2 || !lost(c, w) {
                 continue;
             }
-            if state.get(first as usize) == Some(&DELIVERED) {
-                lost.push(first);
+            if state.get(changed as usize) == Some(&DELIVERED) {
+                out.push(changed);
             }
-            if example.is_none() {
-                example = Some(format!(
-                    "rule {} of event {} changed what rule {} of the same event wrote",
-                    rule(r2),
-                    self.event_name(writer),
-                    rule(r1)
-                ));
+            if first.is_none() {
+                first = Some(example(c, w));
             }
         }
-        lost.sort_unstable();
-        lost.dedup();
-        (lost.len() as u64, example)
+        out.sort_unstable();
+        out.dedup();
+        (out.len() as u64, first)
     }
 
     /// Whether the event of submission `a` is older than that of `b` (each with its event's
